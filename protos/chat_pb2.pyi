@@ -1,0 +1,190 @@
+import datetime
+
+from google.protobuf import empty_pb2 as _empty_pb2
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from protos import sampler_public_pb2 as _sampler_public_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class Response(_message.Message):
+    __slots__ = ("response_id", "message", "sender", "create_time", "parent_response_id", "manual", "partial", "shared", "query", "query_type", "model_name", "sampling_params", "token_count", "time_to_first_token_seconds", "total_time_seconds")
+    RESPONSE_ID_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    SENDER_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    PARENT_RESPONSE_ID_FIELD_NUMBER: _ClassVar[int]
+    MANUAL_FIELD_NUMBER: _ClassVar[int]
+    PARTIAL_FIELD_NUMBER: _ClassVar[int]
+    SHARED_FIELD_NUMBER: _ClassVar[int]
+    QUERY_FIELD_NUMBER: _ClassVar[int]
+    QUERY_TYPE_FIELD_NUMBER: _ClassVar[int]
+    MODEL_NAME_FIELD_NUMBER: _ClassVar[int]
+    SAMPLING_PARAMS_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_COUNT_FIELD_NUMBER: _ClassVar[int]
+    TIME_TO_FIRST_TOKEN_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_TIME_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    response_id: str
+    message: str
+    sender: str
+    create_time: _timestamp_pb2.Timestamp
+    parent_response_id: str
+    manual: bool
+    partial: bool
+    shared: bool
+    query: str
+    query_type: str
+    model_name: str
+    sampling_params: _sampler_public_pb2.SamplingParams
+    token_count: int
+    time_to_first_token_seconds: float
+    total_time_seconds: float
+    def __init__(self, response_id: _Optional[str] = ..., message: _Optional[str] = ..., sender: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., parent_response_id: _Optional[str] = ..., manual: _Optional[bool] = ..., partial: _Optional[bool] = ..., shared: _Optional[bool] = ..., query: _Optional[str] = ..., query_type: _Optional[str] = ..., model_name: _Optional[str] = ..., sampling_params: _Optional[_Union[_sampler_public_pb2.SamplingParams, _Mapping]] = ..., token_count: _Optional[int] = ..., time_to_first_token_seconds: _Optional[float] = ..., total_time_seconds: _Optional[float] = ...) -> None: ...
+
+class Conversation(_message.Message):
+    __slots__ = ("conversation_id", "title", "starred", "create_time", "responses", "update_time", "response_count")
+    CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
+    TITLE_FIELD_NUMBER: _ClassVar[int]
+    STARRED_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    RESPONSES_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    RESPONSE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    conversation_id: str
+    title: str
+    starred: bool
+    create_time: _timestamp_pb2.Timestamp
+    responses: _containers.RepeatedCompositeFieldContainer[Response]
+    update_time: _timestamp_pb2.Timestamp
+    response_count: int
+    def __init__(self, conversation_id: _Optional[str] = ..., title: _Optional[str] = ..., starred: _Optional[bool] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., responses: _Optional[_Iterable[_Union[Response, _Mapping]]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., response_count: _Optional[int] = ...) -> None: ...
+
+class CreateConversationRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class GetConversationRequest(_message.Message):
+    __slots__ = ("conversation_id",)
+    CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
+    conversation_id: str
+    def __init__(self, conversation_id: _Optional[str] = ...) -> None: ...
+
+class ListConversationsResponse(_message.Message):
+    __slots__ = ("conversations",)
+    CONVERSATIONS_FIELD_NUMBER: _ClassVar[int]
+    conversations: _containers.RepeatedCompositeFieldContainer[Conversation]
+    def __init__(self, conversations: _Optional[_Iterable[_Union[Conversation, _Mapping]]] = ...) -> None: ...
+
+class UpdateConversationRequest(_message.Message):
+    __slots__ = ("conversation_id", "title", "starred")
+    CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
+    TITLE_FIELD_NUMBER: _ClassVar[int]
+    STARRED_FIELD_NUMBER: _ClassVar[int]
+    conversation_id: str
+    title: str
+    starred: bool
+    def __init__(self, conversation_id: _Optional[str] = ..., title: _Optional[str] = ..., starred: _Optional[bool] = ...) -> None: ...
+
+class DeleteConversationRequest(_message.Message):
+    __slots__ = ("conversation_id",)
+    CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
+    conversation_id: str
+    def __init__(self, conversation_id: _Optional[str] = ...) -> None: ...
+
+class GenerateTitleRequest(_message.Message):
+    __slots__ = ("conversation_id", "leaf_response_id")
+    CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
+    LEAF_RESPONSE_ID_FIELD_NUMBER: _ClassVar[int]
+    conversation_id: str
+    leaf_response_id: str
+    def __init__(self, conversation_id: _Optional[str] = ..., leaf_response_id: _Optional[str] = ...) -> None: ...
+
+class GenerateTitleResponse(_message.Message):
+    __slots__ = ("new_title",)
+    NEW_TITLE_FIELD_NUMBER: _ClassVar[int]
+    new_title: str
+    def __init__(self, new_title: _Optional[str] = ...) -> None: ...
+
+class AddResponseRequest(_message.Message):
+    __slots__ = ("conversation_id", "message", "model_name", "parent_response_id", "use_grok", "system_prompt_name", "sampling_params", "request_id", "top_logprobs")
+    CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    MODEL_NAME_FIELD_NUMBER: _ClassVar[int]
+    PARENT_RESPONSE_ID_FIELD_NUMBER: _ClassVar[int]
+    USE_GROK_FIELD_NUMBER: _ClassVar[int]
+    SYSTEM_PROMPT_NAME_FIELD_NUMBER: _ClassVar[int]
+    SAMPLING_PARAMS_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    TOP_LOGPROBS_FIELD_NUMBER: _ClassVar[int]
+    conversation_id: str
+    message: str
+    model_name: str
+    parent_response_id: str
+    use_grok: bool
+    system_prompt_name: str
+    sampling_params: _sampler_public_pb2.SamplingParams
+    request_id: str
+    top_logprobs: int
+    def __init__(self, conversation_id: _Optional[str] = ..., message: _Optional[str] = ..., model_name: _Optional[str] = ..., parent_response_id: _Optional[str] = ..., use_grok: _Optional[bool] = ..., system_prompt_name: _Optional[str] = ..., sampling_params: _Optional[_Union[_sampler_public_pb2.SamplingParams, _Mapping]] = ..., request_id: _Optional[str] = ..., top_logprobs: _Optional[int] = ...) -> None: ...
+
+class QueryAction(_message.Message):
+    __slots__ = ("type", "query")
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    QUERY_FIELD_NUMBER: _ClassVar[int]
+    type: str
+    query: str
+    def __init__(self, type: _Optional[str] = ..., query: _Optional[str] = ...) -> None: ...
+
+class AddResponseResponse(_message.Message):
+    __slots__ = ("user_response", "model_response", "query_action", "token")
+    USER_RESPONSE_FIELD_NUMBER: _ClassVar[int]
+    MODEL_RESPONSE_FIELD_NUMBER: _ClassVar[int]
+    QUERY_ACTION_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    user_response: Response
+    model_response: Response
+    query_action: QueryAction
+    token: _sampler_public_pb2.SampleTokensResponse
+    def __init__(self, user_response: _Optional[_Union[Response, _Mapping]] = ..., model_response: _Optional[_Union[Response, _Mapping]] = ..., query_action: _Optional[_Union[QueryAction, _Mapping]] = ..., token: _Optional[_Union[_sampler_public_pb2.SampleTokensResponse, _Mapping]] = ...) -> None: ...
+
+class AddModelResponseRequest(_message.Message):
+    __slots__ = ("conversation_id", "message", "partial", "parent_response_id")
+    CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    PARTIAL_FIELD_NUMBER: _ClassVar[int]
+    PARENT_RESPONSE_ID_FIELD_NUMBER: _ClassVar[int]
+    conversation_id: str
+    message: str
+    partial: bool
+    parent_response_id: str
+    def __init__(self, conversation_id: _Optional[str] = ..., message: _Optional[str] = ..., partial: _Optional[bool] = ..., parent_response_id: _Optional[str] = ...) -> None: ...
+
+class ShareConversationRequest(_message.Message):
+    __slots__ = ("conversation_id", "response_id")
+    CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
+    RESPONSE_ID_FIELD_NUMBER: _ClassVar[int]
+    conversation_id: str
+    response_id: str
+    def __init__(self, conversation_id: _Optional[str] = ..., response_id: _Optional[str] = ...) -> None: ...
+
+class ShareConversationResponse(_message.Message):
+    __slots__ = ("share_url",)
+    SHARE_URL_FIELD_NUMBER: _ClassVar[int]
+    share_url: str
+    def __init__(self, share_url: _Optional[str] = ...) -> None: ...
+
+class StopResponseRequest(_message.Message):
+    __slots__ = ("request_id",)
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    def __init__(self, request_id: _Optional[str] = ...) -> None: ...
+
+class StopResponseResponse(_message.Message):
+    __slots__ = ("stopped",)
+    STOPPED_FIELD_NUMBER: _ClassVar[int]
+    stopped: bool
+    def __init__(self, stopped: _Optional[bool] = ...) -> None: ...

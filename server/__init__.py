@@ -1,0 +1,1 @@
+"""The Grove Chat server: grpc.aio service, SQLite store and pluggable samplers."""

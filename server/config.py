@@ -1,0 +1,48 @@
+"""Settings of a Chat server.
+
+Gathered in one place so the CLI, the tests and the embedded server build servers the
+same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import platformdirs
+
+MIB = 1024 * 1024
+
+
+def default_db_path() -> Path:
+    """Where the server keeps its SQLite file when no `--db` is given."""
+    return Path(platformdirs.user_data_dir("grove", appauthor=False)) / "grove.sqlite3"
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    """Everything that shapes a server's behaviour.
+
+    `api_keys` maps the SHA-256 hex digest of each accepted bearer key to its user; when
+    it is empty every caller is the single local user.
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 50051
+    db: Path = field(default_factory=default_db_path)
+    token_delay_ms: float = 0.0
+    share_base_url: str = "grove://share/conversations"
+    durability: Literal["normal", "full"] = "normal"
+    max_message_bytes: int = MIB
+    max_title_chars: int = 500
+    # Token batching: the first token goes out at once, later ones at most every
+    # `batch_interval_ms` or `batch_max_tokens` tokens, whichever comes first.
+    batch_interval_ms: float = 15.0
+    batch_max_tokens: int = 64
+    default_top_logprobs: int = 5
+    max_top_logprobs: int = 20
+    # How long shutdown waits for in-flight streams to store their partial replies.
+    shutdown_grace_seconds: float = 5.0
+    api_keys: Mapping[str, str] = field(default_factory=dict)

@@ -1,0 +1,135 @@
+"""Conversions between store records, sampler types and protobuf messages."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from protos import chat_pb2, sampler_public_pb2
+from server.sampler.base import RequestedParams, ResolvedParams, SampledToken
+from server.store import ConversationRecord, ResponseRecord, SamplingRecord
+
+
+def timestamp(value: datetime) -> Timestamp:
+    """Converts an aware datetime to a protobuf Timestamp."""
+    ts = Timestamp()
+    ts.FromDatetime(value)
+    return ts
+
+
+def sampling_to_proto(record: SamplingRecord | None) -> sampler_public_pb2.SamplingParams | None:
+    """Converts stored sampling parameters; None stays unset on the response."""
+    if record is None:
+        return None
+    return sampler_public_pb2.SamplingParams(
+        temperature=record.temperature,
+        top_p=record.top_p,
+        max_tokens=record.max_tokens,
+        seed=record.seed,
+    )
+
+
+def response_to_proto(record: ResponseRecord) -> chat_pb2.Response:
+    """Builds the wire form of a stored response."""
+    message = chat_pb2.Response(
+        response_id=record.response_id,
+        message=record.message,
+        sender=record.sender,
+        create_time=timestamp(record.create_time),
+        parent_response_id=record.parent_response_id or "",
+        manual=record.manual,
+        partial=record.partial,
+        shared=record.shared,
+        query=record.query,
+        query_type=record.query_type,
+        model_name=record.model_name,
+        token_count=record.token_count,
+        time_to_first_token_seconds=record.time_to_first_token_seconds,
+        total_time_seconds=record.total_time_seconds,
+    )
+    sampling = sampling_to_proto(record.sampling)
+    if sampling is not None:
+        message.sampling_params.CopyFrom(sampling)
+    return message
+
+
+def conversation_to_proto(
+    record: ConversationRecord, responses: Sequence[ResponseRecord] = ()
+) -> chat_pb2.Conversation:
+    """Builds the wire form of a conversation, with its responses in creation order."""
+    return chat_pb2.Conversation(
+        conversation_id=record.conversation_id,
+        title=record.title,
+        starred=record.starred,
+        create_time=timestamp(record.create_time),
+        update_time=timestamp(record.update_time),
+        response_count=record.response_count,
+        responses=[response_to_proto(r) for r in responses],
+    )
+
+
+def requested_params(message: sampler_public_pb2.SamplingParams) -> RequestedParams:
+    """Reads the optional sampling fields, keeping "not given" distinct from zero."""
+    return RequestedParams(
+        temperature=message.temperature if message.HasField("temperature") else None,
+        top_p=message.top_p if message.HasField("top_p") else None,
+        max_tokens=message.max_tokens if message.HasField("max_tokens") else None,
+        seed=message.seed if message.HasField("seed") else None,
+    )
+
+
+def resolved_to_record(params: ResolvedParams) -> SamplingRecord:
+    """Converts resolved sampler parameters to what the store keeps."""
+    return SamplingRecord(
+        temperature=params.temperature,
+        top_p=params.top_p,
+        max_tokens=params.max_tokens,
+        seed=params.seed,
+    )
+
+
+def _token_proto(token: SampledToken) -> sampler_public_pb2.Token:
+    return sampler_public_pb2.Token(
+        final_logit=sampler_public_pb2.Logit(string_token=token.text, logprob=token.logprob),
+        top_logits=[
+            sampler_public_pb2.Logit(string_token=text, logprob=logprob)
+            for text, logprob in token.top
+        ],
+    )
+
+
+def token_batch_message(batch: Sequence[SampledToken]) -> chat_pb2.AddResponseResponse:
+    """Packs one or more tokens into a single streamed message.
+
+    A single token travels as the seed expects. Several tokens travel as one `token` whose
+    text is their concatenation (so a client reading only that field loses nothing) plus
+    `tokens` with each token's own text, logprob and alternatives.
+    """
+    if len(batch) == 1:
+        sample = sampler_public_pb2.SampleTokensResponse(token=_token_proto(batch[0]))
+    else:
+        combined = sampler_public_pb2.Token(
+            final_logit=sampler_public_pb2.Logit(
+                string_token="".join(t.text for t in batch),
+                logprob=sum(t.logprob for t in batch),
+            )
+        )
+        sample = sampler_public_pb2.SampleTokensResponse(
+            token=combined, tokens=[_token_proto(t) for t in batch]
+        )
+    return chat_pb2.AddResponseResponse(token=sample)
+
+
+def budget_message(
+    prompt_tokens: int, sampled: int, max_tokens: int
+) -> chat_pb2.AddResponseResponse:
+    """A budget update: how many tokens the prompt took and the reply has used."""
+    return chat_pb2.AddResponseResponse(
+        token=sampler_public_pb2.SampleTokensResponse(
+            budget=sampler_public_pb2.Budget(
+                prompt_tokens=prompt_tokens, sampled_tokens=sampled, max_tokens=max_tokens
+            )
+        )
+    )

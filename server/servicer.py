@@ -1,0 +1,507 @@
+"""The Chat service: validates every request, keeps forests in the store, samples replies.
+
+Each RPC checks its input before touching the store, and answers bad input with a gRPC
+status and a sentence that says what was wrong. Streams store what they sampled when they
+are cancelled, stopped or cut by shutdown, so nothing acknowledged is ever lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import NoReturn
+
+import grpc
+from google.protobuf import empty_pb2
+
+from protos import chat_pb2, chat_pb2_grpc
+from server.auth import Authenticator
+from server.batching import TokenBatcher
+from server.config import ServerConfig
+from server.convert import (
+    budget_message,
+    conversation_to_proto,
+    requested_params,
+    resolved_to_record,
+    response_to_proto,
+    token_batch_message,
+)
+from server.sampler.base import (
+    InvalidParamsError,
+    PathMessage,
+    ResolvedParams,
+    SampledToken,
+    Sampler,
+)
+from server.store import (
+    ConversationRecord,
+    NewResponse,
+    ResponseRecord,
+    Store,
+    UnknownConversationError,
+    UnknownParentError,
+)
+from server.titles import derive_title
+
+log = logging.getLogger(__name__)
+
+SYSTEM_PROMPTS = ("", "fun")
+BUDGET_EVERY_TOKENS = 64
+
+
+@dataclass(eq=False)
+class ActiveStream:
+    """A running AddResponse stream, so it can be stopped by request or by shutdown."""
+
+    user_id: str
+    request_id: str
+    conversation_id: str
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+    stop_reason: str = ""
+
+
+class ChatServicer(chat_pb2_grpc.ChatServicer):
+    """Implements every Chat RPC on top of a `Store` and named `Sampler`s."""
+
+    def __init__(
+        self,
+        store: Store,
+        samplers: Mapping[str, Sampler],
+        config: ServerConfig,
+        default_model: str | None = None,
+    ) -> None:
+        if not samplers:
+            raise ValueError("at least one sampler is required")
+        self._store = store
+        self._samplers = dict(samplers)
+        self._default_model = default_model or next(iter(self._samplers))
+        self._config = config
+        self._auth = Authenticator(config.api_keys)
+        self._active: set[ActiveStream] = set()
+        self._finished = asyncio.Condition()
+        self._closing = False
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    @property
+    def active_stream_count(self) -> int:
+        """How many AddResponse streams are sampling right now."""
+        return len(self._active)
+
+    async def stop_all_streams(self, grace_seconds: float) -> None:
+        """Asks every running stream to store its partial reply and end; waits for them.
+
+        New streams are refused from now on, so shutdown cannot race a late request.
+        """
+        self._closing = True
+        for stream in list(self._active):
+            stream.stop_reason = "shutdown"
+            stream.stop.set()
+        async with self._finished:
+            try:
+                await asyncio.wait_for(
+                    self._finished.wait_for(lambda: not self._active), timeout=grace_seconds
+                )
+            except TimeoutError:
+                log.warning(
+                    "%d streams did not finish within %.1fs", len(self._active), grace_seconds
+                )
+
+    # -- conversations -----------------------------------------------------------------
+
+    async def CreateConversation(
+        self, request: chat_pb2.CreateConversationRequest, context: grpc.aio.ServicerContext
+    ) -> chat_pb2.Conversation:
+        """Creates an empty conversation owned by the caller."""
+        user = await self._auth.identify(context)
+        record = await self._store.create_conversation(user)
+        return conversation_to_proto(record)
+
+    async def GetConversation(
+        self, request: chat_pb2.GetConversationRequest, context: grpc.aio.ServicerContext
+    ) -> chat_pb2.Conversation:
+        """Returns a conversation with all its responses in creation order."""
+        user = await self._auth.identify(context)
+        record = await self._conversation_or_abort(user, request.conversation_id, context)
+        responses = await self._store.list_responses(user, record.conversation_id)
+        return conversation_to_proto(record, responses)
+
+    async def ListConversations(
+        self, request: empty_pb2.Empty, context: grpc.aio.ServicerContext
+    ) -> chat_pb2.ListConversationsResponse:
+        """Lists the caller's conversations (without responses), newest first."""
+        user = await self._auth.identify(context)
+        records = await self._store.list_conversations(user)
+        return chat_pb2.ListConversationsResponse(
+            conversations=[conversation_to_proto(r) for r in records]
+        )
+
+    async def UpdateConversation(
+        self, request: chat_pb2.UpdateConversationRequest, context: grpc.aio.ServicerContext
+    ) -> chat_pb2.Conversation:
+        """Sets a conversation's title and star."""
+        user = await self._auth.identify(context)
+        await self._conversation_or_abort(user, request.conversation_id, context)
+        if len(request.title) > self._config.max_title_chars:
+            await _abort(
+                context,
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"The title is {len(request.title)} characters long; "
+                f"the limit is {self._config.max_title_chars}.",
+            )
+        record = await self._store.update_conversation(
+            user, request.conversation_id, request.title, request.starred
+        )
+        if record is None:
+            await _abort_not_found(context, request.conversation_id)
+        return conversation_to_proto(record)
+
+    async def DeleteConversation(
+        self, request: chat_pb2.DeleteConversationRequest, context: grpc.aio.ServicerContext
+    ) -> empty_pb2.Empty:
+        """Deletes a conversation with all its responses and stops its running streams."""
+        user = await self._auth.identify(context)
+        await self._conversation_or_abort(user, request.conversation_id, context)
+        for stream in list(self._active):
+            if stream.user_id == user and stream.conversation_id == request.conversation_id:
+                stream.stop_reason = "deleted"
+                stream.stop.set()
+        if not await self._store.delete_conversation(user, request.conversation_id):
+            await _abort_not_found(context, request.conversation_id)
+        return empty_pb2.Empty()
+
+    async def GenerateTitle(
+        self, request: chat_pb2.GenerateTitleRequest, context: grpc.aio.ServicerContext
+    ) -> chat_pb2.GenerateTitleResponse:
+        """Derives a short title from the path ending at `leaf_response_id` and stores it."""
+        user = await self._auth.identify(context)
+        record = await self._conversation_or_abort(user, request.conversation_id, context)
+        leaf_id = request.leaf_response_id
+        if not leaf_id:
+            responses = await self._store.list_responses(user, record.conversation_id)
+            leaf_id = responses[-1].response_id if responses else ""
+        path = await self._path_or_abort(user, record.conversation_id, leaf_id or None, context)
+        title = derive_title([PathMessage(r.sender, r.message) for r in path])
+        updated = await self._store.update_conversation(
+            user, record.conversation_id, title, record.starred
+        )
+        if updated is None:
+            await _abort_not_found(context, record.conversation_id)
+        return chat_pb2.GenerateTitleResponse(new_title=title)
+
+    async def ShareConversation(
+        self, request: chat_pb2.ShareConversationRequest, context: grpc.aio.ServicerContext
+    ) -> chat_pb2.ShareConversationResponse:
+        """Marks the path up to `response_id` shared and returns its share URL."""
+        user = await self._auth.identify(context)
+        record = await self._conversation_or_abort(user, request.conversation_id, context)
+        if not request.response_id:
+            await _abort(
+                context,
+                grpc.StatusCode.INVALID_ARGUMENT,
+                "response_id is required: name the response up to which to share.",
+            )
+        path = await self._path_or_abort(user, record.conversation_id, request.response_id, context)
+        await self._store.mark_shared(user, record.conversation_id, [r.response_id for r in path])
+        base = self._config.share_base_url.rstrip("/")
+        return chat_pb2.ShareConversationResponse(share_url=f"{base}/{request.response_id}")
+
+    # -- responses ---------------------------------------------------------------------
+
+    async def AddModelResponse(
+        self, request: chat_pb2.AddModelResponseRequest, context: grpc.aio.ServicerContext
+    ) -> chat_pb2.Response:
+        """Stores a model-sender response written by the user (`manual=true`)."""
+        user = await self._auth.identify(context)
+        record = await self._conversation_or_abort(user, request.conversation_id, context)
+        await self._check_message(request.message, context, allow_empty=False)
+        parent_id = request.parent_response_id or None
+        if parent_id is not None:
+            await self._path_or_abort(user, record.conversation_id, parent_id, context)
+        stored = await self._insert_or_abort(
+            user,
+            NewResponse(
+                conversation_id=record.conversation_id,
+                message=request.message,
+                sender="model",
+                parent_response_id=parent_id,
+                manual=True,
+                partial=request.partial,
+            ),
+            context,
+        )
+        return response_to_proto(stored)
+
+    async def StopResponse(
+        self, request: chat_pb2.StopResponseRequest, context: grpc.aio.ServicerContext
+    ) -> chat_pb2.StopResponseResponse:
+        """Asks the caller's stream with this request_id to end with a partial reply."""
+        user = await self._auth.identify(context)
+        for stream in self._active:
+            if stream.user_id == user and stream.request_id == request.request_id:
+                stream.stop_reason = "stopped"
+                stream.stop.set()
+                return chat_pb2.StopResponseResponse(stopped=True)
+        return chat_pb2.StopResponseResponse(stopped=False)
+
+    async def AddResponse(
+        self, request: chat_pb2.AddResponseRequest, context: grpc.aio.ServicerContext
+    ) -> None:
+        """Stores the human message, streams the model's tokens, stores the reply.
+
+        Written with `context.write` rather than as a generator so that a client's
+        cancellation surfaces here as CancelledError, where the partial reply is stored.
+        """
+        user = await self._auth.identify(context)
+        if self._closing:
+            await _abort(context, grpc.StatusCode.UNAVAILABLE, "The server is shutting down.")
+        record = await self._conversation_or_abort(user, request.conversation_id, context)
+        conversation_id = record.conversation_id
+        await self._check_message(request.message, context, allow_empty=True)
+        sampler = await self._sampler_or_abort(request.model_name, context)
+        if request.system_prompt_name not in SYSTEM_PROMPTS:
+            await _abort(
+                context,
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"Unknown system prompt {request.system_prompt_name!r}; "
+                f"known: {', '.join(repr(n) for n in SYSTEM_PROMPTS)}.",
+            )
+        try:
+            params = sampler.resolve_params(requested_params(request.sampling_params))
+        except InvalidParamsError as exc:
+            await _abort(context, grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        if request.top_logprobs < 0:
+            await _abort(
+                context, grpc.StatusCode.INVALID_ARGUMENT, "top_logprobs cannot be negative."
+            )
+        top_k = min(
+            request.top_logprobs or self._config.default_top_logprobs,
+            self._config.max_top_logprobs,
+        )
+        if request.request_id and any(
+            s.user_id == user and s.request_id == request.request_id for s in self._active
+        ):
+            await _abort(
+                context,
+                grpc.StatusCode.ALREADY_EXISTS,
+                f"A stream with request_id {request.request_id!r} is already running.",
+            )
+
+        parent_id = request.parent_response_id or None
+        path = await self._path_or_abort(user, conversation_id, parent_id, context)
+
+        stream = ActiveStream(user, request.request_id, conversation_id)
+        self._active.add(stream)
+        try:
+            if request.message:
+                human = await self._insert_or_abort(
+                    user,
+                    NewResponse(
+                        conversation_id=conversation_id,
+                        message=request.message,
+                        sender="human",
+                        parent_response_id=parent_id,
+                    ),
+                    context,
+                )
+                path.append(human)
+                parent_id = human.response_id
+                await context.write(
+                    chat_pb2.AddResponseResponse(user_response=response_to_proto(human))
+                )
+            await self._sample_and_store(
+                user, stream, sampler, params, path, parent_id, top_k, request, context
+            )
+        finally:
+            self._active.discard(stream)
+            async with self._finished:
+                self._finished.notify_all()
+
+    async def _sample_and_store(
+        self,
+        user: str,
+        stream: ActiveStream,
+        sampler: Sampler,
+        params: ResolvedParams,
+        path: list[ResponseRecord],
+        parent_id: str | None,
+        top_k: int,
+        request: chat_pb2.AddResponseRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> None:
+        """Streams the sampler's tokens in batches, then stores and sends the reply."""
+        messages = [PathMessage(r.sender, r.message) for r in path]
+        prompt_tokens = sampler.count_tokens(messages)
+        batcher = TokenBatcher(
+            self._config.batch_interval_ms / 1000.0, self._config.batch_max_tokens
+        )
+        pieces: list[str] = []
+        started = time.monotonic()
+        first_token_at: float | None = None
+        partial = False
+
+        def reply(partial_reply: bool) -> NewResponse:
+            now = time.monotonic()
+            return NewResponse(
+                conversation_id=stream.conversation_id,
+                message="".join(pieces),
+                sender="model",
+                parent_response_id=parent_id,
+                partial=partial_reply,
+                model_name=sampler.model_name,
+                sampling=resolved_to_record(params),
+                token_count=len(pieces),
+                time_to_first_token_seconds=(first_token_at - started) if first_token_at else 0.0,
+                total_time_seconds=now - started,
+            )
+
+        try:
+            await context.write(budget_message(prompt_tokens, 0, params.max_tokens))
+            tokens = sampler.sample(
+                messages,
+                params,
+                top_logprobs=top_k,
+                system_prompt_name=request.system_prompt_name,
+                use_grok=request.use_grok,
+            )
+            async for token in tokens:
+                if first_token_at is None:
+                    first_token_at = time.monotonic()
+                pieces.append(token.text)
+                batch = batcher.push(token)
+                if batch:
+                    await context.write(token_batch_message(batch))
+                if len(pieces) % BUDGET_EVERY_TOKENS == 0:
+                    await context.write(
+                        budget_message(prompt_tokens, len(pieces), params.max_tokens)
+                    )
+                if stream.stop.is_set():
+                    partial = True
+                    break
+            await _write_rest(batcher.drain(), context)
+            await context.write(budget_message(prompt_tokens, len(pieces), params.max_tokens))
+        except asyncio.CancelledError:
+            # The client went away (or the server is being torn down): keep what we have.
+            if pieces:
+                await asyncio.shield(self._store_partial(user, reply(True)))
+            raise
+        except Exception:
+            log.exception("sampling failed; storing the partial reply")
+            await asyncio.shield(self._store_partial(user, reply(True)))
+            await _abort(
+                context, grpc.StatusCode.INTERNAL, "Sampling failed; the partial reply was kept."
+            )
+        if stream.stop_reason == "deleted":
+            await _abort_not_found(context, stream.conversation_id)
+        stored = await self._insert_or_abort(user, reply(partial), context)
+        await context.write(chat_pb2.AddResponseResponse(model_response=response_to_proto(stored)))
+
+    async def _store_partial(self, user: str, new: NewResponse) -> None:
+        """Stores an interrupted reply; a deleted conversation simply has nowhere to keep it."""
+        try:
+            await self._store.add_response(user, new)
+        except (UnknownConversationError, UnknownParentError):
+            log.info("partial reply dropped: its conversation was deleted")
+
+    # -- validation helpers -------------------------------------------------------------
+
+    async def _conversation_or_abort(
+        self, user: str, conversation_id: str, context: grpc.aio.ServicerContext
+    ) -> ConversationRecord:
+        if not conversation_id:
+            await _abort(context, grpc.StatusCode.INVALID_ARGUMENT, "conversation_id is required.")
+        record = await self._store.get_conversation(user, conversation_id)
+        if record is None:
+            await _abort_not_found(context, conversation_id)
+        return record
+
+    async def _path_or_abort(
+        self,
+        user: str,
+        conversation_id: str,
+        response_id: str | None,
+        context: grpc.aio.ServicerContext,
+    ) -> list[ResponseRecord]:
+        if response_id is None:
+            return []
+        try:
+            return await self._store.path_to(user, conversation_id, response_id)
+        except UnknownParentError:
+            await _abort(
+                context,
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"Response {response_id!r} is not in conversation {conversation_id!r}.",
+            )
+
+    async def _check_message(
+        self, message: str, context: grpc.aio.ServicerContext, *, allow_empty: bool
+    ) -> None:
+        size = len(message.encode("utf-8"))
+        if size > self._config.max_message_bytes:
+            await _abort(
+                context,
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"The message is {size} bytes; the limit is {self._config.max_message_bytes} "
+                "bytes.",
+            )
+        if not message and not allow_empty:
+            await _abort(context, grpc.StatusCode.INVALID_ARGUMENT, "The message is empty.")
+        if message and not message.strip():
+            await _abort(
+                context,
+                grpc.StatusCode.INVALID_ARGUMENT,
+                "The message is only whitespace; send text, or an empty message to sample "
+                "a model reply alone.",
+            )
+
+    async def _sampler_or_abort(
+        self, model_name: str, context: grpc.aio.ServicerContext
+    ) -> Sampler:
+        name = model_name or self._default_model
+        sampler = self._samplers.get(name)
+        if sampler is None:
+            known = ", ".join(sorted(self._samplers))
+            await _abort(
+                context,
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"Unknown model {model_name!r}; this server has: {known}.",
+            )
+        return sampler
+
+    async def _insert_or_abort(
+        self, user: str, new: NewResponse, context: grpc.aio.ServicerContext
+    ) -> ResponseRecord:
+        try:
+            return await self._store.add_response(user, new)
+        except UnknownConversationError:
+            await _abort_not_found(context, new.conversation_id)
+        except UnknownParentError:
+            await _abort(
+                context,
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"Response {new.parent_response_id!r} is not in conversation "
+                f"{new.conversation_id!r}.",
+            )
+
+
+async def _write_rest(batch: list[SampledToken], context: grpc.aio.ServicerContext) -> None:
+    if batch:
+        await context.write(token_batch_message(batch))
+
+
+async def _abort(
+    context: grpc.aio.ServicerContext, code: grpc.StatusCode, details: str
+) -> NoReturn:
+    await context.abort(code, details)
+    raise AssertionError("unreachable: context.abort raises")  # pragma: no cover
+
+
+async def _abort_not_found(context: grpc.aio.ServicerContext, conversation_id: str) -> NoReturn:
+    await _abort(
+        context,
+        grpc.StatusCode.NOT_FOUND,
+        f"Conversation {conversation_id!r} does not exist (or was deleted).",
+    )

@@ -1,0 +1,163 @@
+"""The storage interface of the Chat server.
+
+The servicer talks only to this protocol, so another database can be added later without
+touching RPC code. Records are plain frozen dataclasses: the store knows nothing of protobuf.
+Every conversation belongs to one user; every method that reads or changes a conversation
+takes that user and behaves as if a conversation of another user did not exist.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+
+class StoreError(Exception):
+    """A write was refused because it would break the forest's invariants."""
+
+
+class UnknownConversationError(StoreError):
+    """The conversation does not exist (or belongs to another user)."""
+
+
+class UnknownParentError(StoreError):
+    """The named parent response is not in the conversation."""
+
+
+@dataclass(frozen=True, slots=True)
+class SamplingRecord:
+    """The sampling parameters actually used for a model response."""
+
+    temperature: float
+    top_p: float
+    max_tokens: int
+    seed: int
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationRecord:
+    """A conversation's metadata (its responses are read separately)."""
+
+    conversation_id: str
+    user_id: str
+    title: str
+    starred: bool
+    create_time: datetime
+    update_time: datetime
+    response_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class NewResponse:
+    """What the servicer asks the store to insert; the store assigns id and time."""
+
+    conversation_id: str
+    message: str
+    sender: str  # "human" or "model"
+    parent_response_id: str | None
+    manual: bool = False
+    partial: bool = False
+    query: str = ""
+    query_type: str = ""
+    model_name: str = ""
+    sampling: SamplingRecord | None = None
+    token_count: int = 0
+    time_to_first_token_seconds: float = 0.0
+    total_time_seconds: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseRecord:
+    """A stored response. `seq` orders responses of a conversation by creation."""
+
+    response_id: str
+    conversation_id: str
+    seq: int
+    message: str
+    sender: str
+    create_time: datetime
+    parent_response_id: str | None
+    manual: bool
+    partial: bool
+    shared: bool
+    query: str
+    query_type: str
+    model_name: str
+    sampling: SamplingRecord | None
+    token_count: int
+    time_to_first_token_seconds: float
+    total_time_seconds: float
+
+
+class Store(Protocol):
+    """Persistent conversation forests, one writer, safe to call from the event loop.
+
+    Implementations must never block the event loop and must serialise writes so that
+    concurrent streams on one conversation keep the forest consistent.
+    """
+
+    async def open(self) -> None:
+        """Opens the database, creating or migrating the schema."""
+        ...
+
+    async def close(self) -> None:
+        """Flushes pending writes and closes the database."""
+        ...
+
+    async def create_conversation(self, user_id: str, title: str = "") -> ConversationRecord:
+        """Creates an empty conversation owned by `user_id`."""
+        ...
+
+    async def get_conversation(
+        self, user_id: str, conversation_id: str
+    ) -> ConversationRecord | None:
+        """Returns the conversation, or None if missing, deleted or another user's."""
+        ...
+
+    async def list_conversations(self, user_id: str) -> list[ConversationRecord]:
+        """Returns the user's conversations, most recently updated first."""
+        ...
+
+    async def update_conversation(
+        self, user_id: str, conversation_id: str, title: str, starred: bool
+    ) -> ConversationRecord | None:
+        """Sets title and star; None if the conversation is not the user's."""
+        ...
+
+    async def delete_conversation(self, user_id: str, conversation_id: str) -> bool:
+        """Deletes the conversation and all its responses; False if not the user's."""
+        ...
+
+    async def list_responses(self, user_id: str, conversation_id: str) -> list[ResponseRecord]:
+        """Returns every response of the conversation in creation order."""
+        ...
+
+    async def get_response(
+        self, user_id: str, conversation_id: str, response_id: str
+    ) -> ResponseRecord | None:
+        """Returns one response of the user's conversation, or None."""
+        ...
+
+    async def path_to(
+        self, user_id: str, conversation_id: str, response_id: str
+    ) -> list[ResponseRecord]:
+        """Returns the responses from the root down to `response_id` (inclusive).
+
+        Raises UnknownParentError if the response is not in the conversation.
+        """
+        ...
+
+    async def add_response(self, user_id: str, new: NewResponse) -> ResponseRecord:
+        """Inserts a response atomically and bumps the conversation's update time.
+
+        Raises UnknownConversationError or UnknownParentError; nothing is written then.
+        """
+        ...
+
+    async def mark_shared(
+        self, user_id: str, conversation_id: str, response_ids: Sequence[str]
+    ) -> int:
+        """Marks the given responses shared; returns how many rows changed."""
+        ...

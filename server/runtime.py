@@ -76,7 +76,9 @@ class GroveServer:
     async def start(self) -> int:
         """Opens the store and starts serving; returns the bound port (useful with port 0)."""
         await self.store.open()
-        limit = self.config.max_message_bytes + _MESSAGE_HEADROOM
+        # gRPC's own limit sits well above ours so that an oversized message reaches the
+        # servicer and gets a sentence naming our limit; only absurd sizes hit gRPC's.
+        limit = 4 * self.config.max_message_bytes + _MESSAGE_HEADROOM
         server = grpc.aio.server(
             options=[
                 ("grpc.max_receive_message_length", limit),

@@ -10,12 +10,14 @@ from server.store.protocol import (
     UnknownConversationError,
     UnknownParentError,
 )
+from server.store.sqlite import SqliteStore
 
 __all__ = [
     "ConversationRecord",
     "NewResponse",
     "ResponseRecord",
     "SamplingRecord",
+    "SqliteStore",
     "Store",
     "StoreError",
     "UnknownConversationError",

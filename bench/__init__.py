@@ -1,0 +1,1 @@
+"""Benchmarks of Grove (run as modules, e.g. `python -m bench.sdk`); they print figures."""

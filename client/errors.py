@@ -1,0 +1,131 @@
+"""Typed exceptions of the SDK.
+
+The server answers bad input with a gRPC status and a sentence; the SDK turns each status
+into an exception class a caller can catch, carrying that sentence unchanged, so the app
+can show the server's own words.
+"""
+
+from __future__ import annotations
+
+import grpc
+
+
+class GroveError(Exception):
+    """Base of every error the SDK raises for a failed call."""
+
+    code: grpc.StatusCode | None = None
+
+    def __init__(self, message: str, code: grpc.StatusCode | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+
+
+class NotFoundError(GroveError, LookupError):
+    """The conversation or response does not exist (or is not yours)."""
+
+    code = grpc.StatusCode.NOT_FOUND
+
+
+class InvalidArgumentError(GroveError, ValueError):
+    """The request was malformed: bad parent, blank or oversized message, bad params."""
+
+    code = grpc.StatusCode.INVALID_ARGUMENT
+
+
+class AlreadyExistsError(GroveError):
+    """Something with that identity exists already (e.g. a running request_id)."""
+
+    code = grpc.StatusCode.ALREADY_EXISTS
+
+
+class FailedPreconditionError(GroveError):
+    """The request is valid but the target is not in a state that allows it."""
+
+    code = grpc.StatusCode.FAILED_PRECONDITION
+
+
+class ResourceExhaustedError(GroveError):
+    """A server limit was reached (message size, concurrent streams)."""
+
+    code = grpc.StatusCode.RESOURCE_EXHAUSTED
+
+
+class UnauthenticatedError(GroveError):
+    """The server needs a valid API key (`XAI_API_KEY`)."""
+
+    code = grpc.StatusCode.UNAUTHENTICATED
+
+
+class PermissionDeniedError(GroveError):
+    """The key is valid but may not do this."""
+
+    code = grpc.StatusCode.PERMISSION_DENIED
+
+
+class ServerUnavailableError(GroveError, ConnectionError):
+    """The server could not be reached, went away mid-call, or is shutting down."""
+
+    code = grpc.StatusCode.UNAVAILABLE
+
+
+class ServerInternalError(GroveError):
+    """The server failed while handling the call."""
+
+    code = grpc.StatusCode.INTERNAL
+
+
+class ConversationNotLoadedError(ValueError):
+    """A conversation property was used before the conversation was created or loaded."""
+
+
+class ConversationDeletedError(RuntimeError):
+    """The conversation object was deleted and can no longer be used."""
+
+
+class ConcurrentSamplingError(RuntimeError):
+    """A second response was sampled on a `Conversation` while one is still streaming."""
+
+
+class MissingModelResponseError(RuntimeError):
+    """The stream ended without the final model response the protocol promises."""
+
+
+_BY_CODE: dict[grpc.StatusCode, type[GroveError]] = {
+    cls.code: cls
+    for cls in (
+        NotFoundError,
+        InvalidArgumentError,
+        AlreadyExistsError,
+        FailedPreconditionError,
+        ResourceExhaustedError,
+        UnauthenticatedError,
+        PermissionDeniedError,
+        ServerUnavailableError,
+        ServerInternalError,
+    )
+    if cls.code is not None
+}
+
+
+def translate(error: grpc.RpcError) -> GroveError:
+    """Turns a gRPC error into the matching typed exception, keeping the server's words."""
+    code = error.code() if hasattr(error, "code") else None
+    details = error.details() if hasattr(error, "details") else None
+    if code == grpc.StatusCode.DEADLINE_EXCEEDED:
+        return ServerUnavailableError(details or "The call timed out.", code)
+    if code == grpc.StatusCode.CANCELLED:
+        # The SDK never sees its own cancellations as errors, so this came from the server.
+        return ServerUnavailableError(
+            f"The server cancelled the call ({details or 'it may be shutting down'}).", code
+        )
+    cls = _BY_CODE.get(code, GroveError) if code is not None else GroveError
+    if details and "larger than max" in details:
+        details = f"The request is larger than the server accepts ({details})."
+    if not details:
+        name = code.name if code is not None else "UNKNOWN"
+        details = f"The call failed with status {name}."
+    if cls is ServerUnavailableError and "connect" in details.lower():
+        details = f"Cannot reach the Grove server: {details}"
+    return cls(details, code)

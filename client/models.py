@@ -1,0 +1,219 @@
+"""Pydantic models of conversation forests, as a UI needs them.
+
+`Forest` mirrors one conversation: responses by id, children in creation order, the
+current path root → leaf, each response's sibling index, and the child last visited under
+every node (so switching to a sibling returns to where the user was under it, falling back
+to the newest child). It holds no gRPC types, so a UI can use it without importing grpc.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from client.grok import Response
+
+
+class SamplingInfo(BaseModel):
+    """Sampling parameters actually used for a model response."""
+
+    model_config = ConfigDict(frozen=True)
+
+    temperature: float | None = None
+    top_p: float | None = None
+    max_tokens: int | None = None
+    seed: int | None = None
+
+
+class ResponseNode(BaseModel):
+    """One response of a forest (human or model), or a reply still streaming."""
+
+    model_config = ConfigDict(frozen=True)
+
+    response_id: str
+    parent_id: str | None
+    sender: str
+    message: str
+    create_time: datetime | None = None
+    manual: bool = False
+    partial: bool = False
+    shared: bool = False
+    query: str = ""
+    query_type: str = ""
+    model_name: str = ""
+    sampling: SamplingInfo | None = None
+    token_count: int = 0
+    time_to_first_token: float = 0.0
+    total_time: float = 0.0
+    streaming: bool = False
+
+    @property
+    def is_human(self) -> bool:
+        """True for messages a person wrote (sender "human")."""
+        return self.sender == "human"
+
+    @classmethod
+    def from_response(cls, response: Response) -> ResponseNode:
+        """Builds a node from an SDK response."""
+        params = response.sampling_params
+        return cls.model_construct(
+            response_id=response.response_id,
+            parent_id=response.parent_response_id,
+            sender=response.sender,
+            message=response.message,
+            create_time=response.create_time,
+            manual=response.manual,
+            partial=response.partial,
+            shared=response.shared,
+            query=response.query,
+            query_type=response.query_type,
+            model_name=response.model_name,
+            sampling=None
+            if params is None
+            else SamplingInfo(
+                temperature=params.temperature,
+                top_p=params.top_p,
+                max_tokens=params.max_tokens,
+                seed=params.seed,
+            ),
+            token_count=response.token_count,
+            time_to_first_token=response.time_to_first_token,
+            total_time=response.total_time,
+            streaming=False,
+        )
+
+
+class ConversationSummary(BaseModel):
+    """A conversation's metadata, as listed in a sidebar."""
+
+    model_config = ConfigDict(frozen=True)
+
+    conversation_id: str
+    title: str
+    starred: bool
+    create_time: datetime | None = None
+    update_time: datetime | None = None
+    response_count: int = 0
+
+
+class Forest(BaseModel):
+    """The response forest of one conversation plus the user's place in it."""
+
+    conversation: ConversationSummary
+    responses: dict[str, ResponseNode] = Field(default_factory=dict)
+    # Children of each response id in creation order; the key None holds the roots.
+    children: dict[str | None, list[str]] = Field(default_factory=dict)
+    leaf_id: str | None = None
+    # The child last visited under each node (None: among the roots).
+    last_visited: dict[str | None, str] = Field(default_factory=dict)
+
+    @classmethod
+    def build(
+        cls, conversation: ConversationSummary, nodes: list[ResponseNode], leaf_id: str | None
+    ) -> Forest:
+        """Builds a forest from nodes in creation order and selects `leaf_id`."""
+        forest = cls(conversation=conversation)
+        for node in nodes:
+            forest.add(node)
+        forest.select(leaf_id)
+        return forest
+
+    # -- structure -------------------------------------------------------------------------
+
+    def add(self, node: ResponseNode) -> None:
+        """Adds a node (or replaces one with the same id, keeping its position)."""
+        if node.response_id not in self.responses:
+            self.children.setdefault(node.parent_id, []).append(node.response_id)
+        self.responses[node.response_id] = node
+
+    def remove(self, response_id: str) -> None:
+        """Removes a leaf node (e.g. a streaming placeholder) from the forest."""
+        node = self.responses.pop(response_id, None)
+        if node is None:
+            return
+        siblings = self.children.get(node.parent_id, [])
+        if response_id in siblings:
+            siblings.remove(response_id)
+        if self.last_visited.get(node.parent_id) == response_id:
+            del self.last_visited[node.parent_id]
+        if self.leaf_id == response_id:
+            self.leaf_id = node.parent_id
+
+    def replace_placeholder(self, placeholder_id: str, node: ResponseNode) -> None:
+        """Swaps a streaming placeholder for the stored response, keeping the leaf on it."""
+        was_leaf = self.leaf_id == placeholder_id
+        parent_visit = self.last_visited.get(node.parent_id) == placeholder_id
+        siblings = self.children.get(node.parent_id, [])
+        if placeholder_id in siblings:
+            siblings[siblings.index(placeholder_id)] = node.response_id
+            self.responses.pop(placeholder_id, None)
+            self.responses[node.response_id] = node
+        else:
+            self.add(node)
+        if parent_visit:
+            self.last_visited[node.parent_id] = node.response_id
+        if was_leaf:
+            self.leaf_id = node.response_id
+
+    def children_of(self, response_id: str | None) -> list[str]:
+        """Ids of the children of `response_id` (roots for None), oldest first."""
+        return self.children.get(response_id, [])
+
+    def siblings_of(self, response_id: str) -> list[str]:
+        """Ids of the node and its siblings, oldest first."""
+        return self.children_of(self.responses[response_id].parent_id)
+
+    def sibling_index(self, response_id: str) -> tuple[int, int]:
+        """(k, n): the node is the k-th (1-based) of n siblings."""
+        siblings = self.siblings_of(response_id)
+        return siblings.index(response_id) + 1, len(siblings)
+
+    def path_to(self, response_id: str | None) -> list[ResponseNode]:
+        """The nodes from the root down to `response_id` (iterative: paths can be deep)."""
+        path: list[ResponseNode] = []
+        current = response_id
+        while current is not None:
+            node = self.responses[current]
+            path.append(node)
+            current = node.parent_id
+        path.reverse()
+        return path
+
+    @property
+    def current_path(self) -> list[ResponseNode]:
+        """The path root → leaf the user is looking at."""
+        return self.path_to(self.leaf_id)
+
+    # -- navigation ------------------------------------------------------------------------
+
+    def select(self, leaf_id: str | None) -> None:
+        """Makes `leaf_id` the leaf and remembers each step of its path as visited."""
+        if leaf_id is not None and leaf_id not in self.responses:
+            raise KeyError(f"Response {leaf_id!r} is not in this conversation.")
+        self.leaf_id = leaf_id
+        for node in self.path_to(leaf_id):
+            self.last_visited[node.parent_id] = node.response_id
+
+    def descend(self, response_id: str) -> str:
+        """The leaf reached from `response_id` following last-visited (else newest) children."""
+        current = response_id
+        while True:
+            kids = self.children.get(current)
+            if not kids:
+                return current
+            remembered = self.last_visited.get(current)
+            current = remembered if remembered in kids else kids[-1]
+
+    def switch_sibling(self, response_id: str, delta: int) -> str | None:
+        """Moves to the sibling `delta` steps away and on to the leaf last visited under it.
+
+        Returns the new leaf, or None when there is no sibling in that direction.
+        """
+        siblings = self.siblings_of(response_id)
+        index = siblings.index(response_id) + delta
+        if not 0 <= index < len(siblings):
+            return None
+        leaf = self.descend(siblings[index])
+        self.select(leaf)
+        return leaf

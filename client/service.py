@@ -1,0 +1,533 @@
+"""`ConversationService`: every conversation operation a UI needs, as one async API.
+
+The service performs operations through the SDK, mirrors the results into the pydantic
+models of `client.models`, and publishes change events to subscribers. A UI subscribes and
+re-renders from events; it never touches gRPC. Streaming replies appear as a placeholder
+node (`streaming=True`) that grows with `TokensAppended` events and is swapped for the
+stored response on `ResponseCompleted`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from client.client import Client
+from client.grok import Conversation, Response
+from client.models import ConversationSummary, Forest, ResponseNode
+from client.sampler import SamplingParams
+from client.streams import (
+    BudgetEvent,
+    ModelResponseEvent,
+    QueryEvent,
+    SampleStream,
+    TokenInfo,
+    TokensEvent,
+    UserResponseEvent,
+)
+from protos import chat_pb2
+
+log = logging.getLogger(__name__)
+
+PLACEHOLDER_PREFIX = "pending:"
+
+
+# -- events ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationsListed:
+    """The list of conversations was (re)loaded."""
+
+    conversations: tuple[ConversationSummary, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationOpened:
+    """A conversation's forest was loaded."""
+
+    forest: Forest
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationUpdated:
+    """Title or star of a conversation changed."""
+
+    conversation: ConversationSummary
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationDeleted:
+    """A conversation was deleted."""
+
+    conversation_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseAdded:
+    """A response joined the forest (a stored one, or a streaming placeholder)."""
+
+    conversation_id: str
+    node: ResponseNode
+
+
+@dataclass(frozen=True, slots=True)
+class TokensAppended:
+    """Tokens arrived for a streaming placeholder."""
+
+    conversation_id: str
+    response_id: str
+    text: str
+    tokens: tuple[TokenInfo, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseCompleted:
+    """A stream ended: `placeholder_id` is now the stored `node` (partial if cut short)."""
+
+    conversation_id: str
+    placeholder_id: str
+    node: ResponseNode
+
+
+@dataclass(frozen=True, slots=True)
+class StreamFailed:
+    """A stream failed; its placeholder was removed. `error` is the SDK's exception."""
+
+    conversation_id: str
+    placeholder_id: str
+    error: BaseException
+
+
+@dataclass(frozen=True, slots=True)
+class LeafMoved:
+    """The current path of a conversation now ends at `leaf_id`."""
+
+    conversation_id: str
+    leaf_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetUpdated:
+    """Token budget of a running stream."""
+
+    conversation_id: str
+    response_id: str
+    prompt_tokens: int
+    sampled_tokens: int
+    max_tokens: int
+
+
+@dataclass(frozen=True, slots=True)
+class QueryPerformed:
+    """The model reported a query action ("searching: …")."""
+
+    conversation_id: str
+    response_id: str
+    query_type: str
+    query: str
+
+
+ServiceEvent = (
+    ConversationsListed
+    | ConversationOpened
+    | ConversationUpdated
+    | ConversationDeleted
+    | ResponseAdded
+    | TokensAppended
+    | ResponseCompleted
+    | StreamFailed
+    | LeafMoved
+    | BudgetUpdated
+    | QueryPerformed
+)
+Listener = Callable[[ServiceEvent], None]
+
+
+def summary_from_proto(conversation: chat_pb2.Conversation) -> ConversationSummary:
+    """Builds a summary from the wire form (listing or loaded conversation)."""
+    return ConversationSummary(
+        conversation_id=conversation.conversation_id,
+        title=conversation.title,
+        starred=conversation.starred,
+        create_time=conversation.create_time.ToDatetime()
+        if conversation.HasField("create_time")
+        else None,
+        update_time=conversation.update_time.ToDatetime()
+        if conversation.HasField("update_time")
+        else None,
+        response_count=conversation.response_count or len(conversation.responses),
+    )
+
+
+@dataclass(eq=False)
+class _RunningStream:
+    conversation_id: str
+    placeholder_id: str
+    stream: SampleStream
+    task: asyncio.Task[object] | None = None
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class ConversationService:
+    """Conversation operations for a UI, with change events instead of return plumbing."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+        self._listeners: list[Listener] = []
+        self._conversations: dict[str, Conversation] = {}
+        self._forests: dict[str, Forest] = {}
+        self._streams: dict[str, _RunningStream] = {}
+        self._placeholder_seq = 0
+
+    @property
+    def api_host(self) -> str:
+        """The server this service talks to."""
+        return self._client.api_host
+
+    # -- subscription ----------------------------------------------------------------------
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        """Calls `listener` with every event from now on; returns an unsubscribe function."""
+        self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            with contextlib.suppress(ValueError):
+                self._listeners.remove(listener)
+
+        return unsubscribe
+
+    def _publish(self, event: ServiceEvent) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(event)
+            except Exception:  # a broken listener must not break the stream for others
+                log.exception("listener failed on %s", type(event).__name__)
+
+    # -- conversations ---------------------------------------------------------------------
+
+    async def list_conversations(self) -> list[ConversationSummary]:
+        """Lists every conversation of the user, newest first."""
+        listed = await self._client.grok.list_conversations()
+        summaries = [summary_from_proto(c) for c in listed]
+        self._publish(ConversationsListed(tuple(summaries)))
+        return summaries
+
+    async def new_conversation(self, model_name: str = "") -> Forest:
+        """Creates an empty conversation on the server and opens it."""
+        conversation = self._client.grok.create_conversation(model_name=model_name)
+        await conversation.ensure_created()
+        return self._adopt(conversation)
+
+    async def open(self, conversation_id: str) -> Forest:
+        """Loads a conversation with all its responses; the leaf is the newest response."""
+        conversation = await self._client.grok.get_conversation(conversation_id)
+        return self._adopt(conversation)
+
+    def forest(self, conversation_id: str) -> Forest:
+        """The loaded forest of a conversation (KeyError if it was not opened)."""
+        return self._forests[conversation_id]
+
+    def _adopt(self, conversation: Conversation) -> Forest:
+        summary = summary_from_proto(conversation._get_conversation_or_raise())
+        nodes = [ResponseNode.from_response(r) for r in conversation.responses]
+        forest = Forest.build(summary, nodes, conversation.leaf_response_id)
+        self._conversations[conversation.conversation_id] = conversation
+        self._forests[conversation.conversation_id] = forest
+        self._publish(ConversationOpened(forest))
+        return forest
+
+    def _conversation(self, conversation_id: str) -> Conversation:
+        try:
+            return self._conversations[conversation_id]
+        except KeyError:
+            raise KeyError(f"Conversation {conversation_id!r} is not open.") from None
+
+    def _update_summary(self, conversation_id: str) -> ConversationSummary:
+        conversation = self._conversation(conversation_id)
+        forest = self._forests[conversation_id]
+        summary = forest.conversation.model_copy(
+            update={
+                "title": conversation.title,
+                "starred": conversation.starred,
+                "response_count": len(forest.responses),
+            }
+        )
+        forest.conversation = summary
+        self._publish(ConversationUpdated(summary))
+        return summary
+
+    async def set_title(self, conversation_id: str, title: str) -> ConversationSummary:
+        """Renames a conversation."""
+        await self._conversation(conversation_id).set_title(title)
+        return self._update_summary(conversation_id)
+
+    async def generate_title(self, conversation_id: str) -> ConversationSummary:
+        """Asks the server for a title derived from the current path."""
+        conversation = self._conversation(conversation_id)
+        conversation.set_leaf_response_id(self._committed_leaf(conversation_id))
+        await conversation.generate_title()
+        return self._update_summary(conversation_id)
+
+    async def set_starred(self, conversation_id: str, starred: bool) -> ConversationSummary:
+        """Stars or unstars a conversation."""
+        conversation = self._conversation(conversation_id)
+        await (conversation.star() if starred else conversation.unstar())
+        return self._update_summary(conversation_id)
+
+    async def delete(self, conversation_id: str) -> None:
+        """Deletes a conversation (stopping its streams) and forgets it."""
+        for running in [s for s in self._streams.values() if s.conversation_id == conversation_id]:
+            await self.cancel(running.placeholder_id)
+        conversation = self._conversations.get(conversation_id)
+        if conversation is None:
+            conversation = await self._client.grok.get_conversation(conversation_id)
+        await conversation.delete()
+        self._conversations.pop(conversation_id, None)
+        self._forests.pop(conversation_id, None)
+        self._publish(ConversationDeleted(conversation_id))
+
+    async def share(self, conversation_id: str, response_id: str) -> str:
+        """Shares the path up to `response_id`; returns the URL."""
+        conversation = self._conversation(conversation_id)
+        url = await conversation.get_response(response_id).share()
+        forest = self._forests[conversation_id]
+        for node in forest.path_to(response_id):
+            forest.add(node.model_copy(update={"shared": True}))
+            self._publish(ResponseAdded(conversation_id, forest.responses[node.response_id]))
+        return url
+
+    # -- navigation ------------------------------------------------------------------------
+
+    def select(self, conversation_id: str, leaf_id: str | None) -> None:
+        """Makes `leaf_id` the end of the current path."""
+        forest = self._forests[conversation_id]
+        forest.select(leaf_id)
+        self._publish(LeafMoved(conversation_id, leaf_id))
+
+    def switch_sibling(self, conversation_id: str, response_id: str, delta: int) -> str | None:
+        """Moves to a sibling of `response_id` and its last-visited leaf; None at the ends."""
+        forest = self._forests[conversation_id]
+        leaf = forest.switch_sibling(response_id, delta)
+        if leaf is not None:
+            self._publish(LeafMoved(conversation_id, leaf))
+        return leaf
+
+    def _committed_leaf(self, conversation_id: str) -> str | None:
+        """The leaf, skipping a streaming placeholder (which the server doesn't know)."""
+        forest = self._forests[conversation_id]
+        leaf = forest.leaf_id
+        while leaf is not None and leaf.startswith(PLACEHOLDER_PREFIX):
+            leaf = forest.responses[leaf].parent_id
+        return leaf
+
+    # -- sampling --------------------------------------------------------------------------
+
+    def is_streaming(self, conversation_id: str | None = None) -> bool:
+        """True while any stream (of that conversation) is running."""
+        return any(
+            conversation_id is None or s.conversation_id == conversation_id
+            for s in self._streams.values()
+        )
+
+    async def send(
+        self,
+        conversation_id: str,
+        text: str,
+        parent_id: str | None,
+        *,
+        sampling: SamplingParams | None = None,
+    ) -> ResponseNode | None:
+        """Sends a human message under `parent_id` and streams the reply; returns it.
+
+        Returns None if the stream failed (a `StreamFailed` event says why) — the human
+        message, once stored, stays in the forest.
+        """
+        return await self._run(conversation_id, text, parent_id, sampling, select=True)
+
+    async def resample(
+        self,
+        conversation_id: str,
+        response_id: str,
+        *,
+        sampling: SamplingParams | None = None,
+        select: bool = True,
+    ) -> ResponseNode | None:
+        """Samples a new sibling of the model response `response_id`."""
+        node = self._forests[conversation_id].responses[response_id]
+        if node.is_human:
+            raise ValueError("Cannot resample human responses.")
+        return await self._run(conversation_id, "", node.parent_id, sampling, select=select)
+
+    async def edit(self, conversation_id: str, response_id: str, text: str) -> ResponseNode | None:
+        """Edits a message as a new branch beside it.
+
+        A human message gets a sibling with the new text and a fresh reply; a model message
+        gets a manual sibling with the new text (as `Response.replace` does).
+        """
+        forest = self._forests[conversation_id]
+        node = forest.responses[response_id]
+        if node.is_human:
+            return await self.send(conversation_id, text, node.parent_id)
+        conversation = self._conversation(conversation_id)
+        stream, future = conversation.get_response(response_id).replace(text)
+        async for _ in stream:
+            pass
+        manual = ResponseNode.from_response(await future)
+        forest.add(manual)
+        self._publish(ResponseAdded(conversation_id, manual))
+        self.select(conversation_id, manual.response_id)
+        return manual
+
+    async def stop(self, placeholder_id: str) -> None:
+        """Asks the server to end a stream gracefully (its partial reply is kept)."""
+        running = self._streams.get(placeholder_id)
+        if running is None:
+            return
+        try:
+            stopped = await running.stream.stop()
+        except Exception:
+            stopped = False
+        if not stopped:
+            await self.cancel(placeholder_id)
+        else:
+            await running.done.wait()
+
+    async def stop_all(self, conversation_id: str | None = None) -> None:
+        """Stops every stream (of one conversation, or all)."""
+        await asyncio.gather(
+            *(
+                self.stop(s.placeholder_id)
+                for s in list(self._streams.values())
+                if conversation_id is None or s.conversation_id == conversation_id
+            )
+        )
+
+    async def cancel(self, placeholder_id: str) -> None:
+        """Cancels a stream outright; the server keeps its partial reply.
+
+        The task that runs the stream (the caller of `send`/`resample`) is cancelled.
+        """
+        running = self._streams.get(placeholder_id)
+        if running is None:
+            return
+        if running.task is not None and running.task is not asyncio.current_task():
+            running.task.cancel()
+        await running.done.wait()
+
+    def _new_placeholder_id(self) -> str:
+        self._placeholder_seq += 1
+        return f"{PLACEHOLDER_PREFIX}{self._placeholder_seq}"
+
+    async def _run(
+        self,
+        conversation_id: str,
+        text: str,
+        parent_id: str | None,
+        sampling: SamplingParams | None,
+        *,
+        select: bool,
+    ) -> ResponseNode | None:
+        conversation = self._conversation(conversation_id)
+        forest = self._forests[conversation_id]
+        stream = conversation.sample(
+            text, parent_response_id=parent_id, sampling=sampling, select=select
+        )
+        placeholder_id = self._new_placeholder_id()
+        running = _RunningStream(conversation_id, placeholder_id, stream, asyncio.current_task())
+        self._streams[placeholder_id] = running
+        placeholder_parent = parent_id
+        placeholder_added = False
+
+        def add_placeholder() -> None:
+            nonlocal placeholder_added
+            node = ResponseNode(
+                response_id=placeholder_id,
+                parent_id=placeholder_parent,
+                sender="model",
+                message="",
+                model_name=conversation.model_name,
+                streaming=True,
+            )
+            forest.add(node)
+            placeholder_added = True
+            self._publish(ResponseAdded(conversation_id, node))
+            if select:
+                forest.select(placeholder_id)
+                self._publish(LeafMoved(conversation_id, placeholder_id))
+
+        pieces: list[str] = []
+        try:
+            if not text:
+                add_placeholder()
+            async for event in stream:
+                if isinstance(event, TokensEvent):
+                    if not placeholder_added:
+                        add_placeholder()
+                    pieces.append(event.text)
+                    forest.responses[placeholder_id] = forest.responses[placeholder_id].model_copy(
+                        update={"message": "".join(pieces)}
+                    )
+                    self._publish(
+                        TokensAppended(conversation_id, placeholder_id, event.text, event.tokens)
+                    )
+                elif isinstance(event, UserResponseEvent):
+                    human = ResponseNode.from_response(event.response)
+                    forest.add(human)
+                    self._publish(ResponseAdded(conversation_id, human))
+                    placeholder_parent = human.response_id
+                    add_placeholder()
+                elif isinstance(event, BudgetEvent):
+                    self._publish(
+                        BudgetUpdated(
+                            conversation_id,
+                            placeholder_id,
+                            event.prompt_tokens,
+                            event.sampled_tokens,
+                            event.max_tokens,
+                        )
+                    )
+                elif isinstance(event, QueryEvent):
+                    self._publish(
+                        QueryPerformed(
+                            conversation_id, placeholder_id, event.query_type, event.query
+                        )
+                    )
+                elif isinstance(event, ModelResponseEvent):
+                    return self._complete(conversation_id, placeholder_id, event.response)
+            return None
+        except (asyncio.CancelledError, GeneratorExit):
+            self._drop_placeholder(conversation_id, placeholder_id, placeholder_added)
+            raise
+        except Exception as error:
+            self._drop_placeholder(conversation_id, placeholder_id, placeholder_added)
+            self._publish(StreamFailed(conversation_id, placeholder_id, error))
+            return None
+        finally:
+            self._streams.pop(placeholder_id, None)
+            running.done.set()
+
+    def _complete(
+        self, conversation_id: str, placeholder_id: str, response: Response
+    ) -> ResponseNode:
+        forest = self._forests[conversation_id]
+        node = ResponseNode.from_response(response)
+        forest.replace_placeholder(placeholder_id, node)
+        self._publish(ResponseCompleted(conversation_id, placeholder_id, node))
+        self._update_summary(conversation_id)
+        return node
+
+    def _drop_placeholder(self, conversation_id: str, placeholder_id: str, added: bool) -> None:
+        """Removes a placeholder whose stream ended without a stored reply.
+
+        A cancelled stream's partial text is kept by the server under a new id; reopening
+        the conversation shows it.
+        """
+        forest = self._forests.get(conversation_id)
+        if forest is None or not added or placeholder_id not in forest.responses:
+            return
+        forest.remove(placeholder_id)
+        self._publish(LeafMoved(conversation_id, forest.leaf_id))

@@ -1,0 +1,686 @@
+"""The offline sampler: a tiny word-level n-gram model, the server's default text model.
+
+The training text in ``corpus/*.txt`` is original prose written for Grove (trees and gardens,
+weather and cooking, the scientific method and branching ideas, terminals and language
+models, the history of maps). This is a DEMO model, not a language model of any quality: it
+exists so that the server, the SDK and the app can be run and tested end to end with no
+network, no API keys and no model weights, while still behaving like a real sampler (a
+probability distribution per token, temperature, nucleus sampling, seeds, log-probabilities).
+
+How it works, and why it is shaped this way:
+
+- Training is counting. Each corpus paragraph is one document; its end is the end-of-reply
+  event. Trigram, bigram and unigram counts are collected once per process and cached at
+  module level, so constructing a sampler is free after the first time (training takes a few
+  tens of milliseconds).
+- Each step draws from an interpolated trigram/bigram/unigram distribution (Witten-Bell
+  weights) restricted to the continuations actually seen after the current context, capped
+  at the most likely few dozen. Never touching the whole vocabulary keeps a step at a few
+  microseconds, which matters because the server benchmark streams 100,000 tokens.
+- The conversation path steers the reply: its content words select the most related corpus
+  paragraphs, and the words of those paragraphs are boosted wherever they are grammatical
+  continuations (a cache/topic model). The opening word of each paragraph of the reply is
+  drawn from sentence starts of the related paragraphs.
+- Repeating a 4-gram within a reply is forbidden, which stops the loops that n-gram models
+  (and greedy decoding in particular) otherwise fall into.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import math
+import random
+import re
+import secrets
+from bisect import bisect_right
+from collections import Counter, defaultdict
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from server.sampler.base import (
+    InvalidParamsError,
+    PathMessage,
+    RequestedParams,
+    ResolvedParams,
+    SampledToken,
+)
+
+DEFAULT_TEMPERATURE = 0.8
+DEFAULT_TOP_P = 0.95
+DEFAULT_MAX_TOKENS = 200
+MAX_TOKENS_LIMIT = 4096
+MAX_TEMPERATURE = 2.0
+MAX_SEED = 2**63 - 1
+
+CORPUS_DIR = Path(__file__).with_name("corpus")
+
+# Candidates kept per context. Enough to cover nearly all probability mass of the sparse
+# contexts of a small corpus, few enough that a step stays cheap.
+_MAX_CANDIDATES = 40
+# Strength of the topic boost: a word fully related to the prompt is (1 + _TOPIC_BOOST) times
+# likelier than its n-gram probability alone.
+_TOPIC_BOOST = 5.0
+# Content words unrelated to the prompt are damped by this factor (when the prompt has a
+# recognisable topic), so the reply does not wander off into another corpus file at the
+# first shared function word.
+_OFF_TOPIC = 0.2
+# Related words kept per request; other content words count as off-topic.
+_MAX_TOPIC_STEMS = 160
+# Corpus paragraphs consulted for the topic and for openings.
+_MAX_TOPIC_DOCS = 8
+# The end-of-paragraph event ends the reply only once it has this many tokens; before that it
+# becomes a paragraph break and the reply goes on, so replies are not one-liners.
+_MIN_REPLY_TOKENS = 48
+# Even at zero delay the stream yields to the event loop this often, so concurrent streams
+# make progress.
+_YIELD_EVERY = 16
+# Global context-table memo bound (contexts reachable in practice are far fewer).
+_MEMO_LIMIT = 200_000
+
+_BOS = "<s>"
+_END = "</s>"
+_BULLET = "\n-"
+_PARAGRAPH_BREAK = "\n\n"
+_SENTENCE_ENDS = frozenset({".", "!", "?"})
+_NO_SPACE_BEFORE = frozenset({",", ".", ";", ":", "!", "?"})
+
+# Corpus tokens: a bold span or code span is one token (so markdown stays balanced), then
+# words with inner apostrophes/hyphens, then punctuation.
+_CORPUS_TOKEN_RE = re.compile(r"\*\*[^*\n]+\*\*|`[^`\n]+`|[A-Za-z0-9]+(?:['-][A-Za-z0-9]+)*|[.,;:!?]")
+# Prompt counting: any word or any single non-space symbol.
+_COUNT_TOKEN_RE = re.compile(r"\w+(?:['-]\w+)*|[^\w\s]")
+_LETTERS_RE = re.compile(r"[a-z]+")
+
+_STOPWORDS = frozenset(
+    """
+    about above after again against all also although always among and another any are
+    around because been before being below between both but can cannot could did does doing
+    done down during each either else enough even ever every few for from further had has
+    have having her here hers him his how however into its itself just last least less like
+    little made make makes many may might more most much must near need never next not now
+    off often once one only onto other others our ours out over own per perhaps quite rather
+    really same several she should since some something sometimes still such than that the
+    their them then there these they thing things this those though through thus too toward
+    under until upon very was way ways well were what when where whether which while who whom
+    whose why will with within without would yet you your yours able get got give given gives
+    let lets put say says said see seen take takes tell tells use used uses using want wants
+    know knows its it's don't can't isn't doesn't there's that's what's i'm i've you're
+    please thanks thank hello hi hey
+    """.split()
+)
+
+
+def _stem(word: str) -> str:
+    """Crude suffix stripping so "gardening", "gardener" and "gardens" meet at "garden".
+
+    Good enough for matching prompt words to corpus words; a real stemmer would be a
+    dependency for no visible gain in a demo model.
+    """
+    for suffix in ("ings", "ing", "ers", "er", "ies", "es", "ed", "ly", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 4:
+            word = word[: -len(suffix)]
+            break
+    if word.endswith("e") and len(word) > 4:
+        word = word[:-1]
+    return word
+
+
+def _content_stems(text: str) -> list[str]:
+    """Stems of the content words of a text (lowercase, three letters or more, no stopwords)."""
+    return [
+        _stem(w)
+        for w in _LETTERS_RE.findall(text.lower())
+        if len(w) >= 3 and w not in _STOPWORDS
+    ]
+
+
+def _tokenize_paragraph(paragraph: str) -> list[str]:
+    """Splits a corpus paragraph into tokens; a "- " list line starts with a bullet token."""
+    tokens: list[str] = []
+    for raw in paragraph.splitlines():
+        line = raw.strip()
+        if line.startswith("- "):
+            tokens.append(_BULLET)
+            line = line[2:]
+        tokens.extend(_CORPUS_TOKEN_RE.findall(line))
+    return tokens
+
+
+def load_corpus_paragraphs(directory: Path = CORPUS_DIR) -> list[str]:
+    """Returns the corpus paragraphs (training documents), files in name order."""
+    paragraphs: list[str] = []
+    for file in sorted(directory.glob("*.txt")):
+        text = file.read_text(encoding="utf-8")
+        paragraphs.extend(p.strip() for p in re.split(r"\n\s*\n", text) if p.strip())
+    return paragraphs
+
+
+@dataclass(frozen=True, slots=True)
+class _Candidates:
+    """A context's most likely continuations (descending) with interpolated probabilities."""
+
+    ids: tuple[int, ...]
+    probs: tuple[float, ...]
+    members: frozenset[int]
+    truncated: bool
+
+
+class _NgramModel:
+    """Counts from the corpus plus the indexes the topic component needs.
+
+    Immutable after construction apart from the context memo, which only ever caches pure
+    functions of the counts, so one instance is safely shared by every sampler and request.
+    """
+
+    def __init__(self, paragraphs: Sequence[str]) -> None:
+        self.vocab: list[str] = [_BOS, _END]
+        self.index: dict[str, int] = {_BOS: 0, _END: 1}
+        self.bos = 0
+        self.end = 1
+        self.dot = self._id(".")
+        self.bang = self._id("!")
+        self.bullet = self._id(_BULLET)
+
+        unigram: Counter[int] = Counter()
+        bigram: defaultdict[int, Counter[int]] = defaultdict(Counter)
+        trigram: defaultdict[tuple[int, int], Counter[int]] = defaultdict(Counter)
+        self.doc_stems: list[frozenset[str]] = []
+        # Per document: (opening token id, stems of that sentence) for each sentence start.
+        self.doc_sentences: list[list[tuple[int, frozenset[str]]]] = []
+        for paragraph in paragraphs:
+            tokens = _tokenize_paragraph(paragraph)
+            if not tokens:
+                continue
+            ids = [self._id(t) for t in tokens]
+            seq = [self.bos, self.dot, *ids, self.end]
+            for i in range(2, len(seq)):
+                unigram[seq[i]] += 1
+                bigram[seq[i - 1]][seq[i]] += 1
+                trigram[seq[i - 2], seq[i - 1]][seq[i]] += 1
+            self.doc_stems.append(frozenset(_content_stems(" ".join(tokens))))
+            self.doc_sentences.append(self._sentences(tokens, ids))
+
+        size = len(self.vocab)
+        total = sum(unigram.values())
+        self.unigram: list[float] = [unigram[i] / total for i in range(size)]
+        self.bigram: list[dict[int, int]] = [dict(bigram.get(i, {})) for i in range(size)]
+        self.bigram_total: list[int] = [sum(c.values()) for c in self.bigram]
+        self.trigram: dict[tuple[int, int], tuple[dict[int, int], int]] = {
+            ctx: (dict(c), sum(c.values())) for ctx, c in trigram.items()
+        }
+        # Fallback for a context never seen at all (cannot happen on the paths the sampler
+        # takes, but a model should not crash on it).
+        top_unigrams = heapq.nlargest(
+            _MAX_CANDIDATES, (i for i in range(size) if i != self.bos), key=self.unigram.__getitem__
+        )
+        mass = sum(self.unigram[i] for i in top_unigrams)
+        self.unigram_fallback = _Candidates(
+            ids=tuple(top_unigrams),
+            probs=tuple(self.unigram[i] / mass for i in top_unigrams),
+            members=frozenset(top_unigrams),
+            truncated=True,
+        )
+
+        # Display forms: with the leading space a word takes mid-text, and bare (opening).
+        self.spaced: list[str] = [
+            t if t in _NO_SPACE_BEFORE or t.startswith("\n") else " " + t for t in self.vocab
+        ]
+        self.spaced[self.end] = _PARAGRAPH_BREAK
+        self.spaced[self.bos] = ""
+        self.bare: list[str] = list(self.vocab)
+
+        # Topic indexes: which documents hold a stem, how rare it is, which tokens carry it.
+        docs_with: defaultdict[str, list[int]] = defaultdict(list)
+        for d, stems in enumerate(self.doc_stems):
+            for s in stems:
+                docs_with[s].append(d)
+        n_docs = len(self.doc_stems)
+        self.stem_docs: dict[str, list[int]] = dict(docs_with)
+        self.idf: dict[str, float] = {
+            s: math.log((n_docs + 1) / len(ds)) for s, ds in docs_with.items()
+        }
+        stem_ids: defaultdict[str, list[int]] = defaultdict(list)
+        for i, token in enumerate(self.vocab):
+            for s in set(_content_stems(token)):
+                stem_ids[s].append(i)
+        self.stem_ids: dict[str, list[int]] = dict(stem_ids)
+        # Boost baselines per token id: neutral, and damped content words for topical runs.
+        self.neutral_boost: list[float] = [1.0] * size
+        self.topical_boost: list[float] = [1.0] * size
+        for ids_of_stem in stem_ids.values():
+            for i in ids_of_stem:
+                self.topical_boost[i] = _OFF_TOPIC
+
+        # Openings when the prompt says nothing we recognise: every sentence start.
+        starts: Counter[int] = Counter()
+        for sentences in self.doc_sentences:
+            for first, _ in sentences:
+                starts[first] += 1
+        self.global_openings: dict[int, float] = {
+            i: c / sum(starts.values()) for i, c in starts.items()
+        }
+
+        self._memo: dict[tuple[int, int], _Candidates] = {}
+
+    def _id(self, token: str) -> int:
+        """Interns a token, returning its id."""
+        found = self.index.get(token)
+        if found is None:
+            found = self.index[token] = len(self.vocab)
+            self.vocab.append(token)
+        return found
+
+    def _sentences(self, tokens: list[str], ids: list[int]) -> list[tuple[int, frozenset[str]]]:
+        """Sentence starts that make good reply openings (capitalised words), with stems."""
+        found: list[tuple[int, frozenset[str]]] = []
+        start = 0
+        for i, token in enumerate(tokens + ["."]):
+            if i == len(tokens) or token in _SENTENCE_ENDS:
+                first = tokens[start] if start < len(tokens) else ""
+                if first[:1].isupper() or first[:2] == "**":
+                    stems = frozenset(_content_stems(" ".join(tokens[start:i])))
+                    found.append((ids[start], stems))
+                start = i + 1
+        return found
+
+    def prob(self, w1: int, w2: int, w: int) -> float:
+        """Interpolated P(w | w1 w2) with Witten-Bell weights.
+
+        Witten-Bell trusts a context in proportion to how often it was seen relative to how
+        many different words followed it, which suits a small corpus where most trigram
+        contexts occur once.
+        """
+        bi = self.bigram[w2]
+        c2 = self.bigram_total[w2]
+        p = self.unigram[w]
+        if c2:
+            lam2 = c2 / (c2 + len(bi))
+            p = lam2 * bi.get(w, 0) / c2 + (1.0 - lam2) * p
+        tri = self.trigram.get((w1, w2))
+        if tri is not None:
+            counts, c3 = tri
+            lam3 = c3 / (c3 + 0.25 * len(counts))
+            p = lam3 * counts.get(w, 0) / c3 + (1.0 - lam3) * p
+        return p
+
+    def candidates(self, w1: int, w2: int) -> _Candidates:
+        """The context's most likely continuations, memoised for the life of the process."""
+        key = (w1, w2)
+        found = self._memo.get(key)
+        if found is not None:
+            return found
+        bi = self.bigram[w2]
+        if not bi:
+            found = self.unigram_fallback
+        else:
+            scored = [(self.prob(w1, w2, w), w) for w in bi]
+            truncated = len(scored) > _MAX_CANDIDATES
+            if truncated:
+                scored = heapq.nlargest(_MAX_CANDIDATES, scored)
+            else:
+                scored.sort(reverse=True)
+            found = _Candidates(
+                ids=tuple(w for _, w in scored),
+                probs=tuple(p for p, _ in scored),
+                members=frozenset(w for _, w in scored),
+                truncated=truncated,
+            )
+        if len(self._memo) >= _MEMO_LIMIT:
+            self._memo.clear()
+        self._memo[key] = found
+        return found
+
+
+@cache
+def _model() -> _NgramModel:
+    """Trains the shared model once per process."""
+    return _NgramModel(load_corpus_paragraphs())
+
+
+class _Table:
+    """The distribution actually sampled from at one step, ready for a cheap draw.
+
+    `ids`/`logprobs`/`cum` cover only the tokens that can be drawn (after temperature and
+    top-p); `top` is the reported top-k; `raw_ids`/`raw_weights` keep the untempered boosted
+    weights so a table can be rebuilt without banned tokens.
+    """
+
+    __slots__ = ("cum", "ids", "logprobs", "raw_ids", "raw_weights", "top")
+
+    def __init__(
+        self,
+        ids: list[int],
+        logprobs: list[float],
+        cum: list[float],
+        top: tuple[tuple[str, float], ...],
+        raw_ids: list[int],
+        raw_weights: list[float],
+    ) -> None:
+        self.ids = ids
+        self.logprobs = logprobs
+        self.cum = cum
+        self.top = top
+        self.raw_ids = raw_ids
+        self.raw_weights = raw_weights
+
+
+class _Run:
+    """State of one sample() call: parameters, topic boosts, memo tables and history."""
+
+    def __init__(
+        self,
+        model: _NgramModel,
+        path: Sequence[PathMessage],
+        params: ResolvedParams,
+        top_logprobs: int,
+        fun: bool,
+    ) -> None:
+        self.m = model
+        self.rng = random.Random(params.seed)
+        self.temperature = params.temperature
+        if fun and self.temperature > 0:
+            # A little more adventurous, and exclamation-prone (see _build).
+            self.temperature = min(MAX_TEMPERATURE, self.temperature * 1.25)
+        self.top_p = params.top_p
+        self.k = max(0, top_logprobs)
+        self.fun = fun
+        self.boost: list[float] = model.neutral_boost
+        self.topic_ids: list[int] = []
+        self.openings: dict[int, float] = dict(model.global_openings)
+        self._condition(path)
+        self.tables: dict[tuple[int, int], _Table] = {}
+        self.extras: dict[int, list[int]] = {}
+        self.opening_table: _Table | None = None
+        self.banned: dict[tuple[int, int, int], set[int]] = {}
+        self.used_openings: set[int] = set()
+        self.h0, self.h1, self.h2 = model.bos, model.bos, model.dot
+        self.emitted = 0
+
+    def _condition(self, path: Sequence[PathMessage]) -> None:
+        """Turns the path into word boosts and opening weights (the topic component).
+
+        The last human message counts most; earlier turns add context. Corpus paragraphs
+        are scored by the rare prompt words they share (idf), and the words of the best ones
+        become the reply's topic.
+        """
+        m = self.m
+        weights: defaultdict[str, float] = defaultdict(float)
+        last_human = max((i for i, msg in enumerate(path) if msg.sender == "human"), default=-1)
+        for i, msg in enumerate(path):
+            if i == last_human:
+                w = 1.0
+            elif msg.sender == "human":
+                w = 0.35
+            else:
+                w = 0.15
+            for s in set(_content_stems(msg.text)):
+                if s in m.idf:
+                    weights[s] = max(weights[s], w)
+        if not weights:
+            return
+        doc_score: defaultdict[int, float] = defaultdict(float)
+        for s, w in weights.items():
+            for d in m.stem_docs[s]:
+                doc_score[d] += w * m.idf[s]
+        top_docs = heapq.nlargest(_MAX_TOPIC_DOCS, doc_score.items(), key=lambda kv: kv[1])
+        best = top_docs[0][1]
+        relevance: defaultdict[str, float] = defaultdict(float)
+        openings: defaultdict[int, float] = defaultdict(float)
+        for d, score in top_docs:
+            share = score / best
+            for s in m.doc_stems[d]:
+                relevance[s] += share * m.idf[s]
+            for first, stems in m.doc_sentences[d]:
+                overlap = sum(weights.get(s, 0.0) for s in stems)
+                openings[first] += share * (0.25 + overlap)
+        for s, w in weights.items():
+            relevance[s] += 2.0 * w * m.idf[s]
+        kept = heapq.nlargest(_MAX_TOPIC_STEMS, relevance.items(), key=lambda kv: kv[1])
+        top_relevance = kept[0][1]
+        boost = list(m.topical_boost)
+        topic_ids: set[int] = set()
+        for s, r in kept:
+            factor = 1.0 + _TOPIC_BOOST * r / top_relevance
+            for i in m.stem_ids.get(s, ()):
+                topic_ids.add(i)
+                boost[i] = max(factor, boost[i])
+        self.boost = boost
+        self.topic_ids = sorted(topic_ids)
+        total = sum(openings.values())
+        if total > 0:
+            mixed = {i: 0.2 * p for i, p in self.openings.items()}
+            for i, w in openings.items():
+                mixed[i] = mixed.get(i, 0.0) + 0.8 * w / total
+            self.openings = mixed
+
+    def _build(self, ids: Sequence[int], probs: Sequence[float], texts: list[str]) -> _Table:
+        """Applies topic boost, temperature and top-p to candidate probabilities."""
+        boost = self.boost
+        weights = [p * boost[i] for i, p in zip(ids, probs, strict=True)]
+        ids = list(ids)
+        if self.fun:
+            dot, bang = self.m.dot, self.m.bang
+            if dot in ids:
+                # Turn some of the full stops into exclamations.
+                moved = weights[ids.index(dot)] * 0.25
+                weights[ids.index(dot)] -= moved
+                if bang in ids:
+                    weights[ids.index(bang)] += moved
+                else:
+                    ids.append(bang)
+                    weights.append(moved)
+        order = sorted(range(len(ids)), key=weights.__getitem__, reverse=True)
+        raw_ids = [ids[j] for j in order]
+        raw_weights = [weights[j] for j in order]
+        return self._finish(raw_ids, raw_weights, texts)
+
+    def _finish(self, raw_ids: list[int], raw_weights: list[float], texts: list[str]) -> _Table:
+        """Temperature and nucleus truncation over weights already sorted descending."""
+        total = sum(raw_weights)
+        k = self.k
+        if self.temperature == 0.0:
+            # Greedy: the argmax, reported with the untempered distribution's logprobs.
+            top = tuple(
+                (texts[i], math.log(w / total))
+                for i, w in zip(raw_ids[:k], raw_weights[:k], strict=True)
+            )
+            return _Table(
+                [raw_ids[0]], [math.log(raw_weights[0] / total)], [1.0], top, raw_ids, raw_weights
+            )
+        inv_t = 1.0 / self.temperature
+        peak = raw_weights[0]
+        tempered = [(w / peak) ** inv_t for w in raw_weights]
+        mass = sum(tempered)
+        cutoff = self.top_p * mass
+        cum: list[float] = []
+        running = 0.0
+        for q in tempered:
+            running += q
+            cum.append(running)
+            if running >= cutoff:
+                break
+        n = len(cum)
+        log_z = math.log(running)
+        logprobs = [math.log(q) - log_z if q > 0 else -math.inf for q in tempered[:n]]
+        ids = raw_ids[:n]
+        top = tuple((texts[i], lp) for i, lp in zip(ids[:k], logprobs[:k], strict=True))
+        return _Table(ids, logprobs, cum, top, raw_ids, raw_weights)
+
+    def _context_table(self, w1: int, w2: int) -> _Table:
+        """The memoised table for a context, topic extras included."""
+        key = (w1, w2)
+        table = self.tables.get(key)
+        if table is not None:
+            return table
+        m = self.m
+        cands = m.candidates(w1, w2)
+        ids: Sequence[int] = cands.ids
+        probs: Sequence[float] = cands.probs
+        if cands.truncated and self.topic_ids and m.bigram[w2]:
+            # Topic words seen after w2 but outside the capped list still get their chance.
+            extras = self.extras.get(w2)
+            if extras is None:
+                follows = m.bigram[w2]
+                extras = self.extras[w2] = [i for i in self.topic_ids if i in follows]
+            missing = [i for i in extras if i not in cands.members]
+            if missing:
+                ids = list(ids) + missing
+                probs = list(probs) + [m.prob(w1, w2, i) for i in missing]
+        table = self.tables[key] = self._build(ids, probs, m.spaced)
+        return table
+
+    def _opening(self) -> _Table:
+        """The table for the first word of a paragraph of the reply."""
+        if self.opening_table is None:
+            items = heapq.nlargest(_MAX_CANDIDATES, self.openings.items(), key=lambda kv: kv[1])
+            self.opening_table = self._build(
+                [i for i, _ in items], [p for _, p in items], self.m.bare
+            )
+        return self.opening_table
+
+    def next_token(self) -> SampledToken | None:
+        """Draws the next token, or None at the end of the reply."""
+        m = self.m
+        h0, h1, h2 = self.h0, self.h1, self.h2
+        opening = h2 == m.dot and h1 == m.bos
+        if opening:
+            table = self._opening()
+            if not self.used_openings.isdisjoint(table.ids):
+                # A later paragraph should not start like an earlier one.
+                table = self._without(table, self.used_openings, m.bare)
+        else:
+            table = self._context_table(h1, h2)
+            banned = self.banned.get((h0, h1, h2))
+            if banned is not None and not banned.isdisjoint(table.ids):
+                table = self._without(table, banned, m.spaced)
+        if len(table.ids) == 1:
+            j = 0
+        else:
+            j = bisect_right(table.cum, self.rng.random() * table.cum[-1])
+            if j >= len(table.ids):
+                j = len(table.ids) - 1
+        token = table.ids[j]
+        if token == m.end:
+            if self.emitted >= _MIN_REPLY_TOKENS:
+                return None
+            text = _PARAGRAPH_BREAK
+            self.h0, self.h1, self.h2 = m.bos, m.bos, m.dot
+        elif opening:
+            text = m.bare[token]
+            self.used_openings.add(token)
+            self.h0, self.h1, self.h2 = h1, h2, token
+        else:
+            text = m.spaced[token]
+            self.banned.setdefault((h0, h1, h2), set()).add(token)
+            self.h0, self.h1, self.h2 = h1, h2, token
+        self.emitted += 1
+        return SampledToken(text, table.logprobs[j], table.top)
+
+    def _without(self, table: _Table, banned: set[int], texts: list[str]) -> _Table:
+        """Rebuilds a table without tokens that would repeat a 4-gram of this reply."""
+        pairs = [
+            (i, w) for i, w in zip(table.raw_ids, table.raw_weights, strict=True) if i not in banned
+        ]
+        if not pairs:
+            return table
+        return self._finish([i for i, _ in pairs], [w for _, w in pairs], texts)
+
+
+class OfflineSampler:
+    """The default Sampler: an offline n-gram demo model with a configurable pace.
+
+    `token_delay_ms` makes streams look like a remote model (and lets tests and demos watch
+    tokens arrive); at zero delay it is as fast as the model allows.
+    """
+
+    def __init__(
+        self, token_delay_ms: float = 0.0, model_name: str = "grove-offline-ngram"
+    ) -> None:
+        if not math.isfinite(token_delay_ms) or token_delay_ms < 0:
+            raise ValueError(f"token_delay_ms must be a finite number >= 0, got {token_delay_ms}.")
+        self._delay_s = token_delay_ms / 1000.0
+        self._model_name = model_name
+        self._model = _model()
+
+    @property
+    def model_name(self) -> str:
+        """Name recorded on every response this sampler produces."""
+        return self._model_name
+
+    def resolve_params(self, requested: RequestedParams) -> ResolvedParams:
+        """Fills defaults (a fresh random seed when none is given) and validates ranges.
+
+        The resolved values are stored with each response, so a reply can be reproduced
+        exactly by sending them back.
+        """
+        temperature = _number(
+            "temperature", requested.temperature, DEFAULT_TEMPERATURE, 0.0, MAX_TEMPERATURE
+        )
+        top_p = _number("top_p", requested.top_p, DEFAULT_TOP_P, 0.0, 1.0)
+        if top_p <= 0.0:
+            raise InvalidParamsError(f"top_p must be greater than 0 and at most 1, got {top_p}.")
+        max_tokens = _integer(
+            "max_tokens", requested.max_tokens, DEFAULT_MAX_TOKENS, 1, MAX_TOKENS_LIMIT
+        )
+        seed = requested.seed if requested.seed is not None else secrets.randbits(63)
+        seed = _integer("seed", seed, 0, 0, MAX_SEED)
+        return ResolvedParams(temperature=temperature, top_p=top_p, max_tokens=max_tokens, seed=seed)
+
+    def count_tokens(self, path: Sequence[PathMessage]) -> int:
+        """Counts words and punctuation marks of the path, a stand-in for prompt tokens."""
+        return sum(len(_COUNT_TOKEN_RE.findall(msg.text)) for msg in path)
+
+    async def sample(
+        self,
+        path: Sequence[PathMessage],
+        params: ResolvedParams,
+        *,
+        top_logprobs: int = 5,
+        system_prompt_name: str = "",
+        use_grok: bool = True,
+    ) -> AsyncIterator[SampledToken]:
+        """Streams the reply word by word; at most `params.max_tokens` tokens.
+
+        `use_grok` is ignored: this model has no remote backend. The system prompt "fun"
+        raises the temperature a little and favours exclamation marks.
+        """
+        run = _Run(self._model, path, params, top_logprobs, fun=system_prompt_name == "fun")
+        delay = self._delay_s
+        for i in range(params.max_tokens):
+            if i:
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                elif i % _YIELD_EVERY == 0:
+                    await asyncio.sleep(0)
+            token = run.next_token()
+            if token is None:
+                return
+            yield token
+
+
+def _number(name: str, value: float | None, default: float, low: float, high: float) -> float:
+    """Validates a float parameter in [low, high] (NaN and infinities never are)."""
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidParamsError(f"{name} must be a number, got {value!r}.")
+    value = float(value)
+    if not (math.isfinite(value) and low <= value <= high):
+        if name == "top_p":
+            raise InvalidParamsError(f"top_p must be greater than 0 and at most 1, got {value}.")
+        raise InvalidParamsError(f"{name} must be between {low:g} and {high:g}, got {value}.")
+    return value
+
+
+def _integer(name: str, value: int | None, default: int, low: int, high: int) -> int:
+    """Validates an integer parameter in [low, high]."""
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidParamsError(f"{name} must be an integer, got {value!r}.")
+    if not low <= value <= high:
+        raise InvalidParamsError(f"{name} must be between {low} and {high}, got {value}.")
+    return value

@@ -1,0 +1,183 @@
+"""Schema migrations of the SQLite store.
+
+The schema evolves by appending a `Migration` to `MIGRATIONS`, never by editing one that
+has shipped: a database records in its `schema_version` table every version applied to it,
+and `migrate` applies only those above the highest recorded one. Each migration runs in its
+own `BEGIN IMMEDIATE` transaction together with the row that records it, so a crash or a
+failing statement leaves the database at the previous version rather than half-migrated
+(SQLite's DDL is transactional). A database written by newer code is refused rather than
+guessed at, because this code cannot know what the newer schema means.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from contextlib import suppress
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import aiosqlite
+
+
+class SchemaVersionError(RuntimeError):
+    """The database's schema cannot be used by this code (e.g. it is newer than the code)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    """One step of the schema: the statements that take version `version - 1` to `version`.
+
+    Statements are run one by one with `execute` rather than as a script, because Python's
+    `executescript` commits any open transaction first and would break the atomicity of
+    the migration.
+    """
+
+    version: int
+    description: str
+    statements: tuple[str, ...]
+
+
+_INITIAL_SCHEMA = Migration(
+    version=1,
+    description="conversations, responses; empty users and api_keys for authentication",
+    statements=(
+        # Reserved for authentication ("keys"): created now so that issue only adds rows.
+        """
+        CREATE TABLE users (
+            user_id     TEXT PRIMARY KEY,
+            create_time TEXT NOT NULL
+        )
+        """,
+        """
+        CREATE TABLE api_keys (
+            key_hash    TEXT PRIMARY KEY,
+            user_id     TEXT NOT NULL,
+            create_time TEXT NOT NULL,
+            revoked     INTEGER NOT NULL DEFAULT 0 CHECK (revoked IN (0, 1))
+        )
+        """,
+        # Times are ISO-8601 UTC strings with microseconds and a fixed "+00:00" suffix, so
+        # they round-trip exactly and sort as text in time order.
+        """
+        CREATE TABLE conversations (
+            conversation_id TEXT PRIMARY KEY,
+            user_id         TEXT NOT NULL,
+            title           TEXT NOT NULL DEFAULT '',
+            starred         INTEGER NOT NULL DEFAULT 0 CHECK (starred IN (0, 1)),
+            create_time     TEXT NOT NULL,
+            update_time     TEXT NOT NULL
+        )
+        """,
+        # Serves list_conversations (a user's conversations, newest update first).
+        "CREATE INDEX conversations_user_update ON conversations (user_id, update_time)",
+        # `seq` (the rowid, AUTOINCREMENT so it is never reused) is the creation order.
+        # Sampling columns are all NULL (no sampling recorded) or all set.
+        """
+        CREATE TABLE responses (
+            seq                         INTEGER PRIMARY KEY AUTOINCREMENT,
+            response_id                 TEXT NOT NULL UNIQUE,
+            conversation_id             TEXT NOT NULL
+                REFERENCES conversations (conversation_id) ON DELETE CASCADE,
+            user_id                     TEXT NOT NULL,
+            parent_response_id          TEXT,
+            message                     TEXT NOT NULL,
+            sender                      TEXT NOT NULL,
+            manual                      INTEGER NOT NULL DEFAULT 0 CHECK (manual IN (0, 1)),
+            partial                     INTEGER NOT NULL DEFAULT 0 CHECK (partial IN (0, 1)),
+            shared                      INTEGER NOT NULL DEFAULT 0 CHECK (shared IN (0, 1)),
+            query                       TEXT NOT NULL DEFAULT '',
+            query_type                  TEXT NOT NULL DEFAULT '',
+            model_name                  TEXT NOT NULL DEFAULT '',
+            temperature                 REAL,
+            top_p                       REAL,
+            max_tokens                  INTEGER,
+            seed                        INTEGER,
+            token_count                 INTEGER NOT NULL DEFAULT 0,
+            time_to_first_token_seconds REAL NOT NULL DEFAULT 0,
+            total_time_seconds          REAL NOT NULL DEFAULT 0,
+            create_time                 TEXT NOT NULL,
+            CHECK ((temperature IS NULL) = (top_p IS NULL)
+                   AND (top_p IS NULL) = (max_tokens IS NULL)
+                   AND (max_tokens IS NULL) = (seed IS NULL))
+        )
+        """,
+        # Serves list_responses and the ON DELETE CASCADE of a conversation.
+        "CREATE INDEX responses_conversation_seq ON responses (conversation_id, seq)",
+    ),
+)
+
+MIGRATIONS: tuple[Migration, ...] = (_INITIAL_SCHEMA,)
+"""Every migration in order; `MIGRATIONS[i].version == i + 1`. Append only."""
+
+LATEST_VERSION: int = MIGRATIONS[-1].version
+"""The schema version this code writes and expects."""
+
+_CREATE_VERSION_TABLE = """
+    CREATE TABLE IF NOT EXISTS schema_version (
+        version      INTEGER PRIMARY KEY,
+        applied_time TEXT NOT NULL
+    )
+"""
+
+
+async def current_version(conn: aiosqlite.Connection) -> int:
+    """Returns the highest schema version recorded in the database; 0 for a new database."""
+    rows = list(
+        await conn.execute_fetchall(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'"
+        )
+    )
+    if not rows:
+        return 0
+    rows = list(await conn.execute_fetchall("SELECT MAX(version) FROM schema_version"))
+    return int(rows[0][0] or 0)
+
+
+def _check_sequence(migrations: Sequence[Migration]) -> None:
+    """Refuses a list with gaps or reordering, which would apply steps to the wrong schema."""
+    for index, migration in enumerate(migrations):
+        if migration.version != index + 1:
+            raise ValueError(
+                f"migration #{index} has version {migration.version}, expected {index + 1}"
+            )
+
+
+async def migrate(conn: aiosqlite.Connection, migrations: Sequence[Migration] = MIGRATIONS) -> int:
+    """Brings the database up to the last of `migrations`; returns the resulting version.
+
+    `conn` must be in autocommit mode (`isolation_level=None`) and used by nobody else
+    meanwhile. The version is read inside each step's write transaction, so two processes
+    opening a new database at once do not both apply the same step: the second waits for
+    the first (busy_timeout) and then sees the step done.
+
+    Raises SchemaVersionError if the database is newer than the last migration.
+    """
+    _check_sequence(migrations)
+    latest = len(migrations)
+    while True:
+        await conn.execute_fetchall("BEGIN IMMEDIATE")
+        try:
+            await conn.execute_fetchall(_CREATE_VERSION_TABLE)
+            version = await current_version(conn)
+            if version > latest:
+                raise SchemaVersionError(
+                    f"database schema version {version} is newer than this code's "
+                    f"{latest}; upgrade Grove or use another database file"
+                )
+            if version == latest:
+                await conn.execute_fetchall("COMMIT")
+                return version
+            step = migrations[version]
+            for statement in step.statements:
+                await conn.execute_fetchall(statement)
+            await conn.execute_fetchall(
+                "INSERT INTO schema_version (version, applied_time) VALUES (?, ?)",
+                (step.version, datetime.now(UTC).isoformat(timespec="microseconds")),
+            )
+            await conn.execute_fetchall("COMMIT")
+        except BaseException:
+            # SQLite may already have rolled back (e.g. after an I/O error).
+            with suppress(sqlite3.OperationalError):
+                await conn.execute_fetchall("ROLLBACK")
+            raise

@@ -1,0 +1,603 @@
+"""The SQLite implementation of the `Store` protocol.
+
+Design, and why:
+
+* Every sqlite call runs on an aiosqlite worker thread, so the event loop never blocks on
+  disk I/O.
+* One write connection carries every write. Its transactions are serialised by an
+  `asyncio.Lock` (FIFO, so writes are applied in arrival order), because statements of two
+  coroutines must not interleave inside one transaction on a shared connection. A single
+  writer also means `BEGIN IMMEDIATE` never waits on ourselves; it only waits (busy_timeout)
+  on another process.
+* Reads use a second connection. In WAL mode readers never block the writer nor wait for
+  it, and each read is one statement, hence one consistent snapshot, without any lock.
+* Every multi-statement write is one explicit `BEGIN IMMEDIATE ... COMMIT` transaction and
+  is rolled back on any error, including cancellation of the caller, so nothing is stored
+  half-way and the connection is never left inside a transaction.
+* Every query is scoped by user_id: another user's conversation is indistinguishable from
+  a missing one.
+
+Times are timezone-aware UTC datetimes, stored as ISO-8601 text with microseconds (exact
+round trip, sorts as text). The store's clock is strictly increasing across its writes, so
+update order and creation order never tie, even where the system clock is coarse or steps
+back a little.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import sqlite3
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager, suppress
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal, Self
+
+import aiosqlite
+
+from server.store.migrations import migrate
+from server.store.protocol import (
+    ConversationRecord,
+    NewResponse,
+    ResponseRecord,
+    SamplingRecord,
+    UnknownConversationError,
+    UnknownParentError,
+)
+
+__all__ = ["SqliteStore", "StoreClosedError"]
+
+Durability = Literal["normal", "full"]
+
+_SYNCHRONOUS: dict[str, str] = {"normal": "NORMAL", "full": "FULL"}
+_BUSY_TIMEOUT_MS = 5000
+
+# Seeds are proto uint64. SQLite integers are signed 64-bit, so seeds >= 2**63 are stored
+# as their two's-complement negative; the mapping is a bijection on [0, 2**64).
+_SEED_LIMIT = 2**64
+_SEED_SIGN = 2**63
+
+
+class StoreClosedError(RuntimeError):
+    """The store is not open: `open()` was not awaited yet, or `close()` was called."""
+
+
+class _State(enum.Enum):
+    NEW = "new"
+    OPENING = "opening"
+    OPEN = "open"
+    CLOSING = "closing"
+    CLOSED = "closed"
+
+
+_RESPONSE_COLUMNS = (
+    "response_id",
+    "conversation_id",
+    "seq",
+    "message",
+    "sender",
+    "create_time",
+    "parent_response_id",
+    "manual",
+    "partial",
+    "shared",
+    "query",
+    "query_type",
+    "model_name",
+    "temperature",
+    "top_p",
+    "max_tokens",
+    "seed",
+    "token_count",
+    "time_to_first_token_seconds",
+    "total_time_seconds",
+)
+_R_COLUMNS = ", ".join(f"r.{column}" for column in _RESPONSE_COLUMNS)
+
+_CONVERSATION_SELECT = """
+    SELECT c.conversation_id, c.user_id, c.title, c.starred, c.create_time, c.update_time,
+           (SELECT COUNT(*) FROM responses AS r WHERE r.conversation_id = c.conversation_id)
+    FROM conversations AS c
+"""
+
+_INSERT_RESPONSE = f"""
+    INSERT INTO responses (user_id, {", ".join(c for c in _RESPONSE_COLUMNS if c != "seq")})
+    VALUES ({", ".join("?" for c in _RESPONSE_COLUMNS)})
+"""
+
+# Walks parents from the response up to the root in one statement (SQLite evaluates the
+# recursion with a queue, not a stack, so depth is unbounded). `r.seq < chain.seq` holds for
+# every real parent (a parent exists before its child) and guarantees termination even if
+# the table were corrupted into a cycle.
+_PATH_TO = f"""
+    WITH RECURSIVE chain(seq, parent_response_id) AS (
+        SELECT seq, parent_response_id FROM responses
+        WHERE response_id = :response_id AND conversation_id = :conversation_id
+              AND user_id = :user_id
+        UNION ALL
+        SELECT r.seq, r.parent_response_id
+        FROM chain JOIN responses AS r ON r.response_id = chain.parent_response_id
+        WHERE r.conversation_id = :conversation_id AND r.seq < chain.seq
+    )
+    SELECT {_R_COLUMNS} FROM chain JOIN responses AS r ON r.seq = chain.seq
+    ORDER BY r.seq
+"""
+
+
+def _format_time(moment: datetime) -> str:
+    """Fixed-width UTC text, so that text order is time order and microseconds survive."""
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _parse_time(text: str) -> datetime:
+    """Inverse of `_format_time`, always timezone-aware UTC."""
+    return datetime.fromisoformat(text).astimezone(UTC)
+
+
+def _encode_seed(seed: int) -> int:
+    if not 0 <= seed < _SEED_LIMIT:
+        raise ValueError(f"seed must be in [0, 2**64), got {seed}")
+    return seed - _SEED_LIMIT if seed >= _SEED_SIGN else seed
+
+
+def _decode_seed(stored: int) -> int:
+    return stored + _SEED_LIMIT if stored < 0 else stored
+
+
+def _conversation(row: Sequence[Any]) -> ConversationRecord:
+    return ConversationRecord(
+        conversation_id=row[0],
+        user_id=row[1],
+        title=row[2],
+        starred=bool(row[3]),
+        create_time=_parse_time(row[4]),
+        update_time=_parse_time(row[5]),
+        response_count=int(row[6]),
+    )
+
+
+def _response(row: Sequence[Any]) -> ResponseRecord:
+    """Builds a record from a row selected with `_R_COLUMNS` (positional, for speed)."""
+    sampling = (
+        None
+        if row[13] is None
+        else SamplingRecord(
+            temperature=row[13], top_p=row[14], max_tokens=row[15], seed=_decode_seed(row[16])
+        )
+    )
+    return ResponseRecord(
+        response_id=row[0],
+        conversation_id=row[1],
+        seq=row[2],
+        message=row[3],
+        sender=row[4],
+        create_time=_parse_time(row[5]),
+        parent_response_id=row[6],
+        manual=bool(row[7]),
+        partial=bool(row[8]),
+        shared=bool(row[9]),
+        query=row[10],
+        query_type=row[11],
+        model_name=row[12],
+        sampling=sampling,
+        token_count=row[17],
+        time_to_first_token_seconds=row[18],
+        total_time_seconds=row[19],
+    )
+
+
+async def _rollback_quietly(conn: aiosqlite.Connection) -> None:
+    """Ends the open transaction, if any, whatever happens to the awaiting task.
+
+    The ROLLBACK is queued on the connection by a shielded task, so a second cancellation
+    of the caller cannot skip it, and it is queued before the write lock is released, so
+    the next writer's BEGIN always comes after it. Errors are swallowed: SQLite may already
+    have rolled back (after a failed COMMIT or BEGIN), and the caller re-raises the error
+    that caused the rollback anyway.
+    """
+
+    async def rollback() -> None:
+        with suppress(sqlite3.Error):
+            await conn.execute_fetchall("ROLLBACK")
+
+    await asyncio.shield(asyncio.ensure_future(rollback()))
+
+
+class SqliteStore:
+    """Conversation forests in one SQLite file (see the module docstring for the design)."""
+
+    def __init__(self, path: str | Path, *, durability: Durability = "normal") -> None:
+        """Configures the store; nothing touches the disk until `open()`.
+
+        `durability="normal"` (synchronous=NORMAL) never corrupts the database but may lose
+        the last commits on power loss; `"full"` fsyncs every commit.
+        """
+        if str(path) in ("", ":memory:"):
+            raise ValueError("SqliteStore needs a database file (WAL and two connections)")
+        if durability not in _SYNCHRONOUS:
+            raise ValueError(f"durability must be 'normal' or 'full', got {durability!r}")
+        self._path = Path(path)
+        self._durability: Durability = durability
+        self._writer: aiosqlite.Connection | None = None
+        self._reader: aiosqlite.Connection | None = None
+        self._write_lock = asyncio.Lock()
+        self._state = _State.NEW
+        self._last_time = datetime.min.replace(tzinfo=UTC)
+
+    @property
+    def path(self) -> Path:
+        """The database file."""
+        return self._path
+
+    @property
+    def durability(self) -> Durability:
+        """The configured durability ("normal" or "full")."""
+        return self._durability
+
+    async def __aenter__(self) -> Self:
+        await self.open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    async def _connect(self, *, read_only: bool) -> aiosqlite.Connection:
+        """Opens one connection in autocommit mode (we issue BEGIN ourselves) with PRAGMAs.
+
+        busy_timeout comes first so that switching to WAL waits for other processes rather
+        than failing. The reader is made query_only so a bug cannot write around the lock.
+        """
+        conn = await aiosqlite.connect(self._path, isolation_level=None)
+        try:
+            await conn.execute_fetchall(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+            rows = list(await conn.execute_fetchall("PRAGMA journal_mode = WAL"))
+            if str(rows[0][0]).lower() != "wal":
+                raise RuntimeError(
+                    f"could not put {self._path} in WAL mode (journal_mode={rows[0][0]})"
+                )
+            await conn.execute_fetchall(f"PRAGMA synchronous = {_SYNCHRONOUS[self._durability]}")
+            await conn.execute_fetchall("PRAGMA foreign_keys = ON")
+            if read_only:
+                await conn.execute_fetchall("PRAGMA query_only = ON")
+        except BaseException:
+            await conn.close()
+            raise
+        return conn
+
+    async def open(self) -> None:
+        """Opens the database, creating or migrating the schema.
+
+        A closed store may be opened again (a restarted server may reuse its store).
+        Raises SchemaVersionError (from server.store.migrations) if the file was written by
+        a newer schema; the store then holds no connection.
+        """
+        if self._state not in (_State.NEW, _State.CLOSED):
+            raise StoreClosedError(f"open() called on a store that is {self._state.value}")
+        self._state = _State.OPENING
+        try:
+            await asyncio.to_thread(self._path.parent.mkdir, parents=True, exist_ok=True)
+            self._writer = await self._connect(read_only=False)
+            await migrate(self._writer)
+            self._reader = await self._connect(read_only=True)
+        except BaseException:
+            await self._close_connections()
+            self._state = _State.NEW
+            raise
+        self._state = _State.OPEN
+
+    async def close(self) -> None:
+        """Waits for every write already queued, then closes both connections.
+
+        Calls that arrive once closing has begun raise StoreClosedError. Closing twice, or
+        closing a store never opened, is harmless.
+        """
+        if self._state in (_State.NEW, _State.CLOSED):
+            self._state = _State.CLOSED
+            return
+        self._state = _State.CLOSING
+        # The lock is FIFO: every write that was waiting for it runs before we get it.
+        async with self._write_lock:
+            if self._writer is not None:
+                try:
+                    await self._writer.execute_fetchall("PRAGMA optimize")
+                finally:
+                    await self._close_connections()
+            self._state = _State.CLOSED
+
+    async def _close_connections(self) -> None:
+        """Closes whichever connections are open (their worker threads are not daemons)."""
+        writer, reader = self._writer, self._reader
+        self._writer = self._reader = None
+        try:
+            if reader is not None:
+                await reader.close()
+        finally:
+            if writer is not None:
+                await writer.close()
+
+    def _require_open(self) -> tuple[aiosqlite.Connection, aiosqlite.Connection]:
+        if self._state is not _State.OPEN or self._writer is None or self._reader is None:
+            state = "not open yet" if self._state is _State.NEW else self._state.value
+            raise StoreClosedError(f"the store is {state} ({self._path})")
+        return self._writer, self._reader
+
+    async def _read(self, sql: str, parameters: Sequence[Any] | dict[str, Any] = ()) -> list[Any]:
+        """Runs one read statement (one snapshot) on the read connection."""
+        _, reader = self._require_open()
+        return list(await reader.execute_fetchall(sql, parameters))
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """Holds the write lock around one BEGIN IMMEDIATE ... COMMIT on the write connection.
+
+        The BEGIN is inside the `try`: if the caller is cancelled while it is queued, it
+        still runs on the worker thread, so it must be rolled back like any other failure.
+        """
+        writer, _ = self._require_open()
+        async with self._write_lock:
+            try:
+                await writer.execute_fetchall("BEGIN IMMEDIATE")
+                yield writer
+                await writer.execute_fetchall("COMMIT")
+            except BaseException:
+                await _rollback_quietly(writer)
+                raise
+
+    def _tick(self) -> datetime:
+        """Returns now, strictly after the previous write's time (call under the lock)."""
+        now = datetime.now(UTC)
+        if now <= self._last_time:
+            now = self._last_time + timedelta(microseconds=1)
+        self._last_time = now
+        return now
+
+    # -- conversations -----------------------------------------------------------------
+
+    async def create_conversation(self, user_id: str, title: str = "") -> ConversationRecord:
+        """Creates an empty conversation owned by `user_id`."""
+        conversation_id = uuid.uuid4().hex
+        async with self._transaction() as conn:
+            now = self._tick()
+            stamp = _format_time(now)
+            await conn.execute_fetchall(
+                "INSERT INTO conversations (conversation_id, user_id, title, starred,"
+                " create_time, update_time) VALUES (?, ?, ?, 0, ?, ?)",
+                (conversation_id, user_id, title, stamp, stamp),
+            )
+        return ConversationRecord(
+            conversation_id=conversation_id,
+            user_id=user_id,
+            title=title,
+            starred=False,
+            create_time=_parse_time(stamp),
+            update_time=_parse_time(stamp),
+            response_count=0,
+        )
+
+    async def get_conversation(
+        self, user_id: str, conversation_id: str
+    ) -> ConversationRecord | None:
+        """Returns the conversation, or None if missing, deleted or another user's."""
+        rows = await self._read(
+            _CONVERSATION_SELECT + " WHERE c.conversation_id = ? AND c.user_id = ?",
+            (conversation_id, user_id),
+        )
+        return _conversation(rows[0]) if rows else None
+
+    async def list_conversations(self, user_id: str) -> list[ConversationRecord]:
+        """Returns the user's conversations, most recently updated first."""
+        rows = await self._read(
+            _CONVERSATION_SELECT + " WHERE c.user_id = ? ORDER BY c.update_time DESC, c.rowid DESC",
+            (user_id,),
+        )
+        return [_conversation(row) for row in rows]
+
+    async def update_conversation(
+        self, user_id: str, conversation_id: str, title: str, starred: bool
+    ) -> ConversationRecord | None:
+        """Sets title and star and bumps update_time; None if the conversation is not the user's."""
+        async with self._transaction() as conn:
+            stamp = _format_time(self._tick())
+            async with conn.execute(
+                "UPDATE conversations SET title = ?, starred = ?, update_time = ?"
+                " WHERE conversation_id = ? AND user_id = ?",
+                (title, int(bool(starred)), stamp, conversation_id, user_id),
+            ) as cursor:
+                changed = cursor.rowcount
+            if changed == 0:
+                return None
+            rows = list(
+                await conn.execute_fetchall(
+                    _CONVERSATION_SELECT + " WHERE c.conversation_id = ?", (conversation_id,)
+                )
+            )
+        return _conversation(rows[0])
+
+    async def delete_conversation(self, user_id: str, conversation_id: str) -> bool:
+        """Deletes the conversation and (by cascade) its responses; False if not the user's."""
+        async with (
+            self._transaction() as conn,
+            conn.execute(
+                "DELETE FROM conversations WHERE conversation_id = ? AND user_id = ?",
+                (conversation_id, user_id),
+            ) as cursor,
+        ):
+            return cursor.rowcount > 0
+
+    # -- responses ---------------------------------------------------------------------
+
+    async def list_responses(self, user_id: str, conversation_id: str) -> list[ResponseRecord]:
+        """Returns every response of the conversation in creation order.
+
+        Returns [] for a conversation that is missing or another user's, like an empty one;
+        callers that must tell them apart ask `get_conversation` first.
+        """
+        rows = await self._read(
+            f"SELECT {_R_COLUMNS} FROM responses AS r"
+            " WHERE r.conversation_id = ? AND r.user_id = ? ORDER BY r.seq",
+            (conversation_id, user_id),
+        )
+        return [_response(row) for row in rows]
+
+    async def get_response(
+        self, user_id: str, conversation_id: str, response_id: str
+    ) -> ResponseRecord | None:
+        """Returns one response of the user's conversation, or None."""
+        rows = await self._read(
+            f"SELECT {_R_COLUMNS} FROM responses AS r"
+            " WHERE r.response_id = ? AND r.conversation_id = ? AND r.user_id = ?",
+            (response_id, conversation_id, user_id),
+        )
+        return _response(rows[0]) if rows else None
+
+    async def path_to(
+        self, user_id: str, conversation_id: str, response_id: str
+    ) -> list[ResponseRecord]:
+        """Returns the responses from the root down to `response_id` (inclusive).
+
+        One recursive query, so the path is one consistent snapshot and depth costs no
+        Python recursion. Raises UnknownParentError if the response is not in the user's
+        conversation (including when the conversation is missing or another user's).
+        """
+        rows = await self._read(
+            _PATH_TO,
+            {"response_id": response_id, "conversation_id": conversation_id, "user_id": user_id},
+        )
+        if not rows:
+            raise UnknownParentError(
+                f"response {response_id!r} is not in conversation {conversation_id!r}"
+            )
+        return [_response(row) for row in rows]
+
+    async def add_response(self, user_id: str, new: NewResponse) -> ResponseRecord:
+        """Inserts a response atomically and bumps the conversation's update time.
+
+        Ownership of the conversation and membership of the parent are checked inside the
+        write transaction, so a concurrent delete cannot slip between check and insert.
+        Raises UnknownConversationError or UnknownParentError; nothing is written then.
+        Raises ValueError for a seed outside [0, 2**64).
+        """
+        sampling = new.sampling
+        stored_seed = None if sampling is None else _encode_seed(sampling.seed)
+        response_id = uuid.uuid4().hex
+        async with self._transaction() as conn:
+            checks = list(
+                await conn.execute_fetchall(
+                    "SELECT EXISTS (SELECT 1 FROM conversations"
+                    "               WHERE conversation_id = :cid AND user_id = :uid),"
+                    "       :pid IS NULL OR EXISTS (SELECT 1 FROM responses"
+                    "               WHERE response_id = :pid AND conversation_id = :cid)",
+                    {"cid": new.conversation_id, "uid": user_id, "pid": new.parent_response_id},
+                )
+            )
+            conversation_ok, parent_ok = checks[0]
+            if not conversation_ok:
+                raise UnknownConversationError(
+                    f"conversation {new.conversation_id!r} does not exist"
+                )
+            if not parent_ok:
+                raise UnknownParentError(
+                    f"response {new.parent_response_id!r} is not in conversation"
+                    f" {new.conversation_id!r}"
+                )
+            stamp = _format_time(self._tick())
+            inserted = await conn.execute_insert(
+                _INSERT_RESPONSE,
+                (
+                    user_id,
+                    response_id,
+                    new.conversation_id,
+                    new.message,
+                    new.sender,
+                    stamp,
+                    new.parent_response_id,
+                    int(bool(new.manual)),
+                    int(bool(new.partial)),
+                    0,
+                    new.query,
+                    new.query_type,
+                    new.model_name,
+                    None if sampling is None else sampling.temperature,
+                    None if sampling is None else sampling.top_p,
+                    None if sampling is None else sampling.max_tokens,
+                    stored_seed,
+                    new.token_count,
+                    new.time_to_first_token_seconds,
+                    new.total_time_seconds,
+                ),
+            )
+            await conn.execute_fetchall(
+                "UPDATE conversations SET update_time = ? WHERE conversation_id = ?",
+                (stamp, new.conversation_id),
+            )
+        assert inserted is not None  # last_insert_rowid() always returns a row
+        return ResponseRecord(
+            response_id=response_id,
+            conversation_id=new.conversation_id,
+            seq=int(inserted[0]),
+            message=new.message,
+            sender=new.sender,
+            create_time=_parse_time(stamp),
+            parent_response_id=new.parent_response_id,
+            manual=bool(new.manual),
+            partial=bool(new.partial),
+            shared=False,
+            query=new.query,
+            query_type=new.query_type,
+            model_name=new.model_name,
+            sampling=sampling,
+            token_count=new.token_count,
+            time_to_first_token_seconds=new.time_to_first_token_seconds,
+            total_time_seconds=new.total_time_seconds,
+        )
+
+    async def mark_shared(
+        self, user_id: str, conversation_id: str, response_ids: Sequence[str]
+    ) -> int:
+        """Marks the given responses shared; returns how many rows changed.
+
+        Only rows that were not shared yet count, and ids outside the user's conversation
+        are ignored. One UPDATE per id (executemany) keeps clear of SQLite's limit on bound
+        parameters, which a long shared path would exceed in an `IN (...)` list.
+        """
+        self._require_open()
+        if not response_ids:
+            return 0
+        async with (
+            self._transaction() as conn,
+            conn.executemany(
+                "UPDATE responses SET shared = 1 WHERE response_id = ? AND conversation_id = ?"
+                " AND user_id = ? AND shared = 0",
+                [(response_id, conversation_id, user_id) for response_id in response_ids],
+            ) as cursor,
+        ):
+            return cursor.rowcount
+
+    # -- maintenance helpers (not part of the Store protocol) ---------------------------
+
+    async def pragmas(self) -> dict[str, int | str]:
+        """Returns the PRAGMAs in force on the write connection, to verify durability."""
+        writer, _ = self._require_open()
+        result: dict[str, int | str] = {}
+        for name in ("journal_mode", "synchronous", "foreign_keys", "busy_timeout"):
+            rows = list(await writer.execute_fetchall(f"PRAGMA {name}"))
+            result[name] = rows[0][0]
+        return result
+
+    async def check_integrity(self) -> list[str]:
+        """Returns the problems found by integrity_check and foreign_key_check; [] if none."""
+        rows = await self._read("PRAGMA integrity_check")
+        problems = [str(row[0]) for row in rows if row[0] != "ok"]
+        rows = await self._read("PRAGMA foreign_key_check")
+        problems += [f"foreign key violation: {tuple(row)}" for row in rows]
+        return problems

@@ -1,0 +1,54 @@
+"""Shared fixtures: a real Grove server on a loopback port with a temporary SQLite file."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from client import Client
+from server.config import ServerConfig
+from server.runtime import GroveServer
+
+
+@pytest.fixture
+def server_config(tmp_path: Path) -> ServerConfig:
+    """A loopback config on a free port with its own database file."""
+    return ServerConfig(host="127.0.0.1", port=0, db=tmp_path / "grove.sqlite3")
+
+
+@pytest.fixture
+async def server(server_config: ServerConfig) -> AsyncIterator[GroveServer]:
+    """A running server; stopped (and its store closed) after the test."""
+    running = GroveServer(server_config)
+    await running.start()
+    try:
+        yield running
+    finally:
+        await running.stop()
+
+
+@pytest.fixture
+async def client(server: GroveServer) -> AsyncIterator[Client]:
+    """An SDK client connected to `server`."""
+    sdk = Client(api_host=server.address)
+    try:
+        yield sdk
+    finally:
+        await sdk.close()
+
+
+@pytest.fixture
+def make_server(tmp_path: Path) -> Callable[..., GroveServer]:
+    """Builds (not starts) servers sharing the test's database, for restart tests."""
+
+    def build(**overrides: object) -> GroveServer:
+        config = replace(
+            ServerConfig(host="127.0.0.1", port=0, db=tmp_path / "grove.sqlite3"), **overrides
+        )
+        return GroveServer(config)
+
+    return build
+

@@ -1,0 +1,709 @@
+"""Tests of the SQLite store against a real database file.
+
+Row counts and PRAGMAs are checked through an independent `sqlite3` connection, so the
+tests do not merely trust what the store says about itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import closing, contextmanager
+from datetime import UTC, datetime, timedelta
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+import pytest
+
+from server.store import (
+    NewResponse,
+    SamplingRecord,
+    SqliteStore,
+    UnknownConversationError,
+    UnknownParentError,
+)
+from server.store.migrations import (
+    LATEST_VERSION,
+    MIGRATIONS,
+    Migration,
+    SchemaVersionError,
+    current_version,
+    migrate,
+)
+from server.store.sqlite import StoreClosedError
+
+ALICE = "alice"
+BOB = "bob"
+
+
+# -- helpers -----------------------------------------------------------------------------
+
+
+@contextmanager
+def raw(path: Path) -> Iterator[sqlite3.Connection]:
+    """An independent connection to the store's file (WAL lets it read beside the store)."""
+    with closing(sqlite3.connect(path, isolation_level=None)) as conn:
+        yield conn
+
+
+def scalar(path: Path, sql: str, *params: Any) -> Any:
+    with raw(path) as conn:
+        return conn.execute(sql, params).fetchone()[0]
+
+
+def count_responses(path: Path) -> int:
+    return int(scalar(path, "SELECT COUNT(*) FROM responses"))
+
+
+def human(conversation_id: str, parent: str | None, message: str = "hi") -> NewResponse:
+    return NewResponse(
+        conversation_id=conversation_id, message=message, sender="human", parent_response_id=parent
+    )
+
+
+def seed_chain(path: Path, user_id: str, conversation_id: str, depth: int) -> list[str]:
+    """Writes a chain of `depth` responses directly, far faster than one RPC-sized write each."""
+    ids = [uuid.uuid4().hex for _ in range(depth)]
+    start = datetime(2025, 1, 1, tzinfo=UTC)
+    rows = [
+        (
+            response_id,
+            conversation_id,
+            user_id,
+            ids[i - 1] if i else None,
+            f"message {i}",
+            "human" if i % 2 == 0 else "model",
+            (start + timedelta(microseconds=i)).isoformat(timespec="microseconds"),
+        )
+        for i, response_id in enumerate(ids)
+    ]
+    with raw(path) as conn:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.executemany(
+            "INSERT INTO responses (response_id, conversation_id, user_id, parent_response_id,"
+            " message, sender, create_time) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+        conn.execute("COMMIT")
+    return ids
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "grove.sqlite3"
+
+
+@pytest.fixture
+async def store(db_path: Path) -> AsyncIterator[SqliteStore]:
+    opened = SqliteStore(db_path)
+    await opened.open()
+    try:
+        yield opened
+    finally:
+        await opened.close()
+
+
+# -- conversations -----------------------------------------------------------------------
+
+
+async def test_create_and_get_conversation(store: SqliteStore) -> None:
+    before = datetime.now(UTC)
+    created = await store.create_conversation(ALICE, "First")
+
+    assert len(created.conversation_id) == 32
+    assert created.user_id == ALICE
+    assert created.title == "First"
+    assert created.starred is False
+    assert created.response_count == 0
+    assert created.create_time.utcoffset() == timedelta(0)
+    assert before - timedelta(seconds=1) <= created.create_time <= datetime.now(UTC)
+    assert created.update_time == created.create_time
+
+    assert await store.get_conversation(ALICE, created.conversation_id) == created
+    untitled = await store.create_conversation(ALICE)
+    assert untitled.title == ""
+    assert untitled.conversation_id != created.conversation_id
+
+
+async def test_get_missing_conversation_is_none(store: SqliteStore) -> None:
+    assert await store.get_conversation(ALICE, "no-such-conversation") is None
+
+
+async def test_list_conversations_newest_update_first_with_counts(store: SqliteStore) -> None:
+    first = await store.create_conversation(ALICE, "a")
+    second = await store.create_conversation(ALICE, "b")
+    third = await store.create_conversation(ALICE, "c")
+    listed = await store.list_conversations(ALICE)
+    assert [c.conversation_id for c in listed] == [
+        third.conversation_id,
+        second.conversation_id,
+        first.conversation_id,
+    ]
+
+    root = await store.add_response(ALICE, human(first.conversation_id, None))
+    await store.add_response(ALICE, human(first.conversation_id, root.response_id))
+    listed = await store.list_conversations(ALICE)
+    assert listed[0].conversation_id == first.conversation_id
+    assert {c.conversation_id: c.response_count for c in listed} == {
+        first.conversation_id: 2,
+        second.conversation_id: 0,
+        third.conversation_id: 0,
+    }
+
+    await store.update_conversation(ALICE, second.conversation_id, "b2", True)
+    listed = await store.list_conversations(ALICE)
+    assert [c.conversation_id for c in listed] == [
+        second.conversation_id,
+        first.conversation_id,
+        third.conversation_id,
+    ]
+    assert [c.update_time for c in listed] == sorted((c.update_time for c in listed), reverse=True)
+
+
+async def test_update_conversation_sets_fields_and_bumps_update_time(store: SqliteStore) -> None:
+    created = await store.create_conversation(ALICE, "old")
+    root = await store.add_response(ALICE, human(created.conversation_id, None))
+
+    updated = await store.update_conversation(ALICE, created.conversation_id, "new", True)
+
+    assert updated is not None
+    assert updated.title == "new"
+    assert updated.starred is True
+    assert updated.create_time == created.create_time
+    assert updated.update_time > root.create_time > created.update_time
+    assert updated.response_count == 1
+    assert await store.get_conversation(ALICE, created.conversation_id) == updated
+
+    unstarred = await store.update_conversation(ALICE, created.conversation_id, "new", False)
+    assert unstarred is not None and unstarred.starred is False
+
+
+async def test_update_missing_conversation_is_none(store: SqliteStore) -> None:
+    assert await store.update_conversation(ALICE, "missing", "t", True) is None
+
+
+async def test_delete_conversation_cascades_to_its_responses_only(
+    store: SqliteStore, db_path: Path
+) -> None:
+    doomed = await store.create_conversation(ALICE)
+    kept = await store.create_conversation(ALICE)
+    parent = None
+    for _ in range(5):
+        parent = (
+            await store.add_response(ALICE, human(doomed.conversation_id, parent))
+        ).response_id
+    kept_root = await store.add_response(ALICE, human(kept.conversation_id, None))
+
+    assert await store.delete_conversation(ALICE, doomed.conversation_id) is True
+
+    assert await store.get_conversation(ALICE, doomed.conversation_id) is None
+    assert await store.list_responses(ALICE, doomed.conversation_id) == []
+    assert [c.conversation_id for c in await store.list_conversations(ALICE)] == [
+        kept.conversation_id
+    ]
+    assert (
+        scalar(
+            db_path,
+            "SELECT COUNT(*) FROM responses WHERE conversation_id = ?",
+            doomed.conversation_id,
+        )
+        == 0
+    )
+    assert await store.list_responses(ALICE, kept.conversation_id) == [kept_root]
+    assert await store.delete_conversation(ALICE, doomed.conversation_id) is False
+
+
+# -- user isolation ----------------------------------------------------------------------
+
+
+async def test_another_users_conversation_behaves_as_missing(
+    store: SqliteStore, db_path: Path
+) -> None:
+    mine = await store.create_conversation(ALICE, "private")
+    cid = mine.conversation_id
+    root = await store.add_response(ALICE, human(cid, None))
+    child = await store.add_response(ALICE, human(cid, root.response_id))
+    before = await store.get_conversation(ALICE, cid)
+    rows_before = count_responses(db_path)
+
+    assert await store.get_conversation(BOB, cid) is None
+    assert await store.list_conversations(BOB) == []
+    assert await store.update_conversation(BOB, cid, "stolen", True) is None
+    assert await store.delete_conversation(BOB, cid) is False
+    assert await store.list_responses(BOB, cid) == []
+    assert await store.get_response(BOB, cid, root.response_id) is None
+    with pytest.raises(UnknownParentError):
+        await store.path_to(BOB, cid, child.response_id)
+    with pytest.raises(UnknownConversationError):
+        await store.add_response(BOB, human(cid, None))
+    with pytest.raises(UnknownConversationError):
+        await store.add_response(BOB, human(cid, root.response_id))
+    assert await store.mark_shared(BOB, cid, [root.response_id, child.response_id]) == 0
+
+    # Nothing of Alice's changed, and nothing was written for Bob.
+    assert await store.get_conversation(ALICE, cid) == before
+    assert await store.list_responses(ALICE, cid) == [root, child]
+    assert count_responses(db_path) == rows_before
+    assert await store.path_to(ALICE, cid, child.response_id) == [root, child]
+
+
+async def test_same_ids_under_two_users_do_not_mix(store: SqliteStore) -> None:
+    alices = await store.create_conversation(ALICE, "a")
+    bobs = await store.create_conversation(BOB, "b")
+    await store.add_response(ALICE, human(alices.conversation_id, None))
+
+    assert [c.title for c in await store.list_conversations(ALICE)] == ["a"]
+    assert await store.list_conversations(BOB) == [bobs]
+    assert bobs.response_count == 0
+
+
+# -- responses ---------------------------------------------------------------------------
+
+
+async def test_add_response_round_trips_every_field(store: SqliteStore) -> None:
+    conversation = await store.create_conversation(ALICE)
+    cid = conversation.conversation_id
+    question = await store.add_response(ALICE, human(cid, None, "What is a tree?"))
+    new = NewResponse(
+        conversation_id=cid,
+        message="A connected acyclic graph.",
+        sender="model",
+        parent_response_id=question.response_id,
+        manual=True,
+        partial=True,
+        query="trees",
+        query_type="search",
+        model_name="offline-1",
+        sampling=SamplingRecord(temperature=0.7, top_p=0.95, max_tokens=256, seed=12345),
+        token_count=7,
+        time_to_first_token_seconds=0.125,
+        total_time_seconds=1.5,
+    )
+
+    answer = await store.add_response(ALICE, new)
+
+    assert answer.seq > question.seq
+    assert answer.parent_response_id == question.response_id
+    assert answer.shared is False
+    assert (answer.message, answer.sender, answer.manual, answer.partial) == (
+        new.message,
+        "model",
+        True,
+        True,
+    )
+    assert (answer.query, answer.query_type, answer.model_name) == ("trees", "search", "offline-1")
+    assert answer.sampling == new.sampling
+    assert (answer.token_count, answer.time_to_first_token_seconds, answer.total_time_seconds) == (
+        7,
+        0.125,
+        1.5,
+    )
+    assert answer.create_time.utcoffset() == timedelta(0)
+    assert await store.get_response(ALICE, cid, answer.response_id) == answer
+    assert await store.list_responses(ALICE, cid) == [question, answer]
+    refreshed = await store.get_conversation(ALICE, cid)
+    assert refreshed is not None
+    assert refreshed.update_time == answer.create_time
+    assert refreshed.response_count == 2
+
+
+async def test_get_response_of_other_conversation_is_none(store: SqliteStore) -> None:
+    one = await store.create_conversation(ALICE)
+    two = await store.create_conversation(ALICE)
+    response = await store.add_response(ALICE, human(one.conversation_id, None))
+    assert await store.get_response(ALICE, two.conversation_id, response.response_id) is None
+    assert await store.get_response(ALICE, one.conversation_id, "missing") is None
+
+
+async def test_add_response_to_unknown_conversation_writes_nothing(
+    store: SqliteStore, db_path: Path
+) -> None:
+    with pytest.raises(UnknownConversationError):
+        await store.add_response(ALICE, human("no-such-conversation", None))
+    assert count_responses(db_path) == 0
+
+
+@pytest.mark.parametrize("parent_kind", ["unknown", "other_conversation", "empty_string"])
+async def test_add_response_with_bad_parent_writes_nothing(
+    store: SqliteStore, db_path: Path, parent_kind: str
+) -> None:
+    target = await store.create_conversation(ALICE)
+    other = await store.create_conversation(ALICE)
+    other_root = await store.add_response(ALICE, human(other.conversation_id, None))
+    target_root = await store.add_response(ALICE, human(target.conversation_id, None))
+    parent = {
+        "unknown": uuid.uuid4().hex,
+        "other_conversation": other_root.response_id,
+        "empty_string": "",
+    }[parent_kind]
+    before = await store.get_conversation(ALICE, target.conversation_id)
+    rows_before = count_responses(db_path)
+
+    with pytest.raises(UnknownParentError):
+        await store.add_response(ALICE, human(target.conversation_id, parent))
+
+    assert count_responses(db_path) == rows_before == 2
+    assert await store.get_conversation(ALICE, target.conversation_id) == before
+    assert await store.list_responses(ALICE, target.conversation_id) == [target_root]
+
+
+async def test_sampling_round_trip_with_extreme_seeds_and_none(
+    store: SqliteStore, db_path: Path
+) -> None:
+    cid = (await store.create_conversation(ALICE)).conversation_id
+    seeds = [0, 1, 2**63 - 1, 2**63, 2**64 - 1]
+    stored = []
+    for seed in seeds:
+        sampling = SamplingRecord(temperature=1.25, top_p=0.5, max_tokens=2**31 - 1, seed=seed)
+        stored.append(
+            await store.add_response(
+                ALICE,
+                NewResponse(cid, "m", "model", None, model_name="x", sampling=sampling),
+            )
+        )
+    unsampled = await store.add_response(ALICE, NewResponse(cid, "typed", "model", None))
+
+    listed = await store.list_responses(ALICE, cid)
+    assert [r.sampling.seed for r in listed[:-1] if r.sampling] == seeds
+    assert listed == [*stored, unsampled]
+    assert listed[-1].sampling is None
+    assert listed[0].sampling == SamplingRecord(1.25, 0.5, 2**31 - 1, 0)
+    # The 63-bit seed is stored as the plain SQLite integer it is.
+    assert scalar(db_path, "SELECT seed FROM responses WHERE seq = ?", stored[2].seq) == 2**63 - 1
+    with raw(db_path) as conn:
+        row = conn.execute(
+            "SELECT temperature, top_p, max_tokens, seed FROM responses WHERE response_id = ?",
+            (unsampled.response_id,),
+        ).fetchone()
+    assert row == (None, None, None, None)
+
+    # Reopening reads the same values back from disk.
+    await store.close()
+    async with SqliteStore(db_path) as reopened:
+        assert await reopened.list_responses(ALICE, cid) == listed
+
+
+@pytest.mark.parametrize("seed", [-1, 2**64])
+async def test_seed_out_of_uint64_range_is_refused(
+    store: SqliteStore, db_path: Path, seed: int
+) -> None:
+    cid = (await store.create_conversation(ALICE)).conversation_id
+    sampling = SamplingRecord(temperature=1.0, top_p=1.0, max_tokens=1, seed=seed)
+    with pytest.raises(ValueError, match="seed"):
+        await store.add_response(ALICE, NewResponse(cid, "m", "model", None, sampling=sampling))
+    assert count_responses(db_path) == 0
+
+
+async def test_mark_shared_counts_changed_rows_of_that_conversation(store: SqliteStore) -> None:
+    conversation = await store.create_conversation(ALICE)
+    cid = conversation.conversation_id
+    other = await store.create_conversation(ALICE)
+    root = await store.add_response(ALICE, human(cid, None))
+    child = await store.add_response(ALICE, human(cid, root.response_id))
+    sibling = await store.add_response(ALICE, human(cid, root.response_id))
+    foreign = await store.add_response(ALICE, human(other.conversation_id, None))
+
+    changed = await store.mark_shared(
+        ALICE, cid, [root.response_id, child.response_id, foreign.response_id, "missing"]
+    )
+
+    assert changed == 2
+    shared = {r.response_id: r.shared for r in await store.list_responses(ALICE, cid)}
+    assert shared == {root.response_id: True, child.response_id: True, sibling.response_id: False}
+    assert (await store.list_responses(ALICE, other.conversation_id))[0].shared is False
+    assert await store.mark_shared(ALICE, cid, [root.response_id, sibling.response_id]) == 1
+    assert await store.mark_shared(ALICE, cid, []) == 0
+
+
+# -- paths -------------------------------------------------------------------------------
+
+
+async def test_path_to_follows_parents_from_root(store: SqliteStore) -> None:
+    cid = (await store.create_conversation(ALICE)).conversation_id
+    root = await store.add_response(ALICE, human(cid, None, "root"))
+    left = await store.add_response(ALICE, human(cid, root.response_id, "left"))
+    right = await store.add_response(ALICE, human(cid, root.response_id, "right"))
+    right_child = await store.add_response(ALICE, human(cid, right.response_id, "rc"))
+    second_root = await store.add_response(ALICE, human(cid, None, "root 2"))
+
+    assert await store.path_to(ALICE, cid, right_child.response_id) == [root, right, right_child]
+    assert await store.path_to(ALICE, cid, left.response_id) == [root, left]
+    assert await store.path_to(ALICE, cid, second_root.response_id) == [second_root]
+    with pytest.raises(UnknownParentError):
+        await store.path_to(ALICE, cid, "missing")
+    other = (await store.create_conversation(ALICE)).conversation_id
+    with pytest.raises(UnknownParentError):
+        await store.path_to(ALICE, other, right_child.response_id)
+
+
+async def test_path_to_a_5000_deep_chain(store: SqliteStore, db_path: Path) -> None:
+    cid = (await store.create_conversation(ALICE)).conversation_id
+    ids = seed_chain(db_path, ALICE, cid, 5000)
+    # The store extends the chain like any other.
+    leaf = await store.add_response(ALICE, human(cid, ids[-1], "leaf"))
+
+    path = await store.path_to(ALICE, cid, leaf.response_id)
+
+    assert [r.response_id for r in path] == [*ids, leaf.response_id]
+    assert path[0].parent_response_id is None
+    assert all(b.parent_response_id == a.response_id for a, b in pairwise(path))
+    middle = await store.path_to(ALICE, cid, ids[2499])
+    assert [r.response_id for r in middle] == ids[:2500]
+
+
+async def test_listing_10000_responses_is_fast(store: SqliteStore, db_path: Path) -> None:
+    cid = (await store.create_conversation(ALICE)).conversation_id
+    ids = seed_chain(db_path, ALICE, cid, 10_000)
+
+    started = time.perf_counter()
+    listed = await store.list_responses(ALICE, cid)
+    elapsed = time.perf_counter() - started
+
+    assert [r.response_id for r in listed] == ids
+    assert elapsed < 1.0
+
+
+# -- concurrency -------------------------------------------------------------------------
+
+
+async def test_concurrent_add_response_keeps_every_write_in_order(
+    store: SqliteStore, db_path: Path
+) -> None:
+    cid = (await store.create_conversation(ALICE)).conversation_id
+    roots = [await store.add_response(ALICE, human(cid, None, f"root {i}")) for i in range(5)]
+    parents = [None, *(r.response_id for r in roots)]
+    requests = [human(cid, parents[i % len(parents)], f"message {i}") for i in range(200)]
+
+    added = await asyncio.gather(*(store.add_response(ALICE, new) for new in requests))
+
+    # Writes are applied in arrival order: seq and create_time both follow submission.
+    assert [r.message for r in added] == [n.message for n in requests]
+    seqs = [r.seq for r in added]
+    assert seqs == sorted(seqs) and len(set(seqs)) == 200
+    times = [r.create_time for r in added]
+    assert all(a < b for a, b in pairwise(times))
+    listed = await store.list_responses(ALICE, cid)
+    assert listed == [*roots, *added]
+    known = {r.response_id for r in roots}
+    assert all(r.parent_response_id is None or r.parent_response_id in known for r in added)
+    conversation = await store.get_conversation(ALICE, cid)
+    assert conversation is not None
+    assert conversation.response_count == 205
+    assert conversation.update_time == added[-1].create_time
+    assert count_responses(db_path) == 205
+    assert await store.check_integrity() == []
+    assert scalar(db_path, "PRAGMA integrity_check") == "ok"
+
+
+async def test_cancelled_writes_leave_no_partial_rows_and_store_usable(
+    store: SqliteStore, db_path: Path
+) -> None:
+    cid = (await store.create_conversation(ALICE)).conversation_id
+    tasks = [
+        asyncio.create_task(store.add_response(ALICE, human(cid, None, f"m{i}"))) for i in range(20)
+    ]
+    await tasks[0]
+    # tasks[1] now holds the write lock mid-transaction; the others wait for it.
+    for task in tasks[1:10]:
+        task.cancel()
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+
+    stored = [r for r in results if not isinstance(r, BaseException)]
+    cancelled = [r for r in results if isinstance(r, asyncio.CancelledError)]
+    assert len(cancelled) == 9 and len(stored) == 11
+    assert {r.response_id for r in await store.list_responses(ALICE, cid)} == {
+        r.response_id for r in stored
+    }
+    # No transaction was left open: a further write still works.
+    after = await store.add_response(ALICE, human(cid, None, "after"))
+    assert (await store.get_response(ALICE, cid, after.response_id)) == after
+    assert count_responses(db_path) == 12
+    assert await store.check_integrity() == []
+
+
+async def test_close_flushes_writes_already_queued(db_path: Path) -> None:
+    store = SqliteStore(db_path)
+    await store.open()
+    cid = (await store.create_conversation(ALICE)).conversation_id
+
+    *added, _ = await asyncio.gather(
+        *(store.add_response(ALICE, human(cid, None, f"m{i}")) for i in range(50)), store.close()
+    )
+
+    assert len(added) == 50
+    with pytest.raises(StoreClosedError):
+        await store.add_response(ALICE, human(cid, None))
+    async with SqliteStore(db_path) as reopened:
+        assert await reopened.list_responses(ALICE, cid) == added
+
+
+# -- lifecycle, persistence, settings ----------------------------------------------------
+
+
+async def test_everything_persists_across_close_and_reopen(db_path: Path) -> None:
+    async with SqliteStore(db_path) as first:
+        conversation = await first.create_conversation(ALICE, "kept")
+        root = await first.add_response(ALICE, human(conversation.conversation_id, None))
+        await first.mark_shared(ALICE, conversation.conversation_id, [root.response_id])
+        conversation = await first.update_conversation(
+            ALICE, conversation.conversation_id, "kept", True
+        )
+        responses = await first.list_responses(ALICE, conversation.conversation_id)
+
+    async with SqliteStore(db_path) as second:
+        assert await second.list_conversations(ALICE) == [conversation]
+        assert await second.list_responses(ALICE, conversation.conversation_id) == responses
+        assert responses[0].shared is True
+        later = await second.add_response(ALICE, human(conversation.conversation_id, None))
+        assert later.seq > root.seq
+
+
+async def test_closed_store_refuses_every_call(db_path: Path) -> None:
+    store = SqliteStore(db_path)
+    with pytest.raises(StoreClosedError, match="store is not open"):
+        await store.list_conversations(ALICE)
+    await store.open()
+    cid = (await store.create_conversation(ALICE)).conversation_id
+    await store.close()
+    await store.close()  # idempotent
+
+    calls = [
+        store.create_conversation(ALICE),
+        store.get_conversation(ALICE, cid),
+        store.list_conversations(ALICE),
+        store.update_conversation(ALICE, cid, "t", False),
+        store.delete_conversation(ALICE, cid),
+        store.list_responses(ALICE, cid),
+        store.get_response(ALICE, cid, "r"),
+        store.path_to(ALICE, cid, "r"),
+        store.add_response(ALICE, human(cid, None)),
+        store.mark_shared(ALICE, cid, ["r"]),
+    ]
+    for call in calls:
+        with pytest.raises(StoreClosedError, match="store is closed"):
+            await call
+
+    # A closed store can be opened again and still holds its data.
+    await store.open()
+    try:
+        assert await store.get_conversation(ALICE, cid) is not None
+    finally:
+        await store.close()
+
+
+def test_constructor_rejects_memory_databases_and_unknown_durability(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="file"):
+        SqliteStore(":memory:")
+    with pytest.raises(ValueError, match="durability"):
+        SqliteStore(tmp_path / "x.db", durability="sometimes")  # type: ignore[arg-type]
+
+
+async def test_open_creates_missing_parent_folders(tmp_path: Path) -> None:
+    path = tmp_path / "a" / "b" / "grove.sqlite3"
+    async with SqliteStore(path) as store:
+        await store.create_conversation(ALICE)
+    assert scalar(path, "SELECT COUNT(*) FROM conversations") == 1
+
+
+@pytest.mark.parametrize(("durability", "synchronous"), [("normal", 1), ("full", 2)])
+async def test_pragmas_are_applied(db_path: Path, durability: str, synchronous: int) -> None:
+    async with SqliteStore(db_path, durability=durability) as store:  # type: ignore[arg-type]
+        assert await store.pragmas() == {
+            "journal_mode": "wal",
+            "synchronous": synchronous,
+            "foreign_keys": 1,
+            "busy_timeout": 5000,
+        }
+        # WAL is a property of the file, visible to any other connection.
+        assert scalar(db_path, "PRAGMA journal_mode") == "wal"
+
+
+# -- migrations --------------------------------------------------------------------------
+
+
+def recorded_versions(path: Path) -> list[tuple[int, str]]:
+    with raw(path) as conn:
+        return conn.execute(
+            "SELECT version, applied_time FROM schema_version ORDER BY 1"
+        ).fetchall()
+
+
+async def test_fresh_database_has_latest_schema_and_reopen_does_not_migrate(
+    db_path: Path,
+) -> None:
+    async with SqliteStore(db_path):
+        pass
+    first = recorded_versions(db_path)
+    assert [version for version, _ in first] == list(range(1, LATEST_VERSION + 1))
+    with raw(db_path) as conn:
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+    assert {"conversations", "responses", "users", "api_keys", "schema_version"} <= tables
+    assert {"conversations_user_update", "responses_conversation_seq"} <= tables
+
+    async with SqliteStore(db_path):
+        pass
+    assert recorded_versions(db_path) == first
+
+
+async def test_database_from_a_newer_version_is_refused(db_path: Path) -> None:
+    async with SqliteStore(db_path) as store:
+        await store.create_conversation(ALICE)
+    with raw(db_path) as conn:
+        conn.execute(
+            "INSERT INTO schema_version (version, applied_time) VALUES (?, ?)",
+            (LATEST_VERSION + 1, "2999-01-01T00:00:00.000000+00:00"),
+        )
+
+    store = SqliteStore(db_path)
+    with pytest.raises(SchemaVersionError, match="newer"):
+        await store.open()
+    with pytest.raises(StoreClosedError):
+        await store.list_conversations(ALICE)
+    # The refused database was left exactly as it was.
+    assert max(v for v, _ in recorded_versions(db_path)) == LATEST_VERSION + 1
+    assert scalar(db_path, "SELECT COUNT(*) FROM conversations") == 1
+
+
+async def test_migrate_applies_only_newer_steps_each_atomically(db_path: Path) -> None:
+    async with SqliteStore(db_path):
+        pass
+    applied = recorded_versions(db_path)
+    next_version = LATEST_VERSION + 1
+    good = Migration(
+        next_version, "add a column", ("ALTER TABLE conversations ADD COLUMN color TEXT",)
+    )
+    bad = Migration(
+        next_version + 1,
+        "fails half-way",
+        ("CREATE TABLE half_done (x INTEGER)", "THIS IS NOT SQL"),
+    )
+
+    async with aiosqlite.connect(db_path, isolation_level=None) as conn:
+        assert await migrate(conn, (*MIGRATIONS, good)) == next_version
+        with pytest.raises(sqlite3.OperationalError):
+            await migrate(conn, (*MIGRATIONS, good, bad))
+        assert await current_version(conn) == next_version
+
+    versions = recorded_versions(db_path)
+    assert versions[: len(applied)] == applied  # earlier steps were not re-run
+    assert [v for v, _ in versions] == list(range(1, next_version + 1))
+    with raw(db_path) as conn:
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(conversations)")}
+        half_done = conn.execute(
+            "SELECT COUNT(*) FROM sqlite_master WHERE name = 'half_done'"
+        ).fetchone()[0]
+    assert "color" in columns
+    assert half_done == 0
+
+
+async def test_migrate_rejects_a_list_with_gaps(db_path: Path) -> None:
+    gap = Migration(LATEST_VERSION + 2, "skips a version", ("SELECT 1",))
+    async with aiosqlite.connect(db_path, isolation_level=None) as conn:
+        with pytest.raises(ValueError, match="expected"):
+            await migrate(conn, (*MIGRATIONS, gap))
+        assert await current_version(conn) == 0

@@ -51,4 +51,3 @@ def make_server(tmp_path: Path) -> Callable[..., GroveServer]:
         return GroveServer(config)
 
     return build
-

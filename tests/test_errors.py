@@ -113,7 +113,9 @@ async def test_oversized_and_blank_messages_are_refused(stub, server: GroveServe
     conv = await stub.CreateConversation(chat_pb2.CreateConversationRequest())
     huge = "x" * (server.config.max_message_bytes + 1)
     error = await _status(
-        stub.AddResponse(chat_pb2.AddResponseRequest(conversation_id=conv.conversation_id, message=huge))
+        stub.AddResponse(
+            chat_pb2.AddResponseRequest(conversation_id=conv.conversation_id, message=huge)
+        )
     )
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "limit is 1048576 bytes" in error.details()
@@ -140,9 +142,20 @@ async def test_bad_sampling_params_model_and_prompt(stub) -> None:
     conv = await stub.CreateConversation(chat_pb2.CreateConversationRequest())
     cid = conv.conversation_id
     cases = [
-        (chat_pb2.AddResponseRequest(conversation_id=cid, message="hi", model_name="gpt-9"), "Unknown model"),
-        (chat_pb2.AddResponseRequest(conversation_id=cid, message="hi", system_prompt_name="evil"), "Unknown system prompt"),
-        (chat_pb2.AddResponseRequest(conversation_id=cid, message="hi", top_logprobs=-1), "top_logprobs"),
+        (
+            chat_pb2.AddResponseRequest(conversation_id=cid, message="hi", model_name="gpt-9"),
+            "Unknown model",
+        ),
+        (
+            chat_pb2.AddResponseRequest(
+                conversation_id=cid, message="hi", system_prompt_name="evil"
+            ),
+            "Unknown system prompt",
+        ),
+        (
+            chat_pb2.AddResponseRequest(conversation_id=cid, message="hi", top_logprobs=-1),
+            "top_logprobs",
+        ),
     ]
     bad_temperature = chat_pb2.AddResponseRequest(conversation_id=cid, message="hi")
     bad_temperature.sampling_params.temperature = 9.0
@@ -163,7 +176,8 @@ async def test_title_too_long(stub, server: GroveServer) -> None:
     error = await _status(
         stub.UpdateConversation(
             chat_pb2.UpdateConversationRequest(
-                conversation_id=conv.conversation_id, title="t" * (server.config.max_title_chars + 1)
+                conversation_id=conv.conversation_id,
+                title="t" * (server.config.max_title_chars + 1),
             )
         )
     )
@@ -296,8 +310,17 @@ async def test_server_killed_mid_stream_raises_unavailable(tmp_path) -> None:
 
     db = tmp_path / "grove.sqlite3"
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "server", "--port", "0", "--db", str(db),
-        "--token-delay-ms", "20", "--log-level", "WARNING",
+        sys.executable,
+        "-m",
+        "server",
+        "--port",
+        "0",
+        "--db",
+        str(db),
+        "--token-delay-ms",
+        "20",
+        "--log-level",
+        "WARNING",
         stdout=asyncio.subprocess.PIPE,
     )
     try:

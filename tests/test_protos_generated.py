@@ -50,12 +50,26 @@ def test_seed_fields_exist() -> None:
     token.token.final_logit.string_token = "x"
     assert token.WhichOneof("response") == "token"
     assert {f.name for f in chat_pb2.Response.DESCRIPTOR.fields} >= {
-        "response_id", "message", "sender", "create_time", "parent_response_id",
-        "manual", "partial", "shared", "query", "query_type",
+        "response_id",
+        "message",
+        "sender",
+        "create_time",
+        "parent_response_id",
+        "manual",
+        "partial",
+        "shared",
+        "query",
+        "query_type",
     }
     methods = {m.name for m in chat_pb2.DESCRIPTOR.services_by_name["Chat"].methods}
     assert methods >= {
-        "CreateConversation", "GetConversation", "ListConversations", "UpdateConversation",
-        "DeleteConversation", "GenerateTitle", "AddResponse", "AddModelResponse",
+        "CreateConversation",
+        "GetConversation",
+        "ListConversations",
+        "UpdateConversation",
+        "DeleteConversation",
+        "GenerateTitle",
+        "AddResponse",
+        "AddModelResponse",
         "ShareConversation",
     }

@@ -69,7 +69,7 @@ async def test_resamples_differ_and_become_siblings(client: Client) -> None:
         messages.add(sibling.message)
     human = first.parent_response
     assert len(human.children) == 4
-    assert [c.response_id for c in human.children][0] == first.response_id
+    assert human.children[0].response_id == first.response_id
     assert len(messages) > 1, "resamples with fresh seeds differ"
 
 

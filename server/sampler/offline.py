@@ -33,11 +33,13 @@ import math
 import random
 import re
 import secrets
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
+from itertools import accumulate
+from operator import mul
 from pathlib import Path
 
 from server.sampler.base import (
@@ -69,6 +71,8 @@ _TOPIC_BOOST = 5.0
 _OFF_TOPIC = 0.2
 # Related words kept per request; other content words count as off-topic.
 _MAX_TOPIC_STEMS = 160
+# Topic words added to a capped context's candidates (the likeliest after that word).
+_MAX_TOPIC_EXTRAS = 12
 # Corpus paragraphs consulted for the topic and for openings.
 _MAX_TOPIC_DOCS = 8
 # The end-of-paragraph event ends the reply only once it has this many tokens; before that it
@@ -77,8 +81,11 @@ _MIN_REPLY_TOKENS = 48
 # Even at zero delay the stream yields to the event loop this often, so concurrent streams
 # make progress.
 _YIELD_EVERY = 16
-# Global context-table memo bound (contexts reachable in practice are far fewer).
+# Global context-candidates memo bound (contexts reachable in practice are far fewer).
 _MEMO_LIMIT = 200_000
+# Sampling tables shared between requests with the same path and parameters (resamples);
+# all are dropped when this many exist, which bounds memory to a few tens of megabytes.
+_TABLE_LIMIT = 40_000
 
 _BOS = "<s>"
 _END = "</s>"
@@ -89,7 +96,9 @@ _NO_SPACE_BEFORE = frozenset({",", ".", ";", ":", "!", "?"})
 
 # Corpus tokens: a bold span or code span is one token (so markdown stays balanced), then
 # words with inner apostrophes/hyphens, then punctuation.
-_CORPUS_TOKEN_RE = re.compile(r"\*\*[^*\n]+\*\*|`[^`\n]+`|[A-Za-z0-9]+(?:['-][A-Za-z0-9]+)*|[.,;:!?]")
+_CORPUS_TOKEN_RE = re.compile(
+    r"\*\*[^*\n]+\*\*|`[^`\n]+`|[A-Za-z0-9]+(?:['-][A-Za-z0-9]+)*|[.,;:!?]"
+)
 # Prompt counting: any word or any single non-space symbol.
 _COUNT_TOKEN_RE = re.compile(r"\w+(?:['-]\w+)*|[^\w\s]")
 _LETTERS_RE = re.compile(r"[a-z]+")
@@ -131,9 +140,7 @@ def _stem(word: str) -> str:
 def _content_stems(text: str) -> list[str]:
     """Stems of the content words of a text (lowercase, three letters or more, no stopwords)."""
     return [
-        _stem(w)
-        for w in _LETTERS_RE.findall(text.lower())
-        if len(w) >= 3 and w not in _STOPWORDS
+        _stem(w) for w in _LETTERS_RE.findall(text.lower()) if len(w) >= 3 and w not in _STOPWORDS
     ]
 
 
@@ -343,32 +350,152 @@ def _model() -> _NgramModel:
 class _Table:
     """The distribution actually sampled from at one step, ready for a cheap draw.
 
-    `ids`/`logprobs`/`cum` cover only the tokens that can be drawn (after temperature and
-    top-p); `top` is the reported top-k; `raw_ids`/`raw_weights` keep the untempered boosted
-    weights so a table can be rebuilt without banned tokens.
+    `ids`/`weights`/`cum` cover only the tokens that can be drawn (after temperature and
+    top-p), with `log_z` the log of their total weight, so a logprob costs one log and only
+    for the token drawn; `top` is the reported top-k; `raw_ids`/`raw_weights` keep the
+    untempered boosted weights so a table can be rebuilt without banned tokens.
     """
 
-    __slots__ = ("cum", "ids", "logprobs", "raw_ids", "raw_weights", "top")
+    __slots__ = ("cum", "ids", "log_z", "raw_ids", "raw_weights", "top", "weights")
 
     def __init__(
         self,
         ids: list[int],
-        logprobs: list[float],
+        weights: list[float],
         cum: list[float],
+        log_z: float,
         top: tuple[tuple[str, float], ...],
         raw_ids: list[int],
         raw_weights: list[float],
     ) -> None:
         self.ids = ids
-        self.logprobs = logprobs
+        self.weights = weights
         self.cum = cum
+        self.log_z = log_z
         self.top = top
         self.raw_ids = raw_ids
         self.raw_weights = raw_weights
 
 
+class _Conditioning:
+    """What a conversation path contributes to sampling: word boosts and reply openings.
+
+    Computed once per distinct path and cached (resampling the same path is the common
+    case), so it must not be mutated except through the `extras` memo, which is a pure
+    function of the other fields.
+    """
+
+    __slots__ = ("boost", "extras", "openings", "topic_ids")
+
+    def __init__(
+        self, boost: list[float], topic_ids: list[int], openings: dict[int, float]
+    ) -> None:
+        self.boost = boost
+        self.topic_ids = topic_ids
+        self.openings = openings
+        # Per context word: the topic words seen after it, best first, capped.
+        self.extras: dict[int, list[int]] = {}
+
+
+@lru_cache(maxsize=256)
+def _conditioning(path_key: tuple[tuple[str, str], ...]) -> _Conditioning:
+    """Turns the path into word boosts and opening weights (the topic component).
+
+    The last human message counts most; earlier turns add context. Corpus paragraphs are
+    scored by the rare prompt words they share (idf), the words of the best ones become the
+    reply's topic (boosted), other content words are damped, and sentence starts of those
+    paragraphs become the likely openings.
+    """
+    m = _model()
+    weights: defaultdict[str, float] = defaultdict(float)
+    last_human = max((i for i, (who, _) in enumerate(path_key) if who == "human"), default=-1)
+    for i, (sender, text) in enumerate(path_key):
+        if i == last_human:
+            w = 1.0
+        elif sender == "human":
+            w = 0.35
+        else:
+            w = 0.15
+        for s in set(_content_stems(text)):
+            if s in m.idf:
+                weights[s] = max(weights[s], w)
+    if not weights:
+        return _Conditioning(m.neutral_boost, [], m.global_openings)
+    doc_score: defaultdict[int, float] = defaultdict(float)
+    for s, w in weights.items():
+        for d in m.stem_docs[s]:
+            doc_score[d] += w * m.idf[s]
+    top_docs = heapq.nlargest(_MAX_TOPIC_DOCS, doc_score.items(), key=lambda kv: kv[1])
+    best = top_docs[0][1]
+    relevance: defaultdict[str, float] = defaultdict(float)
+    openings: defaultdict[int, float] = defaultdict(float)
+    for d, score in top_docs:
+        share = score / best
+        for s in m.doc_stems[d]:
+            relevance[s] += share * m.idf[s]
+        for first, stems in m.doc_sentences[d]:
+            overlap = sum(weights.get(s, 0.0) for s in stems)
+            openings[first] += share * (0.25 + overlap)
+    for s, w in weights.items():
+        relevance[s] += 2.0 * w * m.idf[s]
+    kept = heapq.nlargest(_MAX_TOPIC_STEMS, relevance.items(), key=lambda kv: kv[1])
+    top_relevance = kept[0][1]
+    boost = list(m.topical_boost)
+    topic_ids: set[int] = set()
+    for s, r in kept:
+        factor = 1.0 + _TOPIC_BOOST * r / top_relevance
+        for i in m.stem_ids.get(s, ()):
+            topic_ids.add(i)
+            boost[i] = max(factor, boost[i])
+    total = sum(openings.values())
+    mixed = {i: 0.2 * p for i, p in m.global_openings.items()}
+    for i, w in openings.items():
+        mixed[i] = mixed.get(i, 0.0) + 0.8 * w / total
+    return _Conditioning(boost, sorted(topic_ids), mixed)
+
+
+_TableKey = tuple[_Conditioning, float, float, int, bool]
+
+
+class _TableStore:
+    """Sampling tables shared by requests with the same conditioning and parameters.
+
+    A table is a pure function of (conditioning, temperature, top_p, top_logprobs, fun,
+    context), so resamples of one path can reuse each other's work; that turns most steps
+    into a dict lookup and a bisect. Everything is dropped at once when the store is full:
+    cheaper and simpler than LRU bookkeeping, and a refill costs only a few milliseconds.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._sets: dict[_TableKey, dict[tuple[int, int], _Table]] = {}
+        self._count = 0
+
+    def tables_for(self, key: _TableKey) -> dict[tuple[int, int], _Table]:
+        """The (shared, growing) table dict for one conditioning and parameter set."""
+        found = self._sets.get(key)
+        if found is None:
+            found = self._sets[key] = {}
+        return found
+
+    def add(
+        self, tables: dict[tuple[int, int], _Table], ctx: tuple[int, int], table: _Table
+    ) -> None:
+        """Stores a table, first dropping every shared table if the store is full."""
+        if self._count >= self._limit:
+            self._sets.clear()
+            self._count = 0
+        tables[ctx] = table
+        self._count += 1
+
+
+_TABLES = _TableStore(_TABLE_LIMIT)
+# Context key under which a run's opening table is stored (no real context has it).
+_OPENING_KEY = (-1, -1)
+
+
 class _Run:
-    """State of one sample() call: parameters, topic boosts, memo tables and history."""
+    """State of one sample() call: parameters, conditioning, memo tables and history."""
 
     def __init__(
         self,
@@ -387,127 +514,61 @@ class _Run:
         self.top_p = params.top_p
         self.k = max(0, top_logprobs)
         self.fun = fun
-        self.boost: list[float] = model.neutral_boost
-        self.topic_ids: list[int] = []
-        self.openings: dict[int, float] = dict(model.global_openings)
-        self._condition(path)
-        self.tables: dict[tuple[int, int], _Table] = {}
-        self.extras: dict[int, list[int]] = {}
-        self.opening_table: _Table | None = None
+        self.cond = _conditioning(tuple((msg.sender, msg.text) for msg in path))
+        self.boost = self.cond.boost
+        self.tables = _TABLES.tables_for(
+            (self.cond, self.temperature, self.top_p, self.k, self.fun)
+        )
         self.banned: dict[tuple[int, int, int], set[int]] = {}
         self.used_openings: set[int] = set()
         self.h0, self.h1, self.h2 = model.bos, model.bos, model.dot
         self.emitted = 0
 
-    def _condition(self, path: Sequence[PathMessage]) -> None:
-        """Turns the path into word boosts and opening weights (the topic component).
-
-        The last human message counts most; earlier turns add context. Corpus paragraphs
-        are scored by the rare prompt words they share (idf), and the words of the best ones
-        become the reply's topic.
-        """
-        m = self.m
-        weights: defaultdict[str, float] = defaultdict(float)
-        last_human = max((i for i, msg in enumerate(path) if msg.sender == "human"), default=-1)
-        for i, msg in enumerate(path):
-            if i == last_human:
-                w = 1.0
-            elif msg.sender == "human":
-                w = 0.35
-            else:
-                w = 0.15
-            for s in set(_content_stems(msg.text)):
-                if s in m.idf:
-                    weights[s] = max(weights[s], w)
-        if not weights:
-            return
-        doc_score: defaultdict[int, float] = defaultdict(float)
-        for s, w in weights.items():
-            for d in m.stem_docs[s]:
-                doc_score[d] += w * m.idf[s]
-        top_docs = heapq.nlargest(_MAX_TOPIC_DOCS, doc_score.items(), key=lambda kv: kv[1])
-        best = top_docs[0][1]
-        relevance: defaultdict[str, float] = defaultdict(float)
-        openings: defaultdict[int, float] = defaultdict(float)
-        for d, score in top_docs:
-            share = score / best
-            for s in m.doc_stems[d]:
-                relevance[s] += share * m.idf[s]
-            for first, stems in m.doc_sentences[d]:
-                overlap = sum(weights.get(s, 0.0) for s in stems)
-                openings[first] += share * (0.25 + overlap)
-        for s, w in weights.items():
-            relevance[s] += 2.0 * w * m.idf[s]
-        kept = heapq.nlargest(_MAX_TOPIC_STEMS, relevance.items(), key=lambda kv: kv[1])
-        top_relevance = kept[0][1]
-        boost = list(m.topical_boost)
-        topic_ids: set[int] = set()
-        for s, r in kept:
-            factor = 1.0 + _TOPIC_BOOST * r / top_relevance
-            for i in m.stem_ids.get(s, ()):
-                topic_ids.add(i)
-                boost[i] = max(factor, boost[i])
-        self.boost = boost
-        self.topic_ids = sorted(topic_ids)
-        total = sum(openings.values())
-        if total > 0:
-            mixed = {i: 0.2 * p for i, p in self.openings.items()}
-            for i, w in openings.items():
-                mixed[i] = mixed.get(i, 0.0) + 0.8 * w / total
-            self.openings = mixed
-
     def _build(self, ids: Sequence[int], probs: Sequence[float], texts: list[str]) -> _Table:
-        """Applies topic boost, temperature and top-p to candidate probabilities."""
-        boost = self.boost
-        weights = [p * boost[i] for i, p in zip(ids, probs, strict=True)]
+        """Applies the topic boost (and the "fun" exclamations) to candidate probabilities."""
+        weights = list(map(mul, probs, map(self.boost.__getitem__, ids)))
         ids = list(ids)
         if self.fun:
             dot, bang = self.m.dot, self.m.bang
             if dot in ids:
                 # Turn some of the full stops into exclamations.
-                moved = weights[ids.index(dot)] * 0.25
-                weights[ids.index(dot)] -= moved
+                at = ids.index(dot)
+                moved = weights[at] * 0.25
+                weights[at] -= moved
                 if bang in ids:
                     weights[ids.index(bang)] += moved
                 else:
                     ids.append(bang)
                     weights.append(moved)
         order = sorted(range(len(ids)), key=weights.__getitem__, reverse=True)
-        raw_ids = [ids[j] for j in order]
-        raw_weights = [weights[j] for j in order]
-        return self._finish(raw_ids, raw_weights, texts)
+        return self._finish([ids[j] for j in order], [weights[j] for j in order], texts)
 
     def _finish(self, raw_ids: list[int], raw_weights: list[float], texts: list[str]) -> _Table:
         """Temperature and nucleus truncation over weights already sorted descending."""
-        total = sum(raw_weights)
         k = self.k
         if self.temperature == 0.0:
             # Greedy: the argmax, reported with the untempered distribution's logprobs.
+            log_total = math.log(sum(raw_weights))
             top = tuple(
-                (texts[i], math.log(w / total))
+                (texts[i], math.log(w) - log_total)
                 for i, w in zip(raw_ids[:k], raw_weights[:k], strict=True)
             )
-            return _Table(
-                [raw_ids[0]], [math.log(raw_weights[0] / total)], [1.0], top, raw_ids, raw_weights
-            )
+            return _Table(raw_ids[:1], raw_weights[:1], [1.0], log_total, top, raw_ids, raw_weights)
         inv_t = 1.0 / self.temperature
-        peak = raw_weights[0]
-        tempered = [(w / peak) ** inv_t for w in raw_weights]
-        mass = sum(tempered)
-        cutoff = self.top_p * mass
-        cum: list[float] = []
-        running = 0.0
-        for q in tempered:
-            running += q
-            cum.append(running)
-            if running >= cutoff:
-                break
-        n = len(cum)
-        log_z = math.log(running)
-        logprobs = [math.log(q) - log_z if q > 0 else -math.inf for q in tempered[:n]]
+        if inv_t == 1.0:
+            tempered = raw_weights
+        else:
+            peak = raw_weights[0]
+            tempered = [(w / peak) ** inv_t for w in raw_weights]
+        cum = list(accumulate(tempered))
+        # Smallest prefix holding top_p of the mass (zero-weight underflow never included).
+        n = min(bisect_left(cum, self.top_p * cum[-1]) + 1, len(cum))
+        log_z = math.log(cum[n - 1])
         ids = raw_ids[:n]
-        top = tuple((texts[i], lp) for i, lp in zip(ids[:k], logprobs[:k], strict=True))
-        return _Table(ids, logprobs, cum, top, raw_ids, raw_weights)
+        top = tuple(
+            (texts[i], math.log(q) - log_z) for i, q in zip(ids[:k], tempered[:k], strict=False)
+        )
+        return _Table(ids, tempered[:n], cum[:n], log_z, top, raw_ids, raw_weights)
 
     def _context_table(self, w1: int, w2: int) -> _Table:
         """The memoised table for a context, topic extras included."""
@@ -519,27 +580,36 @@ class _Run:
         cands = m.candidates(w1, w2)
         ids: Sequence[int] = cands.ids
         probs: Sequence[float] = cands.probs
-        if cands.truncated and self.topic_ids and m.bigram[w2]:
+        if cands.truncated and self.cond.topic_ids:
             # Topic words seen after w2 but outside the capped list still get their chance.
-            extras = self.extras.get(w2)
+            extras = self.cond.extras.get(w2)
             if extras is None:
-                follows = m.bigram[w2]
-                extras = self.extras[w2] = [i for i in self.topic_ids if i in follows]
+                extras = self.cond.extras[w2] = self._topic_followers(w2)
             missing = [i for i in extras if i not in cands.members]
             if missing:
                 ids = list(ids) + missing
                 probs = list(probs) + [m.prob(w1, w2, i) for i in missing]
-        table = self.tables[key] = self._build(ids, probs, m.spaced)
+        table = self._build(ids, probs, m.spaced)
+        _TABLES.add(self.tables, key, table)
         return table
+
+    def _topic_followers(self, w2: int) -> list[int]:
+        """The topic words most likely after w2 (bigram count times boost), best first."""
+        follows = self.m.bigram[w2]
+        boost = self.boost
+        found = [(follows[i] * boost[i], i) for i in self.cond.topic_ids if i in follows]
+        return [i for _, i in heapq.nlargest(_MAX_TOPIC_EXTRAS, found)]
 
     def _opening(self) -> _Table:
         """The table for the first word of a paragraph of the reply."""
-        if self.opening_table is None:
-            items = heapq.nlargest(_MAX_CANDIDATES, self.openings.items(), key=lambda kv: kv[1])
-            self.opening_table = self._build(
-                [i for i, _ in items], [p for _, p in items], self.m.bare
+        table = self.tables.get(_OPENING_KEY)
+        if table is None:
+            items = heapq.nlargest(
+                _MAX_CANDIDATES, self.cond.openings.items(), key=lambda kv: kv[1]
             )
-        return self.opening_table
+            table = self._build([i for i, _ in items], [p for _, p in items], self.m.bare)
+            _TABLES.add(self.tables, _OPENING_KEY, table)
+        return table
 
     def next_token(self) -> SampledToken | None:
         """Draws the next token, or None at the end of the reply."""
@@ -556,13 +626,16 @@ class _Run:
             banned = self.banned.get((h0, h1, h2))
             if banned is not None and not banned.isdisjoint(table.ids):
                 table = self._without(table, banned, m.spaced)
-        if len(table.ids) == 1:
+        ids = table.ids
+        if len(ids) == 1:
             j = 0
         else:
-            j = bisect_right(table.cum, self.rng.random() * table.cum[-1])
-            if j >= len(table.ids):
-                j = len(table.ids) - 1
-        token = table.ids[j]
+            cum = table.cum
+            j = bisect_right(cum, self.rng.random() * cum[-1])
+            if j >= len(ids):
+                j = len(ids) - 1
+        token = ids[j]
+        logprob = math.log(table.weights[j]) - table.log_z
         if token == m.end:
             if self.emitted >= _MIN_REPLY_TOKENS:
                 return None
@@ -577,10 +650,10 @@ class _Run:
             self.banned.setdefault((h0, h1, h2), set()).add(token)
             self.h0, self.h1, self.h2 = h1, h2, token
         self.emitted += 1
-        return SampledToken(text, table.logprobs[j], table.top)
+        return SampledToken(text, logprob, table.top)
 
     def _without(self, table: _Table, banned: set[int], texts: list[str]) -> _Table:
-        """Rebuilds a table without tokens that would repeat a 4-gram of this reply."""
+        """Rebuilds a table without tokens that would repeat a 4-gram (or an opening)."""
         pairs = [
             (i, w) for i, w in zip(table.raw_ids, table.raw_weights, strict=True) if i not in banned
         ]
@@ -627,7 +700,9 @@ class OfflineSampler:
         )
         seed = requested.seed if requested.seed is not None else secrets.randbits(63)
         seed = _integer("seed", seed, 0, 0, MAX_SEED)
-        return ResolvedParams(temperature=temperature, top_p=top_p, max_tokens=max_tokens, seed=seed)
+        return ResolvedParams(
+            temperature=temperature, top_p=top_p, max_tokens=max_tokens, seed=seed
+        )
 
     def count_tokens(self, path: Sequence[PathMessage]) -> int:
         """Counts words and punctuation marks of the path, a stand-in for prompt tokens."""

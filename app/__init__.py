@@ -1,0 +1,1 @@
+"""Grove's Textual app and the `grove` command line."""

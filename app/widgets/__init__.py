@@ -1,0 +1,1 @@
+"""Grove's widgets: each receives state from above and posts Messages upward."""

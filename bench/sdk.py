@@ -14,8 +14,13 @@ server-side tokens/s with batching on and off"):
   each in a fresh conversation (or every `--per-conversation` replies), until enough tokens
   arrived. Both paths send the same requests with the same seeds, so the server does the
   same work for both and the token counts match.
+- Before measuring, the raw path streams a whole round unmeasured with the same seeds: the
+  offline model memoises its n-gram tables per process, and a cold first pass is much
+  slower than later ones, which would otherwise penalise whichever path runs first.
 - Rounds alternate SDK and raw (and alternate which goes first); the figure per path is
-  the median over rounds.
+  the median over rounds. `--interleave request` alternates reply by reply inside each
+  round instead (each path still streams the full token count per round, timed per
+  reply), which is less sensitive to other load on the machine.
 - Server-side: the raw path against the default server (batching on) and against a
   `--batch-max-tokens 1` server (batching off), with tokens/s seen by the client, tokens/s
   of the server's own sampling clock (`Response.total_time_seconds`) and wire messages per
@@ -217,13 +222,37 @@ async def run_round(path: StreamPath, workload: Workload, tokens: int | None = N
     index = 0
     started = time.perf_counter()
     while stats.tokens < target:
-        before = stats.tokens
-        await path.reply(workload, index, stats)
-        if stats.tokens == before:
-            raise RuntimeError("A reply carried no tokens; the benchmark cannot progress.")
+        await _reply(path, workload, index, stats)
         index += 1
     stats.elapsed = time.perf_counter() - started
     return stats
+
+
+async def run_interleaved_round(
+    first: StreamPath, second: StreamPath, workload: Workload
+) -> tuple[RunStats, RunStats]:
+    """Alternates the paths reply by reply, timing each reply; returns their stats in order.
+
+    Reply `i` goes through both paths back to back (the order flips every reply), so load
+    from elsewhere on the machine and the server's warming caches hit both paths alike. A
+    path's elapsed time is the sum of its replies' times.
+    """
+    stats = {first.label: RunStats(first.label), second.label: RunStats(second.label)}
+    index = 0
+    while min(s.tokens for s in stats.values()) < workload.tokens:
+        for path in (first, second) if index % 2 == 0 else (second, first):
+            started = time.perf_counter()
+            await _reply(path, workload, index, stats[path.label])
+            stats[path.label].elapsed += time.perf_counter() - started
+        index += 1
+    return stats[first.label], stats[second.label]
+
+
+async def _reply(path: StreamPath, workload: Workload, index: int, stats: RunStats) -> None:
+    before = stats.tokens
+    await path.reply(workload, index, stats)
+    if stats.tokens == before:
+        raise RuntimeError("A reply carried no tokens; the benchmark cannot progress.")
 
 
 class ServerProcess:
@@ -314,7 +343,7 @@ async def _channel_ready(channel: grpc.aio.Channel) -> None:
 
 
 async def compare_sdk_and_raw(
-    address: str, workload: Workload, rounds: int, warmup: int
+    address: str, workload: Workload, rounds: int, warmup: int, interleave: str
 ) -> tuple[list[RunStats], list[RunStats]]:
     """Alternates SDK and raw rounds against one server; returns (sdk runs, raw runs)."""
     client = Client(api_host=address)
@@ -324,15 +353,18 @@ async def compare_sdk_and_raw(
         await _channel_ready(channel)
         sdk: StreamPath = SdkPath(client)
         raw: StreamPath = RawPath(chat_pb2_grpc.ChatStub(channel))
-        for path in (sdk, raw):
-            await run_round(path, workload, warmup)
+        await _warm_up(raw, workload, warmup)
+        await run_round(sdk, workload, max(1, warmup // 10))
         sdk_runs: list[RunStats] = []
         raw_runs: list[RunStats] = []
         for round_no in range(1, rounds + 1):
             order = (sdk, raw) if round_no % 2 else (raw, sdk)
-            for path in order:
-                stats = await run_round(path, workload)
-                (sdk_runs if path is sdk else raw_runs).append(stats)
+            if interleave == "request":
+                results = await run_interleaved_round(*order, workload)
+            else:
+                results = (await run_round(order[0], workload), await run_round(order[1], workload))
+            for stats in results:
+                (sdk_runs if stats.label == sdk.label else raw_runs).append(stats)
                 _print_run(round_no, stats)
             if sdk_runs[-1].chars != raw_runs[-1].chars:
                 print(
@@ -345,13 +377,24 @@ async def compare_sdk_and_raw(
         await client.close()
 
 
+async def _warm_up(path: StreamPath, workload: Workload, tokens: int) -> None:
+    """Unmeasured replies with the measured seeds, so the server's model caches are warm.
+
+    The offline model memoises its n-gram tables per context for the life of the process;
+    the first pass over a set of seeds is markedly slower than later ones, and would
+    otherwise penalise whichever path runs first.
+    """
+    if tokens > 0:
+        await run_round(path, workload, tokens)
+
+
 async def raw_only(address: str, workload: Workload, rounds: int, warmup: int) -> list[RunStats]:
     """Raw-stub rounds against one server (for the batching-off figures)."""
     channel = grpc.aio.insecure_channel(address, options=_CHANNEL_OPTIONS)
     try:
         await _channel_ready(channel)
         raw = RawPath(chat_pb2_grpc.ChatStub(channel))
-        await run_round(raw, workload, warmup)
+        await _warm_up(raw, workload, warmup)
         runs: list[RunStats] = []
         for round_no in range(1, rounds + 1):
             stats = await run_round(raw, workload)
@@ -371,19 +414,20 @@ async def run(args: argparse.Namespace) -> None:
         seed=args.seed,
         per_conversation=args.per_conversation,
     )
-    warmup = max(1, int(args.tokens * args.warmup_fraction))
+    warmup = int(args.tokens * args.warmup_fraction)
     temperature = "server default" if args.temperature is None else f"{args.temperature:g}"
     print(
         f"Grove SDK benchmark: {args.tokens:,} tokens per round, {args.rounds} round(s) per "
         f"path, max_tokens {args.max_tokens}, temperature {temperature}, "
-        f"{args.per_conversation} reply(ies) per conversation, warm-up {warmup:,} tokens",
+        f"{args.per_conversation} reply(ies) per conversation, warm-up {warmup:,} tokens, "
+        f"alternating per {args.interleave}",
         flush=True,
     )
     with tempfile.TemporaryDirectory(prefix="grove-bench-") as tmp:
         async with ServerProcess(Path(tmp) / "bench.sqlite3") as server:
             print(f"\nSDK vs raw stub, server {server.address} (token delay 0, batching on)")
             sdk_runs, raw_runs = await compare_sdk_and_raw(
-                server.address, workload, args.rounds, warmup
+                server.address, workload, args.rounds, warmup, args.interleave
             )
         off_runs: list[RunStats] = []
         if not args.skip_batching_off:
@@ -459,8 +503,20 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--warmup-fraction",
         type=float,
-        default=0.1,
-        help="unmeasured warm-up per path, as a fraction of --tokens (default: %(default)s)",
+        default=1.0,
+        help=(
+            "unmeasured warm-up through the raw stub with the measured seeds, as a fraction "
+            "of --tokens (default: %(default)s)"
+        ),
+    )
+    parser.add_argument(
+        "--interleave",
+        choices=("round", "request"),
+        default="round",
+        help=(
+            "alternate the SDK and the raw stub whole rounds at a time, or reply by reply "
+            "within each round (less sensitive to other load; default: %(default)s)"
+        ),
     )
     parser.add_argument(
         "--skip-batching-off",

@@ -39,7 +39,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from itertools import accumulate
-from operator import mul
+from operator import itemgetter, mul
 from pathlib import Path
 
 from server.sampler.base import (
@@ -59,9 +59,12 @@ MAX_SEED = 2**63 - 1
 
 CORPUS_DIR = Path(__file__).with_name("corpus")
 
+# Witten-Bell weight of a trigram context is count / (count + this * distinct followers);
+# below 1 trusts sparse trigrams more, trading variety for coherence.
+_TRIGRAM_DIVERSITY = 0.25
 # Candidates kept per context. Enough to cover nearly all probability mass of the sparse
 # contexts of a small corpus, few enough that a step stays cheap.
-_MAX_CANDIDATES = 40
+_MAX_CANDIDATES = 32
 # Strength of the topic boost: a word fully related to the prompt is (1 + _TOPIC_BOOST) times
 # likelier than its n-gram probability alone.
 _TOPIC_BOOST = 5.0
@@ -85,7 +88,7 @@ _YIELD_EVERY = 16
 _MEMO_LIMIT = 200_000
 # Sampling tables shared between requests with the same path and parameters (resamples);
 # all are dropped when this many exist, which bounds memory to a few tens of megabytes.
-_TABLE_LIMIT = 40_000
+_TABLE_LIMIT = 16_000
 
 _BOS = "<s>"
 _END = "</s>"
@@ -144,6 +147,11 @@ def _content_stems(text: str) -> list[str]:
     ]
 
 
+def _unique_sorted(items: list[str]) -> tuple[str, ...]:
+    """Distinct items in a hash-seed-independent order (see _NgramModel.doc_stems)."""
+    return tuple(sorted(set(items)))
+
+
 def _tokenize_paragraph(paragraph: str) -> list[str]:
     """Splits a corpus paragraph into tokens; a "- " list line starts with a bullet token."""
     tokens: list[str] = []
@@ -194,9 +202,11 @@ class _NgramModel:
         unigram: Counter[int] = Counter()
         bigram: defaultdict[int, Counter[int]] = defaultdict(Counter)
         trigram: defaultdict[tuple[int, int], Counter[int]] = defaultdict(Counter)
-        self.doc_stems: list[frozenset[str]] = []
+        # Stems are kept in sorted tuples, never sets: iterating a set of strings depends on
+        # PYTHONHASHSEED, and a seeded reply must be identical after a server restart.
+        self.doc_stems: list[tuple[str, ...]] = []
         # Per document: (opening token id, stems of that sentence) for each sentence start.
-        self.doc_sentences: list[list[tuple[int, frozenset[str]]]] = []
+        self.doc_sentences: list[list[tuple[int, tuple[str, ...]]]] = []
         for paragraph in paragraphs:
             tokens = _tokenize_paragraph(paragraph)
             if not tokens:
@@ -207,7 +217,7 @@ class _NgramModel:
                 unigram[seq[i]] += 1
                 bigram[seq[i - 1]][seq[i]] += 1
                 trigram[seq[i - 2], seq[i - 1]][seq[i]] += 1
-            self.doc_stems.append(frozenset(_content_stems(" ".join(tokens))))
+            self.doc_stems.append(_unique_sorted(_content_stems(" ".join(tokens))))
             self.doc_sentences.append(self._sentences(tokens, ids))
 
         size = len(self.vocab)
@@ -215,6 +225,20 @@ class _NgramModel:
         self.unigram: list[float] = [unigram[i] / total for i in range(size)]
         self.bigram: list[dict[int, int]] = [dict(bigram.get(i, {})) for i in range(size)]
         self.bigram_total: list[int] = [sum(c.values()) for c in self.bigram]
+        self.bigram_probs: list[dict[int, float]] = [
+            self._bigram_level(i) if self.bigram[i] else {} for i in range(size)
+        ]
+        self.bigram_candidates: list[_Candidates] = []
+        for probs in self.bigram_probs:
+            best = heapq.nlargest(_MAX_CANDIDATES, ((p, w) for w, p in probs.items()))
+            self.bigram_candidates.append(
+                _Candidates(
+                    ids=tuple(w for _, w in best),
+                    probs=tuple(p for p, _ in best),
+                    members=frozenset(w for _, w in best),
+                    truncated=len(probs) > len(best),
+                )
+            )
         self.trigram: dict[tuple[int, int], tuple[dict[int, int], int]] = {
             ctx: (dict(c), sum(c.values())) for ctx, c in trigram.items()
         }
@@ -251,7 +275,7 @@ class _NgramModel:
         }
         stem_ids: defaultdict[str, list[int]] = defaultdict(list)
         for i, token in enumerate(self.vocab):
-            for s in set(_content_stems(token)):
+            for s in _unique_sorted(_content_stems(token)):
                 stem_ids[s].append(i)
         self.stem_ids: dict[str, list[int]] = dict(stem_ids)
         # Boost baselines per token id: neutral, and damped content words for topical runs.
@@ -280,18 +304,26 @@ class _NgramModel:
             self.vocab.append(token)
         return found
 
-    def _sentences(self, tokens: list[str], ids: list[int]) -> list[tuple[int, frozenset[str]]]:
+    def _sentences(self, tokens: list[str], ids: list[int]) -> list[tuple[int, tuple[str, ...]]]:
         """Sentence starts that make good reply openings (capitalised words), with stems."""
-        found: list[tuple[int, frozenset[str]]] = []
+        found: list[tuple[int, tuple[str, ...]]] = []
         start = 0
-        for i, token in enumerate(tokens + ["."]):
+        for i, token in enumerate([*tokens, "."]):
             if i == len(tokens) or token in _SENTENCE_ENDS:
                 first = tokens[start] if start < len(tokens) else ""
                 if first[:1].isupper() or first[:2] == "**":
-                    stems = frozenset(_content_stems(" ".join(tokens[start:i])))
+                    stems = _unique_sorted(_content_stems(" ".join(tokens[start:i])))
                     found.append((ids[start], stems))
                 start = i + 1
         return found
+
+    def _bigram_level(self, w2: int) -> dict[int, float]:
+        """P(w | w2) for every follower w of w2, interpolated with the unigram."""
+        bi = self.bigram[w2]
+        c2 = sum(bi.values())
+        lam2 = c2 / (c2 + len(bi))
+        uni = self.unigram
+        return {w: lam2 * c / c2 + (1.0 - lam2) * uni[w] for w, c in bi.items()}
 
     def prob(self, w1: int, w2: int, w: int) -> float:
         """Interpolated P(w | w1 w2) with Witten-Bell weights.
@@ -301,39 +333,40 @@ class _NgramModel:
         contexts occur once.
         """
         bi = self.bigram[w2]
-        c2 = self.bigram_total[w2]
-        p = self.unigram[w]
-        if c2:
-            lam2 = c2 / (c2 + len(bi))
-            p = lam2 * bi.get(w, 0) / c2 + (1.0 - lam2) * p
+        p = self.bigram_probs[w2].get(w)
+        if p is None:
+            p = self.unigram[w] * (len(bi) / (self.bigram_total[w2] + len(bi)) if bi else 1.0)
         tri = self.trigram.get((w1, w2))
         if tri is not None:
             counts, c3 = tri
-            lam3 = c3 / (c3 + 0.25 * len(counts))
+            lam3 = c3 / (c3 + _TRIGRAM_DIVERSITY * len(counts))
             p = lam3 * counts.get(w, 0) / c3 + (1.0 - lam3) * p
         return p
 
     def candidates(self, w1: int, w2: int) -> _Candidates:
-        """The context's most likely continuations, memoised for the life of the process."""
+        """The context's most likely continuations, memoised for the life of the process.
+
+        Only trigram followers and the bigram-level top list need scoring: any other follower
+        of w2 has a lower interpolated probability than every word of that top list.
+        """
         key = (w1, w2)
         found = self._memo.get(key)
         if found is not None:
             return found
-        bi = self.bigram[w2]
-        if not bi:
+        tri = self.trigram.get((w1, w2))
+        if not self.bigram[w2]:
             found = self.unigram_fallback
+        elif tri is None:
+            found = self.bigram_candidates[w2]
         else:
-            scored = [(self.prob(w1, w2, w), w) for w in bi]
-            truncated = len(scored) > _MAX_CANDIDATES
-            if truncated:
-                scored = heapq.nlargest(_MAX_CANDIDATES, scored)
-            else:
-                scored.sort(reverse=True)
+            pool = set(tri[0]).union(self.bigram_candidates[w2].ids)
+            scored = sorted(((self.prob(w1, w2, w), w) for w in pool), reverse=True)
+            scored = scored[:_MAX_CANDIDATES]
             found = _Candidates(
                 ids=tuple(w for _, w in scored),
                 probs=tuple(p for p, _ in scored),
                 members=frozenset(w for _, w in scored),
-                truncated=truncated,
+                truncated=len(self.bigram[w2]) > len(scored),
             )
         if len(self._memo) >= _MEMO_LIMIT:
             self._memo.clear()
@@ -350,31 +383,31 @@ def _model() -> _NgramModel:
 class _Table:
     """The distribution actually sampled from at one step, ready for a cheap draw.
 
-    `ids`/`weights`/`cum` cover only the tokens that can be drawn (after temperature and
-    top-p), with `log_z` the log of their total weight, so a logprob costs one log and only
-    for the token drawn; `top` is the reported top-k; `raw_ids`/`raw_weights` keep the
-    untempered boosted weights so a table can be rebuilt without banned tokens.
+    Only the tokens that can be drawn (after temperature and top-p) are kept: `ids` and the
+    running sums `cum` of their weights. A token's weight is the difference of neighbouring
+    sums, so its logprob costs one log, only for the token drawn, and is computed the same
+    way for `top` (the reported top-k) so the two always agree. Tables are shared between
+    requests, so they are kept this small on purpose.
     """
 
-    __slots__ = ("cum", "ids", "log_z", "raw_ids", "raw_weights", "top", "weights")
+    __slots__ = ("cum", "ids", "log_z", "top")
 
     def __init__(
         self,
-        ids: list[int],
-        weights: list[float],
+        ids: Sequence[int],
         cum: list[float],
         log_z: float,
         top: tuple[tuple[str, float], ...],
-        raw_ids: list[int],
-        raw_weights: list[float],
     ) -> None:
         self.ids = ids
-        self.weights = weights
         self.cum = cum
         self.log_z = log_z
         self.top = top
-        self.raw_ids = raw_ids
-        self.raw_weights = raw_weights
+
+    def logprob(self, j: int) -> float:
+        """Natural log of the probability of the j-th kept token."""
+        cum = self.cum
+        return math.log(cum[j] - (cum[j - 1] if j else 0.0)) - self.log_z
 
 
 class _Conditioning:
@@ -416,7 +449,7 @@ def _conditioning(path_key: tuple[tuple[str, str], ...]) -> _Conditioning:
             w = 0.35
         else:
             w = 0.15
-        for s in set(_content_stems(text)):
+        for s in _unique_sorted(_content_stems(text)):
             if s in m.idf:
                 weights[s] = max(weights[s], w)
     if not weights:
@@ -524,10 +557,53 @@ class _Run:
         self.h0, self.h1, self.h2 = model.bos, model.bos, model.dot
         self.emitted = 0
 
-    def _build(self, ids: Sequence[int], probs: Sequence[float], texts: list[str]) -> _Table:
-        """Applies the topic boost (and the "fun" exclamations) to candidate probabilities."""
-        weights = list(map(mul, probs, map(self.boost.__getitem__, ids)))
-        ids = list(ids)
+    def _build(
+        self,
+        ids: Sequence[int],
+        probs: Sequence[float],
+        texts: list[str],
+        exclude: set[int] | frozenset[int] = frozenset(),
+    ) -> _Table:
+        """Applies the topic boost (and "fun" exclamations), temperature and top-p.
+
+        `exclude` removes tokens before anything else (4-gram repeats, used openings), so the
+        table is exactly the distribution over what may still be drawn.
+        """
+        weights: Sequence[float] = list(map(mul, probs, map(self.boost.__getitem__, ids)))
+        if self.fun or exclude:
+            ids, weights = self._adjust(list(ids), list(weights), exclude)
+        if len(ids) > 1:
+            pick = itemgetter(*sorted(range(len(ids)), key=weights.__getitem__, reverse=True))
+            ids, weights = pick(ids), pick(weights)
+        k = self.k
+        if self.temperature == 0.0:
+            # Greedy: the argmax, reported with the untempered distribution's logprobs.
+            log_total = math.log(sum(weights))
+            top = tuple(
+                (texts[i], math.log(w) - log_total)
+                for i, w in zip(ids[:k], weights[:k], strict=True)
+            )
+            return _Table(ids[:1], [weights[0]], log_total, top)
+        inv_t = 1.0 / self.temperature
+        if inv_t != 1.0:
+            peak = weights[0]
+            weights = [(w / peak) ** inv_t for w in weights]
+        cum = list(accumulate(weights))
+        # Smallest prefix holding top_p of the mass (zero-weight underflow never included).
+        n = min(bisect_left(cum, self.top_p * cum[-1]) + 1, len(cum))
+        del cum[n:]
+        log_z = math.log(cum[-1])
+        top: list[tuple[str, float]] = []
+        previous = 0.0
+        for j in range(min(k, n)):  # Same arithmetic as _Table.logprob, so values agree.
+            top.append((texts[ids[j]], math.log(cum[j] - previous) - log_z))
+            previous = cum[j]
+        return _Table(ids[:n], cum, log_z, tuple(top))
+
+    def _adjust(
+        self, ids: list[int], weights: list[float], exclude: set[int] | frozenset[int]
+    ) -> tuple[list[int], list[float]]:
+        """The rare paths of _build: "fun" exclamations and excluded tokens."""
         if self.fun:
             dot, bang = self.m.dot, self.m.bang
             if dot in ids:
@@ -540,42 +616,15 @@ class _Run:
                 else:
                     ids.append(bang)
                     weights.append(moved)
-        order = sorted(range(len(ids)), key=weights.__getitem__, reverse=True)
-        return self._finish([ids[j] for j in order], [weights[j] for j in order], texts)
+        if exclude:
+            kept = [j for j, i in enumerate(ids) if i not in exclude]
+            if kept:  # Excluding everything would leave nothing to say; ignore the ban.
+                ids = [ids[j] for j in kept]
+                weights = [weights[j] for j in kept]
+        return ids, weights
 
-    def _finish(self, raw_ids: list[int], raw_weights: list[float], texts: list[str]) -> _Table:
-        """Temperature and nucleus truncation over weights already sorted descending."""
-        k = self.k
-        if self.temperature == 0.0:
-            # Greedy: the argmax, reported with the untempered distribution's logprobs.
-            log_total = math.log(sum(raw_weights))
-            top = tuple(
-                (texts[i], math.log(w) - log_total)
-                for i, w in zip(raw_ids[:k], raw_weights[:k], strict=True)
-            )
-            return _Table(raw_ids[:1], raw_weights[:1], [1.0], log_total, top, raw_ids, raw_weights)
-        inv_t = 1.0 / self.temperature
-        if inv_t == 1.0:
-            tempered = raw_weights
-        else:
-            peak = raw_weights[0]
-            tempered = [(w / peak) ** inv_t for w in raw_weights]
-        cum = list(accumulate(tempered))
-        # Smallest prefix holding top_p of the mass (zero-weight underflow never included).
-        n = min(bisect_left(cum, self.top_p * cum[-1]) + 1, len(cum))
-        log_z = math.log(cum[n - 1])
-        ids = raw_ids[:n]
-        top = tuple(
-            (texts[i], math.log(q) - log_z) for i, q in zip(ids[:k], tempered[:k], strict=False)
-        )
-        return _Table(ids, tempered[:n], cum[:n], log_z, top, raw_ids, raw_weights)
-
-    def _context_table(self, w1: int, w2: int) -> _Table:
-        """The memoised table for a context, topic extras included."""
-        key = (w1, w2)
-        table = self.tables.get(key)
-        if table is not None:
-            return table
+    def _context_inputs(self, w1: int, w2: int) -> tuple[Sequence[int], Sequence[float]]:
+        """Candidate ids and n-gram probabilities for a context, topic extras included."""
         m = self.m
         cands = m.candidates(w1, w2)
         ids: Sequence[int] = cands.ids
@@ -589,8 +638,15 @@ class _Run:
             if missing:
                 ids = list(ids) + missing
                 probs = list(probs) + [m.prob(w1, w2, i) for i in missing]
-        table = self._build(ids, probs, m.spaced)
-        _TABLES.add(self.tables, key, table)
+        return ids, probs
+
+    def _context_table(self, w1: int, w2: int) -> _Table:
+        """The (shared, memoised) table for a context."""
+        key = (w1, w2)
+        table = self.tables.get(key)
+        if table is None:
+            table = self._build(*self._context_inputs(w1, w2), self.m.spaced)
+            _TABLES.add(self.tables, key, table)
         return table
 
     def _topic_followers(self, w2: int) -> list[int]:
@@ -600,14 +656,16 @@ class _Run:
         found = [(follows[i] * boost[i], i) for i in self.cond.topic_ids if i in follows]
         return [i for _, i in heapq.nlargest(_MAX_TOPIC_EXTRAS, found)]
 
+    def _opening_inputs(self) -> tuple[list[int], list[float]]:
+        """Candidate ids and weights for the first word of a paragraph of the reply."""
+        items = heapq.nlargest(_MAX_CANDIDATES, self.cond.openings.items(), key=lambda kv: kv[1])
+        return [i for i, _ in items], [p for _, p in items]
+
     def _opening(self) -> _Table:
-        """The table for the first word of a paragraph of the reply."""
+        """The (shared, memoised) table for the first word of a paragraph."""
         table = self.tables.get(_OPENING_KEY)
         if table is None:
-            items = heapq.nlargest(
-                _MAX_CANDIDATES, self.cond.openings.items(), key=lambda kv: kv[1]
-            )
-            table = self._build([i for i, _ in items], [p for _, p in items], self.m.bare)
+            table = self._build(*self._opening_inputs(), self.m.bare)
             _TABLES.add(self.tables, _OPENING_KEY, table)
         return table
 
@@ -620,22 +678,16 @@ class _Run:
             table = self._opening()
             if not self.used_openings.isdisjoint(table.ids):
                 # A later paragraph should not start like an earlier one.
-                table = self._without(table, self.used_openings, m.bare)
+                table = self._build(*self._opening_inputs(), m.bare, self.used_openings)
         else:
             table = self._context_table(h1, h2)
             banned = self.banned.get((h0, h1, h2))
             if banned is not None and not banned.isdisjoint(table.ids):
-                table = self._without(table, banned, m.spaced)
-        ids = table.ids
-        if len(ids) == 1:
-            j = 0
-        else:
-            cum = table.cum
-            j = bisect_right(cum, self.rng.random() * cum[-1])
-            if j >= len(ids):
-                j = len(ids) - 1
-        token = ids[j]
-        logprob = math.log(table.weights[j]) - table.log_z
+                table = self._build(*self._context_inputs(h1, h2), m.spaced, banned)
+        cum = table.cum
+        n = len(cum)
+        j = 0 if n == 1 else min(bisect_right(cum, self.rng.random() * cum[-1]), n - 1)
+        token = table.ids[j]
         if token == m.end:
             if self.emitted >= _MIN_REPLY_TOKENS:
                 return None
@@ -650,16 +702,7 @@ class _Run:
             self.banned.setdefault((h0, h1, h2), set()).add(token)
             self.h0, self.h1, self.h2 = h1, h2, token
         self.emitted += 1
-        return SampledToken(text, logprob, table.top)
-
-    def _without(self, table: _Table, banned: set[int], texts: list[str]) -> _Table:
-        """Rebuilds a table without tokens that would repeat a 4-gram (or an opening)."""
-        pairs = [
-            (i, w) for i, w in zip(table.raw_ids, table.raw_weights, strict=True) if i not in banned
-        ]
-        if not pairs:
-            return table
-        return self._finish([i for i, _ in pairs], [w for _, w in pairs], texts)
+        return SampledToken(text, table.logprob(j), table.top)
 
 
 class OfflineSampler:

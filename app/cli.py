@@ -1,0 +1,72 @@
+"""The `grove` command: the explorer by default, `grove serve` for a standalone server."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from app.config import ConfigError, default_config_path, load_config
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The `grove` argument parser (explorer flags plus the `serve` subcommand)."""
+    parser = argparse.ArgumentParser(
+        prog="grove",
+        description=(
+            "Explore branching LLM conversations as trees. With no --server, Grove starts "
+            "a local server in-process (offline demo model, SQLite in your data dir)."
+        ),
+        epilog=f"Config file: {default_config_path()} (see README for [keymap]).",
+    )
+    parser.add_argument(
+        "--server",
+        metavar="HOST:PORT",
+        help="use a running Grove server (default: $XAI_API_HOST, else the embedded one)",
+    )
+    parser.add_argument("--db", type=Path, help="SQLite file of the embedded server")
+    parser.add_argument(
+        "--token-delay-ms",
+        type=float,
+        help="pace of the embedded offline model in ms per token (default: 12)",
+    )
+    parser.add_argument("--config", type=Path, help="config file to read instead of the default")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    serve = commands.add_parser(
+        "serve",
+        help="run the Grove Chat server in the foreground",
+        description="Run the Grove Chat server (gRPC, SQLite, offline demo model).",
+    )
+    from server.cli import add_serve_arguments
+
+    add_serve_arguments(serve)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `grove` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "serve":
+        from server.cli import run_serve
+
+        return run_serve(args)
+    try:
+        config = load_config(args.config)
+    except ConfigError as error:
+        print(f"grove: {error}", file=sys.stderr)
+        return 2
+    overrides = {
+        "server": args.server or config.server,
+        "db": args.db or config.db,
+        "token_delay_ms": config.token_delay_ms
+        if args.token_delay_ms is None
+        else args.token_delay_ms,
+    }
+    from dataclasses import replace
+
+    from app.grove_app import GroveApp
+
+    GroveApp(replace(config, **overrides)).run()
+    return 0
+

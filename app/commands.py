@@ -1,0 +1,77 @@
+"""Command palette entries: every explorer action and every conversation."""
+
+from __future__ import annotations
+
+from functools import partial
+
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+from app.safe_text import first_line
+
+# (label, action on the main screen, help)
+ACTIONS: tuple[tuple[str, str, str], ...] = (
+    ("New conversation", "new_conversation", "Start an empty conversation"),
+    ("Generate title", "generate_title", "Title the conversation from its current path"),
+    ("Star / unstar conversation", "toggle_star", "Starred conversations are listed first"),
+    ("Rename conversation", "rename", "Set the conversation's title"),
+    ("Delete conversation", "delete_conversation", "Delete the open conversation"),
+    ("Resample message", "resample", "Sample a new sibling of the focused model message"),
+    ("Edit message", "edit", "Edit the focused message as a new branch"),
+    ("Copy message", "copy", "Copy the focused message's text"),
+    ("Previous branch", "sibling(-1)", "Switch to the previous sibling"),
+    ("Next branch", "sibling(1)", "Switch to the next sibling"),
+    ("Stop sampling", "stop", "Stop the stream; the partial reply is kept"),
+    ("Toggle sidebar", "toggle_sidebar", "Show or hide the conversation list"),
+    ("Toggle forest", "toggle_forest", "Show or hide the forest tree"),
+    ("Help: all keys", "help", "List every key binding"),
+)
+
+
+class GroveCommands(Provider):
+    """Offers the explorer's actions and its conversations in Ctrl+P."""
+
+    def _main_screen(self):  # type: ignore[no-untyped-def]
+        from app.screens.main import MainScreen
+
+        for screen in reversed(self.app.screen_stack):
+            if isinstance(screen, MainScreen):
+                return screen
+        return None
+
+    def _entries(self) -> list[tuple[str, str, str]]:
+        screen = self._main_screen()
+        if screen is None:
+            return []
+        entries = [(label, action, help_text) for label, action, help_text in ACTIONS]
+        from app.widgets.conversation_list import ConversationList
+
+        for summary in screen.query_one(ConversationList).summaries:
+            title = first_line(summary.title, 60) or "Untitled"
+            entries.append(
+                (
+                    f"Open: {title}",
+                    f"open_conversation({summary.conversation_id!r})",
+                    "★ starred conversation" if summary.starred else "Conversation",
+                )
+            )
+        return entries
+
+    async def discover(self) -> Hits:
+        """Everything, before the user types."""
+        screen = self._main_screen()
+        for label, action, help_text in self._entries():
+            yield DiscoveryHit(label, partial(screen.run_action, action), help=help_text)
+
+    async def search(self, query: str) -> Hits:
+        """Fuzzy matches of actions and conversation titles."""
+        matcher = self.matcher(query)
+        screen = self._main_screen()
+        for label, action, help_text in self._entries():
+            score = matcher.match(label)
+            if score > 0:
+                yield Hit(
+                    score,
+                    matcher.highlight(label),
+                    partial(screen.run_action, action),
+                    help=help_text,
+                )

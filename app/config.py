@@ -1,0 +1,78 @@
+"""The app's settings: a TOML file in the platform config dir, under flags and environment.
+
+Precedence: command-line flags over environment (`XAI_API_HOST`, `XAI_API_KEY`,
+`GROVE_*`) over this file. The file may also rebind keys:
+
+    server = "127.0.0.1:50051"     # omit to run the embedded local server
+    token_delay_ms = 15            # pace of the embedded offline model
+
+    [keymap]                       # binding id = keys (comma-separated)
+    resample = "r,ctrl+r"
+    compare = "c"
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import platformdirs
+
+
+def default_config_path() -> Path:
+    """Where Grove looks for `config.toml`."""
+    return Path(platformdirs.user_config_dir("grove", appauthor=False)) / "config.toml"
+
+
+class ConfigError(ValueError):
+    """The config file exists but cannot be used; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class AppConfig:
+    """Resolved settings for one run of the app."""
+
+    server: str | None = None
+    api_key: str | None = None
+    db: Path | None = None
+    token_delay_ms: float = 12.0
+    keymap: dict[str, str] = field(default_factory=dict)
+
+
+def load_config(path: Path | None = None) -> AppConfig:
+    """Reads the config file (missing file: defaults) and applies the environment."""
+    path = path or Path(os.environ.get("GROVE_CONFIG", default_config_path()))
+    data: dict[str, object] = {}
+    if path.exists():
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as error:
+            raise ConfigError(f"Cannot read {path}: {error}") from error
+    keymap = data.get("keymap", {})
+    if not isinstance(keymap, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in keymap.items()
+    ):
+        raise ConfigError(f"{path}: [keymap] must map binding ids to key strings.")
+    server = os.environ.get("XAI_API_HOST") or _optional_str(data, "server", path)
+    db = os.environ.get("GROVE_DB") or _optional_str(data, "db", path)
+    delay = data.get("token_delay_ms", AppConfig.token_delay_ms)
+    if not isinstance(delay, int | float) or delay < 0:
+        raise ConfigError(f"{path}: token_delay_ms must be a non-negative number.")
+    return AppConfig(
+        server=server,
+        api_key=os.environ.get("XAI_API_KEY"),
+        db=Path(db) if db else None,
+        token_delay_ms=float(os.environ.get("GROVE_TOKEN_DELAY_MS", delay)),
+        keymap=dict(keymap),
+    )
+
+
+def _optional_str(data: dict[str, object], key: str, path: Path) -> str | None:
+    value = data.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ConfigError(f"{path}: {key} must be a string.")
+    return value

@@ -1,0 +1,55 @@
+"""`GroveApp`: connects to a server (or starts the embedded one) and shows the explorer."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual.app import App
+from textual.binding import Binding
+
+from app.commands import GroveCommands
+from app.config import AppConfig
+from app.screens.main import MainScreen
+from client import Client
+from client.service import ConversationService
+
+
+class GroveApp(App[None]):
+    """The Grove explorer.
+
+    With `config.server` unset the app starts the embedded local server (offline model,
+    SQLite in the platform data dir) and stops it on exit; either way it talks to the
+    server only through the SDK and `ConversationService`.
+    """
+
+    TITLE = "Grove"
+    COMMANDS: ClassVar = App.COMMANDS | {GroveCommands}
+    BINDINGS = [Binding("ctrl+q", "quit", "Quit", id="quit", priority=True)]
+
+    def __init__(self, config: AppConfig | None = None) -> None:
+        super().__init__()
+        self.config = config or AppConfig()
+        self._embedded = None
+        self.client: Client | None = None
+        self.service: ConversationService | None = None
+
+    async def on_mount(self) -> None:
+        if self.config.keymap:
+            self.set_keymap(self.config.keymap)
+        address = self.config.server
+        if address is None:
+            from app.embedded import start_embedded_server
+
+            self._embedded = await start_embedded_server(self.config.db, self.config.token_delay_ms)
+            address = self._embedded.address
+        self.client = Client(api_key=self.config.api_key, api_host=address)
+        self.service = ConversationService(self.client)
+        await self.push_screen(MainScreen(self.service))
+
+    async def on_unmount(self) -> None:
+        if self.service is not None:
+            await self.service.stop_all()
+        if self.client is not None:
+            await self.client.close()
+        if self._embedded is not None:
+            await self._embedded.stop()

@@ -1,0 +1,15 @@
+"""Textual messages that carry service events to the screen."""
+
+from __future__ import annotations
+
+from textual.message import Message
+
+from client.service import ServiceEvent
+
+
+class ServiceUpdate(Message):
+    """A `ConversationService` event, delivered on the app's message queue."""
+
+    def __init__(self, event: ServiceEvent) -> None:
+        super().__init__()
+        self.event = event

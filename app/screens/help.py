@@ -1,0 +1,77 @@
+"""The help screen: every binding of the explorer, grouped by where it applies."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.dom import DOMNode
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+
+def binding_rows(nodes: Iterable[DOMNode]) -> list[tuple[str, str, str]]:
+    """(where, keys, description) for every described binding of `nodes`, keymap applied."""
+    rows: list[tuple[str, str, str]] = []
+    seen: set[tuple[str, str]] = set()
+    for node in nodes:
+        where = type(node).__name__
+        by_action: dict[str, tuple[list[str], str]] = {}
+        for key, bindings in node._bindings.key_to_bindings.items():
+            for binding in bindings:
+                if not binding.description:
+                    continue
+                keys, _ = by_action.setdefault(binding.action, ([], binding.description))
+                display = node.app.get_key_display(Binding(key, binding.action))
+                if display not in keys:
+                    keys.append(display)
+        for action, (keys, description) in by_action.items():
+            if (where, action) in seen:
+                continue
+            seen.add((where, action))
+            rows.append((where, " ".join(keys), description))
+    return rows
+
+
+class HelpScreen(ModalScreen[None]):
+    """Lists all bindings; Esc, q or ? closes it."""
+
+    DEFAULT_CSS = """
+    HelpScreen {
+        align: center middle;
+        background: $background 60%;
+    }
+    HelpScreen > VerticalScroll {
+        width: 90;
+        max-width: 95%;
+        height: 90%;
+        border: thick $primary 70%;
+        background: $surface;
+        padding: 0 1;
+    }
+    """
+    BINDINGS = [Binding("escape,q,question_mark", "dismiss(None)", "Close")]
+
+    def __init__(self, rows: list[tuple[str, str, str]]) -> None:
+        super().__init__()
+        self._rows = rows
+
+    def compose(self) -> ComposeResult:
+        table = Table(title="Grove keys", expand=True, show_edge=False, pad_edge=False)
+        table.add_column("Where", style="dim", no_wrap=True)
+        table.add_column("Keys", style="bold cyan", no_wrap=True)
+        table.add_column("Action")
+        for where, keys, description in self._rows:
+            table.add_row(Text(where), Text(keys), Text(description))
+        with VerticalScroll():
+            yield Static(table)
+            yield Static(
+                Text(
+                    "Keys can be rebound in config.toml under [keymap], by binding id.",
+                    style="dim italic",
+                )
+            )

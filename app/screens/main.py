@@ -1,0 +1,549 @@
+"""The explorer screen: conversations, the response forest, the thread and the composer.
+
+Only this screen talks to `ConversationService`, always in workers. Widgets get state
+from here and report user intent with Messages; service events come back as
+`ServiceUpdate` messages and are turned into widget updates. Errors become notifications
+carrying the server's sentence; nothing the user typed is lost.
+"""
+
+from __future__ import annotations
+
+import webbrowser
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Header
+
+from app.messages import ServiceUpdate
+from app.safe_text import clean, first_line
+from app.screens.dialogs import ConfirmScreen, EditScreen, PromptScreen
+from app.screens.help import HelpScreen, binding_rows
+from app.widgets.composer import Composer
+from app.widgets.conversation_list import ConversationList, ConversationOptions
+from app.widgets.forest_tree import ForestTree
+from app.widgets.status_line import StatusLine
+from app.widgets.thread_view import ThreadView
+from client.errors import GroveError
+from client.models import Forest, ResponseNode
+from client.service import (
+    BudgetUpdated,
+    ConversationDeleted,
+    ConversationOpened,
+    ConversationService,
+    ConversationsListed,
+    ConversationUpdated,
+    LeafMoved,
+    QueryPerformed,
+    ResponseAdded,
+    ResponseCompleted,
+    StreamFailed,
+    TokensAppended,
+)
+
+UNTITLED = "Untitled conversation"
+
+
+def describe_error(error: BaseException) -> str:
+    """The sentence to show for an error: the server's own words where there are some."""
+    if isinstance(error, GroveError):
+        return error.message
+    text = str(error) or type(error).__name__
+    return clean(text)
+
+
+class MainScreen(Screen[None]):
+    """Sidebar | forest | thread + composer, with branch navigation keys."""
+
+    BINDINGS = [
+        Binding("escape", "stop", "Stop", id="stop"),
+        Binding("left,h", "sibling(-1)", "Prev branch", id="prev_sibling"),
+        Binding("right,l", "sibling(1)", "Next branch", id="next_sibling"),
+        Binding("r", "resample", "Resample", id="resample"),
+        Binding("e", "edit", "Edit", id="edit"),
+        Binding("y", "copy", "Copy", id="copy"),
+        Binding("n", "new_conversation", "New", id="new_conversation"),
+        Binding("t", "generate_title", "Title", id="generate_title"),
+        Binding("s", "toggle_star", "Star", id="star"),
+        Binding("f2", "rename", "Rename", id="rename"),
+        Binding("i", "focus_composer", "Write", id="focus_composer", show=False),
+        Binding("ctrl+b", "toggle_sidebar", "Sidebar", id="toggle_sidebar", show=False),
+        Binding("ctrl+f", "toggle_forest", "Forest", id="toggle_forest", show=False),
+        Binding("question_mark", "help", "Help", id="help"),
+    ]
+
+    DEFAULT_CSS = """
+    MainScreen #body {
+        height: 1fr;
+    }
+    MainScreen #forest {
+        width: 38;
+        border-right: vkey $panel-lighten-2;
+    }
+    MainScreen #main {
+        width: 1fr;
+    }
+    MainScreen #thread {
+        height: 1fr;
+    }
+    MainScreen.-narrow #sidebar {
+        display: none;
+    }
+    MainScreen.-narrow #forest {
+        width: 28;
+    }
+    """
+
+    def __init__(self, service: ConversationService) -> None:
+        super().__init__()
+        self.service = service
+        self.conversation_id: str | None = None
+        self._focused_response_id: str | None = None
+        self._pending_text: str | None = None
+        self._refresh_pending = False
+        self._live_tokens = 0
+        self._unsubscribe: Callable[[], None] | None = None
+
+    # -- layout ------------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield Header(show_clock=False)
+        with Horizontal(id="body"):
+            yield ConversationList(id="sidebar")
+            yield ForestTree(id="forest")
+            with Vertical(id="main"):
+                yield ThreadView(id="thread")
+                yield StatusLine(id="status")
+                yield Composer(id="composer")
+        yield Footer()
+
+    @property
+    def forest(self) -> Forest | None:
+        """The open conversation's forest."""
+        if self.conversation_id is None:
+            return None
+        try:
+            return self.service.forest(self.conversation_id)
+        except KeyError:
+            return None
+
+    @property
+    def thread(self) -> ThreadView:
+        """The thread pane."""
+        return self.query_one(ThreadView)
+
+    @property
+    def tree(self) -> ForestTree:
+        """The forest pane."""
+        return self.query_one(ForestTree)
+
+    @property
+    def composer(self) -> Composer:
+        """The composer."""
+        return self.query_one(Composer)
+
+    @property
+    def status(self) -> StatusLine:
+        """The status line."""
+        return self.query_one(StatusLine)
+
+    def on_mount(self) -> None:
+        self._unsubscribe = self.service.subscribe(lambda e: self.post_message(ServiceUpdate(e)))
+        self.sub_title = self.service.api_host
+        self.title = "Grove"
+        self.status.server = self.service.api_host
+        self.status.redraw(force=True)
+        self.composer.focus()
+        self._apply_width(self.size.width)
+        self.run_guarded(self.service.list_conversations())
+
+    def on_unmount(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+
+    def on_resize(self, event: Any) -> None:
+        self._apply_width(event.size.width)
+
+    def _apply_width(self, width: int) -> None:
+        self.set_class(width < 110, "-narrow")
+
+    # -- running service calls ---------------------------------------------------------------
+
+    def run_guarded(
+        self, awaitable: Awaitable[Any], *, done: Callable[[Any], None] | None = None
+    ) -> None:
+        """Runs a service call in a worker; errors become notifications, never tracebacks."""
+
+        async def guarded() -> None:
+            try:
+                result = await awaitable
+            except GroveError as error:
+                self.notify(describe_error(error), title="Server", severity="error", timeout=8)
+                return
+            except (KeyError, ValueError, RuntimeError) as error:
+                self.notify(describe_error(error), severity="error", timeout=8)
+                return
+            if done is not None:
+                done(result)
+
+        self.run_worker(guarded(), group="service", exit_on_error=False)
+
+    # -- service events ----------------------------------------------------------------------
+
+    @on(ServiceUpdate)
+    def _on_service_update(self, message: ServiceUpdate) -> None:
+        event = message.event
+        sidebar = self.query_one(ConversationList)
+        if isinstance(event, ConversationsListed):
+            sidebar.set_conversations(event.conversations)
+            return
+        if isinstance(event, ConversationUpdated):
+            sidebar.upsert(event.conversation)
+            if event.conversation.conversation_id == self.conversation_id:
+                self.title = first_line(event.conversation.title, 60) or UNTITLED
+            return
+        if isinstance(event, ConversationDeleted):
+            sidebar.remove(event.conversation_id)
+            if event.conversation_id == self.conversation_id:
+                self._close_conversation()
+            return
+        if isinstance(event, ConversationOpened):
+            self._show_forest(event.forest)
+            sidebar.upsert(event.forest.conversation)
+            return
+        if getattr(event, "conversation_id", None) != self.conversation_id:
+            return
+        if isinstance(event, TokensAppended):
+            if self.thread.live_response_id == event.response_id:
+                self.thread.append_tokens(event.text)
+            self._live_tokens += len(event.tokens)
+            self.status.tokens_arrived(len(event.tokens))
+            self.tree.set_streaming(event.response_id, self._live_tokens)
+        elif isinstance(event, ResponseAdded):
+            if event.node.streaming:
+                self._live_tokens = 0
+                self.status.stream_started(event.node.model_name or "default model")
+            elif event.node.is_human and event.node.message == self._pending_text:
+                self._pending_text = None
+                self.composer.clear()
+            self._schedule_refresh()
+        elif isinstance(event, ResponseCompleted):
+            if self.thread.live_response_id == event.placeholder_id:
+                self.thread.end_stream(event.node)
+            self.tree.set_streaming(None)
+            self._after_stream()
+            self._schedule_refresh()
+        elif isinstance(event, StreamFailed):
+            self.tree.set_streaming(None)
+            self._after_stream()
+            self.notify(
+                describe_error(event.error), title="Sampling failed", severity="error", timeout=10
+            )
+            self._schedule_refresh()
+        elif isinstance(event, LeafMoved):
+            self._schedule_refresh()
+        elif isinstance(event, BudgetUpdated):
+            self.status.budget(event.prompt_tokens, event.sampled_tokens, event.max_tokens)
+        elif isinstance(event, QueryPerformed):
+            self.status.query_action(event.query_type, event.query)
+
+    def _after_stream(self) -> None:
+        busy = self.conversation_id is not None and self.service.is_streaming(self.conversation_id)
+        self.composer.busy = busy
+        if not busy:
+            self.status.stream_ended()
+
+    def _show_forest(self, forest: Forest) -> None:
+        self.conversation_id = forest.conversation.conversation_id
+        self.title = first_line(forest.conversation.title, 60) or UNTITLED
+        self.query_one(ConversationList).set_active(self.conversation_id)
+        self.tree.show_forest(forest)
+        self._refresh_views()
+
+    def _close_conversation(self) -> None:
+        self.conversation_id = None
+        self.title = "Grove"
+        self.query_one(ConversationList).set_active(None)
+        self.tree.clear()
+        self.thread.clear_thread()
+
+    def _schedule_refresh(self) -> None:
+        """Coalesces structural updates into one refresh of tree and thread."""
+        if not self._refresh_pending:
+            self._refresh_pending = True
+            self.call_later(self._refresh_views)
+
+    def _refresh_views(self) -> None:
+        self._refresh_pending = False
+        forest = self.forest
+        if forest is None:
+            return
+        path = forest.current_path
+        live = path[-1] if path and path[-1].streaming else None
+        shown = forest.model_copy(update={"leaf_id": live.parent_id}) if live else forest
+        self.thread.show_path(shown)
+        if live is not None and self.thread.live_response_id != live.response_id:
+            self.thread.begin_stream(live, forest.sibling_index(live.response_id))
+            if live.message:
+                self.thread.append_tokens(live.message)
+        self.tree.refresh_forest(forest)
+        self.tree.set_current_path([n.response_id for n in path])
+        self.composer.busy = self.service.is_streaming(forest.conversation.conversation_id)
+
+    # -- widget messages ---------------------------------------------------------------------
+
+    @on(ConversationList.OpenRequested)
+    def _open_requested(self, message: ConversationList.OpenRequested) -> None:
+        self.run_guarded(self.service.open(message.conversation_id))
+
+    @on(ConversationOptions.DeleteRequested)
+    def _delete_requested(self, message: ConversationOptions.DeleteRequested) -> None:
+        self._confirm_delete(message.conversation_id)
+
+    @on(ForestTree.ResponseChosen)
+    def _response_chosen(self, message: ForestTree.ResponseChosen) -> None:
+        if self.conversation_id is not None:
+            self.service.select(self.conversation_id, message.response_id)
+            self._focused_response_id = message.response_id
+
+    @on(ForestTree.ResponseHighlighted)
+    def _response_highlighted(self, message: ForestTree.ResponseHighlighted) -> None:
+        self._focused_response_id = message.response_id
+
+    @on(ThreadView.MessageFocused)
+    def _message_focused(self, message: ThreadView.MessageFocused) -> None:
+        self._focused_response_id = message.response_id
+
+    @on(ThreadView.LinkRequested)
+    def _link_requested(self, message: ThreadView.LinkRequested) -> None:
+        href = message.href
+        if not href.lower().startswith(("http://", "https://")):
+            self.notify(
+                f"Not opening {clean(href)!r}: only http(s) links open.", severity="warning"
+            )
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                webbrowser.open(href)
+
+        self.app.push_screen(
+            ConfirmScreen("Open this link in your browser?", clean(href), yes="Open"), answered
+        )
+
+    @on(Composer.Submitted)
+    def _submitted(self, message: Composer.Submitted) -> None:
+        forest = self.forest
+        if forest is not None and self.service.is_streaming(forest.conversation.conversation_id):
+            self.notify(
+                "A reply is still streaming: press Esc to stop it first.", severity="warning"
+            )
+            return
+        text = message.text
+        self._pending_text = text
+        self.composer.busy = True
+        self.run_guarded(self._send(text))
+
+    async def _send(self, text: str) -> None:
+        try:
+            if self.conversation_id is None or self.forest is None:
+                await self.service.new_conversation()
+            forest = self.forest
+            assert forest is not None and self.conversation_id is not None
+            parent = self._committed_leaf(forest)
+            await self.service.send(self.conversation_id, text, parent)
+        finally:
+            self._after_stream()
+
+    @staticmethod
+    def _committed_leaf(forest: Forest) -> str | None:
+        leaf = forest.leaf_id
+        while leaf is not None and forest.responses[leaf].streaming:
+            leaf = forest.responses[leaf].parent_id
+        return leaf
+
+    # -- actions -----------------------------------------------------------------------------
+
+    def _target(self) -> ResponseNode | None:
+        """The message the user is on: the focused one, else the leaf."""
+        forest = self.forest
+        if forest is None:
+            return None
+        rid = self.thread.focused_response_id or self._focused_response_id or forest.leaf_id
+        if rid is None or rid not in forest.responses:
+            rid = forest.leaf_id
+        return forest.responses.get(rid) if rid else None
+
+    def action_stop(self) -> None:
+        """Stops sampling (the partial reply is kept), or leaves the composer."""
+        if self.conversation_id is not None and self.service.is_streaming(self.conversation_id):
+            self.run_guarded(self.service.stop_all(self.conversation_id))
+            self.notify("Stopping… the partial reply is kept.", timeout=3)
+        elif self.composer.has_focus:
+            self.thread.focus()
+
+    def action_sibling(self, delta: int) -> None:
+        """Switches the focused message to its previous/next sibling branch."""
+        target = self._target()
+        forest = self.forest
+        if target is None or forest is None or self.conversation_id is None:
+            return
+        path_ids = [n.response_id for n in forest.current_path]
+        index = path_ids.index(target.response_id) if target.response_id in path_ids else None
+        leaf = self.service.switch_sibling(self.conversation_id, target.response_id, delta)
+        if leaf is None:
+            k, n = forest.sibling_index(target.response_id)
+            self.notify(
+                f"No {'earlier' if delta < 0 else 'later'} branch here ({k}/{n}).", timeout=2
+            )
+            return
+        if index is not None:
+            new_id = forest.current_path[index].response_id
+            self._focused_response_id = new_id
+            self.call_later(self.thread.focus_message, new_id)
+
+    def action_resample(self) -> None:
+        """Samples a new sibling of the focused model message."""
+        target = self._target()
+        if target is None or self.conversation_id is None:
+            self.notify("Nothing to resample yet.", severity="warning")
+            return
+        if target.is_human or target.streaming:
+            self.notify("Resample works on a finished model message.", severity="warning")
+            return
+        self.composer.busy = True
+        cid = self.conversation_id
+
+        async def resample() -> None:
+            try:
+                await self.service.resample(cid, target.response_id)
+            finally:
+                self._after_stream()
+
+        self.run_guarded(resample())
+
+    def action_edit(self) -> None:
+        """Edits the focused message as a new branch beside it."""
+        target = self._target()
+        if target is None or self.conversation_id is None or target.streaming:
+            self.notify("Nothing to edit.", severity="warning")
+            return
+        cid = self.conversation_id
+        title = (
+            "Edit your message (a new branch with a fresh reply)"
+            if target.is_human
+            else ("Replace the model's reply (a manual response beside it)")
+        )
+
+        def edited(text: str | None) -> None:
+            if text is None or text == target.message:
+                return
+
+            async def edit() -> None:
+                try:
+                    await self.service.edit(cid, target.response_id, text)
+                finally:
+                    self._after_stream()
+
+            if target.is_human:
+                self.composer.busy = True
+            self.run_guarded(edit())
+
+        self.app.push_screen(EditScreen(title, target.message), edited)
+
+    def action_copy(self) -> None:
+        """Copies the focused message's text to the clipboard."""
+        target = self._target()
+        if target is None:
+            return
+        self.app.copy_to_clipboard(target.message)
+        self.notify(f"Copied {len(target.message)} characters.", timeout=2)
+
+    def action_new_conversation(self) -> None:
+        """Starts a new, empty conversation."""
+        self.run_guarded(self.service.new_conversation(), done=lambda _: self.composer.focus())
+
+    def action_generate_title(self) -> None:
+        """Asks the server for a title from the current path."""
+        if self.conversation_id is not None:
+            self.run_guarded(self.service.generate_title(self.conversation_id))
+
+    def action_toggle_star(self) -> None:
+        """Stars or unstars the open conversation."""
+        forest = self.forest
+        if forest is not None:
+            self.run_guarded(
+                self.service.set_starred(
+                    forest.conversation.conversation_id, not forest.conversation.starred
+                )
+            )
+
+    def action_rename(self) -> None:
+        """Renames the open conversation."""
+        forest = self.forest
+        if forest is None:
+            return
+        cid = forest.conversation.conversation_id
+
+        def renamed(title: str | None) -> None:
+            if title is not None:
+                self.run_guarded(self.service.set_title(cid, title.strip()))
+
+        self.app.push_screen(
+            PromptScreen("Rename conversation", forest.conversation.title), renamed
+        )
+
+    def action_delete_conversation(self) -> None:
+        """Deletes the open conversation (after confirmation)."""
+        if self.conversation_id is not None:
+            self._confirm_delete(self.conversation_id)
+
+    def _confirm_delete(self, conversation_id: str) -> None:
+        sidebar = self.query_one(ConversationList)
+        title = next(
+            (s.title for s in sidebar.summaries if s.conversation_id == conversation_id), ""
+        )
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.run_guarded(self.service.delete(conversation_id))
+
+        self.app.push_screen(
+            ConfirmScreen(
+                f"Delete {first_line(title, 50) or 'this conversation'!r}?",
+                "Every branch and reply in it is removed from the server.",
+                yes="Delete",
+            ),
+            answered,
+        )
+
+    def action_open_conversation(self, conversation_id: str) -> None:
+        """Opens a conversation by id (used by the command palette)."""
+        self.run_guarded(self.service.open(conversation_id))
+
+    def action_focus_composer(self) -> None:
+        """Moves focus to the composer."""
+        self.composer.focus()
+
+    def action_toggle_sidebar(self) -> None:
+        """Shows or hides the conversations sidebar."""
+        sidebar = self.query_one(ConversationList)
+        sidebar.display = not sidebar.display
+
+    def action_toggle_forest(self) -> None:
+        """Shows or hides the forest pane."""
+        self.tree.display = not self.tree.display
+
+    def action_help(self) -> None:
+        """Shows every binding."""
+        nodes = [self.app, self, *self.walk_children()]
+        self.app.push_screen(HelpScreen(binding_rows(nodes)))
+
+    def render_title_text(self) -> Text:
+        """The open conversation's title as inert text (for tests and the palette)."""
+        return Text(self.title)

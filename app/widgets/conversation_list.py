@@ -1,0 +1,190 @@
+"""The Conversations sidebar: every conversation, starred first then newest, filterable.
+
+Receives summaries from the screen and posts `OpenRequested` / `DeleteRequested`; it
+never talks to the server itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.message import Message
+from textual.widgets import Input, OptionList
+from textual.widgets.option_list import Option
+
+from app.safe_text import first_line
+from client.models import ConversationSummary
+
+UNTITLED = "Untitled"
+
+
+def sort_key(summary: ConversationSummary) -> tuple[bool, float]:
+    """Starred first, then most recently updated first."""
+    when = summary.update_time or summary.create_time
+    stamp = when.timestamp() if when else 0.0
+    return (not summary.starred, -stamp)
+
+
+def _age(when: datetime | None, now: datetime) -> str:
+    if when is None:
+        return ""
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    seconds = max((now - when).total_seconds(), 0)
+    for size, unit in (
+        (86400 * 365, "y"),
+        (86400 * 30, "mo"),
+        (86400, "d"),
+        (3600, "h"),
+        (60, "m"),
+    ):
+        if seconds >= size:
+            return f"{int(seconds // size)}{unit}"
+    return "now"
+
+
+class ConversationOptions(OptionList):
+    """The list itself; Delete asks the screen to delete the highlighted conversation."""
+
+    BINDINGS = [
+        Binding("delete,d", "delete_highlighted", "Delete", id="delete_conversation"),
+    ]
+
+    class DeleteRequested(Message):
+        """The user asked to delete a conversation (the screen confirms first)."""
+
+        def __init__(self, conversation_id: str) -> None:
+            super().__init__()
+            self.conversation_id = conversation_id
+
+    def action_delete_highlighted(self) -> None:
+        """Requests deletion of the highlighted conversation."""
+        if self.highlighted is None:
+            return
+        option_id = self.get_option_at_index(self.highlighted).id
+        if option_id:
+            self.post_message(self.DeleteRequested(option_id))
+
+
+class ConversationList(Vertical):
+    """Filter box plus the list of conversations."""
+
+    DEFAULT_CSS = """
+    ConversationList {
+        width: 30;
+        border-right: vkey $panel-lighten-2;
+    }
+    ConversationList > Input {
+        border: none;
+        height: 1;
+        padding: 0 1;
+        background: $boost;
+    }
+    ConversationList > ConversationOptions {
+        border: none;
+        height: 1fr;
+        background: $surface;
+    }
+    """
+
+    class OpenRequested(Message):
+        """The user chose a conversation to open."""
+
+        def __init__(self, conversation_id: str) -> None:
+            super().__init__()
+            self.conversation_id = conversation_id
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._summaries: list[ConversationSummary] = []
+        self._active: str | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Input(placeholder="Filter conversations…", id="conversation-filter")
+        yield ConversationOptions(id="conversation-options")
+
+    @property
+    def options(self) -> ConversationOptions:
+        """The option list widget."""
+        return self.query_one(ConversationOptions)
+
+    @property
+    def summaries(self) -> list[ConversationSummary]:
+        """The conversations shown (before filtering), sorted."""
+        return list(self._summaries)
+
+    def set_conversations(self, summaries: Sequence[ConversationSummary]) -> None:
+        """Replaces the list (sorted starred-first, newest-first)."""
+        self._summaries = sorted(summaries, key=sort_key)
+        self._render_options()
+
+    def upsert(self, summary: ConversationSummary) -> None:
+        """Adds or updates one conversation."""
+        others = [s for s in self._summaries if s.conversation_id != summary.conversation_id]
+        self.set_conversations([*others, summary])
+
+    def remove(self, conversation_id: str) -> None:
+        """Drops a deleted conversation."""
+        self.set_conversations([s for s in self._summaries if s.conversation_id != conversation_id])
+
+    def set_active(self, conversation_id: str | None) -> None:
+        """Marks the open conversation."""
+        self._active = conversation_id
+        self._render_options()
+
+    def _render_options(self) -> None:
+        options = self.options
+        needle = self.query_one(Input).value.strip().lower()
+        now = datetime.now(UTC)
+        shown = [
+            s for s in self._summaries if not needle or needle in (s.title or UNTITLED).lower()
+        ]
+        highlighted_id = None
+        if options.highlighted is not None and options.option_count:
+            highlighted_id = options.get_option_at_index(options.highlighted).id
+        options.clear_options()
+        options.add_options(
+            [
+                Option(self._label(s, now, width=max(self.size.width, 30)), id=s.conversation_id)
+                for s in shown
+            ]
+        )
+        target = highlighted_id or self._active
+        for index, summary in enumerate(shown):
+            if summary.conversation_id == target:
+                options.highlighted = index
+                break
+
+    def _label(self, summary: ConversationSummary, now: datetime, width: int) -> Text:
+        star = ("★ ", "bold yellow") if summary.starred else ("  ", "")
+        active = summary.conversation_id == self._active
+        title = first_line(summary.title, max(width - 10, 8)) or UNTITLED
+        return Text.assemble(
+            star,
+            (title, "bold" if active else ("dim italic" if not summary.title else "")),
+            (f" {_age(summary.update_time or summary.create_time, now)}", "dim"),
+        )
+
+    @on(Input.Changed, "#conversation-filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        event.stop()
+        self._render_options()
+
+    @on(Input.Submitted, "#conversation-filter")
+    def _filter_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        if self.options.option_count:
+            self.options.highlighted = self.options.highlighted or 0
+            self.options.focus()
+
+    @on(OptionList.OptionSelected)
+    def _selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        if event.option.id:
+            self.post_message(self.OpenRequested(event.option.id))

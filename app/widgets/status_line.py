@@ -1,0 +1,92 @@
+"""One line under the thread: model, token budget, stream speed and query actions."""
+
+from __future__ import annotations
+
+import time
+
+from rich.text import Text
+from textual.widgets import Static
+
+from app.safe_text import clean
+
+
+class StatusLine(Static):
+    """Shows the state of the current stream; updated by the screen, a few times a second."""
+
+    DEFAULT_CSS = """
+    StatusLine {
+        height: 1;
+        padding: 0 1;
+        color: $text-muted;
+        background: $boost;
+    }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__("", id=id)
+        self.model = ""
+        self.server = ""
+        self.sampled = 0
+        self.max_tokens = 0
+        self.prompt_tokens = 0
+        self.query = ""
+        self.streaming = False
+        self._started: float | None = None
+        self._tokens = 0
+        self._last_draw = 0.0
+
+    def stream_started(self, model: str) -> None:
+        """A reply began streaming."""
+        self.model = model or self.model
+        self.streaming = True
+        self._started = time.monotonic()
+        self._tokens = 0
+        self.sampled = 0
+        self.query = ""
+        self.redraw(force=True)
+
+    def tokens_arrived(self, count: int) -> None:
+        """`count` more tokens arrived; redrawn at most ten times a second."""
+        self._tokens += count
+        self.redraw()
+
+    def budget(self, prompt_tokens: int, sampled: int, max_tokens: int) -> None:
+        """A budget update from the server."""
+        self.prompt_tokens, self.sampled, self.max_tokens = prompt_tokens, sampled, max_tokens
+        self.redraw()
+
+    def query_action(self, query_type: str, query: str) -> None:
+        """The model reported a query (e.g. a search)."""
+        self.query = f"{query_type or 'query'}ing: {query}" if query else ""
+        self.redraw(force=True)
+
+    def stream_ended(self) -> None:
+        """The stream finished (or stopped)."""
+        self.streaming = False
+        self.redraw(force=True)
+
+    @property
+    def tokens_per_second(self) -> float:
+        """Speed of the current (or last) stream."""
+        if self._started is None:
+            return 0.0
+        elapsed = time.monotonic() - self._started
+        return self._tokens / elapsed if elapsed > 0 else 0.0
+
+    def redraw(self, *, force: bool = False) -> None:
+        """Renders the line (throttled unless forced, so tokens don't cost a paint each)."""
+        now = time.monotonic()
+        if not force and now - self._last_draw < 0.1:
+            return
+        self._last_draw = now
+        parts: list[tuple[str, str] | str] = []
+        if self.model:
+            parts += [("model ", "dim"), (clean(self.model), "bold"), "  "]
+        if self.max_tokens:
+            parts += [("tokens ", "dim"), f"{max(self.sampled, self._tokens)}/{self.max_tokens}  "]
+        if self._started is not None:
+            label = "streaming " if self.streaming else "last "
+            parts += [(label, "dim"), f"{self.tokens_per_second:,.0f} tok/s  "]
+        if self.query:
+            parts += [(clean(self.query), "italic")]
+        self.update(Text.assemble(*parts) if parts else Text("ready", style="dim"))

@@ -16,7 +16,11 @@ How it works, and why it is shaped this way:
 - Each step draws from an interpolated trigram/bigram/unigram distribution (Witten-Bell
   weights) restricted to the continuations actually seen after the current context, capped
   at the most likely few dozen. Never touching the whole vocabulary keeps a step at a few
-  microseconds, which matters because the server benchmark streams 100,000 tokens.
+  microseconds, which matters because the server benchmark streams 100,000 tokens. The
+  per-context sampling tables are also shared between requests with the same path and
+  parameters, so resampling a path (Grove's core use) mostly costs a lookup and a bisect.
+- The end-of-paragraph event ends the reply once it has a minimum length; before that it
+  becomes a paragraph-break token and the reply goes on, so replies are never one-liners.
 - The conversation path steers the reply: its content words select the most related corpus
   paragraphs, and the words of those paragraphs are boosted wherever they are grammatical
   continuations (a cache/topic model). The opening word of each paragraph of the reply is
@@ -71,7 +75,7 @@ _TOPIC_BOOST = 5.0
 # Content words unrelated to the prompt are damped by this factor (when the prompt has a
 # recognisable topic), so the reply does not wander off into another corpus file at the
 # first shared function word.
-_OFF_TOPIC = 0.2
+_OFF_TOPIC = 0.1
 # Related words kept per request; other content words count as off-topic.
 _MAX_TOPIC_STEMS = 160
 # Topic words added to a capped context's candidates (the likeliest after that word).
@@ -383,31 +387,32 @@ def _model() -> _NgramModel:
 class _Table:
     """The distribution actually sampled from at one step, ready for a cheap draw.
 
-    Only the tokens that can be drawn (after temperature and top-p) are kept: `ids` and the
-    running sums `cum` of their weights. A token's weight is the difference of neighbouring
-    sums, so its logprob costs one log, only for the token drawn, and is computed the same
-    way for `top` (the reported top-k) so the two always agree. Tables are shared between
-    requests, so they are kept this small on purpose.
+    Only the tokens that can be drawn (after temperature and top-p) are kept: `ids`, their
+    (unnormalised, descending) `weights` and the running sums `cum` for the draw, with
+    `log_z` the log of the total, so a logprob costs one log and only for the token drawn.
+    `top` is computed with the same arithmetic, so the two always agree. Tables are shared
+    between requests, so they are kept this small on purpose.
     """
 
-    __slots__ = ("cum", "ids", "log_z", "top")
+    __slots__ = ("cum", "ids", "log_z", "top", "weights")
 
     def __init__(
         self,
         ids: Sequence[int],
+        weights: Sequence[float],
         cum: list[float],
         log_z: float,
         top: tuple[tuple[str, float], ...],
     ) -> None:
         self.ids = ids
+        self.weights = weights
         self.cum = cum
         self.log_z = log_z
         self.top = top
 
     def logprob(self, j: int) -> float:
         """Natural log of the probability of the j-th kept token."""
-        cum = self.cum
-        return math.log(cum[j] - (cum[j - 1] if j else 0.0)) - self.log_z
+        return math.log(self.weights[j]) - self.log_z
 
 
 class _Conditioning:
@@ -583,7 +588,7 @@ class _Run:
                 (texts[i], math.log(w) - log_total)
                 for i, w in zip(ids[:k], weights[:k], strict=True)
             )
-            return _Table(ids[:1], [weights[0]], log_total, top)
+            return _Table(ids[:1], weights[:1], [weights[0]], log_total, top)
         inv_t = 1.0 / self.temperature
         if inv_t != 1.0:
             peak = weights[0]
@@ -593,12 +598,14 @@ class _Run:
         n = min(bisect_left(cum, self.top_p * cum[-1]) + 1, len(cum))
         del cum[n:]
         log_z = math.log(cum[-1])
-        top: list[tuple[str, float]] = []
-        previous = 0.0
-        for j in range(min(k, n)):  # Same arithmetic as _Table.logprob, so values agree.
-            top.append((texts[ids[j]], math.log(cum[j] - previous) - log_z))
-            previous = cum[j]
-        return _Table(ids[:n], cum, log_z, tuple(top))
+        # Same arithmetic as _Table.logprob, so a chosen token's logprob matches its entry.
+        # Tokens outside the nucleus have probability 0 and are not reported.
+        shown = min(k, n)
+        top = tuple(
+            (texts[i], math.log(w) - log_z)
+            for i, w in zip(ids[:shown], weights[:shown], strict=True)
+        )
+        return _Table(ids[:n], weights[:n], cum, log_z, top)
 
     def _adjust(
         self, ids: list[int], weights: list[float], exclude: set[int] | frozenset[int]

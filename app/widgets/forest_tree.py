@@ -1,0 +1,738 @@
+"""The forest pane: a conversation's response forest as a tree of branch points.
+
+Why runs and not one node per reply: Textual's `Tree` rebuilds all of its lines after any
+change and builds them recursively, so a node per reply makes a 10,000-reply forest slow to
+paint and a deep one crash (RecursionError near depth 950). Each tree node here is a *run*:
+a maximal chain of responses in which every response but the last has exactly one child.
+A linear 100-message chat is one node; the tree only branches where the conversation does.
+
+Three more guards keep big forests cheap:
+
+- Lazy population: a node's children are created when it is first expanded, so only
+  what the user opened (and the current path) is ever materialised.
+- Depth guard: runs nested deeper than `max_depth` branch points are listed flat, marked
+  "↳<depth>", under the run at `max_depth`; nothing is lost and nothing recurses deeply.
+- Minimal refresh: `refresh_forest` relabels in place and adds or removes only the nodes
+  whose runs changed, keeping expansion state and the cursor.
+
+Attributes down, messages up: the screen calls `show_forest`, `refresh_forest`,
+`set_current_path` and `set_streaming`; the widget posts `ResponseChosen` and
+`ResponseHighlighted` and never touches the network. Message text reaches a label only
+through `first_line`, inside a `rich.text.Text`, so it is never parsed as markup and carries
+no control characters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field
+from rich.style import Style
+from rich.text import Text
+from textual import on
+from textual.message import Message
+from textual.reactive import reactive
+from textual.widgets import Tree
+from textual.widgets.tree import TreeNode
+
+from app.safe_text import first_line
+from client.models import Forest, ResponseNode
+
+PENDING_PREFIX = "pending:"
+"""Ids of streaming placeholders start with this (they are replaced when stored)."""
+
+HUMAN_GLYPH = "●"
+MODEL_GLYPH = "◆"
+PARTIAL_MARK = "⋯"
+MANUAL_MARK = "✎"
+SHARED_MARK = "⇪"
+QUERY_MARK = "⌕"
+DEPTH_MARK = "↳"
+
+LEGEND: dict[str, str] = {
+    HUMAN_GLYPH: "written by a person",
+    MODEL_GLYPH: "written by a model",
+    PARTIAL_MARK: "partial (stopped or failed before the end)",
+    MANUAL_MARK: "edited or written by hand",
+    SHARED_MARK: "shared",
+    QUERY_MARK: "made by a query",
+    DEPTH_MARK: "branch nested too deep to indent; the number is its depth",
+    "+N": "N more messages in this run",
+    "[k/n]": "k-th of n alternatives",
+}
+"""What the glyphs in labels mean, for a help screen."""
+
+# Used until the widget's CSS is applied (labels are rebuilt once it is).
+_FALLBACK_STYLES: dict[str, Style] = {
+    "human": Style(color="yellow"),
+    "model": Style(color="cyan"),
+    "current": Style(bold=True),
+    "muted": Style(dim=True),
+    "marker": Style(color="magenta"),
+    "streaming": Style(italic=True, color="green"),
+}
+
+
+def run_ids(forest: Forest, first_id: str) -> tuple[str, ...]:
+    """The ids of the run starting at `first_id`: down while there is exactly one child."""
+    ids = [first_id]
+    current = first_id
+    while True:
+        kids = forest.children.get(current)
+        if not kids or len(kids) != 1:
+            return tuple(ids)
+        current = kids[0]
+        ids.append(current)
+
+
+def run_start(forest: Forest, response_id: str) -> str:
+    """The first response of the run holding `response_id` (a root or a branch's child)."""
+    current = response_id
+    while True:
+        parent = forest.responses[current].parent_id
+        if parent is None or len(forest.children.get(parent, ())) != 1:
+            return current
+        current = parent
+
+
+def path_run_starts(forest: Forest, path_ids: Iterable[str]) -> list[str]:
+    """First ids of the runs a root-to-leaf path passes through, outermost first.
+
+    A path enters every run at its first response, so the runs on a path are exactly the
+    path's responses that are roots or children of a branch point. Stops at an id the
+    forest does not know (a path computed before a removal).
+    """
+    starts: list[str] = []
+    responses = forest.responses
+    children = forest.children
+    for response_id in path_ids:
+        node = responses.get(response_id)
+        if node is None:
+            break
+        parent = node.parent_id
+        if parent is None or len(children.get(parent, ())) != 1:
+            starts.append(response_id)
+    return starts
+
+
+class ForestItem(BaseModel):
+    """What one tree node stands for: a run of responses and where it sits.
+
+    Holds the run's `ResponseNode`s themselves (frozen, so sharing them is safe) rather
+    than ids only, so a handler of a tree message has the messages without a lookup.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    responses: tuple[ResponseNode, ...] = Field(min_length=1)
+    depth: int = 0
+    """Branch points above this run (0 for a root's run)."""
+    sibling_index: int = 1
+    """1-based position of the first response among its siblings."""
+    sibling_count: int = 1
+    flattened: bool = False
+    """Listed flat under the run at the depth limit (its own children are listed too)."""
+
+    @property
+    def first(self) -> ResponseNode:
+        """The run's first response (a root, or a child of a branch point)."""
+        return self.responses[0]
+
+    @property
+    def last(self) -> ResponseNode:
+        """The run's last response: a leaf or a branch point."""
+        return self.responses[-1]
+
+    @property
+    def first_id(self) -> str:
+        """Id of the first response; identifies the run (and its tree node)."""
+        return self.responses[0].response_id
+
+    @property
+    def last_id(self) -> str:
+        """Id of the last response: what choosing the run makes the leaf."""
+        return self.responses[-1].response_id
+
+    @property
+    def response_ids(self) -> tuple[str, ...]:
+        """Ids of the run's responses, first to last."""
+        return tuple(node.response_id for node in self.responses)
+
+    @property
+    def extra(self) -> int:
+        """How many responses follow the first (shown as "+N")."""
+        return len(self.responses) - 1
+
+    @property
+    def marks(self) -> str:
+        """Markers for flags any response of the run carries, in a fixed order."""
+        responses = self.responses
+        marks = ""
+        if any(node.partial for node in responses):
+            marks += PARTIAL_MARK
+        if any(node.manual for node in responses):
+            marks += MANUAL_MARK
+        if any(node.shared for node in responses):
+            marks += SHARED_MARK
+        if any(node.query for node in responses):
+            marks += QUERY_MARK
+        return marks
+
+
+def is_placeholder(node: ResponseNode) -> bool:
+    """True for a reply still streaming (placeholders are always leaves)."""
+    return node.streaming or node.response_id.startswith(PENDING_PREFIX)
+
+
+class ForestTree(Tree[ForestItem]):
+    """The response forest of one conversation, one node per run of responses."""
+
+    MAX_DEPTH: ClassVar[int] = 300
+    """Branch-point nesting shown as indentation; deeper runs are listed flat.
+
+    Well below the ~950 levels at which Tree's recursive line builder overflows the stack,
+    leaving room for the frames of whatever calls it.
+    """
+    TEXT_WIDTH: ClassVar[int] = 32
+    """Characters of a run's first line shown in its label."""
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = Tree.COMPONENT_CLASSES | {
+        "forest-tree--human",
+        "forest-tree--model",
+        "forest-tree--current",
+        "forest-tree--muted",
+        "forest-tree--marker",
+        "forest-tree--streaming",
+    }
+    """
+    | Class | Description |
+    | :- | :- |
+    | `forest-tree--human` | Glyph of a run a person started. |
+    | `forest-tree--model` | Glyph of a run a model started. |
+    | `forest-tree--current` | Text of runs on the current path. |
+    | `forest-tree--muted` | "+N", "[k/n]" and depth markers. |
+    | `forest-tree--marker` | Partial / manual / shared / query markers. |
+    | `forest-tree--streaming` | Live sampling progress. |
+    """
+
+    DEFAULT_CSS = """
+    ForestTree {
+        & > .forest-tree--human { color: $text-secondary; }
+        & > .forest-tree--model { color: $text-primary; }
+        & > .forest-tree--current { color: $text-accent; text-style: bold; }
+        & > .forest-tree--muted { color: $text-muted; }
+        & > .forest-tree--marker { color: $text-warning; }
+        & > .forest-tree--streaming { color: $text-success; text-style: italic; }
+    }
+    """
+
+    # Deep forests indent a lot; three cells per level still shows the guides clearly.
+    guide_depth = reactive(3, init=False)
+
+    class ResponseChosen(Message):
+        """The user chose a run (Enter or click): make its last response the leaf."""
+
+        def __init__(
+            self,
+            response_id: str,
+            *,
+            item: ForestItem | None = None,
+            forest_tree: ForestTree | None = None,
+        ) -> None:
+            super().__init__()
+            self.response_id = response_id
+            """The run's last response id."""
+            self.item = item
+            """The chosen run."""
+            self.forest_tree = forest_tree
+
+        @property
+        def control(self) -> ForestTree | None:
+            """The tree that posted the message."""
+            return self.forest_tree
+
+    class ResponseHighlighted(Message):
+        """The cursor moved to a run (the screen may preview it)."""
+
+        def __init__(
+            self,
+            response_id: str,
+            *,
+            item: ForestItem | None = None,
+            forest_tree: ForestTree | None = None,
+        ) -> None:
+            super().__init__()
+            self.response_id = response_id
+            """The run's last response id."""
+            self.item = item
+            """The highlighted run."""
+            self.forest_tree = forest_tree
+
+        @property
+        def control(self) -> ForestTree | None:
+            """The tree that posted the message."""
+            return self.forest_tree
+
+    def __init__(
+        self,
+        *,
+        max_depth: int | None = None,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+        disabled: bool = False,
+    ) -> None:
+        # Set before Tree.__init__, which may call overridden methods such as `clear`.
+        self.max_depth = self.MAX_DEPTH if max_depth is None else max(max_depth, 1)
+        self._forest: Forest | None = None
+        # Materialised run nodes by their first response id (unique in a forest).
+        self._nodes: dict[str, TreeNode[ForestItem]] = {}
+        # Nodes whose children have been created (Tree node ids; reset by `clear`).
+        self._populated: set[int] = set()
+        self._path_order: list[str] = []
+        self._path_starts: set[str] = set()
+        self._leaf_start: str | None = None
+        self._streaming_id: str | None = None
+        self._streaming_tokens = 0
+        self._streaming_node: TreeNode[ForestItem] | None = None
+        self._label_styles: dict[str, Style] | None = None
+        super().__init__("forest", name=name, id=id, classes=classes, disabled=disabled)
+        self.show_root = False
+        # Enter chooses a run; toggling is Space or a click on the arrow. Otherwise Enter on
+        # an expanded run would collapse the very branch the user just chose.
+        self.auto_expand = False
+
+    # -- API for the screen --------------------------------------------------------------
+
+    @property
+    def forest(self) -> Forest | None:
+        """The forest shown (None before `show_forest` or after `clear`)."""
+        return self._forest
+
+    def show_forest(self, forest: Forest) -> None:
+        """Rebuilds from scratch, expands the current path and puts the cursor on the leaf."""
+        self.clear()
+        self._forest = forest
+        self._populate(self.root)
+        self._leaf_start = None
+        self.set_current_path([node.response_id for node in forest.current_path])
+        if self.cursor_node is None and self.root.children:
+            self._move_cursor_to(self.root.children[0])
+
+    def refresh_forest(self, forest: Forest) -> None:
+        """Brings the tree up to date after responses were added, completed or replaced.
+
+        Only materialised nodes are checked: labels change in place, new runs are inserted
+        and vanished ones removed, so expansion state survives. A run that replaces an
+        expanded one (a placeholder swapped for its stored reply, a run split by a new
+        sibling) is expanded again. Then the forest's current path is applied as
+        `set_current_path` would.
+        """
+        if (
+            self._forest is None
+            or forest.conversation.conversation_id != self._forest.conversation.conversation_id
+        ):
+            self.show_forest(forest)
+            return
+        self._forest = forest
+        cursor = self.cursor_node
+        cursor_item = cursor.data if cursor is not None else None
+        expanded_firsts: set[str] = set()
+        expanded_lasts: set[str] = set()
+        for node in self._nodes.values():
+            if node.is_expanded and node.data is not None:
+                expanded_firsts.add(node.data.first_id)
+                expanded_lasts.add(node.data.last_id)
+        self._reconcile(expanded_firsts, expanded_lasts)
+        if cursor_item is not None and self._nodes.get(cursor_item.first_id) is not cursor:
+            replacement = self.node_for(cursor_item.last_id) or self.node_for(
+                cursor_item.first_id
+            )
+            if replacement is None and forest.leaf_id is not None:
+                replacement = self.reveal(forest.leaf_id)
+            if replacement is not None:
+                self._move_cursor_to(replacement)
+        self.set_current_path([node.response_id for node in forest.current_path])
+
+    def set_current_path(self, path_ids: Sequence[str]) -> None:
+        """Highlights the runs on the path root → leaf and expands the ones new to it.
+
+        Runs that were already on the path keep whatever expansion the user gave them, so a
+        refresh after every completed response does not reopen a branch they collapsed.
+        The cursor follows the leaf when the leaf's run changes, unless the user has moved
+        it elsewhere inside the focused tree.
+        """
+        forest = self._forest
+        if forest is None:
+            return
+        starts = path_run_starts(forest, path_ids)
+        old_starts = self._path_starts
+        new_starts = set(starts)
+        self._path_order = starts
+        self._path_starts = new_starts
+        for first_id in old_starts ^ new_starts:
+            node = self._nodes.get(first_id)
+            if node is not None:
+                self._relabel(node)
+        for first_id in starts:
+            node = self._nodes.get(first_id)
+            if node is None:
+                break
+            if node.allow_expand:
+                self._populate(node)
+                if first_id not in old_starts and not node.is_expanded:
+                    node.expand()
+        leaf_start = starts[-1] if starts else None
+        if leaf_start == self._leaf_start:
+            return
+        cursor = self.cursor_node
+        follow = (
+            not self.has_focus
+            or cursor is None
+            or cursor.data is None
+            or cursor.data.first_id == self._leaf_start
+        )
+        self._leaf_start = leaf_start
+        if follow and leaf_start is not None:
+            node = self.reveal(leaf_start)
+            if node is not None:
+                self._move_cursor_to(node)
+
+    def set_streaming(self, response_id: str | None, tokens: int = 0) -> None:
+        """Shows live progress on the run ending in the streaming placeholder.
+
+        Only that node's label changes. A placeholder not yet in the shown forest (the
+        screen refreshes the tree after this) gets the count when its node is built.
+        """
+        previous = self._streaming_node
+        self._streaming_id = response_id
+        self._streaming_tokens = tokens
+        node = self._node_ending_in(response_id) if response_id is not None else None
+        self._streaming_node = node
+        if previous is not None and previous is not node:
+            self._relabel(previous)
+        if node is not None:
+            self._relabel(node)
+
+    def node_for(self, response_id: str) -> TreeNode[ForestItem] | None:
+        """The materialised node whose run holds `response_id`, if there is one."""
+        forest = self._forest
+        if forest is None or response_id not in forest.responses:
+            return None
+        return self._nodes.get(run_start(forest, response_id))
+
+    def reveal(self, response_id: str) -> TreeNode[ForestItem] | None:
+        """Materialises and expands the ancestors of the run holding `response_id`.
+
+        Returns its node (None if the response is not in the forest).
+        """
+        forest = self._forest
+        if forest is None or response_id not in forest.responses:
+            return None
+        starts = path_run_starts(forest, (node.response_id for node in forest.path_to(response_id)))
+        node: TreeNode[ForestItem] | None = None
+        for first_id in starts:
+            if node is not None:
+                self._populate(node)
+                if not node.is_expanded:
+                    node.expand()
+            node = self._nodes.get(first_id)
+            if node is None:
+                return None
+        return node
+
+    def clear(self) -> ForestTree:
+        """Removes every node and forgets the forest."""
+        self._forest = None
+        self._nodes = {}
+        self._populated = set()
+        self._path_order = []
+        self._path_starts = set()
+        self._leaf_start = None
+        self._streaming_node = None
+        super().clear()
+        return self
+
+    # -- Tree behaviour --------------------------------------------------------------------
+
+    def scroll_to_line(self, line: int, animate: bool = True) -> None:
+        """Scrolls to `line`, and sideways when its label would start outside the pane.
+
+        Tree never scrolls sideways (it finds that jarring), but a few dozen branch points
+        down a label would sit entirely right of a narrow pane, leaving only guide lines.
+        """
+        super().scroll_to_line(line, animate=animate)
+        node = self.get_node_at_line(line)
+        width = self.scrollable_content_region.width
+        if node is None or width <= 0:
+            return
+        depth = 0
+        parent = node.parent
+        while parent is not None and parent is not self.root:
+            depth += 1
+            parent = parent.parent
+        indent = depth * self.guide_depth
+        left = self.scroll_x
+        if indent < left or indent > left + width * 2 // 3:
+            self.scroll_to(x=max(indent - 2 * self.guide_depth, 0), animate=False)
+
+    def notify_style_update(self) -> None:
+        """Rebuilds labels when the theme changed the styles they are drawn with."""
+        super().notify_style_update()
+        if self._label_styles is None:
+            return
+        previous = self._label_styles
+        self._label_styles = None
+        if self._styles() != previous:
+            for node in list(self._nodes.values()):
+                self._relabel(node)
+
+    @on(Tree.NodeExpanded)
+    def _populate_expanded(self, event: Tree.NodeExpanded[ForestItem]) -> None:
+        """Creates a node's children the first time it is opened."""
+        self._populate(event.node)
+
+    @on(Tree.NodeSelected)
+    def _choose(self, event: Tree.NodeSelected[ForestItem]) -> None:
+        """Turns Tree's selection into the domain message (the run's last response)."""
+        event.stop()
+        item = event.node.data
+        if item is not None:
+            self.post_message(
+                self.ResponseChosen(item.last_id, item=item, forest_tree=self)
+            )
+
+    @on(Tree.NodeHighlighted)
+    def _highlight(self, event: Tree.NodeHighlighted[ForestItem]) -> None:
+        """Turns cursor movement into the domain message."""
+        event.stop()
+        item = event.node.data
+        if item is not None:
+            self.post_message(
+                self.ResponseHighlighted(item.last_id, item=item, forest_tree=self)
+            )
+
+    # -- building --------------------------------------------------------------------------
+
+    def _item(
+        self,
+        first_id: str,
+        depth: int,
+        sibling_index: int,
+        sibling_count: int,
+        flattened: bool = False,
+    ) -> ForestItem:
+        forest = self._forest
+        assert forest is not None
+        responses = forest.responses
+        return ForestItem(
+            responses=tuple(responses[rid] for rid in run_ids(forest, first_id)),
+            depth=depth,
+            sibling_index=sibling_index,
+            sibling_count=sibling_count,
+            flattened=flattened,
+        )
+
+    def _has_children(self, item: ForestItem) -> bool:
+        forest = self._forest
+        return (
+            forest is not None
+            and not item.flattened
+            and len(forest.children.get(item.last_id, ())) >= 2
+        )
+
+    def _child_items(self, item: ForestItem | None) -> list[ForestItem]:
+        """The runs shown under `item` (under the hidden root for None), in order."""
+        forest = self._forest
+        if forest is None:
+            return []
+        if item is None:
+            roots = forest.children_of(None)
+            return [self._item(rid, 0, k, len(roots)) for k, rid in enumerate(roots, 1)]
+        if not self._has_children(item):
+            return []
+        kids = forest.children_of(item.last_id)
+        if item.depth < self.max_depth:
+            return [self._item(rid, item.depth + 1, k, len(kids)) for k, rid in enumerate(kids, 1)]
+        return self._flat_descendants(item)
+
+    def _flat_descendants(self, item: ForestItem) -> list[ForestItem]:
+        """Every run below `item`, depth first, as flat items (iterative: can be deep)."""
+        forest = self._forest
+        assert forest is not None
+        flat: list[ForestItem] = []
+        stack: list[tuple[str, int, int, int]] = []
+
+        def push(parent_id: str, depth: int) -> None:
+            kids = forest.children_of(parent_id)
+            if len(kids) >= 2:
+                count = len(kids)
+                stack.extend((rid, depth, k, count) for k, rid in reversed(list(enumerate(kids, 1))))
+
+        push(item.last_id, item.depth + 1)
+        while stack:
+            first_id, depth, k, count = stack.pop()
+            sub = self._item(first_id, depth, k, count, flattened=True)
+            flat.append(sub)
+            push(sub.last_id, depth + 1)
+        return flat
+
+    def _add(
+        self, parent: TreeNode[ForestItem], item: ForestItem, before: int | None = None
+    ) -> TreeNode[ForestItem]:
+        node = parent.add(
+            self._label(item), item, before=before, allow_expand=self._has_children(item)
+        )
+        self._nodes[item.first_id] = node
+        return node
+
+    def _populate(self, node: TreeNode[ForestItem]) -> None:
+        """Creates `node`'s children once; later changes come through `_reconcile`."""
+        if node.id in self._populated or self._forest is None:
+            return
+        self._populated.add(node.id)
+        for item in self._child_items(None if node is self.root else node.data):
+            self._add(node, item)
+
+    def _drop(self, node: TreeNode[ForestItem]) -> None:
+        """Removes a node and forgets it and its descendants (iteratively)."""
+        stack = [node]
+        while stack:
+            current = stack.pop()
+            self._populated.discard(current.id)
+            item = current.data
+            if item is not None and self._nodes.get(item.first_id) is current:
+                del self._nodes[item.first_id]
+            if current is self._streaming_node:
+                self._streaming_node = None
+            stack.extend(current.children)
+        node.remove()
+
+    def _reconcile(self, expanded_firsts: set[str], expanded_lasts: set[str]) -> None:
+        """Matches materialised nodes to the forest, level by level from the root."""
+        stack: list[TreeNode[ForestItem]] = [self.root]
+        while stack:
+            parent = stack.pop()
+            if parent.id not in self._populated:
+                continue
+            expected = self._child_items(None if parent is self.root else parent.data)
+            wanted = {item.first_id for item in expected}
+            current = list(parent.children)
+            kept = [node for node in current if node.data and node.data.first_id in wanted]
+            kept_ids = [node.data.first_id for node in kept if node.data]
+            kept_set = set(kept_ids)
+            if kept_ids != [item.first_id for item in expected if item.first_id in kept_set]:
+                kept = []  # Reordered (never happens with append-only children): rebuild.
+            keep = {id(node) for node in kept}
+            for node in current:
+                if id(node) not in keep:
+                    self._drop(node)
+            by_first = {node.data.first_id: node for node in kept if node.data}
+            for index, item in enumerate(expected):
+                child = by_first.get(item.first_id)
+                if child is None:
+                    child = self._add(parent, item, before=index)
+                    if child.allow_expand and (
+                        item.first_id in expanded_firsts or item.last_id in expanded_lasts
+                    ):
+                        self._populate(child)
+                        child.expand()
+                else:
+                    self._update(child, item)
+                if child.id in self._populated:
+                    stack.append(child)
+
+    def _update(self, node: TreeNode[ForestItem], item: ForestItem) -> None:
+        node.data = item
+        allow = self._has_children(item)
+        if node.allow_expand != allow:
+            node.allow_expand = allow
+            if not allow:
+                for child in list(node.children):
+                    self._drop(child)
+                self._populated.discard(node.id)
+        self._relabel(node)
+
+    def _node_ending_in(self, response_id: str) -> TreeNode[ForestItem] | None:
+        cached = self._streaming_node
+        if (
+            cached is not None
+            and cached.data is not None
+            and cached.data.last_id == response_id
+            and self._nodes.get(cached.data.first_id) is cached
+        ):
+            return cached
+        return self.node_for(response_id)
+
+    def _move_cursor_to(self, node: TreeNode[ForestItem]) -> None:
+        # Reading `last_line` builds the tree's lines now, so `node.line` is current and
+        # the cursor lands synchronously (the screen and tests see it at once).
+        if self.last_line < 0 or node.line < 0:
+            return
+        self.move_cursor(node, animate=False)
+        self.call_after_refresh(self._scroll_to_cursor)
+
+    def _scroll_to_cursor(self) -> None:
+        node = self.cursor_node
+        if node is not None and node.line >= 0:
+            self.scroll_to_node(node, animate=False)
+
+    # -- labels ----------------------------------------------------------------------------
+
+    def _styles(self) -> dict[str, Style]:
+        if self._label_styles is None:
+            self._label_styles = {
+                role: self.get_component_rich_style(
+                    f"forest-tree--{role}", partial=True, default=fallback
+                )
+                for role, fallback in _FALLBACK_STYLES.items()
+            }
+        return self._label_styles
+
+    def _relabel(self, node: TreeNode[ForestItem]) -> None:
+        item = node.data
+        if item is None:
+            return
+        label = self._label(item)
+        if label != node.label:
+            node.set_label(label)
+
+    def _label(self, item: ForestItem) -> Text:
+        """The run's one-line label, assembled from plain strings (never markup)."""
+        styles = self._styles()
+        muted = styles["muted"]
+        first = item.first
+        current = item.first_id in self._path_starts
+        body = styles["current"] if current else Style()
+        label = Text(no_wrap=True, end="")
+        if item.flattened:
+            label.append(f"{DEPTH_MARK}{item.depth} ", muted)
+        glyph_style = styles["human"] if first.is_human else styles["model"]
+        label.append(HUMAN_GLYPH if first.is_human else MODEL_GLYPH, glyph_style + body)
+        label.append(" ")
+        live = self._live_text(item)
+        if live is not None and len(item.responses) == 1:
+            label.append(live, styles["streaming"])
+        else:
+            line = first_line(first.message, self.TEXT_WIDTH).replace("\t", " ")
+            label.append(line or "(empty)", body if line else muted + body)
+        if item.extra:
+            label.append(f" +{item.extra}", muted)
+        marks = item.marks
+        if marks:
+            label.append(f" {marks}", styles["marker"])
+        if item.sibling_count > 1:
+            label.append(f" [{item.sibling_index}/{item.sibling_count}]", muted)
+        if live is not None and len(item.responses) > 1:
+            label.append(f" {MODEL_GLYPH} {live}", styles["streaming"])
+        return label
+
+    def _live_text(self, item: ForestItem) -> str | None:
+        """ "sampling… 42 tok" when the run ends in a streaming placeholder, else None."""
+        last = item.last
+        if last.response_id == self._streaming_id:
+            return f"sampling… {self._streaming_tokens} tok"
+        if is_placeholder(last):
+            return "sampling…"
+        return None

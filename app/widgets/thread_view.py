@@ -1,0 +1,657 @@
+"""The messages on the current path of a conversation, with a live streaming reply.
+
+Attributes down, messages up: the screen calls `show_path`, `begin_stream`,
+`append_tokens`, `end_stream` and the cursor methods; the view posts `MessageFocused` and
+`LinkRequested`. It never talks to the network.
+
+Design, driven by measurements with Textual 8.2 (Textual re-lays-out every widget on the
+screen at each append to a `Markdown` widget):
+
+* Finished messages are `MessageView`s, one static Rich renderable each, built once. With
+  50 earlier messages as `Markdown` widgets an append cost ~620 ms; as single renderables
+  ~7 ms.
+* Only the reply being streamed is a Textual `Markdown` widget, fed through a
+  `MarkdownStream` (append-only; it batches fragments when rendering falls behind). When
+  the stream ends it is swapped for a `MessageView`.
+* At most a window of messages is mounted: the last `WINDOW` when a path is shown, never
+  more than `MAX_MOUNTED`, so an append costs the same on a 5,000-message path as on a
+  short one, and long paths open quickly. "▲ k earlier messages" at the top (click, or
+  scroll to the top) and "▼ k later messages" at the bottom move the window; moving the
+  message cursor outside it moves it too.
+* Auto-scroll uses Textual's anchoring: the view sticks to the bottom while the reply
+  grows only while the user is at the bottom; any scroll away releases it, and returning
+  to the bottom restores it.
+
+Every message text goes through `clean()` and is never parsed as markup.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable
+from dataclasses import dataclass, field
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.await_complete import AwaitComplete
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.events import Click
+from textual.message import Message
+from textual.widgets import Markdown, Static
+from textual.widgets.markdown import MarkdownStream
+
+from app.safe_text import clean
+from app.widgets.message_view import MessageView, header_text
+from client.models import Forest, ResponseNode
+
+WINDOW = 60
+"""Messages mounted when a path is shown, and added per "earlier"/"later" step."""
+
+MAX_MOUNTED = 3 * WINDOW
+"""Upper bound on mounted messages: loading more drops messages at the other end."""
+
+
+class MoreMessages(Static):
+    """A clickable "▲ k earlier messages" (or "▼ k later messages") line."""
+
+    DEFAULT_CSS = """
+    MoreMessages {
+        width: 1fr;
+        height: 1;
+        margin: 0 0 1 0;
+        color: $text-muted;
+        text-align: center;
+        background: $boost;
+    }
+    MoreMessages:hover {
+        color: $text;
+        background: $primary 20%;
+    }
+    """
+
+    class Pressed(Message):
+        """The user asked for the messages this line stands for."""
+
+        def __init__(self, earlier: bool) -> None:
+            super().__init__()
+            self.earlier = earlier
+            """True for the top ("earlier") line, False for the bottom one."""
+
+    def __init__(self, *, earlier: bool) -> None:
+        super().__init__("", markup=False, classes="-earlier" if earlier else "-later")
+        self.earlier = earlier
+        self.count = 0
+
+    def set_count(self, count: int) -> None:
+        """Shows how many messages are not mounted on this side."""
+        if count == self.count:
+            return
+        self.count = count
+        plural = "" if count == 1 else "s"
+        if self.earlier:
+            label = f"▲ {count} earlier message{plural}"
+        else:
+            label = f"▼ {count} later message{plural}"
+        self.update(Text(label))
+
+    def on_click(self, event: Click) -> None:
+        """Turns a click into a `Pressed` message for the thread view."""
+        event.stop()
+        self.post_message(self.Pressed(self.earlier))
+
+
+class LiveReply(Vertical):
+    """The reply being streamed: a header and a Textual `Markdown` fed by a stream.
+
+    Fragments written before the widget is mounted are buffered and handed to the
+    `MarkdownStream` once it exists, so callers need not wait for the mount.
+    """
+
+    DEFAULT_CSS = """
+    LiveReply {
+        height: auto;
+        padding: 0 1;
+        margin: 0 0 1 0;
+        border-left: tall $secondary;
+    }
+    LiveReply > .header {
+        height: auto;
+    }
+    LiveReply > Markdown {
+        margin: 0;
+        padding: 0;
+        background: transparent;
+    }
+    LiveReply > Markdown > MarkdownParagraph:last-child {
+        margin: 0;
+    }
+    """
+
+    def __init__(self, node: ResponseNode, sibling: tuple[int, int], initial: str) -> None:
+        """`initial` is (cleaned) text streamed before this widget existed."""
+        super().__init__(classes="-model -streaming")
+        self.node = node
+        self.sibling = sibling
+        self.markdown = Markdown(initial, open_links=False)
+        self._stream: MarkdownStream | None = None
+        self._pending: list[str] = []
+        self._stopped = False
+
+    def compose(self) -> ComposeResult:
+        """A header line like a finished message's, then the growing Markdown."""
+        yield Static(
+            header_text(self.node, self.sibling, streaming=True), markup=False, classes="header"
+        )
+        yield self.markdown
+
+    async def on_mount(self) -> None:
+        """Starts the stream (children, hence the Markdown, are mounted by now)."""
+        if self._stopped:
+            return
+        stream = Markdown.get_stream(self.markdown)
+        pending = "".join(self._pending)
+        self._pending.clear()
+        self._stream = stream
+        # Either call yields once, so the stream's task starts before anyone can stop it
+        # (a task cancelled before its first step would raise out of `stop()`).
+        if pending:
+            await stream.write(pending)
+        else:
+            await asyncio.sleep(0)
+
+    async def write(self, fragment: str) -> None:
+        """Appends cleaned text; cheap, as `MarkdownStream.write` only queues it."""
+        if self._stopped:
+            return
+        if self._stream is None:
+            self._pending.append(fragment)
+            return
+        await self._stream.write(fragment)
+
+    async def finish(self) -> None:
+        """Stops the stream after it has rendered everything written so far."""
+        self._stopped = True
+        stream, self._stream = self._stream, None
+        if stream is None:
+            return
+        try:
+            await stream.stop()
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise
+
+
+@dataclass
+class _Live:
+    """A reply being streamed, whether or not its widget is currently mounted."""
+
+    node: ResponseNode
+    sibling: tuple[int, int]
+    # The id of the message the reply follows (None: the path is empty).
+    after_id: str | None
+    # Every cleaned fragment so far, to rebuild the widget if it is mounted again.
+    parts: list[str] = field(default_factory=list)
+    widget: LiveReply | None = None
+
+
+def _common_prefix(
+    old: list[ResponseNode],
+    old_siblings: list[tuple[int, int]],
+    new: list[ResponseNode],
+    new_siblings: list[tuple[int, int]],
+) -> int:
+    """How many leading messages are drawn identically on both paths."""
+    limit = min(len(old), len(new))
+    index = 0
+    while index < limit:
+        a, b = old[index], new[index]
+        if old_siblings[index] != new_siblings[index] or not (a is b or a == b):
+            break
+        index += 1
+    return index
+
+
+class ThreadView(VerticalScroll, can_focus=True):
+    """The current path of a conversation, a message cursor, and a live reply."""
+
+    DEFAULT_CSS = """
+    ThreadView {
+        height: 1fr;
+        padding: 0 1;
+        scrollbar-gutter: stable;
+    }
+    ThreadView > MoreMessages.-earlier {
+        display: none;
+    }
+    ThreadView.-has-earlier > MoreMessages.-earlier {
+        display: block;
+    }
+    """
+
+    BINDINGS = [
+        Binding("up,k", "cursor(-1)", "Previous message", key_display="↑/k"),
+        Binding("down,j", "cursor(1)", "Next message", key_display="↓/j"),
+        Binding("home,g", "first", "First message", key_display="g"),
+        Binding("end,G", "last", "Last message", key_display="G"),
+    ]
+
+    class MessageFocused(Message):
+        """The message cursor moved to `response_id`."""
+
+        def __init__(self, response_id: str) -> None:
+            super().__init__()
+            self.response_id = response_id
+
+    class LinkRequested(Message):
+        """The user clicked a link in a reply; the screen decides whether to open it."""
+
+        def __init__(self, href: str) -> None:
+            super().__init__()
+            self.href = href
+
+    def __init__(
+        self, *, name: str | None = None, id: str | None = None, classes: str | None = None
+    ) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self._path: list[ResponseNode] = []
+        self._siblings: list[tuple[int, int]] = []
+        # Mounted views show self._path[self._lo : self._lo + len(self._views)].
+        self._lo = 0
+        self._views: list[MessageView] = []
+        self._focus: int | None = None
+        self._live: _Live | None = None
+        self._earlier = MoreMessages(earlier=True)
+        self._later: MoreMessages | None = None
+        self._ready = False
+        self._deferred: Forest | None = None
+
+    def compose(self) -> ComposeResult:
+        """Only the "earlier" line: it is the fixed point new views are mounted after."""
+        yield self._earlier
+
+    def on_mount(self) -> None:
+        """Sticks to the bottom, and shows a path given before the view was mounted."""
+        self._ready = True
+        self.anchor()
+        if self._deferred is not None:
+            forest, self._deferred = self._deferred, None
+            self.show_path(forest)
+
+    # -- reading state ---------------------------------------------------------------------
+
+    @property
+    def path(self) -> list[ResponseNode]:
+        """The messages shown (the live reply excluded), root first."""
+        return list(self._path)
+
+    @property
+    def window(self) -> tuple[int, int]:
+        """The range of path indices currently mounted, as (start, stop)."""
+        return self._lo, self._lo + len(self._views)
+
+    @property
+    def focused_index(self) -> int | None:
+        """The path index under the message cursor, or None when there is no cursor."""
+        return self._focus
+
+    @property
+    def focused_response_id(self) -> str | None:
+        """The response under the message cursor, or None."""
+        if self._focus is None:
+            return None
+        return self._path[self._focus].response_id
+
+    @property
+    def live_reply(self) -> LiveReply | None:
+        """The mounted live reply widget, if a reply is streaming and visible."""
+        return None if self._live is None else self._live.widget
+
+    @property
+    def is_streaming(self) -> bool:
+        """True between `begin_stream` and `end_stream`."""
+        return self._live is not None
+
+    # -- showing a path --------------------------------------------------------------------
+
+    def show_path(self, forest: Forest) -> AwaitComplete:
+        """Shows `forest.current_path`, reusing views of messages that did not change.
+
+        Views are kept for the leading messages that are identical (same node, same
+        "branch k/n"), so switching a sibling near the bottom re-renders only what follows
+        it. If the path ends with the reply being streamed, that reply stays live.
+
+        Returns an optionally awaitable object that completes when the DOM is updated.
+        """
+        if not self._ready:
+            self._deferred = forest
+            return AwaitComplete.nothing()
+        path = forest.current_path
+        live = self._live
+        if live is not None and path and path[-1].response_id == live.node.response_id:
+            path = path[:-1]
+        siblings = [forest.sibling_index(node.response_id) for node in path]
+        same = _common_prefix(self._path, self._siblings, path, siblings)
+        old_lo, old_hi = self.window
+        was_at_end = old_hi == len(self._path)
+        if self._views and old_lo < same:
+            # The top of the mounted window survives: keep it, and extend to the end if the
+            # window reached the end before (else keep its bottom where it was).
+            lo = old_lo
+            hi = len(path) if was_at_end else min(old_hi, len(path))
+            if hi - lo > MAX_MOUNTED:
+                lo = max(0, hi - WINDOW)
+        else:
+            hi = len(path)
+            lo = max(0, hi - WINDOW)
+        old_focus_id = self.focused_response_id
+        waits, kept = self._apply(path, siblings, lo, hi, same)
+        if self._focus is not None:
+            index = next(
+                (i for i, node in enumerate(path) if node.response_id == old_focus_id), None
+            )
+            if index is None and kept and path:
+                # A sibling replaced the focused message: the cursor stays at that depth.
+                index = min(self._focus, len(path) - 1)
+            self._focus = index
+            self._sync_focus_classes()
+        if not kept:
+            # Another thread altogether: start at its end, following new text.
+            self.anchor()
+        self._announce_focus(old_focus_id)
+        return AwaitComplete(*waits)
+
+    def _apply(
+        self,
+        path: list[ResponseNode],
+        siblings: list[tuple[int, int]],
+        lo: int,
+        hi: int,
+        same: int,
+    ) -> tuple[list[Awaitable[object]], int]:
+        """Mounts views for path[lo:hi], reusing those of the first `same` messages.
+
+        Returns the awaitables of the DOM changes and how many views were kept.
+
+        DOM order is: "earlier" line, views, then the "later" line or the live reply (never
+        both). New views are mounted after the "earlier" line or after the last kept view,
+        never relative to a view being removed.
+        """
+        old_lo = self._lo
+        old_hi = old_lo + len(self._views)
+        keep_lo, keep_hi = max(old_lo, lo), min(old_hi, hi, same)
+        if keep_lo >= keep_hi:
+            keep_lo = keep_hi = lo
+        kept = self._views[keep_lo - old_lo : keep_hi - old_lo] if keep_hi > keep_lo else []
+        kept_ids = {id(view) for view in kept}
+        doomed = [view for view in self._views if id(view) not in kept_ids]
+        top = [MessageView(path[i], siblings[i]) for i in range(lo, keep_lo)]
+        bottom = [MessageView(path[i], siblings[i]) for i in range(keep_hi, hi)]
+        waits: list[Awaitable[object]] = []
+        with self.app.batch_update():
+            if doomed:
+                waits.append(self.remove_children(doomed))
+            if kept:
+                if top:
+                    waits.append(self.mount_all(top, after=self._earlier))
+                if bottom:
+                    waits.append(self.mount_all(bottom, after=kept[-1]))
+            elif top or bottom:
+                waits.append(self.mount_all(top + bottom, after=self._earlier))
+            self._path, self._siblings = path, siblings
+            self._lo, self._views = lo, top + kept + bottom
+            waits.extend(self._sync_edges())
+            self._sync_focus_classes()
+        return waits, len(kept)
+
+    def _sync_edges(self) -> list[Awaitable[object]]:
+        """Updates the "earlier"/"later" lines and mounts or unmounts the live reply."""
+        waits: list[Awaitable[object]] = []
+        lo, hi = self.window
+        self._earlier.set_count(lo)
+        self.set_class(lo > 0, "-has-earlier")
+        later = len(self._path) - hi
+        if later > 0:
+            if self._later is None:
+                self._later = MoreMessages(earlier=False)
+                waits.append(self.mount(self._later))
+            self._later.set_count(later)
+        elif self._later is not None:
+            waits.append(self._later.remove())
+            self._later = None
+        live = self._live
+        if live is not None:
+            last_id = self._path[-1].response_id if self._path else None
+            visible = later == 0 and last_id == live.after_id
+            if visible and live.widget is None:
+                live.widget = LiveReply(live.node, live.sibling, "".join(live.parts))
+                waits.append(self.mount(live.widget))
+            elif not visible and live.widget is not None:
+                waits.append(self._retire(live.widget))
+                live.widget = None
+        return waits
+
+    def _retire(self, widget: LiveReply) -> Awaitable[object]:
+        """Hides a live widget now; stops its stream and removes it in the background."""
+        widget.display = False
+
+        async def stop_and_remove() -> None:
+            await widget.finish()
+            await widget.remove()
+
+        return self.run_worker(stop_and_remove(), group="thread-view").wait()
+
+    # -- streaming -------------------------------------------------------------------------
+
+    def begin_stream(self, node: ResponseNode, sibling: tuple[int, int]) -> AwaitComplete:
+        """Mounts the live reply `node` (a placeholder) at the end of the path.
+
+        The path is cut back to the reply's parent when the parent is on it (regenerating
+        an earlier reply shows the new one in its place), and the window moves to the end.
+        Fragments can be appended at once; they are buffered until the widget is mounted.
+        Returns an optionally awaitable object that completes when the widget is mounted.
+        """
+        waits: list[Awaitable[object]] = []
+        if self._live is not None and self._live.widget is not None:
+            waits.append(self._retire(self._live.widget))
+        self._live = None
+        path, siblings = self._path, self._siblings
+        ids = [n.response_id for n in path]
+        if node.response_id in ids:
+            cut = ids.index(node.response_id)
+        elif node.parent_id in ids:
+            cut = ids.index(node.parent_id) + 1
+        else:
+            cut = len(path)
+        path, siblings = path[:cut], siblings[:cut]
+        after_id = path[-1].response_id if path else None
+        self._live = _Live(node=node, sibling=sibling, after_id=after_id)
+        old_focus_id = self.focused_response_id
+        if self._focus is not None and self._focus >= len(path):
+            self._focus = len(path) - 1 if path else None
+        hi = len(path)
+        lo = self._lo if hi - self._lo <= MAX_MOUNTED else max(0, hi - WINDOW)
+        lo = min(lo, max(0, hi - WINDOW))
+        waits.extend(self._apply(path, siblings, lo, hi, len(path))[0])
+        self._announce_focus(old_focus_id)
+        return AwaitComplete(*waits)
+
+    async def append_tokens(self, text: str) -> None:
+        """Appends a fragment of the streaming reply. Async: await it.
+
+        Cost is independent of the thread's length: the fragment is cleaned, remembered,
+        and queued on the `MarkdownStream`, which yields once to let its task render
+        (batching fragments that arrive faster than they can be drawn). Fragments that
+        arrive while the live widget is not mounted (the window was moved up, or the path
+        shown is elsewhere) are only remembered. Ignored when no stream is live.
+        """
+        live = self._live
+        if live is None:
+            return
+        fragment = clean(text)
+        if not fragment:
+            return
+        live.parts.append(fragment)
+        if live.widget is not None:
+            await live.widget.write(fragment)
+
+    def end_stream(
+        self, node: ResponseNode, sibling: tuple[int, int] | None = None
+    ) -> AwaitComplete:
+        """Replaces the live reply by the finished message `node` (rendered once).
+
+        `node` is the stored response (its id may differ from the placeholder's). It is
+        appended to the path when the path still ends at its parent; a later `show_path`
+        with the updated forest then reuses every view. `sibling` defaults to the one
+        given to `begin_stream`. Returns an optionally awaitable object that completes
+        when the live widget is gone and its stream stopped.
+        """
+        live, self._live = self._live, None
+        waits: list[Awaitable[object]] = []
+        if sibling is None:
+            sibling = live.sibling if live is not None else (1, 1)
+        last_id = self._path[-1].response_id if self._path else None
+        if node.parent_id == last_id and node.response_id != last_id:
+            lo, hi = self.window
+            at_end = hi == len(self._path)
+            path = [*self._path, node]
+            siblings = [*self._siblings, sibling]
+            if at_end:
+                hi += 1
+                if hi - lo > MAX_MOUNTED:
+                    lo = hi - MAX_MOUNTED
+            with self.app.batch_update():
+                waits.extend(self._apply(path, siblings, lo, hi, len(self._path))[0])
+                if live is not None and live.widget is not None:
+                    waits.append(self._retire(live.widget))
+        elif live is not None and live.widget is not None:
+            waits.append(self._retire(live.widget))
+        return AwaitComplete(*waits)
+
+    # -- the message cursor ----------------------------------------------------------------
+
+    def focus_message(self, response_id: str) -> bool:
+        """Puts the cursor on `response_id`; False when it is not on the path shown."""
+        for index, node in enumerate(self._path):
+            if node.response_id == response_id:
+                self._set_focus(index)
+                return True
+        return False
+
+    def move_focus(self, delta: int) -> None:
+        """Moves the cursor `delta` messages (clamped); without a cursor, starts at the last."""
+        if not self._path:
+            return
+        if self._focus is None:
+            target = len(self._path) - 1
+        else:
+            target = max(0, min(len(self._path) - 1, self._focus + delta))
+        self._set_focus(target)
+
+    def action_cursor(self, delta: int) -> None:
+        """Key binding: previous/next message."""
+        self.move_focus(delta)
+
+    def action_first(self) -> None:
+        """Key binding: first message of the path."""
+        if self._path:
+            self._set_focus(0)
+
+    def action_last(self) -> None:
+        """Key binding: last message of the path (the window moves back to the end)."""
+        if self._path:
+            self._set_focus(len(self._path) - 1)
+            self.scroll_end(animate=False)
+
+    def _set_focus(self, index: int) -> None:
+        """Moves the cursor, mounting what is needed, and scrolls the message into view."""
+        old_focus_id = self.focused_response_id
+        self._focus = index
+        lo, hi = self.window
+        if not lo <= index < hi:
+            total = len(self._path)
+            if lo - WINDOW <= index < lo:
+                new_lo = max(0, lo - WINDOW)
+                new_hi = min(hi, new_lo + MAX_MOUNTED)
+            elif hi <= index < hi + WINDOW:
+                new_hi = min(total, hi + WINDOW)
+                new_lo = max(lo, new_hi - MAX_MOUNTED)
+            elif index >= total - WINDOW:
+                new_lo, new_hi = max(0, total - WINDOW), total
+            else:
+                new_lo = max(0, index - WINDOW // 2)
+                new_hi = min(total, new_lo + WINDOW)
+            self._apply(self._path, self._siblings, new_lo, new_hi, total)
+        else:
+            self._sync_focus_classes()
+        view = self._views[index - self._lo]
+        self.call_after_refresh(self.scroll_to_widget, view, animate=False)
+        self._announce_focus(old_focus_id)
+
+    def _sync_focus_classes(self) -> None:
+        """Marks the focused view (and only it) with the `-focused` class."""
+        for offset, view in enumerate(self._views):
+            view.set_class(self._lo + offset == self._focus, "-focused")
+
+    def _announce_focus(self, old_focus_id: str | None) -> None:
+        """Posts `MessageFocused` when the cursor is on a different response than before."""
+        focus_id = self.focused_response_id
+        if focus_id is not None and focus_id != old_focus_id:
+            self.post_message(self.MessageFocused(focus_id))
+
+    # -- loading more ----------------------------------------------------------------------
+
+    def load_earlier(self) -> AwaitComplete:
+        """Mounts the previous `WINDOW` messages, keeping what is on screen in place."""
+        lo, hi = self.window
+        if lo == 0:
+            return AwaitComplete.nothing()
+        new_lo = max(0, lo - WINDOW)
+        new_hi = min(hi, new_lo + MAX_MOUNTED)
+        first = self._views[0] if self._views else None
+        offset = first.virtual_region.y - self.scroll_y if first is not None else 0.0
+        waits, _ = self._apply(self._path, self._siblings, new_lo, new_hi, len(self._path))
+
+        def keep_in_place() -> None:
+            if first is not None and first.is_attached:
+                self.scroll_to(y=first.virtual_region.y - offset, animate=False)
+
+        async def settle() -> None:
+            await asyncio.gather(*waits)
+            self.call_after_refresh(keep_in_place)
+
+        return AwaitComplete(settle())
+
+    def load_later(self) -> AwaitComplete:
+        """Mounts the next `WINDOW` messages (and the live reply once at the end)."""
+        lo, hi = self.window
+        total = len(self._path)
+        if hi == total:
+            return AwaitComplete.nothing()
+        new_hi = min(total, hi + WINDOW)
+        new_lo = max(lo, new_hi - MAX_MOUNTED)
+        waits, _ = self._apply(self._path, self._siblings, new_lo, new_hi, total)
+        return AwaitComplete(*waits)
+
+    @on(MoreMessages.Pressed)
+    def _on_more_pressed(self, event: MoreMessages.Pressed) -> None:
+        event.stop()
+        if event.earlier:
+            self.load_earlier()
+        else:
+            self.load_later()
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        """Scrolling to the very top loads earlier messages (as the "▲" line says)."""
+        super().watch_scroll_y(old_value, new_value)
+        if new_value <= 0 < old_value and self._lo > 0:
+            self.call_later(self.load_earlier)
+
+    # -- links -----------------------------------------------------------------------------
+
+    def on_markdown_link_clicked(self, event: Markdown.LinkClicked) -> None:
+        """Passes a clicked link up; the live Markdown was built with open_links=False."""
+        event.stop()
+        self.post_message(self.LinkRequested(event.href))

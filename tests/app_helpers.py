@@ -1,0 +1,55 @@
+"""Helpers for driving the Grove app with Textual's pilot."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from textual.pilot import Pilot
+
+from app.config import AppConfig
+from app.grove_app import GroveApp
+from app.screens.main import MainScreen
+
+
+def make_app(address: str, **config: object) -> GroveApp:
+    """An app pointed at a running test server."""
+    return GroveApp(AppConfig(server=address, **config))  # type: ignore[arg-type]
+
+
+async def main_screen(pilot: Pilot) -> MainScreen:
+    """Waits (bounded) until the explorer screen is up and has listed conversations."""
+    app = pilot.app
+    async with asyncio.timeout(10):
+        while not isinstance(app.screen, MainScreen):
+            await pilot.pause()
+    await settle(pilot)
+    return app.screen  # type: ignore[return-value]
+
+
+async def settle(pilot: Pilot) -> None:
+    """Waits for every worker to finish and the message queues to drain."""
+    async with asyncio.timeout(20):
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+
+
+async def until(pilot: Pilot, condition: Callable[[], bool], what: str) -> None:
+    """Lets the app run until `condition` holds (bounded), for states mid-stream."""
+    try:
+        async with asyncio.timeout(10):
+            while not condition():
+                await pilot.pause()
+    except TimeoutError:
+        raise AssertionError(f"timed out waiting for {what}") from None
+
+
+async def send(pilot: Pilot, text: str) -> None:
+    """Types `text` into the composer and presses Enter."""
+    screen = pilot.app.screen
+    assert isinstance(screen, MainScreen)
+    screen.composer.focus()
+    screen.composer.text = text
+    await pilot.press("enter")

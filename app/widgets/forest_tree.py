@@ -25,11 +25,11 @@ no control characters.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import ClassVar
+from typing import ClassVar, Self
 
 from pydantic import BaseModel, ConfigDict, Field
 from rich.style import Style
-from rich.text import Text
+from rich.text import Span, Text
 from textual import on
 from textual.message import Message
 from textual.reactive import reactive
@@ -65,12 +65,12 @@ LEGEND: dict[str, str] = {
 
 # Used until the widget's CSS is applied (labels are rebuilt once it is).
 _FALLBACK_STYLES: dict[str, Style] = {
-    "human": Style(color="yellow"),
-    "model": Style(color="cyan"),
+    "human": Style(color="green"),
+    "model": Style(color="blue"),
     "current": Style(bold=True),
     "muted": Style(dim=True),
-    "marker": Style(color="magenta"),
-    "streaming": Style(italic=True, color="green"),
+    "marker": Style(color="yellow"),
+    "streaming": Style(italic=True, color="magenta"),
 }
 
 
@@ -185,6 +185,22 @@ def is_placeholder(node: ResponseNode) -> bool:
     return node.streaming or node.response_id.startswith(PENDING_PREFIX)
 
 
+def _same_run(old: ForestItem, new: ForestItem) -> bool:
+    """True when `new` shows exactly what `old` did.
+
+    Forest responses are frozen and replaced (never mutated) when they change, so
+    identity of the run's responses is a cheap and exact change test.
+    """
+    return (
+        old.depth == new.depth
+        and old.sibling_index == new.sibling_index
+        and old.sibling_count == new.sibling_count
+        and old.flattened == new.flattened
+        and len(old.responses) == len(new.responses)
+        and all(a is b for a, b in zip(old.responses, new.responses, strict=True))
+    )
+
+
 class ForestTree(Tree[ForestItem]):
     """The response forest of one conversation, one node per run of responses."""
 
@@ -218,12 +234,12 @@ class ForestTree(Tree[ForestItem]):
 
     DEFAULT_CSS = """
     ForestTree {
-        & > .forest-tree--human { color: $text-secondary; }
+        & > .forest-tree--human { color: $text-success; }
         & > .forest-tree--model { color: $text-primary; }
         & > .forest-tree--current { color: $text-accent; text-style: bold; }
         & > .forest-tree--muted { color: $text-muted; }
         & > .forest-tree--marker { color: $text-warning; }
-        & > .forest-tree--streaming { color: $text-success; text-style: italic; }
+        & > .forest-tree--streaming { color: $text-secondary; text-style: italic; }
     }
     """
 
@@ -287,16 +303,18 @@ class ForestTree(Tree[ForestItem]):
         self.max_depth = self.MAX_DEPTH if max_depth is None else max(max_depth, 1)
         self._forest: Forest | None = None
         # Materialised run nodes by their first response id (unique in a forest).
-        self._nodes: dict[str, TreeNode[ForestItem]] = {}
+        self._run_nodes: dict[str, TreeNode[ForestItem]] = {}
         # Nodes whose children have been created (Tree node ids; reset by `clear`).
         self._populated: set[int] = set()
-        self._path_order: list[str] = []
+        # Runs the user collapsed (first ids): not reopened by `set_current_path`.
+        self._user_collapsed: set[str] = set()
         self._path_starts: set[str] = set()
         self._leaf_start: str | None = None
         self._streaming_id: str | None = None
         self._streaming_tokens = 0
         self._streaming_node: TreeNode[ForestItem] | None = None
         self._label_styles: dict[str, Style] | None = None
+        self._restyle_pending = False
         super().__init__("forest", name=name, id=id, classes=classes, disabled=disabled)
         self.show_root = False
         # Enter chooses a run; toggling is Space or a click on the arrow. Otherwise Enter on
@@ -315,9 +333,8 @@ class ForestTree(Tree[ForestItem]):
         self.clear()
         self._forest = forest
         self._populate(self.root)
-        self._leaf_start = None
-        self.set_current_path([node.response_id for node in forest.current_path])
-        if self.cursor_node is None and self.root.children:
+        self._apply_path([node.response_id for node in forest.current_path], force_cursor=True)
+        if self._leaf_start is None and self.root.children:
             self._move_cursor_to(self.root.children[0])
 
     def refresh_forest(self, forest: Forest) -> None:
@@ -340,15 +357,13 @@ class ForestTree(Tree[ForestItem]):
         cursor_item = cursor.data if cursor is not None else None
         expanded_firsts: set[str] = set()
         expanded_lasts: set[str] = set()
-        for node in self._nodes.values():
+        for node in self._run_nodes.values():
             if node.is_expanded and node.data is not None:
                 expanded_firsts.add(node.data.first_id)
                 expanded_lasts.add(node.data.last_id)
         self._reconcile(expanded_firsts, expanded_lasts)
-        if cursor_item is not None and self._nodes.get(cursor_item.first_id) is not cursor:
-            replacement = self.node_for(cursor_item.last_id) or self.node_for(
-                cursor_item.first_id
-            )
+        if cursor_item is not None and self._run_nodes.get(cursor_item.first_id) is not cursor:
+            replacement = self.node_for(cursor_item.last_id) or self.node_for(cursor_item.first_id)
             if replacement is None and forest.leaf_id is not None:
                 replacement = self.reveal(forest.leaf_id)
             if replacement is not None:
@@ -356,39 +371,44 @@ class ForestTree(Tree[ForestItem]):
         self.set_current_path([node.response_id for node in forest.current_path])
 
     def set_current_path(self, path_ids: Sequence[str]) -> None:
-        """Highlights the runs on the path root → leaf and expands the ones new to it.
+        """Highlights the runs on the path root → leaf and expands them.
 
-        Runs that were already on the path keep whatever expansion the user gave them, so a
-        refresh after every completed response does not reopen a branch they collapsed.
-        The cursor follows the leaf when the leaf's run changes, unless the user has moved
-        it elsewhere inside the focused tree.
+        A run the user collapsed while it was on the path stays collapsed (the screen calls
+        this after every completed response; reopening it each time would fight the user)
+        until it leaves the path and comes back. The cursor follows the leaf when the
+        leaf's run changes, unless the user has moved it elsewhere inside the focused tree.
         """
+        self._apply_path(path_ids, force_cursor=False)
+
+    def _apply_path(self, path_ids: Sequence[str], *, force_cursor: bool) -> None:
         forest = self._forest
         if forest is None:
             return
         starts = path_run_starts(forest, path_ids)
         old_starts = self._path_starts
         new_starts = set(starts)
-        self._path_order = starts
         self._path_starts = new_starts
         for first_id in old_starts ^ new_starts:
-            node = self._nodes.get(first_id)
+            node = self._run_nodes.get(first_id)
             if node is not None:
                 self._relabel(node)
         for first_id in starts:
-            node = self._nodes.get(first_id)
+            node = self._run_nodes.get(first_id)
             if node is None:
                 break
             if node.allow_expand:
                 self._populate(node)
-                if first_id not in old_starts and not node.is_expanded:
+                if not node.is_expanded and (
+                    first_id not in old_starts or first_id not in self._user_collapsed
+                ):
                     node.expand()
         leaf_start = starts[-1] if starts else None
         if leaf_start == self._leaf_start:
             return
         cursor = self.cursor_node
         follow = (
-            not self.has_focus
+            force_cursor
+            or not self.has_focus
             or cursor is None
             or cursor.data is None
             or cursor.data.first_id == self._leaf_start
@@ -420,7 +440,7 @@ class ForestTree(Tree[ForestItem]):
         forest = self._forest
         if forest is None or response_id not in forest.responses:
             return None
-        return self._nodes.get(run_start(forest, response_id))
+        return self._run_nodes.get(run_start(forest, response_id))
 
     def reveal(self, response_id: str) -> TreeNode[ForestItem] | None:
         """Materialises and expands the ancestors of the run holding `response_id`.
@@ -433,21 +453,21 @@ class ForestTree(Tree[ForestItem]):
         starts = path_run_starts(forest, (node.response_id for node in forest.path_to(response_id)))
         node: TreeNode[ForestItem] | None = None
         for first_id in starts:
-            if node is not None:
+            if node is not None and node.allow_expand:
                 self._populate(node)
                 if not node.is_expanded:
                     node.expand()
-            node = self._nodes.get(first_id)
+            node = self._run_nodes.get(first_id)
             if node is None:
                 return None
         return node
 
-    def clear(self) -> ForestTree:
+    def clear(self) -> Self:
         """Removes every node and forgets the forest."""
         self._forest = None
-        self._nodes = {}
+        self._run_nodes = {}
         self._populated = set()
-        self._path_order = []
+        self._user_collapsed = set()
         self._path_starts = set()
         self._leaf_start = None
         self._streaming_node = None
@@ -478,20 +498,36 @@ class ForestTree(Tree[ForestItem]):
             self.scroll_to(x=max(indent - 2 * self.guide_depth, 0), animate=False)
 
     def notify_style_update(self) -> None:
-        """Rebuilds labels when the theme changed the styles they are drawn with."""
+        """Rebuilds labels when the theme changed the styles they are drawn with.
+
+        Deferred: Textual updates component styles only after this notification, so
+        reading them now would return the previous theme's colours.
+        """
         super().notify_style_update()
-        if self._label_styles is None:
-            return
+        if not self._restyle_pending:
+            self._restyle_pending = True
+            self.call_later(self._restyle)
+
+    def _restyle(self) -> None:
+        self._restyle_pending = False
         previous = self._label_styles
         self._label_styles = None
         if self._styles() != previous:
-            for node in list(self._nodes.values()):
+            for node in list(self._run_nodes.values()):
                 self._relabel(node)
 
     @on(Tree.NodeExpanded)
     def _populate_expanded(self, event: Tree.NodeExpanded[ForestItem]) -> None:
         """Creates a node's children the first time it is opened."""
         self._populate(event.node)
+        if event.node.data is not None:
+            self._user_collapsed.discard(event.node.data.first_id)
+
+    @on(Tree.NodeCollapsed)
+    def _remember_collapsed(self, event: Tree.NodeCollapsed[ForestItem]) -> None:
+        """Remembers a collapse so path updates do not reopen the run behind the user."""
+        if event.node.data is not None:
+            self._user_collapsed.add(event.node.data.first_id)
 
     @on(Tree.NodeSelected)
     def _choose(self, event: Tree.NodeSelected[ForestItem]) -> None:
@@ -499,9 +535,7 @@ class ForestTree(Tree[ForestItem]):
         event.stop()
         item = event.node.data
         if item is not None:
-            self.post_message(
-                self.ResponseChosen(item.last_id, item=item, forest_tree=self)
-            )
+            self.post_message(self.ResponseChosen(item.last_id, item=item, forest_tree=self))
 
     @on(Tree.NodeHighlighted)
     def _highlight(self, event: Tree.NodeHighlighted[ForestItem]) -> None:
@@ -509,9 +543,7 @@ class ForestTree(Tree[ForestItem]):
         event.stop()
         item = event.node.data
         if item is not None:
-            self.post_message(
-                self.ResponseHighlighted(item.last_id, item=item, forest_tree=self)
-            )
+            self.post_message(self.ResponseHighlighted(item.last_id, item=item, forest_tree=self))
 
     # -- building --------------------------------------------------------------------------
 
@@ -568,7 +600,9 @@ class ForestTree(Tree[ForestItem]):
             kids = forest.children_of(parent_id)
             if len(kids) >= 2:
                 count = len(kids)
-                stack.extend((rid, depth, k, count) for k, rid in reversed(list(enumerate(kids, 1))))
+                stack.extend(
+                    (rid, depth, k, count) for k, rid in reversed(list(enumerate(kids, 1)))
+                )
 
         push(item.last_id, item.depth + 1)
         while stack:
@@ -582,9 +616,9 @@ class ForestTree(Tree[ForestItem]):
         self, parent: TreeNode[ForestItem], item: ForestItem, before: int | None = None
     ) -> TreeNode[ForestItem]:
         node = parent.add(
-            self._label(item), item, before=before, allow_expand=self._has_children(item)
+            self._label_for(item), item, before=before, allow_expand=self._has_children(item)
         )
-        self._nodes[item.first_id] = node
+        self._run_nodes[item.first_id] = node
         return node
 
     def _populate(self, node: TreeNode[ForestItem]) -> None:
@@ -602,8 +636,8 @@ class ForestTree(Tree[ForestItem]):
             current = stack.pop()
             self._populated.discard(current.id)
             item = current.data
-            if item is not None and self._nodes.get(item.first_id) is current:
-                del self._nodes[item.first_id]
+            if item is not None and self._run_nodes.get(item.first_id) is current:
+                del self._run_nodes[item.first_id]
             if current is self._streaming_node:
                 self._streaming_node = None
             stack.extend(current.children)
@@ -620,7 +654,7 @@ class ForestTree(Tree[ForestItem]):
             wanted = {item.first_id for item in expected}
             current = list(parent.children)
             kept = [node for node in current if node.data and node.data.first_id in wanted]
-            kept_ids = [node.data.first_id for node in kept if node.data]
+            kept_ids = [node.data.first_id for node in kept if node.data is not None]
             kept_set = set(kept_ids)
             if kept_ids != [item.first_id for item in expected if item.first_id in kept_set]:
                 kept = []  # Reordered (never happens with append-only children): rebuild.
@@ -644,6 +678,7 @@ class ForestTree(Tree[ForestItem]):
                     stack.append(child)
 
     def _update(self, node: TreeNode[ForestItem], item: ForestItem) -> None:
+        previous = node.data
         node.data = item
         allow = self._has_children(item)
         if node.allow_expand != allow:
@@ -652,7 +687,8 @@ class ForestTree(Tree[ForestItem]):
                 for child in list(node.children):
                     self._drop(child)
                 self._populated.discard(node.id)
-        self._relabel(node)
+        if previous is None or not _same_run(previous, item):
+            self._relabel(node)
 
     def _node_ending_in(self, response_id: str) -> TreeNode[ForestItem] | None:
         cached = self._streaming_node
@@ -660,7 +696,7 @@ class ForestTree(Tree[ForestItem]):
             cached is not None
             and cached.data is not None
             and cached.data.last_id == response_id
-            and self._nodes.get(cached.data.first_id) is cached
+            and self._run_nodes.get(cached.data.first_id) is cached
         ):
             return cached
         return self.node_for(response_id)
@@ -681,55 +717,84 @@ class ForestTree(Tree[ForestItem]):
     # -- labels ----------------------------------------------------------------------------
 
     def _styles(self) -> dict[str, Style]:
+        """Label styles from the component classes: colour and text style, no background.
+
+        The full style is used because a translucent colour such as `$text-muted` only
+        resolves against the background (the partial style blends it with white). The
+        background is dropped so hover and cursor highlights still show through labels.
+        """
         if self._label_styles is None:
-            self._label_styles = {
-                role: self.get_component_rich_style(
-                    f"forest-tree--{role}", partial=True, default=fallback
+            styles: dict[str, Style] = {}
+            for role, fallback in _FALLBACK_STYLES.items():
+                try:
+                    full = self.get_component_rich_style(f"forest-tree--{role}")
+                except KeyError:  # CSS not applied yet (not mounted): rebuilt once it is
+                    styles[role] = fallback
+                    continue
+                styles[role] = Style(
+                    color=full.color,
+                    bold=full.bold,
+                    italic=full.italic,
+                    dim=full.dim,
+                    underline=full.underline,
                 )
-                for role, fallback in _FALLBACK_STYLES.items()
-            }
+            self._label_styles = styles
         return self._label_styles
 
     def _relabel(self, node: TreeNode[ForestItem]) -> None:
         item = node.data
         if item is None:
             return
-        label = self._label(item)
+        label = self._label_for(item)
         if label != node.label:
             node.set_label(label)
 
-    def _label(self, item: ForestItem) -> Text:
-        """The run's one-line label, assembled from plain strings (never markup)."""
+    def _label_for(self, item: ForestItem) -> Text:
+        """The run's one-line label, assembled from plain strings (never markup).
+
+        Built as one string plus spans rather than by repeated `Text.append`, which is
+        several times slower and runs once per materialised node.
+        """
         styles = self._styles()
         muted = styles["muted"]
         first = item.first
-        current = item.first_id in self._path_starts
-        body = styles["current"] if current else Style()
-        label = Text(no_wrap=True, end="")
+        body = styles["current"] if item.first_id in self._path_starts else None
+        pieces: list[tuple[str, Style | None]] = []
         if item.flattened:
-            label.append(f"{DEPTH_MARK}{item.depth} ", muted)
+            pieces.append((f"{DEPTH_MARK}{item.depth} ", muted))
         glyph_style = styles["human"] if first.is_human else styles["model"]
-        label.append(HUMAN_GLYPH if first.is_human else MODEL_GLYPH, glyph_style + body)
-        label.append(" ")
+        glyph = HUMAN_GLYPH if first.is_human else MODEL_GLYPH
+        pieces.append((glyph, glyph_style))  # keeps its role colour on the current path
+        pieces.append((" ", None))
         live = self._live_text(item)
         if live is not None and len(item.responses) == 1:
-            label.append(live, styles["streaming"])
+            pieces.append((live, styles["streaming"]))
         else:
             line = first_line(first.message, self.TEXT_WIDTH).replace("\t", " ")
-            label.append(line or "(empty)", body if line else muted + body)
+            if line:
+                pieces.append((line, body))
+            else:
+                pieces.append(("(empty)", muted + body if body else muted))
         if item.extra:
-            label.append(f" +{item.extra}", muted)
+            pieces.append((f" +{item.extra}", muted))
         marks = item.marks
         if marks:
-            label.append(f" {marks}", styles["marker"])
+            pieces.append((f" {marks}", styles["marker"]))
         if item.sibling_count > 1:
-            label.append(f" [{item.sibling_index}/{item.sibling_count}]", muted)
+            pieces.append((f" [{item.sibling_index}/{item.sibling_count}]", muted))
         if live is not None and len(item.responses) > 1:
-            label.append(f" {MODEL_GLYPH} {live}", styles["streaming"])
-        return label
+            pieces.append((f" {MODEL_GLYPH} {live}", styles["streaming"]))
+        spans: list[Span] = []
+        offset = 0
+        for text, style in pieces:
+            end = offset + len(text)
+            if style is not None and end > offset:
+                spans.append(Span(offset, end, style))
+            offset = end
+        return Text("".join(text for text, _ in pieces), spans=spans, no_wrap=True, end="")
 
     def _live_text(self, item: ForestItem) -> str | None:
-        """ "sampling… 42 tok" when the run ends in a streaming placeholder, else None."""
+        """Live progress ("sampling… 42 tok") if the run ends in a placeholder, else None."""
         last = item.last
         if last.response_id == self._streaming_id:
             return f"sampling… {self._streaming_tokens} tok"

@@ -112,12 +112,18 @@ class MessageView(Static):
     ) -> None:
         """Builds the renderable now, so refreshes and re-layouts never rebuild it."""
         role = "-human" if node.is_human else "-model"
+        header = header_text(node, sibling)
+        body = body_renderable(node)
         super().__init__(
-            Group(header_text(node, sibling), body_renderable(node)),
+            Group(header, body),
             markup=False,
             id=id,
             classes=f"{role} {classes}" if classes else role,
         )
+        self.header: Text = header
+        """The header line, as drawn."""
+        self.body: RenderableType = body
+        """The body renderable: `rich.markdown.Markdown` for models, `Text` for people."""
         self.node = node
         self.sibling = sibling
 

@@ -18,9 +18,10 @@ screen at each append to a `Markdown` widget):
   short one, and long paths open quickly. "▲ k earlier messages" at the top (click, or
   scroll to the top) and "▼ k later messages" at the bottom move the window; moving the
   message cursor outside it moves it too.
-* Auto-scroll uses Textual's anchoring: the view sticks to the bottom while the reply
-  grows only while the user is at the bottom; any scroll away releases it, and returning
-  to the bottom restores it.
+* Auto-scroll: the view follows new text only while it is at (or within a line of) the
+  bottom. Scrolling away stops following and returning to the bottom resumes it. Textual's
+  own `anchor()` is not used: on a thread shorter than the screen it scrolls to a negative
+  offset, pushing the messages to the bottom of the view.
 
 Every message text goes through `clean()` and is never parsed as markup.
 """
@@ -51,6 +52,9 @@ WINDOW = 60
 
 MAX_MOUNTED = 3 * WINDOW
 """Upper bound on mounted messages: loading more drops messages at the other end."""
+
+FOLLOW_SLACK = 1
+"""Lines from the bottom within which the view still counts as "at the bottom"."""
 
 
 class MoreMessages(Static):
@@ -267,15 +271,16 @@ class ThreadView(VerticalScroll, can_focus=True):
         self._later: MoreMessages | None = None
         self._ready = False
         self._deferred: Forest | None = None
+        # Whether new content should scroll into view (the user is at the bottom).
+        self._follow = True
 
     def compose(self) -> ComposeResult:
         """Only the "earlier" line: it is the fixed point new views are mounted after."""
         yield self._earlier
 
     def on_mount(self) -> None:
-        """Sticks to the bottom, and shows a path given before the view was mounted."""
+        """Shows a path given before the view was mounted."""
         self._ready = True
-        self.anchor()
         if self._deferred is not None:
             forest, self._deferred = self._deferred, None
             self.show_path(forest)
@@ -358,8 +363,10 @@ class ThreadView(VerticalScroll, can_focus=True):
             self._focus = index
             self._sync_focus_classes()
         if not kept:
-            # Another thread altogether: start at its end, following new text.
-            self.anchor()
+            # Another thread altogether: start at its end, following new text (unless the
+            # user scrolls before the next refresh: `_stick_to_end` checks again).
+            self._follow = True
+            self.call_after_refresh(self._stick_to_end)
         self._announce_focus(old_focus_id)
         return AwaitComplete(*waits)
 
@@ -563,6 +570,7 @@ class ThreadView(VerticalScroll, can_focus=True):
         """Key binding: last message of the path (the window moves back to the end)."""
         if self._path:
             self._set_focus(len(self._path) - 1)
+            self._follow = True
             self.scroll_end(animate=False)
 
     def _set_focus(self, index: int) -> None:
@@ -643,11 +651,37 @@ class ThreadView(VerticalScroll, can_focus=True):
         else:
             self.load_later()
 
+    # -- scrolling -------------------------------------------------------------------------
+
+    @property
+    def following(self) -> bool:
+        """True when new content scrolls into view (the view was at the bottom)."""
+        return self._follow
+
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
-        """Scrolling to the very top loads earlier messages (as the "▲" line says)."""
+        """Tracks whether the user is at the bottom; at the very top, loads earlier messages.
+
+        Content growing does not move `scroll_y`, so this only sees the user's (and our
+        own) scrolling: exactly what decides whether to follow new text.
+        """
         super().watch_scroll_y(old_value, new_value)
+        self._follow = new_value >= self.max_scroll_y - FOLLOW_SLACK
         if new_value <= 0 < old_value and self._lo > 0:
             self.call_later(self.load_earlier)
+
+    def watch_virtual_size(self) -> None:
+        """The content grew or shrank: stay at the bottom if we were there.
+
+        Deferred with `call_next` because Textual sets the container size just after the
+        virtual size, and `max_scroll_y` needs both.
+        """
+        if self._follow:
+            self.call_next(self._stick_to_end)
+
+    def _stick_to_end(self) -> None:
+        """Scrolls to the bottom if still following (the user may have scrolled since)."""
+        if self._follow and self.scroll_y < self.max_scroll_y:
+            self.scroll_end(animate=False, immediate=True)
 
     # -- links -----------------------------------------------------------------------------
 

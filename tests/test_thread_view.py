@@ -1,0 +1,413 @@
+"""ThreadView and MessageView: windowed static messages, one live streaming reply."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.markdown import Markdown as RichMarkdown
+from rich.text import Text
+from textual.app import App, ComposeResult
+from textual.geometry import Region
+from textual.widgets import Markdown
+from textual.widgets.markdown import MarkdownBlock
+
+from app.safe_text import clean
+from app.widgets.message_view import MessageView, header_text
+from app.widgets.thread_view import WINDOW, LiveReply, MoreMessages, ThreadView
+from client.models import ConversationSummary, Forest, ResponseNode
+
+EVIL = "[@click=app.quit]x[/b] [TODO] \x1b[2J \x1b]0;title\x07 \x1b]52;c;ZXZpbA==\x07"
+SUMMARY = ConversationSummary(conversation_id="c1", title="t", starred=False)
+
+
+def node(
+    response_id: str, parent_id: str | None, sender: str = "model", message: str = "", **extra
+) -> ResponseNode:
+    return ResponseNode(
+        response_id=response_id, parent_id=parent_id, sender=sender, message=message, **extra
+    )
+
+
+def chain(length: int, text: str = "message {i}\n\nsome **bold** text") -> Forest:
+    """A straight path r0 … r{length-1}, alternating human and model."""
+    nodes = []
+    parent = None
+    for i in range(length):
+        sender = "human" if i % 2 == 0 else "model"
+        nodes.append(node(f"r{i}", parent, sender, text.format(i=i)))
+        parent = f"r{i}"
+    return Forest.build(SUMMARY, nodes, parent)
+
+
+def branched() -> Forest:
+    """h0 → three model replies (the path takes the second) → h1; h1 also has a sibling."""
+    nodes = [
+        node("h0", None, "human", "hello"),
+        node("m0a", "h0", message="first"),
+        node("m0b", "h0", message="second", token_count=7),
+        node("m0c", "h0", message="third"),
+        node("h1", "m0b", "human", "follow up"),
+        node("h1b", "m0b", "human", "other follow up"),
+    ]
+    return Forest.build(SUMMARY, nodes, "h1")
+
+
+class ThreadApp(App[None]):
+    """Composes only a ThreadView and records what it posts."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cursor_moves: list[str] = []
+        self.links: list[str] = []
+        self.opened: list[str] = []
+
+    def compose(self) -> ComposeResult:
+        yield ThreadView()
+
+    def on_thread_view_message_focused(self, message: ThreadView.MessageFocused) -> None:
+        self.cursor_moves.append(message.response_id)
+
+    def on_thread_view_link_requested(self, message: ThreadView.LinkRequested) -> None:
+        self.links.append(message.href)
+
+    def open_url(self, url: str, *, new_tab: bool = True) -> None:
+        self.opened.append(url)
+
+
+def views(app: App[None]) -> list[MessageView]:
+    return list(app.query(MessageView))
+
+
+def rendered_text(widget: MessageView) -> str:
+    """What the widget draws, as text with styles, via Textual's own renderer."""
+    width, height = widget.size
+    strips = widget.render_lines(Region(0, 0, width, height))
+    return "\n".join("".join(segment.text for segment in strip) for strip in strips)
+
+
+async def test_show_path_renders_one_static_view_per_message_with_branch_headers() -> None:
+    app = ThreadApp()
+    async with app.run_test(size=(100, 40)) as pilot:
+        view = app.query_one(ThreadView)
+        await view.show_path(branched())
+        await pilot.pause()
+        shown = views(app)
+        assert [v.response_id for v in shown] == ["h0", "m0b", "h1"]
+        headers = [v.header.plain for v in shown]
+        assert headers[0] == "You"
+        assert "branch 2/3" in headers[1]
+        assert "7 tokens" in headers[1]
+        assert "branch 1/2" in headers[2]
+        assert shown[0].has_class("-human") and shown[1].has_class("-model")
+        # Finished messages are single renderables, not Textual Markdown widget trees.
+        assert not app.query(Markdown)
+        assert all(not v.children for v in shown)
+        assert isinstance(shown[1].body, RichMarkdown)
+        assert shown[1].body.hyperlinks is False
+        assert isinstance(shown[0].body, Text)
+
+
+async def test_header_markers() -> None:
+    manual = node("m", "h", message="x", manual=True, partial=True, shared=True, query="cats")
+    plain = header_text(manual, (1, 1)).plain
+    assert plain.startswith("Model")
+    for marker in ("manual", "partial", "shared", "searching: cats"):
+        assert marker in plain
+    assert "branch" not in plain
+    named = node("m", "h", message="x", model_name="grove-\x1b[31mmini", token_count=1)
+    assert header_text(named, (3, 4)).plain == "grove-[31mmini · branch 3/4 · 1 token"
+
+
+async def test_show_path_reuses_unchanged_views_when_switching_sibling() -> None:
+    app = ThreadApp()
+    async with app.run_test(size=(100, 40)) as pilot:
+        view = app.query_one(ThreadView)
+        forest = chain(10)
+        # Give the last message a sibling, then show the path through the first.
+        forest.add(node("r9b", "r8", message="alternative"))
+        forest.select("r9")
+        await view.show_path(forest)
+        await pilot.pause()
+        before = {v.response_id: v for v in views(app)}
+        forest.switch_sibling("r9", +1)
+        await view.show_path(forest)
+        await pilot.pause()
+        after = views(app)
+        assert [v.response_id for v in after] == [f"r{i}" for i in range(9)] + ["r9b"]
+        assert all(after[i] is before[f"r{i}"] for i in range(9))
+        assert "branch 2/2" in after[-1].header.plain
+        # Showing the same path again changes nothing.
+        await view.show_path(forest)
+        await pilot.pause()
+        assert all(a is b for a, b in zip(views(app), after, strict=True))
+
+
+async def test_stream_appends_and_end_stream_swaps_in_a_static_view() -> None:
+    app = ThreadApp()
+    async with app.run_test(size=(100, 40)) as pilot:
+        view = app.query_one(ThreadView)
+        forest = chain(4)
+        forest.add(node("r4x", "r3", message="an earlier reply"))
+        forest.select("r3")
+        await view.show_path(forest)
+        placeholder = node("live", "r3", streaming=True)
+        await view.begin_stream(placeholder, (2, 2))
+        live = view.live_reply
+        assert isinstance(live, LiveReply)
+        fragments = ["Hello", ", wor", "ld!\n\n", "- item", " one\n- item two\n"]
+        for fragment in fragments:
+            await view.append_tokens(fragment)
+        await pilot.pause()
+        # Exactly one Textual Markdown in the DOM: the live one.
+        assert list(app.query(Markdown)) == [live.markdown]
+        await live.finish()
+        assert live.markdown.source == "".join(fragments)
+        assert "branch 2/2" in str(live.query_one(".header").render())
+
+        final = node("m-final", "r3", message="".join(fragments), partial=True, token_count=9)
+        await view.end_stream(final)
+        await pilot.pause()
+        assert not app.query(Markdown)
+        assert not app.query(LiveReply)
+        last = views(app)[-1]
+        assert last.response_id == "m-final"
+        assert "partial" in last.header.plain and "branch 2/2" in last.header.plain
+        # The forest catching up reuses every view.
+        forest.add(final)
+        forest.select("m-final")
+        shown = views(app)
+        await view.show_path(forest)
+        await pilot.pause()
+        assert all(a is b for a, b in zip(views(app), shown, strict=True))
+
+
+async def test_tokens_sent_before_the_live_widget_mounts_are_kept() -> None:
+    app = ThreadApp()
+    async with app.run_test(size=(100, 40)) as pilot:
+        view = app.query_one(ThreadView)
+        view.show_path(chain(2))
+        view.begin_stream(node("live", "r1", streaming=True), (1, 1))
+        await view.append_tokens("early ")
+        await view.append_tokens("bird")
+        await pilot.pause()
+        live = view.live_reply
+        assert live is not None
+        await view.append_tokens(" sings")
+        await live.finish()
+        assert live.markdown.source == "early bird sings"
+
+
+async def test_show_path_keeps_the_live_reply_and_remounts_it_after_looking_away() -> None:
+    app = ThreadApp()
+    async with app.run_test(size=(100, 40)) as pilot:
+        view = app.query_one(ThreadView)
+        forest = chain(4)
+        forest.add(node("r3b", "r2", message="sibling"))
+        placeholder = node("live", "r3", streaming=True)
+        forest.add(placeholder)
+        forest.select("live")
+        await view.show_path(forest)
+        await view.begin_stream(placeholder, (1, 1))
+        await view.append_tokens("part one")
+        await pilot.pause()
+        # The placeholder on the path is drawn by the live widget, not a MessageView.
+        assert [v.response_id for v in views(app)] == ["r0", "r1", "r2", "r3"]
+        first_live = view.live_reply
+        assert first_live is not None
+        forest.switch_sibling("r3", +1)  # look at the other branch while streaming
+        await view.show_path(forest)
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert view.live_reply is None and not app.query(LiveReply)
+        await view.append_tokens(" and two")  # remembered while off screen
+        forest.switch_sibling("r3b", -1)
+        await view.show_path(forest)
+        await pilot.pause()
+        live = view.live_reply
+        assert live is not None and live is not first_live
+        await live.finish()
+        assert live.markdown.source == "part one and two"
+
+
+async def test_long_path_mounts_a_window_and_loads_earlier_messages() -> None:
+    app = ThreadApp()
+    async with app.run_test(size=(100, 40)) as pilot:
+        view = app.query_one(ThreadView)
+        await view.show_path(chain(5000))
+        await pilot.pause()
+        assert len(view.children) <= WINDOW + 1
+        assert len(views(app)) == WINDOW
+        assert view.window == (5000 - WINDOW, 5000)
+        earlier = view.query_one(MoreMessages)
+        assert earlier.display and "4940 earlier messages" in str(earlier.render())
+
+        # Scrolling to the very top mounts the previous window, keeping the view in place.
+        first = views(app)[0]
+        view.scroll_home(animate=False, immediate=True)
+        await pilot.pause()
+        await pilot.pause()
+        assert view.window == (5000 - 2 * WINDOW, 5000)
+        assert "4880 earlier messages" in str(earlier.render())
+        # The message that was at the top (under the one-line "earlier" bar and its margin)
+        # is still there: the new messages went above it, off screen.
+        assert view.scroll_y > 0
+        assert first.virtual_region.y - view.scroll_y == 2
+
+        # The cursor jumping to the first message moves the window there.
+        view.focus()
+        await pilot.press("g")
+        await pilot.pause()
+        assert view.focused_response_id == "r0"
+        assert view.window == (0, WINDOW)
+        assert len(views(app)) == WINDOW
+        assert views(app)[0].has_class("-focused")
+        # … and back to the end.
+        await pilot.press("G")
+        await pilot.pause()
+        assert view.focused_response_id == "r4999"
+        assert view.window == (5000 - WINDOW, 5000)
+
+
+async def test_clicking_the_earlier_line_loads_the_previous_window() -> None:
+    app = ThreadApp()
+    # Tall enough that the window fits without scrolling, so the line is on screen.
+    async with app.run_test(size=(80, 200)) as pilot:
+        view = app.query_one(ThreadView)
+        await view.show_path(chain(WINDOW + 10, text="m{i}"))
+        await pilot.pause()
+        assert view.window == (10, WINDOW + 10)
+        await pilot.click(MoreMessages)
+        await pilot.pause()
+        assert view.window == (0, WINDOW + 10)
+        assert not view.query_one(MoreMessages).display
+
+
+async def test_cursor_moves_post_message_focused_and_highlight() -> None:
+    app = ThreadApp()
+    async with app.run_test(size=(100, 40)) as pilot:
+        view = app.query_one(ThreadView)
+        await view.show_path(chain(5))
+        view.focus()
+        await pilot.pause()
+        await pilot.press("up")  # no cursor yet: starts on the last message
+        await pilot.press("k")
+        await pilot.press("k")
+        await pilot.press("j")
+        await pilot.press("home")
+        await pilot.press("up")  # already first: nothing posted
+        await pilot.press("end")
+        await pilot.pause()
+        assert app.cursor_moves == ["r4", "r3", "r2", "r3", "r0", "r4"]
+        assert view.focused_index == 4
+        focused = [v.response_id for v in views(app) if v.has_class("-focused")]
+        assert focused == ["r4"]
+        assert view.focus_message("r1") and view.focused_response_id == "r1"
+        assert not view.focus_message("nope")
+        view.move_focus(+10)
+        assert view.focused_response_id == "r4"
+        await pilot.pause()
+        assert app.cursor_moves[-2:] == ["r1", "r4"]
+
+
+async def test_auto_scroll_follows_only_when_at_bottom() -> None:
+    app = ThreadApp()
+    async with app.run_test(size=(100, 30)) as pilot:
+        view = app.query_one(ThreadView)
+        await view.show_path(chain(20))
+        await pilot.pause()
+        assert view.max_scroll_y > 0 and view.scroll_y == view.max_scroll_y
+        await view.begin_stream(node("live", "r19", streaming=True), (1, 1))
+        for i in range(30):
+            await view.append_tokens(f"line {i}\n\n")
+        live = view.live_reply
+        assert live is not None
+        await pilot.pause()
+        await pilot.pause()
+        grown = view.max_scroll_y
+        assert view.scroll_y == grown
+
+        # The user scrolls up: new text must not pull them down.
+        view.scroll_to(y=grown - 20, animate=False, immediate=True)
+        await pilot.pause()
+        assert not view.following
+        for i in range(30):
+            await view.append_tokens(f"more {i}\n\n")
+        await pilot.pause()
+        await pilot.pause()
+        assert view.max_scroll_y > grown
+        assert view.scroll_y == grown - 20
+
+        # Back at the bottom, following resumes.
+        view.scroll_end(animate=False, immediate=True)
+        await pilot.pause()
+        assert view.following
+        await view.append_tokens("last\n\n" * 10)
+        await live.finish()
+        await pilot.pause()
+        await pilot.pause()
+        assert view.scroll_y == view.max_scroll_y
+
+
+async def test_link_click_in_live_reply_is_requested_not_opened() -> None:
+    app = ThreadApp()
+    async with app.run_test(size=(100, 30)) as pilot:
+        view = app.query_one(ThreadView)
+        await view.show_path(chain(2))
+        await view.begin_stream(node("live", "r1", streaming=True), (1, 1))
+        await view.append_tokens("see [the docs](https://example.com/a%20b)\n")
+        live = view.live_reply
+        assert live is not None
+        await live.finish()
+        await pilot.pause()
+        # The link action the paragraph's text carries, as a click would run it.
+        block = live.markdown.query_one(MarkdownBlock)
+        await block.action_link("https://example.com/a%20b")
+        await pilot.pause()
+        live.markdown.post_message(Markdown.LinkClicked(live.markdown, "http://x.test/"))
+        await pilot.pause()
+        assert app.links == ["https://example.com/a b", "http://x.test/"]
+        assert app.opened == []
+
+
+async def test_untrusted_text_is_inert_finished_and_streaming() -> None:
+    app = ThreadApp()
+    async with app.run_test(size=(120, 40)) as pilot:
+        view = app.query_one(ThreadView)
+        nodes = [
+            node("h", None, "human", EVIL),
+            node("m", "h", message=EVIL, model_name=EVIL, query=EVIL),
+        ]
+        await view.show_path(Forest.build(SUMMARY, nodes, "m"))
+        await view.begin_stream(node("live", "m", streaming=True), (1, 1))
+        for piece in (EVIL[:20], EVIL[20:41], EVIL[41:]):
+            await view.append_tokens(piece)
+        live = view.live_reply
+        assert live is not None
+        await live.finish()
+        await pilot.pause()
+        # What was fed to the live Markdown is the cleaned text.
+        assert live.markdown.source == clean(EVIL)
+        assert "\x1b" not in live.markdown.source and "\x07" not in live.markdown.source
+
+        for message_view in views(app):
+            drawn = rendered_text(message_view)
+            assert "[TODO]" in drawn and "[@click=app.quit]x[/b]" in drawn
+            assert "\x1b" not in drawn and "\x07" not in drawn
+            strips = message_view.render_lines(Region(0, 0, *message_view.size))
+            metas = [seg.style.meta for strip in strips for seg in strip if seg.style]
+            assert not any("@click" in meta for meta in metas)
+            # The renderable alone, through a plain Rich console, is clean too.
+            console = Console(record=True, width=80, force_terminal=True)
+            console.print(message_view.body)
+            assert "[TODO]" in console.export_text()
+            assert "\x1b]" not in console.export_text(styles=True)
+            assert "\x1b[2J" not in console.export_text(styles=True)
+
+        svg = app.export_screenshot()
+        assert "\x1b" not in svg and "\x07" not in svg
+        assert svg.count("[TODO]") >= 3  # human, model, live
+
+        # Clicking the text runs no action; the app is still running.
+        await pilot.click(MessageView)
+        await pilot.click(LiveReply, offset=(3, 1))
+        await pilot.pause()
+        assert app.is_running and app.return_code is None

@@ -69,4 +69,3 @@ def main(argv: list[str] | None = None) -> int:
 
     GroveApp(replace(config, **overrides)).run()
     return 0
-

@@ -38,10 +38,12 @@ async def settle(pilot: Pilot) -> None:
 
 async def until(pilot: Pilot, condition: Callable[[], bool], what: str) -> None:
     """Lets the app run until `condition` holds (bounded), for states mid-stream."""
+    # Polls the condition (not a fixed sleep): `pilot.pause()` would wait for the CPU to go
+    # idle, which never happens while a reply streams.
     try:
         async with asyncio.timeout(10):
             while not condition():
-                await pilot.pause()
+                await asyncio.sleep(0.005)
     except TimeoutError:
         raise AssertionError(f"timed out waiting for {what}") from None
 

@@ -36,7 +36,7 @@ async def test_send_streams_a_reply_and_clears_composer(server: GroveServer) -> 
 
 
 async def test_escape_stops_stream_and_keeps_partial(make_server) -> None:
-    running = make_server(token_delay_ms=25.0)
+    running = make_server(token_delay_ms=100.0)
     await running.start()
     try:
         app = make_app(running.address)
@@ -192,7 +192,9 @@ async def test_server_error_on_open_is_a_notification(server: GroveServer) -> No
 
 
 async def test_message_text_is_inert(server: GroveServer) -> None:
-    hostile = "[@click=app.quit]click[/] [/b] [TODO] \x1b[2J\x1b]0;pwned\x07\x1b]52;c;ZXZpbA==\x07 end"
+    hostile = (
+        "[@click=app.quit]click[/] [/b] [TODO] \x1b[2J\x1b]0;pwned\x07\x1b]52;c;ZXZpbA==\x07 end"
+    )
     async with Client(api_host=server.address) as sdk:
         conversation = sdk.grok.create_conversation()
         await conversation.ensure_created()

@@ -155,7 +155,7 @@ async def test_stream_appends_and_end_stream_swaps_in_a_static_view() -> None:
         assert isinstance(live, LiveReply)
         fragments = ["Hello", ", wor", "ld!\n\n", "- item", " one\n- item two\n"]
         for fragment in fragments:
-            await view.append_tokens(fragment)
+            view.append_tokens(fragment)
         await pilot.pause()
         # Exactly one Textual Markdown in the DOM: the live one.
         assert list(app.query(Markdown)) == [live.markdown]
@@ -186,12 +186,12 @@ async def test_tokens_sent_before_the_live_widget_mounts_are_kept() -> None:
         view = app.query_one(ThreadView)
         view.show_path(chain(2))
         view.begin_stream(node("live", "r1", streaming=True), (1, 1))
-        await view.append_tokens("early ")
-        await view.append_tokens("bird")
+        view.append_tokens("early ")
+        view.append_tokens("bird")
         await pilot.pause()
         live = view.live_reply
         assert live is not None
-        await view.append_tokens(" sings")
+        view.append_tokens(" sings")
         await live.finish()
         assert live.markdown.source == "early bird sings"
 
@@ -207,7 +207,7 @@ async def test_show_path_keeps_the_live_reply_and_remounts_it_after_looking_away
         forest.select("live")
         await view.show_path(forest)
         await view.begin_stream(placeholder, (1, 1))
-        await view.append_tokens("part one")
+        view.append_tokens("part one")
         await pilot.pause()
         # The placeholder on the path is drawn by the live widget, not a MessageView.
         assert [v.response_id for v in views(app)] == ["r0", "r1", "r2", "r3"]
@@ -218,7 +218,7 @@ async def test_show_path_keeps_the_live_reply_and_remounts_it_after_looking_away
         await app.workers.wait_for_complete()
         await pilot.pause()
         assert view.live_reply is None and not app.query(LiveReply)
-        await view.append_tokens(" and two")  # remembered while off screen
+        view.append_tokens(" and two")  # remembered while off screen
         forest.switch_sibling("r3b", -1)
         await view.show_path(forest)
         await pilot.pause()
@@ -306,6 +306,35 @@ async def test_cursor_moves_post_message_focused_and_highlight() -> None:
         assert view.focused_response_id == "r4"
         await pilot.pause()
         assert app.cursor_moves[-2:] == ["r1", "r4"]
+        # Clicking a message puts the cursor on it.
+        await pilot.click(views(app)[2])
+        await pilot.pause()
+        assert view.focused_response_id == "r2" and app.cursor_moves[-1] == "r2"
+
+
+async def test_moving_the_window_away_while_streaming_keeps_the_reply() -> None:
+    app = ThreadApp()
+    async with app.run_test(size=(100, 40)) as pilot:
+        view = app.query_one(ThreadView)
+        await view.show_path(chain(500))
+        await view.begin_stream(node("live", "r499", streaming=True), (1, 1))
+        view.append_tokens("before ")
+        view.focus()
+        await pilot.press("g")  # the window moves to the top: the live reply unmounts
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert view.window == (0, WINDOW)
+        assert not app.query(LiveReply) and not app.query(Markdown)
+        assert "440 later messages" in str(view.query(MoreMessages).last().render())
+        view.append_tokens("during ")
+        await pilot.press("G")
+        await pilot.pause()
+        live = view.live_reply
+        assert live is not None and live.is_mounted
+        view.append_tokens("after")
+        await live.finish()
+        assert live.markdown.source == "before during after"
+        assert view.scroll_y == view.max_scroll_y
 
 
 async def test_auto_scroll_follows_only_when_at_bottom() -> None:
@@ -317,7 +346,7 @@ async def test_auto_scroll_follows_only_when_at_bottom() -> None:
         assert view.max_scroll_y > 0 and view.scroll_y == view.max_scroll_y
         await view.begin_stream(node("live", "r19", streaming=True), (1, 1))
         for i in range(30):
-            await view.append_tokens(f"line {i}\n\n")
+            view.append_tokens(f"line {i}\n\n")
         live = view.live_reply
         assert live is not None
         await pilot.pause()
@@ -330,7 +359,7 @@ async def test_auto_scroll_follows_only_when_at_bottom() -> None:
         await pilot.pause()
         assert not view.following
         for i in range(30):
-            await view.append_tokens(f"more {i}\n\n")
+            view.append_tokens(f"more {i}\n\n")
         await pilot.pause()
         await pilot.pause()
         assert view.max_scroll_y > grown
@@ -340,7 +369,7 @@ async def test_auto_scroll_follows_only_when_at_bottom() -> None:
         view.scroll_end(animate=False, immediate=True)
         await pilot.pause()
         assert view.following
-        await view.append_tokens("last\n\n" * 10)
+        view.append_tokens("last\n\n" * 10)
         await live.finish()
         await pilot.pause()
         await pilot.pause()
@@ -353,7 +382,7 @@ async def test_link_click_in_live_reply_is_requested_not_opened() -> None:
         view = app.query_one(ThreadView)
         await view.show_path(chain(2))
         await view.begin_stream(node("live", "r1", streaming=True), (1, 1))
-        await view.append_tokens("see [the docs](https://example.com/a%20b)\n")
+        view.append_tokens("see [the docs](https://example.com/a%20b)\n")
         live = view.live_reply
         assert live is not None
         await live.finish()
@@ -379,7 +408,7 @@ async def test_untrusted_text_is_inert_finished_and_streaming() -> None:
         await view.show_path(Forest.build(SUMMARY, nodes, "m"))
         await view.begin_stream(node("live", "m", streaming=True), (1, 1))
         for piece in (EVIL[:20], EVIL[20:41], EVIL[41:]):
-            await view.append_tokens(piece)
+            view.append_tokens(piece)
         live = view.live_reply
         assert live is not None
         await live.finish()

@@ -8,6 +8,7 @@ carrying the server's sentence; nothing the user typed is lost.
 
 from __future__ import annotations
 
+import logging
 import webbrowser
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -47,6 +48,7 @@ from client.service import (
 )
 
 UNTITLED = "Untitled conversation"
+log = logging.getLogger(__name__)
 
 
 def describe_error(error: BaseException) -> str:
@@ -185,7 +187,8 @@ class MainScreen(Screen[None]):
             except GroveError as error:
                 self.notify(describe_error(error), title="Server", severity="error", timeout=8)
                 return
-            except (KeyError, ValueError, RuntimeError) as error:
+            except Exception as error:  # never a traceback: say what went wrong
+                log.exception("unexpected error in a service call")
                 self.notify(describe_error(error), severity="error", timeout=8)
                 return
             if done is not None:
@@ -351,12 +354,13 @@ class MainScreen(Screen[None]):
 
     async def _send(self, text: str) -> None:
         try:
-            if self.conversation_id is None or self.forest is None:
-                await self.service.new_conversation()
             forest = self.forest
-            assert forest is not None and self.conversation_id is not None
-            parent = self._committed_leaf(forest)
-            await self.service.send(self.conversation_id, text, parent)
+            if forest is None:
+                forest = await self.service.new_conversation()
+                # Adopt it now: the ConversationOpened event is still queued.
+                self.conversation_id = forest.conversation.conversation_id
+            cid = forest.conversation.conversation_id
+            await self.service.send(cid, text, self._committed_leaf(forest))
         finally:
             self._after_stream()
 

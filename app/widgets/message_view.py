@@ -131,7 +131,3 @@ class MessageView(Static):
     def response_id(self) -> str:
         """The id of the response this view shows."""
         return self.node.response_id
-
-    def shows(self, node: ResponseNode, sibling: tuple[int, int]) -> bool:
-        """True when this view already draws `node` at `sibling` (so it can be reused)."""
-        return self.sibling == sibling and (self.node is node or self.node == node)

@@ -29,8 +29,9 @@ Every message text goes through `clean()` and is never parsed as markup.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Generator
 from dataclasses import dataclass, field
+from typing import Any
 
 from rich.text import Text
 from textual import on
@@ -40,8 +41,9 @@ from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.events import Click
 from textual.message import Message
+from textual.widget import Widget
 from textual.widgets import Markdown, Static
-from textual.widgets.markdown import MarkdownStream
+from textual.worker import Worker
 
 from app.safe_text import clean
 from app.widgets.message_view import MessageView, header_text
@@ -109,8 +111,12 @@ class MoreMessages(Static):
 class LiveReply(Vertical):
     """The reply being streamed: a header and a Textual `Markdown` fed by a stream.
 
-    Fragments written before the widget is mounted are buffered and handed to the
-    `MarkdownStream` once it exists, so callers need not wait for the mount.
+    `write` is synchronous and O(1): it queues the fragment and wakes a feeder worker,
+    which hands everything queued so far to `MarkdownStream.write` in one piece. The
+    stream in turn batches whatever arrives while the Markdown is still rendering. So a
+    burst of hundreds of fragments costs a few list appends, and what is drawn per frame
+    grows with the text, not with the number of fragments. Fragments written before the
+    widget is mounted wait in the same queue.
     """
 
     DEFAULT_CSS = """
@@ -139,9 +145,10 @@ class LiveReply(Vertical):
         self.node = node
         self.sibling = sibling
         self.markdown = Markdown(initial, open_links=False)
-        self._stream: MarkdownStream | None = None
         self._pending: list[str] = []
-        self._stopped = False
+        self._wake = asyncio.Event()
+        self._finishing = False
+        self._feeder: Worker[None] | None = None
 
     def compose(self) -> ComposeResult:
         """A header line like a finished message's, then the growing Markdown."""
@@ -150,42 +157,57 @@ class LiveReply(Vertical):
         )
         yield self.markdown
 
-    async def on_mount(self) -> None:
-        """Starts the stream (children, hence the Markdown, are mounted by now)."""
-        if self._stopped:
-            return
-        stream = Markdown.get_stream(self.markdown)
-        pending = "".join(self._pending)
-        self._pending.clear()
-        self._stream = stream
-        # Either call yields once, so the stream's task starts before anyone can stop it
-        # (a task cancelled before its first step would raise out of `stop()`).
-        if pending:
-            await stream.write(pending)
-        else:
-            await asyncio.sleep(0)
+    def on_mount(self) -> None:
+        """Starts feeding the Markdown (children, hence the Markdown, are mounted by now).
 
-    async def write(self, fragment: str) -> None:
-        """Appends cleaned text; cheap, as `MarkdownStream.write` only queues it."""
-        if self._stopped:
+        A worker of this widget, so Textual cancels it if the widget goes away.
+        """
+        if not self._finishing:
+            self._feeder = self.run_worker(self._feed(), group="live-reply")
+
+    def write(self, fragment: str) -> None:
+        """Queues cleaned text for the Markdown. Synchronous and cheap."""
+        if self._finishing or not fragment:
             return
-        if self._stream is None:
-            self._pending.append(fragment)
-            return
-        await self._stream.write(fragment)
+        self._pending.append(fragment)
+        self._wake.set()
+
+    async def _feed(self) -> None:
+        """Moves queued text into the `MarkdownStream` until `finish` is called."""
+        stream = Markdown.get_stream(self.markdown)
+        # Let the stream's task take its first step: a task cancelled before that would
+        # make `stream.stop()` raise CancelledError instead of returning.
+        await asyncio.sleep(0)
+        try:
+            while True:
+                await self._wake.wait()
+                self._wake.clear()
+                text = "".join(self._pending)
+                self._pending.clear()
+                if text:
+                    await stream.write(text)
+                if self._finishing and not self._pending:
+                    break
+        finally:
+            # Renders whatever the stream still holds, then ends its task.
+            await stream.stop()
 
     async def finish(self) -> None:
-        """Stops the stream after it has rendered everything written so far."""
-        self._stopped = True
-        stream, self._stream = self._stream, None
-        if stream is None:
-            return
-        try:
-            await stream.stop()
-        except asyncio.CancelledError:
-            task = asyncio.current_task()
-            if task is not None and task.cancelling():
-                raise
+        """Stops feeding, after everything written so far has been rendered."""
+        self._finishing = True
+        self._wake.set()
+        if self._feeder is not None:
+            await self._feeder.wait()
+
+
+class _WorkerDone:
+    """Awaits a worker lazily: no coroutine exists (to warn "never awaited") until awaited."""
+
+    def __init__(self, worker: Worker[None]) -> None:
+        self._worker = worker
+
+    def __await__(self) -> Generator[Any, None, None]:
+        return self._worker.wait().__await__()
 
 
 @dataclass
@@ -284,6 +306,8 @@ class ThreadView(VerticalScroll, can_focus=True):
         if self._deferred is not None:
             forest, self._deferred = self._deferred, None
             self.show_path(forest)
+        elif self._live is not None:
+            self._sync_edges()
 
     # -- reading state ---------------------------------------------------------------------
 
@@ -318,6 +342,16 @@ class ThreadView(VerticalScroll, can_focus=True):
     def is_streaming(self) -> bool:
         """True between `begin_stream` and `end_stream`."""
         return self._live is not None
+
+    @property
+    def live_response_id(self) -> str | None:
+        """The id of the reply being streamed (the placeholder's), or None."""
+        return None if self._live is None else self._live.node.response_id
+
+    @property
+    def live_text(self) -> str:
+        """The (cleaned) text streamed so far for the live reply."""
+        return "" if self._live is None else "".join(self._live.parts)
 
     # -- showing a path --------------------------------------------------------------------
 
@@ -368,6 +402,20 @@ class ThreadView(VerticalScroll, can_focus=True):
             self._follow = True
             self.call_after_refresh(self._stick_to_end)
         self._announce_focus(old_focus_id)
+        return AwaitComplete(*waits)
+
+    def clear_thread(self) -> AwaitComplete:
+        """Shows nothing: no messages, no live reply, no cursor (a conversation closed)."""
+        self._deferred = None
+        live, self._live = self._live, None
+        self._focus = None
+        self._follow = True
+        if not self._ready:
+            self._path, self._siblings = [], []
+            return AwaitComplete.nothing()
+        waits, _ = self._apply([], [], 0, 0, 0)
+        if live is not None and live.widget is not None:
+            waits.append(self._retire(live.widget))
         return AwaitComplete(*waits)
 
     def _apply(
@@ -448,7 +496,7 @@ class ThreadView(VerticalScroll, can_focus=True):
             await widget.finish()
             await widget.remove()
 
-        return self.run_worker(stop_and_remove(), group="thread-view").wait()
+        return _WorkerDone(self.run_worker(stop_and_remove(), group="thread-view"))
 
     # -- streaming -------------------------------------------------------------------------
 
@@ -460,6 +508,10 @@ class ThreadView(VerticalScroll, can_focus=True):
         Fragments can be appended at once; they are buffered until the widget is mounted.
         Returns an optionally awaitable object that completes when the widget is mounted.
         """
+        if not self._ready:
+            # Shown once the view is mounted and shows a path ending at the parent.
+            self._live = _Live(node=node, sibling=sibling, after_id=node.parent_id)
+            return AwaitComplete.nothing()
         waits: list[Awaitable[object]] = []
         if self._live is not None and self._live.widget is not None:
             waits.append(self._retire(self._live.widget))
@@ -485,14 +537,15 @@ class ThreadView(VerticalScroll, can_focus=True):
         self._announce_focus(old_focus_id)
         return AwaitComplete(*waits)
 
-    async def append_tokens(self, text: str) -> None:
-        """Appends a fragment of the streaming reply. Async: await it.
+    def append_tokens(self, text: str) -> None:
+        """Appends a fragment of the streaming reply. Synchronous: do not await it.
 
-        Cost is independent of the thread's length: the fragment is cleaned, remembered,
-        and queued on the `MarkdownStream`, which yields once to let its task render
-        (batching fragments that arrive faster than they can be drawn). Fragments that
-        arrive while the live widget is not mounted (the window was moved up, or the path
-        shown is elsewhere) are only remembered. Ignored when no stream is live.
+        Called per wire message, so it does O(len(text)) work whatever the thread's length:
+        clean the fragment, remember it, and queue it on the live widget, whose feeder
+        passes it to the `MarkdownStream` (which batches fragments arriving faster than
+        they can be drawn). Fragments arriving while the live widget is not mounted (the
+        window was moved up, or another path is shown) are only remembered. Ignored when
+        no reply is streaming.
         """
         live = self._live
         if live is None:
@@ -502,7 +555,7 @@ class ThreadView(VerticalScroll, can_focus=True):
             return
         live.parts.append(fragment)
         if live.widget is not None:
-            await live.widget.write(fragment)
+            live.widget.write(fragment)
 
     def end_stream(
         self, node: ResponseNode, sibling: tuple[int, int] | None = None
@@ -608,6 +661,16 @@ class ThreadView(VerticalScroll, can_focus=True):
         focus_id = self.focused_response_id
         if focus_id is not None and focus_id != old_focus_id:
             self.post_message(self.MessageFocused(focus_id))
+
+    def on_click(self, event: Click) -> None:
+        """Clicking a finished message puts the cursor on it."""
+        widget = event.widget
+        while widget is not None and widget is not self:
+            if isinstance(widget, MessageView) and widget in self._views:
+                self._set_focus(self._lo + self._views.index(widget))
+                return
+            parent = widget.parent
+            widget = parent if isinstance(parent, Widget) else None
 
     # -- loading more ----------------------------------------------------------------------
 

@@ -42,7 +42,7 @@ async def until(pilot: Pilot, condition: Callable[[], bool], what: str) -> None:
     # idle, which never happens while a reply streams.
     try:
         async with asyncio.timeout(10):
-            while not condition():
+            while not condition():  # noqa: ASYNC110 - polling widget state
                 await asyncio.sleep(0.005)
     except TimeoutError:
         raise AssertionError(f"timed out waiting for {what}") from None

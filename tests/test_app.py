@@ -131,7 +131,7 @@ async def test_conversation_actions(server: GroveServer) -> None:
         await pilot.press(*"bees", "enter", "enter")
         await settle(pilot)
         assert screen.forest.conversation.title == "Bees Flowers"
-        assert [n.message for n in screen.forest.current_path][0] == "Bees and flowers"
+        assert screen.forest.current_path[0].message == "Bees and flowers"
         # Star: starred first.
         screen.thread.focus()
         await pilot.press("s")

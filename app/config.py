@@ -20,6 +20,8 @@ from pathlib import Path
 
 import platformdirs
 
+DEFAULT_TOKEN_DELAY_MS = 12.0
+
 
 def default_config_path() -> Path:
     """Where Grove looks for `config.toml`."""
@@ -37,7 +39,7 @@ class AppConfig:
     server: str | None = None
     api_key: str | None = None
     db: Path | None = None
-    token_delay_ms: float = 12.0
+    token_delay_ms: float = DEFAULT_TOKEN_DELAY_MS
     keymap: dict[str, str] = field(default_factory=dict)
 
 
@@ -57,7 +59,7 @@ def load_config(path: Path | None = None) -> AppConfig:
         raise ConfigError(f"{path}: [keymap] must map binding ids to key strings.")
     server = os.environ.get("XAI_API_HOST") or _optional_str(data, "server", path)
     db = os.environ.get("GROVE_DB") or _optional_str(data, "db", path)
-    delay = data.get("token_delay_ms", AppConfig.token_delay_ms)
+    delay = data.get("token_delay_ms", DEFAULT_TOKEN_DELAY_MS)
     if not isinstance(delay, int | float) or delay < 0:
         raise ConfigError(f"{path}: token_delay_ms must be a non-negative number.")
     return AppConfig(

@@ -26,6 +26,7 @@ async def test_send_streams_a_reply_and_clears_composer(server: GroveServer) -> 
         assert screen.composer.text == "", "cleared once the server stored the message"
         assert not screen.composer.busy
         assert screen.thread.live_response_id is None
+        assert screen.forest.conversation.title == "Apple Trees Garden", "titled automatically"
         # The sidebar lists the new conversation.
         from app.widgets.conversation_list import ConversationList
 

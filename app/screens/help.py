@@ -13,9 +13,21 @@ from textual.dom import DOMNode
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+# Generic movement inherited from Textual's widgets: listed once as a sentence instead.
+_GENERIC_PREFIXES = ("scroll_", "page_", "cursor_")
+COMPOSER_ROWS = (
+    ("Composer", "enter", "Send the message"),
+    ("Composer", "ctrl+j shift+enter", "Insert a newline"),
+    ("Composer", "tab", "Leave the composer (Esc too, when nothing is streaming)"),
+)
+
 
 def binding_rows(nodes: Iterable[DOMNode]) -> list[tuple[str, str, str]]:
-    """(where, keys, description) for every described binding of `nodes`, keymap applied."""
+    """(where, keys, description) for every described binding of `nodes`, keymap applied.
+
+    Generic scrolling and cursor bindings that Textual widgets inherit are left out, except
+    on the thread, where moving along the path is the point.
+    """
     rows: list[tuple[str, str, str]] = []
     seen: set[tuple[str, str]] = set()
     for node in nodes:
@@ -24,6 +36,8 @@ def binding_rows(nodes: Iterable[DOMNode]) -> list[tuple[str, str, str]]:
         for key, bindings in node._bindings.key_to_bindings.items():
             for binding in bindings:
                 if not binding.description:
+                    continue
+                if where != "ThreadView" and binding.action.startswith(_GENERIC_PREFIXES):
                     continue
                 keys, _ = by_action.setdefault(binding.action, ([], binding.description))
                 display = node.app.get_key_display(Binding(key, binding.action))
@@ -65,7 +79,7 @@ class HelpScreen(ModalScreen[None]):
         table.add_column("Where", style="dim", no_wrap=True)
         table.add_column("Keys", style="bold cyan", no_wrap=True)
         table.add_column("Action")
-        for where, keys, description in self._rows:
+        for where, keys, description in [*self._rows, *COMPOSER_ROWS]:
             table.add_row(Text(where), Text(keys), Text(description))
         with VerticalScroll():
             yield Static(table)

@@ -239,8 +239,10 @@ class MainScreen(Screen[None]):
             if self.thread.live_response_id == event.placeholder_id:
                 self.thread.end_stream(event.node)
             self.tree.set_streaming(None)
+            self.status.model = event.node.model_name or self.status.model
             self._after_stream()
             self._schedule_refresh()
+            self._auto_title()
         elif isinstance(event, StreamFailed):
             self.tree.set_streaming(None)
             self._after_stream()
@@ -260,6 +262,17 @@ class MainScreen(Screen[None]):
         self.composer.busy = busy
         if not busy:
             self.status.stream_ended()
+
+    def _auto_title(self) -> None:
+        """Titles a new conversation from its first exchange, as the seed's example does."""
+        forest = self.forest
+        if (
+            forest is None
+            or forest.conversation.title
+            or self.service.is_streaming(forest.conversation.conversation_id)
+        ):
+            return
+        self.run_guarded(self.service.generate_title(forest.conversation.conversation_id))
 
     def _show_forest(self, forest: Forest) -> None:
         self.conversation_id = forest.conversation.conversation_id
@@ -545,7 +558,13 @@ class MainScreen(Screen[None]):
 
     def action_help(self) -> None:
         """Shows every binding."""
-        nodes = [self.app, self, *self.walk_children()]
+        nodes = [
+            self.app,
+            self,
+            self.thread,
+            self.tree,
+            self.query_one(ConversationOptions),
+        ]
         self.app.push_screen(HelpScreen(binding_rows(nodes)))
 
     def render_title_text(self) -> Text:

@@ -84,9 +84,8 @@ class StatusLine(Static):
             parts += [("model ", "dim"), (clean(self.model), "bold"), "  "]
         if self.max_tokens:
             parts += [("tokens ", "dim"), f"{max(self.sampled, self._tokens)}/{self.max_tokens}  "]
-        if self._started is not None:
-            label = "streaming " if self.streaming else "last "
-            parts += [(label, "dim"), f"{self.tokens_per_second:,.0f} tok/s  "]
+        if self.streaming and self._started is not None:
+            parts += [("streaming ", "dim"), f"{self.tokens_per_second:,.0f} tok/s  "]
         if self.query:
             parts += [(clean(self.query), "italic")]
         self.update(Text.assemble(*parts) if parts else Text("ready", style="dim"))

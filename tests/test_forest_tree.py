@@ -165,7 +165,7 @@ async def test_linear_chain_is_one_run() -> None:
         plain = node.label.plain
         assert plain.startswith("● message m0")
         assert "+99" in plain
-        assert "[" not in plain  # no siblings, no "[k/n]"
+        assert "/" not in plain  # no siblings, no "k/n"
         assert tree.cursor_node is node
 
 
@@ -188,9 +188,9 @@ async def test_resamples_make_sibling_runs() -> None:
         assert top.is_expanded
         labels = [child.label.plain for child in top.children]
         assert labels == [
-            "◆ message a1 [1/3]",
-            "◆ message a2 +2 [2/3]",
-            "◆ message a5 [3/3]",
+            "◆ 1/3 message a1",
+            "◆ 2/3 message a2 +2",
+            "◆ 3/3 message a5",
         ]
         middle = top.children[1]
         assert middle.data is not None
@@ -255,8 +255,8 @@ async def test_collapsed_nodes_are_populated_only_when_expanded() -> None:
         off_path.expand()
         await pilot.pause()
         assert [child.label.plain for child in off_path.children] == [
-            "◆ message a4 [1/2]",
-            "◆ message a5 [2/2]",
+            "◆ 1/2 message a4",
+            "◆ 2/2 message a5",
         ]
         node = tree.node_for("a5")
         assert node is not None and node.data is not None and node.data.last_id == "a5"
@@ -425,14 +425,14 @@ async def test_streaming_label_updates_only_that_node() -> None:
         top = tree.root.children[0]
         sibling, live = top.children
         before = (top.label, sibling.label)
-        assert live.label.plain == "◆ sampling… [2/2]"
+        assert live.label.plain == "◆ 2/2 sampling…"
         tree.set_streaming("pending:1", 42)
-        assert live.label.plain == "◆ sampling… 42 tok [2/2]"
+        assert live.label.plain == "◆ 2/2 sampling… 42 tok"
         tree.set_streaming("pending:1", 57)
-        assert live.label.plain == "◆ sampling… 57 tok [2/2]"
+        assert live.label.plain == "◆ 2/2 sampling… 57 tok"
         assert (top.label, sibling.label) == before
         tree.set_streaming(None)
-        assert live.label.plain == "◆ sampling… [2/2]"
+        assert live.label.plain == "◆ 2/2 sampling…"
 
 
 async def test_streaming_reply_appended_to_a_run() -> None:
@@ -485,18 +485,18 @@ async def test_refresh_keeps_nodes_expansion_and_cursor() -> None:
         forest.select("pending:1")
         tree.refresh_forest(forest)
         assert top.children[0] is first and top.children[1] is second
-        assert [c.label.plain for c in top.children][2] == "◆ sampling… [3/3]"
+        assert [c.label.plain for c in top.children][2] == "◆ 3/3 sampling…"
         assert second.is_expanded and len(second.children) == 2
         assert tree.cursor_node is second.children[1]  # the focused user's cursor stays
-        assert first.label.plain.endswith("[1/3]")
+        assert first.label.plain.startswith("◆ 1/3 ")
 
         forest.replace_placeholder("pending:1", response("a6", "h0", message="Fresh"))
         tree.refresh_forest(forest)
         await pilot.pause()
         assert [c.label.plain for c in top.children] == [
-            "◆ message a1 [1/3]",
-            "◆ message a2 +1 [2/3]",
-            "◆ Fresh [3/3]",
+            "◆ 1/3 message a1",
+            "◆ 2/3 message a2 +1",
+            "◆ 3/3 Fresh",
         ]
         assert top.children[0] is first and top.children[1] is second
         assert second.is_expanded
@@ -528,10 +528,10 @@ async def test_refresh_splits_a_run_and_keeps_it_open() -> None:
         assert old_branch.data is not None and old_branch.data.response_ids == ("a1", "h2")
         assert old_branch.is_expanded  # it holds the old expanded run's end, h2
         assert [c.label.plain for c in old_branch.children] == [
-            "◆ message a3 [1/2]",
-            "◆ message a4 [2/2]",
+            "◆ 1/2 message a3",
+            "◆ 2/2 message a4",
         ]
-        assert new_branch.label.plain == "◆ message a5 [2/2]"
+        assert new_branch.label.plain == "◆ 2/2 message a5"
         cursor = tree.cursor_node
         assert cursor is not None and cursor.data is not None and cursor.data.last_id == "a3"
 
@@ -589,7 +589,7 @@ async def test_markup_and_escapes_in_messages_are_inert() -> None:
         assert plain == "● [@click=app.quit]x[/b] ]0;pwn"
         assert all(not isinstance(span.style, str) for span in top.label.spans)
         other = top.children[1].label.plain
-        assert other == "◆ [/][2J31m [bold red]loud[/] evil [2/2]"
+        assert other == "◆ 2/2 [/][2J31m [bold red]loud[/] evil"
         assert not any(ch in plain + other for ch in "\x1b\x07\x9b\u202e")
         tree.focus()
         tree.move_cursor(top)

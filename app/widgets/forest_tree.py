@@ -766,6 +766,12 @@ class ForestTree(Tree[ForestItem]):
         glyph = HUMAN_GLYPH if first.is_human else MODEL_GLYPH
         pieces.append((glyph, glyph_style))  # keeps its role colour on the current path
         pieces.append((" ", None))
+        # Sibling position and markers come before the text, which the pane may cut off.
+        if item.sibling_count > 1:
+            pieces.append((f"{item.sibling_index}/{item.sibling_count} ", muted))
+        marks = item.marks
+        if marks:
+            pieces.append((f"{marks} ", styles["marker"]))
         live = self._live_text(item)
         if live is not None and len(item.responses) == 1:
             pieces.append((live, styles["streaming"]))
@@ -777,11 +783,6 @@ class ForestTree(Tree[ForestItem]):
                 pieces.append(("(empty)", muted + body if body else muted))
         if item.extra:
             pieces.append((f" +{item.extra}", muted))
-        marks = item.marks
-        if marks:
-            pieces.append((f" {marks}", styles["marker"]))
-        if item.sibling_count > 1:
-            pieces.append((f" [{item.sibling_index}/{item.sibling_count}]", muted))
         if live is not None and len(item.responses) > 1:
             pieces.append((f" {MODEL_GLYPH} {live}", styles["streaming"]))
         spans: list[Span] = []

@@ -1,0 +1,121 @@
+"""Renders the SVG screenshots in `screenshots/` from a seeded demo session.
+
+    python -m app.screenshots [--out screenshots]
+
+Each scene runs the real app (embedded server, offline model, a temporary database) and
+saves what it draws with `App.save_screenshot`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import tempfile
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from textual.pilot import Pilot
+
+from app.config import AppConfig
+from app.demo import seed_demo
+from app.grove_app import GroveApp
+from app.screens.main import MainScreen
+
+Scene = Callable[[Pilot, MainScreen], Awaitable[None]]
+
+
+async def ready(pilot: Pilot) -> MainScreen:
+    """Waits for the explorer, seeds the demo session and settles."""
+    app = pilot.app
+    async with asyncio.timeout(30):
+        while not isinstance(app.screen, MainScreen):
+            await pilot.pause()
+    screen = app.screen
+    assert isinstance(screen, MainScreen)
+    screen.composer.cursor_blink = False
+    await seed_demo(screen.service)
+    await settle(pilot)
+    await screen.service.list_conversations()
+    await settle(pilot)
+    screen.thread.focus()
+    screen.thread.move_focus(-1)
+    # The embedded server's port changes every run: keep it out of the picture.
+    screen.sub_title = "embedded server"
+    await settle(pilot)
+    return screen
+
+
+async def settle(pilot: Pilot) -> None:
+    """Lets workers finish and messages drain."""
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+async def explorer(pilot: Pilot, screen: MainScreen) -> None:
+    """The main scene: sidebar, forest of runs, thread with branch markers."""
+    forest = screen.forest
+    assert forest is not None
+    screen.thread.focus_message(forest.current_path[1].response_id)
+    await settle(pilot)
+
+
+async def help_scene(pilot: Pilot, screen: MainScreen) -> None:
+    """The help screen with every binding."""
+    await pilot.press("question_mark")
+    await settle(pilot)
+
+
+async def palette(pilot: Pilot, screen: MainScreen) -> None:
+    """The command palette filtered to conversations."""
+    await pilot.press("ctrl+p")
+    await settle(pilot)
+    await pilot.press(*"open")
+    await settle(pilot)
+
+
+async def edit_scene(pilot: Pilot, screen: MainScreen) -> None:
+    """Editing a human message as a new branch."""
+    forest = screen.forest
+    assert forest is not None
+    screen.thread.focus_message(forest.current_path[0].response_id)
+    await pilot.press("e")
+    await settle(pilot)
+
+
+SCENES: dict[str, tuple[Scene, tuple[int, int]]] = {
+    "explorer": (explorer, (140, 40)),
+    "narrow": (explorer, (80, 24)),
+    "help": (help_scene, (140, 40)),
+    "palette": (palette, (140, 40)),
+    "edit": (edit_scene, (140, 40)),
+}
+
+
+async def render_scene(name: str, out: Path) -> Path:
+    """Runs the app for one scene and saves its SVG."""
+    scene, size = SCENES[name]
+    with tempfile.TemporaryDirectory() as folder:
+        app = GroveApp(AppConfig(server=None, db=Path(folder) / "demo.sqlite3", token_delay_ms=0))
+        async with app.run_test(size=size) as pilot:
+            screen = await ready(pilot)
+            await scene(pilot, screen)
+            path = app.save_screenshot(filename=f"{name}.svg", path=str(out))
+    return Path(path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Renders every scene (or those named) into `--out`."""
+    parser = argparse.ArgumentParser(prog="python -m app.screenshots", description=__doc__)
+    parser.add_argument("--out", type=Path, default=Path("screenshots"))
+    parser.add_argument("scenes", nargs="*", choices=[*SCENES, []], help="scenes to render")
+    args = parser.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    for name in args.scenes or SCENES:
+        print(asyncio.run(render_scene(name, args.out)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -219,3 +219,65 @@ async def test_message_text_is_inert(server: GroveServer) -> None:
         assert "[@click=app.quit]click[/]" in svg
         assert "[b]bold[/b]" in svg
         assert app.is_running
+
+
+async def test_links_open_only_http_after_confirmation(server: GroveServer, monkeypatch) -> None:
+    opened: list[str] = []
+    monkeypatch.setattr("app.screens.main.webbrowser.open", opened.append)
+    app = make_app(server.address)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await main_screen(pilot)
+        from app.screens.dialogs import ConfirmScreen
+        from app.widgets.thread_view import ThreadView
+
+        screen.post_message(ThreadView.LinkRequested("javascript:alert(1)"))
+        await settle(pilot)
+        assert not isinstance(app.screen, ConfirmScreen)
+        assert any("only http(s)" in str(n.message) for n in app._notifications)
+        screen.post_message(ThreadView.LinkRequested("https://example.org/x"))
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmScreen), "asks before opening"
+        assert opened == []
+        await pilot.press("y")
+        await settle(pilot)
+        assert opened == ["https://example.org/x"]
+
+
+async def test_keymap_from_config_rebinds_keys(server: GroveServer) -> None:
+    app = make_app(server.address, keymap={"resample": "ctrl+r", "help": "f1"})
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await main_screen(pilot)
+        await send(pilot, "Rebinding keys")
+        await settle(pilot)
+        first = screen.forest.leaf_id
+        screen.thread.focus()
+        await pilot.press("r")
+        await settle(pilot)
+        assert screen.forest.leaf_id == first, "r no longer resamples"
+        await pilot.press("ctrl+r")
+        await settle(pilot)
+        assert screen.forest.leaf_id != first
+        assert screen.forest.sibling_index(screen.forest.leaf_id) == (2, 2)
+        await pilot.press("f1")
+        await settle(pilot)
+        from app.screens.help import HelpScreen
+
+        assert isinstance(app.screen, HelpScreen)
+
+
+async def test_copy_and_palette(server: GroveServer) -> None:
+    app = make_app(server.address)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await main_screen(pilot)
+        await send(pilot, "Copy me please")
+        await settle(pilot)
+        screen.thread.focus()
+        screen.thread.focus_message(screen.forest.current_path[0].response_id)
+        await pilot.press("y")
+        assert app.clipboard == "Copy me please"
+        # The palette lists actions and conversations; choosing one runs it.
+        await pilot.press("ctrl+p")
+        await settle(pilot)
+        await pilot.press(*"new conversation", "enter")
+        await settle(pilot)
+        assert screen.forest is not None and screen.forest.responses == {}

@@ -30,9 +30,10 @@ async def test_missing_or_wrong_key_is_unauthenticated(two_user_server) -> None:
 
 async def test_users_cannot_see_each_others_conversations(two_user_server) -> None:
     address = two_user_server.address
-    async with Client(api_host=address, api_key="key-alice") as alice, Client(
-        api_host=address, api_key="key-bob"
-    ) as bob:
+    async with (
+        Client(api_host=address, api_key="key-alice") as alice,
+        Client(api_host=address, api_key="key-bob") as bob,
+    ):
         conversation = alice.grok.create_conversation()
         stream, future = conversation.add_response("Alice's secret garden")
         await collect(stream)

@@ -47,6 +47,9 @@ class ResponseNode(BaseModel):
     time_to_first_token: float = 0.0
     total_time: float = 0.0
     streaming: bool = False
+    # Mean token logprob, known for replies streamed in this session (the server does not
+    # store per-token data yet).
+    mean_logprob: float | None = None
 
     @property
     def is_human(self) -> bool:
@@ -81,7 +84,21 @@ class ResponseNode(BaseModel):
             time_to_first_token=response.time_to_first_token,
             total_time=response.total_time,
             streaming=False,
+            mean_logprob=None,
         )
+
+    @property
+    def word_count(self) -> int:
+        """Words in the message (whitespace-separated)."""
+        return len(self.message.split())
+
+    @property
+    def tokens_per_second(self) -> float | None:
+        """Sampling speed after the first token, when timings are known."""
+        streaming_time = self.total_time - self.time_to_first_token
+        if self.token_count < 2 or streaming_time <= 0:
+            return None
+        return (self.token_count - 1) / streaming_time
 
 
 class ConversationSummary(BaseModel):

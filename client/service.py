@@ -362,6 +362,46 @@ class ConversationService:
             raise ValueError("Cannot resample human responses.")
         return await self._run(conversation_id, "", node.parent_id, sampling, select=select)
 
+    async def resample_many(
+        self,
+        conversation_id: str,
+        response_id: str,
+        n: int,
+        *,
+        sampling: SamplingParams | None = None,
+    ) -> list[ResponseNode | None]:
+        """Samples `n` new siblings of `response_id` in parallel, without moving the leaf.
+
+        Each stream runs concurrently on the server and publishes its own placeholder and
+        token events; the result lists each stored reply (None where a stream failed; a
+        `StreamFailed` event says why). With a fixed seed, sample i uses seed + i so the
+        batch is reproducible and its samples differ.
+        """
+        if n < 1:
+            raise ValueError("n must be at least 1.")
+        node = self._forests[conversation_id].responses[response_id]
+        if node.is_human:
+            raise ValueError("Cannot resample human responses.")
+
+        def params(i: int) -> SamplingParams | None:
+            if sampling is None or sampling.seed is None:
+                return sampling
+            return SamplingParams(
+                temperature=sampling.temperature,
+                top_p=sampling.top_p,
+                max_tokens=sampling.max_tokens,
+                seed=(sampling.seed + i) % 2**63,
+            )
+
+        results = await asyncio.gather(
+            *(
+                self._run(conversation_id, "", node.parent_id, params(i), select=False)
+                for i in range(n)
+            ),
+            return_exceptions=True,  # one cancelled stream must not discard the others
+        )
+        return [r if isinstance(r, ResponseNode) else None for r in results]
+
     async def edit(self, conversation_id: str, response_id: str, text: str) -> ResponseNode | None:
         """Edits a message as a new branch beside it.
 
@@ -460,6 +500,8 @@ class ConversationService:
                 self._publish(LeafMoved(conversation_id, placeholder_id))
 
         pieces: list[str] = []
+        logprob_sum = 0.0
+        logprob_count = 0
         try:
             if not text:
                 add_placeholder()
@@ -468,6 +510,8 @@ class ConversationService:
                     if not placeholder_added:
                         add_placeholder()
                     pieces.append(event.text)
+                    logprob_sum += sum(t.logprob for t in event.tokens)
+                    logprob_count += len(event.tokens)
                     forest.responses[placeholder_id] = forest.responses[placeholder_id].model_copy(
                         update={"message": "".join(pieces)}
                     )
@@ -497,7 +541,8 @@ class ConversationService:
                         )
                     )
                 elif isinstance(event, ModelResponseEvent):
-                    return self._complete(conversation_id, placeholder_id, event.response)
+                    mean = logprob_sum / logprob_count if logprob_count else None
+                    return self._complete(conversation_id, placeholder_id, event.response, mean)
             return None
         except (asyncio.CancelledError, GeneratorExit):
             self._drop_placeholder(conversation_id, placeholder_id, placeholder_added)
@@ -511,10 +556,16 @@ class ConversationService:
             running.done.set()
 
     def _complete(
-        self, conversation_id: str, placeholder_id: str, response: Response
+        self,
+        conversation_id: str,
+        placeholder_id: str,
+        response: Response,
+        mean_logprob: float | None = None,
     ) -> ResponseNode:
         forest = self._forests[conversation_id]
         node = ResponseNode.from_response(response)
+        if mean_logprob is not None:
+            node = node.model_copy(update={"mean_logprob": mean_logprob})
         forest.replace_placeholder(placeholder_id, node)
         self._publish(ResponseCompleted(conversation_id, placeholder_id, node))
         self._update_summary(conversation_id)

@@ -201,3 +201,44 @@ async def test_leaf_moved_events_on_navigation(service: ConversationService) -> 
     assert events == [LeafMoved(cid, reply.parent_id)]
     assert isinstance(await service.open(cid), Forest)
     assert not any(isinstance(e, ResponseAdded) for e in events)
+
+
+async def test_resample_many_runs_in_parallel(make_server) -> None:
+    running = make_server(token_delay_ms=5.0)
+    await running.start()
+    try:
+        async with Client(api_host=running.address) as sdk:
+            service = ConversationService(sdk)
+            forest = await service.new_conversation()
+            cid = forest.conversation.conversation_id
+            first = await service.send(cid, "Sample me many times.", None)
+            events = _record(service)
+            live: set[str] = set()
+            overlap = 0
+
+            def watch(event: object) -> None:
+                nonlocal overlap
+                if isinstance(event, ResponseAdded) and event.node.streaming:
+                    live.add(event.node.response_id)
+                    overlap = max(overlap, len(live))
+                elif isinstance(event, ResponseCompleted):
+                    live.discard(event.placeholder_id)
+
+            service.subscribe(watch)
+            samples = await service.resample_many(
+                cid, first.response_id, 4, sampling=SamplingParams(seed=100, max_tokens=30)
+            )
+            assert all(s is not None for s in samples)
+            assert overlap == 4, "all four streams were live at once"
+            assert [s.sampling.seed for s in samples] == [100, 101, 102, 103]
+            assert len({s.message for s in samples}) > 1
+            assert all(s.mean_logprob is not None and s.mean_logprob < 0 for s in samples)
+            forest = service.forest(cid)
+            assert forest.leaf_id == first.response_id, "the leaf does not move"
+            assert len(forest.siblings_of(first.response_id)) == 5
+            streams = {e.response_id for e in events if isinstance(e, TokensAppended)}
+            assert len(streams) == 4
+            with pytest.raises(ValueError):
+                await service.resample_many(cid, first.parent_id, 2)
+    finally:
+        await running.stop()

@@ -9,6 +9,7 @@ from textual.binding import Binding
 
 from app.commands import GroveCommands
 from app.config import AppConfig
+from app.memory import freeze_long_lived, tune_collector
 from app.screens.main import MainScreen
 from client import Client
 from client.service import ConversationService
@@ -45,6 +46,8 @@ class GroveApp(App[None]):
         self.client = Client(api_key=self.config.api_key, api_host=address)
         self.service = ConversationService(self.client)
         await self.push_screen(MainScreen(self.service))
+        tune_collector()
+        freeze_long_lived()
 
     async def on_unmount(self) -> None:
         if self.service is not None:

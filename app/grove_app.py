@@ -6,10 +6,12 @@ from typing import ClassVar
 
 from textual.app import App
 from textual.binding import Binding
+from textual.notifications import SeverityLevel
 
 from app.commands import GroveCommands
 from app.config import AppConfig
 from app.memory import freeze_long_lived, tune_collector
+from app.safe_text import clean
 from app.screens.main import MainScreen
 from client import Client
 from client.service import ConversationService
@@ -33,6 +35,25 @@ class GroveApp(App[None]):
         self._embedded = None
         self.client: Client | None = None
         self.service: ConversationService | None = None
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """Shows a notification, always as plain text.
+
+        Notifications carry the server's sentences, which can quote user or model text; a
+        `[/b]` in there must not be parsed as markup (it would raise), so markup is off
+        for every notification whatever the caller asked.
+        """
+        super().notify(
+            clean(message), title=clean(title), severity=severity, timeout=timeout, markup=False
+        )
 
     async def on_mount(self) -> None:
         if self.config.keymap:

@@ -84,12 +84,30 @@ async def edit_scene(pilot: Pilot, screen: MainScreen) -> None:
     await settle(pilot)
 
 
+async def compare_scene(pilot: Pilot, screen: MainScreen) -> None:
+    """The Compare screen on the first reply's three samples, side by side.
+
+    Server timings differ on every run, so they are pinned to fixed values to keep the
+    picture reproducible (everything else comes from fixed seeds).
+    """
+    forest = screen.forest
+    assert forest is not None
+    first = forest.current_path[1].response_id
+    for rid in forest.siblings_of(first):
+        node = forest.responses[rid]
+        forest.add(node.model_copy(update={"time_to_first_token": 0.05, "total_time": 1.45}))
+    screen.thread.focus_message(first)
+    await pilot.press("c")
+    await settle(pilot)
+
+
 SCENES: dict[str, tuple[Scene, tuple[int, int]]] = {
     "explorer": (explorer, (140, 40)),
     "narrow": (explorer, (80, 24)),
     "help": (help_scene, (140, 40)),
     "palette": (palette, (140, 40)),
     "edit": (edit_scene, (140, 40)),
+    "compare": (compare_scene, (140, 40)),
 }
 
 

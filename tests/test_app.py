@@ -281,3 +281,17 @@ async def test_copy_and_palette(server: GroveServer) -> None:
         await pilot.press(*"new conversation", "enter")
         await settle(pilot)
         assert screen.forest is not None and screen.forest.responses == {}
+
+
+async def test_notifications_are_plain_text(server: GroveServer) -> None:
+    """A server sentence quoting `[/b]` must not be parsed as markup (it would raise)."""
+    app = make_app(server.address)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await main_screen(pilot)
+        screen.action_open_conversation("[/b][@click=app.quit]x")
+        await settle(pilot)
+        await pilot.pause()
+        assert app.is_running
+        texts = [str(n.message) for n in app._notifications]
+        assert any("[/b][@click=app.quit]x" in t for t in texts), texts
+        assert all(not n.markup for n in app._notifications)

@@ -21,8 +21,10 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Header
 
+from app.memory import freeze_long_lived
 from app.messages import ServiceUpdate
 from app.safe_text import clean, first_line
+from app.screens.compare import CompareScreen
 from app.screens.dialogs import ConfirmScreen, EditScreen, PromptScreen
 from app.screens.help import HelpScreen, binding_rows
 from app.widgets.composer import Composer
@@ -67,6 +69,8 @@ class MainScreen(Screen[None]):
         Binding("left,h", "sibling(-1)", "Prev branch", id="prev_sibling"),
         Binding("right,l", "sibling(1)", "Next branch", id="next_sibling"),
         Binding("r", "resample", "Resample", id="resample"),
+        Binding("c", "compare", "Compare", id="compare", show=False),
+        Binding("R", "compare(4)", "Sample 4", id="sample_many", show=False),
         Binding("e", "edit", "Edit", id="edit"),
         Binding("y", "copy", "Copy", id="copy"),
         Binding("n", "new_conversation", "New", id="new_conversation"),
@@ -246,9 +250,13 @@ class MainScreen(Screen[None]):
         elif isinstance(event, StreamFailed):
             self.tree.set_streaming(None)
             self._after_stream()
-            self.notify(
-                describe_error(event.error), title="Sampling failed", severity="error", timeout=10
-            )
+            if self.is_current:  # the compare screen reports its own samples' failures
+                self.notify(
+                    describe_error(event.error),
+                    title="Sampling failed",
+                    severity="error",
+                    timeout=10,
+                )
             self._schedule_refresh()
         elif isinstance(event, LeafMoved):
             self._schedule_refresh()
@@ -280,6 +288,7 @@ class MainScreen(Screen[None]):
         self.query_one(ConversationList).set_active(self.conversation_id)
         self.tree.show_forest(forest)
         self._refresh_views()
+        self.call_after_refresh(freeze_long_lived)
 
     def _close_conversation(self) -> None:
         self.conversation_id = None
@@ -443,6 +452,28 @@ class MainScreen(Screen[None]):
                 self._after_stream()
 
         self.run_guarded(resample())
+
+    def action_compare(self, samples: int = 0) -> None:
+        """Opens the Compare screen on the focused model message and its siblings.
+
+        With `samples` > 0 (the `R` key) it starts sampling that many new siblings at once.
+        Picking a sample there makes it the current branch; the cursor returns to it here.
+        """
+        target = self._target()
+        cid = self.conversation_id
+        if target is None or cid is None or target.is_human or target.streaming:
+            self.notify("Compare works on a finished model message.", severity="warning")
+            return
+
+        def picked(sample_id: str | None) -> None:
+            if sample_id is not None:
+                self._focused_response_id = sample_id
+                self._refresh_views()
+                self.thread.focus_message(sample_id)
+
+        self.app.push_screen(
+            CompareScreen(self.service, cid, target.response_id, samples=samples), picked
+        )
 
     def action_edit(self) -> None:
         """Edits the focused message as a new branch beside it."""

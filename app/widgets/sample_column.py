@@ -1,0 +1,331 @@
+"""One sample of the Compare screen: a header of facts and the sample's text, in a column.
+
+Why plain text while streaming: Textual lays out the whole screen again whenever a
+widget's content changes size, and re-rendering a growing Markdown document per token in
+eight columns at once would starve the event loop that also reads the gRPC streams. So a
+streaming column keeps a `rich.text.Text` it appends to; `append` only queues the
+fragment, and the screen calls `flush` on a timer (at most ~20 times a second, all dirty
+columns in the same frame, hence one layout). A finished sample is drawn once as a single
+`rich.markdown.Markdown` renderable, or, in diff mode, as a `Text` with diff styles.
+
+All text is untrusted: it goes through `clean()` and is only ever `Text` or a Markdown
+source, never markup, and links are rendered without OSC 8 hyperlink escapes.
+"""
+
+from __future__ import annotations
+
+from rich.console import RenderableType
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Static
+
+from app.diffing import DiffKind, word_spans, words
+from app.safe_text import clean
+from app.widgets.message_view import body_renderable
+from client.models import ResponseNode
+
+SEPARATOR = " · "
+MARKER = "┊"
+"""Drawn where the visible samples first diverge (after their common word prefix)."""
+
+PREFIX_STYLE = "dim underline"
+MARKER_STYLE = "bold magenta"
+DIFF_STYLES: dict[DiffKind, str] = {
+    "equal": "",
+    "insert": "bold green",
+    "replace": "bold yellow",
+}
+
+
+def _number(value: float) -> str:
+    """A compact number: the server stores float32, so 0.8 comes back as 0.800000011…."""
+    return f"{value:.3g}"
+
+
+def column_header(
+    node: ResponseNode,
+    sibling: tuple[int, int],
+    *,
+    streaming: bool = False,
+    tokens: int = 0,
+    reference: bool = False,
+    same: float | None = None,
+) -> Text:
+    """The facts heading a sample's column, as inert `Text` (one fact group a line).
+
+    Lines: "k/n · sender · model"; length and markers; sampling parameters (when the
+    server recorded them); timings and mean logprob (when known); in diff mode, how the
+    sample relates to the reference. `tokens` counts tokens streamed so far.
+    """
+    header = Text(no_wrap=False)
+    k, n = sibling
+    header.append(f"{k}/{n}", style="bold")
+    header.append(SEPARATOR, style="dim")
+    header.append("manual" if node.manual else "model", style="italic" if node.manual else "")
+    model = clean(node.model_name).strip()
+    if model:
+        header.append(SEPARATOR, style="dim")
+        header.append(model, style="dim")
+
+    header.append("\n")
+    word_count = node.word_count
+    header.append(f"{word_count} {'word' if word_count == 1 else 'words'}")
+    token_count = tokens if streaming else node.token_count
+    if token_count:
+        header.append(SEPARATOR, style="dim")
+        header.append(f"{token_count} {'token' if token_count == 1 else 'tokens'}")
+    if streaming:
+        header.append(SEPARATOR, style="dim")
+        header.append("streaming…", style="italic")
+    if node.partial:
+        header.append(SEPARATOR, style="dim")
+        header.append("partial", style="bold italic")
+
+    sampling = node.sampling
+    if sampling is not None:
+        parts = []
+        if sampling.temperature is not None:
+            parts.append(f"T {_number(sampling.temperature)}")
+        if sampling.top_p is not None:
+            parts.append(f"top_p {_number(sampling.top_p)}")
+        if sampling.max_tokens is not None:
+            parts.append(f"max {sampling.max_tokens}")
+        if sampling.seed is not None:
+            parts.append(f"seed {sampling.seed}")
+        if parts:
+            header.append("\n")
+            header.append(SEPARATOR.join(parts), style="dim")
+
+    timing = []
+    if not streaming and node.time_to_first_token > 0:
+        timing.append(f"TTFT {node.time_to_first_token:.2f}s")
+    speed = None if streaming else node.tokens_per_second
+    if speed is not None:
+        timing.append(f"{speed:.0f} tok/s")
+    if node.mean_logprob is not None:
+        timing.append(f"logprob {node.mean_logprob:.2f}")
+    if timing:
+        header.append("\n")
+        header.append(SEPARATOR.join(timing), style="dim")
+
+    if reference:
+        header.append("\n")
+        header.append("reference", style="bold reverse")
+    elif same is not None:
+        header.append("\n")
+        header.append(f"{same:.0%} same words as the reference", style="italic")
+    return header
+
+
+def diff_text(
+    text: str, diff: list[tuple[str, DiffKind]] | None, prefix: int, *, marker: bool
+) -> Text:
+    """`text` (cleaned) with diff styles per word, its common prefix and a divergence marker.
+
+    `diff` comes from `word_diff(reference, text)` on cleaned texts (None: no reference,
+    so no word is highlighted). The first `prefix` words are shared by every visible
+    sample and drawn dim and underlined; with `marker`, `MARKER` stands right before the
+    first word after them (or after the last word, if this sample ends inside the prefix).
+    Whitespace and line breaks are kept as they are, so the text still reads as written.
+    """
+    cleaned = clean(text)
+    spans = word_spans(cleaned)
+    if diff is not None and [w for w, _ in diff] != words(cleaned):
+        raise ValueError("the diff does not describe this text")
+    out = Text()
+    position = 0
+    for index, (start, end) in enumerate(spans):
+        out.append(cleaned[position:start])
+        if marker and index == prefix:
+            out.append(MARKER, style=MARKER_STYLE)
+        if index < prefix:
+            style = PREFIX_STYLE
+        elif diff is not None:
+            style = DIFF_STYLES[diff[index][1]]
+        else:
+            style = ""
+        out.append(cleaned[start:end], style=style)
+        position = end
+    if marker and prefix >= len(spans):
+        out.append(MARKER, style=MARKER_STYLE)
+    out.append(cleaned[position:])
+    return out
+
+
+class SampleColumn(Vertical):
+    """A sibling sample in a fixed-width column: header, then its text.
+
+    The screen drives it: `append`/`flush` while streaming, `complete` when the stored
+    response arrives, `show_markdown`/`show_diff` to choose how finished text is drawn.
+    """
+
+    DEFAULT_CSS = """
+    SampleColumn {
+        width: 44;
+        height: auto;
+        padding: 0 1;
+        margin: 0 1 1 0;
+        border: round $panel-lighten-2;
+    }
+    SampleColumn.-streaming {
+        border: round $secondary;
+    }
+    SampleColumn.-partial {
+        border: round $warning 70%;
+    }
+    SampleColumn.-focused {
+        border: double $accent;
+        background: $boost;
+    }
+    SampleColumn > .sample-header {
+        height: auto;
+        border-bottom: solid $panel-lighten-2;
+    }
+    SampleColumn > .sample-body {
+        height: auto;
+    }
+    """
+
+    def __init__(self, node: ResponseNode, sibling: tuple[int, int]) -> None:
+        super().__init__(classes="-model")
+        self.node = node
+        self.sibling = sibling
+        self.streaming = node.streaming
+        self.tokens = 0
+        self.reference = False
+        self.same: float | None = None
+        self.diff: list[tuple[str, DiffKind]] | None = None
+        """The word diff against the reference, while diff mode draws this column."""
+        self._live = Text(clean(node.message))
+        self._pending: list[str] = []
+        self.header: Text = self._header_text()
+        """The header as drawn."""
+        self._header = Static(self.header, markup=False, classes="sample-header")
+        self.body: RenderableType = self._live if self.streaming else self._finished_body()
+        """What the body draws now: live `Text`, `rich.markdown.Markdown` or diff `Text`."""
+        self._body = Static(self.body, markup=False, classes="sample-body")
+        self._sync_classes()
+
+    # -- state -------------------------------------------------------------------------------
+
+    @property
+    def response_id(self) -> str:
+        """The id of the sample (a "pending:N" placeholder id while streaming)."""
+        return self.node.response_id
+
+    @property
+    def text(self) -> str:
+        """The sample's text so far (streamed text includes fragments not yet drawn)."""
+        if self.streaming:
+            return self._live.plain + clean("".join(self._pending))
+        return self.node.message
+
+    @property
+    def has_pending(self) -> bool:
+        """True when appended text waits for the next `flush`."""
+        return bool(self._pending)
+
+    def compose(self) -> ComposeResult:
+        yield self._header
+        yield self._body
+
+    def _finished_body(self) -> RenderableType:
+        if not self.node.message.strip():
+            return Text("(empty)", style="dim italic")
+        return body_renderable(self.node)
+
+    def _header_text(self) -> Text:
+        return column_header(
+            self.node,
+            self.sibling,
+            streaming=self.streaming,
+            tokens=self.tokens,
+            reference=self.reference,
+            same=self.same,
+        )
+
+    def _sync_classes(self) -> None:
+        self.set_class(self.streaming, "-streaming")
+        self.set_class(self.node.partial, "-partial")
+        self.set_class(self.node.manual, "-manual")
+
+    def _set_body(self, renderable: RenderableType) -> None:
+        self.body = renderable
+        self._body.update(renderable)
+
+    def refresh_header(self) -> None:
+        """Redraws the header from the current state."""
+        self.header = self._header_text()
+        self._header.update(self.header)
+
+    def set_sibling(self, sibling: tuple[int, int]) -> None:
+        """Updates "k/n" (siblings are added while the screen is open)."""
+        if sibling != self.sibling:
+            self.sibling = sibling
+            self.refresh_header()
+
+    # -- streaming ---------------------------------------------------------------------------
+
+    def append(self, fragment: str, tokens: int) -> None:
+        """Queues streamed text; drawn at the next `flush`. O(1), no layout work."""
+        if self.streaming and fragment:
+            self._pending.append(fragment)
+        self.tokens += tokens
+
+    def flush(self) -> None:
+        """Draws the text queued since the last flush (one content update)."""
+        if not self.streaming or not self._pending:
+            return
+        self._live.append(clean("".join(self._pending)))
+        self._pending.clear()
+        self.node = self.node.model_copy(update={"message": self._live.plain})
+        self._set_body(self._live)
+        self.refresh_header()
+
+    def complete(self, node: ResponseNode) -> None:
+        """The stored response replaced the placeholder: draw it finished, as Markdown."""
+        self.node = node
+        self.streaming = False
+        self._pending.clear()
+        self._sync_classes()
+        self.diff = None
+        self._set_body(self._finished_body())
+        self.refresh_header()
+
+    def update_node(self, node: ResponseNode) -> None:
+        """A stored response changed (e.g. shared); redraws the header only."""
+        self.node = node
+        self._sync_classes()
+        self.refresh_header()
+
+    # -- finished drawing --------------------------------------------------------------------
+
+    def show_markdown(self) -> None:
+        """Draws the finished text as Markdown (diff mode off)."""
+        was_diff = self.diff is not None or self.reference or self.same is not None
+        self.reference = False
+        self.same = None
+        self.diff = None
+        if was_diff:
+            self.refresh_header()
+            if not self.streaming:
+                self._set_body(self._finished_body())
+
+    def show_diff(
+        self,
+        diff: list[tuple[str, DiffKind]] | None,
+        prefix: int,
+        *,
+        marker: bool,
+        reference: bool,
+        same: float | None,
+    ) -> None:
+        """Draws the finished text with diff styles (see `diff_text`)."""
+        self.reference = reference
+        self.same = same
+        self.refresh_header()
+        if self.streaming:
+            return
+        self.diff = diff
+        self._set_body(diff_text(self.node.message, diff, prefix, marker=marker))

@@ -32,6 +32,13 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         help="pause between tokens of the offline model, to watch streaming (default: 0)",
     )
     parser.add_argument(
+        "--offline-min-tokens",
+        type=int,
+        default=defaults.offline_min_reply_tokens,
+        metavar="N",
+        help="the offline model keeps writing until at least N tokens (default 48)",
+    )
+    parser.add_argument(
         "--share-base-url",
         default=defaults.share_base_url,
         help="base of the URLs ShareConversation returns (default: %(default)s)",
@@ -71,11 +78,14 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         raise SystemExit("--max-message-bytes must be positive")
     if args.token_delay_ms < 0:
         raise SystemExit("--token-delay-ms cannot be negative")
+    if args.offline_min_tokens < 0:
+        raise SystemExit("--offline-min-tokens cannot be negative")
     return ServerConfig(
         host=args.host,
         port=args.port,
         db=args.db or default_db_path(),
         token_delay_ms=args.token_delay_ms,
+        offline_min_reply_tokens=args.offline_min_tokens,
         share_base_url=args.share_base_url,
         durability=args.durability,
         max_message_bytes=args.max_message_bytes,

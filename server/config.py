@@ -33,6 +33,8 @@ class ServerConfig:
     port: int = 50051
     db: Path = field(default_factory=default_db_path)
     token_delay_ms: float = 0.0
+    # The offline model keeps writing (paragraph breaks) until a reply has this many tokens.
+    offline_min_reply_tokens: int = 48
     share_base_url: str = "grove://share/conversations"
     durability: Literal["normal", "full"] = "normal"
     max_message_bytes: int = MIB

@@ -30,10 +30,13 @@ _MESSAGE_HEADROOM = 64 * 1024
 
 
 def default_sampler(config: ServerConfig) -> Sampler:
-    """The offline demo model, paced by `--token-delay-ms`."""
+    """The offline demo model, paced by `--token-delay-ms`, `--offline-min-tokens` long."""
     from server.sampler.offline import OfflineSampler
 
-    return OfflineSampler(token_delay_ms=config.token_delay_ms)
+    return OfflineSampler(
+        token_delay_ms=config.token_delay_ms,
+        min_reply_tokens=config.offline_min_reply_tokens,
+    )
 
 
 def default_store(config: ServerConfig) -> Store:

@@ -157,6 +157,50 @@ async def test_replies_end_on_their_own_at_a_paragraph_end(sampler: OfflineSampl
         assert tokens[-1].text in {".", "!", "?"}
 
 
+@pytest.mark.parametrize("seed", [1, 2, 3])
+async def test_min_reply_tokens_makes_replies_exactly_max_tokens_long(seed: int) -> None:
+    long_sampler = OfflineSampler(min_reply_tokens=500)
+    tokens = await collect(long_sampler, GARDEN_PROMPT, params(seed, max_tokens=500))
+    assert len(tokens) == 500
+    # The end-of-paragraph events before 500 tokens became paragraph breaks instead.
+    assert any(t.text == "\n\n" for t in tokens)
+    # max_tokens still caps a reply that has not reached the minimum length.
+    capped = await collect(long_sampler, GARDEN_PROMPT, params(seed, max_tokens=120))
+    assert len(capped) == 120
+
+
+async def test_default_min_reply_tokens_is_48_and_reproducible(sampler: OfflineSampler) -> None:
+    explicit = OfflineSampler(min_reply_tokens=48)
+    for seed in range(4):
+        resolved = params(seed, max_tokens=4096)
+        default = await collect(sampler, GARDEN_PROMPT, resolved)
+        assert await collect(explicit, GARDEN_PROMPT, resolved) == default
+        assert 48 < len(default) < 4096
+
+
+def test_min_reply_tokens_is_validated() -> None:
+    with pytest.raises(ValueError, match="min_reply_tokens"):
+        OfflineSampler(min_reply_tokens=-1)
+    with pytest.raises(ValueError, match="min_reply_tokens"):
+        OfflineSampler(min_reply_tokens=1.5)  # type: ignore[arg-type]
+
+
+async def test_server_config_sets_the_offline_min_reply_tokens() -> None:
+    from server.config import ServerConfig
+    from server.runtime import default_sampler
+
+    assert ServerConfig().offline_min_reply_tokens == 48
+    long_sampler = default_sampler(ServerConfig(offline_min_reply_tokens=300))
+    assert isinstance(long_sampler, OfflineSampler)
+    tokens = [
+        t
+        async for t in long_sampler.sample(
+            [PathMessage("human", GARDEN_PROMPT)], params(5, max_tokens=300)
+        )
+    ]
+    assert len(tokens) == 300
+
+
 async def test_higher_temperature_flattens_the_distribution(sampler: OfflineSampler) -> None:
     # The first step's distribution is the same for every seed; compare its top candidate.
     best = {

@@ -57,12 +57,30 @@ def test_help_lists_every_flag() -> None:
         "--port",
         "--db",
         "--token-delay-ms",
+        "--offline-min-tokens",
         "--share-base-url",
         "--durability",
         "--max-message-bytes",
         "--batch-max-tokens",
     ):
         assert flag in out
+    assert "the offline model keeps writing until at least N tokens (default 48)" in " ".join(
+        out.split()
+    )
+
+
+def test_offline_min_tokens_flag_reaches_the_config() -> None:
+    import argparse
+
+    from server.cli import add_serve_arguments, config_from_args
+
+    parser = argparse.ArgumentParser()
+    add_serve_arguments(parser)
+    assert config_from_args(parser.parse_args([])).offline_min_reply_tokens == 48
+    config = config_from_args(parser.parse_args(["--offline-min-tokens", "500"]))
+    assert config.offline_min_reply_tokens == 500
+    with pytest.raises(SystemExit, match="--offline-min-tokens"):
+        config_from_args(parser.parse_args(["--offline-min-tokens", "-1"]))
 
 
 async def test_health_and_reflection(served) -> None:

@@ -226,6 +226,10 @@ class MainScreen(Screen[None]):
         if getattr(event, "conversation_id", None) != self.conversation_id:
             return
         if isinstance(event, TokensAppended):
+            if not self.is_current:
+                # Another screen (compare) is streaming: skip per-token work here; the
+                # completed reply replaces whatever the live view had.
+                return
             if self.thread.live_response_id == event.response_id:
                 self.thread.append_tokens(event.text)
             self._live_tokens += len(event.tokens)

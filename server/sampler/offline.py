@@ -83,8 +83,9 @@ _MAX_TOPIC_EXTRAS = 12
 # Corpus paragraphs consulted for the topic and for openings.
 _MAX_TOPIC_DOCS = 8
 # The end-of-paragraph event ends the reply only once it has this many tokens; before that it
-# becomes a paragraph break and the reply goes on, so replies are not one-liners.
-_MIN_REPLY_TOKENS = 48
+# becomes a paragraph break and the reply goes on, so replies are not one-liners. The default
+# of `OfflineSampler(min_reply_tokens=...)` (benchmarks raise it to get long replies).
+DEFAULT_MIN_REPLY_TOKENS = 48
 # Even at zero delay the stream yields to the event loop this often, so concurrent streams
 # make progress.
 _YIELD_EVERY = 16
@@ -542,8 +543,10 @@ class _Run:
         params: ResolvedParams,
         top_logprobs: int,
         fun: bool,
+        min_reply_tokens: int = DEFAULT_MIN_REPLY_TOKENS,
     ) -> None:
         self.m = model
+        self.min_reply_tokens = min_reply_tokens
         self.rng = random.Random(params.seed)
         self.temperature = params.temperature
         if fun and self.temperature > 0:
@@ -696,7 +699,7 @@ class _Run:
         j = 0 if n == 1 else min(bisect_right(cum, self.rng.random() * cum[-1]), n - 1)
         token = table.ids[j]
         if token == m.end:
-            if self.emitted >= _MIN_REPLY_TOKENS:
+            if self.emitted >= self.min_reply_tokens:
                 return None
             text = _PARAGRAPH_BREAK
             self.h0, self.h1, self.h2 = m.bos, m.bos, m.dot
@@ -717,14 +720,27 @@ class OfflineSampler:
 
     `token_delay_ms` makes streams look like a remote model (and lets tests and demos watch
     tokens arrive); at zero delay it is as fast as the model allows.
+
+    `min_reply_tokens` is the length before which the model's end-of-paragraph event
+    becomes a paragraph-break token instead of ending the reply; a request's
+    `max_tokens` still caps the reply. Raising it makes long replies (benchmarks ask for
+    500 tokens); the default keeps seeded replies byte-identical to earlier versions.
     """
 
     def __init__(
-        self, token_delay_ms: float = 0.0, model_name: str = "grove-offline-ngram"
+        self,
+        token_delay_ms: float = 0.0,
+        model_name: str = "grove-offline-ngram",
+        min_reply_tokens: int = DEFAULT_MIN_REPLY_TOKENS,
     ) -> None:
         if not math.isfinite(token_delay_ms) or token_delay_ms < 0:
             raise ValueError(f"token_delay_ms must be a finite number >= 0, got {token_delay_ms}.")
+        if isinstance(min_reply_tokens, bool) or not isinstance(min_reply_tokens, int):
+            raise ValueError(f"min_reply_tokens must be an integer, got {min_reply_tokens!r}.")
+        if min_reply_tokens < 0:
+            raise ValueError(f"min_reply_tokens must be >= 0, got {min_reply_tokens}.")
         self._delay_s = token_delay_ms / 1000.0
+        self._min_reply_tokens = min_reply_tokens
         self._model_name = model_name
         self._model = _model()
 
@@ -772,7 +788,14 @@ class OfflineSampler:
         `use_grok` is ignored: this model has no remote backend. The system prompt "fun"
         raises the temperature a little and favours exclamation marks.
         """
-        run = _Run(self._model, path, params, top_logprobs, fun=system_prompt_name == "fun")
+        run = _Run(
+            self._model,
+            path,
+            params,
+            top_logprobs,
+            fun=system_prompt_name == "fun",
+            min_reply_tokens=self._min_reply_tokens,
+        )
         delay = self._delay_s
         for i in range(params.max_tokens):
             if i:

@@ -3,8 +3,12 @@ pure word-diff helpers behind its diff mode."""
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
+from rich._wrap import divide_line
 from textual import events
+from textual.app import App, ComposeResult
 from textual.pilot import Pilot
 
 from app.diffing import common_prefix_words, similarity, word_diff, word_spans, words
@@ -14,6 +18,8 @@ from app.widgets.sample_column import (
     DIFF_STYLES,
     MARKER,
     PREFIX_STYLE,
+    LiveText,
+    SampleColumn,
     column_header,
     diff_text,
 )
@@ -576,3 +582,83 @@ def test_parse_sampling() -> None:
     with pytest.raises(ValueError) as both:
         parse_sampling("x", "", "y", "")
     assert str(both.value).count("\n") == 1
+
+
+# -- the live column -------------------------------------------------------------------------
+
+LIVE_TEXT = (
+    "Trees grow from the tips of their branches\tand roots.\n\nA forest is many trees, "
+    "averyveryverylongwordthatmustfold and short words, then\nmore lines\n"
+)
+
+
+def wrapped(text: str, width: int) -> list[str]:
+    """Every paragraph of `text` wrapped in one go, as `LiveText` should draw it."""
+    lines = []
+    for paragraph in text.replace("\t", "    ").split("\n"):
+        offsets = [0, *divide_line(paragraph, width), len(paragraph)]
+        lines += [paragraph[a:b] for a, b in itertools.pairwise(offsets)] or [""]
+    return lines
+
+
+class LiveApp(App[None]):
+    CSS = "LiveText { width: 12; height: 4; }"
+
+    def __init__(self, widget: LiveText | SampleColumn) -> None:
+        super().__init__()
+        self.widget = widget
+
+    def compose(self) -> ComposeResult:
+        yield self.widget
+
+
+async def test_live_text_wraps_only_new_text_and_shows_the_newest_lines() -> None:
+    live = LiveText()
+    async with LiveApp(live).run_test(size=(40, 10)) as pilot:
+        await pilot.pause()
+        for index in range(0, len(LIVE_TEXT), 3):
+            live.append(LIVE_TEXT[index : index + 3])
+            assert not live._layout_required, "a repaint, never a layout pass"
+            assert live.lines == wrapped(LIVE_TEXT[: index + 3], 12)
+        await pilot.pause()
+        shown = [live.render_line(y).text.rstrip() for y in range(4)]
+        assert shown == [line.rstrip() for line in wrapped(LIVE_TEXT, 12)[-4:]]
+        assert all(live.render_line(y).cell_length == 12 for y in range(4))
+        # A new width wraps the whole text again.
+        live.styles.width = 20
+        await pilot.pause()
+        assert live.lines == wrapped(LIVE_TEXT, 20)
+
+
+async def test_flushing_a_streaming_column_needs_no_layout() -> None:
+    node = ResponseNode(
+        response_id="pending:1",
+        parent_id="p",
+        sender="model",
+        message="",
+        streaming=True,
+        sampling=SamplingInfo(temperature=0.8, max_tokens=70, seed=7),
+    )
+    from rich.markdown import Markdown
+    from rich.text import Text
+
+    column = SampleColumn(node, (1, 1))
+    async with LiveApp(column).run_test(size=(60, 40)) as pilot:
+        await pilot.pause()
+        assert column._live_view.display and not column._body.display
+        column.append("Hello \x1b[31m[b]world[/b]", 2)
+        column.flush()
+        await pilot.pause()
+        for _ in range(5):
+            column.append(" and more words", 3)
+            column.flush()
+            widgets = (column, column._header, column._live_view, column._body)
+            assert not any(w._layout_required for w in widgets), "repaint only"
+        assert column.text.startswith("Hello [31m[b]world[/b] and more")
+        assert column._live_view.text == column.text
+        assert isinstance(column.body, Text) and "17 tokens" in column.header.plain
+        await pilot.pause()
+        column.complete(node.model_copy(update={"message": column.text, "streaming": False}))
+        await pilot.pause()
+        assert column._body.display and not column._live_view.display
+        assert isinstance(column.body, Markdown)

@@ -9,8 +9,9 @@ to the newest child). It holds no gRPC types, so a UI can use it without importi
 from __future__ import annotations
 
 from datetime import datetime
+from itertools import count
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from client.grok import Response
 
@@ -114,8 +115,43 @@ class ConversationSummary(BaseModel):
     response_count: int = 0
 
 
+class _PathMemo:
+    """Root paths already walked in one `responses` dict, until its structure changes.
+
+    Shared (not copied) by shallow `model_copy`s of a forest, which share the dicts too,
+    so a change made through either forest clears it for both.
+    """
+
+    __slots__ = ("paths", "responses", "revision")
+
+    LIMIT = 8
+    """Paths kept: the current one and a few others (a sibling switch walks a handful)."""
+
+    # Revisions are unique across memos, so a forest whose `responses` dict was replaced
+    # never shows a revision it showed before.
+    _revisions = count()
+
+    def __init__(self, responses: dict[str, ResponseNode]) -> None:
+        self.responses = responses
+        self.paths: dict[str | None, tuple[ResponseNode, ...]] = {}
+        self.revision = next(self._revisions)
+
+    def __eq__(self, other: object) -> bool:
+        """Always equal: a cache never makes two forests compare unequal."""
+        return other is None or isinstance(other, _PathMemo)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
 class Forest(BaseModel):
-    """The response forest of one conversation plus the user's place in it."""
+    """The response forest of one conversation plus the user's place in it.
+
+    Change its structure through `add`, `remove` and `replace_placeholder`: they clear the
+    memo of root paths (`path_to` walks a 5,000-deep path in milliseconds and a sibling
+    switch needs it several times) and advance `revision`. Replacing a node directly in
+    `responses` is noticed for that node's own path only (what the service does with a
+    streaming placeholder, always a leaf).
+    """
 
     conversation: ConversationSummary
     responses: dict[str, ResponseNode] = Field(default_factory=dict)
@@ -124,6 +160,28 @@ class Forest(BaseModel):
     leaf_id: str | None = None
     # The child last visited under each node (None: among the roots).
     last_visited: dict[str | None, str] = Field(default_factory=dict)
+    _memo: _PathMemo | None = PrivateAttr(default=None)
+
+    @property
+    def revision(self) -> int:
+        """A number that changes whenever `add`, `remove` or `replace_placeholder` runs.
+
+        Lets views cache what they derive from the structure (runs, paths) per revision.
+        """
+        return self._memo_for_responses().revision
+
+    def _memo_for_responses(self) -> _PathMemo:
+        """The memo of this forest's `responses` dict (a new one if it was replaced)."""
+        memo = self._memo
+        if memo is None or memo.responses is not self.responses:
+            memo = self._memo = _PathMemo(self.responses)
+        return memo
+
+    def _changed(self) -> None:
+        """Forgets memoised paths after a structural change."""
+        memo = self._memo_for_responses()
+        memo.paths.clear()
+        memo.revision = next(memo._revisions)
 
     @classmethod
     def build(
@@ -143,12 +201,14 @@ class Forest(BaseModel):
         if node.response_id not in self.responses:
             self.children.setdefault(node.parent_id, []).append(node.response_id)
         self.responses[node.response_id] = node
+        self._changed()
 
     def remove(self, response_id: str) -> None:
         """Removes a leaf node (e.g. a streaming placeholder) from the forest."""
         node = self.responses.pop(response_id, None)
         if node is None:
             return
+        self._changed()
         siblings = self.children.get(node.parent_id, [])
         if response_id in siblings:
             siblings.remove(response_id)
@@ -166,6 +226,7 @@ class Forest(BaseModel):
             siblings[siblings.index(placeholder_id)] = node.response_id
             self.responses.pop(placeholder_id, None)
             self.responses[node.response_id] = node
+            self._changed()
         else:
             self.add(node)
         if parent_visit:
@@ -187,7 +248,17 @@ class Forest(BaseModel):
         return siblings.index(response_id) + 1, len(siblings)
 
     def path_to(self, response_id: str | None) -> list[ResponseNode]:
-        """The nodes from the root down to `response_id` (iterative: paths can be deep)."""
+        """The nodes from the root down to `response_id` (iterative: paths can be deep).
+
+        Memoised until the structure changes (a fresh list each call: callers may keep or
+        change it). A hit is checked against the node now stored under `response_id`.
+        """
+        memo = self._memo_for_responses()
+        cached = memo.paths.get(response_id)
+        if cached is not None and (
+            response_id is None or self.responses.get(response_id) is cached[-1]
+        ):
+            return list(cached)
         path: list[ResponseNode] = []
         current = response_id
         while current is not None:
@@ -195,6 +266,9 @@ class Forest(BaseModel):
             path.append(node)
             current = node.parent_id
         path.reverse()
+        if len(memo.paths) >= memo.LIMIT:
+            memo.paths.clear()
+        memo.paths[response_id] = tuple(path)
         return path
 
     @property

@@ -458,6 +458,47 @@ async def test_streaming_reply_appended_to_a_run() -> None:
         assert same.data is not None and same.data.last_id == "a3"
 
 
+async def test_refresh_reuses_runs_until_the_forest_changes() -> None:
+    """A sibling switch changes no structure: runs are not rebuilt; changes still show."""
+    nodes = [
+        *chain(300),
+        response("alt", "m149", human=False, message="alternative"),
+        *chain(3, parent="alt", prefix="x", start_human=True),
+        response("pending:1", "m299", message="", streaming=True),
+    ]
+    forest = build(nodes, "pending:1")
+    app = TreeApp(forest)
+    async with app.run_test() as pilot:
+        await pilot.pause()
+        tree = app.query_one(ForestTree)
+        items = {id(node): node.data for node in materialised(tree)}
+        forest.switch_sibling("alt", -1)
+        tree.refresh_forest(forest)
+        forest.switch_sibling("m150", +1)
+        tree.refresh_forest(forest)
+        for node in materialised(tree):
+            if id(node) in items:
+                assert node.data is items[id(node)]
+        # The service replaces a streaming placeholder in place: its run shows the new node.
+        forest.select("pending:1")
+        forest.responses["pending:1"] = response("pending:1", "m299", message="x", streaming=True)
+        tree.refresh_forest(forest)
+        main_run = tree.node_for("pending:1")
+        assert main_run is not None and main_run.data is not None
+        assert main_run.data.last is forest.responses["pending:1"]
+        # A structural change (a new sibling) splits the run as before.
+        forest.add(response("m200b", "m199", message="new branch"))
+        tree.refresh_forest(forest)
+        split = tree.node_for("m200b")
+        assert split is not None and split.data is not None and split.data.first_id == "m200b"
+        assert tree.node_for("pending:1") is not main_run
+        assert path_run_starts(forest, [n.response_id for n in forest.current_path]) == [
+            "m0",
+            "m150",
+            "m200",
+        ]
+
+
 async def test_refresh_keeps_nodes_expansion_and_cursor() -> None:
     nodes = [
         response("h0", None, human=True),

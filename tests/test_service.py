@@ -192,6 +192,47 @@ def test_forest_handles_deep_paths() -> None:
     assert forest.descend("0") == "4999"
 
 
+def test_forest_path_memo_follows_every_change() -> None:
+    """`path_to` is memoised; each way the forest changes still shows up in paths."""
+    summary = ConversationSummary(conversation_id="c", title="", starred=False)
+
+    def node(rid: str, parent: str | None, message: str = "") -> ResponseNode:
+        return ResponseNode(response_id=rid, parent_id=parent, sender="model", message=message)
+
+    forest = Forest.build(summary, [node("a", None), node("b", "a"), node("c", "b")], "c")
+    first = forest.current_path
+    assert [n.response_id for n in first] == ["a", "b", "c"]
+    first.append(node("x", "c"))  # callers get their own list
+    assert [n.response_id for n in forest.current_path] == ["a", "b", "c"]
+    revision = forest.revision
+
+    # Replacing a node on the path (through `add`) shows the new node.
+    edited = node("b", "a", "edited")
+    forest.add(edited)
+    assert forest.current_path[1] is edited and forest.revision != revision
+    # A streaming placeholder replaced directly in `responses` (as the service does).
+    forest.add(node("p", "c"))
+    forest.select("p")
+    forest.responses["p"] = node("p", "c", "more text")
+    assert forest.current_path[-1].message == "more text"
+    # Swapping the placeholder for the stored reply, and removing a leaf.
+    forest.replace_placeholder("p", node("d", "c", "done"))
+    assert [n.response_id for n in forest.current_path] == ["a", "b", "c", "d"]
+    forest.remove("d")
+    assert forest.leaf_id == "c" and len(forest.current_path) == 3
+    with pytest.raises(KeyError):
+        forest.path_to("d")
+    # A shallow copy with another leaf shares the dicts, and sees later changes.
+    copy = forest.model_copy(update={"leaf_id": "b"})
+    assert [n.response_id for n in copy.current_path] == ["a", "b"]
+    forest.add(node("b", "a", "edited again"))
+    assert copy.current_path[-1].message == "edited again"
+    # The memo never makes equal forests compare unequal.
+    twin = forest.model_copy(deep=True)
+    twin.path_to("a")
+    assert twin == forest
+
+
 async def test_leaf_moved_events_on_navigation(service: ConversationService) -> None:
     forest = await service.new_conversation()
     cid = forest.conversation.conversation_id

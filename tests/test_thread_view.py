@@ -11,8 +11,14 @@ from textual.widgets import Markdown
 from textual.widgets.markdown import MarkdownBlock
 
 from app.safe_text import clean
-from app.widgets.message_view import MessageView, header_text
-from app.widgets.thread_view import WINDOW, LiveReply, MoreMessages, ThreadView
+from app.widgets.message_view import MessageView, RenderedOnce, header_text
+from app.widgets.thread_view import (
+    WINDOW,
+    LiveReply,
+    MoreMessages,
+    ThreadView,
+    finished_length,
+)
 from client.models import ConversationSummary, Forest, ResponseNode
 
 EVIL = "[@click=app.quit]x[/b] [TODO] \x1b[2J \x1b]0;title\x07 \x1b]52;c;ZXZpbA==\x07"
@@ -77,7 +83,7 @@ def views(app: App[None]) -> list[MessageView]:
     return list(app.query(MessageView))
 
 
-def rendered_text(widget: MessageView) -> str:
+def rendered_text(widget: RenderedOnce) -> str:
     """What the widget draws, as text with styles, via Textual's own renderer."""
     width, height = widget.size
     strips = widget.render_lines(Region(0, 0, width, height))
@@ -160,7 +166,7 @@ async def test_stream_appends_and_end_stream_swaps_in_a_static_view() -> None:
         # Exactly one Textual Markdown in the DOM: the live one.
         assert list(app.query(Markdown)) == [live.markdown]
         await live.finish()
-        assert live.markdown.source == "".join(fragments)
+        assert live.source == "".join(fragments)
         assert "branch 2/2" in str(live.query_one(".header").render())
 
         final = node("m-final", "r3", message="".join(fragments), partial=True, token_count=9)
@@ -193,7 +199,7 @@ async def test_tokens_sent_before_the_live_widget_mounts_are_kept() -> None:
         assert live is not None
         view.append_tokens(" sings")
         await live.finish()
-        assert live.markdown.source == "early bird sings"
+        assert live.source == "early bird sings"
 
 
 async def test_show_path_keeps_the_live_reply_and_remounts_it_after_looking_away() -> None:
@@ -225,7 +231,7 @@ async def test_show_path_keeps_the_live_reply_and_remounts_it_after_looking_away
         live = view.live_reply
         assert live is not None and live is not first_live
         await live.finish()
-        assert live.markdown.source == "part one and two"
+        assert live.source == "part one and two"
 
 
 async def test_long_path_mounts_a_window_and_loads_earlier_messages() -> None:
@@ -333,7 +339,7 @@ async def test_moving_the_window_away_while_streaming_keeps_the_reply() -> None:
         assert live is not None and live.is_mounted
         view.append_tokens("after")
         await live.finish()
-        assert live.markdown.source == "before during after"
+        assert live.source == "before during after"
         assert view.scroll_y == view.max_scroll_y
 
 
@@ -414,8 +420,8 @@ async def test_untrusted_text_is_inert_finished_and_streaming() -> None:
         await live.finish()
         await pilot.pause()
         # What was fed to the live Markdown is the cleaned text.
-        assert live.markdown.source == clean(EVIL)
-        assert "\x1b" not in live.markdown.source and "\x07" not in live.markdown.source
+        assert live.source == clean(EVIL)
+        assert "\x1b" not in live.source and "\x07" not in live.source
 
         for message_view in views(app):
             drawn = rendered_text(message_view)
@@ -440,3 +446,197 @@ async def test_untrusted_text_is_inert_finished_and_streaming() -> None:
         await pilot.click(LiveReply, offset=(3, 1))
         await pilot.pause()
         assert app.is_running and app.return_code is None
+
+
+def test_finished_length_keeps_the_open_block() -> None:
+    """Everything before the last top-level block is finished; the last one stays live."""
+    assert finished_length("") == 0
+    assert finished_length("one paragraph\nstill going") == 0
+    assert finished_length("para\n\nnext") == len("para\n\n")
+    # Blank lines inside an unclosed fence, or between loose list items, end nothing.
+    assert finished_length("```py\na = 1\n\nb = 2\n") == 0
+    assert finished_length("- a\n\n- b\n\n") == 0
+    # "Para" over a lone "-" is a heading until the list item shows: one block.
+    assert finished_length("x\n\nPara\n-") == len("x\n\n")
+    assert finished_length("x\n\nPara\n- item") == len("x\n\nPara\n")
+    # A header row turns into a table when the delimiter row arrives: one block.
+    assert finished_length("| a | b |\n|---|") == 0
+
+
+REPLY_BLOCKS = [
+    "## Heading",
+    "First paragraph with **bold** text.",
+    "- item one\n- item two",
+    "```python\nx = 1\n\ny = 2\n```",
+    "1. first\n2. second",
+    "Last paragraph still streaming",
+]
+
+
+async def test_live_reply_keeps_only_the_last_block_as_markdown_widgets() -> None:
+    app = ThreadApp()
+    async with app.run_test(size=(100, 60)) as pilot:
+        view = app.query_one(ThreadView)
+        await view.show_path(chain(2))
+        await view.begin_stream(node("live", "r1", streaming=True), (1, 1))
+        text = "\n\n".join(REPLY_BLOCKS)
+        for start in range(0, len(text), 7):
+            view.append_tokens(text[start : start + 7])
+            await pilot.pause()
+        live = view.live_reply
+        assert live is not None
+        await live.finish()
+        await pilot.pause()
+        assert live.source == text == view.live_text
+        # The live Markdown shows the last blocks only; finished blocks are static views
+        # (never Markdown widgets) that hold the rest of the text, in order.
+        assert text.endswith(live.markdown.source)
+        assert live.markdown.source.endswith(REPLY_BLOCKS[-1])
+        top_level = [b for b in live.markdown.children if isinstance(b, MarkdownBlock)]
+        assert len(top_level) < LiveReply.FREEZE_AT
+        finished = list(live.query(RenderedOnce))
+        assert finished and list(live.children).index(live.markdown) == len(finished) + 1
+        drawn = "\n".join(rendered_text(view) for view in finished)
+        for block in ("Heading", "First paragraph with bold", "item two", "y = 2"):
+            assert block in drawn
+        assert list(app.query(Markdown)) == [live.markdown]
+
+        # Looking away and back rebuilds the reply from the text: finished and live again.
+        forest = chain(2)
+        view.clear_thread()
+        await view.show_path(forest)
+        await view.begin_stream(node("live2", "r1", streaming=True), (1, 1))
+        view.append_tokens(text)
+        await pilot.pause()
+        again = view.live_reply
+        assert again is not None and again is not live
+        await again.finish()
+        assert again.source == text and again.markdown.source == REPLY_BLOCKS[-1]
+        assert len(again.query(RenderedOnce)) == 1  # one batch: frozen once, never built
+
+
+async def test_reply_remounted_with_earlier_text_starts_with_finished_blocks() -> None:
+    reply = LiveReply(node("live", "r1", streaming=True), (1, 1), "para one\n\npara two\n\nthree")
+    app = ThreadApp()
+    async with app.run_test(size=(100, 40)) as pilot:
+        await app.query_one(ThreadView).mount(reply)
+        await reply.finish()
+        await pilot.pause()
+        assert reply.source == "para one\n\npara two\n\nthree"
+        assert reply.markdown.source == "three"
+        assert "para two" in rendered_text(reply.query_one(RenderedOnce))
+
+
+async def test_finished_blocks_of_a_streaming_reply_are_inert() -> None:
+    app = ThreadApp()
+    async with app.run_test(size=(120, 40)) as pilot:
+        view = app.query_one(ThreadView)
+        await view.show_path(chain(2))
+        await view.begin_stream(node("live", "r1", streaming=True), (1, 1))
+        view.append_tokens(EVIL + "\n\n[a link](https://example.com/)\n\nnext block")
+        live = view.live_reply
+        assert live is not None
+        await live.finish()
+        await pilot.pause()
+        drawn = "\n".join(rendered_text(v) for v in live.query(RenderedOnce))
+        assert "[TODO]" in drawn and "[@click=app.quit]x[/b]" in drawn
+        assert "\x1b" not in drawn and "\x07" not in drawn
+        for finished in live.query(RenderedOnce):
+            strips = finished.render_lines(Region(0, 0, *finished.size))
+            metas = [seg.style.meta for strip in strips for seg in strip if seg.style]
+            assert not any("@click" in meta for meta in metas)
+            links = [seg.style.link for strip in strips for seg in strip if seg.style]
+            assert not any(links)  # no OSC 8 hyperlinks: the URL is shown as text
+        assert "https://example.com/" in drawn
+
+
+async def test_sibling_switch_updates_views_in_place() -> None:
+    app = ThreadApp()
+    async with app.run_test(size=(100, 40)) as pilot:
+        view = app.query_one(ThreadView)
+        forest = chain(10)
+        # An alternative branch from r4: r5b → r6b → r7b.
+        parent = "r4"
+        for rid, sender in (("r5b", "model"), ("r6b", "human"), ("r7b", "model")):
+            forest.add(node(rid, parent, sender, f"alt {rid}"))
+            parent = rid
+        forest.select("r9")
+        await view.show_path(forest)
+        await pilot.pause()
+        before = views(app)
+        forest.switch_sibling("r5", +1)
+        await view.show_path(forest)
+        await pilot.pause()
+        after = views(app)
+        assert [v.response_id for v in after] == [f"r{i}" for i in range(5)] + [
+            "r5b",
+            "r6b",
+            "r7b",
+        ]
+        # The same widgets: unchanged ones kept, the others showing the new messages.
+        assert all(a is b for a, b in zip(after, before, strict=False))
+        assert "alt r6b" in rendered_text(after[6])
+        assert after[5].has_class("-model") and after[6].has_class("-human")
+        assert "branch 2/2" in after[5].header.plain
+        # Switching back shows the longer branch again (views mounted for the rest).
+        forest.switch_sibling("r5b", -1)
+        await view.show_path(forest)
+        await pilot.pause()
+        assert [v.response_id for v in views(app)] == [f"r{i}" for i in range(10)]
+        assert "message 9" in rendered_text(views(app)[-1])
+
+
+async def test_streaming_into_a_short_thread_keeps_it_at_the_top() -> None:
+    """Textual's anchor would push a short thread down; the view anchors only when tall."""
+    app = ThreadApp()
+    async with app.run_test(size=(100, 40)) as pilot:
+        view = app.query_one(ThreadView)
+        await view.show_path(chain(2))
+        await view.begin_stream(node("live", "r1", streaming=True), (1, 1))
+        view.append_tokens("short reply")
+        await pilot.pause()
+        await pilot.pause()
+        assert view.scroll_y == 0 and not view.is_anchored
+        assert views(app)[0].region.y == view.region.y  # at the top, not pushed down
+        # A long reply makes the view follow it, with the anchor.
+        for i in range(40):
+            view.append_tokens(f"\n\nline {i}")
+            await pilot.pause()
+        live = view.live_reply
+        assert live is not None
+        await live.finish()
+        await pilot.pause()
+        await pilot.pause()
+        assert view.is_anchored and view.scroll_y == view.max_scroll_y > 0
+        # A screen taller than the content: back to the top, anchor dropped.
+        await pilot.resize_terminal(100, 200)
+        await pilot.pause()
+        await pilot.pause()
+        assert view.max_scroll_y == 0 and view.scroll_y == 0 and not view.is_anchored
+        await pilot.resize_terminal(100, 40)
+        await pilot.pause()
+        await pilot.pause()
+        assert view.scroll_y == view.max_scroll_y > 0
+        # Ending the stream drops the anchor before the content may shrink.
+        await view.end_stream(node("m", "r1", message=live.source))
+        await pilot.pause()
+        await pilot.pause()
+        assert view.scroll_y == view.max_scroll_y
+
+
+async def test_blocks_starting_without_a_line_break_in_the_fragment_are_seen() -> None:
+    """A block can start in a fragment without a newline (after one that ended a line)."""
+    app = ThreadApp()
+    async with app.run_test(size=(100, 40)) as pilot:
+        view = app.query_one(ThreadView)
+        await view.show_path(chain(2))
+        await view.begin_stream(node("live", "r1", streaming=True), (1, 1))
+        for fragment in ("A\n\n", "  ", "B", " text", "\n", "\n", "C"):
+            view.append_tokens(fragment)
+            await pilot.pause()
+        live = view.live_reply
+        assert live is not None
+        await live.finish()
+        assert live.source == "A\n\n  B text\n\nC"
+        assert live.markdown.source == "C"
+        assert "B text" in rendered_text(live.query_one(RenderedOnce))

@@ -191,13 +191,18 @@ def _same_run(old: ForestItem, new: ForestItem) -> bool:
     Forest responses are frozen and replaced (never mutated) when they change, so
     identity of the run's responses is a cheap and exact change test.
     """
+    if old is new:
+        return True
     return (
         old.depth == new.depth
         and old.sibling_index == new.sibling_index
         and old.sibling_count == new.sibling_count
         and old.flattened == new.flattened
         and len(old.responses) == len(new.responses)
-        and all(a is b for a, b in zip(old.responses, new.responses, strict=True))
+        and (
+            old.responses is new.responses
+            or all(a is b for a, b in zip(old.responses, new.responses, strict=True))
+        )
     )
 
 
@@ -315,6 +320,12 @@ class ForestTree(Tree[ForestItem]):
         self._streaming_node: TreeNode[ForestItem] | None = None
         self._label_styles: dict[str, Style] | None = None
         self._restyle_pending = False
+        # What `_item` and `_starts_to` derived from the forest at `_cache_revision`: a
+        # run or a path can be thousands of responses long, and a sibling switch asks
+        # for the same ones again (it moves the leaf but changes no structure).
+        self._cache_revision: int | None = None
+        self._items: dict[tuple[str, int, int, int, bool], ForestItem] = {}
+        self._starts: dict[tuple[str, int], list[str]] = {}
         super().__init__("forest", name=name, id=id, classes=classes, disabled=disabled)
         self.show_root = False
         # Enter chooses a run; toggling is Space or a click on the arrow. Otherwise Enter on
@@ -384,7 +395,7 @@ class ForestTree(Tree[ForestItem]):
         forest = self._forest
         if forest is None:
             return
-        starts = path_run_starts(forest, path_ids)
+        starts = self._starts_to(path_ids)
         old_starts = self._path_starts
         new_starts = set(starts)
         self._path_starts = new_starts
@@ -450,7 +461,7 @@ class ForestTree(Tree[ForestItem]):
         forest = self._forest
         if forest is None or response_id not in forest.responses:
             return None
-        starts = path_run_starts(forest, (node.response_id for node in forest.path_to(response_id)))
+        starts = self._starts_to([node.response_id for node in forest.path_to(response_id)])
         node: TreeNode[ForestItem] | None = None
         for first_id in starts:
             if node is not None and node.allow_expand:
@@ -471,6 +482,9 @@ class ForestTree(Tree[ForestItem]):
         self._path_starts = set()
         self._leaf_start = None
         self._streaming_node = None
+        self._cache_revision = None
+        self._items = {}
+        self._starts = {}
         super().clear()
         return self
 
@@ -555,16 +569,62 @@ class ForestTree(Tree[ForestItem]):
         sibling_count: int,
         flattened: bool = False,
     ) -> ForestItem:
+        """The run starting at `first_id`, the same object while the forest's structure is.
+
+        Reusing it makes `_update` a no-op for unchanged runs. A hit is checked against
+        the nodes now stored for the run's ends: the service replaces a streaming
+        placeholder (always a run's last node) in place at each token.
+        """
         forest = self._forest
         assert forest is not None
         responses = forest.responses
-        return ForestItem(
+        key = (first_id, depth, sibling_index, sibling_count, flattened)
+        items = self._valid_caches(forest)
+        cached = items.get(key)
+        if (
+            cached is not None
+            and responses.get(first_id) is cached.first
+            and responses.get(cached.last_id) is cached.last
+        ):
+            return cached
+        # Built without validation: the run is never empty and holds forest nodes.
+        item = ForestItem.model_construct(
             responses=tuple(responses[rid] for rid in run_ids(forest, first_id)),
             depth=depth,
             sibling_index=sibling_index,
             sibling_count=sibling_count,
             flattened=flattened,
         )
+        items[key] = item
+        return item
+
+    def _valid_caches(self, forest: Forest) -> dict[tuple[str, int, int, int, bool], ForestItem]:
+        """The run cache, emptied (with the path-start cache) if the structure changed."""
+        revision = forest.revision
+        if revision != self._cache_revision:
+            self._cache_revision = revision
+            self._items = {}
+            self._starts = {}
+        return self._items
+
+    def _starts_to(self, path_ids: Sequence[str]) -> list[str]:
+        """`path_run_starts` for a root-to-leaf path, cached per leaf and structure.
+
+        A root path is determined by its leaf, so (leaf, length) identifies it; anything
+        else (a path naming unknown ids) is computed afresh.
+        """
+        forest = self._forest
+        if forest is None or not path_ids:
+            return []
+        self._valid_caches(forest)
+        leaf = path_ids[-1]
+        key = (leaf, len(path_ids))
+        cached = self._starts.get(key)
+        if cached is None:
+            cached = path_run_starts(forest, path_ids)
+            if leaf in forest.responses and (not cached or cached[0] == path_ids[0]):
+                self._starts[key] = cached
+        return list(cached)
 
     def _has_children(self, item: ForestItem) -> bool:
         forest = self._forest

@@ -10,18 +10,27 @@ screen at each append to a `Markdown` widget):
 * Finished messages are `MessageView`s, one static Rich renderable each, built once. With
   50 earlier messages as `Markdown` widgets an append cost ~620 ms; as single renderables
   ~7 ms.
-* Only the reply being streamed is a Textual `Markdown` widget, fed through a
-  `MarkdownStream` (append-only; it batches fragments when rendering falls behind). When
-  the stream ends it is swapped for a `MessageView`.
+* Only the reply being streamed uses a Textual `Markdown` widget, and only for its last
+  blocks (`LiveReply`): its finished blocks become static renderables too, so an append
+  costs the same at the end of an 8 KB reply as at its start. Text is appended by a
+  feeder that batches fragments arriving while it renders. When the stream ends the
+  reply is swapped for a `MessageView`.
 * At most a window of messages is mounted: the last `WINDOW` when a path is shown, never
   more than `MAX_MOUNTED`, so an append costs the same on a 5,000-message path as on a
   short one, and long paths open quickly. "▲ k earlier messages" at the top (click, or
   scroll to the top) and "▼ k later messages" at the bottom move the window; moving the
-  message cursor outside it moves it too.
+  message cursor outside it moves it too. Only the window's "branch k/n" are looked up,
+  and views no longer needed (below a switched sibling) show the new messages in place:
+  a sibling switch on a 5,000-deep path costs what it costs on a short one.
 * Auto-scroll: the view follows new text only while it is at (or within a line of) the
-  bottom. Scrolling away stops following and returning to the bottom resumes it. Textual's
-  own `anchor()` is not used: on a thread shorter than the screen it scrolls to a negative
-  offset, pushing the messages to the bottom of the view.
+  bottom. Scrolling away stops following and returning to the bottom resumes it. After a
+  layout that changed the content's height the view scrolls to the end, which takes one
+  more frame; so while the content is well taller than the view (the live reply growing)
+  Textual's `anchor()` is used as well, which scrolls during the layout itself: the
+  newest text shows a frame earlier and a frame's work is saved. Only then: on a thread
+  shorter than the screen `anchor()` scrolls to a negative offset, pushing the messages
+  to the bottom of the view, so it is dropped before any change that can shrink the
+  content (messages replaced, the live reply removed).
 
 Every message text goes through `clean()` and is never parsed as markup.
 """
@@ -31,8 +40,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Generator
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
+from markdown_it import MarkdownIt
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -46,7 +57,12 @@ from textual.widgets import Markdown, Static
 from textual.worker import Worker
 
 from app.safe_text import clean
-from app.widgets.message_view import MessageView, header_text
+from app.widgets.message_view import (
+    MessageView,
+    RenderedOnce,
+    header_text,
+    markdown_renderable,
+)
 from client.models import Forest, ResponseNode
 
 WINDOW = 60
@@ -57,6 +73,13 @@ MAX_MOUNTED = 3 * WINDOW
 
 FOLLOW_SLACK = 1
 """Lines from the bottom within which the view still counts as "at the bottom"."""
+
+ANCHOR_MARGIN = 10
+"""Lines by which the content must exceed the view for Textual's anchor to be used.
+
+Freezing blocks of the live reply can shrink it by a line or two, which must never bring
+an anchored view's content below its height.
+"""
 
 
 class MoreMessages(Static):
@@ -108,15 +131,62 @@ class MoreMessages(Static):
         self.post_message(self.Pressed(self.earlier))
 
 
+def finished_length(source: str, least: int = 2) -> int:
+    """How many leading characters of `source` lie before its last top-level block.
+
+    That prefix is finished: Textual's `Markdown.append` itself re-parses only from the
+    start of the last top-level block, taking every block before it as final, and so
+    does this split (CommonMark decides block structure line by line; what text still to
+    come can change is the open, last, block). Found with the parser Textual's
+    `Markdown` uses, which counts lines by newline characters only. Returns 0 when
+    `source` has fewer than `least` (at least two) blocks.
+    """
+    starts = [
+        token.map[0]
+        for token in _block_parser().parse(source)
+        if token.level == 0 and token.nesting >= 0 and token.map is not None
+    ]
+    if len(starts) < max(least, 2):
+        return 0
+    offset = 0
+    for _ in range(starts[-1]):
+        offset = source.index("\n", offset) + 1
+    return offset
+
+
+@lru_cache(maxsize=1)
+def _block_parser() -> MarkdownIt:
+    """The "gfm-like" parser, built once (construction costs about as much as a parse)."""
+    return MarkdownIt("gfm-like")
+
+
 class LiveReply(Vertical):
-    """The reply being streamed: a header and a Textual `Markdown` fed by a stream.
+    """The reply being streamed: a header, its finished blocks, and a live Markdown tail.
+
+    Only the last top-level blocks of the reply (the last one is the one more text can
+    still change) are a Textual `Markdown`. The widgets of a `Markdown` are laid out and
+    styled again as it grows, and its blocks add up (an 8 KB reply grew to 53 blocks, 335
+    widgets), so the cost of an append grew with the reply; building a block's widgets
+    (a dozen for a short list) is also the main cost of an append. So the text is split
+    *before* it reaches the `Markdown`: when a batch of text brings the live text to
+    `FREEZE_AT` blocks, the blocks before the last (`finished_length`) go into a `Static`
+    holding one static `rich.markdown.Markdown` (as a finished message is drawn), and a
+    new `Markdown` gets the last block only. A block completed within one batch is never
+    built as widgets, and an append costs the same at the end of a long reply as at its
+    start.
 
     `write` is synchronous and O(1): it queues the fragment and wakes a feeder worker,
-    which hands everything queued so far to `MarkdownStream.write` in one piece. The
-    stream in turn batches whatever arrives while the Markdown is still rendering. So a
-    burst of hundreds of fragments costs a few list appends, and what is drawn per frame
-    grows with the text, not with the number of fragments. Fragments written before the
-    widget is mounted wait in the same queue.
+    which hands everything queued so far to the Markdown in one piece (text arriving
+    while it renders is batched the same way), so a burst of hundreds of fragments costs a
+    few list appends. Fragments written before the widget is mounted wait in the queue.
+    """
+
+    FREEZE_AT = 3
+    """Blocks in the live text at which all but the last are frozen into a `Static`.
+
+    Each freeze builds a new `Markdown` (~5 ms), so freezing at every new block costs
+    more than leaving one finished block in the live `Markdown` for a while; measured at
+    2,000 tokens/s, 3 did best (2 and 4 fell further behind the stream).
     """
 
     DEFAULT_CSS = """
@@ -128,6 +198,10 @@ class LiveReply(Vertical):
     }
     LiveReply > .header {
         height: auto;
+    }
+    LiveReply > .finished {
+        height: auto;
+        margin: 0 0 1 0;
     }
     LiveReply > Markdown {
         margin: 0;
@@ -144,17 +218,31 @@ class LiveReply(Vertical):
         super().__init__(classes="-model -streaming")
         self.node = node
         self.sibling = sibling
-        self.markdown = Markdown(initial, open_links=False)
-        self._pending: list[str] = []
+        self.markdown = Markdown("", open_links=False)
+        """The live Markdown: the last blocks of the text given so far."""
+        cut = finished_length(initial)
+        # Text shown by the `finished` Statics, and the text given to `self.markdown`.
+        self._finished: list[str] = [initial[:cut]] if cut else []
+        self._tail = ""
+        self._pending: list[str] = [initial[cut:]] if initial[cut:] else []
         self._wake = asyncio.Event()
+        if self._pending:
+            self._wake.set()
         self._finishing = False
         self._feeder: Worker[None] | None = None
 
+    @property
+    def source(self) -> str:
+        """The (cleaned) text handed to the display so far: finished blocks and the tail."""
+        return "".join(self._finished) + self._tail
+
     def compose(self) -> ComposeResult:
-        """A header line like a finished message's, then the growing Markdown."""
+        """A header line like a finished message's, finished text, then the live tail."""
         yield Static(
             header_text(self.node, self.sibling, streaming=True), markup=False, classes="header"
         )
+        for text in self._finished:
+            yield self._finished_view(text)
         yield self.markdown
 
     def on_mount(self) -> None:
@@ -173,24 +261,48 @@ class LiveReply(Vertical):
         self._wake.set()
 
     async def _feed(self) -> None:
-        """Moves queued text into the `MarkdownStream` until `finish` is called."""
-        stream = Markdown.get_stream(self.markdown)
-        # Let the stream's task take its first step: a task cancelled before that would
-        # make `stream.stop()` raise CancelledError instead of returning.
-        await asyncio.sleep(0)
-        try:
-            while True:
-                await self._wake.wait()
-                self._wake.clear()
-                text = "".join(self._pending)
-                self._pending.clear()
-                if text:
-                    await stream.write(text)
-                if self._finishing and not self._pending:
-                    break
-        finally:
-            # Renders whatever the stream still holds, then ends its task.
-            await stream.stop()
+        """Hands queued text to the display until `finish` is called."""
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            text = "".join(self._pending)
+            self._pending.clear()
+            if text:
+                await self._show(text)
+            if self._finishing and not self._pending:
+                break
+
+    async def _show(self, text: str) -> None:
+        """Appends `text` to the live Markdown, or freezes what it finished.
+
+        The tail is parsed only when `text` may start a block: blocks start at the
+        beginning of a line, so `text` must hold a line break or continue a line that is
+        blank so far. At `FREEZE_AT` blocks, a `finished` Static and a new `Markdown`
+        holding the last block replace the old `Markdown` in one frame: repaints wait
+        until the new one is built.
+        """
+        line_so_far = self._tail[self._tail.rfind("\n") + 1 :]
+        tail = self._tail + text
+        may_start = "\n" in text or not line_so_far.strip()
+        cut = finished_length(tail, self.FREEZE_AT) if may_start and "\n" in tail else 0
+        if not cut:
+            self._tail = tail
+            await self.markdown.append(text)
+            return
+        finished, rest = tail[:cut], tail[cut:]
+        old, new = self.markdown, Markdown("", open_links=False)
+        self._finished.append(finished)
+        self.markdown, self._tail = new, rest
+        with self.app.batch_update():
+            await self.mount_all([self._finished_view(finished), new], before=old)
+            if rest:
+                await new.append(rest)
+            await old.remove()
+
+    @staticmethod
+    def _finished_view(text: str) -> RenderedOnce:
+        """Finished blocks as one static renderable (`text` was cleaned when appended)."""
+        return RenderedOnce(markdown_renderable(text), classes="finished")
 
     async def finish(self) -> None:
         """Stops feeding, after everything written so far has been rendered."""
@@ -223,18 +335,17 @@ class _Live:
     widget: LiveReply | None = None
 
 
-def _common_prefix(
-    old: list[ResponseNode],
-    old_siblings: list[tuple[int, int]],
-    new: list[ResponseNode],
-    new_siblings: list[tuple[int, int]],
-) -> int:
-    """How many leading messages are drawn identically on both paths."""
+Siblings = list[tuple[int, int] | None]
+"""Each path message's "branch k/n", None where not looked up yet (see `_sibling`)."""
+
+
+def _common_prefix(old: list[ResponseNode], new: list[ResponseNode]) -> int:
+    """How many leading messages are the same response on both paths."""
     limit = min(len(old), len(new))
     index = 0
     while index < limit:
         a, b = old[index], new[index]
-        if old_siblings[index] != new_siblings[index] or not (a is b or a == b):
+        if not (a is b or a == b):
             break
         index += 1
     return index
@@ -283,7 +394,10 @@ class ThreadView(VerticalScroll, can_focus=True):
     ) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self._path: list[ResponseNode] = []
-        self._siblings: list[tuple[int, int]] = []
+        # "Branch k/n" per path message, looked up in `_forest` when first needed: a
+        # 5,000-message path only ever mounts a window of it.
+        self._siblings: Siblings = []
+        self._forest: Forest | None = None
         # Mounted views show self._path[self._lo : self._lo + len(self._views)].
         self._lo = 0
         self._views: list[MessageView] = []
@@ -371,9 +485,16 @@ class ThreadView(VerticalScroll, can_focus=True):
         live = self._live
         if live is not None and path and path[-1].response_id == live.node.response_id:
             path = path[:-1]
-        siblings = [forest.sibling_index(node.response_id) for node in path]
-        same = _common_prefix(self._path, self._siblings, path, siblings)
+        self._forest = forest
+        same = _common_prefix(self._path, path)
         old_lo, old_hi = self.window
+        siblings: Siblings = [None] * len(path)
+        # A mounted message is drawn identically if its "branch k/n" is unchanged too.
+        for index in range(old_lo, min(old_hi, same)):
+            siblings[index] = forest.sibling_index(path[index].response_id)
+            if siblings[index] != self._siblings[index]:
+                same = index
+                break
         was_at_end = old_hi == len(self._path)
         if self._views and old_lo < same:
             # The top of the mounted window survives: keep it, and extend to the end if the
@@ -388,9 +509,13 @@ class ThreadView(VerticalScroll, can_focus=True):
         old_focus_id = self.focused_response_id
         waits, kept = self._apply(path, siblings, lo, hi, same)
         if self._focus is not None:
-            index = next(
-                (i for i, node in enumerate(path) if node.response_id == old_focus_id), None
-            )
+            focus = self._focus
+            if focus < len(path) and path[focus].response_id == old_focus_id:
+                index: int | None = focus
+            else:
+                index = next(
+                    (i for i, node in enumerate(path) if node.response_id == old_focus_id), None
+                )
             if index is None and kept and path:
                 # A sibling replaced the focused message: the cursor stays at that depth.
                 index = min(self._focus, len(path) - 1)
@@ -407,6 +532,7 @@ class ThreadView(VerticalScroll, can_focus=True):
     def clear_thread(self) -> AwaitComplete:
         """Shows nothing: no messages, no live reply, no cursor (a conversation closed)."""
         self._deferred = None
+        self._forest = None
         live, self._live = self._live, None
         self._focus = None
         self._follow = True
@@ -421,7 +547,7 @@ class ThreadView(VerticalScroll, can_focus=True):
     def _apply(
         self,
         path: list[ResponseNode],
-        siblings: list[tuple[int, int]],
+        siblings: Siblings,
         lo: int,
         hi: int,
         same: int,
@@ -431,35 +557,76 @@ class ThreadView(VerticalScroll, can_focus=True):
         Returns the awaitables of the DOM changes and how many views were kept.
 
         DOM order is: "earlier" line, views, then the "later" line or the live reply (never
-        both). New views are mounted after the "earlier" line or after the last kept view,
-        never relative to a view being removed.
+        both). Views that are no longer needed show other messages of the window where
+        they stand; new views are mounted after the "earlier" line or after a view that
+        stays, never relative to a view being removed.
         """
         old_lo = self._lo
         old_hi = old_lo + len(self._views)
         keep_lo, keep_hi = max(old_lo, lo), min(old_hi, hi, same)
-        if keep_lo >= keep_hi:
+        views = self._views
+        if keep_lo < keep_hi:
+            kept = views[keep_lo - old_lo : keep_hi - old_lo]
+            # Views no longer needed where they are, by DOM position: above the kept ones
+            # (just after the "earlier" line) and below them.
+            spare_top, spare_bottom = views[: keep_lo - old_lo], views[keep_hi - old_lo :]
+        else:
             keep_lo = keep_hi = lo
-        kept = self._views[keep_lo - old_lo : keep_hi - old_lo] if keep_hi > keep_lo else []
-        kept_ids = {id(view) for view in kept}
-        doomed = [view for view in self._views if id(view) not in kept_ids]
-        top = [MessageView(path[i], siblings[i]) for i in range(lo, keep_lo)]
-        bottom = [MessageView(path[i], siblings[i]) for i in range(keep_hi, hi)]
+            kept, spare_top, spare_bottom = [], [], list(views)
+
+        def new_view(index: int) -> MessageView:
+            return MessageView(path[index], self._sibling(path, siblings, index))
+
+        def reuse(view: MessageView, index: int) -> MessageView:
+            view.show(path[index], self._sibling(path, siblings, index))
+            return view
+
+        # Spare views show other messages in place (cheaper than removing and mounting
+        # widgets); the rest are removed, and missing ones mounted beside the reused ones.
+        # Either may shrink the content: no anchor then (adding views only grows it).
+        if spare_top or spare_bottom:
+            self._drop_anchor()
         waits: list[Awaitable[object]] = []
         with self.app.batch_update():
+            wanted = keep_lo - lo
+            reused = spare_top[max(0, len(spare_top) - wanted) :]
+            doomed = spare_top[: len(spare_top) - len(reused)]
+            fresh = [new_view(i) for i in range(lo, keep_lo - len(reused))]
+            top = fresh + [reuse(v, keep_lo - len(reused) + k) for k, v in enumerate(reused)]
+            if fresh:
+                waits.append(self.mount_all(fresh, after=self._earlier))
+            wanted = hi - keep_hi
+            reused = spare_bottom[:wanted]
+            doomed += spare_bottom[wanted:]
+            bottom = [reuse(v, keep_hi + k) for k, v in enumerate(reused)]
+            fresh = [new_view(i) for i in range(keep_hi + len(reused), hi)]
+            if fresh:
+                after = bottom[-1] if bottom else kept[-1] if kept else self._earlier
+                waits.append(self.mount_all(fresh, after=after))
+            bottom += fresh
             if doomed:
                 waits.append(self.remove_children(doomed))
-            if kept:
-                if top:
-                    waits.append(self.mount_all(top, after=self._earlier))
-                if bottom:
-                    waits.append(self.mount_all(bottom, after=kept[-1]))
-            elif top or bottom:
-                waits.append(self.mount_all(top + bottom, after=self._earlier))
             self._path, self._siblings = path, siblings
             self._lo, self._views = lo, top + kept + bottom
             waits.extend(self._sync_edges())
             self._sync_focus_classes()
         return waits, len(kept)
+
+    def _sibling(self, path: list[ResponseNode], siblings: Siblings, index: int) -> tuple[int, int]:
+        """The "branch k/n" of `path[index]`, looked up in the forest shown if not known yet.
+
+        Looked up when a message is mounted, so it reflects the forest as it is then (it
+        is changed in place); a response no longer in the forest counts as an only child.
+        """
+        known = siblings[index]
+        if known is None:
+            forest, response_id = self._forest, path[index].response_id
+            if forest is not None and response_id in forest.responses:
+                known = forest.sibling_index(response_id)
+            else:
+                known = (1, 1)
+            siblings[index] = known
+        return known
 
     def _sync_edges(self) -> list[Awaitable[object]]:
         """Updates the "earlier"/"later" lines and mounts or unmounts the live reply."""
@@ -490,6 +657,7 @@ class ThreadView(VerticalScroll, can_focus=True):
 
     def _retire(self, widget: LiveReply) -> Awaitable[object]:
         """Hides a live widget now; stops its stream and removes it in the background."""
+        self._drop_anchor()
         widget.display = False
 
         async def stop_and_remove() -> None:
@@ -729,6 +897,8 @@ class ThreadView(VerticalScroll, can_focus=True):
         """
         super().watch_scroll_y(old_value, new_value)
         self._follow = new_value >= self.max_scroll_y - FOLLOW_SLACK
+        if not self._follow:
+            self._drop_anchor()
         if new_value <= 0 < old_value and self._lo > 0:
             self.call_later(self.load_earlier)
 
@@ -741,10 +911,35 @@ class ThreadView(VerticalScroll, can_focus=True):
         if self._follow:
             self.call_next(self._stick_to_end)
 
+    def on_resize(self) -> None:
+        """A taller view may now exceed its content: re-check the anchor (and the end).
+
+        The content's size alone may not change, so `watch_virtual_size` would not run.
+        """
+        if self._follow:
+            self.call_next(self._stick_to_end)
+
     def _stick_to_end(self) -> None:
-        """Scrolls to the bottom if still following (the user may have scrolled since)."""
-        if self._follow and self.scroll_y < self.max_scroll_y:
-            self.scroll_end(animate=False, immediate=True)
+        """Scrolls to the bottom if still following (the user may have scrolled since).
+
+        Then anchors the view (see the module notes) if it follows and its content is
+        more than `ANCHOR_MARGIN` lines taller than the view.
+        """
+        if self._follow and self.scroll_y != self.max_scroll_y:
+            # `force`: a view with nothing to scroll ignores scrolling, even back from the
+            # negative offset an anchor leaves when the view outgrew its content.
+            self.scroll_end(animate=False, immediate=True, force=True)
+        anchor = self._follow and self.max_scroll_y >= ANCHOR_MARGIN
+        if anchor != self.is_anchored:
+            self.anchor(anchor)
+
+    def _drop_anchor(self) -> None:
+        """Stops anchoring before a change that may shrink the content (see module notes).
+
+        The next size change re-anchors through `_stick_to_end` if still appropriate.
+        """
+        if self.is_anchored:
+            self.anchor(False)
 
     # -- links -----------------------------------------------------------------------------
 

@@ -194,6 +194,16 @@ async def test_count_prefix_and_R_on_the_explorer(server: GroveServer) -> None:
         assert compare.count_prefix == ""
         assert len(compare.columns) == 7
         assert compare.header_texts()[-1].startswith("7/7")
+        # A count prefix on the explorer too: 3R opens Compare sampling three.
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.screen is screen
+        screen.thread.focus()
+        screen.thread.focus_message(siblings[0])
+        await pilot.press("3", "R")
+        await settle(pilot)
+        assert isinstance(app.screen, CompareScreen)
+        assert len(app.screen.columns) == 10
 
 
 async def test_escape_stops_every_sample_and_keeps_partials(make_server) -> None:

@@ -24,6 +24,7 @@ from textual.widgets import Footer, Header
 from app.memory import freeze_long_lived
 from app.messages import ServiceUpdate
 from app.safe_text import clean, first_line
+from app.screens.compare import MAX_SAMPLES as MAX_BATCH
 from app.screens.compare import CompareScreen
 from app.screens.dialogs import ConfirmScreen, EditScreen, PromptScreen
 from app.screens.help import HelpScreen, binding_rows
@@ -50,6 +51,7 @@ from client.service import (
 )
 
 UNTITLED = "Untitled conversation"
+DEFAULT_BATCH = 4
 log = logging.getLogger(__name__)
 
 
@@ -70,7 +72,9 @@ class MainScreen(Screen[None]):
         Binding("right,l", "sibling(1)", "Next branch", id="next_sibling"),
         Binding("r", "resample", "Resample", id="resample"),
         Binding("c", "compare", "Compare", id="compare", show=False),
-        Binding("R", "compare(4)", "Sample 4", id="sample_many", show=False),
+        Binding("R", "sample_many", "Sample N", id="sample_many", show=False),
+        # A count typed before R (e.g. 8R) sets how many samples to draw.
+        *(Binding(str(d), f"count({d})", "", show=False) for d in range(10)),
         Binding("e", "edit", "Edit", id="edit"),
         Binding("y", "copy", "Copy", id="copy"),
         Binding("n", "new_conversation", "New", id="new_conversation"),
@@ -114,6 +118,7 @@ class MainScreen(Screen[None]):
         self._refresh_pending = False
         self._live_tokens = 0
         self._unsubscribe: Callable[[], None] | None = None
+        self._count = 0
 
     # -- layout ------------------------------------------------------------------------------
 
@@ -411,6 +416,7 @@ class MainScreen(Screen[None]):
 
     def action_stop(self) -> None:
         """Stops sampling (the partial reply is kept), or leaves the composer."""
+        self._count = 0
         if self.conversation_id is not None and self.service.is_streaming(self.conversation_id):
             self.run_guarded(self.service.stop_all(self.conversation_id))
             self.notify("Stopping… the partial reply is kept.", timeout=3)
@@ -456,6 +462,16 @@ class MainScreen(Screen[None]):
                 self._after_stream()
 
         self.run_guarded(resample())
+
+    def action_count(self, digit: int) -> None:
+        """Accumulates a count prefix for `R` (e.g. `8R` samples eight)."""
+        self._count = min(self._count * 10 + digit, 99)
+        self.notify(f"{self._count}R samples {self._count} (Esc clears)", timeout=2)
+
+    def action_sample_many(self) -> None:
+        """Opens Compare and samples N siblings in parallel (N from a count prefix, else 4)."""
+        count, self._count = self._count, 0
+        self.action_compare(min(count, MAX_BATCH) if count else DEFAULT_BATCH)
 
     def action_compare(self, samples: int = 0) -> None:
         """Opens the Compare screen on the focused model message and its siblings.

@@ -39,7 +39,7 @@ from app.messages import ServiceUpdate
 from app.safe_text import clean, first_line
 from app.screens.dialogs import DIALOG_CSS
 from app.screens.help import HelpScreen, binding_rows
-from app.widgets.sample_column import MARKER, SampleColumn
+from app.widgets.sample_column import MARKER, SampleColumn, sampling_parts
 from client.errors import GroveError
 from client.models import Forest, ResponseNode
 from client.sampler import SamplingParams
@@ -142,16 +142,7 @@ def describe_sampling(sampling: SamplingParams | None) -> str:
     """The params of the next batch in a few words ("server defaults" when none are set)."""
     if sampling is None:
         return "server defaults"
-    parts = []
-    if sampling.temperature is not None:
-        parts.append(f"T {sampling.temperature:g}")
-    if sampling.top_p is not None:
-        parts.append(f"top_p {sampling.top_p:g}")
-    if sampling.max_tokens is not None:
-        parts.append(f"max {sampling.max_tokens}")
-    if sampling.seed is not None:
-        parts.append(f"seed {sampling.seed}+i")
-    return ", ".join(parts) or "server defaults"
+    return ", ".join(sampling_parts(sampling, seed_suffix="+i")) or "server defaults"
 
 
 def _field_text(value: float | int | None) -> str:

@@ -251,49 +251,33 @@ class ForestTree(Tree[ForestItem]):
     # Deep forests indent a lot; three cells per level still shows the guides clearly.
     guide_depth = reactive(3, init=False)
 
-    class ResponseChosen(Message):
+    class _RunMessage(Message):
+        """Base of the tree's messages: a run, named by its last response id."""
+
+        def __init__(
+            self,
+            response_id: str,
+            *,
+            item: ForestItem | None = None,
+            forest_tree: ForestTree | None = None,
+        ) -> None:
+            super().__init__()
+            self.response_id = response_id
+            """The run's last response id."""
+            self.item = item
+            """The run."""
+            self.forest_tree = forest_tree
+
+        @property
+        def control(self) -> ForestTree | None:
+            """The tree that posted the message."""
+            return self.forest_tree
+
+    class ResponseChosen(_RunMessage):
         """The user chose a run (Enter or click): make its last response the leaf."""
 
-        def __init__(
-            self,
-            response_id: str,
-            *,
-            item: ForestItem | None = None,
-            forest_tree: ForestTree | None = None,
-        ) -> None:
-            super().__init__()
-            self.response_id = response_id
-            """The run's last response id."""
-            self.item = item
-            """The chosen run."""
-            self.forest_tree = forest_tree
-
-        @property
-        def control(self) -> ForestTree | None:
-            """The tree that posted the message."""
-            return self.forest_tree
-
-    class ResponseHighlighted(Message):
+    class ResponseHighlighted(_RunMessage):
         """The cursor moved to a run (the screen may preview it)."""
-
-        def __init__(
-            self,
-            response_id: str,
-            *,
-            item: ForestItem | None = None,
-            forest_tree: ForestTree | None = None,
-        ) -> None:
-            super().__init__()
-            self.response_id = response_id
-            """The run's last response id."""
-            self.item = item
-            """The highlighted run."""
-            self.forest_tree = forest_tree
-
-        @property
-        def control(self) -> ForestTree | None:
-            """The tree that posted the message."""
-            return self.forest_tree
 
     def __init__(
         self,

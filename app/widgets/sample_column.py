@@ -19,6 +19,8 @@ source, never markup, and links are rendered without OSC 8 hyperlink escapes.
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from rich._wrap import divide_line
 from rich.cells import cell_len
 from rich.console import RenderableType
@@ -58,6 +60,29 @@ DIFF_STYLES: dict[DiffKind, str] = {
 def _number(value: float) -> str:
     """A compact number: the server stores float32, so 0.8 comes back as 0.800000011…."""
     return f"{value:.3g}"
+
+
+class _Sampling(Protocol):
+    """What both `SamplingParams` (SDK) and `SamplingInfo` (models) provide."""
+
+    temperature: float | None
+    top_p: float | None
+    max_tokens: int | None
+    seed: int | None
+
+
+def sampling_parts(sampling: _Sampling, seed_suffix: str = "") -> list[str]:
+    """Short labels of the parameters that are set ("T 0.8", "top_p 0.95", …)."""
+    parts = []
+    if sampling.temperature is not None:
+        parts.append(f"T {_number(sampling.temperature)}")
+    if sampling.top_p is not None:
+        parts.append(f"top_p {_number(sampling.top_p)}")
+    if sampling.max_tokens is not None:
+        parts.append(f"max {sampling.max_tokens}")
+    if sampling.seed is not None:
+        parts.append(f"seed {sampling.seed}{seed_suffix}")
+    return parts
 
 
 def column_header(
@@ -101,15 +126,7 @@ def column_header(
 
     sampling = node.sampling
     if sampling is not None:
-        parts = []
-        if sampling.temperature is not None:
-            parts.append(f"T {_number(sampling.temperature)}")
-        if sampling.top_p is not None:
-            parts.append(f"top_p {_number(sampling.top_p)}")
-        if sampling.max_tokens is not None:
-            parts.append(f"max {sampling.max_tokens}")
-        if sampling.seed is not None:
-            parts.append(f"seed {sampling.seed}")
+        parts = sampling_parts(sampling)
         if parts:
             header.append("\n")
             header.append(SEPARATOR.join(parts), style="dim")

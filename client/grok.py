@@ -57,6 +57,16 @@ def _convert_proto_timestamp(value: Any) -> datetime.datetime:
     return value.ToDatetime(tzinfo=datetime.UTC)
 
 
+def _fail(future: asyncio.Future[Any], error: BaseException) -> None:
+    """Fails `future` with `error`, marked as retrieved.
+
+    Every caller also raises the error to whoever iterates the stream, so asyncio need not
+    warn that the future's exception was never retrieved.
+    """
+    future.set_exception(error)
+    future.exception()
+
+
 async def _rpc(awaitable: Awaitable[Any]) -> Any:
     """Awaits a unary call, raising the SDK's typed exception on failure."""
     try:
@@ -424,8 +434,7 @@ class Conversation:
                 busy = ConcurrentSamplingError(
                     "This conversation is already sampling a response; wait for it to finish."
                 )
-                future.set_exception(busy)
-                future.exception()
+                _fail(future, busy)
                 raise busy
             self._sampling = True
         call: Any = None
@@ -468,8 +477,7 @@ class Conversation:
             if future.done():
                 log.debug("error after the model response arrived: %s", error)
                 return
-            future.set_exception(error)
-            future.exception()  # the consumer gets it raised below; don't warn as unretrieved
+            _fail(future, error)
             raise error from None
         except (asyncio.CancelledError, GeneratorExit):
             if call is not None:
@@ -479,8 +487,7 @@ class Conversation:
             raise
         except Exception as error:
             if not future.done():
-                future.set_exception(error)
-                future.exception()
+                _fail(future, error)
             raise
         finally:
             if exclusive:
@@ -490,8 +497,7 @@ class Conversation:
                 "The server finished sampling with an OK status but without sending the "
                 "final model response."
             )
-            future.set_exception(error)
-            future.exception()
+            _fail(future, error)
             raise error
 
     # -- the response graph ---------------------------------------------------------------
@@ -662,8 +668,7 @@ class Response:
                     )
                 )
             except Exception as error:
-                future.set_exception(error)
-                future.exception()
+                _fail(future, error)
                 raise
             new_response = Response(stored, conversation, self._stub)
             conversation.register_response(new_response)

@@ -272,6 +272,14 @@ class Forest(BaseModel):
         return path
 
     @property
+    def committed_leaf(self) -> str | None:
+        """The leaf, skipping streaming placeholders (which the server does not know)."""
+        leaf = self.leaf_id
+        while leaf is not None and self.responses[leaf].streaming:
+            leaf = self.responses[leaf].parent_id
+        return leaf
+
+    @property
     def current_path(self) -> list[ResponseNode]:
         """The path root → leaf the user is looking at."""
         return self.path_to(self.leaf_id)

@@ -268,7 +268,7 @@ class ConversationService:
     async def generate_title(self, conversation_id: str) -> ConversationSummary:
         """Asks the server for a title derived from the current path."""
         conversation = self._conversation(conversation_id)
-        conversation.set_leaf_response_id(self._committed_leaf(conversation_id))
+        conversation.set_leaf_response_id(self._forests[conversation_id].committed_leaf)
         await conversation.generate_title()
         return self._update_summary(conversation_id)
 
@@ -314,14 +314,6 @@ class ConversationService:
         leaf = forest.switch_sibling(response_id, delta)
         if leaf is not None:
             self._publish(LeafMoved(conversation_id, leaf))
-        return leaf
-
-    def _committed_leaf(self, conversation_id: str) -> str | None:
-        """The leaf, skipping a streaming placeholder (which the server doesn't know)."""
-        forest = self._forests[conversation_id]
-        leaf = forest.leaf_id
-        while leaf is not None and leaf.startswith(PLACEHOLDER_PREFIX):
-            leaf = forest.responses[leaf].parent_id
         return leaf
 
     # -- sampling --------------------------------------------------------------------------

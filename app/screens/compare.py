@@ -35,6 +35,7 @@ from textual.timer import Timer
 from textual.widgets import Button, Footer, Header, Input, Label, Static
 
 from app.diffing import common_prefix_words, similarity, word_diff, words
+from app.errors import describe_error
 from app.messages import ServiceUpdate
 from app.safe_text import clean, first_line
 from app.screens.dialogs import DIALOG_CSS
@@ -74,17 +75,6 @@ SORT_LABELS = {
 
 MAX_SEED = 2**63 - 1
 MAX_INT32 = 2**31 - 1
-
-
-def describe(error: BaseException) -> str:
-    """The sentence to show for an error: the server's own words where there are some.
-
-    Delegates to the explorer's `describe_error`, imported here because the explorer
-    module imports this one.
-    """
-    from app.screens.main import describe_error
-
-    return describe_error(error)
 
 
 # -- sampling parameters ---------------------------------------------------------------------
@@ -502,7 +492,7 @@ class CompareScreen(Screen[str | None]):
                 self._remove_column(event.placeholder_id)
                 self._refresh_siblings()
                 self._schedule_view()
-                sentence = describe(event.error)
+                sentence = describe_error(event.error)
                 if sentence not in self._errors_shown:
                     self._errors_shown.add(sentence)
                     self.notify(
@@ -730,11 +720,11 @@ class CompareScreen(Screen[str | None]):
                 await awaitable
             except GroveError as error:
                 self.app.notify(
-                    describe(error), title="Server", severity="error", timeout=8, markup=False
+                    describe_error(error), title="Server", severity="error", timeout=8, markup=False
                 )
             except Exception as error:  # never a traceback: say what went wrong
                 log.exception("unexpected error in a compare call")
-                self.app.notify(describe(error), severity="error", timeout=8, markup=False)
+                self.app.notify(describe_error(error), severity="error", timeout=8, markup=False)
             finally:
                 if self.is_attached:
                     self._schedule_reconcile()

@@ -21,6 +21,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Header
 
+from app.errors import describe_error
 from app.memory import freeze_long_lived
 from app.messages import ServiceUpdate
 from app.safe_text import clean, first_line
@@ -53,14 +54,6 @@ from client.service import (
 UNTITLED = "Untitled conversation"
 DEFAULT_BATCH = 4
 log = logging.getLogger(__name__)
-
-
-def describe_error(error: BaseException) -> str:
-    """The sentence to show for an error: the server's own words where there are some."""
-    if isinstance(error, GroveError):
-        return error.message
-    text = str(error) or type(error).__name__
-    return clean(text)
 
 
 class MainScreen(Screen[None]):
@@ -391,16 +384,9 @@ class MainScreen(Screen[None]):
                 # Adopt it now: the ConversationOpened event is still queued.
                 self.conversation_id = forest.conversation.conversation_id
             cid = forest.conversation.conversation_id
-            await self.service.send(cid, text, self._committed_leaf(forest))
+            await self.service.send(cid, text, forest.committed_leaf)
         finally:
             self._after_stream()
-
-    @staticmethod
-    def _committed_leaf(forest: Forest) -> str | None:
-        leaf = forest.leaf_id
-        while leaf is not None and forest.responses[leaf].streaming:
-            leaf = forest.responses[leaf].parent_id
-        return leaf
 
     # -- actions -----------------------------------------------------------------------------
 

@@ -6,9 +6,11 @@ conversation = grok.create_conversation()
 token_stream, future = conversation.add_response("Hello")
 """
 
+from client.catalog import ModelCatalog, ModelInfo, SystemPromptInfo
 from client.client import Client
 from client.errors import (
     AlreadyExistsError,
+    BackendError,
     ConcurrentSamplingError,
     ConversationDeletedError,
     ConversationNotLoadedError,
@@ -30,6 +32,7 @@ from client.streams import SampleStream, TokenInfo, TokenStream
 __all__ = [
     "AlreadyExistsError",
     "AsyncGrok",
+    "BackendError",
     "Client",
     "ConcurrentSamplingError",
     "Conversation",
@@ -39,6 +42,8 @@ __all__ = [
     "GroveError",
     "InvalidArgumentError",
     "MissingModelResponseError",
+    "ModelCatalog",
+    "ModelInfo",
     "NotFoundError",
     "PermissionDeniedError",
     "ResourceExhaustedError",
@@ -47,6 +52,7 @@ __all__ = [
     "SamplingParams",
     "ServerInternalError",
     "ServerUnavailableError",
+    "SystemPromptInfo",
     "TokenInfo",
     "TokenStream",
     "UnauthenticatedError",

@@ -76,6 +76,25 @@ class ServerInternalError(GroveError):
     code = grpc.StatusCode.INTERNAL
 
 
+class BackendError(GroveError):
+    """The server's model backend failed: its key, model, rate limit, availability or time.
+
+    `kind` says which (auth, model_not_found, rate_limited, bad_request, unavailable,
+    timeout, stream_broken); `code` is the gRPC status the server chose for it.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        code: grpc.StatusCode | None,
+        kind: str,
+        retry_after_seconds: float | None = None,
+    ) -> None:
+        super().__init__(message, code)
+        self.kind = kind
+        self.retry_after_seconds = retry_after_seconds
+
+
 class ConversationNotLoadedError(ValueError):
     """A conversation property was used before the conversation was created or loaded."""
 
@@ -109,10 +128,34 @@ _BY_CODE: dict[grpc.StatusCode, type[GroveError]] = {
 }
 
 
+BACKEND_ERROR_KEY = "grove-backend-error"
+RETRY_AFTER_KEY = "grove-retry-after"
+
+
+def _backend_error(
+    error: grpc.RpcError, code: grpc.StatusCode | None, details: str | None
+) -> BackendError | None:
+    """A BackendError when the server marked the status as its backend's failure."""
+    trailing = error.trailing_metadata() if hasattr(error, "trailing_metadata") else None
+    meta = dict(trailing or ())
+    kind = meta.get(BACKEND_ERROR_KEY)
+    if not kind:
+        return None
+    retry_after: float | None = None
+    try:
+        retry_after = float(meta[RETRY_AFTER_KEY]) if RETRY_AFTER_KEY in meta else None
+    except ValueError:
+        retry_after = None
+    return BackendError(details or "The model backend failed.", code, str(kind), retry_after)
+
+
 def translate(error: grpc.RpcError) -> GroveError:
     """Turns a gRPC error into the matching typed exception, keeping the server's words."""
     code = error.code() if hasattr(error, "code") else None
     details = error.details() if hasattr(error, "details") else None
+    backend = _backend_error(error, code, details)
+    if backend is not None:
+        return backend
     if code == grpc.StatusCode.DEADLINE_EXCEEDED:
         return ServerUnavailableError(details or "The call timed out.", code)
     if code == grpc.StatusCode.CANCELLED:

@@ -24,6 +24,7 @@ import grpc
 from google.protobuf import empty_pb2
 
 from client import sampler
+from client.catalog import ModelCatalog
 from client.errors import (
     ConcurrentSamplingError,
     ConversationDeletedError,
@@ -124,6 +125,11 @@ class AsyncGrok:
         await c.load()
         return c
 
+    async def list_models(self) -> ModelCatalog:
+        """Extension: the models this server samples from and its named system prompts."""
+        reply: chat_pb2.ListModelsResponse = await _rpc(self._stub.ListModels(empty_pb2.Empty()))
+        return ModelCatalog.from_proto(reply)
+
     async def list_conversations(self) -> list[chat_pb2.Conversation]:
         """Returns a list of all conversations (without their responses), newest first."""
         response: chat_pb2.ListConversationsResponse = await _rpc(
@@ -174,6 +180,7 @@ class Conversation:
         self._conversation_id: str | None = conversation_id
         self._conversation: chat_pb2.Conversation | None = None
         self._use_grok = dev_only_use_grok
+        self._system_prompt_name: str | None = None
         self._deleted = False
         self._responses: dict[str, Response] = {}
         self._leaf_response_id: str | None = None
@@ -218,6 +225,37 @@ class Conversation:
     def model_name(self) -> str:
         """The model this conversation samples from ("" for the server's default)."""
         return self._model_name
+
+    @property
+    def system_prompt_name(self) -> str:
+        """The named system prompt requests ask for ("fun" in fun mode, else "")."""
+        if self._system_prompt_name is not None:
+            return self._system_prompt_name
+        return "fun" if self._fun_mode else ""
+
+    @property
+    def uses_system_prompt(self) -> bool:
+        """False for a "raw model" conversation (`dev_only_use_grok=False`)."""
+        return self._use_grok
+
+    def configure(
+        self,
+        *,
+        model_name: str | None = None,
+        system_prompt_name: str | None = None,
+        use_system_prompt: bool | None = None,
+    ) -> None:
+        """Extension: changes the model or system prompt later requests use.
+
+        Responses already sampled keep the model that produced them (`Response.model_name`);
+        only new ones follow the change. None leaves a setting as it is.
+        """
+        if model_name is not None:
+            self._model_name = model_name
+        if system_prompt_name is not None:
+            self._system_prompt_name = system_prompt_name
+        if use_system_prompt is not None:
+            self._use_grok = use_system_prompt
 
     @property
     def is_sampling(self) -> bool:
@@ -379,12 +417,14 @@ class Conversation:
         sampling: SamplingParams | None = None,
         top_logprobs: int = 0,
         select: bool = False,
+        model_name: str | None = None,
     ) -> SampleStream:
         """Extension: samples under an explicit parent, as typed events.
 
         Unlike `add_response`, several `sample` streams may run at once (the server keeps
         the forest consistent), and the leaf moves to the new model response only when
-        `select` is true. The conversation must have been created or loaded.
+        `select` is true. `model_name` overrides the conversation's model for this stream
+        only. The conversation must have been created or loaded.
         """
         self._check_not_deleted()
         self._get_conversation_or_raise()
@@ -399,6 +439,7 @@ class Conversation:
             future,
             exclusive=False,
             select=select,
+            model_name=model_name,
         )
         return SampleStream(_events(wire, self), future, self._stopper(request_id), request_id)
 
@@ -422,12 +463,14 @@ class Conversation:
         *,
         exclusive: bool,
         select: bool = True,
+        model_name: str | None = None,
     ) -> AsyncGenerator[chat_pb2.AddResponseResponse, None]:
         """Runs one AddResponse call, keeping the response cache and leaf up to date.
 
         Yields every wire message; resolves `future` with the model response. On failure
-        the typed error goes to the future (unless it already resolved) and is raised to
-        the consumer. Closing the generator cancels the call and cancels the future.
+        the typed error goes to the future (unless it already resolved: a backend that fails
+        mid-reply sends the partial reply first) and is raised to the consumer either way.
+        Closing the generator cancels the call and cancels the future.
         """
         if exclusive:
             if self._sampling:
@@ -444,10 +487,10 @@ class Conversation:
             request = chat_pb2.AddResponseRequest(
                 conversation_id=self._conversation_id,
                 message=user_message,
-                model_name=self._model_name,
+                model_name=self._model_name if model_name is None else model_name,
                 parent_response_id=parent_id or "",
                 use_grok=self._use_grok,
-                system_prompt_name="fun" if self._fun_mode else "",
+                system_prompt_name=self.system_prompt_name,
                 request_id=request_id,
                 top_logprobs=top_logprobs,
             )
@@ -474,10 +517,8 @@ class Conversation:
                 yield msg
         except grpc.RpcError as rpc_error:
             error = translate(rpc_error)
-            if future.done():
-                log.debug("error after the model response arrived: %s", error)
-                return
-            _fail(future, error)
+            if not future.done():
+                _fail(future, error)
             raise error from None
         except (asyncio.CancelledError, GeneratorExit):
             if call is not None:
@@ -604,7 +645,7 @@ async def _events(
                     tuple(
                         TokenInfo(
                             t.final_logit.string_token,
-                            t.final_logit.logprob,
+                            None if t.logprob_unknown else t.final_logit.logprob,
                             tuple((a.string_token, a.logprob) for a in t.top_logits),
                         )
                         for t in raw

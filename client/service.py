@@ -15,6 +15,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from client.catalog import ModelCatalog
 from client.client import Client
 from client.grok import Conversation, Response
 from client.models import ConversationSummary, Forest, ResponseNode
@@ -95,11 +96,38 @@ class ResponseCompleted:
 
 @dataclass(frozen=True, slots=True)
 class StreamFailed:
-    """A stream failed; its placeholder was removed. `error` is the SDK's exception."""
+    """A stream failed. `error` is the SDK's exception.
+
+    When the backend failed mid-reply the server kept the text so far: `partial` is that
+    stored node (already announced by `ResponseCompleted`). Otherwise the placeholder was
+    removed and `partial` is None.
+    """
 
     conversation_id: str
     placeholder_id: str
     error: BaseException
+    partial: ResponseNode | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationSettings:
+    """What new replies in a conversation are sampled with.
+
+    `model_name` "" is the server's default model; `system_prompt_name` "" its default
+    prompt; `use_system_prompt` False samples the raw model with no system prompt.
+    """
+
+    model_name: str = ""
+    system_prompt_name: str = ""
+    use_system_prompt: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class SettingsChanged:
+    """The model or system prompt of a conversation changed."""
+
+    conversation_id: str
+    settings: ConversationSettings
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,6 +210,7 @@ class ConversationService:
         self._forests: dict[str, Forest] = {}
         self._streams: dict[str, _RunningStream] = {}
         self._placeholder_seq = 0
+        self._catalog: ModelCatalog | None = None
 
     @property
     def api_host(self) -> str:
@@ -216,16 +245,86 @@ class ConversationService:
         self._publish(ConversationsListed(tuple(summaries)))
         return summaries
 
-    async def new_conversation(self, model_name: str = "") -> Forest:
-        """Creates an empty conversation on the server and opens it."""
+    async def new_conversation(
+        self, model_name: str = "", settings: ConversationSettings | None = None
+    ) -> Forest:
+        """Creates an empty conversation on the server and opens it.
+
+        `settings` (e.g. those of the conversation the user came from) set its model and
+        system prompt; `model_name` alone sets just the model.
+        """
         conversation = self._client.grok.create_conversation(model_name=model_name)
+        if settings is not None:
+            conversation.configure(
+                model_name=settings.model_name,
+                system_prompt_name=settings.system_prompt_name,
+                use_system_prompt=settings.use_system_prompt,
+            )
         await conversation.ensure_created()
         return self._adopt(conversation)
 
     async def open(self, conversation_id: str) -> Forest:
-        """Loads a conversation with all its responses; the leaf is the newest response."""
+        """Loads a conversation with all its responses; the leaf is the newest response.
+
+        New replies use the model that wrote the current path's latest reply, when the
+        server still offers it, so reopening a session continues with the same model.
+        """
         conversation = await self._client.grok.get_conversation(conversation_id)
+        model = await self._model_of_path(conversation)
+        if model:
+            conversation.configure(model_name=model)
         return self._adopt(conversation)
+
+    async def _model_of_path(self, conversation: Conversation) -> str:
+        response_id = conversation.leaf_response_id
+        while response_id is not None:
+            response = conversation.get_response(response_id)
+            if response.sender == "model" and not response.manual and response.model_name:
+                break
+            response_id = response.parent_response_id
+        else:
+            return ""
+        try:
+            catalog = await self.models()
+        except Exception:  # an old server without ListModels: keep the server default
+            log.debug("ListModels failed; keeping the default model", exc_info=True)
+            return ""
+        return response.model_name if catalog.model(response.model_name) else ""
+
+    # -- models ----------------------------------------------------------------------------
+
+    async def models(self, *, refresh: bool = False) -> ModelCatalog:
+        """The server's models and system prompts (fetched once, then cached)."""
+        if self._catalog is None or refresh:
+            self._catalog = await self._client.grok.list_models()
+        return self._catalog
+
+    def settings(self, conversation_id: str) -> ConversationSettings:
+        """The model and system prompt new replies in this conversation use."""
+        conversation = self._conversation(conversation_id)
+        return ConversationSettings(
+            conversation.model_name,
+            conversation.system_prompt_name,
+            conversation.uses_system_prompt,
+        )
+
+    def configure(
+        self,
+        conversation_id: str,
+        *,
+        model_name: str | None = None,
+        system_prompt_name: str | None = None,
+        use_system_prompt: bool | None = None,
+    ) -> ConversationSettings:
+        """Changes the model or system prompt of later replies (None keeps a setting)."""
+        self._conversation(conversation_id).configure(
+            model_name=model_name,
+            system_prompt_name=system_prompt_name,
+            use_system_prompt=use_system_prompt,
+        )
+        settings = self.settings(conversation_id)
+        self._publish(SettingsChanged(conversation_id, settings))
+        return settings
 
     def forest(self, conversation_id: str) -> Forest:
         """The loaded forest of a conversation (KeyError if it was not opened)."""
@@ -361,13 +460,15 @@ class ConversationService:
         n: int,
         *,
         sampling: SamplingParams | None = None,
+        model_name: str | None = None,
     ) -> list[ResponseNode | None]:
         """Samples `n` new siblings of `response_id` in parallel, without moving the leaf.
 
         Each stream runs concurrently on the server and publishes its own placeholder and
         token events; the result lists each stored reply (None where a stream failed; a
         `StreamFailed` event says why). With a fixed seed, sample i uses seed + i so the
-        batch is reproducible and its samples differ.
+        batch is reproducible and its samples differ. `model_name` samples this batch from
+        another model than the conversation's (None: the conversation's).
         """
         if n < 1:
             raise ValueError("n must be at least 1.")
@@ -387,7 +488,14 @@ class ConversationService:
 
         results = await asyncio.gather(
             *(
-                self._run(conversation_id, "", node.parent_id, params(i), select=False)
+                self._run(
+                    conversation_id,
+                    "",
+                    node.parent_id,
+                    params(i),
+                    select=False,
+                    model_name=model_name,
+                )
                 for i in range(n)
             ),
             return_exceptions=True,  # one cancelled stream must not discard the others
@@ -462,11 +570,16 @@ class ConversationService:
         sampling: SamplingParams | None,
         *,
         select: bool,
+        model_name: str | None = None,
     ) -> ResponseNode | None:
         conversation = self._conversation(conversation_id)
         forest = self._forests[conversation_id]
         stream = conversation.sample(
-            text, parent_response_id=parent_id, sampling=sampling, select=select
+            text,
+            parent_response_id=parent_id,
+            sampling=sampling,
+            select=select,
+            model_name=model_name,
         )
         placeholder_id = self._new_placeholder_id()
         running = _RunningStream(conversation_id, placeholder_id, stream, asyncio.current_task())
@@ -481,7 +594,7 @@ class ConversationService:
                 parent_id=placeholder_parent,
                 sender="model",
                 message="",
-                model_name=conversation.model_name,
+                model_name=conversation.model_name if model_name is None else model_name,
                 streaming=True,
             )
             forest.add(node)
@@ -494,6 +607,7 @@ class ConversationService:
         pieces: list[str] = []
         logprob_sum = 0.0
         logprob_count = 0
+        completed: ResponseNode | None = None
         try:
             if not text:
                 add_placeholder()
@@ -502,8 +616,9 @@ class ConversationService:
                     if not placeholder_added:
                         add_placeholder()
                     pieces.append(event.text)
-                    logprob_sum += sum(t.logprob for t in event.tokens)
-                    logprob_count += len(event.tokens)
+                    known = [t.logprob for t in event.tokens if t.logprob is not None]
+                    logprob_sum += sum(known)
+                    logprob_count += len(known)
                     forest.responses[placeholder_id] = forest.responses[placeholder_id].model_copy(
                         update={"message": "".join(pieces)}
                     )
@@ -533,15 +648,22 @@ class ConversationService:
                         )
                     )
                 elif isinstance(event, ModelResponseEvent):
+                    # Not the end yet: a backend that failed mid-reply sends its partial
+                    # reply first and the error after it.
                     mean = logprob_sum / logprob_count if logprob_count else None
-                    return self._complete(conversation_id, placeholder_id, event.response, mean)
-            return None
+                    self._streams.pop(placeholder_id, None)  # no longer sampling
+                    completed = self._complete(
+                        conversation_id, placeholder_id, event.response, mean
+                    )
+            return completed
         except (asyncio.CancelledError, GeneratorExit):
-            self._drop_placeholder(conversation_id, placeholder_id, placeholder_added)
+            if completed is None:
+                self._drop_placeholder(conversation_id, placeholder_id, placeholder_added)
             raise
         except Exception as error:
-            self._drop_placeholder(conversation_id, placeholder_id, placeholder_added)
-            self._publish(StreamFailed(conversation_id, placeholder_id, error))
+            if completed is None:
+                self._drop_placeholder(conversation_id, placeholder_id, placeholder_added)
+            self._publish(StreamFailed(conversation_id, placeholder_id, error, completed))
             return None
         finally:
             self._streams.pop(placeholder_id, None)

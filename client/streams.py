@@ -23,7 +23,7 @@ class TokenInfo:
     """One sampled token: its text, logprob and the most likely alternatives."""
 
     text: str
-    logprob: float
+    logprob: float | None
     top: tuple[tuple[str, float], ...] = ()
 
 

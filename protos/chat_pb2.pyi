@@ -188,3 +188,39 @@ class StopResponseResponse(_message.Message):
     STOPPED_FIELD_NUMBER: _ClassVar[int]
     stopped: bool
     def __init__(self, stopped: _Optional[bool] = ...) -> None: ...
+
+class ModelInfo(_message.Message):
+    __slots__ = ("name", "backend", "upstream_model", "description", "default_sampling_params", "is_default", "supports_logprobs")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    BACKEND_FIELD_NUMBER: _ClassVar[int]
+    UPSTREAM_MODEL_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    DEFAULT_SAMPLING_PARAMS_FIELD_NUMBER: _ClassVar[int]
+    IS_DEFAULT_FIELD_NUMBER: _ClassVar[int]
+    SUPPORTS_LOGPROBS_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    backend: str
+    upstream_model: str
+    description: str
+    default_sampling_params: _sampler_public_pb2.SamplingParams
+    is_default: bool
+    supports_logprobs: bool
+    def __init__(self, name: _Optional[str] = ..., backend: _Optional[str] = ..., upstream_model: _Optional[str] = ..., description: _Optional[str] = ..., default_sampling_params: _Optional[_Union[_sampler_public_pb2.SamplingParams, _Mapping]] = ..., is_default: _Optional[bool] = ..., supports_logprobs: _Optional[bool] = ...) -> None: ...
+
+class SystemPromptInfo(_message.Message):
+    __slots__ = ("name", "text")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    text: str
+    def __init__(self, name: _Optional[str] = ..., text: _Optional[str] = ...) -> None: ...
+
+class ListModelsResponse(_message.Message):
+    __slots__ = ("models", "default_model", "system_prompts")
+    MODELS_FIELD_NUMBER: _ClassVar[int]
+    DEFAULT_MODEL_FIELD_NUMBER: _ClassVar[int]
+    SYSTEM_PROMPTS_FIELD_NUMBER: _ClassVar[int]
+    models: _containers.RepeatedCompositeFieldContainer[ModelInfo]
+    default_model: str
+    system_prompts: _containers.RepeatedCompositeFieldContainer[SystemPromptInfo]
+    def __init__(self, models: _Optional[_Iterable[_Union[ModelInfo, _Mapping]]] = ..., default_model: _Optional[str] = ..., system_prompts: _Optional[_Iterable[_Union[SystemPromptInfo, _Mapping]]] = ...) -> None: ...

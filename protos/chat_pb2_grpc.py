@@ -85,6 +85,11 @@ class ChatStub:
                 request_serializer=protos_dot_chat__pb2.StopResponseRequest.SerializeToString,
                 response_deserializer=protos_dot_chat__pb2.StopResponseResponse.FromString,
                 _registered_method=True)
+        self.ListModels = channel.unary_unary(
+                '/grove.chat.Chat/ListModels',
+                request_serializer=google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
+                response_deserializer=protos_dot_chat__pb2.ListModelsResponse.FromString,
+                _registered_method=True)
 
 
 class ChatServicer:
@@ -156,6 +161,14 @@ class ChatServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListModels(self, request, context):
+        """Extension: the models (named sampler backends) this server offers, with their default
+        sampling parameters, and the named system prompts AddResponse accepts.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ChatServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -208,6 +221,11 @@ def add_ChatServicer_to_server(servicer, server):
                     servicer.StopResponse,
                     request_deserializer=protos_dot_chat__pb2.StopResponseRequest.FromString,
                     response_serializer=protos_dot_chat__pb2.StopResponseResponse.SerializeToString,
+            ),
+            'ListModels': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListModels,
+                    request_deserializer=google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+                    response_serializer=protos_dot_chat__pb2.ListModelsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -480,6 +498,33 @@ class Chat:
             '/grove.chat.Chat/StopResponse',
             protos_dot_chat__pb2.StopResponseRequest.SerializeToString,
             protos_dot_chat__pb2.StopResponseResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListModels(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/grove.chat.Chat/ListModels',
+            google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
+            protos_dot_chat__pb2.ListModelsResponse.FromString,
             options,
             channel_credentials,
             insecure,

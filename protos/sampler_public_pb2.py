@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bprotos/sampler_public.proto\x12\rgrove.sampler\"\x9c\x01\n\x0eSamplingParams\x12\x18\n\x0btemperature\x18\x01 \x01(\x02H\x00\x88\x01\x01\x12\x12\n\x05top_p\x18\x02 \x01(\x02H\x01\x88\x01\x01\x12\x17\n\nmax_tokens\x18\x03 \x01(\x05H\x02\x88\x01\x01\x12\x11\n\x04seed\x18\x04 \x01(\x04H\x03\x88\x01\x01\x42\x0e\n\x0c_temperatureB\x08\n\x06_top_pB\r\n\x0b_max_tokensB\x07\n\x05_seed\".\n\x05Logit\x12\x14\n\x0cstring_token\x18\x01 \x01(\t\x12\x0f\n\x07logprob\x18\x02 \x01(\x02\"\\\n\x05Token\x12)\n\x0b\x66inal_logit\x18\x01 \x01(\x0b\x32\x14.grove.sampler.Logit\x12(\n\ntop_logits\x18\x02 \x03(\x0b\x32\x14.grove.sampler.Logit\"K\n\x06\x42udget\x12\x15\n\rprompt_tokens\x18\x01 \x01(\x05\x12\x16\n\x0esampled_tokens\x18\x02 \x01(\x05\x12\x12\n\nmax_tokens\x18\x03 \x01(\x05\"\x98\x01\n\x14SampleTokensResponse\x12%\n\x05token\x18\x01 \x01(\x0b\x32\x14.grove.sampler.TokenH\x00\x12\'\n\x06\x62udget\x18\x02 \x01(\x0b\x32\x15.grove.sampler.BudgetH\x00\x12$\n\x06tokens\x18\x03 \x03(\x0b\x32\x14.grove.sampler.TokenB\n\n\x08responseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bprotos/sampler_public.proto\x12\rgrove.sampler\"\x9c\x01\n\x0eSamplingParams\x12\x18\n\x0btemperature\x18\x01 \x01(\x02H\x00\x88\x01\x01\x12\x12\n\x05top_p\x18\x02 \x01(\x02H\x01\x88\x01\x01\x12\x17\n\nmax_tokens\x18\x03 \x01(\x05H\x02\x88\x01\x01\x12\x11\n\x04seed\x18\x04 \x01(\x04H\x03\x88\x01\x01\x42\x0e\n\x0c_temperatureB\x08\n\x06_top_pB\r\n\x0b_max_tokensB\x07\n\x05_seed\".\n\x05Logit\x12\x14\n\x0cstring_token\x18\x01 \x01(\t\x12\x0f\n\x07logprob\x18\x02 \x01(\x02\"u\n\x05Token\x12)\n\x0b\x66inal_logit\x18\x01 \x01(\x0b\x32\x14.grove.sampler.Logit\x12(\n\ntop_logits\x18\x02 \x03(\x0b\x32\x14.grove.sampler.Logit\x12\x17\n\x0flogprob_unknown\x18\x03 \x01(\x08\"K\n\x06\x42udget\x12\x15\n\rprompt_tokens\x18\x01 \x01(\x05\x12\x16\n\x0esampled_tokens\x18\x02 \x01(\x05\x12\x12\n\nmax_tokens\x18\x03 \x01(\x05\"\x98\x01\n\x14SampleTokensResponse\x12%\n\x05token\x18\x01 \x01(\x0b\x32\x14.grove.sampler.TokenH\x00\x12\'\n\x06\x62udget\x18\x02 \x01(\x0b\x32\x15.grove.sampler.BudgetH\x00\x12$\n\x06tokens\x18\x03 \x03(\x0b\x32\x14.grove.sampler.TokenB\n\n\x08responseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,9 +36,9 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LOGIT']._serialized_start=205
   _globals['_LOGIT']._serialized_end=251
   _globals['_TOKEN']._serialized_start=253
-  _globals['_TOKEN']._serialized_end=345
-  _globals['_BUDGET']._serialized_start=347
-  _globals['_BUDGET']._serialized_end=422
-  _globals['_SAMPLETOKENSRESPONSE']._serialized_start=425
-  _globals['_SAMPLETOKENSRESPONSE']._serialized_end=577
+  _globals['_TOKEN']._serialized_end=370
+  _globals['_BUDGET']._serialized_start=372
+  _globals['_BUDGET']._serialized_end=447
+  _globals['_SAMPLETOKENSRESPONSE']._serialized_start=450
+  _globals['_SAMPLETOKENSRESPONSE']._serialized_end=602
 # @@protoc_insertion_point(module_scope)

@@ -27,12 +27,14 @@ class Logit(_message.Message):
     def __init__(self, string_token: _Optional[str] = ..., logprob: _Optional[float] = ...) -> None: ...
 
 class Token(_message.Message):
-    __slots__ = ("final_logit", "top_logits")
+    __slots__ = ("final_logit", "top_logits", "logprob_unknown")
     FINAL_LOGIT_FIELD_NUMBER: _ClassVar[int]
     TOP_LOGITS_FIELD_NUMBER: _ClassVar[int]
+    LOGPROB_UNKNOWN_FIELD_NUMBER: _ClassVar[int]
     final_logit: Logit
     top_logits: _containers.RepeatedCompositeFieldContainer[Logit]
-    def __init__(self, final_logit: _Optional[_Union[Logit, _Mapping]] = ..., top_logits: _Optional[_Iterable[_Union[Logit, _Mapping]]] = ...) -> None: ...
+    logprob_unknown: bool
+    def __init__(self, final_logit: _Optional[_Union[Logit, _Mapping]] = ..., top_logits: _Optional[_Iterable[_Union[Logit, _Mapping]]] = ..., logprob_unknown: _Optional[bool] = ...) -> None: ...
 
 class Budget(_message.Message):
     __slots__ = ("prompt_tokens", "sampled_tokens", "max_tokens")

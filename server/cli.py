@@ -5,9 +5,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
+import tomllib
+from dataclasses import replace
 from pathlib import Path
 
-from server.config import MIB, ServerConfig, default_db_path
+from server.backends import (
+    OFFLINE_MODEL_NAME,
+    BackendConfigError,
+    BackendSpec,
+    ModelsConfig,
+    check_models_config,
+    parse_models_config,
+)
+from server.config import MIB, ServerConfig, default_config_path, default_db_path
 
 
 def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
@@ -67,7 +78,90 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         default=defaults.batch_max_tokens,
         help="flush once this many tokens wait; 1 disables batching (default: %(default)s)",
     )
+    models = parser.add_argument_group(
+        "models",
+        "The offline model is always offered. Add an OpenAI-compatible endpoint with the flags "
+        "below, or several named ones in the config file ([models.NAME] tables; see README).",
+    )
+    models.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help=f"TOML file with [models.*], default_model, [system_prompts] "
+        f"(default: $GROVE_CONFIG, else {default_config_path()} if it exists)",
+    )
+    models.add_argument(
+        "--sampler",
+        choices=("offline", "openai"),
+        default=None,
+        help="default backend: the offline demo model, or the OpenAI-compatible endpoint "
+        "given by --base-url/--model",
+    )
+    models.add_argument(
+        "--base-url",
+        metavar="URL",
+        help="OpenAI-compatible API root, e.g. https://api.x.ai/v1 or http://localhost:11434/v1",
+    )
+    models.add_argument(
+        "--api-key-env",
+        metavar="VAR",
+        default="",
+        help="environment variable holding the endpoint's API key, e.g. XAI_API_KEY "
+        "(omit for local servers that need none)",
+    )
+    models.add_argument("--model", metavar="NAME", help="the endpoint's model id, e.g. grok-4")
+    models.add_argument(
+        "--model-alias",
+        metavar="NAME",
+        help="the name Grove lists and records for that backend (default: --model)",
+    )
+    models.add_argument(
+        "--default-model",
+        metavar="NAME",
+        help="model used when a request names none (default: the --sampler backend, else "
+        "the config file's default_model, else the first backend)",
+    )
     parser.add_argument("--log-level", default="INFO", help="logging level (default: %(default)s)")
+
+
+def read_toml(path: Path) -> dict[str, object]:
+    """Reads a TOML file; a clear SystemExit when it is unreadable or malformed."""
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as error:
+        raise SystemExit(f"Cannot read {path}: {error}") from error
+
+
+def models_from_args(args: argparse.Namespace) -> ModelsConfig:
+    """The models a `grove serve` run offers: the config file's, then the flags'."""
+    path = args.config or (
+        Path(os.environ["GROVE_CONFIG"]) if "GROVE_CONFIG" in os.environ else None
+    )
+    if path is None and default_config_path().exists():
+        path = default_config_path()
+    try:
+        models = parse_models_config(read_toml(path), str(path)) if path else ModelsConfig()
+        if args.sampler == "openai":
+            if not args.base_url or not args.model:
+                raise SystemExit("--sampler openai needs --base-url and --model.")
+            spec = BackendSpec(
+                name=args.model_alias or args.model,
+                base_url=args.base_url,
+                model=args.model,
+                api_key_env=args.api_key_env,
+            )
+            others = tuple(b for b in models.backends if b.name != spec.name)
+            models = replace(models, backends=(spec, *others), default_model=spec.name)
+        elif args.sampler == "offline":
+            models = replace(models, default_model=OFFLINE_MODEL_NAME)
+        elif args.base_url or args.model:
+            raise SystemExit("--base-url and --model need --sampler openai.")
+        if args.default_model:
+            models = replace(models, default_model=args.default_model)
+        check_models_config(models, "command line")
+    except BackendConfigError as error:
+        raise SystemExit(str(error)) from error
+    return models
 
 
 def config_from_args(args: argparse.Namespace) -> ServerConfig:
@@ -91,6 +185,7 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         max_message_bytes=args.max_message_bytes,
         batch_interval_ms=args.batch_interval_ms,
         batch_max_tokens=args.batch_max_tokens,
+        models=models_from_args(args),
     )
 
 

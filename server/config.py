@@ -13,7 +13,14 @@ from typing import Literal
 
 import platformdirs
 
+from server.backends import ModelsConfig
+
 MIB = 1024 * 1024
+
+
+def default_config_path() -> Path:
+    """Where `grove` and `grove serve` read `config.toml` (models, keymap, …)."""
+    return Path(platformdirs.user_config_dir("grove", appauthor=False)) / "config.toml"
 
 
 def default_db_path() -> Path:
@@ -48,3 +55,5 @@ class ServerConfig:
     # How long shutdown waits for in-flight streams to store their partial replies.
     shutdown_grace_seconds: float = 5.0
     api_keys: Mapping[str, str] = field(default_factory=dict)
+    # Named backends, the default model and the named system prompts.
+    models: ModelsConfig = field(default_factory=ModelsConfig)

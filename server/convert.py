@@ -8,7 +8,7 @@ from datetime import datetime
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from protos import chat_pb2, sampler_public_pb2
-from server.sampler.base import RequestedParams, ResolvedParams, SampledToken
+from server.sampler.base import ModelDescription, RequestedParams, ResolvedParams, SampledToken
 from server.store import ConversationRecord, ResponseRecord, SamplingRecord
 
 
@@ -92,11 +92,12 @@ def resolved_to_record(params: ResolvedParams) -> SamplingRecord:
 
 def _token_proto(token: SampledToken) -> sampler_public_pb2.Token:
     return sampler_public_pb2.Token(
-        final_logit=sampler_public_pb2.Logit(string_token=token.text, logprob=token.logprob),
+        final_logit=sampler_public_pb2.Logit(string_token=token.text, logprob=token.logprob or 0.0),
         top_logits=[
             sampler_public_pb2.Logit(string_token=text, logprob=logprob)
             for text, logprob in token.top
         ],
+        logprob_unknown=token.logprob is None,
     )
 
 
@@ -110,11 +111,13 @@ def token_batch_message(batch: Sequence[SampledToken]) -> chat_pb2.AddResponseRe
     if len(batch) == 1:
         sample = sampler_public_pb2.SampleTokensResponse(token=_token_proto(batch[0]))
     else:
+        unknown = any(t.logprob is None for t in batch)
         combined = sampler_public_pb2.Token(
             final_logit=sampler_public_pb2.Logit(
                 string_token="".join(t.text for t in batch),
-                logprob=sum(t.logprob for t in batch),
-            )
+                logprob=0.0 if unknown else sum(t.logprob or 0.0 for t in batch),
+            ),
+            logprob_unknown=unknown,
         )
         sample = sampler_public_pb2.SampleTokensResponse(
             token=combined, tokens=[_token_proto(t) for t in batch]
@@ -133,3 +136,22 @@ def budget_message(
             )
         )
     )
+
+
+def model_info(description: ModelDescription, *, is_default: bool) -> chat_pb2.ModelInfo:
+    """One ListModels entry from a sampler's self-description."""
+    info = chat_pb2.ModelInfo(
+        name=description.name,
+        backend=description.backend,
+        upstream_model=description.upstream_model,
+        description=description.description,
+        default_sampling_params=sampler_public_pb2.SamplingParams(
+            temperature=description.default_temperature,
+            top_p=description.default_top_p,
+            max_tokens=description.default_max_tokens,
+        ),
+        is_default=is_default,
+    )
+    if description.supports_logprobs is not None:
+        info.supports_logprobs = description.supports_logprobs
+    return info

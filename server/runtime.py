@@ -17,6 +17,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from protos import chat_pb2, chat_pb2_grpc
+from server.backends import build_samplers
 from server.config import ServerConfig
 from server.sampler.base import Sampler
 from server.servicer import ChatServicer
@@ -56,13 +57,18 @@ class GroveServer:
         *,
         store: Store | None = None,
         samplers: Mapping[str, Sampler] | None = None,
+        default_model: str | None = None,
     ) -> None:
         self.config = config
         self.store = store or default_store(config)
         if samplers is None:
-            sampler = default_sampler(config)
-            samplers = {sampler.model_name: sampler}
-        self.servicer = ChatServicer(self.store, samplers, config)
+            samplers, default_model = build_samplers(
+                config.models,
+                token_delay_ms=config.token_delay_ms,
+                offline_min_reply_tokens=config.offline_min_reply_tokens,
+            )
+        self.samplers = dict(samplers)
+        self.servicer = ChatServicer(self.store, self.samplers, config, default_model)
         self._server: grpc.aio.Server | None = None
         self._health = health.aio.HealthServicer()
         self.port: int | None = None
@@ -116,6 +122,8 @@ class GroveServer:
         grace = self.config.shutdown_grace_seconds
         await self.servicer.stop_all_streams(grace_seconds=grace)
         await server.stop(grace)
+        for sampler in self.samplers.values():
+            await sampler.aclose()
         await self.store.close()
         self._stopped.set()
 

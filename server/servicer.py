@@ -8,9 +8,10 @@ are cancelled, stopped or cut by shutdown, so nothing acknowledged is ever lost.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NoReturn
 
@@ -24,6 +25,7 @@ from server.config import ServerConfig
 from server.convert import (
     budget_message,
     conversation_to_proto,
+    model_info,
     requested_params,
     resolved_to_record,
     response_to_proto,
@@ -35,6 +37,9 @@ from server.sampler.base import (
     ResolvedParams,
     SampledToken,
     Sampler,
+    SamplerError,
+    SamplerErrorKind,
+    Usage,
 )
 from server.store import (
     ConversationRecord,
@@ -48,8 +53,23 @@ from server.titles import derive_title
 
 log = logging.getLogger(__name__)
 
-SYSTEM_PROMPTS = ("", "fun")
 BUDGET_EVERY_TOKENS = 64
+# Trailing metadata that marks a status as the backend's failure (read by the SDK).
+BACKEND_ERROR_KEY = "grove-backend-error"
+RETRY_AFTER_KEY = "grove-retry-after"
+
+# What a failing backend means to the caller. A backend's rejected key or missing model is
+# the server's configuration, not the caller's credentials or conversation, so neither
+# becomes UNAUTHENTICATED or NOT_FOUND (which the app reads as "your key" / "deleted").
+UPSTREAM_STATUS: Mapping[SamplerErrorKind, grpc.StatusCode] = {
+    SamplerErrorKind.AUTH: grpc.StatusCode.FAILED_PRECONDITION,
+    SamplerErrorKind.MODEL_NOT_FOUND: grpc.StatusCode.FAILED_PRECONDITION,
+    SamplerErrorKind.RATE_LIMITED: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    SamplerErrorKind.BAD_REQUEST: grpc.StatusCode.INVALID_ARGUMENT,
+    SamplerErrorKind.UNAVAILABLE: grpc.StatusCode.UNAVAILABLE,
+    SamplerErrorKind.TIMEOUT: grpc.StatusCode.DEADLINE_EXCEEDED,
+    SamplerErrorKind.STREAM_BROKEN: grpc.StatusCode.UNAVAILABLE,
+}
 
 
 @dataclass(eq=False)
@@ -83,6 +103,12 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
         self._active: set[ActiveStream] = set()
         self._finished = asyncio.Condition()
         self._closing = False
+        self._system_prompts = dict(config.models.system_prompts)
+
+    @property
+    def samplers(self) -> Mapping[str, Sampler]:
+        """The named samplers this server offers."""
+        return self._samplers
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -184,13 +210,54 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
             responses = await self._store.list_responses(user, record.conversation_id)
             leaf_id = responses[-1].response_id if responses else ""
         path = await self._path_or_abort(user, record.conversation_id, leaf_id or None, context)
-        title = derive_title([PathMessage(r.sender, r.message) for r in path])
+        title = await self._title_for(path)
         updated = await self._store.update_conversation(
             user, record.conversation_id, title, record.starred
         )
         if updated is None:
             await _abort_not_found(context, record.conversation_id)
         return chat_pb2.GenerateTitleResponse(new_title=title)
+
+    async def _title_for(self, path: Sequence[ResponseRecord]) -> str:
+        """Asks the path's model for a title; the offline heuristic when it cannot.
+
+        The model is the one that wrote the path's latest reply (the conversation's model as
+        the user last chose it), else the server's default.
+        """
+        messages = [PathMessage(r.sender, r.message) for r in path]
+        names = [r.model_name for r in reversed(path) if r.sender == "model" and r.model_name]
+        sampler = (
+            self._samplers.get(names[0] if names else "") or self._samplers[self._default_model]
+        )
+        if messages:
+            try:
+                title = await sampler.generate_title(messages)
+            except SamplerError as error:
+                log.warning(
+                    "title from %s failed, using the heuristic: %s", sampler.model_name, error
+                )
+                title = None
+            if title:
+                return title[: self._config.max_title_chars]
+        return derive_title(messages)
+
+    async def ListModels(
+        self, request: empty_pb2.Empty, context: grpc.aio.ServicerContext
+    ) -> chat_pb2.ListModelsResponse:
+        """Lists the named models (default first) and the system prompts."""
+        await self._auth.identify(context)
+        names = sorted(self._samplers, key=lambda n: (n != self._default_model,))
+        return chat_pb2.ListModelsResponse(
+            models=[
+                model_info(self._samplers[n].describe(), is_default=n == self._default_model)
+                for n in names
+            ],
+            default_model=self._default_model,
+            system_prompts=[
+                chat_pb2.SystemPromptInfo(name=name, text=text)
+                for name, text in self._system_prompts.items()
+            ],
+        )
 
     async def ShareConversation(
         self, request: chat_pb2.ShareConversationRequest, context: grpc.aio.ServicerContext
@@ -262,12 +329,12 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
         conversation_id = record.conversation_id
         await self._check_message(request.message, context, allow_empty=True)
         sampler = await self._sampler_or_abort(request.model_name, context)
-        if request.system_prompt_name not in SYSTEM_PROMPTS:
+        if request.system_prompt_name not in self._system_prompts:
             await _abort(
                 context,
                 grpc.StatusCode.INVALID_ARGUMENT,
                 f"Unknown system prompt {request.system_prompt_name!r}; "
-                f"known: {', '.join(repr(n) for n in SYSTEM_PROMPTS)}.",
+                f"known: {', '.join(repr(n) for n in self._system_prompts)}.",
             )
         try:
             params = sampler.resolve_params(requested_params(request.sampling_params))
@@ -339,9 +406,13 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
             self._config.batch_interval_ms / 1000.0, self._config.batch_max_tokens
         )
         pieces: list[str] = []
+        usage: Usage | None = None
         started = time.monotonic()
         first_token_at: float | None = None
         partial = False
+        # A raw-model request (use_grok=false) sends no system prompt and no "fun".
+        prompt_name = request.system_prompt_name if request.use_grok else ""
+        system_prompt = self._system_prompts[prompt_name] if request.use_grok else None
 
         def reply(partial_reply: bool) -> NewResponse:
             now = time.monotonic()
@@ -353,58 +424,110 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
                 partial=partial_reply,
                 model_name=sampler.model_name,
                 sampling=resolved_to_record(params),
-                token_count=len(pieces),
+                token_count=usage.completion_tokens if usage else len(pieces),
                 time_to_first_token_seconds=(first_token_at - started) if first_token_at else 0.0,
                 total_time_seconds=now - started,
             )
 
+        def budget() -> chat_pb2.AddResponseResponse:
+            if usage is not None:
+                return budget_message(
+                    usage.prompt_tokens, usage.completion_tokens, params.max_tokens
+                )
+            return budget_message(prompt_tokens, len(pieces), params.max_tokens)
+
+        failure: SamplerError | None = None
         try:
-            await context.write(budget_message(prompt_tokens, 0, params.max_tokens))
+            await context.write(budget())
             tokens = sampler.sample(
                 messages,
                 params,
                 top_logprobs=top_k,
-                system_prompt_name=request.system_prompt_name,
-                use_grok=request.use_grok,
+                system_prompt_name=prompt_name,
+                system_prompt=system_prompt,
             )
-            async for token in tokens:
-                if first_token_at is None:
-                    first_token_at = time.monotonic()
-                pieces.append(token.text)
-                batch = batcher.push(token)
-                if batch:
-                    await context.write(token_batch_message(batch))
-                if len(pieces) % BUDGET_EVERY_TOKENS == 0:
-                    await context.write(
-                        budget_message(prompt_tokens, len(pieces), params.max_tokens)
-                    )
-                if stream.stop.is_set():
-                    partial = True
-                    break
-            await _write_rest(batcher.drain(), context)
-            await context.write(budget_message(prompt_tokens, len(pieces), params.max_tokens))
+            # aclosing: stopping early must close the backend's HTTP stream at once.
+            async with contextlib.aclosing(tokens):
+                async for event in tokens:
+                    if isinstance(event, Usage):
+                        usage = event
+                        await context.write(budget())
+                        continue
+                    if first_token_at is None:
+                        first_token_at = time.monotonic()
+                    pieces.append(event.text)
+                    batch = batcher.push(event)
+                    if batch:
+                        await context.write(token_batch_message(batch))
+                    if len(pieces) % BUDGET_EVERY_TOKENS == 0:
+                        await context.write(budget())
+                    if stream.stop.is_set():
+                        partial = True
+                        break
         except asyncio.CancelledError:
             # The client went away (or the server is being torn down): keep what we have.
             if pieces:
                 await asyncio.shield(self._store_partial(user, reply(True)))
             raise
+        except SamplerError as error:
+            log.info("backend %s failed: %s", sampler.model_name, error)
+            failure = error
         except Exception:
             log.exception("sampling failed; storing the partial reply")
-            await asyncio.shield(self._store_partial(user, reply(True)))
-            await _abort(
-                context, grpc.StatusCode.INTERNAL, "Sampling failed; the partial reply was kept."
+            failure = SamplerError(
+                SamplerErrorKind.UNAVAILABLE,
+                f"Sampling from {sampler.model_name!r} failed inside the server.",
             )
+            if pieces:
+                await asyncio.shield(self._store_partial(user, reply(True)))
+            await _abort(
+                context, grpc.StatusCode.INTERNAL, f"{failure.message} The partial reply was kept."
+            )
+        await _write_rest(batcher.drain(), context)
+        if failure is not None:
+            await self._fail_stream(user, stream, failure, reply, bool(pieces), context)
+        await context.write(budget())
         if stream.stop_reason == "deleted":
             await _abort_not_found(context, stream.conversation_id)
         stored = await self._insert_or_abort(user, reply(partial), context)
         await context.write(chat_pb2.AddResponseResponse(model_response=response_to_proto(stored)))
 
-    async def _store_partial(self, user: str, new: NewResponse) -> None:
+    async def _fail_stream(
+        self,
+        user: str,
+        stream: ActiveStream,
+        failure: SamplerError,
+        reply: Callable[[bool], NewResponse],
+        has_text: bool,
+        context: grpc.aio.ServicerContext,
+    ) -> NoReturn:
+        """Ends a stream whose backend failed: keeps the partial reply, then the status.
+
+        The partial reply travels as `model_response` (partial=true) before the error, so a
+        client keeps the text it watched arrive without reloading the conversation.
+        """
+        code = UPSTREAM_STATUS[failure.kind]
+        details = failure.message
+        trailing = [(BACKEND_ERROR_KEY, failure.kind.value)]
+        if failure.retry_after_seconds is not None:
+            trailing.append((RETRY_AFTER_KEY, f"{failure.retry_after_seconds:g}"))
+        if has_text and stream.stop_reason != "deleted":
+            stored = await asyncio.shield(self._store_partial(user, reply(True)))
+            if stored is not None:
+                await context.write(
+                    chat_pb2.AddResponseResponse(model_response=response_to_proto(stored))
+                )
+                details = f"{details} The partial reply was kept."
+        await context.abort(code, details, trailing_metadata=tuple(trailing))
+        raise AssertionError("unreachable: context.abort raises")  # pragma: no cover
+
+    async def _store_partial(self, user: str, new: NewResponse) -> ResponseRecord | None:
         """Stores an interrupted reply; a deleted conversation simply has nowhere to keep it."""
         try:
-            await self._store.add_response(user, new)
+            return await self._store.add_response(user, new)
         except (UnknownConversationError, UnknownParentError):
             log.info("partial reply dropped: its conversation was deleted")
+            return None
 
     # -- validation helpers -------------------------------------------------------------
 

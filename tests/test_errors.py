@@ -15,6 +15,7 @@ from client import (
     InvalidArgumentError,
     NotFoundError,
     SamplingParams,
+    ServerInternalError,
     ServerUnavailableError,
 )
 from protos import chat_pb2, chat_pb2_grpc
@@ -295,7 +296,10 @@ async def test_error_after_model_response_does_not_break_future() -> None:
         async with Client(api_host=f"127.0.0.1:{port}") as sdk:
             conversation = sdk.grok.create_conversation()
             stream, future = conversation.add_response("hello")
-            await collect(stream)  # must not raise InvalidStateError
+            # The late error reaches the stream's reader (not InvalidStateError) ...
+            with pytest.raises(ServerInternalError, match="late failure"):
+                await collect(stream)
+            # ... while the future keeps the reply that arrived before it.
             reply = await future
             assert reply.response_id == "m1" and reply.message == "ok"
             assert conversation.leaf_response_id == "m1"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Protocol
 
 
@@ -26,12 +27,29 @@ class SampledToken:
 
     `top` holds (text, logprob) pairs in descending probability; it may include the chosen
     token itself. Log-probabilities are of the distribution actually sampled from (after
-    temperature and top-p), so they describe what the sampler really did.
+    temperature and top-p), so they describe what the sampler really did. `logprob` is None
+    when the backend does not report probabilities (a remote endpoint without logprobs): an
+    unknown probability must never masquerade as certainty (0.0).
     """
 
     text: str
-    logprob: float
+    logprob: float | None
     top: tuple[tuple[str, float], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Token counts a backend reported for one reply (OpenAI's `usage`).
+
+    Samplers may yield one among their tokens (usually last); the server then reports
+    these counts instead of its own estimate, and records `completion_tokens`.
+    """
+
+    prompt_tokens: int
+    completion_tokens: int
+
+
+SampleEvent = SampledToken | Usage
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +76,53 @@ class InvalidParamsError(ValueError):
     """Sampling parameters out of range; the message says which and why."""
 
 
+class SamplerErrorKind(StrEnum):
+    """Why a backend failed, so the server can choose a gRPC status for it."""
+
+    AUTH = "auth"  # the backend rejected the server's credentials (401/403)
+    MODEL_NOT_FOUND = "model_not_found"  # the backend has no such model (404)
+    RATE_LIMITED = "rate_limited"  # 429
+    BAD_REQUEST = "bad_request"  # the backend refused the request's parameters (400/422)
+    UNAVAILABLE = "unavailable"  # 5xx, connection refused, DNS failure
+    TIMEOUT = "timeout"  # no answer (or no next chunk) in time
+    STREAM_BROKEN = "stream_broken"  # the stream ended abnormally after it had started
+
+
+class SamplerError(Exception):
+    """A backend failed; `message` is a sentence for the person at the terminal.
+
+    The message names the backend and what to check (which environment variable, which
+    URL), never the API key itself.
+    """
+
+    def __init__(
+        self, kind: SamplerErrorKind, message: str, *, retry_after_seconds: float | None = None
+    ) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+        self.retry_after_seconds = retry_after_seconds
+
+
+@dataclass(frozen=True, slots=True)
+class ModelDescription:
+    """What ListModels tells clients about one configured backend.
+
+    `defaults` holds the parameters a request gets when it leaves them unset (seed is
+    always drawn fresh, so it is not listed). `supports_logprobs` is None when unknown
+    until the first reply.
+    """
+
+    name: str
+    backend: str  # "offline" or "openai"
+    upstream_model: str
+    description: str
+    default_temperature: float
+    default_top_p: float
+    default_max_tokens: int
+    supports_logprobs: bool | None
+
+
 class Sampler(Protocol):
     """A text model that samples replies to a conversation path."""
 
@@ -77,6 +142,10 @@ class Sampler(Protocol):
         """Counts the prompt tokens of a path (for budget updates)."""
         ...
 
+    def describe(self) -> ModelDescription:
+        """Name, backend and defaults of this sampler, for ListModels."""
+        ...
+
     def sample(
         self,
         path: Sequence[PathMessage],
@@ -84,11 +153,29 @@ class Sampler(Protocol):
         *,
         top_logprobs: int = 5,
         system_prompt_name: str = "",
-        use_grok: bool = True,
-    ) -> AsyncIterator[SampledToken]:
+        system_prompt: str | None = None,
+    ) -> AsyncIterator[SampleEvent]:
         """Streams the reply token by token; at most `params.max_tokens` tokens.
 
-        The same path and params (seed included) give the same tokens. The iterator must
-        yield control to the event loop regularly even at zero token delay.
+        `system_prompt_name` is the name the client chose; `system_prompt` is its text from
+        the server's configuration, or None when no system prompt is to be sent (a "raw
+        model" request, `use_grok=false`). The same path and params (seed included) give the
+        same tokens where the backend allows. The iterator must yield control to the event
+        loop regularly even at zero token delay, and must release its resources (close its
+        HTTP stream) when closed early with `aclose()`.
+
+        Raises SamplerError when the backend fails.
         """
+        ...
+
+    async def generate_title(self, path: Sequence[PathMessage]) -> str | None:
+        """Asks the model for a short title of the path; None when this sampler cannot.
+
+        Raises SamplerError when the backend fails (the server then falls back to its
+        heuristic title).
+        """
+        ...
+
+    async def aclose(self) -> None:
+        """Releases connections (called once at server shutdown)."""
         ...

@@ -48,12 +48,14 @@ from pathlib import Path
 
 from server.sampler.base import (
     InvalidParamsError,
+    ModelDescription,
     PathMessage,
     RequestedParams,
     ResolvedParams,
     SampledToken,
 )
 
+OFFLINE_MODEL_NAME = "grove-offline-ngram"
 DEFAULT_TEMPERATURE = 0.8
 DEFAULT_TOP_P = 0.95
 DEFAULT_MAX_TOKENS = 200
@@ -730,7 +732,7 @@ class OfflineSampler:
     def __init__(
         self,
         token_delay_ms: float = 0.0,
-        model_name: str = "grove-offline-ngram",
+        model_name: str = OFFLINE_MODEL_NAME,
         min_reply_tokens: int = DEFAULT_MIN_REPLY_TOKENS,
     ) -> None:
         if not math.isfinite(token_delay_ms) or token_delay_ms < 0:
@@ -770,6 +772,26 @@ class OfflineSampler:
             temperature=temperature, top_p=top_p, max_tokens=max_tokens, seed=seed
         )
 
+    def describe(self) -> ModelDescription:
+        """The offline model's entry in ListModels."""
+        return ModelDescription(
+            name=self._model_name,
+            backend="offline",
+            upstream_model="n-gram demo model (built in)",
+            description="Built-in offline demo model: no network, no weights, reproducible.",
+            default_temperature=DEFAULT_TEMPERATURE,
+            default_top_p=DEFAULT_TOP_P,
+            default_max_tokens=DEFAULT_MAX_TOKENS,
+            supports_logprobs=True,
+        )
+
+    async def generate_title(self, path: Sequence[PathMessage]) -> str | None:
+        """None: an n-gram model writes no useful titles; the server's heuristic does."""
+        return None
+
+    async def aclose(self) -> None:
+        """Nothing to release: the model lives in memory."""
+
     def count_tokens(self, path: Sequence[PathMessage]) -> int:
         """Counts words and punctuation marks of the path, a stand-in for prompt tokens."""
         return sum(len(_COUNT_TOKEN_RE.findall(msg.text)) for msg in path)
@@ -781,12 +803,12 @@ class OfflineSampler:
         *,
         top_logprobs: int = 5,
         system_prompt_name: str = "",
-        use_grok: bool = True,
+        system_prompt: str | None = None,
     ) -> AsyncIterator[SampledToken]:
         """Streams the reply word by word; at most `params.max_tokens` tokens.
 
-        `use_grok` is ignored: this model has no remote backend. The system prompt "fun"
-        raises the temperature a little and favours exclamation marks.
+        The prompt's text means nothing to an n-gram model; the name "fun" raises the
+        temperature a little and favours exclamation marks (the seed's fun mode).
         """
         run = _Run(
             self._model,

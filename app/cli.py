@@ -15,7 +15,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="grove",
         description=(
             "Explore branching LLM conversations as trees. With no --server, Grove starts "
-            "a local server in-process (offline demo model, SQLite in your data dir)."
+            "a local server in-process (the offline demo model plus any backends of your config "
+            "file or of --sampler openai; SQLite in your data dir)."
         ),
         epilog=f"Config file: {default_config_path()} (see README for [keymap]).",
     )
@@ -31,11 +32,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="pace of the embedded offline model in ms per token (default: 12)",
     )
     parser.add_argument("--config", type=Path, help="config file to read instead of the default")
+    from server.cli import add_model_arguments
+
+    add_model_arguments(parser)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     serve = commands.add_parser(
         "serve",
         help="run the Grove Chat server in the foreground",
-        description="Run the Grove Chat server (gRPC, SQLite, offline demo model).",
+        description="Run the Grove Chat server (gRPC, SQLite; the offline demo model plus "
+        "OpenAI-compatible backends).",
     )
     from server.cli import add_serve_arguments
 
@@ -56,7 +61,18 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as error:
         print(f"grove: {error}", file=sys.stderr)
         return 2
+    from server.cli import apply_model_flags
+
+    try:
+        models = apply_model_flags(config.models, args)
+    except SystemExit as error:
+        print(f"grove: {error}", file=sys.stderr)
+        return 2
+    if args.server and (args.sampler or args.default_model):
+        print("grove: model flags configure the embedded server; drop --server", file=sys.stderr)
+        return 2
     overrides = {
+        "models": models,
         "server": args.server or config.server,
         "db": args.db or config.db,
         "token_delay_ms": config.token_delay_ms

@@ -9,6 +9,9 @@ Precedence: command-line flags over environment (`XAI_API_HOST`, `XAI_API_KEY`,
     [keymap]                       # binding id = keys (comma-separated)
     resample = "r,ctrl+r"
     compare = "c"
+
+Model backends (`default_model`, `[models.NAME]`, `[system_prompts]`) are read by the
+embedded server; see `server/backends.py` and the README.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import platformdirs
 
@@ -41,6 +45,9 @@ class AppConfig:
     db: Path | None = None
     token_delay_ms: float = DEFAULT_TOKEN_DELAY_MS
     keymap: dict[str, str] = field(default_factory=dict)
+    # The embedded server's models, parsed from the file (a server.backends.ModelsConfig;
+    # kept opaque here so the app's settings do not depend on server internals).
+    models: Any = None
 
 
 def load_config(path: Path | None = None) -> AppConfig:
@@ -62,8 +69,15 @@ def load_config(path: Path | None = None) -> AppConfig:
     delay = data.get("token_delay_ms", DEFAULT_TOKEN_DELAY_MS)
     if not isinstance(delay, int | float) or delay < 0:
         raise ConfigError(f"{path}: token_delay_ms must be a non-negative number.")
+    from app.embedded import models_config
+
+    try:
+        models = models_config(data, str(path))
+    except ValueError as error:
+        raise ConfigError(str(error)) from error
     return AppConfig(
         server=server,
+        models=models,
         api_key=os.environ.get("XAI_API_KEY"),
         db=Path(db) if db else None,
         token_delay_ms=float(os.environ.get("GROVE_TOKEN_DELAY_MS", delay)),

@@ -1,22 +1,41 @@
 """The embedded default: a local Chat server started inside the app's process.
 
 With no server configured, `grove` runs the real server on a free loopback port with its
-SQLite file in the platform data dir and the offline model, and talks to it over gRPC
-exactly as it would to a remote server. This module is the app's only door into `server`.
+SQLite file in the platform data dir and the models of the config file (the offline model
+always among them), and talks to it over gRPC exactly as it would to a remote server. This
+module is the app's only door into `server`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
+from server.backends import BackendConfigError, ModelsConfig, parse_models_config
 from server.config import ServerConfig, default_db_path
 from server.runtime import GroveServer
 
+MODEL_KEYS = ("default_model", "models", "system_prompts")
 
-async def start_embedded_server(db: Path | None, token_delay_ms: float) -> GroveServer:
+
+def models_config(data: Mapping[str, object], source: str) -> ModelsConfig:
+    """Parses the config file's model settings; ValueError with a sentence when invalid."""
+    try:
+        return parse_models_config({k: data[k] for k in MODEL_KEYS if k in data}, source)
+    except BackendConfigError as error:
+        raise ValueError(str(error)) from error
+
+
+async def start_embedded_server(
+    db: Path | None, token_delay_ms: float, models: ModelsConfig | None = None
+) -> GroveServer:
     """Starts a loopback server on a free port; the caller stops it on exit."""
     config = ServerConfig(
-        host="127.0.0.1", port=0, db=db or default_db_path(), token_delay_ms=token_delay_ms
+        host="127.0.0.1",
+        port=0,
+        db=db or default_db_path(),
+        token_delay_ms=token_delay_ms,
+        models=models or ModelsConfig(),
     )
     server = GroveServer(config)
     await server.start()

@@ -62,7 +62,9 @@ class GroveApp(App[None]):
         if address is None:
             from app.embedded import start_embedded_server
 
-            self._embedded = await start_embedded_server(self.config.db, self.config.token_delay_ms)
+            self._embedded = await start_embedded_server(
+                self.config.db, self.config.token_delay_ms, self.config.models
+            )
             address = self._embedded.address
         self.client = Client(api_key=self.config.api_key, api_host=address)
         self.service = ConversationService(self.client)

@@ -78,17 +78,23 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         default=defaults.batch_max_tokens,
         help="flush once this many tokens wait; 1 disables batching (default: %(default)s)",
     )
-    models = parser.add_argument_group(
-        "models",
-        "The offline model is always offered. Add an OpenAI-compatible endpoint with the flags "
-        "below, or several named ones in the config file ([models.NAME] tables; see README).",
-    )
-    models.add_argument(
+    parser.add_argument(
         "--config",
         type=Path,
         default=None,
         help=f"TOML file with [models.*], default_model, [system_prompts] "
         f"(default: $GROVE_CONFIG, else {default_config_path()} if it exists)",
+    )
+    add_model_arguments(parser)
+    parser.add_argument("--log-level", default="INFO", help="logging level (default: %(default)s)")
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """Declares the flags that add an OpenAI-compatible backend (serve and the app)."""
+    models = parser.add_argument_group(
+        "models",
+        "The offline model is always offered. Add an OpenAI-compatible endpoint with the flags "
+        "below, or several named ones in the config file ([models.NAME] tables; see README).",
     )
     models.add_argument(
         "--sampler",
@@ -121,7 +127,6 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         help="model used when a request names none (default: the --sampler backend, else "
         "the config file's default_model, else the first backend)",
     )
-    parser.add_argument("--log-level", default="INFO", help="logging level (default: %(default)s)")
 
 
 def read_toml(path: Path) -> dict[str, object]:
@@ -134,13 +139,23 @@ def read_toml(path: Path) -> dict[str, object]:
 
 def models_from_args(args: argparse.Namespace) -> ModelsConfig:
     """The models a `grove serve` run offers: the config file's, then the flags'."""
-    path = args.config or (
-        Path(os.environ["GROVE_CONFIG"]) if "GROVE_CONFIG" in os.environ else None
-    )
-    if path is None and default_config_path().exists():
-        path = default_config_path()
+    path = args.config  # named explicitly: it must exist
+    if path is None:
+        implicit = Path(os.environ.get("GROVE_CONFIG") or default_config_path())
+        path = implicit if implicit.exists() else None
     try:
         models = parse_models_config(read_toml(path), str(path)) if path else ModelsConfig()
+    except BackendConfigError as error:
+        raise SystemExit(str(error)) from error
+    return apply_model_flags(models, args)
+
+
+def apply_model_flags(models: ModelsConfig, args: argparse.Namespace) -> ModelsConfig:
+    """Adds the --sampler openai backend (made the default) and applies --default-model.
+
+    Raises SystemExit with a sentence when the flags contradict each other.
+    """
+    try:
         if args.sampler == "openai":
             if not args.base_url or not args.model:
                 raise SystemExit("--sampler openai needs --base-url and --model.")
@@ -200,11 +215,17 @@ def run_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of `python -m server`."""
+def build_serve_parser() -> argparse.ArgumentParser:
+    """The parser of `python -m server` (the same flags as `grove serve`)."""
     parser = argparse.ArgumentParser(
         prog="python -m server",
-        description="Run the Grove Chat server (gRPC, SQLite, offline demo model).",
+        description="Run the Grove Chat server (gRPC, SQLite; the offline demo model plus "
+        "OpenAI-compatible backends).",
     )
     add_serve_arguments(parser)
-    return run_serve(parser.parse_args(argv))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of `python -m server`."""
+    return run_serve(build_serve_parser().parse_args(argv))

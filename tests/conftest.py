@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 
 from client import Client
+from server.backends import BackendSpec, ModelsConfig
 from server.config import ServerConfig
 from server.runtime import GroveServer
+from tests.fake_openai import DEFAULT_MODEL, FakeOpenAI
 
 
 @pytest.fixture
@@ -51,3 +53,36 @@ def make_server(tmp_path: Path) -> Callable[..., GroveServer]:
         return GroveServer(config)
 
     return build
+
+
+@pytest.fixture
+async def fake_openai() -> AsyncIterator[FakeOpenAI]:
+    """A real OpenAI-compatible HTTP server on a loopback port (see tests/fake_openai.py)."""
+    async with FakeOpenAI() as fake:
+        yield fake
+
+
+def openai_backend(fake: FakeOpenAI, name: str = "fake", **settings: object) -> BackendSpec:
+    """A backend spec pointing at the fake endpoint; no retries so failures show at once."""
+    values: dict[str, object] = {
+        "base_url": fake.base_url,
+        "model": DEFAULT_MODEL,
+        "max_retries": 0,
+        "timeout_seconds": 5.0,
+    }
+    values.update(settings)
+    return BackendSpec(name=name, sampler="openai", **values)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+async def openai_server(
+    server_config: ServerConfig, fake_openai: FakeOpenAI
+) -> AsyncIterator[GroveServer]:
+    """A Grove server whose default model is the fake endpoint (the offline one is second)."""
+    models = ModelsConfig(backends=(openai_backend(fake_openai),), default_model="fake")
+    running = GroveServer(replace(server_config, models=models))
+    await running.start()
+    try:
+        yield running
+    finally:
+        await running.stop()

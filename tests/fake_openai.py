@@ -1,0 +1,287 @@
+"""A small but real OpenAI-compatible chat-completions server for tests.
+
+The OpenAI-compatible sampler is tested against an actual HTTP server on a loopback port
+rather than a mocked client, so the `openai` library's real request encoding, SSE parsing,
+retries, timeouts and connection handling are all exercised. Behaviour is driven by plain
+attributes a test sets before (or between) requests; every request is recorded so tests can
+assert on exactly what was sent.
+
+Usage::
+
+    async with FakeOpenAI() as fake:  # or: await fake.start() ... await fake.stop()
+        fake.reply_tokens = ["Hi", " there"]
+        ... AsyncOpenAI(base_url=fake.base_url, api_key="k") ...
+        assert fake.requests[-1]["temperature"] == 0.5
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from types import TracebackType
+from typing import Any
+
+from aiohttp import web
+
+DEFAULT_MODEL = "fake-model"
+DEFAULT_REPLY = ["Trees", " grow", " slowly", ",", " then", " all", " at", " once", "."]
+
+
+def token_logprob(index: int) -> float:
+    """The deterministic logprob of the index-th streamed token, so tests can predict it."""
+    return round(-0.1 * (index + 1), 6)
+
+
+class FakeOpenAI:
+    """An aiohttp server speaking enough of the OpenAI chat-completions API for the sampler.
+
+    Attributes a test may set (all take effect on the next request):
+
+    - `known_models`: other model ids answer 404 like OpenAI ("The model `x` does not exist").
+    - `reply_tokens`: tokens of the streamed reply; at most the request's `max_tokens` are sent
+      unless `ignore_max_tokens` (a misbehaving server).
+    - `tokens_per_chunk`: tokens packed into one delta (servers may batch them).
+    - `logprob_tokens_differ`: the logprob entries name tokens differently from the content
+      (as servers with byte-level tokens do), so the client cannot split the delta by them.
+    - `token_delay`: seconds between chunks.
+    - `fail_status` / `fail_message` / `fail_times` / `retry_after`: answer with that HTTP
+      error and an OpenAI-style error body; `fail_times=None` fails every request, an int
+      fails that many requests and then succeeds (so client retries can be tested).
+    - `require_key`: a missing or different bearer key answers 401; the message echoes the
+      key received, as real servers partly do, so tests can check the client never repeats it.
+    - `reject_logprobs`: a request asking for logprobs answers 400 ("logprobs is not supported").
+    - `ignore_logprobs`: logprobs are accepted but never sent (as older Ollama does).
+    - `break_after`: drop the connection after streaming that many tokens (no final chunk).
+    - `stall_after`: stop sending after that many tokens (0: before the first) and wait until
+      the client gives up, to test read timeouts.
+    - `title_reply`: the message content of non-streaming replies (used for titles).
+
+    Observations: `requests` (JSON bodies), `authorizations` (Authorization headers, None when
+    absent), `headers` (all request headers, names lowercased), `disconnects` and the
+    `disconnected` event (a client went away while a stream was still being sent).
+    """
+
+    def __init__(self) -> None:
+        self.known_models: set[str] = {DEFAULT_MODEL}
+        self.reply_tokens: list[str] = list(DEFAULT_REPLY)
+        self.ignore_max_tokens = False
+        self.tokens_per_chunk = 1
+        self.logprob_tokens_differ = False
+        self.token_delay = 0.0
+        self.fail_status: int | None = None
+        self.fail_message = "Something went wrong upstream."
+        self.fail_times: int | None = None
+        self.retry_after: str | None = None
+        self.require_key: str | None = None
+        self.reject_logprobs = False
+        self.ignore_logprobs = False
+        self.break_after: int | None = None
+        self.stall_after: int | None = None
+        self.title_reply = '"Gardens in Winter."'
+
+        self.requests: list[dict[str, Any]] = []
+        self.authorizations: list[str | None] = []
+        self.headers: list[dict[str, str]] = []
+        self.disconnects = 0
+        self.disconnected = asyncio.Event()
+
+        self._runner: web.AppRunner | None = None
+        self.base_url = ""
+
+    async def start(self) -> str:
+        """Starts listening on a free loopback port; returns the base URL (".../v1")."""
+        app = web.Application()
+        app.router.add_get("/v1/models", self._models)
+        app.router.add_post("/v1/chat/completions", self._chat)
+        # handler_cancellation: a client disconnect cancels the handler at once, even while it
+        # sleeps between chunks, which is how disconnects are observed promptly. A short
+        # shutdown timeout keeps stop() fast when a stalled handler is still waiting.
+        self._runner = web.AppRunner(
+            app, handler_cancellation=True, shutdown_timeout=0.2, access_log=None
+        )
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        host, port = self._runner.addresses[0][:2]
+        self.base_url = f"http://{host}:{port}/v1"
+        return self.base_url
+
+    async def stop(self) -> None:
+        """Stops the server and closes every connection (idempotent)."""
+        if self._runner is not None:
+            runner, self._runner = self._runner, None
+            await runner.cleanup()
+
+    async def __aenter__(self) -> FakeOpenAI:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    async def _models(self, request: web.Request) -> web.Response:
+        """Lists the known models in OpenAI's format."""
+        data = [
+            {"id": m, "object": "model", "created": 0, "owned_by": "fake"}
+            for m in sorted(self.known_models)
+        ]
+        return web.json_response({"object": "list", "data": data})
+
+    async def _chat(self, request: web.Request) -> web.StreamResponse:
+        """Records the request, applies the configured failures, then replies."""
+        body: dict[str, Any] = await request.json()
+        self.requests.append(body)
+        self.authorizations.append(request.headers.get("Authorization"))
+        self.headers.append({k.lower(): v for k, v in request.headers.items()})
+
+        if self.require_key is not None:
+            received = request.headers.get("Authorization", "").removeprefix("Bearer ")
+            if received != self.require_key:
+                message = f"Incorrect API key provided: {received}."
+                return _error(401, message, "invalid_request_error", "invalid_api_key")
+        if self.fail_status is not None and (self.fail_times is None or self.fail_times > 0):
+            if self.fail_times is not None:
+                self.fail_times -= 1
+            headers = {"retry-after": self.retry_after} if self.retry_after is not None else {}
+            return _error(self.fail_status, self.fail_message, "server_error", None, headers)
+        model = str(body.get("model"))
+        if model not in self.known_models:
+            message = f"The model `{model}` does not exist or you do not have access to it."
+            return _error(404, message, "invalid_request_error", "model_not_found")
+        if self.reject_logprobs and body.get("logprobs"):
+            message = "logprobs is not supported by this model."
+            return _error(400, message, "invalid_request_error", "unsupported_parameter")
+
+        if body.get("stream"):
+            return await self._stream(request, body)
+        return web.json_response(_completion(model, self.title_reply))
+
+    async def _stream(self, request: web.Request, body: dict[str, Any]) -> web.StreamResponse:
+        """Streams the reply as SSE chunks, the way OpenAI does, noting client disconnects."""
+        model = str(body["model"])
+        limit = None if self.ignore_max_tokens else body.get("max_tokens")
+        tokens = self.reply_tokens[: limit if isinstance(limit, int) else None]
+        top_k = int(body.get("top_logprobs") or 0) if self._sends_logprobs(body) else -1
+        include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+        finish = "length" if len(tokens) < len(self.reply_tokens) else "stop"
+
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        try:
+            await _send(response, _chunk(model, {"role": "assistant", "content": ""}))
+            sent = 0
+            while sent < len(tokens):
+                if self.stall_after is not None and sent >= self.stall_after:
+                    await asyncio.Event().wait()  # until the client disconnects
+                if self.break_after is not None and sent >= self.break_after:
+                    assert request.transport is not None
+                    request.transport.close()  # flushes what was sent, then drops
+                    return response
+                if sent and self.token_delay > 0:
+                    await asyncio.sleep(self.token_delay)
+                group = tokens[sent : sent + self.tokens_per_chunk]
+                entries = [self._entry(sent + i, t, top_k) for i, t in enumerate(group)]
+                logprobs = {"content": entries} if top_k >= 0 else None
+                await _send(response, _chunk(model, {"content": "".join(group)}, logprobs))
+                sent += len(group)
+            await _send(response, _chunk(model, {}, finish=finish))
+            if include_usage:
+                prompt = sum(len(str(m.get("content", ""))) // 4 + 1 for m in body["messages"])
+                usage = {
+                    "prompt_tokens": prompt,
+                    "completion_tokens": sent,
+                    "total_tokens": prompt + sent,
+                }
+                await _send(response, {**_chunk(model, {}), "choices": [], "usage": usage})
+            await response.write(b"data: [DONE]\n\n")
+            await response.write_eof()
+        except ConnectionResetError:  # a write found the client gone
+            self._note_disconnect()
+        except asyncio.CancelledError:  # the client went away while the handler waited
+            self._note_disconnect()
+            raise
+        return response
+
+    def _note_disconnect(self) -> None:
+        """Records that a client closed its connection before the stream was complete."""
+        self.disconnects += 1
+        self.disconnected.set()
+
+    def _sends_logprobs(self, body: dict[str, Any]) -> bool:
+        """Whether the reply carries logprobs: asked for, and not ignored."""
+        return bool(body.get("logprobs")) and not self.ignore_logprobs
+
+    def _entry(self, index: int, token: str, top_k: int) -> dict[str, Any]:
+        """One logprobs.content entry: the token, then invented, less likely alternatives."""
+        logprob = token_logprob(index)
+        name = token.upper() + "~" if self.logprob_tokens_differ else token
+        top = [{"token": name, "logprob": logprob, "bytes": list(name.encode())}]
+        top += [
+            {"token": f"alt{j}", "logprob": logprob - j, "bytes": list(f"alt{j}".encode())}
+            for j in range(1, top_k)
+        ]
+        return {
+            "token": name,
+            "logprob": logprob,
+            "bytes": list(name.encode()),
+            "top_logprobs": top[:top_k],
+        }
+
+
+def _chunk(
+    model: str,
+    delta: dict[str, Any],
+    logprobs: dict[str, Any] | None = None,
+    finish: str | None = None,
+) -> dict[str, Any]:
+    """A chat.completion.chunk with one choice."""
+    return {
+        "id": "chatcmpl-fake",
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [{"index": 0, "delta": delta, "logprobs": logprobs, "finish_reason": finish}],
+    }
+
+
+def _completion(model: str, content: str) -> dict[str, Any]:
+    """A non-streaming chat.completion whose message is `content`."""
+    return {
+        "id": "chatcmpl-fake",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": content},
+                "logprobs": None,
+                "finish_reason": "stop",
+            }
+        ],
+        "usage": {"prompt_tokens": 10, "completion_tokens": 4, "total_tokens": 14},
+    }
+
+
+async def _send(response: web.StreamResponse, payload: dict[str, Any]) -> None:
+    """Writes one SSE event and yields, so a disconnect is noticed between chunks."""
+    await response.write(f"data: {json.dumps(payload)}\n\n".encode())
+    await asyncio.sleep(0)
+
+
+def _error(
+    status: int,
+    message: str,
+    kind: str,
+    code: str | None,
+    headers: dict[str, str] | None = None,
+) -> web.Response:
+    """An OpenAI-style error response."""
+    body = {"error": {"message": message, "type": kind, "param": None, "code": code}}
+    return web.json_response(body, status=status, headers=headers)

@@ -137,6 +137,11 @@ async def serve_until_signalled(config: ServerConfig) -> None:
     server = GroveServer(config)
     await server.start()
     print(f"Grove Chat server on {server.address} (database {config.db})", flush=True)
+    default = server.servicer.default_model
+    for name, sampler in server.samplers.items():
+        about = sampler.describe()
+        marker = " (default)" if name == default else ""
+        print(f"  model {name}{marker}: {about.backend} {about.upstream_model}", flush=True)
     loop = asyncio.get_running_loop()
     stop_requested = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -106,6 +106,11 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
         self._system_prompts = dict(config.models.system_prompts)
 
     @property
+    def default_model(self) -> str:
+        """The model a request with an empty model_name gets."""
+        return self._default_model
+
+    @property
     def samplers(self) -> Mapping[str, Sampler]:
         """The named samplers this server offers."""
         return self._samplers

@@ -26,6 +26,10 @@ async def test_missing_or_wrong_key_is_unauthenticated(two_user_server) -> None:
     async with Client(api_host=two_user_server.address, api_key="wrong") as stranger:
         with pytest.raises(UnauthenticatedError, match="not valid"):
             await stranger.grok.list_conversations()
+        with pytest.raises(UnauthenticatedError, match="not valid"):
+            await stranger.grok.list_models()
+    async with Client(api_host=two_user_server.address, api_key="key-bob") as bob:
+        assert (await bob.grok.list_models()).default_model
 
 
 async def test_users_cannot_see_each_others_conversations(two_user_server) -> None:

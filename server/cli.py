@@ -79,6 +79,22 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         help="flush once this many tokens wait; 1 disables batching (default: %(default)s)",
     )
     parser.add_argument(
+        "--max-streams",
+        type=int,
+        default=defaults.max_streams,
+        metavar="N",
+        help="concurrent replies sampled at once; more answer RESOURCE_EXHAUSTED "
+        "(default: %(default)s)",
+    )
+    parser.add_argument(
+        "--checkpoint-ms",
+        type=float,
+        default=defaults.checkpoint_interval_ms,
+        metavar="MS",
+        help="save the text of running replies this often, so a crash loses at most this "
+        "much (default: %(default)s)",
+    )
+    parser.add_argument(
         "--config",
         type=Path,
         default=None,
@@ -189,6 +205,10 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         raise SystemExit("--token-delay-ms cannot be negative")
     if args.offline_min_tokens < 0:
         raise SystemExit("--offline-min-tokens cannot be negative")
+    if args.max_streams < 1:
+        raise SystemExit("--max-streams must be at least 1")
+    if not 10 <= args.checkpoint_ms <= 500:
+        raise SystemExit("--checkpoint-ms must be between 10 and 500")
     return ServerConfig(
         host=args.host,
         port=args.port,
@@ -201,6 +221,8 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         batch_interval_ms=args.batch_interval_ms,
         batch_max_tokens=args.batch_max_tokens,
         models=models_from_args(args),
+        max_streams=args.max_streams,
+        checkpoint_interval_ms=args.checkpoint_ms,
     )
 
 

@@ -32,8 +32,9 @@ def default_db_path() -> Path:
 class ServerConfig:
     """Everything that shapes a server's behaviour.
 
-    `api_keys` maps the SHA-256 hex digest of each accepted bearer key to its user; when
-    it is empty every caller is the single local user.
+    `api_keys` maps the SHA-256 hex digest of each accepted bearer key to its user, in
+    addition to the keys stored in the database (`grove keys create`); while no key is
+    active anywhere, every caller of a loopback server is the single local user.
     """
 
     host: str = "127.0.0.1"
@@ -52,8 +53,17 @@ class ServerConfig:
     batch_max_tokens: int = 64
     default_top_logprobs: int = 5
     max_top_logprobs: int = 20
+    # Concurrent AddResponse streams beyond this answer RESOURCE_EXHAUSTED.
+    max_streams: int = 256
+    # How often the text of running streams is saved, so a crash loses at most this much.
+    checkpoint_interval_ms: float = 400.0
     # How long shutdown waits for in-flight streams to store their partial replies.
     shutdown_grace_seconds: float = 5.0
     api_keys: Mapping[str, str] = field(default_factory=dict)
+    # Serve a non-loopback host even with no API key (everyone is the local user).
+    insecure_no_auth: bool = False
+    # PEM files of the server's certificate (chain) and private key: both, or neither.
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
     # Named backends, the default model and the named system prompts.
     models: ModelsConfig = field(default_factory=ModelsConfig)

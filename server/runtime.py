@@ -10,18 +10,21 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import ssl
 from collections.abc import Mapping
+from pathlib import Path
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from protos import chat_pb2, chat_pb2_grpc
+from server.auth import Authenticator, exposure_refusal, is_loopback_host
 from server.backends import build_samplers
 from server.config import ServerConfig
 from server.sampler.base import Sampler
 from server.servicer import ChatServicer
-from server.store import Store
+from server.store import KeyStore, Store
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +51,43 @@ def default_store(config: ServerConfig) -> Store:
     return SqliteStore(config.db, durability=config.durability)
 
 
+class StartupError(RuntimeError):
+    """The server cannot start as configured; the message is a sentence for the operator."""
+
+
+def load_tls_credentials(cert: Path | None, key: Path | None) -> grpc.ServerCredentials | None:
+    """Reads the PEM certificate and key for TLS; None when neither is given.
+
+    The pair is checked with Python's `ssl` first because gRPC accepts any bytes here and
+    only fails at the first handshake, which an operator would see as clients hanging up.
+    Blocking file I/O: call it from a thread.
+    """
+    if cert is None and key is None:
+        return None
+    if cert is None or key is None:
+        raise StartupError(
+            "TLS needs both a certificate (--tls-cert) and its private key (--tls-key)."
+        )
+    try:
+        cert_pem, key_pem = cert.read_bytes(), key.read_bytes()
+    except OSError as error:
+        raise StartupError(
+            f"Cannot read the TLS file {error.filename}: {error.strerror or error}."
+        ) from error
+    try:
+        # A password callback that gives nothing: an encrypted key fails here instead of
+        # OpenSSL prompting on the terminal (gRPC cannot use encrypted keys anyway).
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(
+            cert, key, password=lambda: b""
+        )
+    except ssl.SSLError as error:
+        raise StartupError(
+            f"The TLS certificate {cert} and key {key} are not a PEM certificate with its "
+            f"matching unencrypted private key ({error.reason or error})."
+        ) from error
+    return grpc.ssl_server_credentials([(key_pem, cert_pem)])
+
+
 class GroveServer:
     """A running Chat server with health checking and reflection enabled."""
 
@@ -69,6 +109,19 @@ class GroveServer:
             )
         self.samplers = dict(samplers)
         self.servicer = ChatServicer(self.store, self.samplers, config, default_model)
+        # Keys of the configuration and of the store (if it keeps keys). A server on a
+        # network address never falls back to open access, even after its last revocation.
+        self.authenticator = Authenticator(
+            config.api_keys,
+            self.store if isinstance(self.store, KeyStore) else None,
+            require_key=not (config.insecure_no_auth or is_loopback_host(config.host)),
+        )
+        # ChatServicer builds an Authenticator from `config.api_keys` alone; this one also
+        # knows the store's keys. Fail loudly rather than serve with the weaker one.
+        if not isinstance(getattr(self.servicer, "_auth", None), Authenticator):
+            raise RuntimeError("ChatServicer no longer keeps its Authenticator in `_auth`")
+        self.servicer._auth = self.authenticator
+        self.tls = config.tls_cert is not None or config.tls_key is not None
         self._server: grpc.aio.Server | None = None
         self._health = health.aio.HealthServicer()
         self.port: int | None = None
@@ -83,8 +136,29 @@ class GroveServer:
         return f"[{host}]:{self.port}" if ":" in host else f"{host}:{self.port}"
 
     async def start(self) -> int:
-        """Opens the store and starts serving; returns the bound port (useful with port 0)."""
+        """Opens the store and starts serving; returns the bound port (useful with port 0).
+
+        Raises StartupError for unusable TLS files, or for a network address without any
+        active API key (unless `insecure_no_auth`); the store is closed again then.
+        """
+        credentials = await asyncio.to_thread(
+            load_tls_credentials, self.config.tls_cert, self.config.tls_key
+        )
         await self.store.open()
+        recovered = await self.store.recover_checkpoints()
+        if recovered:
+            log.warning(
+                "kept %d replies interrupted by a crash as partial responses", len(recovered)
+            )
+        # Keys live in the store, so the exposure check can only run once it is open.
+        refusal = exposure_refusal(
+            self.config.host,
+            has_active_keys=await self.authenticator.has_active_keys(),
+            insecure_no_auth=self.config.insecure_no_auth,
+        )
+        if refusal is not None:
+            await self.store.close()
+            raise StartupError(refusal)
         # gRPC's own limit sits well above ours so that an oversized message reaches the
         # servicer and gets a sentence naming our limit; only absurd sizes hit gRPC's.
         limit = 4 * self.config.max_message_bytes + _MESSAGE_HEADROOM
@@ -101,7 +175,11 @@ class GroveServer:
         )
         host = self.config.host
         bind_host = f"[{host}]" if ":" in host else host
-        port = server.add_insecure_port(f"{bind_host}:{self.config.port}")
+        target = f"{bind_host}:{self.config.port}"
+        if credentials is None:
+            port = server.add_insecure_port(target)
+        else:
+            port = server.add_secure_port(target, credentials)
         if port == 0:
             await self.store.close()
             raise OSError(f"Cannot listen on {host}:{self.config.port}.")
@@ -136,7 +214,19 @@ async def serve_until_signalled(config: ServerConfig) -> None:
     """Runs a server until SIGINT or SIGTERM, then shuts it down cleanly."""
     server = GroveServer(config)
     await server.start()
-    print(f"Grove Chat server on {server.address} (database {config.db})", flush=True)
+    transport = "TLS" if server.tls else "plaintext"
+    has_keys = await server.authenticator.has_active_keys()
+    access = "API keys required" if has_keys else "open access: no API keys"
+    print(
+        f"Grove Chat server on {server.address} ({transport}, {access}, database {config.db})",
+        flush=True,
+    )
+    if config.insecure_no_auth and not is_loopback_host(config.host):
+        print(
+            f"  warning: --insecure-no-auth: anyone who reaches {server.address} can read and "
+            "write every conversation until an API key is created",
+            flush=True,
+        )
     default = server.servicer.default_model
     for name, sampler in server.samplers.items():
         about = sampler.describe()

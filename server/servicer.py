@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import time
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NoReturn
@@ -42,6 +43,7 @@ from server.sampler.base import (
     Usage,
 )
 from server.store import (
+    Checkpoint,
     ConversationRecord,
     NewResponse,
     ResponseRecord,
@@ -81,6 +83,13 @@ class ActiveStream:
     conversation_id: str
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     stop_reason: str = ""
+    # Checkpointing: `snapshot` builds the partial reply the stream would store now.
+    checkpoint_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    snapshot: Callable[[], NewResponse] | None = None
+    saved_chars: int = 0
+    checkpoint_saved: bool = False
+    # Set once the stream stores (or gives up) its reply: no checkpoint may follow.
+    closed: bool = False
 
 
 class ChatServicer(chat_pb2_grpc.ChatServicer):
@@ -103,6 +112,10 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
         self._active: set[ActiveStream] = set()
         self._finished = asyncio.Condition()
         self._closing = False
+        # Held while a batch of checkpoints is taken and written, so a stream that ends
+        # can wait for the batch in flight and then delete its checkpoint for good.
+        self._checkpoint_lock = asyncio.Lock()
+        self._checkpointer: asyncio.Task[None] | None = None
         self._system_prompts = dict(config.models.system_prompts)
 
     @property
@@ -140,6 +153,62 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
                 log.warning(
                     "%d streams did not finish within %.1fs", len(self._active), grace_seconds
                 )
+        await self._stop_checkpointer()
+
+    # -- checkpoints -------------------------------------------------------------------
+
+    def _ensure_checkpointer(self) -> None:
+        if self._checkpointer is None or self._checkpointer.done():
+            self._checkpointer = asyncio.create_task(
+                self._checkpoint_loop(), name="grove-checkpointer"
+            )
+
+    async def _stop_checkpointer(self) -> None:
+        task, self._checkpointer = self._checkpointer, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _checkpoint_loop(self) -> None:
+        """Saves the text of running streams every `checkpoint_interval_ms`.
+
+        A periodic batch (one transaction for all streams) rather than a write per token
+        keeps a crash's loss bounded by the interval at a cost independent of speed.
+        """
+        interval = self._config.checkpoint_interval_ms / 1000.0
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.checkpoint_now()
+            except Exception:
+                log.exception("checkpointing failed; retrying at the next interval")
+
+    async def checkpoint_now(self) -> int:
+        """Saves every running stream's text that changed since its last checkpoint.
+
+        Returns how many were saved.
+        """
+        async with self._checkpoint_lock:
+            batch: list[tuple[ActiveStream, Checkpoint]] = []
+            for stream in list(self._active):
+                if stream.closed or stream.snapshot is None:
+                    continue
+                new = stream.snapshot()
+                if not new.message or len(new.message) == stream.saved_chars:
+                    continue
+                batch.append((stream, Checkpoint(stream.checkpoint_id, stream.user_id, new)))
+            await self._store.save_checkpoints([c for _, c in batch])
+            for stream, checkpoint in batch:
+                stream.saved_chars = len(checkpoint.response.message)
+                stream.checkpoint_saved = True
+            return len(batch)
+
+    async def _close_checkpoint(self, stream: ActiveStream) -> None:
+        """Stops checkpointing `stream` and waits out a batch in flight that includes it."""
+        stream.closed = True
+        async with self._checkpoint_lock:
+            pass
 
     # -- conversations -----------------------------------------------------------------
 
@@ -364,9 +433,17 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
 
         parent_id = request.parent_response_id or None
         path = await self._path_or_abort(user, conversation_id, parent_id, context)
+        if len(self._active) >= self._config.max_streams:
+            await _abort(
+                context,
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                f"The server is sampling {len(self._active)} replies, its limit "
+                f"(--max-streams {self._config.max_streams}); try again when one finishes.",
+            )
 
         stream = ActiveStream(user, request.request_id, conversation_id)
         self._active.add(stream)
+        self._ensure_checkpointer()
         try:
             if request.message:
                 human = await self._insert_or_abort(
@@ -388,6 +465,9 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
                 user, stream, sampler, params, path, parent_id, top_k, request, context
             )
         finally:
+            if stream.checkpoint_saved and not stream.closed:
+                # Ended without storing its reply (e.g. deleted conversation, an abort).
+                await asyncio.shield(self._discard_checkpoint(stream))
             self._active.discard(stream)
             async with self._finished:
                 self._finished.notify_all()
@@ -434,6 +514,8 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
                 total_time_seconds=now - started,
             )
 
+        stream.snapshot = lambda: reply(True)
+
         def budget() -> chat_pb2.AddResponseResponse:
             if usage is not None:
                 return budget_message(
@@ -472,7 +554,7 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
         except asyncio.CancelledError:
             # The client went away (or the server is being torn down): keep what we have.
             if pieces:
-                await asyncio.shield(self._store_partial(user, reply(True)))
+                await asyncio.shield(self._store_partial(user, reply(True), stream))
             raise
         except SamplerError as error:
             log.info("backend %s failed: %s", sampler.model_name, error)
@@ -484,7 +566,7 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
                 f"Sampling from {sampler.model_name!r} failed inside the server.",
             )
             if pieces:
-                await asyncio.shield(self._store_partial(user, reply(True)))
+                await asyncio.shield(self._store_partial(user, reply(True), stream))
             await _abort(
                 context, grpc.StatusCode.INTERNAL, f"{failure.message} The partial reply was kept."
             )
@@ -494,7 +576,10 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
         await context.write(budget())
         if stream.stop_reason == "deleted":
             await _abort_not_found(context, stream.conversation_id)
-        stored = await self._insert_or_abort(user, reply(partial), context)
+        await self._close_checkpoint(stream)
+        stored = await self._insert_or_abort(
+            user, reply(partial), context, checkpoint_id=stream.checkpoint_id
+        )
         await context.write(chat_pb2.AddResponseResponse(model_response=response_to_proto(stored)))
 
     async def _fail_stream(
@@ -517,7 +602,7 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
         if failure.retry_after_seconds is not None:
             trailing.append((RETRY_AFTER_KEY, f"{failure.retry_after_seconds:g}"))
         if has_text and stream.stop_reason != "deleted":
-            stored = await asyncio.shield(self._store_partial(user, reply(True)))
+            stored = await asyncio.shield(self._store_partial(user, reply(True), stream))
             if stored is not None:
                 await context.write(
                     chat_pb2.AddResponseResponse(model_response=response_to_proto(stored))
@@ -526,13 +611,23 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
         await context.abort(code, details, trailing_metadata=tuple(trailing))
         raise AssertionError("unreachable: context.abort raises")  # pragma: no cover
 
-    async def _store_partial(self, user: str, new: NewResponse) -> ResponseRecord | None:
+    async def _store_partial(
+        self, user: str, new: NewResponse, stream: ActiveStream
+    ) -> ResponseRecord | None:
         """Stores an interrupted reply; a deleted conversation simply has nowhere to keep it."""
+        await self._close_checkpoint(stream)
         try:
-            return await self._store.add_response(user, new)
+            return await self._store.add_response(user, new, checkpoint_id=stream.checkpoint_id)
         except (UnknownConversationError, UnknownParentError):
             log.info("partial reply dropped: its conversation was deleted")
             return None
+
+    async def _discard_checkpoint(self, stream: ActiveStream) -> None:
+        await self._close_checkpoint(stream)
+        try:
+            await self._store.discard_checkpoint(stream.checkpoint_id)
+        except Exception:  # the store may be closing; recovery at start cleans up
+            log.warning("could not discard checkpoint %s", stream.checkpoint_id)
 
     # -- validation helpers -------------------------------------------------------------
 
@@ -600,10 +695,15 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
         return sampler
 
     async def _insert_or_abort(
-        self, user: str, new: NewResponse, context: grpc.aio.ServicerContext
+        self,
+        user: str,
+        new: NewResponse,
+        context: grpc.aio.ServicerContext,
+        *,
+        checkpoint_id: str | None = None,
     ) -> ResponseRecord:
         try:
-            return await self._store.add_response(user, new)
+            return await self._store.add_response(user, new, checkpoint_id=checkpoint_id)
         except UnknownConversationError:
             await _abort_not_found(context, new.conversation_id)
         except UnknownParentError:

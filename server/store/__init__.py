@@ -1,7 +1,12 @@
 """Persistence for the Chat server: the `Store` protocol and its SQLite implementation."""
 
 from server.store.protocol import (
+    ApiKeyCheck,
+    ApiKeyRecord,
+    Checkpoint,
     ConversationRecord,
+    DuplicateApiKeyError,
+    KeyStore,
     NewResponse,
     ResponseRecord,
     SamplingRecord,
@@ -13,7 +18,12 @@ from server.store.protocol import (
 from server.store.sqlite import SqliteStore
 
 __all__ = [
+    "ApiKeyCheck",
+    "ApiKeyRecord",
+    "Checkpoint",
     "ConversationRecord",
+    "DuplicateApiKeyError",
+    "KeyStore",
     "NewResponse",
     "ResponseRecord",
     "SamplingRecord",

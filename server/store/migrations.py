@@ -107,7 +107,46 @@ _INITIAL_SCHEMA = Migration(
     ),
 )
 
-MIGRATIONS: tuple[Migration, ...] = (_INITIAL_SCHEMA,)
+_CHECKPOINTS = Migration(
+    version=2,
+    description="checkpoints: the text of replies still streaming, saved periodically",
+    statements=(
+        # One row per running stream; `response` is the JSON of the NewResponse the stream
+        # would store now (partial). The row goes in the same transaction that stores the
+        # reply; rows left by a crash become partial replies when the server starts again.
+        """
+        CREATE TABLE checkpoints (
+            checkpoint_id   TEXT PRIMARY KEY,
+            user_id         TEXT NOT NULL,
+            conversation_id TEXT NOT NULL
+                REFERENCES conversations (conversation_id) ON DELETE CASCADE,
+            response        TEXT NOT NULL,
+            create_time     TEXT NOT NULL,
+            update_time     TEXT NOT NULL
+        )
+        """,
+    ),
+)
+
+_API_KEY_DETAILS = Migration(
+    version=3,
+    description="api_keys: public key_id, label, revoke_time; index of the active keys",
+    statements=(
+        # `key_id` is the short, non-secret name that `grove keys list/revoke` show and
+        # accept: the first 12 hex digits of the key's hash. Rows written before this step
+        # (none should exist: the table was reserved) get theirs from the hash too.
+        "ALTER TABLE api_keys ADD COLUMN key_id TEXT",
+        "UPDATE api_keys SET key_id = substr(key_hash, 1, 12) WHERE key_id IS NULL",
+        "CREATE UNIQUE INDEX api_keys_key_id ON api_keys (key_id)",
+        "ALTER TABLE api_keys ADD COLUMN label TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE api_keys ADD COLUMN revoke_time TEXT",
+        # Answers "does any active key exist?" (asked by calls without a valid key) from
+        # one index entry instead of a scan over revoked keys.
+        "CREATE INDEX api_keys_active ON api_keys (user_id) WHERE revoked = 0",
+    ),
+)
+
+MIGRATIONS: tuple[Migration, ...] = (_INITIAL_SCHEMA, _CHECKPOINTS, _API_KEY_DETAILS)
 """Every migration in order; `MIGRATIONS[i].version == i + 1`. Append only."""
 
 LATEST_VERSION: int = MIGRATIONS[-1].version

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 
 class StoreError(Exception):
@@ -66,6 +66,15 @@ class NewResponse:
     token_count: int = 0
     time_to_first_token_seconds: float = 0.0
     total_time_seconds: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """The text a running stream has so far, as the partial reply it would store now."""
+
+    checkpoint_id: str
+    user_id: str
+    response: NewResponse
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,10 +158,32 @@ class Store(Protocol):
         """
         ...
 
-    async def add_response(self, user_id: str, new: NewResponse) -> ResponseRecord:
+    async def add_response(
+        self, user_id: str, new: NewResponse, *, checkpoint_id: str | None = None
+    ) -> ResponseRecord:
         """Inserts a response atomically and bumps the conversation's update time.
 
+        `checkpoint_id` names the checkpoint of the stream this reply ends; it is deleted in
+        the same transaction, so a crash can never leave both.
         Raises UnknownConversationError or UnknownParentError; nothing is written then.
+        """
+        ...
+
+    async def save_checkpoints(self, checkpoints: Sequence[Checkpoint]) -> None:
+        """Upserts the current text of running streams, all in one transaction.
+
+        Checkpoints of conversations deleted meanwhile are skipped.
+        """
+        ...
+
+    async def discard_checkpoint(self, checkpoint_id: str) -> None:
+        """Deletes a checkpoint whose stream ended without storing a reply."""
+        ...
+
+    async def recover_checkpoints(self) -> list[ResponseRecord]:
+        """Turns every checkpoint left by a crash into a partial reply; returns them.
+
+        Run at start-up, before any stream: then every checkpoint is an orphan.
         """
         ...
 
@@ -160,4 +191,74 @@ class Store(Protocol):
         self, user_id: str, conversation_id: str, response_ids: Sequence[str]
     ) -> int:
         """Marks the given responses shared; returns how many rows changed."""
+        ...
+
+
+# -- API keys ----------------------------------------------------------------------------
+
+
+class DuplicateApiKeyError(StoreError):
+    """A key with that hash or key id is stored already (generate another key)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKeyRecord:
+    """A stored API key as operators see it: never the key, not even its hash."""
+
+    key_id: str
+    user_id: str
+    label: str
+    create_time: datetime
+    revoked: bool
+    revoke_time: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKeyCheck:
+    """What one call's key means, read in one snapshot.
+
+    `user_id` is None when no stored key has that hash; `any_active` says whether any
+    non-revoked key exists at all (which decides whether keys are required).
+    """
+
+    user_id: str | None
+    revoked: bool
+    any_active: bool
+
+
+@runtime_checkable
+class KeyStore(Protocol):
+    """Users and their API keys, kept beside the conversations (only hashes are stored).
+
+    Separate from `Store` so that a conversation store without keys still works: the
+    server then knows only the keys of its configuration.
+    """
+
+    async def create_api_key(
+        self, user_id: str, key_hash: str, key_id: str, label: str = ""
+    ) -> ApiKeyRecord:
+        """Stores a new active key of `user_id` (creating the user if needed).
+
+        Raises DuplicateApiKeyError if the hash or the key id is taken.
+        """
+        ...
+
+    async def list_api_keys(self) -> list[ApiKeyRecord]:
+        """Returns every key, revoked ones included, oldest first."""
+        ...
+
+    async def get_api_key(self, key_id: str) -> ApiKeyRecord | None:
+        """Returns the key with that id, or None."""
+        ...
+
+    async def revoke_api_key(self, key_id: str) -> ApiKeyRecord | None:
+        """Marks the key revoked (a no-op if it already is); None if no key has that id."""
+        ...
+
+    async def check_api_key(self, key_hash: str | None) -> ApiKeyCheck:
+        """Looks up one key by hash (None: no key was sent); an indexed, per-call read."""
+        ...
+
+    async def has_active_api_keys(self) -> bool:
+        """True when at least one non-revoked key exists."""
         ...

@@ -26,7 +26,9 @@ back a little.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import enum
+import json
 import sqlite3
 import uuid
 from collections.abc import AsyncIterator, Sequence
@@ -40,7 +42,11 @@ import aiosqlite
 
 from server.store.migrations import migrate
 from server.store.protocol import (
+    ApiKeyCheck,
+    ApiKeyRecord,
+    Checkpoint,
     ConversationRecord,
+    DuplicateApiKeyError,
     NewResponse,
     ResponseRecord,
     SamplingRecord,
@@ -127,6 +133,19 @@ _PATH_TO = f"""
 """
 
 
+_API_KEY_SELECT = (
+    "SELECT key_id, user_id, label, create_time, revoked, revoke_time FROM api_keys"
+)
+
+# Always one row: the key's owner and state (NULLs when no key has that hash), and whether
+# any key is active. Both parts are index lookups (primary key, partial index).
+_CHECK_API_KEY = """
+    SELECT k.user_id, COALESCE(k.revoked, 0),
+           EXISTS (SELECT 1 FROM api_keys WHERE revoked = 0)
+    FROM (SELECT 1) LEFT JOIN api_keys AS k ON k.key_hash = ?
+"""
+
+
 def _format_time(moment: datetime) -> str:
     """Fixed-width UTC text, so that text order is time order and microseconds survive."""
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
@@ -145,6 +164,18 @@ def _encode_seed(seed: int) -> int:
 
 def _decode_seed(stored: int) -> int:
     return stored + _SEED_LIMIT if stored < 0 else stored
+
+
+def _api_key(row: Sequence[Any]) -> ApiKeyRecord:
+    """Builds a key record from a row selected with `_API_KEY_SELECT`."""
+    return ApiKeyRecord(
+        key_id=row[0],
+        user_id=row[1],
+        label=row[2],
+        create_time=_parse_time(row[3]),
+        revoked=bool(row[4]),
+        revoke_time=None if row[5] is None else _parse_time(row[5]),
+    )
 
 
 def _conversation(row: Sequence[Any]) -> ConversationRecord:
@@ -479,67 +510,79 @@ class SqliteStore:
             )
         return [_response(row) for row in rows]
 
-    async def add_response(self, user_id: str, new: NewResponse) -> ResponseRecord:
+    async def add_response(
+        self, user_id: str, new: NewResponse, *, checkpoint_id: str | None = None
+    ) -> ResponseRecord:
         """Inserts a response atomically and bumps the conversation's update time.
 
         Ownership of the conversation and membership of the parent are checked inside the
         write transaction, so a concurrent delete cannot slip between check and insert.
+        The stream's checkpoint (if named) is deleted in the same transaction.
         Raises UnknownConversationError or UnknownParentError; nothing is written then.
         Raises ValueError for a seed outside [0, 2**64).
         """
+        async with self._transaction() as conn:
+            record = await self._insert_response(conn, user_id, new)
+            if checkpoint_id is not None:
+                await conn.execute_fetchall(
+                    "DELETE FROM checkpoints WHERE checkpoint_id = ?", (checkpoint_id,)
+                )
+        return record
+
+    async def _insert_response(
+        self, conn: aiosqlite.Connection, user_id: str, new: NewResponse
+    ) -> ResponseRecord:
+        """The insert of `add_response`, inside the caller's write transaction."""
         sampling = new.sampling
         stored_seed = None if sampling is None else _encode_seed(sampling.seed)
         response_id = uuid.uuid4().hex
-        async with self._transaction() as conn:
-            checks = list(
-                await conn.execute_fetchall(
-                    "SELECT EXISTS (SELECT 1 FROM conversations"
-                    "               WHERE conversation_id = :cid AND user_id = :uid),"
-                    "       :pid IS NULL OR EXISTS (SELECT 1 FROM responses"
-                    "               WHERE response_id = :pid AND conversation_id = :cid)",
-                    {"cid": new.conversation_id, "uid": user_id, "pid": new.parent_response_id},
-                )
-            )
-            conversation_ok, parent_ok = checks[0]
-            if not conversation_ok:
-                raise UnknownConversationError(
-                    f"conversation {new.conversation_id!r} does not exist"
-                )
-            if not parent_ok:
-                raise UnknownParentError(
-                    f"response {new.parent_response_id!r} is not in conversation"
-                    f" {new.conversation_id!r}"
-                )
-            stamp = _format_time(self._tick())
-            inserted = await conn.execute_insert(
-                _INSERT_RESPONSE,
-                (
-                    user_id,
-                    response_id,
-                    new.conversation_id,
-                    new.message,
-                    new.sender,
-                    stamp,
-                    new.parent_response_id,
-                    int(bool(new.manual)),
-                    int(bool(new.partial)),
-                    0,
-                    new.query,
-                    new.query_type,
-                    new.model_name,
-                    None if sampling is None else sampling.temperature,
-                    None if sampling is None else sampling.top_p,
-                    None if sampling is None else sampling.max_tokens,
-                    stored_seed,
-                    new.token_count,
-                    new.time_to_first_token_seconds,
-                    new.total_time_seconds,
-                ),
-            )
+        checks = list(
             await conn.execute_fetchall(
-                "UPDATE conversations SET update_time = ? WHERE conversation_id = ?",
-                (stamp, new.conversation_id),
+                "SELECT EXISTS (SELECT 1 FROM conversations"
+                "               WHERE conversation_id = :cid AND user_id = :uid),"
+                "       :pid IS NULL OR EXISTS (SELECT 1 FROM responses"
+                "               WHERE response_id = :pid AND conversation_id = :cid)",
+                {"cid": new.conversation_id, "uid": user_id, "pid": new.parent_response_id},
             )
+        )
+        conversation_ok, parent_ok = checks[0]
+        if not conversation_ok:
+            raise UnknownConversationError(f"conversation {new.conversation_id!r} does not exist")
+        if not parent_ok:
+            raise UnknownParentError(
+                f"response {new.parent_response_id!r} is not in conversation"
+                f" {new.conversation_id!r}"
+            )
+        stamp = _format_time(self._tick())
+        inserted = await conn.execute_insert(
+            _INSERT_RESPONSE,
+            (
+                user_id,
+                response_id,
+                new.conversation_id,
+                new.message,
+                new.sender,
+                stamp,
+                new.parent_response_id,
+                int(bool(new.manual)),
+                int(bool(new.partial)),
+                0,
+                new.query,
+                new.query_type,
+                new.model_name,
+                None if sampling is None else sampling.temperature,
+                None if sampling is None else sampling.top_p,
+                None if sampling is None else sampling.max_tokens,
+                stored_seed,
+                new.token_count,
+                new.time_to_first_token_seconds,
+                new.total_time_seconds,
+            ),
+        )
+        await conn.execute_fetchall(
+            "UPDATE conversations SET update_time = ? WHERE conversation_id = ?",
+            (stamp, new.conversation_id),
+        )
         assert inserted is not None  # last_insert_rowid() always returns a row
         return ResponseRecord(
             response_id=response_id,
@@ -560,6 +603,65 @@ class SqliteStore:
             time_to_first_token_seconds=new.time_to_first_token_seconds,
             total_time_seconds=new.total_time_seconds,
         )
+
+    # -- checkpoints of running streams -------------------------------------------------
+
+    async def save_checkpoints(self, checkpoints: Sequence[Checkpoint]) -> None:
+        """Upserts the current text of running streams, all in one transaction.
+
+        One transaction for every stream keeps the cost of checkpointing flat however many
+        streams run. Checkpoints of conversations deleted meanwhile are skipped.
+        """
+        if not checkpoints:
+            return
+        async with self._transaction() as conn:
+            stamp = _format_time(self._tick())
+            await conn.executemany(
+                "INSERT INTO checkpoints (checkpoint_id, user_id, conversation_id, response,"
+                "                         create_time, update_time)"
+                " SELECT :id, :uid, :cid, :response, :now, :now"
+                " WHERE EXISTS (SELECT 1 FROM conversations"
+                "               WHERE conversation_id = :cid AND user_id = :uid)"
+                " ON CONFLICT (checkpoint_id) DO UPDATE"
+                " SET response = excluded.response, update_time = excluded.update_time",
+                [
+                    {
+                        "id": c.checkpoint_id,
+                        "uid": c.user_id,
+                        "cid": c.response.conversation_id,
+                        "response": _encode_new_response(c.response),
+                        "now": stamp,
+                    }
+                    for c in checkpoints
+                ],
+            )
+
+    async def discard_checkpoint(self, checkpoint_id: str) -> None:
+        """Deletes a checkpoint whose stream ended without storing a reply."""
+        async with self._transaction() as conn:
+            await conn.execute_fetchall(
+                "DELETE FROM checkpoints WHERE checkpoint_id = ?", (checkpoint_id,)
+            )
+
+    async def recover_checkpoints(self) -> list[ResponseRecord]:
+        """Turns every checkpoint left by a crash into a partial reply; returns them.
+
+        Run at start-up, before any stream: then every checkpoint is an orphan. A checkpoint
+        whose parent vanished (its conversation was deleted) is dropped.
+        """
+        recovered: list[ResponseRecord] = []
+        async with self._transaction() as conn:
+            rows = list(
+                await conn.execute_fetchall(
+                    "SELECT user_id, response FROM checkpoints ORDER BY create_time"
+                )
+            )
+            for user_id, data in rows:
+                new = _decode_new_response(data)
+                with suppress(UnknownConversationError, UnknownParentError):
+                    recovered.append(await self._insert_response(conn, user_id, new))
+            await conn.execute_fetchall("DELETE FROM checkpoints")
+        return recovered
 
     async def mark_shared(
         self, user_id: str, conversation_id: str, response_ids: Sequence[str]
@@ -583,6 +685,81 @@ class SqliteStore:
         ):
             return cursor.rowcount
 
+    # -- API keys (the KeyStore protocol) ----------------------------------------------
+
+    async def create_api_key(
+        self, user_id: str, key_hash: str, key_id: str, label: str = ""
+    ) -> ApiKeyRecord:
+        """Stores a new active key of `user_id`, creating the user row if needed.
+
+        Both rows go in one transaction, so a user never exists half-made. Raises
+        DuplicateApiKeyError if the hash or the key id is taken.
+        """
+        try:
+            async with self._transaction() as conn:
+                stamp = _format_time(self._tick())
+                await conn.execute_fetchall(
+                    "INSERT OR IGNORE INTO users (user_id, create_time) VALUES (?, ?)",
+                    (user_id, stamp),
+                )
+                await conn.execute_fetchall(
+                    "INSERT INTO api_keys (key_hash, key_id, user_id, label, create_time,"
+                    " revoked) VALUES (?, ?, ?, ?, ?, 0)",
+                    (key_hash, key_id, user_id, label, stamp),
+                )
+        except sqlite3.IntegrityError as error:
+            raise DuplicateApiKeyError(f"an API key with id {key_id!r} exists already") from error
+        return ApiKeyRecord(
+            key_id=key_id,
+            user_id=user_id,
+            label=label,
+            create_time=_parse_time(stamp),
+            revoked=False,
+            revoke_time=None,
+        )
+
+    async def list_api_keys(self) -> list[ApiKeyRecord]:
+        """Returns every key, revoked ones included, oldest first."""
+        rows = await self._read(f"{_API_KEY_SELECT} ORDER BY create_time, rowid")
+        return [_api_key(row) for row in rows]
+
+    async def get_api_key(self, key_id: str) -> ApiKeyRecord | None:
+        """Returns the key with that id, or None."""
+        rows = await self._read(f"{_API_KEY_SELECT} WHERE key_id = ?", (key_id,))
+        return _api_key(rows[0]) if rows else None
+
+    async def revoke_api_key(self, key_id: str) -> ApiKeyRecord | None:
+        """Marks the key revoked, keeping its first revoke time; None if no key has that id.
+
+        The row stays (revoked, not deleted) so that `list` shows the history and a
+        revoked key is answered "revoked" rather than "not valid".
+        """
+        async with self._transaction() as conn:
+            stamp = _format_time(self._tick())
+            await conn.execute_fetchall(
+                "UPDATE api_keys SET revoked = 1, revoke_time = ? WHERE key_id = ? AND revoked = 0",
+                (stamp, key_id),
+            )
+            rows = list(
+                await conn.execute_fetchall(f"{_API_KEY_SELECT} WHERE key_id = ?", (key_id,))
+            )
+        return _api_key(rows[0]) if rows else None
+
+    async def check_api_key(self, key_hash: str | None) -> ApiKeyCheck:
+        """Looks up one key by hash and whether any key is active, in one read.
+
+        Called on every RPC, so it is two index probes (the primary key and the partial
+        index of active keys) in a single statement: one snapshot, one worker-thread hop.
+        A revocation committed by another process is seen by the next call.
+        """
+        rows = await self._read(_CHECK_API_KEY, (key_hash,))
+        user_id, revoked, any_active = rows[0]
+        return ApiKeyCheck(user_id=user_id, revoked=bool(revoked), any_active=bool(any_active))
+
+    async def has_active_api_keys(self) -> bool:
+        """True when at least one non-revoked key exists."""
+        return (await self.check_api_key(None)).any_active
+
     # -- maintenance helpers (not part of the Store protocol) ---------------------------
 
     async def pragmas(self) -> dict[str, int | str]:
@@ -601,3 +778,17 @@ class SqliteStore:
         rows = await self._read("PRAGMA foreign_key_check")
         problems += [f"foreign key violation: {tuple(row)}" for row in rows]
         return problems
+
+
+def _encode_new_response(new: NewResponse) -> str:
+    """A NewResponse as JSON (a checkpoint's payload), always marked partial."""
+    data = dataclasses.asdict(new)
+    data["partial"] = True
+    return json.dumps(data)
+
+
+def _decode_new_response(text: str) -> NewResponse:
+    """The NewResponse a checkpoint holds."""
+    data = json.loads(text)
+    sampling = data.pop("sampling")
+    return NewResponse(**data, sampling=None if sampling is None else SamplingRecord(**sampling))

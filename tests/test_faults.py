@@ -1,0 +1,145 @@
+"""Faults: a server killed mid-stream loses at most its last checkpoint interval.
+
+Running streams are checkpointed (their text so far saved) every `--checkpoint-ms`
+(400 ms by default); a restarted server turns orphaned checkpoints into partial replies.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+
+from client import Client, NotFoundError, SamplingParams, ServerUnavailableError
+from server.runtime import GroveServer
+from tests.helpers import collect
+from tests.test_server_process import _start
+
+
+def _checkpoints(db: Path) -> list[tuple[str, str]]:
+    with sqlite3.connect(db) as conn:
+        return conn.execute("SELECT checkpoint_id, response FROM checkpoints").fetchall()
+
+
+async def test_kill_9_mid_stream_keeps_everything_up_to_the_last_checkpoint(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "grove.sqlite3"
+    process, address = await _start(db, "--token-delay-ms", "10", "--offline-min-tokens", "5000")
+    try:
+        async with Client(api_host=address) as sdk:
+            conversation = sdk.grok.create_conversation()
+            stream, future = conversation.add_response(
+                "Tell me about oak trees.", sampling=SamplingParams(max_tokens=30)
+            )
+            await collect(stream)
+            acknowledged = await future
+
+            stream, future = conversation.add_response(
+                "Now a very long story.", sampling=SamplingParams(max_tokens=4000)
+            )
+            received: list[str] = []
+            mark_text: str | None = None
+            mark_time = 0.0
+            with pytest.raises(ServerUnavailableError):
+                async for text in stream:
+                    received.append(text)
+                    now = time.monotonic()
+                    if mark_text is None and len(received) >= 10:
+                        mark_text, mark_time = "".join(received), now
+                    elif (
+                        mark_text is not None
+                        and now - mark_time > 0.9
+                        and process.returncode is None
+                    ):
+                        process.kill()  # SIGKILL: no handler runs, nothing is flushed
+                        await process.wait()
+            with pytest.raises(ServerUnavailableError):
+                await future
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    assert mark_text is not None
+    received_text = "".join(received)
+
+    restarted, address = await _start(db)
+    try:
+        async with Client(api_host=address) as sdk:
+            reloaded = await sdk.grok.get_conversation(conversation.conversation_id)
+            responses = reloaded.responses
+            assert [(r.sender, r.partial) for r in responses] == [
+                ("human", False),
+                ("model", False),
+                ("human", False),
+                ("model", True),
+            ]
+            assert responses[1].response_id == acknowledged.response_id
+            assert responses[1].message == acknowledged.message
+            interrupted = responses[3]
+            # Everything streamed more than one interval before the kill was checkpointed,
+            # and nothing that was not streamed is invented.
+            assert interrupted.message.startswith(mark_text)
+            assert received_text.startswith(interrupted.message)
+            assert interrupted.parent_response_id == responses[2].response_id
+            assert interrupted.model_name == acknowledged.model_name
+    finally:
+        restarted.terminate()
+        await restarted.wait()
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert _checkpoints(db) == [], "recovered checkpoints are gone"
+
+
+async def test_checkpoints_follow_the_stream_and_vanish_with_it(make_server) -> None:
+    server: GroveServer = make_server(token_delay_ms=5.0, offline_min_reply_tokens=400)
+    await server.start()
+    db = server.config.db
+    try:
+        async with Client(api_host=server.address) as sdk:
+            conversation = sdk.grok.create_conversation()
+            stream, future = conversation.add_response(
+                "A story about rivers.", sampling=SamplingParams(max_tokens=200, seed=3)
+            )
+            received = [await anext(stream) for _ in range(5)]
+            assert await server.servicer.checkpoint_now() == 1
+            (row,) = _checkpoints(db)
+            saved = json.loads(row[1])
+            assert saved["partial"] and saved["sender"] == "model"
+            assert saved["message"].startswith("".join(received))
+            received += [text async for text in stream]
+            reply = await future
+            assert not reply.partial and reply.message == "".join(received)
+            assert reply.message.startswith(saved["message"])
+            assert _checkpoints(db) == [], "the final reply replaced its checkpoint"
+            assert len(conversation.responses) == 2, "no duplicate partial"
+    finally:
+        await server.stop()
+
+
+async def test_a_deleted_conversation_leaves_no_checkpoint(make_server) -> None:
+    server: GroveServer = make_server(token_delay_ms=5.0, offline_min_reply_tokens=400)
+    await server.start()
+    db = server.config.db
+    try:
+        async with Client(api_host=server.address) as sdk:
+            conversation = sdk.grok.create_conversation()
+            stream, future = conversation.add_response(
+                "A story about lakes.", sampling=SamplingParams(max_tokens=300)
+            )
+            await anext(stream)
+            await anext(stream)
+            await server.servicer.checkpoint_now()
+            assert len(_checkpoints(db)) == 1
+            other = await sdk.grok.get_conversation(conversation.conversation_id)
+            await other.delete()
+            with pytest.raises(NotFoundError):
+                await collect(stream)
+            with pytest.raises(NotFoundError):
+                await future
+        assert _checkpoints(db) == []
+    finally:
+        await server.stop()

@@ -128,6 +128,19 @@ _BY_CODE: dict[grpc.StatusCode, type[GroveError]] = {
 }
 
 
+def unencodable_text(error: UnicodeEncodeError) -> InvalidArgumentError:
+    """The SDK's error for text that cannot travel as UTF-8 (a lone surrogate, say).
+
+    Raised before anything is sent, so the server stores nothing.
+    """
+    bad = error.object[error.start : error.end]
+    codes = ", ".join(f"U+{ord(c):04X}" for c in bad)
+    return InvalidArgumentError(
+        f"The text cannot be sent: it holds {codes} at position {error.start}, which is not "
+        "valid Unicode text (a lone surrogate); nothing was stored."
+    )
+
+
 BACKEND_ERROR_KEY = "grove-backend-error"
 RETRY_AFTER_KEY = "grove-retry-after"
 

@@ -31,6 +31,7 @@ from client.errors import (
     ConversationNotLoadedError,
     MissingModelResponseError,
     translate,
+    unencodable_text,
 )
 from client.sampler import SamplingParams
 from client.streams import (
@@ -68,12 +69,23 @@ def _fail(future: asyncio.Future[Any], error: BaseException) -> None:
     future.exception()
 
 
+def _check_text(text: str) -> str:
+    """Refuses text that cannot travel as UTF-8 before a request is built."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise unencodable_text(error) from None
+    return text
+
+
 async def _rpc(awaitable: Awaitable[Any]) -> Any:
     """Awaits a unary call, raising the SDK's typed exception on failure."""
     try:
         return await awaitable
     except grpc.RpcError as error:
         raise translate(error) from None
+    except UnicodeEncodeError as error:
+        raise unencodable_text(error) from None
 
 
 class AsyncGrok:
@@ -272,7 +284,7 @@ class Conversation:
             self._stub.UpdateConversation(
                 chat_pb2.UpdateConversationRequest(
                     conversation_id=conversation.conversation_id,
-                    title=title,
+                    title=_check_text(title),
                     starred=conversation.starred,
                 )
             )
@@ -520,6 +532,11 @@ class Conversation:
             if not future.done():
                 _fail(future, error)
             raise error from None
+        except UnicodeEncodeError as encode_error:
+            error = unencodable_text(encode_error)
+            if not future.done():
+                _fail(future, error)
+            raise error from None
         except (asyncio.CancelledError, GeneratorExit):
             if call is not None:
                 call.cancel()
@@ -702,7 +719,7 @@ class Response:
                     self._stub.AddModelResponse(
                         chat_pb2.AddModelResponseRequest(
                             conversation_id=conversation.conversation_id,
-                            message=new_message,
+                            message=_check_text(new_message),
                             partial=False,
                             parent_response_id=self.parent_response_id or "",
                         )

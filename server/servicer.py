@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -252,6 +253,10 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
                 f"The title is {len(request.title)} characters long; "
                 f"the limit is {self._config.max_title_chars}.",
             )
+        if "\x00" in request.title:
+            await _abort(
+                context, grpc.StatusCode.INVALID_ARGUMENT, "The title contains a NUL character."
+            )
         record = await self._store.update_conversation(
             user, request.conversation_id, request.title, request.starred
         )
@@ -428,7 +433,7 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
             await _abort(
                 context,
                 grpc.StatusCode.ALREADY_EXISTS,
-                f"A stream with request_id {request.request_id!r} is already running.",
+                f"A stream with request_id {_quote(request.request_id)} is already running.",
             )
 
         parent_id = request.parent_response_id or None
@@ -636,6 +641,7 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
     ) -> ConversationRecord:
         if not conversation_id:
             await _abort(context, grpc.StatusCode.INVALID_ARGUMENT, "conversation_id is required.")
+        await _check_id("conversation_id", conversation_id, context)
         record = await self._store.get_conversation(user, conversation_id)
         if record is None:
             await _abort_not_found(context, conversation_id)
@@ -650,13 +656,14 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
     ) -> list[ResponseRecord]:
         if response_id is None:
             return []
+        await _check_id("response id", response_id, context)
         try:
             return await self._store.path_to(user, conversation_id, response_id)
         except UnknownParentError:
             await _abort(
                 context,
                 grpc.StatusCode.INVALID_ARGUMENT,
-                f"Response {response_id!r} is not in conversation {conversation_id!r}.",
+                f"Response {_quote(response_id)} is not in conversation {_quote(conversation_id)}.",
             )
 
     async def _check_message(
@@ -672,6 +679,13 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
             )
         if not message and not allow_empty:
             await _abort(context, grpc.StatusCode.INVALID_ARGUMENT, "The message is empty.")
+        if "\x00" in message:
+            await _abort(
+                context,
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"The message contains a NUL character at position {message.index(chr(0))}; "
+                "Grove stores text, not binary data.",
+            )
         if message and not message.strip():
             await _abort(
                 context,
@@ -710,8 +724,8 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
             await _abort(
                 context,
                 grpc.StatusCode.INVALID_ARGUMENT,
-                f"Response {new.parent_response_id!r} is not in conversation "
-                f"{new.conversation_id!r}.",
+                f"Response {_quote(new.parent_response_id or '')} is not in conversation "
+                f"{_quote(new.conversation_id)}.",
             )
 
 
@@ -731,5 +745,27 @@ async def _abort_not_found(context: grpc.aio.ServicerContext, conversation_id: s
     await _abort(
         context,
         grpc.StatusCode.NOT_FOUND,
-        f"Conversation {conversation_id!r} does not exist (or was deleted).",
+        f"Conversation {_quote(conversation_id)} does not exist (or was deleted).",
     )
+
+
+_ID = re.compile(r"[0-9a-f]{32}")
+
+
+async def _check_id(name: str, value: str, context: grpc.aio.ServicerContext) -> None:
+    """Refuses what cannot be a Grove id (32 lowercase hex digits) before any lookup.
+
+    A well-formed id that is missing, deleted or another user's is NOT_FOUND; this only
+    catches malformed ones, so it reveals nothing about anyone's conversations.
+    """
+    if not _ID.fullmatch(value):
+        await _abort(
+            context,
+            grpc.StatusCode.INVALID_ARGUMENT,
+            f"{name} {_quote(value)} is not a Grove id (32 hexadecimal digits).",
+        )
+
+
+def _quote(value: str, limit: int = 40) -> str:
+    """`value` quoted for an error sentence, cut short so a huge id cannot flood it."""
+    return repr(value if len(value) <= limit else value[:limit] + "…")

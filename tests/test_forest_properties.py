@@ -18,7 +18,9 @@ from tests.helpers import collect
 OPERATIONS = st.sampled_from(["send", "resample", "replace", "select", "select_root", "reload"])
 STEPS = st.lists(
     st.tuples(
-        OPERATIONS, st.integers(min_value=0, max_value=10_000), st.text(min_size=1, max_size=30)
+        OPERATIONS,
+        st.integers(min_value=0, max_value=10_000),
+        st.text(st.characters(exclude_characters="\x00"), min_size=1, max_size=30),
     ),
     min_size=1,
     max_size=12,

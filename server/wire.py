@@ -1,0 +1,79 @@
+"""Registers the Chat service so undecodable requests get INVALID_ARGUMENT and a sentence.
+
+The generated `add_ChatServicer_to_server` decodes requests before the servicer runs; a
+request whose bytes are not valid protobuf (a string field with invalid UTF-8, say) then
+fails inside gRPC with status UNKNOWN and a Python exception name. Here each request is
+decoded leniently: a failure becomes a `MalformedRequest`, which the guard answers with
+INVALID_ARGUMENT before the servicer sees it. Handlers are built from the service
+descriptor, so a new RPC in `chat.proto` is registered without editing this file.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+from google.protobuf import message_factory
+from google.protobuf.message import DecodeError, Message
+
+from protos import chat_pb2
+
+SERVICE = chat_pb2.DESCRIPTOR.services_by_name["Chat"]
+
+
+@dataclass(frozen=True, slots=True)
+class MalformedRequest:
+    """Stands in for a request whose bytes could not be decoded."""
+
+    reason: str
+
+
+def _lenient(message_class: type[Message]) -> Callable[[bytes], Message | MalformedRequest]:
+    def decode(data: bytes) -> Message | MalformedRequest:
+        try:
+            return message_class.FromString(data)
+        except DecodeError as error:
+            return MalformedRequest(str(error))
+
+    return decode
+
+
+def _guard(
+    behaviour: Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]],
+) -> Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]:
+    @functools.wraps(behaviour)
+    async def guarded(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        if isinstance(request, MalformedRequest):
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"The request could not be decoded ({request.reason}); text fields must be "
+                "valid UTF-8.",
+            )
+        return await behaviour(request, context)
+
+    return guarded
+
+
+def add_chat_service(servicer: object, server: grpc.aio.Server) -> None:
+    """Registers every Chat RPC of `servicer` on `server` with lenient decoding."""
+    handlers: dict[str, grpc.RpcMethodHandler] = {}
+    for method in SERVICE.methods:
+        request_class = message_factory.GetMessageClass(method.input_type)
+        response_class = message_factory.GetMessageClass(method.output_type)
+        behaviour = _guard(getattr(servicer, method.name))
+        make = (
+            grpc.unary_stream_rpc_method_handler
+            if method.server_streaming
+            else grpc.unary_unary_rpc_method_handler
+        )
+        handlers[method.name] = make(
+            behaviour,
+            request_deserializer=_lenient(request_class),
+            response_serializer=response_class.SerializeToString,
+        )
+    server.add_generic_rpc_handlers(
+        (grpc.method_handlers_generic_handler(SERVICE.full_name, handlers),)
+    )

@@ -1,4 +1,4 @@
-"""The `grove` command: the explorer by default, `grove serve` for a standalone server."""
+"""The `grove` command: the explorer by default, `grove serve` and `grove keys` (API keys)."""
 
 from __future__ import annotations
 
@@ -45,6 +45,15 @@ def build_parser() -> argparse.ArgumentParser:
     from server.cli import add_serve_arguments
 
     add_serve_arguments(serve)
+    keys = commands.add_parser(
+        "keys",
+        help="create, list and revoke the API keys of a server's database",
+        description="Manage users and API keys of a Grove server's database. Once a key "
+        "exists, every call needs one (XAI_API_KEY=<key> grove --server HOST:PORT).",
+    )
+    from server.keys import add_keys_arguments
+
+    add_keys_arguments(keys)
     return parser
 
 
@@ -56,6 +65,10 @@ def main(argv: list[str] | None = None) -> int:
         from server.cli import run_serve
 
         return run_serve(args)
+    if args.command == "keys":
+        from server.keys import run_keys
+
+        return run_keys(args)
     try:
         config = load_config(args.config)
     except ConfigError as error:

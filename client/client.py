@@ -2,6 +2,8 @@
 
 The host comes from the argument, else `XAI_API_HOST`, else `127.0.0.1:50051`. Loopback
 hosts are dialled in plaintext, any other host over TLS unless `secure=False` is given.
+TLS trusts the system's roots, or the PEM file named by `GROVE_ROOT_CERTS` (a private CA or
+a self-signed server certificate).
 The API key (argument or `XAI_API_KEY`) travels as `authorization: Bearer <key>` metadata
 on every call.
 """
@@ -11,6 +13,7 @@ from __future__ import annotations
 import functools
 import ipaddress
 import os
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -20,6 +23,7 @@ from client.grok import AsyncGrok
 from protos import chat_pb2_grpc
 
 DEFAULT_API_HOST = "127.0.0.1:50051"
+ROOT_CERTS_ENV = "GROVE_ROOT_CERTS"
 _CHANNEL_OPTIONS = (
     ("grpc.max_receive_message_length", -1),
     ("grpc.max_send_message_length", -1),
@@ -44,6 +48,23 @@ def is_loopback(api_host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def root_certificates_from_env() -> bytes | None:
+    """The PEM roots named by `GROVE_ROOT_CERTS`, or None to trust the system's.
+
+    Read eagerly so that a wrong path is a sentence at construction rather than a
+    handshake failure on the first call. Raises ValueError when the file is unreadable.
+    """
+    path = os.environ.get(ROOT_CERTS_ENV)
+    if not path:
+        return None
+    try:
+        return Path(path).read_bytes()
+    except OSError as error:
+        raise ValueError(
+            f"{ROOT_CERTS_ENV} names {path}, which cannot be read: {error.strerror or error}."
+        ) from error
 
 
 class _AuthorizedStub:
@@ -79,12 +100,15 @@ class Client:
             api_key: Bearer key; defaults to `XAI_API_KEY` (none: no authorization sent).
             api_host: `host:port`; defaults to `XAI_API_HOST`, then `127.0.0.1:50051`.
             secure: Use TLS. Defaults to plaintext for loopback hosts, TLS otherwise.
-            root_certificates: PEM roots for TLS (default: the system's).
+            root_certificates: PEM roots for TLS (default: the file named by
+                `GROVE_ROOT_CERTS`, else the system's).
         """
         self.api_host = api_host or os.environ.get("XAI_API_HOST") or DEFAULT_API_HOST
         key = api_key if api_key is not None else os.environ.get("XAI_API_KEY")
         self.secure = (not is_loopback(self.api_host)) if secure is None else secure
         if self.secure:
+            if root_certificates is None:
+                root_certificates = root_certificates_from_env()
             credentials = grpc.ssl_channel_credentials(root_certificates=root_certificates)
             self._channel = grpc.aio.secure_channel(
                 self.api_host, credentials, options=_CHANNEL_OPTIONS

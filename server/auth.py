@@ -1,18 +1,34 @@
 """Who is calling: the user behind an RPC, from its `authorization: Bearer <key>` metadata.
 
-With no keys configured the server is a single-user local server and everyone is
-`LOCAL_USER`. With keys, only the SHA-256 digest of each key is kept, and a call without a
-known key is refused with UNAUTHENTICATED.
+Keys come from two places: the server's configuration (`ServerConfig.api_keys`, digest →
+user, used by tests and embedders) and the key table of the store (`grove keys create`).
+Only SHA-256 digests are ever kept, and keys are never logged.
+
+While no key is active anywhere, a server on a loopback address is a single-user local
+server and every caller is `LOCAL_USER`. As soon as one key is active, every call needs a
+valid one. A server listening on a network address (`require_key`) never falls back to open
+access: revoking its last key locks it rather than opening it to everyone.
+
+Each call looks its key up in the store (one indexed read, see
+`SqliteStore.check_api_key`), so `grove keys revoke` takes effect on the very next call of
+a running server, even though it runs in another process.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+import ipaddress
+from collections.abc import Iterable, Mapping
 
 import grpc
 
+from server.store.protocol import ApiKeyCheck, KeyStore
+
 LOCAL_USER = "local"
+
+MISSING_KEY_MESSAGE = "This server requires an API key: send 'authorization: Bearer <key>'."
+INVALID_KEY_MESSAGE = "The API key is not valid."
+REVOKED_KEY_MESSAGE = "The API key was revoked."
 
 
 def hash_key(key: str) -> str:
@@ -20,37 +36,98 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
+def is_loopback_host(host: str) -> bool:
+    """True for `localhost` and 127.0.0.0/8 / ::1, the addresses only this machine reaches.
+
+    Anything else, including the wildcard addresses (`0.0.0.0`, `::`, empty) and host
+    names, may be reachable from the network.
+    """
+    host = host.strip()
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def exposure_refusal(host: str, *, has_active_keys: bool, insecure_no_auth: bool) -> str | None:
+    """The sentence refusing to serve `host` without keys, or None when serving is fine.
+
+    A server without keys answers every caller as the local user, which is only safe
+    where nobody else can connect. `--insecure-no-auth` is the explicit way to accept it.
+    """
+    if has_active_keys or insecure_no_auth or is_loopback_host(host):
+        return None
+    return (
+        f"Refusing to listen on {host or 'all interfaces'} without API keys: anyone who can "
+        f"reach it could read and write every conversation. Create a key with "
+        f"'grove keys create --user NAME' (same --db), listen on 127.0.0.1, or pass "
+        f"--insecure-no-auth."
+    )
+
+
 class Authenticator:
     """Maps a call's metadata to a user id, or aborts it as UNAUTHENTICATED."""
 
-    def __init__(self, key_hashes: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        key_hashes: Mapping[str, str],
+        keys: KeyStore | None = None,
+        *,
+        require_key: bool = False,
+    ) -> None:
+        """Accepts the configured digests, the store's keys (if given), or both.
+
+        `require_key` refuses keyless calls even when no key is active (network servers).
+        """
         self._key_hashes = dict(key_hashes)
+        self._keys = keys
+        self._require_key = require_key
 
     @property
-    def open_access(self) -> bool:
-        """True when no keys are configured: every caller is the local user."""
-        return not self._key_hashes
+    def require_key(self) -> bool:
+        """True when keyless calls are refused even while no key is active."""
+        return self._require_key
+
+    async def has_active_keys(self) -> bool:
+        """True when a configured key exists or the store holds a non-revoked one."""
+        if self._key_hashes:
+            return True
+        return self._keys is not None and await self._keys.has_active_api_keys()
 
     async def identify(self, context: grpc.aio.ServicerContext) -> str:
-        """Returns the calling user; aborts the RPC when a key is required and missing."""
-        if self.open_access:
-            return LOCAL_USER
+        """Returns the calling user; aborts the RPC when a key is required and not valid."""
         bearer = _bearer_token(context.invocation_metadata() or ())
+        digest = None if bearer is None else hash_key(bearer)
+        if digest is not None and digest in self._key_hashes:
+            return self._key_hashes[digest]
+        check = await self._check(digest)
+        if check.user_id is not None and not check.revoked:
+            return check.user_id
+        if check.revoked:
+            # Refused even when keys are otherwise optional: its holder should know.
+            await context.abort(grpc.StatusCode.UNAUTHENTICATED, REVOKED_KEY_MESSAGE)
+        if not (check.any_active or self._key_hashes or self._require_key):
+            return LOCAL_USER
         if bearer is None:
-            await context.abort(
-                grpc.StatusCode.UNAUTHENTICATED,
-                "This server requires an API key: send 'authorization: Bearer <key>'.",
-            )
-        user = self._key_hashes.get(hash_key(bearer or ""))
-        if user is None:
-            await context.abort(grpc.StatusCode.UNAUTHENTICATED, "The API key is not valid.")
-        return user or ""
+            await context.abort(grpc.StatusCode.UNAUTHENTICATED, MISSING_KEY_MESSAGE)
+        await context.abort(grpc.StatusCode.UNAUTHENTICATED, INVALID_KEY_MESSAGE)
+        raise AssertionError("context.abort always raises")  # pragma: no cover
+
+    async def _check(self, digest: str | None) -> ApiKeyCheck:
+        """The store's answer for `digest`; without a store, nothing is found there."""
+        if self._keys is None:
+            return ApiKeyCheck(user_id=None, revoked=False, any_active=False)
+        return await self._keys.check_api_key(digest)
 
 
-def _bearer_token(metadata: object) -> str | None:
+def _bearer_token(metadata: Iterable[object]) -> str | None:
     """Extracts the bearer token from call metadata, if any."""
-    for item in metadata:  # type: ignore[attr-defined]
-        key, value = item.key, item.value
+    for item in metadata:
+        key, value = item.key, item.value  # type: ignore[attr-defined]
         if key.lower() == "authorization" and isinstance(value, str):
             scheme, _, token = value.partition(" ")
             if scheme.lower() == "bearer" and token.strip():

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import os
+import sys
 import tomllib
 from dataclasses import replace
 from pathlib import Path
@@ -101,8 +102,29 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"TOML file with [models.*], default_model, [system_prompts] "
         f"(default: $GROVE_CONFIG, else {default_config_path()} if it exists)",
     )
+    add_security_arguments(parser)
     add_model_arguments(parser)
     parser.add_argument("--log-level", default="INFO", help="logging level (default: %(default)s)")
+
+
+def add_security_arguments(parser: argparse.ArgumentParser) -> None:
+    """Declares the TLS and access flags of `grove serve`."""
+    security = parser.add_argument_group(
+        "security",
+        "Once an API key exists in the database (grove keys create), every call needs one. "
+        "Without keys, only loopback addresses are served unless --insecure-no-auth is given.",
+    )
+    security.add_argument(
+        "--tls-cert", type=Path, metavar="PEM", help="serve TLS with this certificate (chain)"
+    )
+    security.add_argument(
+        "--tls-key", type=Path, metavar="PEM", help="the private key of --tls-cert"
+    )
+    security.add_argument(
+        "--insecure-no-auth",
+        action="store_true",
+        help="listen on a non-loopback address even though no API key exists",
+    )
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
@@ -209,6 +231,8 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         raise SystemExit("--max-streams must be at least 1")
     if not 10 <= args.checkpoint_ms <= 500:
         raise SystemExit("--checkpoint-ms must be between 10 and 500")
+    if (args.tls_cert is None) != (args.tls_key is None):
+        raise SystemExit("--tls-cert and --tls-key go together: give both or neither.")
     return ServerConfig(
         host=args.host,
         port=args.port,
@@ -221,19 +245,31 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         batch_interval_ms=args.batch_interval_ms,
         batch_max_tokens=args.batch_max_tokens,
         models=models_from_args(args),
+        insecure_no_auth=args.insecure_no_auth,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
         max_streams=args.max_streams,
         checkpoint_interval_ms=args.checkpoint_ms,
     )
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    """Runs the server in the foreground until SIGINT/SIGTERM."""
-    from server.runtime import serve_until_signalled
+    """Runs the server in the foreground until SIGINT/SIGTERM.
+
+    Returns 2 with a sentence on stderr when the server refuses to start (TLS files, or a
+    network address without API keys).
+    """
+    from server.runtime import StartupError, serve_until_signalled
 
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    asyncio.run(serve_until_signalled(config_from_args(args)))
+    config = config_from_args(args)
+    try:
+        asyncio.run(serve_until_signalled(config))
+    except StartupError as error:
+        print(f"grove serve: {error}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -249,5 +285,10 @@ def build_serve_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of `python -m server`."""
-    return run_serve(build_serve_parser().parse_args(argv))
+    """Entry point of `python -m server` (`python -m server keys …` manages API keys)."""
+    arguments = sys.argv[1:] if argv is None else argv
+    if arguments[:1] == ["keys"]:
+        from server.keys import main as keys_main
+
+        return keys_main(arguments[1:], prog="python -m server keys")
+    return run_serve(build_serve_parser().parse_args(arguments))

@@ -18,13 +18,14 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from protos import chat_pb2, chat_pb2_grpc
+from protos import chat_pb2
 from server.auth import Authenticator, exposure_refusal, is_loopback_host
 from server.backends import build_samplers
 from server.config import ServerConfig
 from server.sampler.base import Sampler
 from server.servicer import ChatServicer
 from server.store import KeyStore, Store
+from server.wire import add_chat_service
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +109,6 @@ class GroveServer:
                 offline_min_reply_tokens=config.offline_min_reply_tokens,
             )
         self.samplers = dict(samplers)
-        self.servicer = ChatServicer(self.store, self.samplers, config, default_model)
         # Keys of the configuration and of the store (if it keeps keys). A server on a
         # network address never falls back to open access, even after its last revocation.
         self.authenticator = Authenticator(
@@ -116,11 +116,9 @@ class GroveServer:
             self.store if isinstance(self.store, KeyStore) else None,
             require_key=not (config.insecure_no_auth or is_loopback_host(config.host)),
         )
-        # ChatServicer builds an Authenticator from `config.api_keys` alone; this one also
-        # knows the store's keys. Fail loudly rather than serve with the weaker one.
-        if not isinstance(getattr(self.servicer, "_auth", None), Authenticator):
-            raise RuntimeError("ChatServicer no longer keeps its Authenticator in `_auth`")
-        self.servicer._auth = self.authenticator
+        self.servicer = ChatServicer(
+            self.store, self.samplers, config, default_model, authenticator=self.authenticator
+        )
         self.tls = config.tls_cert is not None or config.tls_key is not None
         self._server: grpc.aio.Server | None = None
         self._health = health.aio.HealthServicer()
@@ -168,7 +166,7 @@ class GroveServer:
                 ("grpc.max_send_message_length", -1),
             ]
         )
-        chat_pb2_grpc.add_ChatServicer_to_server(self.servicer, server)
+        add_chat_service(self.servicer, server)
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
         reflection.enable_server_reflection(
             (CHAT_SERVICE, health.SERVICE_NAME, reflection.SERVICE_NAME), server
@@ -214,29 +212,31 @@ async def serve_until_signalled(config: ServerConfig) -> None:
     """Runs a server until SIGINT or SIGTERM, then shuts it down cleanly."""
     server = GroveServer(config)
     await server.start()
-    transport = "TLS" if server.tls else "plaintext"
-    has_keys = await server.authenticator.has_active_keys()
-    access = "API keys required" if has_keys else "open access: no API keys"
-    print(
-        f"Grove Chat server on {server.address} ({transport}, {access}, database {config.db})",
-        flush=True,
-    )
-    if config.insecure_no_auth and not is_loopback_host(config.host):
-        print(
-            f"  warning: --insecure-no-auth: anyone who reaches {server.address} can read and "
-            "write every conversation until an API key is created",
-            flush=True,
-        )
-    default = server.servicer.default_model
-    for name, sampler in server.samplers.items():
-        about = sampler.describe()
-        marker = " (default)" if name == default else ""
-        print(f"  model {name}{marker}: {about.backend} {about.upstream_model}", flush=True)
+    # Handlers go in before the start line is printed: whoever waits for that line (an
+    # operator's script, a test) may signal at once and must get a clean shutdown.
     loop = asyncio.get_running_loop()
     stop_requested = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop_requested.set)
     try:
+        transport = "TLS" if server.tls else "plaintext"
+        has_keys = await server.authenticator.has_active_keys()
+        access = "API keys required" if has_keys else "open access: no API keys"
+        print(
+            f"Grove Chat server on {server.address} ({transport}, {access}, database {config.db})",
+            flush=True,
+        )
+        if config.insecure_no_auth and not is_loopback_host(config.host):
+            print(
+                f"  warning: --insecure-no-auth: anyone who reaches {server.address} can read "
+                "and write every conversation until an API key is created",
+                flush=True,
+            )
+        default = server.servicer.default_model
+        for name, sampler in server.samplers.items():
+            about = sampler.describe()
+            marker = " (default)" if name == default else ""
+            print(f"  model {name}{marker}: {about.backend} {about.upstream_model}", flush=True)
         await stop_requested.wait()
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):

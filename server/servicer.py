@@ -102,6 +102,7 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
         samplers: Mapping[str, Sampler],
         config: ServerConfig,
         default_model: str | None = None,
+        authenticator: Authenticator | None = None,
     ) -> None:
         if not samplers:
             raise ValueError("at least one sampler is required")
@@ -109,7 +110,7 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
         self._samplers = dict(samplers)
         self._default_model = default_model or next(iter(self._samplers))
         self._config = config
-        self._auth = Authenticator(config.api_keys)
+        self._auth = authenticator or Authenticator(config.api_keys)
         self._active: set[ActiveStream] = set()
         self._finished = asyncio.Condition()
         self._closing = False

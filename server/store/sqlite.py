@@ -133,9 +133,7 @@ _PATH_TO = f"""
 """
 
 
-_API_KEY_SELECT = (
-    "SELECT key_id, user_id, label, create_time, revoked, revoke_time FROM api_keys"
-)
+_API_KEY_SELECT = "SELECT key_id, user_id, label, create_time, revoked, revoke_time FROM api_keys"
 
 # Always one row: the key's owner and state (NULLs when no key has that hash), and whether
 # any key is active. Both parts are index lookups (primary key, partial index).

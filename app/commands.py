@@ -15,6 +15,11 @@ ACTIONS: tuple[tuple[str, str, str], ...] = (
     ("Star / unstar conversation", "toggle_star", "Starred conversations are listed first"),
     ("Rename conversation", "rename", "Set the conversation's title"),
     ("Delete conversation", "delete_conversation", "Delete the open conversation"),
+    (
+        "Choose model / system prompt",
+        "pick_model",
+        "The model and system prompt of new replies (raw model: none)",
+    ),
     ("Resample message", "resample", "Sample a new sibling of the focused model message"),
     ("Edit message", "edit", "Edit the focused message as a new branch"),
     ("Copy message", "copy", "Copy the focused message's text"),

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from app.safe_text import clean
-from client.errors import GroveError
+from client.errors import BackendError, GroveError
+
+BACKEND_FAILED = "Model backend failed"
+"""Notification title when a model backend (not Grove itself) failed."""
 
 
 def describe_error(error: BaseException) -> str:
@@ -12,3 +15,8 @@ def describe_error(error: BaseException) -> str:
         return error.message
     text = str(error) or type(error).__name__
     return clean(text)
+
+
+def error_title(error: BaseException, default: str) -> str:
+    """The notification title: says when the model's backend failed rather than Grove."""
+    return BACKEND_FAILED if isinstance(error, BackendError) else default

@@ -101,6 +101,12 @@ async def compare_scene(pilot: Pilot, screen: MainScreen) -> None:
     await settle(pilot)
 
 
+async def models_scene(pilot: Pilot, screen: MainScreen) -> None:
+    """The model picker: the server's models and system prompts (`m`)."""
+    await pilot.press("m")
+    await settle(pilot)
+
+
 SCENES: dict[str, tuple[Scene, tuple[int, int]]] = {
     "explorer": (explorer, (140, 40)),
     "narrow": (explorer, (80, 24)),
@@ -108,6 +114,7 @@ SCENES: dict[str, tuple[Scene, tuple[int, int]]] = {
     "palette": (palette, (140, 40)),
     "edit": (edit_scene, (140, 40)),
     "compare": (compare_scene, (140, 40)),
+    "models": (models_scene, (140, 40)),
 }
 
 

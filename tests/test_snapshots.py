@@ -19,7 +19,7 @@ def _app(tmp_path: Path) -> GroveApp:
     return GroveApp(AppConfig(server=None, db=tmp_path / "demo.sqlite3", token_delay_ms=0))
 
 
-@pytest.mark.parametrize("scene", ["explorer", "narrow", "help", "edit", "compare"])
+@pytest.mark.parametrize("scene", ["explorer", "narrow", "help", "edit", "compare", "models"])
 def test_scene(scene: str, snap_compare, tmp_path: Path) -> None:
     run_scene, size = SCENES[scene]
 

@@ -3,7 +3,8 @@
 Opened on a model message, it shows every child of that message's parent (model samples
 and manual replies) as fixed-width columns in one scrollable row, so scrolling up and
 down moves all columns together. `R` samples N new siblings at once
-(`ConversationService.resample_many`), each streaming into its own column; Esc stops
+(`ConversationService.resample_many`), each streaming into its own column, from the
+conversation's model or the one chosen with `p` (with the sampling parameters); Esc stops
 them (the server keeps the partial replies) or, when nothing streams, closes the screen;
 Enter continues the conversation from the focused sample.
 
@@ -22,7 +23,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -32,15 +34,16 @@ from textual.binding import Binding, BindingType
 from textual.containers import Grid, Horizontal, ScrollableContainer, Vertical
 from textual.screen import ModalScreen, Screen
 from textual.timer import Timer
-from textual.widgets import Button, Footer, Header, Input, Label, Static
+from textual.widgets import Button, Footer, Header, Input, Label, Select, Static
 
 from app.diffing import common_prefix_words, similarity, word_diff, words
-from app.errors import describe_error
+from app.errors import describe_error, error_title
 from app.messages import ServiceUpdate
 from app.safe_text import clean, first_line
 from app.screens.dialogs import DIALOG_CSS
 from app.screens.help import HelpScreen, binding_rows
 from app.widgets.sample_column import MARKER, SampleColumn, sampling_parts
+from client.catalog import ModelCatalog
 from client.errors import GroveError
 from client.models import Forest, ResponseNode
 from client.sampler import SamplingParams
@@ -135,6 +138,17 @@ def describe_sampling(sampling: SamplingParams | None) -> str:
     return ", ".join(sampling_parts(sampling, seed_suffix="+i")) or "server defaults"
 
 
+@dataclass(frozen=True, slots=True)
+class BatchSettings:
+    """What the params form returns: the batch's sampling parameters and model.
+
+    `model_name` is None when the form offered no model choice (the server listed none).
+    """
+
+    sampling: SamplingParams
+    model_name: str | None = None
+
+
 def _field_text(value: float | int | None) -> str:
     """A param as the form shows it: empty for the server default, 0.8 not 0.8000000119."""
     if value is None:
@@ -142,10 +156,11 @@ def _field_text(value: float | int | None) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
-class SamplingScreen(ModalScreen[SamplingParams | None]):
-    """A form for the next batch's sampling parameters; None when cancelled.
+class SamplingScreen(ModalScreen[BatchSettings | None]):
+    """A form for the next batch's model and sampling parameters; None when cancelled.
 
-    Bad values keep the form open with the reasons under it: nothing is sent.
+    Bad values keep the form open with the reasons under it: nothing is sent. The model
+    list holds the catalog's names (`ConversationService.models()`), shown as plain text.
     """
 
     DEFAULT_CSS = (
@@ -169,14 +184,30 @@ class SamplingScreen(ModalScreen[SamplingParams | None]):
     SamplingScreen Input.-invalid {
         border: tall $error;
     }
+    SamplingScreen Select > SelectCurrent {
+        /* A Horizontal too: undo the dialog's button-row rule. */
+        margin-top: 0;
+        align-horizontal: left;
+    }
     """
     )
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
     FIELDS = ("temperature", "top_p", "max_tokens", "seed")
 
-    def __init__(self, current: SamplingParams | None) -> None:
+    def __init__(
+        self,
+        current: SamplingParams | None,
+        models: Sequence[str] = (),
+        model_name: str = "",
+    ) -> None:
+        """`models` to choose from (none: no model field), `model_name` chosen at first."""
         super().__init__()
         self._current = current or SamplingParams()
+        names = list(dict.fromkeys(models))
+        if names and model_name and model_name not in names:
+            names.append(model_name)  # e.g. a model the server no longer lists
+        self._models = names
+        self._model_name = model_name if model_name in names else (names[0] if names else "")
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -196,6 +227,14 @@ class SamplingScreen(ModalScreen[SamplingParams | None]):
                         _field_text(value),
                         placeholder="server default",
                         id=f"param-{name}",
+                    )
+                if self._models:
+                    yield Label("model")
+                    yield Select(
+                        [(Text(clean(name)), name) for name in self._models],
+                        value=self._model_name,
+                        allow_blank=False,
+                        id="param-model",
                     )
             yield Static("", id="params-error", markup=False)
             with Horizontal():
@@ -241,7 +280,15 @@ class SamplingScreen(ModalScreen[SamplingParams | None]):
                 first_bad.focus()
             self.app.bell()
             return
-        self.dismiss(params)
+        self.dismiss(BatchSettings(params, self.model_name))
+
+    @property
+    def model_name(self) -> str | None:
+        """The model chosen for the batch (None when the form offers no choice)."""
+        if not self._models:
+            return None
+        value = self.query_one("#param-model", Select).value
+        return value if isinstance(value, str) else self._model_name
 
     def action_cancel(self) -> None:
         """Closes without changing the params."""
@@ -276,7 +323,13 @@ class CompareScreen(Screen[str | None]):
         Binding("right,l", "move(1)", "Next", id="compare_next", key_display="→/l"),
         Binding("enter", "pick", "Continue this", id="compare_pick"),
         Binding("R", "sample", "Sample N", id="compare_sample"),
-        Binding("p", "params", "Params", id="compare_params"),
+        Binding(
+            "p",
+            "params",
+            "Params",
+            id="compare_params",
+            tooltip="Model and sampling parameters of the next batch",
+        ),
         Binding("d", "toggle_diff", "Diff", id="compare_diff"),
         Binding("D,asterisk", "set_reference", "Reference", id="compare_reference"),
         Binding("s", "cycle_sort", "Sort", id="compare_sort"),
@@ -319,6 +372,8 @@ class CompareScreen(Screen[str | None]):
         self.parent_id: str | None = anchor.parent_id
         self.sampling = sampling
         """Parameters of the next batch (None: the server's defaults)."""
+        self.model_name: str | None = None
+        """The next batch's model (None: the conversation's)."""
         self.sort = "sampled"
         self.diff_mode = False
         self.reference_id: str | None = None
@@ -488,23 +543,39 @@ class CompareScreen(Screen[str | None]):
         elif isinstance(event, ResponseCompleted):
             self._response_completed(event.placeholder_id, event.node)
         elif isinstance(event, StreamFailed):
-            if event.placeholder_id in self._columns:
-                self._remove_column(event.placeholder_id)
-                self._refresh_siblings()
-                self._schedule_view()
-                sentence = describe_error(event.error)
-                if sentence not in self._errors_shown:
-                    self._errors_shown.add(sentence)
-                    self.notify(
-                        sentence,
-                        title="Sampling failed",
-                        severity="error",
-                        timeout=10,
-                        markup=False,
-                    )
+            self._stream_failed(event)
         elif isinstance(event, LeafMoved):
             # A cancelled stream's placeholder is dropped with only this event to say so.
             self._schedule_reconcile()
+
+    def _stream_failed(self, event: StreamFailed) -> None:
+        """Drops the failed sample's column, or keeps it when the server kept its partial.
+
+        A partial reply was announced by `ResponseCompleted` first, which re-keyed its
+        column to the stored id: that column stays, with what the model wrote.
+        """
+        partial = event.partial
+        if partial is not None:
+            if event.placeholder_id in self._columns:  # not re-keyed yet: do it now
+                self._response_completed(event.placeholder_id, partial)
+            if partial.response_id not in self._columns:
+                return
+        elif event.placeholder_id in self._columns:
+            self._remove_column(event.placeholder_id)
+            self._refresh_siblings()
+            self._schedule_view()
+        else:
+            return
+        sentence = describe_error(event.error)  # the server says so when it kept a partial
+        if sentence not in self._errors_shown:
+            self._errors_shown.add(sentence)
+            self.notify(
+                sentence,
+                title=error_title(event.error, "Sampling failed"),
+                severity="error",
+                timeout=10,
+                markup=False,
+            )
 
     def _response_added(self, node: ResponseNode) -> None:
         if node.parent_id != self.parent_id or node.is_human:
@@ -699,7 +770,8 @@ class CompareScreen(Screen[str | None]):
                 status.append("no shared opening", style="dim")
         else:
             status.append(" · diff off (d)")
-        status.append(f" · [count] R samples {n}: {describe_sampling(self.sampling)}")
+        model = f" from {clean(self.model_name)}" if self.model_name is not None else ""
+        status.append(f" · [count] R samples {n}{model}: {describe_sampling(self.sampling)}")
         if self.count_prefix:
             status.append(f" · count {self.count_prefix}_", style="bold reverse")
         self.query_one("#compare-status", Static).update(status)
@@ -720,7 +792,11 @@ class CompareScreen(Screen[str | None]):
                 await awaitable
             except GroveError as error:
                 self.app.notify(
-                    describe_error(error), title="Server", severity="error", timeout=8, markup=False
+                    describe_error(error),
+                    title=error_title(error, "Server"),
+                    severity="error",
+                    timeout=8,
+                    markup=False,
                 )
             except Exception as error:  # never a traceback: say what went wrong
                 log.exception("unexpected error in a compare call")
@@ -750,7 +826,13 @@ class CompareScreen(Screen[str | None]):
         self._errors_shown = set()
         self._focus_new = True
         self._run(
-            self.service.resample_many(self.conversation_id, anchor, n, sampling=self.sampling),
+            self.service.resample_many(
+                self.conversation_id,
+                anchor,
+                n,
+                sampling=self.sampling,
+                model_name=self.model_name,
+            ),
             name=f"compare: sample {n}",
         )
 
@@ -877,15 +959,51 @@ class CompareScreen(Screen[str | None]):
         self._apply_view()
 
     def action_params(self) -> None:
-        """Opens the form for the next batch's sampling parameters."""
+        """Opens the form for the next batch's model and sampling parameters.
 
-        def chosen(params: SamplingParams | None) -> None:
-            if params is None:
+        The model list comes from the server's catalog (fetched once by the service); a
+        server that lists none leaves the form without a model field.
+        """
+        self.run_worker(
+            self._open_params(), group="compare-params", exclusive=True, exit_on_error=False
+        )
+
+    async def _open_params(self) -> None:
+        catalog: ModelCatalog | None
+        try:
+            catalog = await self.service.models()
+        except Exception as error:  # sampling parameters work without the catalog
+            log.debug("ListModels failed; no model choice in the form", exc_info=True)
+            self.notify(f"No model list: {describe_error(error)}", severity="warning", markup=False)
+            catalog = None
+        conversation_model = self._conversation_model(catalog)
+        names = [m.name for m in catalog.models] if catalog is not None else []
+
+        def chosen(result: BatchSettings | None) -> None:
+            if result is None:
                 return
-            self.sampling = None if params == SamplingParams() else params
+            self.sampling = None if result.sampling == SamplingParams() else result.sampling
+            if result.model_name is not None:
+                # The conversation's own model needs no override (and follows it).
+                keep = result.model_name != conversation_model
+                self.model_name = result.model_name if keep else None
             self._refresh_status()
 
-        self.app.push_screen(SamplingScreen(self.sampling), chosen)
+        if self.is_current:
+            self.app.push_screen(
+                SamplingScreen(self.sampling, names, self.model_name or conversation_model),
+                chosen,
+            )
+
+    def _conversation_model(self, catalog: ModelCatalog | None) -> str:
+        """The model the conversation samples from: its own choice, else the default."""
+        try:
+            name = self.service.settings(self.conversation_id).model_name
+        except KeyError:
+            name = ""
+        if not name and catalog is not None:
+            name = catalog.default_model
+        return name
 
     def action_help(self) -> None:
         """Shows this screen's keys."""

@@ -25,6 +25,9 @@ COMPOSER_ROWS = (
 def binding_rows(nodes: Iterable[DOMNode]) -> list[tuple[str, str, str]]:
     """(where, keys, description) for every described binding of `nodes`, keymap applied.
 
+    A binding's tooltip (e.g. "Choose model / system prompt") is preferred over its short
+    footer description ("Model").
+
     Generic scrolling and cursor bindings that Textual widgets inherit are left out, except
     on the thread, where moving along the path is the point.
     """
@@ -33,13 +36,21 @@ def binding_rows(nodes: Iterable[DOMNode]) -> list[tuple[str, str, str]]:
     for node in nodes:
         where = type(node).__name__
         by_action: dict[str, tuple[list[str], str]] = {}
-        for key, bindings in node._bindings.key_to_bindings.items():
+        # Textual applies the keymap to a copy of the bindings when it looks keys up;
+        # do the same, so the help lists the keys that work.
+        bindings_map = node._bindings.copy()
+        keymap = getattr(node.app, "_keymap", None)
+        if keymap:
+            bindings_map.apply_keymap(keymap)
+        for key, bindings in bindings_map.key_to_bindings.items():
             for binding in bindings:
                 if not binding.description:
                     continue
                 if where != "ThreadView" and binding.action.startswith(_GENERIC_PREFIXES):
                     continue
-                keys, _ = by_action.setdefault(binding.action, ([], binding.description))
+                # The tooltip, where there is one, says more than the footer's word.
+                description = binding.tooltip or binding.description
+                keys, _ = by_action.setdefault(binding.action, ([], description))
                 display = node.app.get_key_display(Binding(key, binding.action))
                 if display not in keys:
                     keys.append(display)

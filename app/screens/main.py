@@ -18,10 +18,10 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Header
 
-from app.errors import describe_error
+from app.errors import describe_error, error_title
 from app.memory import freeze_long_lived
 from app.messages import ServiceUpdate
 from app.safe_text import clean, first_line
@@ -29,11 +29,13 @@ from app.screens.compare import MAX_SAMPLES as MAX_BATCH
 from app.screens.compare import CompareScreen
 from app.screens.dialogs import ConfirmScreen, EditScreen, PromptScreen
 from app.screens.help import HelpScreen, binding_rows
+from app.screens.model_picker import ModelPickerScreen, model_label, prompt_label
 from app.widgets.composer import Composer
 from app.widgets.conversation_list import ConversationList, ConversationOptions
 from app.widgets.forest_tree import ForestTree
 from app.widgets.status_line import StatusLine
 from app.widgets.thread_view import ThreadView
+from client.catalog import ModelCatalog
 from client.errors import GroveError
 from client.models import Forest, ResponseNode
 from client.service import (
@@ -41,12 +43,14 @@ from client.service import (
     ConversationDeleted,
     ConversationOpened,
     ConversationService,
+    ConversationSettings,
     ConversationsListed,
     ConversationUpdated,
     LeafMoved,
     QueryPerformed,
     ResponseAdded,
     ResponseCompleted,
+    SettingsChanged,
     StreamFailed,
     TokensAppended,
 )
@@ -74,6 +78,9 @@ class MainScreen(Screen[None]):
         Binding("t", "generate_title", "Title", id="generate_title"),
         Binding("s", "toggle_star", "Star", id="star"),
         Binding("f2", "rename", "Rename", id="rename"),
+        Binding(
+            "m", "pick_model", "Model", id="pick_model", tooltip="Choose model / system prompt"
+        ),
         Binding("i", "focus_composer", "Write", id="focus_composer", show=False),
         Binding("ctrl+b", "toggle_sidebar", "Sidebar", id="toggle_sidebar", show=False),
         Binding("ctrl+f", "toggle_forest", "Forest", id="toggle_forest", show=False),
@@ -112,6 +119,11 @@ class MainScreen(Screen[None]):
         self._live_tokens = 0
         self._unsubscribe: Callable[[], None] | None = None
         self._count = 0
+        self._catalog: ModelCatalog | None = None
+        # What the first message (or `n`) uses while no conversation is open: the last
+        # choice in the picker, or the settings of the conversation that was closed.
+        self._pending_settings = ConversationSettings()
+        self._shown_settings = self._pending_settings
 
     # -- layout ------------------------------------------------------------------------------
 
@@ -156,6 +168,20 @@ class MainScreen(Screen[None]):
         """The status line."""
         return self.query_one(StatusLine)
 
+    @property
+    def in_front(self) -> bool:
+        """True unless another full screen (Compare) covers this one; dialogs do not.
+
+        `Screen.is_current` cannot tell: Textual counts the screen right under the top one
+        as visible whatever covers it.
+        """
+        for screen in reversed(self.app.screen_stack):
+            if screen is self:
+                return True
+            if not isinstance(screen, ModalScreen):
+                return False
+        return False
+
     def on_mount(self) -> None:
         self._unsubscribe = self.service.subscribe(lambda e: self.post_message(ServiceUpdate(e)))
         self.sub_title = self.service.api_host
@@ -165,6 +191,7 @@ class MainScreen(Screen[None]):
         self.composer.focus()
         self._apply_width(self.size.width)
         self.run_guarded(self.service.list_conversations())
+        self.run_worker(self._load_catalog(), group="catalog", exit_on_error=False)
 
     def on_unmount(self) -> None:
         if self._unsubscribe is not None:
@@ -187,7 +214,12 @@ class MainScreen(Screen[None]):
             try:
                 result = await awaitable
             except GroveError as error:
-                self.notify(describe_error(error), title="Server", severity="error", timeout=8)
+                self.notify(
+                    describe_error(error),
+                    title=error_title(error, "Server"),
+                    severity="error",
+                    timeout=8,
+                )
                 return
             except Exception as error:  # never a traceback: say what went wrong
                 log.exception("unexpected error in a service call")
@@ -197,6 +229,57 @@ class MainScreen(Screen[None]):
                 done(result)
 
         self.run_worker(guarded(), group="service", exit_on_error=False)
+
+    async def _load_catalog(self) -> None:
+        """Fetches the server's models once, to name the default model in the status line.
+
+        Quietly: a server without ListModels still works with its default model, and the
+        picker (`m`) reports the error when the user asks for the list.
+        """
+        try:
+            self._catalog = await self.service.models()
+        except Exception:
+            log.debug("ListModels failed; the status line says 'server default'", exc_info=True)
+            return
+        self._show_settings()
+
+    # -- model and system prompt -------------------------------------------------------------
+
+    @property
+    def settings(self) -> ConversationSettings:
+        """The model and system prompt the next reply uses (the open conversation's)."""
+        if self.conversation_id is not None:
+            try:
+                return self.service.settings(self.conversation_id)
+            except KeyError:
+                pass
+        return self._pending_settings
+
+    def _show_settings(self) -> None:
+        settings = self._shown_settings = self.settings
+        self.status.set_settings(model_label(settings, self._catalog), prompt_label(settings))
+
+    def _apply_settings(self, settings: ConversationSettings) -> None:
+        """Uses `settings` for new replies (or for the conversation the next message starts)."""
+        cid = self.conversation_id
+        if cid is not None:
+            try:
+                self.service.configure(
+                    cid,
+                    model_name=settings.model_name,
+                    system_prompt_name=settings.system_prompt_name,
+                    use_system_prompt=settings.use_system_prompt,
+                )
+            except KeyError:
+                cid = None
+        if cid is None:
+            self._pending_settings = settings
+        self._show_settings()
+        self.notify(
+            f"New replies: model {model_label(settings, self._catalog)}, "
+            f"prompt {prompt_label(settings)}.",
+            timeout=3,
+        )
 
     # -- service events ----------------------------------------------------------------------
 
@@ -220,8 +303,12 @@ class MainScreen(Screen[None]):
         if isinstance(event, ConversationOpened):
             self._show_forest(event.forest)
             sidebar.upsert(event.forest.conversation)
+            self._show_settings()
             return
         if getattr(event, "conversation_id", None) != self.conversation_id:
+            return
+        if isinstance(event, SettingsChanged):
+            self._show_settings()
             return
         if isinstance(event, TokensAppended):
             if not self.is_current:
@@ -236,7 +323,7 @@ class MainScreen(Screen[None]):
         elif isinstance(event, ResponseAdded):
             if event.node.streaming:
                 self._live_tokens = 0
-                self.status.stream_started(event.node.model_name or "default model")
+                self.status.stream_started()
             elif event.node.is_human and event.node.message == self._pending_text:
                 self._pending_text = None
                 self.composer.clear()
@@ -245,17 +332,22 @@ class MainScreen(Screen[None]):
             if self.thread.live_response_id == event.placeholder_id:
                 self.thread.end_stream(event.node)
             self.tree.set_streaming(None)
-            self.status.model = event.node.model_name or self.status.model
             self._after_stream()
             self._schedule_refresh()
             self._auto_title()
         elif isinstance(event, StreamFailed):
+            if event.partial is None:
+                # Nothing stored: the live reply goes (a partial was shown by
+                # ResponseCompleted already).
+                self.thread.drop_stream(event.placeholder_id)
             self.tree.set_streaming(None)
             self._after_stream()
-            if self.is_current:  # the compare screen reports its own samples' failures
+            if self.in_front:  # the compare screen reports its own samples' failures
+                # A partial reply was stored and shown already (ResponseCompleted came
+                # first); the server's sentence says it was kept.
                 self.notify(
                     describe_error(event.error),
-                    title="Sampling failed",
+                    title=error_title(event.error, "Sampling failed"),
                     severity="error",
                     timeout=10,
                 )
@@ -293,11 +385,15 @@ class MainScreen(Screen[None]):
         self.call_after_refresh(freeze_long_lived)
 
     def _close_conversation(self) -> None:
+        # The next conversation continues with its settings (those shown: a deleted
+        # conversation is already gone from the service).
+        self._pending_settings = self._shown_settings
         self.conversation_id = None
         self.title = "Grove"
         self.query_one(ConversationList).set_active(None)
         self.tree.clear()
         self.thread.clear_thread()
+        self._show_settings()
 
     def _schedule_refresh(self) -> None:
         """Coalesces structural updates into one refresh of tree and thread."""
@@ -380,7 +476,7 @@ class MainScreen(Screen[None]):
         try:
             forest = self.forest
             if forest is None:
-                forest = await self.service.new_conversation()
+                forest = await self.service.new_conversation(settings=self._pending_settings)
                 # Adopt it now: the ConversationOpened event is still queued.
                 self.conversation_id = forest.conversation.conversation_id
             cid = forest.conversation.conversation_id
@@ -519,8 +615,31 @@ class MainScreen(Screen[None]):
         self.notify(f"Copied {len(target.message)} characters.", timeout=2)
 
     def action_new_conversation(self) -> None:
-        """Starts a new, empty conversation."""
-        self.run_guarded(self.service.new_conversation(), done=lambda _: self.composer.focus())
+        """Starts a new, empty conversation with the current model and system prompt."""
+        self.run_guarded(
+            self.service.new_conversation(settings=self.settings),
+            done=lambda _: self.composer.focus(),
+        )
+
+    def action_pick_model(self) -> None:
+        """Chooses the model and system prompt of new replies (from the server's list)."""
+        settings = self.settings
+
+        def chosen(choice: ConversationSettings | None) -> None:
+            if choice is not None and choice != settings:
+                self._apply_settings(choice)
+
+        def loaded(catalog: ModelCatalog) -> None:
+            self._catalog = catalog
+            self._show_settings()
+            if self.app.screen is not self:  # a second `m`, or the user moved on
+                return
+            if not catalog.models:
+                self.notify("The server offers no models to choose from.", severity="warning")
+                return
+            self.app.push_screen(ModelPickerScreen(catalog, settings), chosen)
+
+        self.run_guarded(self.service.models(), done=loaded)
 
     def action_generate_title(self) -> None:
         """Asks the server for a title from the current path."""

@@ -1,4 +1,8 @@
-"""One line under the thread: model, token budget, stream speed and query actions."""
+"""One line under the thread: what new replies use, and the state of the stream.
+
+It always names the model and system prompt of the next reply, then the token budget,
+stream speed and query actions.
+"""
 
 from __future__ import annotations
 
@@ -25,6 +29,9 @@ class StatusLine(Static):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__("", id=id)
         self.model = ""
+        """The model new replies use (set by the screen from the conversation's settings)."""
+        self.prompt = ""
+        """Their system prompt: "default", "fun", … or "raw"."""
         self.server = ""
         self.sampled = 0
         self.max_tokens = 0
@@ -34,10 +41,17 @@ class StatusLine(Static):
         self._started: float | None = None
         self._tokens = 0
         self._last_draw = 0.0
+        self.shown = Text()
+        """What the line shows now (for tests)."""
 
-    def stream_started(self, model: str) -> None:
+    def set_settings(self, model: str, prompt: str) -> None:
+        """The model and system prompt new replies will use."""
+        if (model, prompt) != (self.model, self.prompt):
+            self.model, self.prompt = model, prompt
+            self.redraw(force=True)
+
+    def stream_started(self) -> None:
         """A reply began streaming."""
-        self.model = model or self.model
         self.streaming = True
         self._started = time.monotonic()
         self._tokens = 0
@@ -82,10 +96,13 @@ class StatusLine(Static):
         parts: list[tuple[str, str] | str] = []
         if self.model:
             parts += [("model ", "dim"), (clean(self.model), "bold"), "  "]
+        if self.prompt:
+            parts += [("prompt ", "dim"), (clean(self.prompt), "bold"), "  "]
         if self.max_tokens:
             parts += [("tokens ", "dim"), f"{max(self.sampled, self._tokens)}/{self.max_tokens}  "]
         if self.streaming and self._started is not None:
             parts += [("streaming ", "dim"), f"{self.tokens_per_second:,.0f} tok/s  "]
         if self.query:
             parts += [(clean(self.query), "italic")]
-        self.update(Text.assemble(*parts) if parts else Text("ready", style="dim"))
+        self.shown = Text.assemble(*parts) if parts else Text("ready", style="dim")
+        self.update(self.shown)

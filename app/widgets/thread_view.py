@@ -758,6 +758,20 @@ class ThreadView(VerticalScroll, can_focus=True):
             waits.append(self._retire(live.widget))
         return AwaitComplete(*waits)
 
+    def drop_stream(self, response_id: str) -> AwaitComplete:
+        """Removes the live reply `response_id`: its stream failed and nothing was stored.
+
+        Without this the reply would stay on screen as if still streaming, its feeder
+        waiting for text that never comes. Ignored when another reply (or none) is live.
+        """
+        live = self._live
+        if live is None or live.node.response_id != response_id:
+            return AwaitComplete.nothing()
+        self._live = None
+        if live.widget is None:
+            return AwaitComplete.nothing()
+        return AwaitComplete(self._retire(live.widget))
+
     # -- the message cursor ----------------------------------------------------------------
 
     def focus_message(self, response_id: str) -> bool:

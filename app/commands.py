@@ -28,6 +28,7 @@ ACTIONS: tuple[tuple[str, str, str], ...] = (
     ("Stop sampling", "stop", "Stop the stream; the partial reply is kept"),
     ("Toggle sidebar", "toggle_sidebar", "Show or hide the conversation list"),
     ("Toggle forest", "toggle_forest", "Show or hide the forest tree"),
+    ("Reload from the server", "reload", "Conversations and the open one, as stored"),
     ("Help: all keys", "help", "List every key binding"),
 )
 

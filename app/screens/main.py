@@ -85,6 +85,14 @@ class MainScreen(Screen[None]):
         Binding("ctrl+b", "toggle_sidebar", "Sidebar", id="toggle_sidebar", show=False),
         Binding("ctrl+f", "toggle_forest", "Forest", id="toggle_forest", show=False),
         Binding("question_mark", "help", "Help", id="help"),
+        Binding(
+            "f5",
+            "reload",
+            "Reload",
+            id="reload",
+            show=False,
+            tooltip="Reload from the server (after it restarted)",
+        ),
     ]
 
     DEFAULT_CSS = """
@@ -698,6 +706,25 @@ class MainScreen(Screen[None]):
     def action_open_conversation(self, conversation_id: str) -> None:
         """Opens a conversation by id (used by the command palette)."""
         self.run_guarded(self.service.open(conversation_id))
+
+    def action_reload(self) -> None:
+        """Reloads the conversation list and the open conversation from the server.
+
+        What a server stored is the truth after it went away: a restarted server has turned
+        interrupted replies into partial ones, which the reload shows.
+        """
+        conversation_id = self.conversation_id
+        if conversation_id is not None and self.service.is_streaming(conversation_id):
+            self.notify("Replies are still streaming; stop them (Esc) to reload.", timeout=5)
+            return
+
+        async def reload() -> None:
+            await self.service.list_conversations()
+            if conversation_id is not None:
+                await self.service.open(conversation_id)
+            self.notify("Reloaded from the server.", timeout=3)
+
+        self.run_guarded(reload())
 
     def action_focus_composer(self) -> None:
         """Moves focus to the composer."""

@@ -1,0 +1,71 @@
+"""The explorer when its server is killed mid-stream and comes back: a notice, then F5.
+
+A real server process is killed with SIGKILL while a reply streams; the app says the
+server is unavailable and offers the reload; once a new server runs on the same port and
+database, F5 shows the interrupted reply as partial, up to its last checkpoint.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from pathlib import Path
+
+from tests.app_helpers import main_screen, make_app, send, settle, until
+from tests.test_server_process import _start
+
+SIZE = (120, 36)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def test_killed_server_is_reported_and_f5_reloads_the_kept_partial(tmp_path: Path) -> None:
+    db = tmp_path / "grove.sqlite3"
+    port = str(_free_port())
+    slow = ("--port", port, "--token-delay-ms", "10", "--offline-min-tokens", "5000")
+    process, address = await _start(db, *slow)
+    restarted = None
+    try:
+        app = make_app(address)
+        async with app.run_test(size=SIZE) as pilot:
+            screen = await main_screen(pilot)
+            await send(pilot, "Tell me a very long story about rivers")
+            await until(pilot, lambda: len(screen.thread.live_text) > 400, "a long partial")
+            streamed = screen.thread.live_text
+            process.kill()
+            await process.wait()
+            await until(pilot, lambda: not screen.composer.busy, "the stream to fail")
+            await settle(pilot)
+            notices = [(str(n.title), str(n.message)) for n in app._notifications]
+            assert any(
+                title == "Server unavailable" and "Press F5 to reload" in message
+                for title, message in notices
+            ), notices
+            assert screen.thread.live_response_id is None, "nothing left looking live"
+
+            restarted, _ = await _start(db, "--port", port)
+            forest = None
+            async with asyncio.timeout(20):
+                while True:  # the channel reconnects with backoff: retry F5 until it works
+                    await pilot.press("f5")
+                    await settle(pilot)
+                    forest = screen.forest
+                    path = forest.current_path if forest is not None else []
+                    if len(path) == 2 and not path[-1].streaming:
+                        break
+            human, partial = forest.current_path
+            assert human.message == "Tell me a very long story about rivers"
+            assert partial.partial and partial.message
+            # Both are prefixes of what the server sampled: the checkpoint and the screen.
+            kept = partial.message
+            assert streamed.startswith(kept) or kept.startswith(streamed)
+            assert any("Reloaded" in str(n.message) for n in app._notifications)
+    finally:
+        for running in (process, restarted):
+            if running is not None and running.returncode is None:
+                running.kill()
+                await running.wait()

@@ -67,7 +67,7 @@ QUICK_ROUNDS = 1
 DEFAULT_MAX_TOKENS = 4096
 MESSAGE = "Tell me about trees, gardens and the weather."
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-_ADDRESS_RE = re.compile(r"Grove Chat server on (\S+) \(database")
+_ADDRESS_RE = re.compile(r"Grove Chat server on (\S+) \(")
 # The same channel options the SDK's Client uses, so the raw path is not handicapped.
 _CHANNEL_OPTIONS = (
     ("grpc.max_receive_message_length", -1),

@@ -819,10 +819,16 @@ class OfflineSampler:
             min_reply_tokens=self._min_reply_tokens,
         )
         delay = self._delay_s
+        loop = asyncio.get_running_loop()
+        due = loop.time()
         for i in range(params.max_tokens):
             if i:
                 if delay > 0:
-                    await asyncio.sleep(delay)
+                    # A fixed schedule, so the pace is `delay` per token however long a
+                    # token's work takes; a stream that fell behind (a busy loop) resumes
+                    # from now rather than bursting to catch up.
+                    due = max(due + delay, loop.time() - delay)
+                    await asyncio.sleep(max(0.0, due - loop.time()))
                 elif i % _YIELD_EVERY == 0:
                     await asyncio.sleep(0)
             token = run.next_token()

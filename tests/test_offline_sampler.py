@@ -24,7 +24,7 @@ from server.sampler.base import (
     ResolvedParams,
     SampledToken,
 )
-from server.sampler.offline import OfflineSampler
+from server.sampler.offline import OfflineSampler, Pacer
 
 GARDEN_PROMPT = (
     "My vegetable garden has heavy clay soil. Should I add compost and mulch to the beds "
@@ -352,9 +352,29 @@ async def test_zero_delay_yields_every_16_tokens(
 
 async def test_token_delay_paces_every_token(monkeypatch: pytest.MonkeyPatch) -> None:
     delays = _record_sleeps(monkeypatch)
+    # The pace is kept on a clock that only the (recorded) sleeps advance, so a token's
+    # own work takes no time and every wait is exactly the delay.
+
+    def clock() -> float:
+        return sum(delays)
+
+    monkeypatch.setattr(offline, "Pacer", lambda delay, _clock: Pacer(delay, clock))
     tokens = await collect(OfflineSampler(token_delay_ms=25), GARDEN_PROMPT, params(max_tokens=20))
     assert len(tokens) == 20
-    assert delays == [0.025] * 19
+    assert delays == pytest.approx([0.025] * 19)
+
+
+def test_pacer_keeps_a_fixed_schedule_and_never_bursts() -> None:
+    now = [100.0]
+    pacer = Pacer(0.02, lambda: now[0])
+    now[0] += 0.005  # a token's work took 5 ms: wait the rest of the 20 ms slot
+    assert pacer.next_wait() == pytest.approx(0.015)
+    now[0] += 0.015 + 0.002
+    assert pacer.next_wait() == pytest.approx(0.018)
+    now[0] += 0.018 + 0.5  # the loop was busy for half a second: fell far behind
+    assert pacer.next_wait() == 0.0, "go at once"
+    now[0] += 0.001
+    assert pacer.next_wait() == pytest.approx(0.019), "then the pace again, no burst"
 
 
 def test_negative_delay_is_rejected() -> None:

@@ -319,7 +319,8 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
                 title = None
             if title:
                 return title[: self._config.max_title_chars]
-        return derive_title(messages)
+        # The heuristic writes up to 60 characters; a server may allow fewer.
+        return derive_title(messages)[: self._config.max_title_chars].rstrip()
 
     async def ListModels(
         self, request: empty_pb2.Empty, context: grpc.aio.ServicerContext
@@ -387,6 +388,14 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
     ) -> chat_pb2.StopResponseResponse:
         """Asks the caller's stream with this request_id to end with a partial reply."""
         user = await self._auth.identify(context)
+        if not request.request_id:
+            # Streams started without a request_id cannot be named, so "" stops none.
+            await _abort(
+                context,
+                grpc.StatusCode.INVALID_ARGUMENT,
+                "request_id is required: name the stream to stop (the request_id its "
+                "AddResponse sent).",
+            )
         for stream in self._active:
             if stream.user_id == user and stream.request_id == request.request_id:
                 stream.stop_reason = "stopped"
@@ -413,7 +422,7 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
             await _abort(
                 context,
                 grpc.StatusCode.INVALID_ARGUMENT,
-                f"Unknown system prompt {request.system_prompt_name!r}; "
+                f"Unknown system prompt {_quote(request.system_prompt_name)}; "
                 f"known: {', '.join(repr(n) for n in self._system_prompts)}.",
             )
         try:
@@ -576,17 +585,29 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
             await _abort(
                 context, grpc.StatusCode.INTERNAL, f"{failure.message} The partial reply was kept."
             )
-        await _write_rest(batcher.drain(), context)
         if failure is not None:
+            await _write_rest(batcher.drain(), context)
             await self._fail_stream(user, stream, failure, reply, bool(pieces), context)
-        await context.write(budget())
         if stream.stop_reason == "deleted":
             await _abort_not_found(context, stream.conversation_id)
-        await self._close_checkpoint(stream)
-        stored = await self._insert_or_abort(
-            user, reply(partial), context, checkpoint_id=stream.checkpoint_id
-        )
+        # Stored before the last writes, and shielded: a client that cancels from here on
+        # (even while a checkpoint batch holding this stream's text is being written) loses
+        # nothing, and the insert deletes the checkpoint in its own transaction.
+        stored = await asyncio.shield(self._store_reply(user, reply(partial), stream, context))
+        await _write_rest(batcher.drain(), context)
+        await context.write(budget())
         await context.write(chat_pb2.AddResponseResponse(model_response=response_to_proto(stored)))
+
+    async def _store_reply(
+        self,
+        user: str,
+        new: NewResponse,
+        stream: ActiveStream,
+        context: grpc.aio.ServicerContext,
+    ) -> ResponseRecord:
+        """Ends the stream's checkpointing and stores its reply, deleting its checkpoint."""
+        await self._close_checkpoint(stream)
+        return await self._insert_or_abort(user, new, context, checkpoint_id=stream.checkpoint_id)
 
     async def _fail_stream(
         self,
@@ -705,7 +726,7 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
             await _abort(
                 context,
                 grpc.StatusCode.INVALID_ARGUMENT,
-                f"Unknown model {model_name!r}; this server has: {known}.",
+                f"Unknown model {_quote(model_name)}; this server has: {known}.",
             )
         return sampler
 

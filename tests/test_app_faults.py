@@ -26,7 +26,9 @@ def _free_port() -> int:
 async def test_killed_server_is_reported_and_f5_reloads_the_kept_partial(tmp_path: Path) -> None:
     db = tmp_path / "grove.sqlite3"
     port = str(_free_port())
-    slow = ("--port", port, "--token-delay-ms", "10", "--offline-min-tokens", "5000")
+    # 200 tokens (the default max) at 20 ms each last 4 s; checkpoints every 50 ms.
+    slow = ("--port", port, "--token-delay-ms", "20", "--offline-min-tokens", "5000")
+    slow += ("--checkpoint-ms", "50")
     process, address = await _start(db, *slow)
     restarted = None
     try:
@@ -34,7 +36,7 @@ async def test_killed_server_is_reported_and_f5_reloads_the_kept_partial(tmp_pat
         async with app.run_test(size=SIZE) as pilot:
             screen = await main_screen(pilot)
             await send(pilot, "Tell me a very long story about rivers")
-            await until(pilot, lambda: len(screen.thread.live_text) > 400, "a long partial")
+            await until(pilot, lambda: len(screen.thread.live_text) > 150, "a partial")
             streamed = screen.thread.live_text
             process.kill()
             await process.wait()

@@ -1,0 +1,784 @@
+"""Bad input, row by row: each request gets its exact status and a sentence, and stores nothing.
+
+One server (module-scoped, a small message limit so oversized messages stay cheap) holds
+three conversations: A (a human message, its model reply and a manual reply), B (one
+root) and D (deleted). Every row sends one bad request and checks the status code, the
+sentence (a regex), and that every row of `conversations`, `responses` and `checkpoints`
+in the server's SQLite file is exactly what it was before.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import sqlite3
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+import pytest_asyncio
+from google.protobuf.message import Message
+
+from client import Client, InvalidArgumentError, ResourceExhaustedError
+from protos import chat_pb2, chat_pb2_grpc
+from server.config import ServerConfig
+from server.runtime import GroveServer
+from tests.helpers import collect
+
+SERVICE = chat_pb2.DESCRIPTOR.services_by_name["Chat"]
+MAX_MESSAGE_BYTES = 1000
+MAX_TITLE_CHARS = 500
+# Bound on any sentence: a huge id or name must not flood the reply.
+MAX_DETAILS_CHARS = 400
+
+module_loop = pytest.mark.asyncio(loop_scope="module")
+
+
+@dataclass(frozen=True)
+class World:
+    """The module's server and the ids the rows aim at."""
+
+    server: GroveServer
+    stub: chat_pb2_grpc.ChatStub
+    channel: grpc.aio.Channel
+    a: str  # conversation A
+    a_human: str
+    a_model: str
+    a_manual: str
+    b: str  # conversation B
+    b_root: str
+    deleted: str  # conversation D, deleted
+    deleted_response: str  # a response D had
+
+
+def snapshot(db: Path) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of the forest's tables, in a stable order."""
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        return {
+            table: conn.execute(f"SELECT * FROM {table} ORDER BY rowid").fetchall()
+            for table in ("conversations", "responses", "checkpoints")
+        }
+
+
+async def read_snapshot(world: World) -> dict[str, list[tuple[Any, ...]]]:
+    return await asyncio.to_thread(snapshot, world.server.config.db)
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World]:
+    folder = tmp_path_factory.mktemp("bad-input")
+    config = ServerConfig(
+        port=0,
+        db=folder / "grove.sqlite3",
+        max_message_bytes=MAX_MESSAGE_BYTES,
+        max_title_chars=MAX_TITLE_CHARS,
+        # Streams run until stopped (max_tokens caps the setup's), paced so a row can
+        # catch one running; no periodic checkpoint may write during a row.
+        token_delay_ms=5.0,
+        offline_min_reply_tokens=4096,
+        checkpoint_interval_ms=600_000.0,
+    )
+    server = GroveServer(config)
+    await server.start()
+    channel = grpc.aio.insecure_channel(server.address)
+    stub = chat_pb2_grpc.ChatStub(channel)
+    try:
+        a = (await stub.CreateConversation(chat_pb2.CreateConversationRequest())).conversation_id
+        request = chat_pb2.AddResponseRequest(conversation_id=a, message="hello")
+        request.sampling_params.max_tokens = 2
+        streamed = [m async for m in stub.AddResponse(request)]
+        a_human = streamed[0].user_response.response_id
+        a_model = streamed[-1].model_response.response_id
+        a_manual = (
+            await stub.AddModelResponse(
+                chat_pb2.AddModelResponseRequest(
+                    conversation_id=a, message="by hand", parent_response_id=a_human
+                )
+            )
+        ).response_id
+        b = (await stub.CreateConversation(chat_pb2.CreateConversationRequest())).conversation_id
+        b_root = (
+            await stub.AddModelResponse(
+                chat_pb2.AddModelResponseRequest(conversation_id=b, message="b's root")
+            )
+        ).response_id
+        d = (await stub.CreateConversation(chat_pb2.CreateConversationRequest())).conversation_id
+        d_root = (
+            await stub.AddModelResponse(
+                chat_pb2.AddModelResponseRequest(conversation_id=d, message="soon gone")
+            )
+        ).response_id
+        await stub.DeleteConversation(chat_pb2.DeleteConversationRequest(conversation_id=d))
+        yield World(server, stub, channel, a, a_human, a_model, a_manual, b, b_root, d, d_root)
+    finally:
+        await channel.close()
+        await server.stop()
+
+
+# -- the table ---------------------------------------------------------------------------------
+
+Build = Callable[[World], "Message | bytes"]
+
+
+@dataclass(frozen=True)
+class Case:
+    rpc: str
+    build: Build
+    code: grpc.StatusCode
+    # A regex the whole sentence must match; a callable gets the world (to name its ids).
+    pattern: str | Callable[[World], str]
+    # While the row runs, a stream with this request_id ("": none) samples in conversation A.
+    running_request_id: str | None = None
+
+
+Q = r"""(?:'[^'\n]*'|"[^"\n]*")"""  # a value quoted by repr(), maybe cut short with "…"
+SENTENCE = re.compile(r"[A-Za-z][^\n]{10,}[.]")
+CID_REQUIRED = r"conversation_id is required\."
+CID_MALFORMED = rf"conversation_id {Q} is not a Grove id \(32 hexadecimal digits\)\."
+RID_MALFORMED = rf"response id {Q} is not a Grove id \(32 hexadecimal digits\)\."
+DECODE = r"The request could not be decoded \(.+\); text fields must be valid UTF-8\."
+
+
+def gone(w: World) -> str:
+    return rf"Conversation '{w.deleted}' does not exist \(or was deleted\)\."
+
+
+def not_in(response: Callable[[World], str], conversation: Callable[[World], str]):
+    def pattern(w: World) -> str:
+        return rf"Response '{response(w)}' is not in conversation '{conversation(w)}'\."
+
+    return pattern
+
+
+INVALID = grpc.StatusCode.INVALID_ARGUMENT
+NOT_FOUND = grpc.StatusCode.NOT_FOUND
+
+
+def request_for(rpc: str, cid: str, w: World, **fields: Any) -> Message:
+    """A request of `rpc` on conversation `cid` that would be valid but for `fields`."""
+    defaults: dict[str, dict[str, Any]] = {
+        "GetConversation": {},
+        "UpdateConversation": {"title": "t", "starred": True},
+        "DeleteConversation": {},
+        "GenerateTitle": {"leaf_response_id": ""},
+        "AddResponse": {"message": "hi"},
+        "AddModelResponse": {"message": "hi"},
+        "ShareConversation": {"response_id": w.a_model},
+    }
+    request_class = {
+        "GetConversation": chat_pb2.GetConversationRequest,
+        "UpdateConversation": chat_pb2.UpdateConversationRequest,
+        "DeleteConversation": chat_pb2.DeleteConversationRequest,
+        "GenerateTitle": chat_pb2.GenerateTitleRequest,
+        "AddResponse": chat_pb2.AddResponseRequest,
+        "AddModelResponse": chat_pb2.AddModelResponseRequest,
+        "ShareConversation": chat_pb2.ShareConversationRequest,
+    }[rpc]
+    values = {**defaults[rpc], **fields}
+    return request_class(conversation_id=cid, **values)
+
+
+CONVERSATION_RPCS = [
+    "GetConversation",
+    "UpdateConversation",
+    "DeleteConversation",
+    "GenerateTitle",
+    "AddResponse",
+    "AddModelResponse",
+    "ShareConversation",
+]
+MALFORMED_IDS = {
+    "too-short": "abc123",
+    "too-long": "a" * 33,
+    "huge": "f" * 20_000,
+    "uppercase": "ABCDEF0123456789ABCDEF0123456789",
+    "non-hex": "g" * 32,
+    "dashed-uuid": str(uuid.UUID(int=7)),
+    "sql": "' OR 1=1 --",
+    "sql-drop": "0'; DROP TABLE conversations; --",
+    "nul": "0" * 31 + "\x00",
+    "padded": " " + "0" * 31,
+    "non-ascii": "ä" * 32,
+}
+
+ROWS: list[Any] = []
+
+
+def row(case_id: str, case: Case) -> None:
+    ROWS.append(pytest.param(case, id=case_id))
+
+
+# Malformed and missing conversation ids, on every RPC that takes one.
+for rpc in CONVERSATION_RPCS:
+    row(
+        f"{rpc}-empty-conversation-id",
+        Case(rpc, lambda w, rpc=rpc: request_for(rpc, "", w), INVALID, CID_REQUIRED),
+    )
+    for kind, bad in MALFORMED_IDS.items():
+        row(
+            f"{rpc}-conversation-id-{kind}",
+            Case(rpc, lambda w, rpc=rpc, bad=bad: request_for(rpc, bad, w), INVALID, CID_MALFORMED),
+        )
+    # Deleted conversation reuse: a conversation that existed is as missing as any.
+    row(
+        f"{rpc}-deleted-conversation",
+        Case(rpc, lambda w, rpc=rpc: request_for(rpc, w.deleted, w), NOT_FOUND, gone),
+    )
+
+# The deleted conversation, named together with the response it had.
+row(
+    "AddResponse-deleted-conversation-with-its-old-parent",
+    Case(
+        "AddResponse",
+        lambda w: request_for(
+            "AddResponse", w.deleted, w, message="", parent_response_id=w.deleted_response
+        ),
+        NOT_FOUND,
+        gone,
+    ),
+)
+row(
+    "ShareConversation-deleted-conversation-with-its-old-response",
+    Case(
+        "ShareConversation",
+        lambda w: request_for("ShareConversation", w.deleted, w, response_id=w.deleted_response),
+        NOT_FOUND,
+        gone,
+    ),
+)
+
+# Malformed response ids, in every field that names one.
+RESPONSE_FIELDS = {
+    "AddResponse": "parent_response_id",
+    "AddModelResponse": "parent_response_id",
+    "GenerateTitle": "leaf_response_id",
+    "ShareConversation": "response_id",
+}
+for rpc, field_name in RESPONSE_FIELDS.items():
+    for kind, bad in MALFORMED_IDS.items():
+        row(
+            f"{rpc}-{field_name}-{kind}",
+            Case(
+                rpc,
+                lambda w, rpc=rpc, f=field_name, bad=bad: request_for(rpc, w.a, w, **{f: bad}),
+                INVALID,
+                RID_MALFORMED,
+            ),
+        )
+
+# A response of another conversation (B names A's), and responses that do not exist (yet):
+# every parent must already be a response of the same conversation, and a response's id is
+# drawn by the server when it is stored, so no request can make a response its own
+# ancestor (see also test_no_request_can_name_or_reparent_a_response).
+FOREIGN = {
+    "other-conversation": lambda w: w.a_human,
+    "other-conversations-model-reply": lambda w: w.a_model,
+    "not-yet-existing": lambda w: "0123456789abcdef" * 2,
+    "deleted-conversations-response": lambda w: w.deleted_response,
+}
+for rpc, field_name in RESPONSE_FIELDS.items():
+    messages = ["hi", ""] if rpc == "AddResponse" else [None]
+    for kind, pick in FOREIGN.items():
+        for message in messages:
+            extra = {} if message is None else {"message": message}
+            suffix = "" if message is None else ("-sample-only" if not message else "-with-message")
+            row(
+                f"{rpc}-{field_name}-{kind}{suffix}",
+                Case(
+                    rpc,
+                    lambda w, rpc=rpc, f=field_name, pick=pick, extra=extra: request_for(
+                        rpc, w.b, w, **{f: pick(w)}, **extra
+                    ),
+                    INVALID,
+                    not_in(pick, lambda w: w.b),
+                ),
+            )
+
+# Messages.
+MESSAGE_CASES = {
+    "whitespace": (
+        " \n\t \r ",
+        r"The message is only whitespace; send text, or an empty message to sample a model "
+        r"reply alone\.",
+    ),
+    "unicode-whitespace": (
+        "\u3000\u00a0\u2003\n",
+        r"The message is only whitespace; send text, or an empty message to sample a model "
+        r"reply alone\.",
+    ),
+    "over-limit": (
+        "x" * (MAX_MESSAGE_BYTES + 1),
+        rf"The message is {MAX_MESSAGE_BYTES + 1} bytes; the limit is {MAX_MESSAGE_BYTES} "
+        r"bytes\.",
+    ),
+    # The limit is in UTF-8 bytes, not characters: 501 times "é" is 1002 bytes.
+    "over-limit-multibyte": (
+        "é" * (MAX_MESSAGE_BYTES // 2 + 1),
+        rf"The message is {MAX_MESSAGE_BYTES + 2} bytes; the limit is {MAX_MESSAGE_BYTES} "
+        r"bytes\.",
+    ),
+    "nul": (
+        "hello\x00world",
+        r"The message contains a NUL character at position 5; Grove stores text, not binary "
+        r"data\.",
+    ),
+    "only-nul": (
+        "\x00",
+        r"The message contains a NUL character at position 0; Grove stores text, not binary "
+        r"data\.",
+    ),
+}
+for rpc in ("AddResponse", "AddModelResponse"):
+    for kind, (message, pattern) in MESSAGE_CASES.items():
+        row(
+            f"{rpc}-message-{kind}",
+            Case(
+                rpc,
+                lambda w, rpc=rpc, m=message: request_for(
+                    rpc, w.a, w, message=m, parent_response_id=w.a_model
+                ),
+                INVALID,
+                pattern,
+            ),
+        )
+row(
+    "AddModelResponse-message-empty",
+    Case(
+        "AddModelResponse",
+        lambda w: request_for("AddModelResponse", w.a, w, message=""),
+        INVALID,
+        r"The message is empty\.",
+    ),
+)
+row(
+    "AddModelResponse-message-empty-partial",
+    Case(
+        "AddModelResponse",
+        lambda w: request_for(
+            "AddModelResponse", w.a, w, message="", partial=True, parent_response_id=w.a_human
+        ),
+        INVALID,
+        r"The message is empty\.",
+    ),
+)
+
+# Titles.
+row(
+    "UpdateConversation-title-nul",
+    Case(
+        "UpdateConversation",
+        lambda w: request_for("UpdateConversation", w.a, w, title="a\x00b"),
+        INVALID,
+        r"The title contains a NUL character\.",
+    ),
+)
+row(
+    "UpdateConversation-title-over-long",
+    Case(
+        "UpdateConversation",
+        lambda w: request_for("UpdateConversation", w.a, w, title="t" * (MAX_TITLE_CHARS + 1)),
+        INVALID,
+        rf"The title is {MAX_TITLE_CHARS + 1} characters long; the limit is {MAX_TITLE_CHARS}\.",
+    ),
+)
+row(
+    "UpdateConversation-title-huge",
+    Case(
+        "UpdateConversation",
+        lambda w: request_for("UpdateConversation", w.a, w, title="t" * 20_000),
+        INVALID,
+        rf"The title is 20000 characters long; the limit is {MAX_TITLE_CHARS}\.",
+    ),
+)
+
+# Sharing needs a response to share up to.
+row(
+    "ShareConversation-without-response-id",
+    Case(
+        "ShareConversation",
+        lambda w: request_for("ShareConversation", w.a, w, response_id=""),
+        INVALID,
+        r"response_id is required: name the response up to which to share\.",
+    ),
+)
+
+# Unknown model and system prompt.
+UNKNOWN_MODEL = r"Unknown model {}; this server has: grove-offline-ngram\."
+UNKNOWN_PROMPT = r"Unknown system prompt {}; known: '', 'fun'\."
+for kind, name, shown in (
+    ("typo", "gpt-9", r"'gpt-9'"),
+    ("case", "GROVE-OFFLINE-NGRAM", r"'GROVE-OFFLINE-NGRAM'"),
+    ("nul", "grove\x00", r"'grove\\x00'"),
+    ("huge", "m" * 20_000, r"'m{40}…'"),
+):
+    row(
+        f"AddResponse-unknown-model-{kind}",
+        Case(
+            "AddResponse",
+            lambda w, name=name: request_for("AddResponse", w.a, w, model_name=name),
+            INVALID,
+            UNKNOWN_MODEL.format(shown),
+        ),
+    )
+for kind, name, shown in (
+    ("typo", "evil", r"'evil'"),
+    ("space", " ", r"' '"),
+    ("huge", "p" * 20_000, r"'p{40}…'"),
+):
+    for use_grok in (True, False):
+        row(
+            f"AddResponse-unknown-system-prompt-{kind}-use_grok-{use_grok}",
+            Case(
+                "AddResponse",
+                lambda w, name=name, use_grok=use_grok: request_for(
+                    "AddResponse", w.a, w, system_prompt_name=name, use_grok=use_grok
+                ),
+                INVALID,
+                UNKNOWN_PROMPT.format(shown),
+            ),
+        )
+
+# Absurd sampling parameters (and top_logprobs).
+NAN, INF = float("nan"), float("inf")
+SAMPLING_CASES: list[tuple[str, dict[str, Any], str]] = [
+    ("temperature", {"temperature": -1.0}, r"temperature must be between 0 and 2, got -1\.0\."),
+    ("temperature", {"temperature": NAN}, r"temperature must be between 0 and 2, got nan\."),
+    ("temperature", {"temperature": INF}, r"temperature must be between 0 and 2, got inf\."),
+    ("temperature", {"temperature": -INF}, r"temperature must be between 0 and 2, got -inf\."),
+    (
+        "temperature",
+        {"temperature": 1e9},
+        r"temperature must be between 0 and 2, got 1000000000\.0\.",
+    ),
+    ("top_p", {"top_p": 0.0}, r"top_p must be greater than 0 and at most 1, got 0\.0\."),
+    ("top_p", {"top_p": 1.5}, r"top_p must be greater than 0 and at most 1, got 1\.5\."),
+    ("top_p", {"top_p": -0.5}, r"top_p must be greater than 0 and at most 1, got -0\.5\."),
+    ("top_p", {"top_p": NAN}, r"top_p must be greater than 0 and at most 1, got nan\."),
+    ("max_tokens", {"max_tokens": 0}, r"max_tokens must be between 1 and 4096, got 0\."),
+    ("max_tokens", {"max_tokens": -5}, r"max_tokens must be between 1 and 4096, got -5\."),
+    (
+        "max_tokens",
+        {"max_tokens": 10**9},
+        r"max_tokens must be between 1 and 4096, got 1000000000\.",
+    ),
+    (
+        "max_tokens",
+        {"max_tokens": -(2**31)},
+        r"max_tokens must be between 1 and 4096, got -2147483648\.",
+    ),
+    (
+        "seed",
+        {"seed": 2**64 - 1},
+        r"seed must be between 0 and 9223372036854775807, got 18446744073709551615\.",
+    ),
+]
+
+
+def sampling_request(w: World, params: dict[str, Any], message: str) -> Message:
+    request = request_for("AddResponse", w.a, w, message=message, parent_response_id=w.a_model)
+    for name, value in params.items():
+        setattr(request.sampling_params, name, value)
+    return request
+
+
+for index, (name, params, pattern) in enumerate(SAMPLING_CASES):
+    value = next(iter(params.values()))
+    for message in ("hi", ""):
+        row(
+            f"AddResponse-{name}-{value}-{'with-message' if message else 'sample-only'}-{index}",
+            Case(
+                "AddResponse",
+                lambda w, params=params, message=message: sampling_request(w, params, message),
+                INVALID,
+                pattern,
+            ),
+        )
+for message in ("hi", ""):
+    row(
+        f"AddResponse-top_logprobs-negative-{'with-message' if message else 'sample-only'}",
+        Case(
+            "AddResponse",
+            lambda w, message=message: request_for(
+                "AddResponse", w.a, w, message=message, top_logprobs=-1
+            ),
+            INVALID,
+            r"top_logprobs cannot be negative\.",
+        ),
+    )
+
+
+# Bytes that are not a valid request: invalid UTF-8 in a string field, or no protobuf.
+def raw_with(request: Message, marker: str, invalid: bytes = b"\xff\xfe") -> bytes:
+    """`request` serialized, with the first bytes of the string `marker` made invalid UTF-8.
+
+    The length stays the same, so the framing around the string stays valid.
+    """
+    data = request.SerializeToString()
+    encoded = marker.encode()
+    assert data.count(encoded) == 1
+    return data.replace(encoded, invalid + encoded[len(invalid) :])
+
+
+RAW_CASES: dict[str, tuple[str, Build]] = {
+    "AddModelResponse-message": (
+        "AddModelResponse",
+        lambda w: raw_with(request_for("AddModelResponse", w.a, w, message="@@"), "@@"),
+    ),
+    "AddModelResponse-message-inside-text": (
+        "AddModelResponse",
+        lambda w: raw_with(
+            request_for("AddModelResponse", w.a, w, message="good @@ text"), "@@", b"\xc3\x28"
+        ),
+    ),
+    "AddResponse-message": (
+        "AddResponse",
+        lambda w: raw_with(request_for("AddResponse", w.a, w, message="@@"), "@@"),
+    ),
+    "AddResponse-model-name": (
+        "AddResponse",
+        lambda w: raw_with(request_for("AddResponse", w.a, w, model_name="@@"), "@@"),
+    ),
+    "UpdateConversation-title": (
+        "UpdateConversation",
+        lambda w: raw_with(request_for("UpdateConversation", w.a, w, title="@@"), "@@"),
+    ),
+    "GetConversation-conversation-id": (
+        "GetConversation",
+        lambda w: raw_with(request_for("GetConversation", w.a, w), w.a),
+    ),
+    "DeleteConversation-conversation-id": (
+        "DeleteConversation",
+        lambda w: raw_with(request_for("DeleteConversation", w.a, w), w.a),
+    ),
+    "ShareConversation-response-id": (
+        "ShareConversation",
+        lambda w: raw_with(request_for("ShareConversation", w.b, w, response_id="@@"), "@@"),
+    ),
+    "AddModelResponse-not-protobuf": ("AddModelResponse", lambda w: b"\xff\xff\xff\xff"),
+    "AddResponse-truncated": (
+        "AddResponse",
+        lambda w: request_for("AddResponse", w.a, w, message="cut short").SerializeToString()[:-3],
+    ),
+}
+for case_id, (rpc, build) in RAW_CASES.items():
+    row(f"raw-{case_id}", Case(rpc, build, INVALID, DECODE))
+
+# A request_id is unique among the caller's running streams.
+for where in ("same-conversation", "other-conversation"):
+    row(
+        f"AddResponse-duplicate-running-request-id-{where}",
+        Case(
+            "AddResponse",
+            lambda w, where=where: request_for(
+                "AddResponse",
+                w.a if where == "same-conversation" else w.b,
+                w,
+                message="again",
+                request_id="dup-request",
+            ),
+            grpc.StatusCode.ALREADY_EXISTS,
+            r"A stream with request_id 'dup-request' is already running\.",
+            running_request_id="dup-request",
+        ),
+    )
+# StopResponse must name a stream: an empty request_id names none (not the unnamed ones).
+row(
+    "StopResponse-without-request-id-while-an-unnamed-stream-runs",
+    Case(
+        "StopResponse",
+        lambda w: chat_pb2.StopResponseRequest(request_id=""),
+        INVALID,
+        r"request_id is required: name the stream to stop \(the request_id its AddResponse "
+        r"sent\)\.",
+        running_request_id="",
+    ),
+)
+
+
+# -- running the table -------------------------------------------------------------------------
+
+
+async def call(world: World, case: Case) -> grpc.aio.AioRpcError:
+    """Sends the row's request; returns the error status it must end with."""
+    method = SERVICE.methods_by_name[case.rpc]
+    request = case.build(world)
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        if isinstance(request, bytes):
+            path = f"/{SERVICE.full_name}/{case.rpc}"
+            make = (
+                world.channel.unary_stream if method.server_streaming else world.channel.unary_unary
+            )
+            rpc = make(path, request_serializer=lambda b: b, response_deserializer=bytes)
+            outcome = rpc(request)
+        else:
+            outcome = getattr(world.stub, case.rpc)(request)
+        if method.server_streaming:
+            async for _ in outcome:
+                pass
+        else:
+            await outcome
+    return info.value
+
+
+async def start_running_stream(world: World, request_id: str) -> grpc.aio.UnaryStreamCall:
+    """Starts a stream in conversation A and returns once its first token has arrived."""
+    request = chat_pb2.AddResponseRequest(
+        conversation_id=world.a,
+        message="keep talking",
+        parent_response_id=world.a_model,
+        request_id=request_id,
+    )
+    stream = world.stub.AddResponse(request)
+    for _ in range(100):
+        message = await stream.read()
+        assert message is not grpc.aio.EOF, "the stream ended before its first token"
+        if message.WhichOneof("response") == "token" and message.token.HasField("token"):
+            return stream
+    pytest.fail("no token arrived")
+
+
+async def stop_running_stream(world: World, stream: grpc.aio.UnaryStreamCall) -> None:
+    """Stops the row's stream (by cancelling it: it may have no request_id) and waits."""
+    stream.cancel()
+    for _ in range(500):
+        if world.server.servicer.active_stream_count == 0:
+            return
+        await asyncio.sleep(0.01)
+    pytest.fail("the stream did not end")
+
+
+@module_loop
+@pytest.mark.parametrize("case", ROWS)
+async def test_bad_request_is_refused_with_a_sentence_and_stores_nothing(
+    world: World, case: Case
+) -> None:
+    running = None
+    if case.running_request_id is not None:
+        running = await start_running_stream(world, case.running_request_id)
+    try:
+        before = await read_snapshot(world)
+        error = await call(world, case)
+        after = await read_snapshot(world)
+        if running is not None:
+            active = world.server.servicer._active
+            assert len(active) == 1 and not any(s.stop.is_set() for s in active), (
+                "the running stream goes on undisturbed"
+            )
+    finally:
+        if running is not None:
+            await stop_running_stream(world, running)
+    details = error.details() or ""
+    assert error.code() == case.code, details
+    pattern = case.pattern(world) if callable(case.pattern) else case.pattern
+    assert re.fullmatch(pattern, details), f"{details!r} does not match {pattern!r}"
+    assert SENTENCE.fullmatch(details), f"not a sentence: {details!r}"
+    assert len(details) <= MAX_DETAILS_CHARS, "the sentence is flooded by the input"
+    assert after == before, "the refused request stored something"
+
+
+def test_every_row_kind_reaches_its_rpc() -> None:
+    """The table covers every RPC that takes input; the ones that take none are listed."""
+    covered = {param.values[0].rpc for param in ROWS}
+    without_input = {"CreateConversation", "ListConversations", "ListModels"}
+    assert covered | without_input == {m.name for m in SERVICE.methods}
+
+
+@module_loop
+async def test_request_beyond_the_transport_limit(world: World) -> None:
+    """Far beyond the message limit, gRPC refuses the bytes before the servicer runs.
+
+    The server sets gRPC's receive limit to 4 x max_message_bytes (plus framing), so any
+    message up to there gets the servicer's sentence (rows above); beyond it gRPC answers
+    RESOURCE_EXHAUSTED with its own words, which the SDK turns into a sentence.
+    """
+    huge = "x" * (5 * MAX_MESSAGE_BYTES + 70_000)
+    before = await read_snapshot(world)
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await world.stub.AddModelResponse(
+            chat_pb2.AddModelResponseRequest(conversation_id=world.a, message=huge)
+        )
+    assert info.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert re.search(r"larger than max \(\d+ vs\. \d+\)", info.value.details() or "")
+    async with Client(api_host=world.server.address) as sdk:
+        conversation = await sdk.grok.get_conversation(world.a)
+        stream, future = conversation.add_response(huge)
+        with pytest.raises(ResourceExhaustedError) as sdk_info:
+            await collect(stream)
+        with pytest.raises(ResourceExhaustedError):
+            await future
+    assert re.fullmatch(
+        r"The request is larger than the server accepts \(.*larger than max.*\)\.",
+        sdk_info.value.message,
+    )
+    assert await read_snapshot(world) == before
+
+
+def test_no_request_can_name_or_reparent_a_response() -> None:
+    """Why no cycle can form: only creating requests name a parent, never their own id.
+
+    AddResponse and AddModelResponse are the only requests with a parent field; both create
+    a response whose id the server draws, and the rows above show that the parent must
+    already be a response of the same conversation. No RPC changes an existing response's
+    parent, so every parent is older than its child.
+    """
+    with_parent = set()
+    for method in SERVICE.methods:
+        fields = {f.name for f in method.input_type.fields}
+        if any("parent" in name for name in fields):
+            with_parent.add(method.name)
+            assert "response_id" not in fields, f"{method.name} could name its own id"
+    assert with_parent == {"AddResponse", "AddModelResponse"}
+    assert not any(m.name.startswith(("Move", "Reparent", "Edit")) for m in SERVICE.methods)
+
+
+SURROGATE = "bad \ud800 text"
+
+
+@module_loop
+@pytest.mark.parametrize(
+    "action", ["add_response", "sample", "set_title", "replace-model", "replace-human"]
+)
+async def test_lone_surrogate_is_refused_by_the_sdk_before_sending(
+    world: World, action: str
+) -> None:
+    before = await read_snapshot(world)
+    async with Client(api_host=world.server.address) as sdk:
+        conversation = await sdk.grok.get_conversation(world.a)
+        model_reply = conversation.get_response(world.a_model)
+        with pytest.raises(InvalidArgumentError) as info:
+            if action == "add_response":
+                stream, future = conversation.add_response(SURROGATE)
+                try:
+                    await collect(stream)
+                finally:
+                    with pytest.raises(InvalidArgumentError):
+                        await future
+            elif action == "sample":
+                sampled = conversation.sample(SURROGATE, parent_response_id=world.a_model)
+                async for _ in sampled:
+                    pass
+            elif action == "set_title":
+                await conversation.set_title(SURROGATE)
+            elif action == "replace-model":
+                stream, _ = model_reply.replace(SURROGATE)
+                await collect(stream)
+            else:
+                human = conversation.get_response(world.a_human)
+                stream, _ = human.replace(SURROGATE)
+                await collect(stream)
+    assert re.fullmatch(
+        r"The text cannot be sent: it holds U\+D800 at position 4, which is not valid Unicode "
+        r"text \(a lone surrogate\); nothing was stored\.",
+        info.value.message,
+    )
+    assert await read_snapshot(world) == before
+
+
+def test_row_ids_are_unique() -> None:
+    ids = [param.id for param in ROWS]
+    assert len(ids) == len(set(ids))

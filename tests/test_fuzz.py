@@ -1,0 +1,708 @@
+"""Random requests to every RPC of one running server, then the store's invariants.
+
+Hypothesis draws sequences of requests from two users: real ids from earlier steps mixed
+with random, malformed and hostile ones, text with control characters and oversized
+strings, absurd sampling parameters, unknown model and prompt names. Some AddResponse
+streams run in the background while later steps delete, stop or cancel them. Every
+refusal must be a status a client can act on, with a sentence; afterwards the SQLite file
+must hold a consistent forest that the RPCs report exactly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import sqlite3
+import struct
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import grpc
+from google.protobuf import empty_pb2
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+
+from client import Client
+from protos import chat_pb2
+from server.auth import hash_key
+from server.config import ServerConfig
+from server.runtime import GroveServer
+
+SERVICE = chat_pb2.DESCRIPTOR.services_by_name["Chat"]
+USERS = {"alice": "key-alice", "bob": "key-bob"}
+MAX_MESSAGE_BYTES = 300
+MAX_TITLE_CHARS = 40
+MAX_STEPS = 12
+ALLOWED = {
+    grpc.StatusCode.INVALID_ARGUMENT,
+    grpc.StatusCode.NOT_FOUND,
+    grpc.StatusCode.ALREADY_EXISTS,
+    grpc.StatusCode.FAILED_PRECONDITION,
+    grpc.StatusCode.RESOURCE_EXHAUSTED,
+}
+EMPTY = empty_pb2.Empty()
+
+# -- strategies ----------------------------------------------------------------------------
+
+HOSTILE_IDS = [
+    "",
+    "0" * 32,
+    "A" * 32,
+    "g" * 32,
+    "a" * 33,
+    "' OR 1=1 --",
+    "0'; DROP TABLE responses; --",
+    "\x00" * 32,
+    "%",
+    "*",
+]
+TEXT = st.one_of(
+    st.text(st.characters(codec="utf-8"), max_size=40),
+    st.text(st.characters(codec="utf-8", max_codepoint=0x1F), max_size=8),
+    st.builds(
+        lambda piece, count: piece * count,
+        st.sampled_from(["x", "é", " ", "\x00", "\n", "😀", "ab\x00"]),
+        st.integers(0, 2 * MAX_MESSAGE_BYTES),
+    ),
+    st.sampled_from(
+        [
+            "",
+            " ",
+            "\t\n",
+            "hello",
+            "What is a forest?",
+            # Long content words: a derived title longer than MAX_TITLE_CHARS.
+            "Explain photosynthesis, chlorophyll, mitochondria, ribosomes and chloroplasts",
+        ]
+    ),
+)
+FLOATS = st.one_of(
+    st.floats(width=32, allow_nan=True, allow_infinity=True),
+    st.sampled_from([-1.0, 0.0, 0.5, 1.0, 1.5, 2.0, 1e9]),
+)
+SAMPLING = st.fixed_dictionaries(
+    # Always set, so that no reply runs to the default length (200 tokens) and slows the
+    # test; the valid values are small.
+    {
+        "max_tokens": st.one_of(
+            st.integers(-3, 6), st.sampled_from([0, 4097, 10**9, -(2**31), 2**31 - 1])
+        )
+    },
+    optional={
+        "temperature": FLOATS,
+        "top_p": FLOATS,
+        "seed": st.one_of(st.integers(0, 5), st.sampled_from([2**63 - 1, 2**63, 2**64 - 1])),
+    },
+)
+MODEL_NAMES = st.one_of(
+    st.sampled_from(["", "grove-offline-ngram", "gpt-9", "\x00", "m" * 5000]), TEXT
+)
+PROMPT_NAMES = st.one_of(st.sampled_from(["", "fun", "evil", "p" * 5000]), TEXT)
+REQUEST_IDS = st.one_of(st.sampled_from(["", "r1", "r2"]), TEXT)
+
+# Values the server accepts, so that sequences get far enough to build forests.
+VALID_TEXT = st.one_of(
+    st.text(st.characters(codec="utf-8", exclude_characters="\x00"), min_size=1, max_size=40),
+    st.sampled_from(["hello", "What is a forest?", "Explain photosynthesis and ribosomes"]),
+).map(lambda text: text if text.strip() else f"x{text}")
+VALID_TITLES = st.text(
+    st.characters(codec="utf-8", exclude_characters="\x00"), max_size=MAX_TITLE_CHARS
+)
+VALID_SAMPLING = st.fixed_dictionaries(
+    # Short replies keep the test fast; 8 tokens (hypothesis favours the first entry) at
+    # 3 ms each outlive a few later steps, so stops, cancels and deletes meet live streams.
+    {"max_tokens": st.sampled_from([8, 1, 3, 16])},
+    optional={
+        "temperature": st.floats(0.0, 2.0, width=32),
+        "top_p": st.floats(0.0, 1.0, exclude_min=True, width=32),
+        "seed": st.integers(0, 2**63 - 1),
+    },
+)
+VALID_REQUEST_IDS = st.one_of(st.sampled_from(["r1", "r2"]), st.uuids().map(lambda u: u.hex))
+
+
+@dataclass
+class Pools:
+    """Ids seen in this sequence: conversations with their owner, responses with theirs."""
+
+    owners: dict[str, str] = field(default_factory=dict)  # conversation id -> user
+    request_ids: list[str] = field(default_factory=list)  # of AddResponse calls, oldest first
+    responses: dict[str, str] = field(default_factory=dict)  # response id -> conversation id
+
+
+def _pick(source: list[str], index: int, fallback: str) -> str:
+    return source[index % len(source)] if source else fallback
+
+
+def ids(pools: Pools) -> st.SearchStrategy[str]:
+    """Any id: a real one of any kind and any user, or random, malformed or hostile.
+
+    What is drawn never depends on the pools' contents (only which value an index picks),
+    so hypothesis sees the same shape of data whatever the server answered.
+    """
+    return st.one_of(
+        st.integers(0, 255).map(lambda i: _pick(list(pools.owners), i, "f" * 32)),
+        st.integers(0, 255).map(lambda i: _pick(list(pools.responses), i, "e" * 32)),
+        st.uuids().map(lambda u: u.hex),
+        st.sampled_from(HOSTILE_IDS),
+        TEXT,
+    )
+
+
+class Fields:
+    """Draws each field from its valid or its chaotic strategy, as the request's mode says.
+
+    "valid" requests should succeed, "one-bad" ones spoil a single field, "chaos" ones
+    every field. The mode and the spoiled field are drawn first, so the shape of the data
+    depends only on earlier draws.
+    """
+
+    def __init__(self, draw: Callable[[Any], Any], count: int) -> None:
+        self.draw = draw
+        self.mode = draw(st.sampled_from(["valid", "one-bad", "valid", "chaos"]))
+        self.bad = draw(st.integers(0, count - 1))
+        self.count = count
+        self.index = 0
+
+    def __call__(self, valid: st.SearchStrategy[Any], chaos: st.SearchStrategy[Any]) -> Any:
+        index, self.index = self.index, self.index + 1
+        assert index < self.count, "FIELD_COUNTS is out of date"
+        spoil = self.mode == "chaos" or (self.mode == "one-bad" and index == self.bad)
+        return self.draw(chaos if spoil else valid)
+
+
+# How many fields of each request `build_request` draws through `Fields`.
+FIELD_COUNTS = {
+    "GetConversation": 1,
+    "UpdateConversation": 2,
+    "DeleteConversation": 1,
+    "GenerateTitle": 2,
+    "AddResponse": 8,
+    "AddModelResponse": 3,
+    "ShareConversation": 2,
+}
+
+
+def build_request(rpc: str, draw: Callable[[Any], Any], pools: Pools, user: str) -> Any:
+    """A random request of `rpc` from `user`."""
+    if rpc == "CreateConversation":
+        return chat_pb2.CreateConversationRequest()
+    if rpc in ("ListConversations", "ListModels"):
+        return EMPTY
+    if rpc == "StopResponse":
+        newest_first = list(reversed(pools.request_ids))
+        started = st.integers(0, 255).map(lambda i: _pick(newest_first, i, "r1"))
+        return chat_pb2.StopResponseRequest(request_id=Fields(draw, 1)(started, REQUEST_IDS))
+    if rpc not in FIELD_COUNTS:
+        raise AssertionError(f"the fuzz test cannot build a {rpc} request yet: add it")
+    fields = Fields(draw, FIELD_COUNTS[rpc])
+    mine = [c for c, owner in pools.owners.items() if owner == user]
+    cid = fields(st.integers(0, 255).map(lambda i: _pick(mine, i, "d" * 32)), ids(pools))
+
+    def responses_of(conversation: str) -> list[str]:
+        return [r for r, c in pools.responses.items() if c == conversation]
+
+    def response_id(*, optional: bool) -> str:
+        own = st.integers(0, 255).map(lambda i: _pick(responses_of(cid), i, ""))
+        valid = st.one_of(st.just(""), own, own) if optional else own
+        return fields(valid, st.one_of(st.just(""), ids(pools)))
+
+    if rpc == "GetConversation":
+        return chat_pb2.GetConversationRequest(conversation_id=cid)
+    if rpc == "UpdateConversation":
+        return chat_pb2.UpdateConversationRequest(
+            conversation_id=cid, title=fields(VALID_TITLES, TEXT), starred=draw(st.booleans())
+        )
+    if rpc == "DeleteConversation":
+        return chat_pb2.DeleteConversationRequest(conversation_id=cid)
+    if rpc == "GenerateTitle":
+        return chat_pb2.GenerateTitleRequest(
+            conversation_id=cid, leaf_response_id=response_id(optional=True)
+        )
+    if rpc == "AddResponse":
+        request = chat_pb2.AddResponseRequest(
+            conversation_id=cid,
+            message=fields(st.one_of(st.just(""), VALID_TEXT, VALID_TEXT), TEXT),
+            model_name=fields(st.sampled_from(["", "grove-offline-ngram"]), MODEL_NAMES),
+            parent_response_id=response_id(optional=True),
+            use_grok=draw(st.booleans()),
+            system_prompt_name=fields(st.sampled_from(["", "fun"]), PROMPT_NAMES),
+            request_id=fields(VALID_REQUEST_IDS, REQUEST_IDS),
+            top_logprobs=fields(
+                st.integers(0, 25), st.one_of(st.integers(-2, 25), st.just(2**31 - 1))
+            ),
+        )
+        for name, value in fields(VALID_SAMPLING, SAMPLING).items():
+            setattr(request.sampling_params, name, value)
+        return request
+    if rpc == "AddModelResponse":
+        return chat_pb2.AddModelResponseRequest(
+            conversation_id=cid,
+            message=fields(VALID_TEXT, TEXT),
+            partial=draw(st.booleans()),
+            parent_response_id=response_id(optional=True),
+        )
+    if rpc == "ShareConversation":
+        return chat_pb2.ShareConversationRequest(
+            conversation_id=cid, response_id=response_id(optional=False)
+        )
+    raise AssertionError(f"the fuzz test cannot build a {rpc} request yet: add it")
+
+
+# -- running a sequence -----------------------------------------------------------------------
+
+# Every RPC, and cancelling a background stream. Hypothesis favours the first entries of a
+# list, so the ones that change the forest come first.
+STEP_KINDS = [
+    "AddResponseBurst",
+    "AddResponse",
+    "StopResponse",
+    "CancelStream",
+    "DeleteConversation",
+    "AddModelResponse",
+    "GenerateTitle",
+    "ShareConversation",
+    "UpdateConversation",
+    "GetConversation",
+    "ListConversations",
+    "CreateConversation",
+    "ListModels",
+]
+
+
+@dataclass
+class Harness:
+    server: GroveServer
+    clients: dict[str, Client]
+    pools: Pools = field(default_factory=Pools)
+    calls: Counter[str] = field(default_factory=Counter)
+
+
+@dataclass
+class Background:
+    """An AddResponse stream being read by a task while later steps run."""
+
+    call: Any
+    task: asyncio.Task[None] | None = None
+    cancelled: bool = False
+
+
+def check_refusal(rpc: str, error: grpc.aio.AioRpcError, *, cancelled: bool = False) -> None:
+    event(f"{rpc}: {error.code().name}")
+    if cancelled and error.code() == grpc.StatusCode.CANCELLED:
+        return
+    assert error.code() in ALLOWED, f"{rpc}: {error.code()} {error.details()!r}"
+    assert (error.details() or "").strip(), f"{rpc}: {error.code()} without a sentence"
+
+
+def harvest(pools: Pools, user: str, request: Any, message: Any) -> None:
+    """Adds the ids a successful reply reveals to the pools.
+
+    Not those of ListConversations: they include every earlier sequence's conversations,
+    which this sequence leaves alone (so each is checked once, after its own sequence).
+    """
+    if isinstance(message, chat_pb2.Conversation):
+        pools.owners[message.conversation_id] = user
+        for response in message.responses:
+            pools.responses[response.response_id] = message.conversation_id
+    elif isinstance(message, chat_pb2.Response):
+        pools.responses[message.response_id] = request.conversation_id
+    elif isinstance(message, chat_pb2.AddResponseResponse):
+        kind = message.WhichOneof("response")
+        if kind in ("user_response", "model_response"):
+            pools.responses[getattr(message, kind).response_id] = request.conversation_id
+
+
+async def drain(harness: Harness, user: str, request: Any, stream: Background) -> None:
+    """Reads an AddResponse stream to its end; checks how it ended."""
+    try:
+        async for message in stream.call:
+            harvest(harness.pools, user, request, message)
+            if message.WhichOneof("response") == "model_response":
+                event("AddResponse: OK" + (" (partial)" if message.model_response.partial else ""))
+    except grpc.aio.AioRpcError as error:
+        check_refusal("AddResponse", error, cancelled=stream.cancelled)
+    except asyncio.CancelledError:
+        if not stream.cancelled:
+            raise
+
+
+def start_stream(harness: Harness, user: str, request: Any) -> Background:
+    """Starts an AddResponse call and a task that reads it."""
+    if request.request_id:
+        harness.pools.request_ids.append(request.request_id)
+    stream = Background(harness.clients[user].stub.AddResponse(request))
+    stream.task = asyncio.create_task(drain(harness, user, request, stream))
+    return stream
+
+
+async def prelude(harness: Harness) -> None:
+    """Each user starts with a conversation holding a root, so real ids exist at once."""
+    harness.pools = Pools()
+    for user in sorted(USERS):
+        stub = harness.clients[user].stub
+        created = await stub.CreateConversation(chat_pb2.CreateConversationRequest())
+        harvest(harness.pools, user, None, created)
+        request = chat_pb2.AddModelResponseRequest(
+            conversation_id=created.conversation_id, message=f"{user}'s root, by hand"
+        )
+        harvest(harness.pools, user, request, await stub.AddModelResponse(request))
+
+
+async def run_sequence(data: st.DataObject, harness: Harness) -> None:
+    await prelude(harness)
+    background: list[Background] = []
+    steps = data.draw(st.integers(1, MAX_STEPS), label="steps")
+    for _ in range(steps):
+        kind = data.draw(st.sampled_from(STEP_KINDS), label="step")
+        harness.calls[kind] += 1
+        event(f"step {kind}")
+        if kind == "CancelStream":
+            index = data.draw(st.integers(0, MAX_STEPS), label="victim")
+            if background:
+                victim = background[-1 - index % len(background)]  # the newest first
+                victim.cancelled = victim.cancelled or not victim.call.done()
+                victim.call.cancel()
+                event(f"CancelStream: {'cancelled' if victim.cancelled else 'already done'}")
+            continue
+        user = data.draw(st.sampled_from(sorted(USERS)), label="user")
+        stub = harness.clients[user].stub
+        if kind == "AddResponseBurst":
+            # Several streams at once: the stream limit, request_id clashes, and the
+            # forest under concurrent writers.
+            for _ in range(data.draw(st.integers(2, 4), label="burst")):
+                request = build_request("AddResponse", data.draw, harness.pools, user)
+                background.append(start_stream(harness, user, request))
+            continue
+        request = build_request(kind, data.draw, harness.pools, user)
+        if kind == "AddResponse":
+            stream = start_stream(harness, user, request)
+            if data.draw(st.integers(0, 3), label="in background"):
+                event("AddResponse: in background")
+                background.append(stream)
+            else:
+                await stream.task
+            continue
+        try:
+            reply = await getattr(stub, kind)(request)
+        except grpc.aio.AioRpcError as error:
+            check_refusal(kind, error)
+        else:
+            event(f"{kind}: OK" + (" (stopped)" if getattr(reply, "stopped", False) else ""))
+            harvest(harness.pools, user, request, reply)
+    async with asyncio.timeout(30):
+        await asyncio.gather(*(b.task for b in background if b.task is not None))
+        # A cancelled call returns at once; its handler stores the partial reply after.
+        for _ in range(6000):
+            if not harness.server.servicer.active_stream_count:
+                break
+            await asyncio.sleep(0.005)
+    assert not harness.server.servicer.active_stream_count, "every stream ended"
+    await check_store(harness)
+
+
+# -- the invariants ----------------------------------------------------------------------------
+
+
+def read_tables(db: Path) -> dict[str, Any]:
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        conn.row_factory = sqlite3.Row
+        return {
+            "integrity": [tuple(r) for r in conn.execute("PRAGMA integrity_check")],
+            "foreign_keys": [tuple(r) for r in conn.execute("PRAGMA foreign_key_check")],
+            "conversations": [
+                dict(r) for r in conn.execute("SELECT * FROM conversations ORDER BY rowid")
+            ],
+            "responses": [dict(r) for r in conn.execute("SELECT * FROM responses ORDER BY seq")],
+            "checkpoints": [dict(r) for r in conn.execute("SELECT * FROM checkpoints")],
+        }
+
+
+def _time(text: str) -> datetime:
+    return datetime.fromisoformat(text).astimezone(UTC)
+
+
+def _float32(value: float) -> float:
+    return struct.unpack("f", struct.pack("f", value))[0]
+
+
+def _same_float(a: float, b: float) -> bool:
+    return (math.isnan(a) and math.isnan(b)) or a == b
+
+
+def _check_text(text: str, what: str) -> None:
+    assert text.strip(), f"{what} is blank"
+    assert "\x00" not in text, f"{what} holds NUL"
+    assert len(text.encode("utf-8")) <= MAX_MESSAGE_BYTES, f"{what} is over the limit"
+
+
+def check_rows(tables: dict[str, Any]) -> None:
+    assert tables["integrity"] == [("ok",)]
+    assert tables["foreign_keys"] == []
+    assert tables["checkpoints"] == [], "no checkpoint outlives its stream"
+    owners = {c["conversation_id"]: c["user_id"] for c in tables["conversations"]}
+    for conversation in tables["conversations"]:
+        assert conversation["user_id"] in USERS
+        assert conversation["starred"] in (0, 1)
+        assert _time(conversation["update_time"]) >= _time(conversation["create_time"])
+        assert len(conversation["title"]) <= MAX_TITLE_CHARS, conversation["title"]
+        assert "\x00" not in conversation["title"]
+    by_id = {r["response_id"]: r for r in tables["responses"]}
+    assert len(by_id) == len(tables["responses"]), "response ids are unique"
+    latest: dict[str, datetime] = {}
+    for response in tables["responses"]:
+        cid = response["conversation_id"]
+        assert owners[cid] == response["user_id"], "a response belongs to its owner's forest"
+        created = _time(response["create_time"])
+        latest[cid] = max(latest.get(cid, created), created)
+        for flag in ("manual", "partial", "shared"):
+            assert response[flag] in (0, 1), flag
+        sampling = [response[c] for c in ("temperature", "top_p", "max_tokens", "seed")]
+        assert all(v is None for v in sampling) or all(v is not None for v in sampling)
+        assert response["sender"] in ("human", "model")
+        if response["sender"] == "human":
+            assert not response["manual"] and not response["partial"]
+            assert sampling[0] is None and response["model_name"] == ""
+            _check_text(response["message"], "a human message")
+        elif response["manual"]:
+            assert sampling[0] is None and response["model_name"] == ""
+            _check_text(response["message"], "a manual reply")
+        else:
+            temperature, top_p, max_tokens, _ = sampling
+            assert temperature is not None, "a sampled reply records its parameters"
+            assert response["model_name"] == "grove-offline-ngram"
+            assert 0 <= temperature <= 2 and 0 < top_p <= 1 and 1 <= max_tokens <= 4096
+            assert response["token_count"] <= max_tokens
+        parent = response["parent_response_id"]
+        if parent is not None:
+            assert parent in by_id, "the parent exists"
+            assert by_id[parent]["conversation_id"] == cid, "the parent is in the same forest"
+            assert by_id[parent]["seq"] < response["seq"], "the parent was created earlier"
+            if response["shared"]:
+                assert by_id[parent]["shared"], "sharing marks the whole path from the root"
+        seen = {response["response_id"]}
+        node = parent
+        while node is not None:
+            assert node not in seen, "a response is its own ancestor"
+            seen.add(node)
+            node = by_id[node]["parent_response_id"]
+    for conversation in tables["conversations"]:
+        cid = conversation["conversation_id"]
+        if cid in latest:
+            assert _time(conversation["update_time"]) >= latest[cid]
+
+
+def check_view(view: chat_pb2.Conversation, row: dict[str, Any], rows: list[dict]) -> None:
+    """What GetConversation reports equals the table rows."""
+    assert view.conversation_id == row["conversation_id"]
+    assert view.title == row["title"] and view.starred == bool(row["starred"])
+    assert view.create_time.ToDatetime(tzinfo=UTC) == _time(row["create_time"])
+    assert view.update_time.ToDatetime(tzinfo=UTC) == _time(row["update_time"])
+    assert view.response_count == len(rows) == len(view.responses)
+    for response, stored in zip(view.responses, rows, strict=True):
+        assert response.response_id == stored["response_id"]
+        assert response.parent_response_id == (stored["parent_response_id"] or "")
+        assert response.create_time.ToDatetime(tzinfo=UTC) == _time(stored["create_time"])
+        for name in ("message", "sender", "query", "query_type", "model_name", "token_count"):
+            assert getattr(response, name) == stored[name], name
+        for name in ("manual", "partial", "shared"):
+            assert getattr(response, name) == bool(stored[name]), name
+        for name in ("time_to_first_token_seconds", "total_time_seconds"):
+            assert getattr(response, name) == stored[name], name
+        params = response.sampling_params
+        if stored["temperature"] is None:
+            assert not response.HasField("sampling_params")
+        else:
+            assert _same_float(params.temperature, _float32(stored["temperature"]))
+            assert _same_float(params.top_p, _float32(stored["top_p"]))
+            assert params.max_tokens == stored["max_tokens"]
+            assert params.seed == stored["seed"] % 2**64
+
+
+async def check_store(harness: Harness) -> None:
+    """Checks every row of the database, and the RPCs' view of this sequence's forests.
+
+    (Earlier sequences' conversations were checked after their own sequence; no later
+    sequence can name them, since the id pools start afresh.)
+    """
+    tables = await asyncio.to_thread(read_tables, harness.server.config.db)
+    check_rows(tables)
+    responses: dict[str, list[dict]] = {}
+    for response in tables["responses"]:
+        responses.setdefault(response["conversation_id"], []).append(response)
+    touched = [c for c in tables["conversations"] if c["conversation_id"] in harness.pools.owners]
+    for user, sdk in harness.clients.items():
+        mine = [c for c in tables["conversations"] if c["user_id"] == user]
+        listing = await sdk.stub.ListConversations(EMPTY)
+        newest_first = sorted(mine, key=lambda c: c["update_time"], reverse=True)
+        assert [c.conversation_id for c in listing.conversations] == [
+            c["conversation_id"] for c in newest_first
+        ]
+        for row in touched:
+            if row["user_id"] == user:
+                view = await sdk.stub.GetConversation(
+                    chat_pb2.GetConversationRequest(conversation_id=row["conversation_id"])
+                )
+                check_view(view, row, responses.get(row["conversation_id"], []))
+            else:
+                try:
+                    await sdk.stub.GetConversation(
+                        chat_pb2.GetConversationRequest(conversation_id=row["conversation_id"])
+                    )
+                except grpc.aio.AioRpcError as error:
+                    assert error.code() == grpc.StatusCode.NOT_FOUND
+                else:
+                    raise AssertionError(f"{user} reads another user's conversation")
+
+
+# -- the test ------------------------------------------------------------------------------------
+
+
+@settings(max_examples=5, derandomize=True, database=None)
+@given(data=st.data())
+def test_every_rpc_can_be_fuzzed(data: st.DataObject) -> None:
+    """A new RPC must get a request builder and a step here before it ships."""
+    rpcs = {m.name for m in SERVICE.methods}
+    assert set(STEP_KINDS) == rpcs | {"CancelStream", "AddResponseBurst"}
+    pools = Pools(owners={"0" * 32: "alice"}, responses={"1" * 32: "0" * 32})
+    for method in SERVICE.methods:
+        request = build_request(method.name, data.draw, pools, "alice")
+        assert request.DESCRIPTOR.full_name == method.input_type.full_name, method.name
+
+
+def test_random_requests_keep_the_store_consistent(tmp_path: Path) -> None:
+    """60 sequences of up to 12 steps against one server; its database lives throughout.
+
+    Hypothesis drives synchronous tests, so the server and every sequence run on one event
+    loop of this test's own (as tests/test_forest_properties.py runs its scenarios).
+    Derandomized: the same sequences every run. A refusal other than INVALID_ARGUMENT,
+    NOT_FOUND, ALREADY_EXISTS, FAILED_PRECONDITION or RESOURCE_EXHAUSTED (CANCELLED only for
+    a call the test cancelled itself) fails, as does any broken invariant of the store.
+    """
+    loop = asyncio.new_event_loop()
+    config = ServerConfig(
+        port=0,
+        db=tmp_path / "grove.sqlite3",
+        api_keys={hash_key(key): user for user, key in USERS.items()},
+        max_message_bytes=MAX_MESSAGE_BYTES,
+        max_title_chars=MAX_TITLE_CHARS,
+        offline_min_reply_tokens=0,
+        # Slow enough that background streams overlap later steps (stop, delete, cancel).
+        token_delay_ms=3.0,
+        max_streams=3,
+        checkpoint_interval_ms=2.0,
+    )
+    server = GroveServer(config)
+
+    async def start() -> Harness:
+        await server.start()
+        clients = {
+            user: Client(api_host=server.address, api_key=key) for user, key in USERS.items()
+        }
+        return Harness(server, clients)
+
+    async def stop(harness: Harness) -> None:
+        for sdk in harness.clients.values():
+            await sdk.close()
+        await server.stop()
+
+    harness = loop.run_until_complete(start())
+    try:
+
+        @settings(
+            max_examples=60,
+            deadline=None,
+            derandomize=True,
+            database=None,
+            suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+        )
+        @given(data=st.data())
+        def sequences(data: st.DataObject) -> None:
+            loop.run_until_complete(run_sequence(data, harness))
+
+        sequences()
+        assert set(harness.calls) == set(STEP_KINDS), "every RPC was fuzzed"
+    finally:
+        loop.run_until_complete(stop(harness))
+        loop.close()
+
+
+async def eventually(condition: Callable[[], Any], attempts: int = 400) -> None:
+    """Polls `condition` (maybe async) every 5 ms until it holds or attempts run out."""
+    for _ in range(attempts):
+        outcome = condition()
+        if asyncio.iscoroutine(outcome):
+            outcome = await outcome
+        if outcome:
+            return
+        await asyncio.sleep(0.005)
+
+
+async def test_cancel_while_a_checkpoint_batch_is_written_keeps_the_reply(make_server) -> None:
+    """What the fuzz test found: a stream cancelled right after its last token.
+
+    Its reply was done but not stored; it waited for the checkpoint batch in flight (which
+    held this stream's text) and the cancellation ended it there: the reply was lost and
+    the batch's checkpoint stayed behind. Here the batch is held open on purpose, the client
+    cancels while the stream waits for it, and the batch is then let go.
+    """
+    running = make_server(token_delay_ms=1.0, checkpoint_interval_ms=600_000.0)
+    saving, release, handler_cancelled = asyncio.Event(), asyncio.Event(), asyncio.Event()
+    save_checkpoints = running.store.save_checkpoints
+    add_response = running.servicer.AddResponse
+
+    async def held_save(checkpoints: Any) -> None:
+        saving.set()
+        await release.wait()
+        await save_checkpoints(checkpoints)
+
+    async def watched_add_response(request: Any, context: Any) -> None:
+        try:
+            await add_response(request, context)
+        except asyncio.CancelledError:
+            handler_cancelled.set()
+            raise
+
+    running.store.save_checkpoints = held_save
+    running.servicer.AddResponse = watched_add_response  # registered by start()
+    await running.start()
+    try:
+        async with Client(api_host=running.address) as sdk:
+            created = await sdk.stub.CreateConversation(chat_pb2.CreateConversationRequest())
+            request = chat_pb2.AddResponseRequest(
+                conversation_id=created.conversation_id, message="hello"
+            )
+            request.sampling_params.max_tokens = 3
+            call = sdk.stub.AddResponse(request)
+            async for message in call:
+                if message.WhichOneof("response") == "token" and message.token.HasField("token"):
+                    break
+            (stream,) = running.servicer._active
+            batch = asyncio.create_task(running.servicer.checkpoint_now())
+            async with asyncio.timeout(10):
+                await saving.wait()
+                # Sampling ends; the stream then waits for the batch (or stores at once).
+                await eventually(lambda: stream.closed)
+                call.cancel()
+                await handler_cancelled.wait()
+                release.set()
+                await batch
+
+        async def settled() -> bool:
+            tables = await asyncio.to_thread(read_tables, running.config.db)
+            return not tables["checkpoints"] and len(tables["responses"]) == 2
+
+        await eventually(settled)
+        tables = await asyncio.to_thread(read_tables, running.config.db)
+        assert tables["checkpoints"] == [], "no checkpoint outlives its stream"
+        human, reply = tables["responses"]
+        assert reply["sender"] == "model" and reply["parent_response_id"] == human["response_id"]
+        assert reply["token_count"] == 3, "the sampled reply was kept"
+    finally:
+        release.set()
+        await running.stop()

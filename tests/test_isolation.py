@@ -1,0 +1,431 @@
+"""Isolation between users, RPC by RPC: another user's conversation is a missing one.
+
+Bob holds every id of Alice's (conversation, responses, a running request_id) and tries
+each RPC of the Chat service with them. Each refusal must be indistinguishable from the
+refusal for a random well-formed id (same status, same sentence once the id is replaced),
+so Bob cannot even learn that Alice's conversation exists; and Alice's conversation must
+be byte for byte what it was. The cases are keyed by the service descriptor's method
+names, so an RPC added to `chat.proto` fails here until it gets its own case.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import grpc
+import pytest
+from google.protobuf import empty_pb2
+
+from client import Client
+from protos import chat_pb2
+from server.auth import hash_key
+from server.runtime import GroveServer
+
+SERVICE = chat_pb2.DESCRIPTOR.services_by_name["Chat"]
+RPC_NAMES = [method.name for method in SERVICE.methods]
+EMPTY = empty_pb2.Empty()
+
+
+def _random_id() -> str:
+    return uuid.uuid4().hex
+
+
+@dataclass
+class World:
+    """Alice's conversation as Bob finds it, and the stubs of both users."""
+
+    server: GroveServer
+    alice: Any  # the SDK's authorized ChatStub (raw protobuf messages, Alice's key)
+    bob: Any
+    cid: str
+    response_ids: list[str]  # human, model, manual model, in creation order
+    # What Alice's conversation must still look like after Bob's attempts.
+    baseline: bytes = b""
+    baseline_list: bytes = b""
+    notes: list[str] = field(default_factory=list)
+
+
+async def _alice_view(world: World) -> tuple[bytes, bytes]:
+    """Alice's conversation and her conversation list, serialized deterministically."""
+    conversation = await world.alice.GetConversation(
+        chat_pb2.GetConversationRequest(conversation_id=world.cid)
+    )
+    listing = await world.alice.ListConversations(EMPTY)
+    return (
+        conversation.SerializeToString(deterministic=True),
+        listing.SerializeToString(deterministic=True),
+    )
+
+
+async def _refusal(call: Any) -> grpc.aio.AioRpcError:
+    """Awaits a unary call or drains a stream; returns the error it must end with."""
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        if hasattr(call, "__aiter__"):
+            async for _ in call:
+                pass
+        else:
+            await call
+    return info.value
+
+
+def _shape(error: grpc.aio.AioRpcError, ids: Mapping[str, str]) -> tuple[Any, str]:
+    """The status and sentence of a refusal with each id replaced by its role's name."""
+    details = error.details() or ""
+    for role, value in ids.items():
+        details = details.replace(value, f"<{role}>")
+    return error.code(), details
+
+
+async def assert_indistinguishable(
+    make_call: Callable[[Mapping[str, str]], Any],
+    alice_ids: Mapping[str, str],
+    expected: grpc.StatusCode,
+) -> None:
+    """Bob's call with Alice's ids is refused exactly like the same call with random ids."""
+    random_ids = {role: _random_id() for role in alice_ids}
+    on_alice = _shape(await _refusal(make_call(alice_ids)), alice_ids)
+    on_random = _shape(await _refusal(make_call(random_ids)), random_ids)
+    assert on_alice == on_random, f"Bob can tell Alice's ids {dict(alice_ids)} from random ones"
+    code, details = on_alice
+    assert code == expected, details
+    assert re.fullmatch(r"[A-Z].{10,}\.", details), f"not a sentence: {details!r}"
+
+
+async def _bob_conversation(world: World) -> str:
+    created = await world.bob.CreateConversation(chat_pb2.CreateConversationRequest())
+    return created.conversation_id
+
+
+async def _assert_bob_conversation_empty(world: World, cid: str) -> None:
+    mine = await world.bob.GetConversation(chat_pb2.GetConversationRequest(conversation_id=cid))
+    assert list(mine.responses) == [], "a refused request stored nothing in Bob's conversation"
+
+
+# -- one case per RPC ----------------------------------------------------------------------
+
+
+async def case_create_conversation(world: World) -> None:
+    created = await world.bob.CreateConversation(chat_pb2.CreateConversationRequest())
+    assert created.conversation_id != world.cid
+    listing = await world.bob.ListConversations(EMPTY)
+    assert [c.conversation_id for c in listing.conversations] == [created.conversation_id]
+    alice_listing = await world.alice.ListConversations(EMPTY)
+    assert created.conversation_id not in {c.conversation_id for c in alice_listing.conversations}
+
+
+async def case_get_conversation(world: World) -> None:
+    await assert_indistinguishable(
+        lambda ids: world.bob.GetConversation(
+            chat_pb2.GetConversationRequest(conversation_id=ids["cid"])
+        ),
+        {"cid": world.cid},
+        grpc.StatusCode.NOT_FOUND,
+    )
+
+
+async def case_list_conversations(world: World) -> None:
+    assert list((await world.bob.ListConversations(EMPTY)).conversations) == []
+    own = await _bob_conversation(world)
+    listing = await world.bob.ListConversations(EMPTY)
+    assert [c.conversation_id for c in listing.conversations] == [own]
+    assert world.cid.encode() not in listing.SerializeToString()
+
+
+async def case_update_conversation(world: World) -> None:
+    for title, starred in (("pwned by Bob", True), ("", False), ("t" * 10_000, True)):
+        await assert_indistinguishable(
+            lambda ids, title=title, starred=starred: world.bob.UpdateConversation(
+                chat_pb2.UpdateConversationRequest(
+                    conversation_id=ids["cid"], title=title, starred=starred
+                )
+            ),
+            {"cid": world.cid},
+            grpc.StatusCode.NOT_FOUND,
+        )
+
+
+async def case_delete_conversation(world: World) -> None:
+    await assert_indistinguishable(
+        lambda ids: world.bob.DeleteConversation(
+            chat_pb2.DeleteConversationRequest(conversation_id=ids["cid"])
+        ),
+        {"cid": world.cid},
+        grpc.StatusCode.NOT_FOUND,
+    )
+
+
+async def case_generate_title(world: World) -> None:
+    await assert_indistinguishable(
+        lambda ids: world.bob.GenerateTitle(
+            chat_pb2.GenerateTitleRequest(conversation_id=ids["cid"])
+        ),
+        {"cid": world.cid},
+        grpc.StatusCode.NOT_FOUND,
+    )
+    for leaf in world.response_ids:
+        await assert_indistinguishable(
+            lambda ids: world.bob.GenerateTitle(
+                chat_pb2.GenerateTitleRequest(
+                    conversation_id=ids["cid"], leaf_response_id=ids["leaf"]
+                )
+            ),
+            {"cid": world.cid, "leaf": leaf},
+            grpc.StatusCode.NOT_FOUND,
+        )
+    # Bob's own conversation with Alice's response as the leaf: a foreign leaf.
+    own = await _bob_conversation(world)
+    for leaf in world.response_ids:
+        await assert_indistinguishable(
+            lambda ids: world.bob.GenerateTitle(
+                chat_pb2.GenerateTitleRequest(conversation_id=own, leaf_response_id=ids["leaf"])
+            ),
+            {"leaf": leaf},
+            grpc.StatusCode.INVALID_ARGUMENT,
+        )
+    mine = await world.bob.GetConversation(chat_pb2.GetConversationRequest(conversation_id=own))
+    assert mine.title == "", "a refused GenerateTitle set no title"
+
+
+async def case_add_response(world: World) -> None:
+    for message in ("let me in", ""):
+        await assert_indistinguishable(
+            lambda ids, message=message: world.bob.AddResponse(
+                chat_pb2.AddResponseRequest(conversation_id=ids["cid"], message=message)
+            ),
+            {"cid": world.cid},
+            grpc.StatusCode.NOT_FOUND,
+        )
+        for parent in world.response_ids:
+            await assert_indistinguishable(
+                lambda ids, message=message: world.bob.AddResponse(
+                    chat_pb2.AddResponseRequest(
+                        conversation_id=ids["cid"],
+                        message=message,
+                        parent_response_id=ids["parent"],
+                    )
+                ),
+                {"cid": world.cid, "parent": parent},
+                grpc.StatusCode.NOT_FOUND,
+            )
+    own = await _bob_conversation(world)
+    for message in ("graft onto Alice", ""):
+        for parent in world.response_ids:
+            await assert_indistinguishable(
+                lambda ids, message=message: world.bob.AddResponse(
+                    chat_pb2.AddResponseRequest(
+                        conversation_id=own, message=message, parent_response_id=ids["parent"]
+                    )
+                ),
+                {"parent": parent},
+                grpc.StatusCode.INVALID_ARGUMENT,
+            )
+    await _assert_bob_conversation_empty(world, own)
+
+
+async def case_add_model_response(world: World) -> None:
+    for partial in (False, True):
+        await assert_indistinguishable(
+            lambda ids, partial=partial: world.bob.AddModelResponse(
+                chat_pb2.AddModelResponseRequest(
+                    conversation_id=ids["cid"], message="forged", partial=partial
+                )
+            ),
+            {"cid": world.cid},
+            grpc.StatusCode.NOT_FOUND,
+        )
+    for parent in world.response_ids:
+        await assert_indistinguishable(
+            lambda ids: world.bob.AddModelResponse(
+                chat_pb2.AddModelResponseRequest(
+                    conversation_id=ids["cid"], message="forged", parent_response_id=ids["parent"]
+                )
+            ),
+            {"cid": world.cid, "parent": parent},
+            grpc.StatusCode.NOT_FOUND,
+        )
+    own = await _bob_conversation(world)
+    for parent in world.response_ids:
+        await assert_indistinguishable(
+            lambda ids: world.bob.AddModelResponse(
+                chat_pb2.AddModelResponseRequest(
+                    conversation_id=own, message="forged", parent_response_id=ids["parent"]
+                )
+            ),
+            {"parent": parent},
+            grpc.StatusCode.INVALID_ARGUMENT,
+        )
+    await _assert_bob_conversation_empty(world, own)
+
+
+async def case_share_conversation(world: World) -> None:
+    for response_id in world.response_ids:
+        await assert_indistinguishable(
+            lambda ids: world.bob.ShareConversation(
+                chat_pb2.ShareConversationRequest(
+                    conversation_id=ids["cid"], response_id=ids["response"]
+                )
+            ),
+            {"cid": world.cid, "response": response_id},
+            grpc.StatusCode.NOT_FOUND,
+        )
+    own = await _bob_conversation(world)
+    for response_id in world.response_ids:
+        await assert_indistinguishable(
+            lambda ids: world.bob.ShareConversation(
+                chat_pb2.ShareConversationRequest(conversation_id=own, response_id=ids["response"])
+            ),
+            {"response": response_id},
+            grpc.StatusCode.INVALID_ARGUMENT,
+        )
+
+
+async def case_stop_response(world: World) -> None:
+    """Bob cannot stop (nor collide with) Alice's running stream, even knowing its id."""
+    request_id = f"alice-{_random_id()}"
+    max_tokens = 40
+    request = chat_pb2.AddResponseRequest(
+        conversation_id=world.cid,
+        message="tell me a long story",
+        parent_response_id=world.response_ids[-1],
+        request_id=request_id,
+    )
+    request.sampling_params.max_tokens = max_tokens
+    stream = world.alice.AddResponse(request)
+    first = await anext(aiter(stream))
+    assert first.WhichOneof("response") == "user_response"
+    # Wait (bounded) for the first sampled token: the stream is then surely running.
+    messages = [first]
+    for _ in range(50):
+        message = await anext(aiter(stream))
+        messages.append(message)
+        if message.WhichOneof("response") == "token" and message.token.HasField("token"):
+            break
+    else:
+        pytest.fail("Alice's stream sent no token")
+
+    on_alice = await world.bob.StopResponse(chat_pb2.StopResponseRequest(request_id=request_id))
+    on_random = await world.bob.StopResponse(
+        chat_pb2.StopResponseRequest(request_id=f"alice-{_random_id()}")
+    )
+    assert on_alice.stopped is False
+    assert on_alice.SerializeToString() == on_random.SerializeToString()
+    running = [s for s in world.server.servicer._active if s.request_id == request_id]
+    assert len(running) == 1, "Alice's stream is still running after Bob's attempt"
+    assert not running[0].stop.is_set(), "Bob's StopResponse did not touch Alice's stream"
+
+    # Alice's request_id is hers alone: Bob may use the same one without ALREADY_EXISTS.
+    own = await _bob_conversation(world)
+    mine = chat_pb2.AddResponseRequest(conversation_id=own, message="mine", request_id=request_id)
+    mine.sampling_params.max_tokens = 1
+    bob_messages = [m async for m in world.bob.AddResponse(mine)]
+    assert bob_messages[-1].model_response.message
+
+    messages += [m async for m in stream]
+    user_response = messages[0].user_response
+    model_response = messages[-1].model_response
+    assert not model_response.partial, "Alice's stream ran to its end"
+    assert model_response.token_count == max_tokens
+
+    # Alice's conversation is her baseline plus exactly what her own stream stored.
+    before = chat_pb2.Conversation.FromString(world.baseline)
+    after = await world.alice.GetConversation(
+        chat_pb2.GetConversationRequest(conversation_id=world.cid)
+    )
+    assert list(after.responses) == [*before.responses, user_response, model_response]
+    assert (after.title, after.starred, after.create_time) == (
+        before.title,
+        before.starred,
+        before.create_time,
+    )
+    world.baseline, world.baseline_list = await _alice_view(world)
+    world.notes.append("baseline moved by Alice's own stream")
+
+
+async def case_list_models(world: World) -> None:
+    on_bob = await world.bob.ListModels(EMPTY)
+    on_alice = await world.alice.ListModels(EMPTY)
+    assert on_bob.SerializeToString(deterministic=True) == on_alice.SerializeToString(
+        deterministic=True
+    )
+    assert world.cid.encode() not in on_bob.SerializeToString()
+
+
+CASES: dict[str, Callable[[World], Awaitable[None]]] = {
+    "CreateConversation": case_create_conversation,
+    "GetConversation": case_get_conversation,
+    "ListConversations": case_list_conversations,
+    "UpdateConversation": case_update_conversation,
+    "DeleteConversation": case_delete_conversation,
+    "GenerateTitle": case_generate_title,
+    "AddResponse": case_add_response,
+    "AddModelResponse": case_add_model_response,
+    "ShareConversation": case_share_conversation,
+    "StopResponse": case_stop_response,
+    "ListModels": case_list_models,
+}
+
+
+# -- fixtures and tests ----------------------------------------------------------------------
+
+
+@pytest.fixture
+async def world(make_server) -> AsyncIterator[World]:
+    """A two-user server; Alice owns a titled, starred, partly shared conversation."""
+    running = make_server(
+        api_keys={hash_key("key-alice"): "alice", hash_key("key-bob"): "bob"},
+        token_delay_ms=5.0,
+    )
+    await running.start()
+    alice = Client(api_host=running.address, api_key="key-alice")
+    bob = Client(api_host=running.address, api_key="key-bob")
+    try:
+        created = await alice.stub.CreateConversation(chat_pb2.CreateConversationRequest())
+        cid = created.conversation_id
+        request = chat_pb2.AddResponseRequest(conversation_id=cid, message="Alice's secret")
+        request.sampling_params.max_tokens = 3
+        streamed = [m async for m in alice.stub.AddResponse(request)]
+        human = streamed[0].user_response.response_id
+        model = streamed[-1].model_response.response_id
+        manual = await alice.stub.AddModelResponse(
+            chat_pb2.AddModelResponseRequest(
+                conversation_id=cid, message="a hand-written answer", parent_response_id=human
+            )
+        )
+        await alice.stub.ShareConversation(
+            chat_pb2.ShareConversationRequest(conversation_id=cid, response_id=model)
+        )
+        await alice.stub.UpdateConversation(
+            chat_pb2.UpdateConversationRequest(
+                conversation_id=cid, title="Alice's garden", starred=True
+            )
+        )
+        state = World(running, alice.stub, bob.stub, cid, [human, model, manual.response_id])
+        state.baseline, state.baseline_list = await _alice_view(state)
+        yield state
+    finally:
+        await alice.close()
+        await bob.close()
+        await running.stop()
+
+
+def test_every_case_names_an_rpc() -> None:
+    assert set(CASES) <= set(RPC_NAMES), f"stale cases: {set(CASES) - set(RPC_NAMES)}"
+
+
+@pytest.mark.parametrize("rpc", RPC_NAMES)
+async def test_another_user_cannot_reach_alice_through(rpc: str, world: World) -> None:
+    case = CASES.get(rpc)
+    if case is None:
+        pytest.fail(f"{rpc} has no isolation case: add one to CASES in {__name__}")
+    await case(world)
+    after, after_list = await _alice_view(world)
+    assert after == world.baseline, "Alice's conversation changed"
+    assert after_list == world.baseline_list, "Alice's conversation list changed"
+    conversation = chat_pb2.Conversation.FromString(after)
+    assert (conversation.title, conversation.starred) == ("Alice's garden", True)
+    shared = [r.response_id for r in conversation.responses if r.shared]
+    assert shared == world.response_ids[:2], "exactly the path Alice shared stays shared"

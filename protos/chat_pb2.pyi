@@ -12,7 +12,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Response(_message.Message):
-    __slots__ = ("response_id", "message", "sender", "create_time", "parent_response_id", "manual", "partial", "shared", "query", "query_type", "model_name", "sampling_params", "token_count", "time_to_first_token_seconds", "total_time_seconds")
+    __slots__ = ("response_id", "message", "sender", "create_time", "parent_response_id", "manual", "partial", "shared", "query", "query_type", "model_name", "sampling_params", "token_count", "time_to_first_token_seconds", "total_time_seconds", "annotation", "prefix_length")
     RESPONSE_ID_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
     SENDER_FIELD_NUMBER: _ClassVar[int]
@@ -28,6 +28,8 @@ class Response(_message.Message):
     TOKEN_COUNT_FIELD_NUMBER: _ClassVar[int]
     TIME_TO_FIRST_TOKEN_SECONDS_FIELD_NUMBER: _ClassVar[int]
     TOTAL_TIME_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    ANNOTATION_FIELD_NUMBER: _ClassVar[int]
+    PREFIX_LENGTH_FIELD_NUMBER: _ClassVar[int]
     response_id: str
     message: str
     sender: str
@@ -43,7 +45,108 @@ class Response(_message.Message):
     token_count: int
     time_to_first_token_seconds: float
     total_time_seconds: float
-    def __init__(self, response_id: _Optional[str] = ..., message: _Optional[str] = ..., sender: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., parent_response_id: _Optional[str] = ..., manual: _Optional[bool] = ..., partial: _Optional[bool] = ..., shared: _Optional[bool] = ..., query: _Optional[str] = ..., query_type: _Optional[str] = ..., model_name: _Optional[str] = ..., sampling_params: _Optional[_Union[_sampler_public_pb2.SamplingParams, _Mapping]] = ..., token_count: _Optional[int] = ..., time_to_first_token_seconds: _Optional[float] = ..., total_time_seconds: _Optional[float] = ...) -> None: ...
+    annotation: Annotation
+    prefix_length: int
+    def __init__(self, response_id: _Optional[str] = ..., message: _Optional[str] = ..., sender: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., parent_response_id: _Optional[str] = ..., manual: _Optional[bool] = ..., partial: _Optional[bool] = ..., shared: _Optional[bool] = ..., query: _Optional[str] = ..., query_type: _Optional[str] = ..., model_name: _Optional[str] = ..., sampling_params: _Optional[_Union[_sampler_public_pb2.SamplingParams, _Mapping]] = ..., token_count: _Optional[int] = ..., time_to_first_token_seconds: _Optional[float] = ..., total_time_seconds: _Optional[float] = ..., annotation: _Optional[_Union[Annotation, _Mapping]] = ..., prefix_length: _Optional[int] = ...) -> None: ...
+
+class Annotation(_message.Message):
+    __slots__ = ("bookmarked", "tags", "rating", "note")
+    BOOKMARKED_FIELD_NUMBER: _ClassVar[int]
+    TAGS_FIELD_NUMBER: _ClassVar[int]
+    RATING_FIELD_NUMBER: _ClassVar[int]
+    NOTE_FIELD_NUMBER: _ClassVar[int]
+    bookmarked: bool
+    tags: _containers.RepeatedScalarFieldContainer[str]
+    rating: int
+    note: str
+    def __init__(self, bookmarked: _Optional[bool] = ..., tags: _Optional[_Iterable[str]] = ..., rating: _Optional[int] = ..., note: _Optional[str] = ...) -> None: ...
+
+class AnnotateResponseRequest(_message.Message):
+    __slots__ = ("conversation_id", "response_id", "annotation")
+    CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
+    RESPONSE_ID_FIELD_NUMBER: _ClassVar[int]
+    ANNOTATION_FIELD_NUMBER: _ClassVar[int]
+    conversation_id: str
+    response_id: str
+    annotation: Annotation
+    def __init__(self, conversation_id: _Optional[str] = ..., response_id: _Optional[str] = ..., annotation: _Optional[_Union[Annotation, _Mapping]] = ...) -> None: ...
+
+class SearchRequest(_message.Message):
+    __slots__ = ("query", "limit")
+    QUERY_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    query: str
+    limit: int
+    def __init__(self, query: _Optional[str] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class TextSpan(_message.Message):
+    __slots__ = ("start", "end")
+    START_FIELD_NUMBER: _ClassVar[int]
+    END_FIELD_NUMBER: _ClassVar[int]
+    start: int
+    end: int
+    def __init__(self, start: _Optional[int] = ..., end: _Optional[int] = ...) -> None: ...
+
+class SearchHit(_message.Message):
+    __slots__ = ("conversation_id", "conversation_title", "response", "field", "snippet", "highlights")
+    CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
+    CONVERSATION_TITLE_FIELD_NUMBER: _ClassVar[int]
+    RESPONSE_FIELD_NUMBER: _ClassVar[int]
+    FIELD_FIELD_NUMBER: _ClassVar[int]
+    SNIPPET_FIELD_NUMBER: _ClassVar[int]
+    HIGHLIGHTS_FIELD_NUMBER: _ClassVar[int]
+    conversation_id: str
+    conversation_title: str
+    response: Response
+    field: str
+    snippet: str
+    highlights: _containers.RepeatedCompositeFieldContainer[TextSpan]
+    def __init__(self, conversation_id: _Optional[str] = ..., conversation_title: _Optional[str] = ..., response: _Optional[_Union[Response, _Mapping]] = ..., field: _Optional[str] = ..., snippet: _Optional[str] = ..., highlights: _Optional[_Iterable[_Union[TextSpan, _Mapping]]] = ...) -> None: ...
+
+class SearchResponse(_message.Message):
+    __slots__ = ("hits",)
+    HITS_FIELD_NUMBER: _ClassVar[int]
+    hits: _containers.RepeatedCompositeFieldContainer[SearchHit]
+    def __init__(self, hits: _Optional[_Iterable[_Union[SearchHit, _Mapping]]] = ...) -> None: ...
+
+class GetResponseTokensRequest(_message.Message):
+    __slots__ = ("conversation_id", "response_id")
+    CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
+    RESPONSE_ID_FIELD_NUMBER: _ClassVar[int]
+    conversation_id: str
+    response_id: str
+    def __init__(self, conversation_id: _Optional[str] = ..., response_id: _Optional[str] = ...) -> None: ...
+
+class GetResponseTokensResponse(_message.Message):
+    __slots__ = ("tokens",)
+    TOKENS_FIELD_NUMBER: _ClassVar[int]
+    tokens: _containers.RepeatedCompositeFieldContainer[_sampler_public_pb2.Token]
+    def __init__(self, tokens: _Optional[_Iterable[_Union[_sampler_public_pb2.Token, _Mapping]]] = ...) -> None: ...
+
+class ImportConversationRequest(_message.Message):
+    __slots__ = ("title", "starred", "responses", "tokens")
+    class TokensEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: TokenList
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[TokenList, _Mapping]] = ...) -> None: ...
+    TITLE_FIELD_NUMBER: _ClassVar[int]
+    STARRED_FIELD_NUMBER: _ClassVar[int]
+    RESPONSES_FIELD_NUMBER: _ClassVar[int]
+    TOKENS_FIELD_NUMBER: _ClassVar[int]
+    title: str
+    starred: bool
+    responses: _containers.RepeatedCompositeFieldContainer[Response]
+    tokens: _containers.MessageMap[str, TokenList]
+    def __init__(self, title: _Optional[str] = ..., starred: _Optional[bool] = ..., responses: _Optional[_Iterable[_Union[Response, _Mapping]]] = ..., tokens: _Optional[_Mapping[str, TokenList]] = ...) -> None: ...
+
+class TokenList(_message.Message):
+    __slots__ = ("tokens",)
+    TOKENS_FIELD_NUMBER: _ClassVar[int]
+    tokens: _containers.RepeatedCompositeFieldContainer[_sampler_public_pb2.Token]
+    def __init__(self, tokens: _Optional[_Iterable[_Union[_sampler_public_pb2.Token, _Mapping]]] = ...) -> None: ...
 
 class Conversation(_message.Message):
     __slots__ = ("conversation_id", "title", "starred", "create_time", "responses", "update_time", "response_count")
@@ -110,7 +213,7 @@ class GenerateTitleResponse(_message.Message):
     def __init__(self, new_title: _Optional[str] = ...) -> None: ...
 
 class AddResponseRequest(_message.Message):
-    __slots__ = ("conversation_id", "message", "model_name", "parent_response_id", "use_grok", "system_prompt_name", "sampling_params", "request_id", "top_logprobs")
+    __slots__ = ("conversation_id", "message", "model_name", "parent_response_id", "use_grok", "system_prompt_name", "sampling_params", "request_id", "top_logprobs", "prefix")
     CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
     MODEL_NAME_FIELD_NUMBER: _ClassVar[int]
@@ -120,6 +223,7 @@ class AddResponseRequest(_message.Message):
     SAMPLING_PARAMS_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     TOP_LOGPROBS_FIELD_NUMBER: _ClassVar[int]
+    PREFIX_FIELD_NUMBER: _ClassVar[int]
     conversation_id: str
     message: str
     model_name: str
@@ -129,7 +233,8 @@ class AddResponseRequest(_message.Message):
     sampling_params: _sampler_public_pb2.SamplingParams
     request_id: str
     top_logprobs: int
-    def __init__(self, conversation_id: _Optional[str] = ..., message: _Optional[str] = ..., model_name: _Optional[str] = ..., parent_response_id: _Optional[str] = ..., use_grok: _Optional[bool] = ..., system_prompt_name: _Optional[str] = ..., sampling_params: _Optional[_Union[_sampler_public_pb2.SamplingParams, _Mapping]] = ..., request_id: _Optional[str] = ..., top_logprobs: _Optional[int] = ...) -> None: ...
+    prefix: str
+    def __init__(self, conversation_id: _Optional[str] = ..., message: _Optional[str] = ..., model_name: _Optional[str] = ..., parent_response_id: _Optional[str] = ..., use_grok: _Optional[bool] = ..., system_prompt_name: _Optional[str] = ..., sampling_params: _Optional[_Union[_sampler_public_pb2.SamplingParams, _Mapping]] = ..., request_id: _Optional[str] = ..., top_logprobs: _Optional[int] = ..., prefix: _Optional[str] = ...) -> None: ...
 
 class QueryAction(_message.Message):
     __slots__ = ("type", "query")

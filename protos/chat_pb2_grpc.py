@@ -90,6 +90,26 @@ class ChatStub:
                 request_serializer=google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
                 response_deserializer=protos_dot_chat__pb2.ListModelsResponse.FromString,
                 _registered_method=True)
+        self.AnnotateResponse = channel.unary_unary(
+                '/grove.chat.Chat/AnnotateResponse',
+                request_serializer=protos_dot_chat__pb2.AnnotateResponseRequest.SerializeToString,
+                response_deserializer=protos_dot_chat__pb2.Response.FromString,
+                _registered_method=True)
+        self.Search = channel.unary_unary(
+                '/grove.chat.Chat/Search',
+                request_serializer=protos_dot_chat__pb2.SearchRequest.SerializeToString,
+                response_deserializer=protos_dot_chat__pb2.SearchResponse.FromString,
+                _registered_method=True)
+        self.GetResponseTokens = channel.unary_unary(
+                '/grove.chat.Chat/GetResponseTokens',
+                request_serializer=protos_dot_chat__pb2.GetResponseTokensRequest.SerializeToString,
+                response_deserializer=protos_dot_chat__pb2.GetResponseTokensResponse.FromString,
+                _registered_method=True)
+        self.ImportConversation = channel.unary_unary(
+                '/grove.chat.Chat/ImportConversation',
+                request_serializer=protos_dot_chat__pb2.ImportConversationRequest.SerializeToString,
+                response_deserializer=protos_dot_chat__pb2.Conversation.FromString,
+                _registered_method=True)
 
 
 class ChatServicer:
@@ -169,6 +189,37 @@ class ChatServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def AnnotateResponse(self, request, context):
+        """Extension: sets the caller's annotation of a response (bookmark, tags, rating, note);
+        returns the response with it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Search(self, request, context):
+        """Extension: full-text search over the caller's conversations (messages, titles, tags,
+        notes), with filters in the query (sender:, model:, tag:, rated:, bookmarked, partial).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetResponseTokens(self, request, context):
+        """Extension: the tokens of a model response with their logprobs and alternatives.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ImportConversation(self, request, context):
+        """Extension: creates a conversation holding a whole exported forest (new ids and times;
+        everything else as given).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ChatServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -226,6 +277,26 @@ def add_ChatServicer_to_server(servicer, server):
                     servicer.ListModels,
                     request_deserializer=google_dot_protobuf_dot_empty__pb2.Empty.FromString,
                     response_serializer=protos_dot_chat__pb2.ListModelsResponse.SerializeToString,
+            ),
+            'AnnotateResponse': grpc.unary_unary_rpc_method_handler(
+                    servicer.AnnotateResponse,
+                    request_deserializer=protos_dot_chat__pb2.AnnotateResponseRequest.FromString,
+                    response_serializer=protos_dot_chat__pb2.Response.SerializeToString,
+            ),
+            'Search': grpc.unary_unary_rpc_method_handler(
+                    servicer.Search,
+                    request_deserializer=protos_dot_chat__pb2.SearchRequest.FromString,
+                    response_serializer=protos_dot_chat__pb2.SearchResponse.SerializeToString,
+            ),
+            'GetResponseTokens': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetResponseTokens,
+                    request_deserializer=protos_dot_chat__pb2.GetResponseTokensRequest.FromString,
+                    response_serializer=protos_dot_chat__pb2.GetResponseTokensResponse.SerializeToString,
+            ),
+            'ImportConversation': grpc.unary_unary_rpc_method_handler(
+                    servicer.ImportConversation,
+                    request_deserializer=protos_dot_chat__pb2.ImportConversationRequest.FromString,
+                    response_serializer=protos_dot_chat__pb2.Conversation.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -525,6 +596,114 @@ class Chat:
             '/grove.chat.Chat/ListModels',
             google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
             protos_dot_chat__pb2.ListModelsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AnnotateResponse(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/grove.chat.Chat/AnnotateResponse',
+            protos_dot_chat__pb2.AnnotateResponseRequest.SerializeToString,
+            protos_dot_chat__pb2.Response.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Search(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/grove.chat.Chat/Search',
+            protos_dot_chat__pb2.SearchRequest.SerializeToString,
+            protos_dot_chat__pb2.SearchResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetResponseTokens(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/grove.chat.Chat/GetResponseTokens',
+            protos_dot_chat__pb2.GetResponseTokensRequest.SerializeToString,
+            protos_dot_chat__pb2.GetResponseTokensResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ImportConversation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/grove.chat.Chat/ImportConversation',
+            protos_dot_chat__pb2.ImportConversationRequest.SerializeToString,
+            protos_dot_chat__pb2.Conversation.FromString,
             options,
             channel_credentials,
             insecure,

@@ -68,6 +68,7 @@ class BackendSpec:
     logprobs: Literal["auto", "on", "off"] = "auto"
     send_seed: bool = True
     headers: Mapping[str, str] = field(default_factory=dict)
+    prefill: Literal["none", "continue_final_message", "trailing_assistant"] = "none"
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +95,7 @@ _FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "logprobs": (str, bool),
     "send_seed": (bool,),
     "headers": (dict,),
+    "prefill": (str,),
 }
 
 
@@ -166,6 +168,10 @@ def _check_backend(spec: BackendSpec, where: str) -> None:
         value = getattr(spec, key)
         if not (math.isfinite(value) and value > 0):
             raise BackendConfigError(f"{where}: {key} must be a positive number.")
+    if spec.prefill not in ("none", "continue_final_message", "trailing_assistant"):
+        raise BackendConfigError(
+            f"{where}: prefill must be none, continue_final_message or trailing_assistant."
+        )
     if spec.max_retries < 0:
         raise BackendConfigError(f"{where}: max_retries cannot be negative.")
     if spec.temperature is not None and not 0 <= spec.temperature <= 2:
@@ -248,6 +254,7 @@ def _openai_sampler(spec: BackendSpec) -> Sampler:
         logprobs=spec.logprobs,
         send_seed=spec.send_seed,
         extra_headers=dict(spec.headers),
+        prefill=spec.prefill,
         **defaults,  # type: ignore[arg-type]
     )
     return OpenAICompatibleSampler(settings)

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from protos import chat_pb2, sampler_public_pb2
 from server.sampler.base import ModelDescription, RequestedParams, ResolvedParams, SampledToken
-from server.store import ConversationRecord, ResponseRecord, SamplingRecord
+from server.store import (
+    AnnotationRecord,
+    ConversationRecord,
+    ResponseRecord,
+    SamplingRecord,
+    TokenRow,
+)
 
 
 def timestamp(value: datetime) -> Timestamp:
@@ -31,8 +37,10 @@ def sampling_to_proto(record: SamplingRecord | None) -> sampler_public_pb2.Sampl
     )
 
 
-def response_to_proto(record: ResponseRecord) -> chat_pb2.Response:
-    """Builds the wire form of a stored response."""
+def response_to_proto(
+    record: ResponseRecord, annotation: AnnotationRecord | None = None
+) -> chat_pb2.Response:
+    """Builds the wire form of a stored response (with the caller's annotation, if any)."""
     message = chat_pb2.Response(
         response_id=record.response_id,
         message=record.message,
@@ -48,17 +56,50 @@ def response_to_proto(record: ResponseRecord) -> chat_pb2.Response:
         token_count=record.token_count,
         time_to_first_token_seconds=record.time_to_first_token_seconds,
         total_time_seconds=record.total_time_seconds,
+        prefix_length=record.prefix_length,
     )
     sampling = sampling_to_proto(record.sampling)
     if sampling is not None:
         message.sampling_params.CopyFrom(sampling)
+    if annotation is not None and not annotation.empty:
+        message.annotation.CopyFrom(annotation_to_proto(annotation))
     return message
 
 
+def annotation_to_proto(annotation: AnnotationRecord) -> chat_pb2.Annotation:
+    """The wire form of an annotation."""
+    return chat_pb2.Annotation(
+        bookmarked=annotation.bookmarked,
+        tags=list(annotation.tags),
+        rating=annotation.rating,
+        note=annotation.note,
+    )
+
+
+def token_rows_to_proto(rows: Sequence[TokenRow]) -> list[sampler_public_pb2.Token]:
+    """Stored tokens as wire tokens (an unknown logprob is flagged, never 0)."""
+    return [_token_proto(SampledToken(text, logprob, tuple(top))) for text, logprob, top in rows]
+
+
+def token_rows_from_proto(tokens: Sequence[sampler_public_pb2.Token]) -> tuple[TokenRow, ...]:
+    """Wire tokens (an import) as stored tokens."""
+    return tuple(
+        (
+            t.final_logit.string_token,
+            None if t.logprob_unknown else t.final_logit.logprob,
+            tuple((a.string_token, a.logprob) for a in t.top_logits),
+        )
+        for t in tokens
+    )
+
+
 def conversation_to_proto(
-    record: ConversationRecord, responses: Sequence[ResponseRecord] = ()
+    record: ConversationRecord,
+    responses: Sequence[ResponseRecord] = (),
+    annotations: Mapping[str, AnnotationRecord] | None = None,
 ) -> chat_pb2.Conversation:
     """Builds the wire form of a conversation, with its responses in creation order."""
+    marks = annotations or {}
     return chat_pb2.Conversation(
         conversation_id=record.conversation_id,
         title=record.title,
@@ -66,7 +107,7 @@ def conversation_to_proto(
         create_time=timestamp(record.create_time),
         update_time=timestamp(record.update_time),
         response_count=record.response_count,
-        responses=[response_to_proto(r) for r in responses],
+        responses=[response_to_proto(r, marks.get(r.response_id)) for r in responses],
     )
 
 

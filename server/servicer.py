@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import re
 import time
 import uuid
@@ -32,6 +33,8 @@ from server.convert import (
     resolved_to_record,
     response_to_proto,
     token_batch_message,
+    token_rows_from_proto,
+    token_rows_to_proto,
 )
 from server.sampler.base import (
     InvalidParamsError,
@@ -43,9 +46,12 @@ from server.sampler.base import (
     SamplerErrorKind,
     Usage,
 )
+from server.search import parse_query
 from server.store import (
+    AnnotationRecord,
     Checkpoint,
     ConversationRecord,
+    ImportItem,
     NewResponse,
     ResponseRecord,
     Store,
@@ -57,6 +63,13 @@ from server.titles import derive_title
 log = logging.getLogger(__name__)
 
 BUDGET_EVERY_TOKENS = 64
+MAX_TAGS = 32
+MAX_TAG_CHARS = 64
+MAX_NOTE_CHARS = 20_000
+MAX_QUERY_CHARS = 1_000
+DEFAULT_SEARCH_HITS = 50
+MAX_SEARCH_HITS = 500
+MAX_IMPORT_RESPONSES = 100_000
 # Trailing metadata that marks a status as the backend's failure (read by the SDK).
 BACKEND_ERROR_KEY = "grove-backend-error"
 RETRY_AFTER_KEY = "grove-retry-after"
@@ -229,7 +242,8 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
         user = await self._auth.identify(context)
         record = await self._conversation_or_abort(user, request.conversation_id, context)
         responses = await self._store.list_responses(user, record.conversation_id)
-        return conversation_to_proto(record, responses)
+        annotations = await self._store.annotations(user, record.conversation_id)
+        return conversation_to_proto(record, responses, annotations)
 
     async def ListConversations(
         self, request: empty_pb2.Empty, context: grpc.aio.ServicerContext
@@ -340,6 +354,245 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
             ],
         )
 
+    async def AnnotateResponse(
+        self, request: chat_pb2.AnnotateResponseRequest, context: grpc.aio.ServicerContext
+    ) -> chat_pb2.Response:
+        """Sets the caller's bookmark, tags, rating and note of one response."""
+        user = await self._auth.identify(context)
+        record = await self._conversation_or_abort(user, request.conversation_id, context)
+        if not request.response_id:
+            await _abort(context, grpc.StatusCode.INVALID_ARGUMENT, "response_id is required.")
+        await _check_id("response id", request.response_id, context)
+        annotation = await self._annotation_or_abort(request.annotation, context)
+        if not await self._store.annotate(
+            user, record.conversation_id, request.response_id, annotation
+        ):
+            await _abort(
+                context,
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"Response {_quote(request.response_id)} is not in conversation "
+                f"{_quote(record.conversation_id)}.",
+            )
+        stored = await self._store.get_response(user, record.conversation_id, request.response_id)
+        if stored is None:  # deleted in between
+            await _abort_not_found(context, record.conversation_id)
+        return response_to_proto(stored, annotation)
+
+    async def _annotation_or_abort(
+        self, wire: chat_pb2.Annotation, context: grpc.aio.ServicerContext
+    ) -> AnnotationRecord:
+        """Validates an annotation: rating -1/0/+1, bounded tags and note, no NUL."""
+        if wire.rating not in (-1, 0, 1):
+            await _abort(
+                context,
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"rating must be -1, 0 or +1, not {wire.rating}.",
+            )
+        tags: list[str] = []
+        for raw in wire.tags:
+            tag = raw.strip()
+            if not tag:
+                await _abort(context, grpc.StatusCode.INVALID_ARGUMENT, "A tag is empty.")
+            if len(tag) > MAX_TAG_CHARS or "\x00" in tag or any(c.isspace() for c in tag):
+                await _abort(
+                    context,
+                    grpc.StatusCode.INVALID_ARGUMENT,
+                    f"Tag {_quote(tag)} is not usable: tags are single words of at most "
+                    f"{MAX_TAG_CHARS} characters.",
+                )
+            if tag not in tags:
+                tags.append(tag)
+        if len(tags) > MAX_TAGS:
+            await _abort(
+                context,
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"{len(tags)} tags; a response may have at most {MAX_TAGS}.",
+            )
+        if len(wire.note) > MAX_NOTE_CHARS:
+            await _abort(
+                context,
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"The note is {len(wire.note)} characters long; the limit is {MAX_NOTE_CHARS}.",
+            )
+        if "\x00" in wire.note:
+            await _abort(
+                context, grpc.StatusCode.INVALID_ARGUMENT, "The note contains a NUL character."
+            )
+        return AnnotationRecord(wire.bookmarked, tuple(tags), wire.rating, wire.note)
+
+    async def Search(
+        self, request: chat_pb2.SearchRequest, context: grpc.aio.ServicerContext
+    ) -> chat_pb2.SearchResponse:
+        """Searches the caller's messages, titles, tags and notes (best matches first)."""
+        user = await self._auth.identify(context)
+        if len(request.query) > MAX_QUERY_CHARS:
+            await _abort(
+                context,
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"The query is {len(request.query)} characters long; the limit is "
+                f"{MAX_QUERY_CHARS}.",
+            )
+        if request.limit < 0:
+            await _abort(context, grpc.StatusCode.INVALID_ARGUMENT, "limit cannot be negative.")
+        limit = min(request.limit or DEFAULT_SEARCH_HITS, MAX_SEARCH_HITS)
+        try:
+            parsed = parse_query(request.query)
+            hits = await self._store.search(user, parsed.match, parsed.filters, limit)
+        except ValueError as error:  # QueryError, or FTS5's own complaint
+            await _abort(
+                context, grpc.StatusCode.INVALID_ARGUMENT, f"The search query is not valid: {error}"
+            )
+        annotations: dict[str, dict[str, AnnotationRecord]] = {}
+        reply = chat_pb2.SearchResponse()
+        for hit in hits:
+            wire = reply.hits.add(
+                conversation_id=hit.conversation_id,
+                conversation_title=hit.conversation_title,
+                field=hit.field,
+                snippet=hit.snippet,
+                highlights=[chat_pb2.TextSpan(start=a, end=b) for a, b in hit.highlights],
+            )
+            if hit.response is not None:
+                marks = annotations.get(hit.conversation_id)
+                if marks is None:
+                    marks = annotations[hit.conversation_id] = await self._store.annotations(
+                        user, hit.conversation_id
+                    )
+                wire.response.CopyFrom(
+                    response_to_proto(hit.response, marks.get(hit.response.response_id))
+                )
+        return reply
+
+    async def GetResponseTokens(
+        self, request: chat_pb2.GetResponseTokensRequest, context: grpc.aio.ServicerContext
+    ) -> chat_pb2.GetResponseTokensResponse:
+        """The stored tokens of a response, with logprobs and alternatives."""
+        user = await self._auth.identify(context)
+        record = await self._conversation_or_abort(user, request.conversation_id, context)
+        if not request.response_id:
+            await _abort(context, grpc.StatusCode.INVALID_ARGUMENT, "response_id is required.")
+        await _check_id("response id", request.response_id, context)
+        rows = await self._store.response_tokens(user, record.conversation_id, request.response_id)
+        if rows is None:
+            await _abort(
+                context,
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"Response {_quote(request.response_id)} is not in conversation "
+                f"{_quote(record.conversation_id)}.",
+            )
+        return chat_pb2.GetResponseTokensResponse(tokens=token_rows_to_proto(rows))
+
+    async def ImportConversation(
+        self, request: chat_pb2.ImportConversationRequest, context: grpc.aio.ServicerContext
+    ) -> chat_pb2.Conversation:
+        """Creates a conversation from an exported forest, checking it like live input."""
+        user = await self._auth.identify(context)
+        if len(request.title) > self._config.max_title_chars or "\x00" in request.title:
+            await _abort(
+                context,
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"The title must be at most {self._config.max_title_chars} characters, "
+                "without NUL.",
+            )
+        if len(request.responses) > MAX_IMPORT_RESPONSES:
+            await _abort(
+                context,
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"{len(request.responses)} responses; an import may hold at most "
+                f"{MAX_IMPORT_RESPONSES}.",
+            )
+        items: list[ImportItem] = []
+        seen: set[str] = set()
+        for index, wire in enumerate(request.responses):
+            where = f"Response {index + 1} ({_quote(wire.response_id)})"
+            if not wire.response_id or wire.response_id in seen:
+                await _abort(
+                    context,
+                    grpc.StatusCode.INVALID_ARGUMENT,
+                    f"{where} needs a response_id unique within the import.",
+                )
+            if wire.parent_response_id and wire.parent_response_id not in seen:
+                await _abort(
+                    context,
+                    grpc.StatusCode.INVALID_ARGUMENT,
+                    f"{where} names parent {_quote(wire.parent_response_id)}, which does not "
+                    "come before it in the import.",
+                )
+            if wire.sender not in ("human", "model"):
+                await _abort(
+                    context,
+                    grpc.StatusCode.INVALID_ARGUMENT,
+                    f"{where}: sender must be human or model, not {_quote(wire.sender)}.",
+                )
+            await self._check_text(f"{where}: the message", wire.message, context)
+            if not 0 <= wire.prefix_length <= len(wire.message):
+                await _abort(
+                    context,
+                    grpc.StatusCode.INVALID_ARGUMENT,
+                    f"{where}: prefix_length is outside the message.",
+                )
+            sampling = None
+            if wire.HasField("sampling_params"):
+                params = wire.sampling_params
+                values = (params.temperature, params.top_p, params.max_tokens)
+                if not all(map(math.isfinite, values)) or params.max_tokens < 0:
+                    await _abort(
+                        context,
+                        grpc.StatusCode.INVALID_ARGUMENT,
+                        f"{where}: sampling parameters must be finite and non-negative.",
+                    )
+                sampling = resolved_to_record(
+                    ResolvedParams(params.temperature, params.top_p, params.max_tokens, params.seed)
+                )
+            annotation = None
+            if wire.HasField("annotation"):
+                annotation = await self._annotation_or_abort(wire.annotation, context)
+            token_list = request.tokens.get(wire.response_id)
+            seen.add(wire.response_id)
+            items.append(
+                ImportItem(
+                    local_id=wire.response_id,
+                    parent_local_id=wire.parent_response_id or None,
+                    response=NewResponse(
+                        conversation_id="",
+                        message=wire.message,
+                        sender=wire.sender,
+                        parent_response_id=None,
+                        manual=wire.manual,
+                        partial=wire.partial,
+                        query=wire.query,
+                        query_type=wire.query_type,
+                        model_name=wire.model_name,
+                        sampling=sampling,
+                        token_count=max(0, wire.token_count),
+                        time_to_first_token_seconds=_finite(wire.time_to_first_token_seconds),
+                        total_time_seconds=_finite(wire.total_time_seconds),
+                        prefix_length=wire.prefix_length,
+                        tokens=token_rows_from_proto(token_list.tokens) if token_list else None,
+                    ),
+                    shared=wire.shared,
+                    annotation=annotation,
+                )
+            )
+        record = await self._store.import_conversation(user, request.title, request.starred, items)
+        responses = await self._store.list_responses(user, record.conversation_id)
+        annotations = await self._store.annotations(user, record.conversation_id)
+        return conversation_to_proto(record, responses, annotations)
+
+    async def _check_text(self, name: str, text: str, context: grpc.aio.ServicerContext) -> None:
+        """Bounded size and no NUL, for texts other than the live message."""
+        size = len(text.encode("utf-8"))
+        if size > self._config.max_message_bytes:
+            await _abort(
+                context,
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"{name} is {size} bytes; the limit is {self._config.max_message_bytes} bytes.",
+            )
+        if "\x00" in text:
+            await _abort(
+                context, grpc.StatusCode.INVALID_ARGUMENT, f"{name} contains a NUL character."
+            )
+
     async def ShareConversation(
         self, request: chat_pb2.ShareConversationRequest, context: grpc.aio.ServicerContext
     ) -> chat_pb2.ShareConversationResponse:
@@ -418,6 +671,16 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
         conversation_id = record.conversation_id
         await self._check_message(request.message, context, allow_empty=True)
         sampler = await self._sampler_or_abort(request.model_name, context)
+        if request.prefix:
+            await self._check_text("prefix", request.prefix, context)
+            if not sampler.supports_prefix:
+                await _abort(
+                    context,
+                    grpc.StatusCode.FAILED_PRECONDITION,
+                    f"Model {sampler.model_name!r} cannot continue from a given prefix "
+                    "(a branch from a token): its endpoint has no assistant prefill "
+                    "configured (prefill in its [models] table).",
+                )
         if request.system_prompt_name not in self._system_prompts:
             await _abort(
                 context,
@@ -505,7 +768,14 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
         batcher = TokenBatcher(
             self._config.batch_interval_ms / 1000.0, self._config.batch_max_tokens
         )
+        prefix = request.prefix
         pieces: list[str] = []
+        sampled: list[SampledToken] = []
+        if prefix:
+            # The given start is part of the reply: streamed and stored first, as one token
+            # whose probability is unknown (it was chosen, not sampled).
+            sampled.append(SampledToken(prefix, None))
+            pieces.append(prefix)
         usage: Usage | None = None
         started = time.monotonic()
         first_token_at: float | None = None
@@ -514,7 +784,7 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
         prompt_name = request.system_prompt_name if request.use_grok else ""
         system_prompt = self._system_prompts[prompt_name] if request.use_grok else None
 
-        def reply(partial_reply: bool) -> NewResponse:
+        def reply(partial_reply: bool, with_tokens: bool = True) -> NewResponse:
             now = time.monotonic()
             return NewResponse(
                 conversation_id=stream.conversation_id,
@@ -524,29 +794,34 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
                 partial=partial_reply,
                 model_name=sampler.model_name,
                 sampling=resolved_to_record(params),
-                token_count=usage.completion_tokens if usage else len(pieces),
+                token_count=usage.completion_tokens if usage else len(pieces) - bool(prefix),
                 time_to_first_token_seconds=(first_token_at - started) if first_token_at else 0.0,
                 total_time_seconds=now - started,
+                prefix_length=len(prefix),
+                tokens=tuple((t.text, t.logprob, t.top) for t in sampled) if with_tokens else None,
             )
 
-        stream.snapshot = lambda: reply(True)
+        stream.snapshot = lambda: reply(True, with_tokens=False)
 
         def budget() -> chat_pb2.AddResponseResponse:
             if usage is not None:
                 return budget_message(
                     usage.prompt_tokens, usage.completion_tokens, params.max_tokens
                 )
-            return budget_message(prompt_tokens, len(pieces), params.max_tokens)
+            return budget_message(prompt_tokens, len(pieces) - bool(prefix), params.max_tokens)
 
         failure: SamplerError | None = None
         try:
             await context.write(budget())
+            if prefix:
+                await context.write(token_batch_message(sampled[:1]))
             tokens = sampler.sample(
                 messages,
                 params,
                 top_logprobs=top_k,
                 system_prompt_name=prompt_name,
                 system_prompt=system_prompt,
+                prefix=prefix,
             )
             # aclosing: stopping early must close the backend's HTTP stream at once.
             async with contextlib.aclosing(tokens):
@@ -558,6 +833,7 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
                     if first_token_at is None:
                         first_token_at = time.monotonic()
                     pieces.append(event.text)
+                    sampled.append(event)
                     batch = batcher.push(event)
                     if batch:
                         await context.write(token_batch_message(batch))
@@ -791,3 +1067,8 @@ async def _check_id(name: str, value: str, context: grpc.aio.ServicerContext) ->
 def _quote(value: str, limit: int = 40) -> str:
     """`value` quoted for an error sentence, cut short so a huge id cannot flood it."""
     return repr(value if len(value) <= limit else value[:limit] + "…")
+
+
+def _finite(value: float) -> float:
+    """A stored duration: finite and non-negative, else 0."""
+    return value if math.isfinite(value) and value >= 0 else 0.0

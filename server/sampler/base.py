@@ -146,6 +146,11 @@ class Sampler(Protocol):
         """Name, backend and defaults of this sampler, for ListModels."""
         ...
 
+    @property
+    def supports_prefix(self) -> bool:
+        """Whether `sample` can continue a given prefix (a branch from a token)."""
+        ...
+
     def sample(
         self,
         path: Sequence[PathMessage],
@@ -154,6 +159,7 @@ class Sampler(Protocol):
         top_logprobs: int = 5,
         system_prompt_name: str = "",
         system_prompt: str | None = None,
+        prefix: str = "",
     ) -> AsyncIterator[SampleEvent]:
         """Streams the reply token by token; at most `params.max_tokens` tokens.
 
@@ -162,7 +168,9 @@ class Sampler(Protocol):
         model" request, `use_grok=false`). The same path and params (seed included) give the
         same tokens where the backend allows. The iterator must yield control to the event
         loop regularly even at zero token delay, and must release its resources (close its
-        HTTP stream) when closed early with `aclose()`.
+        HTTP stream) when closed early with `aclose()`. A non-empty `prefix` is the start of
+        the reply, given rather than sampled: the sampler continues after it and yields only
+        what follows (callers check `supports_prefix` first).
 
         Raises SamplerError when the backend fails.
         """

@@ -681,6 +681,26 @@ class _Run:
             _TABLES.add(self.tables, _OPENING_KEY, table)
         return table
 
+    def feed(self, prefix: str) -> None:
+        """Moves the history past `prefix`, as if this run had written it (a token branch).
+
+        Paragraph breaks start a new paragraph; words the model does not know break the
+        context like a sentence end, so sampling goes on from a state it knows.
+        """
+        m = self.m
+        for paragraph in prefix.split("\n\n"):
+            if self.emitted:
+                self.h0, self.h1, self.h2 = m.bos, m.bos, m.dot
+            for word in _tokenize_paragraph(paragraph):
+                token = m.index.get(word)
+                if token is None:
+                    self.h0, self.h1, self.h2 = m.bos, m.bos, m.dot
+                    continue
+                if self.h2 == m.dot and self.h1 == m.bos:
+                    self.used_openings.add(token)
+                self.h0, self.h1, self.h2 = self.h1, self.h2, token
+                self.emitted += 1
+
     def next_token(self) -> SampledToken | None:
         """Draws the next token, or None at the end of the reply."""
         m = self.m
@@ -785,6 +805,11 @@ class OfflineSampler:
             supports_logprobs=True,
         )
 
+    @property
+    def supports_prefix(self) -> bool:
+        """True: the n-gram history simply continues after a given prefix."""
+        return True
+
     async def generate_title(self, path: Sequence[PathMessage]) -> str | None:
         """None: an n-gram model writes no useful titles; the server's heuristic does."""
         return None
@@ -804,11 +829,13 @@ class OfflineSampler:
         top_logprobs: int = 5,
         system_prompt_name: str = "",
         system_prompt: str | None = None,
+        prefix: str = "",
     ) -> AsyncIterator[SampledToken]:
         """Streams the reply word by word; at most `params.max_tokens` tokens.
 
         The prompt's text means nothing to an n-gram model; the name "fun" raises the
-        temperature a little and favours exclamation marks (the seed's fun mode).
+        temperature a little and favours exclamation marks (the seed's fun mode). With a
+        `prefix` the reply continues after it (the prefix itself is not yielded).
         """
         run = _Run(
             self._model,
@@ -818,6 +845,8 @@ class OfflineSampler:
             fun=system_prompt_name == "fun",
             min_reply_tokens=self._min_reply_tokens,
         )
+        if prefix:
+            run.feed(prefix)
         delay = self._delay_s
         pacer = Pacer(delay, asyncio.get_running_loop().time)
         for i in range(params.max_tokens):

@@ -114,6 +114,10 @@ class OpenAIBackendSettings:
     logprobs: Literal["auto", "on", "off"] = "auto"
     send_seed: bool = True
     extra_headers: Mapping[str, str] = field(default_factory=dict)
+    # How to continue a given prefix (a branch from a token): "none" (cannot),
+    # "continue_final_message" (vLLM: a trailing assistant message plus that flag) or
+    # "trailing_assistant" (endpoints that continue a trailing assistant message as is).
+    prefill: Literal["none", "continue_final_message", "trailing_assistant"] = "none"
 
 
 class OpenAICompatibleSampler:
@@ -146,6 +150,11 @@ class OpenAICompatibleSampler:
     def settings(self) -> OpenAIBackendSettings:
         """The backend's settings (read-only)."""
         return self._settings
+
+    @property
+    def supports_prefix(self) -> bool:
+        """Whether this endpoint was configured to continue an assistant prefill."""
+        return self._settings.prefill != "none"
 
     def describe(self) -> ModelDescription:
         """Name, defaults and (when known) whether replies carry log-probabilities."""
@@ -195,14 +204,24 @@ class OpenAICompatibleSampler:
         top_logprobs: int = 5,
         system_prompt_name: str = "",
         system_prompt: str | None = None,
+        prefix: str = "",
     ) -> AsyncIterator[SampleEvent]:
         """Streams the reply; at most `params.max_tokens` tokens, then the backend's usage.
 
-        `system_prompt_name` is not sent: the backend only sees the prompt's text.
+        `system_prompt_name` is not sent: the backend only sees the prompt's text. A
+        `prefix` travels as a trailing assistant message (see `prefill`).
         Raises SamplerError when the backend fails; closing the iterator early closes the
         HTTP stream, so the backend stops generating.
         """
         messages = _messages(path, system_prompt)
+        if prefix:
+            if not self.supports_prefix:
+                raise SamplerError(
+                    SamplerErrorKind.BAD_REQUEST,
+                    f"Backend '{self._settings.name}' cannot continue from a given prefix; "
+                    "set prefill in its config if the endpoint supports assistant prefill.",
+                )
+            messages.append({"role": "assistant", "content": prefix})
         stream = await self._open_stream(messages, params, top_logprobs, self._wants_logprobs())
         chunks, asked_logprobs = stream.chunks, stream.asked_logprobs
         yielded = 0
@@ -341,6 +360,12 @@ class OpenAICompatibleSampler:
     ) -> openai.AsyncStream[ChatCompletionChunk]:
         """Sends one streaming chat-completions request; returns once the headers arrive."""
         extra: dict[str, Any] = {}
+        prefilled = bool(messages) and messages[-1]["role"] == "assistant"
+        if prefilled and self._settings.prefill == "continue_final_message":
+            extra["extra_body"] = {
+                "continue_final_message": True,
+                "add_generation_prompt": False,
+            }
         if self._settings.send_seed:
             extra["seed"] = params.seed
         if logprobs:

@@ -1,35 +1,45 @@
 """Persistence for the Chat server: the `Store` protocol and its SQLite implementation."""
 
 from server.store.protocol import (
+    AnnotationRecord,
     ApiKeyCheck,
     ApiKeyRecord,
     Checkpoint,
     ConversationRecord,
     DuplicateApiKeyError,
+    ImportItem,
     KeyStore,
     NewResponse,
     ResponseRecord,
     SamplingRecord,
+    SearchFilters,
+    SearchHitRecord,
     Store,
     StoreError,
+    TokenRow,
     UnknownConversationError,
     UnknownParentError,
 )
 from server.store.sqlite import SqliteStore
 
 __all__ = [
+    "AnnotationRecord",
     "ApiKeyCheck",
     "ApiKeyRecord",
     "Checkpoint",
     "ConversationRecord",
     "DuplicateApiKeyError",
+    "ImportItem",
     "KeyStore",
     "NewResponse",
     "ResponseRecord",
     "SamplingRecord",
+    "SearchFilters",
+    "SearchHitRecord",
     "SqliteStore",
     "Store",
     "StoreError",
+    "TokenRow",
     "UnknownConversationError",
     "UnknownParentError",
 ]

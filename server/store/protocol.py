@@ -66,6 +66,71 @@ class NewResponse:
     token_count: int = 0
     time_to_first_token_seconds: float = 0.0
     total_time_seconds: float = 0.0
+    # Characters at the start of `message` that were given, not sampled (a token branch).
+    prefix_length: int = 0
+    # The sampled tokens (text, logprob or None, alternatives), stored beside the reply.
+    tokens: tuple[TokenRow, ...] | None = None
+
+
+TokenRow = tuple[str, float | None, tuple[tuple[str, float], ...]]
+"""One stored token: its text, its logprob (None: unknown) and its top alternatives."""
+
+
+@dataclass(frozen=True, slots=True)
+class AnnotationRecord:
+    """A user's marks on a response: bookmark, tags, rating (-1, 0, +1) and a note."""
+
+    bookmarked: bool = False
+    tags: tuple[str, ...] = ()
+    rating: int = 0
+    note: str = ""
+
+    @property
+    def empty(self) -> bool:
+        """True when nothing is marked (such an annotation is deleted, not stored)."""
+        return not (self.bookmarked or self.tags or self.rating or self.note)
+
+
+@dataclass(frozen=True, slots=True)
+class SearchFilters:
+    """The filters of a search query; None/False/empty mean "any"."""
+
+    sender: str | None = None
+    model: str | None = None
+    tags: tuple[str, ...] = ()
+    rating: int | None = None
+    bookmarked: bool = False
+    partial: bool = False
+
+    @property
+    def on_responses(self) -> bool:
+        """True when only responses can match (titles have no sender, tags, …)."""
+        return bool(
+            self.sender or self.model or self.tags or self.rating or self.bookmarked or self.partial
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHitRecord:
+    """One search result: where it matched and an excerpt with the matched ranges."""
+
+    conversation_id: str
+    conversation_title: str
+    field: str  # "message", "title", "tag" or "note"
+    response: ResponseRecord | None
+    snippet: str
+    highlights: tuple[tuple[int, int], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ImportItem:
+    """One response of an imported forest, linked by ids local to the import."""
+
+    local_id: str
+    parent_local_id: str | None
+    response: NewResponse
+    shared: bool = False
+    annotation: AnnotationRecord | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +163,7 @@ class ResponseRecord:
     token_count: int
     time_to_first_token_seconds: float
     total_time_seconds: float
+    prefix_length: int = 0
 
 
 class Store(Protocol):
@@ -166,6 +232,37 @@ class Store(Protocol):
         `checkpoint_id` names the checkpoint of the stream this reply ends; it is deleted in
         the same transaction, so a crash can never leave both.
         Raises UnknownConversationError or UnknownParentError; nothing is written then.
+        """
+        ...
+
+    async def annotate(
+        self, user_id: str, conversation_id: str, response_id: str, annotation: AnnotationRecord
+    ) -> bool:
+        """Sets (or, when empty, removes) the annotation; False if not the user's response."""
+        ...
+
+    async def annotations(self, user_id: str, conversation_id: str) -> dict[str, AnnotationRecord]:
+        """The annotations of a conversation's responses, by response id."""
+        ...
+
+    async def response_tokens(
+        self, user_id: str, conversation_id: str, response_id: str
+    ) -> list[TokenRow] | None:
+        """The stored tokens of a response ([] if none); None if not the user's response."""
+        ...
+
+    async def search(
+        self, user_id: str, match: str | None, filters: SearchFilters, limit: int
+    ) -> list[SearchHitRecord]:
+        """Best matches first of an FTS5 expression (None: filters alone, newest first)."""
+        ...
+
+    async def import_conversation(
+        self, user_id: str, title: str, starred: bool, items: Sequence[ImportItem]
+    ) -> ConversationRecord:
+        """Creates a conversation holding `items` (parents first) in one transaction.
+
+        Raises UnknownParentError when an item names a parent not imported before it.
         """
         ...
 

@@ -31,6 +31,7 @@ import enum
 import json
 import sqlite3
 import uuid
+import zlib
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager, suppress
 from datetime import UTC, datetime, timedelta
@@ -42,14 +43,19 @@ import aiosqlite
 
 from server.store.migrations import migrate
 from server.store.protocol import (
+    AnnotationRecord,
     ApiKeyCheck,
     ApiKeyRecord,
     Checkpoint,
     ConversationRecord,
     DuplicateApiKeyError,
+    ImportItem,
     NewResponse,
     ResponseRecord,
     SamplingRecord,
+    SearchFilters,
+    SearchHitRecord,
+    TokenRow,
     UnknownConversationError,
     UnknownParentError,
 )
@@ -100,6 +106,7 @@ _RESPONSE_COLUMNS = (
     "token_count",
     "time_to_first_token_seconds",
     "total_time_seconds",
+    "prefix_length",
 )
 _R_COLUMNS = ", ".join(f"r.{column}" for column in _RESPONSE_COLUMNS)
 
@@ -215,6 +222,7 @@ def _response(row: Sequence[Any]) -> ResponseRecord:
         token_count=row[17],
         time_to_first_token_seconds=row[18],
         total_time_seconds=row[19],
+        prefix_length=row[20],
     )
 
 
@@ -575,8 +583,14 @@ class SqliteStore:
                 new.token_count,
                 new.time_to_first_token_seconds,
                 new.total_time_seconds,
+                new.prefix_length,
             ),
         )
+        if new.tokens:
+            await conn.execute_fetchall(
+                "INSERT INTO response_tokens (response_id, data) VALUES (?, ?)",
+                (response_id, encode_tokens(new.tokens)),
+            )
         await conn.execute_fetchall(
             "UPDATE conversations SET update_time = ? WHERE conversation_id = ?",
             (stamp, new.conversation_id),
@@ -600,7 +614,175 @@ class SqliteStore:
             token_count=new.token_count,
             time_to_first_token_seconds=new.time_to_first_token_seconds,
             total_time_seconds=new.total_time_seconds,
+            prefix_length=new.prefix_length,
         )
+
+    # -- annotations, tokens, search, import ----------------------------------------------
+
+    async def annotate(
+        self, user_id: str, conversation_id: str, response_id: str, annotation: AnnotationRecord
+    ) -> bool:
+        """Sets (or, when empty, removes) the annotation; False if not the user's response."""
+        async with self._transaction() as conn:
+            owned = list(
+                await conn.execute_fetchall(
+                    "SELECT 1 FROM responses"
+                    " WHERE response_id = ? AND conversation_id = ? AND user_id = ?",
+                    (response_id, conversation_id, user_id),
+                )
+            )
+            if not owned:
+                return False
+            if annotation.empty:
+                await conn.execute_fetchall(
+                    "DELETE FROM annotations WHERE response_id = ?", (response_id,)
+                )
+                return True
+            await conn.execute_fetchall(
+                "INSERT INTO annotations"
+                " (response_id, user_id, bookmarked, tags, rating, note, update_time)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (response_id) DO UPDATE SET bookmarked = excluded.bookmarked,"
+                " tags = excluded.tags, rating = excluded.rating, note = excluded.note,"
+                " update_time = excluded.update_time",
+                (
+                    response_id,
+                    user_id,
+                    int(annotation.bookmarked),
+                    json.dumps(list(annotation.tags)),
+                    annotation.rating,
+                    annotation.note,
+                    _format_time(self._tick()),
+                ),
+            )
+        return True
+
+    async def annotations(self, user_id: str, conversation_id: str) -> dict[str, AnnotationRecord]:
+        """The annotations of a conversation's responses, by response id."""
+        rows = await self._read(
+            "SELECT a.response_id, a.bookmarked, a.tags, a.rating, a.note"
+            " FROM annotations AS a JOIN responses AS r ON r.response_id = a.response_id"
+            " WHERE r.conversation_id = ? AND r.user_id = ?",
+            (conversation_id, user_id),
+        )
+        return {row[0]: _annotation(row[1:]) for row in rows}
+
+    async def response_tokens(
+        self, user_id: str, conversation_id: str, response_id: str
+    ) -> list[TokenRow] | None:
+        """The stored tokens of a response ([] if none); None if not the user's response."""
+        rows = await self._read(
+            "SELECT t.data FROM responses AS r"
+            " LEFT JOIN response_tokens AS t ON t.response_id = r.response_id"
+            " WHERE r.response_id = ? AND r.conversation_id = ? AND r.user_id = ?",
+            (response_id, conversation_id, user_id),
+        )
+        if not rows:
+            return None
+        data = rows[0][0]
+        return decode_tokens(data) if data is not None else []
+
+    async def search(
+        self, user_id: str, match: str | None, filters: SearchFilters, limit: int
+    ) -> list[SearchHitRecord]:
+        """Best matches first of an FTS5 expression (None: filters alone, newest first).
+
+        Raises ValueError with SQLite's words when the expression is not valid FTS5.
+        """
+        conditions, parameters = _filter_sql(filters)
+        parameters.update({"uid": user_id, "limit": limit})
+        if match is None:
+            sql = (
+                f"SELECT 'message', c.title, substr(r.message, 1, 200), {_R_COLUMNS},"
+                " c.conversation_id"
+                " FROM responses AS r"
+                " JOIN conversations AS c ON c.conversation_id = r.conversation_id"
+                " LEFT JOIN annotations AS a ON a.response_id = r.response_id"
+                f" WHERE r.user_id = :uid {conditions}"
+                " ORDER BY r.seq DESC LIMIT :limit"
+            )
+        else:
+            parameters["match"] = match
+            only_responses = " AND r.response_id IS NOT NULL" if filters.on_responses else ""
+            sql = (
+                "SELECT s.kind, c.title,"
+                f" snippet(search_text, 0, '{_MARK_OPEN}', '{_MARK_CLOSE}', '…', 16),"
+                f" {_R_COLUMNS}, c.conversation_id"
+                " FROM search_text JOIN search_rows AS s ON s.id = search_text.rowid"
+                " JOIN conversations AS c ON c.conversation_id = s.conversation_id"
+                " LEFT JOIN responses AS r"
+                "     ON s.kind != 'title' AND r.response_id = s.ref_id"
+                " LEFT JOIN annotations AS a ON a.response_id = r.response_id"
+                " WHERE search_text MATCH :match AND s.user_id = :uid"
+                f" {only_responses} {conditions}"
+                " ORDER BY bm25(search_text) LIMIT :limit"
+            )
+        try:
+            rows = await self._read(sql, parameters)
+        except sqlite3.OperationalError as error:
+            raise ValueError(str(error)) from None
+        hits = []
+        for row in rows:
+            response = _response(row[3:]) if row[3] is not None else None
+            snippet, spans = _highlights(row[2] or "")
+            hits.append(SearchHitRecord(row[-1], row[1], row[0], response, snippet, spans))
+        return hits
+
+    async def import_conversation(
+        self, user_id: str, title: str, starred: bool, items: Sequence[ImportItem]
+    ) -> ConversationRecord:
+        """Creates a conversation holding `items` (parents first) in one transaction.
+
+        Raises UnknownParentError when an item names a parent not imported before it;
+        nothing is stored then.
+        """
+        conversation_id = uuid.uuid4().hex
+        async with self._transaction() as conn:
+            stamp = _format_time(self._tick())
+            await conn.execute_fetchall(
+                "INSERT INTO conversations"
+                " (conversation_id, user_id, title, starred, create_time, update_time)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (conversation_id, user_id, title, int(starred), stamp, stamp),
+            )
+            ids: dict[str, str] = {}
+            for item in items:
+                parent = None
+                if item.parent_local_id is not None:
+                    parent = ids.get(item.parent_local_id)
+                    if parent is None:
+                        raise UnknownParentError(
+                            f"response {item.local_id!r} names parent "
+                            f"{item.parent_local_id!r}, which does not come before it"
+                        )
+                new = dataclasses.replace(
+                    item.response, conversation_id=conversation_id, parent_response_id=parent
+                )
+                record = await self._insert_response(conn, user_id, new)
+                ids[item.local_id] = record.response_id
+                if item.shared:
+                    await conn.execute_fetchall(
+                        "UPDATE responses SET shared = 1 WHERE response_id = ?",
+                        (record.response_id,),
+                    )
+                annotation = item.annotation
+                if annotation is not None and not annotation.empty:
+                    await conn.execute_fetchall(
+                        "INSERT INTO annotations (response_id, user_id, bookmarked, tags,"
+                        " rating, note, update_time) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        (
+                            record.response_id,
+                            user_id,
+                            int(annotation.bookmarked),
+                            json.dumps(list(annotation.tags)),
+                            annotation.rating,
+                            annotation.note,
+                            stamp,
+                        ),
+                    )
+        record = await self.get_conversation(user_id, conversation_id)
+        assert record is not None
+        return record
 
     # -- checkpoints of running streams -------------------------------------------------
 
@@ -779,10 +961,59 @@ class SqliteStore:
 
 
 def _encode_new_response(new: NewResponse) -> str:
-    """A NewResponse as JSON (a checkpoint's payload), always marked partial."""
+    """A NewResponse as JSON (a checkpoint's payload), always marked partial.
+
+    Tokens are left out: a checkpoint keeps the text; logprobs of an interrupted reply
+    are not worth rewriting the whole list twice a second.
+    """
     data = dataclasses.asdict(new)
     data["partial"] = True
+    data["tokens"] = None
     return json.dumps(data)
+
+
+def encode_tokens(tokens: Sequence[TokenRow]) -> bytes:
+    """Tokens as compressed JSON: [[text, logprob|null, [[alt, logprob], ...]], ...]."""
+    return zlib.compress(
+        json.dumps([[t, lp, [list(a) for a in top]] for t, lp, top in tokens]).encode(), 6
+    )
+
+
+def decode_tokens(data: bytes) -> list[TokenRow]:
+    """The tokens `encode_tokens` stored."""
+    return [
+        (text, logprob, tuple((alt, alt_lp) for alt, alt_lp in top))
+        for text, logprob, top in json.loads(zlib.decompress(data))
+    ]
+
+
+_MARK_OPEN, _MARK_CLOSE = "\ue000", "\ue001"
+
+
+def _highlights(marked: str) -> tuple[str, tuple[tuple[int, int], ...]]:
+    """Removes FTS5's snippet markers, returning the text and the marked ranges."""
+    text: list[str] = []
+    spans: list[tuple[int, int]] = []
+    start: int | None = None
+    length = 0
+    for char in marked:
+        if char == _MARK_OPEN:
+            start = length
+        elif char == _MARK_CLOSE:
+            if start is not None and length > start:
+                spans.append((start, length))
+            start = None
+        else:
+            text.append(char)
+            length += 1
+    return "".join(text), tuple(spans)
+
+
+def _annotation(row: Sequence[Any]) -> AnnotationRecord:
+    """An annotation from (bookmarked, tags JSON, rating, note)."""
+    return AnnotationRecord(
+        bookmarked=bool(row[0]), tags=tuple(json.loads(row[1])), rating=row[2], note=row[3]
+    )
 
 
 def _decode_new_response(text: str) -> NewResponse:
@@ -790,3 +1021,26 @@ def _decode_new_response(text: str) -> NewResponse:
     data = json.loads(text)
     sampling = data.pop("sampling")
     return NewResponse(**data, sampling=None if sampling is None else SamplingRecord(**sampling))
+
+
+def _filter_sql(filters: SearchFilters) -> tuple[str, dict[str, Any]]:
+    """SQL conditions (on `r` responses and `a` annotations) for a query's filters."""
+    conditions: list[str] = []
+    parameters: dict[str, Any] = {}
+    if filters.sender:
+        conditions.append("r.sender = :sender")
+        parameters["sender"] = filters.sender
+    if filters.model:
+        conditions.append("r.model_name = :model")
+        parameters["model"] = filters.model
+    for i, tag in enumerate(filters.tags):
+        conditions.append(f"EXISTS (SELECT 1 FROM json_each(a.tags) WHERE value = :tag{i})")
+        parameters[f"tag{i}"] = tag
+    if filters.rating is not None:
+        conditions.append("a.rating = :rating")
+        parameters["rating"] = filters.rating
+    if filters.bookmarked:
+        conditions.append("a.bookmarked = 1")
+    if filters.partial:
+        conditions.append("r.partial = 1")
+    return "".join(f" AND {c}" for c in conditions), parameters

@@ -26,11 +26,13 @@ from client.errors import (
     UnauthenticatedError,
 )
 from client.grok import AsyncGrok, Conversation, Response
+from client.research import Annotation, SearchHit
 from client.sampler import SamplingParams
 from client.streams import SampleStream, TokenInfo, TokenStream
 
 __all__ = [
     "AlreadyExistsError",
+    "Annotation",
     "AsyncGrok",
     "BackendError",
     "Client",
@@ -50,6 +52,7 @@ __all__ = [
     "Response",
     "SampleStream",
     "SamplingParams",
+    "SearchHit",
     "ServerInternalError",
     "ServerUnavailableError",
     "SystemPromptInfo",

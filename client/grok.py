@@ -17,7 +17,7 @@ import contextlib
 import datetime
 import logging
 import uuid
-from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
+from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Sequence
 from typing import Any
 
 import grpc
@@ -33,6 +33,7 @@ from client.errors import (
     translate,
     unencodable_text,
 )
+from client.research import Annotation, SearchHit
 from client.sampler import SamplingParams
 from client.streams import (
     BudgetEvent,
@@ -141,6 +142,24 @@ class AsyncGrok:
         """Extension: the models this server samples from and its named system prompts."""
         reply: chat_pb2.ListModelsResponse = await _rpc(self._stub.ListModels(empty_pb2.Empty()))
         return ModelCatalog.from_proto(reply)
+
+    async def search(self, query: str, limit: int = 0) -> list[SearchHit]:
+        """Extension: full-text search over this user's conversations, best first.
+
+        `query` takes words (with "phrases", prefix*, OR, NOT) and filters: sender:human,
+        sender:model, model:NAME, tag:X, rated:+, rated:-, bookmarked, partial.
+        """
+        reply: chat_pb2.SearchResponse = await _rpc(
+            self._stub.Search(chat_pb2.SearchRequest(query=_check_text(query), limit=limit))
+        )
+        return [SearchHit.from_proto(hit) for hit in reply.hits]
+
+    async def import_conversation(
+        self, request: chat_pb2.ImportConversationRequest
+    ) -> Conversation:
+        """Extension: stores an exported forest as a new conversation and loads it."""
+        created: chat_pb2.Conversation = await _rpc(self._stub.ImportConversation(request))
+        return await self.get_conversation(created.conversation_id)
 
     async def list_conversations(self) -> list[chat_pb2.Conversation]:
         """Returns a list of all conversations (without their responses), newest first."""
@@ -430,13 +449,15 @@ class Conversation:
         top_logprobs: int = 0,
         select: bool = False,
         model_name: str | None = None,
+        prefix: str = "",
     ) -> SampleStream:
         """Extension: samples under an explicit parent, as typed events.
 
         Unlike `add_response`, several `sample` streams may run at once (the server keeps
         the forest consistent), and the leaf moves to the new model response only when
         `select` is true. `model_name` overrides the conversation's model for this stream
-        only. The conversation must have been created or loaded.
+        only; `prefix` starts the model reply with given text and samples on from it (a
+        branch from a token). The conversation must have been created or loaded.
         """
         self._check_not_deleted()
         self._get_conversation_or_raise()
@@ -452,6 +473,7 @@ class Conversation:
             exclusive=False,
             select=select,
             model_name=model_name,
+            prefix=prefix,
         )
         return SampleStream(_events(wire, self), future, self._stopper(request_id), request_id)
 
@@ -476,6 +498,7 @@ class Conversation:
         exclusive: bool,
         select: bool = True,
         model_name: str | None = None,
+        prefix: str = "",
     ) -> AsyncGenerator[chat_pb2.AddResponseResponse, None]:
         """Runs one AddResponse call, keeping the response cache and leaf up to date.
 
@@ -505,6 +528,7 @@ class Conversation:
                 system_prompt_name=self.system_prompt_name,
                 request_id=request_id,
                 top_logprobs=top_logprobs,
+                prefix=_check_text(prefix),
             )
             if sampling is not None:
                 request.sampling_params.CopyFrom(sampling.to_proto())
@@ -696,6 +720,68 @@ class Response:
         self._response = response
         self._conversation = conversation
         self._stub = stub
+
+    @property
+    def annotation(self) -> Annotation:
+        """Extension: this user's bookmark, tags, rating and note (empty when none)."""
+        if self._response.HasField("annotation"):
+            return Annotation.from_proto(self._response.annotation)
+        return Annotation()
+
+    @property
+    def prefix_length(self) -> int:
+        """Extension: characters at the start of the message that were given, not sampled."""
+        return self._response.prefix_length
+
+    async def annotate(
+        self,
+        *,
+        bookmarked: bool | None = None,
+        tags: Sequence[str] | None = None,
+        rating: int | None = None,
+        note: str | None = None,
+    ) -> Annotation:
+        """Extension: changes this user's annotation (None keeps a field); returns it."""
+        current = self.annotation
+        wanted = Annotation(
+            bookmarked=current.bookmarked if bookmarked is None else bookmarked,
+            tags=current.tags if tags is None else tuple(tags),
+            rating=current.rating if rating is None else rating,
+            note=current.note if note is None else _check_text(note),
+        )
+        updated: chat_pb2.Response = await _rpc(
+            self._stub.AnnotateResponse(
+                chat_pb2.AnnotateResponseRequest(
+                    conversation_id=self._conversation.conversation_id,
+                    response_id=self.response_id,
+                    annotation=wanted.to_proto(),
+                )
+            )
+        )
+        self._response = updated
+        return self.annotation
+
+    async def tokens(self) -> list[TokenInfo]:
+        """Extension: the reply's tokens with logprobs and top alternatives ([] if none).
+
+        A given prefix (a branch from a token) is one token whose logprob is None.
+        """
+        reply: chat_pb2.GetResponseTokensResponse = await _rpc(
+            self._stub.GetResponseTokens(
+                chat_pb2.GetResponseTokensRequest(
+                    conversation_id=self._conversation.conversation_id,
+                    response_id=self.response_id,
+                )
+            )
+        )
+        return [
+            TokenInfo(
+                t.final_logit.string_token,
+                None if t.logprob_unknown else t.final_logit.logprob,
+                tuple((a.string_token, a.logprob) for a in t.top_logits),
+            )
+            for t in reply.tokens
+        ]
 
     def replace(self, new_message: str) -> tuple[TokenStream, asyncio.Future[Response]]:
         """Replaces the text of this message with a new text.

@@ -14,6 +14,7 @@ from itertools import count
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from client.grok import Response
+from client.research import Annotation
 
 
 class SamplingInfo(BaseModel):
@@ -48,9 +49,18 @@ class ResponseNode(BaseModel):
     time_to_first_token: float = 0.0
     total_time: float = 0.0
     streaming: bool = False
-    # Mean token logprob, known for replies streamed in this session (the server does not
-    # store per-token data yet).
+    # Mean token logprob, known for replies streamed in this session (the tokens themselves
+    # are fetched on demand, see ConversationService.tokens).
     mean_logprob: float | None = None
+    # Characters at the start of `message` that were given (a branch from a token).
+    prefix_length: int = 0
+    # This user's annotation.
+    annotation: Annotation = Annotation()
+
+    @property
+    def bookmarked(self) -> bool:
+        """True when bookmarked."""
+        return self.annotation.bookmarked
 
     @property
     def is_human(self) -> bool:
@@ -86,6 +96,8 @@ class ResponseNode(BaseModel):
             total_time=response.total_time,
             streaming=False,
             mean_logprob=None,
+            prefix_length=response.prefix_length,
+            annotation=response.annotation,
         )
 
     @property

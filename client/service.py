@@ -12,13 +12,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from client.catalog import ModelCatalog
 from client.client import Client
 from client.grok import Conversation, Response
 from client.models import ConversationSummary, Forest, ResponseNode
+from client.research import SearchHit
 from client.sampler import SamplingParams
 from client.streams import (
     BudgetEvent,
@@ -211,6 +212,7 @@ class ConversationService:
         self._streams: dict[str, _RunningStream] = {}
         self._placeholder_seq = 0
         self._catalog: ModelCatalog | None = None
+        self._tokens: dict[tuple[str, str], list[TokenInfo]] = {}
 
     @property
     def api_host(self) -> str:
@@ -388,6 +390,82 @@ class ConversationService:
         self._conversations.pop(conversation_id, None)
         self._forests.pop(conversation_id, None)
         self._publish(ConversationDeleted(conversation_id))
+
+    # -- research: annotations, search, tokens ---------------------------------------------
+
+    async def annotate(
+        self,
+        conversation_id: str,
+        response_id: str,
+        *,
+        bookmarked: bool | None = None,
+        tags: Sequence[str] | None = None,
+        rating: int | None = None,
+        note: str | None = None,
+    ) -> ResponseNode:
+        """Changes this user's annotation of a response (None keeps a field).
+
+        The updated node is published as `ResponseAdded` (same id), like any node change.
+        """
+        conversation = self._conversation(conversation_id)
+        annotation = await conversation.get_response(response_id).annotate(
+            bookmarked=bookmarked, tags=tags, rating=rating, note=note
+        )
+        forest = self._forests[conversation_id]
+        node = forest.responses[response_id].model_copy(update={"annotation": annotation})
+        forest.add(node)
+        self._publish(ResponseAdded(conversation_id, node))
+        return node
+
+    async def search(self, query: str, limit: int = 0) -> list[SearchHit]:
+        """Full-text search over every conversation of the user (see AsyncGrok.search)."""
+        return await self._client.grok.search(query, limit)
+
+    async def tokens(self, conversation_id: str, response_id: str) -> list[TokenInfo]:
+        """A stored reply's tokens with logprobs and alternatives (cached: they never change)."""
+        key = (conversation_id, response_id)
+        cached = self._tokens.get(key)
+        if cached is None:
+            response = self._conversation(conversation_id).get_response(response_id)
+            cached = self._tokens[key] = await response.tokens()
+        return cached
+
+    async def branch_from_token(
+        self,
+        conversation_id: str,
+        response_id: str,
+        index: int,
+        alternative: str,
+        *,
+        select: bool = True,
+    ) -> ResponseNode | None:
+        """Samples a sibling that copies a reply up to token `index`, then says `alternative`.
+
+        Sampling goes on after the alternative (the server's `prefix`). Raises ValueError
+        for a human message or an index outside the tokens.
+        """
+        node = self._forests[conversation_id].responses[response_id]
+        if node.is_human:
+            raise ValueError("Only model replies have tokens to branch from.")
+        tokens = await self.tokens(conversation_id, response_id)
+        if not 0 <= index < len(tokens):
+            raise ValueError(f"Token {index} is outside the reply ({len(tokens)} tokens).")
+        prefix = "".join(t.text for t in tokens[:index]) + alternative
+        return await self._run(
+            conversation_id, "", node.parent_id, None, select=select, prefix=prefix
+        )
+
+    async def jump_to(self, conversation_id: str, response_id: str | None) -> Forest:
+        """Opens a conversation (if needed) with `response_id` as the leaf (a search hit).
+
+        The leaf goes on to the newest reply below it, so the whole branch shows.
+        """
+        forest = self._forests.get(conversation_id)
+        if forest is None:
+            forest = await self.open(conversation_id)
+        if response_id is not None and response_id in forest.responses:
+            self.select(conversation_id, response_id)
+        return forest
 
     async def share(self, conversation_id: str, response_id: str) -> str:
         """Shares the path up to `response_id`; returns the URL."""
@@ -571,6 +649,7 @@ class ConversationService:
         *,
         select: bool,
         model_name: str | None = None,
+        prefix: str = "",
     ) -> ResponseNode | None:
         conversation = self._conversation(conversation_id)
         forest = self._forests[conversation_id]
@@ -580,6 +659,7 @@ class ConversationService:
             sampling=sampling,
             select=select,
             model_name=model_name,
+            prefix=prefix,
         )
         placeholder_id = self._new_placeholder_id()
         running = _RunningStream(conversation_id, placeholder_id, stream, asyncio.current_task())

@@ -1,0 +1,82 @@
+"""Research extensions of the SDK: annotations, search hits and imports' building blocks.
+
+Plain frozen models, so the app and scripts use them without touching protobuf.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+from protos import chat_pb2
+
+
+class Annotation(BaseModel):
+    """A user's marks on a response: bookmark, tags, rating (-1, 0, +1) and a note."""
+
+    model_config = ConfigDict(frozen=True)
+
+    bookmarked: bool = False
+    tags: tuple[str, ...] = ()
+    rating: int = 0
+    note: str = ""
+
+    @property
+    def empty(self) -> bool:
+        """True when nothing is marked."""
+        return not (self.bookmarked or self.tags or self.rating or self.note)
+
+    @classmethod
+    def from_proto(cls, wire: chat_pb2.Annotation) -> Annotation:
+        """Reads the wire form."""
+        return cls(
+            bookmarked=wire.bookmarked, tags=tuple(wire.tags), rating=wire.rating, note=wire.note
+        )
+
+    def to_proto(self) -> chat_pb2.Annotation:
+        """The wire form."""
+        return chat_pb2.Annotation(
+            bookmarked=self.bookmarked, tags=list(self.tags), rating=self.rating, note=self.note
+        )
+
+
+class SearchHit(BaseModel):
+    """One search result: where it matched, an excerpt, and the matched ranges in it.
+
+    `response_id` is "" for a title hit. `highlights` are (start, end) character offsets in
+    `snippet`, so a UI styles them without parsing markup.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    conversation_id: str
+    conversation_title: str
+    field: str
+    snippet: str
+    highlights: tuple[tuple[int, int], ...] = ()
+    response_id: str = ""
+    sender: str = ""
+    model_name: str = ""
+    message: str = ""
+    partial: bool = False
+    annotation: Annotation = Annotation()
+
+    @classmethod
+    def from_proto(cls, wire: chat_pb2.SearchHit) -> SearchHit:
+        """Reads the wire form."""
+        has_response = wire.HasField("response")
+        response = wire.response
+        return cls(
+            conversation_id=wire.conversation_id,
+            conversation_title=wire.conversation_title,
+            field=wire.field,
+            snippet=wire.snippet,
+            highlights=tuple((span.start, span.end) for span in wire.highlights),
+            response_id=response.response_id if has_response else "",
+            sender=response.sender if has_response else "",
+            model_name=response.model_name if has_response else "",
+            message=response.message if has_response else "",
+            partial=response.partial if has_response else False,
+            annotation=Annotation.from_proto(response.annotation)
+            if has_response and response.HasField("annotation")
+            else Annotation(),
+        )

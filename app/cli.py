@@ -1,4 +1,8 @@
-"""The `grove` command: the explorer by default, `grove serve` and `grove keys` (API keys)."""
+"""The `grove` command: the explorer by default, plus subcommands.
+
+`grove serve` runs a server, `grove keys` manages API keys, and the headless commands for
+scripts (`ls`, `show`, `search`, `sample`, `export`, `import`) live in `app.headless`.
+"""
 
 from __future__ import annotations
 
@@ -10,13 +14,15 @@ from app.config import ConfigError, default_config_path, load_config
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The `grove` argument parser (explorer flags plus the `serve` subcommand)."""
+    """The `grove` argument parser (explorer flags plus its subcommands)."""
     parser = argparse.ArgumentParser(
         prog="grove",
         description=(
             "Explore branching LLM conversations as trees. With no --server, Grove starts "
             "a local server in-process (the offline demo model plus any backends of your config "
-            "file or of --sampler openai; SQLite in your data dir)."
+            "file or of --sampler openai; SQLite in your data dir). The subcommands ls, show, "
+            "search, sample, export and import do the same without the UI, for scripts "
+            "(exit codes: 0 ok, 1 failure, 2 usage)."
         ),
         epilog=f"Config file: {default_config_path()} (see README for [keymap]).",
     )
@@ -54,6 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
     from server.keys import add_keys_arguments
 
     add_keys_arguments(keys)
+    from app.headless import add_headless_commands
+
+    add_headless_commands(commands)
     return parser
 
 
@@ -94,6 +103,12 @@ def main(argv: list[str] | None = None) -> int:
     }
     from dataclasses import replace
 
+    from app.headless import HEADLESS_COMMANDS
+
+    if args.command in HEADLESS_COMMANDS:
+        from app.headless import run_headless
+
+        return run_headless(args, replace(config, **overrides))
     from app.grove_app import GroveApp
 
     GroveApp(replace(config, **overrides)).run()

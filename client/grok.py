@@ -745,7 +745,7 @@ class Response:
         current = self.annotation
         wanted = Annotation(
             bookmarked=current.bookmarked if bookmarked is None else bookmarked,
-            tags=current.tags if tags is None else tuple(tags),
+            tags=current.tags if tags is None else tuple(_check_text(tag) for tag in tags),
             rating=current.rating if rating is None else rating,
             note=current.note if note is None else _check_text(note),
         )

@@ -458,7 +458,7 @@ class ConversationService:
     async def jump_to(self, conversation_id: str, response_id: str | None) -> Forest:
         """Opens a conversation (if needed) with `response_id` as the leaf (a search hit).
 
-        The leaf goes on to the newest reply below it, so the whole branch shows.
+        The path ends at the hit itself, so it is the last message shown.
         """
         forest = self._forests.get(conversation_id)
         if forest is None:

@@ -46,6 +46,9 @@ class ServerConfig:
     share_base_url: str = "grove://share/conversations"
     durability: Literal["normal", "full"] = "normal"
     max_message_bytes: int = MIB
+    # The largest request gRPC accepts at all: an import of a big forest (with its tokens)
+    # is one request. Messages inside stay limited by `max_message_bytes`.
+    max_request_bytes: int = 256 * MIB
     max_title_chars: int = 500
     # Token batching: the first token goes out at once, later ones at most every
     # `batch_interval_ms` or `batch_max_tokens` tokens, whichever comes first.

@@ -8,6 +8,7 @@ a SIGTERM loses nothing that was acknowledged.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 import signal
@@ -23,6 +24,7 @@ from protos import chat_pb2
 from server.auth import Authenticator, exposure_refusal, is_loopback_host
 from server.backends import build_samplers
 from server.config import ServerConfig
+from server.owners import is_orphan, new_owner, retire
 from server.sampler.base import Sampler
 from server.servicer import ChatServicer
 from server.store import KeyStore, Store
@@ -30,6 +32,8 @@ from server.wire import add_chat_service
 
 log = logging.getLogger(__name__)
 
+# How often a running server looks for checkpoints of crashed servers sharing its database.
+ORPHAN_SWEEP_SECONDS = 10.0
 CHAT_SERVICE = chat_pb2.DESCRIPTOR.services_by_name["Chat"].full_name
 # Large enough for a maximal message plus protobuf framing.
 _MESSAGE_HEADROOM = 64 * 1024
@@ -125,6 +129,8 @@ class GroveServer:
         self._health = health.aio.HealthServicer()
         self.port: int | None = None
         self._stopped = asyncio.Event()
+        self.owner = ""
+        self._sweeper: asyncio.Task[None] | None = None
 
     @property
     def address(self) -> str:
@@ -144,11 +150,9 @@ class GroveServer:
             load_tls_credentials, self.config.tls_cert, self.config.tls_key
         )
         await self.store.open()
-        recovered = await self.store.recover_checkpoints()
-        if recovered:
-            log.warning(
-                "kept %d replies interrupted by a crash as partial responses", len(recovered)
-            )
+        self.owner = new_owner()
+        self.servicer.checkpoint_owner = self.owner
+        await self._recover_orphans()
         # Keys live in the store, so the exposure check can only run once it is open.
         refusal = exposure_refusal(
             self.config.host,
@@ -156,11 +160,14 @@ class GroveServer:
             insecure_no_auth=self.config.insecure_no_auth,
         )
         if refusal is not None:
+            retire(self.owner)
             await self.store.close()
             raise StartupError(refusal)
         # gRPC's own limit sits well above ours so that an oversized message reaches the
         # servicer and gets a sentence naming our limit; only absurd sizes hit gRPC's.
-        limit = 4 * self.config.max_message_bytes + _MESSAGE_HEADROOM
+        limit = max(
+            4 * self.config.max_message_bytes + _MESSAGE_HEADROOM, self.config.max_request_bytes
+        )
         server = grpc.aio.server(
             options=[
                 ("grpc.max_receive_message_length", limit),
@@ -180,6 +187,7 @@ class GroveServer:
         else:
             port = server.add_secure_port(target, credentials)
         if port == 0:
+            retire(self.owner)
             await self.store.close()
             raise OSError(f"Cannot listen on {host}:{self.config.port}.")
         await server.start()
@@ -187,6 +195,7 @@ class GroveServer:
         await self._health.set("", health_pb2.HealthCheckResponse.SERVING)
         self._server = server
         self.port = port
+        self._sweeper = asyncio.create_task(self._sweep_orphans(), name="grove-orphan-sweep")
         log.info("Grove Chat server listening on %s", self.address)
         return port
 
@@ -199,10 +208,33 @@ class GroveServer:
         grace = self.config.shutdown_grace_seconds
         await self.servicer.stop_all_streams(grace_seconds=grace)
         await server.stop(grace)
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+            self._sweeper = None
+        retire(self.owner)
         for sampler in self.samplers.values():
             await sampler.aclose()
         await self.store.close()
         self._stopped.set()
+
+    async def _recover_orphans(self) -> None:
+        """Keeps the replies of crashed servers (sharing this database) as partial ones."""
+        recovered = await self.store.recover_checkpoints(is_orphan)
+        if recovered:
+            log.warning(
+                "kept %d replies interrupted by a crash as partial responses", len(recovered)
+            )
+
+    async def _sweep_orphans(self) -> None:
+        """Recovers, while running, what another server on this database left by crashing."""
+        while True:
+            await asyncio.sleep(ORPHAN_SWEEP_SECONDS)
+            try:
+                await self._recover_orphans()
+            except Exception:
+                log.exception("recovering orphaned checkpoints failed")
 
     async def wait_stopped(self) -> None:
         """Returns once `stop` has finished."""

@@ -6,12 +6,17 @@
 Words become quoted FTS5 strings (so `-`, `:` or `(` in a word are text, not syntax);
 `word*` stays a prefix query; quoted phrases stay phrases; `OR` and `NOT` between words
 keep their FTS5 meaning. Filters narrow the hits to responses with those properties.
+An operator needs a word on each side (FTS5 has no unary NOT): one dangling at either end
+is dropped, so a query still being typed searches, except a leading NOT, whose meaning
+("without") would silently turn into its opposite; two operators in a row and an
+unmatched double quote are refused with a sentence rather than FTS5's syntax error.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from itertools import pairwise
 
 from server.store import SearchFilters
 
@@ -33,6 +38,10 @@ class ParsedQuery:
 
 def parse_query(text: str) -> ParsedQuery:
     """Splits a query into an FTS5 expression and filters; QueryError when it is unusable."""
+    if "\x00" in text:
+        raise QueryError("The query contains a NUL character.")
+    if text.count('"') % 2:
+        raise QueryError('The query has an unmatched double quote: close the phrase with ".')
     sender: str | None = None
     model: str | None = None
     tags: list[str] = []
@@ -49,7 +58,7 @@ def parse_query(text: str) -> ParsedQuery:
         lowered = key.lower()
         if colon and lowered == "sender":
             if value not in ("human", "model"):
-                raise QueryError(f"sender: takes human or model, not {value!r}.")
+                raise QueryError(f"sender: takes human or model, not {_shown(value)}.")
             sender = value
         elif colon and lowered == "model":
             if not value:
@@ -61,7 +70,7 @@ def parse_query(text: str) -> ParsedQuery:
             tags.append(value)
         elif colon and lowered == "rated":
             if value not in ("+", "-", "+1", "-1"):
-                raise QueryError(f"rated: takes + or -, not {value!r}.")
+                raise QueryError(f"rated: takes + or -, not {_shown(value)}.")
             rating = 1 if value.startswith("+") else -1
         elif word.lower() == "bookmarked":
             bookmarked = True
@@ -73,6 +82,17 @@ def parse_query(text: str) -> ParsedQuery:
             parts.append(_quote(word[:-1]) + "*")
         else:
             parts.append(_quote(word))
+    for left, right in pairwise(parts):
+        if left in _OPERATORS and right in _OPERATORS:
+            raise QueryError(
+                f"{left} {right}: an operator needs a word or phrase on each side, "
+                "as in apple OR pear."
+            )
+    if parts and parts[0] == "NOT":
+        raise QueryError(
+            "NOT needs a word before it (apple NOT pear): FTS5 cannot search for what is "
+            "absent alone."
+        )
     while parts and parts[0] in _OPERATORS:
         parts.pop(0)
     while parts and parts[-1] in _OPERATORS:
@@ -81,6 +101,11 @@ def parse_query(text: str) -> ParsedQuery:
     if not parts and not filters.on_responses:
         raise QueryError("The search is empty: type words to find, or a filter.")
     return ParsedQuery(" ".join(parts) if parts else None, filters)
+
+
+def _shown(value: str, limit: int = 40) -> str:
+    """`value` quoted for an error sentence, cut short so a long query cannot flood it."""
+    return repr(value if len(value) <= limit else value[:limit] + "…")
 
 
 def _quote(text: str) -> str:

@@ -131,6 +131,8 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
         # can wait for the batch in flight and then delete its checkpoint for good.
         self._checkpoint_lock = asyncio.Lock()
         self._checkpointer: asyncio.Task[None] | None = None
+        # Names this server process on its checkpoints (set by GroveServer.start).
+        self.checkpoint_owner = ""
         self._system_prompts = dict(config.models.system_prompts)
 
     @property
@@ -213,7 +215,7 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
                 if not new.message or len(new.message) == stream.saved_chars:
                     continue
                 batch.append((stream, Checkpoint(stream.checkpoint_id, stream.user_id, new)))
-            await self._store.save_checkpoints([c for _, c in batch])
+            await self._store.save_checkpoints([c for _, c in batch], owner=self.checkpoint_owner)
             for stream, checkpoint in batch:
                 stream.saved_chars = len(checkpoint.response.message)
                 stream.checkpoint_saved = True
@@ -406,7 +408,7 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
             await _abort(
                 context,
                 grpc.StatusCode.INVALID_ARGUMENT,
-                f"{len(tags)} tags; a response may have at most {MAX_TAGS}.",
+                f"A response may have at most {MAX_TAGS} tags, not {len(tags)}.",
             )
         if len(wire.note) > MAX_NOTE_CHARS:
             await _abort(
@@ -439,8 +441,12 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
             parsed = parse_query(request.query)
             hits = await self._store.search(user, parsed.match, parsed.filters, limit)
         except ValueError as error:  # QueryError, or FTS5's own complaint
+            # A sentence even from FTS5, whose messages have no full stop.
+            reason = str(error)[:200].rstrip(".")
             await _abort(
-                context, grpc.StatusCode.INVALID_ARGUMENT, f"The search query is not valid: {error}"
+                context,
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"The search query is not valid: {reason}.",
             )
         annotations: dict[str, dict[str, AnnotationRecord]] = {}
         reply = chat_pb2.SearchResponse()
@@ -498,11 +504,12 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
             await _abort(
                 context,
                 grpc.StatusCode.INVALID_ARGUMENT,
-                f"{len(request.responses)} responses; an import may hold at most "
-                f"{MAX_IMPORT_RESPONSES}.",
+                f"An import may hold at most {MAX_IMPORT_RESPONSES} responses, not "
+                f"{len(request.responses)}.",
             )
         items: list[ImportItem] = []
         seen: set[str] = set()
+        shared: set[str] = set()
         for index, wire in enumerate(request.responses):
             where = f"Response {index + 1} ({_quote(wire.response_id)})"
             if not wire.response_id or wire.response_id in seen:
@@ -525,6 +532,7 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
                     f"{where}: sender must be human or model, not {_quote(wire.sender)}.",
                 )
             await self._check_text(f"{where}: the message", wire.message, context)
+            await self._check_import_fields(where, wire, request, shared, context)
             if not 0 <= wire.prefix_length <= len(wire.message):
                 await _abort(
                     context,
@@ -535,7 +543,7 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
             if wire.HasField("sampling_params"):
                 params = wire.sampling_params
                 values = (params.temperature, params.top_p, params.max_tokens)
-                if not all(map(math.isfinite, values)) or params.max_tokens < 0:
+                if not all(map(math.isfinite, values)) or min(values) < 0:
                     await _abort(
                         context,
                         grpc.StatusCode.INVALID_ARGUMENT,
@@ -548,7 +556,17 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
             if wire.HasField("annotation"):
                 annotation = await self._annotation_or_abort(wire.annotation, context)
             token_list = request.tokens.get(wire.response_id)
+            if token_list is not None and token_list.tokens:
+                spelled = "".join(t.final_logit.string_token for t in token_list.tokens)
+                if spelled != wire.message:
+                    await _abort(
+                        context,
+                        grpc.StatusCode.INVALID_ARGUMENT,
+                        f"{where}: its tokens do not spell its message.",
+                    )
             seen.add(wire.response_id)
+            if wire.shared:
+                shared.add(wire.response_id)
             items.append(
                 ImportItem(
                     local_id=wire.response_id,
@@ -574,10 +592,70 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
                     annotation=annotation,
                 )
             )
+        strays = sorted(set(request.tokens) - seen)
+        if strays:
+            await _abort(
+                context,
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"The tokens map names response {_quote(strays[0])}, which is not in the import.",
+            )
         record = await self._store.import_conversation(user, request.title, request.starred, items)
         responses = await self._store.list_responses(user, record.conversation_id)
         annotations = await self._store.annotations(user, record.conversation_id)
         return conversation_to_proto(record, responses, annotations)
+
+    async def _check_import_fields(
+        self,
+        where: str,
+        wire: chat_pb2.Response,
+        request: chat_pb2.ImportConversationRequest,
+        shared: set[str],
+        context: grpc.aio.ServicerContext,
+    ) -> None:
+        """What live requests guarantee of a stored response, checked on an imported one.
+
+        A human message or a manual reply is never blank and carries no sampling
+        provenance; a human message is never manual or partial; sharing covers a whole path
+        from the root. An import that breaks these would store what no live request can.
+        """
+        for name in ("model_name", "query", "query_type"):
+            if "\x00" in getattr(wire, name):
+                await _abort(
+                    context,
+                    grpc.StatusCode.INVALID_ARGUMENT,
+                    f"{where}: {name} contains a NUL character.",
+                )
+        sampled = wire.sender == "model" and not wire.manual
+        kind = "a human message" if wire.sender == "human" else "a manual reply"
+        if not sampled and not wire.message.strip():
+            await _abort(
+                context,
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"{where}: {kind} cannot be blank; only a sampled reply may be empty.",
+            )
+        if not sampled and (
+            wire.model_name
+            or wire.HasField("sampling_params")
+            or wire.prefix_length
+            or wire.response_id in request.tokens
+        ):
+            await _abort(
+                context,
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"{where}: {kind} has no model_name, sampling_params, prefix_length or tokens.",
+            )
+        if wire.sender == "human" and (wire.manual or wire.partial):
+            await _abort(
+                context,
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"{where}: a human message cannot be manual or partial.",
+            )
+        if wire.shared and wire.parent_response_id and wire.parent_response_id not in shared:
+            await _abort(
+                context,
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"{where} is shared but its parent is not: sharing covers a path from the root.",
+            )
 
     async def _check_text(self, name: str, text: str, context: grpc.aio.ServicerContext) -> None:
         """Bounded size and no NUL, for texts other than the live message."""

@@ -1,10 +1,11 @@
 """Bad input, row by row: each request gets its exact status and a sentence, and stores nothing.
 
 One server (module-scoped, a small message limit so oversized messages stay cheap) holds
-three conversations: A (a human message, its model reply and a manual reply), B (one
-root) and D (deleted). Every row sends one bad request and checks the status code, the
-sentence (a regex), and that every row of `conversations`, `responses` and `checkpoints`
-in the server's SQLite file is exactly what it was before.
+three conversations: A (a human message, its model reply, annotated, and a manual reply),
+B (one root) and D (deleted). Every row sends one bad request and checks the status code,
+the sentence (a regex), and that every row of `conversations`, `responses`, `checkpoints`,
+`annotations`, `response_tokens` and `search_rows` in the server's SQLite file is exactly
+what it was before.
 """
 
 from __future__ import annotations
@@ -61,7 +62,14 @@ def snapshot(db: Path) -> dict[str, list[tuple[Any, ...]]]:
     with contextlib.closing(sqlite3.connect(db)) as conn:
         return {
             table: conn.execute(f"SELECT * FROM {table} ORDER BY rowid").fetchall()
-            for table in ("conversations", "responses", "checkpoints")
+            for table in (
+                "conversations",
+                "responses",
+                "checkpoints",
+                "annotations",
+                "response_tokens",
+                "search_rows",
+            )
         }
 
 
@@ -76,6 +84,8 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
         port=0,
         db=folder / "grove.sqlite3",
         max_message_bytes=MAX_MESSAGE_BYTES,
+        # gRPC's own limit just above 4 x the message limit, as on a server configured so.
+        max_request_bytes=4 * MAX_MESSAGE_BYTES + 64 * 1024,
         max_title_chars=MAX_TITLE_CHARS,
         # Streams run until stopped (max_tokens caps the setup's), paced so a row can
         # catch one running; no periodic checkpoint may write during a row.
@@ -107,6 +117,13 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
                 chat_pb2.AddModelResponseRequest(conversation_id=b, message="b's root")
             )
         ).response_id
+        await stub.AnnotateResponse(
+            chat_pb2.AnnotateResponseRequest(
+                conversation_id=a,
+                response_id=a_model,
+                annotation=chat_pb2.Annotation(tags=["kept"], note="a note", rating=1),
+            )
+        )
         d = (await stub.CreateConversation(chat_pb2.CreateConversationRequest())).conversation_id
         d_root = (
             await stub.AddModelResponse(
@@ -169,6 +186,11 @@ def request_for(rpc: str, cid: str, w: World, **fields: Any) -> Message:
         "AddResponse": {"message": "hi"},
         "AddModelResponse": {"message": "hi"},
         "ShareConversation": {"response_id": w.a_model},
+        "AnnotateResponse": {
+            "response_id": w.a_model,
+            "annotation": chat_pb2.Annotation(bookmarked=True, tags=["ok"]),
+        },
+        "GetResponseTokens": {"response_id": w.a_model},
     }
     request_class = {
         "GetConversation": chat_pb2.GetConversationRequest,
@@ -178,6 +200,8 @@ def request_for(rpc: str, cid: str, w: World, **fields: Any) -> Message:
         "AddResponse": chat_pb2.AddResponseRequest,
         "AddModelResponse": chat_pb2.AddModelResponseRequest,
         "ShareConversation": chat_pb2.ShareConversationRequest,
+        "AnnotateResponse": chat_pb2.AnnotateResponseRequest,
+        "GetResponseTokens": chat_pb2.GetResponseTokensRequest,
     }[rpc]
     values = {**defaults[rpc], **fields}
     return request_class(conversation_id=cid, **values)
@@ -191,6 +215,8 @@ CONVERSATION_RPCS = [
     "AddResponse",
     "AddModelResponse",
     "ShareConversation",
+    "AnnotateResponse",
+    "GetResponseTokens",
 ]
 MALFORMED_IDS = {
     "too-short": "abc123",
@@ -258,6 +284,8 @@ RESPONSE_FIELDS = {
     "AddModelResponse": "parent_response_id",
     "GenerateTitle": "leaf_response_id",
     "ShareConversation": "response_id",
+    "AnnotateResponse": "response_id",
+    "GetResponseTokens": "response_id",
 }
 for rpc, field_name in RESPONSE_FIELDS.items():
     for kind, bad in MALFORMED_IDS.items():
@@ -512,6 +540,261 @@ for message in ("hi", ""):
     )
 
 
+# Research RPCs: annotations, tokens, search, import, and a prefix to continue.
+for rpc in ("AnnotateResponse", "GetResponseTokens"):
+    row(
+        f"{rpc}-without-response-id",
+        Case(
+            rpc,
+            lambda w, rpc=rpc: request_for(rpc, w.a, w, response_id=""),
+            INVALID,
+            r"response_id is required\.",
+        ),
+    )
+    row(
+        f"{rpc}-deleted-conversation-with-its-old-response",
+        Case(
+            rpc,
+            lambda w, rpc=rpc: request_for(rpc, w.deleted, w, response_id=w.deleted_response),
+            NOT_FOUND,
+            gone,
+        ),
+    )
+
+ANNOTATION_CASES: dict[str, tuple[dict[str, Any], str]] = {
+    "rating-2": ({"rating": 2}, r"rating must be -1, 0 or \+1, not 2\."),
+    "rating-min-int": ({"rating": -(2**31)}, r"rating must be -1, 0 or \+1, not -2147483648\."),
+    "empty-tag": ({"tags": ["ok", ""]}, r"A tag is empty\."),
+    "blank-tag": ({"tags": [" \t"]}, r"A tag is empty\."),
+    "tag-with-space": (
+        {"tags": ["two words"]},
+        r"Tag 'two words' is not usable: tags are single words of at most 64 characters\.",
+    ),
+    "tag-with-nul": ({"tags": ["a\x00b"]}, r"Tag 'a\\x00b' is not usable: .*\."),
+    "tag-huge": ({"tags": ["t" * 20_000]}, r"Tag 't{40}…' is not usable: .*\."),
+    "33-tags": (
+        {"tags": [f"t{i}" for i in range(33)]},
+        r"A response may have at most 32 tags, not 33\.",
+    ),
+    "huge-note": (
+        {"note": "n" * 20_001},
+        r"The note is 20001 characters long; the limit is 20000\.",
+    ),
+    "note-with-nul": ({"note": "a\x00"}, r"The note contains a NUL character\."),
+}
+for kind, (fields, pattern) in ANNOTATION_CASES.items():
+    row(
+        f"AnnotateResponse-{kind}",
+        Case(
+            "AnnotateResponse",
+            lambda w, fields=fields: request_for(
+                "AnnotateResponse", w.a, w, annotation=chat_pb2.Annotation(**fields)
+            ),
+            INVALID,
+            pattern,
+        ),
+    )
+
+QUERY = r"The search query is not valid: "
+SEARCH_CASES: dict[str, tuple[str, int, str]] = {
+    "empty": ("", 0, QUERY + r"The search is empty: type words to find, or a filter\."),
+    "only-operators": ("OR AND", 0, QUERY + r"OR AND: an operator needs.*\."),
+    "unbalanced-quote": ('"pruning shears', 0, QUERY + r"The query has an unmatched .*\."),
+    "double-operator": ("a OR OR b", 0, QUERY + r"OR OR: an operator needs a word .*\."),
+    "leading-not": ("NOT apple", 0, QUERY + r"NOT needs a word before it .*\."),
+    "unknown-sender": ("sender:robot", 0, QUERY + r"sender: takes human or model, not 'robot'\."),
+    "huge-sender": ("sender:" + "r" * 990, 0, QUERY + r"sender: .*, not 'r{40}…'\."),
+    "bad-rating": ("rated:0", 0, QUERY + r"rated: takes \+ or -, not '0'\."),
+    "empty-tag": ("apple tag:", 0, QUERY + r"tag: needs a tag, e\.g\. tag:idea\."),
+    "empty-model": ("model:", 0, QUERY + r"model: needs a model name, .*\."),
+    "too-long": ("x" * 1001, 0, r"The query is 1001 characters long; the limit is 1000\."),
+    "negative-limit": ("apple", -1, r"limit cannot be negative\."),
+    "nul": ("apple\x00", 0, QUERY + r"The query contains a NUL character\."),
+}
+for kind, (query, limit, pattern) in SEARCH_CASES.items():
+    row(
+        f"Search-{kind}",
+        Case(
+            "Search",
+            lambda w, query=query, limit=limit: chat_pb2.SearchRequest(query=query, limit=limit),
+            INVALID,
+            pattern,
+        ),
+    )
+
+
+def import_request(
+    *responses: chat_pb2.Response, **fields: Any
+) -> chat_pb2.ImportConversationRequest:
+    """An import of `responses` (a valid human root and reply unless given)."""
+    if not responses:
+        responses = (
+            chat_pb2.Response(response_id="h", sender="human", message="hi"),
+            chat_pb2.Response(
+                response_id="m", sender="model", message="hello", parent_response_id="h"
+            ),
+        )
+    return chat_pb2.ImportConversationRequest(responses=responses, **fields)
+
+
+def human_import(**fields: Any) -> chat_pb2.ImportConversationRequest:
+    values = {"response_id": "h", "sender": "human", "message": "hi", **fields}
+    return import_request(chat_pb2.Response(**values))
+
+
+IMPORT_CASES: dict[str, tuple[Callable[[World], Message], str]] = {
+    "duplicate-ids": (
+        lambda w: import_request(
+            chat_pb2.Response(response_id="h", sender="human", message="hi"),
+            chat_pb2.Response(response_id="h", sender="human", message="again"),
+        ),
+        r"Response 2 \('h'\) needs a response_id unique within the import\.",
+    ),
+    "empty-id": (
+        lambda w: human_import(response_id=""),
+        r"Response 1 \(''\) needs a response_id unique within the import\.",
+    ),
+    "huge-id": (
+        lambda w: human_import(response_id="i" * 20_000, parent_response_id="p" * 20_000),
+        r"Response 1 \('i{40}…'\) names parent 'p{40}…', which does not come before it in "
+        r"the import\.",
+    ),
+    "parent-after-child": (
+        lambda w: import_request(
+            chat_pb2.Response(
+                response_id="m", sender="model", message="hello", parent_response_id="h"
+            ),
+            chat_pb2.Response(response_id="h", sender="human", message="hi"),
+        ),
+        r"Response 1 \('m'\) names parent 'h', which does not come before it in the import\.",
+    ),
+    "own-parent": (
+        lambda w: human_import(parent_response_id="h"),
+        r"Response 1 \('h'\) names parent 'h', which does not come before it in the import\.",
+    ),
+    # A stored response is not a parent an import can graft onto.
+    "parent-is-a-stored-response": (
+        lambda w: human_import(parent_response_id=w.a_model),
+        r"Response 1 \('h'\) names parent '[0-9a-f]{32}', which does not come before it in "
+        r"the import\.",
+    ),
+    "sender-robot": (
+        lambda w: human_import(sender="robot"),
+        r"Response 1 \('h'\): sender must be human or model, not 'robot'\.",
+    ),
+    "sender-empty": (
+        lambda w: human_import(sender=""),
+        r"Response 1 \('h'\): sender must be human or model, not ''\.",
+    ),
+    "nul-message": (
+        lambda w: human_import(message="a\x00b"),
+        r"Response 1 \('h'\): the message contains a NUL character\.",
+    ),
+    "message-over-limit": (
+        lambda w: human_import(message="x" * (MAX_MESSAGE_BYTES + 1)),
+        rf"Response 1 \('h'\): the message is {MAX_MESSAGE_BYTES + 1} bytes; the limit is "
+        rf"{MAX_MESSAGE_BYTES} bytes\.",
+    ),
+    "blank-human": (
+        lambda w: human_import(message=" "),
+        r"Response 1 \('h'\): a human message cannot be blank; only a sampled reply may be "
+        r"empty\.",
+    ),
+    "human-partial": (
+        lambda w: human_import(partial=True),
+        r"Response 1 \('h'\): a human message cannot be manual or partial\.",
+    ),
+    "human-with-sampling": (
+        lambda w: human_import(sampling_params={"temperature": 1.0}),
+        r"Response 1 \('h'\): a human message has no model_name, sampling_params, "
+        r"prefix_length or tokens\.",
+    ),
+    "prefix-beyond-message": (
+        lambda w: import_request(
+            chat_pb2.Response(response_id="m", sender="model", message="ab", prefix_length=3)
+        ),
+        r"Response 1 \('m'\): prefix_length is outside the message\.",
+    ),
+    "infinite-temperature": (
+        lambda w: import_request(
+            chat_pb2.Response(
+                response_id="m",
+                sender="model",
+                message="ab",
+                sampling_params={"temperature": float("inf")},
+            )
+        ),
+        r"Response 1 \('m'\): sampling parameters must be finite and non-negative\.",
+    ),
+    "bad-annotation": (
+        lambda w: human_import(annotation={"rating": 7}),
+        r"rating must be -1, 0 or \+1, not 7\.",
+    ),
+    "tokens-of-no-response": (
+        lambda w: import_request(
+            tokens={"zz": {"tokens": [{"final_logit": {"string_token": "x"}}]}}
+        ),
+        r"The tokens map names response 'zz', which is not in the import\.",
+    ),
+    "tokens-not-spelling-the-message": (
+        lambda w: import_request(
+            tokens={"m": {"tokens": [{"final_logit": {"string_token": "x"}}]}}
+        ),
+        r"Response 2 \('m'\): its tokens do not spell its message\.",
+    ),
+    "shared-without-its-parent": (
+        lambda w: import_request(
+            chat_pb2.Response(response_id="h", sender="human", message="hi"),
+            chat_pb2.Response(
+                response_id="m",
+                sender="model",
+                message="hello",
+                parent_response_id="h",
+                shared=True,
+            ),
+        ),
+        r"Response 2 \('m'\) is shared but its parent is not: sharing covers a path from the "
+        r"root\.",
+    ),
+    "title-over-long": (
+        lambda w: import_request(title="t" * (MAX_TITLE_CHARS + 1)),
+        rf"The title must be at most {MAX_TITLE_CHARS} characters, without NUL\.",
+    ),
+    "title-nul": (
+        lambda w: import_request(title="a\x00"),
+        rf"The title must be at most {MAX_TITLE_CHARS} characters, without NUL\.",
+    ),
+}
+for kind, (build, pattern) in IMPORT_CASES.items():
+    row(f"ImportConversation-{kind}", Case("ImportConversation", build, INVALID, pattern))
+
+PREFIX_CASES = {
+    "nul": ("a\x00", r"prefix contains a NUL character\."),
+    "over-limit": (
+        "x" * (MAX_MESSAGE_BYTES + 1),
+        rf"prefix is {MAX_MESSAGE_BYTES + 1} bytes; the limit is {MAX_MESSAGE_BYTES} bytes\.",
+    ),
+}
+for kind, (prefix, pattern) in PREFIX_CASES.items():
+    for message in ("hi", ""):
+        row(
+            f"AddResponse-prefix-{kind}-{'with-message' if message else 'sample-only'}",
+            Case(
+                "AddResponse",
+                lambda w, prefix=prefix, message=message: request_for(
+                    "AddResponse",
+                    w.a,
+                    w,
+                    message=message,
+                    parent_response_id=w.a_model,
+                    prefix=prefix,
+                ),
+                INVALID,
+                pattern,
+            ),
+        )
+
+
 # Bytes that are not a valid request: invalid UTF-8 in a string field, or no protobuf.
 def raw_with(request: Message, marker: str, invalid: bytes = b"\xff\xfe") -> bytes:
     """`request` serialized, with the first bytes of the string `marker` made invalid UTF-8.
@@ -558,6 +841,25 @@ RAW_CASES: dict[str, tuple[str, Build]] = {
     "ShareConversation-response-id": (
         "ShareConversation",
         lambda w: raw_with(request_for("ShareConversation", w.b, w, response_id="@@"), "@@"),
+    ),
+    "AddResponse-prefix": (
+        "AddResponse",
+        lambda w: raw_with(request_for("AddResponse", w.a, w, prefix="@@"), "@@"),
+    ),
+    "Search-query": (
+        "Search",
+        lambda w: raw_with(chat_pb2.SearchRequest(query="apple @@"), "@@"),
+    ),
+    "AnnotateResponse-note": (
+        "AnnotateResponse",
+        lambda w: raw_with(
+            request_for("AnnotateResponse", w.a, w, annotation=chat_pb2.Annotation(note="@@")),
+            "@@",
+        ),
+    ),
+    "ImportConversation-message": (
+        "ImportConversation",
+        lambda w: raw_with(human_import(message="@@"), "@@"),
     ),
     "AddModelResponse-not-protobuf": ("AddModelResponse", lambda w: b"\xff\xff\xff\xff"),
     "AddResponse-truncated": (
@@ -724,7 +1026,9 @@ def test_no_request_can_name_or_reparent_a_response() -> None:
     AddResponse and AddModelResponse are the only requests with a parent field; both create
     a response whose id the server draws, and the rows above show that the parent must
     already be a response of the same conversation. No RPC changes an existing response's
-    parent, so every parent is older than its child.
+    parent, so every parent is older than its child. ImportConversation's responses name
+    parents too, but only earlier responses of the same import (local ids the server
+    replaces; the ImportConversation rows refuse anything else, a stored response included).
     """
     with_parent = set()
     for method in SERVICE.methods:

@@ -143,3 +143,57 @@ async def test_a_deleted_conversation_leaves_no_checkpoint(make_server) -> None:
         assert _checkpoints(db) == []
     finally:
         await server.stop()
+
+
+async def test_a_second_server_on_the_same_database_leaves_live_checkpoints_alone(
+    make_server,
+) -> None:
+    """`grove ls` beside the app: starting a server must not steal a live stream's text."""
+    first: GroveServer = make_server(token_delay_ms=5.0, offline_min_reply_tokens=400)
+    await first.start()
+    second: GroveServer | None = None
+    db = first.config.db
+    try:
+        async with Client(api_host=first.address) as sdk:
+            conversation = sdk.grok.create_conversation()
+            stream, future = conversation.add_response(
+                "A story about hills.", sampling=SamplingParams(max_tokens=300)
+            )
+            await anext(stream)
+            await first.servicer.checkpoint_now()
+            assert len(_checkpoints(db)) == 1
+            second = make_server()
+            await second.start()  # recovers orphans only: this checkpoint's server lives
+            assert len(_checkpoints(db)) == 1
+            await stream.stop()
+            await collect(stream)
+            reply = await future
+            await conversation.load()
+            assert [r.response_id for r in conversation.responses if r.sender == "model"] == [
+                reply.response_id
+            ], "exactly one reply, no stray partial copy"
+    finally:
+        if second is not None:
+            await second.stop()
+        await first.stop()
+
+
+def test_owners_of_gone_processes_are_orphans() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from server import owners
+
+    now = datetime.now(UTC)
+    live = owners.new_owner()
+    try:
+        assert not owners.is_orphan(live, now), "a running server of this process"
+        owners.retire(live)
+        assert owners.is_orphan(live, now), "a stopped server of this process"
+        assert owners.is_orphan("", now), "rows written before owners existed"
+        dead_pid = 2**22 + 12345  # above Linux's pid_max default: no such process
+        assert owners.is_orphan(f"{owners.HOST}:{dead_pid}:x", now)
+        assert not owners.is_orphan(f"{owners.HOST}:1:x", now), "pid 1 is alive"
+        assert not owners.is_orphan("elsewhere:1:x", now), "another host, recent"
+        assert owners.is_orphan("elsewhere:1:x", now - timedelta(minutes=5)), "stale"
+    finally:
+        owners.retire(live)

@@ -2,16 +2,19 @@
 
 Hypothesis draws sequences of requests from two users: real ids from earlier steps mixed
 with random, malformed and hostile ones, text with control characters and oversized
-strings, absurd sampling parameters, unknown model and prompt names. Some AddResponse
-streams run in the background while later steps delete, stop or cancel them. Every
-refusal must be a status a client can act on, with a sentence; afterwards the SQLite file
-must hold a consistent forest that the RPCs report exactly.
+strings, absurd sampling parameters, unknown model and prompt names, prefixes to continue,
+annotations, search queries, and whole forests to import. Some AddResponse streams run in
+the background while later steps delete, stop or cancel them. Every refusal must be a
+status a client can act on, with a sentence; afterwards the SQLite file must hold a
+consistent forest (with annotations, stored tokens and a search index that match it) that
+the RPCs report exactly, and no search may show another user's data.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import math
 import sqlite3
 import struct
@@ -32,6 +35,8 @@ from protos import chat_pb2
 from server.auth import hash_key
 from server.config import ServerConfig
 from server.runtime import GroveServer
+from server.store.sqlite import decode_tokens
+from tests.test_store import search_index_problems
 
 SERVICE = chat_pb2.DESCRIPTOR.services_by_name["Chat"]
 USERS = {"alice": "key-alice", "bob": "key-bob"}
@@ -124,6 +129,69 @@ VALID_SAMPLING = st.fixed_dictionaries(
     },
 )
 VALID_REQUEST_IDS = st.one_of(st.sampled_from(["r1", "r2"]), st.uuids().map(lambda u: u.hex))
+VALID_PREFIXES = st.one_of(
+    st.just(""), st.just(""), st.sampled_from(["Apple trees", " the", "Zyzzyva ", "Roots.\n\n"])
+)
+VALID_TAGS = st.lists(st.sampled_from(["idea", "check", "later", "x"]), max_size=4)
+VALID_ANNOTATIONS = st.builds(
+    chat_pb2.Annotation,
+    bookmarked=st.booleans(),
+    tags=VALID_TAGS,
+    rating=st.integers(-1, 1),
+    note=st.one_of(st.just(""), VALID_TEXT),
+)
+CHAOS_ANNOTATIONS = st.builds(
+    chat_pb2.Annotation,
+    bookmarked=st.booleans(),
+    tags=st.one_of(st.lists(TEXT, max_size=4), st.lists(st.sampled_from(["a", "b"]), max_size=40)),
+    rating=st.one_of(st.integers(-3, 3), st.just(2**31 - 1)),
+    note=TEXT,
+)
+VALID_QUERIES = st.one_of(
+    st.sampled_from(
+        [
+            "forest",
+            "hello OR forest",
+            "fore*",
+            '"what is"',
+            "forest NOT tree",
+            "sender:human",
+            "sender:model",
+            "model:grove-offline-ngram",
+            "tag:idea",
+            "rated:+",
+            "rated:-",
+            "bookmarked",
+            "partial",
+            "photosynthesis sender:human",
+            "idea",  # a tag's text
+        ]
+    ),
+    VALID_TEXT.map(lambda text: " ".join(f'"{w}"' for w in text.replace('"', " ").split()) or "x"),
+)
+CHAOS_QUERIES = st.one_of(
+    st.sampled_from(
+        [
+            '"',
+            "a OR OR b",
+            "NOT x",
+            "OR",
+            "sender:robot",
+            "rated:0",
+            "tag:",
+            "*",
+            "**",
+            "(",
+            "NEAR(a b)",
+            "a:b",
+            "^x",
+            "x" * 1001,
+            "AND AND",
+            '"a" "b',
+        ]
+    ),
+    TEXT,
+)
 
 
 @dataclass
@@ -182,10 +250,93 @@ FIELD_COUNTS = {
     "UpdateConversation": 2,
     "DeleteConversation": 1,
     "GenerateTitle": 2,
-    "AddResponse": 8,
+    "AddResponse": 9,
     "AddModelResponse": 3,
     "ShareConversation": 2,
+    "AnnotateResponse": 3,
+    "GetResponseTokens": 2,
 }
+
+
+def _token(text: str, logprob: float | None) -> dict[str, Any]:
+    return {
+        "final_logit": {"string_token": text, "logprob": logprob or 0.0},
+        "logprob_unknown": logprob is None,
+    }
+
+
+@st.composite
+def valid_forest(draw: Callable[[Any], Any]) -> tuple[list[chat_pb2.Response], dict[str, Any]]:
+    """A forest an import accepts: responses (parents first) and the tokens of replies."""
+    responses: list[chat_pb2.Response] = []
+    tokens: dict[str, Any] = {}
+    shared: set[str] = set()
+    for index in range(draw(st.integers(0, 4))):
+        rid = f"r{index}"
+        parent = draw(st.sampled_from(["", *(r.response_id for r in responses)]))
+        message = draw(VALID_TEXT)
+        response = chat_pb2.Response(response_id=rid, parent_response_id=parent, message=message)
+        kind = draw(st.sampled_from(["human", "sampled", "manual"]))
+        if kind == "human":
+            response.sender = "human"
+        else:
+            response.sender = "model"
+            response.partial = draw(st.booleans())
+            response.manual = kind == "manual"
+        if kind == "sampled":
+            response.model_name = draw(st.sampled_from(["grove-offline-ngram", "elsewhere"]))
+            response.prefix_length = draw(st.integers(0, len(message)))
+            if draw(st.booleans()):
+                params = draw(VALID_SAMPLING)
+                response.sampling_params.temperature = params.get("temperature", 0.5)
+                response.sampling_params.top_p = params.get("top_p", 1.0)
+                response.sampling_params.max_tokens = params["max_tokens"]
+                response.sampling_params.seed = params.get("seed", 0)
+            if draw(st.booleans()):
+                cut = draw(st.integers(0, len(message)))
+                pieces = [message[:cut], message[cut:]]
+                tokens[rid] = {"tokens": [_token(p, -0.5) for p in pieces if p]}
+        response.shared = draw(st.booleans()) and (not parent or parent in shared)
+        if response.shared:
+            shared.add(rid)
+        if draw(st.booleans()):
+            response.annotation.CopyFrom(draw(VALID_ANNOTATIONS))
+        responses.append(response)
+    return responses, tokens
+
+
+@st.composite
+def chaos_forest(draw: Callable[[Any], Any]) -> tuple[list[chat_pb2.Response], dict[str, Any]]:
+    """Anything shaped like an import: ids, senders, parents, texts and tokens at random."""
+    local_ids = st.one_of(st.sampled_from(["", "r0", "r1", "r2"]), TEXT)
+    responses = [
+        chat_pb2.Response(
+            response_id=draw(local_ids),
+            parent_response_id=draw(local_ids),
+            sender=draw(st.one_of(st.sampled_from(["human", "model", "", "robot"]), TEXT)),
+            message=draw(TEXT),
+            manual=draw(st.booleans()),
+            partial=draw(st.booleans()),
+            shared=draw(st.booleans()),
+            model_name=draw(MODEL_NAMES),
+            query=draw(TEXT),
+            prefix_length=draw(st.integers(-2, 50)),
+            token_count=draw(st.integers(-(2**31), 2**31 - 1)),
+            time_to_first_token_seconds=draw(FLOATS),
+        )
+        for _ in range(draw(st.integers(0, 4)))
+    ]
+    for response in responses:
+        if draw(st.booleans()):
+            for name, value in draw(SAMPLING).items():
+                setattr(response.sampling_params, name, value)
+        if draw(st.booleans()):
+            response.annotation.CopyFrom(draw(CHAOS_ANNOTATIONS))
+    tokens = {
+        draw(local_ids): {"tokens": [_token(draw(TEXT), draw(st.one_of(st.none(), FLOATS)))]}
+        for _ in range(draw(st.integers(0, 2)))
+    }
+    return responses, tokens
 
 
 def build_request(rpc: str, draw: Callable[[Any], Any], pools: Pools, user: str) -> Any:
@@ -198,6 +349,26 @@ def build_request(rpc: str, draw: Callable[[Any], Any], pools: Pools, user: str)
         newest_first = list(reversed(pools.request_ids))
         started = st.integers(0, 255).map(lambda i: _pick(newest_first, i, "r1"))
         return chat_pb2.StopResponseRequest(request_id=Fields(draw, 1)(started, REQUEST_IDS))
+    if rpc == "Search":
+        fields = Fields(draw, 2)
+        return chat_pb2.SearchRequest(
+            query=fields(VALID_QUERIES, CHAOS_QUERIES),
+            limit=fields(
+                st.integers(0, 50),
+                st.one_of(
+                    st.integers(-5, -1), st.integers(0, 600), st.sampled_from([2**31 - 1, -(2**31)])
+                ),
+            ),
+        )
+    if rpc == "ImportConversation":
+        fields = Fields(draw, 3)
+        responses, tokens = fields(valid_forest(), chaos_forest())
+        return chat_pb2.ImportConversationRequest(
+            title=fields(VALID_TITLES, TEXT),
+            starred=draw(st.booleans()),
+            responses=responses,
+            tokens=tokens if draw(st.booleans()) or fields.mode == "valid" else {},
+        )
     if rpc not in FIELD_COUNTS:
         raise AssertionError(f"the fuzz test cannot build a {rpc} request yet: add it")
     fields = Fields(draw, FIELD_COUNTS[rpc])
@@ -236,6 +407,7 @@ def build_request(rpc: str, draw: Callable[[Any], Any], pools: Pools, user: str)
             top_logprobs=fields(
                 st.integers(0, 25), st.one_of(st.integers(-2, 25), st.just(2**31 - 1))
             ),
+            prefix=fields(VALID_PREFIXES, TEXT),
         )
         for name, value in fields(VALID_SAMPLING, SAMPLING).items():
             setattr(request.sampling_params, name, value)
@@ -249,6 +421,16 @@ def build_request(rpc: str, draw: Callable[[Any], Any], pools: Pools, user: str)
         )
     if rpc == "ShareConversation":
         return chat_pb2.ShareConversationRequest(
+            conversation_id=cid, response_id=response_id(optional=False)
+        )
+    if rpc == "AnnotateResponse":
+        return chat_pb2.AnnotateResponseRequest(
+            conversation_id=cid,
+            response_id=response_id(optional=False),
+            annotation=fields(VALID_ANNOTATIONS, CHAOS_ANNOTATIONS),
+        )
+    if rpc == "GetResponseTokens":
+        return chat_pb2.GetResponseTokensRequest(
             conversation_id=cid, response_id=response_id(optional=False)
         )
     raise AssertionError(f"the fuzz test cannot build a {rpc} request yet: add it")
@@ -267,8 +449,12 @@ STEP_KINDS = [
     "AddModelResponse",
     "GenerateTitle",
     "ShareConversation",
+    "AnnotateResponse",
+    "ImportConversation",
     "UpdateConversation",
     "GetConversation",
+    "GetResponseTokens",
+    "Search",
     "ListConversations",
     "CreateConversation",
     "ListModels",
@@ -281,6 +467,9 @@ class Harness:
     clients: dict[str, Client]
     pools: Pools = field(default_factory=Pools)
     calls: Counter[str] = field(default_factory=Counter)
+    # Conversations created by ImportConversation (in any sequence): their replies carry
+    # the provenance the import gave, not this server's sampling.
+    imported: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -395,6 +584,13 @@ async def run_sequence(data: st.DataObject, harness: Harness) -> None:
         else:
             event(f"{kind}: OK" + (" (stopped)" if getattr(reply, "stopped", False) else ""))
             harvest(harness.pools, user, request, reply)
+            if kind == "ImportConversation":
+                harness.imported.add(reply.conversation_id)
+            if kind == "Search":
+                others = {c for c, owner in harness.pools.owners.items() if owner != user}
+                assert not {hit.conversation_id for hit in reply.hits} & others, (
+                    f"{user} found another user's conversation"
+                )
     async with asyncio.timeout(30):
         await asyncio.gather(*(b.task for b in background if b.task is not None))
         # A cancelled call returns at once; its handler stores the partial reply after.
@@ -420,6 +616,12 @@ def read_tables(db: Path) -> dict[str, Any]:
             ],
             "responses": [dict(r) for r in conn.execute("SELECT * FROM responses ORDER BY seq")],
             "checkpoints": [dict(r) for r in conn.execute("SELECT * FROM checkpoints")],
+            "annotations": [dict(r) for r in conn.execute("SELECT * FROM annotations")],
+            "tokens": {
+                r["response_id"]: decode_tokens(r["data"])
+                for r in conn.execute("SELECT response_id, data FROM response_tokens")
+            },
+            "index": search_index_problems(conn),
         }
 
 
@@ -441,10 +643,22 @@ def _check_text(text: str, what: str) -> None:
     assert len(text.encode("utf-8")) <= MAX_MESSAGE_BYTES, f"{what} is over the limit"
 
 
-def check_rows(tables: dict[str, Any]) -> None:
+def check_annotation(row: dict[str, Any], owner: str) -> None:
+    assert row["user_id"] == owner, "an annotation is its response owner's"
+    tags = json.loads(row["tags"])
+    assert row["rating"] in (-1, 0, 1)
+    assert len(tags) == len(set(tags)) <= 32
+    for tag in tags:
+        assert tag and len(tag) <= 64 and not any(c.isspace() or c == "\x00" for c in tag), tag
+    assert len(row["note"]) <= 20_000 and "\x00" not in row["note"]
+    assert row["bookmarked"] or tags or row["rating"] or row["note"], "an empty one is deleted"
+
+
+def check_rows(tables: dict[str, Any], imported: set[str]) -> None:
     assert tables["integrity"] == [("ok",)]
     assert tables["foreign_keys"] == []
     assert tables["checkpoints"] == [], "no checkpoint outlives its stream"
+    assert tables["index"] == [], "the search index is what the tables say"
     owners = {c["conversation_id"]: c["user_id"] for c in tables["conversations"]}
     for conversation in tables["conversations"]:
         assert conversation["user_id"] in USERS
@@ -472,12 +686,29 @@ def check_rows(tables: dict[str, Any]) -> None:
         elif response["manual"]:
             assert sampling[0] is None and response["model_name"] == ""
             _check_text(response["message"], "a manual reply")
+        elif cid in imported:
+            # Provenance as the import gave it; only its shape is the server's.
+            assert 0 <= response["prefix_length"] <= len(response["message"])
+            assert "\x00" not in response["message"]
         else:
             temperature, top_p, max_tokens, _ = sampling
             assert temperature is not None, "a sampled reply records its parameters"
             assert response["model_name"] == "grove-offline-ngram"
             assert 0 <= temperature <= 2 and 0 < top_p <= 1 and 1 <= max_tokens <= 4096
             assert response["token_count"] <= max_tokens
+            stored = tables["tokens"].get(response["response_id"], [])
+            assert "".join(text for text, _, _ in stored) == response["message"]
+            assert bool(stored) == bool(response["message"]), "a streamed reply keeps tokens"
+            prefix = response["prefix_length"]
+            if prefix:
+                assert stored[0][:2] == (response["message"][:prefix], None), "given, not sampled"
+            assert response["token_count"] == len(stored) - bool(prefix)
+        if response["sender"] == "human" or response["manual"]:
+            assert response["prefix_length"] == 0
+            assert response["response_id"] not in tables["tokens"]
+        if response["response_id"] in tables["tokens"]:
+            stored = tables["tokens"][response["response_id"]]
+            assert "".join(text for text, _, _ in stored) == response["message"]
         parent = response["parent_response_id"]
         if parent is not None:
             assert parent in by_id, "the parent exists"
@@ -495,9 +726,16 @@ def check_rows(tables: dict[str, Any]) -> None:
         cid = conversation["conversation_id"]
         if cid in latest:
             assert _time(conversation["update_time"]) >= latest[cid]
+    for annotation in tables["annotations"]:
+        check_annotation(annotation, by_id[annotation["response_id"]]["user_id"])
 
 
-def check_view(view: chat_pb2.Conversation, row: dict[str, Any], rows: list[dict]) -> None:
+def check_view(
+    view: chat_pb2.Conversation,
+    row: dict[str, Any],
+    rows: list[dict],
+    annotations: dict[str, dict[str, Any]],
+) -> None:
     """What GetConversation reports equals the table rows."""
     assert view.conversation_id == row["conversation_id"]
     assert view.title == row["title"] and view.starred == bool(row["starred"])
@@ -508,8 +746,25 @@ def check_view(view: chat_pb2.Conversation, row: dict[str, Any], rows: list[dict
         assert response.response_id == stored["response_id"]
         assert response.parent_response_id == (stored["parent_response_id"] or "")
         assert response.create_time.ToDatetime(tzinfo=UTC) == _time(stored["create_time"])
-        for name in ("message", "sender", "query", "query_type", "model_name", "token_count"):
+        for name in (
+            "message",
+            "sender",
+            "query",
+            "query_type",
+            "model_name",
+            "token_count",
+            "prefix_length",
+        ):
             assert getattr(response, name) == stored[name], name
+        mark = annotations.get(stored["response_id"])
+        assert response.HasField("annotation") == (mark is not None)
+        if mark is not None:
+            assert response.annotation == chat_pb2.Annotation(
+                bookmarked=bool(mark["bookmarked"]),
+                tags=json.loads(mark["tags"]),
+                rating=mark["rating"],
+                note=mark["note"],
+            )
         for name in ("manual", "partial", "shared"):
             assert getattr(response, name) == bool(stored[name]), name
         for name in ("time_to_first_token_seconds", "total_time_seconds"):
@@ -531,7 +786,8 @@ async def check_store(harness: Harness) -> None:
     sequence can name them, since the id pools start afresh.)
     """
     tables = await asyncio.to_thread(read_tables, harness.server.config.db)
-    check_rows(tables)
+    check_rows(tables, harness.imported)
+    annotations = {a["response_id"]: a for a in tables["annotations"]}
     responses: dict[str, list[dict]] = {}
     for response in tables["responses"]:
         responses.setdefault(response["conversation_id"], []).append(response)
@@ -548,7 +804,7 @@ async def check_store(harness: Harness) -> None:
                 view = await sdk.stub.GetConversation(
                     chat_pb2.GetConversationRequest(conversation_id=row["conversation_id"])
                 )
-                check_view(view, row, responses.get(row["conversation_id"], []))
+                check_view(view, row, responses.get(row["conversation_id"], []), annotations)
             else:
                 try:
                     await sdk.stub.GetConversation(
@@ -558,6 +814,11 @@ async def check_store(harness: Harness) -> None:
                     assert error.code() == grpc.StatusCode.NOT_FOUND
                 else:
                     raise AssertionError(f"{user} reads another user's conversation")
+        # Searches that match every response show only the caller's.
+        mine_ids = {c["conversation_id"] for c in mine}
+        for query in ("sender:human", "sender:model"):
+            hits = await sdk.stub.Search(chat_pb2.SearchRequest(query=query, limit=500))
+            assert {hit.conversation_id for hit in hits.hits} <= mine_ids, query
 
 
 # -- the test ------------------------------------------------------------------------------------
@@ -656,10 +917,10 @@ async def test_cancel_while_a_checkpoint_batch_is_written_keeps_the_reply(make_s
     save_checkpoints = running.store.save_checkpoints
     add_response = running.servicer.AddResponse
 
-    async def held_save(checkpoints: Any) -> None:
+    async def held_save(checkpoints: Any, **kwargs: Any) -> None:
         saving.set()
         await release.wait()
-        await save_checkpoints(checkpoints)
+        await save_checkpoints(checkpoints, **kwargs)
 
     async def watched_add_response(request: Any, context: Any) -> None:
         try:

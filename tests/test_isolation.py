@@ -354,6 +354,145 @@ async def case_list_models(world: World) -> None:
     assert world.cid.encode() not in on_bob.SerializeToString()
 
 
+async def case_annotate_response(world: World) -> None:
+    """Bob can neither set nor clear Alice's marks, even naming her response in his forest."""
+    for annotation in (
+        chat_pb2.Annotation(bookmarked=True, tags=["bob"], rating=-1, note="Bob was here"),
+        chat_pb2.Annotation(),  # clearing
+    ):
+        for response_id in world.response_ids:
+            await assert_indistinguishable(
+                lambda ids, a=annotation: world.bob.AnnotateResponse(
+                    chat_pb2.AnnotateResponseRequest(
+                        conversation_id=ids["cid"], response_id=ids["response"], annotation=a
+                    )
+                ),
+                {"cid": world.cid, "response": response_id},
+                grpc.StatusCode.NOT_FOUND,
+            )
+    own = await _bob_conversation(world)
+    for response_id in world.response_ids:
+        await assert_indistinguishable(
+            lambda ids: world.bob.AnnotateResponse(
+                chat_pb2.AnnotateResponseRequest(
+                    conversation_id=own,
+                    response_id=ids["response"],
+                    annotation=chat_pb2.Annotation(note="mine now"),
+                )
+            ),
+            {"response": response_id},
+            grpc.StatusCode.INVALID_ARGUMENT,
+        )
+
+
+async def case_search(world: World) -> None:
+    """Bob's searches never show Alice's messages, title, tags, notes or marks."""
+    queries = [
+        "secret",
+        "Alice",
+        "garden",
+        "hand-written",
+        "pineapple",  # her tag
+        "porcupine",  # her note
+        "tag:pineapple",
+        "bookmarked",
+        "rated:+",
+        "sender:human",
+        "sender:model",
+        "model:grove-offline-ngram",
+        "partial",
+        world.cid,
+        *world.response_ids,
+    ]
+    for query in queries:
+        hits = await world.bob.Search(chat_pb2.SearchRequest(query=query, limit=500))
+        assert list(hits.hits) == [], f"Bob found Alice's data with {query!r}"
+    # Bob's own words are found, and only his.
+    own = await _bob_conversation(world)
+    await world.bob.AddModelResponse(
+        chat_pb2.AddModelResponseRequest(conversation_id=own, message="my secret garden")
+    )
+    for query in ("secret", "garden", "sender:model"):
+        hits = await world.bob.Search(chat_pb2.SearchRequest(query=query))
+        assert {hit.conversation_id for hit in hits.hits} == {own}, query
+    # The same searches do find Alice's data for her, so the checks above mean something.
+    for query in ("secret", "pineapple", "porcupine", "tag:pineapple", "bookmarked", "garden"):
+        hits = await world.alice.Search(chat_pb2.SearchRequest(query=query))
+        assert {hit.conversation_id for hit in hits.hits} == {world.cid}, query
+
+
+async def case_get_response_tokens(world: World) -> None:
+    for response_id in world.response_ids:
+        await assert_indistinguishable(
+            lambda ids: world.bob.GetResponseTokens(
+                chat_pb2.GetResponseTokensRequest(
+                    conversation_id=ids["cid"], response_id=ids["response"]
+                )
+            ),
+            {"cid": world.cid, "response": response_id},
+            grpc.StatusCode.NOT_FOUND,
+        )
+    own = await _bob_conversation(world)
+    for response_id in world.response_ids:
+        await assert_indistinguishable(
+            lambda ids: world.bob.GetResponseTokens(
+                chat_pb2.GetResponseTokensRequest(conversation_id=own, response_id=ids["response"])
+            ),
+            {"response": response_id},
+            grpc.StatusCode.INVALID_ARGUMENT,
+        )
+    mine = await world.alice.GetResponseTokens(
+        chat_pb2.GetResponseTokensRequest(
+            conversation_id=world.cid, response_id=world.response_ids[1]
+        )
+    )
+    assert len(mine.tokens) == 3, "Alice still reads her reply's tokens"
+
+
+async def case_import_conversation(world: World) -> None:
+    """An import is the importer's: Alice's ids in it link only Bob's new responses."""
+    human, model, _ = world.response_ids
+    request = chat_pb2.ImportConversationRequest(
+        title="Bob's copy",
+        responses=[
+            chat_pb2.Response(response_id=human, sender="human", message="copied"),
+            chat_pb2.Response(
+                response_id=model, sender="model", message="reply", parent_response_id=human
+            ),
+        ],
+    )
+    request.tokens[model].tokens.add().final_logit.string_token = "reply"
+    imported = await world.bob.ImportConversation(request)
+    assert imported.conversation_id != world.cid
+    assert not {r.response_id for r in imported.responses} & set(world.response_ids)
+    listing = await world.bob.ListConversations(EMPTY)
+    assert [c.conversation_id for c in listing.conversations] == [imported.conversation_id]
+    await assert_indistinguishable(
+        lambda ids: world.alice.GetConversation(
+            chat_pb2.GetConversationRequest(conversation_id=ids["cid"])
+        ),
+        {"cid": imported.conversation_id},
+        grpc.StatusCode.NOT_FOUND,
+    )
+    # A parent outside the import (Alice's response, or a random id) is refused alike.
+    await assert_indistinguishable(
+        lambda ids: world.bob.ImportConversation(
+            chat_pb2.ImportConversationRequest(
+                responses=[
+                    chat_pb2.Response(
+                        response_id="a",
+                        sender="model",
+                        message="graft",
+                        parent_response_id=ids["parent"],
+                    )
+                ]
+            )
+        ),
+        {"parent": model},
+        grpc.StatusCode.INVALID_ARGUMENT,
+    )
+
+
 CASES: dict[str, Callable[[World], Awaitable[None]]] = {
     "CreateConversation": case_create_conversation,
     "GetConversation": case_get_conversation,
@@ -366,6 +505,10 @@ CASES: dict[str, Callable[[World], Awaitable[None]]] = {
     "ShareConversation": case_share_conversation,
     "StopResponse": case_stop_response,
     "ListModels": case_list_models,
+    "AnnotateResponse": case_annotate_response,
+    "Search": case_search,
+    "GetResponseTokens": case_get_response_tokens,
+    "ImportConversation": case_import_conversation,
 }
 
 
@@ -403,6 +546,16 @@ async def world(make_server) -> AsyncIterator[World]:
                 conversation_id=cid, title="Alice's garden", starred=True
             )
         )
+        # Her marks: a tag and a note no one else's data holds, a bookmark, a rating.
+        await alice.stub.AnnotateResponse(
+            chat_pb2.AnnotateResponseRequest(
+                conversation_id=cid,
+                response_id=model,
+                annotation=chat_pb2.Annotation(
+                    bookmarked=True, tags=["pineapple"], rating=1, note="porcupine"
+                ),
+            )
+        )
         state = World(running, alice.stub, bob.stub, cid, [human, model, manual.response_id])
         state.baseline, state.baseline_list = await _alice_view(state)
         yield state
@@ -429,3 +582,7 @@ async def test_another_user_cannot_reach_alice_through(rpc: str, world: World) -
     assert (conversation.title, conversation.starred) == ("Alice's garden", True)
     shared = [r.response_id for r in conversation.responses if r.shared]
     assert shared == world.response_ids[:2], "exactly the path Alice shared stays shared"
+    marked = [r for r in conversation.responses if r.HasField("annotation")]
+    assert [(r.response_id, list(r.annotation.tags)) for r in marked] == [
+        (world.response_ids[1], ["pineapple"])
+    ], "Alice's marks stay hers"

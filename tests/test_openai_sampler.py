@@ -131,6 +131,77 @@ async def test_sampling_parameters_are_sent(fake: FakeOpenAI, make_sampler: Make
     assert sent["top_logprobs"] == 3
 
 
+# Prefill: continuing a given prefix (a branch from a token).
+
+
+@pytest.mark.parametrize(
+    ("prefill", "supports"),
+    [("none", False), ("continue_final_message", True), ("trailing_assistant", True)],
+)
+def test_supports_prefix_follows_the_prefill_setting(
+    make_sampler: MakeSampler, prefill: str, supports: bool
+) -> None:
+    assert make_sampler(prefill=prefill).supports_prefix is supports
+
+
+async def test_a_prefix_without_prefill_is_refused_before_any_request(
+    fake: FakeOpenAI, make_sampler: MakeSampler
+) -> None:
+    events, error = await collect_until_error(make_sampler(), prefix="Once upon")
+    assert events == [] and fake.requests == []
+    assert error.kind is SamplerErrorKind.BAD_REQUEST
+    assert "prefill" in error.message
+
+
+async def test_continue_final_message_sends_the_prefix_and_the_vllm_flags(
+    fake: FakeOpenAI, make_sampler: MakeSampler
+) -> None:
+    events = await collect(make_sampler(prefill="continue_final_message"), prefix="Roots go")
+    sent = fake.requests[-1]
+    assert sent["messages"][-1] == {"role": "assistant", "content": "Roots go"}
+    assert sent["messages"][:-1] == [
+        {"role": "user", "content": "Why do trees grow slowly?"},
+        {"role": "assistant", "content": "Wood is expensive to build."},
+        {"role": "user", "content": "And then?"},
+    ]
+    assert sent["continue_final_message"] is True
+    assert sent["add_generation_prompt"] is False
+    # Only what the backend continues with is yielded; the server stores the prefix.
+    assert text(events) == "".join(DEFAULT_REPLY)
+
+
+async def test_trailing_assistant_sends_the_prefix_alone(
+    fake: FakeOpenAI, make_sampler: MakeSampler
+) -> None:
+    await collect(make_sampler(prefill="trailing_assistant"), prefix="Roots go")
+    sent = fake.requests[-1]
+    assert sent["messages"][-1] == {"role": "assistant", "content": "Roots go"}
+    assert "continue_final_message" not in sent and "add_generation_prompt" not in sent
+
+
+@pytest.mark.parametrize("prefill", ["none", "continue_final_message", "trailing_assistant"])
+async def test_a_path_ending_with_a_reply_is_not_continued_without_a_prefix(
+    fake: FakeOpenAI, make_sampler: MakeSampler, prefill: str
+) -> None:
+    """Sampling under a model reply answers anew; only a given prefix is continued."""
+    path = [*PATH, PathMessage("model", "An earlier reply.")]
+    await collect(make_sampler(prefill=prefill), path=path)
+    sent = fake.requests[-1]
+    assert sent["messages"][-1] == {"role": "assistant", "content": "An earlier reply."}
+    assert "continue_final_message" not in sent and "add_generation_prompt" not in sent
+
+
+async def test_the_prefill_flags_survive_the_retry_without_logprobs(
+    fake: FakeOpenAI, make_sampler: MakeSampler
+) -> None:
+    fake.reject_logprobs = True
+    await collect(make_sampler(prefill="continue_final_message"), prefix="Roots go")
+    first, retry = fake.requests
+    assert first["logprobs"] is True and "logprobs" not in retry
+    assert retry["continue_final_message"] is True
+    assert retry["messages"][-1] == {"role": "assistant", "content": "Roots go"}
+
+
 @pytest.mark.parametrize(("asked", "sent"), [(0, None), (5, 5), (20, 20), (50, 20)])
 async def test_top_logprobs_capped_at_20_and_omitted_at_0(
     fake: FakeOpenAI, make_sampler: MakeSampler, asked: int, sent: int | None

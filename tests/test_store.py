@@ -7,9 +7,11 @@ tests do not merely trust what the store says about itself.
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 import time
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from contextlib import closing, contextmanager
 from datetime import UTC, datetime, timedelta
@@ -21,8 +23,11 @@ import aiosqlite
 import pytest
 
 from server.store import (
+    AnnotationRecord,
+    ImportItem,
     NewResponse,
     SamplingRecord,
+    SearchFilters,
     SqliteStore,
     UnknownConversationError,
     UnknownParentError,
@@ -91,6 +96,53 @@ def seed_chain(path: Path, user_id: str, conversation_id: str, depth: int) -> li
         )
         conn.execute("COMMIT")
     return ids
+
+
+def search_index_problems(conn: sqlite3.Connection) -> list[str]:
+    """How the search index differs from what the tables say it must hold ([] if nothing).
+
+    One row per conversation title, per response message, and per annotation a tag row
+    (its tags joined by spaces) and a note row, each with the owner's user id; every row's
+    text in `search_text` under the same rowid, and no text without a row. Shared with the
+    server-level tests, which check the index after what their RPCs did.
+    """
+    expected: Counter[tuple[Any, ...]] = Counter()
+    for cid, user, title in conn.execute(
+        "SELECT conversation_id, user_id, title FROM conversations"
+    ):
+        expected[("title", cid, cid, user, title)] += 1
+    for rid, cid, user, message in conn.execute(
+        "SELECT response_id, conversation_id, user_id, message FROM responses"
+    ):
+        expected[("message", rid, cid, user, message)] += 1
+    for rid, cid, user, tags, note in conn.execute(
+        "SELECT a.response_id, r.conversation_id, a.user_id, a.tags, a.note"
+        " FROM annotations AS a JOIN responses AS r ON r.response_id = a.response_id"
+    ):
+        words = " ".join(sorted(json.loads(tags)))
+        expected[("tag", rid, cid, user, words)] += 1
+        expected[("note", rid, cid, user, note)] += 1
+    actual: Counter[tuple[Any, ...]] = Counter()
+    for kind, ref, cid, user, text in conn.execute(
+        "SELECT s.kind, s.ref_id, s.conversation_id, s.user_id, t.text"
+        " FROM search_rows AS s LEFT JOIN search_text AS t ON t.rowid = s.id"
+    ):
+        if kind == "tag" and text is not None:
+            text = " ".join(sorted(text.split(" "))) if text else ""
+        actual[(kind, ref, cid, user, text)] += 1
+    problems = [f"missing from the index: {row}" for row in expected - actual]
+    problems += [f"stale in the index: {row}" for row in actual - expected]
+    orphans = conn.execute(
+        "SELECT COUNT(*) FROM search_text WHERE rowid NOT IN (SELECT id FROM search_rows)"
+    ).fetchone()[0]
+    if orphans:
+        problems.append(f"{orphans} texts in search_text without a search_rows row")
+    return problems
+
+
+def index_problems_of(path: Path) -> list[str]:
+    with raw(path) as conn:
+        return search_index_problems(conn)
 
 
 @pytest.fixture
@@ -707,3 +759,130 @@ async def test_migrate_rejects_a_list_with_gaps(db_path: Path) -> None:
         with pytest.raises(ValueError, match="expected"):
             await migrate(conn, (*MIGRATIONS, gap))
         assert await current_version(conn) == 0
+
+
+# -- research: annotations, tokens, search index, import -----------------------------------
+
+
+async def test_upgrade_from_version_3_indexes_existing_rows(db_path: Path) -> None:
+    """A database written before search existed gets its titles and messages indexed."""
+    async with aiosqlite.connect(db_path, isolation_level=None) as conn:
+        assert await migrate(conn, MIGRATIONS[:3]) == 3
+    now = datetime(2025, 1, 1, tzinfo=UTC).isoformat(timespec="microseconds")
+    with raw(db_path) as conn:
+        conn.execute("BEGIN")
+        conn.executemany(
+            "INSERT INTO conversations (conversation_id, user_id, title, starred, create_time,"
+            " update_time) VALUES (?, ?, ?, 0, ?, ?)",
+            [("c" * 32, ALICE, "Old orchard", now, now), ("d" * 32, BOB, "", now, now)],
+        )
+        conn.executemany(
+            "INSERT INTO responses (response_id, conversation_id, user_id, parent_response_id,"
+            " message, sender, create_time) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [
+                ("1" * 32, "c" * 32, ALICE, None, "How do quinces ripen?", "human", now),
+                ("2" * 32, "c" * 32, ALICE, "1" * 32, "Slowly, quinces ripen.", "model", now),
+                ("3" * 32, "d" * 32, BOB, None, "Bob's quinces", "human", now),
+            ],
+        )
+        conn.execute("COMMIT")
+        assert "search_text" not in {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+
+    async with SqliteStore(db_path) as store:
+        assert [v for v, _ in recorded_versions(db_path)] == [1, 2, 3, 4]
+        assert index_problems_of(db_path) == []
+        hits = await store.search(ALICE, '"quinces"', SearchFilters(), 10)
+        assert {(h.field, h.response.response_id) for h in hits if h.response} == {
+            ("message", "1" * 32),
+            ("message", "2" * 32),
+        }
+        assert all(h.snippet[a:b].lower() == "quinces" for h in hits for a, b in h.highlights)
+        (title,) = await store.search(ALICE, '"orchard"', SearchFilters(), 10)
+        assert (title.field, title.response, title.conversation_id) == ("title", None, "c" * 32)
+        assert [
+            h.response.response_id
+            for h in await store.search(BOB, '"quinces"', SearchFilters(), 10)
+        ] == ["3" * 32]
+        old = await store.get_response(ALICE, "c" * 32, "2" * 32)
+        assert old is not None and old.prefix_length == 0
+        assert await store.response_tokens(ALICE, "c" * 32, "2" * 32) == []
+        # Writes after the upgrade are indexed by the triggers.
+        await store.add_response(ALICE, human("c" * 32, "2" * 32, "quinces again"))
+        assert len(await store.search(ALICE, '"quinces"', SearchFilters(), 10)) == 3
+        await store.update_conversation(ALICE, "c" * 32, "New title", False)
+        assert await store.search(ALICE, '"orchard"', SearchFilters(), 10) == []
+        assert index_problems_of(db_path) == []
+
+
+async def test_search_index_follows_every_write(store: SqliteStore, db_path: Path) -> None:
+    conversation = await store.create_conversation(ALICE)
+    cid = conversation.conversation_id
+    first = await store.add_response(ALICE, human(cid, None, "alpha beta"))
+    second = await store.add_response(ALICE, human(cid, first.response_id, "gamma"))
+    other = await store.create_conversation(BOB)
+    await store.add_response(BOB, human(other.conversation_id, None, "alpha"))
+    assert index_problems_of(db_path) == []
+
+    note = AnnotationRecord(bookmarked=True, tags=("x", "y"), rating=1, note="a note")
+    assert await store.annotate(ALICE, cid, first.response_id, note)
+    assert await store.annotate(ALICE, cid, second.response_id, AnnotationRecord(rating=-1))
+    assert index_problems_of(db_path) == []
+    assert await store.annotate(ALICE, cid, first.response_id, AnnotationRecord(tags=("z",)))
+    assert index_problems_of(db_path) == []
+    # Bob cannot annotate Alice's response, nor Alice one of another conversation.
+    assert not await store.annotate(BOB, cid, first.response_id, note)
+    assert not await store.annotate(ALICE, other.conversation_id, first.response_id, note)
+    assert await store.annotations(BOB, cid) == {}
+    assert set(await store.annotations(ALICE, cid)) == {first.response_id, second.response_id}
+
+    assert await store.annotate(ALICE, cid, second.response_id, AnnotationRecord())
+    assert set(await store.annotations(ALICE, cid)) == {first.response_id}
+    await store.update_conversation(ALICE, cid, "A title", True)
+    assert index_problems_of(db_path) == []
+    assert await store.delete_conversation(ALICE, cid)
+    assert index_problems_of(db_path) == []
+    assert scalar(db_path, "SELECT COUNT(*) FROM search_rows WHERE user_id = ?", ALICE) == 0
+    assert scalar(db_path, "SELECT COUNT(*) FROM annotations") == 0
+
+
+async def test_response_tokens_round_trip(store: SqliteStore) -> None:
+    conversation = await store.create_conversation(ALICE)
+    cid = conversation.conversation_id
+    tokens = (("Given", None, ()), (" word", -0.25, ((" word", -0.25), (" other", -1.5))))
+    reply = await store.add_response(
+        ALICE,
+        NewResponse(
+            conversation_id=cid,
+            message="Given word",
+            sender="model",
+            parent_response_id=None,
+            prefix_length=5,
+            tokens=tokens,
+        ),
+    )
+    assert reply.prefix_length == 5
+    assert await store.response_tokens(ALICE, cid, reply.response_id) == list(tokens)
+    bare = await store.add_response(ALICE, human(cid, None, "no tokens"))
+    assert await store.response_tokens(ALICE, cid, bare.response_id) == []
+    assert await store.response_tokens(BOB, cid, reply.response_id) is None
+    assert await store.response_tokens(ALICE, uuid.uuid4().hex, reply.response_id) is None
+
+
+async def test_an_import_naming_a_later_parent_stores_nothing(
+    store: SqliteStore, db_path: Path
+) -> None:
+    def item(local: str, parent: str | None) -> ImportItem:
+        return ImportItem(local, parent, human("", None, f"message {local}"))
+
+    with pytest.raises(UnknownParentError):
+        await store.import_conversation(ALICE, "t", False, [item("a", None), item("b", "c")])
+    assert scalar(db_path, "SELECT COUNT(*) FROM conversations") == 0
+    assert count_responses(db_path) == 0
+    assert scalar(db_path, "SELECT COUNT(*) FROM search_rows") == 0
+    record = await store.import_conversation(
+        ALICE, "t", True, [item("a", None), item("b", "a"), item("c", "a")]
+    )
+    assert (record.title, record.starred, record.response_count) == ("t", True, 3)
+    a, b, c = await store.list_responses(ALICE, record.conversation_id)
+    assert b.parent_response_id == c.parent_response_id == a.response_id
+    assert index_problems_of(db_path) == []

@@ -566,6 +566,8 @@ class _Run:
         self.used_openings: set[int] = set()
         self.h0, self.h1, self.h2 = model.bos, model.bos, model.dot
         self.emitted = 0
+        # After a given prefix: what joins the first sampled token to it (see `feed`).
+        self.attach: str | None = None
 
     def _build(
         self,
@@ -700,6 +702,11 @@ class _Run:
                     self.used_openings.add(token)
                 self.h0, self.h1, self.h2 = self.h1, self.h2, token
                 self.emitted += 1
+        # The first token continues the prefix's line: one space after text (even where an
+        # unknown word reset the context to an opening, drawn bare), none after whitespace.
+        # A prefix ending a paragraph is followed like any paragraph start.
+        if prefix.strip() and not prefix.endswith("\n\n"):
+            self.attach = "" if prefix[-1].isspace() else " "
 
     def next_token(self) -> SampledToken | None:
         """Draws the next token, or None at the end of the reply."""
@@ -734,7 +741,18 @@ class _Run:
             self.banned.setdefault((h0, h1, h2), set()).add(token)
             self.h0, self.h1, self.h2 = h1, h2, token
         self.emitted += 1
+        if self.attach is not None:
+            attach, self.attach = self.attach, None
+            top = tuple((_attached(alt, attach), logprob) for alt, logprob in table.top)
+            return SampledToken(_attached(text, attach), table.logprob(j), top)
         return SampledToken(text, table.logprob(j), table.top)
+
+
+def _attached(text: str, attach: str) -> str:
+    """A token's text joined to a given prefix: `attach` before a word, punctuation as is."""
+    if text.startswith("\n") or text in _NO_SPACE_BEFORE:
+        return text
+    return attach + text.lstrip(" ")
 
 
 class OfflineSampler:

@@ -222,7 +222,9 @@ class OpenAICompatibleSampler:
                     "set prefill in its config if the endpoint supports assistant prefill.",
                 )
             messages.append({"role": "assistant", "content": prefix})
-        stream = await self._open_stream(messages, params, top_logprobs, self._wants_logprobs())
+        stream = await self._open_stream(
+            messages, params, top_logprobs, self._wants_logprobs(), prefilled=bool(prefix)
+        )
         chunks, asked_logprobs = stream.chunks, stream.asked_logprobs
         yielded = 0
         usage: Usage | None = None
@@ -326,6 +328,8 @@ class OpenAICompatibleSampler:
         params: ResolvedParams,
         top_logprobs: int,
         logprobs: bool,
+        *,
+        prefilled: bool = False,
     ) -> _OpenStream:
         """Starts the streaming request, retrying once without logprobs if they are refused.
 
@@ -333,7 +337,8 @@ class OpenAICompatibleSampler:
         """
         try:
             return _OpenStream(
-                await self._create(messages, params, top_logprobs, logprobs), logprobs
+                await self._create(messages, params, top_logprobs, logprobs, prefilled=prefilled),
+                logprobs,
             )
         except (openai.BadRequestError, openai.UnprocessableEntityError) as exc:
             if not (logprobs and self._settings.logprobs == "auto" and _mentions_logprobs(exc)):
@@ -347,7 +352,10 @@ class OpenAICompatibleSampler:
         except Exception as exc:
             raise self._error(exc, started=False, yielded=0) from exc
         try:
-            return _OpenStream(await self._create(messages, params, top_logprobs, False), False)
+            return _OpenStream(
+                await self._create(messages, params, top_logprobs, False, prefilled=prefilled),
+                False,
+            )
         except Exception as exc:
             raise self._error(exc, started=False, yielded=0) from exc
 
@@ -357,10 +365,16 @@ class OpenAICompatibleSampler:
         params: ResolvedParams,
         top_logprobs: int,
         logprobs: bool,
+        *,
+        prefilled: bool = False,
     ) -> openai.AsyncStream[ChatCompletionChunk]:
-        """Sends one streaming chat-completions request; returns once the headers arrive."""
+        """Sends one streaming chat-completions request; returns once the headers arrive.
+
+        `prefilled`: the last message is a given prefix to continue. Only then, not whenever
+        the path ends with a model reply (a reply sampled under a reply), does vLLM get
+        continue_final_message, which would extend that earlier reply instead of answering.
+        """
         extra: dict[str, Any] = {}
-        prefilled = bool(messages) and messages[-1]["role"] == "assistant"
         if prefilled and self._settings.prefill == "continue_final_message":
             extra["extra_body"] = {
                 "continue_final_message": True,

@@ -151,6 +151,9 @@ _RESEARCH = Migration(
     description="annotations, response tokens, prefix length, FTS5 search index",
     statements=(
         "ALTER TABLE responses ADD COLUMN prefix_length INTEGER NOT NULL DEFAULT 0",
+        # Which server process writes a checkpoint ("host:pid:instance"), so a server
+        # sharing the database recovers only checkpoints of servers that are gone.
+        "ALTER TABLE checkpoints ADD COLUMN owner TEXT NOT NULL DEFAULT ''",
         # One row per annotated response; its user is the conversation's user.
         """
         CREATE TABLE annotations (

@@ -8,7 +8,7 @@ takes that user and behaves as if a conversation of another user did not exist.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, runtime_checkable
@@ -266,7 +266,7 @@ class Store(Protocol):
         """
         ...
 
-    async def save_checkpoints(self, checkpoints: Sequence[Checkpoint]) -> None:
+    async def save_checkpoints(self, checkpoints: Sequence[Checkpoint], owner: str = "") -> None:
         """Upserts the current text of running streams, all in one transaction.
 
         Checkpoints of conversations deleted meanwhile are skipped.
@@ -277,10 +277,12 @@ class Store(Protocol):
         """Deletes a checkpoint whose stream ended without storing a reply."""
         ...
 
-    async def recover_checkpoints(self) -> list[ResponseRecord]:
-        """Turns every checkpoint left by a crash into a partial reply; returns them.
+    async def recover_checkpoints(
+        self, is_orphan: Callable[[str, datetime], bool] = ...
+    ) -> list[ResponseRecord]:
+        """Turns checkpoints of servers that are gone into partial replies; returns them.
 
-        Run at start-up, before any stream: then every checkpoint is an orphan.
+        `is_orphan(owner, update_time)` decides which writers are gone.
         """
         ...
 

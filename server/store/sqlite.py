@@ -32,7 +32,7 @@ import json
 import sqlite3
 import uuid
 import zlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager, suppress
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -786,11 +786,13 @@ class SqliteStore:
 
     # -- checkpoints of running streams -------------------------------------------------
 
-    async def save_checkpoints(self, checkpoints: Sequence[Checkpoint]) -> None:
+    async def save_checkpoints(self, checkpoints: Sequence[Checkpoint], owner: str = "") -> None:
         """Upserts the current text of running streams, all in one transaction.
 
         One transaction for every stream keeps the cost of checkpointing flat however many
-        streams run. Checkpoints of conversations deleted meanwhile are skipped.
+        streams run. Checkpoints of conversations deleted meanwhile are skipped. `owner`
+        names the server process writing them, so another process sharing the database
+        never takes a live server's checkpoints for a crash's.
         """
         if not checkpoints:
             return
@@ -798,8 +800,8 @@ class SqliteStore:
             stamp = _format_time(self._tick())
             await conn.executemany(
                 "INSERT INTO checkpoints (checkpoint_id, user_id, conversation_id, response,"
-                "                         create_time, update_time)"
-                " SELECT :id, :uid, :cid, :response, :now, :now"
+                "                         create_time, update_time, owner)"
+                " SELECT :id, :uid, :cid, :response, :now, :now, :owner"
                 " WHERE EXISTS (SELECT 1 FROM conversations"
                 "               WHERE conversation_id = :cid AND user_id = :uid)"
                 " ON CONFLICT (checkpoint_id) DO UPDATE"
@@ -811,6 +813,7 @@ class SqliteStore:
                         "cid": c.response.conversation_id,
                         "response": _encode_new_response(c.response),
                         "now": stamp,
+                        "owner": owner,
                     }
                     for c in checkpoints
                 ],
@@ -823,24 +826,32 @@ class SqliteStore:
                 "DELETE FROM checkpoints WHERE checkpoint_id = ?", (checkpoint_id,)
             )
 
-    async def recover_checkpoints(self) -> list[ResponseRecord]:
-        """Turns every checkpoint left by a crash into a partial reply; returns them.
+    async def recover_checkpoints(
+        self, is_orphan: Callable[[str, datetime], bool] = lambda owner, updated: True
+    ) -> list[ResponseRecord]:
+        """Turns checkpoints left by a crashed server into partial replies; returns them.
 
-        Run at start-up, before any stream: then every checkpoint is an orphan. A checkpoint
+        `is_orphan(owner, update_time)` says whether a checkpoint's writer is gone; those of
+        live servers (another process on the same database) are left alone. A checkpoint
         whose parent vanished (its conversation was deleted) is dropped.
         """
         recovered: list[ResponseRecord] = []
         async with self._transaction() as conn:
             rows = list(
                 await conn.execute_fetchall(
-                    "SELECT user_id, response FROM checkpoints ORDER BY create_time"
+                    "SELECT checkpoint_id, user_id, response, owner, update_time"
+                    " FROM checkpoints ORDER BY create_time"
                 )
             )
-            for user_id, data in rows:
+            for checkpoint_id, user_id, data, owner, updated in rows:
+                if not is_orphan(owner, _parse_time(updated)):
+                    continue
                 new = _decode_new_response(data)
                 with suppress(UnknownConversationError, UnknownParentError):
                     recovered.append(await self._insert_response(conn, user_id, new))
-            await conn.execute_fetchall("DELETE FROM checkpoints")
+                await conn.execute_fetchall(
+                    "DELETE FROM checkpoints WHERE checkpoint_id = ?", (checkpoint_id,)
+                )
         return recovered
 
     async def mark_shared(

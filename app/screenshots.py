@@ -107,6 +107,70 @@ async def models_scene(pilot: Pilot, screen: MainScreen) -> None:
     await settle(pilot)
 
 
+async def annotations_scene(pilot: Pilot, screen: MainScreen) -> None:
+    """Bookmarks, ratings, tags and a note in the thread and the forest, with totals on (S).
+
+    Sampling times differ on every run, so they are pinned (as in the compare scene)
+    before the totals are shown.
+    """
+    forest = screen.forest
+    assert forest is not None
+    cid = forest.conversation.conversation_id
+    path = forest.current_path
+    chosen, follow_up = path[1].response_id, path[3].response_id
+    service = screen.service
+    await service.annotate(
+        cid,
+        chosen,
+        bookmarked=True,
+        rating=1,
+        tags=["branching", "check"],
+        note="Compare with the apical dominance notes.\nAsk about auxin next.",
+    )
+    await service.annotate(cid, follow_up, rating=-1, tags=["vague"])
+    await service.annotate(cid, forest.siblings_of(chosen)[0], bookmarked=True)
+    await settle(pilot)
+    for step, rid in enumerate(list(forest.responses)):
+        node = forest.responses[rid]
+        if not node.is_human:
+            pinned = {"time_to_first_token": 0.05, "total_time": 1.25 + 0.25 * step}
+            forest.add(node.model_copy(update=pinned))
+    screen.thread.focus_message(chosen)
+    await pilot.press("S")
+    await settle(pilot)
+
+
+async def search_scene(pilot: Pilot, screen: MainScreen) -> None:
+    """The search screen (`/`): a query with a filter, hits with highlighted matches."""
+    forest = screen.forest
+    assert forest is not None
+    await screen.service.annotate(
+        forest.conversation.conversation_id,
+        forest.current_path[1].response_id,
+        bookmarked=True,
+        tags=["branching"],
+    )
+    await settle(pilot)
+    await pilot.press("slash")
+    await settle(pilot)
+    await pilot.press(*"branch* OR prun*", "enter")
+    await settle(pilot)
+
+
+async def tokens_scene(pilot: Pilot, screen: MainScreen) -> None:
+    """The token view (`v`) of the chosen first reply.
+
+    The cursor is on its second unlikely token, with an alternative selected to branch from.
+    """
+    forest = screen.forest
+    assert forest is not None
+    screen.thread.focus_message(forest.current_path[1].response_id)
+    await pilot.press("v")
+    await settle(pilot)
+    await pilot.press("n", "n", "down")
+    await settle(pilot)
+
+
 SCENES: dict[str, tuple[Scene, tuple[int, int]]] = {
     "explorer": (explorer, (140, 40)),
     "narrow": (explorer, (80, 24)),
@@ -115,6 +179,9 @@ SCENES: dict[str, tuple[Scene, tuple[int, int]]] = {
     "edit": (edit_scene, (140, 40)),
     "compare": (compare_scene, (140, 40)),
     "models": (models_scene, (140, 40)),
+    "annotations": (annotations_scene, (140, 40)),
+    "search": (search_scene, (140, 40)),
+    "tokens": (tokens_scene, (140, 40)),
 }
 
 

@@ -19,7 +19,10 @@ def _app(tmp_path: Path) -> GroveApp:
     return GroveApp(AppConfig(server=None, db=tmp_path / "demo.sqlite3", token_delay_ms=0))
 
 
-@pytest.mark.parametrize("scene", ["explorer", "narrow", "help", "edit", "compare", "models"])
+@pytest.mark.parametrize(
+    "scene",
+    ["explorer", "narrow", "help", "edit", "compare", "models", "annotations", "search", "tokens"],
+)
 def test_scene(scene: str, snap_compare, tmp_path: Path) -> None:
     run_scene, size = SCENES[scene]
 

@@ -1,4 +1,4 @@
-"""Small modal dialogs: confirm, one-line prompt, and the message editor."""
+"""Small modal dialogs: confirm, one-line prompt, the message editor and the note editor."""
 
 from __future__ import annotations
 
@@ -149,3 +149,34 @@ class EditScreen(ModalScreen[str | None]):
     def action_cancel(self) -> None:
         """Closes without saving."""
         self.dismiss(None)
+
+
+class NoteScreen(EditScreen):
+    """Edits the note on a response; Ctrl+S saves (an empty note removes it), Esc cancels."""
+
+    DEFAULT_CSS = (
+        DIALOG_CSS.format(name="NoteScreen")
+        + """
+    NoteScreen TextArea {
+        height: 10;
+    }
+    """
+    )
+    BINDINGS = [
+        Binding("ctrl+s", "save", "Save note"),
+        Binding("escape", "cancel", "Cancel"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(inert(self._title, "bold"))
+            yield TextArea(self._text, id="note-text", soft_wrap=True, tab_behavior="focus")
+            yield Label(inert("Ctrl+S saves; an empty note removes it. Esc cancels.", "dim"))
+            with Horizontal():
+                yield Button("Cancel", id="cancel")
+                yield Button("Save note (Ctrl+S)", id="save", variant="primary")
+
+    def action_save(self) -> None:
+        """Returns the note without trailing blank space ("" removes the note)."""
+        text = self.query_one(TextArea).text
+        self.dismiss(text.rstrip() if text.strip() else "")

@@ -1,4 +1,7 @@
-"""The help screen: every binding of the explorer, grouped by where it applies."""
+"""The help screen: every binding of the explorer, grouped by where it applies.
+
+Below the keys, a legend says what the markers in the forest and the thread mean.
+"""
 
 from __future__ import annotations
 
@@ -13,12 +16,20 @@ from textual.dom import DOMNode
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from app.annotation_marks import LEGEND as ANNOTATION_LEGEND
+from app.widgets.forest_tree import LEGEND as FOREST_LEGEND
+
 # Generic movement inherited from Textual's widgets: listed once as a sentence instead.
 _GENERIC_PREFIXES = ("scroll_", "page_", "cursor_")
 COMPOSER_ROWS = (
     ("Composer", "enter", "Send the message"),
     ("Composer", "ctrl+j shift+enter", "Insert a newline"),
     ("Composer", "tab", "Leave the composer (Esc too, when nothing is streaming)"),
+)
+SEARCH_ROWS = (
+    ("Search", "enter", "In the box: search now; on a hit: jump to it (selected as the leaf)"),
+    ("Search", "down", "From the box to the hits"),
+    ("Search", "escape", "Close without jumping"),
 )
 
 
@@ -90,10 +101,16 @@ class HelpScreen(ModalScreen[None]):
         table.add_column("Where", style="dim", no_wrap=True)
         table.add_column("Keys", style="bold cyan", no_wrap=True)
         table.add_column("Action")
-        for where, keys, description in [*self._rows, *COMPOSER_ROWS]:
+        for where, keys, description in [*self._rows, *COMPOSER_ROWS, *SEARCH_ROWS]:
             table.add_row(Text(where), Text(keys), Text(description))
+        legend = Table(title="Markers", expand=True, show_edge=False, pad_edge=False)
+        legend.add_column("Mark", style="bold", no_wrap=True)
+        legend.add_column("Meaning")
+        for mark, meaning in [*FOREST_LEGEND.items(), *ANNOTATION_LEGEND.items()]:
+            legend.add_row(Text(mark), Text(meaning))
         with VerticalScroll():
             yield Static(table)
+            yield Static(legend)
             yield Static(
                 Text(
                     "Keys can be rebound in config.toml under [keymap], by binding id.",

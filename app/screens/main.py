@@ -8,8 +8,10 @@ carrying the server's sentence; nothing the user typed is lost.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import webbrowser
+from bisect import bisect_left, bisect_right
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -21,23 +23,27 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Header
 
+from app.annotation_marks import format_tags, parse_tags
 from app.errors import describe_error, error_title
 from app.memory import freeze_long_lived
 from app.messages import ServiceUpdate
 from app.safe_text import clean, first_line
 from app.screens.compare import MAX_SAMPLES as MAX_BATCH
 from app.screens.compare import CompareScreen
-from app.screens.dialogs import ConfirmScreen, EditScreen, PromptScreen
+from app.screens.dialogs import ConfirmScreen, EditScreen, NoteScreen, PromptScreen
 from app.screens.help import HelpScreen, binding_rows
 from app.screens.model_picker import ModelPickerScreen, model_label, prompt_label
+from app.screens.search import SearchScreen
+from app.screens.tokens import open_token_view, toggle_token_shading
 from app.widgets.composer import Composer
 from app.widgets.conversation_list import ConversationList, ConversationOptions
-from app.widgets.forest_tree import ForestTree
+from app.widgets.forest_tree import PENDING_PREFIX, ForestTree, preorder
 from app.widgets.status_line import StatusLine
 from app.widgets.thread_view import ThreadView
 from client.catalog import ModelCatalog
 from client.errors import GroveError
 from client.models import Forest, ResponseNode
+from client.research import Annotation, SearchHit
 from client.service import (
     BudgetUpdated,
     ConversationDeleted,
@@ -70,6 +76,21 @@ class MainScreen(Screen[None]):
         Binding("r", "resample", "Resample", id="resample"),
         Binding("c", "compare", "Compare", id="compare", show=False),
         Binding("R", "sample_many", "Sample N", id="sample_many", show=False),
+        Binding(
+            "v",
+            "token_view",
+            "Tokens",
+            id="token_view",
+            tooltip="Token view: probabilities, alternatives, branch from a token",
+        ),
+        Binding(
+            "V",
+            "token_shading",
+            "Shade",
+            id="token_shading",
+            show=False,
+            tooltip="Shade the message by token probability (again: off)",
+        ),
         # A count typed before R (e.g. 8R) sets how many samples to draw.
         *(Binding(str(d), f"count({d})", "", show=False) for d in range(10)),
         Binding("e", "edit", "Edit", id="edit"),
@@ -77,6 +98,94 @@ class MainScreen(Screen[None]):
         Binding("n", "new_conversation", "New", id="new_conversation"),
         Binding("t", "generate_title", "Title", id="generate_title"),
         Binding("s", "toggle_star", "Star", id="star"),
+        # Annotations, bookmarks, hoisting, totals and search (see "Annotating and
+        # searching" in the README).
+        Binding(
+            "b",
+            "bookmark",
+            "Bookmark",
+            id="bookmark",
+            tooltip="Bookmark / unbookmark the message",
+        ),
+        Binding(
+            "plus,equals_sign",
+            "rate(1)",
+            "Rate +1",
+            id="rate_up",
+            show=False,
+            tooltip="Rate the message +1 (again: clear)",
+        ),
+        Binding(
+            "minus",
+            "rate(-1)",
+            "Rate -1",
+            id="rate_down",
+            show=False,
+            tooltip="Rate the message -1 (again: clear)",
+        ),
+        Binding(
+            "N",
+            "note",
+            "Note",
+            id="note",
+            show=False,
+            tooltip="Note on the message (empty removes it)",
+        ),
+        Binding(
+            "T",
+            "tags",
+            "Tags",
+            id="tags",
+            show=False,
+            tooltip="Tag the message (space or comma separated)",
+        ),
+        Binding(
+            "right_square_bracket",
+            "bookmark_jump(1)",
+            "Next bookmark",
+            id="next_bookmark",
+            show=False,
+            tooltip="Next bookmark (tree order)",
+        ),
+        Binding(
+            "left_square_bracket",
+            "bookmark_jump(-1)",
+            "Prev bookmark",
+            id="prev_bookmark",
+            show=False,
+            tooltip="Previous bookmark (tree order)",
+        ),
+        Binding(
+            "H",
+            "hoist",
+            "Hoist",
+            id="hoist",
+            show=False,
+            tooltip="Hoist the forest at this node",
+        ),
+        Binding(
+            "U",
+            "unhoist",
+            "Unhoist",
+            id="unhoist",
+            show=False,
+            tooltip="Unhoist: show the whole forest",
+        ),
+        Binding(
+            "S",
+            "subtree_totals",
+            "Totals",
+            id="subtree_totals",
+            show=False,
+            tooltip="Subtree totals in the forest on / off",
+        ),
+        Binding(
+            "slash",
+            "search",
+            "Search",
+            id="search",
+            tooltip="Search every conversation",
+        ),
         Binding("f2", "rename", "Rename", id="rename"),
         Binding(
             "m", "pick_model", "Model", id="pick_model", tooltip="Choose model / system prompt"
@@ -132,6 +241,10 @@ class MainScreen(Screen[None]):
         # choice in the picker, or the settings of the conversation that was closed.
         self._pending_settings = ConversationSettings()
         self._shown_settings = self._pending_settings
+        # Annotation changes run one at a time, each reading the annotation as the previous
+        # one left it: two quick `b` presses toggle twice instead of setting twice.
+        self._annotate_lock = asyncio.Lock()
+        self._last_query = ""
 
     # -- layout ------------------------------------------------------------------------------
 
@@ -585,6 +698,14 @@ class MainScreen(Screen[None]):
             CompareScreen(self.service, cid, target.response_id, samples=samples), picked
         )
 
+    def action_token_view(self) -> None:
+        """Opens the token view of the focused model message (Enter there branches)."""
+        open_token_view(self, self._target())
+
+    def action_token_shading(self) -> None:
+        """Shades the focused model message by token probability, or back to Markdown."""
+        toggle_token_shading(self, self._target())
+
     def action_edit(self) -> None:
         """Edits the focused message as a new branch beside it."""
         target = self._target()
@@ -725,6 +846,254 @@ class MainScreen(Screen[None]):
             self.notify("Reloaded from the server.", timeout=3)
 
         self.run_guarded(reload())
+
+    # -- annotations, bookmarks, hoisting, totals ---------------------------------------------
+
+    def _marking_target(self) -> ResponseNode | None:
+        """What annotation keys act on.
+
+        In the forest, the last response of the node under the cursor; elsewhere the
+        focused message (else the leaf).
+        """
+        forest = self.forest
+        if forest is None:
+            return None
+        if self.tree.has_focus:
+            item = self.tree.cursor_item
+            if item is not None:
+                return forest.responses.get(item.last_id)
+        return self._target()
+
+    def _stored_target(self, verb: str) -> ResponseNode | None:
+        """The marking target if it is stored on the server (else says why not)."""
+        target = self._marking_target()
+        if target is None or self.conversation_id is None:
+            self.notify(f"Nothing to {verb} yet.", severity="warning", timeout=3)
+            return None
+        if target.streaming or target.response_id.startswith(PENDING_PREFIX):
+            self.notify(
+                f"Wait for the reply to be stored before you {verb} it.",
+                severity="warning",
+                timeout=3,
+            )
+            return None
+        return target
+
+    def _annotate(
+        self,
+        response_id: str,
+        change: Callable[[Annotation], dict[str, Any]],
+        said: Callable[[ResponseNode], str] | None = None,
+    ) -> None:
+        """Changes the annotation of `response_id` on the server, one change at a time.
+
+        `change` gets the annotation as stored when its turn comes and returns the fields
+        to set; the service publishes the updated node and the views follow it.
+        """
+        cid = self.conversation_id
+        if cid is None:
+            return
+
+        async def annotate() -> ResponseNode | None:
+            async with self._annotate_lock:
+                try:
+                    node = self.service.forest(cid).responses[response_id]
+                except KeyError:
+                    return None
+                fields = change(node.annotation)
+                if not fields:
+                    return None
+                return await self.service.annotate(cid, response_id, **fields)
+
+        def done(node: ResponseNode | None) -> None:
+            if node is not None and said is not None:
+                self.notify(said(node), timeout=2)
+
+        self.run_guarded(annotate(), done=done)
+
+    def action_bookmark(self) -> None:
+        """Bookmarks the message, or removes its bookmark."""
+        target = self._stored_target("bookmark")
+        if target is not None:
+            self._annotate(
+                target.response_id,
+                lambda a: {"bookmarked": not a.bookmarked},
+                lambda n: "Bookmarked." if n.bookmarked else "Bookmark removed.",
+            )
+
+    def action_rate(self, value: int) -> None:
+        """Rates the message +1 or -1; the same rating again clears it."""
+        target = self._stored_target("rate")
+        if target is not None:
+            self._annotate(
+                target.response_id,
+                lambda a: {"rating": 0 if a.rating == value else value},
+                lambda n: {1: "Rated +1.", -1: "Rated -1."}.get(
+                    n.annotation.rating, "Rating cleared."
+                ),
+            )
+
+    def action_note(self) -> None:
+        """Edits the note on the message (an empty note removes it)."""
+        target = self._stored_target("annotate")
+        if target is None:
+            return
+        current = target.annotation.note
+
+        def written(note: str | None) -> None:
+            if note is not None and note != current:
+                self._annotate(
+                    target.response_id,
+                    lambda _: {"note": note},
+                    lambda n: "Note saved." if n.annotation.note else "Note removed.",
+                )
+
+        who = "your message" if target.is_human else "the reply"
+        self.app.push_screen(NoteScreen(f"Note on {who}", current), written)
+
+    def action_tags(self) -> None:
+        """Edits the message's tags: one line, separated by spaces or commas."""
+        target = self._stored_target("tag")
+        if target is None:
+            return
+        current = target.annotation.tags
+
+        def typed(line: str | None) -> None:
+            if line is None:
+                return
+            tags = parse_tags(line)
+            if tags != current:
+                self._annotate(
+                    target.response_id,
+                    lambda _: {"tags": tags},
+                    lambda n: (
+                        f"Tags: {format_tags(n.annotation.tags)}."
+                        if n.annotation.tags
+                        else "Tags removed."
+                    ),
+                )
+
+        self.app.push_screen(
+            PromptScreen(
+                "Tags (separated by spaces or commas; empty removes them)",
+                format_tags(current),
+                placeholder="idea todo later",
+            ),
+            typed,
+        )
+
+    def action_bookmark_jump(self, delta: int) -> None:
+        """Goes to the next (delta 1) or previous (-1) bookmark in tree order, wrapping.
+
+        Tree order is the forest pane's top-to-bottom order: depth first, older branches
+        first. From the forest the search starts after (before) the node under the cursor;
+        elsewhere after (before) the focused message. A bookmark off the current path is
+        selected as the leaf; one on it just gets the cursor, so the path stays whole.
+        """
+        forest = self.forest
+        if forest is None:
+            return
+        order = preorder(forest)
+        responses = forest.responses
+        marked = [i for i, rid in enumerate(order) if responses[rid].bookmarked]
+        if not marked:
+            self.notify("No bookmarks in this conversation (b bookmarks a message).", timeout=3)
+            return
+        position = {rid: i for i, rid in enumerate(order)}
+        item = self.tree.cursor_item if self.tree.has_focus else None
+        if item is not None and item.first_id in position:
+            # A run is contiguous in tree order: first .. last.
+            low, high = position[item.first_id], position.get(item.last_id, len(order))
+        else:
+            target = self._target()
+            low = high = position.get(target.response_id, -1) if target else -1
+        if delta > 0:
+            at = bisect_right(marked, high)
+            chosen = marked[at] if at < len(marked) else marked[0]
+        else:
+            at = bisect_left(marked, low)
+            chosen = marked[at - 1] if at > 0 else marked[-1]
+        self._go_to(order[chosen])
+
+    def _go_to(self, response_id: str) -> None:
+        """Shows `response_id` in the thread with the cursor on it (and in the forest)."""
+        forest = self.forest
+        cid = self.conversation_id
+        if forest is None or cid is None or response_id not in forest.responses:
+            return
+        if all(node.response_id != response_id for node in forest.current_path):
+            self.service.select(cid, response_id)
+        self._focused_response_id = response_id
+        self._refresh_views()
+        self.thread.focus_message(response_id)
+        self.tree.show_response(response_id)
+
+    def action_hoist(self) -> None:
+        """Shows only the subtree under the node (the focused message's run) in the forest."""
+        forest = self.forest
+        if forest is None:
+            return
+        item = self.tree.cursor_item if self.tree.has_focus else None
+        if item is not None:
+            response_id = item.first_id
+        else:
+            target = self._target()
+            if target is None:
+                return
+            response_id = target.response_id
+        if forest.responses[response_id].streaming:
+            self.notify("Wait for the reply to finish before hoisting at it.", timeout=3)
+            return
+        self.tree.display = True
+        if not self.tree.hoist(response_id):
+            self.notify("Nothing to hoist at.", severity="warning", timeout=3)
+
+    def action_unhoist(self) -> None:
+        """Shows the whole forest again."""
+        if not self.tree.unhoist():
+            self.notify("The forest is not hoisted (H hoists at a node).", timeout=3)
+
+    def action_subtree_totals(self) -> None:
+        """Shows or hides each forest node's subtree totals (responses, tokens, time)."""
+        self.tree.show_totals = not self.tree.show_totals
+        if self.tree.show_totals:
+            self.tree.display = True
+
+    # -- search ------------------------------------------------------------------------------
+
+    def action_search(self) -> None:
+        """Opens the search screen (with the last query); a chosen hit is jumped to."""
+        screen = SearchScreen(self.service, self._last_query)
+
+        def chosen(hit: SearchHit | None) -> None:
+            self._last_query = screen.query_text
+            if hit is not None:
+                self.jump_to_hit(hit)
+
+        self.app.push_screen(screen, chosen)
+
+    def jump_to_hit(self, hit: SearchHit) -> None:
+        """Opens the hit's conversation and selects its response as the leaf.
+
+        A title hit opens the conversation as it was left. The thread gets the focus, its
+        cursor on the response.
+        """
+        response_id = hit.response_id or None
+
+        def arrived(forest: Forest) -> None:
+            if self.conversation_id != forest.conversation.conversation_id:
+                self._show_forest(forest)
+            else:
+                self._refresh_views()
+            if response_id is not None and response_id in forest.responses:
+                self._focused_response_id = response_id
+                self.thread.focus_message(response_id)
+                self.tree.show_response(response_id)
+            elif response_id is not None:
+                self.notify("That response is no longer in the conversation.", timeout=3)
+            self.thread.focus()
+
+        self.run_guarded(self.service.jump_to(hit.conversation_id, response_id), done=arrived)
 
     def action_focus_composer(self) -> None:
         """Moves focus to the composer."""

@@ -15,11 +15,16 @@ Three more guards keep big forests cheap:
 - Minimal refresh: `refresh_forest` relabels in place and adds or removes only the nodes
   whose runs changed, keeping expansion state and the cursor.
 
+Two views on demand: `hoist` shows only the subtree under one run (a header line above it
+says where, and `unhoist` returns to the whole forest), and `show_totals` prefixes each
+label with its subtree's totals (responses, tokens, sampling time), computed for the whole
+forest in one pass and cached per forest revision.
+
 Attributes down, messages up: the screen calls `show_forest`, `refresh_forest`,
-`set_current_path` and `set_streaming`; the widget posts `ResponseChosen` and
-`ResponseHighlighted` and never touches the network. Message text reaches a label only
-through `first_line`, inside a `rich.text.Text`, so it is never parsed as markup and carries
-no control characters.
+`set_current_path`, `set_streaming`, `hoist`/`unhoist` and sets `show_totals`; the widget
+posts `ResponseChosen` and `ResponseHighlighted` and never touches the network. Message
+text reaches a label only through `first_line`, inside a `rich.text.Text`, so it is never
+parsed as markup and carries no control characters.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from textual.reactive import reactive
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
+from app.annotation_marks import run_marks
 from app.safe_text import first_line
 from client.models import Forest, ResponseNode
 
@@ -49,6 +55,8 @@ MANUAL_MARK = "✎"
 SHARED_MARK = "⇪"
 QUERY_MARK = "⌕"
 DEPTH_MARK = "↳"
+HOIST_MARK = "⤒"
+TOTALS_MARK = "Σ"
 
 LEGEND: dict[str, str] = {
     HUMAN_GLYPH: "written by a person",
@@ -60,6 +68,8 @@ LEGEND: dict[str, str] = {
     DEPTH_MARK: "branch nested too deep to indent; the number is its depth",
     "+N": "N more messages in this run",
     "[k/n]": "k-th of n alternatives",
+    f"{TOTALS_MARK}N Tt Ss": "subtree totals (S): N responses, T tokens, S seconds sampling",
+    HOIST_MARK: "the tree is hoisted at a run (U shows the whole forest again)",
 }
 """What the glyphs in labels mean, for a help screen."""
 
@@ -70,6 +80,8 @@ _FALLBACK_STYLES: dict[str, Style] = {
     "current": Style(bold=True),
     "muted": Style(dim=True),
     "marker": Style(color="yellow"),
+    "annotation": Style(color="magenta", bold=True),
+    "hoist": Style(color="cyan", italic=True),
     "streaming": Style(italic=True, color="magenta"),
 }
 
@@ -94,6 +106,77 @@ def run_start(forest: Forest, response_id: str) -> str:
         if parent is None or len(forest.children.get(parent, ())) != 1:
             return current
         current = parent
+
+
+def preorder(forest: Forest) -> list[str]:
+    """Every response id in tree order: depth first, older siblings first (iterative).
+
+    The order the forest pane lists runs in, top to bottom, and the order bookmarks are
+    visited in.
+    """
+    children = forest.children
+    order: list[str] = []
+    stack = list(reversed(children.get(None, ())))
+    while stack:
+        response_id = stack.pop()
+        order.append(response_id)
+        kids = children.get(response_id)
+        if kids:
+            stack.extend(reversed(kids))
+    return order
+
+
+Totals = tuple[int, int, float]
+"""(responses, tokens, seconds of sampling) of a subtree."""
+
+
+def subtree_totals(forest: Forest) -> dict[str, Totals]:
+    """Totals of the subtree under every response, in one post-order pass.
+
+    A subtree holds the response and everything below it: its response count, the sum of
+    `token_count` and the sum of `total_time`. Children come after their parent in
+    `preorder`, so walking it backwards sees every child before its parent: O(n) for the
+    whole forest, without recursion.
+    """
+    responses = forest.responses
+    children = forest.children
+    totals: dict[str, Totals] = {}
+    for response_id in reversed(preorder(forest)):
+        node = responses[response_id]
+        count, tokens, seconds = 1, node.token_count, node.total_time
+        for kid in children.get(response_id, ()):
+            kid_count, kid_tokens, kid_seconds = totals[kid]
+            count += kid_count
+            tokens += kid_tokens
+            seconds += kid_seconds
+        totals[response_id] = (count, tokens, seconds)
+    return totals
+
+
+def _compact(number: int) -> str:
+    """1234 → "1.2k", 56_789 → "57k", 1_500_000 → "1.5M" (short enough for a label)."""
+    if number < 1000:
+        return str(number)
+    size, unit = (1_000_000, "M") if number >= 1_000_000 else (1_000, "k")
+    value = number / size
+    return f"{value:.1f}{unit}" if value < 10 else f"{value:.0f}{unit}"
+
+
+def _duration(seconds: float) -> str:
+    """Seconds as "0.8s", "42s", "12m", "3.1h"."""
+    if seconds < 10:
+        return f"{seconds:.1f}s"
+    if seconds < 60:
+        return f"{seconds:.0f}s"
+    if seconds < 3600:
+        return f"{seconds / 60:.0f}m"
+    return f"{seconds / 3600:.1f}h"
+
+
+def format_totals(totals: Totals) -> str:
+    """A subtree's totals as a label shows them: "Σ12 3.4kt 5.2s"."""
+    count, tokens, seconds = totals
+    return f"{TOTALS_MARK}{count} {_compact(tokens)}t {_duration(seconds)}"
 
 
 def path_run_starts(forest: Forest, path_ids: Iterable[str]) -> list[str]:
@@ -179,6 +262,11 @@ class ForestItem(BaseModel):
             marks += QUERY_MARK
         return marks
 
+    @property
+    def annotation_marks(self) -> str:
+        """Bookmark, rating, tag-count and note markers of the run's responses."""
+        return run_marks(node.annotation for node in self.responses)
+
 
 def is_placeholder(node: ResponseNode) -> bool:
     """True for a reply still streaming (placeholders are always leaves)."""
@@ -225,6 +313,8 @@ class ForestTree(Tree[ForestItem]):
         "forest-tree--muted",
         "forest-tree--marker",
         "forest-tree--streaming",
+        "forest-tree--annotation",
+        "forest-tree--hoist",
     }
     """
     | Class | Description |
@@ -235,6 +325,8 @@ class ForestTree(Tree[ForestItem]):
     | `forest-tree--muted` | "+N", "[k/n]" and depth markers. |
     | `forest-tree--marker` | Partial / manual / shared / query markers. |
     | `forest-tree--streaming` | Live sampling progress. |
+    | `forest-tree--annotation` | Bookmark / rating / tags / note markers. |
+    | `forest-tree--hoist` | The header line of a hoisted tree. |
     """
 
     DEFAULT_CSS = """
@@ -245,6 +337,8 @@ class ForestTree(Tree[ForestItem]):
         & > .forest-tree--muted { color: $text-muted; }
         & > .forest-tree--marker { color: $text-warning; }
         & > .forest-tree--streaming { color: $text-secondary; text-style: italic; }
+        & > .forest-tree--annotation { color: $text-error; text-style: bold; }
+        & > .forest-tree--hoist { color: $text-accent; text-style: italic; }
     }
     """
 
@@ -310,6 +404,12 @@ class ForestTree(Tree[ForestItem]):
         self._cache_revision: int | None = None
         self._items: dict[tuple[str, int, int, int, bool], ForestItem] = {}
         self._starts: dict[tuple[str, int], list[str]] = {}
+        # Hoisting: a response id whose run is the only top-level node (None: the forest).
+        self._hoist_id: str | None = None
+        # Subtree totals by response id, for the forest revision they were computed at.
+        self._show_totals = False
+        self._totals: dict[str, Totals] = {}
+        self._totals_revision: int | None = None
         super().__init__("forest", name=name, id=id, classes=classes, disabled=disabled)
         self.show_root = False
         # Enter chooses a run; toggling is Space or a click on the arrow. Otherwise Enter on
@@ -324,9 +424,23 @@ class ForestTree(Tree[ForestItem]):
         return self._forest
 
     def show_forest(self, forest: Forest) -> None:
-        """Rebuilds from scratch, expands the current path and puts the cursor on the leaf."""
+        """Rebuilds from scratch, expands the current path and puts the cursor on the leaf.
+
+        A hoist survives when the forest is the same conversation's and still holds the
+        hoisted response (a reload); another conversation shows whole.
+        """
+        old = self._forest
+        hoist = self._hoist_id
+        if (
+            old is None
+            or old.conversation.conversation_id != forest.conversation.conversation_id
+            or hoist not in forest.responses
+        ):
+            hoist = None
         self.clear()
         self._forest = forest
+        self._hoist_id = hoist
+        self._show_header()
         self._populate(self.root)
         self._apply_path([node.response_id for node in forest.current_path], force_cursor=True)
         if self._leaf_start is None and self.root.children:
@@ -347,7 +461,12 @@ class ForestTree(Tree[ForestItem]):
         ):
             self.show_forest(forest)
             return
+        if self._hoist_id is not None and self._hoist_id not in forest.responses:
+            self._forest = forest
+            self.unhoist()
+            return
         self._forest = forest
+        self._show_header()
         cursor = self.cursor_node
         cursor_item = cursor.data if cursor is not None else None
         expanded_firsts: set[str] = set()
@@ -356,7 +475,11 @@ class ForestTree(Tree[ForestItem]):
             if node.is_expanded and node.data is not None:
                 expanded_firsts.add(node.data.first_id)
                 expanded_lasts.add(node.data.last_id)
+        # Totals change above every new response, in runs that did not change themselves.
+        stale_totals = self._show_totals and self._totals_revision != forest.revision
         self._reconcile(expanded_firsts, expanded_lasts)
+        if stale_totals:
+            self._relabel_all()
         if cursor_item is not None and self._run_nodes.get(cursor_item.first_id) is not cursor:
             replacement = self.node_for(cursor_item.last_id) or self.node_for(cursor_item.first_id)
             if replacement is None and forest.leaf_id is not None:
@@ -387,6 +510,7 @@ class ForestTree(Tree[ForestItem]):
             node = self._run_nodes.get(first_id)
             if node is not None:
                 self._relabel(node)
+        starts = self._below_hoist(starts)
         for first_id in starts:
             node = self._run_nodes.get(first_id)
             if node is None:
@@ -445,7 +569,11 @@ class ForestTree(Tree[ForestItem]):
         forest = self._forest
         if forest is None or response_id not in forest.responses:
             return None
-        starts = self._starts_to([node.response_id for node in forest.path_to(response_id)])
+        starts = self._below_hoist(
+            self._starts_to([node.response_id for node in forest.path_to(response_id)])
+        )
+        if not starts:
+            return None
         node: TreeNode[ForestItem] | None = None
         for first_id in starts:
             if node is not None and node.allow_expand:
@@ -469,8 +597,152 @@ class ForestTree(Tree[ForestItem]):
         self._cache_revision = None
         self._items = {}
         self._starts = {}
+        self._hoist_id = None
+        self.show_root = False
         super().clear()
         return self
+
+    # -- hoisting --------------------------------------------------------------------------
+
+    @property
+    def hoisted_id(self) -> str | None:
+        """The first response of the run the tree is hoisted at (None: not hoisted)."""
+        forest = self._forest
+        if forest is None or self._hoist_id is None or self._hoist_id not in forest.responses:
+            return None
+        return run_start(forest, self._hoist_id)
+
+    def hoist(self, response_id: str) -> bool:
+        """Shows only the subtree under the run holding `response_id`; False if unknown.
+
+        A header line (the tree's root, shown while hoisted) says where the tree is
+        hoisted. The current path is still highlighted where it passes through the
+        subtree; the thread keeps showing the whole path.
+        """
+        forest = self._forest
+        if forest is None or response_id not in forest.responses:
+            return False
+        start = run_start(forest, response_id)
+        self._rebuild(hoist=start)
+        node = self._run_nodes.get(start)
+        if node is not None:
+            self._move_cursor_to(node)
+        return True
+
+    def unhoist(self) -> bool:
+        """Shows the whole forest again, the cursor on the run that was hoisted."""
+        forest = self._forest
+        previous = self.hoisted_id
+        if forest is None:
+            return False
+        was_hoisted = self._hoist_id is not None
+        self._rebuild(hoist=None)
+        if previous is not None:
+            node = self.reveal(previous)
+            if node is not None:
+                self._move_cursor_to(node)
+        return was_hoisted
+
+    def _rebuild(self, *, hoist: str | None) -> None:
+        """Shows the forest from scratch with another hoist, keeping runs the user opened."""
+        forest = self._forest
+        assert forest is not None
+        expanded = [
+            node.data.first_id
+            for node in self._run_nodes.values()
+            if node.is_expanded and node.data is not None
+        ]
+        self.clear()
+        self._forest = forest
+        self._hoist_id = hoist
+        self._show_header()
+        self._populate(self.root)
+        self._apply_path([node.response_id for node in forest.current_path], force_cursor=True)
+        for first_id in expanded:
+            node = self._run_nodes.get(first_id)
+            if node is not None and node.allow_expand and not node.is_expanded:
+                self._populate(node)
+                node.expand()
+
+    def _below_hoist(self, starts: list[str]) -> list[str]:
+        """The run starts of a path from the hoisted run down (all when not hoisted)."""
+        hoisted = self.hoisted_id
+        if hoisted is None:
+            return starts
+        try:
+            return starts[starts.index(hoisted) :]
+        except ValueError:
+            return []
+
+    def _show_header(self) -> None:
+        """Shows the root as a header line while hoisted ("⤒ hoisted at …")."""
+        hoisted = self.hoisted_id
+        if hoisted is None or self._forest is None:
+            self.show_root = False
+            return
+        first = self._forest.responses[hoisted]
+        glyph = HUMAN_GLYPH if first.is_human else MODEL_GLYPH
+        line = first_line(first.message, self.TEXT_WIDTH - 10) or "(empty)"
+        label = Text(
+            f"{HOIST_MARK} hoisted at {glyph} {line} · U to unhoist",
+            style=self._styles()["hoist"],
+            no_wrap=True,
+            end="",
+        )
+        if label != self.root.label:
+            self.root.set_label(label)
+        if not self.root.is_expanded:
+            self.root.expand()
+        self.show_root = True
+
+    # -- subtree totals --------------------------------------------------------------------
+
+    @property
+    def show_totals(self) -> bool:
+        """Whether labels start with their subtree's totals ("Σ12 3.4kt 5.2s")."""
+        return self._show_totals
+
+    @show_totals.setter
+    def show_totals(self, value: bool) -> None:
+        if value == self._show_totals:
+            return
+        self._show_totals = value
+        self._relabel_all()
+
+    def totals_for(self, response_id: str) -> Totals | None:
+        """The totals of the subtree under `response_id` (computed if out of date)."""
+        forest = self._forest
+        if forest is None or response_id not in forest.responses:
+            return None
+        return self._current_totals(forest).get(response_id)
+
+    def _current_totals(self, forest: Forest) -> dict[str, Totals]:
+        revision = forest.revision
+        if self._totals_revision != revision:
+            self._totals = subtree_totals(forest)
+            self._totals_revision = revision
+        return self._totals
+
+    def _relabel_all(self) -> None:
+        """Rebuilds every materialised label (totals shown, hidden or out of date)."""
+        for node in list(self._run_nodes.values()):
+            self._relabel(node)
+
+    # -- cursor ----------------------------------------------------------------------------
+
+    @property
+    def cursor_item(self) -> ForestItem | None:
+        """The run under the cursor (None on the header line or an empty tree)."""
+        node = self.cursor_node
+        return node.data if node is not None else None
+
+    def show_response(self, response_id: str) -> bool:
+        """Moves the cursor to the run holding `response_id`, opening its ancestors."""
+        node = self.reveal(response_id)
+        if node is None:
+            return False
+        self._move_cursor_to(node)
+        return True
 
     # -- Tree behaviour --------------------------------------------------------------------
 
@@ -511,8 +783,8 @@ class ForestTree(Tree[ForestItem]):
         previous = self._label_styles
         self._label_styles = None
         if self._styles() != previous:
-            for node in list(self._run_nodes.values()):
-                self._relabel(node)
+            self._relabel_all()
+            self._show_header()
 
     @on(Tree.NodeExpanded)
     def _populate_expanded(self, event: Tree.NodeExpanded[ForestItem]) -> None:
@@ -624,6 +896,10 @@ class ForestTree(Tree[ForestItem]):
         if forest is None:
             return []
         if item is None:
+            hoisted = self.hoisted_id
+            if hoisted is not None:
+                k, n = forest.sibling_index(hoisted)
+                return [self._item(hoisted, 0, k, n)]
             roots = forest.children_of(None)
             return [self._item(rid, 0, k, len(roots)) for k, rid in enumerate(roots, 1)]
         if not self._has_children(item):
@@ -810,12 +1086,20 @@ class ForestTree(Tree[ForestItem]):
         glyph = HUMAN_GLYPH if first.is_human else MODEL_GLYPH
         pieces.append((glyph, glyph_style))  # keeps its role colour on the current path
         pieces.append((" ", None))
-        # Sibling position and markers come before the text, which the pane may cut off.
+        # Totals, sibling position and markers come before the text, which the pane may
+        # cut off.
+        if self._show_totals and self._forest is not None:
+            totals = self._current_totals(self._forest).get(item.first_id)
+            if totals is not None:
+                pieces.append((f"{format_totals(totals)} ", muted))
         if item.sibling_count > 1:
             pieces.append((f"{item.sibling_index}/{item.sibling_count} ", muted))
         marks = item.marks
         if marks:
             pieces.append((f"{marks} ", styles["marker"]))
+        noted = item.annotation_marks
+        if noted:
+            pieces.append((f"{noted} ", styles["annotation"]))
         live = self._live_text(item)
         if live is not None and len(item.responses) == 1:
             pieces.append((live, styles["streaming"]))

@@ -15,14 +15,18 @@ markup string, and links are rendered without OSC 8 hyperlink escapes.
 
 from __future__ import annotations
 
+import math
+from bisect import bisect_right
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from rich.console import Group, RenderableType
 from rich.markdown import Markdown as RichMarkdown
 from rich.protocol import is_renderable
 from rich.segment import Segment
-from rich.text import Text
+from rich.style import Style as RichStyle
+from rich.text import Span, Text
 from textual.app import RenderResult
 from textual.css.styles import RulesMap
 from textual.strip import Strip
@@ -33,6 +37,7 @@ from textual.widgets import Static
 
 from app.safe_text import clean
 from client.models import ResponseNode
+from client.streams import TokenInfo
 
 SEPARATOR = " · "
 
@@ -95,6 +100,99 @@ def markdown_renderable(text: str) -> RichMarkdown:
     both look the same. `hyperlinks=False`: see `body_renderable`.
     """
     return RichMarkdown(text, hyperlinks=False)
+
+
+# -- token probability shading ---------------------------------------------------------------
+
+PROBABILITY_EDGES: tuple[float, ...] = (0.1, 0.3, 0.6, 0.9)
+"""Where the five probability buckets meet: p = exp(logprob) < 10 %, < 30 %, < 60 %, < 90 %,
+and the rest. Bucket 0 is the least likely."""
+
+BUCKET_LABELS: tuple[str, ...] = ("<10%", "10–30%", "30–60%", "60–90%", "≥90%")  # noqa: RUF001
+
+SHADES: tuple[RichStyle, ...] = (
+    RichStyle(color="#fff4f0", bgcolor="#a4262c"),
+    RichStyle(color="#fff8f0", bgcolor="#b0581c"),
+    RichStyle(color="#1e1a0c", bgcolor="#c9a43a"),
+    RichStyle(color="#f2f2ea", bgcolor="#4d5542"),
+    RichStyle(),
+)
+"""Token backgrounds by bucket: warm for unlikely tokens, none for likely ones.
+
+Fixed colours with their own foreground, so a shaded token reads the same on a light or a
+dark theme; the likeliest bucket keeps the message's own colours (most text is there)."""
+
+GIVEN_SHADE = RichStyle(color="#d4def0", bgcolor="#2f4566", italic=True)
+"""A token whose probability is unknown: a given prefix (a branch from a token)."""
+
+CURSOR_SHADE = RichStyle(color="#000000", bgcolor="#5fd7ff", bold=True, underline=True)
+"""The token under the cursor of the token view (outside the warm scale on purpose)."""
+
+
+def probability_bucket(logprob: float | None) -> int | None:
+    """The shading bucket of a token (0 least likely … 4), None when its logprob is unknown."""
+    if logprob is None or math.isnan(logprob):
+        return None
+    return bisect_right(PROBABILITY_EDGES, math.exp(min(logprob, 0.0)))
+
+
+def shade_style(logprob: float | None) -> RichStyle:
+    """The style of a token with `logprob` (the given-prefix style when unknown)."""
+    bucket = probability_bucket(logprob)
+    return GIVEN_SHADE if bucket is None else SHADES[bucket]
+
+
+def token_display(text: str) -> str:
+    """A token as drawn: cleaned (see `clean`), tabs as four spaces (they have no width)."""
+    return clean(text).replace("\t", "    ")
+
+
+@dataclass(frozen=True)
+class ShadedTokens:
+    """A reply's tokens as one inert `Text`, each token's span styled by its bucket.
+
+    `starts[i]` is where token i begins in `text.plain` (`starts[-1]` is its length), so
+    a position maps back to its token with a bisection. Built once per reply: the token
+    view draws its lines from it and the thread shows it as a message body.
+    """
+
+    text: Text
+    starts: tuple[int, ...]
+    styles: tuple[RichStyle, ...]
+
+    def token_at(self, offset: int) -> int:
+        """The index of the token covering character `offset` (clamped to the tokens)."""
+        return max(0, min(len(self.styles) - 1, bisect_right(self.starts, offset) - 1))
+
+
+def shaded_tokens(tokens: Sequence[TokenInfo]) -> ShadedTokens:
+    """Builds the shaded text of `tokens` in one pass (spans, never markup)."""
+    parts = [token_display(t.text) for t in tokens]
+    starts: list[int] = []
+    styles: list[RichStyle] = []
+    spans: list[Span] = []
+    position = 0
+    for part, token in zip(parts, tokens, strict=True):
+        style = shade_style(token.logprob)
+        starts.append(position)
+        styles.append(style)
+        if part and style:
+            spans.append(Span(position, position + len(part), style))
+        position += len(part)
+    starts.append(position)
+    text = Text("".join(parts), end="", spans=spans)
+    return ShadedTokens(text, tuple(starts), tuple(styles))
+
+
+def legend_text() -> Text:
+    """The shading legend: one swatch per bucket, then the given-prefix style."""
+    legend = Text()
+    legend.append("p ", style="dim")
+    for label, style in zip(BUCKET_LABELS, SHADES, strict=True):
+        legend.append(f" {label} ", style=style or "reverse dim")
+        legend.append(" ")
+    legend.append(" given ", style=GIVEN_SHADE)
+    return legend
 
 
 class _LinesOnce(RichVisual):
@@ -288,21 +386,69 @@ class MessageView(RenderedOnce):
         """The body renderable: `rich.markdown.Markdown` for models, `Text` for people."""
         self.node = node
         self.sibling = sibling
+        self._shading: ShadedTokens | None = None
 
     def show(self, node: ResponseNode, sibling: tuple[int, int]) -> None:
         """Shows another message in this view.
 
         Cheaper than replacing the view: a sibling switch changes the messages below it,
-        and updating views in place spares Textual removing and mounting widgets.
+        and updating views in place spares Textual removing and mounting widgets. Token
+        shading stays on while the view shows the same response (its tokens never change,
+        only its header may); another response is drawn as usual.
         """
         if node is self.node and sibling == self.sibling:
             return
-        drawn = _drawn(node, sibling)
+        same_response = node.response_id == self.node.response_id
         self.node, self.sibling = node, sibling
-        self.header, self.body = drawn.header, drawn.body
         self.set_class(node.is_human, "-human")
         self.set_class(not node.is_human, "-model")
+        if self._shading is not None and same_response and not node.streaming:
+            self._draw_shaded(self._shading)
+            return
+        self._shading = None
+        self.set_class(False, "-shaded")
+        drawn = _drawn(node, sibling)
+        self.header, self.body = drawn.header, drawn.body
         self.update(drawn.content, lines=drawn.lines)
+
+    @property
+    def shaded(self) -> bool:
+        """True while the message is shown token by token, shaded by probability."""
+        return self._shading is not None
+
+    @property
+    def shading(self) -> ShadedTokens | None:
+        """The shaded tokens shown (None: the message is drawn as usual)."""
+        return self._shading
+
+    def shade(self, tokens: Sequence[TokenInfo] | None) -> None:
+        """Shows the message as plain text with each token shaded by its probability.
+
+        `tokens` are this response's tokens (`ConversationService.tokens`); None goes back
+        to the usual drawing (Markdown for a model). Plain text because Markdown would
+        move characters around (markers vanish, lines re-wrap) and tokens would no longer
+        line up with what is drawn.
+        """
+        if tokens is None:
+            if self._shading is None:
+                return
+            self._shading = None
+            self.set_class(False, "-shaded")
+            drawn = _drawn(self.node, self.sibling)
+            self.header, self.body = drawn.header, drawn.body
+            self.update(drawn.content, lines=drawn.lines)
+            return
+        self._draw_shaded(shaded_tokens(tokens))
+
+    def _draw_shaded(self, shading: ShadedTokens) -> None:
+        """Draws header, legend and the shaded tokens (built by the caller, once)."""
+        self._shading = shading
+        self.set_class(True, "-shaded")
+        header = header_text(self.node, self.sibling)
+        header.append(SEPARATOR, style="dim")
+        header.append("shaded by token probability", style="italic")
+        self.header, self.body = header, shading.text
+        self.update(Group(header, legend_text(), shading.text))
 
     @property
     def response_id(self) -> str:

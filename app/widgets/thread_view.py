@@ -32,6 +32,10 @@ screen at each append to a `Markdown` widget):
   to the bottom of the view, so it is dropped before any change that can shrink the
   content (messages replaced, the live reply removed).
 
+Finished messages are `AnnotatedMessageView`s: a `MessageView` that adds the user's
+bookmark, rating, tags and note to its header (an annotation changes the node, so the path
+shown changes from there and the views are redrawn in place).
+
 Every message text goes through `clean()` and is never parsed as markup.
 """
 
@@ -57,6 +61,7 @@ from textual.widgets import Markdown, Static
 from textual.worker import Worker
 
 from app.safe_text import clean
+from app.widgets.annotated_message import AnnotatedMessageView
 from app.widgets.message_view import (
     MessageView,
     RenderedOnce,
@@ -575,7 +580,7 @@ class ThreadView(VerticalScroll, can_focus=True):
             kept, spare_top, spare_bottom = [], [], list(views)
 
         def new_view(index: int) -> MessageView:
-            return MessageView(path[index], self._sibling(path, siblings, index))
+            return AnnotatedMessageView(path[index], self._sibling(path, siblings, index))
 
         def reuse(view: MessageView, index: int) -> MessageView:
             view.show(path[index], self._sibling(path, siblings, index))

@@ -151,6 +151,17 @@ class GroveServer:
         )
         await self.store.open()
         self.owner = new_owner()
+        try:
+            return await self._serve(credentials)
+        except BaseException:
+            # Whatever failed (a refusal, a busy port, a migration the database lacks), the
+            # store's connections are closed, or their threads would keep the process alive.
+            retire(self.owner)
+            await self.store.close()
+            raise
+
+    async def _serve(self, credentials: grpc.ServerCredentials | None) -> int:
+        """`start` once the store is open: recovery, the exposure check, gRPC."""
         self.servicer.checkpoint_owner = self.owner
         await self._recover_orphans()
         # Keys live in the store, so the exposure check can only run once it is open.
@@ -160,8 +171,6 @@ class GroveServer:
             insecure_no_auth=self.config.insecure_no_auth,
         )
         if refusal is not None:
-            retire(self.owner)
-            await self.store.close()
             raise StartupError(refusal)
         # gRPC's own limit sits well above ours so that an oversized message reaches the
         # servicer and gets a sentence naming our limit; only absurd sizes hit gRPC's.
@@ -187,8 +196,6 @@ class GroveServer:
         else:
             port = server.add_secure_port(target, credentials)
         if port == 0:
-            retire(self.owner)
-            await self.store.close()
             raise OSError(f"Cannot listen on {host}:{self.config.port}.")
         await server.start()
         await self._health.set(CHAT_SERVICE, health_pb2.HealthCheckResponse.SERVING)

@@ -151,9 +151,6 @@ _RESEARCH = Migration(
     description="annotations, response tokens, prefix length, FTS5 search index",
     statements=(
         "ALTER TABLE responses ADD COLUMN prefix_length INTEGER NOT NULL DEFAULT 0",
-        # Which server process writes a checkpoint ("host:pid:instance"), so a server
-        # sharing the database recovers only checkpoints of servers that are gone.
-        "ALTER TABLE checkpoints ADD COLUMN owner TEXT NOT NULL DEFAULT ''",
         # One row per annotated response; its user is the conversation's user.
         """
         CREATE TABLE annotations (
@@ -283,11 +280,22 @@ _RESEARCH = Migration(
     ),
 )
 
+_CHECKPOINT_OWNERS = Migration(
+    version=5,
+    description="checkpoints: the server process that writes each one",
+    statements=(
+        # "host:pid:instance", so a server sharing the database recovers only checkpoints
+        # of servers that are gone (see server/owners.py).
+        "ALTER TABLE checkpoints ADD COLUMN owner TEXT NOT NULL DEFAULT ''",
+    ),
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     _INITIAL_SCHEMA,
     _CHECKPOINTS,
     _API_KEY_DETAILS,
     _RESEARCH,
+    _CHECKPOINT_OWNERS,
 )
 """Every migration in order; `MIGRATIONS[i].version == i + 1`. Append only."""
 

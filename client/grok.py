@@ -46,7 +46,7 @@ from client.streams import (
     TokenStream,
     UserResponseEvent,
 )
-from protos import chat_pb2, chat_pb2_grpc
+from protos import chat_pb2, chat_pb2_grpc, sampler_public_pb2
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +68,15 @@ def _fail(future: asyncio.Future[Any], error: BaseException) -> None:
     """
     future.set_exception(error)
     future.exception()
+
+
+def _token_info(token: sampler_public_pb2.Token) -> TokenInfo:
+    """A wire token as the SDK's TokenInfo (an unknown logprob becomes None, never 0)."""
+    return TokenInfo(
+        token.final_logit.string_token,
+        None if token.logprob_unknown else token.final_logit.logprob,
+        tuple((a.string_token, a.logprob) for a in token.top_logits),
+    )
 
 
 def _check_text(text: str) -> str:
@@ -682,16 +691,7 @@ async def _events(
                     yield BudgetEvent(b.prompt_tokens, b.sampled_tokens, b.max_tokens)
                     continue
                 raw = list(sample.tokens) or [sample.token]
-                yield TokensEvent(
-                    tuple(
-                        TokenInfo(
-                            t.final_logit.string_token,
-                            None if t.logprob_unknown else t.final_logit.logprob,
-                            tuple((a.string_token, a.logprob) for a in t.top_logits),
-                        )
-                        for t in raw
-                    )
-                )
+                yield TokensEvent(tuple(_token_info(t) for t in raw))
             elif kind == "user_response":
                 yield UserResponseEvent(conversation.get_response(msg.user_response.response_id))
             elif kind == "model_response":
@@ -774,14 +774,7 @@ class Response:
                 )
             )
         )
-        return [
-            TokenInfo(
-                t.final_logit.string_token,
-                None if t.logprob_unknown else t.final_logit.logprob,
-                tuple((a.string_token, a.logprob) for a in t.top_logits),
-            )
-            for t in reply.tokens
-        ]
+        return [_token_info(t) for t in reply.tokens]
 
     def replace(self, new_message: str) -> tuple[TokenStream, asyncio.Future[Response]]:
         """Replaces the text of this message with a new text.

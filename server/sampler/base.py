@@ -7,6 +7,7 @@ storage; the servicer batches their tokens onto the wire and stores the result.
 
 from __future__ import annotations
 
+import math
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -74,6 +75,34 @@ class ResolvedParams:
 
 class InvalidParamsError(ValueError):
     """Sampling parameters out of range; the message says which and why."""
+
+
+def check_number(name: str, value: float | None, default: float, low: float, high: float) -> float:
+    """Validates a float sampling parameter in [low, high] (NaN and infinities never are).
+
+    Shared by every sampler so the same bad value gets the same sentence whatever the model.
+    """
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidParamsError(f"{name} must be a number, got {value!r}.")
+    value = float(value)
+    if not (math.isfinite(value) and low <= value <= high):
+        if name == "top_p":
+            raise InvalidParamsError(f"top_p must be greater than 0 and at most 1, got {value}.")
+        raise InvalidParamsError(f"{name} must be between {low:g} and {high:g}, got {value}.")
+    return value
+
+
+def check_integer(name: str, value: int | None, default: int, low: int, high: int) -> int:
+    """Validates an integer sampling parameter in [low, high]."""
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidParamsError(f"{name} must be an integer, got {value!r}.")
+    if not low <= value <= high:
+        raise InvalidParamsError(f"{name} must be between {low} and {high}, got {value}.")
+    return value
 
 
 class SamplerErrorKind(StrEnum):

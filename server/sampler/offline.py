@@ -53,6 +53,8 @@ from server.sampler.base import (
     RequestedParams,
     ResolvedParams,
     SampledToken,
+    check_integer,
+    check_number,
 )
 
 OFFLINE_MODEL_NAME = "grove-offline-ngram"
@@ -795,17 +797,17 @@ class OfflineSampler:
         The resolved values are stored with each response, so a reply can be reproduced
         exactly by sending them back.
         """
-        temperature = _number(
+        temperature = check_number(
             "temperature", requested.temperature, DEFAULT_TEMPERATURE, 0.0, MAX_TEMPERATURE
         )
-        top_p = _number("top_p", requested.top_p, DEFAULT_TOP_P, 0.0, 1.0)
+        top_p = check_number("top_p", requested.top_p, DEFAULT_TOP_P, 0.0, 1.0)
         if top_p <= 0.0:
             raise InvalidParamsError(f"top_p must be greater than 0 and at most 1, got {top_p}.")
-        max_tokens = _integer(
+        max_tokens = check_integer(
             "max_tokens", requested.max_tokens, DEFAULT_MAX_TOKENS, 1, MAX_TOKENS_LIMIT
         )
         seed = requested.seed if requested.seed is not None else secrets.randbits(63)
-        seed = _integer("seed", seed, 0, 0, MAX_SEED)
+        seed = check_integer("seed", seed, 0, 0, MAX_SEED)
         return ResolvedParams(
             temperature=temperature, top_p=top_p, max_tokens=max_tokens, seed=seed
         )
@@ -897,28 +899,3 @@ class Pacer:
         now = self._clock()
         self._due = max(self._due + self._delay, now)
         return self._due - now
-
-
-def _number(name: str, value: float | None, default: float, low: float, high: float) -> float:
-    """Validates a float parameter in [low, high] (NaN and infinities never are)."""
-    if value is None:
-        return default
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise InvalidParamsError(f"{name} must be a number, got {value!r}.")
-    value = float(value)
-    if not (math.isfinite(value) and low <= value <= high):
-        if name == "top_p":
-            raise InvalidParamsError(f"top_p must be greater than 0 and at most 1, got {value}.")
-        raise InvalidParamsError(f"{name} must be between {low:g} and {high:g}, got {value}.")
-    return value
-
-
-def _integer(name: str, value: int | None, default: int, low: int, high: int) -> int:
-    """Validates an integer parameter in [low, high]."""
-    if value is None:
-        return default
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidParamsError(f"{name} must be an integer, got {value!r}.")
-    if not low <= value <= high:
-        raise InvalidParamsError(f"{name} must be between {low} and {high}, got {value}.")
-    return value

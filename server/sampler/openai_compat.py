@@ -53,6 +53,8 @@ from server.sampler.base import (
     SamplerError,
     SamplerErrorKind,
     Usage,
+    check_integer,
+    check_number,
 )
 
 log = logging.getLogger(__name__)
@@ -177,17 +179,17 @@ class OpenAICompatibleSampler:
         same clear sentence whichever server is behind the name.
         """
         s = self._settings
-        temperature = _number(
+        temperature = check_number(
             "temperature", requested.temperature, s.temperature, 0.0, MAX_TEMPERATURE
         )
-        top_p = _number("top_p", requested.top_p, s.top_p, 0.0, 1.0)
+        top_p = check_number("top_p", requested.top_p, s.top_p, 0.0, 1.0)
         if top_p <= 0.0:
             raise InvalidParamsError(f"top_p must be greater than 0 and at most 1, got {top_p}.")
-        max_tokens = _integer(
+        max_tokens = check_integer(
             "max_tokens", requested.max_tokens, s.max_tokens, 1, s.max_tokens_limit
         )
         seed = requested.seed if requested.seed is not None else secrets.randbits(63)
-        seed = _integer("seed", seed, 0, 0, MAX_SEED)
+        seed = check_integer("seed", seed, 0, 0, MAX_SEED)
         return ResolvedParams(
             temperature=temperature, top_p=top_p, max_tokens=max_tokens, seed=seed
         )
@@ -700,28 +702,3 @@ def clean_title(raw: str | None) -> str | None:
         title = cut.rsplit(" ", 1)[0] if " " in cut else cut[:_TITLE_MAX_CHARS]
         title = title.rstrip(_TITLE_TRAILING).strip(_TITLE_EDGE_CHARS)
     return title or None
-
-
-def _number(name: str, value: float | None, default: float, low: float, high: float) -> float:
-    """Validates a float parameter in [low, high] (NaN and infinities never are)."""
-    if value is None:
-        return default
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise InvalidParamsError(f"{name} must be a number, got {value!r}.")
-    value = float(value)
-    if not (math.isfinite(value) and low <= value <= high):
-        if name == "top_p":
-            raise InvalidParamsError(f"top_p must be greater than 0 and at most 1, got {value}.")
-        raise InvalidParamsError(f"{name} must be between {low:g} and {high:g}, got {value}.")
-    return value
-
-
-def _integer(name: str, value: int | None, default: int, low: int, high: int) -> int:
-    """Validates an integer parameter in [low, high]."""
-    if value is None:
-        return default
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidParamsError(f"{name} must be an integer, got {value!r}.")
-    if not low <= value <= high:
-        raise InvalidParamsError(f"{name} must be between {low} and {high}, got {value}.")
-    return value

@@ -290,12 +290,28 @@ _CHECKPOINT_OWNERS = Migration(
     ),
 )
 
+_TOUCH_BY_TRIGGER = Migration(
+    version=6,
+    description="a new response sets its conversation's update_time (by trigger)",
+    statements=(
+        # Part of the response insert itself, so the insert is one statement (one round
+        # trip to the database thread) however many streams start at once.
+        """
+        CREATE TRIGGER responses_touch_conversation AFTER INSERT ON responses BEGIN
+            UPDATE conversations SET update_time = new.create_time
+            WHERE conversation_id = new.conversation_id;
+        END
+        """,
+    ),
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     _INITIAL_SCHEMA,
     _CHECKPOINTS,
     _API_KEY_DETAILS,
     _RESEARCH,
     _CHECKPOINT_OWNERS,
+    _TOUCH_BY_TRIGGER,
 )
 """Every migration in order; `MIGRATIONS[i].version == i + 1`. Append only."""
 

@@ -37,7 +37,7 @@ from contextlib import asynccontextmanager, suppress
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal, Self
+from typing import Any, Literal, NoReturn, Self
 
 import aiosqlite
 
@@ -116,9 +116,15 @@ _CONVERSATION_SELECT = """
     FROM conversations AS c
 """
 
+# One statement both checks (the conversation is the user's, the parent is in it) and
+# inserts: under load every round trip to the database thread counts. The conversation's
+# update_time follows by trigger (migration 6).
 _INSERT_RESPONSE = f"""
     INSERT INTO responses (user_id, {", ".join(c for c in _RESPONSE_COLUMNS if c != "seq")})
-    VALUES ({", ".join("?" for c in _RESPONSE_COLUMNS)})
+    SELECT {", ".join("?" for c in _RESPONSE_COLUMNS)}
+    WHERE EXISTS (SELECT 1 FROM conversations WHERE conversation_id = ? AND user_id = ?)
+      AND (? IS NULL OR EXISTS (SELECT 1 FROM responses
+                                WHERE response_id = ? AND conversation_id = ?))
 """
 
 # Walks parents from the response up to the root in one statement (SQLite evaluates the
@@ -542,25 +548,8 @@ class SqliteStore:
         sampling = new.sampling
         stored_seed = None if sampling is None else _encode_seed(sampling.seed)
         response_id = uuid.uuid4().hex
-        checks = list(
-            await conn.execute_fetchall(
-                "SELECT EXISTS (SELECT 1 FROM conversations"
-                "               WHERE conversation_id = :cid AND user_id = :uid),"
-                "       :pid IS NULL OR EXISTS (SELECT 1 FROM responses"
-                "               WHERE response_id = :pid AND conversation_id = :cid)",
-                {"cid": new.conversation_id, "uid": user_id, "pid": new.parent_response_id},
-            )
-        )
-        conversation_ok, parent_ok = checks[0]
-        if not conversation_ok:
-            raise UnknownConversationError(f"conversation {new.conversation_id!r} does not exist")
-        if not parent_ok:
-            raise UnknownParentError(
-                f"response {new.parent_response_id!r} is not in conversation"
-                f" {new.conversation_id!r}"
-            )
         stamp = _format_time(self._tick())
-        inserted = await conn.execute_insert(
+        cursor = await conn.execute(
             _INSERT_RESPONSE,
             (
                 user_id,
@@ -584,22 +573,26 @@ class SqliteStore:
                 new.time_to_first_token_seconds,
                 new.total_time_seconds,
                 new.prefix_length,
+                new.conversation_id,
+                user_id,
+                new.parent_response_id,
+                new.parent_response_id,
+                new.conversation_id,
             ),
         )
+        if cursor.rowcount != 1:
+            await self._raise_insert_refusal(conn, user_id, new)
+        seq = cursor.lastrowid
         if new.tokens:
             await conn.execute_fetchall(
                 "INSERT INTO response_tokens (response_id, data) VALUES (?, ?)",
                 (response_id, encode_tokens(new.tokens)),
             )
-        await conn.execute_fetchall(
-            "UPDATE conversations SET update_time = ? WHERE conversation_id = ?",
-            (stamp, new.conversation_id),
-        )
-        assert inserted is not None  # last_insert_rowid() always returns a row
+        assert seq is not None
         return ResponseRecord(
             response_id=response_id,
             conversation_id=new.conversation_id,
-            seq=int(inserted[0]),
+            seq=int(seq),
             message=new.message,
             sender=new.sender,
             create_time=_parse_time(stamp),
@@ -615,6 +608,23 @@ class SqliteStore:
             time_to_first_token_seconds=new.time_to_first_token_seconds,
             total_time_seconds=new.total_time_seconds,
             prefix_length=new.prefix_length,
+        )
+
+    async def _raise_insert_refusal(
+        self, conn: aiosqlite.Connection, user_id: str, new: NewResponse
+    ) -> NoReturn:
+        """Says why the checked insert stored nothing: no such conversation, or parent."""
+        checks = list(
+            await conn.execute_fetchall(
+                "SELECT EXISTS (SELECT 1 FROM conversations"
+                "               WHERE conversation_id = :cid AND user_id = :uid)",
+                {"cid": new.conversation_id, "uid": user_id},
+            )
+        )
+        if not checks[0][0]:
+            raise UnknownConversationError(f"conversation {new.conversation_id!r} does not exist")
+        raise UnknownParentError(
+            f"response {new.parent_response_id!r} is not in conversation {new.conversation_id!r}"
         )
 
     # -- annotations, tokens, search, import ----------------------------------------------

@@ -578,18 +578,14 @@ async def _model_for(grok: AsyncGrok, conversation: Conversation, start: Respons
     Same rule as reopening a conversation in the app, so `grove sample` continues with
     the model the user was using. None means the server's default.
     """
-    node: Response | None = start
-    while node is not None:
-        if node.sender == "model" and not node.manual and node.model_name:
-            break
-        node = node.parent_response
-    if node is None:
+    model = conversation.path_model(start.response_id)
+    if not model:
         return None
     try:
         catalog = await grok.list_models()
     except GroveError:
         return None
-    return node.model_name if catalog.model(node.model_name) else None
+    return model if catalog.model(model) else None
 
 
 async def cmd_sample(grok: AsyncGrok, args: argparse.Namespace) -> Outcome:

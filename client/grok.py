@@ -617,6 +617,19 @@ class Conversation:
             if response.parent_response_id == parent_response_id:
                 yield response
 
+    def path_model(self, response_id: str | None) -> str:
+        """Extension: the model of the latest sampled reply on the path to `response_id`.
+
+        "" when the path has none. Hand-written replies do not count: they name no model
+        that could continue.
+        """
+        while response_id is not None:
+            response = self.get_response(response_id)
+            if response.sender == "model" and not response.manual and response.model_name:
+                return response.model_name
+            response_id = response.parent_response_id
+        return ""
+
     @property
     def responses(self) -> list[Response]:
         """Extension: every known response in creation order."""

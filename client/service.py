@@ -278,20 +278,15 @@ class ConversationService:
         return self._adopt(conversation)
 
     async def _model_of_path(self, conversation: Conversation) -> str:
-        response_id = conversation.leaf_response_id
-        while response_id is not None:
-            response = conversation.get_response(response_id)
-            if response.sender == "model" and not response.manual and response.model_name:
-                break
-            response_id = response.parent_response_id
-        else:
+        model = conversation.path_model(conversation.leaf_response_id)
+        if not model:
             return ""
         try:
             catalog = await self.models()
         except Exception:  # an old server without ListModels: keep the server default
             log.debug("ListModels failed; keeping the default model", exc_info=True)
             return ""
-        return response.model_name if catalog.model(response.model_name) else ""
+        return model if catalog.model(model) else ""
 
     # -- models ----------------------------------------------------------------------------
 

@@ -16,8 +16,8 @@ from collections.abc import Iterable
 
 from rich.text import Text
 
-from app.safe_text import clean
-from client.research import Annotation
+from grove_explorer.app.safe_text import clean
+from grove_explorer.client.research import Annotation
 
 BOOKMARK_MARK = "⚑"
 RATED_UP_MARK = "▲"

@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from app.config import ConfigError, default_config_path, load_config
+from grove_explorer.app.config import ConfigError, default_config_path, load_config
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="pace of the embedded offline model in ms per token (default: 12)",
     )
     parser.add_argument("--config", type=Path, help="config file to read instead of the default")
-    from server.cli import add_model_arguments
+    from grove_explorer.server.cli import add_model_arguments
 
     add_model_arguments(parser)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -48,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run the Grove Chat server (gRPC, SQLite; the offline demo model plus "
         "OpenAI-compatible backends).",
     )
-    from server.cli import add_serve_arguments
+    from grove_explorer.server.cli import add_serve_arguments
 
     add_serve_arguments(serve)
     keys = commands.add_parser(
@@ -57,10 +57,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Manage users and API keys of a Grove server's database. Once a key "
         "exists, every call needs one (XAI_API_KEY=<key> grove --server HOST:PORT).",
     )
-    from server.keys import add_keys_arguments
+    from grove_explorer.server.keys import add_keys_arguments
 
     add_keys_arguments(keys)
-    from app.headless import add_headless_commands
+    from grove_explorer.app.headless import add_headless_commands
 
     add_headless_commands(commands)
     return parser
@@ -71,11 +71,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "serve":
-        from server.cli import run_serve
+        from grove_explorer.server.cli import run_serve
 
         return run_serve(args)
     if args.command == "keys":
-        from server.keys import run_keys
+        from grove_explorer.server.keys import run_keys
 
         return run_keys(args)
     try:
@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as error:
         print(f"grove: {error}", file=sys.stderr)
         return 2
-    from server.cli import apply_model_flags
+    from grove_explorer.server.cli import apply_model_flags
 
     try:
         models = apply_model_flags(config.models, args)
@@ -103,13 +103,13 @@ def main(argv: list[str] | None = None) -> int:
     }
     from dataclasses import replace
 
-    from app.headless import HEADLESS_COMMANDS
+    from grove_explorer.app.headless import HEADLESS_COMMANDS
 
     if args.command in HEADLESS_COMMANDS:
-        from app.headless import run_headless
+        from grove_explorer.app.headless import run_headless
 
         return run_headless(args, replace(config, **overrides))
-    from app.grove_app import GroveApp
+    from grove_explorer.app.grove_app import GroveApp
 
     GroveApp(replace(config, **overrides)).run()
     return 0

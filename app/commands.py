@@ -6,7 +6,7 @@ from functools import partial
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-from app.safe_text import first_line
+from grove_explorer.app.safe_text import first_line
 
 # (label, action on the main screen, help)
 ACTIONS: tuple[tuple[str, str, str], ...] = (
@@ -53,7 +53,7 @@ class GroveCommands(Provider):
     """Offers the explorer's actions and its conversations in Ctrl+P."""
 
     def _main_screen(self):  # type: ignore[no-untyped-def]
-        from app.screens.main import MainScreen
+        from grove_explorer.app.screens.main import MainScreen
 
         for screen in reversed(self.app.screen_stack):
             if isinstance(screen, MainScreen):
@@ -65,7 +65,7 @@ class GroveCommands(Provider):
         if screen is None:
             return []
         entries = [(label, action, help_text) for label, action, help_text in ACTIONS]
-        from app.widgets.conversation_list import ConversationList
+        from grove_explorer.app.widgets.conversation_list import ConversationList
 
         for summary in screen.query_one(ConversationList).summaries:
             title = first_line(summary.title, 60) or "Untitled"

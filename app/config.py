@@ -69,7 +69,7 @@ def load_config(path: Path | None = None) -> AppConfig:
     delay = data.get("token_delay_ms", DEFAULT_TOKEN_DELAY_MS)
     if not isinstance(delay, int | float) or delay < 0:
         raise ConfigError(f"{path}: token_delay_ms must be a non-negative number.")
-    from app.embedded import models_config
+    from grove_explorer.app.embedded import models_config
 
     try:
         models = models_config(data, str(path))

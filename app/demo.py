@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import asyncio
 
-from client.models import Forest
-from client.sampler import SamplingParams
-from client.service import ConversationService
+from grove_explorer.client.models import Forest
+from grove_explorer.client.sampler import SamplingParams
+from grove_explorer.client.service import ConversationService
 
 
 def _params(seed: int) -> SamplingParams:

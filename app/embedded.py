@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from server.backends import BackendConfigError, ModelsConfig, parse_models_config
-from server.config import ServerConfig, default_db_path
-from server.runtime import GroveServer
+from grove_explorer.server.backends import BackendConfigError, ModelsConfig, parse_models_config
+from grove_explorer.server.config import ServerConfig, default_db_path
+from grove_explorer.server.runtime import GroveServer
 
 MODEL_KEYS = ("default_model", "models", "system_prompts")
 

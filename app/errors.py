@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from app.safe_text import clean
-from client.errors import BackendError, GroveError, ServerUnavailableError
+from grove_explorer.app.safe_text import clean
+from grove_explorer.client.errors import BackendError, GroveError, ServerUnavailableError
 
 BACKEND_FAILED = "Model backend failed"
 """Notification title when a model backend (not Grove itself) failed."""

@@ -8,13 +8,13 @@ from textual.app import App
 from textual.binding import Binding
 from textual.notifications import SeverityLevel
 
-from app.commands import GroveCommands
-from app.config import AppConfig
-from app.memory import freeze_long_lived, tune_collector
-from app.safe_text import clean
-from app.screens.main import MainScreen
-from client import Client
-from client.service import ConversationService
+from grove_explorer.app.commands import GroveCommands
+from grove_explorer.app.config import AppConfig
+from grove_explorer.app.memory import freeze_long_lived, tune_collector
+from grove_explorer.app.safe_text import clean
+from grove_explorer.app.screens.main import MainScreen
+from grove_explorer.client import Client
+from grove_explorer.client.service import ConversationService
 
 
 class GroveApp(App[None]):
@@ -60,7 +60,7 @@ class GroveApp(App[None]):
             self.set_keymap(self.config.keymap)
         address = self.config.server
         if address is None:
-            from app.embedded import start_embedded_server
+            from grove_explorer.app.embedded import start_embedded_server
 
             self._embedded = await start_embedded_server(
                 self.config.db, self.config.token_delay_ms, self.config.models

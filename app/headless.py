@@ -28,9 +28,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from app.config import AppConfig
-from app.safe_text import clean, first_line
-from client import (
+from grove_explorer.app.config import AppConfig
+from grove_explorer.app.safe_text import clean, first_line
+from grove_explorer.client import (
     AsyncGrok,
     Client,
     Conversation,
@@ -38,7 +38,7 @@ from client import (
     Response,
     SamplingParams,
 )
-from client.export import (
+from grove_explorer.client.export import (
     Forest,
     collect_tokens,
     conversation_metadata,
@@ -51,7 +51,7 @@ from client.export import (
     to_jsonl,
     to_markdown,
 )
-from client.streams import ModelResponseEvent, TokensEvent
+from grove_explorer.client.streams import ModelResponseEvent, TokensEvent
 
 HEADLESS_COMMANDS = ("ls", "show", "search", "sample", "export", "import")
 MIN_PREFIX = 4
@@ -329,7 +329,7 @@ async def _connect(config: AppConfig) -> AsyncIterator[AsyncGrok]:
         finally:
             await client.close()
         return
-    from app.embedded import start_embedded_server
+    from grove_explorer.app.embedded import start_embedded_server
 
     try:
         server = await start_embedded_server(config.db, token_delay_ms=0, models=config.models)

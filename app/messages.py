@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.message import Message
 
-from client.service import ServiceEvent
+from grove_explorer.client.service import ServiceEvent
 
 
 class ServiceUpdate(Message):

@@ -1,6 +1,6 @@
 """Renders the SVG screenshots in `screenshots/` from a seeded demo session.
 
-    python -m app.screenshots [--out screenshots]
+    python -m grove_explorer.app.screenshots [--out screenshots]
 
 Each scene runs the real app (embedded server, offline model, a temporary database) and
 saves what it draws with `App.save_screenshot`.
@@ -16,10 +16,10 @@ from pathlib import Path
 
 from textual.pilot import Pilot
 
-from app.config import AppConfig
-from app.demo import seed_demo
-from app.grove_app import GroveApp
-from app.screens.main import MainScreen
+from grove_explorer.app.config import AppConfig
+from grove_explorer.app.demo import seed_demo
+from grove_explorer.app.grove_app import GroveApp
+from grove_explorer.app.screens.main import MainScreen
 
 Scene = Callable[[Pilot, MainScreen], Awaitable[None]]
 
@@ -199,7 +199,9 @@ async def render_scene(name: str, out: Path) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     """Renders every scene (or those named) into `--out`."""
-    parser = argparse.ArgumentParser(prog="python -m app.screenshots", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m grove_explorer.app.screenshots", description=__doc__
+    )
     parser.add_argument("--out", type=Path, default=Path("screenshots"))
     parser.add_argument("scenes", nargs="*", choices=[*SCENES, []], help="scenes to render")
     args = parser.parse_args(argv)

@@ -6,7 +6,7 @@ What it measures (the issue's wording: "wall time of 8 parallel resamples of 500
 against 8 sequential ones through the same server (ratio printed; target ≤ 1.5x one
 sample's time), and p95 time between frames while 8 columns stream at 200 tokens/s each"):
 
-- One Chat server runs as a subprocess (`python -m server --port 0 --token-delay-ms 5
+- One Chat server runs as a subprocess (`python -m grove_explorer.server --port 0 --token-delay-ms 5
   --offline-min-tokens 500`), so the client and the server each get their own core, as in
   real use. 5 ms per token is 200 tokens/s per stream, the pace of a real hosted model;
   the offline model keeps writing (paragraph breaks) until 500 tokens, so every sample is
@@ -62,15 +62,15 @@ from textual import events
 from textual._compositor import ChopsUpdate, LayoutUpdate
 from textual.screen import Screen
 
-from app.config import AppConfig
-from app.grove_app import GroveApp
-from app.screens.compare import FLUSH_HZ, CompareScreen
-from app.screens.main import MainScreen
 from bench.sdk import ServerProcess
 from bench.tui import SIZE, FrameProbe, GcMeter, LoopMeter, median, ms, p95, verdict
-from client import Client, SamplingParams
-from client.models import ResponseNode
-from client.service import (
+from grove_explorer.app.config import AppConfig
+from grove_explorer.app.grove_app import GroveApp
+from grove_explorer.app.screens.compare import FLUSH_HZ, CompareScreen
+from grove_explorer.app.screens.main import MainScreen
+from grove_explorer.client import Client, SamplingParams
+from grove_explorer.client.models import ResponseNode
+from grove_explorer.client.service import (
     ConversationService,
     ResponseCompleted,
     ServiceEvent,

@@ -11,7 +11,8 @@ count stored responses: nothing lost. Targets: 0 errors, 0 lost, p99 gap < 50 ms
 server-side cap on concurrent streams (`--max-streams`) that answers RESOURCE_EXHAUSTED
 beyond it."):
 
-- The Chat server runs as a subprocess on 127.0.0.1 (`python -m server --port 0`), with a
+- The Chat server runs as a subprocess on 127.0.0.1
+  (`python -m grove_explorer.server --port 0`), with a
   temporary SQLite file, `--token-delay-ms` = 1000 / tokens-per-second (20 ms for 50
   tokens/s), `--offline-min-tokens` = `--tokens` (so every reply is exactly that long) and
   `--max-streams` a little above `--streams` (the run itself must never hit the cap). A
@@ -87,8 +88,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
-from client import Client, Conversation, ResourceExhaustedError, SamplingParams
-from client.streams import ModelResponseEvent, TokensEvent, UserResponseEvent
+from grove_explorer.client import Client, Conversation, ResourceExhaustedError, SamplingParams
+from grove_explorer.client.streams import ModelResponseEvent, TokensEvent, UserResponseEvent
 
 DEFAULT_STREAMS = 200
 DEFAULT_TOKENS = 150
@@ -178,7 +179,8 @@ class ClientResult:
 
 
 class ServerProcess:
-    """`python -m server` on a free loopback port; SIGTERM on exit, SIGKILL if it hangs.
+    """`python -m grove_explorer.server` on a free loopback port; SIGTERM on exit, SIGKILL
+    if it hangs.
 
     Unlike `bench.sdk.ServerProcess` it exposes the pid, so the server's own CPU time can
     be read from /proc while the client runs in other processes. With `probe` the same
@@ -186,7 +188,11 @@ class ServerProcess:
     """
 
     def __init__(self, db: Path, extra_args: Sequence[str] = (), probe: Path | None = None) -> None:
-        entry = ["server"] if probe is None else ["bench.load", "--serve-probed", str(probe)]
+        entry = (
+            ["grove_explorer.server"]
+            if probe is None
+            else ["bench.load", "--serve-probed", str(probe)]
+        )
         self._args = [
             sys.executable,
             "-m",
@@ -596,7 +602,7 @@ async def warm_up(address: str) -> None:
 
 
 def serve_probed(probe: Path, server_argv: list[str]) -> int:
-    """Runs `python -m server` in this process with a lag ticker on its event loop.
+    """Runs `python -m grove_explorer.server` in this process with a lag ticker on its event loop.
 
     The server's own entry point (`server.cli.main`) runs unchanged; an event-loop policy
     starts the ticker on the loop `asyncio.run` creates for it. On exit (SIGTERM) the
@@ -604,7 +610,7 @@ def serve_probed(probe: Path, server_argv: list[str]) -> int:
     agree: perf_counter is CLOCK_MONOTONIC). Opt-in (`--probe-server-loop`), so a default
     run measures the server exactly as shipped.
     """
-    from server.cli import main as server_main
+    from grove_explorer.server.cli import main as server_main
 
     meter = LoopLagMeter()
     gc_meter = GcMeter().__enter__()

@@ -7,7 +7,8 @@ What it measures (the issue's wording: "stream 100,000 tokens through the SDK's
 rounds; print tokens/s for both and their ratio (SDK ÷ raw); target ≥ 0.95; also print
 server-side tokens/s with batching on and off"):
 
-- A Chat server runs as a subprocess (`python -m server --port 0`, zero token delay), so the
+- A Chat server runs as a subprocess (`python -m grove_explorer.server --port 0`, zero
+  token delay), so the
   client and the server each get their own core, as in real use.
 - Each round streams at least `--tokens` tokens through each path. The offline model ends a
   reply at a paragraph end, so a round is many `AddResponse` calls (`max_tokens` 4096),
@@ -55,8 +56,8 @@ from typing import Protocol
 
 import grpc
 
-from client import Client, Conversation, SamplingParams
-from protos import chat_pb2, chat_pb2_grpc
+from grove_explorer.client import Client, Conversation, SamplingParams
+from grove_explorer.protos import chat_pb2, chat_pb2_grpc
 
 TARGET_RATIO = 0.95
 FULL_TOKENS = 100_000
@@ -261,13 +262,13 @@ async def _reply(path: StreamPath, workload: Workload, index: int, stats: RunSta
 
 
 class ServerProcess:
-    """`python -m server` in a subprocess on a free port, stopped with SIGTERM on exit."""
+    """`python -m grove_explorer.server` in a subprocess on a free port; SIGTERM on exit."""
 
     def __init__(self, db: Path, extra_args: Sequence[str] = ()) -> None:
         self._args = [
             sys.executable,
             "-m",
-            "server",
+            "grove_explorer.server",
             "--port",
             "0",
             "--db",

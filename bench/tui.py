@@ -72,10 +72,10 @@ from textual.screen import Screen
 from textual.strip import Strip
 from textual.widget import Widget
 
-from app.memory import freeze_long_lived, tune_collector
-from app.widgets.forest_tree import ForestTree, run_start
-from app.widgets.thread_view import ThreadView
-from client.models import ConversationSummary, Forest, ResponseNode
+from grove_explorer.app.memory import freeze_long_lived, tune_collector
+from grove_explorer.app.widgets.forest_tree import ForestTree, run_start
+from grove_explorer.app.widgets.thread_view import ThreadView
+from grove_explorer.client.models import ConversationSummary, Forest, ResponseNode
 
 SIZE = (160, 50)
 REPLY_BYTES = 8 * 1024

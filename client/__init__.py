@@ -1,14 +1,14 @@
 """The Grove SDK: the Grok SDK's async API over gRPC, plus a UI-facing service.
 
-import client as xai_sdk
+import grove_explorer.client as xai_sdk
 grok = xai_sdk.Client().grok
 conversation = grok.create_conversation()
 token_stream, future = conversation.add_response("Hello")
 """
 
-from client.catalog import ModelCatalog, ModelInfo, SystemPromptInfo
-from client.client import Client
-from client.errors import (
+from grove_explorer.client.catalog import ModelCatalog, ModelInfo, SystemPromptInfo
+from grove_explorer.client.client import Client
+from grove_explorer.client.errors import (
     AlreadyExistsError,
     BackendError,
     ConcurrentSamplingError,
@@ -25,10 +25,10 @@ from client.errors import (
     ServerUnavailableError,
     UnauthenticatedError,
 )
-from client.grok import AsyncGrok, Conversation, Response
-from client.research import Annotation, SearchHit
-from client.sampler import SamplingParams
-from client.streams import SampleStream, TokenInfo, TokenStream
+from grove_explorer.client.grok import AsyncGrok, Conversation, Response
+from grove_explorer.client.research import Annotation, SearchHit
+from grove_explorer.client.sampler import SamplingParams
+from grove_explorer.client.streams import SampleStream, TokenInfo, TokenStream
 
 __all__ = [
     "AlreadyExistsError",

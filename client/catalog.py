@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
-from protos import chat_pb2
+from grove_explorer.protos import chat_pb2
 
 
 class ModelInfo(BaseModel):

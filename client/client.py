@@ -19,8 +19,8 @@ from typing import Any
 
 import grpc
 
-from client.grok import AsyncGrok
-from protos import chat_pb2_grpc
+from grove_explorer.client.grok import AsyncGrok
+from grove_explorer.protos import chat_pb2_grpc
 
 DEFAULT_API_HOST = "127.0.0.1:50051"
 ROOT_CERTS_ENV = "GROVE_ROOT_CERTS"

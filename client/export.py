@@ -30,11 +30,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from protos import chat_pb2, sampler_public_pb2
+from grove_explorer.protos import chat_pb2, sampler_public_pb2
 
 if TYPE_CHECKING:
-    from client.grok import Conversation, Response
-    from client.streams import TokenInfo
+    from grove_explorer.client.grok import Conversation, Response
+    from grove_explorer.client.streams import TokenInfo
 
 FORMAT_NAME = "grove.conversation"
 """Value of the document's `format` key, so a reader can tell our files from others."""

@@ -23,9 +23,9 @@ from typing import Any
 import grpc
 from google.protobuf import empty_pb2
 
-from client import sampler
-from client.catalog import ModelCatalog
-from client.errors import (
+from grove_explorer.client import sampler
+from grove_explorer.client.catalog import ModelCatalog
+from grove_explorer.client.errors import (
     ConcurrentSamplingError,
     ConversationDeletedError,
     ConversationNotLoadedError,
@@ -33,9 +33,9 @@ from client.errors import (
     translate,
     unencodable_text,
 )
-from client.research import Annotation, SearchHit
-from client.sampler import SamplingParams
-from client.streams import (
+from grove_explorer.client.research import Annotation, SearchHit
+from grove_explorer.client.sampler import SamplingParams
+from grove_explorer.client.streams import (
     BudgetEvent,
     ModelResponseEvent,
     QueryEvent,
@@ -46,7 +46,7 @@ from client.streams import (
     TokenStream,
     UserResponseEvent,
 )
-from protos import chat_pb2, chat_pb2_grpc, sampler_public_pb2
+from grove_explorer.protos import chat_pb2, chat_pb2_grpc, sampler_public_pb2
 
 log = logging.getLogger(__name__)
 

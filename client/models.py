@@ -13,8 +13,8 @@ from itertools import count
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
-from client.grok import Response
-from client.research import Annotation
+from grove_explorer.client.grok import Response
+from grove_explorer.client.research import Annotation
 
 
 class SamplingInfo(BaseModel):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from protos import sampler_public_pb2
+from grove_explorer.protos import sampler_public_pb2
 
 log = logging.getLogger(__name__)
 

@@ -15,13 +15,13 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from client.catalog import ModelCatalog
-from client.client import Client
-from client.grok import Conversation, Response
-from client.models import ConversationSummary, Forest, ResponseNode
-from client.research import SearchHit
-from client.sampler import SamplingParams
-from client.streams import (
+from grove_explorer.client.catalog import ModelCatalog
+from grove_explorer.client.client import Client
+from grove_explorer.client.grok import Conversation, Response
+from grove_explorer.client.models import ConversationSummary, Forest, ResponseNode
+from grove_explorer.client.research import SearchHit
+from grove_explorer.client.sampler import SamplingParams
+from grove_explorer.client.streams import (
     BudgetEvent,
     ModelResponseEvent,
     QueryEvent,
@@ -30,7 +30,7 @@ from client.streams import (
     TokensEvent,
     UserResponseEvent,
 )
-from protos import chat_pb2
+from grove_explorer.protos import chat_pb2
 
 log = logging.getLogger(__name__)
 

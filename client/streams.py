@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import asyncio
 
-    from client.grok import Response
+    from grove_explorer.client.grok import Response
 
 
 @dataclass(frozen=True, slots=True)

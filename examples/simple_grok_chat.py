@@ -3,7 +3,7 @@
 import asyncio
 import sys
 
-import client as xai_sdk
+import grove_explorer.client as xai_sdk
 
 
 async def main():

@@ -2,7 +2,7 @@ import datetime
 
 from google.protobuf import empty_pb2 as _empty_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
-from protos import sampler_public_pb2 as _sampler_public_pb2
+from grove_explorer.protos import sampler_public_pb2 as _sampler_public_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message

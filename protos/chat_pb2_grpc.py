@@ -4,7 +4,7 @@ import grpc
 import warnings
 
 from google.protobuf import empty_pb2 as google_dot_protobuf_dot_empty__pb2
-from protos import chat_pb2 as protos_dot_chat__pb2
+from grove_explorer.protos import chat_pb2 as grove__explorer_dot_protos_dot_chat__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -19,7 +19,7 @@ except ImportError:
 if _version_not_supported:
     raise RuntimeError(
         f'The grpc package installed is at version {GRPC_VERSION},'
-        + ' but the generated code in protos/chat_pb2_grpc.py depends on'
+        + ' but the generated code in grove_explorer/protos/chat_pb2_grpc.py depends on'
         + f' grpcio>={GRPC_GENERATED_VERSION}.'
         + f' Please upgrade your grpc module to grpcio>={GRPC_GENERATED_VERSION}'
         + f' or downgrade your generated code using grpcio-tools<={GRPC_VERSION}.'
@@ -37,78 +37,78 @@ class ChatStub:
         """
         self.CreateConversation = channel.unary_unary(
                 '/grove.chat.Chat/CreateConversation',
-                request_serializer=protos_dot_chat__pb2.CreateConversationRequest.SerializeToString,
-                response_deserializer=protos_dot_chat__pb2.Conversation.FromString,
+                request_serializer=grove__explorer_dot_protos_dot_chat__pb2.CreateConversationRequest.SerializeToString,
+                response_deserializer=grove__explorer_dot_protos_dot_chat__pb2.Conversation.FromString,
                 _registered_method=True)
         self.GetConversation = channel.unary_unary(
                 '/grove.chat.Chat/GetConversation',
-                request_serializer=protos_dot_chat__pb2.GetConversationRequest.SerializeToString,
-                response_deserializer=protos_dot_chat__pb2.Conversation.FromString,
+                request_serializer=grove__explorer_dot_protos_dot_chat__pb2.GetConversationRequest.SerializeToString,
+                response_deserializer=grove__explorer_dot_protos_dot_chat__pb2.Conversation.FromString,
                 _registered_method=True)
         self.ListConversations = channel.unary_unary(
                 '/grove.chat.Chat/ListConversations',
                 request_serializer=google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
-                response_deserializer=protos_dot_chat__pb2.ListConversationsResponse.FromString,
+                response_deserializer=grove__explorer_dot_protos_dot_chat__pb2.ListConversationsResponse.FromString,
                 _registered_method=True)
         self.UpdateConversation = channel.unary_unary(
                 '/grove.chat.Chat/UpdateConversation',
-                request_serializer=protos_dot_chat__pb2.UpdateConversationRequest.SerializeToString,
-                response_deserializer=protos_dot_chat__pb2.Conversation.FromString,
+                request_serializer=grove__explorer_dot_protos_dot_chat__pb2.UpdateConversationRequest.SerializeToString,
+                response_deserializer=grove__explorer_dot_protos_dot_chat__pb2.Conversation.FromString,
                 _registered_method=True)
         self.DeleteConversation = channel.unary_unary(
                 '/grove.chat.Chat/DeleteConversation',
-                request_serializer=protos_dot_chat__pb2.DeleteConversationRequest.SerializeToString,
+                request_serializer=grove__explorer_dot_protos_dot_chat__pb2.DeleteConversationRequest.SerializeToString,
                 response_deserializer=google_dot_protobuf_dot_empty__pb2.Empty.FromString,
                 _registered_method=True)
         self.GenerateTitle = channel.unary_unary(
                 '/grove.chat.Chat/GenerateTitle',
-                request_serializer=protos_dot_chat__pb2.GenerateTitleRequest.SerializeToString,
-                response_deserializer=protos_dot_chat__pb2.GenerateTitleResponse.FromString,
+                request_serializer=grove__explorer_dot_protos_dot_chat__pb2.GenerateTitleRequest.SerializeToString,
+                response_deserializer=grove__explorer_dot_protos_dot_chat__pb2.GenerateTitleResponse.FromString,
                 _registered_method=True)
         self.AddResponse = channel.unary_stream(
                 '/grove.chat.Chat/AddResponse',
-                request_serializer=protos_dot_chat__pb2.AddResponseRequest.SerializeToString,
-                response_deserializer=protos_dot_chat__pb2.AddResponseResponse.FromString,
+                request_serializer=grove__explorer_dot_protos_dot_chat__pb2.AddResponseRequest.SerializeToString,
+                response_deserializer=grove__explorer_dot_protos_dot_chat__pb2.AddResponseResponse.FromString,
                 _registered_method=True)
         self.AddModelResponse = channel.unary_unary(
                 '/grove.chat.Chat/AddModelResponse',
-                request_serializer=protos_dot_chat__pb2.AddModelResponseRequest.SerializeToString,
-                response_deserializer=protos_dot_chat__pb2.Response.FromString,
+                request_serializer=grove__explorer_dot_protos_dot_chat__pb2.AddModelResponseRequest.SerializeToString,
+                response_deserializer=grove__explorer_dot_protos_dot_chat__pb2.Response.FromString,
                 _registered_method=True)
         self.ShareConversation = channel.unary_unary(
                 '/grove.chat.Chat/ShareConversation',
-                request_serializer=protos_dot_chat__pb2.ShareConversationRequest.SerializeToString,
-                response_deserializer=protos_dot_chat__pb2.ShareConversationResponse.FromString,
+                request_serializer=grove__explorer_dot_protos_dot_chat__pb2.ShareConversationRequest.SerializeToString,
+                response_deserializer=grove__explorer_dot_protos_dot_chat__pb2.ShareConversationResponse.FromString,
                 _registered_method=True)
         self.StopResponse = channel.unary_unary(
                 '/grove.chat.Chat/StopResponse',
-                request_serializer=protos_dot_chat__pb2.StopResponseRequest.SerializeToString,
-                response_deserializer=protos_dot_chat__pb2.StopResponseResponse.FromString,
+                request_serializer=grove__explorer_dot_protos_dot_chat__pb2.StopResponseRequest.SerializeToString,
+                response_deserializer=grove__explorer_dot_protos_dot_chat__pb2.StopResponseResponse.FromString,
                 _registered_method=True)
         self.ListModels = channel.unary_unary(
                 '/grove.chat.Chat/ListModels',
                 request_serializer=google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
-                response_deserializer=protos_dot_chat__pb2.ListModelsResponse.FromString,
+                response_deserializer=grove__explorer_dot_protos_dot_chat__pb2.ListModelsResponse.FromString,
                 _registered_method=True)
         self.AnnotateResponse = channel.unary_unary(
                 '/grove.chat.Chat/AnnotateResponse',
-                request_serializer=protos_dot_chat__pb2.AnnotateResponseRequest.SerializeToString,
-                response_deserializer=protos_dot_chat__pb2.Response.FromString,
+                request_serializer=grove__explorer_dot_protos_dot_chat__pb2.AnnotateResponseRequest.SerializeToString,
+                response_deserializer=grove__explorer_dot_protos_dot_chat__pb2.Response.FromString,
                 _registered_method=True)
         self.Search = channel.unary_unary(
                 '/grove.chat.Chat/Search',
-                request_serializer=protos_dot_chat__pb2.SearchRequest.SerializeToString,
-                response_deserializer=protos_dot_chat__pb2.SearchResponse.FromString,
+                request_serializer=grove__explorer_dot_protos_dot_chat__pb2.SearchRequest.SerializeToString,
+                response_deserializer=grove__explorer_dot_protos_dot_chat__pb2.SearchResponse.FromString,
                 _registered_method=True)
         self.GetResponseTokens = channel.unary_unary(
                 '/grove.chat.Chat/GetResponseTokens',
-                request_serializer=protos_dot_chat__pb2.GetResponseTokensRequest.SerializeToString,
-                response_deserializer=protos_dot_chat__pb2.GetResponseTokensResponse.FromString,
+                request_serializer=grove__explorer_dot_protos_dot_chat__pb2.GetResponseTokensRequest.SerializeToString,
+                response_deserializer=grove__explorer_dot_protos_dot_chat__pb2.GetResponseTokensResponse.FromString,
                 _registered_method=True)
         self.ImportConversation = channel.unary_unary(
                 '/grove.chat.Chat/ImportConversation',
-                request_serializer=protos_dot_chat__pb2.ImportConversationRequest.SerializeToString,
-                response_deserializer=protos_dot_chat__pb2.Conversation.FromString,
+                request_serializer=grove__explorer_dot_protos_dot_chat__pb2.ImportConversationRequest.SerializeToString,
+                response_deserializer=grove__explorer_dot_protos_dot_chat__pb2.Conversation.FromString,
                 _registered_method=True)
 
 
@@ -225,78 +225,78 @@ def add_ChatServicer_to_server(servicer, server):
     rpc_method_handlers = {
             'CreateConversation': grpc.unary_unary_rpc_method_handler(
                     servicer.CreateConversation,
-                    request_deserializer=protos_dot_chat__pb2.CreateConversationRequest.FromString,
-                    response_serializer=protos_dot_chat__pb2.Conversation.SerializeToString,
+                    request_deserializer=grove__explorer_dot_protos_dot_chat__pb2.CreateConversationRequest.FromString,
+                    response_serializer=grove__explorer_dot_protos_dot_chat__pb2.Conversation.SerializeToString,
             ),
             'GetConversation': grpc.unary_unary_rpc_method_handler(
                     servicer.GetConversation,
-                    request_deserializer=protos_dot_chat__pb2.GetConversationRequest.FromString,
-                    response_serializer=protos_dot_chat__pb2.Conversation.SerializeToString,
+                    request_deserializer=grove__explorer_dot_protos_dot_chat__pb2.GetConversationRequest.FromString,
+                    response_serializer=grove__explorer_dot_protos_dot_chat__pb2.Conversation.SerializeToString,
             ),
             'ListConversations': grpc.unary_unary_rpc_method_handler(
                     servicer.ListConversations,
                     request_deserializer=google_dot_protobuf_dot_empty__pb2.Empty.FromString,
-                    response_serializer=protos_dot_chat__pb2.ListConversationsResponse.SerializeToString,
+                    response_serializer=grove__explorer_dot_protos_dot_chat__pb2.ListConversationsResponse.SerializeToString,
             ),
             'UpdateConversation': grpc.unary_unary_rpc_method_handler(
                     servicer.UpdateConversation,
-                    request_deserializer=protos_dot_chat__pb2.UpdateConversationRequest.FromString,
-                    response_serializer=protos_dot_chat__pb2.Conversation.SerializeToString,
+                    request_deserializer=grove__explorer_dot_protos_dot_chat__pb2.UpdateConversationRequest.FromString,
+                    response_serializer=grove__explorer_dot_protos_dot_chat__pb2.Conversation.SerializeToString,
             ),
             'DeleteConversation': grpc.unary_unary_rpc_method_handler(
                     servicer.DeleteConversation,
-                    request_deserializer=protos_dot_chat__pb2.DeleteConversationRequest.FromString,
+                    request_deserializer=grove__explorer_dot_protos_dot_chat__pb2.DeleteConversationRequest.FromString,
                     response_serializer=google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
             ),
             'GenerateTitle': grpc.unary_unary_rpc_method_handler(
                     servicer.GenerateTitle,
-                    request_deserializer=protos_dot_chat__pb2.GenerateTitleRequest.FromString,
-                    response_serializer=protos_dot_chat__pb2.GenerateTitleResponse.SerializeToString,
+                    request_deserializer=grove__explorer_dot_protos_dot_chat__pb2.GenerateTitleRequest.FromString,
+                    response_serializer=grove__explorer_dot_protos_dot_chat__pb2.GenerateTitleResponse.SerializeToString,
             ),
             'AddResponse': grpc.unary_stream_rpc_method_handler(
                     servicer.AddResponse,
-                    request_deserializer=protos_dot_chat__pb2.AddResponseRequest.FromString,
-                    response_serializer=protos_dot_chat__pb2.AddResponseResponse.SerializeToString,
+                    request_deserializer=grove__explorer_dot_protos_dot_chat__pb2.AddResponseRequest.FromString,
+                    response_serializer=grove__explorer_dot_protos_dot_chat__pb2.AddResponseResponse.SerializeToString,
             ),
             'AddModelResponse': grpc.unary_unary_rpc_method_handler(
                     servicer.AddModelResponse,
-                    request_deserializer=protos_dot_chat__pb2.AddModelResponseRequest.FromString,
-                    response_serializer=protos_dot_chat__pb2.Response.SerializeToString,
+                    request_deserializer=grove__explorer_dot_protos_dot_chat__pb2.AddModelResponseRequest.FromString,
+                    response_serializer=grove__explorer_dot_protos_dot_chat__pb2.Response.SerializeToString,
             ),
             'ShareConversation': grpc.unary_unary_rpc_method_handler(
                     servicer.ShareConversation,
-                    request_deserializer=protos_dot_chat__pb2.ShareConversationRequest.FromString,
-                    response_serializer=protos_dot_chat__pb2.ShareConversationResponse.SerializeToString,
+                    request_deserializer=grove__explorer_dot_protos_dot_chat__pb2.ShareConversationRequest.FromString,
+                    response_serializer=grove__explorer_dot_protos_dot_chat__pb2.ShareConversationResponse.SerializeToString,
             ),
             'StopResponse': grpc.unary_unary_rpc_method_handler(
                     servicer.StopResponse,
-                    request_deserializer=protos_dot_chat__pb2.StopResponseRequest.FromString,
-                    response_serializer=protos_dot_chat__pb2.StopResponseResponse.SerializeToString,
+                    request_deserializer=grove__explorer_dot_protos_dot_chat__pb2.StopResponseRequest.FromString,
+                    response_serializer=grove__explorer_dot_protos_dot_chat__pb2.StopResponseResponse.SerializeToString,
             ),
             'ListModels': grpc.unary_unary_rpc_method_handler(
                     servicer.ListModels,
                     request_deserializer=google_dot_protobuf_dot_empty__pb2.Empty.FromString,
-                    response_serializer=protos_dot_chat__pb2.ListModelsResponse.SerializeToString,
+                    response_serializer=grove__explorer_dot_protos_dot_chat__pb2.ListModelsResponse.SerializeToString,
             ),
             'AnnotateResponse': grpc.unary_unary_rpc_method_handler(
                     servicer.AnnotateResponse,
-                    request_deserializer=protos_dot_chat__pb2.AnnotateResponseRequest.FromString,
-                    response_serializer=protos_dot_chat__pb2.Response.SerializeToString,
+                    request_deserializer=grove__explorer_dot_protos_dot_chat__pb2.AnnotateResponseRequest.FromString,
+                    response_serializer=grove__explorer_dot_protos_dot_chat__pb2.Response.SerializeToString,
             ),
             'Search': grpc.unary_unary_rpc_method_handler(
                     servicer.Search,
-                    request_deserializer=protos_dot_chat__pb2.SearchRequest.FromString,
-                    response_serializer=protos_dot_chat__pb2.SearchResponse.SerializeToString,
+                    request_deserializer=grove__explorer_dot_protos_dot_chat__pb2.SearchRequest.FromString,
+                    response_serializer=grove__explorer_dot_protos_dot_chat__pb2.SearchResponse.SerializeToString,
             ),
             'GetResponseTokens': grpc.unary_unary_rpc_method_handler(
                     servicer.GetResponseTokens,
-                    request_deserializer=protos_dot_chat__pb2.GetResponseTokensRequest.FromString,
-                    response_serializer=protos_dot_chat__pb2.GetResponseTokensResponse.SerializeToString,
+                    request_deserializer=grove__explorer_dot_protos_dot_chat__pb2.GetResponseTokensRequest.FromString,
+                    response_serializer=grove__explorer_dot_protos_dot_chat__pb2.GetResponseTokensResponse.SerializeToString,
             ),
             'ImportConversation': grpc.unary_unary_rpc_method_handler(
                     servicer.ImportConversation,
-                    request_deserializer=protos_dot_chat__pb2.ImportConversationRequest.FromString,
-                    response_serializer=protos_dot_chat__pb2.Conversation.SerializeToString,
+                    request_deserializer=grove__explorer_dot_protos_dot_chat__pb2.ImportConversationRequest.FromString,
+                    response_serializer=grove__explorer_dot_protos_dot_chat__pb2.Conversation.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -324,8 +324,8 @@ class Chat:
             request,
             target,
             '/grove.chat.Chat/CreateConversation',
-            protos_dot_chat__pb2.CreateConversationRequest.SerializeToString,
-            protos_dot_chat__pb2.Conversation.FromString,
+            grove__explorer_dot_protos_dot_chat__pb2.CreateConversationRequest.SerializeToString,
+            grove__explorer_dot_protos_dot_chat__pb2.Conversation.FromString,
             options,
             channel_credentials,
             insecure,
@@ -351,8 +351,8 @@ class Chat:
             request,
             target,
             '/grove.chat.Chat/GetConversation',
-            protos_dot_chat__pb2.GetConversationRequest.SerializeToString,
-            protos_dot_chat__pb2.Conversation.FromString,
+            grove__explorer_dot_protos_dot_chat__pb2.GetConversationRequest.SerializeToString,
+            grove__explorer_dot_protos_dot_chat__pb2.Conversation.FromString,
             options,
             channel_credentials,
             insecure,
@@ -379,7 +379,7 @@ class Chat:
             target,
             '/grove.chat.Chat/ListConversations',
             google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
-            protos_dot_chat__pb2.ListConversationsResponse.FromString,
+            grove__explorer_dot_protos_dot_chat__pb2.ListConversationsResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -405,8 +405,8 @@ class Chat:
             request,
             target,
             '/grove.chat.Chat/UpdateConversation',
-            protos_dot_chat__pb2.UpdateConversationRequest.SerializeToString,
-            protos_dot_chat__pb2.Conversation.FromString,
+            grove__explorer_dot_protos_dot_chat__pb2.UpdateConversationRequest.SerializeToString,
+            grove__explorer_dot_protos_dot_chat__pb2.Conversation.FromString,
             options,
             channel_credentials,
             insecure,
@@ -432,7 +432,7 @@ class Chat:
             request,
             target,
             '/grove.chat.Chat/DeleteConversation',
-            protos_dot_chat__pb2.DeleteConversationRequest.SerializeToString,
+            grove__explorer_dot_protos_dot_chat__pb2.DeleteConversationRequest.SerializeToString,
             google_dot_protobuf_dot_empty__pb2.Empty.FromString,
             options,
             channel_credentials,
@@ -459,8 +459,8 @@ class Chat:
             request,
             target,
             '/grove.chat.Chat/GenerateTitle',
-            protos_dot_chat__pb2.GenerateTitleRequest.SerializeToString,
-            protos_dot_chat__pb2.GenerateTitleResponse.FromString,
+            grove__explorer_dot_protos_dot_chat__pb2.GenerateTitleRequest.SerializeToString,
+            grove__explorer_dot_protos_dot_chat__pb2.GenerateTitleResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -486,8 +486,8 @@ class Chat:
             request,
             target,
             '/grove.chat.Chat/AddResponse',
-            protos_dot_chat__pb2.AddResponseRequest.SerializeToString,
-            protos_dot_chat__pb2.AddResponseResponse.FromString,
+            grove__explorer_dot_protos_dot_chat__pb2.AddResponseRequest.SerializeToString,
+            grove__explorer_dot_protos_dot_chat__pb2.AddResponseResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -513,8 +513,8 @@ class Chat:
             request,
             target,
             '/grove.chat.Chat/AddModelResponse',
-            protos_dot_chat__pb2.AddModelResponseRequest.SerializeToString,
-            protos_dot_chat__pb2.Response.FromString,
+            grove__explorer_dot_protos_dot_chat__pb2.AddModelResponseRequest.SerializeToString,
+            grove__explorer_dot_protos_dot_chat__pb2.Response.FromString,
             options,
             channel_credentials,
             insecure,
@@ -540,8 +540,8 @@ class Chat:
             request,
             target,
             '/grove.chat.Chat/ShareConversation',
-            protos_dot_chat__pb2.ShareConversationRequest.SerializeToString,
-            protos_dot_chat__pb2.ShareConversationResponse.FromString,
+            grove__explorer_dot_protos_dot_chat__pb2.ShareConversationRequest.SerializeToString,
+            grove__explorer_dot_protos_dot_chat__pb2.ShareConversationResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -567,8 +567,8 @@ class Chat:
             request,
             target,
             '/grove.chat.Chat/StopResponse',
-            protos_dot_chat__pb2.StopResponseRequest.SerializeToString,
-            protos_dot_chat__pb2.StopResponseResponse.FromString,
+            grove__explorer_dot_protos_dot_chat__pb2.StopResponseRequest.SerializeToString,
+            grove__explorer_dot_protos_dot_chat__pb2.StopResponseResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -595,7 +595,7 @@ class Chat:
             target,
             '/grove.chat.Chat/ListModels',
             google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
-            protos_dot_chat__pb2.ListModelsResponse.FromString,
+            grove__explorer_dot_protos_dot_chat__pb2.ListModelsResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -621,8 +621,8 @@ class Chat:
             request,
             target,
             '/grove.chat.Chat/AnnotateResponse',
-            protos_dot_chat__pb2.AnnotateResponseRequest.SerializeToString,
-            protos_dot_chat__pb2.Response.FromString,
+            grove__explorer_dot_protos_dot_chat__pb2.AnnotateResponseRequest.SerializeToString,
+            grove__explorer_dot_protos_dot_chat__pb2.Response.FromString,
             options,
             channel_credentials,
             insecure,
@@ -648,8 +648,8 @@ class Chat:
             request,
             target,
             '/grove.chat.Chat/Search',
-            protos_dot_chat__pb2.SearchRequest.SerializeToString,
-            protos_dot_chat__pb2.SearchResponse.FromString,
+            grove__explorer_dot_protos_dot_chat__pb2.SearchRequest.SerializeToString,
+            grove__explorer_dot_protos_dot_chat__pb2.SearchResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -675,8 +675,8 @@ class Chat:
             request,
             target,
             '/grove.chat.Chat/GetResponseTokens',
-            protos_dot_chat__pb2.GetResponseTokensRequest.SerializeToString,
-            protos_dot_chat__pb2.GetResponseTokensResponse.FromString,
+            grove__explorer_dot_protos_dot_chat__pb2.GetResponseTokensRequest.SerializeToString,
+            grove__explorer_dot_protos_dot_chat__pb2.GetResponseTokensResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -702,8 +702,8 @@ class Chat:
             request,
             target,
             '/grove.chat.Chat/ImportConversation',
-            protos_dot_chat__pb2.ImportConversationRequest.SerializeToString,
-            protos_dot_chat__pb2.Conversation.FromString,
+            grove__explorer_dot_protos_dot_chat__pb2.ImportConversationRequest.SerializeToString,
+            grove__explorer_dot_protos_dot_chat__pb2.Conversation.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,7 +1,7 @@
-"""`python -m server`: run the Grove Chat server."""
+"""`python -m grove_explorer.server`: run the Grove Chat server."""
 
 import sys
 
-from server.cli import main
+from grove_explorer.server.cli import main
 
 sys.exit(main())

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping
 
 import grpc
 
-from server.store.protocol import ApiKeyCheck, KeyStore
+from grove_explorer.server.store.protocol import ApiKeyCheck, KeyStore
 
 LOCAL_USER = "local"
 

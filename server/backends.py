@@ -28,8 +28,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from server.sampler.base import Sampler
-from server.sampler.offline import OFFLINE_MODEL_NAME, OfflineSampler
+from grove_explorer.server.sampler.base import Sampler
+from grove_explorer.server.sampler.offline import OFFLINE_MODEL_NAME, OfflineSampler
 
 log = logging.getLogger(__name__)
 
@@ -227,7 +227,10 @@ def build_samplers(
 
 
 def _openai_sampler(spec: BackendSpec) -> Sampler:
-    from server.sampler.openai_compat import OpenAIBackendSettings, OpenAICompatibleSampler
+    from grove_explorer.server.sampler.openai_compat import (
+        OpenAIBackendSettings,
+        OpenAICompatibleSampler,
+    )
 
     api_key = os.environ.get(spec.api_key_env) if spec.api_key_env else None
     if spec.api_key_env and not api_key:

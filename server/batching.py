@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from server.sampler.base import SampledToken
+from grove_explorer.server.sampler.base import SampledToken
 
 
 class TokenBatcher:

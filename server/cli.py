@@ -1,4 +1,4 @@
-"""Command line of the Chat server: `grove serve …` and `python -m server …`."""
+"""Command line of the Chat server: `grove serve …` and `python -m grove_explorer.server …`."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import tomllib
 from dataclasses import replace
 from pathlib import Path
 
-from server.backends import (
+from grove_explorer.server.backends import (
     OFFLINE_MODEL_NAME,
     BackendConfigError,
     BackendSpec,
@@ -19,7 +19,7 @@ from server.backends import (
     check_models_config,
     parse_models_config,
 )
-from server.config import MIB, ServerConfig, default_config_path, default_db_path
+from grove_explorer.server.config import MIB, ServerConfig, default_config_path, default_db_path
 
 
 def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
@@ -259,7 +259,7 @@ def run_serve(args: argparse.Namespace) -> int:
     Returns 2 with a sentence on stderr when the server refuses to start (TLS files, or a
     network address without API keys).
     """
-    from server.runtime import StartupError, serve_until_signalled
+    from grove_explorer.server.runtime import StartupError, serve_until_signalled
 
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -274,9 +274,9 @@ def run_serve(args: argparse.Namespace) -> int:
 
 
 def build_serve_parser() -> argparse.ArgumentParser:
-    """The parser of `python -m server` (the same flags as `grove serve`)."""
+    """The parser of `python -m grove_explorer.server` (the same flags as `grove serve`)."""
     parser = argparse.ArgumentParser(
-        prog="python -m server",
+        prog="python -m grove_explorer.server",
         description="Run the Grove Chat server (gRPC, SQLite; the offline demo model plus "
         "OpenAI-compatible backends).",
     )
@@ -285,10 +285,10 @@ def build_serve_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of `python -m server` (`python -m server keys …` manages API keys)."""
+    """Entry point of `python -m grove_explorer.server` (its `keys …` manages API keys)."""
     arguments = sys.argv[1:] if argv is None else argv
     if arguments[:1] == ["keys"]:
-        from server.keys import main as keys_main
+        from grove_explorer.server.keys import main as keys_main
 
-        return keys_main(arguments[1:], prog="python -m server keys")
+        return keys_main(arguments[1:], prog="python -m grove_explorer.server keys")
     return run_serve(build_serve_parser().parse_args(arguments))

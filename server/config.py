@@ -13,7 +13,7 @@ from typing import Literal
 
 import platformdirs
 
-from server.backends import ModelsConfig
+from grove_explorer.server.backends import ModelsConfig
 
 MIB = 1024 * 1024
 

@@ -7,9 +7,14 @@ from datetime import datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from protos import chat_pb2, sampler_public_pb2
-from server.sampler.base import ModelDescription, RequestedParams, ResolvedParams, SampledToken
-from server.store import (
+from grove_explorer.protos import chat_pb2, sampler_public_pb2
+from grove_explorer.server.sampler.base import (
+    ModelDescription,
+    RequestedParams,
+    ResolvedParams,
+    SampledToken,
+)
+from grove_explorer.server.store import (
     AnnotationRecord,
     ConversationRecord,
     ResponseRecord,

@@ -1,4 +1,4 @@
-"""Users and API keys: `grove keys create/list/revoke` (also `python -m server keys …`).
+"""Users and API keys: `grove keys create/list/revoke` (or `python -m grove_explorer.server keys`).
 
 A key is `grove_` followed by 32 random bytes in URL-safe base64. It is printed once, when
 it is created, and only its SHA-256 digest is stored. Operators name a key by its key id:
@@ -22,11 +22,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from server.auth import hash_key
-from server.config import default_db_path
-from server.store.migrations import SchemaVersionError
-from server.store.protocol import ApiKeyRecord, DuplicateApiKeyError
-from server.store.sqlite import SqliteStore
+from grove_explorer.server.auth import hash_key
+from grove_explorer.server.config import default_db_path
+from grove_explorer.server.store.migrations import SchemaVersionError
+from grove_explorer.server.store.protocol import ApiKeyRecord, DuplicateApiKeyError
+from grove_explorer.server.store.sqlite import SqliteStore
 
 KEY_PREFIX = "grove_"
 KEY_ID_LENGTH = 12
@@ -271,12 +271,12 @@ def run_keys(args: argparse.Namespace) -> int:
 
 
 def build_keys_parser(prog: str = "grove keys") -> argparse.ArgumentParser:
-    """A standalone parser of the keys commands (for `python -m server keys`)."""
+    """A standalone parser of the keys commands (for `python -m grove_explorer.server keys`)."""
     parser = argparse.ArgumentParser(prog=prog, description="Manage users and API keys.")
     add_keys_arguments(parser)
     return parser
 
 
 def main(argv: list[str] | None = None, prog: str = "grove keys") -> int:
-    """Entry point of `python -m server keys …`."""
+    """Entry point of `python -m grove_explorer.server keys …`."""
     return run_keys(build_keys_parser(prog).parse_args(argv))

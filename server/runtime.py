@@ -20,15 +20,15 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from protos import chat_pb2
-from server.auth import Authenticator, exposure_refusal, is_loopback_host
-from server.backends import build_samplers
-from server.config import ServerConfig
-from server.owners import is_orphan, new_owner, retire
-from server.sampler.base import Sampler
-from server.servicer import ChatServicer
-from server.store import KeyStore, Store
-from server.wire import add_chat_service
+from grove_explorer.protos import chat_pb2
+from grove_explorer.server.auth import Authenticator, exposure_refusal, is_loopback_host
+from grove_explorer.server.backends import build_samplers
+from grove_explorer.server.config import ServerConfig
+from grove_explorer.server.owners import is_orphan, new_owner, retire
+from grove_explorer.server.sampler.base import Sampler
+from grove_explorer.server.servicer import ChatServicer
+from grove_explorer.server.store import KeyStore, Store
+from grove_explorer.server.wire import add_chat_service
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ _MESSAGE_HEADROOM = 64 * 1024
 
 def default_sampler(config: ServerConfig) -> Sampler:
     """The offline demo model, paced by `--token-delay-ms`, `--offline-min-tokens` long."""
-    from server.sampler.offline import OfflineSampler
+    from grove_explorer.server.sampler.offline import OfflineSampler
 
     return OfflineSampler(
         token_delay_ms=config.token_delay_ms,
@@ -51,7 +51,7 @@ def default_sampler(config: ServerConfig) -> Sampler:
 
 def default_store(config: ServerConfig) -> Store:
     """The SQLite store at `--db`, creating its folder if needed."""
-    from server.store.sqlite import SqliteStore
+    from grove_explorer.server.store.sqlite import SqliteStore
 
     config.db.parent.mkdir(parents=True, exist_ok=True)
     return SqliteStore(config.db, durability=config.durability)

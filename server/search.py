@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass
 from itertools import pairwise
 
-from server.store import SearchFilters
+from grove_explorer.server.store import SearchFilters
 
 _TERM = re.compile(r'"([^"]*)"|(\S+)')
 _OPERATORS = frozenset({"OR", "NOT", "AND"})

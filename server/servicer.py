@@ -21,11 +21,11 @@ from typing import NoReturn
 import grpc
 from google.protobuf import empty_pb2
 
-from protos import chat_pb2, chat_pb2_grpc
-from server.auth import Authenticator
-from server.batching import TokenBatcher
-from server.config import ServerConfig
-from server.convert import (
+from grove_explorer.protos import chat_pb2, chat_pb2_grpc
+from grove_explorer.server.auth import Authenticator
+from grove_explorer.server.batching import TokenBatcher
+from grove_explorer.server.config import ServerConfig
+from grove_explorer.server.convert import (
     budget_message,
     conversation_to_proto,
     model_info,
@@ -36,7 +36,7 @@ from server.convert import (
     token_rows_from_proto,
     token_rows_to_proto,
 )
-from server.sampler.base import (
+from grove_explorer.server.sampler.base import (
     InvalidParamsError,
     PathMessage,
     ResolvedParams,
@@ -46,8 +46,8 @@ from server.sampler.base import (
     SamplerErrorKind,
     Usage,
 )
-from server.search import parse_query
-from server.store import (
+from grove_explorer.server.search import parse_query
+from grove_explorer.server.store import (
     AnnotationRecord,
     Checkpoint,
     ConversationRecord,
@@ -58,7 +58,7 @@ from server.store import (
     UnknownConversationError,
     UnknownParentError,
 )
-from server.titles import derive_title
+from grove_explorer.server.titles import derive_title
 
 log = logging.getLogger(__name__)
 

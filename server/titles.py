@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from server.sampler.base import PathMessage
+from grove_explorer.server.sampler.base import PathMessage
 
 MAX_TITLE_WORDS = 6
 MAX_TITLE_CHARS = 60

@@ -19,7 +19,7 @@ import grpc
 from google.protobuf import message_factory
 from google.protobuf.message import DecodeError, Message
 
-from protos import chat_pb2
+from grove_explorer.protos import chat_pb2
 
 SERVICE = chat_pb2.DESCRIPTOR.services_by_name["Chat"]
 

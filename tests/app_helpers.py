@@ -7,9 +7,9 @@ from collections.abc import Callable
 
 from textual.pilot import Pilot
 
-from app.config import AppConfig
-from app.grove_app import GroveApp
-from app.screens.main import MainScreen
+from grove_explorer.app.config import AppConfig
+from grove_explorer.app.grove_app import GroveApp
+from grove_explorer.app.screens.main import MainScreen
 
 
 def make_app(address: str, **config: object) -> GroveApp:

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from client import Client
-from server.backends import BackendSpec, ModelsConfig
-from server.config import ServerConfig
-from server.runtime import GroveServer
+from grove_explorer.client import Client
+from grove_explorer.server.backends import BackendSpec, ModelsConfig
+from grove_explorer.server.config import ServerConfig
+from grove_explorer.server.runtime import GroveServer
 from tests.fake_openai import DEFAULT_MODEL, FakeOpenAI
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from textual.app import App, ComposeResult
 from textual.widgets import Input, TextArea
 
-from app.annotation_marks import (
+from grove_explorer.app.annotation_marks import (
     BOOKMARK_MARK,
     NOTE_MARK,
     RATED_DOWN_MARK,
@@ -20,21 +20,21 @@ from app.annotation_marks import (
     parse_tags,
     run_marks,
 )
-from app.screens.dialogs import NoteScreen, PromptScreen
-from app.screens.help import HelpScreen
-from app.screens.main import MainScreen
-from app.widgets.annotated_message import AnnotatedMessageView
-from app.widgets.forest_tree import (
+from grove_explorer.app.screens.dialogs import NoteScreen, PromptScreen
+from grove_explorer.app.screens.help import HelpScreen
+from grove_explorer.app.screens.main import MainScreen
+from grove_explorer.app.widgets.annotated_message import AnnotatedMessageView
+from grove_explorer.app.widgets.forest_tree import (
     HOIST_MARK,
     ForestTree,
     format_totals,
     preorder,
     subtree_totals,
 )
-from client import Client
-from client.models import ConversationSummary, Forest, ResponseNode
-from client.research import Annotation
-from server.runtime import GroveServer
+from grove_explorer.client import Client
+from grove_explorer.client.models import ConversationSummary, Forest, ResponseNode
+from grove_explorer.client.research import Annotation
+from grove_explorer.server.runtime import GroveServer
 from tests.app_helpers import main_screen, make_app, send, settle
 
 SIZE = (140, 40)

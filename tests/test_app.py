@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from client import Client
-from protos import chat_pb2
-from server.runtime import GroveServer
+from grove_explorer.client import Client
+from grove_explorer.protos import chat_pb2
+from grove_explorer.server.runtime import GroveServer
 from tests.app_helpers import main_screen, make_app, send, settle, until
 
 SIZE = (130, 40)
@@ -28,7 +28,7 @@ async def test_send_streams_a_reply_and_clears_composer(server: GroveServer) -> 
         assert screen.thread.live_response_id is None
         assert screen.forest.conversation.title == "Apple Trees Garden", "titled automatically"
         # The sidebar lists the new conversation.
-        from app.widgets.conversation_list import ConversationList
+        from grove_explorer.app.widgets.conversation_list import ConversationList
 
         sidebar = screen.query_one(ConversationList)
         assert [s.conversation_id for s in sidebar.summaries] == [
@@ -123,7 +123,7 @@ async def test_conversation_actions(server: GroveServer) -> None:
     app = make_app(server.address)
     async with app.run_test(size=SIZE) as pilot:
         screen = await main_screen(pilot)
-        from app.widgets.conversation_list import ConversationList
+        from grove_explorer.app.widgets.conversation_list import ConversationList
 
         sidebar = screen.query_one(ConversationList)
         assert {s.title for s in sidebar.summaries} == {"Bees Flowers", "Terminal Colours"}
@@ -223,12 +223,12 @@ async def test_message_text_is_inert(server: GroveServer) -> None:
 
 async def test_links_open_only_http_after_confirmation(server: GroveServer, monkeypatch) -> None:
     opened: list[str] = []
-    monkeypatch.setattr("app.screens.main.webbrowser.open", opened.append)
+    monkeypatch.setattr("grove_explorer.app.screens.main.webbrowser.open", opened.append)
     app = make_app(server.address)
     async with app.run_test(size=SIZE) as pilot:
         screen = await main_screen(pilot)
-        from app.screens.dialogs import ConfirmScreen
-        from app.widgets.thread_view import ThreadView
+        from grove_explorer.app.screens.dialogs import ConfirmScreen
+        from grove_explorer.app.widgets.thread_view import ThreadView
 
         screen.post_message(ThreadView.LinkRequested("javascript:alert(1)"))
         await settle(pilot)
@@ -260,7 +260,7 @@ async def test_keymap_from_config_rebinds_keys(server: GroveServer) -> None:
         assert screen.forest.sibling_index(screen.forest.leaf_id) == (2, 2)
         await pilot.press("f1")
         await settle(pilot)
-        from app.screens.help import HelpScreen
+        from grove_explorer.app.screens.help import HelpScreen
 
         assert isinstance(app.screen, HelpScreen)
 

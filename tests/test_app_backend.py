@@ -5,7 +5,7 @@ The backend is tests/fake_openai.py, a real OpenAI-compatible HTTP server on loo
 
 from __future__ import annotations
 
-from server.runtime import GroveServer
+from grove_explorer.server.runtime import GroveServer
 from tests.app_helpers import main_screen, make_app, send, settle
 from tests.fake_openai import DEFAULT_REPLY, FakeOpenAI
 

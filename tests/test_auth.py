@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from client import Client, NotFoundError, UnauthenticatedError
-from server.auth import hash_key
+from grove_explorer.client import Client, NotFoundError, UnauthenticatedError
+from grove_explorer.server.auth import hash_key
 from tests.helpers import collect
 
 
@@ -64,7 +64,7 @@ async def test_users_cannot_see_each_others_conversations(two_user_server) -> No
         with pytest.raises(NotFoundError):
             await future
         intruder._responses = {}
-        from client.grok import Response
+        from grove_explorer.client.grok import Response
 
         with pytest.raises(NotFoundError):
             await Response(reply.proto, intruder, bob.stub).share()

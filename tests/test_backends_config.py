@@ -7,16 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from app.cli import main
-from app.config import ConfigError, load_config
-from server.backends import (
+from grove_explorer.app.cli import main
+from grove_explorer.app.config import ConfigError, load_config
+from grove_explorer.server.backends import (
     DEFAULT_SYSTEM_PROMPTS,
     BackendConfigError,
     build_samplers,
     parse_models_config,
 )
-from server.cli import build_serve_parser, models_from_args
-from server.sampler.offline import OFFLINE_MODEL_NAME
+from grove_explorer.server.cli import build_serve_parser, models_from_args
+from grove_explorer.server.sampler.offline import OFFLINE_MODEL_NAME
 
 THREE_BACKENDS = """
 default_model = "grok"

@@ -25,10 +25,10 @@ import pytest
 import pytest_asyncio
 from google.protobuf.message import Message
 
-from client import Client, InvalidArgumentError, ResourceExhaustedError
-from protos import chat_pb2, chat_pb2_grpc
-from server.config import ServerConfig
-from server.runtime import GroveServer
+from grove_explorer.client import Client, InvalidArgumentError, ResourceExhaustedError
+from grove_explorer.protos import chat_pb2, chat_pb2_grpc
+from grove_explorer.server.config import ServerConfig
+from grove_explorer.server.runtime import GroveServer
 from tests.helpers import collect
 
 SERVICE = chat_pb2.DESCRIPTOR.services_by_name["Chat"]

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from app.cli import build_parser, main
-from app.config import ConfigError, load_config
-from client import Client
-from client.client import is_loopback
+from grove_explorer.app.cli import build_parser, main
+from grove_explorer.app.config import ConfigError, load_config
+from grove_explorer.client import Client
+from grove_explorer.client.client import is_loopback
 
 
 def test_grove_help_and_serve_help() -> None:

@@ -11,10 +11,10 @@ from textual import events
 from textual.app import App, ComposeResult
 from textual.pilot import Pilot
 
-from app.diffing import common_prefix_words, similarity, word_diff, word_spans, words
-from app.screens.compare import CompareScreen, SamplingScreen, parse_sampling
-from app.screens.main import MainScreen
-from app.widgets.sample_column import (
+from grove_explorer.app.diffing import common_prefix_words, similarity, word_diff, word_spans, words
+from grove_explorer.app.screens.compare import CompareScreen, SamplingScreen, parse_sampling
+from grove_explorer.app.screens.main import MainScreen
+from grove_explorer.app.widgets.sample_column import (
     DIFF_STYLES,
     MARKER,
     PREFIX_STYLE,
@@ -23,9 +23,9 @@ from app.widgets.sample_column import (
     column_header,
     diff_text,
 )
-from client.models import ResponseNode, SamplingInfo
-from client.sampler import SamplingParams
-from server.runtime import GroveServer
+from grove_explorer.client.models import ResponseNode, SamplingInfo
+from grove_explorer.client.sampler import SamplingParams
+from grove_explorer.server.runtime import GroveServer
 from tests.app_helpers import main_screen, make_app, settle, until
 
 SIZE = (140, 40)

@@ -7,7 +7,7 @@ import asyncio
 import grpc
 import pytest
 
-from client import (
+from grove_explorer.client import (
     Client,
     ConcurrentSamplingError,
     ConversationDeletedError,
@@ -18,8 +18,8 @@ from client import (
     ServerInternalError,
     ServerUnavailableError,
 )
-from protos import chat_pb2, chat_pb2_grpc
-from server.runtime import GroveServer
+from grove_explorer.protos import chat_pb2, chat_pb2_grpc
+from grove_explorer.server.runtime import GroveServer
 from tests.helpers import collect
 
 
@@ -231,7 +231,7 @@ async def test_properties_before_load_raise_clearly(client: Client) -> None:
         await unloaded.generate_title()
     with pytest.raises(ConversationNotLoadedError):
         await unloaded.star()
-    from client import Conversation
+    from grove_explorer.client import Conversation
 
     by_id = Conversation(client.stub, "", False, "a" * 32)
     with pytest.raises(ConversationNotLoadedError, match="load"):
@@ -316,7 +316,7 @@ async def test_server_killed_mid_stream_raises_unavailable(tmp_path) -> None:
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "server",
+        "grove_explorer.server",
         "--port",
         "0",
         "--db",

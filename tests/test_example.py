@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from server.runtime import GroveServer
+from grove_explorer.server.runtime import GroveServer
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "simple_grok_chat.py"
 
@@ -38,7 +38,7 @@ async def test_seed_example_runs(server: GroveServer) -> None:
 
 
 async def _list(server: GroveServer):
-    from client import Client
+    from grove_explorer.client import Client
 
     async with Client(api_host=server.address) as sdk:
         return await sdk.grok.list_conversations()

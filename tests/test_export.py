@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from client import Client, Conversation, SamplingParams
-from client.export import (
+from grove_explorer.client import Client, Conversation, SamplingParams
+from grove_explorer.client.export import (
     FORMAT_NAME,
     FORMAT_VERSION,
     collect_tokens,
@@ -29,8 +29,8 @@ from client.export import (
     to_jsonl,
     to_markdown,
 )
-from client.streams import TokensEvent
-from server.runtime import GroveServer
+from grove_explorer.client.streams import TokensEvent
+from grove_explorer.server.runtime import GroveServer
 from tests.helpers import collect
 
 QUESTION = 'Tell me about "oak" trees.\nMy notes live in C:\\temp\\oaks and end with \\'

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from client import Client, NotFoundError, SamplingParams, ServerUnavailableError
-from server.runtime import GroveServer
+from grove_explorer.client import Client, NotFoundError, SamplingParams, ServerUnavailableError
+from grove_explorer.server.runtime import GroveServer
 from tests.helpers import collect
 from tests.test_server_process import _start
 
@@ -181,7 +181,7 @@ async def test_a_second_server_on_the_same_database_leaves_live_checkpoints_alon
 def test_owners_of_gone_processes_are_orphans() -> None:
     from datetime import UTC, datetime, timedelta
 
-    from server import owners
+    from grove_explorer.server import owners
 
     now = datetime.now(UTC)
     live = owners.new_owner()

@@ -9,9 +9,9 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from client import Client, Conversation, SamplingParams
-from server.config import ServerConfig
-from server.runtime import GroveServer
+from grove_explorer.client import Client, Conversation, SamplingParams
+from grove_explorer.server.config import ServerConfig
+from grove_explorer.server.runtime import GroveServer
 from tests.helpers import collect
 
 # Each step: (operation, index used to pick a target response, text)

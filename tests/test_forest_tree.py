@@ -10,7 +10,7 @@ from textual import on
 from textual.app import App, ComposeResult
 from textual.widgets.tree import TreeNode
 
-from app.widgets.forest_tree import (
+from grove_explorer.app.widgets.forest_tree import (
     DEPTH_MARK,
     MANUAL_MARK,
     PARTIAL_MARK,
@@ -22,7 +22,7 @@ from app.widgets.forest_tree import (
     run_ids,
     run_start,
 )
-from client.models import ConversationSummary, Forest, ResponseNode
+from grove_explorer.client.models import ConversationSummary, Forest, ResponseNode
 
 CONVERSATION = ConversationSummary(conversation_id="c1", title="Test", starred=False)
 

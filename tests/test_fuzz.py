@@ -30,12 +30,12 @@ from google.protobuf import empty_pb2
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from client import Client
-from protos import chat_pb2
-from server.auth import hash_key
-from server.config import ServerConfig
-from server.runtime import GroveServer
-from server.store.sqlite import decode_tokens
+from grove_explorer.client import Client
+from grove_explorer.protos import chat_pb2
+from grove_explorer.server.auth import hash_key
+from grove_explorer.server.config import ServerConfig
+from grove_explorer.server.runtime import GroveServer
+from grove_explorer.server.store.sqlite import decode_tokens
 from tests.test_store import search_index_problems
 
 SERVICE = chat_pb2.DESCRIPTOR.services_by_name["Chat"]

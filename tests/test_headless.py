@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 
-from app.cli import main
-from client import Client, SamplingParams
-from client.export import FORMAT_NAME, FORMAT_VERSION
-from server.runtime import GroveServer
+from grove_explorer.app.cli import main
+from grove_explorer.client import Client, SamplingParams
+from grove_explorer.client.export import FORMAT_NAME, FORMAT_VERSION
+from grove_explorer.server.runtime import GroveServer
 from tests.helpers import collect
 
 ENTRY = "from app.cli import main; raise SystemExit(main())"
@@ -390,7 +390,7 @@ def test_documents_keep_exact_text_except_on_a_terminal(
 ) -> None:
     import io
 
-    from app.headless import Outcome, _emit
+    from grove_explorer.app.headless import Outcome, _emit
 
     class Terminal(io.StringIO):
         def isatty(self) -> bool:

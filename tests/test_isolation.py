@@ -20,10 +20,10 @@ import grpc
 import pytest
 from google.protobuf import empty_pb2
 
-from client import Client
-from protos import chat_pb2
-from server.auth import hash_key
-from server.runtime import GroveServer
+from grove_explorer.client import Client
+from grove_explorer.protos import chat_pb2
+from grove_explorer.server.auth import hash_key
+from grove_explorer.server.runtime import GroveServer
 
 SERVICE = chat_pb2.DESCRIPTOR.services_by_name["Chat"]
 RPC_NAMES = [method.name for method in SERVICE.methods]

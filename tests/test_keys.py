@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from app.cli import main as grove
-from client import Client, NotFoundError, UnauthenticatedError
-from server.auth import LOCAL_USER, exposure_refusal, hash_key, is_loopback_host
-from server.config import ServerConfig
-from server.keys import KEY_PREFIX, create_key, key_id_of
-from server.runtime import GroveServer, StartupError
+from grove_explorer.app.cli import main as grove
+from grove_explorer.client import Client, NotFoundError, UnauthenticatedError
+from grove_explorer.server.auth import LOCAL_USER, exposure_refusal, hash_key, is_loopback_host
+from grove_explorer.server.config import ServerConfig
+from grove_explorer.server.keys import KEY_PREFIX, create_key, key_id_of
+from grove_explorer.server.runtime import GroveServer, StartupError
 from tests.helpers import collect
 
 # `grove …` exactly as the console script runs it (app.cli has no __main__).
@@ -138,7 +138,7 @@ def test_grove_keys_create_prints_the_key_once_and_stores_only_its_hash(db: Path
     assert key.encode() not in stored
     assert hash_key(key).encode() in stored
     listed = subprocess.run(
-        [sys.executable, "-m", "server", "keys", "list", "--db", str(db)],
+        [sys.executable, "-m", "grove_explorer.server", "keys", "list", "--db", str(db)],
         capture_output=True,
         text=True,
         timeout=30,

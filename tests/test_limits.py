@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from client import Client, ResourceExhaustedError, SamplingParams
-from server.runtime import GroveServer
+from grove_explorer.client import Client, ResourceExhaustedError, SamplingParams
+from grove_explorer.server.runtime import GroveServer
 from tests.helpers import collect
 
 

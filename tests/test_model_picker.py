@@ -12,18 +12,18 @@ from textual.pilot import Pilot
 from textual.widget import Widget
 from textual.widgets import Select
 
-from app.commands import ACTIONS
-from app.errors import BACKEND_FAILED
-from app.screens.compare import CompareScreen, SamplingScreen
-from app.screens.help import binding_rows
-from app.screens.main import MainScreen
-from app.screens.model_picker import RAW_LABEL, ModelPickerScreen
-from client.service import ConversationSettings
-from server.backends import ModelsConfig
-from server.config import ServerConfig
-from server.runtime import GroveServer
-from server.sampler.base import ResolvedParams, SamplerError, SamplerErrorKind
-from server.sampler.offline import OfflineSampler
+from grove_explorer.app.commands import ACTIONS
+from grove_explorer.app.errors import BACKEND_FAILED
+from grove_explorer.app.screens.compare import CompareScreen, SamplingScreen
+from grove_explorer.app.screens.help import binding_rows
+from grove_explorer.app.screens.main import MainScreen
+from grove_explorer.app.screens.model_picker import RAW_LABEL, ModelPickerScreen
+from grove_explorer.client.service import ConversationSettings
+from grove_explorer.server.backends import ModelsConfig
+from grove_explorer.server.config import ServerConfig
+from grove_explorer.server.runtime import GroveServer
+from grove_explorer.server.sampler.base import ResolvedParams, SamplerError, SamplerErrorKind
+from grove_explorer.server.sampler.offline import OfflineSampler
 from tests.app_helpers import main_screen, make_app, send, settle, until
 
 SIZE = (140, 40)

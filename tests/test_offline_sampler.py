@@ -16,15 +16,15 @@ from pathlib import Path
 
 import pytest
 
-from server.sampler import offline
-from server.sampler.base import (
+from grove_explorer.server.sampler import offline
+from grove_explorer.server.sampler.base import (
     InvalidParamsError,
     PathMessage,
     RequestedParams,
     ResolvedParams,
     SampledToken,
 )
-from server.sampler.offline import OfflineSampler, Pacer
+from grove_explorer.server.sampler.offline import OfflineSampler, Pacer
 
 GARDEN_PROMPT = (
     "My vegetable garden has heavy clay soil. Should I add compost and mulch to the beds "
@@ -186,8 +186,8 @@ def test_min_reply_tokens_is_validated() -> None:
 
 
 async def test_server_config_sets_the_offline_min_reply_tokens() -> None:
-    from server.config import ServerConfig
-    from server.runtime import default_sampler
+    from grove_explorer.server.config import ServerConfig
+    from grove_explorer.server.runtime import default_sampler
 
     assert ServerConfig().offline_min_reply_tokens == 48
     long_sampler = default_sampler(ServerConfig(offline_min_reply_tokens=300))

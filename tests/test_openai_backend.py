@@ -12,18 +12,18 @@ from dataclasses import replace
 import grpc
 import pytest
 
-from client import (
+from grove_explorer.client import (
     BackendError,
     Client,
     InvalidArgumentError,
     SamplingParams,
 )
-from client.service import ConversationService, StreamFailed
-from client.streams import BudgetEvent, ModelResponseEvent, TokensEvent
-from server.backends import DEFAULT_SYSTEM_PROMPTS, ModelsConfig
-from server.config import ServerConfig
-from server.runtime import GroveServer
-from server.sampler.offline import OFFLINE_MODEL_NAME
+from grove_explorer.client.service import ConversationService, StreamFailed
+from grove_explorer.client.streams import BudgetEvent, ModelResponseEvent, TokensEvent
+from grove_explorer.server.backends import DEFAULT_SYSTEM_PROMPTS, ModelsConfig
+from grove_explorer.server.config import ServerConfig
+from grove_explorer.server.runtime import GroveServer
+from grove_explorer.server.sampler.offline import OFFLINE_MODEL_NAME
 from tests.conftest import openai_backend
 from tests.fake_openai import DEFAULT_REPLY, FakeOpenAI, token_logprob
 from tests.helpers import collect

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from server.sampler.base import (
+from grove_explorer.server.sampler.base import (
     InvalidParamsError,
     PathMessage,
     RequestedParams,
@@ -21,7 +21,7 @@ from server.sampler.base import (
     SamplerErrorKind,
     Usage,
 )
-from server.sampler.openai_compat import (
+from grove_explorer.server.sampler.openai_compat import (
     MAX_SEED,
     OpenAIBackendSettings,
     OpenAICompatibleSampler,

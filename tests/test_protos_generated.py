@@ -1,4 +1,4 @@
-"""The committed generated code matches what `python -m protos.regenerate` produces."""
+"""The committed generated code matches what `python -m grove_explorer.protos.regenerate` makes."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from protos import regenerate
+from grove_explorer.protos import regenerate
 
 GENERATED = (
     "chat_pb2.py",
@@ -20,15 +20,16 @@ GENERATED = (
 
 @pytest.mark.parametrize("name", GENERATED)
 def test_generated_code_is_current(tmp_path: Path, name: str) -> None:
-    regenerate.generate(tmp_path)
-    fresh = (tmp_path / "protos" / name).read_text()
+    fresh = (regenerate.generate(tmp_path) / name).read_text()
     committed = (regenerate.PROTOS_DIR / name).read_text()
-    assert committed == fresh, f"protos/{name} is stale: run `python -m protos.regenerate`"
+    assert committed == fresh, (
+        f"protos/{name} is stale: run `python -m grove_explorer.protos.regenerate`"
+    )
 
 
 def test_seed_fields_exist() -> None:
     """Every message and field the seed's SDK touches is in the contract."""
-    from protos import chat_pb2, sampler_public_pb2
+    from grove_explorer.protos import chat_pb2, sampler_public_pb2
 
     request = chat_pb2.AddResponseRequest(
         conversation_id="c",

@@ -22,22 +22,22 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from client import (
+from grove_explorer.client import (
     Client,
     FailedPreconditionError,
     InvalidArgumentError,
     NotFoundError,
     SamplingParams,
 )
-from client.grok import Conversation, Response
-from client.research import Annotation, SearchHit
-from client.service import ConversationService
-from client.streams import TokenInfo, TokensEvent
-from protos import chat_pb2, sampler_public_pb2
-from server.auth import hash_key
-from server.backends import ModelsConfig
-from server.runtime import GroveServer
-from server.search import QueryError, parse_query
+from grove_explorer.client.grok import Conversation, Response
+from grove_explorer.client.research import Annotation, SearchHit
+from grove_explorer.client.service import ConversationService
+from grove_explorer.client.streams import TokenInfo, TokensEvent
+from grove_explorer.protos import chat_pb2, sampler_public_pb2
+from grove_explorer.server.auth import hash_key
+from grove_explorer.server.backends import ModelsConfig
+from grove_explorer.server.runtime import GroveServer
+from grove_explorer.server.search import QueryError, parse_query
 from tests.conftest import openai_backend
 from tests.fake_openai import DEFAULT_REPLY, FakeOpenAI, token_logprob
 from tests.test_store import search_index_problems

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from client import Client, SamplingParams
-from server.runtime import GroveServer
+from grove_explorer.client import Client, SamplingParams
+from grove_explorer.server.runtime import GroveServer
 from tests.helpers import collect
 
 

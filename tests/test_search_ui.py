@@ -6,10 +6,10 @@ from dataclasses import dataclass
 
 from rich.text import Text
 
-from app.screens.main import MainScreen
-from app.screens.search import HIGHLIGHT, SearchScreen, hit_text, snippet_text
-from client.research import Annotation, SearchHit
-from server.runtime import GroveServer
+from grove_explorer.app.screens.main import MainScreen
+from grove_explorer.app.screens.search import HIGHLIGHT, SearchScreen, hit_text, snippet_text
+from grove_explorer.client.research import Annotation, SearchHit
+from grove_explorer.server.runtime import GroveServer
 from tests.app_helpers import main_screen, make_app, settle, until
 
 SIZE = (140, 40)

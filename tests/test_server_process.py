@@ -14,14 +14,14 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
-from client import Client, SamplingParams
+from grove_explorer.client import Client, SamplingParams
 
 
 async def _start(db: Path, *extra: str) -> tuple[asyncio.subprocess.Process, str]:
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "server",
+        "grove_explorer.server",
         "--port",
         "0",
         "--db",
@@ -50,7 +50,10 @@ async def served(tmp_path: Path):
 
 def test_help_lists_every_flag() -> None:
     out = subprocess.run(
-        [sys.executable, "-m", "server", "--help"], capture_output=True, text=True, check=True
+        [sys.executable, "-m", "grove_explorer.server", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     for flag in (
         "--host",
@@ -72,7 +75,7 @@ def test_help_lists_every_flag() -> None:
 def test_offline_min_tokens_flag_reaches_the_config() -> None:
     import argparse
 
-    from server.cli import add_serve_arguments, config_from_args
+    from grove_explorer.server.cli import add_serve_arguments, config_from_args
 
     parser = argparse.ArgumentParser()
     add_serve_arguments(parser)

@@ -6,9 +6,9 @@ import asyncio
 
 import pytest
 
-from client import Client, SamplingParams
-from client.models import ConversationSummary, Forest, ResponseNode
-from client.service import (
+from grove_explorer.client import Client, SamplingParams
+from grove_explorer.client.models import ConversationSummary, Forest, ResponseNode
+from grove_explorer.client.service import (
     ConversationDeleted,
     ConversationService,
     ConversationUpdated,
@@ -18,7 +18,7 @@ from client.service import (
     StreamFailed,
     TokensAppended,
 )
-from server.runtime import GroveServer
+from grove_explorer.server.runtime import GroveServer
 
 
 @pytest.fixture

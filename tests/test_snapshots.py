@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from app.config import AppConfig
-from app.grove_app import GroveApp
-from app.screenshots import SCENES, ready
+from grove_explorer.app.config import AppConfig
+from grove_explorer.app.grove_app import GroveApp
+from grove_explorer.app.screenshots import SCENES, ready
 
 
 def _app(tmp_path: Path) -> GroveApp:

@@ -22,7 +22,7 @@ from typing import Any
 import aiosqlite
 import pytest
 
-from server.store import (
+from grove_explorer.server.store import (
     AnnotationRecord,
     ImportItem,
     NewResponse,
@@ -32,7 +32,7 @@ from server.store import (
     UnknownConversationError,
     UnknownParentError,
 )
-from server.store.migrations import (
+from grove_explorer.server.store.migrations import (
     LATEST_VERSION,
     MIGRATIONS,
     Migration,
@@ -40,7 +40,7 @@ from server.store.migrations import (
     current_version,
     migrate,
 )
-from server.store.sqlite import StoreClosedError
+from grove_explorer.server.store.sqlite import StoreClosedError
 
 ALICE = "alice"
 BOB = "bob"

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from client import Client
-from protos import chat_pb2
-from server.runtime import GroveServer
+from grove_explorer.client import Client
+from grove_explorer.protos import chat_pb2
+from grove_explorer.server.runtime import GroveServer
 
 MARKER = "replay-marker-7d1f"
 HOSTILE = (

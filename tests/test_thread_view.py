@@ -10,16 +10,16 @@ from textual.geometry import Region
 from textual.widgets import Markdown
 from textual.widgets.markdown import MarkdownBlock
 
-from app.safe_text import clean
-from app.widgets.message_view import MessageView, RenderedOnce, header_text
-from app.widgets.thread_view import (
+from grove_explorer.app.safe_text import clean
+from grove_explorer.app.widgets.message_view import MessageView, RenderedOnce, header_text
+from grove_explorer.app.widgets.thread_view import (
     WINDOW,
     LiveReply,
     MoreMessages,
     ThreadView,
     finished_length,
 )
-from client.models import ConversationSummary, Forest, ResponseNode
+from grove_explorer.client.models import ConversationSummary, Forest, ResponseNode
 
 EVIL = "[@click=app.quit]x[/b] [TODO] \x1b[2J \x1b]0;title\x07 \x1b]52;c;ZXZpbA==\x07"
 SUMMARY = ConversationSummary(conversation_id="c1", title="t", starred=False)

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 import trustme
 
-from client import Client, ServerUnavailableError
-from server.config import ServerConfig
-from server.runtime import GroveServer, StartupError
+from grove_explorer.client import Client, ServerUnavailableError
+from grove_explorer.server.config import ServerConfig
+from grove_explorer.server.runtime import GroveServer, StartupError
 from tests.helpers import collect
 
 
@@ -133,7 +133,7 @@ async def test_unusable_tls_files_are_clear_errors(
 def test_tls_flags_go_together() -> None:
     import argparse
 
-    from server.cli import add_serve_arguments, config_from_args
+    from grove_explorer.server.cli import add_serve_arguments, config_from_args
 
     parser = argparse.ArgumentParser()
     add_serve_arguments(parser)
@@ -147,7 +147,7 @@ async def test_serve_prints_tls_in_its_start_line(tmp_path: Path, pki: Pki) -> N
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "server",
+        "grove_explorer.server",
         "--port",
         "0",
         "--db",

@@ -13,10 +13,10 @@ from rich.markdown import Markdown as RichMarkdown
 from rich.text import Text
 from textual.widgets import Input
 
-from app.safe_text import clean
-from app.screens.dialogs import PromptScreen
-from app.screens.main import MainScreen
-from app.screens.tokens import (
+from grove_explorer.app.safe_text import clean
+from grove_explorer.app.screens.dialogs import PromptScreen
+from grove_explorer.app.screens.main import MainScreen
+from grove_explorer.app.screens.tokens import (
     NOT_SAMPLED,
     TokenText,
     TokenViewScreen,
@@ -24,17 +24,17 @@ from app.screens.tokens import (
     visible_token,
     wrap_lines,
 )
-from app.widgets.message_view import (
+from grove_explorer.app.widgets.message_view import (
     CURSOR_SHADE,
     GIVEN_SHADE,
     SHADES,
     MessageView,
     probability_bucket,
 )
-from client.models import ResponseNode
-from client.sampler import SamplingParams
-from client.streams import TokenInfo
-from server.runtime import GroveServer
+from grove_explorer.client.models import ResponseNode
+from grove_explorer.client.sampler import SamplingParams
+from grove_explorer.client.streams import TokenInfo
+from grove_explorer.server.runtime import GroveServer
 from tests.app_helpers import main_screen, make_app, send, settle
 from tests.fake_openai import FakeOpenAI
 

@@ -36,18 +36,18 @@ from textual.screen import ModalScreen, Screen
 from textual.timer import Timer
 from textual.widgets import Button, Footer, Header, Input, Label, Select, Static
 
-from app.diffing import common_prefix_words, similarity, word_diff, words
-from app.errors import describe_error, error_title
-from app.messages import ServiceUpdate
-from app.safe_text import clean, first_line
-from app.screens.dialogs import DIALOG_CSS
-from app.screens.help import HelpScreen, binding_rows
-from app.widgets.sample_column import MARKER, SampleColumn, sampling_parts
-from client.catalog import ModelCatalog
-from client.errors import GroveError
-from client.models import Forest, ResponseNode
-from client.sampler import SamplingParams
-from client.service import (
+from grove_explorer.app.diffing import common_prefix_words, similarity, word_diff, words
+from grove_explorer.app.errors import describe_error, error_title
+from grove_explorer.app.messages import ServiceUpdate
+from grove_explorer.app.safe_text import clean, first_line
+from grove_explorer.app.screens.dialogs import DIALOG_CSS
+from grove_explorer.app.screens.help import HelpScreen, binding_rows
+from grove_explorer.app.widgets.sample_column import MARKER, SampleColumn, sampling_parts
+from grove_explorer.client.catalog import ModelCatalog
+from grove_explorer.client.errors import GroveError
+from grove_explorer.client.models import Forest, ResponseNode
+from grove_explorer.client.sampler import SamplingParams
+from grove_explorer.client.service import (
     ConversationDeleted,
     ConversationService,
     LeafMoved,

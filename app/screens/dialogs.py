@@ -9,7 +9,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, TextArea
 
-from app.safe_text import inert
+from grove_explorer.app.safe_text import inert
 
 DIALOG_CSS = """
 {name} {{

@@ -16,8 +16,8 @@ from textual.dom import DOMNode
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from app.annotation_marks import LEGEND as ANNOTATION_LEGEND
-from app.widgets.forest_tree import LEGEND as FOREST_LEGEND
+from grove_explorer.app.annotation_marks import LEGEND as ANNOTATION_LEGEND
+from grove_explorer.app.widgets.forest_tree import LEGEND as FOREST_LEGEND
 
 # Generic movement inherited from Textual's widgets: listed once as a sentence instead.
 _GENERIC_PREFIXES = ("scroll_", "page_", "cursor_")

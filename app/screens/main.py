@@ -23,28 +23,28 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Header
 
-from app.annotation_marks import format_tags, parse_tags
-from app.errors import describe_error, error_title
-from app.memory import freeze_long_lived
-from app.messages import ServiceUpdate
-from app.safe_text import clean, first_line
-from app.screens.compare import MAX_SAMPLES as MAX_BATCH
-from app.screens.compare import CompareScreen
-from app.screens.dialogs import ConfirmScreen, EditScreen, NoteScreen, PromptScreen
-from app.screens.help import HelpScreen, binding_rows
-from app.screens.model_picker import ModelPickerScreen, model_label, prompt_label
-from app.screens.search import SearchScreen
-from app.screens.tokens import open_token_view, toggle_token_shading
-from app.widgets.composer import Composer
-from app.widgets.conversation_list import ConversationList, ConversationOptions
-from app.widgets.forest_tree import PENDING_PREFIX, ForestTree, preorder
-from app.widgets.status_line import StatusLine
-from app.widgets.thread_view import ThreadView
-from client.catalog import ModelCatalog
-from client.errors import GroveError
-from client.models import Forest, ResponseNode
-from client.research import Annotation, SearchHit
-from client.service import (
+from grove_explorer.app.annotation_marks import format_tags, parse_tags
+from grove_explorer.app.errors import describe_error, error_title
+from grove_explorer.app.memory import freeze_long_lived
+from grove_explorer.app.messages import ServiceUpdate
+from grove_explorer.app.safe_text import clean, first_line
+from grove_explorer.app.screens.compare import MAX_SAMPLES as MAX_BATCH
+from grove_explorer.app.screens.compare import CompareScreen
+from grove_explorer.app.screens.dialogs import ConfirmScreen, EditScreen, NoteScreen, PromptScreen
+from grove_explorer.app.screens.help import HelpScreen, binding_rows
+from grove_explorer.app.screens.model_picker import ModelPickerScreen, model_label, prompt_label
+from grove_explorer.app.screens.search import SearchScreen
+from grove_explorer.app.screens.tokens import open_token_view, toggle_token_shading
+from grove_explorer.app.widgets.composer import Composer
+from grove_explorer.app.widgets.conversation_list import ConversationList, ConversationOptions
+from grove_explorer.app.widgets.forest_tree import PENDING_PREFIX, ForestTree, preorder
+from grove_explorer.app.widgets.status_line import StatusLine
+from grove_explorer.app.widgets.thread_view import ThreadView
+from grove_explorer.client.catalog import ModelCatalog
+from grove_explorer.client.errors import GroveError
+from grove_explorer.client.models import Forest, ResponseNode
+from grove_explorer.client.research import Annotation, SearchHit
+from grove_explorer.client.service import (
     BudgetUpdated,
     ConversationDeleted,
     ConversationOpened,

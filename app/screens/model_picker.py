@@ -22,10 +22,10 @@ from textual.screen import ModalScreen
 from textual.widgets import Label, OptionList, Static
 from textual.widgets.option_list import Option
 
-from app.safe_text import clean, first_line
-from app.screens.dialogs import DIALOG_CSS
-from client.catalog import ModelCatalog, ModelInfo, SystemPromptInfo
-from client.service import ConversationSettings
+from grove_explorer.app.safe_text import clean, first_line
+from grove_explorer.app.screens.dialogs import DIALOG_CSS
+from grove_explorer.client.catalog import ModelCatalog, ModelInfo, SystemPromptInfo
+from grove_explorer.client.service import ConversationSettings
 
 CURRENT = "●"
 """Marks the model and prompt the conversation uses now."""

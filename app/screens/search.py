@@ -27,12 +27,12 @@ from textual.timer import Timer
 from textual.widgets import Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
-from app.annotation_marks import run_marks
-from app.errors import describe_error
-from app.safe_text import clean, first_line
-from client.errors import GroveError
-from client.research import SearchHit
-from client.service import ConversationService
+from grove_explorer.app.annotation_marks import run_marks
+from grove_explorer.app.errors import describe_error
+from grove_explorer.app.safe_text import clean, first_line
+from grove_explorer.client.errors import GroveError
+from grove_explorer.client.research import SearchHit
+from grove_explorer.client.service import ConversationService
 
 log = logging.getLogger(__name__)
 

@@ -45,11 +45,11 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widgets import Footer, Header, Static
 
-from app.errors import describe_error, error_title
-from app.safe_text import clean
-from app.screens.dialogs import PromptScreen
-from app.screens.help import HelpScreen, binding_rows
-from app.widgets.message_view import (
+from grove_explorer.app.errors import describe_error, error_title
+from grove_explorer.app.safe_text import clean
+from grove_explorer.app.screens.dialogs import PromptScreen
+from grove_explorer.app.screens.help import HelpScreen, binding_rows
+from grove_explorer.app.widgets.message_view import (
     BUCKET_LABELS,
     CURSOR_SHADE,
     PROBABILITY_EDGES,
@@ -62,13 +62,13 @@ from app.widgets.message_view import (
     shaded_tokens,
     token_display,
 )
-from client.errors import GroveError
-from client.models import ResponseNode
-from client.service import ConversationService
-from client.streams import TokenInfo
+from grove_explorer.client.errors import GroveError
+from grove_explorer.client.models import ResponseNode
+from grove_explorer.client.service import ConversationService
+from grove_explorer.client.streams import TokenInfo
 
 if TYPE_CHECKING:
-    from app.screens.main import MainScreen
+    from grove_explorer.app.screens.main import MainScreen
 
 NOT_SAMPLED = "No tokens: written, not sampled"
 """What `v` and `V` say on a message a person wrote (a human message or a manual reply)."""

@@ -24,9 +24,9 @@ from textual.strip import Strip
 from textual.style import Style
 from textual.visual import VisualType
 
-from app.annotation_marks import header_marks, note_text
-from app.widgets.message_view import MessageView
-from client.models import ResponseNode
+from grove_explorer.app.annotation_marks import header_marks, note_text
+from grove_explorer.app.widgets.message_view import MessageView
+from grove_explorer.client.models import ResponseNode
 
 
 @dataclass

@@ -18,8 +18,8 @@ from textual.message import Message
 from textual.widgets import Input, OptionList
 from textual.widgets.option_list import Option
 
-from app.safe_text import first_line
-from client.models import ConversationSummary
+from grove_explorer.app.safe_text import first_line
+from grove_explorer.client.models import ConversationSummary
 
 UNTITLED = "Untitled"
 

@@ -41,9 +41,9 @@ from textual.reactive import reactive
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
-from app.annotation_marks import run_marks
-from app.safe_text import first_line
-from client.models import Forest, ResponseNode
+from grove_explorer.app.annotation_marks import run_marks
+from grove_explorer.app.safe_text import first_line
+from grove_explorer.client.models import Forest, ResponseNode
 
 PENDING_PREFIX = "pending:"
 """Ids of streaming placeholders start with this (they are replaced when stored)."""

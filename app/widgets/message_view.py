@@ -35,9 +35,9 @@ from textual.visual import RenderOptions, RichVisual, Visual, VisualType
 from textual.widget import Widget
 from textual.widgets import Static
 
-from app.safe_text import clean
-from client.models import ResponseNode
-from client.streams import TokenInfo
+from grove_explorer.app.safe_text import clean
+from grove_explorer.client.models import ResponseNode
+from grove_explorer.client.streams import TokenInfo
 
 SEPARATOR = " · "
 

@@ -33,10 +33,10 @@ from textual.strip import Strip
 from textual.widget import Widget
 from textual.widgets import Static
 
-from app.diffing import DiffKind, word_spans, words
-from app.safe_text import clean
-from app.widgets.message_view import body_renderable
-from client.models import ResponseNode
+from grove_explorer.app.diffing import DiffKind, word_spans, words
+from grove_explorer.app.safe_text import clean
+from grove_explorer.app.widgets.message_view import body_renderable
+from grove_explorer.client.models import ResponseNode
 
 SEPARATOR = " · "
 MARKER = "┊"

@@ -11,7 +11,7 @@ import time
 from rich.text import Text
 from textual.widgets import Static
 
-from app.safe_text import clean
+from grove_explorer.app.safe_text import clean
 
 
 class StatusLine(Static):

@@ -60,15 +60,15 @@ from textual.widget import Widget
 from textual.widgets import Markdown, Static
 from textual.worker import Worker
 
-from app.safe_text import clean
-from app.widgets.annotated_message import AnnotatedMessageView
-from app.widgets.message_view import (
+from grove_explorer.app.safe_text import clean
+from grove_explorer.app.widgets.annotated_message import AnnotatedMessageView
+from grove_explorer.app.widgets.message_view import (
     MessageView,
     RenderedOnce,
     header_text,
     markdown_renderable,
 )
-from client.models import Forest, ResponseNode
+from grove_explorer.client.models import Forest, ResponseNode
 
 WINDOW = 60
 """Messages mounted when a path is shown, and added per "earlier"/"later" step."""

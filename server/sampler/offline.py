@@ -46,7 +46,7 @@ from itertools import accumulate
 from operator import itemgetter, mul
 from pathlib import Path
 
-from server.sampler.base import (
+from grove_explorer.server.sampler.base import (
     InvalidParamsError,
     ModelDescription,
     PathMessage,

@@ -42,7 +42,7 @@ import openai
 from openai import AsyncOpenAI
 from openai.types.chat import ChatCompletionChunk, ChatCompletionMessageParam
 
-from server.sampler.base import (
+from grove_explorer.server.sampler.base import (
     InvalidParamsError,
     ModelDescription,
     PathMessage,

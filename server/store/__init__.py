@@ -1,6 +1,6 @@
 """Persistence for the Chat server: the `Store` protocol and its SQLite implementation."""
 
-from server.store.protocol import (
+from grove_explorer.server.store.protocol import (
     AnnotationRecord,
     ApiKeyCheck,
     ApiKeyRecord,
@@ -20,7 +20,7 @@ from server.store.protocol import (
     UnknownConversationError,
     UnknownParentError,
 )
-from server.store.sqlite import SqliteStore
+from grove_explorer.server.store.sqlite import SqliteStore
 
 __all__ = [
     "AnnotationRecord",

@@ -41,8 +41,8 @@ from typing import Any, Literal, NoReturn, Self
 
 import aiosqlite
 
-from server.store.migrations import migrate
-from server.store.protocol import (
+from grove_explorer.server.store.migrations import migrate
+from grove_explorer.server.store.protocol import (
     AnnotationRecord,
     ApiKeyCheck,
     ApiKeyRecord,

@@ -12,7 +12,7 @@ import socket
 from pathlib import Path
 
 from tests.app_helpers import main_screen, make_app, send, settle, until
-from tests.test_server_process import _start
+from tests.e2e.test_server_process import _start
 
 SIZE = (120, 36)
 

@@ -15,8 +15,8 @@ import pytest
 
 from grove_explorer.client import Client, NotFoundError, SamplingParams, ServerUnavailableError
 from grove_explorer.server.runtime import GroveServer
+from tests.e2e.test_server_process import _start
 from tests.helpers import collect
-from tests.test_server_process import _start
 
 
 def _checkpoints(db: Path) -> list[tuple[str, str]]:

@@ -11,7 +11,7 @@ import asyncio
 from pathlib import Path
 
 from grove_explorer.server.launcher import ServerProcess, free_port
-from tests.app_helpers import main_screen, make_app, send, settle, until
+from tests.app_helpers import explorer, send, settle, until
 
 SIZE = (120, 36)
 
@@ -25,9 +25,7 @@ async def test_killed_server_is_reported_and_f5_reloads_the_kept_partial(tmp_pat
     process = await ServerProcess(db, slow).start()
     restarted = None
     try:
-        app = make_app(process.address)
-        async with app.run_test(size=SIZE) as pilot:
-            screen = await main_screen(pilot)
+        async with explorer(process.address, size=SIZE) as (app, pilot, screen):
             await send(pilot, "Tell me a very long story about rivers")
             await until(pilot, lambda: len(screen.thread.live_text) > 150, "a partial")
             streamed = screen.thread.live_text

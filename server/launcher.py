@@ -118,11 +118,14 @@ class ServerProcess:
             if isinstance(error, TimeoutError):
                 raise RuntimeError(self._failure("did not print its address in time")) from None
             raise
-        match = START_LINE_RE.match(line or "")
+        if line is None:
+            code = await self.wait()
+            raise RuntimeError(self._failure(f"exited with code {code} before its start line"))
+        match = START_LINE_RE.match(line)
         if match is None:
             await self.stop()
             raise RuntimeError(self._failure(f"printed {line!r} instead of its start line"))
-        self.start_line = line or ""
+        self.start_line = line
         self.address = match.group(1)
         return self
 

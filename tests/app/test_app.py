@@ -5,7 +5,7 @@ from __future__ import annotations
 from grove_explorer.client import Client
 from grove_explorer.protos import chat_pb2
 from grove_explorer.server.runtime import GroveServer
-from tests.app_helpers import explorer, send, settle, until
+from tests.app_helpers import explorer, main_screen, make_app, send, settle, until
 
 SIZE = (130, 40)
 
@@ -208,7 +208,9 @@ async def test_message_text_is_inert(server: GroveServer) -> None:
 async def test_links_open_only_http_after_confirmation(server: GroveServer, monkeypatch) -> None:
     opened: list[str] = []
     monkeypatch.setattr("grove_explorer.app.screens.main.webbrowser.open", opened.append)
-    async with explorer(server.address, size=SIZE) as (app, pilot, screen):
+    app = make_app(server.address)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await main_screen(pilot)
         from grove_explorer.app.screens.dialogs import ConfirmScreen
         from grove_explorer.app.widgets.thread_view import ThreadView
 

@@ -62,7 +62,7 @@ from textual import events
 from textual._compositor import ChopsUpdate, LayoutUpdate
 from textual.screen import Screen
 
-from bench.sdk import ServerProcess
+from bench.sdk import server_process
 from bench.tui import SIZE, FrameProbe, GcMeter, LoopMeter, median, ms, p95, verdict
 from grove_explorer.app.config import AppConfig
 from grove_explorer.app.grove_app import GroveApp
@@ -703,7 +703,7 @@ async def run(args: argparse.Namespace) -> None:
             "--offline-min-tokens",
             str(setup.tokens),
         )
-        async with ServerProcess(Path(tmp) / "bench.sqlite3", extra) as server:
+        async with server_process(Path(tmp) / "bench.sqlite3", extra) as server:
             if not args.skip_sdk:
                 print(f"\n(a) server {server.address}", flush=True)
                 sdk = await run_sdk(server.address, setup)

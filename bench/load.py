@@ -75,9 +75,7 @@ import gc
 import json
 import math
 import os
-import re
 import shlex
-import signal
 import subprocess
 import sys
 import tempfile
@@ -86,10 +84,10 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 
 from grove_explorer.client import Client, Conversation, ResourceExhaustedError, SamplingParams
 from grove_explorer.client.streams import ModelResponseEvent, TokensEvent, UserResponseEvent
+from grove_explorer.server import launcher
 
 DEFAULT_STREAMS = 200
 DEFAULT_TOKENS = 150
@@ -107,8 +105,6 @@ CAP_CHECK_TIMEOUT_S = 30.0
 PROMPT = "Tell me about trees, gardens and the weather."
 TICK_S = 0.005
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-# Only "on HOST:PORT (" is relied on: what follows in the parentheses has changed before.
-_ADDRESS_RE = re.compile(r"Grove Chat server on (\S+) \(")
 _STARTUP_TIMEOUT_S = 60.0
 _SHUTDOWN_TIMEOUT_S = 20.0
 _SETUP_TIMEOUT_S = 60.0
@@ -178,84 +174,29 @@ class ClientResult:
 # -- the server subprocess -----------------------------------------------------------------
 
 
-class ServerProcess:
-    """`python -m grove_explorer.server` on a free loopback port; SIGTERM on exit, SIGKILL
-    if it hangs.
+class ServerProcess(launcher.ServerProcess):
+    """The shared launcher's server on 127.0.0.1, with its CPU time read from /proc.
 
-    Unlike `bench.sdk.ServerProcess` it exposes the pid, so the server's own CPU time can
-    be read from /proc while the client runs in other processes. With `probe` the same
-    server entry point runs under `serve_probed`, which writes its event-loop lag there.
+    The pid lets the server's own CPU time be read while the client runs in other
+    processes. With `probe` the same server entry point runs under `serve_probed`, which
+    writes its event-loop lag there. The server's log goes to this console.
     """
 
     def __init__(self, db: Path, extra_args: Sequence[str] = (), probe: Path | None = None) -> None:
         entry = (
-            ["grove_explorer.server"]
+            launcher.SERVER_ENTRY
             if probe is None
-            else ["bench.load", "--serve-probed", str(probe)]
+            else ("-m", "bench.load", "--serve-probed", str(probe))
         )
-        self._args = [
-            sys.executable,
-            "-m",
-            *entry,
-            "--host",
-            "127.0.0.1",
-            "--port",
-            "0",
-            "--db",
-            str(db),
-            "--log-level",
-            "WARNING",
-            *extra_args,
-        ]
-        self._process: asyncio.subprocess.Process | None = None
-        self._drain: asyncio.Task[bytes] | None = None
-        self.address = ""
-        self.pid = 0
-
-    async def __aenter__(self) -> ServerProcess:
-        self._process = await asyncio.create_subprocess_exec(
-            *self._args, cwd=PROJECT_ROOT, stdout=asyncio.subprocess.PIPE
+        super().__init__(
+            db,
+            ("--host", "127.0.0.1", *extra_args),
+            entry=entry,
+            cwd=PROJECT_ROOT,
+            startup_timeout=_STARTUP_TIMEOUT_S,
+            shutdown_timeout=_SHUTDOWN_TIMEOUT_S,
+            capture_stderr=False,
         )
-        self.pid = self._process.pid
-        try:
-            self.address = await self._read_address()
-        except BaseException:
-            await self._stop()
-            raise
-        return self
-
-    async def _read_address(self) -> str:
-        process = self._process
-        assert process is not None and process.stdout is not None
-        try:
-            line = await asyncio.wait_for(process.stdout.readline(), _STARTUP_TIMEOUT_S)
-        except TimeoutError:
-            raise RuntimeError("The server did not announce its address in time.") from None
-        match = _ADDRESS_RE.search(line.decode("utf-8", "replace"))
-        if match is None:
-            raise RuntimeError(f"Unexpected first line from the server: {line!r}")
-        # The model lines that follow are not needed; drain them so the pipe never fills.
-        self._drain = asyncio.get_running_loop().create_task(process.stdout.read())
-        return match.group(1)
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self._stop()
-
-    async def _stop(self) -> None:
-        process = self._process
-        if process is None or process.returncode is not None:
-            return
-        process.send_signal(signal.SIGTERM)
-        try:
-            await asyncio.wait_for(process.wait(), _SHUTDOWN_TIMEOUT_S)
-        except (TimeoutError, asyncio.CancelledError):
-            process.kill()
-            await process.wait()
 
     def cpu_seconds(self) -> float:
         """The server's user+system CPU time so far (all its threads), from /proc."""

@@ -41,8 +41,6 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
-import re
-import signal
 import statistics
 import sys
 import tempfile
@@ -51,13 +49,13 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import Protocol
 
 import grpc
 
 from grove_explorer.client import Client, Conversation, SamplingParams
 from grove_explorer.protos import chat_pb2, chat_pb2_grpc
+from grove_explorer.server.launcher import ServerProcess
 
 TARGET_RATIO = 0.95
 FULL_TOKENS = 100_000
@@ -68,7 +66,6 @@ QUICK_ROUNDS = 1
 DEFAULT_MAX_TOKENS = 4096
 MESSAGE = "Tell me about trees, gardens and the weather."
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-_ADDRESS_RE = re.compile(r"Grove Chat server on (\S+) \(")
 # The same channel options the SDK's Client uses, so the raw path is not handicapped.
 _CHANNEL_OPTIONS = (
     ("grpc.max_receive_message_length", -1),
@@ -261,62 +258,16 @@ async def _reply(path: StreamPath, workload: Workload, index: int, stats: RunSta
         raise RuntimeError("A reply carried no tokens; the benchmark cannot progress.")
 
 
-class ServerProcess:
-    """`python -m grove_explorer.server` in a subprocess on a free port; SIGTERM on exit."""
-
-    def __init__(self, db: Path, extra_args: Sequence[str] = ()) -> None:
-        self._args = [
-            sys.executable,
-            "-m",
-            "grove_explorer.server",
-            "--port",
-            "0",
-            "--db",
-            str(db),
-            "--log-level",
-            "WARNING",
-            *extra_args,
-        ]
-        self._process: asyncio.subprocess.Process | None = None
-        self.address = ""
-
-    async def __aenter__(self) -> ServerProcess:
-        self._process = await asyncio.create_subprocess_exec(
-            *self._args, cwd=PROJECT_ROOT, stdout=asyncio.subprocess.PIPE
-        )
-        assert self._process.stdout is not None
-        try:
-            line = await asyncio.wait_for(self._process.stdout.readline(), _STARTUP_TIMEOUT_S)
-        except TimeoutError:
-            await self._stop()
-            raise RuntimeError("The server did not announce its address in time.") from None
-        match = _ADDRESS_RE.search(line.decode("utf-8", "replace"))
-        if match is None:
-            await self._stop()
-            raise RuntimeError(f"Unexpected first line from the server: {line!r}")
-        self.address = match.group(1)
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self._stop()
-
-    async def _stop(self) -> None:
-        process = self._process
-        if process is None or process.returncode is not None:
-            return
-        process.send_signal(signal.SIGTERM)
-        try:
-            await asyncio.wait_for(process.wait(), _SHUTDOWN_TIMEOUT_S)
-        except TimeoutError:
-            process.kill()
-            await process.wait()
-        if process.stdout is not None:
-            await process.stdout.read()
+def server_process(db: Path, extra_args: Sequence[str] = ()) -> ServerProcess:
+    """The benchmark's server: the shared launcher, its log on this console."""
+    return ServerProcess(
+        db,
+        extra_args,
+        cwd=PROJECT_ROOT,
+        startup_timeout=_STARTUP_TIMEOUT_S,
+        shutdown_timeout=_SHUTDOWN_TIMEOUT_S,
+        capture_stderr=False,
+    )
 
 
 def _median(runs: Sequence[RunStats], attribute: str = "tokens_per_second") -> float:
@@ -430,14 +381,14 @@ async def run(args: argparse.Namespace) -> None:
         flush=True,
     )
     with tempfile.TemporaryDirectory(prefix="grove-bench-") as tmp:
-        async with ServerProcess(Path(tmp) / "bench.sqlite3") as server:
+        async with server_process(Path(tmp) / "bench.sqlite3") as server:
             print(f"\nSDK vs raw stub, server {server.address} (token delay 0, batching on)")
             sdk_runs, raw_runs = await compare_sdk_and_raw(
                 server.address, workload, args.rounds, warmup, args.interleave
             )
         off_runs: list[RunStats] = []
         if not args.skip_batching_off:
-            async with ServerProcess(
+            async with server_process(
                 Path(tmp) / "bench-unbatched.sqlite3", ("--batch-max-tokens", "1")
             ) as server:
                 print(f"\nRaw stub, server {server.address} with --batch-max-tokens 1")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import NamedTuple
 
 from textual.pilot import Pilot
 
@@ -15,6 +17,29 @@ from grove_explorer.app.screens.main import MainScreen
 def make_app(address: str, **config: object) -> GroveApp:
     """An app pointed at a running test server."""
     return GroveApp(AppConfig(server=address, **config))  # type: ignore[arg-type]
+
+
+class Explorer(NamedTuple):
+    """A booted explorer: the app, its pilot, and its main screen once conversations are
+    listed (unpack it: `async with explorer(...) as (app, pilot, screen)`)."""
+
+    app: GroveApp
+    pilot: Pilot
+    screen: MainScreen
+
+
+@asynccontextmanager
+async def explorer(
+    address: str, *, size: tuple[int, int] = (80, 24), **config: object
+) -> AsyncIterator[Explorer]:
+    """Boots the explorer against the server at `address` (the app tests' one way in).
+
+    `config` goes to AppConfig (e.g. `keymap=`); `size` is the terminal (Textual's
+    default if not given). The app is shut down when the block ends.
+    """
+    app = make_app(address, **config)
+    async with app.run_test(size=size) as pilot:
+        yield Explorer(app, pilot, await main_screen(pilot))
 
 
 async def main_screen(pilot: Pilot) -> MainScreen:

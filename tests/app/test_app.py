@@ -5,15 +5,13 @@ from __future__ import annotations
 from grove_explorer.client import Client
 from grove_explorer.protos import chat_pb2
 from grove_explorer.server.runtime import GroveServer
-from tests.app_helpers import main_screen, make_app, send, settle, until
+from tests.app_helpers import explorer, main_screen, make_app, send, settle, until
 
 SIZE = (130, 40)
 
 
 async def test_send_streams_a_reply_and_clears_composer(server: GroveServer) -> None:
-    app = make_app(server.address)
-    async with app.run_test(size=SIZE) as pilot:
-        screen = await main_screen(pilot)
+    async with explorer(server.address, size=SIZE) as (_, pilot, screen):
         assert screen.composer.has_focus, "the composer is focused at start"
         await send(pilot, "Tell me about apple trees in the garden")
         await settle(pilot)
@@ -40,9 +38,7 @@ async def test_escape_stops_stream_and_keeps_partial(make_server) -> None:
     running = make_server(token_delay_ms=100.0)
     await running.start()
     try:
-        app = make_app(running.address)
-        async with app.run_test(size=SIZE) as pilot:
-            screen = await main_screen(pilot)
+        async with explorer(running.address, size=SIZE) as (_, pilot, screen):
             await send(pilot, "A long story about the forest")
             await until(pilot, lambda: screen.thread.live_response_id is not None, "live reply")
             await until(
@@ -61,9 +57,7 @@ async def test_escape_stops_stream_and_keeps_partial(make_server) -> None:
 
 
 async def test_resample_then_navigate_siblings(server: GroveServer) -> None:
-    app = make_app(server.address)
-    async with app.run_test(size=SIZE) as pilot:
-        screen = await main_screen(pilot)
+    async with explorer(server.address, size=SIZE) as (_, pilot, screen):
         await send(pilot, "What grows in a forest?")
         await settle(pilot)
         first = screen.forest.leaf_id
@@ -84,9 +78,7 @@ async def test_resample_then_navigate_siblings(server: GroveServer) -> None:
 
 
 async def test_edit_human_message_branches(server: GroveServer) -> None:
-    app = make_app(server.address)
-    async with app.run_test(size=SIZE) as pilot:
-        screen = await main_screen(pilot)
+    async with explorer(server.address, size=SIZE) as (app, pilot, screen):
         await send(pilot, "Original question about rivers")
         await settle(pilot)
         forest = screen.forest
@@ -120,9 +112,7 @@ async def test_conversation_actions(server: GroveServer) -> None:
                 pass
             await future
             await conversation.generate_title()
-    app = make_app(server.address)
-    async with app.run_test(size=SIZE) as pilot:
-        screen = await main_screen(pilot)
+    async with explorer(server.address, size=SIZE) as (app, pilot, screen):
         from grove_explorer.app.widgets.conversation_list import ConversationList
 
         sidebar = screen.query_one(ConversationList)
@@ -170,9 +160,7 @@ async def test_conversation_actions(server: GroveServer) -> None:
 
 
 async def test_errors_are_notified_and_text_is_kept(server: GroveServer) -> None:
-    app = make_app(server.address)
-    async with app.run_test(size=SIZE) as pilot:
-        screen = await main_screen(pilot)
+    async with explorer(server.address, size=SIZE) as (app, pilot, screen):
         huge = "x" * (server.config.max_message_bytes + 10)
         await send(pilot, huge)
         await settle(pilot)
@@ -183,9 +171,7 @@ async def test_errors_are_notified_and_text_is_kept(server: GroveServer) -> None
 
 
 async def test_server_error_on_open_is_a_notification(server: GroveServer) -> None:
-    app = make_app(server.address)
-    async with app.run_test(size=SIZE) as pilot:
-        screen = await main_screen(pilot)
+    async with explorer(server.address, size=SIZE) as (app, pilot, screen):
         screen.action_open_conversation("0" * 32)
         await settle(pilot)
         assert any("does not exist" in str(n.message) for n in app._notifications)
@@ -207,9 +193,7 @@ async def test_message_text_is_inert(server: GroveServer) -> None:
         assert manual.message == hostile
         await conversation.set_title("[b]bold[/b] \x1b[31mred")
         cid = conversation.conversation_id
-    app = make_app(server.address)
-    async with app.run_test(size=SIZE) as pilot:
-        screen = await main_screen(pilot)
+    async with explorer(server.address, size=SIZE) as (app, pilot, screen):
         screen.action_open_conversation(cid)
         await settle(pilot)
         assert screen.forest.current_path[0].message == hostile, "stored text stays as sent"
@@ -244,9 +228,8 @@ async def test_links_open_only_http_after_confirmation(server: GroveServer, monk
 
 
 async def test_keymap_from_config_rebinds_keys(server: GroveServer) -> None:
-    app = make_app(server.address, keymap={"resample": "ctrl+r", "help": "f1"})
-    async with app.run_test(size=SIZE) as pilot:
-        screen = await main_screen(pilot)
+    keymap = {"resample": "ctrl+r", "help": "f1"}
+    async with explorer(server.address, size=SIZE, keymap=keymap) as (app, pilot, screen):
         await send(pilot, "Rebinding keys")
         await settle(pilot)
         first = screen.forest.leaf_id
@@ -266,9 +249,7 @@ async def test_keymap_from_config_rebinds_keys(server: GroveServer) -> None:
 
 
 async def test_copy_and_palette(server: GroveServer) -> None:
-    app = make_app(server.address)
-    async with app.run_test(size=SIZE) as pilot:
-        screen = await main_screen(pilot)
+    async with explorer(server.address, size=SIZE) as (app, pilot, screen):
         await send(pilot, "Copy me please")
         await settle(pilot)
         screen.thread.focus()
@@ -285,9 +266,7 @@ async def test_copy_and_palette(server: GroveServer) -> None:
 
 async def test_notifications_are_plain_text(server: GroveServer) -> None:
     """A server sentence quoting `[/b]` must not be parsed as markup (it would raise)."""
-    app = make_app(server.address)
-    async with app.run_test(size=SIZE) as pilot:
-        screen = await main_screen(pilot)
+    async with explorer(server.address, size=SIZE) as (app, pilot, screen):
         screen.action_open_conversation("[/b][@click=app.quit]x")
         await settle(pilot)
         await pilot.pause()

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from grove_explorer.client import Client, NotFoundError, SamplingParams, ServerUnavailableError
+from grove_explorer.server.launcher import ServerProcess
 from grove_explorer.server.runtime import GroveServer
 from tests.helpers import collect
-from tests.test_server_process import _start
 
 
 def _checkpoints(db: Path) -> list[tuple[str, str]]:
@@ -28,9 +28,10 @@ async def test_kill_9_mid_stream_keeps_everything_up_to_the_last_checkpoint(
     tmp_path: Path,
 ) -> None:
     db = tmp_path / "grove.sqlite3"
-    process, address = await _start(db, "--token-delay-ms", "10", "--offline-min-tokens", "5000")
+    process = ServerProcess(db, ("--token-delay-ms", "10", "--offline-min-tokens", "5000"))
+    await process.start()
     try:
-        async with Client(api_host=address) as sdk:
+        async with Client(api_host=process.address) as sdk:
             conversation = sdk.grok.create_conversation()
             stream, future = conversation.add_response(
                 "Tell me about oak trees.", sampling=SamplingParams(max_tokens=30)
@@ -66,9 +67,9 @@ async def test_kill_9_mid_stream_keeps_everything_up_to_the_last_checkpoint(
     assert mark_text is not None
     received_text = "".join(received)
 
-    restarted, address = await _start(db)
+    restarted = await ServerProcess(db).start()
     try:
-        async with Client(api_host=address) as sdk:
+        async with Client(api_host=restarted.address) as sdk:
             reloaded = await sdk.grok.get_conversation(conversation.conversation_id)
             responses = reloaded.responses
             assert [(r.sender, r.partial) for r in responses] == [

@@ -15,37 +15,17 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from grove_explorer.client import Client, SamplingParams
-
-
-async def _start(db: Path, *extra: str) -> tuple[asyncio.subprocess.Process, str]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "grove_explorer.server",
-        "--port",
-        "0",
-        "--db",
-        str(db),
-        "--log-level",
-        "WARNING",
-        *extra,
-        stdout=asyncio.subprocess.PIPE,
-    )
-    async with asyncio.timeout(30):
-        line = (await process.stdout.readline()).decode()
-    assert line.startswith("Grove Chat server on "), line
-    return process, line.split(" on ", 1)[1].split(" ", 1)[0]
+from grove_explorer.server.launcher import ServerProcess
 
 
 @pytest.fixture
 async def served(tmp_path: Path):
-    process, address = await _start(tmp_path / "grove.sqlite3", "--token-delay-ms", "20")
+    process = ServerProcess(tmp_path / "grove.sqlite3", ("--token-delay-ms", "20"))
+    await process.start()
     try:
-        yield process, address
+        yield process, process.address
     finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
+        await process.stop()
 
 
 def test_help_lists_every_flag() -> None:

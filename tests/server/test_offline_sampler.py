@@ -94,7 +94,7 @@ def _generate_in_subprocess(hash_seed: str) -> list[list[object]]:
         "print(json.dumps(asyncio.run(main())))\n"
     )
     env = {**os.environ, "PYTHONHASHSEED": hash_seed}
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     done = subprocess.run(
         [sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True, check=True
     )

@@ -35,7 +35,7 @@ from grove_explorer.client import Client
 from grove_explorer.client.models import ConversationSummary, Forest, ResponseNode
 from grove_explorer.client.research import Annotation
 from grove_explorer.server.runtime import GroveServer
-from tests.app_helpers import main_screen, make_app, send, settle
+from tests.app_helpers import explorer, send, settle
 
 SIZE = (140, 40)
 
@@ -96,9 +96,7 @@ async def branched(screen: MainScreen, pilot) -> Branches:
 
 
 async def test_keys_annotate_on_the_server_and_show_markers(server: GroveServer) -> None:
-    app = make_app(server.address)
-    async with app.run_test(size=SIZE) as pilot:
-        screen = await main_screen(pilot)
+    async with explorer(server.address, size=SIZE) as (app, pilot, screen):
         await send(pilot, "Tell me about apple trees")
         await settle(pilot)
         forest = screen.forest
@@ -182,9 +180,7 @@ async def test_keys_annotate_on_the_server_and_show_markers(server: GroveServer)
 
 async def test_quick_presses_toggle_in_order(server: GroveServer) -> None:
     """Each change reads the annotation the previous one stored: b b b is bookmarked."""
-    app = make_app(server.address)
-    async with app.run_test(size=SIZE) as pilot:
-        screen = await main_screen(pilot)
+    async with explorer(server.address, size=SIZE) as (_, pilot, screen):
         await send(pilot, "Three quick bookmarks")
         await settle(pilot)
         reply = screen.forest.leaf_id
@@ -197,9 +193,7 @@ async def test_quick_presses_toggle_in_order(server: GroveServer) -> None:
 
 async def test_forest_keys_act_on_the_node(server: GroveServer) -> None:
     """With the forest focused, `b` marks the last response of the node under the cursor."""
-    app = make_app(server.address)
-    async with app.run_test(size=SIZE) as pilot:
-        screen = await main_screen(pilot)
+    async with explorer(server.address, size=SIZE) as (_, pilot, screen):
         b = await branched(screen, pilot)
         screen.action_open_conversation(b.cid)
         await settle(pilot)
@@ -217,9 +211,7 @@ async def test_forest_keys_act_on_the_node(server: GroveServer) -> None:
 
 
 async def test_bad_tags_are_notified_and_nothing_changes(server: GroveServer) -> None:
-    app = make_app(server.address)
-    async with app.run_test(size=SIZE) as pilot:
-        screen = await main_screen(pilot)
+    async with explorer(server.address, size=SIZE) as (app, pilot, screen):
         await send(pilot, "Tag me badly")
         await settle(pilot)
         reply = screen.forest.leaf_id
@@ -238,9 +230,7 @@ async def test_bad_tags_are_notified_and_nothing_changes(server: GroveServer) ->
 async def test_annotation_text_is_inert(server: GroveServer) -> None:
     note = "[/b] [@click=app.quit]x[/] \x1b[2J\x1b]0;pwned\x07 end\n[bold]second[/bold]"
     tag = "[@click=app.quit]q"
-    app = make_app(server.address)
-    async with app.run_test(size=SIZE) as pilot:
-        screen = await main_screen(pilot)
+    async with explorer(server.address, size=SIZE) as (app, pilot, screen):
         await send(pilot, "Inert notes please")
         await settle(pilot)
         cid = screen.conversation_id
@@ -261,9 +251,7 @@ async def test_annotation_text_is_inert(server: GroveServer) -> None:
 
 
 async def test_bookmark_jumps_in_tree_order(server: GroveServer) -> None:
-    app = make_app(server.address)
-    async with app.run_test(size=SIZE) as pilot:
-        screen = await main_screen(pilot)
+    async with explorer(server.address, size=SIZE) as (_, pilot, screen):
         b = await branched(screen, pilot)
         forest = screen.service.forest(b.cid)
         assert preorder(forest) == [b.h1, b.m1, b.m2, b.h2, b.m4, b.m3]
@@ -299,9 +287,7 @@ async def test_bookmark_jumps_in_tree_order(server: GroveServer) -> None:
 
 
 async def test_bookmark_jump_without_bookmarks_says_so(server: GroveServer) -> None:
-    app = make_app(server.address)
-    async with app.run_test(size=SIZE) as pilot:
-        screen = await main_screen(pilot)
+    async with explorer(server.address, size=SIZE) as (app, pilot, screen):
         await send(pilot, "Nothing marked here")
         await settle(pilot)
         screen.thread.focus()
@@ -314,9 +300,7 @@ async def test_bookmark_jump_without_bookmarks_says_so(server: GroveServer) -> N
 
 
 async def test_hoist_and_unhoist(server: GroveServer) -> None:
-    app = make_app(server.address)
-    async with app.run_test(size=SIZE) as pilot:
-        screen = await main_screen(pilot)
+    async with explorer(server.address, size=SIZE) as (app, pilot, screen):
         b = await branched(screen, pilot)
         screen.action_open_conversation(b.cid)
         await settle(pilot)
@@ -472,9 +456,7 @@ async def test_totals_on_ten_thousand_responses_stay_fast() -> None:
 
 
 async def test_totals_key_on_a_real_forest(server: GroveServer) -> None:
-    app = make_app(server.address)
-    async with app.run_test(size=SIZE) as pilot:
-        screen = await main_screen(pilot)
+    async with explorer(server.address, size=SIZE) as (_, pilot, screen):
         b = await branched(screen, pilot)
         screen.action_open_conversation(b.cid)
         await settle(pilot)
@@ -518,9 +500,9 @@ def test_marks_and_tag_parsing() -> None:
 
 
 async def test_help_lists_the_new_keys_and_the_keymap_rebinds_them(server: GroveServer) -> None:
-    app = make_app(server.address, keymap={"bookmark": "B", "search": "ctrl+s"})
-    async with app.run_test(size=SIZE) as pilot:
-        screen = await main_screen(pilot)
+    async with explorer(
+        server.address, keymap={"bookmark": "B", "search": "ctrl+s"}, size=SIZE
+    ) as (app, pilot, screen):
         await send(pilot, "Keymap for bookmarks")
         await settle(pilot)
         screen.thread.focus()

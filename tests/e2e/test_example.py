@@ -9,7 +9,7 @@ from pathlib import Path
 
 from grove_explorer.server.runtime import GroveServer
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "simple_grok_chat.py"
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "simple_grok_chat.py"
 
 
 async def test_seed_example_runs(server: GroveServer) -> None:

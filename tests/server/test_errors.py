@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import grpc
 import pytest
 
@@ -310,28 +308,13 @@ async def test_error_after_model_response_does_not_break_future() -> None:
 async def test_server_killed_mid_stream_raises_unavailable(tmp_path) -> None:
     """kill -9 of a real server process mid-stream: the SDK raises a clear error."""
     import signal
-    import sys
+
+    from grove_explorer.server.launcher import ServerProcess
 
     db = tmp_path / "grove.sqlite3"
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "grove_explorer.server",
-        "--port",
-        "0",
-        "--db",
-        str(db),
-        "--token-delay-ms",
-        "20",
-        "--log-level",
-        "WARNING",
-        stdout=asyncio.subprocess.PIPE,
-    )
+    process = await ServerProcess(db, ("--token-delay-ms", "20")).start()
     try:
-        async with asyncio.timeout(30):
-            line = (await process.stdout.readline()).decode()
-        address = line.split(" on ", 1)[1].split(" ", 1)[0]
-        async with Client(api_host=address) as sdk:
+        async with Client(api_host=process.address) as sdk:
             conversation = sdk.grok.create_conversation()
             stream, future = conversation.add_response(
                 "talk", sampling=SamplingParams(max_tokens=500)

@@ -24,7 +24,7 @@ from grove_explorer.server.config import ServerConfig
 from grove_explorer.server.runtime import GroveServer
 from grove_explorer.server.sampler.base import ResolvedParams, SamplerError, SamplerErrorKind
 from grove_explorer.server.sampler.offline import OfflineSampler
-from tests.app_helpers import main_screen, make_app, send, settle, until
+from tests.app_helpers import explorer, send, settle, until
 
 SIZE = (140, 40)
 
@@ -154,9 +154,7 @@ def notifications(pilot: Pilot) -> list[tuple[str, str]]:
 
 
 async def test_picker_lists_models_and_system_prompts(two_models: GroveServer) -> None:
-    app = make_app(two_models.address)
-    async with app.run_test(size=SIZE) as pilot:
-        screen = await main_screen(pilot)
+    async with explorer(two_models.address, size=SIZE) as (app, pilot, screen):
         status = status_text(screen)
         assert "model alpha" in status and "prompt default" in status, status
         picker = await open_picker(pilot, screen)
@@ -190,9 +188,8 @@ async def test_picker_lists_models_and_system_prompts(two_models: GroveServer) -
 
 
 async def test_picker_key_is_listed_and_rebindable(two_models: GroveServer) -> None:
-    app = make_app(two_models.address, keymap={"pick_model": "M"})
-    async with app.run_test(size=SIZE) as pilot:
-        screen = await main_screen(pilot)
+    keymap = {"pick_model": "M"}
+    async with explorer(two_models.address, size=SIZE, keymap=keymap) as (app, pilot, screen):
         assert ("MainScreen", "M", "Choose model / system prompt") in binding_rows([screen])
         assert any(action == "pick_model" for _, action, _ in ACTIONS), "in the palette"
         screen.thread.focus()
@@ -204,9 +201,7 @@ async def test_picker_key_is_listed_and_rebindable(two_models: GroveServer) -> N
 
 
 async def test_choosing_beta_before_the_first_message(two_models: GroveServer) -> None:
-    app = make_app(two_models.address)
-    async with app.run_test(size=SIZE) as pilot:
-        screen = await main_screen(pilot)
+    async with explorer(two_models.address, size=SIZE) as (_, pilot, screen):
         await pick(pilot, screen, "down", "enter")
         assert screen.conversation_id is None
         assert screen.settings == ConversationSettings("beta", "", True)
@@ -229,9 +224,7 @@ async def test_choosing_beta_before_the_first_message(two_models: GroveServer) -
 
 
 async def test_choosing_beta_in_an_open_conversation(two_models: GroveServer) -> None:
-    app = make_app(two_models.address)
-    async with app.run_test(size=SIZE) as pilot:
-        screen = await main_screen(pilot)
+    async with explorer(two_models.address, size=SIZE) as (_, pilot, screen):
         cid = await first_exchange(pilot, screen, "Tell me about apple trees")
         first = screen.forest.current_path[-1]
         assert first.model_name == "alpha", "the server default"
@@ -256,9 +249,7 @@ async def test_choosing_beta_in_an_open_conversation(two_models: GroveServer) ->
 
 
 async def test_choosing_fun_then_raw_model(two_models: GroveServer) -> None:
-    app = make_app(two_models.address)
-    async with app.run_test(size=SIZE) as pilot:
-        screen = await main_screen(pilot)
+    async with explorer(two_models.address, size=SIZE) as (app, pilot, screen):
         cid = await first_exchange(pilot, screen, "Hello there")
         await pick(pilot, screen, "tab", "down", "enter")
         assert screen.service.settings(cid) == ConversationSettings("", "fun", True)
@@ -286,9 +277,7 @@ async def test_choosing_fun_then_raw_model(two_models: GroveServer) -> None:
 
 
 async def test_escape_cancels_the_picker(two_models: GroveServer) -> None:
-    app = make_app(two_models.address)
-    async with app.run_test(size=SIZE) as pilot:
-        screen = await main_screen(pilot)
+    async with explorer(two_models.address, size=SIZE) as (_, pilot, screen):
         cid = await first_exchange(pilot, screen, "Hello there")
         before = screen.service.settings(cid)
         status = status_text(screen)
@@ -306,9 +295,7 @@ async def test_escape_cancels_the_picker(two_models: GroveServer) -> None:
 
 
 async def test_picker_shows_untrusted_config_text_literally(untrusted_config: GroveServer) -> None:
-    app = make_app(untrusted_config.address)
-    async with app.run_test(size=SIZE) as pilot:
-        screen = await main_screen(pilot)
+    async with explorer(untrusted_config.address, size=SIZE) as (app, pilot, screen):
         picker = await open_picker(pilot, screen)
         assert picker.prompt_names == ["", MARKUP_NAME, None]
         odd = picker.prompt_list.get_option_at_index(1).prompt
@@ -333,9 +320,7 @@ async def test_picker_shows_untrusted_config_text_literally(untrusted_config: Gr
 
 
 async def test_compare_batch_from_another_model(two_models: GroveServer) -> None:
-    app = make_app(two_models.address)
-    async with app.run_test(size=SIZE) as pilot:
-        screen = await main_screen(pilot)
+    async with explorer(two_models.address, size=SIZE) as (app, pilot, screen):
         cid = await first_exchange(pilot, screen, "How do forests grow?")
         first = screen.forest.current_path[-1]
         screen.thread.focus()
@@ -390,9 +375,7 @@ async def test_compare_batch_from_another_model(two_models: GroveServer) -> None
 
 
 async def test_backend_failure_keeps_the_partial_reply(flaky: GroveServer) -> None:
-    app = make_app(flaky.address)
-    async with app.run_test(size=SIZE) as pilot:
-        screen = await main_screen(pilot)
+    async with explorer(flaky.address, size=SIZE) as (app, pilot, screen):
         cid = await first_exchange(pilot, screen, "Hello forest")
         anchor = screen.forest.current_path[-1]
         screen.service.configure(cid, model_name="flaky")

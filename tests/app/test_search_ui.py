@@ -10,7 +10,7 @@ from grove_explorer.app.screens.main import MainScreen
 from grove_explorer.app.screens.search import HIGHLIGHT, SearchScreen, hit_text, snippet_text
 from grove_explorer.client.research import Annotation, SearchHit
 from grove_explorer.server.runtime import GroveServer
-from tests.app_helpers import main_screen, make_app, settle, until
+from tests.app_helpers import explorer, settle, until
 
 SIZE = (140, 40)
 
@@ -71,9 +71,7 @@ async def search_for(pilot, screen: SearchScreen, query: str) -> None:
 
 
 async def test_typing_shows_hits_with_highlights(server: GroveServer) -> None:
-    app = make_app(server.address)
-    async with app.run_test(size=SIZE) as pilot:
-        main = await main_screen(pilot)
+    async with explorer(server.address, size=SIZE) as (_, pilot, main):
         lib = await library(main, pilot)
         main.thread.focus()
         search = await open_search(pilot)
@@ -102,9 +100,7 @@ async def test_typing_shows_hits_with_highlights(server: GroveServer) -> None:
 
 
 async def test_filters_work_through_the_ui(server: GroveServer) -> None:
-    app = make_app(server.address)
-    async with app.run_test(size=SIZE) as pilot:
-        main = await main_screen(pilot)
+    async with explorer(server.address, size=SIZE) as (_, pilot, main):
         lib = await library(main, pilot)
         await main.service.annotate(
             lib.zebras, lib.zebra_question, bookmarked=True, tags=["stripes"], rating=1
@@ -129,9 +125,7 @@ async def test_filters_work_through_the_ui(server: GroveServer) -> None:
 
 
 async def test_enter_jumps_to_a_hit_in_another_conversation(server: GroveServer) -> None:
-    app = make_app(server.address)
-    async with app.run_test(size=SIZE) as pilot:
-        main = await main_screen(pilot)
+    async with explorer(server.address, size=SIZE) as (app, pilot, main):
         lib = await library(main, pilot)
         main.action_open_conversation(lib.orchards)
         await settle(pilot)
@@ -172,9 +166,7 @@ async def test_enter_jumps_to_a_hit_in_another_conversation(server: GroveServer)
 
 
 async def test_jump_within_the_open_conversation(server: GroveServer) -> None:
-    app = make_app(server.address)
-    async with app.run_test(size=SIZE) as pilot:
-        main = await main_screen(pilot)
+    async with explorer(server.address, size=SIZE) as (_, pilot, main):
         lib = await library(main, pilot)
         main.action_open_conversation(lib.zebras)
         await settle(pilot)
@@ -190,9 +182,7 @@ async def test_jump_within_the_open_conversation(server: GroveServer) -> None:
 
 
 async def test_invalid_query_is_shown_inline(server: GroveServer) -> None:
-    app = make_app(server.address)
-    async with app.run_test(size=SIZE) as pilot:
-        main = await main_screen(pilot)
+    async with explorer(server.address, size=SIZE) as (app, pilot, main):
         await library(main, pilot)
         main.thread.focus()
         search = await open_search(pilot)
@@ -217,9 +207,7 @@ async def test_invalid_query_is_shown_inline(server: GroveServer) -> None:
 
 
 async def test_palette_opens_search(server: GroveServer) -> None:
-    app = make_app(server.address)
-    async with app.run_test(size=SIZE) as pilot:
-        main = await main_screen(pilot)
+    async with explorer(server.address, size=SIZE) as (app, pilot, main):
         main.thread.focus()
         await pilot.press("ctrl+p")
         await settle(pilot)

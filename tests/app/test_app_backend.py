@@ -6,7 +6,7 @@ The backend is tests/fake_openai.py, a real OpenAI-compatible HTTP server on loo
 from __future__ import annotations
 
 from grove_explorer.server.runtime import GroveServer
-from tests.app_helpers import main_screen, make_app, send, settle
+from tests.app_helpers import explorer, send, settle
 from tests.fake_openai import DEFAULT_REPLY, FakeOpenAI
 
 SIZE = (120, 36)
@@ -15,9 +15,7 @@ SIZE = (120, 36)
 async def test_a_reply_from_the_endpoint_is_shown_and_titled(
     openai_server: GroveServer, fake_openai: FakeOpenAI
 ) -> None:
-    app = make_app(openai_server.address)
-    async with app.run_test(size=SIZE) as pilot:
-        screen = await main_screen(pilot)
+    async with explorer(openai_server.address, size=SIZE) as (_, pilot, screen):
         await send(pilot, "How do apple trees survive the winter?")
         await settle(pilot)
         forest = screen.forest
@@ -32,9 +30,7 @@ async def test_a_backend_failure_is_a_notification_and_the_partial_stays(
     openai_server: GroveServer, fake_openai: FakeOpenAI
 ) -> None:
     fake_openai.break_after = 3
-    app = make_app(openai_server.address)
-    async with app.run_test(size=SIZE) as pilot:
-        screen = await main_screen(pilot)
+    async with explorer(openai_server.address, size=SIZE) as (app, pilot, screen):
         await send(pilot, "Tell me a long story")
         await settle(pilot)
         notes = [(str(n.title), str(n.message)) for n in app._notifications]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -14,6 +13,7 @@ import trustme
 
 from grove_explorer.client import Client, ServerUnavailableError
 from grove_explorer.server.config import ServerConfig
+from grove_explorer.server.launcher import ServerProcess
 from grove_explorer.server.runtime import GroveServer, StartupError
 from tests.helpers import collect
 
@@ -144,28 +144,17 @@ def test_tls_flags_go_together() -> None:
 
 
 async def test_serve_prints_tls_in_its_start_line(tmp_path: Path, pki: Pki) -> None:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "grove_explorer.server",
-        "--port",
-        "0",
-        "--db",
-        str(tmp_path / "grove.sqlite3"),
-        "--tls-cert",
-        str(pki.cert_file),
-        "--tls-key",
-        str(pki.key_file),
-        "--log-level",
-        "WARNING",
-        stdout=asyncio.subprocess.PIPE,
+    process = ServerProcess(
+        tmp_path / "grove.sqlite3",
+        ("--tls-cert", str(pki.cert_file), "--tls-key", str(pki.key_file)),
     )
+    await process.start()
     try:
         async with asyncio.timeout(30):
-            line = (await process.stdout.readline()).decode()
+            line = process.start_line
             assert line.startswith("Grove Chat server on 127.0.0.1:"), line
             assert "(TLS, open access" in line
-            address = line.split(" on ", 1)[1].split(" ", 1)[0]
+            address = process.address
             async with Client(api_host=address, secure=True, root_certificates=pki.ca_pem) as sdk:
                 assert await sdk.grok.list_conversations() == []
             process.send_signal(signal.SIGTERM)

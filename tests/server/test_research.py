@@ -40,7 +40,7 @@ from grove_explorer.server.runtime import GroveServer
 from grove_explorer.server.search import QueryError, parse_query
 from tests.conftest import openai_backend
 from tests.fake_openai import DEFAULT_REPLY, FakeOpenAI, token_logprob
-from tests.test_store import search_index_problems
+from tests.server.test_store import search_index_problems
 
 OFFLINE = "grove-offline-ngram"
 MARKERS = ("\ue000", "\ue001")

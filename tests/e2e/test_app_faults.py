@@ -8,33 +8,24 @@ database, F5 shows the interrupted reply as partial, up to its last checkpoint.
 from __future__ import annotations
 
 import asyncio
-import socket
 from pathlib import Path
 
-from tests.app_helpers import main_screen, make_app, send, settle, until
-from tests.test_server_process import _start
+from grove_explorer.server.launcher import ServerProcess, free_port
+from tests.app_helpers import explorer, send, settle, until
 
 SIZE = (120, 36)
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 async def test_killed_server_is_reported_and_f5_reloads_the_kept_partial(tmp_path: Path) -> None:
     db = tmp_path / "grove.sqlite3"
-    port = str(_free_port())
+    port = str(free_port())
     # 200 tokens (the default max) at 20 ms each last 4 s; checkpoints every 50 ms.
     slow = ("--port", port, "--token-delay-ms", "20", "--offline-min-tokens", "5000")
     slow += ("--checkpoint-ms", "50")
-    process, address = await _start(db, *slow)
+    process = await ServerProcess(db, slow).start()
     restarted = None
     try:
-        app = make_app(address)
-        async with app.run_test(size=SIZE) as pilot:
-            screen = await main_screen(pilot)
+        async with explorer(process.address, size=SIZE) as (app, pilot, screen):
             await send(pilot, "Tell me a very long story about rivers")
             await until(pilot, lambda: len(screen.thread.live_text) > 150, "a partial")
             streamed = screen.thread.live_text
@@ -49,7 +40,7 @@ async def test_killed_server_is_reported_and_f5_reloads_the_kept_partial(tmp_pat
             ), notices
             assert screen.thread.live_response_id is None, "nothing left looking live"
 
-            restarted, _ = await _start(db, "--port", port)
+            restarted = await ServerProcess(db, ("--port", port)).start()
             forest = None
             async with asyncio.timeout(20):
                 while True:  # the channel reconnects with backoff: retry F5 until it works

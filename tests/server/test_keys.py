@@ -18,6 +18,7 @@ from grove_explorer.client import Client, NotFoundError, UnauthenticatedError
 from grove_explorer.server.auth import LOCAL_USER, exposure_refusal, hash_key, is_loopback_host
 from grove_explorer.server.config import ServerConfig
 from grove_explorer.server.keys import KEY_PREFIX, create_key, key_id_of
+from grove_explorer.server.launcher import ServerProcess
 from grove_explorer.server.runtime import GroveServer, StartupError
 from tests.helpers import collect
 
@@ -295,26 +296,16 @@ def test_grove_serve_refuses_a_network_address_without_keys(db: Path) -> None:
 
 
 async def test_grove_serve_insecure_no_auth_starts(db: Path) -> None:
-    process = await asyncio.create_subprocess_exec(
-        *GROVE,
-        "serve",
-        "--host",
-        "0.0.0.0",
-        "--port",
-        "0",
-        "--db",
-        str(db),
-        "--insecure-no-auth",
-        "--log-level",
-        "WARNING",
-        stdout=asyncio.subprocess.PIPE,
+    process = ServerProcess(
+        db, ("--host", "0.0.0.0", "--insecure-no-auth"), entry=(*GROVE[1:], "serve")
     )
+    await process.start()
     try:
         async with asyncio.timeout(30):
-            line = (await process.stdout.readline()).decode()
+            line = process.start_line
             assert line.startswith("Grove Chat server on 0.0.0.0:"), line
             assert "plaintext, open access" in line
-            assert "warning: --insecure-no-auth" in (await process.stdout.readline()).decode()
+            assert "warning: --insecure-no-auth" in (await process.read_line() or "")
             process.send_signal(signal.SIGTERM)
             assert await process.wait() == 0
     finally:

@@ -35,7 +35,7 @@ from grove_explorer.client.models import ResponseNode
 from grove_explorer.client.sampler import SamplingParams
 from grove_explorer.client.streams import TokenInfo
 from grove_explorer.server.runtime import GroveServer
-from tests.app_helpers import main_screen, make_app, send, settle
+from tests.app_helpers import explorer, send, settle
 from tests.fake_openai import FakeOpenAI
 
 SIZE = (140, 40)
@@ -87,9 +87,7 @@ def notified(app, text: str) -> bool:
 
 
 async def test_view_shows_each_token_shaded_by_probability(server: GroveServer) -> None:
-    app = make_app(server.address)
-    async with app.run_test(size=SIZE) as pilot:
-        screen = await main_screen(pilot)
+    async with explorer(server.address, size=SIZE) as (app, pilot, screen):
         cid, reply = await seeded_reply(screen, pilot)
         tokens = await screen.service.tokens(cid, reply.response_id)
         assert len(tokens) > 10
@@ -122,9 +120,7 @@ async def test_view_shows_each_token_shaded_by_probability(server: GroveServer) 
 
 
 async def test_cursor_lists_the_alternatives_of_its_token(server: GroveServer) -> None:
-    app = make_app(server.address)
-    async with app.run_test(size=SIZE) as pilot:
-        screen = await main_screen(pilot)
+    async with explorer(server.address, size=SIZE) as (app, pilot, screen):
         cid, reply = await seeded_reply(screen, pilot)
         tokens = await screen.service.tokens(cid, reply.response_id)
         view = await open_view(pilot, screen, reply.response_id)
@@ -186,9 +182,7 @@ async def test_cursor_lists_the_alternatives_of_its_token(server: GroveServer) -
 
 
 async def test_enter_on_an_alternative_branches_from_that_token(server: GroveServer) -> None:
-    app = make_app(server.address)
-    async with app.run_test(size=SIZE) as pilot:
-        screen = await main_screen(pilot)
+    async with explorer(server.address, size=SIZE) as (app, pilot, screen):
         cid, reply = await seeded_reply(screen, pilot)
         tokens = await screen.service.tokens(cid, reply.response_id)
         view = await open_view(pilot, screen, reply.response_id)
@@ -240,9 +234,7 @@ async def test_enter_on_an_alternative_branches_from_that_token(server: GroveSer
 
 
 async def test_e_edits_the_alternative_before_branching(server: GroveServer) -> None:
-    app = make_app(server.address)
-    async with app.run_test(size=SIZE) as pilot:
-        screen = await main_screen(pilot)
+    async with explorer(server.address, size=SIZE) as (app, pilot, screen):
         cid, reply = await seeded_reply(screen, pilot, seed=5)
         tokens = await screen.service.tokens(cid, reply.response_id)
         view = await open_view(pilot, screen, reply.response_id)
@@ -266,9 +258,7 @@ async def test_e_edits_the_alternative_before_branching(server: GroveServer) -> 
 
 
 async def test_messages_people_wrote_have_no_tokens(server: GroveServer) -> None:
-    app = make_app(server.address)
-    async with app.run_test(size=SIZE) as pilot:
-        screen = await main_screen(pilot)
+    async with explorer(server.address, size=SIZE) as (app, pilot, screen):
         cid, reply = await seeded_reply(screen, pilot)
         human = screen.forest.responses[reply.parent_id]
         for key in ("v", "V"):
@@ -297,9 +287,7 @@ async def test_messages_people_wrote_have_no_tokens(server: GroveServer) -> None
 async def test_token_text_is_inert(openai_server: GroveServer, fake_openai: FakeOpenAI) -> None:
     hostile = ["Plain", " [bold]", "\x1b[31m", " red", " [/]", " [@click=app.quit]x[/]", " end"]
     fake_openai.reply_tokens = hostile
-    app = make_app(openai_server.address)
-    async with app.run_test(size=SIZE) as pilot:
-        screen = await main_screen(pilot)
+    async with explorer(openai_server.address, size=SIZE) as (app, pilot, screen):
         await send(pilot, "Say something hostile")
         await settle(pilot)
         reply = screen.forest.current_path[-1]
@@ -330,9 +318,7 @@ async def test_token_text_is_inert(openai_server: GroveServer, fake_openai: Fake
 
 
 async def test_thread_shading_toggles_on_and_off(server: GroveServer) -> None:
-    app = make_app(server.address)
-    async with app.run_test(size=SIZE) as pilot:
-        screen = await main_screen(pilot)
+    async with explorer(server.address, size=SIZE) as (_, pilot, screen):
         cid, reply = await seeded_reply(screen, pilot)
         tokens = await screen.service.tokens(cid, reply.response_id)
         screen.thread.focus()
@@ -385,9 +371,7 @@ async def test_cursor_moves_on_a_long_reply_redraw_a_line_or_two(server: GroveSe
 
     Not a timing test: the view counts what it builds, wraps and draws.
     """
-    app = make_app(server.address)
-    async with app.run_test(size=SIZE) as pilot:
-        screen = await main_screen(pilot)
+    async with explorer(server.address, size=SIZE) as (app, pilot, screen):
         cid, reply = await seeded_reply(screen, pilot)
         tokens = long_reply(5000)
         app.push_screen(TokenViewScreen(screen.service, cid, reply, tokens=tokens))

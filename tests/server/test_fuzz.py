@@ -36,7 +36,7 @@ from grove_explorer.server.auth import hash_key
 from grove_explorer.server.config import ServerConfig
 from grove_explorer.server.runtime import GroveServer
 from grove_explorer.server.store.sqlite import decode_tokens
-from tests.test_store import search_index_problems
+from tests.server.test_store import search_index_problems
 
 SERVICE = chat_pb2.DESCRIPTOR.services_by_name["Chat"]
 USERS = {"alice": "key-alice", "bob": "key-bob"}
@@ -840,7 +840,7 @@ def test_random_requests_keep_the_store_consistent(tmp_path: Path) -> None:
     """60 sequences of up to 12 steps against one server; its database lives throughout.
 
     Hypothesis drives synchronous tests, so the server and every sequence run on one event
-    loop of this test's own (as tests/test_forest_properties.py runs its scenarios).
+    loop of this test's own (as tests/client/test_forest_properties.py runs its scenarios).
     Derandomized: the same sequences every run. A refusal other than INVALID_ARGUMENT,
     NOT_FOUND, ALREADY_EXISTS, FAILED_PRECONDITION or RESOURCE_EXHAUSTED (CANCELLED only for
     a call the test cancelled itself) fails, as does any broken invariant of the store.

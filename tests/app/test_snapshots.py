@@ -1,6 +1,6 @@
 """SVG snapshots of the explorer's main scenes (pytest-textual-snapshot).
 
-Update after an intended visual change with `pytest tests/test_snapshots.py
+Update after an intended visual change with `pytest tests/app/test_snapshots.py
 --snapshot-update`, and look at the new SVGs before committing them.
 """
 

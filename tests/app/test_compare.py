@@ -26,7 +26,7 @@ from grove_explorer.app.widgets.sample_column import (
 from grove_explorer.client.models import ResponseNode, SamplingInfo
 from grove_explorer.client.sampler import SamplingParams
 from grove_explorer.server.runtime import GroveServer
-from tests.app_helpers import main_screen, make_app, settle, until
+from tests.app_helpers import explorer, settle, until
 
 SIZE = (140, 40)
 SMALL = SamplingParams(max_tokens=30, temperature=0.8)
@@ -86,9 +86,7 @@ def streaming_count(compare: CompareScreen) -> int:
 
 
 async def test_compare_shows_siblings_side_by_side(server: GroveServer) -> None:
-    app = make_app(server.address)
-    async with app.run_test(size=SIZE) as pilot:
-        screen = await main_screen(pilot)
+    async with explorer(server.address, size=SIZE) as (app, pilot, screen):
         _, siblings = await conversation_with_siblings(screen)
         compare = await open_compare(pilot, screen, siblings[0])
         headers = compare.header_texts()
@@ -119,9 +117,7 @@ async def test_compare_shows_siblings_side_by_side(server: GroveServer) -> None:
 
 
 async def test_compare_needs_a_model_message(server: GroveServer) -> None:
-    app = make_app(server.address)
-    async with app.run_test(size=SIZE) as pilot:
-        screen = await main_screen(pilot)
+    async with explorer(server.address, size=SIZE) as (app, pilot, screen):
         cid, _ = await conversation_with_siblings(screen, extra=0)
         human = screen.service.forest(cid).current_path[0]
         await settle(pilot)
@@ -137,9 +133,7 @@ async def test_parallel_sampling_streams_into_new_columns(make_server) -> None:
     running = make_server(token_delay_ms=20.0)
     await running.start()
     try:
-        app = make_app(running.address)
-        async with app.run_test(size=SIZE) as pilot:
-            screen = await main_screen(pilot)
+        async with explorer(running.address, size=SIZE) as (app, pilot, screen):
             cid, siblings = await conversation_with_siblings(screen)
             leaf = screen.service.forest(cid).leaf_id
             compare = await open_compare(pilot, screen, siblings[0])
@@ -177,9 +171,7 @@ async def test_parallel_sampling_streams_into_new_columns(make_server) -> None:
 
 
 async def test_count_prefix_and_R_on_the_explorer(server: GroveServer) -> None:
-    app = make_app(server.address)
-    async with app.run_test(size=SIZE) as pilot:
-        screen = await main_screen(pilot)
+    async with explorer(server.address, size=SIZE) as (app, pilot, screen):
         _, siblings = await conversation_with_siblings(screen, extra=0)
         # R on the explorer opens Compare and samples four at once.
         compare = await open_compare(pilot, screen, siblings[0], key="R")
@@ -210,9 +202,7 @@ async def test_escape_stops_every_sample_and_keeps_partials(make_server) -> None
     running = make_server(token_delay_ms=50.0)
     await running.start()
     try:
-        app = make_app(running.address)
-        async with app.run_test(size=SIZE) as pilot:
-            screen = await main_screen(pilot)
+        async with explorer(running.address, size=SIZE) as (app, pilot, screen):
             cid, siblings = await conversation_with_siblings(screen)
             compare = await open_compare(pilot, screen, siblings[0])
             tap(pilot, "R")
@@ -245,9 +235,7 @@ async def test_escape_stops_every_sample_and_keeps_partials(make_server) -> None
 
 
 async def test_enter_picks_the_focused_sample(server: GroveServer) -> None:
-    app = make_app(server.address)
-    async with app.run_test(size=SIZE) as pilot:
-        screen = await main_screen(pilot)
+    async with explorer(server.address, size=SIZE) as (app, pilot, screen):
         cid, siblings = await conversation_with_siblings(screen)
         forest = screen.service.forest(cid)
         # A follow-up under the second sample: picking it returns to that deeper leaf.
@@ -264,9 +252,7 @@ async def test_enter_picks_the_focused_sample(server: GroveServer) -> None:
 
 
 async def test_hide_and_show_columns(server: GroveServer) -> None:
-    app = make_app(server.address)
-    async with app.run_test(size=SIZE) as pilot:
-        screen = await main_screen(pilot)
+    async with explorer(server.address, size=SIZE) as (_, pilot, screen):
         _, siblings = await conversation_with_siblings(screen, extra=2)
         compare = await open_compare(pilot, screen, siblings[0])
         await pilot.press("x")
@@ -282,9 +268,7 @@ async def test_hide_and_show_columns(server: GroveServer) -> None:
 
 
 async def test_sort_by_length_logprob_and_time(server: GroveServer) -> None:
-    app = make_app(server.address)
-    async with app.run_test(size=SIZE) as pilot:
-        screen = await main_screen(pilot)
+    async with explorer(server.address, size=SIZE) as (_, pilot, screen):
         cid, siblings = await conversation_with_siblings(screen, extra=0)
         service = screen.service
         # Manual siblings of known lengths (no logprob: they were not sampled).
@@ -329,9 +313,7 @@ async def test_sort_by_length_logprob_and_time(server: GroveServer) -> None:
 
 
 async def test_diff_mode_on_a_known_pair(server: GroveServer) -> None:
-    app = make_app(server.address)
-    async with app.run_test(size=SIZE) as pilot:
-        screen = await main_screen(pilot)
+    async with explorer(server.address, size=SIZE) as (_, pilot, screen):
         cid, siblings = await conversation_with_siblings(screen, extra=0)
         service = screen.service
         sat = await service.edit(cid, siblings[0], "the cat sat on the mat")
@@ -390,9 +372,7 @@ async def test_diff_mode_on_a_known_pair(server: GroveServer) -> None:
 
 
 async def test_params_form_validates_and_applies(server: GroveServer) -> None:
-    app = make_app(server.address)
-    async with app.run_test(size=SIZE) as pilot:
-        screen = await main_screen(pilot)
+    async with explorer(server.address, size=SIZE) as (app, pilot, screen):
         cid, siblings = await conversation_with_siblings(screen, extra=0)
         compare = await open_compare(pilot, screen, siblings[0])
         await pilot.press("p")
@@ -447,9 +427,7 @@ async def test_params_form_validates_and_applies(server: GroveServer) -> None:
 
 
 async def test_server_refusal_is_a_notification(server: GroveServer) -> None:
-    app = make_app(server.address)
-    async with app.run_test(size=SIZE) as pilot:
-        screen = await main_screen(pilot)
+    async with explorer(server.address, size=SIZE) as (app, pilot, screen):
         cid, siblings = await conversation_with_siblings(screen, extra=0)
         compare = await open_compare(pilot, screen, siblings[0])
         await pilot.press("p")

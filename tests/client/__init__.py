@@ -1,0 +1,1 @@
+"""SDK layer: the async API, the conversation service and its forest models, export."""

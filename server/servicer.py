@@ -29,11 +29,11 @@ from grove_explorer.server.convert import (
     budget_message,
     conversation_to_proto,
     model_info,
+    new_response_from_proto,
     requested_params,
     resolved_to_record,
     response_to_proto,
     token_batch_message,
-    token_rows_from_proto,
     token_rows_to_proto,
 )
 from grove_explorer.server.sampler.base import (
@@ -571,22 +571,10 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
                 ImportItem(
                     local_id=wire.response_id,
                     parent_local_id=wire.parent_response_id or None,
-                    response=NewResponse(
-                        conversation_id="",
-                        message=wire.message,
-                        sender=wire.sender,
-                        parent_response_id=None,
-                        manual=wire.manual,
-                        partial=wire.partial,
-                        query=wire.query,
-                        query_type=wire.query_type,
-                        model_name=wire.model_name,
+                    response=new_response_from_proto(
+                        wire,
                         sampling=sampling,
-                        token_count=max(0, wire.token_count),
-                        time_to_first_token_seconds=_finite(wire.time_to_first_token_seconds),
-                        total_time_seconds=_finite(wire.total_time_seconds),
-                        prefix_length=wire.prefix_length,
-                        tokens=token_rows_from_proto(token_list.tokens) if token_list else None,
+                        tokens=token_list.tokens if token_list is not None else None,
                     ),
                     shared=wire.shared,
                     annotation=annotation,
@@ -1145,8 +1133,3 @@ async def _check_id(name: str, value: str, context: grpc.aio.ServicerContext) ->
 def _quote(value: str, limit: int = 40) -> str:
     """`value` quoted for an error sentence, cut short so a huge id cannot flood it."""
     return repr(value if len(value) <= limit else value[:limit] + "…")
-
-
-def _finite(value: float) -> float:
-    """A stored duration: finite and non-negative, else 0."""
-    return value if math.isfinite(value) and value >= 0 else 0.0

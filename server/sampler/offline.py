@@ -39,7 +39,7 @@ import re
 import secrets
 from bisect import bisect_left, bisect_right
 from collections import Counter, defaultdict
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from itertools import accumulate
@@ -850,7 +850,7 @@ class OfflineSampler:
         system_prompt_name: str = "",
         system_prompt: str | None = None,
         prefix: str = "",
-    ) -> AsyncIterator[SampledToken]:
+    ) -> AsyncGenerator[SampledToken, None]:
         """Streams the reply word by word; at most `params.max_tokens` tokens.
 
         The prompt's text means nothing to an n-gram model; the name "fun" raises the

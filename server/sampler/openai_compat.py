@@ -32,7 +32,7 @@ import os
 import re
 import secrets
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 from urllib.parse import urlsplit, urlunsplit
@@ -207,7 +207,7 @@ class OpenAICompatibleSampler:
         system_prompt_name: str = "",
         system_prompt: str | None = None,
         prefix: str = "",
-    ) -> AsyncIterator[SampleEvent]:
+    ) -> AsyncGenerator[SampleEvent, None]:
         """Streams the reply; at most `params.max_tokens` tokens, then the backend's usage.
 
         `system_prompt_name` is not sent: the backend only sees the prompt's text. A

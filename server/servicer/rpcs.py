@@ -2,8 +2,8 @@
 
 Each RPC checks its input before touching the store (validation.py, lookups.py,
 importing.py) and answers bad input with a gRPC status and a sentence that says what was
-wrong (status.py). AddResponse streams run in streaming.py and are registered in
-streams.py, so they can be stopped, checkpointed and awaited at shutdown.
+wrong (status.py). AddResponse streams run in reply_streaming.py and are registered in
+stream_registry.py, so they can be stopped, checkpointed and awaited at shutdown.
 """
 
 from __future__ import annotations
@@ -37,9 +37,9 @@ from grove_explorer.server.servicer.lookups import (
     insert_or_abort,
     path_or_abort,
 )
+from grove_explorer.server.servicer.reply_streaming import ReplyStreaming
 from grove_explorer.server.servicer.status import abort, abort_not_found, check_id, quote
-from grove_explorer.server.servicer.streaming import ReplyStreaming
-from grove_explorer.server.servicer.streams import ActiveStream, StreamRegistry
+from grove_explorer.server.servicer.stream_registry import ActiveStream, StreamRegistry
 from grove_explorer.server.servicer.validation import (
     annotation_from_wire,
     check_message,

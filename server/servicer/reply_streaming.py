@@ -36,7 +36,7 @@ from grove_explorer.server.sampler.base import (
 )
 from grove_explorer.server.servicer.lookups import insert_or_abort
 from grove_explorer.server.servicer.status import abort, abort_not_found
-from grove_explorer.server.servicer.streams import ActiveStream, StreamRegistry
+from grove_explorer.server.servicer.stream_registry import ActiveStream, StreamRegistry
 from grove_explorer.server.store import (
     NewResponse,
     ResponseRecord,

@@ -22,7 +22,8 @@ from collections.abc import Iterable, Mapping
 
 import grpc
 
-from grove_explorer.server.store.protocol import ApiKeyCheck, KeyStore
+from grove_explorer.server.store.protocol import KeyStore
+from grove_explorer.server.store.records import ApiKeyCheck
 
 LOCAL_USER = "local"
 

@@ -1,7 +1,13 @@
-"""Conversions between store records, sampler types and protobuf messages."""
+"""Conversions between store records, sampler types and protobuf messages.
+
+This is the one place on the server where a Response's fields are named one by one on
+their way to and from the wire (`response_to_proto`, `new_response_from_proto`); the
+store's side is derived from the records in server/store/records.py.
+"""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
@@ -17,6 +23,7 @@ from grove_explorer.server.sampler.base import (
 from grove_explorer.server.store import (
     AnnotationRecord,
     ConversationRecord,
+    NewResponse,
     ResponseRecord,
     SamplingRecord,
     TokenRow,
@@ -69,6 +76,41 @@ def response_to_proto(
     if annotation is not None and not annotation.empty:
         message.annotation.CopyFrom(annotation_to_proto(annotation))
     return message
+
+
+def new_response_from_proto(
+    wire: chat_pb2.Response,
+    *,
+    sampling: SamplingRecord | None,
+    tokens: Sequence[sampler_public_pb2.Token] | None,
+) -> NewResponse:
+    """An imported response as the store inserts it: not linked yet, with its tokens.
+
+    The caller has validated `wire` and passes its sampling parameters and tokens checked;
+    counts and durations that cannot be true are stored as 0.
+    """
+    return NewResponse(
+        conversation_id="",
+        message=wire.message,
+        sender=wire.sender,
+        parent_response_id=None,
+        manual=wire.manual,
+        partial=wire.partial,
+        query=wire.query,
+        query_type=wire.query_type,
+        model_name=wire.model_name,
+        sampling=sampling,
+        token_count=max(0, wire.token_count),
+        time_to_first_token_seconds=_finite(wire.time_to_first_token_seconds),
+        total_time_seconds=_finite(wire.total_time_seconds),
+        prefix_length=wire.prefix_length,
+        tokens=token_rows_from_proto(tokens) if tokens is not None else None,
+    )
+
+
+def _finite(value: float) -> float:
+    """A stored duration: finite and non-negative, else 0."""
+    return value if math.isfinite(value) and value >= 0 else 0.0
 
 
 def annotation_to_proto(annotation: AnnotationRecord) -> chat_pb2.Annotation:

@@ -25,7 +25,8 @@ from pathlib import Path
 from grove_explorer.server.auth import hash_key
 from grove_explorer.server.config import default_db_path
 from grove_explorer.server.store.migrations import SchemaVersionError
-from grove_explorer.server.store.protocol import ApiKeyRecord, DuplicateApiKeyError
+from grove_explorer.server.store.protocol import DuplicateApiKeyError
+from grove_explorer.server.store.records import ApiKeyRecord
 from grove_explorer.server.store.sqlite import SqliteStore
 
 KEY_PREFIX = "grove_"

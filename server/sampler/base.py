@@ -8,7 +8,7 @@ storage; the servicer batches their tokens onto the wire and stores the result.
 from __future__ import annotations
 
 import math
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
@@ -189,7 +189,7 @@ class Sampler(Protocol):
         system_prompt_name: str = "",
         system_prompt: str | None = None,
         prefix: str = "",
-    ) -> AsyncIterator[SampleEvent]:
+    ) -> AsyncGenerator[SampleEvent, None]:
         """Streams the reply token by token; at most `params.max_tokens` tokens.
 
         `system_prompt_name` is the name the client chose; `system_prompt` is its text from
@@ -197,7 +197,8 @@ class Sampler(Protocol):
         model" request, `use_grok=false`). The same path and params (seed included) give the
         same tokens where the backend allows. The iterator must yield control to the event
         loop regularly even at zero token delay, and must release its resources (close its
-        HTTP stream) when closed early with `aclose()`. A non-empty `prefix` is the start of
+        HTTP stream) when closed early with `aclose()` — hence an async generator, which
+        the servicer closes with `contextlib.aclosing`. A non-empty `prefix` is the start of
         the reply, given rather than sampled: the sampler continues after it and yields only
         what follows (callers check `supports_prefix` first).
 

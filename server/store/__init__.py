@@ -1,24 +1,27 @@
-"""Persistence for the Chat server: the `Store` protocol and its SQLite implementation."""
+"""Persistence for the Chat server: the `Store` protocol, its records, and SQLite."""
 
 from grove_explorer.server.store.protocol import (
+    DuplicateApiKeyError,
+    KeyStore,
+    Store,
+    StoreError,
+    UnknownConversationError,
+    UnknownParentError,
+)
+from grove_explorer.server.store.records import (
     AnnotationRecord,
     ApiKeyCheck,
     ApiKeyRecord,
     Checkpoint,
     ConversationRecord,
-    DuplicateApiKeyError,
     ImportItem,
-    KeyStore,
     NewResponse,
+    ResponseContent,
     ResponseRecord,
     SamplingRecord,
     SearchFilters,
     SearchHitRecord,
-    Store,
-    StoreError,
     TokenRow,
-    UnknownConversationError,
-    UnknownParentError,
 )
 from grove_explorer.server.store.sqlite import SqliteStore
 
@@ -32,6 +35,7 @@ __all__ = [
     "ImportItem",
     "KeyStore",
     "NewResponse",
+    "ResponseContent",
     "ResponseRecord",
     "SamplingRecord",
     "SearchFilters",

@@ -3,15 +3,29 @@
 The servicer talks only to this protocol, so another database can be added later without
 touching RPC code. Records are plain frozen dataclasses: the store knows nothing of protobuf.
 Every conversation belongs to one user; every method that reads or changes a conversation
-takes that user and behaves as if a conversation of another user did not exist.
+takes that user and behaves as if a conversation of another user did not exist. The records
+themselves are declared in `server/store/records.py`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, runtime_checkable
+
+from grove_explorer.server.store.records import (
+    AnnotationRecord,
+    ApiKeyCheck,
+    ApiKeyRecord,
+    Checkpoint,
+    ConversationRecord,
+    ImportItem,
+    NewResponse,
+    ResponseRecord,
+    SearchFilters,
+    SearchHitRecord,
+    TokenRow,
+)
 
 
 class StoreError(Exception):
@@ -24,146 +38,6 @@ class UnknownConversationError(StoreError):
 
 class UnknownParentError(StoreError):
     """The named parent response is not in the conversation."""
-
-
-@dataclass(frozen=True, slots=True)
-class SamplingRecord:
-    """The sampling parameters actually used for a model response."""
-
-    temperature: float
-    top_p: float
-    max_tokens: int
-    seed: int
-
-
-@dataclass(frozen=True, slots=True)
-class ConversationRecord:
-    """A conversation's metadata (its responses are read separately)."""
-
-    conversation_id: str
-    user_id: str
-    title: str
-    starred: bool
-    create_time: datetime
-    update_time: datetime
-    response_count: int
-
-
-@dataclass(frozen=True, slots=True)
-class NewResponse:
-    """What the servicer asks the store to insert; the store assigns id and time."""
-
-    conversation_id: str
-    message: str
-    sender: str  # "human" or "model"
-    parent_response_id: str | None
-    manual: bool = False
-    partial: bool = False
-    query: str = ""
-    query_type: str = ""
-    model_name: str = ""
-    sampling: SamplingRecord | None = None
-    token_count: int = 0
-    time_to_first_token_seconds: float = 0.0
-    total_time_seconds: float = 0.0
-    # Characters at the start of `message` that were given, not sampled (a token branch).
-    prefix_length: int = 0
-    # The sampled tokens (text, logprob or None, alternatives), stored beside the reply.
-    tokens: tuple[TokenRow, ...] | None = None
-
-
-TokenRow = tuple[str, float | None, tuple[tuple[str, float], ...]]
-"""One stored token: its text, its logprob (None: unknown) and its top alternatives."""
-
-
-@dataclass(frozen=True, slots=True)
-class AnnotationRecord:
-    """A user's marks on a response: bookmark, tags, rating (-1, 0, +1) and a note."""
-
-    bookmarked: bool = False
-    tags: tuple[str, ...] = ()
-    rating: int = 0
-    note: str = ""
-
-    @property
-    def empty(self) -> bool:
-        """True when nothing is marked (such an annotation is deleted, not stored)."""
-        return not (self.bookmarked or self.tags or self.rating or self.note)
-
-
-@dataclass(frozen=True, slots=True)
-class SearchFilters:
-    """The filters of a search query; None/False/empty mean "any"."""
-
-    sender: str | None = None
-    model: str | None = None
-    tags: tuple[str, ...] = ()
-    rating: int | None = None
-    bookmarked: bool = False
-    partial: bool = False
-
-    @property
-    def on_responses(self) -> bool:
-        """True when only responses can match (titles have no sender, tags, …)."""
-        return bool(
-            self.sender or self.model or self.tags or self.rating or self.bookmarked or self.partial
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class SearchHitRecord:
-    """One search result: where it matched and an excerpt with the matched ranges."""
-
-    conversation_id: str
-    conversation_title: str
-    field: str  # "message", "title", "tag" or "note"
-    response: ResponseRecord | None
-    snippet: str
-    highlights: tuple[tuple[int, int], ...]
-
-
-@dataclass(frozen=True, slots=True)
-class ImportItem:
-    """One response of an imported forest, linked by ids local to the import."""
-
-    local_id: str
-    parent_local_id: str | None
-    response: NewResponse
-    shared: bool = False
-    annotation: AnnotationRecord | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Checkpoint:
-    """The text a running stream has so far, as the partial reply it would store now."""
-
-    checkpoint_id: str
-    user_id: str
-    response: NewResponse
-
-
-@dataclass(frozen=True, slots=True)
-class ResponseRecord:
-    """A stored response. `seq` orders responses of a conversation by creation."""
-
-    response_id: str
-    conversation_id: str
-    seq: int
-    message: str
-    sender: str
-    create_time: datetime
-    parent_response_id: str | None
-    manual: bool
-    partial: bool
-    shared: bool
-    query: str
-    query_type: str
-    model_name: str
-    sampling: SamplingRecord | None
-    token_count: int
-    time_to_first_token_seconds: float
-    total_time_seconds: float
-    prefix_length: int = 0
 
 
 class Store(Protocol):
@@ -298,31 +172,6 @@ class Store(Protocol):
 
 class DuplicateApiKeyError(StoreError):
     """A key with that hash or key id is stored already (generate another key)."""
-
-
-@dataclass(frozen=True, slots=True)
-class ApiKeyRecord:
-    """A stored API key as operators see it: never the key, not even its hash."""
-
-    key_id: str
-    user_id: str
-    label: str
-    create_time: datetime
-    revoked: bool
-    revoke_time: datetime | None
-
-
-@dataclass(frozen=True, slots=True)
-class ApiKeyCheck:
-    """What one call's key means, read in one snapshot.
-
-    `user_id` is None when no stored key has that hash; `any_active` says whether any
-    non-revoked key exists at all (which decides whether keys are required).
-    """
-
-    user_id: str | None
-    revoked: bool
-    any_active: bool
 
 
 @runtime_checkable

@@ -967,7 +967,7 @@ async def test_bad_request_is_refused_with_a_sentence_and_stores_nothing(
         error = await call(world, case)
         after = await read_snapshot(world)
         if running is not None:
-            active = world.server.servicer._active
+            active = world.server.servicer.streams.active
             assert len(active) == 1 and not any(s.stop.is_set() for s in active), (
                 "the running stream goes on undisturbed"
             )

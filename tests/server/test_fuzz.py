@@ -943,7 +943,7 @@ async def test_cancel_while_a_checkpoint_batch_is_written_keeps_the_reply(make_s
             async for message in call:
                 if message.WhichOneof("response") == "token" and message.token.HasField("token"):
                     break
-            (stream,) = running.servicer._active
+            (stream,) = running.servicer.streams.active
             batch = asyncio.create_task(running.servicer.checkpoint_now())
             async with asyncio.timeout(10):
                 await saving.wait()

@@ -313,7 +313,7 @@ async def case_stop_response(world: World) -> None:
     )
     assert on_alice.stopped is False
     assert on_alice.SerializeToString() == on_random.SerializeToString()
-    running = [s for s in world.server.servicer._active if s.request_id == request_id]
+    running = [s for s in world.server.servicer.streams.active if s.request_id == request_id]
     assert len(running) == 1, "Alice's stream is still running after Bob's attempt"
     assert not running[0].stop.is_set(), "Bob's StopResponse did not touch Alice's stream"
 

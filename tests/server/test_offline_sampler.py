@@ -1,4 +1,4 @@
-"""Tests of the offline n-gram sampler (server/sampler/offline.py) and its corpus."""
+"""Tests of the offline n-gram sampler (server/sampler/offline/) and its corpus."""
 
 from __future__ import annotations
 
@@ -24,7 +24,8 @@ from grove_explorer.server.sampler.base import (
     ResolvedParams,
     SampledToken,
 )
-from grove_explorer.server.sampler.offline import OfflineSampler, Pacer
+from grove_explorer.server.sampler.offline import OfflineSampler, Pacer, corpus, ngram
+from grove_explorer.server.sampler.offline import sampler as offline_sampler
 
 GARDEN_PROMPT = (
     "My vegetable garden has heavy clay soil. Should I add compost and mulch to the beds "
@@ -336,7 +337,7 @@ def _record_sleeps(
         delays.append(delay)
         await real_sleep(0)
 
-    monkeypatch.setattr(offline.asyncio, "sleep", recording_sleep)
+    monkeypatch.setattr(offline_sampler.asyncio, "sleep", recording_sleep)
     return delays
 
 
@@ -358,7 +359,7 @@ async def test_token_delay_paces_every_token(monkeypatch: pytest.MonkeyPatch) ->
     def clock() -> float:
         return sum(delays)
 
-    monkeypatch.setattr(offline, "Pacer", lambda delay, _clock: Pacer(delay, clock))
+    monkeypatch.setattr(offline_sampler, "Pacer", lambda delay, _clock: Pacer(delay, clock))
     tokens = await collect(OfflineSampler(token_delay_ms=25), GARDEN_PROMPT, params(max_tokens=20))
     assert len(tokens) == 20
     assert delays == pytest.approx([0.025] * 19)
@@ -449,9 +450,9 @@ def test_model_name() -> None:
 
 
 def test_model_is_trained_once_and_quickly() -> None:
-    assert offline._model() is offline._model()
+    assert ngram.shared_model() is ngram.shared_model()
     start = time.perf_counter()
-    model = offline._NgramModel(offline.load_corpus_paragraphs())
+    model = ngram.NgramModel(offline.load_corpus_paragraphs())
     assert time.perf_counter() - start < 1.0
     assert len(model.vocab) > 1000
 
@@ -467,6 +468,6 @@ def test_corpus_is_plain_ascii_prose_of_the_intended_size() -> None:
     for paragraph in paragraphs:
         # Every character is part of a token, a list bullet or whitespace: nothing the
         # model would silently drop.
-        rest = offline._CORPUS_TOKEN_RE.sub("", paragraph)
+        rest = corpus.CORPUS_TOKEN_RE.sub("", paragraph)
         rest = re.sub(r"(?m)^- ", "", rest)
         assert rest.strip() == "" and not re.search(r"\S", rest), paragraph[:60]

@@ -1,0 +1,323 @@
+"""Decoding one offline reply: the sampling tables (temperature, top-p) and the run's state.
+
+Tables are shared between requests with the same path and parameters, so resampling a
+path mostly costs a dict lookup and a bisect per token.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import random
+from bisect import bisect_left, bisect_right
+from collections.abc import Sequence
+from itertools import accumulate
+from operator import itemgetter, mul
+
+from grove_explorer.server.sampler.base import PathMessage, ResolvedParams, SampledToken
+from grove_explorer.server.sampler.offline.corpus import (
+    NO_SPACE_BEFORE,
+    PARAGRAPH_BREAK,
+    tokenize_paragraph,
+)
+from grove_explorer.server.sampler.offline.ngram import MAX_CANDIDATES, NgramModel
+from grove_explorer.server.sampler.offline.topic import Conditioning, conditioning
+
+MAX_TEMPERATURE = 2.0
+# Topic words added to a capped context's candidates (the likeliest after that word).
+_MAX_TOPIC_EXTRAS = 12
+# The end-of-paragraph event ends the reply only once it has this many tokens; before that it
+# becomes a paragraph break and the reply goes on, so replies are not one-liners. The default
+# of `OfflineSampler(min_reply_tokens=...)` (benchmarks raise it to get long replies).
+DEFAULT_MIN_REPLY_TOKENS = 48
+# Sampling tables shared between requests with the same path and parameters (resamples);
+# all are dropped when this many exist, which bounds memory to a few tens of megabytes.
+_TABLE_LIMIT = 16_000
+
+
+class Table:
+    """The distribution actually sampled from at one step, ready for a cheap draw.
+
+    Only the tokens that can be drawn (after temperature and top-p) are kept: `ids`, their
+    (unnormalised, descending) `weights` and the running sums `cum` for the draw, with
+    `log_z` the log of the total, so a logprob costs one log and only for the token drawn.
+    `top` is computed with the same arithmetic, so the two always agree. Tables are shared
+    between requests, so they are kept this small on purpose.
+    """
+
+    __slots__ = ("cum", "ids", "log_z", "top", "weights")
+
+    def __init__(
+        self,
+        ids: Sequence[int],
+        weights: Sequence[float],
+        cum: list[float],
+        log_z: float,
+        top: tuple[tuple[str, float], ...],
+    ) -> None:
+        self.ids = ids
+        self.weights = weights
+        self.cum = cum
+        self.log_z = log_z
+        self.top = top
+
+    def logprob(self, j: int) -> float:
+        """Natural log of the probability of the j-th kept token."""
+        return math.log(self.weights[j]) - self.log_z
+
+
+TableKey = tuple[Conditioning, float, float, int, bool]
+"""What a set of shared tables depends on: conditioning, temperature, top_p, top-k, fun."""
+
+
+class TableStore:
+    """Sampling tables shared by requests with the same conditioning and parameters.
+
+    A table is a pure function of (conditioning, temperature, top_p, top_logprobs, fun,
+    context), so resamples of one path can reuse each other's work; that turns most steps
+    into a dict lookup and a bisect. Everything is dropped at once when the store is full:
+    cheaper and simpler than LRU bookkeeping, and a refill costs only a few milliseconds.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._sets: dict[TableKey, dict[tuple[int, int], Table]] = {}
+        self._count = 0
+
+    def tables_for(self, key: TableKey) -> dict[tuple[int, int], Table]:
+        """The (shared, growing) table dict for one conditioning and parameter set."""
+        found = self._sets.get(key)
+        if found is None:
+            found = self._sets[key] = {}
+        return found
+
+    def add(self, tables: dict[tuple[int, int], Table], ctx: tuple[int, int], table: Table) -> None:
+        """Stores a table, first dropping every shared table if the store is full."""
+        if self._count >= self._limit:
+            self._sets.clear()
+            self._count = 0
+        tables[ctx] = table
+        self._count += 1
+
+
+TABLES = TableStore(_TABLE_LIMIT)
+# Context key under which a run's opening table is stored (no real context has it).
+_OPENING_KEY = (-1, -1)
+
+
+class Run:
+    """State of one sample() call: parameters, conditioning, memo tables and history."""
+
+    def __init__(
+        self,
+        model: NgramModel,
+        path: Sequence[PathMessage],
+        params: ResolvedParams,
+        top_logprobs: int,
+        fun: bool,
+        min_reply_tokens: int = DEFAULT_MIN_REPLY_TOKENS,
+    ) -> None:
+        self.m = model
+        self.min_reply_tokens = min_reply_tokens
+        self.rng = random.Random(params.seed)
+        self.temperature = params.temperature
+        if fun and self.temperature > 0:
+            # A little more adventurous, and exclamation-prone (see _build).
+            self.temperature = min(MAX_TEMPERATURE, self.temperature * 1.25)
+        self.top_p = params.top_p
+        self.k = max(0, top_logprobs)
+        self.fun = fun
+        self.cond = conditioning(tuple((msg.sender, msg.text) for msg in path))
+        self.boost = self.cond.boost
+        self.tables = TABLES.tables_for((self.cond, self.temperature, self.top_p, self.k, self.fun))
+        self.banned: dict[tuple[int, int, int], set[int]] = {}
+        self.used_openings: set[int] = set()
+        self.h0, self.h1, self.h2 = model.bos, model.bos, model.dot
+        self.emitted = 0
+        # After a given prefix: what joins the first sampled token to it (see `feed`).
+        self.attach: str | None = None
+
+    def _build(
+        self,
+        ids: Sequence[int],
+        probs: Sequence[float],
+        texts: list[str],
+        exclude: set[int] | frozenset[int] = frozenset(),
+    ) -> Table:
+        """Applies the topic boost (and "fun" exclamations), temperature and top-p.
+
+        `exclude` removes tokens before anything else (4-gram repeats, used openings), so the
+        table is exactly the distribution over what may still be drawn.
+        """
+        weights: Sequence[float] = list(map(mul, probs, map(self.boost.__getitem__, ids)))
+        if self.fun or exclude:
+            ids, weights = self._adjust(list(ids), list(weights), exclude)
+        if len(ids) > 1:
+            pick = itemgetter(*sorted(range(len(ids)), key=weights.__getitem__, reverse=True))
+            ids, weights = pick(ids), pick(weights)
+        k = self.k
+        if self.temperature == 0.0:
+            # Greedy: the argmax, reported with the untempered distribution's logprobs.
+            log_total = math.log(sum(weights))
+            top = tuple(
+                (texts[i], math.log(w) - log_total)
+                for i, w in zip(ids[:k], weights[:k], strict=True)
+            )
+            return Table(ids[:1], weights[:1], [weights[0]], log_total, top)
+        inv_t = 1.0 / self.temperature
+        if inv_t != 1.0:
+            peak = weights[0]
+            weights = [(w / peak) ** inv_t for w in weights]
+        cum = list(accumulate(weights))
+        # Smallest prefix holding top_p of the mass (zero-weight underflow never included).
+        n = min(bisect_left(cum, self.top_p * cum[-1]) + 1, len(cum))
+        del cum[n:]
+        log_z = math.log(cum[-1])
+        # Same arithmetic as Table.logprob, so a chosen token's logprob matches its entry.
+        # Tokens outside the nucleus have probability 0 and are not reported.
+        shown = min(k, n)
+        top = tuple(
+            (texts[i], math.log(w) - log_z)
+            for i, w in zip(ids[:shown], weights[:shown], strict=True)
+        )
+        return Table(ids[:n], weights[:n], cum, log_z, top)
+
+    def _adjust(
+        self, ids: list[int], weights: list[float], exclude: set[int] | frozenset[int]
+    ) -> tuple[list[int], list[float]]:
+        """The rare paths of _build: "fun" exclamations and excluded tokens."""
+        if self.fun:
+            dot, bang = self.m.dot, self.m.bang
+            if dot in ids:
+                # Turn some of the full stops into exclamations.
+                at = ids.index(dot)
+                moved = weights[at] * 0.25
+                weights[at] -= moved
+                if bang in ids:
+                    weights[ids.index(bang)] += moved
+                else:
+                    ids.append(bang)
+                    weights.append(moved)
+        if exclude:
+            kept = [j for j, i in enumerate(ids) if i not in exclude]
+            if kept:  # Excluding everything would leave nothing to say; ignore the ban.
+                ids = [ids[j] for j in kept]
+                weights = [weights[j] for j in kept]
+        return ids, weights
+
+    def _context_inputs(self, w1: int, w2: int) -> tuple[Sequence[int], Sequence[float]]:
+        """Candidate ids and n-gram probabilities for a context, topic extras included."""
+        m = self.m
+        cands = m.candidates(w1, w2)
+        ids: Sequence[int] = cands.ids
+        probs: Sequence[float] = cands.probs
+        if cands.truncated and self.cond.topic_ids:
+            # Topic words seen after w2 but outside the capped list still get their chance.
+            extras = self.cond.extras.get(w2)
+            if extras is None:
+                extras = self.cond.extras[w2] = self._topic_followers(w2)
+            missing = [i for i in extras if i not in cands.members]
+            if missing:
+                ids = list(ids) + missing
+                probs = list(probs) + [m.prob(w1, w2, i) for i in missing]
+        return ids, probs
+
+    def _context_table(self, w1: int, w2: int) -> Table:
+        """The (shared, memoised) table for a context."""
+        key = (w1, w2)
+        table = self.tables.get(key)
+        if table is None:
+            table = self._build(*self._context_inputs(w1, w2), self.m.spaced)
+            TABLES.add(self.tables, key, table)
+        return table
+
+    def _topic_followers(self, w2: int) -> list[int]:
+        """The topic words most likely after w2 (bigram count times boost), best first."""
+        follows = self.m.bigram[w2]
+        boost = self.boost
+        found = [(follows[i] * boost[i], i) for i in self.cond.topic_ids if i in follows]
+        return [i for _, i in heapq.nlargest(_MAX_TOPIC_EXTRAS, found)]
+
+    def _opening_inputs(self) -> tuple[list[int], list[float]]:
+        """Candidate ids and weights for the first word of a paragraph of the reply."""
+        items = heapq.nlargest(MAX_CANDIDATES, self.cond.openings.items(), key=lambda kv: kv[1])
+        return [i for i, _ in items], [p for _, p in items]
+
+    def _opening(self) -> Table:
+        """The (shared, memoised) table for the first word of a paragraph."""
+        table = self.tables.get(_OPENING_KEY)
+        if table is None:
+            table = self._build(*self._opening_inputs(), self.m.bare)
+            TABLES.add(self.tables, _OPENING_KEY, table)
+        return table
+
+    def feed(self, prefix: str) -> None:
+        """Moves the history past `prefix`, as if this run had written it (a token branch).
+
+        Paragraph breaks start a new paragraph; words the model does not know break the
+        context like a sentence end, so sampling goes on from a state it knows.
+        """
+        m = self.m
+        for paragraph in prefix.split("\n\n"):
+            if self.emitted:
+                self.h0, self.h1, self.h2 = m.bos, m.bos, m.dot
+            for word in tokenize_paragraph(paragraph):
+                token = m.index.get(word)
+                if token is None:
+                    self.h0, self.h1, self.h2 = m.bos, m.bos, m.dot
+                    continue
+                if self.h2 == m.dot and self.h1 == m.bos:
+                    self.used_openings.add(token)
+                self.h0, self.h1, self.h2 = self.h1, self.h2, token
+                self.emitted += 1
+        # The first token continues the prefix's line: one space after text (even where an
+        # unknown word reset the context to an opening, drawn bare), none after whitespace.
+        # A prefix ending a paragraph is followed like any paragraph start.
+        if prefix.strip() and not prefix.endswith("\n\n"):
+            self.attach = "" if prefix[-1].isspace() else " "
+
+    def next_token(self) -> SampledToken | None:
+        """Draws the next token, or None at the end of the reply."""
+        m = self.m
+        h0, h1, h2 = self.h0, self.h1, self.h2
+        opening = h2 == m.dot and h1 == m.bos
+        if opening:
+            table = self._opening()
+            if not self.used_openings.isdisjoint(table.ids):
+                # A later paragraph should not start like an earlier one.
+                table = self._build(*self._opening_inputs(), m.bare, self.used_openings)
+        else:
+            table = self._context_table(h1, h2)
+            banned = self.banned.get((h0, h1, h2))
+            if banned is not None and not banned.isdisjoint(table.ids):
+                table = self._build(*self._context_inputs(h1, h2), m.spaced, banned)
+        cum = table.cum
+        n = len(cum)
+        j = 0 if n == 1 else min(bisect_right(cum, self.rng.random() * cum[-1]), n - 1)
+        token = table.ids[j]
+        if token == m.end:
+            if self.emitted >= self.min_reply_tokens:
+                return None
+            text = PARAGRAPH_BREAK
+            self.h0, self.h1, self.h2 = m.bos, m.bos, m.dot
+        elif opening:
+            text = m.bare[token]
+            self.used_openings.add(token)
+            self.h0, self.h1, self.h2 = h1, h2, token
+        else:
+            text = m.spaced[token]
+            self.banned.setdefault((h0, h1, h2), set()).add(token)
+            self.h0, self.h1, self.h2 = h1, h2, token
+        self.emitted += 1
+        if self.attach is not None:
+            attach, self.attach = self.attach, None
+            top = tuple((_attached(alt, attach), logprob) for alt, logprob in table.top)
+            return SampledToken(_attached(text, attach), table.logprob(j), top)
+        return SampledToken(text, table.logprob(j), table.top)
+
+
+def _attached(text: str, attach: str) -> str:
+    """A token's text joined to a given prefix: `attach` before a word, punctuation as is."""
+    if text.startswith("\n") or text in NO_SPACE_BEFORE:
+        return text
+    return attach + text.lstrip(" ")

@@ -1,0 +1,83 @@
+"""The chat-completions wire: a path as request messages, a streamed chunk as tokens.
+
+A delta may hold several tokens. When the logprob entries spell the delta exactly, each
+entry becomes its own token; otherwise the whole delta is one token, so the text the user
+sees is always exactly what the backend sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from grove_explorer.server.sampler.base import PathMessage, SampledToken, Usage
+
+ROLES: Mapping[str, str] = {"human": "user", "model": "assistant"}
+
+
+def request_messages(
+    path: Sequence[PathMessage], system_prompt: str | None
+) -> list[dict[str, str]]:
+    """The chat messages for a path: the system prompt (if any), then user/assistant turns."""
+    messages: list[dict[str, str]] = []
+    if system_prompt:
+        messages.append({"role": "system", "content": system_prompt})
+    messages.extend({"role": ROLES.get(m.sender, "user"), "content": m.text} for m in path)
+    return messages
+
+
+def read_chunk(chunk: Any) -> tuple[list[SampledToken], Usage | None, bool]:
+    """The tokens, usage and whether logprobs were present in one streamed chunk.
+
+    Chunks without choices (the usage chunk) and deltas without content (the opening role
+    chunk, the finish chunk, reasoning or tool-call deltas) give no tokens.
+    """
+    usage = _usage(getattr(chunk, "usage", None))
+    choices = getattr(chunk, "choices", None) or []
+    if not choices:
+        return [], usage, False
+    choice = choices[0]
+    content = getattr(getattr(choice, "delta", None), "content", None)
+    entries = list(getattr(getattr(choice, "logprobs", None), "content", None) or [])
+    if not isinstance(content, str) or not content:
+        return [], usage, bool(entries)
+    if entries and "".join(str(getattr(e, "token", "")) for e in entries) == content:
+        tokens = [
+            SampledToken(text=str(e.token), logprob=_logprob(e), top=_alternatives(e))
+            for e in entries
+        ]
+        return tokens, usage, True
+    logprobs = [_logprob(e) for e in entries]
+    total = sum(lp for lp in logprobs if lp is not None) if logprobs else None
+    if total is not None and None in logprobs:
+        total = None  # a partial sum would overstate the delta's probability
+    top = _alternatives(entries[0]) if entries else ()
+    return [SampledToken(text=content, logprob=total, top=top)], usage, bool(entries)
+
+
+def _logprob(entry: Any) -> float | None:
+    """An entry's logprob as a float, or None when the server sent something else."""
+    value = getattr(entry, "logprob", None)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return None
+
+
+def _alternatives(entry: Any) -> tuple[tuple[str, float], ...]:
+    """An entry's top alternatives as (text, logprob) pairs, skipping malformed ones."""
+    pairs: list[tuple[str, float]] = []
+    for alt in getattr(entry, "top_logprobs", None) or []:
+        logprob = _logprob(alt)
+        token = getattr(alt, "token", None)
+        if isinstance(token, str) and logprob is not None:
+            pairs.append((token, logprob))
+    return tuple(pairs)
+
+
+def _usage(raw: Any) -> Usage | None:
+    """Usage counts when both are present as integers."""
+    prompt = getattr(raw, "prompt_tokens", None)
+    completion = getattr(raw, "completion_tokens", None)
+    if isinstance(prompt, int) and isinstance(completion, int):
+        return Usage(prompt_tokens=prompt, completion_tokens=completion)
+    return None

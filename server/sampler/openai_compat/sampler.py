@@ -1,0 +1,339 @@
+"""`OpenAICompatibleSampler`: the `Sampler` protocol over one chat-completions endpoint.
+
+Log-probabilities are optional in the wild. In "auto" mode the first request asks for
+them; a server that refuses the parameter (HTTP 400/422 mentioning logprobs) is asked again
+once without, and the sampler remembers not to ask again. A token whose probability is
+unknown gets `logprob=None`, never a fake certainty. A reply the user abandons must stop
+costing upstream tokens, so the HTTP stream is closed whenever the consumer stops early.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import secrets
+from collections.abc import AsyncGenerator, Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+
+import openai
+from openai import AsyncOpenAI
+from openai.types.chat import ChatCompletionChunk, ChatCompletionMessageParam
+
+from grove_explorer.server.sampler.base import (
+    InvalidParamsError,
+    ModelDescription,
+    PathMessage,
+    RequestedParams,
+    ResolvedParams,
+    SampleEvent,
+    SamplerError,
+    SamplerErrorKind,
+    Usage,
+    check_integer,
+    check_number,
+)
+from grove_explorer.server.sampler.openai_compat.chunks import read_chunk, request_messages
+from grove_explorer.server.sampler.openai_compat.errors import backend_error, mentions_logprobs
+from grove_explorer.server.sampler.openai_compat.settings import (
+    MAX_SEED,
+    MAX_TEMPERATURE,
+    MAX_TOP_LOGPROBS,
+    PLACEHOLDER_API_KEY,
+    OpenAIBackendSettings,
+)
+from grove_explorer.server.sampler.openai_compat.titles import (
+    TITLE_MAX_TOKENS,
+    TITLE_TEMPERATURE,
+    clean_title,
+    title_messages,
+)
+
+log = logging.getLogger(__name__)
+
+# Even when the network hands over many chunks at once, the stream yields to the event
+# loop this often, so concurrent streams make progress.
+_YIELD_EVERY = 16
+
+
+class OpenAICompatibleSampler:
+    """Samples replies from an OpenAI-compatible chat-completions endpoint.
+
+    One instance per configured backend; it holds one `AsyncOpenAI` client (and so one
+    connection pool) for the life of the server.
+    """
+
+    def __init__(self, settings: OpenAIBackendSettings) -> None:
+        self._settings = settings
+        # What "auto" mode has learned about logprobs: None until a reply tells.
+        self._supports_logprobs: bool | None = None
+        self._client = AsyncOpenAI(
+            api_key=settings.api_key or PLACEHOLDER_API_KEY,
+            base_url=settings.base_url,
+            timeout=openai.Timeout(
+                settings.timeout_seconds, connect=settings.connect_timeout_seconds
+            ),
+            max_retries=settings.max_retries,
+            default_headers=dict(settings.extra_headers),
+        )
+
+    @property
+    def model_name(self) -> str:
+        """Grove's name for this backend, recorded on every response."""
+        return self._settings.name
+
+    @property
+    def settings(self) -> OpenAIBackendSettings:
+        """The backend's settings (read-only)."""
+        return self._settings
+
+    @property
+    def supports_prefix(self) -> bool:
+        """Whether this endpoint was configured to continue an assistant prefill."""
+        return self._settings.prefill != "none"
+
+    def describe(self) -> ModelDescription:
+        """Name, defaults and (when known) whether replies carry log-probabilities."""
+        s = self._settings
+        return ModelDescription(
+            name=s.name,
+            backend="openai",
+            upstream_model=s.model,
+            description=s.description,
+            default_temperature=s.temperature,
+            default_top_p=s.top_p,
+            default_max_tokens=s.max_tokens,
+            supports_logprobs=self._logprobs_known(),
+        )
+
+    def resolve_params(self, requested: RequestedParams) -> ResolvedParams:
+        """Fills the backend's defaults (a fresh random seed when none is given) and validates.
+
+        Ranges are checked here rather than left to the backend so that a bad value gets the
+        same clear sentence whichever server is behind the name.
+        """
+        s = self._settings
+        temperature = check_number(
+            "temperature", requested.temperature, s.temperature, 0.0, MAX_TEMPERATURE
+        )
+        top_p = check_number("top_p", requested.top_p, s.top_p, 0.0, 1.0)
+        if top_p <= 0.0:
+            raise InvalidParamsError(f"top_p must be greater than 0 and at most 1, got {top_p}.")
+        max_tokens = check_integer(
+            "max_tokens", requested.max_tokens, s.max_tokens, 1, s.max_tokens_limit
+        )
+        seed = requested.seed if requested.seed is not None else secrets.randbits(63)
+        seed = check_integer("seed", seed, 0, 0, MAX_SEED)
+        return ResolvedParams(
+            temperature=temperature, top_p=top_p, max_tokens=max_tokens, seed=seed
+        )
+
+    def count_tokens(self, path: Sequence[PathMessage]) -> int:
+        """A cheap estimate (about four characters a token); the backend's usage is exact."""
+        return sum(math.ceil(len(message.text) / 4) for message in path)
+
+    async def sample(
+        self,
+        path: Sequence[PathMessage],
+        params: ResolvedParams,
+        *,
+        top_logprobs: int = 5,
+        system_prompt_name: str = "",
+        system_prompt: str | None = None,
+        prefix: str = "",
+    ) -> AsyncGenerator[SampleEvent, None]:
+        """Streams the reply; at most `params.max_tokens` tokens, then the backend's usage.
+
+        `system_prompt_name` is not sent: the backend only sees the prompt's text. A
+        `prefix` travels as a trailing assistant message (see `prefill`).
+        Raises SamplerError when the backend fails; closing the iterator early closes the
+        HTTP stream, so the backend stops generating.
+        """
+        messages = request_messages(path, system_prompt)
+        if prefix:
+            if not self.supports_prefix:
+                raise SamplerError(
+                    SamplerErrorKind.BAD_REQUEST,
+                    f"Backend '{self._settings.name}' cannot continue from a given prefix; "
+                    "set prefill in its config if the endpoint supports assistant prefill.",
+                )
+            messages.append({"role": "assistant", "content": prefix})
+        stream = await self._open_stream(
+            messages, params, top_logprobs, self._wants_logprobs(), prefilled=bool(prefix)
+        )
+        chunks, asked_logprobs = stream.chunks, stream.asked_logprobs
+        yielded = 0
+        usage: Usage | None = None
+        saw_logprobs = False
+        try:
+            read = 0
+            while True:
+                try:
+                    chunk = await chunks.__anext__()
+                    tokens, chunk_usage, has_logprobs = read_chunk(chunk)
+                except StopAsyncIteration:
+                    break
+                except Exception as exc:
+                    raise backend_error(self._settings, exc, started=True, yielded=yielded) from exc
+                read += 1
+                if read % _YIELD_EVERY == 0:
+                    await asyncio.sleep(0)
+                usage = chunk_usage or usage
+                saw_logprobs = saw_logprobs or has_logprobs
+                if tokens and yielded >= params.max_tokens:
+                    # The backend ignored max_tokens; stop reading (closing the stream below).
+                    break
+                for token in tokens[: params.max_tokens - yielded]:
+                    yielded += 1
+                    yield token
+            if asked_logprobs and self._settings.logprobs == "auto":
+                self._learn_logprobs(saw_logprobs, yielded)
+            if usage is not None:
+                yield usage
+        finally:
+            try:
+                await chunks.close()
+            except Exception:  # closing must never hide the reason we stopped
+                log.debug("closing the stream of backend %r failed", self._settings.name)
+
+    async def generate_title(self, path: Sequence[PathMessage]) -> str | None:
+        """Asks the backend for a title of at most six words; None when it gives none.
+
+        The conversation is quoted in one user message, rather than replayed turn by turn,
+        so the model titles it instead of answering its last question.
+        """
+        messages = title_messages(path)
+        if messages is None:
+            return None
+        try:
+            completion = await self._client.chat.completions.create(
+                model=self._settings.model,
+                messages=cast("list[ChatCompletionMessageParam]", messages),
+                temperature=TITLE_TEMPERATURE,
+                max_tokens=TITLE_MAX_TOKENS,
+                stream=False,
+            )
+            content = completion.choices[0].message.content if completion.choices else None
+        except Exception as exc:
+            raise backend_error(self._settings, exc, started=False, yielded=0) from exc
+        return clean_title(content)
+
+    async def aclose(self) -> None:
+        """Closes the client's connection pool."""
+        await self._client.close()
+
+    # Logprobs policy.
+
+    def _logprobs_known(self) -> bool | None:
+        """True/False when configured or learned, None while "auto" has not found out."""
+        mode = self._settings.logprobs
+        if mode == "on":
+            return True
+        if mode == "off":
+            return False
+        return self._supports_logprobs
+
+    def _wants_logprobs(self) -> bool:
+        """Whether the next request asks for logprobs."""
+        return self._logprobs_known() is not False
+
+    def _learn_logprobs(self, saw_logprobs: bool, yielded: int) -> None:
+        """Remembers what a complete reply showed about logprobs ("auto" mode only).
+
+        A reply that carried logprobs proves support. A complete reply with tokens but no
+        logprobs means the server silently ignores the parameter (older Ollama does), which
+        is as good as unsupported; a "yes" once learned is never taken back.
+        """
+        if saw_logprobs:
+            self._supports_logprobs = True
+        elif yielded and self._supports_logprobs is None:
+            self._supports_logprobs = False
+
+    # Requests.
+
+    async def _open_stream(
+        self,
+        messages: list[dict[str, str]],
+        params: ResolvedParams,
+        top_logprobs: int,
+        logprobs: bool,
+        *,
+        prefilled: bool = False,
+    ) -> _OpenStream:
+        """Starts the streaming request, retrying once without logprobs if they are refused.
+
+        Raises SamplerError: nothing from the library leaves this method.
+        """
+        try:
+            return _OpenStream(
+                await self._create(messages, params, top_logprobs, logprobs, prefilled=prefilled),
+                logprobs,
+            )
+        except (openai.BadRequestError, openai.UnprocessableEntityError) as exc:
+            if not (logprobs and self._settings.logprobs == "auto" and mentions_logprobs(exc)):
+                raise backend_error(self._settings, exc, started=False, yielded=0) from exc
+            log.info(
+                "backend %r refused logprobs (%s); asking without them from now on",
+                self._settings.name,
+                exc.status_code,
+            )
+            self._supports_logprobs = False
+        except Exception as exc:
+            raise backend_error(self._settings, exc, started=False, yielded=0) from exc
+        try:
+            return _OpenStream(
+                await self._create(messages, params, top_logprobs, False, prefilled=prefilled),
+                False,
+            )
+        except Exception as exc:
+            raise backend_error(self._settings, exc, started=False, yielded=0) from exc
+
+    async def _create(
+        self,
+        messages: list[dict[str, str]],
+        params: ResolvedParams,
+        top_logprobs: int,
+        logprobs: bool,
+        *,
+        prefilled: bool = False,
+    ) -> openai.AsyncStream[ChatCompletionChunk]:
+        """Sends one streaming chat-completions request; returns once the headers arrive.
+
+        `prefilled`: the last message is a given prefix to continue. Only then, not whenever
+        the path ends with a model reply (a reply sampled under a reply), does vLLM get
+        continue_final_message, which would extend that earlier reply instead of answering.
+        """
+        extra: dict[str, Any] = {}
+        if prefilled and self._settings.prefill == "continue_final_message":
+            extra["extra_body"] = {
+                "continue_final_message": True,
+                "add_generation_prompt": False,
+            }
+        if self._settings.send_seed:
+            extra["seed"] = params.seed
+        if logprobs:
+            extra["logprobs"] = True
+            if top_logprobs > 0:
+                extra["top_logprobs"] = min(top_logprobs, MAX_TOP_LOGPROBS)
+        stream: openai.AsyncStream[
+            ChatCompletionChunk
+        ] = await self._client.chat.completions.create(
+            model=self._settings.model,
+            messages=cast("list[ChatCompletionMessageParam]", messages),
+            stream=True,
+            stream_options={"include_usage": True},
+            temperature=params.temperature,
+            top_p=params.top_p,
+            max_tokens=params.max_tokens,
+            **extra,
+        )
+        return stream
+
+
+@dataclass(frozen=True, slots=True)
+class _OpenStream:
+    """An opened stream and whether its request asked for logprobs (after any fallback)."""
+
+    chunks: openai.AsyncStream[ChatCompletionChunk]
+    asked_logprobs: bool

@@ -1,0 +1,177 @@
+"""ImportConversation's input: an exported forest checked like live requests, as records.
+
+An import may not store what no live request could: every response is checked for size,
+NUL characters, senders, parents that come first, sampling provenance and sharing.
+"""
+
+from __future__ import annotations
+
+import math
+
+import grpc
+
+from grove_explorer.protos import chat_pb2
+from grove_explorer.server.convert import new_response_from_proto, resolved_to_record
+from grove_explorer.server.sampler.base import ResolvedParams
+from grove_explorer.server.servicer.status import abort, quote
+from grove_explorer.server.servicer.validation import annotation_from_wire, check_text
+from grove_explorer.server.store import ImportItem
+
+MAX_IMPORT_RESPONSES = 100_000
+
+
+async def items_from_import(
+    request: chat_pb2.ImportConversationRequest,
+    *,
+    max_title_chars: int,
+    max_message_bytes: int,
+    context: grpc.aio.ServicerContext,
+) -> list[ImportItem]:
+    """The responses of an import as store items (parents first), or the call ends."""
+    if len(request.title) > max_title_chars or "\x00" in request.title:
+        await abort(
+            context,
+            grpc.StatusCode.INVALID_ARGUMENT,
+            f"The title must be at most {max_title_chars} characters, without NUL.",
+        )
+    if len(request.responses) > MAX_IMPORT_RESPONSES:
+        await abort(
+            context,
+            grpc.StatusCode.INVALID_ARGUMENT,
+            f"An import may hold at most {MAX_IMPORT_RESPONSES} responses, not "
+            f"{len(request.responses)}.",
+        )
+    items: list[ImportItem] = []
+    seen: set[str] = set()
+    shared: set[str] = set()
+    for index, wire in enumerate(request.responses):
+        where = f"Response {index + 1} ({quote(wire.response_id)})"
+        if not wire.response_id or wire.response_id in seen:
+            await abort(
+                context,
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"{where} needs a response_id unique within the import.",
+            )
+        if wire.parent_response_id and wire.parent_response_id not in seen:
+            await abort(
+                context,
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"{where} names parent {quote(wire.parent_response_id)}, which does not "
+                "come before it in the import.",
+            )
+        if wire.sender not in ("human", "model"):
+            await abort(
+                context,
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"{where}: sender must be human or model, not {quote(wire.sender)}.",
+            )
+        await check_text(f"{where}: the message", wire.message, max_message_bytes, context)
+        await _check_import_fields(where, wire, request, shared, context)
+        if not 0 <= wire.prefix_length <= len(wire.message):
+            await abort(
+                context,
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"{where}: prefix_length is outside the message.",
+            )
+        sampling = None
+        if wire.HasField("sampling_params"):
+            params = wire.sampling_params
+            values = (params.temperature, params.top_p, params.max_tokens)
+            if not all(map(math.isfinite, values)) or min(values) < 0:
+                await abort(
+                    context,
+                    grpc.StatusCode.INVALID_ARGUMENT,
+                    f"{where}: sampling parameters must be finite and non-negative.",
+                )
+            sampling = resolved_to_record(
+                ResolvedParams(params.temperature, params.top_p, params.max_tokens, params.seed)
+            )
+        annotation = None
+        if wire.HasField("annotation"):
+            annotation = await annotation_from_wire(wire.annotation, context)
+        token_list = request.tokens.get(wire.response_id)
+        if token_list is not None and token_list.tokens:
+            spelled = "".join(t.final_logit.string_token for t in token_list.tokens)
+            if spelled != wire.message:
+                await abort(
+                    context,
+                    grpc.StatusCode.INVALID_ARGUMENT,
+                    f"{where}: its tokens do not spell its message.",
+                )
+        seen.add(wire.response_id)
+        if wire.shared:
+            shared.add(wire.response_id)
+        items.append(
+            ImportItem(
+                local_id=wire.response_id,
+                parent_local_id=wire.parent_response_id or None,
+                response=new_response_from_proto(
+                    wire,
+                    sampling=sampling,
+                    tokens=token_list.tokens if token_list is not None else None,
+                ),
+                shared=wire.shared,
+                annotation=annotation,
+            )
+        )
+    strays = sorted(set(request.tokens) - seen)
+    if strays:
+        await abort(
+            context,
+            grpc.StatusCode.INVALID_ARGUMENT,
+            f"The tokens map names response {quote(strays[0])}, which is not in the import.",
+        )
+    return items
+
+
+async def _check_import_fields(
+    where: str,
+    wire: chat_pb2.Response,
+    request: chat_pb2.ImportConversationRequest,
+    shared: set[str],
+    context: grpc.aio.ServicerContext,
+) -> None:
+    """What live requests guarantee of a stored response, checked on an imported one.
+
+    A human message or a manual reply is never blank and carries no sampling
+    provenance; a human message is never manual or partial; sharing covers a whole path
+    from the root. An import that breaks these would store what no live request can.
+    """
+    for name in ("model_name", "query", "query_type"):
+        if "\x00" in getattr(wire, name):
+            await abort(
+                context,
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"{where}: {name} contains a NUL character.",
+            )
+    sampled = wire.sender == "model" and not wire.manual
+    kind = "a human message" if wire.sender == "human" else "a manual reply"
+    if not sampled and not wire.message.strip():
+        await abort(
+            context,
+            grpc.StatusCode.INVALID_ARGUMENT,
+            f"{where}: {kind} cannot be blank; only a sampled reply may be empty.",
+        )
+    if not sampled and (
+        wire.model_name
+        or wire.HasField("sampling_params")
+        or wire.prefix_length
+        or wire.response_id in request.tokens
+    ):
+        await abort(
+            context,
+            grpc.StatusCode.INVALID_ARGUMENT,
+            f"{where}: {kind} has no model_name, sampling_params, prefix_length or tokens.",
+        )
+    if wire.sender == "human" and (wire.manual or wire.partial):
+        await abort(
+            context,
+            grpc.StatusCode.INVALID_ARGUMENT,
+            f"{where}: a human message cannot be manual or partial.",
+        )
+    if wire.shared and wire.parent_response_id and wire.parent_response_id not in shared:
+        await abort(
+            context,
+            grpc.StatusCode.INVALID_ARGUMENT,
+            f"{where} is shared but its parent is not: sharing covers a path from the root.",
+        )

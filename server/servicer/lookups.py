@@ -1,0 +1,75 @@
+"""Store reads and writes that answer a missing conversation or response with a status.
+
+A conversation of another user is NOT_FOUND exactly like a missing one; a response that
+is not in the named conversation is the request's mistake (INVALID_ARGUMENT).
+"""
+
+from __future__ import annotations
+
+import grpc
+
+from grove_explorer.server.servicer.status import abort, abort_not_found, check_id, quote
+from grove_explorer.server.store import (
+    ConversationRecord,
+    NewResponse,
+    ResponseRecord,
+    Store,
+    UnknownConversationError,
+    UnknownParentError,
+)
+
+
+async def conversation_or_abort(
+    store: Store, user: str, conversation_id: str, context: grpc.aio.ServicerContext
+) -> ConversationRecord:
+    """The caller's conversation, or the call ends (INVALID_ARGUMENT / NOT_FOUND)."""
+    if not conversation_id:
+        await abort(context, grpc.StatusCode.INVALID_ARGUMENT, "conversation_id is required.")
+    await check_id("conversation_id", conversation_id, context)
+    record = await store.get_conversation(user, conversation_id)
+    if record is None:
+        await abort_not_found(context, conversation_id)
+    return record
+
+
+async def path_or_abort(
+    store: Store,
+    user: str,
+    conversation_id: str,
+    response_id: str | None,
+    context: grpc.aio.ServicerContext,
+) -> list[ResponseRecord]:
+    """The path from the root to `response_id` ([] for None), or the call ends."""
+    if response_id is None:
+        return []
+    await check_id("response id", response_id, context)
+    try:
+        return await store.path_to(user, conversation_id, response_id)
+    except UnknownParentError:
+        await abort(
+            context,
+            grpc.StatusCode.INVALID_ARGUMENT,
+            f"Response {quote(response_id)} is not in conversation {quote(conversation_id)}.",
+        )
+
+
+async def insert_or_abort(
+    store: Store,
+    user: str,
+    new: NewResponse,
+    context: grpc.aio.ServicerContext,
+    *,
+    checkpoint_id: str | None = None,
+) -> ResponseRecord:
+    """Stores a response, or ends the call if its conversation or parent is gone."""
+    try:
+        return await store.add_response(user, new, checkpoint_id=checkpoint_id)
+    except UnknownConversationError:
+        await abort_not_found(context, new.conversation_id)
+    except UnknownParentError:
+        await abort(
+            context,
+            grpc.StatusCode.INVALID_ARGUMENT,
+            f"Response {quote(new.parent_response_id or '')} is not in conversation "
+            f"{quote(new.conversation_id)}.",
+        )

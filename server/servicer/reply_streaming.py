@@ -1,0 +1,304 @@
+"""AddResponse after its checks: the human message, the model's tokens, the stored reply.
+
+The per-token path lives here: tokens go out in batches (`TokenBatcher`), budget updates
+every `BUDGET_EVERY_TOKENS`, and the text is kept so that a stop, a cancellation, a
+backend failure or shutdown stores it as a partial reply. Nothing acknowledged is lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Mapping
+from typing import NoReturn
+
+import grpc
+
+from grove_explorer.protos import chat_pb2
+from grove_explorer.server.batching import TokenBatcher
+from grove_explorer.server.config import ServerConfig
+from grove_explorer.server.convert import (
+    budget_message,
+    resolved_to_record,
+    response_to_proto,
+    token_batch_message,
+)
+from grove_explorer.server.sampler.base import (
+    PathMessage,
+    ResolvedParams,
+    SampledToken,
+    Sampler,
+    SamplerError,
+    SamplerErrorKind,
+    Usage,
+)
+from grove_explorer.server.servicer.lookups import insert_or_abort
+from grove_explorer.server.servicer.status import abort, abort_not_found
+from grove_explorer.server.servicer.stream_registry import ActiveStream, StreamRegistry
+from grove_explorer.server.store import (
+    NewResponse,
+    ResponseRecord,
+    Store,
+    UnknownConversationError,
+    UnknownParentError,
+)
+
+log = logging.getLogger(__name__)
+
+BUDGET_EVERY_TOKENS = 64
+# Trailing metadata that marks a status as the backend's failure (read by the SDK).
+BACKEND_ERROR_KEY = "grove-backend-error"
+RETRY_AFTER_KEY = "grove-retry-after"
+
+# What a failing backend means to the caller. A backend's rejected key or missing model is
+# the server's configuration, not the caller's credentials or conversation, so neither
+# becomes UNAUTHENTICATED or NOT_FOUND (which the app reads as "your key" / "deleted").
+UPSTREAM_STATUS: Mapping[SamplerErrorKind, grpc.StatusCode] = {
+    SamplerErrorKind.AUTH: grpc.StatusCode.FAILED_PRECONDITION,
+    SamplerErrorKind.MODEL_NOT_FOUND: grpc.StatusCode.FAILED_PRECONDITION,
+    SamplerErrorKind.RATE_LIMITED: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    SamplerErrorKind.BAD_REQUEST: grpc.StatusCode.INVALID_ARGUMENT,
+    SamplerErrorKind.UNAVAILABLE: grpc.StatusCode.UNAVAILABLE,
+    SamplerErrorKind.TIMEOUT: grpc.StatusCode.DEADLINE_EXCEEDED,
+    SamplerErrorKind.STREAM_BROKEN: grpc.StatusCode.UNAVAILABLE,
+}
+
+
+class ReplyStreaming:
+    """Runs one checked AddResponse stream against the store and a sampler."""
+
+    def __init__(
+        self,
+        store: Store,
+        streams: StreamRegistry,
+        config: ServerConfig,
+        system_prompts: Mapping[str, str],
+    ) -> None:
+        self._store = store
+        self._streams = streams
+        self._config = config
+        self._system_prompts = system_prompts
+
+    async def run(
+        self,
+        user: str,
+        stream: ActiveStream,
+        sampler: Sampler,
+        params: ResolvedParams,
+        path: list[ResponseRecord],
+        parent_id: str | None,
+        top_k: int,
+        request: chat_pb2.AddResponseRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> None:
+        """Stores and streams the human message (if any), then samples and stores the reply.
+
+        The stream is registered already; it leaves the registry however this ends.
+        """
+        try:
+            if request.message:
+                human = await insert_or_abort(
+                    self._store,
+                    user,
+                    NewResponse(
+                        conversation_id=stream.conversation_id,
+                        message=request.message,
+                        sender="human",
+                        parent_response_id=parent_id,
+                    ),
+                    context,
+                )
+                path.append(human)
+                parent_id = human.response_id
+                await context.write(
+                    chat_pb2.AddResponseResponse(user_response=response_to_proto(human))
+                )
+            await self._sample_and_store(
+                user, stream, sampler, params, path, parent_id, top_k, request, context
+            )
+        finally:
+            await self._streams.remove(stream)
+
+    async def _sample_and_store(
+        self,
+        user: str,
+        stream: ActiveStream,
+        sampler: Sampler,
+        params: ResolvedParams,
+        path: list[ResponseRecord],
+        parent_id: str | None,
+        top_k: int,
+        request: chat_pb2.AddResponseRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> None:
+        """Streams the sampler's tokens in batches, then stores and sends the reply."""
+        messages = [PathMessage(r.sender, r.message) for r in path]
+        prompt_tokens = sampler.count_tokens(messages)
+        batcher = TokenBatcher(
+            self._config.batch_interval_ms / 1000.0, self._config.batch_max_tokens
+        )
+        prefix = request.prefix
+        pieces: list[str] = []
+        sampled: list[SampledToken] = []
+        if prefix:
+            # The given start is part of the reply: streamed and stored first, as one token
+            # whose probability is unknown (it was chosen, not sampled).
+            sampled.append(SampledToken(prefix, None))
+            pieces.append(prefix)
+        usage: Usage | None = None
+        started = time.monotonic()
+        first_token_at: float | None = None
+        partial = False
+        # A raw-model request (use_grok=false) sends no system prompt and no "fun".
+        prompt_name = request.system_prompt_name if request.use_grok else ""
+        system_prompt = self._system_prompts[prompt_name] if request.use_grok else None
+
+        def reply(partial_reply: bool, with_tokens: bool = True) -> NewResponse:
+            now = time.monotonic()
+            return NewResponse(
+                conversation_id=stream.conversation_id,
+                message="".join(pieces),
+                sender="model",
+                parent_response_id=parent_id,
+                partial=partial_reply,
+                model_name=sampler.model_name,
+                sampling=resolved_to_record(params),
+                token_count=usage.completion_tokens if usage else len(pieces) - bool(prefix),
+                time_to_first_token_seconds=(first_token_at - started) if first_token_at else 0.0,
+                total_time_seconds=now - started,
+                prefix_length=len(prefix),
+                tokens=tuple((t.text, t.logprob, t.top) for t in sampled) if with_tokens else None,
+            )
+
+        stream.snapshot = lambda: reply(True, with_tokens=False)
+
+        def budget() -> chat_pb2.AddResponseResponse:
+            if usage is not None:
+                return budget_message(
+                    usage.prompt_tokens, usage.completion_tokens, params.max_tokens
+                )
+            return budget_message(prompt_tokens, len(pieces) - bool(prefix), params.max_tokens)
+
+        failure: SamplerError | None = None
+        try:
+            await context.write(budget())
+            if prefix:
+                await context.write(token_batch_message(sampled[:1]))
+            tokens = sampler.sample(
+                messages,
+                params,
+                top_logprobs=top_k,
+                system_prompt_name=prompt_name,
+                system_prompt=system_prompt,
+                prefix=prefix,
+            )
+            # aclosing: stopping early must close the backend's HTTP stream at once.
+            async with contextlib.aclosing(tokens):
+                async for event in tokens:
+                    if isinstance(event, Usage):
+                        usage = event
+                        await context.write(budget())
+                        continue
+                    if first_token_at is None:
+                        first_token_at = time.monotonic()
+                    pieces.append(event.text)
+                    sampled.append(event)
+                    batch = batcher.push(event)
+                    if batch:
+                        await context.write(token_batch_message(batch))
+                    if len(pieces) % BUDGET_EVERY_TOKENS == 0:
+                        await context.write(budget())
+                    if stream.stop.is_set():
+                        partial = True
+                        break
+        except asyncio.CancelledError:
+            # The client went away (or the server is being torn down): keep what we have.
+            if pieces:
+                await asyncio.shield(self._store_partial(user, reply(True), stream))
+            raise
+        except SamplerError as error:
+            log.info("backend %s failed: %s", sampler.model_name, error)
+            failure = error
+        except Exception:
+            log.exception("sampling failed; storing the partial reply")
+            failure = SamplerError(
+                SamplerErrorKind.UNAVAILABLE,
+                f"Sampling from {sampler.model_name!r} failed inside the server.",
+            )
+            if pieces:
+                await asyncio.shield(self._store_partial(user, reply(True), stream))
+            await abort(
+                context, grpc.StatusCode.INTERNAL, f"{failure.message} The partial reply was kept."
+            )
+        if failure is not None:
+            await _write_rest(batcher.drain(), context)
+            await self._fail_stream(user, stream, failure, reply, bool(pieces), context)
+        if stream.stop_reason == "deleted":
+            await abort_not_found(context, stream.conversation_id)
+        # Stored before the last writes, and shielded: a client that cancels from here on
+        # (even while a checkpoint batch holding this stream's text is being written) loses
+        # nothing, and the insert deletes the checkpoint in its own transaction.
+        stored = await asyncio.shield(self._store_reply(user, reply(partial), stream, context))
+        await _write_rest(batcher.drain(), context)
+        await context.write(budget())
+        await context.write(chat_pb2.AddResponseResponse(model_response=response_to_proto(stored)))
+
+    async def _store_reply(
+        self,
+        user: str,
+        new: NewResponse,
+        stream: ActiveStream,
+        context: grpc.aio.ServicerContext,
+    ) -> ResponseRecord:
+        """Ends the stream's checkpointing and stores its reply, deleting its checkpoint."""
+        await self._streams.close_checkpoint(stream)
+        return await insert_or_abort(
+            self._store, user, new, context, checkpoint_id=stream.checkpoint_id
+        )
+
+    async def _fail_stream(
+        self,
+        user: str,
+        stream: ActiveStream,
+        failure: SamplerError,
+        reply: Callable[[bool], NewResponse],
+        has_text: bool,
+        context: grpc.aio.ServicerContext,
+    ) -> NoReturn:
+        """Ends a stream whose backend failed: keeps the partial reply, then the status.
+
+        The partial reply travels as `model_response` (partial=true) before the error, so a
+        client keeps the text it watched arrive without reloading the conversation.
+        """
+        code = UPSTREAM_STATUS[failure.kind]
+        details = failure.message
+        trailing = [(BACKEND_ERROR_KEY, failure.kind.value)]
+        if failure.retry_after_seconds is not None:
+            trailing.append((RETRY_AFTER_KEY, f"{failure.retry_after_seconds:g}"))
+        if has_text and stream.stop_reason != "deleted":
+            stored = await asyncio.shield(self._store_partial(user, reply(True), stream))
+            if stored is not None:
+                await context.write(
+                    chat_pb2.AddResponseResponse(model_response=response_to_proto(stored))
+                )
+                details = f"{details} The partial reply was kept."
+        await context.abort(code, details, trailing_metadata=tuple(trailing))
+        raise AssertionError("unreachable: context.abort raises")  # pragma: no cover
+
+    async def _store_partial(
+        self, user: str, new: NewResponse, stream: ActiveStream
+    ) -> ResponseRecord | None:
+        """Stores an interrupted reply; a deleted conversation simply has nowhere to keep it."""
+        await self._streams.close_checkpoint(stream)
+        try:
+            return await self._store.add_response(user, new, checkpoint_id=stream.checkpoint_id)
+        except (UnknownConversationError, UnknownParentError):
+            log.info("partial reply dropped: its conversation was deleted")
+            return None
+
+
+async def _write_rest(batch: list[SampledToken], context: grpc.aio.ServicerContext) -> None:
+    if batch:
+        await context.write(token_batch_message(batch))

@@ -1,0 +1,493 @@
+"""`ChatServicer`: one method per Chat RPC, on top of a `Store` and named `Sampler`s.
+
+Each RPC checks its input before touching the store (validation.py, lookups.py,
+importing.py) and answers bad input with a gRPC status and a sentence that says what was
+wrong (status.py). AddResponse streams run in reply_streaming.py and are registered in
+stream_registry.py, so they can be stopped, checkpointed and awaited at shutdown.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+
+import grpc
+from google.protobuf import empty_pb2
+
+from grove_explorer.protos import chat_pb2, chat_pb2_grpc
+from grove_explorer.server.auth import Authenticator
+from grove_explorer.server.config import ServerConfig
+from grove_explorer.server.convert import (
+    conversation_to_proto,
+    model_info,
+    requested_params,
+    response_to_proto,
+    token_rows_to_proto,
+)
+from grove_explorer.server.sampler.base import (
+    InvalidParamsError,
+    PathMessage,
+    Sampler,
+    SamplerError,
+)
+from grove_explorer.server.search import parse_query
+from grove_explorer.server.servicer.importing import items_from_import
+from grove_explorer.server.servicer.lookups import (
+    conversation_or_abort,
+    insert_or_abort,
+    path_or_abort,
+)
+from grove_explorer.server.servicer.reply_streaming import ReplyStreaming
+from grove_explorer.server.servicer.status import abort, abort_not_found, check_id, quote
+from grove_explorer.server.servicer.stream_registry import ActiveStream, StreamRegistry
+from grove_explorer.server.servicer.validation import (
+    annotation_from_wire,
+    check_message,
+    check_text,
+    check_title,
+)
+from grove_explorer.server.store import AnnotationRecord, NewResponse, ResponseRecord, Store
+from grove_explorer.server.titles import derive_title
+
+log = logging.getLogger(__name__)
+
+MAX_QUERY_CHARS = 1_000
+DEFAULT_SEARCH_HITS = 50
+MAX_SEARCH_HITS = 500
+
+
+class ChatServicer(chat_pb2_grpc.ChatServicer):
+    """Implements every Chat RPC on top of a `Store` and named `Sampler`s."""
+
+    def __init__(
+        self,
+        store: Store,
+        samplers: Mapping[str, Sampler],
+        config: ServerConfig,
+        default_model: str | None = None,
+        authenticator: Authenticator | None = None,
+    ) -> None:
+        if not samplers:
+            raise ValueError("at least one sampler is required")
+        self._store = store
+        self._samplers = dict(samplers)
+        self._default_model = default_model or next(iter(self._samplers))
+        self._config = config
+        self._auth = authenticator or Authenticator(config.api_keys)
+        self._system_prompts = dict(config.models.system_prompts)
+        self._streams = StreamRegistry(store, config.checkpoint_interval_ms / 1000.0)
+        self._replies = ReplyStreaming(store, self._streams, config, self._system_prompts)
+
+    @property
+    def default_model(self) -> str:
+        """The model a request with an empty model_name gets."""
+        return self._default_model
+
+    @property
+    def samplers(self) -> Mapping[str, Sampler]:
+        """The named samplers this server offers."""
+        return self._samplers
+
+    # -- running streams ---------------------------------------------------------------
+
+    @property
+    def streams(self) -> StreamRegistry:
+        """The AddResponse streams sampling now (stopped, checkpointed and awaited here)."""
+        return self._streams
+
+    @property
+    def active_stream_count(self) -> int:
+        """How many AddResponse streams are sampling right now."""
+        return len(self._streams)
+
+    @property
+    def checkpoint_owner(self) -> str:
+        """Names this server process on its checkpoints (set by GroveServer.start)."""
+        return self._streams.checkpoint_owner
+
+    @checkpoint_owner.setter
+    def checkpoint_owner(self, owner: str) -> None:
+        self._streams.checkpoint_owner = owner
+
+    async def checkpoint_now(self) -> int:
+        """Saves every running stream's text that changed since its last checkpoint."""
+        return await self._streams.checkpoint_now()
+
+    async def stop_all_streams(self, grace_seconds: float) -> None:
+        """Stores every running stream's partial reply and ends it; refuses new streams."""
+        await self._streams.stop_all(grace_seconds)
+
+    # -- conversations -----------------------------------------------------------------
+
+    async def CreateConversation(
+        self, request: chat_pb2.CreateConversationRequest, context: grpc.aio.ServicerContext
+    ) -> chat_pb2.Conversation:
+        """Creates an empty conversation owned by the caller."""
+        user = await self._auth.identify(context)
+        record = await self._store.create_conversation(user)
+        return conversation_to_proto(record)
+
+    async def GetConversation(
+        self, request: chat_pb2.GetConversationRequest, context: grpc.aio.ServicerContext
+    ) -> chat_pb2.Conversation:
+        """Returns a conversation with all its responses in creation order."""
+        user = await self._auth.identify(context)
+        record = await conversation_or_abort(self._store, user, request.conversation_id, context)
+        responses = await self._store.list_responses(user, record.conversation_id)
+        annotations = await self._store.annotations(user, record.conversation_id)
+        return conversation_to_proto(record, responses, annotations)
+
+    async def ListConversations(
+        self, request: empty_pb2.Empty, context: grpc.aio.ServicerContext
+    ) -> chat_pb2.ListConversationsResponse:
+        """Lists the caller's conversations (without responses), newest first."""
+        user = await self._auth.identify(context)
+        records = await self._store.list_conversations(user)
+        return chat_pb2.ListConversationsResponse(
+            conversations=[conversation_to_proto(r) for r in records]
+        )
+
+    async def UpdateConversation(
+        self, request: chat_pb2.UpdateConversationRequest, context: grpc.aio.ServicerContext
+    ) -> chat_pb2.Conversation:
+        """Sets a conversation's title and star."""
+        user = await self._auth.identify(context)
+        await conversation_or_abort(self._store, user, request.conversation_id, context)
+        await check_title(request.title, self._config.max_title_chars, context)
+        record = await self._store.update_conversation(
+            user, request.conversation_id, request.title, request.starred
+        )
+        if record is None:
+            await abort_not_found(context, request.conversation_id)
+        return conversation_to_proto(record)
+
+    async def DeleteConversation(
+        self, request: chat_pb2.DeleteConversationRequest, context: grpc.aio.ServicerContext
+    ) -> empty_pb2.Empty:
+        """Deletes a conversation with all its responses and stops its running streams."""
+        user = await self._auth.identify(context)
+        await conversation_or_abort(self._store, user, request.conversation_id, context)
+        self._streams.stop_conversation(user, request.conversation_id)
+        if not await self._store.delete_conversation(user, request.conversation_id):
+            await abort_not_found(context, request.conversation_id)
+        return empty_pb2.Empty()
+
+    async def GenerateTitle(
+        self, request: chat_pb2.GenerateTitleRequest, context: grpc.aio.ServicerContext
+    ) -> chat_pb2.GenerateTitleResponse:
+        """Derives a short title from the path ending at `leaf_response_id` and stores it."""
+        user = await self._auth.identify(context)
+        record = await conversation_or_abort(self._store, user, request.conversation_id, context)
+        leaf_id = request.leaf_response_id
+        if not leaf_id:
+            responses = await self._store.list_responses(user, record.conversation_id)
+            leaf_id = responses[-1].response_id if responses else ""
+        path = await path_or_abort(
+            self._store, user, record.conversation_id, leaf_id or None, context
+        )
+        title = await self._title_for(path)
+        updated = await self._store.update_conversation(
+            user, record.conversation_id, title, record.starred
+        )
+        if updated is None:
+            await abort_not_found(context, record.conversation_id)
+        return chat_pb2.GenerateTitleResponse(new_title=title)
+
+    async def _title_for(self, path: Sequence[ResponseRecord]) -> str:
+        """Asks the path's model for a title; the offline heuristic when it cannot.
+
+        The model is the one that wrote the path's latest reply (the conversation's model as
+        the user last chose it), else the server's default.
+        """
+        messages = [PathMessage(r.sender, r.message) for r in path]
+        names = [r.model_name for r in reversed(path) if r.sender == "model" and r.model_name]
+        sampler = (
+            self._samplers.get(names[0] if names else "") or self._samplers[self._default_model]
+        )
+        if messages:
+            try:
+                title = await sampler.generate_title(messages)
+            except SamplerError as error:
+                log.warning(
+                    "title from %s failed, using the heuristic: %s", sampler.model_name, error
+                )
+                title = None
+            if title:
+                return title[: self._config.max_title_chars]
+        # The heuristic writes up to 60 characters; a server may allow fewer.
+        return derive_title(messages)[: self._config.max_title_chars].rstrip()
+
+    async def ListModels(
+        self, request: empty_pb2.Empty, context: grpc.aio.ServicerContext
+    ) -> chat_pb2.ListModelsResponse:
+        """Lists the named models (default first) and the system prompts."""
+        await self._auth.identify(context)
+        names = sorted(self._samplers, key=lambda n: (n != self._default_model,))
+        return chat_pb2.ListModelsResponse(
+            models=[
+                model_info(self._samplers[n].describe(), is_default=n == self._default_model)
+                for n in names
+            ],
+            default_model=self._default_model,
+            system_prompts=[
+                chat_pb2.SystemPromptInfo(name=name, text=text)
+                for name, text in self._system_prompts.items()
+            ],
+        )
+
+    async def AnnotateResponse(
+        self, request: chat_pb2.AnnotateResponseRequest, context: grpc.aio.ServicerContext
+    ) -> chat_pb2.Response:
+        """Sets the caller's bookmark, tags, rating and note of one response."""
+        user = await self._auth.identify(context)
+        record = await conversation_or_abort(self._store, user, request.conversation_id, context)
+        if not request.response_id:
+            await abort(context, grpc.StatusCode.INVALID_ARGUMENT, "response_id is required.")
+        await check_id("response id", request.response_id, context)
+        annotation = await annotation_from_wire(request.annotation, context)
+        if not await self._store.annotate(
+            user, record.conversation_id, request.response_id, annotation
+        ):
+            await abort(
+                context,
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"Response {quote(request.response_id)} is not in conversation "
+                f"{quote(record.conversation_id)}.",
+            )
+        stored = await self._store.get_response(user, record.conversation_id, request.response_id)
+        if stored is None:  # deleted in between
+            await abort_not_found(context, record.conversation_id)
+        return response_to_proto(stored, annotation)
+
+    async def Search(
+        self, request: chat_pb2.SearchRequest, context: grpc.aio.ServicerContext
+    ) -> chat_pb2.SearchResponse:
+        """Searches the caller's messages, titles, tags and notes (best matches first)."""
+        user = await self._auth.identify(context)
+        if len(request.query) > MAX_QUERY_CHARS:
+            await abort(
+                context,
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"The query is {len(request.query)} characters long; the limit is "
+                f"{MAX_QUERY_CHARS}.",
+            )
+        if request.limit < 0:
+            await abort(context, grpc.StatusCode.INVALID_ARGUMENT, "limit cannot be negative.")
+        limit = min(request.limit or DEFAULT_SEARCH_HITS, MAX_SEARCH_HITS)
+        try:
+            parsed = parse_query(request.query)
+            hits = await self._store.search(user, parsed.match, parsed.filters, limit)
+        except ValueError as error:  # QueryError, or FTS5's own complaint
+            # A sentence even from FTS5, whose messages have no full stop.
+            reason = str(error)[:200].rstrip(".")
+            await abort(
+                context,
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"The search query is not valid: {reason}.",
+            )
+        annotations: dict[str, dict[str, AnnotationRecord]] = {}
+        reply = chat_pb2.SearchResponse()
+        for hit in hits:
+            wire = reply.hits.add(
+                conversation_id=hit.conversation_id,
+                conversation_title=hit.conversation_title,
+                field=hit.field,
+                snippet=hit.snippet,
+                highlights=[chat_pb2.TextSpan(start=a, end=b) for a, b in hit.highlights],
+            )
+            if hit.response is not None:
+                marks = annotations.get(hit.conversation_id)
+                if marks is None:
+                    marks = annotations[hit.conversation_id] = await self._store.annotations(
+                        user, hit.conversation_id
+                    )
+                wire.response.CopyFrom(
+                    response_to_proto(hit.response, marks.get(hit.response.response_id))
+                )
+        return reply
+
+    async def GetResponseTokens(
+        self, request: chat_pb2.GetResponseTokensRequest, context: grpc.aio.ServicerContext
+    ) -> chat_pb2.GetResponseTokensResponse:
+        """The stored tokens of a response, with logprobs and alternatives."""
+        user = await self._auth.identify(context)
+        record = await conversation_or_abort(self._store, user, request.conversation_id, context)
+        if not request.response_id:
+            await abort(context, grpc.StatusCode.INVALID_ARGUMENT, "response_id is required.")
+        await check_id("response id", request.response_id, context)
+        rows = await self._store.response_tokens(user, record.conversation_id, request.response_id)
+        if rows is None:
+            await abort(
+                context,
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"Response {quote(request.response_id)} is not in conversation "
+                f"{quote(record.conversation_id)}.",
+            )
+        return chat_pb2.GetResponseTokensResponse(tokens=token_rows_to_proto(rows))
+
+    async def ImportConversation(
+        self, request: chat_pb2.ImportConversationRequest, context: grpc.aio.ServicerContext
+    ) -> chat_pb2.Conversation:
+        """Creates a conversation from an exported forest, checking it like live input."""
+        user = await self._auth.identify(context)
+        items = await items_from_import(
+            request,
+            max_title_chars=self._config.max_title_chars,
+            max_message_bytes=self._config.max_message_bytes,
+            context=context,
+        )
+        record = await self._store.import_conversation(user, request.title, request.starred, items)
+        responses = await self._store.list_responses(user, record.conversation_id)
+        annotations = await self._store.annotations(user, record.conversation_id)
+        return conversation_to_proto(record, responses, annotations)
+
+    async def ShareConversation(
+        self, request: chat_pb2.ShareConversationRequest, context: grpc.aio.ServicerContext
+    ) -> chat_pb2.ShareConversationResponse:
+        """Marks the path up to `response_id` shared and returns its share URL."""
+        user = await self._auth.identify(context)
+        record = await conversation_or_abort(self._store, user, request.conversation_id, context)
+        if not request.response_id:
+            await abort(
+                context,
+                grpc.StatusCode.INVALID_ARGUMENT,
+                "response_id is required: name the response up to which to share.",
+            )
+        path = await path_or_abort(
+            self._store, user, record.conversation_id, request.response_id, context
+        )
+        await self._store.mark_shared(user, record.conversation_id, [r.response_id for r in path])
+        base = self._config.share_base_url.rstrip("/")
+        return chat_pb2.ShareConversationResponse(share_url=f"{base}/{request.response_id}")
+
+    # -- responses ---------------------------------------------------------------------
+
+    async def AddModelResponse(
+        self, request: chat_pb2.AddModelResponseRequest, context: grpc.aio.ServicerContext
+    ) -> chat_pb2.Response:
+        """Stores a model-sender response written by the user (`manual=true`)."""
+        user = await self._auth.identify(context)
+        record = await conversation_or_abort(self._store, user, request.conversation_id, context)
+        await check_message(
+            request.message, self._config.max_message_bytes, context, allow_empty=False
+        )
+        parent_id = request.parent_response_id or None
+        if parent_id is not None:
+            await path_or_abort(self._store, user, record.conversation_id, parent_id, context)
+        stored = await insert_or_abort(
+            self._store,
+            user,
+            NewResponse(
+                conversation_id=record.conversation_id,
+                message=request.message,
+                sender="model",
+                parent_response_id=parent_id,
+                manual=True,
+                partial=request.partial,
+            ),
+            context,
+        )
+        return response_to_proto(stored)
+
+    async def StopResponse(
+        self, request: chat_pb2.StopResponseRequest, context: grpc.aio.ServicerContext
+    ) -> chat_pb2.StopResponseResponse:
+        """Asks the caller's stream with this request_id to end with a partial reply."""
+        user = await self._auth.identify(context)
+        if not request.request_id:
+            # Streams started without a request_id cannot be named, so "" stops none.
+            await abort(
+                context,
+                grpc.StatusCode.INVALID_ARGUMENT,
+                "request_id is required: name the stream to stop (the request_id its "
+                "AddResponse sent).",
+            )
+        stream = self._streams.running(user, request.request_id)
+        if stream is None:
+            return chat_pb2.StopResponseResponse(stopped=False)
+        stream.request_stop("stopped")
+        return chat_pb2.StopResponseResponse(stopped=True)
+
+    async def AddResponse(
+        self, request: chat_pb2.AddResponseRequest, context: grpc.aio.ServicerContext
+    ) -> None:
+        """Stores the human message, streams the model's tokens, stores the reply.
+
+        Written with `context.write` rather than as a generator so that a client's
+        cancellation surfaces here as CancelledError, where the partial reply is stored.
+        """
+        user = await self._auth.identify(context)
+        if self._streams.closing:
+            await abort(context, grpc.StatusCode.UNAVAILABLE, "The server is shutting down.")
+        record = await conversation_or_abort(self._store, user, request.conversation_id, context)
+        conversation_id = record.conversation_id
+        await check_message(
+            request.message, self._config.max_message_bytes, context, allow_empty=True
+        )
+        sampler = await self._sampler_or_abort(request.model_name, context)
+        if request.prefix:
+            await check_text("prefix", request.prefix, self._config.max_message_bytes, context)
+            if not sampler.supports_prefix:
+                await abort(
+                    context,
+                    grpc.StatusCode.FAILED_PRECONDITION,
+                    f"Model {sampler.model_name!r} cannot continue from a given prefix "
+                    "(a branch from a token): its endpoint has no assistant prefill "
+                    "configured (prefill in its [models] table).",
+                )
+        if request.system_prompt_name not in self._system_prompts:
+            await abort(
+                context,
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"Unknown system prompt {quote(request.system_prompt_name)}; "
+                f"known: {', '.join(repr(n) for n in self._system_prompts)}.",
+            )
+        try:
+            params = sampler.resolve_params(requested_params(request.sampling_params))
+        except InvalidParamsError as exc:
+            await abort(context, grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        if request.top_logprobs < 0:
+            await abort(
+                context, grpc.StatusCode.INVALID_ARGUMENT, "top_logprobs cannot be negative."
+            )
+        top_k = min(
+            request.top_logprobs or self._config.default_top_logprobs,
+            self._config.max_top_logprobs,
+        )
+        if request.request_id and self._streams.running(user, request.request_id):
+            await abort(
+                context,
+                grpc.StatusCode.ALREADY_EXISTS,
+                f"A stream with request_id {quote(request.request_id)} is already running.",
+            )
+
+        parent_id = request.parent_response_id or None
+        path = await path_or_abort(self._store, user, conversation_id, parent_id, context)
+        if len(self._streams) >= self._config.max_streams:
+            await abort(
+                context,
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                f"The server is sampling {len(self._streams)} replies, its limit "
+                f"(--max-streams {self._config.max_streams}); try again when one finishes.",
+            )
+
+        stream = ActiveStream(user, request.request_id, conversation_id)
+        self._streams.add(stream)
+        await self._replies.run(
+            user, stream, sampler, params, path, parent_id, top_k, request, context
+        )
+
+    async def _sampler_or_abort(
+        self, model_name: str, context: grpc.aio.ServicerContext
+    ) -> Sampler:
+        """The named sampler (the default for ""), or INVALID_ARGUMENT naming the known ones."""
+        name = model_name or self._default_model
+        sampler = self._samplers.get(name)
+        if sampler is None:
+            known = ", ".join(sorted(self._samplers))
+            await abort(
+                context,
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"Unknown model {quote(model_name)}; this server has: {known}.",
+            )
+        return sampler

@@ -1,0 +1,163 @@
+"""The running AddResponse streams: stopping them, and checkpointing their text.
+
+The registry is what StopResponse, DeleteConversation and shutdown reach streams through,
+and what the checkpointer walks: every `checkpoint_interval_ms` it saves the text of the
+streams that changed, in one store transaction however many run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from grove_explorer.server.store import Checkpoint, NewResponse, Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(eq=False)
+class ActiveStream:
+    """A running AddResponse stream, so it can be stopped by request or by shutdown."""
+
+    user_id: str
+    request_id: str
+    conversation_id: str
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+    stop_reason: str = ""
+    # Checkpointing: `snapshot` builds the partial reply the stream would store now.
+    checkpoint_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    snapshot: Callable[[], NewResponse] | None = None
+    saved_chars: int = 0
+    checkpoint_saved: bool = False
+    # Set once the stream stores (or gives up) its reply: no checkpoint may follow.
+    closed: bool = False
+
+    def request_stop(self, reason: str) -> None:
+        """Asks the stream to end with what it has ("stopped", "deleted", "shutdown")."""
+        self.stop_reason = reason
+        self.stop.set()
+
+
+class StreamRegistry:
+    """The streams sampling now, their checkpoints, and the refusal of new ones at shutdown."""
+
+    def __init__(self, store: Store, checkpoint_interval_seconds: float) -> None:
+        self._store = store
+        self._interval = checkpoint_interval_seconds
+        self.active: set[ActiveStream] = set()
+        self._finished = asyncio.Condition()
+        self.closing = False
+        # Held while a batch of checkpoints is taken and written, so a stream that ends
+        # can wait for the batch in flight and then delete its checkpoint for good.
+        self._checkpoint_lock = asyncio.Lock()
+        self._checkpointer: asyncio.Task[None] | None = None
+        # Names this server process on its checkpoints (set by GroveServer.start).
+        self.checkpoint_owner = ""
+
+    def __len__(self) -> int:
+        return len(self.active)
+
+    def running(self, user_id: str, request_id: str) -> ActiveStream | None:
+        """The caller's stream started with `request_id`, if it is still running."""
+        for stream in self.active:
+            if stream.user_id == user_id and stream.request_id == request_id:
+                return stream
+        return None
+
+    def stop_conversation(self, user_id: str, conversation_id: str) -> None:
+        """Stops every stream of a conversation that is being deleted."""
+        for stream in list(self.active):
+            if stream.user_id == user_id and stream.conversation_id == conversation_id:
+                stream.request_stop("deleted")
+
+    def add(self, stream: ActiveStream) -> None:
+        """Registers a stream that starts sampling, and makes sure checkpoints are taken."""
+        self.active.add(stream)
+        if self._checkpointer is None or self._checkpointer.done():
+            self._checkpointer = asyncio.create_task(
+                self._checkpoint_loop(), name="grove-checkpointer"
+            )
+
+    async def remove(self, stream: ActiveStream) -> None:
+        """Forgets a stream that ended; a checkpoint it left without a reply is deleted."""
+        if stream.checkpoint_saved and not stream.closed:
+            # Ended without storing its reply (e.g. deleted conversation, an abort).
+            await asyncio.shield(self._discard_checkpoint(stream))
+        self.active.discard(stream)
+        async with self._finished:
+            self._finished.notify_all()
+
+    async def stop_all(self, grace_seconds: float) -> None:
+        """Asks every running stream to store its partial reply and end; waits for them.
+
+        New streams are refused from now on, so shutdown cannot race a late request.
+        """
+        self.closing = True
+        for stream in list(self.active):
+            stream.request_stop("shutdown")
+        async with self._finished:
+            try:
+                await asyncio.wait_for(
+                    self._finished.wait_for(lambda: not self.active), timeout=grace_seconds
+                )
+            except TimeoutError:
+                log.warning(
+                    "%d streams did not finish within %.1fs", len(self.active), grace_seconds
+                )
+        task, self._checkpointer = self._checkpointer, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    # -- checkpoints -------------------------------------------------------------------
+
+    async def _checkpoint_loop(self) -> None:
+        """Saves the text of running streams every checkpoint interval.
+
+        A periodic batch (one transaction for all streams) rather than a write per token
+        keeps a crash's loss bounded by the interval at a cost independent of speed.
+        """
+        while True:
+            await asyncio.sleep(self._interval)
+            try:
+                await self.checkpoint_now()
+            except Exception:
+                log.exception("checkpointing failed; retrying at the next interval")
+
+    async def checkpoint_now(self) -> int:
+        """Saves every running stream's text that changed since its last checkpoint.
+
+        Returns how many were saved.
+        """
+        async with self._checkpoint_lock:
+            batch: list[tuple[ActiveStream, Checkpoint]] = []
+            for stream in list(self.active):
+                if stream.closed or stream.snapshot is None:
+                    continue
+                new = stream.snapshot()
+                if not new.message or len(new.message) == stream.saved_chars:
+                    continue
+                batch.append((stream, Checkpoint(stream.checkpoint_id, stream.user_id, new)))
+            await self._store.save_checkpoints([c for _, c in batch], owner=self.checkpoint_owner)
+            for stream, checkpoint in batch:
+                stream.saved_chars = len(checkpoint.response.message)
+                stream.checkpoint_saved = True
+            return len(batch)
+
+    async def close_checkpoint(self, stream: ActiveStream) -> None:
+        """Stops checkpointing `stream` and waits out a batch in flight that includes it."""
+        stream.closed = True
+        async with self._checkpoint_lock:
+            pass
+
+    async def _discard_checkpoint(self, stream: ActiveStream) -> None:
+        await self.close_checkpoint(stream)
+        try:
+            await self._store.discard_checkpoint(stream.checkpoint_id)
+        except Exception:  # the store may be closing; recovery at start cleans up
+            log.warning("could not discard checkpoint %s", stream.checkpoint_id)

@@ -1,0 +1,179 @@
+"""The records the store reads and writes: plain frozen dataclasses, no protobuf.
+
+`ResponseContent` is the one declaration of a response's stored fields. Its names are the
+columns of the `responses` table (the sampling record spans four), and the SQLite row
+mapping (`server/store/sqlite/rows.py`) is derived from it; the wire form is built in
+`server/convert.py`. So a new response field is declared here (with a default, so older
+checkpoints and callers keep working), added to the table by a migration and to the proto,
+and converted in `server/convert.py` — nowhere else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+TokenRow = tuple[str, float | None, tuple[tuple[str, float], ...]]
+"""One stored token: its text, its logprob (None: unknown) and its top alternatives."""
+
+
+@dataclass(frozen=True, slots=True)
+class SamplingRecord:
+    """The sampling parameters actually used for a model response."""
+
+    temperature: float
+    top_p: float
+    max_tokens: int
+    seed: int
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationRecord:
+    """A conversation's metadata (its responses are read separately)."""
+
+    conversation_id: str
+    user_id: str
+    title: str
+    starred: bool
+    create_time: datetime
+    update_time: datetime
+    response_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseContent:
+    """What a response says and how it was made: every field its writer gives.
+
+    Each field is a column of the `responses` table under the same name (`sampling` spans
+    temperature, top_p, max_tokens and seed). Field types are limited to what the row
+    mapping knows: str, int, float, bool, `str | None` and `SamplingRecord | None`.
+    """
+
+    conversation_id: str
+    message: str
+    sender: str  # "human" or "model"
+    parent_response_id: str | None
+    manual: bool = False
+    partial: bool = False
+    query: str = ""
+    query_type: str = ""
+    model_name: str = ""
+    sampling: SamplingRecord | None = None
+    token_count: int = 0
+    time_to_first_token_seconds: float = 0.0
+    total_time_seconds: float = 0.0
+    # Characters at the start of `message` that were given, not sampled (a token branch).
+    prefix_length: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class NewResponse(ResponseContent):
+    """What the servicer asks the store to insert; the store assigns id and time."""
+
+    # The sampled tokens (text, logprob or None, alternatives), stored beside the reply.
+    tokens: tuple[TokenRow, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseRecord(ResponseContent):
+    """A stored response: its content plus what the store assigned.
+
+    `seq` orders responses of a conversation by creation. These fields are keyword-only
+    (they follow the content's defaulted fields) and are columns too.
+    """
+
+    response_id: str = field(kw_only=True)
+    seq: int = field(kw_only=True)
+    create_time: datetime = field(kw_only=True)
+    shared: bool = field(kw_only=True)
+
+
+@dataclass(frozen=True, slots=True)
+class AnnotationRecord:
+    """A user's marks on a response: bookmark, tags, rating (-1, 0, +1) and a note."""
+
+    bookmarked: bool = False
+    tags: tuple[str, ...] = ()
+    rating: int = 0
+    note: str = ""
+
+    @property
+    def empty(self) -> bool:
+        """True when nothing is marked (such an annotation is deleted, not stored)."""
+        return not (self.bookmarked or self.tags or self.rating or self.note)
+
+
+@dataclass(frozen=True, slots=True)
+class SearchFilters:
+    """The filters of a search query; None/False/empty mean "any"."""
+
+    sender: str | None = None
+    model: str | None = None
+    tags: tuple[str, ...] = ()
+    rating: int | None = None
+    bookmarked: bool = False
+    partial: bool = False
+
+    @property
+    def on_responses(self) -> bool:
+        """True when only responses can match (titles have no sender, tags, …)."""
+        return bool(
+            self.sender or self.model or self.tags or self.rating or self.bookmarked or self.partial
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHitRecord:
+    """One search result: where it matched and an excerpt with the matched ranges."""
+
+    conversation_id: str
+    conversation_title: str
+    field: str  # "message", "title", "tag" or "note"
+    response: ResponseRecord | None
+    snippet: str
+    highlights: tuple[tuple[int, int], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ImportItem:
+    """One response of an imported forest, linked by ids local to the import."""
+
+    local_id: str
+    parent_local_id: str | None
+    response: NewResponse
+    shared: bool = False
+    annotation: AnnotationRecord | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """The text a running stream has so far, as the partial reply it would store now."""
+
+    checkpoint_id: str
+    user_id: str
+    response: NewResponse
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKeyRecord:
+    """A stored API key as operators see it: never the key, not even its hash."""
+
+    key_id: str
+    user_id: str
+    label: str
+    create_time: datetime
+    revoked: bool
+    revoke_time: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKeyCheck:
+    """What one call's key means, read in one snapshot.
+
+    `user_id` is None when no stored key has that hash; `any_active` says whether any
+    non-revoked key exists at all (which decides whether keys are required).
+    """
+
+    user_id: str | None
+    revoked: bool
+    any_active: bool

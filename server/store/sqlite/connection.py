@@ -1,0 +1,249 @@
+"""The SQLite store's connections: lifecycle, the write transaction, reads, the clock.
+
+Design, and why:
+
+* Every sqlite call runs on an aiosqlite worker thread, so the event loop never blocks on
+  disk I/O.
+* One write connection carries every write. Its transactions are serialised by an
+  `asyncio.Lock` (FIFO, so writes are applied in arrival order), because statements of two
+  coroutines must not interleave inside one transaction on a shared connection. A single
+  writer also means `BEGIN IMMEDIATE` never waits on ourselves; it only waits (busy_timeout)
+  on another process.
+* Reads use a second connection. In WAL mode readers never block the writer nor wait for
+  it, and each read is one statement, hence one consistent snapshot, without any lock.
+* Every multi-statement write is one explicit `BEGIN IMMEDIATE ... COMMIT` transaction and
+  is rolled back on any error, including cancellation of the caller, so nothing is stored
+  half-way and the connection is never left inside a transaction.
+* Every query is scoped by user_id: another user's conversation is indistinguishable from
+  a missing one.
+
+Times are timezone-aware UTC datetimes, stored as ISO-8601 text with microseconds (exact
+round trip, sorts as text). The store's clock is strictly increasing across its writes, so
+update order and creation order never tie, even where the system clock is coarse or steps
+back a little.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import sqlite3
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager, suppress
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal, Self
+
+import aiosqlite
+
+from grove_explorer.server.store.migrations import migrate
+
+Durability = Literal["normal", "full"]
+
+_SYNCHRONOUS: dict[str, str] = {"normal": "NORMAL", "full": "FULL"}
+_BUSY_TIMEOUT_MS = 5000
+
+
+class StoreClosedError(RuntimeError):
+    """The store is not open: `open()` was not awaited yet, or `close()` was called."""
+
+
+class _State(enum.Enum):
+    NEW = "new"
+    OPENING = "opening"
+    OPEN = "open"
+    CLOSING = "closing"
+    CLOSED = "closed"
+
+
+async def _rollback_quietly(conn: aiosqlite.Connection) -> None:
+    """Ends the open transaction, if any, whatever happens to the awaiting task.
+
+    The ROLLBACK is queued on the connection by a shielded task, so a second cancellation
+    of the caller cannot skip it, and it is queued before the write lock is released, so
+    the next writer's BEGIN always comes after it. Errors are swallowed: SQLite may already
+    have rolled back (after a failed COMMIT or BEGIN), and the caller re-raises the error
+    that caused the rollback anyway.
+    """
+
+    async def rollback() -> None:
+        with suppress(sqlite3.Error):
+            await conn.execute_fetchall("ROLLBACK")
+
+    await asyncio.shield(asyncio.ensure_future(rollback()))
+
+
+class SqliteDatabase:
+    """The two connections, the write lock and the clock that every table group uses."""
+
+    def __init__(self, path: str | Path, *, durability: Durability = "normal") -> None:
+        """Configures the store; nothing touches the disk until `open()`.
+
+        `durability="normal"` (synchronous=NORMAL) never corrupts the database but may lose
+        the last commits on power loss; `"full"` fsyncs every commit.
+        """
+        if str(path) in ("", ":memory:"):
+            raise ValueError("SqliteStore needs a database file (WAL and two connections)")
+        if durability not in _SYNCHRONOUS:
+            raise ValueError(f"durability must be 'normal' or 'full', got {durability!r}")
+        self._path = Path(path)
+        self._durability: Durability = durability
+        self._writer: aiosqlite.Connection | None = None
+        self._reader: aiosqlite.Connection | None = None
+        self._write_lock = asyncio.Lock()
+        self._state = _State.NEW
+        self._last_time = datetime.min.replace(tzinfo=UTC)
+
+    @property
+    def path(self) -> Path:
+        """The database file."""
+        return self._path
+
+    @property
+    def durability(self) -> Durability:
+        """The configured durability ("normal" or "full")."""
+        return self._durability
+
+    async def __aenter__(self) -> Self:
+        await self.open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    async def _connect(self, *, read_only: bool) -> aiosqlite.Connection:
+        """Opens one connection in autocommit mode (we issue BEGIN ourselves) with PRAGMAs.
+
+        busy_timeout comes first so that switching to WAL waits for other processes rather
+        than failing. The reader is made query_only so a bug cannot write around the lock.
+        """
+        conn = await aiosqlite.connect(self._path, isolation_level=None)
+        try:
+            await conn.execute_fetchall(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+            rows = list(await conn.execute_fetchall("PRAGMA journal_mode = WAL"))
+            if str(rows[0][0]).lower() != "wal":
+                raise RuntimeError(
+                    f"could not put {self._path} in WAL mode (journal_mode={rows[0][0]})"
+                )
+            await conn.execute_fetchall(f"PRAGMA synchronous = {_SYNCHRONOUS[self._durability]}")
+            await conn.execute_fetchall("PRAGMA foreign_keys = ON")
+            if read_only:
+                await conn.execute_fetchall("PRAGMA query_only = ON")
+        except BaseException:
+            await conn.close()
+            raise
+        return conn
+
+    async def open(self) -> None:
+        """Opens the database, creating or migrating the schema.
+
+        A closed store may be opened again (a restarted server may reuse its store).
+        Raises SchemaVersionError (from server.store.migrations) if the file was written by
+        a newer schema; the store then holds no connection.
+        """
+        if self._state not in (_State.NEW, _State.CLOSED):
+            raise StoreClosedError(f"open() called on a store that is {self._state.value}")
+        self._state = _State.OPENING
+        try:
+            await asyncio.to_thread(self._path.parent.mkdir, parents=True, exist_ok=True)
+            self._writer = await self._connect(read_only=False)
+            await migrate(self._writer)
+            self._reader = await self._connect(read_only=True)
+        except BaseException:
+            await self._close_connections()
+            self._state = _State.NEW
+            raise
+        self._state = _State.OPEN
+
+    async def close(self) -> None:
+        """Waits for every write already queued, then closes both connections.
+
+        Calls that arrive once closing has begun raise StoreClosedError. Closing twice, or
+        closing a store never opened, is harmless.
+        """
+        if self._state in (_State.NEW, _State.CLOSED):
+            self._state = _State.CLOSED
+            return
+        self._state = _State.CLOSING
+        # The lock is FIFO: every write that was waiting for it runs before we get it.
+        async with self._write_lock:
+            if self._writer is not None:
+                try:
+                    await self._writer.execute_fetchall("PRAGMA optimize")
+                finally:
+                    await self._close_connections()
+            self._state = _State.CLOSED
+
+    async def _close_connections(self) -> None:
+        """Closes whichever connections are open (their worker threads are not daemons)."""
+        writer, reader = self._writer, self._reader
+        self._writer = self._reader = None
+        try:
+            if reader is not None:
+                await reader.close()
+        finally:
+            if writer is not None:
+                await writer.close()
+
+    def _require_open(self) -> tuple[aiosqlite.Connection, aiosqlite.Connection]:
+        if self._state is not _State.OPEN or self._writer is None or self._reader is None:
+            state = "not open yet" if self._state is _State.NEW else self._state.value
+            raise StoreClosedError(f"the store is {state} ({self._path})")
+        return self._writer, self._reader
+
+    async def _read(self, sql: str, parameters: Sequence[Any] | dict[str, Any] = ()) -> list[Any]:
+        """Runs one read statement (one snapshot) on the read connection."""
+        _, reader = self._require_open()
+        return list(await reader.execute_fetchall(sql, parameters))
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """Holds the write lock around one BEGIN IMMEDIATE ... COMMIT on the write connection.
+
+        The BEGIN is inside the `try`: if the caller is cancelled while it is queued, it
+        still runs on the worker thread, so it must be rolled back like any other failure.
+        """
+        writer, _ = self._require_open()
+        async with self._write_lock:
+            try:
+                await writer.execute_fetchall("BEGIN IMMEDIATE")
+                yield writer
+                await writer.execute_fetchall("COMMIT")
+            except BaseException:
+                await _rollback_quietly(writer)
+                raise
+
+    def _tick(self) -> datetime:
+        """Returns now, strictly after the previous write's time (call under the lock)."""
+        now = datetime.now(UTC)
+        if now <= self._last_time:
+            now = self._last_time + timedelta(microseconds=1)
+        self._last_time = now
+        return now
+
+    # -- maintenance helpers (not part of the Store protocol) ---------------------------
+
+    async def pragmas(self) -> dict[str, int | str]:
+        """Returns the PRAGMAs in force on the write connection, to verify durability."""
+        writer, _ = self._require_open()
+        result: dict[str, int | str] = {}
+        for name in ("journal_mode", "synchronous", "foreign_keys", "busy_timeout"):
+            rows = list(await writer.execute_fetchall(f"PRAGMA {name}"))
+            result[name] = rows[0][0]
+        return result
+
+    async def check_integrity(self) -> list[str]:
+        """Returns the problems found by integrity_check and foreign_key_check; [] if none."""
+        rows = await self._read("PRAGMA integrity_check")
+        problems = [str(row[0]) for row in rows if row[0] != "ok"]
+        rows = await self._read("PRAGMA foreign_key_check")
+        problems += [f"foreign key violation: {tuple(row)}" for row in rows]
+        return problems

@@ -1,0 +1,89 @@
+"""The conversations table group of the SQLite store: create, read, list, update, delete."""
+
+from __future__ import annotations
+
+import uuid
+
+from grove_explorer.server.store.records import ConversationRecord
+from grove_explorer.server.store.sqlite.connection import SqliteDatabase
+from grove_explorer.server.store.sqlite.rows import (
+    CONVERSATION_SELECT,
+    format_time,
+    parse_time,
+    read_conversation,
+)
+
+
+class ConversationQueries(SqliteDatabase):
+    """Conversation metadata; a conversation's responses go with it by cascade."""
+
+    async def create_conversation(self, user_id: str, title: str = "") -> ConversationRecord:
+        """Creates an empty conversation owned by `user_id`."""
+        conversation_id = uuid.uuid4().hex
+        async with self._transaction() as conn:
+            now = self._tick()
+            stamp = format_time(now)
+            await conn.execute_fetchall(
+                "INSERT INTO conversations (conversation_id, user_id, title, starred,"
+                " create_time, update_time) VALUES (?, ?, ?, 0, ?, ?)",
+                (conversation_id, user_id, title, stamp, stamp),
+            )
+        return ConversationRecord(
+            conversation_id=conversation_id,
+            user_id=user_id,
+            title=title,
+            starred=False,
+            create_time=parse_time(stamp),
+            update_time=parse_time(stamp),
+            response_count=0,
+        )
+
+    async def get_conversation(
+        self, user_id: str, conversation_id: str
+    ) -> ConversationRecord | None:
+        """Returns the conversation, or None if missing, deleted or another user's."""
+        rows = await self._read(
+            CONVERSATION_SELECT + " WHERE c.conversation_id = ? AND c.user_id = ?",
+            (conversation_id, user_id),
+        )
+        return read_conversation(rows[0]) if rows else None
+
+    async def list_conversations(self, user_id: str) -> list[ConversationRecord]:
+        """Returns the user's conversations, most recently updated first."""
+        rows = await self._read(
+            CONVERSATION_SELECT + " WHERE c.user_id = ? ORDER BY c.update_time DESC, c.rowid DESC",
+            (user_id,),
+        )
+        return [read_conversation(row) for row in rows]
+
+    async def update_conversation(
+        self, user_id: str, conversation_id: str, title: str, starred: bool
+    ) -> ConversationRecord | None:
+        """Sets title and star and bumps update_time; None if the conversation is not the user's."""
+        async with self._transaction() as conn:
+            stamp = format_time(self._tick())
+            async with conn.execute(
+                "UPDATE conversations SET title = ?, starred = ?, update_time = ?"
+                " WHERE conversation_id = ? AND user_id = ?",
+                (title, int(bool(starred)), stamp, conversation_id, user_id),
+            ) as cursor:
+                changed = cursor.rowcount
+            if changed == 0:
+                return None
+            rows = list(
+                await conn.execute_fetchall(
+                    CONVERSATION_SELECT + " WHERE c.conversation_id = ?", (conversation_id,)
+                )
+            )
+        return read_conversation(rows[0])
+
+    async def delete_conversation(self, user_id: str, conversation_id: str) -> bool:
+        """Deletes the conversation and (by cascade) its responses; False if not the user's."""
+        async with (
+            self._transaction() as conn,
+            conn.execute(
+                "DELETE FROM conversations WHERE conversation_id = ? AND user_id = ?",
+                (conversation_id, user_id),
+            ) as cursor,
+        ):
+            return cursor.rowcount > 0

@@ -1,0 +1,213 @@
+"""The responses table group of the SQLite store: reads, paths, the checked insert, tokens."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import NoReturn
+
+import aiosqlite
+
+from grove_explorer.server.store.protocol import UnknownConversationError, UnknownParentError
+from grove_explorer.server.store.records import NewResponse, ResponseRecord, TokenRow
+from grove_explorer.server.store.sqlite.connection import SqliteDatabase
+from grove_explorer.server.store.sqlite.rows import (
+    CONTENT_COLUMNS,
+    R_COLUMNS,
+    content_values,
+    decode_tokens,
+    encode_tokens,
+    format_time,
+    parse_time,
+    read_response,
+    stored_record,
+)
+
+# One statement both checks (the conversation is the user's, the parent is in it) and
+# inserts: under load every round trip to the database thread counts. The conversation's
+# update_time follows by trigger (migration 6); `shared` starts at its default, 0.
+_INSERT_COLUMNS = ("user_id", "response_id", "create_time", *CONTENT_COLUMNS)
+_INSERT_RESPONSE = f"""
+    INSERT INTO responses ({", ".join(_INSERT_COLUMNS)})
+    SELECT {", ".join("?" for _ in _INSERT_COLUMNS)}
+    WHERE EXISTS (SELECT 1 FROM conversations WHERE conversation_id = ? AND user_id = ?)
+      AND (? IS NULL OR EXISTS (SELECT 1 FROM responses
+                                WHERE response_id = ? AND conversation_id = ?))
+"""
+
+# Walks parents from the response up to the root in one statement (SQLite evaluates the
+# recursion with a queue, not a stack, so depth is unbounded). `r.seq < chain.seq` holds for
+# every real parent (a parent exists before its child) and guarantees termination even if
+# the table were corrupted into a cycle.
+_PATH_TO = f"""
+    WITH RECURSIVE chain(seq, parent_response_id) AS (
+        SELECT seq, parent_response_id FROM responses
+        WHERE response_id = :response_id AND conversation_id = :conversation_id
+              AND user_id = :user_id
+        UNION ALL
+        SELECT r.seq, r.parent_response_id
+        FROM chain JOIN responses AS r ON r.response_id = chain.parent_response_id
+        WHERE r.conversation_id = :conversation_id AND r.seq < chain.seq
+    )
+    SELECT {R_COLUMNS} FROM chain JOIN responses AS r ON r.seq = chain.seq
+    ORDER BY r.seq
+"""
+
+
+async def insert_response(
+    conn: aiosqlite.Connection, user_id: str, new: NewResponse, now: datetime
+) -> ResponseRecord:
+    """Inserts one response (and its tokens) inside the caller's write transaction.
+
+    Raises UnknownConversationError or UnknownParentError when the checked insert stores
+    nothing, ValueError for a seed outside [0, 2**64).
+    """
+    values = content_values(new)
+    response_id = uuid.uuid4().hex
+    stamp = format_time(now)
+    cursor = await conn.execute(
+        _INSERT_RESPONSE,
+        (
+            user_id,
+            response_id,
+            stamp,
+            *values,
+            new.conversation_id,
+            user_id,
+            new.parent_response_id,
+            new.parent_response_id,
+            new.conversation_id,
+        ),
+    )
+    if cursor.rowcount != 1:
+        await _raise_insert_refusal(conn, user_id, new)
+    seq = cursor.lastrowid
+    if new.tokens:
+        await conn.execute_fetchall(
+            "INSERT INTO response_tokens (response_id, data) VALUES (?, ?)",
+            (response_id, encode_tokens(new.tokens)),
+        )
+    assert seq is not None
+    return stored_record(new, response_id=response_id, seq=int(seq), create_time=parse_time(stamp))
+
+
+async def _raise_insert_refusal(
+    conn: aiosqlite.Connection, user_id: str, new: NewResponse
+) -> NoReturn:
+    """Says why the checked insert stored nothing: no such conversation, or parent."""
+    checks = list(
+        await conn.execute_fetchall(
+            "SELECT EXISTS (SELECT 1 FROM conversations"
+            "               WHERE conversation_id = :cid AND user_id = :uid)",
+            {"cid": new.conversation_id, "uid": user_id},
+        )
+    )
+    if not checks[0][0]:
+        raise UnknownConversationError(f"conversation {new.conversation_id!r} does not exist")
+    raise UnknownParentError(
+        f"response {new.parent_response_id!r} is not in conversation {new.conversation_id!r}"
+    )
+
+
+class ResponseQueries(SqliteDatabase):
+    """A conversation's responses: creation order, paths, inserts, stored tokens, sharing."""
+
+    async def list_responses(self, user_id: str, conversation_id: str) -> list[ResponseRecord]:
+        """Returns every response of the conversation in creation order.
+
+        Returns [] for a conversation that is missing or another user's, like an empty one;
+        callers that must tell them apart ask `get_conversation` first.
+        """
+        rows = await self._read(
+            f"SELECT {R_COLUMNS} FROM responses AS r"
+            " WHERE r.conversation_id = ? AND r.user_id = ? ORDER BY r.seq",
+            (conversation_id, user_id),
+        )
+        return [read_response(row) for row in rows]
+
+    async def get_response(
+        self, user_id: str, conversation_id: str, response_id: str
+    ) -> ResponseRecord | None:
+        """Returns one response of the user's conversation, or None."""
+        rows = await self._read(
+            f"SELECT {R_COLUMNS} FROM responses AS r"
+            " WHERE r.response_id = ? AND r.conversation_id = ? AND r.user_id = ?",
+            (response_id, conversation_id, user_id),
+        )
+        return read_response(rows[0]) if rows else None
+
+    async def path_to(
+        self, user_id: str, conversation_id: str, response_id: str
+    ) -> list[ResponseRecord]:
+        """Returns the responses from the root down to `response_id` (inclusive).
+
+        One recursive query, so the path is one consistent snapshot and depth costs no
+        Python recursion. Raises UnknownParentError if the response is not in the user's
+        conversation (including when the conversation is missing or another user's).
+        """
+        rows = await self._read(
+            _PATH_TO,
+            {"response_id": response_id, "conversation_id": conversation_id, "user_id": user_id},
+        )
+        if not rows:
+            raise UnknownParentError(
+                f"response {response_id!r} is not in conversation {conversation_id!r}"
+            )
+        return [read_response(row) for row in rows]
+
+    async def add_response(
+        self, user_id: str, new: NewResponse, *, checkpoint_id: str | None = None
+    ) -> ResponseRecord:
+        """Inserts a response atomically and bumps the conversation's update time.
+
+        Ownership of the conversation and membership of the parent are checked inside the
+        write transaction, so a concurrent delete cannot slip between check and insert.
+        The stream's checkpoint (if named) is deleted in the same transaction.
+        Raises UnknownConversationError or UnknownParentError; nothing is written then.
+        Raises ValueError for a seed outside [0, 2**64).
+        """
+        async with self._transaction() as conn:
+            record = await insert_response(conn, user_id, new, self._tick())
+            if checkpoint_id is not None:
+                await conn.execute_fetchall(
+                    "DELETE FROM checkpoints WHERE checkpoint_id = ?", (checkpoint_id,)
+                )
+        return record
+
+    async def response_tokens(
+        self, user_id: str, conversation_id: str, response_id: str
+    ) -> list[TokenRow] | None:
+        """The stored tokens of a response ([] if none); None if not the user's response."""
+        rows = await self._read(
+            "SELECT t.data FROM responses AS r"
+            " LEFT JOIN response_tokens AS t ON t.response_id = r.response_id"
+            " WHERE r.response_id = ? AND r.conversation_id = ? AND r.user_id = ?",
+            (response_id, conversation_id, user_id),
+        )
+        if not rows:
+            return None
+        data = rows[0][0]
+        return decode_tokens(data) if data is not None else []
+
+    async def mark_shared(
+        self, user_id: str, conversation_id: str, response_ids: Sequence[str]
+    ) -> int:
+        """Marks the given responses shared; returns how many rows changed.
+
+        Only rows that were not shared yet count, and ids outside the user's conversation
+        are ignored. One UPDATE per id (executemany) keeps clear of SQLite's limit on bound
+        parameters, which a long shared path would exceed in an `IN (...)` list.
+        """
+        self._require_open()
+        if not response_ids:
+            return 0
+        async with (
+            self._transaction() as conn,
+            conn.executemany(
+                "UPDATE responses SET shared = 1 WHERE response_id = ? AND conversation_id = ?"
+                " AND user_id = ? AND shared = 0",
+                [(response_id, conversation_id, user_id) for response_id in response_ids],
+            ) as cursor,
+        ):
+            return cursor.rowcount

@@ -1,0 +1,241 @@
+"""Rows of the SQLite store ↔ store records: times, seeds, token blobs, and responses.
+
+The response mapping is derived from `ResponseRecord`'s fields (server/store/records.py),
+the one declaration of a response's columns, so a new response field needs no code here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import zlib
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any, get_type_hints
+
+from grove_explorer.server.store.records import (
+    AnnotationRecord,
+    ApiKeyRecord,
+    ConversationRecord,
+    ResponseContent,
+    ResponseRecord,
+    SamplingRecord,
+    TokenRow,
+)
+
+# Seeds are proto uint64. SQLite integers are signed 64-bit, so seeds >= 2**63 are stored
+# as their two's-complement negative; the mapping is a bijection on [0, 2**64).
+_SEED_LIMIT = 2**64
+_SEED_SIGN = 2**63
+
+
+def format_time(moment: datetime) -> str:
+    """Fixed-width UTC text, so that text order is time order and microseconds survive."""
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def parse_time(text: str) -> datetime:
+    """Inverse of `format_time`, always timezone-aware UTC."""
+    return datetime.fromisoformat(text).astimezone(UTC)
+
+
+def encode_seed(seed: int) -> int:
+    """A uint64 seed as the signed 64-bit integer SQLite can hold."""
+    if not 0 <= seed < _SEED_LIMIT:
+        raise ValueError(f"seed must be in [0, 2**64), got {seed}")
+    return seed - _SEED_LIMIT if seed >= _SEED_SIGN else seed
+
+
+def decode_seed(stored: int) -> int:
+    """Inverse of `encode_seed`."""
+    return stored + _SEED_LIMIT if stored < 0 else stored
+
+
+# -- responses -----------------------------------------------------------------------------
+
+_SAMPLING_COLUMNS = tuple(f.name for f in dataclasses.fields(SamplingRecord))
+_PLAIN_TYPES: tuple[object, ...] = (str, int, float, str | None)
+
+
+def _columns(record_type: type) -> tuple[tuple[str, object], ...]:
+    """(field name, type) of a response record, checked against what rows can hold."""
+    hints = get_type_hints(record_type)
+    known = (*_PLAIN_TYPES, bool, datetime, SamplingRecord | None)
+    result = []
+    for f in dataclasses.fields(record_type):
+        kind = hints[f.name]
+        if kind not in known:
+            raise TypeError(f"{record_type.__name__}.{f.name}: no column mapping for {kind}")
+        result.append((f.name, kind))
+    return tuple(result)
+
+
+_RECORD_FIELDS = _columns(ResponseRecord)
+_CONTENT_FIELDS = _columns(ResponseContent)
+
+
+def _column_names(fields: Sequence[tuple[str, object]]) -> tuple[str, ...]:
+    names: list[str] = []
+    for name, kind in fields:
+        names.extend(_SAMPLING_COLUMNS if kind == SamplingRecord | None else (name,))
+    return tuple(names)
+
+
+RESPONSE_COLUMNS = _column_names(_RECORD_FIELDS)
+"""Every column a `ResponseRecord` is read from, in the order `read_response` expects."""
+
+CONTENT_COLUMNS = _column_names(_CONTENT_FIELDS)
+"""The columns of a response's content, in the order of `content_values`."""
+
+R_COLUMNS = ", ".join(f"r.{column}" for column in RESPONSE_COLUMNS)
+"""`RESPONSE_COLUMNS` of the `responses AS r` alias, for SELECTs read by `read_response`."""
+
+
+def _sampling(
+    temperature: float | None, top_p: float, max_tokens: int, seed: int
+) -> SamplingRecord | None:
+    """The sampling record of four columns (all NULL: none recorded)."""
+    if temperature is None:
+        return None
+    return SamplingRecord(temperature, top_p, max_tokens, decode_seed(seed))
+
+
+def _compile_reader() -> Callable[[Sequence[Any]], ResponseRecord]:
+    """Builds `read_response` from `ResponseRecord`'s fields.
+
+    The function is generated as plain positional code (as `dataclasses` generates
+    `__init__`): reading a conversation maps every response row, and a loop over field
+    specs per row would cost a third more than the hand-written mapping it replaces.
+    """
+    arguments: list[str] = []
+    index = 0
+    for name, kind in _RECORD_FIELDS:
+        if kind == SamplingRecord | None:
+            cells = ", ".join(f"row[{index + i}]" for i in range(len(_SAMPLING_COLUMNS)))
+            arguments.append(f"{name}=sampling({cells})")
+            index += len(_SAMPLING_COLUMNS)
+            continue
+        cell = f"row[{index}]"
+        if kind is bool:
+            cell = f"bool({cell})"
+        elif kind is datetime:
+            cell = f"parse_time({cell})"
+        arguments.append(f"{name}={cell}")
+        index += 1
+    source = f"def read_response(row):\n    return Record({', '.join(arguments)})\n"
+    namespace: dict[str, Any] = {
+        "Record": ResponseRecord,
+        "sampling": _sampling,
+        "parse_time": parse_time,
+    }
+    exec(compile(source, "<grove response row reader>", "exec"), namespace)
+    reader: Callable[[Sequence[Any]], ResponseRecord] = namespace["read_response"]
+    reader.__doc__ = "A ResponseRecord from a row selected with `R_COLUMNS` (positional)."
+    return reader
+
+
+read_response = _compile_reader()
+
+
+def content_values(content: ResponseContent) -> list[Any]:
+    """The values of `CONTENT_COLUMNS` for an insert (bools as 0/1, seeds as signed).
+
+    Raises ValueError for a seed outside [0, 2**64).
+    """
+    values: list[Any] = []
+    for name, kind in _CONTENT_FIELDS:
+        value = getattr(content, name)
+        if kind == SamplingRecord | None:
+            if value is None:
+                values.extend([None] * len(_SAMPLING_COLUMNS))
+            else:
+                values.extend(
+                    (value.temperature, value.top_p, value.max_tokens, encode_seed(value.seed))
+                )
+        elif kind is bool:
+            values.append(int(bool(value)))
+        else:
+            values.append(value)
+    return values
+
+
+def stored_record(
+    content: ResponseContent, *, response_id: str, seq: int, create_time: datetime
+) -> ResponseRecord:
+    """The record of a response just inserted with `content` (not shared yet)."""
+    fields: dict[str, Any] = {
+        name: bool(getattr(content, name)) if kind is bool else getattr(content, name)
+        for name, kind in _CONTENT_FIELDS
+    }
+    return ResponseRecord(
+        **fields, response_id=response_id, seq=seq, create_time=create_time, shared=False
+    )
+
+
+# -- other tables ----------------------------------------------------------------------------
+
+CONVERSATION_SELECT = """
+    SELECT c.conversation_id, c.user_id, c.title, c.starred, c.create_time, c.update_time,
+           (SELECT COUNT(*) FROM responses AS r WHERE r.conversation_id = c.conversation_id)
+    FROM conversations AS c
+"""
+
+
+def read_conversation(row: Sequence[Any]) -> ConversationRecord:
+    """A conversation from a row selected with `CONVERSATION_SELECT`."""
+    return ConversationRecord(
+        conversation_id=row[0],
+        user_id=row[1],
+        title=row[2],
+        starred=bool(row[3]),
+        create_time=parse_time(row[4]),
+        update_time=parse_time(row[5]),
+        response_count=int(row[6]),
+    )
+
+
+API_KEY_SELECT = "SELECT key_id, user_id, label, create_time, revoked, revoke_time FROM api_keys"
+
+
+def read_api_key(row: Sequence[Any]) -> ApiKeyRecord:
+    """A key record from a row selected with `API_KEY_SELECT`."""
+    return ApiKeyRecord(
+        key_id=row[0],
+        user_id=row[1],
+        label=row[2],
+        create_time=parse_time(row[3]),
+        revoked=bool(row[4]),
+        revoke_time=None if row[5] is None else parse_time(row[5]),
+    )
+
+
+def read_annotation(row: Sequence[Any]) -> AnnotationRecord:
+    """An annotation from (bookmarked, tags JSON, rating, note)."""
+    return AnnotationRecord(
+        bookmarked=bool(row[0]), tags=tuple(json.loads(row[1])), rating=row[2], note=row[3]
+    )
+
+
+def annotation_values(annotation: AnnotationRecord) -> tuple[int, str, int, str]:
+    """(bookmarked, tags JSON, rating, note) of an annotation, as stored."""
+    return (
+        int(annotation.bookmarked),
+        json.dumps(list(annotation.tags)),
+        annotation.rating,
+        annotation.note,
+    )
+
+
+def encode_tokens(tokens: Sequence[TokenRow]) -> bytes:
+    """Tokens as compressed JSON: [[text, logprob|null, [[alt, logprob], ...]], ...]."""
+    return zlib.compress(
+        json.dumps([[t, lp, [list(a) for a in top]] for t, lp, top in tokens]).encode(), 6
+    )
+
+
+def decode_tokens(data: bytes) -> list[TokenRow]:
+    """The tokens `encode_tokens` stored."""
+    return [
+        (text, logprob, tuple((alt, alt_lp) for alt, alt_lp in top))
+        for text, logprob, top in json.loads(zlib.decompress(data))
+    ]

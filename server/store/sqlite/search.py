@@ -1,0 +1,104 @@
+"""Full-text search of the SQLite store: FTS5 over messages, titles, tags and notes."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+from grove_explorer.server.store.records import SearchFilters, SearchHitRecord
+from grove_explorer.server.store.sqlite.connection import SqliteDatabase
+from grove_explorer.server.store.sqlite.rows import R_COLUMNS, read_response
+
+_MARK_OPEN, _MARK_CLOSE = "\ue000", "\ue001"
+
+
+class SearchQueries(SqliteDatabase):
+    """Searches a user's conversations (the index is kept by triggers, see migrations)."""
+
+    async def search(
+        self, user_id: str, match: str | None, filters: SearchFilters, limit: int
+    ) -> list[SearchHitRecord]:
+        """Best matches first of an FTS5 expression (None: filters alone, newest first).
+
+        Raises ValueError with SQLite's words when the expression is not valid FTS5.
+        """
+        conditions, parameters = _filter_sql(filters)
+        parameters.update({"uid": user_id, "limit": limit})
+        if match is None:
+            sql = (
+                f"SELECT 'message', c.title, substr(r.message, 1, 200), {R_COLUMNS},"
+                " c.conversation_id"
+                " FROM responses AS r"
+                " JOIN conversations AS c ON c.conversation_id = r.conversation_id"
+                " LEFT JOIN annotations AS a ON a.response_id = r.response_id"
+                f" WHERE r.user_id = :uid {conditions}"
+                " ORDER BY r.seq DESC LIMIT :limit"
+            )
+        else:
+            parameters["match"] = match
+            only_responses = " AND r.response_id IS NOT NULL" if filters.on_responses else ""
+            sql = (
+                "SELECT s.kind, c.title,"
+                f" snippet(search_text, 0, '{_MARK_OPEN}', '{_MARK_CLOSE}', '…', 16),"
+                f" {R_COLUMNS}, c.conversation_id"
+                " FROM search_text JOIN search_rows AS s ON s.id = search_text.rowid"
+                " JOIN conversations AS c ON c.conversation_id = s.conversation_id"
+                " LEFT JOIN responses AS r"
+                "     ON s.kind != 'title' AND r.response_id = s.ref_id"
+                " LEFT JOIN annotations AS a ON a.response_id = r.response_id"
+                " WHERE search_text MATCH :match AND s.user_id = :uid"
+                f" {only_responses} {conditions}"
+                " ORDER BY bm25(search_text) LIMIT :limit"
+            )
+        try:
+            rows = await self._read(sql, parameters)
+        except sqlite3.OperationalError as error:
+            raise ValueError(str(error)) from None
+        hits = []
+        for row in rows:
+            response = read_response(row[3:]) if row[3] is not None else None
+            snippet, spans = _highlights(row[2] or "")
+            hits.append(SearchHitRecord(row[-1], row[1], row[0], response, snippet, spans))
+        return hits
+
+
+def _highlights(marked: str) -> tuple[str, tuple[tuple[int, int], ...]]:
+    """Removes FTS5's snippet markers, returning the text and the marked ranges."""
+    text: list[str] = []
+    spans: list[tuple[int, int]] = []
+    start: int | None = None
+    length = 0
+    for char in marked:
+        if char == _MARK_OPEN:
+            start = length
+        elif char == _MARK_CLOSE:
+            if start is not None and length > start:
+                spans.append((start, length))
+            start = None
+        else:
+            text.append(char)
+            length += 1
+    return "".join(text), tuple(spans)
+
+
+def _filter_sql(filters: SearchFilters) -> tuple[str, dict[str, Any]]:
+    """SQL conditions (on `r` responses and `a` annotations) for a query's filters."""
+    conditions: list[str] = []
+    parameters: dict[str, Any] = {}
+    if filters.sender:
+        conditions.append("r.sender = :sender")
+        parameters["sender"] = filters.sender
+    if filters.model:
+        conditions.append("r.model_name = :model")
+        parameters["model"] = filters.model
+    for i, tag in enumerate(filters.tags):
+        conditions.append(f"EXISTS (SELECT 1 FROM json_each(a.tags) WHERE value = :tag{i})")
+        parameters[f"tag{i}"] = tag
+    if filters.rating is not None:
+        conditions.append("a.rating = :rating")
+        parameters["rating"] = filters.rating
+    if filters.bookmarked:
+        conditions.append("a.bookmarked = 1")
+    if filters.partial:
+        conditions.append("r.partial = 1")
+    return "".join(f" AND {c}" for c in conditions), parameters

@@ -17,7 +17,7 @@ from grove_explorer.client.client import is_loopback
 
 def test_grove_help_and_serve_help() -> None:
     out = subprocess.run(
-        [sys.executable, "-c", "from app.cli import main; main()", "--help"],
+        [sys.executable, "-c", "from grove_explorer.app.cli import main; main()", "--help"],
         capture_output=True,
         text=True,
         check=True,

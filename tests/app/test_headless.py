@@ -22,7 +22,7 @@ from grove_explorer.client.export import FORMAT_NAME, FORMAT_VERSION
 from grove_explorer.server.runtime import GroveServer
 from tests.helpers import collect
 
-ENTRY = "from app.cli import main; raise SystemExit(main())"
+ENTRY = "from grove_explorer.app.cli import main; raise SystemExit(main())"
 
 
 @pytest.fixture(autouse=True)

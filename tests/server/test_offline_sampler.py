@@ -85,8 +85,8 @@ async def test_same_seed_and_params_give_identical_tokens(sampler: OfflineSample
 def _generate_in_subprocess(hash_seed: str) -> list[list[object]]:
     code = (
         "import asyncio, json\n"
-        "from server.sampler.offline import OfflineSampler\n"
-        "from server.sampler.base import PathMessage, ResolvedParams\n"
+        "from grove_explorer.server.sampler.offline import OfflineSampler\n"
+        "from grove_explorer.server.sampler.base import PathMessage, ResolvedParams\n"
         "async def main():\n"
         "    s = OfflineSampler()\n"
         f"    p = ResolvedParams(temperature=0.8, top_p=0.95, max_tokens=120, seed=99)\n"

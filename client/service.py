@@ -1,10 +1,12 @@
 """`ConversationService`: every conversation operation a UI needs, as one async API.
 
-The service performs operations through the SDK, mirrors the results into the pydantic
-models of `client.models`, and publishes change events to subscribers. A UI subscribes and
-re-renders from events; it never touches gRPC. Streaming replies appear as a placeholder
-node (`streaming=True`) that grows with `TokensAppended` events and is swapped for the
-stored response on `ResponseCompleted`.
+The service performs operations through the SDK and publishes change events to
+subscribers. The state it shows is the SDK conversation's own forest (`client.forest`):
+there is no second copy, so an SDK call and a service call see and move the same leaf. A
+UI subscribes and re-renders from events; it never touches gRPC. Streaming replies appear
+as a placeholder node (`LiveResponseNode`, `streaming=True`) whose text grows with
+`TokensAppended` events and which is swapped for the stored response on
+`ResponseCompleted`.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from dataclasses import dataclass, field
 
 from grove_explorer.client.catalog import ModelCatalog
 from grove_explorer.client.client import Client
+from grove_explorer.client.conversation import Conversation
+from grove_explorer.client.convert import summary_from_proto
 from grove_explorer.client.events import (
     BudgetUpdated,
     ConversationDeleted,
@@ -34,8 +38,13 @@ from grove_explorer.client.events import (
     StreamFailed,
     TokensAppended,
 )
-from grove_explorer.client.grok import Conversation, Response
-from grove_explorer.client.models import ConversationSummary, Forest, ResponseNode
+from grove_explorer.client.forest import Forest
+from grove_explorer.client.models import (
+    ConversationSummary,
+    LiveResponseNode,
+    ResponseNode,
+    TokenInfo,
+)
 from grove_explorer.client.research import SearchHit
 from grove_explorer.client.sampler import SamplingParams
 from grove_explorer.client.streams import (
@@ -43,31 +52,13 @@ from grove_explorer.client.streams import (
     ModelResponseEvent,
     QueryEvent,
     SampleStream,
-    TokenInfo,
     TokensEvent,
     UserResponseEvent,
 )
-from grove_explorer.protos import chat_pb2
 
 log = logging.getLogger(__name__)
 
 PLACEHOLDER_PREFIX = "pending:"
-
-
-def summary_from_proto(conversation: chat_pb2.Conversation) -> ConversationSummary:
-    """Builds a summary from the wire form (listing or loaded conversation)."""
-    return ConversationSummary(
-        conversation_id=conversation.conversation_id,
-        title=conversation.title,
-        starred=conversation.starred,
-        create_time=conversation.create_time.ToDatetime()
-        if conversation.HasField("create_time")
-        else None,
-        update_time=conversation.update_time.ToDatetime()
-        if conversation.HasField("update_time")
-        else None,
-        response_count=conversation.response_count or len(conversation.responses),
-    )
 
 
 @dataclass(eq=False)
@@ -86,7 +77,6 @@ class ConversationService:
         self._client = client
         self._listeners: list[Listener] = []
         self._conversations: dict[str, Conversation] = {}
-        self._forests: dict[str, Forest] = {}
         self._streams: dict[str, _RunningStream] = {}
         self._placeholder_seq = 0
         self._catalog: ModelCatalog | None = None
@@ -202,15 +192,15 @@ class ConversationService:
         return settings
 
     def forest(self, conversation_id: str) -> Forest:
-        """The loaded forest of a conversation (KeyError if it was not opened)."""
-        return self._forests[conversation_id]
+        """The forest of an open conversation: the SDK conversation's own.
+
+        Raises KeyError if the conversation was not opened.
+        """
+        return self._conversations[conversation_id].forest
 
     def _adopt(self, conversation: Conversation) -> Forest:
-        summary = summary_from_proto(conversation._get_conversation_or_raise())
-        nodes = [ResponseNode.from_response(r) for r in conversation.responses]
-        forest = Forest.build(summary, nodes, conversation.leaf_response_id)
         self._conversations[conversation.conversation_id] = conversation
-        self._forests[conversation.conversation_id] = forest
+        forest = conversation.forest
         self._publish(ConversationOpened(forest))
         return forest
 
@@ -222,7 +212,7 @@ class ConversationService:
 
     def _update_summary(self, conversation_id: str) -> ConversationSummary:
         conversation = self._conversation(conversation_id)
-        forest = self._forests[conversation_id]
+        forest = conversation.forest
         summary = forest.conversation.model_copy(
             update={
                 "title": conversation.title,
@@ -241,9 +231,8 @@ class ConversationService:
 
     async def generate_title(self, conversation_id: str) -> ConversationSummary:
         """Asks the server for a title derived from the current path."""
-        conversation = self._conversation(conversation_id)
-        conversation.set_leaf_response_id(self._forests[conversation_id].committed_leaf)
-        await conversation.generate_title()
+        # The SDK titles the path to the forest's leaf (a streaming placeholder skipped).
+        await self._conversation(conversation_id).generate_title()
         return self._update_summary(conversation_id)
 
     async def set_starred(self, conversation_id: str, starred: bool) -> ConversationSummary:
@@ -261,7 +250,6 @@ class ConversationService:
             conversation = await self._client.grok.get_conversation(conversation_id)
         await conversation.delete()
         self._conversations.pop(conversation_id, None)
-        self._forests.pop(conversation_id, None)
         self._publish(ConversationDeleted(conversation_id))
 
     # -- research: annotations, search, tokens ---------------------------------------------
@@ -281,12 +269,9 @@ class ConversationService:
         The updated node is published as `ResponseAdded` (same id), like any node change.
         """
         conversation = self._conversation(conversation_id)
-        annotation = await conversation.get_response(response_id).annotate(
-            bookmarked=bookmarked, tags=tags, rating=rating, note=note
-        )
-        forest = self._forests[conversation_id]
-        node = forest.responses[response_id].model_copy(update={"annotation": annotation})
-        forest.add(node)
+        response = conversation.get_response(response_id)
+        await response.annotate(bookmarked=bookmarked, tags=tags, rating=rating, note=note)
+        node = response.node
         self._publish(ResponseAdded(conversation_id, node))
         return node
 
@@ -317,7 +302,7 @@ class ConversationService:
         Sampling goes on after the alternative (the server's `prefix`). Raises ValueError
         for a human message or an index outside the tokens.
         """
-        node = self._forests[conversation_id].responses[response_id]
+        node = self.forest(conversation_id).responses[response_id]
         if node.is_human:
             raise ValueError("Only model replies have tokens to branch from.")
         tokens = await self.tokens(conversation_id, response_id)
@@ -333,7 +318,8 @@ class ConversationService:
 
         The path ends at the hit itself, so it is the last message shown.
         """
-        forest = self._forests.get(conversation_id)
+        conversation = self._conversations.get(conversation_id)
+        forest = conversation.forest if conversation is not None else None
         if forest is None:
             forest = await self.open(conversation_id)
         if response_id is not None and response_id in forest.responses:
@@ -344,24 +330,20 @@ class ConversationService:
         """Shares the path up to `response_id`; returns the URL."""
         conversation = self._conversation(conversation_id)
         url = await conversation.get_response(response_id).share()
-        forest = self._forests[conversation_id]
-        for node in forest.path_to(response_id):
-            forest.add(node.model_copy(update={"shared": True}))
-            self._publish(ResponseAdded(conversation_id, forest.responses[node.response_id]))
+        for node in conversation.forest.path_to(response_id):
+            self._publish(ResponseAdded(conversation_id, node))
         return url
 
     # -- navigation ------------------------------------------------------------------------
 
     def select(self, conversation_id: str, leaf_id: str | None) -> None:
-        """Makes `leaf_id` the end of the current path."""
-        forest = self._forests[conversation_id]
-        forest.select(leaf_id)
+        """Makes `leaf_id` the end of the current path (the SDK conversation's leaf too)."""
+        self.forest(conversation_id).select(leaf_id)
         self._publish(LeafMoved(conversation_id, leaf_id))
 
     def switch_sibling(self, conversation_id: str, response_id: str, delta: int) -> str | None:
         """Moves to a sibling of `response_id` and its last-visited leaf; None at the ends."""
-        forest = self._forests[conversation_id]
-        leaf = forest.switch_sibling(response_id, delta)
+        leaf = self.forest(conversation_id).switch_sibling(response_id, delta)
         if leaf is not None:
             self._publish(LeafMoved(conversation_id, leaf))
         return leaf
@@ -399,7 +381,7 @@ class ConversationService:
         select: bool = True,
     ) -> ResponseNode | None:
         """Samples a new sibling of the model response `response_id`."""
-        node = self._forests[conversation_id].responses[response_id]
+        node = self.forest(conversation_id).responses[response_id]
         if node.is_human:
             raise ValueError("Cannot resample human responses.")
         return await self._run(conversation_id, "", node.parent_id, sampling, select=select)
@@ -423,7 +405,7 @@ class ConversationService:
         """
         if n < 1:
             raise ValueError("n must be at least 1.")
-        node = self._forests[conversation_id].responses[response_id]
+        node = self.forest(conversation_id).responses[response_id]
         if node.is_human:
             raise ValueError("Cannot resample human responses.")
 
@@ -459,16 +441,14 @@ class ConversationService:
         A human message gets a sibling with the new text and a fresh reply; a model message
         gets a manual sibling with the new text (as `Response.replace` does).
         """
-        forest = self._forests[conversation_id]
-        node = forest.responses[response_id]
+        conversation = self._conversation(conversation_id)
+        node = conversation.forest.responses[response_id]
         if node.is_human:
             return await self.send(conversation_id, text, node.parent_id)
-        conversation = self._conversation(conversation_id)
         stream, future = conversation.get_response(response_id).replace(text)
         async for _ in stream:
             pass
-        manual = ResponseNode.from_response(await future)
-        forest.add(manual)
+        manual = (await future).node
         self._publish(ResponseAdded(conversation_id, manual))
         self.select(conversation_id, manual.response_id)
         return manual
@@ -525,7 +505,8 @@ class ConversationService:
         prefix: str = "",
     ) -> ResponseNode | None:
         conversation = self._conversation(conversation_id)
-        forest = self._forests[conversation_id]
+        forest = conversation.forest
+        placeholder_id = self._new_placeholder_id()
         stream = conversation.sample(
             text,
             parent_response_id=parent_id,
@@ -533,16 +514,15 @@ class ConversationService:
             select=select,
             model_name=model_name,
             prefix=prefix,
+            placeholder_id=placeholder_id,
         )
-        placeholder_id = self._new_placeholder_id()
         running = _RunningStream(conversation_id, placeholder_id, stream, asyncio.current_task())
         self._streams[placeholder_id] = running
         placeholder_parent = parent_id
-        placeholder_added = False
+        live: LiveResponseNode | None = None
 
-        def add_placeholder() -> None:
-            nonlocal placeholder_added
-            node = ResponseNode(
+        def add_placeholder() -> LiveResponseNode:
+            node = LiveResponseNode(
                 response_id=placeholder_id,
                 parent_id=placeholder_parent,
                 sender="model",
@@ -551,40 +531,37 @@ class ConversationService:
                 streaming=True,
             )
             forest.add(node)
-            placeholder_added = True
             self._publish(ResponseAdded(conversation_id, node))
             if select:
                 forest.select(placeholder_id)
                 self._publish(LeafMoved(conversation_id, placeholder_id))
+            return node
 
-        pieces: list[str] = []
         logprob_sum = 0.0
         logprob_count = 0
         completed: ResponseNode | None = None
         try:
             if not text:
-                add_placeholder()
+                live = add_placeholder()
             async for event in stream:
-                if isinstance(event, TokensEvent):
-                    if not placeholder_added:
-                        add_placeholder()
-                    pieces.append(event.text)
-                    known = [t.logprob for t in event.tokens if t.logprob is not None]
-                    logprob_sum += sum(known)
-                    logprob_count += len(known)
-                    forest.responses[placeholder_id] = forest.responses[placeholder_id].model_copy(
-                        update={"message": "".join(pieces)}
-                    )
-                    self._publish(
-                        TokensAppended(conversation_id, placeholder_id, event.text, event.tokens)
-                    )
-                elif isinstance(event, UserResponseEvent):
-                    human = ResponseNode.from_response(event.response)
-                    forest.add(human)
+                if type(event) is TokensEvent:
+                    if live is None:
+                        live = add_placeholder()
+                    delta = event.text
+                    tokens = event.tokens
+                    live.append(delta)  # O(1): the text is joined when it is read
+                    for token in tokens:
+                        if token.logprob is not None:
+                            logprob_sum += token.logprob
+                            logprob_count += 1
+                    self._publish(TokensAppended(conversation_id, placeholder_id, delta, tokens))
+                elif type(event) is UserResponseEvent:
+                    # The SDK put the stored message into the forest already.
+                    human = event.response.node
                     self._publish(ResponseAdded(conversation_id, human))
                     placeholder_parent = human.response_id
-                    add_placeholder()
-                elif isinstance(event, BudgetEvent):
+                    live = add_placeholder()
+                elif type(event) is BudgetEvent:
                     self._publish(
                         BudgetUpdated(
                             conversation_id,
@@ -594,28 +571,29 @@ class ConversationService:
                             event.max_tokens,
                         )
                     )
-                elif isinstance(event, QueryEvent):
+                elif type(event) is QueryEvent:
                     self._publish(
                         QueryPerformed(
                             conversation_id, placeholder_id, event.query_type, event.query
                         )
                     )
-                elif isinstance(event, ModelResponseEvent):
+                elif type(event) is ModelResponseEvent:
                     # Not the end yet: a backend that failed mid-reply sends its partial
-                    # reply first and the error after it.
+                    # reply first and the error after it. The SDK swapped the placeholder
+                    # for the stored reply in the forest already.
                     mean = logprob_sum / logprob_count if logprob_count else None
                     self._streams.pop(placeholder_id, None)  # no longer sampling
                     completed = self._complete(
-                        conversation_id, placeholder_id, event.response, mean
+                        conversation_id, placeholder_id, event.response.node, mean
                     )
             return completed
         except (asyncio.CancelledError, GeneratorExit):
             if completed is None:
-                self._drop_placeholder(conversation_id, placeholder_id, placeholder_added)
+                self._drop_placeholder(conversation_id, placeholder_id)
             raise
         except Exception as error:
             if completed is None:
-                self._drop_placeholder(conversation_id, placeholder_id, placeholder_added)
+                self._drop_placeholder(conversation_id, placeholder_id)
             self._publish(StreamFailed(conversation_id, placeholder_id, error, completed))
             return None
         finally:
@@ -626,26 +604,26 @@ class ConversationService:
         self,
         conversation_id: str,
         placeholder_id: str,
-        response: Response,
+        node: ResponseNode,
         mean_logprob: float | None = None,
     ) -> ResponseNode:
-        forest = self._forests[conversation_id]
-        node = ResponseNode.from_response(response)
+        forest = self.forest(conversation_id)
         if mean_logprob is not None:
             node = node.model_copy(update={"mean_logprob": mean_logprob})
-        forest.replace_placeholder(placeholder_id, node)
+            forest.add(node)
         self._publish(ResponseCompleted(conversation_id, placeholder_id, node))
         self._update_summary(conversation_id)
         return node
 
-    def _drop_placeholder(self, conversation_id: str, placeholder_id: str, added: bool) -> None:
+    def _drop_placeholder(self, conversation_id: str, placeholder_id: str) -> None:
         """Removes a placeholder whose stream ended without a stored reply.
 
         A cancelled stream's partial text is kept by the server under a new id; reopening
         the conversation shows it.
         """
-        forest = self._forests.get(conversation_id)
-        if forest is None or not added or placeholder_id not in forest.responses:
+        conversation = self._conversations.get(conversation_id)
+        forest = conversation.forest if conversation is not None else None
+        if forest is None or placeholder_id not in forest.responses:
             return
         forest.remove(placeholder_id)
         self._publish(LeafMoved(conversation_id, forest.leaf_id))

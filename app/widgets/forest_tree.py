@@ -29,7 +29,7 @@ parsed as markup and carries no control characters.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import ClassVar, Self
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -43,7 +43,15 @@ from textual.widgets.tree import TreeNode
 
 from grove_explorer.app.annotation_marks import run_marks
 from grove_explorer.app.safe_text import first_line
-from grove_explorer.client.models import Forest, ResponseNode
+from grove_explorer.client.forest import (
+    Forest,
+    Totals,
+    path_run_starts,
+    run_ids,
+    run_start,
+    subtree_totals,
+)
+from grove_explorer.client.models import ResponseNode
 
 PENDING_PREFIX = "pending:"
 """Ids of streaming placeholders start with this (they are replaced when stored)."""
@@ -86,73 +94,6 @@ _FALLBACK_STYLES: dict[str, Style] = {
 }
 
 
-def run_ids(forest: Forest, first_id: str) -> tuple[str, ...]:
-    """The ids of the run starting at `first_id`: down while there is exactly one child."""
-    ids = [first_id]
-    current = first_id
-    while True:
-        kids = forest.children.get(current)
-        if not kids or len(kids) != 1:
-            return tuple(ids)
-        current = kids[0]
-        ids.append(current)
-
-
-def run_start(forest: Forest, response_id: str) -> str:
-    """The first response of the run holding `response_id` (a root or a branch's child)."""
-    current = response_id
-    while True:
-        parent = forest.responses[current].parent_id
-        if parent is None or len(forest.children.get(parent, ())) != 1:
-            return current
-        current = parent
-
-
-def preorder(forest: Forest) -> list[str]:
-    """Every response id in tree order: depth first, older siblings first (iterative).
-
-    The order the forest pane lists runs in, top to bottom, and the order bookmarks are
-    visited in.
-    """
-    children = forest.children
-    order: list[str] = []
-    stack = list(reversed(children.get(None, ())))
-    while stack:
-        response_id = stack.pop()
-        order.append(response_id)
-        kids = children.get(response_id)
-        if kids:
-            stack.extend(reversed(kids))
-    return order
-
-
-Totals = tuple[int, int, float]
-"""(responses, tokens, seconds of sampling) of a subtree."""
-
-
-def subtree_totals(forest: Forest) -> dict[str, Totals]:
-    """Totals of the subtree under every response, in one post-order pass.
-
-    A subtree holds the response and everything below it: its response count, the sum of
-    `token_count` and the sum of `total_time`. Children come after their parent in
-    `preorder`, so walking it backwards sees every child before its parent: O(n) for the
-    whole forest, without recursion.
-    """
-    responses = forest.responses
-    children = forest.children
-    totals: dict[str, Totals] = {}
-    for response_id in reversed(preorder(forest)):
-        node = responses[response_id]
-        count, tokens, seconds = 1, node.token_count, node.total_time
-        for kid in children.get(response_id, ()):
-            kid_count, kid_tokens, kid_seconds = totals[kid]
-            count += kid_count
-            tokens += kid_tokens
-            seconds += kid_seconds
-        totals[response_id] = (count, tokens, seconds)
-    return totals
-
-
 def _compact(number: int) -> str:
     """1234 → "1.2k", 56_789 → "57k", 1_500_000 → "1.5M" (short enough for a label)."""
     if number < 1000:
@@ -177,26 +118,6 @@ def format_totals(totals: Totals) -> str:
     """A subtree's totals as a label shows them: "Σ12 3.4kt 5.2s"."""
     count, tokens, seconds = totals
     return f"{TOTALS_MARK}{count} {_compact(tokens)}t {_duration(seconds)}"
-
-
-def path_run_starts(forest: Forest, path_ids: Iterable[str]) -> list[str]:
-    """First ids of the runs a root-to-leaf path passes through, outermost first.
-
-    A path enters every run at its first response, so the runs on a path are exactly the
-    path's responses that are roots or children of a branch point. Stops at an id the
-    forest does not know (a path computed before a removal).
-    """
-    starts: list[str] = []
-    responses = forest.responses
-    children = forest.children
-    for response_id in path_ids:
-        node = responses.get(response_id)
-        if node is None:
-            break
-        parent = node.parent_id
-        if parent is None or len(children.get(parent, ())) != 1:
-            starts.append(response_id)
-    return starts
 
 
 class ForestItem(BaseModel):

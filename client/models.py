@@ -9,6 +9,7 @@ UI can use them without importing grpc. The wire forms become these in exactly o
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -121,7 +122,7 @@ class LiveResponseNode(ResponseNode):
         self.__dict__["message"] = text
         return text
 
-    def model_copy(self, *, update: dict[str, Any] | None = None, deep: bool = False) -> Any:
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Any:
         """A snapshot: a plain `ResponseNode` with the text so far (it does not grow)."""
         data = dict(self.__dict__)
         data["message"] = self._joined()

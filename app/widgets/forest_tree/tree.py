@@ -1,30 +1,9 @@
-"""The forest pane: a conversation's response forest as a tree of branch points.
-
-Why runs and not one node per reply: Textual's `Tree` rebuilds all of its lines after any
-change and builds them recursively, so a node per reply makes a 10,000-reply forest slow to
-paint and a deep one crash (RecursionError near depth 950). Each tree node here is a *run*:
-a maximal chain of responses in which every response but the last has exactly one child.
-A linear 100-message chat is one node; the tree only branches where the conversation does.
-
-Three more guards keep big forests cheap:
-
-- Lazy population: a node's children are created when it is first expanded, so only
-  what the user opened (and the current path) is ever materialised.
-- Depth guard: runs nested deeper than `max_depth` branch points are listed flat, marked
-  "↳<depth>", under the run at `max_depth`; nothing is lost and nothing recurses deeply.
-- Minimal refresh: `refresh_forest` relabels in place and adds or removes only the nodes
-  whose runs changed, keeping expansion state and the cursor.
-
-Two views on demand: `hoist` shows only the subtree under one run (a header line above it
-says where, and `unhoist` returns to the whole forest), and `show_totals` prefixes each
-label with its subtree's totals (responses, tokens, sampling time), computed for the whole
-forest in one pass and cached per forest revision.
+"""The forest pane's widget: `ForestTree`, the screen's API and the tree's messages.
 
 Attributes down, messages up: the screen calls `show_forest`, `refresh_forest`,
 `set_current_path`, `set_streaming`, `hoist`/`unhoist` and sets `show_totals`; the widget
-posts `ResponseChosen` and `ResponseHighlighted` and never touches the network. Message
-text reaches a label only through `first_line`, inside a `rich.text.Text`, so it is never
-parsed as markup and carries no control characters.
+posts `ResponseChosen` and `ResponseHighlighted` and never touches the network. How runs
+become nodes is `runs.RunNodes`; how a run is drawn, `labels.run_label`.
 """
 
 from __future__ import annotations
@@ -32,190 +11,28 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar, Self
 
-from pydantic import BaseModel, ConfigDict, Field
 from rich.style import Style
-from rich.text import Span, Text
+from rich.text import Text
 from textual import on
 from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
-from grove_explorer.app.annotation_marks import run_marks
 from grove_explorer.app.safe_text import first_line
-from grove_explorer.client.forest import (
-    Forest,
-    Totals,
-    path_run_starts,
-    run_ids,
-    run_start,
-    subtree_totals,
+from grove_explorer.app.widgets.forest_tree.items import (
+    HOIST_MARK,
+    HUMAN_GLYPH,
+    MODEL_GLYPH,
+    ForestItem,
+    is_placeholder,
 )
-from grove_explorer.client.models import ResponseNode
-
-PENDING_PREFIX = "pending:"
-"""Ids of streaming placeholders start with this (they are replaced when stored)."""
-
-HUMAN_GLYPH = "●"
-MODEL_GLYPH = "◆"
-PARTIAL_MARK = "⋯"
-MANUAL_MARK = "✎"
-SHARED_MARK = "⇪"
-QUERY_MARK = "⌕"
-DEPTH_MARK = "↳"
-HOIST_MARK = "⤒"
-TOTALS_MARK = "Σ"
-
-LEGEND: dict[str, str] = {
-    HUMAN_GLYPH: "written by a person",
-    MODEL_GLYPH: "written by a model",
-    PARTIAL_MARK: "partial (stopped or failed before the end)",
-    MANUAL_MARK: "edited or written by hand",
-    SHARED_MARK: "shared",
-    QUERY_MARK: "made by a query",
-    DEPTH_MARK: "branch nested too deep to indent; the number is its depth",
-    "+N": "N more messages in this run",
-    "[k/n]": "k-th of n alternatives",
-    f"{TOTALS_MARK}N Tt Ss": "subtree totals (S): N responses, T tokens, S seconds sampling",
-    HOIST_MARK: "the tree is hoisted at a run (U shows the whole forest again)",
-}
-"""What the glyphs in labels mean, for a help screen."""
-
-# Used until the widget's CSS is applied (labels are rebuilt once it is).
-_FALLBACK_STYLES: dict[str, Style] = {
-    "human": Style(color="green"),
-    "model": Style(color="blue"),
-    "current": Style(bold=True),
-    "muted": Style(dim=True),
-    "marker": Style(color="yellow"),
-    "annotation": Style(color="magenta", bold=True),
-    "hoist": Style(color="cyan", italic=True),
-    "streaming": Style(italic=True, color="magenta"),
-}
+from grove_explorer.app.widgets.forest_tree.labels import label_styles, run_label
+from grove_explorer.app.widgets.forest_tree.runs import RunNodes
+from grove_explorer.client.forest import Forest, Totals, run_start, subtree_totals
 
 
-def _compact(number: int) -> str:
-    """1234 → "1.2k", 56_789 → "57k", 1_500_000 → "1.5M" (short enough for a label)."""
-    if number < 1000:
-        return str(number)
-    size, unit = (1_000_000, "M") if number >= 1_000_000 else (1_000, "k")
-    value = number / size
-    return f"{value:.1f}{unit}" if value < 10 else f"{value:.0f}{unit}"
-
-
-def _duration(seconds: float) -> str:
-    """Seconds as "0.8s", "42s", "12m", "3.1h"."""
-    if seconds < 10:
-        return f"{seconds:.1f}s"
-    if seconds < 60:
-        return f"{seconds:.0f}s"
-    if seconds < 3600:
-        return f"{seconds / 60:.0f}m"
-    return f"{seconds / 3600:.1f}h"
-
-
-def format_totals(totals: Totals) -> str:
-    """A subtree's totals as a label shows them: "Σ12 3.4kt 5.2s"."""
-    count, tokens, seconds = totals
-    return f"{TOTALS_MARK}{count} {_compact(tokens)}t {_duration(seconds)}"
-
-
-class ForestItem(BaseModel):
-    """What one tree node stands for: a run of responses and where it sits.
-
-    Holds the run's `ResponseNode`s themselves (frozen, so sharing them is safe) rather
-    than ids only, so a handler of a tree message has the messages without a lookup.
-    """
-
-    model_config = ConfigDict(frozen=True)
-
-    responses: tuple[ResponseNode, ...] = Field(min_length=1)
-    depth: int = 0
-    """Branch points above this run (0 for a root's run)."""
-    sibling_index: int = 1
-    """1-based position of the first response among its siblings."""
-    sibling_count: int = 1
-    flattened: bool = False
-    """Listed flat under the run at the depth limit (its own children are listed too)."""
-
-    @property
-    def first(self) -> ResponseNode:
-        """The run's first response (a root, or a child of a branch point)."""
-        return self.responses[0]
-
-    @property
-    def last(self) -> ResponseNode:
-        """The run's last response: a leaf or a branch point."""
-        return self.responses[-1]
-
-    @property
-    def first_id(self) -> str:
-        """Id of the first response; identifies the run (and its tree node)."""
-        return self.responses[0].response_id
-
-    @property
-    def last_id(self) -> str:
-        """Id of the last response: what choosing the run makes the leaf."""
-        return self.responses[-1].response_id
-
-    @property
-    def response_ids(self) -> tuple[str, ...]:
-        """Ids of the run's responses, first to last."""
-        return tuple(node.response_id for node in self.responses)
-
-    @property
-    def extra(self) -> int:
-        """How many responses follow the first (shown as "+N")."""
-        return len(self.responses) - 1
-
-    @property
-    def marks(self) -> str:
-        """Markers for flags any response of the run carries, in a fixed order."""
-        responses = self.responses
-        marks = ""
-        if any(node.partial for node in responses):
-            marks += PARTIAL_MARK
-        if any(node.manual for node in responses):
-            marks += MANUAL_MARK
-        if any(node.shared for node in responses):
-            marks += SHARED_MARK
-        if any(node.query for node in responses):
-            marks += QUERY_MARK
-        return marks
-
-    @property
-    def annotation_marks(self) -> str:
-        """Bookmark, rating, tag-count and note markers of the run's responses."""
-        return run_marks(node.annotation for node in self.responses)
-
-
-def is_placeholder(node: ResponseNode) -> bool:
-    """True for a reply still streaming (placeholders are always leaves)."""
-    return node.streaming or node.response_id.startswith(PENDING_PREFIX)
-
-
-def _same_run(old: ForestItem, new: ForestItem) -> bool:
-    """True when `new` shows exactly what `old` did.
-
-    Forest responses are frozen and replaced (never mutated) when they change, so
-    identity of the run's responses is a cheap and exact change test.
-    """
-    if old is new:
-        return True
-    return (
-        old.depth == new.depth
-        and old.sibling_index == new.sibling_index
-        and old.sibling_count == new.sibling_count
-        and old.flattened == new.flattened
-        and len(old.responses) == len(new.responses)
-        and (
-            old.responses is new.responses
-            or all(a is b for a, b in zip(old.responses, new.responses, strict=True))
-        )
-    )
-
-
-class ForestTree(Tree[ForestItem]):
+class ForestTree(RunNodes):
     """The response forest of one conversation, one node per run of responses."""
 
     MAX_DEPTH: ClassVar[int] = 300
@@ -525,14 +342,6 @@ class ForestTree(Tree[ForestItem]):
 
     # -- hoisting --------------------------------------------------------------------------
 
-    @property
-    def hoisted_id(self) -> str | None:
-        """The first response of the run the tree is hoisted at (None: not hoisted)."""
-        forest = self._forest
-        if forest is None or self._hoist_id is None or self._hoist_id not in forest.responses:
-            return None
-        return run_start(forest, self._hoist_id)
-
     def hoist(self, response_id: str) -> bool:
         """Shows only the subtree under the run holding `response_id`; False if unknown.
 
@@ -736,312 +545,27 @@ class ForestTree(Tree[ForestItem]):
         if item is not None:
             self.post_message(self.ResponseHighlighted(item.last_id, item=item, forest_tree=self))
 
-    # -- building --------------------------------------------------------------------------
-
-    def _item(
-        self,
-        first_id: str,
-        depth: int,
-        sibling_index: int,
-        sibling_count: int,
-        flattened: bool = False,
-    ) -> ForestItem:
-        """The run starting at `first_id`, the same object while the forest's structure is.
-
-        Reusing it makes `_update` a no-op for unchanged runs. A hit is checked against
-        the nodes now stored for the run's ends: the service replaces a streaming
-        placeholder (always a run's last node) in place at each token.
-        """
-        forest = self._forest
-        assert forest is not None
-        responses = forest.responses
-        key = (first_id, depth, sibling_index, sibling_count, flattened)
-        items = self._valid_caches(forest)
-        cached = items.get(key)
-        if (
-            cached is not None
-            and responses.get(first_id) is cached.first
-            and responses.get(cached.last_id) is cached.last
-        ):
-            return cached
-        # Built without validation: the run is never empty and holds forest nodes.
-        item = ForestItem.model_construct(
-            responses=tuple(responses[rid] for rid in run_ids(forest, first_id)),
-            depth=depth,
-            sibling_index=sibling_index,
-            sibling_count=sibling_count,
-            flattened=flattened,
-        )
-        items[key] = item
-        return item
-
-    def _valid_caches(self, forest: Forest) -> dict[tuple[str, int, int, int, bool], ForestItem]:
-        """The run cache, emptied (with the path-start cache) if the structure changed."""
-        revision = forest.revision
-        if revision != self._cache_revision:
-            self._cache_revision = revision
-            self._items = {}
-            self._starts = {}
-        return self._items
-
-    def _starts_to(self, path_ids: Sequence[str]) -> list[str]:
-        """`path_run_starts` for a root-to-leaf path, cached per leaf and structure.
-
-        A root path is determined by its leaf, so (leaf, length) identifies it; anything
-        else (a path naming unknown ids) is computed afresh.
-        """
-        forest = self._forest
-        if forest is None or not path_ids:
-            return []
-        self._valid_caches(forest)
-        leaf = path_ids[-1]
-        key = (leaf, len(path_ids))
-        cached = self._starts.get(key)
-        if cached is None:
-            cached = path_run_starts(forest, path_ids)
-            if leaf in forest.responses and (not cached or cached[0] == path_ids[0]):
-                self._starts[key] = cached
-        return list(cached)
-
-    def _has_children(self, item: ForestItem) -> bool:
-        forest = self._forest
-        return (
-            forest is not None
-            and not item.flattened
-            and len(forest.children.get(item.last_id, ())) >= 2
-        )
-
-    def _child_items(self, item: ForestItem | None) -> list[ForestItem]:
-        """The runs shown under `item` (under the hidden root for None), in order."""
-        forest = self._forest
-        if forest is None:
-            return []
-        if item is None:
-            hoisted = self.hoisted_id
-            if hoisted is not None:
-                k, n = forest.sibling_index(hoisted)
-                return [self._item(hoisted, 0, k, n)]
-            roots = forest.children_of(None)
-            return [self._item(rid, 0, k, len(roots)) for k, rid in enumerate(roots, 1)]
-        if not self._has_children(item):
-            return []
-        kids = forest.children_of(item.last_id)
-        if item.depth < self.max_depth:
-            return [self._item(rid, item.depth + 1, k, len(kids)) for k, rid in enumerate(kids, 1)]
-        return self._flat_descendants(item)
-
-    def _flat_descendants(self, item: ForestItem) -> list[ForestItem]:
-        """Every run below `item`, depth first, as flat items (iterative: can be deep)."""
-        forest = self._forest
-        assert forest is not None
-        flat: list[ForestItem] = []
-        stack: list[tuple[str, int, int, int]] = []
-
-        def push(parent_id: str, depth: int) -> None:
-            kids = forest.children_of(parent_id)
-            if len(kids) >= 2:
-                count = len(kids)
-                stack.extend(
-                    (rid, depth, k, count) for k, rid in reversed(list(enumerate(kids, 1)))
-                )
-
-        push(item.last_id, item.depth + 1)
-        while stack:
-            first_id, depth, k, count = stack.pop()
-            sub = self._item(first_id, depth, k, count, flattened=True)
-            flat.append(sub)
-            push(sub.last_id, depth + 1)
-        return flat
-
-    def _add(
-        self, parent: TreeNode[ForestItem], item: ForestItem, before: int | None = None
-    ) -> TreeNode[ForestItem]:
-        node = parent.add(
-            self._label_for(item), item, before=before, allow_expand=self._has_children(item)
-        )
-        self._run_nodes[item.first_id] = node
-        return node
-
-    def _populate(self, node: TreeNode[ForestItem]) -> None:
-        """Creates `node`'s children once; later changes come through `_reconcile`."""
-        if node.id in self._populated or self._forest is None:
-            return
-        self._populated.add(node.id)
-        for item in self._child_items(None if node is self.root else node.data):
-            self._add(node, item)
-
-    def _drop(self, node: TreeNode[ForestItem]) -> None:
-        """Removes a node and forgets it and its descendants (iteratively)."""
-        stack = [node]
-        while stack:
-            current = stack.pop()
-            self._populated.discard(current.id)
-            item = current.data
-            if item is not None and self._run_nodes.get(item.first_id) is current:
-                del self._run_nodes[item.first_id]
-            if current is self._streaming_node:
-                self._streaming_node = None
-            stack.extend(current.children)
-        node.remove()
-
-    def _reconcile(self, expanded_firsts: set[str], expanded_lasts: set[str]) -> None:
-        """Matches materialised nodes to the forest, level by level from the root."""
-        stack: list[TreeNode[ForestItem]] = [self.root]
-        while stack:
-            parent = stack.pop()
-            if parent.id not in self._populated:
-                continue
-            expected = self._child_items(None if parent is self.root else parent.data)
-            wanted = {item.first_id for item in expected}
-            current = list(parent.children)
-            kept = [node for node in current if node.data and node.data.first_id in wanted]
-            kept_ids = [node.data.first_id for node in kept if node.data is not None]
-            kept_set = set(kept_ids)
-            if kept_ids != [item.first_id for item in expected if item.first_id in kept_set]:
-                kept = []  # Reordered (never happens with append-only children): rebuild.
-            keep = {id(node) for node in kept}
-            for node in current:
-                if id(node) not in keep:
-                    self._drop(node)
-            by_first = {node.data.first_id: node for node in kept if node.data}
-            for index, item in enumerate(expected):
-                child = by_first.get(item.first_id)
-                if child is None:
-                    child = self._add(parent, item, before=index)
-                    if child.allow_expand and (
-                        item.first_id in expanded_firsts or item.last_id in expanded_lasts
-                    ):
-                        self._populate(child)
-                        child.expand()
-                else:
-                    self._update(child, item)
-                if child.id in self._populated:
-                    stack.append(child)
-
-    def _update(self, node: TreeNode[ForestItem], item: ForestItem) -> None:
-        previous = node.data
-        node.data = item
-        allow = self._has_children(item)
-        if node.allow_expand != allow:
-            node.allow_expand = allow
-            if not allow:
-                for child in list(node.children):
-                    self._drop(child)
-                self._populated.discard(node.id)
-        if previous is None or not _same_run(previous, item):
-            self._relabel(node)
-
-    def _node_ending_in(self, response_id: str) -> TreeNode[ForestItem] | None:
-        cached = self._streaming_node
-        if (
-            cached is not None
-            and cached.data is not None
-            and cached.data.last_id == response_id
-            and self._run_nodes.get(cached.data.first_id) is cached
-        ):
-            return cached
-        return self.node_for(response_id)
-
-    def _move_cursor_to(self, node: TreeNode[ForestItem]) -> None:
-        # Reading `last_line` builds the tree's lines now, so `node.line` is current and
-        # the cursor lands synchronously (the screen and tests see it at once).
-        if self.last_line < 0 or node.line < 0:
-            return
-        self.move_cursor(node, animate=False)
-        self.call_after_refresh(self._scroll_to_cursor)
-
-    def _scroll_to_cursor(self) -> None:
-        node = self.cursor_node
-        if node is not None and node.line >= 0:
-            self.scroll_to_node(node, animate=False)
-
     # -- labels ----------------------------------------------------------------------------
 
     def _styles(self) -> dict[str, Style]:
-        """Label styles from the component classes: colour and text style, no background.
-
-        The full style is used because a translucent colour such as `$text-muted` only
-        resolves against the background (the partial style blends it with white). The
-        background is dropped so hover and cursor highlights still show through labels.
-        """
+        """Label styles from the component classes (see `labels.label_styles`), cached."""
         if self._label_styles is None:
-            styles: dict[str, Style] = {}
-            for role, fallback in _FALLBACK_STYLES.items():
-                try:
-                    full = self.get_component_rich_style(f"forest-tree--{role}")
-                except KeyError:  # CSS not applied yet (not mounted): rebuilt once it is
-                    styles[role] = fallback
-                    continue
-                styles[role] = Style(
-                    color=full.color,
-                    bold=full.bold,
-                    italic=full.italic,
-                    dim=full.dim,
-                    underline=full.underline,
-                )
-            self._label_styles = styles
+            self._label_styles = label_styles(self)
         return self._label_styles
 
-    def _relabel(self, node: TreeNode[ForestItem]) -> None:
-        item = node.data
-        if item is None:
-            return
-        label = self._label_for(item)
-        if label != node.label:
-            node.set_label(label)
-
     def _label_for(self, item: ForestItem) -> Text:
-        """The run's one-line label, assembled from plain strings (never markup).
-
-        Built as one string plus spans rather than by repeated `Text.append`, which is
-        several times slower and runs once per materialised node.
-        """
-        styles = self._styles()
-        muted = styles["muted"]
-        first = item.first
-        body = styles["current"] if item.first_id in self._path_starts else None
-        pieces: list[tuple[str, Style | None]] = []
-        if item.flattened:
-            pieces.append((f"{DEPTH_MARK}{item.depth} ", muted))
-        glyph_style = styles["human"] if first.is_human else styles["model"]
-        glyph = HUMAN_GLYPH if first.is_human else MODEL_GLYPH
-        pieces.append((glyph, glyph_style))  # keeps its role colour on the current path
-        pieces.append((" ", None))
-        # Totals, sibling position and markers come before the text, which the pane may
-        # cut off.
+        """The run's one-line label (see `labels.run_label`)."""
+        totals = None
         if self._show_totals and self._forest is not None:
             totals = self._current_totals(self._forest).get(item.first_id)
-            if totals is not None:
-                pieces.append((f"{format_totals(totals)} ", muted))
-        if item.sibling_count > 1:
-            pieces.append((f"{item.sibling_index}/{item.sibling_count} ", muted))
-        marks = item.marks
-        if marks:
-            pieces.append((f"{marks} ", styles["marker"]))
-        noted = item.annotation_marks
-        if noted:
-            pieces.append((f"{noted} ", styles["annotation"]))
-        live = self._live_text(item)
-        if live is not None and len(item.responses) == 1:
-            pieces.append((live, styles["streaming"]))
-        else:
-            line = first_line(first.message, self.TEXT_WIDTH).replace("\t", " ")
-            if line:
-                pieces.append((line, body))
-            else:
-                pieces.append(("(empty)", muted + body if body else muted))
-        if item.extra:
-            pieces.append((f" +{item.extra}", muted))
-        if live is not None and len(item.responses) > 1:
-            pieces.append((f" {MODEL_GLYPH} {live}", styles["streaming"]))
-        spans: list[Span] = []
-        offset = 0
-        for text, style in pieces:
-            end = offset + len(text)
-            if style is not None and end > offset:
-                spans.append(Span(offset, end, style))
-            offset = end
-        return Text("".join(text for text, _ in pieces), spans=spans, no_wrap=True, end="")
+        return run_label(
+            item,
+            self._styles(),
+            on_path=item.first_id in self._path_starts,
+            totals=totals,
+            live=self._live_text(item),
+            text_width=self.TEXT_WIDTH,
+        )
 
     def _live_text(self, item: ForestItem) -> str | None:
         """Live progress ("sampling… 42 tok") if the run ends in a placeholder, else None."""

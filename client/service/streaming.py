@@ -299,6 +299,9 @@ class StreamingService(ServiceBase):
         forest = self.forest(conversation_id)
         if mean_logprob is not None:
             node = node.model_copy(update={"mean_logprob": mean_logprob})
+        if forest.responses.get(node.response_id) is not node:
+            # The mean changed it, or the conversation was reopened while streaming (the
+            # SDK stored the reply in the forest it started in).
             forest.add(node)
         self._publish(ResponseCompleted(conversation_id, placeholder_id, node))
         self._update_summary(conversation_id)

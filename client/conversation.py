@@ -239,16 +239,13 @@ class Conversation:
         self._sync_summary()
 
     def _sync_summary(self) -> None:
-        """Brings the forest's summary up to the wire conversation's title and star."""
+        """Brings the forest's summary up to the wire conversation (title, star, times)."""
         wire = self._conversation
         if wire is None:
             return
-        self._forest.conversation = self._forest.conversation.model_copy(
-            update={
-                "conversation_id": wire.conversation_id,
-                "title": wire.title,
-                "starred": wire.starred,
-            }
+        stored = sum(1 for node in self._forest.responses.values() if not node.streaming)
+        self._forest.conversation = summary_from_proto(wire).model_copy(
+            update={"response_count": stored}
         )
 
     # -- loading and deleting -------------------------------------------------------------

@@ -48,6 +48,13 @@ class RunNodes(Tree[ForestItem]):
             return None
         return run_start(forest, self._hoist_id)
 
+    def node_for(self, response_id: str) -> TreeNode[ForestItem] | None:
+        """The materialised node whose run holds `response_id`, if there is one."""
+        forest = self._forest
+        if forest is None or response_id not in forest.responses:
+            return None
+        return self._run_nodes.get(run_start(forest, response_id))
+
     # -- building --------------------------------------------------------------------------
 
     def _item(

@@ -292,13 +292,6 @@ class ForestTree(RunNodes):
         if node is not None:
             self._relabel(node)
 
-    def node_for(self, response_id: str) -> TreeNode[ForestItem] | None:
-        """The materialised node whose run holds `response_id`, if there is one."""
-        forest = self._forest
-        if forest is None or response_id not in forest.responses:
-            return None
-        return self._run_nodes.get(run_start(forest, response_id))
-
     def reveal(self, response_id: str) -> TreeNode[ForestItem] | None:
         """Materialises and expands the ancestors of the run holding `response_id`.
 

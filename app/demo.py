@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 
-from grove_explorer.client.models import Forest
+from grove_explorer.client.forest import Forest
 from grove_explorer.client.sampler import SamplingParams
 from grove_explorer.client.service import ConversationService
 

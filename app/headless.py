@@ -39,7 +39,7 @@ from grove_explorer.client import (
     SamplingParams,
 )
 from grove_explorer.client.export import (
-    Forest,
+    DocumentTree,
     collect_tokens,
     conversation_metadata,
     dumps,
@@ -484,7 +484,7 @@ async def cmd_show(grok: AsyncGrok, args: argparse.Namespace) -> Outcome:
     conversation = await _open(grok, args.conv)
     leaf = _leaf(conversation, args.leaf)
     document = export_json(conversation, {})
-    forest = Forest.of(document)
+    forest = DocumentTree.of(document)
     path = forest.path(leaf.response_id if leaf else None)
     if args.json:
         payload = conversation_metadata(conversation)

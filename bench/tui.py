@@ -75,7 +75,8 @@ from textual.widget import Widget
 from grove_explorer.app.memory import freeze_long_lived, tune_collector
 from grove_explorer.app.widgets.forest_tree import ForestTree, run_start
 from grove_explorer.app.widgets.thread_view import ThreadView
-from grove_explorer.client.models import ConversationSummary, Forest, ResponseNode
+from grove_explorer.client.forest import Forest
+from grove_explorer.client.models import ConversationSummary, ResponseNode
 
 SIZE = (160, 50)
 REPLY_BYTES = 8 * 1024

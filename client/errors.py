@@ -7,6 +7,9 @@ can show the server's own words.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 import grpc
 
 
@@ -150,16 +153,31 @@ def _backend_error(
 ) -> BackendError | None:
     """A BackendError when the server marked the status as its backend's failure."""
     trailing = error.trailing_metadata() if hasattr(error, "trailing_metadata") else None
-    meta = dict(trailing or ())
-    kind = meta.get(BACKEND_ERROR_KEY)
+    kind = _metadata_value(trailing, BACKEND_ERROR_KEY)
     if not kind:
         return None
     retry_after: float | None = None
+    text = _metadata_value(trailing, RETRY_AFTER_KEY)
     try:
-        retry_after = float(meta[RETRY_AFTER_KEY]) if RETRY_AFTER_KEY in meta else None
+        retry_after = float(text) if text is not None else None
     except ValueError:
         retry_after = None
-    return BackendError(details or "The model backend failed.", code, str(kind), retry_after)
+    return BackendError(details or "The model backend failed.", code, kind, retry_after)
+
+
+def _metadata_value(trailing: Iterable[Any] | None, key: str) -> str | None:
+    """The first value of `key` in trailing metadata, as text (None when absent).
+
+    Metadata is a sequence of (key, value) pairs whose values may be bytes (a proxy may
+    re-encode them) and whose keys may repeat: the first one counts, and bytes are decoded
+    rather than shown as "b'…'".
+    """
+    for name, value in trailing or ():
+        if name == key and isinstance(value, str | bytes):
+            if isinstance(value, bytes):
+                return value.decode("utf-8", "replace")
+            return value
+    return None
 
 
 def translate(error: grpc.RpcError) -> GroveError:

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from grove_explorer.client.models import ConversationSummary, Forest, ResponseNode
-from grove_explorer.client.streams import TokenInfo
+from grove_explorer.client.forest import Forest
+from grove_explorer.client.models import ConversationSummary, ResponseNode, TokenInfo
 
 
 @dataclass(frozen=True, slots=True)

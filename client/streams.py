@@ -1,30 +1,35 @@
-"""Stream objects returned by the SDK's sampling calls.
+"""What a sampling call streams, as typed events, and the stream objects that carry them.
 
-`TokenStream` is the seed's `token_stream` (an async generator of text snippets) with one
-addition, `stop()`, which asks the server to end sampling early and keep the partial reply.
-`SampleStream` is the richer extension used by the app: typed events carrying each token's
-logprob and alternatives, budget updates and query actions.
+`TokenStream` (see `client.token_stream`) is the seed's `token_stream`: text snippets in
+order, plus `stop()`. `SampleStream` is the richer extension the app uses: typed events
+carrying each token's logprob and alternatives, budget updates, query actions and the
+stored responses. `decode` is the one place a wire `AddResponseResponse` becomes an event.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+import asyncio
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    import asyncio
+from grove_explorer.client.convert import token_from_proto
+from grove_explorer.client.models import TokenInfo
+from grove_explorer.client.response import Response
+from grove_explorer.client.token_stream import TokenStream
+from grove_explorer.protos import chat_pb2, sampler_public_pb2
 
-    from grove_explorer.client.grok import Response
-
-
-@dataclass(frozen=True, slots=True)
-class TokenInfo:
-    """One sampled token: its text, logprob and the most likely alternatives."""
-
-    text: str
-    logprob: float | None
-    top: tuple[tuple[str, float], ...] = ()
+__all__ = [
+    "BudgetEvent",
+    "ModelResponseEvent",
+    "QueryEvent",
+    "SampleStream",
+    "StreamEvent",
+    "TokenInfo",
+    "TokenStream",
+    "TokensEvent",
+    "UserResponseEvent",
+    "decode",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,16 +39,42 @@ class UserResponseEvent:
     response: Response
 
 
-@dataclass(frozen=True, slots=True)
 class TokensEvent:
-    """One or more tokens arrived (one wire message may carry a batch)."""
+    """One or more tokens arrived (one wire message may carry a batch).
 
-    tokens: tuple[TokenInfo, ...]
+    It keeps the wire tokens and decodes them into `TokenInfo`s only when `tokens` is
+    read: the seed's text stream reads `texts` alone, and it is the hot path.
+    """
+
+    __slots__ = ("_decoded", "_wire")
+
+    def __init__(self, wire: Sequence[sampler_public_pb2.Token]) -> None:
+        self._wire = wire
+        self._decoded: tuple[TokenInfo, ...] | None = None
+
+    @property
+    def tokens(self) -> tuple[TokenInfo, ...]:
+        """The tokens with logprobs and alternatives (decoded once, on first read)."""
+        decoded = self._decoded
+        if decoded is None:
+            decoded = self._decoded = tuple(token_from_proto(t) for t in self._wire)
+        return decoded
+
+    @property
+    def texts(self) -> list[str]:
+        """Each token's text, in order."""
+        return [token.final_logit.string_token for token in self._wire]
 
     @property
     def text(self) -> str:
         """The tokens' text joined."""
-        return "".join(t.text for t in self.tokens)
+        wire = self._wire
+        if len(wire) == 1:
+            return wire[0].final_logit.string_token
+        return "".join(token.final_logit.string_token for token in wire)
+
+    def __repr__(self) -> str:
+        return f"TokensEvent({self.text!r})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,45 +104,37 @@ class ModelResponseEvent:
 StreamEvent = UserResponseEvent | TokensEvent | BudgetEvent | QueryEvent | ModelResponseEvent
 
 
-class TokenStream(AsyncGenerator[str, None]):
-    """The seed's token stream: iterate it to receive text snippets in order.
+def decode(
+    msg: chat_pb2.AddResponseResponse,
+    user: Callable[[chat_pb2.Response], Response],
+    model: Callable[[chat_pb2.Response], Response],
+) -> StreamEvent | None:
+    """The typed event of one wire message (None for a message of an unknown kind).
 
-    Breaking out of the loop (or closing the stream) cancels the call; the server keeps
-    the text sampled so far as a partial response. `stop()` instead asks the server to end
-    sampling gracefully: the stream then finishes normally and the future resolves to the
-    partial model response.
+    `user` and `model` turn a stored human message and the stored model reply into the
+    SDK's `Response` (the conversation puts them in its forest on the way). Token messages
+    are tested first: nearly every message is one.
     """
-
-    def __init__(
-        self, inner: AsyncGenerator[str, None], stopper: Callable[[], Awaitable[bool]]
-    ) -> None:
-        self._inner = inner
-        self._stopper = stopper
-
-    def __aiter__(self) -> TokenStream:
-        return self
-
-    async def __anext__(self) -> str:
-        return await self._inner.__anext__()
-
-    async def asend(self, value: None) -> str:
-        """Delegates to the underlying generator."""
-        return await self._inner.asend(value)
-
-    async def athrow(self, *args: Any) -> str:
-        """Delegates to the underlying generator."""
-        return await self._inner.athrow(*args)
-
-    async def aclose(self) -> None:
-        """Closes the stream, cancelling the call if it is still running."""
-        await self._inner.aclose()
-
-    async def stop(self) -> bool:
-        """Asks the server to stop sampling and keep the partial reply.
-
-        Returns False if the server had no such running stream (it may have finished).
-        """
-        return await self._stopper()
+    kind = msg.WhichOneof("response")
+    if kind == "token":
+        sample = msg.token
+        tokens = sample.tokens
+        if tokens:
+            return TokensEvent(tokens)
+        which = sample.WhichOneof("response")
+        if which == "token":
+            return TokensEvent((sample.token,))
+        if which == "budget":
+            b = sample.budget
+            return BudgetEvent(b.prompt_tokens, b.sampled_tokens, b.max_tokens)
+        return None
+    if kind == "user_response":
+        return UserResponseEvent(user(msg.user_response))
+    if kind == "model_response":
+        return ModelResponseEvent(model(msg.model_response))
+    if kind == "query_action":
+        return QueryEvent(msg.query_action.type, msg.query_action.query)
+    return None
 
 
 class SampleStream:

@@ -45,7 +45,8 @@ from grove_explorer.app.screens.help import HelpScreen, binding_rows
 from grove_explorer.app.widgets.sample_column import MARKER, SampleColumn, sampling_parts
 from grove_explorer.client.catalog import ModelCatalog
 from grove_explorer.client.errors import GroveError
-from grove_explorer.client.models import Forest, ResponseNode
+from grove_explorer.client.forest import Forest
+from grove_explorer.client.models import ResponseNode
 from grove_explorer.client.sampler import SamplingParams
 from grove_explorer.client.service import (
     ConversationDeleted,

@@ -42,7 +42,8 @@ from grove_explorer.app.widgets.status_line import StatusLine
 from grove_explorer.app.widgets.thread_view import ThreadView
 from grove_explorer.client.catalog import ModelCatalog
 from grove_explorer.client.errors import GroveError
-from grove_explorer.client.models import Forest, ResponseNode
+from grove_explorer.client.forest import Forest
+from grove_explorer.client.models import ResponseNode
 from grove_explorer.client.research import Annotation, SearchHit
 from grove_explorer.client.service import (
     BudgetUpdated,

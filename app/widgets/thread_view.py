@@ -68,7 +68,8 @@ from grove_explorer.app.widgets.message_view import (
     header_text,
     markdown_renderable,
 )
-from grove_explorer.client.models import Forest, ResponseNode
+from grove_explorer.client.forest import Forest
+from grove_explorer.client.models import ResponseNode
 
 WINDOW = 60
 """Messages mounted when a path is shown, and added per "earlier"/"later" step."""

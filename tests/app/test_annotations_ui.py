@@ -32,7 +32,8 @@ from grove_explorer.app.widgets.forest_tree import (
     subtree_totals,
 )
 from grove_explorer.client import Client
-from grove_explorer.client.models import ConversationSummary, Forest, ResponseNode
+from grove_explorer.client.forest import Forest
+from grove_explorer.client.models import ConversationSummary, ResponseNode
 from grove_explorer.client.research import Annotation
 from grove_explorer.server.runtime import GroveServer
 from tests.app_helpers import explorer, send, settle

@@ -22,7 +22,8 @@ from grove_explorer.app.widgets.forest_tree import (
     run_ids,
     run_start,
 )
-from grove_explorer.client.models import ConversationSummary, Forest, ResponseNode
+from grove_explorer.client.forest import Forest
+from grove_explorer.client.models import ConversationSummary, ResponseNode
 
 CONVERSATION = ConversationSummary(conversation_id="c1", title="Test", starred=False)
 

@@ -19,7 +19,8 @@ from grove_explorer.app.widgets.thread_view import (
     ThreadView,
     finished_length,
 )
-from grove_explorer.client.models import ConversationSummary, Forest, ResponseNode
+from grove_explorer.client.forest import Forest
+from grove_explorer.client.models import ConversationSummary, ResponseNode
 
 EVIL = "[@click=app.quit]x[/b] [TODO] \x1b[2J \x1b]0;title\x07 \x1b]52;c;ZXZpbA==\x07"
 SUMMARY = ConversationSummary(conversation_id="c1", title="t", starred=False)

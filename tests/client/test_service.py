@@ -7,7 +7,8 @@ import asyncio
 import pytest
 
 from grove_explorer.client import Client, SamplingParams
-from grove_explorer.client.models import ConversationSummary, Forest, ResponseNode
+from grove_explorer.client.forest import Forest
+from grove_explorer.client.models import ConversationSummary, ResponseNode
 from grove_explorer.client.service import (
     ConversationDeleted,
     ConversationService,

@@ -1,0 +1,519 @@
+"""The SDK's `Conversation`: the RPC handle of one conversation and its one forest.
+
+Name for name the seed's `Conversation`, with its defects fixed: `get_children` selects
+children (not the response itself), properties of an unloaded conversation raise
+`ConversationNotLoadedError`, and a second concurrent `add_response` raises
+`ConcurrentSamplingError`. The responses live in one `client.forest.Forest` (which the
+service publishes and the widgets draw); `Response` objects are handles on its nodes, and
+the leaf is the forest's, so `Response.select()` and the service's `select` move the same
+leaf. Sampling calls live in `client.sampling_call`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+from collections.abc import Awaitable, Callable, Iterator
+
+from grove_explorer.client.convert import node_from_proto, summary_from_proto, utc_datetime
+from grove_explorer.client.errors import (
+    ConcurrentSamplingError,
+    ConversationDeletedError,
+    ConversationNotLoadedError,
+)
+from grove_explorer.client.forest import Forest
+from grove_explorer.client.models import ConversationSummary, ResponseNode
+from grove_explorer.client.response import Response
+from grove_explorer.client.rpc import check_text, rpc
+from grove_explorer.client.sampler import SamplingParams
+from grove_explorer.client.sampling_call import SamplingCall, texts
+from grove_explorer.client.streams import SampleStream
+from grove_explorer.client.token_stream import TokenStream
+from grove_explorer.protos import chat_pb2, chat_pb2_grpc
+
+
+class Conversation:
+    """SDK for interacting with a Grok conversation.
+
+    A Grok conversation is composed of a forest of responses. It's not a tree because there
+    can be multiple root nodes. Each connected component in the response graph is, however, a
+    tree. Responses can be created by a human user or sampled from Grok. Users can also store
+    responses with Grok indicated as the sender, which is useful for debugging and research
+    purposes.
+
+    Note that the properties of the conversation are cached client-side.
+
+    Important: only a single response may be sampled through `add_response` at any point in
+    time; a second one raises `ConcurrentSamplingError`. Use `sample()` to run several
+    streams at once with explicit parents.
+    """
+
+    def __init__(
+        self,
+        stub: chat_pb2_grpc.ChatStub,
+        model_name: str,
+        fun_mode: bool,
+        conversation_id: str | None,
+        dev_only_use_grok: bool = True,
+    ):
+        """Initializes a new instance of the `Conversation` class.
+
+        Args:
+            stub: gRPC stub used to communicate with the server.
+            model_name: Name of the model to use for this conversation.
+            fun_mode: True if fun mode shall be enabled for this conversation.
+            conversation_id: ID of this conversation. If no ID was provided, a new
+                conversation is created when the first API call is issued.
+            dev_only_use_grok: By setting this to `False`, the conversation is with the raw
+                model instead of with Grok. This means there is no support for searching or
+                fun mode.
+        """
+        self._stub = stub
+        self._model_name = model_name
+        self._fun_mode = fun_mode
+        self._conversation_id: str | None = conversation_id
+        self._conversation: chat_pb2.Conversation | None = None
+        self._use_grok = dev_only_use_grok
+        self._system_prompt_name: str | None = None
+        self._deleted = False
+        self._forest = Forest(
+            conversation=ConversationSummary(
+                conversation_id=conversation_id or "", title="", starred=False
+            )
+        )
+        # Handles already given out, by response id (so a response is one object).
+        self._handles: dict[str, Response] = {}
+        self._sampling = False
+
+    # -- properties -----------------------------------------------------------------------
+
+    @property
+    def conversation_id(self) -> str:
+        """Returns the ID of this conversation.
+
+        Raises:
+            ConversationNotLoadedError: if no conversation has been created or loaded yet.
+        """
+        self._check_not_deleted()
+        return self._get_conversation_or_raise().conversation_id
+
+    @property
+    def title(self) -> str:
+        """Returns the title of this conversation."""
+        self._check_not_deleted()
+        return self._get_conversation_or_raise().title
+
+    @property
+    def create_time(self) -> datetime.datetime:
+        """Returns the time when this conversation was created."""
+        self._check_not_deleted()
+        return utc_datetime(self._get_conversation_or_raise().create_time)
+
+    @property
+    def update_time(self) -> datetime.datetime | None:
+        """Extension: when the conversation last changed (None if the server did not say)."""
+        wire = self._get_conversation_or_raise()
+        return utc_datetime(wire.update_time) if wire.HasField("update_time") else None
+
+    @property
+    def starred(self) -> bool:
+        """Returns whether the conversation is starred."""
+        self._check_not_deleted()
+        return self._get_conversation_or_raise().starred
+
+    @property
+    def forest(self) -> Forest:
+        """Extension: the conversation's one forest (responses, leaf, last-visited children).
+
+        The service publishes this very object; moving its leaf moves this conversation's.
+        It may hold streaming placeholders the service added, which the SDK's own views
+        (`responses`, `get_children`, `leaf_response_id`) skip.
+        """
+        return self._forest
+
+    @property
+    def leaf_response_id(self) -> str | None:
+        """The response the next `add_response` will answer (None: a new root)."""
+        return self._forest.committed_leaf
+
+    @property
+    def model_name(self) -> str:
+        """The model this conversation samples from ("" for the server's default)."""
+        return self._model_name
+
+    @property
+    def system_prompt_name(self) -> str:
+        """The named system prompt requests ask for ("fun" in fun mode, else "")."""
+        if self._system_prompt_name is not None:
+            return self._system_prompt_name
+        return "fun" if self._fun_mode else ""
+
+    @property
+    def uses_system_prompt(self) -> bool:
+        """False for a "raw model" conversation (`dev_only_use_grok=False`)."""
+        return self._use_grok
+
+    def configure(
+        self,
+        *,
+        model_name: str | None = None,
+        system_prompt_name: str | None = None,
+        use_system_prompt: bool | None = None,
+    ) -> None:
+        """Extension: changes the model or system prompt later requests use.
+
+        Responses already sampled keep the model that produced them (`Response.model_name`);
+        only new ones follow the change. None leaves a setting as it is.
+        """
+        if model_name is not None:
+            self._model_name = model_name
+        if system_prompt_name is not None:
+            self._system_prompt_name = system_prompt_name
+        if use_system_prompt is not None:
+            self._use_grok = use_system_prompt
+
+    @property
+    def is_sampling(self) -> bool:
+        """True while an `add_response` stream is running."""
+        return self._sampling
+
+    # -- title and star -------------------------------------------------------------------
+
+    async def set_title(self, title: str) -> None:
+        """Updates the title of this conversation."""
+        self._check_not_deleted()
+        conversation = self._get_conversation_or_raise()
+        await rpc(
+            self._stub.UpdateConversation(
+                chat_pb2.UpdateConversationRequest(
+                    conversation_id=conversation.conversation_id,
+                    title=check_text(title),
+                    starred=conversation.starred,
+                )
+            )
+        )
+        conversation.title = title
+        self._sync_summary()
+
+    async def generate_title(self) -> str:
+        """Automatically generates a title for this conversation from its current path.
+
+        Returns:
+            The newly generated title.
+        """
+        self._check_not_deleted()
+        conversation = self._get_conversation_or_raise()
+        response: chat_pb2.GenerateTitleResponse = await rpc(
+            self._stub.GenerateTitle(
+                chat_pb2.GenerateTitleRequest(
+                    conversation_id=conversation.conversation_id,
+                    leaf_response_id=self.leaf_response_id or "",
+                )
+            )
+        )
+        conversation.title = response.new_title
+        self._sync_summary()
+        return response.new_title
+
+    async def star(self) -> None:
+        """Stars this conversation."""
+        await self._set_starred(True)
+
+    async def unstar(self) -> None:
+        """Unstars this conversation."""
+        await self._set_starred(False)
+
+    async def _set_starred(self, starred: bool) -> None:
+        self._check_not_deleted()
+        conversation = self._get_conversation_or_raise()
+        await rpc(
+            self._stub.UpdateConversation(
+                chat_pb2.UpdateConversationRequest(
+                    conversation_id=conversation.conversation_id,
+                    title=conversation.title,
+                    starred=starred,
+                )
+            )
+        )
+        conversation.starred = starred
+        self._sync_summary()
+
+    def _sync_summary(self) -> None:
+        """Brings the forest's summary up to the wire conversation (title, star, times)."""
+        wire = self._conversation
+        if wire is None:
+            return
+        stored = sum(1 for node in self._forest.responses.values() if not node.streaming)
+        self._forest.conversation = summary_from_proto(wire).model_copy(
+            update={"response_count": stored}
+        )
+
+    # -- loading and deleting -------------------------------------------------------------
+
+    async def load(self) -> None:
+        """Loads the conversation and all its responses from the API.
+
+        The leaf becomes the most recently created response, as in the seed. The forest is
+        rebuilt in place (the same object), so whoever shows it sees the reload.
+
+        Raises:
+            ConversationNotLoadedError: If no conversation ID was provided.
+            NotFoundError: If the conversation does not exist.
+        """
+        self._check_not_deleted()
+        if self._conversation_id is None:
+            raise ConversationNotLoadedError(
+                "Cannot load conversation without providing conversation ID."
+            )
+        wire: chat_pb2.Conversation = await rpc(
+            self._stub.GetConversation(
+                chat_pb2.GetConversationRequest(conversation_id=self._conversation_id)
+            )
+        )
+        self._adopt_wire(wire, [node_from_proto(r) for r in wire.responses])
+
+    def _adopt_wire(self, wire: chat_pb2.Conversation, nodes: list[ResponseNode]) -> None:
+        """Takes a conversation from the server: metadata, responses, leaf on the newest."""
+        self._conversation = wire
+        self._conversation_id = wire.conversation_id
+        self._handles = {}
+        built = Forest.build(
+            summary_from_proto(wire), nodes, nodes[-1].response_id if nodes else None
+        )
+        forest = self._forest
+        forest.conversation = built.conversation
+        forest.responses = built.responses
+        forest.children = built.children
+        forest.last_visited = built.last_visited
+        forest.leaf_id = built.leaf_id
+
+    async def delete(self) -> None:
+        """Deletes this conversation."""
+        self._check_not_deleted()
+        await rpc(
+            self._stub.DeleteConversation(
+                chat_pb2.DeleteConversationRequest(
+                    conversation_id=self._get_conversation_or_raise().conversation_id
+                )
+            )
+        )
+        self._deleted = True
+
+    async def ensure_created(self) -> None:
+        """Creates the conversation on the server (or loads it) if not done yet."""
+        self._check_not_deleted()
+        if self._conversation_id is None:
+            created: chat_pb2.Conversation = await rpc(
+                self._stub.CreateConversation(chat_pb2.CreateConversationRequest())
+            )
+            self._conversation_id = created.conversation_id
+            self._conversation = created
+            self._sync_summary()
+        if self._conversation is None:
+            await self.load()
+
+    # -- sampling -------------------------------------------------------------------------
+
+    def add_response(
+        self,
+        user_message: str,
+        *,
+        sampling: SamplingParams | None = None,
+        top_logprobs: int = 0,
+    ) -> tuple[TokenStream, asyncio.Future[Response]]:
+        """Adds a new response to this conversation.
+
+        The response is added to the graph with its parent being the current `leaf`
+        response (read when the stream starts, as in the seed). You must iterate the token
+        stream for the future to resolve.
+
+        Args:
+            user_message: Message written by the user. If empty, no user response is
+                generated and only a model response is sampled.
+            sampling: Extension: sampling parameters (None fields use server defaults).
+            top_logprobs: Extension: how many alternatives the server reports per token.
+
+        Returns:
+            A tuple `(token_stream, new_model_response)`: an async generator of the text
+            snippets the model emits, and a future that resolves to the new model response.
+
+        Raises:
+            ConcurrentSamplingError: If another `add_response` stream is still running.
+        """
+        self._check_not_deleted()
+        if self._sampling:
+            raise ConcurrentSamplingError(
+                "This conversation is already sampling a response; wait for it to finish "
+                "(or use Conversation.sample for parallel streams)."
+            )
+        call = SamplingCall(
+            self,
+            self._stub,
+            user_message,
+            None,
+            sampling,
+            top_logprobs,
+            exclusive=True,
+            from_leaf=True,
+        )
+        return TokenStream(texts(call.events()), self._stopper(call.request_id)), call.future
+
+    def sample(
+        self,
+        user_message: str = "",
+        *,
+        parent_response_id: str | None,
+        sampling: SamplingParams | None = None,
+        top_logprobs: int = 0,
+        select: bool = False,
+        model_name: str | None = None,
+        prefix: str = "",
+        placeholder_id: str | None = None,
+    ) -> SampleStream:
+        """Extension: samples under an explicit parent, as typed events.
+
+        Unlike `add_response`, several `sample` streams may run at once (the server keeps
+        the forest consistent), and the leaf moves to the new model response only when
+        `select` is true. `model_name` overrides the conversation's model for this stream
+        only; `prefix` starts the model reply with given text and samples on from it (a
+        branch from a token). `placeholder_id` names a streaming placeholder in the forest
+        (the service's) that the stored reply takes the place of — the leaf then follows
+        only if it is on the placeholder. The conversation must have been created or
+        loaded.
+        """
+        self._check_not_deleted()
+        self._get_conversation_or_raise()
+        call = SamplingCall(
+            self,
+            self._stub,
+            user_message,
+            parent_response_id,
+            sampling,
+            top_logprobs,
+            exclusive=False,
+            select=select,
+            model_name=model_name,
+            prefix=prefix,
+            placeholder_id=placeholder_id,
+        )
+        return SampleStream(
+            call.events(), call.future, self._stopper(call.request_id), call.request_id
+        )
+
+    def _stopper(self, request_id: str) -> Callable[[], Awaitable[bool]]:
+        async def stop() -> bool:
+            reply: chat_pb2.StopResponseResponse = await rpc(
+                self._stub.StopResponse(chat_pb2.StopResponseRequest(request_id=request_id))
+            )
+            return reply.stopped
+
+        return stop
+
+    def mark_sampling(self, running: bool) -> None:
+        """Marks an `add_response` stream as running or done (for `SamplingCall`)."""
+        self._sampling = running
+
+    # -- the response graph ---------------------------------------------------------------
+
+    def _handle(self, node: ResponseNode) -> Response:
+        handle = self._handles.get(node.response_id)
+        if handle is None:
+            handle = self._handles[node.response_id] = Response(node, self, self._stub)
+        return handle
+
+    def store(self, wire: chat_pb2.Response, *, placeholder_id: str | None = None) -> Response:
+        """Puts a response the server stored into the forest and returns its handle.
+
+        With `placeholder_id`, the response takes that streaming placeholder's place.
+        """
+        node = node_from_proto(wire)
+        if placeholder_id is None:
+            self._forest.add(node)
+        else:
+            self._forest.replace_placeholder(placeholder_id, node)
+        handle = self._handles.get(node.response_id)
+        if handle is None:
+            return self._handle(node)
+        handle._own = node
+        return handle
+
+    @property
+    def root_responses(self) -> Iterator[Response]:
+        """Returns all root responses in the response graph."""
+        self._check_not_deleted()
+        yield from self._stored(self._forest.children_of(None))
+
+    def get_response(self, response_id: str) -> Response:
+        """Returns a response by its ID.
+
+        Raises:
+            KeyError: If the response cannot be found.
+        """
+        self._check_not_deleted()
+        node = self._forest.responses.get(response_id)
+        if node is None or node.streaming:
+            raise KeyError(response_id)
+        return self._handle(node)
+
+    def get_children(self, parent_response_id: str) -> Iterator[Response]:
+        """Yields all responses whose parent is `parent_response_id`, oldest first."""
+        self._check_not_deleted()
+        yield from self._stored(self._forest.children_of(parent_response_id))
+
+    def _stored(self, ids: list[str]) -> Iterator[Response]:
+        responses = self._forest.responses
+        for response_id in list(ids):
+            node = responses.get(response_id)
+            if node is not None and not node.streaming:
+                yield self._handle(node)
+
+    def path_model(self, response_id: str | None) -> str:
+        """Extension: the model of the latest sampled reply on the path to `response_id`.
+
+        "" when the path has none. Hand-written replies do not count: they name no model
+        that could continue.
+        """
+        for node in reversed(self._forest.path_to(response_id)):
+            if node.sender == "model" and not node.manual and node.model_name:
+                return node.model_name
+        return ""
+
+    @property
+    def responses(self) -> list[Response]:
+        """Extension: every known response in creation order."""
+        self._check_not_deleted()
+        nodes = list(self._forest.responses.values())
+        return [self._handle(node) for node in nodes if not node.streaming]
+
+    def set_leaf_response_id(self, leaf_response_id: str | None) -> None:
+        """Updates the leaf response ID. Don't use this API directly. Prefer `select()`.
+
+        Raises:
+            KeyError: If the response is not in this conversation.
+        """
+        self._check_not_deleted()
+        self._forest.select(leaf_response_id)
+
+    def register_response(self, response: Response) -> None:
+        """Manually adds a response to the response graph.
+
+        Don't use this API unless you know what you're doing.
+        """
+        self._check_not_deleted()
+        self._forest.add(response._own)
+        self._handles[response.response_id] = response
+
+    def _get_conversation_or_raise(self) -> chat_pb2.Conversation:
+        if self._conversation_id is None:
+            raise ConversationNotLoadedError(
+                "Cannot access conversation ID before conversation is created."
+            )
+        if self._conversation is None:
+            raise ConversationNotLoadedError(
+                "Must call load() before any conversation properties can be accessed."
+            )
+        return self._conversation
+
+    def _check_not_deleted(self) -> None:
+        if self._deleted:
+            raise ConversationDeletedError("Cannot interact with a deleted conversation.")

@@ -1,0 +1,94 @@
+"""Wire messages → client models, in one place.
+
+Every proto the SDK receives becomes a client model here and nowhere else: a `Response`
+becomes a `ResponseNode` (which the forest holds and the SDK's `Response` handle reads), a
+`Conversation` a `ConversationSummary`, a sampled `Token` a `TokenInfo`. A new field of a
+Response is read in `node_from_proto` and declared on `ResponseNode`; every reader (the
+SDK handle, the service, the widgets, export) then sees it.
+"""
+
+from __future__ import annotations
+
+import datetime
+
+from google.protobuf import timestamp_pb2
+
+from grove_explorer.client.models import ConversationSummary, ResponseNode, SamplingInfo, TokenInfo
+from grove_explorer.client.research import Annotation
+from grove_explorer.protos import chat_pb2, sampler_public_pb2
+
+_NO_ANNOTATION = Annotation()
+
+
+def utc_datetime(value: timestamp_pb2.Timestamp) -> datetime.datetime:
+    """A protobuf Timestamp as an aware UTC datetime."""
+    return value.ToDatetime(tzinfo=datetime.UTC)
+
+
+def sampling_from_proto(wire: sampler_public_pb2.SamplingParams) -> SamplingInfo:
+    """Sampling parameters as recorded on a response; absent fields become None."""
+    return SamplingInfo(
+        temperature=wire.temperature if wire.HasField("temperature") else None,
+        top_p=wire.top_p if wire.HasField("top_p") else None,
+        max_tokens=wire.max_tokens if wire.HasField("max_tokens") else None,
+        seed=wire.seed if wire.HasField("seed") else None,
+    )
+
+
+def node_from_proto(wire: chat_pb2.Response) -> ResponseNode:
+    """The forest node of a wire response (it keeps the message for `Response.proto`)."""
+    node = ResponseNode.model_construct(
+        response_id=wire.response_id,
+        parent_id=wire.parent_response_id or None,
+        sender=wire.sender,
+        message=wire.message,
+        create_time=utc_datetime(wire.create_time),
+        manual=wire.manual,
+        partial=wire.partial,
+        shared=wire.shared,
+        query=wire.query,
+        query_type=wire.query_type,
+        model_name=wire.model_name,
+        sampling=sampling_from_proto(wire.sampling_params)
+        if wire.HasField("sampling_params")
+        else None,
+        token_count=wire.token_count,
+        time_to_first_token=wire.time_to_first_token_seconds,
+        total_time=wire.total_time_seconds,
+        streaming=False,
+        mean_logprob=None,
+        prefix_length=wire.prefix_length,
+        annotation=Annotation.from_proto(wire.annotation)
+        if wire.HasField("annotation")
+        else _NO_ANNOTATION,
+    )
+    node._proto = wire
+    return node
+
+
+def summary_from_proto(conversation: chat_pb2.Conversation) -> ConversationSummary:
+    """A conversation's metadata from the wire form (listing or loaded conversation).
+
+    `response_count` counts the stored responses when the message carries them.
+    """
+    return ConversationSummary(
+        conversation_id=conversation.conversation_id,
+        title=conversation.title,
+        starred=conversation.starred,
+        create_time=conversation.create_time.ToDatetime()
+        if conversation.HasField("create_time")
+        else None,
+        update_time=conversation.update_time.ToDatetime()
+        if conversation.HasField("update_time")
+        else None,
+        response_count=conversation.response_count or len(conversation.responses),
+    )
+
+
+def token_from_proto(token: sampler_public_pb2.Token) -> TokenInfo:
+    """A wire token as a TokenInfo (an unknown logprob becomes None, never 0)."""
+    return TokenInfo(
+        token.final_logit.string_token,
+        None if token.logprob_unknown else token.final_logit.logprob,
+        tuple((a.string_token, a.logprob) for a in token.top_logits),
+    )

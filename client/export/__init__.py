@@ -1,0 +1,57 @@
+"""Conversation forests as files: lossless JSON, Markdown, preference pairs and Graphviz.
+
+Everything here is a pure function of data, so scripts, the `grove` command and tests share
+one definition of each format:
+
+- `document`: `export_json(conversation, tokens_by_id)` turns a loaded SDK `Conversation`
+  (plus the tokens of its model replies, see `collect_tokens`) into the *export document*,
+  a plain dict that `dumps` writes. It is lossless, so `import_request(document)` rebuilds
+  the same forest on any server (with new ids and times).
+- `reading`: `to_markdown`, `to_dot` and `preference_pairs` read an export document (a
+  freshly built one or a file read back), never the network.
+- `importing`: `import_request` checks a document and builds the import request.
+"""
+
+from grove_explorer.client.export.document import (
+    FORMAT_NAME,
+    FORMAT_VERSION,
+    Document,
+    collect_tokens,
+    conversation_metadata,
+    dumps,
+    export_json,
+    response_to_dict,
+    shortest_float32,
+    token_to_dict,
+)
+from grove_explorer.client.export.importing import import_request
+from grove_explorer.client.export.reading import (
+    DocumentTree,
+    dot_string,
+    preference_pairs,
+    sampling_summary,
+    to_dot,
+    to_jsonl,
+    to_markdown,
+)
+
+__all__ = [
+    "FORMAT_NAME",
+    "FORMAT_VERSION",
+    "Document",
+    "DocumentTree",
+    "collect_tokens",
+    "conversation_metadata",
+    "dot_string",
+    "dumps",
+    "export_json",
+    "import_request",
+    "preference_pairs",
+    "response_to_dict",
+    "sampling_summary",
+    "shortest_float32",
+    "to_dot",
+    "to_jsonl",
+    "to_markdown",
+    "token_to_dict",
+]

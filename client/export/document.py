@@ -1,0 +1,206 @@
+"""The export document: a loaded conversation as a lossless, JSON-ready dict.
+
+`export_json(conversation, tokens_by_id)` turns a loaded SDK `Conversation` (plus the
+tokens of its model replies, see `collect_tokens`) into the *export document*: every field
+the API exposes, tokens with their logprobs and alternatives included, so
+`import_request(document)` rebuilds the same forest on any server. `dumps` writes it.
+
+Floats that travel as float32 on the wire (temperature, top-p, logprobs) are written as the
+shortest decimal that reads back as the same float32 (0.7 rather than 0.699999988079071):
+no information is lost and an export → import → export round trip is byte-stable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import json
+import math
+import re
+import struct
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from grove_explorer.client.conversation import Conversation
+from grove_explorer.client.models import ResponseNode, TokenInfo
+from grove_explorer.client.response import Response
+
+FORMAT_NAME = "grove.conversation"
+"""Value of the document's `format` key, so a reader can tell our files from others."""
+FORMAT_VERSION = 1
+"""Bumped whenever a reader of the previous version would misread a new document."""
+
+Document = dict[str, Any]
+"""An export document (see the module docstring and README for its fields)."""
+
+
+def shortest_float32(value: float) -> float:
+    """The shortest decimal that reads back as the same float32 as `value`.
+
+    The wire carries temperature, top-p and logprobs as float32; Python widens them to
+    doubles with noisy digits (0.699999988079071). Writing the shortest equivalent keeps
+    files readable and still exact at the precision the server stores.
+    """
+    if not math.isfinite(value):
+        return value
+    try:
+        packed = struct.pack("<f", value)
+    except OverflowError:
+        return value
+    for digits in range(1, 10):
+        candidate = float(f"{value:.{digits}g}")
+        if struct.pack("<f", candidate) == packed:
+            return candidate
+    return value
+
+
+def _iso(value: datetime.datetime | None) -> str | None:
+    """UTC ISO 8601 with a `Z`, the least ambiguous form for scripts."""
+    if value is None:
+        return None
+    return value.astimezone(datetime.UTC).isoformat().replace("+00:00", "Z")
+
+
+def token_to_dict(token: TokenInfo) -> dict[str, Any]:
+    """One sampled token: `text`, `logprob` (None when unknown) and `top` [[text, logprob]]."""
+    return {
+        "text": token.text,
+        "logprob": None if token.logprob is None else shortest_float32(token.logprob),
+        "top": [[text, shortest_float32(logprob)] for text, logprob in token.top],
+    }
+
+
+def response_to_dict(
+    response: Response | ResponseNode, tokens: Sequence[TokenInfo] | None = None
+) -> dict[str, Any]:
+    """Every field of one response, named as in `protos/chat.proto`.
+
+    `tokens` is None when they were not fetched (always for human messages); a model reply
+    whose tokens were fetched gets a list, empty for manual replies.
+    """
+    node = response.node if isinstance(response, Response) else response
+    params = node.sampling
+    annotation = node.annotation
+    return {
+        "response_id": node.response_id,
+        "parent_response_id": node.parent_id,
+        "sender": node.sender,
+        "message": node.message,
+        "create_time": _iso(node.create_time),
+        "manual": node.manual,
+        "partial": node.partial,
+        "shared": node.shared,
+        "query": node.query,
+        "query_type": node.query_type,
+        "model_name": node.model_name,
+        "sampling_params": None
+        if params is None
+        else {
+            "temperature": None
+            if params.temperature is None
+            else shortest_float32(params.temperature),
+            "top_p": None if params.top_p is None else shortest_float32(params.top_p),
+            "max_tokens": params.max_tokens,
+            "seed": params.seed,
+        },
+        "token_count": node.token_count,
+        "time_to_first_token_seconds": node.time_to_first_token,
+        "total_time_seconds": node.total_time,
+        "prefix_length": node.prefix_length,
+        "annotation": None
+        if annotation.empty
+        else {
+            "bookmarked": annotation.bookmarked,
+            "tags": list(annotation.tags),
+            "rating": annotation.rating,
+            "note": annotation.note,
+        },
+        "tokens": None if tokens is None else [token_to_dict(t) for t in tokens],
+    }
+
+
+def conversation_metadata(conversation: Conversation) -> dict[str, Any]:
+    """Id, title, star, times and response count of a loaded conversation."""
+    return {
+        "conversation_id": conversation.conversation_id,
+        "title": conversation.title,
+        "starred": conversation.starred,
+        "create_time": _iso(conversation.create_time),
+        "update_time": _iso(conversation.update_time),
+        "response_count": len(conversation.responses),
+    }
+
+
+def export_json(
+    conversation: Conversation, tokens_by_id: Mapping[str, Sequence[TokenInfo]]
+) -> Document:
+    """The lossless export document of a loaded conversation.
+
+    Responses are in creation order (parents always before their children), which is
+    also the order `import_request` needs. Model replies missing from `tokens_by_id` get
+    `tokens: null` (not fetched), which an import treats like an empty list.
+    """
+    document: Document = {"format": FORMAT_NAME, "version": FORMAT_VERSION}
+    document.update(conversation_metadata(conversation))
+    document["responses"] = [
+        response_to_dict(r, tokens_by_id.get(r.response_id) if r.sender == "model" else None)
+        for r in conversation.responses
+    ]
+    return document
+
+
+async def collect_tokens(
+    conversation: Conversation, concurrency: int = 8
+) -> dict[str, list[TokenInfo]]:
+    """Fetches the tokens of every model reply, a few requests at a time.
+
+    Bounded concurrency keeps a large forest's export fast without opening hundreds of
+    calls at once.
+    """
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(response: Response) -> tuple[str, list[TokenInfo]]:
+        async with gate:
+            return response.response_id, await response.tokens()
+
+    pairs = await asyncio.gather(*(one(r) for r in conversation.responses if r.sender == "model"))
+    return dict(pairs)
+
+
+_UNSAFE_IN_JSON = re.compile(r"[\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def dumps(value: Any, *, indent: int | None = 2) -> str:
+    r"""JSON with readable Unicode but no raw control or bidi characters.
+
+    `ensure_ascii=False` keeps text legible; the few characters that could still act on a
+    terminal (DEL, C1 controls, line/paragraph separators, bidi overrides) can only occur
+    inside strings, where a `\uXXXX` escape denotes the same text — so the output is safe
+    to print and still exact. With an indent, each item of a `tokens` list stays on one
+    line: a reply has hundreds of tokens, and eight lines apiece would bury the messages.
+    """
+    text = _compact(value) if indent is None else _pretty(value, indent, 0)
+    return _UNSAFE_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def _compact(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _pretty(value: Any, indent: int, level: int, compact_items: bool = False) -> str:
+    """`json.dumps(indent=…)` layout, except that `compact_items` lists hold one-line items."""
+    pad = " " * (indent * (level + 1))
+    end = " " * (indent * level)
+    if isinstance(value, dict) and value:
+        items = [
+            f"{pad}{_compact(str(key))}: {_pretty(item, indent, level + 1, key == 'tokens')}"
+            for key, item in value.items()
+        ]
+        return "{\n" + ",\n".join(items) + "\n" + end + "}"
+    if isinstance(value, list) and value:
+        if compact_items:
+            items = [pad + _compact(item) for item in value]
+        else:
+            items = [pad + _pretty(item, indent, level + 1) for item in value]
+        return "[\n" + ",\n".join(items) + "\n" + end + "]"
+    return _compact(value)

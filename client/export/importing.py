@@ -1,0 +1,207 @@
+"""Import: an export document checked field by field and turned into the request.
+
+`import_request(document)` validates what a server cannot know about a file and builds the
+`ImportConversationRequest` that recreates the forest (with new ids and times).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from grove_explorer.client.export.document import FORMAT_NAME, FORMAT_VERSION
+from grove_explorer.protos import chat_pb2, sampler_public_pb2
+
+# -- import ----------------------------------------------------------------------------------
+
+
+class _Checker:
+    """Reads a document field by field, raising ValueError sentences that name the path."""
+
+    def __init__(self, value: Any, path: str) -> None:
+        self.value = value
+        self.path = path
+
+    def fail(self, problem: str) -> ValueError:
+        return ValueError(f"{self.path}: {problem}")
+
+    def child(self, key: str | int, required: bool = True, default: Any = None) -> _Checker:
+        path = f"{self.path}[{key}]" if isinstance(key, int) else f"{self.path}.{key}"
+        if isinstance(key, str):
+            if not isinstance(self.value, dict):
+                raise self.fail("must be an object.")
+            if key not in self.value:
+                if required:
+                    raise ValueError(f"{path}: is missing.")
+                return _Checker(default, path)
+        return _Checker(self.value[key], path)
+
+    def string(self, *, allow_none: bool = False) -> str | None:
+        if self.value is None and allow_none:
+            return None
+        if not isinstance(self.value, str):
+            raise self.fail("must be a string.")
+        return self.value
+
+    def boolean(self) -> bool:
+        if not isinstance(self.value, bool):
+            raise self.fail("must be true or false.")
+        return self.value
+
+    def integer(self, low: int | None = None, high: int | None = None) -> int:
+        if not isinstance(self.value, int) or isinstance(self.value, bool):
+            raise self.fail("must be an integer.")
+        if (low is not None and self.value < low) or (high is not None and self.value > high):
+            bounds = f"between {low} and {high}" if high is not None else f"at least {low}"
+            raise self.fail(f"must be {bounds}, not {self.value}.")
+        return self.value
+
+    def number(self, *, allow_none: bool = False) -> float | None:
+        if self.value is None and allow_none:
+            return None
+        if not isinstance(self.value, int | float) or isinstance(self.value, bool):
+            raise self.fail("must be a number.")
+        return float(self.value)
+
+    def items(self, *, allow_none: bool = False) -> list[_Checker]:
+        if self.value is None and allow_none:
+            return []
+        if not isinstance(self.value, list):
+            raise self.fail("must be a list.")
+        return [self.child(i) for i in range(len(self.value))]
+
+
+_MAX_UINT64 = 2**64 - 1
+_MAX_INT32 = 2**31 - 1
+
+
+def _sampling(check: _Checker) -> sampler_public_pb2.SamplingParams | None:
+    if check.value is None:
+        return None
+    params = sampler_public_pb2.SamplingParams()
+    temperature = check.child("temperature", False).number(allow_none=True)
+    if temperature is not None:
+        params.temperature = temperature
+    top_p = check.child("top_p", False).number(allow_none=True)
+    if top_p is not None:
+        params.top_p = top_p
+    max_tokens = check.child("max_tokens", False)
+    if max_tokens.value is not None:
+        params.max_tokens = max_tokens.integer(0, _MAX_INT32)
+    seed = check.child("seed", False)
+    if seed.value is not None:
+        params.seed = seed.integer(0, _MAX_UINT64)
+    return params
+
+
+def _annotation(check: _Checker) -> chat_pb2.Annotation | None:
+    if check.value is None:
+        return None
+    return chat_pb2.Annotation(
+        bookmarked=check.child("bookmarked", False, False).boolean(),
+        tags=[t.string() or "" for t in check.child("tags", False, []).items()],
+        rating=check.child("rating", False, 0).integer(-1, 1),
+        note=check.child("note", False, "").string() or "",
+    )
+
+
+def _token(check: _Checker) -> sampler_public_pb2.Token:
+    logprob = check.child("logprob").number(allow_none=True)
+    top = []
+    for pair in check.child("top", False, []).items():
+        if not isinstance(pair.value, list) or len(pair.value) != 2:
+            raise pair.fail("must be a [text, logprob] pair.")
+        top.append(
+            sampler_public_pb2.Logit(
+                string_token=pair.child(0).string() or "", logprob=pair.child(1).number() or 0.0
+            )
+        )
+    return sampler_public_pb2.Token(
+        final_logit=sampler_public_pb2.Logit(
+            string_token=check.child("text").string() or "",
+            logprob=0.0 if logprob is None else logprob,
+        ),
+        top_logits=top,
+        logprob_unknown=logprob is None,
+    )
+
+
+def import_request(data: Any) -> chat_pb2.ImportConversationRequest:
+    """Validates an export document and builds the request that recreates its forest.
+
+    Checks what a server cannot know about a file — the format and version, field types,
+    ids unique and parents before children, tokens only on model replies — and raises a
+    ValueError whose sentence starts with the JSON path of the first problem
+    (`$.responses[3].sender: must be "human" or "model".`). Ids, `conversation_id` and
+    times are not sent: the server assigns new ones. Limits the server enforces (message
+    size, title length, sampling ranges) are left to it, so they stay in one place.
+    """
+    root = _Checker(data, "$")
+    if not isinstance(data, dict):
+        raise root.fail("must be a JSON object (an export of `grove export --format json`).")
+    name = root.child("format", False).value
+    if name != FORMAT_NAME:
+        raise ValueError(
+            f"$.format: must be {FORMAT_NAME!r} (a `grove export --format json` file), "
+            f"not {name!r}."
+        )
+    version = root.child("version").value
+    if version != FORMAT_VERSION:
+        raise ValueError(
+            f"$.version: this Grove reads version {FORMAT_VERSION} files, not {version!r}."
+        )
+    request = chat_pb2.ImportConversationRequest(
+        title=root.child("title", False, "").string() or "",
+        starred=root.child("starred", False, False).boolean(),
+    )
+    seen: set[str] = set()
+    for check in root.child("responses").items():
+        rid = check.child("response_id").string() or ""
+        if not rid:
+            raise check.child("response_id").fail("must not be empty.")
+        if rid in seen:
+            raise check.child("response_id").fail(f"{rid!r} appears twice.")
+        parent_check = check.child("parent_response_id")
+        parent = parent_check.string(allow_none=True) or ""
+        if parent and parent not in seen:
+            raise parent_check.fail(
+                f"names {parent!r}, which does not come before it (parents must come first)."
+            )
+        sender = check.child("sender").string()
+        if sender not in ("human", "model"):
+            raise check.child("sender").fail(f'must be "human" or "model", not {sender!r}.')
+        message = check.child("message").string() or ""
+        prefix_length = check.child("prefix_length", False, 0).integer(0, len(message))
+        wire = chat_pb2.Response(
+            response_id=rid,
+            parent_response_id=parent,
+            sender=sender,
+            message=message,
+            manual=check.child("manual", False, False).boolean(),
+            partial=check.child("partial", False, False).boolean(),
+            shared=check.child("shared", False, False).boolean(),
+            query=check.child("query", False, "").string() or "",
+            query_type=check.child("query_type", False, "").string() or "",
+            model_name=check.child("model_name", False, "").string() or "",
+            token_count=check.child("token_count", False, 0).integer(0, _MAX_INT32),
+            time_to_first_token_seconds=check.child(
+                "time_to_first_token_seconds", False, 0.0
+            ).number()
+            or 0.0,
+            total_time_seconds=check.child("total_time_seconds", False, 0.0).number() or 0.0,
+            prefix_length=prefix_length,
+        )
+        sampling = _sampling(check.child("sampling_params", False))
+        if sampling is not None:
+            wire.sampling_params.CopyFrom(sampling)
+        annotation = _annotation(check.child("annotation", False))
+        if annotation is not None:
+            wire.annotation.CopyFrom(annotation)
+        tokens_check = check.child("tokens", False)
+        tokens = [_token(t) for t in tokens_check.items(allow_none=True)]
+        if tokens and sender != "model":
+            raise tokens_check.fail("only model replies carry tokens.")
+        if tokens:
+            request.tokens[rid].tokens.extend(tokens)
+        request.responses.append(wire)
+        seen.add(rid)
+    return request

@@ -1,0 +1,226 @@
+"""One `AddResponse` call: request, typed events, the forest and the future kept up to date.
+
+`SamplingCall.events()` is the only loop over a sampling call's wire messages: each is
+decoded once (`client.streams.decode`) into a typed event, stored responses go into the
+conversation's forest on the way, and the future resolves with the model response. The
+seed's text stream (`texts`) and the typed `SampleStream` both read these events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import AsyncGenerator
+from typing import Any, Protocol
+
+import grpc
+
+from grove_explorer.client.errors import (
+    ConcurrentSamplingError,
+    MissingModelResponseError,
+    translate,
+    unencodable_text,
+)
+from grove_explorer.client.forest import Forest
+from grove_explorer.client.response import Response
+from grove_explorer.client.rpc import check_text, fail
+from grove_explorer.client.sampler import SamplingParams
+from grove_explorer.client.streams import (
+    BudgetEvent,
+    ModelResponseEvent,
+    QueryEvent,
+    StreamEvent,
+    TokensEvent,
+    decode,
+)
+from grove_explorer.protos import chat_pb2, chat_pb2_grpc
+
+log = logging.getLogger(__name__)
+
+
+class CallOwner(Protocol):
+    """What a sampling call needs of its conversation (the SDK's `Conversation`)."""
+
+    @property
+    def forest(self) -> Forest:
+        """The conversation's forest (the leaf moves to a selected reply)."""
+
+    @property
+    def leaf_response_id(self) -> str | None:
+        """The parent `add_response` answers, read when the call starts."""
+
+    @property
+    def model_name(self) -> str:
+        """The model requests name unless the call overrides it."""
+
+    @property
+    def system_prompt_name(self) -> str:
+        """The named system prompt requests ask for."""
+
+    @property
+    def uses_system_prompt(self) -> bool:
+        """The request's `use_grok`."""
+
+    @property
+    def is_sampling(self) -> bool:
+        """True while an exclusive (`add_response`) call runs."""
+
+    @property
+    def conversation_id(self) -> str:
+        """The conversation's id (after `ensure_created`)."""
+
+    def mark_sampling(self, running: bool) -> None:
+        """Marks an exclusive call as running or done."""
+
+    async def ensure_created(self) -> None:
+        """Creates or loads the conversation on the server if not done yet."""
+
+    def store(self, wire: chat_pb2.Response, *, placeholder_id: str | None = None) -> Response:
+        """Puts a stored response into the forest and returns its handle."""
+
+
+class SamplingCall:
+    """A sampling call not yet started: iterate `events()` to run it.
+
+    The request is built when iteration starts, so `add_response` answers the leaf of
+    that moment, as in the seed. On failure the typed error goes to the future (unless it
+    already resolved: a backend that fails mid-reply sends the partial reply first) and
+    is raised to the consumer either way. Closing the iteration cancels the call and the
+    future.
+    """
+
+    def __init__(
+        self,
+        owner: CallOwner,
+        stub: chat_pb2_grpc.ChatStub,
+        user_message: str,
+        parent_response_id: str | None,
+        sampling: SamplingParams | None,
+        top_logprobs: int,
+        *,
+        exclusive: bool,
+        from_leaf: bool = False,
+        select: bool = True,
+        model_name: str | None = None,
+        prefix: str = "",
+        placeholder_id: str | None = None,
+    ) -> None:
+        self._owner = owner
+        self._stub = stub
+        self._user_message = user_message
+        self._parent_response_id = parent_response_id
+        self._from_leaf = from_leaf
+        self._sampling = sampling
+        self._top_logprobs = top_logprobs
+        self._exclusive = exclusive
+        self._select = select
+        self._model_name = model_name
+        self._prefix = prefix
+        self._placeholder_id = placeholder_id
+        self.request_id = uuid.uuid4().hex
+        self.future: asyncio.Future[Response] = asyncio.get_running_loop().create_future()
+
+    def _request(self) -> chat_pb2.AddResponseRequest:
+        owner = self._owner
+        parent_id = owner.leaf_response_id if self._from_leaf else self._parent_response_id
+        request = chat_pb2.AddResponseRequest(
+            conversation_id=owner.conversation_id,
+            message=self._user_message,
+            model_name=owner.model_name if self._model_name is None else self._model_name,
+            parent_response_id=parent_id or "",
+            use_grok=owner.uses_system_prompt,
+            system_prompt_name=owner.system_prompt_name,
+            request_id=self.request_id,
+            top_logprobs=self._top_logprobs,
+            prefix=check_text(self._prefix),
+        )
+        if self._sampling is not None:
+            request.sampling_params.CopyFrom(self._sampling.to_proto())
+        return request
+
+    def _failed(self, error: BaseException) -> BaseException:
+        """Fails the future with `error` unless it resolved already; returns the error."""
+        if not self.future.done():
+            fail(self.future, error)
+        return error
+
+    def _store_user(self, wire: chat_pb2.Response) -> Response:
+        return self._owner.store(wire)
+
+    def _store_model(self, wire: chat_pb2.Response) -> Response:
+        placeholder = self._placeholder_id
+        owner = self._owner
+        response = owner.store(wire, placeholder_id=placeholder)
+        if self._select and placeholder is None:
+            owner.forest.select(response.response_id)
+        return response
+
+    async def events(self) -> AsyncGenerator[StreamEvent, None]:
+        """Runs the call and yields its typed events (the model response last)."""
+        owner = self._owner
+        future = self.future
+        if self._exclusive:
+            if owner.is_sampling:
+                busy = ConcurrentSamplingError(
+                    "This conversation is already sampling a response; wait for it to finish."
+                )
+                fail(future, busy)
+                raise busy
+            owner.mark_sampling(True)
+        call: Any = None
+        try:
+            await owner.ensure_created()
+            call = self._stub.AddResponse(self._request())
+            store_user = self._store_user
+            store_model = self._store_model
+            async for msg in call:
+                event = decode(msg, store_user, store_model)
+                if event is None:
+                    continue
+                if type(event) is ModelResponseEvent:
+                    if not future.done():
+                        future.set_result(event.response)
+                elif type(event) is QueryEvent:
+                    log.debug("Model is performing a %s-query: %s", event.query_type, event.query)
+                yield event
+        except grpc.RpcError as rpc_error:
+            raise self._failed(translate(rpc_error)) from None
+        except UnicodeEncodeError as encode_error:
+            raise self._failed(unencodable_text(encode_error)) from None
+        except (asyncio.CancelledError, GeneratorExit):
+            if call is not None:
+                call.cancel()
+            if not future.done():
+                future.cancel()
+            raise
+        except Exception as other:
+            self._failed(other)
+            raise
+        finally:
+            if self._exclusive:
+                owner.mark_sampling(False)
+        if not future.done():
+            raise self._failed(
+                MissingModelResponseError(
+                    "The server finished sampling with an OK status but without sending the "
+                    "final model response."
+                )
+            )
+
+
+async def texts(events: AsyncGenerator[StreamEvent, None]) -> AsyncGenerator[str, None]:
+    """The seed's token stream: text snippets in order, one per sampled token."""
+    async with contextlib.aclosing(events):
+        async for event in events:
+            if type(event) is TokensEvent:
+                for text in event.texts:
+                    yield text
+            elif type(event) is BudgetEvent:
+                log.debug(
+                    "budget: prompt %d tokens, sampled %d of %d",
+                    event.prompt_tokens,
+                    event.sampled_tokens,
+                    event.max_tokens,
+                )

@@ -1,0 +1,126 @@
+"""The service's core: its state, subscribers, open conversations and navigation.
+
+`ServiceBase` holds what every part of `ConversationService` shares: the client, the
+listeners and `_publish`, the open SDK conversations (whose forests are the state the UI
+shows) and the leaf moves. `streaming.StreamingService` adds sending and streaming
+replies; `conversations.ConversationService` the rest of the operations.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from grove_explorer.client.catalog import ModelCatalog
+from grove_explorer.client.client import Client
+from grove_explorer.client.conversation import Conversation
+from grove_explorer.client.events import (
+    ConversationOpened,
+    ConversationUpdated,
+    LeafMoved,
+    Listener,
+    ServiceEvent,
+)
+from grove_explorer.client.forest import Forest
+from grove_explorer.client.models import ConversationSummary, TokenInfo
+from grove_explorer.client.streams import SampleStream
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(eq=False)
+class RunningStream:
+    """A stream the service runs: its placeholder, the SDK stream and the task running it."""
+
+    conversation_id: str
+    placeholder_id: str
+    stream: SampleStream
+    task: asyncio.Task[object] | None = None
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class ServiceBase:
+    """State, subscription and navigation shared by the service's operations."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+        self._listeners: list[Listener] = []
+        self._conversations: dict[str, Conversation] = {}
+        self._streams: dict[str, RunningStream] = {}
+        self._placeholder_seq = 0
+        self._catalog: ModelCatalog | None = None
+        self._tokens: dict[tuple[str, str], list[TokenInfo]] = {}
+
+    @property
+    def api_host(self) -> str:
+        """The server this service talks to."""
+        return self._client.api_host
+
+    # -- subscription ----------------------------------------------------------------------
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        """Calls `listener` with every event from now on; returns an unsubscribe function."""
+        self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            with contextlib.suppress(ValueError):
+                self._listeners.remove(listener)
+
+        return unsubscribe
+
+    def _publish(self, event: ServiceEvent) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(event)
+            except Exception:  # a broken listener must not break the stream for others
+                log.exception("listener failed on %s", type(event).__name__)
+
+    def forest(self, conversation_id: str) -> Forest:
+        """The forest of an open conversation: the SDK conversation's own.
+
+        Raises KeyError if the conversation was not opened.
+        """
+        return self._conversations[conversation_id].forest
+
+    def _adopt(self, conversation: Conversation) -> Forest:
+        self._conversations[conversation.conversation_id] = conversation
+        forest = conversation.forest
+        self._publish(ConversationOpened(forest))
+        return forest
+
+    def _conversation(self, conversation_id: str) -> Conversation:
+        try:
+            return self._conversations[conversation_id]
+        except KeyError:
+            raise KeyError(f"Conversation {conversation_id!r} is not open.") from None
+
+    def _update_summary(self, conversation_id: str) -> ConversationSummary:
+        conversation = self._conversation(conversation_id)
+        forest = conversation.forest
+        summary = forest.conversation.model_copy(
+            update={
+                "title": conversation.title,
+                "starred": conversation.starred,
+                "response_count": len(forest.responses),
+            }
+        )
+        forest.conversation = summary
+        self._publish(ConversationUpdated(summary))
+        return summary
+
+    # -- navigation ------------------------------------------------------------------------
+
+    def select(self, conversation_id: str, leaf_id: str | None) -> None:
+        """Makes `leaf_id` the end of the current path (the SDK conversation's leaf too)."""
+        self.forest(conversation_id).select(leaf_id)
+        self._publish(LeafMoved(conversation_id, leaf_id))
+
+    def switch_sibling(self, conversation_id: str, response_id: str, delta: int) -> str | None:
+        """Moves to a sibling of `response_id` and its last-visited leaf; None at the ends."""
+        leaf = self.forest(conversation_id).switch_sibling(response_id, delta)
+        if leaf is not None:
+            self._publish(LeafMoved(conversation_id, leaf))
+        return leaf

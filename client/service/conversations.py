@@ -1,0 +1,231 @@
+"""`ConversationService`: every conversation operation a UI needs, as one async API.
+
+The service performs operations through the SDK and publishes change events to
+subscribers. The state it shows is the SDK conversation's own forest (`client.forest`):
+there is no second copy, so an SDK call and a service call see and move the same leaf. A
+UI subscribes and re-renders from events; it never touches gRPC. Streaming replies appear
+as a placeholder node (`LiveResponseNode`, `streaming=True`) whose text grows with
+`TokensAppended` events and which is swapped for the stored response on
+`ResponseCompleted`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from grove_explorer.client.catalog import ModelCatalog
+from grove_explorer.client.conversation import Conversation
+from grove_explorer.client.convert import summary_from_proto
+from grove_explorer.client.events import (
+    ConversationDeleted,
+    ConversationSettings,
+    ConversationsListed,
+    ResponseAdded,
+    SettingsChanged,
+)
+from grove_explorer.client.forest import Forest
+from grove_explorer.client.models import ConversationSummary, ResponseNode, TokenInfo
+from grove_explorer.client.research import SearchHit
+from grove_explorer.client.service.streaming import StreamingService
+
+log = logging.getLogger(__name__)
+
+
+class ConversationService(StreamingService):
+    """Conversation operations for a UI, with change events instead of return plumbing."""
+
+    # -- conversations ---------------------------------------------------------------------
+
+    async def list_conversations(self) -> list[ConversationSummary]:
+        """Lists every conversation of the user, newest first."""
+        listed = await self._client.grok.list_conversations()
+        summaries = [summary_from_proto(c) for c in listed]
+        self._publish(ConversationsListed(tuple(summaries)))
+        return summaries
+
+    async def new_conversation(
+        self, model_name: str = "", settings: ConversationSettings | None = None
+    ) -> Forest:
+        """Creates an empty conversation on the server and opens it.
+
+        `settings` (e.g. those of the conversation the user came from) set its model and
+        system prompt; `model_name` alone sets just the model.
+        """
+        conversation = self._client.grok.create_conversation(model_name=model_name)
+        if settings is not None:
+            conversation.configure(
+                model_name=settings.model_name,
+                system_prompt_name=settings.system_prompt_name,
+                use_system_prompt=settings.use_system_prompt,
+            )
+        await conversation.ensure_created()
+        return self._adopt(conversation)
+
+    async def open(self, conversation_id: str) -> Forest:
+        """Loads a conversation with all its responses; the leaf is the newest response.
+
+        New replies use the model that wrote the current path's latest reply, when the
+        server still offers it, so reopening a session continues with the same model.
+        """
+        conversation = await self._client.grok.get_conversation(conversation_id)
+        model = await self._model_of_path(conversation)
+        if model:
+            conversation.configure(model_name=model)
+        return self._adopt(conversation)
+
+    async def _model_of_path(self, conversation: Conversation) -> str:
+        model = conversation.path_model(conversation.leaf_response_id)
+        if not model:
+            return ""
+        try:
+            catalog = await self.models()
+        except Exception:  # an old server without ListModels: keep the server default
+            log.debug("ListModels failed; keeping the default model", exc_info=True)
+            return ""
+        return model if catalog.model(model) else ""
+
+    # -- models ----------------------------------------------------------------------------
+
+    async def models(self, *, refresh: bool = False) -> ModelCatalog:
+        """The server's models and system prompts (fetched once, then cached)."""
+        if self._catalog is None or refresh:
+            self._catalog = await self._client.grok.list_models()
+        return self._catalog
+
+    def settings(self, conversation_id: str) -> ConversationSettings:
+        """The model and system prompt new replies in this conversation use."""
+        conversation = self._conversation(conversation_id)
+        return ConversationSettings(
+            conversation.model_name,
+            conversation.system_prompt_name,
+            conversation.uses_system_prompt,
+        )
+
+    def configure(
+        self,
+        conversation_id: str,
+        *,
+        model_name: str | None = None,
+        system_prompt_name: str | None = None,
+        use_system_prompt: bool | None = None,
+    ) -> ConversationSettings:
+        """Changes the model or system prompt of later replies (None keeps a setting)."""
+        self._conversation(conversation_id).configure(
+            model_name=model_name,
+            system_prompt_name=system_prompt_name,
+            use_system_prompt=use_system_prompt,
+        )
+        settings = self.settings(conversation_id)
+        self._publish(SettingsChanged(conversation_id, settings))
+        return settings
+
+    async def set_title(self, conversation_id: str, title: str) -> ConversationSummary:
+        """Renames a conversation."""
+        await self._conversation(conversation_id).set_title(title)
+        return self._update_summary(conversation_id)
+
+    async def generate_title(self, conversation_id: str) -> ConversationSummary:
+        """Asks the server for a title derived from the current path."""
+        # The SDK titles the path to the forest's leaf (a streaming placeholder skipped).
+        await self._conversation(conversation_id).generate_title()
+        return self._update_summary(conversation_id)
+
+    async def set_starred(self, conversation_id: str, starred: bool) -> ConversationSummary:
+        """Stars or unstars a conversation."""
+        conversation = self._conversation(conversation_id)
+        await (conversation.star() if starred else conversation.unstar())
+        return self._update_summary(conversation_id)
+
+    async def delete(self, conversation_id: str) -> None:
+        """Deletes a conversation (stopping its streams) and forgets it."""
+        for running in [s for s in self._streams.values() if s.conversation_id == conversation_id]:
+            await self.cancel(running.placeholder_id)
+        conversation = self._conversations.get(conversation_id)
+        if conversation is None:
+            conversation = await self._client.grok.get_conversation(conversation_id)
+        await conversation.delete()
+        self._conversations.pop(conversation_id, None)
+        self._publish(ConversationDeleted(conversation_id))
+
+    # -- research: annotations, search, tokens ---------------------------------------------
+
+    async def annotate(
+        self,
+        conversation_id: str,
+        response_id: str,
+        *,
+        bookmarked: bool | None = None,
+        tags: Sequence[str] | None = None,
+        rating: int | None = None,
+        note: str | None = None,
+    ) -> ResponseNode:
+        """Changes this user's annotation of a response (None keeps a field).
+
+        The updated node is published as `ResponseAdded` (same id), like any node change.
+        """
+        conversation = self._conversation(conversation_id)
+        response = conversation.get_response(response_id)
+        await response.annotate(bookmarked=bookmarked, tags=tags, rating=rating, note=note)
+        node = response.node
+        self._publish(ResponseAdded(conversation_id, node))
+        return node
+
+    async def search(self, query: str, limit: int = 0) -> list[SearchHit]:
+        """Full-text search over every conversation of the user (see AsyncGrok.search)."""
+        return await self._client.grok.search(query, limit)
+
+    async def tokens(self, conversation_id: str, response_id: str) -> list[TokenInfo]:
+        """A stored reply's tokens with logprobs and alternatives (cached: they never change)."""
+        key = (conversation_id, response_id)
+        cached = self._tokens.get(key)
+        if cached is None:
+            response = self._conversation(conversation_id).get_response(response_id)
+            cached = self._tokens[key] = await response.tokens()
+        return cached
+
+    async def branch_from_token(
+        self,
+        conversation_id: str,
+        response_id: str,
+        index: int,
+        alternative: str,
+        *,
+        select: bool = True,
+    ) -> ResponseNode | None:
+        """Samples a sibling that copies a reply up to token `index`, then says `alternative`.
+
+        Sampling goes on after the alternative (the server's `prefix`). Raises ValueError
+        for a human message or an index outside the tokens.
+        """
+        node = self.forest(conversation_id).responses[response_id]
+        if node.is_human:
+            raise ValueError("Only model replies have tokens to branch from.")
+        tokens = await self.tokens(conversation_id, response_id)
+        if not 0 <= index < len(tokens):
+            raise ValueError(f"Token {index} is outside the reply ({len(tokens)} tokens).")
+        prefix = "".join(t.text for t in tokens[:index]) + alternative
+        return await self._run(
+            conversation_id, "", node.parent_id, None, select=select, prefix=prefix
+        )
+
+    async def jump_to(self, conversation_id: str, response_id: str | None) -> Forest:
+        """Opens a conversation (if needed) with `response_id` as the leaf (a search hit).
+
+        The path ends at the hit itself, so it is the last message shown.
+        """
+        conversation = self._conversations.get(conversation_id)
+        forest = conversation.forest if conversation is not None else None
+        if forest is None:
+            forest = await self.open(conversation_id)
+        if response_id is not None and response_id in forest.responses:
+            self.select(conversation_id, response_id)
+        return forest
+
+    async def share(self, conversation_id: str, response_id: str) -> str:
+        """Shares the path up to `response_id`; returns the URL."""
+        conversation = self._conversation(conversation_id)
+        url = await conversation.get_response(response_id).share()
+        for node in conversation.forest.path_to(response_id):
+            self._publish(ResponseAdded(conversation_id, node))
+        return url

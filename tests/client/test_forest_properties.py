@@ -20,7 +20,13 @@ STEPS = st.lists(
     st.tuples(
         OPERATIONS,
         st.integers(min_value=0, max_value=10_000),
-        st.text(st.characters(exclude_characters="\x00"), min_size=1, max_size=30),
+        # Lone surrogates cannot be sent (the SDK refuses them before sending; see
+        # tests/server/test_bad_input.py), so the steps use text that can.
+        st.text(
+            st.characters(exclude_characters="\x00", exclude_categories=("Cs",)),
+            min_size=1,
+            max_size=30,
+        ),
     ),
     min_size=1,
     max_size=12,

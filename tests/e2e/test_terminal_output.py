@@ -77,7 +77,13 @@ async def test_stored_escape_sequences_never_reach_the_terminal(
     if pid == 0:  # the child: the real `grove` entry point on this terminal
         os.execvpe(
             sys.executable,
-            [sys.executable, "-c", "from grove_explorer.app.cli import main; main()", "--server", server.address],
+            [
+                sys.executable,
+                "-c",
+                "from grove_explorer.app.cli import main; main()",
+                "--server",
+                server.address,
+            ],
             env,
         )
     seen = bytearray()

@@ -23,7 +23,11 @@ from grove_explorer.server.runtime import GroveServer, StartupError
 from tests.helpers import collect
 
 # `grove …` exactly as the console script runs it (app.cli has no __main__).
-GROVE = [sys.executable, "-c", "import sys; from grove_explorer.app.cli import main; sys.exit(main())"]
+GROVE = [
+    sys.executable,
+    "-c",
+    "import sys; from grove_explorer.app.cli import main; sys.exit(main())",
+]
 
 
 @pytest.fixture

@@ -9,7 +9,8 @@ them (the server keeps the partial replies) or, when nothing streams, closes the
 Enter continues the conversation from the focused sample.
 
 Like the explorer, this screen never touches gRPC: it calls the service in workers and
-redraws from `ServiceUpdate` events, ignoring those of other conversations or parents.
+redraws from the service's events (one Message class each, `app.events`), ignoring those
+of other conversations or parents.
 Sampling runs in app-level workers, so picking a sample while others still stream does not
 cancel them: they finish in the background and the explorer shows them.
 
@@ -36,26 +37,20 @@ from textual.screen import ModalScreen, Screen
 from textual.timer import Timer
 from textual.widgets import Button, Footer, Header, Input, Label, Select, Static
 
+from grove_explorer.app import events
 from grove_explorer.app.diffing import common_prefix_words, similarity, word_diff, words
 from grove_explorer.app.errors import describe_error, error_title
-from grove_explorer.app.messages import ServiceUpdate
+from grove_explorer.app.events import connect_service
 from grove_explorer.app.safe_text import clean, first_line
 from grove_explorer.app.screens.dialogs import DIALOG_CSS
 from grove_explorer.app.screens.help import HelpScreen, binding_rows
 from grove_explorer.app.widgets.sample_column import MARKER, SampleColumn, sampling_parts
 from grove_explorer.client.catalog import ModelCatalog
 from grove_explorer.client.errors import GroveError
+from grove_explorer.client.events import StreamFailed
 from grove_explorer.client.models import Forest, ResponseNode
 from grove_explorer.client.sampler import SamplingParams
-from grove_explorer.client.service import (
-    ConversationDeleted,
-    ConversationService,
-    LeafMoved,
-    ResponseAdded,
-    ResponseCompleted,
-    StreamFailed,
-    TokensAppended,
-)
+from grove_explorer.client.service import ConversationService
 
 log = logging.getLogger(__name__)
 
@@ -439,7 +434,7 @@ class CompareScreen(Screen[str | None]):
         return [rid for rid in self._order if self._columns[rid].streaming]
 
     def on_mount(self) -> None:
-        self._unsubscribe = self.service.subscribe(lambda e: self.post_message(ServiceUpdate(e)))
+        self._unsubscribe = connect_service(self.service, self)
         forest = self._forest()
         parent = forest.responses.get(self.parent_id) if forest and self.parent_id else None
         about = first_line(parent.message, 60) if parent is not None else ""
@@ -522,30 +517,42 @@ class CompareScreen(Screen[str | None]):
 
     # -- service events ----------------------------------------------------------------------
 
-    @on(ServiceUpdate)
-    def _on_service_update(self, message: ServiceUpdate) -> None:
-        message.stop()
+    @on(events.ConversationDeleted)
+    def _on_conversation_deleted(self, message: events.ConversationDeleted) -> None:
+        if message.event.conversation_id == self.conversation_id:
+            self.dismiss(None)
+
+    @on(events.TokensAppended)
+    def _on_tokens_appended(self, message: events.TokensAppended) -> None:
         event = message.event
-        if isinstance(event, ConversationDeleted):
-            if event.conversation_id == self.conversation_id:
-                self.dismiss(None)
+        if event.conversation_id != self.conversation_id:
             return
-        if getattr(event, "conversation_id", None) != self.conversation_id:
-            return
-        if isinstance(event, TokensAppended):
-            column = self._columns.get(event.response_id)
-            if column is not None:
-                column.append(event.text, len(event.tokens))
-                self._dirty.add(event.response_id)
-                self._schedule_flush()
-        elif isinstance(event, ResponseAdded):
-            self._response_added(event.node)
-        elif isinstance(event, ResponseCompleted):
+        column = self._columns.get(event.response_id)
+        if column is not None:
+            column.append(event.text, len(event.tokens))
+            self._dirty.add(event.response_id)
+            self._schedule_flush()
+
+    @on(events.ResponseAdded)
+    def _on_response_added(self, message: events.ResponseAdded) -> None:
+        if message.event.conversation_id == self.conversation_id:
+            self._response_added(message.event.node)
+
+    @on(events.ResponseCompleted)
+    def _on_response_completed(self, message: events.ResponseCompleted) -> None:
+        event = message.event
+        if event.conversation_id == self.conversation_id:
             self._response_completed(event.placeholder_id, event.node)
-        elif isinstance(event, StreamFailed):
-            self._stream_failed(event)
-        elif isinstance(event, LeafMoved):
-            # A cancelled stream's placeholder is dropped with only this event to say so.
+
+    @on(events.StreamFailed)
+    def _on_stream_failed(self, message: events.StreamFailed) -> None:
+        if message.event.conversation_id == self.conversation_id:
+            self._stream_failed(message.event)
+
+    @on(events.LeafMoved)
+    def _on_leaf_moved(self, message: events.LeafMoved) -> None:
+        # A cancelled stream's placeholder is dropped with only this event to say so.
+        if message.event.conversation_id == self.conversation_id:
             self._schedule_reconcile()
 
     def _stream_failed(self, event: StreamFailed) -> None:

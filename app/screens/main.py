@@ -1,8 +1,8 @@
 """The explorer screen: conversations, the response forest, the thread and the composer.
 
 Only this screen talks to `ConversationService`, always in workers. Widgets get state
-from here and report user intent with Messages; service events come back as
-`ServiceUpdate` messages and are turned into widget updates. Errors become notifications
+from here and report user intent with Messages; service events come back as one Message
+class per kind (`app.events`), each handled in its own method. Errors become notifications
 carrying the server's sentence; nothing the user typed is lost.
 """
 
@@ -23,10 +23,11 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Header
 
+from grove_explorer.app import events
 from grove_explorer.app.annotation_marks import format_tags, parse_tags
 from grove_explorer.app.errors import describe_error, error_title
+from grove_explorer.app.events import connect_service
 from grove_explorer.app.memory import freeze_long_lived
-from grove_explorer.app.messages import ServiceUpdate
 from grove_explorer.app.safe_text import clean, first_line
 from grove_explorer.app.screens.compare import MAX_SAMPLES as MAX_BATCH
 from grove_explorer.app.screens.compare import CompareScreen
@@ -42,24 +43,10 @@ from grove_explorer.app.widgets.status_line import StatusLine
 from grove_explorer.app.widgets.thread_view import ThreadView
 from grove_explorer.client.catalog import ModelCatalog
 from grove_explorer.client.errors import GroveError
+from grove_explorer.client.events import ConversationSettings
 from grove_explorer.client.models import Forest, ResponseNode
 from grove_explorer.client.research import Annotation, SearchHit
-from grove_explorer.client.service import (
-    BudgetUpdated,
-    ConversationDeleted,
-    ConversationOpened,
-    ConversationService,
-    ConversationSettings,
-    ConversationsListed,
-    ConversationUpdated,
-    LeafMoved,
-    QueryPerformed,
-    ResponseAdded,
-    ResponseCompleted,
-    SettingsChanged,
-    StreamFailed,
-    TokensAppended,
-)
+from grove_explorer.client.service import ConversationService
 
 UNTITLED = "Untitled conversation"
 DEFAULT_BATCH = 4
@@ -304,7 +291,7 @@ class MainScreen(Screen[None]):
         return False
 
     def on_mount(self) -> None:
-        self._unsubscribe = self.service.subscribe(lambda e: self.post_message(ServiceUpdate(e)))
+        self._unsubscribe = connect_service(self.service, self)
         self.sub_title = self.service.api_host
         self.title = "Grove"
         self.status.server = self.service.api_host
@@ -404,80 +391,115 @@ class MainScreen(Screen[None]):
 
     # -- service events ----------------------------------------------------------------------
 
-    @on(ServiceUpdate)
-    def _on_service_update(self, message: ServiceUpdate) -> None:
+    def _ours(self, conversation_id: str) -> bool:
+        """Whether an event is about the open conversation (the others only list)."""
+        return conversation_id == self.conversation_id
+
+    @on(events.ConversationsListed)
+    def _on_conversations_listed(self, message: events.ConversationsListed) -> None:
+        self.query_one(ConversationList).set_conversations(message.event.conversations)
+
+    @on(events.ConversationUpdated)
+    def _on_conversation_updated(self, message: events.ConversationUpdated) -> None:
+        conversation = message.event.conversation
+        self.query_one(ConversationList).upsert(conversation)
+        if self._ours(conversation.conversation_id):
+            self.title = first_line(conversation.title, 60) or UNTITLED
+
+    @on(events.ConversationDeleted)
+    def _on_conversation_deleted(self, message: events.ConversationDeleted) -> None:
+        conversation_id = message.event.conversation_id
+        self.query_one(ConversationList).remove(conversation_id)
+        if self._ours(conversation_id):
+            self._close_conversation()
+
+    @on(events.ConversationOpened)
+    def _on_conversation_opened(self, message: events.ConversationOpened) -> None:
+        forest = message.event.forest
+        self._show_forest(forest)
+        self.query_one(ConversationList).upsert(forest.conversation)
+        self._show_settings()
+
+    @on(events.SettingsChanged)
+    def _on_settings_changed(self, message: events.SettingsChanged) -> None:
+        if self._ours(message.event.conversation_id):
+            self._show_settings()
+
+    @on(events.TokensAppended)
+    def _on_tokens_appended(self, message: events.TokensAppended) -> None:
         event = message.event
-        sidebar = self.query_one(ConversationList)
-        if isinstance(event, ConversationsListed):
-            sidebar.set_conversations(event.conversations)
+        if not self._ours(event.conversation_id) or not self.is_current:
+            # Not current: another screen (compare) is streaming; skip per-token work
+            # here, the completed reply replaces whatever the live view had.
             return
-        if isinstance(event, ConversationUpdated):
-            sidebar.upsert(event.conversation)
-            if event.conversation.conversation_id == self.conversation_id:
-                self.title = first_line(event.conversation.title, 60) or UNTITLED
+        if self.thread.live_response_id == event.response_id:
+            self.thread.append_tokens(event.text)
+        self._live_tokens += len(event.tokens)
+        self.status.tokens_arrived(len(event.tokens))
+        self.tree.set_streaming(event.response_id, self._live_tokens)
+
+    @on(events.ResponseAdded)
+    def _on_response_added(self, message: events.ResponseAdded) -> None:
+        event = message.event
+        if not self._ours(event.conversation_id):
             return
-        if isinstance(event, ConversationDeleted):
-            sidebar.remove(event.conversation_id)
-            if event.conversation_id == self.conversation_id:
-                self._close_conversation()
+        if event.node.streaming:
+            self._live_tokens = 0
+            self.status.stream_started()
+        elif event.node.is_human and event.node.message == self._pending_text:
+            self._pending_text = None
+            self.composer.clear()
+        self._schedule_refresh()
+
+    @on(events.ResponseCompleted)
+    def _on_response_completed(self, message: events.ResponseCompleted) -> None:
+        event = message.event
+        if not self._ours(event.conversation_id):
             return
-        if isinstance(event, ConversationOpened):
-            self._show_forest(event.forest)
-            sidebar.upsert(event.forest.conversation)
-            self._show_settings()
+        if self.thread.live_response_id == event.placeholder_id:
+            self.thread.end_stream(event.node)
+        self.tree.set_streaming(None)
+        self._after_stream()
+        self._schedule_refresh()
+        self._auto_title()
+
+    @on(events.StreamFailed)
+    def _on_stream_failed(self, message: events.StreamFailed) -> None:
+        event = message.event
+        if not self._ours(event.conversation_id):
             return
-        if getattr(event, "conversation_id", None) != self.conversation_id:
-            return
-        if isinstance(event, SettingsChanged):
-            self._show_settings()
-            return
-        if isinstance(event, TokensAppended):
-            if not self.is_current:
-                # Another screen (compare) is streaming: skip per-token work here; the
-                # completed reply replaces whatever the live view had.
-                return
-            if self.thread.live_response_id == event.response_id:
-                self.thread.append_tokens(event.text)
-            self._live_tokens += len(event.tokens)
-            self.status.tokens_arrived(len(event.tokens))
-            self.tree.set_streaming(event.response_id, self._live_tokens)
-        elif isinstance(event, ResponseAdded):
-            if event.node.streaming:
-                self._live_tokens = 0
-                self.status.stream_started()
-            elif event.node.is_human and event.node.message == self._pending_text:
-                self._pending_text = None
-                self.composer.clear()
+        if event.partial is None:
+            # Nothing stored: the live reply goes (a partial was shown by
+            # ResponseCompleted already).
+            self.thread.drop_stream(event.placeholder_id)
+        self.tree.set_streaming(None)
+        self._after_stream()
+        if self.in_front:  # the compare screen reports its own samples' failures
+            # A partial reply was stored and shown already (ResponseCompleted came
+            # first); the server's sentence says it was kept.
+            self.notify(
+                describe_error(event.error),
+                title=error_title(event.error, "Sampling failed"),
+                severity="error",
+                timeout=10,
+            )
+        self._schedule_refresh()
+
+    @on(events.LeafMoved)
+    def _on_leaf_moved(self, message: events.LeafMoved) -> None:
+        if self._ours(message.event.conversation_id):
             self._schedule_refresh()
-        elif isinstance(event, ResponseCompleted):
-            if self.thread.live_response_id == event.placeholder_id:
-                self.thread.end_stream(event.node)
-            self.tree.set_streaming(None)
-            self._after_stream()
-            self._schedule_refresh()
-            self._auto_title()
-        elif isinstance(event, StreamFailed):
-            if event.partial is None:
-                # Nothing stored: the live reply goes (a partial was shown by
-                # ResponseCompleted already).
-                self.thread.drop_stream(event.placeholder_id)
-            self.tree.set_streaming(None)
-            self._after_stream()
-            if self.in_front:  # the compare screen reports its own samples' failures
-                # A partial reply was stored and shown already (ResponseCompleted came
-                # first); the server's sentence says it was kept.
-                self.notify(
-                    describe_error(event.error),
-                    title=error_title(event.error, "Sampling failed"),
-                    severity="error",
-                    timeout=10,
-                )
-            self._schedule_refresh()
-        elif isinstance(event, LeafMoved):
-            self._schedule_refresh()
-        elif isinstance(event, BudgetUpdated):
+
+    @on(events.BudgetUpdated)
+    def _on_budget_updated(self, message: events.BudgetUpdated) -> None:
+        event = message.event
+        if self._ours(event.conversation_id):
             self.status.budget(event.prompt_tokens, event.sampled_tokens, event.max_tokens)
-        elif isinstance(event, QueryPerformed):
+
+    @on(events.QueryPerformed)
+    def _on_query_performed(self, message: events.QueryPerformed) -> None:
+        event = message.event
+        if self._ours(event.conversation_id):
             self.status.query_action(event.query_type, event.query)
 
     def _after_stream(self) -> None:

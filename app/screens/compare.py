@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -45,8 +45,8 @@ from grove_explorer.app.safe_text import clean, first_line
 from grove_explorer.app.screens.dialogs import DIALOG_CSS
 from grove_explorer.app.screens.help import HelpScreen, binding_rows
 from grove_explorer.app.widgets.sample_column import MARKER, SampleColumn, sampling_parts
+from grove_explorer.app.workers import run_service_call
 from grove_explorer.client.catalog import ModelCatalog
-from grove_explorer.client.errors import GroveError
 from grove_explorer.client.events import StreamFailed
 from grove_explorer.client.models import Forest, ResponseNode
 from grove_explorer.client.sampler import SamplingParams
@@ -788,32 +788,11 @@ class CompareScreen(Screen[str | None]):
 
     # -- running service calls ---------------------------------------------------------------
 
-    def _run(self, awaitable: Awaitable[Any], *, name: str) -> None:
-        """Runs a service call in an app worker; errors become notifications.
-
-        App-level, so dismissing this screen does not cancel the streams it started.
-        """
-
-        async def guarded() -> None:
-            try:
-                await awaitable
-            except GroveError as error:
-                self.app.notify(
-                    describe_error(error),
-                    title=error_title(error, "Server"),
-                    severity="error",
-                    timeout=8,
-                    markup=False,
-                )
-            except Exception as error:  # never a traceback: say what went wrong
-                log.exception("unexpected error in a compare call")
-                self.app.notify(describe_error(error), severity="error", timeout=8, markup=False)
-            finally:
-                if self.is_attached:
-                    self._schedule_reconcile()
-                    self._refresh_status()
-
-        self.app.run_worker(guarded(), name=name, group="compare", exit_on_error=False)
+    def _after_call(self) -> None:
+        """After a sampling or stop call, whatever happened: columns and status catch up."""
+        if self.is_attached:
+            self._schedule_reconcile()
+            self._refresh_status()
 
     def _start_batch(self, n: int) -> None:
         forest = self._forest()
@@ -832,7 +811,9 @@ class CompareScreen(Screen[str | None]):
         self._anchor_id = anchor
         self._errors_shown = set()
         self._focus_new = True
-        self._run(
+        # App-level (detached), so dismissing this screen does not cancel the streams.
+        run_service_call(
+            self,
             self.service.resample_many(
                 self.conversation_id,
                 anchor,
@@ -840,7 +821,10 @@ class CompareScreen(Screen[str | None]):
                 sampling=self.sampling,
                 model_name=self.model_name,
             ),
+            always=self._after_call,
             name=f"compare: sample {n}",
+            group="compare",
+            detached=True,
         )
 
     # -- actions -----------------------------------------------------------------------------
@@ -878,7 +862,14 @@ class CompareScreen(Screen[str | None]):
             async def stop_all() -> None:
                 await asyncio.gather(*(self.service.stop(rid) for rid in fresh))
 
-            self._run(stop_all(), name="compare: stop")
+            run_service_call(
+                self,
+                stop_all(),
+                always=self._after_call,
+                name="compare: stop",
+                group="compare",
+                detached=True,
+            )
             count = len(fresh)
             self.notify(
                 f"Stopping {count} {'sample' if count == 1 else 'samples'}… "

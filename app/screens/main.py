@@ -12,7 +12,7 @@ import asyncio
 import logging
 import webbrowser
 from bisect import bisect_left, bisect_right
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 from rich.text import Text
@@ -41,8 +41,8 @@ from grove_explorer.app.widgets.conversation_list import ConversationList, Conve
 from grove_explorer.app.widgets.forest_tree import PENDING_PREFIX, ForestTree, preorder
 from grove_explorer.app.widgets.status_line import StatusLine
 from grove_explorer.app.widgets.thread_view import ThreadView
+from grove_explorer.app.workers import run_service_call
 from grove_explorer.client.catalog import ModelCatalog
-from grove_explorer.client.errors import GroveError
 from grove_explorer.client.events import ConversationSettings
 from grove_explorer.client.models import Forest, ResponseNode
 from grove_explorer.client.research import Annotation, SearchHit
@@ -298,7 +298,7 @@ class MainScreen(Screen[None]):
         self.status.redraw(force=True)
         self.composer.focus()
         self._apply_width(self.size.width)
-        self.run_guarded(self.service.list_conversations())
+        run_service_call(self, self.service.list_conversations())
         self.run_worker(self._load_catalog(), group="catalog", exit_on_error=False)
 
     def on_unmount(self) -> None:
@@ -310,33 +310,6 @@ class MainScreen(Screen[None]):
 
     def _apply_width(self, width: int) -> None:
         self.set_class(width < 110, "-narrow")
-
-    # -- running service calls ---------------------------------------------------------------
-
-    def run_guarded(
-        self, awaitable: Awaitable[Any], *, done: Callable[[Any], None] | None = None
-    ) -> None:
-        """Runs a service call in a worker; errors become notifications, never tracebacks."""
-
-        async def guarded() -> None:
-            try:
-                result = await awaitable
-            except GroveError as error:
-                self.notify(
-                    describe_error(error),
-                    title=error_title(error, "Server"),
-                    severity="error",
-                    timeout=8,
-                )
-                return
-            except Exception as error:  # never a traceback: say what went wrong
-                log.exception("unexpected error in a service call")
-                self.notify(describe_error(error), severity="error", timeout=8)
-                return
-            if done is not None:
-                done(result)
-
-        self.run_worker(guarded(), group="service", exit_on_error=False)
 
     async def _load_catalog(self) -> None:
         """Fetches the server's models once, to name the default model in the status line.
@@ -517,7 +490,7 @@ class MainScreen(Screen[None]):
             or self.service.is_streaming(forest.conversation.conversation_id)
         ):
             return
-        self.run_guarded(self.service.generate_title(forest.conversation.conversation_id))
+        run_service_call(self, self.service.generate_title(forest.conversation.conversation_id))
 
     def _show_forest(self, forest: Forest) -> None:
         self.conversation_id = forest.conversation.conversation_id
@@ -565,7 +538,7 @@ class MainScreen(Screen[None]):
 
     @on(ConversationList.OpenRequested)
     def _open_requested(self, message: ConversationList.OpenRequested) -> None:
-        self.run_guarded(self.service.open(message.conversation_id))
+        run_service_call(self, self.service.open(message.conversation_id))
 
     @on(ConversationOptions.DeleteRequested)
     def _delete_requested(self, message: ConversationOptions.DeleteRequested) -> None:
@@ -613,7 +586,7 @@ class MainScreen(Screen[None]):
         text = message.text
         self._pending_text = text
         self.composer.busy = True
-        self.run_guarded(self._send(text))
+        run_service_call(self, self._send(text))
 
     async def _send(self, text: str) -> None:
         try:
@@ -643,7 +616,7 @@ class MainScreen(Screen[None]):
         """Stops sampling (the partial reply is kept), or leaves the composer."""
         self._count = 0
         if self.conversation_id is not None and self.service.is_streaming(self.conversation_id):
-            self.run_guarded(self.service.stop_all(self.conversation_id))
+            run_service_call(self, self.service.stop_all(self.conversation_id))
             self.notify("Stopping… the partial reply is kept.", timeout=3)
         elif self.composer.has_focus:
             self.thread.focus()
@@ -686,7 +659,7 @@ class MainScreen(Screen[None]):
             finally:
                 self._after_stream()
 
-        self.run_guarded(resample())
+        run_service_call(self, resample())
 
     def action_count(self, digit: int) -> None:
         """Accumulates a count prefix for `R` (e.g. `8R` samples eight)."""
@@ -753,7 +726,7 @@ class MainScreen(Screen[None]):
 
             if target.is_human:
                 self.composer.busy = True
-            self.run_guarded(edit())
+            run_service_call(self, edit())
 
         self.app.push_screen(EditScreen(title, target.message), edited)
 
@@ -767,7 +740,8 @@ class MainScreen(Screen[None]):
 
     def action_new_conversation(self) -> None:
         """Starts a new, empty conversation with the current model and system prompt."""
-        self.run_guarded(
+        run_service_call(
+            self,
             self.service.new_conversation(settings=self.settings),
             done=lambda _: self.composer.focus(),
         )
@@ -790,21 +764,22 @@ class MainScreen(Screen[None]):
                 return
             self.app.push_screen(ModelPickerScreen(catalog, settings), chosen)
 
-        self.run_guarded(self.service.models(), done=loaded)
+        run_service_call(self, self.service.models(), done=loaded)
 
     def action_generate_title(self) -> None:
         """Asks the server for a title from the current path."""
         if self.conversation_id is not None:
-            self.run_guarded(self.service.generate_title(self.conversation_id))
+            run_service_call(self, self.service.generate_title(self.conversation_id))
 
     def action_toggle_star(self) -> None:
         """Stars or unstars the open conversation."""
         forest = self.forest
         if forest is not None:
-            self.run_guarded(
+            run_service_call(
+                self,
                 self.service.set_starred(
                     forest.conversation.conversation_id, not forest.conversation.starred
-                )
+                ),
             )
 
     def action_rename(self) -> None:
@@ -816,7 +791,7 @@ class MainScreen(Screen[None]):
 
         def renamed(title: str | None) -> None:
             if title is not None:
-                self.run_guarded(self.service.set_title(cid, title.strip()))
+                run_service_call(self, self.service.set_title(cid, title.strip()))
 
         self.app.push_screen(
             PromptScreen("Rename conversation", forest.conversation.title), renamed
@@ -835,7 +810,7 @@ class MainScreen(Screen[None]):
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self.run_guarded(self.service.delete(conversation_id))
+                run_service_call(self, self.service.delete(conversation_id))
 
         self.app.push_screen(
             ConfirmScreen(
@@ -848,7 +823,7 @@ class MainScreen(Screen[None]):
 
     def action_open_conversation(self, conversation_id: str) -> None:
         """Opens a conversation by id (used by the command palette)."""
-        self.run_guarded(self.service.open(conversation_id))
+        run_service_call(self, self.service.open(conversation_id))
 
     def action_reload(self) -> None:
         """Reloads the conversation list and the open conversation from the server.
@@ -867,7 +842,7 @@ class MainScreen(Screen[None]):
                 await self.service.open(conversation_id)
             self.notify("Reloaded from the server.", timeout=3)
 
-        self.run_guarded(reload())
+        run_service_call(self, reload())
 
     # -- annotations, bookmarks, hoisting, totals ---------------------------------------------
 
@@ -931,7 +906,7 @@ class MainScreen(Screen[None]):
             if node is not None and said is not None:
                 self.notify(said(node), timeout=2)
 
-        self.run_guarded(annotate(), done=done)
+        run_service_call(self, annotate(), done=done)
 
     def action_bookmark(self) -> None:
         """Bookmarks the message, or removes its bookmark."""
@@ -1115,7 +1090,7 @@ class MainScreen(Screen[None]):
                 self.notify("That response is no longer in the conversation.", timeout=3)
             self.thread.focus()
 
-        self.run_guarded(self.service.jump_to(hit.conversation_id, response_id), done=arrived)
+        run_service_call(self, self.service.jump_to(hit.conversation_id, response_id), done=arrived)
 
     def action_focus_composer(self) -> None:
         """Moves focus to the composer."""

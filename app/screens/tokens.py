@@ -62,6 +62,7 @@ from grove_explorer.app.widgets.message_view import (
     shaded_tokens,
     token_display,
 )
+from grove_explorer.app.workers import run_service_call
 from grove_explorer.client.errors import GroveError
 from grove_explorer.client.models import ResponseNode
 from grove_explorer.client.service import ConversationService
@@ -873,7 +874,8 @@ def open_token_view(screen: MainScreen, node: ResponseNode | None) -> None:
             return
         # The reply streams like any other: the explorer's events show it and keep the
         # composer busy meanwhile. Once stored, the message cursor goes to it.
-        screen.run_guarded(
+        run_service_call(
+            screen,
             service.branch_from_token(cid, node.response_id, choice.index, choice.text),
             done=focus,
         )
@@ -922,4 +924,4 @@ def toggle_token_shading(screen: MainScreen, node: ResponseNode | None) -> None:
             return
         target.shade(tokens)
 
-    screen.run_guarded(screen.service.tokens(cid, rid), done=loaded)
+    run_service_call(screen, screen.service.tokens(cid, rid), done=loaded)

@@ -27,7 +27,7 @@ from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from rich.cells import get_character_cell_size
 from rich.console import Group
@@ -53,7 +53,6 @@ from grove_explorer.app.widgets.message_view import (
     BUCKET_LABELS,
     CURSOR_SHADE,
     PROBABILITY_EDGES,
-    MessageView,
     ShadedTokens,
     legend_text,
     probability_bucket,
@@ -62,14 +61,10 @@ from grove_explorer.app.widgets.message_view import (
     shaded_tokens,
     token_display,
 )
-from grove_explorer.app.workers import run_service_call
 from grove_explorer.client.errors import GroveError
 from grove_explorer.client.models import ResponseNode
 from grove_explorer.client.service import ConversationService
 from grove_explorer.client.streams import TokenInfo
-
-if TYPE_CHECKING:
-    from grove_explorer.app.screens.main import MainScreen
 
 NOT_SAMPLED = "No tokens: written, not sampled"
 """What `v` and `V` say on a message a person wrote (a human message or a manual reply)."""
@@ -847,81 +842,3 @@ class TokenViewScreen(Screen[TokenBranch | None]):
     def action_help(self) -> None:
         """Shows this screen's keys."""
         self.app.push_screen(HelpScreen(binding_rows([self.app, self])))
-
-
-# -- the explorer's side ---------------------------------------------------------------------
-
-
-def open_token_view(screen: MainScreen, node: ResponseNode | None) -> None:
-    """`v` in the explorer: opens the token view of `node`.
-
-    A branch chosen there is sampled by the explorer (in its worker) and becomes the
-    current path.
-    """
-    cid = screen.conversation_id
-    reason = refusal(node) if cid is not None else "No conversation is open."
-    if reason is not None or node is None or cid is None:
-        screen.notify(reason or "No message here yet.", severity="warning", timeout=3)
-        return
-    service = screen.service
-
-    def focus(new: ResponseNode | None) -> None:
-        if new is not None:
-            screen.call_after_refresh(screen.thread.focus_message, new.response_id)
-
-    def chosen(choice: TokenBranch | None) -> None:
-        if choice is None:
-            return
-        # The reply streams like any other: the explorer's events show it and keep the
-        # composer busy meanwhile. Once stored, the message cursor goes to it.
-        run_service_call(
-            screen,
-            service.branch_from_token(cid, node.response_id, choice.index, choice.text),
-            done=focus,
-        )
-
-    screen.app.push_screen(TokenViewScreen(service, cid, node), chosen)
-
-
-def toggle_token_shading(screen: MainScreen, node: ResponseNode | None) -> None:
-    """`V` in the explorer: shades `node` in the thread by token probability, or unshades it.
-
-    The tokens are fetched in a worker; the thread may show other messages by then, so the
-    view is looked up again when they arrive.
-    """
-    cid = screen.conversation_id
-    reason = refusal(node) if cid is not None else "No conversation is open."
-    if reason is not None or node is None or cid is None:
-        screen.notify(reason or "No message here yet.", severity="warning", timeout=3)
-        return
-    rid = node.response_id
-
-    def view() -> MessageView | None:
-        return next((v for v in screen.thread.query(MessageView) if v.response_id == rid), None)
-
-    shown = view()
-    if shown is None:
-        screen.notify("Focus a message in the thread to shade it.", timeout=3)
-        return
-    if shown.shaded:
-        shown.shade(None)
-        return
-
-    def loaded(tokens: list[TokenInfo]) -> None:
-        target = view()
-        if target is None:
-            return
-        if not tokens:
-            screen.notify("No tokens are stored for this reply.", timeout=3)
-            return
-        if "".join(t.text for t in tokens) != target.node.message:
-            # Shading would show the tokens' text in place of the message's.
-            screen.notify(
-                "This reply's stored tokens do not spell its text: see them with v.",
-                severity="warning",
-                timeout=5,
-            )
-            return
-        target.shade(tokens)
-
-    run_service_call(screen, screen.service.tokens(cid, rid), done=loaded)

@@ -444,7 +444,7 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], right: set[int
 async def cmd_ls(grok: AsyncGrok, args: argparse.Namespace) -> Outcome:
     """`grove ls`: every conversation, newest first."""
     listed = await grok.list_conversations()
-    items = []
+    items: list[dict[str, Any]] = []
     for c in listed:
         items.append(
             {

@@ -799,11 +799,12 @@ class CompareScreen(Screen[str | None]):
         if forest is None:
             self.notify("This conversation is no longer open.", severity="warning")
             return
-        anchor = self._anchor_id
+        anchor: str | None = self._anchor_id
         if anchor not in forest.responses or forest.responses[anchor].streaming:
             # The anchor only names the parent; any stored sibling does.
             anchor = next(
-                (n.response_id for n in self._sibling_nodes(forest) if not n.streaming), None
+                (node.response_id for node in self._sibling_nodes(forest) if not node.streaming),
+                None,
             )
         if anchor is None:
             self.notify("Nothing to sample beside yet.", severity="warning")

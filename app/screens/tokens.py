@@ -367,10 +367,10 @@ class TokenText(ScrollView, can_focus=False, inherit_bindings=False):
         first, last = self.token_lines(self.cursor) if self.tokens else (-1, -1)
         if first <= line <= last:
             strip = self._draw(line, with_cursor=True)
+        elif line in self._strips:
+            strip = self._strips[line]
         else:
-            strip = self._strips.get(line)
-            if strip is None:
-                strip = self._strips[line] = self._draw(line, with_cursor=False)
+            strip = self._strips[line] = self._draw(line, with_cursor=False)
         return strip.crop_extend(scroll_x, scroll_x + width, rich_style)
 
     def _draw(self, line: int, *, with_cursor: bool) -> Strip:

@@ -515,16 +515,17 @@ class ThreadView(VerticalScroll, can_focus=True):
         waits, kept = self._apply(path, siblings, lo, hi, same)
         if self._focus is not None:
             focus = self._focus
+            new_focus: int | None
             if focus < len(path) and path[focus].response_id == old_focus_id:
-                index: int | None = focus
+                new_focus = focus
             else:
-                index = next(
+                new_focus = next(
                     (i for i, node in enumerate(path) if node.response_id == old_focus_id), None
                 )
-            if index is None and kept and path:
+            if new_focus is None and kept and path:
                 # A sibling replaced the focused message: the cursor stays at that depth.
-                index = min(self._focus, len(path) - 1)
-            self._focus = index
+                new_focus = min(focus, len(path) - 1)
+            self._focus = new_focus
             self._sync_focus_classes()
         if not kept:
             # Another thread altogether: start at its end, following new text (unless the

@@ -280,4 +280,4 @@ class ExplorerCore(Screen[None]):
 
     def render_title_text(self) -> Text:
         """The open conversation's title as inert text (for tests and the palette)."""
-        return Text(self.title)
+        return Text(self.title or "")

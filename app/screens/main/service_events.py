@@ -37,7 +37,7 @@ class ServiceEventHandlers(ExplorerCore):
     @on(events.ConversationDeleted)
     def _on_conversation_deleted(self, message: events.ConversationDeleted) -> None:
         conversation_id = message.event.conversation_id
-        self.query_one(ConversationList).remove(conversation_id)
+        self.query_one(ConversationList).remove_conversation(conversation_id)
         if self._ours(conversation_id):
             self._close_conversation()
 

@@ -1,10 +1,17 @@
-"""Conversation-level actions: new, open, rename, star, title, delete, reload, model."""
+"""Conversation-level actions: new, open, rename, star, title, delete, reload, model.
+
+Also what the sidebar asks for (open a conversation, delete one after confirmation).
+"""
 
 from __future__ import annotations
 
-from grove_explorer.app.screens.dialogs import PromptScreen
+from textual import on
+
+from grove_explorer.app.safe_text import first_line
+from grove_explorer.app.screens.dialogs import ConfirmScreen, PromptScreen
 from grove_explorer.app.screens.main.core import ExplorerCore
 from grove_explorer.app.screens.model_picker import ModelPickerScreen
+from grove_explorer.app.widgets.conversation_list import ConversationList, ConversationOptions
 from grove_explorer.app.workers import run_service_call
 from grove_explorer.client.catalog import ModelCatalog
 from grove_explorer.client.events import ConversationSettings
@@ -99,3 +106,30 @@ class ConversationActions(ExplorerCore):
             self.notify("Reloaded from the server.", timeout=3)
 
         run_service_call(self, reload())
+
+    @on(ConversationList.OpenRequested)
+    def _open_requested(self, message: ConversationList.OpenRequested) -> None:
+        run_service_call(self, self.service.open(message.conversation_id))
+
+    @on(ConversationOptions.DeleteRequested)
+    def _delete_requested(self, message: ConversationOptions.DeleteRequested) -> None:
+        self._confirm_delete(message.conversation_id)
+
+    def _confirm_delete(self, conversation_id: str) -> None:
+        sidebar = self.query_one(ConversationList)
+        title = next(
+            (s.title for s in sidebar.summaries if s.conversation_id == conversation_id), ""
+        )
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                run_service_call(self, self.service.delete(conversation_id))
+
+        self.app.push_screen(
+            ConfirmScreen(
+                f"Delete {first_line(title, 50) or 'this conversation'!r}?",
+                "Every branch and reply in it is removed from the server.",
+                yes="Delete",
+            ),
+            answered,
+        )

@@ -23,7 +23,6 @@ from textual.widgets import Footer, Header
 from grove_explorer.app.events import connect_service
 from grove_explorer.app.memory import freeze_long_lived
 from grove_explorer.app.safe_text import first_line
-from grove_explorer.app.screens.dialogs import ConfirmScreen
 from grove_explorer.app.screens.model_picker import model_label, prompt_label
 from grove_explorer.app.widgets.composer import Composer
 from grove_explorer.app.widgets.conversation_list import ConversationList
@@ -258,25 +257,6 @@ class ExplorerCore(Screen[None]):
         self._refresh_views()
         self.thread.focus_message(response_id)
         self.forest_pane.show_response(response_id)
-
-    def _confirm_delete(self, conversation_id: str) -> None:
-        sidebar = self.query_one(ConversationList)
-        title = next(
-            (s.title for s in sidebar.summaries if s.conversation_id == conversation_id), ""
-        )
-
-        def answered(yes: bool | None) -> None:
-            if yes:
-                run_service_call(self, self.service.delete(conversation_id))
-
-        self.app.push_screen(
-            ConfirmScreen(
-                f"Delete {first_line(title, 50) or 'this conversation'!r}?",
-                "Every branch and reply in it is removed from the server.",
-                yes="Delete",
-            ),
-            answered,
-        )
 
     def render_title_text(self) -> Text:
         """The open conversation's title as inert text (for tests and the palette)."""

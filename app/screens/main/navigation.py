@@ -1,6 +1,6 @@
 """Moving around the explorer: branches, bookmarks, hoisting, search, panes and links.
 
-Nothing here changes what is stored: it moves the current path, the cursor or the view.
+Nothing here writes to the server: it moves the current path, the cursor or the view.
 """
 
 from __future__ import annotations
@@ -25,14 +25,6 @@ from grove_explorer.client.research import SearchHit
 
 class Navigation(ExplorerCore):
     """Branch, bookmark and search navigation; pane toggles; the widgets' requests."""
-
-    @on(ConversationList.OpenRequested)
-    def _open_requested(self, message: ConversationList.OpenRequested) -> None:
-        run_service_call(self, self.service.open(message.conversation_id))
-
-    @on(ConversationOptions.DeleteRequested)
-    def _delete_requested(self, message: ConversationOptions.DeleteRequested) -> None:
-        self._confirm_delete(message.conversation_id)
 
     @on(ForestTree.ResponseChosen)
     def _response_chosen(self, message: ForestTree.ResponseChosen) -> None:

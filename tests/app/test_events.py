@@ -90,3 +90,27 @@ async def test_connect_service_posts_each_event_in_order_until_unsubscribed() ->
         assert app.seen == [listed, deleted]
         unsubscribe()
         assert service.listeners == []
+
+
+def test_no_app_module_dispatches_service_events_by_isinstance() -> None:
+    """A new kind of event is a new Message class and handler, never an isinstance branch."""
+    import ast
+    from pathlib import Path
+
+    kinds = {kind.__name__ for kind in typing.get_args(service_events.ServiceEvent)}
+    app_dir = Path(events.__file__).resolve().parent
+    offenders = []
+    for path in sorted(app_dir.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and node.func.id == "isinstance"
+                and len(node.args) == 2
+            ):
+                continue
+            names = {n.id for n in ast.walk(node.args[1]) if isinstance(n, ast.Name)}
+            names |= {n.attr for n in ast.walk(node.args[1]) if isinstance(n, ast.Attribute)}
+            if names & kinds:
+                offenders.append(f"{path.relative_to(app_dir)}:{node.lineno}")
+    assert offenders == []

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 from grove_explorer.app.config import ConfigError, default_config_path, load_config
 
@@ -93,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.server and (args.sampler or args.default_model):
         print("grove: model flags configure the embedded server; drop --server", file=sys.stderr)
         return 2
-    overrides = {
+    overrides: dict[str, Any] = {
         "models": models,
         "server": args.server or config.server,
         "db": args.db or config.db,

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from functools import partial
+from typing import TYPE_CHECKING
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from grove_explorer.app.safe_text import first_line
+
+if TYPE_CHECKING:
+    from grove_explorer.app.screens.main import MainScreen
 
 # (label, action on the main screen, help)
 ACTIONS: tuple[tuple[str, str, str], ...] = (
@@ -52,7 +56,7 @@ ACTIONS: tuple[tuple[str, str, str], ...] = (
 class GroveCommands(Provider):
     """Offers the explorer's actions and its conversations in Ctrl+P."""
 
-    def _main_screen(self):  # type: ignore[no-untyped-def]
+    def _main_screen(self) -> MainScreen | None:
         from grove_explorer.app.screens.main import MainScreen
 
         for screen in reversed(self.app.screen_stack):
@@ -81,6 +85,8 @@ class GroveCommands(Provider):
     async def discover(self) -> Hits:
         """Everything, before the user types."""
         screen = self._main_screen()
+        if screen is None:
+            return
         for label, action, help_text in self._entries():
             yield DiscoveryHit(label, partial(screen.run_action, action), help=help_text)
 
@@ -88,6 +94,8 @@ class GroveCommands(Provider):
         """Fuzzy matches of actions and conversation titles."""
         matcher = self.matcher(query)
         screen = self._main_screen()
+        if screen is None:
+            return
         for label, action, help_text in self._entries():
             score = matcher.match(label)
             if score > 0:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual.app import App
 from textual.binding import Binding
@@ -15,6 +15,9 @@ from grove_explorer.app.safe_text import clean
 from grove_explorer.app.screens.main import MainScreen
 from grove_explorer.client import Client
 from grove_explorer.client.service import ConversationService
+
+if TYPE_CHECKING:
+    from grove_explorer.app.embedded import GroveServer
 
 
 class GroveApp(App[None]):
@@ -32,7 +35,7 @@ class GroveApp(App[None]):
     def __init__(self, config: AppConfig | None = None) -> None:
         super().__init__()
         self.config = config or AppConfig()
-        self._embedded = None
+        self._embedded: GroveServer | None = None
         self.client: Client | None = None
         self.service: ConversationService | None = None
 

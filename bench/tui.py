@@ -628,7 +628,7 @@ async def run_stream(prior: int, rate: int, reply: str, seed: int) -> StreamResu
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         screen = app.bench
-        thread, tree = screen.thread, screen.tree
+        thread, tree = screen.thread, screen.forest_pane
         app.probe.set_panes(tree=tree, thread=thread)
         tree.show_forest(forest)
         shown = forest.model_copy(update={"leaf_id": placeholder.parent_id})
@@ -763,7 +763,7 @@ async def _switch(
 ) -> None:
     """One timed sibling switch at path index `index` (to the next sibling, cycling)."""
     screen = app.bench
-    thread, tree = screen.thread, screen.tree
+    thread, tree = screen.thread, screen.forest_pane
     response_id = forest.current_path[index].response_id
     k, n = forest.sibling_index(response_id)
     delta = 1 if k < n else 1 - n
@@ -801,7 +801,7 @@ async def run_forest(
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         screen = app.bench
-        thread, tree = screen.thread, screen.tree
+        thread, tree = screen.thread, screen.forest_pane
         app.probe.set_panes(tree=tree, thread=thread)
         thread.focus()
         await settle(app)

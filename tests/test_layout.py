@@ -22,7 +22,10 @@ def test_the_graph_sees_every_layer() -> None:
     assert "grove_explorer.server.servicer.rpcs" in graph["grove_explorer.server.servicer"]
     assert "grove_explorer.client.forest" in graph["grove_explorer.client.conversation"]
     assert "grove_explorer.protos.chat_pb2" in graph["grove_explorer.client.convert"]
-    assert any(m.startswith("grove_explorer.app.screens.main.") for m in graph)
+    assert (
+        "grove_explorer.app.screens.tokens"
+        in graph["grove_explorer.app.screens.main.token_actions"]
+    )
 
 
 def test_no_import_circle_among_our_modules() -> None:
@@ -57,3 +60,12 @@ def test_no_module_is_over_600_lines(layer: str) -> None:
     assert sizes, f"no modules found in {layer}/"
     too_big = {name: lines for name, lines in sizes.items() if lines > MAX_LINES}
     assert not too_big, f"split by responsibility: {too_big}"
+
+
+def test_the_token_view_does_not_know_the_explorer() -> None:
+    """The old main <-> tokens circle: the explorer opens the token view, not the reverse."""
+    graph = import_graph()
+    token_view = [m for m in graph if m.startswith("grove_explorer.app.screens.tokens")]
+    assert len(token_view) > 1
+    for module in token_view:
+        assert not any(t.startswith("grove_explorer.app.screens.main") for t in graph[module])

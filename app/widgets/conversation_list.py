@@ -129,7 +129,7 @@ class ConversationList(Vertical):
         others = [s for s in self._summaries if s.conversation_id != summary.conversation_id]
         self.set_conversations([*others, summary])
 
-    def remove(self, conversation_id: str) -> None:
+    def remove_conversation(self, conversation_id: str) -> None:
         """Drops a deleted conversation."""
         self.set_conversations([s for s in self._summaries if s.conversation_id != conversation_id])
 

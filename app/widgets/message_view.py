@@ -20,6 +20,7 @@ from bisect import bisect_right
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import cast
 
 from rich.console import Group, RenderableType
 from rich.markdown import Markdown as RichMarkdown
@@ -292,7 +293,8 @@ class RenderedOnce(Static):
         if self._lines_once is None or self._lines_once.source is not content:
             lines = self._shared_lines
             self._shared_lines = None  # only for the content it was given with
-            self._lines_once = _LinesOnce(self, content, lines)
+            # `is_renderable` said so; mypy cannot narrow through it.
+            self._lines_once = _LinesOnce(self, cast(RenderableType, content), lines)
         return self._lines_once
 
 

@@ -65,10 +65,14 @@ def _number(value: float) -> str:
 class _Sampling(Protocol):
     """What both `SamplingParams` (SDK) and `SamplingInfo` (models) provide."""
 
-    temperature: float | None
-    top_p: float | None
-    max_tokens: int | None
-    seed: int | None
+    @property
+    def temperature(self) -> float | None: ...
+    @property
+    def top_p(self) -> float | None: ...
+    @property
+    def max_tokens(self) -> int | None: ...
+    @property
+    def seed(self) -> int | None: ...
 
 
 def sampling_parts(sampling: _Sampling, seed_suffix: str = "") -> list[str]:

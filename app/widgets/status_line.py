@@ -36,7 +36,8 @@ class StatusLine(Static):
         self.sampled = 0
         self.max_tokens = 0
         self.prompt_tokens = 0
-        self.query = ""
+        self.query_text = ""
+        """The query action the model reported ("searching: …"), if any."""
         self.streaming = False
         self._started: float | None = None
         self._tokens = 0
@@ -56,7 +57,7 @@ class StatusLine(Static):
         self._started = time.monotonic()
         self._tokens = 0
         self.sampled = 0
-        self.query = ""
+        self.query_text = ""
         self.redraw(force=True)
 
     def tokens_arrived(self, count: int) -> None:
@@ -71,7 +72,7 @@ class StatusLine(Static):
 
     def query_action(self, query_type: str, query: str) -> None:
         """The model reported a query (e.g. a search)."""
-        self.query = f"{query_type or 'query'}ing: {query}" if query else ""
+        self.query_text = f"{query_type or 'query'}ing: {query}" if query else ""
         self.redraw(force=True)
 
     def stream_ended(self) -> None:
@@ -102,7 +103,7 @@ class StatusLine(Static):
             parts += [("tokens ", "dim"), f"{max(self.sampled, self._tokens)}/{self.max_tokens}  "]
         if self.streaming and self._started is not None:
             parts += [("streaming ", "dim"), f"{self.tokens_per_second:,.0f} tok/s  "]
-        if self.query:
-            parts += [(clean(self.query), "italic")]
+        if self.query_text:
+            parts += [(clean(self.query_text), "italic")]
         self.shown = Text.assemble(*parts) if parts else Text("ready", style="dim")
         self.update(self.shown)

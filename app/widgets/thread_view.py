@@ -22,15 +22,8 @@ screen at each append to a `Markdown` widget):
   message cursor outside it moves it too. Only the window's "branch k/n" are looked up,
   and views no longer needed (below a switched sibling) show the new messages in place:
   a sibling switch on a 5,000-deep path costs what it costs on a short one.
-* Auto-scroll: the view follows new text only while it is at (or within a line of) the
-  bottom. Scrolling away stops following and returning to the bottom resumes it. After a
-  layout that changed the content's height the view scrolls to the end, which takes one
-  more frame; so while the content is well taller than the view (the live reply growing)
-  Textual's `anchor()` is used as well, which scrolls during the layout itself: the
-  newest text shows a frame earlier and a frame's work is saved. Only then: on a thread
-  shorter than the screen `anchor()` scrolls to a negative offset, pushing the messages
-  to the bottom of the view, so it is dropped before any change that can shrink the
-  content (messages replaced, the live reply removed).
+* Auto-scroll (`FollowingScroll`): the view follows new text only while it is at the
+  bottom.
 
 Finished messages are `AnnotatedMessageView`s: a `MessageView` that adds the user's
 bookmark, rating, tags and note to its header (an annotation changes the node, so the path
@@ -42,322 +35,42 @@ Every message text goes through `clean()` and is never parsed as markup.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Generator
-from dataclasses import dataclass, field
-from functools import lru_cache
-from typing import Any
+from collections.abc import Awaitable
 
-from markdown_it import MarkdownIt
-from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.await_complete import AwaitComplete
 from textual.binding import Binding
-from textual.containers import Vertical, VerticalScroll
 from textual.events import Click
 from textual.message import Message
 from textual.widget import Widget
-from textual.widgets import Markdown, Static
-from textual.worker import Worker
+from textual.widgets import Markdown
 
 from grove_explorer.app.safe_text import clean
 from grove_explorer.app.widgets.annotated_message import AnnotatedMessageView
+from grove_explorer.app.widgets.following_scroll import FollowingScroll
+from grove_explorer.app.widgets.live_reply import LiveReply, LiveState, WorkerDone, finished_length
 from grove_explorer.app.widgets.message_view import (
     MessageView,
-    RenderedOnce,
-    header_text,
-    markdown_renderable,
+)
+from grove_explorer.app.widgets.more_messages import MoreMessages
+from grove_explorer.app.widgets.thread_window import (
+    MAX_MOUNTED,
+    WINDOW,
+    Siblings,
+    common_prefix,
+    live_cut,
+    next_window,
+    refocus,
+    window_to_end,
 )
 from grove_explorer.client.forest import Forest
 from grove_explorer.client.models import ResponseNode
 
-WINDOW = 60
-"""Messages mounted when a path is shown, and added per "earlier"/"later" step."""
-
-MAX_MOUNTED = 3 * WINDOW
-"""Upper bound on mounted messages: loading more drops messages at the other end."""
-
-FOLLOW_SLACK = 1
-"""Lines from the bottom within which the view still counts as "at the bottom"."""
-
-ANCHOR_MARGIN = 10
-"""Lines by which the content must exceed the view for Textual's anchor to be used.
-
-Freezing blocks of the live reply can shrink it by a line or two, which must never bring
-an anchored view's content below its height.
-"""
+__all__ = ["WINDOW", "LiveReply", "MoreMessages", "ThreadView", "finished_length"]
 
 
-class MoreMessages(Static):
-    """A clickable "▲ k earlier messages" (or "▼ k later messages") line."""
-
-    DEFAULT_CSS = """
-    MoreMessages {
-        width: 1fr;
-        height: 1;
-        margin: 0 0 1 0;
-        color: $text-muted;
-        text-align: center;
-        background: $boost;
-    }
-    MoreMessages:hover {
-        color: $text;
-        background: $primary 20%;
-    }
-    """
-
-    class Pressed(Message):
-        """The user asked for the messages this line stands for."""
-
-        def __init__(self, earlier: bool) -> None:
-            super().__init__()
-            self.earlier = earlier
-            """True for the top ("earlier") line, False for the bottom one."""
-
-    def __init__(self, *, earlier: bool) -> None:
-        super().__init__("", markup=False, classes="-earlier" if earlier else "-later")
-        self.earlier = earlier
-        self.count = 0
-
-    def set_count(self, count: int) -> None:
-        """Shows how many messages are not mounted on this side."""
-        if count == self.count:
-            return
-        self.count = count
-        plural = "" if count == 1 else "s"
-        if self.earlier:
-            label = f"▲ {count} earlier message{plural}"
-        else:
-            label = f"▼ {count} later message{plural}"
-        self.update(Text(label))
-
-    def on_click(self, event: Click) -> None:
-        """Turns a click into a `Pressed` message for the thread view."""
-        event.stop()
-        self.post_message(self.Pressed(self.earlier))
-
-
-def finished_length(source: str, least: int = 2) -> int:
-    """How many leading characters of `source` lie before its last top-level block.
-
-    That prefix is finished: Textual's `Markdown.append` itself re-parses only from the
-    start of the last top-level block, taking every block before it as final, and so
-    does this split (CommonMark decides block structure line by line; what text still to
-    come can change is the open, last, block). Found with the parser Textual's
-    `Markdown` uses, which counts lines by newline characters only. Returns 0 when
-    `source` has fewer than `least` (at least two) blocks.
-    """
-    starts = [
-        token.map[0]
-        for token in _block_parser().parse(source)
-        if token.level == 0 and token.nesting >= 0 and token.map is not None
-    ]
-    if len(starts) < max(least, 2):
-        return 0
-    offset = 0
-    for _ in range(starts[-1]):
-        offset = source.index("\n", offset) + 1
-    return offset
-
-
-@lru_cache(maxsize=1)
-def _block_parser() -> MarkdownIt:
-    """The "gfm-like" parser, built once (construction costs about as much as a parse)."""
-    return MarkdownIt("gfm-like")
-
-
-class LiveReply(Vertical):
-    """The reply being streamed: a header, its finished blocks, and a live Markdown tail.
-
-    Only the last top-level blocks of the reply (the last one is the one more text can
-    still change) are a Textual `Markdown`. The widgets of a `Markdown` are laid out and
-    styled again as it grows, and its blocks add up (an 8 KB reply grew to 53 blocks, 335
-    widgets), so the cost of an append grew with the reply; building a block's widgets
-    (a dozen for a short list) is also the main cost of an append. So the text is split
-    *before* it reaches the `Markdown`: when a batch of text brings the live text to
-    `FREEZE_AT` blocks, the blocks before the last (`finished_length`) go into a `Static`
-    holding one static `rich.markdown.Markdown` (as a finished message is drawn), and a
-    new `Markdown` gets the last block only. A block completed within one batch is never
-    built as widgets, and an append costs the same at the end of a long reply as at its
-    start.
-
-    `write` is synchronous and O(1): it queues the fragment and wakes a feeder worker,
-    which hands everything queued so far to the Markdown in one piece (text arriving
-    while it renders is batched the same way), so a burst of hundreds of fragments costs a
-    few list appends. Fragments written before the widget is mounted wait in the queue.
-    """
-
-    FREEZE_AT = 3
-    """Blocks in the live text at which all but the last are frozen into a `Static`.
-
-    Each freeze builds a new `Markdown` (~5 ms), so freezing at every new block costs
-    more than leaving one finished block in the live `Markdown` for a while; measured at
-    2,000 tokens/s, 3 did best (2 and 4 fell further behind the stream).
-    """
-
-    DEFAULT_CSS = """
-    LiveReply {
-        height: auto;
-        padding: 0 1;
-        margin: 0 0 1 0;
-        border-left: tall $secondary;
-    }
-    LiveReply > .header {
-        height: auto;
-    }
-    LiveReply > .finished {
-        height: auto;
-        margin: 0 0 1 0;
-    }
-    LiveReply > Markdown {
-        margin: 0;
-        padding: 0;
-        background: transparent;
-    }
-    LiveReply > Markdown > MarkdownParagraph:last-child {
-        margin: 0;
-    }
-    """
-
-    def __init__(self, node: ResponseNode, sibling: tuple[int, int], initial: str) -> None:
-        """`initial` is (cleaned) text streamed before this widget existed."""
-        super().__init__(classes="-model -streaming")
-        self.node = node
-        self.sibling = sibling
-        self.markdown = Markdown("", open_links=False)
-        """The live Markdown: the last blocks of the text given so far."""
-        cut = finished_length(initial)
-        # Text shown by the `finished` Statics, and the text given to `self.markdown`.
-        self._finished: list[str] = [initial[:cut]] if cut else []
-        self._tail = ""
-        self._pending: list[str] = [initial[cut:]] if initial[cut:] else []
-        self._wake = asyncio.Event()
-        if self._pending:
-            self._wake.set()
-        self._finishing = False
-        self._feeder: Worker[None] | None = None
-
-    @property
-    def source(self) -> str:
-        """The (cleaned) text handed to the display so far: finished blocks and the tail."""
-        return "".join(self._finished) + self._tail
-
-    def compose(self) -> ComposeResult:
-        """A header line like a finished message's, finished text, then the live tail."""
-        yield Static(
-            header_text(self.node, self.sibling, streaming=True), markup=False, classes="header"
-        )
-        for text in self._finished:
-            yield self._finished_view(text)
-        yield self.markdown
-
-    def on_mount(self) -> None:
-        """Starts feeding the Markdown (children, hence the Markdown, are mounted by now).
-
-        A worker of this widget, so Textual cancels it if the widget goes away.
-        """
-        if not self._finishing:
-            self._feeder = self.run_worker(self._feed(), group="live-reply")
-
-    def write(self, fragment: str) -> None:
-        """Queues cleaned text for the Markdown. Synchronous and cheap."""
-        if self._finishing or not fragment:
-            return
-        self._pending.append(fragment)
-        self._wake.set()
-
-    async def _feed(self) -> None:
-        """Hands queued text to the display until `finish` is called."""
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            text = "".join(self._pending)
-            self._pending.clear()
-            if text:
-                await self._show(text)
-            if self._finishing and not self._pending:
-                break
-
-    async def _show(self, text: str) -> None:
-        """Appends `text` to the live Markdown, or freezes what it finished.
-
-        The tail is parsed only when `text` may start a block: blocks start at the
-        beginning of a line, so `text` must hold a line break or continue a line that is
-        blank so far. At `FREEZE_AT` blocks, a `finished` Static and a new `Markdown`
-        holding the last block replace the old `Markdown` in one frame: repaints wait
-        until the new one is built.
-        """
-        line_so_far = self._tail[self._tail.rfind("\n") + 1 :]
-        tail = self._tail + text
-        may_start = "\n" in text or not line_so_far.strip()
-        cut = finished_length(tail, self.FREEZE_AT) if may_start and "\n" in tail else 0
-        if not cut:
-            self._tail = tail
-            await self.markdown.append(text)
-            return
-        finished, rest = tail[:cut], tail[cut:]
-        old, new = self.markdown, Markdown("", open_links=False)
-        self._finished.append(finished)
-        self.markdown, self._tail = new, rest
-        with self.app.batch_update():
-            await self.mount_all([self._finished_view(finished), new], before=old)
-            if rest:
-                await new.append(rest)
-            await old.remove()
-
-    @staticmethod
-    def _finished_view(text: str) -> RenderedOnce:
-        """Finished blocks as one static renderable (`text` was cleaned when appended)."""
-        return RenderedOnce(markdown_renderable(text), classes="finished")
-
-    async def finish(self) -> None:
-        """Stops feeding, after everything written so far has been rendered."""
-        self._finishing = True
-        self._wake.set()
-        if self._feeder is not None:
-            await self._feeder.wait()
-
-
-class _WorkerDone:
-    """Awaits a worker lazily: no coroutine exists (to warn "never awaited") until awaited."""
-
-    def __init__(self, worker: Worker[None]) -> None:
-        self._worker = worker
-
-    def __await__(self) -> Generator[Any, None, None]:
-        return self._worker.wait().__await__()
-
-
-@dataclass
-class _Live:
-    """A reply being streamed, whether or not its widget is currently mounted."""
-
-    node: ResponseNode
-    sibling: tuple[int, int]
-    # The id of the message the reply follows (None: the path is empty).
-    after_id: str | None
-    # Every cleaned fragment so far, to rebuild the widget if it is mounted again.
-    parts: list[str] = field(default_factory=list)
-    widget: LiveReply | None = None
-
-
-Siblings = list[tuple[int, int] | None]
-"""Each path message's "branch k/n", None where not looked up yet (see `_sibling`)."""
-
-
-def _common_prefix(old: list[ResponseNode], new: list[ResponseNode]) -> int:
-    """How many leading messages are the same response on both paths."""
-    limit = min(len(old), len(new))
-    index = 0
-    while index < limit:
-        a, b = old[index], new[index]
-        if not (a is b or a == b):
-            break
-        index += 1
-    return index
-
-
-class ThreadView(VerticalScroll, can_focus=True):
+class ThreadView(FollowingScroll, can_focus=True):
     """The current path of a conversation, a message cursor, and a live reply."""
 
     DEFAULT_CSS = """
@@ -408,13 +121,11 @@ class ThreadView(VerticalScroll, can_focus=True):
         self._lo = 0
         self._views: list[MessageView] = []
         self._focus: int | None = None
-        self._live: _Live | None = None
+        self._live: LiveState | None = None
         self._earlier = MoreMessages(earlier=True)
         self._later: MoreMessages | None = None
         self._ready = False
         self._deferred: Forest | None = None
-        # Whether new content should scroll into view (the user is at the bottom).
-        self._follow = True
 
     def compose(self) -> ComposeResult:
         """Only the "earlier" line: it is the fixed point new views are mounted after."""
@@ -492,7 +203,7 @@ class ThreadView(VerticalScroll, can_focus=True):
         if live is not None and path and path[-1].response_id == live.node.response_id:
             path = path[:-1]
         self._forest = forest
-        same = _common_prefix(self._path, path)
+        same = common_prefix(self._path, path)
         old_lo, old_hi = self.window
         siblings: Siblings = [None] * len(path)
         # A mounted message is drawn identically if its "branch k/n" is unchanged too.
@@ -501,31 +212,13 @@ class ThreadView(VerticalScroll, can_focus=True):
             if siblings[index] != self._siblings[index]:
                 same = index
                 break
-        was_at_end = old_hi == len(self._path)
-        if self._views and old_lo < same:
-            # The top of the mounted window survives: keep it, and extend to the end if the
-            # window reached the end before (else keep its bottom where it was).
-            lo = old_lo
-            hi = len(path) if was_at_end else min(old_hi, len(path))
-            if hi - lo > MAX_MOUNTED:
-                lo = max(0, hi - WINDOW)
-        else:
-            hi = len(path)
-            lo = max(0, hi - WINDOW)
+        lo, hi = next_window(
+            (old_lo, old_hi), len(self._path), len(path), same, has_views=bool(self._views)
+        )
         old_focus_id = self.focused_response_id
         waits, kept = self._apply(path, siblings, lo, hi, same)
         if self._focus is not None:
-            focus = self._focus
-            if focus < len(path) and path[focus].response_id == old_focus_id:
-                index: int | None = focus
-            else:
-                index = next(
-                    (i for i, node in enumerate(path) if node.response_id == old_focus_id), None
-                )
-            if index is None and kept and path:
-                # A sibling replaced the focused message: the cursor stays at that depth.
-                index = min(self._focus, len(path) - 1)
-            self._focus = index
+            self._focus = refocus(path, self._focus, old_focus_id, kept=kept > 0)
             self._sync_focus_classes()
         if not kept:
             # Another thread altogether: start at its end, following new text (unless the
@@ -670,7 +363,7 @@ class ThreadView(VerticalScroll, can_focus=True):
             await widget.finish()
             await widget.remove()
 
-        return _WorkerDone(self.run_worker(stop_and_remove(), group="thread-view"))
+        return WorkerDone(self.run_worker(stop_and_remove(), group="thread-view"))
 
     # -- streaming -------------------------------------------------------------------------
 
@@ -684,29 +377,20 @@ class ThreadView(VerticalScroll, can_focus=True):
         """
         if not self._ready:
             # Shown once the view is mounted and shows a path ending at the parent.
-            self._live = _Live(node=node, sibling=sibling, after_id=node.parent_id)
+            self._live = LiveState(node=node, sibling=sibling, after_id=node.parent_id)
             return AwaitComplete.nothing()
         waits: list[Awaitable[object]] = []
         if self._live is not None and self._live.widget is not None:
             waits.append(self._retire(self._live.widget))
         self._live = None
-        path, siblings = self._path, self._siblings
-        ids = [n.response_id for n in path]
-        if node.response_id in ids:
-            cut = ids.index(node.response_id)
-        elif node.parent_id in ids:
-            cut = ids.index(node.parent_id) + 1
-        else:
-            cut = len(path)
-        path, siblings = path[:cut], siblings[:cut]
+        cut = live_cut(self._path, node)
+        path, siblings = self._path[:cut], self._siblings[:cut]
         after_id = path[-1].response_id if path else None
-        self._live = _Live(node=node, sibling=sibling, after_id=after_id)
+        self._live = LiveState(node=node, sibling=sibling, after_id=after_id)
         old_focus_id = self.focused_response_id
         if self._focus is not None and self._focus >= len(path):
             self._focus = len(path) - 1 if path else None
-        hi = len(path)
-        lo = self._lo if hi - self._lo <= MAX_MOUNTED else max(0, hi - WINDOW)
-        lo = min(lo, max(0, hi - WINDOW))
+        lo, hi = window_to_end(self._lo, len(path))
         waits.extend(self._apply(path, siblings, lo, hi, len(path))[0])
         self._announce_focus(old_focus_id)
         return AwaitComplete(*waits)
@@ -902,64 +586,10 @@ class ThreadView(VerticalScroll, can_focus=True):
         else:
             self.load_later()
 
-    # -- scrolling -------------------------------------------------------------------------
-
-    @property
-    def following(self) -> bool:
-        """True when new content scrolls into view (the view was at the bottom)."""
-        return self._follow
-
-    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
-        """Tracks whether the user is at the bottom; at the very top, loads earlier messages.
-
-        Content growing does not move `scroll_y`, so this only sees the user's (and our
-        own) scrolling: exactly what decides whether to follow new text.
-        """
-        super().watch_scroll_y(old_value, new_value)
-        self._follow = new_value >= self.max_scroll_y - FOLLOW_SLACK
-        if not self._follow:
-            self._drop_anchor()
-        if new_value <= 0 < old_value and self._lo > 0:
+    def reached_top(self) -> None:
+        """At the very top of the mounted window: load the earlier messages."""
+        if self._lo > 0:
             self.call_later(self.load_earlier)
-
-    def watch_virtual_size(self) -> None:
-        """The content grew or shrank: stay at the bottom if we were there.
-
-        Deferred with `call_next` because Textual sets the container size just after the
-        virtual size, and `max_scroll_y` needs both.
-        """
-        if self._follow:
-            self.call_next(self._stick_to_end)
-
-    def on_resize(self) -> None:
-        """A taller view may now exceed its content: re-check the anchor (and the end).
-
-        The content's size alone may not change, so `watch_virtual_size` would not run.
-        """
-        if self._follow:
-            self.call_next(self._stick_to_end)
-
-    def _stick_to_end(self) -> None:
-        """Scrolls to the bottom if still following (the user may have scrolled since).
-
-        Then anchors the view (see the module notes) if it follows and its content is
-        more than `ANCHOR_MARGIN` lines taller than the view.
-        """
-        if self._follow and self.scroll_y != self.max_scroll_y:
-            # `force`: a view with nothing to scroll ignores scrolling, even back from the
-            # negative offset an anchor leaves when the view outgrew its content.
-            self.scroll_end(animate=False, immediate=True, force=True)
-        anchor = self._follow and self.max_scroll_y >= ANCHOR_MARGIN
-        if anchor != self.is_anchored:
-            self.anchor(anchor)
-
-    def _drop_anchor(self) -> None:
-        """Stops anchoring before a change that may shrink the content (see module notes).
-
-        The next size change re-anchors through `_stick_to_end` if still appropriate.
-        """
-        if self.is_anchored:
-            self.anchor(False)
 
     # -- links -----------------------------------------------------------------------------
 

@@ -55,7 +55,7 @@ def view_of(screen: MainScreen, rid: str) -> AnnotatedMessageView:
 
 
 def tree_label(screen: MainScreen, rid: str) -> str:
-    node = screen.tree.node_for(rid)
+    node = screen.forest_pane.node_for(rid)
     assert node is not None, f"{rid} is materialised in the tree"
     return node.label.plain
 
@@ -198,7 +198,7 @@ async def test_forest_keys_act_on_the_node(server: GroveServer) -> None:
         b = await branched(screen, pilot)
         screen.action_open_conversation(b.cid)
         await settle(pilot)
-        tree = screen.tree
+        tree = screen.forest_pane
         tree.focus()
         node = tree.node_for(b.m2)
         assert node is not None
@@ -268,7 +268,7 @@ async def test_bookmark_jumps_in_tree_order(server: GroveServer) -> None:
             await settle(pilot)
             assert screen.thread.focused_response_id == expected
             assert screen.forest.leaf_id == leaf
-            item = screen.tree.cursor_item
+            item = screen.forest_pane.cursor_item
             assert item is not None and expected in item.response_ids
 
         await jump("right_square_bracket", b.m1, b.m1)  # off the path: selected as leaf
@@ -305,7 +305,7 @@ async def test_hoist_and_unhoist(server: GroveServer) -> None:
         b = await branched(screen, pilot)
         screen.action_open_conversation(b.cid)
         await settle(pilot)
-        tree = screen.tree
+        tree = screen.forest_pane
         tree.focus()
         node = tree.node_for(b.m2)
         assert node is not None

@@ -207,7 +207,7 @@ async def test_message_text_is_inert(server: GroveServer) -> None:
 
 async def test_links_open_only_http_after_confirmation(server: GroveServer, monkeypatch) -> None:
     opened: list[str] = []
-    monkeypatch.setattr("grove_explorer.app.screens.main.webbrowser.open", opened.append)
+    monkeypatch.setattr("grove_explorer.app.screens.main.navigation.webbrowser.open", opened.append)
     app = make_app(server.address)
     async with app.run_test(size=SIZE) as pilot:
         screen = await main_screen(pilot)

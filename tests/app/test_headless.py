@@ -390,7 +390,7 @@ def test_documents_keep_exact_text_except_on_a_terminal(
 ) -> None:
     import io
 
-    from grove_explorer.app.headless import Outcome, _emit
+    from grove_explorer.app.headless import Outcome, emit
 
     class Terminal(io.StringIO):
         def isatty(self) -> bool:
@@ -400,8 +400,8 @@ def test_documents_keep_exact_text_except_on_a_terminal(
     for stream_type, expected in ((io.StringIO, text), (Terminal, "# T\n\nRed [31mx[0m\n")):
         stream = stream_type()
         monkeypatch.setattr(sys, "stdout", stream)
-        _emit(Outcome(text, raw_text=True))
+        emit(Outcome(text, raw_text=True))
         assert stream.getvalue() == expected
     target = tmp_path / "doc.md"
-    _emit(Outcome(text, raw_text=True, output_file=target))
+    emit(Outcome(text, raw_text=True, output_file=target))
     assert target.read_bytes().decode("utf-8") == text, "files keep the exact text"

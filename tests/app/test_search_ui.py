@@ -148,7 +148,7 @@ async def test_enter_jumps_to_a_hit_in_another_conversation(server: GroveServer)
         assert main.thread.focused_response_id == lib.zebra_question
         assert main.thread.has_focus
         assert [n.response_id for n in main.thread.path] == [lib.zebra_question]
-        item = main.tree.cursor_item
+        item = main.forest_pane.cursor_item
         assert item is not None and lib.zebra_question in item.response_ids
         assert main.title == "Savanna questions"
         # The query is kept for the next `/`, with its results.

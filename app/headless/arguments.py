@@ -1,0 +1,178 @@
+"""The headless commands' arguments: one subparser each, and the checks argparse cannot do."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from grove_explorer.app.headless.common import (
+    MAX_SAMPLES,
+    UsageError,
+)
+
+
+def _positive_count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 1 <= value <= MAX_SAMPLES:
+        raise argparse.ArgumentTypeError(f"must be between 1 and {MAX_SAMPLES}, not {value}")
+    return value
+
+
+def _common_options() -> argparse.ArgumentParser:
+    """Connection flags accepted after the subcommand too (`grove ls --server H:P`).
+
+    Their default is SUPPRESS: argparse copies a subcommand's defaults over the values
+    given before the subcommand, so a plain default would erase `grove --server H:P ls`.
+    """
+    common = argparse.ArgumentParser(add_help=False)
+    group = common.add_argument_group("connection")
+    group.add_argument(
+        "--server",
+        metavar="HOST:PORT",
+        default=argparse.SUPPRESS,
+        help="use a running Grove server (default: $XAI_API_HOST, else an embedded one "
+        "started for this command)",
+    )
+    group.add_argument(
+        "--db",
+        type=Path,
+        default=argparse.SUPPRESS,
+        help="SQLite file of the embedded server (default: the app's)",
+    )
+    group.add_argument(
+        "--config",
+        type=Path,
+        default=argparse.SUPPRESS,
+        help="config file to read instead of the default",
+    )
+    return common
+
+
+def _json_flag(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument(
+        "--json", action="store_true", help=f"print {what} as JSON (exact text) for scripts"
+    )
+
+
+CONV_HELP = "conversation: its id, a unique prefix of it (4+ characters) or its exact title"
+LEAF_HELP = "end the current path at this response (id or unique prefix; default: the newest)"
+
+
+def add_headless_commands(commands: Any) -> None:
+    """Declares ls, show, search, sample, export and import on `grove`'s subparsers."""
+    common = _common_options()
+
+    ls = commands.add_parser(
+        "ls",
+        parents=[common],
+        help="list conversations, newest first",
+        description="List your conversations, newest first: id, last update, response "
+        "count, star and title.",
+    )
+    _json_flag(ls, "the list")
+
+    show = commands.add_parser(
+        "show",
+        parents=[common],
+        help="print a conversation's current path",
+        description="Print the messages on a conversation's current path (the path to the "
+        "newest response, as the explorer opens it).",
+    )
+    show.add_argument("conv", metavar="CONV", help=CONV_HELP)
+    show.add_argument("--leaf", metavar="RESPONSE", help=LEAF_HELP)
+    _json_flag(show, "the path")
+
+    search = commands.add_parser(
+        "search",
+        parents=[common],
+        help="full-text search over your conversations",
+        description="Search messages, titles, tags and notes. QUERY takes words, "
+        '"phrases", prefix*, OR, NOT and filters: sender:human|model, model:NAME, tag:X, '
+        "rated:+|-, bookmarked, partial.",
+    )
+    search.add_argument("query", metavar="QUERY", help="what to look for")
+    search.add_argument("--limit", type=_positive_count, default=None, help="at most N hits")
+    _json_flag(search, "the hits")
+
+    sample = commands.add_parser(
+        "sample",
+        parents=[common],
+        help="sample N replies in parallel at the end of the current path",
+        description="Resample the current path's last model reply N times in parallel "
+        "(or, when the path ends with a human message, sample N replies to it). With "
+        "--seed S, sample i uses seed S+i, so a batch is reproducible. Prints one row per "
+        "sample: #, id, seed, tokens, mean logprob, time and the first line.",
+    )
+    sample.add_argument("conv", metavar="CONV", help=CONV_HELP)
+    sample.add_argument(
+        "-n",
+        "--n",
+        type=_positive_count,
+        default=4,
+        metavar="N",
+        help=f"how many samples (1-{MAX_SAMPLES}; default: 4)",
+    )
+    sample.add_argument(
+        "--temperature", type=float, metavar="T", help="sampling temperature (default: model's)"
+    )
+    sample.add_argument("--top-p", type=float, metavar="P", help="nucleus sampling mass")
+    sample.add_argument("--max-tokens", type=int, metavar="N", help="longest reply in tokens")
+    sample.add_argument("--seed", type=int, metavar="S", help="seed of the first sample")
+    sample.add_argument(
+        "--model",
+        dest="sample_model",
+        metavar="NAME",
+        help="model to sample from (default: the model of the reply resampled, or of the "
+        "path's latest reply)",
+    )
+    sample.add_argument("--leaf", metavar="RESPONSE", help=LEAF_HELP)
+    _json_flag(sample, "the samples")
+
+    export = commands.add_parser(
+        "export",
+        parents=[common],
+        help="write a conversation as Markdown, JSON, preference pairs or Graphviz",
+        description="Export a conversation. md: the current path (--path, default) or "
+        "every branch (--all) as Markdown; json: the whole forest, lossless (tokens with "
+        "logprobs included), for `grove import`; jsonl-pairs: preference pairs "
+        "(prompt/chosen/rejected) from rated or picked sibling replies; dot: the tree for "
+        "Graphviz (`dot -Tsvg`).",
+    )
+    export.add_argument("conv", metavar="CONV", help=CONV_HELP)
+    export.add_argument(
+        "--format",
+        choices=("md", "json", "jsonl-pairs", "dot"),
+        default="md",
+        help="output format (default: md)",
+    )
+    scope = export.add_mutually_exclusive_group()
+    scope.add_argument(
+        "--path", action="store_true", help="md: only the current path (the default)"
+    )
+    scope.add_argument("--all", action="store_true", help="md: every branch of the forest")
+    export.add_argument("--leaf", metavar="RESPONSE", help=LEAF_HELP)
+    export.add_argument(
+        "-o", "--output", type=Path, metavar="FILE", help="write to FILE instead of stdout"
+    )
+
+    import_ = commands.add_parser(
+        "import",
+        parents=[common],
+        help="create a conversation from a `grove export --format json` file",
+        description="Restore an exported forest as a new conversation (new ids and times, "
+        "everything else as exported) and print its id.",
+    )
+    import_.add_argument("file", metavar="FILE", help="the JSON file ('-' reads stdin)")
+    _json_flag(import_, "the new conversation")
+
+
+def check_usage(args: argparse.Namespace) -> None:
+    """Contradictions argparse cannot express; raised before any server starts."""
+    if args.command == "export" and args.format != "md" and (args.path or args.all):
+        raise UsageError(
+            f"--path and --all choose the Markdown scope; drop them for --format {args.format}."
+        )

@@ -1,0 +1,116 @@
+"""`grove ls`, `grove show` and `grove search`: reading what the server stores."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from grove_explorer.app.headless.common import (
+    Outcome,
+    find_leaf,
+    local_time,
+    one_line,
+    open_conversation,
+    short_id,
+    table,
+    wire_time,
+)
+from grove_explorer.app.safe_text import clean
+from grove_explorer.client import (
+    AsyncGrok,
+)
+from grove_explorer.client.export import (
+    DocumentTree,
+    conversation_metadata,
+    dumps,
+    export_json,
+    sampling_summary,
+)
+
+
+async def cmd_ls(grok: AsyncGrok, args: argparse.Namespace) -> Outcome:
+    """`grove ls`: every conversation, newest first."""
+    listed = await grok.list_conversations()
+    items: list[dict[str, Any]] = []
+    for c in listed:
+        items.append(
+            {
+                "conversation_id": c.conversation_id,
+                "title": c.title,
+                "starred": c.starred,
+                "create_time": wire_time(c, "create_time"),
+                "update_time": wire_time(c, "update_time"),
+                "response_count": c.response_count,
+            }
+        )
+    if args.json:
+        return Outcome(dumps(items) + "\n")
+    if not items:
+        return Outcome()
+    rows = [
+        [
+            short_id(i["conversation_id"]),
+            local_time(i["update_time"]),
+            str(i["response_count"]),
+            ("★ " if i["starred"] else "") + (one_line(i["title"]) or "(untitled)"),
+        ]
+        for i in items
+    ]
+    return Outcome(table(["ID", "UPDATED", "RESPONSES", "TITLE"], rows, right={2}))
+
+
+async def cmd_show(grok: AsyncGrok, args: argparse.Namespace) -> Outcome:
+    """`grove show CONV`: the messages of the current path."""
+    conversation = await open_conversation(grok, args.conv)
+    leaf = find_leaf(conversation, args.leaf)
+    document = export_json(conversation, {})
+    forest = DocumentTree.of(document)
+    path = forest.path(leaf.response_id if leaf else None)
+    if args.json:
+        payload = conversation_metadata(conversation)
+        payload["leaf_response_id"] = leaf.response_id if leaf else None
+        payload["path"] = [{k: v for k, v in r.items() if k != "tokens"} for r in path]
+        return Outcome(dumps(payload) + "\n")
+    meta = [f"id {conversation.conversation_id}", f"{len(document['responses'])} responses"]
+    if conversation.starred:
+        meta.append("starred")
+    if path:
+        meta.append(f"path of {len(path)}")
+    lines = [one_line(conversation.title) or "(untitled)", " · ".join(meta), ""]
+    for response in path:
+        head = [response["sender"], short_id(response["response_id"])]
+        if response["model_name"]:
+            head.append(response["model_name"])
+        if response["manual"]:
+            head.append("manual")
+        sampling = sampling_summary(response["sampling_params"])
+        if sampling:
+            head.append(sampling)
+        if response["sender"] == "model" and not response["manual"]:
+            head.append(f"{response['token_count']} tokens")
+        k, n = forest.position(response)
+        if n > 1:
+            head.append(f"branch {k}/{n}")
+        if response["partial"]:
+            head.append("partial")
+        lines += [f"── {' · '.join(head)} ──", clean(response["message"]), ""]
+    return Outcome("\n".join(lines))
+
+
+async def cmd_search(grok: AsyncGrok, args: argparse.Namespace) -> Outcome:
+    """`grove search QUERY`: hits best first."""
+    hits = await grok.search(args.query, limit=args.limit or 0)
+    if args.json:
+        return Outcome(dumps([hit.model_dump(mode="json") for hit in hits]) + "\n")
+    if not hits:
+        return Outcome()
+    rows = [
+        [
+            short_id(hit.conversation_id),
+            short_id(hit.response_id or None),
+            hit.field,
+            f"{one_line(hit.conversation_title, 40) or '(untitled)'}: {one_line(hit.snippet)}",
+        ]
+        for hit in hits
+    ]
+    return Outcome(table(["CONVERSATION", "RESPONSE", "FIELD", "MATCH"], rows, right=set()))

@@ -1,0 +1,86 @@
+"""`grove export` and `grove import`: a conversation out to a file format, and back in."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from grove_explorer.app.headless.common import (
+    CommandError,
+    Outcome,
+    find_leaf,
+    open_conversation,
+)
+from grove_explorer.client import (
+    AsyncGrok,
+)
+from grove_explorer.client.export import (
+    collect_tokens,
+    conversation_metadata,
+    dumps,
+    export_json,
+    import_request,
+    preference_pairs,
+    to_dot,
+    to_jsonl,
+    to_markdown,
+)
+
+
+async def cmd_export(grok: AsyncGrok, args: argparse.Namespace) -> Outcome:
+    """`grove export CONV`: one of the formats of `client.export`."""
+    conversation = await open_conversation(grok, args.conv)
+    leaf = find_leaf(conversation, args.leaf)
+    leaf_id = leaf.response_id if leaf is not None and args.leaf is not None else None
+    tokens = await collect_tokens(conversation) if args.format == "json" else {}
+    document = export_json(conversation, tokens)
+    outcome = Outcome(output_file=args.output)
+    if args.format == "json":
+        outcome.stdout = dumps(document) + "\n"
+    elif args.format == "jsonl-pairs":
+        outcome.stdout = to_jsonl(preference_pairs(document, leaf_id=leaf_id))
+    elif args.format == "dot":
+        outcome.stdout = to_dot(document, leaf_id=leaf_id)
+        outcome.raw_text = True
+    else:
+        outcome.stdout = to_markdown(document, leaf_id=leaf_id, all_branches=args.all)
+        outcome.raw_text = True
+    return outcome
+
+
+def _read_import_file(name: str) -> Any:
+    """The JSON of FILE (or stdin), or a CommandError saying why it cannot be used."""
+    label = "stdin" if name == "-" else name
+    try:
+        text = sys.stdin.read() if name == "-" else Path(name).read_text(encoding="utf-8")
+    except OSError as error:
+        raise CommandError(f"cannot read {label}: {error.strerror or error}.") from None
+    except UnicodeDecodeError:
+        raise CommandError(f"{label} is not UTF-8 text.") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise CommandError(
+            f"{label} is not valid JSON (line {error.lineno}, column {error.colno}: {error.msg})."
+        ) from None
+
+
+def prepare_import(args: argparse.Namespace) -> None:
+    """Reads and checks the import file before any server starts (a bad file costs nothing)."""
+    data = _read_import_file(args.file)
+    try:
+        args.import_request = import_request(data)
+    except ValueError as error:
+        label = "stdin" if args.file == "-" else args.file
+        raise CommandError(f"{label}: {error}") from None
+
+
+async def cmd_import(grok: AsyncGrok, args: argparse.Namespace) -> Outcome:
+    """`grove import FILE`: a new conversation from an export; prints its id."""
+    conversation = await grok.import_conversation(args.import_request)
+    if args.json:
+        return Outcome(dumps(conversation_metadata(conversation)) + "\n")
+    return Outcome(conversation.conversation_id + "\n")

@@ -1,0 +1,33 @@
+"""The Compare screen: sibling samples side by side, sampled in parallel, diffed by word.
+
+`core` holds the columns and their drawing, `screen` the keys, `sampling_form` the params
+form of the next batch.
+"""
+
+from grove_explorer.app.screens.compare.core import (
+    DEFAULT_SAMPLES,
+    FLUSH_HZ,
+    MAX_SAMPLES,
+    SORT_LABELS,
+    SORTS,
+)
+from grove_explorer.app.screens.compare.sampling_form import (
+    BatchSettings,
+    SamplingScreen,
+    describe_sampling,
+    parse_sampling,
+)
+from grove_explorer.app.screens.compare.screen import CompareScreen
+
+__all__ = [
+    "DEFAULT_SAMPLES",
+    "FLUSH_HZ",
+    "MAX_SAMPLES",
+    "SORTS",
+    "SORT_LABELS",
+    "BatchSettings",
+    "CompareScreen",
+    "SamplingScreen",
+    "describe_sampling",
+    "parse_sampling",
+]

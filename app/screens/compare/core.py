@@ -1,0 +1,550 @@
+"""The compare screen's core: its columns, how they follow the service, how they are drawn.
+
+`CompareCore` keeps one `SampleColumn` per sibling sample, re-keys a streaming column when
+its placeholder is stored, and draws coalesced: token events only queue text, and one
+timer draws every dirty column at most `FLUSH_HZ` times a second. Sorting, hiding and the
+word diff are applied in one pass (`_apply_view`). The keys live in `screen.py`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import ScrollableContainer
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.widgets import Footer, Header, Static
+
+from grove_explorer.app import events
+from grove_explorer.app.diffing import common_prefix_words, similarity, word_diff, words
+from grove_explorer.app.errors import describe_error, error_title
+from grove_explorer.app.events import connect_service
+from grove_explorer.app.safe_text import clean, first_line
+from grove_explorer.app.screens.compare.sampling_form import describe_sampling
+from grove_explorer.app.widgets.sample_column import MARKER, SampleColumn
+from grove_explorer.app.workers import run_service_call
+from grove_explorer.client.events import StreamFailed
+from grove_explorer.client.forest import Forest
+from grove_explorer.client.models import ResponseNode
+from grove_explorer.client.sampler import SamplingParams
+from grove_explorer.client.service import ConversationService
+
+DEFAULT_SAMPLES = 4
+"""Samples drawn by `R` without a count prefix."""
+
+MAX_SAMPLES = 16
+"""Upper bound of one batch: each sample is a server stream and a live column."""
+
+FLUSH_HZ = 20
+"""How often, at most, streamed text is drawn (all dirty columns in one frame)."""
+
+SORTS: tuple[str, ...] = ("sampled", "length", "logprob", "time")
+SORT_LABELS = {
+    "sampled": "order sampled",
+    "length": "length (shortest first)",
+    "logprob": "mean logprob (highest first)",
+    "time": "total time (fastest first)",
+}
+
+
+class SampleRow(ScrollableContainer, can_focus=False):
+    """The row of columns; scrolls both ways, so vertical scrolling moves every column.
+
+    Not focusable: its arrow-key bindings would shadow the screen's column movement.
+    """
+
+    DEFAULT_CSS = """
+    SampleRow {
+        layout: horizontal;
+        height: 1fr;
+        overflow: auto auto;
+        padding: 0 0 0 1;
+    }
+    """
+
+
+class CompareCore(Screen[str | None]):
+    """State, columns and drawing of the compare screen; see `CompareScreen` for the keys."""
+
+    def __init__(
+        self,
+        service: ConversationService,
+        conversation_id: str,
+        response_id: str,
+        *,
+        samples: int = 0,
+        sampling: SamplingParams | None = None,
+    ) -> None:
+        """Compares the siblings of `response_id`; samples `samples` more at once if > 0."""
+        super().__init__()
+        self.service = service
+        self.conversation_id = conversation_id
+        forest = service.forest(conversation_id)
+        anchor = forest.responses[response_id]
+        self.parent_id: str | None = anchor.parent_id
+        self.sampling = sampling
+        """Parameters of the next batch (None: the server's defaults)."""
+        self.model_name: str | None = None
+        """The next batch's model (None: the conversation's)."""
+        self.sort = "sampled"
+        self.diff_mode = False
+        self.reference_id: str | None = None
+        self.count_prefix = ""
+        self.hidden: set[str] = set()
+        self.focused_id: str | None = response_id
+        self._anchor_id = response_id
+        self._initial_samples = samples
+        self._columns: dict[str, SampleColumn] = {}
+        # Column ids in the order their samples joined the forest (the "sampled" sort).
+        self._order: list[str] = []
+        self._dirty: set[str] = set()
+        self._flush_timer: Timer | None = None
+        self._view_pending = False
+        self._reconcile_pending = False
+        self._errors_shown: set[str] = set()
+        # Placeholder ids already asked to stop.
+        self._stopping: set[str] = set()
+        # Set when this screen starts a batch: its first new column takes the highlight.
+        self._focus_new = False
+        self.common_prefix = 0
+        """Words all shown finished samples share (computed in diff mode)."""
+        self._unsubscribe: Callable[[], None] | None = None
+        for node in self._sibling_nodes(forest):
+            self._new_column(node, forest)
+
+    # -- layout ------------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield Header(show_clock=False)
+        with SampleRow(id="columns"):
+            yield from (self._columns[rid] for rid in self._order)
+        yield Static(id="compare-status", markup=False)
+        yield Footer()
+
+    @property
+    def row(self) -> ScrollableContainer:
+        """The scrollable row holding every column."""
+        return self.query_one(SampleRow)
+
+    @property
+    def columns(self) -> list[SampleColumn]:
+        """Every column (hidden ones too), in display order."""
+        return [c for c in self.row.children if isinstance(c, SampleColumn)]
+
+    @property
+    def visible_columns(self) -> list[SampleColumn]:
+        """The columns shown, in display order."""
+        return [c for c in self.columns if c.response_id not in self.hidden]
+
+    def column(self, response_id: str) -> SampleColumn | None:
+        """The column of a sample (by stored id, or placeholder id while streaming)."""
+        return self._columns.get(response_id)
+
+    @property
+    def focused_column(self) -> SampleColumn | None:
+        """The highlighted column."""
+        return self._columns.get(self.focused_id) if self.focused_id else None
+
+    @property
+    def streaming_ids(self) -> list[str]:
+        """Placeholder ids of the samples still streaming."""
+        return [rid for rid in self._order if self._columns[rid].streaming]
+
+    def on_mount(self) -> None:
+        self._unsubscribe = connect_service(self.service, self)
+        forest = self._forest()
+        parent = forest.responses.get(self.parent_id) if forest and self.parent_id else None
+        about = first_line(parent.message, 60) if parent is not None else ""
+        self.title = f"Compare · {about}" if about else "Compare samples"
+        if self.focused_id not in self._columns:
+            self.focused_id = self._order[0] if self._order else None
+        self._sync_focus()
+        self._refresh_status()
+        if self._initial_samples > 0:
+            self._start_batch(self._initial_samples)
+
+    def on_unmount(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        if self._flush_timer is not None:
+            self._flush_timer.stop()
+
+    # -- model -------------------------------------------------------------------------------
+
+    def _forest(self) -> Forest | None:
+        try:
+            return self.service.forest(self.conversation_id)
+        except KeyError:
+            return None
+
+    def _sibling_nodes(self, forest: Forest) -> list[ResponseNode]:
+        """The model (and manual) children of the parent, oldest first."""
+        nodes = (forest.responses[rid] for rid in forest.children_of(self.parent_id))
+        return [node for node in nodes if not node.is_human]
+
+    def _sibling(self, forest: Forest | None, response_id: str) -> tuple[int, int]:
+        if forest is None or response_id not in forest.responses:
+            return (0, 0)
+        return forest.sibling_index(response_id)
+
+    def _new_column(self, node: ResponseNode, forest: Forest | None) -> SampleColumn:
+        column = SampleColumn(node, self._sibling(forest, node.response_id))
+        self._columns[node.response_id] = column
+        self._order.append(node.response_id)
+        return column
+
+    def _rekey(self, old: str, new: str) -> None:
+        """A placeholder became a stored response: its column now goes by the new id."""
+        self._columns[new] = self._columns.pop(old)
+        self._order[self._order.index(old)] = new
+        if old in self.hidden:
+            self.hidden.discard(old)
+            self.hidden.add(new)
+        if self.focused_id == old:
+            self.focused_id = new
+        if self.reference_id == old:
+            self.reference_id = new
+        self._dirty.discard(old)
+        self._stopping.discard(old)
+
+    def _remove_column(self, response_id: str) -> None:
+        column = self._columns.pop(response_id, None)
+        if column is None:
+            return
+        visible = [c.response_id for c in self.visible_columns]
+        self._order.remove(response_id)
+        self.hidden.discard(response_id)
+        self._dirty.discard(response_id)
+        self._stopping.discard(response_id)
+        if self.focused_id == response_id:
+            index = visible.index(response_id) if response_id in visible else 0
+            rest = [rid for rid in visible if rid != response_id]
+            self.focused_id = rest[min(index, len(rest) - 1)] if rest else None
+        if self.reference_id == response_id:
+            self.reference_id = None
+        column.remove()
+        self._sync_focus()
+
+    def _refresh_siblings(self) -> None:
+        """Updates every "k/n" (a new sample changes n for all)."""
+        forest = self._forest()
+        for rid, column in self._columns.items():
+            column.set_sibling(self._sibling(forest, rid))
+
+    # -- service events ----------------------------------------------------------------------
+
+    @on(events.ConversationDeleted)
+    def _on_conversation_deleted(self, message: events.ConversationDeleted) -> None:
+        if message.event.conversation_id == self.conversation_id:
+            self.dismiss(None)
+
+    @on(events.TokensAppended)
+    def _on_tokens_appended(self, message: events.TokensAppended) -> None:
+        event = message.event
+        if event.conversation_id != self.conversation_id:
+            return
+        column = self._columns.get(event.response_id)
+        if column is not None:
+            column.append(event.text, len(event.tokens))
+            self._dirty.add(event.response_id)
+            self._schedule_flush()
+
+    @on(events.ResponseAdded)
+    def _on_response_added(self, message: events.ResponseAdded) -> None:
+        if message.event.conversation_id == self.conversation_id:
+            self._response_added(message.event.node)
+
+    @on(events.ResponseCompleted)
+    def _on_response_completed(self, message: events.ResponseCompleted) -> None:
+        event = message.event
+        if event.conversation_id == self.conversation_id:
+            self._response_completed(event.placeholder_id, event.node)
+
+    @on(events.StreamFailed)
+    def _on_stream_failed(self, message: events.StreamFailed) -> None:
+        if message.event.conversation_id == self.conversation_id:
+            self._stream_failed(message.event)
+
+    @on(events.LeafMoved)
+    def _on_leaf_moved(self, message: events.LeafMoved) -> None:
+        # A cancelled stream's placeholder is dropped with only this event to say so.
+        if message.event.conversation_id == self.conversation_id:
+            self._schedule_reconcile()
+
+    def _stream_failed(self, event: StreamFailed) -> None:
+        """Drops the failed sample's column, or keeps it when the server kept its partial.
+
+        A partial reply was announced by `ResponseCompleted` first, which re-keyed its
+        column to the stored id: that column stays, with what the model wrote.
+        """
+        partial = event.partial
+        if partial is not None:
+            if event.placeholder_id in self._columns:  # not re-keyed yet: do it now
+                self._response_completed(event.placeholder_id, partial)
+            if partial.response_id not in self._columns:
+                return
+        elif event.placeholder_id in self._columns:
+            self._remove_column(event.placeholder_id)
+            self._refresh_siblings()
+            self._schedule_view()
+        else:
+            return
+        sentence = describe_error(event.error)  # the server says so when it kept a partial
+        if sentence not in self._errors_shown:
+            self._errors_shown.add(sentence)
+            self.notify(
+                sentence,
+                title=error_title(event.error, "Sampling failed"),
+                severity="error",
+                timeout=10,
+                markup=False,
+            )
+
+    def _response_added(self, node: ResponseNode) -> None:
+        if node.parent_id != self.parent_id or node.is_human:
+            return
+        column = self._columns.get(node.response_id)
+        if column is not None:
+            if not node.streaming:
+                column.update_node(node)
+            return
+        column = self._new_column(node, self._forest())
+        self.row.mount(column)
+        self._refresh_siblings()
+        if self.focused_id is None or (self._focus_new and node.streaming):
+            self._focus_new = False
+            self.focused_id = node.response_id
+            self._sync_focus()
+        self._schedule_view()
+
+    def _response_completed(self, placeholder_id: str, node: ResponseNode) -> None:
+        if placeholder_id not in self._columns:
+            # Not a placeholder we were showing (e.g. it started before this screen).
+            self._response_added(node)
+            return
+        self._rekey(placeholder_id, node.response_id)
+        self._columns[node.response_id].complete(node)
+        self._refresh_siblings()
+        self._schedule_view()
+
+    # -- coalesced drawing -------------------------------------------------------------------
+
+    def _schedule_flush(self) -> None:
+        """Draws queued text within 1/FLUSH_HZ s: one content update per dirty column."""
+        if self._flush_timer is None:
+            self._flush_timer = self.set_timer(1 / FLUSH_HZ, self._flush)
+
+    def _flush(self) -> None:
+        self._flush_timer = None
+        dirty, self._dirty = self._dirty, set()
+        for rid in dirty:
+            column = self._columns.get(rid)
+            if column is not None:
+                column.flush()
+
+    def _schedule_view(self) -> None:
+        """Re-sorts and re-diffs once after a burst of structural changes."""
+        if not self._view_pending:
+            self._view_pending = True
+            self.call_later(self._apply_view)
+
+    def _apply_view(self) -> None:
+        self._view_pending = False
+        self._apply_order()
+        self._apply_diff()
+        self._refresh_status()
+
+    def _sort_key(self, column: SampleColumn) -> tuple[Any, ...]:
+        node = column.node
+        if self.sort == "length":
+            return (len(words(column.text)),)
+        if self.sort == "logprob":
+            mean = node.mean_logprob
+            return (mean is None, -(mean or 0.0))
+        if self.sort == "time":
+            known = not column.streaming and node.total_time > 0
+            return (not known, node.total_time)
+        return ()
+
+    def ordered_ids(self) -> list[str]:
+        """Every column id in display order: the current sort, ties in sampling order."""
+        if self.sort == "sampled":
+            return list(self._order)
+        return sorted(self._order, key=lambda rid: self._sort_key(self._columns[rid]))
+
+    def _apply_order(self) -> None:
+        wanted = [self._columns[rid] for rid in self.ordered_ids()]
+        row = self.row
+        current = [c for c in row.children if isinstance(c, SampleColumn)]
+        if current == wanted:
+            return
+        previous: SampleColumn | None = None
+        for column in wanted:
+            if column.parent is not row:
+                continue  # still being mounted; it joins at the end
+            if previous is None:
+                row.move_child(column, before=0)
+            else:
+                row.move_child(column, after=previous)
+            previous = column
+        self.call_after_refresh(self._scroll_to_focused)
+
+    def _apply_diff(self) -> None:
+        if not self.diff_mode:
+            for column in self._columns.values():
+                column.show_markdown()
+            return
+        reference = self._columns.get(self.reference_id) if self.reference_id else None
+        if reference is None or reference.streaming:
+            reference = next((c for c in self.visible_columns if not c.streaming), None)
+            self.reference_id = reference.response_id if reference else None
+        finished = [c for c in self.visible_columns if not c.streaming]
+        texts = [clean(c.text) for c in finished]
+        prefix = common_prefix_words(texts) if len(texts) > 1 else 0
+        # Samples that differ from their first word need no marker: nothing is shared.
+        diverge = prefix > 0 and any(len(words(t)) > prefix for t in texts)
+        self.common_prefix = prefix
+        ref_text = clean(reference.text) if reference is not None else ""
+        for column in self._columns.values():
+            is_ref = column is reference
+            if column.streaming or reference is None:
+                # Diffed once it completes: a diff per flush would be per-token work.
+                column.show_diff(None, 0, marker=False, reference=is_ref, same=None)
+                continue
+            text = clean(column.text)
+            column.show_diff(
+                word_diff(ref_text, text),
+                prefix if column in finished else 0,
+                marker=diverge and column in finished,
+                reference=is_ref,
+                same=None if is_ref else similarity(ref_text, text),
+            )
+
+    def _schedule_reconcile(self) -> None:
+        if not self._reconcile_pending:
+            self._reconcile_pending = True
+            self.call_later(self._reconcile)
+
+    def _reconcile(self) -> None:
+        """Drops streaming columns whose placeholder left the forest without an event.
+
+        That happens when a stream is cancelled outright (not stopped): the server keeps
+        the partial reply under a new id, which reopening the conversation shows.
+        """
+        self._reconcile_pending = False
+        forest = self._forest()
+        if forest is None or not self.is_attached:
+            return
+        gone = [rid for rid in self.streaming_ids if rid not in forest.responses]
+        for rid in gone:
+            self._remove_column(rid)
+        if gone:
+            self._refresh_siblings()
+            self._schedule_view()
+
+    # -- focus and status --------------------------------------------------------------------
+
+    def _sync_focus(self) -> None:
+        for rid, column in self._columns.items():
+            column.set_class(rid == self.focused_id, "-focused")
+        self.call_after_refresh(self._scroll_to_focused)
+
+    def _scroll_to_focused(self, attempt: int = 0) -> None:
+        """Scrolls the focused column into view, horizontally only.
+
+        A column mounted a moment ago may not be laid out yet (no region): try again
+        after the next refresh, a few times at most.
+        """
+        column = self.focused_column
+        if column is None or not column.is_attached or column.display is False:
+            return
+        if not column.virtual_region.width:
+            if attempt < 5:
+                self.call_after_refresh(self._scroll_to_focused, attempt + 1)
+            return
+        self.row.scroll_to_region(
+            column.virtual_region_with_margin, animate=False, y_axis=False, immediate=True
+        )
+
+    def _refresh_status(self) -> None:
+        if not self.is_attached:
+            return
+        streaming = len(self.streaming_ids)
+        n = self._requested_count()
+        self.sub_title = f"sort: {SORT_LABELS[self.sort]}"
+        status = Text()
+        status.append(f"{len(self.visible_columns)} shown", style="bold")
+        if self.hidden:
+            status.append(f" · {len(self.hidden)} hidden (X shows them)")
+        if streaming:
+            status.append(f" · {streaming} streaming (Esc stops)", style="bold")
+        status.append(f" · sort: {SORT_LABELS[self.sort]}")
+        if self.diff_mode:
+            ref = self._columns.get(self.reference_id) if self.reference_id else None
+            label = f"{ref.sibling[0]}/{ref.sibling[1]}" if ref else "none"
+            status.append(f" · diff vs {label}: ")
+            status.append("inserted", style="bold green")
+            status.append(" ")
+            status.append("changed", style="bold yellow")
+            status.append(" ")
+            if self.common_prefix:
+                status.append(f"{MARKER} diverge after {self.common_prefix}", style="bold magenta")
+            else:
+                status.append("no shared opening", style="dim")
+        else:
+            status.append(" · diff off (d)")
+        model = f" from {clean(self.model_name)}" if self.model_name is not None else ""
+        status.append(f" · [count] R samples {n}{model}: {describe_sampling(self.sampling)}")
+        if self.count_prefix:
+            status.append(f" · count {self.count_prefix}_", style="bold reverse")
+        self.query_one("#compare-status", Static).update(status)
+
+    def _requested_count(self) -> int:
+        return int(self.count_prefix) if self.count_prefix else DEFAULT_SAMPLES
+
+    # -- running service calls ---------------------------------------------------------------
+
+    def _after_call(self) -> None:
+        """After a sampling or stop call, whatever happened: columns and status catch up."""
+        if self.is_attached:
+            self._schedule_reconcile()
+            self._refresh_status()
+
+    def _start_batch(self, n: int) -> None:
+        forest = self._forest()
+        if forest is None:
+            self.notify("This conversation is no longer open.", severity="warning")
+            return
+        anchor: str | None = self._anchor_id
+        if anchor not in forest.responses or forest.responses[anchor].streaming:
+            # The anchor only names the parent; any stored sibling does.
+            anchor = next(
+                (node.response_id for node in self._sibling_nodes(forest) if not node.streaming),
+                None,
+            )
+        if anchor is None:
+            self.notify("Nothing to sample beside yet.", severity="warning")
+            return
+        self._anchor_id = anchor
+        self._errors_shown = set()
+        self._focus_new = True
+        # App-level (detached), so dismissing this screen does not cancel the streams.
+        run_service_call(
+            self,
+            self.service.resample_many(
+                self.conversation_id,
+                anchor,
+                n,
+                sampling=self.sampling,
+                model_name=self.model_name,
+            ),
+            always=self._after_call,
+            name=f"compare: sample {n}",
+            group="compare",
+            detached=True,
+        )

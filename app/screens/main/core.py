@@ -1,0 +1,264 @@
+"""The explorer's core: its state, panes, settings and how it redraws from the forest.
+
+Every other part of the explorer (`service_events`, `navigation`, `replies`,
+`token_actions`, `conversation_actions`, `annotating`) is a subclass of `ExplorerCore`
+that adds one concern; `MainScreen` combines them. What more than one part needs lives
+here: the open conversation, the focused message (`_target`), and the coalesced redraw
+of tree and thread (`_schedule_refresh` / `_refresh_views`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Footer, Header
+
+from grove_explorer.app.events import connect_service
+from grove_explorer.app.memory import freeze_long_lived
+from grove_explorer.app.safe_text import first_line
+from grove_explorer.app.screens.model_picker import model_label, prompt_label
+from grove_explorer.app.widgets.composer import Composer
+from grove_explorer.app.widgets.conversation_list import ConversationList
+from grove_explorer.app.widgets.forest_tree import ForestTree
+from grove_explorer.app.widgets.status_line import StatusLine
+from grove_explorer.app.widgets.thread_view import ThreadView
+from grove_explorer.app.workers import run_service_call
+from grove_explorer.client.catalog import ModelCatalog
+from grove_explorer.client.events import ConversationSettings
+from grove_explorer.client.forest import Forest
+from grove_explorer.client.models import ResponseNode
+from grove_explorer.client.service import ConversationService
+
+UNTITLED = "Untitled conversation"
+log = logging.getLogger(__name__)
+
+
+class ExplorerCore(Screen[None]):
+    """State and panes of the explorer screen; see `MainScreen` for the whole."""
+
+    def __init__(self, service: ConversationService) -> None:
+        super().__init__()
+        self.service = service
+        self.conversation_id: str | None = None
+        self._focused_response_id: str | None = None
+        self._pending_text: str | None = None
+        self._refresh_pending = False
+        self._live_tokens = 0
+        self._unsubscribe: Callable[[], None] | None = None
+        self._count = 0
+        self._catalog: ModelCatalog | None = None
+        # What the first message (or `n`) uses while no conversation is open: the last
+        # choice in the picker, or the settings of the conversation that was closed.
+        self._pending_settings = ConversationSettings()
+        self._shown_settings = self._pending_settings
+        # Annotation changes run one at a time, each reading the annotation as the previous
+        # one left it: two quick `b` presses toggle twice instead of setting twice.
+        self._annotate_lock = asyncio.Lock()
+        self._last_query = ""
+
+    def compose(self) -> ComposeResult:
+        yield Header(show_clock=False)
+        with Horizontal(id="body"):
+            yield ConversationList(id="sidebar")
+            yield ForestTree(id="forest")
+            with Vertical(id="main"):
+                yield ThreadView(id="thread")
+                yield StatusLine(id="status")
+                yield Composer(id="composer")
+        yield Footer()
+
+    @property
+    def forest(self) -> Forest | None:
+        """The open conversation's forest."""
+        if self.conversation_id is None:
+            return None
+        try:
+            return self.service.forest(self.conversation_id)
+        except KeyError:
+            return None
+
+    @property
+    def thread(self) -> ThreadView:
+        """The thread pane."""
+        return self.query_one(ThreadView)
+
+    @property
+    def forest_pane(self) -> ForestTree:
+        """The forest pane."""
+        return self.query_one(ForestTree)
+
+    @property
+    def composer(self) -> Composer:
+        """The composer."""
+        return self.query_one(Composer)
+
+    @property
+    def status(self) -> StatusLine:
+        """The status line."""
+        return self.query_one(StatusLine)
+
+    @property
+    def in_front(self) -> bool:
+        """True unless another full screen (Compare) covers this one; dialogs do not.
+
+        `Screen.is_current` cannot tell: Textual counts the screen right under the top one
+        as visible whatever covers it.
+        """
+        for screen in reversed(self.app.screen_stack):
+            if screen is self:
+                return True
+            if not isinstance(screen, ModalScreen):
+                return False
+        return False
+
+    def on_mount(self) -> None:
+        self._unsubscribe = connect_service(self.service, self)
+        self.sub_title = self.service.api_host
+        self.title = "Grove"
+        self.status.server = self.service.api_host
+        self.status.redraw(force=True)
+        self.composer.focus()
+        self._apply_width(self.size.width)
+        run_service_call(self, self.service.list_conversations())
+        self.run_worker(self._load_catalog(), group="catalog", exit_on_error=False)
+
+    def on_unmount(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+
+    def on_resize(self, event: Any) -> None:
+        self._apply_width(event.size.width)
+
+    def _apply_width(self, width: int) -> None:
+        self.set_class(width < 110, "-narrow")
+
+    async def _load_catalog(self) -> None:
+        """Fetches the server's models once, to name the default model in the status line.
+
+        Quietly: a server without ListModels still works with its default model, and the
+        picker (`m`) reports the error when the user asks for the list.
+        """
+        try:
+            self._catalog = await self.service.models()
+        except Exception:
+            log.debug("ListModels failed; the status line says 'server default'", exc_info=True)
+            return
+        self._show_settings()
+
+    @property
+    def settings(self) -> ConversationSettings:
+        """The model and system prompt the next reply uses (the open conversation's)."""
+        if self.conversation_id is not None:
+            try:
+                return self.service.settings(self.conversation_id)
+            except KeyError:
+                pass
+        return self._pending_settings
+
+    def _show_settings(self) -> None:
+        settings = self._shown_settings = self.settings
+        self.status.set_settings(model_label(settings, self._catalog), prompt_label(settings))
+
+    def _apply_settings(self, settings: ConversationSettings) -> None:
+        """Uses `settings` for new replies (or for the conversation the next message starts)."""
+        cid = self.conversation_id
+        if cid is not None:
+            try:
+                self.service.configure(
+                    cid,
+                    model_name=settings.model_name,
+                    system_prompt_name=settings.system_prompt_name,
+                    use_system_prompt=settings.use_system_prompt,
+                )
+            except KeyError:
+                cid = None
+        if cid is None:
+            self._pending_settings = settings
+        self._show_settings()
+        self.notify(
+            f"New replies: model {model_label(settings, self._catalog)}, "
+            f"prompt {prompt_label(settings)}.",
+            timeout=3,
+        )
+
+    def _after_stream(self) -> None:
+        busy = self.conversation_id is not None and self.service.is_streaming(self.conversation_id)
+        self.composer.busy = busy
+        if not busy:
+            self.status.stream_ended()
+
+    def _show_forest(self, forest: Forest) -> None:
+        self.conversation_id = forest.conversation.conversation_id
+        self.title = first_line(forest.conversation.title, 60) or UNTITLED
+        self.query_one(ConversationList).set_active(self.conversation_id)
+        self.forest_pane.show_forest(forest)
+        self._refresh_views()
+        self.call_after_refresh(freeze_long_lived)
+
+    def _close_conversation(self) -> None:
+        # The next conversation continues with its settings (those shown: a deleted
+        # conversation is already gone from the service).
+        self._pending_settings = self._shown_settings
+        self.conversation_id = None
+        self.title = "Grove"
+        self.query_one(ConversationList).set_active(None)
+        self.forest_pane.clear()
+        self.thread.clear_thread()
+        self._show_settings()
+
+    def _schedule_refresh(self) -> None:
+        """Coalesces structural updates into one refresh of tree and thread."""
+        if not self._refresh_pending:
+            self._refresh_pending = True
+            self.call_later(self._refresh_views)
+
+    def _refresh_views(self) -> None:
+        self._refresh_pending = False
+        forest = self.forest
+        if forest is None:
+            return
+        path = forest.current_path
+        live = path[-1] if path and path[-1].streaming else None
+        shown = forest.model_copy(update={"leaf_id": live.parent_id}) if live else forest
+        self.thread.show_path(shown)
+        if live is not None and self.thread.live_response_id != live.response_id:
+            self.thread.begin_stream(live, forest.sibling_index(live.response_id))
+            if live.message:
+                self.thread.append_tokens(live.message)
+        self.forest_pane.refresh_forest(forest)
+        self.forest_pane.set_current_path([n.response_id for n in path])
+        self.composer.busy = self.service.is_streaming(forest.conversation.conversation_id)
+
+    def _target(self) -> ResponseNode | None:
+        """The message the user is on: the focused one, else the leaf."""
+        forest = self.forest
+        if forest is None:
+            return None
+        rid = self.thread.focused_response_id or self._focused_response_id or forest.leaf_id
+        if rid is None or rid not in forest.responses:
+            rid = forest.leaf_id
+        return forest.responses.get(rid) if rid else None
+
+    def _go_to(self, response_id: str) -> None:
+        """Shows `response_id` in the thread with the cursor on it (and in the forest)."""
+        forest = self.forest
+        cid = self.conversation_id
+        if forest is None or cid is None or response_id not in forest.responses:
+            return
+        if all(node.response_id != response_id for node in forest.current_path):
+            self.service.select(cid, response_id)
+        self._focused_response_id = response_id
+        self._refresh_views()
+        self.thread.focus_message(response_id)
+        self.forest_pane.show_response(response_id)
+
+    def render_title_text(self) -> Text:
+        """The open conversation's title as inert text (for tests and the palette)."""
+        return Text(self.title or "")

@@ -1,0 +1,136 @@
+"""Writing and sampling: send, stop, resample, compare, edit, copy.
+
+Calls that stream keep the composer busy until the service says no reply streams.
+"""
+
+from __future__ import annotations
+
+from textual import on
+
+from grove_explorer.app.screens.compare import MAX_SAMPLES as MAX_BATCH
+from grove_explorer.app.screens.compare import CompareScreen
+from grove_explorer.app.screens.dialogs import EditScreen
+from grove_explorer.app.screens.main.core import ExplorerCore
+from grove_explorer.app.widgets.composer import Composer
+from grove_explorer.app.workers import run_service_call
+
+DEFAULT_BATCH = 4
+"""Samples `R` draws without a count prefix."""
+
+
+class ReplyActions(ExplorerCore):
+    """The actions that send messages and sample replies."""
+
+    @on(Composer.Submitted)
+    def _submitted(self, message: Composer.Submitted) -> None:
+        forest = self.forest
+        if forest is not None and self.service.is_streaming(forest.conversation.conversation_id):
+            self.notify(
+                "A reply is still streaming: press Esc to stop it first.", severity="warning"
+            )
+            return
+        text = message.text
+        self._pending_text = text
+        self.composer.busy = True
+        run_service_call(self, self._send(text), always=self._after_stream)
+
+    async def _send(self, text: str) -> None:
+        """Sends `text` after the current path (first starting a conversation if none is open)."""
+        forest = self.forest
+        if forest is None:
+            forest = await self.service.new_conversation(settings=self._pending_settings)
+            # Adopt it now: the ConversationOpened event is still queued.
+            self.conversation_id = forest.conversation.conversation_id
+        cid = forest.conversation.conversation_id
+        await self.service.send(cid, text, forest.committed_leaf)
+
+    def action_stop(self) -> None:
+        """Stops sampling (the partial reply is kept), or leaves the composer."""
+        self._count = 0
+        if self.conversation_id is not None and self.service.is_streaming(self.conversation_id):
+            run_service_call(self, self.service.stop_all(self.conversation_id))
+            self.notify("Stopping… the partial reply is kept.", timeout=3)
+        elif self.composer.has_focus:
+            self.thread.focus()
+
+    def action_resample(self) -> None:
+        """Samples a new sibling of the focused model message."""
+        target = self._target()
+        if target is None or self.conversation_id is None:
+            self.notify("Nothing to resample yet.", severity="warning")
+            return
+        if target.is_human or target.streaming:
+            self.notify("Resample works on a finished model message.", severity="warning")
+            return
+        self.composer.busy = True
+        run_service_call(
+            self,
+            self.service.resample(self.conversation_id, target.response_id),
+            always=self._after_stream,
+        )
+
+    def action_count(self, digit: int) -> None:
+        """Accumulates a count prefix for `R` (e.g. `8R` samples eight)."""
+        self._count = min(self._count * 10 + digit, 99)
+        self.notify(f"{self._count}R samples {self._count} (Esc clears)", timeout=2)
+
+    def action_sample_many(self) -> None:
+        """Opens Compare and samples N siblings in parallel (N from a count prefix, else 4)."""
+        count, self._count = self._count, 0
+        self.action_compare(min(count, MAX_BATCH) if count else DEFAULT_BATCH)
+
+    def action_compare(self, samples: int = 0) -> None:
+        """Opens the Compare screen on the focused model message and its siblings.
+
+        With `samples` > 0 (the `R` key) it starts sampling that many new siblings at once.
+        Picking a sample there makes it the current branch; the cursor returns to it here.
+        """
+        target = self._target()
+        cid = self.conversation_id
+        if target is None or cid is None or target.is_human or target.streaming:
+            self.notify("Compare works on a finished model message.", severity="warning")
+            return
+
+        def picked(sample_id: str | None) -> None:
+            if sample_id is not None:
+                self._focused_response_id = sample_id
+                self._refresh_views()
+                self.thread.focus_message(sample_id)
+
+        self.app.push_screen(
+            CompareScreen(self.service, cid, target.response_id, samples=samples), picked
+        )
+
+    def action_edit(self) -> None:
+        """Edits the focused message as a new branch beside it."""
+        target = self._target()
+        if target is None or self.conversation_id is None or target.streaming:
+            self.notify("Nothing to edit.", severity="warning")
+            return
+        cid = self.conversation_id
+        title = (
+            "Edit your message (a new branch with a fresh reply)"
+            if target.is_human
+            else "Replace the model's reply (a manual response beside it)"
+        )
+
+        def edited(text: str | None) -> None:
+            if text is None or text == target.message:
+                return
+            if target.is_human:
+                self.composer.busy = True
+            run_service_call(
+                self,
+                self.service.edit(cid, target.response_id, text),
+                always=self._after_stream,
+            )
+
+        self.app.push_screen(EditScreen(title, target.message), edited)
+
+    def action_copy(self) -> None:
+        """Copies the focused message's text to the clipboard."""
+        target = self._target()
+        if target is None:
+            return
+        self.app.copy_to_clipboard(target.message)
+        self.notify(f"Copied {len(target.message)} characters.", timeout=2)

@@ -1,0 +1,61 @@
+"""`MainScreen`, the explorer: conversations, the response forest, the thread, the composer.
+
+Only this screen talks to `ConversationService`, always in workers (`app.workers`).
+Widgets get state from here and report user intent with Messages; service events come
+back as one Message class per kind (`app.events`), each handled in its own method.
+Errors become notifications carrying the server's sentence; nothing the user typed is
+lost.
+
+The screen is assembled from one class per concern, each a subclass of `ExplorerCore`:
+`ServiceEventHandlers` (following the service), `Navigation`, `ReplyActions`,
+`TokenActions`, `ConversationActions` and `Annotating`.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual.binding import BindingType
+
+from grove_explorer.app.screens.main.annotating import Annotating
+from grove_explorer.app.screens.main.bindings import EXPLORER_BINDINGS
+from grove_explorer.app.screens.main.conversation_actions import ConversationActions
+from grove_explorer.app.screens.main.navigation import Navigation
+from grove_explorer.app.screens.main.replies import ReplyActions
+from grove_explorer.app.screens.main.service_events import ServiceEventHandlers
+from grove_explorer.app.screens.main.token_actions import TokenActions
+
+
+class MainScreen(
+    ServiceEventHandlers,
+    Navigation,
+    ReplyActions,
+    TokenActions,
+    ConversationActions,
+    Annotating,
+):
+    """Sidebar | forest | thread + composer, with branch navigation keys."""
+
+    BINDINGS: ClassVar[list[BindingType]] = EXPLORER_BINDINGS
+
+    DEFAULT_CSS = """
+    MainScreen #body {
+        height: 1fr;
+    }
+    MainScreen #forest {
+        width: 38;
+        border-right: vkey $panel-lighten-2;
+    }
+    MainScreen #main {
+        width: 1fr;
+    }
+    MainScreen #thread {
+        height: 1fr;
+    }
+    MainScreen.-narrow #sidebar {
+        display: none;
+    }
+    MainScreen.-narrow #forest {
+        width: 28;
+    }
+    """

@@ -1,0 +1,100 @@
+"""`FollowingScroll`: a vertical scroll that follows new content while at the bottom.
+
+The view follows new text only while it is at (or within a line of) the bottom.
+Scrolling away stops following and returning to the bottom resumes it. After a layout
+that changed the content's height the view scrolls to the end, which takes one more
+frame; so while the content is well taller than the view (the live reply growing)
+Textual's `anchor()` is used as well, which scrolls during the layout itself: the newest
+text shows a frame earlier and a frame's work is saved. Only then: on a thread shorter
+than the screen `anchor()` scrolls to a negative offset, pushing the messages to the
+bottom of the view, so it is dropped before any change that can shrink the content
+(messages replaced, the live reply removed).
+
+The thread view is one (the design's rule: auto-scroll only when the view is already at
+the bottom); it loads earlier messages when scrolled to the very top.
+"""
+
+from __future__ import annotations
+
+from textual.containers import VerticalScroll
+
+FOLLOW_SLACK = 1
+"""Lines from the bottom within which the view still counts as "at the bottom"."""
+
+ANCHOR_MARGIN = 10
+"""Lines by which the content must exceed the view for Textual's anchor to be used.
+
+Freezing blocks of the live reply can shrink it by a line or two, which must never bring
+an anchored view's content below its height.
+"""
+
+
+class FollowingScroll(VerticalScroll):
+    """Scrolls to new content only while the user is at (or within a line of) the bottom."""
+
+    def __init__(
+        self, *, name: str | None = None, id: str | None = None, classes: str | None = None
+    ) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self._follow = True
+        """Whether new content should scroll into view (the user is at the bottom)."""
+
+    def reached_top(self) -> None:
+        """Called when the user scrolls to the very top; nothing by default."""
+
+    @property
+    def following(self) -> bool:
+        """True when new content scrolls into view (the view was at the bottom)."""
+        return self._follow
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        """Tracks whether the user is at the bottom; tells `reached_top` at the top.
+
+        Content growing does not move `scroll_y`, so this only sees the user's (and our
+        own) scrolling: exactly what decides whether to follow new text.
+        """
+        super().watch_scroll_y(old_value, new_value)
+        self._follow = new_value >= self.max_scroll_y - FOLLOW_SLACK
+        if not self._follow:
+            self._drop_anchor()
+        if new_value <= 0 < old_value:
+            self.reached_top()
+
+    def watch_virtual_size(self) -> None:
+        """The content grew or shrank: stay at the bottom if we were there.
+
+        Deferred with `call_next` because Textual sets the container size just after the
+        virtual size, and `max_scroll_y` needs both.
+        """
+        if self._follow:
+            self.call_next(self._stick_to_end)
+
+    def on_resize(self) -> None:
+        """A taller view may now exceed its content: re-check the anchor (and the end).
+
+        The content's size alone may not change, so `watch_virtual_size` would not run.
+        """
+        if self._follow:
+            self.call_next(self._stick_to_end)
+
+    def _stick_to_end(self) -> None:
+        """Scrolls to the bottom if still following (the user may have scrolled since).
+
+        Then anchors the view (see the module docstring) if it follows and its content is
+        more than `ANCHOR_MARGIN` lines taller than the view.
+        """
+        if self._follow and self.scroll_y != self.max_scroll_y:
+            # `force`: a view with nothing to scroll ignores scrolling, even back from the
+            # negative offset an anchor leaves when the view outgrew its content.
+            self.scroll_end(animate=False, immediate=True, force=True)
+        anchor = self._follow and self.max_scroll_y >= ANCHOR_MARGIN
+        if anchor != self.is_anchored:
+            self.anchor(anchor)
+
+    def _drop_anchor(self) -> None:
+        """Stops anchoring before a change that may shrink the content (see the module docstring).
+
+        The next size change re-anchors through `_stick_to_end` if still appropriate.
+        """
+        if self.is_anchored:
+            self.anchor(False)

@@ -465,7 +465,7 @@ class BenchScreen(Screen[None]):
         return self.query_one(ThreadView)
 
     @property
-    def tree(self) -> ForestTree:
+    def forest_pane(self) -> ForestTree:
         """The forest pane."""
         return self.query_one(ForestTree)
 

@@ -17,6 +17,8 @@ from grove_explorer.client import Client
 from grove_explorer.client.service import ConversationService
 
 if TYPE_CHECKING:
+    from textual.driver import Driver
+
     from grove_explorer.app.embedded import GroveServer
 
 
@@ -38,6 +40,19 @@ class GroveApp(App[None]):
         self._embedded: GroveServer | None = None
         self.client: Client | None = None
         self.service: ConversationService | None = None
+
+    def get_driver_class(self) -> type[Driver]:
+        """Textual's driver, except that on POSIX terminals a paste is read whole.
+
+        `PasteSafeDriver` keeps a bracketed paste holding escape sequences one `Paste`
+        event (Textual would turn part of it into key presses); see `app/terminal_input`.
+        """
+        driver = super().get_driver_class()
+        if driver.__name__ == "LinuxDriver" and driver.__module__.startswith("textual."):
+            from grove_explorer.app.terminal_input import PasteSafeDriver
+
+            return PasteSafeDriver
+        return driver
 
     def notify(
         self,

@@ -11,6 +11,8 @@ from grove_explorer.app.safe_text import (
     count_sequences,
     hide_controls,
 )
+from grove_explorer.app.widgets.message_view import shaded_tokens
+from grove_explorer.client.models import TokenInfo
 
 CASES = [
     ("\x1b[31mRED\x1b[0m", "RED"),  # SGR (CSI)
@@ -53,3 +55,10 @@ def test_a_sequence_split_between_fragments_goes_whole() -> None:
         pieces = [text[i : i + size] for i in range(0, len(text), size)]
         drawn = "".join(cleaner.feed(piece) for piece in pieces) + cleaner.flush()
         assert drawn == clean(text) == "[b]x[/b] red   end", size
+
+
+def test_token_shading_drops_a_sequence_split_over_tokens() -> None:
+    tokens = [TokenInfo(text, -0.5) for text in ("a", "\x1b[3", "1m", "b\x1b]0;", "t\x07", "c")]
+    shaded = shaded_tokens(tokens)
+    assert shaded.text.plain == "abc"
+    assert len(shaded.starts) == len(tokens) + 1, "every token keeps its (maybe empty) place"

@@ -151,10 +151,10 @@ class ConversationList(Vertical):
         for known in self._summaries:
             if known.conversation_id != summary.conversation_id:
                 others.append(known)
-            elif _utc(known.update_time) and (
-                not _utc(summary.update_time) or _utc(known.update_time) > _utc(summary.update_time)
-            ):
-                summary = summary.model_copy(update={"update_time": known.update_time})
+                continue
+            before, after = _utc(known.update_time), _utc(summary.update_time)
+            if before is not None and (after is None or before > after):
+                summary = summary.model_copy(update={"update_time": before})
         self.set_conversations([*others, summary])
 
     def touch(self, conversation_id: str, when: datetime | None = None) -> None:

@@ -9,6 +9,7 @@ word diff are applied in one pass (`_apply_view`). The keys live in `screen.py`.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from rich.text import Text
@@ -185,7 +186,7 @@ class CompareCore(Screen[str | None]):
             run_service_call(
                 self,
                 self.service.mean_logprob(self.conversation_id, rid),
-                done=lambda mean, rid=rid: self._logprob_known(rid, mean),
+                done=partial(self._logprob_known, rid),
                 group="logprobs",
             )
 

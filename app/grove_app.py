@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
+from textual import events
 from textual.app import App
 from textual.binding import Binding
 from textual.notifications import SeverityLevel
+from textual.widgets import Input
 
 from grove_explorer.app.commands import GroveCommands
 from grove_explorer.app.config import AppConfig
@@ -53,6 +55,21 @@ class GroveApp(App[None]):
 
             return PasteSafeDriver
         return driver
+
+    async def on_event(self, event: events.Event) -> None:
+        """A paste into a one-line field (title, filter, search) arrives cleaned.
+
+        Such a field keeps what it draws as its value, so control sequences in a paste
+        would reach the terminal; they have no use in a title or a query. Multi-line
+        editors keep a paste exactly and hide its sequences (`MultilineEditor`).
+        """
+        if (
+            isinstance(event, events.Paste)
+            and not event.is_forwarded
+            and isinstance(self.focused, Input)
+        ):
+            event = events.Paste(clean(event.text))
+        await super().on_event(event)
 
     def notify(
         self,

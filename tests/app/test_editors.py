@@ -10,6 +10,7 @@ from __future__ import annotations
 from textual import events
 from textual.app import App
 from textual.geometry import Region
+from textual.widgets import Input
 
 from grove_explorer.app.safe_text import HIDDEN
 from grove_explorer.app.screens.dialogs import EditScreen, NoteScreen
@@ -71,3 +72,12 @@ async def test_a_paste_is_inserted_exactly_and_drawn_inert(server: GroveServer) 
         human = screen.forest.current_path[0]
         assert human.message == "before " + KEPT, "sent as pasted"
         assert "control" not in str(composer.border_subtitle), "the count goes with the text"
+
+
+async def test_a_paste_into_a_one_line_field_is_cleaned(server: GroveServer) -> None:
+    async with explorer(server.address, size=(120, 36)) as (app, pilot, screen):
+        field = screen.query_one("#conversation-filter", Input)
+        field.focus()
+        app.post_message(events.Paste("\x1b[31mred\x1b[0m \x1b]0;t\x07notes\nsecond line"))
+        await pilot.pause()
+        assert field.value == "red notes", "sequences dropped, first line only"

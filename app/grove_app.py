@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
+from textual import events
 from textual.app import App
 from textual.binding import Binding
 from textual.notifications import SeverityLevel
+from textual.widgets import Input
 
 from grove_explorer.app.commands import GroveCommands
 from grove_explorer.app.config import AppConfig
@@ -17,6 +19,8 @@ from grove_explorer.client import Client
 from grove_explorer.client.service import ConversationService
 
 if TYPE_CHECKING:
+    from textual.driver import Driver
+
     from grove_explorer.app.embedded import GroveServer
 
 
@@ -38,6 +42,34 @@ class GroveApp(App[None]):
         self._embedded: GroveServer | None = None
         self.client: Client | None = None
         self.service: ConversationService | None = None
+
+    def get_driver_class(self) -> type[Driver]:
+        """Textual's driver, except that on POSIX terminals a paste is read whole.
+
+        `PasteSafeDriver` keeps a bracketed paste holding escape sequences one `Paste`
+        event (Textual would turn part of it into key presses); see `app/terminal_input`.
+        """
+        driver = super().get_driver_class()
+        if driver.__name__ == "LinuxDriver" and driver.__module__.startswith("textual."):
+            from grove_explorer.app.terminal_input import PasteSafeDriver
+
+            return PasteSafeDriver
+        return driver
+
+    async def on_event(self, event: events.Event) -> None:
+        """A paste into a one-line field (title, filter, search) arrives cleaned.
+
+        Such a field keeps what it draws as its value, so control sequences in a paste
+        would reach the terminal; they have no use in a title or a query. Multi-line
+        editors keep a paste exactly and hide its sequences (`MultilineEditor`).
+        """
+        if (
+            isinstance(event, events.Paste)
+            and not event.is_forwarded
+            and isinstance(self.focused, Input)
+        ):
+            event = events.Paste(clean(event.text))
+        await super().on_event(event)
 
     def notify(
         self,

@@ -118,7 +118,7 @@ async def cmd_sample(grok: AsyncGrok, args: argparse.Namespace) -> Outcome:
             message = result.message if isinstance(result, GroveError) else str(result)
             failures.append((i + 1, sentence(message or type(result).__name__)))
     outcome = Outcome(code=1 if failures else 0)
-    outcome.errors = [f"sample {i} failed: {sentence}" for i, sentence in failures]
+    outcome.errors = failure_lines(failures, args.n)
     if args.json:
         outcome.stdout = (
             dumps(
@@ -170,3 +170,21 @@ def sample_seed(response: Response) -> int | None:
     """The seed a reply was sampled with, if the server reported one."""
     params = response.sampling_params
     return None if params is None else params.seed
+
+
+def failure_lines(failures: list[tuple[int, str]], total: int) -> list[str]:
+    """One stderr line per distinct failure sentence, naming the samples it hit.
+
+    Parallel samples of one request usually fail for one reason (a temperature out of
+    range, an unknown model): that sentence is said once, not once per sample.
+    """
+    by_sentence: dict[str, list[int]] = {}
+    for index, text in failures:
+        by_sentence.setdefault(text, []).append(index)
+    if len(by_sentence) == 1 and len(failures) == total:
+        return list(by_sentence)
+    lines = []
+    for text, indexes in by_sentence.items():
+        which = ", ".join(str(i) for i in indexes)
+        lines.append(f"sample{'s' if len(indexes) > 1 else ''} {which} failed: {text}")
+    return lines

@@ -7,9 +7,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, TextArea
+from textual.widgets import Button, Input, Label
 
 from grove_explorer.app.safe_text import inert
+from grove_explorer.app.widgets.editor import MultilineEditor
 
 DIALOG_CSS = """
 {name} {{
@@ -34,6 +35,9 @@ DIALOG_CSS = """
     margin-left: 2;
 }}
 """
+
+
+HINT = "Enter save · Ctrl+J newline · Esc cancel"
 
 
 class ConfirmScreen(ModalScreen[bool]):
@@ -99,12 +103,15 @@ class PromptScreen(ModalScreen[str | None]):
 
 
 class EditScreen(ModalScreen[str | None]):
-    """Edits a message's text; Ctrl+S saves (as a new branch), Esc cancels."""
+    """Edits a message's text; Enter or Ctrl+S saves (as a new branch), Esc cancels.
+
+    The editor is the composer's (`MultilineEditor`): Enter saves, Ctrl+J inserts a newline.
+    """
 
     DEFAULT_CSS = (
         DIALOG_CSS.format(name="EditScreen")
         + """
-    EditScreen TextArea {
+    EditScreen MultilineEditor {
         height: 12;
     }
     """
@@ -122,13 +129,20 @@ class EditScreen(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label(inert(self._title, "bold"))
-            yield TextArea(self._text, id="edit-text", soft_wrap=True, tab_behavior="focus")
+            yield MultilineEditor(self._text, id="edit-text", hint=HINT)
             with Horizontal():
                 yield Button("Cancel", id="cancel")
-                yield Button("Save as new branch (Ctrl+S)", id="save", variant="primary")
+                yield Button("Save as new branch (Enter)", id="save", variant="primary")
 
     def on_mount(self) -> None:
-        self.query_one(TextArea).focus()
+        editor = self.query_one(MultilineEditor)
+        editor.focus()
+        editor.move_cursor(editor.document.end)
+
+    @on(MultilineEditor.Submitted)
+    def _editor_submitted(self, event: MultilineEditor.Submitted) -> None:
+        event.stop()
+        self.action_save()
 
     @on(Button.Pressed, "#save")
     def _save_pressed(self) -> None:
@@ -140,7 +154,7 @@ class EditScreen(ModalScreen[str | None]):
 
     def action_save(self) -> None:
         """Returns the edited text, unless it is blank."""
-        text = self.query_one(TextArea).text
+        text = self.query_one(MultilineEditor).text
         if not text.strip():
             self.notify("The message is empty.", severity="warning")
             return
@@ -152,12 +166,12 @@ class EditScreen(ModalScreen[str | None]):
 
 
 class NoteScreen(EditScreen):
-    """Edits the note on a response; Ctrl+S saves (an empty note removes it), Esc cancels."""
+    """Edits the note on a response; Enter or Ctrl+S saves (empty removes it), Esc cancels."""
 
     DEFAULT_CSS = (
         DIALOG_CSS.format(name="NoteScreen")
         + """
-    NoteScreen TextArea {
+    NoteScreen MultilineEditor {
         height: 10;
     }
     """
@@ -170,13 +184,13 @@ class NoteScreen(EditScreen):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label(inert(self._title, "bold"))
-            yield TextArea(self._text, id="note-text", soft_wrap=True, tab_behavior="focus")
-            yield Label(inert("Ctrl+S saves; an empty note removes it. Esc cancels.", "dim"))
+            yield MultilineEditor(self._text, id="note-text", hint=HINT)
+            yield Label(inert("An empty note removes it.", "dim"))
             with Horizontal():
                 yield Button("Cancel", id="cancel")
-                yield Button("Save note (Ctrl+S)", id="save", variant="primary")
+                yield Button("Save note (Enter)", id="save", variant="primary")
 
     def action_save(self) -> None:
         """Returns the note without trailing blank space ("" removes the note)."""
-        text = self.query_one(TextArea).text
+        text = self.query_one(MultilineEditor).text
         self.dismiss(text.rstrip() if text.strip() else "")

@@ -1,22 +1,18 @@
-"""The composer: a multi-line `TextArea` where Enter sends and Ctrl+J adds a newline.
+"""The composer: the multi-line editor where the user writes the next message.
 
-Terminals cannot tell Shift+Enter from Enter, so Ctrl+J is the reliable newline key;
-Shift+Enter also inserts one where the terminal reports it. The text is never cleared
-here: the screen clears it once the server has stored the message, so a failed send
-loses nothing.
+Enter sends and Ctrl+J adds a newline (`MultilineEditor`, shared by every multi-line
+field). The text is never cleared here: the screen clears it once the server has stored
+the message, so a failed send loses nothing.
 """
 
 from __future__ import annotations
 
-from textual import events
-from textual.message import Message
 from textual.reactive import reactive
-from textual.widgets import TextArea
 
-NEWLINE_KEYS = frozenset({"ctrl+j", "shift+enter", "alt+enter"})
+from grove_explorer.app.widgets.editor import MultilineEditor
 
 
-class Composer(TextArea):
+class Composer(MultilineEditor):
     """Where the user writes the next message."""
 
     DEFAULT_CSS = """
@@ -37,39 +33,18 @@ class Composer(TextArea):
     """
 
     busy: reactive[bool] = reactive(False)
+    hint = "Enter send · Ctrl+J newline"
 
-    class Submitted(Message):
+    class Submitted(MultilineEditor.Submitted):
         """The user pressed Enter to send `text` (not yet cleared from the composer)."""
 
-        def __init__(self, composer: Composer, text: str) -> None:
-            super().__init__()
-            self.composer = composer
-            self.text = text
-
-        @property
-        def control(self) -> Composer:
-            """The composer that sent the message."""
-            return self.composer
-
     def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(id=id, soft_wrap=True, show_line_numbers=False, tab_behavior="focus")
+        super().__init__(id=id)
         self.border_title = "Message"
-        self.border_subtitle = "Enter send · Ctrl+J newline"
 
-    async def _on_key(self, event: events.Key) -> None:
-        if event.key == "enter":
-            event.stop()
-            event.prevent_default()
-            if self.text.strip():
-                self.post_message(self.Submitted(self, self.text))
-            return
-        if event.key in NEWLINE_KEYS:
-            event.stop()
-            event.prevent_default()
-            start, end = self.selection
-            self.replace("\n", start, end)
-            return
-        await super()._on_key(event)
+    def accepts(self, text: str) -> bool:
+        """A blank message is not sent."""
+        return bool(text.strip())
 
     def watch_busy(self, busy: bool) -> None:
         """Shows that a reply is being sampled (and how to stop it)."""

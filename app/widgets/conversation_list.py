@@ -1,12 +1,14 @@
 """The Conversations sidebar: every conversation, starred first then newest, filterable.
 
 Receives summaries from the screen and posts `OpenRequested` / `DeleteRequested`; it
-never talks to the server itself.
+never talks to the server itself. Relative times ("now", "5m") age on their own: a timer
+redraws the labels whose age text changed (nothing else), and the screen `touch`es the
+open conversation when a message is added to it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from rich.text import Text
@@ -22,13 +24,22 @@ from grove_explorer.app.safe_text import first_line
 from grove_explorer.client.models import ConversationSummary
 
 UNTITLED = "Untitled"
+AGE_REFRESH_SECONDS = 15.0
+"""How often relative times are brought up to date (the finest unit is a minute)."""
 
 
 def sort_key(summary: ConversationSummary) -> tuple[bool, float]:
     """Starred first, then most recently updated first."""
-    when = summary.update_time or summary.create_time
+    when = _utc(summary.update_time or summary.create_time)
     stamp = when.timestamp() if when else 0.0
     return (not summary.starred, -stamp)
+
+
+def _utc(when: datetime | None) -> datetime | None:
+    """`when` with a time zone (the server's times are UTC, some without a zone)."""
+    if when is not None and when.tzinfo is None:
+        return when.replace(tzinfo=UTC)
+    return when
 
 
 def _age(when: datetime | None, now: datetime) -> str:
@@ -104,6 +115,12 @@ class ConversationList(Vertical):
         super().__init__(id=id)
         self._summaries: list[ConversationSummary] = []
         self._active: str | None = None
+        self._ages: dict[str, str] = {}  # the age text each shown label was drawn with
+        self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+        """The time ages are measured from (tests move it)."""
+
+    def on_mount(self) -> None:
+        self.set_interval(AGE_REFRESH_SECONDS, self.refresh_ages, name="conversation ages")
 
     def compose(self) -> ComposeResult:
         yield Input(placeholder="Filter conversations…", id="conversation-filter")
@@ -125,9 +142,44 @@ class ConversationList(Vertical):
         self._render_options()
 
     def upsert(self, summary: ConversationSummary) -> None:
-        """Adds or updates one conversation."""
-        others = [s for s in self._summaries if s.conversation_id != summary.conversation_id]
+        """Adds or updates one conversation; its update time never goes back.
+
+        A summary the service sends after a reply may carry the time the server listed
+        (older than a `touch` the screen made when the reply arrived).
+        """
+        others = []
+        for known in self._summaries:
+            if known.conversation_id != summary.conversation_id:
+                others.append(known)
+                continue
+            before, after = _utc(known.update_time), _utc(summary.update_time)
+            if before is not None and (after is None or before > after):
+                summary = summary.model_copy(update={"update_time": before})
         self.set_conversations([*others, summary])
+
+    def touch(self, conversation_id: str, when: datetime | None = None) -> None:
+        """The conversation changed at `when` (default now): its age and place follow."""
+        moment = _utc(when) or self.clock()
+        for summary in self._summaries:
+            if summary.conversation_id == conversation_id:
+                last = _utc(summary.update_time or summary.create_time)
+                if last is None or moment > last:
+                    self.upsert(summary.model_copy(update={"update_time": moment}))
+                return
+
+    def refresh_ages(self) -> None:
+        """Redraws the labels whose relative time changed since they were drawn."""
+        if not self.is_mounted:
+            return
+        options, now = self.options, self.clock()
+        width = max(self.size.width, 30)
+        for summary in self._summaries:
+            cid = summary.conversation_id
+            if cid not in self._ages:
+                continue
+            age = _age(summary.update_time or summary.create_time, now)
+            if age != self._ages[cid]:
+                options.replace_option_prompt(cid, self._label(summary, now, width))
 
     def remove_conversation(self, conversation_id: str) -> None:
         """Drops a deleted conversation."""
@@ -141,7 +193,8 @@ class ConversationList(Vertical):
     def _render_options(self) -> None:
         options = self.options
         needle = self.query_one(Input).value.strip().lower()
-        now = datetime.now(UTC)
+        now = self.clock()
+        self._ages.clear()
         shown = [
             s for s in self._summaries if not needle or needle in (s.title or UNTITLED).lower()
         ]
@@ -165,10 +218,13 @@ class ConversationList(Vertical):
         star = ("★ ", "bold yellow") if summary.starred else ("  ", "")
         active = summary.conversation_id == self._active
         title = first_line(summary.title, max(width - 10, 8)) or UNTITLED
+        age = self._ages[summary.conversation_id] = _age(
+            summary.update_time or summary.create_time, now
+        )
         return Text.assemble(
             star,
             (title, "bold" if active else ("dim italic" if not summary.title else "")),
-            (f" {_age(summary.update_time or summary.create_time, now)}", "dim"),
+            (f" {age}", "dim"),
         )
 
     @on(Input.Changed, "#conversation-filter")

@@ -19,6 +19,7 @@ from textual.containers import Vertical
 from textual.widgets import Markdown, Static
 from textual.worker import Worker
 
+from grove_explorer.app.safe_text import StreamCleaner
 from grove_explorer.app.widgets.message_view import (
     RenderedOnce,
     header_text,
@@ -229,3 +230,5 @@ class LiveState:
     # Every cleaned fragment so far, to rebuild the widget if it is mounted again.
     parts: list[str] = field(default_factory=list)
     widget: LiveReply | None = None
+    # Keeps a control sequence split between two fragments whole (then drops it).
+    cleaner: StreamCleaner = field(default_factory=StreamCleaner)

@@ -36,7 +36,7 @@ from textual.visual import RenderOptions, RichVisual, Visual, VisualType
 from textual.widget import Widget
 from textual.widgets import Static
 
-from grove_explorer.app.safe_text import clean
+from grove_explorer.app.safe_text import StreamCleaner, clean
 from grove_explorer.client.models import ResponseNode
 from grove_explorer.client.streams import TokenInfo
 
@@ -168,7 +168,11 @@ class ShadedTokens:
 
 def shaded_tokens(tokens: Sequence[TokenInfo]) -> ShadedTokens:
     """Builds the shaded text of `tokens` in one pass (spans, never markup)."""
-    parts = [token_display(t.text) for t in tokens]
+    # One cleaner across tokens: a control sequence split over two tokens goes whole.
+    cleaner = StreamCleaner()
+    parts = [cleaner.feed(t.text).replace("\t", "    ") for t in tokens]
+    if parts:
+        parts[-1] += cleaner.flush().replace("\t", "    ")
     starts: list[int] = []
     styles: list[RichStyle] = []
     spans: list[Span] = []

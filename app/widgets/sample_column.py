@@ -34,7 +34,7 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from grove_explorer.app.diffing import DiffKind, word_spans, words
-from grove_explorer.app.safe_text import clean
+from grove_explorer.app.safe_text import StreamCleaner, clean
 from grove_explorer.app.widgets.message_view import body_renderable
 from grove_explorer.client.models import ResponseNode
 
@@ -325,6 +325,7 @@ class SampleColumn(Vertical):
         """The word diff against the reference, while diff mode draws this column."""
         self._live = Text(clean(node.message))
         self._pending: list[str] = []
+        self._cleaner = StreamCleaner()  # a control sequence split between fragments
         self.header: Text = self._header_text()
         """The header as drawn."""
         self._header = Static(self.header, markup=False, classes="sample-header")
@@ -415,7 +416,7 @@ class SampleColumn(Vertical):
         """Draws the text queued since the last flush (one content update)."""
         if not self.streaming or not self._pending:
             return
-        fragment = clean("".join(self._pending))
+        fragment = self._cleaner.feed("".join(self._pending))
         self._pending.clear()
         self._live.append(fragment)
         self.node = self.node.model_copy(update={"message": self._live.plain})

@@ -60,6 +60,18 @@ class StatusLine(Static):
         self.query_text = ""
         self.redraw(force=True)
 
+    def conversation_changed(self, streaming: bool = False) -> None:
+        """Another conversation (or none) is shown: the last one's stream figures go.
+
+        `streaming`: the new one has a reply streaming (its budget shows with the next
+        update from the server).
+        """
+        self.sampled = self.max_tokens = self.prompt_tokens = self._tokens = 0
+        self.query_text = ""
+        self.streaming = streaming
+        self._started = time.monotonic() if streaming else None
+        self.redraw(force=True)
+
     def tokens_arrived(self, count: int) -> None:
         """`count` more tokens arrived; redrawn at most ten times a second."""
         self._tokens += count

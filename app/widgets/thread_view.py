@@ -46,7 +46,6 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Markdown
 
-from grove_explorer.app.safe_text import clean
 from grove_explorer.app.widgets.annotated_message import AnnotatedMessageView
 from grove_explorer.app.widgets.following_scroll import FollowingScroll
 from grove_explorer.app.widgets.live_reply import LiveReply, LiveState, WorkerDone, finished_length
@@ -408,7 +407,7 @@ class ThreadView(FollowingScroll, can_focus=True):
         live = self._live
         if live is None:
             return
-        fragment = clean(text)
+        fragment = live.cleaner.feed(text)
         if not fragment:
             return
         live.parts.append(fragment)

@@ -184,6 +184,32 @@ class ConversationService(StreamingService):
             cached = self._tokens[key] = await response.tokens()
         return cached
 
+    async def mean_logprob(self, conversation_id: str, response_id: str) -> float | None:
+        """A finished reply's mean token logprob, from its tokens when it is not known yet.
+
+        A stream's mean is kept on its node as it finishes; replies loaded from the server
+        (after a reload, sampled by another client or `grove sample`) get it here, from the
+        cached tokens, and keep it on their node. None when no token has a logprob.
+        """
+        forest = self.forest(conversation_id)
+        node = forest.responses.get(response_id)
+        if node is None or node.is_human or node.streaming:
+            return None
+        if node.mean_logprob is not None:
+            return node.mean_logprob
+        known = [
+            token.logprob
+            for token in await self.tokens(conversation_id, response_id)
+            if token.logprob is not None
+        ]
+        if not known:
+            return None
+        mean = sum(known) / len(known)
+        current = forest.responses.get(response_id)
+        if current is not None and current.mean_logprob is None and not current.streaming:
+            forest.add(current.model_copy(update={"mean_logprob": mean}))
+        return mean
+
     async def branch_from_token(
         self,
         conversation_id: str,

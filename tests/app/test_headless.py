@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from grove_explorer.app.cli import main
+from grove_explorer.app.headless.sampling import failure_lines
 from grove_explorer.client import Client, SamplingParams
 from grove_explorer.client.export import FORMAT_NAME, FORMAT_VERSION
 from grove_explorer.server.runtime import GroveServer
@@ -204,7 +205,34 @@ async def test_sample_resamples_the_leaf_reply_in_parallel(
 
     code, out, err = await grove(capsys, "sample", cid, "-n", "2", "--model", "no-such", *at)
     assert code == 1 and out == ""
-    assert err.startswith("grove: sample 1 failed: ") and "grove: sample 2 failed: " in err
+    assert err.count("\n") == 1 and err.startswith("grove: ") and "no-such" in err, (
+        "one reason for every sample: said once"
+    )
+
+
+async def test_sample_says_a_shared_failure_once(client: Client, server: GroveServer) -> None:
+    """`grove sample --temperature 9` (a real process) prints the range error once."""
+    cid, _, _ = await chat(client, "Range check.")
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        ENTRY,
+        *("sample", cid, "-n", "3", "--temperature", "9", "--server", server.address),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    async with asyncio.timeout(60):
+        out, err = await process.communicate()
+    assert process.returncode == 1 and out == b""
+    assert err.decode() == "grove: temperature must be between 0 and 2, got 9.0.\n"
+
+
+def test_distinct_sample_failures_name_their_samples() -> None:
+    assert failure_lines([(1, "A."), (2, "B."), (3, "A.")], 3) == [
+        "samples 1, 3 failed: A.",
+        "sample 2 failed: B.",
+    ]
+    assert failure_lines([(2, "A.")], 3) == ["sample 2 failed: A."], "others succeeded"
 
 
 async def test_sample_replies_to_a_human_leaf(
@@ -329,7 +357,7 @@ async def test_text_output_is_cleaned_json_keeps_exact_text(
     )
     code, out, _ = await grove(capsys, "show", cid, *at)
     assert code == 0 and "\x1b" not in out and "\x07" not in out
-    assert "Red [31malert[0m and a bell." in out
+    assert "Red alert and a bell." in out, "whole escape sequences are dropped"
     code, out, _ = await grove(capsys, "ls", *at)
     assert "\x1b" not in out
     code, out, _ = await grove(capsys, "show", cid, "--json", *at)
@@ -397,7 +425,7 @@ def test_documents_keep_exact_text_except_on_a_terminal(
             return True
 
     text = "# T\n\nRed \x1b[31mx\x1b[0m\r\n"
-    for stream_type, expected in ((io.StringIO, text), (Terminal, "# T\n\nRed [31mx[0m\n")):
+    for stream_type, expected in ((io.StringIO, text), (Terminal, "# T\n\nRed x\n")):
         stream = stream_type()
         monkeypatch.setattr(sys, "stdout", stream)
         emit(Outcome(text, raw_text=True))

@@ -299,7 +299,7 @@ async def test_picker_shows_untrusted_config_text_literally(untrusted_config: Gr
         picker = await open_picker(pilot, screen)
         assert picker.prompt_names == ["", MARKUP_NAME, None]
         odd = picker.prompt_list.get_option_at_index(1).prompt
-        assert odd.plain.startswith(f"  {MARKUP_NAME}  [bold red]x[/] [31mred [link=")
+        assert odd.plain.startswith(f"  {MARKUP_NAME}  [bold red]x[/] red [link=")
         assert {str(span.style) for span in odd.spans} <= {"bold green", "bold", "dim"}
         drawn = rendered(picker.prompt_list) + rendered(picker.model_list)
         assert "[bold red]x[/]" in drawn and MARKUP_NAME in drawn and "[red]gamma[/]" in drawn

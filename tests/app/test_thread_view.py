@@ -121,7 +121,7 @@ async def test_header_markers() -> None:
         assert marker in plain
     assert "branch" not in plain
     named = node("m", "h", message="x", model_name="grove-\x1b[31mmini", token_count=1)
-    assert header_text(named, (3, 4)).plain == "grove-[31mmini · branch 3/4 · 1 token"
+    assert header_text(named, (3, 4)).plain == "grove-mini · branch 3/4 · 1 token"
 
 
 async def test_show_path_reuses_unchanged_views_when_switching_sibling() -> None:

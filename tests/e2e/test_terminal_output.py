@@ -109,7 +109,82 @@ async def test_stored_escape_sequences_never_reach_the_terminal(
     # Textual ends its own OSC 22 (pointer shape) with BEL; no other BEL may appear.
     assert seen.count(b"\x07") == seen.count(b"\x1b]22;"), "a bell from content"
     assert b"red]markup[/]" in seen, "markup is shown literally (the line may wrap)"
-    assert b"]0;pwned-title" in seen, "the sequence's printable rest is shown as text"
+    assert b"pwned-title" not in seen, "a control sequence goes whole, parameters too"
+
+
+PASTE_MARKER = "paste-marker-3c9a"
+PASTED = f"{PASTE_MARKER}\n\x1b[31mRED\x1b[0m done \x1b]0;t\x07\nlast line"
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a POSIX pseudo-terminal")
+async def test_a_bracketed_paste_with_escapes_is_sent_exactly(
+    server: GroveServer, tmp_path: Path
+) -> None:
+    """The real app in a terminal: a paste holding escape sequences and newlines goes into
+    the composer as one piece (no newline sends it early); Enter sends exactly it."""
+    pid, fd = _spawn(server, tmp_path)
+    seen = bytearray()
+    loop = asyncio.get_running_loop()
+    try:
+        await loop.run_in_executor(None, _read_until, fd, b"Enter send", seen, 20)
+        os.write(fd, b"\x1b[200~" + PASTED.encode() + b"\x1b[201~")
+        await loop.run_in_executor(None, _read_until, fd, b"3 control seq", seen, 10)
+        os.write(fd, b"\r")
+        async with asyncio.timeout(20):
+            sent = await _sent_message(server)
+        os.write(fd, b"\x11")  # ctrl+q
+        await loop.run_in_executor(None, _drain, fd, seen)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, 9)
+        await loop.run_in_executor(None, os.waitpid, pid, 0)
+        os.close(fd)
+    assert sent == [PASTED], "one message, exactly the pasted text"
+    assert b"\x1b[31mRED" not in seen and b"[31m" not in seen
+
+
+async def _sent_message(server: GroveServer) -> list[str]:
+    """The human messages holding the paste marker, once one is stored (polled, bounded)."""
+    async with Client(api_host=server.address) as sdk:
+        while True:
+            found = []
+            for summary in await sdk.grok.list_conversations():
+                conversation = await sdk.grok.get_conversation(summary.conversation_id)
+                found += [
+                    r.message
+                    for r in conversation.responses
+                    if r.sender == "human" and PASTE_MARKER in r.message
+                ]
+            if found:
+                return found
+            await asyncio.sleep(0.05)
+
+
+def _spawn(server: GroveServer, tmp_path: Path) -> tuple[int, int]:
+    """The real `grove` entry point in a pseudo-terminal against `server`."""
+    env = {
+        **os.environ,
+        "TERM": "xterm-256color",
+        "COLUMNS": "120",
+        "LINES": "36",
+        "GROVE_CONFIG": str(tmp_path / "none.toml"),
+        "XAI_API_KEY": "",
+    }
+    env.pop("XAI_API_HOST", None)
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execvpe(
+            sys.executable,
+            [
+                sys.executable,
+                "-c",
+                "from grove_explorer.app.cli import main; main()",
+                "--server",
+                server.address,
+            ],
+            env,
+        )
+    return pid, fd
 
 
 def _drain(fd: int, seen: bytearray) -> None:

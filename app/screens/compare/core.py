@@ -9,6 +9,7 @@ word diff are applied in one pass (`_apply_view`). The keys live in `screen.py`.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from rich.text import Text
@@ -108,6 +109,8 @@ class CompareCore(Screen[str | None]):
         self._errors_shown: set[str] = set()
         # Placeholder ids already asked to stop.
         self._stopping: set[str] = set()
+        # Samples whose mean logprob was asked of the service (`_fill_logprobs`).
+        self._logprob_asked: set[str] = set()
         # Set when this screen starts a batch: its first new column takes the highlight.
         self._focus_new = False
         self.common_prefix = 0
@@ -164,8 +167,34 @@ class CompareCore(Screen[str | None]):
             self.focused_id = self._order[0] if self._order else None
         self._sync_focus()
         self._refresh_status()
+        self._fill_logprobs()
         if self._initial_samples > 0:
             self._start_batch(self._initial_samples)
+
+    def _fill_logprobs(self) -> None:
+        """Asks the service for the mean logprob of finished samples without one.
+
+        Those loaded from the server (not streamed here) get it from their cached tokens.
+        """
+        for rid, column in list(self._columns.items()):
+            node = column.node
+            if column.streaming or node.mean_logprob is not None or not node.token_count:
+                continue
+            if rid in self._logprob_asked:
+                continue
+            self._logprob_asked.add(rid)
+            run_service_call(
+                self,
+                self.service.mean_logprob(self.conversation_id, rid),
+                done=partial(self._logprob_known, rid),
+                group="logprobs",
+            )
+
+    def _logprob_known(self, response_id: str, mean: float | None) -> None:
+        column = self._columns.get(response_id)
+        if mean is not None and column is not None and not column.streaming:
+            column.update_node(column.node.model_copy(update={"mean_logprob": mean}))
+            self._schedule_view()
 
     def on_unmount(self) -> None:
         if self._unsubscribe is not None:
@@ -330,6 +359,7 @@ class CompareCore(Screen[str | None]):
         self._rekey(placeholder_id, node.response_id)
         self._columns[node.response_id].complete(node)
         self._refresh_siblings()
+        self._fill_logprobs()
         self._schedule_view()
 
     # -- coalesced drawing -------------------------------------------------------------------

@@ -195,7 +195,10 @@ class ExplorerCore(Screen[None]):
             self.status.stream_ended()
 
     def _show_forest(self, forest: Forest) -> None:
-        self.conversation_id = forest.conversation.conversation_id
+        cid = forest.conversation.conversation_id
+        if cid != self.conversation_id:
+            self.status.conversation_changed(streaming=self.service.is_streaming(cid))
+        self.conversation_id = cid
         self.title = first_line(forest.conversation.title, 60) or UNTITLED
         self.query_one(ConversationList).set_active(self.conversation_id)
         self.forest_pane.show_forest(forest)
@@ -207,6 +210,7 @@ class ExplorerCore(Screen[None]):
         # conversation is already gone from the service).
         self._pending_settings = self._shown_settings
         self.conversation_id = None
+        self.status.conversation_changed()
         self.title = "Grove"
         self.query_one(ConversationList).set_active(None)
         self.forest_pane.clear()

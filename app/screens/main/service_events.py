@@ -69,6 +69,8 @@ class ServiceEventHandlers(ExplorerCore):
     @on(events.ResponseAdded)
     def _on_response_added(self, message: events.ResponseAdded) -> None:
         event = message.event
+        # Its relative time in the sidebar ("now") and its place follow (open or not).
+        self.query_one(ConversationList).touch(event.conversation_id, event.node.create_time)
         if not self._ours(event.conversation_id):
             return
         if event.node.streaming:

@@ -112,6 +112,8 @@ class ReplyStreaming:
                 )
                 path.append(human)
                 parent_id = human.response_id
+                if stream.leaf_from:
+                    stream.leaf_from = (*stream.leaf_from, parent_id)
                 await context.write(
                     chat_pb2.AddResponseResponse(user_response=response_to_proto(human))
                 )
@@ -255,7 +257,12 @@ class ReplyStreaming:
         """Ends the stream's checkpointing and stores its reply, deleting its checkpoint."""
         await self._streams.close_checkpoint(stream)
         return await insert_or_abort(
-            self._store, user, new, context, checkpoint_id=stream.checkpoint_id
+            self._store,
+            user,
+            new,
+            context,
+            checkpoint_id=stream.checkpoint_id,
+            leaf_from=stream.leaf_from,
         )
 
     async def _fail_stream(
@@ -293,7 +300,9 @@ class ReplyStreaming:
         """Stores an interrupted reply; a deleted conversation simply has nowhere to keep it."""
         await self._streams.close_checkpoint(stream)
         try:
-            return await self._store.add_response(user, new, checkpoint_id=stream.checkpoint_id)
+            return await self._store.add_response(
+                user, new, checkpoint_id=stream.checkpoint_id, leaf_from=stream.leaf_from
+            )
         except (UnknownConversationError, UnknownParentError):
             log.info("partial reply dropped: its conversation was deleted")
             return None

@@ -35,6 +35,9 @@ class ActiveStream:
     checkpoint_saved: bool = False
     # Set once the stream stores (or gives up) its reply: no checkpoint may follow.
     closed: bool = False
+    # Where the user's leaf must still be for it to follow the stored reply (select_reply:
+    # the parent, then the human message too); empty: the leaf never moves.
+    leaf_from: tuple[str | None, ...] = ()
 
     def request_stop(self, reason: str) -> None:
         """Asks the stream to end with what it has ("stopped", "deleted", "shutdown")."""

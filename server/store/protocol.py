@@ -20,6 +20,7 @@ from grove_explorer.server.store.records import (
     Checkpoint,
     ConversationRecord,
     ImportItem,
+    LeafRecord,
     NewResponse,
     ResponseRecord,
     SearchFilters,
@@ -99,13 +100,31 @@ class Store(Protocol):
         ...
 
     async def add_response(
-        self, user_id: str, new: NewResponse, *, checkpoint_id: str | None = None
+        self,
+        user_id: str,
+        new: NewResponse,
+        *,
+        checkpoint_id: str | None = None,
+        leaf_from: Sequence[str | None] = (),
     ) -> ResponseRecord:
         """Inserts a response atomically and bumps the conversation's update time.
 
         `checkpoint_id` names the checkpoint of the stream this reply ends; it is deleted in
-        the same transaction, so a crash can never leave both.
+        the same transaction, so a crash can never leave both. When the user's leaf is one
+        of `leaf_from` (None: no leaf), it moves to the new response in that transaction.
         Raises UnknownConversationError or UnknownParentError; nothing is written then.
+        """
+        ...
+
+    async def get_leaf(self, user_id: str, conversation_id: str) -> LeafRecord | None:
+        """The user's current leaf of the conversation; None if they never chose one."""
+        ...
+
+    async def set_leaf(self, user_id: str, conversation_id: str, response_id: str | None) -> bool:
+        """Makes `response_id` (None: no leaf) the user's leaf of the conversation.
+
+        False, and nothing changes, if the conversation is not the user's or the response
+        is not in it.
         """
         ...
 

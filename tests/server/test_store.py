@@ -789,7 +789,7 @@ async def test_upgrade_from_version_3_indexes_existing_rows(db_path: Path) -> No
         assert "search_text" not in {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
 
     async with SqliteStore(db_path) as store:
-        assert [v for v, _ in recorded_versions(db_path)] == [1, 2, 3, 4, 5, 6]
+        assert [v for v, _ in recorded_versions(db_path)] == list(range(1, LATEST_VERSION + 1))
         assert index_problems_of(db_path) == []
         hits = await store.search(ALICE, '"quinces"', SearchFilters(), 10)
         assert {(h.field, h.response.response_id) for h in hits if h.response} == {
@@ -886,3 +886,36 @@ async def test_an_import_naming_a_later_parent_stores_nothing(
     a, b, c = await store.list_responses(ALICE, record.conversation_id)
     assert b.parent_response_id == c.parent_response_id == a.response_id
     assert index_problems_of(db_path) == []
+
+
+# -- leaves: each user's place in a conversation (migration 7) -----------------------------
+
+
+async def test_upgrade_from_version_6_keeps_conversations_without_a_place(db_path: Path) -> None:
+    """Conversations written before leaves existed have no stored place until one is chosen."""
+    async with aiosqlite.connect(db_path, isolation_level=None) as conn:
+        assert await migrate(conn, MIGRATIONS[:6]) == 6
+    now = datetime(2025, 1, 1, tzinfo=UTC).isoformat(timespec="microseconds")
+    with raw(db_path) as conn:
+        conn.execute("BEGIN")
+        conn.execute(
+            "INSERT INTO conversations (conversation_id, user_id, title, starred, create_time,"
+            " update_time) VALUES (?, ?, '', 0, ?, ?)",
+            ("c" * 32, ALICE, now, now),
+        )
+        conn.execute(
+            "INSERT INTO responses (response_id, conversation_id, user_id, parent_response_id,"
+            " message, sender, create_time) VALUES (?, ?, ?, NULL, 'hi', 'human', ?)",
+            ("1" * 32, "c" * 32, ALICE, now),
+        )
+        conn.execute("COMMIT")
+    async with SqliteStore(db_path) as store:
+        assert await store.get_leaf(ALICE, "c" * 32) is None
+        assert not await store.set_leaf(BOB, "c" * 32, "1" * 32), "not Bob's conversation"
+        assert not await store.set_leaf(ALICE, "c" * 32, "2" * 32), "not a response of it"
+        assert await store.get_leaf(ALICE, "c" * 32) is None
+        assert await store.set_leaf(ALICE, "c" * 32, "1" * 32)
+        leaf = await store.get_leaf(ALICE, "c" * 32)
+        assert leaf is not None and leaf.response_id == "1" * 32
+        assert await store.get_leaf(BOB, "c" * 32) is None
+        assert await store.check_integrity() == []

@@ -80,6 +80,16 @@ class CallOwner(Protocol):
     def store(self, wire: chat_pb2.Response, *, placeholder_id: str | None = None) -> Response:
         """Puts a stored response into the forest and returns its handle."""
 
+    @property
+    def leaf_saves(self) -> int:
+        """How many leaf choices were stored on the server so far."""
+
+    async def flush_leaf(self) -> None:
+        """Waits for a leaf choice still being sent (the server must have it first)."""
+
+    def reply_followed(self, reply_id: str | None, saves_before: int) -> None:
+        """Reconciles the server's leaf after a `select_reply` stream."""
+
 
 class SamplingCall:
     """A sampling call not yet started: iterate `events()` to run it.
@@ -135,10 +145,18 @@ class SamplingCall:
             request_id=self.request_id,
             top_logprobs=self._top_logprobs,
             prefix=check_text(self._prefix),
+            select_reply=self._select,
         )
         if self._sampling is not None:
             request.sampling_params.CopyFrom(self._sampling.to_proto())
         return request
+
+    def _reply_id(self) -> str | None:
+        """The stored model reply's id, once the future holds it."""
+        future = self.future
+        if future.done() and not future.cancelled() and future.exception() is None:
+            return future.result().response_id
+        return None
 
     def _failed(self, error: BaseException) -> BaseException:
         """Fails the future with `error` unless it resolved already; returns the error."""
@@ -170,8 +188,14 @@ class SamplingCall:
                 raise busy
             owner.mark_sampling(True)
         call: Any = None
+        saves_before: int | None = None
         try:
             await owner.ensure_created()
+            if self._select:
+                # The server's leaf follows this reply only from where the user is, so a
+                # choice still on its way must arrive before the stream starts.
+                await owner.flush_leaf()
+                saves_before = owner.leaf_saves
             call = self._stub.AddResponse(self._request())
             store_user = self._store_user
             store_model = self._store_model
@@ -201,6 +225,8 @@ class SamplingCall:
         finally:
             if self._exclusive:
                 owner.mark_sampling(False)
+            if saves_before is not None:
+                owner.reply_followed(self._reply_id(), saves_before)
         if not future.done():
             raise self._failed(
                 MissingModelResponseError(

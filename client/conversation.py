@@ -339,6 +339,14 @@ class Conversation:
         """Extension: how many leaf choices this object stored on the server so far."""
         return self._leaf_saver.sent
 
+    def follow_reply(self, parent_id: str | None) -> int:
+        """A `select_reply` stream starts: the server's leaf is its parent from now on.
+
+        Returns the count `reply_followed` compares to tell whether the user moved since.
+        """
+        self._leaf_saver.known = parent_id
+        return self._leaf_saver.sent
+
     async def flush_leaf(self) -> None:
         """Waits for a leaf choice being sent, leaving its failure to `leaf_saved()`."""
         if self._conversation is not None and not self._deleted:

@@ -80,12 +80,11 @@ class CallOwner(Protocol):
     def store(self, wire: chat_pb2.Response, *, placeholder_id: str | None = None) -> Response:
         """Puts a stored response into the forest and returns its handle."""
 
-    @property
-    def leaf_saves(self) -> int:
-        """How many leaf choices were stored on the server so far."""
-
     async def flush_leaf(self) -> None:
         """Waits for a leaf choice still being sent (the server must have it first)."""
+
+    def follow_reply(self, parent_id: str | None) -> int:
+        """Notes that the server's leaf moved to `parent_id`; returns a count for below."""
 
     def reply_followed(self, reply_id: str | None, saves_before: int) -> None:
         """Reconciles the server's leaf after a `select_reply` stream."""
@@ -195,8 +194,10 @@ class SamplingCall:
                 # The server's leaf follows this reply only from where the user is, so a
                 # choice still on its way must arrive before the stream starts.
                 await owner.flush_leaf()
-                saves_before = owner.leaf_saves
-            call = self._stub.AddResponse(self._request())
+            request = self._request()
+            if self._select:
+                saves_before = owner.follow_reply(request.parent_response_id or None)
+            call = self._stub.AddResponse(request)
             store_user = self._store_user
             store_model = self._store_model
             async for msg in call:

@@ -340,12 +340,8 @@ class Conversation:
         return self._leaf_saver.sent
 
     def follow_reply(self, parent_id: str | None) -> int:
-        """A `select_reply` stream starts: the server's leaf is its parent from now on.
-
-        Returns the count `reply_followed` compares to tell whether the user moved since.
-        """
-        self._leaf_saver.known = parent_id
-        return self._leaf_saver.sent
+        """A `select_reply` stream starts (see `LeafSaver.follow`)."""
+        return self._leaf_saver.follow(parent_id)
 
     async def flush_leaf(self) -> None:
         """Waits for a leaf choice being sent, leaving its failure to `leaf_saved()`."""
@@ -353,19 +349,8 @@ class Conversation:
             await self._leaf_saver.wait(raise_error=False)
 
     def reply_followed(self, reply_id: str | None, saves_before: int) -> None:
-        """After a `select_reply` stream: what the server's leaf is now, as far as known.
-
-        The server moved its leaf to the reply unless the user selected elsewhere while it
-        streamed (or the stream stored no reply). When the local leaf is the reply and no
-        choice was sent meanwhile, both agree; otherwise the local leaf is sent again, so
-        the server ends where this client is.
-        """
-        saver = self._leaf_saver
-        if reply_id is not None and self._forest.committed_leaf == reply_id:
-            if saver.sent == saves_before and not saver.running:
-                saver.known = reply_id
-                return
-        saver.known = UNKNOWN
+        """A `select_reply` stream ended (see `LeafSaver.followed`)."""
+        self._leaf_saver.followed(reply_id, saves_before)
         self.save_leaf()
 
     async def delete(self) -> None:

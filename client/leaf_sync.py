@@ -44,7 +44,7 @@ class LeafSaver:
     ) -> None:
         self._wanted = wanted
         self._send = send
-        self.known: str | None | _Unknown = UNKNOWN
+        self.known: str | _Unknown | None = UNKNOWN
         self._task: asyncio.Task[None] | None = None
         self._error: BaseException | None = None
         self.sent = 0
@@ -96,6 +96,28 @@ class LeafSaver:
         if raise_error and self._error is not None:
             error, self._error = self._error, None
             raise error
+
+    def follow(self, parent_id: str | None) -> int:
+        """A `select_reply` stream starts: the server's leaf is its parent from now on.
+
+        Returns the count `followed` compares to tell whether the user moved since.
+        """
+        self.known = parent_id
+        return self.sent
+
+    def followed(self, reply_id: str | None, sent_before: int) -> None:
+        """A `select_reply` stream ended: what the server's leaf is now, as far as known.
+
+        The server moved its leaf to the reply unless the user selected elsewhere while it
+        streamed (or no reply was stored). When the local leaf is the reply and no choice
+        was sent meanwhile, both agree; otherwise what the server holds is unknown, and the
+        next `save()` sends the local leaf so the server ends where this client is.
+        """
+        agreed = reply_id is not None and self._wanted() == reply_id
+        if agreed and self.sent == sent_before and not self.running:
+            self.known = reply_id
+        else:
+            self.known = UNKNOWN
 
     def cancel(self) -> None:
         """Stops a running save (the conversation was deleted or closed)."""

@@ -64,9 +64,7 @@ async def insert_or_abort(
 ) -> ResponseRecord:
     """Stores a response, or ends the call if its conversation or parent is gone."""
     try:
-        return await store.add_response(
-            user, new, checkpoint_id=checkpoint_id, leaf_from=leaf_from
-        )
+        return await store.add_response(user, new, checkpoint_id=checkpoint_id, leaf_from=leaf_from)
     except UnknownConversationError:
         await abort_not_found(context, new.conversation_id)
     except UnknownParentError:

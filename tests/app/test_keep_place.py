@@ -22,9 +22,7 @@ async def _background_sample(address: str, cid: str, parent: str) -> str:
 
 async def _stored_leaf(address: str, cid: str) -> str:
     async with Client(api_host=address) as sdk:
-        wire = await sdk.stub.GetConversation(
-            chat_pb2.GetConversationRequest(conversation_id=cid)
-        )
+        wire = await sdk.stub.GetConversation(chat_pb2.GetConversationRequest(conversation_id=cid))
     return wire.leaf_response_id
 
 

@@ -13,7 +13,6 @@ from grove_explorer.client.service import ConversationService, ResponseAdded
 from grove_explorer.protos import chat_pb2
 from grove_explorer.server.runtime import GroveServer
 
-
 SHORT = SamplingParams(max_tokens=30)
 
 

@@ -228,7 +228,10 @@ class ExplorerCore(Screen[None]):
         """
         if self.conversation_id is not None:
             run_service_call(
-                self, self.service.leaf_saved(self.conversation_id), name="save place", group="place"
+                self,
+                self.service.leaf_saved(self.conversation_id),
+                name="save place",
+                group="place",
             )
 
     def _refresh_views(self) -> None:

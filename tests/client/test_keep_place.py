@@ -115,3 +115,14 @@ async def test_a_failed_save_is_logged_and_raised_on_wait(
     assert "could not save the current response" in caplog.text
     with pytest.raises(NotFoundError):  # each wait tries again (a transient failure heals)
         await conversation.leaf_saved()
+
+
+async def test_closing_the_client_sends_a_choice_not_waited_for(server: GroveServer) -> None:
+    """A script that selects and exits without `leaf_saved()` still keeps its place."""
+    async with Client(api_host=server.address) as sdk:
+        conversation = sdk.grok.create_conversation()
+        first = await _turn(conversation, "Tell me about oaks.")
+        await _turn(conversation, "More.")
+        conversation.get_response(first).select()
+    async with Client(api_host=server.address) as sdk:
+        assert await _stored_leaf(sdk, conversation.conversation_id) == first

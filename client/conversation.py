@@ -348,10 +348,12 @@ class Conversation:
         if self._conversation is not None and not self._deleted:
             await self._leaf_saver.wait(raise_error=False)
 
-    def reply_followed(self, reply_id: str | None, saves_before: int) -> None:
+    def reply_followed(
+        self, reply_id: str | None, saves_before: int, *, started: bool = True
+    ) -> None:
         """A `select_reply` stream ended (see `LeafSaver.followed`)."""
-        self._leaf_saver.followed(reply_id, saves_before)
-        self.save_leaf()
+        if self._leaf_saver.followed(reply_id, saves_before, started=started):
+            self.save_leaf()
 
     async def delete(self) -> None:
         """Deletes this conversation."""
@@ -375,6 +377,7 @@ class Conversation:
             )
             self._conversation_id = created.conversation_id
             self._conversation = created
+            self._leaf_saver.known = None  # a new conversation: no place, like no leaf
             self._sync_summary()
         if self._conversation is None:
             await self.load()

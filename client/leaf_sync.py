@@ -47,6 +47,8 @@ class LeafSaver:
         self.known: str | _Unknown | None = UNKNOWN
         self._task: asyncio.Task[None] | None = None
         self._error: BaseException | None = None
+        self._deferred = False
+        self._before_follow: str | _Unknown | None = UNKNOWN
         self.sent = 0
         """How many choices were stored (sampling calls tell from it that the user moved)."""
 
@@ -64,7 +66,9 @@ class LeafSaver:
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:  # called outside asyncio: `wait()` sends it later
+            self._deferred = True
             return
+        self._deferred = False
         self._task = loop.create_task(self._run(), name="grove-save-leaf")
 
     async def _run(self) -> None:
@@ -86,10 +90,12 @@ class LeafSaver:
     async def wait(self, *, raise_error: bool = True) -> None:
         """Returns once the server holds the local leaf; raises the last failure.
 
-        With `raise_error=False` a failure is left for the next waiter (sampling calls
-        flush before they start, without taking a script's error away from it).
+        A choice whose sending failed is sent again. With `raise_error=False` (sampling
+        calls and reloads flush before they start) nothing new is sent and a failure is
+        left for the next waiter.
         """
-        self.save()
+        if raise_error or self._deferred:
+            self.save()
         task = self._task
         if task is not None and not task.done():
             await asyncio.shield(task)
@@ -102,22 +108,28 @@ class LeafSaver:
 
         Returns the count `followed` compares to tell whether the user moved since.
         """
-        self.known = parent_id
+        self._before_follow, self.known = self.known, parent_id
         return self.sent
 
-    def followed(self, reply_id: str | None, sent_before: int) -> None:
+    def followed(self, reply_id: str | None, sent_before: int, *, started: bool = True) -> bool:
         """A `select_reply` stream ended: what the server's leaf is now, as far as known.
 
         The server moved its leaf to the reply unless the user selected elsewhere while it
         streamed (or no reply was stored). When the local leaf is the reply and no choice
         was sent meanwhile, both agree; otherwise what the server holds is unknown, and the
-        next `save()` sends the local leaf so the server ends where this client is.
+        next `save()` sends the local leaf so the server ends where this client is. A stream
+        refused before it `started` (nothing arrived) never touched the server's leaf.
+        Returns True when the local leaf must be sent.
         """
+        if not started and self.sent == sent_before:
+            self.known = self._before_follow
+            return False
         agreed = reply_id is not None and self._wanted() == reply_id
         if agreed and self.sent == sent_before and not self.running:
             self.known = reply_id
-        else:
-            self.known = UNKNOWN
+            return False
+        self.known = UNKNOWN
+        return True
 
     def cancel(self) -> None:
         """Stops a running save (the conversation was deleted or closed)."""

@@ -262,6 +262,7 @@ class Response:
         the leaf.
         """
         if self.sender == "human":
+            check_text(new_message)  # refused before the leaf (the user's place) moves
             self._conversation.set_leaf_response_id(self.parent_response_id)
             return self._conversation.add_response(new_message)
 

@@ -86,7 +86,9 @@ class CallOwner(Protocol):
     def follow_reply(self, parent_id: str | None) -> int:
         """Notes that the server's leaf moved to `parent_id`; returns a count for below."""
 
-    def reply_followed(self, reply_id: str | None, saves_before: int) -> None:
+    def reply_followed(
+        self, reply_id: str | None, saves_before: int, *, started: bool = True
+    ) -> None:
         """Reconciles the server's leaf after a `select_reply` stream."""
 
 
@@ -188,6 +190,7 @@ class SamplingCall:
             owner.mark_sampling(True)
         call: Any = None
         saves_before: int | None = None
+        started = False  # a message arrived: the server passed its checks and ran
         try:
             await owner.ensure_created()
             if self._select:
@@ -201,6 +204,7 @@ class SamplingCall:
             store_user = self._store_user
             store_model = self._store_model
             async for msg in call:
+                started = True
                 event = decode(msg, store_user, store_model)
                 if event is None:
                     continue
@@ -227,7 +231,7 @@ class SamplingCall:
             if self._exclusive:
                 owner.mark_sampling(False)
             if saves_before is not None:
-                owner.reply_followed(self._reply_id(), saves_before)
+                owner.reply_followed(self._reply_id(), saves_before, started=started)
         if not future.done():
             raise self._failed(
                 MissingModelResponseError(

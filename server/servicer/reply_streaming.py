@@ -109,11 +109,10 @@ class ReplyStreaming:
                         parent_response_id=parent_id,
                     ),
                     context,
+                    leaf_follows=stream.leaf_follows,
                 )
                 path.append(human)
                 parent_id = human.response_id
-                if stream.leaf_from:
-                    stream.leaf_from = (*stream.leaf_from, parent_id)
                 await context.write(
                     chat_pb2.AddResponseResponse(user_response=response_to_proto(human))
                 )
@@ -262,7 +261,7 @@ class ReplyStreaming:
             new,
             context,
             checkpoint_id=stream.checkpoint_id,
-            leaf_from=stream.leaf_from,
+            leaf_follows=stream.leaf_follows,
         )
 
     async def _fail_stream(
@@ -301,7 +300,7 @@ class ReplyStreaming:
         await self._streams.close_checkpoint(stream)
         try:
             return await self._store.add_response(
-                user, new, checkpoint_id=stream.checkpoint_id, leaf_from=stream.leaf_from
+                user, new, checkpoint_id=stream.checkpoint_id, leaf_follows=stream.leaf_follows
             )
         except (UnknownConversationError, UnknownParentError):
             log.info("partial reply dropped: its conversation was deleted")

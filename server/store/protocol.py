@@ -105,13 +105,14 @@ class Store(Protocol):
         new: NewResponse,
         *,
         checkpoint_id: str | None = None,
-        leaf_from: Sequence[str | None] = (),
+        leaf_follows: str | None = None,
     ) -> ResponseRecord:
         """Inserts a response atomically and bumps the conversation's update time.
 
         `checkpoint_id` names the checkpoint of the stream this reply ends; it is deleted in
-        the same transaction, so a crash can never leave both. When the user's leaf is one
-        of `leaf_from` (None: no leaf), it moves to the new response in that transaction.
+        the same transaction, so a crash can never leave both. When the user's place
+        follows stream `leaf_follows` (see `set_leaf`), it moves to the new response in
+        that transaction.
         Raises UnknownConversationError or UnknownParentError; nothing is written then.
         """
         ...
@@ -120,11 +121,20 @@ class Store(Protocol):
         """The user's current leaf of the conversation; None if they never chose one."""
         ...
 
-    async def set_leaf(self, user_id: str, conversation_id: str, response_id: str | None) -> bool:
+    async def set_leaf(
+        self,
+        user_id: str,
+        conversation_id: str,
+        response_id: str | None,
+        *,
+        follows: str | None = None,
+    ) -> bool:
         """Makes `response_id` (None: no leaf) the user's leaf of the conversation.
 
-        False, and nothing changes, if the conversation is not the user's or the response
-        is not in it.
+        `follows` names a stream (by its checkpoint id) whose human message and reply take
+        the place as they are stored — also when a crashed stream's checkpoint is
+        recovered — until the user selects anything else. False, and nothing changes, if
+        the conversation is not the user's or the response is not in it.
         """
         ...
 

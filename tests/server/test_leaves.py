@@ -126,9 +126,15 @@ async def test_a_stopped_followed_reply_is_the_place(stub: Any) -> None:
     )
     request.sampling_params.max_tokens = 200
     call = stub.AddResponse(request)
+    human = ""
     async for message in call:
+        if message.WhichOneof("response") == "user_response":
+            human = message.user_response.response_id
         if message.WhichOneof("response") == "token":
             break
+    # While the reply streams, the place is the user's message (a crash would leave it
+    # there, or on the reply recovered from the stream's checkpoint).
+    assert human and (await _get(stub, cid)).leaf_response_id == human
     stopped = await stub.StopResponse(chat_pb2.StopResponseRequest(request_id="f" * 32))
     assert stopped.stopped
     last = [m async for m in call][-1].model_response

@@ -24,6 +24,7 @@ import pytest
 
 from grove_explorer.server.store import (
     AnnotationRecord,
+    Checkpoint,
     ImportItem,
     NewResponse,
     SamplingRecord,
@@ -919,3 +920,38 @@ async def test_upgrade_from_version_6_keeps_conversations_without_a_place(db_pat
         assert leaf is not None and leaf.response_id == "1" * 32
         assert await store.get_leaf(BOB, "c" * 32) is None
         assert await store.check_integrity() == []
+
+
+async def test_a_place_following_a_crashed_stream_ends_on_its_recovered_reply(
+    store: SqliteStore,
+) -> None:
+    """The crash case of select_reply: the checkpoint becomes the reply, and the place."""
+    conversation = await store.create_conversation(ALICE)
+    cid = conversation.conversation_id
+    question = await store.add_response(ALICE, human(cid, None))
+    other = await store.create_conversation(ALICE)
+    other_question = await store.add_response(ALICE, human(other.conversation_id, None))
+    assert await store.set_leaf(ALICE, cid, question.response_id, follows="c" * 32)
+    # The other conversation's place was chosen by hand: recovery leaves it alone.
+    assert await store.set_leaf(ALICE, other.conversation_id, other_question.response_id)
+
+    def partial(conversation_id: str, parent: str) -> NewResponse:
+        return NewResponse(
+            conversation_id=conversation_id,
+            message="an interrupted",
+            sender="model",
+            parent_response_id=parent,
+            partial=True,
+        )
+
+    await store.save_checkpoints(
+        [
+            Checkpoint("c" * 32, ALICE, partial(cid, question.response_id)),
+            Checkpoint("d" * 32, ALICE, partial(other.conversation_id, other_question.response_id)),
+        ]
+    )
+    recovered = {r.conversation_id: r for r in await store.recover_checkpoints()}
+    leaf = await store.get_leaf(ALICE, cid)
+    assert leaf is not None and leaf.response_id == recovered[cid].response_id
+    kept = await store.get_leaf(ALICE, other.conversation_id)
+    assert kept is not None and kept.response_id == other_question.response_id

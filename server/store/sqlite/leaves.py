@@ -7,42 +7,48 @@ the newest response (which a background sample may have just added).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import aiosqlite
 
-from grove_explorer.server.store.records import LeafRecord
+from grove_explorer.server.store.records import LeafRecord, ResponseRecord
 from grove_explorer.server.store.sqlite.connection import SqliteDatabase
 from grove_explorer.server.store.sqlite.rows import format_time
 
 _UPSERT = (
-    "INSERT INTO leaves (user_id, conversation_id, response_id, update_time)"
-    " VALUES (?, ?, ?, ?)"
+    "INSERT INTO leaves (user_id, conversation_id, response_id, follows, update_time)"
+    " VALUES (?, ?, ?, ?, ?)"
     " ON CONFLICT (user_id, conversation_id) DO UPDATE"
-    " SET response_id = excluded.response_id, update_time = excluded.update_time"
+    " SET response_id = excluded.response_id, follows = excluded.follows,"
+    " update_time = excluded.update_time"
 )
 
 
 async def follow_leaf(
     conn: aiosqlite.Connection,
     user_id: str,
-    conversation_id: str,
-    response_id: str,
-    leaf_from: Sequence[str | None],
+    new: ResponseRecord,
+    stream_id: str | None,
     stamp: str,
 ) -> None:
-    """Moves the user's leaf to `response_id` if it is one of `leaf_from` (in a transaction).
+    """Moves the user's place to `new` if it follows stream `stream_id` (in a transaction).
 
-    `IS` compares NULL (no leaf) like a value. A user who selected another response since
-    keeps it: a reply finishing elsewhere never pulls them away.
+    A model reply ends the following; a human message (the stream's first response)
+    keeps it. A user who selected another response since follows nothing: a reply
+    finishing elsewhere never pulls them away.
     """
-    if not leaf_from:
+    if stream_id is None:
         return
     await conn.execute_fetchall(
-        "UPDATE leaves SET response_id = ?, update_time = ?"
-        " WHERE user_id = ? AND conversation_id = ?"
-        f" AND ({' OR '.join('response_id IS ?' for _ in leaf_from)})",
-        (response_id, stamp, user_id, conversation_id, *leaf_from),
+        "UPDATE leaves SET response_id = ?, update_time = ?,"
+        " follows = CASE WHEN ? THEN NULL ELSE follows END"
+        " WHERE user_id = ? AND conversation_id = ? AND follows = ?",
+        (
+            new.response_id,
+            stamp,
+            new.sender == "model",
+            user_id,
+            new.conversation_id,
+            stream_id,
+        ),
     )
 
 
@@ -57,8 +63,19 @@ class LeafQueries(SqliteDatabase):
         )
         return LeafRecord(rows[0][0]) if rows else None
 
-    async def set_leaf(self, user_id: str, conversation_id: str, response_id: str | None) -> bool:
-        """Makes `response_id` (None: no leaf) the user's leaf; False if not theirs."""
+    async def set_leaf(
+        self,
+        user_id: str,
+        conversation_id: str,
+        response_id: str | None,
+        *,
+        follows: str | None = None,
+    ) -> bool:
+        """Makes `response_id` (None: no leaf) the user's leaf; False if not theirs.
+
+        `follows` names a stream (its checkpoint id) whose responses take the place as they
+        are stored; any other choice stops following.
+        """
         async with self._transaction() as conn:
             owned = list(
                 await conn.execute_fetchall(
@@ -71,6 +88,7 @@ class LeafQueries(SqliteDatabase):
             if not owned:
                 return False
             await conn.execute_fetchall(
-                _UPSERT, (user_id, conversation_id, response_id, format_time(self._tick()))
+                _UPSERT,
+                (user_id, conversation_id, response_id, follows, format_time(self._tick())),
             )
         return True

@@ -163,27 +163,20 @@ class ResponseQueries(SqliteDatabase):
         new: NewResponse,
         *,
         checkpoint_id: str | None = None,
-        leaf_from: Sequence[str | None] = (),
+        leaf_follows: str | None = None,
     ) -> ResponseRecord:
         """Inserts a response atomically and bumps the conversation's update time.
 
         Ownership of the conversation and membership of the parent are checked inside the
         write transaction, so a concurrent delete cannot slip between check and insert.
-        The stream's checkpoint (if named) is deleted, and the user's leaf follows the new
-        response when it is one of `leaf_from`, in the same transaction.
+        The stream's checkpoint (if named) is deleted, and the user's place moves to the new
+        response when it follows stream `leaf_follows`, in the same transaction.
         Raises UnknownConversationError or UnknownParentError; nothing is written then.
         Raises ValueError for a seed outside [0, 2**64).
         """
         async with self._transaction() as conn:
             record = await insert_response(conn, user_id, new, self._tick())
-            await follow_leaf(
-                conn,
-                user_id,
-                new.conversation_id,
-                record.response_id,
-                leaf_from,
-                format_time(record.create_time),
-            )
+            await follow_leaf(conn, user_id, record, leaf_follows, format_time(record.create_time))
             if checkpoint_id is not None:
                 await conn.execute_fetchall(
                     "DELETE FROM checkpoints WHERE checkpoint_id = ?", (checkpoint_id,)

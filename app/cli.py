@@ -1,7 +1,7 @@
 """The `grove` command: the explorer by default, plus subcommands.
 
 `grove serve` runs a server, `grove keys` manages API keys, and the headless commands for
-scripts (`ls`, `show`, `search`, `sample`, `export`, `import`) live in `app.headless`.
+scripts (`ls`, `show`, `search`, `sample`, `select`, `export`, `import`) live in `app.headless`.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
             "Explore branching LLM conversations as trees. With no --server, Grove starts "
             "a local server in-process (the offline demo model plus any backends of your config "
             "file or of --sampler openai; SQLite in your data dir). The subcommands ls, show, "
-            "search, sample, export and import do the same without the UI, for scripts "
+            "search, sample, select, export and import do the same without the UI, for scripts "
             "(exit codes: 0 ok, 1 failure, 2 usage)."
         ),
         epilog=f"Config file: {default_config_path()} (see README for [keymap]).",

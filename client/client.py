@@ -136,7 +136,13 @@ class Client:
         await self._channel.channel_ready()
 
     async def close(self) -> None:
-        """Closes the channel, cancelling calls still in flight."""
+        """Closes the channel, cancelling calls still in flight.
+
+        Leaf choices still being stored (`Response.select()` returns before the server has
+        them) are sent first, so a script that never awaited `leaf_saved()` keeps its place;
+        their failures are logged, not raised here.
+        """
+        await self._grok.flush_leaves()
         await self._channel.close()
 
     async def __aenter__(self) -> Client:

@@ -22,6 +22,7 @@ from grove_explorer.client.errors import (
     ConversationNotLoadedError,
 )
 from grove_explorer.client.forest import Forest
+from grove_explorer.client.leaf_sync import UNKNOWN, LeafSaver
 from grove_explorer.client.models import ConversationSummary, ResponseNode
 from grove_explorer.client.response import Response
 from grove_explorer.client.rpc import check_text, rpc
@@ -84,6 +85,8 @@ class Conversation:
         # Handles already given out, by response id (so a response is one object).
         self._handles: dict[str, Response] = {}
         self._sampling = False
+        # The leaf is also the server's (the user's place, shown on every client).
+        self._leaf_saver = LeafSaver(lambda: self._forest.committed_leaf, self._send_leaf)
 
     # -- properties -----------------------------------------------------------------------
 
@@ -253,8 +256,10 @@ class Conversation:
     async def load(self) -> None:
         """Loads the conversation and all its responses from the API.
 
-        The leaf becomes the most recently created response, as in the seed. The forest is
-        rebuilt in place (the same object), so whoever shows it sees the reload.
+        The leaf becomes the user's place as the server keeps it (the response they last
+        selected, on any client); when they never chose one, the most recently created
+        response, as in the seed. The forest is rebuilt in place (the same object), so
+        whoever shows it sees the reload. A choice still being sent is sent first.
 
         Raises:
             ConversationNotLoadedError: If no conversation ID was provided.
@@ -265,6 +270,8 @@ class Conversation:
             raise ConversationNotLoadedError(
                 "Cannot load conversation without providing conversation ID."
             )
+        if self._conversation is not None:
+            await self._leaf_saver.wait(raise_error=False)
         wire: chat_pb2.Conversation = await rpc(
             self._stub.GetConversation(
                 chat_pb2.GetConversationRequest(conversation_id=self._conversation_id)
@@ -273,13 +280,18 @@ class Conversation:
         self._adopt_wire(wire, [node_from_proto(r) for r in wire.responses])
 
     def _adopt_wire(self, wire: chat_pb2.Conversation, nodes: list[ResponseNode]) -> None:
-        """Takes a conversation from the server: metadata, responses, leaf on the newest."""
+        """Takes a conversation from the server: metadata, responses, the user's place."""
         self._conversation = wire
         self._conversation_id = wire.conversation_id
         self._handles = {}
-        built = Forest.build(
-            summary_from_proto(wire), nodes, nodes[-1].response_id if nodes else None
-        )
+        leaf: str | None = nodes[-1].response_id if nodes else None
+        stored = wire.leaf_response_id if wire.HasField("leaf_response_id") else None
+        if stored is not None and (stored == "" or any(n.response_id == stored for n in nodes)):
+            leaf = stored or None
+            self._leaf_saver.known = leaf
+        else:
+            self._leaf_saver.known = UNKNOWN
+        built = Forest.build(summary_from_proto(wire), nodes, leaf)
         forest = self._forest
         forest.conversation = built.conversation
         forest.responses = built.responses
@@ -287,9 +299,66 @@ class Conversation:
         forest.last_visited = built.last_visited
         forest.leaf_id = built.leaf_id
 
+    # -- the user's place (extension) ------------------------------------------------------
+
+    async def _send_leaf(self, leaf: str | None) -> None:
+        if self._conversation_id is None or self._deleted:
+            return
+        await rpc(
+            self._stub.SelectResponse(
+                chat_pb2.SelectResponseRequest(
+                    conversation_id=self._conversation_id, response_id=leaf or ""
+                )
+            )
+        )
+
+    def save_leaf(self) -> None:
+        """Extension: sends the current leaf to the server in the background.
+
+        `Response.select()` and `set_leaf_response_id` call it; a UI that moves the forest's
+        leaf itself calls it after. Await `leaf_saved()` to know it arrived.
+        """
+        if self._conversation is not None and not self._deleted:
+            self._leaf_saver.save()
+
+    async def leaf_saved(self) -> None:
+        """Extension: waits until the server holds this conversation's current leaf.
+
+        `Response.select()` returns at once and sends the choice in the background, so a
+        script that must know it is stored (before it exits, or before another client
+        reads it) awaits this. Raises the typed error of the last failed attempt (e.g.
+        `NotFoundError` if the conversation was deleted meanwhile); failures are logged
+        when they happen too.
+        """
+        self._check_not_deleted()
+        if self._conversation is not None:
+            await self._leaf_saver.wait()
+
+    @property
+    def leaf_saves(self) -> int:
+        """Extension: how many leaf choices this object stored on the server so far."""
+        return self._leaf_saver.sent
+
+    def follow_reply(self, parent_id: str | None) -> int:
+        """A `select_reply` stream starts (see `LeafSaver.follow`)."""
+        return self._leaf_saver.follow(parent_id)
+
+    async def flush_leaf(self) -> None:
+        """Waits for a leaf choice being sent, leaving its failure to `leaf_saved()`."""
+        if self._conversation is not None and not self._deleted:
+            await self._leaf_saver.wait(raise_error=False)
+
+    def reply_followed(
+        self, reply_id: str | None, saves_before: int, *, started: bool = True
+    ) -> None:
+        """A `select_reply` stream ended (see `LeafSaver.followed`)."""
+        if self._leaf_saver.followed(reply_id, saves_before, started=started):
+            self.save_leaf()
+
     async def delete(self) -> None:
         """Deletes this conversation."""
         self._check_not_deleted()
+        self._leaf_saver.cancel()
         await rpc(
             self._stub.DeleteConversation(
                 chat_pb2.DeleteConversationRequest(
@@ -308,6 +377,7 @@ class Conversation:
             )
             self._conversation_id = created.conversation_id
             self._conversation = created
+            self._leaf_saver.known = None  # a new conversation: no place, like no leaf
             self._sync_summary()
         if self._conversation is None:
             await self.load()
@@ -493,6 +563,7 @@ class Conversation:
         """
         self._check_not_deleted()
         self._forest.select(leaf_response_id)
+        self.save_leaf()
 
     def register_response(self, response: Response) -> None:
         """Manually adds a response to the response graph.

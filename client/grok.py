@@ -9,6 +9,8 @@ token stream, so a failure is never silent.
 
 from __future__ import annotations
 
+import weakref
+
 from google.protobuf import empty_pb2
 
 from grove_explorer.client.catalog import ModelCatalog
@@ -35,6 +37,16 @@ class AsyncGrok:
             stub: gRPC Stub used to communicate with the server.
         """
         self._stub = stub
+        # Conversations handed out, so closing the client can send their pending places.
+        self._conversations: weakref.WeakSet[Conversation] = weakref.WeakSet()
+
+    async def flush_leaves(self) -> None:
+        """Extension: waits until every conversation's leaf choice reached the server.
+
+        Failures stay with each conversation (`leaf_saved()` raises them); they were logged.
+        """
+        for conversation in list(self._conversations):
+            await conversation.flush_leaf()
 
     def create_conversation(self, model_name: str = "", fun_mode: bool = False) -> Conversation:
         """Creates a new empty conversation (on the server at its first API call).
@@ -47,7 +59,9 @@ class AsyncGrok:
         Returns:
             Newly created conversation.
         """
-        return Conversation(self._stub, model_name, fun_mode, None)
+        conversation = Conversation(self._stub, model_name, fun_mode, None)
+        self._conversations.add(conversation)
+        return conversation
 
     async def get_conversation(
         self, conversation_id: str, model_name: str = "", fun_mode: bool = False
@@ -67,6 +81,7 @@ class AsyncGrok:
             NotFoundError: If no such conversation exists.
         """
         c = Conversation(self._stub, model_name, fun_mode, conversation_id)
+        self._conversations.add(c)
         await c.load()
         return c
 

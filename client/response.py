@@ -262,6 +262,7 @@ class Response:
         the leaf.
         """
         if self.sender == "human":
+            check_text(new_message)  # refused before the leaf (the user's place) moves
             self._conversation.set_leaf_response_id(self.parent_response_id)
             return self._conversation.add_response(new_message)
 
@@ -311,7 +312,10 @@ class Response:
         """Selects this response to be the most recent one in the conversation.
 
         Use this to go back to an earlier response. It moves the leaf of the conversation's
-        one forest, so a service showing the conversation follows.
+        one forest at once, so a service showing the conversation follows, and sends the
+        choice to the server in the background: it is the user's place there, where every
+        client (and a later `load()`) puts them. `await conversation.leaf_saved()` waits
+        until the server has it and raises if storing it failed.
         """
         self._conversation.set_leaf_response_id(self.response_id)
 

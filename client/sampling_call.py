@@ -80,6 +80,17 @@ class CallOwner(Protocol):
     def store(self, wire: chat_pb2.Response, *, placeholder_id: str | None = None) -> Response:
         """Puts a stored response into the forest and returns its handle."""
 
+    async def flush_leaf(self) -> None:
+        """Waits for a leaf choice still being sent (the server must have it first)."""
+
+    def follow_reply(self, parent_id: str | None) -> int:
+        """Notes that the server's leaf moved to `parent_id`; returns a count for below."""
+
+    def reply_followed(
+        self, reply_id: str | None, saves_before: int, *, started: bool = True
+    ) -> None:
+        """Reconciles the server's leaf after a `select_reply` stream."""
+
 
 class SamplingCall:
     """A sampling call not yet started: iterate `events()` to run it.
@@ -135,10 +146,18 @@ class SamplingCall:
             request_id=self.request_id,
             top_logprobs=self._top_logprobs,
             prefix=check_text(self._prefix),
+            select_reply=self._select,
         )
         if self._sampling is not None:
             request.sampling_params.CopyFrom(self._sampling.to_proto())
         return request
+
+    def _reply_id(self) -> str | None:
+        """The stored model reply's id, once the future holds it."""
+        future = self.future
+        if future.done() and not future.cancelled() and future.exception() is None:
+            return future.result().response_id
+        return None
 
     def _failed(self, error: BaseException) -> BaseException:
         """Fails the future with `error` unless it resolved already; returns the error."""
@@ -170,12 +189,22 @@ class SamplingCall:
                 raise busy
             owner.mark_sampling(True)
         call: Any = None
+        saves_before: int | None = None
+        started = False  # a message arrived: the server passed its checks and ran
         try:
             await owner.ensure_created()
-            call = self._stub.AddResponse(self._request())
+            if self._select:
+                # The server's leaf follows this reply only from where the user is, so a
+                # choice still on its way must arrive before the stream starts.
+                await owner.flush_leaf()
+            request = self._request()
+            if self._select:
+                saves_before = owner.follow_reply(request.parent_response_id or None)
+            call = self._stub.AddResponse(request)
             store_user = self._store_user
             store_model = self._store_model
             async for msg in call:
+                started = True
                 event = decode(msg, store_user, store_model)
                 if event is None:
                     continue
@@ -201,6 +230,8 @@ class SamplingCall:
         finally:
             if self._exclusive:
                 owner.mark_sampling(False)
+            if saves_before is not None:
+                owner.reply_followed(self._reply_id(), saves_before, started=started)
         if not future.done():
             raise self._failed(
                 MissingModelResponseError(

@@ -149,7 +149,7 @@ class TokenList(_message.Message):
     def __init__(self, tokens: _Optional[_Iterable[_Union[_sampler_public_pb2.Token, _Mapping]]] = ...) -> None: ...
 
 class Conversation(_message.Message):
-    __slots__ = ("conversation_id", "title", "starred", "create_time", "responses", "update_time", "response_count")
+    __slots__ = ("conversation_id", "title", "starred", "create_time", "responses", "update_time", "response_count", "leaf_response_id")
     CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
     TITLE_FIELD_NUMBER: _ClassVar[int]
     STARRED_FIELD_NUMBER: _ClassVar[int]
@@ -157,6 +157,7 @@ class Conversation(_message.Message):
     RESPONSES_FIELD_NUMBER: _ClassVar[int]
     UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
     RESPONSE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    LEAF_RESPONSE_ID_FIELD_NUMBER: _ClassVar[int]
     conversation_id: str
     title: str
     starred: bool
@@ -164,7 +165,22 @@ class Conversation(_message.Message):
     responses: _containers.RepeatedCompositeFieldContainer[Response]
     update_time: _timestamp_pb2.Timestamp
     response_count: int
-    def __init__(self, conversation_id: _Optional[str] = ..., title: _Optional[str] = ..., starred: _Optional[bool] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., responses: _Optional[_Iterable[_Union[Response, _Mapping]]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., response_count: _Optional[int] = ...) -> None: ...
+    leaf_response_id: str
+    def __init__(self, conversation_id: _Optional[str] = ..., title: _Optional[str] = ..., starred: _Optional[bool] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., responses: _Optional[_Iterable[_Union[Response, _Mapping]]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., response_count: _Optional[int] = ..., leaf_response_id: _Optional[str] = ...) -> None: ...
+
+class SelectResponseRequest(_message.Message):
+    __slots__ = ("conversation_id", "response_id")
+    CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
+    RESPONSE_ID_FIELD_NUMBER: _ClassVar[int]
+    conversation_id: str
+    response_id: str
+    def __init__(self, conversation_id: _Optional[str] = ..., response_id: _Optional[str] = ...) -> None: ...
+
+class SelectResponseResponse(_message.Message):
+    __slots__ = ("leaf_response_id",)
+    LEAF_RESPONSE_ID_FIELD_NUMBER: _ClassVar[int]
+    leaf_response_id: str
+    def __init__(self, leaf_response_id: _Optional[str] = ...) -> None: ...
 
 class CreateConversationRequest(_message.Message):
     __slots__ = ()
@@ -213,7 +229,7 @@ class GenerateTitleResponse(_message.Message):
     def __init__(self, new_title: _Optional[str] = ...) -> None: ...
 
 class AddResponseRequest(_message.Message):
-    __slots__ = ("conversation_id", "message", "model_name", "parent_response_id", "use_grok", "system_prompt_name", "sampling_params", "request_id", "top_logprobs", "prefix")
+    __slots__ = ("conversation_id", "message", "model_name", "parent_response_id", "use_grok", "system_prompt_name", "sampling_params", "request_id", "top_logprobs", "prefix", "select_reply")
     CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
     MODEL_NAME_FIELD_NUMBER: _ClassVar[int]
@@ -224,6 +240,7 @@ class AddResponseRequest(_message.Message):
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     TOP_LOGPROBS_FIELD_NUMBER: _ClassVar[int]
     PREFIX_FIELD_NUMBER: _ClassVar[int]
+    SELECT_REPLY_FIELD_NUMBER: _ClassVar[int]
     conversation_id: str
     message: str
     model_name: str
@@ -234,7 +251,8 @@ class AddResponseRequest(_message.Message):
     request_id: str
     top_logprobs: int
     prefix: str
-    def __init__(self, conversation_id: _Optional[str] = ..., message: _Optional[str] = ..., model_name: _Optional[str] = ..., parent_response_id: _Optional[str] = ..., use_grok: _Optional[bool] = ..., system_prompt_name: _Optional[str] = ..., sampling_params: _Optional[_Union[_sampler_public_pb2.SamplingParams, _Mapping]] = ..., request_id: _Optional[str] = ..., top_logprobs: _Optional[int] = ..., prefix: _Optional[str] = ...) -> None: ...
+    select_reply: bool
+    def __init__(self, conversation_id: _Optional[str] = ..., message: _Optional[str] = ..., model_name: _Optional[str] = ..., parent_response_id: _Optional[str] = ..., use_grok: _Optional[bool] = ..., system_prompt_name: _Optional[str] = ..., sampling_params: _Optional[_Union[_sampler_public_pb2.SamplingParams, _Mapping]] = ..., request_id: _Optional[str] = ..., top_logprobs: _Optional[int] = ..., prefix: _Optional[str] = ..., select_reply: _Optional[bool] = ...) -> None: ...
 
 class QueryAction(_message.Message):
     __slots__ = ("type", "query")

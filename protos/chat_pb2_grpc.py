@@ -110,6 +110,11 @@ class ChatStub:
                 request_serializer=grove__explorer_dot_protos_dot_chat__pb2.ImportConversationRequest.SerializeToString,
                 response_deserializer=grove__explorer_dot_protos_dot_chat__pb2.Conversation.FromString,
                 _registered_method=True)
+        self.SelectResponse = channel.unary_unary(
+                '/grove.chat.Chat/SelectResponse',
+                request_serializer=grove__explorer_dot_protos_dot_chat__pb2.SelectResponseRequest.SerializeToString,
+                response_deserializer=grove__explorer_dot_protos_dot_chat__pb2.SelectResponseResponse.FromString,
+                _registered_method=True)
 
 
 class ChatServicer:
@@ -220,6 +225,14 @@ class ChatServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SelectResponse(self, request, context):
+        """Extension: moves the caller's current leaf of a conversation (where reopening it, on
+        any client, puts them). "" means no leaf: the next reply starts a new root.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ChatServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -297,6 +310,11 @@ def add_ChatServicer_to_server(servicer, server):
                     servicer.ImportConversation,
                     request_deserializer=grove__explorer_dot_protos_dot_chat__pb2.ImportConversationRequest.FromString,
                     response_serializer=grove__explorer_dot_protos_dot_chat__pb2.Conversation.SerializeToString,
+            ),
+            'SelectResponse': grpc.unary_unary_rpc_method_handler(
+                    servicer.SelectResponse,
+                    request_deserializer=grove__explorer_dot_protos_dot_chat__pb2.SelectResponseRequest.FromString,
+                    response_serializer=grove__explorer_dot_protos_dot_chat__pb2.SelectResponseResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -704,6 +722,33 @@ class Chat:
             '/grove.chat.Chat/ImportConversation',
             grove__explorer_dot_protos_dot_chat__pb2.ImportConversationRequest.SerializeToString,
             grove__explorer_dot_protos_dot_chat__pb2.Conversation.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SelectResponse(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/grove.chat.Chat/SelectResponse',
+            grove__explorer_dot_protos_dot_chat__pb2.SelectResponseRequest.SerializeToString,
+            grove__explorer_dot_protos_dot_chat__pb2.SelectResponseResponse.FromString,
             options,
             channel_credentials,
             insecure,

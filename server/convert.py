@@ -23,6 +23,7 @@ from grove_explorer.server.sampler.base import (
 from grove_explorer.server.store import (
     AnnotationRecord,
     ConversationRecord,
+    LeafRecord,
     NewResponse,
     ResponseRecord,
     SamplingRecord,
@@ -144,10 +145,14 @@ def conversation_to_proto(
     record: ConversationRecord,
     responses: Sequence[ResponseRecord] = (),
     annotations: Mapping[str, AnnotationRecord] | None = None,
+    leaf: LeafRecord | None = None,
 ) -> chat_pb2.Conversation:
-    """Builds the wire form of a conversation, with its responses in creation order."""
+    """Builds the wire form of a conversation, with its responses in creation order.
+
+    `leaf` is the caller's stored place (None: never chosen, so the field stays unset).
+    """
     marks = annotations or {}
-    return chat_pb2.Conversation(
+    wire = chat_pb2.Conversation(
         conversation_id=record.conversation_id,
         title=record.title,
         starred=record.starred,
@@ -156,6 +161,9 @@ def conversation_to_proto(
         response_count=record.response_count,
         responses=[response_to_proto(r, marks.get(r.response_id)) for r in responses],
     )
+    if leaf is not None:
+        wire.leaf_response_id = leaf.response_id or ""
+    return wire
 
 
 def requested_params(message: sampler_public_pb2.SamplingParams) -> RequestedParams:

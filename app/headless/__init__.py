@@ -1,4 +1,4 @@
-"""The `grove` commands for scripts: ls, show, search, sample, export and import.
+"""The `grove` commands for scripts: ls, show, search, sample, select, export and import.
 
 They talk to a server exactly as the explorer does: `--server HOST:PORT` (or
 `XAI_API_HOST`, or `server` in the config file), else an embedded server on the default

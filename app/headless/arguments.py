@@ -59,11 +59,14 @@ def _json_flag(parser: argparse.ArgumentParser, what: str) -> None:
 
 
 CONV_HELP = "conversation: its id, a unique prefix of it (4+ characters) or its exact title"
-LEAF_HELP = "end the current path at this response (id or unique prefix; default: the newest)"
+LEAF_HELP = (
+    "end the current path at this response (id or unique prefix; default: your place, "
+    "as `grove select` or the explorer left it, else the newest response)"
+)
 
 
 def add_headless_commands(commands: Any) -> None:
-    """Declares ls, show, search, sample, export and import on `grove`'s subparsers."""
+    """Declares ls, show, search, sample, select, export and import on `grove`'s subparsers."""
     common = _common_options()
 
     ls = commands.add_parser(
@@ -79,8 +82,9 @@ def add_headless_commands(commands: Any) -> None:
         "show",
         parents=[common],
         help="print a conversation's current path",
-        description="Print the messages on a conversation's current path (the path to the "
-        "newest response, as the explorer opens it).",
+        description="Print the messages on a conversation's current path: the path to your "
+        "place (the stored leaf, where the explorer opens it and `grove select` puts it; the "
+        "newest response if you never chose one). --json reports it as leaf_response_id.",
     )
     show.add_argument("conv", metavar="CONV", help=CONV_HELP)
     show.add_argument("--leaf", metavar="RESPONSE", help=LEAF_HELP)
@@ -131,6 +135,20 @@ def add_headless_commands(commands: Any) -> None:
     )
     sample.add_argument("--leaf", metavar="RESPONSE", help=LEAF_HELP)
     _json_flag(sample, "the samples")
+
+    select = commands.add_parser(
+        "select",
+        parents=[common],
+        help="move your place in a conversation (the stored current leaf)",
+        description="Make RESPONSE the conversation's current leaf, stored on the server: "
+        "the explorer opens the conversation there, and show, export and sample use it "
+        "when no --leaf is given. (grove sample never moves it.)",
+    )
+    select.add_argument("conv", metavar="CONV", help=CONV_HELP)
+    select.add_argument(
+        "response", metavar="RESPONSE", help="the new leaf: its id or a unique prefix (4+)"
+    )
+    _json_flag(select, "the new place")
 
     export = commands.add_parser(
         "export",

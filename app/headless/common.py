@@ -15,7 +15,7 @@ from grove_explorer.client import (
     Response,
 )
 
-HEADLESS_COMMANDS = ("ls", "show", "search", "sample", "export", "import")
+HEADLESS_COMMANDS = ("ls", "show", "search", "sample", "select", "export", "import")
 MIN_PREFIX = 4
 """Shortest id prefix accepted for a conversation or response (fewer would rarely be unique)."""
 SHORT_ID = 12
@@ -92,10 +92,16 @@ async def open_conversation(grok: AsyncGrok, ref: str) -> Conversation:
 
 
 def find_leaf(conversation: Conversation, ref: str | None) -> Response | None:
-    """The response `--leaf` names (id or unique prefix), else the newest one."""
+    """The response `--leaf` names (id or unique prefix), else the user's stored place.
+
+    The place is the leaf the server keeps (`grove select`, or where the explorer was
+    left); a conversation whose user never chose one ends at its newest response, and
+    None means no leaf (an empty conversation, or a new root chosen).
+    """
     responses = conversation.responses
     if ref is None:
-        return responses[-1] if responses else None
+        place = conversation.leaf_response_id
+        return conversation.get_response(place) if place is not None else None
     wanted = ref.strip().lower()
     matches = [r for r in responses if r.response_id == wanted]
     if not matches and len(wanted) >= MIN_PREFIX:

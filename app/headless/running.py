@@ -18,6 +18,7 @@ from grove_explorer.app.headless.common import (
     UsageError,
     sentence,
 )
+from grove_explorer.app.headless.placing import cmd_select
 from grove_explorer.app.headless.reading import cmd_ls, cmd_search, cmd_show
 from grove_explorer.app.headless.sampling import cmd_sample
 from grove_explorer.app.headless.transfer import cmd_export, cmd_import, prepare_import
@@ -33,6 +34,7 @@ COMMANDS: dict[str, Callable[[AsyncGrok, argparse.Namespace], Coroutine[Any, Any
     "show": cmd_show,
     "search": cmd_search,
     "sample": cmd_sample,
+    "select": cmd_select,
     "export": cmd_export,
     "import": cmd_import,
 }

@@ -34,7 +34,7 @@ async def cmd_export(grok: AsyncGrok, args: argparse.Namespace) -> Outcome:
     """`grove export CONV`: one of the formats of `client.export`."""
     conversation = await open_conversation(grok, args.conv)
     leaf = find_leaf(conversation, args.leaf)
-    leaf_id = leaf.response_id if leaf is not None and args.leaf is not None else None
+    leaf_id = leaf.response_id if leaf is not None else None
     tokens = await collect_tokens(conversation) if args.format == "json" else {}
     document = export_json(conversation, tokens)
     outcome = Outcome(output_file=args.output)

@@ -114,13 +114,31 @@ class ServiceBase:
     # -- navigation ------------------------------------------------------------------------
 
     def select(self, conversation_id: str, leaf_id: str | None) -> None:
-        """Makes `leaf_id` the end of the current path (the SDK conversation's leaf too)."""
-        self.forest(conversation_id).select(leaf_id)
+        """Makes `leaf_id` the end of the current path (the SDK conversation's leaf too).
+
+        The choice is the user's place on the server too, sent in the background (a
+        streaming placeholder counts as its parent until its reply is stored and followed).
+        """
+        conversation = self._conversation(conversation_id)
+        conversation.forest.select(leaf_id)
+        conversation.save_leaf()
         self._publish(LeafMoved(conversation_id, leaf_id))
 
     def switch_sibling(self, conversation_id: str, response_id: str, delta: int) -> str | None:
         """Moves to a sibling of `response_id` and its last-visited leaf; None at the ends."""
-        leaf = self.forest(conversation_id).switch_sibling(response_id, delta)
+        conversation = self._conversation(conversation_id)
+        leaf = conversation.forest.switch_sibling(response_id, delta)
         if leaf is not None:
+            conversation.save_leaf()
             self._publish(LeafMoved(conversation_id, leaf))
         return leaf
+
+    async def leaf_saved(self, conversation_id: str) -> None:
+        """Waits until the server holds the conversation's current leaf; raises its failure.
+
+        `select` and `switch_sibling` return at once; a UI runs this in the background
+        after them so a failure to store the place is reported rather than lost.
+        """
+        conversation = self._conversations.get(conversation_id)
+        if conversation is not None:
+            await conversation.leaf_saved()

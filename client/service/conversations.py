@@ -63,11 +63,18 @@ class ConversationService(StreamingService):
         return self._adopt(conversation)
 
     async def open(self, conversation_id: str) -> Forest:
-        """Loads a conversation with all its responses; the leaf is the newest response.
+        """Loads a conversation with all its responses; the leaf is the user's stored place.
 
-        New replies use the model that wrote the current path's latest reply, when the
-        server still offers it, so reopening a session continues with the same model.
+        The place is the server's (the response the user last selected or followed, on any
+        client; the newest response when they never chose one), so reopening, a reload and
+        a reconnect return to it — a background sample elsewhere does not move it. A choice
+        of this service still being sent is sent first. New replies use the model that
+        wrote the current path's latest reply, when the server still offers it, so
+        reopening a session continues with the same model.
         """
+        previous = self._conversations.get(conversation_id)
+        if previous is not None:
+            await previous.flush_leaf()
         conversation = await self._client.grok.get_conversation(conversation_id)
         model = await self._model_of_path(conversation)
         if model:

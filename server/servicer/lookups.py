@@ -60,10 +60,13 @@ async def insert_or_abort(
     context: grpc.aio.ServicerContext,
     *,
     checkpoint_id: str | None = None,
+    leaf_follows: str | None = None,
 ) -> ResponseRecord:
     """Stores a response, or ends the call if its conversation or parent is gone."""
     try:
-        return await store.add_response(user, new, checkpoint_id=checkpoint_id)
+        return await store.add_response(
+            user, new, checkpoint_id=checkpoint_id, leaf_follows=leaf_follows
+        )
     except UnknownConversationError:
         await abort_not_found(context, new.conversation_id)
     except UnknownParentError:

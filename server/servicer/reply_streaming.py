@@ -109,6 +109,7 @@ class ReplyStreaming:
                         parent_response_id=parent_id,
                     ),
                     context,
+                    leaf_follows=stream.leaf_follows,
                 )
                 path.append(human)
                 parent_id = human.response_id
@@ -255,7 +256,12 @@ class ReplyStreaming:
         """Ends the stream's checkpointing and stores its reply, deleting its checkpoint."""
         await self._streams.close_checkpoint(stream)
         return await insert_or_abort(
-            self._store, user, new, context, checkpoint_id=stream.checkpoint_id
+            self._store,
+            user,
+            new,
+            context,
+            checkpoint_id=stream.checkpoint_id,
+            leaf_follows=stream.leaf_follows,
         )
 
     async def _fail_stream(
@@ -293,7 +299,9 @@ class ReplyStreaming:
         """Stores an interrupted reply; a deleted conversation simply has nowhere to keep it."""
         await self._streams.close_checkpoint(stream)
         try:
-            return await self._store.add_response(user, new, checkpoint_id=stream.checkpoint_id)
+            return await self._store.add_response(
+                user, new, checkpoint_id=stream.checkpoint_id, leaf_follows=stream.leaf_follows
+            )
         except (UnknownConversationError, UnknownParentError):
             log.info("partial reply dropped: its conversation was deleted")
             return None

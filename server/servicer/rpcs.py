@@ -135,7 +135,28 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
         record = await conversation_or_abort(self._store, user, request.conversation_id, context)
         responses = await self._store.list_responses(user, record.conversation_id)
         annotations = await self._store.annotations(user, record.conversation_id)
-        return conversation_to_proto(record, responses, annotations)
+        leaf = await self._store.get_leaf(user, record.conversation_id)
+        return conversation_to_proto(record, responses, annotations, leaf)
+
+    async def SelectResponse(
+        self, request: chat_pb2.SelectResponseRequest, context: grpc.aio.ServicerContext
+    ) -> chat_pb2.SelectResponseResponse:
+        """Moves the caller's current leaf ("" : none, the next reply starts a new root)."""
+        user = await self._auth.identify(context)
+        record = await conversation_or_abort(self._store, user, request.conversation_id, context)
+        response_id = request.response_id or None
+        if response_id is not None:
+            await check_id("response id", response_id, context)
+        if not await self._store.set_leaf(user, record.conversation_id, response_id):
+            if await self._store.get_conversation(user, record.conversation_id) is None:
+                await abort_not_found(context, record.conversation_id)  # deleted in between
+            await abort(
+                context,
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"Response {quote(request.response_id)} is not in conversation "
+                f"{quote(record.conversation_id)}.",
+            )
+        return chat_pb2.SelectResponseResponse(leaf_response_id=request.response_id)
 
     async def ListConversations(
         self, request: empty_pb2.Empty, context: grpc.aio.ServicerContext
@@ -472,6 +493,12 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
             )
 
         stream = ActiveStream(user, request.request_id, conversation_id)
+        if request.select_reply:
+            # The user's place follows this stream from now: it waits at the parent, then
+            # moves to the human message and the reply as they are stored.
+            stream.follows = await self._store.set_leaf(
+                user, conversation_id, parent_id, follows=stream.checkpoint_id
+            )
         self._streams.add(stream)
         await self._replies.run(
             user, stream, sampler, params, path, parent_id, top_k, request, context

@@ -35,6 +35,14 @@ class ActiveStream:
     checkpoint_saved: bool = False
     # Set once the stream stores (or gives up) its reply: no checkpoint may follow.
     closed: bool = False
+    # True when the user's place follows this stream (select_reply): its responses take
+    # the place as they are stored (the store matches it by checkpoint_id).
+    follows: bool = False
+
+    @property
+    def leaf_follows(self) -> str | None:
+        """The stream id the store's place-following matches (None: not following)."""
+        return self.checkpoint_id if self.follows else None
 
     def request_stop(self, reason: str) -> None:
         """Asks the stream to end with what it has ("stopped", "deleted", "shutdown")."""

@@ -305,6 +305,33 @@ _TOUCH_BY_TRIGGER = Migration(
     ),
 )
 
+_LEAVES = Migration(
+    version=7,
+    description="leaves: each user's current leaf per conversation (keep my place)",
+    statements=(
+        # One row per user and conversation once the user chose a place; response_id NULL
+        # means "no leaf" (a new root). The row goes with its conversation (cascade); a
+        # response is never deleted on its own, so the leaf always names a live response.
+        # `follows` names the checkpoint id of a stream the place follows (select_reply):
+        # its human message and its reply — stored, stopped, or recovered after a crash —
+        # take the place in the transaction that stores them, unless the user selected
+        # something else since (which clears it).
+        """
+        CREATE TABLE leaves (
+            user_id         TEXT NOT NULL,
+            conversation_id TEXT NOT NULL
+                REFERENCES conversations (conversation_id) ON DELETE CASCADE,
+            response_id     TEXT REFERENCES responses (response_id) ON DELETE SET NULL,
+            follows         TEXT,
+            update_time     TEXT NOT NULL,
+            PRIMARY KEY (user_id, conversation_id)
+        )
+        """,
+        # Serves the cascade from conversations.
+        "CREATE INDEX leaves_conversation ON leaves (conversation_id)",
+    ),
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     _INITIAL_SCHEMA,
     _CHECKPOINTS,
@@ -312,6 +339,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _RESEARCH,
     _CHECKPOINT_OWNERS,
     _TOUCH_BY_TRIGGER,
+    _LEAVES,
 )
 """Every migration in order; `MIGRATIONS[i].version == i + 1`. Append only."""
 

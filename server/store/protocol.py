@@ -20,6 +20,7 @@ from grove_explorer.server.store.records import (
     Checkpoint,
     ConversationRecord,
     ImportItem,
+    LeafRecord,
     NewResponse,
     ResponseRecord,
     SearchFilters,
@@ -99,13 +100,41 @@ class Store(Protocol):
         ...
 
     async def add_response(
-        self, user_id: str, new: NewResponse, *, checkpoint_id: str | None = None
+        self,
+        user_id: str,
+        new: NewResponse,
+        *,
+        checkpoint_id: str | None = None,
+        leaf_follows: str | None = None,
     ) -> ResponseRecord:
         """Inserts a response atomically and bumps the conversation's update time.
 
         `checkpoint_id` names the checkpoint of the stream this reply ends; it is deleted in
-        the same transaction, so a crash can never leave both.
+        the same transaction, so a crash can never leave both. When the user's place
+        follows stream `leaf_follows` (see `set_leaf`), it moves to the new response in
+        that transaction.
         Raises UnknownConversationError or UnknownParentError; nothing is written then.
+        """
+        ...
+
+    async def get_leaf(self, user_id: str, conversation_id: str) -> LeafRecord | None:
+        """The user's current leaf of the conversation; None if they never chose one."""
+        ...
+
+    async def set_leaf(
+        self,
+        user_id: str,
+        conversation_id: str,
+        response_id: str | None,
+        *,
+        follows: str | None = None,
+    ) -> bool:
+        """Makes `response_id` (None: no leaf) the user's leaf of the conversation.
+
+        `follows` names a stream (by its checkpoint id) whose human message and reply take
+        the place as they are stored — also when a crashed stream's checkpoint is
+        recovered — until the user selects anything else. False, and nothing changes, if
+        the conversation is not the user's or the response is not in it.
         """
         ...
 

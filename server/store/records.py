@@ -41,6 +41,17 @@ class ConversationRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class LeafRecord:
+    """A user's current leaf of a conversation: where reopening it puts them.
+
+    `response_id` None means they chose no leaf (their next reply starts a new root); a
+    conversation whose user never chose one has no record at all.
+    """
+
+    response_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class ResponseContent:
     """What a response says and how it was made: every field its writer gives.
 

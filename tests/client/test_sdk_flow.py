@@ -363,4 +363,6 @@ async def test_concurrent_streams_on_one_conversation(client: Client) -> None:
         assert response.parent_response_id == human_id
     loaded = await client.grok.get_conversation(conversation.conversation_id)
     assert len(loaded.get_response(human_id).children) == 7
-    assert loaded.leaf_response_id in {r.response_id for _, r in results}
+    # Parallel samples (select=False) leave the user's place on the reply add_response made.
+    assert loaded.leaf_response_id == reply.response_id
+    assert loaded.responses[-1].response_id in {r.response_id for _, r in results}

@@ -67,6 +67,7 @@ def snapshot(db: Path) -> dict[str, list[tuple[Any, ...]]]:
                 "responses",
                 "checkpoints",
                 "annotations",
+                "leaves",
                 "response_tokens",
                 "search_rows",
             )
@@ -191,6 +192,7 @@ def request_for(rpc: str, cid: str, w: World, **fields: Any) -> Message:
             "annotation": chat_pb2.Annotation(bookmarked=True, tags=["ok"]),
         },
         "GetResponseTokens": {"response_id": w.a_model},
+        "SelectResponse": {"response_id": w.a_model},
     }
     request_class = {
         "GetConversation": chat_pb2.GetConversationRequest,
@@ -202,6 +204,7 @@ def request_for(rpc: str, cid: str, w: World, **fields: Any) -> Message:
         "ShareConversation": chat_pb2.ShareConversationRequest,
         "AnnotateResponse": chat_pb2.AnnotateResponseRequest,
         "GetResponseTokens": chat_pb2.GetResponseTokensRequest,
+        "SelectResponse": chat_pb2.SelectResponseRequest,
     }[rpc]
     values = {**defaults[rpc], **fields}
     return request_class(conversation_id=cid, **values)
@@ -217,6 +220,7 @@ CONVERSATION_RPCS = [
     "ShareConversation",
     "AnnotateResponse",
     "GetResponseTokens",
+    "SelectResponse",
 ]
 MALFORMED_IDS = {
     "too-short": "abc123",
@@ -286,6 +290,7 @@ RESPONSE_FIELDS = {
     "ShareConversation": "response_id",
     "AnnotateResponse": "response_id",
     "GetResponseTokens": "response_id",
+    "SelectResponse": "response_id",
 }
 for rpc, field_name in RESPONSE_FIELDS.items():
     for kind, bad in MALFORMED_IDS.items():
@@ -541,6 +546,15 @@ for message in ("hi", ""):
 
 
 # Research RPCs: annotations, tokens, search, import, and a prefix to continue.
+row(
+    "SelectResponse-deleted-conversation-with-its-old-response",
+    Case(
+        "SelectResponse",
+        lambda w: request_for("SelectResponse", w.deleted, w, response_id=w.deleted_response),
+        NOT_FOUND,
+        gone,
+    ),
+)
 for rpc in ("AnnotateResponse", "GetResponseTokens"):
     row(
         f"{rpc}-without-response-id",

@@ -255,6 +255,7 @@ FIELD_COUNTS = {
     "ShareConversation": 2,
     "AnnotateResponse": 3,
     "GetResponseTokens": 2,
+    "SelectResponse": 2,
 }
 
 
@@ -408,6 +409,7 @@ def build_request(rpc: str, draw: Callable[[Any], Any], pools: Pools, user: str)
                 st.integers(0, 25), st.one_of(st.integers(-2, 25), st.just(2**31 - 1))
             ),
             prefix=fields(VALID_PREFIXES, TEXT),
+            select_reply=draw(st.booleans()),
         )
         for name, value in fields(VALID_SAMPLING, SAMPLING).items():
             setattr(request.sampling_params, name, value)
@@ -433,6 +435,10 @@ def build_request(rpc: str, draw: Callable[[Any], Any], pools: Pools, user: str)
         return chat_pb2.GetResponseTokensRequest(
             conversation_id=cid, response_id=response_id(optional=False)
         )
+    if rpc == "SelectResponse":
+        return chat_pb2.SelectResponseRequest(
+            conversation_id=cid, response_id=response_id(optional=True)
+        )
     raise AssertionError(f"the fuzz test cannot build a {rpc} request yet: add it")
 
 
@@ -454,6 +460,7 @@ STEP_KINDS = [
     "UpdateConversation",
     "GetConversation",
     "GetResponseTokens",
+    "SelectResponse",
     "Search",
     "ListConversations",
     "CreateConversation",
@@ -617,6 +624,7 @@ def read_tables(db: Path) -> dict[str, Any]:
             "responses": [dict(r) for r in conn.execute("SELECT * FROM responses ORDER BY seq")],
             "checkpoints": [dict(r) for r in conn.execute("SELECT * FROM checkpoints")],
             "annotations": [dict(r) for r in conn.execute("SELECT * FROM annotations")],
+            "leaves": [dict(r) for r in conn.execute("SELECT * FROM leaves")],
             "tokens": {
                 r["response_id"]: decode_tokens(r["data"])
                 for r in conn.execute("SELECT response_id, data FROM response_tokens")
@@ -668,6 +676,11 @@ def check_rows(tables: dict[str, Any], imported: set[str]) -> None:
         assert "\x00" not in conversation["title"]
     by_id = {r["response_id"]: r for r in tables["responses"]}
     assert len(by_id) == len(tables["responses"]), "response ids are unique"
+    for leaf in tables["leaves"]:
+        assert owners[leaf["conversation_id"]] == leaf["user_id"], "a leaf is its owner's"
+        if leaf["response_id"] is not None:
+            held = by_id[leaf["response_id"]]["conversation_id"]
+            assert held == leaf["conversation_id"], "a leaf is a response of its conversation"
     latest: dict[str, datetime] = {}
     for response in tables["responses"]:
         cid = response["conversation_id"]
@@ -742,6 +755,8 @@ def check_view(
     assert view.create_time.ToDatetime(tzinfo=UTC) == _time(row["create_time"])
     assert view.update_time.ToDatetime(tzinfo=UTC) == _time(row["update_time"])
     assert view.response_count == len(rows) == len(view.responses)
+    if view.HasField("leaf_response_id") and view.leaf_response_id:
+        assert view.leaf_response_id in {r["response_id"] for r in rows}, "the leaf is stored"
     for response, stored in zip(view.responses, rows, strict=True):
         assert response.response_id == stored["response_id"]
         assert response.parent_response_id == (stored["parent_response_id"] or "")

@@ -493,6 +493,37 @@ async def case_import_conversation(world: World) -> None:
     )
 
 
+async def case_select_response(world: World) -> None:
+    """Bob can neither move Alice's leaf nor learn that her ids exist; his leaf is his."""
+    for response_id in [*world.response_ids, ""]:
+        await assert_indistinguishable(
+            lambda ids, rid=response_id: world.bob.SelectResponse(
+                chat_pb2.SelectResponseRequest(
+                    conversation_id=ids["cid"], response_id=ids.get("response", rid)
+                )
+            ),
+            {"cid": world.cid, **({"response": response_id} if response_id else {})},
+            grpc.StatusCode.NOT_FOUND,
+        )
+    own = await _bob_conversation(world)
+    for response_id in world.response_ids:
+        await assert_indistinguishable(
+            lambda ids: world.bob.SelectResponse(
+                chat_pb2.SelectResponseRequest(conversation_id=own, response_id=ids["response"])
+            ),
+            {"response": response_id},
+            grpc.StatusCode.INVALID_ARGUMENT,
+        )
+    mine = await world.bob.GetConversation(chat_pb2.GetConversationRequest(conversation_id=own))
+    assert not mine.HasField("leaf_response_id"), "a refused select stored no leaf for Bob"
+    # Bob's reply in his own conversation, asked to be followed, moves only his leaf.
+    request = chat_pb2.AddResponseRequest(conversation_id=own, message="hi", select_reply=True)
+    request.sampling_params.max_tokens = 2
+    streamed = [m async for m in world.bob.AddResponse(request)]
+    mine = await world.bob.GetConversation(chat_pb2.GetConversationRequest(conversation_id=own))
+    assert mine.leaf_response_id == streamed[-1].model_response.response_id
+
+
 CASES: dict[str, Callable[[World], Awaitable[None]]] = {
     "CreateConversation": case_create_conversation,
     "GetConversation": case_get_conversation,
@@ -509,6 +540,7 @@ CASES: dict[str, Callable[[World], Awaitable[None]]] = {
     "Search": case_search,
     "GetResponseTokens": case_get_response_tokens,
     "ImportConversation": case_import_conversation,
+    "SelectResponse": case_select_response,
 }
 
 
@@ -556,6 +588,10 @@ async def world(make_server) -> AsyncIterator[World]:
                 ),
             )
         )
+        # Her place: the human message (not the newest response), so a change shows.
+        await alice.stub.SelectResponse(
+            chat_pb2.SelectResponseRequest(conversation_id=cid, response_id=human)
+        )
         state = World(running, alice.stub, bob.stub, cid, [human, model, manual.response_id])
         state.baseline, state.baseline_list = await _alice_view(state)
         yield state
@@ -580,6 +616,7 @@ async def test_another_user_cannot_reach_alice_through(rpc: str, world: World) -
     assert after_list == world.baseline_list, "Alice's conversation list changed"
     conversation = chat_pb2.Conversation.FromString(after)
     assert (conversation.title, conversation.starred) == ("Alice's garden", True)
+    assert conversation.leaf_response_id == world.response_ids[0], "Alice's place stays hers"
     shared = [r.response_id for r in conversation.responses if r.shared]
     assert shared == world.response_ids[:2], "exactly the path Alice shared stays shared"
     marked = [r for r in conversation.responses if r.HasField("annotation")]

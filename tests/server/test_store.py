@@ -24,6 +24,7 @@ import pytest
 
 from grove_explorer.server.store import (
     AnnotationRecord,
+    Checkpoint,
     ImportItem,
     NewResponse,
     SamplingRecord,
@@ -789,7 +790,7 @@ async def test_upgrade_from_version_3_indexes_existing_rows(db_path: Path) -> No
         assert "search_text" not in {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
 
     async with SqliteStore(db_path) as store:
-        assert [v for v, _ in recorded_versions(db_path)] == [1, 2, 3, 4, 5, 6]
+        assert [v for v, _ in recorded_versions(db_path)] == list(range(1, LATEST_VERSION + 1))
         assert index_problems_of(db_path) == []
         hits = await store.search(ALICE, '"quinces"', SearchFilters(), 10)
         assert {(h.field, h.response.response_id) for h in hits if h.response} == {
@@ -886,3 +887,71 @@ async def test_an_import_naming_a_later_parent_stores_nothing(
     a, b, c = await store.list_responses(ALICE, record.conversation_id)
     assert b.parent_response_id == c.parent_response_id == a.response_id
     assert index_problems_of(db_path) == []
+
+
+# -- leaves: each user's place in a conversation (migration 7) -----------------------------
+
+
+async def test_upgrade_from_version_6_keeps_conversations_without_a_place(db_path: Path) -> None:
+    """Conversations written before leaves existed have no stored place until one is chosen."""
+    async with aiosqlite.connect(db_path, isolation_level=None) as conn:
+        assert await migrate(conn, MIGRATIONS[:6]) == 6
+    now = datetime(2025, 1, 1, tzinfo=UTC).isoformat(timespec="microseconds")
+    with raw(db_path) as conn:
+        conn.execute("BEGIN")
+        conn.execute(
+            "INSERT INTO conversations (conversation_id, user_id, title, starred, create_time,"
+            " update_time) VALUES (?, ?, '', 0, ?, ?)",
+            ("c" * 32, ALICE, now, now),
+        )
+        conn.execute(
+            "INSERT INTO responses (response_id, conversation_id, user_id, parent_response_id,"
+            " message, sender, create_time) VALUES (?, ?, ?, NULL, 'hi', 'human', ?)",
+            ("1" * 32, "c" * 32, ALICE, now),
+        )
+        conn.execute("COMMIT")
+    async with SqliteStore(db_path) as store:
+        assert await store.get_leaf(ALICE, "c" * 32) is None
+        assert not await store.set_leaf(BOB, "c" * 32, "1" * 32), "not Bob's conversation"
+        assert not await store.set_leaf(ALICE, "c" * 32, "2" * 32), "not a response of it"
+        assert await store.get_leaf(ALICE, "c" * 32) is None
+        assert await store.set_leaf(ALICE, "c" * 32, "1" * 32)
+        leaf = await store.get_leaf(ALICE, "c" * 32)
+        assert leaf is not None and leaf.response_id == "1" * 32
+        assert await store.get_leaf(BOB, "c" * 32) is None
+        assert await store.check_integrity() == []
+
+
+async def test_a_place_following_a_crashed_stream_ends_on_its_recovered_reply(
+    store: SqliteStore,
+) -> None:
+    """The crash case of select_reply: the checkpoint becomes the reply, and the place."""
+    conversation = await store.create_conversation(ALICE)
+    cid = conversation.conversation_id
+    question = await store.add_response(ALICE, human(cid, None))
+    other = await store.create_conversation(ALICE)
+    other_question = await store.add_response(ALICE, human(other.conversation_id, None))
+    assert await store.set_leaf(ALICE, cid, question.response_id, follows="c" * 32)
+    # The other conversation's place was chosen by hand: recovery leaves it alone.
+    assert await store.set_leaf(ALICE, other.conversation_id, other_question.response_id)
+
+    def partial(conversation_id: str, parent: str) -> NewResponse:
+        return NewResponse(
+            conversation_id=conversation_id,
+            message="an interrupted",
+            sender="model",
+            parent_response_id=parent,
+            partial=True,
+        )
+
+    await store.save_checkpoints(
+        [
+            Checkpoint("c" * 32, ALICE, partial(cid, question.response_id)),
+            Checkpoint("d" * 32, ALICE, partial(other.conversation_id, other_question.response_id)),
+        ]
+    )
+    recovered = {r.conversation_id: r for r in await store.recover_checkpoints()}
+    leaf = await store.get_leaf(ALICE, cid)
+    assert leaf is not None and leaf.response_id == recovered[cid].response_id
+    kept = await store.get_leaf(ALICE, other.conversation_id)
+    assert kept is not None and kept.response_id == other_question.response_id

@@ -157,6 +157,14 @@ class CompareScreen(CompareCore):
         if forest is None or column.response_id not in forest.responses:
             return
         self.service.select(self.conversation_id, forest.descend(column.response_id))
+        # Detached: the place is stored (or its failure reported) after Compare closes.
+        run_service_call(
+            self,
+            self.service.leaf_saved(self.conversation_id),
+            name="save place",
+            group="place",
+            detached=True,
+        )
         self.dismiss(column.response_id)
 
     def action_hide(self) -> None:

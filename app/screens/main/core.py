@@ -223,6 +223,21 @@ class ExplorerCore(Screen[None]):
             self._refresh_pending = True
             self.call_later(self._refresh_views)
 
+    def save_place(self) -> None:
+        """Reports a failure to store the place the user just moved to (sent by the service).
+
+        The move itself is instant; the server learns it in the background, and a failure
+        (the server went away, the conversation was deleted elsewhere) becomes a
+        notification instead of a place silently lost.
+        """
+        if self.conversation_id is not None:
+            run_service_call(
+                self,
+                self.service.leaf_saved(self.conversation_id),
+                name="save place",
+                group="place",
+            )
+
     def _refresh_views(self) -> None:
         self._refresh_pending = False
         forest = self.forest
@@ -258,6 +273,7 @@ class ExplorerCore(Screen[None]):
             return
         if all(node.response_id != response_id for node in forest.current_path):
             self.service.select(cid, response_id)
+            self.save_place()
         self._focused_response_id = response_id
         self._refresh_views()
         self.thread.focus_message(response_id)

@@ -1,6 +1,7 @@
 """Moving around the explorer: branches, bookmarks, hoisting, search, panes and links.
 
-Nothing here writes to the server: it moves the current path, the cursor or the view.
+Nothing here writes to the server but the user's place: it moves the current path (which
+the service stores as the place, in the background), the cursor or the view.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ class Navigation(ExplorerCore):
     def _response_chosen(self, message: ForestTree.ResponseChosen) -> None:
         if self.conversation_id is not None:
             self.service.select(self.conversation_id, message.response_id)
+            self.save_place()
             self._focused_response_id = message.response_id
 
     @on(ForestTree.ResponseHighlighted)
@@ -72,6 +74,7 @@ class Navigation(ExplorerCore):
                 f"No {'earlier' if delta < 0 else 'later'} branch here ({k}/{n}).", timeout=2
             )
             return
+        self.save_place()
         if index is not None:
             new_id = forest.current_path[index].response_id
             self._focused_response_id = new_id
@@ -166,6 +169,7 @@ class Navigation(ExplorerCore):
             else:
                 self._refresh_views()
             if response_id is not None and response_id in forest.responses:
+                self.save_place()
                 self._focused_response_id = response_id
                 self.thread.focus_message(response_id)
                 self.forest_pane.show_response(response_id)

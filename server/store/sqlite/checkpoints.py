@@ -16,6 +16,7 @@ from grove_explorer.server.store.records import (
     SamplingRecord,
 )
 from grove_explorer.server.store.sqlite.connection import SqliteDatabase
+from grove_explorer.server.store.sqlite.leaves import follow_leaf
 from grove_explorer.server.store.sqlite.responses import insert_response
 from grove_explorer.server.store.sqlite.rows import format_time, parse_time
 
@@ -85,7 +86,12 @@ class CheckpointQueries(SqliteDatabase):
                     continue
                 new = _decode_new_response(data)
                 with suppress(UnknownConversationError, UnknownParentError):
-                    recovered.append(await insert_response(conn, user_id, new, self._tick()))
+                    record = await insert_response(conn, user_id, new, self._tick())
+                    # A place that followed the crashed stream ends on its partial reply.
+                    await follow_leaf(
+                        conn, user_id, record, checkpoint_id, format_time(record.create_time)
+                    )
+                    recovered.append(record)
                 await conn.execute_fetchall(
                     "DELETE FROM checkpoints WHERE checkpoint_id = ?", (checkpoint_id,)
                 )

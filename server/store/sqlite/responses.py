@@ -12,6 +12,7 @@ import aiosqlite
 from grove_explorer.server.store.protocol import UnknownConversationError, UnknownParentError
 from grove_explorer.server.store.records import NewResponse, ResponseRecord, TokenRow
 from grove_explorer.server.store.sqlite.connection import SqliteDatabase
+from grove_explorer.server.store.sqlite.leaves import follow_leaf
 from grove_explorer.server.store.sqlite.rows import (
     CONTENT_COLUMNS,
     R_COLUMNS,
@@ -157,18 +158,25 @@ class ResponseQueries(SqliteDatabase):
         return [read_response(row) for row in rows]
 
     async def add_response(
-        self, user_id: str, new: NewResponse, *, checkpoint_id: str | None = None
+        self,
+        user_id: str,
+        new: NewResponse,
+        *,
+        checkpoint_id: str | None = None,
+        leaf_follows: str | None = None,
     ) -> ResponseRecord:
         """Inserts a response atomically and bumps the conversation's update time.
 
         Ownership of the conversation and membership of the parent are checked inside the
         write transaction, so a concurrent delete cannot slip between check and insert.
-        The stream's checkpoint (if named) is deleted in the same transaction.
+        The stream's checkpoint (if named) is deleted, and the user's place moves to the new
+        response when it follows stream `leaf_follows`, in the same transaction.
         Raises UnknownConversationError or UnknownParentError; nothing is written then.
         Raises ValueError for a seed outside [0, 2**64).
         """
         async with self._transaction() as conn:
             record = await insert_response(conn, user_id, new, self._tick())
+            await follow_leaf(conn, user_id, record, leaf_follows, format_time(record.create_time))
             if checkpoint_id is not None:
                 await conn.execute_fetchall(
                     "DELETE FROM checkpoints WHERE checkpoint_id = ?", (checkpoint_id,)

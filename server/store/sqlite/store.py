@@ -12,6 +12,7 @@ from grove_explorer.server.store.sqlite.checkpoints import CheckpointQueries
 from grove_explorer.server.store.sqlite.conversations import ConversationQueries
 from grove_explorer.server.store.sqlite.imports import ImportQueries
 from grove_explorer.server.store.sqlite.keys import ApiKeyQueries
+from grove_explorer.server.store.sqlite.leaves import LeafQueries
 from grove_explorer.server.store.sqlite.responses import ResponseQueries
 from grove_explorer.server.store.sqlite.search import SearchQueries
 
@@ -19,6 +20,7 @@ from grove_explorer.server.store.sqlite.search import SearchQueries
 class SqliteStore(
     ConversationQueries,
     ResponseQueries,
+    LeafQueries,
     AnnotationQueries,
     SearchQueries,
     ImportQueries,

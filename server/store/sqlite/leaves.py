@@ -1,0 +1,94 @@
+"""The leaves table of the SQLite store: each user's current leaf per conversation.
+
+Where a user is in a conversation is server state, so reopening it — in the app, after a
+reload, from the command line or another machine — puts them back there instead of on
+the newest response (which a background sample may have just added).
+"""
+
+from __future__ import annotations
+
+import aiosqlite
+
+from grove_explorer.server.store.records import LeafRecord, ResponseRecord
+from grove_explorer.server.store.sqlite.connection import SqliteDatabase
+from grove_explorer.server.store.sqlite.rows import format_time
+
+_UPSERT = (
+    "INSERT INTO leaves (user_id, conversation_id, response_id, follows, update_time)"
+    " VALUES (?, ?, ?, ?, ?)"
+    " ON CONFLICT (user_id, conversation_id) DO UPDATE"
+    " SET response_id = excluded.response_id, follows = excluded.follows,"
+    " update_time = excluded.update_time"
+)
+
+
+async def follow_leaf(
+    conn: aiosqlite.Connection,
+    user_id: str,
+    new: ResponseRecord,
+    stream_id: str | None,
+    stamp: str,
+) -> None:
+    """Moves the user's place to `new` if it follows stream `stream_id` (in a transaction).
+
+    A model reply ends the following; a human message (the stream's first response)
+    keeps it. A user who selected another response since follows nothing: a reply
+    finishing elsewhere never pulls them away.
+    """
+    if stream_id is None:
+        return
+    await conn.execute_fetchall(
+        "UPDATE leaves SET response_id = ?, update_time = ?,"
+        " follows = CASE WHEN ? THEN NULL ELSE follows END"
+        " WHERE user_id = ? AND conversation_id = ? AND follows = ?",
+        (
+            new.response_id,
+            stamp,
+            new.sender == "model",
+            user_id,
+            new.conversation_id,
+            stream_id,
+        ),
+    )
+
+
+class LeafQueries(SqliteDatabase):
+    """A user's place in each conversation; rows go with their conversation (cascade)."""
+
+    async def get_leaf(self, user_id: str, conversation_id: str) -> LeafRecord | None:
+        """The user's current leaf of the conversation; None if they never chose one."""
+        rows = await self._read(
+            "SELECT response_id FROM leaves WHERE user_id = ? AND conversation_id = ?",
+            (user_id, conversation_id),
+        )
+        return LeafRecord(rows[0][0]) if rows else None
+
+    async def set_leaf(
+        self,
+        user_id: str,
+        conversation_id: str,
+        response_id: str | None,
+        *,
+        follows: str | None = None,
+    ) -> bool:
+        """Makes `response_id` (None: no leaf) the user's leaf; False if not theirs.
+
+        `follows` names a stream (its checkpoint id) whose responses take the place as they
+        are stored; any other choice stops following.
+        """
+        async with self._transaction() as conn:
+            owned = list(
+                await conn.execute_fetchall(
+                    "SELECT 1 FROM conversations WHERE conversation_id = ? AND user_id = ?"
+                    " AND (? IS NULL OR EXISTS (SELECT 1 FROM responses"
+                    "      WHERE response_id = ? AND conversation_id = ? AND user_id = ?))",
+                    (conversation_id, user_id, response_id, response_id, conversation_id, user_id),
+                )
+            )
+            if not owned:
+                return False
+            await conn.execute_fetchall(
+                _UPSERT,
+                (user_id, conversation_id, response_id, follows, format_time(self._tick())),
+            )
+        return True

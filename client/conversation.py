@@ -480,10 +480,16 @@ class Conversation:
 
     @property
     def responses(self) -> list[Response]:
-        """Extension: every known response in creation order."""
+        """Extension: every known response in creation order (the order they started in).
+
+        Replies stored during this session arrive in finish order; they are put in start
+        order here, as a reload would list them (parents still come before children).
+        """
         self._check_not_deleted()
-        nodes = list(self._forest.responses.values())
-        return [self._handle(node) for node in nodes if not node.streaming]
+        nodes = [node for node in self._forest.responses.values() if not node.streaming]
+        if all(node.order_key is not None for node in nodes):
+            nodes.sort(key=lambda node: node.order_key)  # type: ignore[arg-type, return-value]
+        return [self._handle(node) for node in nodes]
 
     def set_leaf_response_id(self, leaf_response_id: str | None) -> None:
         """Updates the leaf response ID. Don't use this API directly. Prefer `select()`.

@@ -1,6 +1,7 @@
 """The one client-side tree model: a conversation's response forest and the user's place.
 
-`Forest` holds the responses by id, the children of each in creation order, the current
+`Forest` holds the responses by id, the children of each in creation order (the order
+they were started in: see `ResponseNode.order_key`), the current
 leaf and the child last visited under every node (so switching to a sibling returns to
 where the user was under it, falling back to the newest child). The SDK `Conversation`
 keeps one and moves its leaf; the service publishes it, the widgets draw it and export
@@ -100,11 +101,45 @@ class Forest(BaseModel):
     # -- structure -------------------------------------------------------------------------
 
     def add(self, node: ResponseNode) -> None:
-        """Adds a node (or replaces one with the same id, keeping its position)."""
+        """Adds a node (or replaces one with the same id, keeping its position).
+
+        A new node goes after its siblings, then takes its place by creation order (see
+        `_order_siblings`); nodes arriving in creation order (a loaded conversation) are
+        just appended.
+        """
         if node.response_id not in self.responses:
-            self.children.setdefault(node.parent_id, []).append(node.response_id)
-        self.responses[node.response_id] = node
+            siblings = self.children.setdefault(node.parent_id, [])
+            siblings.append(node.response_id)
+            self.responses[node.response_id] = node
+            if len(siblings) > 1 and not self._in_order(siblings[-2], node):
+                self._order_siblings(siblings)
+        else:
+            self.responses[node.response_id] = node
         self._changed()
+
+    def _in_order(self, before_id: str, node: ResponseNode) -> bool:
+        """True when `node` may follow `before_id` without reordering (the common case)."""
+        key = node.order_key
+        before = self.responses[before_id].order_key
+        return key is None or before is None or before <= key
+
+    def _order_siblings(self, siblings: list[str]) -> None:
+        """Puts the stored siblings in creation order, in place.
+
+        Creation order is start order (`ResponseNode.order_key`): parallel samples are
+        numbered k/n by when they started, live and after a reload alike, whatever order
+        they finish in. Streaming placeholders and nodes without a time keep their slots
+        (a placeholder was added last because it started last); the stored siblings are
+        sorted among the remaining slots (stable: equal times keep their order).
+        """
+        responses = self.responses
+        slots = [i for i, rid in enumerate(siblings) if responses[rid].order_key is not None]
+        ordered = sorted(
+            (siblings[i] for i in slots),
+            key=lambda rid: responses[rid].order_key,  # type: ignore[arg-type, return-value]
+        )
+        for slot, response_id in zip(slots, ordered, strict=True):
+            siblings[slot] = response_id
 
     def remove(self, response_id: str) -> None:
         """Removes a leaf node (e.g. a streaming placeholder) from the forest."""
@@ -132,6 +167,7 @@ class Forest(BaseModel):
             siblings[siblings.index(placeholder_id)] = node.response_id
             self.responses.pop(placeholder_id, None)
             self.responses[node.response_id] = node
+            self._order_siblings(siblings)
             self._changed()
         else:
             self.add(node)

@@ -161,6 +161,7 @@ async def test_json_export_is_lossless(seeded: Seeded) -> None:
         "time_to_first_token_seconds",
         "total_time_seconds",
         "prefix_length",
+        "start_time",
         "annotation",
         "tokens",
     }
@@ -213,6 +214,7 @@ def normalized(document: dict[str, Any]) -> dict[str, Any]:
     for item in document["responses"]:
         item.pop("response_id")
         item.pop("create_time")
+        item.pop("start_time")
         parent = item["parent_response_id"]
         item["parent_response_id"] = None if parent is None else position[parent]
     return document

@@ -22,6 +22,7 @@ from grove_explorer.client.errors import (
     ConversationNotLoadedError,
 )
 from grove_explorer.client.forest import Forest
+from grove_explorer.client.ids import resolve_id
 from grove_explorer.client.models import ConversationSummary, ResponseNode
 from grove_explorer.client.response import Response
 from grove_explorer.client.rpc import check_text, rpc
@@ -444,13 +445,19 @@ class Conversation:
         yield from self._stored(self._forest.children_of(None))
 
     def get_response(self, response_id: str) -> Response:
-        """Returns a response by its ID.
+        """Returns a response by its ID (extension: or a unique prefix of at least 4 characters).
 
         Raises:
             KeyError: If the response cannot be found.
+            AmbiguousIdError: (a KeyError) If the prefix starts several response ids.
         """
         self._check_not_deleted()
-        node = self._forest.responses.get(response_id)
+        responses = self._forest.responses
+        node = responses.get(response_id)
+        if node is None:
+            stored = (rid for rid, n in responses.items() if not n.streaming)
+            found = resolve_id(response_id, stored, "response")
+            node = None if found is None else responses[found]
         if node is None or node.streaming:
             raise KeyError(response_id)
         return self._handle(node)

@@ -90,20 +90,24 @@ class TextSpan(_message.Message):
     def __init__(self, start: _Optional[int] = ..., end: _Optional[int] = ...) -> None: ...
 
 class SearchHit(_message.Message):
-    __slots__ = ("conversation_id", "conversation_title", "response", "field", "snippet", "highlights")
+    __slots__ = ("conversation_id", "conversation_title", "response", "field", "snippet", "highlights", "branch_index", "branch_count")
     CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
     CONVERSATION_TITLE_FIELD_NUMBER: _ClassVar[int]
     RESPONSE_FIELD_NUMBER: _ClassVar[int]
     FIELD_FIELD_NUMBER: _ClassVar[int]
     SNIPPET_FIELD_NUMBER: _ClassVar[int]
     HIGHLIGHTS_FIELD_NUMBER: _ClassVar[int]
+    BRANCH_INDEX_FIELD_NUMBER: _ClassVar[int]
+    BRANCH_COUNT_FIELD_NUMBER: _ClassVar[int]
     conversation_id: str
     conversation_title: str
     response: Response
     field: str
     snippet: str
     highlights: _containers.RepeatedCompositeFieldContainer[TextSpan]
-    def __init__(self, conversation_id: _Optional[str] = ..., conversation_title: _Optional[str] = ..., response: _Optional[_Union[Response, _Mapping]] = ..., field: _Optional[str] = ..., snippet: _Optional[str] = ..., highlights: _Optional[_Iterable[_Union[TextSpan, _Mapping]]] = ...) -> None: ...
+    branch_index: int
+    branch_count: int
+    def __init__(self, conversation_id: _Optional[str] = ..., conversation_title: _Optional[str] = ..., response: _Optional[_Union[Response, _Mapping]] = ..., field: _Optional[str] = ..., snippet: _Optional[str] = ..., highlights: _Optional[_Iterable[_Union[TextSpan, _Mapping]]] = ..., branch_index: _Optional[int] = ..., branch_count: _Optional[int] = ...) -> None: ...
 
 class SearchResponse(_message.Message):
     __slots__ = ("hits",)

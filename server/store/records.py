@@ -139,6 +139,8 @@ class SearchHitRecord:
     response: ResponseRecord | None
     snippet: str
     highlights: tuple[tuple[int, int], ...]
+    # (k, n): the response is the k-th of n siblings in creation order; (0, 0) for a title.
+    branch: tuple[int, int] = (0, 0)
 
 
 @dataclass(frozen=True, slots=True)

@@ -229,6 +229,9 @@ async def test_export_import_export_is_identical_apart_from_ids_and_times(
     assert restored.conversation_id != seeded.conversation_id
     second = export_json(restored, await collect_tokens(restored))
     assert {r["response_id"] for r in second["responses"]}.isdisjoint(by_id(first))
+    # The copy is told apart from its original by its title; nothing else differs.
+    assert second["title"] == first["title"] + " (imported)"
+    second["title"] = first["title"]
     assert normalized(second) == normalized(first)
     # Byte for byte too, once ids and times are renamed the same way.
     assert dumps(normalized(second)) == dumps(normalized(first))
@@ -460,6 +463,6 @@ async def test_a_minimal_hand_written_document_imports(client: Client) -> None:
         ("human", "hi"),
         ("model", "yo"),
     ]
-    assert conversation.title == "t" and not conversation.starred
+    assert conversation.title == "t (imported)" and not conversation.starred
     document = export_json(conversation, await collect_tokens(conversation))
     assert by_id(document)[conversation.responses[1].response_id]["tokens"] == []

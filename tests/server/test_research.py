@@ -1039,7 +1039,7 @@ async def test_an_empty_import_is_an_empty_conversation(client: Client) -> None:
     imported = await client.grok.import_conversation(
         chat_pb2.ImportConversationRequest(title="Nothing yet")
     )
-    assert imported.title == "Nothing yet" and imported.responses == []
+    assert imported.title == "Nothing yet (imported)" and imported.responses == []
 
 
 def token(text: str, logprob: float | None = -0.5) -> sampler_public_pb2.Token:

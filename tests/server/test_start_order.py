@@ -107,3 +107,13 @@ async def test_upgrade_estimates_the_start_of_older_replies(tmp_path: Path) -> N
             "SELECT start_time FROM responses WHERE response_id = ?", ("n" * 32,)
         ).fetchone()
     assert start == "2025-01-02T00:00:00.000000+00:00"
+
+
+def test_imported_titles_are_marked_within_the_limit() -> None:
+    from grove_explorer.server.servicer.importing import imported_title
+
+    assert imported_title("Oaks", 200) == "Oaks (imported)"
+    assert imported_title("", 200) == "(imported)"
+    assert imported_title("Oaks (imported)", 200) == "Oaks (imported)", "not stacked"
+    cut = imported_title("x" * 200, 200)
+    assert len(cut) == 200 and cut.endswith("x (imported)")

@@ -254,7 +254,8 @@ class Conversation:
     async def load(self) -> None:
         """Loads the conversation and all its responses from the API.
 
-        The leaf becomes the most recently created response, as in the seed. The forest is
+        The leaf becomes the most recently created response, as in the seed (creation order
+        is the order responses were started in: see `Response.start_time`). The forest is
         rebuilt in place (the same object), so whoever shows it sees the reload.
 
         Raises:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, PrivateAttr
@@ -108,7 +108,10 @@ class ResponseNode(BaseModel):
         """
         if self.streaming:
             return None
-        return self.start_time or self.create_time
+        moment = self.start_time or self.create_time
+        if moment is not None and moment.tzinfo is None:  # built by hand: read as UTC
+            moment = moment.replace(tzinfo=UTC)
+        return moment
 
 
 class LiveResponseNode(ResponseNode):

@@ -12,6 +12,7 @@ order, runs of single children, the runs a path crosses, subtree totals) live he
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from itertools import count
 
 from pydantic import BaseModel, Field, PrivateAttr
@@ -111,35 +112,50 @@ class Forest(BaseModel):
             siblings = self.children.setdefault(node.parent_id, [])
             siblings.append(node.response_id)
             self.responses[node.response_id] = node
-            if len(siblings) > 1 and not self._in_order(siblings[-2], node):
+            if len(siblings) > 1 and not self._in_order(siblings, node):
                 self._order_siblings(siblings)
         else:
             self.responses[node.response_id] = node
         self._changed()
 
-    def _in_order(self, before_id: str, node: ResponseNode) -> bool:
-        """True when `node` may follow `before_id` without reordering (the common case)."""
+    def _in_order(self, siblings: list[str], node: ResponseNode) -> bool:
+        """True when `node`, just appended to `siblings`, needs no reordering (the usual case).
+
+        It compares with the last earlier sibling that has a time (placeholders have none).
+        """
         key = node.order_key
-        before = self.responses[before_id].order_key
-        return key is None or before is None or before <= key
+        if key is None:
+            return True
+        responses = self.responses
+        for index in range(len(siblings) - 2, -1, -1):
+            before = responses[siblings[index]].order_key
+            if before is not None:
+                return before <= key
+        return True
 
     def _order_siblings(self, siblings: list[str]) -> None:
-        """Puts the stored siblings in creation order, in place.
+        """Puts the siblings in creation order, in place.
 
         Creation order is start order (`ResponseNode.order_key`): parallel samples are
         numbered k/n by when they started, live and after a reload alike, whatever order
-        they finish in. Streaming placeholders and nodes without a time keep their slots
-        (a placeholder was added last because it started last); the stored siblings are
-        sorted among the remaining slots (stable: equal times keep their order).
+        they finish in. A streaming placeholder (or a node without a time) has no time of
+        its own: it stays right after the sibling it followed when added (it started after
+        that one), and those before any timed sibling stay first. Stable: equal times keep
+        their order.
         """
         responses = self.responses
-        slots = [i for i, rid in enumerate(siblings) if responses[rid].order_key is not None]
-        ordered = sorted(
-            (siblings[i] for i in slots),
-            key=lambda rid: responses[rid].order_key,  # type: ignore[arg-type, return-value]
-        )
-        for slot, response_id in zip(slots, ordered, strict=True):
-            siblings[slot] = response_id
+        head: list[str] = []
+        groups: list[tuple[datetime, list[str]]] = []
+        for response_id in siblings:
+            key = responses[response_id].order_key
+            if key is not None:
+                groups.append((key, [response_id]))
+            elif groups:
+                groups[-1][1].append(response_id)
+            else:
+                head.append(response_id)
+        groups.sort(key=lambda group: group[0])
+        siblings[:] = head + [rid for _, ids in groups for rid in ids]
 
     def remove(self, response_id: str) -> None:
         """Removes a leaf node (e.g. a streaming placeholder) from the forest."""

@@ -153,6 +153,16 @@ def test_placeholders_keep_their_slots_and_stored_replies_take_their_start_place
     # Another client's reply, started before both but arriving last, takes its place.
     forest.add(_node("elsewhere", "h", 2))
     assert forest.children_of("h") == ["old", "elsewhere", "a", "b"]
+    # Behind a streaming placeholder too: stored replies are ordered past it.
+    forest.add(
+        LiveResponseNode(
+            response_id="live-c", parent_id="h", sender="model", message="", streaming=True
+        )
+    )
+    forest.add(_node("early", "h", 1))
+    assert forest.children_of("h") == ["early", "old", "elsewhere", "a", "b", "live-c"]
+    forest.remove("live-c")
+    forest.remove("early")
     # Nodes without a time (a hand-made document) stay where they were added.
     forest.add(_node("untimed", "h", None))
     assert forest.children_of("h")[-1] == "untimed"

@@ -26,12 +26,14 @@ from grove_explorer.client.errors import (
     UnauthenticatedError,
 )
 from grove_explorer.client.grok import AsyncGrok, Conversation, Response
+from grove_explorer.client.ids import AmbiguousIdError
 from grove_explorer.client.research import Annotation, SearchHit
 from grove_explorer.client.sampler import SamplingParams
 from grove_explorer.client.streams import SampleStream, TokenInfo, TokenStream
 
 __all__ = [
     "AlreadyExistsError",
+    "AmbiguousIdError",
     "Annotation",
     "AsyncGrok",
     "BackendError",

@@ -22,6 +22,7 @@ from grove_explorer.client.errors import (
     ConversationNotLoadedError,
 )
 from grove_explorer.client.forest import Forest
+from grove_explorer.client.ids import resolve_id
 from grove_explorer.client.leaf_sync import UNKNOWN, LeafSaver
 from grove_explorer.client.models import ConversationSummary, ResponseNode
 from grove_explorer.client.response import Response
@@ -258,7 +259,8 @@ class Conversation:
 
         The leaf becomes the user's place as the server keeps it (the response they last
         selected, on any client); when they never chose one, the most recently created
-        response, as in the seed. The forest is rebuilt in place (the same object), so
+        response, as in the seed (creation order is the order responses were started in:
+        see `Response.start_time`). The forest is rebuilt in place (the same object), so
         whoever shows it sees the reload. A choice still being sent is sent first.
 
         Raises:
@@ -514,13 +516,19 @@ class Conversation:
         yield from self._stored(self._forest.children_of(None))
 
     def get_response(self, response_id: str) -> Response:
-        """Returns a response by its ID.
+        """Returns a response by its ID (extension: or a unique prefix of at least 4 characters).
 
         Raises:
             KeyError: If the response cannot be found.
+            AmbiguousIdError: (a KeyError) If the prefix starts several response ids.
         """
         self._check_not_deleted()
-        node = self._forest.responses.get(response_id)
+        responses = self._forest.responses
+        node = responses.get(response_id)
+        if node is None:
+            stored = (rid for rid, n in responses.items() if not n.streaming)
+            found = resolve_id(response_id, stored, "response")
+            node = None if found is None else responses[found]
         if node is None or node.streaming:
             raise KeyError(response_id)
         return self._handle(node)
@@ -550,10 +558,16 @@ class Conversation:
 
     @property
     def responses(self) -> list[Response]:
-        """Extension: every known response in creation order."""
+        """Extension: every known response in creation order (the order they started in).
+
+        Replies stored during this session arrive in finish order; they are put in start
+        order here, as a reload would list them (parents still come before children).
+        """
         self._check_not_deleted()
-        nodes = list(self._forest.responses.values())
-        return [self._handle(node) for node in nodes if not node.streaming]
+        nodes = [node for node in self._forest.responses.values() if not node.streaming]
+        if all(node.order_key is not None for node in nodes):
+            nodes.sort(key=lambda node: node.order_key)  # type: ignore[arg-type, return-value]
+        return [self._handle(node) for node in nodes]
 
     def set_leaf_response_id(self, leaf_response_id: str | None) -> None:
         """Updates the leaf response ID. Don't use this API directly. Prefer `select()`.

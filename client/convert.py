@@ -58,6 +58,7 @@ def node_from_proto(wire: chat_pb2.Response) -> ResponseNode:
         streaming=False,
         mean_logprob=None,
         prefix_length=wire.prefix_length,
+        start_time=utc_datetime(wire.start_time) if wire.HasField("start_time") else None,
         annotation=Annotation.from_proto(wire.annotation)
         if wire.HasField("annotation")
         else _NO_ANNOTATION,

@@ -1,6 +1,7 @@
 """The one client-side tree model: a conversation's response forest and the user's place.
 
-`Forest` holds the responses by id, the children of each in creation order, the current
+`Forest` holds the responses by id, the children of each in creation order (the order
+they were started in: see `ResponseNode.order_key`), the current
 leaf and the child last visited under every node (so switching to a sibling returns to
 where the user was under it, falling back to the newest child). The SDK `Conversation`
 keeps one and moves its leaf; the service publishes it, the widgets draw it and export
@@ -11,6 +12,7 @@ order, runs of single children, the runs a path crosses, subtree totals) live he
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from itertools import count
 
 from pydantic import BaseModel, Field, PrivateAttr
@@ -100,11 +102,60 @@ class Forest(BaseModel):
     # -- structure -------------------------------------------------------------------------
 
     def add(self, node: ResponseNode) -> None:
-        """Adds a node (or replaces one with the same id, keeping its position)."""
+        """Adds a node (or replaces one with the same id, keeping its position).
+
+        A new node goes after its siblings, then takes its place by creation order (see
+        `_order_siblings`); nodes arriving in creation order (a loaded conversation) are
+        just appended.
+        """
         if node.response_id not in self.responses:
-            self.children.setdefault(node.parent_id, []).append(node.response_id)
-        self.responses[node.response_id] = node
+            siblings = self.children.setdefault(node.parent_id, [])
+            siblings.append(node.response_id)
+            self.responses[node.response_id] = node
+            if len(siblings) > 1 and not self._in_order(siblings, node):
+                self._order_siblings(siblings)
+        else:
+            self.responses[node.response_id] = node
         self._changed()
+
+    def _in_order(self, siblings: list[str], node: ResponseNode) -> bool:
+        """True when `node`, just appended to `siblings`, needs no reordering (the usual case).
+
+        It compares with the last earlier sibling that has a time (placeholders have none).
+        """
+        key = node.order_key
+        if key is None:
+            return True
+        responses = self.responses
+        for index in range(len(siblings) - 2, -1, -1):
+            before = responses[siblings[index]].order_key
+            if before is not None:
+                return before <= key
+        return True
+
+    def _order_siblings(self, siblings: list[str]) -> None:
+        """Puts the siblings in creation order, in place.
+
+        Creation order is start order (`ResponseNode.order_key`): parallel samples are
+        numbered k/n by when they started, live and after a reload alike, whatever order
+        they finish in. A streaming placeholder (or a node without a time) has no time of
+        its own: it stays right after the sibling it followed when added (it started after
+        that one), and those before any timed sibling stay first. Stable: equal times keep
+        their order.
+        """
+        responses = self.responses
+        head: list[str] = []
+        groups: list[tuple[datetime, list[str]]] = []
+        for response_id in siblings:
+            key = responses[response_id].order_key
+            if key is not None:
+                groups.append((key, [response_id]))
+            elif groups:
+                groups[-1][1].append(response_id)
+            else:
+                head.append(response_id)
+        groups.sort(key=lambda group: group[0])
+        siblings[:] = head + [rid for _, ids in groups for rid in ids]
 
     def remove(self, response_id: str) -> None:
         """Removes a leaf node (e.g. a streaming placeholder) from the forest."""
@@ -132,6 +183,7 @@ class Forest(BaseModel):
             siblings[siblings.index(placeholder_id)] = node.response_id
             self.responses.pop(placeholder_id, None)
             self.responses[node.response_id] = node
+            self._order_siblings(siblings)
             self._changed()
         else:
             self.add(node)

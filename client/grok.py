@@ -15,6 +15,8 @@ from google.protobuf import empty_pb2
 
 from grove_explorer.client.catalog import ModelCatalog
 from grove_explorer.client.conversation import Conversation
+from grove_explorer.client.errors import NotFoundError
+from grove_explorer.client.ids import FULL_ID_LENGTH, MIN_PREFIX, resolve_id
 from grove_explorer.client.research import SearchHit
 from grove_explorer.client.response import Response
 from grove_explorer.client.rpc import check_text, rpc
@@ -77,9 +79,23 @@ class AsyncGrok:
         Returns:
             Loaded conversation.
 
+        Extension: a unique prefix of the id (at least 4 characters, as headers and `grove
+        ls` show them) names it too, resolved against `list_conversations`.
+
         Raises:
             NotFoundError: If no such conversation exists.
+            AmbiguousIdError: If the prefix starts several of the user's conversation ids.
         """
+        wanted = conversation_id.strip()
+        if MIN_PREFIX <= len(wanted) < FULL_ID_LENGTH:
+            listed = [c.conversation_id for c in await self.list_conversations()]
+            found = resolve_id(wanted, listed, "conversation")
+            if found is None:
+                raise NotFoundError(
+                    f"No conversation id starts with {wanted!r} "
+                    f"(among {len(listed)} conversations)."
+                )
+            conversation_id = found
         c = Conversation(self._stub, model_name, fun_mode, conversation_id)
         self._conversations.add(c)
         await c.load()

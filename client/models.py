@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, PrivateAttr
@@ -67,6 +67,9 @@ class ResponseNode(BaseModel):
     prefix_length: int = 0
     # This user's annotation.
     annotation: Annotation = Annotation()
+    # When making it began (the start of its stream for a sampled reply, else create_time):
+    # siblings are ordered by it, so k/n is by start order live and after a reload.
+    start_time: datetime | None = None
 
     # The wire message this node was read from (None for nodes built by hand), so the
     # SDK's `Response.proto` hands out the message itself rather than a rebuilt copy.
@@ -94,6 +97,21 @@ class ResponseNode(BaseModel):
         if self.token_count < 2 or streaming_time <= 0:
             return None
         return (self.token_count - 1) / streaming_time
+
+    @property
+    def order_key(self) -> datetime | None:
+        """Where it stands among its siblings: its start (else stored) time; None: unknown.
+
+        A streaming placeholder has none: it keeps the slot it was added in (the end — it
+        started after everything stored), and the stored reply replacing it takes its place
+        by the start time the server recorded.
+        """
+        if self.streaming:
+            return None
+        moment = self.start_time or self.create_time
+        if moment is not None and moment.tzinfo is None:  # built by hand: read as UTC
+            moment = moment.replace(tzinfo=UTC)
+        return moment
 
 
 class LiveResponseNode(ResponseNode):

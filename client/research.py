@@ -59,6 +59,13 @@ class SearchHit(BaseModel):
     message: str = ""
     partial: bool = False
     annotation: Annotation = Annotation()
+    # The response is the k-th of n siblings (creation order); (0, 0) for a title hit.
+    branch: tuple[int, int] = (0, 0)
+
+    @property
+    def short_id(self) -> str:
+        """The first 8 characters of the response id ("" for a title hit), as headers show."""
+        return self.response_id[:8]
 
     @classmethod
     def from_proto(cls, wire: chat_pb2.SearchHit) -> SearchHit:
@@ -79,4 +86,5 @@ class SearchHit(BaseModel):
             annotation=Annotation.from_proto(response.annotation)
             if has_response and response.HasField("annotation")
             else Annotation(),
+            branch=(wire.branch_index, wire.branch_count),
         )

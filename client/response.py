@@ -135,6 +135,15 @@ class Response:
         return created if created is not None else datetime.datetime.fromtimestamp(0, datetime.UTC)
 
     @property
+    def start_time(self) -> datetime.datetime:
+        """Extension: when making this response began; siblings are numbered in this order.
+
+        The start of its stream for a sampled reply (it is stored when it ends), else the
+        creation time.
+        """
+        return self.node.start_time or self.create_time
+
+    @property
     def parent_response_id(self) -> str | None:
         """Returns the ID of the parent response in the response graph."""
         return self.node.parent_id

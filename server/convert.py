@@ -70,6 +70,7 @@ def response_to_proto(
         time_to_first_token_seconds=record.time_to_first_token_seconds,
         total_time_seconds=record.total_time_seconds,
         prefix_length=record.prefix_length,
+        start_time=timestamp(record.start_time),
     )
     sampling = sampling_to_proto(record.sampling)
     if sampling is not None:

@@ -10,13 +10,15 @@ from typing import Any
 
 from grove_explorer.app.safe_text import clean
 from grove_explorer.client import (
+    AmbiguousIdError,
     AsyncGrok,
     Conversation,
     Response,
+    ids,
 )
 
 HEADLESS_COMMANDS = ("ls", "show", "search", "sample", "select", "export", "import")
-MIN_PREFIX = 4
+MIN_PREFIX = ids.MIN_PREFIX
 """Shortest id prefix accepted for a conversation or response (fewer would rarely be unique)."""
 SHORT_ID = 12
 """Id characters shown in text output: unique in practice and accepted back as a prefix."""
@@ -98,22 +100,19 @@ def find_leaf(conversation: Conversation, ref: str | None) -> Response | None:
     left); a conversation whose user never chose one ends at its newest response, and
     None means no leaf (an empty conversation, or a new root chosen).
     """
-    responses = conversation.responses
     if ref is None:
         place = conversation.leaf_response_id
         return conversation.get_response(place) if place is not None else None
-    wanted = ref.strip().lower()
-    matches = [r for r in responses if r.response_id == wanted]
-    if not matches and len(wanted) >= MIN_PREFIX:
-        matches = [r for r in responses if r.response_id.startswith(wanted)]
-    if len(matches) == 1:
-        return matches[0]
-    if matches:
-        ids = ", ".join(r.response_id for r in matches[:10])
-        raise CommandError(f"{ref!r} matches {len(matches)} responses: {ids}. Give more of it.")
-    raise CommandError(
-        f"conversation {conversation.conversation_id} has no response {one_line(ref, 60)!r}."
-    )
+    try:
+        # The SDK's rule: the whole id or a unique prefix (client.ids), so the 8 characters
+        # a thread header shows work here as in a script.
+        return conversation.get_response(ref)
+    except AmbiguousIdError as error:
+        raise CommandError(error.message) from None
+    except KeyError:
+        raise CommandError(
+            f"conversation {conversation.conversation_id} has no response {one_line(ref, 60)!r}."
+        ) from None
 
 
 def local_time(iso: str | None) -> str:

@@ -108,9 +108,10 @@ async def cmd_search(grok: AsyncGrok, args: argparse.Namespace) -> Outcome:
         [
             short_id(hit.conversation_id),
             short_id(hit.response_id or None),
+            f"{hit.branch[0]}/{hit.branch[1]}" if hit.branch[1] else "-",
             hit.field,
             f"{one_line(hit.conversation_title, 40) or '(untitled)'}: {one_line(hit.snippet)}",
         ]
         for hit in hits
     ]
-    return Outcome(table(["CONVERSATION", "RESPONSE", "FIELD", "MATCH"], rows, right=set()))
+    return Outcome(table(["CONVERSATION", "RESPONSE", "BRANCH", "FIELD", "MATCH"], rows, right={2}))

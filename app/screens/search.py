@@ -84,7 +84,11 @@ def sender_name(hit: SearchHit) -> str:
 
 
 def hit_text(hit: SearchHit) -> Text:
-    """Two lines: title · field · sender and markers; then the highlighted snippet."""
+    """Two lines: title · field · sender, branch k/n, markers, short id; then the snippet.
+
+    The branch position and the id say which of several sibling replies matched (the id
+    is what the thread's headers show and `grove show --leaf` accepts).
+    """
     text = Text()
     text.append(first_line(hit.conversation_title, TITLE_WIDTH) or "Untitled", style="bold")
     text.append(" · ", style="dim")
@@ -92,11 +96,15 @@ def hit_text(hit: SearchHit) -> Text:
     if hit.response_id:
         text.append(" · ", style="dim")
         text.append(sender_name(hit), style="green" if hit.sender == "human" else "blue")
+        k, n = hit.branch
+        if n > 1:
+            text.append(f" · branch {k}/{n}", style="bold")
         if hit.partial:
             text.append(" · partial", style="italic")
         marks = run_marks([hit.annotation])
         if marks:
             text.append(f" {marks}", style="bold magenta")
+        text.append(f" · {_flat(hit.short_id)}", style="dim")
     else:
         text.append(" · opens the conversation", style="dim")
     text.append("\n  ")

@@ -41,6 +41,14 @@ from grove_explorer.client.models import ResponseNode
 from grove_explorer.client.streams import TokenInfo
 
 SEPARATOR = " · "
+SHORT_ID_LENGTH = 8
+"""Id characters a header shows: enough to tell responses apart, and accepted back as a
+prefix wherever an id is taken (`grove show CONV --leaf 1a2b3c4d`)."""
+
+
+def short_id(response_id: str) -> str:
+    """The first `SHORT_ID_LENGTH` characters of an id, cleaned (ids from files are text)."""
+    return clean(response_id[:SHORT_ID_LENGTH])
 
 
 def sender_label(node: ResponseNode) -> str:
@@ -55,7 +63,9 @@ def header_text(node: ResponseNode, sibling: tuple[int, int], *, streaming: bool
 
     "branch k/n" is shown whenever the message has siblings, so a branch the user is not
     looking at never looks lost. Markers say what is unusual about the message: written
-    by hand (manual), cut short (partial), shared, or a search query behind it.
+    by hand (manual), cut short (partial), shared, or a search query behind it. A stored
+    message ends with its short id (a streaming reply has none yet), so the message under
+    the cursor can be named on the command line or found again.
     """
     header = Text()
     header.append(sender_label(node), style="bold")
@@ -76,6 +86,8 @@ def header_text(node: ResponseNode, sibling: tuple[int, int], *, streaming: bool
     if not node.is_human and not streaming and node.token_count:
         unit = "token" if node.token_count == 1 else "tokens"
         parts.append((f"{node.token_count} {unit}", "dim"))
+    if not streaming and not node.streaming:
+        parts.append((short_id(node.response_id), "dim"))
     for label, style in parts:
         header.append(SEPARATOR, style="dim")
         header.append(label, style=style)

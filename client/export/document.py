@@ -107,6 +107,7 @@ def response_to_dict(
         "time_to_first_token_seconds": node.time_to_first_token,
         "total_time_seconds": node.total_time,
         "prefix_length": node.prefix_length,
+        "start_time": _iso(node.start_time),
         "annotation": None
         if annotation.empty
         else {

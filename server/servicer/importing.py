@@ -18,6 +18,23 @@ from grove_explorer.server.servicer.validation import annotation_from_wire, chec
 from grove_explorer.server.store import ImportItem
 
 MAX_IMPORT_RESPONSES = 100_000
+IMPORTED_SUFFIX = " (imported)"
+"""Ends the title of an imported conversation, so a copy is told apart from its original."""
+
+
+def imported_title(title: str, max_chars: int) -> str:
+    """`title` marked as imported, cut to fit `max_chars`; an import's import is not re-marked.
+
+    The server marks it (not the client that reads the file), so every importer — `grove
+    import`, the SDK, a script — gets a copy that the sidebar, `grove ls` and search show
+    apart from the conversation it was exported from.
+    """
+    base = title.strip()
+    if base.endswith(IMPORTED_SUFFIX.strip()) and base != IMPORTED_SUFFIX.strip():
+        return title[:max_chars]
+    if not base:
+        return IMPORTED_SUFFIX.strip()[:max_chars]
+    return title[: max(0, max_chars - len(IMPORTED_SUFFIX))].rstrip() + IMPORTED_SUFFIX
 
 
 async def items_from_import(

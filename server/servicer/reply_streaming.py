@@ -135,6 +135,9 @@ class ReplyStreaming:
         context: grpc.aio.ServicerContext,
     ) -> None:
         """Streams the sampler's tokens in batches, then stores and sends the reply."""
+        # Reserved before the first token: the reply's place among its siblings is when it
+        # started (see ResponseRecord), whatever the order parallel streams finish in.
+        start_time = self._store.reserve_start_time()
         messages = [PathMessage(r.sender, r.message) for r in path]
         prompt_tokens = sampler.count_tokens(messages)
         batcher = TokenBatcher(
@@ -171,6 +174,7 @@ class ReplyStreaming:
                 total_time_seconds=now - started,
                 prefix_length=len(prefix),
                 tokens=tuple((t.text, t.logprob, t.top) for t in sampled) if with_tokens else None,
+                start_time=start_time,
             )
 
         stream.snapshot = lambda: reply(True, with_tokens=False)

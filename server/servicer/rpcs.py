@@ -31,7 +31,7 @@ from grove_explorer.server.sampler.base import (
     SamplerError,
 )
 from grove_explorer.server.search import parse_query
-from grove_explorer.server.servicer.importing import items_from_import
+from grove_explorer.server.servicer.importing import imported_title, items_from_import
 from grove_explorer.server.servicer.lookups import (
     conversation_or_abort,
     insert_or_abort,
@@ -315,6 +315,8 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
                 field=hit.field,
                 snippet=hit.snippet,
                 highlights=[chat_pb2.TextSpan(start=a, end=b) for a, b in hit.highlights],
+                branch_index=hit.branch[0],
+                branch_count=hit.branch[1],
             )
             if hit.response is not None:
                 marks = annotations.get(hit.conversation_id)
@@ -357,7 +359,8 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
             max_message_bytes=self._config.max_message_bytes,
             context=context,
         )
-        record = await self._store.import_conversation(user, request.title, request.starred, items)
+        title = imported_title(request.title, self._config.max_title_chars)
+        record = await self._store.import_conversation(user, title, request.starred, items)
         responses = await self._store.list_responses(user, record.conversation_id)
         annotations = await self._store.annotations(user, record.conversation_id)
         return conversation_to_proto(record, responses, annotations)

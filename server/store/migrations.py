@@ -332,6 +332,42 @@ _LEAVES = Migration(
     ),
 )
 
+_START_ORDER = Migration(
+    version=8,
+    description="responses.start_time: creation order is the order replies were started in",
+    statements=(
+        # A sampled reply is stored when it finishes, so `seq` is finish order; parallel
+        # samples swapped numbers on reload. `start_time` is when making a response began
+        # (the stream's start for a sampled reply, else create_time); siblings and
+        # list_responses are ordered by (start_time, seq). Same text format as create_time.
+        "ALTER TABLE responses ADD COLUMN start_time TEXT NOT NULL DEFAULT ''",
+        # Older replies get their best estimate: stored time minus sampling time (to the
+        # millisecond), never before their parent was stored; everything else its
+        # create_time.
+        """
+        UPDATE responses SET start_time = CASE
+            WHEN sender = 'model' AND manual = 0 AND total_time_seconds > 0 THEN max(
+                strftime('%Y-%m-%dT%H:%M:%f',
+                         julianday(create_time) - total_time_seconds / 86400.0)
+                    || '000+00:00',
+                coalesce((SELECT p.create_time FROM responses AS p
+                          WHERE p.response_id = responses.parent_response_id), ''))
+            ELSE create_time
+        END
+        """,
+        "CREATE INDEX responses_conversation_start ON responses (conversation_id, start_time, seq)",
+        # A writer that names no start (older code, tools, hand-written SQL) gets the
+        # stored time, as before this column existed. The WHEN keeps the store's own
+        # inserts (which always name one) free of the extra UPDATE.
+        """
+        CREATE TRIGGER responses_default_start AFTER INSERT ON responses
+        WHEN new.start_time = '' BEGIN
+            UPDATE responses SET start_time = new.create_time WHERE seq = new.seq;
+        END
+        """,
+    ),
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     _INITIAL_SCHEMA,
     _CHECKPOINTS,
@@ -340,6 +376,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _CHECKPOINT_OWNERS,
     _TOUCH_BY_TRIGGER,
     _LEAVES,
+    _START_ORDER,
 )
 """Every migration in order; `MIGRATIONS[i].version == i + 1`. Append only."""
 

@@ -99,6 +99,14 @@ class Store(Protocol):
         """
         ...
 
+    def reserve_start_time(self) -> datetime:
+        """A time strictly after every earlier write of this store, for a reply starting now.
+
+        The stream stores it as the reply's `start_time`, which orders siblings (creation
+        order is start order, so parallel samples keep their numbers when they finish).
+        """
+        ...
+
     async def add_response(
         self,
         user_id: str,

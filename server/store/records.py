@@ -83,13 +83,19 @@ class NewResponse(ResponseContent):
 
     # The sampled tokens (text, logprob or None, alternatives), stored beside the reply.
     tokens: tuple[TokenRow, ...] | None = None
+    # When making it began (`Store.reserve_start_time` when its stream started); None: now,
+    # the insert itself (a human message, a manual reply, an imported response).
+    start_time: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class ResponseRecord(ResponseContent):
     """A stored response: its content plus what the store assigned.
 
-    `seq` orders responses of a conversation by creation. These fields are keyword-only
+    `create_time` is when it was stored; `start_time` when making it began — the start of
+    its stream for a sampled reply, else `create_time`. Creation order, the order of
+    siblings and of `list_responses`, is (`start_time`, `seq`): parallel samples keep the
+    order they were started in whatever order they finish. These fields are keyword-only
     (they follow the content's defaulted fields) and are columns too.
     """
 
@@ -97,6 +103,7 @@ class ResponseRecord(ResponseContent):
     seq: int = field(kw_only=True)
     create_time: datetime = field(kw_only=True)
     shared: bool = field(kw_only=True)
+    start_time: datetime = field(kw_only=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +150,8 @@ class SearchHitRecord:
     response: ResponseRecord | None
     snippet: str
     highlights: tuple[tuple[int, int], ...]
+    # (k, n): the response is the k-th of n siblings in creation order; (0, 0) for a title.
+    branch: tuple[int, int] = (0, 0)
 
 
 @dataclass(frozen=True, slots=True)

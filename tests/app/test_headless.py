@@ -109,8 +109,10 @@ async def test_ls_show_and_search(
 
     code, out, _ = await grove(capsys, "search", "oak", *at)
     assert code == 0
-    assert out.splitlines()[0].split() == ["CONVERSATION", "RESPONSE", "FIELD", "MATCH"]
-    assert any(line.startswith(f"{cid[:12]}  {human[:12]}  message") for line in out.splitlines())
+    assert out.splitlines()[0].split() == ["CONVERSATION", "RESPONSE", "BRANCH", "FIELD", "MATCH"]
+    assert any(
+        line.startswith(f"{cid[:12]}  {human[:12]}     1/1  message") for line in out.splitlines()
+    )
     code, out, _ = await grove(capsys, "search", "oak", "--json", "--limit", "1", *at)
     hits = json.loads(out)
     assert code == 0 and len(hits) == 1 and hits[0]["conversation_id"] == cid
@@ -268,14 +270,14 @@ async def test_export_to_a_file_and_import_it_back(
     code, out, _ = await grove(capsys, "import", str(target), "--json", *at)
     assert code == 0
     created = json.loads(out)
-    assert created["title"] == "Round trip" and created["response_count"] == 2
+    assert created["title"] == "Round trip (imported)" and created["response_count"] == 2
     code, out, _ = await grove(
         capsys, "export", created["conversation_id"], "--format", "json", *at
     )
     second = json.loads(out)
     for doc in (first, second):
         for item in doc["responses"]:
-            for key in ("response_id", "parent_response_id", "create_time"):
+            for key in ("response_id", "parent_response_id", "create_time", "start_time"):
                 item.pop(key)
     assert first["responses"] == second["responses"]
 

@@ -6,13 +6,30 @@ Update after an intended visual change with `pytest tests/app/test_snapshots.py
 
 from __future__ import annotations
 
+import random
+import uuid
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from grove_explorer.app.config import AppConfig
 from grove_explorer.app.grove_app import GroveApp
 from grove_explorer.app.screenshots import SCENES, ready
+from grove_explorer.server.store.sqlite import responses
+
+
+@pytest.fixture(autouse=True)
+def fixed_response_ids(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Response ids from a seeded generator: headers and search hits show their first 8
+    characters, and the demo stores its responses one after another, so the same ids are
+    drawn every run."""
+    rng = random.Random(12)
+    monkeypatch.setattr(
+        responses,
+        "uuid",
+        SimpleNamespace(uuid4=lambda: uuid.UUID(int=rng.getrandbits(128), version=4)),
+    )
 
 
 def _app(tmp_path: Path) -> GroveApp:

@@ -100,7 +100,7 @@ async def test_show_path_renders_one_static_view_per_message_with_branch_headers
         shown = views(app)
         assert [v.response_id for v in shown] == ["h0", "m0b", "h1"]
         headers = [v.header.plain for v in shown]
-        assert headers[0] == "You"
+        assert headers[0] == "You · h0", "a stored message ends with its short id"
         assert "branch 2/3" in headers[1]
         assert "7 tokens" in headers[1]
         assert "branch 1/2" in headers[2]
@@ -121,7 +121,12 @@ async def test_header_markers() -> None:
         assert marker in plain
     assert "branch" not in plain
     named = node("m", "h", message="x", model_name="grove-\x1b[31mmini", token_count=1)
-    assert header_text(named, (3, 4)).plain == "grove-mini · branch 3/4 · 1 token"
+    assert header_text(named, (3, 4)).plain == "grove-mini · branch 3/4 · 1 token · m"
+    long_id = node("0123456789abcdef0123456789abcdef", None, message="x")
+    assert header_text(long_id, (1, 1)).plain.endswith(" · 01234567"), "8 characters"
+    assert "01234567" not in header_text(long_id, (1, 1), streaming=True).plain
+    hostile = node("ab\x1b[31mcd", None, message="x")
+    assert "\x1b" not in header_text(hostile, (1, 1)).plain, "an id from a file stays inert"
 
 
 async def test_show_path_reuses_unchanged_views_when_switching_sibling() -> None:

@@ -621,7 +621,10 @@ def read_tables(db: Path) -> dict[str, Any]:
             "conversations": [
                 dict(r) for r in conn.execute("SELECT * FROM conversations ORDER BY rowid")
             ],
-            "responses": [dict(r) for r in conn.execute("SELECT * FROM responses ORDER BY seq")],
+            # Creation order: when each response was started (GetConversation's order).
+            "responses": [
+                dict(r) for r in conn.execute("SELECT * FROM responses ORDER BY start_time, seq")
+            ],
             "checkpoints": [dict(r) for r in conn.execute("SELECT * FROM checkpoints")],
             "annotations": [dict(r) for r in conn.execute("SELECT * FROM annotations")],
             "leaves": [dict(r) for r in conn.execute("SELECT * FROM leaves")],
@@ -687,6 +690,7 @@ def check_rows(tables: dict[str, Any], imported: set[str]) -> None:
         assert owners[cid] == response["user_id"], "a response belongs to its owner's forest"
         created = _time(response["create_time"])
         latest[cid] = max(latest.get(cid, created), created)
+        assert _time(response["start_time"]) <= created, "started before it was stored"
         for flag in ("manual", "partial", "shared"):
             assert response[flag] in (0, 1), flag
         sampling = [response[c] for c in ("temperature", "top_p", "max_tokens", "seed")]
@@ -727,6 +731,7 @@ def check_rows(tables: dict[str, Any], imported: set[str]) -> None:
             assert parent in by_id, "the parent exists"
             assert by_id[parent]["conversation_id"] == cid, "the parent is in the same forest"
             assert by_id[parent]["seq"] < response["seq"], "the parent was created earlier"
+            assert by_id[parent]["create_time"] < response["start_time"], "stored, then replied to"
             if response["shared"]:
                 assert by_id[parent]["shared"], "sharing marks the whole path from the root"
         seen = {response["response_id"]}

@@ -999,7 +999,11 @@ async def test_import_copies_a_forest_apart_from_ids_and_times(
     after = await client.stub.GetConversation(
         chat_pb2.GetConversationRequest(conversation_id=imported.conversation_id)
     )
-    assert (after.title, after.starred, after.response_count) == ("Orchard plan", True, 7)
+    assert (after.title, after.starred, after.response_count) == (
+        "Orchard plan (imported)",
+        True,
+        7,
+    )
     assert len(after.responses) == len(before.responses)
     new_id = {
         old.response_id: new.response_id
@@ -1039,7 +1043,7 @@ async def test_an_empty_import_is_an_empty_conversation(client: Client) -> None:
     imported = await client.grok.import_conversation(
         chat_pb2.ImportConversationRequest(title="Nothing yet")
     )
-    assert imported.title == "Nothing yet" and imported.responses == []
+    assert imported.title == "Nothing yet (imported)" and imported.responses == []
 
 
 def token(text: str, logprob: float | None = -0.5) -> sampler_public_pb2.Token:

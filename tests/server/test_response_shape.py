@@ -83,9 +83,11 @@ def test_every_record_field_crosses_the_wire_both_ways() -> None:
         seq=7,
         create_time=datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC),
         shared=True,
+        start_time=datetime(2026, 1, 2, 3, 4, 1, 5, tzinfo=UTC),
         **CONTENT,  # type: ignore[arg-type]
     )
     wire = response_to_proto(record)
+    assert wire.start_time.ToDatetime(tzinfo=UTC) == record.start_time
     assert wire.response_id == record.response_id
     assert wire.parent_response_id == record.parent_response_id
     assert wire.shared is True

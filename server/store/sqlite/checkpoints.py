@@ -107,6 +107,8 @@ def _encode_new_response(new: NewResponse) -> str:
     data = dataclasses.asdict(new)
     data["partial"] = True
     data["tokens"] = None
+    if new.start_time is not None:
+        data["start_time"] = format_time(new.start_time)
     return json.dumps(data)
 
 
@@ -114,4 +116,9 @@ def _decode_new_response(text: str) -> NewResponse:
     """The NewResponse a checkpoint holds."""
     data = json.loads(text)
     sampling = data.pop("sampling")
-    return NewResponse(**data, sampling=None if sampling is None else SamplingRecord(**sampling))
+    start = data.pop("start_time", None)  # absent in checkpoints of older versions
+    return NewResponse(
+        **data,
+        sampling=None if sampling is None else SamplingRecord(**sampling),
+        start_time=None if start is None else parse_time(start),
+    )

@@ -28,7 +28,7 @@ from grove_explorer.server.store.sqlite.rows import (
 # One statement both checks (the conversation is the user's, the parent is in it) and
 # inserts: under load every round trip to the database thread counts. The conversation's
 # update_time follows by trigger (migration 6); `shared` starts at its default, 0.
-_INSERT_COLUMNS = ("user_id", "response_id", "create_time", *CONTENT_COLUMNS)
+_INSERT_COLUMNS = ("user_id", "response_id", "create_time", "start_time", *CONTENT_COLUMNS)
 _INSERT_RESPONSE = f"""
     INSERT INTO responses ({", ".join(_INSERT_COLUMNS)})
     SELECT {", ".join("?" for _ in _INSERT_COLUMNS)}
@@ -67,12 +67,14 @@ async def insert_response(
     values = content_values(new)
     response_id = uuid.uuid4().hex
     stamp = format_time(now)
+    start = stamp if new.start_time is None else format_time(new.start_time)
     cursor = await conn.execute(
         _INSERT_RESPONSE,
         (
             user_id,
             response_id,
             stamp,
+            start,
             *values,
             new.conversation_id,
             user_id,
@@ -90,7 +92,13 @@ async def insert_response(
             (response_id, encode_tokens(new.tokens)),
         )
     assert seq is not None
-    return stored_record(new, response_id=response_id, seq=int(seq), create_time=parse_time(stamp))
+    return stored_record(
+        new,
+        response_id=response_id,
+        seq=int(seq),
+        create_time=parse_time(stamp),
+        start_time=parse_time(start),
+    )
 
 
 async def _raise_insert_refusal(
@@ -117,12 +125,17 @@ class ResponseQueries(SqliteDatabase):
     async def list_responses(self, user_id: str, conversation_id: str) -> list[ResponseRecord]:
         """Returns every response of the conversation in creation order.
 
+        Creation order is (start_time, seq): a sampled reply takes its place when its stream
+        started, not when it finished, so siblings keep the numbers they had while they
+        streamed. A parent always comes before its children (a reply starts after its
+        parent was stored).
+
         Returns [] for a conversation that is missing or another user's, like an empty one;
         callers that must tell them apart ask `get_conversation` first.
         """
         rows = await self._read(
             f"SELECT {R_COLUMNS} FROM responses AS r"
-            " WHERE r.conversation_id = ? AND r.user_id = ? ORDER BY r.seq",
+            " WHERE r.conversation_id = ? AND r.user_id = ? ORDER BY r.start_time, r.seq",
             (conversation_id, user_id),
         )
         return [read_response(row) for row in rows]
@@ -156,6 +169,14 @@ class ResponseQueries(SqliteDatabase):
                 f"response {response_id!r} is not in conversation {conversation_id!r}"
             )
         return [read_response(row) for row in rows]
+
+    def reserve_start_time(self) -> datetime:
+        """A start time for a reply about to be sampled: after every earlier write's time.
+
+        Taken when its stream starts and stored with the reply (`NewResponse.start_time`),
+        so replies sampled in parallel are ordered by start, and after their parent.
+        """
+        return self._tick()
 
     async def add_response(
         self,

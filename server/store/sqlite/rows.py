@@ -160,7 +160,12 @@ def content_values(content: ResponseContent) -> list[Any]:
 
 
 def stored_record(
-    content: ResponseContent, *, response_id: str, seq: int, create_time: datetime
+    content: ResponseContent,
+    *,
+    response_id: str,
+    seq: int,
+    create_time: datetime,
+    start_time: datetime,
 ) -> ResponseRecord:
     """The record of a response just inserted with `content` (not shared yet)."""
     fields: dict[str, Any] = {
@@ -168,7 +173,12 @@ def stored_record(
         for name, kind in _CONTENT_FIELDS
     }
     return ResponseRecord(
-        **fields, response_id=response_id, seq=seq, create_time=create_time, shared=False
+        **fields,
+        response_id=response_id,
+        seq=seq,
+        create_time=create_time,
+        shared=False,
+        start_time=start_time,
     )
 
 

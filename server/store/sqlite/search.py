@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import sqlite3
 from typing import Any
 
@@ -59,7 +61,33 @@ class SearchQueries(SqliteDatabase):
             response = read_response(row[3:]) if row[3] is not None else None
             snippet, spans = _highlights(row[2] or "")
             hits.append(SearchHitRecord(row[-1], row[1], row[0], response, snippet, spans))
-        return hits
+        return await self._with_branches(hits)
+
+    async def _with_branches(self, hits: list[SearchHitRecord]) -> list[SearchHitRecord]:
+        """The hits with each response's place among its siblings (k/n, creation order).
+
+        One query for all hits; creation order is (start_time, seq), as in list_responses.
+        """
+        ids = sorted({hit.response.response_id for hit in hits if hit.response is not None})
+        if not ids:
+            return hits
+        rows = await self._read(
+            "SELECT r.response_id,"
+            " (SELECT COUNT(*) FROM responses AS s WHERE s.conversation_id = r.conversation_id"
+            "    AND s.parent_response_id IS r.parent_response_id"
+            "    AND (s.start_time, s.seq) <= (r.start_time, r.seq)),"
+            " (SELECT COUNT(*) FROM responses AS s WHERE s.conversation_id = r.conversation_id"
+            "    AND s.parent_response_id IS r.parent_response_id)"
+            " FROM responses AS r WHERE r.response_id IN (SELECT value FROM json_each(?))",
+            (json.dumps(ids),),
+        )
+        branches = {row[0]: (int(row[1]), int(row[2])) for row in rows}
+        return [
+            dataclasses.replace(hit, branch=branches.get(hit.response.response_id, (0, 0)))
+            if hit.response is not None
+            else hit
+            for hit in hits
+        ]
 
 
 def _highlights(marked: str) -> tuple[str, tuple[tuple[int, int], ...]]:

@@ -5,6 +5,8 @@ Plain frozen models, so the app and scripts use them without touching protobuf.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from pydantic import BaseModel, ConfigDict
 
 from grove_explorer.protos import chat_pb2
@@ -80,3 +82,26 @@ class SearchHit(BaseModel):
             if has_response and response.HasField("annotation")
             else Annotation(),
         )
+
+
+class SearchResults(list[SearchHit]):
+    """One page of search hits (a plain list of them, best first) and how many there are.
+
+    `total` counts every hit of the query, so a caller can say "50 of 313" and ask for the
+    rest with `offset=results.next_offset`.
+    """
+
+    def __init__(self, hits: Iterable[SearchHit] = (), *, total: int = 0, offset: int = 0) -> None:
+        super().__init__(hits)
+        self.offset = offset
+        self.total = max(total, offset + len(self)) if self else total
+
+    @property
+    def next_offset(self) -> int:
+        """Where the next page starts."""
+        return self.offset + len(self)
+
+    @property
+    def remaining(self) -> int:
+        """Hits after this page."""
+        return self.total - self.next_offset

@@ -608,7 +608,8 @@ SEARCH_CASES: dict[str, tuple[str, int, str]] = {
     "empty-tag": ("apple tag:", 0, QUERY + r"tag: needs a tag, e\.g\. tag:idea\."),
     "empty-model": ("model:", 0, QUERY + r"model: needs a model name, .*\."),
     "too-long": ("x" * 1001, 0, r"The query is 1001 characters long; the limit is 1000\."),
-    "negative-limit": ("apple", -1, r"limit cannot be negative\."),
+    "negative-limit": ("apple", -1, r"limit must be between 0 .* and 10000, not -1; .*\."),
+    "huge-limit": ("apple", 10_001, r"limit must be between 0 .* and 10000, not 10001; .*\."),
     "nul": ("apple\x00", 0, QUERY + r"The query contains a NUL character\."),
 }
 for kind, (query, limit, pattern) in SEARCH_CASES.items():

@@ -305,6 +305,23 @@ _TOUCH_BY_TRIGGER = Migration(
     ),
 )
 
+# Versions 7 and 8 belong to work merged beside this one (keep-my-place, stable branch
+# numbers); until the merge they are placeholders so that 9 follows 8. The merge replaces
+# these two with the real ones.
+_PLACEHOLDER_7 = Migration(7, "placeholder for keep-my-place (replaced at merge)", ("SELECT 1",))
+_PLACEHOLDER_8 = Migration(
+    8, "placeholder for stable branch numbers (replaced at merge)", ("SELECT 1",)
+)
+
+_FINISH_REASONS = Migration(
+    version=9,
+    description="responses: why sampling ended (finish_reason)",
+    statements=(
+        # '' (unknown) for every reply stored before: nothing tells after the fact.
+        "ALTER TABLE responses ADD COLUMN finish_reason TEXT NOT NULL DEFAULT ''",
+    ),
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     _INITIAL_SCHEMA,
     _CHECKPOINTS,
@@ -312,6 +329,9 @@ MIGRATIONS: tuple[Migration, ...] = (
     _RESEARCH,
     _CHECKPOINT_OWNERS,
     _TOUCH_BY_TRIGGER,
+    _PLACEHOLDER_7,
+    _PLACEHOLDER_8,
+    _FINISH_REASONS,
 )
 """Every migration in order; `MIGRATIONS[i].version == i + 1`. Append only."""
 

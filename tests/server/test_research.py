@@ -1157,7 +1157,7 @@ INVALID_IMPORTS = {
     "human-with-a-model": (
         _set(0, model_name="m"),
         r"Response 1 \('h'\): a human message has no model_name, sampling_params, "
-        r"prefix_length or tokens\.",
+        r"prefix_length, finish_reason or tokens\.",
     ),
     "manual-with-sampling": (
         _set(2, sampling_params=sampler_public_pb2.SamplingParams(temperature=1.0)),

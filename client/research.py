@@ -9,6 +9,7 @@ from collections.abc import Iterable
 
 from pydantic import BaseModel, ConfigDict
 
+from grove_explorer.client.finish import finish_reason_from_proto
 from grove_explorer.protos import chat_pb2
 
 
@@ -60,6 +61,7 @@ class SearchHit(BaseModel):
     model_name: str = ""
     message: str = ""
     partial: bool = False
+    finish_reason: str = ""
     annotation: Annotation = Annotation()
 
     @classmethod
@@ -78,6 +80,7 @@ class SearchHit(BaseModel):
             model_name=response.model_name if has_response else "",
             message=response.message if has_response else "",
             partial=response.partial if has_response else False,
+            finish_reason=finish_reason_from_proto(response.finish_reason) if has_response else "",
             annotation=Annotation.from_proto(response.annotation)
             if has_response and response.HasField("annotation")
             else Annotation(),

@@ -27,6 +27,7 @@ from grove_explorer.client.export import (
     export_json,
     sampling_summary,
 )
+from grove_explorer.client.finish import reply_marker
 
 
 async def cmd_ls(grok: AsyncGrok, args: argparse.Namespace) -> Outcome:
@@ -92,8 +93,9 @@ async def cmd_show(grok: AsyncGrok, args: argparse.Namespace) -> Outcome:
         k, n = forest.position(response)
         if n > 1:
             head.append(f"branch {k}/{n}")
-        if response["partial"]:
-            head.append("partial")
+        ending = reply_marker(response["partial"], response.get("finish_reason") or "")
+        if ending:
+            head.append(ending)
         lines += [f"── {' · '.join(head)} ──", clean(response["message"]), ""]
     return Outcome("\n".join(lines))
 

@@ -35,6 +35,7 @@ from grove_explorer.app.annotation_marks import run_marks
 from grove_explorer.app.errors import describe_error
 from grove_explorer.app.safe_text import clean, first_line
 from grove_explorer.client.errors import GroveError
+from grove_explorer.client.finish import reply_marker
 from grove_explorer.client.research import SearchHit
 from grove_explorer.client.service import ConversationService
 
@@ -99,8 +100,9 @@ def hit_text(hit: SearchHit) -> Text:
     if hit.response_id:
         text.append(" · ", style="dim")
         text.append(sender_name(hit), style="green" if hit.sender == "human" else "blue")
-        if hit.partial:
-            text.append(" · partial", style="italic")
+        ending = reply_marker(hit.partial, hit.finish_reason)
+        if ending:
+            text.append(f" · {ending}", style="italic")
         marks = run_marks([hit.annotation])
         if marks:
             text.append(f" {marks}", style="bold magenta")
@@ -268,7 +270,7 @@ class SearchScreen(ModalScreen[SearchHit | None]):
             self.action_focus_results()
 
     def _status(self) -> str:
-        """ "50 of 313 hits — …": what is listed, of how many, and how to get the rest."""
+        """What is listed, of how many ("50 of 313 hits"), and how to get the rest."""
         shown, total = len(self._hits), self._total
         if not total:
             return "No matches."

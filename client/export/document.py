@@ -107,6 +107,7 @@ def response_to_dict(
         "time_to_first_token_seconds": node.time_to_first_token,
         "total_time_seconds": node.total_time,
         "prefix_length": node.prefix_length,
+        "finish_reason": node.finish_reason,
         "annotation": None
         if annotation.empty
         else {

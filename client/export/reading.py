@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from grove_explorer.client.export.document import dumps
+from grove_explorer.client.finish import reply_marker
 from grove_explorer.client.forest import Forest
 from grove_explorer.client.models import ConversationSummary, ResponseNode
 
@@ -124,8 +125,9 @@ def _sender_label(response: Mapping[str, Any]) -> str:
 def _marks(response: Mapping[str, Any]) -> list[str]:
     """Short words for a response's flags and annotation, for headings and labels."""
     marks = []
-    if response.get("partial"):
-        marks.append("partial")
+    ending = reply_marker(bool(response.get("partial")), str(response.get("finish_reason") or ""))
+    if ending:
+        marks.append(ending)
     if response.get("shared"):
         marks.append("shared")
     if response.get("prefix_length"):
@@ -305,8 +307,11 @@ def to_dot(document: Mapping[str, Any], *, leaf_id: str | None = None) -> str:
             attrs["peripheries"] = "2"
         if annotation.get("rating"):
             head.append(f"{annotation['rating']:+d}")
-        if response.get("partial"):
-            head.append("partial")
+        ending = reply_marker(
+            bool(response.get("partial")), str(response.get("finish_reason") or "")
+        )
+        if ending:
+            head.append(ending)
         label = " · ".join(head) + "\n" + _excerpt(response["message"])
         rendered = ", ".join(
             f"{key}={dot_string(value)}" for key, value in [("label", label), *attrs.items()]

@@ -140,3 +140,37 @@ async def test_export_pairs_that_writes_nothing_says_why(
     assert (code, err) == (0, "")
     (pair,) = [json.loads(line) for line in out.splitlines()]
     assert pair["chosen"][0]["content"] == "Because."
+
+
+async def test_show_export_and_import_carry_the_finish_reason(
+    client: Client, server: GroveServer, tmp_path: Path
+) -> None:
+    cut = model("a", "Because of the", "q")
+    cut.finish_reason = chat_pb2.FINISH_REASON_LENGTH
+    cid = await import_forest(client, human("q", "Why?"), cut)
+
+    code, out, err = await grove(tmp_path, server, "show", cid)
+    assert (code, err) == (0, "")
+    assert any(
+        line.startswith("── model") and "cut at max tokens" in line for line in out.splitlines()
+    )
+
+    exported = tmp_path / "cut.json"
+    code, _, err = await grove(
+        tmp_path, server, "export", cid, "--format", "json", "-o", str(exported)
+    )
+    assert (code, err) == (0, "")
+    document = json.loads(exported.read_text())
+    assert [r["finish_reason"] for r in document["responses"]] == ["", "length"]
+
+    code, out, err = await grove(tmp_path, server, "import", str(exported), "--json")
+    assert (code, err) == (0, "")
+    code, out, _ = await grove(tmp_path, server, "show", json.loads(out)["conversation_id"])
+    assert code == 0 and "cut at max tokens" in out
+
+    document["responses"][1]["finish_reason"] = "exhausted"
+    exported.write_text(json.dumps(document))
+    code, out, err = await grove(tmp_path, server, "import", str(exported))
+    assert (code, out) == (1, "")
+    assert err.startswith(f"grove: {exported}: $.responses[1].finish_reason: must be")
+    assert "'length'" in err and "Traceback" not in err

@@ -121,7 +121,8 @@ def add_headless_commands(commands: Any) -> None:
         description="Resample the current path's last model reply N times in parallel "
         "(or, when the path ends with a human message, sample N replies to it). With "
         "--seed S, sample i uses seed S+i, so a batch is reproducible. Prints one row per "
-        "sample: #, id, seed, tokens, mean logprob, time and the first line.",
+        "sample: #, id, seed, tokens, mean logprob, time, why it ended (stop; length: cut at "
+        "--max-tokens) and the first line.",
     )
     sample.add_argument("conv", metavar="CONV", help=CONV_HELP)
     sample.add_argument(

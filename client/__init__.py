@@ -27,7 +27,7 @@ from grove_explorer.client.errors import (
 )
 from grove_explorer.client.grok import AsyncGrok, Conversation, Response
 from grove_explorer.client.ids import AmbiguousIdError
-from grove_explorer.client.research import Annotation, SearchHit
+from grove_explorer.client.research import Annotation, SearchHit, SearchResults
 from grove_explorer.client.sampler import SamplingParams
 from grove_explorer.client.streams import SampleStream, TokenInfo, TokenStream
 
@@ -55,6 +55,7 @@ __all__ = [
     "SampleStream",
     "SamplingParams",
     "SearchHit",
+    "SearchResults",
     "ServerInternalError",
     "ServerUnavailableError",
     "SystemPromptInfo",

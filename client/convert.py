@@ -13,6 +13,7 @@ import datetime
 
 from google.protobuf import timestamp_pb2
 
+from grove_explorer.client.finish import finish_reason_from_proto
 from grove_explorer.client.models import ConversationSummary, ResponseNode, SamplingInfo, TokenInfo
 from grove_explorer.client.research import Annotation
 from grove_explorer.protos import chat_pb2, sampler_public_pb2
@@ -59,6 +60,7 @@ def node_from_proto(wire: chat_pb2.Response) -> ResponseNode:
         mean_logprob=None,
         prefix_length=wire.prefix_length,
         start_time=utc_datetime(wire.start_time) if wire.HasField("start_time") else None,
+        finish_reason=finish_reason_from_proto(wire.finish_reason),
         annotation=Annotation.from_proto(wire.annotation)
         if wire.HasField("annotation")
         else _NO_ANNOTATION,

@@ -17,7 +17,7 @@ from grove_explorer.client.catalog import ModelCatalog
 from grove_explorer.client.conversation import Conversation
 from grove_explorer.client.errors import NotFoundError
 from grove_explorer.client.ids import FULL_ID_LENGTH, MIN_PREFIX, resolve_id
-from grove_explorer.client.research import SearchHit
+from grove_explorer.client.research import SearchHit, SearchResults
 from grove_explorer.client.response import Response
 from grove_explorer.client.rpc import check_text, rpc
 from grove_explorer.protos import chat_pb2, chat_pb2_grpc
@@ -106,16 +106,23 @@ class AsyncGrok:
         reply: chat_pb2.ListModelsResponse = await rpc(self._stub.ListModels(empty_pb2.Empty()))
         return ModelCatalog.from_proto(reply)
 
-    async def search(self, query: str, limit: int = 0) -> list[SearchHit]:
+    async def search(self, query: str, limit: int = 0, offset: int = 0) -> SearchResults:
         """Extension: full-text search over this user's conversations, best first.
 
         `query` takes words (with "phrases", prefix*, OR, NOT) and filters: sender:human,
-        sender:model, model:NAME, tag:X, rated:+, rated:-, bookmarked, partial.
+        sender:model, model:NAME, tag:X, rated:+, rated:-, bookmarked, partial. One call
+        returns at most `limit` hits (0: the server's default, 50; at most 10,000) from
+        `offset` on; the result is a list of them whose `total` counts every hit, so a
+        caller sees when there are more and pages on with `offset=results.next_offset`.
         """
         reply: chat_pb2.SearchResponse = await rpc(
-            self._stub.Search(chat_pb2.SearchRequest(query=check_text(query), limit=limit))
+            self._stub.Search(
+                chat_pb2.SearchRequest(query=check_text(query), limit=limit, offset=offset)
+            )
         )
-        return [SearchHit.from_proto(hit) for hit in reply.hits]
+        return SearchResults(
+            (SearchHit.from_proto(hit) for hit in reply.hits), total=reply.total, offset=offset
+        )
 
     async def import_conversation(
         self, request: chat_pb2.ImportConversationRequest

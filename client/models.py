@@ -65,6 +65,8 @@ class ResponseNode(BaseModel):
     mean_logprob: float | None = None
     # Characters at the start of `message` that were given (a branch from a token).
     prefix_length: int = 0
+    # Why sampling ended ("stop", "length", …; see client.finish); "" when unknown.
+    finish_reason: str = ""
     # This user's annotation.
     annotation: Annotation = Annotation()
     # When making it began (the start of its stream for a sampled reply, else create_time):

@@ -5,8 +5,11 @@ Plain frozen models, so the app and scripts use them without touching protobuf.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from pydantic import BaseModel, ConfigDict
 
+from grove_explorer.client.finish import finish_reason_from_proto
 from grove_explorer.protos import chat_pb2
 
 
@@ -58,6 +61,7 @@ class SearchHit(BaseModel):
     model_name: str = ""
     message: str = ""
     partial: bool = False
+    finish_reason: str = ""
     annotation: Annotation = Annotation()
     # The response is the k-th of n siblings (creation order); (0, 0) for a title hit.
     branch: tuple[int, int] = (0, 0)
@@ -83,8 +87,32 @@ class SearchHit(BaseModel):
             model_name=response.model_name if has_response else "",
             message=response.message if has_response else "",
             partial=response.partial if has_response else False,
+            finish_reason=finish_reason_from_proto(response.finish_reason) if has_response else "",
             annotation=Annotation.from_proto(response.annotation)
             if has_response and response.HasField("annotation")
             else Annotation(),
             branch=(wire.branch_index, wire.branch_count),
         )
+
+
+class SearchResults(list[SearchHit]):
+    """One page of search hits (a plain list of them, best first) and how many there are.
+
+    `total` counts every hit of the query, so a caller can say "50 of 313" and ask for the
+    rest with `offset=results.next_offset`.
+    """
+
+    def __init__(self, hits: Iterable[SearchHit] = (), *, total: int = 0, offset: int = 0) -> None:
+        super().__init__(hits)
+        self.offset = offset
+        self.total = max(total, offset + len(self)) if self else total
+
+    @property
+    def next_offset(self) -> int:
+        """Where the next page starts."""
+        return self.offset + len(self)
+
+    @property
+    def remaining(self) -> int:
+        """Hits after this page."""
+        return self.total - self.next_offset

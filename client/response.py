@@ -159,6 +159,15 @@ class Response:
         return self.node.partial
 
     @property
+    def finish_reason(self) -> str:
+        """Extension: why sampling ended ("stop", "length" for max_tokens, "stopped", …).
+
+        "" when unknown: human messages, manual replies, replies stored before the server
+        recorded it. `client.finish.reply_marker` words it for people.
+        """
+        return self.node.finish_reason
+
+    @property
     def shared(self) -> bool:
         """Returns True if the response was shared publicly."""
         return self.node.shared

@@ -10,11 +10,13 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import cast
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from grove_explorer.protos import chat_pb2, sampler_public_pb2
 from grove_explorer.server.sampler.base import (
+    FinishReason,
     ModelDescription,
     RequestedParams,
     ResolvedParams,
@@ -29,6 +31,19 @@ from grove_explorer.server.store import (
     SamplingRecord,
     TokenRow,
 )
+
+FINISH_TO_WIRE: dict[str, chat_pb2.FinishReason] = {
+    reason.value: cast(
+        "chat_pb2.FinishReason", chat_pb2.FinishReason.Value(f"FINISH_REASON_{reason.name}")
+    )
+    for reason in FinishReason
+}
+"""Stored finish reasons → the wire enum (a reason missing from the proto fails at import)."""
+FINISH_FROM_WIRE: dict[int, str] = {
+    chat_pb2.FINISH_REASON_UNSPECIFIED: "",
+    **{wire: value for value, wire in FINISH_TO_WIRE.items()},
+}
+"""The wire enum → stored finish reasons ("" for UNSPECIFIED); other numbers are unknown."""
 
 
 def timestamp(value: datetime) -> Timestamp:
@@ -71,6 +86,7 @@ def response_to_proto(
         total_time_seconds=record.total_time_seconds,
         prefix_length=record.prefix_length,
         start_time=timestamp(record.start_time),
+        finish_reason=FINISH_TO_WIRE.get(record.finish_reason, chat_pb2.FINISH_REASON_UNSPECIFIED),
     )
     sampling = sampling_to_proto(record.sampling)
     if sampling is not None:
@@ -106,6 +122,7 @@ def new_response_from_proto(
         time_to_first_token_seconds=_finite(wire.time_to_first_token_seconds),
         total_time_seconds=_finite(wire.total_time_seconds),
         prefix_length=wire.prefix_length,
+        finish_reason=FINISH_FROM_WIRE.get(wire.finish_reason, ""),
         tokens=token_rows_from_proto(tokens) if tokens is not None else None,
     )
 

@@ -56,6 +56,8 @@ class FakeOpenAI:
     - `stall_after`: stop sending after that many tokens (0: before the first) and wait until
       the client gives up, to test read timeouts.
     - `title_reply`: the message content of non-streaming replies (used for titles).
+    - `finish_reason`: the last chunk's finish_reason (default None: "length" when
+      max_tokens cut the reply, else "stop"; "" sends none).
 
     Observations: `requests` (JSON bodies), `authorizations` (Authorization headers, None when
     absent), `headers` (all request headers, names lowercased), `disconnects` and the
@@ -79,6 +81,7 @@ class FakeOpenAI:
         self.break_after: int | None = None
         self.stall_after: int | None = None
         self.title_reply = '"Gardens in Winter."'
+        self.finish_reason: str | None = None
 
         self.requests: list[dict[str, Any]] = []
         self.authorizations: list[str | None] = []
@@ -170,6 +173,8 @@ class FakeOpenAI:
         top_k = int(body.get("top_logprobs") or 0) if self._sends_logprobs(body) else -1
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
         finish = "length" if len(tokens) < len(self.reply_tokens) else "stop"
+        if self.finish_reason is not None:
+            finish = self.finish_reason or None
 
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await response.prepare(request)
@@ -190,7 +195,8 @@ class FakeOpenAI:
                 logprobs = {"content": entries} if top_k >= 0 else None
                 await _send(response, _chunk(model, {"content": "".join(group)}, logprobs))
                 sent += len(group)
-            await _send(response, _chunk(model, {}, finish=finish))
+            if finish is not None:
+                await _send(response, _chunk(model, {}, finish=finish))
             if include_usage:
                 prompt = sum(len(str(m.get("content", ""))) // 4 + 1 for m in body["messages"])
                 usage = {

@@ -8,18 +8,27 @@ from typing import Any
 
 from grove_explorer.app.headless.common import (
     MAX_SAMPLES,
+    MAX_SEARCH_HITS,
     UsageError,
 )
 
 
-def _positive_count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if not 1 <= value <= MAX_SAMPLES:
-        raise argparse.ArgumentTypeError(f"must be between 1 and {MAX_SAMPLES}, not {value}")
-    return value
+def _count_up_to(high: int) -> Any:
+    """An argparse type: a whole number from 1 to `high`, else a usage error saying so."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not 1 <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be between 1 and {high}, not {value}")
+        return value
+
+    return parse
+
+
+_positive_count = _count_up_to(MAX_SAMPLES)
 
 
 def _common_options() -> argparse.ArgumentParser:
@@ -99,7 +108,14 @@ def add_headless_commands(commands: Any) -> None:
         "rated:+|-, bookmarked, partial.",
     )
     search.add_argument("query", metavar="QUERY", help="what to look for")
-    search.add_argument("--limit", type=_positive_count, default=None, help="at most N hits")
+    search.add_argument(
+        "--limit",
+        type=_count_up_to(MAX_SEARCH_HITS),
+        default=None,
+        metavar="N",
+        help=f"at most N hits (1-{MAX_SEARCH_HITS:,}; default: the server's, 50); when "
+        "more match, stderr says how many",
+    )
     _json_flag(search, "the hits")
 
     sample = commands.add_parser(
@@ -109,7 +125,8 @@ def add_headless_commands(commands: Any) -> None:
         description="Resample the current path's last model reply N times in parallel "
         "(or, when the path ends with a human message, sample N replies to it). With "
         "--seed S, sample i uses seed S+i, so a batch is reproducible. Prints one row per "
-        "sample: #, id, seed, tokens, mean logprob, time and the first line.",
+        "sample: #, id, seed, tokens, mean logprob, time, why it ended (stop; length: cut at "
+        "--max-tokens) and the first line.",
     )
     sample.add_argument("conv", metavar="CONV", help=CONV_HELP)
     sample.add_argument(

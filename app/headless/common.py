@@ -24,6 +24,8 @@ SHORT_ID = 12
 """Id characters shown in text output: unique in practice and accepted back as a prefix."""
 MAX_SAMPLES = 64
 """Upper bound of `grove sample --n`, well under the server's concurrent-stream limit."""
+MAX_SEARCH_HITS = 10_000
+"""Upper bound of `grove search --limit`: the most hits the server answers at once."""
 
 
 class CommandError(Exception):

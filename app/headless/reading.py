@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from grove_explorer.app.headless.common import (
+    MAX_SEARCH_HITS,
     Outcome,
     find_leaf,
     local_time,
@@ -26,6 +27,7 @@ from grove_explorer.client.export import (
     export_json,
     sampling_summary,
 )
+from grove_explorer.client.finish import reply_marker
 
 
 async def cmd_ls(grok: AsyncGrok, args: argparse.Namespace) -> Outcome:
@@ -91,19 +93,30 @@ async def cmd_show(grok: AsyncGrok, args: argparse.Namespace) -> Outcome:
         k, n = forest.position(response)
         if n > 1:
             head.append(f"branch {k}/{n}")
-        if response["partial"]:
-            head.append("partial")
+        ending = reply_marker(response["partial"], response.get("finish_reason") or "")
+        if ending:
+            head.append(ending)
         lines += [f"── {' · '.join(head)} ──", clean(response["message"]), ""]
     return Outcome("\n".join(lines))
 
 
 async def cmd_search(grok: AsyncGrok, args: argparse.Namespace) -> Outcome:
-    """`grove search QUERY`: hits best first."""
+    """`grove search QUERY`: hits best first; stderr says when more match than are shown."""
     hits = await grok.search(args.query, limit=args.limit or 0)
+    errors = []
+    if hits.remaining > 0:
+        wider = min(hits.total, MAX_SEARCH_HITS)
+        hint = (
+            f"use --limit {wider} to see them all"
+            if wider == hits.total
+            else f"use --limit {MAX_SEARCH_HITS} (the most) or a narrower query"
+        )
+        errors.append(f"showing {len(hits)} of {hits.total} hits; {hint}.")
     if args.json:
-        return Outcome(dumps([hit.model_dump(mode="json") for hit in hits]) + "\n")
+        payload = dumps([hit.model_dump(mode="json") for hit in hits]) + "\n"
+        return Outcome(payload, errors=errors)
     if not hits:
-        return Outcome()
+        return Outcome(errors=errors)
     rows = [
         [
             short_id(hit.conversation_id),
@@ -114,4 +127,7 @@ async def cmd_search(grok: AsyncGrok, args: argparse.Namespace) -> Outcome:
         ]
         for hit in hits
     ]
-    return Outcome(table(["CONVERSATION", "RESPONSE", "BRANCH", "FIELD", "MATCH"], rows, right={2}))
+    return Outcome(
+        table(["CONVERSATION", "RESPONSE", "BRANCH", "FIELD", "MATCH"], rows, right={2}),
+        errors=errors,
+    )

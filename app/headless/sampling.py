@@ -137,6 +137,7 @@ async def cmd_sample(grok: AsyncGrok, args: argparse.Namespace) -> Outcome:
                             "time_to_first_token_seconds": s.response.time_to_first_token,
                             "total_time_seconds": s.response.total_time,
                             "partial": s.response.partial,
+                            "finish_reason": s.response.finish_reason,
                             "message": s.response.message,
                         }
                         for s in samples
@@ -155,13 +156,16 @@ async def cmd_sample(grok: AsyncGrok, args: argparse.Namespace) -> Outcome:
             str(s.response.token_count),
             "-" if s.mean_logprob is None else f"{s.mean_logprob:.3f}",
             f"{s.response.total_time or s.wall_seconds:.2f}s",
+            s.response.finish_reason or "-",
             ("⋯ " if s.response.partial else "") + first_line(s.response.message, 60),
         ]
         for s in samples
     ]
     if rows:
         outcome.stdout = table(
-            ["#", "ID", "SEED", "TOKENS", "MEAN LOGPROB", "TIME", "TEXT"], rows, right={0, 3, 4, 5}
+            ["#", "ID", "SEED", "TOKENS", "MEAN LOGPROB", "TIME", "END", "TEXT"],
+            rows,
+            right={0, 3, 4, 5},
         )
     return outcome
 

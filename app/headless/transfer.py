@@ -27,6 +27,7 @@ from grove_explorer.client.export import (
     to_dot,
     to_jsonl,
     to_markdown,
+    why_no_pairs,
 )
 
 
@@ -42,6 +43,8 @@ async def cmd_export(grok: AsyncGrok, args: argparse.Namespace) -> Outcome:
         outcome.stdout = dumps(document) + "\n"
     elif args.format == "jsonl-pairs":
         outcome.stdout = to_jsonl(preference_pairs(document, leaf_id=leaf_id))
+        if not outcome.stdout:  # not a failure (exit 0, like a search without hits): say why
+            outcome.errors.append(why_no_pairs(document, leaf_id=leaf_id))
     elif args.format == "dot":
         outcome.stdout = to_dot(document, leaf_id=leaf_id)
         outcome.raw_text = True

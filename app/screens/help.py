@@ -29,6 +29,7 @@ COMPOSER_ROWS = (
 SEARCH_ROWS = (
     ("Search", "enter", "In the box: search now; on a hit: jump to it (selected as the leaf)"),
     ("Search", "down", "From the box to the hits"),
+    ("Search", "ctrl+n", "Load more hits (reaching the last hit does too)"),
     ("Search", "escape", "Close without jumping"),
 )
 

@@ -6,6 +6,10 @@ query the server refuses ("sender: takes human or model…") is shown inline und
 box, never as a crash or a notification that hides the screen. Choosing a hit dismisses
 the screen with it; the explorer opens the conversation and selects the response.
 
+Hits come a page (`PAGE_SIZE`) at a time and the status line always says how many of
+how many are listed ("50 of 313 hits"): reaching the last hit (↓, End, Page Down) or Ctrl+N
+loads the next page, so a long result is never cut without a word.
+
 Snippets, titles and model names are untrusted text: every line is a Rich `Text` built
 from cleaned plain strings, and the matched ranges (`SearchHit.highlights`, offsets in
 the snippet) are styled as spans, never by inserting markup.
@@ -31,6 +35,7 @@ from grove_explorer.app.annotation_marks import run_marks
 from grove_explorer.app.errors import describe_error
 from grove_explorer.app.safe_text import clean, first_line
 from grove_explorer.client.errors import GroveError
+from grove_explorer.client.finish import reply_marker
 from grove_explorer.client.research import SearchHit
 from grove_explorer.client.service import ConversationService
 
@@ -50,6 +55,9 @@ CHEAT_SHEET = (
 FIELD_LABELS = {"message": "message", "title": "title", "tag": "tag", "note": "note"}
 
 TITLE_WIDTH = 48
+
+PAGE_SIZE = 50
+"""Hits asked for at a time (the server's default page)."""
 
 
 def _flat(text: str) -> str:
@@ -99,8 +107,9 @@ def hit_text(hit: SearchHit) -> Text:
         k, n = hit.branch
         if n > 1:
             text.append(f" · branch {k}/{n}", style="bold")
-        if hit.partial:
-            text.append(" · partial", style="italic")
+        ending = reply_marker(hit.partial, hit.finish_reason)
+        if ending:
+            text.append(f" · {ending}", style="italic")
         marks = run_marks([hit.annotation])
         if marks:
             text.append(f" {marks}", style="bold magenta")
@@ -151,6 +160,7 @@ class SearchScreen(ModalScreen[SearchHit | None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "close", "Close", id="search_close"),
         Binding("down", "focus_results", "Results", show=False),
+        Binding("ctrl+n", "more", "More hits", id="search_more"),
     ]
 
     def __init__(self, service: ConversationService, query: str = "") -> None:
@@ -160,6 +170,8 @@ class SearchScreen(ModalScreen[SearchHit | None]):
         self._query = query
         self._timer: Timer | None = None
         self._hits: list[SearchHit] = []
+        self._total = 0
+        self._loading_more = False
         self._shown_query: str | None = None
         self._error = ""
 
@@ -201,6 +213,16 @@ class SearchScreen(ModalScreen[SearchHit | None]):
         return list(self._hits)
 
     @property
+    def total(self) -> int:
+        """How many hits the shown query has in all (`hits` may hold fewer: pages)."""
+        return self._total
+
+    @property
+    def status_text(self) -> str:
+        """The line under the box: counts, or the refused query's sentence."""
+        return str(self.query_one("#search-status", Static).content)
+
+    @property
     def shown_query(self) -> str | None:
         """The query whose results (or error) are shown (None before the first search)."""
         return self._shown_query
@@ -233,15 +255,17 @@ class SearchScreen(ModalScreen[SearchHit | None]):
         """Runs the query in a worker that replaces any search still running."""
         if not query.strip():
             self.workers.cancel_group(self, "search")
+            self.workers.cancel_group(self, "search-more")
             self._show([], "", "Type to search.")
             return
+        self.workers.cancel_group(self, "search-more")
         self.run_worker(
             self._search(query, focus_results), group="search", exclusive=True, exit_on_error=False
         )
 
     async def _search(self, query: str, focus_results: bool) -> None:
         try:
-            hits = await self._service.search(query)
+            hits = await self._service.search(query, PAGE_SIZE)
         except GroveError as error:  # shown inline: a bad query must not close the screen
             self._show_error(query, describe_error(error))
             return
@@ -249,29 +273,84 @@ class SearchScreen(ModalScreen[SearchHit | None]):
             log.exception("unexpected error in a search")
             self._show_error(query, describe_error(error))
             return
-        count = len(hits)
-        status = f"{count} hit{'' if count == 1 else 's'}" if hits else "No matches."
-        if hits:
-            status += " — Enter jumps to the highlighted one."
-        self._show(hits, query, status)
+        self._show(list(hits), query, total=hits.total)
         if focus_results and hits:
             self.action_focus_results()
 
-    def _show(self, hits: list[SearchHit], query: str, status: str) -> None:
+    def _status(self) -> str:
+        """What is listed, of how many ("50 of 313 hits"), and how to get the rest."""
+        shown, total = len(self._hits), self._total
+        if not total:
+            return "No matches."
+        noun = "hit" if total == 1 else "hits"
+        if self._loading_more:
+            return f"{shown} of {total} {noun} — loading more…"
+        if shown < total:
+            return (
+                f"{shown} of {total} {noun} — Enter jumps to the highlighted one; "
+                "reaching the last one (or Ctrl+N) loads more."
+            )
+        return f"{total} {noun} — Enter jumps to the highlighted one."
+
+    def _show(self, hits: list[SearchHit], query: str, status: str = "", total: int = 0) -> None:
         self._hits = hits
+        self._total = max(total, len(hits))
+        self._loading_more = False
         self._shown_query = query
         self._error = ""
         line = self.query_one("#search-status", Static)
         line.remove_class("-error")
-        line.update(Text(status))
+        line.update(Text(status or self._status()))
         results = self.results
         results.clear_options()
         results.add_options(Option(hit_text(hit)) for hit in hits)
         if hits:
             results.highlighted = 0
 
+    # -- more hits ---------------------------------------------------------------------------
+
+    @property
+    def has_more(self) -> bool:
+        """True while hits of the shown query are not listed yet."""
+        return not self._error and len(self._hits) < self._total
+
+    def action_more(self) -> None:
+        """Loads the next page of hits (nothing to do when all are listed)."""
+        if not self.has_more or self._loading_more or self._shown_query is None:
+            return
+        self._loading_more = True
+        self.query_one("#search-status", Static).update(Text(self._status()))
+        query, offset = self._shown_query, len(self._hits)
+        self.run_worker(
+            self._more(query, offset), group="search-more", exclusive=True, exit_on_error=False
+        )
+
+    async def _more(self, query: str, offset: int) -> None:
+        try:
+            page = await self._service.search(query, PAGE_SIZE, offset)
+        except Exception as error:  # a failed page keeps what is listed, and says why
+            log.info("loading more hits failed: %s", error)
+            self._loading_more = False
+            if self._shown_query == query:
+                line = self.query_one("#search-status", Static)
+                line.update(Text(clean(f"{self._status()} {describe_error(error)}")))
+            return
+        self._loading_more = False
+        if self._shown_query != query or len(self._hits) != offset:
+            return  # a newer search replaced the list meanwhile
+        self._hits.extend(page)
+        self._total = max(page.total, len(self._hits)) if page else len(self._hits)
+        self.results.add_options(Option(hit_text(hit)) for hit in page)
+        self.query_one("#search-status", Static).update(Text(self._status()))
+
+    @on(OptionList.OptionHighlighted, "#search-results")
+    def _highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        """Reaching the last listed hit (↓, End, Page Down, the mouse) loads the next page."""
+        if event.option_index >= len(self._hits) - 1:
+            self.action_more()
+
     def _show_error(self, query: str, sentence: str) -> None:
-        self._show([], query, "")
+        self._show([], query, " ")
         self._error = sentence
         line = self.query_one("#search-status", Static)
         line.add_class("-error")

@@ -37,6 +37,7 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from grove_explorer.app.safe_text import StreamCleaner, clean
+from grove_explorer.client.finish import reply_marker
 from grove_explorer.client.models import ResponseNode
 from grove_explorer.client.streams import TokenInfo
 
@@ -63,9 +64,10 @@ def header_text(node: ResponseNode, sibling: tuple[int, int], *, streaming: bool
 
     "branch k/n" is shown whenever the message has siblings, so a branch the user is not
     looking at never looks lost. Markers say what is unusual about the message: written
-    by hand (manual), cut short (partial), shared, or a search query behind it. A stored
-    message ends with its short id (a streaming reply has none yet), so the message under
-    the cursor can be named on the command line or found again.
+    by hand (manual), cut short (partial, and why: "partial: stopped by you"), ended by
+    something other than the model ("cut at max tokens"), shared, or a search query. A
+    stored message ends with its short id (a streaming reply has none yet), so the message
+    under the cursor can be named on the command line or found again.
     """
     header = Text()
     header.append(sender_label(node), style="bold")
@@ -77,8 +79,9 @@ def header_text(node: ResponseNode, sibling: tuple[int, int], *, streaming: bool
         parts.append(("manual", "italic"))
     if streaming:
         parts.append(("streaming…", "italic"))
-    if node.partial:
-        parts.append(("partial", "bold italic"))
+    ending = reply_marker(node.partial, node.finish_reason)
+    if ending:
+        parts.append((ending, "bold italic"))
     if node.shared:
         parts.append(("shared", "italic"))
     if node.query:

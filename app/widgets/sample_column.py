@@ -36,6 +36,7 @@ from textual.widgets import Static
 from grove_explorer.app.diffing import DiffKind, word_spans, words
 from grove_explorer.app.safe_text import StreamCleaner, clean
 from grove_explorer.app.widgets.message_view import body_renderable
+from grove_explorer.client.finish import reply_marker
 from grove_explorer.client.models import ResponseNode
 
 SEPARATOR = " · "
@@ -124,9 +125,10 @@ def column_header(
     if streaming:
         header.append(SEPARATOR, style="dim")
         header.append("streaming…", style="italic")
-    if node.partial:
+    ending = reply_marker(node.partial, node.finish_reason)
+    if ending:
         header.append(SEPARATOR, style="dim")
-        header.append("partial", style="bold italic")
+        header.append(ending, style="bold italic")
 
     sampling = node.sampling
     if sampling is not None:

@@ -33,6 +33,7 @@ from grove_explorer.client.export.reading import (
     to_dot,
     to_jsonl,
     to_markdown,
+    why_no_pairs,
 )
 
 __all__ = [
@@ -54,4 +55,5 @@ __all__ = [
     "to_jsonl",
     "to_markdown",
     "token_to_dict",
+    "why_no_pairs",
 ]

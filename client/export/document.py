@@ -108,6 +108,7 @@ def response_to_dict(
         "total_time_seconds": node.total_time,
         "prefix_length": node.prefix_length,
         "start_time": _iso(node.start_time),
+        "finish_reason": node.finish_reason,
         "annotation": None
         if annotation.empty
         else {

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from grove_explorer.client.export.document import FORMAT_NAME, FORMAT_VERSION
+from grove_explorer.client.finish import finish_reason_to_proto
 from grove_explorer.protos import chat_pb2, sampler_public_pb2
 
 # -- import ----------------------------------------------------------------------------------
@@ -104,6 +105,15 @@ def _annotation(check: _Checker) -> chat_pb2.Annotation | None:
     )
 
 
+def _finish_reason(check: _Checker) -> chat_pb2.FinishReason:
+    """A finish reason word ("" or null: unknown, as in files written before it existed)."""
+    word = check.string(allow_none=True) or ""
+    try:
+        return finish_reason_to_proto(word)
+    except ValueError as error:
+        raise check.fail(str(error)) from None
+
+
 def _token(check: _Checker) -> sampler_public_pb2.Token:
     logprob = check.child("logprob").number(allow_none=True)
     top = []
@@ -189,6 +199,7 @@ def import_request(data: Any) -> chat_pb2.ImportConversationRequest:
             or 0.0,
             total_time_seconds=check.child("total_time_seconds", False, 0.0).number() or 0.0,
             prefix_length=prefix_length,
+            finish_reason=_finish_reason(check.child("finish_reason", False, "")),
         )
         sampling = _sampling(check.child("sampling_params", False))
         if sampling is not None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from grove_explorer.client.export.document import dumps
+from grove_explorer.client.finish import reply_marker
 from grove_explorer.client.forest import Forest
 from grove_explorer.client.models import ConversationSummary, ResponseNode
 
@@ -124,8 +125,9 @@ def _sender_label(response: Mapping[str, Any]) -> str:
 def _marks(response: Mapping[str, Any]) -> list[str]:
     """Short words for a response's flags and annotation, for headings and labels."""
     marks = []
-    if response.get("partial"):
-        marks.append("partial")
+    ending = reply_marker(bool(response.get("partial")), str(response.get("finish_reason") or ""))
+    if ending:
+        marks.append(ending)
     if response.get("shared"):
         marks.append("shared")
     if response.get("prefix_length"):
@@ -305,8 +307,11 @@ def to_dot(document: Mapping[str, Any], *, leaf_id: str | None = None) -> str:
             attrs["peripheries"] = "2"
         if annotation.get("rating"):
             head.append(f"{annotation['rating']:+d}")
-        if response.get("partial"):
-            head.append("partial")
+        ending = reply_marker(
+            bool(response.get("partial")), str(response.get("finish_reason") or "")
+        )
+        if ending:
+            head.append(ending)
         label = " · ".join(head) + "\n" + _excerpt(response["message"])
         rendered = ", ".join(
             f"{key}={dot_string(value)}" for key, value in [("label", label), *attrs.items()]
@@ -400,6 +405,45 @@ def preference_pairs(
                     continue
                 add(good, other, "picked")
     return pairs
+
+
+def why_no_pairs(document: Mapping[str, Any], *, leaf_id: str | None = None) -> str:
+    """Why `preference_pairs` finds nothing in `document`, as a sentence ("" if it finds some).
+
+    An empty file with no word would leave a user wondering whether the export failed; this
+    names the missing ingredient: sibling replies, marks on them, or a pair of marks.
+    """
+    if preference_pairs(document, leaf_id=leaf_id):
+        return ""
+    forest = DocumentTree.of(document)
+    groups = [
+        replies
+        for parent, children in forest.branch_points()
+        if parent is not None
+        and len(replies := [c for c in children if c["sender"] == "model"]) > 1
+    ]
+    if not groups:
+        return (
+            "no preference pairs: no prompt has two or more model replies to compare "
+            "(resample a reply to make siblings)."
+        )
+
+    def marked(response: Mapping[str, Any]) -> bool:
+        annotation = response.get("annotation") or {}
+        return bool(annotation.get("rating") or annotation.get("bookmarked"))
+
+    if not any(marked(r) for replies in groups for r in replies):
+        count = len(groups)
+        prompts = "1 prompt has" if count == 1 else f"{count} prompts have"
+        return (
+            f"no preference pairs: {prompts} sibling replies, but none of them is rated or "
+            "bookmarked (rate the better reply +1 and a worse one -1)."
+        )
+    return (
+        "no preference pairs: a pair needs a reply rated +1 and a sibling rated -1, or a "
+        "reply rated +1 or bookmarked on the current path beside an unmarked sibling; the "
+        "marked replies here have no such sibling."
+    )
 
 
 def to_jsonl(records: Iterable[Any]) -> str:

@@ -26,7 +26,7 @@ from grove_explorer.client.events import (
 )
 from grove_explorer.client.forest import Forest
 from grove_explorer.client.models import ConversationSummary, ResponseNode, TokenInfo
-from grove_explorer.client.research import SearchHit
+from grove_explorer.client.research import SearchResults
 from grove_explorer.client.service.streaming import StreamingService
 
 log = logging.getLogger(__name__)
@@ -178,9 +178,9 @@ class ConversationService(StreamingService):
         self._publish(ResponseAdded(conversation_id, node))
         return node
 
-    async def search(self, query: str, limit: int = 0) -> list[SearchHit]:
+    async def search(self, query: str, limit: int = 0, offset: int = 0) -> SearchResults:
         """Full-text search over every conversation of the user (see AsyncGrok.search)."""
-        return await self._client.grok.search(query, limit)
+        return await self._client.grok.search(query, limit, offset)
 
     async def tokens(self, conversation_id: str, response_id: str) -> list[TokenInfo]:
         """A stored reply's tokens with logprobs and alternatives (cached: they never change)."""

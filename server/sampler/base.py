@@ -50,7 +50,36 @@ class Usage:
     completion_tokens: int
 
 
-SampleEvent = SampledToken | Usage
+class FinishReason(StrEnum):
+    """Why a model reply ended, as stored (`protos/chat.proto` `FinishReason`, lower case).
+
+    A sampler reports the first four (the backend's word); the server decides the rest,
+    which mark partial replies.
+    """
+
+    STOP = "stop"  # the model ended its reply
+    LENGTH = "length"  # cut at max_tokens
+    CONTENT_FILTER = "content_filter"  # the backend's content filter cut it
+    TOOL_CALLS = "tool_calls"  # the model turned to a tool call (Grove runs none)
+    STOPPED = "stopped"  # StopResponse: the user stopped it
+    CANCELLED = "cancelled"  # the client went away
+    SHUTDOWN = "shutdown"  # the server shut down while sampling
+    ERROR = "error"  # the backend failed part way
+    INTERRUPTED = "interrupted"  # the server died; recovered from a checkpoint
+
+
+@dataclass(frozen=True, slots=True)
+class Finish:
+    """Why the sampler's reply ended; yielded last (after any `Usage`).
+
+    A sampler that yields none leaves the server to infer it: `LENGTH` when the reply
+    reached max_tokens, else `STOP`.
+    """
+
+    reason: FinishReason
+
+
+SampleEvent = SampledToken | Usage | Finish
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,6 +230,9 @@ class Sampler(Protocol):
         the servicer closes with `contextlib.aclosing`. A non-empty `prefix` is the start of
         the reply, given rather than sampled: the sampler continues after it and yields only
         what follows (callers check `supports_prefix` first).
+
+        The stream ends with a `Finish` event saying why the reply ended (the model's own
+        stop, max_tokens, a content filter, …) when the sampler can tell.
 
         Raises SamplerError when the backend fails.
         """

@@ -11,7 +11,11 @@ import math
 import grpc
 
 from grove_explorer.protos import chat_pb2
-from grove_explorer.server.convert import new_response_from_proto, resolved_to_record
+from grove_explorer.server.convert import (
+    FINISH_FROM_WIRE,
+    new_response_from_proto,
+    resolved_to_record,
+)
 from grove_explorer.server.sampler.base import ResolvedParams
 from grove_explorer.server.servicer.status import abort, quote
 from grove_explorer.server.servicer.validation import annotation_from_wire, check_text
@@ -173,12 +177,20 @@ async def _check_import_fields(
         wire.model_name
         or wire.HasField("sampling_params")
         or wire.prefix_length
+        or wire.finish_reason
         or wire.response_id in request.tokens
     ):
         await abort(
             context,
             grpc.StatusCode.INVALID_ARGUMENT,
-            f"{where}: {kind} has no model_name, sampling_params, prefix_length or tokens.",
+            f"{where}: {kind} has no model_name, sampling_params, prefix_length, "
+            "finish_reason or tokens.",
+        )
+    if wire.finish_reason not in FINISH_FROM_WIRE:
+        await abort(
+            context,
+            grpc.StatusCode.INVALID_ARGUMENT,
+            f"{where}: finish_reason {wire.finish_reason} is not a reason this server knows.",
         )
     if wire.sender == "human" and (wire.manual or wire.partial):
         await abort(

@@ -26,6 +26,8 @@ from grove_explorer.server.convert import (
     token_batch_message,
 )
 from grove_explorer.server.sampler.base import (
+    Finish,
+    FinishReason,
     PathMessage,
     ResolvedParams,
     SampledToken,
@@ -155,11 +157,14 @@ class ReplyStreaming:
         started = time.monotonic()
         first_token_at: float | None = None
         partial = False
+        finish: FinishReason | None = None  # the sampler's word, when it gives one
         # A raw-model request (use_grok=false) sends no system prompt and no "fun".
         prompt_name = request.system_prompt_name if request.use_grok else ""
         system_prompt = self._system_prompts[prompt_name] if request.use_grok else None
 
-        def reply(partial_reply: bool, with_tokens: bool = True) -> NewResponse:
+        def reply(
+            partial_reply: bool, reason: FinishReason, with_tokens: bool = True
+        ) -> NewResponse:
             now = time.monotonic()
             return NewResponse(
                 conversation_id=stream.conversation_id,
@@ -173,11 +178,21 @@ class ReplyStreaming:
                 time_to_first_token_seconds=(first_token_at - started) if first_token_at else 0.0,
                 total_time_seconds=now - started,
                 prefix_length=len(prefix),
+                finish_reason=reason.value,
                 tokens=tuple((t.text, t.logprob, t.top) for t in sampled) if with_tokens else None,
                 start_time=start_time,
             )
 
-        stream.snapshot = lambda: reply(True, with_tokens=False)
+        def ended() -> FinishReason:
+            """Why a reply that ran its course ended: the sampler's word, else inferred."""
+            if finish is not None:
+                return finish
+            if len(pieces) - bool(prefix) >= params.max_tokens:
+                return FinishReason.LENGTH
+            return FinishReason.STOP
+
+        # A checkpoint turns into a reply only when this server died mid-stream.
+        stream.snapshot = lambda: reply(True, FinishReason.INTERRUPTED, with_tokens=False)
 
         def budget() -> chat_pb2.AddResponseResponse:
             if usage is not None:
@@ -206,6 +221,9 @@ class ReplyStreaming:
                         usage = event
                         await context.write(budget())
                         continue
+                    if isinstance(event, Finish):
+                        finish = event.reason
+                        continue
                     if first_token_at is None:
                         first_token_at = time.monotonic()
                     pieces.append(event.text)
@@ -221,7 +239,12 @@ class ReplyStreaming:
         except asyncio.CancelledError:
             # The client went away (or the server is being torn down): keep what we have.
             if pieces:
-                await asyncio.shield(self._store_partial(user, reply(True), stream))
+                why = (
+                    FinishReason.SHUTDOWN
+                    if stream.stop_reason == "shutdown"
+                    else FinishReason.CANCELLED
+                )
+                await asyncio.shield(self._store_partial(user, reply(True, why), stream))
             raise
         except SamplerError as error:
             log.info("backend %s failed: %s", sampler.model_name, error)
@@ -233,7 +256,8 @@ class ReplyStreaming:
                 f"Sampling from {sampler.model_name!r} failed inside the server.",
             )
             if pieces:
-                await asyncio.shield(self._store_partial(user, reply(True), stream))
+                partial_reply = reply(True, FinishReason.ERROR)
+                await asyncio.shield(self._store_partial(user, partial_reply, stream))
             await abort(
                 context, grpc.StatusCode.INTERNAL, f"{failure.message} The partial reply was kept."
             )
@@ -245,7 +269,13 @@ class ReplyStreaming:
         # Stored before the last writes, and shielded: a client that cancels from here on
         # (even while a checkpoint batch holding this stream's text is being written) loses
         # nothing, and the insert deletes the checkpoint in its own transaction.
-        stored = await asyncio.shield(self._store_reply(user, reply(partial), stream, context))
+        if partial:
+            why = (
+                FinishReason.SHUTDOWN if stream.stop_reason == "shutdown" else FinishReason.STOPPED
+            )
+        else:
+            why = ended()
+        stored = await asyncio.shield(self._store_reply(user, reply(partial, why), stream, context))
         await _write_rest(batcher.drain(), context)
         await context.write(budget())
         await context.write(chat_pb2.AddResponseResponse(model_response=response_to_proto(stored)))
@@ -273,7 +303,7 @@ class ReplyStreaming:
         user: str,
         stream: ActiveStream,
         failure: SamplerError,
-        reply: Callable[[bool], NewResponse],
+        reply: Callable[[bool, FinishReason], NewResponse],
         has_text: bool,
         context: grpc.aio.ServicerContext,
     ) -> NoReturn:
@@ -288,7 +318,9 @@ class ReplyStreaming:
         if failure.retry_after_seconds is not None:
             trailing.append((RETRY_AFTER_KEY, f"{failure.retry_after_seconds:g}"))
         if has_text and stream.stop_reason != "deleted":
-            stored = await asyncio.shield(self._store_partial(user, reply(True), stream))
+            stored = await asyncio.shield(
+                self._store_partial(user, reply(True, FinishReason.ERROR), stream)
+            )
             if stored is not None:
                 await context.write(
                     chat_pb2.AddResponseResponse(model_response=response_to_proto(stored))

@@ -53,7 +53,8 @@ log = logging.getLogger(__name__)
 
 MAX_QUERY_CHARS = 1_000
 DEFAULT_SEARCH_HITS = 50
-MAX_SEARCH_HITS = 500
+MAX_SEARCH_HITS = 10_000
+"""Most hits one Search answers; more are read page by page (`offset`)."""
 
 
 class ChatServicer(chat_pb2_grpc.ChatServicer):
@@ -292,12 +293,29 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
                 f"The query is {len(request.query)} characters long; the limit is "
                 f"{MAX_QUERY_CHARS}.",
             )
-        if request.limit < 0:
-            await abort(context, grpc.StatusCode.INVALID_ARGUMENT, "limit cannot be negative.")
-        limit = min(request.limit or DEFAULT_SEARCH_HITS, MAX_SEARCH_HITS)
+        if not 0 <= request.limit <= MAX_SEARCH_HITS:
+            await abort(
+                context,
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"limit must be between 0 (the default, {DEFAULT_SEARCH_HITS}) and "
+                f"{MAX_SEARCH_HITS}, not {request.limit}; read more hits page by page "
+                "with offset.",
+            )
+        if request.offset < 0:
+            await abort(
+                context,
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"offset cannot be negative ({request.offset}).",
+            )
+        limit = request.limit or DEFAULT_SEARCH_HITS
         try:
             parsed = parse_query(request.query)
-            hits = await self._store.search(user, parsed.match, parsed.filters, limit)
+            total = await self._store.count_search(user, parsed.match, parsed.filters)
+            hits = []
+            if request.offset < total:
+                hits = await self._store.search(
+                    user, parsed.match, parsed.filters, limit, request.offset
+                )
         except ValueError as error:  # QueryError, or FTS5's own complaint
             # A sentence even from FTS5, whose messages have no full stop.
             reason = str(error)[:200].rstrip(".")
@@ -307,7 +325,10 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
                 f"The search query is not valid: {reason}.",
             )
         annotations: dict[str, dict[str, AnnotationRecord]] = {}
-        reply = chat_pb2.SearchResponse()
+        # Never fewer than the hits sent (a response added between the two reads).
+        if hits:
+            total = max(total, request.offset + len(hits))
+        reply = chat_pb2.SearchResponse(total=total)
         for hit in hits:
             wire = reply.hits.add(
                 conversation_id=hit.conversation_id,

@@ -368,6 +368,15 @@ _START_ORDER = Migration(
     ),
 )
 
+_FINISH_REASONS = Migration(
+    version=9,
+    description="responses: why sampling ended (finish_reason)",
+    statements=(
+        # '' (unknown) for every reply stored before: nothing tells after the fact.
+        "ALTER TABLE responses ADD COLUMN finish_reason TEXT NOT NULL DEFAULT ''",
+    ),
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     _INITIAL_SCHEMA,
     _CHECKPOINTS,
@@ -377,6 +386,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _TOUCH_BY_TRIGGER,
     _LEAVES,
     _START_ORDER,
+    _FINISH_REASONS,
 )
 """Every migration in order; `MIGRATIONS[i].version == i + 1`. Append only."""
 

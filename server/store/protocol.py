@@ -163,9 +163,21 @@ class Store(Protocol):
         ...
 
     async def search(
-        self, user_id: str, match: str | None, filters: SearchFilters, limit: int
+        self,
+        user_id: str,
+        match: str | None,
+        filters: SearchFilters,
+        limit: int,
+        offset: int = 0,
     ) -> list[SearchHitRecord]:
-        """Best matches first of an FTS5 expression (None: filters alone, newest first)."""
+        """Best matches first of an FTS5 expression (None: filters alone, newest first).
+
+        `offset` skips that many hits of the same (stable) order, for paging.
+        """
+        ...
+
+    async def count_search(self, user_id: str, match: str | None, filters: SearchFilters) -> int:
+        """How many hits `search` has in all for the expression and filters."""
         ...
 
     async def import_conversation(

@@ -75,6 +75,9 @@ class ResponseContent:
     total_time_seconds: float = 0.0
     # Characters at the start of `message` that were given, not sampled (a token branch).
     prefix_length: int = 0
+    # Why sampling ended (`FinishReason`'s value: "stop", "length", …); "" for human
+    # messages, manual replies and replies stored before it was recorded.
+    finish_reason: str = ""
 
 
 @dataclass(frozen=True, slots=True)

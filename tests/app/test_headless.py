@@ -195,6 +195,9 @@ async def test_sample_resamples_the_leaf_reply_in_parallel(
     assert all(s["token_count"] <= 8 and s["message"] for s in samples)
     assert all(isinstance(s["mean_logprob"], float) for s in samples)
     assert all(s["model_name"] == "grove-offline-ngram" for s in samples)
+    # Why each ended: under max_tokens only the model's own stop.
+    assert all(s["finish_reason"] in ("stop", "length") for s in samples)
+    assert all(s["finish_reason"] == "stop" for s in samples if s["token_count"] < 8)
     loaded = await client.grok.get_conversation(cid)
     siblings = {r.response_id for r in loaded.get_response(human).children}
     assert siblings == {model, *(s["response_id"] for s in samples)}
@@ -202,7 +205,11 @@ async def test_sample_resamples_the_leaf_reply_in_parallel(
     code, out, _ = await grove(capsys, "sample", cid, "-n", "2", "--temperature", "0.5", *at)
     assert code == 0
     header, *rows = out.splitlines()
-    assert header.split() == ["#", "ID", "SEED", "TOKENS", "MEAN", "LOGPROB", "TIME", "TEXT"]
+    assert header.split() == [
+        "#",
+        *("ID", "SEED", "TOKENS", "MEAN", "LOGPROB", "TIME", "END", "TEXT"),
+    ]
+    assert all(row.split()[6] in ("stop", "length") for row in rows)
     assert len(rows) == 2 and rows[0].startswith("1  ") and rows[1].startswith("2  ")
 
     code, out, err = await grove(capsys, "sample", cid, "-n", "2", "--model", "no-such", *at)

@@ -7,8 +7,16 @@ from dataclasses import dataclass
 from rich.text import Text
 
 from grove_explorer.app.screens.main import MainScreen
-from grove_explorer.app.screens.search import HIGHLIGHT, SearchScreen, hit_text, snippet_text
+from grove_explorer.app.screens.search import (
+    HIGHLIGHT,
+    PAGE_SIZE,
+    SearchScreen,
+    hit_text,
+    snippet_text,
+)
+from grove_explorer.client import Client
 from grove_explorer.client.research import Annotation, SearchHit
+from grove_explorer.protos import chat_pb2
 from grove_explorer.server.runtime import GroveServer
 from tests.app_helpers import explorer, settle, until
 
@@ -237,3 +245,48 @@ def test_snippets_are_inert_and_highlights_survive_cleaning() -> None:
     plain = hit_text(hit).plain
     assert plain.startswith("[@click=app.quit]T[/] · message · m ¶")
     assert "\x1b" not in plain and "\x07" not in plain
+
+
+async def test_many_hits_say_how_many_and_load_more_on_demand(
+    server: GroveServer, client: Client
+) -> None:
+    async with explorer(server.address, size=SIZE) as (_, pilot, main):
+        request = chat_pb2.ImportConversationRequest(title="Beacons")
+        for i in range(120):
+            request.responses.append(
+                chat_pb2.Response(
+                    response_id=f"r{i}",
+                    sender="human",
+                    message=f"beacon number {i}",
+                    parent_response_id=f"r{i - 1}" if i else "",
+                )
+            )
+        await client.grok.import_conversation(request)
+        main.thread.focus()
+        search = await open_search(pilot)
+        await search_for(pilot, search, "beacon")
+        assert (len(search.hits), search.total) == (PAGE_SIZE, 120)
+        assert search.status_text.startswith("50 of 120 hits")
+        assert "Ctrl+N" in search.status_text
+        # Ctrl+N loads the next page, from the box.
+        assert search.query_input.has_focus
+        await pilot.press("ctrl+n")
+        await until(pilot, lambda: len(search.hits) == 100, "a second page")
+        await settle(pilot)
+        assert search.results.option_count == 100
+        assert search.status_text.startswith("100 of 120 hits")
+        # Reaching the last hit in the list loads the rest.
+        search.results.focus()
+        await pilot.press("end")
+        await until(pilot, lambda: len(search.hits) == 120, "the last page")
+        await settle(pilot)
+        assert search.status_text.startswith("120 hits — Enter jumps")
+        ids = [hit.response_id for hit in search.hits]
+        assert len(set(ids)) == 120, "pages neither repeat nor skip hits"
+        # Nothing more to load: Ctrl+N is a no-op, and a new query starts over.
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        assert len(search.hits) == 120
+        search.query_input.focus()
+        await search_for(pilot, search, "number")
+        assert (len(search.hits), search.total) == (PAGE_SIZE, 120)

@@ -162,6 +162,7 @@ async def test_json_export_is_lossless(seeded: Seeded) -> None:
         "total_time_seconds",
         "prefix_length",
         "start_time",
+        "finish_reason",
         "annotation",
         "tokens",
     }
@@ -203,6 +204,9 @@ async def test_json_export_is_lossless(seeded: Seeded) -> None:
     assert m5["tokens"][0] == {"text": "Oaks are", "logprob": None, "top": []}
     assert m6["partial"] and m6["parent_response_id"] == ids["h2"]
     assert m6["message"] and "".join(t["text"] for t in m6["tokens"]) == m6["message"]
+    # Why each reply ended: the user's stop, the manual reply and human messages say nothing.
+    assert (m6["finish_reason"], m4["finish_reason"], h1["finish_reason"]) == ("stopped", "", "")
+    assert m1["finish_reason"] in ("stop", "length") and m5["finish_reason"] in ("stop", "length")
 
 
 def normalized(document: dict[str, Any]) -> dict[str, Any]:
@@ -270,7 +274,7 @@ async def test_markdown_path_and_whole_forest(seeded: Seeded) -> None:
     assert headings[0] == "## Human · shared"
     assert headings[1].startswith("## Model · grove-offline-ngram · ")
     assert "seed 1" in headings[1] and "branch 1/5" in headings[1] and "rated +1" in headings[1]
-    assert "partial" in headings[3]
+    assert headings[3].endswith(" · partial: stopped by you")
     assert QUESTION in path and responses[ids["m6"]]["message"] in path
     assert responses[ids["m2"]]["message"] not in path, "siblings stay out of the path form"
 
@@ -328,7 +332,7 @@ async def test_dot_graph_of_the_forest(seeded: Seeded) -> None:
     assert 'style="filled"' in node[ids["m2"]], "off the path: not bold"
     assert 'peripheries="2"' in node[ids["m3"]] and "★" in node[ids["m3"]]
     assert 'fillcolor="#fef9c3"' in node[ids["m4"]] and "Model (manual)" in node[ids["m4"]]
-    assert "dashed" in node[ids["m6"]] and "partial" in node[ids["m6"]]
+    assert "dashed" in node[ids["m6"]] and "partial: stopped by you" in node[ids["m6"]]
     edges = [line for line in lines if "->" in line]
     assert len(edges) == 7
     bold = [line for line in edges if "style=bold" in line]
@@ -448,6 +452,14 @@ def broken(change) -> dict[str, Any]:
             "$.responses[1].sampling_params.seed: must be between 0 and",
         ),
         (broken(lambda d: d.update(starred="yes")), "$.starred: must be true or false."),
+        (
+            broken(lambda d: d["responses"][1].update(finish_reason="tired")),
+            "$.responses[1].finish_reason: must be \"\" or one of 'stop', 'length', ",
+        ),
+        (
+            broken(lambda d: d["responses"][1].update(finish_reason=2)),
+            "$.responses[1].finish_reason: must be a string.",
+        ),
     ],
 )
 def test_invalid_import_documents_name_the_json_path(data: Any, words: str) -> None:
@@ -466,3 +478,21 @@ async def test_a_minimal_hand_written_document_imports(client: Client) -> None:
     assert conversation.title == "t (imported)" and not conversation.starred
     document = export_json(conversation, await collect_tokens(conversation))
     assert by_id(document)[conversation.responses[1].response_id]["tokens"] == []
+
+
+async def test_finish_reasons_survive_import_and_mark_cut_replies(client: Client) -> None:
+    data = minimal()
+    data["responses"][1]["finish_reason"] = "length"
+    conversation = await client.grok.import_conversation(import_request(data))
+    reply = conversation.responses[1]
+    assert reply.finish_reason == "length"
+    document = export_json(conversation, {})
+    assert by_id(document)[reply.response_id]["finish_reason"] == "length"
+    heading = [line for line in to_markdown(document).splitlines() if line.startswith("## ")][-1]
+    assert heading == "## Model · cut at max tokens"
+    assert "cut at max tokens" in to_dot(document)
+    # Files written before finish reasons existed (no key, or null) read as unknown.
+    del data["responses"][1]["finish_reason"]
+    assert import_request(data).responses[1].finish_reason == 0
+    data["responses"][1]["finish_reason"] = None
+    assert import_request(data).responses[1].finish_reason == 0

@@ -87,6 +87,8 @@ async def test_kill_9_mid_stream_keeps_everything_up_to_the_last_checkpoint(
             assert received_text.startswith(interrupted.message)
             assert interrupted.parent_response_id == responses[2].response_id
             assert interrupted.model_name == acknowledged.model_name
+            assert interrupted.finish_reason == "interrupted"
+            assert acknowledged.finish_reason in ("stop", "length")
     finally:
         restarted.terminate()
         await restarted.wait()

@@ -622,7 +622,8 @@ SEARCH_CASES: dict[str, tuple[str, int, str]] = {
     "empty-tag": ("apple tag:", 0, QUERY + r"tag: needs a tag, e\.g\. tag:idea\."),
     "empty-model": ("model:", 0, QUERY + r"model: needs a model name, .*\."),
     "too-long": ("x" * 1001, 0, r"The query is 1001 characters long; the limit is 1000\."),
-    "negative-limit": ("apple", -1, r"limit cannot be negative\."),
+    "negative-limit": ("apple", -1, r"limit must be between 0 .* and 10000, not -1; .*\."),
+    "huge-limit": ("apple", 10_001, r"limit must be between 0 .* and 10000, not 10001; .*\."),
     "nul": ("apple\x00", 0, QUERY + r"The query contains a NUL character\."),
 }
 for kind, (query, limit, pattern) in SEARCH_CASES.items():
@@ -721,7 +722,25 @@ IMPORT_CASES: dict[str, tuple[Callable[[World], Message], str]] = {
     "human-with-sampling": (
         lambda w: human_import(sampling_params={"temperature": 1.0}),
         r"Response 1 \('h'\): a human message has no model_name, sampling_params, "
-        r"prefix_length or tokens\.",
+        r"prefix_length, finish_reason or tokens\.",
+    ),
+    "human-with-a-finish-reason": (
+        lambda w: human_import(finish_reason=chat_pb2.FINISH_REASON_LENGTH),
+        r"Response 1 \('h'\): a human message has no model_name, sampling_params, "
+        r"prefix_length, finish_reason or tokens\.",
+    ),
+    "unknown-finish-reason": (
+        lambda w: import_request(
+            chat_pb2.Response(response_id="h", sender="human", message="hi"),
+            chat_pb2.Response(
+                response_id="m",
+                sender="model",
+                message="hello",
+                parent_response_id="h",
+                finish_reason=99,  # type: ignore[arg-type]
+            ),
+        ),
+        r"Response 2 \('m'\): finish_reason 99 is not a reason this server knows\.",
     ),
     "prefix-beyond-message": (
         lambda w: import_request(

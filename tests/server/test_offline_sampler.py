@@ -60,7 +60,14 @@ async def collect(
     **options: object,
 ) -> list[SampledToken]:
     path = [PathMessage("human", prompt)]
-    return [token async for token in sampler.sample(path, resolved, **options)]  # type: ignore[arg-type]
+    events = [event async for event in sampler.sample(path, resolved, **options)]
+    return [event for event in events if isinstance(event, SampledToken)]
+
+
+async def collect_path(
+    sampler: OfflineSampler, path: list[PathMessage], resolved: ResolvedParams
+) -> list[SampledToken]:
+    return [t async for t in sampler.sample(path, resolved) if isinstance(t, SampledToken)]
 
 
 def text_of(tokens: list[SampledToken]) -> str:
@@ -91,7 +98,7 @@ def _generate_in_subprocess(hash_seed: str) -> list[list[object]]:
         "    s = OfflineSampler()\n"
         f"    p = ResolvedParams(temperature=0.8, top_p=0.95, max_tokens=120, seed=99)\n"
         f"    path = [PathMessage('human', {GARDEN_PROMPT!r})]\n"
-        "    return [[t.text, t.logprob] async for t in s.sample(path, p)]\n"
+        "    return [[t.text, t.logprob] async for t in s.sample(path, p) if hasattr(t, 'text')]\n"
         "print(json.dumps(asyncio.run(main())))\n"
     )
     env = {**os.environ, "PYTHONHASHSEED": hash_seed}
@@ -198,6 +205,7 @@ async def test_server_config_sets_the_offline_min_reply_tokens() -> None:
         async for t in long_sampler.sample(
             [PathMessage("human", GARDEN_PROMPT)], params(5, max_tokens=300)
         )
+        if isinstance(t, SampledToken)
     ]
     assert len(tokens) == 300
 
@@ -261,7 +269,7 @@ async def test_last_human_message_matters_most(sampler: OfflineSampler) -> None:
     ]
     text = ""
     for seed in range(6):
-        text += "".join([t.text async for t in sampler.sample(path, params(seed))])
+        text += text_of(await collect_path(sampler, path, params(seed)))
     assert _count_words(text, TERMINAL_WORDS) > _count_words(text, GARDEN_WORDS)
 
 
@@ -273,7 +281,7 @@ async def test_last_human_message_matters_most(sampler: OfflineSampler) -> None:
 async def test_paths_without_known_words_still_get_a_reply(
     sampler: OfflineSampler, path: list[PathMessage]
 ) -> None:
-    tokens = [t async for t in sampler.sample(path, params())]
+    tokens = await collect_path(sampler, path, params())
     assert len(tokens) > 10
 
 

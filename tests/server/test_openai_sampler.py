@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 
 from grove_explorer.server.sampler.base import (
+    Finish,
+    FinishReason,
     InvalidParamsError,
     PathMessage,
     RequestedParams,
@@ -255,9 +257,11 @@ async def test_tokens_carry_logprobs_and_alternatives(make_sampler: MakeSampler)
 
 async def test_usage_comes_once_after_the_last_token(make_sampler: MakeSampler) -> None:
     events = await collect(make_sampler())
-    assert isinstance(events[-1], Usage)
-    assert events[-1].completion_tokens == len(DEFAULT_REPLY)
-    assert events[-1].prompt_tokens > 0
+    assert events[-1] == Finish(FinishReason.STOP)
+    usage = events[-2]
+    assert isinstance(usage, Usage)
+    assert usage.completion_tokens == len(DEFAULT_REPLY)
+    assert usage.prompt_tokens > 0
     assert sum(isinstance(e, Usage) for e in events) == 1
 
 

@@ -625,9 +625,13 @@ def test_every_query_the_parser_accepts_is_valid_fts5(query: str) -> None:
         conn.execute("SELECT * FROM t WHERE t MATCH ?", (parsed.match,)).fetchall()
 
 
-async def test_negative_limit_is_refused(client: Client) -> None:
-    with pytest.raises(InvalidArgumentError, match=r"^limit cannot be negative\.$"):
+async def test_limit_out_of_range_is_refused_with_a_sentence(client: Client) -> None:
+    with pytest.raises(InvalidArgumentError, match=r"^limit must be between 0 .* not -1; .*\.$"):
         await client.grok.search("apple", limit=-1)
+    with pytest.raises(InvalidArgumentError, match=r"^limit must be between .* not 10001; "):
+        await client.grok.search("apple", limit=10_001)
+    with pytest.raises(InvalidArgumentError, match=r"^offset cannot be negative \(-1\)\.$"):
+        await client.grok.search("apple", offset=-1)
 
 
 async def test_limit_is_respected(client: Client) -> None:
@@ -1157,7 +1161,7 @@ INVALID_IMPORTS = {
     "human-with-a-model": (
         _set(0, model_name="m"),
         r"Response 1 \('h'\): a human message has no model_name, sampling_params, "
-        r"prefix_length or tokens\.",
+        r"prefix_length, finish_reason or tokens\.",
     ),
     "manual-with-sampling": (
         _set(2, sampling_params=sampler_public_pb2.SamplingParams(temperature=1.0)),

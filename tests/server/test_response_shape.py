@@ -40,6 +40,7 @@ CONTENT = {
     "time_to_first_token_seconds": 0.25,
     "total_time_seconds": 1.5,
     "prefix_length": 4,
+    "finish_reason": "length",
 }
 
 

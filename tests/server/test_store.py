@@ -792,6 +792,9 @@ async def test_upgrade_from_version_3_indexes_existing_rows(db_path: Path) -> No
     async with SqliteStore(db_path) as store:
         assert [v for v, _ in recorded_versions(db_path)] == list(range(1, LATEST_VERSION + 1))
         assert index_problems_of(db_path) == []
+        # Replies stored before finish reasons were recorded read as unknown ("").
+        (old,) = [r for r in await store.list_responses(ALICE, "c" * 32) if r.sender == "model"]
+        assert old.finish_reason == ""
         hits = await store.search(ALICE, '"quinces"', SearchFilters(), 10)
         assert {(h.field, h.response.response_id) for h in hits if h.response} == {
             ("message", "1" * 32),

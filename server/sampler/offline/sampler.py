@@ -9,12 +9,14 @@ import secrets
 from collections.abc import AsyncGenerator, Callable, Sequence
 
 from grove_explorer.server.sampler.base import (
+    Finish,
+    FinishReason,
     InvalidParamsError,
     ModelDescription,
     PathMessage,
     RequestedParams,
     ResolvedParams,
-    SampledToken,
+    SampleEvent,
     check_integer,
     check_number,
 )
@@ -131,12 +133,14 @@ class OfflineSampler:
         system_prompt_name: str = "",
         system_prompt: str | None = None,
         prefix: str = "",
-    ) -> AsyncGenerator[SampledToken, None]:
-        """Streams the reply word by word; at most `params.max_tokens` tokens.
+    ) -> AsyncGenerator[SampleEvent, None]:
+        """Streams the reply word by word; at most `params.max_tokens` tokens, then `Finish`.
 
         The prompt's text means nothing to an n-gram model; the name "fun" raises the
         temperature a little and favours exclamation marks (the seed's fun mode). With a
-        `prefix` the reply continues after it (the prefix itself is not yielded).
+        `prefix` the reply continues after it (the prefix itself is not yielded). The
+        finish is `LENGTH` only when the model would have gone on after max_tokens (one
+        more draw tells; it is never sent), so a reply that ends exactly there is `STOP`.
         """
         run = Run(
             self._model,
@@ -158,8 +162,11 @@ class OfflineSampler:
                     await asyncio.sleep(0)
             token = run.next_token()
             if token is None:
+                yield Finish(FinishReason.STOP)
                 return
             yield token
+        ended = run.next_token() is None
+        yield Finish(FinishReason.STOP if ended else FinishReason.LENGTH)
 
 
 class Pacer:

@@ -10,9 +10,23 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from grove_explorer.server.sampler.base import PathMessage, SampledToken, Usage
+from grove_explorer.server.sampler.base import FinishReason, PathMessage, SampledToken, Usage
 
 ROLES: Mapping[str, str] = {"human": "user", "model": "assistant"}
+
+FINISH_REASONS: Mapping[str, FinishReason] = {
+    "stop": FinishReason.STOP,
+    "length": FinishReason.LENGTH,
+    "content_filter": FinishReason.CONTENT_FILTER,
+    "tool_calls": FinishReason.TOOL_CALLS,
+    "function_call": FinishReason.TOOL_CALLS,  # the deprecated name of tool calls
+    # What some OpenAI-compatible servers say for the same things.
+    "eos": FinishReason.STOP,
+    "end_turn": FinishReason.STOP,
+    "stop_sequence": FinishReason.STOP,
+    "max_tokens": FinishReason.LENGTH,
+}
+"""OpenAI's `finish_reason` values (and look-alikes) as ours; others are not guessed at."""
 
 
 def request_messages(
@@ -53,6 +67,17 @@ def read_chunk(chunk: Any) -> tuple[list[SampledToken], Usage | None, bool]:
         total = None  # a partial sum would overstate the delta's probability
     top = _alternatives(entries[0]) if entries else ()
     return [SampledToken(text=content, logprob=total, top=top)], usage, bool(entries)
+
+
+def finish_reason(chunk: Any) -> FinishReason | None:
+    """The reason a chunk says the reply ended, None when it says none (or one we don't know).
+
+    OpenAI sends it on the last choice chunk ("stop", "length", "content_filter",
+    "tool_calls"); None on every other chunk.
+    """
+    choices = getattr(chunk, "choices", None) or []
+    raw = getattr(choices[0], "finish_reason", None) if choices else None
+    return FINISH_REASONS.get(raw) if isinstance(raw, str) else None
 
 
 def _logprob(entry: Any) -> float | None:

@@ -22,6 +22,8 @@ from openai import AsyncOpenAI
 from openai.types.chat import ChatCompletionChunk, ChatCompletionMessageParam
 
 from grove_explorer.server.sampler.base import (
+    Finish,
+    FinishReason,
     InvalidParamsError,
     ModelDescription,
     PathMessage,
@@ -34,7 +36,11 @@ from grove_explorer.server.sampler.base import (
     check_integer,
     check_number,
 )
-from grove_explorer.server.sampler.openai_compat.chunks import read_chunk, request_messages
+from grove_explorer.server.sampler.openai_compat.chunks import (
+    finish_reason,
+    read_chunk,
+    request_messages,
+)
 from grove_explorer.server.sampler.openai_compat.errors import backend_error, mentions_logprobs
 from grove_explorer.server.sampler.openai_compat.settings import (
     MAX_SEED,
@@ -143,10 +149,12 @@ class OpenAICompatibleSampler:
         system_prompt: str | None = None,
         prefix: str = "",
     ) -> AsyncGenerator[SampleEvent, None]:
-        """Streams the reply; at most `params.max_tokens` tokens, then the backend's usage.
+        """Streams the reply; at most `params.max_tokens` tokens, the backend's usage, `Finish`.
 
         `system_prompt_name` is not sent: the backend only sees the prompt's text. A
-        `prefix` travels as a trailing assistant message (see `prefill`).
+        `prefix` travels as a trailing assistant message (see `prefill`). The finish is the
+        backend's `finish_reason`; `LENGTH` when it ignored max_tokens and was cut here;
+        none (the server infers it) when the backend named no reason Grove knows.
         Raises SamplerError when the backend fails; closing the iterator early closes the
         HTTP stream, so the backend stops generating.
         """
@@ -165,6 +173,8 @@ class OpenAICompatibleSampler:
         chunks, asked_logprobs = stream.chunks, stream.asked_logprobs
         yielded = 0
         usage: Usage | None = None
+        finish: FinishReason | None = None
+        cut = False  # text the backend sent beyond max_tokens was dropped here
         saw_logprobs = False
         try:
             read = 0
@@ -172,6 +182,7 @@ class OpenAICompatibleSampler:
                 try:
                     chunk = await chunks.__anext__()
                     tokens, chunk_usage, has_logprobs = read_chunk(chunk)
+                    finish = finish_reason(chunk) or finish
                 except StopAsyncIteration:
                     break
                 except Exception as exc:
@@ -183,14 +194,21 @@ class OpenAICompatibleSampler:
                 saw_logprobs = saw_logprobs or has_logprobs
                 if tokens and yielded >= params.max_tokens:
                     # The backend ignored max_tokens; stop reading (closing the stream below).
+                    cut = True
                     break
-                for token in tokens[: params.max_tokens - yielded]:
+                room = params.max_tokens - yielded
+                cut = cut or len(tokens) > room
+                for token in tokens[:room]:
                     yielded += 1
                     yield token
             if asked_logprobs and self._settings.logprobs == "auto":
                 self._learn_logprobs(saw_logprobs, yielded)
             if usage is not None:
                 yield usage
+            if cut:
+                finish = FinishReason.LENGTH
+            if finish is not None:
+                yield Finish(finish)
         finally:
             try:
                 await chunks.close()

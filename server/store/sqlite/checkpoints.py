@@ -99,13 +99,14 @@ class CheckpointQueries(SqliteDatabase):
 
 
 def _encode_new_response(new: NewResponse) -> str:
-    """A NewResponse as JSON (a checkpoint's payload), always marked partial.
+    """A NewResponse as JSON (a checkpoint's payload), always partial and "interrupted".
 
     Tokens are left out: a checkpoint keeps the text; logprobs of an interrupted reply
     are not worth rewriting the whole list twice a second.
     """
     data = dataclasses.asdict(new)
     data["partial"] = True
+    data["finish_reason"] = "interrupted"  # a checkpoint is read back only after a crash
     data["tokens"] = None
     if new.start_time is not None:
         data["start_time"] = format_time(new.start_time)
@@ -115,6 +116,7 @@ def _encode_new_response(new: NewResponse) -> str:
 def _decode_new_response(text: str) -> NewResponse:
     """The NewResponse a checkpoint holds."""
     data = json.loads(text)
+    data["finish_reason"] = "interrupted"  # also for checkpoints written before it existed
     sampling = data.pop("sampling")
     start = data.pop("start_time", None)  # absent in checkpoints of older versions
     return NewResponse(

@@ -18,14 +18,20 @@ class SearchQueries(SqliteDatabase):
     """Searches a user's conversations (the index is kept by triggers, see migrations)."""
 
     async def search(
-        self, user_id: str, match: str | None, filters: SearchFilters, limit: int
+        self,
+        user_id: str,
+        match: str | None,
+        filters: SearchFilters,
+        limit: int,
+        offset: int = 0,
     ) -> list[SearchHitRecord]:
         """Best matches first of an FTS5 expression (None: filters alone, newest first).
 
-        Raises ValueError with SQLite's words when the expression is not valid FTS5.
+        `offset` skips that many hits of the same order, for paging. Raises ValueError with
+        SQLite's words when the expression is not valid FTS5.
         """
         conditions, parameters = _filter_sql(filters)
-        parameters.update({"uid": user_id, "limit": limit})
+        parameters.update({"uid": user_id, "limit": limit, "offset": offset})
         if match is None:
             sql = (
                 f"SELECT 'message', c.title, substr(r.message, 1, 200), {R_COLUMNS},"
@@ -34,7 +40,7 @@ class SearchQueries(SqliteDatabase):
                 " JOIN conversations AS c ON c.conversation_id = r.conversation_id"
                 " LEFT JOIN annotations AS a ON a.response_id = r.response_id"
                 f" WHERE r.user_id = :uid {conditions}"
-                " ORDER BY r.seq DESC LIMIT :limit"
+                " ORDER BY r.seq DESC LIMIT :limit OFFSET :offset"
             )
         else:
             parameters["match"] = match
@@ -50,7 +56,7 @@ class SearchQueries(SqliteDatabase):
                 " LEFT JOIN annotations AS a ON a.response_id = r.response_id"
                 " WHERE search_text MATCH :match AND s.user_id = :uid"
                 f" {only_responses} {conditions}"
-                " ORDER BY bm25(search_text) LIMIT :limit"
+                " ORDER BY bm25(search_text), s.id LIMIT :limit OFFSET :offset"
             )
         try:
             rows = await self._read(sql, parameters)
@@ -88,6 +94,39 @@ class SearchQueries(SqliteDatabase):
             else hit
             for hit in hits
         ]
+
+    async def count_search(self, user_id: str, match: str | None, filters: SearchFilters) -> int:
+        """How many hits `search` has in all for the expression and filters.
+
+        Raises ValueError with SQLite's words when the expression is not valid FTS5.
+        """
+        conditions, parameters = _filter_sql(filters)
+        parameters["uid"] = user_id
+        if match is None:
+            sql = (
+                "SELECT count(*) FROM responses AS r"
+                " JOIN conversations AS c ON c.conversation_id = r.conversation_id"
+                " LEFT JOIN annotations AS a ON a.response_id = r.response_id"
+                f" WHERE r.user_id = :uid {conditions}"
+            )
+        else:
+            parameters["match"] = match
+            only_responses = " AND r.response_id IS NOT NULL" if filters.on_responses else ""
+            sql = (
+                "SELECT count(*)"
+                " FROM search_text JOIN search_rows AS s ON s.id = search_text.rowid"
+                " JOIN conversations AS c ON c.conversation_id = s.conversation_id"
+                " LEFT JOIN responses AS r"
+                "     ON s.kind != 'title' AND r.response_id = s.ref_id"
+                " LEFT JOIN annotations AS a ON a.response_id = r.response_id"
+                " WHERE search_text MATCH :match AND s.user_id = :uid"
+                f" {only_responses} {conditions}"
+            )
+        try:
+            rows = await self._read(sql, parameters)
+        except sqlite3.OperationalError as error:
+            raise ValueError(str(error)) from None
+        return int(rows[0][0]) if rows else 0
 
 
 def _highlights(marked: str) -> tuple[str, tuple[tuple[int, int], ...]]:

@@ -11,6 +11,7 @@ descriptor, so a new RPC in `chat.proto` is registered without editing this file
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +21,10 @@ from google.protobuf import message_factory
 from google.protobuf.message import DecodeError, Message
 
 from grove_explorer.protos import chat_pb2
+from grove_explorer.server.servicer.status import abort_storage
+from grove_explorer.server.store import StorageFailure
+
+log = logging.getLogger(__name__)
 
 SERVICE = chat_pb2.DESCRIPTOR.services_by_name["Chat"]
 
@@ -52,7 +57,13 @@ def _guard(
                 f"The request could not be decoded ({request.reason}); text fields must be "
                 "valid UTF-8.",
             )
-        return await behaviour(request, context)
+        try:
+            return await behaviour(request, context)
+        except StorageFailure as failure:
+            # Disk full, read-only or damaged database: the status and sentence of
+            # status.py instead of "UNKNOWN: Unexpected <class 'sqlite3.OperationalError'>".
+            log.warning("%s failed: %s", behaviour.__name__, failure.message)
+            await abort_storage(context, failure)
 
     return guarded
 

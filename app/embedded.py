@@ -8,6 +8,7 @@ module is the app's only door into `server`.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -23,6 +24,17 @@ MODEL_KEYS = ("default_model", "models", "system_prompts")
 DATABASE_ERRORS = (StorageFailure, SchemaVersionError)
 """What starting the embedded server raises for a database it cannot use (the message is
 a sentence saying what to do; the file was not changed)."""
+
+
+def _quiet_server_log() -> None:
+    """Keeps the embedded server's log off stderr, where the UI draws (or a script reads).
+
+    Without a handler, Python prints warnings on stderr; what the server warns about
+    reaches the user anyway, as the sentence of the failed call.
+    """
+    logger = logging.getLogger("grove_explorer.server")
+    if not any(isinstance(h, logging.NullHandler) for h in logger.handlers):
+        logger.addHandler(logging.NullHandler())
 
 
 def database_path(db: Path | None) -> Path:
@@ -63,6 +75,7 @@ async def start_embedded_server(
 
     Raises one of DATABASE_ERRORS when the database cannot be used.
     """
+    _quiet_server_log()
     config = ServerConfig(
         host="127.0.0.1",
         port=0,

@@ -59,16 +59,18 @@ def storage_failure(error: sqlite3.Error, path: Path, *, read_only: bool) -> Sto
             "disk and try again.",
         )
     if primary == _READONLY:
-        why = (
-            "it was opened read-only on purpose (--read-only or --allow-damaged-db)"
-            if read_only
-            else "the file, its folder or its disk has become read-only"
-        )
+        if read_only:
+            return StorageFailure(
+                "read_only",
+                f"The server's database {path} was opened read-only (--read-only or "
+                "--allow-damaged-db), so nothing can be saved; reading still works. Restart "
+                "the server without those flags to make changes.",
+            )
         return StorageFailure(
             "read_only",
-            f"The server's database {path} is read-only ({why}), so nothing can be saved; "
-            "reading still works. Make the file and its folder writable and restart the "
-            "server without --read-only.",
+            f"The server's database {path} has become read-only (the file, its folder or "
+            "its disk), so nothing can be saved; reading still works. Make them writable "
+            "again and restart the server.",
         )
     if primary in (_CORRUPT, _NOTADB):
         return StorageFailure(

@@ -6,6 +6,10 @@ fails inside gRPC with status UNKNOWN and a Python exception name. Here each req
 decoded leniently: a failure becomes a `MalformedRequest`, which the guard answers with
 INVALID_ARGUMENT before the servicer sees it. Handlers are built from the service
 descriptor, so a new RPC in `chat.proto` is registered without editing this file.
+
+The same guard is the one place where a failing database becomes a status: the store
+raises `StorageFailure` (disk full, read-only, damaged) and the guard answers with the
+status of `servicer/status.py` and the store's sentence, never UNKNOWN with a class name.
 """
 
 from __future__ import annotations

@@ -14,6 +14,10 @@ Design, and why:
 * Every multi-statement write is one explicit `BEGIN IMMEDIATE ... COMMIT` transaction and
   is rolled back on any error, including cancellation of the caller, so nothing is stored
   half-way and the connection is never left inside a transaction.
+* Before anything is opened, `failures.preflight` refuses a file that is not SQLite, that
+  `PRAGMA quick_check` finds damaged, or that cannot be written, without writing a byte;
+  `read_only` opens the file with `mode=ro` instead. SQLite errors about the file (full,
+  read-only, corrupt, I/O) leave `_read` and `_transaction` as `StorageFailure`s.
 * Every query is scoped by user_id: another user's conversation is indistinguishable from
   a missing one.
 

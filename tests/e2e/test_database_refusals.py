@@ -35,7 +35,9 @@ COMMANDS = {
 }
 
 
-def run_grove(tmp_path: Path, *argv: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+def run_grove(
+    tmp_path: Path, *argv: str, stdin: str = "", **extra_env: str
+) -> subprocess.CompletedProcess[str]:
     """`grove ARGV` in a subprocess with no user config or environment server."""
     env = {
         k: v
@@ -43,6 +45,7 @@ def run_grove(tmp_path: Path, *argv: str, stdin: str = "") -> subprocess.Complet
         if k not in ("XAI_API_HOST", "XAI_API_KEY", "GROVE_DB", "GROVE_TOKEN_DELAY_MS")
     }
     env["GROVE_CONFIG"] = str(tmp_path / "no-config.toml")
+    env.update(extra_env)
     return subprocess.run(
         [sys.executable, "-c", ENTRY, *argv],
         input=stdin,
@@ -182,3 +185,32 @@ def test_import_of_deeply_nested_json_is_one_sentence(tmp_path: Path) -> None:
         done = run_grove(tmp_path, "import", source, "--db", str(db), stdin=stdin)
         assert_one_sentence(done, "nests arrays or objects deeper than Grove reads JSON")
     assert not db.exists()  # refused before any server started
+
+
+def test_grove_keys_refuses_a_file_that_is_not_a_database(tmp_path: Path) -> None:
+    db = tmp_path / "grove.sqlite3"
+    db.write_text("name,score\noak,3\n")
+    done = run_grove(tmp_path, "keys", "--db", str(db), "list")
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr == (
+        f"grove keys: {db} is not a Grove database (it is not an SQLite file); nothing was "
+        "changed. Give --db the path of a Grove database, or move this file away to start a "
+        "new one there.\n"
+    )
+    assert db.read_text() == "name,score\noak,3\n"
+
+
+def test_grove_help_says_where_the_database_is(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    done = run_grove(tmp_path, "--help", XDG_DATA_HOME=str(home), COLUMNS="200")
+    assert done.returncode == 0
+    expected = home / "grove" / "grove.sqlite3"
+    assert f"Database: {expected} (--db, $GROVE_DB or db in the config file" in done.stdout
+    assert f"(default: {expected})" in done.stdout  # on --db itself
+    chosen = tmp_path / "elsewhere.sqlite3"
+    done = run_grove(tmp_path, "--help", GROVE_DB=str(chosen), COLUMNS="200")
+    assert f"Database: {chosen} (from $GROVE_DB; the default is " in done.stdout
+    config = tmp_path / "config.toml"
+    config.write_text(f'db = "{tmp_path / "configured.sqlite3"}"\n')
+    done = run_grove(tmp_path, "--help", GROVE_CONFIG=str(config), COLUMNS="200")
+    assert f"Database: {tmp_path / 'configured.sqlite3'} (db in the config file" in done.stdout

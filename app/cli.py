@@ -7,6 +7,7 @@ scripts (`ls`, `show`, `search`, `sample`, `select`, `export`, `import`) live in
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -14,10 +15,38 @@ from typing import Any
 from grove_explorer.app.config import ConfigError, default_config_path, load_config
 
 
+class _KeepLineBreaks(argparse.HelpFormatter):
+    """Wraps each line of a text on its own, so the epilog keeps one fact per line."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        fill = super()._fill_text
+        return "\n".join(fill(line, width, indent) for line in text.splitlines())
+
+
+def database_location() -> str:
+    """Where the embedded server keeps its database, and what chose it (for --help)."""
+    from grove_explorer.server.config import default_db_path
+
+    default = default_db_path()
+    if os.environ.get("GROVE_DB"):
+        return f"{os.environ['GROVE_DB']} (from $GROVE_DB; the default is {default})"
+    try:
+        chosen = load_config().db
+    except ConfigError:
+        chosen = None
+    if chosen is not None:
+        return f"{chosen} (db in the config file; the default is {default})"
+    return f"{default} (--db, $GROVE_DB or db in the config file choose another)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The `grove` argument parser (explorer flags plus its subcommands)."""
+    from grove_explorer.server.config import default_db_path
+
+    db_default = default_db_path()
     parser = argparse.ArgumentParser(
         prog="grove",
+        formatter_class=_KeepLineBreaks,
         description=(
             "Explore branching LLM conversations as trees. With no --server, Grove starts "
             "a local server in-process (the offline demo model plus any backends of your config "
@@ -25,22 +54,26 @@ def build_parser() -> argparse.ArgumentParser:
             "search, sample, select, export and import do the same without the UI, for scripts "
             "(exit codes: 0 ok, 1 failure, 2 usage)."
         ),
-        epilog=f"Config file: {default_config_path()} (see README for [keymap]).",
+        epilog=f"Database:    {database_location()}\n"
+        f"Config file: {default_config_path()} (see README for [keymap])",
     )
     parser.add_argument(
         "--server",
         metavar="HOST:PORT",
         help="use a running Grove server (default: $XAI_API_HOST, else the embedded one)",
     )
-    parser.add_argument("--db", type=Path, help="SQLite file of the embedded server")
+    parser.add_argument(
+        "--db", type=Path, help=f"SQLite file of the embedded server (default: {db_default})"
+    )
     parser.add_argument(
         "--token-delay-ms",
         type=float,
         help="pace of the embedded offline model in ms per token (default: 12)",
     )
     parser.add_argument("--config", type=Path, help="config file to read instead of the default")
-    from grove_explorer.server.cli import add_model_arguments
+    from grove_explorer.server.cli import add_database_arguments, add_model_arguments
 
+    add_database_arguments(parser)
     add_model_arguments(parser)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     serve = commands.add_parser(
@@ -98,6 +131,8 @@ def main(argv: list[str] | None = None) -> int:
         "models": models,
         "server": args.server or config.server,
         "db": args.db or config.db,
+        "read_only": args.read_only,
+        "allow_damaged_db": args.allow_damaged_db,
         "token_delay_ms": config.token_delay_ms
         if args.token_delay_ms is None
         else args.token_delay_ms,
@@ -110,7 +145,28 @@ def main(argv: list[str] | None = None) -> int:
         from grove_explorer.app.headless import run_headless
 
         return run_headless(args, replace(config, **overrides))
+    return run_app(replace(config, **overrides))
+
+
+def run_app(config: Any) -> int:
+    """Runs the explorer; a database it cannot use is refused before the UI starts."""
+    if not config.server:
+        from grove_explorer.app.embedded import DATABASE_ERRORS, check_database
+
+        try:
+            check_database(
+                config.db,
+                read_only=config.read_only,
+                allow_damaged_db=config.allow_damaged_db,
+            )
+        except DATABASE_ERRORS as error:
+            print(f"grove: {error}", file=sys.stderr)
+            return 1
     from grove_explorer.app.grove_app import GroveApp
 
-    GroveApp(replace(config, **overrides)).run()
-    return 0
+    app = GroveApp(config)
+    app.run()
+    if app.startup_error is not None:
+        print(f"grove: {app.startup_error}", file=sys.stderr)
+        return 1
+    return app.return_code or 0

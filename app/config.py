@@ -44,6 +44,9 @@ class AppConfig:
     api_key: str | None = None
     db: Path | None = None
     token_delay_ms: float = DEFAULT_TOKEN_DELAY_MS
+    # The embedded server's database: open it for reading only; start it even if damaged.
+    read_only: bool = False
+    allow_damaged_db: bool = False
     keymap: dict[str, str] = field(default_factory=dict)
     # The embedded server's models, parsed from the file (a server.backends.ModelsConfig;
     # kept opaque here so the app's settings do not depend on server internals).

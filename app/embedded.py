@@ -8,14 +8,51 @@ module is the app's only door into `server`.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from pathlib import Path
 
 from grove_explorer.server.backends import BackendConfigError, ModelsConfig, parse_models_config
 from grove_explorer.server.config import ServerConfig, default_db_path
 from grove_explorer.server.runtime import GroveServer
+from grove_explorer.server.store import StorageFailure
+from grove_explorer.server.store.migrations import SchemaVersionError
+from grove_explorer.server.store.sqlite.failures import preflight
 
 MODEL_KEYS = ("default_model", "models", "system_prompts")
+
+DATABASE_ERRORS = (StorageFailure, SchemaVersionError)
+"""What starting the embedded server raises for a database it cannot use (the message is
+a sentence saying what to do; the file was not changed)."""
+
+
+def _quiet_server_log() -> None:
+    """Keeps the embedded server's log off stderr, where the UI draws (or a script reads).
+
+    Without a handler, Python prints warnings on stderr; what the server warns about
+    reaches the user anyway, as the sentence of the failed call.
+    """
+    logger = logging.getLogger("grove_explorer.server")
+    if not any(isinstance(h, logging.NullHandler) for h in logger.handlers):
+        logger.addHandler(logging.NullHandler())
+
+
+def database_path(db: Path | None) -> Path:
+    """The embedded server's database: `db`, else the one in the platform data dir."""
+    return db or default_db_path()
+
+
+def check_database(db: Path | None, *, read_only: bool, allow_damaged_db: bool) -> None:
+    """Refuses, before the UI takes the terminal, a database the server would refuse.
+
+    The same check the store runs when it opens (not SQLite, damaged, not writable);
+    raises one of DATABASE_ERRORS and writes nothing.
+    """
+    preflight(
+        database_path(db),
+        read_only=read_only or allow_damaged_db,
+        allow_damaged=allow_damaged_db,
+    )
 
 
 def models_config(data: Mapping[str, object], source: str) -> ModelsConfig:
@@ -27,13 +64,24 @@ def models_config(data: Mapping[str, object], source: str) -> ModelsConfig:
 
 
 async def start_embedded_server(
-    db: Path | None, token_delay_ms: float, models: ModelsConfig | None = None
+    db: Path | None,
+    token_delay_ms: float,
+    models: ModelsConfig | None = None,
+    *,
+    read_only: bool = False,
+    allow_damaged_db: bool = False,
 ) -> GroveServer:
-    """Starts a loopback server on a free port; the caller stops it on exit."""
+    """Starts a loopback server on a free port; the caller stops it on exit.
+
+    Raises one of DATABASE_ERRORS when the database cannot be used.
+    """
+    _quiet_server_log()
     config = ServerConfig(
         host="127.0.0.1",
         port=0,
-        db=db or default_db_path(),
+        db=database_path(db),
+        read_only=read_only,
+        allow_damaged_db=allow_damaged_db,
         token_delay_ms=token_delay_ms,
         models=models or ModelsConfig(),
     )

@@ -42,6 +42,8 @@ class GroveApp(App[None]):
         self._embedded: GroveServer | None = None
         self.client: Client | None = None
         self.service: ConversationService | None = None
+        self.startup_error: str | None = None
+        """Why the embedded server could not start (printed once the UI has left)."""
 
     def get_driver_class(self) -> type[Driver]:
         """Textual's driver, except that on POSIX terminals a paste is read whole.
@@ -95,15 +97,34 @@ class GroveApp(App[None]):
             self.set_keymap(self.config.keymap)
         address = self.config.server
         if address is None:
-            from grove_explorer.app.embedded import start_embedded_server
+            from grove_explorer.app.embedded import DATABASE_ERRORS, start_embedded_server
 
-            self._embedded = await start_embedded_server(
-                self.config.db, self.config.token_delay_ms, self.config.models
-            )
+            try:
+                self._embedded = await start_embedded_server(
+                    self.config.db,
+                    self.config.token_delay_ms,
+                    self.config.models,
+                    read_only=self.config.read_only,
+                    allow_damaged_db=self.config.allow_damaged_db,
+                )
+            except DATABASE_ERRORS as error:
+                # `grove` checked the file before the UI started; this is what changed in
+                # between. Leave the terminal and let `grove` print the sentence.
+                self.startup_error = str(error)
+                self.exit(return_code=1)
+                return
             address = self._embedded.address
         self.client = Client(api_key=self.config.api_key, api_host=address)
         self.service = ConversationService(self.client)
         await self.push_screen(MainScreen(self.service))
+        if self._embedded is not None and self._embedded.read_only:
+            self.notify(
+                f"The database {self._embedded.config.db} is open read-only: you can browse, "
+                "search and export, and every change is refused.",
+                title="Read-only",
+                severity="warning",
+                timeout=12,
+            )
         tune_collector()
         freeze_long_lived()
 

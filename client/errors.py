@@ -79,6 +79,47 @@ class ServerInternalError(GroveError):
     code = grpc.StatusCode.INTERNAL
 
 
+class DataLossError(GroveError):
+    """The server's data is damaged (a corrupt database file)."""
+
+    code = grpc.StatusCode.DATA_LOSS
+
+
+class StorageError(GroveError):
+    """The server's database failed: `kind` is full, read_only, corrupt or io.
+
+    Raised as one of the subclasses below, each also an instance of the status's class
+    (a `StorageFullError` is a `ResourceExhaustedError`), so code that catches by status
+    keeps working. The message is the server's sentence of what to do.
+    """
+
+    kind = ""
+
+
+class StorageFullError(StorageError, ResourceExhaustedError):
+    """The disk holding the server's database is full (or it reached its size limit)."""
+
+    kind = "full"
+
+
+class StorageReadOnlyError(StorageError, FailedPreconditionError):
+    """The server's database cannot be written (opened read-only, or the file became so)."""
+
+    kind = "read_only"
+
+
+class StorageCorruptError(StorageError, DataLossError):
+    """The server's database file is damaged."""
+
+    kind = "corrupt"
+
+
+class StorageUnavailableError(StorageError, ServerUnavailableError):
+    """The server could not read or write its database (a disk I/O failure)."""
+
+    kind = "io"
+
+
 class BackendError(GroveError):
     """The server's model backend failed: its key, model, rate limit, availability or time.
 
@@ -126,8 +167,19 @@ _BY_CODE: dict[grpc.StatusCode, type[GroveError]] = {
         PermissionDeniedError,
         ServerUnavailableError,
         ServerInternalError,
+        DataLossError,
     )
     if cls.code is not None
+}
+
+_STORAGE_BY_KIND: dict[str, type[StorageError]] = {
+    cls.kind: cls
+    for cls in (
+        StorageFullError,
+        StorageReadOnlyError,
+        StorageCorruptError,
+        StorageUnavailableError,
+    )
 }
 
 
@@ -145,6 +197,7 @@ def unencodable_text(error: UnicodeEncodeError) -> InvalidArgumentError:
 
 
 BACKEND_ERROR_KEY = "grove-backend-error"
+STORAGE_ERROR_KEY = "grove-storage-error"
 RETRY_AFTER_KEY = "grove-retry-after"
 
 
@@ -187,6 +240,10 @@ def translate(error: grpc.RpcError) -> GroveError:
     backend = _backend_error(error, code, details)
     if backend is not None:
         return backend
+    trailing = error.trailing_metadata() if hasattr(error, "trailing_metadata") else None
+    storage = _STORAGE_BY_KIND.get(_metadata_value(trailing, STORAGE_ERROR_KEY) or "")
+    if storage is not None:
+        return storage(details or "The server's database failed.", code)
     if code == grpc.StatusCode.DEADLINE_EXCEEDED:
         return ServerUnavailableError(details or "The call timed out.", code)
     if code == grpc.StatusCode.CANCELLED:

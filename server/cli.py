@@ -37,6 +37,7 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--db", type=Path, default=None, help=f"SQLite file (default: {default_db_path()})"
     )
+    add_database_arguments(parser)
     parser.add_argument(
         "--token-delay-ms",
         type=float,
@@ -105,6 +106,29 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     add_security_arguments(parser)
     add_model_arguments(parser)
     parser.add_argument("--log-level", default="INFO", help="logging level (default: %(default)s)")
+
+
+def add_database_arguments(parser: argparse.ArgumentParser, *, suppress: bool = False) -> None:
+    """Declares --read-only and --allow-damaged-db (serve, the app and headless commands).
+
+    `suppress` leaves them unset when not given, for the headless subcommands, whose
+    defaults would otherwise overwrite the same flags given before the subcommand.
+    """
+    default: object = argparse.SUPPRESS if suppress else False
+    parser.add_argument(
+        "--read-only",
+        action="store_true",
+        default=default,
+        help="open the database for reading only: browse, search and export; every change "
+        "is refused",
+    )
+    parser.add_argument(
+        "--allow-damaged-db",
+        action="store_true",
+        default=default,
+        help="start even if the start-up check (PRAGMA quick_check) finds the database "
+        "damaged; it is then opened read-only, to export what can still be read",
+    )
 
 
 def add_security_arguments(parser: argparse.ArgumentParser) -> None:
@@ -241,6 +265,8 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         offline_min_reply_tokens=args.offline_min_tokens,
         share_base_url=args.share_base_url,
         durability=args.durability,
+        read_only=args.read_only,
+        allow_damaged_db=args.allow_damaged_db,
         max_message_bytes=args.max_message_bytes,
         batch_interval_ms=args.batch_interval_ms,
         batch_max_tokens=args.batch_max_tokens,
@@ -260,6 +286,8 @@ def run_serve(args: argparse.Namespace) -> int:
     network address without API keys).
     """
     from grove_explorer.server.runtime import StartupError, serve_until_signalled
+    from grove_explorer.server.store import StorageFailure
+    from grove_explorer.server.store.migrations import SchemaVersionError
 
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -270,7 +298,18 @@ def run_serve(args: argparse.Namespace) -> int:
     except StartupError as error:
         print(f"grove serve: {error}", file=sys.stderr)
         return 2
+    except (StorageFailure, SchemaVersionError) as error:
+        # The database cannot be used (damaged, not SQLite, read-only, too new): one
+        # sentence, and the file was left as it was.
+        print(f"grove: {database_sentence(error)}", file=sys.stderr)
+        return 1
     return 0
+
+
+def database_sentence(error: Exception) -> str:
+    """The sentence for a database the server cannot start on (one line, full stop)."""
+    text = " ".join(str(error).split())
+    return text if text.endswith(".") else text + "."
 
 
 def build_serve_parser() -> argparse.ArgumentParser:

@@ -45,6 +45,10 @@ class ServerConfig:
     offline_min_reply_tokens: int = 48
     share_base_url: str = "grove://share/conversations"
     durability: Literal["normal", "full"] = "normal"
+    # Open the database for reading only: every write answers FAILED_PRECONDITION.
+    read_only: bool = False
+    # Start even when `PRAGMA quick_check` finds the database damaged (implies read_only).
+    allow_damaged_db: bool = False
     max_message_bytes: int = MIB
     # The largest request gRPC accepts at all: an import of a big forest (with its tokens)
     # is one request. Messages inside stay limited by `max_message_bytes`.

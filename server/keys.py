@@ -25,7 +25,7 @@ from pathlib import Path
 from grove_explorer.server.auth import hash_key
 from grove_explorer.server.config import default_db_path
 from grove_explorer.server.store.migrations import SchemaVersionError
-from grove_explorer.server.store.protocol import DuplicateApiKeyError
+from grove_explorer.server.store.protocol import DuplicateApiKeyError, StorageFailure
 from grove_explorer.server.store.records import ApiKeyRecord
 from grove_explorer.server.store.sqlite import SqliteStore
 
@@ -266,6 +266,8 @@ def run_keys(args: argparse.Namespace) -> int:
         print(f"grove keys: {error}", file=sys.stderr)
     except SchemaVersionError as error:
         print(f"grove keys: {db}: {error}", file=sys.stderr)
+    except StorageFailure as error:  # not SQLite, damaged, read-only, full: what to do
+        print(f"grove keys: {error}", file=sys.stderr)
     except (OSError, sqlite3.Error) as error:
         print(f"grove keys: cannot use the database {db}: {error}", file=sys.stderr)
     return 1

@@ -50,11 +50,15 @@ def default_sampler(config: ServerConfig) -> Sampler:
 
 
 def default_store(config: ServerConfig) -> Store:
-    """The SQLite store at `--db`, creating its folder if needed."""
+    """The SQLite store at `--db` (it creates its folder when it opens, if it may write)."""
     from grove_explorer.server.store.sqlite import SqliteStore
 
-    config.db.parent.mkdir(parents=True, exist_ok=True)
-    return SqliteStore(config.db, durability=config.durability)
+    return SqliteStore(
+        config.db,
+        durability=config.durability,
+        read_only=config.read_only,
+        allow_damaged=config.allow_damaged_db,
+    )
 
 
 class StartupError(RuntimeError):
@@ -133,6 +137,11 @@ class GroveServer:
         self._sweeper: asyncio.Task[None] | None = None
 
     @property
+    def read_only(self) -> bool:
+        """True when the database was opened for reading only (nothing is saved)."""
+        return self.config.read_only or self.config.allow_damaged_db
+
+    @property
     def address(self) -> str:
         """`host:port` that clients dial (valid after `start`)."""
         if self.port is None:
@@ -163,7 +172,8 @@ class GroveServer:
     async def _serve(self, credentials: grpc.ServerCredentials | None) -> int:
         """`start` once the store is open: recovery, the exposure check, gRPC."""
         self.servicer.checkpoint_owner = self.owner
-        await self._recover_orphans()
+        if not self.read_only:
+            await self._recover_orphans()
         # Keys live in the store, so the exposure check can only run once it is open.
         refusal = exposure_refusal(
             self.config.host,
@@ -202,7 +212,8 @@ class GroveServer:
         await self._health.set("", health_pb2.HealthCheckResponse.SERVING)
         self._server = server
         self.port = port
-        self._sweeper = asyncio.create_task(self._sweep_orphans(), name="grove-orphan-sweep")
+        if not self.read_only:
+            self._sweeper = asyncio.create_task(self._sweep_orphans(), name="grove-orphan-sweep")
         log.info("Grove Chat server listening on %s", self.address)
         return port
 

@@ -6,11 +6,16 @@ fails inside gRPC with status UNKNOWN and a Python exception name. Here each req
 decoded leniently: a failure becomes a `MalformedRequest`, which the guard answers with
 INVALID_ARGUMENT before the servicer sees it. Handlers are built from the service
 descriptor, so a new RPC in `chat.proto` is registered without editing this file.
+
+The same guard is the one place where a failing database becomes a status: the store
+raises `StorageFailure` (disk full, read-only, damaged) and the guard answers with the
+status of `servicer/status.py` and the store's sentence, never UNKNOWN with a class name.
 """
 
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +25,10 @@ from google.protobuf import message_factory
 from google.protobuf.message import DecodeError, Message
 
 from grove_explorer.protos import chat_pb2
+from grove_explorer.server.servicer.status import abort_storage
+from grove_explorer.server.store import StorageFailure
+
+log = logging.getLogger(__name__)
 
 SERVICE = chat_pb2.DESCRIPTOR.services_by_name["Chat"]
 
@@ -52,7 +61,13 @@ def _guard(
                 f"The request could not be decoded ({request.reason}); text fields must be "
                 "valid UTF-8.",
             )
-        return await behaviour(request, context)
+        try:
+            return await behaviour(request, context)
+        except StorageFailure as failure:
+            # Disk full, read-only or damaged database: the status and sentence of
+            # status.py instead of "UNKNOWN: Unexpected <class 'sqlite3.OperationalError'>".
+            log.warning("%s failed: %s", behaviour.__name__, failure.message)
+            await abort_storage(context, failure)
 
     return guarded
 

@@ -58,6 +58,9 @@ def _common_options() -> argparse.ArgumentParser:
         default=argparse.SUPPRESS,
         help="config file to read instead of the default",
     )
+    from grove_explorer.server.cli import add_database_arguments
+
+    add_database_arguments(group, suppress=True)  # type: ignore[arg-type]
     return common
 
 

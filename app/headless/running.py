@@ -115,10 +115,18 @@ async def _connect(config: AppConfig) -> AsyncIterator[AsyncGrok]:
         finally:
             await client.close()
         return
-    from grove_explorer.app.embedded import start_embedded_server
+    from grove_explorer.app.embedded import DATABASE_ERRORS, start_embedded_server
 
     try:
-        server = await start_embedded_server(config.db, token_delay_ms=0, models=config.models)
+        server = await start_embedded_server(
+            config.db,
+            token_delay_ms=0,
+            models=config.models,
+            read_only=config.read_only,
+            allow_damaged_db=config.allow_damaged_db,
+        )
+    except DATABASE_ERRORS as error:  # the sentence says what to do; the file is untouched
+        raise CommandError(str(error)) from None
     except Exception as error:  # StartupError, OSError, sqlite3 errors: all say why
         where = f" on {config.db}" if config.db else ""
         raise CommandError(f"cannot start the embedded server{where}: {error}") from None

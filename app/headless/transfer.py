@@ -69,6 +69,12 @@ def _read_import_file(name: str) -> Any:
         raise CommandError(
             f"{label} is not valid JSON (line {error.lineno}, column {error.colno}: {error.msg})."
         ) from None
+    except RecursionError:
+        # Python's JSON reader recurses once per nesting level; an export nests a handful.
+        raise CommandError(
+            f"{label} nests arrays or objects deeper than Grove reads JSON (about 1,000 levels); a "
+            "`grove export --format json` file nests only a few, so this is not one."
+        ) from None
 
 
 def prepare_import(args: argparse.Namespace) -> None:

@@ -7,10 +7,36 @@ from typing import NoReturn
 
 import grpc
 
+from grove_explorer.server.store import StorageFailure
+
+STORAGE_ERROR_KEY = "grove-storage-error"
+"""Trailing metadata naming the storage failure (full, read_only, corrupt, io), so the SDK
+raises its specific exception; the status code alone already says what kind of trouble."""
+
+STORAGE_STATUS: dict[str, grpc.StatusCode] = {
+    "full": grpc.StatusCode.RESOURCE_EXHAUSTED,
+    "read_only": grpc.StatusCode.FAILED_PRECONDITION,
+    "corrupt": grpc.StatusCode.DATA_LOSS,
+    "damaged": grpc.StatusCode.DATA_LOSS,
+    "not_database": grpc.StatusCode.DATA_LOSS,
+    "io": grpc.StatusCode.UNAVAILABLE,
+}
+"""The one mapping of the store's failures to gRPC statuses (never UNKNOWN)."""
+
 
 async def abort(context: grpc.aio.ServicerContext, code: grpc.StatusCode, details: str) -> NoReturn:
     """Ends the call with `code` and `details` (context.abort raises; mypy cannot tell)."""
     await context.abort(code, details)
+    raise AssertionError("unreachable: context.abort raises")  # pragma: no cover
+
+
+async def abort_storage(context: grpc.aio.ServicerContext, failure: StorageFailure) -> NoReturn:
+    """Ends the call because the database failed, with the store's sentence of what to do."""
+    await context.abort(
+        STORAGE_STATUS[failure.kind],
+        failure.message,
+        trailing_metadata=((STORAGE_ERROR_KEY, failure.kind),),
+    )
     raise AssertionError("unreachable: context.abort raises")  # pragma: no cover
 
 

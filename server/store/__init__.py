@@ -3,6 +3,7 @@
 from grove_explorer.server.store.protocol import (
     DuplicateApiKeyError,
     KeyStore,
+    StorageFailure,
     Store,
     StoreError,
     UnknownConversationError,
@@ -43,6 +44,7 @@ __all__ = [
     "SearchFilters",
     "SearchHitRecord",
     "SqliteStore",
+    "StorageFailure",
     "Store",
     "StoreError",
     "TokenRow",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Protocol, runtime_checkable
+from typing import Literal, Protocol, runtime_checkable
 
 from grove_explorer.server.store.records import (
     AnnotationRecord,
@@ -31,6 +31,24 @@ from grove_explorer.server.store.records import (
 
 class StoreError(Exception):
     """A write was refused because it would break the forest's invariants."""
+
+
+StorageKind = Literal["full", "read_only", "corrupt", "io", "not_database", "damaged"]
+
+
+class StorageFailure(StoreError):
+    """The storage itself failed or cannot be used; the message says what to do.
+
+    `kind` says which: full (no space left, or a size limit), read_only (nothing can be
+    saved), corrupt (the file is damaged), io (the disk failed to read or write); at start
+    also not_database (the file is something else) and damaged (the start-up check failed).
+    The servicer maps each kind to one gRPC status; nothing above the store sees SQLite.
+    """
+
+    def __init__(self, kind: StorageKind, message: str) -> None:
+        super().__init__(message)
+        self.kind: StorageKind = kind
+        self.message = message
 
 
 class UnknownConversationError(StoreError):

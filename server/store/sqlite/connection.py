@@ -14,6 +14,10 @@ Design, and why:
 * Every multi-statement write is one explicit `BEGIN IMMEDIATE ... COMMIT` transaction and
   is rolled back on any error, including cancellation of the caller, so nothing is stored
   half-way and the connection is never left inside a transaction.
+* Before anything is opened, `failures.preflight` refuses a file that is not SQLite, that
+  `PRAGMA quick_check` finds damaged, or that cannot be written, without writing a byte;
+  `read_only` opens the file with `mode=ro` instead. SQLite errors about the file (full,
+  read-only, corrupt, I/O) leave `_read` and `_transaction` as `StorageFailure`s.
 * Every query is scoped by user_id: another user's conversation is indistinguishable from
   a missing one.
 
@@ -37,7 +41,14 @@ from typing import Any, Literal, Self
 
 import aiosqlite
 
-from grove_explorer.server.store.migrations import migrate
+from grove_explorer.server.store.migrations import (
+    MIGRATIONS,
+    SchemaVersionError,
+    current_version,
+    migrate,
+)
+from grove_explorer.server.store.protocol import StorageFailure
+from grove_explorer.server.store.sqlite.failures import preflight, read_only_uri, storage_failure
 
 Durability = Literal["normal", "full"]
 
@@ -77,11 +88,21 @@ async def _rollback_quietly(conn: aiosqlite.Connection) -> None:
 class SqliteDatabase:
     """The two connections, the write lock and the clock that every table group uses."""
 
-    def __init__(self, path: str | Path, *, durability: Durability = "normal") -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        durability: Durability = "normal",
+        read_only: bool = False,
+        allow_damaged: bool = False,
+    ) -> None:
         """Configures the store; nothing touches the disk until `open()`.
 
         `durability="normal"` (synchronous=NORMAL) never corrupts the database but may lose
-        the last commits on power loss; `"full"` fsyncs every commit.
+        the last commits on power loss; `"full"` fsyncs every commit. `read_only` opens the
+        file for reading only (every write then fails as a read-only StorageFailure);
+        `allow_damaged` skips the refusal of a file `PRAGMA quick_check` finds damaged and
+        implies `read_only`, so a damaged file is never written to.
         """
         if str(path) in ("", ":memory:"):
             raise ValueError("SqliteStore needs a database file (WAL and two connections)")
@@ -89,6 +110,8 @@ class SqliteDatabase:
             raise ValueError(f"durability must be 'normal' or 'full', got {durability!r}")
         self._path = Path(path)
         self._durability: Durability = durability
+        self._allow_damaged = allow_damaged
+        self._read_only = read_only or allow_damaged
         self._writer: aiosqlite.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
         self._write_lock = asyncio.Lock()
@@ -99,6 +122,11 @@ class SqliteDatabase:
     def path(self) -> Path:
         """The database file."""
         return self._path
+
+    @property
+    def read_only(self) -> bool:
+        """True when the file is opened for reading only (nothing can be saved)."""
+        return self._read_only
 
     @property
     def durability(self) -> Durability:
@@ -125,6 +153,8 @@ class SqliteDatabase:
         busy_timeout comes first so that switching to WAL waits for other processes rather
         than failing. The reader is made query_only so a bug cannot write around the lock.
         """
+        if self._read_only:
+            return await self._connect_read_only()
         conn = await aiosqlite.connect(self._path, isolation_level=None)
         try:
             await conn.execute_fetchall(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
@@ -142,6 +172,54 @@ class SqliteDatabase:
             raise
         return conn
 
+    async def _connect_read_only(self) -> aiosqlite.Connection:
+        """Opens the file with `mode=ro`: SQLite itself refuses every write.
+
+        A WAL database in a folder that cannot be written has no -shm file to share; it is
+        then read as it is on disk (`immutable=1`), without what its -wal file holds.
+        """
+        conn = await aiosqlite.connect(read_only_uri(self._path), uri=True, isolation_level=None)
+        try:
+            await conn.execute_fetchall("SELECT count(*) FROM sqlite_master")
+        except sqlite3.OperationalError:
+            await conn.close()
+            conn = await aiosqlite.connect(
+                read_only_uri(self._path, immutable=True), uri=True, isolation_level=None
+            )
+        except sqlite3.DatabaseError:
+            if not self._allow_damaged:
+                await conn.close()
+                raise
+        try:
+            await conn.execute_fetchall(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+            await conn.execute_fetchall("PRAGMA query_only = ON")
+        except BaseException:
+            await conn.close()
+            raise
+        return conn
+
+    async def _check_version_read_only(self) -> None:
+        """A read-only store cannot migrate: its schema must already be this code's."""
+        assert self._writer is not None
+        try:
+            version = await current_version(self._writer)
+        except sqlite3.DatabaseError:
+            if self._allow_damaged:
+                return  # damaged tables are reported when they are read
+            raise
+        if version > len(MIGRATIONS):
+            raise SchemaVersionError(
+                f"database schema version {version} is newer than this code's "
+                f"{len(MIGRATIONS)}; upgrade Grove or use another database file"
+            )
+        if version < len(MIGRATIONS):
+            raise StorageFailure(
+                "read_only",
+                f"The database {self._path} was written by an older Grove and must be "
+                "upgraded, which a read-only start cannot do. Open it once without "
+                "--read-only (on a copy, if it is damaged).",
+            )
+
     async def open(self) -> None:
         """Opens the database, creating or migrating the schema.
 
@@ -153,10 +231,30 @@ class SqliteDatabase:
             raise StoreClosedError(f"open() called on a store that is {self._state.value}")
         self._state = _State.OPENING
         try:
-            await asyncio.to_thread(self._path.parent.mkdir, parents=True, exist_ok=True)
+            await asyncio.to_thread(
+                preflight,
+                self._path,
+                read_only=self._read_only,
+                allow_damaged=self._allow_damaged,
+            )
+            if not self._read_only:
+                await asyncio.to_thread(self._path.parent.mkdir, parents=True, exist_ok=True)
             self._writer = await self._connect(read_only=False)
-            await migrate(self._writer)
+            if self._read_only:
+                await self._check_version_read_only()
+            else:
+                await migrate(self._writer)
             self._reader = await self._connect(read_only=True)
+        except sqlite3.Error as error:
+            await self._close_connections()
+            self._state = _State.NEW
+            raise self._failure(error) from error
+        except OSError as error:
+            await self._close_connections()
+            self._state = _State.NEW
+            raise StorageFailure(
+                "io", f"Cannot open the database {self._path}: {error.strerror or error}."
+            ) from error
         except BaseException:
             await self._close_connections()
             self._state = _State.NEW
@@ -177,7 +275,9 @@ class SqliteDatabase:
         async with self._write_lock:
             if self._writer is not None:
                 try:
-                    await self._writer.execute_fetchall("PRAGMA optimize")
+                    if not self._read_only:
+                        with suppress(sqlite3.Error):  # a full disk must not stop closing
+                            await self._writer.execute_fetchall("PRAGMA optimize")
                 finally:
                     await self._close_connections()
             self._state = _State.CLOSED
@@ -202,7 +302,15 @@ class SqliteDatabase:
     async def _read(self, sql: str, parameters: Sequence[Any] | dict[str, Any] = ()) -> list[Any]:
         """Runs one read statement (one snapshot) on the read connection."""
         _, reader = self._require_open()
-        return list(await reader.execute_fetchall(sql, parameters))
+        try:
+            return list(await reader.execute_fetchall(sql, parameters))
+        except sqlite3.Error as error:
+            raise self._failure(error) from error
+
+    def _failure(self, error: sqlite3.Error) -> BaseException:
+        """The StorageFailure `error` stands for, else `error` itself (our SQL's error)."""
+        failure = storage_failure(error, self._path, read_only=self._read_only)
+        return error if failure is None else failure
 
     @asynccontextmanager
     async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
@@ -217,6 +325,12 @@ class SqliteDatabase:
                 await writer.execute_fetchall("BEGIN IMMEDIATE")
                 yield writer
                 await writer.execute_fetchall("COMMIT")
+            except sqlite3.Error as error:
+                await _rollback_quietly(writer)
+                failure = self._failure(error)
+                if failure is error:
+                    raise
+                raise failure from error
             except BaseException:
                 await _rollback_quietly(writer)
                 raise

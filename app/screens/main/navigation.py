@@ -179,15 +179,6 @@ class Navigation(ExplorerCore):
         """Moves focus to the composer."""
         self.composer.focus()
 
-    def action_toggle_sidebar(self) -> None:
-        """Shows or hides the conversations sidebar."""
-        sidebar = self.query_one(ConversationList)
-        sidebar.display = not sidebar.display
-
-    def action_toggle_forest(self) -> None:
-        """Shows or hides the forest pane."""
-        self.forest_pane.display = not self.forest_pane.display
-
     def action_help(self) -> None:
         """Shows every binding."""
         nodes = [

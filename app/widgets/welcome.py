@@ -39,16 +39,21 @@ class Welcome(Static):
     }
     """
 
+    rows: list[tuple[str, str]] = []
+    """(keys, what they do) as shown."""
+    intro = Text()
+
     def show_keys(self, keys: dict[str, str]) -> None:
         """Shows the panel with `keys` (binding id → keys as displayed)."""
+        self.rows = [
+            (keys[binding_id], what) for binding_id, what in ESSENTIALS if keys.get(binding_id)
+        ]
         table = Table.grid(padding=(0, 2))
         table.add_column(style="bold cyan", no_wrap=True)
         table.add_column()
-        for binding_id, what in ESSENTIALS:
-            shown = keys.get(binding_id)
-            if shown:
-                table.add_row(Text(shown), Text(what))
-        intro = Text.assemble(
+        for shown, what in self.rows:
+            table.add_row(Text(shown), Text(what))
+        intro = self.intro = Text.assemble(
             ("Welcome to Grove", "bold"),
             " — branching conversations with language models.\n\n",
             "Type a message in the box below and press Enter to start, or open a "

@@ -140,6 +140,7 @@ async def test_welcome_panel_until_a_conversation_opens(server: GroveServer) -> 
         assert screen.query_one(ConversationList).border_title == "Conversations"
         assert screen.query_one("#forest").border_title == "Forest"
         assert screen.query_one("#main").border_title == "Thread"
+        screen.thread.focus()
         await pilot.press("n")
         await settle(pilot)
         assert screen.conversation_id is not None

@@ -57,7 +57,7 @@ def where_name(node: DOMNode) -> str:
 
 
 def _described(node: DOMNode) -> dict[str, tuple[list[str], str]]:
-    """action → (displayed keys, description) for `node`'s described bindings."""
+    """Action → (displayed keys, description) for `node`'s described bindings."""
     by_action: dict[str, tuple[list[str], str]] = {}
     # Textual applies the keymap to a copy of the bindings when it looks keys up; do the
     # same, so the help lists the keys that work.

@@ -46,7 +46,7 @@ async def test_forest_width_keys_are_remembered_across_runs(
 ) -> None:
     await seed(server.address, "Bees and flowers")
     state = tmp_path / "state"
-    async with explorer(server.address, size=WIDE, state_dir=state) as (app, pilot, screen):
+    async with explorer(server.address, size=WIDE, state_dir=state) as (_app, pilot, screen):
         assert width_of(screen, "#forest") == 38
         screen.thread.focus()
         await pilot.press("greater_than_sign", "greater_than_sign", "greater_than_sign")
@@ -65,7 +65,7 @@ async def test_forest_width_keys_are_remembered_across_runs(
         assert width_of(screen, "#forest") == 56
     saved = json.loads((state / FILE_NAME).read_text())
     assert saved == {"forest_width": 46, "forest_width_without_sidebar": 56}
-    async with explorer(server.address, size=WIDE, state_dir=state) as (app, pilot, screen):
+    async with explorer(server.address, size=WIDE, state_dir=state) as (_app, pilot, screen):
         assert screen.query_one(ConversationList).display
         assert width_of(screen, "#forest") == 46
         await pilot.press("ctrl+b")
@@ -76,7 +76,7 @@ async def test_forest_width_keys_are_remembered_across_runs(
 async def test_dragging_the_divider_resizes_the_forest(server: GroveServer, tmp_path: Path) -> None:
     await seed(server.address, "Bees and flowers")
     state = tmp_path / "state"
-    async with explorer(server.address, size=WIDE, state_dir=state) as (app, pilot, screen):
+    async with explorer(server.address, size=WIDE, state_dir=state) as (_app, pilot, screen):
         divider = screen.query_one(PaneDivider)
         start = divider.region.x
         assert start == screen.query_one("#forest").region.right
@@ -91,7 +91,7 @@ async def test_dragging_the_divider_resizes_the_forest(server: GroveServer, tmp_
 
 async def test_small_terminal_opens_the_newest_conversation_readably(server: GroveServer) -> None:
     ids = await seed(server.address, "An older question", "The newest question")
-    async with explorer(server.address, size=SMALL) as (app, pilot, screen):
+    async with explorer(server.address, size=SMALL) as (_app, _pilot, screen):
         assert screen.conversation_id == ids[-1]
         assert not screen.query_one(Welcome).display
         assert not screen.query_one(ConversationList).display
@@ -104,7 +104,7 @@ async def test_shrinking_to_80_columns_hides_the_sidebar_not_the_thread(
     server: GroveServer,
 ) -> None:
     await seed(server.address, "Bees and flowers")
-    async with explorer(server.address, size=WIDE) as (app, pilot, screen):
+    async with explorer(server.address, size=WIDE) as (_app, pilot, screen):
         sidebar = screen.query_one(ConversationList)
         assert sidebar.display
         await pilot.resize_terminal(*SMALL)
@@ -126,7 +126,7 @@ async def test_shrinking_to_80_columns_hides_the_sidebar_not_the_thread(
 
 async def test_welcome_panel_until_a_conversation_opens(server: GroveServer) -> None:
     async with explorer(server.address, size=WIDE, keymap={"help": "f1,f10"}) as (
-        app,
+        _app,
         pilot,
         screen,
     ):
@@ -148,7 +148,7 @@ async def test_welcome_panel_until_a_conversation_opens(server: GroveServer) -> 
 
 
 async def test_f1_opens_help_with_places_in_words(server: GroveServer) -> None:
-    async with explorer(server.address, size=WIDE) as (app, pilot, screen):
+    async with explorer(server.address, size=WIDE) as (app, pilot, _screen):
         await pilot.press("f1")
         await pilot.pause()
         assert isinstance(app.screen, HelpScreen)
@@ -166,7 +166,7 @@ async def test_f1_opens_help_with_places_in_words(server: GroveServer) -> None:
 async def test_footer_shows_only_whole_keys(server: GroveServer) -> None:
     await seed(server.address, "Bees and flowers")
     for size in (SMALL, WIDE):
-        async with explorer(server.address, size=size) as (app, pilot, screen):
+        async with explorer(server.address, size=size) as (_app, pilot, screen):
             screen.thread.focus()
             await settle(pilot)
             footer = screen.query_one(FittingFooter)

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import UTC, datetime
 from collections.abc import Callable
-from typing import Any
+from datetime import UTC, datetime
 
 from rich.text import Text
 from textual.app import ComposeResult

@@ -15,7 +15,7 @@ from grove_explorer.app.screens.dialogs import ConfirmScreen
 from grove_explorer.app.screens.help import HelpScreen, binding_rows
 from grove_explorer.app.screens.main.core import ExplorerCore
 from grove_explorer.app.screens.search import SearchScreen
-from grove_explorer.app.widgets.conversation_list import ConversationList, ConversationOptions
+from grove_explorer.app.widgets.conversation_list import ConversationOptions
 from grove_explorer.app.widgets.forest_tree import ForestTree, preorder
 from grove_explorer.app.widgets.thread_view import ThreadView
 from grove_explorer.app.workers import run_service_call

@@ -20,6 +20,7 @@ from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
 from grove_explorer.app.safe_text import first_line
+from grove_explorer.app.widgets.forest_tree.fitted import FittedTree
 from grove_explorer.app.widgets.forest_tree.items import (
     HOIST_MARK,
     HUMAN_GLYPH,
@@ -27,7 +28,6 @@ from grove_explorer.app.widgets.forest_tree.items import (
     ForestItem,
     is_placeholder,
 )
-from grove_explorer.app.widgets.forest_tree.fitted import FittedTree
 from grove_explorer.app.widgets.forest_tree.labels import label_styles, run_label
 from grove_explorer.client.forest import Forest, Totals, run_start, subtree_totals
 

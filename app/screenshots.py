@@ -171,7 +171,15 @@ async def tokens_scene(pilot: Pilot, screen: MainScreen) -> None:
     await settle(pilot)
 
 
+async def welcome_scene(pilot: Pilot, screen: MainScreen) -> None:
+    """The first screen with no conversation open: the welcome panel's essential keys."""
+    screen._close_conversation()
+    screen.thread.focus()
+    await settle(pilot)
+
+
 SCENES: dict[str, tuple[Scene, tuple[int, int]]] = {
+    "welcome": (welcome_scene, (110, 30)),
     "explorer": (explorer, (140, 40)),
     "narrow": (explorer, (80, 24)),
     "help": (help_scene, (140, 40)),

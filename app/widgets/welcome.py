@@ -12,16 +12,16 @@ from rich.text import Text
 from textual.widgets import Static
 
 ESSENTIALS: tuple[tuple[str, str], ...] = (
-    ("new_conversation", "start a new conversation"),
-    ("focus_composer", "write a message (Enter sends, Ctrl+J adds a line)"),
-    ("resample", "sample another reply to the focused message"),
+    ("new_conversation", "new conversation"),
+    ("focus_composer", "write a message (Enter sends)"),
+    ("resample", "another reply to the focused message"),
     ("prev_sibling", "previous branch"),
     ("next_sibling", "next branch"),
-    ("compare", "compare the replies of a branch point"),
+    ("compare", "compare a branch point's replies"),
     ("search", "search every conversation"),
-    ("forest_wider", "forest pane wider (remembered; or drag its edge)"),
-    ("forest_narrower", "forest pane narrower"),
-    ("toggle_sidebar", "show / hide the conversations list"),
+    ("forest_wider", "wider forest pane (or drag its edge)"),
+    ("forest_narrower", "narrower forest pane"),
+    ("toggle_sidebar", "show / hide the conversations"),
     ("help", "every key, and what the markers mean"),
 )
 """Binding actions (by id) the panel lists, with what they do in a few words."""
@@ -33,7 +33,6 @@ class Welcome(Static):
     DEFAULT_CSS = """
     Welcome {
         height: auto;
-        max-height: 70%;
         padding: 1 2;
         color: $text;
     }

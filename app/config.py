@@ -24,6 +24,8 @@ from typing import Any
 
 import platformdirs
 
+from grove_explorer.app.layout_state import default_state_dir
+
 DEFAULT_TOKEN_DELAY_MS = 12.0
 
 
@@ -48,6 +50,9 @@ class AppConfig:
     read_only: bool = False
     allow_damaged_db: bool = False
     keymap: dict[str, str] = field(default_factory=dict)
+    # Where the explorer remembers its layout (pane widths, `app/layout_state.py`);
+    # None keeps nothing (tests, screenshots). `load_config` sets the platform state dir.
+    state_dir: Path | None = None
     # The embedded server's models, parsed from the file (a server.backends.ModelsConfig;
     # kept opaque here so the app's settings do not depend on server internals).
     models: Any = None
@@ -85,6 +90,7 @@ def load_config(path: Path | None = None) -> AppConfig:
         db=Path(db) if db else None,
         token_delay_ms=float(os.environ.get("GROVE_TOKEN_DELAY_MS", delay)),
         keymap=dict(keymap),
+        state_dir=default_state_dir(),
     )
 
 

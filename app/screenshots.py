@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from textual.pilot import Pilot
+from textual.widgets import TextArea
 
 from grove_explorer.app.config import AppConfig
 from grove_explorer.app.demo import seed_demo
@@ -81,6 +82,10 @@ async def edit_scene(pilot: Pilot, screen: MainScreen) -> None:
     assert forest is not None
     screen.thread.focus_message(forest.current_path[0].response_id)
     await pilot.press("e")
+    await settle(pilot)
+    # A blinking cursor would make the picture depend on the moment it is taken.
+    for editor in pilot.app.screen.query(TextArea):
+        editor.cursor_blink = False
     await settle(pilot)
 
 
@@ -171,7 +176,15 @@ async def tokens_scene(pilot: Pilot, screen: MainScreen) -> None:
     await settle(pilot)
 
 
+async def welcome_scene(pilot: Pilot, screen: MainScreen) -> None:
+    """The first screen with no conversation open: the welcome panel's essential keys."""
+    screen._close_conversation()
+    screen.thread.focus()
+    await settle(pilot)
+
+
 SCENES: dict[str, tuple[Scene, tuple[int, int]]] = {
+    "welcome": (welcome_scene, (110, 30)),
     "explorer": (explorer, (140, 40)),
     "narrow": (explorer, (80, 24)),
     "help": (help_scene, (140, 40)),

@@ -546,15 +546,8 @@ class Conversation:
                 yield self._handle(node)
 
     def path_model(self, response_id: str | None) -> str:
-        """Extension: the model of the latest sampled reply on the path to `response_id`.
-
-        "" when the path has none. Hand-written replies do not count: they name no model
-        that could continue.
-        """
-        for node in reversed(self._forest.path_to(response_id)):
-            if node.sender == "model" and not node.manual and node.model_name:
-                return node.model_name
-        return ""
+        """Extension: the model of the latest sampled reply on the path (`Forest.path_model`)."""
+        return self._forest.path_model(response_id)
 
     @property
     def responses(self) -> list[Response]:

@@ -205,6 +205,16 @@ class Forest(BaseModel):
         siblings = self.siblings_of(response_id)
         return siblings.index(response_id) + 1, len(siblings)
 
+    def path_model(self, response_id: str | None) -> str:
+        """The model of the latest sampled reply on the path to `response_id` ("" if none).
+
+        Hand-written replies do not count: they name no model that could continue.
+        """
+        for node in reversed(self.path_to(response_id)):
+            if node.sender == "model" and not node.manual and node.model_name:
+                return node.model_name
+        return ""
+
     def path_to(self, response_id: str | None) -> list[ResponseNode]:
         """The nodes from the root down to `response_id` (iterative: paths can be deep).
 

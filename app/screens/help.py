@@ -34,11 +34,60 @@ SEARCH_ROWS = (
 )
 
 
+WHERE: dict[str, str] = {
+    "GroveApp": "Anywhere",
+    "MainScreen": "Explorer",
+    "ThreadView": "Thread",
+    "ForestTree": "Forest pane",
+    "ConversationOptions": "Conversations",
+    "ConversationList": "Conversations",
+    "Composer": "Composer",
+}
+"""Where a binding applies, in the words the panes' titles use (not class names)."""
+
+
+def where_name(node: DOMNode) -> str:
+    """The user's word for where `node`'s bindings apply."""
+    name = type(node).__name__
+    if name in WHERE:
+        return WHERE[name]
+    for base in type(node).__mro__:
+        if base.__name__ in WHERE:
+            return WHERE[base.__name__]
+    return name
+
+
+def _described(node: DOMNode) -> dict[str, tuple[list[str], str]]:
+    """Action → (displayed keys, description) for `node`'s described bindings."""
+    by_action: dict[str, tuple[list[str], str]] = {}
+    # Textual applies the keymap to a copy of the bindings when it looks keys up; do the
+    # same, so the help lists the keys that work.
+    bindings_map = node._bindings.copy()
+    keymap = getattr(node.app, "_keymap", None)
+    if keymap:
+        bindings_map.apply_keymap(keymap)
+    thread = type(node).__name__ == "ThreadView"
+    for key, bindings in bindings_map.key_to_bindings.items():
+        for binding in bindings:
+            if not binding.description:
+                continue
+            if not thread and binding.action.startswith(_GENERIC_PREFIXES):
+                continue
+            # The tooltip, where there is one, says more than the footer's word.
+            description = binding.tooltip or binding.description
+            keys, _ = by_action.setdefault(binding.action, ([], description))
+            display = node.app.get_key_display(Binding(key, binding.action))
+            if display not in keys:
+                keys.append(display)
+    return by_action
+
+
 def binding_rows(nodes: Iterable[DOMNode]) -> list[tuple[str, str, str]]:
     """(where, keys, description) for every described binding of `nodes`, keymap applied.
 
-    A binding's tooltip (e.g. "Choose model / system prompt") is preferred over its short
-    footer description ("Model").
+    `where` is the pane's name as the user sees it ("Thread", "Forest pane"). A binding's
+    tooltip (e.g. "Choose model / system prompt") is preferred over its short footer
+    description ("Model").
 
     Generic scrolling and cursor bindings that Textual widgets inherit are left out, except
     on the thread, where moving along the path is the point.
@@ -46,27 +95,8 @@ def binding_rows(nodes: Iterable[DOMNode]) -> list[tuple[str, str, str]]:
     rows: list[tuple[str, str, str]] = []
     seen: set[tuple[str, str]] = set()
     for node in nodes:
-        where = type(node).__name__
-        by_action: dict[str, tuple[list[str], str]] = {}
-        # Textual applies the keymap to a copy of the bindings when it looks keys up;
-        # do the same, so the help lists the keys that work.
-        bindings_map = node._bindings.copy()
-        keymap = getattr(node.app, "_keymap", None)
-        if keymap:
-            bindings_map.apply_keymap(keymap)
-        for key, bindings in bindings_map.key_to_bindings.items():
-            for binding in bindings:
-                if not binding.description:
-                    continue
-                if where != "ThreadView" and binding.action.startswith(_GENERIC_PREFIXES):
-                    continue
-                # The tooltip, where there is one, says more than the footer's word.
-                description = binding.tooltip or binding.description
-                keys, _ = by_action.setdefault(binding.action, ([], description))
-                display = node.app.get_key_display(Binding(key, binding.action))
-                if display not in keys:
-                    keys.append(display)
-        for action, (keys, description) in by_action.items():
+        where = where_name(node)
+        for action, (keys, description) in _described(node).items():
             if (where, action) in seen:
                 continue
             seen.add((where, action))
@@ -74,8 +104,28 @@ def binding_rows(nodes: Iterable[DOMNode]) -> list[tuple[str, str, str]]:
     return rows
 
 
+def keys_by_id(nodes: Iterable[DOMNode]) -> dict[str, str]:
+    """Binding id → the keys bound to it as displayed (keymap applied, first node wins)."""
+    found: dict[str, list[str]] = {}
+    for node in nodes:
+        bindings_map = node._bindings.copy()
+        keymap = getattr(node.app, "_keymap", None)
+        if keymap:
+            bindings_map.apply_keymap(keymap)
+        ids: dict[str, list[str]] = {}
+        for key, bindings in bindings_map.key_to_bindings.items():
+            for binding in bindings:
+                if binding.id and binding.id not in found:
+                    display = node.app.get_key_display(Binding(key, binding.action))
+                    shown = ids.setdefault(binding.id, [])
+                    if display not in shown:
+                        shown.append(display)
+        found.update(ids)
+    return {binding_id: " ".join(keys) for binding_id, keys in found.items()}
+
+
 class HelpScreen(ModalScreen[None]):
-    """Lists all bindings; Esc, q or ? closes it."""
+    """Lists all bindings; Esc, q, ? or F1 closes it."""
 
     DEFAULT_CSS = """
     HelpScreen {
@@ -91,7 +141,7 @@ class HelpScreen(ModalScreen[None]):
         padding: 0 1;
     }
     """
-    BINDINGS = [Binding("escape,q,question_mark", "dismiss(None)", "Close")]
+    BINDINGS = [Binding("escape,q,question_mark,f1", "dismiss(None)", "Close")]
 
     def __init__(self, rows: list[tuple[str, str, str]]) -> None:
         super().__init__()

@@ -25,7 +25,7 @@ def test_reply_marker_words_each_ending() -> None:
     node = ResponseNode(
         response_id="m", parent_id="h", sender="model", message="x", finish_reason="length"
     )
-    assert header_text(node, (1, 1)).plain == "Model · cut at max tokens"
+    assert header_text(node, (1, 1)).plain == "Model · cut at max tokens · m"
 
 
 def headers_in_thread(screen) -> dict[str, str]:

@@ -57,6 +57,11 @@ def chain(
     return nodes
 
 
+def drawn_line(tree: ForestTree, line: int) -> str:
+    """What the pane shows on tree line `line` (scrolled into view first)."""
+    return tree.render_line(line - int(tree.scroll_offset.y)).text
+
+
 def build(nodes: list[ResponseNode], leaf: str | None) -> Forest:
     return Forest.build(CONVERSATION, nodes, leaf)
 
@@ -304,8 +309,9 @@ async def test_deep_all_branching_path_hits_depth_guard_without_recursion() -> N
         flat = [node for node in nodes if node.data and node.data.flattened]
         assert len(flat) == 2 * (depth - ForestTree.MAX_DEPTH - 1)
         assert all(node.label.plain.startswith(DEPTH_MARK) for node in flat)
-        # The leaf's label is far right of the guides: the pane scrolled sideways to it.
-        assert tree.scroll_x > 0
+        # Indentation is capped: the leaf's label is drawn inside the pane, no sideways scroll.
+        assert tree.scroll_x == 0
+        assert f"{DEPTH_MARK}{depth - 1} " in drawn_line(tree, tree.cursor_line)
         # Painting and moving through the deepest lines must not overflow the stack.
         await pilot.press("home", "end", "up")
         await pilot.pause()
@@ -639,3 +645,57 @@ async def test_markup_and_escapes_in_messages_are_inert() -> None:
         await pilot.pause()
         assert app.is_running
         assert app.chosen == ["h0"]
+
+
+class NarrowTreeApp(TreeApp):
+    """The tree in a pane as wide as the explorer's default forest pane."""
+
+    CSS = "ForestTree { width: 37; }"
+
+
+def branching_runs(depth: int) -> list[ResponseNode]:
+    """A path of `depth` branch points, each a run of three replies with a one-reply sibling."""
+    nodes: list[ResponseNode] = []
+    parent: str | None = None
+    for level in range(depth):
+        long = f"a long question asked at depth {level} " * 3
+        nodes.append(response(f"x{level}", parent, human=level % 2 == 0, message=long))
+        nodes.append(response(f"z{level}", parent, human=level % 2 == 0))
+        nodes.append(response(f"y{level}a", f"x{level}", message=f"deep reply {level}"))
+        nodes.append(response(f"y{level}b", f"y{level}a"))
+        nodes.append(response(f"y{level}c", f"y{level}b"))
+        parent = f"y{level}c"
+    return nodes
+
+
+async def test_depth_forty_path_shows_labels_and_hidden_counts_in_a_narrow_pane() -> None:
+    depth = 40
+    nodes = branching_runs(depth)
+    leaf = nodes[-1].response_id
+    app = NarrowTreeApp(build(nodes, leaf))
+    async with app.run_test(size=(60, 30)) as pilot:
+        await pilot.pause()
+        tree = app.query_one(ForestTree)
+        levels = tree.indent_levels
+        assert 1 <= levels < 10
+        cursor = tree.cursor_node
+        assert cursor is not None and cursor.data is not None
+        assert cursor.data.last_id == leaf
+        # Every drawn line of the open path carries its text and its "+N"; deep ones
+        # their depth instead of more guides.
+        drawn = [drawn_line(tree, line) for line in range(tree.last_line + 1)]
+        deep = [line for line in drawn if f"{DEPTH_MARK}" in line]
+        assert len(deep) > depth - levels - 2
+        assert all(len(line.rstrip()) <= 37 for line in drawn)
+        cursor_text = drawn_line(tree, tree.cursor_line)
+        assert f"{DEPTH_MARK}{cursor.data.depth} " in cursor_text
+        # The long text is shortened so "+3" (the run's hidden replies) still shows.
+        assert "a long" in cursor_text and "…" in cursor_text
+        assert cursor_text.rstrip().endswith("+3")
+        assert tree.scroll_x == 0
+        # Guides stop at the cap: deep lines start at the same column.
+        starts = {
+            line.index(DEPTH_MARK) - (2 if ("▼" in line or "▶" in line) else 0) for line in deep
+        }
+        assert len(starts) == 1
+        assert starts.pop() <= levels * tree.guide_depth + 2

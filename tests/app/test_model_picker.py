@@ -190,7 +190,7 @@ async def test_picker_lists_models_and_system_prompts(two_models: GroveServer) -
 async def test_picker_key_is_listed_and_rebindable(two_models: GroveServer) -> None:
     keymap = {"pick_model": "M"}
     async with explorer(two_models.address, size=SIZE, keymap=keymap) as (app, pilot, screen):
-        assert ("MainScreen", "M", "Choose model / system prompt") in binding_rows([screen])
+        assert ("Explorer", "M", "Choose model / system prompt") in binding_rows([screen])
         assert any(action == "pick_model" for _, action, _ in ACTIONS), "in the palette"
         screen.thread.focus()
         await pilot.press("m")

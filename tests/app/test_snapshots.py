@@ -38,7 +38,18 @@ def _app(tmp_path: Path) -> GroveApp:
 
 @pytest.mark.parametrize(
     "scene",
-    ["explorer", "narrow", "help", "edit", "compare", "models", "annotations", "search", "tokens"],
+    [
+        "welcome",
+        "explorer",
+        "narrow",
+        "help",
+        "edit",
+        "compare",
+        "models",
+        "annotations",
+        "search",
+        "tokens",
+    ],
 )
 def test_scene(scene: str, snap_compare, tmp_path: Path) -> None:
     run_scene, size = SCENES[scene]

@@ -30,10 +30,14 @@ async def test_status_line_forgets_the_previous_conversations_tokens(
     async with Client(api_host=server.address) as sdk:
         other = await _titled(sdk, "Other")
     async with explorer(server.address, size=SIZE) as (_, pilot, screen):
+        await settle(pilot)
+        assert screen.conversation_id == other, "the newest conversation opens at start"
+        screen.action_new_conversation()
+        await settle(pilot)
         await send(pilot, "Tell me about rivers")
         await settle(pilot)
         first = screen.conversation_id
-        assert first is not None and "tokens " in screen.status.shown.plain
+        assert first not in (None, other) and "tokens " in screen.status.shown.plain
 
         screen.action_new_conversation()  # `n`
         await settle(pilot)

@@ -12,23 +12,27 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import Any
+from datetime import UTC, datetime
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Footer, Header
+from textual.widgets import Header
 
 from grove_explorer.app.events import connect_service
 from grove_explorer.app.memory import freeze_long_lived
 from grove_explorer.app.safe_text import first_line
+from grove_explorer.app.screens.help import keys_by_id
 from grove_explorer.app.screens.model_picker import model_label, prompt_label
 from grove_explorer.app.widgets.composer import Composer
 from grove_explorer.app.widgets.conversation_list import ConversationList
+from grove_explorer.app.widgets.fitting_footer import FittingFooter
 from grove_explorer.app.widgets.forest_tree import ForestTree
+from grove_explorer.app.widgets.pane_divider import PaneDivider
 from grove_explorer.app.widgets.status_line import StatusLine
 from grove_explorer.app.widgets.thread_view import ThreadView
+from grove_explorer.app.widgets.welcome import Welcome
 from grove_explorer.app.workers import run_service_call
 from grove_explorer.client.catalog import ModelCatalog
 from grove_explorer.client.events import ConversationSettings
@@ -37,6 +41,7 @@ from grove_explorer.client.models import ResponseNode
 from grove_explorer.client.service import ConversationService
 
 UNTITLED = "Untitled conversation"
+_EPOCH = datetime.min.replace(tzinfo=UTC)
 log = logging.getLogger(__name__)
 
 
@@ -68,11 +73,13 @@ class ExplorerCore(Screen[None]):
         with Horizontal(id="body"):
             yield ConversationList(id="sidebar")
             yield ForestTree(id="forest")
+            yield PaneDivider(id="divider")
             with Vertical(id="main"):
+                yield Welcome(id="welcome")
                 yield ThreadView(id="thread")
                 yield StatusLine(id="status")
                 yield Composer(id="composer")
-        yield Footer()
+        yield FittingFooter()
 
     @property
     def forest(self) -> Forest | None:
@@ -125,19 +132,46 @@ class ExplorerCore(Screen[None]):
         self.status.server = self.service.api_host
         self.status.redraw(force=True)
         self.composer.focus()
-        self._apply_width(self.size.width)
-        run_service_call(self, self.service.list_conversations())
+        self.query_one(ConversationList).border_title = "Conversations"
+        self.forest_pane.border_title = "Forest"
+        self.query_one("#main").border_title = "Thread"
+        self._apply_layout()
+        self._show_welcome()
+        run_service_call(self, self._open_newest())
         self.run_worker(self._load_catalog(), group="catalog", exit_on_error=False)
 
     def on_unmount(self) -> None:
         if self._unsubscribe is not None:
             self._unsubscribe()
 
-    def on_resize(self, event: Any) -> None:
-        self._apply_width(event.size.width)
+    def _apply_layout(self) -> None:
+        """Shows and sizes the panes for the terminal (`PaneLayout`)."""
 
-    def _apply_width(self, width: int) -> None:
-        self.set_class(width < 110, "-narrow")
+    async def _open_newest(self) -> None:
+        """Lists the conversations and opens the newest, so the first screen has content.
+
+        Nothing is opened when the user got somewhere first (typed a first message, chose
+        a conversation) or when there is none: then the welcome panel shows.
+        """
+        summaries = await self.service.list_conversations()
+        if not summaries or self.conversation_id is not None or self._pending_text:
+            return
+        newest = max(
+            summaries,
+            key=lambda s: (s.update_time or s.create_time or _EPOCH, s.create_time or _EPOCH),
+        )
+        await self.service.open(newest.conversation_id)
+
+    def _show_welcome(self) -> None:
+        """The welcome panel (essential keys) above the empty thread while nothing is open.
+
+        The thread stays (empty, and focusable: keys like `n` keep working from it).
+        """
+        welcome = self.query_one(Welcome)
+        empty = self.conversation_id is None
+        if empty:
+            welcome.show_keys(keys_by_id([self, self.app]))
+        welcome.display = empty
 
     async def _load_catalog(self) -> None:
         """Fetches the server's models once, to name the default model in the status line.
@@ -202,6 +236,7 @@ class ExplorerCore(Screen[None]):
         self.title = first_line(forest.conversation.title, 60) or UNTITLED
         self.query_one(ConversationList).set_active(self.conversation_id)
         self.forest_pane.show_forest(forest)
+        self._show_welcome()
         self._refresh_views()
         self.call_after_refresh(freeze_long_lived)
 
@@ -215,6 +250,7 @@ class ExplorerCore(Screen[None]):
         self.query_one(ConversationList).set_active(None)
         self.forest_pane.clear()
         self.thread.clear_thread()
+        self._show_welcome()
         self._show_settings()
 
     def _schedule_refresh(self) -> None:

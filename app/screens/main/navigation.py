@@ -16,7 +16,7 @@ from grove_explorer.app.screens.dialogs import ConfirmScreen
 from grove_explorer.app.screens.help import HelpScreen, binding_rows
 from grove_explorer.app.screens.main.core import ExplorerCore
 from grove_explorer.app.screens.search import SearchScreen
-from grove_explorer.app.widgets.conversation_list import ConversationList, ConversationOptions
+from grove_explorer.app.widgets.conversation_list import ConversationOptions
 from grove_explorer.app.widgets.forest_tree import ForestTree, preorder
 from grove_explorer.app.widgets.thread_view import ThreadView
 from grove_explorer.app.workers import run_service_call
@@ -182,15 +182,6 @@ class Navigation(ExplorerCore):
     def action_focus_composer(self) -> None:
         """Moves focus to the composer."""
         self.composer.focus()
-
-    def action_toggle_sidebar(self) -> None:
-        """Shows or hides the conversations sidebar."""
-        sidebar = self.query_one(ConversationList)
-        sidebar.display = not sidebar.display
-
-    def action_toggle_forest(self) -> None:
-        """Shows or hides the forest pane."""
-        self.forest_pane.display = not self.forest_pane.display
 
     def action_help(self) -> None:
         """Shows every binding."""

@@ -8,7 +8,7 @@ lost.
 
 The screen is assembled from one class per concern, each a subclass of `ExplorerCore`:
 `ServiceEventHandlers` (following the service), `Navigation`, `ReplyActions`,
-`TokenActions`, `ConversationActions` and `Annotating`.
+`TokenActions`, `ConversationActions`, `Annotating` and `PaneLayout` (pane sizes).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from textual.binding import BindingType
 from grove_explorer.app.screens.main.annotating import Annotating
 from grove_explorer.app.screens.main.bindings import EXPLORER_BINDINGS
 from grove_explorer.app.screens.main.conversation_actions import ConversationActions
+from grove_explorer.app.screens.main.layout import PaneLayout
 from grove_explorer.app.screens.main.navigation import Navigation
 from grove_explorer.app.screens.main.replies import ReplyActions
 from grove_explorer.app.screens.main.service_events import ServiceEventHandlers
@@ -33,6 +34,7 @@ class MainScreen(
     TokenActions,
     ConversationActions,
     Annotating,
+    PaneLayout,
 ):
     """Sidebar | forest | thread + composer, with branch navigation keys."""
 
@@ -44,18 +46,20 @@ class MainScreen(
     }
     MainScreen #forest {
         width: 38;
-        border-right: vkey $panel-lighten-2;
+    }
+    MainScreen #sidebar, MainScreen #forest, MainScreen #main {
+        border-top: hkey $panel-lighten-2;
+        border-title-align: left;
+        border-title-color: $text-muted;
+        border-title-style: bold;
+    }
+    MainScreen #sidebar:focus-within, MainScreen #forest:focus, MainScreen #main:focus-within {
+        border-title-color: $text-accent;
     }
     MainScreen #main {
         width: 1fr;
     }
     MainScreen #thread {
         height: 1fr;
-    }
-    MainScreen.-narrow #sidebar {
-        display: none;
-    }
-    MainScreen.-narrow #forest {
-        width: 28;
     }
     """

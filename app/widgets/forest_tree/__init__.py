@@ -12,6 +12,9 @@ Three more guards keep big forests cheap:
   what the user opened (and the current path) is ever materialised.
 - Depth guard: runs nested deeper than `max_depth` branch points are listed flat, marked
   "↳<depth>", under the run at `max_depth`; nothing is lost and nothing recurses deeply.
+- Capped indentation (`fitted`): indentation stops at what the pane's width allows;
+  deeper runs are drawn at that level with a "↳<depth>" marker, and labels are fitted
+  to the pane when drawn (text shortened first), so a label and its "+N" always show.
 - Minimal refresh: `refresh_forest` relabels in place and adds or removes only the nodes
   whose runs changed, keeping expansion state and the cursor.
 
@@ -27,7 +30,8 @@ text reaches a label only through `first_line`, inside a `rich.text.Text`, so it
 parsed as markup and carries no control characters.
 
 The package: `items` (what a node stands for, the glyphs), `labels` (how a run is drawn),
-`runs` (runs as tree nodes, kept in step with the forest) and `tree` (the widget). The
+`runs` (runs as tree nodes, kept in step with the forest), `fitted` (lines with capped
+indentation, labels fitted to the pane) and `tree` (the widget). The
 tree algorithms themselves (runs, paths, preorder, subtree totals) are the client's, in
 `client.forest`; they are re-exported here for the widget's callers.
 """

@@ -91,18 +91,21 @@ def run_label(
     totals: Totals | None,
     live: str | None,
     text_width: int,
+    depth_mark: bool = False,
 ) -> Text:
     """The run's one-line label.
 
     Built as one string plus spans rather than by repeated `Text.append`, which is
     several times slower and runs once per materialised node. `live` is the progress text
-    of a run ending in a streaming placeholder.
+    of a run ending in a streaming placeholder. `depth_mark` starts the label with the
+    run's depth ("↳41 ") where the pane draws it shallower than it is; flattened runs
+    always carry it.
     """
     muted = styles["muted"]
     first = item.first
     body = styles["current"] if on_path else None
     pieces: list[tuple[str, Style | None]] = []
-    if item.flattened:
+    if item.flattened or depth_mark:
         pieces.append((f"{DEPTH_MARK}{item.depth} ", muted))
     glyph_style = styles["human"] if first.is_human else styles["model"]
     glyph = HUMAN_GLYPH if first.is_human else MODEL_GLYPH

@@ -20,6 +20,7 @@ from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
 from grove_explorer.app.safe_text import first_line
+from grove_explorer.app.widgets.forest_tree.fitted import FittedTree
 from grove_explorer.app.widgets.forest_tree.items import (
     HOIST_MARK,
     HUMAN_GLYPH,
@@ -28,11 +29,10 @@ from grove_explorer.app.widgets.forest_tree.items import (
     is_placeholder,
 )
 from grove_explorer.app.widgets.forest_tree.labels import label_styles, run_label
-from grove_explorer.app.widgets.forest_tree.runs import RunNodes
 from grove_explorer.client.forest import Forest, Totals, run_start, subtree_totals
 
 
-class ForestTree(RunNodes):
+class ForestTree(FittedTree):
     """The response forest of one conversation, one node per run of responses."""
 
     MAX_DEPTH: ClassVar[int] = 300
@@ -41,9 +41,6 @@ class ForestTree(RunNodes):
     Well below the ~950 levels at which Tree's recursive line builder overflows the stack,
     leaving room for the frames of whatever calls it.
     """
-    TEXT_WIDTH: ClassVar[int] = 32
-    """Characters of a run's first line shown in its label."""
-
     COMPONENT_CLASSES: ClassVar[set[str]] = Tree.COMPONENT_CLASSES | {
         "forest-tree--human",
         "forest-tree--model",
@@ -69,6 +66,11 @@ class ForestTree(RunNodes):
 
     DEFAULT_CSS = """
     ForestTree {
+        /* Labels are fitted to the pane: no sideways scrolling, and a constant width
+           whether or not the vertical scrollbar shows. */
+        overflow-x: hidden;
+        scrollbar-gutter: stable;
+        scrollbar-size-vertical: 1;
         & > .forest-tree--human { color: $text-success; }
         & > .forest-tree--model { color: $text-primary; }
         & > .forest-tree--current { color: $text-accent; text-style: bold; }
@@ -469,27 +471,6 @@ class ForestTree(RunNodes):
 
     # -- Tree behaviour --------------------------------------------------------------------
 
-    def scroll_to_line(self, line: int, animate: bool = True) -> None:
-        """Scrolls to `line`, and sideways when its label would start outside the pane.
-
-        Tree never scrolls sideways (it finds that jarring), but a few dozen branch points
-        down a label would sit entirely right of a narrow pane, leaving only guide lines.
-        """
-        super().scroll_to_line(line, animate=animate)
-        node = self.get_node_at_line(line)
-        width = self.scrollable_content_region.width
-        if node is None or width <= 0:
-            return
-        depth = 0
-        parent = node.parent
-        while parent is not None and parent is not self.root:
-            depth += 1
-            parent = parent.parent
-        indent = depth * self.guide_depth
-        left = self.scroll_x
-        if indent < left or indent > left + width * 2 // 3:
-            self.scroll_to(x=max(indent - 2 * self.guide_depth, 0), animate=False)
-
     def notify_style_update(self) -> None:
         """Rebuilds labels when the theme changed the styles they are drawn with.
 
@@ -546,8 +527,10 @@ class ForestTree(RunNodes):
             self._label_styles = label_styles(self)
         return self._label_styles
 
-    def _label_for(self, item: ForestItem) -> Text:
-        """The run's one-line label (see `labels.run_label`)."""
+    def _label_for(
+        self, item: ForestItem, *, text_width: int | None = None, depth_mark: bool = False
+    ) -> Text:
+        """The run's one-line label (see `labels.run_label`); the full one by default."""
         totals = None
         if self._show_totals and self._forest is not None:
             totals = self._current_totals(self._forest).get(item.first_id)
@@ -557,7 +540,8 @@ class ForestTree(RunNodes):
             on_path=item.first_id in self._path_starts,
             totals=totals,
             live=self._live_text(item),
-            text_width=self.TEXT_WIDTH,
+            text_width=self.TEXT_WIDTH if text_width is None else text_width,
+            depth_mark=depth_mark,
         )
 
     def _live_text(self, item: ForestItem) -> str | None:

@@ -22,8 +22,8 @@ from grove_explorer.app.widgets.forest_tree import LEGEND as FOREST_LEGEND
 # Generic movement inherited from Textual's widgets: listed once as a sentence instead.
 _GENERIC_PREFIXES = ("scroll_", "page_", "cursor_")
 COMPOSER_ROWS = (
-    ("Composer", "enter", "Send the message"),
-    ("Composer", "ctrl+j shift+enter", "Insert a newline"),
+    ("Composer", "enter", "Send the message (in the edit and note editors: save)"),
+    ("Composer", "ctrl+j shift+enter", "Insert a newline (in every multi-line editor)"),
     ("Composer", "tab", "Leave the composer (Esc too, when nothing is streaming)"),
 )
 SEARCH_ROWS = (

@@ -30,32 +30,19 @@ class SearchQueries(SqliteDatabase):
         `offset` skips that many hits of the same order, for paging. Raises ValueError with
         SQLite's words when the expression is not valid FTS5.
         """
-        conditions, parameters = _filter_sql(filters)
-        parameters.update({"uid": user_id, "limit": limit, "offset": offset})
+        scope, parameters = _scope(user_id, match, filters)
+        parameters.update({"limit": limit, "offset": offset})
         if match is None:
             sql = (
                 f"SELECT 'message', c.title, substr(r.message, 1, 200), {R_COLUMNS},"
-                " c.conversation_id"
-                " FROM responses AS r"
-                " JOIN conversations AS c ON c.conversation_id = r.conversation_id"
-                " LEFT JOIN annotations AS a ON a.response_id = r.response_id"
-                f" WHERE r.user_id = :uid {conditions}"
+                f" c.conversation_id {scope}"
                 " ORDER BY r.seq DESC LIMIT :limit OFFSET :offset"
             )
         else:
-            parameters["match"] = match
-            only_responses = " AND r.response_id IS NOT NULL" if filters.on_responses else ""
             sql = (
                 "SELECT s.kind, c.title,"
                 f" snippet(search_text, 0, '{_MARK_OPEN}', '{_MARK_CLOSE}', '…', 16),"
-                f" {R_COLUMNS}, c.conversation_id"
-                " FROM search_text JOIN search_rows AS s ON s.id = search_text.rowid"
-                " JOIN conversations AS c ON c.conversation_id = s.conversation_id"
-                " LEFT JOIN responses AS r"
-                "     ON s.kind != 'title' AND r.response_id = s.ref_id"
-                " LEFT JOIN annotations AS a ON a.response_id = r.response_id"
-                " WHERE search_text MATCH :match AND s.user_id = :uid"
-                f" {only_responses} {conditions}"
+                f" {R_COLUMNS}, c.conversation_id {scope}"
                 " ORDER BY bm25(search_text), s.id LIMIT :limit OFFSET :offset"
             )
         try:
@@ -100,28 +87,8 @@ class SearchQueries(SqliteDatabase):
 
         Raises ValueError with SQLite's words when the expression is not valid FTS5.
         """
-        conditions, parameters = _filter_sql(filters)
-        parameters["uid"] = user_id
-        if match is None:
-            sql = (
-                "SELECT count(*) FROM responses AS r"
-                " JOIN conversations AS c ON c.conversation_id = r.conversation_id"
-                " LEFT JOIN annotations AS a ON a.response_id = r.response_id"
-                f" WHERE r.user_id = :uid {conditions}"
-            )
-        else:
-            parameters["match"] = match
-            only_responses = " AND r.response_id IS NOT NULL" if filters.on_responses else ""
-            sql = (
-                "SELECT count(*)"
-                " FROM search_text JOIN search_rows AS s ON s.id = search_text.rowid"
-                " JOIN conversations AS c ON c.conversation_id = s.conversation_id"
-                " LEFT JOIN responses AS r"
-                "     ON s.kind != 'title' AND r.response_id = s.ref_id"
-                " LEFT JOIN annotations AS a ON a.response_id = r.response_id"
-                " WHERE search_text MATCH :match AND s.user_id = :uid"
-                f" {only_responses} {conditions}"
-            )
+        scope, parameters = _scope(user_id, match, filters)
+        sql = f"SELECT count(*) {scope}"
         try:
             rows = await self._read(sql, parameters)
         except sqlite3.OperationalError as error:
@@ -146,6 +113,34 @@ def _highlights(marked: str) -> tuple[str, tuple[tuple[int, int], ...]]:
             text.append(char)
             length += 1
     return "".join(text), tuple(spans)
+
+
+def _scope(user_id: str, match: str | None, filters: SearchFilters) -> tuple[str, dict[str, Any]]:
+    """The FROM … WHERE of a search and its parameters (what `search` lists and counts).
+
+    Without an expression: the user's responses that pass the filters; with one, the FTS5
+    rows it matches (titles too, unless a filter only applies to responses).
+    """
+    conditions, parameters = _filter_sql(filters)
+    parameters["uid"] = user_id
+    if match is None:
+        return (
+            "FROM responses AS r"
+            " JOIN conversations AS c ON c.conversation_id = r.conversation_id"
+            " LEFT JOIN annotations AS a ON a.response_id = r.response_id"
+            f" WHERE r.user_id = :uid {conditions}"
+        ), parameters
+    parameters["match"] = match
+    only_responses = " AND r.response_id IS NOT NULL" if filters.on_responses else ""
+    return (
+        "FROM search_text JOIN search_rows AS s ON s.id = search_text.rowid"
+        " JOIN conversations AS c ON c.conversation_id = s.conversation_id"
+        " LEFT JOIN responses AS r"
+        "     ON s.kind != 'title' AND r.response_id = s.ref_id"
+        " LEFT JOIN annotations AS a ON a.response_id = r.response_id"
+        " WHERE search_text MATCH :match AND s.user_id = :uid"
+        f" {only_responses} {conditions}"
+    ), parameters
 
 
 def _filter_sql(filters: SearchFilters) -> tuple[str, dict[str, Any]]:

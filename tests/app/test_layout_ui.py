@@ -100,6 +100,20 @@ async def test_small_terminal_opens_the_newest_conversation_readably(server: Gro
         assert screen.thread.focused_response_id is not None or screen.forest is not None
 
 
+async def test_the_thread_keeps_the_larger_share_of_a_medium_terminal(
+    server: GroveServer,
+) -> None:
+    """At 100 columns (no sidebar) the default forest width would leave the thread 48
+    columns; the thread keeps most of the width instead."""
+    await seed(server.address, "Oaks and acorns")
+    async with explorer(server.address, size=(100, 30)) as (_app, pilot, screen):
+        await settle(pilot)
+        assert not screen.query_one(ConversationList).display
+        forest, thread = width_of(screen, "#forest"), screen.thread.outer_size.width
+        assert thread > forest
+        assert thread >= 0.6 * 100 - 2, (forest, thread)
+
+
 async def test_shrinking_to_80_columns_hides_the_sidebar_not_the_thread(
     server: GroveServer,
 ) -> None:

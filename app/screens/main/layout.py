@@ -5,7 +5,8 @@ change it, and it is remembered across runs in the state file (`app.layout_state
 separately for the layout with the sidebar and without it (the pane widens into the room
 a hidden sidebar frees). Widths are clamped when applied, never when remembered: the
 thread keeps at least `MIN_THREAD` columns, so a small terminal narrows the forest (or
-hides it) instead of squeezing the thread.
+hides it) instead of squeezing the thread, and the thread keeps the larger share of the
+width beside the sidebar.
 
 Below `NARROW_WIDTH` columns the sidebar is hidden; Ctrl+B toggles it in either mode
 (remembered per mode for the run), and in a terminal too small for both, the forest pane
@@ -30,6 +31,8 @@ NARROW_WIDTH = 110
 SIDEBAR_WIDTH = 30
 MIN_THREAD = 48
 """Columns the thread keeps whatever the forest pane's width."""
+THREAD_SHARE = 0.6
+"""Share of the width beside the sidebar the thread keeps: what you read comes first."""
 MIN_FOREST = 20
 MAX_FOREST = 120
 WIDTH_STEP = 4
@@ -66,9 +69,14 @@ class PaneLayout(ExplorerCore):
         return state.forest_width if self.sidebar_shown else state.forest_width_without_sidebar
 
     def _forest_room(self) -> int:
-        """The widest the forest pane may be now (the thread keeps `MIN_THREAD`)."""
-        sidebar = SIDEBAR_WIDTH if self.sidebar_shown else 0
-        return min(self.size.width - sidebar - MIN_THREAD - 1, MAX_FOREST)
+        """The widest the forest pane may be now.
+
+        The thread keeps `MIN_THREAD` columns and `THREAD_SHARE` of the width beside the
+        sidebar, so on a 100-column terminal the forest does not outgrow the thread.
+        """
+        beside = self.size.width - (SIDEBAR_WIDTH if self.sidebar_shown else 0)
+        thread = max(MIN_THREAD, round(beside * THREAD_SHARE))
+        return min(beside - thread - 1, MAX_FOREST)
 
     def _apply_layout(self) -> None:
         """Shows, hides and sizes the panes for the terminal's width."""

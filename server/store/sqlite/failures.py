@@ -128,7 +128,7 @@ def preflight(path: Path, *, read_only: bool, allow_damaged: bool) -> None:
             "start a new one there.",
         )
     if header and not allow_damaged:
-        problems = quick_check(path)
+        problems = _quick_check_once(path)
         if problems:
             shown = "; ".join(problems[:_PROBLEMS_SHOWN])
             more = (
@@ -145,6 +145,43 @@ def preflight(path: Path, *, read_only: bool, allow_damaged: bool) -> None:
     if not read_only:
         _check_writable_file(path)
         _check_writable_folder(path)
+
+
+_PASSED: set[tuple[object, ...]] = set()
+"""Files `quick_check` found sound in this process, as they were then (see `_file_state`)."""
+
+
+def _file_state(path: Path) -> tuple[object, ...]:
+    """What tells an unchanged database file.
+
+    The identity, size and modification time of the file and of its -wal file: a writer
+    changes at least one of them.
+    """
+    state: list[object] = [str(path.resolve())]
+    for part in (path, path.with_name(path.name + "-wal")):
+        try:
+            info = part.stat()
+        except FileNotFoundError:
+            state.append(None)
+        else:
+            state.append((info.st_ino, info.st_size, info.st_mtime_ns))
+    return tuple(state)
+
+
+def _quick_check_once(path: Path) -> list[str]:
+    """`quick_check`, skipped for a file that passed it in this process and has not changed.
+
+    The app checks its database before the UI takes the terminal and the store checks it
+    again when it opens; on a large file each check reads every page, so the second one
+    would double the start-up time for nothing. A changed file is checked again.
+    """
+    state = _file_state(path)
+    if state in _PASSED:
+        return []
+    problems = quick_check(path)
+    if not problems:
+        _PASSED.add(state)
+    return problems
 
 
 def quick_check(path: Path) -> list[str]:

@@ -38,7 +38,7 @@ async def test_thread_and_compare_mark_a_reply_cut_at_max_tokens(server: GroveSe
         forest = await service.new_conversation()
         cid = forest.conversation.conversation_id
         cut = await service.send(
-            cid, "Tell me about oaks.", None, sampling=SamplingParams(max_tokens=400)
+            cid, "Tell me about oaks.", None, sampling=SamplingParams(max_tokens=2000, seed=5)
         )
         assert cut is not None
         await service.resample(cid, cut.response_id, sampling=SamplingParams(max_tokens=3))

@@ -145,7 +145,7 @@ async def test_openai_length_from_the_backend_and_from_a_backend_that_ignores_it
 async def test_replies_carry_their_finish_reason_and_keep_it(client: Client) -> None:
     conversation = client.grok.create_conversation()
     stream, future = conversation.add_response(
-        "Tell me about oak trees.", sampling=SamplingParams(max_tokens=3)
+        "Tell me about oak trees.", sampling=SamplingParams(max_tokens=3, seed=11)
     )
     await collect(stream)
     cut = await future
@@ -153,7 +153,10 @@ async def test_replies_carry_their_finish_reason_and_keep_it(client: Client) -> 
     assert cut.proto.finish_reason == chat_pb2.FINISH_REASON_LENGTH
     human = cut.parent_response
     assert human is not None and human.finish_reason == ""
-    stream, future = conversation.add_response("And maples?")
+    # Seeded and with room to spare: an unseeded reply may run past the default 200 tokens.
+    stream, future = conversation.add_response(
+        "And maples?", sampling=SamplingParams(seed=12, max_tokens=2000)
+    )
     await collect(stream)
     whole = await future
     assert whole.finish_reason == "stop"

@@ -25,6 +25,29 @@ def words(text: str) -> list[str]:
     return text.split()
 
 
+class WordCounter:
+    """Counts the words of a text fed in pieces, as `len(words(text))` would, in O(piece).
+
+    A word split between two pieces counts once: a piece that starts without whitespace
+    continues the previous piece's last word if that one ended without whitespace.
+    """
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._open = False
+        """True when the text so far ends inside a word."""
+
+    def feed(self, piece: str) -> int:
+        """Adds `piece`; returns the words so far."""
+        if piece:
+            found = len(piece.split())
+            if found and self._open and not piece[0].isspace():
+                found -= 1
+            self.count += found
+            self._open = not piece[-1].isspace()
+        return self.count
+
+
 def word_spans(text: str) -> list[tuple[int, int]]:
     """(start, end) character offsets of each word of `text`, aligned with `words(text)`."""
     return [match.span() for match in _WORD.finditer(text)]

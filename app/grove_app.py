@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import events
-from textual.app import App
+from textual.app import App, ScreenStackError
 from textual.binding import Binding
 from textual.notifications import SeverityLevel
 from textual.widgets import Input
@@ -20,6 +20,7 @@ from grove_explorer.client.service import ConversationService
 
 if TYPE_CHECKING:
     from textual.driver import Driver
+    from textual.screen import Screen
 
     from grove_explorer.app.embedded import GroveServer
 
@@ -44,6 +45,25 @@ class GroveApp(App[None]):
         self.service: ConversationService | None = None
         self.startup_error: str | None = None
         """Why the embedded server could not start (printed once the UI has left)."""
+
+    @property
+    def _background_screens(self) -> list[Screen[Any]]:
+        """Screens that show through the current one: none when the current one is opaque.
+
+        Textual lists the screen right under the top one whatever covers it, so the
+        explorer under the (opaque) Compare screen stayed "current": it laid itself out
+        for its own streaming updates and forwarded each repaint as dirty regions of the
+        top screen, which then repainted in full (`bench.compare`'s profile: nearly every
+        frame a full update of all 8 columns). A covered screen catches up when it is
+        resumed (Textual refreshes it then); dialogs (translucent) still show it.
+        """
+        try:
+            top = self.screen
+        except ScreenStackError:
+            return []
+        if top.styles.background.a >= 1:
+            return []
+        return super()._background_screens
 
     def get_driver_class(self) -> type[Driver]:
         """Textual's driver, except that on POSIX terminals a paste is read whole.

@@ -3,15 +3,14 @@
 Why plain text while streaming: Textual lays out the whole screen again whenever a
 widget's content changes size, and re-rendering a growing Markdown document per token in
 eight columns at once would starve the event loop that also reads the gRPC streams. So a
-streaming column keeps a `rich.text.Text` it appends to; `append` only queues the
-fragment, and the screen calls `flush` on a timer (at most ~20 times a second, all dirty
-columns in the same frame). The live text is drawn by `LiveText`, which keeps its wrapped
-lines, wraps only what arrived (from the start of its last line), has a fixed height
-(`LIVE_ROWS`, showing the newest lines) and repaints without a layout pass, so a flush
-costs O(new text), not O(text), and the screen's layout never runs per flush. The header
-is repainted without layout too while its wrapped height stays the same. A finished
-sample is drawn once as a single `rich.markdown.Markdown` renderable (one layout pass),
-or, in diff mode, as a `Text` with diff styles.
+streaming column only queues what arrives (`append`, O(1)); the screen calls `flush` on
+one timer for all dirty columns. The live text is drawn by `LiveText`
+(`app.widgets.live_lines`): fixed height, lines wrapped once, only changed rows
+repainted, no layout pass. The header is drawn by `HeaderLines`, one row per fact line,
+so a new token count repaints one row. The text is joined only when read (`text`), the
+word count is kept incrementally, and the placeholder node is not copied per flush. A
+finished sample is drawn once as a single `rich.markdown.Markdown` renderable (one layout
+pass), or, in diff mode, as a `Text` with diff styles.
 
 All text is untrusted: it goes through `clean()` and is only ever `Text` or a Markdown
 source, never markup, and links are rendered without OSC 8 hyperlink escapes.
@@ -21,20 +20,15 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from rich._wrap import divide_line
-from rich.cells import cell_len
 from rich.console import RenderableType
-from rich.segment import Segment
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.events import Resize
-from textual.strip import Strip
-from textual.widget import Widget
 from textual.widgets import Static
 
-from grove_explorer.app.diffing import DiffKind, word_spans, words
+from grove_explorer.app.diffing import DiffKind, WordCounter, word_spans, words
 from grove_explorer.app.safe_text import StreamCleaner, clean
+from grove_explorer.app.widgets.live_lines import HeaderLines, LiveText
 from grove_explorer.app.widgets.message_view import body_renderable
 from grove_explorer.client.finish import reply_marker
 from grove_explorer.client.models import ResponseNode
@@ -42,12 +36,6 @@ from grove_explorer.client.models import ResponseNode
 SEPARATOR = " · "
 MARKER = "┊"
 """Drawn where the visible samples first diverge (after their common word prefix)."""
-
-LIVE_ROWS = 20
-"""Height of a streaming column's text: a fixed tail view of its newest wrapped lines."""
-
-TAB = "    "
-"""What a tab is drawn as in the live view (tab stops need the whole line; this does not)."""
 
 PREFIX_STYLE = "dim underline"
 MARKER_STYLE = "bold magenta"
@@ -96,6 +84,7 @@ def column_header(
     *,
     streaming: bool = False,
     tokens: int = 0,
+    words: int | None = None,
     reference: bool = False,
     same: float | None = None,
 ) -> Text:
@@ -103,7 +92,8 @@ def column_header(
 
     Lines: "k/n · sender · model"; length and markers; sampling parameters (when the
     server recorded them); timings and mean logprob (when known); in diff mode, how the
-    sample relates to the reference. `tokens` counts tokens streamed so far.
+    sample relates to the reference. `tokens` counts tokens streamed so far, `words` the
+    words of the text so far (None: those of `node.message`).
     """
     header = Text(no_wrap=False)
     k, n = sibling
@@ -116,7 +106,7 @@ def column_header(
         header.append(model, style="dim")
 
     header.append("\n")
-    word_count = node.word_count
+    word_count = node.word_count if words is None else words
     header.append(f"{word_count} {'word' if word_count == 1 else 'words'}")
     token_count = tokens if streaming else node.token_count
     if token_count:
@@ -193,94 +183,6 @@ def diff_text(
     return out
 
 
-class LiveText(Widget):
-    """Streamed text as a tail view: the newest `LIVE_ROWS` wrapped lines, fixed height.
-
-    The text only grows, so wrapped lines before the last one never change: `append`
-    re-wraps from the start of the last line (O(new text)) and repaints with
-    `refresh()` (no layout pass: the height does not depend on the text). The whole
-    text is wrapped again only when the width changes. Text arrives cleaned (`clean()`)
-    and is drawn as plain segments in the widget's style: never parsed as markup.
-    """
-
-    DEFAULT_CSS = f"""
-    LiveText {{
-        height: {LIVE_ROWS};
-    }}
-    """
-
-    def __init__(self, text: str = "", *, classes: str | None = None) -> None:
-        super().__init__(classes=classes)
-        self._text = ""
-        self._lines: list[tuple[int, int]] = []
-        """(start, end) offsets into `_text` of each wrapped line (end excludes a newline)."""
-        self._width = 0
-        """The width `_lines` were wrapped to (0: not wrapped yet)."""
-        if text:
-            self.append(text)
-
-    @property
-    def text(self) -> str:
-        """The text as drawn (cleaned, tabs expanded)."""
-        return self._text
-
-    @property
-    def lines(self) -> list[str]:
-        """Every wrapped line (for tests)."""
-        self._ensure_wrapped()
-        return [self._text[start:end] for start, end in self._lines]
-
-    def append(self, text: str) -> None:
-        """Adds cleaned text; wraps only the last line again and repaints (no layout)."""
-        if not text:
-            return
-        self._text += text.replace("\t", TAB)
-        if self._width:
-            start = self._lines.pop()[0] if self._lines else 0
-            self._wrap_from(start)
-        if self.is_mounted:
-            self.refresh()
-
-    def _wrap_from(self, start: int) -> None:
-        """Wraps `_text[start:]` (`start` begins a line) onto `_lines`."""
-        text, width, lines = self._text, self._width, self._lines
-        while True:
-            end = text.find("\n", start)
-            paragraph = text[start:] if end < 0 else text[start:end]
-            offsets = divide_line(paragraph, width, fold=True) if paragraph else []
-            previous = 0
-            for offset in offsets:
-                lines.append((start + previous, start + offset))
-                previous = offset
-            lines.append((start + previous, start + len(paragraph)))
-            if end < 0:
-                return
-            start = end + 1
-
-    def _ensure_wrapped(self) -> None:
-        width = max(self.size.width, 1) if self.is_mounted else 0
-        if width and width != self._width:
-            self._width = width
-            self._lines = []
-            self._wrap_from(0)
-
-    def on_resize(self, event: Resize) -> None:
-        self._ensure_wrapped()
-
-    def render_line(self, y: int) -> Strip:
-        self._ensure_wrapped()
-        width = self.size.width
-        style = self.rich_style
-        index = (
-            len(self._lines) - self.size.height + y if len(self._lines) > self.size.height else y
-        )
-        if not 0 <= index < len(self._lines):
-            return Strip.blank(width, style)
-        start, end = self._lines[index]
-        line = self._text[start:end]
-        return Strip([Segment(line, style)], cell_len(line)).crop_extend(0, width, style)
-
-
 class SampleColumn(Vertical):
     """A sibling sample in a fixed-width column: header, then its text.
 
@@ -325,16 +227,18 @@ class SampleColumn(Vertical):
         self.same: float | None = None
         self.diff: list[tuple[str, DiffKind]] | None = None
         """The word diff against the reference, while diff mode draws this column."""
-        self._live = Text(clean(node.message))
+        self._streamed: list[str] = [clean(node.message)]
+        """The cleaned text streamed so far, in pieces (joined only when read)."""
+        self._words = WordCounter()
+        self._words.feed(self._streamed[0])
         self._pending: list[str] = []
         self._cleaner = StreamCleaner()  # a control sequence split between fragments
         self.header: Text = self._header_text()
         """The header as drawn."""
-        self._header = Static(self.header, markup=False, classes="sample-header")
-        self.body: RenderableType = self._live if self.streaming else self._finished_body()
-        """What the body draws now: live `Text`, `rich.markdown.Markdown` or diff `Text`."""
-        self._body = Static(self.body, markup=False, classes="sample-body")
-        self._live_view = LiveText(self._live.plain, classes="sample-live")
+        self._header = HeaderLines(self.header, classes="sample-header")
+        self._finished: RenderableType | None = None if self.streaming else self._finished_body()
+        self._body = Static(self._finished or "", markup=False, classes="sample-body")
+        self._live_view = LiveText(self._streamed[0], classes="sample-live")
         """Draws the text while streaming (the body Static is hidden until `complete`)."""
         self._body.display = not self.streaming
         self._live_view.display = self.streaming
@@ -351,8 +255,20 @@ class SampleColumn(Vertical):
     def text(self) -> str:
         """The sample's text so far (streamed text includes fragments not yet drawn)."""
         if self.streaming:
-            return self._live.plain + clean("".join(self._pending))
+            return self._streamed_text() + clean("".join(self._pending))
         return self.node.message
+
+    def _streamed_text(self) -> str:
+        if len(self._streamed) > 1:
+            self._streamed[:] = ["".join(self._streamed)]
+        return self._streamed[0]
+
+    @property
+    def body(self) -> RenderableType:
+        """What the body draws now: live `Text` (built when read), Markdown or diff `Text`."""
+        if self.streaming or self._finished is None:
+            return Text(self._streamed_text())
+        return self._finished
 
     @property
     def has_pending(self) -> bool:
@@ -375,6 +291,7 @@ class SampleColumn(Vertical):
             self.sibling,
             streaming=self.streaming,
             tokens=self.tokens,
+            words=self._words.count if self.streaming else None,
             reference=self.reference,
             same=self.same,
         )
@@ -385,20 +302,13 @@ class SampleColumn(Vertical):
         self.set_class(self.node.manual, "-manual")
 
     def _set_body(self, renderable: RenderableType) -> None:
-        self.body = renderable
+        self._finished = renderable
         self._body.update(renderable)
 
     def refresh_header(self) -> None:
-        """Redraws the header from the current state (no layout if its height stays)."""
-        old, self.header = self.header, self._header_text()
-        width = self._header.size.width if self._header.is_mounted else 0
-        same_height = bool(width) and self._header_height(old, width) == self._header_height(
-            self.header, width
-        )
-        self._header.update(self.header, layout=not same_height)
-
-    def _header_height(self, header: Text, width: int) -> int:
-        return len(header.wrap(self.app.console, width))
+        """Redraws the header's changed lines (no layout while their heights stay)."""
+        self.header = self._header_text()
+        self._header.show(self.header)
 
     def set_sibling(self, sibling: tuple[int, int]) -> None:
         """Updates "k/n" (siblings are added while the screen is open)."""
@@ -420,9 +330,8 @@ class SampleColumn(Vertical):
             return
         fragment = self._cleaner.feed("".join(self._pending))
         self._pending.clear()
-        self._live.append(fragment)
-        self.node = self.node.model_copy(update={"message": self._live.plain})
-        self.body = self._live
+        self._streamed.append(fragment)
+        self._words.feed(fragment)
         self._live_view.append(fragment)
         self.refresh_header()
 

@@ -1,0 +1,228 @@
+"""Line-based drawing for the Compare screen's live columns: a streamed tail and a header.
+
+Eight columns stream at once, each a few hundred tokens a second, and the screen draws
+them up to `FLUSH_HZ` times a second. A full redraw of a column per flush (re-wrapping or
+re-rendering its whole text, or laying out the screen) is what made that screen lag, so
+both widgets here only touch what changed:
+
+- `LiveText` keeps its text as appended pieces (joined only when read), its wrapped lines
+  as strings (only the open last line is wrapped again when text arrives), and one cached
+  `Strip` per wrapped line; it repaints only the rows whose line changed, or every row
+  when a new line scrolls the tail up. Its height is fixed, so it never needs a layout.
+- `HeaderLines` draws a header `Text` as one `Static` per line, so a changing token count
+  repaints one row, and lays out only when a line's wrapped height can change.
+
+Text arrives cleaned (`clean()` in `app.safe_text`) and is drawn as plain segments or
+`Text`: never parsed as markup.
+"""
+
+from __future__ import annotations
+
+from rich._wrap import divide_line
+from rich.cells import cell_len
+from rich.segment import Segment
+from rich.style import Style
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.events import Resize
+from textual.geometry import Region
+from textual.strip import Strip
+from textual.widget import Widget
+from textual.widgets import Static
+
+LIVE_ROWS = 20
+"""Height of a streaming column's text: a fixed tail view of its newest wrapped lines."""
+
+TAB = "    "
+"""What a tab is drawn as in the live view (tab stops need the whole line; this does not)."""
+
+
+def wrap_paragraphs(text: str, width: int) -> list[str]:
+    """`text` wrapped to `width` cells, paragraph by paragraph (a newline ends a line).
+
+    Lines keep their trailing spaces, as `divide_line` leaves them; an empty paragraph is
+    one empty line, and text ending in a newline ends with an empty (open) line.
+    """
+    lines: list[str] = []
+    for paragraph in text.split("\n"):
+        previous = 0
+        for offset in divide_line(paragraph, width, fold=True) if paragraph else ():
+            lines.append(paragraph[previous:offset])
+            previous = offset
+        lines.append(paragraph[previous:])
+    return lines
+
+
+class LiveText(Widget):
+    """Streamed text as a tail view: the newest `LIVE_ROWS` wrapped lines, fixed height.
+
+    The text only grows, so wrapped lines before the last one never change: `append`
+    wraps the last line with what arrived (O(new text)), drops the cached strips of the
+    lines it rewrapped and repaints their rows with `refresh(region)` (all rows when the
+    tail moved up). The whole text is wrapped again only when the width changes.
+    """
+
+    DEFAULT_CSS = f"""
+    LiveText {{
+        height: {LIVE_ROWS};
+    }}
+    """
+
+    def __init__(self, text: str = "", *, classes: str | None = None) -> None:
+        super().__init__(classes=classes)
+        self._pieces: list[str] = []
+        """The text as appended (tabs expanded); joined only when read."""
+        self._lines: list[str] = []
+        """Every wrapped line; the last one is still open (text may join it)."""
+        self._width = 0
+        """The width `_lines` were wrapped to (0: not wrapped yet)."""
+        self._strips: dict[int, Strip] = {}
+        """The drawn strip of a wrapped line, by line index, for `_strip_key`."""
+        self._strip_key: tuple[int, Style] | None = None
+        self._style = Style()
+        """The widget's style, computed once per paint (`render_lines`)."""
+        if text:
+            self.append(text)
+
+    @property
+    def text(self) -> str:
+        """The text as drawn (cleaned, tabs expanded)."""
+        if len(self._pieces) > 1:
+            self._pieces[:] = ["".join(self._pieces)]
+        return self._pieces[0] if self._pieces else ""
+
+    @property
+    def lines(self) -> list[str]:
+        """Every wrapped line (for tests)."""
+        self._ensure_wrapped()
+        return list(self._lines)
+
+    @property
+    def top(self) -> int:
+        """Index of the wrapped line drawn on the first row."""
+        return max(0, len(self._lines) - self.size.height)
+
+    def append(self, text: str) -> None:
+        """Adds cleaned text; wraps only the last line again and repaints changed rows."""
+        if not text:
+            return
+        text = text.replace("\t", TAB)
+        self._pieces.append(text)
+        if not self._width:  # wrapped once the widget knows its width
+            if self.is_mounted:
+                self.refresh()
+            return
+        lines = self._lines
+        first = len(lines) - 1
+        old_top = self.top
+        lines[first:] = wrap_paragraphs(lines[first] + text, self._width)
+        for index in range(first, len(lines)):
+            self._strips.pop(index, None)
+        if self.is_mounted:
+            self._repaint_from(first, old_top)
+
+    def _repaint_from(self, first: int, old_top: int) -> None:
+        """Repaints the rows of lines `first`… (every row if the tail moved up)."""
+        top = self.top
+        if top != old_top:
+            for index in [i for i in self._strips if i < top]:
+                del self._strips[index]
+            self.refresh()
+            return
+        rows = len(self._lines) - first
+        if rows > 0:
+            self.refresh(Region(0, first - top, self.size.width, rows))
+
+    def _ensure_wrapped(self) -> None:
+        width = max(self.size.width, 1) if self.is_mounted else 0
+        if width and width != self._width:
+            self._width = width
+            self._lines = wrap_paragraphs(self.text, width)
+            self._strips.clear()
+
+    def on_resize(self, event: Resize) -> None:
+        self._ensure_wrapped()
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        """Paints the dirty rows; the style is computed once for all of them."""
+        self._style = self.rich_style
+        return super().render_lines(crop)
+
+    def render_line(self, y: int) -> Strip:
+        self._ensure_wrapped()
+        width = self.size.width
+        style = self._style
+        key = (width, style)
+        if key != self._strip_key:
+            self._strip_key = key
+            self._strips.clear()
+        index = self.top + y
+        if not 0 <= index < len(self._lines):
+            return Strip.blank(width, style)
+        strip = self._strips.get(index)
+        if strip is None:
+            line = self._lines[index]
+            strip = Strip([Segment(line, style)], cell_len(line)).crop_extend(0, width, style)
+            self._strips[index] = strip
+        return strip
+
+
+def _same_line(old: Text, new: Text) -> bool:
+    return old.plain == new.plain and old.spans == new.spans and old.style == new.style
+
+
+class HeaderLines(Widget):
+    """A header `Text` drawn as one `Static` per line: only changed lines are repainted.
+
+    A line is updated without a layout pass when it fits the width before and after
+    (one row either way); otherwise, or when the number of lines changes, the header is
+    laid out again.
+    """
+
+    DEFAULT_CSS = """
+    HeaderLines {
+        height: auto;
+    }
+    HeaderLines > Static {
+        height: auto;
+    }
+    """
+
+    def __init__(self, header: Text, *, classes: str | None = None) -> None:
+        super().__init__(classes=classes)
+        self._lines = self._split(header)
+        self._statics = [Static(line, markup=False) for line in self._lines]
+
+    @staticmethod
+    def _split(header: Text) -> list[Text]:
+        return list(header.split("\n", allow_blank=True))
+
+    def compose(self) -> ComposeResult:
+        yield from self._statics
+
+    def show(self, header: Text) -> None:
+        """Draws `header`, repainting only the lines that changed."""
+        lines = self._split(header)
+        width = self.size.width if self.is_mounted else 0
+        old, self._lines = self._lines, lines
+        statics = self._statics
+        for index, (static, line) in enumerate(zip(statics, lines, strict=False)):
+            if _same_line(old[index], line):  # `statics` mirror `old`, line for line
+                continue
+            fits = bool(width) and max(cell_len(old[index].plain), cell_len(line.plain)) <= width
+            static.update(line, layout=not fits)
+        if len(lines) > len(statics):
+            extra = [Static(line, markup=False) for line in lines[len(statics) :]]
+            statics.extend(extra)
+            if self.is_attached:
+                self.mount_all(extra)
+        elif len(lines) < len(statics):
+            gone = statics[len(lines) :]
+            del statics[len(lines) :]
+            for static in gone:
+                static.remove()
+
+    @property
+    def drawn(self) -> list[Text]:
+        """The lines as drawn (for tests)."""
+        return list(self._lines)

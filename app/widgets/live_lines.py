@@ -9,8 +9,9 @@ both widgets here only touch what changed:
   as strings (only the open last line is wrapped again when text arrives), and one cached
   `Strip` per wrapped line; it repaints only the rows whose line changed, or every row
   when a new line scrolls the tail up. Its height is fixed, so it never needs a layout.
-- `HeaderLines` draws a header `Text` as one `Static` per line, so a changing token count
-  repaints one row, and lays out only when a line's wrapped height can change.
+- `HeaderLines` draws a header `Text` as a `Static` would, but compares the new rows with
+  the drawn ones: a changing token count repaints one row, and it lays out only when the
+  number of rows changes.
 
 Text arrives cleaned (`clean()` in `app.safe_text`) and is drawn as plain segments or
 `Text`: never parsed as markup.
@@ -23,12 +24,11 @@ from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
-from textual.app import ComposeResult
 from textual.events import Resize
 from textual.geometry import Region
 from textual.strip import Strip
+from textual.visual import Visual, visualize
 from textual.widget import Widget
-from textual.widgets import Static
 
 LIVE_ROWS = 20
 """Height of a streaming column's text: a fixed tail view of its newest wrapped lines."""
@@ -167,62 +167,54 @@ class LiveText(Widget):
         return strip
 
 
-def _same_line(old: Text, new: Text) -> bool:
-    return old.plain == new.plain and old.spans == new.spans and old.style == new.style
-
-
 class HeaderLines(Widget):
-    """A header `Text` drawn as one `Static` per line: only changed lines are repainted.
+    """A header `Text` drawn as `Static` would draw it, repainting only the rows that changed.
 
-    A line is updated without a layout pass when it fits the width before and after
-    (one row either way); otherwise, or when the number of lines changes, the header is
-    laid out again.
+    `show` renders the new header (a few short lines) and compares it row by row with
+    what is drawn: a new token count repaints one row. Only when the number of rows
+    changes is the header laid out again.
     """
 
     DEFAULT_CSS = """
     HeaderLines {
         height: auto;
     }
-    HeaderLines > Static {
-        height: auto;
-    }
     """
 
     def __init__(self, header: Text, *, classes: str | None = None) -> None:
         super().__init__(classes=classes)
-        self._lines = self._split(header)
-        self._statics = [Static(line, markup=False) for line in self._lines]
+        self._header = header
+        self._rows: list[Strip] = []
+        """The rows as last drawn (or compared), for `_rows_width`."""
+        self._rows_width = 0
 
-    @staticmethod
-    def _split(header: Text) -> list[Text]:
-        return list(header.split("\n", allow_blank=True))
+    def render(self) -> Text:
+        return self._header
 
-    def compose(self) -> ComposeResult:
-        yield from self._statics
+    def _render_rows(self, width: int) -> list[Strip]:
+        visual = visualize(self, self._header, markup=False)
+        return Visual.to_strips(self, visual, width, None, self.visual_style)
 
     def show(self, header: Text) -> None:
-        """Draws `header`, repainting only the lines that changed."""
-        lines = self._split(header)
+        """Draws `header`, repainting only the rows that changed."""
+        self._header = header
         width = self.size.width if self.is_mounted else 0
-        old, self._lines = self._lines, lines
-        statics = self._statics
-        for index, (static, line) in enumerate(zip(statics, lines, strict=False)):
-            if _same_line(old[index], line):  # `statics` mirror `old`, line for line
-                continue
-            fits = bool(width) and max(cell_len(old[index].plain), cell_len(line.plain)) <= width
-            static.update(line, layout=not fits)
-        if len(lines) > len(statics):
-            extra = [Static(line, markup=False) for line in lines[len(statics) :]]
-            statics.extend(extra)
-            if self.is_attached:
-                self.mount_all(extra)
-        elif len(lines) < len(statics):
-            gone = statics[len(lines) :]
-            del statics[len(lines) :]
-            for static in gone:
-                static.remove()
+        if not width:
+            self.refresh(layout=True)
+            return
+        old = self._rows if self._rows_width == width else []
+        self._rows, self._rows_width = self._render_rows(width), width
+        if len(old) != len(self._rows):
+            self.refresh(layout=True)
+            return
+        for y, (before, after) in enumerate(zip(old, self._rows, strict=True)):
+            if before != after:
+                self.refresh(Region(0, y, width, 1))
+
+    def on_resize(self, event: Resize) -> None:
+        self._rows, self._rows_width = self._render_rows(event.size.width), event.size.width
 
     @property
     def drawn(self) -> list[Text]:
-        """The lines as drawn (for tests)."""
-        return list(self._lines)
+        """The header's lines (for tests)."""
+        return list(self._header.split("\n", allow_blank=True))

@@ -108,6 +108,13 @@ async def test_header_lines_paint_the_header_as_it_changes() -> None:
             header.show(text)
             await pilot.pause()
             assert [r.rstrip() for r in painted(pilot.app, header)] == text.plain.split("\n")
+        # A line too long for the width wraps: one more row, laid out again.
+        text = column_header(node, (1, 2), streaming=True, tokens=10**12, words=10**12)
+        header.show(text)
+        await pilot.pause()
+        rows = [r.rstrip() for r in painted(pilot.app, header)]
+        assert len(rows) == len(text.plain.split("\n")) + 1
+        assert rows[1] + " " + rows[2] == text.plain.split("\n")[1]
         # More lines (a finished sample's timings), then fewer again.
         done = node.model_copy(
             update={"streaming": False, "message": "a b", "token_count": 2, "mean_logprob": -1.5}

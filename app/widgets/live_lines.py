@@ -24,8 +24,9 @@ from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
+from textual.dom import NoScreen
 from textual.events import Resize
-from textual.geometry import Region
+from textual.geometry import Region, Size
 from textual.strip import Strip
 from textual.visual import Visual, visualize
 from textual.widget import Widget
@@ -35,6 +36,25 @@ LIVE_ROWS = 20
 
 TAB = "    "
 """What a tab is drawn as in the live view (tab stops need the whole line; this does not)."""
+
+
+def repaint(widget: Widget, *regions: Region) -> None:
+    """Repaints `regions` of `widget` (all of it when none are given) if it is on screen.
+
+    A column scrolled out of view only has its drawn lines marked stale: Textual's
+    `refresh` of a widget the last frame did not show makes the compositor rebuild its map
+    of the whole screen at the next frame (it takes the widget for a new one), once per
+    frame while text streams into it. When the widget comes into view its stale lines are
+    rendered afresh, as any widget's are.
+    """
+    try:
+        shown = widget in widget.screen._compositor.visible_widgets
+    except NoScreen:
+        shown = False
+    if shown or not widget.is_mounted:
+        widget.refresh(*regions)
+    else:
+        widget._set_dirty()
 
 
 def wrap_paragraphs(text: str, width: int) -> list[str]:
@@ -81,6 +101,9 @@ class LiveText(Widget):
         self._strip_key: tuple[int, Style] | None = None
         self._style = Style()
         """The widget's style, computed once per paint (`render_lines`)."""
+        self._paint_size: Size | None = None
+        """The size during a paint (`render_lines`); None outside one."""
+        self._paint_top = 0
         if text:
             self.append(text)
 
@@ -127,11 +150,11 @@ class LiveText(Widget):
         if top != old_top:
             for index in [i for i in self._strips if i < top]:
                 del self._strips[index]
-            self.refresh()
+            repaint(self)
             return
         rows = len(self._lines) - first
         if rows > 0:
-            self.refresh(Region(0, first - top, self.size.width, rows))
+            repaint(self, Region(0, first - top, self.size.width, rows))
 
     def _ensure_wrapped(self) -> None:
         width = max(self.size.width, 1) if self.is_mounted else 0
@@ -144,19 +167,30 @@ class LiveText(Widget):
         self._ensure_wrapped()
 
     def render_lines(self, crop: Region) -> list[Strip]:
-        """Paints the dirty rows; the style is computed once for all of them."""
+        """Paints the dirty rows; style, size and top line are computed once for all."""
+        self._ensure_wrapped()
         self._style = self.rich_style
-        return super().render_lines(crop)
+        self._paint_size = self.size
+        self._paint_top = self.top
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._paint_size = None
 
     def render_line(self, y: int) -> Strip:
-        self._ensure_wrapped()
-        width = self.size.width
+        size = self._paint_size
+        if size is None:  # called on its own (not through render_lines)
+            self._ensure_wrapped()
+            self._style, size, top = self.rich_style, self.size, self.top
+        else:
+            top = self._paint_top
+        width = size.width
         style = self._style
         key = (width, style)
         if key != self._strip_key:
             self._strip_key = key
             self._strips.clear()
-        index = self.top + y
+        index = top + y
         if not 0 <= index < len(self._lines):
             return Strip.blank(width, style)
         strip = self._strips.get(index)
@@ -185,34 +219,47 @@ class HeaderLines(Widget):
         super().__init__(classes=classes)
         self._header = header
         self._rows: list[Strip] = []
-        """The rows as last drawn (or compared), for `_rows_width`."""
-        self._rows_width = 0
+        """The header's rows as drawn, rendered for `_rows_key`."""
+        self._rows_key: tuple[int, Style] | None = None
 
     def render(self) -> Text:
         return self._header
 
-    def _render_rows(self, width: int) -> list[Strip]:
-        visual = visualize(self, self._header, markup=False)
-        return Visual.to_strips(self, visual, width, None, self.visual_style)
+    def _rows_for(self, width: int) -> list[Strip]:
+        """The rows at `width` in the current style (rendered once per change)."""
+        style = self.visual_style
+        key = (width, style.rich_style)
+        if key != self._rows_key:
+            visual = visualize(self, self._header, markup=False)
+            self._rows = Visual.to_strips(self, visual, width, None, style)
+            self._rows_key = key
+        return self._rows
 
     def show(self, header: Text) -> None:
         """Draws `header`, repainting only the rows that changed."""
         self._header = header
         width = self.size.width if self.is_mounted else 0
         if not width:
+            self._rows_key = None
             self.refresh(layout=True)
             return
-        old = self._rows if self._rows_width == width else []
-        self._rows, self._rows_width = self._render_rows(width), width
-        if len(old) != len(self._rows):
+        style = self.visual_style.rich_style
+        old = self._rows if self._rows_key == (width, style) else []
+        self._rows_key = None
+        rows = self._rows_for(width)
+        if len(old) != len(rows):
             self.refresh(layout=True)
             return
-        for y, (before, after) in enumerate(zip(old, self._rows, strict=True)):
-            if before != after:
-                self.refresh(Region(0, y, width, 1))
+        changed = [y for y, (a, b) in enumerate(zip(old, rows, strict=True)) if a != b]
+        if changed:
+            repaint(self, *(Region(0, y, width, 1) for y in changed))
 
-    def on_resize(self, event: Resize) -> None:
-        self._rows, self._rows_width = self._render_rows(event.size.width), event.size.width
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        rows = self._rows_for(width)
+        if y < len(rows):
+            return rows[y]
+        return Strip.blank(width, self.visual_style.rich_style)
 
     @property
     def drawn(self) -> list[Text]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 
 from textual.app import App, ComposeResult
-from textual.containers import Vertical
+from textual.containers import HorizontalScroll, Vertical
 from textual.geometry import Region
 from textual.screen import ModalScreen
 from textual.widget import Widget
@@ -89,6 +89,44 @@ async def test_live_text_repaints_only_changed_rows_until_the_tail_moves() -> No
             "more words",
             "and more",
         ]
+
+
+class Row(App[None]):
+    CSS = "LiveText { width: 12; height: 4; }"
+
+    def __init__(self, *widgets: Widget) -> None:
+        super().__init__()
+        self.widgets = widgets
+
+    def compose(self) -> ComposeResult:
+        with HorizontalScroll():
+            yield from self.widgets
+
+
+async def test_a_live_text_scrolled_out_of_view_is_painted_when_it_comes_back() -> None:
+    columns = [LiveText() for _ in range(3)]
+    async with Row(*columns).run_test(size=(20, 8)) as pilot:
+        await pilot.pause()
+        app = pilot.app
+        row = app.query_one(HorizontalScroll)
+        hidden = columns[2]
+        hidden.append("first words shown")
+        for x in (row.max_scroll_x, 0):  # painted once, then scrolled out of view
+            row.scroll_to(x=x, animate=False, immediate=True)
+            await pilot.pause()
+            await pilot.pause()
+        assert hidden not in app.screen._compositor.visible_widgets
+        text = "first words shown" + TEXT
+        for index in range(0, len(TEXT), 5):
+            hidden.append(TEXT[index : index + 5])
+            columns[0].append(TEXT[index : index + 5])
+            await pilot.pause()
+        expected = [line.rstrip() for line in wrap_paragraphs(text.replace("\t", "    "), 12)]
+        row.scroll_to(x=row.max_scroll_x, animate=False, immediate=True)
+        await pilot.pause()
+        await pilot.pause()
+        assert hidden in app.screen._compositor.visible_widgets
+        assert [r.rstrip() for r in painted(app, hidden)] == expected[-4:]
 
 
 async def test_header_lines_paint_the_header_as_it_changes() -> None:

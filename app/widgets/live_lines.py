@@ -201,6 +201,23 @@ class LiveText(Widget):
         return strip
 
 
+def _on_line(strip: Strip, line: int) -> Strip:
+    """`strip`, rendered from one line alone, as rendered as line `line` of a larger text.
+
+    Textual marks each segment with its (column, line) offset in the text (for text
+    selection); a line rendered on its own says line 0.
+    """
+    if not line:
+        return strip
+    segments = []
+    for text, style, control in strip:
+        offset = style.meta.get("offset") if style is not None and style._meta else None
+        if offset is not None:
+            style = style + Style.from_meta({"offset": (offset[0], line)})  # type: ignore[operator]
+        segments.append(Segment(text, style, control))
+    return Strip(segments, strip.cell_length)
+
+
 class HeaderLines(Widget):
     """A header `Text` drawn as `Static` would draw it, repainting only the rows that changed.
 
@@ -218,21 +235,39 @@ class HeaderLines(Widget):
     def __init__(self, header: Text, *, classes: str | None = None) -> None:
         super().__init__(classes=classes)
         self._header = header
-        self._rows: list[Strip] = []
-        """The header's rows as drawn, rendered for `_rows_key`."""
+        self._rows: list[Strip] | None = None
+        """The header's rows as drawn (None: not rendered since the last `show`)."""
         self._rows_key: tuple[int, Style] | None = None
+        """The width and style `_rows` and `_line_rows` were rendered for."""
+        self._line_rows: dict[tuple[object, ...], list[Strip]] = {}
+        """The rows of each line of the header, by the line's text and spans."""
 
     def render(self) -> Text:
         return self._header
 
     def _rows_for(self, width: int) -> list[Strip]:
-        """The rows at `width` in the current style (rendered once per change)."""
+        """The rows at `width` in the current style; only lines not drawn before are rendered.
+
+        Rendering a `Text` through Textual costs far more than comparing it, and while a
+        sample streams only its counts line changes.
+        """
         style = self.visual_style
         key = (width, style.rich_style)
         if key != self._rows_key:
-            visual = visualize(self, self._header, markup=False)
-            self._rows = Visual.to_strips(self, visual, width, None, style)
-            self._rows_key = key
+            self._rows_key, self._rows, self._line_rows = key, None, {}
+        if self._rows is None:
+            rows: list[Strip] = []
+            line_rows: dict[tuple[object, ...], list[Strip]] = {}
+            for index, line in enumerate(self._header.split("\n", allow_blank=True)):
+                line_key = (index, line.plain, tuple(line.spans), line.style)
+                strips = self._line_rows.get(line_key)
+                if strips is None:
+                    visual = visualize(self, line, markup=False)
+                    strips = Visual.to_strips(self, visual, width, None, style)
+                    strips = [_on_line(strip, index) for strip in strips]
+                line_rows[line_key] = strips
+                rows.extend(strips)
+            self._rows, self._line_rows = rows, line_rows
         return self._rows
 
     def show(self, header: Text) -> None:
@@ -240,12 +275,12 @@ class HeaderLines(Widget):
         self._header = header
         width = self.size.width if self.is_mounted else 0
         if not width:
-            self._rows_key = None
+            self._rows = None
             self.refresh(layout=True)
             return
-        style = self.visual_style.rich_style
-        old = self._rows if self._rows_key == (width, style) else []
-        self._rows_key = None
+        drawn = self._rows_key == (width, self.visual_style.rich_style)
+        old = self._rows if drawn and self._rows is not None else []
+        self._rows = None
         rows = self._rows_for(width)
         if len(old) != len(rows):
             self.refresh(layout=True)

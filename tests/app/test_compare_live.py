@@ -41,7 +41,7 @@ def painted(app: App[None], widget: Widget) -> list[str]:
 
 
 class Holder(App[None]):
-    CSS = "LiveText { width: 12; height: 4; } HeaderLines { width: 38; }"
+    CSS = "LiveText { width: 12; height: 4; } HeaderLines, Static { width: 38; }"
 
     def __init__(self, *widgets: Widget) -> None:
         super().__init__()
@@ -166,6 +166,35 @@ async def test_header_lines_paint_the_header_as_it_changes() -> None:
         await pilot.pause()
         assert [r.rstrip() for r in painted(pilot.app, header)] == text.plain.split("\n")
         assert [line.plain for line in header.drawn] == text.plain.split("\n")
+
+
+async def test_header_lines_draw_exactly_what_a_static_draws() -> None:
+    node = ResponseNode(
+        response_id="r1",
+        parent_id="p",
+        sender="model",
+        message="Some words [b]here[/b]",
+        token_count=9,
+        model_name="a-model-with-a-rather-long-name-that-wraps",
+        sampling=SamplingInfo(temperature=0.8, max_tokens=70, seed=7),
+        mean_logprob=-0.25,
+        partial=True,
+    )
+    header = column_header(node, (3, 4), same=0.5)
+    lines, static = HeaderLines(header), Static(header, markup=False)
+    async with Holder(lines, static).run_test(size=(40, 30)) as pilot:
+        await pilot.pause()
+        strips = pilot.app.screen._compositor.render_strips()
+
+        def rows(widget: Widget) -> list[list[tuple[str, object]]]:
+            region = widget.region
+            return [
+                [(seg.text, seg.style) for seg in strips[y].crop(region.x, region.right)]
+                for y in range(region.y, region.bottom)
+            ]
+
+        assert lines.region.height == static.region.height > len(header.plain.split("\n"))
+        assert rows(lines) == rows(static)
 
 
 async def test_streaming_column_header_counts_words_and_tokens_as_drawn() -> None:

@@ -28,7 +28,7 @@ from textual.widgets import Static
 
 from grove_explorer.app.diffing import DiffKind, WordCounter, word_spans, words
 from grove_explorer.app.safe_text import StreamCleaner, clean
-from grove_explorer.app.widgets.live_lines import HeaderLines, LiveText
+from grove_explorer.app.widgets.live_lines import HeaderLines, LiveText, RenderedOnce
 from grove_explorer.app.widgets.message_view import body_renderable
 from grove_explorer.client.finish import reply_marker
 from grove_explorer.client.models import ResponseNode
@@ -237,7 +237,9 @@ class SampleColumn(Vertical):
         """The header as drawn."""
         self._header = HeaderLines(self.header, classes="sample-header")
         self._finished: RenderableType | None = None if self.streaming else self._finished_body()
-        self._body = Static(self._finished or "", markup=False, classes="sample-body")
+        self._body = Static("", markup=False, classes="sample-body")
+        if self._finished is not None:
+            self._set_body(self._finished)
         self._live_view = LiveText(self._streamed[0], classes="sample-live")
         """Draws the text while streaming (the body Static is hidden until `complete`)."""
         self._body.display = not self.streaming
@@ -303,7 +305,10 @@ class SampleColumn(Vertical):
 
     def _set_body(self, renderable: RenderableType) -> None:
         self._finished = renderable
-        self._body.update(renderable)
+        if isinstance(renderable, Text):
+            self._body.update(renderable)
+        else:  # Markdown: rendered once for its height and its lines
+            self._body.update(RenderedOnce(self._body, renderable))
 
     def refresh_header(self) -> None:
         """Redraws the header's changed lines (no layout while their heights stay)."""

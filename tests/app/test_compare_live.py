@@ -19,7 +19,12 @@ from textual.widgets import Static
 from grove_explorer.app.diffing import WordCounter, words
 from grove_explorer.app.grove_app import GroveApp
 from grove_explorer.app.screens.compare import CompareScreen
-from grove_explorer.app.widgets.live_lines import HeaderLines, LiveText, wrap_paragraphs
+from grove_explorer.app.widgets.live_lines import (
+    HeaderLines,
+    LiveText,
+    RenderedOnce,
+    wrap_paragraphs,
+)
 from grove_explorer.app.widgets.sample_column import SampleColumn, column_header
 from grove_explorer.client.models import ResponseNode, SamplingInfo
 from grove_explorer.server.runtime import GroveServer
@@ -195,6 +200,30 @@ async def test_header_lines_draw_exactly_what_a_static_draws() -> None:
 
         assert lines.region.height == static.region.height > len(header.plain.split("\n"))
         assert rows(lines) == rows(static)
+
+
+async def test_a_finished_body_draws_its_markdown_as_a_static_would() -> None:
+    from rich.markdown import Markdown
+
+    source = (
+        "# Trees\n\nSome *words* and `code`, a list:\n\n- one\n- two and a long item "
+        "that has to wrap\n\n```python\nprint('x')\n```\n\n> quoted text"
+    )
+    plain, cached = Static(Markdown(source, hyperlinks=False)), Static()
+    cached.update(RenderedOnce(cached, Markdown(source, hyperlinks=False)))
+    async with Holder(plain, cached).run_test(size=(40, 60)) as pilot:
+        await pilot.pause()
+        strips = pilot.app.screen._compositor.render_strips()
+
+        def rows(widget: Widget) -> list[list[tuple[str, object]]]:
+            region = widget.region
+            return [
+                [(seg.text, seg.style) for seg in strips[y].crop(region.x, region.right)]
+                for y in range(region.y, region.bottom)
+            ]
+
+        assert cached.region.height == plain.region.height > 8
+        assert rows(cached) == rows(plain)
 
 
 async def test_streaming_column_header_counts_words_and_tokens_as_drawn() -> None:

@@ -18,7 +18,7 @@ from textual.app import ComposeResult
 from textual.containers import ScrollableContainer
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Footer, Header
 
 from grove_explorer.app import events
 from grove_explorer.app.diffing import common_prefix_words, similarity, word_diff, words
@@ -26,6 +26,7 @@ from grove_explorer.app.errors import describe_error, error_title
 from grove_explorer.app.events import connect_service
 from grove_explorer.app.safe_text import clean, first_line
 from grove_explorer.app.screens.compare.sampling_form import describe_sampling
+from grove_explorer.app.widgets.live_lines import HeaderLines
 from grove_explorer.app.widgets.sample_column import MARKER, SampleColumn
 from grove_explorer.app.workers import run_service_call
 from grove_explorer.client.events import StreamFailed
@@ -129,7 +130,7 @@ class CompareCore(Screen[str | None]):
         yield Header(show_clock=False)
         with SampleRow(id="columns"):
             yield from (self._columns[rid] for rid in self._order)
-        yield Static(id="compare-status", markup=False)
+        yield HeaderLines(Text(), id="compare-status")
         yield Footer()
 
     @property
@@ -545,7 +546,7 @@ class CompareCore(Screen[str | None]):
         status.append(f" · [count] R samples {n}{model}: {describe_sampling(self.sampling)}")
         if self.count_prefix:
             status.append(f" · count {self.count_prefix}_", style="bold reverse")
-        self.query_one("#compare-status", Static).update(status)
+        self.query_one("#compare-status", HeaderLines).show(status)
 
     def _requested_count(self) -> int:
         return int(self.count_prefix) if self.count_prefix else DEFAULT_SAMPLES

@@ -51,14 +51,18 @@ def repaint(widget: Widget, *regions: Region) -> None:
     frame while text streams into it. When the widget comes into view its stale lines are
     rendered afresh, as any widget's are.
     """
-    try:
-        shown = widget in widget.screen._compositor.visible_widgets
-    except NoScreen:
-        shown = False
-    if shown or not widget.is_mounted:
+    if on_screen(widget) or not widget.is_mounted:
         widget.refresh(*regions)
     else:
         widget._set_dirty()
+
+
+def on_screen(widget: Widget) -> bool:
+    """True when the last frame showed `widget` (Textual's own test, as in `can_view_partial`)."""
+    try:
+        return widget in widget.screen._compositor.visible_widgets
+    except NoScreen:
+        return False
 
 
 def wrap_paragraphs(text: str, width: int) -> list[str]:
@@ -318,6 +322,11 @@ class HeaderLines(Widget):
             self._header, self._rows = header, None
             self.refresh(layout=True)
             return
+        if not on_screen(self) and self._same_height(header, width):
+            # Out of view: drawn (from the new header) when it comes back into view.
+            self._header, self._rows = header, None
+            self._set_dirty()
+            return
         old = self._rows_for(width)  # as drawn (rendered now if it never was at this width)
         self._header, self._rows = header, None
         rows = self._rows_for(width)
@@ -334,6 +343,15 @@ class HeaderLines(Widget):
         if y < len(rows):
             return rows[y]
         return Strip.blank(width, self.visual_style.rich_style)
+
+    def _same_height(self, header: Text, width: int) -> bool:
+        """True when `header` certainly takes as many rows as the one drawn.
+
+        As many lines, each fitting the width (one row each): no layout is needed.
+        """
+        old = self._header.plain.split("\n")
+        new = header.plain.split("\n")
+        return len(old) == len(new) and all(cell_len(line) <= width for line in old + new)
 
     @property
     def content(self) -> Text:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 
+from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.containers import HorizontalScroll, Vertical
 from textual.geometry import Region
@@ -97,7 +98,7 @@ async def test_live_text_repaints_only_changed_rows_until_the_tail_moves() -> No
 
 
 class Row(App[None]):
-    CSS = "LiveText { width: 12; height: 4; }"
+    CSS = "LiveText, HeaderLines { width: 12; } LiveText { height: 4; }"
 
     def __init__(self, *widgets: Widget) -> None:
         super().__init__()
@@ -132,6 +133,27 @@ async def test_a_live_text_scrolled_out_of_view_is_painted_when_it_comes_back() 
         await pilot.pause()
         assert hidden in app.screen._compositor.visible_widgets
         assert [r.rstrip() for r in painted(app, hidden)] == expected[-4:]
+
+
+async def test_a_header_scrolled_out_of_view_is_painted_when_it_comes_back() -> None:
+    headers = [HeaderLines(Text(f"column {i}\n0 words")) for i in range(3)]
+    async with Row(*headers).run_test(size=(20, 8)) as pilot:
+        await pilot.pause()
+        app = pilot.app
+        row = app.query_one(HorizontalScroll)
+        hidden = headers[2]
+        for x in (row.max_scroll_x, 0):  # painted once, then scrolled out of view
+            row.scroll_to(x=x, animate=False, immediate=True)
+            await pilot.pause()
+            await pilot.pause()
+        assert hidden not in app.screen._compositor.visible_widgets
+        for count in range(1, 12):
+            hidden.show(Text(f"column 2\n{count} words"))
+            await pilot.pause()
+        row.scroll_to(x=row.max_scroll_x, animate=False, immediate=True)
+        await pilot.pause()
+        await pilot.pause()
+        assert [r.rstrip() for r in painted(app, hidden)] == ["column 2", "11 words"]
 
 
 async def test_header_lines_paint_the_header_as_it_changes() -> None:

@@ -669,7 +669,7 @@ async def run_stream(prior: int, rate: int, reply: str, seed: int) -> StreamResu
         note = ""
         live = thread.live_reply
         if done_at is None:
-            reached = live is not None and live.markdown.source.rstrip().endswith(last_word)
+            reached = live is not None and live.source.rstrip().endswith(last_word)
             note = "last word never painted" + ("" if reached else " (nor in the widget)")
         try:
             await asyncio.wait_for(

@@ -215,6 +215,26 @@ def legend_text() -> Text:
     return legend
 
 
+def render_strips(
+    widget: Widget, renderable: RenderableType, width: int, style: Style
+) -> list[Strip]:
+    """`renderable` as `widget` draws it at `width` in `style`: one `Strip` per line.
+
+    Made exactly as Textual's `RichVisual.render_strips` makes the lines of a `Static`
+    (the widget's `post_render`, the app's console), so a message drawn in pieces (the
+    reply being streamed, `LiveMarkdown`) looks the same as drawn whole (`MessageView`).
+    """
+    app = widget.app
+    options = app.console_options.update(highlight=False, width=width)
+    segments = app.console.render(widget.post_render(renderable, style.rich_style), options)
+    return [
+        Strip(line)
+        for line in Segment.split_and_crop_lines(
+            segments, width, include_new_lines=False, pad=False
+        )
+    ]
+
+
 class _LinesOnce(RichVisual):
     """A `RichVisual` that renders its lines once per (width, style) and reuses them.
 
@@ -256,17 +276,7 @@ class _LinesOnce(RichVisual):
         key = (width, style)
         strips = self._lines_by_key.get(key)
         if strips is None:
-            app = self._widget.app
-            console = app.console
-            options = app.console_options.update(highlight=False, width=width)
-            renderable = self._widget.post_render(self.source, style.rich_style)
-            segments = console.render(renderable, options)
-            strips = [
-                Strip(line)
-                for line in Segment.split_and_crop_lines(
-                    segments, width, include_new_lines=False, pad=False
-                )
-            ]
+            strips = render_strips(self._widget, self.source, width, style)
             if len(self._lines_by_key) >= self.LIMIT:
                 self._lines_by_key.clear()
             self._lines_by_key[key] = strips

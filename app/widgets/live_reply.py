@@ -12,10 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Generator
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
-from markdown_it import MarkdownIt
+from markdown_it.token import Token
 from rich.markdown import Markdown as RichMarkdown
 from rich.markdown import UnknownElement
 from rich.text import Text
@@ -28,6 +27,7 @@ from textual.worker import Worker
 from grove_explorer.app.safe_text import StreamCleaner
 from grove_explorer.app.widgets.message_view import (
     header_text,
+    markdown_parser,
     markdown_renderable,
     render_strips,
 )
@@ -39,14 +39,22 @@ def finished_length(source: str, least: int = 2) -> int:
 
     That prefix is finished: CommonMark decides block structure line by line, and what
     text still to come can change is the open, last, block (Textual's `Markdown.append`
-    makes the same split). Found with a "gfm-like" markdown-it parser, which counts lines
-    by newline characters only. Returns 0 when `source` has fewer than `least` (at least
-    two) blocks.
+    makes the same split). Found with the parser that draws the text (Rich's), which
+    counts lines by newline characters only. Returns 0 when `source` has fewer than
+    `least` (at least two) blocks.
     """
+    return _cut(markdown_parser().parse(source), source, 0, least)
+
+
+def _cut(tokens: list[Token], source: str, skip_lines: int, least: int = 2) -> int:
+    """`finished_length` of `source` from its tokens, parsed after `skip_lines` lines."""
     starts = [
-        token.map[0]
-        for token in _block_parser().parse(source)
-        if token.level == 0 and token.nesting >= 0 and token.map is not None
+        token.map[0] - skip_lines
+        for token in tokens
+        if token.level == 0
+        and token.nesting >= 0
+        and token.map is not None
+        and token.map[0] >= skip_lines
     ]
     if len(starts) < max(least, 2):
         return 0
@@ -54,12 +62,6 @@ def finished_length(source: str, least: int = 2) -> int:
     for _ in range(starts[-1]):
         offset = source.index("\n", offset) + 1
     return offset
-
-
-@lru_cache(maxsize=1)
-def _block_parser() -> MarkdownIt:
-    """The "gfm-like" parser, built once (construction costs about as much as a parse)."""
-    return MarkdownIt("gfm-like")
 
 
 def gap_after(markdown: RichMarkdown) -> bool:
@@ -113,6 +115,10 @@ class _Block:
         """The state a next block follows."""
         return gap_after(self.markdown)
 
+    def finished_length(self) -> int:
+        """`finished_length(self.text)`, from the tokens parsed already."""
+        return _cut(self.markdown.parsed, self.text, self.prefix.count("\n"))
+
     def render(self, widget: Widget, width: int, style: Style) -> list[Strip]:
         """The text's lines at `width` (the prefix's lines dropped)."""
         lines = render_strips(widget, self.markdown, width, style)
@@ -143,15 +149,15 @@ class LiveMarkdown(Widget):
     whole screen when one changes height. Here the widget is one line-API widget:
 
     * `write` is synchronous and O(1): it queues the (already cleaned) fragment and asks
-      for one update on the next turn of the message loop, so the fragments of a burst
-      cost one update.
+      for a layout (once until it happens). Queued text is taken in when the layout
+      measures the widget: one update per frame, however many fragments arrived.
     * An update parses the open text only (`finished_length`): the blocks before its last
       one are final, rendered once into lines (as `MessageView` renders a finished
       message: a static `rich.markdown.Markdown`, `render_strips`) and kept; the last
       block is rendered again. The cost of an update depends on the open block, not on
       the length of the reply.
-    * Only lines that changed are repainted; a layout is asked for only when the number
-      of lines changed (the thread's other messages are not re-laid out otherwise).
+    * Only lines from the open block down are repainted, also when the height changed
+      (Textual would repaint them all, `_size_updated`).
 
     The text is drawn as the finished message will be: the same renderer, the same
     blank lines between blocks (`gap_after`). Text is never parsed as markup and links
@@ -181,13 +187,16 @@ class LiveMarkdown(Widget):
         self._tail = _Block("", None)
         """The open text: its last block (and text not yet split off)."""
         self._pending: list[str] = [initial] if initial else []
-        self._update_queued = False
+        self._layout_asked = False
         self._finished = False
         self._key: tuple[int, Style] | None = None
         """(width, style) the lines below were rendered at; None: not rendered yet."""
         self._head_lines: list[Strip] = []
         """The header's lines and every finished block's."""
         self._tail_lines: list[Strip] = []
+        self._own_resize = False
+        """A layout was asked for new text (which marked the lines it may change)."""
+        self._keep_lines = False
 
     # -- text ----------------------------------------------------------------------------
 
@@ -221,34 +230,58 @@ class LiveMarkdown(Widget):
         self.refresh(layout=True)
 
     def write(self, fragment: str) -> None:
-        """Queues cleaned text; it is drawn on the next update. Synchronous and cheap."""
+        """Queues cleaned text; it is drawn at the next layout. Synchronous and cheap."""
         if self._finished or not fragment:
             return
         self._pending.append(fragment)
-        if not self._update_queued and self.is_mounted:
-            self._update_queued = True
-            self.call_later(self._update)
+        if not self._layout_asked and self.is_mounted:
+            self._ask_layout()
 
     def flush(self) -> None:
-        """Draws every fragment written so far now (instead of on the next update)."""
-        self._update()
+        """Takes in every fragment written so far now (instead of at the next layout)."""
+        if not self._pending:
+            return
+        first = len(self._head_lines)
+        self._take_pending()
+        if self.is_mounted:
+            self._ask_layout(first)
 
     async def finish(self) -> None:
         """Draws what was written and ignores any later `write` (the stream ended)."""
-        self._update()
+        self.flush()
         self._finished = True
 
     def on_mount(self) -> None:
         """Draws text written before the widget was mounted."""
-        if self._pending and not self._update_queued:
-            self._update_queued = True
-            self.call_later(self._update)
+        if self._pending:
+            self._ask_layout()
 
     # -- updating ------------------------------------------------------------------------
+
+    def _ask_layout(self, first: int | None = None) -> None:
+        """Asks for a layout, in which queued text is taken in, and a repaint from `first`.
+
+        Text only changes the open block and adds lines: every line from the start of
+        the open block (`first`, by default) down may change, none above it. The layout
+        is asked for once per frame however many fragments arrive: queued text is taken
+        in when Textual measures the widget's height (`get_content_height`), so the open
+        block is parsed and rendered once per frame.
+        """
+        self._layout_asked = True
+        self._own_resize = True
+        head = len(self._head_lines) if first is None else first
+        width, height = self.size
+        self.refresh(Region(0, head, max(width, 1), max(height - head, 0)), layout=True)
 
     def _state(self) -> bool | None:
         """What the open text follows (see `_Block`): None at the start."""
         return self._blocks[-1].gap if self._blocks else None
+
+    def _take_pending(self) -> None:
+        """Takes queued text in, rendering the lines that changed if the width is known."""
+        self._apply_pending()
+        if self._key is not None:
+            self._render_tail(*self._key)
 
     def _apply_pending(self) -> None:
         """Moves queued text into the finished blocks and the open text.
@@ -263,44 +296,46 @@ class LiveMarkdown(Widget):
         self._pending.clear()
         old = self._tail.text
         line_so_far = old[old.rfind("\n") + 1 :]
-        tail = old + text
+        state = self._state()
+        tail = _Block(old + text, state)
         may_start = "\n" in text or not line_so_far.strip()
-        cut = finished_length(tail) if may_start and "\n" in tail else 0
+        cut = tail.finished_length() if may_start and "\n" in tail.text else 0
         if cut:
-            block = _Block(tail[:cut], self._state())
+            block = _Block(tail.text[:cut], state)
             if self._key is not None:
                 self._head_lines.extend(block.render(self, *self._key))
             self._blocks.append(block)
-        self._tail = _Block(tail[cut:], self._state())
+            tail = _Block(tail.text[cut:], block.gap)
+        self._tail = tail
 
-    def _update(self) -> None:
-        """Draws queued text: repaints the lines that changed, lays out if their number did."""
-        self._update_queued = False
-        if not self._pending:
-            return
-        key = self._key
-        if key is None:
-            self._apply_pending()
-            if self.is_mounted:
-                self.refresh(layout=True)
-            return
-        old_head, old_tail = len(self._head_lines), self._tail_lines
-        old_total = old_head + len(old_tail)
-        self._apply_pending()
-        self._render_tail(*key)
-        total = self.line_count
-        first = old_head
-        if len(self._head_lines) == old_head:
-            # Only the open text changed: its unchanged leading lines need no repaint.
-            for before, after in zip(old_tail, self._tail_lines, strict=False):
-                if before.text != after.text or list(before) != list(after):
-                    break
-                first += 1
-        changed = Region(0, first, key[0], max(total, old_total) - first)
-        if total != old_total:
-            self.refresh(changed, layout=True)
-        elif changed.height:
-            self.refresh(changed)
+    def _size_updated(
+        self, size: Size, virtual_size: Size, container_size: Size, layout: bool = True
+    ) -> bool:
+        """Keeps the painted lines an update did not change when only the height changed.
+
+        Textual repaints every line of a widget whose size changed. When the height
+        changed because text was taken in, `_ask_layout` marked the lines it may have
+        changed, and the others (above them) look the same: only those are painted
+        again, not every visible line of the reply at each frame.
+        Kept only when nothing is drawn below the lines (no bottom border or padding).
+        """
+        styles = self.styles
+        self._keep_lines = (
+            self._own_resize
+            and size.width == self._size.width
+            and styles.border_bottom[0] in ("", "none", "hidden")
+            and styles.padding.bottom == 0
+        )
+        self._own_resize = False
+        try:
+            return super()._size_updated(size, virtual_size, container_size, layout)
+        finally:
+            self._keep_lines = False
+
+    def _set_dirty(self, *regions: Region) -> None:
+        """Everything, except the lines an update left unchanged (see `_size_updated`)."""
+        if regions or not self._keep_lines:
+            super()._set_dirty(*regions)
 
     # -- lines ---------------------------------------------------------------------------
 
@@ -327,10 +362,12 @@ class LiveMarkdown(Widget):
             self._render_all(*key)
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
-        """The number of lines at `width`."""
+        """The number of lines at `width`, queued text taken in (see `_ask_layout`)."""
         if width <= 0:
             return 0
+        self._layout_asked = False
         self._ensure(width)
+        self._take_pending()
         return self.line_count
 
     def render_line(self, y: int) -> Strip:

@@ -183,3 +183,19 @@ async def test_the_reply_looks_the_same_streaming_and_finished() -> None:
         finished = screen_lines(app)[top + 1 : top + height - 1]
         assert streaming == finished
         assert "streaming…" not in screen_text(app)
+
+
+def test_markdown_renderable_draws_as_rich_markdown_does() -> None:
+    """Messages are parsed by one shared parser: drawn exactly as Rich's own Markdown."""
+    from rich.console import Console
+    from rich.markdown import Markdown as RichMarkdown
+
+    from grove_explorer.app.widgets.message_view import markdown_renderable
+
+    text = REPLY + "\n\n| a | b |\n|---|---|\n| ~~c~~ | [d](http://e.test/) |\n\n> quote *em*"
+    drawings = []
+    for renderable in (markdown_renderable(text), RichMarkdown(text, hyperlinks=False)):
+        console = Console(width=70, record=True, force_terminal=True, color_system="truecolor")
+        console.print(renderable)
+        drawings.append(console.export_text(styles=True))
+    assert drawings[0] == drawings[1]

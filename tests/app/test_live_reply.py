@@ -9,6 +9,7 @@ drawn while streaming as it is once finished.
 from __future__ import annotations
 
 from textual.app import App, ComposeResult
+from textual.pilot import Pilot
 
 from grove_explorer.app.safe_text import clean
 from grove_explorer.app.widgets.thread_view import LiveReply, ThreadView
@@ -43,8 +44,12 @@ IN_ORDER = [
 
 
 def node(
-    response_id: str, parent_id: str | None, sender: str = "model", message: str = "", **extra
-) -> ResponseNode:  # noqa: E501
+    response_id: str,
+    parent_id: str | None,
+    sender: str = "model",
+    message: str = "",
+    **extra: object,
+) -> ResponseNode:
     return ResponseNode(
         response_id=response_id, parent_id=parent_id, sender=sender, message=message, **extra
     )
@@ -86,7 +91,9 @@ def assert_in_order(text: str, words: list[str]) -> None:
         position = found + len(word)
 
 
-async def stream(app: ThreadApp, pilot, reply: str, *, size: int, pause_every: int = 1) -> None:  # type: ignore[no-untyped-def]
+async def stream(
+    app: ThreadApp, pilot: Pilot[None], reply: str, *, size: int, pause_every: int = 1
+) -> None:
     view = app.query_one(ThreadView)
     for k, piece in enumerate(fragments(reply, size)):
         view.append_tokens(piece)

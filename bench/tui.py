@@ -577,6 +577,9 @@ class StreamResult:
     frame_gaps: list[float]
     calls: list[float]
     work: list[float]
+    work_cpu: list[float]
+    """CPU time of the process's main thread from one append to the next (the loop's
+    work without the time other processes took the core: a figure for a busy machine)."""
     frame_work: list[float]
     frame_work_quarters: tuple[float, float]
     """Median frame work in the first and in the last quarter of the stream."""
@@ -646,9 +649,11 @@ async def run_stream(prior: int, rate: int, reply: str, seed: int) -> StreamResu
         meter = LoopMeter(app.probe)
         metered = meter.install(asyncio.get_running_loop())
         busy_marks: list[float] = []
+        cpu_marks: list[float] = []
 
         def append(text: str, total: int) -> None:
             busy_marks.append(meter.busy())
+            cpu_marks.append(time.thread_time())
             thread.append_tokens(text)
             tree.set_streaming(placeholder.response_id, total)
 
@@ -660,6 +665,7 @@ async def run_stream(prior: int, rate: int, reply: str, seed: int) -> StreamResu
             watch = app.probe.watch({"thread": last_word})
             done_at = await painted(app, watch, PAINT_TIMEOUT_S + len(tokens) / rate)
             busy_end = meter.busy()
+            cpu_end = time.thread_time()
         meter.uninstall()
         end = done_at if done_at is not None else perf()
         frames = [t for t in app.probe.frames[frames_before:] if t <= end]
@@ -693,6 +699,7 @@ async def run_stream(prior: int, rate: int, reply: str, seed: int) -> StreamResu
         frame_gaps=gaps,
         calls=calls,
         work=work,
+        work_cpu=[b - a for a, b in itertools.pairwise([*cpu_marks, cpu_end])],
         frame_work=[d for _, d in frame_work],
         frame_work_quarters=(median(first_quarter), median(last_quarter)),
         stalls=stalls,
@@ -868,11 +875,13 @@ def print_streams(results: list[StreamResult]) -> None:
     header = (
         f"{'prior':>5} {'tok/s':>6} {'calls':>5} {'ideal s':>7} {'done s':>6} {'lag ms':>6} "
         f"{'ratio':>5} | {'frame gap':>13} | {'append()':>8} | {'work/append':>13} | "
-        f"{'frame work':>13} | {'frame work':>11} | {'max':>5} | {'GC pause':>12}"
+        f"{'cpu/append':>13} | {'frame work':>13} | {'frame work':>11} | {'max':>5} | "
+        f"{'GC pause':>12}"
     )
     sub = (
         f"{'':>5} {'':>6} {'':>5} {'':>7} {'':>6} {'':>6} {'':>5} | {'p50/p95':>13} | "
-        f"{'p95':>8} | {'p50/p95':>13} | {'p50/p95':>13} | {'1st→4th qtr':>11} | "
+        f"{'p95':>8} | {'p50/p95':>13} | {'p50/p95':>13} | {'p50/p95':>13} | "
+        f"{'1st→4th qtr':>11} | "
         f"{'stall':>5} | {'ms (full n)':>12}"
     )
     print(header)
@@ -887,6 +896,7 @@ def print_streams(results: list[StreamResult]) -> None:
             f"{r.prior:>5} {r.rate:>6,} {r.batches:>5} {r.ideal:>7.3f} {done:>6} {lag:>6} "
             f"{ratio:>5} | {ms(median(r.frame_gaps)):>6}/{ms(p95(r.frame_gaps)):<6} | "
             f"{ms(p95(r.calls), 2):>8} | {ms(median(r.work)):>6}/{ms(p95(r.work)):<6} | "
+            f"{ms(median(r.work_cpu)):>6}/{ms(p95(r.work_cpu)):<6} | "
             f"{ms(median(r.frame_work)):>6}/{ms(p95(r.frame_work)):<6} | "
             f"{ms(r.frame_work_quarters[0], 0):>4}→{ms(r.frame_work_quarters[1], 0):<6} | "
             f"{ms(max(r.stalls, default=float('nan')), 0):>5} | "
@@ -898,7 +908,9 @@ def print_streams(results: list[StreamResult]) -> None:
         "  frame that shows the last word; append() = the synchronous call; work/append = "
         "event-loop busy time from\n"
         "  one append to the next (feeder, Markdown parse and block widgets, layout, "
-        "paint); frame work = one screen\n"
+        "paint); cpu/append = the\n"
+        "  main thread's CPU time in the same spans (without the time other processes "
+        "took the core); frame work = one screen\n"
         "  update (layout, compositing, output); max stall = longest loop stretch "
         "without returning to the selector;\n"
         "  GC pause = cyclic garbage collector during the stream (n = full collections). "

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Generator
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from markdown_it.token import Token
@@ -98,32 +99,66 @@ class _Block:
     text: str
     after_gap: bool | None
     """The state the text follows: True after a gap-making block, None at the start."""
+    parsed: list[Token] | None = None
+    """Tokens of the prefix and the text, when parsed already (see `split`)."""
     markdown: RichMarkdown = field(init=False)
 
     @property
     def prefix(self) -> str:
         """What the text is parsed after."""
-        if self.after_gap is None:
-            return ""
-        return GAP_PREFIX if self.after_gap else NO_GAP_PREFIX
+        return _prefix(self.after_gap)
 
     def __post_init__(self) -> None:
-        self.markdown = markdown_renderable(self.prefix + self.text)
+        self.markdown = markdown_renderable(self.prefix + self.text, self.parsed)
+        self.parsed = None
 
     @property
     def gap(self) -> bool:
         """The state a next block follows."""
         return gap_after(self.markdown)
 
-    def finished_length(self) -> int:
-        """`finished_length(self.text)`, from the tokens parsed already."""
-        return _cut(self.markdown.parsed, self.text, self.prefix.count("\n"))
+    def split(self) -> tuple[_Block, _Block] | None:
+        """The finished blocks and the open one, when the text holds more than one block.
+
+        From the tokens parsed already: block structure before the last top-level block
+        is final, so the tokens before it are those of the finished text parsed alone
+        (after the same prefix), and those from it on, after the tokens of the prefix
+        its state calls for, draw the open block as it would be drawn parsed alone.
+        """
+        parsed = self.markdown.parsed
+        skip = self.prefix.count("\n")
+        cut = _cut(parsed, self.text, skip)
+        if not cut:
+            return None
+        line = skip + self.text.count("\n", 0, cut)
+        index = next(
+            i
+            for i, token in enumerate(parsed)
+            if token.level == 0 and token.map is not None and token.map[0] >= line
+        )
+        done = _Block(self.text[:cut], self.after_gap, parsed[:index])
+        gap = done.gap
+        rest = _Block(self.text[cut:], gap, _prefix_tokens(_prefix(gap)) + parsed[index:])
+        return done, rest
 
     def render(self, widget: Widget, width: int, style: Style) -> list[Strip]:
         """The text's lines at `width` (the prefix's lines dropped)."""
         lines = render_strips(widget, self.markdown, width, style)
         prefix = self.prefix
         return lines[_prefix_height(widget, prefix, width, style) :] if prefix else lines
+
+
+def _prefix(after_gap: bool | None) -> str:
+    """What a text that follows a block in state `after_gap` is parsed after."""
+    if after_gap is None:
+        return ""
+    return GAP_PREFIX if after_gap else NO_GAP_PREFIX
+
+
+@lru_cache(maxsize=4)
+def _prefix_tokens(prefix: str) -> list[Token]:
+    """The tokens of a prefix (parsed once)."""
+    return markdown_parser().parse(prefix) if prefix else []
 
 
 def _prefix_height(widget: Widget, prefix: str, width: int, style: Style) -> int:
@@ -296,16 +331,14 @@ class LiveMarkdown(Widget):
         self._pending.clear()
         old = self._tail.text
         line_so_far = old[old.rfind("\n") + 1 :]
-        state = self._state()
-        tail = _Block(old + text, state)
+        tail = _Block(old + text, self._state())
         may_start = "\n" in text or not line_so_far.strip()
-        cut = tail.finished_length() if may_start and "\n" in tail.text else 0
-        if cut:
-            block = _Block(tail.text[:cut], state)
+        split = tail.split() if may_start and "\n" in tail.text else None
+        if split is not None:
+            block, tail = split
             if self._key is not None:
                 self._head_lines.extend(block.render(self, *self._key))
             self._blocks.append(block)
-            tail = _Block(tail.text[cut:], block.gap)
         self._tail = tail
 
     def _size_updated(

@@ -24,6 +24,7 @@ from functools import lru_cache
 from typing import cast
 
 from markdown_it import MarkdownIt
+from markdown_it.token import Token
 from rich.console import Group, RenderableType
 from rich.markdown import Markdown as RichMarkdown
 from rich.protocol import is_renderable
@@ -111,13 +112,14 @@ def body_renderable(node: ResponseNode) -> RenderableType:
     return markdown_renderable(text)
 
 
-def markdown_renderable(text: str) -> RichMarkdown:
+def markdown_renderable(text: str, parsed: list[Token] | None = None) -> RichMarkdown:
     """Model text as a static Rich `Markdown`; `text` must already be `clean()`ed.
 
     Shared by finished messages and the reply being streamed, so both look the same.
+    `parsed`: the tokens of `text` when parsed already (`markdown_parser`).
     `hyperlinks=False`: see `body_renderable`.
     """
-    return _SharedParserMarkdown(text)
+    return _SharedParserMarkdown(text, parsed)
 
 
 @lru_cache(maxsize=1)
@@ -135,10 +137,10 @@ class _SharedParserMarkdown(RichMarkdown):
     constructor sets (a test compares the drawings).
     """
 
-    def __init__(self, markup: str) -> None:
+    def __init__(self, markup: str, parsed: list[Token] | None = None) -> None:
         # Rich's constructor is skipped on purpose: it would build a parser.
         self.markup = markup
-        self.parsed = markdown_parser().parse(markup)
+        self.parsed = markdown_parser().parse(markup) if parsed is None else parsed
         self.code_theme = "monokai"
         self.justify = None
         self.style = "none"

@@ -26,10 +26,12 @@ path, print time to first paint and median sibling switch"):
   time = tokens / rate; done = until the frame that shows the reply's last word. Per
   append: the synchronous `append_tokens` call, and the *work* it causes: event-loop busy
   time (wall time minus time blocked in the selector) from that append to the next, which
-  covers the feeder, the Markdown parse and block updates, layout and painting. Also the
-  time between frames, the work per frame (Screen update: layout, compositing, output) and
-  how it grows from the first to the last quarter of the reply, the longest stretch the
-  loop was busy without returning to the selector, and the garbage collector's pauses
+  covers the live reply's update (parsing and rendering its open block), layout and
+  painting; and the main thread's CPU time over the same spans (`cpu/append`: what the
+  loop did without the time other processes took the core). Also the time between
+  frames, the work per frame (Screen update: layout, compositing, output) and how it
+  grows from the first to the last quarter of the reply, the longest stretch the loop was
+  busy without returning to the selector, and the garbage collector's pauses
   (`gc.callbacks`). The runs at 0 and 200 earlier messages show whether the cost depends on
   the thread's length.
 - (b) A 10,000-response random forest (each message gets 1-5 replies, breadth first, fixed
@@ -907,7 +909,7 @@ def print_streams(results: list[StreamResult]) -> None:
         "batch); done = until the\n"
         "  frame that shows the last word; append() = the synchronous call; work/append = "
         "event-loop busy time from\n"
-        "  one append to the next (feeder, Markdown parse and block widgets, layout, "
+        "  one append to the next (live reply update, layout, "
         "paint); cpu/append = the\n"
         "  main thread's CPU time in the same spans (without the time other processes "
         "took the core); frame work = one screen\n"

@@ -406,6 +406,8 @@ class LiveMarkdown(Widget):
     def render_line(self, y: int) -> Strip:
         """Line `y`: header and finished blocks, then the open text."""
         width = self.size.width
+        if width <= 0:
+            return Strip.blank(0)
         self._ensure(width)
         head = self._head_lines
         if y < len(head):

@@ -228,6 +228,7 @@ class LiveMarkdown(Widget):
         """(width, style) the lines below were rendered at; None: not rendered yet."""
         self._head_lines: list[Strip] = []
         """The header's lines and every finished block's."""
+        self._header_height = 0
         self._tail_lines: list[Strip] = []
         self._own_resize = False
         """A layout was asked for new text (which marked the lines it may change)."""
@@ -257,6 +258,13 @@ class LiveMarkdown(Widget):
     def line_count(self) -> int:
         """The lines drawn (header included) at the current width."""
         return len(self._head_lines) + len(self._tail_lines)
+
+    def drawn_body(self) -> tuple[int, Style, list[Strip]] | None:
+        """(width, style, lines) of all the text written, header excluded, if drawn."""
+        if self._pending or self._key is None:
+            return None
+        width, style = self._key
+        return width, style, self._head_lines[self._header_height :] + self._tail_lines
 
     def set_header(self, header: Text | None) -> None:
         """Draws another header line (or none)."""
@@ -383,6 +391,7 @@ class LiveMarkdown(Widget):
         self._key = (width, style)
         header = self._header
         lines = render_strips(self, header, width, style) if header is not None else []
+        self._header_height = len(lines)
         for block in self._blocks:
             lines.extend(block.render(self, width, style))
         self._head_lines = lines

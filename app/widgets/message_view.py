@@ -399,6 +399,28 @@ def _drawn(node: ResponseNode, sibling: tuple[int, int]) -> _Drawn:
     return drawn
 
 
+def prime_drawing(
+    node: ResponseNode,
+    sibling: tuple[int, int],
+    widget: Widget,
+    width: int,
+    style: Style,
+    body_lines: list[Strip],
+) -> None:
+    """Gives the drawing of `node` the lines of its body drawn already, at `width`.
+
+    A streamed reply's widget has drawn the body exactly as a `MessageView` draws it
+    (`render_strips` of the same Markdown, block by block): the finished message that
+    replaces it renders only its header instead of the whole reply again (tens of
+    milliseconds for a long one, in the frame the stream ends). `widget` renders the
+    header (any widget of the same style).
+    """
+    drawn = _drawn(node, sibling)
+    key = (width, style)
+    if key not in drawn.lines:
+        drawn.lines[key] = render_strips(widget, drawn.header, width, style) + body_lines
+
+
 class MessageView(RenderedOnce):
     """A finished message: header line and body as one renderable, built once."""
 

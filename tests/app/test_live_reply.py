@@ -206,3 +206,25 @@ def test_markdown_renderable_draws_as_rich_markdown_does() -> None:
         console.print(renderable)
         drawings.append(console.export_text(styles=True))
     assert drawings[0] == drawings[1]
+
+
+async def test_the_finished_message_reuses_the_streamed_lines_drawn_as_fresh() -> None:
+    """The lines the live reply drew are handed to the finished message: the same lines."""
+    from rich.console import Group
+
+    from grove_explorer.app.widgets.message_view import MessageView, render_strips
+
+    app = ThreadApp()
+    async with app.run_test(size=(100, 80)) as pilot:
+        view = app.query_one(ThreadView)
+        await view.show_path(chain(2))
+        await view.begin_stream(node("live", "r1", streaming=True), (1, 1))
+        await stream(app, pilot, REPLY, size=13)
+        await view.end_stream(node("m", "r1", message=REPLY, token_count=42))
+        await pilot.pause()
+        finished = list(app.query(MessageView))[-1]
+        width, style = finished.size.width, finished.visual_style
+        drawn = finished.render()._lines(width, style)  # type: ignore[attr-defined]
+        fresh = render_strips(finished, Group(finished.header, finished.body), width, style)
+        assert [list(strip) for strip in drawn] == [list(strip) for strip in fresh]
+        assert "42 tokens" in drawn[0].text

@@ -469,8 +469,8 @@ class ThreadView(FollowingScroll, can_focus=True):
     def drop_stream(self, response_id: str) -> AwaitComplete:
         """Removes the live reply `response_id`: its stream failed and nothing was stored.
 
-        Without this the reply would stay on screen as if still streaming, its feeder
-        waiting for text that never comes. Ignored when another reply (or none) is live.
+        Without this the reply would stay on screen as if still streaming, waiting for
+        text that never comes. Ignored when another reply (or none) is live.
         """
         live = self._live
         if live is None or live.node.response_id != response_id:

@@ -25,11 +25,12 @@ from textual.style import Style
 from textual.widget import Widget
 from textual.worker import Worker
 
-from grove_explorer.app.safe_text import StreamCleaner
+from grove_explorer.app.safe_text import StreamCleaner, clean
 from grove_explorer.app.widgets.message_view import (
     header_text,
     markdown_parser,
     markdown_renderable,
+    prime_drawing,
     render_strips,
 )
 from grove_explorer.client.models import ResponseNode
@@ -454,6 +455,19 @@ class LiveReply(LiveMarkdown):
         """The header line drawn above the text."""
         assert self._header is not None
         return self._header
+
+    def hand_over(self, node: ResponseNode, sibling: tuple[int, int]) -> None:
+        """Gives the lines drawn so far to the finished message `node` that replaces this.
+
+        Only when the stored text is the text streamed (drawn the same way then): the
+        finished `MessageView` renders its header only (`prime_drawing`).
+        """
+        self.flush()
+        drawn = self.drawn_body()
+        if drawn is None or node.is_human or clean(node.message) != self.source:
+            return
+        width, style, lines = drawn
+        prime_drawing(node, sibling, self, width, style, lines)
 
 
 class WorkerDone:

@@ -46,11 +46,10 @@ from textual.events import Click
 from textual.message import Message
 from textual.widget import Widget
 
-from grove_explorer.app.safe_text import clean
 from grove_explorer.app.widgets.annotated_message import AnnotatedMessageView
 from grove_explorer.app.widgets.following_scroll import FollowingScroll
 from grove_explorer.app.widgets.live_reply import LiveReply, LiveState, WorkerDone, finished_length
-from grove_explorer.app.widgets.message_view import MessageView, prime_drawing
+from grove_explorer.app.widgets.message_view import MessageView
 from grove_explorer.app.widgets.more_messages import MoreMessages
 from grove_explorer.app.widgets.thread_window import (
     MAX_MOUNTED,
@@ -444,7 +443,7 @@ class ThreadView(FollowingScroll, can_focus=True):
                 if hi - lo > MAX_MOUNTED:
                     lo = hi - MAX_MOUNTED
             if live is not None and live.widget is not None:
-                self._prime_finished(node, sibling, live.widget)
+                live.widget.hand_over(node, sibling)
             with self.app.batch_update():
                 waits.extend(self._apply(path, siblings, lo, hi, len(self._path))[0])
                 if live is not None and live.widget is not None:
@@ -452,19 +451,6 @@ class ThreadView(FollowingScroll, can_focus=True):
         elif live is not None and live.widget is not None:
             waits.append(self._retire(live.widget))
         return AwaitComplete(*waits)
-
-    @staticmethod
-    def _prime_finished(node: ResponseNode, sibling: tuple[int, int], widget: LiveReply) -> None:
-        """Hands the lines the live reply drew to the finished message that replaces it.
-
-        Only when the stored text is the text streamed (it is drawn the same way then).
-        """
-        widget.flush()
-        drawn = widget.drawn_body()
-        if drawn is None or node.is_human or clean(node.message) != widget.source:
-            return
-        width, style, lines = drawn
-        prime_drawing(node, sibling, widget, width, style, lines)
 
     def drop_stream(self, response_id: str) -> AwaitComplete:
         """Removes the live reply `response_id`: its stream failed and nothing was stored.

@@ -17,6 +17,8 @@ the bottom); it loads earlier messages when scrolled to the very top.
 from __future__ import annotations
 
 from textual.containers import VerticalScroll
+from textual.geometry import Size
+from textual.reactive import Reactive
 
 FOLLOW_SLACK = 1
 """Lines from the bottom within which the view still counts as "at the bottom"."""
@@ -31,6 +33,14 @@ an anchored view's content below its height.
 
 class FollowingScroll(VerticalScroll):
     """Scrolls to new content only while the user is at (or within a line of) the bottom."""
+
+    virtual_size: Reactive[Size] = Reactive(Size(0, 0), layout=True, repaint=False)
+    """As `Widget.virtual_size`, without repainting the view itself when it changes.
+
+    The content grows at every frame while a reply streams; Textual's reactive repaints
+    the container's own lines (its background and padding, which do not depend on the
+    content's size) each time. Children and scrollbars repaint themselves.
+    """
 
     def __init__(
         self, *, name: str | None = None, id: str | None = None, classes: str | None = None

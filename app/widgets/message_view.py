@@ -20,8 +20,11 @@ from bisect import bisect_right
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import cast
 
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
 from rich.console import Group, RenderableType
 from rich.markdown import Markdown as RichMarkdown
 from rich.protocol import is_renderable
@@ -109,13 +112,41 @@ def body_renderable(node: ResponseNode) -> RenderableType:
     return markdown_renderable(text)
 
 
-def markdown_renderable(text: str) -> RichMarkdown:
+def markdown_renderable(text: str, parsed: list[Token] | None = None) -> RichMarkdown:
     """Model text as a static Rich `Markdown`; `text` must already be `clean()`ed.
 
-    Shared by finished messages and the finished blocks of the reply being streamed, so
-    both look the same. `hyperlinks=False`: see `body_renderable`.
+    Shared by finished messages and the reply being streamed, so both look the same.
+    `parsed`: the tokens of `text` when parsed already (`markdown_parser`).
+    `hyperlinks=False`: see `body_renderable`.
     """
-    return RichMarkdown(text, hyperlinks=False)
+    return _SharedParserMarkdown(text, parsed)
+
+
+@lru_cache(maxsize=1)
+def markdown_parser() -> MarkdownIt:
+    """The parser Rich's `Markdown` uses (CommonMark, tables, strikethrough), built once."""
+    return MarkdownIt().enable("strikethrough").enable("table")
+
+
+class _SharedParserMarkdown(RichMarkdown):
+    """`rich.markdown.Markdown(text, hyperlinks=False)`, parsed by one shared parser.
+
+    Rich builds a new `MarkdownIt` parser for every document, which costs more than
+    parsing a message of a few hundred characters (~0.8 ms): paid by every message view
+    and at every update of a streaming reply. The attributes are the ones Rich's
+    constructor sets (a test compares the drawings).
+    """
+
+    def __init__(self, markup: str, parsed: list[Token] | None = None) -> None:
+        # Rich's constructor is skipped on purpose: it would build a parser.
+        self.markup = markup
+        self.parsed = markdown_parser().parse(markup) if parsed is None else parsed
+        self.code_theme = "monokai"
+        self.justify = None
+        self.style = "none"
+        self.hyperlinks = False
+        self.inline_code_lexer = None
+        self.inline_code_theme = "monokai"
 
 
 # -- token probability shading ---------------------------------------------------------------
@@ -215,6 +246,26 @@ def legend_text() -> Text:
     return legend
 
 
+def render_strips(
+    widget: Widget, renderable: RenderableType, width: int, style: Style
+) -> list[Strip]:
+    """`renderable` as `widget` draws it at `width` in `style`: one `Strip` per line.
+
+    Made exactly as Textual's `RichVisual.render_strips` makes the lines of a `Static`
+    (the widget's `post_render`, the app's console), so a message drawn in pieces (the
+    reply being streamed, `LiveMarkdown`) looks the same as drawn whole (`MessageView`).
+    """
+    app = widget.app
+    options = app.console_options.update(highlight=False, width=width)
+    segments = app.console.render(widget.post_render(renderable, style.rich_style), options)
+    return [
+        Strip(line)
+        for line in Segment.split_and_crop_lines(
+            segments, width, include_new_lines=False, pad=False
+        )
+    ]
+
+
 class _LinesOnce(RichVisual):
     """A `RichVisual` that renders its lines once per (width, style) and reuses them.
 
@@ -256,17 +307,7 @@ class _LinesOnce(RichVisual):
         key = (width, style)
         strips = self._lines_by_key.get(key)
         if strips is None:
-            app = self._widget.app
-            console = app.console
-            options = app.console_options.update(highlight=False, width=width)
-            renderable = self._widget.post_render(self.source, style.rich_style)
-            segments = console.render(renderable, options)
-            strips = [
-                Strip(line)
-                for line in Segment.split_and_crop_lines(
-                    segments, width, include_new_lines=False, pad=False
-                )
-            ]
+            strips = render_strips(self._widget, self.source, width, style)
             if len(self._lines_by_key) >= self.LIMIT:
                 self._lines_by_key.clear()
             self._lines_by_key[key] = strips
@@ -356,6 +397,28 @@ def _drawn(node: ResponseNode, sibling: tuple[int, int]) -> _Drawn:
     if len(_DRAWN) > DRAWN_LIMIT:
         _DRAWN.popitem(last=False)
     return drawn
+
+
+def prime_drawing(
+    node: ResponseNode,
+    sibling: tuple[int, int],
+    widget: Widget,
+    width: int,
+    style: Style,
+    body_lines: list[Strip],
+) -> None:
+    """Gives the drawing of `node` the lines of its body drawn already, at `width`.
+
+    A streamed reply's widget has drawn the body exactly as a `MessageView` draws it
+    (`render_strips` of the same Markdown, block by block): the finished message that
+    replaces it renders only its header instead of the whole reply again (tens of
+    milliseconds for a long one, in the frame the stream ends). `widget` renders the
+    header (any widget of the same style).
+    """
+    drawn = _drawn(node, sibling)
+    key = (width, style)
+    if key not in drawn.lines:
+        drawn.lines[key] = render_strips(widget, drawn.header, width, style) + body_lines
 
 
 class MessageView(RenderedOnce):

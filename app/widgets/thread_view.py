@@ -4,17 +4,18 @@ Attributes down, messages up: the screen calls `show_path`, `begin_stream`,
 `append_tokens`, `end_stream` and the cursor methods; the view posts `MessageFocused` and
 `LinkRequested`. It never talks to the network.
 
-Design, driven by measurements with Textual 8.2 (Textual re-lays-out every widget on the
-screen at each append to a `Markdown` widget):
+Design, driven by measurements with Textual 8.2 (Textual lays out every widget on the
+screen again when one changes height, as the live reply does as it grows):
 
 * Finished messages are `MessageView`s, one static Rich renderable each, built once. With
   50 earlier messages as `Markdown` widgets an append cost ~620 ms; as single renderables
   ~7 ms.
-* Only the reply being streamed uses a Textual `Markdown` widget, and only for its last
-  blocks (`LiveReply`): its finished blocks become static renderables too, so an append
-  costs the same at the end of an 8 KB reply as at its start. Text is appended by a
-  feeder that batches fragments arriving while it renders. When the stream ends the
-  reply is swapped for a `MessageView`.
+* The reply being streamed is one line-based widget (`LiveReply`): its finished blocks
+  are rendered once into lines, only its open (last) block is parsed and rendered again
+  as text arrives, only changed lines are repainted, and a layout is asked for only
+  when its number of lines changed. An append costs the same at the end of an 8 KB
+  reply as at its start. When the stream ends the reply is swapped for a
+  `MessageView`, which draws the same lines.
 * At most a window of messages is mounted: the last `WINDOW` when a path is shown, never
   more than `MAX_MOUNTED`, so an append costs the same on a 5,000-message path as on a
   short one, and long paths open quickly. "▲ k earlier messages" at the top (click, or
@@ -44,14 +45,11 @@ from textual.binding import Binding
 from textual.events import Click
 from textual.message import Message
 from textual.widget import Widget
-from textual.widgets import Markdown
 
 from grove_explorer.app.widgets.annotated_message import AnnotatedMessageView
 from grove_explorer.app.widgets.following_scroll import FollowingScroll
 from grove_explorer.app.widgets.live_reply import LiveReply, LiveState, WorkerDone, finished_length
-from grove_explorer.app.widgets.message_view import (
-    MessageView,
-)
+from grove_explorer.app.widgets.message_view import MessageView
 from grove_explorer.app.widgets.more_messages import MoreMessages
 from grove_explorer.app.widgets.thread_window import (
     MAX_MOUNTED,
@@ -101,7 +99,12 @@ class ThreadView(FollowingScroll, can_focus=True):
             self.response_id = response_id
 
     class LinkRequested(Message):
-        """The user clicked a link in a reply; the screen decides whether to open it."""
+        """The user clicked a link in a reply; the screen decides whether to open it.
+
+        Not posted at present: every message, the live reply included, draws links as
+        "text (url)" with no click action (the live reply was a Textual `Markdown`,
+        whose links posted this). Kept for the screen's confirm-before-opening path.
+        """
 
         def __init__(self, href: str) -> None:
             super().__init__()
@@ -398,11 +401,11 @@ class ThreadView(FollowingScroll, can_focus=True):
         """Appends a fragment of the streaming reply. Synchronous: do not await it.
 
         Called per wire message, so it does O(len(text)) work whatever the thread's length:
-        clean the fragment, remember it, and queue it on the live widget, whose feeder
-        passes it to the `MarkdownStream` (which batches fragments arriving faster than
-        they can be drawn). Fragments arriving while the live widget is not mounted (the
-        window was moved up, or another path is shown) are only remembered. Ignored when
-        no reply is streaming.
+        clean the fragment, remember it, and queue it on the live widget, which draws
+        everything queued in one update on the next turn of the message loop (fragments
+        arriving faster than they can be drawn cost one update). Fragments arriving
+        while the live widget is not mounted (the window was moved up, or another path
+        is shown) are only remembered. Ignored when no reply is streaming.
         """
         live = self._live
         if live is None:
@@ -439,6 +442,8 @@ class ThreadView(FollowingScroll, can_focus=True):
                 hi += 1
                 if hi - lo > MAX_MOUNTED:
                     lo = hi - MAX_MOUNTED
+            if live is not None and live.widget is not None:
+                live.widget.hand_over(node, sibling)
             with self.app.batch_update():
                 waits.extend(self._apply(path, siblings, lo, hi, len(self._path))[0])
                 if live is not None and live.widget is not None:
@@ -450,8 +455,8 @@ class ThreadView(FollowingScroll, can_focus=True):
     def drop_stream(self, response_id: str) -> AwaitComplete:
         """Removes the live reply `response_id`: its stream failed and nothing was stored.
 
-        Without this the reply would stay on screen as if still streaming, its feeder
-        waiting for text that never comes. Ignored when another reply (or none) is live.
+        Without this the reply would stay on screen as if still streaming, waiting for
+        text that never comes. Ignored when another reply (or none) is live.
         """
         live = self._live
         if live is None or live.node.response_id != response_id:
@@ -589,10 +594,3 @@ class ThreadView(FollowingScroll, can_focus=True):
         """At the very top of the mounted window: load the earlier messages."""
         if self._lo > 0:
             self.call_later(self.load_earlier)
-
-    # -- links -----------------------------------------------------------------------------
-
-    def on_markdown_link_clicked(self, event: Markdown.LinkClicked) -> None:
-        """Passes a clicked link up; the live Markdown was built with open_links=False."""
-        event.stop()
-        self.post_message(self.LinkRequested(event.href))

@@ -7,11 +7,11 @@ from rich.markdown import Markdown as RichMarkdown
 from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.geometry import Region
+from textual.widget import Widget
 from textual.widgets import Markdown
-from textual.widgets.markdown import MarkdownBlock
 
 from grove_explorer.app.safe_text import clean
-from grove_explorer.app.widgets.message_view import MessageView, RenderedOnce, header_text
+from grove_explorer.app.widgets.message_view import MessageView, header_text
 from grove_explorer.app.widgets.thread_view import (
     WINDOW,
     LiveReply,
@@ -84,7 +84,7 @@ def views(app: App[None]) -> list[MessageView]:
     return list(app.query(MessageView))
 
 
-def rendered_text(widget: RenderedOnce) -> str:
+def rendered_text(widget: Widget) -> str:
     """What the widget draws, as text with styles, via Textual's own renderer."""
     width, height = widget.size
     strips = widget.render_lines(Region(0, 0, width, height))
@@ -169,11 +169,11 @@ async def test_stream_appends_and_end_stream_swaps_in_a_static_view() -> None:
         for fragment in fragments:
             view.append_tokens(fragment)
         await pilot.pause()
-        # Exactly one Textual Markdown in the DOM: the live one.
-        assert list(app.query(Markdown)) == [live.markdown]
+        # No Textual Markdown widget in the DOM: the live reply is one line-based widget.
+        assert not app.query(Markdown) and not live.children
         await live.finish()
         assert live.source == "".join(fragments)
-        assert "branch 2/2" in str(live.query_one(".header").render())
+        assert "branch 2/2" in live.header.plain and "streaming" in live.header.plain
 
         final = node("m-final", "r3", message="".join(fragments), partial=True, token_count=9)
         await view.end_stream(final)
@@ -388,7 +388,8 @@ async def test_auto_scroll_follows_only_when_at_bottom() -> None:
         assert view.scroll_y == view.max_scroll_y
 
 
-async def test_link_click_in_live_reply_is_requested_not_opened() -> None:
+async def test_links_in_the_live_reply_are_drawn_as_text_and_open_nothing() -> None:
+    """As in a finished message: "text (url)", no OSC 8 hyperlink, no click action."""
     app = ThreadApp()
     async with app.run_test(size=(100, 30)) as pilot:
         view = app.query_one(ThreadView)
@@ -399,14 +400,13 @@ async def test_link_click_in_live_reply_is_requested_not_opened() -> None:
         assert live is not None
         await live.finish()
         await pilot.pause()
-        # The link action the paragraph's text carries, as a click would run it.
-        block = live.markdown.query_one(MarkdownBlock)
-        await block.action_link("https://example.com/a%20b")
+        drawn = rendered_text(live)
+        assert "the docs (https://example.com/a%20b)" in drawn
+        strips = live.render_lines(Region(0, 0, *live.size))
+        assert not any(seg.style.link for strip in strips for seg in strip if seg.style)
+        await pilot.click(LiveReply, offset=(8, 1))
         await pilot.pause()
-        live.markdown.post_message(Markdown.LinkClicked(live.markdown, "http://x.test/"))
-        await pilot.pause()
-        assert app.links == ["https://example.com/a b", "http://x.test/"]
-        assert app.opened == []
+        assert app.links == [] and app.opened == []
 
 
 async def test_untrusted_text_is_inert_finished_and_streaming() -> None:
@@ -479,7 +479,7 @@ REPLY_BLOCKS = [
 ]
 
 
-async def test_live_reply_keeps_only_the_last_block_as_markdown_widgets() -> None:
+async def test_live_reply_parses_only_its_open_block_again() -> None:
     app = ThreadApp()
     async with app.run_test(size=(100, 60)) as pilot:
         view = app.query_one(ThreadView)
@@ -494,20 +494,17 @@ async def test_live_reply_keeps_only_the_last_block_as_markdown_widgets() -> Non
         await live.finish()
         await pilot.pause()
         assert live.source == text == view.live_text
-        # The live Markdown shows the last blocks only; finished blocks are static views
-        # (never Markdown widgets) that hold the rest of the text, in order.
-        assert text.endswith(live.markdown.source)
-        assert live.markdown.source.endswith(REPLY_BLOCKS[-1])
-        top_level = [b for b in live.markdown.children if isinstance(b, MarkdownBlock)]
-        assert len(top_level) < LiveReply.FREEZE_AT
-        finished = list(live.query(RenderedOnce))
-        assert finished and list(live.children).index(live.markdown) == len(finished) + 1
-        drawn = "\n".join(rendered_text(view) for view in finished)
-        for block in ("Heading", "First paragraph with bold", "item two", "y = 2"):
+        # Finished blocks (rendered once) hold the text in order; only the last block
+        # is open (parsed again as text arrives).
+        assert "".join(live.finished_blocks) + live.tail == text
+        assert live.tail == REPLY_BLOCKS[-1]
+        assert len(live.finished_blocks) == len(REPLY_BLOCKS) - 1
+        drawn = rendered_text(live)
+        for block in ("Heading", "First paragraph with bold", "item two", "y = 2", "second"):
             assert block in drawn
-        assert list(app.query(Markdown)) == [live.markdown]
+        assert not app.query(Markdown)
 
-        # Looking away and back rebuilds the reply from the text: finished and live again.
+        # Looking away and back rebuilds the reply from the text: finished and open again.
         forest = chain(2)
         view.clear_thread()
         await view.show_path(forest)
@@ -517,8 +514,8 @@ async def test_live_reply_keeps_only_the_last_block_as_markdown_widgets() -> Non
         again = view.live_reply
         assert again is not None and again is not live
         await again.finish()
-        assert again.source == text and again.markdown.source == REPLY_BLOCKS[-1]
-        assert len(again.query(RenderedOnce)) == 1  # one batch: frozen once, never built
+        assert again.source == text and again.tail == REPLY_BLOCKS[-1]
+        assert len(again.finished_blocks) == 1  # one batch: finished as one piece
 
 
 async def test_reply_remounted_with_earlier_text_starts_with_finished_blocks() -> None:
@@ -529,8 +526,8 @@ async def test_reply_remounted_with_earlier_text_starts_with_finished_blocks() -
         await reply.finish()
         await pilot.pause()
         assert reply.source == "para one\n\npara two\n\nthree"
-        assert reply.markdown.source == "three"
-        assert "para two" in rendered_text(reply.query_one(RenderedOnce))
+        assert reply.tail == "three"
+        assert "para two" in rendered_text(reply)
 
 
 async def test_finished_blocks_of_a_streaming_reply_are_inert() -> None:
@@ -544,15 +541,15 @@ async def test_finished_blocks_of_a_streaming_reply_are_inert() -> None:
         assert live is not None
         await live.finish()
         await pilot.pause()
-        drawn = "\n".join(rendered_text(v) for v in live.query(RenderedOnce))
+        assert live.finished_blocks  # the evil text is a finished block
+        drawn = rendered_text(live)
         assert "[TODO]" in drawn and "[@click=app.quit]x[/b]" in drawn
         assert "\x1b" not in drawn and "\x07" not in drawn
-        for finished in live.query(RenderedOnce):
-            strips = finished.render_lines(Region(0, 0, *finished.size))
-            metas = [seg.style.meta for strip in strips for seg in strip if seg.style]
-            assert not any("@click" in meta for meta in metas)
-            links = [seg.style.link for strip in strips for seg in strip if seg.style]
-            assert not any(links)  # no OSC 8 hyperlinks: the URL is shown as text
+        strips = live.render_lines(Region(0, 0, *live.size))
+        metas = [seg.style.meta for strip in strips for seg in strip if seg.style]
+        assert not any("@click" in meta for meta in metas)
+        links = [seg.style.link for strip in strips for seg in strip if seg.style]
+        assert not any(links)  # no OSC 8 hyperlinks: the URL is shown as text
         assert "https://example.com/" in drawn
 
 
@@ -644,5 +641,5 @@ async def test_blocks_starting_without_a_line_break_in_the_fragment_are_seen() -
         assert live is not None
         await live.finish()
         assert live.source == "A\n\n  B text\n\nC"
-        assert live.markdown.source == "C"
-        assert "B text" in rendered_text(live.query_one(RenderedOnce))
+        assert live.finished_blocks == ["A\n\n", "  B text\n\n"] and live.tail == "C"
+        assert "B text" in rendered_text(live)

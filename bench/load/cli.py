@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import shlex
 import subprocess
 import sys
@@ -75,7 +76,8 @@ async def run(args: argparse.Namespace) -> None:
             *shlex.split(args.server_args),
         )
         probe = tmp / "server-loop.json" if args.probe_server_loop else None
-        async with ServerProcess(tmp / "load.sqlite3", server_args, probe) as server:
+        profile = Path(args.profile_server) if args.profile_server else None
+        async with ServerProcess(tmp / "load.sqlite3", server_args, probe, profile) as server:
             print(f"  server {server.address} (pid {server.pid}), loopback only", flush=True)
             await warm_up(server.address)
             results, server_cpu = await run_streams(args, server)
@@ -142,6 +144,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="extra flags for the measured server, e.g. '--batch-interval-ms 10'",
     )
     parser.add_argument(
+        "--profile-server",
+        metavar="FILE",
+        help="profile the server's event-loop thread (cProfile) during the streaming phase "
+        "and write the stats to FILE (read with: python -m pstats FILE)",
+    )
+    parser.add_argument(
         "--probe-server-loop",
         action="store_true",
         help="run the server with a lag ticker on its event loop and report its lag "
@@ -151,6 +159,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--worker", metavar="ADDRESS", help=argparse.SUPPRESS)
     parser.add_argument("--first-index", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.profile_server:
+        # The server runs in the project root: a relative path would land there.
+        args.profile_server = os.path.abspath(args.profile_server)
     if args.streams is None:
         args.streams = QUICK_STREAMS if args.quick else DEFAULT_STREAMS
     if args.tokens is None:

@@ -226,10 +226,12 @@ async def run_streams(
 
         async def ready() -> None:
             cpu_box.append(server.cpu_snapshot())
+            server.profile_start()
 
         result = await run_client(
             server.address, 0, args.streams, args.tokens, args.duration_limit, ready
         )
+        server.profile_stop()
         return [result], spent(cpu_box[0])
     workers: list[WorkerProcess] = []
     first = 0
@@ -239,10 +241,12 @@ async def run_streams(
     try:
         await asyncio.gather(*(w.start() for w in workers))
         cpu_before = server.cpu_snapshot()
+        server.profile_start()
         for worker in workers:
             worker.go()
         async with asyncio.timeout(args.duration_limit + SHUTDOWN_TIMEOUT_S):
             results = list(await asyncio.gather(*(w.result() for w in workers)))
+        server.profile_stop()
         return results, spent(cpu_before)
     finally:
         for worker in workers:

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import cProfile
 import json
 import os
+import signal
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
 from bench.load.records import GcMeter, LoopLagMeter
 from bench.load.settings import PROJECT_ROOT, SHUTDOWN_TIMEOUT_S, STARTUP_TIMEOUT_S
 from grove_explorer.server import launcher
+
+# The profile file of a server started with `profile` (read by `serve_probed`).
+PROFILE_ENV = "GROVE_BENCH_PROFILE"
 
 # -- the server subprocess -----------------------------------------------------------------
 
@@ -23,21 +29,45 @@ class ServerProcess(launcher.ServerProcess):
     writes its event-loop lag there. The server's log goes to this console.
     """
 
-    def __init__(self, db: Path, extra_args: Sequence[str] = (), probe: Path | None = None) -> None:
+    def __init__(
+        self,
+        db: Path,
+        extra_args: Sequence[str] = (),
+        probe: Path | None = None,
+        profile: Path | None = None,
+    ) -> None:
+        """`probe`: run under `serve_probed`, its loop's lag written there. `profile`: also
+        profile the server's event-loop thread with cProfile between `profile_start()` and
+        `profile_stop()`, the stats dumped to that file (`python -m pstats FILE`)."""
+        if profile is not None and probe is None:
+            probe = profile.with_suffix(".probe.json")
         entry = (
             launcher.SERVER_ENTRY
             if probe is None
             else ("-m", "bench.load", "--serve-probed", str(probe))
         )
+        env = None if profile is None else {**os.environ, PROFILE_ENV: str(profile)}
         super().__init__(
             db,
             ("--host", "127.0.0.1", *extra_args),
             entry=entry,
             cwd=PROJECT_ROOT,
+            env=env,
             startup_timeout=STARTUP_TIMEOUT_S,
             shutdown_timeout=SHUTDOWN_TIMEOUT_S,
             capture_stderr=False,
         )
+        self.profile = profile
+
+    def profile_start(self) -> None:
+        """Starts the server's profiler (no-op unless started with `profile`)."""
+        if self.profile is not None:
+            self.send_signal(signal.SIGUSR1)
+
+    def profile_stop(self) -> None:
+        """Stops the server's profiler and has it write its stats (no-op without `profile`)."""
+        if self.profile is not None:
+            self.send_signal(signal.SIGUSR2)
 
     def cpu_seconds(self) -> float:
         """The server's user+system CPU time so far (all its threads), from /proc."""
@@ -99,6 +129,9 @@ def serve_probed(probe: Path, server_argv: list[str]) -> int:
 
     meter = LoopLagMeter()
     gc_meter = GcMeter().__enter__()
+    profile_out = os.environ.get(PROFILE_ENV)
+    if profile_out:
+        install_profiler(Path(profile_out))
 
     class ProbedPolicy(asyncio.DefaultEventLoopPolicy):
         def new_event_loop(self) -> asyncio.AbstractEventLoop:
@@ -112,6 +145,25 @@ def serve_probed(probe: Path, server_argv: list[str]) -> int:
     finally:
         gc_pauses = list(zip(gc_meter.starts, gc_meter.pauses, strict=True))
         probe.write_text(json.dumps({"ticks": meter.ticks, "gc": gc_pauses}), encoding="utf-8")
+
+
+def install_profiler(out: Path) -> None:
+    """SIGUSR1 starts cProfile on the main thread (the server's event loop), SIGUSR2 stops
+    it and writes the stats to `out`. Python runs signal handlers on the main thread, so
+    the profiler is enabled for that thread, the one that runs every RPC coroutine."""
+    # CPU time of the thread, not wall time: on a shared machine other processes would
+    # otherwise be charged to whatever function was running when they took the core.
+    profiler = cProfile.Profile(time.thread_time)
+
+    def start(signum: int, frame: object) -> None:
+        profiler.enable()
+
+    def stop(signum: int, frame: object) -> None:
+        profiler.disable()
+        profiler.dump_stats(out)
+
+    signal.signal(signal.SIGUSR1, start)
+    signal.signal(signal.SIGUSR2, stop)
 
 
 def read_probe(

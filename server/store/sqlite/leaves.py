@@ -7,6 +7,8 @@ the newest response (which a background sample may have just added).
 
 from __future__ import annotations
 
+import sqlite3
+
 import aiosqlite
 
 from grove_explorer.server.store.records import LeafRecord, ResponseRecord
@@ -22,8 +24,15 @@ _UPSERT = (
 )
 
 
-async def follow_leaf(
-    conn: aiosqlite.Connection,
+_FOLLOW = (
+    "UPDATE leaves SET response_id = ?, update_time = ?,"
+    " follows = CASE WHEN ? THEN NULL ELSE follows END"
+    " WHERE user_id = ? AND conversation_id = ? AND follows = ?"
+)
+
+
+def follow_leaf_now(
+    conn: sqlite3.Connection,
     user_id: str,
     new: ResponseRecord,
     stream_id: str | None,
@@ -33,22 +42,29 @@ async def follow_leaf(
 
     A model reply ends the following; a human message (the stream's first response)
     keeps it. A user who selected another response since follows nothing: a reply
-    finishing elsewhere never pulls them away.
+    finishing elsewhere never pulls them away. Runs on the writer's thread (a group commit).
     """
     if stream_id is None:
         return
+    conn.execute(
+        _FOLLOW,
+        (new.response_id, stamp, new.sender == "model", user_id, new.conversation_id, stream_id),
+    )
+
+
+async def follow_leaf(
+    conn: aiosqlite.Connection,
+    user_id: str,
+    new: ResponseRecord,
+    stream_id: str | None,
+    stamp: str,
+) -> None:
+    """`follow_leaf_now` from the event loop, inside an aiosqlite transaction."""
+    if stream_id is None:
+        return
     await conn.execute_fetchall(
-        "UPDATE leaves SET response_id = ?, update_time = ?,"
-        " follows = CASE WHEN ? THEN NULL ELSE follows END"
-        " WHERE user_id = ? AND conversation_id = ? AND follows = ?",
-        (
-            new.response_id,
-            stamp,
-            new.sender == "model",
-            user_id,
-            new.conversation_id,
-            stream_id,
-        ),
+        _FOLLOW,
+        (new.response_id, stamp, new.sender == "model", user_id, new.conversation_id, stream_id),
     )
 
 

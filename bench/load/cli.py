@@ -13,10 +13,14 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from bench.goals import print_goals
+from bench.load.burner import Burner
 from bench.load.client import cap_check, run_streams, run_worker, verify, warm_up
-from bench.load.report import report
+from bench.load.report import Condition, goals, print_cap, report
 from bench.load.server import ServerProcess, read_probe, serve_probed
 from bench.load.settings import (
+    ALONE,
+    BUSY_CORE,
     CAP_HEADROOM,
     DEFAULT_DURATION_LIMIT_S,
     DEFAULT_STREAMS,
@@ -56,38 +60,68 @@ async def run(args: argparse.Namespace) -> None:
     """Runs the whole benchmark and prints its report."""
     delay_ms = 1000.0 / args.tokens_per_second
     max_streams = args.streams + CAP_HEADROOM
+    names = [ALONE, BUSY_CORE]
+    if args.busy_core:
+        names = [BUSY_CORE]
+    elif args.alone:
+        names = [ALONE]
     print(
         f"Grove load benchmark: {args.streams} concurrent streams x {args.tokens} tokens at "
         f"{args.tokens_per_second:g} tokens/s (--token-delay-ms {delay_ms:g}), server "
         f"--max-streams {max_streams}{' ' + args.server_args if args.server_args else ''}, "
         f"{args.client_procs} client process(es), "
-        f"limit {args.duration_limit:g} s; {args.revision}",
+        f"limit {args.duration_limit:g} s; conditions: {', '.join(names)}; {args.revision}",
         flush=True,
     )
+    conditions: list[Condition] = []
     with tempfile.TemporaryDirectory(prefix="grove-load-") as tmp_name:
         tmp = Path(tmp_name)
-        server_args = (
-            "--token-delay-ms",
-            f"{delay_ms:g}",
-            "--offline-min-tokens",
-            str(args.tokens),
-            "--max-streams",
-            str(max_streams),
-            *shlex.split(args.server_args),
-        )
-        probe = tmp / "server-loop.json" if args.probe_server_loop else None
-        profile = Path(args.profile_server) if args.profile_server else None
-        async with ServerProcess(tmp / "load.sqlite3", server_args, probe, profile) as server:
-            print(f"  server {server.address} (pid {server.pid}), loopback only", flush=True)
-            await warm_up(server.address)
-            results, server_cpu = await run_streams(args, server)
-            records = [r for result in results for r in result.records]
-            checked = await verify(server.address, records)
-        server_probe = read_probe(
-            probe, min(r.started for r in results), max(r.ended for r in results)
-        )
+        for index, name in enumerate(names):
+            condition = await run_condition(args, tmp / f"run{index}", name, delay_ms)
+            report(args, condition)
+            conditions.append(condition)
         cap = None if args.skip_cap_check else await cap_check(tmp, delay_ms)
-    report(args, results, server_cpu, checked, cap, server_probe)
+    if cap is not None:
+        print_cap(cap)
+    print_goals("Now vs goal (bench.load)", goals(conditions, cap))
+
+
+async def run_condition(
+    args: argparse.Namespace, folder: Path, name: str, delay_ms: float
+) -> Condition:
+    """One streaming phase on a fresh server; with `BUSY_CORE`, a spinning process beside it."""
+    await asyncio.to_thread(folder.mkdir)
+    server_args = (
+        "--token-delay-ms",
+        f"{delay_ms:g}",
+        "--offline-min-tokens",
+        str(args.tokens),
+        "--max-streams",
+        str(args.streams + CAP_HEADROOM),
+        *shlex.split(args.server_args),
+    )
+    probe = folder / "server-loop.json" if args.probe_server_loop else None
+    profile = None
+    if args.profile_server:
+        # One stats file per condition: FILE for the first, FILE.<n> for the others.
+        profile = Path(args.profile_server + ("" if name == ALONE else ".busy"))
+    burner = Burner() if name == BUSY_CORE else None
+    print(f"\n[{name}]", flush=True)
+    async with ServerProcess(folder / "load.sqlite3", server_args, probe, profile) as server:
+        print(f"  server {server.address} (pid {server.pid}), loopback only", flush=True)
+        await warm_up(server.address)
+        results, server_cpu = await run_streams(args, server, burner)
+        records = [r for result in results for r in result.records]
+        checked = await verify(server.address, records)
+    server_probe = read_probe(probe, min(r.started for r in results), max(r.ended for r in results))
+    return Condition(
+        name,
+        results,
+        server_cpu,
+        checked,
+        server_probe,
+        None if burner is None else burner.cpu_seconds,
+    )
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -134,6 +168,16 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="split the streams over K client processes (default: %(default)s)",
     )
     parser.add_argument("--quick", action="store_true", help="a small run of a few seconds")
+    condition = parser.add_mutually_exclusive_group()
+    condition.add_argument(
+        "--busy-core",
+        action="store_true",
+        help="run only the streaming phase with another process spinning on one core "
+        "(the standard run does both: alone, then with one core busy)",
+    )
+    condition.add_argument(
+        "--alone", action="store_true", help="run only the streaming phase without it"
+    )
     parser.add_argument(
         "--skip-cap-check", action="store_true", help="skip the --max-streams check"
     )

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench.load.burner import Burner
 from bench.load.records import ClientResult, GcMeter, LoopLagMeter, StreamRecord
 from bench.load.server import ServerProcess
 from bench.load.settings import (
@@ -210,21 +211,41 @@ def split(total: int, parts: int) -> list[int]:
 
 
 async def run_streams(
-    args: argparse.Namespace, server: ServerProcess
+    args: argparse.Namespace, server: ServerProcess, burner: Burner | None = None
 ) -> tuple[list[ClientResult], tuple[float, ...]]:
     """The measured phase, in this process or over `--client-procs` workers.
 
     Returns the client results and the CPU seconds spent during the phase: see
-    `ServerProcess.cpu_snapshot`.
+    `ServerProcess.cpu_snapshot`. A `burner` spins from before the conversations are
+    opened (so it runs at full speed when the streams start) until the streams end; its
+    CPU is counted from the start of the streams.
     """
 
     def spent(before: tuple[float, ...]) -> tuple[float, ...]:
         return tuple(a - b for a, b in zip(server.cpu_snapshot(), before, strict=True))
 
+    if burner is not None:
+        burner.start()
+    try:
+        return await _measured(args, server, burner, spent)
+    finally:
+        if burner is not None:
+            burner.stop()
+
+
+async def _measured(
+    args: argparse.Namespace,
+    server: ServerProcess,
+    burner: Burner | None,
+    spent: Callable[[tuple[float, ...]], tuple[float, ...]],
+) -> tuple[list[ClientResult], tuple[float, ...]]:
+    """`run_streams` with the busy core (if any) already spinning."""
     if args.client_procs == 1:
         cpu_box: list[tuple[float, ...]] = []
 
         async def ready() -> None:
+            if burner is not None:
+                burner.mark()
             cpu_box.append(server.cpu_snapshot())
             server.profile_start()
 
@@ -232,6 +253,8 @@ async def run_streams(
             server.address, 0, args.streams, args.tokens, args.duration_limit, ready
         )
         server.profile_stop()
+        if burner is not None:
+            burner.read()
         return [result], spent(cpu_box[0])
     workers: list[WorkerProcess] = []
     first = 0
@@ -240,6 +263,8 @@ async def run_streams(
         first += count
     try:
         await asyncio.gather(*(w.start() for w in workers))
+        if burner is not None:
+            burner.mark()
         cpu_before = server.cpu_snapshot()
         server.profile_start()
         for worker in workers:
@@ -247,6 +272,8 @@ async def run_streams(
         async with asyncio.timeout(args.duration_limit + SHUTDOWN_TIMEOUT_S):
             results = list(await asyncio.gather(*(w.result() for w in workers)))
         server.profile_stop()
+        if burner is not None:
+            burner.read()
         return results, spent(cpu_before)
     finally:
         for worker in workers:

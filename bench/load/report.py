@@ -7,21 +7,55 @@ import math
 import os
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 
+from bench.goals import Goal
 from bench.load.client import Verification
-from bench.load.records import ClientResult, ms, percentile, verdict
-from bench.load.settings import CAP_STREAMS, GAP_TARGET_MS, TICK_S
+from bench.load.records import ClientResult, StreamRecord, ms, percentile, verdict
+from bench.load.settings import (
+    ALONE,
+    BUSY_CORE,
+    CAP_STREAMS,
+    GAP_TARGET_MS,
+    TICK_S,
+    TTFT_GOAL_MS,
+)
 
 
-def report(
-    args: argparse.Namespace,
-    results: Sequence[ClientResult],
-    server_cpu: tuple[float, ...],
-    checked: Verification,
-    cap: tuple[bool, str] | None,
-    server_probe: tuple[list[float], list[float]] | None,
-) -> None:
-    """Prints the figures of the run and the verdicts on the targets."""
+@dataclass
+class Condition:
+    """One streaming phase (alone, or with one core busy) and what it came to."""
+
+    name: str
+    results: Sequence[ClientResult]
+    server_cpu: tuple[float, ...]
+    checked: Verification
+    server_probe: tuple[list[float], list[float]] | None
+    # CPU seconds the busy-core process took during the phase (None: no such process).
+    burner_cpu: float | None = None
+
+    @property
+    def records(self) -> list[StreamRecord]:
+        """Every stream of the phase."""
+        return [r for result in self.results for r in result.records]
+
+    def ttft_p99(self) -> float:
+        """p99 time to first token, seconds."""
+        return percentile([r.first_token for r in self.records if r.first_token is not None], 0.99)
+
+    def gap_p99(self) -> float:
+        """p99 gap between token messages, seconds."""
+        return percentile([g for r in self.records for g in r.gaps], 0.99)
+
+    def errors(self) -> int:
+        """Streams that ended with an error."""
+        return sum(bool(r.error_type) for r in self.records)
+
+
+def report(args: argparse.Namespace, condition: Condition) -> None:
+    """Prints the detailed figures of one streaming phase."""
+    results, server_cpu = condition.results, condition.server_cpu
+    checked, server_probe = condition.checked, condition.server_probe
     records = [r for result in results for r in result.records]
     started = min(r.started for r in results)
     wall = max(r.ended for r in results) - started
@@ -47,7 +81,7 @@ def report(
         (r.tokens - 1) / sum(r.gaps) for r in records if r.completed and r.gaps and sum(r.gaps)
     ]
 
-    print("\nStreaming")
+    print(f"\nStreaming ({condition.name})")
     print(f"  wall time            {wall:.2f} s   (ideal {ideal:.2f} s: {args.tokens - 1} gaps)")
     print(f"  streams started      {len(records)} within {ms(spread)} of each other")
     print(
@@ -89,6 +123,11 @@ def report(
         f"interrupts {100 * irq / wall:.0f} %; machine busy "
         f"{100 * server_cpu[2] / wall / (os.cpu_count() or 1):.0f} % of {os.cpu_count()} cores"
     )
+    if condition.burner_cpu is not None:
+        print(
+            f"  busy-core process    {condition.burner_cpu:.2f} s   "
+            f"{100 * condition.burner_cpu / wall:.0f} % of one core (a Python spin loop, nice 0)"
+        )
     print(
         f"  client loop lag      p50 {ms(percentile(lags, 0.5))}   p99 "
         f"{ms(percentile(lags, 0.99))}   max {ms(max(lags, default=math.nan))}   "
@@ -131,15 +170,49 @@ def report(
     for line in checked.lost[:5]:
         print(f"    {line}")
 
-    if cap is not None:
-        print(f"\nCap check (fresh server, --max-streams {CAP_STREAMS})")
-        print(f"  {verdict(cap[0])}: {cap[1]}")
 
-    p99_gap = percentile(gaps, 0.99)
-    print("\nTargets")
-    gap_label = f"p99 gap < {GAP_TARGET_MS:g} ms"
-    print(f"  {'errors = 0':<26} {verdict(not errors)} ({sum(errors.values())})")
-    print(f"  {'lost = 0':<26} {verdict(not checked.lost)} ({len(checked.lost)})")
-    print(f"  {gap_label:<26} {verdict(p99_gap * 1000 < GAP_TARGET_MS)} ({ms(p99_gap)})")
+def print_cap(cap: tuple[bool, str]) -> None:
+    """Prints the cap check."""
+    print(f"\nCap check (fresh server, --max-streams {CAP_STREAMS})")
+    print(f"  {verdict(cap[0])}: {cap[1]}")
+
+
+def goals(conditions: Sequence[Condition], cap: tuple[bool, str] | None) -> list[Goal]:
+    """The now-vs-goal rows of issue 13 and the load run's own targets."""
+    by_name = {c.name: c for c in conditions}
+    rows: list[Goal] = []
+    alone = by_name.get(ALONE)
+    busy = by_name.get(BUSY_CORE)
+    ttft_goal = f"p99 < {TTFT_GOAL_MS:g} ms"
+    gap_goal = f"p99 < {GAP_TARGET_MS:g} ms"
+    if alone is not None:
+        ttft = alone.ttft_p99()
+        rows.append(
+            Goal("time to first token, alone", ms(ttft), ttft_goal, ttft * 1000 < TTFT_GOAL_MS)
+        )
+        gap = alone.gap_p99()
+        rows.append(Goal("token gap, alone", ms(gap), gap_goal, gap * 1000 < GAP_TARGET_MS))
+    else:
+        rows.append(Goal("time to first token, alone", "not run", ttft_goal, None))
+    if busy is not None:
+        gap = busy.gap_p99()
+        rows.append(Goal("token gap, one core busy", ms(gap), gap_goal, gap * 1000 < GAP_TARGET_MS))
+        ttft = busy.ttft_p99()
+        rows.append(Goal("time to first token, one core busy", ms(ttft), "(figure only)", None))
+    else:
+        rows.append(Goal("token gap, one core busy", "not run", gap_goal, None))
+    for c in conditions:
+        errors = c.errors()
+        rows.append(Goal(f"errors, {c.name}", str(errors), "0", errors == 0))
+        lost = len(c.checked.lost)
+        rows.append(Goal(f"lost replies, {c.name}", str(lost), "0", lost == 0))
     if cap is not None:
-        print(f"  {'over cap: RESOURCE_EXHAUSTED':<26} {verdict(cap[0])}")
+        rows.append(
+            Goal(
+                "stream over --max-streams",
+                "RESOURCE_EXHAUSTED" if cap[0] else "wrong",
+                "RESOURCE_EXHAUSTED",
+                cap[0],
+            )
+        )
+    return rows

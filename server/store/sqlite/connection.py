@@ -18,7 +18,10 @@ Design, and why:
   trips, each waiting behind the previous writer on a busy event loop (200 simultaneous
   starts took 0.35-2 s to acknowledge their human message), by a handful of commits.
   Durability is unchanged: a caller is answered only after the COMMIT that holds its
-  write returned.
+  write returned. Group-committed writes keep their arrival order among themselves; a
+  group takes the write lock like any transaction, so against a `_transaction` started
+  meanwhile by another coroutine the order is that of the lock (as between any two
+  concurrent callers), while one coroutine's awaited writes always apply in its order.
 * Reads use a second connection. In WAL mode readers never block the writer nor wait for
   it, and each read is one statement, hence one consistent snapshot, without any lock.
   Reads that arrive together go to the reader's thread in one trip (each still its own

@@ -8,6 +8,7 @@ the newest response (which a background sample may have just added).
 from __future__ import annotations
 
 import sqlite3
+from datetime import datetime
 
 import aiosqlite
 
@@ -92,19 +93,21 @@ class LeafQueries(SqliteDatabase):
         `follows` names a stream (its checkpoint id) whose responses take the place as they
         are stored; any other choice stops following.
         """
-        async with self._transaction() as conn:
-            owned = list(
-                await conn.execute_fetchall(
-                    "SELECT 1 FROM conversations WHERE conversation_id = ? AND user_id = ?"
-                    " AND (? IS NULL OR EXISTS (SELECT 1 FROM responses"
-                    "      WHERE response_id = ? AND conversation_id = ? AND user_id = ?))",
-                    (conversation_id, user_id, response_id, response_id, conversation_id, user_id),
-                )
-            )
+
+        def write(conn: sqlite3.Connection, now: datetime) -> bool:
+            owned = conn.execute(
+                "SELECT 1 FROM conversations WHERE conversation_id = ? AND user_id = ?"
+                " AND (? IS NULL OR EXISTS (SELECT 1 FROM responses"
+                "      WHERE response_id = ? AND conversation_id = ? AND user_id = ?))",
+                (conversation_id, user_id, response_id, response_id, conversation_id, user_id),
+            ).fetchall()
             if not owned:
                 return False
-            await conn.execute_fetchall(
-                _UPSERT,
-                (user_id, conversation_id, response_id, follows, format_time(self._tick())),
+            conn.execute(
+                _UPSERT, (user_id, conversation_id, response_id, follows, format_time(now))
             )
-        return True
+            return True
+
+        # Group-committed (connection.py): a select_reply stream sets the place as it
+        # starts, so it shares a transaction with the other starts of the moment.
+        return await self._write(write)

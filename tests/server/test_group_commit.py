@@ -11,6 +11,8 @@ certainly in one group.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import secrets
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -114,6 +116,59 @@ async def test_a_full_database_fails_only_the_write_that_needs_room(store: Sqlit
         "last",
     ]
     assert await store.check_integrity() == []
+
+
+async def test_a_write_that_fails_half_way_is_undone_and_the_others_kept(
+    store: SqliteStore,
+) -> None:
+    # Its response row fits; its tokens (random, so they do not compress) do not: the row
+    # written before the failure must go, the other writes of the group must stay.
+    cid = (await store.create_conversation(ALICE)).conversation_id
+    await cap_growth(store)
+    heavy = dataclasses.replace(
+        human(cid, "heavy"),
+        sender="model",
+        tokens=tuple((secrets.token_hex(32), -1.0, ()) for _ in range(5000)),
+    )
+    calls = [
+        lambda: store.add_response(ALICE, human(cid, "one")),
+        lambda: store.add_response(ALICE, heavy),
+        lambda: store.add_response(ALICE, human(cid, "two")),
+    ]
+    results = await in_one_group(store, calls)
+
+    assert isinstance(results[1], StorageFailure) and results[1].kind == "full"
+    listed = await store.list_responses(ALICE, cid)
+    assert [r.message for r in listed] == ["one", "two"]
+    assert [r.response_id for r in listed] == [
+        r.response_id for r in (results[0], results[2]) if isinstance(r, ResponseRecord)
+    ]
+    assert await store.check_integrity() == []
+
+
+async def test_a_write_that_raises_after_writing_leaves_nothing(store: SqliteStore) -> None:
+    # A write that stored a row and then raised (the transaction still open) must leave no
+    # row; the writes grouped with it must stay.
+    cid = (await store.create_conversation(ALICE)).conversation_id
+
+    def half_then_fail(conn: sqlite3.Connection, now: object) -> ResponseRecord:
+        conn.execute(
+            "INSERT INTO conversations (conversation_id, user_id, title, starred,"
+            " create_time, update_time) VALUES ('half', ?, 'half', 0, '', '')",
+            (ALICE,),
+        )
+        raise RuntimeError("failed after writing")
+
+    calls = [
+        lambda: store.add_response(ALICE, human(cid, "one")),
+        lambda: store._write(half_then_fail),
+        lambda: store.add_response(ALICE, human(cid, "two")),
+    ]
+    results = await in_one_group(store, calls)
+
+    assert isinstance(results[1], RuntimeError)
+    assert await store.get_conversation(ALICE, "half") is None
+    assert [r.message for r in await store.list_responses(ALICE, cid)] == ["one", "two"]
 
 
 async def test_a_refused_insert_fails_only_its_caller(store: SqliteStore) -> None:

@@ -10,13 +10,14 @@ Design, and why:
   writer also means `BEGIN IMMEDIATE` never waits on ourselves; it only waits (busy_timeout)
   on another process.
 * Group commit (`_write`): the hot writes (a response stored at the start and the end of
-  every AddResponse stream) are plain functions run on the writer's thread. Whatever
-  arrived while the previous transaction ran is written by one task in ONE transaction
-  and one trip to that thread, each write inside its own SAVEPOINT, in arrival order;
-  each caller awaits its own result. A write that fails is rolled back to its savepoint
-  and fails only its own caller. Under load this replaces hundreds of BEGIN/COMMIT round
-  trips, each waiting behind the previous writer on a busy event loop (200 simultaneous
-  starts took 0.35-2 s to acknowledge their human message), by a handful of commits.
+  every AddResponse stream, a select_reply's place, checkpoint batches) are plain functions
+  run on the writer's thread. Whatever arrived while the previous transaction ran is
+  written by one task in ONE transaction and one trip to that thread, in arrival order;
+  each caller awaits its own result. A write that fails fails only its own caller (the
+  group is redone without it when it had written part of itself). Under load this
+  replaces hundreds of BEGIN/COMMIT round trips, each waiting behind the previous writer
+  on a busy event loop (200 simultaneous starts took 0.35-2 s to acknowledge their human
+  message), by a handful of commits.
   Durability is unchanged: a caller is answered only after the COMMIT that holds its
   write returned. Group-committed writes keep their arrival order among themselves; a
   group takes the write lock like any transaction, so against a `_transaction` started

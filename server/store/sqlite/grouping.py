@@ -2,9 +2,9 @@
 
 Under load every trip to an aiosqlite thread is a hand-off through the GIL and a wake-up
 of the event loop, taken in turn behind every other trip. The functions here run on the
-connection's own thread: a whole group of writes in one transaction (each in its own
-SAVEPOINT, so one failure stays its caller's), or a group of read statements one after
-another. `SqliteDatabase._write` and `_read` (connection.py) gather the groups.
+connection's own thread: a whole group of writes in one transaction (a failure stays its
+caller's), or a group of read statements one after another. `SqliteDatabase._write` and
+`_read` (connection.py) gather the groups.
 """
 
 from __future__ import annotations
@@ -39,11 +39,14 @@ class PendingWrite:
 def run_group(conn: sqlite3.Connection, jobs: Sequence[Job]) -> list[Outcome]:
     """Runs `jobs` in one transaction on the writer's thread; one outcome per job, in order.
 
-    Each job runs inside a SAVEPOINT: a job that raises is rolled back to it and only its
-    outcome is a failure. If SQLite ended the whole transaction (it may, on a full disk or
-    an I/O error), the jobs that had succeeded lost their writes and run again, without the
-    failed one. If COMMIT fails, each job runs again alone, so only those that cannot be
-    written fail. Every pass settles at least one job, so this ends.
+    A job that raises fails alone. If it changed nothing (`total_changes` did not move: a
+    refused checked insert, or a statement SQLite undid, as on a full disk) and the
+    transaction stands, the group goes on. Otherwise the transaction is rolled back and the
+    jobs that had succeeded run again with the rest, without the failed one (the same when
+    SQLite itself ended the transaction). If COMMIT fails, each job runs again alone, so
+    only those that cannot be written fail. Every pass settles at least one job, so this
+    ends. No SAVEPOINT per job: each statement is a trip through the GIL for this thread,
+    which a busy event loop holds, and failures are rare.
     """
     outcomes: list[Outcome | None] = [None] * len(jobs)
     waiting = list(range(len(jobs)))
@@ -76,25 +79,20 @@ def _attempt(
                 # Its caller gave up before it ran: nothing of it is written.
                 outcomes[index] = (False, asyncio.CancelledError())
                 continue
-            conn.execute("SAVEPOINT grove_write")
+            changes = conn.total_changes
             try:
                 result = job(conn, now)
             except Exception as error:
                 outcomes[index] = (False, error)
-                if conn.in_transaction:
-                    try:
-                        conn.execute("ROLLBACK TO grove_write")
-                        conn.execute("RELEASE grove_write")
-                        continue
-                    except sqlite3.Error:
-                        pass
-                # The transaction is gone: the writes of the jobs before are lost too.
+                if conn.in_transaction and conn.total_changes == changes:
+                    continue  # it left nothing behind: the others are unharmed
+                # Part of it was written, or SQLite ended the transaction: start over
+                # without it (the writes of the jobs before are undone too).
                 with suppress(sqlite3.Error):
                     conn.execute("ROLLBACK")
                 for done in succeeded:
                     outcomes[done] = None
                 return succeeded + indices[position + 1 :], []
-            conn.execute("RELEASE grove_write")
             outcomes[index] = (True, result)
             succeeded.append(index)
         conn.execute("COMMIT")

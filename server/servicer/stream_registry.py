@@ -57,6 +57,11 @@ class StreamRegistry:
         self._store = store
         self._interval = checkpoint_interval_seconds
         self.active: set[ActiveStream] = set()
+        # The named streams by (user, request_id): a start checks for a duplicate and
+        # StopResponse finds its stream without walking every running stream.
+        # Nearly always one stream per key; two starts with one request_id can both pass the
+        # duplicate check before either is registered, and then both stay findable.
+        self._named: dict[tuple[str, str], list[ActiveStream]] = {}
         self._finished = asyncio.Condition()
         self.closing = False
         # Held while a batch of checkpoints is taken and written, so a stream that ends
@@ -71,10 +76,10 @@ class StreamRegistry:
 
     def running(self, user_id: str, request_id: str) -> ActiveStream | None:
         """The caller's stream started with `request_id`, if it is still running."""
-        for stream in self.active:
-            if stream.user_id == user_id and stream.request_id == request_id:
-                return stream
-        return None
+        if not request_id:
+            return None
+        named = self._named.get((user_id, request_id))
+        return named[0] if named else None
 
     def stop_conversation(self, user_id: str, conversation_id: str) -> None:
         """Stops every stream of a conversation that is being deleted."""
@@ -85,6 +90,8 @@ class StreamRegistry:
     def add(self, stream: ActiveStream) -> None:
         """Registers a stream that starts sampling, and makes sure checkpoints are taken."""
         self.active.add(stream)
+        if stream.request_id:
+            self._named.setdefault((stream.user_id, stream.request_id), []).append(stream)
         if self._checkpointer is None or self._checkpointer.done():
             self._checkpointer = asyncio.create_task(
                 self._checkpoint_loop(), name="grove-checkpointer"
@@ -96,6 +103,12 @@ class StreamRegistry:
             # Ended without storing its reply (e.g. deleted conversation, an abort).
             await asyncio.shield(self._discard_checkpoint(stream))
         self.active.discard(stream)
+        key = (stream.user_id, stream.request_id)
+        named = self._named.get(key)
+        if named is not None and stream in named:
+            named.remove(stream)
+            if not named:
+                del self._named[key]
         async with self._finished:
             self._finished.notify_all()
 

@@ -557,13 +557,19 @@ async def test_cancelled_writes_leave_no_partial_rows_and_store_usable(
     store: SqliteStore, db_path: Path
 ) -> None:
     cid = (await store.create_conversation(ALICE)).conversation_id
-    tasks = [
-        asyncio.create_task(store.add_response(ALICE, human(cid, None, f"m{i}"))) for i in range(20)
-    ]
-    await tasks[0]
-    # tasks[1] now holds the write lock mid-transaction; the others wait for it.
-    for task in tasks[1:10]:
-        task.cancel()
+    # While another transaction holds the writer, the responses queue for the next group
+    # commit; the callers cancelled meanwhile must write nothing.
+    async with store._transaction():
+        tasks = [
+            asyncio.create_task(store.add_response(ALICE, human(cid, None, f"m{i}")))
+            for i in range(20)
+        ]
+        for _ in range(100_000):  # turns of the loop until every task queued its write
+            if len(store._pending) == len(tasks):
+                break
+            await asyncio.sleep(0)
+        for task in tasks[1:10]:
+            task.cancel()
     results = await asyncio.gather(*tasks, return_exceptions=True)
 
     stored = [r for r in results if not isinstance(r, BaseException)]

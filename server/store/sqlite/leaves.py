@@ -7,6 +7,9 @@ the newest response (which a background sample may have just added).
 
 from __future__ import annotations
 
+import sqlite3
+from datetime import datetime
+
 import aiosqlite
 
 from grove_explorer.server.store.records import LeafRecord, ResponseRecord
@@ -22,8 +25,15 @@ _UPSERT = (
 )
 
 
-async def follow_leaf(
-    conn: aiosqlite.Connection,
+_FOLLOW = (
+    "UPDATE leaves SET response_id = ?, update_time = ?,"
+    " follows = CASE WHEN ? THEN NULL ELSE follows END"
+    " WHERE user_id = ? AND conversation_id = ? AND follows = ?"
+)
+
+
+def follow_leaf_now(
+    conn: sqlite3.Connection,
     user_id: str,
     new: ResponseRecord,
     stream_id: str | None,
@@ -33,22 +43,29 @@ async def follow_leaf(
 
     A model reply ends the following; a human message (the stream's first response)
     keeps it. A user who selected another response since follows nothing: a reply
-    finishing elsewhere never pulls them away.
+    finishing elsewhere never pulls them away. Runs on the writer's thread (a group commit).
     """
     if stream_id is None:
         return
+    conn.execute(
+        _FOLLOW,
+        (new.response_id, stamp, new.sender == "model", user_id, new.conversation_id, stream_id),
+    )
+
+
+async def follow_leaf(
+    conn: aiosqlite.Connection,
+    user_id: str,
+    new: ResponseRecord,
+    stream_id: str | None,
+    stamp: str,
+) -> None:
+    """`follow_leaf_now` from the event loop, inside an aiosqlite transaction."""
+    if stream_id is None:
+        return
     await conn.execute_fetchall(
-        "UPDATE leaves SET response_id = ?, update_time = ?,"
-        " follows = CASE WHEN ? THEN NULL ELSE follows END"
-        " WHERE user_id = ? AND conversation_id = ? AND follows = ?",
-        (
-            new.response_id,
-            stamp,
-            new.sender == "model",
-            user_id,
-            new.conversation_id,
-            stream_id,
-        ),
+        _FOLLOW,
+        (new.response_id, stamp, new.sender == "model", user_id, new.conversation_id, stream_id),
     )
 
 
@@ -76,19 +93,21 @@ class LeafQueries(SqliteDatabase):
         `follows` names a stream (its checkpoint id) whose responses take the place as they
         are stored; any other choice stops following.
         """
-        async with self._transaction() as conn:
-            owned = list(
-                await conn.execute_fetchall(
-                    "SELECT 1 FROM conversations WHERE conversation_id = ? AND user_id = ?"
-                    " AND (? IS NULL OR EXISTS (SELECT 1 FROM responses"
-                    "      WHERE response_id = ? AND conversation_id = ? AND user_id = ?))",
-                    (conversation_id, user_id, response_id, response_id, conversation_id, user_id),
-                )
-            )
+
+        def write(conn: sqlite3.Connection, now: datetime) -> bool:
+            owned = conn.execute(
+                "SELECT 1 FROM conversations WHERE conversation_id = ? AND user_id = ?"
+                " AND (? IS NULL OR EXISTS (SELECT 1 FROM responses"
+                "      WHERE response_id = ? AND conversation_id = ? AND user_id = ?))",
+                (conversation_id, user_id, response_id, response_id, conversation_id, user_id),
+            ).fetchall()
             if not owned:
                 return False
-            await conn.execute_fetchall(
-                _UPSERT,
-                (user_id, conversation_id, response_id, follows, format_time(self._tick())),
+            conn.execute(
+                _UPSERT, (user_id, conversation_id, response_id, follows, format_time(now))
             )
-        return True
+            return True
+
+        # Group-committed (connection.py): a select_reply stream sets the place as it
+        # starts, so it shares a transaction with the other starts of the moment.
+        return await self._write(write)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
@@ -12,7 +13,7 @@ import aiosqlite
 from grove_explorer.server.store.protocol import UnknownConversationError, UnknownParentError
 from grove_explorer.server.store.records import NewResponse, ResponseRecord, TokenRow
 from grove_explorer.server.store.sqlite.connection import SqliteDatabase
-from grove_explorer.server.store.sqlite.leaves import follow_leaf
+from grove_explorer.server.store.sqlite.leaves import follow_leaf_now
 from grove_explorer.server.store.sqlite.rows import (
     CONTENT_COLUMNS,
     R_COLUMNS,
@@ -56,11 +57,12 @@ _PATH_TO = f"""
 """
 
 
-async def insert_response(
-    conn: aiosqlite.Connection, user_id: str, new: NewResponse, now: datetime
+def insert_response_now(
+    conn: sqlite3.Connection, user_id: str, new: NewResponse, now: datetime
 ) -> ResponseRecord:
     """Inserts one response (and its tokens) inside the caller's write transaction.
 
+    Runs on the writer's thread (a group commit, or `insert_response` from the loop).
     Raises UnknownConversationError or UnknownParentError when the checked insert stores
     nothing, ValueError for a seed outside [0, 2**64).
     """
@@ -68,7 +70,7 @@ async def insert_response(
     response_id = uuid.uuid4().hex
     stamp = format_time(now)
     start = stamp if new.start_time is None else format_time(new.start_time)
-    cursor = await conn.execute(
+    cursor = conn.execute(
         _INSERT_RESPONSE,
         (
             user_id,
@@ -84,10 +86,10 @@ async def insert_response(
         ),
     )
     if cursor.rowcount != 1:
-        await _raise_insert_refusal(conn, user_id, new)
+        _raise_insert_refusal(conn, user_id, new)
     seq = cursor.lastrowid
     if new.tokens:
-        await conn.execute_fetchall(
+        conn.execute(
             "INSERT INTO response_tokens (response_id, data) VALUES (?, ?)",
             (response_id, encode_tokens(new.tokens)),
         )
@@ -101,17 +103,21 @@ async def insert_response(
     )
 
 
-async def _raise_insert_refusal(
-    conn: aiosqlite.Connection, user_id: str, new: NewResponse
-) -> NoReturn:
+async def insert_response(
+    conn: aiosqlite.Connection, user_id: str, new: NewResponse, now: datetime
+) -> ResponseRecord:
+    """`insert_response_now` inside an aiosqlite transaction: one trip to its thread."""
+    record: ResponseRecord = await conn._execute(insert_response_now, conn._conn, user_id, new, now)
+    return record
+
+
+def _raise_insert_refusal(conn: sqlite3.Connection, user_id: str, new: NewResponse) -> NoReturn:
     """Says why the checked insert stored nothing: no such conversation, or parent."""
-    checks = list(
-        await conn.execute_fetchall(
-            "SELECT EXISTS (SELECT 1 FROM conversations"
-            "               WHERE conversation_id = :cid AND user_id = :uid)",
-            {"cid": new.conversation_id, "uid": user_id},
-        )
-    )
+    checks = conn.execute(
+        "SELECT EXISTS (SELECT 1 FROM conversations"
+        "               WHERE conversation_id = :cid AND user_id = :uid)",
+        {"cid": new.conversation_id, "uid": user_id},
+    ).fetchall()
     if not checks[0][0]:
         raise UnknownConversationError(f"conversation {new.conversation_id!r} does not exist")
     raise UnknownParentError(
@@ -195,14 +201,17 @@ class ResponseQueries(SqliteDatabase):
         Raises UnknownConversationError or UnknownParentError; nothing is written then.
         Raises ValueError for a seed outside [0, 2**64).
         """
-        async with self._transaction() as conn:
-            record = await insert_response(conn, user_id, new, self._tick())
-            await follow_leaf(conn, user_id, record, leaf_follows, format_time(record.create_time))
+
+        def write(conn: sqlite3.Connection, now: datetime) -> ResponseRecord:
+            record = insert_response_now(conn, user_id, new, now)
+            follow_leaf_now(conn, user_id, record, leaf_follows, format_time(record.create_time))
             if checkpoint_id is not None:
-                await conn.execute_fetchall(
-                    "DELETE FROM checkpoints WHERE checkpoint_id = ?", (checkpoint_id,)
-                )
-        return record
+                conn.execute("DELETE FROM checkpoints WHERE checkpoint_id = ?", (checkpoint_id,))
+            return record
+
+        # Group-committed: the writes of every stream starting or ending meanwhile share
+        # one transaction (see connection.py).
+        return await self._write(write)
 
     async def response_tokens(
         self, user_id: str, conversation_id: str, response_id: str

@@ -1,0 +1,7 @@
+"""`python -m bench.load`: see the package docstring (bench/load/__init__.py)."""
+
+import sys
+
+from bench.load.cli import main
+
+sys.exit(main())

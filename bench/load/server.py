@@ -1,0 +1,178 @@
+"""The measured server process: its CPU from /proc, and the probed entry point."""
+
+from __future__ import annotations
+
+import asyncio
+import cProfile
+import json
+import os
+import signal
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from bench.load.records import GcMeter, LoopLagMeter
+from bench.load.settings import PROJECT_ROOT, SHUTDOWN_TIMEOUT_S, STARTUP_TIMEOUT_S
+from grove_explorer.server import launcher
+
+# The profile file of a server started with `profile` (read by `serve_probed`).
+PROFILE_ENV = "GROVE_BENCH_PROFILE"
+
+# -- the server subprocess -----------------------------------------------------------------
+
+
+class ServerProcess(launcher.ServerProcess):
+    """The shared launcher's server on 127.0.0.1, with its CPU time read from /proc.
+
+    The pid lets the server's own CPU time be read while the client runs in other
+    processes. With `probe` the same server entry point runs under `serve_probed`, which
+    writes its event-loop lag there. The server's log goes to this console.
+    """
+
+    def __init__(
+        self,
+        db: Path,
+        extra_args: Sequence[str] = (),
+        probe: Path | None = None,
+        profile: Path | None = None,
+    ) -> None:
+        """`probe`: run under `serve_probed`, its loop's lag written there. `profile`: also
+        profile the server's event-loop thread with cProfile between `profile_start()` and
+        `profile_stop()`, the stats dumped to that file (`python -m pstats FILE`)."""
+        if profile is not None and probe is None:
+            probe = profile.with_suffix(".probe.json")
+        entry = (
+            launcher.SERVER_ENTRY
+            if probe is None
+            else ("-m", "bench.load", "--serve-probed", str(probe))
+        )
+        env = None if profile is None else {**os.environ, PROFILE_ENV: str(profile)}
+        super().__init__(
+            db,
+            ("--host", "127.0.0.1", *extra_args),
+            entry=entry,
+            cwd=PROJECT_ROOT,
+            env=env,
+            startup_timeout=STARTUP_TIMEOUT_S,
+            shutdown_timeout=SHUTDOWN_TIMEOUT_S,
+            capture_stderr=False,
+        )
+        self.profile = profile
+
+    def profile_start(self) -> None:
+        """Starts the server's profiler (no-op unless started with `profile`)."""
+        if self.profile is not None:
+            self.send_signal(signal.SIGUSR1)
+
+    def profile_stop(self) -> None:
+        """Stops the server's profiler and has it write its stats (no-op without `profile`)."""
+        if self.profile is not None:
+            self.send_signal(signal.SIGUSR2)
+
+    def cpu_seconds(self) -> float:
+        """The server's user+system CPU time so far (all its threads), from /proc."""
+        return process_cpu_seconds(self.pid)
+
+    def cpu_snapshot(self) -> tuple[float, float, float, float]:
+        """(process, its main thread, machine busy, machine irq+softirq) CPU seconds so far."""
+        return self.cpu_seconds(), self.loop_cpu_seconds(), *machine_busy_seconds()
+
+    def loop_cpu_seconds(self) -> float:
+        """CPU time of the server's main thread (its event loop; tid = pid) so far.
+
+        One Python thread cannot use more than one core (the GIL), so this thread near
+        100 % means the server's loop is saturated even when the process total looks low.
+        """
+        return process_cpu_seconds(self.pid, self.pid)
+
+
+def process_cpu_seconds(pid: int, tid: int | None = None) -> float:
+    """utime+stime of `pid` (or of its thread `tid`) in seconds, from /proc (Linux only).
+
+    The command name (field 2) may contain spaces and parentheses, so the fields are
+    counted from the last ')'; utime and stime are fields 14 and 15, in clock ticks.
+    """
+    where = f"/proc/{pid}/stat" if tid is None else f"/proc/{pid}/task/{tid}/stat"
+    stat = Path(where).read_text(encoding="ascii", errors="replace")
+    fields = stat[stat.rindex(")") + 2 :].split()
+    # fields[0] is field 3 (state), so field n is fields[n - 3].
+    ticks = int(fields[14 - 3]) + int(fields[15 - 3])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy_seconds() -> tuple[float, float]:
+    """CPU seconds all cores spent busy since boot, and of those in irq/softirq (/proc/stat).
+
+    Busy is everything but idle and iowait. Minus the server and the client, it is what
+    other processes took during the run (on a shared machine they distort every figure),
+    plus interrupt work, which includes loopback TCP's receive path and is charged to no
+    process.
+    """
+    with open("/proc/stat", encoding="ascii") as stat:
+        fields = [int(v) for v in stat.readline().split()[1:]]
+    # user nice system idle iowait irq softirq steal (guest time is inside user).
+    busy = sum(fields[:8]) - fields[3] - fields[4]
+    tick = os.sysconf("SC_CLK_TCK")
+    return busy / tick, (fields[5] + fields[6]) / tick
+
+
+def serve_probed(probe: Path, server_argv: list[str]) -> int:
+    """Runs `python -m grove_explorer.server` in this process with a lag ticker on its event loop.
+
+    The server's own entry point (`server.cli.main`) runs unchanged; an event-loop policy
+    starts the ticker on the loop `asyncio.run` creates for it. On exit (SIGTERM) the
+    ticks go to `probe` as JSON, for the parent to cut to the streaming window (the clocks
+    agree: perf_counter is CLOCK_MONOTONIC). Opt-in (`--probe-server-loop`), so a default
+    run measures the server exactly as shipped.
+    """
+    from grove_explorer.server.cli import main as server_main
+
+    meter = LoopLagMeter()
+    gc_meter = GcMeter().__enter__()
+    profile_out = os.environ.get(PROFILE_ENV)
+    if profile_out:
+        install_profiler(Path(profile_out))
+
+    class ProbedPolicy(asyncio.DefaultEventLoopPolicy):
+        def new_event_loop(self) -> asyncio.AbstractEventLoop:
+            loop = super().new_event_loop()
+            loop.call_soon(meter.start)
+            return loop
+
+    asyncio.set_event_loop_policy(ProbedPolicy())
+    try:
+        return server_main(server_argv)
+    finally:
+        gc_pauses = list(zip(gc_meter.starts, gc_meter.pauses, strict=True))
+        probe.write_text(json.dumps({"ticks": meter.ticks, "gc": gc_pauses}), encoding="utf-8")
+
+
+def install_profiler(out: Path) -> None:
+    """SIGUSR1 starts cProfile on the main thread (the server's event loop), SIGUSR2 stops
+    it and writes the stats to `out`. Python runs signal handlers on the main thread, so
+    the profiler is enabled for that thread, the one that runs every RPC coroutine."""
+    # CPU time of the thread, not wall time: on a shared machine other processes would
+    # otherwise be charged to whatever function was running when they took the core.
+    profiler = cProfile.Profile(time.thread_time)
+
+    def start(signum: int, frame: object) -> None:
+        profiler.enable()
+
+    def stop(signum: int, frame: object) -> None:
+        profiler.disable()
+        profiler.dump_stats(out)
+
+    signal.signal(signal.SIGUSR1, start)
+    signal.signal(signal.SIGUSR2, stop)
+
+
+def read_probe(
+    probe: Path | None, start: float, end: float
+) -> tuple[list[float], list[float]] | None:
+    """The probed server's loop lags and GC pauses within [start, end] (None: no probe)."""
+    if probe is None or not probe.exists():
+        return None
+    data = json.loads(probe.read_text(encoding="utf-8"))
+    lags = [lag for due, lag in data["ticks"] if start <= due <= end]
+    pauses = [pause for began, pause in data["gc"] if start <= began <= end]
+    return lags, pauses

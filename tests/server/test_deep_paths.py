@@ -19,7 +19,13 @@ import pytest
 from grove_explorer.protos import chat_pb2, chat_pb2_grpc, sampler_public_pb2
 from grove_explorer.server.runtime import GroveServer
 from grove_explorer.server.sampler.base import PathMessage
-from grove_explorer.server.store import AnnotationRecord, ImportItem, NewResponse, SearchFilters
+from grove_explorer.server.store import (
+    AnnotationRecord,
+    ImportItem,
+    NewResponse,
+    SearchFilters,
+    UnknownParentError,
+)
 from grove_explorer.server.store.sqlite import SqliteStore
 from tests.server.test_store import index_problems_of
 
@@ -186,3 +192,82 @@ async def test_a_long_import_keeps_every_response_in_order(tmp_path: Path) -> No
         hits = await store.count_search(ALICE, "zebra2498", SearchFilters())
         assert hits == 1
     assert index_problems_of(db) == []
+
+
+def test_topic_conditioning_of_an_extended_path_equals_a_fresh_one() -> None:
+    """The cached earlier-turn weights give what one pass over the whole path gives."""
+    from grove_explorer.server.sampler.offline import topic
+
+    texts = [
+        "How do I prune roses in a small garden?",
+        "Prune roses in late winter, above an outward bud, with clean shears.",
+        "What about tomatoes and their watering?",
+        "Water tomatoes deeply twice a week; mulch keeps the soil moist.",
+        "Tell me about compost for vegetables and roses.",
+        "",
+    ]
+    path: list[tuple[str, str]] = []
+    warm: list[Any] = []
+    for turn in range(24):
+        sender = "human" if turn % 2 == 0 else "model"
+        path.append((sender, texts[turn % len(texts)] + f" garden{turn % 5}"))
+        if turn % 3 == 2:
+            path.append(("model", texts[(turn + 1) % len(texts)]))  # a path ending in a reply
+        warm.append(topic.conditioning(tuple(path)))
+    cold: list[Any] = []
+    prefixes = [tuple(path[: len(path) - k]) for k in range(len(path))]
+    for prefix in prefixes:
+        topic.conditioning.cache_clear()
+        topic._earlier.clear()
+        cold.append(topic.conditioning(prefix))
+    topic.conditioning.cache_clear()
+    fresh = {prefix: c for prefix, c in zip(prefixes, cold, strict=True)}
+    replayed: list[tuple[str, str]] = []
+    for turn in range(24):
+        sender = "human" if turn % 2 == 0 else "model"
+        replayed.append((sender, texts[turn % len(texts)] + f" garden{turn % 5}"))
+        if turn % 3 == 2:
+            replayed.append(("model", texts[(turn + 1) % len(texts)]))
+        expected = fresh[tuple(replayed)]
+        got = warm[turn]
+        assert (got.boost, got.topic_ids, got.openings) == (
+            expected.boost,
+            expected.topic_ids,
+            expected.openings,
+        )
+
+
+async def test_cached_paths_read_like_fresh_ones_and_end_with_their_conversation(
+    tmp_path: Path,
+) -> None:
+    """Paths kept from stored responses equal a fresh read; a deleted conversation has none."""
+    async with SqliteStore(tmp_path / "grove.sqlite3") as store:
+        conversation = await store.create_conversation(ALICE)
+        cid = conversation.conversation_id
+        parent = None
+        ids = []
+        for i in range(40):
+            record = await store.add_response(
+                ALICE,
+                NewResponse(
+                    conversation_id=cid,
+                    message=f"message {i}",
+                    sender="human" if i % 2 == 0 else "model",
+                    parent_response_id=parent,
+                ),
+            )
+            parent = record.response_id
+            ids.append(parent)
+        kept = await store.path_to(ALICE, cid, ids[-1])
+        store.paths.clear()
+        fresh = await store.path_to(ALICE, cid, ids[-1])
+        assert kept == fresh and [r.response_id for r in fresh] == ids
+        with pytest.raises(UnknownParentError):
+            await store.path_to("bob", cid, ids[-1])
+        assert await store.mark_shared(ALICE, cid, ids[:3]) == 3
+        shared = await store.path_to(ALICE, cid, ids[2])
+        assert [r.shared for r in shared] == [True, True, True]
+        await store.path_to(ALICE, cid, ids[-1])  # kept again
+        assert await store.delete_conversation(ALICE, cid)
+        with pytest.raises(UnknownParentError):
+            await store.path_to(ALICE, cid, ids[-1])

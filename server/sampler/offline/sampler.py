@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import math
 import re
 import secrets
@@ -38,6 +39,19 @@ MAX_SEED = 2**63 - 1
 _YIELD_EVERY = 16
 # Prompt counting: any word or any single non-space symbol.
 _COUNT_TOKEN_RE = re.compile(r"\w+(?:['-]\w+)*|[^\w\s]")
+
+
+@functools.lru_cache(maxsize=8_192)
+def _cached_count(text: str) -> int:
+    return len(_COUNT_TOKEN_RE.findall(text))
+
+
+def _token_count(text: str) -> int:
+    """Words and punctuation marks of one message; a short one is counted once.
+
+    A deep path is counted on every turn, and its messages are the same each time.
+    """
+    return _cached_count(text) if len(text) <= 4_096 else len(_COUNT_TOKEN_RE.findall(text))
 
 
 class OfflineSampler:
@@ -122,7 +136,7 @@ class OfflineSampler:
 
     def count_tokens(self, path: Sequence[PathMessage]) -> int:
         """Counts words and punctuation marks of the path, a stand-in for prompt tokens."""
-        return sum(len(_COUNT_TOKEN_RE.findall(msg.text)) for msg in path)
+        return sum(map(_token_count, [msg.text for msg in path]))
 
     async def sample(
         self,

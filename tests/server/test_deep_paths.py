@@ -271,3 +271,16 @@ async def test_cached_paths_read_like_fresh_ones_and_end_with_their_conversation
         assert await store.delete_conversation(ALICE, cid)
         with pytest.raises(UnknownParentError):
             await store.path_to(ALICE, cid, ids[-1])
+
+
+async def test_a_refused_import_names_the_response_by_position_and_id(stub: Any) -> None:
+    request = _chain(3)
+    request.responses[1].sender = "robot"
+    error = await _error(stub.ImportConversation(request))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert error.details().startswith("Response 2 (") and "r1" in error.details()
+    assert "sender must be human or model" in error.details()
+    request = _chain(3)
+    request.responses[2].message = "x\x00y"
+    error = await _error(stub.ImportConversation(request))
+    assert error.details().startswith("Response 3 (") and "NUL" in error.details()

@@ -18,8 +18,12 @@ What it measures (issue 13: "import of a 60,000-response chain … now 17.8 s, g
 - Phases, in this process: reading and checking the document (`json.loads` +
   `import_request`), the ImportConversation call, and loading the new conversation
   (`get_conversation`, as `grove import` does before printing its id).
-- Afterwards the imported conversation is compared with the file: same number of
+- Afterwards both imported conversations are compared with the file: same number of
   responses, same messages in the same order, each with the parent it had (by position).
+
+`--quick` imports 2,000 responses against the same 3 s goal (a smoke run: CI ignores its
+figures). Process start and the load of the machine count in the whole command's time:
+the phases show where the rest goes.
 """
 
 from __future__ import annotations

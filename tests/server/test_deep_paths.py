@@ -284,3 +284,16 @@ async def test_a_refused_import_names_the_response_by_position_and_id(stub: Any)
     request.responses[2].message = "x\x00y"
     error = await _error(stub.ImportConversation(request))
     assert error.details().startswith("Response 3 (") and "NUL" in error.details()
+
+
+def test_prompt_count_of_extended_and_other_paths_equals_a_plain_count() -> None:
+    from grove_explorer.server.sampler.offline.sampler import _COUNT_TOKEN_RE, OfflineSampler
+
+    sampler = OfflineSampler()
+    texts = ["Hello, world!", "Don't panic?", "one two three", "four.", "", "a-b c'd e"]
+    path: list[PathMessage] = []
+    for turn in range(40):
+        path.append(PathMessage("human" if turn % 2 == 0 else "model", texts[turn % 6] * turn))
+        for candidate in (path, path[:-3], path[::2], path[1:]):
+            plain = sum(len(_COUNT_TOKEN_RE.findall(m.text)) for m in candidate)
+            assert sampler.count_tokens(candidate) == plain

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 import math
 import re
 import secrets
+from collections import OrderedDict
 from collections.abc import AsyncGenerator, Callable, Sequence
 
 from grove_explorer.server.sampler.base import (
@@ -41,17 +41,31 @@ _YIELD_EVERY = 16
 _COUNT_TOKEN_RE = re.compile(r"\w+(?:['-]\w+)*|[^\w\s]")
 
 
-@functools.lru_cache(maxsize=8_192)
-def _cached_count(text: str) -> int:
-    return len(_COUNT_TOKEN_RE.findall(text))
+_COUNTED_KEPT = 32
+_counted: OrderedDict[tuple[str, ...], int] = OrderedDict()
 
 
-def _token_count(text: str) -> int:
-    """Words and punctuation marks of one message; a short one is counted once.
+def _path_count(texts: tuple[str, ...]) -> int:
+    """Words and punctuation marks of all `texts`, memoised by path.
 
-    A deep path is counted on every turn, and its messages are the same each time.
+    A deep path is counted on every turn, each time a message or two longer: a path that
+    extends one counted recently (by up to 8 messages) costs only the messages since.
     """
-    return _cached_count(text) if len(text) <= 4_096 else len(_COUNT_TOKEN_RE.findall(text))
+    total = _counted.get(texts)
+    if total is not None:
+        _counted.move_to_end(texts)
+        return total
+    start, total = 0, 0
+    for back in range(1, min(8, len(texts)) + 1):
+        prior = _counted.get(texts[:-back])
+        if prior is not None:
+            start, total = len(texts) - back, prior
+            break
+    total += sum(len(_COUNT_TOKEN_RE.findall(text)) for text in texts[start:])
+    _counted[texts] = total
+    while len(_counted) > _COUNTED_KEPT:
+        _counted.popitem(last=False)
+    return total
 
 
 class OfflineSampler:
@@ -136,7 +150,7 @@ class OfflineSampler:
 
     def count_tokens(self, path: Sequence[PathMessage]) -> int:
         """Counts words and punctuation marks of the path, a stand-in for prompt tokens."""
-        return sum(map(_token_count, [msg.text for msg in path]))
+        return _path_count(tuple([msg.text for msg in path]))
 
     async def sample(
         self,

@@ -274,11 +274,11 @@ class Conversation:
             )
         if self._conversation is not None:
             await self._leaf_saver.wait(raise_error=False)
-        wire: chat_pb2.Conversation = await rpc(
-            self._stub.GetConversation(
-                chat_pb2.GetConversationRequest(conversation_id=self._conversation_id)
-            )
-        )
+        request = chat_pb2.GetConversationRequest(conversation_id=self._conversation_id)
+        self.adopt(await rpc(self._stub.GetConversation(request)))
+
+    def adopt(self, wire: chat_pb2.Conversation) -> None:
+        """Extension: `load()` from a reply that holds every response (ImportConversation's)."""
         self._adopt_wire(wire, [node_from_proto(r) for r in wire.responses])
 
     def _adopt_wire(self, wire: chat_pb2.Conversation, nodes: list[ResponseNode]) -> None:

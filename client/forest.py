@@ -261,12 +261,26 @@ class Forest(BaseModel):
     # -- navigation ------------------------------------------------------------------------
 
     def select(self, leaf_id: str | None) -> None:
-        """Makes `leaf_id` the leaf and remembers each step of its path as visited."""
-        if leaf_id is not None and leaf_id not in self.responses:
+        """Makes `leaf_id` the leaf and remembers each step of its path as visited.
+
+        Walks up from the leaf without building the path (after a new reply the memo
+        of paths is empty, and a deep path was walked twice per turn); it stops where
+        `path_to` does: at a root, a parent missing from a hand-made document, or a cycle.
+        """
+        responses = self.responses
+        if leaf_id is not None and leaf_id not in responses:
             raise KeyError(f"Response {leaf_id!r} is not in this conversation.")
         self.leaf_id = leaf_id
-        for node in self.path_to(leaf_id):
-            self.last_visited[node.parent_id] = node.response_id
+        visited = self.last_visited
+        current = leaf_id
+        steps = len(responses)
+        while current is not None and steps > 0:
+            node = responses.get(current)
+            if node is None:
+                break
+            visited[node.parent_id] = current
+            current = node.parent_id
+            steps -= 1
 
     def descend(self, response_id: str) -> str:
         """The leaf reached from `response_id` following last-visited (else newest) children."""

@@ -129,7 +129,12 @@ class AsyncGrok:
     ) -> Conversation:
         """Extension: stores an exported forest as a new conversation and loads it."""
         created: chat_pb2.Conversation = await rpc(self._stub.ImportConversation(request))
-        return await self.get_conversation(created.conversation_id)
+        # The reply holds every stored response already: loading it again would read,
+        # send and convert the whole forest a second time.
+        conversation = Conversation(self._stub, "", False, created.conversation_id)
+        self._conversations.add(conversation)
+        conversation.adopt(created)
+        return conversation
 
     async def list_conversations(self) -> list[chat_pb2.Conversation]:
         """Returns a list of all conversations (without their responses), newest first."""

@@ -1,10 +1,174 @@
-"""Part `importing` of bench.store (to be written for issue 13)."""
+"""Part `importing` of bench.store: `grove import` of a long chain, whole and by phase.
+
+Usage: `python -m bench.store --part importing [--quick]`.
+
+What it measures (issue 13: "import of a 60,000-response chain … now 17.8 s, goal < 3 s"):
+
+- The file: a Grove JSON export document (`grove export --format json`'s format, written
+  with `client.export.document.dumps`) of one chain of N responses (60,000; 2,000 with
+  `--quick`): human messages and sampled model replies alternating, every reply with
+  its model name, sampling parameters, token count, times and finish reason, and every
+  tenth reply with its tokens (text, logprob, two alternatives each) as an export with
+  fetched tokens carries them; a few annotations. Messages are a sentence or two.
+- The server runs as a subprocess (`ServerProcess`, temporary SQLite file, defaults).
+- Whole command: `grove import FILE --server ADDR` (this environment's `grove` script)
+  as a user runs it, wall time from spawn to exit, process start included. A no-op
+  (`grove import --help`) is timed too and printed beside it, so the share of interpreter
+  start-up is visible. Goal: < 3 s.
+- Phases, in this process: reading and checking the document (`json.loads` +
+  `import_request`), the ImportConversation call, and loading the new conversation
+  (`get_conversation`, as `grove import` does before printing its id).
+- Afterwards both imported conversations are compared with the file: same number of
+  responses, same messages in the same order, each with the parent it had (by position).
+
+`--quick` imports 2,000 responses against the same 3 s goal (a smoke run: CI ignores its
+figures). Process start and the load of the machine count in the whole command's time:
+the phases show where the rest goes.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
 from bench.goals import Goal
+from grove_explorer.client import Client
+from grove_explorer.client.export.importing import import_request
+from grove_explorer.server.launcher import ServerProcess
+
+FULL_SIZE = 60_000
+QUICK_SIZE = 2_000
+GOAL_SECONDS = 3.0
+TOKENS_EVERY = 10
+"""Every tenth model reply carries its tokens, as a file exported with tokens would."""
+
+_HUMAN = "How do the paths of garden number {i} fork, and where do they meet again?"
+_WORDS = ["The", " paths", " fork", " at", " every", " bench", ",", " and", " meet", "."]
+
+
+def chain_document(size: int) -> dict[str, Any]:
+    """An export document holding one `size`-long chain (see the module docstring)."""
+    responses: list[dict[str, Any]] = []
+    parent: str | None = None
+    for i in range(size):
+        rid = f"{i:032x}"
+        minute, second = divmod(i, 60)
+        stamp = f"2026-01-01T{minute // 60 % 24:02d}:{minute % 60:02d}:{second:02d}.000000Z"
+        human = i % 2 == 0
+        message = _HUMAN.format(i=i) if human else "".join(_WORDS) + f" Reply {i}."
+        tokens = None
+        if not human and (i // 2) % TOKENS_EVERY == 0:
+            texts = [*_WORDS, f" Reply {i}."]
+            tokens = [
+                {"text": t, "logprob": -0.25, "top": [[t, -0.25], [" other", -2.5]]} for t in texts
+            ]
+        responses.append(
+            {
+                "response_id": rid,
+                "parent_response_id": parent,
+                "sender": "human" if human else "model",
+                "message": message,
+                "create_time": stamp,
+                "manual": False,
+                "partial": False,
+                "shared": False,
+                "query": "",
+                "query_type": "",
+                "model_name": "" if human else "grove-offline",
+                "sampling_params": None
+                if human
+                else {"temperature": 0.7, "top_p": 0.95, "max_tokens": 256, "seed": i},
+                "token_count": 0 if human else 11,
+                "time_to_first_token_seconds": 0.0 if human else 0.01,
+                "total_time_seconds": 0.0 if human else 0.2,
+                "prefix_length": 0,
+                "start_time": stamp,
+                "finish_reason": "" if human else "stop",
+                "annotation": {"bookmarked": True, "tags": ["kept"], "rating": 1, "note": ""}
+                if i % 997 == 0
+                else None,
+                "tokens": None if human else tokens,
+            }
+        )
+        parent = rid
+    return {
+        "format": "grove.conversation",
+        "version": 1,
+        "conversation_id": "c" * 32,
+        "title": "a long chain",
+        "starred": False,
+        "create_time": "2026-01-01T00:00:00.000000Z",
+        "update_time": "2026-01-01T00:00:00.000000Z",
+        "response_count": size,
+        "responses": responses,
+    }
+
+
+async def _command_seconds(args: list[str]) -> tuple[float, str]:
+    """Runs `grove ARGS` (this environment's); returns its wall time and its stdout."""
+    started = time.perf_counter()
+    process = await asyncio.create_subprocess_exec(
+        str(Path(sys.executable).parent / "grove"),
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await process.communicate()
+    elapsed = time.perf_counter() - started
+    if process.returncode != 0:
+        raise RuntimeError(f"grove {' '.join(args)} failed: {err.decode(errors='replace')}")
+    return elapsed, out.decode()
+
+
+def _check_same_chain(document: dict[str, Any], responses: list[Any]) -> None:
+    """The import kept every response, in order, each under the parent it had."""
+    expected = document["responses"]
+    if len(responses) != len(expected):
+        raise RuntimeError(f"imported {len(responses)} responses, the file has {len(expected)}")
+    position = {r.response_id: i for i, r in enumerate(responses)}
+    for i, (got, want) in enumerate(zip(responses, expected, strict=True)):
+        parent = position.get(got.parent_response_id) if got.parent_response_id else None
+        if got.message != want["message"] or parent != (i - 1 if i else None):
+            raise RuntimeError(f"response {i} differs from the file after import")
 
 
 async def run(quick: bool) -> list[Goal]:
-    """Measures this part's figures; `quick` uses small sizes."""
-    return []
+    """Times `grove import` of a chain and its phases; `quick` imports 2,000 responses."""
+    size = QUICK_SIZE if quick else FULL_SIZE
+    document = chain_document(size)
+    with tempfile.TemporaryDirectory(prefix="grove-bench-import-") as tmp:
+        path = Path(tmp) / "chain.json"
+        path.write_text(json.dumps(document, ensure_ascii=False, indent=1), encoding="utf-8")
+        megabytes = path.stat().st_size / 1e6
+        async with ServerProcess(Path(tmp) / "bench.sqlite3") as server:
+            start_only, _ = await _command_seconds(["import", "--help"])
+            whole, out = await _command_seconds(["import", str(path), "--server", server.address])
+            imported_id = out.strip()
+            async with Client(api_host=server.address) as client:
+                began = time.perf_counter()
+                request = import_request(json.loads(path.read_text(encoding="utf-8")))
+                parsed = time.perf_counter()
+                created = await client.stub.ImportConversation(request)
+                stored = time.perf_counter()
+                conversation = await client.grok.get_conversation(created.conversation_id)
+                loaded = time.perf_counter()
+                _check_same_chain(document, conversation.responses)
+                first = await client.grok.get_conversation(imported_id)
+                _check_same_chain(document, first.responses)
+    return [
+        Goal(
+            f"grove import of a {size:,}-response chain ({megabytes:.0f} MB)",
+            f"{whole:.2f} s",
+            f"< {GOAL_SECONDS:g} s",
+            whole < GOAL_SECONDS,
+        ),
+        Goal("  of which process start (grove import --help)", f"{start_only:.2f} s", "", None),
+        Goal("  read + check the file (in process)", f"{parsed - began:.2f} s", "", None),
+        Goal("  ImportConversation call", f"{stored - parsed:.2f} s", "", None),
+        Goal("  get_conversation of the import", f"{loaded - stored:.2f} s", "", None),
+    ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from grove_explorer.client.export.document import FORMAT_NAME, FORMAT_VERSION
-from grove_explorer.client.finish import finish_reason_to_proto
+from grove_explorer.client.finish import FINISH_REASONS, finish_reason_to_proto
 from grove_explorer.protos import chat_pb2, sampler_public_pb2
 
 # -- import ----------------------------------------------------------------------------------
@@ -73,6 +73,7 @@ class _Checker:
 
 _MAX_UINT64 = 2**64 - 1
 _MAX_INT32 = 2**31 - 1
+_FINISH_WORDS = frozenset(("", *FINISH_REASONS))
 
 
 def _sampling(check: _Checker) -> sampler_public_pb2.SamplingParams | None:
@@ -144,6 +145,11 @@ def import_request(data: Any) -> chat_pb2.ImportConversationRequest:
     (`$.responses[3].sender: must be "human" or "model".`). Ids, `conversation_id` and
     times are not sent: the server assigns new ones. Limits the server enforces (message
     size, title length, sampling ranges) are left to it, so they stay in one place.
+
+    Each response is read by `_fast_response`, which only accepts what is plainly valid;
+    anything else is read again field by field (`_checked_response`), which says what is
+    wrong. Both accept the same documents: the fast reading builds no path strings and no
+    checker per field, so a 60,000-response file is read in a fraction of a second.
     """
     root = _Checker(data, "$")
     if not isinstance(data, dict):
@@ -163,56 +169,216 @@ def import_request(data: Any) -> chat_pb2.ImportConversationRequest:
         title=root.child("title", False, "").string() or "",
         starred=root.child("starred", False, False).boolean(),
     )
+    responses = root.child("responses")
+    if not isinstance(responses.value, list):
+        raise responses.fail("must be a list.")
     seen: set[str] = set()
-    for check in root.child("responses").items():
-        rid = check.child("response_id").string() or ""
-        if not rid:
-            raise check.child("response_id").fail("must not be empty.")
-        if rid in seen:
-            raise check.child("response_id").fail(f"{rid!r} appears twice.")
-        parent_check = check.child("parent_response_id")
-        parent = parent_check.string(allow_none=True) or ""
-        if parent and parent not in seen:
-            raise parent_check.fail(
-                f"names {parent!r}, which does not come before it (parents must come first)."
-            )
-        sender = check.child("sender").string()
-        if sender not in ("human", "model"):
-            raise check.child("sender").fail(f'must be "human" or "model", not {sender!r}.')
-        message = check.child("message").string() or ""
-        prefix_length = check.child("prefix_length", False, 0).integer(0, len(message))
-        wire = chat_pb2.Response(
-            response_id=rid,
-            parent_response_id=parent,
-            sender=sender,
-            message=message,
-            manual=check.child("manual", False, False).boolean(),
-            partial=check.child("partial", False, False).boolean(),
-            shared=check.child("shared", False, False).boolean(),
-            query=check.child("query", False, "").string() or "",
-            query_type=check.child("query_type", False, "").string() or "",
-            model_name=check.child("model_name", False, "").string() or "",
-            token_count=check.child("token_count", False, 0).integer(0, _MAX_INT32),
-            time_to_first_token_seconds=check.child(
-                "time_to_first_token_seconds", False, 0.0
-            ).number()
-            or 0.0,
-            total_time_seconds=check.child("total_time_seconds", False, 0.0).number() or 0.0,
-            prefix_length=prefix_length,
-            finish_reason=_finish_reason(check.child("finish_reason", False, "")),
-        )
-        sampling = _sampling(check.child("sampling_params", False))
-        if sampling is not None:
-            wire.sampling_params.CopyFrom(sampling)
-        annotation = _annotation(check.child("annotation", False))
-        if annotation is not None:
-            wire.annotation.CopyFrom(annotation)
-        tokens_check = check.child("tokens", False)
-        tokens = [_token(t) for t in tokens_check.items(allow_none=True)]
-        if tokens and sender != "model":
-            raise tokens_check.fail("only model replies carry tokens.")
+    wires = request.responses
+    token_map = request.tokens
+    for index, value in enumerate(responses.value):
+        read = _fast_response(value, seen)
+        if read is None:
+            read = _checked_response(responses.child(index), seen)
+        wire, tokens = read
         if tokens:
-            request.tokens[rid].tokens.extend(tokens)
-        request.responses.append(wire)
-        seen.add(rid)
+            token_map[wire.response_id].tokens.extend(tokens)
+        wires.append(wire)
+        seen.add(wire.response_id)
     return request
+
+
+_Read = tuple[chat_pb2.Response, list[sampler_public_pb2.Token]]
+_MISSING = object()
+_FLAGS = ("manual", "partial", "shared")
+_TEXTS = ("query", "query_type", "model_name")
+_SECONDS = ("time_to_first_token_seconds", "total_time_seconds")
+
+
+def _is_int(value: Any, low: int, high: int) -> bool:
+    return type(value) is int and low <= value <= high
+
+
+def _is_number(value: Any) -> bool:
+    return type(value) is float or type(value) is int
+
+
+def _fast_response(value: Any, seen: set[str]) -> _Read | None:
+    """One plainly valid response as its wire message and tokens; None if in any doubt.
+
+    Accepts exactly what `_checked_response` accepts without complaint (None then sends
+    the response there, which raises the sentence that names the problem).
+    """
+    if type(value) is not dict:
+        return None
+    get = value.get
+    rid = get("response_id")
+    parent = get("parent_response_id", 0)
+    sender = get("sender")
+    message = get("message")
+    if (
+        type(rid) is not str
+        or not rid
+        or rid in seen
+        or not (parent is None or (type(parent) is str and (not parent or parent in seen)))
+        or sender not in ("human", "model")
+        or type(message) is not str
+    ):
+        return None
+    prefix_length = get("prefix_length", 0)
+    token_count = get("token_count", 0)
+    finish = get("finish_reason", "")
+    if (
+        not _is_int(prefix_length, 0, len(message))
+        or not _is_int(token_count, 0, _MAX_INT32)
+        or not (finish is None or type(finish) is str)
+        or (finish or "") not in _FINISH_WORDS
+    ):
+        return None
+    fields: dict[str, Any] = {}
+    for key in _FLAGS:
+        flag = get(key, False)
+        if type(flag) is not bool:
+            return None
+        fields[key] = flag
+    for key in _TEXTS:
+        text = get(key, "")
+        if type(text) is not str:
+            return None
+        fields[key] = text
+    for key in _SECONDS:
+        seconds = get(key, 0.0)
+        if not _is_number(seconds):
+            return None
+        fields[key] = float(seconds)
+    wire = chat_pb2.Response(
+        response_id=rid,
+        parent_response_id=parent or "",
+        sender=sender,
+        message=message,
+        token_count=token_count,
+        prefix_length=prefix_length,
+        finish_reason=finish_reason_to_proto(finish or ""),
+        **fields,
+    )
+    params = get("sampling_params")
+    if params is not None:
+        sampling = _fast_sampling(params)
+        if sampling is None:
+            return None
+        wire.sampling_params.CopyFrom(sampling)
+    if get("annotation") is not None:
+        return None  # rare: read with its checks
+    tokens: list[sampler_public_pb2.Token] = []
+    listed = get("tokens")
+    if listed is not None:
+        if type(listed) is not list or (listed and sender != "model"):
+            return None
+        for item in listed:
+            token = _fast_token(item)
+            if token is None:
+                return None
+            tokens.append(token)
+    return wire, tokens
+
+
+def _fast_sampling(params: Any) -> sampler_public_pb2.SamplingParams | None:
+    """`_sampling` of plainly valid parameters; None if in any doubt."""
+    if type(params) is not dict:
+        return None
+    result = sampler_public_pb2.SamplingParams()
+    for key in ("temperature", "top_p"):
+        number = params.get(key)
+        if number is not None:
+            if not _is_number(number):
+                return None
+            setattr(result, key, float(number))
+    max_tokens = params.get("max_tokens")
+    if max_tokens is not None:
+        if not _is_int(max_tokens, 0, _MAX_INT32):
+            return None
+        result.max_tokens = max_tokens
+    seed = params.get("seed")
+    if seed is not None:
+        if not _is_int(seed, 0, _MAX_UINT64):
+            return None
+        result.seed = seed
+    return result
+
+
+def _fast_token(item: Any) -> sampler_public_pb2.Token | None:
+    """`_token` of a plainly valid token; None if in any doubt."""
+    if type(item) is not dict:
+        return None
+    text = item.get("text")
+    logprob = item.get("logprob", _MISSING)
+    top = item.get("top", [])
+    if type(text) is not str or not (logprob is None or _is_number(logprob)):
+        return None
+    if type(top) is not list:
+        return None
+    logits = []
+    for pair in top:
+        if (
+            type(pair) is not list
+            or len(pair) != 2
+            or type(pair[0]) is not str
+            or not _is_number(pair[1])
+        ):
+            return None
+        logits.append(sampler_public_pb2.Logit(string_token=pair[0], logprob=pair[1]))
+    return sampler_public_pb2.Token(
+        final_logit=sampler_public_pb2.Logit(
+            string_token=text, logprob=0.0 if logprob is None else logprob
+        ),
+        top_logits=logits,
+        logprob_unknown=logprob is None,
+    )
+
+
+def _checked_response(check: _Checker, seen: set[str]) -> _Read:
+    """One response read field by field: raises ValueError at the first problem."""
+    rid = check.child("response_id").string() or ""
+    if not rid:
+        raise check.child("response_id").fail("must not be empty.")
+    if rid in seen:
+        raise check.child("response_id").fail(f"{rid!r} appears twice.")
+    parent_check = check.child("parent_response_id")
+    parent = parent_check.string(allow_none=True) or ""
+    if parent and parent not in seen:
+        raise parent_check.fail(
+            f"names {parent!r}, which does not come before it (parents must come first)."
+        )
+    sender = check.child("sender").string()
+    if sender not in ("human", "model"):
+        raise check.child("sender").fail(f'must be "human" or "model", not {sender!r}.')
+    message = check.child("message").string() or ""
+    prefix_length = check.child("prefix_length", False, 0).integer(0, len(message))
+    wire = chat_pb2.Response(
+        response_id=rid,
+        parent_response_id=parent,
+        sender=sender,
+        message=message,
+        manual=check.child("manual", False, False).boolean(),
+        partial=check.child("partial", False, False).boolean(),
+        shared=check.child("shared", False, False).boolean(),
+        query=check.child("query", False, "").string() or "",
+        query_type=check.child("query_type", False, "").string() or "",
+        model_name=check.child("model_name", False, "").string() or "",
+        token_count=check.child("token_count", False, 0).integer(0, _MAX_INT32),
+        time_to_first_token_seconds=check.child("time_to_first_token_seconds", False, 0.0).number()
+        or 0.0,
+        total_time_seconds=check.child("total_time_seconds", False, 0.0).number() or 0.0,
+        prefix_length=prefix_length,
+        finish_reason=_finish_reason(check.child("finish_reason", False, "")),
+    )
+    sampling = _sampling(check.child("sampling_params", False))
+    if sampling is not None:
+        wire.sampling_params.CopyFrom(sampling)
+    annotation = _annotation(check.child("annotation", False))
+    if annotation is not None:
+        wire.annotation.CopyFrom(annotation)
+    tokens_check = check.child("tokens", False)
+    tokens = [_token(t) for t in tokens_check.items(allow_none=True)]
+    if tokens and sender != "model":
+        raise tokens_check.fail("only model replies carry tokens.")
+    return wire, tokens

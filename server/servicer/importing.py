@@ -26,6 +26,19 @@ IMPORTED_SUFFIX = " (imported)"
 """Ends the title of an imported conversation, so a copy is told apart from its original."""
 
 
+class _Where:
+    """Names a response of the import in error sentences, formatted only when one is sent."""
+
+    __slots__ = ("index", "response_id")
+
+    def __init__(self, index: int, response_id: str) -> None:
+        self.index = index
+        self.response_id = response_id
+
+    def __format__(self, spec: str) -> str:
+        return f"Response {self.index + 1} ({quote(self.response_id)})"
+
+
 def imported_title(title: str, max_chars: int) -> str:
     """`title` marked as imported, cut to fit `max_chars`; an import's import is not re-marked.
 
@@ -66,7 +79,7 @@ async def items_from_import(
     seen: set[str] = set()
     shared: set[str] = set()
     for index, wire in enumerate(request.responses):
-        where = f"Response {index + 1} ({quote(wire.response_id)})"
+        where = _Where(index, wire.response_id)
         if not wire.response_id or wire.response_id in seen:
             await abort(
                 context,
@@ -86,7 +99,9 @@ async def items_from_import(
                 grpc.StatusCode.INVALID_ARGUMENT,
                 f"{where}: sender must be human or model, not {quote(wire.sender)}.",
             )
-        await check_text(f"{where}: the message", wire.message, max_message_bytes, context)
+        message = wire.message
+        if len(message) * 4 > max_message_bytes or "\x00" in message:  # else it fits
+            await check_text(f"{where}: the message", message, max_message_bytes, context)
         await _check_import_fields(where, wire, request, shared, context)
         if not 0 <= wire.prefix_length <= len(wire.message):
             await abort(
@@ -146,7 +161,7 @@ async def items_from_import(
 
 
 async def _check_import_fields(
-    where: str,
+    where: _Where,
     wire: chat_pb2.Response,
     request: chat_pb2.ImportConversationRequest,
     shared: set[str],

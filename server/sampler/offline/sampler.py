@@ -6,6 +6,7 @@ import asyncio
 import math
 import re
 import secrets
+from collections import OrderedDict
 from collections.abc import AsyncGenerator, Callable, Sequence
 
 from grove_explorer.server.sampler.base import (
@@ -38,6 +39,33 @@ MAX_SEED = 2**63 - 1
 _YIELD_EVERY = 16
 # Prompt counting: any word or any single non-space symbol.
 _COUNT_TOKEN_RE = re.compile(r"\w+(?:['-]\w+)*|[^\w\s]")
+
+
+_COUNTED_KEPT = 32
+_counted: OrderedDict[tuple[str, ...], int] = OrderedDict()
+
+
+def _path_count(texts: tuple[str, ...]) -> int:
+    """Words and punctuation marks of all `texts`, memoised by path.
+
+    A deep path is counted on every turn, each time a message or two longer: a path that
+    extends one counted recently (by up to 8 messages) costs only the messages since.
+    """
+    total = _counted.get(texts)
+    if total is not None:
+        _counted.move_to_end(texts)
+        return total
+    start, total = 0, 0
+    for back in range(1, min(8, len(texts)) + 1):
+        prior = _counted.get(texts[:-back])
+        if prior is not None:
+            start, total = len(texts) - back, prior
+            break
+    total += sum(len(_COUNT_TOKEN_RE.findall(text)) for text in texts[start:])
+    _counted[texts] = total
+    while len(_counted) > _COUNTED_KEPT:
+        _counted.popitem(last=False)
+    return total
 
 
 class OfflineSampler:
@@ -122,7 +150,7 @@ class OfflineSampler:
 
     def count_tokens(self, path: Sequence[PathMessage]) -> int:
         """Counts words and punctuation marks of the path, a stand-in for prompt tokens."""
-        return sum(len(_COUNT_TOKEN_RE.findall(msg.text)) for msg in path)
+        return _path_count(tuple([msg.text for msg in path]))
 
     async def sample(
         self,

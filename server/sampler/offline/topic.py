@@ -7,7 +7,7 @@ sentence starts become the reply's likely openings.
 from __future__ import annotations
 
 import heapq
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from functools import lru_cache
 
 from grove_explorer.server.sampler.offline.corpus import content_stems, unique_sorted
@@ -42,6 +42,66 @@ class Conditioning:
         self.extras: dict[int, list[int]] = {}
 
 
+_EARLIER_KEPT = 32
+"""Prefixes whose earlier-turn weights are kept (the paths being extended now)."""
+_EARLIER_LOOKBACK = 8
+"""How many messages back a shorter cached prefix is looked for."""
+_earlier: OrderedDict[tuple[tuple[str, str], ...], dict[str, float]] = OrderedDict()
+
+
+def _turn_weight(sender: str) -> float:
+    """The weight of a message that is not the last human one."""
+    return 0.35 if sender == "human" else 0.15
+
+
+_CACHED_TEXT_CHARS = 4_096
+"""Longer messages are stemmed each time (the cache holds their text)."""
+
+
+def _known_stems(text: str) -> tuple[str, ...]:
+    """The message's distinct content stems the corpus knows, in `unique_sorted` order."""
+    idf = shared_model().idf
+    return tuple(s for s in unique_sorted(content_stems(text)) if s in idf)
+
+
+_cached_stems = lru_cache(maxsize=8_192)(_known_stems)
+
+
+def _raise_weights(weights: defaultdict[str, float], text: str, w: float) -> None:
+    """Raises every known stem of `text` to at least `w` (new stems go last, in order)."""
+    stems = _cached_stems(text) if len(text) <= _CACHED_TEXT_CHARS else _known_stems(text)
+    for s in stems:
+        if weights[s] < w:
+            weights[s] = w
+
+
+def _earlier_weights(prefix: tuple[tuple[str, str], ...]) -> dict[str, float]:
+    """Stem weights of `prefix` as earlier turns (human 0.35, model 0.15), cached.
+
+    Starts from the longest cached shorter prefix (a few messages back at most) and
+    extends it message by message.
+    """
+    found = _earlier.get(prefix)
+    if found is not None:
+        _earlier.move_to_end(prefix)
+        return found
+    start = 0
+    weights: defaultdict[str, float] = defaultdict(float)
+    for back in range(1, min(_EARLIER_LOOKBACK, len(prefix)) + 1):
+        shorter = _earlier.get(prefix[:-back])
+        if shorter is not None:
+            weights.update(shorter)
+            start = len(prefix) - back
+            break
+    for sender, text in prefix[start:]:
+        _raise_weights(weights, text, _turn_weight(sender))
+    result = dict(weights)
+    _earlier[prefix] = result
+    while len(_earlier) > _EARLIER_KEPT:
+        _earlier.popitem(last=False)
+    return result
+
+
 @lru_cache(maxsize=256)
 def conditioning(path_key: tuple[tuple[str, str], ...]) -> Conditioning:
     """Turns the path into word boosts and opening weights (the topic component).
@@ -52,18 +112,18 @@ def conditioning(path_key: tuple[tuple[str, str], ...]) -> Conditioning:
     paragraphs become the likely openings.
     """
     m = shared_model()
+    last_human = len(path_key) - 1  # found from the end: it is the last message or near it
+    while last_human >= 0 and path_key[last_human][0] != "human":
+        last_human -= 1
+    # Earlier turns (every message before the last human one) come from the cached
+    # weights of that prefix, extended by the message or two since: extending a deep path
+    # does not stem it all again. Same keys in the same order, same maxima, as one pass.
     weights: defaultdict[str, float] = defaultdict(float)
-    last_human = max((i for i, (who, _) in enumerate(path_key) if who == "human"), default=-1)
-    for i, (sender, text) in enumerate(path_key):
-        if i == last_human:
-            w = 1.0
-        elif sender == "human":
-            w = 0.35
-        else:
-            w = 0.15
-        for s in unique_sorted(content_stems(text)):
-            if s in m.idf:
-                weights[s] = max(weights[s], w)
+    if last_human > 0:
+        weights.update(_earlier_weights(path_key[:last_human]))
+    for i in range(max(last_human, 0), len(path_key)):
+        sender, text = path_key[i]
+        _raise_weights(weights, text, 1.0 if i == last_human else _turn_weight(sender))
     if not weights:
         return Conditioning(m.neutral_boost, [], m.global_openings)
     doc_score: defaultdict[int, float] = defaultdict(float)

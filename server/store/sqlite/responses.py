@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import uuid
+from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import datetime
 from typing import NoReturn
@@ -55,6 +56,59 @@ _PATH_TO = f"""
     SELECT {R_COLUMNS} FROM chain JOIN responses AS r ON r.seq = chain.seq
     ORDER BY r.seq
 """
+
+
+_IN_CONVERSATION = (
+    "SELECT 1 FROM responses WHERE response_id = ? AND conversation_id = ? AND user_id = ?"
+)
+
+_PathKey = tuple[str, str, str]
+"""(user_id, conversation_id, response_id) of a cached path."""
+
+
+class PathCache:
+    """Root paths of the responses most recently read or stored, newest kept (LRU).
+
+    A response's path never changes once stored (responses are never edited, moved or
+    deleted on their own), and a new response's path is its parent's plus itself. So
+    the path a reply is sampled from is usually here already: the reply the user just
+    got, or its parent. Reading it again from the table cost a recursive query and a
+    record per response of the path on every turn — the cost grew with depth.
+    """
+
+    LIMIT = 64
+
+    def __init__(self) -> None:
+        self._paths: OrderedDict[_PathKey, tuple[ResponseRecord, ...]] = OrderedDict()
+
+    def get(self, key: _PathKey) -> tuple[ResponseRecord, ...] | None:
+        """The cached path root → response (inclusive), or None."""
+        path = self._paths.get(key)
+        if path is not None:
+            self._paths.move_to_end(key)
+        return path
+
+    def put(self, key: _PathKey, path: tuple[ResponseRecord, ...]) -> None:
+        """Keeps `path` as the newest entry, dropping the oldest beyond `LIMIT`."""
+        self._paths[key] = path
+        self._paths.move_to_end(key)
+        while len(self._paths) > self.LIMIT:
+            self._paths.popitem(last=False)
+
+    def extend(self, user_id: str, record: ResponseRecord) -> None:
+        """Adds a new response's path when its parent's is known (or it is a root)."""
+        conversation_id = record.conversation_id
+        parent = record.parent_response_id
+        if parent is None:
+            self.put((user_id, conversation_id, record.response_id), (record,))
+            return
+        above = self._paths.get((user_id, conversation_id, parent))
+        if above is not None:
+            self.put((user_id, conversation_id, record.response_id), (*above, record))
+
+    def clear(self) -> None:
+        """Forgets every path."""
+        self._paths.clear()
 
 
 def insert_response_now(
@@ -128,6 +182,16 @@ def _raise_insert_refusal(conn: sqlite3.Connection, user_id: str, new: NewRespon
 class ResponseQueries(SqliteDatabase):
     """A conversation's responses: creation order, paths, inserts, stored tokens, sharing."""
 
+    _path_cache: PathCache | None = None
+
+    @property
+    def paths(self) -> PathCache:
+        """The paths of recently read and stored responses (made on first use)."""
+        cache = self._path_cache
+        if cache is None:
+            cache = self._path_cache = PathCache()
+        return cache
+
     async def list_responses(self, user_id: str, conversation_id: str) -> list[ResponseRecord]:
         """Returns every response of the conversation in creation order.
 
@@ -163,18 +227,34 @@ class ResponseQueries(SqliteDatabase):
         """Returns the responses from the root down to `response_id` (inclusive).
 
         One recursive query, so the path is one consistent snapshot and depth costs no
-        Python recursion. Raises UnknownParentError if the response is not in the user's
-        conversation (including when the conversation is missing or another user's).
+        Python recursion; a path read or stored recently comes from `paths` after one
+        indexed check that the response is still in the user's conversation, so extending
+        a deep path does not read it all again (its records show `shared` as when read).
+        Raises UnknownParentError if the response is not in the user's conversation
+        (including when the conversation is missing or another user's).
         """
-        rows = await self._read(
-            _PATH_TO,
-            {"response_id": response_id, "conversation_id": conversation_id, "user_id": user_id},
-        )
+        key = (user_id, conversation_id, response_id)
+        cached = self.paths.get(key)
+        if cached is not None:
+            if await self._read(_IN_CONVERSATION, key[::-1]):
+                return list(cached)
+            rows = []
+        else:
+            rows = await self._read(
+                _PATH_TO,
+                {
+                    "response_id": response_id,
+                    "conversation_id": conversation_id,
+                    "user_id": user_id,
+                },
+            )
         if not rows:
             raise UnknownParentError(
                 f"response {response_id!r} is not in conversation {conversation_id!r}"
             )
-        return [read_response(row) for row in rows]
+        path = [read_response(row) for row in rows]
+        self.paths.put(key, tuple(path))
+        return path
 
     def reserve_start_time(self) -> datetime:
         """A start time for a reply about to be sampled: after every earlier write's time.
@@ -211,7 +291,9 @@ class ResponseQueries(SqliteDatabase):
 
         # Group-committed: the writes of every stream starting or ending meanwhile share
         # one transaction (see connection.py).
-        return await self._write(write)
+        record = await self._write(write)
+        self.paths.extend(user_id, record)
+        return record
 
     async def response_tokens(
         self, user_id: str, conversation_id: str, response_id: str
@@ -240,6 +322,7 @@ class ResponseQueries(SqliteDatabase):
         self._require_open()
         if not response_ids:
             return 0
+        self.paths.clear()  # cached records would show the old `shared`
         async with (
             self._transaction() as conn,
             conn.executemany(

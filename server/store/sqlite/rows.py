@@ -31,7 +31,9 @@ _SEED_SIGN = 2**63
 
 def format_time(moment: datetime) -> str:
     """Fixed-width UTC text, so that text order is time order and microseconds survive."""
-    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+    if moment.tzinfo is not UTC:  # the store's clock is UTC already (no conversion)
+        moment = moment.astimezone(UTC)
+    return moment.isoformat(timespec="microseconds")
 
 
 def parse_time(text: str) -> datetime:
@@ -137,26 +139,42 @@ def _compile_reader() -> Callable[[Sequence[Any]], ResponseRecord]:
 read_response = _compile_reader()
 
 
-def content_values(content: ResponseContent) -> list[Any]:
-    """The values of `CONTENT_COLUMNS` for an insert (bools as 0/1, seeds as signed).
+def _compile_content_values() -> Callable[[ResponseContent], list[Any]]:
+    """Builds `content_values` from `ResponseContent`'s fields, as `read_response` is built.
 
-    Raises ValueError for a seed outside [0, 2**64).
+    An import maps every response it stores; a loop over field specs per response cost
+    three times the generated positional code.
     """
-    values: list[Any] = []
+    items: list[str] = []
     for name, kind in _CONTENT_FIELDS:
-        value = getattr(content, name)
         if kind == SamplingRecord | None:
-            if value is None:
-                values.extend([None] * len(_SAMPLING_COLUMNS))
-            else:
-                values.extend(
-                    (value.temperature, value.top_p, value.max_tokens, encode_seed(value.seed))
-                )
+            items.append(f"*sampling(content.{name})")
         elif kind is bool:
-            values.append(int(bool(value)))
+            items.append(f"int(bool(content.{name}))")
         else:
-            values.append(value)
+            items.append(f"content.{name}")
+    source = f"def content_values(content):\n    return [{', '.join(items)}]\n"
+    namespace: dict[str, Any] = {"sampling": _sampling_values}
+    exec(compile(source, "<grove response content values>", "exec"), namespace)
+    values: Callable[[ResponseContent], list[Any]] = namespace["content_values"]
+    values.__doc__ = (
+        "The values of `CONTENT_COLUMNS` for an insert (bools as 0/1, seeds as signed);"
+        " ValueError for a seed outside [0, 2**64)."
+    )
     return values
+
+
+_NO_SAMPLING = (None,) * len(_SAMPLING_COLUMNS)
+
+
+def _sampling_values(value: SamplingRecord | None) -> tuple[Any, ...]:
+    """The four sampling columns of a record (all NULL: none recorded)."""
+    if value is None:
+        return _NO_SAMPLING
+    return (value.temperature, value.top_p, value.max_tokens, encode_seed(value.seed))
+
+
+content_values = _compile_content_values()
 
 
 def stored_record(

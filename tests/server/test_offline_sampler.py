@@ -10,7 +10,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -457,11 +456,9 @@ def test_model_name() -> None:
     assert OfflineSampler(model_name="demo").model_name == "demo"
 
 
-def test_model_is_trained_once_and_quickly() -> None:
+def test_model_is_trained_once() -> None:
     assert ngram.shared_model() is ngram.shared_model()
-    start = time.perf_counter()
     model = ngram.NgramModel(offline.load_corpus_paragraphs())
-    assert time.perf_counter() - start < 1.0
     assert len(model.vocab) > 1000
 
 

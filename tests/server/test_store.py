@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-import time
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
@@ -509,16 +508,14 @@ async def test_path_to_a_5000_deep_chain(store: SqliteStore, db_path: Path) -> N
     assert [r.response_id for r in middle] == ids[:2500]
 
 
-async def test_listing_10000_responses_is_fast(store: SqliteStore, db_path: Path) -> None:
+async def test_listing_10000_responses_keeps_creation_order(
+    store: SqliteStore, db_path: Path
+) -> None:
+    # How fast this is belongs to the benchmarks (bench.store); the test pins the result.
     cid = (await store.create_conversation(ALICE)).conversation_id
     ids = seed_chain(db_path, ALICE, cid, 10_000)
-
-    started = time.perf_counter()
     listed = await store.list_responses(ALICE, cid)
-    elapsed = time.perf_counter() - started
-
     assert [r.response_id for r in listed] == ids
-    assert elapsed < 1.0
 
 
 # -- concurrency -------------------------------------------------------------------------

@@ -217,6 +217,10 @@ class OpenResult:
     path_length: int
     opens: list[float] = field(default_factory=list)
     totals: list[float] = field(default_factory=list)
+    open_cpu: list[float] = field(default_factory=list)
+    totals_cpu: list[float] = field(default_factory=list)
+    """CPU time of the process (app and embedded server) over each measured span: less
+    sensitive than wall time to other processes on a busy machine."""
     missed: int = 0
 
 
@@ -305,6 +309,7 @@ async def run_open(size: int, seed: int, rounds: int, profile: bool) -> OpenResu
                 await _quiet(app)
                 gc.collect()
                 watch = app.probe.watch(open_markers)
+                cpu = time.process_time()
                 start = perf()
                 if profiler is not None:
                     profiler.enable()
@@ -316,12 +321,14 @@ async def run_open(size: int, seed: int, rounds: int, profile: bool) -> OpenResu
                     result.missed += 1
                 else:
                     result.opens.append(done - start)
+                    result.open_cpu.append(time.process_time() - cpu)
                 await _quiet(app)
                 # Totals on (S) from the forest pane, then off again.
                 screen.forest_pane.focus()
                 await _quiet(app)
                 gc.collect()
                 watch = app.probe.watch(totals_marker)
+                cpu = time.process_time()
                 start = perf()
                 if profiler is not None:
                     profiler.enable()
@@ -333,6 +340,7 @@ async def run_open(size: int, seed: int, rounds: int, profile: bool) -> OpenResu
                     result.missed += 1
                 else:
                     result.totals.append(done - start)
+                    result.totals_cpu.append(time.process_time() - cpu)
                 await _quiet(app)
                 await pilot.press("S")
                 await _quiet(app)
@@ -492,6 +500,11 @@ def open_goals(result: OpenResult) -> list[Goal]:
     """The app part's rows."""
     opened = _median(result.opens)
     totals = _median(result.totals)
+    print(
+        f"CPU time of the app process (its embedded server included): open "
+        f"{_ms(_median(result.open_cpu))}, totals {_ms(_median(result.totals_cpu))} (medians)"
+        + (f"; {result.missed} never painted" if result.missed else "")
+    )
     where = f"{result.responses} responses, path {result.path_length}"
     return [
         Goal(

@@ -318,12 +318,28 @@ class RunNodes(Tree[ForestItem]):
         if self.last_line < 0 or node.line < 0:
             return
         self.move_cursor(node, animate=False)
+        # Scrolled now when the pane has a size, so the frame that shows the new cursor
+        # shows it scrolled into view (Tree scrolls only after the next refresh, one or
+        # two frames later); again after the refresh, for a pane not laid out yet.
+        if self.size.height:
+            self._scroll_to_cursor(immediate=True)
         self.call_after_refresh(self._scroll_to_cursor)
 
-    def _scroll_to_cursor(self) -> None:
+    def _scroll_to_cursor(self, immediate: bool = False) -> None:
         node = self.cursor_node
-        if node is not None and node.line >= 0:
-            self.scroll_to_node(node, animate=False)
+        if node is None or node.line < 0:
+            return
+        region = self._get_label_region(node.line)
+        if region is not None:
+            self.scroll_to_region(
+                region,
+                animate=False,
+                force=True,
+                center=self.center_scroll,
+                origin_visible=False,
+                x_axis=False,
+                immediate=immediate,
+            )
 
     def _add_node(
         self,

@@ -47,12 +47,10 @@ from textual.widget import Widget
 from textual.widgets import Markdown
 
 from grove_explorer.app.widgets.annotated_message import AnnotatedMessageView
-from grove_explorer.app.widgets.following_scroll import FollowingScroll
 from grove_explorer.app.widgets.live_reply import LiveReply, LiveState, WorkerDone, finished_length
-from grove_explorer.app.widgets.message_view import (
-    MessageView,
-)
+from grove_explorer.app.widgets.message_view import MessageView
 from grove_explorer.app.widgets.more_messages import MoreMessages
+from grove_explorer.app.widgets.thread_first_screen import FirstScreen
 from grove_explorer.app.widgets.thread_window import (
     MAX_MOUNTED,
     WINDOW,
@@ -69,7 +67,7 @@ from grove_explorer.client.models import ResponseNode
 __all__ = ["WINDOW", "LiveReply", "MoreMessages", "ThreadView", "finished_length"]
 
 
-class ThreadView(FollowingScroll, can_focus=True):
+class ThreadView(FirstScreen, can_focus=True):
     """The current path of a conversation, a message cursor, and a live reply."""
 
     DEFAULT_CSS = """
@@ -215,20 +213,8 @@ class ThreadView(FollowingScroll, can_focus=True):
             (old_lo, old_hi), len(self._path), len(path), same, has_views=bool(self._views)
         )
         old_focus_id = self.focused_response_id
-        # Another thread altogether: mount what fills the screen first and the rest of the
-        # window above it after that frame, a screenful per frame (`_fill_window`).
-        target_lo, tall = lo, False
-        if not (self._views and old_lo < same):
-            lo, tall = self._screenful_start(path, lo, hi)
+        lo = self._first_screen_start(path, lo, hi, fresh=not (self._views and old_lo < same))
         waits, kept = self._apply(path, siblings, lo, hi, same)
-        if tall and not kept:
-            # Far taller than the view: anchored now, the first frame's layout shows the
-            # end already (`_stick_to_end` re-checks the anchor after that frame).
-            self.anchor(True)
-        filled: asyncio.Future[None] | None = None
-        if lo > target_lo:
-            filled = asyncio.get_running_loop().create_future()
-            waits.append(filled)
         if self._focus is not None:
             self._focus = refocus(path, self._focus, old_focus_id, kept=kept > 0)
             self._sync_focus_classes()
@@ -237,59 +223,9 @@ class ThreadView(FollowingScroll, can_focus=True):
             # user scrolls before the next refresh: `_stick_to_end` checks again).
             self._follow = True
             self.call_after_refresh(self._stick_to_end)
-        if filled is not None:  # after the frame that shows the end (scrolled there)
-            args = (path, target_lo, hi - lo, filled)
-            self.call_after_refresh(self.call_after_refresh, self._fill_window, *args)
+        waits += self._rest_of_window(path, kept)  # see `FirstScreen`
         self._announce_focus(old_focus_id)
         return AwaitComplete(*waits)
-
-    def _screenful_start(self, path: list[ResponseNode], lo: int, hi: int) -> tuple[int, bool]:
-        """Where the messages that fill the view twice start, at the end of path[lo:hi].
-
-        Also whether they do fill it (False: the whole range is shorter than that).
-        Estimated from the text (a line per `width` characters of each source line, two
-        for the header and spacing), without rendering anything: rendered Markdown only
-        takes more lines (wrapping at words, blank lines between blocks).
-        """
-        width = max((self.size.width or self.app.size.width) - 6, 20)
-        rows = 2 * max(self.size.height or self.app.size.height, 10)
-        index, total = hi, 0
-        while index > lo and total < rows:
-            index -= 1
-            total += 2 + sum(len(line) // width + 1 for line in path[index].message.split("\n"))
-        return index, total >= rows
-
-    def _fill_window(
-        self,
-        path: list[ResponseNode],
-        target_lo: int,
-        step: int,
-        filled: asyncio.Future[None],
-    ) -> None:
-        """Mounts up to `step` more messages above the window, until it starts at `target_lo`.
-
-        Run after a frame, again and again, so a long path's first screen shows at once
-        and the rest of its window follows without holding the loop. What is on screen
-        stays in place (the view stays at the bottom if it follows). Stops when another
-        path was shown since.
-        """
-        lo, hi = self.window
-        if self._path is not path or lo <= target_lo or not self.is_attached:
-            if not filled.done():
-                filled.set_result(None)
-            return
-        new_lo = max(target_lo, lo - max(step, 1))
-        first = self._views[0] if self._views else None
-        offset = first.virtual_region.y - self.scroll_y if first is not None else 0.0
-        follow = self._follow
-        self._apply(path, self._siblings, new_lo, hi, len(path))
-
-        def keep_in_place() -> None:
-            if not follow and first is not None and first.is_attached:
-                self.scroll_to(y=first.virtual_region.y - offset, animate=False)
-            self._fill_window(path, target_lo, step, filled)
-
-        self.call_after_refresh(keep_in_place)
 
     def clear_thread(self) -> AwaitComplete:
         """Shows nothing: no messages, no live reply, no cursor (a conversation closed)."""
@@ -609,12 +545,12 @@ class ThreadView(FollowingScroll, can_focus=True):
 
     # -- loading more ----------------------------------------------------------------------
 
-    def load_earlier(self) -> AwaitComplete:
-        """Mounts the previous `WINDOW` messages, keeping what is on screen in place."""
+    def load_earlier(self, count: int = WINDOW) -> AwaitComplete:
+        """Mounts the previous `count` messages, keeping what is on screen in place."""
         lo, hi = self.window
         if lo == 0:
             return AwaitComplete.nothing()
-        new_lo = max(0, lo - WINDOW)
+        new_lo = max(0, lo - count)
         new_hi = min(hi, new_lo + MAX_MOUNTED)
         first = self._views[0] if self._views else None
         offset = first.virtual_region.y - self.scroll_y if first is not None else 0.0

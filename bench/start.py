@@ -388,8 +388,18 @@ def _grove_command() -> list[str]:
     return [sys.executable, "-c", "from grove_explorer.app.cli import main; main()"]
 
 
-def first_paint() -> float:
-    """Seconds from starting `grove` in a pseudo-terminal to the welcome panel's text."""
+def _cpu_seconds(pid: int) -> float | None:
+    """CPU time (user + system) a process has used so far (Linux /proc; None elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def first_paint() -> tuple[float, float | None]:
+    """Seconds from starting `grove` in a pseudo-terminal to the welcome panel's text, and
+    the CPU seconds the process had used by then (None where /proc is missing)."""
     with tempfile.TemporaryDirectory(prefix="grove-bench-home-") as tmp:
         env = _grove_env(Path(tmp))
         command = _grove_command()
@@ -399,6 +409,7 @@ def first_paint() -> float:
             os.execvpe(command[0], command, env)
         seen = bytearray()
         painted_at: float | None = None
+        cpu: float | None = None
         try:
             deadline = start + PAINT_TIMEOUT_S
             while painted_at is None and perf() < deadline:
@@ -412,6 +423,7 @@ def first_paint() -> float:
                 seen.extend(chunk)
                 if WELCOME in seen:
                     painted_at = perf()
+                    cpu = _cpu_seconds(pid)
             os.write(fd, b"\x11")  # ctrl+q
             _drain(fd)
         finally:
@@ -421,7 +433,7 @@ def first_paint() -> float:
             os.close(fd)
     if painted_at is None:
         raise RuntimeError("grove never painted its welcome panel")
-    return painted_at - start
+    return painted_at - start, cpu
 
 
 def _drain(fd: int) -> None:
@@ -472,21 +484,31 @@ class StartResult:
     warm: list[float]
     busy: list[float]
     busy_cold: float | None
+    cpu: dict[str, list[float]] = field(default_factory=dict)
+    """CPU seconds of `grove` by the first paint, per kind of launch."""
 
 
 def run_start(runs: int, quick: bool) -> StartResult:
     """Cold, warm and busy launches of `grove` to first paint."""
+    cpu: dict[str, list[float]] = {}
+
+    def launch(kind: str) -> float:
+        seconds, used = first_paint()
+        if used is not None:
+            cpu.setdefault(kind, []).append(used)
+        return seconds
+
     clear_bytecode()
-    cold = first_paint()
-    warm = [first_paint() for _ in range(runs)]
+    cold = launch("cold")
+    warm = [launch("warm") for _ in range(runs)]
     busy: list[float] = []
     busy_cold = None
     if not quick:
         with burning_core():
-            busy = [first_paint() for _ in range(runs)]
+            busy = [launch("busy") for _ in range(runs)]
             clear_bytecode()
-            busy_cold = first_paint()
-    return StartResult(cold=cold, warm=warm, busy=busy, busy_cold=busy_cold)
+            busy_cold = launch("busy cold")
+    return StartResult(cold=cold, warm=warm, busy=busy, busy_cold=busy_cold, cpu=cpu)
 
 
 # -- report ------------------------------------------------------------------------------
@@ -528,6 +550,12 @@ def open_goals(result: OpenResult) -> list[Goal]:
 
 def start_goals(result: StartResult) -> list[Goal]:
     """The start-up part's rows."""
+    if result.cpu:
+        print(
+            "CPU time of grove by its first paint: "
+            + ", ".join(f"{kind} {_ms(_median(values))}" for kind, values in result.cpu.items())
+            + " (medians)"
+        )
     warm = _median(result.warm)
     busy = max(result.busy) if result.busy else None
     rows = [

@@ -173,11 +173,10 @@ def main(argv: list[str] | None = None) -> int:
     }
     from dataclasses import replace
 
-    from grove_explorer.app.headless import HEADLESS_COMMANDS
+    if args.command is not None:  # a headless command (serve and keys returned above)
+        from grove_explorer.app.headless import HEADLESS_COMMANDS, run_headless
 
-    if args.command in HEADLESS_COMMANDS:
-        from grove_explorer.app.headless import run_headless
-
+        assert args.command in HEADLESS_COMMANDS, args.command
         return run_headless(args, replace(config, **overrides))
     return run_app(replace(config, **overrides))
 

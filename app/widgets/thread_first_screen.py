@@ -6,9 +6,9 @@ long conversation cost a few hundred milliseconds before anything showed. `First
 (a part of `ThreadView`) mounts only the messages that fill the view twice over
 (estimated from their text, nothing rendered), anchored at the end when they are far
 taller than the view, so the first frame shows the end of the thread; then, after the
-frame that shows it, the rest of the window above them, a screenful per frame
-(`load_earlier` keeps what is on screen in place). The window ends as it did: the last
-`WINDOW` messages.
+frame that shows it, the rest of the window above them, a screenful per frame (the view
+stays at the end, or if the user scrolled up meanwhile, what they see stays in place).
+The window ends as it did: the last `WINDOW` messages.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from textual.await_complete import AwaitComplete
 from textual.worker import Worker
 
 from grove_explorer.app.widgets.following_scroll import FollowingScroll
+from grove_explorer.app.widgets.thread_window import Siblings
 from grove_explorer.client.models import ResponseNode
 
 
@@ -63,10 +64,22 @@ class FirstScreen(FollowingScroll):
     """The thread view's first screen of a new thread (see the module docstring)."""
 
     _path: list[ResponseNode]
+    _siblings: Siblings
     _lo: int
     _first_screen: tuple[int, int, bool] | None = None
     """(window start wanted, first screen's start, far taller than the view) of the thread
     being shown, between `_first_screen_start` and `_rest_of_window`."""
+
+    @property
+    def window(self) -> tuple[int, int]:
+        """The range of path indices mounted (the view's)."""
+        raise NotImplementedError
+
+    def _apply(
+        self, path: list[ResponseNode], siblings: Siblings, lo: int, hi: int, same: int
+    ) -> tuple[list[Awaitable[object]], int]:
+        """Mounts path[lo:hi] (the view's)."""
+        raise NotImplementedError
 
     def load_earlier(self, count: int = 1) -> AwaitComplete:
         """Mounts `count` earlier messages, keeping what is on screen in place (the view's)."""
@@ -109,7 +122,13 @@ class FirstScreen(FollowingScroll):
         step = max(len(path) - start, 1)
         await self._frames(2)
         while self._path is path and self._lo > target and self.is_attached:
-            await self.load_earlier(min(step, self._lo - target))
+            lo, hi = self.window
+            new_lo = max(target, lo - step)
+            if self._follow:  # at the end: stays there as the content grows (FollowingScroll)
+                waits, _ = self._apply(path, self._siblings, new_lo, hi, len(path))
+                await asyncio.gather(*waits)
+            else:  # the user scrolled up meanwhile: what they see stays in place
+                await self.load_earlier(lo - new_lo)
             await self._frames(1)
 
     async def _frames(self, count: int) -> None:

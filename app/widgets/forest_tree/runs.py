@@ -43,7 +43,7 @@ class RunNode(TreeNode[ForestItem]):
     _built_for: ForestItem | None = None
     _built_generation = -1
 
-    @property  # type: ignore[override]
+    @property
     def _label(self) -> Text:
         item = self.data
         if item is None:

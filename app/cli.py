@@ -195,6 +195,11 @@ def run_app(config: Any) -> int:
         except DATABASE_ERRORS as error:
             print(f"grove: {error}", file=sys.stderr)
             return 1
+    # Importing and building the UI allocates a lot: the app's collector policy from here
+    # on, rather than hundreds of young collections before the first frame.
+    from grove_explorer.app.memory import tune_collector
+
+    tune_collector()
     from grove_explorer.app.grove_app import GroveApp
 
     app = GroveApp(config)

@@ -115,7 +115,7 @@ class GroveApp(App[None]):
             self.service = ConversationService(self.client)
         await self.push_screen(MainScreen(self.service))
         tune_collector()
-        freeze_long_lived()
+        self.call_after_refresh(freeze_long_lived)  # a full collection: after the first frame
 
     def _display(self, screen: Screen[Any], renderable: RenderableType | None) -> None:
         """Outputs a frame; the first one of the explorer lets the embedded server start."""

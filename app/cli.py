@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from grove_explorer.app.config import ConfigError, default_config_path, load_config
+from grove_explorer.app.config import ConfigError, load_config
 
 
 class _KeepLineBreaks(argparse.HelpFormatter):
@@ -39,12 +39,37 @@ def database_location() -> str:
     return f"{default} (--db, $GROVE_DB or db in the config file choose another)"
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The `grove` argument parser (explorer flags plus its subcommands)."""
+class _GroveParser(argparse.ArgumentParser):
+    """The `grove` parser; its epilog (where the database is) is found only for --help.
+
+    Finding it reads the config file and the environment: work every `grove` would
+    otherwise do before its first frame.
+    """
+
+    lazy_epilog = False
+    """Set on the top-level parser (subcommands' parsers are of this class too)."""
+
+    def format_help(self) -> str:
+        if self.lazy_epilog and self.epilog is None:
+            from grove_explorer.app.config import default_config_path
+
+            self.epilog = (
+                f"Database:    {database_location()}\n"
+                f"Config file: {default_config_path()} (see README for [keymap])"
+            )
+        return super().format_help()
+
+
+def explorer_parser() -> argparse.ArgumentParser:
+    """The parser of `grove` without a subcommand: the explorer's flags only.
+
+    `main` parses with it first and builds the whole parser (`build_parser`, which imports
+    every subcommand's module) only for a subcommand, --help or an unknown flag.
+    """
     from grove_explorer.server.config import default_db_path
 
     db_default = default_db_path()
-    parser = argparse.ArgumentParser(
+    parser = _GroveParser(
         prog="grove",
         formatter_class=_KeepLineBreaks,
         description=(
@@ -54,8 +79,6 @@ def build_parser() -> argparse.ArgumentParser:
             "search, sample, select, export and import do the same without the UI, for scripts "
             "(exit codes: 0 ok, 1 failure, 2 usage)."
         ),
-        epilog=f"Database:    {database_location()}\n"
-        f"Config file: {default_config_path()} (see README for [keymap])",
     )
     parser.add_argument(
         "--server",
@@ -75,6 +98,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_database_arguments(parser)
     add_model_arguments(parser)
+    parser.lazy_epilog = True
+    return parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The `grove` argument parser (explorer flags plus its subcommands)."""
+    parser = explorer_parser()
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     serve = commands.add_parser(
         "serve",
@@ -102,8 +132,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `grove` console script."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args, rest = explorer_parser().parse_known_args(argv)
+    if rest or any(arg in ("-h", "--help") for arg in argv):
+        args = build_parser().parse_args(argv)
+    else:
+        args.command = None
     if args.command == "serve":
         from grove_explorer.server.cli import run_serve
 
@@ -139,11 +173,10 @@ def main(argv: list[str] | None = None) -> int:
     }
     from dataclasses import replace
 
-    from grove_explorer.app.headless import HEADLESS_COMMANDS
+    if args.command is not None:  # a headless command (serve and keys returned above)
+        from grove_explorer.app.headless import HEADLESS_COMMANDS, run_headless
 
-    if args.command in HEADLESS_COMMANDS:
-        from grove_explorer.app.headless import run_headless
-
+        assert args.command in HEADLESS_COMMANDS, args.command
         return run_headless(args, replace(config, **overrides))
     return run_app(replace(config, **overrides))
 
@@ -162,6 +195,11 @@ def run_app(config: Any) -> int:
         except DATABASE_ERRORS as error:
             print(f"grove: {error}", file=sys.stderr)
             return 1
+    # Importing and building the UI allocates a lot: the app's collector policy from here
+    # on, rather than hundreds of young collections before the first frame.
+    from grove_explorer.app.memory import tune_collector
+
+    tune_collector()
     from grove_explorer.app.grove_app import GroveApp
 
     app = GroveApp(config)

@@ -11,13 +11,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from grove_explorer.server.backends import BackendConfigError, ModelsConfig, parse_models_config
-from grove_explorer.server.config import ServerConfig, default_db_path
-from grove_explorer.server.runtime import GroveServer
+from grove_explorer.server.config import default_db_path
 from grove_explorer.server.store import StorageFailure
 from grove_explorer.server.store.migrations import SchemaVersionError
 from grove_explorer.server.store.sqlite.failures import preflight
+
+if TYPE_CHECKING:
+    from grove_explorer.server.runtime import GroveServer
 
 MODEL_KEYS = ("default_model", "models", "system_prompts")
 
@@ -73,8 +76,13 @@ async def start_embedded_server(
 ) -> GroveServer:
     """Starts a loopback server on a free port; the caller stops it on exit.
 
-    Raises one of DATABASE_ERRORS when the database cannot be used.
+    Raises one of DATABASE_ERRORS when the database cannot be used. The server's runtime
+    (gRPC services, the samplers) is imported here, not with this module: `grove` reads its
+    config and checks the database before the first frame, and starts the server after.
     """
+    from grove_explorer.server.config import ServerConfig
+    from grove_explorer.server.runtime import GroveServer
+
     _quiet_server_log()
     config = ServerConfig(
         host="127.0.0.1",

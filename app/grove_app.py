@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import events
@@ -19,6 +21,7 @@ from grove_explorer.client import Client
 from grove_explorer.client.service import ConversationService
 
 if TYPE_CHECKING:
+    from rich.console import RenderableType
     from textual.driver import Driver
     from textual.screen import Screen
 
@@ -30,7 +33,9 @@ class GroveApp(App[None]):
 
     With `config.server` unset the app starts the embedded local server (offline model,
     SQLite in the platform data dir) and stops it on exit; either way it talks to the
-    server only through the SDK and `ConversationService`.
+    server only through the SDK and `ConversationService`. The embedded server starts
+    after the first frame: the explorer (its welcome panel, the composer) shows at once,
+    and the service's calls wait until the server is up (`ConversationService.connected`).
     """
 
     TITLE = "Grove"
@@ -45,6 +50,10 @@ class GroveApp(App[None]):
         self.service: ConversationService | None = None
         self.startup_error: str | None = None
         """Why the embedded server could not start (printed once the UI has left)."""
+        self._connecting: asyncio.Task[Client] | None = None
+        self._server_starting = False
+        self._first_frame: asyncio.Future[None] | None = None
+        """Done once the explorer's first frame was output (the embedded server waits)."""
 
     @property
     def _background_screens(self) -> list[Screen[Any]]:
@@ -115,29 +124,57 @@ class GroveApp(App[None]):
     async def on_mount(self) -> None:
         if self.config.keymap:
             self.set_keymap(self.config.keymap)
-        address = self.config.server
-        if address is None:
-            from grove_explorer.app.embedded import DATABASE_ERRORS, start_embedded_server
-
-            try:
-                self._embedded = await start_embedded_server(
-                    self.config.db,
-                    self.config.token_delay_ms,
-                    self.config.models,
-                    read_only=self.config.read_only,
-                    allow_damaged_db=self.config.allow_damaged_db,
-                )
-            except DATABASE_ERRORS as error:
-                # `grove` checked the file before the UI started; this is what changed in
-                # between. Leave the terminal and let `grove` print the sentence.
-                self.startup_error = str(error)
-                self.exit(return_code=1)
-                return
-            address = self._embedded.address
-        self.client = Client(api_key=self.config.api_key, api_host=address)
-        self.service = ConversationService(self.client)
+        if self.config.server is None:
+            first_frame: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._connecting = asyncio.create_task(self._start_embedded(first_frame))
+            self.service = ConversationService(self._connecting)
+            self._first_frame = first_frame
+        else:
+            self.client = Client(api_key=self.config.api_key, api_host=self.config.server)
+            self.service = ConversationService(self.client)
         await self.push_screen(MainScreen(self.service))
-        if self._embedded is not None and self._embedded.read_only:
+        tune_collector()
+        self.call_after_refresh(freeze_long_lived)  # a full collection: after the first frame
+
+    def _display(self, screen: Screen[Any], renderable: RenderableType | None) -> None:
+        """Outputs a frame; the first one of the explorer lets the embedded server start."""
+        super()._display(screen, renderable)
+        first = self._first_frame
+        if (
+            first is not None
+            and renderable is not None
+            and not self._batch_count
+            and isinstance(screen, MainScreen)
+        ):
+            self._first_frame = None
+            if not first.done():
+                first.set_result(None)
+
+    async def _start_embedded(self, first_frame: asyncio.Future[None]) -> Client:
+        """Starts the embedded server once the first frame is painted; its client.
+
+        A database the server refuses makes the app leave with `startup_error` (`grove`
+        checked the file before the UI started; this is what changed in between) and is
+        raised to the calls waiting for the client.
+        """
+        await first_frame
+        from grove_explorer.app.embedded import DATABASE_ERRORS, start_embedded_server
+
+        self._server_starting = True
+        try:
+            self._embedded = await start_embedded_server(
+                self.config.db,
+                self.config.token_delay_ms,
+                self.config.models,
+                read_only=self.config.read_only,
+                allow_damaged_db=self.config.allow_damaged_db,
+            )
+        except DATABASE_ERRORS as error:
+            self.startup_error = str(error)
+            self.exit(return_code=1)
+            raise
+        self.client = Client(api_key=self.config.api_key, api_host=self._embedded.address)
+        if self._embedded.read_only:
             self.notify(
                 f"The database {self._embedded.config.db} is open read-only: you can browse, "
                 "search and export, and every change is refused.",
@@ -145,10 +182,15 @@ class GroveApp(App[None]):
                 severity="warning",
                 timeout=12,
             )
-        tune_collector()
-        freeze_long_lived()
+        return self.client
 
     async def on_unmount(self) -> None:
+        connecting = self._connecting
+        if connecting is not None:
+            if not connecting.done() and not self._server_starting:
+                connecting.cancel()  # the first frame never came: nothing was started
+            with contextlib.suppress(BaseException):  # reported as `startup_error`
+                await connecting  # a server being started is stopped below
         if self.service is not None:
             await self.service.stop_all()
         if self.client is not None:

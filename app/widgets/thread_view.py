@@ -47,10 +47,10 @@ from textual.message import Message
 from textual.widget import Widget
 
 from grove_explorer.app.widgets.annotated_message import AnnotatedMessageView
-from grove_explorer.app.widgets.following_scroll import FollowingScroll
 from grove_explorer.app.widgets.live_reply import LiveReply, LiveState, WorkerDone, finished_length
 from grove_explorer.app.widgets.message_view import MessageView
 from grove_explorer.app.widgets.more_messages import MoreMessages
+from grove_explorer.app.widgets.thread_first_screen import FirstScreen
 from grove_explorer.app.widgets.thread_window import (
     MAX_MOUNTED,
     WINDOW,
@@ -67,7 +67,7 @@ from grove_explorer.client.models import ResponseNode
 __all__ = ["WINDOW", "LiveReply", "MoreMessages", "ThreadView", "finished_length"]
 
 
-class ThreadView(FollowingScroll, can_focus=True):
+class ThreadView(FirstScreen, can_focus=True):
     """The current path of a conversation, a message cursor, and a live reply."""
 
     DEFAULT_CSS = """
@@ -218,6 +218,7 @@ class ThreadView(FollowingScroll, can_focus=True):
             (old_lo, old_hi), len(self._path), len(path), same, has_views=bool(self._views)
         )
         old_focus_id = self.focused_response_id
+        lo = self._first_screen_start(path, lo, hi, fresh=not (self._views and old_lo < same))
         waits, kept = self._apply(path, siblings, lo, hi, same)
         if self._focus is not None:
             self._focus = refocus(path, self._focus, old_focus_id, kept=kept > 0)
@@ -227,6 +228,7 @@ class ThreadView(FollowingScroll, can_focus=True):
             # user scrolls before the next refresh: `_stick_to_end` checks again).
             self._follow = True
             self.call_after_refresh(self._stick_to_end)
+        waits += self._rest_of_window(path, kept)  # see `FirstScreen`
         self._announce_focus(old_focus_id)
         return AwaitComplete(*waits)
 
@@ -550,12 +552,12 @@ class ThreadView(FollowingScroll, can_focus=True):
 
     # -- loading more ----------------------------------------------------------------------
 
-    def load_earlier(self) -> AwaitComplete:
-        """Mounts the previous `WINDOW` messages, keeping what is on screen in place."""
+    def load_earlier(self, count: int = WINDOW) -> AwaitComplete:
+        """Mounts the previous `count` messages, keeping what is on screen in place."""
         lo, hi = self.window
         if lo == 0:
             return AwaitComplete.nothing()
-        new_lo = max(0, lo - WINDOW)
+        new_lo = max(0, lo - count)
         new_hi = min(hi, new_lo + MAX_MOUNTED)
         first = self._views[0] if self._views else None
         offset = first.virtual_region.y - self.scroll_y if first is not None else 0.0

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from grove_explorer.client.catalog import ModelCatalog
@@ -45,8 +45,18 @@ class RunningStream:
 class ServiceBase:
     """State, subscription and navigation shared by the service's operations."""
 
-    def __init__(self, client: Client) -> None:
-        self._client = client
+    def __init__(self, client: Client | Awaitable[Client]) -> None:
+        """A service over `client`, or over what gives it once connected.
+
+        A UI that starts its own server shows its first screen meanwhile; every call
+        waits for the client (`connected`).
+        """
+        self._client: Client | None = None
+        self._client_ready: asyncio.Future[Client] | None = None
+        if isinstance(client, Client):
+            self._client = client
+        else:
+            self._client_ready = asyncio.ensure_future(client)
         self._listeners: list[Listener] = []
         self._conversations: dict[str, Conversation] = {}
         self._streams: dict[str, RunningStream] = {}
@@ -56,8 +66,18 @@ class ServiceBase:
 
     @property
     def api_host(self) -> str:
-        """The server this service talks to."""
-        return self._client.api_host
+        """The server this service talks to ("" while it is not known yet)."""
+        return self._client.api_host if self._client is not None else ""
+
+    async def connected(self) -> Client:
+        """The client, once there is one.
+
+        Raises what prevented it (e.g. a server that could not start).
+        """
+        if self._client is None:
+            assert self._client_ready is not None
+            self._client = await asyncio.shield(self._client_ready)
+        return self._client
 
     # -- subscription ----------------------------------------------------------------------
 

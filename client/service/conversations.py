@@ -39,7 +39,7 @@ class ConversationService(StreamingService):
 
     async def list_conversations(self) -> list[ConversationSummary]:
         """Lists every conversation of the user, newest first."""
-        listed = await self._client.grok.list_conversations()
+        listed = await (await self.connected()).grok.list_conversations()
         summaries = [summary_from_proto(c) for c in listed]
         self._publish(ConversationsListed(tuple(summaries)))
         return summaries
@@ -52,7 +52,7 @@ class ConversationService(StreamingService):
         `settings` (e.g. those of the conversation the user came from) set its model and
         system prompt; `model_name` alone sets just the model.
         """
-        conversation = self._client.grok.create_conversation(model_name=model_name)
+        conversation = (await self.connected()).grok.create_conversation(model_name=model_name)
         if settings is not None:
             conversation.configure(
                 model_name=settings.model_name,
@@ -75,7 +75,7 @@ class ConversationService(StreamingService):
         previous = self._conversations.get(conversation_id)
         if previous is not None:
             await previous.flush_leaf()
-        conversation = await self._client.grok.get_conversation(conversation_id)
+        conversation = await (await self.connected()).grok.get_conversation(conversation_id)
         model = await self._model_of_path(conversation)
         if model:
             conversation.configure(model_name=model)
@@ -97,7 +97,7 @@ class ConversationService(StreamingService):
     async def models(self, *, refresh: bool = False) -> ModelCatalog:
         """The server's models and system prompts (fetched once, then cached)."""
         if self._catalog is None or refresh:
-            self._catalog = await self._client.grok.list_models()
+            self._catalog = await (await self.connected()).grok.list_models()
         return self._catalog
 
     def settings(self, conversation_id: str) -> ConversationSettings:
@@ -150,7 +150,7 @@ class ConversationService(StreamingService):
             await self.cancel(running.placeholder_id)
         conversation = self._conversations.get(conversation_id)
         if conversation is None:
-            conversation = await self._client.grok.get_conversation(conversation_id)
+            conversation = await (await self.connected()).grok.get_conversation(conversation_id)
         await conversation.delete()
         self._conversations.pop(conversation_id, None)
         self._publish(ConversationDeleted(conversation_id))
@@ -180,7 +180,7 @@ class ConversationService(StreamingService):
 
     async def search(self, query: str, limit: int = 0, offset: int = 0) -> SearchResults:
         """Full-text search over every conversation of the user (see AsyncGrok.search)."""
-        return await self._client.grok.search(query, limit, offset)
+        return await (await self.connected()).grok.search(query, limit, offset)
 
     async def tokens(self, conversation_id: str, response_id: str) -> list[TokenInfo]:
         """A stored reply's tokens with logprobs and alternatives (cached: they never change)."""

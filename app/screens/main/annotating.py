@@ -10,7 +10,6 @@ from collections.abc import Callable
 from typing import Any
 
 from grove_explorer.app.annotation_marks import format_tags, parse_tags
-from grove_explorer.app.screens.dialogs import NoteScreen, PromptScreen
 from grove_explorer.app.screens.main.core import ExplorerCore
 from grove_explorer.app.widgets.forest_tree import PENDING_PREFIX
 from grove_explorer.app.workers import run_service_call
@@ -121,6 +120,8 @@ class Annotating(ExplorerCore):
                 )
 
         who = "your message" if target.is_human else "the reply"
+        from grove_explorer.app.screens.dialogs import NoteScreen  # imported when first used
+
         self.app.push_screen(NoteScreen(f"Note on {who}", current), written)
 
     def action_tags(self) -> None:
@@ -144,6 +145,8 @@ class Annotating(ExplorerCore):
                         else "Tags removed."
                     ),
                 )
+
+        from grove_explorer.app.screens.dialogs import PromptScreen
 
         self.app.push_screen(
             PromptScreen(

@@ -8,9 +8,7 @@ from __future__ import annotations
 from textual import on
 
 from grove_explorer.app.safe_text import first_line
-from grove_explorer.app.screens.dialogs import ConfirmScreen, PromptScreen
 from grove_explorer.app.screens.main.core import ExplorerCore
-from grove_explorer.app.screens.model_picker import ModelPickerScreen
 from grove_explorer.app.widgets.conversation_list import ConversationList, ConversationOptions
 from grove_explorer.app.workers import run_service_call
 from grove_explorer.client.catalog import ModelCatalog
@@ -44,6 +42,8 @@ class ConversationActions(ExplorerCore):
             if not catalog.models:
                 self.notify("The server offers no models to choose from.", severity="warning")
                 return
+            from grove_explorer.app.screens.model_picker import ModelPickerScreen
+
             self.app.push_screen(ModelPickerScreen(catalog, settings), chosen)
 
         run_service_call(self, self.service.models(), done=loaded)
@@ -74,6 +74,8 @@ class ConversationActions(ExplorerCore):
         def renamed(title: str | None) -> None:
             if title is not None:
                 run_service_call(self, self.service.set_title(cid, title.strip()))
+
+        from grove_explorer.app.screens.dialogs import PromptScreen  # imported when first used
 
         self.app.push_screen(
             PromptScreen("Rename conversation", forest.conversation.title), renamed
@@ -124,6 +126,8 @@ class ConversationActions(ExplorerCore):
         def answered(yes: bool | None) -> None:
             if yes:
                 run_service_call(self, self.service.delete(conversation_id))
+
+        from grove_explorer.app.screens.dialogs import ConfirmScreen
 
         self.app.push_screen(
             ConfirmScreen(

@@ -127,9 +127,8 @@ class ExplorerCore(Screen[None]):
 
     def on_mount(self) -> None:
         self._unsubscribe = connect_service(self.service, self)
-        self.sub_title = self.service.api_host
         self.title = "Grove"
-        self.status.server = self.service.api_host
+        self._show_server()
         self.status.redraw(force=True)
         self.composer.focus()
         self.query_one(ConversationList).border_title = "Conversations"
@@ -143,6 +142,20 @@ class ExplorerCore(Screen[None]):
     def on_unmount(self) -> None:
         if self._unsubscribe is not None:
             self._unsubscribe()
+
+    def _show_server(self) -> None:
+        """Names the server in the header and status line, once known.
+
+        An embedded server starts after the first frame: its address comes later.
+        """
+        if not self.service.api_host:
+            self.run_worker(self._server_known(), group="server", exit_on_error=False)
+        self.sub_title = self.service.api_host
+        self.status.server = self.service.api_host
+
+    async def _server_known(self) -> None:
+        await self.service.connected()
+        self._show_server()
 
     def _apply_layout(self) -> None:
         """Shows and sizes the panes for the terminal (`PaneLayout`)."""

@@ -12,10 +12,8 @@ from bisect import bisect_left, bisect_right
 from textual import on
 
 from grove_explorer.app.safe_text import clean
-from grove_explorer.app.screens.dialogs import ConfirmScreen
 from grove_explorer.app.screens.help import HelpScreen, binding_rows
 from grove_explorer.app.screens.main.core import ExplorerCore
-from grove_explorer.app.screens.search import SearchScreen
 from grove_explorer.app.widgets.conversation_list import ConversationOptions
 from grove_explorer.app.widgets.forest_tree import ForestTree, preorder
 from grove_explorer.app.widgets.thread_view import ThreadView
@@ -54,6 +52,8 @@ class Navigation(ExplorerCore):
         def answered(yes: bool | None) -> None:
             if yes:
                 webbrowser.open(href)
+
+        from grove_explorer.app.screens.dialogs import ConfirmScreen  # imported when first used
 
         self.app.push_screen(
             ConfirmScreen("Open this link in your browser?", clean(href), yes="Open"), answered
@@ -146,6 +146,8 @@ class Navigation(ExplorerCore):
 
     def action_search(self) -> None:
         """Opens the search screen (with the last query); a chosen hit is jumped to."""
+        from grove_explorer.app.screens.search import SearchScreen  # imported when first used
+
         screen = SearchScreen(self.service, self._last_query)
 
         def chosen(hit: SearchHit | None) -> None:

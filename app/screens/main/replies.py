@@ -7,9 +7,6 @@ from __future__ import annotations
 
 from textual import on
 
-from grove_explorer.app.screens.compare import MAX_SAMPLES as MAX_BATCH
-from grove_explorer.app.screens.compare import CompareScreen
-from grove_explorer.app.screens.dialogs import EditScreen
 from grove_explorer.app.screens.main.core import ExplorerCore
 from grove_explorer.app.widgets.composer import Composer
 from grove_explorer.app.workers import run_service_call
@@ -76,6 +73,8 @@ class ReplyActions(ExplorerCore):
 
     def action_sample_many(self) -> None:
         """Opens Compare and samples N siblings in parallel (N from a count prefix, else 4)."""
+        from grove_explorer.app.screens.compare import MAX_SAMPLES as MAX_BATCH
+
         count, self._count = self._count, 0
         self.action_compare(min(count, MAX_BATCH) if count else DEFAULT_BATCH)
 
@@ -96,6 +95,9 @@ class ReplyActions(ExplorerCore):
                 self._focused_response_id = sample_id
                 self._refresh_views()
                 self.thread.focus_message(sample_id)
+
+        # Compare (and the dialogs below) are imported when first used, not at start-up.
+        from grove_explorer.app.screens.compare import CompareScreen
 
         self.app.push_screen(
             CompareScreen(self.service, cid, target.response_id, samples=samples), picked
@@ -124,6 +126,8 @@ class ReplyActions(ExplorerCore):
                 self.service.edit(cid, target.response_id, text),
                 always=self._after_stream,
             )
+
+        from grove_explorer.app.screens.dialogs import EditScreen
 
         self.app.push_screen(EditScreen(title, target.message), edited)
 

@@ -6,12 +6,16 @@ The token view (`app.screens.tokens`) knows nothing of the explorer: it dismisse
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from grove_explorer.app.screens.main.core import ExplorerCore
-from grove_explorer.app.screens.tokens import TokenBranch, TokenViewScreen, refusal
 from grove_explorer.app.widgets.message_view import MessageView
 from grove_explorer.app.workers import run_service_call
 from grove_explorer.client.models import ResponseNode
 from grove_explorer.client.streams import TokenInfo
+
+if TYPE_CHECKING:
+    from grove_explorer.app.screens.tokens import TokenBranch
 
 
 class TokenActions(ExplorerCore):
@@ -27,6 +31,8 @@ class TokenActions(ExplorerCore):
 
     def _refused(self, node: ResponseNode | None) -> tuple[str, ResponseNode] | None:
         """The open conversation's id and `node` when tokens can be shown, else says why."""
+        from grove_explorer.app.screens.tokens import refusal  # the token view's, when used
+
         cid = self.conversation_id
         reason = refusal(node) if cid is not None else "No conversation is open."
         if reason is not None or node is None or cid is None:
@@ -60,6 +66,8 @@ class TokenActions(ExplorerCore):
                 service.branch_from_token(cid, target.response_id, choice.index, choice.text),
                 done=focus,
             )
+
+        from grove_explorer.app.screens.tokens import TokenViewScreen
 
         self.app.push_screen(TokenViewScreen(service, cid, target), chosen)
 

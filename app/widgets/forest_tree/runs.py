@@ -5,6 +5,11 @@ The part of `ForestTree` that turns a `Forest` into tree nodes, one per run (see
 runs and path starts per forest revision, and the minimal refresh that matches
 materialised nodes to a changed forest. The tree class adds the screen's API, hoisting,
 totals and labels on top.
+
+Labels are lazy (`RunNode`): a node's label is built when it is read — when its line is
+drawn, or when a caller asks for `node.label` — never when the node is added or marked
+stale. Showing a 2,080-response forest or turning totals on builds the labels of the
+visible lines only, not one per materialised run.
 """
 
 from __future__ import annotations
@@ -18,6 +23,52 @@ from textual.widgets.tree import TreeNode
 
 from grove_explorer.app.widgets.forest_tree.items import ForestItem, same_run
 from grove_explorer.client.forest import Forest, path_run_starts, run_ids, run_start
+
+_NO_LABEL = Text()
+"""What a run node is created with: its real label is built when read."""
+
+
+class RunNode(TreeNode[ForestItem]):
+    """A run's tree node whose label is built from the tree when it is read.
+
+    `_label` is what Textual reads (and `label` returns): for a run it is the tree's
+    `_label_for(data)`, built on first read and kept until the node is marked stale
+    (`invalidate`), its data changes, or the tree marks every label stale at once
+    (`_label_generation`). A node without data (the tree's root, the hoist header) keeps
+    the label it was given, as any `TreeNode` does.
+    """
+
+    _given: Text
+    _built: Text | None = None
+    _built_for: ForestItem | None = None
+    _built_generation = -1
+
+    @property
+    def _label(self) -> Text:
+        item = self.data
+        if item is None:
+            return self._given
+        tree = self._tree
+        assert isinstance(tree, RunNodes)
+        generation = tree._label_generation
+        built = self._built
+        if built is None or self._built_for is not item or self._built_generation != generation:
+            built = self._built = tree._label_for(item)
+            self._built_for = item
+            self._built_generation = generation
+        return built
+
+    @_label.setter
+    def _label(self, label: Text) -> None:
+        self._given = label
+        self._built = None
+
+    def invalidate(self) -> None:
+        """Marks the label stale and repaints the node's line (if it is on screen)."""
+        self._built = None
+        self._updates += 1
+        tree = self._tree
+        tree.call_later(tree._refresh_node, self)
 
 
 class RunNodes(Tree[ForestItem]):
@@ -39,6 +90,8 @@ class RunNodes(Tree[ForestItem]):
     _starts: dict[tuple[str, int], list[str]]
     # Hoisting: a response id whose run is the only top-level node (None: the forest).
     _hoist_id: str | None
+    # Bumped to mark every run label stale at once (`_relabel_all`).
+    _label_generation: int = 0
 
     @property
     def hoisted_id(self) -> str | None:
@@ -175,9 +228,7 @@ class RunNodes(Tree[ForestItem]):
     def _add(
         self, parent: TreeNode[ForestItem], item: ForestItem, before: int | None = None
     ) -> TreeNode[ForestItem]:
-        node = parent.add(
-            self._label_for(item), item, before=before, allow_expand=self._has_children(item)
-        )
+        node = parent.add(_NO_LABEL, item, before=before, allow_expand=self._has_children(item))
         self._run_nodes[item.first_id] = node
         return node
 
@@ -267,20 +318,58 @@ class RunNodes(Tree[ForestItem]):
         if self.last_line < 0 or node.line < 0:
             return
         self.move_cursor(node, animate=False)
+        # Scrolled now when the pane has a size, so the frame that shows the new cursor
+        # shows it scrolled into view (Tree scrolls only after the next refresh, one or
+        # two frames later); again after the refresh, for a pane not laid out yet.
+        if self.size.height:
+            self._scroll_to_cursor(immediate=True)
         self.call_after_refresh(self._scroll_to_cursor)
 
-    def _scroll_to_cursor(self) -> None:
+    def _scroll_to_cursor(self, immediate: bool = False) -> None:
         node = self.cursor_node
-        if node is not None and node.line >= 0:
-            self.scroll_to_node(node, animate=False)
+        if node is None or node.line < 0:
+            return
+        region = self._get_label_region(node.line)
+        if region is not None:
+            self.scroll_to_region(
+                region,
+                animate=False,
+                force=True,
+                center=self.center_scroll,
+                origin_visible=False,
+                x_axis=False,
+                immediate=immediate,
+            )
+
+    def _add_node(
+        self,
+        parent: TreeNode[ForestItem] | None,
+        label: Text,
+        data: ForestItem | None,
+        expand: bool = False,
+    ) -> TreeNode[ForestItem]:
+        """Tree's node factory, making `RunNode`s (labels built when read)."""
+        node = RunNode(self, parent, self._new_id(), label, data, expanded=expand)
+        self._tree_nodes[node._id] = node
+        self._updates += 1
+        return node
+
+    def process_label(self, label: str | Text) -> Text:
+        """Labels are built as `Text` (never parsed as markup); the lazy one stays empty."""
+        if label is _NO_LABEL:
+            return label
+        return super().process_label(label)
 
     def _relabel(self, node: TreeNode[ForestItem]) -> None:
-        item = node.data
-        if item is None:
-            return
-        label = self._label_for(item)
-        if label != node.label:
-            node.set_label(label)
+        """Marks the node's label stale; it is rebuilt when drawn or read."""
+        if node.data is not None and isinstance(node, RunNode):
+            node.invalidate()
+
+    def _relabel_every_run(self) -> None:
+        """Marks every run label stale at once and repaints the visible lines."""
+        self._label_generation += 1
+        self._updates += 1  # part of Tree's line-cache key: no drawn line survives
+        self.refresh()
 
     def _label_for(self, item: ForestItem) -> Text:
         """The run's label (the tree class draws it)."""

@@ -449,9 +449,12 @@ class ForestTree(FittedTree):
         return self._totals
 
     def _relabel_all(self) -> None:
-        """Rebuilds every materialised label (totals shown, hidden or out of date)."""
-        for node in list(self._run_nodes.values()):
-            self._relabel(node)
+        """Every label is stale (totals shown, hidden or out of date; a new theme).
+
+        Labels are built when drawn (`RunNode`), so this costs nothing per node: only
+        the visible lines are rebuilt, at the next paint.
+        """
+        self._relabel_every_run()
 
     # -- cursor ----------------------------------------------------------------------------
 

@@ -14,7 +14,13 @@ import datetime
 from google.protobuf import timestamp_pb2
 
 from grove_explorer.client.finish import finish_reason_from_proto
-from grove_explorer.client.models import ConversationSummary, ResponseNode, SamplingInfo, TokenInfo
+from grove_explorer.client.models import (
+    NODE_DEFAULTS,
+    ConversationSummary,
+    ResponseNode,
+    SamplingInfo,
+    TokenInfo,
+)
 from grove_explorer.client.research import Annotation
 from grove_explorer.protos import chat_pb2, sampler_public_pb2
 
@@ -37,8 +43,13 @@ def sampling_from_proto(wire: sampler_public_pb2.SamplingParams) -> SamplingInfo
 
 
 def node_from_proto(wire: chat_pb2.Response) -> ResponseNode:
-    """The forest node of a wire response (it keeps the message for `Response.proto`)."""
-    node = ResponseNode.model_construct(
+    """The forest node of a wire response (it keeps the message for `Response.proto`).
+
+    Built with `ResponseNode.trusted` (every field given): a loaded conversation converts
+    every one of its responses here.
+    """
+    fields = NODE_DEFAULTS.copy()
+    fields.update(
         response_id=wire.response_id,
         parent_id=wire.parent_response_id or None,
         sender=wire.sender,
@@ -65,6 +76,7 @@ def node_from_proto(wire: chat_pb2.Response) -> ResponseNode:
         if wire.HasField("annotation")
         else _NO_ANNOTATION,
     )
+    node = ResponseNode.trusted(fields)
     node._proto = wire
     return node
 

@@ -185,24 +185,50 @@ def dumps(value: Any, *, indent: int | None = 2) -> str:
     return _UNSAFE_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False)
+"""What `json.dumps(value, ensure_ascii=False)` uses, made once (not once per value)."""
+_encode_string = json.encoder.encode_basestring
+"""What that encoder does with a `str` (the C function when available)."""
+
+
 def _compact(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False)
+    if type(value) is str:
+        return _encode_string(value)
+    return _ENCODER.encode(value)
 
 
-def _pretty(value: Any, indent: int, level: int, compact_items: bool = False) -> str:
-    """`json.dumps(indent=…)` layout, except that `compact_items` lists hold one-line items."""
-    pad = " " * (indent * (level + 1))
-    end = " " * (indent * level)
+def _pretty(value: Any, indent: int, level: int) -> str:
+    """`json.dumps(indent=…)` layout, except that `tokens` lists hold one-line items.
+
+    Written into one list of pieces joined once: a deep export is one linear pass.
+    """
+    out: list[str] = []
+    _write_pretty(value, indent, level, False, out)
+    return "".join(out)
+
+
+def _write_pretty(value: Any, indent: int, level: int, compact_items: bool, out: list[str]) -> None:
+    """Appends the pretty JSON of `value` to `out` (`compact_items`: a `tokens` list)."""
     if isinstance(value, dict) and value:
-        items = [
-            f"{pad}{_compact(str(key))}: {_pretty(item, indent, level + 1, key == 'tokens')}"
-            for key, item in value.items()
-        ]
-        return "{\n" + ",\n".join(items) + "\n" + end + "}"
-    if isinstance(value, list) and value:
-        if compact_items:
-            items = [pad + _compact(item) for item in value]
-        else:
-            items = [pad + _pretty(item, indent, level + 1) for item in value]
-        return "[\n" + ",\n".join(items) + "\n" + end + "]"
-    return _compact(value)
+        pad = ",\n" + " " * (indent * (level + 1))
+        separator = "{\n" + pad[2:]
+        for key, item in value.items():
+            out.append(separator)
+            out.append(_compact(str(key)))
+            out.append(": ")
+            _write_pretty(item, indent, level + 1, key == "tokens", out)
+            separator = pad
+        out.append("\n" + " " * (indent * level) + "}")
+    elif isinstance(value, list) and value:
+        pad = ",\n" + " " * (indent * (level + 1))
+        separator = "[\n" + pad[2:]
+        for item in value:
+            out.append(separator)
+            if compact_items:
+                out.append(_compact(item))
+            else:
+                _write_pretty(item, indent, level + 1, False, out)
+            separator = pad
+        out.append("\n" + " " * (indent * level) + "]")
+    else:
+        out.append(_compact(value))

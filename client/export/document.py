@@ -157,7 +157,9 @@ async def collect_tokens(
     """Fetches the tokens of every model reply, a few requests at a time.
 
     Bounded concurrency keeps a large forest's export fast without opening hundreds of
-    calls at once.
+    calls at once. A manual reply has no tokens (the server stores none for one, and an
+    import refuses them), so it gets [] without a request: a path written by hand
+    exports without one call per reply.
     """
     gate = asyncio.Semaphore(concurrency)
 
@@ -165,8 +167,10 @@ async def collect_tokens(
         async with gate:
             return response.response_id, await response.tokens()
 
-    pairs = await asyncio.gather(*(one(r) for r in conversation.responses if r.sender == "model"))
-    return dict(pairs)
+    replies = [r for r in conversation.responses if r.sender == "model"]
+    pairs = await asyncio.gather(*(one(r) for r in replies if not r.manual))
+    fetched = dict(pairs)
+    return {r.response_id: fetched.get(r.response_id, []) for r in replies}
 
 
 _UNSAFE_IN_JSON = re.compile(r"[\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]")

@@ -41,6 +41,32 @@ class SamplingInfo(BaseModel):
     seed: int | None = None
 
 
+_PRIVATE_TEMPLATES: dict[type, dict[str, Any] | None] = {}
+
+
+def _private_defaults(cls: type[BaseModel]) -> dict[str, Any]:
+    """A fresh dict of `cls`'s private attributes at their defaults (what pydantic sets).
+
+    When no default is made by a factory, one template is copied (a dict copy instead of
+    a deep copy of each default); otherwise every default is made anew.
+    """
+    template = _PRIVATE_TEMPLATES.get(cls, ...)
+    if template is ...:
+        attributes = cls.__private_attributes__.values()
+        immutable = all(
+            attr.default_factory is None and isinstance(attr.default, (type(None), str, int))
+            for attr in attributes
+        )
+        template = _PRIVATE_TEMPLATES[cls] = (
+            {name: attr.get_default() for name, attr in cls.__private_attributes__.items()}
+            if immutable
+            else None
+        )
+    if template is not None:
+        return template.copy()
+    return {name: attr.get_default() for name, attr in cls.__private_attributes__.items()}
+
+
 class ResponseNode(BaseModel):
     """One response of a forest (human or model), or a reply still streaming."""
 
@@ -97,11 +123,7 @@ class ResponseNode(BaseModel):
             node, "__pydantic_fields_set__", set(fields) if fields_set is None else fields_set
         )
         _set_attribute(node, "__pydantic_extra__", None)
-        _set_attribute(
-            node,
-            "__pydantic_private__",
-            {name: attr.get_default() for name, attr in cls.__private_attributes__.items()},
-        )
+        _set_attribute(node, "__pydantic_private__", _private_defaults(cls))
         return node
 
     @property

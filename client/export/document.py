@@ -41,6 +41,25 @@ def shortest_float32(value: float) -> float:
     doubles with noisy digits (0.699999988079071). Writing the shortest equivalent keeps
     files readable and still exact at the precision the server stores.
     """
+    if type(value) is not float:
+        return _shortest_float32(value)
+    key = value.hex()  # tells -0.0 from 0.0, which compare equal
+    known = _SHORTEST.get(key)
+    if known is not None:
+        return known
+    shortest = _shortest_float32(value)
+    if len(_SHORTEST) >= _SHORTEST_LIMIT:
+        _SHORTEST.clear()
+    _SHORTEST[key] = shortest
+    return shortest
+
+
+_SHORTEST: dict[str, float] = {}
+"""`shortest_float32` of values seen (sampling parameters repeat on every reply)."""
+_SHORTEST_LIMIT = 4096
+
+
+def _shortest_float32(value: float) -> float:
     if not math.isfinite(value):
         return value
     try:

@@ -221,3 +221,30 @@ def test_dot_excerpts_wrap_as_textwrap_does(pieces: list[str], shape: tuple[int,
     text = "".join(pieces)
     width, lines = shape
     assert _excerpt(text, width, lines) == _reference_excerpt(text, width, lines)
+
+
+def test_timestamps_convert_as_protobuf_does() -> None:
+    from google.protobuf import timestamp_pb2
+
+    cases = [(0, 0), (1_700_000_000, 123_456_789), (-5, 999_999_999), (-62_135_596_800, 0)]
+    cases.append((253_402_300_799, 999_999_999))
+    for seconds, nanos in cases:
+        stamp = timestamp_pb2.Timestamp(seconds=seconds, nanos=nanos)
+        ours, theirs = utc_datetime(stamp), stamp.ToDatetime(tzinfo=datetime.UTC)
+        assert (ours, repr(ours), ours.tzinfo) == (theirs, repr(theirs), theirs.tzinfo)
+    for seconds, nanos in [(253_402_300_800, 0), (0, -1), (0, 1_000_000_000)]:
+        stamp = timestamp_pb2.Timestamp(seconds=seconds, nanos=nanos)
+        try:
+            utc_datetime(stamp)
+        except ValueError:
+            continue
+        raise AssertionError(f"{seconds}, {nanos} converted")  # pragma: no cover
+
+
+def test_remembered_shortest_floats_keep_their_sign() -> None:
+    from grove_explorer.client.export import dumps, shortest_float32
+
+    assert dumps([shortest_float32(0.0), shortest_float32(-0.0), shortest_float32(-0.0)]) == (
+        "[\n  0.0,\n  -0.0,\n  -0.0\n]"
+    )
+    assert shortest_float32(1) == 1.0 and shortest_float32(0.699999988079071) == 0.7

@@ -14,13 +14,7 @@ import datetime
 from google.protobuf import timestamp_pb2
 
 from grove_explorer.client.finish import finish_reason_from_proto
-from grove_explorer.client.models import (
-    NODE_DEFAULTS,
-    ConversationSummary,
-    ResponseNode,
-    SamplingInfo,
-    TokenInfo,
-)
+from grove_explorer.client.models import ConversationSummary, ResponseNode, SamplingInfo, TokenInfo
 from grove_explorer.client.research import Annotation
 from grove_explorer.protos import chat_pb2, sampler_public_pb2
 
@@ -61,34 +55,34 @@ def node_from_proto(wire: chat_pb2.Response) -> ResponseNode:
     Built with `ResponseNode.trusted` (every field given): a loaded conversation converts
     every one of its responses here.
     """
-    fields = NODE_DEFAULTS.copy()
-    fields.update(
-        response_id=wire.response_id,
-        parent_id=wire.parent_response_id or None,
-        sender=wire.sender,
-        message=wire.message,
-        create_time=utc_datetime(wire.create_time),
-        manual=wire.manual,
-        partial=wire.partial,
-        shared=wire.shared,
-        query=wire.query,
-        query_type=wire.query_type,
-        model_name=wire.model_name,
-        sampling=sampling_from_proto(wire.sampling_params)
+    # Every field, in declaration order (a test compares with `model_construct`).
+    fields = {
+        "response_id": wire.response_id,
+        "parent_id": wire.parent_response_id or None,
+        "sender": wire.sender,
+        "message": wire.message,
+        "create_time": utc_datetime(wire.create_time),
+        "manual": wire.manual,
+        "partial": wire.partial,
+        "shared": wire.shared,
+        "query": wire.query,
+        "query_type": wire.query_type,
+        "model_name": wire.model_name,
+        "sampling": sampling_from_proto(wire.sampling_params)
         if wire.HasField("sampling_params")
         else None,
-        token_count=wire.token_count,
-        time_to_first_token=wire.time_to_first_token_seconds,
-        total_time=wire.total_time_seconds,
-        streaming=False,
-        mean_logprob=None,
-        prefix_length=wire.prefix_length,
-        start_time=utc_datetime(wire.start_time) if wire.HasField("start_time") else None,
-        finish_reason=finish_reason_from_proto(wire.finish_reason),
-        annotation=Annotation.from_proto(wire.annotation)
+        "token_count": wire.token_count,
+        "time_to_first_token": wire.time_to_first_token_seconds,
+        "total_time": wire.total_time_seconds,
+        "streaming": False,
+        "mean_logprob": None,
+        "prefix_length": wire.prefix_length,
+        "finish_reason": finish_reason_from_proto(wire.finish_reason),
+        "annotation": Annotation.from_proto(wire.annotation)
         if wire.HasField("annotation")
         else _NO_ANNOTATION,
-    )
+        "start_time": utc_datetime(wire.start_time) if wire.HasField("start_time") else None,
+    }
     node = ResponseNode.trusted(fields)
     node._proto = wire
     return node

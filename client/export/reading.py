@@ -325,6 +325,17 @@ def to_dot(document: Mapping[str, Any], *, leaf_id: str | None = None) -> str:
     forest = DocumentTree.of(document)
     on_path = {r["response_id"] for r in forest.path(leaf_id)}
     title = document.get("title") or "Untitled conversation"
+    # Ids come back in edges (a parent once per child) and attribute lists repeat: each is
+    # quoted once.
+    quoted: dict[str, str] = {}
+
+    def quote(value: str) -> str:
+        text = quoted.get(value)
+        if text is None:
+            text = quoted[value] = dot_string(value)
+        return text
+
+    attribute_lists: dict[tuple[tuple[str, str], ...], str] = {}
     out = [
         "digraph grove {",
         f"  graph [label={dot_string(title)}, labelloc=t, rankdir=TB];",
@@ -364,16 +375,17 @@ def to_dot(document: Mapping[str, Any], *, leaf_id: str | None = None) -> str:
         if ending:
             head.append(ending)
         label = " · ".join(head) + "\n" + _excerpt(response["message"])
-        rendered = ", ".join(
-            f"{key}={dot_string(value)}" for key, value in [("label", label), *attrs.items()]
-        )
-        out.append(f"  {dot_string(rid)} [{rendered}];")
+        key = tuple(attrs.items())
+        rest = attribute_lists.get(key)
+        if rest is None:
+            rest = attribute_lists[key] = "".join(f", {k}={dot_string(v)}" for k, v in key)
+        out.append(f"  {quote(rid)} [label={dot_string(label)}{rest}];")
     for response in forest.responses:
         parent = response.get("parent_response_id")
         if parent:
             rid = response["response_id"]
             bold = " [style=bold, penwidth=2.5]" if rid in on_path and parent in on_path else ""
-            out.append(f"  {dot_string(parent)} -> {dot_string(rid)}{bold};")
+            out.append(f"  {quote(parent)} -> {quote(rid)}{bold};")
     out.append("}")
     return "\n".join(out) + "\n"
 

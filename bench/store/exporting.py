@@ -21,7 +21,10 @@ beyond process start, linear"; "`grove export --format json` of a 5,000-deep pat
   writes the format. Median of 3 runs (1 with `--quick`), with the CPU time the client
   (this process) and the server process spent meanwhile.
 - Linearity: wide n at two sizes (5,000 and 10,000; 1,000 and 2,000 with `--quick`); the
-  ratio of the times is ≈ 2 for a linear export and ≈ 4 for a quadratic one.
+  ratio of the CPU the export took (client and server together) is ≈ 2 for a linear
+  export and ≈ 4 for a quadratic one. CPU rather than wall time, because on a shared
+  machine the wall-time ratio swings with other jobs (0.7x to 6x seen on one run); the
+  wall ratio is printed beside it.
 - Once, the whole `grove --server ADDR export CONV --all` process (interpreter start,
   imports and all), beside `grove --server ADDR ls` (the cost of starting the command).
 
@@ -170,6 +173,11 @@ class Timing:
     client_cpu: float
     server_cpu: float
 
+    @property
+    def cpu(self) -> float:
+        """Client and server CPU together: the work done, whoever else uses the cores."""
+        return self.client_cpu + self.server_cpu
+
     def text(self) -> str:
         return (
             f"{self.wall:.3f} s (CPU: client {self.client_cpu:.2f} s, "
@@ -242,14 +250,14 @@ async def run(quick: bool) -> list[Goal]:
                 small_t = await measure(f"wide {small}", fmt, True)
                 large_t = await measure(f"wide {large}", fmt, True)
                 goals.append(_seconds_goal(f"export {label}, {large:,} siblings", large_t))
-                ratio = large_t.wall / small_t.wall
-                cpu_ratio = large_t.client_cpu / max(small_t.client_cpu, 1e-9)
+                wall_ratio = large_t.wall / small_t.wall
+                cpu_ratio = large_t.cpu / max(small_t.cpu, 1e-9)
                 goals.append(
                     Goal(
-                        f"export {label}: time at {large:,} ÷ at {small:,} siblings",
-                        f"{ratio:.2f}x (client CPU {cpu_ratio:.2f}x)",
+                        f"export {label}: CPU at {large:,} ÷ at {small:,} siblings",
+                        f"{cpu_ratio:.2f}x (wall {wall_ratio:.2f}x)",
                         f"≤ {LINEAR_RATIO} (linear ≈ 2)",
-                        ratio <= LINEAR_RATIO,
+                        cpu_ratio <= LINEAR_RATIO,
                     )
                 )
                 mixed_t = await measure(f"mixed {large}", fmt, True)

@@ -37,6 +37,7 @@ class DocumentTree:
     document: Mapping[str, Any]
     forest: Forest
     by_id: dict[str, Mapping[str, Any]] = field(default_factory=dict)
+    _positions: dict[str, tuple[int, int]] | None = field(default=None, repr=False)
 
     @classmethod
     def of(cls, document: Mapping[str, Any]) -> DocumentTree:
@@ -92,8 +93,21 @@ class DocumentTree:
             yield parent_id, [self.by_id[rid] for rid in ids]
 
     def position(self, response: Mapping[str, Any]) -> tuple[int, int]:
-        """(k, n): this response is the k-th of n siblings (1-based)."""
-        return self.forest.sibling_index(response["response_id"])
+        """(k, n): this response is the k-th of n siblings (1-based).
+
+        The forest's `sibling_index`, read from one table of every response's position
+        made on the first call: the formats ask for each response's.
+        """
+        if self._positions is None:
+            self._positions = {
+                response_id: (index, len(ids))
+                for ids in self.forest.children.values()
+                for index, response_id in enumerate(ids, 1)
+            }
+        found = self._positions.get(response["response_id"])
+        if found is None:  # not in its parent's list: let the forest say so
+            return self.forest.sibling_index(response["response_id"])
+        return found
 
 
 def _format_number(value: float | int | None) -> str:

@@ -220,6 +220,48 @@ def _compact(value: Any) -> str:
     return _ENCODER.encode(value)
 
 
+_TOKEN_KEYS = ("text", "logprob", "top")
+
+
+def _json_float(value: float) -> str:
+    """A float as `json.dumps` writes it (NaN and infinities as JavaScript names them)."""
+    if value != value:
+        return "NaN"
+    if value in (math.inf, -math.inf):
+        return "Infinity" if value > 0 else "-Infinity"
+    return float.__repr__(value)
+
+
+def _compact_token(item: Any) -> str | None:
+    """`_compact(item)` for a token as `token_to_dict` makes it; None for anything else.
+
+    An export holds a dict like this for every sampled token; writing it directly costs
+    a fraction of a trip through `JSONEncoder` (which builds its C encoder on every call).
+    """
+    if type(item) is not dict or tuple(item) != _TOKEN_KEYS:
+        return None
+    text, logprob, top = item["text"], item["logprob"], item["top"]
+    if type(text) is not str or type(top) is not list:
+        return None
+    if logprob is None:
+        written = "null"
+    elif type(logprob) is float:
+        written = _json_float(logprob)
+    else:
+        return None
+    pairs = []
+    for pair in top:
+        if (
+            type(pair) is not list
+            or len(pair) != 2
+            or type(pair[0]) is not str
+            or type(pair[1]) is not float
+        ):
+            return None
+        pairs.append(f"[{_encode_string(pair[0])}, {_json_float(pair[1])}]")
+    return f'{{"text": {_encode_string(text)}, "logprob": {written}, "top": [{", ".join(pairs)}]}}'
+
+
 def _pretty(value: Any, indent: int, level: int) -> str:
     """`json.dumps(indent=…)` layout, except that `tokens` lists hold one-line items.
 
@@ -248,7 +290,7 @@ def _write_pretty(value: Any, indent: int, level: int, compact_items: bool, out:
         for item in value:
             out.append(separator)
             if compact_items:
-                out.append(_compact(item))
+                out.append(_compact_token(item) or _compact(item))
             else:
                 _write_pretty(item, indent, level + 1, False, out)
             separator = pad

@@ -248,3 +248,30 @@ def test_remembered_shortest_floats_keep_their_sign() -> None:
         "[\n  0.0,\n  -0.0,\n  -0.0\n]"
     )
     assert shortest_float32(1) == 1.0 and shortest_float32(0.699999988079071) == 0.7
+
+
+FLOATS = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from([0.0, -0.0, 1e-300, -2.5, 1e16]),
+)
+TOKEN_TEXT = st.text(max_size=8) | st.sampled_from(['"', "\\", "\n", "\u2028", "\x7f"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    TOKEN_TEXT,
+    st.one_of(st.none(), FLOATS, st.integers(-3, 3)),
+    st.lists(st.tuples(TOKEN_TEXT, st.one_of(FLOATS, st.integers(-3, 3))), max_size=4),
+)
+def test_token_lines_are_what_json_dumps_writes(
+    text: str, logprob: float | int | None, top: list[tuple[str, float | int]]
+) -> None:
+    import json
+
+    from grove_explorer.client.export import dumps
+    from grove_explorer.client.export.document import _UNSAFE_IN_JSON
+
+    token = {"text": text, "logprob": logprob, "top": [list(pair) for pair in top]}
+    written = dumps({"tokens": [token]})
+    expected = '{\n  "tokens": [\n    ' + json.dumps(token, ensure_ascii=False) + "\n  ]\n}"
+    assert written == _UNSAFE_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", expected)

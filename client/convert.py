@@ -21,8 +21,21 @@ from grove_explorer.protos import chat_pb2, sampler_public_pb2
 _NO_ANNOTATION = Annotation()
 
 
+_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
+_FIRST_SECOND, _LAST_SECOND = -62_135_596_800, 253_402_300_799
+"""The seconds of 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z: a Timestamp's range."""
+
+
 def utc_datetime(value: timestamp_pb2.Timestamp) -> datetime.datetime:
-    """A protobuf Timestamp as an aware UTC datetime."""
+    """A protobuf Timestamp as an aware UTC datetime.
+
+    `Timestamp.ToDatetime(tzinfo=UTC)` computes the same (epoch + seconds + microseconds
+    rounded toward zero, in UTC) after checks and a time-zone conversion that cost more
+    than the sum; it still handles (and refuses) anything out of range.
+    """
+    seconds, nanos = value.seconds, value.nanos
+    if _FIRST_SECOND <= seconds <= _LAST_SECOND and 0 <= nanos < 1_000_000_000:
+        return _EPOCH + datetime.timedelta(seconds=seconds, microseconds=nanos // 1000)
     return value.ToDatetime(tzinfo=datetime.UTC)
 
 
@@ -37,34 +50,40 @@ def sampling_from_proto(wire: sampler_public_pb2.SamplingParams) -> SamplingInfo
 
 
 def node_from_proto(wire: chat_pb2.Response) -> ResponseNode:
-    """The forest node of a wire response (it keeps the message for `Response.proto`)."""
-    node = ResponseNode.model_construct(
-        response_id=wire.response_id,
-        parent_id=wire.parent_response_id or None,
-        sender=wire.sender,
-        message=wire.message,
-        create_time=utc_datetime(wire.create_time),
-        manual=wire.manual,
-        partial=wire.partial,
-        shared=wire.shared,
-        query=wire.query,
-        query_type=wire.query_type,
-        model_name=wire.model_name,
-        sampling=sampling_from_proto(wire.sampling_params)
+    """The forest node of a wire response (it keeps the message for `Response.proto`).
+
+    Built with `ResponseNode.trusted` (every field given): a loaded conversation converts
+    every one of its responses here.
+    """
+    # Every field, in declaration order (a test compares with `model_construct`).
+    fields = {
+        "response_id": wire.response_id,
+        "parent_id": wire.parent_response_id or None,
+        "sender": wire.sender,
+        "message": wire.message,
+        "create_time": utc_datetime(wire.create_time),
+        "manual": wire.manual,
+        "partial": wire.partial,
+        "shared": wire.shared,
+        "query": wire.query,
+        "query_type": wire.query_type,
+        "model_name": wire.model_name,
+        "sampling": sampling_from_proto(wire.sampling_params)
         if wire.HasField("sampling_params")
         else None,
-        token_count=wire.token_count,
-        time_to_first_token=wire.time_to_first_token_seconds,
-        total_time=wire.total_time_seconds,
-        streaming=False,
-        mean_logprob=None,
-        prefix_length=wire.prefix_length,
-        start_time=utc_datetime(wire.start_time) if wire.HasField("start_time") else None,
-        finish_reason=finish_reason_from_proto(wire.finish_reason),
-        annotation=Annotation.from_proto(wire.annotation)
+        "token_count": wire.token_count,
+        "time_to_first_token": wire.time_to_first_token_seconds,
+        "total_time": wire.total_time_seconds,
+        "streaming": False,
+        "mean_logprob": None,
+        "prefix_length": wire.prefix_length,
+        "finish_reason": finish_reason_from_proto(wire.finish_reason),
+        "annotation": Annotation.from_proto(wire.annotation)
         if wire.HasField("annotation")
         else _NO_ANNOTATION,
-    )
+        "start_time": utc_datetime(wire.start_time) if wire.HasField("start_time") else None,
+    }
+    node = ResponseNode.trusted(fields)
     node._proto = wire
     return node
 

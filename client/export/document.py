@@ -41,6 +41,25 @@ def shortest_float32(value: float) -> float:
     doubles with noisy digits (0.699999988079071). Writing the shortest equivalent keeps
     files readable and still exact at the precision the server stores.
     """
+    if type(value) is not float:
+        return _shortest_float32(value)
+    key = value.hex()  # tells -0.0 from 0.0, which compare equal
+    known = _SHORTEST.get(key)
+    if known is not None:
+        return known
+    shortest = _shortest_float32(value)
+    if len(_SHORTEST) >= _SHORTEST_LIMIT:
+        _SHORTEST.clear()
+    _SHORTEST[key] = shortest
+    return shortest
+
+
+_SHORTEST: dict[str, float] = {}
+"""`shortest_float32` of values seen (sampling parameters repeat on every reply)."""
+_SHORTEST_LIMIT = 4096
+
+
+def _shortest_float32(value: float) -> float:
     if not math.isfinite(value):
         return value
     try:
@@ -157,7 +176,9 @@ async def collect_tokens(
     """Fetches the tokens of every model reply, a few requests at a time.
 
     Bounded concurrency keeps a large forest's export fast without opening hundreds of
-    calls at once.
+    calls at once. A manual reply has no tokens (the server stores none for one, and an
+    import refuses them), so it gets [] without a request: a path written by hand
+    exports without one call per reply.
     """
     gate = asyncio.Semaphore(concurrency)
 
@@ -165,8 +186,10 @@ async def collect_tokens(
         async with gate:
             return response.response_id, await response.tokens()
 
-    pairs = await asyncio.gather(*(one(r) for r in conversation.responses if r.sender == "model"))
-    return dict(pairs)
+    replies = [r for r in conversation.responses if r.sender == "model"]
+    pairs = await asyncio.gather(*(one(r) for r in replies if not r.manual))
+    fetched = dict(pairs)
+    return {r.response_id: fetched.get(r.response_id, []) for r in replies}
 
 
 _UNSAFE_IN_JSON = re.compile(r"[\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
@@ -185,24 +208,92 @@ def dumps(value: Any, *, indent: int | None = 2) -> str:
     return _UNSAFE_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False)
+"""What `json.dumps(value, ensure_ascii=False)` uses, made once (not once per value)."""
+_encode_string = json.encoder.encode_basestring
+"""What that encoder does with a `str` (the C function when available)."""
+
+
 def _compact(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False)
+    if type(value) is str:
+        return _encode_string(value)
+    return _ENCODER.encode(value)
 
 
-def _pretty(value: Any, indent: int, level: int, compact_items: bool = False) -> str:
-    """`json.dumps(indent=…)` layout, except that `compact_items` lists hold one-line items."""
-    pad = " " * (indent * (level + 1))
-    end = " " * (indent * level)
+_TOKEN_KEYS = ("text", "logprob", "top")
+
+
+def _json_float(value: float) -> str:
+    """A float as `json.dumps` writes it (NaN and infinities as JavaScript names them)."""
+    if value != value:
+        return "NaN"
+    if value in (math.inf, -math.inf):
+        return "Infinity" if value > 0 else "-Infinity"
+    return float.__repr__(value)
+
+
+def _compact_token(item: Any) -> str | None:
+    """`_compact(item)` for a token as `token_to_dict` makes it; None for anything else.
+
+    An export holds a dict like this for every sampled token; writing it directly costs
+    a fraction of a trip through `JSONEncoder` (which builds its C encoder on every call).
+    """
+    if type(item) is not dict or tuple(item) != _TOKEN_KEYS:
+        return None
+    text, logprob, top = item["text"], item["logprob"], item["top"]
+    if type(text) is not str or type(top) is not list:
+        return None
+    if logprob is None:
+        written = "null"
+    elif type(logprob) is float:
+        written = _json_float(logprob)
+    else:
+        return None
+    pairs = []
+    for pair in top:
+        if (
+            type(pair) is not list
+            or len(pair) != 2
+            or type(pair[0]) is not str
+            or type(pair[1]) is not float
+        ):
+            return None
+        pairs.append(f"[{_encode_string(pair[0])}, {_json_float(pair[1])}]")
+    return f'{{"text": {_encode_string(text)}, "logprob": {written}, "top": [{", ".join(pairs)}]}}'
+
+
+def _pretty(value: Any, indent: int, level: int) -> str:
+    """`json.dumps(indent=…)` layout, except that `tokens` lists hold one-line items.
+
+    Written into one list of pieces joined once: a deep export is one linear pass.
+    """
+    out: list[str] = []
+    _write_pretty(value, indent, level, False, out)
+    return "".join(out)
+
+
+def _write_pretty(value: Any, indent: int, level: int, compact_items: bool, out: list[str]) -> None:
+    """Appends the pretty JSON of `value` to `out` (`compact_items`: a `tokens` list)."""
     if isinstance(value, dict) and value:
-        items = [
-            f"{pad}{_compact(str(key))}: {_pretty(item, indent, level + 1, key == 'tokens')}"
-            for key, item in value.items()
-        ]
-        return "{\n" + ",\n".join(items) + "\n" + end + "}"
-    if isinstance(value, list) and value:
-        if compact_items:
-            items = [pad + _compact(item) for item in value]
-        else:
-            items = [pad + _pretty(item, indent, level + 1) for item in value]
-        return "[\n" + ",\n".join(items) + "\n" + end + "]"
-    return _compact(value)
+        pad = ",\n" + " " * (indent * (level + 1))
+        separator = "{\n" + pad[2:]
+        for key, item in value.items():
+            out.append(separator)
+            out.append(_compact(str(key)))
+            out.append(": ")
+            _write_pretty(item, indent, level + 1, key == "tokens", out)
+            separator = pad
+        out.append("\n" + " " * (indent * level) + "}")
+    elif isinstance(value, list) and value:
+        pad = ",\n" + " " * (indent * (level + 1))
+        separator = "[\n" + pad[2:]
+        for item in value:
+            out.append(separator)
+            if compact_items:
+                out.append(_compact_token(item) or _compact(item))
+            else:
+                _write_pretty(item, indent, level + 1, False, out)
+            separator = pad
+        out.append("\n" + " " * (indent * level) + "]")
+    else:
+        out.append(_compact(value))

@@ -8,6 +8,7 @@ responses (`DocumentTree`).
 
 from __future__ import annotations
 
+import functools
 import re
 import textwrap
 from collections.abc import Iterable, Iterator, Mapping
@@ -17,7 +18,9 @@ from typing import Any
 from grove_explorer.client.export.document import dumps
 from grove_explorer.client.finish import reply_marker
 from grove_explorer.client.forest import Forest
-from grove_explorer.client.models import ConversationSummary, ResponseNode
+from grove_explorer.client.models import NODE_DEFAULTS, ConversationSummary, ResponseNode
+
+_STRUCTURE_FIELDS = ("response_id", "parent_id", "sender", "message")
 
 # -- reading a document ----------------------------------------------------------------------
 
@@ -34,30 +37,32 @@ class DocumentTree:
     document: Mapping[str, Any]
     forest: Forest
     by_id: dict[str, Mapping[str, Any]] = field(default_factory=dict)
+    _positions: dict[str, tuple[int, int]] | None = field(default=None, repr=False)
 
     @classmethod
     def of(cls, document: Mapping[str, Any]) -> DocumentTree:
-        """Indexes a document (its responses in creation order)."""
-        forest = Forest(
-            conversation=ConversationSummary.model_construct(
-                conversation_id=str(document.get("conversation_id") or ""),
-                title=str(document.get("title") or ""),
-                starred=bool(document.get("starred")),
-            )
+        """Indexes a document (its responses in creation order), in one pass over them."""
+        summary = ConversationSummary.model_construct(
+            conversation_id=str(document.get("conversation_id") or ""),
+            title=str(document.get("title") or ""),
+            starred=bool(document.get("starred")),
         )
-        tree = cls(document, forest)
-        for response in document.get("responses", []):
-            response_id = response["response_id"]
-            tree.by_id[response_id] = response
-            forest.add(
-                ResponseNode.model_construct(
-                    response_id=response_id,
-                    parent_id=response.get("parent_response_id") or None,
-                    sender=response.get("sender", ""),
-                    message="",
-                )
-            )
-        return tree
+        by_id: dict[str, Mapping[str, Any]] = {}
+
+        def nodes() -> Iterator[ResponseNode]:
+            # Only the structure is read from the nodes: the fields stay in the document.
+            for response in document.get("responses", []):
+                response_id = response["response_id"]
+                by_id[response_id] = response
+                fields = NODE_DEFAULTS.copy()
+                fields["response_id"] = response_id
+                fields["parent_id"] = response.get("parent_response_id") or None
+                fields["sender"] = response.get("sender", "")
+                fields["message"] = ""
+                yield ResponseNode.trusted(fields, set(_STRUCTURE_FIELDS))
+
+        forest = Forest.build(summary, nodes(), None)
+        return cls(document, forest, by_id)
 
     @property
     def responses(self) -> list[Mapping[str, Any]]:
@@ -88,8 +93,21 @@ class DocumentTree:
             yield parent_id, [self.by_id[rid] for rid in ids]
 
     def position(self, response: Mapping[str, Any]) -> tuple[int, int]:
-        """(k, n): this response is the k-th of n siblings (1-based)."""
-        return self.forest.sibling_index(response["response_id"])
+        """(k, n): this response is the k-th of n siblings (1-based).
+
+        The forest's `sibling_index`, read from one table of every response's position
+        made on the first call: the formats ask for each response's.
+        """
+        if self._positions is None:
+            self._positions = {
+                response_id: (index, len(ids))
+                for ids in self.forest.children.values()
+                for index, response_id in enumerate(ids, 1)
+            }
+        found = self._positions.get(response["response_id"])
+        if found is None:  # not in its parent's list: let the forest say so
+            return self.forest.sibling_index(response["response_id"])
+        return found
 
 
 def _format_number(value: float | int | None) -> str:
@@ -249,9 +267,56 @@ def dot_string(text: str) -> str:
     return f'"{text}"'
 
 
+_PLAIN_LINE = re.compile(r"[^\s-]+(?: [^\s-]+)*")
+"""Words (no hyphens, no whitespace of any kind inside) separated by single spaces."""
+
+
+@functools.cache
+def _wrapper(width: int, lines: int) -> textwrap.TextWrapper:
+    """A wrapper that stops after `lines + 2` lines; the first `lines + 1` are exact.
+
+    (`max_lines` only changes the last line it writes, where a placeholder would go.)
+    """
+    return textwrap.TextWrapper(width, tabsize=4, max_lines=lines + 2, placeholder="")
+
+
+def _wrapped(line: str, width: int, lines: int) -> list[str]:
+    """The first `lines + 1` lines of `textwrap.wrap(line, width, tabsize=4)` (or all).
+
+    `TextWrapper` walks the line chunk by chunk in Python (a few microseconds per word).
+    A plain line (`_PLAIN_LINE`) wraps the same way by cutting at the last space that
+    leaves at most `width` characters, found with `str.rfind`: its chunks are its words
+    and single spaces, a line never starts or ends with a space, and nothing is rewritten
+    first. A word longer than `width` (which the wrapper breaks) or any other line goes
+    through the wrapper, which stops soon after the lines needed.
+    """
+    if _PLAIN_LINE.fullmatch(line):
+        out: list[str] = []
+        start = 0
+        while len(line) - start > width and len(out) <= lines:
+            cut = line.rfind(" ", start, start + width + 1)
+            if cut < 0:
+                break  # a word longer than the width
+            out.append(line[start:cut])
+            start = cut + 1
+        else:
+            if len(out) <= lines:
+                out.append(line[start:])
+            return out
+    return _wrapper(width, lines).wrap(line)[: lines + 1]
+
+
 def _excerpt(text: str, width: int = 40, lines: int = 3) -> str:
-    """The start of a message wrapped at words to a few short lines (blank lines dropped)."""
-    wrapped = [part for line in text.split("\n") for part in textwrap.wrap(line, width, tabsize=4)]
+    """The start of a message wrapped at words to a few short lines (blank lines dropped).
+
+    Only the first `lines + 1` wrapped lines matter (one more tells whether it was cut), so
+    the message is wrapped until there are that many.
+    """
+    wrapped: list[str] = []
+    for line in text.split("\n"):
+        wrapped += _wrapped(line, width, lines)
+        if len(wrapped) > lines:
+            break
     if len(wrapped) <= lines:
         return "\n".join(wrapped)
     kept = wrapped[:lines]
@@ -274,6 +339,17 @@ def to_dot(document: Mapping[str, Any], *, leaf_id: str | None = None) -> str:
     forest = DocumentTree.of(document)
     on_path = {r["response_id"] for r in forest.path(leaf_id)}
     title = document.get("title") or "Untitled conversation"
+    # Ids come back in edges (a parent once per child) and attribute lists repeat: each is
+    # quoted once.
+    quoted: dict[str, str] = {}
+
+    def quote(value: str) -> str:
+        text = quoted.get(value)
+        if text is None:
+            text = quoted[value] = dot_string(value)
+        return text
+
+    attribute_lists: dict[tuple[tuple[str, str], ...], str] = {}
     out = [
         "digraph grove {",
         f"  graph [label={dot_string(title)}, labelloc=t, rankdir=TB];",
@@ -313,16 +389,17 @@ def to_dot(document: Mapping[str, Any], *, leaf_id: str | None = None) -> str:
         if ending:
             head.append(ending)
         label = " · ".join(head) + "\n" + _excerpt(response["message"])
-        rendered = ", ".join(
-            f"{key}={dot_string(value)}" for key, value in [("label", label), *attrs.items()]
-        )
-        out.append(f"  {dot_string(rid)} [{rendered}];")
+        key = tuple(attrs.items())
+        rest = attribute_lists.get(key)
+        if rest is None:
+            rest = attribute_lists[key] = "".join(f", {k}={dot_string(v)}" for k, v in key)
+        out.append(f"  {quote(rid)} [label={dot_string(label)}{rest}];")
     for response in forest.responses:
         parent = response.get("parent_response_id")
         if parent:
             rid = response["response_id"]
             bold = " [style=bold, penwidth=2.5]" if rid in on_path and parent in on_path else ""
-            out.append(f"  {dot_string(parent)} -> {dot_string(rid)}{bold};")
+            out.append(f"  {quote(parent)} -> {quote(rid)}{bold};")
     out.append("}")
     return "\n".join(out) + "\n"
 

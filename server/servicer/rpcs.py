@@ -353,8 +353,20 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
     async def GetResponseTokens(
         self, request: chat_pb2.GetResponseTokensRequest, context: grpc.aio.ServicerContext
     ) -> chat_pb2.GetResponseTokensResponse:
-        """The stored tokens of a response, with logprobs and alternatives."""
+        """The stored tokens of a response, with logprobs and alternatives.
+
+        A response found in the caller's conversation answers at once: that lookup checks
+        both, and a conversation's lookup counts its responses (an export asks once per
+        reply, which made exporting n replies O(n²)). Anything else takes the checks below
+        in their order, for the same statuses and sentences.
+        """
         user = await self._auth.identify(context)
+        if request.conversation_id and request.response_id:
+            rows = await self._store.response_tokens(
+                user, request.conversation_id, request.response_id
+            )
+            if rows is not None:
+                return chat_pb2.GetResponseTokensResponse(tokens=token_rows_to_proto(rows))
         record = await conversation_or_abort(self._store, user, request.conversation_id, context)
         if not request.response_id:
             await abort(context, grpc.StatusCode.INVALID_ARGUMENT, "response_id is required.")

@@ -24,6 +24,9 @@ from grove_explorer.client.sampler import SamplingParams
 from grove_explorer.client.token_stream import TokenStream
 from grove_explorer.protos import chat_pb2, chat_pb2_grpc
 
+TOKENS_PER_CALL = 1_000
+"""Responses whose tokens one GetResponsesTokens call asks for (keeps each reply a few MB)."""
+
 
 class ConversationHandle(Protocol):
     """What a `Response` needs of its conversation (the SDK's `Conversation` provides it).
@@ -267,6 +270,35 @@ class Response:
             )
         )
         return [token_from_proto(t) for t in reply.tokens]
+
+    @staticmethod
+    async def tokens_of(responses: Sequence[Response]) -> dict[str, list[TokenInfo]]:
+        """The tokens of many responses of one conversation, keyed by id ([] if none).
+
+        One call per `TOKENS_PER_CALL` responses instead of one per response: an export of a
+        5,000-reply path spent seconds in round trips. Each reply is bounded, not cut: the
+        server answers every id asked or fails the call.
+        """
+        if not responses:
+            return {}
+        first = responses[0]
+        conversation_id = first._conversation.conversation_id
+        if any(r._conversation.conversation_id != conversation_id for r in responses):
+            raise ValueError("tokens_of takes responses of one conversation")
+        ids = [r.response_id for r in responses]
+        found: dict[str, list[TokenInfo]] = {}
+        for start in range(0, len(ids), TOKENS_PER_CALL):
+            reply: chat_pb2.GetResponsesTokensResponse = await rpc(
+                first._stub.GetResponsesTokens(
+                    chat_pb2.GetResponsesTokensRequest(
+                        conversation_id=conversation_id,
+                        response_ids=ids[start : start + TOKENS_PER_CALL],
+                    )
+                )
+            )
+            for entry in reply.responses:
+                found[entry.response_id] = [token_from_proto(t) for t in entry.tokens]
+        return found
 
     # -- branching --------------------------------------------------------------------------
 

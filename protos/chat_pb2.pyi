@@ -159,6 +159,28 @@ class GetResponseTokensResponse(_message.Message):
     tokens: _containers.RepeatedCompositeFieldContainer[_sampler_public_pb2.Token]
     def __init__(self, tokens: _Optional[_Iterable[_Union[_sampler_public_pb2.Token, _Mapping]]] = ...) -> None: ...
 
+class GetResponsesTokensRequest(_message.Message):
+    __slots__ = ("conversation_id", "response_ids")
+    CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
+    RESPONSE_IDS_FIELD_NUMBER: _ClassVar[int]
+    conversation_id: str
+    response_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, conversation_id: _Optional[str] = ..., response_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ResponseTokens(_message.Message):
+    __slots__ = ("response_id", "tokens")
+    RESPONSE_ID_FIELD_NUMBER: _ClassVar[int]
+    TOKENS_FIELD_NUMBER: _ClassVar[int]
+    response_id: str
+    tokens: _containers.RepeatedCompositeFieldContainer[_sampler_public_pb2.Token]
+    def __init__(self, response_id: _Optional[str] = ..., tokens: _Optional[_Iterable[_Union[_sampler_public_pb2.Token, _Mapping]]] = ...) -> None: ...
+
+class GetResponsesTokensResponse(_message.Message):
+    __slots__ = ("responses",)
+    RESPONSES_FIELD_NUMBER: _ClassVar[int]
+    responses: _containers.RepeatedCompositeFieldContainer[ResponseTokens]
+    def __init__(self, responses: _Optional[_Iterable[_Union[ResponseTokens, _Mapping]]] = ...) -> None: ...
+
 class ImportConversationRequest(_message.Message):
     __slots__ = ("title", "starred", "responses", "tokens")
     class TokensEntry(_message.Message):

@@ -105,6 +105,11 @@ class ChatStub:
                 request_serializer=grove__explorer_dot_protos_dot_chat__pb2.GetResponseTokensRequest.SerializeToString,
                 response_deserializer=grove__explorer_dot_protos_dot_chat__pb2.GetResponseTokensResponse.FromString,
                 _registered_method=True)
+        self.GetResponsesTokens = channel.unary_unary(
+                '/grove.chat.Chat/GetResponsesTokens',
+                request_serializer=grove__explorer_dot_protos_dot_chat__pb2.GetResponsesTokensRequest.SerializeToString,
+                response_deserializer=grove__explorer_dot_protos_dot_chat__pb2.GetResponsesTokensResponse.FromString,
+                _registered_method=True)
         self.ImportConversation = channel.unary_unary(
                 '/grove.chat.Chat/ImportConversation',
                 request_serializer=grove__explorer_dot_protos_dot_chat__pb2.ImportConversationRequest.SerializeToString,
@@ -217,6 +222,14 @@ class ChatServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetResponsesTokens(self, request, context):
+        """Extension: the tokens of many responses of one conversation in one call (an export
+        reads every reply's tokens; one call per reply cost a round trip each).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ImportConversation(self, request, context):
         """Extension: creates a conversation holding a whole exported forest (new ids and times;
         everything else as given).
@@ -305,6 +318,11 @@ def add_ChatServicer_to_server(servicer, server):
                     servicer.GetResponseTokens,
                     request_deserializer=grove__explorer_dot_protos_dot_chat__pb2.GetResponseTokensRequest.FromString,
                     response_serializer=grove__explorer_dot_protos_dot_chat__pb2.GetResponseTokensResponse.SerializeToString,
+            ),
+            'GetResponsesTokens': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetResponsesTokens,
+                    request_deserializer=grove__explorer_dot_protos_dot_chat__pb2.GetResponsesTokensRequest.FromString,
+                    response_serializer=grove__explorer_dot_protos_dot_chat__pb2.GetResponsesTokensResponse.SerializeToString,
             ),
             'ImportConversation': grpc.unary_unary_rpc_method_handler(
                     servicer.ImportConversation,
@@ -695,6 +713,33 @@ class Chat:
             '/grove.chat.Chat/GetResponseTokens',
             grove__explorer_dot_protos_dot_chat__pb2.GetResponseTokensRequest.SerializeToString,
             grove__explorer_dot_protos_dot_chat__pb2.GetResponseTokensResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetResponsesTokens(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/grove.chat.Chat/GetResponsesTokens',
+            grove__explorer_dot_protos_dot_chat__pb2.GetResponsesTokensRequest.SerializeToString,
+            grove__explorer_dot_protos_dot_chat__pb2.GetResponsesTokensResponse.FromString,
             options,
             channel_credentials,
             insecure,

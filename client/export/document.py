@@ -12,7 +12,6 @@ no information is lost and an export → import → export round trip is byte-st
 
 from __future__ import annotations
 
-import asyncio
 import datetime
 import json
 import math
@@ -170,25 +169,14 @@ def export_json(
     return document
 
 
-async def collect_tokens(
-    conversation: Conversation, concurrency: int = 8
-) -> dict[str, list[TokenInfo]]:
-    """Fetches the tokens of every model reply, a few requests at a time.
+async def collect_tokens(conversation: Conversation) -> dict[str, list[TokenInfo]]:
+    """Fetches the tokens of every model reply (a thousand replies per call).
 
-    Bounded concurrency keeps a large forest's export fast without opening hundreds of
-    calls at once. A manual reply has no tokens (the server stores none for one, and an
-    import refuses them), so it gets [] without a request: a path written by hand
-    exports without one call per reply.
+    A manual reply has no tokens (the server stores none for one, and an import refuses
+    them), so it gets [] without being asked for.
     """
-    gate = asyncio.Semaphore(concurrency)
-
-    async def one(response: Response) -> tuple[str, list[TokenInfo]]:
-        async with gate:
-            return response.response_id, await response.tokens()
-
     replies = [r for r in conversation.responses if r.sender == "model"]
-    pairs = await asyncio.gather(*(one(r) for r in replies if not r.manual))
-    fetched = dict(pairs)
+    fetched = await Response.tokens_of([r for r in replies if not r.manual])
     return {r.response_id: fetched.get(r.response_id, []) for r in replies}
 
 

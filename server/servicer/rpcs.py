@@ -40,6 +40,7 @@ from grove_explorer.server.servicer.lookups import (
 from grove_explorer.server.servicer.reply_streaming import ReplyStreaming
 from grove_explorer.server.servicer.status import abort, abort_not_found, check_id, quote
 from grove_explorer.server.servicer.stream_registry import ActiveStream, StreamRegistry
+from grove_explorer.server.servicer.token_reads import responses_tokens_reply
 from grove_explorer.server.servicer.validation import (
     annotation_from_wire,
     check_message,
@@ -380,6 +381,13 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
                 f"{quote(record.conversation_id)}.",
             )
         return chat_pb2.GetResponseTokensResponse(tokens=token_rows_to_proto(rows))
+
+    async def GetResponsesTokens(
+        self, request: chat_pb2.GetResponsesTokensRequest, context: grpc.aio.ServicerContext
+    ) -> chat_pb2.GetResponsesTokensResponse:
+        """The stored tokens of many responses of one conversation (see token_reads.py)."""
+        user = await self._auth.identify(context)
+        return await responses_tokens_reply(self._store, user, request, context)
 
     async def ImportConversation(
         self, request: chat_pb2.ImportConversationRequest, context: grpc.aio.ServicerContext

@@ -180,6 +180,15 @@ class Store(Protocol):
         """The stored tokens of a response ([] if none); None if not the user's response."""
         ...
 
+    async def responses_tokens(
+        self, user_id: str, conversation_id: str, response_ids: Sequence[str]
+    ) -> dict[str, list[TokenRow]]:
+        """The stored tokens of many responses ([] if none), keyed by id.
+
+        Ids that are not the user's responses in this conversation are left out.
+        """
+        ...
+
     async def search(
         self,
         user_id: str,

@@ -192,6 +192,7 @@ def request_for(rpc: str, cid: str, w: World, **fields: Any) -> Message:
             "annotation": chat_pb2.Annotation(bookmarked=True, tags=["ok"]),
         },
         "GetResponseTokens": {"response_id": w.a_model},
+        "GetResponsesTokens": {"response_ids": [w.a_model, w.a_human]},
         "SelectResponse": {"response_id": w.a_model},
     }
     request_class = {
@@ -204,6 +205,7 @@ def request_for(rpc: str, cid: str, w: World, **fields: Any) -> Message:
         "ShareConversation": chat_pb2.ShareConversationRequest,
         "AnnotateResponse": chat_pb2.AnnotateResponseRequest,
         "GetResponseTokens": chat_pb2.GetResponseTokensRequest,
+        "GetResponsesTokens": chat_pb2.GetResponsesTokensRequest,
         "SelectResponse": chat_pb2.SelectResponseRequest,
     }[rpc]
     values = {**defaults[rpc], **fields}
@@ -220,6 +222,7 @@ CONVERSATION_RPCS = [
     "ShareConversation",
     "AnnotateResponse",
     "GetResponseTokens",
+    "GetResponsesTokens",
     "SelectResponse",
 ]
 MALFORMED_IDS = {
@@ -331,6 +334,33 @@ for rpc, field_name in RESPONSE_FIELDS.items():
                     not_in(pick, lambda w: w.b),
                 ),
             )
+
+# GetResponsesTokens names many responses: one bad id among good ones fails the call,
+# and the sentence names it.
+for kind, bad in MALFORMED_IDS.items():
+    row(
+        f"GetResponsesTokens-response_ids-{kind}",
+        Case(
+            "GetResponsesTokens",
+            lambda w, bad=bad: request_for(
+                "GetResponsesTokens", w.a, w, response_ids=[w.a_model, bad]
+            ),
+            INVALID,
+            RID_MALFORMED,
+        ),
+    )
+for kind, pick in FOREIGN.items():
+    row(
+        f"GetResponsesTokens-response_ids-{kind}",
+        Case(
+            "GetResponsesTokens",
+            lambda w, pick=pick: request_for(
+                "GetResponsesTokens", w.b, w, response_ids=[w.b_root, pick(w)]
+            ),
+            INVALID,
+            not_in(pick, lambda w: w.b),
+        ),
+    )
 
 # Messages.
 MESSAGE_CASES = {

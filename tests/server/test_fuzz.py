@@ -255,6 +255,7 @@ FIELD_COUNTS = {
     "ShareConversation": 2,
     "AnnotateResponse": 3,
     "GetResponseTokens": 2,
+    "GetResponsesTokens": 3,
     "SelectResponse": 2,
 }
 
@@ -435,6 +436,11 @@ def build_request(rpc: str, draw: Callable[[Any], Any], pools: Pools, user: str)
         return chat_pb2.GetResponseTokensRequest(
             conversation_id=cid, response_id=response_id(optional=False)
         )
+    if rpc == "GetResponsesTokens":
+        return chat_pb2.GetResponsesTokensRequest(
+            conversation_id=cid,
+            response_ids=[response_id(optional=False), response_id(optional=False)],
+        )
     if rpc == "SelectResponse":
         return chat_pb2.SelectResponseRequest(
             conversation_id=cid, response_id=response_id(optional=True)
@@ -460,6 +466,7 @@ STEP_KINDS = [
     "UpdateConversation",
     "GetConversation",
     "GetResponseTokens",
+    "GetResponsesTokens",
     "SelectResponse",
     "Search",
     "ListConversations",

@@ -449,6 +449,36 @@ async def case_get_response_tokens(world: World) -> None:
     assert len(mine.tokens) == 3, "Alice still reads her reply's tokens"
 
 
+async def case_get_responses_tokens(world: World) -> None:
+    """Many ids at once reveal no more than one: Alice's ids are as unknown as made-up ones."""
+    await assert_indistinguishable(
+        lambda ids: world.bob.GetResponsesTokens(
+            chat_pb2.GetResponsesTokensRequest(
+                conversation_id=ids["cid"], response_ids=[ids["response"]]
+            )
+        ),
+        {"cid": world.cid, "response": world.response_ids[1]},
+        grpc.StatusCode.NOT_FOUND,
+    )
+    own = await _bob_conversation(world)
+    for response_id in world.response_ids:
+        await assert_indistinguishable(
+            lambda ids: world.bob.GetResponsesTokens(
+                chat_pb2.GetResponsesTokensRequest(
+                    conversation_id=own, response_ids=[ids["response"]]
+                )
+            ),
+            {"response": response_id},
+            grpc.StatusCode.INVALID_ARGUMENT,
+        )
+    mine = await world.alice.GetResponsesTokens(
+        chat_pb2.GetResponsesTokensRequest(
+            conversation_id=world.cid, response_ids=world.response_ids
+        )
+    )
+    assert [len(r.tokens) for r in mine.responses] == [0, 3, 0], "Alice reads hers"
+
+
 async def case_import_conversation(world: World) -> None:
     """An import is the importer's: Alice's ids in it link only Bob's new responses."""
     human, model, _ = world.response_ids
@@ -539,6 +569,7 @@ CASES: dict[str, Callable[[World], Awaitable[None]]] = {
     "AnnotateResponse": case_annotate_response,
     "Search": case_search,
     "GetResponseTokens": case_get_response_tokens,
+    "GetResponsesTokens": case_get_responses_tokens,
     "ImportConversation": case_import_conversation,
     "SelectResponse": case_select_response,
 }

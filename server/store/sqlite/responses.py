@@ -58,6 +58,9 @@ _PATH_TO = f"""
 """
 
 
+_TOKEN_BATCH = 500
+"""Ids per query of `responses_tokens` (SQLite allows 32,766 bound parameters)."""
+
 _IN_CONVERSATION = (
     "SELECT 1 FROM responses WHERE response_id = ? AND conversation_id = ? AND user_id = ?"
 )
@@ -309,6 +312,31 @@ class ResponseQueries(SqliteDatabase):
             return None
         data = rows[0][0]
         return decode_tokens(data) if data is not None else []
+
+    async def responses_tokens(
+        self, user_id: str, conversation_id: str, response_ids: Sequence[str]
+    ) -> dict[str, list[TokenRow]]:
+        """The stored tokens of many responses ([] if none), keyed by id.
+
+        Ids that are not the user's responses in this conversation are left out (the
+        caller says which). Read `_TOKEN_BATCH` ids per query: one query per reply was one
+        trip to the reader's thread each, and an `IN (...)` list must stay under SQLite's
+        limit on bound parameters.
+        """
+        wanted = list(dict.fromkeys(response_ids))
+        found: dict[str, list[TokenRow]] = {}
+        for start in range(0, len(wanted), _TOKEN_BATCH):
+            chunk = wanted[start : start + _TOKEN_BATCH]
+            marks = ", ".join("?" * len(chunk))
+            rows = await self._read(
+                "SELECT r.response_id, t.data FROM responses AS r"
+                " LEFT JOIN response_tokens AS t ON t.response_id = r.response_id"
+                f" WHERE r.response_id IN ({marks}) AND r.conversation_id = ? AND r.user_id = ?",
+                (*chunk, conversation_id, user_id),
+            )
+            for response_id, data in rows:
+                found[response_id] = decode_tokens(data) if data is not None else []
+        return found
 
     async def mark_shared(
         self, user_id: str, conversation_id: str, response_ids: Sequence[str]

@@ -259,7 +259,8 @@ class Run:
         """The topic words most likely after w2 (bigram count times boost), best first."""
         follows = self.m.bigram[w2]
         boost = self.boost
-        found = [(follows[i] * boost[i], i) for i in self.cond.topic_ids if i in follows]
+        # Ties are broken by id, so the order of this candidate list does not matter.
+        found = [(follows[i] * boost[i], i) for i in self.cond.topic_set.intersection(follows)]
         return [i for _, i in heapq.nlargest(_MAX_TOPIC_EXTRAS, found)]
 
     def _opening_inputs(self) -> tuple[Sequence[int], Sequence[float]]:
@@ -376,7 +377,7 @@ def _top(
     return tuple([(texts[ids[j]], log(weights[j]) - log_z) for j in range(min(k, len(ids)))])
 
 
-def _without(ranked: Ranked, exclude: set[int]) -> Ranked:
+def _without(ranked: Ranked, exclude: set[int] | frozenset[int]) -> Ranked:
     """A ranking without the excluded tokens (with all of them if none would be left).
 
     Filtering a stable sort's output gives the stable sort of the filtered input, so this

@@ -30,13 +30,14 @@ class Conditioning:
     memos, which are pure functions of the other fields.
     """
 
-    __slots__ = ("boost", "extras", "opening_inputs", "openings", "topic_ids")
+    __slots__ = ("boost", "extras", "opening_inputs", "openings", "topic_ids", "topic_set")
 
     def __init__(
         self, boost: list[float], topic_ids: list[int], openings: dict[int, float]
     ) -> None:
         self.boost = boost
         self.topic_ids = topic_ids
+        self.topic_set = frozenset(topic_ids)
         self.openings = openings
         # Per context word: the topic words seen after it, best first, capped.
         self.extras: dict[int, list[int]] = {}

@@ -45,7 +45,7 @@ class Table:
     between requests, so they are kept this small on purpose.
     """
 
-    __slots__ = ("cum", "ids", "log_z", "top", "weights")
+    __slots__ = ("cum", "ids", "log_z", "ranked", "top", "weights")
 
     def __init__(
         self,
@@ -60,11 +60,17 @@ class Table:
         self.cum = cum
         self.log_z = log_z
         self.top = top
+        # The ranking before temperature, kept once a draw had to exclude tokens (see
+        # `Run._excluding`); a pure function of the same things as the table.
+        self.ranked: Ranked | None = None
 
     def logprob(self, j: int) -> float:
         """Natural log of the probability of the j-th kept token."""
         return math.log(self.weights[j]) - self.log_z
 
+
+Ranked = tuple[Sequence[int], Sequence[float]]
+"""Candidate ids and their weights before temperature, by descending weight."""
 
 TableKey = tuple[Conditioning, float, float, int, bool]
 """What a set of shared tables depends on: conditioning, temperature, top_p, top-k, fun."""
@@ -120,10 +126,13 @@ class Run:
         self.m = model
         self.min_reply_tokens = min_reply_tokens
         self.rng = random.Random(params.seed)
+        self.random = self.rng.random
         self.temperature = params.temperature
         if fun and self.temperature > 0:
             # A little more adventurous, and exclamation-prone (see _build).
             self.temperature = min(MAX_TEMPERATURE, self.temperature * 1.25)
+        # 1 / temperature, as `_table` used to compute it for every table (0 when greedy).
+        self.inv_t = 1.0 / self.temperature if self.temperature else 0.0
         self.top_p = params.top_p
         self.k = max(0, top_logprobs)
         self.fun = fun
@@ -149,22 +158,39 @@ class Run:
         `exclude` removes tokens before anything else (4-gram repeats, used openings), so the
         table is exactly the distribution over what may still be drawn.
         """
+        ranked = self._ranked(ids, probs)
+        if exclude:
+            ranked = _without(ranked, exclude)
+        return self._table(*ranked, texts)
+
+    def _ranked(self, ids: Sequence[int], probs: Sequence[float]) -> Ranked:
+        """Candidates with the topic boost (and "fun" exclamations), by descending weight.
+
+        The order is that of a stable sort, so leaving tokens out of this ranking gives
+        exactly the ranking of the candidates without them (see `_without`).
+        """
         weights: Sequence[float] = list(map(mul, probs, map(self.boost.__getitem__, ids)))
-        if self.fun or exclude:
-            ids, weights = self._adjust(list(ids), list(weights), exclude)
+        if self.fun:
+            ids, weights = self._exclaim(list(ids), list(weights))
         if len(ids) > 1:
             pick = itemgetter(*sorted(range(len(ids)), key=weights.__getitem__, reverse=True))
             ids, weights = pick(ids), pick(weights)
+        return ids, weights
+
+    def _table(self, ids: Sequence[int], weights: Sequence[float], texts: list[str]) -> Table:
+        """Temperature and top-p over a ranking: the table a draw uses."""
         k = self.k
         if self.temperature == 0.0:
             # Greedy: the argmax, reported with the untempered distribution's logprobs.
             log_total = math.log(sum(weights))
-            top = tuple(
-                (texts[i], math.log(w) - log_total)
-                for i, w in zip(ids[:k], weights[:k], strict=True)
+            return Table(
+                ids[:1],
+                weights[:1],
+                [weights[0]],
+                log_total,
+                _top(ids, weights, k, log_total, texts),
             )
-            return Table(ids[:1], weights[:1], [weights[0]], log_total, top)
-        inv_t = 1.0 / self.temperature
+        inv_t = self.inv_t
         if inv_t != 1.0:
             peak = weights[0]
             weights = [(w / peak) ** inv_t for w in weights]
@@ -175,34 +201,21 @@ class Run:
         log_z = math.log(cum[-1])
         # Same arithmetic as Table.logprob, so a chosen token's logprob matches its entry.
         # Tokens outside the nucleus have probability 0 and are not reported.
-        shown = min(k, n)
-        top = tuple(
-            (texts[i], math.log(w) - log_z)
-            for i, w in zip(ids[:shown], weights[:shown], strict=True)
-        )
+        top = _top(ids, weights, min(k, n), log_z, texts)
         return Table(ids[:n], weights[:n], cum, log_z, top)
 
-    def _adjust(
-        self, ids: list[int], weights: list[float], exclude: set[int] | frozenset[int]
-    ) -> tuple[list[int], list[float]]:
-        """The rare paths of _build: "fun" exclamations and excluded tokens."""
-        if self.fun:
-            dot, bang = self.m.dot, self.m.bang
-            if dot in ids:
-                # Turn some of the full stops into exclamations.
-                at = ids.index(dot)
-                moved = weights[at] * 0.25
-                weights[at] -= moved
-                if bang in ids:
-                    weights[ids.index(bang)] += moved
-                else:
-                    ids.append(bang)
-                    weights.append(moved)
-        if exclude:
-            kept = [j for j, i in enumerate(ids) if i not in exclude]
-            if kept:  # Excluding everything would leave nothing to say; ignore the ban.
-                ids = [ids[j] for j in kept]
-                weights = [weights[j] for j in kept]
+    def _exclaim(self, ids: list[int], weights: list[float]) -> tuple[list[int], list[float]]:
+        """The "fun" mode's exclamations: a quarter of a full stop's weight goes to "!"."""
+        dot, bang = self.m.dot, self.m.bang
+        if dot in ids:
+            at = ids.index(dot)
+            moved = weights[at] * 0.25
+            weights[at] -= moved
+            if bang in ids:
+                weights[ids.index(bang)] += moved
+            else:
+                ids.append(bang)
+                weights.append(moved)
         return ids, weights
 
     def _context_inputs(self, w1: int, w2: int) -> tuple[Sequence[int], Sequence[float]]:
@@ -222,33 +235,50 @@ class Run:
                 probs = list(probs) + [m.prob(w1, w2, i) for i in missing]
         return ids, probs
 
-    def _context_table(self, w1: int, w2: int) -> Table:
-        """The (shared, memoised) table for a context."""
-        key = (w1, w2)
-        table = self.tables.get(key)
-        if table is None:
-            table = self._build(*self._context_inputs(w1, w2), self.m.spaced)
-            TABLES.add(self.tables, key, table)
+    def _context_table(self, key: tuple[int, int]) -> Table:
+        """The (shared, memoised) table for a context (w1, w2)."""
+        table = self._build(*self._context_inputs(*key), self.m.spaced)
+        TABLES.add(self.tables, key, table)
         return table
+
+    def _excluding(self, table: Table, exclude: set[int], key: tuple[int, int]) -> Table:
+        """A context's (or, at `_OPENING_KEY`, an opening's) table without `exclude`.
+
+        The ranking before temperature is kept on the shared table the first time, so a
+        later exclusion in that context (by any request with the same conditioning and
+        parameters) only redoes temperature and top-p.
+        """
+        ranked = table.ranked
+        if ranked is None:
+            inputs = self._opening_inputs() if key == _OPENING_KEY else self._context_inputs(*key)
+            ranked = table.ranked = self._ranked(*inputs)
+        texts = self.m.bare if key == _OPENING_KEY else self.m.spaced
+        return self._table(*_without(ranked, exclude), texts)
 
     def _topic_followers(self, w2: int) -> list[int]:
         """The topic words most likely after w2 (bigram count times boost), best first."""
         follows = self.m.bigram[w2]
         boost = self.boost
-        found = [(follows[i] * boost[i], i) for i in self.cond.topic_ids if i in follows]
+        # Ties are broken by id, so the order of this candidate list does not matter.
+        found = [(follows[i] * boost[i], i) for i in self.cond.topic_set.intersection(follows)]
         return [i for _, i in heapq.nlargest(_MAX_TOPIC_EXTRAS, found)]
 
-    def _opening_inputs(self) -> tuple[list[int], list[float]]:
+    def _opening_inputs(self) -> tuple[Sequence[int], Sequence[float]]:
         """Candidate ids and weights for the first word of a paragraph of the reply."""
-        items = heapq.nlargest(MAX_CANDIDATES, self.cond.openings.items(), key=lambda kv: kv[1])
-        return [i for i, _ in items], [p for _, p in items]
+        cond = self.cond
+        found = cond.opening_inputs
+        if found is None:
+            items = heapq.nlargest(MAX_CANDIDATES, cond.openings.items(), key=itemgetter(1))
+            found = cond.opening_inputs = (
+                tuple(i for i, _ in items),
+                tuple(p for _, p in items),
+            )
+        return found
 
     def _opening(self) -> Table:
         """The (shared, memoised) table for the first word of a paragraph."""
-        table = self.tables.get(_OPENING_KEY)
-        if table is None:
-            table = self._build(*self._opening_inputs(), self.m.bare)
-            TABLES.add(self.tables, _OPENING_KEY, table)
+        table = self._build(*self._opening_inputs(), self.m.bare)
+        TABLES.add(self.tables, _OPENING_KEY, table)
         return table
 
     def feed(self, prefix: str) -> None:
@@ -277,43 +307,87 @@ class Run:
             self.attach = "" if prefix[-1].isspace() else " "
 
     def next_token(self) -> SampledToken | None:
-        """Draws the next token, or None at the end of the reply."""
+        """Draws the next token, or None at the end of the reply.
+
+        The common step is two dict lookups, a draw and a bisect: tables are shared, and
+        the histories' bans are only consulted when one of them could be drawn.
+        """
         m = self.m
         h0, h1, h2 = self.h0, self.h1, self.h2
-        opening = h2 == m.dot and h1 == m.bos
-        if opening:
-            table = self._opening()
-            if not self.used_openings.isdisjoint(table.ids):
+        if h2 == m.dot and h1 == m.bos:
+            table = self.tables.get(_OPENING_KEY) or self._opening()
+            used = self.used_openings
+            if used and not used.isdisjoint(table.ids):
                 # A later paragraph should not start like an earlier one.
-                table = self._build(*self._opening_inputs(), m.bare, self.used_openings)
+                table = self._excluding(table, used, _OPENING_KEY)
+            token, j = self._draw(table)
+            if token == m.end:
+                return self._paragraph_end(table, j)
+            self.used_openings.add(token)
+            text = m.bare[token]
         else:
-            table = self._context_table(h1, h2)
-            banned = self.banned.get((h0, h1, h2))
+            key = (h1, h2)
+            table = self.tables.get(key) or self._context_table(key)
+            history = (h0, h1, h2)
+            banned = self.banned.get(history)
             if banned is not None and not banned.isdisjoint(table.ids):
-                table = self._build(*self._context_inputs(h1, h2), m.spaced, banned)
+                table = self._excluding(table, banned, key)
+            token, j = self._draw(table)
+            if token == m.end:
+                return self._paragraph_end(table, j)
+            if banned is None:
+                self.banned[history] = {token}
+            else:
+                banned.add(token)
+            text = m.spaced[token]
+        self.h0, self.h1, self.h2 = h1, h2, token
+        return self._emit(text, table, j)
+
+    def _draw(self, table: Table) -> tuple[int, int]:
+        """A token drawn from a table, and its index there."""
         cum = table.cum
         n = len(cum)
-        j = 0 if n == 1 else min(bisect_right(cum, self.rng.random() * cum[-1]), n - 1)
-        token = table.ids[j]
-        if token == m.end:
-            if self.emitted >= self.min_reply_tokens:
-                return None
-            text = PARAGRAPH_BREAK
-            self.h0, self.h1, self.h2 = m.bos, m.bos, m.dot
-        elif opening:
-            text = m.bare[token]
-            self.used_openings.add(token)
-            self.h0, self.h1, self.h2 = h1, h2, token
-        else:
-            text = m.spaced[token]
-            self.banned.setdefault((h0, h1, h2), set()).add(token)
-            self.h0, self.h1, self.h2 = h1, h2, token
+        j = 0 if n == 1 else min(bisect_right(cum, self.random() * cum[-1]), n - 1)
+        return table.ids[j], j
+
+    def _paragraph_end(self, table: Table, j: int) -> SampledToken | None:
+        """The end-of-paragraph event: the reply's end, or a paragraph break before that."""
+        if self.emitted >= self.min_reply_tokens:
+            return None
+        m = self.m
+        self.h0, self.h1, self.h2 = m.bos, m.bos, m.dot
+        return self._emit(PARAGRAPH_BREAK, table, j)
+
+    def _emit(self, text: str, table: Table, j: int) -> SampledToken:
+        """The token as sent: text, logprob (`Table.logprob`'s arithmetic) and top list."""
         self.emitted += 1
+        logprob = math.log(table.weights[j]) - table.log_z
         if self.attach is not None:
             attach, self.attach = self.attach, None
-            top = tuple((_attached(alt, attach), logprob) for alt, logprob in table.top)
-            return SampledToken(_attached(text, attach), table.logprob(j), top)
-        return SampledToken(text, table.logprob(j), table.top)
+            top = tuple((_attached(alt, attach), lp) for alt, lp in table.top)
+            return SampledToken(_attached(text, attach), logprob, top)
+        return SampledToken(text, logprob, table.top)
+
+
+def _top(
+    ids: Sequence[int], weights: Sequence[float], k: int, log_z: float, texts: list[str]
+) -> tuple[tuple[str, float], ...]:
+    """The k first (likeliest) tokens' texts and logprobs, as `Table.logprob` computes them."""
+    log = math.log
+    return tuple([(texts[ids[j]], log(weights[j]) - log_z) for j in range(min(k, len(ids)))])
+
+
+def _without(ranked: Ranked, exclude: set[int] | frozenset[int]) -> Ranked:
+    """A ranking without the excluded tokens (with all of them if none would be left).
+
+    Filtering a stable sort's output gives the stable sort of the filtered input, so this
+    is the ranking `_ranked` would make of the candidates without those tokens.
+    """
+    ids, weights = ranked
+    kept = [j for j, i in enumerate(ids) if i not in exclude]
+    if not kept:  # Excluding everything would leave nothing to say; ignore the ban.
+        return ranked
+    return [ids[j] for j in kept], [weights[j] for j in kept]
 
 
 def _attached(text: str, attach: str) -> str:

@@ -220,25 +220,46 @@ class NgramModel:
         found = self._memo.get(key)
         if found is not None:
             return found
-        tri = self.trigram.get((w1, w2))
+        tri = self.trigram.get(key)
         if not self.bigram[w2]:
             found = self.unigram_fallback
         elif tri is None:
             found = self.bigram_candidates[w2]
         else:
-            pool = set(tri[0]).union(self.bigram_candidates[w2].ids)
-            scored = sorted(((self.prob(w1, w2, w), w) for w in pool), reverse=True)
-            scored = scored[:MAX_CANDIDATES]
-            found = Candidates(
-                ids=tuple(w for _, w in scored),
-                probs=tuple(p for p, _ in scored),
-                members=frozenset(w for _, w in scored),
-                truncated=len(self.bigram[w2]) > len(scored),
-            )
+            found = self._trigram_candidates(w2, tri)
         if len(self._memo) >= _MEMO_LIMIT:
             self._memo.clear()
         self._memo[key] = found
         return found
+
+    def _trigram_candidates(self, w2: int, tri: tuple[dict[int, int], int]) -> Candidates:
+        """`candidates` of a seen trigram context: `prob` of its pool, inlined.
+
+        The arithmetic is `prob`'s, term for term, so the floats are the same: a word of the
+        bigram top list that never followed this context has `lam3 * 0 / c3 + rest * p`,
+        which is exactly `rest * p`, the bigram-level probability already in that list.
+        """
+        counts, c3 = tri
+        lam3 = c3 / (c3 + _TRIGRAM_DIVERSITY * len(counts))
+        rest = 1.0 - lam3
+        level = self.bigram_probs[w2]
+        top = self.bigram_candidates[w2]
+        scored = list(zip(map(rest.__mul__, top.probs), top.ids, strict=True))
+        for w, c in counts.items():
+            entry = (lam3 * c / c3 + rest * level[w], w)
+            if w in top.members:
+                scored[top.ids.index(w)] = entry  # the same place: scored follows top
+            else:
+                scored.append(entry)
+        scored.sort(reverse=True)
+        del scored[MAX_CANDIDATES:]
+        probs, ids = zip(*scored, strict=True)
+        return Candidates(
+            ids=ids,
+            probs=probs,
+            members=frozenset(ids),
+            truncated=len(self.bigram[w2]) > len(scored),
+        )
 
 
 @cache

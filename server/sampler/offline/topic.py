@@ -26,20 +26,23 @@ class Conditioning:
     """What a conversation path contributes to sampling: word boosts and reply openings.
 
     Computed once per distinct path and cached (resampling the same path is the common
-    case), so it must not be mutated except through the `extras` memo, which is a pure
-    function of the other fields.
+    case), so it must not be mutated except through the `extras` and `opening_inputs`
+    memos, which are pure functions of the other fields.
     """
 
-    __slots__ = ("boost", "extras", "openings", "topic_ids")
+    __slots__ = ("boost", "extras", "opening_inputs", "openings", "topic_ids", "topic_set")
 
     def __init__(
         self, boost: list[float], topic_ids: list[int], openings: dict[int, float]
     ) -> None:
         self.boost = boost
         self.topic_ids = topic_ids
+        self.topic_set = frozenset(topic_ids)
         self.openings = openings
         # Per context word: the topic words seen after it, best first, capped.
         self.extras: dict[int, list[int]] = {}
+        # The likeliest openings (ids, weights), best first: see `Run._opening_inputs`.
+        self.opening_inputs: tuple[tuple[int, ...], tuple[float, ...]] | None = None
 
 
 _EARLIER_KEPT = 32

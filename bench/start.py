@@ -379,7 +379,15 @@ def _grove_env(home: Path) -> dict[str, str]:
         "XDG_CONFIG_HOME": str(home / "config"),
         "XAI_API_KEY": "",
     }
-    for name in ("XAI_API_HOST", "GROVE_DB", "GROVE_CONFIG", "GROVE_STATE_DIR"):
+    # PYTHONDONTWRITEBYTECODE (set in some shells and CI images) would make every launch a
+    # cold one: `grove` as installed writes its bytecode caches on the first launch.
+    for name in (
+        "XAI_API_HOST",
+        "GROVE_DB",
+        "GROVE_CONFIG",
+        "GROVE_STATE_DIR",
+        "PYTHONDONTWRITEBYTECODE",
+    ):
         env.pop(name, None)
     return env
 

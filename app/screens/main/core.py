@@ -55,6 +55,8 @@ class ExplorerCore(Screen[None]):
         self._focused_response_id: str | None = None
         self._pending_text: str | None = None
         self._refresh_pending = False
+        self._refresh_held = False  # a refresh asked for while Compare covered the explorer
+        self._held_budget: tuple[int, int, int] | None = None  # the budget shown after it
         self._live_tokens = 0
         self._unsubscribe: Callable[[], None] | None = None
         self._count = 0
@@ -267,7 +269,14 @@ class ExplorerCore(Screen[None]):
         self._show_settings()
 
     def _schedule_refresh(self) -> None:
-        """Coalesces structural updates into one refresh of tree and thread."""
+        """Coalesces structural updates into one refresh of tree and thread.
+
+        While another screen covers the explorer, the refresh waits until it is in front
+        again (`_catch_up_when_uncovered`).
+        """
+        if not self.in_front:
+            self._refresh_held = True
+            return
         if not self._refresh_pending:
             self._refresh_pending = True
             self.call_later(self._refresh_views)

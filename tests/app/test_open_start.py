@@ -42,6 +42,8 @@ NOT_BEFORE_THE_FIRST_FRAME = (
     "grove_explorer.app.screens.compare",
     "grove_explorer.app.screens.tokens",
     "grove_explorer.app.screens.search",
+    "grove_explorer.app.screens.model_picker",  # opened by a key, as dialogs are
+    "grove_explorer.app.screens.dialogs",
     "markdown_it",  # drawing a model message imports them (`app.widgets.markdown_text`)
     "rich.markdown",
     "pygments",

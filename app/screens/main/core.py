@@ -22,9 +22,8 @@ from textual.widgets import Header
 
 from grove_explorer.app.events import connect_service
 from grove_explorer.app.memory import freeze_long_lived
-from grove_explorer.app.safe_text import first_line
+from grove_explorer.app.safe_text import clean, first_line
 from grove_explorer.app.screens.help import keys_by_id
-from grove_explorer.app.screens.model_picker import model_label, prompt_label
 from grove_explorer.app.widgets.composer import Composer
 from grove_explorer.app.widgets.conversation_list import ConversationList
 from grove_explorer.app.widgets.fitting_footer import FittingFooter
@@ -43,6 +42,22 @@ from grove_explorer.client.service import ConversationService
 UNTITLED = "Untitled conversation"
 _EPOCH = datetime.min.replace(tzinfo=UTC)
 log = logging.getLogger(__name__)
+
+
+def prompt_label(settings: ConversationSettings) -> str:
+    """The prompt as the status line names it: "default", "fun", … or "raw"."""
+    if not settings.use_system_prompt:
+        return "raw"
+    return clean(settings.system_prompt_name) or "default"
+
+
+def model_label(settings: ConversationSettings, catalog: ModelCatalog | None) -> str:
+    """The model new replies use: the server default's own name when none is set."""
+    if settings.model_name:
+        return clean(settings.model_name)
+    if catalog is not None and catalog.default_model:
+        return clean(catalog.default_model)
+    return "server default"
 
 
 class ExplorerCore(Screen[None]):

@@ -32,11 +32,13 @@ Issue 13's figures, measured in the real app:
   *Cold* is the first launch after the project's bytecode caches (`__pycache__` of the
   `grove_explorer` sources) were deleted, so every module of ours is compiled again as on
   a first launch after installing or updating; the OS file cache stays warm (the bench
-  cannot drop it). *Warm* is the median of the launches that follow (caches written,
-  still a fresh data dir each time). *Busy* repeats the warm launches while a
-  subprocess burns one core (a tight loop), the condition issue 13 saw on first launches,
-  then one cold launch. Also printed: the CPU time `grove` had used by its first paint
-  (from /proc). This part runs first (it forks; the app part runs gRPC in this process).
+  cannot drop it). *Warm* is the median of the launches that follow (caches written, still
+  a fresh data dir each time; PYTHONDONTWRITEBYTECODE is dropped from the launches'
+  environment, or every launch would be a cold one). *Busy* repeats the warm launches
+  while a subprocess burns one core (a tight loop), the condition issue 13 saw on first
+  launches, then one cold launch. Also printed: the CPU time `grove` had used by its first
+  paint (from /proc). This part runs first (it forks; the app part runs gRPC in this
+  process).
 
 `python -X importtime -c "import grove_explorer.app.cli"` shows what start-up imports;
 `--profile` prints a cProfile summary of the open and totals steps instead of timing them
@@ -379,7 +381,15 @@ def _grove_env(home: Path) -> dict[str, str]:
         "XDG_CONFIG_HOME": str(home / "config"),
         "XAI_API_KEY": "",
     }
-    for name in ("XAI_API_HOST", "GROVE_DB", "GROVE_CONFIG", "GROVE_STATE_DIR"):
+    # PYTHONDONTWRITEBYTECODE (set in some shells and CI images) would make every launch a
+    # cold one: `grove` as installed writes its bytecode caches on the first launch.
+    for name in (
+        "XAI_API_HOST",
+        "GROVE_DB",
+        "GROVE_CONFIG",
+        "GROVE_STATE_DIR",
+        "PYTHONDONTWRITEBYTECODE",
+    ):
         env.pop(name, None)
     return env
 

@@ -41,22 +41,6 @@ def logprobs_label(supports: bool | None) -> str:
     return "logprobs" if supports else "no logprobs"
 
 
-def prompt_label(settings: ConversationSettings) -> str:
-    """The prompt as the status line names it: "default", "fun", … or "raw"."""
-    if not settings.use_system_prompt:
-        return "raw"
-    return clean(settings.system_prompt_name) or "default"
-
-
-def model_label(settings: ConversationSettings, catalog: ModelCatalog | None) -> str:
-    """The model new replies use: the server default's own name when none is set."""
-    if settings.model_name:
-        return clean(settings.model_name)
-    if catalog is not None and catalog.default_model:
-        return clean(catalog.default_model)
-    return "server default"
-
-
 def model_option(model: ModelInfo, *, current: bool) -> Text:
     """Three lines: marker, name, backend and upstream model; defaults; description."""
     upstream = first_line(model.upstream_model, 40)

@@ -116,6 +116,8 @@ class ConversationList(Vertical):
         self._summaries: list[ConversationSummary] = []
         self._active: str | None = None
         self._ages: dict[str, str] = {}  # the age text each shown label was drawn with
+        self._held = False  # another screen covers the list: options rebuilt on release
+        self._stale = False  # the options changed while held
         self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
         """The time ages are measured from (tests move it)."""
 
@@ -167,9 +169,23 @@ class ConversationList(Vertical):
                     self.upsert(summary.model_copy(update={"update_time": moment}))
                 return
 
+    def hold(self) -> None:
+        """Keeps the conversations up to date without drawing them.
+
+        Another screen covers the list: the options are rebuilt once, by `release`, if
+        they changed meanwhile.
+        """
+        self._held = True
+
+    def release(self) -> None:
+        """Draws again, catching up with what changed while held."""
+        self._held = False
+        if self._stale:
+            self._render_options()
+
     def refresh_ages(self) -> None:
         """Redraws the labels whose relative time changed since they were drawn."""
-        if not self.is_mounted:
+        if not self.is_mounted or self._held:
             return
         options, now = self.options, self.clock()
         width = max(self.size.width, 30)
@@ -191,6 +207,10 @@ class ConversationList(Vertical):
         self._render_options()
 
     def _render_options(self) -> None:
+        if self._held:
+            self._stale = True
+            return
+        self._stale = False
         options = self.options
         needle = self.query_one(Input).value.strip().lower()
         now = self.clock()

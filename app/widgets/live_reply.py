@@ -13,11 +13,8 @@ from __future__ import annotations
 from collections.abc import Generator
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from markdown_it.token import Token
-from rich.markdown import Markdown as RichMarkdown
-from rich.markdown import UnknownElement
 from rich.text import Text
 from textual.geometry import Region, Size
 from textual.strip import Strip
@@ -34,6 +31,10 @@ from grove_explorer.app.widgets.message_view import (
     render_strips,
 )
 from grove_explorer.client.models import ResponseNode
+
+if TYPE_CHECKING:  # markdown-it and Rich's Markdown are imported when a reply is drawn
+    from markdown_it.token import Token
+    from rich.markdown import Markdown as RichMarkdown
 
 
 def finished_length(source: str, least: int = 2) -> int:
@@ -73,6 +74,8 @@ def gap_after(markdown: RichMarkdown) -> bool:
     closed (`new_line`): none after a horizontal rule (which draws its own), one after
     anything else. An empty text counts as "no gap" (as at the start of a text).
     """
+    from rich.markdown import UnknownElement
+
     last = next((t for t in reversed(markdown.parsed) if t.level == 0), None)
     if last is None:
         return False

@@ -20,13 +20,9 @@ from bisect import bisect_right
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
-from markdown_it import MarkdownIt
-from markdown_it.token import Token
 from rich.console import Group, RenderableType
-from rich.markdown import Markdown as RichMarkdown
 from rich.protocol import is_renderable
 from rich.segment import Segment
 from rich.style import Style as RichStyle
@@ -43,6 +39,11 @@ from grove_explorer.app.safe_text import StreamCleaner, clean
 from grove_explorer.client.finish import reply_marker
 from grove_explorer.client.models import ResponseNode
 from grove_explorer.client.streams import TokenInfo
+
+if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
+    from markdown_it.token import Token
+    from rich.markdown import Markdown as RichMarkdown
 
 SEPARATOR = " · "
 SHORT_ID_LENGTH = 8
@@ -119,34 +120,20 @@ def markdown_renderable(text: str, parsed: list[Token] | None = None) -> RichMar
     `parsed`: the tokens of `text` when parsed already (`markdown_parser`).
     `hyperlinks=False`: see `body_renderable`.
     """
-    return _SharedParserMarkdown(text, parsed)
+    from grove_explorer.app.widgets.markdown_text import SharedParserMarkdown
+
+    return SharedParserMarkdown(text, parsed)
 
 
-@lru_cache(maxsize=1)
 def markdown_parser() -> MarkdownIt:
-    """The parser Rich's `Markdown` uses (CommonMark, tables, strikethrough), built once."""
-    return MarkdownIt().enable("strikethrough").enable("table")
+    """The parser Rich's `Markdown` uses (CommonMark, tables, strikethrough), built once.
 
-
-class _SharedParserMarkdown(RichMarkdown):
-    """`rich.markdown.Markdown(text, hyperlinks=False)`, parsed by one shared parser.
-
-    Rich builds a new `MarkdownIt` parser for every document, which costs more than
-    parsing a message of a few hundred characters (~0.8 ms): paid by every message view
-    and at every update of a streaming reply. The attributes are the ones Rich's
-    constructor sets (a test compares the drawings).
+    markdown-it and Rich's Markdown (which brings Pygments) are imported on first use
+    (`markdown_text`): the first frame of `grove` shows no model message.
     """
+    from grove_explorer.app.widgets.markdown_text import markdown_parser as shared
 
-    def __init__(self, markup: str, parsed: list[Token] | None = None) -> None:
-        # Rich's constructor is skipped on purpose: it would build a parser.
-        self.markup = markup
-        self.parsed = markdown_parser().parse(markup) if parsed is None else parsed
-        self.code_theme = "monokai"
-        self.justify = None
-        self.style = "none"
-        self.hyperlinks = False
-        self.inline_code_lexer = None
-        self.inline_code_theme = "monokai"
+    return shared()
 
 
 # -- token probability shading ---------------------------------------------------------------

@@ -433,13 +433,48 @@ async def test_streaming_label_updates_only_that_node() -> None:
         sibling, live = top.children
         before = (top.label, sibling.label)
         assert live.label.plain == "◆ 2/2 sampling…"
+        now = [100.0]
+        tree.clock = lambda: now[0]
         tree.set_streaming("pending:1", 42)
         assert live.label.plain == "◆ 2/2 sampling… 42 tok"
+        now[0] += ForestTree.MARKER_INTERVAL_S
         tree.set_streaming("pending:1", 57)
         assert live.label.plain == "◆ 2/2 sampling… 57 tok"
         assert (top.label, sibling.label) == before
         tree.set_streaming(None)
         assert live.label.plain == "◆ 2/2 sampling…"
+
+
+async def test_streaming_count_is_drawn_a_few_times_a_second_and_its_last_value_shown() -> None:
+    """Batches closer than MARKER_INTERVAL_S do not redraw the label; the last count is
+    drawn when the interval is over (a timer), and the marker clears when streaming ends."""
+    nodes = [
+        response("h0", None, human=True, message="Hi"),
+        response("pending:1", "h0", message="", streaming=True),
+    ]
+    app = TreeApp(build(nodes, "pending:1"))
+    async with app.run_test() as pilot:
+        await pilot.pause()
+        tree = app.query_one(ForestTree)
+        live = tree.root.children[0]
+        now = [100.0]
+        tree.clock = lambda: now[0]
+        tree.set_streaming("pending:1", 1)
+        assert live.label.plain.endswith("sampling… 1 tok")
+        for count in range(2, 30):
+            tree.set_streaming("pending:1", count)
+        assert live.label.plain.endswith("sampling… 1 tok")  # not redrawn yet
+        assert tree._marker_timer is not None
+        now[0] += ForestTree.MARKER_INTERVAL_S
+        tree._draw_marker()  # what the timer does when the interval is over
+        assert live.label.plain.endswith("sampling… 29 tok")
+        assert tree._marker_timer is None
+        tree.set_streaming("pending:1", 30)  # a batch right after a drawing waits again
+        assert tree._marker_timer is not None
+        tree.set_streaming(None)
+        assert tree._marker_timer is None
+        assert live.label.plain.endswith("sampling…")
+        assert "tok" not in live.label.plain
 
 
 async def test_streaming_reply_appended_to_a_run() -> None:

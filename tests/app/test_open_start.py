@@ -42,6 +42,12 @@ NOT_BEFORE_THE_FIRST_FRAME = (
     "grove_explorer.app.screens.compare",
     "grove_explorer.app.screens.tokens",
     "grove_explorer.app.screens.search",
+    "grove_explorer.app.screens.model_picker",  # opened by a key, as dialogs are
+    "grove_explorer.app.screens.dialogs",
+    "markdown_it",  # drawing a model message imports them (`app.widgets.markdown_text`)
+    "rich.markdown",
+    "pygments",
+    "grove_explorer.app.widgets.markdown_text",
 )
 
 
@@ -65,6 +71,25 @@ def test_the_explorer_imports_no_server_runtime_nor_screens_opened_later() -> No
     early = sorted(m for m in modules if m.startswith(NOT_BEFORE_THE_FIRST_FRAME))
     assert not early, early
     assert "grove_explorer.app.screens.main" in modules
+
+
+def test_the_sdk_package_exports_its_names_lazily() -> None:
+    """`import grove_explorer.client` (or one of its light submodules) needs no gRPC."""
+    modules = imported_by(
+        "import grove_explorer.client as xai_sdk\n"
+        "import grove_explorer.client.research\n"
+        "assert 'Client' in dir(xai_sdk)"
+    )
+    assert not {"grpc", "grove_explorer.client.client"} & modules
+    modules = imported_by(
+        "import grove_explorer.client as xai_sdk\n"
+        "from grove_explorer.client import *\n"
+        "assert all(getattr(xai_sdk, name) is globals()[name] for name in xai_sdk.__all__)\n"
+        "assert xai_sdk.Client.__module__ == 'grove_explorer.client.client'\n"
+        "assert xai_sdk.grok.AsyncGrok is xai_sdk.AsyncGrok\n"
+        "assert not hasattr(xai_sdk, 'NoSuchName')"
+    )
+    assert "grpc" in modules
 
 
 def test_a_subcommand_still_gets_the_whole_parser() -> None:

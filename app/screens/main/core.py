@@ -22,9 +22,8 @@ from textual.widgets import Header
 
 from grove_explorer.app.events import connect_service
 from grove_explorer.app.memory import freeze_long_lived
-from grove_explorer.app.safe_text import first_line
+from grove_explorer.app.safe_text import clean, first_line
 from grove_explorer.app.screens.help import keys_by_id
-from grove_explorer.app.screens.model_picker import model_label, prompt_label
 from grove_explorer.app.widgets.composer import Composer
 from grove_explorer.app.widgets.conversation_list import ConversationList
 from grove_explorer.app.widgets.fitting_footer import FittingFooter
@@ -45,6 +44,22 @@ _EPOCH = datetime.min.replace(tzinfo=UTC)
 log = logging.getLogger(__name__)
 
 
+def prompt_label(settings: ConversationSettings) -> str:
+    """The prompt as the status line names it: "default", "fun", … or "raw"."""
+    if not settings.use_system_prompt:
+        return "raw"
+    return clean(settings.system_prompt_name) or "default"
+
+
+def model_label(settings: ConversationSettings, catalog: ModelCatalog | None) -> str:
+    """The model new replies use: the server default's own name when none is set."""
+    if settings.model_name:
+        return clean(settings.model_name)
+    if catalog is not None and catalog.default_model:
+        return clean(catalog.default_model)
+    return "server default"
+
+
 class ExplorerCore(Screen[None]):
     """State and panes of the explorer screen; see `MainScreen` for the whole."""
 
@@ -55,6 +70,8 @@ class ExplorerCore(Screen[None]):
         self._focused_response_id: str | None = None
         self._pending_text: str | None = None
         self._refresh_pending = False
+        self._refresh_held = False  # a refresh asked for while Compare covered the explorer
+        self._held_budget: tuple[int, int, int] | None = None  # the budget shown after it
         self._live_tokens = 0
         self._unsubscribe: Callable[[], None] | None = None
         self._count = 0
@@ -267,7 +284,14 @@ class ExplorerCore(Screen[None]):
         self._show_settings()
 
     def _schedule_refresh(self) -> None:
-        """Coalesces structural updates into one refresh of tree and thread."""
+        """Coalesces structural updates into one refresh of tree and thread.
+
+        While another screen covers the explorer, the refresh waits until it is in front
+        again (`_catch_up_when_uncovered`).
+        """
+        if not self.in_front:
+            self._refresh_held = True
+            return
         if not self._refresh_pending:
             self._refresh_pending = True
             self.call_later(self._refresh_views)

@@ -6,6 +6,7 @@ The events arrive as the Messages of `app.events` (the screen subscribes with
 
 from __future__ import annotations
 
+from textual import events as textual_events
 from textual import on
 
 from grove_explorer.app import events
@@ -22,6 +23,25 @@ class ServiceEventHandlers(ExplorerCore):
     def _ours(self, conversation_id: str) -> bool:
         """Whether an event is about the open conversation (the others only list)."""
         return conversation_id == self.conversation_id
+
+    # While Compare covers the explorer, events keep the explorer's state (forest, list,
+    # budget) but its drawing waits: the list is held, tree and thread refreshes and the
+    # budget are remembered and done once when the explorer is in front again.
+
+    @on(textual_events.ScreenSuspend)
+    def _hold_while_covered(self) -> None:
+        if not self.in_front:
+            self.query_one(ConversationList).hold()
+
+    @on(textual_events.ScreenResume)
+    def _catch_up_when_uncovered(self) -> None:
+        self.query_one(ConversationList).release()
+        if self._held_budget is not None:
+            budget, self._held_budget = self._held_budget, None
+            self.status.budget(*budget)
+        if self._refresh_held:
+            self._refresh_held = False
+            self._refresh_views()
 
     @on(events.ConversationsListed)
     def _on_conversations_listed(self, message: events.ConversationsListed) -> None:
@@ -123,8 +143,13 @@ class ServiceEventHandlers(ExplorerCore):
     @on(events.BudgetUpdated)
     def _on_budget_updated(self, message: events.BudgetUpdated) -> None:
         event = message.event
-        if self._ours(event.conversation_id):
-            self.status.budget(event.prompt_tokens, event.sampled_tokens, event.max_tokens)
+        if not self._ours(event.conversation_id):
+            return
+        budget = (event.prompt_tokens, event.sampled_tokens, event.max_tokens)
+        if self.in_front:
+            self.status.budget(*budget)
+        else:
+            self._held_budget = budget
 
     @on(events.QueryPerformed)
     def _on_query_performed(self, message: events.QueryPerformed) -> None:

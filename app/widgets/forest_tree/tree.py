@@ -8,7 +8,9 @@ become nodes is `runs.RunNodes`; how a run is drawn, `labels.run_label`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+import time
+from collections.abc import Callable, Sequence
 from typing import ClassVar, Self
 
 from rich.style import Style
@@ -16,6 +18,7 @@ from rich.text import Text
 from textual import on
 from textual.message import Message
 from textual.reactive import reactive
+from textual.timer import Timer
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
@@ -36,6 +39,8 @@ class ForestTree(FittedTree):
     """The response forest of one conversation, one node per run of responses."""
 
     MAX_DEPTH: ClassVar[int] = 300
+    MARKER_INTERVAL_S: ClassVar[float] = 0.25
+    """Least time between two drawings of a streaming reply's token count."""
     """Branch-point nesting shown as indentation; deeper runs are listed flat.
 
     Well below the ~950 levels at which Tree's recursive line builder overflows the stack,
@@ -136,6 +141,10 @@ class ForestTree(FittedTree):
         self._streaming_id: str | None = None
         self._streaming_tokens = 0
         self._streaming_node: TreeNode[ForestItem] | None = None
+        self._marker_drawn = -math.inf  # when the streaming count was last drawn
+        self._marker_timer: Timer | None = None
+        self.clock: Callable[[], float] = time.monotonic
+        """The time the streaming marker's pace is measured by (tests move it)."""
         self._label_styles: dict[str, Style] | None = None
         self._restyle_pending = False
         # What `_item` and `_starts_to` derived from the forest at `_cache_revision`: a
@@ -283,16 +292,41 @@ class ForestTree(FittedTree):
 
         Only that node's label changes. A placeholder not yet in the shown forest (the
         screen refreshes the tree after this) gets the count when its node is built.
+        A new count for the same reply is drawn at most every `MARKER_INTERVAL_S` (the
+        latest one, by a timer if none follows): tokens arrive in batches many times a
+        second, and each redrawn label repaints the tree's row.
         """
         previous = self._streaming_node
+        self._streaming_tokens = tokens  # any label built from now on shows it
+        if response_id is not None and response_id == self._streaming_id and previous:
+            wait = self._marker_drawn + self.MARKER_INTERVAL_S - self.clock()
+            if wait <= 0:
+                self._draw_marker()
+            elif self._marker_timer is None:
+                self._marker_timer = self.set_timer(wait, self._draw_marker, name="marker")
+            return
+        self._stop_marker_timer()
         self._streaming_id = response_id
-        self._streaming_tokens = tokens
         node = self._node_ending_in(response_id) if response_id is not None else None
         self._streaming_node = node
+        self._marker_drawn = self.clock()
         if previous is not None and previous is not node:
             self._relabel(previous)
         if node is not None:
             self._relabel(node)
+
+    def _draw_marker(self) -> None:
+        """Redraws the streaming run's label with the latest count."""
+        self._stop_marker_timer()
+        self._marker_drawn = self.clock()
+        node = self._streaming_node
+        if node is not None:
+            self._relabel(node)
+
+    def _stop_marker_timer(self) -> None:
+        if self._marker_timer is not None:
+            self._marker_timer.stop()
+            self._marker_timer = None
 
     def reveal(self, response_id: str) -> TreeNode[ForestItem] | None:
         """Materialises and expands the ancestors of the run holding `response_id`.

@@ -28,8 +28,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from grove_explorer.server.sampler.base import Sampler
-from grove_explorer.server.sampler.offline import OFFLINE_MODEL_NAME, OfflineSampler
+from grove_explorer.server.sampler.base import OFFLINE_MODEL_NAME, Sampler
 
 log = logging.getLogger(__name__)
 
@@ -205,6 +204,10 @@ def build_samplers(
     requests then fail with a sentence naming the variable, which is clearer than a
     server that refuses to start because one of several backends lacks a key.
     """
+    # Imported here: the flags and config checks (run before the app's first frame) only
+    # need the model's name, not its code.
+    from grove_explorer.server.sampler.offline import OfflineSampler
+
     samplers: dict[str, Sampler] = {}
     for spec in config.backends:
         if spec.sampler == "offline":

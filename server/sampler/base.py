@@ -13,6 +13,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
+OFFLINE_MODEL_NAME = "grove-offline-ngram"
+"""The built-in offline model's name; here so that naming it does not load the model's code."""
+
 
 @dataclass(frozen=True, slots=True)
 class PathMessage:

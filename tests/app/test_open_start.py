@@ -36,6 +36,7 @@ SUMMARY = ConversationSummary(conversation_id="c1", title="t", starred=False)
 
 NOT_BEFORE_THE_FIRST_FRAME = (
     "grove_explorer.server.runtime",  # the embedded server starts after it
+    "grove_explorer.server.sampler.offline",  # the flags need only its name (sampler.base)
     "grove_explorer.server.servicer",
     "grove_explorer.server.keys",
     "grove_explorer.app.headless",

@@ -10,6 +10,7 @@ from collections import OrderedDict
 from collections.abc import AsyncGenerator, Callable, Sequence
 
 from grove_explorer.server.sampler.base import (
+    OFFLINE_MODEL_NAME,
     Finish,
     FinishReason,
     InvalidParamsError,
@@ -28,7 +29,6 @@ from grove_explorer.server.sampler.offline.decoding import (
 )
 from grove_explorer.server.sampler.offline.ngram import shared_model
 
-OFFLINE_MODEL_NAME = "grove-offline-ngram"
 DEFAULT_TEMPERATURE = 0.8
 DEFAULT_TOP_P = 0.95
 DEFAULT_MAX_TOKENS = 200

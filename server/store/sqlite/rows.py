@@ -200,6 +200,34 @@ def stored_record(
     )
 
 
+def imported_record(
+    content: ResponseContent,
+    *,
+    conversation_id: str,
+    parent_response_id: str | None,
+    response_id: str,
+    seq: int,
+    create_time: datetime,
+    start_time: datetime,
+    shared: bool,
+) -> ResponseRecord:
+    """The record of an imported response as stored: linked into its new conversation."""
+    fields: dict[str, Any] = {
+        name: bool(getattr(content, name)) if kind is bool else getattr(content, name)
+        for name, kind in _CONTENT_FIELDS
+    }
+    fields["conversation_id"] = conversation_id
+    fields["parent_response_id"] = parent_response_id
+    return ResponseRecord(
+        **fields,
+        response_id=response_id,
+        seq=seq,
+        create_time=create_time,
+        shared=shared,
+        start_time=start_time,
+    )
+
+
 # -- other tables ----------------------------------------------------------------------------
 
 CONVERSATION_SELECT = """

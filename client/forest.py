@@ -27,7 +27,7 @@ class _PathMemo:
     so a change made through either forest clears it for both.
     """
 
-    __slots__ = ("paths", "positions", "responses", "revision")
+    __slots__ = ("paths", "positions", "recorded", "responses", "revision")
 
     LIMIT = 8
     """Paths kept: the current one and a few others (a sibling switch walks a handful)."""
@@ -42,6 +42,9 @@ class _PathMemo:
         # Each id's index among its siblings, filled a whole sibling list at a time (see
         # `Forest.sibling_index`): an export numbers 10,000 siblings in one pass over them.
         self.positions: dict[str, int] = {}
+        # (last_visited, leaf): `Forest.select` recorded the leaf's whole path in that
+        # dict, and no entry of it has changed since (see `Forest.select`).
+        self.recorded: tuple[dict[str | None, str], str] | None = None
         self.revision = next(self._revisions)
 
     def __eq__(self, other: object) -> bool:
@@ -190,6 +193,7 @@ class Forest(BaseModel):
             siblings.remove(response_id)
         if self.last_visited.get(node.parent_id) == response_id:
             del self.last_visited[node.parent_id]
+            self._memo_for_responses().recorded = None
         if self.leaf_id == response_id:
             self.leaf_id = node.parent_id
 
@@ -197,6 +201,9 @@ class Forest(BaseModel):
         """Swaps a streaming placeholder for the stored response, keeping the leaf on it."""
         was_leaf = self.leaf_id == placeholder_id
         parent_visit = self.last_visited.get(node.parent_id) == placeholder_id
+        recorded = self._memo_for_responses().recorded
+        # The placeholder's recorded path is the stored response's once the visit moves.
+        follows = parent_visit and recorded is not None and recorded[1] == placeholder_id
         siblings = self.children.get(node.parent_id, [])
         if node.response_id in self.responses:  # stored already: the placeholder just goes
             self.responses[node.response_id] = node
@@ -211,6 +218,9 @@ class Forest(BaseModel):
             self.add(node)
         if parent_visit:
             self.last_visited[node.parent_id] = node.response_id
+            self._memo_for_responses().recorded = (
+                (self.last_visited, node.response_id) if follows else None
+            )
         if was_leaf:
             self.leaf_id = node.response_id
 
@@ -302,15 +312,25 @@ class Forest(BaseModel):
         Walks up from the leaf without building the path (after a new reply the memo
         of paths is empty, and a deep path was walked twice per turn); it stops where
         `path_to` does: at a root, a parent missing from a hand-made document, or a cycle.
+        It also stops at the leaf it last recorded, when no entry of `last_visited` has
+        changed since (`remove` and `replace_placeholder` say when one has; a new dict is
+        a new one): the rest of the way up is recorded already. A turn that extends a
+        deep path then costs its new steps, not the whole path.
         """
         responses = self.responses
         if leaf_id is not None and leaf_id not in responses:
             raise KeyError(f"Response {leaf_id!r} is not in this conversation.")
         self.leaf_id = leaf_id
         visited = self.last_visited
+        memo = self._memo_for_responses()
+        recorded = memo.recorded
+        stop = recorded[1] if recorded is not None and recorded[0] is visited else None
+        memo.recorded = None if leaf_id is None else (visited, leaf_id)
         current = leaf_id
         steps = len(responses)
         while current is not None and steps > 0:
+            if current == stop:
+                break
             node = responses.get(current)
             if node is None:
                 break

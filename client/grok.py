@@ -128,13 +128,26 @@ class AsyncGrok:
         self, request: chat_pb2.ImportConversationRequest
     ) -> Conversation:
         """Extension: stores an exported forest as a new conversation and loads it."""
-        created: chat_pb2.Conversation = await rpc(self._stub.ImportConversation(request))
+        created = await self.import_conversation_wire(request)
         # The reply holds every stored response already: loading it again would read,
         # send and convert the whole forest a second time.
         conversation = Conversation(self._stub, "", False, created.conversation_id)
         self._conversations.add(conversation)
         conversation.adopt(created)
         return conversation
+
+    async def import_conversation_wire(
+        self, request: chat_pb2.ImportConversationRequest
+    ) -> chat_pb2.Conversation:
+        """Extension: stores an exported forest as a new conversation; the server's reply.
+
+        The reply holds the new conversation as stored (id, title, times, every response),
+        not loaded into a `Conversation`: for a caller that wants its id or metadata only
+        (`grove import`), since building the forest of a long import costs more than the
+        import itself.
+        """
+        created: chat_pb2.Conversation = await rpc(self._stub.ImportConversation(request))
+        return created
 
     async def list_conversations(self) -> list[chat_pb2.Conversation]:
         """Returns a list of all conversations (without their responses), newest first."""

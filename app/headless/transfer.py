@@ -19,7 +19,6 @@ from grove_explorer.client import (
 )
 from grove_explorer.client.export import (
     collect_tokens,
-    conversation_metadata,
     dumps,
     export_json,
     import_request,
@@ -29,6 +28,7 @@ from grove_explorer.client.export import (
     to_markdown,
     why_no_pairs,
 )
+from grove_explorer.client.export.importing import imported_metadata
 
 
 async def cmd_export(grok: AsyncGrok, args: argparse.Namespace) -> Outcome:
@@ -88,8 +88,12 @@ def prepare_import(args: argparse.Namespace) -> None:
 
 
 async def cmd_import(grok: AsyncGrok, args: argparse.Namespace) -> Outcome:
-    """`grove import FILE`: a new conversation from an export; prints its id."""
-    conversation = await grok.import_conversation(args.import_request)
+    """`grove import FILE`: a new conversation from an export; prints its id.
+
+    The server's reply is read as it came: the new id and metadata need no forest built
+    from every imported response (`import_conversation` would load one).
+    """
+    created = await grok.import_conversation_wire(args.import_request)
     if args.json:
-        return Outcome(dumps(conversation_metadata(conversation)) + "\n")
-    return Outcome(conversation.conversation_id + "\n")
+        return Outcome(dumps(imported_metadata(created)) + "\n")
+    return Outcome(created.conversation_id + "\n")

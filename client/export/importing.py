@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from grove_explorer.client.convert import utc_datetime
 from grove_explorer.client.export.document import FORMAT_NAME, FORMAT_VERSION
+from grove_explorer.client.export.document import _iso as iso_time
 from grove_explorer.client.finish import FINISH_REASONS, finish_reason_to_proto
 from grove_explorer.protos import chat_pb2, sampler_public_pb2
 
@@ -382,3 +384,21 @@ def _checked_response(check: _Checker, seen: set[str]) -> _Read:
     if tokens and sender != "model":
         raise tokens_check.fail("only model replies carry tokens.")
     return wire, tokens
+
+
+def imported_metadata(created: chat_pb2.Conversation) -> dict[str, Any]:
+    """`conversation_metadata` of an imported conversation, read from the server's reply.
+
+    `grove import --json` prints it: the same dict as from the loaded conversation, without
+    building the forest of every imported response first.
+    """
+    return {
+        "conversation_id": created.conversation_id,
+        "title": created.title,
+        "starred": created.starred,
+        "create_time": iso_time(utc_datetime(created.create_time)),
+        "update_time": iso_time(
+            utc_datetime(created.update_time) if created.HasField("update_time") else None
+        ),
+        "response_count": len(created.responses),
+    }

@@ -11,15 +11,19 @@ import math
 from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 OFFLINE_MODEL_NAME = "grove-offline-ngram"
 """The built-in offline model's name; here so that naming it does not load the model's code."""
 
 
-@dataclass(frozen=True, slots=True)
-class PathMessage:
-    """One message on the conversation path, oldest first."""
+class PathMessage(NamedTuple):
+    """One message on the conversation path, oldest first.
+
+    A named (sender, text) pair: a tuple of them is itself a hashable key of the path's
+    content, so a sampler can memoise by path without copying it (a deep path is
+    thousands of messages, handed over on every turn).
+    """
 
     sender: str  # "human" or "model"
     text: str

@@ -102,7 +102,9 @@ async def items_from_import(
         message = wire.message
         if len(message) * 4 > max_message_bytes or "\x00" in message:  # else it fits
             await check_text(f"{where}: the message", message, max_message_bytes, context)
-        await _check_import_fields(where, wire, request, shared, context)
+        problem = _import_field_problem(where, wire, request, shared)
+        if problem is not None:
+            await abort(context, grpc.StatusCode.INVALID_ARGUMENT, problem)
         if not 0 <= wire.prefix_length <= len(wire.message):
             await abort(
                 context,
@@ -160,62 +162,44 @@ async def items_from_import(
     return items
 
 
-async def _check_import_fields(
+def _import_field_problem(
     where: _Where,
     wire: chat_pb2.Response,
     request: chat_pb2.ImportConversationRequest,
     shared: set[str],
-    context: grpc.aio.ServicerContext,
-) -> None:
+) -> str | None:
     """What live requests guarantee of a stored response, checked on an imported one.
 
     A human message or a manual reply is never blank and carries no sampling
     provenance; a human message is never manual or partial; sharing covers a whole path
     from the root. An import that breaks these would store what no live request can.
+    Returns the sentence of the first problem (None: none); a plain function, as it runs
+    once per imported response.
     """
     for name in ("model_name", "query", "query_type"):
         if "\x00" in getattr(wire, name):
-            await abort(
-                context,
-                grpc.StatusCode.INVALID_ARGUMENT,
-                f"{where}: {name} contains a NUL character.",
+            return f"{where}: {name} contains a NUL character."
+    sender = wire.sender
+    sampled = sender == "model" and not wire.manual
+    if not sampled:
+        kind = "a human message" if sender == "human" else "a manual reply"
+        if not wire.message.strip():
+            return f"{where}: {kind} cannot be blank; only a sampled reply may be empty."
+        if (
+            wire.model_name
+            or wire.HasField("sampling_params")
+            or wire.prefix_length
+            or wire.finish_reason
+            or wire.response_id in request.tokens
+        ):
+            return (
+                f"{where}: {kind} has no model_name, sampling_params, prefix_length, "
+                "finish_reason or tokens."
             )
-    sampled = wire.sender == "model" and not wire.manual
-    kind = "a human message" if wire.sender == "human" else "a manual reply"
-    if not sampled and not wire.message.strip():
-        await abort(
-            context,
-            grpc.StatusCode.INVALID_ARGUMENT,
-            f"{where}: {kind} cannot be blank; only a sampled reply may be empty.",
-        )
-    if not sampled and (
-        wire.model_name
-        or wire.HasField("sampling_params")
-        or wire.prefix_length
-        or wire.finish_reason
-        or wire.response_id in request.tokens
-    ):
-        await abort(
-            context,
-            grpc.StatusCode.INVALID_ARGUMENT,
-            f"{where}: {kind} has no model_name, sampling_params, prefix_length, "
-            "finish_reason or tokens.",
-        )
     if wire.finish_reason not in FINISH_FROM_WIRE:
-        await abort(
-            context,
-            grpc.StatusCode.INVALID_ARGUMENT,
-            f"{where}: finish_reason {wire.finish_reason} is not a reason this server knows.",
-        )
-    if wire.sender == "human" and (wire.manual or wire.partial):
-        await abort(
-            context,
-            grpc.StatusCode.INVALID_ARGUMENT,
-            f"{where}: a human message cannot be manual or partial.",
-        )
+        return f"{where}: finish_reason {wire.finish_reason} is not a reason this server knows."
+    if sender == "human" and (wire.manual or wire.partial):
+        return f"{where}: a human message cannot be manual or partial."
     if wire.shared and wire.parent_response_id and wire.parent_response_id not in shared:
-        await abort(
-            context,
-            grpc.StatusCode.INVALID_ARGUMENT,
-            f"{where} is shared but its parent is not: sharing covers a path from the root.",
-        )
+        return f"{where} is shared but its parent is not: sharing covers a path from the root."
+    return None

@@ -28,7 +28,6 @@ from grove_explorer.server.convert import (
 from grove_explorer.server.sampler.base import (
     Finish,
     FinishReason,
-    PathMessage,
     ResolvedParams,
     SampledToken,
     Sampler,
@@ -37,6 +36,7 @@ from grove_explorer.server.sampler.base import (
     Usage,
 )
 from grove_explorer.server.servicer.lookups import insert_or_abort
+from grove_explorer.server.servicer.path_messages import Messages, PathMessages
 from grove_explorer.server.servicer.status import abort, abort_not_found
 from grove_explorer.server.servicer.stream_registry import ActiveStream, StreamRegistry
 from grove_explorer.server.store import (
@@ -82,6 +82,7 @@ class ReplyStreaming:
         self._streams = streams
         self._config = config
         self._system_prompts = system_prompts
+        self._messages = PathMessages()
 
     async def run(
         self,
@@ -98,8 +99,10 @@ class ReplyStreaming:
         """Stores and streams the human message (if any), then samples and stores the reply.
 
         The stream is registered already; it leaves the registry however this ends.
+        `path` is root → `parent_id` as the store returned it.
         """
         try:
+            messages = self._messages.of(user, stream.conversation_id, parent_id, path)
             if request.message:
                 human = await insert_or_abort(
                     self._store,
@@ -113,13 +116,13 @@ class ReplyStreaming:
                     context,
                     leaf_follows=stream.leaf_follows,
                 )
-                path.append(human)
+                messages = self._messages.extend(user, messages, human)
                 parent_id = human.response_id
                 await context.write(
                     chat_pb2.AddResponseResponse(user_response=response_to_proto(human))
                 )
             await self._sample_and_store(
-                user, stream, sampler, params, path, parent_id, top_k, request, context
+                user, stream, sampler, params, messages, parent_id, top_k, request, context
             )
         finally:
             await self._streams.remove(stream)
@@ -130,17 +133,19 @@ class ReplyStreaming:
         stream: ActiveStream,
         sampler: Sampler,
         params: ResolvedParams,
-        path: list[ResponseRecord],
+        messages: Messages,
         parent_id: str | None,
         top_k: int,
         request: chat_pb2.AddResponseRequest,
         context: grpc.aio.ServicerContext,
     ) -> None:
-        """Streams the sampler's tokens in batches, then stores and sends the reply."""
+        """Streams the sampler's tokens in batches, then stores and sends the reply.
+
+        `messages` is the path root → `parent_id`: the sampler's prompt.
+        """
         # Reserved before the first token: the reply's place among its siblings is when it
         # started (see ResponseRecord), whatever the order parallel streams finish in.
         start_time = self._store.reserve_start_time()
-        messages = [PathMessage(r.sender, r.message) for r in path]
         prompt_tokens = sampler.count_tokens(messages)
         batcher = TokenBatcher(
             self._config.batch_interval_ms / 1000.0, self._config.batch_max_tokens
@@ -276,6 +281,7 @@ class ReplyStreaming:
         else:
             why = ended()
         stored = await asyncio.shield(self._store_reply(user, reply(partial, why), stream, context))
+        self._messages.extend(user, messages, stored)  # the next turn's path, one step on
         await _write_rest(batcher.drain(), context)
         await context.write(budget())
         await context.write(chat_pb2.AddResponseResponse(model_response=response_to_proto(stored)))

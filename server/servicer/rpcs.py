@@ -401,8 +401,8 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
             context=context,
         )
         title = imported_title(request.title, self._config.max_title_chars)
-        record = await self._store.import_conversation(user, title, request.starred, items)
-        responses = await self._store.list_responses(user, record.conversation_id)
+        # The stored responses come back from the import itself (not read again).
+        record, responses = await self._store.import_forest(user, title, request.starred, items)
         annotations = await self._store.annotations(user, record.conversation_id)
         return conversation_to_proto(record, responses, annotations)
 

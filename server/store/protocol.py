@@ -216,6 +216,15 @@ class Store(Protocol):
         """
         ...
 
+    async def import_forest(
+        self, user_id: str, title: str, starred: bool, items: Sequence[ImportItem]
+    ) -> tuple[ConversationRecord, list[ResponseRecord]]:
+        """`import_conversation`, also returning the stored responses in creation order.
+
+        They are what `list_responses` would read back, so a reply needs no second read.
+        """
+        ...
+
     async def save_checkpoints(self, checkpoints: Sequence[Checkpoint], owner: str = "") -> None:
         """Upserts the current text of running streams, all in one transaction.
 

@@ -136,7 +136,8 @@ class Run:
         self.top_p = params.top_p
         self.k = max(0, top_logprobs)
         self.fun = fun
-        self.cond = conditioning(tuple((msg.sender, msg.text) for msg in path))
+        # PathMessages are (sender, text) pairs: a tuple path is its own key, not copied.
+        self.cond = conditioning(tuple(path))
         self.boost = self.cond.boost
         self.tables = TABLES.tables_for((self.cond, self.temperature, self.top_p, self.k, self.fun))
         self.banned: dict[tuple[int, int, int], set[int]] = {}

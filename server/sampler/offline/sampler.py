@@ -42,11 +42,11 @@ _COUNT_TOKEN_RE = re.compile(r"\w+(?:['-]\w+)*|[^\w\s]")
 
 
 _COUNTED_KEPT = 32
-_counted: OrderedDict[tuple[str, ...], int] = OrderedDict()
+_counted: OrderedDict[tuple[PathMessage, ...], int] = OrderedDict()
 
 
-def _path_count(texts: tuple[str, ...]) -> int:
-    """Words and punctuation marks of all `texts`, memoised by path.
+def _path_count(texts: tuple[PathMessage, ...]) -> int:
+    """Words and punctuation marks of all `texts` (the path's messages), memoised by path.
 
     A deep path is counted on every turn, each time a message or two longer: a path that
     extends one counted recently (by up to 8 messages) costs only the messages since.
@@ -61,7 +61,7 @@ def _path_count(texts: tuple[str, ...]) -> int:
         if prior is not None:
             start, total = len(texts) - back, prior
             break
-    total += sum(len(_COUNT_TOKEN_RE.findall(text)) for text in texts[start:])
+    total += sum(len(_COUNT_TOKEN_RE.findall(text)) for _, text in texts[start:])
     _counted[texts] = total
     while len(_counted) > _COUNTED_KEPT:
         _counted.popitem(last=False)
@@ -150,7 +150,7 @@ class OfflineSampler:
 
     def count_tokens(self, path: Sequence[PathMessage]) -> int:
         """Counts words and punctuation marks of the path, a stand-in for prompt tokens."""
-        return _path_count(tuple([msg.text for msg in path]))
+        return _path_count(tuple(path))  # a tuple path is its own key (not copied)
 
     async def sample(
         self,

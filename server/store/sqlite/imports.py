@@ -12,12 +12,13 @@ from __future__ import annotations
 import sqlite3
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import aiosqlite
 
 from grove_explorer.server.store.protocol import UnknownParentError
-from grove_explorer.server.store.records import ConversationRecord, ImportItem
+from grove_explorer.server.store.records import ConversationRecord, ImportItem, ResponseRecord
 from grove_explorer.server.store.sqlite.connection import SqliteDatabase
 from grove_explorer.server.store.sqlite.rows import (
     CONTENT_COLUMNS,
@@ -26,6 +27,8 @@ from grove_explorer.server.store.sqlite.rows import (
     content_values,
     encode_tokens,
     format_time,
+    imported_record,
+    parse_time,
     read_conversation,
 )
 
@@ -81,9 +84,21 @@ class ImportQueries(SqliteDatabase):
         Raises UnknownParentError when an item names a parent not imported before it,
         ValueError for a seed outside [0, 2**64); nothing is stored then.
         """
+        record, _ = await self.import_forest(user_id, title, starred, items)
+        return record
+
+    async def import_forest(
+        self, user_id: str, title: str, starred: bool, items: Sequence[ImportItem]
+    ) -> tuple[ConversationRecord, list[ResponseRecord]]:
+        """`import_conversation`, also returning the stored responses in creation order.
+
+        The records are built from what was written (ids, parents, times, the rows' seq),
+        so a caller that answers with the new conversation does not read it all back.
+        """
         conversation_id = uuid.uuid4().hex
         ids: dict[str, str] = {}
         rows: list[list[Any]] = []
+        links: list[tuple[str | None, datetime | None]] = []  # stored parent, given start
         tokens: list[tuple[str, bytes]] = []
         annotations: list[tuple[Any, ...]] = []
         for item in items:
@@ -105,6 +120,7 @@ class ImportQueries(SqliteDatabase):
             # both are filled in under the write lock below, from the store's clock.
             start = None if new.start_time is None else format_time(new.start_time)
             rows.append([user_id, response_id, None, start, int(item.shared), *values])
+            links.append((parent, None if start is None else parse_time(start)))
             if new.tokens:
                 tokens.append((response_id, encode_tokens(new.tokens)))
             annotation = item.annotation
@@ -118,11 +134,19 @@ class ImportQueries(SqliteDatabase):
                 " VALUES (?, ?, ?, ?, ?, ?)",
                 (conversation_id, user_id, title, int(starred), stamp, stamp),
             )
+            times: list[datetime] = []
             for row in rows:
-                row[2] = created = format_time(self._tick())
+                moment = self._tick()
+                times.append(moment)
+                row[2] = created = format_time(moment)
                 if row[3] is None:
                     row[3] = created
             await _insert_rows(conn, "responses", _COLUMNS, rows)
+            # In insertion order: the rows of one transaction get increasing seq.
+            seqs = await conn.execute_fetchall(
+                "SELECT seq FROM responses WHERE conversation_id = ? ORDER BY seq",
+                (conversation_id,),
+            )
             await _insert_rows(conn, "response_tokens", _TOKEN_COLUMNS, tokens)
             await _insert_rows(
                 conn,
@@ -134,4 +158,21 @@ class ImportQueries(SqliteDatabase):
             CONVERSATION_SELECT + " WHERE c.conversation_id = ? AND c.user_id = ?",
             (conversation_id, user_id),
         )
-        return read_conversation(rows_read[0])
+        responses = [
+            imported_record(
+                item.response,
+                conversation_id=conversation_id,
+                parent_response_id=parent,
+                response_id=row[1],
+                seq=seq_row[0],
+                create_time=created,
+                start_time=created if start is None else start,
+                shared=item.shared,
+            )
+            for item, row, (parent, start), created, seq_row in zip(
+                items, rows, links, times, seqs, strict=True
+            )
+        ]
+        if any(start is not None for _, start in links):  # else creation order already
+            responses.sort(key=lambda r: (r.start_time, r.seq))
+        return read_conversation(rows_read[0]), responses

@@ -11,6 +11,7 @@ import json
 import zlib
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from operator import attrgetter
 from typing import Any, get_type_hints
 
 from grove_explorer.server.store.records import (
@@ -74,6 +75,12 @@ def _columns(record_type: type) -> tuple[tuple[str, object], ...]:
 
 _RECORD_FIELDS = _columns(ResponseRecord)
 _CONTENT_FIELDS = _columns(ResponseContent)
+_CONTENT_NAMES = tuple(name for name, _ in _CONTENT_FIELDS)
+assert tuple(name for name, _ in _RECORD_FIELDS[: len(_CONTENT_NAMES)]) == _CONTENT_NAMES
+_CONTENT_VALUES = attrgetter(*_CONTENT_NAMES)
+_CONTENT_BOOLS = tuple(i for i, (_, kind) in enumerate(_CONTENT_FIELDS) if kind is bool)
+_CONTENT_CONVERSATION = _CONTENT_NAMES.index("conversation_id")
+_CONTENT_PARENT = _CONTENT_NAMES.index("parent_response_id")
 
 
 def _column_names(fields: Sequence[tuple[str, object]]) -> tuple[str, ...]:
@@ -196,6 +203,37 @@ def stored_record(
         seq=seq,
         create_time=create_time,
         shared=False,
+        start_time=start_time,
+    )
+
+
+def imported_record(
+    content: ResponseContent,
+    *,
+    conversation_id: str,
+    parent_response_id: str | None,
+    response_id: str,
+    seq: int,
+    create_time: datetime,
+    start_time: datetime,
+    shared: bool,
+) -> ResponseRecord:
+    """The record of an imported response as stored: linked into its new conversation.
+
+    Positional (the record's content fields come first, in `_CONTENT_FIELDS` order) and
+    read with one attrgetter: an import builds one per response.
+    """
+    values = list(_CONTENT_VALUES(content))
+    for index in _CONTENT_BOOLS:
+        values[index] = bool(values[index])
+    values[_CONTENT_CONVERSATION] = conversation_id
+    values[_CONTENT_PARENT] = parent_response_id
+    return ResponseRecord(
+        *values,
+        response_id=response_id,
+        seq=seq,
+        create_time=create_time,
+        shared=shared,
         start_time=start_time,
     )
 

@@ -312,45 +312,46 @@ async def run_open(size: int, seed: int, rounds: int, profile: bool) -> OpenResu
                 import cProfile
 
                 profiler = cProfile.Profile()
+
+            async def press_until_painted(
+                key: str, markers: dict[str, str]
+            ) -> tuple[float, float] | None:
+                """Wall and CPU seconds from pressing `key` to the frame showing `markers`."""
+                gc.collect()
+                watch = app.probe.watch(markers)
+                cpu = time.process_time()
+                start = perf()
+                if profiler is not None:
+                    profiler.enable()
+                await pilot.press(key)
+                done = await painted(app, watch, PAINT_TIMEOUT_S)  # type: ignore[arg-type]
+                if profiler is not None:
+                    profiler.disable()
+                if done is None:
+                    return None
+                return done - start, app.frame_cpu[max(watch.seen.values())] - cpu
+
             for round_ in range(rounds):
                 # Open the big one from the list, as a person would.
                 options.focus()
                 options.highlighted = big
                 await _quiet(app)
-                gc.collect()
-                watch = app.probe.watch(open_markers)
-                cpu = time.process_time()
-                start = perf()
-                if profiler is not None:
-                    profiler.enable()
-                await pilot.press("enter")
-                done = await painted(app, watch, PAINT_TIMEOUT_S)  # type: ignore[arg-type]
-                if profiler is not None:
-                    profiler.disable()
-                if done is None:
+                timed = await press_until_painted("enter", open_markers)
+                if timed is None:
                     result.missed += 1
                 else:
-                    result.opens.append(done - start)
-                    result.open_cpu.append(app.frame_cpu[max(watch.seen.values())] - cpu)
+                    result.opens.append(timed[0])
+                    result.open_cpu.append(timed[1])
                 await _quiet(app)
                 # Totals on (S) from the forest pane, then off again.
                 screen.forest_pane.focus()
                 await _quiet(app)
-                gc.collect()
-                watch = app.probe.watch(totals_marker)
-                cpu = time.process_time()
-                start = perf()
-                if profiler is not None:
-                    profiler.enable()
-                await pilot.press("S")
-                done = await painted(app, watch, PAINT_TIMEOUT_S)  # type: ignore[arg-type]
-                if profiler is not None:
-                    profiler.disable()
-                if done is None:
+                timed = await press_until_painted("S", totals_marker)
+                if timed is None:
                     result.missed += 1
                 else:
-                    result.totals.append(done - start)
-                    result.totals_cpu.append(app.frame_cpu[max(watch.seen.values())] - cpu)
+                    result.totals.append(timed[0])
+                    result.totals_cpu.append(timed[1])
                 await _quiet(app)
                 await pilot.press("S")
                 await _quiet(app)

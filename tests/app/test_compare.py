@@ -196,6 +196,29 @@ async def test_count_prefix_and_R_on_the_explorer(server: GroveServer) -> None:
         await settle(pilot)
         assert isinstance(app.screen, CompareScreen)
         assert len(app.screen.columns) == 10
+        # A count belongs to the next command: `r` (one resample) drops it, so a later
+        # 2R samples two, not 32.
+        await pilot.press("escape")
+        await settle(pilot)
+        cid = screen.conversation_id
+        assert cid is not None
+        first = siblings[0]
+        before = len(screen.service.forest(cid).siblings_of(first))
+        screen.thread.focus()
+        screen.thread.focus_message(first)
+        await settle(pilot)
+        await pilot.press("3", "r")
+        await until(pilot, lambda: not screen.service.is_streaming(cid), "the resample ended")
+        await settle(pilot)
+        after = screen.service.forest(cid).siblings_of(first)
+        assert len(after) == before + 1
+        screen.thread.focus()
+        screen.thread.focus_message(after[-1])
+        await settle(pilot)
+        await pilot.press("2", "R")
+        await settle(pilot)
+        assert isinstance(app.screen, CompareScreen)
+        assert len(app.screen.columns) == before + 3
 
 
 async def test_escape_stops_every_sample_and_keeps_partials(make_server) -> None:

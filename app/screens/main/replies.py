@@ -51,7 +51,12 @@ class ReplyActions(ExplorerCore):
             self.thread.focus()
 
     def action_resample(self) -> None:
-        """Samples a new sibling of the focused model message."""
+        """Samples a new sibling of the focused model message.
+
+        A pending count prefix is dropped: it belongs to `R`, and left pending it would
+        join the digits of the next count (`3r` then `2R` sampled 32).
+        """
+        self._count = 0
         target = self._target()
         if target is None or self.conversation_id is None:
             self.notify("Nothing to resample yet.", severity="warning")
@@ -84,6 +89,7 @@ class ReplyActions(ExplorerCore):
         With `samples` > 0 (the `R` key) it starts sampling that many new siblings at once.
         Picking a sample there makes it the current branch; the cursor returns to it here.
         """
+        self._count = 0  # a count prefix applies to the next command only
         target = self._target()
         cid = self.conversation_id
         if target is None or cid is None or target.is_human or target.streaming:

@@ -76,7 +76,9 @@ def _iso(value: datetime.datetime | None) -> str | None:
     """UTC ISO 8601 with a `Z`, the least ambiguous form for scripts."""
     if value is None:
         return None
-    return value.astimezone(datetime.UTC).isoformat().replace("+00:00", "Z")
+    if value.tzinfo is not datetime.UTC:  # the client's times are UTC already
+        value = value.astimezone(datetime.UTC)
+    return value.isoformat().replace("+00:00", "Z")
 
 
 def token_to_dict(token: TokenInfo) -> dict[str, Any]:

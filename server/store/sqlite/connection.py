@@ -73,8 +73,10 @@ from grove_explorer.server.store.sqlite.grouping import (
     PendingWrite,
     T,
     WriteJob,
+    fail_waiting,
     run_group,
     run_reads,
+    settle,
 )
 
 Durability = Literal["normal", "full"]
@@ -368,19 +370,10 @@ class SqliteDatabase:
                 outcomes: list[Outcome] = await reader._execute(
                     run_reads, reader._conn, [(r.sql, r.parameters) for r in group]
                 )
-                for read, (ok, value) in zip(group, outcomes, strict=True):
-                    if read.future.done():
-                        continue
-                    if ok:
-                        read.future.set_result(value)
-                    else:
-                        read.future.set_exception(value)
+                settle([r.future for r in group], outcomes)
                 group = []
         except BaseException as error:
-            failure = error if isinstance(error, Exception) else StoreClosedError(str(error))
-            for read in [*group, *self._reads]:
-                if not read.future.done():
-                    read.future.set_exception(failure)
+            fail_waiting([r.future for r in (*group, *self._reads)], error, StoreClosedError)
             self._reads = []
             raise
         finally:
@@ -448,20 +441,11 @@ class SqliteDatabase:
                         raise StoreClosedError(f"the store is closed ({self._path})")
                     jobs = [(p.job, self._tick(), p.future.cancelled) for p in group]
                     outcomes: list[Outcome] = await writer._execute(run_group, writer._conn, jobs)
-                for pending, (ok, value) in zip(group, outcomes, strict=True):
-                    if pending.future.done():
-                        continue
-                    if ok:
-                        pending.future.set_result(value)
-                    else:
-                        pending.future.set_exception(self._write_error(value))
+                settle([p.future for p in group], outcomes, self._write_error)
                 group = []
         except BaseException as error:
-            # Not expected (the loop is being torn down): nobody is left waiting forever.
-            failure = error if isinstance(error, Exception) else StoreClosedError(str(error))
-            for pending in [*group, *self._pending]:
-                if not pending.future.done():
-                    pending.future.set_exception(failure)
+            # Not expected (the loop is being torn down).
+            fail_waiting([p.future for p in (*group, *self._pending)], error, StoreClosedError)
             self._pending = []
             raise
         finally:

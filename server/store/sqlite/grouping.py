@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
@@ -34,6 +34,39 @@ class PendingWrite:
 
     job: WriteJob[Any]
     future: asyncio.Future[Any]
+
+
+def settle(
+    futures: Sequence[asyncio.Future[Any]],
+    outcomes: Sequence[Outcome],
+    as_raised: Callable[[BaseException], BaseException] = lambda error: error,
+) -> None:
+    """Gives each waiting caller its outcome (its error through `as_raised`), in order.
+
+    A caller that gave up meanwhile (its future is done) is skipped.
+    """
+    for future, (ok, value) in zip(futures, outcomes, strict=True):
+        if future.done():
+            continue
+        if ok:
+            future.set_result(value)
+        else:
+            future.set_exception(as_raised(value))
+
+
+def fail_waiting(
+    futures: Iterable[asyncio.Future[Any]],
+    error: BaseException,
+    closed: Callable[[str], Exception],
+) -> None:
+    """Fails every caller still waiting when a trip loop itself dies (nobody waits forever).
+
+    A non-`Exception` (the loop being torn down) reaches them as `closed(str(error))`.
+    """
+    failure = error if isinstance(error, Exception) else closed(str(error))
+    for future in futures:
+        if not future.done():
+            future.set_exception(failure)
 
 
 def run_group(conn: sqlite3.Connection, jobs: Sequence[Job]) -> list[Outcome]:

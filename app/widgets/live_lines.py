@@ -21,18 +21,14 @@ from __future__ import annotations
 
 from rich._wrap import divide_line
 from rich.cells import cell_len
-from rich.console import RenderableType
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
-from textual._context import active_app
-from textual.css.styles import RulesMap
 from textual.dom import NoScreen
 from textual.events import Resize
 from textual.geometry import Region, Size
 from textual.strip import Strip
-from textual.style import Style as VisualStyle
-from textual.visual import RenderOptions, RichVisual, Visual, visualize
+from textual.visual import Visual, visualize
 from textual.widget import Widget
 
 LIVE_ROWS = 20
@@ -207,43 +203,6 @@ class LiveText(Widget):
             strip = Strip([Segment(line, style)], cell_len(line)).crop_extend(0, width, style)
             self._strips[index] = strip
         return strip
-
-
-class RenderedOnce(RichVisual):
-    """A Rich renderable (a finished sample's Markdown) rendered once per width and style.
-
-    `RichVisual` renders its renderable in full to measure its height and again to draw
-    it; a long sample's Markdown costs milliseconds each time, and it is measured in the
-    very frame the sample finishes (its column grows). Here the height is the number of
-    lines of the one render, which is kept for drawing.
-    """
-
-    def __init__(self, widget: Widget, renderable: RenderableType) -> None:
-        super().__init__(widget, renderable)
-        self._cached: tuple[tuple[int, VisualStyle], list[Strip]] | None = None
-
-    def _lines(self, width: int, style: VisualStyle) -> list[Strip]:
-        key = (width, style)
-        if self._cached is None or self._cached[0] != key:
-            # As `RichVisual.render_strips` renders, without a height limit.
-            app = active_app.get()
-            options = app.console_options.update(highlight=False, width=width)
-            renderable = self._widget.post_render(self._renderable, style.rich_style)
-            segments = app.console.render(renderable, options.update_width(width))
-            lines = Segment.split_and_crop_lines(
-                segments, width, include_new_lines=False, pad=False
-            )
-            self._cached = (key, [Strip(line) for line in lines])
-        return self._cached[1]
-
-    def get_height(self, rules: RulesMap, width: int) -> int:
-        return len(self._lines(width, self._widget.visual_style))
-
-    def render_strips(
-        self, width: int, height: int | None, style: VisualStyle, options: RenderOptions
-    ) -> list[Strip]:
-        lines = self._lines(width, style)
-        return lines if height is None else lines[:height]
 
 
 def _on_line(strip: Strip, line: int) -> Strip:

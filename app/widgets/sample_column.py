@@ -24,12 +24,11 @@ from rich.console import RenderableType
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import Static
 
 from grove_explorer.app.diffing import DiffKind, WordCounter, word_spans, words
 from grove_explorer.app.safe_text import StreamCleaner, clean
-from grove_explorer.app.widgets.live_lines import HeaderLines, LiveText, RenderedOnce
-from grove_explorer.app.widgets.message_view import body_renderable
+from grove_explorer.app.widgets.live_lines import HeaderLines, LiveText
+from grove_explorer.app.widgets.message_view import RenderedOnce, body_renderable
 from grove_explorer.client.finish import reply_marker
 from grove_explorer.client.models import ResponseNode
 
@@ -237,7 +236,8 @@ class SampleColumn(Vertical):
         """The header as drawn."""
         self._header = HeaderLines(self.header, classes="sample-header")
         self._finished: RenderableType | None = None if self.streaming else self._finished_body()
-        self._body = Static("", markup=False, classes="sample-body")
+        # A finished sample's Markdown is rendered once for its height and its lines.
+        self._body = RenderedOnce("", classes="sample-body")
         if self._finished is not None:
             self._set_body(self._finished)
         self._live_view = LiveText(self._streamed[0], classes="sample-live")
@@ -305,10 +305,7 @@ class SampleColumn(Vertical):
 
     def _set_body(self, renderable: RenderableType) -> None:
         self._finished = renderable
-        if isinstance(renderable, Text):
-            self._body.update(renderable)
-        else:  # Markdown: rendered once for its height and its lines
-            self._body.update(RenderedOnce(self._body, renderable))
+        self._body.update(renderable)
 
     def refresh_header(self) -> None:
         """Redraws the header's changed lines (no layout while their heights stay)."""

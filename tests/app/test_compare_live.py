@@ -20,12 +20,8 @@ from textual.widgets import Static
 from grove_explorer.app.diffing import WordCounter, words
 from grove_explorer.app.grove_app import GroveApp
 from grove_explorer.app.screens.compare import CompareScreen
-from grove_explorer.app.widgets.live_lines import (
-    HeaderLines,
-    LiveText,
-    RenderedOnce,
-    wrap_paragraphs,
-)
+from grove_explorer.app.widgets.live_lines import HeaderLines, LiveText, wrap_paragraphs
+from grove_explorer.app.widgets.message_view import RenderedOnce
 from grove_explorer.app.widgets.sample_column import SampleColumn, column_header
 from grove_explorer.client.models import ResponseNode, SamplingInfo
 from grove_explorer.server.runtime import GroveServer
@@ -231,8 +227,8 @@ async def test_a_finished_body_draws_its_markdown_as_a_static_would() -> None:
         "# Trees\n\nSome *words* and `code`, a list:\n\n- one\n- two and a long item "
         "that has to wrap\n\n```python\nprint('x')\n```\n\n> quoted text"
     )
-    plain, cached = Static(Markdown(source, hyperlinks=False)), Static()
-    cached.update(RenderedOnce(cached, Markdown(source, hyperlinks=False)))
+    plain, cached = Static(Markdown(source, hyperlinks=False)), RenderedOnce()
+    cached.update(Markdown(source, hyperlinks=False))
     async with Holder(plain, cached).run_test(size=(40, 60)) as pilot:
         await pilot.pause()
         strips = pilot.app.screen._compositor.render_strips()

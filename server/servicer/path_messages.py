@@ -14,25 +14,17 @@ conversation, so a kept entry is only used for a response that exists.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Sequence
 
+from grove_explorer.server.recent_paths import RecentPaths
 from grove_explorer.server.sampler.base import PathMessage
 from grove_explorer.server.store import ResponseRecord
-
-_Key = tuple[str, str, str]
-"""(user_id, conversation_id, response_id) whose path a value holds (root → it)."""
 
 Messages = tuple[PathMessage, ...]
 
 
-class PathMessages:
+class PathMessages(RecentPaths[Messages]):
     """The messages of the paths to recently stored or sampled-from responses (LRU)."""
-
-    LIMIT = 64
-
-    def __init__(self) -> None:
-        self._paths: OrderedDict[_Key, Messages] = OrderedDict()
 
     def of(
         self,
@@ -45,23 +37,15 @@ class PathMessages:
         if response_id is None:
             return ()
         key = (user_id, conversation_id, response_id)
-        kept = self._paths.get(key)
+        kept = self.get(key)
         if kept is not None and len(kept) == len(records):
-            self._paths.move_to_end(key)
             return kept
         messages = tuple([PathMessage(r.sender, r.message) for r in records])
-        self._keep(key, messages)
+        self.put(key, messages)
         return messages
 
     def extend(self, user_id: str, above: Messages, record: ResponseRecord) -> Messages:
         """The messages of `record`'s path, whose parent's path is `above`; kept."""
         messages = (*above, PathMessage(record.sender, record.message))
-        self._keep((user_id, record.conversation_id, record.response_id), messages)
+        self.put((user_id, record.conversation_id, record.response_id), messages)
         return messages
-
-    def _keep(self, key: _Key, messages: Messages) -> None:
-        paths = self._paths
-        paths[key] = messages
-        paths.move_to_end(key)
-        while len(paths) > self.LIMIT:
-            paths.popitem(last=False)

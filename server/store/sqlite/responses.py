@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import sqlite3
 import uuid
-from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import datetime
 from typing import NoReturn
 
 import aiosqlite
 
+from grove_explorer.server.recent_paths import RecentPaths
 from grove_explorer.server.store.protocol import UnknownConversationError, UnknownParentError
 from grove_explorer.server.store.records import NewResponse, ResponseRecord, TokenRow
 from grove_explorer.server.store.sqlite.connection import SqliteDatabase
@@ -65,11 +65,8 @@ _IN_CONVERSATION = (
     "SELECT 1 FROM responses WHERE response_id = ? AND conversation_id = ? AND user_id = ?"
 )
 
-_PathKey = tuple[str, str, str]
-"""(user_id, conversation_id, response_id) of a cached path."""
 
-
-class PathCache:
+class PathCache(RecentPaths[tuple[ResponseRecord, ...]]):
     """Root paths of the responses most recently read or stored, newest kept (LRU).
 
     A response's path never changes once stored (responses are never edited, moved or
@@ -79,25 +76,6 @@ class PathCache:
     record per response of the path on every turn — the cost grew with depth.
     """
 
-    LIMIT = 64
-
-    def __init__(self) -> None:
-        self._paths: OrderedDict[_PathKey, tuple[ResponseRecord, ...]] = OrderedDict()
-
-    def get(self, key: _PathKey) -> tuple[ResponseRecord, ...] | None:
-        """The cached path root → response (inclusive), or None."""
-        path = self._paths.get(key)
-        if path is not None:
-            self._paths.move_to_end(key)
-        return path
-
-    def put(self, key: _PathKey, path: tuple[ResponseRecord, ...]) -> None:
-        """Keeps `path` as the newest entry, dropping the oldest beyond `LIMIT`."""
-        self._paths[key] = path
-        self._paths.move_to_end(key)
-        while len(self._paths) > self.LIMIT:
-            self._paths.popitem(last=False)
-
     def extend(self, user_id: str, record: ResponseRecord) -> None:
         """Adds a new response's path when its parent's is known (or it is a root)."""
         conversation_id = record.conversation_id
@@ -105,13 +83,9 @@ class PathCache:
         if parent is None:
             self.put((user_id, conversation_id, record.response_id), (record,))
             return
-        above = self._paths.get((user_id, conversation_id, parent))
+        above = self.peek((user_id, conversation_id, parent))
         if above is not None:
             self.put((user_id, conversation_id, record.response_id), (*above, record))
-
-    def clear(self) -> None:
-        """Forgets every path."""
-        self._paths.clear()
 
 
 def insert_response_now(

@@ -17,7 +17,7 @@ from pathlib import Path
 PROTOS_DIR = Path(__file__).resolve().parent
 PACKAGE = "grove_explorer/protos"
 """Where the protos live as installed; protoc derives generated import lines from it."""
-PROTO_FILES = ("sampler_public.proto", "chat.proto")
+PROTO_FILES = ("sampler_public.proto", "chat.proto", "reflection_v1.proto")
 GENERATED_SUFFIXES = ("_pb2.py", "_pb2.pyi", "_pb2_grpc.py")
 
 

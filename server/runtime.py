@@ -18,13 +18,13 @@ from pathlib import Path
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
 
 from grove_explorer.protos import chat_pb2
 from grove_explorer.server.auth import Authenticator, exposure_refusal, is_loopback_host
 from grove_explorer.server.backends import build_samplers
 from grove_explorer.server.config import ServerConfig
 from grove_explorer.server.owners import is_orphan, new_owner, retire
+from grove_explorer.server.reflection import enable_reflection
 from grove_explorer.server.sampler.base import Sampler
 from grove_explorer.server.servicer import ChatServicer
 from grove_explorer.server.store import KeyStore, Store
@@ -195,9 +195,7 @@ class GroveServer:
         )
         add_chat_service(self.servicer, server)
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
-        reflection.enable_server_reflection(
-            (CHAT_SERVICE, health.SERVICE_NAME, reflection.SERVICE_NAME), server
-        )
+        enable_reflection((CHAT_SERVICE, health.SERVICE_NAME), server)
         host = self.config.host
         bind_host = f"[{host}]" if ":" in host else host
         target = f"{bind_host}:{self.config.port}"

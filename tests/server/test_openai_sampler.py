@@ -411,6 +411,29 @@ async def test_unknown_model_is_model_not_found(
     )
 
 
+async def test_litellm_400_invalid_model_name_is_model_not_found(
+    fake: FakeOpenAI, make_sampler: MakeSampler
+) -> None:
+    """LiteLLM's proxy answers an unknown model with HTTP 400, not 404."""
+    fake.fail_status = 400
+    fake.fail_message = (
+        "/chat/completions: Invalid model name passed in model=llama9. Call `/v1/models` to "
+        "view available models for your key."
+    )
+    _, error = await collect_until_error(make_sampler(model="llama9"))
+    assert error.kind is SamplerErrorKind.MODEL_NOT_FOUND
+    assert error.message.startswith(
+        f"Backend 'fake' has no model 'llama9' (HTTP 400) at {fake.base_url}"
+    )
+
+
+async def test_other_400s_stay_bad_requests(fake: FakeOpenAI, make_sampler: MakeSampler) -> None:
+    fake.fail_status = 400
+    fake.fail_message = "temperature is out of range for this model"
+    _, error = await collect_until_error(make_sampler())
+    assert error.kind is SamplerErrorKind.BAD_REQUEST
+
+
 async def test_429_reports_when_to_retry(fake: FakeOpenAI, make_sampler: MakeSampler) -> None:
     fake.fail_status = 429
     fake.fail_message = "Slow down."

@@ -103,11 +103,11 @@ def _status_error(
                 f"key in {s.api_key_env} may use model '{s.model}'."
             )
         return SamplerError(SamplerErrorKind.AUTH, message)
-    if status == 404:
+    if status == 404 or (status == 400 and names_unknown_model(exc)):
         quoted = f": {detail}" if len(detail) <= _SHORT_UPSTREAM_TEXT else ""
         return SamplerError(
             SamplerErrorKind.MODEL_NOT_FOUND,
-            f"Backend '{name}' has no model '{s.model}' (HTTP 404) at {url}{quoted}. "
+            f"Backend '{name}' has no model '{s.model}' (HTTP {status}) at {url}{quoted}. "
             "Check the model and base_url in the backend's config.",
         )
     if status == 429:
@@ -186,6 +186,22 @@ def _network_cause(exc: BaseException) -> str:
             text = str(current)
         current = current.__cause__ or current.__context__
     return text
+
+
+# How proxies word "no such model" when they answer 400 instead of 404: LiteLLM says
+# "Invalid model name passed in model=…", others "model … not found" / "does not exist".
+_UNKNOWN_MODEL_PHRASES = (
+    "invalid model name",
+    "model not found",
+    "does not exist",
+    "unknown model",
+)
+
+
+def names_unknown_model(exc: openai.APIStatusError) -> bool:
+    """Whether a 400 says the model is unknown (LiteLLM's proxy answers 400, not 404)."""
+    text = f"{exc.message} {exc.body}".lower()
+    return "model" in text and any(phrase in text for phrase in _UNKNOWN_MODEL_PHRASES)
 
 
 def mentions_logprobs(exc: openai.APIStatusError) -> bool:

@@ -56,6 +56,9 @@ class FakeOpenAI:
     - `stall_after`: stop sending after that many tokens (0: before the first) and wait until
       the client gives up, to test read timeouts.
     - `title_reply`: the message content of non-streaming replies (used for titles).
+    - `finish_gate`: an event the stream waits for after its last token, before the final
+      chunk (a model that has finished, its end still on the way); `at_finish_gate` is set
+      when a stream reaches it.
     - `finish_reason`: the last chunk's finish_reason (default None: "length" when
       max_tokens cut the reply, else "stop"; "" sends none).
 
@@ -82,6 +85,8 @@ class FakeOpenAI:
         self.stall_after: int | None = None
         self.title_reply = '"Gardens in Winter."'
         self.finish_reason: str | None = None
+        self.finish_gate: asyncio.Event | None = None
+        self.at_finish_gate = asyncio.Event()
 
         self.requests: list[dict[str, Any]] = []
         self.authorizations: list[str | None] = []
@@ -195,6 +200,9 @@ class FakeOpenAI:
                 logprobs = {"content": entries} if top_k >= 0 else None
                 await _send(response, _chunk(model, {"content": "".join(group)}, logprobs))
                 sent += len(group)
+            if self.finish_gate is not None:
+                self.at_finish_gate.set()
+                await self.finish_gate.wait()
             if finish is not None:
                 await _send(response, _chunk(model, {}, finish=finish))
             if include_usage:

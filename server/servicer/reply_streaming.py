@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import NoReturn
 
 import grpc
@@ -30,6 +30,7 @@ from grove_explorer.server.sampler.base import (
     FinishReason,
     ResolvedParams,
     SampledToken,
+    SampleEvent,
     Sampler,
     SamplerError,
     SamplerErrorKind,
@@ -50,6 +51,8 @@ from grove_explorer.server.store import (
 log = logging.getLogger(__name__)
 
 BUDGET_EVERY_TOKENS = 64
+# After a stop, how long the sampler may take to show it had finished (see stop_cuts_reply).
+STOP_GRACE_SECONDS = 0.25
 # Trailing metadata that marks a status as the backend's failure (read by the SDK).
 BACKEND_ERROR_KEY = "grove-backend-error"
 RETRY_AFTER_KEY = "grove-retry-after"
@@ -239,8 +242,9 @@ class ReplyStreaming:
                     if len(pieces) % BUDGET_EVERY_TOKENS == 0:
                         await context.write(budget())
                     if stream.stop.is_set():
-                        partial = True
+                        partial, finish = await stop_cuts_reply(tokens)
                         break
+            stream.settle_stop(partial)
         except asyncio.CancelledError:
             # The client went away (or the server is being torn down): keep what we have.
             if pieces:
@@ -347,6 +351,32 @@ class ReplyStreaming:
         except (UnknownConversationError, UnknownParentError):
             log.info("partial reply dropped: its conversation was deleted")
             return None
+
+
+async def stop_cuts_reply(tokens: AsyncIterator[SampleEvent]) -> tuple[bool, FinishReason | None]:
+    """Whether stopping now cuts the reply short, and the sampler's finish if it gave one.
+
+    `partial` means the text is shorter than what the model would have produced. A stop
+    that arrives with the last token must not mark a complete reply partial, so the sampler
+    gets `STOP_GRACE_SECONDS` to show it has ended (its end, usage or finish, with no
+    further token); another token, a failure or silence means there was more to come.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + STOP_GRACE_SECONDS
+    finish: FinishReason | None = None
+    while (left := deadline - loop.time()) > 0:
+        try:
+            # A timeout cancels the pending read, which closes the sampler (its HTTP stream).
+            event = await asyncio.wait_for(anext(tokens), left)
+        except StopAsyncIteration:
+            return False, finish
+        except (TimeoutError, SamplerError):
+            break
+        if isinstance(event, Finish):
+            finish = event.reason
+        elif isinstance(event, SampledToken):
+            break
+    return True, None
 
 
 async def _write_rest(batch: list[SampledToken], context: grpc.aio.ServicerContext) -> None:

@@ -8,6 +8,7 @@ stream_registry.py, so they can be stopped, checkpointed and awaited at shutdown
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping, Sequence
 
@@ -473,7 +474,9 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
         if stream is None:
             return chat_pb2.StopResponseResponse(stopped=False)
         stream.request_stop("stopped")
-        return chat_pb2.StopResponseResponse(stopped=True)
+        # True only when the stop cut the reply short (it is stored partial): a stop that
+        # arrives as the model finishes leaves a complete reply and answers False.
+        return chat_pb2.StopResponseResponse(stopped=await asyncio.shield(stream.stop_outcome))
 
     async def AddResponse(
         self, request: chat_pb2.AddResponseRequest, context: grpc.aio.ServicerContext

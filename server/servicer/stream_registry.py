@@ -44,10 +44,21 @@ class ActiveStream:
         """The stream id the store's place-following matches (None: not following)."""
         return self.checkpoint_id if self.follows else None
 
+    # Whether a stop cut the reply (True: stored partial) or came too late to (False: the
+    # model had finished). Settled once, by the stream; StopResponse answers with it.
+    stop_outcome: asyncio.Future[bool] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+
     def request_stop(self, reason: str) -> None:
         """Asks the stream to end with what it has ("stopped", "deleted", "shutdown")."""
         self.stop_reason = reason
         self.stop.set()
+
+    def settle_stop(self, cut: bool) -> None:
+        """Records whether this stream's reply was cut short (first word wins)."""
+        if not self.stop_outcome.done():
+            self.stop_outcome.set_result(cut)
 
 
 class StreamRegistry:
@@ -105,6 +116,7 @@ class StreamRegistry:
         self.active.discard(stream)
         key = (stream.user_id, stream.request_id)
         named = self._named.get(key)
+        stream.settle_stop(False)  # ended without a stop cutting it (an error, say)
         if named is not None and stream in named:
             named.remove(stream)
             if not named:

@@ -27,12 +27,14 @@ from grove_explorer.server.sampler.base import (
     ResolvedParams,
     SampledToken,
     SampleEvent,
+    Usage,
 )
 from grove_explorer.server.sampler.offline import OfflineSampler
 from grove_explorer.server.sampler.openai_compat import (
     OpenAIBackendSettings,
     OpenAICompatibleSampler,
 )
+from grove_explorer.server.servicer.reply_streaming import stop_cuts_reply
 from grove_explorer.server.store import Checkpoint, NewResponse, SqliteStore
 from tests.fake_openai import DEFAULT_MODEL, DEFAULT_REPLY, FakeOpenAI
 from tests.helpers import collect
@@ -289,3 +291,35 @@ async def test_recovered_checkpoints_are_interrupted(tmp_path: Path) -> None:
             ("an older half", True, "interrupted"),
             ("half a reply", True, "interrupted"),
         ]
+
+
+# `stop_cuts_reply`: whether a stop cut the reply (what StopResponse answers and `partial` says).
+
+
+async def _ending(*events: SampleEvent) -> AsyncIterator[SampleEvent]:
+    for event in events:
+        yield event
+
+
+async def test_a_stop_just_before_the_models_end_cuts_nothing() -> None:
+    ending = _ending(Usage(3, 4), Finish(FinishReason.LENGTH))
+    assert await stop_cuts_reply(ending) == (False, FinishReason.LENGTH)
+
+
+async def test_a_stop_before_another_token_cuts_the_reply() -> None:
+    more = _ending(SampledToken(" more", -0.1), Finish(FinishReason.STOP))
+    assert await stop_cuts_reply(more) == (True, None)
+
+
+async def test_a_silent_sampler_is_cut_and_closed() -> None:
+    closed = asyncio.Event()
+
+    async def silent() -> AsyncIterator[SampledToken]:
+        try:
+            await asyncio.Event().wait()
+            yield SampledToken("never", None)
+        finally:
+            closed.set()
+
+    assert await stop_cuts_reply(silent()) == (True, None)
+    assert closed.is_set(), "the sampler (its HTTP stream) is closed when the grace runs out"

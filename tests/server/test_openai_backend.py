@@ -298,6 +298,42 @@ async def test_stop_closes_the_upstream_stream_and_keeps_the_partial(
     await asyncio.wait_for(fake_openai.disconnected.wait(), timeout=5)
 
 
+async def test_stop_after_the_model_finished_keeps_a_complete_reply_and_says_so(
+    sdk: Client, fake_openai: FakeOpenAI
+) -> None:
+    """`partial` means shorter than the model would have written: a stop that arrives once
+    every token is in (the end still on its way) cuts nothing, and stop() says False."""
+    fake_openai.finish_gate = asyncio.Event()
+    conversation = sdk.grok.create_conversation()
+    stream, future = conversation.add_response("Say your piece")
+    first = await anext(stream)
+    await asyncio.wait_for(fake_openai.at_finish_gate.wait(), timeout=5)
+    stopping = asyncio.ensure_future(stream.stop())
+    fake_openai.finish_gate.set()
+    rest = [text async for text in stream]
+    assert await stopping is False
+    reply = await future
+    assert not reply.partial
+    assert reply.message == first + "".join(rest) == "".join(DEFAULT_REPLY)
+    assert reply.finish_reason == "stop"
+
+
+async def test_stop_mid_reply_answers_true_and_the_reply_is_partial(
+    sdk: Client, fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.token_delay = 0.02
+    fake_openai.reply_tokens = [f" w{i}" for i in range(300)]
+    conversation = sdk.grok.create_conversation()
+    stream, future = conversation.add_response("Go on")
+    received = [await anext(stream)]
+    assert await stream.stop() is True
+    received += [text async for text in stream]
+    reply = await future
+    assert reply.partial and reply.finish_reason == "stopped"
+    assert reply.message == "".join(received)
+    assert len(reply.message.split()) < 300
+
+
 async def test_title_comes_from_the_model_and_falls_back(
     sdk: Client, fake_openai: FakeOpenAI
 ) -> None:

@@ -15,6 +15,10 @@ The same TOML file configures the app and a standalone server, so the embedded s
     default = "You are a careful research assistant."   # the "" prompt
     terse = "Answer in one sentence."
 
+    [models.smol]
+    sampler = "llamacpp"               # a GGUF file run in-process (the `local` extra)
+    model_path = "~/models/SmolLM2-135M-Instruct.Q4_1.gguf"
+
 The built-in offline model is always offered too, so a research session keeps a model
 that needs no network.
 """
@@ -26,6 +30,7 @@ import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 from grove_explorer.server.sampler.base import OFFLINE_MODEL_NAME, Sampler
@@ -53,7 +58,7 @@ class BackendSpec:
     """One named backend as configured (not yet connected)."""
 
     name: str
-    sampler: Literal["offline", "openai"] = "openai"
+    sampler: Literal["offline", "openai", "llamacpp"] = "openai"
     base_url: str = ""
     model: str = ""
     api_key_env: str = ""
@@ -68,6 +73,11 @@ class BackendSpec:
     send_seed: bool = True
     headers: Mapping[str, str] = field(default_factory=dict)
     prefill: Literal["none", "continue_final_message", "trailing_assistant"] = "none"
+    # llamacpp: the GGUF file, the context it gets, its threads, requests queued behind one.
+    model_path: str = ""
+    context_tokens: int | None = None
+    threads: int | None = None
+    max_waiting: int = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +105,10 @@ _FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "send_seed": (bool,),
     "headers": (dict,),
     "prefill": (str,),
+    "model_path": (str,),
+    "context_tokens": (int,),
+    "threads": (int,),
+    "max_waiting": (int,),
 }
 
 
@@ -151,13 +165,16 @@ def _parse_backend(name: object, table: object, source: str) -> BackendSpec:
     if not all(isinstance(v, str) for v in headers.values()):
         raise BackendConfigError(f"{where}: headers must map names to strings.")
     spec = BackendSpec(name=name, logprobs=logprobs, headers=dict(headers), **values)  # type: ignore[arg-type]
-    _check_backend(spec, where)
+    check_backend(spec, where)
     return spec
 
 
-def _check_backend(spec: BackendSpec, where: str) -> None:
-    if spec.sampler not in ("offline", "openai"):
-        raise BackendConfigError(f"{where}: sampler must be offline or openai.")
+def check_backend(spec: BackendSpec, where: str) -> None:
+    """Checks one backend's settings; raises BackendConfigError naming `where` and the key."""
+    if spec.sampler not in ("offline", "openai", "llamacpp"):
+        raise BackendConfigError(f"{where}: sampler must be offline, openai or llamacpp.")
+    if spec.sampler == "llamacpp":
+        _check_local_backend(spec, where)
     if spec.sampler == "openai":
         if not spec.base_url.startswith(("http://", "https://")):
             raise BackendConfigError(f"{where}: base_url must be an http(s) URL.")
@@ -179,6 +196,22 @@ def _check_backend(spec: BackendSpec, where: str) -> None:
         raise BackendConfigError(f"{where}: top_p must be greater than 0 and at most 1.")
     if spec.max_tokens is not None and spec.max_tokens < 1:
         raise BackendConfigError(f"{where}: max_tokens must be at least 1.")
+
+
+def _check_local_backend(spec: BackendSpec, where: str) -> None:
+    """A local model's file must be loadable now: a typo fails at start, not at a reply."""
+    from grove_explorer.server.sampler.llamacpp.settings import ModelFileError, check_model_file
+
+    if not spec.model_path:
+        raise BackendConfigError(f"{where}: model_path (the .gguf file) is required.")
+    for key, low in (("context_tokens", 16), ("threads", 1), ("max_waiting", 0)):
+        value = getattr(spec, key)
+        if value is not None and value < low:
+            raise BackendConfigError(f"{where}: {key} must be at least {low}.")
+    try:
+        check_model_file(Path(spec.model_path).expanduser(), spec.name)
+    except ModelFileError as error:
+        raise BackendConfigError(f"{where}: {error}") from None
 
 
 def check_models_config(config: ModelsConfig, source: str = "config") -> None:
@@ -216,6 +249,8 @@ def build_samplers(
                 model_name=spec.name,
                 min_reply_tokens=offline_min_reply_tokens,
             )
+        elif spec.sampler == "llamacpp":
+            samplers[spec.name] = _local_sampler(spec)
         else:
             samplers[spec.name] = _openai_sampler(spec)
     if not any(spec.sampler == "offline" for spec in config.backends):
@@ -227,6 +262,27 @@ def build_samplers(
         )
     default = config.default_model or next(iter(samplers))
     return samplers, default
+
+
+def _local_sampler(spec: BackendSpec) -> Sampler:
+    from grove_explorer.server.sampler.llamacpp.sampler import LlamaCppSampler
+    from grove_explorer.server.sampler.llamacpp.settings import LlamaCppSettings
+
+    defaults: dict[str, object] = {
+        key: value
+        for key in ("temperature", "top_p", "max_tokens")
+        if (value := getattr(spec, key)) is not None
+    }
+    settings = LlamaCppSettings(
+        name=spec.name,
+        model_path=Path(spec.model_path).expanduser(),
+        description=spec.description,
+        context_tokens=spec.context_tokens,
+        threads=spec.threads,
+        max_waiting=spec.max_waiting,
+        **defaults,  # type: ignore[arg-type]
+    )
+    return LlamaCppSampler(settings)
 
 
 def _openai_sampler(spec: BackendSpec) -> Sampler:

@@ -16,6 +16,7 @@ from grove_explorer.server.backends import (
     BackendConfigError,
     BackendSpec,
     ModelsConfig,
+    check_backend,
     check_models_config,
     parse_models_config,
 )
@@ -160,10 +161,16 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     )
     models.add_argument(
         "--sampler",
-        choices=("offline", "openai"),
+        choices=("offline", "openai", "llamacpp"),
         default=None,
-        help="default backend: the offline demo model, or the OpenAI-compatible endpoint "
-        "given by --base-url/--model",
+        help="default backend: the offline demo model, the OpenAI-compatible endpoint "
+        "given by --base-url/--model, or the local GGUF model given by --model-path "
+        "(llamacpp needs the local extra: pip install 'grove-explorer[local]')",
+    )
+    models.add_argument(
+        "--model-path",
+        metavar="FILE.gguf",
+        help="a GGUF model file run in-process by llama.cpp (with --sampler llamacpp)",
     )
     models.add_argument(
         "--base-url",
@@ -181,7 +188,8 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     models.add_argument(
         "--model-alias",
         metavar="NAME",
-        help="the name Grove lists and records for that backend (default: --model)",
+        help="the name Grove lists and records for that backend (default: --model, or "
+        "the model file's name)",
     )
     models.add_argument(
         "--default-model",
@@ -229,10 +237,24 @@ def apply_model_flags(models: ModelsConfig, args: argparse.Namespace) -> ModelsC
             )
             others = tuple(b for b in models.backends if b.name != spec.name)
             models = replace(models, backends=(spec, *others), default_model=spec.name)
+        elif args.sampler == "llamacpp":
+            if not args.model_path:
+                raise SystemExit("--sampler llamacpp needs --model-path FILE.gguf.")
+            path = Path(args.model_path).expanduser()
+            spec = BackendSpec(
+                name=args.model_alias or path.stem,
+                sampler="llamacpp",
+                model_path=str(path),
+            )
+            check_backend(spec, "--model-path")
+            others = tuple(b for b in models.backends if b.name != spec.name)
+            models = replace(models, backends=(spec, *others), default_model=spec.name)
         elif args.sampler == "offline":
             models = replace(models, default_model=OFFLINE_MODEL_NAME)
         elif args.base_url or args.model:
             raise SystemExit("--base-url and --model need --sampler openai.")
+        elif args.model_path:
+            raise SystemExit("--model-path needs --sampler llamacpp.")
         if args.default_model:
             models = replace(models, default_model=args.default_model)
         check_models_config(models, "command line")

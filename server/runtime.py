@@ -206,6 +206,8 @@ class GroveServer:
         if port == 0:
             raise OSError(f"Cannot listen on {host}:{self.config.port}.")
         await server.start()
+        for sampler in self.samplers.values():
+            sampler.prepare()  # a local model loads on its thread while the server serves
         await self._health.set(CHAT_SERVICE, health_pb2.HealthCheckResponse.SERVING)
         await self._health.set("", health_pb2.HealthCheckResponse.SERVING)
         self._server = server

@@ -253,6 +253,13 @@ class Sampler(Protocol):
         """
         ...
 
+    def prepare(self) -> None:
+        """Starts slow preparation (loading a local model) without waiting for it.
+
+        Called once when the server starts, so the first reply does not pay for it.
+        """
+        ...
+
     async def aclose(self) -> None:
         """Releases connections (called once at server shutdown)."""
         ...

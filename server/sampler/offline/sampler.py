@@ -145,6 +145,9 @@ class OfflineSampler:
         """None: an n-gram model writes no useful titles; the server's heuristic does."""
         return None
 
+    def prepare(self) -> None:
+        """Nothing to prepare: the model is built on first use (the corpus is small)."""
+
     async def aclose(self) -> None:
         """Nothing to release: the model lives in memory."""
 

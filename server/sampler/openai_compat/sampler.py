@@ -237,6 +237,9 @@ class OpenAICompatibleSampler:
             raise backend_error(self._settings, exc, started=False, yielded=0) from exc
         return clean_title(content)
 
+    def prepare(self) -> None:
+        """Nothing to prepare: the endpoint is reached on the first request."""
+
     async def aclose(self) -> None:
         """Closes the client's connection pool."""
         await self._client.close()

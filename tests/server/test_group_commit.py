@@ -28,7 +28,7 @@ from grove_explorer.server.store import (
     StorageFailure,
     UnknownParentError,
 )
-from grove_explorer.server.store.sqlite import SqliteStore
+from grove_explorer.server.store.sqlite import SqliteStore, connection, grouping
 from grove_explorer.server.store.sqlite.connection import StoreClosedError
 
 ALICE = "alice"
@@ -193,6 +193,24 @@ async def test_a_failing_read_fails_only_its_caller(store: SqliteStore) -> None:
 
     assert [r.conversation_id for r in results[:5]] == cids  # type: ignore[union-attr]
     assert isinstance(results[5], sqlite3.OperationalError)
+
+
+async def test_reads_that_arrive_together_share_trips_to_the_reader(
+    store: SqliteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cids = [(await store.create_conversation(ALICE)).conversation_id for _ in range(20)]
+    trips: list[int] = []
+
+    def counted(conn: sqlite3.Connection, reads: list[tuple[str, object]]) -> list[object]:
+        trips.append(len(reads))
+        return grouping.run_reads(conn, reads)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(connection, "run_reads", counted)
+    records = await asyncio.gather(*(store.get_conversation(ALICE, cid) for cid in cids))
+
+    assert [r.conversation_id for r in records] == cids  # type: ignore[union-attr]
+    # The first read leaves at once; the others, arriving while it is away, go together.
+    assert sum(trips) == 20 and len(trips) <= 2
 
 
 async def test_a_caller_that_gives_up_leaves_the_other_reads_of_its_trip_answered(

@@ -55,6 +55,18 @@ beyond it."):
   figure). `--probe-server-loop` runs the same server entry point with a lag ticker and a
   GC recorder on its loop; `--server-args` passes extra flags to the measured server
   (e.g. `--batch-interval-ms`, `--checkpoint-ms`) to compare settings.
+- Where the starts' time goes. Each client process notes when every one of its streams
+  has had its first token (the starts' window) and how much CPU its loop thread and, with
+  the client in the parent process, the server's loop thread took meanwhile: a loop
+  thread busy nearly all of the window is what the starts waited for, and when it is the
+  client's, that part of the time to first token is the benchmark's own cost (then try
+  `--client-procs`). With `--probe-server-loop` the server also notes, per stream, when
+  AddResponse reached the servicer, when its conversation was read (after the caller's
+  key check) and when its human message was stored, and times every trip to the store's
+  threads (wall and thread CPU); the report splits each start into accepted (client send
+  and gRPC accepting the call), read, stored (the group commit) and back (the
+  acknowledgement's way to the client), and shows how long the store's threads waited
+  for the GIL or a core.
 - After the run every conversation is fetched with `get_conversation`; a stream is lost
   when no stored model reply matches what its client received: a complete, non-partial
   reply with the same text for a stream that finished; a reply (partial allowed) whose

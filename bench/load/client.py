@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.load.burner import Burner
-from bench.load.records import ClientResult, GcMeter, LoopLagMeter, StreamRecord
+from bench.load.records import ClientResult, GcMeter, LoopLagMeter, StartWindow, StreamRecord
 from bench.load.server import ServerProcess
 from bench.load.settings import (
     CAP_CHECK_TIMEOUT_S,
@@ -46,7 +46,11 @@ async def open_conversations(client: Client, count: int) -> list[Conversation]:
 
 
 async def stream_one(
-    conversation: Conversation, index: int, tokens: int, deadline: float
+    conversation: Conversation,
+    index: int,
+    tokens: int,
+    deadline: float,
+    window: StartWindow | None = None,
 ) -> StreamRecord:
     """Runs one stream to its end (or the deadline, a loop.time()) and records it.
 
@@ -69,6 +73,8 @@ async def stream_one(
                     now = time.perf_counter()
                     if last is None:
                         record.first_token = now - record.started
+                        if window is not None:
+                            window.first_token()
                     else:
                         record.gaps.append(now - last)
                     last = now
@@ -95,6 +101,7 @@ async def run_client(
     tokens: int,
     duration_limit: float,
     ready: Callable[[], Awaitable[None]],
+    server_loop_cpu: Callable[[], float] | None = None,
 ) -> ClientResult:
     """One client process's share: open `count` conversations, await `ready`, stream.
 
@@ -118,10 +125,12 @@ async def run_client(
         loop_cpu_before = time.thread_time()
         started = time.perf_counter()
         deadline = asyncio.get_running_loop().time() + duration_limit
+        window = StartWindow(len(conversations), server_loop_cpu)
+        window.begin()
         with GcMeter() as gc_meter:
             records = await asyncio.gather(
                 *(
-                    stream_one(conversation, first_index + i, tokens, deadline)
+                    stream_one(conversation, first_index + i, tokens, deadline, window)
                     for i, conversation in enumerate(conversations)
                 )
             )
@@ -129,7 +138,18 @@ async def run_client(
         cpu = time.process_time() - cpu_before
         loop_cpu = time.thread_time() - loop_cpu_before
         await meter.stop()
-    return ClientResult(list(records), meter.lags(), gc_meter.pauses, cpu, loop_cpu, started, ended)
+    return ClientResult(
+        list(records),
+        meter.lags(),
+        gc_meter.pauses,
+        cpu,
+        loop_cpu,
+        started,
+        ended,
+        window.wall,
+        window.loop_cpu,
+        window.server_loop_cpu,
+    )
 
 
 async def run_worker(args: argparse.Namespace) -> None:
@@ -250,7 +270,13 @@ async def _measured(
             server.profile_start()
 
         result = await run_client(
-            server.address, 0, args.streams, args.tokens, args.duration_limit, ready
+            server.address,
+            0,
+            args.streams,
+            args.tokens,
+            args.duration_limit,
+            ready,
+            server.loop_cpu_seconds,
         )
         server.profile_stop()
         if burner is not None:

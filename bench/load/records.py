@@ -9,7 +9,7 @@ import gc
 import json
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from bench.load.settings import TICK_S
@@ -59,6 +59,12 @@ class ClientResult:
     loop_cpu_seconds: float
     started: float
     ended: float
+    # The starts: from the streams' start until every stream had its first token (wall
+    # seconds), and the CPU seconds the client's loop thread (and, with the client in
+    # the parent process, the server's loop thread) spent meanwhile. NaN: not reached.
+    starts_wall: float = math.nan
+    starts_loop_cpu: float = math.nan
+    starts_server_loop_cpu: float = math.nan
 
     def to_json(self) -> str:
         """One line of JSON (a worker's answer to the parent)."""
@@ -70,6 +76,35 @@ class ClientResult:
         data = json.loads(line)
         data["records"] = [StreamRecord(**r) for r in data["records"]]
         return cls(**data)
+
+
+class StartWindow:
+    """Marks the moment every stream of a client had its first token (the starts' end).
+
+    At that moment it reads the CPU time of this process's loop thread and, given
+    `server_loop_cpu`, of the server's: over the window, a loop thread near 100 % busy
+    is what the starts waited for.
+    """
+
+    def __init__(self, streams: int, server_loop_cpu: Callable[[], float] | None = None):
+        self._left = streams
+        self._server_loop_cpu = server_loop_cpu
+        self._began = (0.0, 0.0, 0.0)
+        self.wall = self.loop_cpu = self.server_loop_cpu = math.nan
+
+    def begin(self) -> None:
+        """The streams start now."""
+        server = self._server_loop_cpu() if self._server_loop_cpu is not None else math.nan
+        self._began = (time.perf_counter(), time.thread_time(), server)
+
+    def first_token(self) -> None:
+        """One more stream had its first token (called once per stream)."""
+        self._left -= 1
+        if self._left == 0:
+            self.wall = time.perf_counter() - self._began[0]
+            self.loop_cpu = time.thread_time() - self._began[1]
+            if self._server_loop_cpu is not None:
+                self.server_loop_cpu = self._server_loop_cpu() - self._began[2]
 
 
 class LoopLagMeter:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from bench.goals import Goal
 from bench.load.client import Verification
 from bench.load.records import ClientResult, StreamRecord, ms, percentile, verdict
+from bench.load.server import ServerProbe
 from bench.load.settings import (
     ALONE,
     BUSY_CORE,
@@ -30,7 +31,7 @@ class Condition:
     results: Sequence[ClientResult]
     server_cpu: tuple[float, ...]
     checked: Verification
-    server_probe: tuple[list[float], list[float]] | None
+    server_probe: ServerProbe | None
     # CPU seconds the busy-core process took during the phase (None: no such process).
     burner_cpu: float | None = None
 
@@ -116,6 +117,7 @@ def report(args: argparse.Namespace, condition: Condition) -> None:
         f"({len(results)} process{'es' if len(results) > 1 else ''}; {os.cpu_count()} cores); "
         f"busiest event-loop thread {100 * client_loop_cpu / wall:.0f} %"
     )
+    print_start_window(results)
     irq = server_cpu[3]
     others = max(0.0, server_cpu[2] - irq - server_cpu[0] - client_cpu)
     print(
@@ -139,7 +141,7 @@ def report(args: argparse.Namespace, condition: Condition) -> None:
         f"max {ms(max(pauses, default=0.0))}"
     )
     if server_probe is not None:
-        lags, server_gc = server_probe
+        lags, server_gc = server_probe.lags, server_probe.gc_pauses
         print(
             f"  server loop lag      p50 {ms(percentile(lags, 0.5))}   p99 "
             f"{ms(percentile(lags, 0.99))}   max {ms(max(lags, default=math.nan))}"
@@ -149,6 +151,8 @@ def report(args: argparse.Namespace, condition: Condition) -> None:
             f"  server GC pauses     {len(server_gc)}   total {ms(sum(server_gc))}   "
             f"max {ms(max(server_gc, default=0.0))}   (--probe-server-loop)"
         )
+    if server_probe is not None:
+        print_start_split(records, server_probe)
     if checked.server_total:
         print(
             f"  server pacing        reply total time p50 "
@@ -169,6 +173,75 @@ def report(args: argparse.Namespace, condition: Condition) -> None:
     print(f"  lost                 {len(checked.lost)}")
     for line in checked.lost[:5]:
         print(f"    {line}")
+
+
+def print_start_window(results: Sequence[ClientResult]) -> None:
+    """How busy the client's (and the server's) loop thread was until every first token.
+
+    A loop thread busy nearly all of that window is what the starts waited for: the
+    client's own loop, if it is the client's, is a cost of the benchmark, not the server.
+    """
+    for number, result in enumerate(results):
+        wall = result.starts_wall
+        if math.isnan(wall) or wall <= 0:
+            continue
+        line = (
+            f"  starts' window       {ms(wall)} until every first token"
+            + (f" (client {number + 1})" if len(results) > 1 else "")
+            + f"; client loop CPU {ms(result.starts_loop_cpu)} "
+            f"({100 * result.starts_loop_cpu / wall:.0f} %)"
+        )
+        if not math.isnan(result.starts_server_loop_cpu):
+            line += (
+                f", server loop CPU {ms(result.starts_server_loop_cpu)} "
+                f"({100 * result.starts_server_loop_cpu / wall:.0f} %)"
+            )
+        print(line)
+
+
+def print_start_split(records: Sequence[StreamRecord], probe: ServerProbe) -> None:
+    """Splits each start's time to its acknowledgement at the servicer's two marks.
+
+    accepted: the client's request start to the servicer's first line (the SDK building
+    and sending the call, gRPC accepting it: one call per server loop turn); read: from
+    there to the conversation read (the caller's key check and the conversation, two
+    grouped reads); stored: from there to the stored human message (the group commit);
+    back: from there to the client holding the acknowledgement (gRPC's write, the
+    client's loop reading it).
+    """
+    accepted: list[float] = []
+    read: list[float] = []
+    stored: list[float] = []
+    back: list[float] = []
+    for record in records:
+        marks = probe.starts.get(record.conversation_id, {})
+        if "human" not in marks or "conversation" not in marks or record.user_response is None:
+            continue
+        accepted.append(marks["arrived"] - record.started)
+        read.append(marks["conversation"] - marks["arrived"])
+        stored.append(marks["human"] - marks["conversation"])
+        back.append(record.started + record.user_response - marks["human"])
+
+    def row(name: str, values: list[float]) -> str:
+        return (
+            f"    {name:<15}p50 {ms(percentile(values, 0.5))}   p99 {ms(percentile(values, 0.99))}"
+            f"   max {ms(max(values, default=math.nan))}"
+        )
+
+    print(f"  start, split ({len(accepted)} streams; --probe-server-loop)")
+    print(row("accepted", accepted) + "   (request start → servicer)")
+    print(row("read", read) + "   (servicer → caller and conversation read)")
+    print(row("stored", stored) + "   (→ human message stored: the group commit)")
+    print(row("back", back) + "   (stored → acknowledgement at the client)")
+    for kind, name in (("run_reads", "read trips"), ("run_group", "group commits")):
+        trips = [t for t in probe.trips if t[0] == kind]
+        wall = sum(t[2] - t[1] for t in trips)
+        cpu = sum(t[4] for t in trips)
+        print(
+            f"    {name:<15}{len(trips)} for {sum(t[3] for t in trips)} "
+            f"{'statements' if kind == 'run_reads' else 'writes'}: {ms(wall)} on the store's "
+            f"thread, of which CPU {ms(cpu)} (the rest waits for the GIL or a core)"
+        )
 
 
 def print_cap(cap: tuple[bool, str]) -> None:

@@ -9,7 +9,9 @@ import os
 import signal
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from bench.load.records import GcMeter, LoopLagMeter
 from bench.load.settings import PROJECT_ROOT, SHUTDOWN_TIMEOUT_S, STARTUP_TIMEOUT_S
@@ -129,6 +131,7 @@ def serve_probed(probe: Path, server_argv: list[str]) -> int:
 
     meter = LoopLagMeter()
     gc_meter = GcMeter().__enter__()
+    starts = StartTimes().install()
     profile_out = os.environ.get(PROFILE_ENV)
     if profile_out:
         install_profiler(Path(profile_out))
@@ -144,7 +147,83 @@ def serve_probed(probe: Path, server_argv: list[str]) -> int:
         return server_main(server_argv)
     finally:
         gc_pauses = list(zip(gc_meter.starts, gc_meter.pauses, strict=True))
-        probe.write_text(json.dumps({"ticks": meter.ticks, "gc": gc_pauses}), encoding="utf-8")
+        probe.write_text(
+            json.dumps(
+                {
+                    "ticks": meter.ticks,
+                    "gc": gc_pauses,
+                    "starts": starts.times,
+                    "trips": starts.trips,
+                }
+            ),
+            encoding="utf-8",
+        )
+
+
+class StartTimes:
+    """When each AddResponse reached the servicer, read its conversation, stored its human
+    message; and every trip to the store's threads.
+
+    Wraps methods of the probed server's classes and the store's two trip functions (the
+    probe only, never a default run) and keys the times (perf_counter, comparable with the
+    client's) by conversation id: with the client's send and acknowledgement times they
+    split a start into gRPC's accepting of the call, the reads, the group commit, and the
+    acknowledgement's way back to the client.
+    """
+
+    def __init__(self) -> None:
+        # conversation id -> {"arrived", "conversation" (read), "human" (stored)}: perf_counter.
+        self.times: dict[str, dict[str, float]] = {}
+        # Trips to the store's threads (see `ServerProbe.trips`).
+        self.trips: list[tuple[str, float, float, int, float]] = []
+
+    def install(self) -> StartTimes:
+        """Wraps the servicer's AddResponse, the store's calls and trips; returns self."""
+        from grove_explorer.server.servicer.rpcs import ChatServicer
+        from grove_explorer.server.store.sqlite.store import SqliteStore
+
+        times = self.times
+        add_response_rpc = ChatServicer.AddResponse
+        add_response = SqliteStore.add_response
+
+        async def timed_rpc(self: Any, request: Any, context: Any) -> None:
+            times.setdefault(request.conversation_id, {"arrived": time.perf_counter()})
+            await add_response_rpc(self, request, context)
+
+        get_conversation = SqliteStore.get_conversation
+
+        async def timed_get(self: Any, user: str, conversation_id: str) -> Any:
+            record = await get_conversation(self, user, conversation_id)
+            times.get(conversation_id, {}).setdefault("conversation", time.perf_counter())
+            return record
+
+        SqliteStore.get_conversation = timed_get  # type: ignore[method-assign]
+
+        async def timed_add(self: Any, user: str, new: Any, **kwargs: Any) -> Any:
+            record = await add_response(self, user, new, **kwargs)
+            if new.sender == "human":
+                times.get(new.conversation_id, {}).setdefault("human", time.perf_counter())
+            return record
+
+        from grove_explorer.server.store.sqlite import connection
+
+        trips = self.trips
+        for name in ("run_reads", "run_group"):
+            original = getattr(connection, name)
+
+            def timed_trip(conn: Any, jobs: Any, _run: Any = original, _name: str = name) -> Any:
+                # On the store's thread: its wall time, and its CPU (the rest is waiting
+                # for the GIL or a core).
+                began, cpu = time.perf_counter(), time.thread_time()
+                result = _run(conn, jobs)
+                ended = time.perf_counter()
+                trips.append((_name, began, ended, len(jobs), time.thread_time() - cpu))
+                return result
+
+            setattr(connection, name, timed_trip)
+        ChatServicer.AddResponse = timed_rpc  # type: ignore[method-assign]
+        SqliteStore.add_response = timed_add  # type: ignore[method-assign]
+        return self
 
 
 def install_profiler(out: Path) -> None:
@@ -166,13 +245,28 @@ def install_profiler(out: Path) -> None:
     signal.signal(signal.SIGUSR2, stop)
 
 
-def read_probe(
-    probe: Path | None, start: float, end: float
-) -> tuple[list[float], list[float]] | None:
-    """The probed server's loop lags and GC pauses within [start, end] (None: no probe)."""
+@dataclass
+class ServerProbe:
+    """What the probed server saw during the streaming window."""
+
+    lags: list[float]
+    gc_pauses: list[float]
+    # conversation id -> {"arrived": AddResponse reached the servicer, "conversation": its
+    # conversation was read, "human": its human message was stored}, perf_counter seconds.
+    starts: dict[str, dict[str, float]]
+    # Trips to the store's threads: (kind, began, ended, statements or writes, thread CPU).
+    trips: list[tuple[Any, ...]]
+
+
+def read_probe(probe: Path | None, start: float, end: float) -> ServerProbe | None:
+    """The probed server's loop lags, GC pauses and start times within [start, end]."""
     if probe is None or not probe.exists():
         return None
     data = json.loads(probe.read_text(encoding="utf-8"))
     lags = [lag for due, lag in data["ticks"] if start <= due <= end]
     pauses = [pause for began, pause in data["gc"] if start <= began <= end]
-    return lags, pauses
+    starts = {
+        key: marks for key, marks in data["starts"].items() if start <= marks["arrived"] <= end
+    }
+    trips = [tuple(trip) for trip in data["trips"] if start <= trip[1] <= end]
+    return ServerProbe(lags, pauses, starts, trips)

@@ -28,7 +28,8 @@ from grove_explorer.server.store import (
     StorageFailure,
     UnknownParentError,
 )
-from grove_explorer.server.store.sqlite import SqliteStore
+from grove_explorer.server.store.sqlite import SqliteStore, connection, grouping
+from grove_explorer.server.store.sqlite.connection import StoreClosedError
 
 ALICE = "alice"
 # SQLite refuses to grow the file past this many pages: a write that needs more fails
@@ -192,6 +193,54 @@ async def test_a_failing_read_fails_only_its_caller(store: SqliteStore) -> None:
 
     assert [r.conversation_id for r in results[:5]] == cids  # type: ignore[union-attr]
     assert isinstance(results[5], sqlite3.OperationalError)
+
+
+async def test_reads_that_arrive_together_share_trips_to_the_reader(
+    store: SqliteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cids = [(await store.create_conversation(ALICE)).conversation_id for _ in range(20)]
+    trips: list[int] = []
+
+    def counted(conn: sqlite3.Connection, reads: list[tuple[str, object]]) -> list[object]:
+        trips.append(len(reads))
+        return grouping.run_reads(conn, reads)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(connection, "run_reads", counted)
+    records = await asyncio.gather(*(store.get_conversation(ALICE, cid) for cid in cids))
+
+    assert [r.conversation_id for r in records] == cids  # type: ignore[union-attr]
+    # The first read leaves at once; the others, arriving while it is away, go together.
+    assert sum(trips) == 20 and len(trips) <= 2
+
+
+async def test_a_caller_that_gives_up_leaves_the_other_reads_of_its_trip_answered(
+    store: SqliteStore,
+) -> None:
+    cids = [(await store.create_conversation(ALICE)).conversation_id for _ in range(4)]
+    tasks = [asyncio.ensure_future(store.get_conversation(ALICE, cid)) for cid in cids]
+    await asyncio.sleep(0)  # every read is on its way (the first trip, or waiting for the next)
+    tasks[1].cancel()
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+
+    assert isinstance(results[1], asyncio.CancelledError)
+    assert [r.conversation_id for i, r in enumerate(results) if i != 1] == [  # type: ignore[union-attr]
+        cid for i, cid in enumerate(cids) if i != 1
+    ]
+    # The reader is not left busy: later reads still get their answers.
+    assert (await store.get_conversation(ALICE, cids[1])) is not None
+
+
+async def test_closing_answers_the_reads_under_way_first(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "closing.sqlite3")
+    await store.open()
+    cids = [(await store.create_conversation(ALICE)).conversation_id for _ in range(6)]
+    reads = [asyncio.ensure_future(store.get_conversation(ALICE, cid)) for cid in cids]
+    await asyncio.sleep(0)
+    await store.close()
+
+    assert [(await r).conversation_id for r in reads] == cids  # type: ignore[union-attr]
+    with pytest.raises(StoreClosedError):
+        await store.get_conversation(ALICE, cids[0])
 
 
 async def test_over_grpc_a_full_database_fails_only_its_own_stream(

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import cast
 
+from google.protobuf.internal.containers import RepeatedCompositeFieldContainer
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from grove_explorer.protos import chat_pb2, sampler_public_pb2
@@ -157,7 +158,33 @@ def annotation_to_proto(annotation: AnnotationRecord) -> chat_pb2.Annotation:
 
 def token_rows_to_proto(rows: Sequence[TokenRow]) -> list[sampler_public_pb2.Token]:
     """Stored tokens as wire tokens (an unknown logprob is flagged, never 0)."""
-    return [_token_proto(SampledToken(text, logprob, tuple(top))) for text, logprob, top in rows]
+    holder = chat_pb2.GetResponseTokensResponse()
+    fill_token_rows(holder.tokens, rows)
+    return list(holder.tokens)
+
+
+def fill_token_rows(
+    target: RepeatedCompositeFieldContainer[sampler_public_pb2.Token], rows: Sequence[TokenRow]
+) -> None:
+    """Appends stored tokens to a reply's repeated `tokens` field, built in place.
+
+    In place, with only the fields that differ from their defaults set (an unknown logprob
+    is flagged, never 0): building each Token (and an intermediate `SampledToken`) and
+    copying it into the reply cost twice as much, and an export of a 5,000-reply path
+    converts 65,000 tokens (bench.store --part exporting).
+    """
+    add = target.add
+    for text, logprob, top in rows:
+        token = add()
+        final = token.final_logit
+        final.string_token = text
+        if logprob is None:
+            token.logprob_unknown = True
+        else:
+            final.logprob = logprob
+        add_alternative = token.top_logits.add
+        for alternative, alternative_logprob in top:
+            add_alternative(string_token=alternative, logprob=alternative_logprob)
 
 
 def token_rows_from_proto(tokens: Sequence[sampler_public_pb2.Token]) -> tuple[TokenRow, ...]:
@@ -215,12 +242,6 @@ def resolved_to_record(params: ResolvedParams) -> SamplingRecord:
         max_tokens=params.max_tokens,
         seed=params.seed,
     )
-
-
-def _token_proto(token: SampledToken) -> sampler_public_pb2.Token:
-    proto = sampler_public_pb2.Token()
-    _fill_token(proto, token)
-    return proto
 
 
 def _fill_token(target: sampler_public_pb2.Token, token: SampledToken) -> None:

@@ -18,10 +18,11 @@ from grove_explorer.client import (
     AsyncGrok,
 )
 from grove_explorer.client.export import (
-    collect_tokens,
+    collect_wire_tokens,
     dumps,
     export_json,
     import_request,
+    json_text,
     preference_pairs,
     to_dot,
     to_jsonl,
@@ -36,12 +37,12 @@ async def cmd_export(grok: AsyncGrok, args: argparse.Namespace) -> Outcome:
     conversation = await open_conversation(grok, args.conv)
     leaf = find_leaf(conversation, args.leaf)
     leaf_id = leaf.response_id if leaf is not None else None
-    tokens = await collect_tokens(conversation) if args.format == "json" else {}
-    document = export_json(conversation, tokens)
     outcome = Outcome(output_file=args.output)
     if args.format == "json":
-        outcome.stdout = dumps(document) + "\n"
-    elif args.format == "jsonl-pairs":
+        outcome.stdout = json_text(conversation, await collect_wire_tokens(conversation)) + "\n"
+        return outcome
+    document = export_json(conversation, {})
+    if args.format == "jsonl-pairs":
         outcome.stdout = to_jsonl(preference_pairs(document, leaf_id=leaf_id))
         if not outcome.stdout:  # not a failure (exit 0, like a search without hits): say why
             outcome.errors.append(why_no_pairs(document, leaf_id=leaf_id))

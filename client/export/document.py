@@ -23,6 +23,7 @@ from typing import Any
 from grove_explorer.client.conversation import Conversation
 from grove_explorer.client.models import ResponseNode, TokenInfo
 from grove_explorer.client.response import Response
+from grove_explorer.protos import sampler_public_pb2
 
 FORMAT_NAME = "grove.conversation"
 """Value of the document's `format` key, so a reader can tell our files from others."""
@@ -182,6 +183,41 @@ async def collect_tokens(conversation: Conversation) -> dict[str, list[TokenInfo
     return {r.response_id: fetched.get(r.response_id, []) for r in replies}
 
 
+async def collect_wire_tokens(
+    conversation: Conversation,
+) -> dict[str, Sequence[sampler_public_pb2.Token]]:
+    """`collect_tokens` as the wire messages received, for `json_text` to write directly."""
+    replies = [r for r in conversation.responses if r.sender == "model"]
+    fetched = await Response.wire_tokens_of([r for r in replies if not r.manual])
+    return {r.response_id: fetched.get(r.response_id, ()) for r in replies}
+
+
+def json_text(
+    conversation: Conversation, wire_tokens: Mapping[str, Sequence[sampler_public_pb2.Token]]
+) -> str:
+    """`dumps(export_json(conversation, tokens))` for tokens as received (`collect_wire_tokens`).
+
+    The same text, but each token is written straight from its wire message: building a
+    `TokenInfo` and then a dict for each of a 5,000-reply path's 65,000 tokens, only to
+    write them once, cost most of its export (bench.store --part exporting).
+    """
+    document = export_json(conversation, {})
+    for entry in document["responses"]:
+        tokens = wire_tokens.get(entry["response_id"])
+        if tokens is not None:
+            entry["tokens"] = _WireTokens(tokens)
+    return dumps(document)
+
+
+class _WireTokens:
+    """A reply's tokens as wire messages, which `dumps` writes as `token_to_dict` would."""
+
+    __slots__ = ("tokens",)
+
+    def __init__(self, tokens: Sequence[sampler_public_pb2.Token]) -> None:
+        self.tokens = tokens
+
+
 _UNSAFE_IN_JSON = re.compile(r"[\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
@@ -205,8 +241,22 @@ _encode_string = json.encoder.encode_basestring
 
 
 def _compact(value: Any) -> str:
-    if type(value) is str:
+    """`json.dumps(value, ensure_ascii=False)`; scalars written here as the encoder does.
+
+    `JSONEncoder.encode` builds its C encoder on every call, several times the cost of
+    writing a number or a constant: an export document holds some twenty per response.
+    """
+    kind = type(value)
+    if kind is str:
         return _encode_string(value)
+    if value is None:
+        return "null"
+    if kind is bool:
+        return "true" if value else "false"
+    if kind is int:
+        return int.__repr__(value)
+    if kind is float:
+        return _json_float(value)
     return _ENCODER.encode(value)
 
 
@@ -220,6 +270,52 @@ def _json_float(value: float) -> str:
     if value in (math.inf, -math.inf):
         return "Infinity" if value > 0 else "-Infinity"
     return float.__repr__(value)
+
+
+_FLOAT32_TEXT: dict[float, str] = {}
+"""`_json_float(shortest_float32(value))` of logprobs seen (a few hundred distinct a reply)."""
+
+
+def _float32_text(value: float) -> str:
+    """A float32 from the wire as `token_to_dict` and `dumps` write it, memoised.
+
+    Keyed by the float itself, so the zeros (equal, yet written 0.0 and -0.0) and NaN
+    (equal to nothing) are written without the memo.
+    """
+    text = _FLOAT32_TEXT.get(value) if value else None
+    if text is None:
+        text = _json_float(shortest_float32(value))
+        if value:
+            if len(_FLOAT32_TEXT) >= _SHORTEST_LIMIT:
+                _FLOAT32_TEXT.clear()
+            _FLOAT32_TEXT[value] = text
+    return text
+
+
+def _write_wire_tokens(
+    tokens: Sequence[sampler_public_pb2.Token], pad: str, out: list[str]
+) -> None:
+    """Appends each wire token's one-line entry, as `_compact_token(token_to_dict(…))`."""
+    encode, known, number = _encode_string, _FLOAT32_TEXT.get, _float32_text
+    separator = "[\n" + pad[2:]
+    for token in tokens:
+        final = token.final_logit
+        if token.logprob_unknown:
+            logprob = "null"
+        else:
+            value = final.logprob
+            logprob = known(value) or number(value)
+        pairs = ", ".join(
+            [
+                f"[{encode(a.string_token)}, {known(a.logprob) or number(a.logprob)}]"
+                for a in token.top_logits
+            ]
+        )
+        out.append(separator)
+        out.append(
+            f'{{"text": {encode(final.string_token)}, "logprob": {logprob}, "top": [{pairs}]}}'
+        )
+        separator = pad
 
 
 def _compact_token(item: Any) -> str | None:
@@ -262,16 +358,29 @@ def _pretty(value: Any, indent: int, level: int) -> str:
     return "".join(out)
 
 
+_NESTED = (dict, list, _WireTokens)
+"""What `_write_pretty` lays out over several lines; anything else is written compactly."""
+
+
 def _write_pretty(value: Any, indent: int, level: int, compact_items: bool, out: list[str]) -> None:
     """Appends the pretty JSON of `value` to `out` (`compact_items`: a `tokens` list)."""
-    if isinstance(value, dict) and value:
+    if type(value) is _WireTokens:
+        if not value.tokens:
+            out.append("[]")
+            return
+        _write_wire_tokens(value.tokens, ",\n" + " " * (indent * (level + 1)), out)
+        out.append("\n" + " " * (indent * level) + "]")
+    elif isinstance(value, dict) and value:
         pad = ",\n" + " " * (indent * (level + 1))
         separator = "{\n" + pad[2:]
         for key, item in value.items():
             out.append(separator)
             out.append(_compact(str(key)))
             out.append(": ")
-            _write_pretty(item, indent, level + 1, key == "tokens", out)
+            if isinstance(item, _NESTED):
+                _write_pretty(item, indent, level + 1, key == "tokens", out)
+            else:  # a scalar (most values): written here, without a call to come back here
+                out.append(_compact(item))
             separator = pad
         out.append("\n" + " " * (indent * level) + "}")
     elif isinstance(value, list) and value:

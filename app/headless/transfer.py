@@ -19,14 +19,14 @@ from grove_explorer.client import (
 )
 from grove_explorer.client.export import (
     collect_wire_tokens,
+    conversation_dot,
+    conversation_markdown,
     dumps,
     export_json,
     import_request,
     json_text,
     preference_pairs,
-    to_dot,
     to_jsonl,
-    to_markdown,
     why_no_pairs,
 )
 from grove_explorer.client.export.importing import imported_metadata
@@ -41,16 +41,16 @@ async def cmd_export(grok: AsyncGrok, args: argparse.Namespace) -> Outcome:
     if args.format == "json":
         outcome.stdout = json_text(conversation, await collect_wire_tokens(conversation)) + "\n"
         return outcome
-    document = export_json(conversation, {})
     if args.format == "jsonl-pairs":
+        document = export_json(conversation, {})
         outcome.stdout = to_jsonl(preference_pairs(document, leaf_id=leaf_id))
         if not outcome.stdout:  # not a failure (exit 0, like a search without hits): say why
             outcome.errors.append(why_no_pairs(document, leaf_id=leaf_id))
     elif args.format == "dot":
-        outcome.stdout = to_dot(document, leaf_id=leaf_id)
+        outcome.stdout = conversation_dot(conversation, leaf_id=leaf_id)
         outcome.raw_text = True
     else:
-        outcome.stdout = to_markdown(document, leaf_id=leaf_id, all_branches=args.all)
+        outcome.stdout = conversation_markdown(conversation, leaf_id=leaf_id, all_branches=args.all)
         outcome.raw_text = True
     return outcome
 

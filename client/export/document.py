@@ -297,7 +297,7 @@ def _write_wire_tokens(
 ) -> None:
     """Appends each wire token's one-line entry, as `_compact_token(token_to_dict(…))`."""
     encode, known, number = _encode_string, _FLOAT32_TEXT.get, _float32_text
-    separator = "[\n" + pad[2:]
+    lines = []
     for token in tokens:
         final = token.final_logit
         if token.logprob_unknown:
@@ -311,11 +311,11 @@ def _write_wire_tokens(
                 for a in token.top_logits
             ]
         )
-        out.append(separator)
-        out.append(
+        lines.append(
             f'{{"text": {encode(final.string_token)}, "logprob": {logprob}, "top": [{pairs}]}}'
         )
-        separator = pad
+    out.append("[\n" + pad[2:])
+    out.append(pad.join(lines))
 
 
 def _compact_token(item: Any) -> str | None:
@@ -358,6 +358,9 @@ def _pretty(value: Any, indent: int, level: int) -> str:
     return "".join(out)
 
 
+_KEY_TEXTS: dict[str, dict[str, str]] = {}
+"""Per indentation (`pad`): each key's text, with the padding before it and ": " after."""
+
 _NESTED = (dict, list, _WireTokens)
 """What `_write_pretty` lays out over several lines; anything else is written compactly."""
 
@@ -372,16 +375,25 @@ def _write_pretty(value: Any, indent: int, level: int, compact_items: bool, out:
         out.append("\n" + " " * (indent * level) + "]")
     elif isinstance(value, dict) and value:
         pad = ",\n" + " " * (indent * (level + 1))
-        separator = "{\n" + pad[2:]
+        keys = _KEY_TEXTS.get(pad)
+        if keys is None:
+            keys = _KEY_TEXTS[pad] = {}
+        first = len(out)
         for key, item in value.items():
-            out.append(separator)
-            out.append(_compact(str(key)))
-            out.append(": ")
-            if isinstance(item, _NESTED):
+            # `pad`, the key and ": " in one piece, made once per key and indentation.
+            start = keys.get(key) if type(key) is str else None
+            if start is None:
+                start = pad + _compact(str(key)) + ": "
+                if type(key) is str and len(keys) < _SHORTEST_LIMIT:
+                    keys[key] = start
+            out.append(start)
+            if type(item) is str:
+                out.append(_encode_string(item))
+            elif isinstance(item, _NESTED):
                 _write_pretty(item, indent, level + 1, key == "tokens", out)
-            else:  # a scalar (most values): written here, without a call to come back here
+            else:  # a scalar: written here, without a call to come back here
                 out.append(_compact(item))
-            separator = pad
+        out[first] = "{" + out[first][1:]  # the first item: no comma before it
         out.append("\n" + " " * (indent * level) + "}")
     elif isinstance(value, list) and value:
         pad = ",\n" + " " * (indent * (level + 1))

@@ -18,7 +18,6 @@ from grove_explorer.client import (
     AsyncGrok,
 )
 from grove_explorer.client.export import (
-    collect_wire_tokens,
     conversation_dot,
     conversation_markdown,
     dumps,
@@ -39,7 +38,7 @@ async def cmd_export(grok: AsyncGrok, args: argparse.Namespace) -> Outcome:
     leaf_id = leaf.response_id if leaf is not None else None
     outcome = Outcome(output_file=args.output)
     if args.format == "json":
-        outcome.stdout = json_text(conversation, await collect_wire_tokens(conversation)) + "\n"
+        outcome.stdout = await json_text(conversation) + "\n"
         return outcome
     if args.format == "jsonl-pairs":
         document = export_json(conversation, {})

@@ -19,9 +19,11 @@ from grove_explorer.app.headless.transfer import cmd_export
 from grove_explorer.client import Client
 from grove_explorer.client.export import (
     collect_tokens,
+    document,
     dumps,
     export_json,
     import_request,
+    json_text,
     preference_pairs,
     to_dot,
     to_jsonl,
@@ -103,3 +105,15 @@ async def test_json_export_writes_wire_tokens_as_the_document_writes_them(client
     assert '"logprob": -0.0' in expected and "[]" in expected
     outcome = await cmd_export(client.grok, _args(imported.conversation_id, "json"))
     assert outcome.stdout == expected
+
+
+@pytest.mark.parametrize("per_call", [1, 2, 1000])
+async def test_json_text_is_the_same_however_the_tokens_are_batched(
+    client: Client, monkeypatch: pytest.MonkeyPatch, per_call: int
+) -> None:
+    """`json_text` asks for tokens a batch at a time, the next while it writes the last."""
+    imported = await client.grok.import_conversation(import_request(mixed_document()))
+    conversation = await client.grok.get_conversation(imported.conversation_id)
+    expected = dumps(export_json(conversation, await collect_tokens(conversation)))
+    monkeypatch.setattr(document, "TOKEN_REPLIES_PER_CALL", per_call)
+    assert await json_text(conversation) == expected

@@ -34,6 +34,7 @@ _NO_ANNOTATION = Annotation()
 
 
 def _as_read(value: Any) -> Any:
+    """A sampling number from a document: written as read."""
     return value
 
 
@@ -126,16 +127,20 @@ class _Source:
         return found
 
 
+_READ_AS_IS = (
+    *("sender", "message", "manual", "partial", "shared", "query", "query_type"),
+    *("model_name", "prefix_length", "finish_reason"),
+)
+"""The fields the formats read that a document names as a node does (its values kept)."""
+
+
 def _node_of_entry(entry: Mapping[str, Any]) -> ResponseNode:
     """A document entry as a node, each value as read (a file's types are not checked)."""
     fields = NODE_DEFAULTS.copy()
     get = entry.get
     fields["response_id"] = entry["response_id"]
     fields["parent_id"] = get("parent_response_id") or None
-    for name in ("sender", "message", "manual", "partial", "shared", "query", "query_type"):
-        if name in entry:
-            fields[name] = entry[name]
-    for name in ("model_name", "prefix_length", "finish_reason"):
+    for name in _READ_AS_IS:
         if name in entry:
             fields[name] = entry[name]
     params = get("sampling_params")

@@ -255,6 +255,8 @@ def dumps(value: Any, *, indent: int | None = 2) -> str:
     line: a reply has hundreds of tokens, and eight lines apiece would bury the messages.
     """
     text = _compact(value) if indent is None else _pretty(value, indent, 0)
+    if text.isascii() and "\x7f" not in text:  # two scans in C, far quicker than the regex
+        return text
     return _UNSAFE_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 

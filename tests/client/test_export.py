@@ -260,6 +260,9 @@ def test_json_output_escapes_terminal_controls_but_keeps_text() -> None:
     assert "\u2028" not in text and "\x07" not in text
     assert json.loads(text) == value
     assert json.loads(to_jsonl([value]).strip()) == value
+    # All-ASCII text skips the escaping scan, except for DEL (ASCII, yet a control).
+    assert dumps({"m": "del\x7f"}) == '{\n  "m": "del\\u007f"\n}'
+    assert dumps("plain ascii", indent=None) == '"plain ascii"'
 
 
 # -- Markdown --------------------------------------------------------------------------------

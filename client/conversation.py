@@ -15,6 +15,7 @@ import asyncio
 import datetime
 from collections.abc import Awaitable, Callable, Iterator
 
+from grove_explorer.client import convert
 from grove_explorer.client.convert import node_from_proto, summary_from_proto, utc_datetime
 from grove_explorer.client.errors import (
     ConcurrentSamplingError,
@@ -279,7 +280,7 @@ class Conversation:
 
     def adopt(self, wire: chat_pb2.Conversation) -> None:
         """Extension: `load()` from a reply that holds every response (ImportConversation's)."""
-        self._adopt_wire(wire, [node_from_proto(r) for r in wire.responses])
+        self._adopt_wire(wire, convert.nodes_from_proto(wire.responses))
 
     def _adopt_wire(self, wire: chat_pb2.Conversation, nodes: list[ResponseNode]) -> None:
         """Takes a conversation from the server: metadata, responses, the user's place."""

@@ -22,7 +22,7 @@ from grove_explorer.client.research import Annotation
 from grove_explorer.client.rpc import check_text, fail, rpc
 from grove_explorer.client.sampler import SamplingParams
 from grove_explorer.client.token_stream import TokenStream
-from grove_explorer.protos import chat_pb2, chat_pb2_grpc
+from grove_explorer.protos import chat_pb2, chat_pb2_grpc, sampler_public_pb2
 
 TOKENS_PER_CALL = 1_000
 """Responses whose tokens one GetResponsesTokens call asks for (keeps each reply a few MB)."""
@@ -279,6 +279,17 @@ class Response:
         5,000-reply path spent seconds in round trips. Each reply is bounded, not cut: the
         server answers every id asked or fails the call.
         """
+        found = await Response.wire_tokens_of(responses)
+        return {rid: [token_from_proto(t) for t in tokens] for rid, tokens in found.items()}
+
+    @staticmethod
+    async def wire_tokens_of(
+        responses: Sequence[Response],
+    ) -> dict[str, Sequence[sampler_public_pb2.Token]]:
+        """Extension: `tokens_of` as the wire messages received (no `TokenInfo` built).
+
+        For a reader that writes each token once (the JSON export of a 65,000-token path).
+        """
         if not responses:
             return {}
         first = responses[0]
@@ -286,7 +297,7 @@ class Response:
         if any(r._conversation.conversation_id != conversation_id for r in responses):
             raise ValueError("tokens_of takes responses of one conversation")
         ids = [r.response_id for r in responses]
-        found: dict[str, list[TokenInfo]] = {}
+        found: dict[str, Sequence[sampler_public_pb2.Token]] = {}
         for start in range(0, len(ids), TOKENS_PER_CALL):
             reply: chat_pb2.GetResponsesTokensResponse = await rpc(
                 first._stub.GetResponsesTokens(
@@ -297,7 +308,7 @@ class Response:
                 )
             )
             for entry in reply.responses:
-                found[entry.response_id] = [token_from_proto(t) for t in entry.tokens]
+                found[entry.response_id] = entry.tokens
         return found
 
     # -- branching --------------------------------------------------------------------------

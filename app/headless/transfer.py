@@ -18,14 +18,14 @@ from grove_explorer.client import (
     AsyncGrok,
 )
 from grove_explorer.client.export import (
-    collect_tokens,
+    conversation_dot,
+    conversation_markdown,
     dumps,
     export_json,
     import_request,
+    json_text,
     preference_pairs,
-    to_dot,
     to_jsonl,
-    to_markdown,
     why_no_pairs,
 )
 from grove_explorer.client.export.importing import imported_metadata
@@ -36,20 +36,20 @@ async def cmd_export(grok: AsyncGrok, args: argparse.Namespace) -> Outcome:
     conversation = await open_conversation(grok, args.conv)
     leaf = find_leaf(conversation, args.leaf)
     leaf_id = leaf.response_id if leaf is not None else None
-    tokens = await collect_tokens(conversation) if args.format == "json" else {}
-    document = export_json(conversation, tokens)
     outcome = Outcome(output_file=args.output)
     if args.format == "json":
-        outcome.stdout = dumps(document) + "\n"
-    elif args.format == "jsonl-pairs":
+        outcome.stdout = await json_text(conversation) + "\n"
+        return outcome
+    if args.format == "jsonl-pairs":
+        document = export_json(conversation, {})
         outcome.stdout = to_jsonl(preference_pairs(document, leaf_id=leaf_id))
         if not outcome.stdout:  # not a failure (exit 0, like a search without hits): say why
             outcome.errors.append(why_no_pairs(document, leaf_id=leaf_id))
     elif args.format == "dot":
-        outcome.stdout = to_dot(document, leaf_id=leaf_id)
+        outcome.stdout = conversation_dot(conversation, leaf_id=leaf_id)
         outcome.raw_text = True
     else:
-        outcome.stdout = to_markdown(document, leaf_id=leaf_id, all_branches=args.all)
+        outcome.stdout = conversation_markdown(conversation, leaf_id=leaf_id, all_branches=args.all)
         outcome.raw_text = True
     return outcome
 

@@ -13,13 +13,15 @@ beyond process start, linear"; "`grove export --format json` of a 5,000-deep pat
   *deep n*: an n-deep path (alternating), once with manual replies (what AddModelResponse
   stores: a path written through the SDK) and once with sampled ones. Sampled replies
   carry 25 tokens with logprobs and alternatives each, which `--format json` fetches with
-  one GetResponseTokens call per reply (the API has no call for many replies' tokens).
+  GetResponsesTokens, 250 replies per call (the next call under way while the client
+  writes the last batch).
 - A server process (`python -m grove_explorer.server`) serves the file; the benchmark is
   its client. Each figure is the time of `cmd_export` — the very function `grove export`
   runs (`app/headless/transfer.py`): it lists the conversations, fetches the conversation
-  (GetConversation), converts it, fetches the tokens for json (GetResponseTokens) and
-  writes the format. Median of 3 runs (1 with `--quick`), with the CPU time the client
-  (this process) and the server process spent meanwhile.
+  (GetConversation), converts it, fetches the tokens for json (GetResponsesTokens) and
+  writes the format (Markdown and DOT from the conversation's forest, JSON with each
+  token written from its wire message). Median of 3 runs (1 with `--quick`), with the
+  CPU time the client (this process) and the server process spent meanwhile.
 - Linearity: wide n at two sizes (5,000 and 10,000; 1,000 and 2,000 with `--quick`); the
   ratio of the CPU the export took (client and server together) is ≈ 2 for a linear
   export and ≈ 4 for a quadratic one. CPU rather than wall time, because on a shared

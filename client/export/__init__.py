@@ -7,8 +7,10 @@ one definition of each format:
   (plus the tokens of its model replies, see `collect_tokens`) into the *export document*,
   a plain dict that `dumps` writes. It is lossless, so `import_request(document)` rebuilds
   the same forest on any server (with new ids and times).
-- `reading`: `to_markdown`, `to_dot` and `preference_pairs` read an export document (a
-  freshly built one or a file read back), never the network.
+- `drawing`: `to_markdown` and `to_dot` of an export document (a freshly built one or a
+  file read back), and `conversation_markdown` / `conversation_dot`, the same text read
+  straight from a loaded conversation's forest (what `grove export` writes).
+- `reading`: `preference_pairs` read from an export document, never the network.
 - `importing`: `import_request` checks a document and builds the import request.
 """
 
@@ -20,19 +22,24 @@ from grove_explorer.client.export.document import (
     conversation_metadata,
     dumps,
     export_json,
+    json_text,
     response_to_dict,
     shortest_float32,
     token_to_dict,
 )
+from grove_explorer.client.export.drawing import (
+    conversation_dot,
+    conversation_markdown,
+    dot_string,
+    sampling_summary,
+    to_dot,
+    to_markdown,
+)
 from grove_explorer.client.export.importing import import_request
 from grove_explorer.client.export.reading import (
     DocumentTree,
-    dot_string,
     preference_pairs,
-    sampling_summary,
-    to_dot,
     to_jsonl,
-    to_markdown,
     why_no_pairs,
 )
 
@@ -42,11 +49,14 @@ __all__ = [
     "Document",
     "DocumentTree",
     "collect_tokens",
+    "conversation_dot",
+    "conversation_markdown",
     "conversation_metadata",
     "dot_string",
     "dumps",
     "export_json",
     "import_request",
+    "json_text",
     "preference_pairs",
     "response_to_dict",
     "sampling_summary",

@@ -13,7 +13,7 @@ from __future__ import annotations
 import grpc
 
 from grove_explorer.protos import chat_pb2
-from grove_explorer.server.convert import token_rows_to_proto
+from grove_explorer.server.convert import fill_token_rows
 from grove_explorer.server.servicer.lookups import conversation_or_abort
 from grove_explorer.server.servicer.status import abort, check_id, quote
 from grove_explorer.server.store import Store
@@ -42,5 +42,5 @@ async def responses_tokens_reply(
     reply = chat_pb2.GetResponsesTokensResponse()
     for response_id in request.response_ids:
         entry = reply.responses.add(response_id=response_id)
-        entry.tokens.extend(token_rows_to_proto(found[response_id]))
+        fill_token_rows(entry.tokens, found[response_id])
     return reply

@@ -19,6 +19,8 @@ from grove_explorer.client.export import (
     FORMAT_NAME,
     FORMAT_VERSION,
     collect_tokens,
+    conversation_dot,
+    conversation_markdown,
     dot_string,
     dumps,
     export_json,
@@ -29,6 +31,7 @@ from grove_explorer.client.export import (
     to_jsonl,
     to_markdown,
 )
+from grove_explorer.client.models import LiveResponseNode
 from grove_explorer.client.streams import TokensEvent
 from grove_explorer.server.runtime import GroveServer
 from tests.helpers import collect
@@ -257,6 +260,9 @@ def test_json_output_escapes_terminal_controls_but_keeps_text() -> None:
     assert "\u2028" not in text and "\x07" not in text
     assert json.loads(text) == value
     assert json.loads(to_jsonl([value]).strip()) == value
+    # All-ASCII text skips the escaping scan, except for DEL (ASCII, yet a control).
+    assert dumps({"m": "del\x7f"}) == '{\n  "m": "del\\u007f"\n}'
+    assert dumps("plain ascii", indent=None) == '"plain ascii"'
 
 
 # -- Markdown --------------------------------------------------------------------------------
@@ -496,3 +502,36 @@ async def test_finish_reasons_survive_import_and_mark_cut_replies(client: Client
     assert import_request(data).responses[1].finish_reason == 0
     data["responses"][1]["finish_reason"] = None
     assert import_request(data).responses[1].finish_reason == 0
+
+
+async def test_markdown_and_dot_of_a_conversation_are_those_of_its_document(
+    seeded: Seeded,
+) -> None:
+    """`grove export` writes Markdown and DOT from the conversation's own forest; they are
+    the text of its export document, whether the forest was loaded or grew in this session
+    (replies stored in finish order) and while a reply is still streaming (not exported)."""
+    conversation = await seeded.load()
+    reply = conversation.get_response(seeded.ids["m1"])
+    for seed in (7, 8):  # siblings stored in this session, after the load
+        stream, future = await reply.resample(sampling=SamplingParams(max_tokens=8, seed=seed))
+        await collect(stream)
+        await future
+    live = LiveResponseNode(
+        response_id="pending:1",
+        parent_id=seeded.ids["h1"],
+        sender="model",
+        message="",
+        streaming=True,
+    )
+    for streaming in (False, True):
+        if streaming:
+            conversation.forest.add(live)
+        document = export_json(conversation, {})
+        for leaf in (None, seeded.ids["m3"], seeded.ids["h2"]):
+            for every in (False, True):
+                expected = to_markdown(document, leaf_id=leaf, all_branches=every)
+                written = conversation_markdown(conversation, leaf_id=leaf, all_branches=every)
+                assert written == expected, (streaming, leaf, every)
+            assert conversation_dot(conversation, leaf_id=leaf) == to_dot(document, leaf_id=leaf)
+    with pytest.raises(ValueError, match="no response"):
+        conversation_markdown(conversation, leaf_id="f" * 32)

@@ -18,7 +18,12 @@ import pytest
 from grove_explorer.app.headless.transfer import cmd_export
 from grove_explorer.client import Client
 from grove_explorer.client.export import (
+    collect_tokens,
+    document,
+    dumps,
+    export_json,
     import_request,
+    json_text,
     preference_pairs,
     to_dot,
     to_jsonl,
@@ -80,3 +85,35 @@ async def test_grove_export_of_a_stored_forest_is_unchanged(client: Client) -> N
     for (fmt, every, chosen), text in expected.items():
         outcome = await cmd_export(client.grok, _args(cid, fmt, all=every, leaf=chosen))
         assert outcome.stdout == text, (fmt, every, chosen)
+
+
+async def test_json_export_writes_wire_tokens_as_the_document_writes_them(client: Client) -> None:
+    """`grove export --format json` writes each token straight from its wire message (for
+    speed); the text is byte for byte `dumps(export_json(…))` of the tokens as TokenInfo."""
+    golden = mixed_document()
+    odd = [-0.0, 0.0, 1e-45, -3.4e38, 0.1, -123.456789, -2.5, -0.5]
+    golden["responses"][-1]["tokens"] = [
+        {"text": f't{i} "q" \\ \u2028', "logprob": value, "top": [["a", value], ["b", -0.0]]}
+        for i, value in enumerate(odd)
+    ] + [{"text": "", "logprob": None, "top": [["", 0.0]]}]
+    last = golden["responses"][-1]
+    last["message"] = "".join(token["text"] for token in last["tokens"])
+    last["token_count"] = len(last["tokens"])
+    imported = await client.grok.import_conversation(import_request(golden))
+    conversation = await client.grok.get_conversation(imported.conversation_id)
+    expected = dumps(export_json(conversation, await collect_tokens(conversation))) + "\n"
+    assert '"logprob": -0.0' in expected and "[]" in expected
+    outcome = await cmd_export(client.grok, _args(imported.conversation_id, "json"))
+    assert outcome.stdout == expected
+
+
+@pytest.mark.parametrize("per_call", [1, 2, 1000])
+async def test_json_text_is_the_same_however_the_tokens_are_batched(
+    client: Client, monkeypatch: pytest.MonkeyPatch, per_call: int
+) -> None:
+    """`json_text` asks for tokens a batch at a time, the next while it writes the last."""
+    imported = await client.grok.import_conversation(import_request(mixed_document()))
+    conversation = await client.grok.get_conversation(imported.conversation_id)
+    expected = dumps(export_json(conversation, await collect_tokens(conversation)))
+    monkeypatch.setattr(document, "TOKEN_REPLIES_PER_CALL", per_call)
+    assert await json_text(conversation) == expected

@@ -10,19 +10,30 @@
 from __future__ import annotations
 
 import datetime
+import gc
 import random
 import textwrap
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from grove_explorer.client.convert import node_from_proto, sampling_from_proto, utc_datetime
-from grove_explorer.client.export.reading import _excerpt
+from grove_explorer.client.convert import (
+    node_from_proto,
+    nodes_from_proto,
+    sampling_from_proto,
+    utc_datetime,
+)
+from grove_explorer.client.export.drawing import _excerpt
 from grove_explorer.client.finish import finish_reason_from_proto
 from grove_explorer.client.forest import Forest
-from grove_explorer.client.models import NODE_DEFAULTS, ConversationSummary, ResponseNode
+from grove_explorer.client.models import (
+    NODE_DEFAULTS,
+    ConversationSummary,
+    ResponseNode,
+    SamplingInfo,
+)
 from grove_explorer.client.research import Annotation
-from grove_explorer.protos import chat_pb2
+from grove_explorer.protos import chat_pb2, sampler_public_pb2
 
 SUMMARY = ConversationSummary(conversation_id="c", title="", starred=False)
 T0 = datetime.datetime(2025, 1, 1, tzinfo=datetime.UTC)
@@ -275,3 +286,47 @@ def test_token_lines_are_what_json_dumps_writes(
     written = dumps({"tokens": [token]})
     expected = '{\n  "tokens": [\n    ' + json.dumps(token, ensure_ascii=False) + "\n  ]\n}"
     assert written == _UNSAFE_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", expected)
+
+
+def test_sampling_from_proto_is_the_validated_model() -> None:
+    """Built without validation, it is what `SamplingInfo(...)` builds from the same values."""
+    full = sampler_public_pb2.SamplingParams(temperature=0.7, top_p=0.95, max_tokens=64, seed=3)
+    for wire in (
+        full,
+        sampler_public_pb2.SamplingParams(seed=0),
+        sampler_public_pb2.SamplingParams(),
+    ):
+        fast = sampling_from_proto(wire)
+        slow = SamplingInfo(
+            temperature=wire.temperature if wire.HasField("temperature") else None,
+            top_p=wire.top_p if wire.HasField("top_p") else None,
+            max_tokens=wire.max_tokens if wire.HasField("max_tokens") else None,
+            seed=wire.seed if wire.HasField("seed") else None,
+        )
+        assert fast == slow and repr(fast) == repr(slow) and hash(fast) == hash(slow)
+        assert fast.model_fields_set == slow.model_fields_set
+        assert fast.model_dump() == slow.model_dump()
+        assert fast.__pydantic_private__ == slow.__pydantic_private__
+        assert fast.__pydantic_extra__ == slow.__pydantic_extra__
+
+
+def test_nodes_from_proto_converts_each_and_resumes_the_collector() -> None:
+    """Equal times share one datetime; the collector is on again after (off stays off)."""
+    wires = [chat_pb2.Response(response_id=f"r{i}", sender="human") for i in range(3)]
+    wires[0].create_time.FromDatetime(T0)
+    wires[0].start_time.FromDatetime(T0)
+    wires[1].create_time.FromDatetime(T0)
+    wires[1].start_time.FromDatetime(T0 + datetime.timedelta(microseconds=1))
+    nodes = nodes_from_proto(wires)
+    assert [n.response_id for n in nodes] == ["r0", "r1", "r2"]
+    assert nodes == [node_from_proto(w) for w in wires]
+    assert nodes[0].start_time is nodes[0].create_time
+    assert nodes[1].start_time == nodes[1].create_time + datetime.timedelta(microseconds=1)
+    assert nodes[2].start_time is None
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        nodes_from_proto(wires)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

@@ -151,6 +151,7 @@ class SamplerErrorKind(StrEnum):
     UNAVAILABLE = "unavailable"  # 5xx, connection refused, DNS failure
     TIMEOUT = "timeout"  # no answer (or no next chunk) in time
     STREAM_BROKEN = "stream_broken"  # the stream ended abnormally after it had started
+    PREFIX_NOT_CONTINUED = "prefix_not_continued"  # a new turn instead of the given prefix
 
 
 class SamplerError(Exception):

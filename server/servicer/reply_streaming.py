@@ -68,6 +68,7 @@ UPSTREAM_STATUS: Mapping[SamplerErrorKind, grpc.StatusCode] = {
     SamplerErrorKind.UNAVAILABLE: grpc.StatusCode.UNAVAILABLE,
     SamplerErrorKind.TIMEOUT: grpc.StatusCode.DEADLINE_EXCEEDED,
     SamplerErrorKind.STREAM_BROKEN: grpc.StatusCode.UNAVAILABLE,
+    SamplerErrorKind.PREFIX_NOT_CONTINUED: grpc.StatusCode.FAILED_PRECONDITION,
 }
 
 
@@ -272,7 +273,9 @@ class ReplyStreaming:
             )
         if failure is not None:
             await _write_rest(batcher.drain(), context)
-            await self._fail_stream(user, stream, failure, reply, bool(pieces), context)
+            # Only sampled text is worth keeping: a given prefix alone is no reply.
+            sampled_any = len(pieces) > bool(prefix)
+            await self._fail_stream(user, stream, failure, reply, sampled_any, context)
         if stream.stop_reason == "deleted":
             await abort_not_found(context, stream.conversation_id)
         # Stored before the last writes, and shielded: a client that cancels from here on

@@ -81,7 +81,7 @@ def test_the_readme_style_config_builds_every_backend(tmp_path: Path, monkeypatc
         ('[models.a]\nbase_url = "http://h/v1"\nmodel = "m"\ntemperature = "hot"\n', "wrong type"),
         ('[models.a]\nbase_url = "http://h/v1"\nmodel = "m"\ntop_p = 0\n', "top_p must be"),
         ('[models.a]\nbase_url = "http://h/v1"\nmodel = "m"\nlogprobs = "maybe"\n', "logprobs"),
-        ('[models.a]\nsampler = "llamafile"\n', "sampler must be offline or openai"),
+        ('[models.a]\nsampler = "llamafile"\n', "sampler must be offline, openai or llamacpp"),
         ('default_model = "ghost"\n', "default_model 'ghost' is not a configured backend"),
         ("[system_prompts]\nx = 1\n", "[system_prompts] must map names to texts"),
         ("models = 3\n", "[models] must be a table"),

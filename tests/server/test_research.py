@@ -23,6 +23,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from grove_explorer.client import (
+    BackendError,
     Client,
     FailedPreconditionError,
     InvalidArgumentError,
@@ -927,6 +928,48 @@ async def test_prefill_sends_the_prefix_as_a_trailing_assistant_message(
         body = fake_openai.requests[-1]
         assert body["messages"][-1] == {"role": "assistant", "content": reply.message}
         assert "continue_final_message" not in body
+
+
+async def test_an_endpoint_that_closes_the_turn_fails_the_branch_and_stores_nothing(
+    make_server, fake_openai: FakeOpenAI
+) -> None:
+    """llama-cpp-python's server with trailing_assistant starts a new turn after the prefix:
+    its 'continuation' echoes the prompt and the template. That is refused, not stored."""
+    models = ModelsConfig(
+        backends=(openai_backend(fake_openai, prefill="trailing_assistant"),),
+        default_model="fake",
+    )
+    server = make_server(models=models)
+    question = "Write one sentence about oak trees in winter."
+    async with running(server), Client(api_host=server.address) as client:
+        conversation = await new_conversation(client)
+        first, _ = await sample(conversation, question)
+        human = first.parent_response_id
+        fake_openai.reply_tokens = ["\n", question, " [/INST]", "\n\n"]
+        with pytest.raises(BackendError) as info:
+            await sample(conversation, parent=human, prefix="Oak trees are")
+        error = info.value
+        assert error.kind == "prefix_not_continued"
+        assert error.code is grpc.StatusCode.FAILED_PRECONDITION
+        assert "did not continue the prefix 'Oak trees are'" in error.message
+        assert "[/INST]" in error.message and "nothing was stored" in error.message
+        # An echo of the question without markers is caught too.
+        fake_openai.reply_tokens = ["\n\n", question, " Oak trees"]
+        with pytest.raises(BackendError, match="repeats the question"):
+            await sample(conversation, parent=human, prefix="Oak trees are")
+        await conversation.load()
+        assert len(conversation.responses) == 2, "only the first exchange is stored"
+        # A real continuation, long or short, streams and is stored.
+        fake_openai.reply_tokens = [" bare", " and", " dormant", "."]
+        reply, streamed = await sample(conversation, parent=human, prefix="Oak trees are")
+        assert reply.message == "Oak trees are bare and dormant."
+        assert [t.text for t in streamed] == ["Oak trees are", " bare", " and", " dormant", "."]
+        fake_openai.reply_tokens = [f" word{i}" for i in range(60)]
+        reply, streamed = await sample(
+            conversation, parent=human, prefix="Oak trees are", max_tokens=60
+        )
+        assert reply.message == "Oak trees are" + "".join(f" word{i}" for i in range(60))
+        assert len(streamed) == 61
 
 
 # -- import --------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from grove_explorer.server.sampler.base import (
     PathMessage,
     RequestedParams,
     ResolvedParams,
+    SampledToken,
     SampleEvent,
     SamplerError,
     SamplerErrorKind,
@@ -42,6 +43,7 @@ from grove_explorer.server.sampler.openai_compat.chunks import (
     request_messages,
 )
 from grove_explorer.server.sampler.openai_compat.errors import backend_error, mentions_logprobs
+from grove_explorer.server.sampler.openai_compat.prefill import PrefixCheck
 from grove_explorer.server.sampler.openai_compat.settings import (
     MAX_SEED,
     MAX_TEMPERATURE,
@@ -171,6 +173,7 @@ class OpenAICompatibleSampler:
             messages, params, top_logprobs, self._wants_logprobs(), prefilled=bool(prefix)
         )
         chunks, asked_logprobs = stream.chunks, stream.asked_logprobs
+        check = PrefixCheck(path) if prefix else None
         yielded = 0
         usage: Usage | None = None
         finish: FinishReason | None = None
@@ -198,7 +201,14 @@ class OpenAICompatibleSampler:
                     break
                 room = params.max_tokens - yielded
                 cut = cut or len(tokens) > room
-                for token in tokens[:room]:
+                tokens = tokens[:room]
+                if check is not None:
+                    tokens = self._checked(check, tokens, prefix)
+                for token in tokens:
+                    yielded += 1
+                    yield token
+            if check is not None:
+                for token in self._checked(check, None, prefix):
                     yielded += 1
                     yield token
             if asked_logprobs and self._settings.logprobs == "auto":
@@ -214,6 +224,25 @@ class OpenAICompatibleSampler:
                 await chunks.close()
             except Exception:  # closing must never hide the reason we stopped
                 log.debug("closing the stream of backend %r failed", self._settings.name)
+
+    def _checked(
+        self, check: PrefixCheck, tokens: list[SampledToken] | None, prefix: str
+    ) -> list[SampledToken]:
+        """Tokens of a prefixed reply that may go out (None: the reply ended, release all).
+
+        Raises SamplerError when the endpoint started a new turn instead of continuing.
+        """
+        try:
+            return check.release() if tokens is None else check.feed(tokens)
+        except ValueError as error:
+            raise SamplerError(
+                SamplerErrorKind.PREFIX_NOT_CONTINUED,
+                f"Backend '{self._settings.name}' did not continue the prefix {prefix[:40]!r}: "
+                f"{error}. Its endpoint closes the assistant turn (prefill = "
+                f"{self._settings.prefill!r}); nothing was stored. vLLM continues a prefix "
+                'with prefill = "continue_final_message"; otherwise set prefill = "none", '
+                'or branch on a local model (sampler = "llamacpp").',
+            ) from None
 
     async def generate_title(self, path: Sequence[PathMessage]) -> str | None:
         """Asks the backend for a title of at most six words; None when it gives none.

@@ -125,3 +125,34 @@ async def test_the_scroll_bar_paints_what_a_full_repaint_paints() -> None:
             columns.add(repr(painted))
         assert len(columns) > 5  # the thumb did move
         assert view.scroll_y == view.max_scroll_y > 0
+
+
+async def test_the_live_reply_paints_what_a_full_repaint_paints() -> None:
+    """Only its changed lines are drawn again as text arrives: never a stale line."""
+    reply = "\n\n".join(
+        [
+            "## A heading",
+            "A paragraph that grows " + "word " * 40,
+            "- an item\n- another item that wraps " + "long " * 30,
+            "```python\nx = 1\n\ny = [i for i in range(3)]\n```",
+            "1. one\n2. two",
+            "---",
+            "The end " + "of it " * 20,
+        ]
+    )
+    app = ThreadApp()
+    async with app.run_test(size=(70, 40)) as pilot:
+        view = app.query_one(ThreadView)
+        await view.show_path(chain(3))
+        await view.begin_stream(node("live", "r2", "model", ""), (1, 1))
+        await pilot.pause()
+        for start in range(0, len(reply), 9):
+            view.append_tokens(reply[start : start + 9])
+            await pilot.pause()
+            live = view.live_reply
+            assert live is not None
+            painted = [list(strip) for strip in app.screen._compositor.render_strips()]
+            live.refresh()  # Textual's way: every line again
+            await pilot.pause()
+            again = [list(strip) for strip in app.screen._compositor.render_strips()]
+            assert painted == again, f"after {start + 9} characters"

@@ -1,6 +1,6 @@
 """TUI benchmark: streaming into the thread view, and opening and navigating big forests.
 
-Usage: `python -m bench.tui [--quick] [--switches N] [--seed S]`.
+Usage: `python -m bench.tui [--quick] [--switches N] [--seed S] [--profile FILE]`.
 
 What it measures (the issue's wording: "(a) stream an 8 KB reply at 500 and at 2,000
 tokens/s into a thread that already shows 50 messages, and print lag at the end and p95
@@ -44,6 +44,12 @@ path, print time to first paint and median sibling switch"):
   event-loop busy time in that span (the rest is waiting for Textual's 60 fps update timer).
 - Frames are rendered as for a 24-bit colour terminal (`COLORTERM=truecolor` unless set).
 
+`--profile FILE` runs only the stream at 2,000 tokens/s after 50 messages, with cProfile
+on during each screen update of the stream (layout, compositing, output; the live reply
+takes its text in while measured), writes the stats to FILE (`python -m pstats FILE`)
+and prints the functions with the most cumulative time. Its figures are inflated by the
+profiler, so it prints no goals.
+
 It prints the detailed figures, then each goal beside its figure with PASS/FAIL
 (`bench.goals`): issue 13's goal is event-loop work per append, p95, under one 60 fps
 frame (16 ms) while streaming at 2,000 tokens/s after 50 messages, with the forest
@@ -55,10 +61,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import gc
 import itertools
 import os
 import platform
+import pstats
 import random
 import re
 import statistics
@@ -484,7 +492,15 @@ class BenchScreen(Screen[None]):
             return
         probe = app.probe
         frames, overhead, start = len(probe.frames), probe.overhead, perf()
-        super()._on_timer_update()
+        profiler = app.profiler
+        if profiler is None:
+            super()._on_timer_update()
+        else:
+            profiler.enable()
+            try:
+                super()._on_timer_update()
+            finally:
+                profiler.disable()
         if len(probe.frames) > frames:
             end = perf()
             probe.work.append((end, end - start - (probe.overhead - overhead)))
@@ -496,6 +512,8 @@ class BenchApp(App[None]):
     def __init__(self) -> None:
         super().__init__()
         self.probe = FrameProbe()
+        self.profiler: cProfile.Profile | None = None
+        """On during screen updates when set (`--profile`)."""
         tune_collector()  # the app's GC policy (app/memory.py), as GroveApp applies it
 
     def get_default_screen(self) -> Screen[Any]:
@@ -628,8 +646,14 @@ async def produce(
     return calls
 
 
-async def run_stream(prior: int, rate: int, reply: str, seed: int) -> StreamResult:
-    """Streams `reply` at `rate` tokens/s after a path of `prior` messages."""
+async def run_stream(
+    prior: int, rate: int, reply: str, seed: int, profiler: cProfile.Profile | None = None
+) -> StreamResult:
+    """Streams `reply` at `rate` tokens/s after a path of `prior` messages.
+
+    `profiler`: on during the screen updates of the stream (from the first append until
+    the last word is painted).
+    """
     rng = random.Random(seed)
     forest, placeholder = thread_forest(prior, rng)
     tokens = tokenize(reply)
@@ -660,6 +684,7 @@ async def run_stream(prior: int, rate: int, reply: str, seed: int) -> StreamResu
             tree.set_streaming(placeholder.response_id, total)
 
         frames_before = len(app.probe.frames)
+        app.profiler = profiler
         with GcMeter() as gc_meter:
             start = perf()
             calls = await produce(append, tokens, rate, start)
@@ -668,6 +693,7 @@ async def run_stream(prior: int, rate: int, reply: str, seed: int) -> StreamResu
             done_at = await painted(app, watch, PAINT_TIMEOUT_S + len(tokens) / rate)
             busy_end = meter.busy()
             cpu_end = time.thread_time()
+        app.profiler = None
         meter.uninstall()
         end = done_at if done_at is not None else perf()
         frames = [t for t in app.probe.frames[frames_before:] if t <= end]
@@ -1031,8 +1057,28 @@ def goal_rows(streams: list[StreamResult], forests: list[ForestResult]) -> list[
 # -- main --------------------------------------------------------------------------------
 
 
+async def profile_stream(args: argparse.Namespace, top: int = 40) -> None:
+    """`--profile`: one stream (2,000 tokens/s, 50 messages before) under cProfile."""
+    profiler = cProfile.Profile()
+    reply = reply_markdown(random.Random(args.seed), REPLY_BYTES, marker(999_999))
+    rate = max(RATES)
+    print(
+        f"  profiling the stream at {rate:,} tok/s after {PRIOR_MESSAGES} messages…",
+        file=sys.stderr,
+    )
+    result = await run_stream(PRIOR_MESSAGES, rate, reply, args.seed, profiler)
+    print_streams([result])
+    print(f"\n(profiled: figures above are inflated by cProfile; stats in {args.profile})\n")
+    profiler.dump_stats(args.profile)
+    stats = pstats.Stats(profiler, stream=sys.stdout)
+    stats.strip_dirs().sort_stats("cumulative").print_stats(top)
+
+
 async def main_async(args: argparse.Namespace) -> None:
     """Runs every scenario and prints the tables."""
+    if args.profile:
+        await profile_stream(args)
+        return
     seed = args.seed
     switches = (
         args.switches if args.switches is not None else (QUICK_SWITCHES if args.quick else SWITCHES)
@@ -1092,6 +1138,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help=f"sibling switches per point (default {SWITCHES})",
     )
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="random seed of the content")
+    parser.add_argument(
+        "--profile",
+        metavar="FILE",
+        default="",
+        help="only profile the screen updates of the 2,000 tok/s stream (cProfile stats to FILE)",
+    )
     return parser.parse_args(argv)
 
 

@@ -195,8 +195,10 @@ class LiveMarkdown(Widget):
       message: a static `rich.markdown.Markdown`, `render_strips`) and kept; the last
       block is rendered again. The cost of an update depends on the open block, not on
       the length of the reply.
-    * Only lines from the open block down are repainted, also when the height changed
-      (Textual would repaint them all, `_size_updated`).
+    * Only lines that changed are drawn again (compared with those drawn before, from
+      the open block down: text appended to a paragraph or a code block changes its
+      last line or two), also when the height changed (Textual would repaint them all,
+      `_size_updated`).
 
     The text is drawn as the finished message will be: the same renderer, the same
     blank lines between blocks (`gap_after`). Text is never parsed as markup and links
@@ -237,6 +239,8 @@ class LiveMarkdown(Widget):
         self._own_resize = False
         """A layout was asked for new text (which marked the lines it may change)."""
         self._keep_lines = False
+        self._asking = False
+        """While True, `_set_dirty` only marks the area to repaint (see `_ask_layout`)."""
 
     # -- text ----------------------------------------------------------------------------
 
@@ -318,17 +322,46 @@ class LiveMarkdown(Widget):
         self._own_resize = True
         head = len(self._head_lines) if first is None else first
         width, height = self.size
-        self.refresh(Region(0, head, max(width, 1), max(height - head, 0)), layout=True)
+        # The area from the open block down is repainted; which of its lines are drawn
+        # again is decided when the text is taken in (`_take_pending`).
+        self._asking = True
+        try:
+            self.refresh(Region(0, head, max(width, 1), max(height - head, 0)), layout=True)
+        finally:
+            self._asking = False
 
     def _state(self) -> bool | None:
         """What the open text follows (see `_Block`): None at the start."""
         return self._blocks[-1].gap if self._blocks else None
 
     def _take_pending(self) -> None:
-        """Takes queued text in, rendering the lines that changed if the width is known."""
+        """Takes queued text in, rendering the lines that changed if the width is known.
+
+        Lines that look as before (compared from the open block down) are not drawn
+        again; the others are marked to be (`_set_dirty` left that to this).
+        """
+        if not self._pending:
+            return
+        first = len(self._head_lines)
+        before = self._tail_lines
         self._apply_pending()
         if self._key is not None:
             self._render_tail(*self._key)
+            self._mark_changed(first, before)
+
+    def _mark_changed(self, first: int, before: list[Strip]) -> None:
+        """Marks the lines from `first` on that differ from `before` to be drawn again."""
+        after = self._head_lines[first:] + self._tail_lines
+        rows = [
+            y
+            for y in range(max(len(before), len(after)))
+            if y >= len(before) or y >= len(after) or before[y] != after[y]
+        ]
+        if not rows:
+            return
+        top, left = self.content_offset.y, self.content_offset.x
+        width = max(self.size.width, 1)
+        self._styles_cache.set_dirty(*(Region(left, top + first + y, width, 1) for y in rows))
 
     def _apply_pending(self) -> None:
         """Moves queued text into the finished blocks and the open text.
@@ -378,8 +411,17 @@ class LiveMarkdown(Widget):
             self._keep_lines = False
 
     def _set_dirty(self, *regions: Region) -> None:
-        """Everything, except the lines an update left unchanged (see `_size_updated`)."""
-        if regions or not self._keep_lines:
+        """Everything, except the lines an update left unchanged (see `_size_updated`).
+
+        For new text (`_ask_layout`) only the area to repaint: the lines in it that
+        changed are marked when the text is taken in (`_take_pending`).
+        """
+        if regions and self._asking:
+            offset = self.content_offset
+            moved = [region.translate(offset) for region in regions]
+            self._dirty_regions.update(moved)
+            self._repaint_regions.update(moved)
+        elif regions or not self._keep_lines:
             super()._set_dirty(*regions)
 
     # -- lines ---------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from rich.style import Style as RichStyle
 from rich.text import Span, Text
 from textual.app import RenderResult
 from textual.css.styles import RulesMap
+from textual.message import Message
 from textual.strip import Strip
 from textual.style import Style
 from textual.visual import RenderOptions, RichVisual, Visual, VisualType
@@ -101,28 +102,36 @@ def header_text(node: ResponseNode, sibling: tuple[int, int], *, streaming: bool
     return header
 
 
-def body_renderable(node: ResponseNode) -> RenderableType:
+def body_renderable(node: ResponseNode, *, links: bool = False) -> RenderableType:
     """The message body: Markdown for model text, literal text for what a person typed.
 
     `hyperlinks=False` keeps OSC 8 escapes (whose target the text chooses) away from the
-    terminal; links show as "text (url)" instead.
+    terminal; links show as "text (url)" instead, clickable with `links` (a click runs
+    the drawing widget's `open_link` action with the link's index: `markdown_text`).
     """
     text = clean(node.message)
     if node.is_human:
         return Text(text)
-    return markdown_renderable(text)
+    return markdown_renderable(text, links=links)
 
 
-def markdown_renderable(text: str, parsed: list[Token] | None = None) -> RichMarkdown:
+def markdown_renderable(
+    text: str, parsed: list[Token] | None = None, *, links: bool = False
+) -> RichMarkdown:
     """Model text as a static Rich `Markdown`; `text` must already be `clean()`ed.
 
     Shared by finished messages and the reply being streamed, so both look the same.
     `parsed`: the tokens of `text` when parsed already (`markdown_parser`).
-    `hyperlinks=False`: see `body_renderable`.
+    `hyperlinks=False`, `links`: see `body_renderable`.
     """
     from grove_explorer.app.widgets.markdown_text import SharedParserMarkdown
 
-    return SharedParserMarkdown(text, parsed)
+    return SharedParserMarkdown(text, parsed, links=links)
+
+
+def link_targets(body: RenderableType) -> tuple[str, ...]:
+    """The targets of the clickable links `body` draws, by index (none for plain text)."""
+    return cast(tuple[str, ...], getattr(body, "links", ()))
 
 
 def markdown_parser() -> MarkdownIt:
@@ -378,7 +387,7 @@ def _drawn(node: ResponseNode, sibling: tuple[int, int]) -> _Drawn:
         _DRAWN.move_to_end(key)
         return drawn
     header = header_text(node, sibling)
-    body = body_renderable(node)
+    body = body_renderable(node, links=True)
     drawn = _Drawn(node, header, body, Group(header, body))
     _DRAWN[key] = drawn
     if len(_DRAWN) > DRAWN_LIMIT:
@@ -404,12 +413,25 @@ def prime_drawing(
     """
     drawn = _drawn(node, sibling)
     key = (width, style)
+    if link_targets(drawn.body):
+        return  # the streamed lines draw links as text only: drawn anew, clickable
     if key not in drawn.lines:
         drawn.lines[key] = render_strips(widget, drawn.header, width, style) + body_lines
 
 
 class MessageView(RenderedOnce):
-    """A finished message: header line and body as one renderable, built once."""
+    """A finished message: header line and body as one renderable, built once.
+
+    Links in a model's text are clickable: a click posts `LinkClicked` with the target
+    (the thread view asks the screen, which confirms before opening anything).
+    """
+
+    class LinkClicked(Message):
+        """A link drawn in this message was clicked."""
+
+        def __init__(self, href: str) -> None:
+            super().__init__()
+            self.href = href
 
     DEFAULT_CSS = """
     MessageView {
@@ -525,3 +547,9 @@ class MessageView(RenderedOnce):
     def response_id(self) -> str:
         """The id of the response this view shows."""
         return self.node.response_id
+
+    def action_open_link(self, index: int) -> None:
+        """A click on link `index` of the body (see `markdown_text`): posts `LinkClicked`."""
+        targets = link_targets(self.body)
+        if isinstance(index, int) and 0 <= index < len(targets):
+            self.post_message(self.LinkClicked(targets[index]))

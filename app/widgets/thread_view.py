@@ -99,12 +99,7 @@ class ThreadView(FirstScreen, can_focus=True):
             self.response_id = response_id
 
     class LinkRequested(Message):
-        """The user clicked a link in a reply; the screen decides whether to open it.
-
-        Not posted at present: every message, the live reply included, draws links as
-        "text (url)" with no click action (the live reply was a Textual `Markdown`,
-        whose links posted this). Kept for the screen's confirm-before-opening path.
-        """
+        """A link in a finished message was clicked; the screen decides whether to open it."""
 
         def __init__(self, href: str) -> None:
             super().__init__()
@@ -583,6 +578,11 @@ class ThreadView(FirstScreen, can_focus=True):
         new_lo = max(lo, new_hi - MAX_MOUNTED)
         waits, _ = self._apply(self._path, self._siblings, new_lo, new_hi, total)
         return AwaitComplete(*waits)
+
+    @on(MessageView.LinkClicked)
+    def _on_link_clicked(self, event: MessageView.LinkClicked) -> None:
+        event.stop()
+        self.post_message(self.LinkRequested(event.href))
 
     @on(MoreMessages.Pressed)
     def _on_more_pressed(self, event: MoreMessages.Pressed) -> None:

@@ -73,6 +73,39 @@ async def _insert_rows(
         )
 
 
+async def _index_and_touch(
+    conn: aiosqlite.Connection, conversation_id: str, last_time: str | None
+) -> None:
+    """What the skipped triggers would have done for an import's rows, in three statements.
+
+    One search row per message in creation order (the ids the per-row trigger would have
+    given them, before any annotation's), their texts in one FTS5 statement, update_time
+    set to the last row's time; then the conversation leaves `bulk_imports`, so every
+    later insert into it runs the triggers again.
+    """
+    await conn.execute_fetchall(
+        "INSERT INTO search_rows (kind, ref_id, conversation_id, user_id)"
+        " SELECT 'message', response_id, conversation_id, user_id FROM responses"
+        " WHERE conversation_id = ? ORDER BY seq",
+        (conversation_id,),
+    )
+    await conn.execute_fetchall(
+        "INSERT INTO search_text (rowid, text)"
+        " SELECT s.id, r.message FROM search_rows AS s"
+        " JOIN responses AS r ON r.response_id = s.ref_id"
+        " WHERE s.conversation_id = ? AND s.kind = 'message' ORDER BY s.id",
+        (conversation_id,),
+    )
+    if last_time is not None:
+        await conn.execute_fetchall(
+            "UPDATE conversations SET update_time = ? WHERE conversation_id = ?",
+            (last_time, conversation_id),
+        )
+    await conn.execute_fetchall(
+        "DELETE FROM bulk_imports WHERE conversation_id = ?", (conversation_id,)
+    )
+
+
 class ImportQueries(SqliteDatabase):
     """Creates a conversation from imported responses, parents first."""
 
@@ -134,6 +167,11 @@ class ImportQueries(SqliteDatabase):
                 " VALUES (?, ?, ?, ?, ?, ?)",
                 (conversation_id, user_id, title, int(starred), stamp, stamp),
             )
+            # Its rows skip the per-row search and update_time triggers (migration 10):
+            # indexed and touched once below, before the flag goes in this transaction.
+            await conn.execute_fetchall(
+                "INSERT INTO bulk_imports (conversation_id) VALUES (?)", (conversation_id,)
+            )
             times: list[datetime] = []
             for row in rows:
                 moment = self._tick()
@@ -147,6 +185,7 @@ class ImportQueries(SqliteDatabase):
                 "SELECT seq FROM responses WHERE conversation_id = ? ORDER BY seq",
                 (conversation_id,),
             )
+            await _index_and_touch(conn, conversation_id, rows[-1][2] if rows else None)
             await _insert_rows(conn, "response_tokens", _TOKEN_COLUMNS, tokens)
             await _insert_rows(
                 conn,

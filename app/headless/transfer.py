@@ -91,9 +91,10 @@ async def cmd_import(grok: AsyncGrok, args: argparse.Namespace) -> Outcome:
     """`grove import FILE`: a new conversation from an export; prints its id.
 
     The server's reply is read as it came: the new id and metadata need no forest built
-    from every imported response (`import_conversation` would load one).
+    from every imported response (`import_conversation` would load one), nor the responses
+    sent back at all (`summary_only`; a server from before the flag sends them, unread).
     """
-    created = await grok.import_conversation_wire(args.import_request)
+    created = await grok.import_conversation_wire(args.import_request, summary_only=True)
     if args.json:
         return Outcome(dumps(imported_metadata(created)) + "\n")
     return Outcome(created.conversation_id + "\n")

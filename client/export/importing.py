@@ -400,5 +400,6 @@ def imported_metadata(created: chat_pb2.Conversation) -> dict[str, Any]:
         "update_time": iso_time(
             utc_datetime(created.update_time) if created.HasField("update_time") else None
         ),
-        "response_count": len(created.responses),
+        # The server's count: a summary reply (`summary_only`) carries no responses.
+        "response_count": created.response_count,
     }

@@ -9,10 +9,11 @@ every parent is a row of this same batch, checked before anything is written).
 
 from __future__ import annotations
 
+import os
 import sqlite3
-import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 import aiosqlite
@@ -106,6 +107,37 @@ async def _index_and_touch(
     )
 
 
+@dataclass(slots=True)
+class _Written:
+    """What an import wrote, for the records of `import_forest`."""
+
+    conversation_id: str
+    rows: list[list[Any]]
+    links: list[tuple[str | None, str | None]]  # stored parent, given start (text)
+    times: list[datetime]
+    seqs: list[int]
+
+
+# uuid4's version (4) and variant (10) bits, set as `uuid.UUID(bytes=…, version=4)` sets them.
+_UUID4_CLEAR = ~((0xC000 << 48) | (0xF000 << 64))
+_UUID4_SET = (0x8000 << 48) | (4 << 76)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def _uuid4_hexes(count: int) -> list[str]:
+    """`count` ids made as `uuid.uuid4().hex` is, from one read of the system's randomness.
+
+    `uuid4()` builds and checks a UUID object per id: for a 60,000-response import that
+    was a sizable part of the store's Python time.
+    """
+    data = os.urandom(16 * count)
+    from_bytes = int.from_bytes
+    return [
+        f"{(from_bytes(data[i : i + 16], 'big') & _UUID4_CLEAR) | _UUID4_SET:032x}"
+        for i in range(0, 16 * count, 16)
+    ]
+
+
 class ImportQueries(SqliteDatabase):
     """Creates a conversation from imported responses, parents first."""
 
@@ -117,8 +149,8 @@ class ImportQueries(SqliteDatabase):
         Raises UnknownParentError when an item names a parent not imported before it,
         ValueError for a seed outside [0, 2**64); nothing is stored then.
         """
-        record, _ = await self.import_forest(user_id, title, starred, items)
-        return record
+        written = await self._write_import(user_id, title, starred, items, want_seqs=False)
+        return await self._imported_conversation(user_id, written.conversation_id)
 
     async def import_forest(
         self, user_id: str, title: str, starred: bool, items: Sequence[ImportItem]
@@ -128,13 +160,53 @@ class ImportQueries(SqliteDatabase):
         The records are built from what was written (ids, parents, times, the rows' seq),
         so a caller that answers with the new conversation does not read it all back.
         """
-        conversation_id = uuid.uuid4().hex
+        written = await self._write_import(user_id, title, starred, items, want_seqs=True)
+        record = await self._imported_conversation(user_id, written.conversation_id)
+        responses = [
+            imported_record(
+                item.response,
+                conversation_id=written.conversation_id,
+                parent_response_id=parent,
+                response_id=row[1],
+                seq=seq,
+                create_time=created,
+                start_time=created if start is None else parse_time(start),
+                shared=item.shared,
+            )
+            for item, row, (parent, start), created, seq in zip(
+                items, written.rows, written.links, written.times, written.seqs, strict=True
+            )
+        ]
+        if any(start is not None for _, start in written.links):  # else creation order already
+            responses.sort(key=lambda r: (r.start_time, r.seq))
+        return record, responses
+
+    async def _imported_conversation(
+        self, user_id: str, conversation_id: str
+    ) -> ConversationRecord:
+        rows = await self._read(
+            CONVERSATION_SELECT + " WHERE c.conversation_id = ? AND c.user_id = ?",
+            (conversation_id, user_id),
+        )
+        return read_conversation(rows[0])
+
+    async def _write_import(
+        self,
+        user_id: str,
+        title: str,
+        starred: bool,
+        items: Sequence[ImportItem],
+        *,
+        want_seqs: bool,
+    ) -> _Written:
+        """Writes the conversation and its responses in one transaction (see the module)."""
+        conversation_id, *response_ids = _uuid4_hexes(len(items) + 1)
         ids: dict[str, str] = {}
         rows: list[list[Any]] = []
-        links: list[tuple[str | None, datetime | None]] = []  # stored parent, given start
+        links: list[tuple[str | None, str | None]] = []
         tokens: list[tuple[str, bytes]] = []
         annotations: list[tuple[Any, ...]] = []
-        for item in items:
+        for item, response_id in zip(items, response_ids, strict=True):
             parent = None
             if item.parent_local_id is not None:
                 parent = ids.get(item.parent_local_id)
@@ -143,7 +215,6 @@ class ImportQueries(SqliteDatabase):
                         f"response {item.local_id!r} names parent "
                         f"{item.parent_local_id!r}, which does not come before it"
                     )
-            response_id = uuid.uuid4().hex
             ids[item.local_id] = response_id
             new = item.response
             values = content_values(new)
@@ -153,7 +224,7 @@ class ImportQueries(SqliteDatabase):
             # both are filled in under the write lock below, from the store's clock.
             start = None if new.start_time is None else format_time(new.start_time)
             rows.append([user_id, response_id, None, start, int(item.shared), *values])
-            links.append((parent, None if start is None else parse_time(start)))
+            links.append((parent, start))
             if new.tokens:
                 tokens.append((response_id, encode_tokens(new.tokens)))
             annotation = item.annotation
@@ -172,19 +243,21 @@ class ImportQueries(SqliteDatabase):
             await conn.execute_fetchall(
                 "INSERT INTO bulk_imports (conversation_id) VALUES (?)", (conversation_id,)
             )
-            times: list[datetime] = []
-            for row in rows:
-                moment = self._tick()
-                times.append(moment)
+            times = self._ticks(len(rows))
+            for row, moment in zip(rows, times, strict=True):
                 row[2] = created = format_time(moment)
                 if row[3] is None:
                     row[3] = created
             await _insert_rows(conn, "responses", _COLUMNS, rows)
-            # In insertion order: the rows of one transaction get increasing seq.
-            seqs = await conn.execute_fetchall(
-                "SELECT seq FROM responses WHERE conversation_id = ? ORDER BY seq",
-                (conversation_id,),
-            )
+            seqs: list[int] = []
+            if want_seqs:  # in insertion order: the rows of one transaction get increasing seq
+                seqs = [
+                    seq
+                    for (seq,) in await conn.execute_fetchall(
+                        "SELECT seq FROM responses WHERE conversation_id = ? ORDER BY seq",
+                        (conversation_id,),
+                    )
+                ]
             await _index_and_touch(conn, conversation_id, rows[-1][2] if rows else None)
             await _insert_rows(conn, "response_tokens", _TOKEN_COLUMNS, tokens)
             await _insert_rows(
@@ -193,25 +266,22 @@ class ImportQueries(SqliteDatabase):
                 _ANNOTATION_COLUMNS,
                 [(*values, stamp) for values in annotations],
             )
-        rows_read = await self._read(
-            CONVERSATION_SELECT + " WHERE c.conversation_id = ? AND c.user_id = ?",
-            (conversation_id, user_id),
-        )
-        responses = [
-            imported_record(
-                item.response,
-                conversation_id=conversation_id,
-                parent_response_id=parent,
-                response_id=row[1],
-                seq=seq_row[0],
-                create_time=created,
-                start_time=created if start is None else start,
-                shared=item.shared,
-            )
-            for item, row, (parent, start), created, seq_row in zip(
-                items, rows, links, times, seqs, strict=True
-            )
-        ]
-        if any(start is not None for _, start in links):  # else creation order already
-            responses.sort(key=lambda r: (r.start_time, r.seq))
-        return read_conversation(rows_read[0]), responses
+        return _Written(conversation_id, rows, links, times, seqs)
+
+    def _ticks(self, count: int) -> list[datetime]:
+        """`count` times of the store's clock, each strictly after the one before.
+
+        As `count` calls of `_tick` would give them while the clock stands still, without
+        reading it per row: one microsecond apart from now (call under the write lock).
+        """
+        if not count:
+            return []
+        first = self._tick()
+        times = [first]
+        append = times.append
+        moment = first
+        for _ in range(count - 1):
+            moment += _MICROSECOND
+            append(moment)
+        self._last_time = moment
+        return times

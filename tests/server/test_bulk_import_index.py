@@ -4,15 +4,17 @@ Its response rows skip the per-row search and update_time triggers (the conversa
 `bulk_imports` while the import's transaction is open) and the import fills both in after
 the batch. What the tables hold afterwards must be what the per-row triggers would have
 written: the same search rows in the same order, the same update_time, and every other
-write still indexed by the triggers.
+write still indexed by the triggers. The rows' times, made by arithmetic, are the texts
+`format_time` gives each.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiosqlite
+import pytest
 
 from grove_explorer.server.store import (
     AnnotationRecord,
@@ -22,6 +24,8 @@ from grove_explorer.server.store import (
     SqliteStore,
 )
 from grove_explorer.server.store.migrations import LATEST_VERSION, MIGRATIONS, migrate
+from grove_explorer.server.store.sqlite.imports import _tick_texts
+from grove_explorer.server.store.sqlite.rows import format_time
 from tests.server.test_store import (  # the fixtures too
     ALICE,
     BOB,
@@ -138,3 +142,18 @@ async def test_an_empty_import_keeps_its_creation_time(
     assert listed.update_time == listed.create_time == record.create_time
     assert scalar(db_path, "SELECT COUNT(*) FROM bulk_imports") == 0
     assert index_problems_of(db_path) == []
+
+
+@pytest.mark.parametrize(
+    ("first", "count"),
+    [
+        (datetime(2026, 12, 31, 23, 59, 59, 999_990, tzinfo=UTC), 30),  # into the next year
+        (datetime(2026, 1, 1, tzinfo=UTC), 2_100_000),  # whole seconds of rows
+        (datetime(2026, 1, 1, 0, 0, 0, 5, tzinfo=UTC), 1),
+        (datetime(2026, 1, 1, tzinfo=UTC), 0),
+    ],
+)
+def test_an_imports_row_times_are_formatted_as_each_would_be(first: datetime, count: int) -> None:
+    """The rows' times, made by arithmetic, are the texts `format_time` gives each."""
+    expected = [format_time(first + timedelta(microseconds=i)) for i in range(count)]
+    assert _tick_texts(first, count) == expected

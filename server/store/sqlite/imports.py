@@ -114,14 +114,14 @@ class _Written:
     conversation_id: str
     rows: list[list[Any]]
     links: list[tuple[str | None, str | None]]  # stored parent, given start (text)
-    times: list[datetime]
+    first_time: datetime  # the first row's; each next row's one microsecond later
     seqs: list[int]
 
 
 # uuid4's version (4) and variant (10) bits, set as `uuid.UUID(bytes=…, version=4)` sets them.
 _UUID4_CLEAR = ~((0xC000 << 48) | (0xF000 << 64))
 _UUID4_SET = (0x8000 << 48) | (4 << 76)
-_MICROSECOND = timedelta(microseconds=1)
+_SECOND = timedelta(seconds=1)
 
 
 def _uuid4_hexes(count: int) -> list[str]:
@@ -162,6 +162,8 @@ class ImportQueries(SqliteDatabase):
         """
         written = await self._write_import(user_id, title, starred, items, want_seqs=True)
         record = await self._imported_conversation(user_id, written.conversation_id)
+        first = written.first_time
+        times = [first + timedelta(microseconds=i) for i in range(len(items))]
         responses = [
             imported_record(
                 item.response,
@@ -174,7 +176,7 @@ class ImportQueries(SqliteDatabase):
                 shared=item.shared,
             )
             for item, row, (parent, start), created, seq in zip(
-                items, written.rows, written.links, written.times, written.seqs, strict=True
+                items, written.rows, written.links, times, written.seqs, strict=True
             )
         ]
         if any(start is not None for _, start in written.links):  # else creation order already
@@ -243,9 +245,9 @@ class ImportQueries(SqliteDatabase):
             await conn.execute_fetchall(
                 "INSERT INTO bulk_imports (conversation_id) VALUES (?)", (conversation_id,)
             )
-            times = self._ticks(len(rows))
-            for row, moment in zip(rows, times, strict=True):
-                row[2] = created = format_time(moment)
+            first = self._ticks(len(rows))
+            for row, created in zip(rows, _tick_texts(first, len(rows)), strict=True):
+                row[2] = created
                 if row[3] is None:
                     row[3] = created
             await _insert_rows(conn, "responses", _COLUMNS, rows)
@@ -266,22 +268,35 @@ class ImportQueries(SqliteDatabase):
                 _ANNOTATION_COLUMNS,
                 [(*values, stamp) for values in annotations],
             )
-        return _Written(conversation_id, rows, links, times, seqs)
+        return _Written(conversation_id, rows, links, first, seqs)
 
-    def _ticks(self, count: int) -> list[datetime]:
-        """`count` times of the store's clock, each strictly after the one before.
+    def _ticks(self, count: int) -> datetime:
+        """The first of `count` times of the store's clock, one microsecond apart.
 
         As `count` calls of `_tick` would give them while the clock stands still, without
-        reading it per row: one microsecond apart from now (call under the write lock).
+        reading it per row: from now on (call under the write lock); the last is the
+        clock's last time after this.
         """
-        if not count:
-            return []
         first = self._tick()
-        times = [first]
-        append = times.append
-        moment = first
-        for _ in range(count - 1):
-            moment += _MICROSECOND
-            append(moment)
-        self._last_time = moment
-        return times
+        if count > 1:
+            self._last_time = first + timedelta(microseconds=count - 1)
+        return first
+
+
+def _tick_texts(first: datetime, count: int) -> list[str]:
+    """`format_time` of `first` and the `count - 1` microseconds after it, by arithmetic.
+
+    Within one second only the six digits of the microseconds change, so each second's
+    text is formatted once (`isoformat` per row was a sixth of the store's Python time).
+    """
+    texts: list[str] = []
+    second = first.replace(microsecond=0)
+    start = first.microsecond
+    while len(texts) < count:
+        text = format_time(second)  # "…T04:05:06.000000+00:00"
+        head, tail = text[:-12], text[-6:]
+        end = min(1_000_000, start + count - len(texts))
+        texts.extend([f"{head}{micro:06d}{tail}" for micro in range(start, end)])
+        second += _SECOND
+        start = 0
+    return texts

@@ -22,6 +22,7 @@ from grove_explorer.server.store import (
     NewResponse,
     SearchFilters,
     SqliteStore,
+    UnknownParentError,
 )
 from grove_explorer.server.store.migrations import LATEST_VERSION, MIGRATIONS, migrate
 from grove_explorer.server.store.sqlite.imports import _tick_texts
@@ -157,3 +158,22 @@ def test_an_imports_row_times_are_formatted_as_each_would_be(first: datetime, co
     """The rows' times, made by arithmetic, are the texts `format_time` gives each."""
     expected = [format_time(first + timedelta(microseconds=i)) for i in range(count)]
     assert _tick_texts(first, count) == expected
+
+
+async def test_an_import_failing_after_its_first_thousand_rows_stores_nothing(
+    store: SqliteStore,  # noqa: F811
+    db_path: Path,  # noqa: F811
+) -> None:
+    """Rows go in a thousand at a time while the next are built; a late failure undoes all."""
+    items = [_item(f"r{i}", f"r{i - 1}" if i else None, f"message {i}") for i in range(2_500)]
+    items[2_200] = _item("r2200", "nowhere", "names an unknown parent")
+    with pytest.raises(UnknownParentError):
+        await store.import_forest(ALICE, "t", False, items)
+    for table in ("conversations", "responses", "search_rows", "bulk_imports"):
+        assert scalar(db_path, f"SELECT COUNT(*) FROM {table}") == 0, table
+    # The store is usable afterwards, and a good import of the same size is whole.
+    items[2_200] = _item("r2200", "r2199", "message 2200")
+    record, responses = await store.import_forest(ALICE, "t", False, items)
+    assert record.response_count == len(responses) == 2_500
+    assert [r.parent_response_id for r in responses[1:]] == [r.response_id for r in responses[:-1]]
+    assert index_problems_of(db_path) == []

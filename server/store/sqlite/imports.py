@@ -9,6 +9,7 @@ every parent is a row of this same batch, checked before anything is written).
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sqlite3
 from collections.abc import Sequence
@@ -138,6 +139,65 @@ def _uuid4_hexes(count: int) -> list[str]:
     ]
 
 
+def _consume(future: asyncio.Future[None]) -> None:
+    """Takes a finished future's outcome, so an error nobody awaits is not reported."""
+    if not future.cancelled():
+        future.exception()
+
+
+class _Rows:
+    """An import's rows, built a batch at a time: responses, tokens, annotations."""
+
+    def __init__(self, user_id: str, conversation_id: str, response_ids: list[str]) -> None:
+        self.user_id = user_id
+        self.conversation_id = conversation_id
+        self.response_ids = response_ids
+        self.ids: dict[str, str] = {}
+        self.rows: list[list[Any]] = []
+        self.links: list[tuple[str | None, str | None]] = []  # stored parent, given start
+        self.tokens: list[tuple[str, bytes]] = []
+        self.annotations: list[tuple[Any, ...]] = []
+
+    def build(self, items: Sequence[ImportItem], times: Sequence[str]) -> list[list[Any]]:
+        """The response rows of `items` (the next ones), stored at `times`; kept too.
+
+        Raises UnknownParentError for a parent not built before, ValueError for a seed
+        outside [0, 2**64).
+        """
+        user_id, conversation_id, ids = self.user_id, self.conversation_id, self.ids
+        built: list[list[Any]] = []
+        offset = len(self.rows)
+        for item, response_id, created in zip(
+            items, self.response_ids[offset : offset + len(items)], times, strict=True
+        ):
+            parent = None
+            if item.parent_local_id is not None:
+                parent = ids.get(item.parent_local_id)
+                if parent is None:
+                    raise UnknownParentError(
+                        f"response {item.local_id!r} names parent "
+                        f"{item.parent_local_id!r}, which does not come before it"
+                    )
+            ids[item.local_id] = response_id
+            new = item.response
+            values = content_values(new)
+            values[_CONVERSATION] = conversation_id
+            values[_PARENT] = parent
+            # The start time is the row's own time unless given (as a live insert does).
+            start = None if new.start_time is None else format_time(new.start_time)
+            built.append(
+                [user_id, response_id, created, start or created, int(item.shared), *values]
+            )
+            self.links.append((parent, start))
+            if new.tokens:
+                self.tokens.append((response_id, encode_tokens(new.tokens)))
+            annotation = item.annotation
+            if annotation is not None and not annotation.empty:
+                self.annotations.append((response_id, user_id, *annotation_values(annotation)))
+        self.rows.extend(built)
+        return built
+
+
 class ImportQueries(SqliteDatabase):
     """Creates a conversation from imported responses, parents first."""
 
@@ -208,35 +268,7 @@ class ImportQueries(SqliteDatabase):
         # random places, and the search fill reads the rows back in index order (a sixth
         # of the import's SQLite time). Nothing orders responses by id.
         response_ids = sorted(_uuid4_hexes(len(items)))
-        ids: dict[str, str] = {}
-        rows: list[list[Any]] = []
-        links: list[tuple[str | None, str | None]] = []
-        tokens: list[tuple[str, bytes]] = []
-        annotations: list[tuple[Any, ...]] = []
-        for item, response_id in zip(items, response_ids, strict=True):
-            parent = None
-            if item.parent_local_id is not None:
-                parent = ids.get(item.parent_local_id)
-                if parent is None:
-                    raise UnknownParentError(
-                        f"response {item.local_id!r} names parent "
-                        f"{item.parent_local_id!r}, which does not come before it"
-                    )
-            ids[item.local_id] = response_id
-            new = item.response
-            values = content_values(new)
-            values[_CONVERSATION] = conversation_id
-            values[_PARENT] = parent
-            # The start time is the row's own time unless given (as a live insert does);
-            # both are filled in under the write lock below, from the store's clock.
-            start = None if new.start_time is None else format_time(new.start_time)
-            rows.append([user_id, response_id, None, start, int(item.shared), *values])
-            links.append((parent, start))
-            if new.tokens:
-                tokens.append((response_id, encode_tokens(new.tokens)))
-            annotation = item.annotation
-            if annotation is not None and not annotation.empty:
-                annotations.append((response_id, user_id, *annotation_values(annotation)))
+        rows = _Rows(user_id, conversation_id, response_ids)
         async with self._transaction() as conn:
             stamp = format_time(self._tick())
             await conn.execute_fetchall(
@@ -250,12 +282,28 @@ class ImportQueries(SqliteDatabase):
             await conn.execute_fetchall(
                 "INSERT INTO bulk_imports (conversation_id) VALUES (?)", (conversation_id,)
             )
-            first = self._ticks(len(rows))
-            for row, created in zip(rows, _tick_texts(first, len(rows)), strict=True):
-                row[2] = created
-                if row[3] is None:
-                    row[3] = created
-            await _insert_rows(conn, "responses", _COLUMNS, rows)
+            first = self._ticks(len(items))
+            times = _tick_texts(first, len(items))
+            # Each thousand rows is inserted (on the database's thread) while the next
+            # thousand is built here: SQLite's work and Python's overlap. A failure while
+            # building (an unknown parent, a seed out of range) rolls the transaction back;
+            # the connection runs that ROLLBACK after the insert under way.
+            inserting: asyncio.Future[None] | None = None
+            try:
+                for start in range(0, len(items), _MAX_ROWS):
+                    end = start + _MAX_ROWS
+                    built = rows.build(items[start:end], times[start:end])
+                    if inserting is not None:
+                        await inserting
+                    inserting = asyncio.ensure_future(
+                        _insert_rows(conn, "responses", _COLUMNS, built)
+                    )
+                if inserting is not None:
+                    await inserting
+            except BaseException:
+                if inserting is not None:
+                    inserting.add_done_callback(_consume)  # its error is not this one's
+                raise
             seqs: list[int] = []
             if want_seqs:  # in insertion order: the rows of one transaction get increasing seq
                 seqs = [
@@ -265,15 +313,15 @@ class ImportQueries(SqliteDatabase):
                         (conversation_id,),
                     )
                 ]
-            await _index_and_touch(conn, conversation_id, rows[-1][2] if rows else None)
-            await _insert_rows(conn, "response_tokens", _TOKEN_COLUMNS, tokens)
+            await _index_and_touch(conn, conversation_id, times[-1] if times else None)
+            await _insert_rows(conn, "response_tokens", _TOKEN_COLUMNS, rows.tokens)
             await _insert_rows(
                 conn,
                 "annotations",
                 _ANNOTATION_COLUMNS,
-                [(*values, stamp) for values in annotations],
+                [(*values, stamp) for values in rows.annotations],
             )
-        return _Written(conversation_id, rows, links, first, seqs)
+        return _Written(conversation_id, rows.rows, rows.links, first, seqs)
 
     def _ticks(self, count: int) -> datetime:
         """The first of `count` times of the store's clock, one microsecond apart.

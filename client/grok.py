@@ -137,15 +137,18 @@ class AsyncGrok:
         return conversation
 
     async def import_conversation_wire(
-        self, request: chat_pb2.ImportConversationRequest
+        self, request: chat_pb2.ImportConversationRequest, *, summary_only: bool = False
     ) -> chat_pb2.Conversation:
         """Extension: stores an exported forest as a new conversation; the server's reply.
 
         The reply holds the new conversation as stored (id, title, times, every response),
         not loaded into a `Conversation`: for a caller that wants its id or metadata only
         (`grove import`), since building the forest of a long import costs more than the
-        import itself.
+        import itself. `summary_only` sets the request's flag: the reply then carries the
+        metadata and response_count without the responses.
         """
+        if summary_only:  # set on `request` itself: a copy of a long import costs a copy
+            request.summary_only = True
         created: chat_pb2.Conversation = await rpc(self._stub.ImportConversation(request))
         return created
 

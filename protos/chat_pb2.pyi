@@ -182,7 +182,7 @@ class GetResponsesTokensResponse(_message.Message):
     def __init__(self, responses: _Optional[_Iterable[_Union[ResponseTokens, _Mapping]]] = ...) -> None: ...
 
 class ImportConversationRequest(_message.Message):
-    __slots__ = ("title", "starred", "responses", "tokens")
+    __slots__ = ("title", "starred", "responses", "tokens", "summary_only")
     class TokensEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -194,11 +194,13 @@ class ImportConversationRequest(_message.Message):
     STARRED_FIELD_NUMBER: _ClassVar[int]
     RESPONSES_FIELD_NUMBER: _ClassVar[int]
     TOKENS_FIELD_NUMBER: _ClassVar[int]
+    SUMMARY_ONLY_FIELD_NUMBER: _ClassVar[int]
     title: str
     starred: bool
     responses: _containers.RepeatedCompositeFieldContainer[Response]
     tokens: _containers.MessageMap[str, TokenList]
-    def __init__(self, title: _Optional[str] = ..., starred: _Optional[bool] = ..., responses: _Optional[_Iterable[_Union[Response, _Mapping]]] = ..., tokens: _Optional[_Mapping[str, TokenList]] = ...) -> None: ...
+    summary_only: bool
+    def __init__(self, title: _Optional[str] = ..., starred: _Optional[bool] = ..., responses: _Optional[_Iterable[_Union[Response, _Mapping]]] = ..., tokens: _Optional[_Mapping[str, TokenList]] = ..., summary_only: _Optional[bool] = ...) -> None: ...
 
 class TokenList(_message.Message):
     __slots__ = ("tokens",)

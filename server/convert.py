@@ -32,6 +32,7 @@ from grove_explorer.server.store import (
     SamplingRecord,
     TokenRow,
 )
+from grove_explorer.server.store.trusted import trusted_init
 
 FINISH_TO_WIRE: dict[str, chat_pb2.FinishReason] = {
     reason.value: cast(
@@ -138,9 +139,10 @@ def new_response_from_proto(
     """An imported response as the store inserts it: not linked yet, with its tokens.
 
     The caller has validated `wire` and passes its sampling parameters and tokens checked;
-    counts and durations that cannot be true are stored as 0.
+    counts and durations that cannot be true are stored as 0. Built with `trusted_init`
+    (an import builds one per response), so every field is named here.
     """
-    return NewResponse(
+    return _TRUSTED_NEW_RESPONSE(
         conversation_id="",
         message=wire.message,
         sender=wire.sender,
@@ -157,7 +159,11 @@ def new_response_from_proto(
         prefix_length=wire.prefix_length,
         finish_reason=FINISH_FROM_WIRE.get(wire.finish_reason, ""),
         tokens=token_rows_from_proto(tokens) if tokens is not None else None,
+        start_time=None,
     )
+
+
+_TRUSTED_NEW_RESPONSE = trusted_init(NewResponse)
 
 
 def _finite(value: float) -> float:

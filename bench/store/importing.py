@@ -15,6 +15,8 @@ What it measures (issue 13: "import of a 60,000-response chain … now 17.8 s, g
   as a user runs it, wall time from spawn to exit, process start included. A no-op
   (`grove import --help`) is timed too and printed beside it, so the share of interpreter
   start-up is visible. Goal: < 3 s.
+- CPU seconds of that command (user + system) and of the server meanwhile (from /proc),
+  printed beside it: on a busy machine they move far less than the wall time.
 - Phases, in this process: reading and checking the document (`json.loads` +
   `import_request`), the ImportConversation call, and loading the new conversation
   (`get_conversation`, as `grove import` does before printing its id).
@@ -30,6 +32,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import resource
 import sys
 import tempfile
 import time
@@ -109,6 +113,21 @@ def chain_document(size: int) -> dict[str, Any]:
     }
 
 
+def _process_cpu(pid: int) -> float | None:
+    """CPU seconds (user + system) process `pid` has used so far; None without /proc."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _children_cpu() -> float:
+    """CPU seconds used by this process's finished children (`grove` commands run here)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 async def _command_seconds(args: list[str]) -> tuple[float, str]:
     """Runs `grove ARGS` (this environment's); returns its wall time and its stdout."""
     started = time.perf_counter()
@@ -147,7 +166,14 @@ async def run(quick: bool) -> list[Goal]:
         megabytes = path.stat().st_size / 1e6
         async with ServerProcess(Path(tmp) / "bench.sqlite3") as server:
             start_only, _ = await _command_seconds(["import", "--help"])
+            server_before, client_before = _process_cpu(server.pid), _children_cpu()
             whole, out = await _command_seconds(["import", str(path), "--server", server.address])
+            server_after, client_cpu = _process_cpu(server.pid), _children_cpu() - client_before
+            server_cpu = (
+                None
+                if server_before is None or server_after is None
+                else server_after - server_before
+            )
             imported_id = out.strip()
             async with Client(api_host=server.address) as client:
                 began = time.perf_counter()
@@ -168,6 +194,12 @@ async def run(quick: bool) -> list[Goal]:
             whole < GOAL_SECONDS,
         ),
         Goal("  of which process start (grove import --help)", f"{start_only:.2f} s", "", None),
+        Goal(
+            "  CPU: grove import / server (less noisy when busy)",
+            f"{client_cpu:.2f} s / " + ("?" if server_cpu is None else f"{server_cpu:.2f} s"),
+            "",
+            None,
+        ),
         Goal("  read + check the file (in process)", f"{parsed - began:.2f} s", "", None),
         Goal("  ImportConversation call", f"{stored - parsed:.2f} s", "", None),
         Goal("  get_conversation of the import", f"{loaded - stored:.2f} s", "", None),

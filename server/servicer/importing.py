@@ -2,24 +2,31 @@
 
 An import may not store what no live request could: every response is checked for size,
 NUL characters, senders, parents that come first, sampling provenance and sharing.
+
+The checks are one pass over the responses, each a few set lookups and comparisons:
+`_plain_item` takes a response that is plainly valid straight to its store item, and
+anything it is not sure of goes through `_checked_item`, which aborts with the sentence
+that names the first problem (both accept the same responses; the plain reading only
+skips building the sentences). `import_reply` answers ImportConversation.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 import grpc
 
 from grove_explorer.protos import chat_pb2
 from grove_explorer.server.convert import (
     FINISH_FROM_WIRE,
+    conversation_to_proto,
     new_response_from_proto,
-    resolved_to_record,
 )
-from grove_explorer.server.sampler.base import ResolvedParams
 from grove_explorer.server.servicer.status import abort, quote
 from grove_explorer.server.servicer.validation import annotation_from_wire, check_text
-from grove_explorer.server.store import ImportItem
+from grove_explorer.server.store import ImportItem, SamplingRecord, Store
+from grove_explorer.server.store.trusted import trusted_init
 
 MAX_IMPORT_RESPONSES = 100_000
 IMPORTED_SUFFIX = " (imported)"
@@ -54,6 +61,35 @@ def imported_title(title: str, max_chars: int) -> str:
     return title[: max(0, max_chars - len(IMPORTED_SUFFIX))].rstrip() + IMPORTED_SUFFIX
 
 
+async def import_reply(
+    store: Store,
+    user: str,
+    request: chat_pb2.ImportConversationRequest,
+    *,
+    max_title_chars: int,
+    max_message_bytes: int,
+    context: grpc.aio.ServicerContext,
+) -> chat_pb2.Conversation:
+    """ImportConversation: the new conversation, with its responses unless `summary_only`.
+
+    The stored responses come back from the import itself (not read again); a summary
+    (`grove import`, which prints the id) needs neither their records nor their protos.
+    """
+    items = await items_from_import(
+        request,
+        max_title_chars=max_title_chars,
+        max_message_bytes=max_message_bytes,
+        context=context,
+    )
+    title = imported_title(request.title, max_title_chars)
+    if request.summary_only:
+        record = await store.import_conversation(user, title, request.starred, items)
+        return conversation_to_proto(record)
+    record, responses = await store.import_forest(user, title, request.starred, items)
+    annotations = await store.annotations(user, record.conversation_id)
+    return conversation_to_proto(record, responses, annotations)
+
+
 async def items_from_import(
     request: chat_pb2.ImportConversationRequest,
     *,
@@ -78,80 +114,23 @@ async def items_from_import(
     items: list[ImportItem] = []
     seen: set[str] = set()
     shared: set[str] = set()
+    tokens = request.tokens
     for index, wire in enumerate(request.responses):
-        where = _Where(index, wire.response_id)
-        if not wire.response_id or wire.response_id in seen:
-            await abort(
+        item = _plain_item(wire, tokens, seen, shared, max_message_bytes)
+        if item is None:
+            item = await _checked_item(
+                _Where(index, wire.response_id),
+                wire,
+                request,
+                seen,
+                shared,
+                max_message_bytes,
                 context,
-                grpc.StatusCode.INVALID_ARGUMENT,
-                f"{where} needs a response_id unique within the import.",
             )
-        if wire.parent_response_id and wire.parent_response_id not in seen:
-            await abort(
-                context,
-                grpc.StatusCode.INVALID_ARGUMENT,
-                f"{where} names parent {quote(wire.parent_response_id)}, which does not "
-                "come before it in the import.",
-            )
-        if wire.sender not in ("human", "model"):
-            await abort(
-                context,
-                grpc.StatusCode.INVALID_ARGUMENT,
-                f"{where}: sender must be human or model, not {quote(wire.sender)}.",
-            )
-        message = wire.message
-        if len(message) * 4 > max_message_bytes or "\x00" in message:  # else it fits
-            await check_text(f"{where}: the message", message, max_message_bytes, context)
-        problem = _import_field_problem(where, wire, request, shared)
-        if problem is not None:
-            await abort(context, grpc.StatusCode.INVALID_ARGUMENT, problem)
-        if not 0 <= wire.prefix_length <= len(wire.message):
-            await abort(
-                context,
-                grpc.StatusCode.INVALID_ARGUMENT,
-                f"{where}: prefix_length is outside the message.",
-            )
-        sampling = None
-        if wire.HasField("sampling_params"):
-            params = wire.sampling_params
-            values = (params.temperature, params.top_p, params.max_tokens)
-            if not all(map(math.isfinite, values)) or min(values) < 0:
-                await abort(
-                    context,
-                    grpc.StatusCode.INVALID_ARGUMENT,
-                    f"{where}: sampling parameters must be finite and non-negative.",
-                )
-            sampling = resolved_to_record(
-                ResolvedParams(params.temperature, params.top_p, params.max_tokens, params.seed)
-            )
-        annotation = None
-        if wire.HasField("annotation"):
-            annotation = await annotation_from_wire(wire.annotation, context)
-        token_list = request.tokens.get(wire.response_id)
-        if token_list is not None and token_list.tokens:
-            spelled = "".join(t.final_logit.string_token for t in token_list.tokens)
-            if spelled != wire.message:
-                await abort(
-                    context,
-                    grpc.StatusCode.INVALID_ARGUMENT,
-                    f"{where}: its tokens do not spell its message.",
-                )
-        seen.add(wire.response_id)
-        if wire.shared:
-            shared.add(wire.response_id)
-        items.append(
-            ImportItem(
-                local_id=wire.response_id,
-                parent_local_id=wire.parent_response_id or None,
-                response=new_response_from_proto(
-                    wire,
-                    sampling=sampling,
-                    tokens=token_list.tokens if token_list is not None else None,
-                ),
-                shared=wire.shared,
-                annotation=annotation,
-            )
-        )
+        seen.add(item.local_id)
+        if item.shared:
+            shared.add(item.local_id)
+        items.append(item)
     strays = sorted(set(request.tokens) - seen)
     if strays:
         await abort(
@@ -160,6 +139,161 @@ async def items_from_import(
             f"The tokens map names response {quote(strays[0])}, which is not in the import.",
         )
     return items
+
+
+async def _checked_item(
+    where: _Where,
+    wire: chat_pb2.Response,
+    request: chat_pb2.ImportConversationRequest,
+    seen: set[str],
+    shared: set[str],
+    max_message_bytes: int,
+    context: grpc.aio.ServicerContext,
+) -> ImportItem:
+    """One response checked field by field: the call ends at its first problem."""
+    if not wire.response_id or wire.response_id in seen:
+        await abort(
+            context,
+            grpc.StatusCode.INVALID_ARGUMENT,
+            f"{where} needs a response_id unique within the import.",
+        )
+    if wire.parent_response_id and wire.parent_response_id not in seen:
+        await abort(
+            context,
+            grpc.StatusCode.INVALID_ARGUMENT,
+            f"{where} names parent {quote(wire.parent_response_id)}, which does not "
+            "come before it in the import.",
+        )
+    if wire.sender not in ("human", "model"):
+        await abort(
+            context,
+            grpc.StatusCode.INVALID_ARGUMENT,
+            f"{where}: sender must be human or model, not {quote(wire.sender)}.",
+        )
+    message = wire.message
+    if len(message) * 4 > max_message_bytes or "\x00" in message:  # else it fits
+        await check_text(f"{where}: the message", message, max_message_bytes, context)
+    problem = _import_field_problem(where, wire, request, shared)
+    if problem is not None:
+        await abort(context, grpc.StatusCode.INVALID_ARGUMENT, problem)
+    if not 0 <= wire.prefix_length <= len(wire.message):
+        await abort(
+            context,
+            grpc.StatusCode.INVALID_ARGUMENT,
+            f"{where}: prefix_length is outside the message.",
+        )
+    sampling = None
+    if wire.HasField("sampling_params"):
+        params = wire.sampling_params
+        values = (params.temperature, params.top_p, params.max_tokens)
+        if not all(map(math.isfinite, values)) or min(values) < 0:
+            await abort(
+                context,
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"{where}: sampling parameters must be finite and non-negative.",
+            )
+        sampling = _SAMPLING(params.temperature, params.top_p, params.max_tokens, params.seed)
+    annotation = None
+    if wire.HasField("annotation"):
+        annotation = await annotation_from_wire(wire.annotation, context)
+    token_list = request.tokens.get(wire.response_id)
+    if token_list is not None and token_list.tokens:
+        spelled = "".join(t.final_logit.string_token for t in token_list.tokens)
+        if spelled != wire.message:
+            await abort(
+                context,
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"{where}: its tokens do not spell its message.",
+            )
+    return _ITEM(
+        wire.response_id,
+        wire.parent_response_id or None,
+        new_response_from_proto(
+            wire,
+            sampling=sampling,
+            tokens=token_list.tokens if token_list is not None else None,
+        ),
+        wire.shared,
+        annotation,
+    )
+
+
+_SAMPLING = trusted_init(SamplingRecord)
+_ITEM = trusted_init(ImportItem)
+_SENDERS = frozenset(("human", "model"))
+_isfinite = math.isfinite
+
+
+def _plain_item(
+    wire: chat_pb2.Response,
+    tokens: Mapping[str, chat_pb2.TokenList],
+    seen: set[str],
+    shared: set[str],
+    max_message_bytes: int,
+) -> ImportItem | None:
+    """A plainly valid response's store item; None if in any doubt (`_checked_item` says).
+
+    Accepts only what `_checked_item` accepts without a word: everything it checks, in
+    one expression per rule and without a sentence built. An annotation always goes the
+    checked way (rare, and its checks are the live request's).
+    """
+    rid = wire.response_id
+    parent = wire.parent_response_id
+    sender = wire.sender
+    message = wire.message
+    if (
+        not rid
+        or rid in seen
+        or (parent and parent not in seen)
+        or sender not in _SENDERS
+        or len(message) * 4 > max_message_bytes
+        or "\x00" in message
+        or not 0 <= wire.prefix_length <= len(message)
+        or wire.finish_reason not in FINISH_FROM_WIRE
+        or (wire.shared and parent and parent not in shared)
+        or "\x00" in wire.model_name
+        or "\x00" in wire.query
+        or "\x00" in wire.query_type
+        or wire.HasField("annotation")
+    ):
+        return None
+    has_sampling = wire.HasField("sampling_params")
+    token_list = tokens.get(rid) if tokens else None
+    if (sender == "human" or wire.manual) and (  # a human message or a manual reply
+        not message.strip()
+        or wire.model_name
+        or has_sampling
+        or wire.prefix_length
+        or wire.finish_reason
+        or token_list is not None
+        or (sender == "human" and (wire.manual or wire.partial))
+    ):
+        return None
+    sampling = None
+    if has_sampling:
+        params = wire.sampling_params
+        temperature, top_p, max_tokens = params.temperature, params.top_p, params.max_tokens
+        if not (
+            _isfinite(temperature)
+            and _isfinite(top_p)
+            and temperature >= 0
+            and top_p >= 0
+            and max_tokens >= 0
+        ):
+            return None
+        sampling = _SAMPLING(temperature, top_p, max_tokens, params.seed)
+    listed = None
+    if token_list is not None:
+        listed = token_list.tokens
+        if listed and "".join([t.final_logit.string_token for t in listed]) != message:
+            return None
+    return _ITEM(
+        rid,
+        parent or None,
+        new_response_from_proto(wire, sampling=sampling, tokens=listed),
+        wire.shared,
+        None,
+    )
 
 
 def _import_field_problem(

@@ -32,7 +32,7 @@ from grove_explorer.server.sampler.base import (
     SamplerError,
 )
 from grove_explorer.server.search import parse_query
-from grove_explorer.server.servicer.importing import imported_title, items_from_import
+from grove_explorer.server.servicer.importing import import_reply
 from grove_explorer.server.servicer.lookups import (
     conversation_or_abort,
     insert_or_abort,
@@ -395,17 +395,14 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
     ) -> chat_pb2.Conversation:
         """Creates a conversation from an exported forest, checking it like live input."""
         user = await self._auth.identify(context)
-        items = await items_from_import(
+        return await import_reply(
+            self._store,
+            user,
             request,
             max_title_chars=self._config.max_title_chars,
             max_message_bytes=self._config.max_message_bytes,
             context=context,
         )
-        title = imported_title(request.title, self._config.max_title_chars)
-        # The stored responses come back from the import itself (not read again).
-        record, responses = await self._store.import_forest(user, title, request.starred, items)
-        annotations = await self._store.annotations(user, record.conversation_id)
-        return conversation_to_proto(record, responses, annotations)
 
     async def ShareConversation(
         self, request: chat_pb2.ShareConversationRequest, context: grpc.aio.ServicerContext

@@ -377,6 +377,43 @@ _FINISH_REASONS = Migration(
     ),
 )
 
+_BULK_IMPORTS = Migration(
+    version=10,
+    description="imports index their messages and touch their conversation once, not per row",
+    statements=(
+        # A conversation listed here is being imported by the open write transaction (the
+        # import adds the row first and deletes it before COMMIT, so no other connection
+        # ever sees one). Its response inserts skip the per-row triggers below; the import
+        # then indexes every message with one INSERT … SELECT and sets update_time once
+        # (server/store/sqlite/imports.py). Every other insert is unchanged: its lookup
+        # in this (empty) table finds nothing and the triggers run as before.
+        """
+        CREATE TABLE bulk_imports (
+            conversation_id TEXT PRIMARY KEY
+        ) WITHOUT ROWID
+        """,
+        "DROP TRIGGER search_response_insert",
+        """
+        CREATE TRIGGER search_response_insert AFTER INSERT ON responses
+        WHEN NOT EXISTS (SELECT 1 FROM bulk_imports
+                         WHERE conversation_id = new.conversation_id) BEGIN
+            INSERT INTO search_rows (kind, ref_id, conversation_id, user_id)
+            VALUES ('message', new.response_id, new.conversation_id, new.user_id);
+            INSERT INTO search_text (rowid, text) VALUES (last_insert_rowid(), new.message);
+        END
+        """,
+        "DROP TRIGGER responses_touch_conversation",
+        """
+        CREATE TRIGGER responses_touch_conversation AFTER INSERT ON responses
+        WHEN NOT EXISTS (SELECT 1 FROM bulk_imports
+                         WHERE conversation_id = new.conversation_id) BEGIN
+            UPDATE conversations SET update_time = new.create_time
+            WHERE conversation_id = new.conversation_id;
+        END
+        """,
+    ),
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     _INITIAL_SCHEMA,
     _CHECKPOINTS,
@@ -387,6 +424,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _LEAVES,
     _START_ORDER,
     _FINISH_REASONS,
+    _BULK_IMPORTS,
 )
 """Every migration in order; `MIGRATIONS[i].version == i + 1`. Append only."""
 

@@ -2,7 +2,9 @@
 
 The server answers an import from the records it wrote (no second read of every row):
 these tests pin that the reply's responses, their order, ids, parents, times, flags,
-sampling, finish reasons, annotations and sharing equal what a later read returns.
+sampling, finish reasons, annotations and sharing equal what a later read returns; that a
+summary reply (`summary_only`) stores the same; and that the checks' plain reading of a
+response accepts exactly what the checked reading does.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ import pytest
 
 from grove_explorer.protos import chat_pb2, chat_pb2_grpc, sampler_public_pb2
 from grove_explorer.server.runtime import GroveServer
-from tests.server.test_research import valid_import
+from grove_explorer.server.servicer import importing
+from tests.server.test_research import INVALID_IMPORTS, edited, valid_import
 
 
 @pytest.fixture
@@ -76,3 +79,62 @@ async def test_the_import_reply_equals_the_conversation_read_back(stub: Any, bui
     for field in ("conversation_id", "title", "starred", "create_time", "response_count"):
         assert getattr(created, field) == getattr(loaded, field), field
     assert [r.message for r in created.responses] == [r.message for r in request.responses]
+
+
+async def test_a_summary_reply_has_the_metadata_without_the_responses(stub: Any) -> None:
+    """`summary_only` (grove import): same conversation stored, the reply without responses."""
+    request = _varied(30)
+    request.summary_only = True
+    created = await stub.ImportConversation(request)
+    loaded = await stub.GetConversation(
+        chat_pb2.GetConversationRequest(conversation_id=created.conversation_id)
+    )
+    assert list(created.responses) == []
+    assert created.response_count == len(loaded.responses) == len(request.responses)
+    for field in ("conversation_id", "title", "starred", "create_time", "update_time"):
+        assert getattr(created, field) == getattr(loaded, field), field
+    assert [r.message for r in loaded.responses] == [r.message for r in request.responses]
+
+
+class _Aborted(Exception):
+    pass
+
+
+class _Context:
+    """Stands in for the call's context: `abort` ends the check with its sentence."""
+
+    async def abort(self, code: grpc.StatusCode, details: str) -> None:
+        raise _Aborted(code, details)
+
+
+async def _items_or_error(
+    request: chat_pb2.ImportConversationRequest, *, plain: bool, monkeypatch: pytest.MonkeyPatch
+) -> Any:
+    if not plain:
+        monkeypatch.setattr(importing, "_plain_item", lambda *args: None)
+    try:
+        return await importing.items_from_import(
+            request, max_title_chars=500, max_message_bytes=1 << 20, context=_Context()
+        )
+    except _Aborted as error:
+        return error.args
+    finally:
+        monkeypatch.undo()
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        valid_import,
+        lambda: _varied(60),
+        *(edited(change) for change, _ in INVALID_IMPORTS.values()),
+    ],
+    ids=["small", "varied", *INVALID_IMPORTS],
+)
+async def test_the_plain_reading_accepts_exactly_what_the_checked_one_does(
+    build: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each response is read plainly unless in doubt: same items, or the same first error."""
+    plain = await _items_or_error(build(), plain=True, monkeypatch=monkeypatch)
+    checked = await _items_or_error(build(), plain=False, monkeypatch=monkeypatch)
+    assert plain == checked

@@ -1,18 +1,23 @@
 """Import into the SQLite store: a whole exported forest in one transaction.
 
-The rows are built in Python first (ids, times, parents mapped from the import's local
-ids) and written with multi-row INSERTs (a thousand rows each, see `_insert_rows`): an
-import of 60,000 responses is a few dozen statements, not two per response, and no row
-needs a check against the table (the conversation was created by this transaction and
-every parent is a row of this same batch, checked before anything is written).
+The rows are built in Python (ids, times, parents mapped from the import's local ids)
+and written with multi-row INSERTs (a thousand rows each, see `_insert_rows`), each
+thousand inserted on the database's thread while the next is built: an import of 60,000
+responses is a few dozen statements, not two per response, and no row needs a check
+against the table (the conversation was created by this transaction and every parent is
+a row of this same batch). The per-row search and update_time triggers are skipped for
+the import's conversation (`bulk_imports`, migration 10): its messages are indexed by one
+INSERT … SELECT after the rows, its update_time set once (`_index_and_touch`).
 """
 
 from __future__ import annotations
 
+import asyncio
+import os
 import sqlite3
-import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 import aiosqlite
@@ -73,6 +78,129 @@ async def _insert_rows(
         )
 
 
+async def _index_and_touch(
+    conn: aiosqlite.Connection, conversation_id: str, last_time: str | None
+) -> None:
+    """What the skipped triggers would have done for an import's rows, in three statements.
+
+    One search row per message in creation order (the ids the per-row trigger would have
+    given them, before any annotation's), their texts in one FTS5 statement, update_time
+    set to the last row's time; then the conversation leaves `bulk_imports`, so every
+    later insert into it runs the triggers again.
+    """
+    await conn.execute_fetchall(
+        "INSERT INTO search_rows (kind, ref_id, conversation_id, user_id)"
+        " SELECT 'message', response_id, conversation_id, user_id FROM responses"
+        " WHERE conversation_id = ? ORDER BY seq",
+        (conversation_id,),
+    )
+    await conn.execute_fetchall(
+        "INSERT INTO search_text (rowid, text)"
+        " SELECT s.id, r.message FROM search_rows AS s"
+        " JOIN responses AS r ON r.response_id = s.ref_id"
+        " WHERE s.conversation_id = ? AND s.kind = 'message' ORDER BY s.id",
+        (conversation_id,),
+    )
+    if last_time is not None:
+        await conn.execute_fetchall(
+            "UPDATE conversations SET update_time = ? WHERE conversation_id = ?",
+            (last_time, conversation_id),
+        )
+    await conn.execute_fetchall(
+        "DELETE FROM bulk_imports WHERE conversation_id = ?", (conversation_id,)
+    )
+
+
+@dataclass(slots=True)
+class _Written:
+    """What an import wrote, for the records of `import_forest`."""
+
+    conversation_id: str
+    rows: list[list[Any]]
+    links: list[tuple[str | None, str | None]]  # stored parent, given start (text)
+    first_time: datetime  # the first row's; each next row's one microsecond later
+    seqs: list[int]
+
+
+# uuid4's version (4) and variant (10) bits, set as `uuid.UUID(bytes=…, version=4)` sets them.
+_UUID4_CLEAR = ~((0xC000 << 48) | (0xF000 << 64))
+_UUID4_SET = (0x8000 << 48) | (4 << 76)
+_SECOND = timedelta(seconds=1)
+
+
+def _uuid4_hexes(count: int) -> list[str]:
+    """`count` ids made as `uuid.uuid4().hex` is, from one read of the system's randomness.
+
+    `uuid4()` builds and checks a UUID object per id: for a 60,000-response import that
+    was a sizable part of the store's Python time.
+    """
+    data = os.urandom(16 * count)
+    from_bytes = int.from_bytes
+    return [
+        f"{(from_bytes(data[i : i + 16], 'big') & _UUID4_CLEAR) | _UUID4_SET:032x}"
+        for i in range(0, 16 * count, 16)
+    ]
+
+
+def _consume(future: asyncio.Future[None]) -> None:
+    """Takes a finished future's outcome, so an error nobody awaits is not reported."""
+    if not future.cancelled():
+        future.exception()
+
+
+class _Rows:
+    """An import's rows, built a batch at a time: responses, tokens, annotations."""
+
+    def __init__(self, user_id: str, conversation_id: str, response_ids: list[str]) -> None:
+        self.user_id = user_id
+        self.conversation_id = conversation_id
+        self.response_ids = response_ids
+        self.ids: dict[str, str] = {}
+        self.rows: list[list[Any]] = []
+        self.links: list[tuple[str | None, str | None]] = []  # stored parent, given start
+        self.tokens: list[tuple[str, bytes]] = []
+        self.annotations: list[tuple[Any, ...]] = []
+
+    def build(self, items: Sequence[ImportItem], times: Sequence[str]) -> list[list[Any]]:
+        """The response rows of `items` (the next ones), stored at `times`; kept too.
+
+        Raises UnknownParentError for a parent not built before, ValueError for a seed
+        outside [0, 2**64).
+        """
+        user_id, conversation_id, ids = self.user_id, self.conversation_id, self.ids
+        built: list[list[Any]] = []
+        offset = len(self.rows)
+        for item, response_id, created in zip(
+            items, self.response_ids[offset : offset + len(items)], times, strict=True
+        ):
+            parent = None
+            if item.parent_local_id is not None:
+                parent = ids.get(item.parent_local_id)
+                if parent is None:
+                    raise UnknownParentError(
+                        f"response {item.local_id!r} names parent "
+                        f"{item.parent_local_id!r}, which does not come before it"
+                    )
+            ids[item.local_id] = response_id
+            new = item.response
+            values = content_values(new)
+            values[_CONVERSATION] = conversation_id
+            values[_PARENT] = parent
+            # The start time is the row's own time unless given (as a live insert does).
+            start = None if new.start_time is None else format_time(new.start_time)
+            built.append(
+                [user_id, response_id, created, start or created, int(item.shared), *values]
+            )
+            self.links.append((parent, start))
+            if new.tokens:
+                self.tokens.append((response_id, encode_tokens(new.tokens)))
+            annotation = item.annotation
+            if annotation is not None and not annotation.empty:
+                self.annotations.append((response_id, user_id, *annotation_values(annotation)))
+        self.rows.extend(built)
+        return built
+
+
 class ImportQueries(SqliteDatabase):
     """Creates a conversation from imported responses, parents first."""
 
@@ -84,8 +212,8 @@ class ImportQueries(SqliteDatabase):
         Raises UnknownParentError when an item names a parent not imported before it,
         ValueError for a seed outside [0, 2**64); nothing is stored then.
         """
-        record, _ = await self.import_forest(user_id, title, starred, items)
-        return record
+        written = await self._write_import(user_id, title, starred, items, want_seqs=False)
+        return await self._imported_conversation(user_id, written.conversation_id)
 
     async def import_forest(
         self, user_id: str, title: str, starred: bool, items: Sequence[ImportItem]
@@ -95,37 +223,55 @@ class ImportQueries(SqliteDatabase):
         The records are built from what was written (ids, parents, times, the rows' seq),
         so a caller that answers with the new conversation does not read it all back.
         """
-        conversation_id = uuid.uuid4().hex
-        ids: dict[str, str] = {}
-        rows: list[list[Any]] = []
-        links: list[tuple[str | None, datetime | None]] = []  # stored parent, given start
-        tokens: list[tuple[str, bytes]] = []
-        annotations: list[tuple[Any, ...]] = []
-        for item in items:
-            parent = None
-            if item.parent_local_id is not None:
-                parent = ids.get(item.parent_local_id)
-                if parent is None:
-                    raise UnknownParentError(
-                        f"response {item.local_id!r} names parent "
-                        f"{item.parent_local_id!r}, which does not come before it"
-                    )
-            response_id = uuid.uuid4().hex
-            ids[item.local_id] = response_id
-            new = item.response
-            values = content_values(new)
-            values[_CONVERSATION] = conversation_id
-            values[_PARENT] = parent
-            # The start time is the row's own time unless given (as a live insert does);
-            # both are filled in under the write lock below, from the store's clock.
-            start = None if new.start_time is None else format_time(new.start_time)
-            rows.append([user_id, response_id, None, start, int(item.shared), *values])
-            links.append((parent, None if start is None else parse_time(start)))
-            if new.tokens:
-                tokens.append((response_id, encode_tokens(new.tokens)))
-            annotation = item.annotation
-            if annotation is not None and not annotation.empty:
-                annotations.append((response_id, user_id, *annotation_values(annotation)))
+        written = await self._write_import(user_id, title, starred, items, want_seqs=True)
+        record = await self._imported_conversation(user_id, written.conversation_id)
+        first = written.first_time
+        times = [first + timedelta(microseconds=i) for i in range(len(items))]
+        responses = [
+            imported_record(
+                item.response,
+                conversation_id=written.conversation_id,
+                parent_response_id=parent,
+                response_id=row[1],
+                seq=seq,
+                create_time=created,
+                start_time=created if start is None else parse_time(start),
+                shared=item.shared,
+            )
+            for item, row, (parent, start), created, seq in zip(
+                items, written.rows, written.links, times, written.seqs, strict=True
+            )
+        ]
+        if any(start is not None for _, start in written.links):  # else creation order already
+            responses.sort(key=lambda r: (r.start_time, r.seq))
+        return record, responses
+
+    async def _imported_conversation(
+        self, user_id: str, conversation_id: str
+    ) -> ConversationRecord:
+        rows = await self._read(
+            CONVERSATION_SELECT + " WHERE c.conversation_id = ? AND c.user_id = ?",
+            (conversation_id, user_id),
+        )
+        return read_conversation(rows[0])
+
+    async def _write_import(
+        self,
+        user_id: str,
+        title: str,
+        starred: bool,
+        items: Sequence[ImportItem],
+        *,
+        want_seqs: bool,
+    ) -> _Written:
+        """Writes the conversation and its responses in one transaction (see the module)."""
+        (conversation_id,) = _uuid4_hexes(1)
+        # Random ids handed out in ascending order: each index on them (responses' unique
+        # id, search_rows' ref_id) then takes the batch at one place instead of at 60,000
+        # random places, and the search fill reads the rows back in index order (a sixth
+        # of the import's SQLite time). Nothing orders responses by id.
+        response_ids = sorted(_uuid4_hexes(len(items)))
+        rows = _Rows(user_id, conversation_id, response_ids)
         async with self._transaction() as conn:
             stamp = format_time(self._tick())
             await conn.execute_fetchall(
@@ -134,45 +280,79 @@ class ImportQueries(SqliteDatabase):
                 " VALUES (?, ?, ?, ?, ?, ?)",
                 (conversation_id, user_id, title, int(starred), stamp, stamp),
             )
-            times: list[datetime] = []
-            for row in rows:
-                moment = self._tick()
-                times.append(moment)
-                row[2] = created = format_time(moment)
-                if row[3] is None:
-                    row[3] = created
-            await _insert_rows(conn, "responses", _COLUMNS, rows)
-            # In insertion order: the rows of one transaction get increasing seq.
-            seqs = await conn.execute_fetchall(
-                "SELECT seq FROM responses WHERE conversation_id = ? ORDER BY seq",
-                (conversation_id,),
+            # Its rows skip the per-row search and update_time triggers (migration 10):
+            # indexed and touched once below, before the flag goes in this transaction.
+            await conn.execute_fetchall(
+                "INSERT INTO bulk_imports (conversation_id) VALUES (?)", (conversation_id,)
             )
-            await _insert_rows(conn, "response_tokens", _TOKEN_COLUMNS, tokens)
+            first = self._ticks(len(items))
+            times = _tick_texts(first, len(items))
+            # Each thousand rows is inserted (on the database's thread) while the next
+            # thousand is built here: SQLite's work and Python's overlap. A failure while
+            # building (an unknown parent, a seed out of range) rolls the transaction back;
+            # the connection runs that ROLLBACK after the insert under way.
+            inserting: asyncio.Future[None] | None = None
+            try:
+                for start in range(0, len(items), _MAX_ROWS):
+                    end = start + _MAX_ROWS
+                    built = rows.build(items[start:end], times[start:end])
+                    if inserting is not None:
+                        await inserting
+                    inserting = asyncio.ensure_future(
+                        _insert_rows(conn, "responses", _COLUMNS, built)
+                    )
+                if inserting is not None:
+                    await inserting
+            except BaseException:
+                if inserting is not None:
+                    inserting.add_done_callback(_consume)  # its error is not this one's
+                raise
+            seqs: list[int] = []
+            if want_seqs:  # in insertion order: the rows of one transaction get increasing seq
+                seqs = [
+                    seq
+                    for (seq,) in await conn.execute_fetchall(
+                        "SELECT seq FROM responses WHERE conversation_id = ? ORDER BY seq",
+                        (conversation_id,),
+                    )
+                ]
+            await _index_and_touch(conn, conversation_id, times[-1] if times else None)
+            await _insert_rows(conn, "response_tokens", _TOKEN_COLUMNS, rows.tokens)
             await _insert_rows(
                 conn,
                 "annotations",
                 _ANNOTATION_COLUMNS,
-                [(*values, stamp) for values in annotations],
+                [(*values, stamp) for values in rows.annotations],
             )
-        rows_read = await self._read(
-            CONVERSATION_SELECT + " WHERE c.conversation_id = ? AND c.user_id = ?",
-            (conversation_id, user_id),
-        )
-        responses = [
-            imported_record(
-                item.response,
-                conversation_id=conversation_id,
-                parent_response_id=parent,
-                response_id=row[1],
-                seq=seq_row[0],
-                create_time=created,
-                start_time=created if start is None else start,
-                shared=item.shared,
-            )
-            for item, row, (parent, start), created, seq_row in zip(
-                items, rows, links, times, seqs, strict=True
-            )
-        ]
-        if any(start is not None for _, start in links):  # else creation order already
-            responses.sort(key=lambda r: (r.start_time, r.seq))
-        return read_conversation(rows_read[0]), responses
+        return _Written(conversation_id, rows.rows, rows.links, first, seqs)
+
+    def _ticks(self, count: int) -> datetime:
+        """The first of `count` times of the store's clock, one microsecond apart.
+
+        As `count` calls of `_tick` would give them while the clock stands still, without
+        reading it per row: from now on (call under the write lock); the last is the
+        clock's last time after this.
+        """
+        first = self._tick()
+        if count > 1:
+            self._last_time = first + timedelta(microseconds=count - 1)
+        return first
+
+
+def _tick_texts(first: datetime, count: int) -> list[str]:
+    """`format_time` of `first` and the `count - 1` microseconds after it, by arithmetic.
+
+    Within one second only the six digits of the microseconds change, so each second's
+    text is formatted once (`isoformat` per row was a sixth of the store's Python time).
+    """
+    texts: list[str] = []
+    second = first.replace(microsecond=0)
+    start = first.microsecond
+    while len(texts) < count:
+        text = format_time(second)  # "…T04:05:06.000000+00:00"
+        head, tail = text[:-12], text[-6:]
+        end = min(1_000_000, start + count - len(texts))
+        texts.extend([f"{head}{micro:06d}{tail}" for micro in range(start, end)])
+        second += _SECOND
+        start = 0
+    return texts

@@ -37,8 +37,7 @@ from textual.widgets import Static
 
 from grove_explorer.app.safe_text import StreamCleaner, clean
 from grove_explorer.client.finish import reply_marker
-from grove_explorer.client.models import ResponseNode
-from grove_explorer.client.streams import TokenInfo
+from grove_explorer.client.models import ResponseNode, TokenInfo
 
 if TYPE_CHECKING:
     from markdown_it import MarkdownIt

@@ -22,13 +22,6 @@ from grove_explorer.client.events import (
 from grove_explorer.client.models import LiveResponseNode, ResponseNode
 from grove_explorer.client.sampler import SamplingParams
 from grove_explorer.client.service.base import RunningStream, ServiceBase
-from grove_explorer.client.streams import (
-    BudgetEvent,
-    ModelResponseEvent,
-    QueryEvent,
-    TokensEvent,
-    UserResponseEvent,
-)
 
 PLACEHOLDER_PREFIX = "pending:"
 """Ids of streaming placeholders start with this (the server never uses it)."""
@@ -193,6 +186,14 @@ class StreamingService(ServiceBase):
         model_name: str | None = None,
         prefix: str = "",
     ) -> ResponseNode | None:
+        from grove_explorer.client.streams import (
+            BudgetEvent,
+            ModelResponseEvent,
+            QueryEvent,
+            TokensEvent,
+            UserResponseEvent,
+        )
+
         conversation = self._conversation(conversation_id)
         forest = conversation.forest
         placeholder_id = self._new_placeholder_id()

@@ -23,8 +23,6 @@ from grove_explorer.client.events import (
     Listener,
     ServiceEvent,
 )
-from grove_explorer.client.forest import Forest
-from grove_explorer.client.models import ConversationSummary, TokenInfo
 
 if TYPE_CHECKING:
     # The SDK's gRPC side: the service is built (and the app's first frame painted)
@@ -32,6 +30,8 @@ if TYPE_CHECKING:
     from grove_explorer.client.catalog import ModelCatalog
     from grove_explorer.client.client import Client
     from grove_explorer.client.conversation import Conversation
+    from grove_explorer.client.forest import Forest
+    from grove_explorer.client.models import ConversationSummary, TokenInfo
     from grove_explorer.client.streams import SampleStream
 
 log = logging.getLogger(__name__)

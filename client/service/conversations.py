@@ -22,13 +22,13 @@ from grove_explorer.client.events import (
     ResponseAdded,
     SettingsChanged,
 )
-from grove_explorer.client.forest import Forest
-from grove_explorer.client.models import ConversationSummary, ResponseNode, TokenInfo
 from grove_explorer.client.service.streaming import StreamingService
 
 if TYPE_CHECKING:
     from grove_explorer.client.catalog import ModelCatalog
     from grove_explorer.client.conversation import Conversation
+    from grove_explorer.client.forest import Forest
+    from grove_explorer.client.models import ConversationSummary, ResponseNode, TokenInfo
     from grove_explorer.client.research import SearchResults
 
 log = logging.getLogger(__name__)

@@ -1,7 +1,8 @@
-"""`grove` paints its first frame without gRPC or the generated protos (issue 13).
+"""`grove` paints its first frame without gRPC, the protos or pydantic (issue 13).
 
-gRPC and protobuf are a tenth of start-up; the explorer needs neither to draw its first
-frame (the embedded server starts after it, and every service call waits for the client).
+gRPC, protobuf and pydantic (the SDK's models) were a third of start-up; the explorer
+needs none of them to draw its first frame with no conversation open (the embedded server
+starts after it, and every service call waits for the client).
 Pinned here: the modules of the start path import neither, the first frame is painted
 before either is imported (checked in a fresh interpreter), and what was made lazy for it
 behaves as before: the SDK's error classes still carry `grpc.StatusCode` members, server
@@ -25,6 +26,11 @@ from grove_explorer.protos import chat_pb2
 AFTER_THE_FIRST_FRAME = (
     "grpc",
     "google.protobuf",
+    "pydantic",  # the SDK's models: a conversation's responses, models, search hits
+    "grove_explorer.client.models",
+    "grove_explorer.client.forest",
+    "grove_explorer.client.research",
+    "grove_explorer.client.catalog",
     "grove_explorer.protos",
     "grove_explorer.client.client",
     "grove_explorer.client.conversation",

@@ -139,6 +139,11 @@ class GroveApp(App[None]):
         await self.push_screen(MainScreen(self.service))
         tune_collector()
 
+    @property
+    def painted(self) -> bool:
+        """True once the explorer's first frame was output."""
+        return self._painted
+
     def _display(self, screen: Screen[Any], renderable: RenderableType | None) -> None:
         """Outputs a frame; the explorer's first one lets the embedded server start.
 

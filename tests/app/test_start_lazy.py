@@ -14,6 +14,8 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
@@ -219,3 +221,31 @@ def test_finish_reason_words_match_the_proto_enum() -> None:
             assert to_wire(word) == number
     assert tuple(word for word in from_proto.values() if word) == FINISH_REASONS
     assert finish_reason_from_proto(max(from_proto) + 1) == ""
+
+
+async def test_the_first_frame_shows_the_whole_explorer(tmp_path: Path) -> None:
+    """The first frame output is the explorer complete (no frame of it rendered and
+    dropped while the app mounts it): welcome panel, the list's filter, footer keys."""
+    from grove_explorer.app.config import AppConfig
+    from grove_explorer.app.grove_app import GroveApp
+    from grove_explorer.app.screens.main import MainScreen
+    from tests.app_helpers import main_screen
+
+    frames: list[str] = []
+
+    class Probe(GroveApp):
+        def _display(self, screen: Any, renderable: Any) -> None:
+            if not frames and renderable is not None and isinstance(screen, MainScreen):
+                assert not self._batch_count, "a frame rendered inside a batch is dropped"
+                strips = screen._compositor.render_strips()
+                frames.append("\n".join(strip.text for strip in strips))
+            super()._display(screen, renderable)
+
+    app = Probe(AppConfig(db=tmp_path / "g.sqlite3", token_delay_ms=0))
+    async with app.run_test(size=(120, 36)) as pilot:
+        await main_screen(pilot)
+        assert app.painted
+        await app.service.connected()
+    first = frames[0]
+    for text in ("Welcome to Grove", "Filter conversations", "Quit", "Message"):
+        assert text in first, text

@@ -64,8 +64,7 @@ from grove_explorer.app.widgets.thread_window import (
 )
 
 if TYPE_CHECKING:
-    from grove_explorer.client.forest import Forest
-    from grove_explorer.client.models import ResponseNode
+    from grove_explorer.client.forest import Forest, ResponseNode  # (models' ResponseNode)
 
 __all__ = ["WINDOW", "LiveReply", "MoreMessages", "ThreadView", "finished_length"]
 

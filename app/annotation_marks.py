@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 
 from grove_explorer.app.safe_text import clean
-from grove_explorer.client.research import Annotation
+
+if TYPE_CHECKING:
+    from grove_explorer.client.research import Annotation
 
 BOOKMARK_MARK = "⚑"
 RATED_UP_MARK = "▲"

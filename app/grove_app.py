@@ -17,7 +17,6 @@ from grove_explorer.app.config import AppConfig
 from grove_explorer.app.memory import freeze_long_lived, tune_collector
 from grove_explorer.app.safe_text import clean
 from grove_explorer.app.screens.main import MainScreen
-from grove_explorer.client import Client
 from grove_explorer.client.service import ConversationService
 
 if TYPE_CHECKING:
@@ -26,6 +25,7 @@ if TYPE_CHECKING:
     from textual.screen import Screen
 
     from grove_explorer.app.embedded import GroveServer
+    from grove_explorer.client import Client
 
 
 class GroveApp(App[None]):
@@ -54,6 +54,8 @@ class GroveApp(App[None]):
         self._server_starting = False
         self._first_frame: asyncio.Future[None] | None = None
         """Done once the explorer's first frame was output (the embedded server waits)."""
+        self._painted = False
+        """True once the explorer's first frame was output."""
 
     @property
     def _background_screens(self) -> list[Screen[Any]]:
@@ -130,24 +132,35 @@ class GroveApp(App[None]):
             self.service = ConversationService(self._connecting)
             self._first_frame = first_frame
         else:
+            from grove_explorer.client import Client
+
             self.client = Client(api_key=self.config.api_key, api_host=self.config.server)
             self.service = ConversationService(self.client)
         await self.push_screen(MainScreen(self.service))
         tune_collector()
-        self.call_after_refresh(freeze_long_lived)  # a full collection: after the first frame
+
+    @property
+    def painted(self) -> bool:
+        """True once the explorer's first frame was output."""
+        return self._painted
 
     def _display(self, screen: Screen[Any], renderable: RenderableType | None) -> None:
-        """Outputs a frame; the first one of the explorer lets the embedded server start."""
+        """Outputs a frame; the explorer's first one lets the embedded server start.
+
+        What exists by then is frozen out of the collector's sight after that frame
+        (`freeze_long_lived`: a full collection, which would delay the frame if run before).
+        """
         super()._display(screen, renderable)
-        first = self._first_frame
         if (
-            first is not None
+            not self._painted
             and renderable is not None
             and not self._batch_count
             and isinstance(screen, MainScreen)
         ):
-            self._first_frame = None
-            if not first.done():
+            self._painted = True
+            asyncio.get_running_loop().call_soon(freeze_long_lived)
+            first, self._first_frame = self._first_frame, None
+            if first is not None and not first.done():
                 first.set_result(None)
 
     async def _start_embedded(self, first_frame: asyncio.Future[None]) -> Client:
@@ -173,6 +186,8 @@ class GroveApp(App[None]):
             self.startup_error = str(error)
             self.exit(return_code=1)
             raise
+        from grove_explorer.client import Client
+
         self.client = Client(api_key=self.config.api_key, api_host=self._embedded.address)
         if self._embedded.read_only:
             self.notify(

@@ -5,9 +5,12 @@ Plain pydantic models so the app can show them in pickers without touching proto
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pydantic import BaseModel, ConfigDict
 
-from grove_explorer.protos import chat_pb2
+if TYPE_CHECKING:
+    from grove_explorer.protos import chat_pb2
 
 
 class ModelInfo(BaseModel):

@@ -3,14 +3,37 @@
 The server answers bad input with a gRPC status and a sentence; the SDK turns each status
 into an exception class a caller can catch, carrying that sentence unchanged, so the app
 can show the server's own words.
+
+Importing this module does not import gRPC: a class's `code` names its status and reads
+as the `grpc.StatusCode` member (gRPC is imported on the first read). The app imports
+these classes before its first frame, and gRPC is only needed once a call is made.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import grpc
+if TYPE_CHECKING:
+    import grpc
+
+
+class _Status:
+    """A class's gRPC status, by name: reads as `grpc.StatusCode.<name>`.
+
+    A non-data descriptor, so an instance's own `code` (the status a call failed with)
+    still takes precedence over its class's.
+    """
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __get__(self, instance: object, owner: type | None = None) -> grpc.StatusCode:
+        import grpc
+
+        return grpc.StatusCode[self.name]
 
 
 class GroveError(Exception):
@@ -28,61 +51,61 @@ class GroveError(Exception):
 class NotFoundError(GroveError, LookupError):
     """The conversation or response does not exist (or is not yours)."""
 
-    code = grpc.StatusCode.NOT_FOUND
+    code = _Status("NOT_FOUND")
 
 
 class InvalidArgumentError(GroveError, ValueError):
     """The request was malformed: bad parent, blank or oversized message, bad params."""
 
-    code = grpc.StatusCode.INVALID_ARGUMENT
+    code = _Status("INVALID_ARGUMENT")
 
 
 class AlreadyExistsError(GroveError):
     """Something with that identity exists already (e.g. a running request_id)."""
 
-    code = grpc.StatusCode.ALREADY_EXISTS
+    code = _Status("ALREADY_EXISTS")
 
 
 class FailedPreconditionError(GroveError):
     """The request is valid but the target is not in a state that allows it."""
 
-    code = grpc.StatusCode.FAILED_PRECONDITION
+    code = _Status("FAILED_PRECONDITION")
 
 
 class ResourceExhaustedError(GroveError):
     """A server limit was reached (message size, concurrent streams)."""
 
-    code = grpc.StatusCode.RESOURCE_EXHAUSTED
+    code = _Status("RESOURCE_EXHAUSTED")
 
 
 class UnauthenticatedError(GroveError):
     """The server needs a valid API key (`XAI_API_KEY`)."""
 
-    code = grpc.StatusCode.UNAUTHENTICATED
+    code = _Status("UNAUTHENTICATED")
 
 
 class PermissionDeniedError(GroveError):
     """The key is valid but may not do this."""
 
-    code = grpc.StatusCode.PERMISSION_DENIED
+    code = _Status("PERMISSION_DENIED")
 
 
 class ServerUnavailableError(GroveError, ConnectionError):
     """The server could not be reached, went away mid-call, or is shutting down."""
 
-    code = grpc.StatusCode.UNAVAILABLE
+    code = _Status("UNAVAILABLE")
 
 
 class ServerInternalError(GroveError):
     """The server failed while handling the call."""
 
-    code = grpc.StatusCode.INTERNAL
+    code = _Status("INTERNAL")
 
 
 class DataLossError(GroveError):
     """The server's data is damaged (a corrupt database file)."""
 
-    code = grpc.StatusCode.DATA_LOSS
+    code = _Status("DATA_LOSS")
 
 
 class StorageError(GroveError):
@@ -155,8 +178,8 @@ class MissingModelResponseError(RuntimeError):
     """The stream ended without the final model response the protocol promises."""
 
 
-_BY_CODE: dict[grpc.StatusCode, type[GroveError]] = {
-    cls.code: cls
+_BY_STATUS: dict[str, type[GroveError]] = {
+    vars(cls)["code"].name: cls
     for cls in (
         NotFoundError,
         InvalidArgumentError,
@@ -169,8 +192,8 @@ _BY_CODE: dict[grpc.StatusCode, type[GroveError]] = {
         ServerInternalError,
         DataLossError,
     )
-    if cls.code is not None
 }
+"""The class of each status (by its name, `grpc.StatusCode.<name>`)."""
 
 _STORAGE_BY_KIND: dict[str, type[StorageError]] = {
     cls.kind: cls
@@ -235,6 +258,8 @@ def _metadata_value(trailing: Iterable[Any] | None, key: str) -> str | None:
 
 def translate(error: grpc.RpcError) -> GroveError:
     """Turns a gRPC error into the matching typed exception, keeping the server's words."""
+    import grpc
+
     code = error.code() if hasattr(error, "code") else None
     details = error.details() if hasattr(error, "details") else None
     backend = _backend_error(error, code, details)
@@ -251,7 +276,7 @@ def translate(error: grpc.RpcError) -> GroveError:
         return ServerUnavailableError(
             f"The server cancelled the call ({details or 'it may be shutting down'}).", code
         )
-    cls = _BY_CODE.get(code, GroveError) if code is not None else GroveError
+    cls = _BY_STATUS.get(getattr(code, "name", ""), GroveError) if code is not None else GroveError
     if details and "larger than max" in details:
         details = f"The request is larger than the server accepts ({details})."
     if not details:

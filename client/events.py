@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from grove_explorer.client.forest import Forest
-from grove_explorer.client.models import ConversationSummary, ResponseNode, TokenInfo
+if TYPE_CHECKING:
+    from grove_explorer.client.forest import Forest
+    from grove_explorer.client.models import ConversationSummary, ResponseNode, TokenInfo
 
 
 @dataclass(frozen=True, slots=True)

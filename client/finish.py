@@ -9,16 +9,30 @@ so a reply cut at max_tokens reads the same everywhere.
 
 from __future__ import annotations
 
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
-from grove_explorer.protos import chat_pb2
+if TYPE_CHECKING:
+    from grove_explorer.protos import chat_pb2
 
-_PREFIX = "FINISH_REASON_"
-
-_FROM_WIRE: dict[int, str] = {
-    number: ("" if name == "FINISH_REASON_UNSPECIFIED" else name.removeprefix(_PREFIX).lower())
-    for name, number in chat_pb2.FinishReason.items()
-}
+_FROM_WIRE: dict[int, str] = dict(
+    enumerate(
+        (
+            "",  # FINISH_REASON_UNSPECIFIED
+            "stop",
+            "length",
+            "content_filter",
+            "tool_calls",
+            "stopped",
+            "cancelled",
+            "shutdown",
+            "error",
+            "interrupted",
+        )
+    )
+)
+"""The proto's `FinishReason` numbers and their words (`FINISH_REASON_STOP` = 1 is "stop"):
+written out rather than read from `chat_pb2`, which the app would otherwise load before
+its first frame; `tests/client/test_finish_words.py` checks them against the proto."""
 _TO_WIRE: dict[str, int] = {word: number for number, word in _FROM_WIRE.items()}
 
 FINISH_REASONS: tuple[str, ...] = tuple(word for word in _TO_WIRE if word)

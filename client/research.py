@@ -6,11 +6,14 @@ Plain frozen models, so the app and scripts use them without touching protobuf.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict
 
 from grove_explorer.client.finish import finish_reason_from_proto
-from grove_explorer.protos import chat_pb2
+
+if TYPE_CHECKING:
+    from grove_explorer.protos import chat_pb2
 
 
 class Annotation(BaseModel):
@@ -37,6 +40,8 @@ class Annotation(BaseModel):
 
     def to_proto(self) -> chat_pb2.Annotation:
         """The wire form."""
+        from grove_explorer.protos import chat_pb2
+
         return chat_pb2.Annotation(
             bookmarked=self.bookmarked, tags=list(self.tags), rating=self.rating, note=self.note
         )

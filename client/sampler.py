@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from grove_explorer.protos import sampler_public_pb2
+if TYPE_CHECKING:
+    from grove_explorer.protos import sampler_public_pb2
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +28,8 @@ class SamplingParams:
 
     def to_proto(self) -> sampler_public_pb2.SamplingParams:
         """Builds the wire form, leaving unset fields absent (not zero)."""
+        from grove_explorer.protos import sampler_public_pb2
+
         message = sampler_public_pb2.SamplingParams()
         if self.temperature is not None:
             message.temperature = self.temperature

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from rich.console import Group, RenderableType
 from rich.text import Text
@@ -26,7 +27,9 @@ from textual.visual import VisualType
 
 from grove_explorer.app.annotation_marks import header_marks, note_text
 from grove_explorer.app.widgets.message_view import MessageView
-from grove_explorer.client.models import ResponseNode
+
+if TYPE_CHECKING:
+    from grove_explorer.client.models import ResponseNode
 
 
 @dataclass

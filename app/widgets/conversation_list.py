@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import on
@@ -21,7 +22,9 @@ from textual.widgets import Input, OptionList
 from textual.widgets.option_list import Option
 
 from grove_explorer.app.safe_text import first_line
-from grove_explorer.client.models import ConversationSummary
+
+if TYPE_CHECKING:
+    from grove_explorer.client.models import ConversationSummary
 
 UNTITLED = "Untitled"
 AGE_REFRESH_SECONDS = 15.0

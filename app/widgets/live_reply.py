@@ -30,11 +30,12 @@ from grove_explorer.app.widgets.message_view import (
     prime_drawing,
     render_strips,
 )
-from grove_explorer.client.models import ResponseNode
 
 if TYPE_CHECKING:  # markdown-it and Rich's Markdown are imported when a reply is drawn
     from markdown_it.token import Token
     from rich.markdown import Markdown as RichMarkdown
+
+    from grove_explorer.client.models import ResponseNode
 
 
 def finished_length(source: str, least: int = 2) -> int:

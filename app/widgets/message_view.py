@@ -38,13 +38,13 @@ from textual.widgets import Static
 
 from grove_explorer.app.safe_text import StreamCleaner, clean
 from grove_explorer.client.finish import reply_marker
-from grove_explorer.client.models import ResponseNode
-from grove_explorer.client.streams import TokenInfo
 
 if TYPE_CHECKING:
     from markdown_it import MarkdownIt
     from markdown_it.token import Token
     from rich.markdown import Markdown as RichMarkdown
+
+    from grove_explorer.client.models import ResponseNode, TokenInfo
 
 SEPARATOR = " · "
 SHORT_ID_LENGTH = 8

@@ -15,14 +15,16 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Generator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual.await_complete import AwaitComplete
 from textual.worker import Worker
 
 from grove_explorer.app.widgets.following_scroll import FollowingScroll
 from grove_explorer.app.widgets.thread_window import Siblings
-from grove_explorer.client.models import ResponseNode
+
+if TYPE_CHECKING:
+    from grove_explorer.client.models import ResponseNode
 
 
 def screenful_start(

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable
+from typing import TYPE_CHECKING
 
 from textual import on
 from textual.app import ComposeResult
@@ -61,8 +62,9 @@ from grove_explorer.app.widgets.thread_window import (
     refocus,
     window_to_end,
 )
-from grove_explorer.client.forest import Forest
-from grove_explorer.client.models import ResponseNode
+
+if TYPE_CHECKING:
+    from grove_explorer.client.forest import Forest, ResponseNode  # (models' ResponseNode)
 
 __all__ = ["WINDOW", "LiveReply", "MoreMessages", "ThreadView", "finished_length"]
 

@@ -9,8 +9,10 @@ at the same depth when a sibling replaced it.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from grove_explorer.client.models import ResponseNode
+if TYPE_CHECKING:
+    from grove_explorer.client.models import ResponseNode
 
 WINDOW = 60
 """Messages mounted when a path is shown, and added per "earlier"/"later" step."""

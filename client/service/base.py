@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from grove_explorer.client.catalog import ModelCatalog
-from grove_explorer.client.client import Client
-from grove_explorer.client.conversation import Conversation
 from grove_explorer.client.events import (
     ConversationOpened,
     ConversationUpdated,
@@ -24,9 +23,16 @@ from grove_explorer.client.events import (
     Listener,
     ServiceEvent,
 )
-from grove_explorer.client.forest import Forest
-from grove_explorer.client.models import ConversationSummary, TokenInfo
-from grove_explorer.client.streams import SampleStream
+
+if TYPE_CHECKING:
+    # The SDK's gRPC side: the service is built (and the app's first frame painted)
+    # before a connection exists, so these are imported with the first call.
+    from grove_explorer.client.catalog import ModelCatalog
+    from grove_explorer.client.client import Client
+    from grove_explorer.client.conversation import Conversation
+    from grove_explorer.client.forest import Forest
+    from grove_explorer.client.models import ConversationSummary, TokenInfo
+    from grove_explorer.client.streams import SampleStream
 
 log = logging.getLogger(__name__)
 
@@ -53,10 +59,10 @@ class ServiceBase:
         """
         self._client: Client | None = None
         self._client_ready: asyncio.Future[Client] | None = None
-        if isinstance(client, Client):
-            self._client = client
-        else:
+        if inspect.isawaitable(client):
             self._client_ready = asyncio.ensure_future(client)
+        else:
+            self._client = client
         self._listeners: list[Listener] = []
         self._conversations: dict[str, Conversation] = {}
         self._streams: dict[str, RunningStream] = {}

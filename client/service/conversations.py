@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from grove_explorer.client.catalog import ModelCatalog
-from grove_explorer.client.conversation import Conversation
-from grove_explorer.client.convert import summary_from_proto
 from grove_explorer.client.events import (
     ConversationDeleted,
     ConversationSettings,
@@ -24,10 +22,14 @@ from grove_explorer.client.events import (
     ResponseAdded,
     SettingsChanged,
 )
-from grove_explorer.client.forest import Forest
-from grove_explorer.client.models import ConversationSummary, ResponseNode, TokenInfo
-from grove_explorer.client.research import SearchResults
 from grove_explorer.client.service.streaming import StreamingService
+
+if TYPE_CHECKING:
+    from grove_explorer.client.catalog import ModelCatalog
+    from grove_explorer.client.conversation import Conversation
+    from grove_explorer.client.forest import Forest
+    from grove_explorer.client.models import ConversationSummary, ResponseNode, TokenInfo
+    from grove_explorer.client.research import SearchResults
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +42,8 @@ class ConversationService(StreamingService):
     async def list_conversations(self) -> list[ConversationSummary]:
         """Lists every conversation of the user, newest first."""
         listed = await (await self.connected()).grok.list_conversations()
+        from grove_explorer.client.convert import summary_from_proto  # with the client
+
         summaries = [summary_from_proto(c) for c in listed]
         self._publish(ConversationsListed(tuple(summaries)))
         return summaries

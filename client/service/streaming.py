@@ -9,6 +9,7 @@ or `StreamFailed` on the way.
 from __future__ import annotations
 
 import asyncio
+from typing import TYPE_CHECKING
 
 from grove_explorer.client.events import (
     BudgetUpdated,
@@ -19,16 +20,11 @@ from grove_explorer.client.events import (
     StreamFailed,
     TokensAppended,
 )
-from grove_explorer.client.models import LiveResponseNode, ResponseNode
 from grove_explorer.client.sampler import SamplingParams
 from grove_explorer.client.service.base import RunningStream, ServiceBase
-from grove_explorer.client.streams import (
-    BudgetEvent,
-    ModelResponseEvent,
-    QueryEvent,
-    TokensEvent,
-    UserResponseEvent,
-)
+
+if TYPE_CHECKING:
+    from grove_explorer.client.models import LiveResponseNode, ResponseNode
 
 PLACEHOLDER_PREFIX = "pending:"
 """Ids of streaming placeholders start with this (the server never uses it)."""
@@ -122,6 +118,8 @@ class StreamingService(ServiceBase):
             ),
             return_exceptions=True,  # one cancelled stream must not discard the others
         )
+        from grove_explorer.client.models import ResponseNode
+
         return [r if isinstance(r, ResponseNode) else None for r in results]
 
     async def edit(self, conversation_id: str, response_id: str, text: str) -> ResponseNode | None:
@@ -193,6 +191,15 @@ class StreamingService(ServiceBase):
         model_name: str | None = None,
         prefix: str = "",
     ) -> ResponseNode | None:
+        from grove_explorer.client.models import LiveResponseNode
+        from grove_explorer.client.streams import (
+            BudgetEvent,
+            ModelResponseEvent,
+            QueryEvent,
+            TokensEvent,
+            UserResponseEvent,
+        )
+
         conversation = self._conversation(conversation_id)
         forest = conversation.forest
         placeholder_id = self._new_placeholder_id()

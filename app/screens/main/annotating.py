@@ -7,14 +7,16 @@ the previous one left it; the service publishes the updated node and the views f
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from grove_explorer.app.annotation_marks import format_tags, parse_tags
 from grove_explorer.app.screens.main.core import ExplorerCore
 from grove_explorer.app.widgets.forest_tree import PENDING_PREFIX
 from grove_explorer.app.workers import run_service_call
-from grove_explorer.client.models import ResponseNode
-from grove_explorer.client.research import Annotation
+
+if TYPE_CHECKING:
+    from grove_explorer.client.models import ResponseNode
+    from grove_explorer.client.research import Annotation
 
 
 class Annotating(ExplorerCore):

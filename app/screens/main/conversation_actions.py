@@ -5,14 +5,18 @@ Also what the sidebar asks for (open a conversation, delete one after confirmati
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from textual import on
 
 from grove_explorer.app.safe_text import first_line
 from grove_explorer.app.screens.main.core import ExplorerCore
 from grove_explorer.app.widgets.conversation_list import ConversationList, ConversationOptions
 from grove_explorer.app.workers import run_service_call
-from grove_explorer.client.catalog import ModelCatalog
 from grove_explorer.client.events import ConversationSettings
+
+if TYPE_CHECKING:
+    from grove_explorer.client.catalog import ModelCatalog
 
 
 class ConversationActions(ExplorerCore):

@@ -13,6 +13,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -33,11 +34,13 @@ from grove_explorer.app.widgets.status_line import StatusLine
 from grove_explorer.app.widgets.thread_view import ThreadView
 from grove_explorer.app.widgets.welcome import Welcome
 from grove_explorer.app.workers import run_service_call
-from grove_explorer.client.catalog import ModelCatalog
 from grove_explorer.client.events import ConversationSettings
-from grove_explorer.client.forest import Forest
-from grove_explorer.client.models import ResponseNode
 from grove_explorer.client.service import ConversationService
+
+if TYPE_CHECKING:
+    from grove_explorer.client.catalog import ModelCatalog
+    from grove_explorer.client.forest import Forest
+    from grove_explorer.client.models import ResponseNode
 
 UNTITLED = "Untitled conversation"
 _EPOCH = datetime.min.replace(tzinfo=UTC)

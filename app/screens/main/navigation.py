@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import webbrowser
 from bisect import bisect_left, bisect_right
+from typing import TYPE_CHECKING
 
 from textual import on
 
@@ -15,11 +16,13 @@ from grove_explorer.app.safe_text import clean
 from grove_explorer.app.screens.help import HelpScreen, binding_rows
 from grove_explorer.app.screens.main.core import ExplorerCore
 from grove_explorer.app.widgets.conversation_list import ConversationOptions
-from grove_explorer.app.widgets.forest_tree import ForestTree, preorder
+from grove_explorer.app.widgets.forest_tree import ForestTree
 from grove_explorer.app.widgets.thread_view import ThreadView
 from grove_explorer.app.workers import run_service_call
-from grove_explorer.client.forest import Forest
-from grove_explorer.client.research import SearchHit
+
+if TYPE_CHECKING:
+    from grove_explorer.client.forest import Forest
+    from grove_explorer.client.research import SearchHit
 
 
 class Navigation(ExplorerCore):
@@ -91,6 +94,8 @@ class Navigation(ExplorerCore):
         forest = self.forest
         if forest is None:
             return
+        from grove_explorer.client.forest import preorder
+
         order = preorder(forest)
         responses = forest.responses
         marked = [i for i, rid in enumerate(order) if responses[rid].bookmarked]

@@ -63,3 +63,17 @@ class MainScreen(
         height: 1fr;
     }
     """
+
+    def _compositor_refresh(self) -> None:
+        """Textual's, except that before the app's first frame none is rendered to be dropped.
+
+        At start-up the app mounts this screen inside its own batch update, and Textual
+        lays it out and renders a whole frame there that `App._display` then discards
+        (~35 ms of `grove`'s start); the frame after the batch renders everything again.
+        Until the first frame is out, such a refresh only marks the screen for repaint.
+        """
+        app = self.app
+        if app._batch_count and not getattr(app, "painted", True):
+            self._repaint_required = True
+            return
+        super()._compositor_refresh()

@@ -11,11 +11,10 @@ from typing import TYPE_CHECKING
 from grove_explorer.app.screens.main.core import ExplorerCore
 from grove_explorer.app.widgets.message_view import MessageView
 from grove_explorer.app.workers import run_service_call
-from grove_explorer.client.models import ResponseNode
-from grove_explorer.client.streams import TokenInfo
 
 if TYPE_CHECKING:
     from grove_explorer.app.screens.tokens import TokenBranch
+    from grove_explorer.client.models import ResponseNode, TokenInfo
 
 
 class TokenActions(ExplorerCore):

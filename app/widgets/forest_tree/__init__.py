@@ -36,6 +36,8 @@ tree algorithms themselves (runs, paths, preorder, subtree totals) are the clien
 `client.forest`; they are re-exported here for the widget's callers.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from grove_explorer.app.widgets.forest_tree.items import (
     DEPTH_MARK,
     HOIST_MARK,
@@ -53,14 +55,31 @@ from grove_explorer.app.widgets.forest_tree.items import (
 )
 from grove_explorer.app.widgets.forest_tree.labels import format_totals
 from grove_explorer.app.widgets.forest_tree.tree import ForestTree
-from grove_explorer.client.forest import (
-    Totals,
-    path_run_starts,
-    preorder,
-    run_ids,
-    run_start,
-    subtree_totals,
+
+if TYPE_CHECKING:
+    from grove_explorer.client.forest import (
+        Totals,
+        path_run_starts,
+        preorder,
+        run_ids,
+        run_start,
+        subtree_totals,
+    )
+
+_FROM_THE_CLIENT = frozenset(
+    ("Totals", "path_run_starts", "preorder", "run_ids", "run_start", "subtree_totals")
 )
+"""The client's tree algorithms, re-exported on first use: `client.forest` (pydantic's
+`Forest`) is not needed before the app's first frame."""
+
+
+def __getattr__(name: str) -> Any:
+    if name in _FROM_THE_CLIENT:
+        from grove_explorer.client import forest
+
+        return getattr(forest, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "DEPTH_MARK",

@@ -6,10 +6,13 @@ glyph constants and `LEGEND` are what its label shows, for the help screen too.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from grove_explorer.app.annotation_marks import run_marks
-from grove_explorer.client.models import ResponseNode
+
+if TYPE_CHECKING:
+    from grove_explorer.client.models import ResponseNode
 
 PENDING_PREFIX = "pending:"
 """Ids of streaming placeholders start with this (they are replaced when stored)."""
@@ -40,16 +43,18 @@ LEGEND: dict[str, str] = {
 """What the glyphs in labels mean, for a help screen."""
 
 
-class ForestItem(BaseModel):
+@dataclass(frozen=True, slots=True)
+class ForestItem:
     """What one tree node stands for: a run of responses and where it sits.
 
     Holds the run's `ResponseNode`s themselves (frozen, so sharing them is safe) rather
     than ids only, so a handler of a tree message has the messages without a lookup.
+    A plain frozen dataclass (the forest pane builds one per run it shows, and its
+    module is imported before the app's first frame, which needs no pydantic).
     """
 
-    model_config = ConfigDict(frozen=True)
-
-    responses: tuple[ResponseNode, ...] = Field(min_length=1)
+    responses: tuple[ResponseNode, ...]
+    """The run's responses, first to last (never empty)."""
     depth: int = 0
     """Branch points above this run (0 for a root's run)."""
     sibling_index: int = 1

@@ -6,6 +6,8 @@ never parsed as markup and carries no control characters.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.style import Style
 from rich.text import Span, Text
 from textual.widget import Widget
@@ -18,7 +20,9 @@ from grove_explorer.app.widgets.forest_tree.items import (
     TOTALS_MARK,
     ForestItem,
 )
-from grove_explorer.client.forest import Totals
+
+if TYPE_CHECKING:
+    from grove_explorer.client.forest import Totals
 
 # Used until the widget's CSS is applied (labels are rebuilt once it is).
 FALLBACK_STYLES: dict[str, Style] = {

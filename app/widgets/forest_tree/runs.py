@@ -15,6 +15,7 @@ visible lines only, not one per materialised run.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from rich.style import Style
 from rich.text import Text
@@ -22,7 +23,9 @@ from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
 from grove_explorer.app.widgets.forest_tree.items import ForestItem, same_run
-from grove_explorer.client.forest import Forest, path_run_starts, run_ids, run_start
+
+if TYPE_CHECKING:
+    from grove_explorer.client.forest import Forest
 
 _NO_LABEL = Text()
 """What a run node is created with: its real label is built when read."""
@@ -99,6 +102,8 @@ class RunNodes(Tree[ForestItem]):
         forest = self._forest
         if forest is None or self._hoist_id is None or self._hoist_id not in forest.responses:
             return None
+        from grove_explorer.client.forest import run_start
+
         return run_start(forest, self._hoist_id)
 
     def node_for(self, response_id: str) -> TreeNode[ForestItem] | None:
@@ -106,6 +111,8 @@ class RunNodes(Tree[ForestItem]):
         forest = self._forest
         if forest is None or response_id not in forest.responses:
             return None
+        from grove_explorer.client.forest import run_start
+
         return self._run_nodes.get(run_start(forest, response_id))
 
     # -- building --------------------------------------------------------------------------
@@ -136,8 +143,9 @@ class RunNodes(Tree[ForestItem]):
             and responses.get(cached.last_id) is cached.last
         ):
             return cached
-        # Built without validation: the run is never empty and holds forest nodes.
-        item = ForestItem.model_construct(
+        from grove_explorer.client.forest import run_ids
+
+        item = ForestItem(
             responses=tuple(responses[rid] for rid in run_ids(forest, first_id)),
             depth=depth,
             sibling_index=sibling_index,
@@ -170,6 +178,8 @@ class RunNodes(Tree[ForestItem]):
         key = (leaf, len(path_ids))
         cached = self._starts.get(key)
         if cached is None:
+            from grove_explorer.client.forest import path_run_starts
+
             cached = path_run_starts(forest, path_ids)
             if leaf in forest.responses and (not cached or cached[0] == path_ids[0]):
                 self._starts[key] = cached

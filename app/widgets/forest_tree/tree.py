@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
-from typing import ClassVar, Self
+from typing import TYPE_CHECKING, ClassVar, Self
 
 from rich.style import Style
 from rich.text import Text
@@ -32,7 +32,9 @@ from grove_explorer.app.widgets.forest_tree.items import (
     is_placeholder,
 )
 from grove_explorer.app.widgets.forest_tree.labels import label_styles, run_label
-from grove_explorer.client.forest import Forest, Totals, run_start, subtree_totals
+
+if TYPE_CHECKING:
+    from grove_explorer.client.forest import Forest, Totals
 
 
 class ForestTree(FittedTree):
@@ -381,6 +383,8 @@ class ForestTree(FittedTree):
         forest = self._forest
         if forest is None or response_id not in forest.responses:
             return False
+        from grove_explorer.client.forest import run_start
+
         start = run_start(forest, response_id)
         self._rebuild(hoist=start)
         node = self._run_nodes.get(start)
@@ -478,6 +482,8 @@ class ForestTree(FittedTree):
     def _current_totals(self, forest: Forest) -> dict[str, Totals]:
         revision = forest.revision
         if self._totals_revision != revision:
+            from grove_explorer.client.forest import subtree_totals
+
             self._totals = subtree_totals(forest)
             self._totals_revision = revision
         return self._totals

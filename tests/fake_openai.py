@@ -45,6 +45,8 @@ class FakeOpenAI:
     - `logprob_tokens_differ`: the logprob entries name tokens differently from the content
       (as servers with byte-level tokens do), so the client cannot split the delta by them.
     - `token_delay`: seconds between chunks.
+    - `logprob_token_delay`: extra seconds per chunk when logprobs were asked for (as
+      llama-cpp-python's server, which evaluates every position's logits then).
     - `fail_status` / `fail_message` / `fail_times` / `retry_after`: answer with that HTTP
       error and an OpenAI-style error body; `fail_times=None` fails every request, an int
       fails that many requests and then succeeds (so client retries can be tested).
@@ -74,6 +76,7 @@ class FakeOpenAI:
         self.tokens_per_chunk = 1
         self.logprob_tokens_differ = False
         self.token_delay = 0.0
+        self.logprob_token_delay = 0.0
         self.fail_status: int | None = None
         self.fail_message = "Something went wrong upstream."
         self.fail_times: int | None = None
@@ -195,6 +198,8 @@ class FakeOpenAI:
                     return response
                 if sent and self.token_delay > 0:
                     await asyncio.sleep(self.token_delay)
+                if top_k >= 0 and self.logprob_token_delay > 0:
+                    await asyncio.sleep(self.logprob_token_delay)
                 group = tokens[sent : sent + self.tokens_per_chunk]
                 entries = [self._entry(sent + i, t, top_k) for i, t in enumerate(group)]
                 logprobs = {"content": entries} if top_k >= 0 else None

@@ -716,3 +716,56 @@ def test_count_tokens_is_a_rough_estimate(make_sampler: MakeSampler) -> None:
     sampler = make_sampler()
     assert sampler.count_tokens([]) == 0
     assert sampler.count_tokens([PathMessage("human", "abcd"), PathMessage("model", "abcde")]) == 3
+
+
+# What logprobs cost: measured once when the endpoint first answers with them.
+
+
+async def test_logprobs_that_slow_tokens_down_are_measured_and_dropped_in_auto_mode(
+    fake: FakeOpenAI, make_sampler: MakeSampler, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake.logprob_token_delay = 0.03  # llama-cpp-python's server: logits of every position
+    sampler = make_sampler()
+    events = await collect(sampler)
+    assert any(isinstance(e, SampledToken) and e.logprob is not None for e in events)
+    with caplog.at_level("INFO"):
+        cost = await sampler.logprobs_cost()
+    assert cost is not None and cost.too_slow and cost.ratio >= 3
+    assert "logprobs make tokens" in caplog.text and 'logprobs = "on"' in caplog.text
+    probes = fake.requests[1:]
+    assert [bool(b.get("logprobs")) for b in probes] == [True, False]
+    await collect(sampler)
+    assert "logprobs" not in fake.requests[-1], "auto mode stopped asking"
+    assert sampler.describe().supports_logprobs is False
+
+
+async def test_a_fast_endpoint_is_not_probed_and_keeps_logprobs(
+    fake: FakeOpenAI, make_sampler: MakeSampler
+) -> None:
+    sampler = make_sampler()
+    await collect(sampler)
+    assert await sampler.logprobs_cost() is None, "fast tokens: logprobs cannot cost much"
+    assert len(fake.requests) == 1
+    await collect(sampler)
+    assert fake.requests[-1].get("logprobs") is True
+    assert sampler.describe().supports_logprobs is True
+
+
+async def test_logprobs_on_is_never_probed(fake: FakeOpenAI, make_sampler: MakeSampler) -> None:
+    fake.logprob_token_delay = 0.03
+    sampler = make_sampler(logprobs="on")
+    await collect(sampler)
+    assert await sampler.logprobs_cost() is None
+    assert len(fake.requests) == 1
+
+
+async def test_a_slow_endpoint_whose_logprobs_are_cheap_keeps_them(
+    fake: FakeOpenAI, make_sampler: MakeSampler
+) -> None:
+    fake.token_delay = 0.02  # slow tokens, with or without logprobs
+    sampler = make_sampler()
+    await collect(sampler)
+    cost = await sampler.logprobs_cost()
+    assert cost is not None and not cost.too_slow
+    await collect(sampler)
+    assert fake.requests[-1].get("logprobs") is True

@@ -10,6 +10,7 @@ costing upstream tokens, so the HTTP stream is closed whenever the consumer stop
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import secrets
@@ -43,6 +44,13 @@ from grove_explorer.server.sampler.openai_compat.chunks import (
     request_messages,
 )
 from grove_explorer.server.sampler.openai_compat.errors import backend_error, mentions_logprobs
+from grove_explorer.server.sampler.openai_compat.logprobs_cost import (
+    PROBE_MESSAGES,
+    PROBE_TOKENS,
+    LogprobsCost,
+    Stopwatch,
+    worth_probing,
+)
 from grove_explorer.server.sampler.openai_compat.prefill import PrefixCheck
 from grove_explorer.server.sampler.openai_compat.settings import (
     MAX_SEED,
@@ -76,6 +84,9 @@ class OpenAICompatibleSampler:
         self._settings = settings
         # What "auto" mode has learned about logprobs: None until a reply tells.
         self._supports_logprobs: bool | None = None
+        # Their cost, measured once after the first reply that carried them (auto mode).
+        self._cost_probe: asyncio.Future[LogprobsCost | None] | None = None
+        self._too_costly = False
         self._client = AsyncOpenAI(
             api_key=settings.api_key or PLACEHOLDER_API_KEY,
             base_url=settings.base_url,
@@ -112,7 +123,7 @@ class OpenAICompatibleSampler:
             default_temperature=s.temperature,
             default_top_p=s.top_p,
             default_max_tokens=s.max_tokens,
-            supports_logprobs=self._logprobs_known(),
+            supports_logprobs=False if self._too_costly else self._logprobs_known(),
         )
 
     def resolve_params(self, requested: RequestedParams) -> ResolvedParams:
@@ -169,6 +180,7 @@ class OpenAICompatibleSampler:
                     "set prefill in its config if the endpoint supports assistant prefill.",
                 )
             messages.append({"role": "assistant", "content": prefix})
+        watch = Stopwatch()
         stream = await self._open_stream(
             messages, params, top_logprobs, self._wants_logprobs(), prefilled=bool(prefix)
         )
@@ -213,6 +225,9 @@ class OpenAICompatibleSampler:
                     yield token
             if asked_logprobs and self._settings.logprobs == "auto":
                 self._learn_logprobs(saw_logprobs, yielded)
+                watch.tokens = yielded
+                if saw_logprobs and self._cost_probe is None and worth_probing(watch):
+                    self._cost_probe = asyncio.ensure_future(self._measure_logprobs_cost())
             if usage is not None:
                 yield usage
             if cut:
@@ -270,7 +285,11 @@ class OpenAICompatibleSampler:
         """Nothing to prepare: the endpoint is reached on the first request."""
 
     async def aclose(self) -> None:
-        """Closes the client's connection pool."""
+        """Closes the client's connection pool (after a cost probe under way)."""
+        if self._cost_probe is not None and not self._cost_probe.done():
+            self._cost_probe.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._cost_probe
         await self._client.close()
 
     # Logprobs policy.
@@ -286,7 +305,47 @@ class OpenAICompatibleSampler:
 
     def _wants_logprobs(self) -> bool:
         """Whether the next request asks for logprobs."""
-        return self._logprobs_known() is not False
+        return self._logprobs_known() is not False and not self._too_costly
+
+    async def logprobs_cost(self) -> LogprobsCost | None:
+        """The measured cost of logprobs (waits for the probe); None if never measured."""
+        return await asyncio.shield(self._cost_probe) if self._cost_probe else None
+
+    async def _measure_logprobs_cost(self) -> LogprobsCost | None:
+        """Times two short replies, with and without logprobs, and logs what they cost.
+
+        In auto mode, logprobs that make tokens much slower are not asked for again.
+        """
+        name = self._settings.name
+        try:
+            with_logprobs = await self._probe(logprobs=True)
+            without = await self._probe(logprobs=False)
+        except Exception as error:  # a probe must never disturb the replies themselves
+            log.info("backend %r: could not measure what logprobs cost: %s", name, error)
+            return None
+        cost = LogprobsCost(with_logprobs, without)
+        if cost.too_slow:
+            self._too_costly = True
+            log.warning(
+                '%s; asking without them from now on (set logprobs = "on" in the '
+                "backend's config to keep them)",
+                cost.sentence(name),
+            )
+        else:
+            log.info("%s; logprobs stay on", cost.sentence(name))
+        return cost
+
+    async def _probe(self, *, logprobs: bool) -> float:
+        """Seconds per token of one short probe reply."""
+        params = ResolvedParams(temperature=0.0, top_p=1.0, max_tokens=PROBE_TOKENS, seed=0)
+        chunks = await self._create(list(PROBE_MESSAGES), params, 5, logprobs)
+        watch = Stopwatch()
+        try:
+            async for chunk in chunks:
+                watch.tokens += len(read_chunk(chunk)[0])
+        finally:
+            await chunks.close()
+        return watch.per_token()
 
     def _learn_logprobs(self, saw_logprobs: bool, yielded: int) -> None:
         """Remembers what a complete reply showed about logprobs ("auto" mode only).

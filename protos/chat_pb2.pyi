@@ -24,6 +24,12 @@ class FinishReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     FINISH_REASON_SHUTDOWN: _ClassVar[FinishReason]
     FINISH_REASON_ERROR: _ClassVar[FinishReason]
     FINISH_REASON_INTERRUPTED: _ClassVar[FinishReason]
+
+class SamplingMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    SAMPLING_MODE_UNSPECIFIED: _ClassVar[SamplingMode]
+    SAMPLING_MODE_CHAT: _ClassVar[SamplingMode]
+    SAMPLING_MODE_COMPLETION: _ClassVar[SamplingMode]
 FINISH_REASON_UNSPECIFIED: FinishReason
 FINISH_REASON_STOP: FinishReason
 FINISH_REASON_LENGTH: FinishReason
@@ -34,6 +40,9 @@ FINISH_REASON_CANCELLED: FinishReason
 FINISH_REASON_SHUTDOWN: FinishReason
 FINISH_REASON_ERROR: FinishReason
 FINISH_REASON_INTERRUPTED: FinishReason
+SAMPLING_MODE_UNSPECIFIED: SamplingMode
+SAMPLING_MODE_CHAT: SamplingMode
+SAMPLING_MODE_COMPLETION: SamplingMode
 
 class Response(_message.Message):
     __slots__ = ("response_id", "message", "sender", "create_time", "parent_response_id", "manual", "partial", "shared", "query", "query_type", "model_name", "sampling_params", "token_count", "time_to_first_token_seconds", "total_time_seconds", "annotation", "prefix_length", "start_time", "finish_reason")
@@ -289,7 +298,7 @@ class GenerateTitleResponse(_message.Message):
     def __init__(self, new_title: _Optional[str] = ...) -> None: ...
 
 class AddResponseRequest(_message.Message):
-    __slots__ = ("conversation_id", "message", "model_name", "parent_response_id", "use_grok", "system_prompt_name", "sampling_params", "request_id", "top_logprobs", "prefix", "select_reply")
+    __slots__ = ("conversation_id", "message", "model_name", "parent_response_id", "use_grok", "system_prompt_name", "sampling_params", "request_id", "top_logprobs", "prefix", "select_reply", "mode")
     CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
     MODEL_NAME_FIELD_NUMBER: _ClassVar[int]
@@ -301,6 +310,7 @@ class AddResponseRequest(_message.Message):
     TOP_LOGPROBS_FIELD_NUMBER: _ClassVar[int]
     PREFIX_FIELD_NUMBER: _ClassVar[int]
     SELECT_REPLY_FIELD_NUMBER: _ClassVar[int]
+    MODE_FIELD_NUMBER: _ClassVar[int]
     conversation_id: str
     message: str
     model_name: str
@@ -312,7 +322,8 @@ class AddResponseRequest(_message.Message):
     top_logprobs: int
     prefix: str
     select_reply: bool
-    def __init__(self, conversation_id: _Optional[str] = ..., message: _Optional[str] = ..., model_name: _Optional[str] = ..., parent_response_id: _Optional[str] = ..., use_grok: _Optional[bool] = ..., system_prompt_name: _Optional[str] = ..., sampling_params: _Optional[_Union[_sampler_public_pb2.SamplingParams, _Mapping]] = ..., request_id: _Optional[str] = ..., top_logprobs: _Optional[int] = ..., prefix: _Optional[str] = ..., select_reply: _Optional[bool] = ...) -> None: ...
+    mode: SamplingMode
+    def __init__(self, conversation_id: _Optional[str] = ..., message: _Optional[str] = ..., model_name: _Optional[str] = ..., parent_response_id: _Optional[str] = ..., use_grok: _Optional[bool] = ..., system_prompt_name: _Optional[str] = ..., sampling_params: _Optional[_Union[_sampler_public_pb2.SamplingParams, _Mapping]] = ..., request_id: _Optional[str] = ..., top_logprobs: _Optional[int] = ..., prefix: _Optional[str] = ..., select_reply: _Optional[bool] = ..., mode: _Optional[_Union[SamplingMode, str]] = ...) -> None: ...
 
 class QueryAction(_message.Message):
     __slots__ = ("type", "query")
@@ -373,7 +384,7 @@ class StopResponseResponse(_message.Message):
     def __init__(self, stopped: _Optional[bool] = ...) -> None: ...
 
 class ModelInfo(_message.Message):
-    __slots__ = ("name", "backend", "upstream_model", "description", "default_sampling_params", "is_default", "supports_logprobs")
+    __slots__ = ("name", "backend", "upstream_model", "description", "default_sampling_params", "is_default", "supports_logprobs", "modes")
     NAME_FIELD_NUMBER: _ClassVar[int]
     BACKEND_FIELD_NUMBER: _ClassVar[int]
     UPSTREAM_MODEL_FIELD_NUMBER: _ClassVar[int]
@@ -381,6 +392,7 @@ class ModelInfo(_message.Message):
     DEFAULT_SAMPLING_PARAMS_FIELD_NUMBER: _ClassVar[int]
     IS_DEFAULT_FIELD_NUMBER: _ClassVar[int]
     SUPPORTS_LOGPROBS_FIELD_NUMBER: _ClassVar[int]
+    MODES_FIELD_NUMBER: _ClassVar[int]
     name: str
     backend: str
     upstream_model: str
@@ -388,7 +400,8 @@ class ModelInfo(_message.Message):
     default_sampling_params: _sampler_public_pb2.SamplingParams
     is_default: bool
     supports_logprobs: bool
-    def __init__(self, name: _Optional[str] = ..., backend: _Optional[str] = ..., upstream_model: _Optional[str] = ..., description: _Optional[str] = ..., default_sampling_params: _Optional[_Union[_sampler_public_pb2.SamplingParams, _Mapping]] = ..., is_default: _Optional[bool] = ..., supports_logprobs: _Optional[bool] = ...) -> None: ...
+    modes: _containers.RepeatedScalarFieldContainer[SamplingMode]
+    def __init__(self, name: _Optional[str] = ..., backend: _Optional[str] = ..., upstream_model: _Optional[str] = ..., description: _Optional[str] = ..., default_sampling_params: _Optional[_Union[_sampler_public_pb2.SamplingParams, _Mapping]] = ..., is_default: _Optional[bool] = ..., supports_logprobs: _Optional[bool] = ..., modes: _Optional[_Iterable[_Union[SamplingMode, str]]] = ...) -> None: ...
 
 class SystemPromptInfo(_message.Message):
     __slots__ = ("name", "text")

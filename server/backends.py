@@ -74,6 +74,10 @@ class BackendSpec:
     headers: Mapping[str, str] = field(default_factory=dict)
     prefill: Literal["none", "continue_final_message", "trailing_assistant"] = "none"
     # llamacpp: the GGUF file, the context it gets, its threads, requests queued behind one.
+    # openai: "chat" or "completion" (a base model behind /v1/completions), and whether a
+    # chat endpoint also serves /v1/completions (then both modes are offered).
+    mode: Literal["chat", "completion"] = "chat"
+    completion_endpoint: bool = False
     model_path: str = ""
     context_tokens: int | None = None
     threads: int | None = None
@@ -105,6 +109,8 @@ _FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "send_seed": (bool,),
     "headers": (dict,),
     "prefill": (str,),
+    "mode": (str,),
+    "completion_endpoint": (bool,),
     "model_path": (str,),
     "context_tokens": (int,),
     "threads": (int,),
@@ -175,6 +181,13 @@ def check_backend(spec: BackendSpec, where: str) -> None:
         raise BackendConfigError(f"{where}: sampler must be offline, openai or llamacpp.")
     if spec.sampler == "llamacpp":
         _check_local_backend(spec, where)
+    if spec.mode not in ("chat", "completion"):
+        raise BackendConfigError(f"{where}: mode must be chat or completion.")
+    if spec.sampler != "openai" and (spec.mode != "chat" or spec.completion_endpoint):
+        raise BackendConfigError(
+            f"{where}: mode and completion_endpoint describe an OpenAI-compatible endpoint; "
+            f"a {spec.sampler} model offers both modes."
+        )
     if spec.sampler == "openai":
         if not spec.base_url.startswith(("http://", "https://")):
             raise BackendConfigError(f"{where}: base_url must be an http(s) URL.")
@@ -317,6 +330,8 @@ def _openai_sampler(spec: BackendSpec) -> Sampler:
         send_seed=spec.send_seed,
         extra_headers=dict(spec.headers),
         prefill=spec.prefill,
+        mode=spec.mode,
+        completion_endpoint=spec.completion_endpoint,
         **defaults,  # type: ignore[arg-type]
     )
     return OpenAICompatibleSampler(settings)

@@ -338,4 +338,8 @@ def model_info(description: ModelDescription, *, is_default: bool) -> chat_pb2.M
     )
     if description.supports_logprobs is not None:
         info.supports_logprobs = description.supports_logprobs
+    info.modes.extend(
+        chat_pb2.SAMPLING_MODE_COMPLETION if m == "completion" else chat_pb2.SAMPLING_MODE_CHAT
+        for m in description.modes
+    )
     return info

@@ -29,6 +29,27 @@ class PathMessage(NamedTuple):
     text: str
 
 
+class SamplingMode(StrEnum):
+    """How a reply is sampled (`protos/chat.proto` `SamplingMode`, lower case).
+
+    CHAT answers the path as a conversation; COMPLETION continues the path's texts joined
+    as one document (base-model continuation: no roles, no system prompt).
+    """
+
+    CHAT = "chat"
+    COMPLETION = "completion"
+
+
+def document_of(path: Sequence[PathMessage]) -> str:
+    """The path as one document for completion mode: its texts joined as they are.
+
+    In a continuation tree every node continues the text before it (as in loom), so the
+    texts are joined with nothing between them; a writer who wants a paragraph break
+    writes it.
+    """
+    return "".join(message.text for message in path)
+
+
 @dataclass(frozen=True, slots=True)
 class SampledToken:
     """A sampled token: its text, natural-log probability and the k most likely candidates.
@@ -187,6 +208,8 @@ class ModelDescription:
     default_top_p: float
     default_max_tokens: int
     supports_logprobs: bool | None
+    # The sampling modes offered, the default first.
+    modes: tuple[SamplingMode, ...] = (SamplingMode.CHAT,)
 
 
 class Sampler(Protocol):
@@ -217,6 +240,11 @@ class Sampler(Protocol):
         """Whether `sample` can continue a given prefix (a branch from a token)."""
         ...
 
+    @property
+    def modes(self) -> tuple[SamplingMode, ...]:
+        """The sampling modes this model offers; the first is its default."""
+        ...
+
     def sample(
         self,
         path: Sequence[PathMessage],
@@ -226,8 +254,12 @@ class Sampler(Protocol):
         system_prompt_name: str = "",
         system_prompt: str | None = None,
         prefix: str = "",
+        mode: SamplingMode = SamplingMode.CHAT,
     ) -> AsyncGenerator[SampleEvent, None]:
         """Streams the reply token by token; at most `params.max_tokens` tokens.
+
+        In COMPLETION mode (one of `modes`) the reply continues `document_of(path)` (then
+        `prefix`); no system prompt is sent.
 
         `system_prompt_name` is the name the client chose; `system_prompt` is its text from
         the server's configuration, or None when no system prompt is to be sent (a "raw

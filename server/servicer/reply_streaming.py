@@ -34,12 +34,14 @@ from grove_explorer.server.sampler.base import (
     Sampler,
     SamplerError,
     SamplerErrorKind,
+    SamplingMode,
     Usage,
 )
 from grove_explorer.server.servicer.lookups import insert_or_abort
 from grove_explorer.server.servicer.path_messages import Messages, PathMessages
 from grove_explorer.server.servicer.status import abort, abort_not_found
 from grove_explorer.server.servicer.stream_registry import ActiveStream, StreamRegistry
+from grove_explorer.server.servicer.validation import requested_mode
 from grove_explorer.server.store import (
     NewResponse,
     ResponseRecord,
@@ -167,9 +169,12 @@ class ReplyStreaming:
         first_token_at: float | None = None
         partial = False
         finish: FinishReason | None = None  # the sampler's word, when it gives one
-        # A raw-model request (use_grok=false) sends no system prompt and no "fun".
-        prompt_name = request.system_prompt_name if request.use_grok else ""
-        system_prompt = self._system_prompts[prompt_name] if request.use_grok else None
+        # A raw-model request (use_grok=false) sends no system prompt and no "fun", nor
+        # does a continuation of text (completion mode: the document is all there is).
+        mode = requested_mode(sampler, request.mode) or SamplingMode.CHAT
+        chat = request.use_grok and mode is SamplingMode.CHAT
+        prompt_name = request.system_prompt_name if chat else ""
+        system_prompt = self._system_prompts[prompt_name] if chat else None
 
         def reply(
             partial_reply: bool, reason: FinishReason, with_tokens: bool = True
@@ -222,6 +227,7 @@ class ReplyStreaming:
                 system_prompt_name=prompt_name,
                 system_prompt=system_prompt,
                 prefix=prefix,
+                mode=mode,
             )
             # aclosing: stopping early must close the backend's HTTP stream at once.
             async with contextlib.aclosing(tokens):

@@ -47,6 +47,7 @@ from grove_explorer.server.servicer.validation import (
     check_message,
     check_text,
     check_title,
+    sampling_mode_or_abort,
 )
 from grove_explorer.server.store import AnnotationRecord, NewResponse, ResponseRecord, Store
 from grove_explorer.server.titles import derive_title
@@ -502,6 +503,7 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
                     "(a branch from a token): its endpoint has no assistant prefill "
                     "configured (prefill in its [models] table).",
                 )
+        await sampling_mode_or_abort(sampler, request.mode, context)
         if request.system_prompt_name not in self._system_prompts:
             await abort(
                 context,

@@ -9,9 +9,14 @@ from __future__ import annotations
 import grpc
 
 from grove_explorer.protos import chat_pb2
+from grove_explorer.server.sampler.base import Sampler, SamplingMode
 from grove_explorer.server.servicer.status import abort, quote
 from grove_explorer.server.store import AnnotationRecord
 
+MODE_FROM_WIRE: dict[int, SamplingMode] = {
+    chat_pb2.SAMPLING_MODE_CHAT: SamplingMode.CHAT,
+    chat_pb2.SAMPLING_MODE_COMPLETION: SamplingMode.COMPLETION,
+}
 MAX_TAGS = 32
 MAX_TAG_CHARS = 64
 MAX_NOTE_CHARS = 20_000
@@ -114,3 +119,39 @@ async def annotation_from_wire(
     if "\x00" in wire.note:
         await abort(context, grpc.StatusCode.INVALID_ARGUMENT, "The note contains a NUL character.")
     return AnnotationRecord(wire.bookmarked, tuple(tags), wire.rating, wire.note)
+
+
+def requested_mode(sampler: Sampler, wire: int) -> SamplingMode | None:
+    """The mode a request asks of `sampler`; None when unknown or not offered.
+
+    Unspecified (0) is the model's default, its first mode.
+    """
+    if wire == chat_pb2.SAMPLING_MODE_UNSPECIFIED:
+        return sampler.modes[0]
+    mode = MODE_FROM_WIRE.get(wire)
+    return mode if mode in sampler.modes else None
+
+
+async def sampling_mode_or_abort(
+    sampler: Sampler, wire: int, context: grpc.aio.ServicerContext
+) -> SamplingMode:
+    """The request's sampling mode, or FAILED_PRECONDITION naming what the model offers."""
+    mode = requested_mode(sampler, wire)
+    if mode is None:
+        if wire not in MODE_FROM_WIRE:
+            await abort(context, grpc.StatusCode.INVALID_ARGUMENT, f"Unknown sampling mode {wire}.")
+        offered = " and ".join(m.value for m in sampler.modes)
+        asked = MODE_FROM_WIRE[wire].value
+        await abort(
+            context,
+            grpc.StatusCode.FAILED_PRECONDITION,
+            f"Model {sampler.model_name!r} has no {asked} mode (it offers {offered}). "
+            + (
+                "Continuing text needs a text-completion endpoint (completion_endpoint or "
+                'mode = "completion" in its config) or a local model.'
+                if asked == "completion"
+                else "It is a base model: it continues text, it does not chat."
+            ),
+        )
+    assert mode is not None
+    return mode

@@ -163,6 +163,19 @@ class LocalModel:
                 raise TemplateRefusedError(str(error) or type(error).__name__) from error
         return self.tokenize(text + prefix)
 
+    def document_prompt(self, document: str) -> list[int]:
+        """A plain document as tokens (completion mode), with the model's BOS if it wants one.
+
+        Special-token text in the document stays text: a document is data, not markup.
+        """
+        if not document:
+            raise TemplateRefusedError("there is no text to continue")
+        add_bos = bool(self._llama._model.add_bos_token())
+        tokens: list[int] = self._llama.tokenize(
+            document.encode("utf-8"), add_bos=add_bos, special=False
+        )
+        return tokens
+
     def tokenize(self, text: str) -> list[int]:
         """Tokens of `text`, the template's special tokens read as such.
 

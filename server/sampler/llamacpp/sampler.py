@@ -23,9 +23,11 @@ from grove_explorer.server.sampler.base import (
     SampleEvent,
     SamplerError,
     SamplerErrorKind,
+    SamplingMode,
     Usage,
     check_integer,
     check_number,
+    document_of,
 )
 from grove_explorer.server.sampler.llamacpp.distribution import Choice, choose
 from grove_explorer.server.sampler.llamacpp.model import (
@@ -73,6 +75,14 @@ class LlamaCppSampler:
         """Always: Grove renders the template itself and continues the prefix exactly."""
         return True
 
+    @property
+    def modes(self) -> tuple[SamplingMode, ...]:
+        """Chat and completion; completion only for a model without a chat template."""
+        facts = self._model.facts
+        if facts is not None and not facts.has_chat_template:
+            return (SamplingMode.COMPLETION,)
+        return (SamplingMode.CHAT, SamplingMode.COMPLETION)
+
     def prepare(self) -> None:
         """Starts loading the model on its thread (the server calls this at start)."""
         if self._loading is None:
@@ -105,6 +115,7 @@ class LlamaCppSampler:
             default_top_p=s.top_p,
             default_max_tokens=s.max_tokens,
             supports_logprobs=True,
+            modes=self.modes,
         )
 
     def resolve_params(self, requested: RequestedParams) -> ResolvedParams:
@@ -144,8 +155,12 @@ class LlamaCppSampler:
         system_prompt_name: str = "",
         system_prompt: str | None = None,
         prefix: str = "",
+        mode: SamplingMode = SamplingMode.CHAT,
     ) -> AsyncGenerator[SampleEvent, None]:
         """Streams the reply token by token, then its usage and why it ended.
+
+        Chat mode renders the model's chat template; completion mode continues the path's
+        document (and `prefix`) as plain text, as a base model would.
 
         Requests queue for the model (one reply at a time); a request that finds
         `max_waiting` others waiting is refused (RESOURCE_EXHAUSTED) rather than left to wait
@@ -154,9 +169,14 @@ class LlamaCppSampler:
         await self.ready()
         model = self._model
         try:
-            prompt = await model.run(
-                functools.partial(model.chat_prompt, path, system_prompt, prefix)
-            )
+            if mode is SamplingMode.COMPLETION:
+                prompt = await model.run(
+                    functools.partial(model.document_prompt, document_of(path) + prefix)
+                )
+            else:
+                prompt = await model.run(
+                    functools.partial(model.chat_prompt, path, system_prompt, prefix)
+                )
         except TemplateRefusedError as error:
             raise SamplerError(
                 SamplerErrorKind.BAD_REQUEST,

@@ -19,8 +19,10 @@ from grove_explorer.server.sampler.base import (
     RequestedParams,
     ResolvedParams,
     SampleEvent,
+    SamplingMode,
     check_integer,
     check_number,
+    document_of,
 )
 from grove_explorer.server.sampler.offline.decoding import (
     DEFAULT_MIN_REPLY_TOKENS,
@@ -37,6 +39,8 @@ MAX_SEED = 2**63 - 1
 # Even at zero delay the stream yields to the event loop this often, so concurrent streams
 # make progress.
 _YIELD_EVERY = 16
+# How much of a completion-mode document the n-gram history is fed.
+_DOCUMENT_TAIL_CHARS = 2000
 # Prompt counting: any word or any single non-space symbol.
 _COUNT_TOKEN_RE = re.compile(r"\w+(?:['-]\w+)*|[^\w\s]")
 
@@ -134,12 +138,18 @@ class OfflineSampler:
             default_top_p=DEFAULT_TOP_P,
             default_max_tokens=DEFAULT_MAX_TOKENS,
             supports_logprobs=True,
+            modes=self.modes,
         )
 
     @property
     def supports_prefix(self) -> bool:
         """True: the n-gram history simply continues after a given prefix."""
         return True
+
+    @property
+    def modes(self) -> tuple[SamplingMode, ...]:
+        """Chat (the default) and completion: an n-gram model continues any text."""
+        return (SamplingMode.CHAT, SamplingMode.COMPLETION)
 
     async def generate_title(self, path: Sequence[PathMessage]) -> str | None:
         """None: an n-gram model writes no useful titles; the server's heuristic does."""
@@ -164,8 +174,12 @@ class OfflineSampler:
         system_prompt_name: str = "",
         system_prompt: str | None = None,
         prefix: str = "",
+        mode: SamplingMode = SamplingMode.CHAT,
     ) -> AsyncGenerator[SampleEvent, None]:
         """Streams the reply word by word; at most `params.max_tokens` tokens, then `Finish`.
+
+        In completion mode the n-gram history continues the path's document (its last
+        `_DOCUMENT_TAIL_CHARS`: an n-gram model sees only the last few words anyway).
 
         The prompt's text means nothing to an n-gram model; the name "fun" raises the
         temperature a little and favours exclamation marks (the seed's fun mode). With a
@@ -181,6 +195,8 @@ class OfflineSampler:
             fun=system_prompt_name == "fun",
             min_reply_tokens=self._min_reply_tokens,
         )
+        if mode is SamplingMode.COMPLETION:
+            prefix = document_of(path)[-_DOCUMENT_TAIL_CHARS:] + prefix
         if prefix:
             run.feed(prefix)
         delay = self._delay_s

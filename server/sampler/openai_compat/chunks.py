@@ -69,6 +69,46 @@ def read_chunk(chunk: Any) -> tuple[list[SampledToken], Usage | None, bool]:
     return [SampledToken(text=content, logprob=total, top=top)], usage, bool(entries)
 
 
+def _completion_tokens(choice: Any) -> tuple[list[SampledToken], bool]:
+    """The tokens of a /v1/completions chunk (its legacy logprobs: parallel lists)."""
+    text = getattr(choice, "text", None)
+    if not isinstance(text, str) or not text:
+        return [], False
+    logprobs = getattr(choice, "logprobs", None)
+    pieces = list(getattr(logprobs, "tokens", None) or [])
+    values = list(getattr(logprobs, "token_logprobs", None) or [])
+    tops = list(getattr(logprobs, "top_logprobs", None) or [])
+    if not pieces:
+        return [SampledToken(text=text, logprob=None)], False
+    if "".join(str(p) for p in pieces) == text and len(values) == len(pieces):
+        return [
+            SampledToken(
+                text=str(piece),
+                logprob=_number(values[i]),
+                top=_legacy_alternatives(tops[i] if i < len(tops) else None),
+            )
+            for i, piece in enumerate(pieces)
+        ], True
+    numbers = [_number(v) for v in values]
+    total = None if not numbers or None in numbers else sum(n for n in numbers if n is not None)
+    top = _legacy_alternatives(tops[0] if tops else None)
+    return [SampledToken(text=text, logprob=total, top=top)], True
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return None
+
+
+def _legacy_alternatives(entry: Any) -> tuple[tuple[str, float], ...]:
+    """A legacy `top_logprobs` entry ({token: logprob}) as pairs, most likely first."""
+    if not isinstance(entry, dict):
+        return ()
+    pairs = [(str(t), float(v)) for t, v in entry.items() if _number(v) is not None]
+    return tuple(sorted(pairs, key=lambda pair: -pair[1]))
+
+
 def finish_reason(chunk: Any) -> FinishReason | None:
     """The reason a chunk says the reply ended, None when it says none (or one we don't know).
 

@@ -50,15 +50,32 @@ class LogprobsCost:
 
 
 class Stopwatch:
-    """Seconds per token of one probe reply (its whole time over its tokens)."""
+    """Seconds per token of one reply, between its first token and its last.
+
+    The wait for the first token (connection, prompt) is left out: it says nothing about
+    the cost of a token, and a short reply over a slow link would look slow.
+    """
 
     def __init__(self) -> None:
-        self._started = time.perf_counter()
         self.tokens = 0
+        self._first = 0.0
+        self._last = 0.0
 
-    def per_token(self) -> float:
-        """Seconds per token so far (the first token's wait included, as a user sees it)."""
-        return (time.perf_counter() - self._started) / max(self.tokens, 1)
+    def count(self, tokens: int) -> None:
+        """Notes `tokens` more arriving now."""
+        if tokens <= 0:
+            return
+        now = time.perf_counter()
+        if not self.tokens:
+            self._first = now
+        self._last = now
+        self.tokens += tokens
+
+    def per_token(self) -> float | None:
+        """Seconds per token after the first; None with fewer than two tokens."""
+        if self.tokens < 2:
+            return None
+        return (self._last - self._first) / (self.tokens - 1)
 
 
 def worth_probing(first_reply: Stopwatch) -> bool:
@@ -67,4 +84,5 @@ def worth_probing(first_reply: Stopwatch) -> bool:
     A token that took less than `SLOW_EXTRA_SECONDS` with logprobs cannot have been slowed
     by them that much, so fast endpoints are never probed (and cost nothing extra).
     """
-    return first_reply.tokens > 0 and first_reply.per_token() >= SLOW_EXTRA_SECONDS
+    per_token = first_reply.per_token()
+    return per_token is not None and per_token >= SLOW_EXTRA_SECONDS

@@ -34,9 +34,11 @@ from grove_explorer.server.sampler.base import (
     SampleEvent,
     SamplerError,
     SamplerErrorKind,
+    SamplingMode,
     Usage,
     check_integer,
     check_number,
+    document_of,
 )
 from grove_explorer.server.sampler.openai_compat.chunks import (
     finish_reason,
@@ -109,8 +111,17 @@ class OpenAICompatibleSampler:
 
     @property
     def supports_prefix(self) -> bool:
-        """Whether this endpoint was configured to continue an assistant prefill."""
-        return self._settings.prefill != "none"
+        """Whether a prefix can be continued: an assistant prefill, or a text endpoint."""
+        return self._settings.prefill != "none" or SamplingMode.COMPLETION in self.modes
+
+    @property
+    def modes(self) -> tuple[SamplingMode, ...]:
+        """What the endpoint speaks: chat, completion (a base model), or both."""
+        if self._settings.mode == "completion":
+            return (SamplingMode.COMPLETION,)
+        if self._settings.completion_endpoint:
+            return (SamplingMode.CHAT, SamplingMode.COMPLETION)
+        return (SamplingMode.CHAT,)
 
     def describe(self) -> ModelDescription:
         """Name, defaults and (when known) whether replies carry log-probabilities."""
@@ -124,6 +135,7 @@ class OpenAICompatibleSampler:
             default_top_p=s.top_p,
             default_max_tokens=s.max_tokens,
             supports_logprobs=False if self._too_costly else self._logprobs_known(),
+            modes=self.modes,
         )
 
     def resolve_params(self, requested: RequestedParams) -> ResolvedParams:
@@ -161,8 +173,12 @@ class OpenAICompatibleSampler:
         system_prompt_name: str = "",
         system_prompt: str | None = None,
         prefix: str = "",
+        mode: SamplingMode = SamplingMode.CHAT,
     ) -> AsyncGenerator[SampleEvent, None]:
         """Streams the reply; at most `params.max_tokens` tokens, the backend's usage, `Finish`.
+
+        In completion mode the path's document (and `prefix`) goes to /v1/completions as
+        the prompt, and the reply continues it.
 
         `system_prompt_name` is not sent: the backend only sees the prompt's text. A
         `prefix` travels as a trailing assistant message (see `prefill`). The finish is the
@@ -171,8 +187,19 @@ class OpenAICompatibleSampler:
         Raises SamplerError when the backend fails; closing the iterator early closes the
         HTTP stream, so the backend stops generating.
         """
-        messages = request_messages(path, system_prompt)
-        if prefix:
+        document: str | None = None
+        messages: list[dict[str, str]] = []
+        if mode is SamplingMode.COMPLETION:
+            if mode not in self.modes:
+                raise SamplerError(
+                    SamplerErrorKind.BAD_REQUEST,
+                    f"Backend '{self._settings.name}' speaks chat only; set "
+                    "completion_endpoint = true in its config if it serves /v1/completions.",
+                )
+            document = document_of(path) + prefix
+        else:
+            messages = request_messages(path, system_prompt)
+        if prefix and document is None:
             if not self.supports_prefix:
                 raise SamplerError(
                     SamplerErrorKind.BAD_REQUEST,
@@ -182,10 +209,15 @@ class OpenAICompatibleSampler:
             messages.append({"role": "assistant", "content": prefix})
         watch = Stopwatch()
         stream = await self._open_stream(
-            messages, params, top_logprobs, self._wants_logprobs(), prefilled=bool(prefix)
+            messages,
+            params,
+            top_logprobs,
+            self._wants_logprobs(),
+            prefilled=bool(prefix),
+            document=document,
         )
         chunks, asked_logprobs = stream.chunks, stream.asked_logprobs
-        check = PrefixCheck(path) if prefix else None
+        check = PrefixCheck(path) if prefix and document is None else None
         yielded = 0
         usage: Usage | None = None
         finish: FinishReason | None = None
@@ -216,6 +248,7 @@ class OpenAICompatibleSampler:
                 tokens = tokens[:room]
                 if check is not None:
                     tokens = self._checked(check, tokens, prefix)
+                watch.count(len(tokens))
                 for token in tokens:
                     yielded += 1
                     yield token
@@ -225,7 +258,6 @@ class OpenAICompatibleSampler:
                     yield token
             if asked_logprobs and self._settings.logprobs == "auto":
                 self._learn_logprobs(saw_logprobs, yielded)
-                watch.tokens = yielded
                 if saw_logprobs and self._cost_probe is None and worth_probing(watch):
                     self._cost_probe = asyncio.ensure_future(self._measure_logprobs_cost())
             if usage is not None:
@@ -266,8 +298,8 @@ class OpenAICompatibleSampler:
         so the model titles it instead of answering its last question.
         """
         messages = title_messages(path)
-        if messages is None:
-            return None
+        if messages is None or SamplingMode.CHAT not in self.modes:
+            return None  # a base model has no chat endpoint to ask (the heuristic titles)
         try:
             completion = await self._client.chat.completions.create(
                 model=self._settings.model,
@@ -342,10 +374,13 @@ class OpenAICompatibleSampler:
         watch = Stopwatch()
         try:
             async for chunk in chunks:
-                watch.tokens += len(read_chunk(chunk)[0])
+                watch.count(len(read_chunk(chunk)[0]))
         finally:
             await chunks.close()
-        return watch.per_token()
+        per_token = watch.per_token()
+        if per_token is None:
+            raise ValueError("the probe reply had fewer than two tokens")
+        return per_token
 
     def _learn_logprobs(self, saw_logprobs: bool, yielded: int) -> None:
         """Remembers what a complete reply showed about logprobs ("auto" mode only).
@@ -369,6 +404,7 @@ class OpenAICompatibleSampler:
         logprobs: bool,
         *,
         prefilled: bool = False,
+        document: str | None = None,
     ) -> _OpenStream:
         """Starts the streaming request, retrying once without logprobs if they are refused.
 
@@ -376,7 +412,9 @@ class OpenAICompatibleSampler:
         """
         try:
             return _OpenStream(
-                await self._create(messages, params, top_logprobs, logprobs, prefilled=prefilled),
+                await self._create(
+                    messages, params, top_logprobs, logprobs, prefilled=prefilled, document=document
+                ),
                 logprobs,
             )
         except (openai.BadRequestError, openai.UnprocessableEntityError) as exc:
@@ -392,7 +430,9 @@ class OpenAICompatibleSampler:
             raise backend_error(self._settings, exc, started=False, yielded=0) from exc
         try:
             return _OpenStream(
-                await self._create(messages, params, top_logprobs, False, prefilled=prefilled),
+                await self._create(
+                    messages, params, top_logprobs, False, prefilled=prefilled, document=document
+                ),
                 False,
             )
         except Exception as exc:
@@ -406,13 +446,16 @@ class OpenAICompatibleSampler:
         logprobs: bool,
         *,
         prefilled: bool = False,
-    ) -> openai.AsyncStream[ChatCompletionChunk]:
+        document: str | None = None,
+    ) -> openai.AsyncStream[Any]:
         """Sends one streaming chat-completions request; returns once the headers arrive.
 
         `prefilled`: the last message is a given prefix to continue. Only then, not whenever
         the path ends with a model reply (a reply sampled under a reply), does vLLM get
         continue_final_message, which would extend that earlier reply instead of answering.
         """
+        if document is not None:
+            return await self._create_completion(document, params, top_logprobs, logprobs)
         extra: dict[str, Any] = {}
         if prefilled and self._settings.prefill == "continue_final_message":
             extra["extra_body"] = {
@@ -439,10 +482,31 @@ class OpenAICompatibleSampler:
         )
         return stream
 
+    async def _create_completion(
+        self, document: str, params: ResolvedParams, top_logprobs: int, logprobs: bool
+    ) -> openai.AsyncStream[Any]:
+        """Sends one streaming /v1/completions request continuing `document`."""
+        extra: dict[str, Any] = {}
+        if self._settings.send_seed:
+            extra["seed"] = params.seed
+        if logprobs:
+            extra["logprobs"] = min(max(top_logprobs, 0), MAX_TOP_LOGPROBS)
+        stream: openai.AsyncStream[Any] = await self._client.completions.create(
+            model=self._settings.model,
+            prompt=document,
+            stream=True,
+            stream_options={"include_usage": True},
+            temperature=params.temperature,
+            top_p=params.top_p,
+            max_tokens=params.max_tokens,
+            **extra,
+        )
+        return stream
+
 
 @dataclass(frozen=True, slots=True)
 class _OpenStream:
     """An opened stream and whether its request asked for logprobs (after any fallback)."""
 
-    chunks: openai.AsyncStream[ChatCompletionChunk]
+    chunks: openai.AsyncStream[Any]
     asked_logprobs: bool

@@ -43,3 +43,8 @@ class OpenAIBackendSettings:
     # "continue_final_message" (vLLM: a trailing assistant message plus that flag) or
     # "trailing_assistant" (endpoints that continue a trailing assistant message as is).
     prefill: Literal["none", "continue_final_message", "trailing_assistant"] = "none"
+    # Which API the endpoint speaks: "chat" (/v1/chat/completions) or "completion"
+    # (/v1/completions only: a base model). `completion_endpoint`: a chat endpoint that also
+    # serves /v1/completions (vLLM, llama.cpp's server), so both modes are offered.
+    mode: Literal["chat", "completion"] = "chat"
+    completion_endpoint: bool = False

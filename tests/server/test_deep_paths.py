@@ -217,10 +217,9 @@ def test_topic_conditioning_of_an_extended_path_equals_a_fresh_one() -> None:
     cold: list[Any] = []
     prefixes = [tuple(path[: len(path) - k]) for k in range(len(path))]
     for prefix in prefixes:
-        topic.conditioning.cache_clear()
-        topic._earlier.clear()
+        topic.clear_memos()
         cold.append(topic.conditioning(prefix))
-    topic.conditioning.cache_clear()
+    topic.clear_memos()
     fresh = {prefix: c for prefix, c in zip(prefixes, cold, strict=True)}
     replayed: list[tuple[str, str]] = []
     for turn in range(24):

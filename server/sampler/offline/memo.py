@@ -1,0 +1,68 @@
+"""`PathMemo`: values computed from recent paths, found without hashing the whole path.
+
+The offline model memoises what it computes from a conversation path (its prompt count,
+the topic weights of its earlier turns, its conditioning), and extends a deep path's
+values from a shorter prefix's. A tuple of messages hashes every message on every lookup,
+so keying a memo by the path itself made each turn of a 5,000-deep path hash ~5,000
+messages a dozen times (most of the growth of a turn's cost with depth).
+
+Here an entry's key is the path's length and its last message (a message's hash is its
+two strings', which Python keeps), and the entry holds the whole path it was computed
+from: a key that matches is a hit only if that path equals the one asked about. So the
+answer is always the value of an equal path, whatever the caller passes. Paths built one
+from another share their message objects, and tuple equality checks identity first, so
+the check is a pass over pointers, done only for the entry that can match; a lookup that
+misses costs one small hash.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Generic, TypeVar
+
+V = TypeVar("V")
+
+PathKey = tuple[tuple[str, str], ...]
+"""(sender, text) pairs: `PathMessage`s, or plain pairs (the same values)."""
+_Key = tuple[int, tuple[str, str] | None]
+
+
+def _key(path: PathKey, length: int) -> _Key:
+    return (length, path[length - 1] if length else None)
+
+
+class PathMemo(Generic[V]):
+    """The values of the `kept` most recently used paths (the oldest is dropped first).
+
+    `get(path, length)` and `put(path, length, value)` are about the prefix
+    `path[:length]`, so callers look up a path's prefixes without copying them.
+    """
+
+    def __init__(self, kept: int) -> None:
+        self._kept = kept
+        self._entries: OrderedDict[_Key, tuple[PathKey, V]] = OrderedDict()
+
+    def get(self, path: PathKey, length: int) -> V | None:
+        """The value kept for `path[:length]` (now the newest), or None."""
+        key = _key(path, length)
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        kept, value = entry
+        if kept is not path and kept != (path if length == len(path) else path[:length]):
+            return None  # another path of that length ending in an equal message
+        self._entries.move_to_end(key)
+        return value
+
+    def put(self, path: PathKey, length: int, value: V) -> None:
+        """Keeps `value` for `path[:length]`, dropping the oldest entry beyond the bound."""
+        key = _key(path, length)
+        entries = self._entries
+        entries[key] = (path if length == len(path) else path[:length], value)
+        entries.move_to_end(key)
+        while len(entries) > self._kept:
+            entries.popitem(last=False)
+
+    def clear(self) -> None:
+        """Forgets every path."""
+        self._entries.clear()

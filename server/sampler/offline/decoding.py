@@ -20,6 +20,7 @@ from grove_explorer.server.sampler.offline.corpus import (
     PARAGRAPH_BREAK,
     tokenize_paragraph,
 )
+from grove_explorer.server.sampler.offline.memo import path_key
 from grove_explorer.server.sampler.offline.ngram import MAX_CANDIDATES, NgramModel
 from grove_explorer.server.sampler.offline.topic import Conditioning, conditioning
 
@@ -136,8 +137,8 @@ class Run:
         self.top_p = params.top_p
         self.k = max(0, top_logprobs)
         self.fun = fun
-        # PathMessages are (sender, text) pairs: a tuple path is its own key, not copied.
-        self.cond = conditioning(tuple(path))
+        # PathMessages are (sender, text) pairs: a tuple or SharedPath is its own key.
+        self.cond = conditioning(path_key(path))
         self.boost = self.cond.boost
         self.tables = TABLES.tables_for((self.cond, self.temperature, self.top_p, self.k, self.fun))
         self.banned: dict[tuple[int, int, int], set[int]] = {}

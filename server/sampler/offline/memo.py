@@ -7,28 +7,61 @@ so keying a memo by the path itself made each turn of a 5,000-deep path hash ~5,
 messages a dozen times (most of the growth of a turn's cost with depth).
 
 Here an entry's key is the path's length and its last message (a message's hash is its
-two strings', which Python keeps), and the entry holds the whole path it was computed
-from: a key that matches is a hit only if that path equals the one asked about. So the
-answer is always the value of an equal path, whatever the caller passes. Paths built one
-from another share their message objects, and tuple equality checks identity first, so
-the check is a pass over pointers, done only for the entry that can match; a lookup that
-misses costs one small hash.
+two strings', which Python keeps), and the entry holds the path it was computed from: a
+key that matches is a hit only if that path equals the one asked about. So the answer is
+always the value of an equal path, whatever the caller passes. The server's paths are
+`SharedPath`s (a turn appends to its parent's list), for which the check is O(1): two
+views of one list agree on their common prefix. Other paths are compared as tuples (a
+pass over pointers when they share their messages), and only for the entry that can
+match; a lookup that misses costs one small hash.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Sequence
 from typing import Generic, TypeVar
+
+from grove_explorer.server.recent_paths import SharedPath
 
 V = TypeVar("V")
 
-PathKey = tuple[tuple[str, str], ...]
-"""(sender, text) pairs: `PathMessage`s, or plain pairs (the same values)."""
-_Key = tuple[int, tuple[str, str] | None]
+Pair = tuple[str, str]
+"""A message as (sender, text): a `PathMessage`, or a plain pair (the same value)."""
+PathKey = tuple[Pair, ...] | SharedPath[Pair]
+"""A path that cannot change: a tuple, or a `SharedPath` (see `path_key`)."""
+_Key = tuple[int, Pair | None]
+
+
+def path_key(path: Sequence[Pair]) -> PathKey:
+    """The path as a memo takes it: itself when it cannot change, else a tuple copy."""
+    if isinstance(path, (tuple, SharedPath)):
+        return path
+    return tuple(path)
 
 
 def _key(path: PathKey, length: int) -> _Key:
     return (length, path[length - 1] if length else None)
+
+
+def _prefix(path: PathKey, length: int) -> PathKey:
+    """`path[:length]` as a path that cannot change (a view of a `SharedPath`'s list)."""
+    if length == len(path):
+        return path
+    if isinstance(path, SharedPath):
+        return path.prefix(length)
+    return path[:length]
+
+
+def _same(kept: PathKey, path: PathKey, length: int) -> bool:
+    """Whether `kept` (of `length` messages) equals `path[:length]`."""
+    if kept is path:
+        return True
+    if isinstance(kept, SharedPath) and isinstance(path, SharedPath) and kept.same_items(path):
+        return True  # views of one list: equal up to the shorter one's length
+    if isinstance(kept, tuple) and isinstance(path, tuple):
+        return kept == (path if length == len(path) else path[:length])
+    return tuple(kept) == tuple(path[:length])
 
 
 class PathMemo(Generic[V]):
@@ -49,7 +82,7 @@ class PathMemo(Generic[V]):
         if entry is None:
             return None
         kept, value = entry
-        if kept is not path and kept != (path if length == len(path) else path[:length]):
+        if not _same(kept, path, length):
             return None  # another path of that length ending in an equal message
         self._entries.move_to_end(key)
         return value
@@ -58,7 +91,7 @@ class PathMemo(Generic[V]):
         """Keeps `value` for `path[:length]`, dropping the oldest entry beyond the bound."""
         key = _key(path, length)
         entries = self._entries
-        entries[key] = (path if length == len(path) else path[:length], value)
+        entries[key] = (_prefix(path, length), value)
         entries.move_to_end(key)
         while len(entries) > self._kept:
             entries.popitem(last=False)

@@ -26,7 +26,7 @@ from grove_explorer.server.sampler.offline.decoding import (
     MAX_TEMPERATURE,
     Run,
 )
-from grove_explorer.server.sampler.offline.memo import PathMemo
+from grove_explorer.server.sampler.offline.memo import PathKey, PathMemo, path_key
 from grove_explorer.server.sampler.offline.ngram import shared_model
 
 DEFAULT_TEMPERATURE = 0.8
@@ -47,7 +47,7 @@ _COUNT_LOOKBACK = 8
 _counted: PathMemo[int] = PathMemo(_COUNTED_KEPT)
 
 
-def _path_count(texts: tuple[PathMessage, ...]) -> int:
+def _path_count(texts: PathKey) -> int:
     """Words and punctuation marks of all `texts` (the path's messages), memoised by path.
 
     A deep path is counted on every turn, each time a message or two longer: a path that
@@ -151,7 +151,7 @@ class OfflineSampler:
 
     def count_tokens(self, path: Sequence[PathMessage]) -> int:
         """Counts words and punctuation marks of the path, a stand-in for prompt tokens."""
-        return _path_count(tuple(path))  # a tuple path is its own key (not copied)
+        return _path_count(path_key(path))  # a tuple or SharedPath is not copied
 
     async def sample(
         self,

@@ -6,7 +6,6 @@ sentence starts become the reply's likely openings.
 
 from __future__ import annotations
 
-import heapq
 from collections import defaultdict
 from functools import lru_cache
 from itertools import repeat
@@ -158,7 +157,8 @@ def _condition(path_key: PathKey) -> Conditioning:
         term = w * idf[s]
         for d in m.stem_docs[s]:
             doc_score[d] = score_of(d, 0.0) + term
-    top_docs = heapq.nlargest(_MAX_TOPIC_DOCS, doc_score.items(), key=itemgetter(1))
+    # What heapq.nlargest returns (ties in the order met), by one sort in C (as below).
+    top_docs = sorted(doc_score.items(), key=itemgetter(1), reverse=True)[:_MAX_TOPIC_DOCS]
     best = top_docs[0][1]
     relevance: dict[str, float] = {}
     relevance_of = relevance.get

@@ -13,8 +13,9 @@ server-side tokens/s with batching on and off"):
 - Each round streams at least `--tokens` tokens through each path. The offline model ends a
   reply at a paragraph end, so a round is many `AddResponse` calls (`max_tokens` 4096),
   each in a fresh conversation (or every `--per-conversation` replies), until enough tokens
-  arrived. Both paths send the same requests with the same seeds, so the server does the
-  same work for both and the token counts match.
+  arrived. Both paths send the same requests with the same seeds (`select_reply` too:
+  the server keeps the user's place following the reply, an extra write per reply), so
+  the server does the same work for both and the token counts match.
 - Before measuring, both paths stream a whole round unmeasured with the same seeds (reply
   by reply, alternating): the offline model memoises its n-gram tables per process, and a
   cold first pass is much slower than later ones, which would otherwise penalise
@@ -183,6 +184,10 @@ class RawPath:
             parent_response_id=self._parent_id,
             use_grok=True,
             request_id=uuid.uuid4().hex,
+            # As `add_response` asks since issue 12 (the user's place follows the reply):
+            # the server then writes the place at the start and with each stored response,
+            # work both paths must pay for the ratio to measure the SDK alone.
+            select_reply=True,
         )
         request.sampling_params.CopyFrom(workload.sampling(index).to_proto())
         tokens = 0

@@ -32,6 +32,22 @@ async def conversation_or_abort(
     return record
 
 
+async def conversation_id_or_abort(
+    store: Store, user: str, conversation_id: str, context: grpc.aio.ServicerContext
+) -> str:
+    """The conversation's id, after `conversation_or_abort`'s checks and statuses.
+
+    For a call that needs only the id: the record's response count is a pass over every
+    response of the conversation (AddResponse paid it on each turn of a deep path).
+    """
+    if not conversation_id:
+        await abort(context, grpc.StatusCode.INVALID_ARGUMENT, "conversation_id is required.")
+    await check_id("conversation_id", conversation_id, context)
+    if not await store.has_conversation(user, conversation_id):
+        await abort_not_found(context, conversation_id)
+    return conversation_id
+
+
 async def path_or_abort(
     store: Store,
     user: str,

@@ -34,6 +34,7 @@ from grove_explorer.server.sampler.base import (
 from grove_explorer.server.search import parse_query
 from grove_explorer.server.servicer.importing import import_reply
 from grove_explorer.server.servicer.lookups import (
+    conversation_id_or_abort,
     conversation_or_abort,
     insert_or_abort,
     path_or_abort,
@@ -487,8 +488,9 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
         user = await self._auth.identify(context)
         if self._streams.closing:
             await abort(context, grpc.StatusCode.UNAVAILABLE, "The server is shutting down.")
-        record = await conversation_or_abort(self._store, user, request.conversation_id, context)
-        conversation_id = record.conversation_id
+        conversation_id = await conversation_id_or_abort(
+            self._store, user, request.conversation_id, context
+        )
         await check_message(
             request.message, self._config.max_message_bytes, context, allow_empty=True
         )

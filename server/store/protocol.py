@@ -84,6 +84,13 @@ class Store(Protocol):
         """Returns the conversation, or None if missing, deleted or another user's."""
         ...
 
+    async def has_conversation(self, user_id: str, conversation_id: str) -> bool:
+        """Whether the conversation exists and is the user's.
+
+        `get_conversation` without the record: its response count costs a pass over them.
+        """
+        ...
+
     async def list_conversations(self, user_id: str) -> list[ConversationRecord]:
         """Returns the user's conversations, most recently updated first."""
         ...

@@ -217,10 +217,9 @@ def test_topic_conditioning_of_an_extended_path_equals_a_fresh_one() -> None:
     cold: list[Any] = []
     prefixes = [tuple(path[: len(path) - k]) for k in range(len(path))]
     for prefix in prefixes:
-        topic.conditioning.cache_clear()
-        topic._earlier.clear()
+        topic.clear_memos()
         cold.append(topic.conditioning(prefix))
-    topic.conditioning.cache_clear()
+    topic.clear_memos()
     fresh = {prefix: c for prefix, c in zip(prefixes, cold, strict=True)}
     replayed: list[tuple[str, str]] = []
     for turn in range(24):
@@ -297,3 +296,20 @@ def test_prompt_count_of_extended_and_other_paths_equals_a_plain_count() -> None
         for candidate in (path, path[:-3], path[::2], path[1:]):
             plain = sum(len(_COUNT_TOKEN_RE.findall(m.text)) for m in candidate)
             assert sampler.count_tokens(candidate) == plain
+
+
+async def test_has_conversation_is_get_conversation_without_the_record(tmp_path: Path) -> None:
+    """AddResponse checks its conversation with `has_conversation` (no response count)."""
+    async with SqliteStore(tmp_path / "grove.sqlite3") as store:
+        kept = await store.create_conversation(ALICE)
+        gone = await store.create_conversation(ALICE)
+        assert await store.delete_conversation(ALICE, gone.conversation_id)
+        for user, cid in (
+            (ALICE, kept.conversation_id),
+            ("bob", kept.conversation_id),
+            (ALICE, gone.conversation_id),
+            (ALICE, "0" * 32),
+        ):
+            expected = await store.get_conversation(user, cid) is not None
+            assert await store.has_conversation(user, cid) is expected
+        assert await store.has_conversation(ALICE, kept.conversation_id)

@@ -8,6 +8,7 @@ a hand-written reply, resamples under a human message, or follows a stopped repl
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -132,3 +133,22 @@ async def test_paths_of_two_conversations_do_not_mix(
     assert sampler.paths[-1] == await _stored_path(
         stub, second.conversation_id, two.response_id
     ) + [PathMessage("human", "y")]
+
+
+async def test_parallel_siblings_and_turns_under_each_sample_their_own_paths(
+    recording: tuple[Any, RecordingSampler],
+) -> None:
+    """Replies stored at once under one parent extend one kept path (the first appends to
+    it, the others branch off): a turn under each still samples exactly its stored path."""
+    stub, sampler = recording
+    created = await stub.ImportConversation(_chain(120))
+    cid = created.conversation_id
+    first = await _turn(stub, cid, created.responses[-1].response_id, "the shared question")
+    human = first.parent_response_id
+    siblings = await asyncio.gather(*(_turn(stub, cid, human, "") for _ in range(4)))
+    expected_above = await _stored_path(stub, cid, human)
+    assert all(path == expected_above for path in sampler.paths[-4:])
+    for index, sibling in enumerate((first, *siblings)):
+        await _turn(stub, cid, sibling.response_id, f"under sibling {index}")
+        stored = await _stored_path(stub, cid, sibling.response_id)
+        assert sampler.paths[-1] == [*stored, PathMessage("human", f"under sibling {index}")]

@@ -6,7 +6,6 @@ path mostly costs a dict lookup and a bisect per token.
 
 from __future__ import annotations
 
-import heapq
 import math
 import random
 from bisect import bisect_left, bisect_right
@@ -20,6 +19,7 @@ from grove_explorer.server.sampler.offline.corpus import (
     PARAGRAPH_BREAK,
     tokenize_paragraph,
 )
+from grove_explorer.server.sampler.offline.memo import path_key
 from grove_explorer.server.sampler.offline.ngram import MAX_CANDIDATES, NgramModel
 from grove_explorer.server.sampler.offline.topic import Conditioning, conditioning
 
@@ -136,8 +136,8 @@ class Run:
         self.top_p = params.top_p
         self.k = max(0, top_logprobs)
         self.fun = fun
-        # PathMessages are (sender, text) pairs: a tuple path is its own key, not copied.
-        self.cond = conditioning(tuple(path))
+        # PathMessages are (sender, text) pairs: a tuple or SharedPath is its own key.
+        self.cond = conditioning(path_key(path))
         self.boost = self.cond.boost
         self.tables = TABLES.tables_for((self.cond, self.temperature, self.top_p, self.k, self.fun))
         self.banned: dict[tuple[int, int, int], set[int]] = {}
@@ -262,14 +262,17 @@ class Run:
         boost = self.boost
         # Ties are broken by id, so the order of this candidate list does not matter.
         found = [(follows[i] * boost[i], i) for i in self.cond.topic_set.intersection(follows)]
-        return [i for _, i in heapq.nlargest(_MAX_TOPIC_EXTRAS, found)]
+        # What heapq.nlargest returns (the pairs are distinct), by one sort in C.
+        return [i for _, i in sorted(found, reverse=True)[:_MAX_TOPIC_EXTRAS]]
 
     def _opening_inputs(self) -> tuple[Sequence[int], Sequence[float]]:
         """Candidate ids and weights for the first word of a paragraph of the reply."""
         cond = self.cond
         found = cond.opening_inputs
         if found is None:
-            items = heapq.nlargest(MAX_CANDIDATES, cond.openings.items(), key=itemgetter(1))
+            # What heapq.nlargest returns (ties in the order met), by one sort in C.
+            ranked = sorted(cond.openings.items(), key=itemgetter(1), reverse=True)
+            items = ranked[:MAX_CANDIDATES]
             found = cond.opening_inputs = (
                 tuple(i for i, _ in items),
                 tuple(p for _, p in items),

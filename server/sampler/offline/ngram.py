@@ -140,6 +140,10 @@ class NgramModel:
         self.idf: dict[str, float] = {
             s: math.log((n_docs + 1) / len(ds)) for s, ds in docs_with.items()
         }
+        # Per document: its stems with their idf (the topic's relevance sums read both).
+        self.doc_stem_idf: list[tuple[tuple[str, float], ...]] = [
+            tuple((s, self.idf[s]) for s in stems) for stems in self.doc_stems
+        ]
         stem_ids: defaultdict[str, list[int]] = defaultdict(list)
         for i, token in enumerate(self.vocab):
             for s in unique_sorted(content_stems(token)):
@@ -159,6 +163,10 @@ class NgramModel:
                 starts[first] += 1
         self.global_openings: dict[int, float] = {
             i: c / sum(starts.values()) for i, c in starts.items()
+        }
+        # Their share of a topical run's openings (see topic.conditioning).
+        self.scaled_global_openings: dict[int, float] = {
+            i: 0.2 * p for i, p in self.global_openings.items()
         }
 
         self._memo: dict[tuple[int, int], Candidates] = {}

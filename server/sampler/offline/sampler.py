@@ -6,7 +6,6 @@ import asyncio
 import math
 import re
 import secrets
-from collections import OrderedDict
 from collections.abc import AsyncGenerator, Callable, Sequence
 
 from grove_explorer.server.sampler.base import (
@@ -29,6 +28,7 @@ from grove_explorer.server.sampler.offline.decoding import (
     MAX_TEMPERATURE,
     Run,
 )
+from grove_explorer.server.sampler.offline.memo import PathKey, PathMemo, path_key
 from grove_explorer.server.sampler.offline.ngram import shared_model
 
 DEFAULT_TEMPERATURE = 0.8
@@ -46,29 +46,30 @@ _COUNT_TOKEN_RE = re.compile(r"\w+(?:['-]\w+)*|[^\w\s]")
 
 
 _COUNTED_KEPT = 32
-_counted: OrderedDict[tuple[PathMessage, ...], int] = OrderedDict()
+_COUNT_LOOKBACK = 8
+"""How many messages back a counted prefix is looked for."""
+_counted: PathMemo[int] = PathMemo(_COUNTED_KEPT)
 
 
-def _path_count(texts: tuple[PathMessage, ...]) -> int:
+def _path_count(texts: PathKey) -> int:
     """Words and punctuation marks of all `texts` (the path's messages), memoised by path.
 
     A deep path is counted on every turn, each time a message or two longer: a path that
-    extends one counted recently (by up to 8 messages) costs only the messages since.
+    extends one counted recently (by up to `_COUNT_LOOKBACK` messages) costs only the
+    messages since (`PathMemo` finds it without hashing the path).
     """
-    total = _counted.get(texts)
+    length = len(texts)
+    total = _counted.get(texts, length)
     if total is not None:
-        _counted.move_to_end(texts)
         return total
     start, total = 0, 0
-    for back in range(1, min(8, len(texts)) + 1):
-        prior = _counted.get(texts[:-back])
+    for back in range(1, min(_COUNT_LOOKBACK, length) + 1):
+        prior = _counted.get(texts, length - back)
         if prior is not None:
-            start, total = len(texts) - back, prior
+            start, total = length - back, prior
             break
     total += sum(len(_COUNT_TOKEN_RE.findall(text)) for _, text in texts[start:])
-    _counted[texts] = total
-    while len(_counted) > _COUNTED_KEPT:
-        _counted.popitem(last=False)
+    _counted.put(texts, length, total)
     return total
 
 
@@ -163,7 +164,7 @@ class OfflineSampler:
 
     def count_tokens(self, path: Sequence[PathMessage]) -> int:
         """Counts words and punctuation marks of the path, a stand-in for prompt tokens."""
-        return _path_count(tuple(path))  # a tuple path is its own key (not copied)
+        return _path_count(path_key(path))  # a tuple or SharedPath is not copied
 
     async def sample(
         self,

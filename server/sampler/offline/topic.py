@@ -6,11 +6,13 @@ sentence starts become the reply's likely openings.
 
 from __future__ import annotations
 
-import heapq
-from collections import OrderedDict, defaultdict
+from collections import defaultdict
 from functools import lru_cache
+from itertools import repeat
+from operator import itemgetter
 
 from grove_explorer.server.sampler.offline.corpus import content_stems, unique_sorted
+from grove_explorer.server.sampler.offline.memo import PathKey, PathMemo
 from grove_explorer.server.sampler.offline.ngram import shared_model
 
 # Strength of the topic boost: a word fully related to the prompt is (1 + _TOPIC_BOOST) times
@@ -49,7 +51,7 @@ _EARLIER_KEPT = 32
 """Prefixes whose earlier-turn weights are kept (the paths being extended now)."""
 _EARLIER_LOOKBACK = 8
 """How many messages back a shorter cached prefix is looked for."""
-_earlier: OrderedDict[tuple[tuple[str, str], ...], dict[str, float]] = OrderedDict()
+_earlier: PathMemo[dict[str, float]] = PathMemo(_EARLIER_KEPT)
 
 
 def _turn_weight(sender: str) -> float:
@@ -78,35 +80,52 @@ def _raise_weights(weights: defaultdict[str, float], text: str, w: float) -> Non
             weights[s] = w
 
 
-def _earlier_weights(prefix: tuple[tuple[str, str], ...]) -> dict[str, float]:
-    """Stem weights of `prefix` as earlier turns (human 0.35, model 0.15), cached.
+def _earlier_weights(path: PathKey, length: int) -> dict[str, float]:
+    """Stem weights of `path[:length]` as earlier turns (human 0.35, model 0.15), cached.
 
     Starts from the longest cached shorter prefix (a few messages back at most) and
     extends it message by message.
     """
-    found = _earlier.get(prefix)
+    found = _earlier.get(path, length)
     if found is not None:
-        _earlier.move_to_end(prefix)
         return found
     start = 0
     weights: defaultdict[str, float] = defaultdict(float)
-    for back in range(1, min(_EARLIER_LOOKBACK, len(prefix)) + 1):
-        shorter = _earlier.get(prefix[:-back])
+    for back in range(1, min(_EARLIER_LOOKBACK, length) + 1):
+        shorter = _earlier.get(path, length - back)
         if shorter is not None:
             weights.update(shorter)
-            start = len(prefix) - back
+            start = length - back
             break
-    for sender, text in prefix[start:]:
+    for i in range(start, length):
+        sender, text = path[i]
         _raise_weights(weights, text, _turn_weight(sender))
     result = dict(weights)
-    _earlier[prefix] = result
-    while len(_earlier) > _EARLIER_KEPT:
-        _earlier.popitem(last=False)
+    _earlier.put(path, length, result)
     return result
 
 
-@lru_cache(maxsize=256)
-def conditioning(path_key: tuple[tuple[str, str], ...]) -> Conditioning:
+_CONDITIONING_KEPT = 256
+"""Paths whose conditioning is kept (resampling a path reuses it, and its tables)."""
+_conditioned: PathMemo[Conditioning] = PathMemo(_CONDITIONING_KEPT)
+
+
+def conditioning(path_key: PathKey) -> Conditioning:
+    """The path's `Conditioning`, computed once per distinct path (see `PathMemo`)."""
+    found = _conditioned.get(path_key, len(path_key))
+    if found is None:
+        found = _condition(path_key)
+        _conditioned.put(path_key, len(path_key), found)
+    return found
+
+
+def clear_memos() -> None:
+    """Forgets every kept conditioning and earlier-turn weights (tests compare with fresh)."""
+    _conditioned.clear()
+    _earlier.clear()
+
+
+def _condition(path_key: PathKey) -> Conditioning:
     """Turns the path into word boosts and opening weights (the topic component).
 
     The last human message counts most; earlier turns add context. Corpus paragraphs are
@@ -123,40 +142,56 @@ def conditioning(path_key: tuple[tuple[str, str], ...]) -> Conditioning:
     # does not stem it all again. Same keys in the same order, same maxima, as one pass.
     weights: defaultdict[str, float] = defaultdict(float)
     if last_human > 0:
-        weights.update(_earlier_weights(path_key[:last_human]))
+        weights.update(_earlier_weights(path_key, last_human))
     for i in range(max(last_human, 0), len(path_key)):
         sender, text = path_key[i]
         _raise_weights(weights, text, 1.0 if i == last_human else _turn_weight(sender))
     if not weights:
         return Conditioning(m.neutral_boost, [], m.global_openings)
-    doc_score: defaultdict[int, float] = defaultdict(float)
+    # The sums below add the same terms in the same order as plain `+=` loops over
+    # defaultdicts did (0.0 + x is x), so every float is bit for bit what it was.
+    idf = m.idf
+    doc_score: dict[int, float] = {}
+    score_of = doc_score.get
     for s, w in weights.items():
+        term = w * idf[s]
         for d in m.stem_docs[s]:
-            doc_score[d] += w * m.idf[s]
-    top_docs = heapq.nlargest(_MAX_TOPIC_DOCS, doc_score.items(), key=lambda kv: kv[1])
+            doc_score[d] = score_of(d, 0.0) + term
+    # What heapq.nlargest returns (ties in the order met), by one sort in C (as below).
+    top_docs = sorted(doc_score.items(), key=itemgetter(1), reverse=True)[:_MAX_TOPIC_DOCS]
     best = top_docs[0][1]
-    relevance: defaultdict[str, float] = defaultdict(float)
-    openings: defaultdict[int, float] = defaultdict(float)
+    relevance: dict[str, float] = {}
+    relevance_of = relevance.get
+    openings: dict[int, float] = {}
+    opening_of = openings.get
+    weight_of = weights.get
     for d, score in top_docs:
         share = score / best
-        for s in m.doc_stems[d]:
-            relevance[s] += share * m.idf[s]
+        for s, idf_s in m.doc_stem_idf[d]:
+            relevance[s] = relevance_of(s, 0.0) + share * idf_s
         for first, stems in m.doc_sentences[d]:
-            overlap = sum(weights.get(s, 0.0) for s in stems)
-            openings[first] += share * (0.25 + overlap)
+            overlap = sum(map(weight_of, stems, repeat(0.0)))
+            openings[first] = opening_of(first, 0.0) + share * (0.25 + overlap)
     for s, w in weights.items():
-        relevance[s] += 2.0 * w * m.idf[s]
-    kept = heapq.nlargest(_MAX_TOPIC_STEMS, relevance.items(), key=lambda kv: kv[1])
+        relevance[s] = relevance_of(s, 0.0) + 2.0 * w * idf[s]
+    # What heapq.nlargest returns (ties in the order met), without its heap of keys.
+    kept = sorted(relevance.items(), key=itemgetter(1), reverse=True)[:_MAX_TOPIC_STEMS]
     top_relevance = kept[0][1]
     boost = list(m.topical_boost)
     topic_ids: set[int] = set()
+    stem_ids = m.stem_ids
     for s, r in kept:
+        ids = stem_ids.get(s)
+        if ids is None:
+            continue
         factor = 1.0 + _TOPIC_BOOST * r / top_relevance
-        for i in m.stem_ids.get(s, ()):
-            topic_ids.add(i)
-            boost[i] = max(factor, boost[i])
+        topic_ids.update(ids)
+        for i in ids:
+            if factor > boost[i]:
+                boost[i] = factor
     total = sum(openings.values())
-    mixed = {i: 0.2 * p for i, p in m.global_openings.items()}
+    mixed = dict(m.scaled_global_openings)
+    mixed_of = mixed.get
     for i, w in openings.items():
-        mixed[i] = mixed.get(i, 0.0) + 0.8 * w / total
+        mixed[i] = mixed_of(i, 0.0) + 0.8 * w / total
     return Conditioning(boost, sorted(topic_ids), mixed)

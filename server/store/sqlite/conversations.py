@@ -48,6 +48,14 @@ class ConversationQueries(SqliteDatabase):
         )
         return read_conversation(rows[0]) if rows else None
 
+    async def has_conversation(self, user_id: str, conversation_id: str) -> bool:
+        """Whether the conversation exists and is the user's (one indexed lookup)."""
+        rows = await self._read(
+            "SELECT 1 FROM conversations WHERE conversation_id = ? AND user_id = ?",
+            (conversation_id, user_id),
+        )
+        return bool(rows)
+
     async def list_conversations(self, user_id: str) -> list[ConversationRecord]:
         """Returns the user's conversations, most recently updated first."""
         rows = await self._read(

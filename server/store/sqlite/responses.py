@@ -10,7 +10,7 @@ from typing import NoReturn
 
 import aiosqlite
 
-from grove_explorer.server.recent_paths import RecentPaths
+from grove_explorer.server.recent_paths import RecentPaths, SharedPath
 from grove_explorer.server.store.protocol import UnknownConversationError, UnknownParentError
 from grove_explorer.server.store.records import NewResponse, ResponseRecord, TokenRow
 from grove_explorer.server.store.sqlite.connection import SqliteDatabase
@@ -66,14 +66,15 @@ _IN_CONVERSATION = (
 )
 
 
-class PathCache(RecentPaths[tuple[ResponseRecord, ...]]):
+class PathCache(RecentPaths[SharedPath[ResponseRecord]]):
     """Root paths of the responses most recently read or stored, newest kept (LRU).
 
     A response's path never changes once stored (responses are never edited, moved or
     deleted on their own), and a new response's path is its parent's plus itself. So
     the path a reply is sampled from is usually here already: the reply the user just
     got, or its parent. Reading it again from the table cost a recursive query and a
-    record per response of the path on every turn — the cost grew with depth.
+    record per response of the path on every turn — the cost grew with depth. A new
+    response's path shares its parent's records (`SharedPath`: no copy of the path).
     """
 
     def extend(self, user_id: str, record: ResponseRecord) -> None:
@@ -81,11 +82,11 @@ class PathCache(RecentPaths[tuple[ResponseRecord, ...]]):
         conversation_id = record.conversation_id
         parent = record.parent_response_id
         if parent is None:
-            self.put((user_id, conversation_id, record.response_id), (record,))
+            self.put((user_id, conversation_id, record.response_id), SharedPath((record,)))
             return
         above = self.peek((user_id, conversation_id, parent))
         if above is not None:
-            self.put((user_id, conversation_id, record.response_id), (*above, record))
+            self.put((user_id, conversation_id, record.response_id), above.extended(record))
 
 
 def insert_response_now(
@@ -230,7 +231,7 @@ class ResponseQueries(SqliteDatabase):
                 f"response {response_id!r} is not in conversation {conversation_id!r}"
             )
         path = [read_response(row) for row in rows]
-        self.paths.put(key, tuple(path))
+        self.paths.put(key, SharedPath(path))
         return path
 
     def reserve_start_time(self) -> datetime:

@@ -13,6 +13,9 @@ if TYPE_CHECKING:
     from grove_explorer.protos import chat_pb2
 
 
+_MODE_NAMES = {1: "chat", 2: "completion"}  # chat_pb2.SamplingMode values
+
+
 class ModelInfo(BaseModel):
     """One named backend: what `model_name` to send and what its replies default to."""
 
@@ -27,6 +30,8 @@ class ModelInfo(BaseModel):
     default_max_tokens: int | None = None
     is_default: bool = False
     supports_logprobs: bool | None = None
+    # "chat" and/or "completion", the model's default first.
+    modes: tuple[str, ...] = ("chat",)
 
     @classmethod
     def from_proto(cls, info: chat_pb2.ModelInfo) -> ModelInfo:
@@ -44,6 +49,7 @@ class ModelInfo(BaseModel):
             supports_logprobs=(
                 info.supports_logprobs if info.HasField("supports_logprobs") else None
             ),
+            modes=tuple(_MODE_NAMES.get(m, "chat") for m in info.modes) or ("chat",),
         )
 
     @property

@@ -24,18 +24,19 @@ from grove_explorer.client.errors import (
 )
 from grove_explorer.client.forest import Forest
 from grove_explorer.client.ids import resolve_id
+from grove_explorer.client.leaf_place import LeafPlace
 from grove_explorer.client.leaf_sync import UNKNOWN, LeafSaver
 from grove_explorer.client.models import ConversationSummary, ResponseNode
 from grove_explorer.client.response import Response
 from grove_explorer.client.rpc import check_text, rpc
 from grove_explorer.client.sampler import SamplingParams
-from grove_explorer.client.sampling_call import SamplingCall, texts
+from grove_explorer.client.sampling_call import SamplingCall, texts, wire_mode
 from grove_explorer.client.streams import SampleStream
 from grove_explorer.client.token_stream import TokenStream
 from grove_explorer.protos import chat_pb2, chat_pb2_grpc
 
 
-class Conversation:
+class Conversation(LeafPlace):
     """SDK for interacting with a Grok conversation.
 
     A Grok conversation is composed of a forest of responses. It's not a tree because there
@@ -78,6 +79,7 @@ class Conversation:
         self._conversation: chat_pb2.Conversation | None = None
         self._use_grok = dev_only_use_grok
         self._system_prompt_name: str | None = None
+        self._sampling_mode = ""
         self._deleted = False
         self._forest = Forest(
             conversation=ConversationSummary(
@@ -158,18 +160,27 @@ class Conversation:
         """False for a "raw model" conversation (`dev_only_use_grok=False`)."""
         return self._use_grok
 
+    @property
+    def sampling_mode(self) -> str:
+        """Extension: "chat", "completion" (continue the path's text), "" (the model's)."""
+        return self._sampling_mode
+
     def configure(
         self,
         *,
         model_name: str | None = None,
         system_prompt_name: str | None = None,
         use_system_prompt: bool | None = None,
+        mode: str | None = None,
     ) -> None:
-        """Extension: changes the model or system prompt later requests use.
+        """Extension: changes the model, system prompt or sampling mode later requests use.
 
         Responses already sampled keep the model that produced them (`Response.model_name`);
         only new ones follow the change. None leaves a setting as it is.
         """
+        if mode is not None:
+            wire_mode(mode)  # a typo fails here, not at the next request
+            self._sampling_mode = mode
         if model_name is not None:
             self._model_name = model_name
         if system_prompt_name is not None:
@@ -302,62 +313,6 @@ class Conversation:
         forest.last_visited = built.last_visited
         forest.leaf_id = built.leaf_id
 
-    # -- the user's place (extension) ------------------------------------------------------
-
-    async def _send_leaf(self, leaf: str | None) -> None:
-        if self._conversation_id is None or self._deleted:
-            return
-        await rpc(
-            self._stub.SelectResponse(
-                chat_pb2.SelectResponseRequest(
-                    conversation_id=self._conversation_id, response_id=leaf or ""
-                )
-            )
-        )
-
-    def save_leaf(self) -> None:
-        """Extension: sends the current leaf to the server in the background.
-
-        `Response.select()` and `set_leaf_response_id` call it; a UI that moves the forest's
-        leaf itself calls it after. Await `leaf_saved()` to know it arrived.
-        """
-        if self._conversation is not None and not self._deleted:
-            self._leaf_saver.save()
-
-    async def leaf_saved(self) -> None:
-        """Extension: waits until the server holds this conversation's current leaf.
-
-        `Response.select()` returns at once and sends the choice in the background, so a
-        script that must know it is stored (before it exits, or before another client
-        reads it) awaits this. Raises the typed error of the last failed attempt (e.g.
-        `NotFoundError` if the conversation was deleted meanwhile); failures are logged
-        when they happen too.
-        """
-        self._check_not_deleted()
-        if self._conversation is not None:
-            await self._leaf_saver.wait()
-
-    @property
-    def leaf_saves(self) -> int:
-        """Extension: how many leaf choices this object stored on the server so far."""
-        return self._leaf_saver.sent
-
-    def follow_reply(self, parent_id: str | None) -> int:
-        """A `select_reply` stream starts (see `LeafSaver.follow`)."""
-        return self._leaf_saver.follow(parent_id)
-
-    async def flush_leaf(self) -> None:
-        """Waits for a leaf choice being sent, leaving its failure to `leaf_saved()`."""
-        if self._conversation is not None and not self._deleted:
-            await self._leaf_saver.wait(raise_error=False)
-
-    def reply_followed(
-        self, reply_id: str | None, saves_before: int, *, started: bool = True
-    ) -> None:
-        """A `select_reply` stream ended (see `LeafSaver.followed`)."""
-        if self._leaf_saver.followed(reply_id, saves_before, started=started):
-            self.save_leaf()
-
     async def delete(self) -> None:
         """Deletes this conversation."""
         self._check_not_deleted()
@@ -393,6 +348,7 @@ class Conversation:
         *,
         sampling: SamplingParams | None = None,
         top_logprobs: int = 0,
+        mode: str | None = None,
     ) -> tuple[TokenStream, asyncio.Future[Response]]:
         """Adds a new response to this conversation.
 
@@ -405,6 +361,8 @@ class Conversation:
                 generated and only a model response is sampled.
             sampling: Extension: sampling parameters (None fields use server defaults).
             top_logprobs: Extension: how many alternatives the server reports per token.
+            mode: Extension: "completion" continues the path's text (a base model's
+                continuation), "chat" answers it; None: the conversation's `sampling_mode`.
 
         Returns:
             A tuple `(token_stream, new_model_response)`: an async generator of the text
@@ -428,6 +386,7 @@ class Conversation:
             top_logprobs,
             exclusive=True,
             from_leaf=True,
+            mode=mode,
         )
         return TokenStream(texts(call.events()), self._stopper(call.request_id)), call.future
 
@@ -442,6 +401,7 @@ class Conversation:
         model_name: str | None = None,
         prefix: str = "",
         placeholder_id: str | None = None,
+        mode: str | None = None,
     ) -> SampleStream:
         """Extension: samples under an explicit parent, as typed events.
 
@@ -449,8 +409,9 @@ class Conversation:
         the forest consistent), and the leaf moves to the new model response only when
         `select` is true. `model_name` overrides the conversation's model for this stream
         only; `prefix` starts the model reply with given text and samples on from it (a
-        branch from a token). `placeholder_id` names a streaming placeholder in the forest
-        (the service's) that the stored reply takes the place of — the leaf then follows
+        branch from a token); `mode` as in `add_response`. `placeholder_id` names a
+        streaming placeholder in the forest (the service's) that the stored reply takes the
+        place of — the leaf then follows
         only if it is on the placeholder. The conversation must have been created or
         loaded.
         """
@@ -468,6 +429,7 @@ class Conversation:
             model_name=model_name,
             prefix=prefix,
             placeholder_id=placeholder_id,
+            mode=mode,
         )
         return SampleStream(
             call.events(), call.future, self._stopper(call.request_id), call.request_id

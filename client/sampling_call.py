@@ -40,6 +40,23 @@ from grove_explorer.protos import chat_pb2, chat_pb2_grpc
 log = logging.getLogger(__name__)
 
 
+SAMPLING_MODES = {
+    "": chat_pb2.SAMPLING_MODE_UNSPECIFIED,
+    "chat": chat_pb2.SAMPLING_MODE_CHAT,
+    "completion": chat_pb2.SAMPLING_MODE_COMPLETION,
+}
+
+
+def wire_mode(mode: str) -> chat_pb2.SamplingMode:
+    """A sampling mode's wire value; ValueError naming the known ones."""
+    try:
+        return SAMPLING_MODES[mode]
+    except KeyError:
+        raise ValueError(
+            f"Unknown sampling mode {mode!r}; use 'chat', 'completion' or '' (the model's)."
+        ) from None
+
+
 class CallOwner(Protocol):
     """What a sampling call needs of its conversation (the SDK's `Conversation`)."""
 
@@ -62,6 +79,10 @@ class CallOwner(Protocol):
     @property
     def uses_system_prompt(self) -> bool:
         """The request's `use_grok`."""
+
+    @property
+    def sampling_mode(self) -> str:
+        """The requests' sampling mode: chat, completion, or "" for the model's default."""
 
     @property
     def is_sampling(self) -> bool:
@@ -117,6 +138,7 @@ class SamplingCall:
         model_name: str | None = None,
         prefix: str = "",
         placeholder_id: str | None = None,
+        mode: str | None = None,
     ) -> None:
         self._owner = owner
         self._stub = stub
@@ -130,6 +152,7 @@ class SamplingCall:
         self._model_name = model_name
         self._prefix = prefix
         self._placeholder_id = placeholder_id
+        self._mode = wire_mode(owner.sampling_mode if mode is None else mode)
         self.request_id = uuid.uuid4().hex
         self.future: asyncio.Future[Response] = asyncio.get_running_loop().create_future()
 
@@ -147,6 +170,7 @@ class SamplingCall:
             top_logprobs=self._top_logprobs,
             prefix=check_text(self._prefix),
             select_reply=self._select,
+            mode=self._mode,
         )
         if self._sampling is not None:
             request.sampling_params.CopyFrom(self._sampling.to_proto())

@@ -64,6 +64,10 @@ class FakeOpenAI:
     - `finish_reason`: the last chunk's finish_reason (default None: "length" when
       max_tokens cut the reply, else "stop"; "" sends none).
 
+    `/v1/completions` (text completion, for base models) streams `reply_tokens` too, with
+    legacy logprobs (parallel lists) when `logprobs` is asked; its bodies go to
+    `completion_requests`.
+
     Observations: `requests` (JSON bodies), `authorizations` (Authorization headers, None when
     absent), `headers` (all request headers, names lowercased), `disconnects` and the
     `disconnected` event (a client went away while a stream was still being sent).
@@ -92,6 +96,7 @@ class FakeOpenAI:
         self.at_finish_gate = asyncio.Event()
 
         self.requests: list[dict[str, Any]] = []
+        self.completion_requests: list[dict[str, Any]] = []
         self.authorizations: list[str | None] = []
         self.headers: list[dict[str, str]] = []
         self.disconnects = 0
@@ -105,6 +110,7 @@ class FakeOpenAI:
         app = web.Application()
         app.router.add_get("/v1/models", self._models)
         app.router.add_post("/v1/chat/completions", self._chat)
+        app.router.add_post("/v1/completions", self._text_completion)
         # handler_cancellation: a client disconnect cancels the handler at once, even while it
         # sleeps between chunks, which is how disconnects are observed promptly. A short
         # shutdown timeout keeps stop() fast when a stalled handler is still waiting.
@@ -172,6 +178,38 @@ class FakeOpenAI:
         if body.get("stream"):
             return await self._stream(request, body)
         return web.json_response(_completion(model, self.title_reply))
+
+    async def _text_completion(self, request: web.Request) -> web.StreamResponse:
+        """A streamed /v1/completions reply continuing the prompt (legacy chunk shape)."""
+        body: dict[str, Any] = await request.json()
+        self.completion_requests.append(body)
+        model = str(body.get("model"))
+        if model not in self.known_models:
+            message = f"The model `{model}` does not exist or you do not have access to it."
+            return _error(404, message, "invalid_request_error", "model_not_found")
+        limit = body.get("max_tokens")
+        tokens = self.reply_tokens[: limit if isinstance(limit, int) else None]
+        top_k = body.get("logprobs")
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        for i, token in enumerate(tokens):
+            logprobs = None
+            if isinstance(top_k, int):
+                top = {token: token_logprob(i), f"alt{i}": token_logprob(i) - 1.0}
+                logprobs = {
+                    "tokens": [token],
+                    "token_logprobs": [token_logprob(i)],
+                    "top_logprobs": [dict(list(top.items())[: max(top_k, 1)])],
+                    "text_offset": [0],
+                }
+            choice = {"index": 0, "text": token, "logprobs": logprobs, "finish_reason": None}
+            await _send(response, _text_chunk(model, choice))
+        finish = "length" if len(tokens) < len(self.reply_tokens) else "stop"
+        end = {"index": 0, "text": "", "logprobs": None, "finish_reason": finish}
+        await _send(response, _text_chunk(model, end))
+        await response.write(b"data: [DONE]\n\n")
+        await response.write_eof()
+        return response
 
     async def _stream(self, request: web.Request, body: dict[str, Any]) -> web.StreamResponse:
         """Streams the reply as SSE chunks, the way OpenAI does, noting client disconnects."""
@@ -266,6 +304,17 @@ def _chunk(
         "created": int(time.time()),
         "model": model,
         "choices": [{"index": 0, "delta": delta, "logprobs": logprobs, "finish_reason": finish}],
+    }
+
+
+def _text_chunk(model: str, choice: dict[str, Any]) -> dict[str, Any]:
+    """A text_completion chunk with one choice."""
+    return {
+        "id": "cmpl-fake",
+        "object": "text_completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [choice],
     }
 
 

@@ -277,3 +277,35 @@ def test_command_line_flags_add_the_local_model(model_path: Path) -> None:
     assert models.backends[0].sampler == "llamacpp"
     with pytest.raises(SystemExit, match="--model-path"):
         apply_model_flags(ModelsConfig(), parser.parse_args(["--sampler", "llamacpp"]))
+
+
+async def test_completion_mode_continues_plain_text_like_a_base_model(sdk: Client) -> None:
+    catalog = await sdk.grok.list_models()
+    assert next(m for m in catalog.models if m.name == LOCAL).modes == ("chat", "completion")
+    conversation = sdk.grok.create_conversation()
+    conversation.configure(mode="completion")
+    stream, future = conversation.add_response(
+        "The lighthouse keeper climbed the stairs and",
+        sampling=SamplingParams(max_tokens=10, seed=3, temperature=0.0),
+    )
+    await collect(stream)
+    first = await future
+    assert first.message.strip() and "<|im_" not in first.message
+    assert "assistant" not in first.message.lower()
+    # Continue the continuation (model → model): the document is the whole path's text.
+    more = conversation.sample(
+        parent_response_id=first.response_id,
+        sampling=SamplingParams(max_tokens=8, seed=3, temperature=0.0),
+    )
+    async for _ in more:
+        pass
+    done = await more.future
+    assert done.parent_response_id == first.response_id and done.message
+    # Greedy continuation is deterministic for the same document.
+    twin = conversation.sample(
+        parent_response_id=first.response_id,
+        sampling=SamplingParams(max_tokens=8, seed=9, temperature=0.0),
+    )
+    async for _ in twin:
+        pass
+    assert (await twin.future).message == done.message

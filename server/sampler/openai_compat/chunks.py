@@ -51,6 +51,9 @@ def read_chunk(chunk: Any) -> tuple[list[SampledToken], Usage | None, bool]:
     if not choices:
         return [], usage, False
     choice = choices[0]
+    if getattr(choice, "delta", None) is None and hasattr(choice, "text"):
+        tokens, has_logprobs = _completion_tokens(choice)  # a text-completion chunk
+        return tokens, usage, has_logprobs
     content = getattr(getattr(choice, "delta", None), "content", None)
     entries = list(getattr(getattr(choice, "logprobs", None), "content", None) or [])
     if not isinstance(content, str) or not content:

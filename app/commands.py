@@ -25,6 +25,11 @@ ACTIONS: tuple[tuple[str, str, str], ...] = (
         "The model and system prompt of new replies (raw model: none)",
     ),
     ("Resample message", "resample", "Sample a new sibling of the focused model message"),
+    (
+        "Continue text",
+        "continue_text",
+        "Sample a model child that continues the focused message's text (completion mode)",
+    ),
     ("Edit message", "edit", "Edit the focused message as a new branch"),
     ("Copy message", "copy", "Copy the focused message's text"),
     (

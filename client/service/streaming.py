@@ -71,6 +71,18 @@ class StreamingService(ServiceBase):
             raise ValueError("Cannot resample human responses.")
         return await self._run(conversation_id, "", node.parent_id, sampling, select=select)
 
+    async def continue_text(
+        self, conversation_id: str, response_id: str, *, sampling: SamplingParams | None = None
+    ) -> ResponseNode | None:
+        """Samples a model child of `response_id` that continues the path's text.
+
+        Completion mode (base-model continuation, as in loom): the path root → response is
+        one document and the child goes on writing it; the leaf follows the child.
+        """
+        return await self._run(
+            conversation_id, "", response_id, sampling, select=True, mode="completion"
+        )
+
     async def resample_many(
         self,
         conversation_id: str,
@@ -190,6 +202,7 @@ class StreamingService(ServiceBase):
         select: bool,
         model_name: str | None = None,
         prefix: str = "",
+        mode: str | None = None,
     ) -> ResponseNode | None:
         from grove_explorer.client.models import LiveResponseNode
         from grove_explorer.client.streams import (
@@ -211,6 +224,7 @@ class StreamingService(ServiceBase):
             model_name=model_name,
             prefix=prefix,
             placeholder_id=placeholder_id,
+            mode=mode,
         )
         running = RunningStream(conversation_id, placeholder_id, stream, asyncio.current_task())
         self._streams[placeholder_id] = running

@@ -13,6 +13,15 @@ EXPLORER_BINDINGS: list[BindingType] = [
     Binding("right,l", "sibling(1)", "Next branch", id="next_sibling"),
     Binding("r", "resample", "Resample", id="resample"),
     Binding("c", "compare", "Compare", id="compare", show=False),
+    Binding(
+        "C",
+        "continue_text",
+        "Continue",
+        id="continue_text",
+        show=False,
+        tooltip="Continue the message's text: a model child that goes on writing it "
+        "(completion mode, as base models and loom do)",
+    ),
     Binding("R", "sample_many", "Sample N", id="sample_many", show=False),
     Binding(
         "v",

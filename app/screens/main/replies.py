@@ -71,6 +71,20 @@ class ReplyActions(ExplorerCore):
             always=self._after_stream,
         )
 
+    def action_continue_text(self) -> None:
+        """Samples a model child of the focused message that continues its path's text."""
+        self._count = 0
+        target = self._target()
+        if target is None or self.conversation_id is None or target.streaming:
+            self.notify("Continue works on a finished message.", severity="warning")
+            return
+        self.composer.busy = True
+        run_service_call(
+            self,
+            self.service.continue_text(self.conversation_id, target.response_id),
+            always=self._after_stream,
+        )
+
     def action_count(self, digit: int) -> None:
         """Accumulates a count prefix for `R` (e.g. `8R` samples eight)."""
         self._count = min(self._count * 10 + digit, 99)

@@ -197,7 +197,8 @@ class OfflineSampler:
             min_reply_tokens=self._min_reply_tokens,
         )
         if mode is SamplingMode.COMPLETION:
-            prefix = document_of(path)[-_DOCUMENT_TAIL_CHARS:] + prefix
+            run.feed(document_of(path)[-_DOCUMENT_TAIL_CHARS:])
+            run.emitted = 0  # the continuation writes its own minimum, whatever came before
         if prefix:
             run.feed(prefix)
         delay = self._delay_s

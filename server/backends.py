@@ -277,15 +277,20 @@ def build_samplers(
     return samplers, default
 
 
-def _local_sampler(spec: BackendSpec) -> Sampler:
-    from grove_explorer.server.sampler.llamacpp.sampler import LlamaCppSampler
-    from grove_explorer.server.sampler.llamacpp.settings import LlamaCppSettings
-
-    defaults: dict[str, object] = {
+def _request_defaults(spec: BackendSpec) -> dict[str, object]:
+    """The request defaults a backend's config sets (unset ones keep the sampler's)."""
+    return {
         key: value
         for key in ("temperature", "top_p", "max_tokens")
         if (value := getattr(spec, key)) is not None
     }
+
+
+def _local_sampler(spec: BackendSpec) -> Sampler:
+    from grove_explorer.server.sampler.llamacpp.sampler import LlamaCppSampler
+    from grove_explorer.server.sampler.llamacpp.settings import LlamaCppSettings
+
+    defaults = _request_defaults(spec)
     settings = LlamaCppSettings(
         name=spec.name,
         model_path=Path(spec.model_path).expanduser(),
@@ -311,11 +316,7 @@ def _openai_sampler(spec: BackendSpec) -> Sampler:
             spec.name,
             spec.api_key_env,
         )
-    defaults: dict[str, object] = {
-        key: value
-        for key in ("temperature", "top_p", "max_tokens")
-        if (value := getattr(spec, key)) is not None
-    }
+    defaults = _request_defaults(spec)
     settings = OpenAIBackendSettings(
         name=spec.name,
         base_url=spec.base_url,

@@ -8,6 +8,7 @@ storage; the servicer batches their tokens onto the wire and stores the result.
 from __future__ import annotations
 
 import math
+import secrets
 from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -160,6 +161,41 @@ def check_integer(name: str, value: int | None, default: int, low: int, high: in
     if not low <= value <= high:
         raise InvalidParamsError(f"{name} must be between {low} and {high}, got {value}.")
     return value
+
+
+MAX_TEMPERATURE = 2.0
+MAX_SEED = 2**63 - 1
+
+
+def resolve_with_defaults(
+    requested: RequestedParams,
+    *,
+    temperature: float,
+    top_p: float,
+    max_tokens: int,
+    max_tokens_limit: int,
+) -> ResolvedParams:
+    """Fills a backend's defaults (a fresh random seed when none is given) and validates.
+
+    Ranges are checked here rather than left to a backend, so a bad value gets the same
+    sentence whichever model is behind the name.
+    """
+    resolved_temperature = check_number(
+        "temperature", requested.temperature, temperature, 0.0, MAX_TEMPERATURE
+    )
+    resolved_top_p = check_number("top_p", requested.top_p, top_p, 0.0, 1.0)
+    if resolved_top_p <= 0.0:
+        raise InvalidParamsError(
+            f"top_p must be greater than 0 and at most 1, got {resolved_top_p}."
+        )
+    resolved_max = check_integer(
+        "max_tokens", requested.max_tokens, max_tokens, 1, max_tokens_limit
+    )
+    seed = requested.seed if requested.seed is not None else secrets.randbits(63)
+    seed = check_integer("seed", seed, 0, 0, MAX_SEED)
+    return ResolvedParams(
+        temperature=resolved_temperature, top_p=resolved_top_p, max_tokens=resolved_max, seed=seed
+    )
 
 
 class SamplerErrorKind(StrEnum):

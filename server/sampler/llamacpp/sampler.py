@@ -6,7 +6,6 @@ import asyncio
 import functools
 import logging
 import math
-import secrets
 from collections.abc import AsyncGenerator, Sequence
 
 import numpy as np
@@ -14,7 +13,6 @@ import numpy as np
 from grove_explorer.server.sampler.base import (
     Finish,
     FinishReason,
-    InvalidParamsError,
     ModelDescription,
     PathMessage,
     RequestedParams,
@@ -25,9 +23,8 @@ from grove_explorer.server.sampler.base import (
     SamplerErrorKind,
     SamplingMode,
     Usage,
-    check_integer,
-    check_number,
     document_of,
+    resolve_with_defaults,
 )
 from grove_explorer.server.sampler.llamacpp.distribution import Choice, choose
 from grove_explorer.server.sampler.llamacpp.model import (
@@ -45,8 +42,6 @@ from grove_explorer.server.sampler.openai_compat.titles import (
 
 log = logging.getLogger(__name__)
 
-MAX_TEMPERATURE = 2.0
-MAX_SEED = 2**63 - 1
 MAX_TOP_LOGPROBS = 20
 
 
@@ -119,21 +114,18 @@ class LlamaCppSampler:
         )
 
     def resolve_params(self, requested: RequestedParams) -> ResolvedParams:
-        """Fills the backend's defaults (a fresh seed when none is given) and validates."""
+        """Fills the backend's defaults (a fresh seed when none is given) and validates.
+
+        max_tokens is bounded by the model's context once it is known.
+        """
         s = self._settings
-        temperature = check_number(
-            "temperature", requested.temperature, s.temperature, 0.0, MAX_TEMPERATURE
-        )
-        top_p = check_number("top_p", requested.top_p, s.top_p, 0.0, 1.0)
-        if top_p <= 0.0:
-            raise InvalidParamsError(f"top_p must be greater than 0 and at most 1, got {top_p}.")
         facts = self._model.facts
-        limit = facts.context_tokens if facts else 1 << 20
-        max_tokens = check_integer("max_tokens", requested.max_tokens, s.max_tokens, 1, limit)
-        seed = requested.seed if requested.seed is not None else secrets.randbits(63)
-        seed = check_integer("seed", seed, 0, 0, MAX_SEED)
-        return ResolvedParams(
-            temperature=temperature, top_p=top_p, max_tokens=max_tokens, seed=seed
+        return resolve_with_defaults(
+            requested,
+            temperature=s.temperature,
+            top_p=s.top_p,
+            max_tokens=s.max_tokens,
+            max_tokens_limit=facts.context_tokens if facts else 1 << 20,
         )
 
     def count_tokens(self, path: Sequence[PathMessage]) -> int:

@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import logging
 import math
-import secrets
 from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
@@ -25,7 +24,6 @@ from openai.types.chat import ChatCompletionChunk, ChatCompletionMessageParam
 from grove_explorer.server.sampler.base import (
     Finish,
     FinishReason,
-    InvalidParamsError,
     ModelDescription,
     PathMessage,
     RequestedParams,
@@ -36,9 +34,8 @@ from grove_explorer.server.sampler.base import (
     SamplerErrorKind,
     SamplingMode,
     Usage,
-    check_integer,
-    check_number,
     document_of,
+    resolve_with_defaults,
 )
 from grove_explorer.server.sampler.openai_compat.chunks import (
     finish_reason,
@@ -55,8 +52,6 @@ from grove_explorer.server.sampler.openai_compat.logprobs_cost import (
 )
 from grove_explorer.server.sampler.openai_compat.prefill import PrefixCheck
 from grove_explorer.server.sampler.openai_compat.settings import (
-    MAX_SEED,
-    MAX_TEMPERATURE,
     MAX_TOP_LOGPROBS,
     PLACEHOLDER_API_KEY,
     OpenAIBackendSettings,
@@ -139,25 +134,14 @@ class OpenAICompatibleSampler:
         )
 
     def resolve_params(self, requested: RequestedParams) -> ResolvedParams:
-        """Fills the backend's defaults (a fresh random seed when none is given) and validates.
-
-        Ranges are checked here rather than left to the backend so that a bad value gets the
-        same clear sentence whichever server is behind the name.
-        """
+        """Fills the backend's defaults (a fresh random seed when none is given) and validates."""
         s = self._settings
-        temperature = check_number(
-            "temperature", requested.temperature, s.temperature, 0.0, MAX_TEMPERATURE
-        )
-        top_p = check_number("top_p", requested.top_p, s.top_p, 0.0, 1.0)
-        if top_p <= 0.0:
-            raise InvalidParamsError(f"top_p must be greater than 0 and at most 1, got {top_p}.")
-        max_tokens = check_integer(
-            "max_tokens", requested.max_tokens, s.max_tokens, 1, s.max_tokens_limit
-        )
-        seed = requested.seed if requested.seed is not None else secrets.randbits(63)
-        seed = check_integer("seed", seed, 0, 0, MAX_SEED)
-        return ResolvedParams(
-            temperature=temperature, top_p=top_p, max_tokens=max_tokens, seed=seed
+        return resolve_with_defaults(
+            requested,
+            temperature=s.temperature,
+            top_p=s.top_p,
+            max_tokens=s.max_tokens,
+            max_tokens_limit=s.max_tokens_limit,
         )
 
     def count_tokens(self, path: Sequence[PathMessage]) -> int:

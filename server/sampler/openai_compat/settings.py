@@ -6,8 +6,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-MAX_TEMPERATURE = 2.0
-MAX_SEED = 2**63 - 1
+from grove_explorer.server.sampler.base import MAX_SEED, MAX_TEMPERATURE
+
+__all__ = ["MAX_SEED", "MAX_TEMPERATURE", "MAX_TOP_LOGPROBS", "PLACEHOLDER_API_KEY"]
 # OpenAI's documented maximum for top_logprobs; compatible servers accept at most as many.
 MAX_TOP_LOGPROBS = 20
 # Sent as the bearer key when none is configured: local servers need none, but the library

@@ -8,7 +8,13 @@ from typing import Literal
 
 from grove_explorer.server.sampler.base import MAX_SEED, MAX_TEMPERATURE
 
-__all__ = ["MAX_SEED", "MAX_TEMPERATURE", "MAX_TOP_LOGPROBS", "PLACEHOLDER_API_KEY"]
+__all__ = [
+    "MAX_SEED",
+    "MAX_TEMPERATURE",
+    "MAX_TOP_LOGPROBS",
+    "PLACEHOLDER_API_KEY",
+    "OpenAIBackendSettings",
+]
 # OpenAI's documented maximum for top_logprobs; compatible servers accept at most as many.
 MAX_TOP_LOGPROBS = 20
 # Sent as the bearer key when none is configured: local servers need none, but the library

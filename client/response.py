@@ -202,7 +202,11 @@ class Response:
 
     @property
     def token_count(self) -> int:
-        """How many tokens the model sampled for this response."""
+        """How many tokens were received and stored (`tokens()`, a given prefix excluded).
+
+        Never the backend's own usage figure, which may be an estimate: see
+        `reported_usage`.
+        """
         return self.node.token_count
 
     @property

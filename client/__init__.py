@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     )
     from grove_explorer.client.grok import AsyncGrok, Conversation, Response
     from grove_explorer.client.ids import AmbiguousIdError
+    from grove_explorer.client.models import ReportedUsage
     from grove_explorer.client.research import Annotation, SearchHit, SearchResults
     from grove_explorer.client.sampler import SamplingParams
     from grove_explorer.client.streams import SampleStream, TokenInfo, TokenStream
@@ -77,6 +78,7 @@ _EXPORTS: dict[str, str] = {
     "Conversation": "grove_explorer.client.grok",
     "Response": "grove_explorer.client.grok",
     "AmbiguousIdError": "grove_explorer.client.ids",
+    "ReportedUsage": "grove_explorer.client.models",
     "Annotation": "grove_explorer.client.research",
     "SearchHit": "grove_explorer.client.research",
     "SearchResults": "grove_explorer.client.research",
@@ -128,6 +130,7 @@ __all__ = [
     "ModelInfo",
     "NotFoundError",
     "PermissionDeniedError",
+    "ReportedUsage",
     "ResourceExhaustedError",
     "Response",
     "SampleStream",

@@ -16,7 +16,13 @@ from collections.abc import Iterable
 from google.protobuf import timestamp_pb2
 
 from grove_explorer.client.finish import finish_reason_from_proto
-from grove_explorer.client.models import ConversationSummary, ResponseNode, SamplingInfo, TokenInfo
+from grove_explorer.client.models import (
+    ConversationSummary,
+    ReportedUsage,
+    ResponseNode,
+    SamplingInfo,
+    TokenInfo,
+)
 from grove_explorer.client.research import Annotation
 from grove_explorer.protos import chat_pb2, sampler_public_pb2
 
@@ -122,6 +128,12 @@ def node_from_proto(wire: chat_pb2.Response) -> ResponseNode:
         if wire.HasField("annotation")
         else _NO_ANNOTATION,
         "start_time": _start_time(wire, created),
+        "reported_usage": ReportedUsage(
+            prompt_tokens=wire.reported_usage.prompt_tokens,
+            completion_tokens=wire.reported_usage.completion_tokens,
+        )
+        if wire.HasField("reported_usage")
+        else None,
     }
     node = ResponseNode.trusted(fields)
     node._proto = wire

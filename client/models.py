@@ -41,6 +41,19 @@ class SamplingInfo(BaseModel):
     seed: int | None = None
 
 
+class ReportedUsage(BaseModel):
+    """Token counts the backend itself reported for a reply (OpenAI's `usage`).
+
+    An endpoint may report an estimate (LiteLLM): `completion_tokens` can differ from the
+    reply's `token_count`, which is always the tokens received and stored.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
 _PRIVATE_TEMPLATES: dict[type, dict[str, Any] | None] = {}
 
 
@@ -100,6 +113,8 @@ class ResponseNode(BaseModel):
     # When making it began (the start of its stream for a sampled reply, else create_time):
     # siblings are ordered by it, so k/n is by start order live and after a reload.
     start_time: datetime | None = None
+    # What the backend reported as its usage; None when it reported none.
+    reported_usage: ReportedUsage | None = None
 
     # The wire message this node was read from (None for nodes built by hand), so the
     # SDK's `Response.proto` hands out the message itself rather than a rebuilt copy.

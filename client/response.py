@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from grove_explorer.client.convert import node_from_proto, token_from_proto
 from grove_explorer.client.forest import Forest
-from grove_explorer.client.models import ResponseNode, TokenInfo
+from grove_explorer.client.models import ReportedUsage, ResponseNode, TokenInfo
 from grove_explorer.client.research import Annotation
 from grove_explorer.client.rpc import check_text, fail, rpc
 from grove_explorer.client.sampler import SamplingParams
@@ -203,8 +203,20 @@ class Response:
 
     @property
     def token_count(self) -> int:
-        """How many tokens the model sampled for this response."""
+        """How many tokens were received and stored (`tokens()`, a given prefix excluded).
+
+        Never the backend's own usage figure, which may be an estimate: see
+        `reported_usage`.
+        """
         return self.node.token_count
+
+    @property
+    def reported_usage(self) -> ReportedUsage | None:
+        """The backend's own usage figures (None if it reported none).
+
+        Its `completion_tokens` may be an estimate that differs from `token_count`.
+        """
+        return self.node.reported_usage
 
     @property
     def time_to_first_token(self) -> float:

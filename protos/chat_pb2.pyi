@@ -45,7 +45,7 @@ SAMPLING_MODE_CHAT: SamplingMode
 SAMPLING_MODE_COMPLETION: SamplingMode
 
 class Response(_message.Message):
-    __slots__ = ("response_id", "message", "sender", "create_time", "parent_response_id", "manual", "partial", "shared", "query", "query_type", "model_name", "sampling_params", "token_count", "time_to_first_token_seconds", "total_time_seconds", "annotation", "prefix_length", "start_time", "finish_reason")
+    __slots__ = ("response_id", "message", "sender", "create_time", "parent_response_id", "manual", "partial", "shared", "query", "query_type", "model_name", "sampling_params", "token_count", "time_to_first_token_seconds", "total_time_seconds", "annotation", "prefix_length", "start_time", "finish_reason", "reported_usage")
     RESPONSE_ID_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
     SENDER_FIELD_NUMBER: _ClassVar[int]
@@ -65,6 +65,7 @@ class Response(_message.Message):
     PREFIX_LENGTH_FIELD_NUMBER: _ClassVar[int]
     START_TIME_FIELD_NUMBER: _ClassVar[int]
     FINISH_REASON_FIELD_NUMBER: _ClassVar[int]
+    REPORTED_USAGE_FIELD_NUMBER: _ClassVar[int]
     response_id: str
     message: str
     sender: str
@@ -84,7 +85,16 @@ class Response(_message.Message):
     prefix_length: int
     start_time: _timestamp_pb2.Timestamp
     finish_reason: FinishReason
-    def __init__(self, response_id: _Optional[str] = ..., message: _Optional[str] = ..., sender: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., parent_response_id: _Optional[str] = ..., manual: _Optional[bool] = ..., partial: _Optional[bool] = ..., shared: _Optional[bool] = ..., query: _Optional[str] = ..., query_type: _Optional[str] = ..., model_name: _Optional[str] = ..., sampling_params: _Optional[_Union[_sampler_public_pb2.SamplingParams, _Mapping]] = ..., token_count: _Optional[int] = ..., time_to_first_token_seconds: _Optional[float] = ..., total_time_seconds: _Optional[float] = ..., annotation: _Optional[_Union[Annotation, _Mapping]] = ..., prefix_length: _Optional[int] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finish_reason: _Optional[_Union[FinishReason, str]] = ...) -> None: ...
+    reported_usage: ReportedUsage
+    def __init__(self, response_id: _Optional[str] = ..., message: _Optional[str] = ..., sender: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., parent_response_id: _Optional[str] = ..., manual: _Optional[bool] = ..., partial: _Optional[bool] = ..., shared: _Optional[bool] = ..., query: _Optional[str] = ..., query_type: _Optional[str] = ..., model_name: _Optional[str] = ..., sampling_params: _Optional[_Union[_sampler_public_pb2.SamplingParams, _Mapping]] = ..., token_count: _Optional[int] = ..., time_to_first_token_seconds: _Optional[float] = ..., total_time_seconds: _Optional[float] = ..., annotation: _Optional[_Union[Annotation, _Mapping]] = ..., prefix_length: _Optional[int] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finish_reason: _Optional[_Union[FinishReason, str]] = ..., reported_usage: _Optional[_Union[ReportedUsage, _Mapping]] = ...) -> None: ...
+
+class ReportedUsage(_message.Message):
+    __slots__ = ("prompt_tokens", "completion_tokens")
+    PROMPT_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    COMPLETION_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    prompt_tokens: int
+    completion_tokens: int
+    def __init__(self, prompt_tokens: _Optional[int] = ..., completion_tokens: _Optional[int] = ...) -> None: ...
 
 class Annotation(_message.Message):
     __slots__ = ("bookmarked", "tags", "rating", "note")

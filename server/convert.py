@@ -114,6 +114,10 @@ def _fill_response(
     message.finish_reason = FINISH_TO_WIRE.get(
         record.finish_reason, chat_pb2.FINISH_REASON_UNSPECIFIED
     )
+    if record.reported_completion_tokens is not None:
+        usage = message.reported_usage
+        usage.completion_tokens = record.reported_completion_tokens
+        usage.prompt_tokens = record.reported_prompt_tokens or 0
     sampling = record.sampling
     if sampling is not None:
         params = message.sampling_params
@@ -158,6 +162,14 @@ def new_response_from_proto(
         total_time_seconds=_finite(wire.total_time_seconds),
         prefix_length=wire.prefix_length,
         finish_reason=FINISH_FROM_WIRE.get(wire.finish_reason, ""),
+        reported_prompt_tokens=(
+            max(0, wire.reported_usage.prompt_tokens) if wire.HasField("reported_usage") else None
+        ),
+        reported_completion_tokens=(
+            max(0, wire.reported_usage.completion_tokens)
+            if wire.HasField("reported_usage")
+            else None
+        ),
         tokens=token_rows_from_proto(tokens) if tokens is not None else None,
         start_time=None,
     )

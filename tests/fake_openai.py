@@ -92,6 +92,9 @@ class FakeOpenAI:
         self.stall_after: int | None = None
         self.title_reply = '"Gardens in Winter."'
         self.finish_reason: str | None = None
+        # Set: the streamed usage reports this many completion tokens instead of those
+        # sent (endpoints such as LiteLLM estimate their usage).
+        self.usage_completion_tokens: int | None = None
         self.finish_gate: asyncio.Event | None = None
         self.at_finish_gate = asyncio.Event()
 
@@ -250,10 +253,13 @@ class FakeOpenAI:
                 await _send(response, _chunk(model, {}, finish=finish))
             if include_usage:
                 prompt = sum(len(str(m.get("content", ""))) // 4 + 1 for m in body["messages"])
+                completion = (
+                    sent if self.usage_completion_tokens is None else self.usage_completion_tokens
+                )
                 usage = {
                     "prompt_tokens": prompt,
-                    "completion_tokens": sent,
-                    "total_tokens": prompt + sent,
+                    "completion_tokens": completion,
+                    "total_tokens": prompt + completion,
                 }
                 await _send(response, {**_chunk(model, {}), "choices": [], "usage": usage})
             await response.write(b"data: [DONE]\n\n")

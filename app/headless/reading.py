@@ -89,7 +89,13 @@ async def cmd_show(grok: AsyncGrok, args: argparse.Namespace) -> Outcome:
         if sampling:
             head.append(sampling)
         if response["sender"] == "model" and not response["manual"]:
-            head.append(f"{response['token_count']} tokens")
+            count = response["token_count"]
+            usage = response.get("reported_usage")
+            reported = usage.get("completion_tokens") if isinstance(usage, dict) else None
+            if reported is not None and reported != count:  # the endpoint's estimate
+                head.append(f"{count} tokens (endpoint reported {reported})")
+            else:
+                head.append(f"{count} tokens")
         k, n = forest.position(response)
         if n > 1:
             head.append(f"branch {k}/{n}")

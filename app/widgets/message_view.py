@@ -64,6 +64,19 @@ def sender_label(node: ResponseNode) -> str:
     return clean(node.model_name).strip() or "Model"
 
 
+def token_count_label(count: int, node: ResponseNode) -> str:
+    """'20 tokens', and the endpoint's own figure beside it when that differs.
+
+    `count` is what was received and stored (the token view's tokens); an endpoint's
+    usage may be an estimate (LiteLLM), shown as such rather than instead of it.
+    """
+    label = f"{count} {'token' if count == 1 else 'tokens'}"
+    usage = node.reported_usage
+    if usage is not None and not node.streaming and usage.completion_tokens != count:
+        label += f" (endpoint reported {usage.completion_tokens})"
+    return label
+
+
 def header_text(node: ResponseNode, sibling: tuple[int, int], *, streaming: bool = False) -> Text:
     """The header line of a message, as inert `Text`.
 
@@ -92,8 +105,7 @@ def header_text(node: ResponseNode, sibling: tuple[int, int], *, streaming: bool
     if node.query:
         parts.append((f"searching: {clean(node.query)}", "italic"))
     if not node.is_human and not streaming and node.token_count:
-        unit = "token" if node.token_count == 1 else "tokens"
-        parts.append((f"{node.token_count} {unit}", "dim"))
+        parts.append((token_count_label(node.token_count, node), "dim"))
     if not streaming and not node.streaming:
         parts.append((short_id(node.response_id), "dim"))
     for label, style in parts:

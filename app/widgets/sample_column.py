@@ -28,7 +28,11 @@ from textual.containers import Vertical
 from grove_explorer.app.diffing import DiffKind, WordCounter, word_spans, words
 from grove_explorer.app.safe_text import StreamCleaner, clean
 from grove_explorer.app.widgets.live_lines import HeaderLines, LiveText
-from grove_explorer.app.widgets.message_view import RenderedOnce, body_renderable
+from grove_explorer.app.widgets.message_view import (
+    RenderedOnce,
+    body_renderable,
+    token_count_label,
+)
 from grove_explorer.client.finish import reply_marker
 from grove_explorer.client.models import ResponseNode
 
@@ -110,7 +114,11 @@ def column_header(
     token_count = tokens if streaming else node.token_count
     if token_count:
         header.append(SEPARATOR, style="dim")
-        header.append(f"{token_count} {'token' if token_count == 1 else 'tokens'}")
+        header.append(
+            token_count_label(token_count, node)
+            if not streaming
+            else f"{token_count} {'token' if token_count == 1 else 'tokens'}"
+        )
     if streaming:
         header.append(SEPARATOR, style="dim")
         header.append("streaming…", style="italic")

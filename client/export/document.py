@@ -103,7 +103,7 @@ def response_to_dict(
     node = response.node if isinstance(response, Response) else response
     params = node.sampling
     annotation = node.annotation
-    return {
+    data: dict[str, Any] = {
         "response_id": node.response_id,
         "parent_response_id": node.parent_id,
         "sender": node.sender,
@@ -141,6 +141,13 @@ def response_to_dict(
         },
         "tokens": None if tokens is None else [token_to_dict(t) for t in tokens],
     }
+    usage = node.reported_usage
+    if usage is not None:  # only then: documents of replies without one are unchanged
+        data["reported_usage"] = {
+            "prompt_tokens": usage.prompt_tokens,
+            "completion_tokens": usage.completion_tokens,
+        }
+    return data
 
 
 def conversation_metadata(conversation: Conversation) -> dict[str, Any]:

@@ -271,6 +271,7 @@ def _plain_response(value: Any, seen: set[str]) -> _Plain | None:
         or type(first) not in _NUMBERS
         or type(total) not in _NUMBERS
         or get("annotation") is not None  # rare: read with its checks
+        or get("reported_usage") is not None
     ):
         return None
     sampling = None
@@ -404,6 +405,14 @@ def _checked_response(check: _Checker, seen: set[str]) -> _Read:
     annotation = _annotation(check.child("annotation", False))
     if annotation is not None:
         wire.annotation.CopyFrom(annotation)
+    usage = check.child("reported_usage", False)
+    if usage.value is not None:
+        wire.reported_usage.prompt_tokens = usage.child("prompt_tokens", False, 0).integer(
+            0, _MAX_INT32
+        )
+        wire.reported_usage.completion_tokens = usage.child("completion_tokens", False, 0).integer(
+            0, _MAX_INT32
+        )
     tokens_check = check.child("tokens", False)
     tokens = [_token(t) for t in tokens_check.items(allow_none=True)]
     if tokens and sender != "model":

@@ -188,13 +188,17 @@ class ReplyStreaming:
                 partial=partial_reply,
                 model_name=sampler.model_name,
                 sampling=resolved_to_record(params),
-                token_count=usage.completion_tokens if usage else len(pieces) - bool(prefix),
+                # What was received and stored (the token view), never the endpoint's
+                # figure, which may be an estimate; that one is kept as reported usage.
+                token_count=len(pieces) - bool(prefix),
                 time_to_first_token_seconds=(first_token_at - started) if first_token_at else 0.0,
                 total_time_seconds=now - started,
                 prefix_length=len(prefix),
                 finish_reason=reason.value,
                 tokens=tuple((t.text, t.logprob, t.top) for t in sampled) if with_tokens else None,
                 start_time=start_time,
+                reported_prompt_tokens=usage.prompt_tokens if usage else None,
+                reported_completion_tokens=usage.completion_tokens if usage else None,
             )
 
         def ended() -> FinishReason:

@@ -414,6 +414,16 @@ _BULK_IMPORTS = Migration(
     ),
 )
 
+_REPORTED_USAGE = Migration(
+    version=11,
+    description="responses: the endpoint's reported usage beside the tokens received",
+    statements=(
+        # NULL: the backend reported no usage (and every reply stored before).
+        "ALTER TABLE responses ADD COLUMN reported_prompt_tokens INTEGER",
+        "ALTER TABLE responses ADD COLUMN reported_completion_tokens INTEGER",
+    ),
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     _INITIAL_SCHEMA,
     _CHECKPOINTS,
@@ -425,6 +435,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _START_ORDER,
     _FINISH_REASONS,
     _BULK_IMPORTS,
+    _REPORTED_USAGE,
 )
 """Every migration in order; `MIGRATIONS[i].version == i + 1`. Append only."""
 

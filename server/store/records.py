@@ -57,7 +57,8 @@ class ResponseContent:
 
     Each field is a column of the `responses` table under the same name (`sampling` spans
     temperature, top_p, max_tokens and seed). Field types are limited to what the row
-    mapping knows: str, int, float, bool, `str | None` and `SamplingRecord | None`.
+    mapping knows: str, int, float, bool, `str | None`, `int | None` and
+    `SamplingRecord | None`.
     """
 
     conversation_id: str
@@ -78,6 +79,11 @@ class ResponseContent:
     # Why sampling ended (`FinishReason`'s value: "stop", "length", …); "" for human
     # messages, manual replies and replies stored before it was recorded.
     finish_reason: str = ""
+    # The endpoint's own usage figures (prompt and completion tokens), None when it reported
+    # none. `token_count` is always the tokens received and stored; an endpoint may report
+    # an estimate (LiteLLM), kept here as it said so the two can be told apart.
+    reported_prompt_tokens: int | None = None
+    reported_completion_tokens: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,6 +29,7 @@ from grove_explorer.client.forest import Forest
 from grove_explorer.client.models import (
     NODE_DEFAULTS,
     ConversationSummary,
+    ReportedUsage,
     ResponseNode,
     SamplingInfo,
 )
@@ -161,6 +162,8 @@ def test_node_from_proto_is_the_model_construct_of_every_field() -> None:
     wire.sampling_params.seed = 9
     wire.annotation.bookmarked = True
     wire.annotation.tags.append("t")
+    wire.reported_usage.prompt_tokens = 11
+    wire.reported_usage.completion_tokens = 2
     node = node_from_proto(wire)
     expected = ResponseNode.model_construct(
         response_id="r",
@@ -184,6 +187,7 @@ def test_node_from_proto_is_the_model_construct_of_every_field() -> None:
         start_time=utc_datetime(wire.start_time),
         finish_reason=finish_reason_from_proto(wire.finish_reason),
         annotation=Annotation.from_proto(wire.annotation),
+        reported_usage=ReportedUsage(prompt_tokens=11, completion_tokens=2),
     )
     expected._proto = wire
     assert node == expected and repr(node) == repr(expected)

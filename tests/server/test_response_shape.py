@@ -41,6 +41,8 @@ CONTENT = {
     "total_time_seconds": 1.5,
     "prefix_length": 4,
     "finish_reason": "length",
+    "reported_prompt_tokens": 12,
+    "reported_completion_tokens": 3,
 }
 
 

@@ -57,7 +57,7 @@ def decode_seed(stored: int) -> int:
 # -- responses -----------------------------------------------------------------------------
 
 _SAMPLING_COLUMNS = tuple(f.name for f in dataclasses.fields(SamplingRecord))
-_PLAIN_TYPES: tuple[object, ...] = (str, int, float, str | None)
+_PLAIN_TYPES: tuple[object, ...] = (str, int, float, str | None, int | None)
 
 
 def _columns(record_type: type) -> tuple[tuple[str, object], ...]:

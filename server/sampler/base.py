@@ -72,7 +72,9 @@ class Usage:
     """Token counts a backend reported for one reply (OpenAI's `usage`).
 
     Samplers may yield one among their tokens (usually last); the server then reports
-    these counts instead of its own estimate, and records `completion_tokens`.
+    these counts in the budget instead of its own estimate, and keeps them as the reply's
+    reported usage. The reply's `token_count` is always the tokens received (what the
+    token view shows): an endpoint's usage can be an estimate (LiteLLM: 18 for 20).
     """
 
     prompt_tokens: int

@@ -41,6 +41,12 @@ def logprobs_label(supports: bool | None) -> str:
     return "logprobs" if supports else "no logprobs"
 
 
+def modes_label(modes: tuple[str, ...]) -> str:
+    """What the model does: "chat", "continues text" (a base model), or both (C continues)."""
+    names = {"chat": "chat", "completion": "continues text"}
+    return " + ".join(names.get(mode, clean(mode)) for mode in modes)
+
+
 def model_option(model: ModelInfo, *, current: bool) -> Text:
     """Three lines: marker, name, backend and upstream model; defaults; description."""
     upstream = first_line(model.upstream_model, 40)
@@ -53,7 +59,11 @@ def model_option(model: ModelInfo, *, current: bool) -> Text:
     )
     if model.is_default:
         text.append("  server default", style="italic cyan")
-    details = (clean(model.defaults_label), logprobs_label(model.supports_logprobs))
+    details = (
+        clean(model.defaults_label),
+        logprobs_label(model.supports_logprobs),
+        modes_label(model.modes),
+    )
     text.append("\n    ")
     text.append(" · ".join(part for part in details if part), style="dim")
     description = first_line(model.description, TEXT_WIDTH)

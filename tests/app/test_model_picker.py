@@ -426,3 +426,11 @@ async def test_backend_failure_keeps_the_partial_reply(flaky: GroveServer) -> No
         assert len(failures) == 1, "one notification per distinct sentence"
         assert "'down' backend broke off" in failures[0][1]
         assert "partial" not in failures[0][1]
+
+
+def test_modes_say_what_a_model_does() -> None:
+    from grove_explorer.app.screens.model_picker import modes_label
+
+    assert modes_label(("chat",)) == "chat"
+    assert modes_label(("chat", "completion")) == "chat + continues text"
+    assert modes_label(("completion",)) == "continues text"

@@ -35,6 +35,11 @@ every turn's path is new, so no table is shared), the rest gRPC, asyncio and SQL
 used to grow with depth: memo keys that hashed the whole path, copies of the path per turn
 (now `SharedPath`s that a turn appends to), and the conversation's response count read by
 AddResponse's conversation check. The client takes ~1.5 ms of CPU per turn, most in gRPC.
+A select_reply turn with a human message starts following the stream in the message's
+insert (one store write and trip where it was two): 9.16M → 8.92M server instructions
+per turn at depth ~100 (callgrind, 100 turns after 20 warm-up). Left per turn: six
+`context.write`s (human message, budget, first token, the other tokens, budget, reply; the
+wire format fixes them), two reads (conversation, parent), and the offline model.
 """
 
 from __future__ import annotations

@@ -77,11 +77,16 @@ async def insert_or_abort(
     *,
     checkpoint_id: str | None = None,
     leaf_follows: str | None = None,
+    start_following: bool = False,
 ) -> ResponseRecord:
     """Stores a response, or ends the call if its conversation or parent is gone."""
     try:
         return await store.add_response(
-            user, new, checkpoint_id=checkpoint_id, leaf_follows=leaf_follows
+            user,
+            new,
+            checkpoint_id=checkpoint_id,
+            leaf_follows=leaf_follows,
+            start_following=start_following,
         )
     except UnknownConversationError:
         await abort_not_found(context, new.conversation_id)

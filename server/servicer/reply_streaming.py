@@ -121,6 +121,7 @@ class ReplyStreaming:
                     ),
                     context,
                     leaf_follows=stream.leaf_follows,
+                    start_following=request.select_reply,
                 )
                 messages = self._messages.extend(user, messages, human)
                 parent_id = human.response_id

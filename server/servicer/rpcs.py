@@ -545,10 +545,14 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
         stream = ActiveStream(user, request.request_id, conversation_id)
         if request.select_reply:
             # The user's place follows this stream from now: it waits at the parent, then
-            # moves to the human message and the reply as they are stored.
-            stream.follows = await self._store.set_leaf(
-                user, conversation_id, parent_id, follows=stream.checkpoint_id
-            )
+            # moves to the human message and the reply as they are stored. With a human
+            # message, its insert starts the following (one write, reply_streaming.py).
+            if request.message:
+                stream.follows = True
+            else:
+                stream.follows = await self._store.set_leaf(
+                    user, conversation_id, parent_id, follows=stream.checkpoint_id
+                )
         self._streams.add(stream)
         await self._replies.run(
             user, stream, sampler, params, path, parent_id, top_k, request, context

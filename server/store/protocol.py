@@ -139,13 +139,16 @@ class Store(Protocol):
         *,
         checkpoint_id: str | None = None,
         leaf_follows: str | None = None,
+        start_following: bool = False,
     ) -> ResponseRecord:
         """Inserts a response atomically and bumps the conversation's update time.
 
         `checkpoint_id` names the checkpoint of the stream this reply ends; it is deleted in
         the same transaction, so a crash can never leave both. When the user's place
         follows stream `leaf_follows` (see `set_leaf`), it moves to the new response in
-        that transaction.
+        that transaction. `start_following` first makes the place follow that stream (as
+        `set_leaf` of the parent would), in the same transaction: one write for the start
+        of a select_reply stream and its human message.
         Raises UnknownConversationError or UnknownParentError; nothing is written then.
         """
         ...

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -19,6 +20,8 @@ import pytest
 from grove_explorer.client import Client
 from grove_explorer.protos import chat_pb2
 from grove_explorer.server.runtime import GroveServer
+from grove_explorer.server.store import NewResponse, UnknownConversationError, UnknownParentError
+from grove_explorer.server.store.sqlite import SqliteStore
 
 
 @pytest.fixture
@@ -162,3 +165,85 @@ async def test_the_place_goes_with_its_conversation(stub: Any, slow_server: Grov
     with contextlib.closing(sqlite3.connect(slow_server.config.db)) as conn:
         rows = conn.execute("SELECT conversation_id, response_id FROM leaves").fetchall()
     assert rows == [(keep, kept)]
+
+
+async def test_a_followed_stream_with_a_message_takes_the_place_from_elsewhere(
+    stub: Any,
+) -> None:
+    """The start of a select_reply stream and its human message are one write: the place
+    that was chosen elsewhere ends on the message while the reply streams, then on it."""
+    cid = await _conversation(stub)
+    human, reply = await _reply(stub, cid, message="hi", select=True)
+    _, sibling = await _reply(stub, cid, human, select=False)
+    assert await _select(stub, cid, sibling) == sibling
+    request = chat_pb2.AddResponseRequest(
+        conversation_id=cid, parent_response_id=reply, message="more", select_reply=True
+    )
+    request.sampling_params.max_tokens = 40
+    call = stub.AddResponse(request)
+    second = ""
+    async for message in call:
+        if message.WhichOneof("response") == "user_response":
+            second = message.user_response.response_id
+        if message.WhichOneof("response") == "token":
+            break
+    assert second and (await _get(stub, cid)).leaf_response_id == second
+    last = [m async for m in call][-1].model_response
+    assert (await _get(stub, cid)).leaf_response_id == last.response_id != ""
+
+
+async def test_a_followed_stream_with_a_bad_parent_leaves_the_place(stub: Any) -> None:
+    a = await _conversation(stub)
+    b = await _conversation(stub)
+    _, in_a = await _reply(stub, a, message="hi", select=True)
+    _, in_b = await _reply(stub, b, message="hi", select=True)
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await _reply(stub, b, in_a, message="wrong tree", select=True)
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert (await _get(stub, b)).leaf_response_id == in_b, "nothing was stored"
+    assert (await _get(stub, a)).leaf_response_id == in_a
+
+
+async def test_the_store_starts_following_with_the_human_message(tmp_path: Path) -> None:
+    """`add_response(start_following=True)` leaves what set_leaf then the insert left."""
+    async with SqliteStore(tmp_path / "grove.db") as store:
+        cid = (await store.create_conversation("alice")).conversation_id
+        first = await store.add_response("alice", _human(cid, None))
+        assert await store.set_leaf("alice", cid, first.response_id)
+        second = await store.add_response(
+            "alice", _human(cid, first.response_id), leaf_follows="s" * 32, start_following=True
+        )
+        with sqlite3.connect(tmp_path / "grove.db") as conn:
+            row = conn.execute(
+                "SELECT response_id, follows FROM leaves WHERE conversation_id = ?", (cid,)
+            ).fetchone()
+        assert row == (second.response_id, "s" * 32), "on the message, still following"
+        reply = await store.add_response(
+            "alice",
+            NewResponse(
+                conversation_id=cid,
+                message="ok",
+                sender="model",
+                parent_response_id=second.response_id,
+            ),
+            leaf_follows="s" * 32,
+        )
+        leaf = await store.get_leaf("alice", cid)
+        assert leaf is not None and leaf.response_id == reply.response_id
+        # A start that cannot store its message writes nothing.
+        with pytest.raises(UnknownParentError):
+            await store.add_response(
+                "alice", _human(cid, "0" * 32), leaf_follows="t" * 32, start_following=True
+            )
+        with pytest.raises(UnknownConversationError):
+            await store.add_response(
+                "bob", _human(cid, None), leaf_follows="t" * 32, start_following=True
+            )
+        leaf = await store.get_leaf("alice", cid)
+        assert leaf is not None and leaf.response_id == reply.response_id
+
+
+def _human(conversation_id: str, parent: str | None) -> NewResponse:
+    return NewResponse(
+        conversation_id=conversation_id, message="hi", sender="human", parent_response_id=parent
+    )

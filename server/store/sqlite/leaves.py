@@ -53,6 +53,20 @@ def follow_leaf_now(
     )
 
 
+def start_following_now(
+    conn: sqlite3.Connection, user_id: str, new: ResponseRecord, stream_id: str
+) -> None:
+    """Makes `new` the user's place, following stream `stream_id` (in a transaction).
+
+    What `set_leaf(new's parent, follows=stream_id)` then `follow_leaf_now(new)` leave
+    for a human message, in one statement: the caller has checked ownership (the insert).
+    """
+    conn.execute(
+        _UPSERT,
+        (user_id, new.conversation_id, new.response_id, stream_id, format_time(new.create_time)),
+    )
+
+
 async def follow_leaf(
     conn: aiosqlite.Connection,
     user_id: str,

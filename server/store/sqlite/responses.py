@@ -14,7 +14,7 @@ from grove_explorer.server.recent_paths import RecentPaths, SharedPath
 from grove_explorer.server.store.protocol import UnknownConversationError, UnknownParentError
 from grove_explorer.server.store.records import NewResponse, ResponseRecord, TokenRow
 from grove_explorer.server.store.sqlite.connection import SqliteDatabase
-from grove_explorer.server.store.sqlite.leaves import follow_leaf_now
+from grove_explorer.server.store.sqlite.leaves import follow_leaf_now, start_following_now
 from grove_explorer.server.store.sqlite.rows import (
     CONTENT_COLUMNS,
     R_COLUMNS,
@@ -249,6 +249,7 @@ class ResponseQueries(SqliteDatabase):
         *,
         checkpoint_id: str | None = None,
         leaf_follows: str | None = None,
+        start_following: bool = False,
     ) -> ResponseRecord:
         """Inserts a response atomically and bumps the conversation's update time.
 
@@ -256,13 +257,23 @@ class ResponseQueries(SqliteDatabase):
         write transaction, so a concurrent delete cannot slip between check and insert.
         The stream's checkpoint (if named) is deleted, and the user's place moves to the new
         response when it follows stream `leaf_follows`, in the same transaction.
+        `start_following` (a select_reply stream's human message) first makes the user
+        follow stream `leaf_follows`, as `set_leaf(parent, follows=leaf_follows)` would,
+        so the stream's start and its first response are one write: the place ends on the
+        new response, still following the stream.
         Raises UnknownConversationError or UnknownParentError; nothing is written then.
         Raises ValueError for a seed outside [0, 2**64).
         """
 
         def write(conn: sqlite3.Connection, now: datetime) -> ResponseRecord:
             record = insert_response_now(conn, user_id, new, now)
-            follow_leaf_now(conn, user_id, record, leaf_follows, format_time(record.create_time))
+            if start_following and leaf_follows is not None:
+                # The insert checked what set_leaf checks (the conversation is the user's,
+                # the parent is in it); set_leaf then the follow leave this row.
+                start_following_now(conn, user_id, record, leaf_follows)
+            else:
+                stamp = format_time(record.create_time)
+                follow_leaf_now(conn, user_id, record, leaf_follows, stamp)
             if checkpoint_id is not None:
                 conn.execute("DELETE FROM checkpoints WHERE checkpoint_id = ?", (checkpoint_id,))
             return record

@@ -234,6 +234,27 @@ async def test_markers_for_flags() -> None:
         assert "+2" in plain
 
 
+def test_run_markers_are_the_runs_own_once_read() -> None:
+    """A run's markers, read once per item (labels are built at every paint), stay
+    those of its own responses: an item built from the changed responses shows the change,
+    and the cache takes no part in equality."""
+    from grove_explorer.app.annotation_marks import BOOKMARK_MARK
+    from grove_explorer.client.research import Annotation
+
+    nodes = chain(50)
+    item = ForestItem(responses=tuple(nodes))
+    assert (item.marks, item.annotation_marks) == ("", "")
+    assert (item.marks, item.annotation_marks) == ("", "")  # the cached answer
+    changed = list(nodes)
+    changed[25] = nodes[25].model_copy(
+        update={"partial": True, "annotation": Annotation(bookmarked=True)}
+    )
+    again = ForestItem(responses=tuple(changed))
+    assert (again.marks, again.annotation_marks) == (PARTIAL_MARK, BOOKMARK_MARK)
+    assert (item.marks, item.annotation_marks) == ("", "")
+    assert ForestItem(responses=tuple(nodes)) == item
+
+
 # -- laziness and scale ----------------------------------------------------------------------
 
 

@@ -6,7 +6,7 @@ glyph constants and `LEGEND` are what its label shows, for the help screen too.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from grove_explorer.app.annotation_marks import run_marks
@@ -62,6 +62,10 @@ class ForestItem:
     sibling_count: int = 1
     flattened: bool = False
     """Listed flat under the run at the depth limit (its own children are listed too)."""
+    _marks: tuple[str, str] | None = field(default=None, init=False, repr=False, compare=False)
+    """`marks` and `annotation_marks` once read: each scans every response of the run
+    (thousands in a deep path's run) and the label is built at every paint of the node.
+    The responses are frozen, so they cannot go stale."""
 
     @property
     def first(self) -> ResponseNode:
@@ -96,22 +100,30 @@ class ForestItem:
     @property
     def marks(self) -> str:
         """Markers for flags any response of the run carries, in a fixed order."""
-        responses = self.responses
-        marks = ""
-        if any(node.partial for node in responses):
-            marks += PARTIAL_MARK
-        if any(node.manual for node in responses):
-            marks += MANUAL_MARK
-        if any(node.shared for node in responses):
-            marks += SHARED_MARK
-        if any(node.query for node in responses):
-            marks += QUERY_MARK
-        return marks
+        return self._all_marks()[0]
 
     @property
     def annotation_marks(self) -> str:
         """Bookmark, rating, tag-count and note markers of the run's responses."""
-        return run_marks(node.annotation for node in self.responses)
+        return self._all_marks()[1]
+
+    def _all_marks(self) -> tuple[str, str]:
+        """(`marks`, `annotation_marks`), computed at the first read."""
+        cached = self._marks
+        if cached is None:
+            responses = self.responses
+            marks = ""
+            if any(node.partial for node in responses):
+                marks += PARTIAL_MARK
+            if any(node.manual for node in responses):
+                marks += MANUAL_MARK
+            if any(node.shared for node in responses):
+                marks += SHARED_MARK
+            if any(node.query for node in responses):
+                marks += QUERY_MARK
+            cached = (marks, run_marks(node.annotation for node in responses))
+            object.__setattr__(self, "_marks", cached)  # frozen: a cache, not state
+        return cached
 
 
 def is_placeholder(node: ResponseNode) -> bool:

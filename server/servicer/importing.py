@@ -13,7 +13,7 @@ skips building the sentences). `import_reply` answers ImportConversation.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 
 import grpc
 
@@ -25,10 +25,12 @@ from grove_explorer.server.convert import (
 )
 from grove_explorer.server.servicer.status import abort, quote
 from grove_explorer.server.servicer.validation import annotation_from_wire, check_text
-from grove_explorer.server.store import ImportItem, SamplingRecord, Store
+from grove_explorer.server.store import ImportItem, ImportStream, SamplingRecord, Store
 from grove_explorer.server.store.trusted import trusted_init
 
 MAX_IMPORT_RESPONSES = 100_000
+BATCH = 1_000
+"""Items checked per batch handed to the store (its insert statements' size)."""
 IMPORTED_SUFFIX = " (imported)"
 """Ends the title of an imported conversation, so a copy is told apart from its original."""
 
@@ -75,13 +77,15 @@ async def import_reply(
     The stored responses come back from the import itself (not read again); a summary
     (`grove import`, which prints the id) needs neither their records nor their protos.
     """
-    items = await items_from_import(
-        request,
-        max_title_chars=max_title_chars,
-        max_message_bytes=max_message_bytes,
-        context=context,
-    )
+    await _check_request(request, max_title_chars, context)
     title = imported_title(request.title, max_title_chars)
+    # The store takes the items a batch at a time as they are checked: it inserts one
+    # batch on its thread while the next is checked here. A check that fails ends the
+    # call from inside the store's transaction, which then stores nothing.
+    items = ImportStream(
+        len(request.responses),
+        _checked_batches(request, max_message_bytes=max_message_bytes, context=context),
+    )
     if request.summary_only:
         record = await store.import_conversation(user, title, request.starred, items)
         return conversation_to_proto(record)
@@ -98,6 +102,21 @@ async def items_from_import(
     context: grpc.aio.ServicerContext,
 ) -> list[ImportItem]:
     """The responses of an import as store items (parents first), or the call ends."""
+    await _check_request(request, max_title_chars, context)
+    items: list[ImportItem] = []
+    async for batch in _checked_batches(
+        request, max_message_bytes=max_message_bytes, context=context
+    ):
+        items.extend(batch)
+    return items
+
+
+async def _check_request(
+    request: chat_pb2.ImportConversationRequest,
+    max_title_chars: int,
+    context: grpc.aio.ServicerContext,
+) -> None:
+    """The checks of the request as a whole, before any response's."""
     if len(request.title) > max_title_chars or "\x00" in request.title:
         await abort(
             context,
@@ -111,7 +130,20 @@ async def items_from_import(
             f"An import may hold at most {MAX_IMPORT_RESPONSES} responses, not "
             f"{len(request.responses)}.",
         )
-    items: list[ImportItem] = []
+
+
+async def _checked_batches(
+    request: chat_pb2.ImportConversationRequest,
+    *,
+    max_message_bytes: int,
+    context: grpc.aio.ServicerContext,
+) -> AsyncIterator[list[ImportItem]]:
+    """The responses as store items, `BATCH` at a time, checked in order.
+
+    The tokens map is checked after every response, before the last batch; the call
+    ends at the first problem.
+    """
+    batch: list[ImportItem] = []
     seen: set[str] = set()
     shared: set[str] = set()
     tokens = request.tokens
@@ -130,7 +162,10 @@ async def items_from_import(
         seen.add(item.local_id)
         if item.shared:
             shared.add(item.local_id)
-        items.append(item)
+        batch.append(item)
+        if len(batch) == BATCH:
+            yield batch
+            batch = []
     strays = sorted(set(request.tokens) - seen)
     if strays:
         await abort(
@@ -138,7 +173,8 @@ async def items_from_import(
             grpc.StatusCode.INVALID_ARGUMENT,
             f"The tokens map names response {quote(strays[0])}, which is not in the import.",
         )
-    return items
+    if batch:
+        yield batch
 
 
 async def _checked_item(

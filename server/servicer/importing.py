@@ -21,7 +21,9 @@ from grove_explorer.protos import chat_pb2
 from grove_explorer.server.convert import (
     FINISH_FROM_WIRE,
     conversation_to_proto,
+    new_response_from_fields,
     new_response_from_proto,
+    token_rows_from_proto,
 )
 from grove_explorer.server.servicer.status import abort, quote
 from grove_explorer.server.servicer.validation import annotation_from_wire, check_text
@@ -277,6 +279,12 @@ def _plain_item(
     parent = wire.parent_response_id
     sender = wire.sender
     message = wire.message
+    prefix_length = wire.prefix_length
+    finish_reason = wire.finish_reason
+    is_shared = wire.shared
+    model_name = wire.model_name
+    query = wire.query
+    query_type = wire.query_type
     if (
         not rid
         or rid in seen
@@ -284,25 +292,27 @@ def _plain_item(
         or sender not in _SENDERS
         or len(message) * 4 > max_message_bytes
         or "\x00" in message
-        or not 0 <= wire.prefix_length <= len(message)
-        or wire.finish_reason not in FINISH_FROM_WIRE
-        or (wire.shared and parent and parent not in shared)
-        or "\x00" in wire.model_name
-        or "\x00" in wire.query
-        or "\x00" in wire.query_type
+        or not 0 <= prefix_length <= len(message)
+        or finish_reason not in FINISH_FROM_WIRE
+        or (is_shared and parent and parent not in shared)
+        or "\x00" in model_name
+        or "\x00" in query
+        or "\x00" in query_type
         or wire.HasField("annotation")
     ):
         return None
     has_sampling = wire.HasField("sampling_params")
     token_list = tokens.get(rid) if tokens else None
-    if (sender == "human" or wire.manual) and (  # a human message or a manual reply
+    manual = wire.manual
+    partial = wire.partial
+    if (sender == "human" or manual) and (  # a human message or a manual reply
         not message.strip()
-        or wire.model_name
+        or model_name
         or has_sampling
-        or wire.prefix_length
-        or wire.finish_reason
+        or prefix_length
+        or finish_reason
         or token_list is not None
-        or (sender == "human" and (wire.manual or wire.partial))
+        or (sender == "human" and (manual or partial))
     ):
         return None
     sampling = None
@@ -318,16 +328,29 @@ def _plain_item(
         ):
             return None
         sampling = _SAMPLING(temperature, top_p, max_tokens, params.seed)
-    listed = None
+    rows = None
     if token_list is not None:
-        listed = token_list.tokens
-        if listed and "".join([t.final_logit.string_token for t in listed]) != message:
+        rows = token_rows_from_proto(token_list.tokens)
+        if rows and "".join([row[0] for row in rows]) != message:
             return None
     return _ITEM(
         rid,
         parent or None,
-        new_response_from_proto(wire, sampling=sampling, tokens=listed),
-        wire.shared,
+        new_response_from_fields(
+            wire,
+            message,
+            sender,
+            manual,
+            partial,
+            query,
+            query_type,
+            model_name,
+            sampling,
+            prefix_length,
+            finish_reason,
+            rows,
+        ),
+        is_shared,
         None,
     )
 

@@ -9,6 +9,7 @@ response accepts exactly what the checked reading does.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -169,3 +170,19 @@ async def test_a_problem_after_the_first_batches_stores_nothing(
     assert list(after.conversations) == list(before.conversations)
     created = await stub.ImportConversation(_varied(size))  # the store is usable after
     assert created.response_count == size
+
+
+def test_the_collector_pause_nests_and_restores_the_state_it_found() -> None:
+    """Overlapping imports pause the collector once; the last to end restores it, even on error."""
+    was = gc.isenabled()
+    try:
+        for enabled in (True, False):
+            (gc.enable if enabled else gc.disable)()
+            with pytest.raises(RuntimeError), importing._collector_paused():
+                with importing._collector_paused():
+                    assert not gc.isenabled()
+                assert not gc.isenabled()  # the outer import still runs
+                raise RuntimeError("an import fails")
+            assert gc.isenabled() is enabled
+    finally:
+        (gc.enable if was else gc.disable)()

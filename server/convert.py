@@ -143,34 +143,64 @@ def new_response_from_proto(
     """An imported response as the store inserts it: not linked yet, with its tokens.
 
     The caller has validated `wire` and passes its sampling parameters and tokens checked;
-    counts and durations that cannot be true are stored as 0. Built with `trusted_init`
-    (an import builds one per response), so every field is named here.
+    counts and durations that cannot be true are stored as 0 (`new_response_from_fields`).
     """
+    return new_response_from_fields(
+        wire,
+        wire.message,
+        wire.sender,
+        wire.manual,
+        wire.partial,
+        wire.query,
+        wire.query_type,
+        wire.model_name,
+        sampling,
+        wire.prefix_length,
+        wire.finish_reason,
+        token_rows_from_proto(tokens) if tokens is not None else None,
+    )
+
+
+def new_response_from_fields(
+    wire: chat_pb2.Response,
+    message: str,
+    sender: str,
+    manual: bool,
+    partial: bool,
+    query: str,
+    query_type: str,
+    model_name: str,
+    sampling: SamplingRecord | None,
+    prefix_length: int,
+    finish_reason: int,
+    tokens: tuple[TokenRow, ...] | None,
+) -> NewResponse:
+    """`new_response_from_proto` of fields the caller has already read from `wire`.
+
+    An import's checks read most fields once and pass them on (an import converts one
+    response per row); the rest are read here. Built with `trusted_init`, so every field
+    is named here.
+    """
+    usage = wire.reported_usage if wire.HasField("reported_usage") else None
     return _TRUSTED_NEW_RESPONSE(
         conversation_id="",
-        message=wire.message,
-        sender=wire.sender,
+        message=message,
+        sender=sender,
         parent_response_id=None,
-        manual=wire.manual,
-        partial=wire.partial,
-        query=wire.query,
-        query_type=wire.query_type,
-        model_name=wire.model_name,
+        manual=manual,
+        partial=partial,
+        query=query,
+        query_type=query_type,
+        model_name=model_name,
         sampling=sampling,
         token_count=max(0, wire.token_count),
         time_to_first_token_seconds=_finite(wire.time_to_first_token_seconds),
         total_time_seconds=_finite(wire.total_time_seconds),
-        prefix_length=wire.prefix_length,
-        finish_reason=FINISH_FROM_WIRE.get(wire.finish_reason, ""),
-        reported_prompt_tokens=(
-            max(0, wire.reported_usage.prompt_tokens) if wire.HasField("reported_usage") else None
-        ),
-        reported_completion_tokens=(
-            max(0, wire.reported_usage.completion_tokens)
-            if wire.HasField("reported_usage")
-            else None
-        ),
-        tokens=token_rows_from_proto(tokens) if tokens is not None else None,
+        prefix_length=prefix_length,
+        finish_reason=FINISH_FROM_WIRE.get(finish_reason, ""),
+        reported_prompt_tokens=None if usage is None else max(0, usage.prompt_tokens),
+        reported_completion_tokens=None if usage is None else max(0, usage.completion_tokens),
+        tokens=tokens,
         start_time=None,
     )
 
@@ -226,14 +256,17 @@ def fill_token_rows(
 
 def token_rows_from_proto(tokens: Sequence[sampler_public_pb2.Token]) -> tuple[TokenRow, ...]:
     """Wire tokens (an import) as stored tokens."""
-    return tuple(
-        (
-            t.final_logit.string_token,
-            None if t.logprob_unknown else t.final_logit.logprob,
-            tuple((a.string_token, a.logprob) for a in t.top_logits),
+    rows = []
+    for t in tokens:
+        final = t.final_logit
+        rows.append(
+            (
+                final.string_token,
+                None if t.logprob_unknown else final.logprob,
+                tuple([(a.string_token, a.logprob) for a in t.top_logits]),
+            )
         )
-        for t in tokens
-    )
+    return tuple(rows)
 
 
 def conversation_to_proto(

@@ -184,8 +184,18 @@ def import_request(data: Any) -> chat_pb2.ImportConversationRequest:
         if plain is not None:  # built in place: no message built to be copied in
             fields, sampling, plain_tokens = plain
             wire = add(**fields)
-            if sampling is not None:
-                wire.sampling_params.CopyFrom(sampling)
+            if sampling is not None:  # set in place: no message built to be copied in
+                target = wire.sampling_params
+                target.SetInParent()  # present even when empty, as the file has it
+                temperature, top_p, max_tokens, seed = sampling
+                if temperature is not None:
+                    target.temperature = temperature
+                if top_p is not None:
+                    target.top_p = top_p
+                if max_tokens is not None:
+                    target.max_tokens = max_tokens
+                if seed is not None:
+                    target.seed = seed
             if plain_tokens:
                 add_token = token_map[wire.response_id].tokens.add
                 for text, logprob, top in plain_tokens:
@@ -217,9 +227,11 @@ def _is_number(value: Any) -> bool:
     return type(value) is float or type(value) is int
 
 
+_Sampling = tuple[float | None, float | None, int | None, int | None]
+"""Checked sampling parameters: temperature, top_p, max_tokens, seed (None: not given)."""
 _Plain = tuple[
     dict[str, Any],
-    sampler_public_pb2.SamplingParams | None,
+    _Sampling | None,
     list[tuple[str, float | None, list[Any]]] | None,
 ]
 _Logit = sampler_public_pb2.Logit
@@ -315,28 +327,27 @@ _NUMBERS = frozenset((int, float))
 _FINISH_WIRE = {word: finish_reason_to_proto(word) for word in _FINISH_WORDS}
 
 
-def _fast_sampling(params: Any) -> sampler_public_pb2.SamplingParams | None:
-    """`_sampling` of plainly valid parameters; None if in any doubt."""
+def _fast_sampling(params: Any) -> _Sampling | None:
+    """`_sampling`'s values of plainly valid parameters; None if in any doubt."""
     if type(params) is not dict:
         return None
-    result = sampler_public_pb2.SamplingParams()
-    for key in ("temperature", "top_p"):
-        number = params.get(key)
-        if number is not None:
-            if not _is_number(number):
-                return None
-            setattr(result, key, float(number))
+    temperature = params.get("temperature")
+    top_p = params.get("top_p")
     max_tokens = params.get("max_tokens")
-    if max_tokens is not None:
-        if not _is_int(max_tokens, 0, _MAX_INT32):
-            return None
-        result.max_tokens = max_tokens
     seed = params.get("seed")
-    if seed is not None:
-        if not _is_int(seed, 0, _MAX_UINT64):
-            return None
-        result.seed = seed
-    return result
+    if (
+        (temperature is not None and not _is_number(temperature))
+        or (top_p is not None and not _is_number(top_p))
+        or (max_tokens is not None and not _is_int(max_tokens, 0, _MAX_INT32))
+        or (seed is not None and not _is_int(seed, 0, _MAX_UINT64))
+    ):
+        return None
+    return (
+        None if temperature is None else float(temperature),
+        None if top_p is None else float(top_p),
+        max_tokens,
+        seed,
+    )
 
 
 def _plain_token(item: Any) -> tuple[str, float | None, list[Any]] | None:

@@ -20,6 +20,7 @@ from grove_explorer.server.store.records import (
     Checkpoint,
     ConversationRecord,
     ImportItem,
+    ImportStream,
     LeafRecord,
     NewResponse,
     ResponseRecord,
@@ -218,7 +219,7 @@ class Store(Protocol):
         ...
 
     async def import_conversation(
-        self, user_id: str, title: str, starred: bool, items: Sequence[ImportItem]
+        self, user_id: str, title: str, starred: bool, items: Sequence[ImportItem] | ImportStream
     ) -> ConversationRecord:
         """Creates a conversation holding `items` (parents first) in one transaction.
 
@@ -227,7 +228,7 @@ class Store(Protocol):
         ...
 
     async def import_forest(
-        self, user_id: str, title: str, starred: bool, items: Sequence[ImportItem]
+        self, user_id: str, title: str, starred: bool, items: Sequence[ImportItem] | ImportStream
     ) -> tuple[ConversationRecord, list[ResponseRecord]]:
         """`import_conversation`, also returning the stored responses in creation order.
 

@@ -10,6 +10,7 @@ and converted in `server/convert.py` — nowhere else.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -172,6 +173,18 @@ class ImportItem:
     response: NewResponse
     shared: bool = False
     annotation: AnnotationRecord | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ImportStream:
+    """An import's `count` items arriving in batches (parents first), as they are checked.
+
+    The store inserts each batch while the next is made; an error raised by `batches`
+    ends the import with nothing stored.
+    """
+
+    count: int
+    batches: AsyncIterable[Sequence[ImportItem]]
 
 
 @dataclass(frozen=True, slots=True)

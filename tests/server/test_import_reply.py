@@ -9,11 +9,13 @@ response accepts exactly what the checked reading does.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
 import pytest
+from google.protobuf import empty_pb2
 
 from grove_explorer.protos import chat_pb2, chat_pb2_grpc, sampler_public_pb2
 from grove_explorer.server.runtime import GroveServer
@@ -138,3 +140,49 @@ async def test_the_plain_reading_accepts_exactly_what_the_checked_one_does(
     plain = await _items_or_error(build(), plain=True, monkeypatch=monkeypatch)
     checked = await _items_or_error(build(), plain=False, monkeypatch=monkeypatch)
     assert plain == checked
+
+
+@pytest.mark.parametrize("summary_only", [True, False], ids=["summary", "whole"])
+@pytest.mark.parametrize("problem", ["late response", "stray tokens"])
+async def test_a_problem_after_the_first_batches_stores_nothing(
+    stub: Any, summary_only: bool, problem: str
+) -> None:
+    """The store takes checked batches as they come: a later problem still stores nothing.
+
+    The first error is the one the checks name, and no conversation is left behind.
+    """
+    size = importing.BATCH * 2 + 500
+    request = _varied(size)
+    request.summary_only = summary_only
+    if problem == "late response":
+        bad = importing.BATCH * 2 + 10
+        request.responses[bad].parent_response_id = "nowhere"
+        expected = f"Response {bad + 1} ('r{bad}') names parent 'nowhere'"
+    else:
+        request.tokens["ghost"].tokens.add()
+        expected = "The tokens map names response 'ghost'"
+    before = await stub.ListConversations(empty_pb2.Empty())
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await stub.ImportConversation(request)
+    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert expected in (raised.value.details() or "")
+    after = await stub.ListConversations(empty_pb2.Empty())
+    assert list(after.conversations) == list(before.conversations)
+    created = await stub.ImportConversation(_varied(size))  # the store is usable after
+    assert created.response_count == size
+
+
+def test_the_collector_pause_nests_and_restores_the_state_it_found() -> None:
+    """Overlapping imports pause the collector once; the last to end restores it, even on error."""
+    was = gc.isenabled()
+    try:
+        for enabled in (True, False):
+            (gc.enable if enabled else gc.disable)()
+            with pytest.raises(RuntimeError), importing._collector_paused():
+                with importing._collector_paused():
+                    assert not gc.isenabled()
+                assert not gc.isenabled()  # the outer import still runs
+                raise RuntimeError("an import fails")
+            assert gc.isenabled() is enabled
+    finally:
+        (gc.enable if was else gc.disable)()

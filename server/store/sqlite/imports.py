@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,7 +23,12 @@ from typing import Any
 import aiosqlite
 
 from grove_explorer.server.store.protocol import UnknownParentError
-from grove_explorer.server.store.records import ConversationRecord, ImportItem, ResponseRecord
+from grove_explorer.server.store.records import (
+    ConversationRecord,
+    ImportItem,
+    ImportStream,
+    ResponseRecord,
+)
 from grove_explorer.server.store.sqlite.connection import SqliteDatabase
 from grove_explorer.server.store.sqlite.rows import (
     CONTENT_COLUMNS,
@@ -120,6 +125,7 @@ class _Written:
     links: list[tuple[str | None, str | None]]  # stored parent, given start (text)
     first_time: datetime  # the first row's; each next row's one microsecond later
     seqs: list[int]
+    items: list[ImportItem]  # as given, in order
 
 
 # uuid4's version (4) and variant (10) bits, set as `uuid.UUID(bytes=…, version=4)` sets them.
@@ -205,18 +211,19 @@ class ImportQueries(SqliteDatabase):
     """Creates a conversation from imported responses, parents first."""
 
     async def import_conversation(
-        self, user_id: str, title: str, starred: bool, items: Sequence[ImportItem]
+        self, user_id: str, title: str, starred: bool, items: Sequence[ImportItem] | ImportStream
     ) -> ConversationRecord:
         """Creates a conversation holding `items` (parents first) in one transaction.
 
         Raises UnknownParentError when an item names a parent not imported before it,
-        ValueError for a seed outside [0, 2**64); nothing is stored then.
+        ValueError for a seed outside [0, 2**64); nothing is stored then, nor when an
+        `ImportStream`'s batches raise (their error goes on).
         """
         written = await self._write_import(user_id, title, starred, items, want_seqs=False)
         return await self._imported_conversation(user_id, written.conversation_id)
 
     async def import_forest(
-        self, user_id: str, title: str, starred: bool, items: Sequence[ImportItem]
+        self, user_id: str, title: str, starred: bool, items: Sequence[ImportItem] | ImportStream
     ) -> tuple[ConversationRecord, list[ResponseRecord]]:
         """`import_conversation`, also returning the stored responses in creation order.
 
@@ -225,6 +232,7 @@ class ImportQueries(SqliteDatabase):
         """
         written = await self._write_import(user_id, title, starred, items, want_seqs=True)
         record = await self._imported_conversation(user_id, written.conversation_id)
+        items = written.items
         first = written.first_time
         times = [first + timedelta(microseconds=i) for i in range(len(items))]
         responses = [
@@ -260,17 +268,21 @@ class ImportQueries(SqliteDatabase):
         user_id: str,
         title: str,
         starred: bool,
-        items: Sequence[ImportItem],
+        items: Sequence[ImportItem] | ImportStream,
         *,
         want_seqs: bool,
     ) -> _Written:
         """Writes the conversation and its responses in one transaction (see the module)."""
+        stream = (
+            items if isinstance(items, ImportStream) else ImportStream(len(items), _batches(items))
+        )
+        count = stream.count
         (conversation_id,) = _uuid4_hexes(1)
         # Random ids handed out in ascending order: each index on them (responses' unique
         # id, search_rows' ref_id) then takes the batch at one place instead of at 60,000
         # random places, and the search fill reads the rows back in index order (a sixth
         # of the import's SQLite time). Nothing orders responses by id.
-        response_ids = sorted(_uuid4_hexes(len(items)))
+        response_ids = sorted(_uuid4_hexes(count))
         rows = _Rows(user_id, conversation_id, response_ids)
         async with self._transaction() as conn:
             stamp = format_time(self._tick())
@@ -285,17 +297,21 @@ class ImportQueries(SqliteDatabase):
             await conn.execute_fetchall(
                 "INSERT INTO bulk_imports (conversation_id) VALUES (?)", (conversation_id,)
             )
-            first = self._ticks(len(items))
-            times = _tick_texts(first, len(items))
+            first = self._ticks(count)
+            times = _tick_texts(first, count)
             # Each thousand rows is inserted (on the database's thread) while the next
             # thousand is built here: SQLite's work and Python's overlap. A failure while
             # building (an unknown parent, a seed out of range) rolls the transaction back;
             # the connection runs that ROLLBACK after the insert under way.
             inserting: asyncio.Future[None] | None = None
+            given: list[ImportItem] = []
             try:
-                for start in range(0, len(items), _MAX_ROWS):
-                    end = start + _MAX_ROWS
-                    built = rows.build(items[start:end], times[start:end])
+                async for batch in stream.batches:
+                    start = len(given)
+                    if start + len(batch) > count:
+                        raise ValueError(f"an import of {count} items was given more")
+                    given.extend(batch)
+                    built = rows.build(batch, times[start : len(given)])
                     if inserting is not None:
                         await inserting
                     inserting = asyncio.ensure_future(
@@ -303,6 +319,8 @@ class ImportQueries(SqliteDatabase):
                     )
                 if inserting is not None:
                     await inserting
+                if len(given) != count:
+                    raise ValueError(f"an import of {count} items was given {len(given)}")
             except BaseException:
                 if inserting is not None:
                     inserting.add_done_callback(_consume)  # its error is not this one's
@@ -324,7 +342,7 @@ class ImportQueries(SqliteDatabase):
                 _ANNOTATION_COLUMNS,
                 [(*values, stamp) for values in rows.annotations],
             )
-        return _Written(conversation_id, rows.rows, rows.links, first, seqs)
+        return _Written(conversation_id, rows.rows, rows.links, first, seqs, given)
 
     def _ticks(self, count: int) -> datetime:
         """The first of `count` times of the store's clock, one microsecond apart.
@@ -337,6 +355,12 @@ class ImportQueries(SqliteDatabase):
         if count > 1:
             self._last_time = first + timedelta(microseconds=count - 1)
         return first
+
+
+async def _batches(items: Sequence[ImportItem]) -> AsyncIterator[Sequence[ImportItem]]:
+    """`items` a thousand at a time, as an `ImportStream` hands them."""
+    for start in range(0, len(items), _MAX_ROWS):
+        yield items[start : start + _MAX_ROWS]
 
 
 def _tick_texts(first: datetime, count: int) -> list[str]:

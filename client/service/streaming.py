@@ -65,11 +65,23 @@ class StreamingService(ServiceBase):
         sampling: SamplingParams | None = None,
         select: bool = True,
     ) -> ResponseNode | None:
-        """Samples a new sibling of the model response `response_id`."""
+        """Samples a new sibling of the model response `response_id` (in its mode)."""
         node = self.forest(conversation_id).responses[response_id]
         if node.is_human:
             raise ValueError("Cannot resample human responses.")
-        return await self._run(conversation_id, "", node.parent_id, sampling, select=select)
+        mode = self._sibling_mode(conversation_id, node)
+        return await self._run(
+            conversation_id, "", node.parent_id, sampling, select=select, mode=mode
+        )
+
+    def _sibling_mode(self, conversation_id: str, node: ResponseNode) -> str | None:
+        """The mode a new sibling of `node` is sampled in.
+
+        A model reply under a model reply is a continuation (what `continue_text` grows),
+        so its siblings continue the text too; otherwise the conversation's mode (None).
+        """
+        parent = self.forest(conversation_id).responses.get(node.parent_id or "")
+        return "completion" if parent is not None and not parent.is_human else None
 
     async def continue_text(
         self, conversation_id: str, response_id: str, *, sampling: SamplingParams | None = None
@@ -125,6 +137,7 @@ class StreamingService(ServiceBase):
                     params(i),
                     select=False,
                     model_name=model_name,
+                    mode=self._sibling_mode(conversation_id, node),
                 )
                 for i in range(n)
             ),

@@ -198,6 +198,16 @@ class StartTimes:
             return record
 
         SqliteStore.get_conversation = timed_get  # type: ignore[method-assign]
+        has_conversation = SqliteStore.has_conversation
+
+        async def timed_has(self: Any, user: str, conversation_id: str) -> Any:
+            # What AddResponse checks its conversation with (an indexed lookup); a later
+            # GetConversation of the same conversation must not count as the start's read.
+            found = await has_conversation(self, user, conversation_id)
+            times.get(conversation_id, {}).setdefault("conversation", time.perf_counter())
+            return found
+
+        SqliteStore.has_conversation = timed_has  # type: ignore[method-assign]
 
         async def timed_add(self: Any, user: str, new: Any, **kwargs: Any) -> Any:
             record = await add_response(self, user, new, **kwargs)

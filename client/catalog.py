@@ -9,11 +9,10 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict
 
+from grove_explorer.client.sampler import sampling_mode_name
+
 if TYPE_CHECKING:
     from grove_explorer.protos import chat_pb2
-
-
-_MODE_NAMES = {1: "chat", 2: "completion"}  # chat_pb2.SamplingMode values
 
 
 class ModelInfo(BaseModel):
@@ -49,7 +48,7 @@ class ModelInfo(BaseModel):
             supports_logprobs=(
                 info.supports_logprobs if info.HasField("supports_logprobs") else None
             ),
-            modes=tuple(_MODE_NAMES.get(m, "chat") for m in info.modes) or ("chat",),
+            modes=tuple(sampling_mode_name(m) for m in info.modes) or ("chat",),
         )
 
     @property

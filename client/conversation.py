@@ -29,8 +29,8 @@ from grove_explorer.client.leaf_sync import UNKNOWN, LeafSaver
 from grove_explorer.client.models import ConversationSummary, ResponseNode
 from grove_explorer.client.response import Response
 from grove_explorer.client.rpc import check_text, rpc
-from grove_explorer.client.sampler import SamplingParams
-from grove_explorer.client.sampling_call import SamplingCall, texts, wire_mode
+from grove_explorer.client.sampler import SamplingParams, sampling_mode_number
+from grove_explorer.client.sampling_call import SamplingCall, texts
 from grove_explorer.client.streams import SampleStream
 from grove_explorer.client.token_stream import TokenStream
 from grove_explorer.protos import chat_pb2, chat_pb2_grpc
@@ -179,7 +179,7 @@ class Conversation(LeafPlace):
         only new ones follow the change. None leaves a setting as it is.
         """
         if mode is not None:
-            wire_mode(mode)  # a typo fails here, not at the next request
+            sampling_mode_number(mode)  # a typo fails here, not at the next request
             self._sampling_mode = mode
         if model_name is not None:
             self._model_name = model_name

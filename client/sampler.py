@@ -16,6 +16,25 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+SAMPLING_MODES: dict[str, int] = {"": 0, "chat": 1, "completion": 2}
+"""Sampling modes by name, as `chat.proto`'s `SamplingMode` numbers them ("": the model's
+default). Written out so that naming a mode loads no protobuf; a test pins them."""
+
+
+def sampling_mode_number(mode: str) -> int:
+    """A sampling mode's wire number; ValueError naming the known ones."""
+    try:
+        return SAMPLING_MODES[mode]
+    except KeyError:
+        raise ValueError(
+            f"Unknown sampling mode {mode!r}; use 'chat', 'completion' or '' (the model's)."
+        ) from None
+
+
+def sampling_mode_name(number: int) -> str:
+    """The name of a wire mode number ("chat" for one this client does not know)."""
+    return next((name for name, n in SAMPLING_MODES.items() if n == number and name), "chat")
+
 
 @dataclass(frozen=True, slots=True)
 class SamplingParams:

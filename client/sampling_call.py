@@ -13,7 +13,7 @@ import contextlib
 import logging
 import uuid
 from collections.abc import AsyncGenerator
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import grpc
 
@@ -26,7 +26,7 @@ from grove_explorer.client.errors import (
 from grove_explorer.client.forest import Forest
 from grove_explorer.client.response import Response
 from grove_explorer.client.rpc import check_text, fail
-from grove_explorer.client.sampler import SamplingParams
+from grove_explorer.client.sampler import SamplingParams, sampling_mode_number
 from grove_explorer.client.streams import (
     BudgetEvent,
     ModelResponseEvent,
@@ -38,23 +38,6 @@ from grove_explorer.client.streams import (
 from grove_explorer.protos import chat_pb2, chat_pb2_grpc
 
 log = logging.getLogger(__name__)
-
-
-SAMPLING_MODES = {
-    "": chat_pb2.SAMPLING_MODE_UNSPECIFIED,
-    "chat": chat_pb2.SAMPLING_MODE_CHAT,
-    "completion": chat_pb2.SAMPLING_MODE_COMPLETION,
-}
-
-
-def wire_mode(mode: str) -> chat_pb2.SamplingMode:
-    """A sampling mode's wire value; ValueError naming the known ones."""
-    try:
-        return SAMPLING_MODES[mode]
-    except KeyError:
-        raise ValueError(
-            f"Unknown sampling mode {mode!r}; use 'chat', 'completion' or '' (the model's)."
-        ) from None
 
 
 class CallOwner(Protocol):
@@ -152,7 +135,7 @@ class SamplingCall:
         self._model_name = model_name
         self._prefix = prefix
         self._placeholder_id = placeholder_id
-        self._mode = wire_mode(owner.sampling_mode if mode is None else mode)
+        self._mode = sampling_mode_number(owner.sampling_mode if mode is None else mode)
         self.request_id = uuid.uuid4().hex
         self.future: asyncio.Future[Response] = asyncio.get_running_loop().create_future()
 
@@ -170,7 +153,7 @@ class SamplingCall:
             top_logprobs=self._top_logprobs,
             prefix=check_text(self._prefix),
             select_reply=self._select,
-            mode=self._mode,
+            mode=cast("chat_pb2.SamplingMode", self._mode),
         )
         if self._sampling is not None:
             request.sampling_params.CopyFrom(self._sampling.to_proto())

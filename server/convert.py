@@ -22,6 +22,7 @@ from grove_explorer.server.sampler.base import (
     RequestedParams,
     ResolvedParams,
     SampledToken,
+    SamplingMode,
 )
 from grove_explorer.server.store import (
     AnnotationRecord,
@@ -46,6 +47,13 @@ FINISH_FROM_WIRE: dict[int, str] = {
     **{wire: value for value, wire in FINISH_TO_WIRE.items()},
 }
 """The wire enum → stored finish reasons ("" for UNSPECIFIED); other numbers are unknown."""
+MODE_TO_WIRE: dict[SamplingMode, chat_pb2.SamplingMode] = {
+    mode: cast("chat_pb2.SamplingMode", chat_pb2.SamplingMode.Value(f"SAMPLING_MODE_{mode.name}"))
+    for mode in SamplingMode
+}
+"""Sampling modes → the wire enum (a mode missing from the proto fails at import)."""
+MODE_FROM_WIRE: dict[int, SamplingMode] = {wire: mode for mode, wire in MODE_TO_WIRE.items()}
+"""The wire enum → sampling modes (UNSPECIFIED and unknown numbers are absent)."""
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -383,8 +391,5 @@ def model_info(description: ModelDescription, *, is_default: bool) -> chat_pb2.M
     )
     if description.supports_logprobs is not None:
         info.supports_logprobs = description.supports_logprobs
-    info.modes.extend(
-        chat_pb2.SAMPLING_MODE_COMPLETION if m == "completion" else chat_pb2.SAMPLING_MODE_CHAT
-        for m in description.modes
-    )
+    info.modes.extend(MODE_TO_WIRE[mode] for mode in description.modes)
     return info

@@ -41,7 +41,6 @@ from grove_explorer.server.servicer.lookups import insert_or_abort
 from grove_explorer.server.servicer.path_messages import Messages, PathMessages
 from grove_explorer.server.servicer.status import abort, abort_not_found
 from grove_explorer.server.servicer.stream_registry import ActiveStream, StreamRegistry
-from grove_explorer.server.servicer.validation import requested_mode
 from grove_explorer.server.store import (
     NewResponse,
     ResponseRecord,
@@ -96,6 +95,7 @@ class ReplyStreaming:
         stream: ActiveStream,
         sampler: Sampler,
         params: ResolvedParams,
+        mode: SamplingMode,
         path: list[ResponseRecord],
         parent_id: str | None,
         top_k: int,
@@ -129,7 +129,7 @@ class ReplyStreaming:
                     chat_pb2.AddResponseResponse(user_response=response_to_proto(human))
                 )
             await self._sample_and_store(
-                user, stream, sampler, params, messages, parent_id, top_k, request, context
+                user, stream, sampler, params, mode, messages, parent_id, top_k, request, context
             )
         finally:
             await self._streams.remove(stream)
@@ -140,6 +140,7 @@ class ReplyStreaming:
         stream: ActiveStream,
         sampler: Sampler,
         params: ResolvedParams,
+        mode: SamplingMode,
         messages: Messages,
         parent_id: str | None,
         top_k: int,
@@ -172,7 +173,6 @@ class ReplyStreaming:
         finish: FinishReason | None = None  # the sampler's word, when it gives one
         # A raw-model request (use_grok=false) sends no system prompt and no "fun", nor
         # does a continuation of text (completion mode: the document is all there is).
-        mode = requested_mode(sampler, request.mode) or SamplingMode.CHAT
         chat = request.use_grok and mode is SamplingMode.CHAT
         prompt_name = request.system_prompt_name if chat else ""
         system_prompt = self._system_prompts[prompt_name] if chat else None

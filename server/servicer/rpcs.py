@@ -505,7 +505,7 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
                     "(a branch from a token): its endpoint has no assistant prefill "
                     "configured (prefill in its [models] table).",
                 )
-        await sampling_mode_or_abort(sampler, request.mode, context)
+        mode = await sampling_mode_or_abort(sampler, request.mode, context)
         if request.system_prompt_name not in self._system_prompts:
             await abort(
                 context,
@@ -555,7 +555,7 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
                 )
         self._streams.add(stream)
         await self._replies.run(
-            user, stream, sampler, params, path, parent_id, top_k, request, context
+            user, stream, sampler, params, mode, path, parent_id, top_k, request, context
         )
 
     async def _sampler_or_abort(

@@ -9,14 +9,11 @@ from __future__ import annotations
 import grpc
 
 from grove_explorer.protos import chat_pb2
+from grove_explorer.server.convert import MODE_FROM_WIRE
 from grove_explorer.server.sampler.base import Sampler, SamplingMode
 from grove_explorer.server.servicer.status import abort, quote
 from grove_explorer.server.store import AnnotationRecord
 
-MODE_FROM_WIRE: dict[int, SamplingMode] = {
-    chat_pb2.SAMPLING_MODE_CHAT: SamplingMode.CHAT,
-    chat_pb2.SAMPLING_MODE_COMPLETION: SamplingMode.COMPLETION,
-}
 MAX_TAGS = 32
 MAX_TAG_CHARS = 64
 MAX_NOTE_CHARS = 20_000

@@ -249,3 +249,25 @@ async def test_the_first_frame_shows_the_whole_explorer(tmp_path: Path) -> None:
     first = frames[0]
     for text in ("Welcome to Grove", "Filter conversations", "Quit", "Message"):
         assert text in first, text
+
+
+def test_sampling_mode_numbers_match_the_proto_enum() -> None:
+    """The mode names are written out in `client.sampler` (no protobuf at start)."""
+    from grove_explorer.client.sampler import (
+        SAMPLING_MODES,
+        sampling_mode_name,
+        sampling_mode_number,
+    )
+
+    from_proto = {
+        ""
+        if name == "SAMPLING_MODE_UNSPECIFIED"
+        else name.removeprefix("SAMPLING_MODE_").lower(): n
+        for name, n in chat_pb2.SamplingMode.items()
+    }
+    assert from_proto == SAMPLING_MODES
+    for name, number in from_proto.items():
+        assert sampling_mode_number(name) == number
+        if name:
+            assert sampling_mode_name(number) == name
+    assert sampling_mode_name(99) == "chat"

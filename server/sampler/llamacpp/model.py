@@ -91,23 +91,21 @@ class LocalModel:
         started = time.monotonic()
         probe_context = s.context_tokens or DEFAULT_CONTEXT_CAP
         threads = s.threads or default_threads()
-        llama = Llama(
-            model_path=str(s.model_path),
-            n_ctx=probe_context,
-            n_threads=threads,
-            n_threads_batch=threads,
-            verbose=False,
-        )
-        trained = int(llama._model.n_ctx_train())
-        if s.context_tokens is None and trained < probe_context:
-            llama.close()  # a smaller model context than the cap: reserve only that
-            llama = Llama(
+
+        def open_model(context: int) -> Any:
+            return Llama(
                 model_path=str(s.model_path),
-                n_ctx=trained,
+                n_ctx=context,
                 n_threads=threads,
                 n_threads_batch=threads,
                 verbose=False,
             )
+
+        llama = open_model(probe_context)
+        trained = int(llama._model.n_ctx_train())
+        if s.context_tokens is None and trained < probe_context:
+            llama.close()  # a smaller model context than the cap: reserve only that
+            llama = open_model(trained)
         template = llama.metadata.get("tokenizer.chat_template")
         if template:
             model = llama._model

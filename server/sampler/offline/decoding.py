@@ -310,6 +310,15 @@ class Run:
         if prefix.strip() and not prefix.endswith("\n\n"):
             self.attach = "" if prefix[-1].isspace() else " "
 
+    def continue_document(self, document: str) -> None:
+        """Moves the history past a document this reply continues (completion mode).
+
+        Unlike a prefix, the document is not this reply's own text: the reply still writes
+        its own minimum of tokens after it.
+        """
+        self.feed(document)
+        self.emitted = 0
+
     def next_token(self) -> SampledToken | None:
         """Draws the next token, or None at the end of the reply.
 

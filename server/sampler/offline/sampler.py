@@ -197,8 +197,7 @@ class OfflineSampler:
             min_reply_tokens=self._min_reply_tokens,
         )
         if mode is SamplingMode.COMPLETION:
-            run.feed(document_of(path)[-_DOCUMENT_TAIL_CHARS:])
-            run.emitted = 0  # the continuation writes its own minimum, whatever came before
+            run.continue_document(document_of(path)[-_DOCUMENT_TAIL_CHARS:])
         if prefix:
             run.feed(prefix)
         delay = self._delay_s

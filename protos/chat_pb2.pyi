@@ -12,6 +12,19 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class JudgeMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    JUDGE_MODE_UNSPECIFIED: _ClassVar[JudgeMode]
+    JUDGE_MODE_EACH: _ClassVar[JudgeMode]
+    JUDGE_MODE_TABLE: _ClassVar[JudgeMode]
+
+class MergeMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    MERGE_MODE_UNSPECIFIED: _ClassVar[MergeMode]
+    MERGE_MODE_FUSE: _ClassVar[MergeMode]
+    MERGE_MODE_CHECKLIST: _ClassVar[MergeMode]
+    MERGE_MODE_CUSTOM: _ClassVar[MergeMode]
+
 class FinishReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     FINISH_REASON_UNSPECIFIED: _ClassVar[FinishReason]
@@ -30,6 +43,13 @@ class SamplingMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     SAMPLING_MODE_UNSPECIFIED: _ClassVar[SamplingMode]
     SAMPLING_MODE_CHAT: _ClassVar[SamplingMode]
     SAMPLING_MODE_COMPLETION: _ClassVar[SamplingMode]
+JUDGE_MODE_UNSPECIFIED: JudgeMode
+JUDGE_MODE_EACH: JudgeMode
+JUDGE_MODE_TABLE: JudgeMode
+MERGE_MODE_UNSPECIFIED: MergeMode
+MERGE_MODE_FUSE: MergeMode
+MERGE_MODE_CHECKLIST: MergeMode
+MERGE_MODE_CUSTOM: MergeMode
 FINISH_REASON_UNSPECIFIED: FinishReason
 FINISH_REASON_STOP: FinishReason
 FINISH_REASON_LENGTH: FinishReason
@@ -45,7 +65,7 @@ SAMPLING_MODE_CHAT: SamplingMode
 SAMPLING_MODE_COMPLETION: SamplingMode
 
 class Response(_message.Message):
-    __slots__ = ("response_id", "message", "sender", "create_time", "parent_response_id", "manual", "partial", "shared", "query", "query_type", "model_name", "sampling_params", "token_count", "time_to_first_token_seconds", "total_time_seconds", "annotation", "prefix_length", "start_time", "finish_reason", "reported_usage")
+    __slots__ = ("response_id", "message", "sender", "create_time", "parent_response_id", "manual", "partial", "shared", "query", "query_type", "model_name", "sampling_params", "token_count", "time_to_first_token_seconds", "total_time_seconds", "annotation", "prefix_length", "start_time", "finish_reason", "reported_usage", "judgements", "merged_from", "merge_mode", "merge_instruction")
     RESPONSE_ID_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
     SENDER_FIELD_NUMBER: _ClassVar[int]
@@ -66,6 +86,10 @@ class Response(_message.Message):
     START_TIME_FIELD_NUMBER: _ClassVar[int]
     FINISH_REASON_FIELD_NUMBER: _ClassVar[int]
     REPORTED_USAGE_FIELD_NUMBER: _ClassVar[int]
+    JUDGEMENTS_FIELD_NUMBER: _ClassVar[int]
+    MERGED_FROM_FIELD_NUMBER: _ClassVar[int]
+    MERGE_MODE_FIELD_NUMBER: _ClassVar[int]
+    MERGE_INSTRUCTION_FIELD_NUMBER: _ClassVar[int]
     response_id: str
     message: str
     sender: str
@@ -86,7 +110,121 @@ class Response(_message.Message):
     start_time: _timestamp_pb2.Timestamp
     finish_reason: FinishReason
     reported_usage: ReportedUsage
-    def __init__(self, response_id: _Optional[str] = ..., message: _Optional[str] = ..., sender: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., parent_response_id: _Optional[str] = ..., manual: _Optional[bool] = ..., partial: _Optional[bool] = ..., shared: _Optional[bool] = ..., query: _Optional[str] = ..., query_type: _Optional[str] = ..., model_name: _Optional[str] = ..., sampling_params: _Optional[_Union[_sampler_public_pb2.SamplingParams, _Mapping]] = ..., token_count: _Optional[int] = ..., time_to_first_token_seconds: _Optional[float] = ..., total_time_seconds: _Optional[float] = ..., annotation: _Optional[_Union[Annotation, _Mapping]] = ..., prefix_length: _Optional[int] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finish_reason: _Optional[_Union[FinishReason, str]] = ..., reported_usage: _Optional[_Union[ReportedUsage, _Mapping]] = ...) -> None: ...
+    judgements: _containers.RepeatedCompositeFieldContainer[Judgement]
+    merged_from: _containers.RepeatedScalarFieldContainer[str]
+    merge_mode: MergeMode
+    merge_instruction: str
+    def __init__(self, response_id: _Optional[str] = ..., message: _Optional[str] = ..., sender: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., parent_response_id: _Optional[str] = ..., manual: _Optional[bool] = ..., partial: _Optional[bool] = ..., shared: _Optional[bool] = ..., query: _Optional[str] = ..., query_type: _Optional[str] = ..., model_name: _Optional[str] = ..., sampling_params: _Optional[_Union[_sampler_public_pb2.SamplingParams, _Mapping]] = ..., token_count: _Optional[int] = ..., time_to_first_token_seconds: _Optional[float] = ..., total_time_seconds: _Optional[float] = ..., annotation: _Optional[_Union[Annotation, _Mapping]] = ..., prefix_length: _Optional[int] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finish_reason: _Optional[_Union[FinishReason, str]] = ..., reported_usage: _Optional[_Union[ReportedUsage, _Mapping]] = ..., judgements: _Optional[_Iterable[_Union[Judgement, _Mapping]]] = ..., merged_from: _Optional[_Iterable[str]] = ..., merge_mode: _Optional[_Union[MergeMode, str]] = ..., merge_instruction: _Optional[str] = ...) -> None: ...
+
+class Judgement(_message.Message):
+    __slots__ = ("judgement_id", "response_id", "score", "rationale", "judge_model", "rubric_name", "rubric", "sampling_params", "mode", "create_time", "batch_id", "heuristic")
+    JUDGEMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    RESPONSE_ID_FIELD_NUMBER: _ClassVar[int]
+    SCORE_FIELD_NUMBER: _ClassVar[int]
+    RATIONALE_FIELD_NUMBER: _ClassVar[int]
+    JUDGE_MODEL_FIELD_NUMBER: _ClassVar[int]
+    RUBRIC_NAME_FIELD_NUMBER: _ClassVar[int]
+    RUBRIC_FIELD_NUMBER: _ClassVar[int]
+    SAMPLING_PARAMS_FIELD_NUMBER: _ClassVar[int]
+    MODE_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    BATCH_ID_FIELD_NUMBER: _ClassVar[int]
+    HEURISTIC_FIELD_NUMBER: _ClassVar[int]
+    judgement_id: str
+    response_id: str
+    score: float
+    rationale: str
+    judge_model: str
+    rubric_name: str
+    rubric: str
+    sampling_params: _sampler_public_pb2.SamplingParams
+    mode: JudgeMode
+    create_time: _timestamp_pb2.Timestamp
+    batch_id: str
+    heuristic: bool
+    def __init__(self, judgement_id: _Optional[str] = ..., response_id: _Optional[str] = ..., score: _Optional[float] = ..., rationale: _Optional[str] = ..., judge_model: _Optional[str] = ..., rubric_name: _Optional[str] = ..., rubric: _Optional[str] = ..., sampling_params: _Optional[_Union[_sampler_public_pb2.SamplingParams, _Mapping]] = ..., mode: _Optional[_Union[JudgeMode, str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., batch_id: _Optional[str] = ..., heuristic: _Optional[bool] = ...) -> None: ...
+
+class JudgeResponsesRequest(_message.Message):
+    __slots__ = ("conversation_id", "response_ids", "model_name", "rubric_name", "criteria", "mode", "sampling_params")
+    CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
+    RESPONSE_IDS_FIELD_NUMBER: _ClassVar[int]
+    MODEL_NAME_FIELD_NUMBER: _ClassVar[int]
+    RUBRIC_NAME_FIELD_NUMBER: _ClassVar[int]
+    CRITERIA_FIELD_NUMBER: _ClassVar[int]
+    MODE_FIELD_NUMBER: _ClassVar[int]
+    SAMPLING_PARAMS_FIELD_NUMBER: _ClassVar[int]
+    conversation_id: str
+    response_ids: _containers.RepeatedScalarFieldContainer[str]
+    model_name: str
+    rubric_name: str
+    criteria: str
+    mode: JudgeMode
+    sampling_params: _sampler_public_pb2.SamplingParams
+    def __init__(self, conversation_id: _Optional[str] = ..., response_ids: _Optional[_Iterable[str]] = ..., model_name: _Optional[str] = ..., rubric_name: _Optional[str] = ..., criteria: _Optional[str] = ..., mode: _Optional[_Union[JudgeMode, str]] = ..., sampling_params: _Optional[_Union[_sampler_public_pb2.SamplingParams, _Mapping]] = ...) -> None: ...
+
+class JudgeResponsesResponse(_message.Message):
+    __slots__ = ("judgements",)
+    JUDGEMENTS_FIELD_NUMBER: _ClassVar[int]
+    judgements: _containers.RepeatedCompositeFieldContainer[Judgement]
+    def __init__(self, judgements: _Optional[_Iterable[_Union[Judgement, _Mapping]]] = ...) -> None: ...
+
+class Merge(_message.Message):
+    __slots__ = ("source_ids", "mode", "instruction")
+    SOURCE_IDS_FIELD_NUMBER: _ClassVar[int]
+    MODE_FIELD_NUMBER: _ClassVar[int]
+    INSTRUCTION_FIELD_NUMBER: _ClassVar[int]
+    source_ids: _containers.RepeatedScalarFieldContainer[str]
+    mode: MergeMode
+    instruction: str
+    def __init__(self, source_ids: _Optional[_Iterable[str]] = ..., mode: _Optional[_Union[MergeMode, str]] = ..., instruction: _Optional[str] = ...) -> None: ...
+
+class ExtractPointsRequest(_message.Message):
+    __slots__ = ("conversation_id", "response_ids", "model_name")
+    CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
+    RESPONSE_IDS_FIELD_NUMBER: _ClassVar[int]
+    MODEL_NAME_FIELD_NUMBER: _ClassVar[int]
+    conversation_id: str
+    response_ids: _containers.RepeatedScalarFieldContainer[str]
+    model_name: str
+    def __init__(self, conversation_id: _Optional[str] = ..., response_ids: _Optional[_Iterable[str]] = ..., model_name: _Optional[str] = ...) -> None: ...
+
+class Point(_message.Message):
+    __slots__ = ("text", "response_ids")
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    RESPONSE_IDS_FIELD_NUMBER: _ClassVar[int]
+    text: str
+    response_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, text: _Optional[str] = ..., response_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ExtractPointsResponse(_message.Message):
+    __slots__ = ("points", "heuristic")
+    POINTS_FIELD_NUMBER: _ClassVar[int]
+    HEURISTIC_FIELD_NUMBER: _ClassVar[int]
+    points: _containers.RepeatedCompositeFieldContainer[Point]
+    heuristic: bool
+    def __init__(self, points: _Optional[_Iterable[_Union[Point, _Mapping]]] = ..., heuristic: _Optional[bool] = ...) -> None: ...
+
+class EmbedTextsRequest(_message.Message):
+    __slots__ = ("model_name", "texts")
+    MODEL_NAME_FIELD_NUMBER: _ClassVar[int]
+    TEXTS_FIELD_NUMBER: _ClassVar[int]
+    model_name: str
+    texts: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, model_name: _Optional[str] = ..., texts: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class Embedding(_message.Message):
+    __slots__ = ("values",)
+    VALUES_FIELD_NUMBER: _ClassVar[int]
+    values: _containers.RepeatedScalarFieldContainer[float]
+    def __init__(self, values: _Optional[_Iterable[float]] = ...) -> None: ...
+
+class EmbedTextsResponse(_message.Message):
+    __slots__ = ("embeddings", "embeddings_model")
+    EMBEDDINGS_FIELD_NUMBER: _ClassVar[int]
+    EMBEDDINGS_MODEL_FIELD_NUMBER: _ClassVar[int]
+    embeddings: _containers.RepeatedCompositeFieldContainer[Embedding]
+    embeddings_model: str
+    def __init__(self, embeddings: _Optional[_Iterable[_Union[Embedding, _Mapping]]] = ..., embeddings_model: _Optional[str] = ...) -> None: ...
 
 class ReportedUsage(_message.Message):
     __slots__ = ("prompt_tokens", "completion_tokens")
@@ -308,7 +446,7 @@ class GenerateTitleResponse(_message.Message):
     def __init__(self, new_title: _Optional[str] = ...) -> None: ...
 
 class AddResponseRequest(_message.Message):
-    __slots__ = ("conversation_id", "message", "model_name", "parent_response_id", "use_grok", "system_prompt_name", "sampling_params", "request_id", "top_logprobs", "prefix", "select_reply", "mode")
+    __slots__ = ("conversation_id", "message", "model_name", "parent_response_id", "use_grok", "system_prompt_name", "sampling_params", "request_id", "top_logprobs", "prefix", "select_reply", "mode", "merge")
     CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
     MODEL_NAME_FIELD_NUMBER: _ClassVar[int]
@@ -321,6 +459,7 @@ class AddResponseRequest(_message.Message):
     PREFIX_FIELD_NUMBER: _ClassVar[int]
     SELECT_REPLY_FIELD_NUMBER: _ClassVar[int]
     MODE_FIELD_NUMBER: _ClassVar[int]
+    MERGE_FIELD_NUMBER: _ClassVar[int]
     conversation_id: str
     message: str
     model_name: str
@@ -333,7 +472,8 @@ class AddResponseRequest(_message.Message):
     prefix: str
     select_reply: bool
     mode: SamplingMode
-    def __init__(self, conversation_id: _Optional[str] = ..., message: _Optional[str] = ..., model_name: _Optional[str] = ..., parent_response_id: _Optional[str] = ..., use_grok: _Optional[bool] = ..., system_prompt_name: _Optional[str] = ..., sampling_params: _Optional[_Union[_sampler_public_pb2.SamplingParams, _Mapping]] = ..., request_id: _Optional[str] = ..., top_logprobs: _Optional[int] = ..., prefix: _Optional[str] = ..., select_reply: _Optional[bool] = ..., mode: _Optional[_Union[SamplingMode, str]] = ...) -> None: ...
+    merge: Merge
+    def __init__(self, conversation_id: _Optional[str] = ..., message: _Optional[str] = ..., model_name: _Optional[str] = ..., parent_response_id: _Optional[str] = ..., use_grok: _Optional[bool] = ..., system_prompt_name: _Optional[str] = ..., sampling_params: _Optional[_Union[_sampler_public_pb2.SamplingParams, _Mapping]] = ..., request_id: _Optional[str] = ..., top_logprobs: _Optional[int] = ..., prefix: _Optional[str] = ..., select_reply: _Optional[bool] = ..., mode: _Optional[_Union[SamplingMode, str]] = ..., merge: _Optional[_Union[Merge, _Mapping]] = ...) -> None: ...
 
 class QueryAction(_message.Message):
     __slots__ = ("type", "query")
@@ -394,7 +534,7 @@ class StopResponseResponse(_message.Message):
     def __init__(self, stopped: _Optional[bool] = ...) -> None: ...
 
 class ModelInfo(_message.Message):
-    __slots__ = ("name", "backend", "upstream_model", "description", "default_sampling_params", "is_default", "supports_logprobs", "modes")
+    __slots__ = ("name", "backend", "upstream_model", "description", "default_sampling_params", "is_default", "supports_logprobs", "modes", "supports_embeddings", "embeddings_model")
     NAME_FIELD_NUMBER: _ClassVar[int]
     BACKEND_FIELD_NUMBER: _ClassVar[int]
     UPSTREAM_MODEL_FIELD_NUMBER: _ClassVar[int]
@@ -403,6 +543,8 @@ class ModelInfo(_message.Message):
     IS_DEFAULT_FIELD_NUMBER: _ClassVar[int]
     SUPPORTS_LOGPROBS_FIELD_NUMBER: _ClassVar[int]
     MODES_FIELD_NUMBER: _ClassVar[int]
+    SUPPORTS_EMBEDDINGS_FIELD_NUMBER: _ClassVar[int]
+    EMBEDDINGS_MODEL_FIELD_NUMBER: _ClassVar[int]
     name: str
     backend: str
     upstream_model: str
@@ -411,7 +553,17 @@ class ModelInfo(_message.Message):
     is_default: bool
     supports_logprobs: bool
     modes: _containers.RepeatedScalarFieldContainer[SamplingMode]
-    def __init__(self, name: _Optional[str] = ..., backend: _Optional[str] = ..., upstream_model: _Optional[str] = ..., description: _Optional[str] = ..., default_sampling_params: _Optional[_Union[_sampler_public_pb2.SamplingParams, _Mapping]] = ..., is_default: _Optional[bool] = ..., supports_logprobs: _Optional[bool] = ..., modes: _Optional[_Iterable[_Union[SamplingMode, str]]] = ...) -> None: ...
+    supports_embeddings: bool
+    embeddings_model: str
+    def __init__(self, name: _Optional[str] = ..., backend: _Optional[str] = ..., upstream_model: _Optional[str] = ..., description: _Optional[str] = ..., default_sampling_params: _Optional[_Union[_sampler_public_pb2.SamplingParams, _Mapping]] = ..., is_default: _Optional[bool] = ..., supports_logprobs: _Optional[bool] = ..., modes: _Optional[_Iterable[_Union[SamplingMode, str]]] = ..., supports_embeddings: _Optional[bool] = ..., embeddings_model: _Optional[str] = ...) -> None: ...
+
+class RubricInfo(_message.Message):
+    __slots__ = ("name", "text")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    text: str
+    def __init__(self, name: _Optional[str] = ..., text: _Optional[str] = ...) -> None: ...
 
 class SystemPromptInfo(_message.Message):
     __slots__ = ("name", "text")
@@ -422,11 +574,13 @@ class SystemPromptInfo(_message.Message):
     def __init__(self, name: _Optional[str] = ..., text: _Optional[str] = ...) -> None: ...
 
 class ListModelsResponse(_message.Message):
-    __slots__ = ("models", "default_model", "system_prompts")
+    __slots__ = ("models", "default_model", "system_prompts", "rubrics")
     MODELS_FIELD_NUMBER: _ClassVar[int]
     DEFAULT_MODEL_FIELD_NUMBER: _ClassVar[int]
     SYSTEM_PROMPTS_FIELD_NUMBER: _ClassVar[int]
+    RUBRICS_FIELD_NUMBER: _ClassVar[int]
     models: _containers.RepeatedCompositeFieldContainer[ModelInfo]
     default_model: str
     system_prompts: _containers.RepeatedCompositeFieldContainer[SystemPromptInfo]
-    def __init__(self, models: _Optional[_Iterable[_Union[ModelInfo, _Mapping]]] = ..., default_model: _Optional[str] = ..., system_prompts: _Optional[_Iterable[_Union[SystemPromptInfo, _Mapping]]] = ...) -> None: ...
+    rubrics: _containers.RepeatedCompositeFieldContainer[RubricInfo]
+    def __init__(self, models: _Optional[_Iterable[_Union[ModelInfo, _Mapping]]] = ..., default_model: _Optional[str] = ..., system_prompts: _Optional[_Iterable[_Union[SystemPromptInfo, _Mapping]]] = ..., rubrics: _Optional[_Iterable[_Union[RubricInfo, _Mapping]]] = ...) -> None: ...

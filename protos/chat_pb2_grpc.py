@@ -120,6 +120,21 @@ class ChatStub:
                 request_serializer=grove__explorer_dot_protos_dot_chat__pb2.SelectResponseRequest.SerializeToString,
                 response_deserializer=grove__explorer_dot_protos_dot_chat__pb2.SelectResponseResponse.FromString,
                 _registered_method=True)
+        self.JudgeResponses = channel.unary_unary(
+                '/grove.chat.Chat/JudgeResponses',
+                request_serializer=grove__explorer_dot_protos_dot_chat__pb2.JudgeResponsesRequest.SerializeToString,
+                response_deserializer=grove__explorer_dot_protos_dot_chat__pb2.JudgeResponsesResponse.FromString,
+                _registered_method=True)
+        self.ExtractPoints = channel.unary_unary(
+                '/grove.chat.Chat/ExtractPoints',
+                request_serializer=grove__explorer_dot_protos_dot_chat__pb2.ExtractPointsRequest.SerializeToString,
+                response_deserializer=grove__explorer_dot_protos_dot_chat__pb2.ExtractPointsResponse.FromString,
+                _registered_method=True)
+        self.EmbedTexts = channel.unary_unary(
+                '/grove.chat.Chat/EmbedTexts',
+                request_serializer=grove__explorer_dot_protos_dot_chat__pb2.EmbedTextsRequest.SerializeToString,
+                response_deserializer=grove__explorer_dot_protos_dot_chat__pb2.EmbedTextsResponse.FromString,
+                _registered_method=True)
 
 
 class ChatServicer:
@@ -246,6 +261,33 @@ class ChatServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def JudgeResponses(self, request, context):
+        """Extension: a judge model scores model replies (usually the siblings of one batch)
+        against a rubric, 0-10 with a short rationale each. Judgements are stored per caller
+        next to the replies (Response.judgements) with their provenance. A reply the judge
+        gave no usable score for fails the whole call (FAILED_PRECONDITION) and stores nothing.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ExtractPoints(self, request, context):
+        """Extension: the points each of some model replies makes, merged across replies (the
+        first step of a checklist fusion: the user checks points, AddResponse writes from
+        the checked ones). Nothing is stored.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def EmbedTexts(self, request, context):
+        """Extension: embedding vectors of texts from a model whose backend offers them
+        (`embeddings_model`); FAILED_PRECONDITION for one that does not (ModelInfo.supports_embeddings).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ChatServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -333,6 +375,21 @@ def add_ChatServicer_to_server(servicer, server):
                     servicer.SelectResponse,
                     request_deserializer=grove__explorer_dot_protos_dot_chat__pb2.SelectResponseRequest.FromString,
                     response_serializer=grove__explorer_dot_protos_dot_chat__pb2.SelectResponseResponse.SerializeToString,
+            ),
+            'JudgeResponses': grpc.unary_unary_rpc_method_handler(
+                    servicer.JudgeResponses,
+                    request_deserializer=grove__explorer_dot_protos_dot_chat__pb2.JudgeResponsesRequest.FromString,
+                    response_serializer=grove__explorer_dot_protos_dot_chat__pb2.JudgeResponsesResponse.SerializeToString,
+            ),
+            'ExtractPoints': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExtractPoints,
+                    request_deserializer=grove__explorer_dot_protos_dot_chat__pb2.ExtractPointsRequest.FromString,
+                    response_serializer=grove__explorer_dot_protos_dot_chat__pb2.ExtractPointsResponse.SerializeToString,
+            ),
+            'EmbedTexts': grpc.unary_unary_rpc_method_handler(
+                    servicer.EmbedTexts,
+                    request_deserializer=grove__explorer_dot_protos_dot_chat__pb2.EmbedTextsRequest.FromString,
+                    response_serializer=grove__explorer_dot_protos_dot_chat__pb2.EmbedTextsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -794,6 +851,87 @@ class Chat:
             '/grove.chat.Chat/SelectResponse',
             grove__explorer_dot_protos_dot_chat__pb2.SelectResponseRequest.SerializeToString,
             grove__explorer_dot_protos_dot_chat__pb2.SelectResponseResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def JudgeResponses(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/grove.chat.Chat/JudgeResponses',
+            grove__explorer_dot_protos_dot_chat__pb2.JudgeResponsesRequest.SerializeToString,
+            grove__explorer_dot_protos_dot_chat__pb2.JudgeResponsesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExtractPoints(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/grove.chat.Chat/ExtractPoints',
+            grove__explorer_dot_protos_dot_chat__pb2.ExtractPointsRequest.SerializeToString,
+            grove__explorer_dot_protos_dot_chat__pb2.ExtractPointsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EmbedTexts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/grove.chat.Chat/EmbedTexts',
+            grove__explorer_dot_protos_dot_chat__pb2.EmbedTextsRequest.SerializeToString,
+            grove__explorer_dot_protos_dot_chat__pb2.EmbedTextsResponse.FromString,
             options,
             channel_credentials,
             insecure,

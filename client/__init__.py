@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     )
     from grove_explorer.client.grok import AsyncGrok, Conversation, Response
     from grove_explorer.client.ids import AmbiguousIdError
+    from grove_explorer.client.judgements import ExtractedPoints, Judgement, Point
     from grove_explorer.client.models import ReportedUsage
     from grove_explorer.client.research import Annotation, SearchHit, SearchResults
     from grove_explorer.client.sampler import SamplingParams
@@ -78,6 +79,9 @@ _EXPORTS: dict[str, str] = {
     "Conversation": "grove_explorer.client.grok",
     "Response": "grove_explorer.client.grok",
     "AmbiguousIdError": "grove_explorer.client.ids",
+    "ExtractedPoints": "grove_explorer.client.judgements",
+    "Judgement": "grove_explorer.client.judgements",
+    "Point": "grove_explorer.client.judgements",
     "ReportedUsage": "grove_explorer.client.models",
     "Annotation": "grove_explorer.client.research",
     "SearchHit": "grove_explorer.client.research",
@@ -122,14 +126,17 @@ __all__ = [
     "ConversationDeletedError",
     "ConversationNotLoadedError",
     "DataLossError",
+    "ExtractedPoints",
     "FailedPreconditionError",
     "GroveError",
     "InvalidArgumentError",
+    "Judgement",
     "MissingModelResponseError",
     "ModelCatalog",
     "ModelInfo",
     "NotFoundError",
     "PermissionDeniedError",
+    "Point",
     "ReportedUsage",
     "ResourceExhaustedError",
     "Response",

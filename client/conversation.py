@@ -27,6 +27,7 @@ from grove_explorer.client.ids import resolve_id
 from grove_explorer.client.leaf_place import LeafPlace
 from grove_explorer.client.leaf_sync import UNKNOWN, LeafSaver
 from grove_explorer.client.models import ConversationSummary, ResponseNode
+from grove_explorer.client.research_calls import ResearchCalls
 from grove_explorer.client.response import Response
 from grove_explorer.client.rpc import check_text, rpc
 from grove_explorer.client.sampler import SamplingParams, sampling_mode_number
@@ -36,7 +37,7 @@ from grove_explorer.client.token_stream import TokenStream
 from grove_explorer.protos import chat_pb2, chat_pb2_grpc
 
 
-class Conversation(LeafPlace):
+class Conversation(LeafPlace, ResearchCalls):
     """SDK for interacting with a Grok conversation.
 
     A Grok conversation is composed of a forest of responses. It's not a tree because there
@@ -434,6 +435,15 @@ class Conversation(LeafPlace):
         return SampleStream(
             call.events(), call.future, self._stopper(call.request_id), call.request_id
         )
+
+    def check_usable(self) -> None:
+        """Raises the clear error of a deleted or not yet loaded conversation."""
+        self._check_not_deleted()
+        self._get_conversation_or_raise()
+
+    def stopper(self, request_id: str) -> Callable[[], Awaitable[bool]]:
+        """The stop function of the stream `request_id` (StopResponse)."""
+        return self._stopper(request_id)
 
     def _stopper(self, request_id: str) -> Callable[[], Awaitable[bool]]:
         async def stop() -> bool:

@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from google.protobuf import timestamp_pb2
 
 from grove_explorer.client.finish import finish_reason_from_proto
+from grove_explorer.client.judgements import Judgement, merge_mode_name
 from grove_explorer.client.models import (
     ConversationSummary,
     ReportedUsage,
@@ -134,6 +135,12 @@ def node_from_proto(wire: chat_pb2.Response) -> ResponseNode:
         )
         if wire.HasField("reported_usage")
         else None,
+        "judgements": tuple(Judgement.from_proto(j) for j in wire.judgements)
+        if wire.judgements
+        else (),
+        "merged_from": tuple(wire.merged_from) if wire.merged_from else (),
+        "merge_mode": merge_mode_name(wire.merge_mode),
+        "merge_instruction": wire.merge_instruction,
     }
     node = ResponseNode.trusted(fields)
     node._proto = wire

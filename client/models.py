@@ -115,6 +115,13 @@ class ResponseNode(BaseModel):
     start_time: datetime | None = None
     # What the backend reported as its usage; None when it reported none.
     reported_usage: ReportedUsage | None = None
+    # This user's judgements of the reply, oldest first (`client.judgements.Judgement`;
+    # typed loosely here because that module builds on this one).
+    judgements: tuple[Any, ...] = ()
+    # A fused reply: its sources (in the order given), mode and instruction.
+    merged_from: tuple[str, ...] = ()
+    merge_mode: str = ""
+    merge_instruction: str = ""
 
     # The wire message this node was read from (None for nodes built by hand), so the
     # SDK's `Response.proto` hands out the message itself rather than a rebuilt copy.

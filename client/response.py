@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from grove_explorer.client.convert import node_from_proto, token_from_proto
 from grove_explorer.client.forest import Forest
+from grove_explorer.client.judgements import Judgement
 from grove_explorer.client.models import ReportedUsage, ResponseNode, TokenInfo
 from grove_explorer.client.research import Annotation
 from grove_explorer.client.rpc import check_text, fail, rpc
@@ -237,6 +238,21 @@ class Response:
     def annotation(self) -> Annotation:
         """Extension: this user's bookmark, tags, rating and note (empty when none)."""
         return self.node.annotation
+
+    @property
+    def judgements(self) -> tuple[Judgement, ...]:
+        """Extension: this user's judgements of the reply, oldest first."""
+        return self.node.judgements
+
+    @property
+    def merged_from(self) -> tuple[str, ...]:
+        """Extension: the replies a fused reply was made from (empty for any other)."""
+        return self.node.merged_from
+
+    @property
+    def merge_mode(self) -> str:
+        """Extension: "fuse", "checklist" or "custom" for a fused reply, else ""."""
+        return self.node.merge_mode
 
     async def annotate(
         self,

@@ -122,6 +122,7 @@ class SamplingCall:
         prefix: str = "",
         placeholder_id: str | None = None,
         mode: str | None = None,
+        merge: chat_pb2.Merge | None = None,
     ) -> None:
         self._owner = owner
         self._stub = stub
@@ -136,6 +137,7 @@ class SamplingCall:
         self._prefix = prefix
         self._placeholder_id = placeholder_id
         self._mode = sampling_mode_number(owner.sampling_mode if mode is None else mode)
+        self._merge = merge
         self.request_id = uuid.uuid4().hex
         self.future: asyncio.Future[Response] = asyncio.get_running_loop().create_future()
 
@@ -157,6 +159,8 @@ class SamplingCall:
         )
         if self._sampling is not None:
             request.sampling_params.CopyFrom(self._sampling.to_proto())
+        if self._merge is not None:
+            request.merge.CopyFrom(self._merge)
         return request
 
     def _reply_id(self) -> str | None:

@@ -188,6 +188,10 @@ def test_node_from_proto_is_the_model_construct_of_every_field() -> None:
         finish_reason=finish_reason_from_proto(wire.finish_reason),
         annotation=Annotation.from_proto(wire.annotation),
         reported_usage=ReportedUsage(prompt_tokens=11, completion_tokens=2),
+        judgements=(),
+        merged_from=(),
+        merge_mode="",
+        merge_instruction="",
     )
     expected._proto = wire
     assert node == expected and repr(node) == repr(expected)

@@ -9,8 +9,8 @@ a checklist fusion); `Merge` describes a fused reply's sources and mode.
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import TYPE_CHECKING, Literal
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -76,8 +76,6 @@ class Judgement(BaseModel):
     @classmethod
     def from_proto(cls, wire: chat_pb2.Judgement) -> Judgement:
         """Reads the wire form."""
-        from grove_explorer.client.convert import sampling_from_proto, utc_datetime
-
         return cls(
             judgement_id=wire.judgement_id,
             response_id=wire.response_id,
@@ -86,11 +84,18 @@ class Judgement(BaseModel):
             judge_model=wire.judge_model,
             rubric_name=wire.rubric_name,
             rubric=wire.rubric,
-            sampling=sampling_from_proto(wire.sampling_params)
+            sampling=SamplingInfo(
+                temperature=_optional(wire.sampling_params, "temperature"),
+                top_p=_optional(wire.sampling_params, "top_p"),
+                max_tokens=_optional(wire.sampling_params, "max_tokens"),
+                seed=_optional(wire.sampling_params, "seed"),
+            )
             if wire.HasField("sampling_params")
             else None,
             mode=judge_mode_name(wire.mode),
-            create_time=utc_datetime(wire.create_time) if wire.HasField("create_time") else None,
+            create_time=wire.create_time.ToDatetime(tzinfo=UTC)
+            if wire.HasField("create_time")
+            else None,
             batch_id=wire.batch_id,
             heuristic=wire.heuristic,
         )
@@ -131,6 +136,11 @@ class ExtractedPoints(BaseModel):
             ),
             heuristic=wire.heuristic,
         )
+
+
+def _optional(message: Any, name: str) -> Any:
+    """An optional proto field's value, None when unset."""
+    return getattr(message, name) if message.HasField(name) else None
 
 
 def latest_judgement(judgements: tuple[Judgement, ...]) -> Judgement | None:

@@ -7,8 +7,8 @@ whose reply is stored as a sibling of its sources, with `merged_from` and the mo
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, cast
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Protocol, cast
 
 from grove_explorer.client.judgements import (
     JUDGE_MODE_NUMBERS,
@@ -22,12 +22,22 @@ from grove_explorer.client.judgements import (
 )
 from grove_explorer.client.rpc import check_text, rpc
 from grove_explorer.client.sampler import SamplingParams
-from grove_explorer.client.sampling_call import SamplingCall
+from grove_explorer.client.sampling_call import CallOwner, SamplingCall
 from grove_explorer.client.streams import SampleStream
 from grove_explorer.protos import chat_pb2, chat_pb2_grpc
 
 if TYPE_CHECKING:
-    from grove_explorer.client.conversation import Conversation
+    from grove_explorer.client.response import Response
+
+
+class _Owner(CallOwner, Protocol):
+    """What these calls need of the `Conversation` they are part of."""
+
+    def check_usable(self) -> None: ...
+
+    def get_response(self, response_id: str) -> Response: ...
+
+    def stopper(self, request_id: str) -> Callable[[], Awaitable[bool]]: ...
 
 
 class ResearchCalls:
@@ -35,9 +45,9 @@ class ResearchCalls:
 
     _stub: chat_pb2_grpc.ChatStub
 
-    def _owner(self) -> Conversation:
+    def _owner(self) -> _Owner:
         """The `Conversation` this is part of, checked to be usable."""
-        owner = cast("Conversation", self)
+        owner = cast("_Owner", self)
         owner.check_usable()
         return owner
 
@@ -80,7 +90,7 @@ class ResearchCalls:
 
     def _add_judgements(self, judgements: Sequence[Judgement]) -> None:
         """Appends new judgements to their replies' nodes in the forest."""
-        forest = cast("Conversation", self).forest
+        forest = cast("_Owner", self).forest
         for judgement in judgements:
             node = forest.responses.get(judgement.response_id)
             if node is None or node.streaming:

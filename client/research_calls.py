@@ -137,7 +137,7 @@ class ResearchCalls:
         The sources must be model replies with one parent; the fused reply becomes their
         sibling with `merged_from` = `source_ids` and `merge_mode` = `mode`. `fuse`
         synthesises the best answer; `checklist` writes from `points` (the checked ones of
-        `extract_points`; none: the server extracts every point first); `custom` follows
+        `extract_points`, at least one); `custom` follows
         `instruction`. `model_name` writes the fused reply (None: the conversation's model).
         """
         owner = self._owner()

@@ -67,9 +67,7 @@ def _figure(value: float | None, unit: str) -> str:
         return "—"
     if unit in ("words", "tokens"):
         return f"{value:.0f}"
-    if unit == "s":
-        return f"{value:.2f}"
-    return f"{value:.3f}"
+    return f"{value:.3g}"  # seconds and nats: three significant digits, small or large
 
 
 def _bin_label(dist: Distribution, k: int) -> str:

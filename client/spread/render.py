@@ -195,10 +195,12 @@ def _disagreement_lines(report: SpreadReport) -> list[str]:
             more = f" (longest {len(d.spans)} of {d.spans_total})"
         lines.append(f"contested spans (≥ half of the others differ){more}:")
         for span in d.spans:
-            lines.append(
-                f"  words {span.start}\u2013{span.end - 1} ({span.mean_share:.0%}): "
-                + inert(span.words)
+            where = (
+                f"word {span.start}"
+                if span.end - span.start == 1
+                else f"words {span.start}\u2013{span.end - 1}"
             )
+            lines.append(f"  {where} ({span.mean_share:.0%}): {inert(span.words)}")
     return lines
 
 

@@ -66,7 +66,7 @@ class CompareScreen(CompareCore):
         Binding(
             "o",
             "order_similar",
-            "Similar order",
+            "Similar",
             id="compare_order_similar",
             tooltip="Order columns so similar samples sit together (again: order sampled)",
         ),

@@ -19,6 +19,8 @@ SPARKS = "▁▂▃▄▅▆▇█"
 BAR = "█"
 PARTIAL_BARS = " ▏▎▍▌▋▊▉"
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+SPARK_CELLS = 60
+"""The disagreement sparkline's width: a longer medoid is drawn as means of equal runs."""
 MATRIX_MAX = 16
 """The matrix itself is drawn up to this many samples; larger batches get its summary."""
 
@@ -131,7 +133,7 @@ def _similarity_lines(report: SpreadReport) -> list[str]:
         f"token-overlap Jaccard mean {report.jaccard_mean:.2f} · ROUGE-L F1 mean "
         f"{report.rouge_l_mean:.2f}",
         f"medoid (most typical): {labels[report.medoid]}",
-        f"order (seriation): {' '.join(labels[i] for i in report.order)}",
+        f"order (seriation): {' '.join(_marked(report, i) for i in report.order)}",
     ]
     multi = [c for c in report.clusters if len(c) > 1]
     lines.append(
@@ -187,7 +189,8 @@ def _disagreement_lines(report: SpreadReport) -> list[str]:
         f"disagreement with the medoid {label} ({d.reference_words} words): mean "
         f"{d.mean_share:.0%} · {_count(d.agreed_words, 'word')} shared by all · "
         f"first divergence at word {d.first_divergence}",
-        f"  along the medoid  {sparkline(_downsample(d.shares, 60), 0.0, 1.0)}",
+        f"  along the medoid  {sparkline(_downsample(d.shares, SPARK_CELLS), 0.0, 1.0)}"
+        + _cells_note(d.reference_words),
     ]
     if d.spans:
         more = ""
@@ -222,3 +225,16 @@ def _count(number: int, noun: str) -> str:
 
 def _pair(labels: Sequence[str], pair: tuple[int, int]) -> str:
     return f"{labels[pair[0]]}\u2013{labels[pair[1]]}"
+
+
+def _marked(report: SpreadReport, index: int) -> str:
+    """A sample's label with its cluster's letter ("9fcdb9e1[A]"), bare when alone."""
+    mark = report.cluster_mark(report.cluster_of(index))
+    return f"{report.labels[index]}[{mark}]" if mark else report.labels[index]
+
+
+def _cells_note(words: int) -> str:
+    """Says how many words one sparkline cell stands for, when it is more than one."""
+    if words <= SPARK_CELLS:
+        return ""
+    return f"  (a cell is ~{words / SPARK_CELLS:.1f} words)"

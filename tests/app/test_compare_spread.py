@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from dataclasses import replace
+
+import pytest
+
 from grove_explorer.app.screens.compare.spread_view import SpreadScreen, similar_order
+from grove_explorer.server.backends import ModelsConfig
+from grove_explorer.server.config import ServerConfig
 from grove_explorer.server.runtime import GroveServer
 from tests.app.test_compare import SIZE, conversation_with_siblings, open_compare
 from tests.app_helpers import explorer, settle, until
+from tests.conftest import openai_backend
+from tests.fake_openai import DEFAULT_EMBEDDINGS_MODEL, FakeOpenAI
 
 TEXTS = [
     "The oak grows slowly and lives for centuries in the forest.",
@@ -81,3 +90,51 @@ async def test_S_without_a_finished_sample_says_so(server: GroveServer) -> None:
         await pilot.press("S")
         await pilot.pause()
         assert app.screen is compare
+
+
+@pytest.fixture
+async def embedding_server(
+    server_config: ServerConfig, fake_openai: FakeOpenAI
+) -> AsyncIterator[GroveServer]:
+    """The fake endpoint with embeddings as the default model."""
+    backend = openai_backend(fake_openai, embeddings_model=DEFAULT_EMBEDDINGS_MODEL)
+    models = ModelsConfig(backends=(backend,), default_model="fake")
+    running = GroveServer(replace(server_config, models=models))
+    await running.start()
+    try:
+        yield running
+    finally:
+        await running.stop()
+
+
+async def test_the_spread_view_embeds_when_the_model_offers_it(
+    embedding_server: GroveServer, fake_openai: FakeOpenAI
+) -> None:
+    async with explorer(embedding_server.address, size=SIZE) as (app, pilot, screen):
+        cid, siblings = await conversation_with_siblings(screen, extra=1)
+        await screen.service.edit(cid, siblings[0], "A hand-written reply about birches.")
+        compare = await open_compare(pilot, screen, siblings[0])
+        await pilot.press("S")
+        await until(pilot, lambda: isinstance(app.screen, SpreadScreen), "spread view")
+        spread = app.screen
+        assert isinstance(spread, SpreadScreen)
+        await until(pilot, lambda: spread.report is not None, "spread report")
+        report = spread.report
+        assert report is not None and report.count == len(compare.visible_columns) == 3
+        assert report.measure == "embedding-cosine"
+        assert report.embeddings_model == DEFAULT_EMBEDDINGS_MODEL
+        sent = fake_openai.embedding_requests[-1]["input"]
+        assert sorted(sent) == sorted(n.message for n in spread.nodes)
+        await settle(pilot)
+        assert f"cosine of embeddings ({DEFAULT_EMBEDDINGS_MODEL})" in spread.body_text()
+        await pilot.press("escape")
+        # A failing endpoint: the view falls back to words and says why.
+        fake_openai.fail_status = 500
+        await until(pilot, lambda: app.screen is compare, "back to compare")
+        await pilot.press("S")
+        await until(pilot, lambda: isinstance(app.screen, SpreadScreen), "spread view again")
+        again = app.screen
+        assert isinstance(again, SpreadScreen)
+        await until(pilot, lambda: again.report is not None, "fallback report")
+        assert again.report is not None and again.report.measure == "rouge-l"
+        assert "Embeddings failed" in again.report.note

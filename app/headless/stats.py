@@ -27,6 +27,7 @@ from grove_explorer.client import AsyncGrok, Conversation, GroveError, Response
 from grove_explorer.client.export import dumps
 from grove_explorer.client.spread import SpreadSample, render_report, spread_report
 from grove_explorer.client.spread.samples import sample_of
+from grove_explorer.client.spread.similarity import embeddable, place_vectors
 
 
 def batch_of(conversation: Conversation, leaf: Response) -> tuple[Response, list[Response]]:
@@ -72,7 +73,7 @@ async def _embeddings(
     that fails is an error; an automatic one falls back to word overlap and says why.
     """
     texts = [s.text for s in samples]
-    wanted = [t for t in texts if t.strip()]
+    wanted = embeddable(texts)
     if not wanted:
         return None, "", "Every reply is empty: nothing to embed."
     try:
@@ -81,10 +82,7 @@ async def _embeddings(
         if explicit:
             raise CommandError(sentence(error.message)) from None
         return None, "", f"Embeddings failed ({sentence(error.message)}); word overlap used."
-    found = iter(result.vectors)
-    dims = len(result.vectors[0]) if result.vectors else 0
-    vectors = [list(next(found)) if t.strip() else [0.0] * dims for t in texts]
-    return vectors, result.embeddings_model, ""
+    return place_vectors(texts, result.vectors), result.embeddings_model, ""
 
 
 async def cmd_stats(grok: AsyncGrok, args: argparse.Namespace) -> Outcome:

@@ -87,3 +87,23 @@ def cosine_matrix(vectors: Sequence[Sequence[float]]) -> Matrix:
 def off_diagonal(matrix: Matrix) -> list[float]:
     """The values above the diagonal (each pair once)."""
     return [matrix[i][j] for i in range(len(matrix)) for j in range(i + 1, len(matrix))]
+
+
+def embeddable(texts: Sequence[str]) -> list[str]:
+    """The texts to send for embedding: the non-blank ones (endpoints refuse empty input)."""
+    return [text for text in texts if text.strip()]
+
+
+def place_vectors(texts: Sequence[str], vectors: Sequence[Sequence[float]]) -> list[list[float]]:
+    """One vector per text: a blank text gets a zero vector (cosine 0 with every other).
+
+    `vectors` are those of `embeddable(texts)`, in order, for the non-blank texts.
+
+    Raises ValueError when the counts do not match.
+    """
+    wanted = embeddable(texts)
+    if len(vectors) != len(wanted):
+        raise ValueError(f"{len(vectors)} embeddings for {len(wanted)} texts: they must match.")
+    dims = len(vectors[0]) if vectors else 0
+    found = iter(vectors)
+    return [list(next(found)) if text.strip() else [0.0] * dims for text in texts]

@@ -14,7 +14,13 @@ from grove_explorer.client.spread.disagreement import disagreement
 from grove_explorer.client.spread.distributions import distribution, quantile
 from grove_explorer.client.spread.grouping import clusters, medoid, seriation
 from grove_explorer.client.spread.lcs import lcs_alignment, lcs_length, lcs_matrix
-from grove_explorer.client.spread.similarity import cosine_matrix, jaccard_matrix, rouge_l_matrix
+from grove_explorer.client.spread.similarity import (
+    cosine_matrix,
+    embeddable,
+    jaccard_matrix,
+    place_vectors,
+    rouge_l_matrix,
+)
 from grove_explorer.client.spread.words import Vocabulary, normal_words
 
 
@@ -78,6 +84,16 @@ def test_jaccard_and_rouge_l_by_hand() -> None:
     assert rouge[0][1] == pytest.approx(0.5)
     assert rouge[0][3] == 0.0 and jac[0][3] == 0.0
     assert rouge[1][0] == rouge[0][1] and rouge[2][2] == 1.0
+
+
+def test_blank_texts_are_not_embedded_and_get_a_zero_vector() -> None:
+    texts = ["a", " ", "b"]
+    assert embeddable(texts) == ["a", "b"]
+    placed = place_vectors(texts, [[1.0, 0.0], [0.0, 1.0]])
+    assert placed == [[1.0, 0.0], [0.0, 0.0], [0.0, 1.0]]
+    assert cosine_matrix(placed)[0][1] == 0.0
+    with pytest.raises(ValueError, match="1 embeddings for 2 texts"):
+        place_vectors(texts, [[1.0]])
 
 
 def test_cosine_matrix_and_mismatched_lengths() -> None:

@@ -36,7 +36,7 @@ from grove_explorer.client.service import ConversationService
 from grove_explorer.client.spread import SpreadReport, render_report, spread_report
 from grove_explorer.client.spread.grouping import seriation
 from grove_explorer.client.spread.samples import sample_of
-from grove_explorer.client.spread.similarity import rouge_l_matrix
+from grove_explorer.client.spread.similarity import embeddable, place_vectors, rouge_l_matrix
 from grove_explorer.client.spread.words import Vocabulary, normal_words
 
 log = logging.getLogger(__name__)
@@ -141,17 +141,14 @@ class SpreadScreen(ModalScreen[None]):
         model = catalog.model(self.model_name)
         if model is None or not model.supports_embeddings:
             return None, "", ""
-        wanted = [t for t in texts if t.strip()]
+        wanted = embeddable(texts)
         if not wanted:
             return None, "", ""
         try:
             result = await self.service.embed(wanted, model.name)
         except Exception as error:
             return None, "", f"Embeddings failed ({describe_error(error)}); word overlap used."
-        found = iter(result.vectors)
-        dims = len(result.vectors[0]) if result.vectors else 0
-        vectors = [list(next(found)) if t.strip() else [0.0] * dims for t in texts]
-        return vectors, result.embeddings_model, ""
+        return place_vectors(texts, result.vectors), result.embeddings_model, ""
 
     def action_scroll(self, delta: int) -> None:
         """Scrolls the report by a line."""

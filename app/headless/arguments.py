@@ -31,6 +31,17 @@ def _count_up_to(high: int) -> Any:
 _positive_count = _count_up_to(MAX_SAMPLES)
 
 
+def _similarity(text: str) -> float:
+    """An argparse type: a similarity from -1 to 1 (cosines can be negative)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not -1.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be between -1 and 1, not {value:g}")
+    return value
+
+
 def _common_options() -> argparse.ArgumentParser:
     """Connection flags accepted after the subcommand too (`grove ls --server H:P`).
 
@@ -224,6 +235,13 @@ def add_stats_command(commands: Any, common: argparse.ArgumentParser) -> None:
     )
     stats.add_argument("conv", metavar="CONV", help=CONV_HELP)
     stats.add_argument("--leaf", metavar="RESPONSE", help=LEAF_HELP)
+    stats.add_argument(
+        "--threshold",
+        type=_similarity,
+        metavar="S",
+        help="similarity at which two replies count as near-duplicates (default: 0.8 for "
+        "ROUGE-L, 0.95 for embeddings)",
+    )
     embed = stats.add_mutually_exclusive_group()
     embed.add_argument(
         "--embeddings-model",

@@ -102,7 +102,9 @@ async def cmd_stats(grok: AsyncGrok, args: argparse.Namespace) -> Outcome:
         vectors, embeddings_model, note = await _embeddings(
             grok, samples, model, explicit=bool(args.embeddings_model)
         )
-    report = spread_report(samples, vectors, embeddings_model=embeddings_model, note=note)
+    report = spread_report(
+        samples, vectors, embeddings_model=embeddings_model, threshold=args.threshold, note=note
+    )
     if args.json:
         payload = {
             "conversation_id": conversation.conversation_id,

@@ -1,12 +1,14 @@
 """Where the samples part ways: per-position disagreement on the word alignment.
 
 Every sample is aligned to the reference (the medoid: the most typical sample) by a
-longest common subsequence of normalised words (`lcs.lcs_alignment`), which is the word
-diff Compare's diff mode shows. For each word of the reference, its disagreement is the
-share of the other samples that do not have it at that place (they replaced or dropped
-it); `inserted_after[i]` counts the samples that add words right after reference word i
-(index -1 is before the first word). A contested span is a run of reference words that
-at least half of the other samples do not share: where the batch really diverges.
+longest common subsequence of normalised words (`lcs.lcs_alignment`): a word diff like
+Compare's diff mode (which uses difflib), but bit-parallel, so 63 alignments of 500 words
+take tens of milliseconds instead of a few hundred. For each word of the reference, its
+disagreement is the share of the other samples that do not have it at that place (they
+replaced or dropped it); `inserted_after[i]` counts the samples that add words right
+after reference word i (index -1 is before the first word). A contested span is a run of
+reference words that at least half of the other samples do not share: where the batch
+really diverges.
 """
 
 from __future__ import annotations

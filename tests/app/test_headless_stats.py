@@ -78,6 +78,12 @@ async def test_stats_on_the_offline_model(
     assert by_name[("total time", "s")]["missing"] == 1
     assert data["disagreement"]["reference"] == data["medoid"]
 
+    code, out, err = await grove(capsys, "stats", cid, "--threshold", "0", "--json", *at)
+    assert code == 0, err
+    assert json.loads(out)["clusters"] == [[0, 1, 2, 3]], "at 0 every pair is linked"
+    code, out, err = await grove(capsys, "stats", cid, "--threshold", "2", *at)
+    assert code == 2 and "between -1 and 1" in err
+
     code, out, err = await grove(capsys, "stats", cid, *at)
     assert code == 0, err
     assert "Spread of 4 samples" in out and "ROUGE-L" in out

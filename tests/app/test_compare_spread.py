@@ -71,7 +71,8 @@ async def test_o_orders_by_similarity_and_S_shows_the_spread(server: GroveServer
         report = spread.report
         assert report is not None and report.count == 5
         assert report.measure == "rouge-l"
-        oak = {report.labels.index(n.response_id[:8]) for n in spread.nodes if "oak" in n.message}
+        assert sorted(report.labels) == [f"#{k}" for k in range(1, 6)], "numbered as columns"
+        oak = {k for k, n in enumerate(spread.nodes) if "oak" in n.message}
         assert tuple(sorted(oak)) in report.clusters, "the two oak replies are near-duplicates"
         text = spread.body_text()
         assert "Spread of 5 samples" in text and "ROUGE-L" in text

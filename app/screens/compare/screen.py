@@ -220,7 +220,9 @@ class CompareScreen(CompareCore):
 
     def action_spread(self) -> None:
         """Opens the spread statistics of the shown finished samples (see spread_view.py)."""
-        nodes = [c.node for c in self.visible_columns if not c.streaming]
+        finished = [c for c in self.visible_columns if not c.streaming]
+        nodes = [c.node for c in finished]
+        labels = [f"#{c.sibling[0]}" for c in finished]  # as the column headers number them
         if not nodes:
             self.notify("No finished sample to read yet.", severity="warning", timeout=3)
             return
@@ -228,7 +230,7 @@ class CompareScreen(CompareCore):
             model = self.model_name or self.service.settings(self.conversation_id).model_name
         except KeyError:  # the conversation was closed meanwhile: the default model
             model = ""
-        self.app.push_screen(SpreadScreen(self.service, self.conversation_id, nodes, model))
+        self.app.push_screen(SpreadScreen(self.service, self.conversation_id, nodes, model, labels))
 
     def action_toggle_diff(self) -> None:
         """Diff mode on (against the focused column) or off."""

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Collection, Mapping, Sequence
+from dataclasses import replace
 from functools import lru_cache
 from typing import ClassVar, Protocol
 
@@ -95,16 +96,20 @@ class SpreadScreen(ModalScreen[None]):
         conversation_id: str,
         nodes: Sequence[ResponseNode],
         model_name: str,
+        labels: Sequence[str] = (),
     ) -> None:
         """Reads `nodes` (finished samples, display order).
 
         Embeds with `model_name`'s backend when it offers embeddings ("" = the default).
+        `labels` name the samples in the report as the columns do ("#3" for the third
+        sibling); without them, the first characters of their ids.
         """
         super().__init__()
         self.service = service
         self.conversation_id = conversation_id
         self.nodes = list(nodes)
         self.model_name = model_name
+        self.labels = list(labels)
         self.report: SpreadReport | None = None
 
     def compose(self) -> ComposeResult:
@@ -120,6 +125,9 @@ class SpreadScreen(ModalScreen[None]):
 
     async def _compute(self) -> None:
         samples = [sample_of(node, mean_logprob=node.mean_logprob) for node in self.nodes]
+        if len(self.labels) == len(samples):
+            pairs = zip(samples, self.labels, strict=True)
+            samples = [replace(sample, label=label) for sample, label in pairs]
         vectors, embeddings_model, note = await self._embeddings([s.text for s in samples])
         report = await asyncio.to_thread(
             spread_report, samples, vectors, embeddings_model=embeddings_model, note=note

@@ -9,6 +9,9 @@ in this order of precedence:
 3. the last non-empty line when it is short (at most `SHORT_WORDS` words);
 4. the last number of the last line.
 
+The last two only for a sample that ended on its own: the last line of a reply cut at
+max_tokens (or stopped) is wherever the cut fell, not a conclusion.
+
 Otherwise the sample has no short answer and is counted as such, never guessed.
 Answers are compared normalised: case-folded, Markdown emphasis and surrounding
 punctuation dropped, whitespace collapsed, and numbers written plainly ("1,000.0" and
@@ -64,16 +67,19 @@ class AnswerTally:
         return len(self.counts) > 1 and self.counts[1][1] == self.majority_count
 
 
-def extract_answer(text: str) -> str | None:
-    """The short final answer of `text`, normalised (None when it has none)."""
-    raw = _raw_answer(text)
+def extract_answer(text: str, *, cut: bool = False) -> str | None:
+    """The short final answer of `text`, normalised (None when it has none).
+
+    `cut`: the text was cut short, so only an explicit answer (boxed, "answer:") counts.
+    """
+    raw = _raw_answer(text, cut)
     if raw is None:
         return None
     answer = normalise_answer(raw)
     return answer if answer and len(answer) <= MAX_ANSWER_CHARS else None
 
 
-def _raw_answer(text: str) -> str | None:
+def _raw_answer(text: str, cut: bool) -> str | None:
     boxed = _BOXED.findall(text)
     if boxed:
         return str(boxed[-1])
@@ -81,7 +87,7 @@ def _raw_answer(text: str) -> str | None:
     if marked:
         return marked[-1].group("answer")
     lines = [line for line in text.splitlines() if line.strip()]
-    if not lines:
+    if cut or not lines:
         return None
     last = lines[-1]
     if len(last.split()) <= SHORT_WORDS:
@@ -111,9 +117,13 @@ def _plain_number(text: str) -> str:
     return digits + ("%" if percent else "")
 
 
-def tally_answers(texts: Sequence[str]) -> AnswerTally:
-    """Extracts every sample's answer and counts the votes (ties: first seen first)."""
-    answers = tuple(extract_answer(text) for text in texts)
+def tally_answers(texts: Sequence[str], cut: Sequence[bool] = ()) -> AnswerTally:
+    """Extracts every sample's answer and counts the votes (ties: first seen first).
+
+    `cut[i]` says sample i was cut short (see `extract_answer`); none are by default.
+    """
+    flags = list(cut) or [False] * len(texts)
+    answers = tuple(extract_answer(text, cut=flag) for text, flag in zip(texts, flags, strict=True))
     given = [a for a in answers if a is not None]
     counts = tuple(Counter(given).most_common())
     majority, majority_count = counts[0] if counts else ("", 0)

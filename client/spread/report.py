@@ -200,7 +200,7 @@ def spread_report(
         threshold=cut,
         clusters=tuple(tuple(c) for c in clusters(matrix, cut)),
         order=tuple(seriation(matrix)),
-        answers=tally_answers(texts),
+        answers=tally_answers(texts, [sample.cut for sample in samples]),
         disagreement=spread,
         distributions=_distributions(samples, seqs),
     )

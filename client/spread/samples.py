@@ -27,6 +27,8 @@ class SpreadSample:
     total_seconds: float | None = None
     # The mean logprob when it is known without the tokens (the service caches it).
     known_mean_logprob: float | None = None
+    # True when the text was cut (max_tokens, a stop, a failure): its last line is no answer.
+    cut: bool = False
 
     @property
     def mean_logprob(self) -> float | None:
@@ -58,6 +60,16 @@ class Reply(Protocol):
     @property
     def manual(self) -> bool:
         """The reply's manual."""
+        ...
+
+    @property
+    def partial(self) -> bool:
+        """Whether the reply stopped early (stopped, cancelled, failed)."""
+        ...
+
+    @property
+    def finish_reason(self) -> str:
+        """Why the reply ended ("length": cut at max_tokens; "" when unknown)."""
         ...
 
     @property
@@ -100,4 +112,5 @@ def sample_of(
         ttft_seconds=reply.time_to_first_token if sampled and reply.total_time else None,
         total_seconds=reply.total_time if sampled and reply.total_time else None,
         known_mean_logprob=mean_logprob,
+        cut=reply.partial or reply.finish_reason == "length",
     )

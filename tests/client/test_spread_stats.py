@@ -8,12 +8,14 @@ import random
 
 import pytest
 
+from grove_explorer.client.models import ResponseNode
 from grove_explorer.client.spread import SpreadSample, render_report, sparkline, spread_report
 from grove_explorer.client.spread.answers import extract_answer, normalise_answer, tally_answers
 from grove_explorer.client.spread.disagreement import disagreement
 from grove_explorer.client.spread.distributions import distribution, quantile
 from grove_explorer.client.spread.grouping import clusters, medoid, seriation
 from grove_explorer.client.spread.lcs import lcs_alignment, lcs_length, lcs_matrix
+from grove_explorer.client.spread.samples import sample_of
 from grove_explorer.client.spread.similarity import (
     cosine_matrix,
     embeddable,
@@ -155,6 +157,14 @@ def test_extract_answer(text: str, answer: str | None) -> None:
     assert extract_answer(text) == answer
 
 
+def test_a_cut_reply_answers_only_explicitly() -> None:
+    assert extract_answer("reasoning goes on\nand then", cut=False) == "and then"
+    assert extract_answer("reasoning goes on\nand then", cut=True) is None
+    assert extract_answer("so: Answer: 7\nand then", cut=True) == "7"
+    tally = tally_answers(["Answer: 1", "the end"], [False, True])
+    assert (tally.answered, tally.without) == (1, 1)
+
+
 def test_normalise_answer() -> None:
     assert normalise_answer("  *42.0* ") == "42"
     assert normalise_answer("- The Answer") == "the answer"
@@ -260,3 +270,25 @@ def test_report_lines_are_inert_and_a_single_sample_is_fine() -> None:
     single = spread_report([_sample("alone", "z")])
     assert "nothing to compare" in "\n".join(render_report(single))
     assert single.disagreement is None and single.order == (0,)
+
+
+def test_sample_of_reads_a_reply_and_leaves_the_unknown_unknown() -> None:
+    sampled = ResponseNode(
+        response_id="ab" * 16,
+        parent_id=None,
+        sender="model",
+        message="cut off here",
+        model_name="m",
+        token_count=5,
+        time_to_first_token=0.1,
+        total_time=1.0,
+        finish_reason="length",
+    )
+    sample = sample_of(sampled, [-1.0, None, -3.0])
+    assert (sample.label, sample.model_name, sample.token_count) == ("abababab", "m", 5)
+    assert sample.cut and sample.mean_logprob == -2.0
+    assert (sample.ttft_seconds, sample.total_seconds) == (0.1, 1.0)
+    manual = sampled.model_copy(update={"manual": True, "finish_reason": "", "token_count": 0})
+    written = sample_of(manual, mean_logprob=None)
+    assert not written.cut
+    assert (written.token_count, written.ttft_seconds, written.mean_logprob) == (None, None, None)

@@ -5,6 +5,7 @@ are maximal runs of non-whitespace, so punctuation sticks to its word ("mat." di
 from "mat"), which is what a reader comparing two samples notices too. Diffing works on
 word lists with `difflib.SequenceMatcher`, with its "popular element" junk heuristic off:
 in prose the most common words ("the", "a") are exactly the ones that must still match.
+`words` is the client's (`client.spread.words`), shared with the spread statistics.
 """
 
 from __future__ import annotations
@@ -14,15 +15,22 @@ from collections.abc import Sequence
 from difflib import SequenceMatcher
 from typing import Literal
 
+from grove_explorer.client.spread.words import words
+
+__all__ = [
+    "DiffKind",
+    "WordCounter",
+    "common_prefix_words",
+    "similarity",
+    "word_diff",
+    "word_spans",
+    "words",
+]
+
 DiffKind = Literal["equal", "insert", "replace"]
 """How a word of the compared text relates to the reference text."""
 
 _WORD = re.compile(r"\S+")
-
-
-def words(text: str) -> list[str]:
-    """The words of `text`, in order (whitespace separates them)."""
-    return text.split()
 
 
 class WordCounter:

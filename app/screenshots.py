@@ -106,6 +106,21 @@ async def compare_scene(pilot: Pilot, screen: MainScreen) -> None:
     await settle(pilot)
 
 
+async def spread_scene(pilot: Pilot, screen: MainScreen) -> None:
+    """The spread view (`S` in Compare): the statistics of the first reply's samples."""
+    from grove_explorer.app.screens.compare.spread_view import SpreadScreen
+
+    await compare_scene(pilot, screen)
+    await pilot.press("S")
+    await settle(pilot)
+    spread = pilot.app.screen
+    for _ in range(200):  # the report is computed in a worker thread
+        if not isinstance(spread, SpreadScreen) or spread.report is not None:
+            break
+        await pilot.pause(0.01)
+    await settle(pilot)
+
+
 async def models_scene(pilot: Pilot, screen: MainScreen) -> None:
     """The model picker: the server's models and system prompts (`m`)."""
     await pilot.press("m")
@@ -191,6 +206,7 @@ SCENES: dict[str, tuple[Scene, tuple[int, int]]] = {
     "palette": (palette, (140, 40)),
     "edit": (edit_scene, (140, 40)),
     "compare": (compare_scene, (140, 40)),
+    "spread": (spread_scene, (140, 40)),
     "models": (models_scene, (140, 40)),
     "annotations": (annotations_scene, (140, 40)),
     "search": (search_scene, (140, 40)),

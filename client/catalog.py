@@ -31,6 +31,9 @@ class ModelInfo(BaseModel):
     supports_logprobs: bool | None = None
     # "chat" and/or "completion", the model's default first.
     modes: tuple[str, ...] = ("chat",)
+    # Whether `AsyncGrok.embed` works with this model, and its backend's embeddings model.
+    supports_embeddings: bool = False
+    embeddings_model: str = ""
 
     @classmethod
     def from_proto(cls, info: chat_pb2.ModelInfo) -> ModelInfo:
@@ -49,6 +52,8 @@ class ModelInfo(BaseModel):
                 info.supports_logprobs if info.HasField("supports_logprobs") else None
             ),
             modes=tuple(sampling_mode_name(m) for m in info.modes) or ("chat",),
+            supports_embeddings=info.supports_embeddings,
+            embeddings_model=info.embeddings_model,
         )
 
     @property

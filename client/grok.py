@@ -10,11 +10,13 @@ token stream, so a failure is never silent.
 from __future__ import annotations
 
 import weakref
+from collections.abc import Sequence
 
 from google.protobuf import empty_pb2
 
 from grove_explorer.client.catalog import ModelCatalog
 from grove_explorer.client.conversation import Conversation
+from grove_explorer.client.embeddings import Embeddings, embed_texts
 from grove_explorer.client.errors import NotFoundError
 from grove_explorer.client.ids import FULL_ID_LENGTH, MIN_PREFIX, resolve_id
 from grove_explorer.client.research import SearchHit, SearchResults
@@ -105,6 +107,14 @@ class AsyncGrok:
         """Extension: the models this server samples from and its named system prompts."""
         reply: chat_pb2.ListModelsResponse = await rpc(self._stub.ListModels(empty_pb2.Empty()))
         return ModelCatalog.from_proto(reply)
+
+    async def embed(self, texts: Sequence[str], model_name: str = "") -> Embeddings:
+        """Extension: an embedding vector per text from `model_name`'s backend ("" = default).
+
+        Raises FailedPreconditionError when that model offers no embeddings
+        (`ModelInfo.supports_embeddings`), BackendError when its backend fails.
+        """
+        return await embed_texts(self._stub, texts, model_name)
 
     async def search(self, query: str, limit: int = 0, offset: int = 0) -> SearchResults:
         """Extension: full-text search over this user's conversations, best first.

@@ -10,6 +10,7 @@ The same TOML file configures the app and a standalone server, so the embedded s
     base_url = "https://api.x.ai/v1"
     api_key_env = "XAI_API_KEY"        # the key is read from this variable, never stored
     model = "grok-4"
+    embeddings_model = "text-embedding-3-small"  # optional: EmbedTexts (`grove stats`)
 
     [system_prompts]
     default = "You are a careful research assistant."   # the "" prompt
@@ -82,6 +83,8 @@ class BackendSpec:
     context_tokens: int | None = None
     threads: int | None = None
     max_waiting: int = 16
+    # openai: the endpoint's model for /v1/embeddings ("" = none; EmbedTexts refuses).
+    embeddings_model: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +118,7 @@ _FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "context_tokens": (int,),
     "threads": (int,),
     "max_waiting": (int,),
+    "embeddings_model": (str,),
 }
 
 
@@ -187,6 +191,11 @@ def check_backend(spec: BackendSpec, where: str) -> None:
         raise BackendConfigError(
             f"{where}: mode and completion_endpoint describe an OpenAI-compatible endpoint; "
             f"a {spec.sampler} model offers both modes."
+        )
+    if spec.embeddings_model and spec.sampler != "openai":
+        raise BackendConfigError(
+            f"{where}: embeddings_model needs an OpenAI-compatible endpoint "
+            f'(sampler = "openai"); a {spec.sampler} model has no embeddings.'
         )
     if spec.sampler == "openai":
         if not spec.base_url.startswith(("http://", "https://")):
@@ -333,6 +342,7 @@ def _openai_sampler(spec: BackendSpec) -> Sampler:
         prefill=spec.prefill,
         mode=spec.mode,
         completion_endpoint=spec.completion_endpoint,
+        embeddings_model=spec.embeddings_model,
         **defaults,  # type: ignore[arg-type]
     )
     return OpenAICompatibleSampler(settings)

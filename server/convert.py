@@ -392,4 +392,6 @@ def model_info(description: ModelDescription, *, is_default: bool) -> chat_pb2.M
     if description.supports_logprobs is not None:
         info.supports_logprobs = description.supports_logprobs
     info.modes.extend(MODE_TO_WIRE[mode] for mode in description.modes)
+    info.supports_embeddings = bool(description.embeddings_model)
+    info.embeddings_model = description.embeddings_model
     return info

@@ -17,7 +17,9 @@ Usage::
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
+import math
 import time
 from types import TracebackType
 from typing import Any
@@ -25,12 +27,27 @@ from typing import Any
 from aiohttp import web
 
 DEFAULT_MODEL = "fake-model"
+DEFAULT_EMBEDDINGS_MODEL = "fake-embed"
+EMBEDDING_DIMS = 16
 DEFAULT_REPLY = ["Trees", " grow", " slowly", ",", " then", " all", " at", " once", "."]
 
 
 def token_logprob(index: int) -> float:
     """The deterministic logprob of the index-th streamed token, so tests can predict it."""
     return round(-0.1 * (index + 1), 6)
+
+
+def embedding_of(text: str) -> list[float]:
+    """The fake's vector of `text`: word counts hashed into `EMBEDDING_DIMS` slots, unit length.
+
+    Deterministic across runs (md5, not Python's salted hash), so tests can predict it.
+    """
+    vector = [0.0] * EMBEDDING_DIMS
+    for word in text.lower().split():
+        slot = int(hashlib.md5(word.encode()).hexdigest(), 16) % EMBEDDING_DIMS
+        vector[slot] += 1.0
+    norm = math.sqrt(sum(x * x for x in vector)) or 1.0
+    return [x / norm for x in vector]
 
 
 class FakeOpenAI:
@@ -63,6 +80,12 @@ class FakeOpenAI:
       when a stream reaches it.
     - `finish_reason`: the last chunk's finish_reason (default None: "length" when
       max_tokens cut the reply, else "stop"; "" sends none).
+
+    `/v1/embeddings` answers one deterministic vector per input (`embedding_of`: a hashed
+    bag of words, so texts sharing words point alike) for the models in
+    `embeddings_models`; other models answer 404, and `fail_status` applies as to chats.
+    `embeddings_count_off` answers that many vectors fewer (a misbehaving server). Bodies
+    go to `embedding_requests`.
 
     `/v1/completions` (text completion, for base models) streams `reply_tokens` too, with
     legacy logprobs (parallel lists) when `logprobs` is asked; its bodies go to
@@ -98,6 +121,9 @@ class FakeOpenAI:
         self.finish_gate: asyncio.Event | None = None
         self.at_finish_gate = asyncio.Event()
 
+        self.embeddings_models: set[str] = {DEFAULT_EMBEDDINGS_MODEL}
+        self.embeddings_count_off = 0
+        self.embedding_requests: list[dict[str, Any]] = []
         self.requests: list[dict[str, Any]] = []
         self.completion_requests: list[dict[str, Any]] = []
         self.authorizations: list[str | None] = []
@@ -114,6 +140,7 @@ class FakeOpenAI:
         app.router.add_get("/v1/models", self._models)
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_post("/v1/completions", self._text_completion)
+        app.router.add_post("/v1/embeddings", self._embeddings)
         # handler_cancellation: a client disconnect cancels the handler at once, even while it
         # sleeps between chunks, which is how disconnects are observed promptly. A short
         # shutdown timeout keeps stop() fast when a stalled handler is still waiting.
@@ -181,6 +208,29 @@ class FakeOpenAI:
         if body.get("stream"):
             return await self._stream(request, body)
         return web.json_response(_completion(model, self.title_reply))
+
+    async def _embeddings(self, request: web.Request) -> web.Response:
+        """One `embedding_of` vector per input text, in OpenAI's format."""
+        body: dict[str, Any] = await request.json()
+        self.embedding_requests.append(body)
+        if self.fail_status is not None and (self.fail_times is None or self.fail_times > 0):
+            if self.fail_times is not None:
+                self.fail_times -= 1
+            headers = {"retry-after": self.retry_after} if self.retry_after is not None else {}
+            return _error(self.fail_status, self.fail_message, "server_error", None, headers)
+        model = str(body.get("model"))
+        if model not in self.embeddings_models:
+            message = f"The model `{model}` does not exist or you do not have access to it."
+            return _error(404, message, "invalid_request_error", "model_not_found")
+        texts = body.get("input")
+        texts = [texts] if isinstance(texts, str) else list(texts or [])
+        kept = texts[: max(0, len(texts) - self.embeddings_count_off)]
+        data = [
+            {"object": "embedding", "index": index, "embedding": embedding_of(str(text))}
+            for index, text in enumerate(kept)
+        ]
+        usage = {"prompt_tokens": len(texts), "total_tokens": len(texts)}
+        return web.json_response({"object": "list", "data": data, "model": model, "usage": usage})
 
     async def _text_completion(self, request: web.Request) -> web.StreamResponse:
         """A streamed /v1/completions reply continuing the prompt (legacy chunk shape)."""

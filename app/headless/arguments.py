@@ -31,6 +31,17 @@ def _count_up_to(high: int) -> Any:
 _positive_count = _count_up_to(MAX_SAMPLES)
 
 
+def _similarity(text: str) -> float:
+    """An argparse type: a similarity from -1 to 1 (cosines can be negative)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not -1.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be between -1 and 1, not {value:g}")
+    return value
+
+
 def _common_options() -> argparse.ArgumentParser:
     """Connection flags accepted after the subcommand too (`grove ls --server H:P`).
 
@@ -206,6 +217,42 @@ def add_headless_commands(commands: Any) -> None:
     )
     import_.add_argument("file", metavar="FILE", help="the JSON file ('-' reads stdin)")
     _json_flag(import_, "the new conversation")
+    add_stats_command(commands, common)
+
+
+def add_stats_command(commands: Any, common: argparse.ArgumentParser) -> None:
+    """`grove stats CONV`: the spread of the siblings of the path's last model reply."""
+    stats = commands.add_parser(
+        "stats",
+        parents=[common],
+        help="statistics of the batch of sibling replies at the end of the current path",
+        description="Read the spread of the siblings of the path's last model reply: "
+        "pairwise similarity (ROUGE-L and token-overlap Jaccard of words, or the cosine of "
+        "embeddings when a model offers them), clusters of near-duplicates, an order that "
+        "keeps similar replies together, the majority short answer, where the replies "
+        "disagree along the most typical one, and distributions of length, mean logprob "
+        "and latency. The report says which similarity was used.",
+    )
+    stats.add_argument("conv", metavar="CONV", help=CONV_HELP)
+    stats.add_argument("--leaf", metavar="RESPONSE", help=LEAF_HELP)
+    stats.add_argument(
+        "--threshold",
+        type=_similarity,
+        metavar="S",
+        help="similarity at which two replies count as near-duplicates (default: 0.8 for "
+        "ROUGE-L, 0.95 for embeddings)",
+    )
+    embed = stats.add_mutually_exclusive_group()
+    embed.add_argument(
+        "--embeddings-model",
+        metavar="NAME",
+        help="embed the replies with this model (one whose backend has embeddings_model; "
+        "default: the conversation's model when it has one)",
+    )
+    embed.add_argument(
+        "--no-embeddings", action="store_true", help="compare words only, never embeddings"
+    )
+    _json_flag(stats, "every figure")
 
 
 def check_usage(args: argparse.Namespace) -> None:

@@ -21,6 +21,7 @@ from grove_explorer.app.headless.common import (
 from grove_explorer.app.headless.placing import cmd_select
 from grove_explorer.app.headless.reading import cmd_ls, cmd_search, cmd_show
 from grove_explorer.app.headless.sampling import cmd_sample
+from grove_explorer.app.headless.stats import cmd_stats
 from grove_explorer.app.headless.transfer import cmd_export, cmd_import, prepare_import
 from grove_explorer.app.safe_text import clean
 from grove_explorer.client import (
@@ -37,6 +38,7 @@ COMMANDS: dict[str, Callable[[AsyncGrok, argparse.Namespace], Coroutine[Any, Any
     "select": cmd_select,
     "export": cmd_export,
     "import": cmd_import,
+    "stats": cmd_stats,
 }
 
 

@@ -27,6 +27,7 @@ from grove_explorer.client.service.streaming import StreamingService
 if TYPE_CHECKING:
     from grove_explorer.client.catalog import ModelCatalog
     from grove_explorer.client.conversation import Conversation
+    from grove_explorer.client.embeddings import Embeddings
     from grove_explorer.client.forest import Forest
     from grove_explorer.client.models import ConversationSummary, ResponseNode, TokenInfo
     from grove_explorer.client.research import SearchResults
@@ -103,6 +104,10 @@ class ConversationService(StreamingService):
         if self._catalog is None or refresh:
             self._catalog = await (await self.connected()).grok.list_models()
         return self._catalog
+
+    async def embed(self, texts: Sequence[str], model_name: str) -> Embeddings:
+        """Embedding vectors of `texts` from `model_name`'s backend (see AsyncGrok.embed)."""
+        return await (await self.connected()).grok.embed(texts, model_name)
 
     def settings(self, conversation_id: str) -> ConversationSettings:
         """The model and system prompt new replies in this conversation use."""

@@ -248,6 +248,8 @@ class ModelDescription:
     supports_logprobs: bool | None
     # The sampling modes offered, the default first.
     modes: tuple[SamplingMode, ...] = (SamplingMode.CHAT,)
+    # The backend's embeddings model ("" when it offers none; see EmbedTexts).
+    embeddings_model: str = ""
 
 
 class Sampler(Protocol):

@@ -32,6 +32,7 @@ from grove_explorer.server.sampler.base import (
     SamplerError,
 )
 from grove_explorer.server.search import parse_query
+from grove_explorer.server.servicer.embedding import embed_texts_reply
 from grove_explorer.server.servicer.importing import import_reply
 from grove_explorer.server.servicer.lookups import (
     conversation_id_or_abort,
@@ -391,6 +392,14 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
         """The stored tokens of many responses of one conversation (see token_reads.py)."""
         user = await self._auth.identify(context)
         return await responses_tokens_reply(self._store, user, request, context)
+
+    async def EmbedTexts(
+        self, request: chat_pb2.EmbedTextsRequest, context: grpc.aio.ServicerContext
+    ) -> chat_pb2.EmbedTextsResponse:
+        """Embedding vectors of texts from a model's backend (see embedding.py)."""
+        await self._auth.identify(context)
+        sampler = await self._sampler_or_abort(request.model_name, context)
+        return await embed_texts_reply(sampler, request, context)
 
     async def ImportConversation(
         self, request: chat_pb2.ImportConversationRequest, context: grpc.aio.ServicerContext

@@ -668,6 +668,27 @@ for kind, (query, limit, pattern) in SEARCH_CASES.items():
     )
 
 
+# EmbedTexts on a model without embeddings (this server's only one), or an unknown model.
+EMBED_CASES: dict[str, tuple[str, grpc.StatusCode, str]] = {
+    "offline-model": (
+        "",
+        grpc.StatusCode.FAILED_PRECONDITION,
+        r"Model 'grove-offline-ngram' offers no embeddings: set embeddings_model .*\.",
+    ),
+    "unknown-model": ("nope", INVALID, r"Unknown model 'nope'; this server has: .*\."),
+}
+for kind, (model, code, pattern) in EMBED_CASES.items():
+    row(
+        f"EmbedTexts-{kind}",
+        Case(
+            "EmbedTexts",
+            lambda w, model=model: chat_pb2.EmbedTextsRequest(model_name=model, texts=["x"]),
+            code,
+            pattern,
+        ),
+    )
+
+
 def import_request(
     *responses: chat_pb2.Response, **fields: Any
 ) -> chat_pb2.ImportConversationRequest:
@@ -923,6 +944,10 @@ RAW_CASES: dict[str, tuple[str, Build]] = {
     "ImportConversation-message": (
         "ImportConversation",
         lambda w: raw_with(human_import(message="@@"), "@@"),
+    ),
+    "EmbedTexts-text": (
+        "EmbedTexts",
+        lambda w: raw_with(chat_pb2.EmbedTextsRequest(texts=["@@"]), "@@"),
     ),
     "AddModelResponse-not-protobuf": ("AddModelResponse", lambda w: b"\xff\xff\xff\xff"),
     "AddResponse-truncated": (

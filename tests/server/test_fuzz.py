@@ -362,6 +362,12 @@ def build_request(rpc: str, draw: Callable[[Any], Any], pools: Pools, user: str)
                 ),
             ),
         )
+    if rpc == "EmbedTexts":  # the fuzz server's models offer no embeddings: refused whole
+        fields = Fields(draw, 2)
+        return chat_pb2.EmbedTextsRequest(
+            model_name=fields(st.sampled_from(["", "grove-offline-ngram"]), MODEL_NAMES),
+            texts=fields(st.lists(VALID_TEXT, min_size=1, max_size=3), st.lists(TEXT, max_size=5)),
+        )
     if rpc == "ImportConversation":
         fields = Fields(draw, 3)
         responses, tokens = fields(valid_forest(), chaos_forest())
@@ -472,6 +478,7 @@ STEP_KINDS = [
     "ListConversations",
     "CreateConversation",
     "ListModels",
+    "EmbedTexts",
 ]
 
 

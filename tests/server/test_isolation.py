@@ -354,6 +354,19 @@ async def case_list_models(world: World) -> None:
     assert world.cid.encode() not in on_bob.SerializeToString()
 
 
+async def case_embed_texts(world: World) -> None:
+    """EmbedTexts reads no conversation: both users get the same answer, naming none."""
+    request = chat_pb2.EmbedTextsRequest(texts=[world.cid])
+    answers = []
+    for stub in (world.bob, world.alice):
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await stub.EmbedTexts(request)
+        answers.append((caught.value.code(), caught.value.details()))
+    assert answers[0] == answers[1]
+    assert answers[0][0] == grpc.StatusCode.FAILED_PRECONDITION
+    assert world.cid not in (answers[0][1] or "")
+
+
 async def case_annotate_response(world: World) -> None:
     """Bob can neither set nor clear Alice's marks, even naming her response in his forest."""
     for annotation in (
@@ -566,6 +579,7 @@ CASES: dict[str, Callable[[World], Awaitable[None]]] = {
     "ShareConversation": case_share_conversation,
     "StopResponse": case_stop_response,
     "ListModels": case_list_models,
+    "EmbedTexts": case_embed_texts,
     "AnnotateResponse": case_annotate_response,
     "Search": case_search,
     "GetResponseTokens": case_get_response_tokens,

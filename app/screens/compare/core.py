@@ -26,6 +26,7 @@ from grove_explorer.app.errors import describe_error, error_title
 from grove_explorer.app.events import connect_service
 from grove_explorer.app.safe_text import clean, first_line
 from grove_explorer.app.screens.compare.sampling_form import describe_sampling
+from grove_explorer.app.screens.compare.spread_view import similar_order
 from grove_explorer.app.widgets.live_lines import HeaderLines
 from grove_explorer.app.widgets.sample_column import MARKER, SampleColumn
 from grove_explorer.app.workers import run_service_call
@@ -48,12 +49,13 @@ FLUSH_HZ = 30
 second to the event loop (which also reads the gRPC streams) with 8 or more live columns.
 """
 
-SORTS: tuple[str, ...] = ("sampled", "length", "logprob", "time")
+SORTS: tuple[str, ...] = ("sampled", "length", "logprob", "time", "similar")
 SORT_LABELS = {
     "sampled": "order sampled",
     "length": "length (shortest first)",
     "logprob": "mean logprob (highest first)",
     "time": "total time (fastest first)",
+    "similar": "similarity (similar side by side)",
 }
 
 
@@ -419,6 +421,8 @@ class CompareCore(Screen[str | None]):
         """Every column id in display order: the current sort, ties in sampling order."""
         if self.sort == "sampled":
             return list(self._order)
+        if self.sort == "similar":
+            return similar_order(self._order, self._columns, set(self.streaming_ids))
         return sorted(self._order, key=lambda rid: self._sort_key(self._columns[rid]))
 
     def _apply_order(self) -> None:

@@ -35,6 +35,7 @@ from grove_explorer.app.screens.compare.core import (
     CompareCore,
 )
 from grove_explorer.app.screens.compare.sampling_form import BatchSettings, SamplingScreen
+from grove_explorer.app.screens.compare.spread_view import SpreadScreen
 from grove_explorer.app.screens.help import HelpScreen, binding_rows
 from grove_explorer.app.workers import run_service_call
 from grove_explorer.client.catalog import ModelCatalog
@@ -62,6 +63,20 @@ class CompareScreen(CompareCore):
         Binding("d", "toggle_diff", "Diff", id="compare_diff"),
         Binding("D,asterisk", "set_reference", "Reference", id="compare_reference"),
         Binding("s", "cycle_sort", "Sort", id="compare_sort"),
+        Binding(
+            "o",
+            "order_similar",
+            "Similar",
+            id="compare_order_similar",
+            tooltip="Order columns so similar samples sit together (again: order sampled)",
+        ),
+        Binding(
+            "S",
+            "spread",
+            "Spread",
+            id="compare_spread",
+            tooltip="Statistics of the shown samples: similarity, clusters, answers, spread",
+        ),
         Binding("x", "hide", "Hide", id="compare_hide"),
         Binding("X", "show_all", "Show hidden", id="compare_show_all", show=False),
         Binding("question_mark", "help", "Help", id="compare_help", show=False),
@@ -192,10 +207,30 @@ class CompareScreen(CompareCore):
         self._schedule_view()
 
     def action_cycle_sort(self) -> None:
-        """Cycles the column order: sampled → length → mean logprob → total time."""
+        """Cycles the column order: sampled → length → mean logprob → time → similarity."""
         self.sort = SORTS[(SORTS.index(self.sort) + 1) % len(SORTS)]
         self._apply_view()
         self.notify(f"Sorted by {SORT_LABELS[self.sort]}.", timeout=2)
+
+    def action_order_similar(self) -> None:
+        """Orders the columns by similarity (seriation), or back to the sampling order."""
+        self.sort = "sampled" if self.sort == "similar" else "similar"
+        self._apply_view()
+        self.notify(f"Sorted by {SORT_LABELS[self.sort]}.", timeout=2)
+
+    def action_spread(self) -> None:
+        """Opens the spread statistics of the shown finished samples (see spread_view.py)."""
+        finished = [c for c in self.visible_columns if not c.streaming]
+        nodes = [c.node for c in finished]
+        labels = [f"#{c.sibling[0]}" for c in finished]  # as the column headers number them
+        if not nodes:
+            self.notify("No finished sample to read yet.", severity="warning", timeout=3)
+            return
+        try:
+            model = self.model_name or self.service.settings(self.conversation_id).model_name
+        except KeyError:  # the conversation was closed meanwhile: the default model
+            model = ""
+        self.app.push_screen(SpreadScreen(self.service, self.conversation_id, nodes, model, labels))
 
     def action_toggle_diff(self) -> None:
         """Diff mode on (against the focused column) or off."""

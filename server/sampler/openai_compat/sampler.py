@@ -42,6 +42,7 @@ from grove_explorer.server.sampler.openai_compat.chunks import (
     read_chunk,
     request_messages,
 )
+from grove_explorer.server.sampler.openai_compat.embeddings import embed_texts
 from grove_explorer.server.sampler.openai_compat.errors import backend_error, mentions_logprobs
 from grove_explorer.server.sampler.openai_compat.logprobs_cost import (
     PROBE_MESSAGES,
@@ -131,7 +132,17 @@ class OpenAICompatibleSampler:
             default_max_tokens=s.max_tokens,
             supports_logprobs=False if self._too_costly else self._logprobs_known(),
             modes=self.modes,
+            embeddings_model=s.embeddings_model,
         )
+
+    @property
+    def embeddings_model(self) -> str:
+        """The endpoint's embeddings model ("" when none is configured)."""
+        return self._settings.embeddings_model
+
+    async def embed_texts(self, texts: Sequence[str]) -> list[list[float]]:
+        """One embedding vector per text, from the endpoint's /v1/embeddings (see embeddings.py)."""
+        return await embed_texts(self._client, self._settings, texts)
 
     def resolve_params(self, requested: RequestedParams) -> ResolvedParams:
         """Fills the backend's defaults (a fresh random seed when none is given) and validates."""

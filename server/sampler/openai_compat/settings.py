@@ -55,3 +55,5 @@ class OpenAIBackendSettings:
     # serves /v1/completions (vLLM, llama.cpp's server), so both modes are offered.
     mode: Literal["chat", "completion"] = "chat"
     completion_endpoint: bool = False
+    # The endpoint's model for /v1/embeddings ("" = none: EmbedTexts is refused).
+    embeddings_model: str = ""

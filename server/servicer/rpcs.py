@@ -25,6 +25,7 @@ from grove_explorer.server.convert import (
     response_to_proto,
     token_rows_to_proto,
 )
+from grove_explorer.server.judging.wire import attach_judgements
 from grove_explorer.server.sampler.base import (
     InvalidParamsError,
     PathMessage,
@@ -33,6 +34,7 @@ from grove_explorer.server.sampler.base import (
 )
 from grove_explorer.server.search import parse_query
 from grove_explorer.server.servicer.importing import import_reply
+from grove_explorer.server.servicer.judging import Judging
 from grove_explorer.server.servicer.lookups import (
     conversation_id_or_abort,
     conversation_or_abort,
@@ -82,6 +84,7 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
         self._system_prompts = dict(config.models.system_prompts)
         self._streams = StreamRegistry(store, config.checkpoint_interval_ms / 1000.0)
         self._replies = ReplyStreaming(store, self._streams, config, self._system_prompts)
+        self._judging = Judging(store, self._samplers, self._default_model, config.models.rubrics)
 
     @property
     def default_model(self) -> str:
@@ -141,7 +144,9 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
         responses = await self._store.list_responses(user, record.conversation_id)
         annotations = await self._store.annotations(user, record.conversation_id)
         leaf = await self._store.get_leaf(user, record.conversation_id)
-        return conversation_to_proto(record, responses, annotations, leaf)
+        wire = conversation_to_proto(record, responses, annotations, leaf)
+        attach_judgements(wire, await self._store.judgements(user, record.conversation_id))
+        return wire
 
     async def SelectResponse(
         self, request: chat_pb2.SelectResponseRequest, context: grpc.aio.ServicerContext
@@ -259,7 +264,24 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
                 chat_pb2.SystemPromptInfo(name=name, text=text)
                 for name, text in self._system_prompts.items()
             ],
+            rubrics=[
+                chat_pb2.RubricInfo(name=name, text=text)
+                for name, text in self._judging.rubrics.items()
+            ],
         )
+
+    async def JudgeResponses(
+        self, request: chat_pb2.JudgeResponsesRequest, context: grpc.aio.ServicerContext
+    ) -> chat_pb2.JudgeResponsesResponse:
+        """Scores model replies with a judge model and stores the judgements (judging.py)."""
+        return await self._judging.judge(await self._auth.identify(context), request, context)
+
+    async def ExtractPoints(
+        self, request: chat_pb2.ExtractPointsRequest, context: grpc.aio.ServicerContext
+    ) -> chat_pb2.ExtractPointsResponse:
+        """The points some model replies make, merged across them (judging.py)."""
+        user = await self._auth.identify(context)
+        return await self._judging.extract_points(user, request, context)
 
     async def AnnotateResponse(
         self, request: chat_pb2.AnnotateResponseRequest, context: grpc.aio.ServicerContext

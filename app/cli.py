@@ -72,6 +72,9 @@ def explorer_parser() -> argparse.ArgumentParser:
     parser = _GroveParser(
         prog="grove",
         formatter_class=_KeepLineBreaks,
+        # No abbreviations: `--mode` of a subcommand would else be refused as an ambiguous
+        # prefix of --model / --model-path before the subcommand's parser sees it.
+        allow_abbrev=False,
         description=(
             "Explore branching LLM conversations as trees. With no --server, Grove starts "
             "a local server in-process (the offline demo model plus any backends of your config "

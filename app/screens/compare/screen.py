@@ -34,6 +34,7 @@ from grove_explorer.app.screens.compare.core import (
     SORTS,
     CompareCore,
 )
+from grove_explorer.app.screens.compare.judging import show_rationale, start_judging
 from grove_explorer.app.screens.compare.sampling_form import BatchSettings, SamplingScreen
 from grove_explorer.app.screens.help import HelpScreen, binding_rows
 from grove_explorer.app.workers import run_service_call
@@ -62,6 +63,8 @@ class CompareScreen(CompareCore):
         Binding("d", "toggle_diff", "Diff", id="compare_diff"),
         Binding("D,asterisk", "set_reference", "Reference", id="compare_reference"),
         Binding("s", "cycle_sort", "Sort", id="compare_sort"),
+        Binding("J", "judge", "Judge", id="compare_judge", tooltip="Score the shown samples"),
+        Binding("W", "rationale", "Why", id="compare_rationale", show=False),
         Binding("x", "hide", "Hide", id="compare_hide"),
         Binding("X", "show_all", "Show hidden", id="compare_show_all", show=False),
         Binding("question_mark", "help", "Help", id="compare_help", show=False),
@@ -192,10 +195,18 @@ class CompareScreen(CompareCore):
         self._schedule_view()
 
     def action_cycle_sort(self) -> None:
-        """Cycles the column order: sampled → length → mean logprob → total time."""
+        """Cycles the column order: sampled → length → mean logprob → total time → score."""
         self.sort = SORTS[(SORTS.index(self.sort) + 1) % len(SORTS)]
         self._apply_view()
         self.notify(f"Sorted by {SORT_LABELS[self.sort]}.", timeout=2)
+
+    def action_judge(self) -> None:
+        """A judge model scores the shown samples (judging.py)."""
+        start_judging(self)
+
+    def action_rationale(self) -> None:
+        """The focused sample's judgements in full, rationale included."""
+        show_rationale(self)
 
     def action_toggle_diff(self) -> None:
         """Diff mode on (against the focused column) or off."""

@@ -50,6 +50,8 @@ from grove_explorer.server.store import (
     UnknownParentError,
 )
 
+JUDGE_ERROR_KEY = "grove-judge-error"
+"""Trailing metadata marking unusable judge output (the SDK raises UnusableJudgementError)."""
 MAX_JUDGED_REPLIES = 32
 """Most replies one JudgeResponses or ExtractPoints call takes (a larger batch is refused
 with the count, never cut)."""
@@ -116,11 +118,11 @@ class Judging:
             else:
                 verdicts = await judge_each(sampler, rubric, items, params)
         except UnusableVerdict as error:
-            await abort(
-                context,
+            await context.abort(
                 grpc.StatusCode.FAILED_PRECONDITION,
                 f"The judge model {quote(judge_name)} gave no usable score for reply "
                 f"{quote(ids[error.index])}: {error.why}. Nothing was stored.",
+                trailing_metadata=((JUDGE_ERROR_KEY, "unusable"),),
             )
         except SamplerError as error:
             await _abort_backend(context, error)

@@ -21,6 +21,7 @@ from grove_explorer.client import (
     InvalidArgumentError,
     NotFoundError,
     SamplingParams,
+    UnusableJudgementError,
 )
 from grove_explorer.client.grok import Conversation, Response
 from grove_explorer.server.backends import ModelsConfig
@@ -307,7 +308,7 @@ async def test_unusable_judge_output_fails_and_stores_nothing(
         fake_openai.complete_reply = lambda body: answer
         fake_openai.complete_finish = finish
         with pytest.raises(
-            FailedPreconditionError, match="The judge model 'fake' gave no usable score for reply"
+            UnusableJudgementError, match="The judge model 'fake' gave no usable score for reply"
         ) as raised:
             await conversation.judge(ids, model_name="fake", mode=mode)  # type: ignore[arg-type]
         assert why in str(raised.value)

@@ -181,6 +181,8 @@ async def test_named_rubrics_are_listed_and_used(
                 ("default", DEFAULT_RUBRIC),
                 ("brevity", "Short is good."),
             ]
+            catalog = await client.grok.list_models()
+            assert [(r.name, r.text) for r in catalog.rubrics][1] == ("brevity", "Short is good.")
             conversation = await new_conversation(client)
             replies = await siblings(conversation, 1)
             (judged,) = await conversation.judge(

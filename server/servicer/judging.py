@@ -97,7 +97,7 @@ class Judging:
         rubric_name, rubric = await self._rubric(request.rubric_name, request.criteria, context)
         judge_name, sampler = await self._sampler(request.model_name, context)
         params = await _params(sampler, requested_params(request.sampling_params), context)
-        replies = await self._replies(user, conversation_id, ids, context)
+        replies = await self._replies(user, conversation_id, ids, "judged", context)
         items = [
             JudgedItem(_prompt_of(reply, replies), reply.message) for reply in ids_of(ids, replies)
         ]
@@ -151,7 +151,7 @@ class Judging:
         ids = await _reply_ids(request.response_ids, "read", context)
         name, sampler = await self._sampler(request.model_name, context)
         params = await _params(sampler, RequestedParams(), context)
-        replies = await self._replies(user, conversation_id, ids, context)
+        replies = await self._replies(user, conversation_id, ids, "read", context)
         texts = [reply.message for reply in ids_of(ids, replies)]
         try:
             points, heuristic = await extract_points(sampler, texts, params)
@@ -211,7 +211,12 @@ class Judging:
         return name, sampler
 
     async def _replies(
-        self, user: str, conversation_id: str, ids: Sequence[str], context: grpc.aio.ServicerContext
+        self,
+        user: str,
+        conversation_id: str,
+        ids: Sequence[str],
+        verb: str,
+        context: grpc.aio.ServicerContext,
     ) -> dict[str, ResponseRecord]:
         """Every response of the conversation by id, after checking the requested ones.
 
@@ -232,7 +237,7 @@ class Judging:
                     context,
                     grpc.StatusCode.INVALID_ARGUMENT,
                     f"Response {quote(response_id)} is a human message; only model replies "
-                    "are judged.",
+                    f"are {verb}.",
                 )
         return responses
 

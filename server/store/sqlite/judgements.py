@@ -148,6 +148,8 @@ class JudgementQueries(SqliteDatabase):
         Raises UnknownConversationError when the conversation is not the user's, and
         UnknownParentError when a judged response is not in it; nothing is stored then.
         """
+        if not judgements:
+            return []
         batch_id = uuid.uuid4().hex
         async with self._transaction() as conn:
             owned = list(

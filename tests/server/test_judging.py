@@ -372,3 +372,15 @@ async def test_extract_points_by_a_model_maps_labels_to_ids(
             await conversation.extract_points(ids, model_name="fake")
     finally:
         await client.close()
+
+
+async def test_table_mode_needs_one_prompt(client: Client, server_config: ServerConfig) -> None:
+    conversation = await new_conversation(client)
+    first, _ = await sample(conversation, "About apples?", seed=1)
+    second, _ = await sample(conversation, "About pears?", parent=first.response_id, seed=2)
+    ids = [first.response_id, second.response_id]
+    with pytest.raises(InvalidArgumentError, match="these 2 replies answer 2 different prompts"):
+        await conversation.judge(ids, model_name=OFFLINE, mode="table")
+    assert judgement_rows(server_config.db) == []
+    each = await conversation.judge(ids, model_name=OFFLINE)  # each reply against its own
+    assert [j.response_id for j in each] == ids

@@ -80,8 +80,7 @@ def explorer_parser() -> argparse.ArgumentParser:
             "a local server in-process (the offline demo model plus any backends of your config "
             "file or of --sampler openai; SQLite in your data dir). The subcommands ls, show, "
             "search, sample, judge, select, export and import do the same without the UI, for "
-            "scripts "
-            "(exit codes: 0 ok, 1 failure, 2 usage)."
+            "scripts (exit codes: 0 ok, 1 failure, 2 usage)."
         ),
     )
     parser.add_argument(

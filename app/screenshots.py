@@ -121,6 +121,21 @@ async def spread_scene(pilot: Pilot, screen: MainScreen) -> None:
     await settle(pilot)
 
 
+async def compare_judged_scene(pilot: Pilot, screen: MainScreen) -> None:
+    """Compare after `J` with the offline demo judge: a score per column, sorted by score."""
+    from grove_explorer.app.screens.compare import CompareScreen
+    from grove_explorer.app.screens.compare.judging import judged_ids
+
+    await compare_scene(pilot, screen)
+    compare = pilot.app.screen
+    assert isinstance(compare, CompareScreen)
+    await compare.service.judge(compare.conversation_id, judged_ids(compare))
+    await settle(pilot)
+    compare.sort = "score"
+    compare._apply_view()
+    await settle(pilot)
+
+
 async def models_scene(pilot: Pilot, screen: MainScreen) -> None:
     """The model picker: the server's models and system prompts (`m`)."""
     await pilot.press("m")
@@ -207,6 +222,7 @@ SCENES: dict[str, tuple[Scene, tuple[int, int]]] = {
     "edit": (edit_scene, (140, 40)),
     "compare": (compare_scene, (140, 40)),
     "spread": (spread_scene, (140, 40)),
+    "compare-judged": (compare_judged_scene, (140, 40)),
     "models": (models_scene, (140, 40)),
     "annotations": (annotations_scene, (140, 40)),
     "search": (search_scene, (140, 40)),

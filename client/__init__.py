@@ -40,6 +40,7 @@ if TYPE_CHECKING:
         StorageReadOnlyError,
         StorageUnavailableError,
         UnauthenticatedError,
+        UnusableJudgementError,
     )
     from grove_explorer.client.grok import AsyncGrok, Conversation, Response
     from grove_explorer.client.ids import AmbiguousIdError
@@ -61,6 +62,7 @@ _EXPORTS: dict[str, str] = {
     "ConversationNotLoadedError": "grove_explorer.client.errors",
     "DataLossError": "grove_explorer.client.errors",
     "FailedPreconditionError": "grove_explorer.client.errors",
+    "UnusableJudgementError": "grove_explorer.client.errors",
     "GroveError": "grove_explorer.client.errors",
     "InvalidArgumentError": "grove_explorer.client.errors",
     "MissingModelResponseError": "grove_explorer.client.errors",
@@ -155,4 +157,5 @@ __all__ = [
     "TokenInfo",
     "TokenStream",
     "UnauthenticatedError",
+    "UnusableJudgementError",
 ]

@@ -1,4 +1,4 @@
-"""What a server offers to sample from: its models and named system prompts (ListModels).
+"""What a server offers: its models, named system prompts and judge rubrics (ListModels).
 
 Plain pydantic models so the app can show them in pickers without touching protobuf.
 """
@@ -83,6 +83,15 @@ class SystemPromptInfo(BaseModel):
         return self.name or "default"
 
 
+class RubricInfo(BaseModel):
+    """A named rubric a judge scores against ("default" is the server's built-in one)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    text: str
+
+
 class ModelCatalog(BaseModel):
     """Everything ListModels returned."""
 
@@ -91,6 +100,8 @@ class ModelCatalog(BaseModel):
     models: tuple[ModelInfo, ...] = ()
     default_model: str = ""
     system_prompts: tuple[SystemPromptInfo, ...] = ()
+    # Rubrics for judging: the built-in "default" first, then the server's `[rubrics]`.
+    rubrics: tuple[RubricInfo, ...] = ()
 
     @classmethod
     def from_proto(cls, reply: chat_pb2.ListModelsResponse) -> ModelCatalog:
@@ -101,6 +112,7 @@ class ModelCatalog(BaseModel):
             system_prompts=tuple(
                 SystemPromptInfo(name=p.name, text=p.text) for p in reply.system_prompts
             ),
+            rubrics=tuple(RubricInfo(name=r.name, text=r.text) for r in reply.rubrics),
         )
 
     def model(self, name: str) -> ModelInfo | None:

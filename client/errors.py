@@ -72,6 +72,13 @@ class FailedPreconditionError(GroveError):
     code = _Status("FAILED_PRECONDITION")
 
 
+class UnusableJudgementError(FailedPreconditionError):
+    """A judge model gave no usable score (not JSON, out of 0-10, cut short); nothing stored.
+
+    The message names the judge and the reply; another judge, mode or max_tokens may do.
+    """
+
+
 class ResourceExhaustedError(GroveError):
     """A server limit was reached (message size, concurrent streams)."""
 
@@ -221,6 +228,8 @@ def unencodable_text(error: UnicodeEncodeError) -> InvalidArgumentError:
 
 BACKEND_ERROR_KEY = "grove-backend-error"
 STORAGE_ERROR_KEY = "grove-storage-error"
+JUDGE_ERROR_KEY = "grove-judge-error"
+"""Trailing metadata of a FAILED_PRECONDITION whose judge gave unusable output."""
 RETRY_AFTER_KEY = "grove-retry-after"
 
 
@@ -269,6 +278,8 @@ def translate(error: grpc.RpcError) -> GroveError:
     storage = _STORAGE_BY_KIND.get(_metadata_value(trailing, STORAGE_ERROR_KEY) or "")
     if storage is not None:
         return storage(details or "The server's database failed.", code)
+    if _metadata_value(trailing, JUDGE_ERROR_KEY):
+        return UnusableJudgementError(details or "The judge gave no usable score.", code)
     if code == grpc.StatusCode.DEADLINE_EXCEEDED:
         return ServerUnavailableError(details or "The call timed out.", code)
     if code == grpc.StatusCode.CANCELLED:

@@ -16,6 +16,9 @@ The same TOML file configures the app and a standalone server, so the embedded s
     default = "You are a careful research assistant."   # the "" prompt
     terse = "Answer in one sentence."
 
+    [rubrics]                          # what a judge model scores against (0-10)
+    brevity = "10: complete in three sentences or fewer; 0: padded or incomplete."
+
     [models.smol]
     sampler = "llamacpp"               # a GGUF file run in-process (the `local` extra)
     model_path = "~/models/SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -34,6 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from grove_explorer.server.judging.rubrics import RubricConfigError, default_rubrics, parse_rubrics
 from grove_explorer.server.sampler.base import OFFLINE_MODEL_NAME, Sampler
 
 log = logging.getLogger(__name__)
@@ -94,6 +98,8 @@ class ModelsConfig:
     backends: tuple[BackendSpec, ...] = ()
     default_model: str = ""
     system_prompts: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_SYSTEM_PROMPTS))
+    # The judge's rubrics by name: the built-in "default" first, then `[rubrics]`.
+    rubrics: Mapping[str, str] = field(default_factory=default_rubrics)
 
 
 _FIELD_TYPES: dict[str, tuple[type, ...]] = {
@@ -123,7 +129,7 @@ _FIELD_TYPES: dict[str, tuple[type, ...]] = {
 
 
 def parse_models_config(data: Mapping[str, object], source: str = "config") -> ModelsConfig:
-    """Reads `default_model`, `[models.NAME]` tables and `[system_prompts]` from TOML data.
+    """Reads `default_model`, `[models.NAME]`, `[system_prompts]` and `[rubrics]` from TOML.
 
     Raises BackendConfigError naming the file and key of the first problem, so a typo in a
     backend never silently falls back to another model.
@@ -143,7 +149,11 @@ def parse_models_config(data: Mapping[str, object], source: str = "config") -> M
         raise BackendConfigError(f"{source}: [system_prompts] must map names to texts.")
     for name, text in raw_prompts.items():
         prompts["" if name == "default" else name] = text
-    config = ModelsConfig(backends, default_model, prompts)
+    try:
+        rubrics = parse_rubrics(data.get("rubrics", {}), source)
+    except RubricConfigError as error:
+        raise BackendConfigError(str(error)) from None
+    config = ModelsConfig(backends, default_model, prompts, rubrics)
     check_models_config(config, source)
     return config
 

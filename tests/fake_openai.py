@@ -21,6 +21,7 @@ import hashlib
 import json
 import math
 import time
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
@@ -75,6 +76,13 @@ class FakeOpenAI:
     - `stall_after`: stop sending after that many tokens (0: before the first) and wait until
       the client gives up, to test read timeouts.
     - `title_reply`: the message content of non-streaming replies (used for titles).
+    - `complete_reply`: when set, the content of a non-streaming reply is this function of
+      the request body (judges: answer per reply); `complete_finish` its finish_reason.
+    - `reject_response_format`: a request carrying `response_format` answers 400
+      ("response_format is not supported"), as many endpoints do.
+    - `complete_barrier`: a non-streaming request waits until that many are in flight at
+      once before answering (so a test proves calls overlap without sleeping);
+      `max_in_flight` records the most seen at once.
     - `finish_gate`: an event the stream waits for after its last token, before the final
       chunk (a model that has finished, its end still on the way); `at_finish_gate` is set
       when a stream reaches it.
@@ -114,6 +122,13 @@ class FakeOpenAI:
         self.break_after: int | None = None
         self.stall_after: int | None = None
         self.title_reply = '"Gardens in Winter."'
+        self.complete_reply: Callable[[dict[str, Any]], str] | None = None
+        self.complete_finish = "stop"
+        self.reject_response_format = False
+        self.complete_barrier: int | None = None
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self._barrier_reached = asyncio.Event()
         self.finish_reason: str | None = None
         # Set: the streamed usage reports this many completion tokens instead of those
         # sent (endpoints such as LiteLLM estimate their usage).
@@ -205,9 +220,31 @@ class FakeOpenAI:
             message = "logprobs is not supported by this model."
             return _error(400, message, "invalid_request_error", "unsupported_parameter")
 
+        if self.reject_response_format and "response_format" in body:
+            message = "response_format is not supported by this model."
+            return _error(400, message, "invalid_request_error", "unsupported_parameter")
+
         if body.get("stream"):
             return await self._stream(request, body)
-        return web.json_response(_completion(model, self.title_reply))
+        return await self._complete(model, body)
+
+    async def _complete(self, model: str, body: dict[str, Any]) -> web.Response:
+        """A non-streaming reply: `complete_reply(body)` or the title, after the barrier."""
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            if self.complete_barrier is not None:
+                if self.in_flight >= self.complete_barrier:
+                    self._barrier_reached.set()
+                await self._barrier_reached.wait()
+            content = self.title_reply
+            finish = "stop"
+            if self.complete_reply is not None:
+                content = self.complete_reply(body)
+                finish = self.complete_finish
+            return web.json_response(_completion(model, content, finish))
+        finally:
+            self.in_flight -= 1
 
     async def _embeddings(self, request: web.Request) -> web.Response:
         """One `embedding_of` vector per input text, in OpenAI's format."""
@@ -374,7 +411,7 @@ def _text_chunk(model: str, choice: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _completion(model: str, content: str) -> dict[str, Any]:
+def _completion(model: str, content: str, finish: str = "stop") -> dict[str, Any]:
     """A non-streaming chat.completion whose message is `content`."""
     return {
         "id": "chatcmpl-fake",
@@ -386,7 +423,7 @@ def _completion(model: str, content: str) -> dict[str, Any]:
                 "index": 0,
                 "message": {"role": "assistant", "content": content},
                 "logprobs": None,
-                "finish_reason": "stop",
+                "finish_reason": finish,
             }
         ],
         "usage": {"prompt_tokens": 10, "completion_tokens": 4, "total_tokens": 14},

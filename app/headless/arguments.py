@@ -167,6 +167,34 @@ def add_headless_commands(commands: Any) -> None:
     sample.add_argument("--leaf", metavar="RESPONSE", help=LEAF_HELP)
     _json_flag(sample, "the samples")
 
+    judge = commands.add_parser(
+        "judge",
+        parents=[common],
+        help="have a judge model score the samples at the end of the current path",
+        description="Score the current path's last model reply and its sibling replies "
+        "(a batch of samples) 0-10 with a judge model against a rubric; the scores are "
+        "stored next to the replies. Prints them best first: rank, id, model, score, "
+        "rationale. The offline model judges by a transparent heuristic (a demo).",
+    )
+    judge.add_argument("conv", metavar="CONV", help=CONV_HELP)
+    judge.add_argument("--leaf", metavar="RESPONSE", help=LEAF_HELP)
+    rubric = judge.add_mutually_exclusive_group()
+    rubric.add_argument(
+        "--rubric", metavar="NAME", help="a named rubric of the server (default: default)"
+    )
+    rubric.add_argument("--criteria", metavar="TEXT", help="your own rubric text")
+    judge.add_argument(
+        "--model", dest="judge_model", metavar="M", help="the judge (default: server's default)"
+    )
+    judge.add_argument(
+        "--mode",
+        choices=("each", "table"),
+        default="each",
+        help="each: one judge call per reply, in parallel (default); table: one call "
+        "scores all replies together",
+    )
+    _json_flag(judge, "the scores")
+
     select = commands.add_parser(
         "select",
         parents=[common],
@@ -204,6 +232,13 @@ def add_headless_commands(commands: Any) -> None:
     )
     scope.add_argument("--all", action="store_true", help="md: every branch of the forest")
     export.add_argument("--leaf", metavar="RESPONSE", help=LEAF_HELP)
+    export.add_argument(
+        "--pairs-from",
+        choices=("marks", "judge"),
+        default="marks",
+        help="jsonl-pairs: from your ratings and picks (marks, the default) or from judge "
+        "scores of siblings (judge: higher score chosen; ties and unjudged skipped, counted)",
+    )
     export.add_argument(
         "-o", "--output", type=Path, metavar="FILE", help="write to FILE instead of stdout"
     )

@@ -17,7 +17,17 @@ from grove_explorer.client import (
     ids,
 )
 
-HEADLESS_COMMANDS = ("ls", "show", "search", "sample", "select", "export", "import", "stats")
+HEADLESS_COMMANDS = (
+    "ls",
+    "show",
+    "search",
+    "sample",
+    "judge",
+    "stats",
+    "select",
+    "export",
+    "import",
+)
 MIN_PREFIX = ids.MIN_PREFIX
 """Shortest id prefix accepted for a conversation or response (fewer would rarely be unique)."""
 SHORT_ID = 12

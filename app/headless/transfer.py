@@ -30,6 +30,7 @@ from grove_explorer.client.export import (
     why_no_pairs,
 )
 from grove_explorer.client.export.importing import imported_metadata
+from grove_explorer.client.export.judged_pairs import judged_pairs
 
 
 async def cmd_export(grok: AsyncGrok, args: argparse.Namespace) -> Outcome:
@@ -41,7 +42,11 @@ async def cmd_export(grok: AsyncGrok, args: argparse.Namespace) -> Outcome:
     if args.format == "json":
         outcome.stdout = await json_text(conversation) + "\n"
         return outcome
-    if args.format == "jsonl-pairs":
+    if args.format == "jsonl-pairs" and getattr(args, "pairs_from", "marks") == "judge":
+        judged = judged_pairs(export_json(conversation, {}))
+        outcome.stdout = to_jsonl(judged.pairs)
+        outcome.errors.append(judged.summary())  # counts on stderr, never silent
+    elif args.format == "jsonl-pairs":
         document = export_json(conversation, {})
         outcome.stdout = to_jsonl(preference_pairs(document, leaf_id=leaf_id))
         if not outcome.stdout:  # not a failure (exit 0, like a search without hits): say why

@@ -37,6 +37,7 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from grove_explorer.app.safe_text import StreamCleaner, clean
+from grove_explorer.app.widgets.judgement_badge import judgement_label, latest
 from grove_explorer.client.finish import reply_marker
 
 if TYPE_CHECKING:
@@ -106,6 +107,9 @@ def header_text(node: ResponseNode, sibling: tuple[int, int], *, streaming: bool
         parts.append((f"searching: {clean(node.query)}", "italic"))
     if not node.is_human and not streaming and node.token_count:
         parts.append((token_count_label(node.token_count, node), "dim"))
+    judged = latest(node)
+    if judged is not None:
+        parts.append((judgement_label(judged), "bold"))
     if not streaming and not node.streaming:
         parts.append((short_id(node.response_id), "dim"))
     for label, style in parts:

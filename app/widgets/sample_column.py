@@ -27,6 +27,7 @@ from textual.containers import Vertical
 
 from grove_explorer.app.diffing import DiffKind, WordCounter, word_spans, words
 from grove_explorer.app.safe_text import StreamCleaner, clean
+from grove_explorer.app.widgets.judgement_badge import judgement_badge
 from grove_explorer.app.widgets.live_lines import HeaderLines, LiveText
 from grove_explorer.app.widgets.message_view import (
     RenderedOnce,
@@ -145,6 +146,11 @@ def column_header(
     if timing:
         header.append("\n")
         header.append(SEPARATOR.join(timing), style="dim")
+
+    badge = judgement_badge(node)
+    if badge is not None:
+        header.append("\n")
+        header.append_text(badge)
 
     if reference:
         header.append("\n")

@@ -22,6 +22,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from grove_explorer.client.conversation import Conversation
+from grove_explorer.client.judgements import Judgement
 from grove_explorer.client.models import ResponseNode, TokenInfo
 from grove_explorer.client.response import Response
 from grove_explorer.protos import sampler_public_pb2
@@ -141,6 +142,8 @@ def response_to_dict(
         },
         "tokens": None if tokens is None else [token_to_dict(t) for t in tokens],
     }
+    if node.judgements:  # only then: documents of unjudged replies are unchanged
+        data["judgements"] = [judgement_to_dict(j) for j in node.judgements]
     usage = node.reported_usage
     if usage is not None:  # only then: documents of replies without one are unchanged
         data["reported_usage"] = {
@@ -148,6 +151,33 @@ def response_to_dict(
             "completion_tokens": usage.completion_tokens,
         }
     return data
+
+
+def judgement_to_dict(judgement: Judgement) -> dict[str, Any]:
+    """Every field of one judgement, named as in `protos/chat.proto` (`Judgement`)."""
+    params = judgement.sampling
+    return {
+        "judgement_id": judgement.judgement_id,
+        "score": judgement.score,
+        "rationale": judgement.rationale,
+        "judge_model": judgement.judge_model,
+        "rubric_name": judgement.rubric_name,
+        "rubric": judgement.rubric,
+        "sampling_params": None
+        if params is None
+        else {
+            "temperature": None
+            if params.temperature is None
+            else shortest_float32(params.temperature),
+            "top_p": None if params.top_p is None else shortest_float32(params.top_p),
+            "max_tokens": params.max_tokens,
+            "seed": params.seed,
+        },
+        "mode": judgement.mode,
+        "create_time": _iso(judgement.create_time),
+        "batch_id": judgement.batch_id,
+        "heuristic": judgement.heuristic,
+    }
 
 
 def conversation_metadata(conversation: Conversation) -> dict[str, Any]:

@@ -6,12 +6,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, cast
 
 from grove_explorer.client.convert import utc_datetime
 from grove_explorer.client.export.document import FORMAT_NAME, FORMAT_VERSION
 from grove_explorer.client.export.document import _iso as iso_time
 from grove_explorer.client.finish import FINISH_REASONS, finish_reason_to_proto
+from grove_explorer.client.judgements import JUDGE_MODE_NUMBERS
 from grove_explorer.protos import chat_pb2, sampler_public_pb2
 
 # -- import ----------------------------------------------------------------------------------
@@ -106,6 +108,39 @@ def _annotation(check: _Checker) -> chat_pb2.Annotation | None:
         rating=check.child("rating", False, 0).integer(-1, 1),
         note=check.child("note", False, "").string() or "",
     )
+
+
+def _judgement(check: _Checker) -> chat_pb2.Judgement:
+    """A judgement of the file (`judgement_to_dict`); its score must lie within 0-10."""
+    score = check.child("score").number() or 0.0
+    if not 0.0 <= score <= 10.0:
+        raise check.child("score").fail("must lie within 0-10.")
+    mode = check.child("mode", False, "each").string() or "each"
+    if mode not in JUDGE_MODE_NUMBERS:
+        raise check.child("mode").fail(f"must be one of {', '.join(JUDGE_MODE_NUMBERS)}.")
+    wire = chat_pb2.Judgement(
+        judgement_id=check.child("judgement_id", False, "").string() or "",
+        score=score,
+        rationale=check.child("rationale", False, "").string() or "",
+        judge_model=check.child("judge_model", False, "").string() or "",
+        rubric_name=check.child("rubric_name", False, "").string() or "",
+        rubric=check.child("rubric", False, "").string() or "",
+        mode=cast("chat_pb2.JudgeMode", JUDGE_MODE_NUMBERS[mode]),
+        batch_id=check.child("batch_id", False, "").string() or "",
+        heuristic=check.child("heuristic", False, False).boolean(),
+    )
+    sampling = _sampling(check.child("sampling_params", False))
+    if sampling is not None:
+        wire.sampling_params.CopyFrom(sampling)
+    created = check.child("create_time", False)
+    text = created.string(allow_none=True)
+    if text:
+        try:
+            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            raise created.fail("must be an ISO 8601 time.") from None
+        wire.create_time.FromDatetime(moment.astimezone(UTC))
+    return wire
 
 
 def _finish_reason(check: _Checker) -> chat_pb2.FinishReason:
@@ -284,6 +319,7 @@ def _plain_response(value: Any, seen: set[str]) -> _Plain | None:
         or type(total) not in _NUMBERS
         or get("annotation") is not None  # rare: read with its checks
         or get("reported_usage") is not None
+        or get("judgements") is not None
     ):
         return None
     sampling = None
@@ -416,6 +452,8 @@ def _checked_response(check: _Checker, seen: set[str]) -> _Read:
     annotation = _annotation(check.child("annotation", False))
     if annotation is not None:
         wire.annotation.CopyFrom(annotation)
+    for judgement in check.child("judgements", False, []).items():
+        wire.judgements.append(_judgement(judgement))
     usage = check.child("reported_usage", False)
     if usage.value is not None:
         wire.reported_usage.prompt_tokens = usage.child("prompt_tokens", False, 0).integer(

@@ -22,6 +22,7 @@ from grove_explorer.client.events import (
     ResponseAdded,
     SettingsChanged,
 )
+from grove_explorer.client.judgements import Judgement, JudgeMode
 from grove_explorer.client.service.streaming import StreamingService
 
 if TYPE_CHECKING:
@@ -186,6 +187,34 @@ class ConversationService(StreamingService):
         node = response.node
         self._publish(ResponseAdded(conversation_id, node))
         return node
+
+    async def judge(
+        self,
+        conversation_id: str,
+        response_ids: Sequence[str],
+        *,
+        model_name: str = "",
+        rubric_name: str = "",
+        criteria: str = "",
+        mode: JudgeMode = "each",
+    ) -> list[Judgement]:
+        """Extension: a judge model scores replies (`Conversation.judge`); stored, returned.
+
+        Each judged node is published as `ResponseAdded` (same id), so views redraw it.
+        """
+        conversation = self._conversation(conversation_id)
+        judgements = await conversation.judge(
+            response_ids,
+            model_name=model_name,
+            rubric_name=rubric_name,
+            criteria=criteria,
+            mode=mode,
+        )
+        for judgement in judgements:
+            node = conversation.forest.responses.get(judgement.response_id)
+            if node is not None:
+                self._publish(ResponseAdded(conversation_id, node))
+        return judgements
 
     async def search(self, query: str, limit: int = 0, offset: int = 0) -> SearchResults:
         """Full-text search over every conversation of the user (see AsyncGrok.search)."""

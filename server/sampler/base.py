@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import math
 import secrets
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 OFFLINE_MODEL_NAME = "grove-offline-ngram"
 """The built-in offline model's name; here so that naming it does not load the model's code."""
@@ -252,6 +252,32 @@ class ModelDescription:
     embeddings_model: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class Completion:
+    """A whole (non-streamed) answer of `Sampler.complete` and why it ended.
+
+    `finish` is None when the backend named no reason; `LENGTH` means the answer was cut
+    at max_tokens, so a structured answer is likely truncated.
+    """
+
+    text: str
+    finish: FinishReason | None
+
+
+@runtime_checkable
+class HeuristicJudge(Protocol):
+    """A sampler that judges by a transparent heuristic instead of asking its model.
+
+    The offline demo model is no language model: asked for a JSON verdict it would write
+    n-gram prose. It offers this instead, so the judge loop works with no network; the
+    judgements it makes are stored with `heuristic=true`.
+    """
+
+    def heuristic_judgement(self, rubric: str, prompt: str, reply: str) -> tuple[float, str]:
+        """A deterministic score 0-10 of `reply` and a rationale stating its figures."""
+        ...
+
+
 class Sampler(Protocol):
     """A text model that samples replies to a conversation path."""
 
@@ -314,6 +340,23 @@ class Sampler(Protocol):
         The stream ends with a `Finish` event saying why the reply ended (the model's own
         stop, max_tokens, a content filter, …) when the sampler can tell.
 
+        Raises SamplerError when the backend fails.
+        """
+        ...
+
+    async def complete(
+        self,
+        system: str,
+        prompt: str,
+        params: ResolvedParams,
+        *,
+        json_schema: Mapping[str, Any] | None = None,
+    ) -> Completion:
+        """One non-streamed answer to `prompt` under the `system` instruction (judges).
+
+        `json_schema` (a JSON Schema object with a "name" and a "schema") asks for
+        structured output where the backend can constrain it; a backend that cannot
+        relies on the instructions in the prompt, which must describe the format too.
         Raises SamplerError when the backend fails.
         """
         ...

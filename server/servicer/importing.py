@@ -27,6 +27,8 @@ from grove_explorer.server.convert import (
     new_response_from_proto,
     token_rows_from_proto,
 )
+from grove_explorer.server.judging.wire import attach_judgements
+from grove_explorer.server.servicer.judging_import import imported_judgements
 from grove_explorer.server.servicer.status import abort, quote
 from grove_explorer.server.servicer.validation import annotation_from_wire, check_text
 from grove_explorer.server.store import ImportItem, ImportStream, SamplingRecord, Store
@@ -108,7 +110,9 @@ async def _import(
         return conversation_to_proto(record)
     record, responses = await store.import_forest(user, title, request.starred, items)
     annotations = await store.annotations(user, record.conversation_id)
-    return conversation_to_proto(record, responses, annotations)
+    wire = conversation_to_proto(record, responses, annotations)
+    attach_judgements(wire, await store.judgements(user, record.conversation_id))
+    return wire
 
 
 _pausing = 0
@@ -297,6 +301,7 @@ async def _checked_item(
         ),
         wire.shared,
         annotation,
+        await imported_judgements(f"{where}", wire, context) if wire.judgements else (),
     )
 
 
@@ -343,6 +348,7 @@ def _plain_item(
         or "\x00" in query
         or "\x00" in query_type
         or wire.HasField("annotation")
+        or wire.judgements
     ):
         return None
     has_sampling = wire.HasField("sampling_params")
@@ -396,6 +402,7 @@ def _plain_item(
         ),
         is_shared,
         None,
+        (),
     )
 
 

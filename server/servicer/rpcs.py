@@ -25,15 +25,16 @@ from grove_explorer.server.convert import (
     response_to_proto,
     token_rows_to_proto,
 )
+from grove_explorer.server.judging.wire import attach_judgements
 from grove_explorer.server.sampler.base import (
     InvalidParamsError,
     PathMessage,
     Sampler,
     SamplerError,
 )
-from grove_explorer.server.search import parse_query
 from grove_explorer.server.servicer.embedding import embed_texts_reply
 from grove_explorer.server.servicer.importing import import_reply
+from grove_explorer.server.servicer.judging import Judging
 from grove_explorer.server.servicer.lookups import (
     conversation_id_or_abort,
     conversation_or_abort,
@@ -41,6 +42,7 @@ from grove_explorer.server.servicer.lookups import (
     path_or_abort,
 )
 from grove_explorer.server.servicer.reply_streaming import ReplyStreaming
+from grove_explorer.server.servicer.searching import search_reply
 from grove_explorer.server.servicer.status import abort, abort_not_found, check_id, quote
 from grove_explorer.server.servicer.stream_registry import ActiveStream, StreamRegistry
 from grove_explorer.server.servicer.token_reads import responses_tokens_reply
@@ -51,15 +53,10 @@ from grove_explorer.server.servicer.validation import (
     check_title,
     sampling_mode_or_abort,
 )
-from grove_explorer.server.store import AnnotationRecord, NewResponse, ResponseRecord, Store
+from grove_explorer.server.store import NewResponse, ResponseRecord, Store
 from grove_explorer.server.titles import derive_title
 
 log = logging.getLogger(__name__)
-
-MAX_QUERY_CHARS = 1_000
-DEFAULT_SEARCH_HITS = 50
-MAX_SEARCH_HITS = 10_000
-"""Most hits one Search answers; more are read page by page (`offset`)."""
 
 
 class ChatServicer(chat_pb2_grpc.ChatServicer):
@@ -83,6 +80,7 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
         self._system_prompts = dict(config.models.system_prompts)
         self._streams = StreamRegistry(store, config.checkpoint_interval_ms / 1000.0)
         self._replies = ReplyStreaming(store, self._streams, config, self._system_prompts)
+        self._judging = Judging(store, self._samplers, self._default_model, config.models.rubrics)
 
     @property
     def default_model(self) -> str:
@@ -142,7 +140,9 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
         responses = await self._store.list_responses(user, record.conversation_id)
         annotations = await self._store.annotations(user, record.conversation_id)
         leaf = await self._store.get_leaf(user, record.conversation_id)
-        return conversation_to_proto(record, responses, annotations, leaf)
+        wire = conversation_to_proto(record, responses, annotations, leaf)
+        attach_judgements(wire, await self._store.judgements(user, record.conversation_id))
+        return wire
 
     async def SelectResponse(
         self, request: chat_pb2.SelectResponseRequest, context: grpc.aio.ServicerContext
@@ -260,7 +260,24 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
                 chat_pb2.SystemPromptInfo(name=name, text=text)
                 for name, text in self._system_prompts.items()
             ],
+            rubrics=[
+                chat_pb2.RubricInfo(name=name, text=text)
+                for name, text in self._judging.rubrics.items()
+            ],
         )
+
+    async def JudgeResponses(
+        self, request: chat_pb2.JudgeResponsesRequest, context: grpc.aio.ServicerContext
+    ) -> chat_pb2.JudgeResponsesResponse:
+        """Scores model replies with a judge model and stores the judgements (judging.py)."""
+        return await self._judging.judge(await self._auth.identify(context), request, context)
+
+    async def ExtractPoints(
+        self, request: chat_pb2.ExtractPointsRequest, context: grpc.aio.ServicerContext
+    ) -> chat_pb2.ExtractPointsResponse:
+        """The points some model replies make, merged across them (judging.py)."""
+        user = await self._auth.identify(context)
+        return await self._judging.extract_points(user, request, context)
 
     async def AnnotateResponse(
         self, request: chat_pb2.AnnotateResponseRequest, context: grpc.aio.ServicerContext
@@ -291,69 +308,7 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
     ) -> chat_pb2.SearchResponse:
         """Searches the caller's messages, titles, tags and notes (best matches first)."""
         user = await self._auth.identify(context)
-        if len(request.query) > MAX_QUERY_CHARS:
-            await abort(
-                context,
-                grpc.StatusCode.INVALID_ARGUMENT,
-                f"The query is {len(request.query)} characters long; the limit is "
-                f"{MAX_QUERY_CHARS}.",
-            )
-        if not 0 <= request.limit <= MAX_SEARCH_HITS:
-            await abort(
-                context,
-                grpc.StatusCode.INVALID_ARGUMENT,
-                f"limit must be between 0 (the default, {DEFAULT_SEARCH_HITS}) and "
-                f"{MAX_SEARCH_HITS}, not {request.limit}; read more hits page by page "
-                "with offset.",
-            )
-        if request.offset < 0:
-            await abort(
-                context,
-                grpc.StatusCode.INVALID_ARGUMENT,
-                f"offset cannot be negative ({request.offset}).",
-            )
-        limit = request.limit or DEFAULT_SEARCH_HITS
-        try:
-            parsed = parse_query(request.query)
-            total = await self._store.count_search(user, parsed.match, parsed.filters)
-            hits = []
-            if request.offset < total:
-                hits = await self._store.search(
-                    user, parsed.match, parsed.filters, limit, request.offset
-                )
-        except ValueError as error:  # QueryError, or FTS5's own complaint
-            # A sentence even from FTS5, whose messages have no full stop.
-            reason = str(error)[:200].rstrip(".")
-            await abort(
-                context,
-                grpc.StatusCode.INVALID_ARGUMENT,
-                f"The search query is not valid: {reason}.",
-            )
-        annotations: dict[str, dict[str, AnnotationRecord]] = {}
-        # Never fewer than the hits sent (a response added between the two reads).
-        if hits:
-            total = max(total, request.offset + len(hits))
-        reply = chat_pb2.SearchResponse(total=total)
-        for hit in hits:
-            wire = reply.hits.add(
-                conversation_id=hit.conversation_id,
-                conversation_title=hit.conversation_title,
-                field=hit.field,
-                snippet=hit.snippet,
-                highlights=[chat_pb2.TextSpan(start=a, end=b) for a, b in hit.highlights],
-                branch_index=hit.branch[0],
-                branch_count=hit.branch[1],
-            )
-            if hit.response is not None:
-                marks = annotations.get(hit.conversation_id)
-                if marks is None:
-                    marks = annotations[hit.conversation_id] = await self._store.annotations(
-                        user, hit.conversation_id
-                    )
-                wire.response.CopyFrom(
-                    response_to_proto(hit.response, marks.get(hit.response.response_id))
-                )
-        return reply
+        return await search_reply(self._store, user, request, context)
 
     async def GetResponseTokens(
         self, request: chat_pb2.GetResponseTokensRequest, context: grpc.aio.ServicerContext

@@ -424,6 +424,41 @@ _REPORTED_USAGE = Migration(
     ),
 )
 
+_JUDGEMENTS = Migration(
+    version=12,
+    description="judgements: a judge model's scores of replies, with their provenance",
+    statements=(
+        # One row per score of one reply by one judge call. Its user is the conversation's
+        # user (as for annotations); conversation_id is repeated so that loading a
+        # conversation reads its judgements with one indexed query, whatever its size.
+        # Deleting a response (and so a conversation) deletes its judgements.
+        """
+        CREATE TABLE judgements (
+            judgement_id    TEXT PRIMARY KEY,
+            response_id     TEXT NOT NULL
+                REFERENCES responses (response_id) ON DELETE CASCADE,
+            conversation_id TEXT NOT NULL,
+            user_id         TEXT NOT NULL,
+            score           REAL NOT NULL CHECK (score >= 0 AND score <= 10),
+            rationale       TEXT NOT NULL,
+            judge_model     TEXT NOT NULL,
+            rubric_name     TEXT NOT NULL,
+            rubric          TEXT NOT NULL,
+            temperature     REAL,
+            top_p           REAL,
+            max_tokens      INTEGER,
+            seed            INTEGER,
+            mode            TEXT NOT NULL CHECK (mode IN ('each', 'table')),
+            batch_id        TEXT NOT NULL,
+            heuristic       INTEGER NOT NULL CHECK (heuristic IN (0, 1)),
+            create_time     TEXT NOT NULL
+        )
+        """,
+        "CREATE INDEX judgements_response ON judgements (response_id)",
+        "CREATE INDEX judgements_conversation ON judgements (conversation_id, user_id)",
+    ),
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     _INITIAL_SCHEMA,
     _CHECKPOINTS,
@@ -436,6 +471,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _FINISH_REASONS,
     _BULK_IMPORTS,
     _REPORTED_USAGE,
+    _JUDGEMENTS,
 )
 """Every migration in order; `MIGRATIONS[i].version == i + 1`. Append only."""
 

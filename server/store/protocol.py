@@ -21,7 +21,9 @@ from grove_explorer.server.store.records import (
     ConversationRecord,
     ImportItem,
     ImportStream,
+    JudgementRecord,
     LeafRecord,
+    NewJudgement,
     NewResponse,
     ResponseRecord,
     SearchFilters,
@@ -183,6 +185,25 @@ class Store(Protocol):
 
     async def annotations(self, user_id: str, conversation_id: str) -> dict[str, AnnotationRecord]:
         """The annotations of a conversation's responses, by response id."""
+        ...
+
+    async def add_judgements(
+        self, user_id: str, conversation_id: str, judgements: Sequence[NewJudgement]
+    ) -> list[JudgementRecord]:
+        """Stores one judge call's judgements as a new batch, all in one transaction.
+
+        Raises UnknownConversationError when the conversation is not the user's and
+        UnknownParentError when a judged response is not in it; nothing is stored then.
+        """
+        ...
+
+    async def judgements(
+        self, user_id: str, conversation_id: str
+    ) -> dict[str, list[JudgementRecord]]:
+        """The judgements of a conversation's responses by response id, oldest first.
+
+        One read per conversation, however many responses it has.
+        """
         ...
 
     async def response_tokens(

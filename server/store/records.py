@@ -165,6 +165,43 @@ class SearchHitRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class NewJudgement:
+    """One judge's score (0-10) of one reply with its provenance, as a judge call made it.
+
+    `mode` is "each" (one call per reply) or "table" (one call scored the batch);
+    `heuristic` marks the offline demo judge. `create_time` and `batch_id` are given only
+    by an import (kept from the export); otherwise the store sets them.
+    """
+
+    response_id: str
+    score: float
+    rationale: str
+    judge_model: str
+    rubric_name: str
+    rubric: str
+    sampling: SamplingRecord | None
+    mode: str = "each"
+    heuristic: bool = False
+    create_time: datetime | None = None
+    batch_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class JudgementRecord:
+    """A stored judgement: what was judged and what the store assigned."""
+
+    judgement_id: str
+    batch_id: str
+    create_time: datetime
+    judgement: NewJudgement
+
+    @property
+    def response_id(self) -> str:
+        """The judged reply."""
+        return self.judgement.response_id
+
+
+@dataclass(frozen=True, slots=True)
 class ImportItem:
     """One response of an imported forest, linked by ids local to the import."""
 
@@ -173,6 +210,8 @@ class ImportItem:
     response: NewResponse
     shared: bool = False
     annotation: AnnotationRecord | None = None
+    # Judgements of the response (their response_id is the item's local id: ignored).
+    judgements: tuple[NewJudgement, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -330,6 +330,9 @@ async def test_sort_by_length_logprob_and_time(server: GroveServer) -> None:
         assert compare.sort == "similar"  # the seriation order (tests/app/test_compare_spread.py)
         await pilot.press("s")
         await pilot.pause()
+        assert compare.sort == "score"  # nothing judged: the order sampled stays
+        await pilot.press("s")
+        await pilot.pause()
         assert compare.sort == "sampled"
         kids = service.forest(cid).children_of(service.forest(cid).responses[siblings[0]].parent_id)
         assert [c.response_id for c in compare.columns] == kids

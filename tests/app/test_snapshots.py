@@ -46,6 +46,7 @@ def _app(tmp_path: Path) -> GroveApp:
         "edit",
         "compare",
         "spread",
+        "compare-judged",
         "models",
         "annotations",
         "search",

@@ -194,6 +194,8 @@ def request_for(rpc: str, cid: str, w: World, **fields: Any) -> Message:
         "GetResponseTokens": {"response_id": w.a_model},
         "GetResponsesTokens": {"response_ids": [w.a_model, w.a_human]},
         "SelectResponse": {"response_id": w.a_model},
+        "JudgeResponses": {"response_ids": [w.a_model]},
+        "ExtractPoints": {"response_ids": [w.a_model]},
     }
     request_class = {
         "GetConversation": chat_pb2.GetConversationRequest,
@@ -207,6 +209,8 @@ def request_for(rpc: str, cid: str, w: World, **fields: Any) -> Message:
         "GetResponseTokens": chat_pb2.GetResponseTokensRequest,
         "GetResponsesTokens": chat_pb2.GetResponsesTokensRequest,
         "SelectResponse": chat_pb2.SelectResponseRequest,
+        "JudgeResponses": chat_pb2.JudgeResponsesRequest,
+        "ExtractPoints": chat_pb2.ExtractPointsRequest,
     }[rpc]
     values = {**defaults[rpc], **fields}
     return request_class(conversation_id=cid, **values)
@@ -224,6 +228,8 @@ CONVERSATION_RPCS = [
     "GetResponseTokens",
     "GetResponsesTokens",
     "SelectResponse",
+    "JudgeResponses",
+    "ExtractPoints",
 ]
 MALFORMED_IDS = {
     "too-short": "abc123",

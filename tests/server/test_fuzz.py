@@ -257,6 +257,8 @@ FIELD_COUNTS = {
     "GetResponseTokens": 2,
     "GetResponsesTokens": 3,
     "SelectResponse": 2,
+    "JudgeResponses": 3,
+    "ExtractPoints": 3,
 }
 
 
@@ -451,6 +453,16 @@ def build_request(rpc: str, draw: Callable[[Any], Any], pools: Pools, user: str)
         return chat_pb2.SelectResponseRequest(
             conversation_id=cid, response_id=response_id(optional=True)
         )
+    if rpc in ("JudgeResponses", "ExtractPoints"):  # the offline heuristic: no model call
+        request_class = (
+            chat_pb2.JudgeResponsesRequest
+            if rpc == "JudgeResponses"
+            else chat_pb2.ExtractPointsRequest
+        )
+        return request_class(
+            conversation_id=cid,
+            response_ids=[response_id(optional=False), response_id(optional=False)],
+        )
     raise AssertionError(f"the fuzz test cannot build a {rpc} request yet: add it")
 
 
@@ -474,6 +486,8 @@ STEP_KINDS = [
     "GetResponseTokens",
     "GetResponsesTokens",
     "SelectResponse",
+    "JudgeResponses",
+    "ExtractPoints",
     "Search",
     "ListConversations",
     "CreateConversation",

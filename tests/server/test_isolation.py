@@ -567,6 +567,51 @@ async def case_select_response(world: World) -> None:
     assert mine.leaf_response_id == streamed[-1].model_response.response_id
 
 
+async def case_judge_responses(world: World) -> None:
+    """Bob cannot judge Alice's replies (nor name them in his own conversation)."""
+    model = world.response_ids[1]
+    await assert_indistinguishable(
+        lambda ids: world.bob.JudgeResponses(
+            chat_pb2.JudgeResponsesRequest(
+                conversation_id=ids["cid"], response_ids=[ids["response"]]
+            )
+        ),
+        {"cid": world.cid, "response": model},
+        grpc.StatusCode.NOT_FOUND,
+    )
+    own = await _bob_conversation(world)
+    for response_id in world.response_ids:
+        await assert_indistinguishable(
+            lambda ids: world.bob.JudgeResponses(
+                chat_pb2.JudgeResponsesRequest(conversation_id=own, response_ids=[ids["response"]])
+            ),
+            {"response": response_id},
+            grpc.StatusCode.NOT_FOUND,
+        )
+
+
+async def case_extract_points(world: World) -> None:
+    """Bob cannot read the points of Alice's replies."""
+    model = world.response_ids[1]
+    await assert_indistinguishable(
+        lambda ids: world.bob.ExtractPoints(
+            chat_pb2.ExtractPointsRequest(
+                conversation_id=ids["cid"], response_ids=[ids["response"]]
+            )
+        ),
+        {"cid": world.cid, "response": model},
+        grpc.StatusCode.NOT_FOUND,
+    )
+    own = await _bob_conversation(world)
+    await assert_indistinguishable(
+        lambda ids: world.bob.ExtractPoints(
+            chat_pb2.ExtractPointsRequest(conversation_id=own, response_ids=[ids["response"]])
+        ),
+        {"response": model},
+        grpc.StatusCode.NOT_FOUND,
+    )
+
+
 CASES: dict[str, Callable[[World], Awaitable[None]]] = {
     "CreateConversation": case_create_conversation,
     "GetConversation": case_get_conversation,
@@ -586,6 +631,8 @@ CASES: dict[str, Callable[[World], Awaitable[None]]] = {
     "GetResponsesTokens": case_get_responses_tokens,
     "ImportConversation": case_import_conversation,
     "SelectResponse": case_select_response,
+    "JudgeResponses": case_judge_responses,
+    "ExtractPoints": case_extract_points,
 }
 
 

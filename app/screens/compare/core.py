@@ -27,6 +27,7 @@ from grove_explorer.app.events import connect_service
 from grove_explorer.app.safe_text import clean, first_line
 from grove_explorer.app.screens.compare.sampling_form import describe_sampling
 from grove_explorer.app.screens.compare.spread_view import similar_order
+from grove_explorer.app.widgets.judgement_badge import latest
 from grove_explorer.app.widgets.live_lines import HeaderLines
 from grove_explorer.app.widgets.sample_column import MARKER, SampleColumn
 from grove_explorer.app.workers import run_service_call
@@ -49,8 +50,9 @@ FLUSH_HZ = 30
 second to the event loop (which also reads the gRPC streams) with 8 or more live columns.
 """
 
-SORTS: tuple[str, ...] = ("sampled", "length", "logprob", "time", "similar")
+SORTS: tuple[str, ...] = ("sampled", "length", "logprob", "time", "similar", "score")
 SORT_LABELS = {
+    "score": "judge score (highest first)",
     "sampled": "order sampled",
     "length": "length (shortest first)",
     "logprob": "mean logprob (highest first)",
@@ -415,6 +417,9 @@ class CompareCore(Screen[str | None]):
         if self.sort == "time":
             known = not column.streaming and node.total_time > 0
             return (not known, node.total_time)
+        if self.sort == "score":
+            judged = latest(node)
+            return (judged is None, -(judged.score if judged else 0.0))
         return ()
 
     def ordered_ids(self) -> list[str]:

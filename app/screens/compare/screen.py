@@ -34,6 +34,7 @@ from grove_explorer.app.screens.compare.core import (
     SORTS,
     CompareCore,
 )
+from grove_explorer.app.screens.compare.judging import show_rationale, start_judging
 from grove_explorer.app.screens.compare.sampling_form import BatchSettings, SamplingScreen
 from grove_explorer.app.screens.compare.spread_view import SpreadScreen
 from grove_explorer.app.screens.help import HelpScreen, binding_rows
@@ -77,6 +78,8 @@ class CompareScreen(CompareCore):
             id="compare_spread",
             tooltip="Statistics of the shown samples: similarity, clusters, answers, spread",
         ),
+        Binding("J", "judge", "Judge", id="compare_judge", tooltip="Score the shown samples"),
+        Binding("W", "rationale", "Why", id="compare_rationale", show=False),
         Binding("x", "hide", "Hide", id="compare_hide"),
         Binding("X", "show_all", "Show hidden", id="compare_show_all", show=False),
         Binding("question_mark", "help", "Help", id="compare_help", show=False),
@@ -207,7 +210,7 @@ class CompareScreen(CompareCore):
         self._schedule_view()
 
     def action_cycle_sort(self) -> None:
-        """Cycles the column order: sampled → length → mean logprob → time → similarity."""
+        """Cycles the column order: sampled → length → logprob → time → similar → score."""
         self.sort = SORTS[(SORTS.index(self.sort) + 1) % len(SORTS)]
         self._apply_view()
         self.notify(f"Sorted by {SORT_LABELS[self.sort]}.", timeout=2)
@@ -231,6 +234,14 @@ class CompareScreen(CompareCore):
         except KeyError:  # the conversation was closed meanwhile: the default model
             model = ""
         self.app.push_screen(SpreadScreen(self.service, self.conversation_id, nodes, model, labels))
+
+    def action_judge(self) -> None:
+        """A judge model scores the shown samples (judging.py)."""
+        start_judging(self)
+
+    def action_rationale(self) -> None:
+        """The focused sample's judgements in full, rationale included."""
+        show_rationale(self)
 
     def action_toggle_diff(self) -> None:
         """Diff mode on (against the focused column) or off."""

@@ -6,11 +6,13 @@ import asyncio
 import functools
 import logging
 import math
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
 from grove_explorer.server.sampler.base import (
+    Completion,
     Finish,
     FinishReason,
     ModelDescription,
@@ -196,6 +198,39 @@ class LlamaCppSampler:
                 if isinstance(event, SampledToken):
                     pieces.append(event.text)
         return clean_title("".join(pieces))
+
+    async def complete(
+        self,
+        system: str,
+        prompt: str,
+        params: ResolvedParams,
+        *,
+        json_schema: Mapping[str, Any] | None = None,
+    ) -> Completion:
+        """One answer through the chat template; the format rests on the prompt's words.
+
+        `json_schema` is not enforced (no grammar): a small local model may well answer
+        outside it, which the judge reports as unusable output.
+        """
+        messages = [{"role": "system", "content": system}, {"role": "user", "content": prompt}]
+        await self.ready()
+        model = self._model
+        try:
+            tokens = await model.run(lambda: model.messages_prompt(messages))
+        except TemplateRefusedError as error:
+            raise SamplerError(
+                SamplerErrorKind.BAD_REQUEST,
+                f"Backend '{self._settings.name}' cannot take this request: {error}.",
+            ) from error
+        pieces: list[str] = []
+        finish: FinishReason | None = None
+        async with self._queue_turn():
+            async for event in self._generate(tokens, params, 0):
+                if isinstance(event, SampledToken):
+                    pieces.append(event.text)
+                elif isinstance(event, Finish):
+                    finish = event.reason
+        return Completion("".join(pieces), finish)
 
     async def aclose(self) -> None:
         """Frees the model (after any step in progress)."""

@@ -6,10 +6,12 @@ import asyncio
 import math
 import re
 import secrets
-from collections.abc import AsyncGenerator, Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
+from typing import Any
 
 from grove_explorer.server.sampler.base import (
     OFFLINE_MODEL_NAME,
+    Completion,
     Finish,
     FinishReason,
     InvalidParamsError,
@@ -17,6 +19,7 @@ from grove_explorer.server.sampler.base import (
     PathMessage,
     RequestedParams,
     ResolvedParams,
+    SampledToken,
     SampleEvent,
     SamplingMode,
     check_integer,
@@ -28,6 +31,7 @@ from grove_explorer.server.sampler.offline.decoding import (
     MAX_TEMPERATURE,
     Run,
 )
+from grove_explorer.server.sampler.offline.judge import heuristic_judgement
 from grove_explorer.server.sampler.offline.memo import PathKey, PathMemo, path_key
 from grove_explorer.server.sampler.offline.ngram import shared_model
 
@@ -155,6 +159,28 @@ class OfflineSampler:
     async def generate_title(self, path: Sequence[PathMessage]) -> str | None:
         """None: an n-gram model writes no useful titles; the server's heuristic does."""
         return None
+
+    async def complete(
+        self,
+        system: str,
+        prompt: str,
+        params: ResolvedParams,
+        *,
+        json_schema: Mapping[str, Any] | None = None,
+    ) -> Completion:
+        """n-gram prose answering `prompt` (no structure: judges use `heuristic_judgement`)."""
+        pieces: list[str] = []
+        finish: FinishReason | None = None
+        async for event in self.sample([PathMessage("human", prompt)], params, top_logprobs=0):
+            if isinstance(event, SampledToken):
+                pieces.append(event.text)
+            elif isinstance(event, Finish):
+                finish = event.reason
+        return Completion("".join(pieces), finish)
+
+    def heuristic_judgement(self, rubric: str, prompt: str, reply: str) -> tuple[float, str]:
+        """The demo judge (offline/judge.py): rubric and prompt word coverage, fluency."""
+        return heuristic_judgement(self._model, rubric, prompt, reply)
 
     def prepare(self) -> None:
         """Nothing to prepare: the model is built on first use (the corpus is small)."""

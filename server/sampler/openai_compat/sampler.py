@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 import math
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -22,6 +22,7 @@ from openai import AsyncOpenAI
 from openai.types.chat import ChatCompletionChunk, ChatCompletionMessageParam
 
 from grove_explorer.server.sampler.base import (
+    Completion,
     Finish,
     FinishReason,
     ModelDescription,
@@ -57,6 +58,7 @@ from grove_explorer.server.sampler.openai_compat.settings import (
     PLACEHOLDER_API_KEY,
     OpenAIBackendSettings,
 )
+from grove_explorer.server.sampler.openai_compat.structured import StructuredCompletions
 from grove_explorer.server.sampler.openai_compat.titles import (
     TITLE_MAX_TOKENS,
     TITLE_TEMPERATURE,
@@ -94,6 +96,7 @@ class OpenAICompatibleSampler:
             max_retries=settings.max_retries,
             default_headers=dict(settings.extra_headers),
         )
+        self._structured = StructuredCompletions(self._client, settings)
 
     @property
     def model_name(self) -> str:
@@ -307,6 +310,21 @@ class OpenAICompatibleSampler:
         except Exception as exc:
             raise backend_error(self._settings, exc, started=False, yielded=0) from exc
         return clean_title(content)
+
+    async def complete(
+        self,
+        system: str,
+        prompt: str,
+        params: ResolvedParams,
+        *,
+        json_schema: Mapping[str, Any] | None = None,
+    ) -> Completion:
+        """One non-streamed answer, structured by `json_schema` where the endpoint can.
+
+        See structured.py: an endpoint refusing `response_format` is asked again without
+        it, and not asked with it again.
+        """
+        return await self._structured.complete(system, prompt, params, json_schema)
 
     def prepare(self) -> None:
         """Nothing to prepare: the endpoint is reached on the first request."""

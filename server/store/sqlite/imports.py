@@ -27,9 +27,11 @@ from grove_explorer.server.store.records import (
     ConversationRecord,
     ImportItem,
     ImportStream,
+    NewJudgement,
     ResponseRecord,
 )
 from grove_explorer.server.store.sqlite.connection import SqliteDatabase
+from grove_explorer.server.store.sqlite.judgements import JUDGEMENT_COLUMNS, imported_rows
 from grove_explorer.server.store.sqlite.rows import (
     CONTENT_COLUMNS,
     CONVERSATION_SELECT,
@@ -166,6 +168,7 @@ class _Rows:
         self.links: list[tuple[str | None, str | None]] = []  # stored parent, given start
         self.tokens: list[tuple[str, bytes]] = []
         self.annotations: list[tuple[Any, ...]] = []
+        self.judgements: list[tuple[NewJudgement, str]] = []  # with the stored response id
 
     def build(self, items: Sequence[ImportItem], times: Sequence[str]) -> list[list[Any]]:
         """The response rows of `items` (the next ones), stored at `times`; kept too.
@@ -203,6 +206,7 @@ class _Rows:
             annotation = item.annotation
             if annotation is not None and not annotation.empty:
                 self.annotations.append((response_id, user_id, *annotation_values(annotation)))
+            self.judgements.extend((judgement, response_id) for judgement in item.judgements)
         self.rows.extend(built)
         return built
 
@@ -342,6 +346,9 @@ class ImportQueries(SqliteDatabase):
                 _ANNOTATION_COLUMNS,
                 [(*values, stamp) for values in rows.annotations],
             )
+            if rows.judgements:
+                judged = imported_rows(rows.judgements, conversation_id, user_id, stamp)
+                await _insert_rows(conn, "judgements", JUDGEMENT_COLUMNS, judged)
         return _Written(conversation_id, rows.rows, rows.links, first, seqs, given)
 
     def _ticks(self, count: int) -> datetime:

@@ -11,6 +11,7 @@ from grove_explorer.server.store.sqlite.annotations import AnnotationQueries
 from grove_explorer.server.store.sqlite.checkpoints import CheckpointQueries
 from grove_explorer.server.store.sqlite.conversations import ConversationQueries
 from grove_explorer.server.store.sqlite.imports import ImportQueries
+from grove_explorer.server.store.sqlite.judgements import JudgementQueries
 from grove_explorer.server.store.sqlite.keys import ApiKeyQueries
 from grove_explorer.server.store.sqlite.leaves import LeafQueries
 from grove_explorer.server.store.sqlite.responses import ResponseQueries
@@ -22,6 +23,7 @@ class SqliteStore(
     ResponseQueries,
     LeafQueries,
     AnnotationQueries,
+    JudgementQueries,
     SearchQueries,
     ImportQueries,
     CheckpointQueries,

@@ -1,0 +1,43 @@
+"""How a reply's latest judgement is shown: "★ 7.5 judge-model", marked when heuristic.
+
+One definition for the Compare column header and the thread's message header, so a score
+reads the same everywhere. Judge names are model-controlled config text: `clean()`ed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+
+from grove_explorer.app.safe_text import clean
+from grove_explorer.client.judgements import Judgement, latest_judgement
+
+HEURISTIC_NOTE = "(heuristic demo)"
+"""The mark of a judgement by the offline demo heuristic, wherever a score is shown."""
+
+
+def latest(node: Any) -> Judgement | None:
+    """The node's newest judgement, if any (`ResponseNode.judgements`, oldest first)."""
+    judgements = tuple(getattr(node, "judgements", ()) or ())
+    found = latest_judgement(judgements)
+    return found if isinstance(found, Judgement) else None
+
+
+def judgement_label(judgement: Judgement) -> str:
+    """The label "★ 7.5 judge-model", plus the heuristic mark; plain text."""
+    note = f" {HEURISTIC_NOTE}" if judgement.heuristic else ""
+    return f"★ {judgement.score:.1f} {clean(judgement.judge_model)}{note}"
+
+
+def judgement_badge(node: Any) -> Text | None:
+    """The latest judgement of a reply as inert `Text`; None when it has none."""
+    judgement = latest(node)
+    if judgement is None:
+        return None
+    text = Text()
+    text.append(f"★ {judgement.score:.1f}", style="bold")
+    text.append(f" {clean(judgement.judge_model)}", style="dim")
+    if judgement.heuristic:
+        text.append(f" {HEURISTIC_NOTE}", style="italic dim")
+    return text

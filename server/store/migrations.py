@@ -424,6 +424,29 @@ _REPORTED_USAGE = Migration(
     ),
 )
 
+_JUDGEMENTS_PLACEHOLDER = Migration(
+    version=12,
+    description="reserved for the judgements table (branch `judge`; this branch only)",
+    # Branch `fuse` needs version 13 while `judge` writes 12: the lead replaces this
+    # placeholder by the judging migration when merging. It changes nothing.
+    statements=(),
+)
+
+_MERGES = Migration(
+    version=13,
+    description="responses: a fused reply's sources, mode and instruction",
+    statements=(
+        # A JSON array of the source response ids in the order given ("" for every reply
+        # that is not fused). Read only with the reply itself, never queried by source, so
+        # a column beside it costs no join on every read of a forest (a side table would).
+        "ALTER TABLE responses ADD COLUMN merged_from TEXT NOT NULL DEFAULT ''",
+        # "fuse", "checklist" or "custom"; "" for every other reply.
+        "ALTER TABLE responses ADD COLUMN merge_mode TEXT NOT NULL DEFAULT ''",
+        # The user's instruction (custom) or the checked points (checklist), as sent.
+        "ALTER TABLE responses ADD COLUMN merge_instruction TEXT NOT NULL DEFAULT ''",
+    ),
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     _INITIAL_SCHEMA,
     _CHECKPOINTS,
@@ -436,6 +459,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     _FINISH_REASONS,
     _BULK_IMPORTS,
     _REPORTED_USAGE,
+    _JUDGEMENTS_PLACEHOLDER,
+    _MERGES,
 )
 """Every migration in order; `MIGRATIONS[i].version == i + 1`. Append only."""
 

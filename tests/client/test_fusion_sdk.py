@@ -1,0 +1,99 @@
+"""The SDK's fusion: `Conversation.fuse` streams a fused reply; export and import keep it.
+
+A real server on loopback (offline model); the sources are manual replies of known text
+(tests/server/test_fusion.py builds them), so the demo fusion is known exactly.
+"""
+
+from __future__ import annotations
+
+import json
+
+import grpc
+import pytest
+
+from grove_explorer.client import Client, InvalidArgumentError
+from grove_explorer.client.export import (
+    collect_tokens,
+    export_json,
+    import_request,
+    to_dot,
+    to_markdown,
+)
+from grove_explorer.client.export.drawing import conversation_dot, conversation_markdown
+from grove_explorer.client.ids import short_id
+from grove_explorer.client.streams import ModelResponseEvent, TokensEvent
+from grove_explorer.protos import chat_pb2_grpc
+from grove_explorer.server.runtime import GroveServer
+from tests.server.test_fusion import FUSED, Forest
+
+
+async def _forest(server: GroveServer) -> Forest:
+    async with grpc.aio.insecure_channel(server.address) as channel:
+        return await Forest(chat_pb2_grpc.ChatStub(channel)).build()
+
+
+async def test_fuse_streams_a_sibling_and_every_format_keeps_its_sources(
+    server: GroveServer, client: Client
+) -> None:
+    forest = await _forest(server)
+    conversation = await client.grok.get_conversation(forest.cid)
+    stream = conversation.fuse(forest.sources, mode="checklist", points=["Cover young trees"])
+    text, reply = "", None
+    async for event in stream:
+        if isinstance(event, TokensEvent):
+            text += event.text
+        elif isinstance(event, ModelResponseEvent):
+            reply = event.response
+    assert reply is not None and reply.message == text
+    assert text == FUSED + "\n\n- Cover young trees"
+    fused = conversation.get_response(reply.response_id)
+    assert fused.merged_from == tuple(forest.sources) and fused.merge_mode == "checklist"
+    assert fused.node.merge_instruction == "Cover young trees"
+    assert fused.parent_response_id == forest.question
+
+    document = export_json(conversation, await collect_tokens(conversation))
+    entries = {entry["response_id"]: entry for entry in document["responses"]}
+    assert entries[fused.response_id]["merged_from"] == forest.sources
+    assert entries[fused.response_id]["merge_mode"] == "checklist"
+    assert entries[fused.response_id]["merge_instruction"] == "Cover young trees"
+    assert "merged_from" not in entries[forest.sources[0]], "other replies' entries unchanged"
+
+    words = "⊕ fused (checklist) from " + ", ".join(short_id(s) for s in forest.sources)
+    markdown = conversation_markdown(conversation, all_branches=True)
+    assert words in markdown and markdown == to_markdown(document, all_branches=True)
+    dot = conversation_dot(conversation)
+    assert words in dot and dot == to_dot(document)
+    assert f'"{forest.sources[1]}" -> "{fused.response_id}" [style=dotted' in dot
+
+    copy = await client.grok.import_conversation(import_request(json.loads(json.dumps(document))))
+    copied = [r for r in copy.responses if r.merged_from]
+    assert len(copied) == 1
+    new_sources = copied[0].merged_from
+    assert len(new_sources) == 3 and not set(new_sources) & set(forest.sources), "new ids"
+    assert [copy.get_response(s).message for s in new_sources] == [
+        conversation.get_response(s).message for s in forest.sources
+    ]
+    assert copied[0].merge_mode == "checklist"
+    reloaded = await client.grok.get_conversation(copy.conversation_id)
+    assert reloaded.get_response(copied[0].response_id).merged_from == new_sources
+
+
+async def test_an_import_naming_an_unknown_source_is_refused(
+    server: GroveServer, client: Client
+) -> None:
+    forest = await _forest(server)
+    conversation = await client.grok.get_conversation(forest.cid)
+    stream = conversation.fuse(forest.sources)
+    async for _ in stream:
+        pass
+    document = export_json(conversation, {})
+    fused = next(e for e in document["responses"] if e.get("merged_from"))
+    fused["merged_from"] = [forest.sources[0], "someone-else"]
+    with pytest.raises(ValueError, match=r"merged_from.*'someone-else', which does not come"):
+        import_request(document)
+    # The server refuses it too, whoever built the request.
+    request = import_request(export_json(conversation, {}))
+    wire = next(r for r in request.responses if r.merged_from)
+    wire.merged_from[1] = "f" * 32
+    with pytest.raises(InvalidArgumentError, match="which does not come before it"):
+        await client.grok.import_conversation(request)

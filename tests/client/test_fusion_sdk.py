@@ -97,3 +97,35 @@ async def test_an_import_naming_an_unknown_source_is_refused(
     wire.merged_from[1] = "f" * 32
     with pytest.raises(InvalidArgumentError, match="which does not come before it"):
         await client.grok.import_conversation(request)
+
+
+async def test_the_service_streams_a_fusion_into_a_marked_placeholder(
+    server: GroveServer, client: Client
+) -> None:
+    from grove_explorer.client.service import (
+        ConversationService,
+        ResponseAdded,
+        ResponseCompleted,
+        TokensAppended,
+    )
+    from grove_explorer.client.service.fusing import fusion_of
+
+    forest = await _forest(server)
+    service = ConversationService(client)
+    await service.open(forest.cid)
+    events: list[object] = []
+    service.subscribe(events.append)
+    reply = await service.fuse(forest.cid, fusion_of(forest.sources[:2]))
+    assert reply is not None and reply.merged_from == tuple(forest.sources[:2])
+    added = [e.node for e in events if isinstance(e, ResponseAdded)]
+    assert len(added) == 1 and added[0].streaming, "one new streaming column"
+    assert added[0].merged_from == tuple(forest.sources[:2]) and added[0].merge_mode == "fuse"
+    assert added[0].parent_id == forest.question
+    streamed = "".join(e.text for e in events if isinstance(e, TokensAppended))
+    assert streamed == reply.message
+    (done,) = [e for e in events if isinstance(e, ResponseCompleted)]
+    assert done.node.response_id == reply.response_id
+    assert service.forest(forest.cid).responses[reply.response_id].merge_mode == "fuse"
+    assert service.forest(forest.cid).leaf_id != reply.response_id, "the place stays"
+    with pytest.raises(ValueError, match="at least 2 replies"):
+        fusion_of(forest.sources[:1])

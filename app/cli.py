@@ -72,12 +72,15 @@ def explorer_parser() -> argparse.ArgumentParser:
     parser = _GroveParser(
         prog="grove",
         formatter_class=_KeepLineBreaks,
+        # A subcommand's own flag must not be read as an abbreviation of the explorer's
+        # (`grove fuse --mode` is not `--model…`): whole flags only.
+        allow_abbrev=False,
         description=(
             "Explore branching LLM conversations as trees. With no --server, Grove starts "
             "a local server in-process (the offline demo model plus any backends of your config "
             "file or of --sampler openai; SQLite in your data dir). The subcommands ls, show, "
-            "search, sample, select, export and import do the same without the UI, for scripts "
-            "(exit codes: 0 ok, 1 failure, 2 usage)."
+            "search, sample, select, export, import and fuse do the same without the UI, for "
+            "scripts (exit codes: 0 ok, 1 failure, 2 usage)."
         ),
     )
     parser.add_argument(

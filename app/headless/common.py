@@ -17,7 +17,7 @@ from grove_explorer.client import (
     ids,
 )
 
-HEADLESS_COMMANDS = ("ls", "show", "search", "sample", "select", "export", "import")
+HEADLESS_COMMANDS = ("ls", "show", "search", "sample", "select", "export", "import", "fuse")
 MIN_PREFIX = ids.MIN_PREFIX
 """Shortest id prefix accepted for a conversation or response (fewer would rarely be unique)."""
 SHORT_ID = 12

@@ -18,6 +18,7 @@ from grove_explorer.app.headless.common import (
     UsageError,
     sentence,
 )
+from grove_explorer.app.headless.fusing import cmd_fuse
 from grove_explorer.app.headless.placing import cmd_select
 from grove_explorer.app.headless.reading import cmd_ls, cmd_search, cmd_show
 from grove_explorer.app.headless.sampling import cmd_sample
@@ -37,6 +38,7 @@ COMMANDS: dict[str, Callable[[AsyncGrok, argparse.Namespace], Coroutine[Any, Any
     "select": cmd_select,
     "export": cmd_export,
     "import": cmd_import,
+    "fuse": cmd_fuse,
 }
 
 

@@ -25,6 +25,9 @@ from grove_explorer.client.service.base import RunningStream, ServiceBase
 from grove_explorer.client.service.fusing import Fusion
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from grove_explorer.client.judgements import ExtractedPoints
     from grove_explorer.client.models import LiveResponseNode, ResponseNode
 
 PLACEHOLDER_PREFIX = "pending:"
@@ -175,6 +178,13 @@ class StreamingService(ServiceBase):
             model_name=model_name,
             fusion=fusion,
         )
+
+    async def extract_points(
+        self, conversation_id: str, response_ids: Sequence[str], *, model_name: str = ""
+    ) -> ExtractedPoints:
+        """The points sibling replies make (a checklist fusion's first step); nothing stored."""
+        conversation = self._conversation(conversation_id)
+        return await conversation.extract_points(response_ids, model_name=model_name)
 
     async def edit(self, conversation_id: str, response_id: str, text: str) -> ResponseNode | None:
         """Edits a message as a new branch beside it.

@@ -45,6 +45,7 @@ def _app(tmp_path: Path) -> GroveApp:
         "help",
         "edit",
         "compare",
+        "fused",
         "models",
         "annotations",
         "search",

@@ -174,7 +174,7 @@ async def cmd_fuse(grok: AsyncGrok, args: argparse.Namespace) -> Outcome:
                     "parent_response_id": reply.parent_response_id,
                     "merged_from": list(reply.merged_from),
                     "mode": reply.merge_mode,
-                    "instruction": reply.node.merge_instruction,
+                    "instruction": reply.merge_instruction,
                     "model_name": reply.model_name,
                     "partial": reply.partial,
                     "finish_reason": reply.finish_reason,

@@ -48,7 +48,7 @@ async def test_fuse_streams_a_sibling_and_every_format_keeps_its_sources(
     assert text == FUSED + "\n\n- Cover young trees"
     fused = conversation.get_response(reply.response_id)
     assert fused.merged_from == tuple(forest.sources) and fused.merge_mode == "checklist"
-    assert fused.node.merge_instruction == "Cover young trees"
+    assert fused.merge_instruction == "Cover young trees"
     assert fused.parent_response_id == forest.question
 
     document = export_json(conversation, await collect_tokens(conversation))

@@ -22,13 +22,13 @@ from grove_explorer.client.events import (
 )
 from grove_explorer.client.sampler import SamplingParams
 from grove_explorer.client.service.base import RunningStream, ServiceBase
-from grove_explorer.client.service.fusing import Fusion
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from grove_explorer.client.judgements import ExtractedPoints
     from grove_explorer.client.models import LiveResponseNode, ResponseNode
+    from grove_explorer.client.service.fusing import Fusion  # pydantic: not at start
 
 PLACEHOLDER_PREFIX = "pending:"
 """Ids of streaming placeholders start with this (the server never uses it)."""

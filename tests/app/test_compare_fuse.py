@@ -70,6 +70,10 @@ async def test_marked_samples_are_fused_with_a_custom_instruction(server: GroveS
         await until(pilot, lambda: isinstance(app.screen, FuseScreen), "fuse form")
         await pilot.press("escape")
         await until(pilot, lambda: app.screen is compare, "form closed")
+        from grove_explorer.app.screens.help import binding_rows
+
+        described = {keys: what for _, keys, what in binding_rows([compare])}
+        assert described["m"] == "Mark to fuse" and described["F"].startswith("Fuse"), "in help"
         await pilot.press("m", "l", "l", "m")  # the first and the third
         assert compare.marked == [siblings[0], siblings[2]]
         assert compare.columns[0].border_title == "✓ marked to fuse"

@@ -129,3 +129,26 @@ async def test_the_service_streams_a_fusion_into_a_marked_placeholder(
     assert service.forest(forest.cid).leaf_id != reply.response_id, "the place stays"
     with pytest.raises(ValueError, match="at least 2 replies"):
         fusion_of(forest.sources[:1])
+
+
+async def test_a_stopped_fusion_is_kept_partial_with_its_sources(make_server: object) -> None:
+    running: GroveServer = make_server(token_delay_ms=40.0)  # type: ignore[operator]
+    await running.start()
+    try:
+        forest = await _forest(running)
+        async with Client(api_host=running.address) as sdk:
+            conversation = await sdk.grok.get_conversation(forest.cid)
+            stream = conversation.fuse(forest.sources, mode="custom", instruction="Be brief.")
+            reply, stopped = None, None
+            async for event in stream:
+                if isinstance(event, TokensEvent) and stopped is None:
+                    stopped = await stream.stop()  # once: tokens already sent still arrive
+                elif isinstance(event, ModelResponseEvent):
+                    reply = event.response
+            assert stopped is True and reply is not None and reply.partial
+            assert reply.finish_reason == "stopped"
+            assert reply.merged_from == tuple(forest.sources) and reply.merge_mode == "custom"
+            assert FUSED.startswith(reply.message) and reply.message != FUSED
+            assert reply.merge_instruction == "Be brief."
+    finally:
+        await running.stop()

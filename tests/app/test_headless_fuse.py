@@ -58,6 +58,10 @@ async def test_fuse_streams_named_replies_and_prints_the_id(
     assert words == f"⊕ fused (fuse) from {short}"
     conversation = await client.grok.get_conversation(forest.cid)
     assert conversation.get_response(new_id).merged_from == tuple(forest.sources)
+    # `grove show` heads the fused reply with its sources, as `--ids` takes them.
+    code, out, err = await grove(capsys, "show", forest.cid, "--leaf", new_id, *at)
+    assert (code, err) == (0, "")
+    assert f"branch 5/5 · ⊕ fused (fuse) from {short} ──" in out
 
     code, out, err = await grove(
         capsys,

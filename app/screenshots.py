@@ -21,6 +21,7 @@ from grove_explorer.app.config import AppConfig
 from grove_explorer.app.demo import seed_demo
 from grove_explorer.app.grove_app import GroveApp
 from grove_explorer.app.screens.main import MainScreen
+from grove_explorer.client.sampler import SamplingParams
 
 Scene = Callable[[Pilot, MainScreen], Awaitable[None]]
 
@@ -136,6 +137,25 @@ async def compare_judged_scene(pilot: Pilot, screen: MainScreen) -> None:
     await settle(pilot)
 
 
+async def fused_scene(pilot: Pilot, screen: MainScreen) -> None:
+    """Compare after `F`: the three samples and the reply fused from them (⊕), focused."""
+    await compare_scene(pilot, screen)
+    compare = pilot.app.screen
+    # A fixed seed: the reply records its parameters, and a drawn seed differs every run.
+    compare.sampling = SamplingParams(max_tokens=200, seed=7)  # type: ignore[attr-defined]
+    await pilot.press("F")
+    await settle(pilot)
+    pilot.app.screen.action_submit()  # type: ignore[attr-defined]  # the fuse form: fuse
+    await settle(pilot)
+    fused = compare.query("SampleColumn").last()
+    node = fused.node  # type: ignore[attr-defined]
+    # Pinned like the samples' timings (compare_scene): they differ on every run.
+    fused.update_node(  # type: ignore[attr-defined]
+        node.model_copy(update={"time_to_first_token": 0.02, "total_time": 0.31})
+    )
+    await settle(pilot)
+
+
 async def models_scene(pilot: Pilot, screen: MainScreen) -> None:
     """The model picker: the server's models and system prompts (`m`)."""
     await pilot.press("m")
@@ -223,6 +243,7 @@ SCENES: dict[str, tuple[Scene, tuple[int, int]]] = {
     "compare": (compare_scene, (140, 40)),
     "spread": (spread_scene, (140, 40)),
     "compare-judged": (compare_judged_scene, (140, 40)),
+    "fused": (fused_scene, (140, 40)),
     "models": (models_scene, (140, 40)),
     "annotations": (annotations_scene, (140, 40)),
     "search": (search_scene, (140, 40)),

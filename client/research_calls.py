@@ -164,6 +164,7 @@ class ResearchCalls:
             select=select,
             model_name=model_name,
             placeholder_id=placeholder_id,
+            mode="chat",  # a fusion is written in chat mode, whatever the conversation's
             merge=merge,
         )
         return SampleStream(

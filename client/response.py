@@ -254,6 +254,11 @@ class Response:
         """Extension: "fuse", "checklist" or "custom" for a fused reply, else ""."""
         return self.node.merge_mode
 
+    @property
+    def merge_instruction(self) -> str:
+        """Extension: a fused reply's instruction (custom) or checked points (checklist)."""
+        return self.node.merge_instruction
+
     async def annotate(
         self,
         *,

@@ -54,6 +54,13 @@ MODE_TO_WIRE: dict[SamplingMode, chat_pb2.SamplingMode] = {
 """Sampling modes → the wire enum (a mode missing from the proto fails at import)."""
 MODE_FROM_WIRE: dict[int, SamplingMode] = {wire: mode for mode, wire in MODE_TO_WIRE.items()}
 """The wire enum → sampling modes (UNSPECIFIED and unknown numbers are absent)."""
+MERGE_TO_WIRE: dict[str, chat_pb2.MergeMode] = {
+    name: cast("chat_pb2.MergeMode", chat_pb2.MergeMode.Value(f"MERGE_MODE_{name.upper()}"))
+    for name in ("fuse", "checklist", "custom")
+}
+"""Stored merge modes → the wire enum ("" is UNSPECIFIED: not a fused reply)."""
+MERGE_FROM_WIRE: dict[int, str] = {wire: name for name, wire in MERGE_TO_WIRE.items()}
+"""The wire enum → stored merge modes (UNSPECIFIED and unknown numbers are absent)."""
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -126,6 +133,10 @@ def _fill_response(
         usage = message.reported_usage
         usage.completion_tokens = record.reported_completion_tokens
         usage.prompt_tokens = record.reported_prompt_tokens or 0
+    if record.merged_from:  # a fused reply (rare)
+        message.merged_from.extend(record.merged_from)
+        message.merge_mode = MERGE_TO_WIRE.get(record.merge_mode, chat_pb2.MERGE_MODE_UNSPECIFIED)
+        message.merge_instruction = record.merge_instruction
     sampling = record.sampling
     if sampling is not None:
         params = message.sampling_params
@@ -208,6 +219,9 @@ def new_response_from_fields(
         finish_reason=FINISH_FROM_WIRE.get(finish_reason, ""),
         reported_prompt_tokens=None if usage is None else max(0, usage.prompt_tokens),
         reported_completion_tokens=None if usage is None else max(0, usage.completion_tokens),
+        merged_from=tuple(wire.merged_from),
+        merge_mode=MERGE_FROM_WIRE.get(wire.merge_mode, "") if wire.merged_from else "",
+        merge_instruction=wire.merge_instruction if wire.merged_from else "",
         tokens=tokens,
         start_time=None,
     )

@@ -11,6 +11,7 @@ from grove_explorer.app.headless.common import (
     MAX_SEARCH_HITS,
     UsageError,
 )
+from grove_explorer.app.headless.fusing import add_fuse_command, check_fuse_usage
 
 
 def _count_up_to(high: int) -> Any:
@@ -253,6 +254,7 @@ def add_headless_commands(commands: Any) -> None:
     import_.add_argument("file", metavar="FILE", help="the JSON file ('-' reads stdin)")
     _json_flag(import_, "the new conversation")
     add_stats_command(commands, common)
+    add_fuse_command(commands, common)
 
 
 def add_stats_command(commands: Any, common: argparse.ArgumentParser) -> None:
@@ -296,3 +298,5 @@ def check_usage(args: argparse.Namespace) -> None:
         raise UsageError(
             f"--path and --all choose the Markdown scope; drop them for --format {args.format}."
         )
+    if args.command == "fuse":
+        check_fuse_usage(args)

@@ -23,6 +23,7 @@ HEADLESS_COMMANDS = (
     "search",
     "sample",
     "judge",
+    "fuse",
     "stats",
     "select",
     "export",

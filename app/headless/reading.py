@@ -28,6 +28,7 @@ from grove_explorer.client.export import (
     sampling_summary,
 )
 from grove_explorer.client.finish import reply_marker
+from grove_explorer.client.judgements import MERGE_MARK
 
 
 async def cmd_ls(grok: AsyncGrok, args: argparse.Namespace) -> Outcome:
@@ -59,6 +60,11 @@ async def cmd_ls(grok: AsyncGrok, args: argparse.Namespace) -> Outcome:
         for i in items
     ]
     return Outcome(table(["ID", "UPDATED", "RESPONSES", "TITLE"], rows, right={2}))
+
+
+def fused_words(mode: str, sources: list[str]) -> str:
+    """`⊕ fused (fuse) from 1a2b3c4d5e6f, …`: the ids as `grove fuse --ids` takes them."""
+    return f"{MERGE_MARK} fused ({clean(mode)}) from {', '.join(short_id(s) for s in sources)}"
 
 
 async def cmd_show(grok: AsyncGrok, args: argparse.Namespace) -> Outcome:
@@ -102,6 +108,8 @@ async def cmd_show(grok: AsyncGrok, args: argparse.Namespace) -> Outcome:
         ending = reply_marker(response["partial"], response.get("finish_reason") or "")
         if ending:
             head.append(ending)
+        if response.get("merged_from"):  # a fused reply (grove fuse): its sources
+            head.append(fused_words(response["merge_mode"], response["merged_from"]))
         lines += [f"── {' · '.join(head)} ──", clean(response["message"]), ""]
     return Outcome("\n".join(lines))
 

@@ -18,6 +18,7 @@ from grove_explorer.app.headless.common import (
     UsageError,
     sentence,
 )
+from grove_explorer.app.headless.fusing import cmd_fuse
 from grove_explorer.app.headless.judging import cmd_judge
 from grove_explorer.app.headless.placing import cmd_select
 from grove_explorer.app.headless.reading import cmd_ls, cmd_search, cmd_show
@@ -41,6 +42,7 @@ COMMANDS: dict[str, Callable[[AsyncGrok, argparse.Namespace], Coroutine[Any, Any
     "export": cmd_export,
     "import": cmd_import,
     "stats": cmd_stats,
+    "fuse": cmd_fuse,
 }
 
 

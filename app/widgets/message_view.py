@@ -36,6 +36,7 @@ from textual.visual import RenderOptions, RichVisual, Visual, VisualType
 from textual.widget import Widget
 from textual.widgets import Static
 
+from grove_explorer.app.fusion_marks import fused_label
 from grove_explorer.app.safe_text import StreamCleaner, clean
 from grove_explorer.app.widgets.judgement_badge import judgement_label, latest
 from grove_explorer.client.finish import reply_marker
@@ -105,6 +106,8 @@ def header_text(node: ResponseNode, sibling: tuple[int, int], *, streaming: bool
         parts.append(("shared", "italic"))
     if node.query:
         parts.append((f"searching: {clean(node.query)}", "italic"))
+    if node.merged_from:
+        parts.append((fused_label(node), "bold magenta"))
     if not node.is_human and not streaming and node.token_count:
         parts.append((token_count_label(node.token_count, node), "dim"))
     judged = latest(node)

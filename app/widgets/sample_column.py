@@ -26,6 +26,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 
 from grove_explorer.app.diffing import DiffKind, WordCounter, word_spans, words
+from grove_explorer.app.fusion_marks import fused_count
 from grove_explorer.app.safe_text import StreamCleaner, clean
 from grove_explorer.app.widgets.judgement_badge import judgement_badge
 from grove_explorer.app.widgets.live_lines import HeaderLines, LiveText
@@ -108,6 +109,9 @@ def column_header(
     if model:
         header.append(SEPARATOR, style="dim")
         header.append(model, style="dim")
+    if node.merged_from:
+        header.append(SEPARATOR, style="dim")
+        header.append(fused_count(node), style="bold magenta")
 
     header.append("\n")
     word_count = node.word_count if words is None else words

@@ -150,6 +150,10 @@ def response_to_dict(
             "prompt_tokens": usage.prompt_tokens,
             "completion_tokens": usage.completion_tokens,
         }
+    if node.merged_from:  # a fused reply only: other documents are unchanged
+        data["merged_from"] = list(node.merged_from)
+        data["merge_mode"] = node.merge_mode
+        data["merge_instruction"] = node.merge_instruction
     return data
 
 

@@ -22,6 +22,8 @@ from grove_explorer.client.export.document import _iso as iso_time
 from grove_explorer.client.export.document import shortest_float32
 from grove_explorer.client.finish import reply_marker
 from grove_explorer.client.forest import Forest
+from grove_explorer.client.ids import short_id
+from grove_explorer.client.judgements import MERGE_MARK
 from grove_explorer.client.models import (
     NODE_DEFAULTS,
     ConversationSummary,
@@ -154,6 +156,11 @@ def _node_of_entry(entry: Mapping[str, Any]) -> ResponseNode:
         if params
         else None
     )
+    merged = get("merged_from")
+    if merged:
+        fields["merged_from"] = tuple(merged)
+        fields["merge_mode"] = get("merge_mode") or ""
+        fields["merge_instruction"] = get("merge_instruction") or ""
     marks = get("annotation")
     fields["annotation"] = (
         Annotation.model_construct(
@@ -231,7 +238,16 @@ def _marks(node: ResponseNode) -> list[str]:
         marks.append(f"rated {rating:+d}")
     if annotation.tags:
         marks.append("tags: " + ", ".join(annotation.tags))
+    if node.merged_from:
+        marks.append(fused_words(node))
     return marks
+
+
+def fused_words(node: ResponseNode) -> str:
+    """`⊕ fused (checklist) from a1b2c3d4, 5e6f7a8b`: a fused reply and its sources' short ids."""
+    sources = ", ".join(short_id(source) for source in node.merged_from)
+    mode = f" ({node.merge_mode})" if node.merge_mode else ""
+    return f"{MERGE_MARK} fused{mode} from {sources}"
 
 
 # -- Markdown --------------------------------------------------------------------------------
@@ -410,6 +426,8 @@ def _excerpt(text: str, width: int = 40, lines: int = 3) -> str:
 
 
 _HUMAN_STYLE = {"shape": "box", "style": "rounded,filled", "fillcolor": "#dbeafe"}
+_FUSED_EDGE = ' [style=dotted, arrowhead=empty, color="#7c3aed"]'
+"""A source → fused reply edge: not a parent link, so drawn apart from those."""
 _MODEL_STYLE = {"shape": "box", "style": "filled", "fillcolor": "#dcfce7"}
 _MANUAL_STYLE = {"shape": "box", "style": "filled", "fillcolor": "#fef9c3"}
 
@@ -479,17 +497,27 @@ def _dot(source: _Source, leaf_id: str | None) -> str:
         ending = reply_marker(bool(node.partial), str(node.finish_reason or ""))
         if ending:
             head.append(ending)
+        if node.merged_from:
+            head.append(fused_words(node))
         label = " · ".join(head) + "\n" + _excerpt(node.message)
         key = tuple(attrs.items())
         rest = attribute_lists.get(key)
         if rest is None:
             rest = attribute_lists[key] = "".join(f", {k}={dot_string(v)}" for k, v in key)
         out.append(f"  {quote(rid)} [label={dot_string(label)}{rest}];")
+    known: set[str] | None = None  # every node's id, once a fused reply needs it
     for node in source.nodes:
         parent = node.parent_id
         if parent:
             rid = node.response_id
             bold = " [style=bold, penwidth=2.5]" if rid in on_path and parent in on_path else ""
             out.append(f"  {quote(parent)} -> {quote(rid)}{bold};")
+        if node.merged_from:  # a fused reply, drawn from its sources (dotted)
+            if known is None:
+                known = {other.response_id for other in source.nodes}
+            target = quote(node.response_id)
+            for merged in node.merged_from:
+                if merged in known:
+                    out.append(f"  {quote(merged)} -> {target}{_FUSED_EDGE};")
     out.append("}")
     return "\n".join(out) + "\n"

@@ -13,7 +13,7 @@ from grove_explorer.client.convert import utc_datetime
 from grove_explorer.client.export.document import FORMAT_NAME, FORMAT_VERSION
 from grove_explorer.client.export.document import _iso as iso_time
 from grove_explorer.client.finish import FINISH_REASONS, finish_reason_to_proto
-from grove_explorer.client.judgements import JUDGE_MODE_NUMBERS
+from grove_explorer.client.judgements import JUDGE_MODE_NUMBERS, MERGE_MODE_NUMBERS
 from grove_explorer.protos import chat_pb2, sampler_public_pb2
 
 # -- import ----------------------------------------------------------------------------------
@@ -320,6 +320,7 @@ def _plain_response(value: Any, seen: set[str]) -> _Plain | None:
         or get("annotation") is not None  # rare: read with its checks
         or get("reported_usage") is not None
         or get("judgements") is not None
+        or get("merged_from") is not None  # rare: a fused reply is read with its checks
     ):
         return None
     sampling = None
@@ -462,11 +463,36 @@ def _checked_response(check: _Checker, seen: set[str]) -> _Read:
         wire.reported_usage.completion_tokens = usage.child("completion_tokens", False, 0).integer(
             0, _MAX_INT32
         )
+    _merge(check, wire, seen)
     tokens_check = check.child("tokens", False)
     tokens = [_token(t) for t in tokens_check.items(allow_none=True)]
     if tokens and sender != "model":
         raise tokens_check.fail("only model replies carry tokens.")
     return wire, tokens
+
+
+def _merge(check: _Checker, wire: chat_pb2.Response, seen: set[str]) -> None:
+    """A fused reply's sources, mode and instruction (absent for every other response).
+
+    Sources are ids of this file, like parents, and must come before the reply; the
+    server gives them new ids with the rest.
+    """
+    sources_check = check.child("merged_from", False)
+    sources = [item.string() or "" for item in sources_check.items(allow_none=True)]
+    if not sources:
+        return
+    for source in sources:
+        if source not in seen:
+            raise sources_check.fail(
+                f"names {source!r}, which does not come before it (sources must come first)."
+            )
+    mode_check = check.child("merge_mode")
+    mode = mode_check.string() or ""
+    if mode not in MERGE_MODE_NUMBERS:
+        raise mode_check.fail(f"must be one of {', '.join(MERGE_MODE_NUMBERS)}, not {mode!r}.")
+    wire.merged_from.extend(sources)
+    wire.merge_mode = cast("chat_pb2.MergeMode", MERGE_MODE_NUMBERS[mode])
+    wire.merge_instruction = check.child("merge_instruction", False, "").string() or ""
 
 
 def imported_metadata(created: chat_pb2.Conversation) -> dict[str, Any]:

@@ -24,7 +24,11 @@ from grove_explorer.client.sampler import SamplingParams
 from grove_explorer.client.service.base import RunningStream, ServiceBase
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from grove_explorer.client.judgements import ExtractedPoints
     from grove_explorer.client.models import LiveResponseNode, ResponseNode
+    from grove_explorer.client.service.fusing import Fusion  # pydantic: not at start
 
 PLACEHOLDER_PREFIX = "pending:"
 """Ids of streaming placeholders start with this (the server never uses it)."""
@@ -147,6 +151,41 @@ class StreamingService(ServiceBase):
 
         return [r if isinstance(r, ResponseNode) else None for r in results]
 
+    async def fuse(
+        self,
+        conversation_id: str,
+        fusion: Fusion,
+        *,
+        sampling: SamplingParams | None = None,
+        model_name: str | None = None,
+        select: bool = False,
+    ) -> ResponseNode | None:
+        """Streams a reply fused from sibling replies into a new placeholder (their sibling).
+
+        Like one stream of `resample_many`: the placeholder carries the sources and mode
+        while it streams; None if the stream failed (a `StreamFailed` event says why).
+        """
+        forest = self.forest(conversation_id)
+        parents = {forest.responses[source].parent_id for source in fusion.source_ids}
+        if len(parents) != 1:
+            raise ValueError("The replies to fuse must be siblings (one parent).")
+        return await self._run(
+            conversation_id,
+            "",
+            parents.pop(),
+            sampling,
+            select=select,
+            model_name=model_name,
+            fusion=fusion,
+        )
+
+    async def extract_points(
+        self, conversation_id: str, response_ids: Sequence[str], *, model_name: str = ""
+    ) -> ExtractedPoints:
+        """The points sibling replies make (a checklist fusion's first step); nothing stored."""
+        conversation = self._conversation(conversation_id)
+        return await conversation.extract_points(response_ids, model_name=model_name)
+
     async def edit(self, conversation_id: str, response_id: str, text: str) -> ResponseNode | None:
         """Edits a message as a new branch beside it.
 
@@ -216,6 +255,7 @@ class StreamingService(ServiceBase):
         model_name: str | None = None,
         prefix: str = "",
         mode: str | None = None,
+        fusion: Fusion | None = None,
     ) -> ResponseNode | None:
         from grove_explorer.client.models import LiveResponseNode
         from grove_explorer.client.streams import (
@@ -229,16 +269,19 @@ class StreamingService(ServiceBase):
         conversation = self._conversation(conversation_id)
         forest = conversation.forest
         placeholder_id = self._new_placeholder_id()
-        stream = conversation.sample(
-            text,
-            parent_response_id=parent_id,
-            sampling=sampling,
-            select=select,
-            model_name=model_name,
-            prefix=prefix,
-            placeholder_id=placeholder_id,
-            mode=mode,
-        )
+        if fusion is not None:
+            stream = fusion.start(conversation, sampling, model_name, placeholder_id, select=select)
+        else:
+            stream = conversation.sample(
+                text,
+                parent_response_id=parent_id,
+                sampling=sampling,
+                select=select,
+                model_name=model_name,
+                prefix=prefix,
+                placeholder_id=placeholder_id,
+                mode=mode,
+            )
         running = RunningStream(conversation_id, placeholder_id, stream, asyncio.current_task())
         self._streams[placeholder_id] = running
         placeholder_parent = parent_id
@@ -252,6 +295,7 @@ class StreamingService(ServiceBase):
                 message="",
                 model_name=conversation.model_name if model_name is None else model_name,
                 streaming=True,
+                **(fusion.node_fields() if fusion is not None else {}),
             )
             forest.add(node)
             self._publish(ResponseAdded(conversation_id, node))

@@ -22,6 +22,7 @@ import grpc
 from grove_explorer.protos import chat_pb2
 from grove_explorer.server.convert import (
     FINISH_FROM_WIRE,
+    MERGE_FROM_WIRE,
     conversation_to_proto,
     new_response_from_fields,
     new_response_from_proto,
@@ -256,6 +257,10 @@ async def _checked_item(
             grpc.StatusCode.INVALID_ARGUMENT,
             f"{where}: sender must be human or model, not {quote(wire.sender)}.",
         )
+    if wire.merged_from or wire.merge_mode or wire.merge_instruction:
+        problem = merge_problem(where, wire, seen)
+        if problem is not None:
+            await abort(context, grpc.StatusCode.INVALID_ARGUMENT, problem)
     message = wire.message
     if len(message) * 4 > max_message_bytes or "\x00" in message:  # else it fits
         await check_text(f"{where}: the message", message, max_message_bytes, context)
@@ -349,6 +354,9 @@ def _plain_item(
         or "\x00" in query_type
         or wire.HasField("annotation")
         or wire.judgements
+        or wire.merged_from  # a fused reply always goes the checked way (rare)
+        or wire.merge_mode
+        or wire.merge_instruction
     ):
         return None
     has_sampling = wire.HasField("sampling_params")
@@ -404,6 +412,29 @@ def _plain_item(
         None,
         (),
     )
+
+
+def merge_problem(where: object, wire: chat_pb2.Response, seen: set[str]) -> str | None:
+    """What is wrong with an imported fused reply's provenance (None: nothing).
+
+    Its sources are ids local to the import, like parents: each must come before it (the
+    store maps them to the new ids). The mode says how it was fused, so one is needed.
+    """
+    if not wire.merged_from:
+        return f"{where} has a merge mode or instruction but no merged_from sources."
+    if wire.sender != "model":
+        return f"{where}: only a model reply can be merged from others."
+    if wire.merge_mode not in MERGE_FROM_WIRE:
+        return f"{where}: merge_mode {wire.merge_mode} is not a mode this server knows."
+    if "\x00" in wire.merge_instruction:
+        return f"{where}: merge_instruction contains a NUL character."
+    for source in wire.merged_from:
+        if source not in seen:
+            return (
+                f"{where} is merged from {quote(source)}, which does not come before it "
+                "in the import."
+            )
+    return None
 
 
 def _import_field_problem(

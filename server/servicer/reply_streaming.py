@@ -38,6 +38,7 @@ from grove_explorer.server.sampler.base import (
     Usage,
 )
 from grove_explorer.server.servicer.lookups import insert_or_abort
+from grove_explorer.server.servicer.merging import MergePlan
 from grove_explorer.server.servicer.path_messages import Messages, PathMessages
 from grove_explorer.server.servicer.status import abort, abort_not_found
 from grove_explorer.server.servicer.stream_registry import ActiveStream, StreamRegistry
@@ -101,11 +102,13 @@ class ReplyStreaming:
         top_k: int,
         request: chat_pb2.AddResponseRequest,
         context: grpc.aio.ServicerContext,
+        merge: MergePlan | None = None,
     ) -> None:
         """Stores and streams the human message (if any), then samples and stores the reply.
 
         The stream is registered already; it leaves the registry however this ends.
-        `path` is root → `parent_id` as the store returned it.
+        `path` is root → `parent_id` as the store returned it. With `merge` the reply is a
+        fusion of `parent_id`'s replies (servicer/merging.py).
         """
         try:
             messages = self._messages.of(user, stream.conversation_id, parent_id, path)
@@ -129,7 +132,17 @@ class ReplyStreaming:
                     chat_pb2.AddResponseResponse(user_response=response_to_proto(human))
                 )
             await self._sample_and_store(
-                user, stream, sampler, params, mode, messages, parent_id, top_k, request, context
+                user,
+                stream,
+                sampler,
+                params,
+                mode,
+                messages,
+                parent_id,
+                top_k,
+                request,
+                context,
+                merge,
             )
         finally:
             await self._streams.remove(stream)
@@ -146,15 +159,18 @@ class ReplyStreaming:
         top_k: int,
         request: chat_pb2.AddResponseRequest,
         context: grpc.aio.ServicerContext,
+        merge: MergePlan | None = None,
     ) -> None:
         """Streams the sampler's tokens in batches, then stores and sends the reply.
 
-        `messages` is the path root → `parent_id`: the sampler's prompt.
+        `messages` is the path root → `parent_id`: the sampler's prompt (a fusion's
+        prompt adds its instruction message, `MergePlan.prompt`).
         """
         # Reserved before the first token: the reply's place among its siblings is when it
         # started (see ResponseRecord), whatever the order parallel streams finish in.
         start_time = self._store.reserve_start_time()
-        prompt_tokens = sampler.count_tokens(messages)
+        prompt_tokens = sampler.count_tokens(messages if merge is None else merge.prompt(messages))
+        merged = merge.record_fields() if merge is not None else {}
         batcher = TokenBatcher(
             self._config.batch_interval_ms / 1000.0, self._config.batch_max_tokens
         )
@@ -200,6 +216,7 @@ class ReplyStreaming:
                 start_time=start_time,
                 reported_prompt_tokens=usage.prompt_tokens if usage else None,
                 reported_completion_tokens=usage.completion_tokens if usage else None,
+                **merged,
             )
 
         def ended() -> FinishReason:
@@ -225,15 +242,25 @@ class ReplyStreaming:
             await context.write(budget())
             if prefix:
                 await context.write(token_batch_message(sampled[:1]))
-            tokens = sampler.sample(
-                messages,
-                params,
-                top_logprobs=top_k,
-                system_prompt_name=prompt_name,
-                system_prompt=system_prompt,
-                prefix=prefix,
-                mode=mode,
-            )
+            if merge is not None:
+                tokens = merge.sample(
+                    sampler,
+                    messages,
+                    params,
+                    top_logprobs=top_k,
+                    system_prompt_name=prompt_name,
+                    system_prompt=system_prompt,
+                )
+            else:
+                tokens = sampler.sample(
+                    messages,
+                    params,
+                    top_logprobs=top_k,
+                    system_prompt_name=prompt_name,
+                    system_prompt=system_prompt,
+                    prefix=prefix,
+                    mode=mode,
+                )
             # aclosing: stopping early must close the backend's HTTP stream at once.
             async with contextlib.aclosing(tokens):
                 async for event in tokens:

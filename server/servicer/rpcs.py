@@ -41,6 +41,7 @@ from grove_explorer.server.servicer.lookups import (
     insert_or_abort,
     path_or_abort,
 )
+from grove_explorer.server.servicer.merging import check_merge_request, merge_plan_or_abort
 from grove_explorer.server.servicer.reply_streaming import ReplyStreaming
 from grove_explorer.server.servicer.searching import search_reply
 from grove_explorer.server.servicer.status import abort, abort_not_found, check_id, quote
@@ -455,6 +456,8 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
         conversation_id = await conversation_id_or_abort(
             self._store, user, request.conversation_id, context
         )
+        if request.HasField("merge"):
+            await check_merge_request(request, context)
         await check_message(
             request.message, self._config.max_message_bytes, context, allow_empty=True
         )
@@ -498,6 +501,11 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
 
         parent_id = request.parent_response_id or None
         path = await path_or_abort(self._store, user, conversation_id, parent_id, context)
+        merge = None  # or a fusion of sibling replies (servicer/merging.py)
+        if request.HasField("merge"):
+            merge = await merge_plan_or_abort(
+                self._store, user, conversation_id, request, sampler, self._config, context
+            )
         if len(self._streams) >= self._config.max_streams:
             await abort(
                 context,
@@ -519,7 +527,7 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
                 )
         self._streams.add(stream)
         await self._replies.run(
-            user, stream, sampler, params, mode, path, parent_id, top_k, request, context
+            user, stream, sampler, params, mode, path, parent_id, top_k, request, context, merge
         )
 
     async def _sampler_or_abort(

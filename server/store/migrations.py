@@ -459,6 +459,21 @@ _JUDGEMENTS = Migration(
     ),
 )
 
+_MERGES = Migration(
+    version=13,
+    description="responses: a fused reply's sources, mode and instruction",
+    statements=(
+        # A JSON array of the source response ids in the order given ("" for every reply
+        # that is not fused). Read only with the reply itself, never queried by source, so
+        # a column beside it costs no join on every read of a forest (a side table would).
+        "ALTER TABLE responses ADD COLUMN merged_from TEXT NOT NULL DEFAULT ''",
+        # "fuse", "checklist" or "custom"; "" for every other reply.
+        "ALTER TABLE responses ADD COLUMN merge_mode TEXT NOT NULL DEFAULT ''",
+        # The user's instruction (custom) or the checked points (checklist), as sent.
+        "ALTER TABLE responses ADD COLUMN merge_instruction TEXT NOT NULL DEFAULT ''",
+    ),
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     _INITIAL_SCHEMA,
     _CHECKPOINTS,
@@ -472,6 +487,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _BULK_IMPORTS,
     _REPORTED_USAGE,
     _JUDGEMENTS,
+    _MERGES,
 )
 """Every migration in order; `MIGRATIONS[i].version == i + 1`. Append only."""
 

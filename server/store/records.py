@@ -58,8 +58,8 @@ class ResponseContent:
 
     Each field is a column of the `responses` table under the same name (`sampling` spans
     temperature, top_p, max_tokens and seed). Field types are limited to what the row
-    mapping knows: str, int, float, bool, `str | None`, `int | None` and
-    `SamplingRecord | None`.
+    mapping knows: str, int, float, bool, `str | None`, `int | None`,
+    `tuple[str, ...]` (a JSON array) and `SamplingRecord | None`.
     """
 
     conversation_id: str
@@ -85,6 +85,12 @@ class ResponseContent:
     # an estimate (LiteLLM), kept here as it said so the two can be told apart.
     reported_prompt_tokens: int | None = None
     reported_completion_tokens: int | None = None
+    # A fused reply (AddResponseRequest.merge): its sources in the order given (ids of
+    # siblings), the mode ("fuse", "checklist", "custom") and the instruction or checked
+    # points as sent; empty for every other response.
+    merged_from: tuple[str, ...] = ()
+    merge_mode: str = ""
+    merge_instruction: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -47,6 +47,7 @@ def _app(tmp_path: Path) -> GroveApp:
         "compare",
         "spread",
         "compare-judged",
+        "fused",
         "models",
         "annotations",
         "search",

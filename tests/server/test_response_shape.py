@@ -43,6 +43,9 @@ CONTENT = {
     "finish_reason": "length",
     "reported_prompt_tokens": 12,
     "reported_completion_tokens": 3,
+    "merged_from": ("a" * 32, "b" * 32),
+    "merge_mode": "checklist",
+    "merge_instruction": "a point\nanother",
 }
 
 

@@ -32,8 +32,8 @@ from grove_explorer.app.screens.compare.core import (
     MAX_SAMPLES,
     SORT_LABELS,
     SORTS,
-    CompareCore,
 )
+from grove_explorer.app.screens.compare.fusing import FusingCompare
 from grove_explorer.app.screens.compare.judging import show_rationale, start_judging
 from grove_explorer.app.screens.compare.sampling_form import BatchSettings, SamplingScreen
 from grove_explorer.app.screens.compare.spread_view import SpreadScreen
@@ -45,7 +45,7 @@ from grove_explorer.client.sampler import SamplingParams
 log = logging.getLogger(__name__)
 
 
-class CompareScreen(CompareCore):
+class CompareScreen(FusingCompare):
     """Sibling samples side by side; dismisses with the picked sample's id (None: closed)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -81,6 +81,9 @@ class CompareScreen(CompareCore):
         Binding("J", "judge", "Judge", id="compare_judge", tooltip="Score the shown samples"),
         Binding("W", "rationale", "Why", id="compare_rationale", show=False),
         Binding("x", "hide", "Hide", id="compare_hide"),
+        # Listed in help (the footer has no room left for it); F says how to use it.
+        Binding("m", "mark", "Mark to fuse", id="compare_mark", show=False),
+        Binding("F", "fuse", "Fuse", id="compare_fuse", tooltip="Fuse marked (or all) samples"),
         Binding("X", "show_all", "Show hidden", id="compare_show_all", show=False),
         Binding("question_mark", "help", "Help", id="compare_help", show=False),
         Binding("up,k", "scroll(-1)", "Scroll up", show=False),

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from grove_explorer.app.annotation_marks import run_marks
+from grove_explorer.app.fusion_marks import FUSED_MARK
 
 if TYPE_CHECKING:
     from grove_explorer.client.models import ResponseNode
@@ -34,6 +35,7 @@ LEGEND: dict[str, str] = {
     MANUAL_MARK: "edited or written by hand",
     SHARED_MARK: "shared",
     QUERY_MARK: "made by a query",
+    FUSED_MARK: "fused from sibling replies (Compare F, grove fuse)",
     DEPTH_MARK: "branch nested too deep to indent; the number is its depth",
     "+N": "N more messages in this run",
     "[k/n]": "k-th of n alternatives",
@@ -121,6 +123,8 @@ class ForestItem:
                 marks += SHARED_MARK
             if any(node.query for node in responses):
                 marks += QUERY_MARK
+            if any(node.merged_from for node in responses):
+                marks += FUSED_MARK
             cached = (marks, run_marks(node.annotation for node in responses))
             object.__setattr__(self, "_marks", cached)  # frozen: a cache, not state
         return cached

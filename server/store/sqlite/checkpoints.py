@@ -131,6 +131,7 @@ def _decode_new_response(text: str) -> NewResponse:
     data["finish_reason"] = "interrupted"  # also for checkpoints written before it existed
     sampling = data.pop("sampling")
     start = data.pop("start_time", None)  # absent in checkpoints of older versions
+    data["merged_from"] = tuple(data.get("merged_from", ()))  # a JSON list; older: none
     return NewResponse(
         **data,
         sampling=None if sampling is None else SamplingRecord(**sampling),

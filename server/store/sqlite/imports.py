@@ -16,7 +16,7 @@ import asyncio
 import os
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -39,6 +39,7 @@ from grove_explorer.server.store.sqlite.rows import (
     content_values,
     encode_tokens,
     format_time,
+    ids_text,
     imported_record,
     parse_time,
     read_conversation,
@@ -49,6 +50,8 @@ from grove_explorer.server.store.sqlite.rows import (
 _COLUMNS = ("user_id", "response_id", "create_time", "start_time", "shared", *CONTENT_COLUMNS)
 _CONVERSATION = CONTENT_COLUMNS.index("conversation_id")
 _PARENT = CONTENT_COLUMNS.index("parent_response_id")
+# A fused reply's sources are local ids too, stored mapped (as parents are).
+_MERGED_FROM = CONTENT_COLUMNS.index("merged_from")
 _TOKEN_COLUMNS = ("response_id", "data")
 _ANNOTATION_COLUMNS = (
     "response_id",
@@ -118,6 +121,24 @@ async def _index_and_touch(
     )
 
 
+def _stored_sources(item: ImportItem, ids: dict[str, str]) -> list[str]:
+    """The stored ids of a fused reply's sources (local ids imported before it).
+
+    Raises UnknownParentError for a source not imported before it (the servicer checks
+    this first; the store refuses it too rather than store an id of nothing).
+    """
+    stored = []
+    for source in item.response.merged_from:
+        found = ids.get(source)
+        if found is None:
+            raise UnknownParentError(
+                f"response {item.local_id!r} is merged from {source!r}, which does not "
+                "come before it"
+            )
+        stored.append(found)
+    return stored
+
+
 @dataclass(slots=True)
 class _Written:
     """What an import wrote, for the records of `import_forest`."""
@@ -128,6 +149,7 @@ class _Written:
     first_time: datetime  # the first row's; each next row's one microsecond later
     seqs: list[int]
     items: list[ImportItem]  # as given, in order
+    ids: dict[str, str]  # local id → stored id
 
 
 # uuid4's version (4) and variant (10) bits, set as `uuid.UUID(bytes=…, version=4)` sets them.
@@ -195,6 +217,8 @@ class _Rows:
             values = content_values(new)
             values[_CONVERSATION] = conversation_id
             values[_PARENT] = parent
+            if new.merged_from:
+                values[_MERGED_FROM] = ids_text(_stored_sources(item, ids))
             # The start time is the row's own time unless given (as a live insert does).
             start = None if new.start_time is None else format_time(new.start_time)
             built.append(
@@ -254,6 +278,11 @@ class ImportQueries(SqliteDatabase):
                 items, written.rows, written.links, times, written.seqs, strict=True
             )
         ]
+        for index, item in enumerate(items):
+            if item.response.merged_from:  # rare: mapped as the row was
+                responses[index] = replace(
+                    responses[index], merged_from=tuple(_stored_sources(item, written.ids))
+                )
         if any(start is not None for _, start in written.links):  # else creation order already
             responses.sort(key=lambda r: (r.start_time, r.seq))
         return record, responses
@@ -349,7 +378,7 @@ class ImportQueries(SqliteDatabase):
             if rows.judgements:
                 judged = imported_rows(rows.judgements, conversation_id, user_id, stamp)
                 await _insert_rows(conn, "judgements", JUDGEMENT_COLUMNS, judged)
-        return _Written(conversation_id, rows.rows, rows.links, first, seqs, given)
+        return _Written(conversation_id, rows.rows, rows.links, first, seqs, given, rows.ids)
 
     def _ticks(self, count: int) -> datetime:
         """The first of `count` times of the store's clock, one microsecond apart.

@@ -63,7 +63,7 @@ _PLAIN_TYPES: tuple[object, ...] = (str, int, float, str | None, int | None)
 def _columns(record_type: type) -> tuple[tuple[str, object], ...]:
     """(field name, type) of a response record, checked against what rows can hold."""
     hints = get_type_hints(record_type)
-    known = (*_PLAIN_TYPES, bool, datetime, SamplingRecord | None)
+    known = (*_PLAIN_TYPES, bool, datetime, SamplingRecord | None, tuple[str, ...])
     result = []
     for f in dataclasses.fields(record_type):
         kind = hints[f.name]
@@ -100,6 +100,16 @@ R_COLUMNS = ", ".join(f"r.{column}" for column in RESPONSE_COLUMNS)
 """`RESPONSE_COLUMNS` of the `responses AS r` alias, for SELECTs read by `read_response`."""
 
 
+def read_ids(text: str | None) -> tuple[str, ...]:
+    """The ids a column holds as a JSON array ("" or NULL: none, as most rows hold)."""
+    return tuple(json.loads(text)) if text else ()
+
+
+def ids_text(ids: Sequence[str]) -> str:
+    """A column's text of ids: a JSON array, "" for none (so most rows hold nothing)."""
+    return json.dumps(list(ids)) if ids else ""
+
+
 def _sampling(
     temperature: float | None, top_p: float, max_tokens: int, seed: int
 ) -> SamplingRecord | None:
@@ -129,6 +139,8 @@ def _compile_reader() -> Callable[[Sequence[Any]], ResponseRecord]:
             cell = f"bool({cell})"
         elif kind is datetime:
             cell = f"parse_time({cell})"
+        elif kind == tuple[str, ...]:
+            cell = f"read_ids({cell})"
         arguments.append(f"{name}={cell}")
         index += 1
     source = f"def read_response(row):\n    return Record({', '.join(arguments)})\n"
@@ -136,6 +148,7 @@ def _compile_reader() -> Callable[[Sequence[Any]], ResponseRecord]:
         "Record": ResponseRecord,
         "sampling": _sampling,
         "parse_time": parse_time,
+        "read_ids": read_ids,
     }
     exec(compile(source, "<grove response row reader>", "exec"), namespace)
     reader: Callable[[Sequence[Any]], ResponseRecord] = namespace["read_response"]
@@ -158,10 +171,12 @@ def _compile_content_values() -> Callable[[ResponseContent], list[Any]]:
             items.append(f"*sampling(content.{name})")
         elif kind is bool:
             items.append(f"int(bool(content.{name}))")
+        elif kind == tuple[str, ...]:
+            items.append(f"ids_text(content.{name})")
         else:
             items.append(f"content.{name}")
     source = f"def content_values(content):\n    return [{', '.join(items)}]\n"
-    namespace: dict[str, Any] = {"sampling": _sampling_values}
+    namespace: dict[str, Any] = {"sampling": _sampling_values, "ids_text": ids_text}
     exec(compile(source, "<grove response content values>", "exec"), namespace)
     values: Callable[[ResponseContent], list[Any]] = namespace["content_values"]
     values.__doc__ = (

@@ -3,14 +3,14 @@
 `CompareCore` keeps one `SampleColumn` per sibling sample, re-keys a streaming column when
 its placeholder is stored, and draws coalesced: token events only queue text, and one
 timer draws every dirty column at most `FLUSH_HZ` times a second. Sorting, hiding and the
-word diff are applied in one pass (`_apply_view`). The keys live in `screen.py`.
+word diff are applied in one pass (`_apply_view`), whose work is in `view_order.py`. The
+keys live in `screen.py`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from typing import Any
 
 from rich.text import Text
 from textual import on
@@ -21,11 +21,12 @@ from textual.timer import Timer
 from textual.widgets import Footer, Header
 
 from grove_explorer.app import events
-from grove_explorer.app.diffing import common_prefix_words, similarity, word_diff, words
 from grove_explorer.app.errors import describe_error, error_title
 from grove_explorer.app.events import connect_service
 from grove_explorer.app.safe_text import clean, first_line
+from grove_explorer.app.screens.compare import view_order
 from grove_explorer.app.screens.compare.sampling_form import describe_sampling
+from grove_explorer.app.screens.compare.view_order import SORT_LABELS
 from grove_explorer.app.widgets.live_lines import HeaderLines
 from grove_explorer.app.widgets.sample_column import MARKER, SampleColumn
 from grove_explorer.app.workers import run_service_call
@@ -47,14 +48,6 @@ FLUSH_HZ = 30
 30 a second keeps the time between frames well under 50 ms while leaving most of each
 second to the event loop (which also reads the gRPC streams) with 8 or more live columns.
 """
-
-SORTS: tuple[str, ...] = ("sampled", "length", "logprob", "time")
-SORT_LABELS = {
-    "sampled": "order sampled",
-    "length": "length (shortest first)",
-    "logprob": "mean logprob (highest first)",
-    "time": "total time (fastest first)",
-}
 
 
 class SampleRow(ScrollableContainer, can_focus=False):
@@ -403,71 +396,24 @@ class CompareCore(Screen[str | None]):
         self._apply_diff()
         self._refresh_status()
 
-    def _sort_key(self, column: SampleColumn) -> tuple[Any, ...]:
-        node = column.node
-        if self.sort == "length":
-            return (len(words(column.text)),)
-        if self.sort == "logprob":
-            mean = node.mean_logprob
-            return (mean is None, -(mean or 0.0))
-        if self.sort == "time":
-            known = not column.streaming and node.total_time > 0
-            return (not known, node.total_time)
-        return ()
-
     def ordered_ids(self) -> list[str]:
         """Every column id in display order: the current sort, ties in sampling order."""
-        if self.sort == "sampled":
-            return list(self._order)
-        return sorted(self._order, key=lambda rid: self._sort_key(self._columns[rid]))
+        return view_order.ordered_ids(self._order, self._columns, self.sort)
 
     def _apply_order(self) -> None:
         wanted = [self._columns[rid] for rid in self.ordered_ids()]
-        row = self.row
-        current = [c for c in row.children if isinstance(c, SampleColumn)]
-        if current == wanted:
-            return
-        previous: SampleColumn | None = None
-        for column in wanted:
-            if column.parent is not row:
-                continue  # still being mounted; it joins at the end
-            if previous is None:
-                row.move_child(column, before=0)
-            else:
-                row.move_child(column, after=previous)
-            previous = column
-        self.call_after_refresh(self._scroll_to_focused)
+        if view_order.place_columns(self.row, wanted):
+            self.call_after_refresh(self._scroll_to_focused)
 
     def _apply_diff(self) -> None:
+        columns = list(self._columns.values())
         if not self.diff_mode:
-            for column in self._columns.values():
-                column.show_markdown()
+            view_order.show_plain(columns)
             return
         reference = self._columns.get(self.reference_id) if self.reference_id else None
-        if reference is None or reference.streaming:
-            reference = next((c for c in self.visible_columns if not c.streaming), None)
-            self.reference_id = reference.response_id if reference else None
-        finished = [c for c in self.visible_columns if not c.streaming]
-        texts = [clean(c.text) for c in finished]
-        prefix = common_prefix_words(texts) if len(texts) > 1 else 0
-        # Samples that differ from their first word need no marker: nothing is shared.
-        diverge = prefix > 0 and any(len(words(t)) > prefix for t in texts)
-        self.common_prefix = prefix
-        ref_text = clean(reference.text) if reference is not None else ""
-        for column in self._columns.values():
-            is_ref = column is reference
-            if column.streaming or reference is None:
-                # Diffed once it completes: a diff per flush would be per-token work.
-                column.show_diff(None, 0, marker=False, reference=is_ref, same=None)
-                continue
-            text = clean(column.text)
-            column.show_diff(
-                word_diff(ref_text, text),
-                prefix if column in finished else 0,
-                marker=diverge and column in finished,
-                reference=is_ref,
-                same=None if is_ref else similarity(ref_text, text),
-            )
+        outcome = view_order.show_diffs(columns, self.visible_columns, reference)
+        self.reference_id = outcome.reference_id
+        self.common_prefix = outcome.common_prefix
 
     def _schedule_reconcile(self) -> None:
         if not self._reconcile_pending:

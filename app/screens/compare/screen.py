@@ -28,13 +28,9 @@ from typing import ClassVar
 from textual.binding import Binding, BindingType
 
 from grove_explorer.app.errors import describe_error
-from grove_explorer.app.screens.compare.core import (
-    MAX_SAMPLES,
-    SORT_LABELS,
-    SORTS,
-    CompareCore,
-)
+from grove_explorer.app.screens.compare.core import MAX_SAMPLES, CompareCore
 from grove_explorer.app.screens.compare.sampling_form import BatchSettings, SamplingScreen
+from grove_explorer.app.screens.compare.view_order import SORT_LABELS, SORTS
 from grove_explorer.app.screens.help import HelpScreen, binding_rows
 from grove_explorer.app.workers import run_service_call
 from grove_explorer.client.catalog import ModelCatalog

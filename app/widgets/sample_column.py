@@ -90,13 +90,15 @@ def column_header(
     words: int | None = None,
     reference: bool = False,
     same: float | None = None,
+    model_colour: str | None = None,
 ) -> Text:
     """The facts heading a sample's column, as inert `Text` (one fact group a line).
 
     Lines: "k/n · sender · model"; length and markers; sampling parameters (when the
     server recorded them); timings and mean logprob (when known); in diff mode, how the
     sample relates to the reference. `tokens` counts tokens streamed so far, `words` the
-    words of the text so far (None: those of `node.message`).
+    words of the text so far (None: those of `node.message`). The model's name is drawn
+    in `model_colour` (its colour in a multi-model batch), else dim.
     """
     header = Text(no_wrap=False)
     k, n = sibling
@@ -106,7 +108,7 @@ def column_header(
     model = clean(node.model_name).strip()
     if model:
         header.append(SEPARATOR, style="dim")
-        header.append(model, style="dim")
+        header.append(model, style=f"bold {model_colour}" if model_colour else "dim")
 
     header.append("\n")
     word_count = node.word_count if words is None else words
@@ -194,7 +196,9 @@ class SampleColumn(Vertical):
     """A sibling sample in a fixed-width column: header, then its text.
 
     The screen drives it: `append`/`flush` while streaming, `complete` when the stored
-    response arrives, `show_markdown`/`show_diff` to choose how finished text is drawn.
+    response arrives, `show_markdown`/`show_diff` to choose how finished text is drawn,
+    `mark_model` to mark it with its model's colour (a thick left edge, the name as the
+    border's title and in the header), so a multi-model batch reads at a glance.
     """
 
     DEFAULT_CSS = """
@@ -232,6 +236,9 @@ class SampleColumn(Vertical):
         self.tokens = 0
         self.reference = False
         self.same: float | None = None
+        self.model_colour: str | None = None
+        """The colour of the sample's model (None: not marked)."""
+        self._marked_name = ""
         self.diff: list[tuple[str, DiffKind]] | None = None
         """The word diff against the reference, while diff mode draws this column."""
         self._streamed: list[str] = [clean(node.message)]
@@ -304,6 +311,7 @@ class SampleColumn(Vertical):
             words=self._words.count if self.streaming else None,
             reference=self.reference,
             same=self.same,
+            model_colour=self.model_colour,
         )
 
     def _sync_classes(self) -> None:
@@ -319,6 +327,21 @@ class SampleColumn(Vertical):
         """Redraws the header's changed lines (no layout while their heights stay)."""
         self.header = self._header_text()
         self._header.show(self.header)
+
+    def mark_model(self, colour: str) -> None:
+        """Marks the column with its model's colour: left edge, border title, header name.
+
+        Inline styles (not a class per colour) because the palette is the screen's; the
+        focus and streaming borders still draw the other three edges.
+        """
+        name = clean(self.node.model_name).strip()
+        if (colour, name) == (self.model_colour, self._marked_name):
+            return
+        self.model_colour = colour
+        self._marked_name = name
+        self.styles.border_left = ("thick", colour)
+        self.border_title = Text(f" {name} ", style=f"bold #000000 on {colour}") if name else None
+        self.refresh_header()
 
     def set_sibling(self, sibling: tuple[int, int]) -> None:
         """Updates "k/n" (siblings are added while the screen is open)."""

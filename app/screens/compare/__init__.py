@@ -4,7 +4,8 @@
 columns, `screen` the keys, `sampling_form` the params form of the next batch.
 """
 
-from grove_explorer.app.screens.compare.core import DEFAULT_SAMPLES, FLUSH_HZ, MAX_SAMPLES
+from grove_explorer.app.screens.compare.core import FLUSH_HZ
+from grove_explorer.app.screens.compare.fanout import DEFAULT_SAMPLES, MAX_SAMPLES, FanOut
 from grove_explorer.app.screens.compare.sampling_form import (
     BatchSettings,
     SamplingScreen,
@@ -22,6 +23,7 @@ __all__ = [
     "SORT_LABELS",
     "BatchSettings",
     "CompareScreen",
+    "FanOut",
     "SamplingScreen",
     "describe_sampling",
     "parse_sampling",

@@ -23,8 +23,14 @@ from textual.widgets import Footer, Header
 from grove_explorer.app import events
 from grove_explorer.app.errors import describe_error, error_title
 from grove_explorer.app.events import connect_service
-from grove_explorer.app.safe_text import clean, first_line
+from grove_explorer.app.safe_text import first_line
 from grove_explorer.app.screens.compare import view_order
+from grove_explorer.app.screens.compare.fanout import (
+    MAX_SAMPLES,
+    FanOut,
+    fan_out_batch,
+    session_of,
+)
 from grove_explorer.app.screens.compare.sampling_form import describe_sampling
 from grove_explorer.app.screens.compare.view_order import SORT_LABELS
 from grove_explorer.app.widgets.live_lines import HeaderLines
@@ -35,12 +41,6 @@ from grove_explorer.client.forest import Forest
 from grove_explorer.client.models import ResponseNode
 from grove_explorer.client.sampler import SamplingParams
 from grove_explorer.client.service import ConversationService
-
-DEFAULT_SAMPLES = 4
-"""Samples drawn by `R` without a count prefix."""
-
-MAX_SAMPLES = 16
-"""Upper bound of one batch: each sample is a server stream and a live column."""
 
 FLUSH_HZ = 30
 """How often, at most, streamed text is drawn (all dirty columns in one frame).
@@ -87,8 +87,10 @@ class CompareCore(Screen[str | None]):
         self.parent_id: str | None = anchor.parent_id
         self.sampling = sampling
         """Parameters of the next batch (None: the server's defaults)."""
-        self.model_name: str | None = None
-        """The next batch's model (None: the conversation's)."""
+        self.session = session_of(service)
+        """What Compare screens of this app share: model colours, the last fan-out set."""
+        self.fan_out: FanOut = self.session.fan_out or FanOut()
+        """The next batch's models (none: the conversation's) and samples per model."""
         self.sort = "sampled"
         self.diff_mode = False
         self.reference_id: str | None = None
@@ -157,6 +159,7 @@ class CompareCore(Screen[str | None]):
 
     def on_mount(self) -> None:
         self._unsubscribe = connect_service(self.service, self)
+        self.watch(self.row, "scroll_x", self._refresh_status, init=False)
         forest = self._forest()
         parent = forest.responses.get(self.parent_id) if forest and self.parent_id else None
         about = first_line(parent.message, 60) if parent is not None else ""
@@ -221,6 +224,7 @@ class CompareCore(Screen[str | None]):
 
     def _new_column(self, node: ResponseNode, forest: Forest | None) -> SampleColumn:
         column = SampleColumn(node, self._sibling(forest, node.response_id))
+        column.mark_model(self.session.colour(node.model_name))
         self._columns[node.response_id] = column
         self._order.append(node.response_id)
         return column
@@ -355,7 +359,9 @@ class CompareCore(Screen[str | None]):
             self._response_added(node)
             return
         self._rekey(placeholder_id, node.response_id)
-        self._columns[node.response_id].complete(node)
+        column = self._columns[node.response_id]
+        column.complete(node)
+        column.mark_model(self.session.colour(node.model_name))
         self._refresh_siblings()
         self._fill_logprobs()
         self._schedule_view()
@@ -467,8 +473,14 @@ class CompareCore(Screen[str | None]):
         streaming = len(self.streaming_ids)
         n = self._requested_count()
         self.sub_title = f"sort: {SORT_LABELS[self.sort]}"
-        status = Text()
-        status.append(f"{len(self.visible_columns)} shown", style="bold")
+        visible = self.visible_columns
+        status = self.session.legend(c.node.model_name for c in visible)
+        first, last = view_order.columns_in_view(self.row, visible)
+        if first > 1 or last < len(visible):
+            status.append(f"  columns {first}-{last} of {len(visible)}", style="bold reverse")
+            status.append(" (←/→ move)", style="dim")
+        status.append("\n" if visible else "")
+        status.append(f"{len(visible)} shown", style="bold")
         if self.hidden:
             status.append(f" · {len(self.hidden)} hidden (X shows them)")
         if streaming:
@@ -488,14 +500,20 @@ class CompareCore(Screen[str | None]):
                 status.append("no shared opening", style="dim")
         else:
             status.append(" · diff off (d)")
-        model = f" from {clean(self.model_name)}" if self.model_name is not None else ""
-        status.append(f" · [count] R samples {n}{model}: {describe_sampling(self.sampling)}")
+        plan = self.fan_out.describe(n)
+        status.append(f" · [count] R samples {plan}: {describe_sampling(self.sampling)}")
         if self.count_prefix:
             status.append(f" · count {self.count_prefix}_", style="bold reverse")
         self.query_one("#compare-status", HeaderLines).show(status)
 
     def _requested_count(self) -> int:
-        return int(self.count_prefix) if self.count_prefix else DEFAULT_SAMPLES
+        """Samples per model of the next batch: the count prefix, else the form's."""
+        return int(self.count_prefix) if self.count_prefix else self.fan_out.per_model
+
+    @property
+    def model_name(self) -> str | None:
+        """The next batch's one model when it samples from a single chosen model."""
+        return self.fan_out.models[0] if len(self.fan_out.models) == 1 else None
 
     # -- running service calls ---------------------------------------------------------------
 
@@ -506,6 +524,7 @@ class CompareCore(Screen[str | None]):
             self._refresh_status()
 
     def _start_batch(self, n: int) -> None:
+        """Samples `n` new siblings from each model of the fan-out set, all in parallel."""
         forest = self._forest()
         if forest is None:
             self.notify("This conversation is no longer open.", severity="warning")
@@ -521,17 +540,22 @@ class CompareCore(Screen[str | None]):
             self.notify("Nothing to sample beside yet.", severity="warning")
             return
         self._anchor_id = anchor
+        each, total = self.fan_out.capped(n)
+        if each < n:
+            models = len(self.fan_out.models)
+            self.notify(
+                f"At most {MAX_SAMPLES} samples per batch: sampling {total}"
+                + (f" ({each} from each of {models} models)." if models > 1 else "."),
+                markup=False,
+            )
+            n = each
         self._errors_shown = set()
         self._focus_new = True
         # App-level (detached), so dismissing this screen does not cancel the streams.
         run_service_call(
             self,
-            self.service.resample_many(
-                self.conversation_id,
-                anchor,
-                n,
-                sampling=self.sampling,
-                model_name=self.model_name,
+            fan_out_batch(
+                self.service, self.conversation_id, anchor, n, self.fan_out.models, self.sampling
             ),
             always=self._after_call,
             name=f"compare: sample {n}",

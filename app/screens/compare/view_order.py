@@ -115,3 +115,27 @@ def show_diffs(
             same=None if is_ref else similarity(ref_text, text),
         )
     return DiffOutcome(reference.response_id if reference is not None else None, prefix)
+
+
+def columns_in_view(row: ScrollableContainer, visible: Sequence[SampleColumn]) -> tuple[int, int]:
+    """The 1-based first and last of the `visible` columns the row shows now.
+
+    A column counts when at least half of it is inside the row's width, so "columns 5-8
+    of 16" names what can be read. Before the first layout every column counts as shown.
+    """
+    width = row.scrollable_content_region.width
+    if not visible or width <= 0:
+        return (1, len(visible))
+    left = row.scroll_offset.x
+    right = left + width
+    shown = []
+    for index, column in enumerate(visible, 1):
+        region = column.virtual_region
+        if not region.width:
+            return (1, len(visible))
+        overlap = min(right, region.right) - max(left, region.x)
+        if overlap * 2 >= region.width:
+            shown.append(index)
+    if not shown:
+        return (1, len(visible))
+    return (shown[0], shown[-1])

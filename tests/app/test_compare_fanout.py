@@ -17,6 +17,8 @@ from grove_explorer.app.screens.compare import CompareScreen, FanOut, SamplingSc
 from grove_explorer.app.screens.compare.fanout import PALETTE, CompareSession
 from grove_explorer.app.screens.compare.sampling_form import parse_fan_out
 from grove_explorer.app.screens.main import MainScreen
+from grove_explorer.client.events import ResponseAdded, TokensAppended
+from grove_explorer.client.models import LiveResponseNode
 from grove_explorer.client.sampler import SamplingParams
 from grove_explorer.server.config import ServerConfig
 from grove_explorer.server.runtime import GroveServer
@@ -257,3 +259,55 @@ async def test_sixteen_columns_scroll_with_the_focus(
         await settle(pilot)
         assert row.scroll_offset.x == 0
         assert "columns 1-" in status(compare)
+
+
+async def test_columns_out_of_view_are_drawn_when_scrolled_in(two_models: GroveServer) -> None:
+    """Streamed text of columns scrolled out of view waits; it is drawn once they are seen.
+
+    Sixteen placeholders are published as the service would (ResponseAdded, then tokens),
+    so they stay streaming for as long as the test needs.
+    """
+    async with explorer(two_models.address, size=(100, 30)) as (_, pilot, screen):
+        cid, reply_id = await conversation(screen)
+        compare = await open_compare(pilot, screen, reply_id)
+        service = screen.service
+        forest = service.forest(cid)
+        parent = forest.responses[reply_id].parent_id
+        ids = [f"pending:test{i}" for i in range(16)]
+        for rid in ids:
+            node = LiveResponseNode(
+                response_id=rid,
+                parent_id=parent,
+                sender="model",
+                message="",
+                model_name="beta",
+                streaming=True,
+            )
+            forest.add(node)
+            service._publish(ResponseAdded(cid, node))
+        await until(pilot, lambda: len(compare.columns) == 17, "16 live columns")
+        await settle(pilot)
+        for rid in ids:
+            service._publish(TokensAppended(cid, rid, "Roots drink ", ()))
+        first, last = compare.column(ids[0]), compare.column(ids[-1])
+        assert first is not None and last is not None
+        await until(pilot, lambda: "2 words" in first.header.plain, "the column in view drawn")
+        assert not first.has_pending
+        await until(pilot, lambda: last.text == "Roots drink ", "the tokens of the last column")
+        await pilot.pause()
+        await until(pilot, lambda: not compare.drawing.dirty, "a flush")
+        assert last.has_pending and "0 words" in last.header.plain, "out of view: waits"
+        assert last.text == "Roots drink ", "its text is known all the same"
+        for _ in range(16):
+            await pilot.press("l")
+        await until(pilot, lambda: "2 words" in last.header.plain, "the last column drawn")
+        assert not last.has_pending
+        # The first column scrolled out: new text for it waits now.
+        service._publish(TokensAppended(cid, ids[0], "and rain.", ()))
+        service._publish(TokensAppended(cid, ids[-1], "and rain.", ()))
+        await until(pilot, lambda: "4 words" in last.header.plain, "the last column again")
+        await until(pilot, lambda: first.text.endswith("rain."), "the first column's tokens")
+        await until(pilot, lambda: not compare.drawing.dirty, "a flush")
+        assert first.has_pending and "2 words" in first.header.plain
+        for rid in ids:  # let the screen forget them before the app closes
+            forest.remove(rid)

@@ -1,10 +1,12 @@
 """The Compare screen: sibling samples side by side, sampled in parallel, diffed by word.
 
-`core` holds the columns and their drawing, `view_order` the order and word diff of the
-columns, `screen` the keys, `sampling_form` the params form of the next batch.
+`core` holds the columns and follows the service, `drawing` draws streamed text
+coalesced, `fanout` plans batches across models and colours columns by model,
+`view_order` the order and word diff of the columns, `screen` the keys, `sampling_form`
+the params form of the next batch.
 """
 
-from grove_explorer.app.screens.compare.core import FLUSH_HZ
+from grove_explorer.app.screens.compare.drawing import FLUSH_HZ
 from grove_explorer.app.screens.compare.fanout import DEFAULT_SAMPLES, MAX_SAMPLES, FanOut
 from grove_explorer.app.screens.compare.sampling_form import (
     BatchSettings,

@@ -2,7 +2,9 @@
 
 `CompareCore` keeps one `SampleColumn` per sibling sample, re-keys a streaming column when
 its placeholder is stored, and draws coalesced: token events only queue text, and one
-timer draws every dirty column at most `FLUSH_HZ` times a second. Sorting, hiding and the
+timer draws every dirty column in view at most `FLUSH_HZ` times a second (`drawing.py`).
+Columns are marked by model colour and batches fan out across models (`fanout.py`).
+Sorting, hiding and the
 word diff are applied in one pass (`_apply_view`), whose work is in `view_order.py`. The
 keys live in `screen.py`.
 """
@@ -17,7 +19,6 @@ from textual import on
 from textual.app import ComposeResult
 from textual.containers import ScrollableContainer
 from textual.screen import Screen
-from textual.timer import Timer
 from textual.widgets import Footer, Header
 
 from grove_explorer.app import events
@@ -25,6 +26,7 @@ from grove_explorer.app.errors import describe_error, error_title
 from grove_explorer.app.events import connect_service
 from grove_explorer.app.safe_text import first_line
 from grove_explorer.app.screens.compare import view_order
+from grove_explorer.app.screens.compare.drawing import CoalescedDrawing
 from grove_explorer.app.screens.compare.fanout import (
     MAX_SAMPLES,
     FanOut,
@@ -41,13 +43,6 @@ from grove_explorer.client.forest import Forest
 from grove_explorer.client.models import ResponseNode
 from grove_explorer.client.sampler import SamplingParams
 from grove_explorer.client.service import ConversationService
-
-FLUSH_HZ = 30
-"""How often, at most, streamed text is drawn (all dirty columns in one frame).
-
-30 a second keeps the time between frames well under 50 ms while leaving most of each
-second to the event loop (which also reads the gRPC streams) with 8 or more live columns.
-"""
 
 
 class SampleRow(ScrollableContainer, can_focus=False):
@@ -102,8 +97,8 @@ class CompareCore(Screen[str | None]):
         self._columns: dict[str, SampleColumn] = {}
         # Column ids in the order their samples joined the forest (the "sampled" sort).
         self._order: list[str] = []
-        self._dirty: set[str] = set()
-        self._flush_timer: Timer | None = None
+        self.drawing = CoalescedDrawing(self, self._columns, lambda: self.row)
+        """Draws streamed text coalesced, columns in view only (`drawing.py`)."""
         self._view_pending = False
         self._reconcile_pending = False
         self._errors_shown: set[str] = set()
@@ -159,7 +154,7 @@ class CompareCore(Screen[str | None]):
 
     def on_mount(self) -> None:
         self._unsubscribe = connect_service(self.service, self)
-        self.watch(self.row, "scroll_x", self._refresh_status, init=False)
+        self.watch(self.row, "scroll_x", self._scrolled, init=False)
         forest = self._forest()
         parent = forest.responses.get(self.parent_id) if forest and self.parent_id else None
         about = first_line(parent.message, 60) if parent is not None else ""
@@ -201,8 +196,7 @@ class CompareCore(Screen[str | None]):
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
-        if self._flush_timer is not None:
-            self._flush_timer.stop()
+        self.drawing.stop()
 
     # -- model -------------------------------------------------------------------------------
 
@@ -240,7 +234,7 @@ class CompareCore(Screen[str | None]):
             self.focused_id = new
         if self.reference_id == old:
             self.reference_id = new
-        self._dirty.discard(old)
+        self.drawing.forget(old)
         self._stopping.discard(old)
 
     def _remove_column(self, response_id: str) -> None:
@@ -250,7 +244,7 @@ class CompareCore(Screen[str | None]):
         visible = [c.response_id for c in self.visible_columns]
         self._order.remove(response_id)
         self.hidden.discard(response_id)
-        self._dirty.discard(response_id)
+        self.drawing.forget(response_id)
         self._stopping.discard(response_id)
         if self.focused_id == response_id:
             index = visible.index(response_id) if response_id in visible else 0
@@ -282,8 +276,7 @@ class CompareCore(Screen[str | None]):
         column = self._columns.get(event.response_id)
         if column is not None:
             column.append(event.text, len(event.tokens))
-            self._dirty.add(event.response_id)
-            self._schedule_flush()
+            self.drawing.queue(event.response_id)
 
     @on(events.ResponseAdded)
     def _on_response_added(self, message: events.ResponseAdded) -> None:
@@ -368,27 +361,13 @@ class CompareCore(Screen[str | None]):
 
     # -- coalesced drawing -------------------------------------------------------------------
 
-    def _schedule_flush(self) -> None:
-        """Draws queued text within 1/FLUSH_HZ s: one content update per dirty column.
+    def _scrolled(self) -> None:
+        """The row scrolled sideways: columns that came into view are drawn at once."""
+        self.drawing.bring_into_view()
+        self._refresh_status()
 
-        One interval timer for every column, running while text arrives: its ticks keep a
-        steady beat (a late tick does not push the next ones back), and the columns it
-        flushes together are painted in one frame.
-        """
-        if self._flush_timer is None:
-            self._flush_timer = self.set_interval(1 / FLUSH_HZ, self._flush)
-
-    def _flush(self) -> None:
-        dirty, self._dirty = self._dirty, set()
-        if not dirty and self._flush_timer is not None:
-            # Nothing arrived for a whole period: rest until the next token.
-            self._flush_timer.stop()
-            self._flush_timer = None
-            return
-        for rid in dirty:
-            column = self._columns.get(rid)
-            if column is not None:
-                column.flush()
+    def on_resize(self) -> None:
+        self.drawing.bring_into_view()
 
     def _schedule_view(self) -> None:
         """Re-sorts and re-diffs once after a burst of structural changes."""
@@ -398,6 +377,7 @@ class CompareCore(Screen[str | None]):
 
     def _apply_view(self) -> None:
         self._view_pending = False
+        self.drawing.bring_into_view()  # a new order or hidden columns change what is seen
         self._apply_order()
         self._apply_diff()
         self._refresh_status()
@@ -514,6 +494,11 @@ class CompareCore(Screen[str | None]):
     def model_name(self) -> str | None:
         """The next batch's one model when it samples from a single chosen model."""
         return self.fan_out.models[0] if len(self.fan_out.models) == 1 else None
+
+    @model_name.setter
+    def model_name(self, name: str | None) -> None:
+        """Samples the next batch from one model (None: the conversation's)."""
+        self.fan_out = FanOut(() if name is None else (name,), self.fan_out.per_model)
 
     # -- running service calls ---------------------------------------------------------------
 

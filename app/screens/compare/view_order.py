@@ -139,3 +139,20 @@ def columns_in_view(row: ScrollableContainer, visible: Sequence[SampleColumn]) -
     if not shown:
         return (1, len(visible))
     return (shown[0], shown[-1])
+
+
+def ids_in_view(row: ScrollableContainer, columns: Sequence[SampleColumn]) -> set[str]:
+    """The ids of `columns` that the row shows at least partly now.
+
+    A column not laid out yet (no region: just mounted, or hidden) counts as in view, so
+    nothing is held back before the first layout.
+    """
+    width = row.scrollable_content_region.width
+    left = row.scroll_offset.x
+    right = left + width
+    shown = set()
+    for column in columns:
+        region = column.virtual_region
+        if width <= 0 or not region.width or (region.x < right and region.right > left):
+            shown.add(column.response_id)
+    return shown

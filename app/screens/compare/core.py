@@ -368,6 +368,7 @@ class CompareCore(Screen[str | None]):
 
     def on_resize(self) -> None:
         self.drawing.bring_into_view()
+        self.call_after_refresh(self._refresh_status)
 
     def _schedule_view(self) -> None:
         """Re-sorts and re-diffs once after a burst of structural changes."""
@@ -446,6 +447,7 @@ class CompareCore(Screen[str | None]):
         self.row.scroll_to_region(
             column.virtual_region_with_margin, animate=False, y_axis=False, immediate=True
         )
+        self._refresh_status()  # "columns a-b of n" needs the layout this waited for
 
     def _refresh_status(self) -> None:
         if not self.is_attached:

@@ -99,6 +99,13 @@ def test_parse_fan_out_reads_samples_and_models() -> None:
         parse_fan_out("6", ["a", "b", "c"], offered=True)
 
 
+def test_form_offers_the_catalog_and_a_chosen_model_it_no_longer_lists() -> None:
+    form = SamplingScreen(None, ["alpha", "beta"], ["gone", ""])
+    assert form._models == ["alpha", "beta", "gone"], "no blank entry for an unnamed model"
+    assert form._chosen == ["gone"]
+    assert SamplingScreen(None, ["alpha", "beta"], [""])._chosen == ["alpha"]
+
+
 def test_session_colours_are_stable_and_distinct() -> None:
     session = CompareSession()
     alpha, beta = session.colour("alpha"), session.colour("beta")

@@ -199,7 +199,7 @@ class SamplingScreen(ModalScreen[BatchSettings | None]):
         self._current = current or SamplingParams()
         names = list(dict.fromkeys(models))
         for name in chosen:
-            if names and name not in names:
+            if names and name and name not in names:
                 names.append(name)  # e.g. a model the server no longer lists
         self._models = names
         self._chosen = [name for name in chosen if name in names] or names[:1]

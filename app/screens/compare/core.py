@@ -4,9 +4,8 @@
 its placeholder is stored, and draws coalesced: token events only queue text, and one
 timer draws every dirty column in view at most `FLUSH_HZ` times a second (`drawing.py`).
 Columns are marked by model colour and batches fan out across models (`fanout.py`).
-Sorting, hiding and the
-word diff are applied in one pass (`_apply_view`), whose work is in `view_order.py`. The
-keys live in `screen.py`.
+Sorting, hiding and the word diff are applied in one pass (`_apply_view`), whose work is
+in `view_order.py`. The keys live in `screen.py`.
 """
 
 from __future__ import annotations

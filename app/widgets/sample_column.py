@@ -255,6 +255,7 @@ class SampleColumn(Vertical):
         self._body = RenderedOnce("", classes="sample-body")
         if self._finished is not None:
             self._set_body(self._finished)
+        self._undrawn = False
         self._live_view = LiveText(self._streamed[0], classes="sample-live")
         """Draws the text while streaming (the body Static is hidden until `complete`)."""
         self._body.display = not self.streaming
@@ -283,9 +284,14 @@ class SampleColumn(Vertical):
     @property
     def body(self) -> RenderableType:
         """What the body draws now: live `Text` (built when read), Markdown or diff `Text`."""
-        if self.streaming or self._finished is None:
+        if self.streaming:
             return Text(self._streamed_text())
-        return self._finished
+        return self._finished if self._finished is not None else self._finished_body()
+
+    @property
+    def undrawn(self) -> bool:
+        """Finished, but still showing its live text until `draw_finished` (out of view)."""
+        return self._undrawn
 
     @property
     def has_pending(self) -> bool:
@@ -368,17 +374,33 @@ class SampleColumn(Vertical):
         self._live_view.append(fragment)
         self.refresh_header()
 
-    def complete(self, node: ResponseNode) -> None:
-        """The stored response replaced the placeholder: draw it finished, as Markdown."""
+    def complete(self, node: ResponseNode, *, draw: bool = True) -> None:
+        """The stored response replaced the placeholder: draw it finished, as Markdown.
+
+        With `draw` False (the column is out of view) the Markdown is neither built nor
+        laid out yet: when a batch of 16 ends, rendering every body in one layout would
+        hold up the screen for a long frame. `draw_finished` does it once it is seen.
+        """
         self.node = node
         self.streaming = False
         self._pending.clear()
         self._sync_classes()
         self.diff = None
-        self._set_body(self._finished_body())
+        self._finished = None
+        self._undrawn = True
+        self.refresh_header()
+        if draw:
+            self.draw_finished()
+
+    def draw_finished(self) -> None:
+        """Shows the finished body (Markdown, or the diff set meanwhile) instead of live text."""
+        if not self._undrawn:
+            return
+        self._undrawn = False
+        if self._finished is None:
+            self._set_body(self._finished_body())
         self._body.display = True
         self._live_view.display = False
-        self.refresh_header()
 
     def update_node(self, node: ResponseNode) -> None:
         """A stored response changed (e.g. shared); redraws the header only."""
@@ -396,7 +418,9 @@ class SampleColumn(Vertical):
         self.diff = None
         if was_diff:
             self.refresh_header()
-            if not self.streaming:
+            if self._undrawn:
+                self._finished = None  # built when drawn
+            elif not self.streaming:
                 self._set_body(self._finished_body())
 
     def show_diff(

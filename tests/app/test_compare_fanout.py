@@ -17,8 +17,8 @@ from grove_explorer.app.screens.compare import CompareScreen, FanOut, SamplingSc
 from grove_explorer.app.screens.compare.fanout import PALETTE, CompareSession
 from grove_explorer.app.screens.compare.sampling_form import parse_fan_out
 from grove_explorer.app.screens.main import MainScreen
-from grove_explorer.client.events import ResponseAdded, TokensAppended
-from grove_explorer.client.models import LiveResponseNode
+from grove_explorer.client.events import ResponseAdded, ResponseCompleted, TokensAppended
+from grove_explorer.client.models import LiveResponseNode, ResponseNode
 from grove_explorer.client.sampler import SamplingParams
 from grove_explorer.server.config import ServerConfig
 from grove_explorer.server.runtime import GroveServer
@@ -316,5 +316,30 @@ async def test_columns_out_of_view_are_drawn_when_scrolled_in(two_models: GroveS
         await until(pilot, lambda: first.text.endswith("rain."), "the first column's tokens")
         await until(pilot, lambda: not compare.drawing.dirty, "a flush")
         assert first.has_pending and "2 words" in first.header.plain
-        for rid in ids:  # let the screen forget them before the app closes
+        # Finished out of view: the body is drawn once seen; in view: at once.
+        for rid, stored in ((ids[0], "done-first"), (ids[-1], "done-last")):
+            node = ResponseNode(
+                response_id=stored,
+                parent_id=parent,
+                sender="model",
+                message="Roots drink **rain**.",
+                model_name="beta",
+                token_count=4,
+            )
+            forest.remove(rid)
+            forest.add(node)
+            service._publish(ResponseCompleted(cid, rid, node))
+        await until(pilot, lambda: compare.column("done-last") is last, "the last re-keyed")
+        await until(pilot, lambda: compare.column("done-first") is first, "the first re-keyed")
+        await until(pilot, lambda: not last.undrawn, "the last column's finished body")
+        assert not last.streaming and last.query_one(".sample-body").display
+        assert first.undrawn and not first.query_one(".sample-body").display
+        assert "done-first" in compare.drawing.offscreen
+        assert first.text == "Roots drink **rain**.", "its text is the stored one already"
+        for _ in range(16):
+            await pilot.press("h")
+        await until(pilot, lambda: not first.undrawn, "the first column drawn in view")
+        assert first.query_one(".sample-body").display
+        assert not first.query_one(".sample-live").display
+        for rid in ids[1:-1]:  # let the screen forget the rest before the app closes
             forest.remove(rid)

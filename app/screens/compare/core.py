@@ -352,7 +352,10 @@ class CompareCore(Screen[str | None]):
             return
         self._rekey(placeholder_id, node.response_id)
         column = self._columns[node.response_id]
-        column.complete(node)
+        seen = node.response_id in view_order.ids_in_view(self.row, [column])
+        column.complete(node, draw=seen)
+        if not seen:
+            self.drawing.hold(node.response_id)
         column.mark_model(self.session.colour(node.model_name))
         self._refresh_siblings()
         self._fill_logprobs()

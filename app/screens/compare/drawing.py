@@ -66,8 +66,16 @@ class CoalescedDrawing:
         self.dirty.discard(response_id)
         self.offscreen.discard(response_id)
 
+    def hold(self, response_id: str) -> None:
+        """A column finished out of view: its finished body is drawn when it is seen."""
+        self.offscreen.add(response_id)
+
     def flush(self) -> None:
-        """Draws the dirty columns in view; those out of view wait in `offscreen`."""
+        """Draws the dirty columns in view; those out of view wait in `offscreen`.
+
+        A streaming column draws its queued text; a finished one held back (`hold`) draws
+        its finished body.
+        """
         dirty, self.dirty = self.dirty, set()
         if not dirty and self._timer is not None:
             # Nothing arrived for a whole period: rest until the next token.
@@ -76,10 +84,12 @@ class CoalescedDrawing:
         columns = [c for rid in dirty if (c := self._columns.get(rid)) is not None]
         in_view = ids_in_view(self._row(), columns)
         for column in columns:
-            if column.response_id in in_view:
+            if column.response_id not in in_view:
+                self.offscreen.add(column.response_id)
+            elif column.streaming:
                 column.flush()
             else:
-                self.offscreen.add(column.response_id)
+                column.draw_finished()
 
     def bring_into_view(self) -> None:
         """Queues the held-back columns again (the next flush draws those now in view)."""

@@ -136,12 +136,13 @@ def add_headless_commands(commands: Any) -> None:
     sample = commands.add_parser(
         "sample",
         parents=[common],
-        help="sample N replies in parallel at the end of the current path",
+        help="sample N replies in parallel at the end of the current path (per --model)",
         description="Resample the current path's last model reply N times in parallel "
         "(or, when the path ends with a human message, sample N replies to it). With "
-        "--seed S, sample i uses seed S+i, so a batch is reproducible. Prints one row per "
-        "sample: #, id, seed, tokens, mean logprob, time, why it ended (stop; length: cut at "
-        "--max-tokens) and the first line.",
+        "--seed S, sample i uses seed S+i, so a batch is reproducible. With several --model, "
+        "N samples from each (seeds S+i per model). Prints one row per sample: #, id, model, "
+        "seed, tokens, mean logprob, time, why it ended (stop; length: cut at --max-tokens) "
+        "and the first line.",
     )
     sample.add_argument("conv", metavar="CONV", help=CONV_HELP)
     sample.add_argument(
@@ -161,9 +162,10 @@ def add_headless_commands(commands: Any) -> None:
     sample.add_argument(
         "--model",
         dest="sample_model",
+        action="append",
         metavar="NAME",
-        help="model to sample from (default: the model of the reply resampled, or of the "
-        "path's latest reply)",
+        help="model to sample from; repeat it to fan out: N samples from each model, all in "
+        "parallel (default: the model of the reply resampled, or of the path's latest reply)",
     )
     sample.add_argument("--leaf", metavar="RESPONSE", help=LEAF_HELP)
     _json_flag(sample, "the samples")
@@ -294,6 +296,12 @@ def add_stats_command(commands: Any, common: argparse.ArgumentParser) -> None:
 
 def check_usage(args: argparse.Namespace) -> None:
     """Contradictions argparse cannot express; raised before any server starts."""
+    if args.command == "sample" and len(args.sample_model or ()) * args.n > MAX_SAMPLES:
+        models = len(args.sample_model)
+        raise UsageError(
+            f"--n {args.n} from each of {models} models is {models * args.n} samples; at most "
+            f"{MAX_SAMPLES} in one command."
+        )
     if args.command == "export" and args.format != "md" and (args.path or args.all):
         raise UsageError(
             f"--path and --all choose the Markdown scope; drop them for --format {args.format}."

@@ -1,4 +1,11 @@
-"""`grove sample`: N replies to one path, sampled in parallel, compared in a table."""
+"""`grove sample`: N replies to one path (from each of one or more models), in parallel.
+
+With several `--model`s the batch fans out: N samples per model, every stream at once,
+and the table and `--json` name each sample's model. Model names are checked against the
+server's catalog first, so a typo is refused before anything is sampled; a model that
+fails while sampling (backend down) fails only its own samples, said once with their
+numbers (`failure_lines`).
+"""
 
 from __future__ import annotations
 
@@ -16,7 +23,7 @@ from grove_explorer.app.headless.common import (
     short_id,
     table,
 )
-from grove_explorer.app.safe_text import first_line
+from grove_explorer.app.safe_text import clean, first_line
 from grove_explorer.client import (
     AsyncGrok,
     Conversation,
@@ -33,6 +40,7 @@ from grove_explorer.client.streams import ModelResponseEvent, TokensEvent
 @dataclass
 class _Sample:
     index: int
+    model: str | None
     response: Response
     mean_logprob: float | None
     wall_seconds: float
@@ -63,7 +71,7 @@ async def _run_sample(
     if response is None:
         response = await stream.future
     mean = sum(known) / len(known) if known else None
-    return _Sample(index, response, mean, time.perf_counter() - started)
+    return _Sample(index, model_name, response, mean, time.perf_counter() - started)
 
 
 async def _model_for(grok: AsyncGrok, conversation: Conversation, start: Response) -> str | None:
@@ -82,8 +90,33 @@ async def _model_for(grok: AsyncGrok, conversation: Conversation, start: Respons
     return model if catalog.model(model) else None
 
 
+async def _checked_models(grok: AsyncGrok, names: list[str]) -> None:
+    """Refuses model names the server does not offer, naming the ones it does.
+
+    A server whose catalog cannot be read (or lists none) is left to refuse each sample
+    itself, as before.
+    """
+    try:
+        catalog = await grok.list_models()
+    except GroveError:
+        return
+    known = [m.name for m in catalog.models]
+    unknown = [name for name in dict.fromkeys(names) if catalog.model(name) is None]
+    if known and unknown:
+        listed = ", ".join(repr(clean(n)) for n in unknown)
+        raise CommandError(
+            f"unknown model{'s' if len(unknown) > 1 else ''} {listed}: this server offers "
+            + ", ".join(clean(n) for n in known)
+            + ". Nothing was sampled."
+        )
+
+
 async def cmd_sample(grok: AsyncGrok, args: argparse.Namespace) -> Outcome:
-    """`grove sample CONV --n N`: parallel resamples of the leaf's reply (or replies to it)."""
+    """`grove sample CONV --n N [--model A --model B]`: N parallel samples per model.
+
+    Resamples of the leaf's reply (or replies to a human leaf). Sample i of each model
+    uses seed S + i with `--seed S`, so each model's part of the batch is reproducible.
+    """
     conversation = await open_conversation(grok, args.conv)
     leaf = find_leaf(conversation, args.leaf)
     if leaf is None:
@@ -92,7 +125,11 @@ async def cmd_sample(grok: AsyncGrok, args: argparse.Namespace) -> Outcome:
             "sample from."
         )
     parent_id = leaf.parent_response_id if leaf.sender == "model" else leaf.response_id
-    model = args.sample_model or await _model_for(grok, conversation, leaf)
+    named: list[str] = list(args.sample_model or [])
+    if named:
+        await _checked_models(grok, named)
+    models: list[str | None] = list(named) or [await _model_for(grok, conversation, leaf)]
+    total = args.n * len(models)
     given = (args.temperature, args.top_p, args.max_tokens, args.seed)
 
     def params(i: int) -> SamplingParams | None:
@@ -106,7 +143,11 @@ async def cmd_sample(grok: AsyncGrok, args: argparse.Namespace) -> Outcome:
         )
 
     results = await asyncio.gather(
-        *(_run_sample(conversation, i, parent_id, params(i), model) for i in range(args.n)),
+        *(
+            _run_sample(conversation, m * args.n + i, parent_id, params(i), model)
+            for m, model in enumerate(models)
+            for i in range(args.n)
+        ),
         return_exceptions=True,
     )
     samples = [r for r in results if isinstance(r, _Sample)]
@@ -118,7 +159,7 @@ async def cmd_sample(grok: AsyncGrok, args: argparse.Namespace) -> Outcome:
             message = result.message if isinstance(result, GroveError) else str(result)
             failures.append((i + 1, sentence(message or type(result).__name__)))
     outcome = Outcome(code=1 if failures else 0)
-    outcome.errors = failure_lines(failures, args.n)
+    outcome.errors = failure_lines(failures, total)
     if args.json:
         outcome.stdout = (
             dumps(
@@ -130,7 +171,7 @@ async def cmd_sample(grok: AsyncGrok, args: argparse.Namespace) -> Outcome:
                         {
                             "index": s.index + 1,
                             "response_id": s.response.response_id,
-                            "model_name": s.response.model_name,
+                            "model_name": s.response.model_name or s.model,
                             "seed": sample_seed(s.response),
                             "token_count": s.response.token_count,
                             "mean_logprob": s.mean_logprob,
@@ -142,7 +183,10 @@ async def cmd_sample(grok: AsyncGrok, args: argparse.Namespace) -> Outcome:
                         }
                         for s in samples
                     ],
-                    "failures": [{"index": i, "error": e} for i, e in failures],
+                    "failures": [
+                        {"index": i, "model_name": models[(i - 1) // args.n], "error": e}
+                        for i, e in failures
+                    ],
                 }
             )
             + "\n"
@@ -152,6 +196,7 @@ async def cmd_sample(grok: AsyncGrok, args: argparse.Namespace) -> Outcome:
         [
             str(s.index + 1),
             short_id(s.response.response_id),
+            clean(s.response.model_name or s.model or "") or "-",
             "-" if sample_seed(s.response) is None else str(sample_seed(s.response)),
             str(s.response.token_count),
             "-" if s.mean_logprob is None else f"{s.mean_logprob:.3f}",
@@ -163,9 +208,9 @@ async def cmd_sample(grok: AsyncGrok, args: argparse.Namespace) -> Outcome:
     ]
     if rows:
         outcome.stdout = table(
-            ["#", "ID", "SEED", "TOKENS", "MEAN LOGPROB", "TIME", "END", "TEXT"],
+            ["#", "ID", "MODEL", "SEED", "TOKENS", "MEAN LOGPROB", "TIME", "END", "TEXT"],
             rows,
-            right={0, 3, 4, 5},
+            right={0, 4, 5, 6},
         )
     return outcome
 

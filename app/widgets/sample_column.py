@@ -92,13 +92,15 @@ def column_header(
     words: int | None = None,
     reference: bool = False,
     same: float | None = None,
+    model_colour: str | None = None,
 ) -> Text:
     """The facts heading a sample's column, as inert `Text` (one fact group a line).
 
     Lines: "k/n · sender · model"; length and markers; sampling parameters (when the
     server recorded them); timings and mean logprob (when known); in diff mode, how the
     sample relates to the reference. `tokens` counts tokens streamed so far, `words` the
-    words of the text so far (None: those of `node.message`).
+    words of the text so far (None: those of `node.message`). The model's name is drawn
+    in `model_colour` (its colour in a multi-model batch), else dim.
     """
     header = Text(no_wrap=False)
     k, n = sibling
@@ -108,7 +110,7 @@ def column_header(
     model = clean(node.model_name).strip()
     if model:
         header.append(SEPARATOR, style="dim")
-        header.append(model, style="dim")
+        header.append(model, style=f"bold {model_colour}" if model_colour else "dim")
     if node.merged_from:
         header.append(SEPARATOR, style="dim")
         header.append(fused_count(node), style="bold magenta")
@@ -204,7 +206,9 @@ class SampleColumn(Vertical):
     """A sibling sample in a fixed-width column: header, then its text.
 
     The screen drives it: `append`/`flush` while streaming, `complete` when the stored
-    response arrives, `show_markdown`/`show_diff` to choose how finished text is drawn.
+    response arrives, `show_markdown`/`show_diff` to choose how finished text is drawn,
+    `mark_model` to mark it with its model's colour (a thick left edge, the name as the
+    border's title and in the header), so a multi-model batch reads at a glance.
     """
 
     DEFAULT_CSS = """
@@ -242,6 +246,9 @@ class SampleColumn(Vertical):
         self.tokens = 0
         self.reference = False
         self.same: float | None = None
+        self.model_colour: str | None = None
+        """The colour of the sample's model (None: not marked)."""
+        self._marked_name = ""
         self.diff: list[tuple[str, DiffKind]] | None = None
         """The word diff against the reference, while diff mode draws this column."""
         self._streamed: list[str] = [clean(node.message)]
@@ -258,6 +265,7 @@ class SampleColumn(Vertical):
         self._body = RenderedOnce("", classes="sample-body")
         if self._finished is not None:
             self._set_body(self._finished)
+        self._undrawn = False
         self._live_view = LiveText(self._streamed[0], classes="sample-live")
         """Draws the text while streaming (the body Static is hidden until `complete`)."""
         self._body.display = not self.streaming
@@ -286,9 +294,14 @@ class SampleColumn(Vertical):
     @property
     def body(self) -> RenderableType:
         """What the body draws now: live `Text` (built when read), Markdown or diff `Text`."""
-        if self.streaming or self._finished is None:
+        if self.streaming:
             return Text(self._streamed_text())
-        return self._finished
+        return self._finished if self._finished is not None else self._finished_body()
+
+    @property
+    def undrawn(self) -> bool:
+        """Finished, but still showing its live text until `draw_finished` (out of view)."""
+        return self._undrawn
 
     @property
     def has_pending(self) -> bool:
@@ -314,6 +327,7 @@ class SampleColumn(Vertical):
             words=self._words.count if self.streaming else None,
             reference=self.reference,
             same=self.same,
+            model_colour=self.model_colour,
         )
 
     def _sync_classes(self) -> None:
@@ -329,6 +343,21 @@ class SampleColumn(Vertical):
         """Redraws the header's changed lines (no layout while their heights stay)."""
         self.header = self._header_text()
         self._header.show(self.header)
+
+    def mark_model(self, colour: str) -> None:
+        """Marks the column with its model's colour: left edge, border title, header name.
+
+        Inline styles (not a class per colour) because the palette is the screen's; the
+        focus and streaming borders still draw the other three edges.
+        """
+        name = clean(self.node.model_name).strip()
+        if (colour, name) == (self.model_colour, self._marked_name):
+            return
+        self.model_colour = colour
+        self._marked_name = name
+        self.styles.border_left = ("thick", colour)
+        self.border_title = Text(f" {name} ", style=f"bold #000000 on {colour}") if name else None
+        self.refresh_header()
 
     def set_sibling(self, sibling: tuple[int, int]) -> None:
         """Updates "k/n" (siblings are added while the screen is open)."""
@@ -355,17 +384,33 @@ class SampleColumn(Vertical):
         self._live_view.append(fragment)
         self.refresh_header()
 
-    def complete(self, node: ResponseNode) -> None:
-        """The stored response replaced the placeholder: draw it finished, as Markdown."""
+    def complete(self, node: ResponseNode, *, draw: bool = True) -> None:
+        """The stored response replaced the placeholder: draw it finished, as Markdown.
+
+        With `draw` False (the column is out of view) the Markdown is neither built nor
+        laid out yet: when a batch of 16 ends, rendering every body in one layout would
+        hold up the screen for a long frame. `draw_finished` does it once it is seen.
+        """
         self.node = node
         self.streaming = False
         self._pending.clear()
         self._sync_classes()
         self.diff = None
-        self._set_body(self._finished_body())
+        self._finished = None
+        self._undrawn = True
+        self.refresh_header()
+        if draw:
+            self.draw_finished()
+
+    def draw_finished(self) -> None:
+        """Shows the finished body (Markdown, or the diff set meanwhile) instead of live text."""
+        if not self._undrawn:
+            return
+        self._undrawn = False
+        if self._finished is None:
+            self._set_body(self._finished_body())
         self._body.display = True
         self._live_view.display = False
-        self.refresh_header()
 
     def update_node(self, node: ResponseNode) -> None:
         """A stored response changed (e.g. shared); redraws the header only."""
@@ -383,7 +428,9 @@ class SampleColumn(Vertical):
         self.diff = None
         if was_diff:
             self.refresh_header()
-            if not self.streaming:
+            if self._undrawn:
+                self._finished = None  # built when drawn
+            elif not self.streaming:
                 self._set_body(self._finished_body())
 
     def show_diff(

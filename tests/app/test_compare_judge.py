@@ -41,7 +41,7 @@ async def test_judge_key_scores_columns_sorts_and_explains(server: GroveServer) 
         scores = {rid: forest.responses[rid].judgements[-1].score for rid in siblings}
         assert all(forest.responses[rid].judgements[-1].heuristic for rid in siblings)
 
-        for _ in range(4):  # sampled → length → logprob → time → score
+        for _ in range(5):  # sampled → length → logprob → time → similar → score
             await pilot.press("s")
         await settle(pilot)
         assert compare.sort == "score"

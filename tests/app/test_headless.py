@@ -207,9 +207,10 @@ async def test_sample_resamples_the_leaf_reply_in_parallel(
     header, *rows = out.splitlines()
     assert header.split() == [
         "#",
-        *("ID", "SEED", "TOKENS", "MEAN", "LOGPROB", "TIME", "END", "TEXT"),
+        *("ID", "MODEL", "SEED", "TOKENS", "MEAN", "LOGPROB", "TIME", "END", "TEXT"),
     ]
-    assert all(row.split()[6] in ("stop", "length") for row in rows)
+    assert all(row.split()[2] == "grove-offline-ngram" for row in rows)
+    assert all(row.split()[7] in ("stop", "length") for row in rows)
     assert len(rows) == 2 and rows[0].startswith("1  ") and rows[1].startswith("2  ")
 
     code, out, err = await grove(capsys, "sample", cid, "-n", "2", "--model", "no-such", *at)

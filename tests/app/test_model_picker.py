@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from textual.pilot import Pilot
 from textual.widget import Widget
-from textual.widgets import Select
+from textual.widgets import SelectionList
 
 from grove_explorer.app.commands import ACTIONS
 from grove_explorer.app.errors import BACKEND_FAILED
@@ -333,22 +333,19 @@ async def test_compare_batch_from_another_model(two_models: GroveServer) -> None
         await until(pilot, lambda: isinstance(app.screen, SamplingScreen), "params form")
         form = app.screen
         assert isinstance(form, SamplingScreen)
-        select = form.query_one("#param-model", Select)
-        assert select.value == "alpha", "the conversation's model"
-        assert form.model_name == "alpha"
-        # Choose beta with the keyboard: focus the select, open it, move, choose.
-        select.focus()
-        await pilot.press("enter")
-        await until(pilot, lambda: select.expanded, "the model list")
-        await pilot.press("down", "enter")
-        await until(pilot, lambda: select.value == "beta", "beta chosen")
+        models = form.query_one("#param-models", SelectionList)
+        assert form.chosen_models == ["alpha"], "the conversation's model"
+        # Choose beta instead with the keyboard: focus the list, untick alpha, tick beta.
+        models.focus()
+        await pilot.press("space", "down", "space")
+        await until(pilot, lambda: form.chosen_models == ["beta"], "beta chosen")
         form.query_one("#param-max_tokens").value = "12"  # type: ignore[attr-defined]
         form.query_one("#param-temperature").focus()
         await pilot.press("enter")
         await settle(pilot)
         assert app.screen is compare
         assert compare.model_name == "beta"
-        assert "R samples 4 from beta" in str(compare.query_one("#compare-status").content)
+        assert "R samples 4 x beta" in str(compare.query_one("#compare-status").content)
         await pilot.press("2", "R")
         await settle(pilot)
         new = compare.columns[1:]
@@ -364,11 +361,13 @@ async def test_compare_batch_from_another_model(two_models: GroveServer) -> None
         await until(pilot, lambda: isinstance(app.screen, SamplingScreen), "params form")
         form = app.screen
         assert isinstance(form, SamplingScreen)
-        assert form.query_one("#param-model", Select).value == "beta", "the last choice"
-        form.query_one("#param-model", Select).value = "alpha"
+        assert form.chosen_models == ["beta"], "the last choice"
+        models = form.query_one("#param-models", SelectionList)
+        models.deselect_all()
+        models.select("alpha")
         await pilot.press("enter")
         await settle(pilot)
-        assert compare.model_name is None
+        assert compare.model_name is None and compare.fan_out.models == ()
 
 
 # -- backend failures ------------------------------------------------------------------------

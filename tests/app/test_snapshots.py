@@ -6,6 +6,7 @@ Update after an intended visual change with `pytest tests/app/test_snapshots.py
 
 from __future__ import annotations
 
+import asyncio
 import random
 import uuid
 from pathlib import Path
@@ -15,7 +16,10 @@ import pytest
 
 from grove_explorer.app.config import AppConfig
 from grove_explorer.app.grove_app import GroveApp
-from grove_explorer.app.screenshots import SCENES, ready
+from grove_explorer.app.screens.main import MainScreen
+from grove_explorer.app.screenshots import SCENES, ready, settle
+from grove_explorer.client.sampler import SamplingParams
+from grove_explorer.server.backends import BackendSpec, ModelsConfig
 from grove_explorer.server.store.sqlite import responses
 
 
@@ -62,3 +66,55 @@ def test_scene(scene: str, snap_compare, tmp_path: Path) -> None:
         await run_scene(pilot, screen)
 
     assert snap_compare(_app(tmp_path), terminal_size=size, run_before=run_before)
+
+
+def _two_model_app(tmp_path: Path) -> GroveApp:
+    """The embedded server with the offline model under two names, alpha and beta."""
+    models = ModelsConfig(
+        backends=(
+            BackendSpec(name="alpha", sampler="offline"),
+            BackendSpec(name="beta", sampler="offline"),
+        ),
+        default_model="alpha",
+    )
+    config = AppConfig(server=None, db=tmp_path / "two.sqlite3", token_delay_ms=0, models=models)
+    return GroveApp(config)
+
+
+def test_compare_two_model_batch(snap_compare, tmp_path: Path) -> None:
+    """Compare after a batch of 2 from alpha and 2 from beta: each column marked by its
+    model's colour (left edge, title, name in the header) and the legend counting them.
+
+    Seeds make the texts reproducible; server timings are pinned, as in the compare scene.
+    """
+
+    async def run_before(pilot) -> None:
+        app = pilot.app
+        async with asyncio.timeout(30):
+            while not isinstance(app.screen, MainScreen):
+                await pilot.pause()
+        screen = app.screen
+        screen.composer.cursor_blink = False
+        service = screen.service
+        forest = await service.new_conversation()
+        cid = forest.conversation.conversation_id
+        await service.set_title(cid, "Two models")
+        params = SamplingParams(seed=3, max_tokens=24)
+        first = SamplingParams(seed=1, max_tokens=24)
+        reply = await service.send(cid, "How do trees grow in a forest?", None, sampling=first)
+        assert reply is not None
+        for model in ("alpha", "beta"):
+            await service.resample_many(
+                cid, reply.response_id, 2, sampling=params, model_name=model
+            )
+        forest = service.forest(cid)
+        for rid in forest.siblings_of(reply.response_id):
+            node = forest.responses[rid]
+            forest.add(node.model_copy(update={"time_to_first_token": 0.05, "total_time": 1.45}))
+        await settle(pilot)
+        screen.thread.focus()
+        screen.thread.focus_message(reply.response_id)
+        await pilot.press("c")
+        await settle(pilot)
+
+    assert snap_compare(_two_model_app(tmp_path), terminal_size=(160, 40), run_before=run_before)

@@ -2,32 +2,38 @@
 
 `CompareCore` keeps one `SampleColumn` per sibling sample, re-keys a streaming column when
 its placeholder is stored, and draws coalesced: token events only queue text, and one
-timer draws every dirty column at most `FLUSH_HZ` times a second. Sorting, hiding and the
-word diff are applied in one pass (`_apply_view`). The keys live in `screen.py`.
+timer draws every dirty column in view at most `FLUSH_HZ` times a second (`drawing.py`).
+Columns are marked by model colour and batches fan out across models (`fanout.py`).
+Sorting, hiding and the word diff are applied in one pass (`_apply_view`), whose work is
+in `view_order.py`. The keys live in `screen.py`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from typing import Any
 
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import ScrollableContainer
 from textual.screen import Screen
-from textual.timer import Timer
 from textual.widgets import Footer, Header
 
 from grove_explorer.app import events
-from grove_explorer.app.diffing import common_prefix_words, similarity, word_diff, words
 from grove_explorer.app.errors import describe_error, error_title
 from grove_explorer.app.events import connect_service
-from grove_explorer.app.safe_text import clean, first_line
+from grove_explorer.app.safe_text import first_line
+from grove_explorer.app.screens.compare import view_order
+from grove_explorer.app.screens.compare.drawing import CoalescedDrawing
+from grove_explorer.app.screens.compare.fanout import (
+    MAX_SAMPLES,
+    FanOut,
+    fan_out_batch,
+    session_of,
+)
 from grove_explorer.app.screens.compare.sampling_form import describe_sampling
-from grove_explorer.app.screens.compare.spread_view import similar_order
-from grove_explorer.app.widgets.judgement_badge import latest
+from grove_explorer.app.screens.compare.view_order import SORT_LABELS
 from grove_explorer.app.widgets.live_lines import HeaderLines
 from grove_explorer.app.widgets.sample_column import MARKER, SampleColumn
 from grove_explorer.app.workers import run_service_call
@@ -36,29 +42,6 @@ from grove_explorer.client.forest import Forest
 from grove_explorer.client.models import ResponseNode
 from grove_explorer.client.sampler import SamplingParams
 from grove_explorer.client.service import ConversationService
-
-DEFAULT_SAMPLES = 4
-"""Samples drawn by `R` without a count prefix."""
-
-MAX_SAMPLES = 16
-"""Upper bound of one batch: each sample is a server stream and a live column."""
-
-FLUSH_HZ = 30
-"""How often, at most, streamed text is drawn (all dirty columns in one frame).
-
-30 a second keeps the time between frames well under 50 ms while leaving most of each
-second to the event loop (which also reads the gRPC streams) with 8 or more live columns.
-"""
-
-SORTS: tuple[str, ...] = ("sampled", "length", "logprob", "time", "similar", "score")
-SORT_LABELS = {
-    "score": "judge score (highest first)",
-    "sampled": "order sampled",
-    "length": "length (shortest first)",
-    "logprob": "mean logprob (highest first)",
-    "time": "total time (fastest first)",
-    "similar": "similarity (similar side by side)",
-}
 
 
 class SampleRow(ScrollableContainer, can_focus=False):
@@ -98,8 +81,10 @@ class CompareCore(Screen[str | None]):
         self.parent_id: str | None = anchor.parent_id
         self.sampling = sampling
         """Parameters of the next batch (None: the server's defaults)."""
-        self.model_name: str | None = None
-        """The next batch's model (None: the conversation's)."""
+        self.session = session_of(service)
+        """What Compare screens of this app share: model colours, the last fan-out set."""
+        self.fan_out: FanOut = self.session.fan_out or FanOut()
+        """The next batch's models (none: the conversation's) and samples per model."""
         self.sort = "sampled"
         self.diff_mode = False
         self.reference_id: str | None = None
@@ -111,8 +96,8 @@ class CompareCore(Screen[str | None]):
         self._columns: dict[str, SampleColumn] = {}
         # Column ids in the order their samples joined the forest (the "sampled" sort).
         self._order: list[str] = []
-        self._dirty: set[str] = set()
-        self._flush_timer: Timer | None = None
+        self.drawing = CoalescedDrawing(self, self._columns, lambda: self.row)
+        """Draws streamed text coalesced, columns in view only (`drawing.py`)."""
         self._view_pending = False
         self._reconcile_pending = False
         self._errors_shown: set[str] = set()
@@ -168,6 +153,7 @@ class CompareCore(Screen[str | None]):
 
     def on_mount(self) -> None:
         self._unsubscribe = connect_service(self.service, self)
+        self.watch(self.row, "scroll_x", self._scrolled, init=False)
         forest = self._forest()
         parent = forest.responses.get(self.parent_id) if forest and self.parent_id else None
         about = first_line(parent.message, 60) if parent is not None else ""
@@ -209,8 +195,7 @@ class CompareCore(Screen[str | None]):
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
-        if self._flush_timer is not None:
-            self._flush_timer.stop()
+        self.drawing.stop()
 
     # -- model -------------------------------------------------------------------------------
 
@@ -232,6 +217,7 @@ class CompareCore(Screen[str | None]):
 
     def _new_column(self, node: ResponseNode, forest: Forest | None) -> SampleColumn:
         column = SampleColumn(node, self._sibling(forest, node.response_id))
+        column.mark_model(self.session.colour(node.model_name))
         self._columns[node.response_id] = column
         self._order.append(node.response_id)
         return column
@@ -247,7 +233,7 @@ class CompareCore(Screen[str | None]):
             self.focused_id = new
         if self.reference_id == old:
             self.reference_id = new
-        self._dirty.discard(old)
+        self.drawing.forget(old)
         self._stopping.discard(old)
 
     def _remove_column(self, response_id: str) -> None:
@@ -257,7 +243,7 @@ class CompareCore(Screen[str | None]):
         visible = [c.response_id for c in self.visible_columns]
         self._order.remove(response_id)
         self.hidden.discard(response_id)
-        self._dirty.discard(response_id)
+        self.drawing.forget(response_id)
         self._stopping.discard(response_id)
         if self.focused_id == response_id:
             index = visible.index(response_id) if response_id in visible else 0
@@ -289,8 +275,7 @@ class CompareCore(Screen[str | None]):
         column = self._columns.get(event.response_id)
         if column is not None:
             column.append(event.text, len(event.tokens))
-            self._dirty.add(event.response_id)
-            self._schedule_flush()
+            self.drawing.queue(event.response_id)
 
     @on(events.ResponseAdded)
     def _on_response_added(self, message: events.ResponseAdded) -> None:
@@ -366,34 +351,26 @@ class CompareCore(Screen[str | None]):
             self._response_added(node)
             return
         self._rekey(placeholder_id, node.response_id)
-        self._columns[node.response_id].complete(node)
+        column = self._columns[node.response_id]
+        seen = node.response_id in view_order.ids_in_view(self.row, [column])
+        column.complete(node, draw=seen)
+        if not seen:
+            self.drawing.hold(node.response_id)
+        column.mark_model(self.session.colour(node.model_name))
         self._refresh_siblings()
         self._fill_logprobs()
         self._schedule_view()
 
     # -- coalesced drawing -------------------------------------------------------------------
 
-    def _schedule_flush(self) -> None:
-        """Draws queued text within 1/FLUSH_HZ s: one content update per dirty column.
+    def _scrolled(self) -> None:
+        """The row scrolled sideways: columns that came into view are drawn at once."""
+        self.drawing.bring_into_view()
+        self._refresh_status()
 
-        One interval timer for every column, running while text arrives: its ticks keep a
-        steady beat (a late tick does not push the next ones back), and the columns it
-        flushes together are painted in one frame.
-        """
-        if self._flush_timer is None:
-            self._flush_timer = self.set_interval(1 / FLUSH_HZ, self._flush)
-
-    def _flush(self) -> None:
-        dirty, self._dirty = self._dirty, set()
-        if not dirty and self._flush_timer is not None:
-            # Nothing arrived for a whole period: rest until the next token.
-            self._flush_timer.stop()
-            self._flush_timer = None
-            return
-        for rid in dirty:
-            column = self._columns.get(rid)
-            if column is not None:
-                column.flush()
+    def on_resize(self) -> None:
+        self.drawing.bring_into_view()
+        self.call_after_refresh(self._refresh_status)
 
     def _schedule_view(self) -> None:
         """Re-sorts and re-diffs once after a burst of structural changes."""
@@ -403,80 +380,29 @@ class CompareCore(Screen[str | None]):
 
     def _apply_view(self) -> None:
         self._view_pending = False
+        self.drawing.bring_into_view()  # a new order or hidden columns change what is seen
         self._apply_order()
         self._apply_diff()
         self._refresh_status()
 
-    def _sort_key(self, column: SampleColumn) -> tuple[Any, ...]:
-        node = column.node
-        if self.sort == "length":
-            return (len(words(column.text)),)
-        if self.sort == "logprob":
-            mean = node.mean_logprob
-            return (mean is None, -(mean or 0.0))
-        if self.sort == "time":
-            known = not column.streaming and node.total_time > 0
-            return (not known, node.total_time)
-        if self.sort == "score":
-            judged = latest(node)
-            return (judged is None, -(judged.score if judged else 0.0))
-        return ()
-
     def ordered_ids(self) -> list[str]:
         """Every column id in display order: the current sort, ties in sampling order."""
-        if self.sort == "sampled":
-            return list(self._order)
-        if self.sort == "similar":
-            return similar_order(self._order, self._columns, set(self.streaming_ids))
-        return sorted(self._order, key=lambda rid: self._sort_key(self._columns[rid]))
+        return view_order.ordered_ids(self._order, self._columns, self.sort)
 
     def _apply_order(self) -> None:
         wanted = [self._columns[rid] for rid in self.ordered_ids()]
-        row = self.row
-        current = [c for c in row.children if isinstance(c, SampleColumn)]
-        if current == wanted:
-            return
-        previous: SampleColumn | None = None
-        for column in wanted:
-            if column.parent is not row:
-                continue  # still being mounted; it joins at the end
-            if previous is None:
-                row.move_child(column, before=0)
-            else:
-                row.move_child(column, after=previous)
-            previous = column
-        self.call_after_refresh(self._scroll_to_focused)
+        if view_order.place_columns(self.row, wanted):
+            self.call_after_refresh(self._scroll_to_focused)
 
     def _apply_diff(self) -> None:
+        columns = list(self._columns.values())
         if not self.diff_mode:
-            for column in self._columns.values():
-                column.show_markdown()
+            view_order.show_plain(columns)
             return
         reference = self._columns.get(self.reference_id) if self.reference_id else None
-        if reference is None or reference.streaming:
-            reference = next((c for c in self.visible_columns if not c.streaming), None)
-            self.reference_id = reference.response_id if reference else None
-        finished = [c for c in self.visible_columns if not c.streaming]
-        texts = [clean(c.text) for c in finished]
-        prefix = common_prefix_words(texts) if len(texts) > 1 else 0
-        # Samples that differ from their first word need no marker: nothing is shared.
-        diverge = prefix > 0 and any(len(words(t)) > prefix for t in texts)
-        self.common_prefix = prefix
-        ref_text = clean(reference.text) if reference is not None else ""
-        for column in self._columns.values():
-            is_ref = column is reference
-            if column.streaming or reference is None:
-                # Diffed once it completes: a diff per flush would be per-token work.
-                column.show_diff(None, 0, marker=False, reference=is_ref, same=None)
-                continue
-            text = clean(column.text)
-            column.show_diff(
-                word_diff(ref_text, text),
-                prefix if column in finished else 0,
-                marker=diverge and column in finished,
-                reference=is_ref,
-                same=None if is_ref else similarity(ref_text, text),
-            )
+        outcome = view_order.show_diffs(columns, self.visible_columns, reference)
+        self.reference_id = outcome.reference_id
+        self.common_prefix = outcome.common_prefix
 
     def _schedule_reconcile(self) -> None:
         if not self._reconcile_pending:
@@ -523,6 +449,7 @@ class CompareCore(Screen[str | None]):
         self.row.scroll_to_region(
             column.virtual_region_with_margin, animate=False, y_axis=False, immediate=True
         )
+        self._refresh_status()  # "columns a-b of n" needs the layout this waited for
 
     def _refresh_status(self) -> None:
         if not self.is_attached:
@@ -530,8 +457,14 @@ class CompareCore(Screen[str | None]):
         streaming = len(self.streaming_ids)
         n = self._requested_count()
         self.sub_title = f"sort: {SORT_LABELS[self.sort]}"
-        status = Text()
-        status.append(f"{len(self.visible_columns)} shown", style="bold")
+        visible = self.visible_columns
+        status = self.session.legend(c.node.model_name for c in visible)
+        first, last = view_order.columns_in_view(self.row, visible)
+        if first > 1 or last < len(visible):
+            status.append(f"  columns {first}-{last} of {len(visible)}", style="bold reverse")
+            status.append(" (←/→ move)", style="dim")
+        status.append("\n" if visible else "")
+        status.append(f"{len(visible)} shown", style="bold")
         if self.hidden:
             status.append(f" · {len(self.hidden)} hidden (X shows them)")
         if streaming:
@@ -551,14 +484,25 @@ class CompareCore(Screen[str | None]):
                 status.append("no shared opening", style="dim")
         else:
             status.append(" · diff off (d)")
-        model = f" from {clean(self.model_name)}" if self.model_name is not None else ""
-        status.append(f" · [count] R samples {n}{model}: {describe_sampling(self.sampling)}")
+        plan = self.fan_out.describe(n)
+        status.append(f" · [count] R samples {plan}: {describe_sampling(self.sampling)}")
         if self.count_prefix:
             status.append(f" · count {self.count_prefix}_", style="bold reverse")
         self.query_one("#compare-status", HeaderLines).show(status)
 
     def _requested_count(self) -> int:
-        return int(self.count_prefix) if self.count_prefix else DEFAULT_SAMPLES
+        """Samples per model of the next batch: the count prefix, else the form's."""
+        return int(self.count_prefix) if self.count_prefix else self.fan_out.per_model
+
+    @property
+    def model_name(self) -> str | None:
+        """The next batch's one model when it samples from a single chosen model."""
+        return self.fan_out.models[0] if len(self.fan_out.models) == 1 else None
+
+    @model_name.setter
+    def model_name(self, name: str | None) -> None:
+        """Samples the next batch from one model (None: the conversation's)."""
+        self.fan_out = FanOut(() if name is None else (name,), self.fan_out.per_model)
 
     # -- running service calls ---------------------------------------------------------------
 
@@ -569,6 +513,7 @@ class CompareCore(Screen[str | None]):
             self._refresh_status()
 
     def _start_batch(self, n: int) -> None:
+        """Samples `n` new siblings from each model of the fan-out set, all in parallel."""
         forest = self._forest()
         if forest is None:
             self.notify("This conversation is no longer open.", severity="warning")
@@ -584,17 +529,22 @@ class CompareCore(Screen[str | None]):
             self.notify("Nothing to sample beside yet.", severity="warning")
             return
         self._anchor_id = anchor
+        each, total = self.fan_out.capped(n)
+        if each < n:
+            models = len(self.fan_out.models)
+            self.notify(
+                f"At most {MAX_SAMPLES} samples per batch: sampling {total}"
+                + (f" ({each} from each of {models} models)." if models > 1 else "."),
+                markup=False,
+            )
+            n = each
         self._errors_shown = set()
         self._focus_new = True
         # App-level (detached), so dismissing this screen does not cancel the streams.
         run_service_call(
             self,
-            self.service.resample_many(
-                self.conversation_id,
-                anchor,
-                n,
-                sampling=self.sampling,
-                model_name=self.model_name,
+            fan_out_batch(
+                self.service, self.conversation_id, anchor, n, self.fan_out.models, self.sampling
             ),
             always=self._after_call,
             name=f"compare: sample {n}",

@@ -1,14 +1,15 @@
-"""The params form of the compare screen: the next batch's model and sampling parameters.
+"""The params form of the compare screen: the next batch's models, samples and parameters.
 
-`parse_sampling` reads the form's fields (empty means the server's default) and says what
-is wrong with each bad one; `SamplingScreen` is the modal form itself.
+`parse_sampling` reads the parameter fields (empty means the server's default) and
+`parse_fan_out` the models and samples per model; both say what is wrong with each bad
+field. `SamplingScreen` is the modal form itself.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 from rich.text import Text
@@ -17,9 +18,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Grid, Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Select, Static
+from textual.widgets import Button, Input, Label, SelectionList, Static
 
 from grove_explorer.app.safe_text import clean
+from grove_explorer.app.screens.compare.fanout import DEFAULT_SAMPLES, MAX_SAMPLES, FanOut
 from grove_explorer.app.screens.dialogs import DIALOG_CSS
 from grove_explorer.app.widgets.sample_column import sampling_parts
 from grove_explorer.client.sampler import SamplingParams
@@ -83,15 +85,52 @@ def describe_sampling(sampling: SamplingParams | None) -> str:
     return ", ".join(sampling_parts(sampling, seed_suffix="+i")) or "server defaults"
 
 
+def parse_fan_out(samples: str, models: Sequence[str], *, offered: bool) -> FanOut:
+    """Reads the samples-per-model field and the models ticked in the list.
+
+    Raises ValueError with one sentence per bad field, each starting with the field's
+    name ("samples …", "models …"). `offered` says whether the form had a model list (a
+    server that lists no models leaves the batch on the conversation's model).
+    """
+    errors: list[str] = []
+    raw = samples.strip()
+    k: int | None = None
+    if not raw:
+        k = DEFAULT_SAMPLES
+    else:
+        try:
+            k = int(raw)
+        except ValueError:
+            errors.append(
+                f"samples must be a whole number from 1 to {MAX_SAMPLES}, not {clean(raw)!r}."
+            )
+        else:
+            if not 1 <= k <= MAX_SAMPLES:
+                errors.append(f"samples must be between 1 and {MAX_SAMPLES}, not {k}.")
+                k = None
+    chosen = tuple(dict.fromkeys(models))
+    if offered and not chosen:
+        errors.append("models: pick at least one (Space ticks the highlighted model).")
+    if k is not None and chosen and k * len(chosen) > MAX_SAMPLES:
+        errors.append(
+            f"samples: {len(chosen)} models x {k} = {k * len(chosen)} is over {MAX_SAMPLES} "
+            f"per batch; at most {MAX_SAMPLES // len(chosen)} each."
+        )
+    if errors or k is None:
+        raise ValueError("\n".join(errors))
+    return FanOut(chosen, k)
+
+
 @dataclass(frozen=True, slots=True)
 class BatchSettings:
-    """What the params form returns: the batch's sampling parameters and model.
+    """What the params form returns: the batch's parameters, models and samples per model.
 
-    `model_name` is None when the form offered no model choice (the server listed none).
+    `fan_out.models` is empty when the form offered no model choice (the server listed
+    none): the batch then samples from the conversation's model.
     """
 
     sampling: SamplingParams
-    model_name: str | None = None
+    fan_out: FanOut = field(default_factory=FanOut)
 
 
 def _field_text(value: float | int | None) -> str:
@@ -102,37 +141,46 @@ def _field_text(value: float | int | None) -> str:
 
 
 class SamplingScreen(ModalScreen[BatchSettings | None]):
-    """A form for the next batch's model and sampling parameters; None when cancelled.
+    """A form for the next batch's models, samples per model and parameters; None: cancelled.
 
-    Bad values keep the form open with the reasons under it: nothing is sent. The model
-    list holds the catalog's names (`ConversationService.models()`), shown as plain text.
+    Keyboard only: Tab moves between fields, Space (or Enter) ticks the highlighted model in
+    the list, Enter in a text field uses the form. Bad values keep the form open with the
+    reasons under it and the bad fields marked: nothing is sent. The model list holds the
+    catalog's names (`ConversationService.models()`), shown as plain text.
     """
 
     DEFAULT_CSS = (
         DIALOG_CSS.format(name="SamplingScreen")
         + """
+    SamplingScreen > Vertical {
+        width: 80;
+        overflow-y: auto;
+    }
     SamplingScreen Grid {
-        grid-size: 2;
-        grid-columns: 16 1fr;
+        grid-size: 4;
+        grid-columns: 13 1fr 13 1fr;
         grid-rows: 3;
         height: auto;
         margin-top: 1;
     }
     SamplingScreen Grid > Label {
-        padding: 1 0 0 0;
+        padding: 1 0 0 1;
+    }
+    SamplingScreen #param-models {
+        height: auto;
+        max-height: 10;
     }
     SamplingScreen #params-error {
         color: $error;
         height: auto;
         margin-top: 1;
+        display: none;
     }
-    SamplingScreen Input.-invalid {
+    SamplingScreen #params-error.-shown {
+        display: block;
+    }
+    SamplingScreen Input.-invalid, SamplingScreen SelectionList.-invalid {
         border: tall $error;
-    }
-    SamplingScreen Select > SelectCurrent {
-        /* A Horizontal too: undo the dialog's button-row rule. */
-        margin-top: 0;
-        align-horizontal: left;
     }
     """
     )
@@ -143,24 +191,27 @@ class SamplingScreen(ModalScreen[BatchSettings | None]):
         self,
         current: SamplingParams | None,
         models: Sequence[str] = (),
-        model_name: str = "",
+        chosen: Sequence[str] = (),
+        samples: int = DEFAULT_SAMPLES,
     ) -> None:
-        """`models` to choose from (none: no model field), `model_name` chosen at first."""
+        """`models` to choose from (none: no model list), `chosen` ticked at first."""
         super().__init__()
         self._current = current or SamplingParams()
         names = list(dict.fromkeys(models))
-        if names and model_name and model_name not in names:
-            names.append(model_name)  # e.g. a model the server no longer lists
+        for name in chosen:
+            if names and name and name not in names:
+                names.append(name)  # e.g. a model the server no longer lists
         self._models = names
-        self._model_name = model_name if model_name in names else (names[0] if names else "")
+        self._chosen = [name for name in chosen if name in names] or names[:1]
+        self._samples = samples
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(Text("Sampling parameters for the next batch", style="bold"))
+            yield Label(Text("The next batch: models, samples and parameters", style="bold"))
             yield Static(
                 Text(
-                    "Empty fields use the server's default. With a seed, sample i of a "
-                    "batch uses seed + i.",
+                    "R samples this many from each ticked model, in parallel. Empty: the "
+                    "server's default; a seed S gives sample i seed S + i.",
                     style="dim",
                 )
             )
@@ -173,14 +224,23 @@ class SamplingScreen(ModalScreen[BatchSettings | None]):
                         placeholder="server default",
                         id=f"param-{name}",
                     )
-                if self._models:
-                    yield Label("model")
-                    yield Select(
-                        [(Text(clean(name)), name) for name in self._models],
-                        value=self._model_name,
-                        allow_blank=False,
-                        id="param-model",
+                yield Label("samples")
+                yield Input(
+                    str(self._samples),
+                    placeholder=f"{DEFAULT_SAMPLES} per model",
+                    id="param-samples",
+                    tooltip=f"samples per model (1-{MAX_SAMPLES} in all)",
+                )
+            if self._models:
+                yield Label(
+                    Text.assemble(
+                        ("models", "bold"), (" · Space ticks · ↑↓ move · Tab next field", "dim")
                     )
+                )
+                yield SelectionList[str](
+                    *[(Text(clean(n)), n, n in self._chosen) for n in self._models],
+                    id="param-models",
+                )
             yield Static("", id="params-error", markup=False)
             with Horizontal():
                 yield Button("Cancel", id="cancel")
@@ -193,6 +253,14 @@ class SamplingScreen(ModalScreen[BatchSettings | None]):
     def error(self) -> str:
         """The validation message shown (empty when the values are fine)."""
         return str(self.query_one("#params-error", Static).content)
+
+    @property
+    def chosen_models(self) -> list[str]:
+        """The models ticked now, in the list's order (empty when there is no list)."""
+        if not self._models:
+            return []
+        ticked = set(self.query_one("#param-models", SelectionList).selected)
+        return [name for name in self._models if name in ticked]
 
     @on(Input.Submitted)
     def _input_submitted(self) -> None:
@@ -207,34 +275,44 @@ class SamplingScreen(ModalScreen[BatchSettings | None]):
         self.action_cancel()
 
     def action_submit(self) -> None:
-        """Validates the form; dismisses with the params, or shows why not."""
+        """Validates the form; dismisses with the batch's settings, or shows why not."""
         values = {name: self.query_one(f"#param-{name}", Input).value for name in self.FIELDS}
+        errors: list[str] = []
+        params = fan_out = None
         try:
             params = parse_sampling(**values)
         except ValueError as error:
-            message = str(error)
-            self.query_one("#params-error", Static).update(Text(message))
-            first_bad = None
-            for name in self.FIELDS:
-                bad = message.startswith(name) or f"\n{name} " in message
-                widget = self.query_one(f"#param-{name}", Input)
-                widget.set_class(bad, "-invalid")
-                if bad and first_bad is None:
-                    first_bad = widget
-            if first_bad is not None:
-                first_bad.focus()
-            self.app.bell()
+            errors.append(str(error))
+        try:
+            fan_out = parse_fan_out(
+                self.query_one("#param-samples", Input).value,
+                self.chosen_models,
+                offered=bool(self._models),
+            )
+        except ValueError as error:
+            errors.append(str(error))
+        if params is None or fan_out is None:
+            self._show_errors("\n".join(errors))
             return
-        self.dismiss(BatchSettings(params, self.model_name))
+        self.dismiss(BatchSettings(params, fan_out))
 
-    @property
-    def model_name(self) -> str | None:
-        """The model chosen for the batch (None when the form offers no choice)."""
-        if not self._models:
-            return None
-        value = self.query_one("#param-model", Select).value
-        return value if isinstance(value, str) else self._model_name
+    def _show_errors(self, message: str) -> None:
+        """Shows the reasons and marks each bad field; focus goes to the first one."""
+        shown = self.query_one("#params-error", Static)
+        shown.update(Text(message))
+        shown.add_class("-shown")
+        first_bad = None
+        names = [*self.FIELDS, "samples", *(["models"] if self._models else [])]
+        for name in names:
+            bad = message.startswith(name) or f"\n{name}" in message
+            widget = self.query_one(f"#param-{name}")
+            widget.set_class(bad, "-invalid")
+            if bad and first_bad is None:
+                first_bad = widget
+        if first_bad is not None:
+            first_bad.focus()
+        self.app.bell()
 
     def action_cancel(self) -> None:
-        """Closes without changing the params."""
+        """Closes without changing the batch."""
         self.dismiss(None)

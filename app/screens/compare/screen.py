@@ -2,9 +2,10 @@
 
 Opened on a model message, it shows every child of that message's parent (model samples
 and manual replies) as fixed-width columns in one scrollable row, so scrolling up and
-down moves all columns together. `R` samples N new siblings at once
-(`ConversationService.resample_many`), each streaming into its own column, from the
-conversation's model or the one chosen with `p` (with the sampling parameters); Esc stops
+down moves all columns together. `R` samples N new siblings at once from each model of
+the batch (`fanout.fan_out_batch`), each streaming into its own column marked by its
+model's colour: from the conversation's model, or the set of models chosen with `p` (with
+N per model and the sampling parameters); Esc stops
 them (the server keeps the partial replies) or, when nothing streams, closes the screen;
 Enter continues the conversation from the focused sample.
 
@@ -28,15 +29,12 @@ from typing import ClassVar
 from textual.binding import Binding, BindingType
 
 from grove_explorer.app.errors import describe_error
-from grove_explorer.app.screens.compare.core import (
-    MAX_SAMPLES,
-    SORT_LABELS,
-    SORTS,
-)
+from grove_explorer.app.screens.compare.fanout import FanOut
 from grove_explorer.app.screens.compare.fusing import FusingCompare
 from grove_explorer.app.screens.compare.judging import show_rationale, start_judging
 from grove_explorer.app.screens.compare.sampling_form import BatchSettings, SamplingScreen
 from grove_explorer.app.screens.compare.spread_view import SpreadScreen
+from grove_explorer.app.screens.compare.view_order import SORT_LABELS, SORTS
 from grove_explorer.app.screens.help import HelpScreen, binding_rows
 from grove_explorer.app.workers import run_service_call
 from grove_explorer.client.catalog import ModelCatalog
@@ -59,7 +57,7 @@ class CompareScreen(FusingCompare):
             "params",
             "Params",
             id="compare_params",
-            tooltip="Model and sampling parameters of the next batch",
+            tooltip="Models, samples per model and sampling parameters of the next batch",
         ),
         Binding("d", "toggle_diff", "Diff", id="compare_diff"),
         Binding("D,asterisk", "set_reference", "Reference", id="compare_reference"),
@@ -113,12 +111,13 @@ class CompareScreen(FusingCompare):
         self._refresh_status()
 
     def action_sample(self) -> None:
-        """Samples N new siblings in parallel (N: the count prefix, else 4)."""
+        """Samples N new siblings from each model of the batch, in parallel.
+
+        N: the count prefix, else the form's samples per model (4 at first); a batch over
+        `MAX_SAMPLES` in all is lowered, and says so.
+        """
         n = self._requested_count()
         self.count_prefix = ""
-        if n > MAX_SAMPLES:
-            self.notify(f"At most {MAX_SAMPLES} samples at once; sampling {MAX_SAMPLES}.")
-            n = MAX_SAMPLES
         self._start_batch(n)
         self._refresh_status()
 
@@ -292,15 +291,17 @@ class CompareScreen(FusingCompare):
             if result is None:
                 return
             self.sampling = None if result.sampling == SamplingParams() else result.sampling
-            if result.model_name is not None:
+            fan_out = result.fan_out
+            if fan_out.models == (conversation_model,):
                 # The conversation's own model needs no override (and follows it).
-                keep = result.model_name != conversation_model
-                self.model_name = result.model_name if keep else None
+                fan_out = FanOut((), fan_out.per_model)
+            self.fan_out = self.session.fan_out = fan_out
             self._refresh_status()
 
         if self.is_current:
+            chosen_models = self.fan_out.models or (conversation_model,)
             self.app.push_screen(
-                SamplingScreen(self.sampling, names, self.model_name or conversation_model),
+                SamplingScreen(self.sampling, names, chosen_models, self.fan_out.per_model),
                 chosen,
             )
 

@@ -1,0 +1,178 @@
+"""`grove sample --model A --model B` (issue 15's fan-out): N samples from each model, in
+parallel, each sample's model in the table and `--json`; unknown names refused before
+anything is sampled; a backend that is down fails only its own samples.
+
+The server is configured as a user would (`ModelsConfig` backends): the offline model under
+two names, "alpha" (the default) and "beta", and "down", an OpenAI-compatible backend at a
+loopback port nobody listens on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from grove_explorer.app.cli import main
+from grove_explorer.client import Client, SamplingParams
+from grove_explorer.server.backends import BackendSpec, ModelsConfig
+from grove_explorer.server.config import ServerConfig
+from grove_explorer.server.runtime import GroveServer
+from tests.helpers import collect
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No user config, environment server or key leaks into these runs."""
+    for var in ("XAI_API_HOST", "XAI_API_KEY", "GROVE_DB", "GROVE_TOKEN_DELAY_MS"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("GROVE_CONFIG", str(tmp_path / "no-config.toml"))
+
+
+def closed_port() -> int:
+    """A loopback port with nothing listening (bound, then released)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+async def models_server(tmp_path: Path) -> AsyncIterator[GroveServer]:
+    down = BackendSpec(
+        name="down",
+        sampler="openai",
+        base_url=f"http://127.0.0.1:{closed_port()}/v1",
+        model="nobody",
+        max_retries=0,
+        timeout_seconds=5.0,
+        connect_timeout_seconds=2.0,
+    )
+    models = ModelsConfig(
+        backends=(
+            BackendSpec(name="alpha", sampler="offline"),
+            BackendSpec(name="beta", sampler="offline"),
+            down,
+        ),
+        default_model="alpha",
+    )
+    config = ServerConfig(host="127.0.0.1", port=0, db=tmp_path / "g.sqlite3", models=models)
+    server = GroveServer(config)
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()
+
+
+async def grove(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    """Runs `grove ARGV` in-process (in a thread, off the server's loop)."""
+    capsys.readouterr()
+    try:
+        code = await asyncio.to_thread(main, list(argv))
+    except SystemExit as exit_:
+        code = exit_.code if isinstance(exit_.code, int) else 1
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+async def chat(address: str) -> tuple[str, str]:
+    """A conversation with one exchange; returns (conversation, human message) ids."""
+    client = Client(api_host=address)
+    try:
+        conversation = client.grok.create_conversation()
+        stream, future = conversation.add_response(
+            "Tell me about maple seeds.", sampling=SamplingParams(max_tokens=8)
+        )
+        await collect(stream)
+        reply = await future
+        assert reply.parent_response_id is not None
+        return conversation.conversation_id, reply.parent_response_id
+    finally:
+        await client.close()
+
+
+async def children(address: str, cid: str, parent: str) -> list[str]:
+    client = Client(api_host=address)
+    try:
+        loaded = await client.grok.get_conversation(cid)
+        return [r.model_name for r in loaded.get_response(parent).children]
+    finally:
+        await client.close()
+
+
+async def test_n_samples_from_each_model(
+    models_server: GroveServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    at = ("--server", models_server.address)
+    cid, human = await chat(models_server.address)
+    argv = ("sample", cid, "--n", "2", "--model", "alpha", "--model", "beta", "--seed", "5")
+    code, out, err = await grove(capsys, *argv, "--max-tokens", "6", "--json", *at)
+    assert (code, err) == (0, "")
+    samples = json.loads(out)["samples"]
+    assert [(s["index"], s["model_name"], s["seed"]) for s in samples] == [
+        (1, "alpha", 5),
+        (2, "alpha", 6),
+        (3, "beta", 5),
+        (4, "beta", 6),
+    ], "n per model, seeds S+i per model"
+    assert all(s["message"] and s["token_count"] <= 6 for s in samples)
+    assert sorted(await children(models_server.address, cid, human)) == [
+        "alpha",
+        "alpha",
+        "alpha",
+        "beta",
+        "beta",
+    ]
+    # The table names each sample's model.
+    code, out, err = await grove(
+        capsys, "sample", cid, "-n", "1", "--model", "beta", "--model", "alpha", *at
+    )
+    assert (code, err) == (0, "")
+    header, *rows = out.splitlines()
+    assert header.split()[:3] == ["#", "ID", "MODEL"]
+    assert [row.split()[2] for row in rows] == ["beta", "alpha"]
+
+
+async def test_unknown_model_is_refused_before_sampling(
+    models_server: GroveServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    at = ("--server", models_server.address)
+    cid, human = await chat(models_server.address)
+    code, out, err = await grove(
+        capsys, "sample", cid, "-n", "2", "--model", "alpha", "--model", "no-such", *at
+    )
+    assert code == 1 and out == ""
+    assert err == (
+        "grove: unknown model 'no-such': this server offers alpha, beta, down. "
+        "Nothing was sampled.\n"
+    )
+    assert await children(models_server.address, cid, human) == ["alpha"], "nothing sampled"
+    # Too many in all is a usage error, before any server is asked.
+    code, _, err = await grove(
+        capsys, "sample", cid, "-n", "40", "--model", "alpha", "--model", "beta", *at
+    )
+    assert code == 2
+    assert "--n 40 from each of 2 models is 80 samples; at most 64 in one command." in err
+
+
+async def test_a_model_that_is_down_fails_only_its_samples(
+    models_server: GroveServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    at = ("--server", models_server.address)
+    cid, _ = await chat(models_server.address)
+    argv = ("sample", cid, "-n", "2", "--model", "alpha", "--model", "down", "--json", *at)
+    code, out, err = await grove(capsys, *argv)
+    assert code == 1
+    result = json.loads(out)
+    assert [s["model_name"] for s in result["samples"]] == ["alpha", "alpha"]
+    assert [(f["index"], f["model_name"]) for f in result["failures"]] == [
+        (3, "down"),
+        (4, "down"),
+    ]
+    lines = err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("grove: samples 3, 4 failed: "), err
+    assert "Traceback" not in err

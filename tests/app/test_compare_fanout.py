@@ -227,6 +227,23 @@ async def test_count_prefix_in_the_explorer_samples_that_many(two_models: GroveS
         await settle(pilot)
         models = [c.node.model_name for c in compare.columns]
         assert models.count("beta") == 3 and models.count("alpha") == 12
+        # R without a count: the samples per model of the set (2 each), not a fixed 4.
+        await pilot.press("escape")
+        await until(pilot, lambda: app.screen is screen, "compare closed")
+        compare = await open_compare(pilot, screen, reply_id, "R")
+        await settle(pilot)
+        models = [c.node.model_name for c in compare.columns]
+        assert models.count("beta") == 5 and models.count("alpha") == 14
+
+
+async def test_a_count_over_the_batch_limit_is_lowered_and_said(two_models: GroveServer) -> None:
+    async with explorer(two_models.address, size=SIZE) as (app, pilot, screen):
+        _, reply_id = await conversation(screen)
+        compare = await open_compare(pilot, screen, reply_id, "2", "0", "R")
+        await settle(pilot)
+        assert len(compare.columns) == 1 + 16
+        said = [str(n.message) for n in app._notifications]
+        assert any("16" in message and "20" in message for message in said), said
 
 
 # -- 16 columns ------------------------------------------------------------------------------

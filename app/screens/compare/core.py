@@ -18,7 +18,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.containers import ScrollableContainer
 from textual.screen import Screen
-from textual.widgets import Footer, Header
+from textual.widgets import Header
 
 from grove_explorer.app import events
 from grove_explorer.app.errors import describe_error, error_title
@@ -34,6 +34,7 @@ from grove_explorer.app.screens.compare.fanout import (
 )
 from grove_explorer.app.screens.compare.sampling_form import describe_sampling
 from grove_explorer.app.screens.compare.view_order import SORT_LABELS
+from grove_explorer.app.widgets.fitting_footer import FittingFooter
 from grove_explorer.app.widgets.live_lines import HeaderLines
 from grove_explorer.app.widgets.sample_column import MARKER, SampleColumn
 from grove_explorer.app.workers import run_service_call
@@ -120,7 +121,7 @@ class CompareCore(Screen[str | None]):
         with SampleRow(id="columns"):
             yield from (self._columns[rid] for rid in self._order)
         yield HeaderLines(Text(), id="compare-status")
-        yield Footer()
+        yield FittingFooter()
 
     @property
     def row(self) -> ScrollableContainer:
@@ -533,7 +534,8 @@ class CompareCore(Screen[str | None]):
         if each < n:
             models = len(self.fan_out.models)
             self.notify(
-                f"At most {MAX_SAMPLES} samples per batch: sampling {total}"
+                f"At most {MAX_SAMPLES} samples per batch: sampling {total} of the "
+                f"{self.fan_out.total(n)} asked"
                 + (f" ({each} from each of {models} models)." if models > 1 else "."),
                 markup=False,
             )

@@ -47,10 +47,10 @@ class CompareScreen(FusingCompare):
     """Sibling samples side by side; dismisses with the picked sample's id (None: closed)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
+        # Footer order: the research loop first (sample, judge, fuse, read the spread),
+        # then the view; keys that do not fit are dropped from the right and every key is
+        # in the help (?).
         Binding("escape", "escape", "Stop / close", id="compare_escape"),
-        Binding("left,h", "move(-1)", "Prev", id="compare_prev", key_display="←/h"),
-        Binding("right,l", "move(1)", "Next", id="compare_next", key_display="→/l"),
-        Binding("enter", "pick", "Continue this", id="compare_pick"),
         Binding("R", "sample", "Sample N", id="compare_sample"),
         Binding(
             "p",
@@ -59,8 +59,17 @@ class CompareScreen(FusingCompare):
             id="compare_params",
             tooltip="Models, samples per model and sampling parameters of the next batch",
         ),
+        Binding("J", "judge", "Judge", id="compare_judge", tooltip="Score the shown samples"),
+        Binding("F", "fuse", "Fuse", id="compare_fuse", tooltip="Fuse marked (or all) samples"),
+        Binding(
+            "S",
+            "spread",
+            "Spread",
+            id="compare_spread",
+            tooltip="Statistics of the shown samples: similarity, clusters, answers, spread",
+        ),
+        Binding("enter", "pick", "Continue this", id="compare_pick"),
         Binding("d", "toggle_diff", "Diff", id="compare_diff"),
-        Binding("D,asterisk", "set_reference", "Reference", id="compare_reference"),
         Binding("s", "cycle_sort", "Sort", id="compare_sort"),
         Binding(
             "o",
@@ -69,19 +78,12 @@ class CompareScreen(FusingCompare):
             id="compare_order_similar",
             tooltip="Order columns so similar samples sit together (again: order sampled)",
         ),
-        Binding(
-            "S",
-            "spread",
-            "Spread",
-            id="compare_spread",
-            tooltip="Statistics of the shown samples: similarity, clusters, answers, spread",
-        ),
-        Binding("J", "judge", "Judge", id="compare_judge", tooltip="Score the shown samples"),
-        Binding("W", "rationale", "Why", id="compare_rationale", show=False),
         Binding("x", "hide", "Hide", id="compare_hide"),
-        # Listed in help (the footer has no room left for it); F says how to use it.
-        Binding("m", "mark", "Mark to fuse", id="compare_mark", show=False),
-        Binding("F", "fuse", "Fuse", id="compare_fuse", tooltip="Fuse marked (or all) samples"),
+        Binding("m", "mark", "Mark to fuse", id="compare_mark"),
+        Binding("W", "rationale", "Why (judge)", id="compare_rationale"),
+        Binding("left,h", "move(-1)", "Prev", id="compare_prev", key_display="←/h", show=False),
+        Binding("right,l", "move(1)", "Next", id="compare_next", key_display="→/l", show=False),
+        Binding("D,asterisk", "set_reference", "Reference", id="compare_reference", show=False),
         Binding("X", "show_all", "Show hidden", id="compare_show_all", show=False),
         Binding("question_mark", "help", "Help", id="compare_help", show=False),
         Binding("up,k", "scroll(-1)", "Scroll up", show=False),

@@ -91,11 +91,16 @@ class ReplyActions(ExplorerCore):
         self.notify(f"{self._count}R samples {self._count} (Esc clears)", timeout=2)
 
     def action_sample_many(self) -> None:
-        """Opens Compare and samples N siblings in parallel (N from a count prefix, else 4)."""
-        from grove_explorer.app.screens.compare import MAX_SAMPLES as MAX_BATCH
+        """Opens Compare and samples N siblings from each model of the session's fan-out.
+
+        N is the count prefix, else the samples per model last chosen in Compare's params
+        form (4 at first). Compare lowers a batch over its limit and says so.
+        """
+        from grove_explorer.app.screens.compare.fanout import session_of
 
         count, self._count = self._count, 0
-        self.action_compare(min(count, MAX_BATCH) if count else DEFAULT_BATCH)
+        fan_out = session_of(self.service).fan_out
+        self.action_compare(count or (fan_out.per_model if fan_out else DEFAULT_BATCH))
 
     def action_compare(self, samples: int = 0) -> None:
         """Opens the Compare screen on the focused model message and its siblings.

@@ -373,7 +373,7 @@ class ImportQueries(SqliteDatabase):
         runs right after, under the write lock, while the reply
         goes out. The commit's durability is the same: the log is synced at COMMIT.
         """
-        (limit,) = (await conn.execute_fetchall("PRAGMA wal_autocheckpoint"))[0]
+        ((limit,),) = list(await conn.execute_fetchall("PRAGMA wal_autocheckpoint"))
         await conn.execute_fetchall("PRAGMA wal_autocheckpoint = 0")
         try:
             yield

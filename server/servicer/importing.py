@@ -7,7 +7,10 @@ The checks are one pass over the responses, each a few set lookups and compariso
 `_plain_item` takes a response that is plainly valid straight to its store item, and
 anything it is not sure of goes through `_checked_item`, which aborts with the sentence
 that names the first problem (both accept the same responses; the plain reading only
-skips building the sentences). `import_reply` answers ImportConversation.
+skips building the sentences). `import_reply` answers ImportConversation; `import_parts`
+takes the responses in parts as they arrive, which ImportConversationStream uses
+(import_stream.py): the same checks and sentences, the parts counted against the count
+the import announced, each part's tokens naming its own responses.
 """
 
 from __future__ import annotations

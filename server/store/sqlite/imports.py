@@ -85,10 +85,14 @@ async def _insert_rows(
         )
 
 
-async def _insert_and_index(
-    conn: aiosqlite.Connection, conversation_id: str, rows: Sequence[Sequence[Any]]
+def _insert_and_index_now(
+    conn: sqlite3.Connection, conversation_id: str, rows: Sequence[Sequence[Any]]
 ) -> None:
     """Inserts a batch of response rows, then what the skipped search trigger would add.
+
+    Runs on the database's thread, all of it in one trip (`_insert_and_index`): the
+    event loop's thread is checking the next batch meanwhile, and each statement's
+    return to it would wait for that.
 
     One search row per message in creation order (the ids the per-row trigger would have
     given them: after the title's, before any annotation's), and their texts in one FTS5
@@ -98,17 +102,23 @@ async def _insert_and_index(
     one range of the id indexes; `+conversation_id` keeps SQLite on that range (the
     conversation's index would read every row imported so far, for every batch).
     """
-    await _insert_rows(conn, "responses", _COLUMNS, rows)
+    per_statement = max(1, min(_MAX_ROWS, _MAX_PARAMETERS // len(_COLUMNS)))
+    for start in range(0, len(rows), per_statement):
+        chunk = rows[start : start + per_statement]
+        conn.execute(
+            _RESPONSE_INSERT + ", ".join(_RESPONSE_ROW for _ in chunk),
+            [value for row in chunk for value in row],
+        )
     if not rows:
         return
     span = (rows[0][1], rows[-1][1], conversation_id)
-    await conn.execute_fetchall(
+    conn.execute(
         "INSERT INTO search_rows (kind, ref_id, conversation_id, user_id)"
         " SELECT 'message', response_id, conversation_id, user_id FROM responses"
         " WHERE response_id BETWEEN ? AND ? AND +conversation_id = ? ORDER BY response_id",
         span,
     )
-    await conn.execute_fetchall(
+    conn.execute(
         "INSERT INTO search_text (rowid, text)"
         " SELECT s.id, r.message FROM search_rows AS s"
         " JOIN responses AS r ON r.response_id = s.ref_id"
@@ -116,6 +126,17 @@ async def _insert_and_index(
         " ORDER BY s.id",
         span,
     )
+
+
+_RESPONSE_INSERT = f"INSERT INTO responses ({', '.join(_COLUMNS)}) VALUES "
+_RESPONSE_ROW = f"({', '.join('?' for _ in _COLUMNS)})"
+
+
+async def _insert_and_index(
+    conn: aiosqlite.Connection, conversation_id: str, rows: Sequence[Sequence[Any]]
+) -> None:
+    """`_insert_and_index_now` on the connection's thread, in one trip."""
+    await conn._execute(_insert_and_index_now, conn._conn, conversation_id, rows)
 
 
 async def _touch(conn: aiosqlite.Connection, conversation_id: str, last_time: str | None) -> None:
@@ -335,6 +356,11 @@ class ImportQueries(SqliteDatabase):
                     inserting = asyncio.ensure_future(
                         _insert_and_index(conn, conversation_id, built)
                     )
+                    # One turn of the loop: the task hands the batch to the database's
+                    # thread now. Checking the next batch does not wait for anything
+                    # (it yields no turn), so without this the insert would only start
+                    # when the next batch is done, and the two would take turns.
+                    await asyncio.sleep(0)
                 if inserting is not None:
                     await inserting
                 if len(given) != count:

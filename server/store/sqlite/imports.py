@@ -86,13 +86,18 @@ async def _insert_rows(
 
 
 def _insert_and_index_now(
-    conn: sqlite3.Connection, conversation_id: str, rows: Sequence[Sequence[Any]]
+    conn: sqlite3.Connection,
+    conversation_id: str,
+    statements: Sequence[tuple[str, list[Any]]],
+    span: tuple[str, str] | None,
 ) -> None:
     """Inserts a batch of response rows, then what the skipped search trigger would add.
 
     Runs on the database's thread, all of it in one trip (`_insert_and_index`): the
     event loop's thread is checking the next batch meanwhile, and each statement's
-    return to it would wait for that.
+    return to it would wait for that. The INSERT statements come built, with their
+    values in one list each (`_row_statements`): made there, that Python work would
+    hold the interpreter lock here. `span`: the batch's first and last response id.
 
     One search row per message in creation order (the ids the per-row trigger would have
     given them: after the title's, before any annotation's), and their texts in one FTS5
@@ -102,21 +107,16 @@ def _insert_and_index_now(
     one range of the id indexes; `+conversation_id` keeps SQLite on that range (the
     conversation's index would read every row imported so far, for every batch).
     """
-    per_statement = max(1, min(_MAX_ROWS, _MAX_PARAMETERS // len(_COLUMNS)))
-    for start in range(0, len(rows), per_statement):
-        chunk = rows[start : start + per_statement]
-        conn.execute(
-            _RESPONSE_INSERT + ", ".join(_RESPONSE_ROW for _ in chunk),
-            [value for row in chunk for value in row],
-        )
-    if not rows:
+    for sql, values in statements:
+        conn.execute(sql, values)
+    if span is None:
         return
-    span = (rows[0][1], rows[-1][1], conversation_id)
+    where = (*span, conversation_id)
     conn.execute(
         "INSERT INTO search_rows (kind, ref_id, conversation_id, user_id)"
         " SELECT 'message', response_id, conversation_id, user_id FROM responses"
         " WHERE response_id BETWEEN ? AND ? AND +conversation_id = ? ORDER BY response_id",
-        span,
+        where,
     )
     conn.execute(
         "INSERT INTO search_text (rowid, text)"
@@ -124,7 +124,7 @@ def _insert_and_index_now(
         " JOIN responses AS r ON r.response_id = s.ref_id"
         " WHERE s.ref_id BETWEEN ? AND ? AND +s.conversation_id = ? AND s.kind = 'message'"
         " ORDER BY s.id",
-        span,
+        where,
     )
 
 
@@ -132,11 +132,28 @@ _RESPONSE_INSERT = f"INSERT INTO responses ({', '.join(_COLUMNS)}) VALUES "
 _RESPONSE_ROW = f"({', '.join('?' for _ in _COLUMNS)})"
 
 
+def _row_statements(rows: Sequence[Sequence[Any]]) -> list[tuple[str, list[Any]]]:
+    """The multi-row INSERTs of response `rows` (see `_insert_rows`), values flattened."""
+    per_statement = max(1, min(_MAX_ROWS, _MAX_PARAMETERS // len(_COLUMNS)))
+    statements = []
+    for start in range(0, len(rows), per_statement):
+        chunk = rows[start : start + per_statement]
+        statements.append(
+            (
+                _RESPONSE_INSERT + ", ".join(_RESPONSE_ROW for _ in chunk),
+                [value for row in chunk for value in row],
+            )
+        )
+    return statements
+
+
 async def _insert_and_index(
     conn: aiosqlite.Connection, conversation_id: str, rows: Sequence[Sequence[Any]]
 ) -> None:
-    """`_insert_and_index_now` on the connection's thread, in one trip."""
-    await conn._execute(_insert_and_index_now, conn._conn, conversation_id, rows)
+    """`_insert_and_index_now` of `rows` on the connection's thread, in one trip."""
+    span = (rows[0][1], rows[-1][1]) if rows else None
+    statements = _row_statements(rows)
+    await conn._execute(_insert_and_index_now, conn._conn, conversation_id, statements, span)
 
 
 async def _touch(conn: aiosqlite.Connection, conversation_id: str, last_time: str | None) -> None:

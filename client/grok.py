@@ -10,7 +10,7 @@ token stream, so a failure is never silent.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from google.protobuf import empty_pb2
 
@@ -19,6 +19,7 @@ from grove_explorer.client.conversation import Conversation
 from grove_explorer.client.embeddings import Embeddings, embed_texts
 from grove_explorer.client.errors import NotFoundError
 from grove_explorer.client.ids import FULL_ID_LENGTH, MIN_PREFIX, resolve_id
+from grove_explorer.client.import_call import import_in_chunks, request_chunks
 from grove_explorer.client.research import SearchHit, SearchResults
 from grove_explorer.client.response import Response
 from grove_explorer.client.rpc import check_text, rpc
@@ -159,8 +160,17 @@ class AsyncGrok:
         """
         if summary_only:  # set on `request` itself: a copy of a long import costs a copy
             request.summary_only = True
-        created: chat_pb2.Conversation = await rpc(self._stub.ImportConversation(request))
-        return created
+        return await import_in_chunks(self._stub, request_chunks(request))
+
+    async def import_conversation_chunks(
+        self, chunks: Iterable[chat_pb2.ImportChunk]
+    ) -> chat_pb2.Conversation:
+        """Extension: an import sent in chunks made as they go (`import_chunks` of a file).
+
+        The server stores each chunk while the next is made; an error the chunks raise
+        cancels the call (nothing stored) and is raised here. See `client.import_call`.
+        """
+        return await import_in_chunks(self._stub, chunks)
 
     async def list_conversations(self) -> list[chat_pb2.Conversation]:
         """Returns a list of all conversations (without their responses), newest first."""

@@ -584,3 +584,11 @@ class ListModelsResponse(_message.Message):
     system_prompts: _containers.RepeatedCompositeFieldContainer[SystemPromptInfo]
     rubrics: _containers.RepeatedCompositeFieldContainer[RubricInfo]
     def __init__(self, models: _Optional[_Iterable[_Union[ModelInfo, _Mapping]]] = ..., default_model: _Optional[str] = ..., system_prompts: _Optional[_Iterable[_Union[SystemPromptInfo, _Mapping]]] = ..., rubrics: _Optional[_Iterable[_Union[RubricInfo, _Mapping]]] = ...) -> None: ...
+
+class ImportChunk(_message.Message):
+    __slots__ = ("part", "response_count")
+    PART_FIELD_NUMBER: _ClassVar[int]
+    RESPONSE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    part: ImportConversationRequest
+    response_count: int
+    def __init__(self, part: _Optional[_Union[ImportConversationRequest, _Mapping]] = ..., response_count: _Optional[int] = ...) -> None: ...

@@ -135,6 +135,11 @@ class ChatStub:
                 request_serializer=grove__explorer_dot_protos_dot_chat__pb2.EmbedTextsRequest.SerializeToString,
                 response_deserializer=grove__explorer_dot_protos_dot_chat__pb2.EmbedTextsResponse.FromString,
                 _registered_method=True)
+        self.ImportConversationStream = channel.stream_unary(
+                '/grove.chat.Chat/ImportConversationStream',
+                request_serializer=grove__explorer_dot_protos_dot_chat__pb2.ImportChunk.SerializeToString,
+                response_deserializer=grove__explorer_dot_protos_dot_chat__pb2.Conversation.FromString,
+                _registered_method=True)
 
 
 class ChatServicer:
@@ -288,6 +293,19 @@ class ChatServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ImportConversationStream(self, request_iterator, context):
+        """Extension: ImportConversation with the request sent in chunks, so the server checks
+        and stores the first responses while the client still reads the rest of its file.
+        The first chunk names the title, starred, summary_only and how many responses follow
+        in all; every chunk carries the next responses (parents before children, across
+        chunks) and the tokens of its own responses. Still one transaction: a problem in any
+        chunk, a count that does not match, or a cancelled call stores nothing. Same checks,
+        status codes and reply as ImportConversation.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ChatServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -390,6 +408,11 @@ def add_ChatServicer_to_server(servicer, server):
                     servicer.EmbedTexts,
                     request_deserializer=grove__explorer_dot_protos_dot_chat__pb2.EmbedTextsRequest.FromString,
                     response_serializer=grove__explorer_dot_protos_dot_chat__pb2.EmbedTextsResponse.SerializeToString,
+            ),
+            'ImportConversationStream': grpc.stream_unary_rpc_method_handler(
+                    servicer.ImportConversationStream,
+                    request_deserializer=grove__explorer_dot_protos_dot_chat__pb2.ImportChunk.FromString,
+                    response_serializer=grove__explorer_dot_protos_dot_chat__pb2.Conversation.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -932,6 +955,33 @@ class Chat:
             '/grove.chat.Chat/EmbedTexts',
             grove__explorer_dot_protos_dot_chat__pb2.EmbedTextsRequest.SerializeToString,
             grove__explorer_dot_protos_dot_chat__pb2.EmbedTextsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ImportConversationStream(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(
+            request_iterator,
+            target,
+            '/grove.chat.Chat/ImportConversationStream',
+            grove__explorer_dot_protos_dot_chat__pb2.ImportChunk.SerializeToString,
+            grove__explorer_dot_protos_dot_chat__pb2.Conversation.FromString,
             options,
             channel_credentials,
             insecure,

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,17 +50,37 @@ def _lenient(message_class: type[Message]) -> Callable[[bytes], Message | Malfor
     return decode
 
 
+async def _refuse_malformed(request: Any, context: grpc.aio.ServicerContext) -> None:
+    if isinstance(request, MalformedRequest):
+        await context.abort(
+            grpc.StatusCode.INVALID_ARGUMENT,
+            f"The request could not be decoded ({request.reason}); text fields must be "
+            "valid UTF-8.",
+        )
+
+
+def _decoded(requests: AsyncIterator[Any], context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+    """A client stream's requests; the first undecodable one ends the call."""
+
+    async def each() -> AsyncIterator[Any]:
+        async for request in requests:
+            await _refuse_malformed(request, context)
+            yield request
+
+    return each()
+
+
 def _guard(
     behaviour: Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]],
+    *,
+    client_streaming: bool = False,
 ) -> Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]:
     @functools.wraps(behaviour)
     async def guarded(request: Any, context: grpc.aio.ServicerContext) -> Any:
-        if isinstance(request, MalformedRequest):
-            await context.abort(
-                grpc.StatusCode.INVALID_ARGUMENT,
-                f"The request could not be decoded ({request.reason}); text fields must be "
-                "valid UTF-8.",
-            )
+        if client_streaming:
+            request = _decoded(request, context)
+        else:
+            await _refuse_malformed(request, context)
         try:
             return await behaviour(request, context)
         except StorageFailure as failure:
@@ -72,18 +92,23 @@ def _guard(
     return guarded
 
 
+_HANDLERS = {
+    (False, False): grpc.unary_unary_rpc_method_handler,
+    (False, True): grpc.unary_stream_rpc_method_handler,
+    (True, False): grpc.stream_unary_rpc_method_handler,
+    (True, True): grpc.stream_stream_rpc_method_handler,
+}
+"""The handler maker of each (client streaming, server streaming) kind of RPC."""
+
+
 def add_chat_service(servicer: object, server: grpc.aio.Server) -> None:
     """Registers every Chat RPC of `servicer` on `server` with lenient decoding."""
     handlers: dict[str, grpc.RpcMethodHandler] = {}
     for method in SERVICE.methods:
         request_class = message_factory.GetMessageClass(method.input_type)
         response_class = message_factory.GetMessageClass(method.output_type)
-        behaviour = _guard(getattr(servicer, method.name))
-        make = (
-            grpc.unary_stream_rpc_method_handler
-            if method.server_streaming
-            else grpc.unary_unary_rpc_method_handler
-        )
+        behaviour = _guard(getattr(servicer, method.name), client_streaming=method.client_streaming)
+        make = _HANDLERS[method.client_streaming, method.server_streaming]
         handlers[method.name] = make(
             behaviour,
             request_deserializer=_lenient(request_class),

@@ -23,7 +23,7 @@ from grove_explorer.client.export import (
     conversation_markdown,
     dumps,
     export_json,
-    import_request,
+    import_chunks,
     json_text,
     preference_pairs,
     to_jsonl,
@@ -91,13 +91,22 @@ def _read_import_file(name: str) -> Any:
 
 
 def prepare_import(args: argparse.Namespace) -> None:
-    """Reads and checks the import file before any server starts (a bad file costs nothing)."""
+    """Reads the import file and checks its own fields before any server starts.
+
+    A file that is not JSON, or not an export, costs no server start. Its responses are
+    read and checked a chunk at a time while the import runs (`import_chunks`), so the
+    server stores the first chunks while the rest is read; a problem found there cancels
+    the import, which then stores nothing.
+    """
     data = _read_import_file(args.file)
     try:
-        args.import_request = import_request(data)
+        args.import_chunks = import_chunks(data, summary_only=True)
     except ValueError as error:
-        label = "stdin" if args.file == "-" else args.file
-        raise CommandError(f"{label}: {error}") from None
+        raise CommandError(f"{_label(args.file)}: {error}") from None
+
+
+def _label(name: str) -> str:
+    return "stdin" if name == "-" else name
 
 
 async def cmd_import(grok: AsyncGrok, args: argparse.Namespace) -> Outcome:
@@ -107,7 +116,18 @@ async def cmd_import(grok: AsyncGrok, args: argparse.Namespace) -> Outcome:
     from every imported response (`import_conversation` would load one), nor the responses
     sent back at all (`summary_only`; a server from before the flag sends them, unread).
     """
-    created = await grok.import_conversation_wire(args.import_request, summary_only=True)
+    # The chunks are made from the ~2 million objects the file was read into, all kept
+    # until the end: the collector's passes over them meanwhile free nothing (a tenth of
+    # making the chunks), as while reading them (`_read_import_file`).
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        created = await grok.import_conversation_chunks(args.import_chunks)
+    except ValueError as error:  # a response of the file, read while the import ran
+        raise CommandError(f"{_label(args.file)}: {error}") from None
+    finally:
+        if collecting:
+            gc.enable()
     if args.json:
         return Outcome(dumps(imported_metadata(created)) + "\n")
     return Outcome(created.conversation_id + "\n")

@@ -11,7 +11,8 @@ one definition of each format:
   file read back), and `conversation_markdown` / `conversation_dot`, the same text read
   straight from a loaded conversation's forest (what `grove export` writes).
 - `reading`: `preference_pairs` read from an export document, never the network.
-- `importing`: `import_request` checks a document and builds the import request.
+- `importing`: `import_request` checks a document and builds the import request
+  (`import_chunks`: the same in chunks read as they are sent).
 """
 
 from grove_explorer.client.export.document import (
@@ -35,7 +36,7 @@ from grove_explorer.client.export.drawing import (
     to_dot,
     to_markdown,
 )
-from grove_explorer.client.export.importing import import_request
+from grove_explorer.client.export.importing import import_chunks, import_request
 from grove_explorer.client.export.reading import (
     DocumentTree,
     preference_pairs,
@@ -55,6 +56,7 @@ __all__ = [
     "dot_string",
     "dumps",
     "export_json",
+    "import_chunks",
     "import_request",
     "json_text",
     "preference_pairs",

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -13,6 +14,7 @@ from grove_explorer.client.convert import utc_datetime
 from grove_explorer.client.export.document import FORMAT_NAME, FORMAT_VERSION
 from grove_explorer.client.export.document import _iso as iso_time
 from grove_explorer.client.finish import FINISH_REASONS, finish_reason_to_proto
+from grove_explorer.client.import_call import CHUNK_RESPONSES
 from grove_explorer.client.judgements import JUDGE_MODE_NUMBERS, MERGE_MODE_NUMBERS
 from grove_explorer.protos import chat_pb2, sampler_public_pb2
 
@@ -189,6 +191,44 @@ def import_request(data: Any) -> chat_pb2.ImportConversationRequest:
     documents: the plain reading builds no path strings, no checker per field and no
     message to be copied, so a 60,000-response file is read in a fraction of a second.
     """
+    request, responses = _head(data)
+    _fill(request, responses, 0, len(responses.value), set())
+    return request
+
+
+def import_chunks(
+    data: Any, size: int = CHUNK_RESPONSES, *, summary_only: bool = False
+) -> Iterator[chat_pb2.ImportChunk]:
+    """`import_request`'s request in chunks of `size` responses, each read when asked for.
+
+    For ImportConversationStream (`AsyncGrok.import_conversation_chunks`): the server
+    stores a chunk while the next is read. The document's own fields (format, version,
+    title, starred, the list of responses) are checked here, at once; each chunk's
+    responses when it is asked for, raising the ValueError `import_request` raises for
+    the same document. Each chunk carries the tokens of its own responses.
+    `summary_only` sets the first chunk's flag (a reply without the responses).
+    """
+    head, responses = _head(data)
+    head.summary_only = summary_only
+    return _chunks(head, responses, size)
+
+
+def _chunks(
+    head: chat_pb2.ImportConversationRequest, responses: _Checker, size: int
+) -> Iterator[chat_pb2.ImportChunk]:
+    count = len(responses.value)
+    seen: set[str] = set()
+    for start in range(0, max(count, 1), size):
+        chunk = chat_pb2.ImportChunk()
+        if start == 0:
+            chunk.response_count = count
+            chunk.part.CopyFrom(head)
+        _fill(chunk.part, responses, start, min(count, start + size), seen)
+        yield chunk
+
+
+def _head(data: Any) -> tuple[chat_pb2.ImportConversationRequest, _Checker]:
+    """The document's own fields checked: the request without responses, and their list."""
     root = _Checker(data, "$")
     if not isinstance(data, dict):
         raise root.fail("must be a JSON object (an export of `grove export --format json`).")
@@ -210,11 +250,22 @@ def import_request(data: Any) -> chat_pb2.ImportConversationRequest:
     responses = root.child("responses")
     if not isinstance(responses.value, list):
         raise responses.fail("must be a list.")
-    seen: set[str] = set()
+    return request, responses
+
+
+def _fill(
+    request: chat_pb2.ImportConversationRequest,
+    responses: _Checker,
+    start: int,
+    stop: int,
+    seen: set[str],
+) -> None:
+    """Reads responses[start:stop] into `request` (`seen`: the ids read before)."""
     wires = request.responses
     add = wires.add
     token_map = request.tokens
-    for index, value in enumerate(responses.value):
+    for index in range(start, stop):
+        value = responses.value[index]
         plain = _plain_response(value, seen)
         if plain is not None:  # built in place: no message built to be copied in
             fields, sampling, plain_tokens = plain
@@ -247,7 +298,6 @@ def import_request(data: Any) -> chat_pb2.ImportConversationRequest:
                 token_map[wire.response_id].tokens.extend(tokens)
             wires.append(wire)
         seen.add(wire.response_id)
-    return request
 
 
 _Read = tuple[chat_pb2.Response, list[sampler_public_pb2.Token]]

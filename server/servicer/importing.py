@@ -7,7 +7,10 @@ The checks are one pass over the responses, each a few set lookups and compariso
 `_plain_item` takes a response that is plainly valid straight to its store item, and
 anything it is not sure of goes through `_checked_item`, which aborts with the sentence
 that names the first problem (both accept the same responses; the plain reading only
-skips building the sentences). `import_reply` answers ImportConversation.
+skips building the sentences). `import_reply` answers ImportConversation; `import_parts`
+takes the responses in parts as they arrive, which ImportConversationStream uses
+(import_stream.py): the same checks and sentences, the parts counted against the count
+the import announced, each part's tokens naming its own responses.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import math
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Iterator, Mapping
 
 import grpc
 
@@ -84,32 +87,54 @@ async def import_reply(
     The stored responses come back from the import itself (not read again); a summary
     (`grove import`, which prints the id) needs neither their records nor their protos.
     """
-    await _check_request(request, max_title_chars, context)
-    with _collector_paused():
-        return await _import(store, user, request, max_title_chars, max_message_bytes, context)
+    await check_request(request, len(request.responses), max_title_chars, context)
+    with collector_paused():
+        return await import_parts(
+            store,
+            user,
+            request,
+            len(request.responses),
+            _one(request),
+            max_title_chars=max_title_chars,
+            max_message_bytes=max_message_bytes,
+            context=context,
+        )
 
 
-async def _import(
+async def _one(
+    request: chat_pb2.ImportConversationRequest,
+) -> AsyncIterator[chat_pb2.ImportConversationRequest]:
+    yield request
+
+
+async def import_parts(
     store: Store,
     user: str,
-    request: chat_pb2.ImportConversationRequest,
+    head: chat_pb2.ImportConversationRequest,
+    count: int,
+    parts: AsyncIterable[chat_pb2.ImportConversationRequest],
+    *,
     max_title_chars: int,
     max_message_bytes: int,
     context: grpc.aio.ServicerContext,
 ) -> chat_pb2.Conversation:
-    """`import_reply` after the request's own checks."""
-    title = imported_title(request.title, max_title_chars)
+    """An import whose `count` responses arrive in `parts` (after `check_request`).
+
+    `head` (the first part) names the title, starred and summary_only. ImportConversation
+    passes its request as the one part; ImportConversationStream its chunks as they come.
+    """
+    title = imported_title(head.title, max_title_chars)
     # The store takes the items a batch at a time as they are checked: it inserts one
     # batch on its thread while the next is checked here. A check that fails ends the
     # call from inside the store's transaction, which then stores nothing.
     items = ImportStream(
-        len(request.responses),
-        _checked_batches(request, max_message_bytes=max_message_bytes, context=context),
+        count,
+        _checked_batches(parts, count, max_message_bytes=max_message_bytes, context=context),
     )
-    if request.summary_only:
-        record = await store.import_conversation(user, title, request.starred, items)
+    if head.summary_only:
+        record = await store.import_conversation(user, title, head.starred, items)
         return conversation_to_proto(record)
-    record, responses = await store.import_forest(user, title, request.starred, items)
+    record, responses = await store.import_forest(user, title, head.starred, items)
     annotations = await store.annotations(user, record.conversation_id)
     wire = conversation_to_proto(record, responses, annotations)
     attach_judgements(wire, await store.judgements(user, record.conversation_id))
@@ -117,13 +142,13 @@ async def _import(
 
 
 _pausing = 0
-"""How many imports run with the cyclic collector paused (`_collector_paused`)."""
+"""How many imports run with the cyclic collector paused (`collector_paused`)."""
 _resume = False
 """Whether the collector ran before the first of them paused it."""
 
 
 @contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
+def collector_paused() -> Iterator[None]:
     """The cyclic garbage collector paused while an import runs (the last one resumes it).
 
     An import makes a few objects per response, all kept until it ends, and none in a
@@ -153,76 +178,100 @@ async def items_from_import(
     context: grpc.aio.ServicerContext,
 ) -> list[ImportItem]:
     """The responses of an import as store items (parents first), or the call ends."""
-    await _check_request(request, max_title_chars, context)
+    count = len(request.responses)
+    await check_request(request, count, max_title_chars, context)
     items: list[ImportItem] = []
     async for batch in _checked_batches(
-        request, max_message_bytes=max_message_bytes, context=context
+        _one(request), count, max_message_bytes=max_message_bytes, context=context
     ):
         items.extend(batch)
     return items
 
 
-async def _check_request(
+async def check_request(
     request: chat_pb2.ImportConversationRequest,
+    count: int,
     max_title_chars: int,
     context: grpc.aio.ServicerContext,
 ) -> None:
-    """The checks of the request as a whole, before any response's."""
+    """The checks of the import as a whole (`count` responses), before any response's."""
     if len(request.title) > max_title_chars or "\x00" in request.title:
         await abort(
             context,
             grpc.StatusCode.INVALID_ARGUMENT,
             f"The title must be at most {max_title_chars} characters, without NUL.",
         )
-    if len(request.responses) > MAX_IMPORT_RESPONSES:
+    if count > MAX_IMPORT_RESPONSES:
         await abort(
             context,
             grpc.StatusCode.INVALID_ARGUMENT,
-            f"An import may hold at most {MAX_IMPORT_RESPONSES} responses, not "
-            f"{len(request.responses)}.",
+            f"An import may hold at most {MAX_IMPORT_RESPONSES} responses, not {count}.",
         )
 
 
 async def _checked_batches(
-    request: chat_pb2.ImportConversationRequest,
+    parts: AsyncIterable[chat_pb2.ImportConversationRequest],
+    count: int,
     *,
     max_message_bytes: int,
     context: grpc.aio.ServicerContext,
 ) -> AsyncIterator[list[ImportItem]]:
-    """The responses as store items, `BATCH` at a time, checked in order.
+    """The responses of `parts` as store items, `BATCH` at a time, checked in order.
 
-    The tokens map is checked after every response, before the last batch; the call
-    ends at the first problem.
+    Each part's tokens map names responses of that part (one part: the whole request).
+    The maps are checked after every response, before the last batch, and the parts
+    must hold `count` responses; the call ends at the first problem.
     """
     batch: list[ImportItem] = []
     seen: set[str] = set()
     shared: set[str] = set()
-    tokens = request.tokens
-    for index, wire in enumerate(request.responses):
-        item = _plain_item(wire, tokens, seen, shared, max_message_bytes)
-        if item is None:
-            item = await _checked_item(
-                _Where(index, wire.response_id),
-                wire,
-                request,
-                seen,
-                shared,
-                max_message_bytes,
+    strays: list[str] = []
+    index = 0
+    async for part in parts:
+        tokens = part.tokens
+        if len(part.responses) > count - index:
+            await abort(
                 context,
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"The import sent more responses than the {count} its first chunk announced.",
             )
-        seen.add(item.local_id)
-        if item.shared:
-            shared.add(item.local_id)
-        batch.append(item)
-        if len(batch) == BATCH:
-            yield batch
-            batch = []
-    strays = sorted(set(request.tokens) - seen)
+        for wire in part.responses:
+            item = _plain_item(wire, tokens, seen, shared, max_message_bytes)
+            if item is None:
+                item = await _checked_item(
+                    _Where(index, wire.response_id),
+                    wire,
+                    part,
+                    seen,
+                    shared,
+                    max_message_bytes,
+                    context,
+                )
+            seen.add(item.local_id)
+            if item.shared:
+                shared.add(item.local_id)
+            batch.append(item)
+            index += 1
+            if len(batch) == BATCH:
+                yield batch
+                batch = []
+        if tokens:
+            strays.extend(sorted(set(tokens) - {wire.response_id for wire in part.responses}))
     if strays:
+        stray = strays[0]
         await abort(
             context,
             grpc.StatusCode.INVALID_ARGUMENT,
-            f"The tokens map names response {quote(strays[0])}, which is not in the import.",
+            f"The tokens of response {quote(stray)} came in another chunk than the "
+            "response: a chunk carries the tokens of its own responses."
+            if stray in seen
+            else f"The tokens map names response {quote(stray)}, which is not in the import.",
+        )
+    if index != count:
+        await abort(
+            context,
+            grpc.StatusCode.INVALID_ARGUMENT,
+            f"The import sent {index} responses, not the {count} its first chunk announced.",
         )
     if batch:
         yield batch

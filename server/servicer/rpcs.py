@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 
 import grpc
 from google.protobuf import empty_pb2
@@ -33,6 +33,7 @@ from grove_explorer.server.sampler.base import (
     SamplerError,
 )
 from grove_explorer.server.servicer.embedding import embed_texts_reply
+from grove_explorer.server.servicer.import_stream import import_stream_reply
 from grove_explorer.server.servicer.importing import import_reply
 from grove_explorer.server.servicer.judging import Judging
 from grove_explorer.server.servicer.lookups import (
@@ -366,6 +367,22 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
             self._store,
             user,
             request,
+            max_title_chars=self._config.max_title_chars,
+            max_message_bytes=self._config.max_message_bytes,
+            context=context,
+        )
+
+    async def ImportConversationStream(
+        self,
+        request_iterator: AsyncIterator[chat_pb2.ImportChunk],
+        context: grpc.aio.ServicerContext,
+    ) -> chat_pb2.Conversation:
+        """ImportConversation in chunks, stored as they arrive (see import_stream.py)."""
+        user = await self._auth.identify(context)
+        return await import_stream_reply(
+            self._store,
+            user,
+            request_iterator,
             max_title_chars=self._config.max_title_chars,
             max_message_bytes=self._config.max_message_bytes,
             context=context,

@@ -15,6 +15,7 @@ import pytest
 from grove_explorer.client import Client
 from grove_explorer.client.export import conversation_metadata, import_request
 from grove_explorer.client.export.importing import imported_metadata
+from grove_explorer.client.import_call import CHUNK_RESPONSES
 from grove_explorer.server.runtime import GroveServer
 from tests.app.test_headless import document, grove
 
@@ -69,3 +70,33 @@ async def test_sdk_import_wire_reply_and_loaded_conversation_agree(client: Clien
     adopted = await client.grok.import_conversation(request)
     assert [r.message for r in adopted.responses] == [r.message for r in loaded.responses]
     assert imported_metadata(created)["response_count"] == len(adopted.responses) == 5
+
+
+async def test_a_problem_late_in_the_file_is_named_and_nothing_is_stored(
+    client: Client, server: GroveServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The file is read a chunk at a time while the server stores the chunks before.
+
+    A problem in a later chunk gets the sentence it got when the whole file was checked
+    first (`import_request`'s), and the import stores nothing.
+    """
+    size = CHUNK_RESPONSES * 2 + 50
+    data = _chain(size)
+    bad = CHUNK_RESPONSES * 2 + 7
+    data["responses"][bad]["sender"] = "robot"  # type: ignore[index]
+    path = tmp_path / "late.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(ValueError) as whole:
+        import_request(data)
+    code, out, err = await grove(capsys, "import", str(path), "--server", server.address)
+    assert (code, out) == (1, "")
+    assert err == f"grove: {path}: {whole.value}\n"
+    assert f"$.responses[{bad}].sender" in err
+    assert await client.grok.list_conversations() == []
+    # The same file without the problem imports whole.
+    data["responses"][bad]["sender"] = "human" if bad % 2 == 0 else "model"  # type: ignore[index]
+    path.write_text(json.dumps(data))
+    code, out, err = await grove(capsys, "import", str(path), "--server", server.address)
+    assert (code, err) == (0, "")
+    loaded = await client.grok.get_conversation(out.strip())
+    assert len(loaded.responses) == size

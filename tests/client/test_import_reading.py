@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from grove_explorer.client.export import importing
+from grove_explorer.client.import_call import joined
 
 
 def _response(i: int) -> dict[str, Any]:
@@ -146,3 +147,41 @@ def test_the_valid_document_is_read_plainly(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setattr(importing, "_plain_response", counted)
     importing.import_request(_document())
     assert calls.count(True) == len(_document()["responses"]) - 1  # one has an annotation
+
+
+def _chunked(document: Any, size: int) -> bytes | str:
+    """`import_chunks`' chunks joined into one request's bytes, or the ValueError's sentence."""
+    try:
+        chunks = list(importing.import_chunks(document, size))
+    except ValueError as error:
+        return str(error)
+    assert [c.response_count for c in chunks[1:]] == [0] * (len(chunks) - 1)
+    assert chunks[0].response_count == len(document["responses"])
+    for chunk in chunks:  # each chunk carries the tokens of its own responses
+        assert set(chunk.part.tokens) <= {r.response_id for r in chunk.part.responses}
+    return joined(chunks).SerializeToString(deterministic=True)
+
+
+@pytest.mark.parametrize(("name", "document"), _variants(), ids=[n for n, _ in _variants()])
+def test_the_chunks_join_into_the_request_or_raise_its_error(
+    name: str, document: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Read a chunk at a time (`grove import`), a document builds the same, or fails alike."""
+    whole = _built(copy.deepcopy(document), plain=True, monkeypatch=monkeypatch)
+    for size in (1, 4, 100):
+        assert _chunked(copy.deepcopy(document), size) == whole
+
+
+def test_the_documents_own_fields_are_checked_before_any_chunk_is_read() -> None:
+    """`grove import` checks them before a server starts; the responses while it runs."""
+    document = _document()
+    document["responses"][20]["sender"] = "robot"
+    chunks = importing.import_chunks(document, 10)  # no error yet: response 20 is not read
+    first = next(chunks)
+    assert len(first.part.responses) == 10 and first.part.title == "t"
+    next(chunks)
+    with pytest.raises(ValueError, match=r"^\$\.responses\[20\]\.sender: "):
+        next(chunks)
+    document["version"] = 2
+    with pytest.raises(ValueError, match=r"^\$\.version: "):
+        importing.import_chunks(document, 10)

@@ -26,6 +26,7 @@ import pytest_asyncio
 from google.protobuf.message import Message
 
 from grove_explorer.client import Client, InvalidArgumentError, ResourceExhaustedError
+from grove_explorer.client.import_call import request_chunks
 from grove_explorer.protos import chat_pb2, chat_pb2_grpc
 from grove_explorer.server.config import ServerConfig
 from grove_explorer.server.runtime import GroveServer
@@ -857,6 +858,16 @@ IMPORT_CASES: dict[str, tuple[Callable[[World], Message], str]] = {
 }
 for kind, (build, pattern) in IMPORT_CASES.items():
     row(f"ImportConversation-{kind}", Case("ImportConversation", build, INVALID, pattern))
+    # The same import in chunks of one response each: the same refusal, the same sentence.
+    row(
+        f"ImportConversationStream-{kind}",
+        Case(
+            "ImportConversationStream",
+            lambda w, build=build: list(request_chunks(build(w), 1)),
+            INVALID,
+            pattern,
+        ),
+    )
 
 PREFIX_CASES = {
     "nul": ("a\x00", r"prefix contains a NUL character\."),
@@ -963,6 +974,31 @@ RAW_CASES: dict[str, tuple[str, Build]] = {
 }
 for case_id, (rpc, build) in RAW_CASES.items():
     row(f"raw-{case_id}", Case(rpc, build, INVALID, DECODE))
+# A stream whose second chunk is not valid protobuf: refused at that chunk, nothing stored.
+row(
+    "raw-ImportConversationStream-second-chunk",
+    Case(
+        "ImportConversationStream",
+        lambda w: [
+            chat_pb2.ImportChunk(
+                response_count=2,
+                part=chat_pb2.ImportConversationRequest(
+                    responses=[chat_pb2.Response(response_id="h", sender="human", message="hi")]
+                ),
+            ).SerializeToString(),
+            raw_with(
+                chat_pb2.ImportChunk(
+                    part=chat_pb2.ImportConversationRequest(
+                        responses=[chat_pb2.Response(response_id="g", sender="human", message="@@")]
+                    )
+                ),
+                "@@",
+            ),
+        ],
+        INVALID,
+        DECODE,
+    ),
+)
 
 # A request_id is unique among the caller's running streams.
 for where in ("same-conversation", "other-conversation"):
@@ -1004,7 +1040,17 @@ async def call(world: World, case: Case) -> grpc.aio.AioRpcError:
     method = SERVICE.methods_by_name[case.rpc]
     request = case.build(world)
     with pytest.raises(grpc.aio.AioRpcError) as info:
-        if isinstance(request, bytes):
+        if method.client_streaming:  # the request: its messages (or their bytes)
+            messages = list(request)
+            if messages and isinstance(messages[0], bytes):
+                path = f"/{SERVICE.full_name}/{case.rpc}"
+                rpc = world.channel.stream_unary(
+                    path, request_serializer=lambda b: b, response_deserializer=bytes
+                )
+                outcome = rpc(iter(messages))
+            else:
+                outcome = getattr(world.stub, case.rpc)(iter(messages))
+        elif isinstance(request, bytes):
             path = f"/{SERVICE.full_name}/{case.rpc}"
             make = (
                 world.channel.unary_stream if method.server_streaming else world.channel.unary_unary

@@ -31,6 +31,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from grove_explorer.client import Client
+from grove_explorer.client.import_call import request_chunks
 from grove_explorer.protos import chat_pb2
 from grove_explorer.server.auth import hash_key
 from grove_explorer.server.config import ServerConfig
@@ -379,6 +380,8 @@ def build_request(rpc: str, draw: Callable[[Any], Any], pools: Pools, user: str)
             responses=responses,
             tokens=tokens if draw(st.booleans()) or fields.mode == "valid" else {},
         )
+    if rpc == "ImportConversationStream":  # the first chunk (`import_chunks` sends them all)
+        return import_chunks(build_request("ImportConversation", draw, pools, user), draw)[0]
     if rpc not in FIELD_COUNTS:
         raise AssertionError(f"the fuzz test cannot build a {rpc} request yet: add it")
     fields = Fields(draw, FIELD_COUNTS[rpc])
@@ -481,6 +484,7 @@ STEP_KINDS = [
     "ShareConversation",
     "AnnotateResponse",
     "ImportConversation",
+    "ImportConversationStream",
     "UpdateConversation",
     "GetConversation",
     "GetResponseTokens",
@@ -522,6 +526,13 @@ def check_refusal(rpc: str, error: grpc.aio.AioRpcError, *, cancelled: bool = Fa
         return
     assert error.code() in ALLOWED, f"{rpc}: {error.code()} {error.details()!r}"
     assert (error.details() or "").strip(), f"{rpc}: {error.code()} without a sentence"
+
+
+def import_chunks(
+    request: chat_pb2.ImportConversationRequest, draw: Callable[..., Any]
+) -> list[chat_pb2.ImportChunk]:
+    """`request` in chunks of a drawn size, as the SDK sends an import."""
+    return list(request_chunks(request, draw(st.integers(1, 4), label="chunk size")))
 
 
 def harvest(pools: Pools, user: str, request: Any, message: Any) -> None:
@@ -602,6 +613,17 @@ async def run_sequence(data: st.DataObject, harness: Harness) -> None:
             for _ in range(data.draw(st.integers(2, 4), label="burst")):
                 request = build_request("AddResponse", data.draw, harness.pools, user)
                 background.append(start_stream(harness, user, request))
+            continue
+        if kind == "ImportConversationStream":  # an import's request, sent in chunks
+            request = build_request("ImportConversation", data.draw, harness.pools, user)
+            try:
+                reply = await stub.ImportConversationStream(iter(import_chunks(request, data.draw)))
+            except grpc.aio.AioRpcError as error:
+                check_refusal(kind, error)
+            else:
+                event(f"{kind}: OK")
+                harvest(harness.pools, user, request, reply)
+                harness.imported.add(reply.conversation_id)
             continue
         request = build_request(kind, data.draw, harness.pools, user)
         if kind == "AddResponse":

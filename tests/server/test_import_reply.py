@@ -178,8 +178,8 @@ def test_the_collector_pause_nests_and_restores_the_state_it_found() -> None:
     try:
         for enabled in (True, False):
             (gc.enable if enabled else gc.disable)()
-            with pytest.raises(RuntimeError), importing._collector_paused():
-                with importing._collector_paused():
+            with pytest.raises(RuntimeError), importing.collector_paused():
+                with importing.collector_paused():
                     assert not gc.isenabled()
                 assert not gc.isenabled()  # the outer import still runs
                 raise RuntimeError("an import fails")

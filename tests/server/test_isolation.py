@@ -10,6 +10,7 @@ names, so an RPC added to `chat.proto` fails here until it gets its own case.
 
 from __future__ import annotations
 
+import functools
 import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -21,6 +22,7 @@ import pytest
 from google.protobuf import empty_pb2
 
 from grove_explorer.client import Client
+from grove_explorer.client.import_call import request_chunks
 from grove_explorer.protos import chat_pb2
 from grove_explorer.server.auth import hash_key
 from grove_explorer.server.runtime import GroveServer
@@ -492,8 +494,17 @@ async def case_get_responses_tokens(world: World) -> None:
     assert [len(r.tokens) for r in mine.responses] == [0, 3, 0], "Alice reads hers"
 
 
-async def case_import_conversation(world: World) -> None:
-    """An import is the importer's: Alice's ids in it link only Bob's new responses."""
+async def case_import_conversation(world: World, *, streamed: bool = False) -> None:
+    """An import is the importer's: Alice's ids in it link only Bob's new responses.
+
+    `streamed`: the same through ImportConversationStream (the request in chunks).
+    """
+
+    def bob_imports(request: chat_pb2.ImportConversationRequest) -> Any:
+        if streamed:
+            return world.bob.ImportConversationStream(iter(list(request_chunks(request, 1))))
+        return world.bob.ImportConversation(request)
+
     human, model, _ = world.response_ids
     request = chat_pb2.ImportConversationRequest(
         title="Bob's copy",
@@ -505,7 +516,7 @@ async def case_import_conversation(world: World) -> None:
         ],
     )
     request.tokens[model].tokens.add().final_logit.string_token = "reply"
-    imported = await world.bob.ImportConversation(request)
+    imported = await bob_imports(request)
     assert imported.conversation_id != world.cid
     assert not {r.response_id for r in imported.responses} & set(world.response_ids)
     listing = await world.bob.ListConversations(EMPTY)
@@ -519,7 +530,7 @@ async def case_import_conversation(world: World) -> None:
     )
     # A parent outside the import (Alice's response, or a random id) is refused alike.
     await assert_indistinguishable(
-        lambda ids: world.bob.ImportConversation(
+        lambda ids: bob_imports(
             chat_pb2.ImportConversationRequest(
                 responses=[
                     chat_pb2.Response(
@@ -630,6 +641,7 @@ CASES: dict[str, Callable[[World], Awaitable[None]]] = {
     "GetResponseTokens": case_get_response_tokens,
     "GetResponsesTokens": case_get_responses_tokens,
     "ImportConversation": case_import_conversation,
+    "ImportConversationStream": functools.partial(case_import_conversation, streamed=True),
     "SelectResponse": case_select_response,
     "JudgeResponses": case_judge_responses,
     "ExtractPoints": case_extract_points,

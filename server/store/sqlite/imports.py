@@ -6,13 +6,15 @@ thousand inserted on the database's thread while the next is built: an import of
 responses is a few dozen statements, not two per response, and no row needs a check
 against the table (the conversation was created by this transaction and every parent is
 a row of this same batch). The per-row search and update_time triggers are skipped for
-the import's conversation (`bulk_imports`, migration 10): its messages are indexed by one
-INSERT … SELECT after the rows, its update_time set once (`_index_and_touch`).
+the import's conversation (`bulk_imports`, migration 10): each batch's messages are indexed
+by INSERT … SELECT after its rows (`_insert_and_index`), the update_time set once
+(`_touch`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
@@ -88,29 +90,83 @@ async def _insert_rows(
         )
 
 
-async def _index_and_touch(
-    conn: aiosqlite.Connection, conversation_id: str, last_time: str | None
+def _insert_and_index_now(
+    conn: sqlite3.Connection,
+    conversation_id: str,
+    statements: Sequence[tuple[str, list[Any]]],
+    span: tuple[str, str] | None,
 ) -> None:
-    """What the skipped triggers would have done for an import's rows, in three statements.
+    """Inserts a batch of response rows, then what the skipped search trigger would add.
+
+    Runs on the database's thread, all of it in one trip (`_insert_and_index`): the
+    event loop's thread is checking the next batch meanwhile, and each statement's
+    return to it would wait for that. The INSERT statements come built, with their
+    values in one list each (`_row_statements`): made there, that Python work would
+    hold the interpreter lock here. `span`: the batch's first and last response id.
 
     One search row per message in creation order (the ids the per-row trigger would have
-    given them, before any annotation's), their texts in one FTS5 statement, update_time
-    set to the last row's time; then the conversation leaves `bulk_imports`, so every
-    later insert into it runs the triggers again.
+    given them: after the title's, before any annotation's), and their texts in one FTS5
+    statement. Per batch rather than once after the last one: the tokenising then runs
+    while the next batch is checked (and, streamed, while the client sends it), not after.
+    The batch's ids are ascending in creation order (`_write_import`), so its rows are
+    one range of the id indexes; `+conversation_id` keeps SQLite on that range (the
+    conversation's index would read every row imported so far, for every batch).
     """
-    await conn.execute_fetchall(
+    for sql, values in statements:
+        conn.execute(sql, values)
+    if span is None:
+        return
+    where = (*span, conversation_id)
+    conn.execute(
         "INSERT INTO search_rows (kind, ref_id, conversation_id, user_id)"
         " SELECT 'message', response_id, conversation_id, user_id FROM responses"
-        " WHERE conversation_id = ? ORDER BY seq",
-        (conversation_id,),
+        " WHERE response_id BETWEEN ? AND ? AND +conversation_id = ? ORDER BY response_id",
+        where,
     )
-    await conn.execute_fetchall(
+    conn.execute(
         "INSERT INTO search_text (rowid, text)"
         " SELECT s.id, r.message FROM search_rows AS s"
         " JOIN responses AS r ON r.response_id = s.ref_id"
-        " WHERE s.conversation_id = ? AND s.kind = 'message' ORDER BY s.id",
-        (conversation_id,),
+        " WHERE s.ref_id BETWEEN ? AND ? AND +s.conversation_id = ? AND s.kind = 'message'"
+        " ORDER BY s.id",
+        where,
     )
+
+
+_RESPONSE_INSERT = f"INSERT INTO responses ({', '.join(_COLUMNS)}) VALUES "
+_RESPONSE_ROW = f"({', '.join('?' for _ in _COLUMNS)})"
+
+
+def _row_statements(rows: Sequence[Sequence[Any]]) -> list[tuple[str, list[Any]]]:
+    """The multi-row INSERTs of response `rows` (see `_insert_rows`), values flattened."""
+    per_statement = max(1, min(_MAX_ROWS, _MAX_PARAMETERS // len(_COLUMNS)))
+    statements = []
+    for start in range(0, len(rows), per_statement):
+        chunk = rows[start : start + per_statement]
+        statements.append(
+            (
+                _RESPONSE_INSERT + ", ".join(_RESPONSE_ROW for _ in chunk),
+                [value for row in chunk for value in row],
+            )
+        )
+    return statements
+
+
+async def _insert_and_index(
+    conn: aiosqlite.Connection, conversation_id: str, rows: Sequence[Sequence[Any]]
+) -> None:
+    """`_insert_and_index_now` of `rows` on the connection's thread, in one trip."""
+    span = (rows[0][1], rows[-1][1]) if rows else None
+    statements = _row_statements(rows)
+    await conn._execute(_insert_and_index_now, conn._conn, conversation_id, statements, span)
+
+
+async def _touch(conn: aiosqlite.Connection, conversation_id: str, last_time: str | None) -> None:
+    """What the skipped update_time trigger would have done, once.
+
+    update_time is set to the last row's time; then the conversation leaves
+    `bulk_imports`, so every later insert into it runs the triggers again.
+    """
     if last_time is not None:
         await conn.execute_fetchall(
             "UPDATE conversations SET update_time = ? WHERE conversation_id = ?",
@@ -317,7 +373,7 @@ class ImportQueries(SqliteDatabase):
         # of the import's SQLite time). Nothing orders responses by id.
         response_ids = sorted(_uuid4_hexes(count))
         rows = _Rows(user_id, conversation_id, response_ids)
-        async with self._transaction() as conn:
+        async with self._transaction() as conn, self._checkpoint_after(conn):
             stamp = format_time(self._tick())
             await conn.execute_fetchall(
                 "INSERT INTO conversations"
@@ -348,8 +404,13 @@ class ImportQueries(SqliteDatabase):
                     if inserting is not None:
                         await inserting
                     inserting = asyncio.ensure_future(
-                        _insert_rows(conn, "responses", _COLUMNS, built)
+                        _insert_and_index(conn, conversation_id, built)
                     )
+                    # One turn of the loop: the task hands the batch to the database's
+                    # thread now. Checking the next batch does not wait for anything
+                    # (it yields no turn), so without this the insert would only start
+                    # when the next batch is done, and the two would take turns.
+                    await asyncio.sleep(0)
                 if inserting is not None:
                     await inserting
                 if len(given) != count:
@@ -367,7 +428,7 @@ class ImportQueries(SqliteDatabase):
                         (conversation_id,),
                     )
                 ]
-            await _index_and_touch(conn, conversation_id, times[-1] if times else None)
+            await _touch(conn, conversation_id, times[-1] if times else None)
             await _insert_rows(conn, "response_tokens", _TOKEN_COLUMNS, rows.tokens)
             await _insert_rows(
                 conn,
@@ -380,6 +441,36 @@ class ImportQueries(SqliteDatabase):
                 await _insert_rows(conn, "judgements", JUDGEMENT_COLUMNS, judged)
         return _Written(conversation_id, rows.rows, rows.links, first, seqs, given, rows.ids)
 
+    @contextlib.asynccontextmanager
+    async def _checkpoint_after(self, conn: aiosqlite.Connection) -> AsyncIterator[None]:
+        """The import's COMMIT without SQLite's automatic checkpoint; one just after instead.
+
+        A commit that leaves the write-ahead log over `wal_autocheckpoint` pages copies it
+        into the database file before COMMIT returns: after an import of 60,000
+        responses that was a tenth of the call, spent before the reply could go. Here the
+        import commits with the automatic checkpoint off, and the same PASSIVE checkpoint
+        runs right after, under the write lock, while the reply
+        goes out. The commit's durability is the same: the log is synced at COMMIT.
+        """
+        ((limit,),) = list(await conn.execute_fetchall("PRAGMA wal_autocheckpoint"))
+        await conn.execute_fetchall("PRAGMA wal_autocheckpoint = 0")
+        try:
+            yield
+        finally:
+            task = asyncio.ensure_future(self._checkpoint(int(limit)))
+            _CHECKPOINTS.add(task)
+            task.add_done_callback(_CHECKPOINTS.discard)
+
+    async def _checkpoint(self, limit: int) -> None:
+        """Restores the automatic checkpoint (`limit` pages) and runs the one it skipped."""
+        async with self._write_lock:
+            writer = self._writer
+            if writer is None:  # closed meanwhile: the next open checkpoints
+                return
+            with contextlib.suppress(sqlite3.Error, ValueError):  # ValueError: closed
+                await writer.execute_fetchall(f"PRAGMA wal_autocheckpoint = {limit}")
+                await writer.execute_fetchall("PRAGMA wal_checkpoint(PASSIVE)")
+
     def _ticks(self, count: int) -> datetime:
         """The first of `count` times of the store's clock, one microsecond apart.
 
@@ -391,6 +482,10 @@ class ImportQueries(SqliteDatabase):
         if count > 1:
             self._last_time = first + timedelta(microseconds=count - 1)
         return first
+
+
+_CHECKPOINTS: set[asyncio.Future[None]] = set()
+"""Checkpoints scheduled after imports, kept referenced until they have run."""
 
 
 async def _batches(items: Sequence[ImportItem]) -> AsyncIterator[Sequence[ImportItem]]:

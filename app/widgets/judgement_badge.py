@@ -6,12 +6,14 @@ reads the same everywhere. Judge names are model-controlled config text: `clean(
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 
 from grove_explorer.app.safe_text import clean
-from grove_explorer.client.judgements import Judgement, latest_judgement
+
+if TYPE_CHECKING:  # pydantic models: not imported before the first frame (test_start_lazy)
+    from grove_explorer.client.judgements import Judgement
 
 HEURISTIC_NOTE = "(heuristic demo)"
 """The mark of a judgement by the offline demo heuristic, wherever a score is shown."""
@@ -19,9 +21,8 @@ HEURISTIC_NOTE = "(heuristic demo)"
 
 def latest(node: Any) -> Judgement | None:
     """The node's newest judgement, if any (`ResponseNode.judgements`, oldest first)."""
-    judgements = tuple(getattr(node, "judgements", ()) or ())
-    found = latest_judgement(judgements)
-    return found if isinstance(found, Judgement) else None
+    judgements = getattr(node, "judgements", ()) or ()
+    return judgements[-1] if judgements else None
 
 
 def judgement_label(judgement: Judgement) -> str:

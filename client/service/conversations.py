@@ -22,7 +22,6 @@ from grove_explorer.client.events import (
     ResponseAdded,
     SettingsChanged,
 )
-from grove_explorer.client.judgements import Judgement, JudgeMode
 from grove_explorer.client.service.streaming import StreamingService
 
 if TYPE_CHECKING:
@@ -30,6 +29,7 @@ if TYPE_CHECKING:
     from grove_explorer.client.conversation import Conversation
     from grove_explorer.client.embeddings import Embeddings
     from grove_explorer.client.forest import Forest
+    from grove_explorer.client.judgements import Judgement, JudgeMode
     from grove_explorer.client.models import ConversationSummary, ResponseNode, TokenInfo
     from grove_explorer.client.research import SearchResults
 

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bench.goals import Goal
+from bench.load import callgrind
 from bench.load.client import Verification
 from bench.load.records import ClientResult, StreamRecord, ms, percentile, verdict
 from bench.load.server import ServerProbe
@@ -34,6 +35,8 @@ class Condition:
     server_probe: ServerProbe | None
     # CPU seconds the busy-core process took during the phase (None: no such process).
     burner_cpu: float | None = None
+    # The server's instructions per thread during the phase (--callgrind), else None.
+    instructions: dict[int, int] | None = None
 
     @property
     def records(self) -> list[StreamRecord]:
@@ -153,6 +156,8 @@ def report(args: argparse.Namespace, condition: Condition) -> None:
         )
     if server_probe is not None:
         print_start_split(records, server_probe)
+    if condition.instructions is not None:
+        print(callgrind.describe(condition.instructions, len(records)))
     if checked.server_total:
         print(
             f"  server pacing        reply total time p50 "

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.load.callgrind import CALLGRIND_STARTUP_TIMEOUT_S, wrap
 from bench.load.records import GcMeter, LoopLagMeter
 from bench.load.settings import PROJECT_ROOT, SHUTDOWN_TIMEOUT_S, STARTUP_TIMEOUT_S
 from grove_explorer.server import launcher
@@ -37,10 +38,13 @@ class ServerProcess(launcher.ServerProcess):
         extra_args: Sequence[str] = (),
         probe: Path | None = None,
         profile: Path | None = None,
+        callgrind: Path | None = None,
     ) -> None:
         """`probe`: run under `serve_probed`, its loop's lag written there. `profile`: also
         profile the server's event-loop thread with cProfile between `profile_start()` and
-        `profile_stop()`, the stats dumped to that file (`python -m pstats FILE`)."""
+        `profile_stop()`, the stats dumped to that file (`python -m pstats FILE`).
+        `callgrind`: run under valgrind's callgrind, its counts written to that folder
+        (bench/load/callgrind.py)."""
         if profile is not None and probe is None:
             probe = profile.with_suffix(".probe.json")
         entry = (
@@ -55,11 +59,14 @@ class ServerProcess(launcher.ServerProcess):
             entry=entry,
             cwd=PROJECT_ROOT,
             env=env,
-            startup_timeout=STARTUP_TIMEOUT_S,
+            startup_timeout=STARTUP_TIMEOUT_S if callgrind is None else CALLGRIND_STARTUP_TIMEOUT_S,
             shutdown_timeout=SHUTDOWN_TIMEOUT_S,
             capture_stderr=False,
         )
         self.profile = profile
+        self.callgrind = callgrind
+        if callgrind is not None:
+            self.command = wrap(self.command, callgrind)
 
     def profile_start(self) -> None:
         """Starts the server's profiler (no-op unless started with `profile`)."""
@@ -208,6 +215,15 @@ class StartTimes:
             return found
 
         SqliteStore.has_conversation = timed_has  # type: ignore[method-assign]
+        check_with_owner = SqliteStore.check_api_key_and_owner
+
+        async def timed_check(self: Any, key_hash: Any, conversation_id: str) -> Any:
+            # AddResponse's caller check, which reads its conversation's owner too.
+            found = await check_with_owner(self, key_hash, conversation_id)
+            times.get(conversation_id, {}).setdefault("conversation", time.perf_counter())
+            return found
+
+        SqliteStore.check_api_key_and_owner = timed_check  # type: ignore[method-assign]
 
         async def timed_add(self: Any, user: str, new: Any, **kwargs: Any) -> Any:
             record = await add_response(self, user, new, **kwargs)

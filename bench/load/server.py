@@ -179,8 +179,10 @@ class StartTimes:
     """
 
     def __init__(self) -> None:
-        # conversation id -> {"arrived", "conversation" (read), "human" (stored)}: perf_counter.
+        # conversation id -> {"arrived", "conversation" (read), "human" (stored)}: perf_counter;
+        # and the same names + " turn": the server loop's turn count then (`_run_once` calls).
         self.times: dict[str, dict[str, float]] = {}
+        self._turns = 0
         # Trips to the store's threads (see `ServerProbe.trips`).
         self.trips: list[tuple[str, float, float, int, float]] = []
 
@@ -192,16 +194,32 @@ class StartTimes:
         times = self.times
         add_response_rpc = ChatServicer.AddResponse
         add_response = SqliteStore.add_response
+        run_once = asyncio.base_events.BaseEventLoop._run_once  # type: ignore[attr-defined]
+
+        def counted_run_once(loop: Any) -> None:
+            # Turns are what a start waits through: on a busy loop each one is long.
+            self._turns += 1
+            run_once(loop)
+
+        asyncio.base_events.BaseEventLoop._run_once = counted_run_once  # type: ignore[attr-defined]
+
+        def mark(conversation_id: str, name: str) -> None:
+            marks = times.get(conversation_id)
+            if marks is not None and name not in marks:
+                marks[name] = time.perf_counter()
+                marks[name + " turn"] = self._turns
 
         async def timed_rpc(self: Any, request: Any, context: Any) -> None:
-            times.setdefault(request.conversation_id, {"arrived": time.perf_counter()})
+            if request.conversation_id not in times:
+                times[request.conversation_id] = {}
+                mark(request.conversation_id, "arrived")
             await add_response_rpc(self, request, context)
 
         get_conversation = SqliteStore.get_conversation
 
         async def timed_get(self: Any, user: str, conversation_id: str) -> Any:
             record = await get_conversation(self, user, conversation_id)
-            times.get(conversation_id, {}).setdefault("conversation", time.perf_counter())
+            mark(conversation_id, "conversation")
             return record
 
         SqliteStore.get_conversation = timed_get  # type: ignore[method-assign]
@@ -211,24 +229,27 @@ class StartTimes:
             # What AddResponse checks its conversation with (an indexed lookup); a later
             # GetConversation of the same conversation must not count as the start's read.
             found = await has_conversation(self, user, conversation_id)
-            times.get(conversation_id, {}).setdefault("conversation", time.perf_counter())
+            mark(conversation_id, "conversation")
             return found
 
         SqliteStore.has_conversation = timed_has  # type: ignore[method-assign]
-        check_with_owner = SqliteStore.check_api_key_and_owner
+        # Absent before AddResponse read the caller and the owner together (older
+        # revisions measured with this probe mark has_conversation instead).
+        check_with_owner = getattr(SqliteStore, "check_api_key_and_owner", None)
+        if check_with_owner is not None:
 
-        async def timed_check(self: Any, key_hash: Any, conversation_id: str) -> Any:
-            # AddResponse's caller check, which reads its conversation's owner too.
-            found = await check_with_owner(self, key_hash, conversation_id)
-            times.get(conversation_id, {}).setdefault("conversation", time.perf_counter())
-            return found
+            async def timed_check(self: Any, key_hash: Any, conversation_id: str) -> Any:
+                # AddResponse's caller check, which reads its conversation's owner too.
+                found = await check_with_owner(self, key_hash, conversation_id)
+                mark(conversation_id, "conversation")
+                return found
 
-        SqliteStore.check_api_key_and_owner = timed_check  # type: ignore[method-assign]
+            SqliteStore.check_api_key_and_owner = timed_check  # type: ignore[method-assign]
 
         async def timed_add(self: Any, user: str, new: Any, **kwargs: Any) -> Any:
             record = await add_response(self, user, new, **kwargs)
             if new.sender == "human":
-                times.get(new.conversation_id, {}).setdefault("human", time.perf_counter())
+                mark(new.conversation_id, "human")
             return record
 
         from grove_explorer.server.store.sqlite import connection

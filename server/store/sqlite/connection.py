@@ -88,6 +88,7 @@ from grove_explorer.server.store.sqlite.grouping import (
     run_reads,
     settle,
 )
+from grove_explorer.server.store.sqlite.wal import WalCheckpointer, accepts_work
 
 Durability = Literal["normal", "full"]
 
@@ -124,11 +125,6 @@ async def _rollback_quietly(conn: aiosqlite.Connection) -> None:
     await asyncio.shield(asyncio.ensure_future(rollback()))
 
 
-def _accepts_work(conn: aiosqlite.Connection) -> bool:
-    """True while `conn`'s thread takes work (as aiosqlite's own `_execute` checks)."""
-    return bool(conn._running and conn._connection is not None)
-
-
 class SqliteDatabase:
     """The two connections, the write lock and the clock that every table group uses."""
 
@@ -158,6 +154,7 @@ class SqliteDatabase:
         self._read_only = read_only or allow_damaged
         self._writer: aiosqlite.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
+        self._wal: WalCheckpointer | None = None  # None: read-only (nothing to checkpoint)
         self._write_lock = WriteLock()
         # Group commit: writes waiting for the next transaction, the run of groups under
         # way (a future done when it has let the lock go), and whether a run waits in line
@@ -221,6 +218,9 @@ class SqliteDatabase:
             await conn.execute_fetchall("PRAGMA foreign_keys = ON")
             if read_only:
                 await conn.execute_fetchall("PRAGMA query_only = ON")
+            else:
+                # Checkpoints run on their own connection, off the commits (wal.py).
+                await conn.execute_fetchall("PRAGMA wal_autocheckpoint = 0")
         except BaseException:
             await conn.close()
             raise
@@ -299,6 +299,8 @@ class SqliteDatabase:
             else:
                 await migrate(self._writer)
             self._reader = await self._connect(read_only=True)
+            if not self._read_only:
+                self._wal = WalCheckpointer(await self._connect(read_only=True))
         except sqlite3.Error as error:
             await self._close_connections()
             self._state = _State.NEW
@@ -352,9 +354,11 @@ class SqliteDatabase:
 
     async def _close_connections(self) -> None:
         """Closes whichever connections are open (their worker threads are not daemons)."""
-        writer, reader = self._writer, self._reader
-        self._writer = self._reader = None
+        writer, reader, wal = self._writer, self._reader, self._wal
+        self._writer = self._reader = self._wal = None
         try:
+            if wal is not None:
+                await wal.close()
             if reader is not None:
                 await reader.close()
         finally:
@@ -398,7 +402,7 @@ class SqliteDatabase:
         if not group:
             return
         reader = self._reader
-        if reader is None or not _accepts_work(reader):
+        if reader is None or not accepts_work(reader):
             closed = StoreClosedError(f"the store is closed ({self._path})")
             fail_waiting([r.future for r in group], closed, StoreClosedError)
             return
@@ -453,6 +457,7 @@ class SqliteDatabase:
             await writer.execute_fetchall("BEGIN IMMEDIATE")
             yield writer
             await writer.execute_fetchall("COMMIT")
+            self._after_commit()
         except sqlite3.Error as error:
             await _rollback_quietly(writer)
             failure = self._failure(error)
@@ -508,7 +513,7 @@ class SqliteDatabase:
         group = [p for p in self._pending if not p.future.done()]
         self._pending = []
         writer = self._writer
-        if not group or writer is None or not _accepts_work(writer):
+        if not group or writer is None or not accepts_work(writer):
             if group:
                 closed = StoreClosedError(f"the store is closed ({self._path})")
                 fail_waiting([p.future for p in group], closed, StoreClosedError)
@@ -531,6 +536,7 @@ class SqliteDatabase:
                 fail_waiting(futures, outcomes, StoreClosedError)
             else:
                 settle(futures, outcomes, self._write_error)
+                self._after_commit()
             if self._pending and not self._write_lock.waited_for():
                 self._commit_next()
             else:
@@ -549,6 +555,11 @@ class SqliteDatabase:
             trip.set_result(None)
         self._write_lock.release()
         self._send_writes()
+
+    def _after_commit(self) -> None:
+        """A transaction is committed: the WAL may be due a checkpoint (wal.py)."""
+        if self._wal is not None:
+            self._wal.after_commit()
 
     def _write_error(self, error: BaseException) -> BaseException:
         """A job's exception as its caller sees it: SQLite's file errors as StorageFailure."""

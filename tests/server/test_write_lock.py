@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from grove_explorer.server.store import NewResponse, ResponseRecord
-from grove_explorer.server.store.sqlite import SqliteStore
+from grove_explorer.server.store.sqlite import SqliteStore, connection, grouping
 from grove_explorer.server.store.sqlite.connection import StoreClosedError
 from grove_explorer.server.store.sqlite.grouping import WriteLock
 
@@ -115,6 +115,8 @@ async def test_a_lone_write_leaves_without_a_task_and_frees_the_lock(store: Sqli
     cid = (await store.create_conversation(ALICE)).conversation_id
     tasks_before = len(asyncio.all_tasks())
     write = asyncio.ensure_future(store.add_response(ALICE, human(cid, "hello")))
+    await asyncio.sleep(0)  # the write is queued; its group leaves at the end of the turn
+    assert not store._write_lock.locked() and store._commit_queued
     await asyncio.sleep(0)  # the write is on the writer's thread now
     assert store._write_lock.locked() and store._commit_trip is not None
     assert len(asyncio.all_tasks()) == tasks_before + 1, "only the caller's own task"
@@ -198,3 +200,23 @@ async def test_closing_writes_what_was_accepted_first(tmp_path: Path) -> None:
     async with SqliteStore(tmp_path / "closing.sqlite3") as reopened:
         listed = await reopened.list_responses(ALICE, cid)
     assert [r.message for r in listed] == ["m0", "m1", "m2"]
+
+
+async def test_the_writes_of_one_loop_turn_share_one_group(
+    store: SqliteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Writes made in one loop turn leave together, the first one not alone."""
+    cid = (await store.create_conversation(ALICE)).conversation_id
+    groups: list[int] = []
+
+    def counted(conn: object, jobs: list[object]) -> object:
+        groups.append(len(jobs))
+        return grouping.run_group(conn, jobs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(connection, "run_group", counted)
+    # gather starts all 20 tasks in the same turn: each reaches its write in that turn.
+    records = await asyncio.gather(
+        *(store.add_response(ALICE, human(cid, f"m{i}")) for i in range(20))
+    )
+    assert groups == [20]
+    assert [r.message for r in records] == [f"m{i}" for i in range(20)]

@@ -4,15 +4,15 @@ Design, and why:
 
 * Every sqlite call runs on an aiosqlite worker thread, so the event loop never blocks on
   disk I/O.
-* One write connection carries every write. Its transactions are serialised by a FIFO
-  lock (`WriteLock`, so writes are applied in arrival order), because statements of two
+* One write connection carries every write. Its transactions are serialised by an
+  `asyncio.Lock` (FIFO, so writes are applied in arrival order), because statements of two
   coroutines must not interleave inside one transaction on a shared connection. A single
   writer also means `BEGIN IMMEDIATE` never waits on ourselves; it only waits (busy_timeout)
   on another process.
 * Group commit (`_write`): the hot writes (a response stored at the start and the end of
   every AddResponse stream, a select_reply's place, checkpoint batches) are plain functions
   run on the writer's thread. Whatever arrived while the previous transaction ran is
-  written in ONE transaction and one trip to that thread, in arrival order;
+  written by one task in ONE transaction and one trip to that thread, in arrival order;
   each caller awaits its own result. A write that fails fails only its own caller (the
   group is redone without it when it had written part of itself). Under load this
   replaces hundreds of BEGIN/COMMIT round trips, each waiting behind the previous writer
@@ -23,11 +23,6 @@ Design, and why:
   group takes the write lock like any transaction, so against a `_transaction` started
   meanwhile by another coroutine the order is that of the lock (as between any two
   concurrent callers), while one coroutine's awaited writes always apply in its order.
-  No task runs the groups: a group leaves at the end of the loop turn its first write
-  arrives in (with every write of that turn), and its answer settles its callers and sends
-  the next group in the turn it comes back in, unless a transaction is in line for the
-  lock (it goes first). A task cost a turn to start and one more after each group; a
-  group sent at the first write went alone (200 starts made ~200 groups of one).
 * Reads use a second connection. In WAL mode readers never block the writer nor wait for
   it, and each read is one statement, hence one consistent snapshot, without any lock.
   Reads that arrive together go to the reader's thread in one trip (each still its own
@@ -82,13 +77,11 @@ from grove_explorer.server.store.sqlite.grouping import (
     PendingWrite,
     T,
     WriteJob,
-    WriteLock,
     fail_waiting,
     run_group,
     run_reads,
     settle,
 )
-from grove_explorer.server.store.sqlite.wal import WalCheckpointer, accepts_work
 
 Durability = Literal["normal", "full"]
 
@@ -125,6 +118,11 @@ async def _rollback_quietly(conn: aiosqlite.Connection) -> None:
     await asyncio.shield(asyncio.ensure_future(rollback()))
 
 
+def _accepts_work(conn: aiosqlite.Connection) -> bool:
+    """True while `conn`'s thread takes work (as aiosqlite's own `_execute` checks)."""
+    return bool(conn._running and conn._connection is not None)
+
+
 class SqliteDatabase:
     """The two connections, the write lock and the clock that every table group uses."""
 
@@ -154,14 +152,10 @@ class SqliteDatabase:
         self._read_only = read_only or allow_damaged
         self._writer: aiosqlite.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
-        self._wal: WalCheckpointer | None = None  # None: read-only (nothing to checkpoint)
-        self._write_lock = WriteLock()
-        # Group commit: writes waiting for the next transaction, the run of groups under
-        # way (a future done when it has let the lock go), and whether a run waits in line
-        # for the lock.
+        self._write_lock = asyncio.Lock()
+        # Group commit: writes waiting for the next transaction, and the task writing them.
         self._pending: list[PendingWrite] = []
-        self._commit_trip: asyncio.Future[None] | None = None
-        self._commit_queued = False
+        self._committer: asyncio.Task[None] | None = None
         # Reads waiting for the next trip to the reader's thread, and the trip under way
         # (a future done when it is back), if any.
         self._reads: list[PendingRead] = []
@@ -218,9 +212,6 @@ class SqliteDatabase:
             await conn.execute_fetchall("PRAGMA foreign_keys = ON")
             if read_only:
                 await conn.execute_fetchall("PRAGMA query_only = ON")
-            else:
-                # Checkpoints run on their own connection, off the commits (wal.py).
-                await conn.execute_fetchall("PRAGMA wal_autocheckpoint = 0")
         except BaseException:
             await conn.close()
             raise
@@ -299,8 +290,6 @@ class SqliteDatabase:
             else:
                 await migrate(self._writer)
             self._reader = await self._connect(read_only=True)
-            if not self._read_only:
-                self._wal = WalCheckpointer(await self._connect(read_only=True))
         except sqlite3.Error as error:
             await self._close_connections()
             self._state = _State.NEW
@@ -327,22 +316,13 @@ class SqliteDatabase:
             self._state = _State.CLOSED
             return
         self._state = _State.CLOSING
-        # Writes already accepted are written first (their callers get their errors).
-        while self._commit_trip is not None or self._pending:
-            if self._commit_trip is not None:
-                await asyncio.wait([self._commit_trip])
-                continue
-            self._send_writes()  # nothing if already on its way
-            if self._write_lock.locked():  # a transaction first: the run is in line behind
-                await self._write_lock.hold()
-                self._write_lock.release()
-            else:
-                await asyncio.sleep(0)  # the run starts at the end of this loop turn
+        # Group-committed writes already accepted are written first.
+        while self._committer is not None:
+            await asyncio.wait([self._committer])  # its callers get its errors, not close()
         while self._read_trip is not None:
             await asyncio.wait([self._read_trip])
         # The lock is FIFO: every write that was waiting for it runs before we get it.
-        await self._write_lock.hold()
-        try:
+        async with self._write_lock:
             if self._writer is not None:
                 try:
                     if not self._read_only:
@@ -351,16 +331,12 @@ class SqliteDatabase:
                 finally:
                     await self._close_connections()
             self._state = _State.CLOSED
-        finally:
-            self._write_lock.release()
 
     async def _close_connections(self) -> None:
         """Closes whichever connections are open (their worker threads are not daemons)."""
-        writer, reader, wal = self._writer, self._reader, self._wal
-        self._writer = self._reader = self._wal = None
+        writer, reader = self._writer, self._reader
+        self._writer = self._reader = None
         try:
-            if wal is not None:
-                await wal.close()
             if reader is not None:
                 await reader.close()
         finally:
@@ -404,7 +380,7 @@ class SqliteDatabase:
         if not group:
             return
         reader = self._reader
-        if reader is None or not accepts_work(reader):
+        if reader is None or not _accepts_work(reader):
             closed = StoreClosedError(f"the store is closed ({self._path})")
             fail_waiting([r.future for r in group], closed, StoreClosedError)
             return
@@ -454,23 +430,20 @@ class SqliteDatabase:
         still runs on the worker thread, so it must be rolled back like any other failure.
         """
         writer, _ = self._require_open()
-        await self._write_lock.hold()
-        try:
-            await writer.execute_fetchall("BEGIN IMMEDIATE")
-            yield writer
-            await writer.execute_fetchall("COMMIT")
-            self._after_commit()
-        except sqlite3.Error as error:
-            await _rollback_quietly(writer)
-            failure = self._failure(error)
-            if failure is error:
+        async with self._write_lock:
+            try:
+                await writer.execute_fetchall("BEGIN IMMEDIATE")
+                yield writer
+                await writer.execute_fetchall("COMMIT")
+            except sqlite3.Error as error:
+                await _rollback_quietly(writer)
+                failure = self._failure(error)
+                if failure is error:
+                    raise
+                raise failure from error
+            except BaseException:
+                await _rollback_quietly(writer)
                 raise
-            raise failure from error
-        except BaseException:
-            await _rollback_quietly(writer)
-            raise
-        finally:
-            self._write_lock.release()
 
     async def _write(self, job: WriteJob[T]) -> T:
         """Runs `job` in the next group commit (see the module's docstring); its result.
@@ -486,81 +459,71 @@ class SqliteDatabase:
         self._require_open()
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._pending.append(PendingWrite(job, future))
-        if self._commit_trip is None:
-            self._send_writes()
+        if self._committer is None:
+            self._committer = asyncio.create_task(self._commit_pending(), name="grove-group-commit")
         return await future
 
-    def _send_writes(self) -> None:
-        """Sends the waiting writes as one group at the end of this loop turn.
+    async def _commit_pending(self) -> None:
+        """Writes every pending write, one transaction per round, until none is left."""
+        group: list[PendingWrite] = []
+        try:
+            while self._pending:
+                async with self._write_lock:
+                    # Taken under the lock, so the group holds whatever arrived meanwhile.
+                    group = [p for p in self._pending if not p.future.done()]
+                    self._pending = []
+                    if not group:
+                        continue
+                    writer = self._writer
+                    if writer is None:
+                        raise StoreClosedError(f"the store is closed ({self._path})")
+                    jobs = [(p.job, self._tick(), p.future.cancelled) for p in group]
+                    await self._commit_group(writer, jobs, [p.future for p in group])
+                group = []
+        except BaseException as error:
+            # Not expected (the loop is being torn down).
+            fail_waiting([p.future for p in (*group, *self._pending)], error, StoreClosedError)
+            self._pending = []
+            raise
+        finally:
+            self._committer = None
 
-        Then if the lock is free, else in its turn; a group under way sends them when back.
+    def _commit_group(
+        self,
+        writer: aiosqlite.Connection,
+        jobs: list[Job],
+        futures: list[asyncio.Future[Any]],
+    ) -> asyncio.Future[None]:
+        """Runs `jobs` in one transaction on the writer's thread; done once they are settled.
+
+        The callers are settled in the loop turn the thread's answer arrives in, not a turn
+        later when the committer would resume (as through aiosqlite's own future): under
+        load every turn is long, and each start waits for its human message's commit.
         """
-        if self._commit_trip is not None or self._commit_queued or not self._pending:
-            return
-        self._commit_queued = True
-        asyncio.get_running_loop().call_soon(self._write_lock.queue, self._start_commits)
-
-    def _start_commits(self) -> None:
-        """A run of groups starts, holding the lock."""
-        self._commit_queued = False
-        self._commit_trip = asyncio.get_running_loop().create_future()
-        self._commit_next()
-
-    def _commit_next(self) -> None:
-        """Runs the waiting writes in one transaction on the writer's thread (lock held).
-
-        The callers are settled in the loop turn the thread's answer arrives in, and the
-        writes that came meanwhile leave in that same turn (see the module's docstring).
-        """
-        group = [p for p in self._pending if not p.future.done()]
-        self._pending = []
-        writer = self._writer
-        if not group or writer is None or not accepts_work(writer):
-            if group:
-                closed = StoreClosedError(f"the store is closed ({self._path})")
-                fail_waiting([p.future for p in group], closed, StoreClosedError)
-            self._end_commits()
-            return
+        if not _accepts_work(writer):
+            raise StoreClosedError(f"the store is closed ({self._path})")
         loop = asyncio.get_running_loop()
-        futures = [p.future for p in group]
-        jobs: list[Job] = [(p.job, self._tick(), p.future.cancelled) for p in group]
+        done: asyncio.Future[None] = loop.create_future()
         conn = writer._conn
 
         def on_thread() -> None:
             try:
                 outcomes: list[Outcome] | BaseException = run_group(conn, jobs)
-            except BaseException as error:  # run_group keeps each job's own error
+            except BaseException as error:
                 outcomes = error
             loop.call_soon_threadsafe(back, outcomes)
 
         def back(outcomes: list[Outcome] | BaseException) -> None:
             if isinstance(outcomes, BaseException):
-                fail_waiting(futures, outcomes, StoreClosedError)
-            else:
-                settle(futures, outcomes, self._write_error)
-                self._after_commit()
-            if self._pending and not self._write_lock.waited_for():
-                self._commit_next()
-            else:
-                self._end_commits()
+                if not done.done():
+                    done.set_exception(outcomes)
+                return
+            settle(futures, outcomes, self._write_error)
+            if not done.done():
+                done.set_result(None)
 
-        # aiosqlite's own queue to its thread, without its future (as for reads).
         writer._tx.put_nowait((None, on_thread))
-
-    def _end_commits(self) -> None:
-        """The run of groups ends: the lock goes to whoever is in line.
-
-        Writes that came meanwhile (a transaction in line goes first) get in line behind.
-        """
-        trip, self._commit_trip = self._commit_trip, None
-        if trip is not None and not trip.done():
-            trip.set_result(None)
-        self._write_lock.release()
-        self._send_writes()
-
-    def _after_commit(self) -> None:
-        if self._wal is not None:  # the WAL may be due a checkpoint (wal.py)
-            self._wal.after_commit()
+        return done
 
     def _write_error(self, error: BaseException) -> BaseException:
         """A job's exception as its caller sees it: SQLite's file errors as StorageFailure."""

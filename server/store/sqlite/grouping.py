@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
@@ -168,70 +167,3 @@ def run_reads(
         except Exception as error:
             outcomes.append((False, error))
     return outcomes
-
-
-class WriteLock:
-    """The writer's lock: FIFO like `asyncio.Lock`, and taken without awaiting by a group.
-
-    A group commit is sent from a plain callback, in the loop turn its first write (or the
-    previous group's answer) arrives in, so it takes the lock at once when free
-    (`try_take`) or queues a callback that gets it in its turn (`queue`): a task awaiting
-    `asyncio.Lock` cost a loop turn to start and another to go on to the next group. A
-    `_transaction` awaits `hold()` as it awaited the lock. `release` hands the lock straight
-    to the first in line, a waiting transaction or a queued group, so nobody slips in
-    between and the order is that of arrival.
-    """
-
-    def __init__(self) -> None:
-        self._held = False
-        self._line: deque[asyncio.Future[None] | Callable[[], None]] = deque()
-
-    def locked(self) -> bool:
-        """True while a transaction or a group holds the writer."""
-        return self._held
-
-    def waited_for(self) -> bool:
-        """True when someone is in line for the lock (a run of groups then lets it go)."""
-        return any(callable(entry) or not entry.done() for entry in self._line)
-
-    def try_take(self) -> bool:
-        """Takes the lock if it is free; never waits."""
-        if self._held:
-            return False
-        self._held = True
-        return True
-
-    def queue(self, take: Callable[[], None]) -> None:
-        """`take()` runs holding the lock, at once if it is free, else in its turn."""
-        if self.try_take():
-            take()
-        else:
-            self._line.append(take)
-
-    async def hold(self) -> None:
-        """Waits for the lock in arrival order (cancellable while waiting)."""
-        if self.try_take():
-            return
-        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._line.append(waiter)
-        try:
-            await waiter
-        except asyncio.CancelledError:
-            if waiter.done() and not waiter.cancelled():
-                self.release()  # handed over just as the caller gave up: pass it on
-            raise
-        finally:
-            with suppress(ValueError):
-                self._line.remove(waiter)
-
-    def release(self) -> None:
-        """Hands the lock to the first in line still waiting, else frees it."""
-        while self._line:
-            entry = self._line.popleft()
-            if callable(entry):
-                entry()  # held stays True: the group's now
-                return
-            if not entry.done():
-                entry.set_result(None)  # held stays True: the transaction's now
-                return
-        self._held = False

@@ -1,10 +1,9 @@
-"""The writer's lock and the run of group commits without a task (connection.py, grouping.py).
+"""Group commits and transactions share the writer in arrival order (connection.py).
 
-A group commit is sent from a callback, in the loop turn its first write arrives in, and the
-next group leaves in the turn the previous one is back. What must hold: the lock is FIFO
-between transactions and groups (arrival order), a transaction waiting for the lock gets
-it even while writes keep arriving (no starvation), a caller that gives up while waiting
-passes the lock on, and closing writes every accepted write first.
+What must hold: the writes of one loop turn go in one group, a transaction waiting for the
+writer gets it even while writes keep arriving (no starvation), writes queued behind a
+transaction go after it and before a transaction that came later, and closing writes
+every accepted write first.
 """
 
 from __future__ import annotations
@@ -18,7 +17,6 @@ import pytest
 from grove_explorer.server.store import NewResponse, ResponseRecord
 from grove_explorer.server.store.sqlite import SqliteStore, connection, grouping
 from grove_explorer.server.store.sqlite.connection import StoreClosedError
-from grove_explorer.server.store.sqlite.grouping import WriteLock
 
 ALICE = "alice"
 
@@ -40,89 +38,7 @@ async def turns(count: int = 3) -> None:
         await asyncio.sleep(0)
 
 
-# -- the lock ------------------------------------------------------------------------------
-
-
-async def test_the_lock_goes_in_arrival_order_to_transactions_and_groups() -> None:
-    lock = WriteLock()
-    order: list[str] = []
-    assert lock.try_take() and lock.locked()
-    assert not lock.try_take(), "held: nobody takes it without waiting"
-
-    async def transaction(name: str) -> None:
-        await lock.hold()
-        order.append(name)
-        lock.release()
-
-    first = asyncio.create_task(transaction("first"))
-    await turns()
-    lock.queue(lambda: order.append("group"))
-    second = asyncio.create_task(transaction("second"))
-    await turns()
-    assert order == [] and lock.waited_for()
-
-    lock.release()  # to "first", which releases to the group, which keeps it...
-    await first
-    assert order == ["first", "group"] and lock.locked()
-    lock.release()  # ...until the group releases it, to "second"
-    await second
-    assert order == ["first", "group", "second"]
-    assert not lock.locked() and not lock.waited_for()
-
-
-async def test_a_free_lock_runs_a_queued_group_at_once() -> None:
-    lock = WriteLock()
-    ran: list[bool] = []
-    lock.queue(lambda: ran.append(lock.locked()))
-    assert ran == [True]
-    lock.release()
-    assert not lock.locked()
-
-
-async def test_a_waiter_that_gives_up_is_skipped_and_the_lock_passed_on() -> None:
-    lock = WriteLock()
-    assert lock.try_take()
-    quitter = asyncio.create_task(lock.hold())
-    stayer = asyncio.create_task(lock.hold())
-    await turns()
-    quitter.cancel()
-    await turns()
-    lock.release()
-    await stayer
-    assert quitter.cancelled() and lock.locked()
-    lock.release()
-    assert not lock.locked()
-
-
-async def test_a_waiter_cancelled_as_it_is_handed_the_lock_passes_it_on() -> None:
-    lock = WriteLock()
-    assert lock.try_take()
-    unlucky = asyncio.create_task(lock.hold())
-    next_in_line = asyncio.create_task(lock.hold())
-    await turns()
-    lock.release()  # handed to `unlucky`, which is cancelled before it resumes
-    unlucky.cancel()
-    await asyncio.wait_for(next_in_line, 5)
-    assert unlucky.cancelled() and lock.locked()
-    lock.release()
-    assert not lock.locked()
-
-
 # -- group commits on the store ------------------------------------------------------------
-
-
-async def test_a_lone_write_leaves_without_a_task_and_frees_the_lock(store: SqliteStore) -> None:
-    cid = (await store.create_conversation(ALICE)).conversation_id
-    tasks_before = len(asyncio.all_tasks())
-    write = asyncio.ensure_future(store.add_response(ALICE, human(cid, "hello")))
-    await asyncio.sleep(0)  # the write is queued; its group leaves at the end of the turn
-    assert not store._write_lock.locked() and store._commit_queued
-    await asyncio.sleep(0)  # the write is on the writer's thread now
-    assert store._write_lock.locked() and store._commit_trip is not None
-    assert len(asyncio.all_tasks()) == tasks_before + 1, "only the caller's own task"
-    record = await write
-    assert record.message == "hello"
-    assert not store._write_lock.locked() and store._commit_trip is None
 
 
 async def test_a_waiting_transaction_gets_in_while_writes_keep_coming(store: SqliteStore) -> None:
@@ -160,7 +76,7 @@ async def test_writes_queued_behind_a_transaction_go_after_it_in_one_group(
             asyncio.ensure_future(store.add_response(ALICE, human(cid, f"m{i}"))) for i in range(5)
         ]
         await turns()
-        assert len(store._pending) == 5 and store._commit_queued
+        assert len(store._pending) == 5
         # Another transaction arriving now waits behind the queued group.
         later = asyncio.ensure_future(store.update_conversation(ALICE, cid, "after", False))
         await turns()

@@ -61,13 +61,14 @@ beyond it."):
   thread busy nearly all of the window is what the starts waited for, and when it is the
   client's, that part of the time to first token is the benchmark's own cost (then try
   `--client-procs`). With `--probe-server-loop` the server also notes, per stream, when
-  AddResponse reached the servicer, when its conversation was read (after the caller's
-  key check) and when its human message was stored, and times every trip to the store's
+  AddResponse reached the servicer, when its conversation was read (with the caller's
+  key, one statement) and when its human message was stored, and times every trip to the store's
   threads (wall and thread CPU); the report splits each start into accepted (client send
   and gRPC accepting the call), read, stored (the group commit) and back (the
-  acknowledgement's way to the client), with the server loop's turns in each, and shows
-  how long the store's threads waited for the GIL or a core until the last human message
-  was stored (and the longest trip: a trip of little CPU and much wall time waited).
+  acknowledgement's way to the client), with the server loop's turns in each (idle ones
+  too: a turn that only wakes a timer counts), and shows how long the store's threads
+  waited for the GIL or a core until the last human message was stored (and the longest
+  trip: a trip of little CPU and much wall time waited).
 - After the run every conversation is fetched with `get_conversation`; a stream is lost
   when no stored model reply matches what its client received: a complete, non-partial
   reply with the same text for a stream that finished; a reply (partial allowed) whose

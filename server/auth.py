@@ -10,8 +10,9 @@ valid one. A server listening on a network address (`require_key`) never falls b
 access: revoking its last key locks it rather than opening it to everyone.
 
 Each call looks its key up in the store (one indexed read, see
-`SqliteStore.check_api_key`), so `grove keys revoke` takes effect on the very next call of
-a running server, even though it runs in another process.
+`SqliteStore.check_api_key`; an AddResponse start reads its conversation's owner in the
+same statement), so `grove keys revoke` takes effect on the very next call of a running
+server, even though it runs in another process. Nothing about keys is cached.
 """
 
 from __future__ import annotations
@@ -105,7 +106,34 @@ class Authenticator:
         digest = None if bearer is None else hash_key(bearer)
         if digest is not None and digest in self._key_hashes:
             return self._key_hashes[digest]
-        check = await self._check(digest)
+        return await self._decide(await self._check(digest), bearer, context)
+
+    async def identify_for(
+        self, context: grpc.aio.ServicerContext, conversation_id: str, conversations: object
+    ) -> tuple[str, bool | None]:
+        """`identify`, and whether `conversation_id` is the caller's (None: not looked up).
+
+        When the key store also holds the `conversations` (one SQLite store), both come
+        from one read (`check_api_key_and_owner`): an AddResponse start needs both, and
+        under load every read is a trip through a busy event loop. A configured key needs
+        no read, so its conversation is left to the caller (None), as it is without a key
+        store or with keys kept apart from the conversations. The refusals are
+        `identify`'s, in its order; the owner is only compared, never told.
+        """
+        bearer = _bearer_token(context.invocation_metadata() or ())
+        digest = None if bearer is None else hash_key(bearer)
+        if digest is not None and digest in self._key_hashes:
+            return self._key_hashes[digest], None
+        if self._keys is None or self._keys is not conversations:
+            return await self._decide(await self._check(digest), bearer, context), None
+        check, owner = await self._keys.check_api_key_and_owner(digest, conversation_id)
+        user = await self._decide(check, bearer, context)
+        return user, owner is not None and owner == user
+
+    async def _decide(
+        self, check: ApiKeyCheck, bearer: str | None, context: grpc.aio.ServicerContext
+    ) -> str:
+        """The user the store's answer about the caller's key gives, or the refusal."""
         if check.user_id is not None and not check.revoked:
             return check.user_id
         if check.revoked:

@@ -2,7 +2,7 @@
 
 Usage: `python -m bench.load [--streams 200] [--tokens-per-second 50] [--tokens 150]
 [--duration-limit 120] [--client-procs K] [--probe-server-loop] [--server-args FLAGS]
-[--busy-core | --alone] [--profile-server FILE] [--skip-cap-check] [--quick]`.
+[--busy-core | --alone] [--profile-server FILE] [--callgrind DIR] [--skip-cap-check] [--quick]`.
 
 Issue 13's goals, printed at the end as a now-vs-goal table (`bench.goals`) with PASS/FAIL:
 p99 time to first token < 150 ms alone (every stream starts at once, so this is the last
@@ -61,12 +61,14 @@ beyond it."):
   thread busy nearly all of the window is what the starts waited for, and when it is the
   client's, that part of the time to first token is the benchmark's own cost (then try
   `--client-procs`). With `--probe-server-loop` the server also notes, per stream, when
-  AddResponse reached the servicer, when its conversation was read (after the caller's
-  key check) and when its human message was stored, and times every trip to the store's
+  AddResponse reached the servicer, when its conversation was read (with the caller's
+  key, one statement) and when its human message was stored, and times every trip to the store's
   threads (wall and thread CPU); the report splits each start into accepted (client send
   and gRPC accepting the call), read, stored (the group commit) and back (the
-  acknowledgement's way to the client), and shows how long the store's threads waited
-  for the GIL or a core.
+  acknowledgement's way to the client), with the server loop's turns in each (idle ones
+  too: a turn that only wakes a timer counts), and shows how long the store's threads
+  waited for the GIL or a core until the last human message was stored (and the longest
+  trip: a trip of little CPU and much wall time waited).
 - After the run every conversation is fetched with `get_conversation`; a stream is lost
   when no stored model reply matches what its client received: a complete, non-partial
   reply with the same text for a stream that finished; a reply (partial allowed) whose
@@ -85,6 +87,11 @@ beyond it."):
   their end; the stats go to FILE (FILE.busy for the busy-core condition), to read with
   `python -m pstats FILE`. Profiling slows the server down: read its proportions, not the
   figures of a profiled run.
+- `--callgrind DIR` runs the server under valgrind's callgrind (instrumentation switched
+  on when the streams start, counts dumped when they end: `bench/load/callgrind.py`) and
+  prints its instructions per thread and per stream. On a busy machine these move far
+  less than times: compare runs made the same way (e.g. `--alone --tokens 2
+  --skip-cap-check`, which is about the starts) before and after a change.
 - Cap check: a fresh server with `--max-streams 10`; 10 streams run, and once all of them
   have produced a token an 11th is started, which must fail with RESOURCE_EXHAUSTED
   (`client.ResourceExhaustedError`) while the 10 complete; after they finish, one more

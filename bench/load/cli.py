@@ -15,6 +15,7 @@ from pathlib import Path
 
 from bench.goals import print_goals
 from bench.load.burner import Burner
+from bench.load.callgrind import dumped_totals
 from bench.load.client import cap_check, run_streams, run_worker, verify, warm_up
 from bench.load.report import Condition, goals, print_cap, report
 from bench.load.server import ServerProcess, read_probe, serve_probed
@@ -106,8 +107,14 @@ async def run_condition(
         # One stats file per condition: FILE for the first, FILE.<n> for the others.
         profile = Path(args.profile_server + ("" if name == ALONE else ".busy"))
     burner = Burner() if name == BUSY_CORE else None
+    counts = None
+    if args.callgrind:
+        counts = Path(args.callgrind) / name.replace(" ", "-")
+        await asyncio.to_thread(counts.mkdir, parents=True, exist_ok=True)
     print(f"\n[{name}]", flush=True)
-    async with ServerProcess(folder / "load.sqlite3", server_args, probe, profile) as server:
+    async with ServerProcess(
+        folder / "load.sqlite3", server_args, probe, profile, counts
+    ) as server:
         print(f"  server {server.address} (pid {server.pid}), loopback only", flush=True)
         await warm_up(server.address)
         results, server_cpu = await run_streams(args, server, burner)
@@ -121,6 +128,7 @@ async def run_condition(
         checked,
         server_probe,
         None if burner is None else burner.cpu_seconds,
+        None if counts is None else dumped_totals(counts, server.pid),
     )
 
 
@@ -199,6 +207,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="run the server with a lag ticker on its event loop and report its lag "
         "(diagnosis: is the server's loop or the client's late?)",
     )
+    parser.add_argument(
+        "--callgrind",
+        metavar="DIR",
+        help="run the server under valgrind's callgrind and report its instructions during "
+        "the streaming phase, per thread and per stream (counts in DIR; timings of such a "
+        "run are meaningless; one client process)",
+    )
     # Worker mode, used by --client-procs: the server address, then this share's streams.
     parser.add_argument("--worker", metavar="ADDRESS", help=argparse.SUPPRESS)
     parser.add_argument("--first-index", type=int, default=0, help=argparse.SUPPRESS)
@@ -216,6 +231,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         parser.error("--tokens-per-second and --duration-limit must be positive")
     if not 1 <= args.client_procs <= args.streams:
         parser.error("--client-procs must be between 1 and --streams")
+    if args.callgrind and (args.client_procs != 1 or args.profile_server):
+        parser.error("--callgrind takes one client process and no --profile-server")
+    if args.callgrind:
+        args.callgrind = os.path.abspath(args.callgrind)
     return args
 
 

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench.load import callgrind
 from bench.load.burner import Burner
 from bench.load.records import ClientResult, GcMeter, LoopLagMeter, StartWindow, StreamRecord
 from bench.load.server import ServerProcess
@@ -264,6 +265,8 @@ async def _measured(
         cpu_box: list[tuple[float, ...]] = []
 
         async def ready() -> None:
+            if server.callgrind is not None:
+                await callgrind.control(server.pid, "-i", "on")
             if burner is not None:
                 burner.mark()
             cpu_box.append(server.cpu_snapshot())
@@ -279,6 +282,8 @@ async def _measured(
             server.loop_cpu_seconds,
         )
         server.profile_stop()
+        if server.callgrind is not None:
+            await callgrind.control(server.pid, "-d")
         if burner is not None:
             burner.read()
         return [result], spent(cpu_box[0])

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bench.goals import Goal
+from bench.load import callgrind
 from bench.load.client import Verification
 from bench.load.records import ClientResult, StreamRecord, ms, percentile, verdict
 from bench.load.server import ServerProbe
@@ -34,6 +35,8 @@ class Condition:
     server_probe: ServerProbe | None
     # CPU seconds the busy-core process took during the phase (None: no such process).
     burner_cpu: float | None = None
+    # The server's instructions per thread during the phase (--callgrind), else None.
+    instructions: dict[int, int] | None = None
 
     @property
     def records(self) -> list[StreamRecord]:
@@ -153,6 +156,8 @@ def report(args: argparse.Namespace, condition: Condition) -> None:
         )
     if server_probe is not None:
         print_start_split(records, server_probe)
+    if condition.instructions is not None:
+        print(callgrind.describe(condition.instructions, len(records)))
     if checked.server_total:
         print(
             f"  server pacing        reply total time p50 "
@@ -204,8 +209,8 @@ def print_start_split(records: Sequence[StreamRecord], probe: ServerProbe) -> No
 
     accepted: the client's request start to the servicer's first line (the SDK building
     and sending the call, gRPC accepting it: one call per server loop turn); read: from
-    there to the conversation read (the caller's key check and the conversation, two
-    grouped reads); stored: from there to the stored human message (the group commit);
+    there to the conversation read (the caller's key check and the conversation's owner,
+    one grouped read); stored: from there to the stored human message (the group commit);
     back: from there to the client holding the acknowledgement (gRPC's write, the
     client's loop reading it).
     """
@@ -213,6 +218,8 @@ def print_start_split(records: Sequence[StreamRecord], probe: ServerProbe) -> No
     read: list[float] = []
     stored: list[float] = []
     back: list[float] = []
+    read_turns: list[float] = []
+    stored_turns: list[float] = []
     for record in records:
         marks = probe.starts.get(record.conversation_id, {})
         if "human" not in marks or "conversation" not in marks or record.user_response is None:
@@ -221,26 +228,43 @@ def print_start_split(records: Sequence[StreamRecord], probe: ServerProbe) -> No
         read.append(marks["conversation"] - marks["arrived"])
         stored.append(marks["human"] - marks["conversation"])
         back.append(record.started + record.user_response - marks["human"])
+        if "human turn" in marks:
+            read_turns.append(marks["conversation turn"] - marks["arrived turn"])
+            stored_turns.append(marks["human turn"] - marks["conversation turn"])
 
-    def row(name: str, values: list[float]) -> str:
-        return (
+    def row(name: str, values: list[float], turns: list[float] | None = None) -> str:
+        line = (
             f"    {name:<15}p50 {ms(percentile(values, 0.5))}   p99 {ms(percentile(values, 0.99))}"
             f"   max {ms(max(values, default=math.nan))}"
         )
+        if turns:
+            # Loop turns are what a start waits through, whatever else slows each turn.
+            line += f"   turns p50 {percentile(turns, 0.5):.0f} p99 {percentile(turns, 0.99):.0f}"
+        return line
 
-    print(f"  start, split ({len(accepted)} streams; --probe-server-loop)")
+    print(f"  start, split ({len(accepted)} streams; --probe-server-loop; trips: until the last)")
     print(row("accepted", accepted) + "   (request start → servicer)")
-    print(row("read", read) + "   (servicer → caller and conversation read)")
-    print(row("stored", stored) + "   (→ human message stored: the group commit)")
+    print(row("read", read, read_turns) + "   (servicer → caller and conversation read)")
+    print(row("stored", stored, stored_turns) + "   (→ human message stored: the group commit)")
     print(row("back", back) + "   (stored → acknowledgement at the client)")
+    # The trips until the last human message was stored: what the starts waited for.
+    humans = [m["human"] for m in probe.starts.values() if "human" in m]
+    until = max(humans, default=math.inf)
     for kind, name in (("run_reads", "read trips"), ("run_group", "group commits")):
-        trips = [t for t in probe.trips if t[0] == kind]
+        trips = [t for t in probe.trips if t[0] == kind and t[1] <= until]
         wall = sum(t[2] - t[1] for t in trips)
         cpu = sum(t[4] for t in trips)
+        longest = max(trips, key=lambda t: t[2] - t[1], default=None)
         print(
             f"    {name:<15}{len(trips)} for {sum(t[3] for t in trips)} "
             f"{'statements' if kind == 'run_reads' else 'writes'}: {ms(wall)} on the store's "
             f"thread, of which CPU {ms(cpu)} (the rest waits for the GIL or a core)"
+            + (
+                ""
+                if longest is None
+                else f"; longest {ms(longest[2] - longest[1])} (CPU {ms(longest[4])}, "
+                f"{longest[3]} {'statements' if kind == 'run_reads' else 'writes'})"
+            )
         )
 
 

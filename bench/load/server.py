@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.load.callgrind import CALLGRIND_STARTUP_TIMEOUT_S, wrap
 from bench.load.records import GcMeter, LoopLagMeter
 from bench.load.settings import PROJECT_ROOT, SHUTDOWN_TIMEOUT_S, STARTUP_TIMEOUT_S
 from grove_explorer.server import launcher
@@ -37,10 +38,13 @@ class ServerProcess(launcher.ServerProcess):
         extra_args: Sequence[str] = (),
         probe: Path | None = None,
         profile: Path | None = None,
+        callgrind: Path | None = None,
     ) -> None:
         """`probe`: run under `serve_probed`, its loop's lag written there. `profile`: also
         profile the server's event-loop thread with cProfile between `profile_start()` and
-        `profile_stop()`, the stats dumped to that file (`python -m pstats FILE`)."""
+        `profile_stop()`, the stats dumped to that file (`python -m pstats FILE`).
+        `callgrind`: run under valgrind's callgrind, its counts written to that folder
+        (bench/load/callgrind.py)."""
         if profile is not None and probe is None:
             probe = profile.with_suffix(".probe.json")
         entry = (
@@ -55,11 +59,14 @@ class ServerProcess(launcher.ServerProcess):
             entry=entry,
             cwd=PROJECT_ROOT,
             env=env,
-            startup_timeout=STARTUP_TIMEOUT_S,
+            startup_timeout=STARTUP_TIMEOUT_S if callgrind is None else CALLGRIND_STARTUP_TIMEOUT_S,
             shutdown_timeout=SHUTDOWN_TIMEOUT_S,
             capture_stderr=False,
         )
         self.profile = profile
+        self.callgrind = callgrind
+        if callgrind is not None:
+            self.command = wrap(self.command, callgrind)
 
     def profile_start(self) -> None:
         """Starts the server's profiler (no-op unless started with `profile`)."""
@@ -172,8 +179,10 @@ class StartTimes:
     """
 
     def __init__(self) -> None:
-        # conversation id -> {"arrived", "conversation" (read), "human" (stored)}: perf_counter.
+        # conversation id -> {"arrived", "conversation" (read), "human" (stored)}: perf_counter;
+        # and the same names + " turn": the server loop's turn count then (`_run_once` calls).
         self.times: dict[str, dict[str, float]] = {}
+        self._turns = 0
         # Trips to the store's threads (see `ServerProbe.trips`).
         self.trips: list[tuple[str, float, float, int, float]] = []
 
@@ -185,16 +194,32 @@ class StartTimes:
         times = self.times
         add_response_rpc = ChatServicer.AddResponse
         add_response = SqliteStore.add_response
+        run_once = asyncio.base_events.BaseEventLoop._run_once  # type: ignore[attr-defined]
+
+        def counted_run_once(loop: Any) -> None:
+            # Turns are what a start waits through: on a busy loop each one is long.
+            self._turns += 1
+            run_once(loop)
+
+        asyncio.base_events.BaseEventLoop._run_once = counted_run_once  # type: ignore[attr-defined]
+
+        def mark(conversation_id: str, name: str) -> None:
+            marks = times.get(conversation_id)
+            if marks is not None and name not in marks:
+                marks[name] = time.perf_counter()
+                marks[name + " turn"] = self._turns
 
         async def timed_rpc(self: Any, request: Any, context: Any) -> None:
-            times.setdefault(request.conversation_id, {"arrived": time.perf_counter()})
+            if request.conversation_id not in times:
+                times[request.conversation_id] = {}
+                mark(request.conversation_id, "arrived")
             await add_response_rpc(self, request, context)
 
         get_conversation = SqliteStore.get_conversation
 
         async def timed_get(self: Any, user: str, conversation_id: str) -> Any:
             record = await get_conversation(self, user, conversation_id)
-            times.get(conversation_id, {}).setdefault("conversation", time.perf_counter())
+            mark(conversation_id, "conversation")
             return record
 
         SqliteStore.get_conversation = timed_get  # type: ignore[method-assign]
@@ -204,15 +229,27 @@ class StartTimes:
             # What AddResponse checks its conversation with (an indexed lookup); a later
             # GetConversation of the same conversation must not count as the start's read.
             found = await has_conversation(self, user, conversation_id)
-            times.get(conversation_id, {}).setdefault("conversation", time.perf_counter())
+            mark(conversation_id, "conversation")
             return found
 
         SqliteStore.has_conversation = timed_has  # type: ignore[method-assign]
+        # Absent before AddResponse read the caller and the owner together (older
+        # revisions measured with this probe mark has_conversation instead).
+        check_with_owner = getattr(SqliteStore, "check_api_key_and_owner", None)
+        if check_with_owner is not None:
+
+            async def timed_check(self: Any, key_hash: Any, conversation_id: str) -> Any:
+                # AddResponse's caller check, which reads its conversation's owner too.
+                found = await check_with_owner(self, key_hash, conversation_id)
+                mark(conversation_id, "conversation")
+                return found
+
+            SqliteStore.check_api_key_and_owner = timed_check  # type: ignore[method-assign]
 
         async def timed_add(self: Any, user: str, new: Any, **kwargs: Any) -> Any:
             record = await add_response(self, user, new, **kwargs)
             if new.sender == "human":
-                times.get(new.conversation_id, {}).setdefault("human", time.perf_counter())
+                mark(new.conversation_id, "human")
             return record
 
         from grove_explorer.server.store.sqlite import connection

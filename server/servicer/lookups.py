@@ -33,17 +33,26 @@ async def conversation_or_abort(
 
 
 async def conversation_id_or_abort(
-    store: Store, user: str, conversation_id: str, context: grpc.aio.ServicerContext
+    store: Store,
+    user: str,
+    conversation_id: str,
+    context: grpc.aio.ServicerContext,
+    *,
+    owned: bool | None = None,
 ) -> str:
     """The conversation's id, after `conversation_or_abort`'s checks and statuses.
 
     For a call that needs only the id: the record's response count is a pass over every
     response of the conversation (AddResponse paid it on each turn of a deep path).
+    `owned`: whether it is the user's, when already read with the caller's key
+    (`Authenticator.identify_for`); None reads it here.
     """
     if not conversation_id:
         await abort(context, grpc.StatusCode.INVALID_ARGUMENT, "conversation_id is required.")
     await check_id("conversation_id", conversation_id, context)
-    if not await store.has_conversation(user, conversation_id):
+    if owned is None:
+        owned = await store.has_conversation(user, conversation_id)
+    if not owned:
         await abort_not_found(context, conversation_id)
     return conversation_id
 

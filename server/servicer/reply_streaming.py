@@ -182,6 +182,7 @@ class ReplyStreaming:
             # whose probability is unknown (it was chosen, not sampled).
             sampled.append(SampledToken(prefix, None))
             pieces.append(prefix)
+        stream.chars = len(prefix)
         usage: Usage | None = None
         started = time.monotonic()
         first_token_at: float | None = None
@@ -274,6 +275,7 @@ class ReplyStreaming:
                     if first_token_at is None:
                         first_token_at = time.monotonic()
                     pieces.append(event.text)
+                    stream.chars += len(event.text)
                     sampled.append(event)
                     batch = batcher.push(event)
                     if batch:

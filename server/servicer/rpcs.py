@@ -467,11 +467,12 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
         Written with `context.write` rather than as a generator so that a client's
         cancellation surfaces here as CancelledError, where the partial reply is stored.
         """
-        user = await self._auth.identify(context)
+        # The key and the conversation's owner in one store read (auth.py).
+        user, owned = await self._auth.identify_for(context, request.conversation_id, self._store)
         if self._streams.closing:
             await abort(context, grpc.StatusCode.UNAVAILABLE, "The server is shutting down.")
         conversation_id = await conversation_id_or_abort(
-            self._store, user, request.conversation_id, context
+            self._store, user, request.conversation_id, context, owned=owned
         )
         if request.HasField("merge"):
             await check_merge_request(request, context)

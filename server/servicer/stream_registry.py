@@ -31,6 +31,11 @@ class ActiveStream:
     # Checkpointing: `snapshot` builds the partial reply the stream would store now.
     checkpoint_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     snapshot: Callable[[], NewResponse] | None = None
+    # Characters of text so far, kept by the stream as tokens come (None: not kept, so a
+    # checkpoint builds the snapshot to see): unchanged text is skipped without building
+    # a snapshot, which a checkpoint did for every running stream (200 starting streams,
+    # most with nothing yet, inside the starts' window).
+    chars: int | None = None
     saved_chars: int = 0
     checkpoint_saved: bool = False
     # Set once the stream stores (or gives up) its reply: no checkpoint may follow.
@@ -172,6 +177,8 @@ class StreamRegistry:
             for stream in list(self.active):
                 if stream.closed or stream.snapshot is None:
                     continue
+                if stream.chars is not None and stream.chars in (0, stream.saved_chars):
+                    continue  # nothing yet, or nothing new: what the snapshot would show
                 new = stream.snapshot()
                 if not new.message or len(new.message) == stream.saved_chars:
                     continue

@@ -324,6 +324,12 @@ class KeyStore(Protocol):
         """Looks up one key by hash (None: no key was sent); an indexed, per-call read."""
         ...
 
+    async def check_api_key_and_owner(
+        self, key_hash: str | None, conversation_id: str
+    ) -> tuple[ApiKeyCheck, str | None]:
+        """`check_api_key` and the owner of `conversation_id` (None: no such one), one read."""
+        ...
+
     async def has_active_api_keys(self) -> bool:
         """True when at least one non-revoked key exists."""
         ...

@@ -22,6 +22,15 @@ _CHECK_API_KEY = """
     FROM (SELECT 1) LEFT JOIN api_keys AS k ON k.key_hash = ?
 """
 
+# The same row, and the owner of one conversation (NULL: no such conversation): an
+# AddResponse start's two checks in one statement (three index probes, one snapshot).
+_CHECK_API_KEY_AND_OWNER = """
+    SELECT k.user_id, COALESCE(k.revoked, 0),
+           EXISTS (SELECT 1 FROM api_keys WHERE revoked = 0),
+           (SELECT user_id FROM conversations WHERE conversation_id = :conversation_id)
+    FROM (SELECT 1) LEFT JOIN api_keys AS k ON k.key_hash = :key_hash
+"""
+
 
 class ApiKeyQueries(SqliteDatabase):
     """Creates, lists, revokes and checks API keys; only their hashes are stored."""
@@ -94,6 +103,23 @@ class ApiKeyQueries(SqliteDatabase):
         rows = await self._read(_CHECK_API_KEY, (key_hash,))
         user_id, revoked, any_active = rows[0]
         return ApiKeyCheck(user_id=user_id, revoked=bool(revoked), any_active=bool(any_active))
+
+    async def check_api_key_and_owner(
+        self, key_hash: str | None, conversation_id: str
+    ) -> tuple[ApiKeyCheck, str | None]:
+        """`check_api_key`, and who owns `conversation_id` (None: nobody), in one read.
+
+        A start of AddResponse checks its caller's key, then that the conversation is the
+        caller's: under load each read is a trip to the reader's thread and back through a
+        busy event loop, so the two checks share one statement. The owner never leaves the
+        server: the caller compares it with the user the key check gives.
+        """
+        rows = await self._read(
+            _CHECK_API_KEY_AND_OWNER, {"key_hash": key_hash, "conversation_id": conversation_id}
+        )
+        user_id, revoked, any_active, owner = rows[0]
+        check = ApiKeyCheck(user_id=user_id, revoked=bool(revoked), any_active=bool(any_active))
+        return check, owner
 
     async def has_active_api_keys(self) -> bool:
         """True when at least one non-revoked key exists."""

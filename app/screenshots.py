@@ -156,6 +156,45 @@ async def fused_scene(pilot: Pilot, screen: MainScreen) -> None:
     await settle(pilot)
 
 
+FANOUT_MODELS = {
+    "default_model": "grok-demo",
+    "models": {
+        "grok-demo": {"sampler": "offline", "description": "the offline model, one name"},
+        "llama-demo": {"sampler": "offline", "description": "the offline model, another"},
+    },
+}
+"""The fan-out scene's server: the offline model under two names (no network needed)."""
+
+
+async def fanout_scene(pilot: Pilot, screen: MainScreen) -> None:
+    """Compare after `p` picked two models, 2 each, and `R`: columns marked by model colour."""
+    from grove_explorer.app.screens.compare import CompareScreen
+    from grove_explorer.app.screens.compare.fanout import FanOut
+    from grove_explorer.client.sampler import SamplingParams
+
+    forest = screen.forest
+    assert forest is not None
+    first = forest.current_path[1].response_id
+    screen.thread.focus_message(first)
+    await pilot.press("c")
+    await settle(pilot)
+    compare = pilot.app.screen
+    assert isinstance(compare, CompareScreen)
+    compare.sampling = SamplingParams(max_tokens=40, seed=5)
+    compare.fan_out = compare.session.fan_out = FanOut(("grok-demo", "llama-demo"), 2)
+    await pilot.press("R")
+    await settle(pilot)
+    async with asyncio.timeout(30):
+        while compare.streaming_ids:
+            await pilot.pause()
+    await settle(pilot)
+    for column in compare.columns:  # server timings differ every run: pinned
+        node = column.node
+        column.update_node(node.model_copy(update={"time_to_first_token": 0.05, "total_time": 0.9}))
+    await pilot.press("right", "right", "right")  # the new batch in view
+    await settle(pilot)
+
+
 async def models_scene(pilot: Pilot, screen: MainScreen) -> None:
     """The model picker: the server's models and system prompts (`m`)."""
     await pilot.press("m")
@@ -244,6 +283,7 @@ SCENES: dict[str, tuple[Scene, tuple[int, int]]] = {
     "spread": (spread_scene, (140, 40)),
     "compare-judged": (compare_judged_scene, (140, 40)),
     "fused": (fused_scene, (140, 40)),
+    "fanout": (fanout_scene, (160, 40)),
     "models": (models_scene, (140, 40)),
     "annotations": (annotations_scene, (140, 40)),
     "search": (search_scene, (140, 40)),
@@ -251,11 +291,21 @@ SCENES: dict[str, tuple[Scene, tuple[int, int]]] = {
 }
 
 
+def scene_config(name: str, folder: Path) -> AppConfig:
+    """The app's settings for a scene: a fresh database; two model names for `fanout`."""
+    models = None
+    if name == "fanout":
+        from grove_explorer.app.embedded import models_config
+
+        models = models_config(FANOUT_MODELS, "the fan-out scene")
+    return AppConfig(server=None, db=folder / "demo.sqlite3", token_delay_ms=0, models=models)
+
+
 async def render_scene(name: str, out: Path) -> Path:
     """Runs the app for one scene and saves its SVG."""
     scene, size = SCENES[name]
     with tempfile.TemporaryDirectory() as folder:
-        app = GroveApp(AppConfig(server=None, db=Path(folder) / "demo.sqlite3", token_delay_ms=0))
+        app = GroveApp(scene_config(name, Path(folder)))
         async with app.run_test(size=size) as pilot:
             screen = await ready(pilot)
             await scene(pilot, screen)

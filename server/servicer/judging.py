@@ -35,7 +35,7 @@ from grove_explorer.server.sampler.base import (
     Sampler,
     SamplerError,
 )
-from grove_explorer.server.servicer.lookups import conversation_id_or_abort
+from grove_explorer.server.servicer.lookups import conversation_id_or_abort, sampler_or_abort
 from grove_explorer.server.servicer.reply_streaming import (
     BACKEND_ERROR_KEY,
     RETRY_AFTER_KEY,
@@ -199,16 +199,7 @@ class Judging:
         self, model_name: str, context: grpc.aio.ServicerContext
     ) -> tuple[str, Sampler]:
         """The named model (the default for ""), or INVALID_ARGUMENT naming the known ones."""
-        name = model_name or self._default_model
-        sampler = self._samplers.get(name)
-        if sampler is None:
-            known = ", ".join(sorted(self._samplers))
-            await abort(
-                context,
-                grpc.StatusCode.INVALID_ARGUMENT,
-                f"Unknown model {quote(model_name)}; this server has: {known}.",
-            )
-        return name, sampler
+        return await sampler_or_abort(self._samplers, self._default_model, model_name, context)
 
     async def _replies(
         self,

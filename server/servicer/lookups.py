@@ -6,8 +6,11 @@ is not in the named conversation is the request's mistake (INVALID_ARGUMENT).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import grpc
 
+from grove_explorer.server.sampler.base import Sampler
 from grove_explorer.server.servicer.status import abort, abort_not_found, check_id, quote
 from grove_explorer.server.store import (
     ConversationRecord,
@@ -106,3 +109,25 @@ async def insert_or_abort(
             f"Response {quote(new.parent_response_id or '')} is not in conversation "
             f"{quote(new.conversation_id)}.",
         )
+
+
+async def sampler_or_abort(
+    samplers: Mapping[str, Sampler],
+    default_model: str,
+    model_name: str,
+    context: grpc.aio.ServicerContext,
+) -> tuple[str, Sampler]:
+    """The named model and its sampler (the default for ""), else INVALID_ARGUMENT.
+
+    The error names the known models: one sentence for every RPC that takes a model name.
+    """
+    name = model_name or default_model
+    sampler = samplers.get(name)
+    if sampler is None:
+        known = ", ".join(sorted(samplers))
+        await abort(
+            context,
+            grpc.StatusCode.INVALID_ARGUMENT,
+            f"Unknown model {quote(model_name)}; this server has: {known}.",
+        )
+    return name, sampler

@@ -41,6 +41,7 @@ from grove_explorer.server.servicer.lookups import (
     conversation_or_abort,
     insert_or_abort,
     path_or_abort,
+    sampler_or_abort,
 )
 from grove_explorer.server.servicer.merging import check_merge_request, merge_plan_or_abort
 from grove_explorer.server.servicer.reply_streaming import ReplyStreaming
@@ -552,13 +553,7 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
         self, model_name: str, context: grpc.aio.ServicerContext
     ) -> Sampler:
         """The named sampler (the default for ""), or INVALID_ARGUMENT naming the known ones."""
-        name = model_name or self._default_model
-        sampler = self._samplers.get(name)
-        if sampler is None:
-            known = ", ".join(sorted(self._samplers))
-            await abort(
-                context,
-                grpc.StatusCode.INVALID_ARGUMENT,
-                f"Unknown model {quote(model_name)}; this server has: {known}.",
-            )
+        _, sampler = await sampler_or_abort(
+            self._samplers, self._default_model, model_name, context
+        )
         return sampler

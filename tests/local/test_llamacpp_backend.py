@@ -309,3 +309,30 @@ async def test_completion_mode_continues_plain_text_like_a_base_model(sdk: Clien
     async for _ in twin:
         pass
     assert (await twin.future).message == done.message
+
+
+async def test_the_local_model_judges_or_says_its_answer_is_unusable(sdk: Client) -> None:
+    """A 135M model may well answer outside the judge's JSON: then a clear error and
+    nothing stored; when it answers in it, a score 0-10 stored with its provenance."""
+    from grove_explorer.client.errors import UnusableJudgementError
+
+    conversation = sdk.grok.create_conversation()
+    stream, future = conversation.add_response(
+        QUESTION, sampling=SamplingParams(max_tokens=12, seed=5)
+    )
+    await collect(stream)
+    reply = await future
+    try:
+        judgements = await conversation.judge(
+            [reply.response_id], model_name=LOCAL, sampling=SamplingParams(max_tokens=48, seed=1)
+        )
+    except UnusableJudgementError as error:
+        assert "gave no usable score" in str(error) and "Nothing was stored" in str(error)
+        reloaded = await sdk.grok.get_conversation(conversation.conversation_id)
+        assert reloaded.get_response(reply.response_id).judgements == ()
+    else:
+        (judgement,) = judgements
+        assert 0 <= judgement.score <= 10 and judgement.judge_model == LOCAL
+        assert not judgement.heuristic
+        reloaded = await sdk.grok.get_conversation(conversation.conversation_id)
+        assert reloaded.get_response(reply.response_id).judgements == (judgement,)

@@ -38,6 +38,7 @@ from grove_explorer.app.widgets.fitting_footer import FittingFooter
 from grove_explorer.app.widgets.live_lines import HeaderLines
 from grove_explorer.app.widgets.sample_column import MARKER, SampleColumn
 from grove_explorer.app.workers import run_service_call
+from grove_explorer.client.catalog import ModelCatalog
 from grove_explorer.client.events import StreamFailed
 from grove_explorer.client.forest import Forest
 from grove_explorer.client.models import ResponseNode
@@ -385,6 +386,16 @@ class CompareCore(Screen[str | None]):
         self._apply_order()
         self._apply_diff()
         self._refresh_status()
+
+    def _conversation_model(self, catalog: ModelCatalog | None) -> str:
+        """The model the conversation samples from: its own choice, else the default."""
+        try:
+            name = self.service.settings(self.conversation_id).model_name
+        except KeyError:
+            name = ""
+        if not name and catalog is not None:
+            name = catalog.default_model
+        return name
 
     def ordered_ids(self) -> list[str]:
         """Every column id in display order: the current sort, ties in sampling order."""

@@ -96,16 +96,6 @@ class FusingCompare(CompareCore):
                 FuseScreen(len(sources), names, model), partial(self._fuse_chosen, sources)
             )
 
-    def _conversation_model(self, catalog: ModelCatalog | None) -> str:
-        """The conversation's model (its own choice, else the server's default)."""
-        try:
-            name = self.service.settings(self.conversation_id).model_name
-        except KeyError:
-            name = ""
-        if not name and catalog is not None:
-            name = catalog.default_model
-        return name
-
     def _fuse_chosen(self, sources: list[str], settings: FuseSettings | None) -> None:
         if settings is None:
             return

@@ -307,16 +307,6 @@ class CompareScreen(FusingCompare):
                 chosen,
             )
 
-    def _conversation_model(self, catalog: ModelCatalog | None) -> str:
-        """The model the conversation samples from: its own choice, else the default."""
-        try:
-            name = self.service.settings(self.conversation_id).model_name
-        except KeyError:
-            name = ""
-        if not name and catalog is not None:
-            name = catalog.default_model
-        return name
-
     def action_help(self) -> None:
         """Shows this screen's keys."""
         self.app.push_screen(HelpScreen(binding_rows([self.app, self])))

@@ -20,7 +20,8 @@ What it measures (issue 15's bar: "stats on 64 samples of 500 tokens take < 200 
   about the neighbours than about this code; both are printed.
 - The parts alone (median CPU): the two lexical matrices, the disagreement alignment, and
   with 64 embedding vectors of 1,536 dimensions the cosine matrix (the measure used when
-  a backend gives embeddings).
+  a backend gives embeddings), and the whole report with those embeddings (shown, not
+  judged: the issue's bar is the words-only report).
 
 It prints each figure beside its goal with PASS/FAIL (`bench.goals`) and exits 0 either
 way (it is a benchmark, not a test). `--quick` makes fewer runs.
@@ -117,6 +118,11 @@ def run(args: argparse.Namespace) -> list[Goal]:
     center = medoid(rouge_l_matrix(seqs))
     _, align_cpu = timed(lambda: disagreement(seqs, center, []), runs)
     _, cosine_cpu = timed(lambda: cosine_matrix(vectors), runs)
+
+    def whole_embedded() -> None:
+        render_report(spread_report(batch, embeddings=vectors, embeddings_model="bench"))
+
+    _, embedded_cpu = timed(whole_embedded, runs)
     pairs = args.samples * (args.samples - 1) // 2
     print(
         f"spread of {args.samples} samples x {args.words} words ({pairs} pairs), "
@@ -127,6 +133,7 @@ def run(args: argparse.Namespace) -> list[Goal]:
     print(f"  ROUGE-L matrix:        CPU {rouge_cpu:.1f} ms")
     print(f"  alignment to medoid:   CPU {align_cpu:.1f} ms")
     print(f"  cosine of {EMBEDDING_DIMS}-d embeddings: CPU {cosine_cpu:.1f} ms")
+    print(f"  whole report with those embeddings: CPU {embedded_cpu:.1f} ms")
     return [
         Goal(
             f"stats on {args.samples}x{args.words} (CPU; wall {wall:.0f} ms)",
@@ -134,11 +141,14 @@ def run(args: argparse.Namespace) -> list[Goal]:
             f"< {GOAL_MS:.0f} ms",
             cpu < GOAL_MS,
         ),
+        # The issue's bar is the words-only report; with embeddings the report adds the
+        # cosine matrix (pure Python, ~2 ms per 1,000 pairs of 1,536-d vectors) to it. Shown,
+        # not judged: the embeddings' HTTP call costs more than either.
         Goal(
-            f"the same with {EMBEDDING_DIMS}-d embeddings: cosine matrix alone",
-            f"{cosine_cpu:.0f} ms",
-            f"< {GOAL_MS:.0f} ms",
-            cosine_cpu < GOAL_MS,
+            f"the same with {EMBEDDING_DIMS}-d embeddings (whole report)",
+            f"{embedded_cpu:.0f} ms",
+            "—",
+            None,
         ),
     ]
 

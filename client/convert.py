@@ -141,6 +141,10 @@ def node_from_proto(wire: chat_pb2.Response) -> ResponseNode:
         "merged_from": tuple(wire.merged_from) if wire.merged_from else (),
         "merge_mode": merge_mode_name(wire.merge_mode),
         "merge_instruction": wire.merge_instruction,
+        "replay_of": wire.replay_of,
+        "system_prompt_name": wire.system_prompt_name
+        if wire.HasField("system_prompt_name")
+        else None,
     }
     node = ResponseNode.trusted(fields)
     node._proto = wire

@@ -122,6 +122,11 @@ class ResponseNode(BaseModel):
     merged_from: tuple[str, ...] = ()
     merge_mode: str = ""
     merge_instruction: str = ""
+    # A replayed turn: the original response it replays ("" for any other).
+    replay_of: str = ""
+    # The named system prompt a model reply was sampled under ("" the default); None when
+    # none was sent or it was not recorded.
+    system_prompt_name: str | None = None
 
     # The wire message this node was read from (None for nodes built by hand), so the
     # SDK's `Response.proto` hands out the message itself rather than a rebuilt copy.

@@ -43,6 +43,14 @@ class SamplingMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     SAMPLING_MODE_UNSPECIFIED: _ClassVar[SamplingMode]
     SAMPLING_MODE_CHAT: _ClassVar[SamplingMode]
     SAMPLING_MODE_COMPLETION: _ClassVar[SamplingMode]
+
+class ArenaOutcome(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    ARENA_OUTCOME_UNSPECIFIED: _ClassVar[ArenaOutcome]
+    ARENA_OUTCOME_A: _ClassVar[ArenaOutcome]
+    ARENA_OUTCOME_B: _ClassVar[ArenaOutcome]
+    ARENA_OUTCOME_TIE: _ClassVar[ArenaOutcome]
+    ARENA_OUTCOME_BOTH_BAD: _ClassVar[ArenaOutcome]
 JUDGE_MODE_UNSPECIFIED: JudgeMode
 JUDGE_MODE_EACH: JudgeMode
 JUDGE_MODE_TABLE: JudgeMode
@@ -63,9 +71,14 @@ FINISH_REASON_INTERRUPTED: FinishReason
 SAMPLING_MODE_UNSPECIFIED: SamplingMode
 SAMPLING_MODE_CHAT: SamplingMode
 SAMPLING_MODE_COMPLETION: SamplingMode
+ARENA_OUTCOME_UNSPECIFIED: ArenaOutcome
+ARENA_OUTCOME_A: ArenaOutcome
+ARENA_OUTCOME_B: ArenaOutcome
+ARENA_OUTCOME_TIE: ArenaOutcome
+ARENA_OUTCOME_BOTH_BAD: ArenaOutcome
 
 class Response(_message.Message):
-    __slots__ = ("response_id", "message", "sender", "create_time", "parent_response_id", "manual", "partial", "shared", "query", "query_type", "model_name", "sampling_params", "token_count", "time_to_first_token_seconds", "total_time_seconds", "annotation", "prefix_length", "start_time", "finish_reason", "reported_usage", "judgements", "merged_from", "merge_mode", "merge_instruction")
+    __slots__ = ("response_id", "message", "sender", "create_time", "parent_response_id", "manual", "partial", "shared", "query", "query_type", "model_name", "sampling_params", "token_count", "time_to_first_token_seconds", "total_time_seconds", "annotation", "prefix_length", "start_time", "finish_reason", "reported_usage", "judgements", "merged_from", "merge_mode", "merge_instruction", "replay_of", "system_prompt_name")
     RESPONSE_ID_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
     SENDER_FIELD_NUMBER: _ClassVar[int]
@@ -90,6 +103,8 @@ class Response(_message.Message):
     MERGED_FROM_FIELD_NUMBER: _ClassVar[int]
     MERGE_MODE_FIELD_NUMBER: _ClassVar[int]
     MERGE_INSTRUCTION_FIELD_NUMBER: _ClassVar[int]
+    REPLAY_OF_FIELD_NUMBER: _ClassVar[int]
+    SYSTEM_PROMPT_NAME_FIELD_NUMBER: _ClassVar[int]
     response_id: str
     message: str
     sender: str
@@ -114,7 +129,9 @@ class Response(_message.Message):
     merged_from: _containers.RepeatedScalarFieldContainer[str]
     merge_mode: MergeMode
     merge_instruction: str
-    def __init__(self, response_id: _Optional[str] = ..., message: _Optional[str] = ..., sender: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., parent_response_id: _Optional[str] = ..., manual: _Optional[bool] = ..., partial: _Optional[bool] = ..., shared: _Optional[bool] = ..., query: _Optional[str] = ..., query_type: _Optional[str] = ..., model_name: _Optional[str] = ..., sampling_params: _Optional[_Union[_sampler_public_pb2.SamplingParams, _Mapping]] = ..., token_count: _Optional[int] = ..., time_to_first_token_seconds: _Optional[float] = ..., total_time_seconds: _Optional[float] = ..., annotation: _Optional[_Union[Annotation, _Mapping]] = ..., prefix_length: _Optional[int] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finish_reason: _Optional[_Union[FinishReason, str]] = ..., reported_usage: _Optional[_Union[ReportedUsage, _Mapping]] = ..., judgements: _Optional[_Iterable[_Union[Judgement, _Mapping]]] = ..., merged_from: _Optional[_Iterable[str]] = ..., merge_mode: _Optional[_Union[MergeMode, str]] = ..., merge_instruction: _Optional[str] = ...) -> None: ...
+    replay_of: str
+    system_prompt_name: str
+    def __init__(self, response_id: _Optional[str] = ..., message: _Optional[str] = ..., sender: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., parent_response_id: _Optional[str] = ..., manual: _Optional[bool] = ..., partial: _Optional[bool] = ..., shared: _Optional[bool] = ..., query: _Optional[str] = ..., query_type: _Optional[str] = ..., model_name: _Optional[str] = ..., sampling_params: _Optional[_Union[_sampler_public_pb2.SamplingParams, _Mapping]] = ..., token_count: _Optional[int] = ..., time_to_first_token_seconds: _Optional[float] = ..., total_time_seconds: _Optional[float] = ..., annotation: _Optional[_Union[Annotation, _Mapping]] = ..., prefix_length: _Optional[int] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finish_reason: _Optional[_Union[FinishReason, str]] = ..., reported_usage: _Optional[_Union[ReportedUsage, _Mapping]] = ..., judgements: _Optional[_Iterable[_Union[Judgement, _Mapping]]] = ..., merged_from: _Optional[_Iterable[str]] = ..., merge_mode: _Optional[_Union[MergeMode, str]] = ..., merge_instruction: _Optional[str] = ..., replay_of: _Optional[str] = ..., system_prompt_name: _Optional[str] = ...) -> None: ...
 
 class Judgement(_message.Message):
     __slots__ = ("judgement_id", "response_id", "score", "rationale", "judge_model", "rubric_name", "rubric", "sampling_params", "mode", "create_time", "batch_id", "heuristic")
@@ -446,7 +463,7 @@ class GenerateTitleResponse(_message.Message):
     def __init__(self, new_title: _Optional[str] = ...) -> None: ...
 
 class AddResponseRequest(_message.Message):
-    __slots__ = ("conversation_id", "message", "model_name", "parent_response_id", "use_grok", "system_prompt_name", "sampling_params", "request_id", "top_logprobs", "prefix", "select_reply", "mode", "merge")
+    __slots__ = ("conversation_id", "message", "model_name", "parent_response_id", "use_grok", "system_prompt_name", "sampling_params", "request_id", "top_logprobs", "prefix", "select_reply", "mode", "merge", "replay_of_human", "replay_of_reply")
     CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
     MODEL_NAME_FIELD_NUMBER: _ClassVar[int]
@@ -460,6 +477,8 @@ class AddResponseRequest(_message.Message):
     SELECT_REPLY_FIELD_NUMBER: _ClassVar[int]
     MODE_FIELD_NUMBER: _ClassVar[int]
     MERGE_FIELD_NUMBER: _ClassVar[int]
+    REPLAY_OF_HUMAN_FIELD_NUMBER: _ClassVar[int]
+    REPLAY_OF_REPLY_FIELD_NUMBER: _ClassVar[int]
     conversation_id: str
     message: str
     model_name: str
@@ -473,7 +492,9 @@ class AddResponseRequest(_message.Message):
     select_reply: bool
     mode: SamplingMode
     merge: Merge
-    def __init__(self, conversation_id: _Optional[str] = ..., message: _Optional[str] = ..., model_name: _Optional[str] = ..., parent_response_id: _Optional[str] = ..., use_grok: _Optional[bool] = ..., system_prompt_name: _Optional[str] = ..., sampling_params: _Optional[_Union[_sampler_public_pb2.SamplingParams, _Mapping]] = ..., request_id: _Optional[str] = ..., top_logprobs: _Optional[int] = ..., prefix: _Optional[str] = ..., select_reply: _Optional[bool] = ..., mode: _Optional[_Union[SamplingMode, str]] = ..., merge: _Optional[_Union[Merge, _Mapping]] = ...) -> None: ...
+    replay_of_human: str
+    replay_of_reply: str
+    def __init__(self, conversation_id: _Optional[str] = ..., message: _Optional[str] = ..., model_name: _Optional[str] = ..., parent_response_id: _Optional[str] = ..., use_grok: _Optional[bool] = ..., system_prompt_name: _Optional[str] = ..., sampling_params: _Optional[_Union[_sampler_public_pb2.SamplingParams, _Mapping]] = ..., request_id: _Optional[str] = ..., top_logprobs: _Optional[int] = ..., prefix: _Optional[str] = ..., select_reply: _Optional[bool] = ..., mode: _Optional[_Union[SamplingMode, str]] = ..., merge: _Optional[_Union[Merge, _Mapping]] = ..., replay_of_human: _Optional[str] = ..., replay_of_reply: _Optional[str] = ...) -> None: ...
 
 class QueryAction(_message.Message):
     __slots__ = ("type", "query")
@@ -592,3 +613,67 @@ class ImportChunk(_message.Message):
     part: ImportConversationRequest
     response_count: int
     def __init__(self, part: _Optional[_Union[ImportConversationRequest, _Mapping]] = ..., response_count: _Optional[int] = ...) -> None: ...
+
+class ArenaSetup(_message.Message):
+    __slots__ = ("model_name", "sampling_params", "system_prompt_name", "label")
+    MODEL_NAME_FIELD_NUMBER: _ClassVar[int]
+    SAMPLING_PARAMS_FIELD_NUMBER: _ClassVar[int]
+    SYSTEM_PROMPT_NAME_FIELD_NUMBER: _ClassVar[int]
+    LABEL_FIELD_NUMBER: _ClassVar[int]
+    model_name: str
+    sampling_params: _sampler_public_pb2.SamplingParams
+    system_prompt_name: str
+    label: str
+    def __init__(self, model_name: _Optional[str] = ..., sampling_params: _Optional[_Union[_sampler_public_pb2.SamplingParams, _Mapping]] = ..., system_prompt_name: _Optional[str] = ..., label: _Optional[str] = ...) -> None: ...
+
+class ArenaVote(_message.Message):
+    __slots__ = ("vote_id", "conversation_id", "parent_response_id", "response_a", "response_b", "setup_a", "setup_b", "outcome", "create_time")
+    VOTE_ID_FIELD_NUMBER: _ClassVar[int]
+    CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
+    PARENT_RESPONSE_ID_FIELD_NUMBER: _ClassVar[int]
+    RESPONSE_A_FIELD_NUMBER: _ClassVar[int]
+    RESPONSE_B_FIELD_NUMBER: _ClassVar[int]
+    SETUP_A_FIELD_NUMBER: _ClassVar[int]
+    SETUP_B_FIELD_NUMBER: _ClassVar[int]
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    vote_id: str
+    conversation_id: str
+    parent_response_id: str
+    response_a: str
+    response_b: str
+    setup_a: ArenaSetup
+    setup_b: ArenaSetup
+    outcome: ArenaOutcome
+    create_time: _timestamp_pb2.Timestamp
+    def __init__(self, vote_id: _Optional[str] = ..., conversation_id: _Optional[str] = ..., parent_response_id: _Optional[str] = ..., response_a: _Optional[str] = ..., response_b: _Optional[str] = ..., setup_a: _Optional[_Union[ArenaSetup, _Mapping]] = ..., setup_b: _Optional[_Union[ArenaSetup, _Mapping]] = ..., outcome: _Optional[_Union[ArenaOutcome, str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class RecordVoteRequest(_message.Message):
+    __slots__ = ("conversation_id", "parent_response_id", "response_a", "response_b", "setup_a", "setup_b", "outcome")
+    CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
+    PARENT_RESPONSE_ID_FIELD_NUMBER: _ClassVar[int]
+    RESPONSE_A_FIELD_NUMBER: _ClassVar[int]
+    RESPONSE_B_FIELD_NUMBER: _ClassVar[int]
+    SETUP_A_FIELD_NUMBER: _ClassVar[int]
+    SETUP_B_FIELD_NUMBER: _ClassVar[int]
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    conversation_id: str
+    parent_response_id: str
+    response_a: str
+    response_b: str
+    setup_a: ArenaSetup
+    setup_b: ArenaSetup
+    outcome: ArenaOutcome
+    def __init__(self, conversation_id: _Optional[str] = ..., parent_response_id: _Optional[str] = ..., response_a: _Optional[str] = ..., response_b: _Optional[str] = ..., setup_a: _Optional[_Union[ArenaSetup, _Mapping]] = ..., setup_b: _Optional[_Union[ArenaSetup, _Mapping]] = ..., outcome: _Optional[_Union[ArenaOutcome, str]] = ...) -> None: ...
+
+class ListVotesRequest(_message.Message):
+    __slots__ = ("conversation_id",)
+    CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
+    conversation_id: str
+    def __init__(self, conversation_id: _Optional[str] = ...) -> None: ...
+
+class ListVotesResponse(_message.Message):
+    __slots__ = ("votes",)
+    VOTES_FIELD_NUMBER: _ClassVar[int]
+    votes: _containers.RepeatedCompositeFieldContainer[ArenaVote]
+    def __init__(self, votes: _Optional[_Iterable[_Union[ArenaVote, _Mapping]]] = ...) -> None: ...

@@ -140,6 +140,16 @@ class ChatStub:
                 request_serializer=grove__explorer_dot_protos_dot_chat__pb2.ImportChunk.SerializeToString,
                 response_deserializer=grove__explorer_dot_protos_dot_chat__pb2.Conversation.FromString,
                 _registered_method=True)
+        self.RecordVote = channel.unary_unary(
+                '/grove.chat.Chat/RecordVote',
+                request_serializer=grove__explorer_dot_protos_dot_chat__pb2.RecordVoteRequest.SerializeToString,
+                response_deserializer=grove__explorer_dot_protos_dot_chat__pb2.ArenaVote.FromString,
+                _registered_method=True)
+        self.ListVotes = channel.unary_unary(
+                '/grove.chat.Chat/ListVotes',
+                request_serializer=grove__explorer_dot_protos_dot_chat__pb2.ListVotesRequest.SerializeToString,
+                response_deserializer=grove__explorer_dot_protos_dot_chat__pb2.ListVotesResponse.FromString,
+                _registered_method=True)
 
 
 class ChatServicer:
@@ -306,6 +316,21 @@ class ChatServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RecordVote(self, request, context):
+        """Extension: stores the caller's vote on a blind arena pair (two replies to one parent,
+        sampled by two setups) and returns it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListVotes(self, request, context):
+        """Extension: the caller's arena votes (of one conversation, or all), oldest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ChatServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -413,6 +438,16 @@ def add_ChatServicer_to_server(servicer, server):
                     servicer.ImportConversationStream,
                     request_deserializer=grove__explorer_dot_protos_dot_chat__pb2.ImportChunk.FromString,
                     response_serializer=grove__explorer_dot_protos_dot_chat__pb2.Conversation.SerializeToString,
+            ),
+            'RecordVote': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordVote,
+                    request_deserializer=grove__explorer_dot_protos_dot_chat__pb2.RecordVoteRequest.FromString,
+                    response_serializer=grove__explorer_dot_protos_dot_chat__pb2.ArenaVote.SerializeToString,
+            ),
+            'ListVotes': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListVotes,
+                    request_deserializer=grove__explorer_dot_protos_dot_chat__pb2.ListVotesRequest.FromString,
+                    response_serializer=grove__explorer_dot_protos_dot_chat__pb2.ListVotesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -982,6 +1017,60 @@ class Chat:
             '/grove.chat.Chat/ImportConversationStream',
             grove__explorer_dot_protos_dot_chat__pb2.ImportChunk.SerializeToString,
             grove__explorer_dot_protos_dot_chat__pb2.Conversation.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordVote(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/grove.chat.Chat/RecordVote',
+            grove__explorer_dot_protos_dot_chat__pb2.RecordVoteRequest.SerializeToString,
+            grove__explorer_dot_protos_dot_chat__pb2.ArenaVote.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListVotes(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/grove.chat.Chat/ListVotes',
+            grove__explorer_dot_protos_dot_chat__pb2.ListVotesRequest.SerializeToString,
+            grove__explorer_dot_protos_dot_chat__pb2.ListVotesResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -192,6 +192,8 @@ def test_node_from_proto_is_the_model_construct_of_every_field() -> None:
         merged_from=(),
         merge_mode="",
         merge_instruction="",
+        replay_of="",
+        system_prompt_name=None,
     )
     expected._proto = wire
     assert node == expected and repr(node) == repr(expected)

@@ -135,8 +135,8 @@ async def test_form_picks_two_models_and_k_each_then_r_fans_out(two_models: Grov
         assert form.chosen_models == ["alpha", "beta"]
         samples.value = "2"
         form.query_one("#param-max_tokens", Input).value = "6"
-        samples.focus()
-        await pilot.press("enter")
+        # Ctrl+S uses the form from any field, the model list included (Space ticks there).
+        await pilot.press("ctrl+s")
         await until(pilot, lambda: app.screen is compare, "the form to close")
         assert compare.fan_out == FanOut(("alpha", "beta"), 2)
         assert "R samples 2 x alpha + 2 x beta" in status(compare)

@@ -48,7 +48,7 @@ async def test_f_fuses_every_sample_into_a_new_marked_column(server: GroveServer
         form = app.screen
         assert isinstance(form, FuseScreen)
         assert compare.fuse_sources() == siblings
-        form.action_submit()  # the form's Fuse button: mode fuse, no instruction
+        await pilot.press("ctrl+s")  # keyboard only: mode fuse, no instruction
         await until(pilot, lambda: len(compare.columns) == 4, "a fused column")
         await settle(pilot)
         fused = compare.columns[-1]

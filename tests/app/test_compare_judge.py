@@ -30,7 +30,8 @@ async def test_judge_key_scores_columns_sorts_and_explains(server: GroveServer) 
 
         await pilot.press("J")
         await until(pilot, lambda: isinstance(app.screen, JudgeScreen), "judge form")
-        await pilot.click("#judge")
+        # Keyboard only: the first field is a Select (Enter opens its list); Ctrl+S judges.
+        await pilot.press("ctrl+s")
         await until(
             pilot,
             lambda: all(STAR.search(h) for h in compare.header_texts()),

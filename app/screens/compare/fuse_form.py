@@ -67,7 +67,11 @@ class FuseScreen(ModalScreen[FuseSettings | None]):
     }
     """
     )
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+    # Ctrl+S submits from any field: Enter on a Select opens its list instead.
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel"),
+        Binding("ctrl+s", "submit", "Fuse", priority=True),
+    ]
 
     def __init__(self, count: int, models: Sequence[str] = (), model_name: str = "") -> None:
         super().__init__()

@@ -65,7 +65,11 @@ class JudgeScreen(ModalScreen[JudgeChoice | None]):
     }
     """
     )
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+    # Ctrl+S submits from any field: Enter on a Select opens its list instead.
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel"),
+        Binding("ctrl+s", "submit", "Judge", priority=True),
+    ]
 
     def __init__(
         self,

@@ -184,7 +184,11 @@ class SamplingScreen(ModalScreen[BatchSettings | None]):
     }
     """
     )
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+    # Ctrl+S submits from any field: Enter on a Select opens its list instead.
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel"),
+        Binding("ctrl+s", "submit", "Use", priority=True),
+    ]
     FIELDS = ("temperature", "top_p", "max_tokens", "seed")
 
     def __init__(

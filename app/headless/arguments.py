@@ -254,6 +254,14 @@ def add_headless_commands(commands: Any) -> None:
         "everything else as exported) and print its id.",
     )
     import_.add_argument("file", metavar="FILE", help="the JSON file ('-' reads stdin)")
+    import_.add_argument(
+        "--from",
+        dest="from_format",
+        choices=("auto", "grove", "chatgpt", "openwebui", "loom"),
+        default="auto",
+        help="the file's format: a Grove export, ChatGPT's conversations.json, an Open WebUI "
+        "chat export or a loom tree (default auto: by its shape); one new conversation each",
+    )
     _json_flag(import_, "the new conversation")
     add_stats_command(commands, common)
     add_fuse_command(commands, common)

@@ -220,12 +220,12 @@ def add_headless_commands(commands: Any) -> None:
         "every branch (--all) as Markdown; json: the whole forest, lossless (tokens with "
         "logprobs included), for `grove import`; jsonl-pairs: preference pairs "
         "(prompt/chosen/rejected) from rated or picked sibling replies; dot: the tree for "
-        "Graphviz (`dot -Tsvg`).",
+        "Graphviz (`dot -Tsvg`); openwebui: the forest as Open WebUI's chat export.",
     )
     export.add_argument("conv", metavar="CONV", help=CONV_HELP)
     export.add_argument(
         "--format",
-        choices=("md", "json", "jsonl-pairs", "dot"),
+        choices=("md", "json", "jsonl-pairs", "dot", "openwebui"),
         default="md",
         help="output format (default: md)",
     )

@@ -36,7 +36,8 @@ from grove_explorer.client.export import (
 )
 from grove_explorer.client.export.importing import imported_metadata
 from grove_explorer.client.export.judged_pairs import judged_pairs
-from grove_explorer.client.foreign import GROVE, detect
+from grove_explorer.client.foreign import GROVE, detect, skipped_sentence
+from grove_explorer.client.foreign.openwebui_export import openwebui_chats
 
 
 async def cmd_export(grok: AsyncGrok, args: argparse.Namespace) -> Outcome:
@@ -57,6 +58,11 @@ async def cmd_export(grok: AsyncGrok, args: argparse.Namespace) -> Outcome:
         outcome.stdout = to_jsonl(preference_pairs(document, leaf_id=leaf_id))
         if not outcome.stdout:  # not a failure (exit 0, like a search without hits): say why
             outcome.errors.append(why_no_pairs(document, leaf_id=leaf_id))
+    elif args.format == "openwebui":
+        chats, not_kept = openwebui_chats(export_json(conversation, {}), leaf_id)
+        outcome.stdout = dumps(chats) + "\n"
+        if not_kept:  # never silent: what Open WebUI's format has no place for
+            outcome.errors.append(f"not in Open WebUI's format: {skipped_sentence(not_kept)}.")
     elif args.format == "dot":
         outcome.stdout = conversation_dot(conversation, leaf_id=leaf_id)
         outcome.raw_text = True

@@ -249,9 +249,13 @@ def add_headless_commands(commands: Any) -> None:
     import_ = commands.add_parser(
         "import",
         parents=[common],
-        help="create a conversation from a `grove export --format json` file",
+        help="create conversations from a `grove export --format json` file or another "
+        "tool's export (ChatGPT, Open WebUI, loom)",
         description="Restore an exported forest as a new conversation (new ids and times, "
-        "everything else as exported) and print its id.",
+        "everything else as exported) and print its id. Another tool's file gives one "
+        "conversation per conversation in it, one id per line: branches, roles, models and "
+        "the current leaf are kept; times are not (the import's time is stored); what "
+        "Grove cannot hold (images, tool calls…) is counted on stderr.",
     )
     import_.add_argument("file", metavar="FILE", help="the JSON file ('-' reads stdin)")
     import_.add_argument(

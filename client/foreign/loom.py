@@ -27,9 +27,13 @@ NAME = "loom"
 
 
 def looks_like(data: Any) -> bool:
-    """An object whose `root` is a node with `children` or `text`."""
-    root = data.get("root") if isinstance(data, dict) else None
-    return isinstance(root, dict) and ("children" in root or "text" in root)
+    """An object whose `root` is a node, or a bare node (`text` and `children`), as loom opens."""
+    if not isinstance(data, dict):
+        return False
+    root = data.get("root")
+    if isinstance(root, dict):
+        return "children" in root or "text" in root
+    return "text" in data and isinstance(data.get("children"), list)
 
 
 def read(data: Any) -> list[Read]:
@@ -45,7 +49,11 @@ def _tree(data: Any) -> ForeignConversation:
     skipped: Counter[str] = Counter()
     nodes: list[ForeignNode] = []
     # Iterative, parents first: a long loom session nests deeper than Python recurses.
-    stack: list[tuple[Any, str, str | None, bool]] = [(document.get("root"), "$.root", None, False)]
+    if "root" in document:
+        start: tuple[Any, str, str | None, bool] = (document["root"], "$.root", None, False)
+    else:  # a bare node, which loom opens as the tree's root
+        start = (document, "$", None, False)
+    stack = [start]
     while stack:
         value, path, parent, below_text = stack.pop()
         node = obj(value, path)

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from grove_explorer.client import Client
+from grove_explorer.server.config import ServerConfig
 from grove_explorer.server.runtime import GroveServer
 from tests.app.test_headless import grove
 
@@ -26,6 +27,14 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     for var in ("XAI_API_HOST", "XAI_API_KEY", "GROVE_DB", "GROVE_TOKEN_DELAY_MS"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("GROVE_CONFIG", str(tmp_path / "no-config.toml"))
+
+
+@pytest.fixture
+def server_config(tmp_path: Path) -> ServerConfig:
+    """A server whose message limit a test message can pass (the fixtures stay below it)."""
+    return ServerConfig(
+        host="127.0.0.1", port=0, db=tmp_path / "grove.sqlite3", max_message_bytes=4000
+    )
 
 
 def _copy(tmp_path: Path, name: str) -> Path:
@@ -164,3 +173,22 @@ async def test_a_named_format_that_does_not_fit_says_where(
         f"grove: {path}: $.mapping: must be an object, not null "
         "(conversation (untitled) not imported).\n"
     )
+
+
+async def test_a_conversation_the_server_refuses_stores_nothing_and_the_rest_go_on(
+    client: Client, server: GroveServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    chats = json.loads((FIXTURES / "chatgpt_conversations.json").read_text(encoding="utf-8"))
+    huge = chats[2]
+    huge["title"] = "Too long"
+    huge["mapping"]["m-1"]["message"]["content"]["parts"] = ["x" * 5000]
+    path = tmp_path / "conversations.json"
+    path.write_text(json.dumps([huge, chats[0]]))
+    before = len(await client.grok.list_conversations())
+    code, out, err = await grove(capsys, "import", str(path), "--server", server.address)
+    assert code == 1
+    assert len(out.split()) == 1
+    first, second = err.splitlines()
+    assert first.startswith(f"grove: {path}: $[0]: ") and "4000" in first
+    assert second.startswith(f'grove: {path}: $[1] "Tide tables": not imported: ')
+    assert len(await client.grok.list_conversations()) == before + 1

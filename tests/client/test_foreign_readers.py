@@ -124,6 +124,17 @@ def test_loom_root_text_is_the_prompt_and_nodes_continue_it() -> None:
     import_request(document)
 
 
+def test_loom_bare_node_file_is_read_as_its_root() -> None:
+    data = _load("loom_tree.json")["root"]["children"][0]
+    assert detect(data) == "loom"
+    (tree,) = read_foreign(data, "loom")
+    assert isinstance(tree, ForeignConversation)
+    rows, leaf = _tree(tree)
+    assert rows[0] == ("p-1", None, "human") and len(rows) == 4
+    assert leaf is None  # a bare node names no selected node
+    assert not tree.skipped
+
+
 @pytest.mark.parametrize(
     ("data", "problem"),
     [

@@ -6,7 +6,8 @@ files?}}, currentId}, messages}, created_at, updated_at, ...}]`. `history.messag
 the whole tree (regenerated replies are siblings under one parent); `currentId` is the
 message shown, which becomes the leaf. User messages become human messages, assistant
 messages model replies with their `model`. Not imported, and counted: system messages,
-attached files and images, cited sources, code executions.
+attached files and images, cited sources, code executions. Chats whose fields are not
+under `chat` (the "legacy format" of docs.openwebui.com's Import & Export page) are read too.
 """
 
 from __future__ import annotations

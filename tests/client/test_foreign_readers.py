@@ -101,6 +101,15 @@ def test_openwebui_keeps_regenerated_replies_as_siblings_and_current_id_as_leaf(
     import_request(document)
 
 
+def test_openwebui_legacy_chats_without_a_chat_key_are_read() -> None:
+    """Open WebUI's import also takes chats whose fields are not under `chat` (its docs)."""
+    data = [_load("openwebui_export.json")[0]["chat"]]
+    assert detect(data) == "openwebui"
+    (chat,) = read_foreign(data, "openwebui")
+    assert isinstance(chat, ForeignConversation)
+    assert chat.title == "Rust lifetimes" and _tree(chat)[1] == "m-a2"
+
+
 def test_loom_root_text_is_the_prompt_and_nodes_continue_it() -> None:
     data = _load("loom_tree.json")
     assert detect(data) == "loom"

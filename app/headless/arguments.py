@@ -220,12 +220,12 @@ def add_headless_commands(commands: Any) -> None:
         "every branch (--all) as Markdown; json: the whole forest, lossless (tokens with "
         "logprobs included), for `grove import`; jsonl-pairs: preference pairs "
         "(prompt/chosen/rejected) from rated or picked sibling replies; dot: the tree for "
-        "Graphviz (`dot -Tsvg`).",
+        "Graphviz (`dot -Tsvg`); openwebui: the forest as Open WebUI's chat export.",
     )
     export.add_argument("conv", metavar="CONV", help=CONV_HELP)
     export.add_argument(
         "--format",
-        choices=("md", "json", "jsonl-pairs", "dot"),
+        choices=("md", "json", "jsonl-pairs", "dot", "openwebui"),
         default="md",
         help="output format (default: md)",
     )
@@ -249,11 +249,23 @@ def add_headless_commands(commands: Any) -> None:
     import_ = commands.add_parser(
         "import",
         parents=[common],
-        help="create a conversation from a `grove export --format json` file",
+        help="create conversations from a `grove export --format json` file or another "
+        "tool's export (ChatGPT, Open WebUI, loom)",
         description="Restore an exported forest as a new conversation (new ids and times, "
-        "everything else as exported) and print its id.",
+        "everything else as exported) and print its id. Another tool's file gives one "
+        "conversation per conversation in it, one id per line: branches, roles, models and "
+        "the current leaf are kept; times are not (the import's time is stored); what "
+        "Grove cannot hold (images, tool calls…) is counted on stderr.",
     )
     import_.add_argument("file", metavar="FILE", help="the JSON file ('-' reads stdin)")
+    import_.add_argument(
+        "--from",
+        dest="from_format",
+        choices=("auto", "grove", "chatgpt", "openwebui", "loom"),
+        default="auto",
+        help="the file's format: a Grove export, ChatGPT's conversations.json, an Open WebUI "
+        "chat export or a loom tree (default auto: by its shape); one new conversation each",
+    )
     _json_flag(import_, "the new conversation")
     add_stats_command(commands, common)
     add_fuse_command(commands, common)

@@ -15,6 +15,11 @@ from grove_explorer.app.headless.common import (
     find_leaf,
     open_conversation,
 )
+from grove_explorer.app.headless.foreign_import import (
+    foreign_requested,
+    import_foreign,
+    plan_foreign,
+)
 from grove_explorer.client import (
     AsyncGrok,
 )
@@ -31,6 +36,8 @@ from grove_explorer.client.export import (
 )
 from grove_explorer.client.export.importing import imported_metadata
 from grove_explorer.client.export.judged_pairs import judged_pairs
+from grove_explorer.client.foreign import GROVE, detect, skipped_sentence
+from grove_explorer.client.foreign.openwebui_export import openwebui_chats
 
 
 async def cmd_export(grok: AsyncGrok, args: argparse.Namespace) -> Outcome:
@@ -51,6 +58,11 @@ async def cmd_export(grok: AsyncGrok, args: argparse.Namespace) -> Outcome:
         outcome.stdout = to_jsonl(preference_pairs(document, leaf_id=leaf_id))
         if not outcome.stdout:  # not a failure (exit 0, like a search without hits): say why
             outcome.errors.append(why_no_pairs(document, leaf_id=leaf_id))
+    elif args.format == "openwebui":
+        chats, not_kept = openwebui_chats(export_json(conversation, {}), leaf_id)
+        outcome.stdout = dumps(chats) + "\n"
+        if not_kept:  # never silent: what Open WebUI's format has no place for
+            outcome.errors.append(f"not in Open WebUI's format: {skipped_sentence(not_kept)}.")
     elif args.format == "dot":
         outcome.stdout = conversation_dot(conversation, leaf_id=leaf_id)
         outcome.raw_text = True
@@ -99,6 +111,15 @@ def prepare_import(args: argparse.Namespace) -> None:
     the import, which then stores nothing.
     """
     data = _read_import_file(args.file)
+    name = getattr(args, "from_format", "auto")
+    if name == "auto":
+        try:
+            name = detect(data)
+        except ValueError as error:
+            raise CommandError(f"{_label(args.file)}: {error}") from None
+    if name != GROVE:  # a tree from another tool: every conversation checked here
+        args.foreign_plan = plan_foreign(data, name, _label(args.file))
+        return
     try:
         args.import_chunks = import_chunks(data, summary_only=True)
     except ValueError as error:
@@ -116,6 +137,8 @@ async def cmd_import(grok: AsyncGrok, args: argparse.Namespace) -> Outcome:
     from every imported response (`import_conversation` would load one), nor the responses
     sent back at all (`summary_only`; a server from before the flag sends them, unread).
     """
+    if foreign_requested(args):
+        return await import_foreign(grok, args.foreign_plan, as_json=args.json)
     # The chunks are made from the ~2 million objects the file was read into, all kept
     # until the end: the collector's passes over them meanwhile free nothing (a tenth of
     # making the chunks), as while reading them (`_read_import_file`).

@@ -8,7 +8,6 @@ model fails only its own samples, kept with their errors.
 
 from __future__ import annotations
 
-import socket
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
@@ -17,44 +16,15 @@ import pytest
 
 from grove_explorer.client import Client, Conversation, SamplingParams
 from grove_explorer.client.sweeps import SweepProgress, SweepSpec, cell_rows, run_sweep
-from grove_explorer.server.backends import BackendSpec, ModelsConfig
-from grove_explorer.server.config import ServerConfig
 from grove_explorer.server.runtime import GroveServer
 from tests.helpers import collect
-
-
-def closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+from tests.sweep_helpers import two_model_server
 
 
 @pytest.fixture
 async def models_server(tmp_path: Path) -> AsyncIterator[GroveServer]:
-    down = BackendSpec(
-        name="down",
-        sampler="openai",
-        base_url=f"http://127.0.0.1:{closed_port()}/v1",
-        model="nobody",
-        max_retries=0,
-        timeout_seconds=5.0,
-        connect_timeout_seconds=2.0,
-    )
-    models = ModelsConfig(
-        backends=(
-            BackendSpec(name="alpha", sampler="offline"),
-            BackendSpec(name="beta", sampler="offline"),
-            down,
-        ),
-        default_model="alpha",
-    )
-    config = ServerConfig(host="127.0.0.1", port=0, db=tmp_path / "g.sqlite3", models=models)
-    server = GroveServer(config)
-    await server.start()
-    try:
+    async with two_model_server(tmp_path) as server:
         yield server
-    finally:
-        await server.stop()
 
 
 @pytest.fixture

@@ -29,18 +29,19 @@ from grove_explorer.client import AsyncGrok, GroveError
 from grove_explorer.client.catalog import ModelCatalog
 from grove_explorer.client.export import dumps
 from grove_explorer.client.sweeps import (
+    DEFAULT_PROMPT_WORD,
     CellRow,
     SweepError,
     SweepProgress,
     SweepResult,
     SweepSpec,
     cell_rows,
+    parse_names,
+    parse_numbers,
+    parse_prompts,
     plan,
     run_sweep,
 )
-
-DEFAULT_PROMPT_WORD = "default"
-"""What `--system-prompt` calls the server's default prompt (its name is the empty string)."""
 
 COLUMNS = (
     "model",
@@ -98,40 +99,19 @@ def add_sweep_command(commands: Any, common: argparse.ArgumentParser) -> None:
     shape.add_argument("--csv", action="store_true", help="print the cells as CSV")
 
 
-def _names(text: str | None) -> tuple[str, ...] | None:
-    if text is None:
-        return None
-    return tuple(part.strip() for part in text.split(","))
-
-
-def _numbers(flag: str, text: str | None) -> tuple[float | None, ...]:
-    if text is None:
-        return (None,)
-    values: list[float | None] = []
-    for part in text.split(","):
-        try:
-            values.append(float(part))
-        except ValueError:
-            raise UsageError(f"{flag} takes numbers separated by commas, not {part!r}.") from None
-    return tuple(values)
-
-
 def sweep_spec(args: argparse.Namespace, models: tuple[str, ...]) -> SweepSpec:
     """The spec the flags ask for (`UsageError` with the planner's sentence if it cannot run)."""
-    prompts = _names(args.sweep_prompts)
-    spec = SweepSpec(
-        models=models,
-        temperatures=_numbers("--temperature", args.sweep_temperatures),
-        top_ps=_numbers("--top-p", args.sweep_top_ps),
-        system_prompts=(None,)
-        if prompts is None
-        else tuple("" if p == DEFAULT_PROMPT_WORD else p for p in prompts),
-        seeds=args.seeds,
-        base_seed=args.seed,
-        max_tokens=args.max_tokens,
-        concurrency=args.concurrency,
-    )
     try:
+        spec = SweepSpec(
+            models=models,
+            temperatures=parse_numbers("--temperature", args.sweep_temperatures),
+            top_ps=parse_numbers("--top-p", args.sweep_top_ps),
+            system_prompts=parse_prompts(args.sweep_prompts),
+            seeds=args.seeds,
+            base_seed=args.seed,
+            max_tokens=args.max_tokens,
+            concurrency=args.concurrency,
+        )
         plan(spec)
     except SweepError as error:
         raise UsageError(str(error)) from None
@@ -140,7 +120,7 @@ def sweep_spec(args: argparse.Namespace, models: tuple[str, ...]) -> SweepSpec:
 
 def check_sweep_usage(args: argparse.Namespace) -> None:
     """Checks the axes before any server starts (models are checked against the catalog)."""
-    sweep_spec(args, _names(args.sweep_models) or ("model",))
+    sweep_spec(args, parse_names(args.sweep_models) or ("model",))
 
 
 def _checked_names(catalog: ModelCatalog, models: tuple[str, ...], spec: SweepSpec) -> None:
@@ -292,7 +272,7 @@ async def cmd_sweep(grok: AsyncGrok, args: argparse.Namespace) -> Outcome:
         catalog = await grok.list_models()
     except GroveError:
         catalog = ModelCatalog()
-    models = _names(args.sweep_models) or (
+    models = parse_names(args.sweep_models) or (
         conversation.path_model(leaf.response_id) or catalog.default_model or "",
     )
     spec = sweep_spec(args, models)

@@ -6,10 +6,14 @@ bound and `results.py` folds the samples into one row per cell for tables and ex
 """
 
 from grove_explorer.client.sweeps.plan import (
+    DEFAULT_PROMPT_WORD,
     MAX_SAMPLES,
     SweepError,
     SweepSample,
     SweepSpec,
+    parse_names,
+    parse_numbers,
+    parse_prompts,
     plan,
 )
 from grove_explorer.client.sweeps.results import CellKey, CellRow, cell_rows
@@ -21,6 +25,7 @@ from grove_explorer.client.sweeps.runner import (
 )
 
 __all__ = [
+    "DEFAULT_PROMPT_WORD",
     "MAX_SAMPLES",
     "CellKey",
     "CellRow",
@@ -31,6 +36,9 @@ __all__ = [
     "SweepSample",
     "SweepSpec",
     "cell_rows",
+    "parse_names",
+    "parse_numbers",
+    "parse_prompts",
     "plan",
     "run_sweep",
 ]

@@ -109,3 +109,39 @@ def plan(spec: SweepSpec) -> list[SweepSample]:
         for prompt in spec.system_prompts
         for i in range(spec.seeds)
     ]
+
+
+def parse_numbers(label: str, text: str | None) -> tuple[float | None, ...]:
+    """An axis typed as a comma list ("0.2, 0.8"); blank is the model's default (None).
+
+    `label` names the field or flag in the error (`SweepError`) of a part that is no
+    number.
+    """
+    if text is None or not text.strip():
+        return (None,)
+    values: list[float | None] = []
+    for part in text.split(","):
+        try:
+            values.append(float(part))
+        except ValueError:
+            raise SweepError(f"{label} takes numbers separated by commas, not {part!r}.") from None
+    return tuple(values)
+
+
+def parse_names(text: str | None) -> tuple[str, ...] | None:
+    """Names typed as a comma list, stripped; None when blank (the caller's default)."""
+    if text is None or not text.strip():
+        return None
+    return tuple(part.strip() for part in text.split(","))
+
+
+DEFAULT_PROMPT_WORD = "default"
+"""What a typed prompt axis calls the server's default prompt (its name is "")."""
+
+
+def parse_prompts(text: str | None) -> tuple[str | None, ...]:
+    """A system prompt axis typed as names; blank is the conversation's own setting."""
+    names = parse_names(text)
+    if names is None:
+        return (None,)
+    return tuple("" if name == DEFAULT_PROMPT_WORD else name for name in names)

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from grove_explorer.client.judgements import Judgement, JudgeMode
     from grove_explorer.client.models import ConversationSummary, ResponseNode, TokenInfo
     from grove_explorer.client.research import SearchResults
-    from grove_explorer.client.sweeps import SweepProgress, SweepResult, SweepSpec
+    from grove_explorer.client.sweeps import SampleOutcome, SweepProgress, SweepResult, SweepSpec
 
 log = logging.getLogger(__name__)
 
@@ -230,7 +230,7 @@ class ConversationService(StreamingService):
         """Extension: a parameter sweep at `node_id` (`client.sweeps.run_sweep`).
 
         The catalog resolves unset parameters (so a re-run skips what is done); each new
-        reply is published as `ResponseAdded` when the sweep ends, so views show it.
+        reply is published as `ResponseAdded` as it is stored, and again once judged.
         """
         from grove_explorer.client.errors import GroveError
         from grove_explorer.client.sweeps import run_sweep
@@ -240,6 +240,12 @@ class ConversationService(StreamingService):
             catalog = {m.name: m for m in (await self.models()).models}
         except GroveError:
             catalog = {}
+
+        def publish(outcome: SampleOutcome) -> None:
+            node = conversation.forest.responses.get(outcome.response_id or "")
+            if node is not None:
+                self._publish(ResponseAdded(conversation_id, node))
+
         result = await run_sweep(
             conversation,
             node_id,
@@ -248,11 +254,11 @@ class ConversationService(StreamingService):
             rubric_name=rubric_name,
             criteria=criteria,
             on_progress=on_progress,
+            on_sample=publish,
         )
-        for outcome in result.outcomes:
-            node = conversation.forest.responses.get(outcome.response_id or "")
-            if node is not None:
-                self._publish(ResponseAdded(conversation_id, node))
+        if rubric_name or criteria:
+            for outcome in result.outcomes:
+                publish(outcome)
         return result
 
     async def search(self, query: str, limit: int = 0, offset: int = 0) -> SearchResults:

@@ -68,6 +68,7 @@ class SweepResult:
 
 
 ProgressCallback = Callable[[SweepProgress], None]
+SampleCallback = Callable[[SampleOutcome], None]
 
 
 def sweep_parent(conversation: Conversation, node_id: str) -> str | None:
@@ -215,13 +216,15 @@ async def run_sweep(
     criteria: str = "",
     judge_model: str = "",
     on_progress: ProgressCallback | None = None,
+    on_sample: SampleCallback | None = None,
 ) -> SweepResult:
     """Samples the grid of `spec` at `node_id` (see the module's docstring).
 
     `models` (the server's catalog by name) resolves unset temperatures and top-ps to
     each model's defaults, so a re-run recognises samples made with them. With a
     `rubric_name` or `criteria` every reply is judged once all samples are in.
-    Raises `SweepError` for a spec that cannot run (nothing is sampled then).
+    `on_sample` hears each sample made (a UI shows the new reply at once). Raises
+    `SweepError` for a spec that cannot run (nothing is sampled then).
     """
     samples = plan(spec)
     known = dict(models or {})
@@ -250,6 +253,9 @@ async def run_sweep(
                 except (GroveError, ValueError) as error:
                     outcome.error = str(error) or type(error).__name__
                     result.failed += 1
+                else:
+                    if on_sample is not None:
+                        on_sample(outcome)
         finished += 1
         report()
 

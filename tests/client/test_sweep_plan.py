@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from grove_explorer.client.catalog import ModelInfo
+from grove_explorer.client.models import ResponseNode, SamplingInfo
 from grove_explorer.client.sweeps import MAX_SAMPLES, SweepError, SweepSpec, plan
+from grove_explorer.client.sweeps.done import find_done
 from grove_explorer.client.sweeps.results import cell_rows
 from grove_explorer.client.sweeps.runner import SampleOutcome
 
@@ -74,3 +77,34 @@ def test_rows_fold_seeds_and_average_only_known_figures() -> None:
     assert first.mean_latency == 3.0 and first.mean_score is None
     assert first.response_ids == ("r1", "r2")
     assert (second.n, second.failed, second.skipped, second.errors) == (1, 1, 1, ("backend down",))
+
+
+def _reply(rid: str, **fields: object) -> ResponseNode:
+    sampling = SamplingInfo(
+        temperature=fields.pop("temperature", 0.20000000298023224),
+        top_p=fields.pop("top_p", 0.949999988079071),
+        seed=fields.pop("seed", 0),
+    )
+    base: dict[str, object] = {"parent_id": "h", "sender": "model", "message": "x"}
+    base["model_name"] = "a"
+    return ResponseNode(response_id=rid, sampling=sampling, **{**base, **fields})  # type: ignore[arg-type]
+
+
+def test_done_samples_match_model_seed_resolved_parameters_and_recorded_prompt() -> None:
+    catalog = {"a": ModelInfo(name="a", backend="offline", default_top_p=0.95)}
+    spec = SweepSpec(models=("a",), temperatures=(0.2,), system_prompts=("", "fun"))
+    samples = plan(spec)  # top-p unset: the model's default, 0.95
+    # A float32 temperature and the default top-p match; a prompt recorded as "" answers
+    # only the "" cell; a reply that records no prompt answers any prompt, once.
+    assert find_done(samples, [_reply("r1", system_prompt_name="")], catalog) == {0: "r1"}
+    assert find_done(samples, [_reply("r1", system_prompt_name="fun")], catalog) == {1: "r1"}
+    assert find_done(samples, [_reply("r1")], catalog) == {0: "r1"}
+    assert find_done(samples, [_reply("r1"), _reply("r2")], catalog) == {0: "r1", 1: "r2"}
+    # Another seed, model, temperature, or a partial reply is not done.
+    assert find_done(samples, [_reply("r1", seed=1)], catalog) == {}
+    assert find_done(samples, [_reply("r1", model_name="b")], catalog) == {}
+    assert find_done(samples, [_reply("r1", temperature=0.3)], catalog) == {}
+    assert find_done(samples, [_reply("r1", partial=True)], catalog) == {}
+    assert find_done(samples, [_reply("r1", top_p=0.5)], catalog) == {}
+    # Without the catalog, an unset parameter matches whatever the reply recorded.
+    assert find_done(samples, [_reply("r1", top_p=0.5)], {}) == {0: "r1"}

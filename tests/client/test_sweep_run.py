@@ -16,7 +16,9 @@ import pytest
 
 from grove_explorer.client import Client, Conversation, SamplingParams
 from grove_explorer.client.sweeps import SweepProgress, SweepSpec, cell_rows, run_sweep
+from grove_explorer.server.backends import DEFAULT_SYSTEM_PROMPT, FUN_SYSTEM_PROMPT
 from grove_explorer.server.runtime import GroveServer
+from tests.fake_openai import FakeOpenAI
 from tests.helpers import collect
 from tests.sweep_helpers import two_model_server
 
@@ -112,3 +114,33 @@ async def test_a_rubric_scores_every_reply_once(client: Client) -> None:
     again = await run_sweep(conversation, reply, spec, rubric_name="default")
     assert again.judged == 0, "scores of the first run are reused"
     assert [o.score for o in again.outcomes] == [o.score for o in result.outcomes]
+
+
+async def test_a_system_prompt_per_request(
+    openai_server: GroveServer, fake_openai: FakeOpenAI
+) -> None:
+    """Each sample sends its cell's prompt (seen by the backend); the conversation's own
+    setting is untouched; an unknown prompt fails only its cell."""
+    client = Client(api_host=openai_server.address)
+    try:
+        conversation, reply = await exchange(client)
+        sent_before = len(fake_openai.requests)
+        spec = SweepSpec(models=("fake",), system_prompts=("", "fun", "nope"), max_tokens=4)
+        made: list[str | None] = []
+        result = await run_sweep(
+            conversation, reply, spec, on_sample=lambda o: made.append(o.response_id)
+        )
+        plain, fun, unknown = result.outcomes
+        assert sorted(map(str, made)) == sorted([plain.response_id, fun.response_id])
+        assert plain.response_id and fun.response_id and unknown.response_id is None
+        assert unknown.error is not None and "nope" in unknown.error and result.failed == 1
+        systems = sorted(
+            m["content"]
+            for body in fake_openai.requests[sent_before:]
+            for m in body["messages"]
+            if m["role"] == "system"
+        )
+        assert systems == sorted([DEFAULT_SYSTEM_PROMPT, FUN_SYSTEM_PROMPT])
+        assert conversation.system_prompt_name == ""
+    finally:
+        await client.close()

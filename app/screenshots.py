@@ -195,6 +195,36 @@ async def fanout_scene(pilot: Pilot, screen: MainScreen) -> None:
     await settle(pilot)
 
 
+async def sweep_scene(pilot: Pilot, screen: MainScreen) -> None:
+    """The results table of a sweep (`W`) at the first reply, sorted by score.
+
+    Two models x two temperatures x two seeds, judged by the offline demo judge.
+    """
+    from grove_explorer.app.screens.sweep import SweepTableScreen
+    from grove_explorer.client.sweeps import SweepSpec
+
+    forest = screen.forest
+    assert forest is not None
+    first = forest.current_path[1].response_id
+    cid = forest.conversation.conversation_id
+    spec = SweepSpec(
+        models=("grok-demo", "llama-demo"),
+        temperatures=(0.2, 0.9),
+        seeds=2,
+        base_seed=3,
+        max_tokens=40,
+    )
+    result = await screen.service.sweep(cid, first, spec, rubric_name="default")
+    for outcome in result.outcomes:  # server timings differ every run: pinned
+        outcome.time_to_first_token, outcome.total_time = 0.05, 0.9
+    await settle(pilot)
+    table = SweepTableScreen(screen.service, cid, result)
+    await pilot.app.push_screen(table)
+    await settle(pilot)
+    table.sort_by("score", descending=True)
+    await settle(pilot)
+
+
 async def models_scene(pilot: Pilot, screen: MainScreen) -> None:
     """The model picker: the server's models and system prompts (`m`)."""
     await pilot.press("m")
@@ -284,6 +314,7 @@ SCENES: dict[str, tuple[Scene, tuple[int, int]]] = {
     "compare-judged": (compare_judged_scene, (140, 40)),
     "fused": (fused_scene, (140, 40)),
     "fanout": (fanout_scene, (160, 40)),
+    "sweep": (sweep_scene, (140, 30)),
     "models": (models_scene, (140, 40)),
     "annotations": (annotations_scene, (140, 40)),
     "search": (search_scene, (140, 40)),
@@ -294,7 +325,7 @@ SCENES: dict[str, tuple[Scene, tuple[int, int]]] = {
 def scene_config(name: str, folder: Path) -> AppConfig:
     """The app's settings for a scene: a fresh database; two model names for `fanout`."""
     models = None
-    if name == "fanout":
+    if name in ("fanout", "sweep"):
         from grove_explorer.app.embedded import models_config
 
         models = models_config(FANOUT_MODELS, "the fan-out scene")

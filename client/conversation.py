@@ -403,6 +403,7 @@ class Conversation(LeafPlace, ResearchCalls):
         prefix: str = "",
         placeholder_id: str | None = None,
         mode: str | None = None,
+        system_prompt_name: str | None = None,
     ) -> SampleStream:
         """Extension: samples under an explicit parent, as typed events.
 
@@ -413,8 +414,9 @@ class Conversation(LeafPlace, ResearchCalls):
         branch from a token); `mode` as in `add_response`. `placeholder_id` names a
         streaming placeholder in the forest (the service's) that the stored reply takes the
         place of — the leaf then follows
-        only if it is on the placeholder. The conversation must have been created or
-        loaded.
+        only if it is on the placeholder. `system_prompt_name` sends that named system
+        prompt for this stream only (None: the conversation's setting). The conversation
+        must have been created or loaded.
         """
         self._check_not_deleted()
         self._get_conversation_or_raise()
@@ -431,6 +433,7 @@ class Conversation(LeafPlace, ResearchCalls):
             prefix=prefix,
             placeholder_id=placeholder_id,
             mode=mode,
+            system_prompt_name=system_prompt_name,
         )
         return SampleStream(
             call.events(), call.future, self._stopper(call.request_id), call.request_id

@@ -12,6 +12,7 @@ from grove_explorer.app.headless.common import (
     UsageError,
 )
 from grove_explorer.app.headless.fusing import add_fuse_command, check_fuse_usage
+from grove_explorer.app.headless.sweeping import add_sweep_command, check_sweep_usage
 
 
 def _count_up_to(high: int) -> Any:
@@ -269,6 +270,7 @@ def add_headless_commands(commands: Any) -> None:
     _json_flag(import_, "the new conversation")
     add_stats_command(commands, common)
     add_fuse_command(commands, common)
+    add_sweep_command(commands, common)
 
 
 def add_stats_command(commands: Any, common: argparse.ArgumentParser) -> None:
@@ -320,3 +322,5 @@ def check_usage(args: argparse.Namespace) -> None:
         )
     if args.command == "fuse":
         check_fuse_usage(args)
+    if args.command == "sweep":
+        check_sweep_usage(args)

@@ -24,6 +24,7 @@ HEADLESS_COMMANDS = (
     "sample",
     "judge",
     "fuse",
+    "sweep",
     "stats",
     "select",
     "export",

@@ -12,7 +12,7 @@ as a placeholder node (`LiveResponseNode`, `streaming=True`) whose text grows wi
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from grove_explorer.client.events import (
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from grove_explorer.client.judgements import Judgement, JudgeMode
     from grove_explorer.client.models import ConversationSummary, ResponseNode, TokenInfo
     from grove_explorer.client.research import SearchResults
+    from grove_explorer.client.sweeps import SampleOutcome, SweepProgress, SweepResult, SweepSpec
 
 log = logging.getLogger(__name__)
 
@@ -215,6 +216,50 @@ class ConversationService(StreamingService):
             if node is not None:
                 self._publish(ResponseAdded(conversation_id, node))
         return judgements
+
+    async def sweep(
+        self,
+        conversation_id: str,
+        node_id: str,
+        spec: SweepSpec,
+        *,
+        rubric_name: str = "",
+        criteria: str = "",
+        on_progress: Callable[[SweepProgress], None] | None = None,
+    ) -> SweepResult:
+        """Extension: a parameter sweep at `node_id` (`client.sweeps.run_sweep`).
+
+        The catalog resolves unset parameters (so a re-run skips what is done); each new
+        reply is published as `ResponseAdded` as it is stored, and again once judged.
+        """
+        from grove_explorer.client.errors import GroveError
+        from grove_explorer.client.sweeps import run_sweep
+
+        conversation = self._conversation(conversation_id)
+        try:
+            catalog = {m.name: m for m in (await self.models()).models}
+        except GroveError:
+            catalog = {}
+
+        def publish(outcome: SampleOutcome) -> None:
+            node = conversation.forest.responses.get(outcome.response_id or "")
+            if node is not None:
+                self._publish(ResponseAdded(conversation_id, node))
+
+        result = await run_sweep(
+            conversation,
+            node_id,
+            spec,
+            models=catalog,
+            rubric_name=rubric_name,
+            criteria=criteria,
+            on_progress=on_progress,
+            on_sample=publish,
+        )
+        if rubric_name or criteria:
+            for outcome in result.outcomes:
+                publish(outcome)
+        return result
 
     async def search(self, query: str, limit: int = 0, offset: int = 0) -> SearchResults:
         """Full-text search over every conversation of the user (see AsyncGrok.search)."""

@@ -24,6 +24,15 @@ EXPLORER_BINDINGS: list[BindingType] = [
     ),
     Binding("R", "sample_many", "Sample N", id="sample_many", show=False),
     Binding(
+        "W",
+        "sweep",
+        "Sweep",
+        id="sweep",
+        show=False,
+        tooltip="Sweep parameters at this node: models x temperatures x top-p x system "
+        "prompts x seeds, then a table of the cells",
+    ),
+    Binding(
         "v",
         "token_view",
         "Tokens",

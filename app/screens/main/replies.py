@@ -128,6 +128,18 @@ class ReplyActions(ExplorerCore):
             CompareScreen(self.service, cid, target.response_id, samples=samples), picked
         )
 
+    def action_sweep(self) -> None:
+        """Opens the sweep form on the focused message (its siblings, or replies to it)."""
+        from grove_explorer.app.screens.sweep.launch import open_sweep
+
+        self._count = 0
+        target = self._target()
+        cid = self.conversation_id
+        if target is None or cid is None or target.streaming:
+            self.notify("A sweep works on a finished message.", severity="warning")
+            return
+        open_sweep(self, self.service, cid, target)
+
     def action_edit(self) -> None:
         """Edits the focused message as a new branch beside it."""
         target = self._target()

@@ -161,6 +161,10 @@ def _node_of_entry(entry: Mapping[str, Any]) -> ResponseNode:
         fields["merged_from"] = tuple(merged)
         fields["merge_mode"] = get("merge_mode") or ""
         fields["merge_instruction"] = get("merge_instruction") or ""
+    if get("replay_of"):
+        fields["replay_of"] = get("replay_of")
+    if get("system_prompt_name") is not None:
+        fields["system_prompt_name"] = get("system_prompt_name")
     marks = get("annotation")
     fields["annotation"] = (
         Annotation.model_construct(

@@ -12,6 +12,7 @@ from grove_explorer.app.headless.common import (
     UsageError,
 )
 from grove_explorer.app.headless.fusing import add_fuse_command, check_fuse_usage
+from grove_explorer.app.headless.replaying import add_replay_command
 
 
 def _count_up_to(high: int) -> Any:
@@ -257,6 +258,7 @@ def add_headless_commands(commands: Any) -> None:
     _json_flag(import_, "the new conversation")
     add_stats_command(commands, common)
     add_fuse_command(commands, common)
+    add_replay_command(commands, common)
 
 
 def add_stats_command(commands: Any, common: argparse.ArgumentParser) -> None:

@@ -22,6 +22,7 @@ from grove_explorer.app.headless.fusing import cmd_fuse
 from grove_explorer.app.headless.judging import cmd_judge
 from grove_explorer.app.headless.placing import cmd_select
 from grove_explorer.app.headless.reading import cmd_ls, cmd_search, cmd_show
+from grove_explorer.app.headless.replaying import cmd_replay
 from grove_explorer.app.headless.sampling import cmd_sample
 from grove_explorer.app.headless.stats import cmd_stats
 from grove_explorer.app.headless.transfer import cmd_export, cmd_import, prepare_import
@@ -43,6 +44,7 @@ COMMANDS: dict[str, Callable[[AsyncGrok, argparse.Namespace], Coroutine[Any, Any
     "import": cmd_import,
     "stats": cmd_stats,
     "fuse": cmd_fuse,
+    "replay": cmd_replay,
 }
 
 

@@ -24,6 +24,15 @@ EXPLORER_BINDINGS: list[BindingType] = [
     ),
     Binding("R", "sample_many", "Sample N", id="sample_many", show=False),
     Binding(
+        "P",
+        "replay",
+        "Replay",
+        id="replay",
+        show=False,
+        tooltip="Replay the path to this message under another model / prompt (a parallel "
+        "branch; the two paths side by side)",
+    ),
+    Binding(
         "v",
         "token_view",
         "Tokens",

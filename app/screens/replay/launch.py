@@ -1,0 +1,104 @@
+"""The explorer's `P`: replay the path to the focused message under another setup.
+
+The form asks for the model, system prompt and parameters; the replay runs in a worker
+(each step one AddResponse, said in a notification: "Replaying step 2 of 4…"), and the
+replay view opens on what it made. Enter there continues from the replayed leaf. A replay
+that stops part way says where, keeps what it made (in the tree, marked ↻) and shows it.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from grove_explorer.app.errors import describe_error
+from grove_explorer.app.screens.main.core import ExplorerCore
+
+if TYPE_CHECKING:
+    from grove_explorer.app.screens.replay.form import ReplaySettings
+    from grove_explorer.client.replaying import ReplayResult
+
+log = logging.getLogger(__name__)
+
+PROGRESS_SECONDS = 4.0
+
+
+class ReplayLaunch(ExplorerCore):
+    """`action_replay` of the explorer: form, worker, view."""
+
+    def action_replay(self) -> None:
+        """Replays the path to the focused message under a model the form asks for."""
+        target = self._target()
+        cid = self.conversation_id
+        forest = self.forest
+        if target is None or cid is None or forest is None or target.streaming:
+            self.notify("Replay works on a finished message of a path.", severity="warning")
+            return
+        turns = len(forest.path_to(target.response_id))
+        self.run_worker(
+            self._open_form(cid, target.response_id, turns), group="replay", exit_on_error=False
+        )
+
+    async def _open_form(self, cid: str, leaf_id: str, turns: int) -> None:
+        from grove_explorer.app.screens.replay.form import ReplayFormScreen
+
+        try:
+            catalog = await self.service.models()
+            models = [m.name for m in catalog.models]
+            prompts = [p.name for p in catalog.system_prompts]
+        except Exception as error:  # the form takes a typed name then
+            log.debug("ListModels failed; the replay form asks for a name", exc_info=True)
+            self.notify(f"No model list: {describe_error(error)}", severity="warning", markup=False)
+            models, prompts = [], []
+        current = self.service.settings(cid).model_name
+
+        def chosen(settings: ReplaySettings | None) -> None:
+            if settings is not None:
+                self.run_worker(
+                    self._replay(cid, leaf_id, settings), group="replay", exit_on_error=False
+                )
+
+        self.app.push_screen(ReplayFormScreen(turns, models, current, prompts), chosen)
+
+    async def _replay(self, cid: str, leaf_id: str, settings: ReplaySettings) -> None:
+        from grove_explorer.client.replaying import ReplayStoppedError
+        from grove_explorer.client.sampler import SamplingParams
+
+        sampling = None
+        if settings.temperature is not None or settings.seed is not None:
+            sampling = SamplingParams(temperature=settings.temperature, seed=settings.seed)
+
+        def progress(step: int, total: int) -> None:
+            self.notify(f"Replaying step {step} of {total}…", timeout=PROGRESS_SECONDS)
+
+        try:
+            result = await self.service.replay(
+                cid,
+                leaf_id,
+                model_name=settings.model_name,
+                system_prompt_name=settings.system_prompt_name,
+                sampling=sampling,
+                progress=progress,
+            )
+        except ReplayStoppedError as stopped:
+            self.notify(str(stopped), severity="error", markup=False, timeout=10)
+            result = stopped.partial
+        except Exception as error:  # never a traceback: the server's sentence
+            self.notify(describe_error(error), severity="error", markup=False)
+            return
+        self._refresh_views()
+        if result.turns or result.extra_ids:
+            self.show_replay(result)
+
+    def show_replay(self, result: ReplayResult) -> None:
+        """Opens the replay view; Enter there continues from the replayed leaf."""
+        forest = self.forest
+        if forest is None:
+            return
+        from grove_explorer.app.screens.replay.view import ReplayScreen
+
+        def back(leaf_id: str | None) -> None:
+            if leaf_id is not None:
+                self._go_to(leaf_id)
+
+        self.app.push_screen(ReplayScreen(dict(forest.responses), result), back)

@@ -47,6 +47,10 @@ async def test_replay_prints_the_new_leaf_and_json_pairs(
         assert replayed.replay_of == a2 and replayed.model_name == "fake"
         assert replayed.message == "".join(DEFAULT_REPLY)
         assert conversation.leaf_response_id == a2, "your place did not move"
+    # `grove show` heads each replayed turn with its original, as `--leaf` takes it.
+    code, out, err = await grove(capsys, "show", cid, "--leaf", leaf[:8], *at)
+    assert (code, err) == (0, "")
+    assert f"↻ replay of {a2[:12]} ──" in out
 
     code, out, err = await grove(
         capsys,

@@ -11,7 +11,7 @@ from textual.widgets import Input
 
 from grove_explorer.app.replay_marks import REPLAY_MARK, replay_label
 from grove_explorer.app.screens.main import MainScreen
-from grove_explorer.app.screens.replay.form import ReplayFormScreen
+from grove_explorer.app.screens.replay.form import ReplayFormScreen, ReplaySettings
 from grove_explorer.app.screens.replay.view import ReplayScreen
 from grove_explorer.app.widgets.forest_tree.items import LEGEND, ForestItem
 from grove_explorer.app.widgets.message_view import header_text
@@ -79,3 +79,21 @@ async def test_p_replays_the_path_and_shows_both_side_by_side(server: GroveServe
         assert forest.responses[original[-1]].replay_of == "", "the original path stays"
         header = header_text(forest.responses[new_leaf], (2, 2)).plain
         assert f"↻ replay of {original[-1][:8]}" in header
+
+
+async def test_a_replay_that_fails_says_so_in_a_notification(server: GroveServer) -> None:
+    async with explorer(server.address, size=SIZE) as (app, pilot, screen):
+        cid, original = await _two_exchanges(screen)
+        await settle(pilot)
+        before = set(screen.service.forest(cid).responses)
+        await screen._replay(cid, original[-1], ReplaySettings("no-such-model"))
+        await settle(pilot)
+        messages = [n.message for n in app._notifications]
+        assert any(
+            "The replay stopped at step 1 of 2" in m
+            and "Unknown model 'no-such-model'" in m
+            and "nothing was replayed" in m
+            for m in messages
+        ), messages
+        assert app.screen is screen, "nothing made: no replay view"
+        assert set(screen.service.forest(cid).responses) == before

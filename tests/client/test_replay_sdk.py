@@ -14,7 +14,15 @@ from collections.abc import AsyncIterator
 import pytest
 
 from grove_explorer.client import Client, Conversation, ReplayStoppedError, SamplingParams
-from grove_explorer.client.export import collect_tokens, export_json, import_request
+from grove_explorer.client.export import (
+    collect_tokens,
+    export_json,
+    import_request,
+    to_dot,
+    to_markdown,
+)
+from grove_explorer.client.export.drawing import conversation_dot, conversation_markdown
+from grove_explorer.client.ids import short_id
 from grove_explorer.server.runtime import GroveServer
 from grove_explorer.server.sampler.base import OFFLINE_MODEL_NAME
 from tests.fake_openai import DEFAULT_REPLY, FakeOpenAI
@@ -118,6 +126,11 @@ async def test_replay_copies_humans_and_resamples_every_model_turn_on_the_new_br
     assert entries[new[1].response_id]["replay_of"] == a1
     assert entries[new[1].response_id]["system_prompt_name"] == "fun"
     assert "replay_of" not in entries[a1], "other entries unchanged"
+    words = f"↻ replay of {short_id(a1)}"
+    markdown = conversation_markdown(reloaded, all_branches=True)
+    assert words in markdown and markdown == to_markdown(document, all_branches=True)
+    dot = conversation_dot(reloaded)
+    assert words in dot and dot == to_dot(document)
     copy = await client.grok.import_conversation(import_request(json.loads(json.dumps(document))))
     by_text = {(r.message, r.replay_of != ""): r for r in copy.responses}
     copied_q1 = by_text[(conversation.get_response(q1).message, False)]

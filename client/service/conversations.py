@@ -226,6 +226,7 @@ class ConversationService(StreamingService):
         model_name: str,
         system_prompt_name: str | None = None,
         sampling: SamplingParams | None = None,
+        from_response_id: str | None = None,
         progress: ReplayProgress | None = None,
     ) -> ReplayResult:
         """Extension: replays the path to `leaf_id` under `model_name` (`Conversation.replay`).
@@ -242,6 +243,7 @@ class ConversationService(StreamingService):
                 model_name=model_name,
                 system_prompt_name=system_prompt_name,
                 sampling=sampling,
+                from_response_id=from_response_id,
                 progress=progress,
             )
         except ReplayStoppedError as stopped:

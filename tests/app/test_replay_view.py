@@ -7,7 +7,7 @@ the replayed leaf, and the replayed responses carry ↻ in the forest and thread
 
 from __future__ import annotations
 
-from textual.widgets import Input
+from textual.widgets import Input, Select
 
 from grove_explorer.app.replay_marks import REPLAY_MARK, replay_label
 from grove_explorer.app.screens.main import MainScreen
@@ -97,3 +97,34 @@ async def test_a_replay_that_fails_says_so_in_a_notification(server: GroveServer
         ), messages
         assert app.screen is screen, "nothing made: no replay view"
         assert set(screen.service.forest(cid).responses) == before
+
+
+async def test_from_this_message_replays_the_rest_of_the_path_beside_it(
+    server: GroveServer,
+) -> None:
+    async with explorer(server.address, size=SIZE) as (app, pilot, screen):
+        cid, original = await _two_exchanges(screen)
+        await settle(pilot)
+        screen.thread.focus()
+        assert screen.thread.focus_message(original[2])  # the second question
+        await pilot.press("P")
+        await until(pilot, lambda: isinstance(app.screen, ReplayFormScreen), "replay form")
+        form = app.screen
+        assert isinstance(form, ReplayFormScreen)
+        start = form.query_one("#replay-start", Select)
+        labels = [str(option[0]) for option in start._options]
+        assert labels == [
+            "the root → this message (3 responses)",
+            "this message → the path's end (2 responses)",
+        ]
+        start.value = True
+        form.action_submit()
+        await until(pilot, lambda: isinstance(app.screen, ReplayScreen), "replay view")
+        view = app.screen
+        assert isinstance(view, ReplayScreen)
+        assert [row.original.response_id for row in view.rows if row.original] == original[2:]
+        copy = view.rows[0].replayed
+        assert copy is not None and copy.parent_id == original[1], "shares the path above"
+        await pilot.press("escape")
+        await until(pilot, lambda: app.screen is screen, "back in the explorer")
+        assert screen.service.forest(cid).leaf_id == original[-1], "Esc: your place stays"

@@ -32,10 +32,17 @@ class ReplaySettings:
     system_prompt_name: str | None = None
     temperature: float | None = None
     seed: int | None = None
+    # True: replay from the focused message to the path's end (the path above is shared);
+    # False: the path from the root to the focused message.
+    from_here: bool = False
 
 
 class ReplayFormScreen(ModalScreen[ReplaySettings | None]):
-    """Model, system prompt and parameters of a replay of `turns` turns; None when cancelled."""
+    """Model, system prompt and parameters of a replay; None when cancelled.
+
+    `turns` counts the responses of the path root → the focused message; `turns_on` those
+    of the focused message → the path's end (0: no such choice, the message is the end).
+    """
 
     DEFAULT_CSS = (
         DIALOG_CSS.format(name="ReplayFormScreen")
@@ -68,9 +75,11 @@ class ReplayFormScreen(ModalScreen[ReplaySettings | None]):
         models: Sequence[str] = (),
         model_name: str = "",
         prompts: Sequence[str] = (),
+        turns_on: int = 0,
     ) -> None:
         super().__init__()
         self._turns = turns
+        self._turns_on = turns_on
         names = list(dict.fromkeys(models))
         if model_name and model_name not in names:
             names.append(model_name)
@@ -80,7 +89,7 @@ class ReplayFormScreen(ModalScreen[ReplaySettings | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(Text(f"Replay this path ({self._turns} turns)", style="bold"))
+            yield Label(Text("Replay a path under another setup", style="bold"))
             yield Static(
                 Text(
                     "Human turns are copied; every model turn is sampled again by the model "
@@ -89,6 +98,13 @@ class ReplayFormScreen(ModalScreen[ReplaySettings | None]):
                 )
             )
             with Grid():
+                yield Label("path")
+                choices = [(f"the root → this message ({self._turns} responses)", False)]
+                if self._turns_on:
+                    choices.append(
+                        (f"this message → the path's end ({self._turns_on} responses)", True)
+                    )
+                yield Select(choices, value=False, allow_blank=False, id="replay-start")
                 yield Label("model")
                 if self._models:
                     yield Select(
@@ -115,7 +131,7 @@ class ReplayFormScreen(ModalScreen[ReplaySettings | None]):
                 yield Button("Replay", id="replay", variant="primary")
 
     def on_mount(self) -> None:
-        self.query_one("#replay-model").focus()
+        self.query_one("#replay-start").focus()
 
     @on(Input.Submitted)
     @on(Button.Pressed, "#replay")
@@ -158,12 +174,14 @@ class ReplayFormScreen(ModalScreen[ReplaySettings | None]):
             self.app.bell()
             return
         prompt = self.query_one("#replay-prompt", Select).value
+        start = self.query_one("#replay-start", Select).value
         self.dismiss(
             ReplaySettings(
                 self._model(),
                 prompt if isinstance(prompt, str) else None,
                 float(temperature) if temperature else None,
                 int(seed) if seed else None,
+                from_here=start is True,
             )
         )
 

@@ -34,12 +34,19 @@ class ReplayLaunch(ExplorerCore):
         if target is None or cid is None or forest is None or target.streaming:
             self.notify("Replay works on a finished message of a path.", severity="warning")
             return
-        turns = len(forest.path_to(target.response_id))
+        here = target.response_id
+        turns = len(forest.path_to(here))
+        # From here on: only along the path shown, and only when it goes on below here.
+        path = [node.response_id for node in forest.current_path]
+        end = path[-1] if here in path and path[-1] != here else None
+        turns_on = len(path) - path.index(here) if end is not None else 0
         self.run_worker(
-            self._open_form(cid, target.response_id, turns), group="replay", exit_on_error=False
+            self._open_form(cid, here, end, turns, turns_on), group="replay", exit_on_error=False
         )
 
-    async def _open_form(self, cid: str, leaf_id: str, turns: int) -> None:
+    async def _open_form(
+        self, cid: str, here: str, end: str | None, turns: int, turns_on: int
+    ) -> None:
         from grove_explorer.app.screens.replay.form import ReplayFormScreen
 
         try:
@@ -53,14 +60,25 @@ class ReplayLaunch(ExplorerCore):
         current = self.service.settings(cid).model_name
 
         def chosen(settings: ReplaySettings | None) -> None:
-            if settings is not None:
-                self.run_worker(
-                    self._replay(cid, leaf_id, settings), group="replay", exit_on_error=False
-                )
+            if settings is None:
+                return
+            if settings.from_here and end is not None:
+                work = self._replay(cid, end, settings, from_response_id=here)
+            else:
+                work = self._replay(cid, here, settings)
+            self.run_worker(work, group="replay", exit_on_error=False)
 
-        self.app.push_screen(ReplayFormScreen(turns, models, current, prompts), chosen)
+        form = ReplayFormScreen(turns, models, current, prompts, turns_on=turns_on)
+        self.app.push_screen(form, chosen)
 
-    async def _replay(self, cid: str, leaf_id: str, settings: ReplaySettings) -> None:
+    async def _replay(
+        self,
+        cid: str,
+        leaf_id: str,
+        settings: ReplaySettings,
+        *,
+        from_response_id: str | None = None,
+    ) -> None:
         from grove_explorer.client.replaying import ReplayStoppedError
         from grove_explorer.client.sampler import SamplingParams
 
@@ -78,6 +96,7 @@ class ReplayLaunch(ExplorerCore):
                 model_name=settings.model_name,
                 system_prompt_name=settings.system_prompt_name,
                 sampling=sampling,
+                from_response_id=from_response_id,
                 progress=progress,
             )
         except ReplayStoppedError as stopped:

@@ -156,6 +156,27 @@ async def fused_scene(pilot: Pilot, screen: MainScreen) -> None:
     await settle(pilot)
 
 
+async def replay_scene(pilot: Pilot, screen: MainScreen) -> None:
+    """The replay view (`P`): the demo's first two exchanges replayed with another seed."""
+    from grove_explorer.client.sampler import SamplingParams
+    from grove_explorer.server.sampler.base import OFFLINE_MODEL_NAME
+
+    forest = screen.forest
+    assert forest is not None
+    path = forest.current_path
+    leaf = path[min(3, len(path) - 1)].response_id
+    result = await screen.service.replay(
+        forest.conversation.conversation_id,
+        leaf,
+        model_name=OFFLINE_MODEL_NAME,
+        sampling=SamplingParams(max_tokens=60, seed=7),  # a fixed seed: the same text each run
+    )
+    screen.show_replay(result)
+    await settle(pilot)
+    await pilot.press("down")
+    await settle(pilot)
+
+
 FANOUT_MODELS = {
     "default_model": "grok-demo",
     "models": {
@@ -313,6 +334,7 @@ SCENES: dict[str, tuple[Scene, tuple[int, int]]] = {
     "spread": (spread_scene, (140, 40)),
     "compare-judged": (compare_judged_scene, (140, 40)),
     "fused": (fused_scene, (140, 40)),
+    "replay": (replay_scene, (140, 40)),
     "fanout": (fanout_scene, (160, 40)),
     "sweep": (sweep_scene, (140, 30)),
     "models": (models_scene, (140, 40)),

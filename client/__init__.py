@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from grove_explorer.client.ids import AmbiguousIdError
     from grove_explorer.client.judgements import ExtractedPoints, Judgement, Point
     from grove_explorer.client.models import ReportedUsage
+    from grove_explorer.client.replaying import ReplayedTurn, ReplayResult, ReplayStoppedError
     from grove_explorer.client.research import Annotation, SearchHit, SearchResults
     from grove_explorer.client.sampler import SamplingParams
     from grove_explorer.client.streams import SampleStream, TokenInfo, TokenStream
@@ -89,6 +90,9 @@ _EXPORTS: dict[str, str] = {
     "SearchHit": "grove_explorer.client.research",
     "SearchResults": "grove_explorer.client.research",
     "SamplingParams": "grove_explorer.client.sampler",
+    "ReplayResult": "grove_explorer.client.replaying",
+    "ReplayStoppedError": "grove_explorer.client.replaying",
+    "ReplayedTurn": "grove_explorer.client.replaying",
     "SampleStream": "grove_explorer.client.streams",
     "TokenInfo": "grove_explorer.client.streams",
     "TokenStream": "grove_explorer.client.streams",
@@ -139,6 +143,9 @@ __all__ = [
     "NotFoundError",
     "PermissionDeniedError",
     "Point",
+    "ReplayResult",
+    "ReplayStoppedError",
+    "ReplayedTurn",
     "ReportedUsage",
     "ResourceExhaustedError",
     "Response",

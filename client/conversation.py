@@ -27,6 +27,7 @@ from grove_explorer.client.ids import resolve_id
 from grove_explorer.client.leaf_place import LeafPlace
 from grove_explorer.client.leaf_sync import UNKNOWN, LeafSaver
 from grove_explorer.client.models import ConversationSummary, ResponseNode
+from grove_explorer.client.replaying import ReplayCalls
 from grove_explorer.client.research_calls import ResearchCalls
 from grove_explorer.client.response import Response
 from grove_explorer.client.rpc import check_text, rpc
@@ -37,7 +38,7 @@ from grove_explorer.client.token_stream import TokenStream
 from grove_explorer.protos import chat_pb2, chat_pb2_grpc
 
 
-class Conversation(LeafPlace, ResearchCalls):
+class Conversation(LeafPlace, ResearchCalls, ReplayCalls):
     """SDK for interacting with a Grok conversation.
 
     A Grok conversation is composed of a forest of responses. It's not a tree because there

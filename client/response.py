@@ -259,6 +259,19 @@ class Response:
         """Extension: a fused reply's instruction (custom) or checked points (checklist)."""
         return self.node.merge_instruction
 
+    @property
+    def replay_of(self) -> str:
+        """Extension: the original response a replayed turn replays ("" for any other)."""
+        return self.node.replay_of
+
+    @property
+    def system_prompt_name(self) -> str | None:
+        """Extension: the system prompt a sampled reply used ("" the default, None: none).
+
+        None also for replies stored before the server recorded it (unknown).
+        """
+        return self.node.system_prompt_name
+
     async def annotate(
         self,
         *,

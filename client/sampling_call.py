@@ -124,6 +124,7 @@ class SamplingCall:
         mode: str | None = None,
         merge: chat_pb2.Merge | None = None,
         system_prompt_name: str | None = None,
+        replay_of: tuple[str, str] = ("", ""),
     ) -> None:
         self._owner = owner
         self._stub = stub
@@ -139,8 +140,8 @@ class SamplingCall:
         self._placeholder_id = placeholder_id
         self._mode = sampling_mode_number(owner.sampling_mode if mode is None else mode)
         self._merge = merge
-        # A per-request system prompt (a sweep's axis); None: the conversation's setting.
-        self._system_prompt_name = system_prompt_name
+        self._system_prompt_name = system_prompt_name  # None: the conversation's
+        self._replay_of = replay_of  # (original human, original reply) of a replayed turn
         self.request_id = uuid.uuid4().hex
         self.future: asyncio.Future[Response] = asyncio.get_running_loop().create_future()
 
@@ -152,12 +153,15 @@ class SamplingCall:
             message=self._user_message,
             model_name=owner.model_name if self._model_name is None else self._model_name,
             parent_response_id=parent_id or "",
+            # A prompt named for this call is sent (use_grok), whatever the conversation's.
             use_grok=owner.uses_system_prompt or self._system_prompt_name is not None,
             system_prompt_name=(
                 owner.system_prompt_name
                 if self._system_prompt_name is None
                 else self._system_prompt_name
             ),
+            replay_of_human=self._replay_of[0],
+            replay_of_reply=self._replay_of[1],
             request_id=self.request_id,
             top_logprobs=self._top_logprobs,
             prefix=check_text(self._prefix),

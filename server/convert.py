@@ -137,6 +137,10 @@ def _fill_response(
         message.merged_from.extend(record.merged_from)
         message.merge_mode = MERGE_TO_WIRE.get(record.merge_mode, chat_pb2.MERGE_MODE_UNSPECIFIED)
         message.merge_instruction = record.merge_instruction
+    if record.replay_of:  # a replayed turn
+        message.replay_of = record.replay_of
+    if record.system_prompt_name is not None:  # a sampled chat reply
+        message.system_prompt_name = record.system_prompt_name
     sampling = record.sampling
     if sampling is not None:
         params = message.sampling_params
@@ -222,6 +226,10 @@ def new_response_from_fields(
         merged_from=tuple(wire.merged_from),
         merge_mode=MERGE_FROM_WIRE.get(wire.merge_mode, "") if wire.merged_from else "",
         merge_instruction=wire.merge_instruction if wire.merged_from else "",
+        replay_of=wire.replay_of,
+        system_prompt_name=(
+            wire.system_prompt_name if wire.HasField("system_prompt_name") else None
+        ),
         tokens=tokens,
         start_time=None,
     )

@@ -12,6 +12,7 @@ from grove_explorer.app.headless.common import (
     UsageError,
 )
 from grove_explorer.app.headless.fusing import add_fuse_command, check_fuse_usage
+from grove_explorer.app.headless.replaying import add_replay_command
 from grove_explorer.app.headless.sweeping import add_sweep_command, check_sweep_usage
 
 
@@ -271,6 +272,7 @@ def add_headless_commands(commands: Any) -> None:
     add_stats_command(commands, common)
     add_fuse_command(commands, common)
     add_sweep_command(commands, common)
+    add_replay_command(commands, common)
 
 
 def add_stats_command(commands: Any, common: argparse.ArgumentParser) -> None:

@@ -25,6 +25,7 @@ HEADLESS_COMMANDS = (
     "judge",
     "fuse",
     "sweep",
+    "replay",
     "stats",
     "select",
     "export",

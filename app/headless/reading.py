@@ -110,6 +110,8 @@ async def cmd_show(grok: AsyncGrok, args: argparse.Namespace) -> Outcome:
             head.append(ending)
         if response.get("merged_from"):  # a fused reply (grove fuse): its sources
             head.append(fused_words(response["merge_mode"], response["merged_from"]))
+        if response.get("replay_of"):  # a replayed turn (grove replay): its original
+            head.append(f"↻ replay of {short_id(clean(response['replay_of']))}")
         lines += [f"── {' · '.join(head)} ──", clean(response["message"]), ""]
     return Outcome("\n".join(lines))
 

@@ -22,6 +22,7 @@ from grove_explorer.app.headless.fusing import cmd_fuse
 from grove_explorer.app.headless.judging import cmd_judge
 from grove_explorer.app.headless.placing import cmd_select
 from grove_explorer.app.headless.reading import cmd_ls, cmd_search, cmd_show
+from grove_explorer.app.headless.replaying import cmd_replay
 from grove_explorer.app.headless.sampling import cmd_sample
 from grove_explorer.app.headless.stats import cmd_stats
 from grove_explorer.app.headless.sweeping import cmd_sweep
@@ -45,6 +46,7 @@ COMMANDS: dict[str, Callable[[AsyncGrok, argparse.Namespace], Coroutine[Any, Any
     "stats": cmd_stats,
     "fuse": cmd_fuse,
     "sweep": cmd_sweep,
+    "replay": cmd_replay,
 }
 
 

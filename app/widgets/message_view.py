@@ -37,6 +37,7 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from grove_explorer.app.fusion_marks import fused_label
+from grove_explorer.app.replay_marks import replay_label
 from grove_explorer.app.safe_text import StreamCleaner, clean
 from grove_explorer.app.widgets.judgement_badge import judgement_label, latest
 from grove_explorer.client.finish import reply_marker
@@ -108,6 +109,8 @@ def header_text(node: ResponseNode, sibling: tuple[int, int], *, streaming: bool
         parts.append((f"searching: {clean(node.query)}", "italic"))
     if node.merged_from:
         parts.append((fused_label(node), "bold magenta"))
+    if node.replay_of:
+        parts.append((replay_label(node), "bold cyan"))
     if not node.is_human and not streaming and node.token_count:
         parts.append((token_count_label(node.token_count, node), "dim"))
     judged = latest(node)

@@ -154,6 +154,10 @@ def response_to_dict(
         data["merged_from"] = list(node.merged_from)
         data["merge_mode"] = node.merge_mode
         data["merge_instruction"] = node.merge_instruction
+    if node.replay_of:  # a replayed turn only: other documents are unchanged
+        data["replay_of"] = node.replay_of
+    if node.system_prompt_name is not None:  # only where recorded (golden files have none)
+        data["system_prompt_name"] = node.system_prompt_name
     return data
 
 

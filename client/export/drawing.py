@@ -161,6 +161,10 @@ def _node_of_entry(entry: Mapping[str, Any]) -> ResponseNode:
         fields["merged_from"] = tuple(merged)
         fields["merge_mode"] = get("merge_mode") or ""
         fields["merge_instruction"] = get("merge_instruction") or ""
+    if get("replay_of"):
+        fields["replay_of"] = get("replay_of")
+    if get("system_prompt_name") is not None:
+        fields["system_prompt_name"] = get("system_prompt_name")
     marks = get("annotation")
     fields["annotation"] = (
         Annotation.model_construct(
@@ -240,6 +244,8 @@ def _marks(node: ResponseNode) -> list[str]:
         marks.append("tags: " + ", ".join(annotation.tags))
     if node.merged_from:
         marks.append(fused_words(node))
+    if node.replay_of:
+        marks.append(replay_words(node))
     return marks
 
 
@@ -248,6 +254,11 @@ def fused_words(node: ResponseNode) -> str:
     sources = ", ".join(short_id(source) for source in node.merged_from)
     mode = f" ({node.merge_mode})" if node.merge_mode else ""
     return f"{MERGE_MARK} fused{mode} from {sources}"
+
+
+def replay_words(node: ResponseNode) -> str:
+    """`↻ replay of a1b2c3d4`: a replayed turn and its original's short id."""
+    return f"↻ replay of {short_id(node.replay_of)}"
 
 
 # -- Markdown --------------------------------------------------------------------------------
@@ -499,6 +510,8 @@ def _dot(source: _Source, leaf_id: str | None) -> str:
             head.append(ending)
         if node.merged_from:
             head.append(fused_words(node))
+        if node.replay_of:
+            head.append(replay_words(node))
         label = " · ".join(head) + "\n" + _excerpt(node.message)
         key = tuple(attrs.items())
         rest = attribute_lists.get(key)

@@ -371,6 +371,8 @@ def _plain_response(value: Any, seen: set[str]) -> _Plain | None:
         or get("reported_usage") is not None
         or get("judgements") is not None
         or get("merged_from") is not None  # rare: a fused reply is read with its checks
+        or get("replay_of") is not None  # a replayed turn and a reply's prompt too
+        or get("system_prompt_name") is not None
     ):
         return None
     sampling = None
@@ -514,6 +516,7 @@ def _checked_response(check: _Checker, seen: set[str]) -> _Read:
             0, _MAX_INT32
         )
     _merge(check, wire, seen)
+    _replay(check, wire, seen)
     tokens_check = check.child("tokens", False)
     tokens = [_token(t) for t in tokens_check.items(allow_none=True)]
     if tokens and sender != "model":
@@ -543,6 +546,24 @@ def _merge(check: _Checker, wire: chat_pb2.Response, seen: set[str]) -> None:
     wire.merged_from.extend(sources)
     wire.merge_mode = cast("chat_pb2.MergeMode", MERGE_MODE_NUMBERS[mode])
     wire.merge_instruction = check.child("merge_instruction", False, "").string() or ""
+
+
+def _replay(check: _Checker, wire: chat_pb2.Response, seen: set[str]) -> None:
+    """A replayed turn's original and a sampled reply's system prompt name (both optional).
+
+    The original is an id of this file, like a parent, and comes before its replay; the
+    server gives it the new id with the rest.
+    """
+    original_check = check.child("replay_of", False, "")
+    original = original_check.string(allow_none=True) or ""
+    if original and original not in seen:
+        raise original_check.fail(
+            f"names {original!r}, which does not come before it (originals must come first)."
+        )
+    wire.replay_of = original
+    prompt = check.child("system_prompt_name", False).string(allow_none=True)
+    if prompt is not None:
+        wire.system_prompt_name = prompt
 
 
 def imported_metadata(created: chat_pb2.Conversation) -> dict[str, Any]:

@@ -31,7 +31,9 @@ if TYPE_CHECKING:
     from grove_explorer.client.forest import Forest
     from grove_explorer.client.judgements import Judgement, JudgeMode
     from grove_explorer.client.models import ConversationSummary, ResponseNode, TokenInfo
+    from grove_explorer.client.replaying import ReplayProgress, ReplayResult
     from grove_explorer.client.research import SearchResults
+    from grove_explorer.client.sampler import SamplingParams
     from grove_explorer.client.sweeps import SampleOutcome, SweepProgress, SweepResult, SweepSpec
 
 log = logging.getLogger(__name__)
@@ -260,6 +262,49 @@ class ConversationService(StreamingService):
             for outcome in result.outcomes:
                 publish(outcome)
         return result
+
+    async def replay(
+        self,
+        conversation_id: str,
+        leaf_id: str,
+        *,
+        model_name: str,
+        system_prompt_name: str | None = None,
+        sampling: SamplingParams | None = None,
+        from_response_id: str | None = None,
+        progress: ReplayProgress | None = None,
+    ) -> ReplayResult:
+        """Extension: replays the path to `leaf_id` under `model_name` (`Conversation.replay`).
+
+        Every response it made is published as `ResponseAdded`, also when it stopped part
+        way (ReplayStoppedError, raised on): the tree shows what exists.
+        """
+        from grove_explorer.client.replaying import ReplayStoppedError  # with the first use
+
+        conversation = self._conversation(conversation_id)
+        try:
+            result = await conversation.replay(
+                leaf_id,
+                model_name=model_name,
+                system_prompt_name=system_prompt_name,
+                sampling=sampling,
+                from_response_id=from_response_id,
+                progress=progress,
+            )
+        except ReplayStoppedError as stopped:
+            self._publish_made(conversation, stopped.partial)
+            raise
+        self._publish_made(conversation, result)
+        return result
+
+    def _publish_made(self, conversation: Conversation, result: ReplayResult) -> None:
+        made = [turn.replayed_id for turn in result.turns] + list(result.extra_ids)
+        for response_id in made:
+            node = conversation.forest.responses.get(response_id)
+            if node is not None:
+                self._publish(ResponseAdded(conversation.conversation_id, node))
+        if made:
+            self._update_summary(conversation.conversation_id)
 
     async def search(self, query: str, limit: int = 0, offset: int = 0) -> SearchResults:
         """Full-text search over every conversation of the user (see AsyncGrok.search)."""

@@ -310,6 +310,10 @@ async def _checked_item(
         problem = merge_problem(where, wire, seen)
         if problem is not None:
             await abort(context, grpc.StatusCode.INVALID_ARGUMENT, problem)
+    if wire.replay_of or wire.HasField("system_prompt_name"):
+        problem = replay_problem(where, wire, seen)
+        if problem is not None:
+            await abort(context, grpc.StatusCode.INVALID_ARGUMENT, problem)
     message = wire.message
     if len(message) * 4 > max_message_bytes or "\x00" in message:  # else it fits
         await check_text(f"{where}: the message", message, max_message_bytes, context)
@@ -406,6 +410,8 @@ def _plain_item(
         or wire.merged_from  # a fused reply always goes the checked way (rare)
         or wire.merge_mode
         or wire.merge_instruction
+        or wire.replay_of  # a replayed turn and a reply's prompt go the checked way
+        or wire.HasField("system_prompt_name")
     ):
         return None
     has_sampling = wire.HasField("sampling_params")
@@ -483,6 +489,25 @@ def merge_problem(where: object, wire: chat_pb2.Response, seen: set[str]) -> str
                 f"{where} is merged from {quote(source)}, which does not come before it "
                 "in the import."
             )
+    return None
+
+
+def replay_problem(where: object, wire: chat_pb2.Response, seen: set[str]) -> str | None:
+    """What is wrong with an imported response's replay provenance or prompt (None: nothing).
+
+    `replay_of` is an id local to the import, like a parent: the original turn comes
+    before its replay (the store maps it to the new id). A system prompt name belongs to a
+    sampled model reply only.
+    """
+    if wire.replay_of and wire.replay_of not in seen:
+        return (
+            f"{where} replays {quote(wire.replay_of)}, which does not come before it in the import."
+        )
+    if wire.HasField("system_prompt_name"):
+        if wire.sender != "model" or wire.manual:
+            return f"{where}: only a sampled model reply has a system_prompt_name."
+        if "\x00" in wire.system_prompt_name:
+            return f"{where}: system_prompt_name contains a NUL character."
     return None
 
 

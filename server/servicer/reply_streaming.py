@@ -121,6 +121,7 @@ class ReplyStreaming:
                         message=request.message,
                         sender="human",
                         parent_response_id=parent_id,
+                        replay_of=request.replay_of_human,
                     ),
                     context,
                     leaf_follows=stream.leaf_follows,
@@ -217,6 +218,9 @@ class ReplyStreaming:
                 start_time=start_time,
                 reported_prompt_tokens=usage.prompt_tokens if usage else None,
                 reported_completion_tokens=usage.completion_tokens if usage else None,
+                replay_of=request.replay_of_reply,
+                # The prompt the request used ("" the default); None when none was sent.
+                system_prompt_name=prompt_name if chat else None,
                 **merged,
             )
 

@@ -44,6 +44,7 @@ from grove_explorer.server.servicer.lookups import (
     sampler_or_abort,
 )
 from grove_explorer.server.servicer.merging import check_merge_request, merge_plan_or_abort
+from grove_explorer.server.servicer.replaying import check_replay_or_abort
 from grove_explorer.server.servicer.reply_streaming import ReplyStreaming
 from grove_explorer.server.servicer.searching import search_reply
 from grove_explorer.server.servicer.status import abort, abort_not_found, check_id, quote
@@ -520,6 +521,8 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
 
         parent_id = request.parent_response_id or None
         path = await path_or_abort(self._store, user, conversation_id, parent_id, context)
+        if request.replay_of_human or request.replay_of_reply:  # a replayed turn
+            await check_replay_or_abort(self._store, user, conversation_id, request, context)
         merge = None  # or a fusion of sibling replies (servicer/merging.py)
         if request.HasField("merge"):
             merge = await merge_plan_or_abort(

@@ -474,6 +474,19 @@ _MERGES = Migration(
     ),
 )
 
+_REPLAYS = Migration(
+    version=14,
+    description="responses: a replayed turn's original and a sampled reply's system prompt",
+    statements=(
+        # The response of the original path a replayed turn replays ("" for every other).
+        "ALTER TABLE responses ADD COLUMN replay_of TEXT NOT NULL DEFAULT ''",
+        # The named system prompt a model reply was sampled under ("" the default prompt);
+        # NULL when none was sent (use_grok false, completion mode), for human and manual
+        # responses, and for every reply stored before this version (unknown).
+        "ALTER TABLE responses ADD COLUMN system_prompt_name TEXT",
+    ),
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     _INITIAL_SCHEMA,
     _CHECKPOINTS,
@@ -488,6 +501,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _REPORTED_USAGE,
     _JUDGEMENTS,
     _MERGES,
+    _REPLAYS,
 )
 """Every migration in order; `MIGRATIONS[i].version == i + 1`. Append only."""
 

@@ -91,6 +91,13 @@ class ResponseContent:
     merged_from: tuple[str, ...] = ()
     merge_mode: str = ""
     merge_instruction: str = ""
+    # A replayed turn (AddResponseRequest.replay_of_human / replay_of_reply): the response
+    # of the original path it replays; "" for every other response.
+    replay_of: str = ""
+    # The named system prompt a model reply was sampled under ("" the default prompt); None
+    # when none was sent (use_grok false, completion mode), for human and manual
+    # responses, and for replies stored before it was recorded.
+    system_prompt_name: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

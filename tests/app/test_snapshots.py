@@ -52,6 +52,7 @@ def _app(tmp_path: Path) -> GroveApp:
         "spread",
         "compare-judged",
         "fused",
+        "replay",
         "models",
         "annotations",
         "search",

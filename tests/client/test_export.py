@@ -170,7 +170,9 @@ async def test_json_export_is_lossless(seeded: Seeded) -> None:
         "tokens",
     }
     for item in document["responses"]:
-        assert set(item) == expected_keys
+        sampled = item["sender"] == "model" and not item["manual"]
+        # A sampled chat reply names its system prompt ("" the default); nothing else does.
+        assert set(item) == expected_keys | ({"system_prompt_name"} if sampled else set())
         sdk = conversation.get_response(item["response_id"])
         assert item["message"] == sdk.message
         assert item["parent_response_id"] == sdk.parent_response_id

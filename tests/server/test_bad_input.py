@@ -342,6 +342,79 @@ for rpc, field_name in RESPONSE_FIELDS.items():
                 ),
             )
 
+# A replayed turn names the original it replays (replay_of_human / replay_of_reply): a
+# response of the same conversation, of the new response's sender; a copied human message
+# needs the message. Nothing is stored when one is wrong.
+REPLAY_FIELDS = {"replay_of_human": "hi", "replay_of_reply": ""}
+for field_name, message in REPLAY_FIELDS.items():
+    for kind, bad in MALFORMED_IDS.items():
+        row(
+            f"AddResponse-{field_name}-{kind}",
+            Case(
+                "AddResponse",
+                lambda w, f=field_name, m=message, bad=bad: request_for(
+                    "AddResponse", w.a, w, message=m, parent_response_id=w.a_model, **{f: bad}
+                ),
+                INVALID,
+                rf"{field_name} {Q} is not a Grove id \(32 hexadecimal digits\)\.",
+            ),
+        )
+    for kind, pick in FOREIGN.items():
+        row(
+            f"AddResponse-{field_name}-{kind}",
+            Case(
+                "AddResponse",
+                lambda w, f=field_name, m=message, pick=pick: request_for(
+                    "AddResponse", w.b, w, message=m, parent_response_id=w.b_root, **{f: pick(w)}
+                ),
+                INVALID,
+                lambda w, f=field_name, pick=pick: (
+                    rf"{f} '{pick(w)}' is not a response of conversation '{w.b}'\."
+                ),
+            ),
+        )
+row(
+    "AddResponse-replay_of_human-names-a-model-reply",
+    Case(
+        "AddResponse",
+        lambda w: request_for(
+            "AddResponse", w.a, w, parent_response_id=w.a_model, replay_of_human=w.a_model
+        ),
+        INVALID,
+        lambda w: (
+            rf"replay_of_human '{w.a_model}' is a model response; it must be a human message\."
+        ),
+    ),
+)
+row(
+    "AddResponse-replay_of_reply-names-a-human-message",
+    Case(
+        "AddResponse",
+        lambda w: request_for(
+            "AddResponse", w.a, w, parent_response_id=w.a_model, replay_of_reply=w.a_human
+        ),
+        INVALID,
+        lambda w: rf"replay_of_reply '{w.a_human}' is a human response; it must be a model reply\.",
+    ),
+)
+row(
+    "AddResponse-replay_of_human-without-a-message",
+    Case(
+        "AddResponse",
+        lambda w: request_for(
+            "AddResponse",
+            w.a,
+            w,
+            message="",
+            parent_response_id=w.a_model,
+            replay_of_human=w.a_human,
+        ),
+        INVALID,
+        r"replay_of_human names the message a new human message copies, but the request has "
+        r"no message\.",
+    ),
+)
+
 # GetResponsesTokens names many responses: one bad id among good ones fails the call,
 # and the sentence names it.
 for kind, bad in MALFORMED_IDS.items():
@@ -1169,14 +1242,23 @@ def test_no_request_can_name_or_reparent_a_response() -> None:
     parent, so every parent is older than its child. ImportConversation's responses name
     parents too, but only earlier responses of the same import (local ids the server
     replaces; the ImportConversation rows refuse anything else, a stored response included).
+    A replayed turn's replay_of_human / replay_of_reply name existing responses too, never
+    as a parent.
     """
     with_parent = set()
+    naming_originals = set()
     for method in SERVICE.methods:
         fields = {f.name for f in method.input_type.fields}
         if any("parent" in name for name in fields):
             with_parent.add(method.name)
             assert "response_id" not in fields, f"{method.name} could name its own id"
-    assert with_parent == {"AddResponse", "AddModelResponse"}
+        if any(name.startswith("replay_of") for name in fields):
+            naming_originals.add(method.name)
+    # RecordVote names the node two compared replies answer; it creates no response.
+    assert with_parent == {"AddResponse", "AddModelResponse", "RecordVote"}
+    # A replayed turn names the original it replays, never a parent: the replay rows above
+    # show each must already be a response of the same conversation.
+    assert naming_originals == {"AddResponse"}
     assert not any(m.name.startswith(("Move", "Reparent", "Edit")) for m in SERVICE.methods)
 
 

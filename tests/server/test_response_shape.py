@@ -46,6 +46,8 @@ CONTENT = {
     "merged_from": ("a" * 32, "b" * 32),
     "merge_mode": "checklist",
     "merge_instruction": "a point\nanother",
+    "replay_of": "c" * 32,
+    "system_prompt_name": "terse",
 }
 
 

@@ -33,6 +33,15 @@ EXPLORER_BINDINGS: list[BindingType] = [
         "prompts x seeds, then a table of the cells",
     ),
     Binding(
+        "P",
+        "replay",
+        "Replay",
+        id="replay",
+        show=False,
+        tooltip="Replay the path to this message under another model / prompt (a parallel "
+        "branch; the two paths side by side)",
+    ),
+    Binding(
         "v",
         "token_view",
         "Tokens",

@@ -25,6 +25,7 @@ from grove_explorer.app.screens.main.navigation import Navigation
 from grove_explorer.app.screens.main.replies import ReplyActions
 from grove_explorer.app.screens.main.service_events import ServiceEventHandlers
 from grove_explorer.app.screens.main.token_actions import TokenActions
+from grove_explorer.app.screens.replay.launch import ReplayLaunch
 
 
 class MainScreen(
@@ -34,6 +35,7 @@ class MainScreen(
     TokenActions,
     ConversationActions,
     Annotating,
+    ReplayLaunch,
     PaneLayout,
 ):
     """Sidebar | forest | thread + composer, with branch navigation keys."""

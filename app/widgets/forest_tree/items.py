@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from grove_explorer.app.annotation_marks import run_marks
 from grove_explorer.app.fusion_marks import FUSED_MARK
+from grove_explorer.app.replay_marks import REPLAY_MARK
 
 if TYPE_CHECKING:
     from grove_explorer.client.models import ResponseNode
@@ -36,6 +37,7 @@ LEGEND: dict[str, str] = {
     SHARED_MARK: "shared",
     QUERY_MARK: "made by a query",
     FUSED_MARK: "fused from sibling replies (Compare F, grove fuse)",
+    REPLAY_MARK: "replays a turn of another path under another setup (P, grove replay)",
     DEPTH_MARK: "branch nested too deep to indent; the number is its depth",
     "+N": "N more messages in this run",
     "[k/n]": "k-th of n alternatives",
@@ -125,6 +127,8 @@ class ForestItem:
                 marks += QUERY_MARK
             if any(node.merged_from for node in responses):
                 marks += FUSED_MARK
+            if any(node.replay_of for node in responses):
+                marks += REPLAY_MARK
             cached = (marks, run_marks(node.annotation for node in responses))
             object.__setattr__(self, "_marks", cached)  # frozen: a cache, not state
         return cached

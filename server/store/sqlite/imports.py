@@ -54,6 +54,7 @@ _CONVERSATION = CONTENT_COLUMNS.index("conversation_id")
 _PARENT = CONTENT_COLUMNS.index("parent_response_id")
 # A fused reply's sources are local ids too, stored mapped (as parents are).
 _MERGED_FROM = CONTENT_COLUMNS.index("merged_from")
+_REPLAY_OF = CONTENT_COLUMNS.index("replay_of")
 _TOKEN_COLUMNS = ("response_id", "data")
 _ANNOTATION_COLUMNS = (
     "response_id",
@@ -195,6 +196,21 @@ def _stored_sources(item: ImportItem, ids: dict[str, str]) -> list[str]:
     return stored
 
 
+def _stored_original(item: ImportItem, ids: dict[str, str]) -> str:
+    """The stored id of the original turn a replayed response replays (imported before it).
+
+    Raises UnknownParentError when it was not imported before it (the servicer checks this
+    first; the store refuses it too rather than store an id of nothing).
+    """
+    found = ids.get(item.response.replay_of)
+    if found is None:
+        raise UnknownParentError(
+            f"response {item.local_id!r} replays {item.response.replay_of!r}, which does "
+            "not come before it"
+        )
+    return found
+
+
 @dataclass(slots=True)
 class _Written:
     """What an import wrote, for the records of `import_forest`."""
@@ -275,6 +291,8 @@ class _Rows:
             values[_PARENT] = parent
             if new.merged_from:
                 values[_MERGED_FROM] = ids_text(_stored_sources(item, ids))
+            if new.replay_of:
+                values[_REPLAY_OF] = _stored_original(item, ids)
             # The start time is the row's own time unless given (as a live insert does).
             start = None if new.start_time is None else format_time(new.start_time)
             built.append(
@@ -338,6 +356,10 @@ class ImportQueries(SqliteDatabase):
             if item.response.merged_from:  # rare: mapped as the row was
                 responses[index] = replace(
                     responses[index], merged_from=tuple(_stored_sources(item, written.ids))
+                )
+            if item.response.replay_of:  # rare: mapped as the row was
+                responses[index] = replace(
+                    responses[index], replay_of=_stored_original(item, written.ids)
                 )
         if any(start is not None for _, start in written.links):  # else creation order already
             responses.sort(key=lambda r: (r.start_time, r.seq))

@@ -1,0 +1,142 @@
+"""`grove replay`: a conversation's path replayed under another model as a parallel branch.
+
+Each human turn of the path is copied and each model turn re-sampled by `--model`, reading
+the new branch (client/replaying.py). Prints the new path's leaf id; `--json` the pairs
+of original and replayed ids. Progress goes to stderr, one line per step, so a script
+reading stdout sees only the result.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from grove_explorer.app.headless.common import (
+    CommandError,
+    Outcome,
+    find_leaf,
+    open_conversation,
+    sentence,
+)
+from grove_explorer.app.headless.sampling import _checked_models
+from grove_explorer.client import AsyncGrok, ReplayResult, ReplayStoppedError, SamplingParams
+from grove_explorer.client.export import dumps
+
+REPLAY_HELP = (
+    "Replay the current path (or the path to --leaf) under another model: a parallel "
+    "branch where each human turn is copied and each model turn is re-sampled by --model "
+    "given the new branch's history. Every new response names the one it replays "
+    "(replay_of). Prints the new path's leaf id; --json prints the pairs of original and "
+    "replayed ids."
+)
+
+
+def add_replay_command(commands: Any, common: argparse.ArgumentParser) -> None:
+    """Declares `grove replay` on `grove`'s subparsers."""
+    replay = commands.add_parser(
+        "replay",
+        parents=[common],
+        help="replay a path under another model as a parallel branch",
+        description=REPLAY_HELP,
+    )
+    replay.add_argument(
+        "conv", metavar="CONV", help="conversation: its id, a unique prefix or its title"
+    )
+    replay.add_argument(
+        "--leaf", metavar="RESPONSE", help="end of the path to replay (default: your place)"
+    )
+    replay.add_argument(
+        "--from",
+        dest="replay_from",
+        metavar="RESPONSE",
+        help="start the replay at this response of the path (the path above it is shared; "
+        "default: the root)",
+    )
+    replay.add_argument(
+        "--model", dest="replay_model", required=True, metavar="NAME", help="model to replay with"
+    )
+    replay.add_argument(
+        "--system-prompt",
+        dest="replay_prompt",
+        metavar="NAME",
+        help="named system prompt of the replayed replies (default: the default prompt)",
+    )
+    replay.add_argument(
+        "--temperature", type=float, metavar="T", help="sampling temperature (default: model's)"
+    )
+    replay.add_argument("--top-p", type=float, metavar="P", help="nucleus sampling mass")
+    replay.add_argument("--max-tokens", type=int, metavar="N", help="longest reply in tokens")
+    replay.add_argument("--seed", type=int, metavar="S", help="seed of every replayed reply")
+    replay.add_argument(
+        "--json",
+        action="store_true",
+        help="print the pairs of original and replayed ids, the model and the new leaf as JSON",
+    )
+
+
+def _params(args: argparse.Namespace) -> SamplingParams | None:
+    given = (args.temperature, args.top_p, args.max_tokens, args.seed)
+    if all(value is None for value in given):
+        return None
+    return SamplingParams(
+        temperature=args.temperature,
+        top_p=args.top_p,
+        max_tokens=args.max_tokens,
+        seed=args.seed,
+    )
+
+
+def replay_document(conversation_id: str, result: ReplayResult) -> dict[str, Any]:
+    """The JSON `grove replay --json` prints (also of a replay that stopped part way)."""
+    return {
+        "conversation_id": conversation_id,
+        "model_name": result.model_name,
+        "system_prompt_name": result.system_prompt_name,
+        "original_leaf_id": result.original_leaf_id,
+        "leaf_id": result.leaf_id,
+        "pairs": [
+            {"original_id": t.original_id, "replayed_id": t.replayed_id, "kind": t.kind}
+            for t in result.turns
+        ],
+        "extra_ids": list(result.extra_ids),
+    }
+
+
+async def cmd_replay(grok: AsyncGrok, args: argparse.Namespace) -> Outcome:
+    """`grove replay CONV --model X`: builds the replayed branch; prints its leaf id."""
+    conversation = await open_conversation(grok, args.conv)
+    leaf = find_leaf(conversation, args.leaf)
+    if leaf is None:
+        raise CommandError(
+            f"conversation {conversation.conversation_id} has no path to replay (no leaf)."
+        )
+    start = find_leaf(conversation, args.replay_from) if args.replay_from else None
+    await _checked_models(grok, [args.replay_model])
+
+    def progress(step: int, total: int) -> None:
+        if not args.json:
+            print(f"replaying step {step} of {total}…", file=sys.stderr, flush=True)
+
+    outcome = Outcome()
+    try:
+        result = await conversation.replay(
+            leaf.response_id,
+            model_name=args.replay_model,
+            system_prompt_name=args.replay_prompt,
+            sampling=_params(args),
+            from_response_id=None if start is None else start.response_id,
+            progress=progress,
+        )
+    except ReplayStoppedError as stopped:
+        outcome.code = 1
+        outcome.errors.append(sentence(str(stopped)))
+        result = stopped.partial
+    except ValueError as error:  # a start not on the path
+        raise CommandError(str(error)) from None
+    if args.json:
+        document = replay_document(conversation.conversation_id, result)
+        outcome.stdout = dumps(document) + "\n"
+    elif result.leaf_id is not None:
+        outcome.stdout = result.leaf_id + "\n"
+    return outcome

@@ -474,6 +474,44 @@ _MERGES = Migration(
     ),
 )
 
+_RESERVED_REPLAY = Migration(
+    version=14,
+    description="reserved (branch x-replay)",
+    statements=(),
+)
+"""A placeholder so the arena's 15 can exist on its branch; the merge puts replay's 14 here."""
+
+_ARENA_VOTES = Migration(
+    version=15,
+    description="arena_votes: a user's blind pairwise votes between two setups' replies",
+    statements=(
+        # One row per vote. Its user is the conversation's user (as for judgements); the
+        # setups are JSON (read with the vote, never queried by field). Deleting the
+        # conversation, or either reply, deletes the vote.
+        """
+        CREATE TABLE arena_votes (
+            vote_id            TEXT PRIMARY KEY,
+            user_id            TEXT NOT NULL,
+            conversation_id    TEXT NOT NULL
+                REFERENCES conversations (conversation_id) ON DELETE CASCADE,
+            parent_response_id TEXT NOT NULL,
+            response_a         TEXT NOT NULL
+                REFERENCES responses (response_id) ON DELETE CASCADE,
+            response_b         TEXT NOT NULL
+                REFERENCES responses (response_id) ON DELETE CASCADE,
+            setup_a            TEXT NOT NULL,
+            setup_b            TEXT NOT NULL,
+            outcome            TEXT NOT NULL CHECK (outcome IN ('a', 'b', 'tie', 'both_bad')),
+            create_time        TEXT NOT NULL
+        )
+        """,
+        "CREATE INDEX arena_votes_user ON arena_votes (user_id, conversation_id)",
+        "CREATE INDEX arena_votes_conversation ON arena_votes (conversation_id)",
+        "CREATE INDEX arena_votes_response_a ON arena_votes (response_a)",
+        "CREATE INDEX arena_votes_response_b ON arena_votes (response_b)",
+    ),
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     _INITIAL_SCHEMA,
     _CHECKPOINTS,
@@ -488,6 +526,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     _REPORTED_USAGE,
     _JUDGEMENTS,
     _MERGES,
+    _RESERVED_REPLAY,
+    _ARENA_VOTES,
 )
 """Every migration in order; `MIGRATIONS[i].version == i + 1`. Append only."""
 

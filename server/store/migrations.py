@@ -19,6 +19,8 @@ from datetime import UTC, datetime
 
 import aiosqlite
 
+from grove_explorer.server.store.arena_schema import ARENA_VOTES_STATEMENTS
+
 
 class SchemaVersionError(RuntimeError):
     """The database's schema cannot be used by this code (e.g. it is newer than the code)."""
@@ -484,32 +486,7 @@ _RESERVED_REPLAY = Migration(
 _ARENA_VOTES = Migration(
     version=15,
     description="arena_votes: a user's blind pairwise votes between two setups' replies",
-    statements=(
-        # One row per vote. Its user is the conversation's user (as for judgements); the
-        # setups are JSON (read with the vote, never queried by field). Deleting the
-        # conversation, or either reply, deletes the vote.
-        """
-        CREATE TABLE arena_votes (
-            vote_id            TEXT PRIMARY KEY,
-            user_id            TEXT NOT NULL,
-            conversation_id    TEXT NOT NULL
-                REFERENCES conversations (conversation_id) ON DELETE CASCADE,
-            parent_response_id TEXT NOT NULL,
-            response_a         TEXT NOT NULL
-                REFERENCES responses (response_id) ON DELETE CASCADE,
-            response_b         TEXT NOT NULL
-                REFERENCES responses (response_id) ON DELETE CASCADE,
-            setup_a            TEXT NOT NULL,
-            setup_b            TEXT NOT NULL,
-            outcome            TEXT NOT NULL CHECK (outcome IN ('a', 'b', 'tie', 'both_bad')),
-            create_time        TEXT NOT NULL
-        )
-        """,
-        "CREATE INDEX arena_votes_user ON arena_votes (user_id, conversation_id)",
-        "CREATE INDEX arena_votes_conversation ON arena_votes (conversation_id)",
-        "CREATE INDEX arena_votes_response_a ON arena_votes (response_a)",
-        "CREATE INDEX arena_votes_response_b ON arena_votes (response_b)",
-    ),
+    statements=ARENA_VOTES_STATEMENTS,  # arena_schema.py
 )
 
 MIGRATIONS: tuple[Migration, ...] = (

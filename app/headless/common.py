@@ -24,6 +24,7 @@ HEADLESS_COMMANDS = (
     "sample",
     "judge",
     "fuse",
+    "arena",
     "stats",
     "select",
     "export",

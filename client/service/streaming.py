@@ -99,6 +99,23 @@ class StreamingService(ServiceBase):
             conversation_id, "", response_id, sampling, select=True, mode="completion"
         )
 
+    async def sample_at(
+        self,
+        conversation_id: str,
+        parent_id: str | None,
+        *,
+        sampling: SamplingParams | None = None,
+        model_name: str | None = None,
+    ) -> ResponseNode | None:
+        """Samples one model reply under `parent_id` without moving the leaf.
+
+        The arena's two sides run as two of these at once; None when the stream failed
+        (a `StreamFailed` event says why).
+        """
+        return await self._run(
+            conversation_id, "", parent_id, sampling, select=False, model_name=model_name
+        )
+
     async def resample_many(
         self,
         conversation_id: str,

@@ -24,6 +24,14 @@ EXPLORER_BINDINGS: list[BindingType] = [
     ),
     Binding("R", "sample_many", "Sample N", id="sample_many", show=False),
     Binding(
+        "A",
+        "arena",
+        "Arena",
+        id="arena",
+        show=False,
+        tooltip="Blind arena: two setups reply here as A and B without names; vote",
+    ),
+    Binding(
         "v",
         "token_view",
         "Tokens",

@@ -17,7 +17,7 @@ import pytest
 from grove_explorer.app.config import AppConfig
 from grove_explorer.app.grove_app import GroveApp
 from grove_explorer.app.screens.main import MainScreen
-from grove_explorer.app.screenshots import SCENES, ready, settle
+from grove_explorer.app.screenshots import SCENES, ready, scene_config, settle
 from grove_explorer.client.sampler import SamplingParams
 from grove_explorer.server.backends import BackendSpec, ModelsConfig
 from grove_explorer.server.store.sqlite import responses
@@ -66,6 +66,18 @@ def test_scene(scene: str, snap_compare, tmp_path: Path) -> None:
         await run_scene(pilot, screen)
 
     assert snap_compare(_app(tmp_path), terminal_size=size, run_before=run_before)
+
+
+def test_arena_before_the_vote(snap_compare, tmp_path: Path) -> None:
+    """The blind arena on two offline model names: A and B side by side, no names yet."""
+    run_scene, size = SCENES["arena"]
+
+    async def run_before(pilot) -> None:
+        screen = await ready(pilot)
+        await run_scene(pilot, screen)
+
+    app = GroveApp(scene_config("arena", tmp_path))
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
 
 
 def _two_model_app(tmp_path: Path) -> GroveApp:

@@ -17,6 +17,7 @@ from textual.widgets import DataTable, Input
 
 from grove_explorer.app.screens.arena import ArenaScreen, ArenaSetupForm, LeaderboardScreen, opening
 from grove_explorer.app.screens.arena.screen import shown_order
+from grove_explorer.app.screens.help import HelpScreen
 from grove_explorer.app.screens.main import MainScreen
 from grove_explorer.client import Client
 from grove_explorer.client.arena import Setup
@@ -107,6 +108,15 @@ async def test_names_are_hidden_until_the_vote_which_is_stored(
         await settle(pilot)
         async with Client(api_host=two_models.address) as client:
             assert len(await client.grok.list_votes()) == 1
+
+        await pilot.press("question_mark")
+        await until(pilot, lambda: isinstance(app.screen, HelpScreen), "help")
+        await settle(pilot)
+        help_text = screen_text(app)
+        for word in ("A better", "B better", "Tie", "Both bad", "Next pair", "Leaderboard"):
+            assert word in help_text, word
+        await pilot.press("escape")
+        await until(pilot, lambda: app.screen is arena, "back to the arena")
 
         await pilot.press("n")
         await settle(pilot)

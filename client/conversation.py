@@ -403,8 +403,12 @@ class Conversation(LeafPlace, ResearchCalls):
         prefix: str = "",
         placeholder_id: str | None = None,
         mode: str | None = None,
+        system_prompt: tuple[bool, str] | None = None,
     ) -> SampleStream:
         """Extension: samples under an explicit parent, as typed events.
+
+        `system_prompt` = (use it, its name) overrides the conversation's for this stream
+        only (the arena's two setups may differ in it).
 
         Unlike `add_response`, several `sample` streams may run at once (the server keeps
         the forest consistent), and the leaf moves to the new model response only when
@@ -431,6 +435,7 @@ class Conversation(LeafPlace, ResearchCalls):
             prefix=prefix,
             placeholder_id=placeholder_id,
             mode=mode,
+            system_prompt=system_prompt,
         )
         return SampleStream(
             call.events(), call.future, self._stopper(call.request_id), call.request_id

@@ -123,8 +123,11 @@ class SamplingCall:
         placeholder_id: str | None = None,
         mode: str | None = None,
         merge: chat_pb2.Merge | None = None,
+        system_prompt: tuple[bool, str] | None = None,
     ) -> None:
         self._owner = owner
+        # (use_grok, system_prompt_name) for this call only; None: the conversation's.
+        self._system_prompt = system_prompt
         self._stub = stub
         self._user_message = user_message
         self._parent_response_id = parent_response_id
@@ -149,8 +152,12 @@ class SamplingCall:
             message=self._user_message,
             model_name=owner.model_name if self._model_name is None else self._model_name,
             parent_response_id=parent_id or "",
-            use_grok=owner.uses_system_prompt,
-            system_prompt_name=owner.system_prompt_name,
+            use_grok=(
+                owner.uses_system_prompt if self._system_prompt is None else self._system_prompt[0]
+            ),
+            system_prompt_name=(
+                owner.system_prompt_name if self._system_prompt is None else self._system_prompt[1]
+            ),
             request_id=self.request_id,
             top_logprobs=self._top_logprobs,
             prefix=check_text(self._prefix),

@@ -66,6 +66,8 @@ async def open_arena(pilot: Pilot, screen: MainScreen) -> ArenaScreen:
     assert form.query_one("#arena-0-model", Input).value == KESTREL
     assert form.query_one("#arena-1-model", Input).value == OSPREY
     form.query_one("#arena-0-seed", Input).value = "3"
+    assert form.query_one("#arena-0-system", Input).value == "", "the default prompt"
+    form.query_one("#arena-1-system", Input).value = "fun"
     await pilot.press("enter")
     await until(pilot, lambda: isinstance(pilot.app.screen, ArenaScreen), "arena")
     await settle(pilot)
@@ -101,6 +103,8 @@ async def test_names_are_hidden_until_the_vote_which_is_stored(
         vote = votes[0]
         assert vote.outcome == "b"
         assert (vote.setup_a, vote.setup_b) == pair.shown
+        prompts = {s.model_name: s.system_prompt_name for s in (vote.setup_a, vote.setup_b)}
+        assert prompts == {KESTREL: "", OSPREY: "fun"}
         assert vote.response_b == pair.replies[1].response_id  # type: ignore[union-attr]
         assert vote.winner == pair.replies[1].response_id  # type: ignore[union-attr]
 
@@ -154,6 +158,12 @@ async def test_a_vote_before_the_replies_or_a_bad_form_is_refused_with_a_notice(
         await pilot.pause()
         assert isinstance(app.screen, ArenaSetupForm), "the form stays open"
         assert any("temperature 'hot' is not a number" in n.message for n in app._notifications)
+        app.screen.query_one("#arena-1-temperature", Input).value = ""
+        app.screen.query_one("#arena-1-system", Input).value = "grumpy"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, ArenaSetupForm), "the form stays open"
+        assert any("unknown system prompt 'grumpy'" in n.message for n in app._notifications)
         await pilot.press("escape")
         await until(pilot, lambda: isinstance(app.screen, MainScreen), "form closed")
 

@@ -3,7 +3,8 @@
 On a human message the pair is sampled under it; on a model reply, beside it (under its
 parent), like a resample. The form starts with the conversation's model as the first
 setup and another model of the server as the second (the same model hotter when the
-server has one model only). The conversation's system prompt goes with both setups.
+server has one model only). Both start with the conversation's system prompt; the form
+can give each its own.
 """
 
 from __future__ import annotations
@@ -33,13 +34,24 @@ def arena_parent(target: ResponseNode | None) -> str | None:
     return target.response_id if target.is_human else target.parent_id
 
 
-def default_setups(catalog: ModelCatalog, model_name: str) -> tuple[Setup, Setup]:
-    """The form's first guess: this model against another (or against itself, hotter)."""
+def default_setups(
+    catalog: ModelCatalog, model_name: str, prompt: str | None
+) -> tuple[Setup, Setup]:
+    """The form's first guess: this model against another (or itself, hotter).
+
+    Both get the conversation's system prompt (`prompt`; None: none).
+    """
     first = model_name or catalog.default_model
     others = [m.name for m in catalog.models if m.name != first]
     if others:
-        return Setup(model_name=first), Setup(model_name=others[0])
-    return Setup(model_name=first, temperature=0.3), Setup(model_name=first, temperature=1.2)
+        return (
+            Setup(model_name=first, system_prompt_name=prompt),
+            Setup(model_name=others[0], system_prompt_name=prompt),
+        )
+    return (
+        Setup(model_name=first, temperature=0.3, system_prompt_name=prompt),
+        Setup(model_name=first, temperature=1.2, system_prompt_name=prompt),
+    )
 
 
 def open_arena(
@@ -60,8 +72,9 @@ def open_arena(
     prompt = settings.system_prompt_name if settings.use_system_prompt else None
 
     def with_catalog(catalog: ModelCatalog) -> None:
-        first, second = default_setups(catalog, settings.model_name)
-        form = ArenaSetupForm([m.name for m in catalog.models], first, second, prompt)
+        first, second = default_setups(catalog, settings.model_name, prompt)
+        prompts = [p.name for p in catalog.system_prompts]
+        form = ArenaSetupForm([m.name for m in catalog.models], first, second, prompts)
 
         def chosen(setups: tuple[Setup, Setup] | None) -> None:
             if setups is not None:

@@ -131,6 +131,10 @@ class ArenaScreen(Screen[None]):
                             self._parent_id,
                             sampling=_sampling(setup),
                             model_name=setup.model_name or None,
+                            system_prompt=(
+                                setup.system_prompt_name is not None,
+                                setup.system_prompt_name or "",
+                            ),
                         )
                         for setup in pair.shown
                     )

@@ -21,14 +21,26 @@ from textual.widgets import Input, Label, Static
 from grove_explorer.app.screens.dialogs import DIALOG_CSS
 from grove_explorer.client.arena import Setup
 
-FIELDS = ("model", "temperature", "top_p", "seed")
+FIELDS = ("model", "temperature", "top_p", "seed", "system")
+NO_PROMPT = "none"
+"""What the system field says for "no system prompt" (empty: the server's default)."""
 
 
-def parse_setup(side: str, values: dict[str, str], system_prompt_name: str | None) -> Setup:
-    """A setup from the form's text; ValueError with a sentence naming the bad field."""
+def parse_setup(side: str, values: dict[str, str], prompts: Sequence[str] = ()) -> Setup:
+    """A setup from the form's text; ValueError with a sentence naming the bad field.
+
+    `prompts` are the server's system prompt names (empty: not checked here).
+    """
     model = values.get("model", "").strip()
     if not model:
         raise ValueError(f"Setup {side} needs a model name.")
+    system = values.get("system", "").strip()
+    system_prompt_name: str | None = None if system == NO_PROMPT else system
+    if system_prompt_name and prompts and system_prompt_name not in prompts:
+        known = ", ".join(repr(p) for p in prompts)
+        raise ValueError(
+            f"Setup {side}: unknown system prompt {system!r}; known: {known}, or {NO_PROMPT}."
+        )
     numbers: dict[str, float | int | None] = {}
     for name in ("temperature", "top_p"):
         text = values.get(name, "").strip()
@@ -71,13 +83,16 @@ class ArenaSetupForm(ModalScreen[tuple[Setup, Setup] | None]):
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
 
     def __init__(
-        self, models: Sequence[str], first: Setup, second: Setup, system_prompt_name: str | None
+        self, models: Sequence[str], first: Setup, second: Setup, prompts: Sequence[str] = ()
     ) -> None:
-        """`models` are named in the hint; `first` / `second` fill the fields."""
+        """`models` are named in the hint; `first` / `second` fill the fields.
+
+        `prompts` are the server's system prompt names (a typed name is checked).
+        """
         super().__init__()
         self._models = list(models)
         self._initial = (first, second)
-        self._system_prompt_name = system_prompt_name
+        self._prompts = list(prompts)
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -87,7 +102,8 @@ class ArenaSetupForm(ModalScreen[tuple[Setup, Setup] | None]):
                 Text(
                     "Both sample a reply under the node; you see them as A and B in random "
                     "order, without names, and vote. Empty fields: the server's default. "
-                    f"Models: {known}. Enter starts, Esc cancels.",
+                    f"Models: {known}. system: a prompt name, empty for the default, "
+                    f"{NO_PROMPT} for none. Enter starts, Esc cancels.",
                     style="dim",
                 )
             )
@@ -119,7 +135,7 @@ class ArenaSetupForm(ModalScreen[tuple[Setup, Setup] | None]):
                 name: self.query_one(f"#arena-{index}-{name}", Input).value for name in FIELDS
             }
             try:
-                setups.append(parse_setup(str(index + 1), values, self._system_prompt_name))
+                setups.append(parse_setup(str(index + 1), values, self._prompts))
             except ValueError as error:
                 self.notify(str(error), severity="warning", markup=False)
                 return
@@ -131,6 +147,8 @@ class ArenaSetupForm(ModalScreen[tuple[Setup, Setup] | None]):
 
 
 def _initial_text(setup: Setup, name: str) -> str:
+    if name == "system":
+        return NO_PROMPT if setup.system_prompt_name is None else setup.system_prompt_name
     value = {
         "model": setup.model_name,
         "temperature": setup.temperature,

@@ -49,3 +49,21 @@ async def test_record_and_list_votes(client: Client) -> None:
         )
     with pytest.raises(NotFoundError):
         await grok.list_votes("0" * 32)
+
+
+async def test_a_stream_can_name_its_own_system_prompt(client: Client) -> None:
+    """The arena's per-setup prompt reaches the server: an unknown one is refused there."""
+    conversation = client.grok.create_conversation()
+    stream, future = conversation.add_response("hello")
+    await collect(stream)
+    parent = (await future).parent_response_id
+    fun = conversation.sample(parent_response_id=parent, system_prompt=(True, "fun"))
+    async for _ in fun:
+        pass
+    assert (await fun.future).parent_response_id == parent
+    unknown = conversation.sample(parent_response_id=parent, system_prompt=(True, "nope"))
+    with pytest.raises(InvalidArgumentError, match="Unknown system prompt 'nope'"):
+        async for _ in unknown:
+            pass
+    with pytest.raises(InvalidArgumentError):
+        await unknown.future

@@ -30,6 +30,12 @@ ACTIONS: tuple[tuple[str, str, str], ...] = (
         "continue_text",
         "Sample a model child that continues the focused message's text (completion mode)",
     ),
+    (
+        "Blind arena",
+        "arena",
+        "Two setups reply to the focused message as A and B without names; vote (A)",
+    ),
+    ("Arena leaderboard", "arena_leaderboard", "Ratings of the setups you voted on"),
     ("Edit message", "edit", "Edit the focused message as a new branch"),
     ("Copy message", "copy", "Copy the focused message's text"),
     (

@@ -244,6 +244,37 @@ async def sweep_scene(pilot: Pilot, screen: MainScreen) -> None:
     await settle(pilot)
     table.sort_by("score", descending=True)
     await settle(pilot)
+    await settle(pilot)
+
+
+async def arena_scene(pilot: Pilot, screen: MainScreen) -> None:
+    """The blind arena before the vote (`A`): two models' replies as A and B, no names.
+
+    The order of the sides comes from a seeded RNG and both setups get a seed, so the
+    picture is the same every run.
+    """
+    import random
+
+    from grove_explorer.app.screens.arena import ArenaScreen, ArenaSetupForm, opening
+
+    forest = screen.forest
+    assert forest is not None
+    screen.thread.focus_message(forest.current_path[1].response_id)
+    previous, opening.ARENA_RNG = opening.ARENA_RNG, random.Random(4)
+    try:
+        await pilot.press("A")
+        await settle(pilot)
+        form = pilot.app.screen
+        assert isinstance(form, ArenaSetupForm)
+        from textual.widgets import Input
+
+        for index, seed in ((0, "5"), (1, "11")):  # the same model text differs by seed
+            form.query_one(f"#arena-{index}-seed", Input).value = seed
+        await pilot.press("enter")
+        await settle(pilot)
+    finally:
+        opening.ARENA_RNG = previous
+    assert isinstance(pilot.app.screen, ArenaScreen)
 
 
 async def models_scene(pilot: Pilot, screen: MainScreen) -> None:
@@ -337,6 +368,7 @@ SCENES: dict[str, tuple[Scene, tuple[int, int]]] = {
     "replay": (replay_scene, (140, 40)),
     "fanout": (fanout_scene, (160, 40)),
     "sweep": (sweep_scene, (140, 30)),
+    "arena": (arena_scene, (140, 40)),
     "models": (models_scene, (140, 40)),
     "annotations": (annotations_scene, (140, 40)),
     "search": (search_scene, (140, 40)),
@@ -347,7 +379,7 @@ SCENES: dict[str, tuple[Scene, tuple[int, int]]] = {
 def scene_config(name: str, folder: Path) -> AppConfig:
     """The app's settings for a scene: a fresh database; two model names for `fanout`."""
     models = None
-    if name in ("fanout", "sweep"):
+    if name in ("fanout", "sweep", "arena"):
         from grove_explorer.app.embedded import models_config
 
         models = models_config(FANOUT_MODELS, "the fan-out scene")

@@ -405,8 +405,12 @@ class Conversation(LeafPlace, ResearchCalls, ReplayCalls):
         placeholder_id: str | None = None,
         mode: str | None = None,
         system_prompt_name: str | None = None,
+        system_prompt: tuple[bool, str] | None = None,
     ) -> SampleStream:
         """Extension: samples under an explicit parent, as typed events.
+
+        `system_prompt` = (use it, its name) overrides the conversation's for this stream
+        only (the arena's two setups may differ in it).
 
         Unlike `add_response`, several `sample` streams may run at once (the server keeps
         the forest consistent), and the leaf moves to the new model response only when
@@ -435,6 +439,7 @@ class Conversation(LeafPlace, ResearchCalls, ReplayCalls):
             placeholder_id=placeholder_id,
             mode=mode,
             system_prompt_name=system_prompt_name,
+            system_prompt=system_prompt,
         )
         return SampleStream(
             call.events(), call.future, self._stopper(call.request_id), call.request_id

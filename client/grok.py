@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 
 from google.protobuf import empty_pb2
 
+from grove_explorer.client.arena import Outcome, Setup, Vote, list_votes, record_vote
 from grove_explorer.client.catalog import ModelCatalog
 from grove_explorer.client.conversation import Conversation
 from grove_explorer.client.embeddings import Embeddings, embed_texts
@@ -116,6 +117,32 @@ class AsyncGrok:
         (`ModelInfo.supports_embeddings`), BackendError when its backend fails.
         """
         return await embed_texts(self._stub, texts, model_name)
+
+    async def record_vote(
+        self,
+        conversation_id: str,
+        parent_response_id: str,
+        response_a: str,
+        response_b: str,
+        setup_a: Setup,
+        setup_b: Setup,
+        outcome: Outcome,
+    ) -> Vote:
+        """Extension: stores a blind arena vote on two model replies to one parent."""
+        return await record_vote(
+            self._stub,
+            conversation_id,
+            parent_response_id,
+            response_a,
+            response_b,
+            setup_a,
+            setup_b,
+            outcome,
+        )
+
+    async def list_votes(self, conversation_id: str = "") -> list[Vote]:
+        """Extension: the caller's arena votes, oldest first (of one conversation, or all)."""
+        return await list_votes(self._stub, conversation_id)
 
     async def search(self, query: str, limit: int = 0, offset: int = 0) -> SearchResults:
         """Extension: full-text search over this user's conversations, best first.

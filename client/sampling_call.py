@@ -125,8 +125,11 @@ class SamplingCall:
         merge: chat_pb2.Merge | None = None,
         system_prompt_name: str | None = None,
         replay_of: tuple[str, str] = ("", ""),
+        system_prompt: tuple[bool, str] | None = None,
     ) -> None:
         self._owner = owner
+        # (use_grok, system_prompt_name) for this call only; None: the conversation's.
+        self._system_prompt = system_prompt
         self._stub = stub
         self._user_message = user_message
         self._parent_response_id = parent_response_id
@@ -140,7 +143,8 @@ class SamplingCall:
         self._placeholder_id = placeholder_id
         self._mode = sampling_mode_number(owner.sampling_mode if mode is None else mode)
         self._merge = merge
-        self._system_prompt_name = system_prompt_name  # None: the conversation's
+        if system_prompt is None and system_prompt_name is not None:
+            self._system_prompt = (True, system_prompt_name)
         self._replay_of = replay_of  # (original human, original reply) of a replayed turn
         self.request_id = uuid.uuid4().hex
         self.future: asyncio.Future[Response] = asyncio.get_running_loop().create_future()
@@ -153,12 +157,13 @@ class SamplingCall:
             message=self._user_message,
             model_name=owner.model_name if self._model_name is None else self._model_name,
             parent_response_id=parent_id or "",
-            # A prompt named for this call is sent (use_grok), whatever the conversation's.
-            use_grok=owner.uses_system_prompt or self._system_prompt_name is not None,
+            # A system prompt chosen for this call only ((use it, its name); a name alone
+            # is sent), whatever the conversation's.
+            use_grok=(
+                owner.uses_system_prompt if self._system_prompt is None else self._system_prompt[0]
+            ),
             system_prompt_name=(
-                owner.system_prompt_name
-                if self._system_prompt_name is None
-                else self._system_prompt_name
+                owner.system_prompt_name if self._system_prompt is None else self._system_prompt[1]
             ),
             replay_of_human=self._replay_of[0],
             replay_of_reply=self._replay_of[1],

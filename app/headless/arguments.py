@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from grove_explorer.app.headless.arena import add_arena_command
 from grove_explorer.app.headless.common import (
     MAX_SAMPLES,
     MAX_SEARCH_HITS,
@@ -239,10 +240,12 @@ def add_headless_commands(commands: Any) -> None:
     export.add_argument("--leaf", metavar="RESPONSE", help=LEAF_HELP)
     export.add_argument(
         "--pairs-from",
-        choices=("marks", "judge"),
+        choices=("marks", "judge", "arena"),
         default="marks",
-        help="jsonl-pairs: from your ratings and picks (marks, the default) or from judge "
-        "scores of siblings (judge: higher score chosen; ties and unjudged skipped, counted)",
+        help="jsonl-pairs: from your ratings and picks (marks, the default), from judge "
+        "scores of siblings (judge: higher score chosen; ties and unjudged skipped, counted) "
+        "or from your blind arena votes (arena: the voted reply chosen; ties and both-bad "
+        "skipped, counted)",
     )
     export.add_argument(
         "-o", "--output", type=Path, metavar="FILE", help="write to FILE instead of stdout"
@@ -273,6 +276,7 @@ def add_headless_commands(commands: Any) -> None:
     add_fuse_command(commands, common)
     add_sweep_command(commands, common)
     add_replay_command(commands, common)
+    add_arena_command(commands, common)
 
 
 def add_stats_command(commands: Any, common: argparse.ArgumentParser) -> None:

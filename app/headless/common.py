@@ -26,6 +26,7 @@ HEADLESS_COMMANDS = (
     "fuse",
     "sweep",
     "replay",
+    "arena",
     "stats",
     "select",
     "export",

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
 from grove_explorer.app.config import AppConfig
+from grove_explorer.app.headless.arena import cmd_arena
 from grove_explorer.app.headless.arguments import check_usage
 from grove_explorer.app.headless.common import (
     CommandError,
@@ -47,6 +48,7 @@ COMMANDS: dict[str, Callable[[AsyncGrok, argparse.Namespace], Coroutine[Any, Any
     "fuse": cmd_fuse,
     "sweep": cmd_sweep,
     "replay": cmd_replay,
+    "arena": cmd_arena,
 }
 
 

@@ -34,6 +34,7 @@ from grove_explorer.client.export import (
     to_jsonl,
     why_no_pairs,
 )
+from grove_explorer.client.export.arena_pairs import arena_pairs
 from grove_explorer.client.export.importing import imported_metadata
 from grove_explorer.client.export.judged_pairs import judged_pairs
 from grove_explorer.client.foreign import GROVE, detect, skipped_sentence
@@ -49,7 +50,13 @@ async def cmd_export(grok: AsyncGrok, args: argparse.Namespace) -> Outcome:
     if args.format == "json":
         outcome.stdout = await json_text(conversation) + "\n"
         return outcome
-    if args.format == "jsonl-pairs" and getattr(args, "pairs_from", "marks") == "judge":
+    pairs_from = getattr(args, "pairs_from", "marks")
+    if args.format == "jsonl-pairs" and pairs_from == "arena":
+        votes = await grok.list_votes(conversation.conversation_id)
+        voted = arena_pairs(export_json(conversation, {}), votes)
+        outcome.stdout = to_jsonl(voted.pairs)
+        outcome.errors.append(voted.summary())  # counts on stderr, never silent
+    elif args.format == "jsonl-pairs" and pairs_from == "judge":
         judged = judged_pairs(export_json(conversation, {}))
         outcome.stdout = to_jsonl(judged.pairs)
         outcome.errors.append(judged.summary())  # counts on stderr, never silent

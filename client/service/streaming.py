@@ -99,6 +99,31 @@ class StreamingService(ServiceBase):
             conversation_id, "", response_id, sampling, select=True, mode="completion"
         )
 
+    async def sample_at(
+        self,
+        conversation_id: str,
+        parent_id: str | None,
+        *,
+        sampling: SamplingParams | None = None,
+        model_name: str | None = None,
+        system_prompt: tuple[bool, str] | None = None,
+    ) -> ResponseNode | None:
+        """Samples one model reply under `parent_id` without moving the leaf.
+
+        The arena's two sides run as two of these at once; None when the stream failed
+        (a `StreamFailed` event says why). `system_prompt` = (use it, its name) for this
+        reply only (None: the conversation's).
+        """
+        return await self._run(
+            conversation_id,
+            "",
+            parent_id,
+            sampling,
+            select=False,
+            model_name=model_name,
+            system_prompt=system_prompt,
+        )
+
     async def resample_many(
         self,
         conversation_id: str,
@@ -256,6 +281,7 @@ class StreamingService(ServiceBase):
         prefix: str = "",
         mode: str | None = None,
         fusion: Fusion | None = None,
+        system_prompt: tuple[bool, str] | None = None,
     ) -> ResponseNode | None:
         from grove_explorer.client.models import LiveResponseNode
         from grove_explorer.client.streams import (
@@ -281,6 +307,7 @@ class StreamingService(ServiceBase):
                 prefix=prefix,
                 placeholder_id=placeholder_id,
                 mode=mode,
+                system_prompt=system_prompt,
             )
         running = RunningStream(conversation_id, placeholder_id, stream, asyncio.current_task())
         self._streams[placeholder_id] = running

@@ -32,6 +32,7 @@ from grove_explorer.server.sampler.base import (
     Sampler,
     SamplerError,
 )
+from grove_explorer.server.servicer.arena import list_votes, record_vote
 from grove_explorer.server.servicer.embedding import embed_texts_reply
 from grove_explorer.server.servicer.import_stream import import_stream_reply
 from grove_explorer.server.servicer.importing import import_reply
@@ -282,6 +283,18 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
         """The points some model replies make, merged across them (judging.py)."""
         user = await self._auth.identify(context)
         return await self._judging.extract_points(user, request, context)
+
+    async def RecordVote(
+        self, request: chat_pb2.RecordVoteRequest, context: grpc.aio.ServicerContext
+    ) -> chat_pb2.ArenaVote:
+        """Stores the caller's vote on a blind arena pair (arena.py)."""
+        return await record_vote(self._store, await self._auth.identify(context), request, context)
+
+    async def ListVotes(
+        self, request: chat_pb2.ListVotesRequest, context: grpc.aio.ServicerContext
+    ) -> chat_pb2.ListVotesResponse:
+        """The caller's arena votes, oldest first (arena.py)."""
+        return await list_votes(self._store, await self._auth.identify(context), request, context)
 
     async def AnnotateResponse(
         self, request: chat_pb2.AnnotateResponseRequest, context: grpc.aio.ServicerContext

@@ -19,6 +19,8 @@ from datetime import UTC, datetime
 
 import aiosqlite
 
+from grove_explorer.server.store.arena_schema import ARENA_VOTES_STATEMENTS
+
 
 class SchemaVersionError(RuntimeError):
     """The database's schema cannot be used by this code (e.g. it is newer than the code)."""
@@ -487,6 +489,12 @@ _REPLAYS = Migration(
     ),
 )
 
+_ARENA_VOTES = Migration(
+    version=15,
+    description="arena_votes: a user's blind pairwise votes between two setups' replies",
+    statements=ARENA_VOTES_STATEMENTS,  # arena_schema.py
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     _INITIAL_SCHEMA,
     _CHECKPOINTS,
@@ -502,6 +510,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _JUDGEMENTS,
     _MERGES,
     _REPLAYS,
+    _ARENA_VOTES,
 )
 """Every migration in order; `MIGRATIONS[i].version == i + 1`. Append only."""
 

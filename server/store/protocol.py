@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Literal, Protocol, runtime_checkable
 
+from grove_explorer.server.store.arena_records import NewVote, VoteRecord
 from grove_explorer.server.store.records import (
     AnnotationRecord,
     ApiKeyCheck,
@@ -204,6 +205,17 @@ class Store(Protocol):
 
         One read per conversation, however many responses it has.
         """
+        ...
+
+    async def add_vote(self, user_id: str, conversation_id: str, vote: NewVote) -> VoteRecord:
+        """Stores one arena vote (checked by the servicer).
+
+        Raises UnknownConversationError when the conversation is not the user's.
+        """
+        ...
+
+    async def votes(self, user_id: str, conversation_id: str = "") -> list[VoteRecord]:
+        """The user's arena votes, oldest first: of one conversation, or of all ("")."""
         ...
 
     async def response_tokens(

@@ -69,6 +69,18 @@ def test_scene(scene: str, snap_compare, tmp_path: Path) -> None:
     assert snap_compare(_app(tmp_path), terminal_size=size, run_before=run_before)
 
 
+def test_arena_before_the_vote(snap_compare, tmp_path: Path) -> None:
+    """The blind arena on two offline model names: A and B side by side, no names yet."""
+    run_scene, size = SCENES["arena"]
+
+    async def run_before(pilot) -> None:
+        screen = await ready(pilot)
+        await run_scene(pilot, screen)
+
+    app = GroveApp(scene_config("arena", tmp_path))
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
 def _two_model_app(tmp_path: Path) -> GroveApp:
     """The embedded server with the offline model under two names, alpha and beta."""
     models = ModelsConfig(

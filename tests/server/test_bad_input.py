@@ -69,6 +69,7 @@ def snapshot(db: Path) -> dict[str, list[tuple[Any, ...]]]:
                 "checkpoints",
                 "annotations",
                 "leaves",
+                "arena_votes",
                 "response_tokens",
                 "search_rows",
             )
@@ -197,6 +198,15 @@ def request_for(rpc: str, cid: str, w: World, **fields: Any) -> Message:
         "SelectResponse": {"response_id": w.a_model},
         "JudgeResponses": {"response_ids": [w.a_model]},
         "ExtractPoints": {"response_ids": [w.a_model]},
+        "RecordVote": {
+            "parent_response_id": w.a_human,
+            "response_a": w.a_model,
+            "response_b": w.a_manual,
+            "setup_a": chat_pb2.ArenaSetup(model_name="m1"),
+            "setup_b": chat_pb2.ArenaSetup(model_name="m2"),
+            "outcome": chat_pb2.ARENA_OUTCOME_A,
+        },
+        "ListVotes": {},
     }
     request_class = {
         "GetConversation": chat_pb2.GetConversationRequest,
@@ -212,6 +222,8 @@ def request_for(rpc: str, cid: str, w: World, **fields: Any) -> Message:
         "SelectResponse": chat_pb2.SelectResponseRequest,
         "JudgeResponses": chat_pb2.JudgeResponsesRequest,
         "ExtractPoints": chat_pb2.ExtractPointsRequest,
+        "RecordVote": chat_pb2.RecordVoteRequest,
+        "ListVotes": chat_pb2.ListVotesRequest,
     }[rpc]
     values = {**defaults[rpc], **fields}
     return request_class(conversation_id=cid, **values)
@@ -231,6 +243,7 @@ CONVERSATION_RPCS = [
     "SelectResponse",
     "JudgeResponses",
     "ExtractPoints",
+    "RecordVote",
 ]
 MALFORMED_IDS = {
     "too-short": "abc123",
@@ -441,6 +454,85 @@ for kind, pick in FOREIGN.items():
             not_in(pick, lambda w: w.b),
         ),
     )
+
+# Arena votes (RecordVote checks, ListVotes' optional conversation).
+for kind, bad in MALFORMED_IDS.items():
+    row(
+        f"ListVotes-conversation-id-{kind}",
+        Case(
+            "ListVotes", lambda w, bad=bad: request_for("ListVotes", bad, w), INVALID, CID_MALFORMED
+        ),
+    )
+    for vote_field in ("parent_response_id", "response_a", "response_b"):
+        row(
+            f"RecordVote-{vote_field}-{kind}",
+            Case(
+                "RecordVote",
+                lambda w, f=vote_field, bad=bad: request_for("RecordVote", w.a, w, **{f: bad}),
+                INVALID,
+                rf"{vote_field} {Q} is not a Grove id \(32 hexadecimal digits\)\.",
+            ),
+        )
+row(
+    "ListVotes-deleted-conversation",
+    Case("ListVotes", lambda w: request_for("ListVotes", w.deleted, w), NOT_FOUND, gone),
+)
+for vote_field in ("parent_response_id", "response_a", "response_b"):
+    row(
+        f"RecordVote-{vote_field}-empty",
+        Case(
+            "RecordVote",
+            lambda w, f=vote_field: request_for("RecordVote", w.a, w, **{f: ""}),
+            INVALID,
+            rf"{vote_field} is required\.",
+        ),
+    )
+ARENA_ROWS: dict[str, tuple[Callable[[World], Message], str | Callable[[World], str]]] = {
+    "outcome-unspecified": (
+        lambda w: request_for("RecordVote", w.a, w, outcome=chat_pb2.ARENA_OUTCOME_UNSPECIFIED),
+        r"outcome is required: A, B, TIE or BOTH_BAD \(ArenaOutcome\)\.",
+    ),
+    "same-reply-twice": (
+        lambda w: request_for("RecordVote", w.a, w, response_b=w.a_model),
+        rf"response_a and response_b are the same reply {Q}; a vote compares two different "
+        r"replies\.",
+    ),
+    "human-reply": (
+        lambda w: request_for("RecordVote", w.a, w, response_b=w.a_human),
+        rf"Reply B {Q} is a human message; a vote compares two model replies\.",
+    ),
+    "not-a-child": (
+        lambda w: request_for("RecordVote", w.a, w, parent_response_id=w.a_model),
+        rf"Reply A {Q} is not a child of {Q}; both replies of a vote answer its parent\.",
+    ),
+    "other-conversations-reply": (
+        lambda w: request_for(
+            "RecordVote", w.b, w, parent_response_id=w.b_root, response_a=w.a_model
+        ),
+        not_in(lambda w: w.a_model, lambda w: w.b),
+    ),
+    "setup-without-name": (
+        lambda w: request_for("RecordVote", w.a, w, setup_b=chat_pb2.ArenaSetup()),
+        r"setup_b names no model and no label: a vote must say what sampled each reply\.",
+    ),
+    "setup-label-too-long": (
+        lambda w: request_for("RecordVote", w.a, w, setup_a=chat_pb2.ArenaSetup(label="x" * 201)),
+        r"setup_a\.label has 201 characters; at most 200\.",
+    ),
+    "setup-temperature-nan": (
+        lambda w: request_for(
+            "RecordVote",
+            w.a,
+            w,
+            setup_a=chat_pb2.ArenaSetup(
+                model_name="m", sampling_params={"temperature": float("nan")}
+            ),
+        ),
+        r"setup_a\.sampling_params\.temperature is not a finite number\.",
+    ),
+}
+for kind, (build, pattern) in ARENA_ROWS.items():
+    row(f"RecordVote-{kind}", Case("RecordVote", build, INVALID, pattern))
 
 # Messages.
 MESSAGE_CASES = {

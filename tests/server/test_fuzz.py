@@ -260,6 +260,8 @@ FIELD_COUNTS = {
     "SelectResponse": 2,
     "JudgeResponses": 3,
     "ExtractPoints": 3,
+    "RecordVote": 6,
+    "ListVotes": 1,
 }
 
 
@@ -466,6 +468,21 @@ def build_request(rpc: str, draw: Callable[[Any], Any], pools: Pools, user: str)
             conversation_id=cid,
             response_ids=[response_id(optional=False), response_id(optional=False)],
         )
+    if rpc == "RecordVote":  # refused unless both replies are model siblings under parent
+        return chat_pb2.RecordVoteRequest(
+            conversation_id=cid,
+            parent_response_id=response_id(optional=False),
+            response_a=response_id(optional=False),
+            response_b=response_id(optional=False),
+            setup_a=chat_pb2.ArenaSetup(model_name="grove-offline-ngram"),
+            setup_b=fields(
+                st.just(chat_pb2.ArenaSetup(label="hot")),
+                st.builds(chat_pb2.ArenaSetup, model_name=MODEL_NAMES, label=TEXT),
+            ),
+            outcome=fields(st.integers(1, 4), st.integers(0, 7)),
+        )
+    if rpc == "ListVotes":
+        return chat_pb2.ListVotesRequest(conversation_id=cid)
     raise AssertionError(f"the fuzz test cannot build a {rpc} request yet: add it")
 
 
@@ -492,6 +509,8 @@ STEP_KINDS = [
     "SelectResponse",
     "JudgeResponses",
     "ExtractPoints",
+    "RecordVote",
+    "ListVotes",
     "Search",
     "ListConversations",
     "CreateConversation",
@@ -678,6 +697,7 @@ def read_tables(db: Path) -> dict[str, Any]:
             "checkpoints": [dict(r) for r in conn.execute("SELECT * FROM checkpoints")],
             "annotations": [dict(r) for r in conn.execute("SELECT * FROM annotations")],
             "leaves": [dict(r) for r in conn.execute("SELECT * FROM leaves")],
+            "votes": [dict(r) for r in conn.execute("SELECT * FROM arena_votes")],
             "tokens": {
                 r["response_id"]: decode_tokens(r["data"])
                 for r in conn.execute("SELECT response_id, data FROM response_tokens")
@@ -734,6 +754,14 @@ def check_rows(tables: dict[str, Any], imported: set[str]) -> None:
         if leaf["response_id"] is not None:
             held = by_id[leaf["response_id"]]["conversation_id"]
             assert held == leaf["conversation_id"], "a leaf is a response of its conversation"
+    for vote in tables["votes"]:
+        assert owners[vote["conversation_id"]] == vote["user_id"], "a vote is its owner's"
+        replies = [by_id[vote["response_a"]], by_id[vote["response_b"]]]
+        assert replies[0]["response_id"] != replies[1]["response_id"]
+        for reply in replies:
+            assert reply["conversation_id"] == vote["conversation_id"]
+            assert reply["sender"] == "model"
+            assert reply["parent_response_id"] == vote["parent_response_id"]
     latest: dict[str, datetime] = {}
     for response in tables["responses"]:
         cid = response["conversation_id"]

@@ -623,6 +623,55 @@ async def case_extract_points(world: World) -> None:
     )
 
 
+def _vote_request(cid: str, parent: str, a: str, b: str) -> chat_pb2.RecordVoteRequest:
+    return chat_pb2.RecordVoteRequest(
+        conversation_id=cid,
+        parent_response_id=parent,
+        response_a=a,
+        response_b=b,
+        setup_a=chat_pb2.ArenaSetup(model_name="m1"),
+        setup_b=chat_pb2.ArenaSetup(model_name="m2"),
+        outcome=chat_pb2.ARENA_OUTCOME_TIE,
+    )
+
+
+async def case_record_vote(world: World) -> None:
+    """Bob cannot vote on Alice's pair, nor name her replies in his own conversation."""
+    human, model, manual = world.response_ids
+    await assert_indistinguishable(
+        lambda ids: world.bob.RecordVote(
+            _vote_request(ids["cid"], ids["human"], ids["model"], ids["manual"])
+        ),
+        {"cid": world.cid, "human": human, "model": model, "manual": manual},
+        grpc.StatusCode.NOT_FOUND,
+    )
+    own = await _bob_conversation(world)
+    await assert_indistinguishable(
+        lambda ids: world.bob.RecordVote(
+            _vote_request(own, ids["human"], ids["model"], ids["manual"])
+        ),
+        {"human": human, "model": model, "manual": manual},
+        grpc.StatusCode.INVALID_ARGUMENT,
+    )
+    listed = await world.bob.ListVotes(chat_pb2.ListVotesRequest())
+    assert list(listed.votes) == [], "a refused vote stored nothing for Bob"
+
+
+async def case_list_votes(world: World) -> None:
+    """Alice's votes are hers: Bob's list (all, or of her conversation) never shows them."""
+    human, model, manual = world.response_ids
+    vote = await world.alice.RecordVote(_vote_request(world.cid, human, model, manual))
+    await assert_indistinguishable(
+        lambda ids: world.bob.ListVotes(chat_pb2.ListVotesRequest(conversation_id=ids["cid"])),
+        {"cid": world.cid},
+        grpc.StatusCode.NOT_FOUND,
+    )
+    listed = await world.bob.ListVotes(chat_pb2.ListVotesRequest())
+    assert list(listed.votes) == []
+    hers = await world.alice.ListVotes(chat_pb2.ListVotesRequest())
+    assert [v.vote_id for v in hers.votes] == [vote.vote_id]
+
+
 CASES: dict[str, Callable[[World], Awaitable[None]]] = {
     "CreateConversation": case_create_conversation,
     "GetConversation": case_get_conversation,
@@ -645,6 +694,8 @@ CASES: dict[str, Callable[[World], Awaitable[None]]] = {
     "SelectResponse": case_select_response,
     "JudgeResponses": case_judge_responses,
     "ExtractPoints": case_extract_points,
+    "RecordVote": case_record_vote,
+    "ListVotes": case_list_votes,
 }
 
 

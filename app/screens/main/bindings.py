@@ -42,6 +42,14 @@ EXPLORER_BINDINGS: list[BindingType] = [
         "branch; the two paths side by side)",
     ),
     Binding(
+        "A",
+        "arena",
+        "Arena",
+        id="arena",
+        show=False,
+        tooltip="Blind arena: two setups reply here as A and B without names; vote",
+    ),
+    Binding(
         "v",
         "token_view",
         "Tokens",

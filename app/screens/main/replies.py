@@ -140,6 +140,21 @@ class ReplyActions(ExplorerCore):
             return
         open_sweep(self, self.service, cid, target)
 
+    def action_arena(self) -> None:
+        """Opens the blind arena on the focused message (app/screens/arena/)."""
+        if self.conversation_id is None:
+            self.notify("Open a conversation first.", severity="warning")
+            return
+        from grove_explorer.app.screens.arena.opening import open_arena
+
+        open_arena(self, self.service, self.conversation_id, self._target())
+
+    def action_arena_leaderboard(self) -> None:
+        """The arena's leaderboard of this conversation's votes (all when none is open)."""
+        from grove_explorer.app.screens.arena import LeaderboardScreen
+
+        self.app.push_screen(LeaderboardScreen(self.service, self.conversation_id or ""))
+
     def action_edit(self) -> None:
         """Edits the focused message as a new branch beside it."""
         target = self._target()

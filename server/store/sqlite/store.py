@@ -8,6 +8,7 @@ and the clock they share. See connection.py for the design.
 from __future__ import annotations
 
 from grove_explorer.server.store.sqlite.annotations import AnnotationQueries
+from grove_explorer.server.store.sqlite.arena import ArenaQueries
 from grove_explorer.server.store.sqlite.checkpoints import CheckpointQueries
 from grove_explorer.server.store.sqlite.conversations import ConversationQueries
 from grove_explorer.server.store.sqlite.imports import ImportQueries
@@ -24,6 +25,7 @@ class SqliteStore(
     LeafQueries,
     AnnotationQueries,
     JudgementQueries,
+    ArenaQueries,
     SearchQueries,
     ImportQueries,
     CheckpointQueries,

@@ -1,7 +1,7 @@
 """A full disk answers RESOURCE_EXHAUSTED with a sentence, and reading keeps working.
 
 The disk is real: the server process runs in its own mount namespace (`unshare`) with its
-database on a 1 MiB tmpfs mounted there, so SQLite's writes fail with ENOSPC, which it
+database on a 2 MiB tmpfs mounted there, so SQLite's writes fail with ENOSPC, which it
 reports as SQLITE_FULL. The mount exists only inside that namespace and vanishes with the
 process: nothing to clean up, and parallel tests cannot see each other's mounts. Where
 the sandbox forbids mount namespaces (no root and no unprivileged user namespaces) the
@@ -30,7 +30,7 @@ from grove_explorer.client import (
 from grove_explorer.server.launcher import ServerProcess
 from tests.helpers import collect
 
-TMPFS_SIZE = "1m"
+TMPFS_SIZE = "2m"  # the schema (15 versions) takes a few hundred KB of it
 
 
 def _unshare_flags() -> list[str]:
@@ -58,7 +58,7 @@ def _small_disk_or_skip(mountpoint: Path) -> None:
 
 
 def _server_on_small_disk(mountpoint: Path) -> ServerProcess:
-    """`python -m grove_explorer.server` with its database on a fresh 1 MiB tmpfs."""
+    """`python -m grove_explorer.server` with its database on a fresh 2 MiB tmpfs."""
     mount = f'mount -t tmpfs -o size={TMPFS_SIZE} tmpfs "$0" && exec "$@"'
     command = [
         "unshare",
@@ -93,7 +93,7 @@ async def test_a_full_disk_is_resource_exhausted_and_reading_still_works(
         stored = 0
         block = "lorem ipsum dolor sit amet " * 2_500  # ~67 KB per question
         with pytest.raises(StorageFullError) as raised:
-            for turn in range(40):  # 40 x 67 KB is well over 1 MiB
+            for turn in range(80):  # 80 x 67 KB is well over 2 MiB
                 stream, future = conversation.add_response(
                     f"{turn} {block}", sampling=SamplingParams(max_tokens=2)
                 )

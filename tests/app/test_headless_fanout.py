@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -19,10 +18,9 @@ import pytest
 
 from grove_explorer.app.cli import main
 from grove_explorer.client import Client, SamplingParams
-from grove_explorer.server.backends import BackendSpec, ModelsConfig
-from grove_explorer.server.config import ServerConfig
 from grove_explorer.server.runtime import GroveServer
 from tests.helpers import collect
+from tests.sweep_helpers import two_model_server
 
 
 @pytest.fixture(autouse=True)
@@ -33,39 +31,11 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GROVE_CONFIG", str(tmp_path / "no-config.toml"))
 
 
-def closed_port() -> int:
-    """A loopback port with nothing listening (bound, then released)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture
 async def models_server(tmp_path: Path) -> AsyncIterator[GroveServer]:
-    down = BackendSpec(
-        name="down",
-        sampler="openai",
-        base_url=f"http://127.0.0.1:{closed_port()}/v1",
-        model="nobody",
-        max_retries=0,
-        timeout_seconds=5.0,
-        connect_timeout_seconds=2.0,
-    )
-    models = ModelsConfig(
-        backends=(
-            BackendSpec(name="alpha", sampler="offline"),
-            BackendSpec(name="beta", sampler="offline"),
-            down,
-        ),
-        default_model="alpha",
-    )
-    config = ServerConfig(host="127.0.0.1", port=0, db=tmp_path / "g.sqlite3", models=models)
-    server = GroveServer(config)
-    await server.start()
-    try:
+    """The offline model as alpha and beta, and a backend that is down (tests/sweep_helpers)."""
+    async with two_model_server(tmp_path) as server:
         yield server
-    finally:
-        await server.stop()
 
 
 async def grove(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

@@ -15,16 +15,12 @@ import pytest
 from grove_explorer.client import Client
 from grove_explorer.client.foreign import detect
 from grove_explorer.server.runtime import GroveServer
-from tests.app.test_headless import chat, grove
+from tests.app.test_headless import (
+    chat,
+    grove,
+    isolated,  # noqa: F401 (an autouse fixture)
+)
 from tests.app.test_import_foreign import FIXTURES, _shape
-
-
-@pytest.fixture(autouse=True)
-def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """No user config, environment server or key leaks into these runs."""
-    for var in ("XAI_API_HOST", "XAI_API_KEY", "GROVE_DB", "GROVE_TOKEN_DELAY_MS"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("GROVE_CONFIG", str(tmp_path / "no-config.toml"))
 
 
 async def test_an_imported_tree_goes_out_and_back_unchanged(

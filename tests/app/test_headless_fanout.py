@@ -9,26 +9,17 @@ loopback port nobody listens on.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from grove_explorer.app.cli import main
 from grove_explorer.client import Client, SamplingParams
 from grove_explorer.server.runtime import GroveServer
+from tests.app.test_headless import grove, isolated  # noqa: F401 (an autouse fixture)
 from tests.helpers import collect
 from tests.sweep_helpers import two_model_server
-
-
-@pytest.fixture(autouse=True)
-def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """No user config, environment server or key leaks into these runs."""
-    for var in ("XAI_API_HOST", "XAI_API_KEY", "GROVE_DB", "GROVE_TOKEN_DELAY_MS"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("GROVE_CONFIG", str(tmp_path / "no-config.toml"))
 
 
 @pytest.fixture
@@ -36,17 +27,6 @@ async def models_server(tmp_path: Path) -> AsyncIterator[GroveServer]:
     """The offline model as alpha and beta, and a backend that is down (tests/sweep_helpers)."""
     async with two_model_server(tmp_path) as server:
         yield server
-
-
-async def grove(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    """Runs `grove ARGV` in-process (in a thread, off the server's loop)."""
-    capsys.readouterr()
-    try:
-        code = await asyncio.to_thread(main, list(argv))
-    except SystemExit as exit_:
-        code = exit_.code if isinstance(exit_.code, int) else 1
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 async def chat(address: str) -> tuple[str, str]:

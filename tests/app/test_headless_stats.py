@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
@@ -17,18 +16,13 @@ from grove_explorer.client import Client, SamplingParams
 from grove_explorer.server.backends import ModelsConfig
 from grove_explorer.server.config import ServerConfig
 from grove_explorer.server.runtime import GroveServer
-from tests.app.test_headless import grove
+from tests.app.test_headless import (
+    grove,
+    isolated,  # noqa: F401 (an autouse fixture)
+)
 from tests.conftest import openai_backend
 from tests.fake_openai import DEFAULT_EMBEDDINGS_MODEL, FakeOpenAI
 from tests.helpers import collect
-
-
-@pytest.fixture(autouse=True)
-def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """No user config, environment server or key leaks into these runs."""
-    for var in ("XAI_API_HOST", "XAI_API_KEY", "GROVE_DB", "GROVE_TOKEN_DELAY_MS"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("GROVE_CONFIG", str(tmp_path / "no-config.toml"))
 
 
 async def batch(client: Client, n: int, model: str = "") -> tuple[str, list[str]]:

@@ -16,17 +16,12 @@ import pytest
 from grove_explorer.client import Client
 from grove_explorer.server.config import ServerConfig
 from grove_explorer.server.runtime import GroveServer
-from tests.app.test_headless import grove
+from tests.app.test_headless import (
+    grove,
+    isolated,  # noqa: F401 (an autouse fixture)
+)
 
 FIXTURES = Path(__file__).parents[1] / "client" / "foreign_fixtures"
-
-
-@pytest.fixture(autouse=True)
-def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """No user config, environment server or key leaks into these runs."""
-    for var in ("XAI_API_HOST", "XAI_API_KEY", "GROVE_DB", "GROVE_TOKEN_DELAY_MS"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("GROVE_CONFIG", str(tmp_path / "no-config.toml"))
 
 
 @pytest.fixture

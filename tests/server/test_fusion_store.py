@@ -6,17 +6,15 @@ through inserts, reads, checkpoints and imports (sources mapped to the new ids).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 
-import aiosqlite
-
 from grove_explorer.server.store import ImportItem, NewResponse, SqliteStore
-from grove_explorer.server.store.migrations import LATEST_VERSION, MIGRATIONS, migrate
+from grove_explorer.server.store.migrations import LATEST_VERSION
 from grove_explorer.server.store.sqlite.checkpoints import (
     _decode_new_response,
     _encode_new_response,
 )
+from tests.server.old_databases import OLD_CONVERSATION, database_at_version
 from tests.server.test_store import (  # the fixtures too
     ALICE,
     db_path,  # noqa: F401
@@ -39,26 +37,10 @@ def _reply(cid: str, parent: str, message: str, **merge: object) -> NewResponse:
 async def test_upgrade_from_version_11_reads_old_replies_as_not_fused(
     db_path: Path,  # noqa: F811
 ) -> None:
-    async with aiosqlite.connect(db_path, isolation_level=None) as conn:
-        assert await migrate(conn, MIGRATIONS[:11]) == 11
-    now = datetime(2025, 1, 1, tzinfo=UTC).isoformat(timespec="microseconds")
-    with raw(db_path) as conn:
-        conn.execute("BEGIN")
-        conn.execute(
-            "INSERT INTO conversations (conversation_id, user_id, title, starred, create_time,"
-            " update_time) VALUES (?, ?, '', 0, ?, ?)",
-            ("c" * 32, ALICE, now, now),
-        )
-        conn.execute(
-            "INSERT INTO responses (response_id, conversation_id, user_id, parent_response_id,"
-            " message, sender, create_time, start_time) VALUES (?, ?, ?, NULL, 'old', 'model',"
-            " ?, ?)",
-            ("1" * 32, "c" * 32, ALICE, now, now),
-        )
-        conn.execute("COMMIT")
+    await database_at_version(db_path, 11)
     async with SqliteStore(db_path) as opened:
         assert LATEST_VERSION >= 13
-        (old,) = await opened.list_responses(ALICE, "c" * 32)
+        (old,) = await opened.list_responses(ALICE, OLD_CONVERSATION)
         assert (old.merged_from, old.merge_mode, old.merge_instruction) == ((), "", "")
         fused = await opened.add_response(
             ALICE,
@@ -72,7 +54,7 @@ async def test_upgrade_from_version_11_reads_old_replies_as_not_fused(
             ),
         )
         assert fused.merged_from == ("a" * 32, "b" * 32)
-        again = await opened.list_responses(ALICE, "c" * 32)
+        again = await opened.list_responses(ALICE, OLD_CONVERSATION)
         assert again[-1].merged_from == ("a" * 32, "b" * 32)
         assert (again[-1].merge_mode, again[-1].merge_instruction) == ("checklist", "one\ntwo")
         assert await opened.check_integrity() == []

@@ -8,26 +8,23 @@ checkpoints and imports (mapped to the new ids).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 
-import aiosqlite
 import grpc
 import pytest
 
 from grove_explorer.protos import chat_pb2, chat_pb2_grpc
 from grove_explorer.server.runtime import GroveServer
 from grove_explorer.server.store import ImportItem, NewResponse, SqliteStore
-from grove_explorer.server.store.migrations import MIGRATIONS, migrate
 from grove_explorer.server.store.sqlite.checkpoints import (
     _decode_new_response,
     _encode_new_response,
 )
+from tests.server.old_databases import OLD_CONVERSATION, database_at_version
 from tests.server.test_store import (  # the fixtures too
     ALICE,
     db_path,  # noqa: F401
     human,
-    raw,
     store,  # noqa: F401
 )
 
@@ -179,25 +176,9 @@ async def test_an_import_maps_replay_of_and_keeps_the_prompt_name(
 async def test_upgrade_from_version_13_reads_old_replies_as_unknown(
     db_path: Path,  # noqa: F811
 ) -> None:
-    async with aiosqlite.connect(db_path, isolation_level=None) as conn:
-        assert await migrate(conn, MIGRATIONS[:13]) == 13
-    now = datetime(2025, 1, 1, tzinfo=UTC).isoformat(timespec="microseconds")
-    with raw(db_path) as conn:
-        conn.execute("BEGIN")
-        conn.execute(
-            "INSERT INTO conversations (conversation_id, user_id, title, starred, create_time,"
-            " update_time) VALUES (?, ?, '', 0, ?, ?)",
-            ("c" * 32, ALICE, now, now),
-        )
-        conn.execute(
-            "INSERT INTO responses (response_id, conversation_id, user_id, parent_response_id,"
-            " message, sender, create_time, start_time) VALUES (?, ?, ?, NULL, 'old', 'model',"
-            " ?, ?)",
-            ("1" * 32, "c" * 32, ALICE, now, now),
-        )
-        conn.execute("COMMIT")
+    await database_at_version(db_path, 13)
     async with SqliteStore(db_path) as opened:
-        (old,) = await opened.list_responses(ALICE, "c" * 32)
+        (old,) = await opened.list_responses(ALICE, OLD_CONVERSATION)
         assert (old.replay_of, old.system_prompt_name) == ("", None)
         assert await opened.check_integrity() == []
 

@@ -3,22 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime
 from pathlib import Path
 
-import aiosqlite
-
 from grove_explorer.server.store import NewResponse, SqliteStore
-from grove_explorer.server.store.migrations import LATEST_VERSION, MIGRATIONS, migrate
+from grove_explorer.server.store.migrations import LATEST_VERSION
 from grove_explorer.server.store.sqlite.checkpoints import (
     _decode_new_response,
     _encode_new_response,
 )
+from tests.server.old_databases import OLD_CONVERSATION, database_at_version
 from tests.server.test_store import (  # the fixtures too
     ALICE,
     db_path,  # noqa: F401
     human,
-    raw,
     recorded_versions,
     store,  # noqa: F401
 )
@@ -38,27 +35,11 @@ def _model_reply(cid: str, parent: str, **usage: int | None) -> NewResponse:
 async def test_upgrade_from_version_10_reads_old_replies_as_reporting_nothing(
     db_path: Path,  # noqa: F811
 ) -> None:
-    async with aiosqlite.connect(db_path, isolation_level=None) as conn:
-        assert await migrate(conn, MIGRATIONS[:10]) == 10
-    now = datetime(2025, 1, 1, tzinfo=UTC).isoformat(timespec="microseconds")
-    with raw(db_path) as conn:
-        conn.execute("BEGIN")
-        conn.execute(
-            "INSERT INTO conversations (conversation_id, user_id, title, starred, create_time,"
-            " update_time) VALUES (?, ?, '', 0, ?, ?)",
-            ("c" * 32, ALICE, now, now),
-        )
-        conn.execute(
-            "INSERT INTO responses (response_id, conversation_id, user_id, parent_response_id,"
-            " message, sender, create_time, start_time, token_count)"
-            " VALUES (?, ?, ?, NULL, 'an old reply', 'model', ?, ?, 7)",
-            ("1" * 32, "c" * 32, ALICE, now, now),
-        )
-        conn.execute("COMMIT")
+    await database_at_version(db_path, 10, message="an old reply", token_count=7)
     async with SqliteStore(db_path) as opened:
         assert [v for v, _ in recorded_versions(db_path)] == list(range(1, LATEST_VERSION + 1))
         assert LATEST_VERSION >= 11
-        (old,) = await opened.list_responses(ALICE, "c" * 32)
+        (old,) = await opened.list_responses(ALICE, OLD_CONVERSATION)
         assert old.token_count == 7
         assert (old.reported_prompt_tokens, old.reported_completion_tokens) == (None, None)
         added = await opened.add_response(
@@ -68,7 +49,7 @@ async def test_upgrade_from_version_10_reads_old_replies_as_reporting_nothing(
             ),
         )
         assert (added.reported_prompt_tokens, added.reported_completion_tokens) == (5, 18)
-        again = await opened.list_responses(ALICE, "c" * 32)
+        again = await opened.list_responses(ALICE, OLD_CONVERSATION)
         assert (again[-1].token_count, again[-1].reported_completion_tokens) == (20, 18)
         assert await opened.check_integrity() == []
 

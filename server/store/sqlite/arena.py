@@ -18,8 +18,7 @@ from grove_explorer.server.store.arena_records import (
     NewVote,
     VoteRecord,
 )
-from grove_explorer.server.store.protocol import UnknownConversationError
-from grove_explorer.server.store.sqlite.connection import SqliteDatabase
+from grove_explorer.server.store.sqlite.connection import SqliteDatabase, require_owned
 from grove_explorer.server.store.sqlite.rows import format_time, parse_time
 
 _COLUMNS = (
@@ -95,14 +94,7 @@ class ArenaQueries(SqliteDatabase):
         """Stores one vote; UnknownConversationError when the conversation is not the user's."""
         vote_id = uuid.uuid4().hex
         async with self._transaction() as conn:
-            owned = list(
-                await conn.execute_fetchall(
-                    "SELECT 1 FROM conversations WHERE conversation_id = ? AND user_id = ?",
-                    (conversation_id, user_id),
-                )
-            )
-            if not owned:
-                raise UnknownConversationError(conversation_id)
+            await require_owned(conn, user_id, conversation_id)
             created = self._tick()
             await conn.execute(
                 f"INSERT INTO arena_votes ({', '.join(_COLUMNS)})"

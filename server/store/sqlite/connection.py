@@ -68,7 +68,7 @@ from grove_explorer.server.store.migrations import (
     current_version,
     migrate,
 )
-from grove_explorer.server.store.protocol import StorageFailure
+from grove_explorer.server.store.protocol import StorageFailure, UnknownConversationError
 from grove_explorer.server.store.sqlite.failures import preflight, read_only_uri, storage_failure
 from grove_explorer.server.store.sqlite.grouping import (
     Job,
@@ -560,3 +560,16 @@ class SqliteDatabase:
         rows = await self._read("PRAGMA foreign_key_check")
         problems += [f"foreign key violation: {tuple(row)}" for row in rows]
         return problems
+
+
+async def require_owned(conn: aiosqlite.Connection, user_id: str, conversation_id: str) -> None:
+    """Inside a write transaction: UnknownConversationError unless the conversation is theirs.
+
+    What a write about a conversation's responses checks first (judgements, votes).
+    """
+    owned = await conn.execute_fetchall(
+        "SELECT 1 FROM conversations WHERE conversation_id = ? AND user_id = ?",
+        (conversation_id, user_id),
+    )
+    if not list(owned):
+        raise UnknownConversationError(conversation_id)

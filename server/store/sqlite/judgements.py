@@ -13,9 +13,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from grove_explorer.server.store.protocol import UnknownConversationError, UnknownParentError
+from grove_explorer.server.store.protocol import UnknownParentError
 from grove_explorer.server.store.records import JudgementRecord, NewJudgement, SamplingRecord
-from grove_explorer.server.store.sqlite.connection import SqliteDatabase
+from grove_explorer.server.store.sqlite.connection import SqliteDatabase, require_owned
 from grove_explorer.server.store.sqlite.rows import (
     decode_seed,
     encode_seed,
@@ -152,14 +152,7 @@ class JudgementQueries(SqliteDatabase):
             return []
         batch_id = uuid.uuid4().hex
         async with self._transaction() as conn:
-            owned = list(
-                await conn.execute_fetchall(
-                    "SELECT 1 FROM conversations WHERE conversation_id = ? AND user_id = ?",
-                    (conversation_id, user_id),
-                )
-            )
-            if not owned:
-                raise UnknownConversationError(conversation_id)
+            await require_owned(conn, user_id, conversation_id)
             wanted = sorted({j.response_id for j in judgements})
             marks = ",".join("?" * len(wanted))
             found = {

@@ -404,13 +404,13 @@ class Conversation(LeafPlace, ResearchCalls, ReplayCalls):
         prefix: str = "",
         placeholder_id: str | None = None,
         mode: str | None = None,
-        system_prompt_name: str | None = None,
         system_prompt: tuple[bool, str] | None = None,
     ) -> SampleStream:
         """Extension: samples under an explicit parent, as typed events.
 
         `system_prompt` = (use it, its name) overrides the conversation's for this stream
-        only (the arena's two setups may differ in it).
+        only: a sweep's axis, a replay's prompt, the arena's two setups (None: the
+        conversation's setting).
 
         Unlike `add_response`, several `sample` streams may run at once (the server keeps
         the forest consistent), and the leaf moves to the new model response only when
@@ -419,9 +419,8 @@ class Conversation(LeafPlace, ResearchCalls, ReplayCalls):
         branch from a token); `mode` as in `add_response`. `placeholder_id` names a
         streaming placeholder in the forest (the service's) that the stored reply takes the
         place of — the leaf then follows
-        only if it is on the placeholder. `system_prompt_name` sends that named system
-        prompt for this stream only (None: the conversation's setting). The conversation
-        must have been created or loaded.
+        only if it is on the placeholder. The conversation must have been created or
+        loaded.
         """
         self._check_not_deleted()
         self._get_conversation_or_raise()
@@ -438,7 +437,6 @@ class Conversation(LeafPlace, ResearchCalls, ReplayCalls):
             prefix=prefix,
             placeholder_id=placeholder_id,
             mode=mode,
-            system_prompt_name=system_prompt_name,
             system_prompt=system_prompt,
         )
         return SampleStream(

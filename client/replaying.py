@@ -216,7 +216,7 @@ class ReplayCalls:
                 exclusive=False,
                 select=False,
                 model_name=model_name,
-                system_prompt_name=system_prompt_name,
+                system_prompt=None if system_prompt_name is None else (True, system_prompt_name),
                 replay_of=(
                     human.response_id if human is not None else "",
                     reply.response_id if reply is not None else "",

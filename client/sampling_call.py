@@ -123,7 +123,6 @@ class SamplingCall:
         placeholder_id: str | None = None,
         mode: str | None = None,
         merge: chat_pb2.Merge | None = None,
-        system_prompt_name: str | None = None,
         replay_of: tuple[str, str] = ("", ""),
         system_prompt: tuple[bool, str] | None = None,
     ) -> None:
@@ -143,8 +142,6 @@ class SamplingCall:
         self._placeholder_id = placeholder_id
         self._mode = sampling_mode_number(owner.sampling_mode if mode is None else mode)
         self._merge = merge
-        if system_prompt is None and system_prompt_name is not None:
-            self._system_prompt = (True, system_prompt_name)
         self._replay_of = replay_of  # (original human, original reply) of a replayed turn
         self.request_id = uuid.uuid4().hex
         self.future: asyncio.Future[Response] = asyncio.get_running_loop().create_future()
@@ -157,8 +154,8 @@ class SamplingCall:
             message=self._user_message,
             model_name=owner.model_name if self._model_name is None else self._model_name,
             parent_response_id=parent_id or "",
-            # A system prompt chosen for this call only ((use it, its name); a name alone
-            # is sent), whatever the conversation's.
+            # A system prompt chosen for this call only (use it, its name), whatever the
+            # conversation's.
             use_grok=(
                 owner.uses_system_prompt if self._system_prompt is None else self._system_prompt[0]
             ),

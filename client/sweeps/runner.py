@@ -129,7 +129,7 @@ async def _sample_one(
         parent_response_id=parent_id,
         sampling=params,
         model_name=sample.model,
-        system_prompt_name=sample.system_prompt,
+        system_prompt=None if sample.system_prompt is None else (True, sample.system_prompt),
     )
     logprobs: list[float] = []
     response: Response | None = None

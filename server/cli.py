@@ -21,6 +21,7 @@ from grove_explorer.server.backends import (
     parse_models_config,
 )
 from grove_explorer.server.config import MIB, ServerConfig, default_config_path, default_db_path
+from grove_explorer.server.store.location import database_argument, database_from_environment
 
 
 def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
@@ -36,7 +37,12 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         help="port (0 picks a free one; default: %(default)s)",
     )
     parser.add_argument(
-        "--db", type=Path, default=None, help=f"SQLite file (default: {default_db_path()})"
+        "--db",
+        type=database_argument,
+        default=None,
+        metavar="FILE|URL",
+        help="SQLite file, or postgresql://user@host:port/dbname for a team server "
+        f"(several replicas on one database); $GROVE_DB (default: {default_db_path()})",
     )
     add_database_arguments(parser)
     parser.add_argument(
@@ -282,7 +288,7 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
     return ServerConfig(
         host=args.host,
         port=args.port,
-        db=args.db or default_db_path(),
+        db=args.db or database_from_environment() or default_db_path(),
         token_delay_ms=args.token_delay_ms,
         offline_min_reply_tokens=args.offline_min_tokens,
         share_base_url=args.share_base_url,

@@ -28,6 +28,7 @@ from grove_explorer.server.reflection import enable_reflection
 from grove_explorer.server.sampler.base import Sampler
 from grove_explorer.server.servicer import ChatServicer
 from grove_explorer.server.store import KeyStore, Store
+from grove_explorer.server.store.location import PostgresUrl
 from grove_explorer.server.wire import add_chat_service
 
 log = logging.getLogger(__name__)
@@ -50,7 +51,22 @@ def default_sampler(config: ServerConfig) -> Sampler:
 
 
 def default_store(config: ServerConfig) -> Store:
-    """The SQLite store at `--db` (it creates its folder when it opens, if it may write)."""
+    """The store `--db` names: PostgreSQL for a postgresql:// URL, else the SQLite file.
+
+    The SQLite store creates its folder when it opens, if it may write. SQLite's file
+    options (--read-only, --allow-damaged-db) have no PostgreSQL meaning and are refused
+    with it rather than ignored.
+    """
+    if isinstance(config.db, PostgresUrl):
+        if config.read_only or config.allow_damaged_db:
+            raise StartupError(
+                "--read-only and --allow-damaged-db apply to SQLite files only; "
+                "a PostgreSQL database is opened for reading and writing."
+            )
+        from grove_explorer.server.store.postgres import PostgresStore
+
+        # TODO(issue 17): drop the ignore once every table group is in PostgresStore.
+        return PostgresStore(config.db)  # type: ignore[return-value]
     from grove_explorer.server.store.sqlite import SqliteStore
 
     return SqliteStore(

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+import os
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -12,7 +13,9 @@ from grove_explorer.client import Client
 from grove_explorer.server.backends import BackendSpec, ModelsConfig
 from grove_explorer.server.config import ServerConfig
 from grove_explorer.server.runtime import GroveServer
+from grove_explorer.server.store.location import DatabaseLocation, PostgresUrl
 from tests.fake_openai import DEFAULT_MODEL, FakeOpenAI
+from tests.postgres_server import PostgresCluster, admin_url, create_database, drop_database
 
 
 @pytest.fixture
@@ -86,3 +89,40 @@ async def openai_server(
         yield running
     finally:
         await running.stop()
+
+
+# -- PostgreSQL (the team server's store) ---------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[PostgresCluster | None]:
+    """One real PostgreSQL server per test process, started on first use (see module)."""
+    if os.environ.get("GROVE_TEST_POSTGRES_URL"):
+        yield None
+        return
+    cluster = PostgresCluster()
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_cluster: PostgresCluster | None) -> Iterator[PostgresUrl]:
+    """A fresh, empty database of its own for one test; dropped afterwards."""
+    admin = admin_url(postgres_cluster)
+    url = create_database(admin)
+    try:
+        yield PostgresUrl(url)
+    finally:
+        drop_database(admin, url)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> DatabaseLocation:
+    """Each store in turn: a SQLite file, then a PostgreSQL database (tests of both)."""
+    if request.param == "sqlite":
+        return tmp_path / "grove.sqlite3"
+    location: DatabaseLocation = request.getfixturevalue("postgres_url")
+    return location

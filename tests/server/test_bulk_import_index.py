@@ -25,8 +25,8 @@ from grove_explorer.server.store import (
     UnknownParentError,
 )
 from grove_explorer.server.store.migrations import LATEST_VERSION, MIGRATIONS, migrate
+from grove_explorer.server.store.rows import format_time
 from grove_explorer.server.store.sqlite.imports import _tick_texts
-from grove_explorer.server.store.sqlite.rows import format_time
 from tests.server.test_store import (  # the fixtures too
     ALICE,
     BOB,

@@ -22,7 +22,7 @@ from grove_explorer.server.store import (
     SamplingRecord,
     SqliteStore,
 )
-from grove_explorer.server.store.sqlite.rows import RESPONSE_COLUMNS
+from grove_explorer.server.store.rows import RESPONSE_COLUMNS
 
 USER = "alice"
 

@@ -5,12 +5,12 @@ rows to records; conversations, responses, annotations, search, imports, checkpo
 keys hold the queries of their tables; store.py assembles them into `SqliteStore`.
 """
 
+from grove_explorer.server.store.rows import decode_tokens, encode_tokens
 from grove_explorer.server.store.sqlite.connection import (
     Durability,
     SqliteDatabase,
     StoreClosedError,
 )
-from grove_explorer.server.store.sqlite.rows import decode_tokens, encode_tokens
 from grove_explorer.server.store.sqlite.store import SqliteStore
 
 __all__ = [

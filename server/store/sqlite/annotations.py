@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from grove_explorer.server.store.records import AnnotationRecord
-from grove_explorer.server.store.sqlite.connection import SqliteDatabase
-from grove_explorer.server.store.sqlite.rows import (
+from grove_explorer.server.store.rows import (
     annotation_values,
     format_time,
     read_annotation,
 )
+from grove_explorer.server.store.sqlite.connection import SqliteDatabase
 
 
 class AnnotationQueries(SqliteDatabase):

@@ -18,8 +18,8 @@ from grove_explorer.server.store.arena_records import (
     NewVote,
     VoteRecord,
 )
+from grove_explorer.server.store.rows import format_time, parse_time
 from grove_explorer.server.store.sqlite.connection import SqliteDatabase, require_owned
-from grove_explorer.server.store.sqlite.rows import format_time, parse_time
 
 _COLUMNS = (
     "vote_id",

@@ -16,10 +16,10 @@ from grove_explorer.server.store.records import (
     ResponseRecord,
     SamplingRecord,
 )
+from grove_explorer.server.store.rows import format_time, parse_time
 from grove_explorer.server.store.sqlite.connection import SqliteDatabase
 from grove_explorer.server.store.sqlite.leaves import follow_leaf
 from grove_explorer.server.store.sqlite.responses import insert_response
-from grove_explorer.server.store.sqlite.rows import format_time, parse_time
 
 _UPSERT_CHECKPOINT = (
     "INSERT INTO checkpoints (checkpoint_id, user_id, conversation_id, response,"

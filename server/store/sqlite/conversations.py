@@ -5,13 +5,13 @@ from __future__ import annotations
 import uuid
 
 from grove_explorer.server.store.records import ConversationRecord
-from grove_explorer.server.store.sqlite.connection import SqliteDatabase
-from grove_explorer.server.store.sqlite.rows import (
+from grove_explorer.server.store.rows import (
     CONVERSATION_SELECT,
     format_time,
     parse_time,
     read_conversation,
 )
+from grove_explorer.server.store.sqlite.connection import SqliteDatabase
 
 
 class ConversationQueries(SqliteDatabase):

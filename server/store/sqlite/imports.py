@@ -32,9 +32,7 @@ from grove_explorer.server.store.records import (
     NewJudgement,
     ResponseRecord,
 )
-from grove_explorer.server.store.sqlite.connection import SqliteDatabase
-from grove_explorer.server.store.sqlite.judgements import JUDGEMENT_COLUMNS, imported_rows
-from grove_explorer.server.store.sqlite.rows import (
+from grove_explorer.server.store.rows import (
     CONTENT_COLUMNS,
     CONVERSATION_SELECT,
     annotation_values,
@@ -46,6 +44,8 @@ from grove_explorer.server.store.sqlite.rows import (
     parse_time,
     read_conversation,
 )
+from grove_explorer.server.store.sqlite.connection import SqliteDatabase
+from grove_explorer.server.store.sqlite.judgements import JUDGEMENT_COLUMNS, imported_rows
 
 # `conversation_id` and `parent_response_id` are content columns: the rows carry the new
 # conversation's id and the stored parent ids in their place.

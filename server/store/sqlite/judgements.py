@@ -15,13 +15,13 @@ from typing import Any
 
 from grove_explorer.server.store.protocol import UnknownParentError
 from grove_explorer.server.store.records import JudgementRecord, NewJudgement, SamplingRecord
-from grove_explorer.server.store.sqlite.connection import SqliteDatabase, require_owned
-from grove_explorer.server.store.sqlite.rows import (
+from grove_explorer.server.store.rows import (
     decode_seed,
     encode_seed,
     format_time,
     parse_time,
 )
+from grove_explorer.server.store.sqlite.connection import SqliteDatabase, require_owned
 
 JUDGEMENT_COLUMNS = (
     "judgement_id",

@@ -6,13 +6,13 @@ import sqlite3
 
 from grove_explorer.server.store.protocol import DuplicateApiKeyError
 from grove_explorer.server.store.records import ApiKeyCheck, ApiKeyRecord
-from grove_explorer.server.store.sqlite.connection import SqliteDatabase
-from grove_explorer.server.store.sqlite.rows import (
+from grove_explorer.server.store.rows import (
     API_KEY_SELECT,
     format_time,
     parse_time,
     read_api_key,
 )
+from grove_explorer.server.store.sqlite.connection import SqliteDatabase
 
 # Always one row: the key's owner and state (NULLs when no key has that hash), and whether
 # any key is active. Both parts are index lookups (primary key, partial index).

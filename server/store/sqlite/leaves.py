@@ -13,8 +13,8 @@ from datetime import datetime
 import aiosqlite
 
 from grove_explorer.server.store.records import LeafRecord, ResponseRecord
+from grove_explorer.server.store.rows import format_time
 from grove_explorer.server.store.sqlite.connection import SqliteDatabase
-from grove_explorer.server.store.sqlite.rows import format_time
 
 _UPSERT = (
     "INSERT INTO leaves (user_id, conversation_id, response_id, follows, update_time)"

@@ -13,9 +13,7 @@ import aiosqlite
 from grove_explorer.server.recent_paths import RecentPaths, SharedPath
 from grove_explorer.server.store.protocol import UnknownConversationError, UnknownParentError
 from grove_explorer.server.store.records import NewResponse, ResponseRecord, TokenRow
-from grove_explorer.server.store.sqlite.connection import SqliteDatabase
-from grove_explorer.server.store.sqlite.leaves import follow_leaf_now, start_following_now
-from grove_explorer.server.store.sqlite.rows import (
+from grove_explorer.server.store.rows import (
     CONTENT_COLUMNS,
     R_COLUMNS,
     content_values,
@@ -26,6 +24,8 @@ from grove_explorer.server.store.sqlite.rows import (
     read_response,
     stored_record,
 )
+from grove_explorer.server.store.sqlite.connection import SqliteDatabase
+from grove_explorer.server.store.sqlite.leaves import follow_leaf_now, start_following_now
 
 # One statement both checks (the conversation is the user's, the parent is in it) and
 # inserts: under load every round trip to the database thread counts. The conversation's

@@ -8,8 +8,8 @@ import sqlite3
 from typing import Any
 
 from grove_explorer.server.store.records import SearchFilters, SearchHitRecord
+from grove_explorer.server.store.rows import R_COLUMNS, read_response
 from grove_explorer.server.store.sqlite.connection import SqliteDatabase
-from grove_explorer.server.store.sqlite.rows import R_COLUMNS, read_response
 
 _MARK_OPEN, _MARK_CLOSE = "\ue000", "\ue001"
 

@@ -1,4 +1,9 @@
-"""Rows of the SQLite store ↔ store records: times, seeds, token blobs, and responses.
+"""Rows of a store ↔ store records: times, seeds, token blobs, and responses.
+
+Shared by the SQLite and PostgreSQL stores: both select the same columns in the same
+order, so one positional mapping serves both. SQLite hands back times as ISO-8601 text and
+flags as 0/1; PostgreSQL hands back `datetime`s (timestamptz) and bools — `parse_time` and
+`bool()` take either, and `content_values` / `content_values_pg` write each store's kind.
 
 The response mapping is derived from `ResponseRecord`'s fields (server/store/records.py),
 the one declaration of a response's columns, so a new response field needs no code here.
@@ -37,8 +42,10 @@ def format_time(moment: datetime) -> str:
     return moment.isoformat(timespec="microseconds")
 
 
-def parse_time(text: str) -> datetime:
-    """Inverse of `format_time`, always timezone-aware UTC."""
+def parse_time(text: str | datetime) -> datetime:
+    """Inverse of `format_time`, always timezone-aware UTC (PostgreSQL's datetimes pass)."""
+    if isinstance(text, datetime):
+        return text.astimezone(UTC)
     return datetime.fromisoformat(text).astimezone(UTC)
 
 
@@ -159,18 +166,20 @@ def _compile_reader() -> Callable[[Sequence[Any]], ResponseRecord]:
 read_response = _compile_reader()
 
 
-def _compile_content_values() -> Callable[[ResponseContent], list[Any]]:
+def _compile_content_values(*, bools_as_int: bool) -> Callable[[ResponseContent], list[Any]]:
     """Builds `content_values` from `ResponseContent`'s fields, as `read_response` is built.
 
     An import maps every response it stores; a loop over field specs per response cost
-    three times the generated positional code.
+    three times the generated positional code. SQLite stores flags as 0/1; PostgreSQL's
+    boolean columns take no integers (`bools_as_int=False`).
     """
     items: list[str] = []
     for name, kind in _CONTENT_FIELDS:
         if kind == SamplingRecord | None:
             items.append(f"*sampling(content.{name})")
         elif kind is bool:
-            items.append(f"int(bool(content.{name}))")
+            flag = f"bool(content.{name})"
+            items.append(f"int({flag})" if bools_as_int else flag)
         elif kind == tuple[str, ...]:
             items.append(f"ids_text(content.{name})")
         else:
@@ -180,7 +189,7 @@ def _compile_content_values() -> Callable[[ResponseContent], list[Any]]:
     exec(compile(source, "<grove response content values>", "exec"), namespace)
     values: Callable[[ResponseContent], list[Any]] = namespace["content_values"]
     values.__doc__ = (
-        "The values of `CONTENT_COLUMNS` for an insert (bools as 0/1, seeds as signed);"
+        "The values of `CONTENT_COLUMNS` for an insert (seeds as signed);"
         " ValueError for a seed outside [0, 2**64)."
     )
     return values
@@ -196,7 +205,8 @@ def _sampling_values(value: SamplingRecord | None) -> tuple[Any, ...]:
     return (value.temperature, value.top_p, value.max_tokens, encode_seed(value.seed))
 
 
-content_values = _compile_content_values()
+content_values = _compile_content_values(bools_as_int=True)
+content_values_pg = _compile_content_values(bools_as_int=False)
 
 
 def stored_record(

@@ -1,0 +1,16 @@
+"""`PostgresStore`: the `Store` and `KeyStore` protocols on a PostgreSQL database.
+
+The class only assembles the table groups; each lives in its own module of this package on
+top of `PostgresDatabase` (connection.py), which holds the pool, the clock and the failure
+mapping they share. See connection.py for the design (several replicas, one database).
+"""
+
+from __future__ import annotations
+
+from grove_explorer.server.store.postgres.conversations import ConversationQueries
+
+
+class PostgresStore(
+    ConversationQueries,
+):
+    """Conversation forests and API keys in one PostgreSQL database (see connection.py)."""

@@ -12,7 +12,8 @@ import pytest
 from grove_explorer.client import Client
 from grove_explorer.server.backends import BackendSpec, ModelsConfig
 from grove_explorer.server.config import ServerConfig
-from grove_explorer.server.runtime import GroveServer
+from grove_explorer.server.runtime import GroveServer, default_store
+from grove_explorer.server.store import Store
 from grove_explorer.server.store.location import DatabaseLocation, PostgresUrl
 from tests.fake_openai import DEFAULT_MODEL, FakeOpenAI
 from tests.postgres_server import PostgresCluster, admin_url, create_database, drop_database
@@ -126,3 +127,14 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> DatabaseLocation
         return tmp_path / "grove.sqlite3"
     location: DatabaseLocation = request.getfixturevalue("postgres_url")
     return location
+
+
+@pytest.fixture
+async def any_store(database: DatabaseLocation) -> AsyncIterator[Store]:
+    """An open store of each kind in turn (SQLite, then PostgreSQL): the Store contract."""
+    store = default_store(ServerConfig(db=database))
+    await store.open()
+    try:
+        yield store
+    finally:
+        await store.close()

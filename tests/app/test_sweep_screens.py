@@ -1,7 +1,8 @@
 """The sweep in the app: `W` on a reply opens the form; a bad axis is said in the form;
 Run shows the progress and then the table (one row per cell); `s` sorts; Enter opens
-Compare on the cell's first sample. Driven through the pilot against a real server with
-the offline model as "alpha" (the default) and "beta"."""
+Compare on the cell's samples alone (the node's other siblings hidden, counted, X shows).
+Driven through the pilot against a real server with the offline model as "alpha" (the
+default) and "beta"."""
 
 from __future__ import annotations
 
@@ -86,13 +87,22 @@ async def test_form_progress_table_and_compare(models_server: GroveServer) -> No
         summary = str(table_screen.query_one("#sweep-summary", Static).content)
         assert "8 samples made, 0 skipped (done before), 0 failed" in summary
         assert "Sorted by T, descending." in summary
-        # Enter opens Compare on the first sample of the cell under the cursor.
-        first = table_screen.rows[0].response_ids[0]
+        # Enter opens Compare on the samples of the cell under the cursor, the others hidden.
+        cell = table_screen.rows[0]
         await pilot.press("enter")
         await until(pilot, lambda: isinstance(app.screen, CompareScreen), "compare")
         compare = app.screen
         assert isinstance(compare, CompareScreen)
-        assert compare.focused_id == first
+        await settle(pilot)
+        assert compare.focused_id == cell.response_ids[0]
+        assert sorted(c.response_id for c in compare.visible_columns) == sorted(cell.response_ids)
+        assert len(compare.hidden) == 9 - len(cell.response_ids)
+        status = str(compare.query_one("#compare-status").content)
+        assert f"cell alpha · T 0.9 · top-p default: {len(cell.response_ids)} shown" in status
+        assert f"{9 - len(cell.response_ids)} hidden (X shows them)" in status
+        await pilot.press("X")
+        await settle(pilot)
+        assert len(compare.visible_columns) == 9 and not compare.hidden
         await pilot.press("escape")
         await until(pilot, lambda: app.screen is table_screen, "back to the table")
         await pilot.press("escape")

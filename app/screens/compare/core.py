@@ -10,7 +10,7 @@ in `view_order.py`. The keys live in `screen.py`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from functools import partial
 
 from rich.text import Text
@@ -73,8 +73,14 @@ class CompareCore(Screen[str | None]):
         *,
         samples: int = 0,
         sampling: SamplingParams | None = None,
+        only: Collection[str] | None = None,
+        only_label: str = "",
     ) -> None:
-        """Compares the siblings of `response_id`; samples `samples` more at once if > 0."""
+        """Compares the siblings of `response_id`; samples `samples` more at once if > 0.
+
+        `only` (e.g. one sweep cell's samples) shows just those siblings: the others start
+        hidden, counted in the status line under `only_label`, and X shows them.
+        """
         super().__init__()
         self.service = service
         self.conversation_id = conversation_id
@@ -114,6 +120,13 @@ class CompareCore(Screen[str | None]):
         self._unsubscribe: Callable[[], None] | None = None
         for node in self._sibling_nodes(forest):
             self._new_column(node, forest)
+        self.only_label = only_label if only is not None else ""
+        """What the columns shown at first are (a sweep cell), "" when every sibling is."""
+        if only is not None:
+            for rid, column in self._columns.items():
+                if rid not in only:
+                    self.hidden.add(rid)
+                    column.display = False
 
     # -- layout ------------------------------------------------------------------------------
 
@@ -476,6 +489,8 @@ class CompareCore(Screen[str | None]):
             status.append(f"  columns {first}-{last} of {len(visible)}", style="bold reverse")
             status.append(" (←/→ move)", style="dim")
         status.append("\n" if visible else "")
+        if self.only_label and self.hidden:
+            status.append(f"{self.only_label}: ", style="bold")
         status.append(f"{len(visible)} shown", style="bold")
         if self.hidden:
             status.append(f" · {len(self.hidden)} hidden (X shows them)")

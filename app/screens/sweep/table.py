@@ -1,8 +1,8 @@
 """The results of a sweep: one row per cell, sortable, Enter opens its samples in Compare.
 
-Compare shows every sibling at the node (it cannot show one cell alone), so Enter opens
-it on the cell's first sample and the status line says so. Model names and errors come
-from the server: they are `clean()`ed and drawn as inert `Text`.
+Enter opens Compare on the cell's samples alone: the node's other siblings start hidden,
+counted in Compare's status line under the cell's name, and X there shows them. Model
+names and errors come from the server: they are `clean()`ed and drawn as inert `Text`.
 """
 
 from __future__ import annotations
@@ -19,6 +19,18 @@ from textual.widgets import DataTable, Footer, Static
 from grove_explorer.app.safe_text import clean
 from grove_explorer.client.service import ConversationService
 from grove_explorer.client.sweeps import DEFAULT_PROMPT_WORD, CellRow, SweepResult, cell_rows
+
+
+def cell_label(row: CellRow) -> str:
+    """A cell's settings in one line, e.g. "grok-4 · T 0.2 · top-p 0.9 · prompt terse"."""
+    parts = [
+        clean(row.key.model),
+        f"T {_setting(row.key.temperature)}",
+        f"top-p {_setting(row.key.top_p)}",
+    ]
+    if row.key.system_prompt is not None:
+        parts.append(f"prompt {_prompt(row.key.system_prompt)}")
+    return " · ".join(parts)
 
 
 def _setting(value: float | None) -> str:
@@ -106,8 +118,8 @@ class SweepTableScreen(Screen[None]):
             order = "descending" if self.descending else "ascending"
             text.append(f"Sorted by {COLUMNS[self.sort_column][0]}, {order}. ")
         text.append(
-            "Enter opens Compare on the cell's first sample (Compare shows every sibling "
-            "at this node).",
+            "Enter opens Compare on the cell's samples (X there shows the node's other "
+            "siblings).",
             style="dim",
         )
         for row in self.rows:
@@ -166,14 +178,22 @@ class SweepTableScreen(Screen[None]):
         return self.rows[min(table.cursor_row, len(self.rows) - 1)]
 
     def action_open_cell(self) -> None:
-        """Opens Compare on the cell's first sample."""
+        """Opens Compare on the cell's samples (the node's other siblings start hidden)."""
         row = self.current_row()
         if row is None or not row.response_ids:
             self.notify("This cell has no samples (all failed).", severity="warning")
             return
         from grove_explorer.app.screens.compare import CompareScreen
 
-        self.app.push_screen(CompareScreen(self.service, self.conversation_id, row.response_ids[0]))
+        self.app.push_screen(
+            CompareScreen(
+                self.service,
+                self.conversation_id,
+                row.response_ids[0],
+                only=row.response_ids,
+                only_label=f"cell {cell_label(row)}",
+            )
+        )
 
     def action_close(self) -> None:
         """Back to the explorer."""

@@ -107,12 +107,15 @@ class StreamingService(ServiceBase):
         sampling: SamplingParams | None = None,
         model_name: str | None = None,
         system_prompt: tuple[bool, str] | None = None,
+        placeholder_id: str | None = None,
     ) -> ResponseNode | None:
         """Samples one model reply under `parent_id` without moving the leaf.
 
         The arena's two sides run as two of these at once; None when the stream failed
         (a `StreamFailed` event says why). `system_prompt` = (use it, its name) for this
-        reply only (None: the conversation's).
+        reply only (None: the conversation's). `placeholder_id` (from
+        `new_placeholder_id`) names the live reply's events, so a caller can tell its
+        streams apart while they run.
         """
         return await self._run(
             conversation_id,
@@ -122,6 +125,7 @@ class StreamingService(ServiceBase):
             select=False,
             model_name=model_name,
             system_prompt=system_prompt,
+            placeholder_id=placeholder_id,
         )
 
     async def resample_many(
@@ -265,7 +269,8 @@ class StreamingService(ServiceBase):
             running.task.cancel()
         await running.done.wait()
 
-    def _new_placeholder_id(self) -> str:
+    def new_placeholder_id(self) -> str:
+        """A fresh id for a reply not stored yet (its events use it until it is)."""
         self._placeholder_seq += 1
         return f"{PLACEHOLDER_PREFIX}{self._placeholder_seq}"
 
@@ -282,6 +287,7 @@ class StreamingService(ServiceBase):
         mode: str | None = None,
         fusion: Fusion | None = None,
         system_prompt: tuple[bool, str] | None = None,
+        placeholder_id: str | None = None,
     ) -> ResponseNode | None:
         from grove_explorer.client.models import LiveResponseNode
         from grove_explorer.client.streams import (
@@ -294,7 +300,7 @@ class StreamingService(ServiceBase):
 
         conversation = self._conversation(conversation_id)
         forest = conversation.forest
-        placeholder_id = self._new_placeholder_id()
+        placeholder_id = placeholder_id or self.new_placeholder_id()
         if fusion is not None:
             stream = fusion.start(conversation, sampling, model_name, placeholder_id, select=select)
         else:

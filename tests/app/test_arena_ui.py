@@ -13,12 +13,13 @@ from pathlib import Path
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import DataTable, Input
+from textual.widgets import DataTable, Input, Static
 
 from grove_explorer.app.screens.arena import ArenaScreen, ArenaSetupForm, LeaderboardScreen, opening
 from grove_explorer.app.screens.arena.screen import shown_order
 from grove_explorer.app.screens.help import HelpScreen
 from grove_explorer.app.screens.main import MainScreen
+from grove_explorer.app.widgets.live_lines import LiveText
 from grove_explorer.client import Client
 from grove_explorer.client.arena import Setup
 from grove_explorer.client.sampler import SamplingParams
@@ -173,3 +174,49 @@ def test_the_order_shown_is_random_but_reproducible() -> None:
     orders = {shown_order((one, two), random.Random(seed)) for seed in range(20)}
     assert orders == {(one, two), (two, one)}
     assert shown_order((one, two), random.Random(4)) == shown_order((one, two), random.Random(4))
+
+
+@pytest.fixture
+async def slow_models(tmp_path: Path) -> AsyncIterator[GroveServer]:
+    """The two names again, paced (20 ms a token) so the replies are seen streaming."""
+    config = ServerConfig(host="127.0.0.1", port=0, db=tmp_path / "grove.sqlite3")
+    samplers = {
+        KESTREL: OfflineSampler(model_name=KESTREL, token_delay_ms=20),
+        OSPREY: OfflineSampler(model_name=OSPREY, token_delay_ms=20),
+    }
+    server = GroveServer(config, samplers=samplers, default_model=KESTREL)
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()
+
+
+async def test_both_replies_stream_live_then_show_whole(slow_models: GroveServer) -> None:
+    async with explorer(slow_models.address, size=SIZE) as (app, pilot, screen):
+        service = screen.service
+        forest = await service.new_conversation()
+        cid = forest.conversation.conversation_id
+        reply = await service.send(cid, "Hi", None, sampling=SamplingParams(max_tokens=3))
+        assert reply is not None
+        assert reply.parent_id is not None
+        setups = (Setup(model_name=KESTREL), Setup(model_name=OSPREY))
+        arena = ArenaScreen(service, cid, reply.parent_id, setups, rng=random.Random(1))
+        await app.push_screen(arena)
+
+        def live_texts() -> list[str]:
+            return [live.text for live in arena.query(LiveText)]
+
+        # Both sides show text while the pair is still sampling.
+        await until(pilot, lambda: len([t for t in live_texts() if t]) == 2, "two live tails")
+        pair = arena.pair
+        assert pair is not None and not pair.done
+        streamed = live_texts()
+        await until(pilot, lambda: pair.done, "both replies")
+        await settle(pilot)
+        assert not arena.query(LiveText), "the tail views give way to the whole replies"
+        finals = [r.message if r is not None else "" for r in pair.replies]
+        for index, (so_far, final) in enumerate(zip(streamed, finals, strict=True)):
+            assert final.startswith(so_far.rstrip()[:20]), f"side {index} streamed its own reply"
+            body = str(arena.query_one(f"#arena-body-{index}", Static).content)
+            assert body == final

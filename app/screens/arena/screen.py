@@ -4,8 +4,11 @@ The order of the setups on screen is drawn from an injectable `random.Random` (t
 a seeded one), so which side a setup lands on says nothing. Until the vote the columns are
 titled only "A" and "B"; one key votes (a, b, t = tie, x = both bad), the vote is stored
 with RecordVote, and then each column names its setup. `n` samples the next pair with the
-same setups, `L` opens the leaderboard, Esc closes. Replies are model output: `clean()`ed
-and drawn as inert Text.
+same setups, `L` opens the leaderboard, Esc closes. Both replies stream live, each in a
+tail view (`LiveText`: only changed rows repaint) under a placeholder id the screen chose,
+and become the whole text when they finish. Replies are model output: `clean()`ed (a
+`StreamCleaner` per side, for control sequences split between fragments) and drawn as
+inert Text.
 """
 
 from __future__ import annotations
@@ -16,14 +19,18 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from rich.text import Text
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Static
 
-from grove_explorer.app.safe_text import clean
+from grove_explorer.app import events
+from grove_explorer.app.events import connect_service
+from grove_explorer.app.safe_text import StreamCleaner, clean
 from grove_explorer.app.widgets.fitting_footer import FittingFooter
+from grove_explorer.app.widgets.live_lines import LiveText
 from grove_explorer.app.workers import run_service_call
 from grove_explorer.client.arena import Outcome, Setup, Vote
 from grove_explorer.client.models import ResponseNode
@@ -44,6 +51,8 @@ class ArenaPair:
     """One pair on screen: the setups in the order shown, their replies, the vote."""
 
     shown: tuple[Setup, Setup]
+    placeholders: tuple[str, str] = ("", "")
+    """The ids the two live replies' events carry until they are stored."""
     replies: list[ResponseNode | None] = field(default_factory=lambda: [None, None])
     done: bool = False
     vote: Vote | None = None
@@ -64,6 +73,7 @@ class ArenaScreen(Screen[None]):
     ArenaScreen .arena-side { width: 1fr; border: round $primary 50%; padding: 0 1; }
     ArenaScreen .arena-side-title { text-style: bold; }
     ArenaScreen #arena-status { padding: 0 1; color: $text-muted; height: auto; }
+    ArenaScreen .arena-live { height: auto; max-height: 100%; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("a", "vote('a')", "A better", id="arena_vote_a"),
@@ -94,6 +104,8 @@ class ArenaScreen(Screen[None]):
         self._rng = rng or random.Random()
         self.pair: ArenaPair | None = None
         self.pairs_voted = 0
+        self._cleaners = (StreamCleaner(), StreamCleaner())
+        self._unsubscribe = connect_service(service, self)
 
     def compose(self) -> ComposeResult:
         yield Static(id="arena-title")
@@ -108,17 +120,58 @@ class ArenaScreen(Screen[None]):
     def on_mount(self) -> None:
         self._start_pair()
 
+    def on_unmount(self) -> None:
+        self._unsubscribe()
+
+    # -- live replies ------------------------------------------------------------------
+
+    def _side_of(self, placeholder_id: str) -> int | None:
+        pair = self.pair
+        if pair is None or placeholder_id not in pair.placeholders:
+            return None
+        return pair.placeholders.index(placeholder_id)
+
+    @on(events.TokensAppended)
+    def _on_tokens(self, message: events.TokensAppended) -> None:
+        index = self._side_of(message.event.response_id)
+        if index is None or not message.event.text:
+            return
+        side = self.query_one(f"#arena-side-{index}", VerticalScroll)
+        lives = side.query(LiveText)
+        if lives:
+            live = lives.first()
+        else:
+            self.query_one(f"#arena-body-{index}", Static).update(Text(""))
+            live = LiveText(classes="arena-live")
+            side.mount(live)
+        live.append(self._cleaners[index].feed(message.event.text))
+
+    @on(events.ResponseCompleted)
+    def _on_completed(self, message: events.ResponseCompleted) -> None:
+        index = self._side_of(message.event.placeholder_id)
+        if index is not None and self.pair is not None:
+            self.pair.replies[index] = message.event.node
+            self._show_side(index, message.event.node)
+
     # -- one pair ----------------------------------------------------------------------
 
     def _start_pair(self) -> None:
         """Samples the next pair: both setups at once, under the node."""
-        pair = ArenaPair(shown=shown_order(self._setups, self._rng))
+        pair = ArenaPair(
+            shown=shown_order(self._setups, self._rng),
+            placeholders=(
+                self._service.new_placeholder_id(),
+                self._service.new_placeholder_id(),
+            ),
+        )
         self.pair = pair
+        self._cleaners = (StreamCleaner(), StreamCleaner())
         self.query_one("#arena-title", Static).update(
             Text(f"Blind arena · pair {self.pairs_voted + 1} · which reply is better?")
         )
         for index, side in enumerate(SIDES):
             self.query_one(f"#arena-title-{index}", Static).update(Text(side))
+            self.query_one(f"#arena-side-{index}", VerticalScroll).query(LiveText).remove()
             self.query_one(f"#arena-body-{index}", Static).update(Text("sampling…", style="dim"))
         self._status("Sampling both replies…")
 
@@ -135,8 +188,9 @@ class ArenaScreen(Screen[None]):
                                 setup.system_prompt_name is not None,
                                 setup.system_prompt_name or "",
                             ),
+                            placeholder_id=placeholder_id,
                         )
-                        for setup in pair.shown
+                        for setup, placeholder_id in zip(pair.shown, pair.placeholders, strict=True)
                     )
                 )
             )
@@ -152,13 +206,18 @@ class ArenaScreen(Screen[None]):
 
         run_service_call(self, both(), done=sampled, always=finished, name="arena pair")
 
+    def _show_side(self, index: int, reply: ResponseNode | None) -> None:
+        """A side's whole reply (its live tail view goes), or why there is none."""
+        self.query_one(f"#arena-side-{index}", VerticalScroll).query(LiveText).remove()
+        body = self.query_one(f"#arena-body-{index}", Static)
+        if reply is None:
+            body.update(Text("(no reply: the stream failed)", style="italic"))
+        else:
+            body.update(Text(clean(reply.message)))
+
     def _show_replies(self, pair: ArenaPair) -> None:
         for index, reply in enumerate(pair.replies):
-            body = self.query_one(f"#arena-body-{index}", Static)
-            if reply is None:
-                body.update(Text("(no reply: the stream failed)", style="italic"))
-            else:
-                body.update(Text(clean(reply.message)))
+            self._show_side(index, reply)
         if all(reply is not None for reply in pair.replies):
             self._status("Vote: a = A better, b = B better, t = tie, x = both bad.")
 

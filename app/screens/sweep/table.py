@@ -118,8 +118,7 @@ class SweepTableScreen(Screen[None]):
             order = "descending" if self.descending else "ascending"
             text.append(f"Sorted by {COLUMNS[self.sort_column][0]}, {order}. ")
         text.append(
-            "Enter opens Compare on the cell's samples (X there shows the node's other "
-            "siblings).",
+            "Enter opens Compare on the cell's samples (X there shows the node's other siblings).",
             style="dim",
         )
         for row in self.rows:

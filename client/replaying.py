@@ -167,6 +167,7 @@ class ReplayCalls:
         sampling: SamplingParams | None = None,
         from_response_id: str | None = None,
         progress: ReplayProgress | None = None,
+        stored: Callable[[str], None] | None = None,
     ) -> ReplayResult:
         """Extension: replays the path to `leaf_id` under `model_name` as a new branch.
 
@@ -175,7 +176,9 @@ class ReplayCalls:
         model turn re-sampled by `model_name` ("" the server's default) under
         `system_prompt_name` (None: the conversation's) and `sampling`, reading the new
         branch. Steps run one after another (each reads the one before); `progress` is
-        told each step before it runs. The user's leaf does not move.
+        told each step before it runs, and `stored` the id of each response as soon as it
+        is stored (so a view can grow the tree step by step). The user's leaf does not
+        move.
 
         Raises ValueError for a leaf or start not in the conversation, and
         ReplayStoppedError when a step fails: what was made before it is kept and named.
@@ -201,6 +204,8 @@ class ReplayCalls:
             else:
                 extras.append(new_id)
             made = parent_id = new_id
+            if stored is not None:
+                stored(new_id)
 
         for number, step in enumerate(steps, start=1):
             if progress is not None:
@@ -229,6 +234,8 @@ class ReplayCalls:
                             copy = event.response.response_id
                             turns.append(ReplayedTurn(human.response_id, copy, "human"))
                             made = parent_id = copy  # kept even if the reply fails
+                            if stored is not None:
+                                stored(copy)
                 add_reply(reply, call.future.result().response_id)
             except Exception as error:
                 future = call.future

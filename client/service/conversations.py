@@ -276,35 +276,32 @@ class ConversationService(StreamingService):
     ) -> ReplayResult:
         """Extension: replays the path to `leaf_id` under `model_name` (`Conversation.replay`).
 
-        Every response it made is published as `ResponseAdded`, also when it stopped part
-        way (ReplayStoppedError, raised on): the tree shows what exists.
+        Every response it makes is published as `ResponseAdded` as soon as it is stored, so
+        the tree grows step by step, also when the replay stops part way
+        (ReplayStoppedError, raised on): the tree shows what exists.
         """
-        from grove_explorer.client.replaying import ReplayStoppedError  # with the first use
-
         conversation = self._conversation(conversation_id)
+        published: list[str] = []
+
+        def stored(response_id: str) -> None:
+            node = conversation.forest.responses.get(response_id)
+            if node is not None:
+                published.append(response_id)
+                self._publish(ResponseAdded(conversation.conversation_id, node))
+
         try:
-            result = await conversation.replay(
+            return await conversation.replay(
                 leaf_id,
                 model_name=model_name,
                 system_prompt_name=system_prompt_name,
                 sampling=sampling,
                 from_response_id=from_response_id,
                 progress=progress,
+                stored=stored,
             )
-        except ReplayStoppedError as stopped:
-            self._publish_made(conversation, stopped.partial)
-            raise
-        self._publish_made(conversation, result)
-        return result
-
-    def _publish_made(self, conversation: Conversation, result: ReplayResult) -> None:
-        made = [turn.replayed_id for turn in result.turns] + list(result.extra_ids)
-        for response_id in made:
-            node = conversation.forest.responses.get(response_id)
-            if node is not None:
-                self._publish(ResponseAdded(conversation.conversation_id, node))
-        if made:
-            self._update_summary(conversation.conversation_id)
+        finally:
+            if published:
+                self._update_summary(conversation.conversation_id)
 
     async def search(self, query: str, limit: int = 0, offset: int = 0) -> SearchResults:
         """Full-text search over every conversation of the user (see AsyncGrok.search)."""

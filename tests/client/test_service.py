@@ -284,3 +284,34 @@ async def test_resample_many_runs_in_parallel(make_server) -> None:
                 await service.resample_many(cid, first.parent_id, 2)
     finally:
         await running.stop()
+
+
+async def test_a_replay_publishes_each_response_as_it_is_stored(
+    service: ConversationService,
+) -> None:
+    forest = await service.new_conversation()
+    cid = forest.conversation.conversation_id
+    leaf: str | None = None
+    for text in ("First question.", "Second question."):
+        reply = await service.send(cid, text, leaf, sampling=SamplingParams(max_tokens=4))
+        assert reply is not None
+        leaf = reply.response_id
+    timeline: list[object] = []
+    service.subscribe(lambda event: timeline.append(event))
+    assert leaf is not None
+    result = await service.replay(
+        cid,
+        leaf,
+        model_name="",
+        sampling=SamplingParams(max_tokens=4),
+        progress=lambda step, total: timeline.append(("step", step, total)),
+    )
+    made = [turn.replayed_id for turn in result.turns]
+    assert len(made) == 4
+    added = [e.node.response_id for e in timeline if isinstance(e, ResponseAdded)]
+    assert added == made, "each made response once, in the order made"
+    # The first step's two responses are in the tree before the second step starts.
+    second_step = timeline.index(("step", 2, 2))
+    early = [e for e in timeline[:second_step] if isinstance(e, ResponseAdded)]
+    assert [e.node.response_id for e in early] == made[:2]
+    assert all(e.node.replay_of for e in early)

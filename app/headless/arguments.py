@@ -223,12 +223,14 @@ def add_headless_commands(commands: Any) -> None:
         "every branch (--all) as Markdown; json: the whole forest, lossless (tokens with "
         "logprobs included), for `grove import`; jsonl-pairs: preference pairs "
         "(prompt/chosen/rejected) from rated or picked sibling replies; dot: the tree for "
-        "Graphviz (`dot -Tsvg`); openwebui: the forest as Open WebUI's chat export.",
+        "Graphviz (`dot -Tsvg`); openwebui, chatgpt, loom: the forest as Open WebUI's chat "
+        "export, ChatGPT's conversations.json, or socketteer/loom's tree (what the format "
+        "cannot hold is counted on stderr).",
     )
     export.add_argument("conv", metavar="CONV", help=CONV_HELP)
     export.add_argument(
         "--format",
-        choices=("md", "json", "jsonl-pairs", "dot", "openwebui"),
+        choices=("md", "json", "jsonl-pairs", "dot", "openwebui", "chatgpt", "loom"),
         default="md",
         help="output format (default: md)",
     )

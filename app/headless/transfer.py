@@ -38,7 +38,16 @@ from grove_explorer.client.export.arena_pairs import arena_pairs
 from grove_explorer.client.export.importing import imported_metadata
 from grove_explorer.client.export.judged_pairs import judged_pairs
 from grove_explorer.client.foreign import GROVE, detect, skipped_sentence
+from grove_explorer.client.foreign.chatgpt_export import chatgpt_conversations
+from grove_explorer.client.foreign.loom_export import loom_tree
 from grove_explorer.client.foreign.openwebui_export import openwebui_chats
+
+FOREIGN_EXPORTS = {
+    "openwebui": ("Open WebUI's format", openwebui_chats),
+    "chatgpt": ("ChatGPT's format", chatgpt_conversations),
+    "loom": ("loom's format", loom_tree),
+}
+"""`grove export --format` of other tools: the format's name in messages, and its writer."""
 
 
 async def cmd_export(grok: AsyncGrok, args: argparse.Namespace) -> Outcome:
@@ -65,11 +74,12 @@ async def cmd_export(grok: AsyncGrok, args: argparse.Namespace) -> Outcome:
         outcome.stdout = to_jsonl(preference_pairs(document, leaf_id=leaf_id))
         if not outcome.stdout:  # not a failure (exit 0, like a search without hits): say why
             outcome.errors.append(why_no_pairs(document, leaf_id=leaf_id))
-    elif args.format == "openwebui":
-        chats, not_kept = openwebui_chats(export_json(conversation, {}), leaf_id)
-        outcome.stdout = dumps(chats) + "\n"
-        if not_kept:  # never silent: what Open WebUI's format has no place for
-            outcome.errors.append(f"not in Open WebUI's format: {skipped_sentence(not_kept)}.")
+    elif args.format in FOREIGN_EXPORTS:
+        name, write = FOREIGN_EXPORTS[args.format]
+        written, not_kept = write(export_json(conversation, {}), leaf_id)
+        outcome.stdout = dumps(written) + "\n"
+        if not_kept:  # never silent: what the other tool's format has no place for
+            outcome.errors.append(f"not in {name}: {skipped_sentence(not_kept)}.")
     elif args.format == "dot":
         outcome.stdout = conversation_dot(conversation, leaf_id=leaf_id)
         outcome.raw_text = True

@@ -13,15 +13,9 @@ judgements, bookmarks and fused-reply provenance (tokens are never fetched for i
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime
 from typing import Any
 
-
-def _seconds(iso: Any) -> int:
-    """Unix seconds of an export time ("…Z"), 0 when unknown."""
-    if not isinstance(iso, str) or not iso:
-        return 0
-    return int(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp())
+from grove_explorer.client.foreign.export_fields import children_of, lost_fields, unix_seconds
 
 
 def openwebui_chats(
@@ -30,11 +24,7 @@ def openwebui_chats(
     """The Open WebUI export of a Grove export document, and what it could not hold."""
     not_kept: Counter[str] = Counter()
     responses = document["responses"]
-    children: dict[str, list[str]] = {}
-    for response in responses:
-        parent = response["parent_response_id"]
-        if parent:
-            children.setdefault(parent, []).append(response["response_id"])
+    children = children_of(responses)
     models: list[str] = []
     messages: dict[str, dict[str, Any]] = {}
     for response in responses:
@@ -48,7 +38,7 @@ def openwebui_chats(
             "childrenIds": children.get(rid, []),
             "role": "user" if response["sender"] == "human" else "assistant",
             "content": response["message"],
-            "timestamp": _seconds(response.get("create_time")),
+            "timestamp": int(unix_seconds(response.get("create_time"))),
         }
         if response["sender"] == "model":
             message.update(model=model, modelName=model, modelIdx=0, done=True)
@@ -66,8 +56,8 @@ def openwebui_chats(
         path.append(messages[node])
         node = messages[node]["parentId"]
     path.reverse()
-    created = _seconds(document.get("create_time"))
-    updated = _seconds(document.get("update_time")) or created
+    created = int(unix_seconds(document.get("create_time")))
+    updated = int(unix_seconds(document.get("update_time"))) or created
     chat = {
         "id": document.get("conversation_id", ""),
         "title": document.get("title", ""),
@@ -95,17 +85,10 @@ def openwebui_chats(
 
 def _annotate(message: dict[str, Any], response: dict[str, Any], not_kept: Counter[str]) -> None:
     """Rating, note and tags as Open WebUI's annotation; the rest counted as not kept."""
-    if response.get("sampling_params") is not None:
-        not_kept["sampling parameter set"] += 1
-    if response.get("judgements"):
-        not_kept["judgement"] += len(response["judgements"])
-    if response.get("merged_from"):
-        not_kept["fused-reply provenance"] += 1
+    lost_fields(response, not_kept, annotations=False)
     annotation = response.get("annotation")
     if not annotation:
         return
-    if annotation.get("bookmarked"):
-        not_kept["bookmark"] += 1
     kept: dict[str, Any] = {}
     if annotation.get("rating"):
         kept["rating"] = annotation["rating"]

@@ -8,9 +8,11 @@ mapping they share. See connection.py for the design (several replicas, one data
 from __future__ import annotations
 
 from grove_explorer.server.store.postgres.conversations import ConversationQueries
+from grove_explorer.server.store.postgres.search import SearchQueries
 
 
 class PostgresStore(
     ConversationQueries,
+    SearchQueries,
 ):
     """Conversation forests and API keys in one PostgreSQL database (see connection.py)."""

@@ -6,7 +6,7 @@ version applied in `schema_version`; each migration runs in one transaction with
 that records it (PostgreSQL's DDL is transactional); a database written by newer code is
 refused. Version 1 is the SQLite store's schema at its version 15, in PostgreSQL's types:
 `timestamptz` times, `boolean` flags, `bytea` token blobs, identity `seq` columns.
-Version 2 is the full-text search index (search_schema.py).
+Version 2 is the full-text search index (search_schema.py) and judgements' `seq`.
 
 Replicas that start together each call `migrate`; a transaction-level advisory lock makes
 the second wait for the first and then find nothing left to do.
@@ -228,7 +228,16 @@ _CORE = PgMigration(
     ),
 )
 
-_SEARCH = PgMigration(version=2, description=SEARCH_DESCRIPTION, statements=SEARCH_STATEMENTS)
+_SEARCH = PgMigration(
+    version=2,
+    description=f"{SEARCH_DESCRIPTION}; judgements in insertion order",
+    statements=(
+        *SEARCH_STATEMENTS,
+        # A judge call's batch shares one time: its order is the insertion order, which
+        # SQLite reads from the rowid (PostgreSQL rows have none that lasts).
+        "ALTER TABLE judgements ADD COLUMN seq bigint GENERATED ALWAYS AS IDENTITY UNIQUE",
+    ),
+)
 
 PG_MIGRATIONS: tuple[PgMigration, ...] = (_CORE, _SEARCH)
 """Every migration, in version order (versions 1, 2, … without gaps)."""

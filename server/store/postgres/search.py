@@ -154,7 +154,7 @@ class SearchQueries(PostgresDatabase):
         Each phrase's words are cut by the index's own function, in one read.
         """
         tree = parse_expression(match)
-        texts = phrases(tree)
+        texts = list(dict.fromkeys(phrases(tree)))  # a phrase given twice is cut once
         rows = await self._read(
             "SELECT t.i, v.lexeme, p.position"
             " FROM unnest(%s::text[]) WITH ORDINALITY AS t (body, i),"

@@ -54,7 +54,9 @@ def parse_expression(expression: str) -> Node:
     parser = _Parser(tokens)
     node = parser.or_expression()
     if parser.position != len(tokens):
-        raise ValueError(f"unexpected {_shown(tokens[parser.position])} in the search expression")
+        left = tokens[parser.position]
+        shown = _shown(left if isinstance(left, str) else left.text)
+        raise ValueError(f"unexpected {shown} in the search expression")
     return node
 
 

@@ -45,6 +45,7 @@ def add_db_arguments(parser: argparse.ArgumentParser) -> None:
         "--db",
         dest="db_source",
         type=Path,
+        metavar="FILE",
         default=argparse.SUPPRESS,
         help=f"the SQLite file to copy (default: $GROVE_DB, else {default_db_path()})",
     )

@@ -13,7 +13,8 @@ Why this shape:
   counts as empty.
 * The SQLite file is brought to the current schema first, as `grove serve` would, so the
   two schemas match column for column (PostgreSQL's version 1 is SQLite's version 15).
-* The copy is one transaction on one connection, each table one COPY in creation order
+* The SQLite side is read in one snapshot (a running server may keep writing); the
+  copy is one transaction on one connection, each table one COPY in creation order
   (COPY's text format parses SQLite's ISO times and 0/1 flags into timestamptz and
   boolean). Identity columns PostgreSQL alone has (conversations', votes' and judgements'
   `seq`) are numbered in the SQLite rows' order. The counts of every table, and of the
@@ -33,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from grove_explorer.server.store.location import PostgresUrl
+from grove_explorer.server.store.postgres.failures import storage_failure
 from grove_explorer.server.store.protocol import StoreError
 
 TABLES: tuple[tuple[str, str], ...] = (
@@ -97,15 +99,25 @@ def _check_both(source: Path, target: PostgresUrl) -> None:
 
     if not source.exists():
         raise MigrateError(f"There is no SQLite database at {source}.")
-    with psycopg.connect(target.url, autocommit=True) as conn:
+    try:
+        conn = psycopg.connect(target.url, autocommit=True)
+    except psycopg.Error as error:
+        failure = storage_failure(error, target)
+        if failure is None:
+            raise
+        raise failure from error
+    with conn:
         _require_empty(conn, target)
 
 
 def _copy(source: Path, target: PostgresUrl, say: Callable[[str], None]) -> CopyReport:
     import psycopg
 
-    lite = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+    lite = sqlite3.connect(f"file:{source}?mode=ro", uri=True, isolation_level=None)
     try:
+        # One read snapshot for every table: a server writing meanwhile cannot make the
+        # copy's tables disagree (its later writes are simply not in the copy).
+        lite.execute("BEGIN")
         with psycopg.connect(target.url, autocommit=True) as conn:
             _require_empty(conn, target)  # again: nobody wrote meanwhile
             _require_same_tables(lite, conn)

@@ -207,6 +207,9 @@ def test_a_target_that_is_not_empty_is_refused_and_left_alone(
     assert code == 1 and "tables that are not Grove's (invoices)" in output
     code, output = migrate(tmp_path / "missing.sqlite3", postgres_url, capsys)
     assert code == 1 and "There is no SQLite database at" in output
+    gone = PostgresUrl(postgres_url.url.rsplit("/", 1)[0] + "/no_such_database")
+    code, output = migrate(source, gone, capsys)
+    assert code == 1 and "cannot be reached" in output and "no_such_database" in output
 
 
 def test_a_copy_failing_midway_leaves_the_target_without_a_row(

@@ -239,7 +239,7 @@ async def test_expressions_the_servicer_does_not_make_are_refused_or_read_safely
 
 WORDS = ["apple", "trees", "pear", "shears", "winter", "frost", "pie", "cafe", "naïve"]
 WORDS += ["zurich", "grafting", "orchard", "journal", "kitchen", "3", "foo", "free", "the"]
-PREFIXES = ["app*", "sh*", "gra*", "p*", "fr*"]
+PREFIXES = ["app*", "sh*", "gra*", "p*", "fr*", "zü*", "CAF*", "3*"]
 OPERATORS = ["OR", "NOT", "AND"]
 FILTERS = ["", "", "", "sender:model", "sender:human", "tag:orchard", "bookmarked", "rated:+"]
 
@@ -286,11 +286,11 @@ async def test_both_stores_find_the_same_hits_and_counts(
     async with SqliteStore(tmp_path / "grove.sqlite3") as lite, PostgresStore(postgres_url) as pg:
         await plant_orchard(lite)
         await plant_orchard(pg)
-        queries = random_queries(150)
+        queries = random_queries(300)
         matched = 0
         for query in queries:
             in_sqlite, in_postgres = await find(lite, query), await find(pg, query)
             assert described(in_sqlite.hits) == described(in_postgres.hits), query
             assert in_sqlite.total == in_postgres.total == len(in_sqlite.hits), query
             matched += bool(in_sqlite.hits)
-        assert matched > len(queries) // 3, "the queries must find things to compare"
+        assert matched > len(queries) // 4, "the queries must find things to compare"

@@ -177,14 +177,24 @@ class SearchQueries(PostgresDatabase):
         ids = sorted({hit.response.response_id for hit in hits if hit.response is not None})
         if not ids:
             return hits
+        # Siblings by the parent index (roots by the conversation's): `IS NOT DISTINCT
+        # FROM` would read the whole conversation for every hit. The unused branch is
+        # skipped by its condition on `r` alone.
         rows = await self._read(
             "SELECT r.response_id,"
-            " (SELECT count(*) FROM responses AS s WHERE s.conversation_id = r.conversation_id"
-            "    AND s.parent_response_id IS NOT DISTINCT FROM r.parent_response_id"
-            "    AND (s.start_time, s.seq) <= (r.start_time, r.seq)),"
-            " (SELECT count(*) FROM responses AS s WHERE s.conversation_id = r.conversation_id"
-            "    AND s.parent_response_id IS NOT DISTINCT FROM r.parent_response_id)"
-            " FROM responses AS r WHERE r.response_id = ANY(%s)",
+            " count(*) FILTER (WHERE (s.start_time, s.seq) <= (r.start_time, r.seq)),"
+            " count(*)"
+            " FROM responses AS r CROSS JOIN LATERAL ("
+            "   SELECT s.start_time, s.seq FROM responses AS s"
+            "   WHERE r.parent_response_id IS NOT NULL"
+            "     AND s.parent_response_id = r.parent_response_id"
+            "     AND s.conversation_id = r.conversation_id"
+            "   UNION ALL"
+            "   SELECT s.start_time, s.seq FROM responses AS s"
+            "   WHERE r.parent_response_id IS NULL AND s.parent_response_id IS NULL"
+            "     AND s.conversation_id = r.conversation_id"
+            " ) AS s"
+            " WHERE r.response_id = ANY(%s) GROUP BY r.response_id, r.start_time, r.seq",
             (ids,),
         )
         branches = {row[0]: (int(row[1]), int(row[2])) for row in rows}

@@ -57,6 +57,21 @@ async def test_the_index_follows_imports_renames_and_deletes(postgres_url: Postg
         assert index_problems(postgres_url) == []
         await store.update_conversation(ALICE, orchard.kitchen.conversation_id, "Bakery", True)
         assert index_problems(postgres_url) == []
+        # Annotations changed and removed by any writer (the store's annotate, a replica).
+        cafe = orchard.responses["cafe"].response_id
+        with psycopg.connect(postgres_url.url, autocommit=True) as conn:
+            conn.execute(
+                "UPDATE annotations SET tags = '[\"espresso\"]', note = 'ristretto'"
+                " WHERE response_id = %s",
+                (cafe,),
+            )
+            assert index_problems(postgres_url) == []
+            (tag,) = await store.search(ALICE, '"espresso"', SearchFilters(), 10)
+            assert tag.field == "tag" and tag.snippet == "espresso"
+            assert await store.count_search(ALICE, '"grafting"', SearchFilters()) == 1
+            conn.execute("DELETE FROM annotations WHERE response_id = %s", (cafe,))
+            assert index_problems(postgres_url) == []
+            assert await store.count_search(ALICE, '"ristretto"', SearchFilters()) == 0
         assert await store.delete_conversation(ALICE, orchard.journal.conversation_id)
         assert index_problems(postgres_url) == []
         with psycopg.connect(postgres_url.url) as conn:

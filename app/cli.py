@@ -127,6 +127,14 @@ def build_parser() -> argparse.ArgumentParser:
     from grove_explorer.server.keys import add_keys_arguments
 
     add_keys_arguments(keys)
+    database = commands.add_parser(
+        "db",
+        help="database maintenance: migrate-to postgresql://… copies SQLite into PostgreSQL",
+        description="Maintain a Grove server's database.",
+    )
+    from grove_explorer.server.db_command import add_db_arguments
+
+    add_db_arguments(database)
     from grove_explorer.app.headless import add_headless_commands
 
     add_headless_commands(commands)
@@ -149,6 +157,10 @@ def main(argv: list[str] | None = None) -> int:
         from grove_explorer.server.keys import run_keys
 
         return run_keys(args)
+    if args.command == "db":
+        from grove_explorer.server.db_command import run_db
+
+        return run_db(args)
     try:
         config = load_config(args.config)
     except ConfigError as error:

@@ -6,6 +6,7 @@ version applied in `schema_version`; each migration runs in one transaction with
 that records it (PostgreSQL's DDL is transactional); a database written by newer code is
 refused. Version 1 is the SQLite store's schema at its version 15, in PostgreSQL's types:
 `timestamptz` times, `boolean` flags, `bytea` token blobs, identity `seq` columns.
+Version 2 is the full-text search index (search_schema.py) and judgements' `seq`.
 
 Replicas that start together each call `migrate`; a transaction-level advisory lock makes
 the second wait for the first and then find nothing left to do.
@@ -17,6 +18,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from grove_explorer.server.store.migrations import SchemaVersionError
+from grove_explorer.server.store.postgres.search_schema import (
+    SEARCH_DESCRIPTION,
+    SEARCH_STATEMENTS,
+)
 
 MIGRATION_LOCK = 0x67726F7665
 """The advisory lock key held while migrating ("grove" in ASCII)."""
@@ -223,10 +228,37 @@ _CORE = PgMigration(
     ),
 )
 
-PG_MIGRATIONS: tuple[PgMigration, ...] = (_CORE,)
+_SEARCH = PgMigration(
+    version=2,
+    description=f"{SEARCH_DESCRIPTION}; judgements in insertion order",
+    statements=(
+        *SEARCH_STATEMENTS,
+        # A judge call's batch shares one time: its order is the insertion order, which
+        # SQLite reads from the rowid (PostgreSQL rows have none that lasts).
+        "ALTER TABLE judgements ADD COLUMN seq bigint GENERATED ALWAYS AS IDENTITY UNIQUE",
+    ),
+)
+
+PG_MIGRATIONS: tuple[PgMigration, ...] = (_CORE, _SEARCH)
 """Every migration, in version order (versions 1, 2, … without gaps)."""
 
 LATEST_PG_VERSION = PG_MIGRATIONS[-1].version
+
+
+MIGRATION_REFUSED = "GRV01"
+"""The SQLSTATE a migration raises with a sentence of its own (e.g. a missing extension)."""
+
+
+async def _execute(conn: Any, statement: str) -> None:
+    """Runs one migration statement; a refusal of our own as SchemaVersionError (its words)."""
+    try:
+        await conn.execute(statement)
+    except Exception as error:
+        if getattr(error, "sqlstate", None) != MIGRATION_REFUSED:
+            raise
+        diagnostic = getattr(error, "diag", None)
+        message = getattr(diagnostic, "message_primary", None) or str(error)
+        raise SchemaVersionError(message) from None
 
 
 async def current_version(conn: Any) -> int:
@@ -268,7 +300,7 @@ async def migrate(conn: Any, migrations: tuple[PgMigration, ...] = PG_MIGRATIONS
             if await current_version(conn) >= migration.version:
                 continue  # another replica applied it while we waited for the lock
             for statement in migration.statements:
-                await conn.execute(statement)
+                await _execute(conn, statement)
             await conn.execute(
                 "INSERT INTO schema_version (version, applied_time) VALUES (%s, now())",
                 (migration.version,),

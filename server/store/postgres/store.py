@@ -7,10 +7,18 @@ mapping they share. See connection.py for the design (several replicas, one data
 
 from __future__ import annotations
 
+from grove_explorer.server.store.postgres.arena import ArenaQueries
 from grove_explorer.server.store.postgres.conversations import ConversationQueries
+from grove_explorer.server.store.postgres.imports import ImportQueries
+from grove_explorer.server.store.postgres.judgements import JudgementQueries
+from grove_explorer.server.store.postgres.search import SearchQueries
 
 
 class PostgresStore(
     ConversationQueries,
+    JudgementQueries,
+    ArenaQueries,
+    SearchQueries,
+    ImportQueries,
 ):
     """Conversation forests and API keys in one PostgreSQL database (see connection.py)."""

@@ -1,0 +1,212 @@
+"""Import into the PostgreSQL store: a whole exported forest in one transaction.
+
+The SQLite store's import (server/store/sqlite/imports.py) on PostgreSQL. The rows are
+built by the same code (`_Rows`: ids, parents and fused sources mapped from the import's
+local ids, times one microsecond apart) and written with COPY, a batch per COPY as an
+`ImportStream` hands them, while the client may still be sending the next: an import of
+60,000 responses is a few dozen statements. COPY's text format reads the rows' 0/1 flags
+and ISO times into boolean and timestamptz columns, so the rows need no second mapping.
+
+The conversation is marked in `bulk_imports` while its rows go in, so the per-row
+update_time trigger skips them (the time is set once at the end, `_touch`); the search
+index takes each COPY's rows in one INSERT … SELECT after them (a statement-level trigger,
+search_schema.py). A problem in any batch (an unknown parent, a seed out of range, a
+count that does not match, the client going away) rolls everything back: nothing of the
+import is stored, not even the conversation.
+
+Times: every time an import assigns comes from `_import_times` (the rows' creation times)
+and the conversation's stamp; change both there to keep given times.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from grove_explorer.server.store.postgres.connection import PostgresDatabase
+from grove_explorer.server.store.records import (
+    ConversationRecord,
+    ImportItem,
+    ImportStream,
+    ResponseRecord,
+)
+from grove_explorer.server.store.rows import (
+    CONVERSATION_SELECT,
+    imported_record,
+    parse_time,
+    read_conversation,
+)
+from grove_explorer.server.store.sqlite.imports import (
+    _ANNOTATION_COLUMNS,
+    _COLUMNS,
+    _TOKEN_COLUMNS,
+    _batches,
+    _Rows,
+    _stored_original,
+    _stored_sources,
+    _tick_texts,
+    _uuid4_hexes,
+    _Written,
+)
+from grove_explorer.server.store.sqlite.judgements import JUDGEMENT_COLUMNS, imported_rows
+
+
+async def copy_rows(
+    conn: Any, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> None:
+    """Writes `rows` into `table` with one COPY (text format: PostgreSQL parses each value)."""
+    if not rows:
+        return
+    async with (
+        conn.cursor() as cursor,
+        cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy,
+    ):
+        for row in rows:
+            await copy.write_row(row)
+
+
+def _import_times(first: datetime, count: int) -> list[str]:
+    """The creation times of an import's `count` rows (ISO text, one microsecond apart)."""
+    return _tick_texts(first, count)
+
+
+class ImportQueries(PostgresDatabase):
+    """Creates a conversation from imported responses, parents first."""
+
+    async def import_conversation(
+        self, user_id: str, title: str, starred: bool, items: Sequence[ImportItem] | ImportStream
+    ) -> ConversationRecord:
+        """Creates a conversation holding `items` (parents first) in one transaction.
+
+        Raises UnknownParentError when an item names a parent not imported before it,
+        ValueError for a seed outside [0, 2**64); nothing is stored then, nor when an
+        `ImportStream`'s batches raise (their error goes on).
+        """
+        written = await self._write_import(user_id, title, starred, items, want_seqs=False)
+        return await self._imported_conversation(user_id, written.conversation_id)
+
+    async def import_forest(
+        self, user_id: str, title: str, starred: bool, items: Sequence[ImportItem] | ImportStream
+    ) -> tuple[ConversationRecord, list[ResponseRecord]]:
+        """`import_conversation`, also returning the stored responses in creation order.
+
+        The records are built from what was written (ids, parents, times, the rows' seq),
+        as the SQLite store builds them, so a reply needs no second read.
+        """
+        written = await self._write_import(user_id, title, starred, items, want_seqs=True)
+        record = await self._imported_conversation(user_id, written.conversation_id)
+        first = written.first_time
+        times = [first + timedelta(microseconds=i) for i in range(len(written.items))]
+        responses = [
+            imported_record(
+                item.response,
+                conversation_id=written.conversation_id,
+                parent_response_id=parent,
+                response_id=row[1],
+                seq=seq,
+                create_time=created,
+                start_time=created if start is None else parse_time(start),
+                shared=item.shared,
+            )
+            for item, row, (parent, start), created, seq in zip(
+                written.items, written.rows, written.links, times, written.seqs, strict=True
+            )
+        ]
+        for index, item in enumerate(written.items):
+            if item.response.merged_from:
+                responses[index] = replace(
+                    responses[index], merged_from=tuple(_stored_sources(item, written.ids))
+                )
+            if item.response.replay_of:
+                responses[index] = replace(
+                    responses[index], replay_of=_stored_original(item, written.ids)
+                )
+        if any(start is not None for _, start in written.links):
+            responses.sort(key=lambda r: (r.start_time, r.seq))
+        return record, responses
+
+    async def _imported_conversation(
+        self, user_id: str, conversation_id: str
+    ) -> ConversationRecord:
+        rows = await self._read(
+            CONVERSATION_SELECT + " WHERE c.conversation_id = %s AND c.user_id = %s",
+            (conversation_id, user_id),
+        )
+        return read_conversation(rows[0])
+
+    async def _write_import(
+        self,
+        user_id: str,
+        title: str,
+        starred: bool,
+        items: Sequence[ImportItem] | ImportStream,
+        *,
+        want_seqs: bool,
+    ) -> _Written:
+        """Writes the conversation and its responses in one transaction (see the module)."""
+        stream = (
+            items if isinstance(items, ImportStream) else ImportStream(len(items), _batches(items))
+        )
+        count = stream.count
+        (conversation_id,) = _uuid4_hexes(1)
+        # Ascending ids: each batch lands at one place of the id indexes (as in SQLite).
+        rows = _Rows(user_id, conversation_id, sorted(_uuid4_hexes(count)))
+        async with self._transaction() as conn:
+            stamp = self._tick()
+            await conn.execute(
+                "INSERT INTO conversations"
+                " (conversation_id, user_id, title, starred, create_time, update_time)"
+                " VALUES (%s, %s, %s, %s, %s, %s)",
+                (conversation_id, user_id, title, bool(starred), stamp, stamp),
+            )
+            await conn.execute(
+                "INSERT INTO bulk_imports (conversation_id) VALUES (%s)", (conversation_id,)
+            )
+            first = self._ticks(count)
+            times = _import_times(first, count)
+            given: list[ImportItem] = []
+            async for batch in stream.batches:
+                start = len(given)
+                if start + len(batch) > count:
+                    raise ValueError(f"an import of {count} items was given more")
+                given.extend(batch)
+                built = rows.build(batch, times[start : len(given)])
+                await copy_rows(conn, "responses", _COLUMNS, built)
+            if len(given) != count:
+                raise ValueError(f"an import of {count} items was given {len(given)}")
+            seqs: list[int] = []
+            if want_seqs:  # one session's COPY takes the identity values in row order
+                cursor = await conn.execute(
+                    "SELECT seq FROM responses WHERE conversation_id = %s ORDER BY seq",
+                    (conversation_id,),
+                )
+                seqs = [seq for (seq,) in await cursor.fetchall()]
+            if times:
+                await conn.execute(
+                    "UPDATE conversations SET update_time = %s WHERE conversation_id = %s",
+                    (times[-1], conversation_id),
+                )
+            await conn.execute(
+                "DELETE FROM bulk_imports WHERE conversation_id = %s", (conversation_id,)
+            )
+            await copy_rows(conn, "response_tokens", _TOKEN_COLUMNS, rows.tokens)
+            text_stamp = stamp.isoformat(timespec="microseconds")
+            await copy_rows(
+                conn,
+                "annotations",
+                _ANNOTATION_COLUMNS,
+                [(*values, text_stamp) for values in rows.annotations],
+            )
+            if rows.judgements:
+                judged = imported_rows(rows.judgements, conversation_id, user_id, text_stamp)
+                await copy_rows(conn, "judgements", JUDGEMENT_COLUMNS, judged)
+        return _Written(conversation_id, rows.rows, rows.links, first, seqs, given, rows.ids)
+
+    def _ticks(self, count: int) -> datetime:
+        """The first of `count` times of the store's clock, one microsecond apart."""
+        first = self._tick()
+        if count > 1:
+            self._last_time = first + timedelta(microseconds=count - 1)
+        return first

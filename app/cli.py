@@ -144,11 +144,16 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `grove` console script."""
     argv = sys.argv[1:] if argv is None else argv
-    args, rest = explorer_parser().parse_known_args(argv)
-    if rest or any(arg in ("-h", "--help") for arg in argv):
+    # Help goes to the full parser at once: the explorer's own parser would answer
+    # `grove keys list --help` with the explorer's help before the subcommand saw it.
+    if any(arg in ("-h", "--help") for arg in argv):
         args = build_parser().parse_args(argv)
     else:
-        args.command = None
+        args, rest = explorer_parser().parse_known_args(argv)
+        if rest:
+            args = build_parser().parse_args(argv)
+        else:
+            args.command = None
     if args.command == "serve":
         from grove_explorer.server.cli import run_serve
 

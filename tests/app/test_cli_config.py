@@ -84,3 +84,20 @@ async def test_client_defaults(monkeypatch) -> None:
         assert remote.api_host == "grove.example:443" and remote.secure
     async with Client(secure=False) as told:
         assert not told.secure
+
+
+@pytest.mark.parametrize(
+    ("argv", "usage"),
+    [
+        (["keys", "list", "--help"], "usage: grove keys list"),
+        (["db", "migrate-to", "--help"], "usage: grove db migrate-to"),
+        (["export", "-h"], "usage: grove export"),
+    ],
+)
+def test_a_subcommands_help_is_its_own(
+    argv: list[str], usage: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    assert exited.value.code == 0
+    assert capsys.readouterr().out.startswith(usage)

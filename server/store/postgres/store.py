@@ -8,9 +8,13 @@ mapping they share. See connection.py for the design (several replicas, one data
 from __future__ import annotations
 
 from grove_explorer.server.store.postgres.conversations import ConversationQueries
+from grove_explorer.server.store.postgres.leaves import LeafQueries
+from grove_explorer.server.store.postgres.responses import ResponseQueries
 
 
 class PostgresStore(
     ConversationQueries,
+    ResponseQueries,
+    LeafQueries,
 ):
     """Conversation forests and API keys in one PostgreSQL database (see connection.py)."""

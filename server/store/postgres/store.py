@@ -8,6 +8,7 @@ mapping they share. See connection.py for the design (several replicas, one data
 from __future__ import annotations
 
 from grove_explorer.server.store.postgres.conversations import ConversationQueries
+from grove_explorer.server.store.postgres.keys import ApiKeyQueries
 from grove_explorer.server.store.postgres.leaves import LeafQueries
 from grove_explorer.server.store.postgres.responses import ResponseQueries
 
@@ -16,5 +17,6 @@ class PostgresStore(
     ConversationQueries,
     ResponseQueries,
     LeafQueries,
+    ApiKeyQueries,
 ):
     """Conversation forests and API keys in one PostgreSQL database (see connection.py)."""

@@ -7,6 +7,8 @@ mapping they share. See connection.py for the design (several replicas, one data
 
 from __future__ import annotations
 
+from grove_explorer.server.store.postgres.annotations import AnnotationQueries
+from grove_explorer.server.store.postgres.checkpoints import CheckpointQueries
 from grove_explorer.server.store.postgres.conversations import ConversationQueries
 from grove_explorer.server.store.postgres.keys import ApiKeyQueries
 from grove_explorer.server.store.postgres.leaves import LeafQueries
@@ -17,6 +19,8 @@ class PostgresStore(
     ConversationQueries,
     ResponseQueries,
     LeafQueries,
+    AnnotationQueries,
+    CheckpointQueries,
     ApiKeyQueries,
 ):
     """Conversation forests and API keys in one PostgreSQL database (see connection.py)."""

@@ -484,3 +484,45 @@ async def test_cancelled_writes_leave_nothing_half_written(
     after = await any_store.add_response(ALICE, human(cid, None, "after"))
     assert await any_store.get_response(ALICE, cid, after.response_id) == after
     assert await any_store.check_integrity() == []
+
+
+# -- lifecycle ---------------------------------------------------------------------------------
+
+
+async def test_a_closed_store_refuses_every_call_and_opens_again(
+    database: DatabaseLocation,
+) -> None:
+    store = another_store(database)
+    with pytest.raises(Exception, match="store is not open") as refused:
+        await store.list_responses(ALICE, "0" * 32)
+    assert type(refused.value).__name__ == "StoreClosedError"
+    await store.open()
+    cid = (await store.create_conversation(ALICE)).conversation_id
+    root = await store.add_response(ALICE, human(cid, None))
+    await store.close()
+    await store.close()  # idempotent
+
+    calls = [
+        store.list_responses(ALICE, cid),
+        store.get_response(ALICE, cid, root.response_id),
+        store.path_to(ALICE, cid, root.response_id),
+        store.add_response(ALICE, human(cid, None)),
+        store.mark_shared(ALICE, cid, [root.response_id]),
+        store.response_tokens(ALICE, cid, root.response_id),
+        store.responses_tokens(ALICE, cid, [root.response_id]),
+        store.get_leaf(ALICE, cid),
+        store.set_leaf(ALICE, cid, None),
+        store.annotations(ALICE, cid),
+        store.discard_checkpoint("c" * 32),
+        store.recover_checkpoints(),
+    ]
+    for call in calls:
+        with pytest.raises(Exception, match="store is closed") as refused:
+            await call
+        assert type(refused.value).__name__ == "StoreClosedError"
+
+    await store.open()
+    try:
+        assert await store.list_responses(ALICE, cid) == [root]
+    finally:
+        await store.close()

@@ -91,12 +91,14 @@ class CheckpointQueries(PostgresDatabase):
         recovered: list[ResponseRecord] = []
         async with self._transaction() as conn:
             cursor = await conn.execute(
-                "SELECT checkpoint_id, user_id, response FROM checkpoints"
+                "SELECT checkpoint_id, user_id, response, owner, update_time FROM checkpoints"
                 " WHERE checkpoint_id = ANY(%s) ORDER BY create_time, checkpoint_id"
                 " FOR UPDATE SKIP LOCKED",
                 (orphans,),
             )
-            for checkpoint_id, user_id, data in await cursor.fetchall():
+            for checkpoint_id, user_id, data, owner, updated in await cursor.fetchall():
+                if not is_orphan(owner, parse_time(updated)):
+                    continue  # saved again since it was read: its writer lives after all
                 new = decode_new_response(data)
                 with suppress(UnknownConversationError, UnknownParentError):
                     record = await insert_response(conn, user_id, new, self._tick())

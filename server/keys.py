@@ -4,10 +4,11 @@ A key is `grove_` followed by 32 random bytes in URL-safe base64. It is printed 
 it is created, and only its SHA-256 digest is stored. Operators name a key by its key id:
 the first 12 hex digits of that digest, which identifies the key without revealing it.
 
-The commands open the server's SQLite file through `SqliteStore` (WAL mode, busy timeout,
-one short transaction per change), so they are safe while a server runs on the same file;
-that server checks every call's key in the database, so a revocation applies to its very
-next call.
+The commands open the store `--db` (or `$GROVE_DB`) names, as `grove serve` does: a SQLite
+file through `SqliteStore` (WAL mode, busy timeout, one short transaction per change), or
+a team server's PostgreSQL database (`postgresql://…`) through `PostgresStore`. Either is
+safe while servers run on it; they check every call's key in the database, so a
+revocation applies to the very next call of every replica.
 """
 
 from __future__ import annotations
@@ -21,13 +22,23 @@ import sys
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from grove_explorer.server.auth import hash_key
 from grove_explorer.server.config import default_db_path
+from grove_explorer.server.store.location import (
+    DatabaseLocation,
+    PostgresUrl,
+    database_argument,
+    database_from_environment,
+)
 from grove_explorer.server.store.migrations import SchemaVersionError
 from grove_explorer.server.store.protocol import DuplicateApiKeyError, StorageFailure
 from grove_explorer.server.store.records import ApiKeyRecord
 from grove_explorer.server.store.sqlite import SqliteStore
+
+if TYPE_CHECKING:
+    from grove_explorer.server.store.postgres import PostgresStore
 
 KEY_PREFIX = "grove_"
 KEY_ID_LENGTH = 12
@@ -84,11 +95,31 @@ def validate_label(label: str) -> str:
     return label.strip()
 
 
-async def create_key(db: Path, user: str, label: str = "") -> CreatedKey:
-    """Creates a key for `user` in the database `db` (created if missing)."""
+def key_store(db: DatabaseLocation) -> SqliteStore | PostgresStore:
+    """The store holding the keys of `db` (not open yet): the one `grove serve --db` opens.
+
+    A PostgreSQL URL opens the team server's database (psycopg is imported only then).
+    """
+    if isinstance(db, PostgresUrl):
+        from grove_explorer.server.store.postgres import PostgresStore
+
+        return PostgresStore(db)
+    return SqliteStore(db)
+
+
+async def _missing(db: DatabaseLocation) -> bool:
+    """True when `db` is a SQLite file that does not exist yet.
+
+    A URL names a database that exists, or fails to connect with its own reason.
+    """
+    return isinstance(db, Path) and not await asyncio.to_thread(db.exists)
+
+
+async def create_key(db: DatabaseLocation, user: str, label: str = "") -> CreatedKey:
+    """Creates a key for `user` in the database `db` (a SQLite file is created if missing)."""
     user = validate_user_name(user)
     label = validate_label(label)
-    async with SqliteStore(db) as store:
+    async with key_store(db) as store:
         first = not await store.has_active_api_keys()
         for _ in range(3):  # a 48-bit key id collision is astronomically rare; retry anyway
             key = generate_key()
@@ -100,15 +131,15 @@ async def create_key(db: Path, user: str, label: str = "") -> CreatedKey:
     raise KeyCommandError("Could not generate a unique key; try again.")
 
 
-async def list_keys(db: Path) -> list[ApiKeyRecord]:
-    """Every key of `db`, oldest first; [] when the database does not exist yet."""
-    if not await asyncio.to_thread(db.exists):
+async def list_keys(db: DatabaseLocation) -> list[ApiKeyRecord]:
+    """Every key of `db`, oldest first; [] when its SQLite file does not exist yet."""
+    if await _missing(db):
         return []
-    async with SqliteStore(db) as store:
+    async with key_store(db) as store:
         return await store.list_api_keys()
 
 
-async def revoke_key(db: Path, key_id: str) -> tuple[ApiKeyRecord, bool, bool]:
+async def revoke_key(db: DatabaseLocation, key_id: str) -> tuple[ApiKeyRecord, bool, bool]:
     """Revokes the key `key_id` in `db`.
 
     Returns the key, whether this call revoked it (False: it already was), and whether
@@ -120,9 +151,9 @@ async def revoke_key(db: Path, key_id: str) -> tuple[ApiKeyRecord, bool, bool]:
             "Give the key id shown by 'grove keys list', not the key itself "
             "(and keep the key out of your shell history)."
         )
-    if not await asyncio.to_thread(db.exists):
+    if await _missing(db):
         raise KeyCommandError(f"No API key has the id {key_id!r}: {db} does not exist.")
-    async with SqliteStore(db) as store:
+    async with key_store(db) as store:
         before = await store.get_api_key(key_id)
         record = None if before is None else await store.revoke_api_key(key_id)
         if before is None or record is None:
@@ -137,10 +168,15 @@ async def revoke_key(db: Path, key_id: str) -> tuple[ApiKeyRecord, bool, bool]:
 
 def add_keys_arguments(parser: argparse.ArgumentParser) -> None:
     """Declares `create`, `list` and `revoke` (each with `--db`) on `parser`."""
-    db_help = f"SQLite file of the server (default: {default_db_path()})"
+    db_help = (
+        "the server's database: a SQLite file or a postgresql:// URL "
+        f"(default: $GROVE_DB, else {default_db_path()})"
+    )
     # SUPPRESS: an unset --db leaves no attribute, so a subcommand's default cannot hide
     # a --db given before the subcommand name.
-    parser.add_argument("--db", dest="keys_db", type=Path, default=argparse.SUPPRESS, help=db_help)
+    parser.add_argument(
+        "--db", dest="keys_db", type=database_argument, default=argparse.SUPPRESS, help=db_help
+    )
     commands = parser.add_subparsers(dest="keys_command", metavar="ACTION", required=True)
 
     create = commands.add_parser(
@@ -165,12 +201,19 @@ def add_keys_arguments(parser: argparse.ArgumentParser) -> None:
     revoke.add_argument("key_id", metavar="KEY_ID", help="the id shown by 'list'")
 
     for sub in (create, listing, revoke):
-        sub.add_argument("--db", dest="keys_db", type=Path, default=argparse.SUPPRESS, help=db_help)
+        sub.add_argument(
+            "--db", dest="keys_db", type=database_argument, default=argparse.SUPPRESS, help=db_help
+        )
 
 
-def _db_from_args(args: argparse.Namespace) -> Path:
-    """`--db` of the keys command, else a `--db` given to `grove` itself, else the default."""
-    return getattr(args, "keys_db", None) or getattr(args, "db", None) or default_db_path()
+def _db_from_args(args: argparse.Namespace) -> DatabaseLocation:
+    """The database `grove serve` would open.
+
+    `--db` of the keys command, else a `--db` given to `grove` itself, else `$GROVE_DB`,
+    else the default file.
+    """
+    chosen: DatabaseLocation | None = getattr(args, "keys_db", None) or getattr(args, "db", None)
+    return chosen or database_from_environment() or default_db_path()
 
 
 def _format_time(moment: datetime | None) -> str:
@@ -208,7 +251,7 @@ def format_key_table(records: list[ApiKeyRecord]) -> str:
     )
 
 
-def _run_create(args: argparse.Namespace, db: Path) -> int:
+def _run_create(args: argparse.Namespace, db: DatabaseLocation) -> int:
     created = asyncio.run(create_key(db, args.user, args.label))
     record = created.record
     print(f"Created API key {record.key_id} for user {record.user_id!r} in {db}:")
@@ -225,7 +268,7 @@ def _run_create(args: argparse.Namespace, db: Path) -> int:
     return 0
 
 
-def _run_list(args: argparse.Namespace, db: Path) -> int:
+def _run_list(args: argparse.Namespace, db: DatabaseLocation) -> int:
     records = asyncio.run(list_keys(db))
     if args.json:
         print(json.dumps([_record_json(r) for r in records], indent=2))
@@ -236,7 +279,7 @@ def _run_list(args: argparse.Namespace, db: Path) -> int:
     return 0
 
 
-def _run_revoke(args: argparse.Namespace, db: Path) -> int:
+def _run_revoke(args: argparse.Namespace, db: DatabaseLocation) -> int:
     record, changed, any_left = asyncio.run(revoke_key(db, args.key_id))
     if not changed:
         print(

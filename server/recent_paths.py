@@ -2,7 +2,7 @@
 
 Two caches keep something per recent path, for the same reason (a response's path never
 changes once stored, and a new response's path is its parent's plus itself): the store's
-records of the path (`store/sqlite/responses.PathCache`) and the sampler's messages of it
+records of the path (`store/path_cache.PathCache`, either store) and the sampler's messages of it
 (`servicer/path_messages.PathMessages`). `RecentPaths` is the keeping and forgetting they
 share; `SharedPath` is how they keep a path without copying it on every turn.
 """

@@ -65,8 +65,7 @@ def default_store(config: ServerConfig) -> Store:
             )
         from grove_explorer.server.store.postgres import PostgresStore
 
-        # TODO(issue 17): drop the ignore once every table group is in PostgresStore.
-        return PostgresStore(config.db)  # type: ignore[return-value]
+        return PostgresStore(config.db)
     from grove_explorer.server.store.sqlite import SqliteStore
 
     return SqliteStore(

@@ -7,18 +7,28 @@ mapping they share. See connection.py for the design (several replicas, one data
 
 from __future__ import annotations
 
+from grove_explorer.server.store.postgres.annotations import AnnotationQueries
 from grove_explorer.server.store.postgres.arena import ArenaQueries
+from grove_explorer.server.store.postgres.checkpoints import CheckpointQueries
 from grove_explorer.server.store.postgres.conversations import ConversationQueries
 from grove_explorer.server.store.postgres.imports import ImportQueries
 from grove_explorer.server.store.postgres.judgements import JudgementQueries
+from grove_explorer.server.store.postgres.keys import ApiKeyQueries
+from grove_explorer.server.store.postgres.leaves import LeafQueries
+from grove_explorer.server.store.postgres.responses import ResponseQueries
 from grove_explorer.server.store.postgres.search import SearchQueries
 
 
 class PostgresStore(
     ConversationQueries,
+    ResponseQueries,
+    LeafQueries,
+    AnnotationQueries,
     JudgementQueries,
     ArenaQueries,
     SearchQueries,
     ImportQueries,
+    CheckpointQueries,
+    ApiKeyQueries,
 ):
     """Conversation forests and API keys in one PostgreSQL database (see connection.py)."""

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import sqlite3
 from collections.abc import Callable, Sequence
 from contextlib import suppress
 from datetime import datetime
 
-from grove_explorer.server.store.protocol import UnknownConversationError, UnknownParentError
-from grove_explorer.server.store.records import (
-    Checkpoint,
-    NewResponse,
-    ResponseRecord,
-    SamplingRecord,
+from grove_explorer.server.store.checkpoint_payload import (
+    decode_new_response as _decode_new_response,
 )
+from grove_explorer.server.store.checkpoint_payload import (
+    encode_new_response as _encode_new_response,
+)
+from grove_explorer.server.store.protocol import UnknownConversationError, UnknownParentError
+from grove_explorer.server.store.records import Checkpoint, ResponseRecord
 from grove_explorer.server.store.rows import format_time, parse_time
 from grove_explorer.server.store.sqlite.connection import SqliteDatabase
 from grove_explorer.server.store.sqlite.leaves import follow_leaf
@@ -103,37 +102,3 @@ class CheckpointQueries(SqliteDatabase):
                     "DELETE FROM checkpoints WHERE checkpoint_id = ?", (checkpoint_id,)
                 )
         return recovered
-
-
-def _encode_new_response(new: NewResponse) -> str:
-    """A NewResponse as JSON (a checkpoint's payload), always partial and "interrupted".
-
-    Tokens are left out: a checkpoint keeps the text; logprobs of an interrupted reply
-    are not worth rewriting the whole list twice a second.
-    """
-    # Field by field rather than dataclasses.asdict, which deep-copies every value: with
-    # hundreds of streams checkpointed several times a second it was ~10 % of the server's
-    # CPU (bench.load --profile-server). Only `sampling` is itself a dataclass.
-    data = {f.name: getattr(new, f.name) for f in dataclasses.fields(new)}
-    if new.sampling is not None:
-        data["sampling"] = dataclasses.asdict(new.sampling)
-    data["partial"] = True
-    data["finish_reason"] = "interrupted"  # a checkpoint is read back only after a crash
-    data["tokens"] = None
-    if new.start_time is not None:
-        data["start_time"] = format_time(new.start_time)
-    return json.dumps(data)
-
-
-def _decode_new_response(text: str) -> NewResponse:
-    """The NewResponse a checkpoint holds."""
-    data = json.loads(text)
-    data["finish_reason"] = "interrupted"  # also for checkpoints written before it existed
-    sampling = data.pop("sampling")
-    start = data.pop("start_time", None)  # absent in checkpoints of older versions
-    data["merged_from"] = tuple(data.get("merged_from", ()))  # a JSON list; older: none
-    return NewResponse(
-        **data,
-        sampling=None if sampling is None else SamplingRecord(**sampling),
-        start_time=None if start is None else parse_time(start),
-    )

@@ -10,7 +10,8 @@ from typing import NoReturn
 
 import aiosqlite
 
-from grove_explorer.server.recent_paths import RecentPaths, SharedPath
+from grove_explorer.server.recent_paths import SharedPath
+from grove_explorer.server.store.path_cache import PathCache
 from grove_explorer.server.store.protocol import UnknownConversationError, UnknownParentError
 from grove_explorer.server.store.records import NewResponse, ResponseRecord, TokenRow
 from grove_explorer.server.store.rows import (
@@ -64,29 +65,6 @@ _TOKEN_BATCH = 500
 _IN_CONVERSATION = (
     "SELECT 1 FROM responses WHERE response_id = ? AND conversation_id = ? AND user_id = ?"
 )
-
-
-class PathCache(RecentPaths[SharedPath[ResponseRecord]]):
-    """Root paths of the responses most recently read or stored, newest kept (LRU).
-
-    A response's path never changes once stored (responses are never edited, moved or
-    deleted on their own), and a new response's path is its parent's plus itself. So
-    the path a reply is sampled from is usually here already: the reply the user just
-    got, or its parent. Reading it again from the table cost a recursive query and a
-    record per response of the path on every turn — the cost grew with depth. A new
-    response's path shares its parent's records (`SharedPath`: no copy of the path).
-    """
-
-    def extend(self, user_id: str, record: ResponseRecord) -> None:
-        """Adds a new response's path when its parent's is known (or it is a root)."""
-        conversation_id = record.conversation_id
-        parent = record.parent_response_id
-        if parent is None:
-            self.put((user_id, conversation_id, record.response_id), SharedPath((record,)))
-            return
-        above = self.peek((user_id, conversation_id, parent))
-        if above is not None:
-            self.put((user_id, conversation_id, record.response_id), above.extended(record))
 
 
 def insert_response_now(

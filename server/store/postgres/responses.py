@@ -1,0 +1,371 @@
+"""The responses table group of the PostgreSQL store: reads, paths, the checked insert, tokens.
+
+The same behaviour as the SQLite store's (server/store/sqlite/responses.py), for several
+replicas writing one database at once:
+
+* The insert checks and writes in one statement: the conversation row is locked FOR KEY
+  SHARE (a delete on another replica waits, or has committed and nothing is stored), and
+  the parent must be a response of that conversation. A parent is only ever deleted with
+  its conversation, so the lock keeps the check true until the commit.
+* SQLite's group commit has no counterpart here: PostgreSQL runs the transactions of many
+  connections at once, so each write is its own short transaction on a pooled
+  connection. Concurrent writes on one conversation queue only on its row (the trigger
+  that bumps `update_time`), never on the database.
+* Paths keep the SQLite store's property that depth costs nothing on the hot path: a path
+  read or stored recently is answered from `PathCache` after one indexed check (a path
+  never changes once stored, on any replica); otherwise one recursive query walks the
+  parents by primary key.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, NoReturn, get_type_hints
+
+from grove_explorer.server.recent_paths import SharedPath
+from grove_explorer.server.store.path_cache import PathCache
+from grove_explorer.server.store.postgres.connection import PostgresDatabase
+from grove_explorer.server.store.postgres.leaves import follow_leaf
+from grove_explorer.server.store.postgres.leaves import start_following as begin_following
+from grove_explorer.server.store.protocol import UnknownConversationError, UnknownParentError
+from grove_explorer.server.store.records import (
+    NewResponse,
+    ResponseContent,
+    ResponseRecord,
+    SamplingRecord,
+    TokenRow,
+)
+from grove_explorer.server.store.rows import (
+    CONTENT_COLUMNS,
+    R_COLUMNS,
+    RESPONSE_COLUMNS,
+    content_values_pg,
+    decode_tokens,
+    encode_tokens,
+    read_response,
+    stored_record,
+)
+
+if TYPE_CHECKING:
+    import psycopg
+
+
+def _content_types() -> dict[str, str]:
+    """PostgreSQL's type of each content column, derived from `ResponseContent`'s fields.
+
+    An INSERT ... SELECT of parameters does not take its types from the target columns: a
+    NULL (a reply without sampling parameters) would arrive as text and be refused by a
+    numeric column. Each parameter is cast to its column's kind instead, derived from the
+    one declaration of a response's fields, so a new field needs nothing here.
+    """
+    kinds: dict[object, str] = {
+        bool: "boolean",
+        int: "bigint",
+        int | None: "bigint",
+        float: "double precision",
+    }
+    types: dict[str, str] = {}
+    for name, kind in get_type_hints(ResponseContent).items():
+        if kind == SamplingRecord | None:
+            sampling = get_type_hints(SamplingRecord)
+            types.update({column: kinds[sampling[column]] for column in sampling})
+        else:
+            types[name] = kinds.get(kind, "text")
+    return types
+
+
+_CONTENT_TYPES = _content_types()
+assert set(_CONTENT_TYPES) == set(CONTENT_COLUMNS), "a content column without a type"
+
+_INSERT_COLUMNS = ("user_id", "response_id", "create_time", "start_time", *CONTENT_COLUMNS)
+_INSERT_TYPES = (
+    "text",
+    "text",
+    "timestamptz",
+    "timestamptz",
+    *(_CONTENT_TYPES[column] for column in CONTENT_COLUMNS),
+)
+
+# One statement both checks (the conversation is the user's, the parent is in it) and
+# inserts; the conversation's update_time follows by trigger. `shared` starts false.
+# The parent is looked up by its unique id alone (the LIMIT keeps the conversation test
+# outside): psycopg prepares a statement run often, and the generic plan then walked the
+# conversation's index until it met the parent, so a reply to a recent response (every
+# reply) cost 0.6 ms more in a 3,000-response conversation, and more as it grew.
+_INSERT_RESPONSE = f"""
+    WITH owned AS (
+        SELECT 1 FROM conversations WHERE conversation_id = %s AND user_id = %s
+        FOR KEY SHARE
+    )
+    INSERT INTO responses ({", ".join(_INSERT_COLUMNS)})
+    SELECT {", ".join(f"%s::{kind}" for kind in _INSERT_TYPES)} FROM owned
+    WHERE %s::text IS NULL
+       OR EXISTS (SELECT 1 FROM (SELECT conversation_id FROM responses
+                                 WHERE response_id = %s LIMIT 1) AS parent
+                  WHERE parent.conversation_id = %s)
+    RETURNING seq
+"""
+
+# One response by its unique id, as a row source aliased `r`. The LIMIT keeps the
+# conversation's and user's conditions outside it: under a prepared statement's generic
+# plan, `response_id = $1 AND conversation_id = $2` was answered by walking the
+# conversation's index until the response came up (see test_postgres_plans.py).
+_ONE = "(SELECT * FROM responses WHERE response_id = {} LIMIT 1) AS r"
+
+# Walks parents from the response up to the root in one statement (PostgreSQL evaluates
+# the recursion iteratively with a working table, so depth is unbounded). Each step is a
+# LATERAL lookup of one parent by its unique id alone (the LIMIT keeps the other
+# conditions outside, where the planner cannot use them to pick another index): as a
+# plain join the planner, with a conversation's rows not yet analysed, scanned the whole
+# conversation per step, and a 3,000-deep path took 2.9 s instead of milliseconds. The
+# chain carries whole rows, so no join back to the table (a hash join over every
+# conversation's responses) follows. `up.seq < chain.seq` holds for every real parent
+# and guarantees termination even if the table were corrupted into a cycle.
+_PATH_COLUMNS = ", ".join(RESPONSE_COLUMNS)
+_PATH_TO = f"""
+    WITH RECURSIVE chain({_PATH_COLUMNS}) AS (
+        SELECT {R_COLUMNS} FROM {_ONE.format("%(response_id)s")}
+        WHERE r.conversation_id = %(conversation_id)s AND r.user_id = %(user_id)s
+        UNION ALL
+        SELECT up.* FROM chain CROSS JOIN LATERAL (
+            SELECT {R_COLUMNS} FROM responses AS r
+            WHERE r.response_id = chain.parent_response_id
+            LIMIT 1
+        ) AS up
+        WHERE up.conversation_id = %(conversation_id)s AND up.seq < chain.seq
+    )
+    SELECT {_PATH_COLUMNS} FROM chain ORDER BY seq
+"""
+
+_IN_CONVERSATION = (
+    f"SELECT 1 FROM {_ONE.format('%s')} WHERE r.conversation_id = %s AND r.user_id = %s"
+)
+_GET_RESPONSE = (
+    f"SELECT {R_COLUMNS} FROM {_ONE.format('%s')} WHERE r.conversation_id = %s AND r.user_id = %s"
+)
+_RESPONSE_TOKENS = (
+    f"SELECT t.data FROM {_ONE.format('%s')}"
+    " LEFT JOIN response_tokens AS t ON t.response_id = r.response_id"
+    " WHERE r.conversation_id = %s AND r.user_id = %s"
+)
+
+
+async def insert_response(
+    conn: psycopg.AsyncConnection[Any], user_id: str, new: NewResponse, now: datetime
+) -> ResponseRecord:
+    """Inserts one response (and its tokens) inside the caller's transaction.
+
+    Raises UnknownConversationError or UnknownParentError when the checked insert stores
+    nothing (the transaction is still usable: no statement failed), ValueError for a seed
+    outside [0, 2**64) before anything is sent.
+    """
+    values = content_values_pg(new)
+    response_id = uuid.uuid4().hex
+    start = now if new.start_time is None else new.start_time
+    cursor = await conn.execute(
+        _INSERT_RESPONSE,
+        (
+            new.conversation_id,
+            user_id,
+            user_id,
+            response_id,
+            now,
+            start,
+            *values,
+            new.parent_response_id,
+            new.parent_response_id,
+            new.conversation_id,
+        ),
+    )
+    row = await cursor.fetchone()
+    if row is None:
+        await _raise_insert_refusal(conn, user_id, new)
+    if new.tokens:
+        await conn.execute(
+            "INSERT INTO response_tokens (response_id, data) VALUES (%s, %s)",
+            (response_id, encode_tokens(new.tokens)),
+        )
+    return stored_record(
+        new, response_id=response_id, seq=int(row[0]), create_time=now, start_time=start
+    )
+
+
+async def _raise_insert_refusal(
+    conn: psycopg.AsyncConnection[Any], user_id: str, new: NewResponse
+) -> NoReturn:
+    """Says why the checked insert stored nothing: no such conversation, or parent."""
+    cursor = await conn.execute(
+        "SELECT 1 FROM conversations WHERE conversation_id = %s AND user_id = %s",
+        (new.conversation_id, user_id),
+    )
+    if await cursor.fetchone() is None:
+        raise UnknownConversationError(f"conversation {new.conversation_id!r} does not exist")
+    raise UnknownParentError(
+        f"response {new.parent_response_id!r} is not in conversation {new.conversation_id!r}"
+    )
+
+
+class ResponseQueries(PostgresDatabase):
+    """A conversation's responses: creation order, paths, inserts, stored tokens, sharing."""
+
+    _path_cache: PathCache | None = None
+
+    @property
+    def paths(self) -> PathCache:
+        """The paths of recently read and stored responses (made on first use)."""
+        cache = self._path_cache
+        if cache is None:
+            cache = self._path_cache = PathCache()
+        return cache
+
+    async def list_responses(self, user_id: str, conversation_id: str) -> list[ResponseRecord]:
+        """Returns every response of the conversation in creation order (start_time, seq).
+
+        A sampled reply takes its place when its stream started, so siblings keep the
+        numbers they had while they streamed. [] for a conversation that is missing or
+        another user's, like an empty one.
+        """
+        rows = await self._read(
+            f"SELECT {R_COLUMNS} FROM responses AS r"
+            " WHERE r.conversation_id = %s AND r.user_id = %s ORDER BY r.start_time, r.seq",
+            (conversation_id, user_id),
+        )
+        return [read_response(row) for row in rows]
+
+    async def get_response(
+        self, user_id: str, conversation_id: str, response_id: str
+    ) -> ResponseRecord | None:
+        """Returns one response of the user's conversation, or None."""
+        rows = await self._read(
+            _GET_RESPONSE,
+            (response_id, conversation_id, user_id),
+        )
+        return read_response(rows[0]) if rows else None
+
+    async def path_to(
+        self, user_id: str, conversation_id: str, response_id: str
+    ) -> list[ResponseRecord]:
+        """Returns the responses from the root down to `response_id` (inclusive).
+
+        A recent path comes from `paths` after one indexed check that the response is
+        still in the user's conversation (its records show `shared` as when read); any
+        other is one recursive query, one snapshot. Raises UnknownParentError if the
+        response is not in the user's conversation (also a missing or foreign one).
+        """
+        key = (user_id, conversation_id, response_id)
+        cached = self.paths.get(key)
+        rows: list[Any]
+        if cached is not None:
+            if await self._read(_IN_CONVERSATION, key[::-1]):
+                return list(cached)
+            rows = []
+        else:
+            rows = await self._read(
+                _PATH_TO,
+                {
+                    "response_id": response_id,
+                    "conversation_id": conversation_id,
+                    "user_id": user_id,
+                },
+            )
+        if not rows:
+            raise UnknownParentError(
+                f"response {response_id!r} is not in conversation {conversation_id!r}"
+            )
+        path = [read_response(row) for row in rows]
+        self.paths.put(key, SharedPath(path))
+        return path
+
+    def reserve_start_time(self) -> datetime:
+        """A start time for a reply about to be sampled: after every earlier write's time.
+
+        Strictly increasing within this replica; replies started on two replicas in the
+        same microsecond are ordered by `seq`.
+        """
+        return self._tick()
+
+    async def add_response(
+        self,
+        user_id: str,
+        new: NewResponse,
+        *,
+        checkpoint_id: str | None = None,
+        leaf_follows: str | None = None,
+        start_following: bool = False,
+    ) -> ResponseRecord:
+        """Inserts a response atomically and bumps the conversation's update time.
+
+        One transaction: the checked insert (and its tokens), the place that follows
+        stream `leaf_follows` (or, with `start_following`, starts following it on this
+        human message), and the deletion of the stream's checkpoint. Cancelled or failed
+        part-way, it is rolled back whole.
+        Raises UnknownConversationError or UnknownParentError; nothing is written then.
+        Raises ValueError for a seed outside [0, 2**64).
+        """
+        now = self._tick()
+        async with self._transaction() as conn:
+            record = await insert_response(conn, user_id, new, now)
+            if start_following and leaf_follows is not None:
+                await begin_following(conn, user_id, record, leaf_follows)
+            else:
+                await follow_leaf(conn, user_id, record, leaf_follows)
+            if checkpoint_id is not None:
+                await conn.execute(
+                    "DELETE FROM checkpoints WHERE checkpoint_id = %s", (checkpoint_id,)
+                )
+        self.paths.extend(user_id, record)
+        return record
+
+    async def response_tokens(
+        self, user_id: str, conversation_id: str, response_id: str
+    ) -> list[TokenRow] | None:
+        """The stored tokens of a response ([] if none); None if not the user's response."""
+        rows = await self._read(
+            _RESPONSE_TOKENS,
+            (response_id, conversation_id, user_id),
+        )
+        if not rows:
+            return None
+        data = rows[0][0]
+        return decode_tokens(data) if data is not None else []
+
+    async def responses_tokens(
+        self, user_id: str, conversation_id: str, response_ids: Sequence[str]
+    ) -> dict[str, list[TokenRow]]:
+        """The stored tokens of many responses ([] if none), keyed by id; one query.
+
+        Ids that are not the user's responses in this conversation are left out. The ids
+        go as one array parameter, so there is no limit on how many to batch around.
+        """
+        wanted = list(dict.fromkeys(response_ids))
+        if not wanted:
+            return {}
+        rows = await self._read(
+            "SELECT r.response_id, t.data FROM responses AS r"
+            " LEFT JOIN response_tokens AS t ON t.response_id = r.response_id"
+            " WHERE r.response_id = ANY(%s) AND r.conversation_id = %s AND r.user_id = %s",
+            (wanted, conversation_id, user_id),
+        )
+        return {rid: decode_tokens(data) if data is not None else [] for rid, data in rows}
+
+    async def mark_shared(
+        self, user_id: str, conversation_id: str, response_ids: Sequence[str]
+    ) -> int:
+        """Marks the given responses shared; returns how many rows changed.
+
+        Only rows that were not shared yet count; ids outside the user's conversation are
+        ignored. One statement with the ids as an array, however long the path.
+        """
+        self._require_open()
+        if not response_ids:
+            return 0
+        self.paths.clear()  # cached records would show the old `shared`
+        async with self._transaction() as conn:
+            cursor = await conn.execute(
+                "UPDATE responses SET shared = true WHERE response_id = ANY(%s)"
+                " AND conversation_id = %s AND user_id = %s AND NOT shared",
+                (list(response_ids), conversation_id, user_id),
+            )
+            return cursor.rowcount

@@ -1,0 +1,175 @@
+"""The Store contract for checkpoints (running streams' text), on both stores.
+
+A stream's checkpoint is saved under its server's owner id; recovery turns only the
+checkpoints of owners that are gone into partial replies ("interrupted"), moves a place
+that followed the crashed stream, drops those of deleted conversations, and leaves live
+owners' checkpoints alone. With two stores on one database (two replicas) sweeping at
+once, every orphan becomes exactly one reply.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import datetime
+
+from grove_explorer.server.store import Checkpoint, NewResponse, SamplingRecord, Store
+from grove_explorer.server.store.location import DatabaseLocation
+from tests.server.store_rows import another_store, count, rows
+
+ALICE = "alice"
+BOB = "bob"
+
+
+def human(conversation_id: str, parent: str | None) -> NewResponse:
+    return NewResponse(
+        conversation_id=conversation_id, message="hi", sender="human", parent_response_id=parent
+    )
+
+
+def streaming(conversation_id: str, parent: str, text: str, **fields: object) -> NewResponse:
+    return NewResponse(
+        conversation_id=conversation_id,
+        message=text,
+        sender="model",
+        parent_response_id=parent,
+        **fields,  # type: ignore[arg-type]
+    )
+
+
+def gone(*dead: str) -> Callable[[str, datetime], bool]:
+    """`recover_checkpoints`' predicate: the owners named are gone, every other lives."""
+
+    def is_orphan(owner: str, updated: datetime) -> bool:
+        assert updated.tzinfo is not None
+        return owner in dead
+
+    return is_orphan
+
+
+async def test_checkpoints_of_gone_owners_become_partial_replies(
+    any_store: Store, database: DatabaseLocation
+) -> None:
+    cid = (await any_store.create_conversation(ALICE)).conversation_id
+    question = await any_store.add_response(ALICE, human(cid, None))
+    start = any_store.reserve_start_time()
+    sampling = SamplingRecord(temperature=0.5, top_p=1.0, max_tokens=64, seed=2**64 - 1)
+    first = streaming(
+        cid, question.response_id, "Once", model_name="m", sampling=sampling, start_time=start
+    )
+    await any_store.save_checkpoints([Checkpoint("a" * 32, ALICE, first)], owner="dead")
+    # A later save of the same stream replaces its text (and keeps its owner).
+    longer = streaming(
+        cid, question.response_id, "Once upon", model_name="m", sampling=sampling, start_time=start
+    )
+    await any_store.save_checkpoints([Checkpoint("a" * 32, ALICE, longer)], owner="dead")
+    live = streaming(cid, question.response_id, "still going")
+    await any_store.save_checkpoints([Checkpoint("b" * 32, ALICE, live)], owner="alive")
+    assert count(database, "checkpoints") == 2
+
+    recovered = await any_store.recover_checkpoints(gone("dead"))
+
+    assert len(recovered) == 1
+    [reply] = recovered
+    assert (reply.message, reply.partial, reply.finish_reason) == ("Once upon", True, "interrupted")
+    assert (reply.sampling, reply.model_name, reply.start_time) == (sampling, "m", start)
+    assert reply.parent_response_id == question.response_id
+    assert await any_store.list_responses(ALICE, cid) == [question, reply]
+    assert rows(database, "SELECT checkpoint_id, owner FROM checkpoints") == [("b" * 32, "alive")]
+    assert await any_store.recover_checkpoints(gone("dead")) == []
+    # Once its owner is gone too, the live one is recovered.
+    assert [r.message for r in await any_store.recover_checkpoints()] == ["still going"]
+    assert count(database, "checkpoints") == 0
+
+
+async def test_a_stored_reply_or_a_discard_ends_its_checkpoint(
+    any_store: Store, database: DatabaseLocation
+) -> None:
+    cid = (await any_store.create_conversation(ALICE)).conversation_id
+    question = await any_store.add_response(ALICE, human(cid, None))
+    await any_store.save_checkpoints(
+        [
+            Checkpoint("a" * 32, ALICE, streaming(cid, question.response_id, "a")),
+            Checkpoint("b" * 32, ALICE, streaming(cid, question.response_id, "b")),
+        ],
+        owner="me",
+    )
+    await any_store.add_response(
+        ALICE, streaming(cid, question.response_id, "a done"), checkpoint_id="a" * 32
+    )
+    assert rows(database, "SELECT checkpoint_id FROM checkpoints") == [("b" * 32,)]
+    await any_store.discard_checkpoint("b" * 32)
+    await any_store.discard_checkpoint("b" * 32)  # twice: harmless
+    assert count(database, "checkpoints") == 0
+    assert await any_store.recover_checkpoints() == []
+
+
+async def test_checkpoints_of_deleted_or_foreign_conversations_are_skipped_or_dropped(
+    any_store: Store, database: DatabaseLocation
+) -> None:
+    cid = (await any_store.create_conversation(ALICE)).conversation_id
+    question = await any_store.add_response(ALICE, human(cid, None))
+    doomed = (await any_store.create_conversation(ALICE)).conversation_id
+    doomed_question = await any_store.add_response(ALICE, human(doomed, None))
+    await any_store.save_checkpoints(
+        [
+            Checkpoint("a" * 32, ALICE, streaming(cid, question.response_id, "kept")),
+            Checkpoint("b" * 32, BOB, streaming(cid, question.response_id, "not bob's")),
+            Checkpoint("c" * 32, ALICE, streaming(doomed, doomed_question.response_id, "x")),
+            Checkpoint("d" * 32, ALICE, streaming("0" * 32, question.response_id, "nowhere")),
+        ],
+        owner="dead",
+    )
+    assert sorted(rows(database, "SELECT checkpoint_id FROM checkpoints")) == [
+        ("a" * 32,),
+        ("c" * 32,),
+    ]
+    assert await any_store.delete_conversation(ALICE, doomed)
+    assert [r.message for r in await any_store.recover_checkpoints(gone("dead"))] == ["kept"]
+    assert count(database, "checkpoints") == 0
+
+
+async def test_a_place_following_a_crashed_stream_ends_on_its_recovered_reply(
+    any_store: Store,
+) -> None:
+    cid = (await any_store.create_conversation(ALICE)).conversation_id
+    question = await any_store.add_response(ALICE, human(cid, None))
+    other = (await any_store.create_conversation(ALICE)).conversation_id
+    other_question = await any_store.add_response(ALICE, human(other, None))
+    assert await any_store.set_leaf(ALICE, cid, question.response_id, follows="c" * 32)
+    # The other conversation's place was chosen by hand: recovery leaves it alone.
+    assert await any_store.set_leaf(ALICE, other, other_question.response_id)
+    await any_store.save_checkpoints(
+        [
+            Checkpoint("c" * 32, ALICE, streaming(cid, question.response_id, "an interrupted")),
+            Checkpoint("d" * 32, ALICE, streaming(other, other_question.response_id, "another")),
+        ]
+    )
+    recovered = {r.conversation_id: r for r in await any_store.recover_checkpoints()}
+    leaf = await any_store.get_leaf(ALICE, cid)
+    assert leaf is not None and leaf.response_id == recovered[cid].response_id
+    kept = await any_store.get_leaf(ALICE, other)
+    assert kept is not None and kept.response_id == other_question.response_id
+
+
+async def test_two_stores_sweeping_at_once_recover_each_orphan_once(
+    any_store: Store, database: DatabaseLocation
+) -> None:
+    cid = (await any_store.create_conversation(ALICE)).conversation_id
+    question = await any_store.add_response(ALICE, human(cid, None))
+    await any_store.save_checkpoints(
+        [
+            Checkpoint(f"{i:032x}", ALICE, streaming(cid, question.response_id, f"reply {i}"))
+            for i in range(30)
+        ],
+        owner="crashed",
+    )
+    async with another_store(database) as replica:
+        first, second = await asyncio.gather(
+            any_store.recover_checkpoints(gone("crashed")),
+            replica.recover_checkpoints(gone("crashed")),
+        )
+    messages = sorted(r.message for r in (*first, *second))
+    assert messages == sorted(f"reply {i}" for i in range(30))
+    assert len(await any_store.list_responses(ALICE, cid)) == 31
+    assert count(database, "checkpoints") == 0

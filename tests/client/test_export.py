@@ -34,7 +34,12 @@ from grove_explorer.client.export import (
 from grove_explorer.client.models import LiveResponseNode
 from grove_explorer.client.streams import TokensEvent
 from grove_explorer.server.runtime import GroveServer
+from tests import both_stores
 from tests.helpers import collect
+
+# Each test runs on both stores (SQLite, then PostgreSQL): conftest's fixtures overridden.
+server_config = both_stores.server_config
+make_server = both_stores.make_server
 
 QUESTION = 'Tell me about "oak" trees.\nMy notes live in C:\\temp\\oaks and end with \\'
 SHORT = SamplingParams(max_tokens=12)

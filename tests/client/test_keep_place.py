@@ -16,7 +16,12 @@ from grove_explorer.client import Client, NotFoundError
 from grove_explorer.client.grok import Conversation
 from grove_explorer.protos import chat_pb2
 from grove_explorer.server.runtime import GroveServer
+from tests import both_stores
 from tests.helpers import collect
+
+# Each test runs on both stores (SQLite, then PostgreSQL): conftest's fixtures overridden.
+server_config = both_stores.server_config
+make_server = both_stores.make_server
 
 
 async def _turn(conversation: Conversation, text: str) -> str:

@@ -7,6 +7,11 @@ from grove_explorer.client.models import LiveResponseNode, ResponseNode
 from grove_explorer.client.service import ConversationService, TokensAppended
 from grove_explorer.client.streams import BudgetEvent, TokensEvent, decode
 from grove_explorer.protos import chat_pb2, sampler_public_pb2
+from tests import both_stores
+
+# Each test runs on both stores (SQLite, then PostgreSQL): conftest's fixtures overridden.
+server_config = both_stores.server_config
+make_server = both_stores.make_server
 
 
 async def test_sdk_and_service_move_the_same_leaf(client: Client) -> None:

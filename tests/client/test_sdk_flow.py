@@ -1,4 +1,7 @@
-"""The seed's flows end to end: SDK → gRPC → real server → SQLite, and back."""
+"""The seed's flows end to end: SDK → gRPC → real server → each store, and back.
+
+Every test runs twice, on a SQLite file and on a PostgreSQL database (tests/both_stores.py).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,12 @@ import asyncio
 
 from grove_explorer.client import Client, SamplingParams
 from grove_explorer.server.runtime import GroveServer
+from tests import both_stores
 from tests.helpers import collect
+
+# Each test runs on both stores (SQLite, then PostgreSQL): conftest's fixtures overridden.
+server_config = both_stores.server_config
+make_server = both_stores.make_server
 
 
 async def test_linear_conversation_streams_and_resolves(client: Client) -> None:

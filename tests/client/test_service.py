@@ -20,6 +20,11 @@ from grove_explorer.client.service import (
     TokensAppended,
 )
 from grove_explorer.server.runtime import GroveServer
+from tests import both_stores
+
+# Each test runs on both stores (SQLite, then PostgreSQL): conftest's fixtures overridden.
+server_config = both_stores.server_config
+make_server = both_stores.make_server
 
 
 @pytest.fixture

@@ -12,6 +12,11 @@ from grove_explorer.client import Client, SamplingParams
 from grove_explorer.client.service import ConversationService, ResponseAdded
 from grove_explorer.protos import chat_pb2
 from grove_explorer.server.runtime import GroveServer
+from tests import both_stores
+
+# Each test runs on both stores (SQLite, then PostgreSQL): conftest's fixtures overridden.
+server_config = both_stores.server_config
+make_server = both_stores.make_server
 
 SHORT = SamplingParams(max_tokens=30)
 

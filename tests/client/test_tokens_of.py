@@ -6,7 +6,12 @@ import pytest
 
 import grove_explorer.client.response as response_module
 from grove_explorer.client import Client, Response, SamplingParams
+from tests import both_stores
 from tests.helpers import collect
+
+# Each test runs on both stores (SQLite, then PostgreSQL): conftest's fixtures overridden.
+server_config = both_stores.server_config
+make_server = both_stores.make_server
 
 
 async def test_tokens_of_equals_one_call_per_reply_across_call_boundaries(

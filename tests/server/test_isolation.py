@@ -26,6 +26,11 @@ from grove_explorer.client.import_call import request_chunks
 from grove_explorer.protos import chat_pb2
 from grove_explorer.server.auth import hash_key
 from grove_explorer.server.runtime import GroveServer
+from tests import both_stores
+
+# Each test runs on both stores (SQLite, then PostgreSQL): conftest's fixtures overridden.
+server_config = both_stores.server_config
+make_server = both_stores.make_server
 
 SERVICE = chat_pb2.DESCRIPTOR.services_by_name["Chat"]
 RPC_NAMES = [method.name for method in SERVICE.methods]

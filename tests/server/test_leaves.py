@@ -3,15 +3,13 @@
 GetConversation reports it; SelectResponse moves it; an AddResponse stream moves it to its
 reply only when asked (`select_reply`) and only if the user did not select another
 response meanwhile; replies sampled elsewhere never move it; the row goes with its
-conversation. All against a real server and its SQLite file.
+conversation. All against a real server on each store (SQLite file, PostgreSQL); the
+store's part alone is tests/server/test_store_contract_leaves.py.
 """
 
 from __future__ import annotations
 
-import contextlib
-import sqlite3
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import grpc
@@ -20,8 +18,12 @@ import pytest
 from grove_explorer.client import Client
 from grove_explorer.protos import chat_pb2
 from grove_explorer.server.runtime import GroveServer
-from grove_explorer.server.store import NewResponse, UnknownConversationError, UnknownParentError
-from grove_explorer.server.store.sqlite import SqliteStore
+from tests import both_stores
+from tests.server.store_rows import rows
+
+# Each test runs on both stores (SQLite, then PostgreSQL): conftest's fixtures overridden.
+server_config = both_stores.server_config
+make_server = both_stores.make_server
 
 
 @pytest.fixture
@@ -162,9 +164,9 @@ async def test_the_place_goes_with_its_conversation(stub: Any, slow_server: Grov
     await _reply(stub, cid, message="hi", select=True)
     _, kept = await _reply(stub, keep, message="hi", select=True)
     await stub.DeleteConversation(chat_pb2.DeleteConversationRequest(conversation_id=cid))
-    with contextlib.closing(sqlite3.connect(slow_server.config.db)) as conn:
-        rows = conn.execute("SELECT conversation_id, response_id FROM leaves").fetchall()
-    assert rows == [(keep, kept)]
+    assert rows(slow_server.config.db, "SELECT conversation_id, response_id FROM leaves") == [
+        (keep, kept)
+    ]
 
 
 async def test_a_followed_stream_with_a_message_takes_the_place_from_elsewhere(
@@ -202,48 +204,3 @@ async def test_a_followed_stream_with_a_bad_parent_leaves_the_place(stub: Any) -
     assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert (await _get(stub, b)).leaf_response_id == in_b, "nothing was stored"
     assert (await _get(stub, a)).leaf_response_id == in_a
-
-
-async def test_the_store_starts_following_with_the_human_message(tmp_path: Path) -> None:
-    """`add_response(start_following=True)` leaves what set_leaf then the insert left."""
-    async with SqliteStore(tmp_path / "grove.db") as store:
-        cid = (await store.create_conversation("alice")).conversation_id
-        first = await store.add_response("alice", _human(cid, None))
-        assert await store.set_leaf("alice", cid, first.response_id)
-        second = await store.add_response(
-            "alice", _human(cid, first.response_id), leaf_follows="s" * 32, start_following=True
-        )
-        with sqlite3.connect(tmp_path / "grove.db") as conn:
-            row = conn.execute(
-                "SELECT response_id, follows FROM leaves WHERE conversation_id = ?", (cid,)
-            ).fetchone()
-        assert row == (second.response_id, "s" * 32), "on the message, still following"
-        reply = await store.add_response(
-            "alice",
-            NewResponse(
-                conversation_id=cid,
-                message="ok",
-                sender="model",
-                parent_response_id=second.response_id,
-            ),
-            leaf_follows="s" * 32,
-        )
-        leaf = await store.get_leaf("alice", cid)
-        assert leaf is not None and leaf.response_id == reply.response_id
-        # A start that cannot store its message writes nothing.
-        with pytest.raises(UnknownParentError):
-            await store.add_response(
-                "alice", _human(cid, "0" * 32), leaf_follows="t" * 32, start_following=True
-            )
-        with pytest.raises(UnknownConversationError):
-            await store.add_response(
-                "bob", _human(cid, None), leaf_follows="t" * 32, start_following=True
-            )
-        leaf = await store.get_leaf("alice", cid)
-        assert leaf is not None and leaf.response_id == reply.response_id
-
-
-def _human(conversation_id: str, parent: str | None) -> NewResponse:
-    return NewResponse(
-        conversation_id=conversation_id, message="hi", sender="human", parent_response_id=parent
-    )

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from grove_explorer.app.config import ConfigError, load_config
+from grove_explorer.server.store.location import database_argument
 
 
 class _KeepLineBreaks(argparse.HelpFormatter):
@@ -89,7 +90,11 @@ def explorer_parser() -> argparse.ArgumentParser:
         help="use a running Grove server (default: $XAI_API_HOST, else the embedded one)",
     )
     parser.add_argument(
-        "--db", type=Path, help=f"SQLite file of the embedded server (default: {db_default})"
+        "--db",
+        type=database_argument,
+        metavar="FILE|URL",
+        help="database of the embedded server: a SQLite file or a team server's "
+        f"postgresql://user@host:port/dbname (default: {db_default})",
     )
     parser.add_argument(
         "--token-delay-ms",

@@ -25,6 +25,7 @@ from typing import Any
 import platformdirs
 
 from grove_explorer.app.layout_state import default_state_dir
+from grove_explorer.server.store.location import DatabaseLocation, parse_database
 
 DEFAULT_TOKEN_DELAY_MS = 12.0
 
@@ -44,7 +45,8 @@ class AppConfig:
 
     server: str | None = None
     api_key: str | None = None
-    db: Path | None = None
+    # A SQLite file or a team server's PostgreSQL URL (server/store/location.py).
+    db: DatabaseLocation | None = None
     token_delay_ms: float = DEFAULT_TOKEN_DELAY_MS
     # The embedded server's database: open it for reading only; start it even if damaged.
     read_only: bool = False
@@ -87,7 +89,7 @@ def load_config(path: Path | None = None) -> AppConfig:
         server=server,
         models=models,
         api_key=os.environ.get("XAI_API_KEY"),
-        db=Path(db) if db else None,
+        db=_database(db, path),
         token_delay_ms=float(os.environ.get("GROVE_TOKEN_DELAY_MS", delay)),
         keymap=dict(keymap),
         state_dir=default_state_dir(),
@@ -101,3 +103,13 @@ def _optional_str(data: dict[str, object], key: str, path: Path) -> str | None:
     if not isinstance(value, str):
         raise ConfigError(f"{path}: {key} must be a string.")
     return value
+
+
+def _database(text: str | None, path: Path) -> DatabaseLocation | None:
+    """`db` of the config file or $GROVE_DB as a location; a bad URL is a ConfigError."""
+    if not text:
+        return None
+    try:
+        return parse_database(text)
+    except ValueError as error:
+        raise ConfigError(f"{path} or $GROVE_DB: {error}") from error

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from grove_explorer.server.backends import BackendConfigError, ModelsConfig, parse_models_config
 from grove_explorer.server.config import default_db_path
 from grove_explorer.server.store import StorageFailure
+from grove_explorer.server.store.location import DatabaseLocation, PostgresUrl
 from grove_explorer.server.store.migrations import SchemaVersionError
 from grove_explorer.server.store.sqlite.failures import preflight
 
@@ -40,19 +40,23 @@ def _quiet_server_log() -> None:
         logger.addHandler(logging.NullHandler())
 
 
-def database_path(db: Path | None) -> Path:
+def database_path(db: DatabaseLocation | None) -> DatabaseLocation:
     """The embedded server's database: `db`, else the one in the platform data dir."""
     return db or default_db_path()
 
 
-def check_database(db: Path | None, *, read_only: bool, allow_damaged_db: bool) -> None:
+def check_database(db: DatabaseLocation | None, *, read_only: bool, allow_damaged_db: bool) -> None:
     """Refuses, before the UI takes the terminal, a database the server would refuse.
 
     The same check the store runs when it opens (not SQLite, damaged, not writable);
-    raises one of DATABASE_ERRORS and writes nothing.
+    raises one of DATABASE_ERRORS and writes nothing. A PostgreSQL database is checked
+    when the server opens it (the app then shows why it cannot start).
     """
+    location = database_path(db)
+    if isinstance(location, PostgresUrl):
+        return
     preflight(
-        database_path(db),
+        location,
         read_only=read_only or allow_damaged_db,
         allow_damaged=allow_damaged_db,
     )
@@ -67,7 +71,7 @@ def models_config(data: Mapping[str, object], source: str) -> ModelsConfig:
 
 
 async def start_embedded_server(
-    db: Path | None,
+    db: DatabaseLocation | None,
     token_delay_ms: float,
     models: ModelsConfig | None = None,
     *,

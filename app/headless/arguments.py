@@ -15,6 +15,7 @@ from grove_explorer.app.headless.common import (
 from grove_explorer.app.headless.fusing import add_fuse_command, check_fuse_usage
 from grove_explorer.app.headless.replaying import add_replay_command
 from grove_explorer.app.headless.sweeping import add_sweep_command, check_sweep_usage
+from grove_explorer.server.store.location import database_argument
 
 
 def _count_up_to(high: int) -> Any:
@@ -63,9 +64,11 @@ def _common_options() -> argparse.ArgumentParser:
     )
     group.add_argument(
         "--db",
-        type=Path,
+        type=database_argument,
         default=argparse.SUPPRESS,
-        help="SQLite file of the embedded server (default: the app's)",
+        metavar="FILE|URL",
+        help="database of the embedded server: a SQLite file or a postgresql:// URL "
+        "(default: the app's)",
     )
     group.add_argument(
         "--config",

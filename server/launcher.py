@@ -23,6 +23,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 
+from grove_explorer.server.store.location import DatabaseLocation, PostgresUrl
+
 __all__ = ["SERVER_ENTRY", "START_LINE_RE", "ServerProcess", "free_port"]
 
 #: The interpreter arguments that run the server (`python -m grove_explorer.server`).
@@ -52,7 +54,7 @@ class ServerProcess:
 
     def __init__(
         self,
-        db: Path,
+        db: DatabaseLocation,
         args: Sequence[str] = (),
         *,
         entry: Sequence[str] = SERVER_ENTRY,
@@ -71,7 +73,9 @@ class ServerProcess:
         `capture_stderr=False` the server's log goes to our own stderr (a benchmark's
         console) instead of `stderr`.
         """
-        self.command: list[str] = [sys.executable, *entry, "--port", str(port), "--db", str(db)]
+        # The whole URL (str() of a PostgresUrl hides its password, for logs).
+        db_arg = db.url if isinstance(db, PostgresUrl) else str(db)
+        self.command: list[str] = [sys.executable, *entry, "--port", str(port), "--db", db_arg]
         if log_level is not None:
             self.command += ["--log-level", log_level]
         self.command += list(args)

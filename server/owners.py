@@ -36,6 +36,17 @@ def retire(owner: str) -> None:
     _LIVE.discard(owner)
 
 
+def is_remote(owner: str) -> bool:
+    """Whether `owner` is a server of another host ("host:pid:instance", host not ours).
+
+    The OS can only answer for this host's processes; for another host's, a store that
+    knows which replicas are connected (the PostgreSQL store's presence) answers.
+    """
+    host, _, rest = owner.partition(":")
+    pid_text, _, instance = rest.partition(":")
+    return bool(host) and pid_text.isdigit() and bool(instance) and host != HOST
+
+
 def is_orphan(owner: str, updated: datetime) -> bool:
     """True when the server that wrote a checkpoint is gone."""
     host, _, rest = owner.partition(":")

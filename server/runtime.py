@@ -33,8 +33,9 @@ from grove_explorer.server.wire import add_chat_service
 
 log = logging.getLogger(__name__)
 
-# How often a running server looks for checkpoints of crashed servers sharing its database.
-ORPHAN_SWEEP_SECONDS = 10.0
+# How often a running server looks for checkpoints of crashed servers sharing its database:
+# a killed replica's running replies become partial ones within this (plus one read).
+ORPHAN_SWEEP_SECONDS = 3.0
 CHAT_SERVICE = chat_pb2.DESCRIPTOR.services_by_name["Chat"].full_name
 # Large enough for a maximal message plus protobuf framing.
 _MESSAGE_HEADROOM = 64 * 1024
@@ -176,6 +177,7 @@ class GroveServer:
         await self.store.open()
         self.owner = new_owner()
         try:
+            await self.store.announce_owner(self.owner)
             return await self._serve(credentials)
         except BaseException:
             # Whatever failed (a refusal, a busy port, a migration the database lacks), the

@@ -285,7 +285,19 @@ class Store(Protocol):
     ) -> list[ResponseRecord]:
         """Turns checkpoints of servers that are gone into partial replies; returns them.
 
-        `is_orphan(owner, update_time)` decides which writers are gone.
+        `is_orphan(owner, update_time)` decides which writers are gone, unless the store
+        knows better: a PostgreSQL store asks the database which replicas are connected
+        (see `announce_owner`).
+        """
+        ...
+
+    async def announce_owner(self, owner: str) -> None:
+        """Says that the server `owner` (server/owners.py) writes checkpoints from now on.
+
+        Lets a store shared by servers on several hosts tell a live writer from a dead one
+        without clocks: the PostgreSQL store keeps one connection named after `owner` open
+        for as long as it is open, and a replica killed with `kill -9` drops it at once.
+        The SQLite store needs nothing (its servers share a host; owners.py asks the OS).
         """
         ...
 

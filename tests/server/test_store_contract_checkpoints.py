@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from grove_explorer.server.store import Checkpoint, NewResponse, SamplingRecord, Store
-from grove_explorer.server.store.location import DatabaseLocation
+from grove_explorer.server.store.location import DatabaseLocation, PostgresUrl
 from tests.server.store_rows import another_store, count, rows
 
 ALICE = "alice"
@@ -173,3 +173,30 @@ async def test_two_stores_sweeping_at_once_recover_each_orphan_once(
     assert messages == sorted(f"reply {i}" for i in range(30))
     assert len(await any_store.list_responses(ALICE, cid)) == 31
     assert count(database, "checkpoints") == 0
+
+
+async def test_a_replica_on_another_host_is_gone_when_its_presence_is(
+    any_store: Store, database: DatabaseLocation
+) -> None:
+    """A writer on another host: alive while its store is open, recovered once it closed.
+
+    No clock decides (the checkpoint is fresh): on PostgreSQL the writer's presence
+    connection does; SQLite's servers share a host, so there the rule of owners.py (a
+    fresh checkpoint of another host lives) keeps it until it goes stale.
+    """
+    from grove_explorer.server.owners import is_orphan
+
+    writer_owner = "elsewhere.example:4242:" + "c" * 32
+    cid = (await any_store.create_conversation(ALICE)).conversation_id
+    question = await any_store.add_response(ALICE, human(cid, None))
+    async with another_store(database) as writer:
+        await writer.announce_owner(writer_owner)
+        reply = streaming(cid, question.response_id, "Half a", model_name="m")
+        await writer.save_checkpoints([Checkpoint("d" * 32, ALICE, reply)], owner=writer_owner)
+        assert await any_store.recover_checkpoints(is_orphan) == [], "its writer is connected"
+    recovered = await any_store.recover_checkpoints(is_orphan)
+    if isinstance(database, PostgresUrl):
+        assert [r.message for r in recovered] == ["Half a"]
+        assert recovered[0].partial
+    else:
+        assert recovered == []

@@ -77,9 +77,13 @@ class CheckpointQueries(PostgresDatabase):
 
         `is_orphan(owner, update_time)` says whether a checkpoint's writer is gone; those
         of live replicas are left alone and never locked (their next save must not wait).
-        A checkpoint whose parent vanished (its conversation was deleted) is dropped. A
-        place that followed the crashed stream ends on its partial reply.
+        A writer on another host is also gone when its presence connection is
+        (`announce_owner`): no clock decides, so a replica killed on host A is recovered
+        by host B at B's next sweep. A checkpoint whose parent vanished (its conversation
+        was deleted) is dropped. A place that followed the crashed stream ends on its
+        partial reply.
         """
+        is_orphan = self._with_presence(is_orphan, await self._present_owners())
         candidates = await self._read("SELECT checkpoint_id, owner, update_time FROM checkpoints")
         orphans = [
             checkpoint_id

@@ -17,6 +17,12 @@ Design, and why:
   store as `StorageFailure("io", …)` naming the database without its password: the
   servicer answers UNAVAILABLE, a status clients may retry on another replica.
 
+* Presence: a replica announces its owner id (server/owners.py) by holding one extra
+  connection whose application_name is a digest of it (`presence_name`) for as long as its
+  store is open. PostgreSQL drops the connection when the process dies (even `kill -9`:
+  the kernel closes the socket), so `pg_stat_activity` tells any replica, on any host,
+  which writers live — no heartbeat clock to tune or to skew.
+
 Times are `timestamptz` (microseconds, as the SQLite store's text): the record mapping
 (`server/store/rows.py`) takes either. `_tick()` is strictly increasing within a process,
 so one replica's creation and update orders never tie; orders across replicas use each
@@ -26,7 +32,8 @@ table's `seq` identity column, which the database hands out.
 from __future__ import annotations
 
 import enum
-from collections.abc import AsyncIterator, Sequence
+import hashlib
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
@@ -45,6 +52,14 @@ streams (each holds a connection only for one statement or transaction)."""
 
 CONNECT_TIMEOUT_SECONDS = 10.0
 """How long `open()` and a call wait for a connection before saying the database is gone."""
+
+
+PRESENCE_PREFIX = "grove-"
+
+
+def presence_name(owner: str) -> str:
+    """The application_name of `owner`'s presence connection (fits NAMEDATALEN's 63)."""
+    return PRESENCE_PREFIX + hashlib.sha256(owner.encode()).hexdigest()[:32]
 
 
 class StoreClosedError(RuntimeError):
@@ -75,6 +90,7 @@ class PostgresDatabase:
             raise ValueError(f"pool_size must be at least 1, got {pool_size}")
         self._pool_size = pool_size
         self._pool: AsyncConnectionPool | None = None
+        self._presence: psycopg.AsyncConnection[Any] | None = None
         self._state = _State.NEW
         self._last_time = datetime.min.replace(tzinfo=UTC)
 
@@ -146,9 +162,61 @@ class PostgresDatabase:
     async def close(self) -> None:
         """Waits for the calls holding connections, then closes the pool. Idempotent."""
         pool, self._pool = self._pool, None
+        presence, self._presence = self._presence, None
         self._state = _State.CLOSED
+        if presence is not None:
+            await presence.close()
         if pool is not None:
             await pool.close()
+
+    # -- presence (which replicas live) ------------------------------------------------
+
+    async def announce_owner(self, owner: str) -> None:
+        """Holds a connection named after `owner` while the store is open (see module)."""
+        import psycopg
+
+        self._require_open()
+        if self._presence is not None:
+            await self._presence.close()
+        try:
+            self._presence = await psycopg.AsyncConnection.connect(
+                self._url.url,
+                autocommit=True,
+                application_name=presence_name(owner),
+                connect_timeout=int(CONNECT_TIMEOUT_SECONDS),
+            )
+        except Exception as error:
+            failure = self._failure(error)
+            if failure is error:
+                raise
+            raise failure from error
+
+    async def _present_owners(self) -> frozenset[str]:
+        """The presence names of every replica connected to this database now."""
+        rows = await self._read(
+            "SELECT DISTINCT application_name FROM pg_stat_activity"
+            " WHERE datname = current_database() AND application_name LIKE %s",
+            (PRESENCE_PREFIX + "%",),
+        )
+        return frozenset(row[0] for row in rows)
+
+    @staticmethod
+    def _with_presence(
+        is_orphan: Callable[[str, datetime], bool], present: frozenset[str]
+    ) -> Callable[[str, datetime], bool]:
+        """`is_orphan`, and also gone: a writer on another host without its presence.
+
+        On this host the OS answers exactly (server/owners.py). Elsewhere, without the
+        presence connection, owners.py could only wait for a checkpoint to go stale.
+        """
+        from grove_explorer.server.owners import is_remote
+
+        def orphan(owner: str, updated: datetime) -> bool:
+            if is_orphan(owner, updated):
+                return True
+            return is_remote(owner) and presence_name(owner) not in present
+
+        return orphan
 
     def _require_open(self) -> AsyncConnectionPool:
         if self._state is not _State.OPEN or self._pool is None:

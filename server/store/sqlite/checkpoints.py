@@ -70,6 +70,12 @@ class CheckpointQueries(SqliteDatabase):
                 "DELETE FROM checkpoints WHERE checkpoint_id = ?", (checkpoint_id,)
             )
 
+    async def announce_owner(self, owner: str) -> None:
+        """Records nothing: a SQLite file's servers share a host.
+
+        The OS tells whether a writer's process lives (server/owners.py).
+        """
+
     async def recover_checkpoints(
         self, is_orphan: Callable[[str, datetime], bool] = lambda owner, updated: True
     ) -> list[ResponseRecord]:

@@ -85,8 +85,14 @@ async def test_grove_commands_take_a_list_and_refuse_a_bad_one(
     assert "empty entry" in capsys.readouterr().err
 
 
-async def test_a_python_list_of_addresses_is_accepted(replicas: Pair) -> None:
+async def test_a_python_list_of_addresses_is_accepted(
+    replicas: Pair, monkeypatch: pytest.MonkeyPatch
+) -> None:
     a, _, b, _ = replicas
+    monkeypatch.setenv("XAI_API_HOST", f"{a.address},{b.address}")
+    async with Client() as client:
+        assert client.addresses == (a.address, b.address), "XAI_API_HOST takes a list too"
+        assert (await client.grok.list_models()).models
     async with Client(api_host=[a.address, b.address]) as client:
         assert client.api_host == f"{a.address},{b.address}"
         assert client.secure is False, "loopback replicas are dialled in plaintext"

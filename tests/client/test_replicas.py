@@ -20,8 +20,9 @@ from grove_explorer.client.addresses import (
     split_hosts,
     tls_name,
 )
+from grove_explorer.client.errors import ServerUnavailableError
 from grove_explorer.server.runtime import GroveServer
-from tests.client.replicas import CallCounter, counted_server
+from tests.client.replicas import CallCounter, FlakyOnce, counted_server
 from tests.helpers import collect
 
 Pair = tuple[GroveServer, CallCounter, GroveServer, CallCounter]
@@ -64,6 +65,39 @@ async def test_calls_spread_over_both_replicas_and_survive_one_stopping(replicas
             assert loaded.leaf_response_id == reply.response_id
         assert (await client.grok.list_models()).models
         assert count_b.calls["GetConversation"] == before + 20
+
+
+async def test_only_idempotent_calls_are_retried_on_another_replica(
+    make_server: Callable[..., GroveServer],
+) -> None:
+    flaky = FlakyOnce({"GetConversation", "CreateConversation"})  # A fails each once
+    a, _ = counted_server(make_server, flaky)
+    b, _ = counted_server(make_server)
+    await a.start()
+    await b.start()
+    try:
+        async with Client(api_host=[a.address, b.address]) as client:
+            # A create is not idempotent: the one that lands on A fails to the caller.
+            failed: list[str] = []
+            for _ in range(50):
+                try:
+                    await client.grok.create_conversation().ensure_created()
+                except ServerUnavailableError as error:
+                    failed.append(error.message)
+                    break
+            assert failed == ["This replica is stopping."]
+            conversation = client.grok.create_conversation()
+            await conversation.ensure_created()
+            # A read is: gRPC repeats the one A fails, and the caller never sees it.
+            for _ in range(50):
+                loaded = await client.grok.get_conversation(conversation.conversation_id)
+                assert loaded.conversation_id == conversation.conversation_id
+                if flaky.failed["GetConversation"]:
+                    break
+            assert flaky.failed["GetConversation"] == 1
+    finally:
+        await a.stop()
+        await b.stop()
 
 
 async def test_grove_commands_take_a_list_and_refuse_a_bad_one(

@@ -8,6 +8,7 @@ import grpc
 import pytest
 
 from grove_explorer.protos import chat_pb2
+from grove_explorer.server.cli import build_serve_parser, config_from_args
 from grove_explorer.server.convert import budget_message, token_batch_message
 from grove_explorer.server.sampler.base import SampledToken
 from grove_explorer.server.servicer.reply_log import ReplyAborted, ReplyLog
@@ -58,3 +59,12 @@ async def test_waiters_wake_on_a_write_and_an_abort_ends_the_log() -> None:
         await log.abort(grpc.StatusCode.NOT_FOUND, "gone")
     assert log.done and log.status == (grpc.StatusCode.NOT_FOUND, "gone", ())
     await log.wait_beyond(5)  # over: returns at once
+
+
+def test_the_resume_grace_is_a_serve_flag() -> None:
+    parser = build_serve_parser()
+    assert config_from_args(parser.parse_args([])).resume_grace_seconds == 30.0
+    config = config_from_args(parser.parse_args(["--resume-grace-seconds", "5"]))
+    assert config.resume_grace_seconds == 5.0
+    with pytest.raises(SystemExit, match="between 0 and 3600"):
+        config_from_args(parser.parse_args(["--resume-grace-seconds", "-1"]))

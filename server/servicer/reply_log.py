@@ -98,6 +98,13 @@ class ReplyLog:
             self.status = status
             self._wake()
 
+    @property
+    def has_reply(self) -> bool:
+        """True once the stored reply (complete or partial) is the log's last message."""
+        return bool(self.messages) and (
+            self.messages[-1].WhichOneof("response") == "model_response"
+        )
+
     def _wake(self) -> None:
         waiters, self._waiters = self._waiters, []
         for waiter in waiters:
@@ -144,7 +151,7 @@ async def relay(log: ReplyLog, context: grpc.aio.ServicerContext, after_tokens: 
     """
     if after_tokens > log.tokens and log.done:
         await context.abort(
-            grpc.StatusCode.OUT_OF_RANGE,
+            grpc.StatusCode.INVALID_ARGUMENT,
             f"The reply has {log.tokens} tokens; the caller cannot have had {after_tokens}.",
         )
     position = 0

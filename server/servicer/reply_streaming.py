@@ -40,7 +40,7 @@ from grove_explorer.server.sampler.base import (
 from grove_explorer.server.servicer.lookups import insert_or_abort
 from grove_explorer.server.servicer.merging import MergePlan
 from grove_explorer.server.servicer.path_messages import Messages, PathMessages
-from grove_explorer.server.servicer.reply_log import ReplyOutput
+from grove_explorer.server.servicer.reply_log import ReplyLog, ReplyOutput
 from grove_explorer.server.servicer.status import abort, abort_not_found
 from grove_explorer.server.servicer.stream_registry import ActiveStream, StreamRegistry
 from grove_explorer.server.store import (
@@ -299,7 +299,12 @@ class ReplyStreaming:
                     if stream.stop_reason == "shutdown"
                     else FinishReason.CANCELLED
                 )
-                await asyncio.shield(self._store_partial(user, reply(True, why), stream))
+                kept = await asyncio.shield(self._store_partial(user, reply(True, why), stream))
+                if kept is not None and isinstance(context, ReplyLog):
+                    # A resumable reply's log outlives its call: a late resume gets this.
+                    await context.write(
+                        chat_pb2.AddResponseResponse(model_response=response_to_proto(kept))
+                    )
             raise
         except SamplerError as error:
             log.info("backend %s failed: %s", sampler.model_name, error)

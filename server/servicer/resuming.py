@@ -94,13 +94,12 @@ class ResumableReplies:
         except ReplyAborted:
             pass  # the status is in the log already
         except asyncio.CancelledError:
-            # Cancelled on purpose or after the grace: the stream kept its text partial.
+            # Cancelled on purpose or after the grace: the stream kept its text as a
+            # partial reply, the log's last message (a late resume ends with it, OK).
             out.finish(
-                (
-                    grpc.StatusCode.CANCELLED,
-                    "The reply was cancelled; its text so far was kept as a partial reply.",
-                    (),
-                )
+                None
+                if out.has_reply
+                else (grpc.StatusCode.CANCELLED, "The reply was cancelled before any text.", ())
             )
         except StorageFailure as failure:
             out.finish(

@@ -15,6 +15,7 @@ import pytest
 
 from grove_explorer.client import Client
 from grove_explorer.client.errors import StreamNotResumableError
+from grove_explorer.client.resuming import token_count
 from grove_explorer.protos import chat_pb2, chat_pb2_grpc
 from grove_explorer.server.keys import hash_key
 from grove_explorer.server.runtime import GroveServer
@@ -109,27 +110,39 @@ async def test_nobody_resuming_within_the_grace_keeps_the_reply_partial(
         async with Client(api_host=server.address) as client:
             conversation = client.grok.create_conversation()
             await conversation.ensure_created()
-            channel = grpc.aio.insecure_channel(server.address)
-            stub = chat_pb2_grpc.ChatStub(channel)
-            call = stub.AddResponse(
-                chat_pb2.AddResponseRequest(
-                    conversation_id=conversation.conversation_id,
-                    message="A long tale, please.",
-                    request_id="gone-away",
-                    resumable=True,
+            async with grpc.aio.insecure_channel(server.address) as channel:
+                stub = chat_pb2_grpc.ChatStub(channel)
+                call = stub.AddResponse(
+                    chat_pb2.AddResponseRequest(
+                        conversation_id=conversation.conversation_id,
+                        message="A long tale, please.",
+                        request_id="gone-away",
+                        resumable=True,
+                    )
                 )
-            )
-            received = ""
-            async for msg in call:
-                if msg.WhichOneof("response") == "token" and msg.token.HasField("token"):
-                    received += msg.token.token.final_logit.string_token
-                    break
-            await channel.close()  # gone without a word: the reply samples on, then ends
+                received, tokens = "", 0
+                async for msg in call:
+                    if token_count(msg):
+                        received += msg.token.token.final_logit.string_token
+                        tokens += token_count(msg)
+                        break
+            # Gone without a word: the reply samples on for the grace, then ends partial.
             await asyncio.wait_for(asyncio.shield(reply_task(server, "gone-away")), timeout=30)
             loaded = await client.grok.get_conversation(conversation.conversation_id)
-        (kept,) = [r for r in loaded.responses if r.sender == "model"]
-        assert kept.partial and kept.finish_reason == "cancelled"
-        assert kept.message.startswith(received)
+            (kept,) = [r for r in loaded.responses if r.sender == "model"]
+            assert kept.partial and kept.finish_reason == "cancelled"
+            assert kept.message.startswith(received) and len(kept.message) > len(received)
+            # A resume after the grace (while the log is kept) gets the rest and the reply.
+            rest: list[str] = []
+            last = None
+            async for msg in client.stub.ResumeResponse(
+                chat_pb2.ResumeResponseRequest(request_id="gone-away", after_tokens=tokens)
+            ):
+                if token_count(msg):
+                    rest.append(msg.token.token.final_logit.string_token)
+                last = msg
+            assert last is not None and last.model_response.response_id == kept.response_id
+            assert received + "".join(rest) == kept.message
     finally:
         await server.stop()
 

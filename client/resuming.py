@@ -33,6 +33,7 @@ from grove_explorer.client.errors import (
     StreamNotResumableError,
     _metadata_value,
 )
+from grove_explorer.client.rpc import rpc
 from grove_explorer.protos import chat_pb2
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,27 @@ class Replicas:
         if self._stubs is None:
             self._stubs = [self._open_stub(address) for address in self.addresses]
         return self._stubs
+
+    async def stop(self, request_id: str) -> bool:
+        """StopResponse where the stream runs: every replica is asked (it runs on one).
+
+        Through the balanced channel the call would reach an arbitrary replica, which
+        answers "no such stream" for a stream running on another.
+        """
+        request = chat_pb2.StopResponseRequest(request_id=request_id)
+        stubs = self.candidates()
+        if len(stubs) == 1:
+            only: chat_pb2.StopResponseResponse = await rpc(stubs[0].StopResponse(request))
+            return only.stopped
+        outcomes = await asyncio.gather(
+            *(rpc(stub.StopResponse(request)) for stub in stubs), return_exceptions=True
+        )
+        replies = [o for o in outcomes if isinstance(o, chat_pb2.StopResponseResponse)]
+        if not replies:  # every replica failed: the first one's error says why
+            error = outcomes[0]
+            assert isinstance(error, BaseException)
+            raise error
+        return any(reply.stopped for reply in replies)
 
     def cancel(self, request_id: str) -> None:
         """Says a deliberate cancel of `request_id` to the server(s), in the background.

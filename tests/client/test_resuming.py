@@ -237,3 +237,29 @@ async def test_a_stream_resumes_on_the_replica_that_runs_it(
     finally:
         await a.stop()
         await b.stop()
+
+
+async def test_stop_reaches_the_replica_that_runs_the_stream(
+    make_server: Callable[..., GroveServer],
+) -> None:
+    a, count_a = counted_server(make_server, **SLOW)
+    b, count_b = counted_server(make_server, **SLOW)
+    await a.start()
+    await b.start()
+    try:
+        async with Client(api_host=[a.address, b.address]) as client:
+            conversation = client.grok.create_conversation()
+            await conversation.ensure_created()
+            for _ in range(4):  # calls alternate over the replicas: streams land on both
+                stream = conversation.sample("Oaks.", parent_response_id=None)
+                events = aiter(stream)
+                await anext(events)
+                assert await stream.stop(), "the replica running it stopped it"
+                async for _ in events:
+                    pass
+                reply = await stream.future
+                assert reply.partial and reply.finish_reason == "stopped"
+        assert count_a.calls["AddResponse"] and count_b.calls["AddResponse"]
+    finally:
+        await a.stop()
+        await b.stop()

@@ -194,15 +194,17 @@ class ResumableCall:
         received = False  # any message: the server accepted the request and runs it
         had_user = False
         resuming = False  # the current call is a ResumeResponse with no message yet
+        asked = 0  # the candidate the current ResumeResponse went to
+        unknown_at: set[int] = set()  # candidates that answered "no such reply here"
         attempts = 0
-        unknown = 0
         turn = 0
         backoff = FIRST_BACKOFF_SECONDS
         while True:
             try:
                 async for msg in call:
                     if resuming:
-                        resuming, attempts, unknown = False, 0, 0
+                        resuming, attempts = False, 0
+                        unknown_at.clear()
                         backoff = FIRST_BACKOFF_SECONDS
                     received = True
                     if msg.WhichOneof("response") == "user_response":
@@ -217,34 +219,41 @@ class ResumableCall:
                     raise
                 candidates = self._replicas.candidates()
                 if resuming and _unknown_here(error):
-                    unknown += 1
-                    if unknown >= len(candidates):
-                        raise StreamNotResumableError(
-                            "The connection to the server was lost mid-reply and no server "
-                            "runs the reply any more (it may have restarted); what it kept "
-                            "of the reply is in the conversation, marked partial.",
-                            grpc.StatusCode.UNAVAILABLE,
-                        ) from None
+                    unknown_at.add(asked)  # not asked again: it cannot gain the reply
                 elif is_dropped(error):
                     attempts += 1
                     if attempts > MAX_RESUME_ATTEMPTS:
+                        if unknown_at:  # the others are out of reach
+                            raise _not_resumable() from None
                         raise
                     await asyncio.sleep(backoff)
                     backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
                 else:
                     raise
+                left = [i for i in range(len(candidates)) if i not in unknown_at]
+                if not left:
+                    raise _not_resumable() from None
                 log.info(
                     "stream %s lost (%s) after %d tokens; resuming",
                     request.request_id,
                     error.code(),
                     tokens,
                 )
-                stub = candidates[turn % len(candidates)]
+                asked = left[turn % len(left)]
                 turn += 1
-                call = self._call = stub.ResumeResponse(
+                call = self._call = candidates[asked].ResumeResponse(
                     chat_pb2.ResumeResponseRequest(
                         request_id=request.request_id, after_tokens=tokens
                     )
                 )
                 resuming = True
                 self.resumes += 1
+
+
+def _not_resumable() -> StreamNotResumableError:
+    return StreamNotResumableError(
+        "The connection to the server was lost mid-reply and no reachable server runs the "
+        "reply any more (its server restarted or stopped); what was kept of the reply is in "
+        "the conversation, marked partial (a stopped server's last checkpoint becomes one).",
+        grpc.StatusCode.UNAVAILABLE,
+    )

@@ -301,7 +301,9 @@ class ReplyStreaming:
                 )
                 kept = await asyncio.shield(self._store_partial(user, reply(True, why), stream))
                 if kept is not None and isinstance(context, ReplyLog):
-                    # A resumable reply's log outlives its call: a late resume gets this.
+                    # A resumable reply's log outlives its call: a late resume gets the
+                    # tokens still batched and the kept reply.
+                    await _write_rest(batcher.drain(), context)
                     await context.write(
                         chat_pb2.AddResponseResponse(model_response=response_to_proto(kept))
                     )

@@ -18,6 +18,7 @@ from grove_explorer.client.errors import StreamNotResumableError
 from grove_explorer.client.resuming import token_count
 from grove_explorer.protos import chat_pb2, chat_pb2_grpc
 from grove_explorer.server.keys import hash_key
+from grove_explorer.server.launcher import free_port
 from grove_explorer.server.runtime import GroveServer
 from tests.client.replicas import CallCounter, counted_server
 from tests.tcp_proxy import TcpProxy
@@ -195,7 +196,7 @@ async def test_a_restarted_server_cannot_resume_and_says_so(
             conversation = client.grok.create_conversation()
             stream, future = conversation.add_response("Tell me about maples.")
             texts: list[str] = []
-            with pytest.raises(StreamNotResumableError, match="no server runs the reply"):
+            with pytest.raises(StreamNotResumableError, match="no reachable server runs the reply"):
                 async for text in stream:
                     texts.append(text)
                     if len(texts) == 3:
@@ -260,6 +261,38 @@ async def test_stop_reaches_the_replica_that_runs_the_stream(
                 reply = await stream.future
                 assert reply.partial and reply.finish_reason == "stopped"
         assert count_a.calls["AddResponse"] and count_b.calls["AddResponse"]
+    finally:
+        await a.stop()
+        await b.stop()
+
+
+async def test_a_stream_whose_replica_is_out_of_reach_says_it_cannot_resume(
+    make_server: Callable[..., GroveServer],
+) -> None:
+    a, count_a = counted_server(make_server, **SLOW)
+    b, count_b = counted_server(make_server, **SLOW)
+    await a.start()
+    await b.start()
+    try:
+        async with (
+            TcpProxy(a.port or 0) as proxy,
+            Client(api_host=[proxy.address, b.address]) as client,
+        ):
+            conversation = client.grok.create_conversation()
+            await conversation.ensure_created()
+            for _ in range(10):  # round robin: until a stream lands on A
+                stream, _ = conversation.add_response("Oaks and maples, at length.")
+                await anext(stream)
+                if count_a.calls["AddResponse"]:
+                    break
+                await stream.aclose()
+                await client.grok.list_models()
+            proxy.target_port = free_port()  # A is out of reach from now on
+            proxy.cut()
+            with pytest.raises(StreamNotResumableError, match="no reachable server"):
+                async for _ in stream:
+                    pass
+        assert count_b.calls["ResumeResponse"] == 1, "B said no once and was not asked again"
     finally:
         await a.stop()
         await b.stop()

@@ -432,8 +432,10 @@ def build_request(rpc: str, draw: Callable[[Any], Any], pools: Pools, user: str)
             ),
             prefix=fields(VALID_PREFIXES, TEXT),
             select_reply=draw(st.booleans()),
-            resumable=draw(st.booleans()),
         )
+        # Resumable streams (issue 17) half the time, without a draw of their own: a new
+        # draw here reshuffled every sequence and left some kinds of step unfuzzed.
+        request.resumable = request.use_grok
         for name, value in fields(VALID_SAMPLING, SAMPLING).items():
             setattr(request.sampling_params, name, value)
         return request

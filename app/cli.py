@@ -87,7 +87,8 @@ def explorer_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--server",
         metavar="HOST:PORT",
-        help="use a running Grove server (default: $XAI_API_HOST, else the embedded one)",
+        help="use a running Grove server, or several replicas (a:1,b:2: round robin, "
+        "retries, resumed streams); default: $XAI_API_HOST, else the embedded one",
     )
     parser.add_argument(
         "--db",
@@ -196,6 +197,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.token_delay_ms is None
         else args.token_delay_ms,
     }
+    if overrides["server"]:
+        from grove_explorer.client.addresses import check_addresses
+
+        try:  # "a:1,b:2": several replicas, balanced by the client (client/addresses.py)
+            check_addresses(overrides["server"])
+        except ValueError as error:
+            print(f"grove: {error}", file=sys.stderr)
+            return 2
     from dataclasses import replace
 
     if args.command is not None:  # a headless command (serve and keys returned above)

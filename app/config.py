@@ -3,7 +3,8 @@
 Precedence: command-line flags over environment (`XAI_API_HOST`, `XAI_API_KEY`,
 `GROVE_*`) over this file. The file may also rebind keys:
 
-    server = "127.0.0.1:50051"     # omit to run the embedded local server
+    server = "127.0.0.1:50051"     # omit to run the embedded local server; replicas:
+                                   # "a:50051,b:50051" or ["a:50051", "b:50051"]
     token_delay_ms = 15            # pace of the embedded offline model
 
     [keymap]                       # binding id = keys (comma-separated)
@@ -74,7 +75,7 @@ def load_config(path: Path | None = None) -> AppConfig:
         isinstance(k, str) and isinstance(v, str) for k, v in keymap.items()
     ):
         raise ConfigError(f"{path}: [keymap] must map binding ids to key strings.")
-    server = os.environ.get("XAI_API_HOST") or _optional_str(data, "server", path)
+    server = os.environ.get("XAI_API_HOST") or _server(data, path)
     db = os.environ.get("GROVE_DB") or _optional_str(data, "db", path)
     delay = data.get("token_delay_ms", DEFAULT_TOKEN_DELAY_MS)
     if not isinstance(delay, int | float) or delay < 0:
@@ -94,6 +95,16 @@ def load_config(path: Path | None = None) -> AppConfig:
         keymap=dict(keymap),
         state_dir=default_state_dir(),
     )
+
+
+def _server(data: dict[str, object], path: Path) -> str | None:
+    """`server`: one address, "a:1,b:2", or a list of replicas' addresses (joined)."""
+    value = data.get("server")
+    if isinstance(value, list):
+        if not value or not all(isinstance(item, str) for item in value):
+            raise ConfigError(f"{path}: server must be an address or a list of addresses.")
+        return ",".join(value)
+    return _optional_str(data, "server", path)
 
 
 def _optional_str(data: dict[str, object], key: str, path: Path) -> str | None:

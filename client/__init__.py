@@ -39,6 +39,7 @@ if TYPE_CHECKING:
         StorageFullError,
         StorageReadOnlyError,
         StorageUnavailableError,
+        StreamNotResumableError,
         UnauthenticatedError,
         UnusableJudgementError,
     )
@@ -76,6 +77,7 @@ _EXPORTS: dict[str, str] = {
     "StorageError": "grove_explorer.client.errors",
     "StorageFullError": "grove_explorer.client.errors",
     "StorageReadOnlyError": "grove_explorer.client.errors",
+    "StreamNotResumableError": "grove_explorer.client.errors",
     "StorageUnavailableError": "grove_explorer.client.errors",
     "UnauthenticatedError": "grove_explorer.client.errors",
     "AsyncGrok": "grove_explorer.client.grok",
@@ -160,6 +162,7 @@ __all__ = [
     "StorageFullError",
     "StorageReadOnlyError",
     "StorageUnavailableError",
+    "StreamNotResumableError",
     "SystemPromptInfo",
     "TokenInfo",
     "TokenStream",

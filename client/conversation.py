@@ -30,6 +30,7 @@ from grove_explorer.client.models import ConversationSummary, ResponseNode
 from grove_explorer.client.replaying import ReplayCalls
 from grove_explorer.client.research_calls import ResearchCalls
 from grove_explorer.client.response import Response
+from grove_explorer.client.resuming import replicas_of
 from grove_explorer.client.rpc import check_text, rpc
 from grove_explorer.client.sampler import SamplingParams, sampling_mode_number
 from grove_explorer.client.sampling_call import SamplingCall, texts
@@ -454,10 +455,8 @@ class Conversation(LeafPlace, ResearchCalls, ReplayCalls):
 
     def _stopper(self, request_id: str) -> Callable[[], Awaitable[bool]]:
         async def stop() -> bool:
-            reply: chat_pb2.StopResponseResponse = await rpc(
-                self._stub.StopResponse(chat_pb2.StopResponseRequest(request_id=request_id))
-            )
-            return reply.stopped
+            # On the replica that runs the stream, when there are several (resuming.py).
+            return await replicas_of(self._stub).stop(request_id)
 
         return stop
 

@@ -103,6 +103,14 @@ class ServerUnavailableError(GroveError, ConnectionError):
     code = _Status("UNAVAILABLE")
 
 
+class StreamNotResumableError(ServerUnavailableError):
+    """A reply's stream lost its connection and no server could continue it.
+
+    The server that sampled it restarted (or every replica tried answered that it runs no
+    such stream); what it kept of the reply is in the conversation (reload it), partial.
+    """
+
+
 class ServerInternalError(GroveError):
     """The server failed while handling the call."""
 

@@ -13,7 +13,7 @@ import contextlib
 import logging
 import uuid
 from collections.abc import AsyncGenerator
-from typing import Any, Protocol, cast
+from typing import Protocol, cast
 
 import grpc
 
@@ -25,6 +25,7 @@ from grove_explorer.client.errors import (
 )
 from grove_explorer.client.forest import Forest
 from grove_explorer.client.response import Response
+from grove_explorer.client.resuming import ResumableCall
 from grove_explorer.client.rpc import check_text, fail
 from grove_explorer.client.sampler import SamplingParams, sampling_mode_number
 from grove_explorer.client.streams import (
@@ -169,6 +170,8 @@ class SamplingCall:
             prefix=check_text(self._prefix),
             select_reply=self._select,
             mode=cast("chat_pb2.SamplingMode", self._mode),
+            # A lost connection is resumed, not the end of the reply (client/resuming.py).
+            resumable=True,
         )
         if self._sampling is not None:
             request.sampling_params.CopyFrom(self._sampling.to_proto())
@@ -212,7 +215,7 @@ class SamplingCall:
                 fail(future, busy)
                 raise busy
             owner.mark_sampling(True)
-        call: Any = None
+        call: ResumableCall | None = None
         saves_before: int | None = None
         started = False  # a message arrived: the server passed its checks and ran
         try:
@@ -224,20 +227,23 @@ class SamplingCall:
             request = self._request()
             if self._select:
                 saves_before = owner.follow_reply(request.parent_response_id or None)
-            call = self._stub.AddResponse(request)
+            call = ResumableCall(self._stub, request)
             store_user = self._store_user
             store_model = self._store_model
-            async for msg in call:
-                started = True
-                event = decode(msg, store_user, store_model)
-                if event is None:
-                    continue
-                if type(event) is ModelResponseEvent:
-                    if not future.done():
-                        future.set_result(event.response)
-                elif type(event) is QueryEvent:
-                    log.debug("Model is performing a %s-query: %s", event.query_type, event.query)
-                yield event
+            async with contextlib.aclosing(call.messages()) as messages:
+                async for msg in messages:
+                    started = True
+                    event = decode(msg, store_user, store_model)
+                    if event is None:
+                        continue
+                    if type(event) is ModelResponseEvent:
+                        if not future.done():
+                            future.set_result(event.response)
+                    elif type(event) is QueryEvent:
+                        log.debug(
+                            "Model is performing a %s-query: %s", event.query_type, event.query
+                        )
+                    yield event
         except grpc.RpcError as rpc_error:
             raise self._failed(translate(rpc_error)) from None
         except UnicodeEncodeError as encode_error:

@@ -463,7 +463,7 @@ class GenerateTitleResponse(_message.Message):
     def __init__(self, new_title: _Optional[str] = ...) -> None: ...
 
 class AddResponseRequest(_message.Message):
-    __slots__ = ("conversation_id", "message", "model_name", "parent_response_id", "use_grok", "system_prompt_name", "sampling_params", "request_id", "top_logprobs", "prefix", "select_reply", "mode", "merge", "replay_of_human", "replay_of_reply")
+    __slots__ = ("conversation_id", "message", "model_name", "parent_response_id", "use_grok", "system_prompt_name", "sampling_params", "request_id", "top_logprobs", "prefix", "select_reply", "mode", "merge", "replay_of_human", "replay_of_reply", "resumable")
     CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
     MODEL_NAME_FIELD_NUMBER: _ClassVar[int]
@@ -479,6 +479,7 @@ class AddResponseRequest(_message.Message):
     MERGE_FIELD_NUMBER: _ClassVar[int]
     REPLAY_OF_HUMAN_FIELD_NUMBER: _ClassVar[int]
     REPLAY_OF_REPLY_FIELD_NUMBER: _ClassVar[int]
+    RESUMABLE_FIELD_NUMBER: _ClassVar[int]
     conversation_id: str
     message: str
     model_name: str
@@ -494,7 +495,8 @@ class AddResponseRequest(_message.Message):
     merge: Merge
     replay_of_human: str
     replay_of_reply: str
-    def __init__(self, conversation_id: _Optional[str] = ..., message: _Optional[str] = ..., model_name: _Optional[str] = ..., parent_response_id: _Optional[str] = ..., use_grok: _Optional[bool] = ..., system_prompt_name: _Optional[str] = ..., sampling_params: _Optional[_Union[_sampler_public_pb2.SamplingParams, _Mapping]] = ..., request_id: _Optional[str] = ..., top_logprobs: _Optional[int] = ..., prefix: _Optional[str] = ..., select_reply: _Optional[bool] = ..., mode: _Optional[_Union[SamplingMode, str]] = ..., merge: _Optional[_Union[Merge, _Mapping]] = ..., replay_of_human: _Optional[str] = ..., replay_of_reply: _Optional[str] = ...) -> None: ...
+    resumable: bool
+    def __init__(self, conversation_id: _Optional[str] = ..., message: _Optional[str] = ..., model_name: _Optional[str] = ..., parent_response_id: _Optional[str] = ..., use_grok: _Optional[bool] = ..., system_prompt_name: _Optional[str] = ..., sampling_params: _Optional[_Union[_sampler_public_pb2.SamplingParams, _Mapping]] = ..., request_id: _Optional[str] = ..., top_logprobs: _Optional[int] = ..., prefix: _Optional[str] = ..., select_reply: _Optional[bool] = ..., mode: _Optional[_Union[SamplingMode, str]] = ..., merge: _Optional[_Union[Merge, _Mapping]] = ..., replay_of_human: _Optional[str] = ..., replay_of_reply: _Optional[str] = ..., resumable: _Optional[bool] = ...) -> None: ...
 
 class QueryAction(_message.Message):
     __slots__ = ("type", "query")
@@ -677,3 +679,23 @@ class ListVotesResponse(_message.Message):
     VOTES_FIELD_NUMBER: _ClassVar[int]
     votes: _containers.RepeatedCompositeFieldContainer[ArenaVote]
     def __init__(self, votes: _Optional[_Iterable[_Union[ArenaVote, _Mapping]]] = ...) -> None: ...
+
+class ResumeResponseRequest(_message.Message):
+    __slots__ = ("request_id", "after_tokens")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    AFTER_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    after_tokens: int
+    def __init__(self, request_id: _Optional[str] = ..., after_tokens: _Optional[int] = ...) -> None: ...
+
+class CancelResponseRequest(_message.Message):
+    __slots__ = ("request_id",)
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    def __init__(self, request_id: _Optional[str] = ...) -> None: ...
+
+class CancelResponseResponse(_message.Message):
+    __slots__ = ("cancelled",)
+    CANCELLED_FIELD_NUMBER: _ClassVar[int]
+    cancelled: bool
+    def __init__(self, cancelled: _Optional[bool] = ...) -> None: ...

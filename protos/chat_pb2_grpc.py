@@ -150,6 +150,16 @@ class ChatStub:
                 request_serializer=grove__explorer_dot_protos_dot_chat__pb2.ListVotesRequest.SerializeToString,
                 response_deserializer=grove__explorer_dot_protos_dot_chat__pb2.ListVotesResponse.FromString,
                 _registered_method=True)
+        self.ResumeResponse = channel.unary_stream(
+                '/grove.chat.Chat/ResumeResponse',
+                request_serializer=grove__explorer_dot_protos_dot_chat__pb2.ResumeResponseRequest.SerializeToString,
+                response_deserializer=grove__explorer_dot_protos_dot_chat__pb2.AddResponseResponse.FromString,
+                _registered_method=True)
+        self.CancelResponse = channel.unary_unary(
+                '/grove.chat.Chat/CancelResponse',
+                request_serializer=grove__explorer_dot_protos_dot_chat__pb2.CancelResponseRequest.SerializeToString,
+                response_deserializer=grove__explorer_dot_protos_dot_chat__pb2.CancelResponseResponse.FromString,
+                _registered_method=True)
 
 
 class ChatServicer:
@@ -331,6 +341,27 @@ class ChatServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ResumeResponse(self, request, context):
+        """-- Resumable streams (issue 17) --
+        Extension: continues a `resumable` AddResponse stream whose caller lost its connection
+        (named by its request_id): the tokens after the first `after_tokens` the caller had,
+        then the live ones, then the stored model response, exactly as AddResponse would have
+        sent them. NOT_FOUND (trailing metadata grove-resume: unknown) when this server runs
+        no such stream of the caller's (another replica's, over, or the server restarted).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CancelResponse(self, request, context):
+        """Extension: the caller cancels its `resumable` stream on purpose: sampling stops at
+        once and the text so far is kept as a partial reply (finish reason CANCELLED), as a
+        cancelled call of a stream that is not resumable does.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ChatServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -448,6 +479,16 @@ def add_ChatServicer_to_server(servicer, server):
                     servicer.ListVotes,
                     request_deserializer=grove__explorer_dot_protos_dot_chat__pb2.ListVotesRequest.FromString,
                     response_serializer=grove__explorer_dot_protos_dot_chat__pb2.ListVotesResponse.SerializeToString,
+            ),
+            'ResumeResponse': grpc.unary_stream_rpc_method_handler(
+                    servicer.ResumeResponse,
+                    request_deserializer=grove__explorer_dot_protos_dot_chat__pb2.ResumeResponseRequest.FromString,
+                    response_serializer=grove__explorer_dot_protos_dot_chat__pb2.AddResponseResponse.SerializeToString,
+            ),
+            'CancelResponse': grpc.unary_unary_rpc_method_handler(
+                    servicer.CancelResponse,
+                    request_deserializer=grove__explorer_dot_protos_dot_chat__pb2.CancelResponseRequest.FromString,
+                    response_serializer=grove__explorer_dot_protos_dot_chat__pb2.CancelResponseResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1071,6 +1112,60 @@ class Chat:
             '/grove.chat.Chat/ListVotes',
             grove__explorer_dot_protos_dot_chat__pb2.ListVotesRequest.SerializeToString,
             grove__explorer_dot_protos_dot_chat__pb2.ListVotesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResumeResponse(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/grove.chat.Chat/ResumeResponse',
+            grove__explorer_dot_protos_dot_chat__pb2.ResumeResponseRequest.SerializeToString,
+            grove__explorer_dot_protos_dot_chat__pb2.AddResponseResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CancelResponse(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/grove.chat.Chat/CancelResponse',
+            grove__explorer_dot_protos_dot_chat__pb2.CancelResponseRequest.SerializeToString,
+            grove__explorer_dot_protos_dot_chat__pb2.CancelResponseResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -104,6 +104,14 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         "much (default: %(default)s)",
     )
     parser.add_argument(
+        "--resume-grace-seconds",
+        type=float,
+        default=defaults.resume_grace_seconds,
+        metavar="S",
+        help="a reply whose client lost its connection is sampled on this long, so the "
+        "client can resume it; then it is kept partial (default: %(default)s)",
+    )
+    parser.add_argument(
         "--config",
         type=Path,
         default=None,
@@ -283,6 +291,8 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         raise SystemExit("--max-streams must be at least 1")
     if not 10 <= args.checkpoint_ms <= 500:
         raise SystemExit("--checkpoint-ms must be between 10 and 500")
+    if not 0 <= args.resume_grace_seconds <= 3600:
+        raise SystemExit("--resume-grace-seconds must be between 0 and 3600")
     if (args.tls_cert is None) != (args.tls_key is None):
         raise SystemExit("--tls-cert and --tls-key go together: give both or neither.")
     return ServerConfig(
@@ -304,6 +314,7 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         tls_key=args.tls_key,
         max_streams=args.max_streams,
         checkpoint_interval_ms=args.checkpoint_ms,
+        resume_grace_seconds=args.resume_grace_seconds,
     )
 
 

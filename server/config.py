@@ -68,6 +68,9 @@ class ServerConfig:
     checkpoint_interval_ms: float = 400.0
     # How long shutdown waits for in-flight streams to store their partial replies.
     shutdown_grace_seconds: float = 5.0
+    # How long a resumable reply is sampled on after its caller's connection dropped,
+    # waiting for ResumeResponse; then it is kept partial (servicer/resuming.py).
+    resume_grace_seconds: float = 30.0
     api_keys: Mapping[str, str] = field(default_factory=dict)
     # Serve a non-loopback host even with no API key (everyone is the local user).
     insecure_no_auth: bool = False

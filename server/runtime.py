@@ -13,7 +13,7 @@ import gc
 import logging
 import signal
 import ssl
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import grpc
@@ -124,8 +124,11 @@ class GroveServer:
         store: Store | None = None,
         samplers: Mapping[str, Sampler] | None = None,
         default_model: str | None = None,
+        interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
     ) -> None:
         self.config = config
+        # gRPC server interceptors (operators' metrics; tests count calls per replica).
+        self._interceptors = tuple(interceptors)
         self.store = store or default_store(config)
         if samplers is None:
             samplers, default_model = build_samplers(
@@ -205,10 +208,11 @@ class GroveServer:
             4 * self.config.max_message_bytes + _MESSAGE_HEADROOM, self.config.max_request_bytes
         )
         server = grpc.aio.server(
+            interceptors=self._interceptors,
             options=[
                 ("grpc.max_receive_message_length", limit),
                 ("grpc.max_send_message_length", -1),
-            ]
+            ],
         )
         add_chat_service(self.servicer, server)
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)

@@ -59,8 +59,8 @@ def _common_options() -> argparse.ArgumentParser:
         "--server",
         metavar="HOST:PORT",
         default=argparse.SUPPRESS,
-        help="use a running Grove server (default: $XAI_API_HOST, else an embedded one "
-        "started for this command)",
+        help="use a running Grove server, or several replicas (a:1,b:2) balanced round "
+        "robin (default: $XAI_API_HOST, else an embedded one started for this command)",
     )
     group.add_argument(
         "--db",

@@ -11,7 +11,13 @@ from collections.abc import Mapping
 import grpc
 
 from grove_explorer.server.sampler.base import Sampler
-from grove_explorer.server.servicer.status import abort, abort_not_found, check_id, quote
+from grove_explorer.server.servicer.status import (
+    Abortable,
+    abort,
+    abort_not_found,
+    check_id,
+    quote,
+)
 from grove_explorer.server.store import (
     ConversationRecord,
     NewResponse,
@@ -85,7 +91,7 @@ async def insert_or_abort(
     store: Store,
     user: str,
     new: NewResponse,
-    context: grpc.aio.ServicerContext,
+    context: Abortable,
     *,
     checkpoint_id: str | None = None,
     leaf_follows: str | None = None,

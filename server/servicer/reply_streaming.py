@@ -40,6 +40,7 @@ from grove_explorer.server.sampler.base import (
 from grove_explorer.server.servicer.lookups import insert_or_abort
 from grove_explorer.server.servicer.merging import MergePlan
 from grove_explorer.server.servicer.path_messages import Messages, PathMessages
+from grove_explorer.server.servicer.reply_log import ReplyLog, ReplyOutput
 from grove_explorer.server.servicer.status import abort, abort_not_found
 from grove_explorer.server.servicer.stream_registry import ActiveStream, StreamRegistry
 from grove_explorer.server.store import (
@@ -101,7 +102,7 @@ class ReplyStreaming:
         parent_id: str | None,
         top_k: int,
         request: chat_pb2.AddResponseRequest,
-        context: grpc.aio.ServicerContext,
+        context: ReplyOutput,
         merge: MergePlan | None = None,
     ) -> None:
         """Stores and streams the human message (if any), then samples and stores the reply.
@@ -159,7 +160,7 @@ class ReplyStreaming:
         parent_id: str | None,
         top_k: int,
         request: chat_pb2.AddResponseRequest,
-        context: grpc.aio.ServicerContext,
+        context: ReplyOutput,
         merge: MergePlan | None = None,
     ) -> None:
         """Streams the sampler's tokens in batches, then stores and sends the reply.
@@ -298,7 +299,14 @@ class ReplyStreaming:
                     if stream.stop_reason == "shutdown"
                     else FinishReason.CANCELLED
                 )
-                await asyncio.shield(self._store_partial(user, reply(True, why), stream))
+                kept = await asyncio.shield(self._store_partial(user, reply(True, why), stream))
+                if kept is not None and isinstance(context, ReplyLog):
+                    # A resumable reply's log outlives its call: a late resume gets the
+                    # tokens still batched and the kept reply.
+                    await _write_rest(batcher.drain(), context)
+                    await context.write(
+                        chat_pb2.AddResponseResponse(model_response=response_to_proto(kept))
+                    )
             raise
         except SamplerError as error:
             log.info("backend %s failed: %s", sampler.model_name, error)
@@ -342,7 +350,7 @@ class ReplyStreaming:
         user: str,
         new: NewResponse,
         stream: ActiveStream,
-        context: grpc.aio.ServicerContext,
+        context: ReplyOutput,
     ) -> ResponseRecord:
         """Ends the stream's checkpointing and stores its reply, deleting its checkpoint."""
         await self._streams.close_checkpoint(stream)
@@ -362,7 +370,7 @@ class ReplyStreaming:
         failure: SamplerError,
         reply: Callable[[bool, FinishReason], NewResponse],
         has_text: bool,
-        context: grpc.aio.ServicerContext,
+        context: ReplyOutput,
     ) -> NoReturn:
         """Ends a stream whose backend failed: keeps the partial reply, then the status.
 
@@ -426,6 +434,6 @@ async def stop_cuts_reply(tokens: AsyncIterator[SampleEvent]) -> tuple[bool, Fin
     return True, None
 
 
-async def _write_rest(batch: list[SampledToken], context: grpc.aio.ServicerContext) -> None:
+async def _write_rest(batch: list[SampledToken], context: ReplyOutput) -> None:
     if batch:
         await context.write(token_batch_message(batch))

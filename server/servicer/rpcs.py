@@ -9,6 +9,7 @@ stream_registry.py, so they can be stopped, checkpointed and awaited at shutdown
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
 
@@ -47,6 +48,7 @@ from grove_explorer.server.servicer.lookups import (
 from grove_explorer.server.servicer.merging import check_merge_request, merge_plan_or_abort
 from grove_explorer.server.servicer.replaying import check_replay_or_abort
 from grove_explorer.server.servicer.reply_streaming import ReplyStreaming
+from grove_explorer.server.servicer.resuming import ResumableReplies
 from grove_explorer.server.servicer.searching import search_reply
 from grove_explorer.server.servicer.status import abort, abort_not_found, check_id, quote
 from grove_explorer.server.servicer.stream_registry import ActiveStream, StreamRegistry
@@ -85,6 +87,7 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
         self._system_prompts = dict(config.models.system_prompts)
         self._streams = StreamRegistry(store, config.checkpoint_interval_ms / 1000.0)
         self._replies = ReplyStreaming(store, self._streams, config, self._system_prompts)
+        self.resumable = ResumableReplies(config.resume_grace_seconds)  # resuming.py
         self._judging = Judging(store, self._samplers, self._default_model, config.models.rubrics)
 
     @property
@@ -561,9 +564,26 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
                     user, conversation_id, parent_id, follows=stream.checkpoint_id
                 )
         self._streams.add(stream)
-        await self._replies.run(
-            user, stream, sampler, params, mode, path, parent_id, top_k, request, context, merge
-        )
+        args = (user, stream, sampler, params, mode, path, parent_id, top_k, request)
+        if not (request.resumable and request.request_id):
+            await self._replies.run(*args, context, merge)
+            return
+        # Sampled on after a lost connection, for the resume grace (resuming.py).
+        body = functools.partial(self._replies.run, *args, merge=merge)
+        await self.resumable.run(user, request.request_id, body, context)
+
+    async def ResumeResponse(
+        self, request: chat_pb2.ResumeResponseRequest, context: grpc.aio.ServicerContext
+    ) -> None:
+        """Continues the caller's resumable reply from its last token (resuming.py)."""
+        await self.resumable.resume(await self._auth.identify(context), request, context)
+
+    async def CancelResponse(
+        self, request: chat_pb2.CancelResponseRequest, context: grpc.aio.ServicerContext
+    ) -> chat_pb2.CancelResponseResponse:
+        """Stops the caller's resumable reply now, keeping it partial (resuming.py)."""
+        user = await self._auth.identify(context)
+        return await self.resumable.cancel(user, request, context)
 
     async def _sampler_or_abort(
         self, model_name: str, context: grpc.aio.ServicerContext

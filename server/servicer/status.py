@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import NoReturn
+from typing import NoReturn, Protocol
 
 import grpc
 
@@ -24,13 +24,29 @@ STORAGE_STATUS: dict[str, grpc.StatusCode] = {
 """The one mapping of the store's failures to gRPC statuses (never UNKNOWN)."""
 
 
-async def abort(context: grpc.aio.ServicerContext, code: grpc.StatusCode, details: str) -> NoReturn:
+Trailing = tuple[tuple[str, str], ...]
+
+
+class Abortable(Protocol):
+    """What ends a call with a status: a servicer context, or a resumable reply's log.
+
+    A resumable reply (servicer/resuming.py) runs apart from its call and ends its log
+    instead; the helpers below take either.
+    """
+
+    async def abort(
+        self, code: grpc.StatusCode, details: str = "", trailing_metadata: Trailing = ()
+    ) -> NoReturn:
+        """Ends the call with `code` and `details` (raises)."""
+
+
+async def abort(context: Abortable, code: grpc.StatusCode, details: str) -> NoReturn:
     """Ends the call with `code` and `details` (context.abort raises; mypy cannot tell)."""
     await context.abort(code, details)
     raise AssertionError("unreachable: context.abort raises")  # pragma: no cover
 
 
-async def abort_storage(context: grpc.aio.ServicerContext, failure: StorageFailure) -> NoReturn:
+async def abort_storage(context: Abortable, failure: StorageFailure) -> NoReturn:
     """Ends the call because the database failed, with the store's sentence of what to do."""
     await context.abort(
         STORAGE_STATUS[failure.kind],
@@ -40,7 +56,7 @@ async def abort_storage(context: grpc.aio.ServicerContext, failure: StorageFailu
     raise AssertionError("unreachable: context.abort raises")  # pragma: no cover
 
 
-async def abort_not_found(context: grpc.aio.ServicerContext, conversation_id: str) -> NoReturn:
+async def abort_not_found(context: Abortable, conversation_id: str) -> NoReturn:
     """The conversation is missing, deleted, or another user's (all look the same)."""
     await abort(
         context,

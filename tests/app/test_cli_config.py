@@ -38,6 +38,8 @@ def test_config_file_and_environment(tmp_path: Path, monkeypatch) -> None:
         3.0,
         {"resample": "x"},
     )
+    path.write_text('server = ["10.0.0.1:1", "10.0.0.2:1"]\n')
+    assert load_config(path).server == "10.0.0.1:1,10.0.0.2:1", "replicas as a list"
     monkeypatch.setenv("XAI_API_HOST", "127.0.0.1:9")
     assert load_config(path).server == "127.0.0.1:9", "environment beats the file"
     assert load_config(tmp_path / "missing.toml").server == "127.0.0.1:9"
@@ -47,6 +49,7 @@ def test_config_file_and_environment(tmp_path: Path, monkeypatch) -> None:
     "text, words",
     [
         ("server = 5\n", "server must be a string"),
+        ("server = [5]\n", "server must be an address or a list of addresses"),
         ("[keymap]\nx = 1\n", "[keymap]"),
         ("token_delay_ms = -1\n", "non-negative"),
         ("not toml [", "Cannot read"),

@@ -1195,6 +1195,29 @@ row(
         running_request_id="",
     ),
 )
+# Resumable streams (issue 17): ResumeResponse and CancelResponse name a reply too.
+for rpc, build in (
+    ("ResumeResponse", lambda w: chat_pb2.ResumeResponseRequest(request_id="")),
+    ("CancelResponse", lambda w: chat_pb2.CancelResponseRequest(request_id="")),
+):
+    row(
+        f"{rpc}-without-request-id",
+        Case(
+            rpc,
+            build,
+            INVALID,
+            r"request_id is required: name the reply \(the request_id its AddResponse sent\)\.",
+        ),
+    )
+row(
+    "ResumeResponse-of-a-reply-this-server-does-not-run",
+    Case(
+        "ResumeResponse",
+        lambda w: chat_pb2.ResumeResponseRequest(request_id="no-such-reply", after_tokens=3),
+        NOT_FOUND,
+        r"No reply with request_id 'no-such-reply' runs on this server \(.+\)\.",
+    ),
+)
 
 
 # -- running the table -------------------------------------------------------------------------

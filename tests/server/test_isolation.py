@@ -290,6 +290,41 @@ async def case_share_conversation(world: World) -> None:
         )
 
 
+async def case_resume_or_cancel(world: World) -> None:
+    """Bob can neither resume nor cancel Alice's resumable reply, even knowing its id."""
+    request_id = f"alice-{_random_id()}"
+    request = chat_pb2.AddResponseRequest(
+        conversation_id=world.cid,
+        message="tell me a long story",
+        parent_response_id=world.response_ids[-1],
+        request_id=request_id,
+        resumable=True,
+    )
+    request.sampling_params.max_tokens = 40
+    stream = world.alice.AddResponse(request)
+    messages = [await anext(aiter(stream))]  # her human message: the reply runs
+    await assert_indistinguishable(
+        lambda ids: world.bob.ResumeResponse(
+            chat_pb2.ResumeResponseRequest(request_id=ids["request"])
+        ),
+        {"request": request_id},
+        grpc.StatusCode.NOT_FOUND,
+    )
+    on_alice = await world.bob.CancelResponse(chat_pb2.CancelResponseRequest(request_id=request_id))
+    assert on_alice.cancelled is False
+    messages += [m async for m in stream]
+    reply = messages[-1].model_response
+    assert reply.message and not reply.partial, "Alice's reply ran to its end"
+    # Alice's conversation is her baseline plus exactly what her own stream stored.
+    before = chat_pb2.Conversation.FromString(world.baseline)
+    after = await world.alice.GetConversation(
+        chat_pb2.GetConversationRequest(conversation_id=world.cid)
+    )
+    assert list(after.responses) == [*before.responses, messages[0].user_response, reply]
+    world.baseline, world.baseline_list = await _alice_view(world)
+    world.notes.append("baseline moved by Alice's own stream")
+
+
 async def case_stop_response(world: World) -> None:
     """Bob cannot stop (nor collide with) Alice's running stream, even knowing its id."""
     request_id = f"alice-{_random_id()}"
@@ -701,6 +736,8 @@ CASES: dict[str, Callable[[World], Awaitable[None]]] = {
     "ExtractPoints": case_extract_points,
     "RecordVote": case_record_vote,
     "ListVotes": case_list_votes,
+    "ResumeResponse": case_resume_or_cancel,
+    "CancelResponse": case_resume_or_cancel,
 }
 
 

@@ -1,0 +1,169 @@
+"""What a resumable reply has sent, kept so a caller that lost its connection can go on.
+
+A resumable AddResponse stream (`resumable` in its request) does not write to its gRPC
+call: it writes into a `ReplyLog`, and every call attached to the log (the AddResponse
+itself, later ResumeResponses) relays the log's messages to its caller. The sampling thus
+outlives its caller's connection; a new call starts relaying after the tokens its caller
+had, so the caller gets each token once, none missing, and the stored reply last.
+
+Positions are counted in tokens (each token of a batch; a prefix is one), the unit a
+client can count whatever batching the server did: a batch the caller had part of is cut.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import NoReturn, Protocol
+
+import grpc
+
+from grove_explorer.protos import chat_pb2
+from grove_explorer.server.servicer.status import Abortable, Trailing
+
+
+class ReplyOutput(Abortable, Protocol):
+    """Where a reply's stream writes its messages (the call's context, or a log)."""
+
+    async def write(self, message: chat_pb2.AddResponseResponse) -> None:
+        """Sends (or keeps) one message of the stream."""
+
+
+class ReplyAborted(Exception):
+    """Raised by `ReplyLog.abort`, as `context.abort` raises: the stream ends there."""
+
+
+def _tokens_in(message: chat_pb2.AddResponseResponse) -> int:
+    if message.WhichOneof("response") != "token":
+        return 0
+    sample = message.token
+    count = len(sample.tokens)
+    if count:
+        return count
+    return 1 if sample.WhichOneof("response") == "token" else 0
+
+
+def _cut(message: chat_pb2.AddResponseResponse, keep_after: int) -> chat_pb2.AddResponseResponse:
+    """A batch of tokens without its first `keep_after` tokens (the caller had those)."""
+    rest = list(message.token.tokens)[keep_after:]
+    cut = chat_pb2.AddResponseResponse()
+    sample = cut.token
+    if len(rest) == 1:
+        sample.token.CopyFrom(rest[0])
+        return cut
+    unknown = any(t.logprob_unknown for t in rest)
+    combined = sample.token
+    combined.final_logit.string_token = "".join(t.final_logit.string_token for t in rest)
+    combined.final_logit.logprob = 0.0 if unknown else sum(t.final_logit.logprob for t in rest)
+    combined.logprob_unknown = unknown
+    sample.tokens.extend(rest)
+    return cut
+
+
+class ReplyLog:
+    """The messages of one resumable reply, its end, and the calls relaying it."""
+
+    def __init__(self, user_id: str, request_id: str) -> None:
+        self.user_id = user_id
+        self.request_id = request_id
+        self.messages: list[chat_pb2.AddResponseResponse] = []
+        # Tokens sent up to and including each message (parallel to `messages`).
+        self._tokens_through: list[int] = []
+        self.tokens = 0
+        self.done = False
+        # The status the stream ended with (None: OK, the stored reply was its last message).
+        self.status: tuple[grpc.StatusCode, str, Trailing] | None = None
+        self.attached = 0
+        self._waiters: list[asyncio.Future[None]] = []
+
+    # -- the stream's side -------------------------------------------------------------
+
+    async def write(self, message: chat_pb2.AddResponseResponse) -> None:
+        """Keeps one message and wakes the relaying calls."""
+        self.tokens += _tokens_in(message)
+        self.messages.append(message)
+        self._tokens_through.append(self.tokens)
+        self._wake()
+
+    async def abort(
+        self, code: grpc.StatusCode, details: str = "", trailing_metadata: Trailing = ()
+    ) -> NoReturn:
+        """Ends the stream with a status its relaying calls will end with."""
+        self.finish((code, details, tuple(trailing_metadata)))
+        raise ReplyAborted(details)
+
+    def finish(self, status: tuple[grpc.StatusCode, str, Trailing] | None = None) -> None:
+        """Marks the stream over (first word wins): OK, or the status it failed with."""
+        if not self.done:
+            self.done = True
+            self.status = status
+            self._wake()
+
+    @property
+    def has_reply(self) -> bool:
+        """True once the stored reply (complete or partial) is the log's last message."""
+        return bool(self.messages) and (
+            self.messages[-1].WhichOneof("response") == "model_response"
+        )
+
+    def _wake(self) -> None:
+        waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+
+    # -- the callers' side -------------------------------------------------------------
+
+    def shaped(self, index: int, after_tokens: int) -> chat_pb2.AddResponseResponse | None:
+        """Message `index` as a caller who had `after_tokens` tokens needs it (None: skip).
+
+        The human message and the stored reply always go (the SDK keeps the first human
+        message it got); tokens the caller had are left out; budgets before them too.
+        """
+        message = self.messages[index]
+        if after_tokens == 0:
+            return message
+        through = self._tokens_through[index]
+        count = _tokens_in(message)
+        if count:
+            if through <= after_tokens:
+                return None
+            before = through - count
+            return message if before >= after_tokens else _cut(message, after_tokens - before)
+        kind = message.WhichOneof("response")
+        if kind in ("user_response", "model_response") or through >= after_tokens:
+            return message
+        return None
+
+    async def wait_beyond(self, seen: int) -> None:
+        """Returns once there are more than `seen` messages, or the stream is over."""
+        if len(self.messages) > seen or self.done:
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        await waiter
+
+
+async def relay(log: ReplyLog, context: grpc.aio.ServicerContext, after_tokens: int) -> None:
+    """Sends `log` to one caller from after its `after_tokens` tokens, live, to its end.
+
+    Returns normally when the stream ended OK; ends the call with the stream's status
+    otherwise. A cancelled call (its caller went away) raises CancelledError as usual.
+    """
+    if after_tokens > log.tokens and log.done:
+        await context.abort(
+            grpc.StatusCode.INVALID_ARGUMENT,
+            f"The reply has {log.tokens} tokens; the caller cannot have had {after_tokens}.",
+        )
+    position = 0
+    while True:
+        while position < len(log.messages):
+            message = log.shaped(position, after_tokens)
+            position += 1
+            if message is not None:
+                await context.write(message)
+        if log.done:
+            break
+        await log.wait_beyond(position)
+    if log.status is not None:
+        code, details, trailing = log.status
+        await context.abort(code, details, trailing_metadata=trailing)

@@ -24,6 +24,7 @@ from grove_explorer.client.errors import (
     unencodable_text,
 )
 from grove_explorer.client.forest import Forest
+from grove_explorer.client.own_requests import own_requests
 from grove_explorer.client.response import Response
 from grove_explorer.client.rpc import check_text, fail
 from grove_explorer.client.sampler import SamplingParams, sampling_mode_number
@@ -144,6 +145,7 @@ class SamplingCall:
         self._merge = merge
         self._replay_of = replay_of  # (original human, original reply) of a replayed turn
         self.request_id = uuid.uuid4().hex
+        own_requests(stub).add(self.request_id)  # its watches know this stream
         self.future: asyncio.Future[Response] = asyncio.get_running_loop().create_future()
 
     def _request(self) -> chat_pb2.AddResponseRequest:

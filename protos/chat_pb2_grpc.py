@@ -150,6 +150,11 @@ class ChatStub:
                 request_serializer=grove__explorer_dot_protos_dot_chat__pb2.ListVotesRequest.SerializeToString,
                 response_deserializer=grove__explorer_dot_protos_dot_chat__pb2.ListVotesResponse.FromString,
                 _registered_method=True)
+        self.WatchConversation = channel.unary_stream(
+                '/grove.chat.Chat/WatchConversation',
+                request_serializer=grove__explorer_dot_protos_dot_chat__pb2.WatchConversationRequest.SerializeToString,
+                response_deserializer=grove__explorer_dot_protos_dot_chat__pb2.ConversationEvent.FromString,
+                _registered_method=True)
 
 
 class ChatServicer:
@@ -331,6 +336,19 @@ class ChatServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def WatchConversation(self, request, context):
+        """Extension: every change to one of the caller's conversations as it happens (live
+        shared trees): responses added, the text of replies being sampled, replies finished,
+        annotations, title and star, deletion (after which the stream ends). The first event
+        is `started`: the replies being sampled right now with their text so far, so a watcher
+        that joins mid-reply misses nothing. NOT_FOUND for a conversation the caller may not
+        read; RESOURCE_EXHAUSTED (with a sentence) for a watcher that fell too far behind —
+        watch again for a fresh start; UNAVAILABLE when the server shuts down.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ChatServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -448,6 +466,11 @@ def add_ChatServicer_to_server(servicer, server):
                     servicer.ListVotes,
                     request_deserializer=grove__explorer_dot_protos_dot_chat__pb2.ListVotesRequest.FromString,
                     response_serializer=grove__explorer_dot_protos_dot_chat__pb2.ListVotesResponse.SerializeToString,
+            ),
+            'WatchConversation': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchConversation,
+                    request_deserializer=grove__explorer_dot_protos_dot_chat__pb2.WatchConversationRequest.FromString,
+                    response_serializer=grove__explorer_dot_protos_dot_chat__pb2.ConversationEvent.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1071,6 +1094,33 @@ class Chat:
             '/grove.chat.Chat/ListVotes',
             grove__explorer_dot_protos_dot_chat__pb2.ListVotesRequest.SerializeToString,
             grove__explorer_dot_protos_dot_chat__pb2.ListVotesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchConversation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/grove.chat.Chat/WatchConversation',
+            grove__explorer_dot_protos_dot_chat__pb2.WatchConversationRequest.SerializeToString,
+            grove__explorer_dot_protos_dot_chat__pb2.ConversationEvent.FromString,
             options,
             channel_credentials,
             insecure,

@@ -26,6 +26,7 @@ from grove_explorer.server.convert import (
     token_rows_to_proto,
 )
 from grove_explorer.server.judging.wire import attach_judgements
+from grove_explorer.server.live import ChangeFeed, InProcessFeed, LivePublisher
 from grove_explorer.server.sampler.base import (
     InvalidParamsError,
     PathMessage,
@@ -58,6 +59,7 @@ from grove_explorer.server.servicer.validation import (
     check_title,
     sampling_mode_or_abort,
 )
+from grove_explorer.server.servicer.watching import watch_conversation
 from grove_explorer.server.store import NewResponse, ResponseRecord, Store
 from grove_explorer.server.titles import derive_title
 
@@ -74,6 +76,7 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
         config: ServerConfig,
         default_model: str | None = None,
         authenticator: Authenticator | None = None,
+        feed: ChangeFeed | None = None,
     ) -> None:
         if not samplers:
             raise ValueError("at least one sampler is required")
@@ -84,7 +87,12 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
         self._auth = authenticator or Authenticator(config.api_keys)
         self._system_prompts = dict(config.models.system_prompts)
         self._streams = StreamRegistry(store, config.checkpoint_interval_ms / 1000.0)
-        self._replies = ReplyStreaming(store, self._streams, config, self._system_prompts)
+        # Every change of a conversation is published here (WatchConversation reads it).
+        self.feed = feed or InProcessFeed(config.watch_max_pending_events)
+        self._live = LivePublisher(self.feed)
+        self._replies = ReplyStreaming(
+            store, self._streams, config, self._system_prompts, self._live
+        )
         self._judging = Judging(store, self._samplers, self._default_model, config.models.rubrics)
 
     @property
@@ -123,8 +131,12 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
         return await self._streams.checkpoint_now()
 
     async def stop_all_streams(self, grace_seconds: float) -> None:
-        """Stores every running stream's partial reply and ends it; refuses new streams."""
+        """Stores every running stream's partial reply and ends it; refuses new streams.
+
+        Watches end after that (UNAVAILABLE), once their watchers were sent those replies.
+        """
         await self._streams.stop_all(grace_seconds)
+        await self.feed.close()
 
     # -- conversations -----------------------------------------------------------------
 
@@ -191,6 +203,7 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
         )
         if record is None:
             await abort_not_found(context, request.conversation_id)
+        self._live.conversation_changed(record.conversation_id, user)
         return conversation_to_proto(record)
 
     async def DeleteConversation(
@@ -202,6 +215,7 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
         self._streams.stop_conversation(user, request.conversation_id)
         if not await self._store.delete_conversation(user, request.conversation_id):
             await abort_not_found(context, request.conversation_id)
+        self._live.conversation_deleted(request.conversation_id, user)
         return empty_pb2.Empty()
 
     async def GenerateTitle(
@@ -223,6 +237,7 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
         )
         if updated is None:
             await abort_not_found(context, record.conversation_id)
+        self._live.conversation_changed(record.conversation_id, user)
         return chat_pb2.GenerateTitleResponse(new_title=title)
 
     async def _title_for(self, path: Sequence[ResponseRecord]) -> str:
@@ -318,6 +333,7 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
         stored = await self._store.get_response(user, record.conversation_id, request.response_id)
         if stored is None:  # deleted in between
             await abort_not_found(context, record.conversation_id)
+        self._live.annotation_changed(record.conversation_id, user, request.response_id)
         return response_to_proto(stored, annotation)
 
     async def Search(
@@ -451,7 +467,16 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
             ),
             context,
         )
+        self._live.response_added(record.conversation_id, user, stored.response_id)
         return response_to_proto(stored)
+
+    async def WatchConversation(
+        self, request: chat_pb2.WatchConversationRequest, context: grpc.aio.ServicerContext
+    ) -> None:
+        """Streams the conversation's changes as they happen (watching.py)."""
+        user = await self._auth.identify(context)
+        replies = self._streams.live_replies(request.conversation_id)  # with the subscription
+        await watch_conversation(self._store, self.feed, replies, user, request, context)
 
     async def StopResponse(
         self, request: chat_pb2.StopResponseRequest, context: grpc.aio.ServicerContext

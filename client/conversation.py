@@ -268,6 +268,12 @@ class Conversation(LeafPlace, ResearchCalls, ReplayCalls):
             update={"response_count": stored}
         )
 
+    def changed_elsewhere(self, title: str, starred: bool) -> None:
+        """Extension: takes a title and star another session set (seen by a watch)."""
+        wire = self._get_conversation_or_raise()
+        wire.title, wire.starred = title, starred
+        self._sync_summary()
+
     # -- loading and deleting -------------------------------------------------------------
 
     async def load(self) -> None:

@@ -1,0 +1,118 @@
+"""The service follows the open conversation: changes made elsewhere join its forest."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from grove_explorer.client import Client
+from grove_explorer.client.events import (
+    DeletedElsewhere,
+    ReplyElsewhereEnded,
+    ReplyElsewhereStarted,
+    ReplyElsewhereText,
+    ResponseAdded,
+)
+from grove_explorer.client.service import ConversationService
+from grove_explorer.client.service.watching import ELSEWHERE_PREFIX
+from grove_explorer.server.runtime import GroveServer
+from tests.helpers import collect
+
+
+async def test_a_reply_sampled_elsewhere_streams_into_the_forest_marked(
+    server: GroveServer, client: Client
+) -> None:
+    service = ConversationService(client)
+    forest = await service.new_conversation()
+    cid = forest.conversation.conversation_id
+    mine = await service.send(cid, "What lives under bark?", None)
+    assert mine is not None
+    place = forest.leaf_id
+    service.follow(cid)
+    assert await service.follow_started()
+    events = Recorder(service)
+
+    async with Client(api_host=server.address) as other:
+        theirs = await other.grok.get_conversation(cid)
+        stream = theirs.sample(parent_response_id=mine.parent_id, select=False)
+        _ = [event async for event in stream]
+        reply = await stream.future
+        added, future = theirs.get_response(reply.response_id).replace("A hand-written one.")
+        await collect(added)
+        manual = await future
+    # The manual response is the last change: once it is here, so is everything before.
+    await events.until(lambda seen: any(isinstance(e, ResponseAdded) for e in seen))
+
+    (started,) = [e for e in events if isinstance(e, ReplyElsewhereStarted)]
+    assert started.node.response_id.startswith(ELSEWHERE_PREFIX)
+    assert started.node.made_by == "", "the same user in another session"
+    assert started.node.parent_id == mine.parent_id
+    texts = [e.text for e in events if isinstance(e, ReplyElsewhereText)]
+    assert "".join(texts) == reply.message
+    (ended,) = [e for e in events if isinstance(e, ReplyElsewhereEnded)]
+    assert ended.node is not None and ended.node.response_id == reply.response_id
+    assert forest.responses[reply.response_id].made_by == ""
+    assert not any(r.startswith(ELSEWHERE_PREFIX) for r in forest.responses)
+    assert forest.responses[manual.response_id].manual
+    assert forest.leaf_id == place, "nothing elsewhere moves the user's place"
+    assert forest.sibling_index(reply.response_id) == (2, 3)
+    service.stop_following()
+
+
+async def test_own_replies_are_not_shown_twice(client: Client) -> None:
+    service = ConversationService(client)
+    forest = await service.new_conversation()
+    cid = forest.conversation.conversation_id
+    await service.send(cid, "First.", None)
+    service.follow(cid)
+    assert await service.follow_started()
+    events = Recorder(service)
+    reply = await service.send(cid, "Second.", forest.leaf_id)
+    assert reply is not None
+    await service.annotate(cid, reply.response_id, tags=["mine"])
+    await service.set_title(cid, "Mine")
+    # Another client's change after them: once the watch brings it, it brought ours.
+    async with Client(api_host=client.api_host) as other:
+        await (await other.grok.get_conversation(cid)).star()
+    await events.until(lambda seen: bool(forest.conversation.starred))
+    assert not [
+        e for e in events if type(e).__name__.startswith(("ReplyElsewhere", "DeletedElsewhere"))
+    ]
+    assert len(forest.responses) == 4
+    service.stop_following()
+
+
+async def test_deleted_elsewhere_is_announced_and_forgotten(
+    server: GroveServer, client: Client
+) -> None:
+    service = ConversationService(client)
+    forest = await service.new_conversation()
+    cid = forest.conversation.conversation_id
+    await service.send(cid, "Soon gone.", None)
+    service.follow(cid)
+    assert await service.follow_started()
+    events = Recorder(service)
+    async with Client(api_host=server.address) as other:
+        await (await other.grok.get_conversation(cid)).delete()
+    await events.until(bool)
+    assert events == [DeletedElsewhere(cid, "")]
+    assert service.following is None
+
+
+class Recorder(list[object]):
+    """The service's events, and a way to wait for one (no sleeps)."""
+
+    def __init__(self, service: ConversationService) -> None:
+        super().__init__()
+        self._changed = asyncio.Event()
+        service.subscribe(self._add)
+
+    def _add(self, event: object) -> None:
+        self.append(event)
+        self._changed.set()
+
+    async def until(self, done: Callable[[list[object]], bool]) -> None:
+        async with asyncio.timeout(30):
+            while not done(self):
+                self._changed.clear()
+                await self._changed.wait()

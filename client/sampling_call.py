@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import uuid
 from collections.abc import AsyncGenerator
 from typing import Any, Protocol, cast
 
@@ -144,8 +143,8 @@ class SamplingCall:
         self._mode = sampling_mode_number(owner.sampling_mode if mode is None else mode)
         self._merge = merge
         self._replay_of = replay_of  # (original human, original reply) of a replayed turn
-        self.request_id = uuid.uuid4().hex
-        own_requests(stub).add(self.request_id)  # its watches know this stream
+        # Tagged as this client's: its watches know this stream (client/own_requests.py).
+        self.request_id = own_requests(stub).new_id()
         self.future: asyncio.Future[Response] = asyncio.get_running_loop().create_future()
 
     def _request(self) -> chat_pb2.AddResponseRequest:

@@ -212,7 +212,9 @@ async def watch_events(
     Raises NotFoundError (not yours, or gone), WatchTooSlowError (the server ended a watch
     that fell behind), ServerUnavailableError (the server went away or shuts down).
     """
-    request = chat_pb2.WatchConversationRequest(conversation_id=conversation_id)
+    request = chat_pb2.WatchConversationRequest(
+        conversation_id=conversation_id, own_request_prefix=own.prefix
+    )
     call = stub.WatchConversation(request)
     decoder = _Decoder(own)
     try:

@@ -679,10 +679,12 @@ class ListVotesResponse(_message.Message):
     def __init__(self, votes: _Optional[_Iterable[_Union[ArenaVote, _Mapping]]] = ...) -> None: ...
 
 class WatchConversationRequest(_message.Message):
-    __slots__ = ("conversation_id",)
+    __slots__ = ("conversation_id", "own_request_prefix")
     CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
+    OWN_REQUEST_PREFIX_FIELD_NUMBER: _ClassVar[int]
     conversation_id: str
-    def __init__(self, conversation_id: _Optional[str] = ...) -> None: ...
+    own_request_prefix: str
+    def __init__(self, conversation_id: _Optional[str] = ..., own_request_prefix: _Optional[str] = ...) -> None: ...
 
 class ConversationEvent(_message.Message):
     __slots__ = ("conversation_id", "actor", "request_id", "started", "response_added", "reply_started", "reply_text", "reply_finished", "annotation_changed", "conversation_changed", "conversation_deleted")

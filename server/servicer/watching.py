@@ -61,7 +61,10 @@ async def watch_conversation(
         first = started_event(conversation_id, user, live_replies)
         await readable_conversation_or_abort(store, user, conversation_id, context)
         await context.write(first)
+        own = request.own_request_prefix
         async for event in subscription:
+            if own and event.HasField("reply_text") and event.request_id.startswith(own):
+                continue  # the watcher's own stream brings it this text
             wire = await completed(store, user, event)
             if wire is not None:
                 await context.write(wire)

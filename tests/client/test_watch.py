@@ -136,6 +136,8 @@ async def test_own_streams_are_marked_own(client: Client) -> None:
     await watcher.close()
     changes = [e for e in events if not isinstance(e, WatchStarted)]
     assert changes and all(getattr(e, "own", False) for e in changes)
+    assert not [e for e in changes if isinstance(e, ReplyText)], "its text came on its stream"
+    assert [type(e) for e in changes] == [ResponseStored, ReplyStarted, ReplyFinished]
 
 
 @pytest.fixture
@@ -145,7 +147,7 @@ def server_config(server_config: ServerConfig) -> ServerConfig:
 
 
 async def test_watcher_joining_mid_reply_gets_the_text_so_far_then_the_rest(
-    client: Client,
+    server: GroveServer, client: Client
 ) -> None:
     conversation = client.grok.create_conversation()
     await conversation.ensure_created()
@@ -155,15 +157,16 @@ async def test_watcher_joining_mid_reply_gets_the_text_so_far_then_the_rest(
     while len(received) < 5:
         received.append(await anext(iterator))
 
-    watcher = await start_watch(conversation)
-    started = watcher.events[0]
-    assert isinstance(started, WatchStarted)
-    (live,) = started.replies
-    assert live.text and live.own and live.model_name
-    rest = "".join([token async for token in iterator])
-    reply = await future
-    events = await watcher.until(lambda events: bool(finished(events)))
-    await watcher.close()
+    async with Client(api_host=server.address) as other:
+        watcher = await start_watch(await other_handle(other, conversation.conversation_id))
+        started = watcher.events[0]
+        assert isinstance(started, WatchStarted)
+        (live,) = started.replies
+        assert live.text and not live.own and live.model_name
+        rest = "".join([token async for token in iterator])
+        reply = await future
+        events = await watcher.until(lambda events: bool(finished(events)))
+        await watcher.close()
     texts = [e for e in events if isinstance(e, ReplyText) and e.stream_id == live.stream_id]
     assert texts and texts[0].offset == len(live.text), "no gap after the snapshot"
     assert live.text + "".join(t.text for t in texts) == reply.message

@@ -30,9 +30,10 @@ from grove_explorer.client.watching import (
     watch_events,
 )
 from grove_explorer.protos import chat_pb2, chat_pb2_grpc
-from grove_explorer.server.auth import hash_key
+from grove_explorer.server.auth import LOCAL_USER, hash_key
 from grove_explorer.server.config import ServerConfig
 from grove_explorer.server.runtime import GroveServer
+from grove_explorer.server.store import Checkpoint, NewResponse
 from tests.helpers import collect
 
 
@@ -329,3 +330,23 @@ async def test_shutdown_ends_a_watch_as_unavailable(
     finally:
         await client.close()
         await server.stop()
+
+
+async def test_a_reply_recovered_from_a_dead_servers_checkpoint_is_announced(
+    server: GroveServer, client: Client
+) -> None:
+    conversation = client.grok.create_conversation()
+    stream, future = conversation.add_response("Interrupted elsewhere.")
+    await collect(stream)
+    human = (await future).parent_response_id
+    assert human is not None
+    watcher = await start_watch(conversation)
+    # What a server that died mid-reply left on this database (another process's owner).
+    new = NewResponse(conversation.conversation_id, "half a reply", "model", human)
+    await server.store.save_checkpoints([Checkpoint("k1", LOCAL_USER, new)], owner="gone")
+    await server._recover_orphans()  # what its sweep does every few seconds
+    events = await watcher.until(lambda seen: isinstance(seen[-1], ResponseStored))
+    await watcher.close()
+    recovered = events[-1]
+    assert isinstance(recovered, ResponseStored)
+    assert recovered.node.message == "half a reply" and recovered.node.partial

@@ -70,6 +70,8 @@ async def test_a_reply_sampled_by_another_client_streams_in_the_open_conversatio
                 ),
                 "the reply streaming in the thread",
             )
+            live = screen.thread.live_reply
+            assert live is not None and "⇄ another session" in live.header.plain
             reply_id = await sampled
         await until(
             pilot,

@@ -66,6 +66,7 @@ async def test_a_reply_sampled_by_another_client_streams_in_the_open_conversatio
                 pilot,
                 lambda: (
                     screen.thread.live_response_id == placeholder
+                    and screen.thread.live_reply is not None
                     and len(screen.thread.live_text) > 0
                 ),
                 "the reply streaming in the thread",

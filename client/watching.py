@@ -45,6 +45,8 @@ class WatchStarted:
 
     watcher: str
     replies: tuple[LiveReplyState, ...]
+    # Responses stored when the watch began (a forest loaded before with fewer missed some).
+    response_count: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,7 +154,7 @@ class _Decoder:
                         live.text,
                     )
                 )
-            return WatchStarted(wire.started.watcher, tuple(replies))
+            return WatchStarted(wire.started.watcher, tuple(replies), wire.started.response_count)
         if kind == "response_added":
             return ResponseStored(actor, own, node_from_proto(wire.response_added.response))
         if kind == "reply_started":

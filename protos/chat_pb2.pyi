@@ -713,12 +713,14 @@ class ConversationEvent(_message.Message):
     def __init__(self, conversation_id: _Optional[str] = ..., actor: _Optional[str] = ..., request_id: _Optional[str] = ..., started: _Optional[_Union[WatchStarted, _Mapping]] = ..., response_added: _Optional[_Union[ResponseAdded, _Mapping]] = ..., reply_started: _Optional[_Union[ReplyStarted, _Mapping]] = ..., reply_text: _Optional[_Union[ReplyText, _Mapping]] = ..., reply_finished: _Optional[_Union[ReplyFinished, _Mapping]] = ..., annotation_changed: _Optional[_Union[AnnotationChanged, _Mapping]] = ..., conversation_changed: _Optional[_Union[ConversationChanged, _Mapping]] = ..., conversation_deleted: _Optional[_Union[ConversationDeleted, _Mapping]] = ...) -> None: ...
 
 class WatchStarted(_message.Message):
-    __slots__ = ("watcher", "replies")
+    __slots__ = ("watcher", "replies", "response_count")
     WATCHER_FIELD_NUMBER: _ClassVar[int]
     REPLIES_FIELD_NUMBER: _ClassVar[int]
+    RESPONSE_COUNT_FIELD_NUMBER: _ClassVar[int]
     watcher: str
     replies: _containers.RepeatedCompositeFieldContainer[ReplyInProgress]
-    def __init__(self, watcher: _Optional[str] = ..., replies: _Optional[_Iterable[_Union[ReplyInProgress, _Mapping]]] = ...) -> None: ...
+    response_count: int
+    def __init__(self, watcher: _Optional[str] = ..., replies: _Optional[_Iterable[_Union[ReplyInProgress, _Mapping]]] = ..., response_count: _Optional[int] = ...) -> None: ...
 
 class ReplyInProgress(_message.Message):
     __slots__ = ("reply", "actor", "request_id", "text")

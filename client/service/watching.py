@@ -93,6 +93,9 @@ class _Follow:
                 if not self.current:
                     return
                 handlers[type(event)](event)
+                if isinstance(event, w.WatchStarted):
+                    await self._catch_up(event.response_count)
+                    self.started.set()
         except GroveError as error:
             if self.current:
                 self._drop_placeholders()
@@ -109,6 +112,31 @@ class _Follow:
     def forest(self) -> Forest:
         """The followed conversation's forest (the SDK conversation's own)."""
         return self.conversation.forest
+
+    async def _catch_up(self, response_count: int) -> None:
+        """Reads what was stored between loading the forest and the watch's start.
+
+        The forest was loaded before the watch began; when the server held more responses
+        then than the forest does, the conversation is read again and the missing ones
+        join (unmarked: who made them is not known). Rare, and one read.
+        """
+        forest = self.forest
+        stored = sum(1 for node in forest.responses.values() if not node.streaming)
+        if response_count <= stored:
+            return
+        client = await self.service.connected()
+        fresh = await client.grok.get_conversation(self.conversation_id)
+        added = 0
+        for node in fresh.forest.responses.values():  # creation order: parents first
+            if node.response_id in forest.responses:
+                continue
+            if node.parent_id is not None and node.parent_id not in forest.responses:
+                continue
+            forest.add(node)
+            self.service._publish(ResponseAdded(self.conversation_id, node))
+            added += 1
+        if added:
+            self.service._update_summary(self.conversation_id)
 
     # -- replies sampled elsewhere ---------------------------------------------------------
 
@@ -135,7 +163,6 @@ class _Follow:
 
     def _started(self, event: WatchStarted) -> None:
         self.watcher = event.watcher
-        self.started.set()
         for reply in event.replies:
             if not reply.own:
                 self._add_placeholder(

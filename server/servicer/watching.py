@@ -60,6 +60,9 @@ async def watch_conversation(
     try:
         first = started_event(conversation_id, user, live_replies)
         await readable_conversation_or_abort(store, user, conversation_id, context)
+        record = await store.get_conversation(user, conversation_id)
+        # None: deleted in between, and its deletion is queued (it ends the watch).
+        first.started.response_count = record.response_count if record is not None else 0
         await context.write(first)
         own = request.own_request_prefix
         async for event in subscription:

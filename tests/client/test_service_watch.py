@@ -116,3 +116,26 @@ class Recorder(list[object]):
             while not done(self):
                 self._changed.clear()
                 await self._changed.wait()
+
+
+async def test_what_was_stored_before_the_watch_began_is_caught_up(
+    server: GroveServer, client: Client
+) -> None:
+    service = ConversationService(client)
+    forest = await service.new_conversation()
+    cid = forest.conversation.conversation_id
+    mine = await service.send(cid, "Loaded before the others wrote.", None)
+    assert mine is not None
+    # Stored after this forest was loaded and before it is followed: no event tells it.
+    async with Client(api_host=server.address) as other:
+        theirs = await other.grok.get_conversation(cid)
+        stream, future = theirs.add_response("Meanwhile, elsewhere.")
+        await collect(stream)
+        reply = await future
+    assert reply.response_id not in forest.responses
+    service.follow(cid)
+    assert await service.follow_started()
+    assert reply.response_id in forest.responses
+    assert reply.parent_response_id in forest.responses
+    assert forest.leaf_id == mine.response_id
+    service.stop_following()

@@ -93,6 +93,7 @@ async def test_watcher_sees_another_clients_message_and_streamed_reply(
     watcher = await start_watch(mine)
     started = watcher.events[0]
     assert isinstance(started, WatchStarted) and started.replies == ()
+    assert started.response_count == 0
 
     other_client = Client(api_host=server.address)
     try:

@@ -6,12 +6,14 @@ import asyncio
 from collections.abc import Callable
 
 from grove_explorer.client import Client
+from grove_explorer.client.errors import ServerUnavailableError
 from grove_explorer.client.events import (
     DeletedElsewhere,
     ReplyElsewhereEnded,
     ReplyElsewhereStarted,
     ReplyElsewhereText,
     ResponseAdded,
+    WatchStopped,
 )
 from grove_explorer.client.service import ConversationService
 from grove_explorer.client.service.watching import ELSEWHERE_PREFIX
@@ -139,3 +141,67 @@ async def test_what_was_stored_before_the_watch_began_is_caught_up(
     assert reply.parent_response_id in forest.responses
     assert forest.leaf_id == mine.response_id
     service.stop_following()
+
+
+async def test_annotations_and_titles_set_elsewhere_join_the_forest(
+    server: GroveServer, client: Client
+) -> None:
+    service = ConversationService(client)
+    forest = await service.new_conversation()
+    cid = forest.conversation.conversation_id
+    reply = await service.send(cid, "Annotate me elsewhere.", None)
+    assert reply is not None
+    service.follow(cid)
+    assert await service.follow_started()
+    events = Recorder(service)
+    async with Client(api_host=server.address) as other:
+        theirs = await other.grok.get_conversation(cid)
+        await theirs.get_response(reply.response_id).annotate(tags=["lichen"], bookmarked=True)
+        await theirs.set_title("Named elsewhere")
+    await events.until(lambda seen: forest.conversation.title == "Named elsewhere")
+    node = forest.responses[reply.response_id]
+    assert node.annotation.tags == ("lichen",) and node.annotation.bookmarked
+    assert [e.node.response_id for e in events if isinstance(e, ResponseAdded)] == [
+        reply.response_id
+    ]
+    service.stop_following()
+
+
+async def test_a_watch_that_stops_says_why_and_drops_its_placeholders(
+    make_server: Callable[..., GroveServer],
+) -> None:
+    server = make_server(token_delay_ms=5.0, offline_min_reply_tokens=400)
+    await server.start()
+    client = Client(api_host=server.address)
+    other = Client(api_host=server.address)
+    try:
+        service = ConversationService(client)
+        forest = await service.new_conversation()
+        cid = forest.conversation.conversation_id
+        await service.send(cid, "Then the server goes.", None)
+        service.follow(cid)
+        assert await service.follow_started()
+        events = Recorder(service)
+        theirs = await other.grok.get_conversation(cid)
+        stream = theirs.sample(parent_response_id=forest.leaf_id, select=False)
+        reading = asyncio.create_task(_drain(stream))
+        await events.until(lambda seen: any(isinstance(e, ReplyElsewhereText) for e in seen))
+        await server.stop()
+        await events.until(lambda seen: any(isinstance(e, WatchStopped) for e in seen))
+        (stopped,) = [e for e in events if isinstance(e, WatchStopped)]
+        assert isinstance(stopped.error, ServerUnavailableError)
+        assert "shutting down" in str(stopped.error)
+        # The reply was stored partial at shutdown: its end came first, then the stop.
+        ended = [e for e in events if isinstance(e, ReplyElsewhereEnded)]
+        assert ended and ended[0].node is not None and ended[0].node.partial
+        assert not any(r.startswith(ELSEWHERE_PREFIX) for r in forest.responses)
+        await asyncio.gather(reading, return_exceptions=True)
+    finally:
+        await other.close()
+        await client.close()
+        await server.stop()
+
+
+async def _drain(stream: object) -> None:
+    async for _ in stream:  # type: ignore[attr-defined]
+        pass

@@ -9,8 +9,7 @@ stream_registry.py, so they can be stopped, checkpointed and awaited at shutdown
 from __future__ import annotations
 
 import asyncio
-import logging
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping
 
 import grpc
 from google.protobuf import empty_pb2
@@ -29,9 +28,7 @@ from grove_explorer.server.judging.wire import attach_judgements
 from grove_explorer.server.live import ChangeFeed, InProcessFeed, LivePublisher
 from grove_explorer.server.sampler.base import (
     InvalidParamsError,
-    PathMessage,
     Sampler,
-    SamplerError,
 )
 from grove_explorer.server.servicer.arena import list_votes, record_vote
 from grove_explorer.server.servicer.embedding import embed_texts_reply
@@ -51,6 +48,7 @@ from grove_explorer.server.servicer.reply_streaming import ReplyStreaming
 from grove_explorer.server.servicer.searching import search_reply
 from grove_explorer.server.servicer.status import abort, abort_not_found, check_id, quote
 from grove_explorer.server.servicer.stream_registry import ActiveStream, StreamRegistry
+from grove_explorer.server.servicer.titling import title_for
 from grove_explorer.server.servicer.token_reads import responses_tokens_reply
 from grove_explorer.server.servicer.validation import (
     annotation_from_wire,
@@ -60,10 +58,8 @@ from grove_explorer.server.servicer.validation import (
     sampling_mode_or_abort,
 )
 from grove_explorer.server.servicer.watching import watch_conversation
-from grove_explorer.server.store import NewResponse, ResponseRecord, Store
-from grove_explorer.server.titles import derive_title
+from grove_explorer.server.store import NewResponse, Store
 
-log = logging.getLogger(__name__)
 
 
 class ChatServicer(chat_pb2_grpc.ChatServicer):
@@ -231,7 +227,9 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
         path = await path_or_abort(
             self._store, user, record.conversation_id, leaf_id or None, context
         )
-        title = await self._title_for(path)
+        title = await title_for(
+            path, self._samplers, self._default_model, self._config.max_title_chars
+        )
         updated = await self._store.update_conversation(
             user, record.conversation_id, title, record.starred
         )
@@ -239,30 +237,6 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
             await abort_not_found(context, record.conversation_id)
         self._live.conversation_changed(record.conversation_id, user)
         return chat_pb2.GenerateTitleResponse(new_title=title)
-
-    async def _title_for(self, path: Sequence[ResponseRecord]) -> str:
-        """Asks the path's model for a title; the offline heuristic when it cannot.
-
-        The model is the one that wrote the path's latest reply (the conversation's model as
-        the user last chose it), else the server's default.
-        """
-        messages = [PathMessage(r.sender, r.message) for r in path]
-        names = [r.model_name for r in reversed(path) if r.sender == "model" and r.model_name]
-        sampler = (
-            self._samplers.get(names[0] if names else "") or self._samplers[self._default_model]
-        )
-        if messages:
-            try:
-                title = await sampler.generate_title(messages)
-            except SamplerError as error:
-                log.warning(
-                    "title from %s failed, using the heuristic: %s", sampler.model_name, error
-                )
-                title = None
-            if title:
-                return title[: self._config.max_title_chars]
-        # The heuristic writes up to 60 characters; a server may allow fewer.
-        return derive_title(messages)[: self._config.max_title_chars].rstrip()
 
     async def ListModels(
         self, request: empty_pb2.Empty, context: grpc.aio.ServicerContext

@@ -26,10 +26,7 @@ from grove_explorer.server.convert import (
 )
 from grove_explorer.server.judging.wire import attach_judgements
 from grove_explorer.server.live import ChangeFeed, InProcessFeed, LivePublisher
-from grove_explorer.server.sampler.base import (
-    InvalidParamsError,
-    Sampler,
-)
+from grove_explorer.server.sampler.base import InvalidParamsError, Sampler
 from grove_explorer.server.servicer.arena import list_votes, record_vote
 from grove_explorer.server.servicer.embedding import embed_texts_reply
 from grove_explorer.server.servicer.import_stream import import_stream_reply
@@ -59,7 +56,6 @@ from grove_explorer.server.servicer.validation import (
 )
 from grove_explorer.server.servicer.watching import watch_conversation
 from grove_explorer.server.store import NewResponse, Store
-
 
 
 class ChatServicer(chat_pb2_grpc.ChatServicer):

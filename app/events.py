@@ -87,6 +87,26 @@ class QueryPerformed(ServiceMessage[service.QueryPerformed]):
     """The model reported a query action."""
 
 
+class ReplyElsewhereStarted(ServiceMessage[service.ReplyElsewhereStarted]):
+    """A reply sampled by another session or user began (its placeholder is in the forest)."""
+
+
+class ReplyElsewhereText(ServiceMessage[service.ReplyElsewhereText]):
+    """New text of a reply sampled elsewhere."""
+
+
+class ReplyElsewhereEnded(ServiceMessage[service.ReplyElsewhereEnded]):
+    """A reply sampled elsewhere was stored (or ended with nothing stored)."""
+
+
+class DeletedElsewhere(ServiceMessage[service.DeletedElsewhere]):
+    """The open conversation was deleted by another session or user."""
+
+
+class WatchStopped(ServiceMessage[service.WatchStopped]):
+    """Live updates of the open conversation stopped (an error)."""
+
+
 MESSAGE_FOR: Mapping[type[Any], type[ServiceMessage[Any]]] = {
     service.ConversationsListed: ConversationsListed,
     service.ConversationOpened: ConversationOpened,
@@ -100,6 +120,11 @@ MESSAGE_FOR: Mapping[type[Any], type[ServiceMessage[Any]]] = {
     service.LeafMoved: LeafMoved,
     service.BudgetUpdated: BudgetUpdated,
     service.QueryPerformed: QueryPerformed,
+    service.ReplyElsewhereStarted: ReplyElsewhereStarted,
+    service.ReplyElsewhereText: ReplyElsewhereText,
+    service.ReplyElsewhereEnded: ReplyElsewhereEnded,
+    service.DeletedElsewhere: DeletedElsewhere,
+    service.WatchStopped: WatchStopped,
 }
 """The Message class of each service event class."""
 

@@ -207,6 +207,7 @@ class GroveApp(App[None]):
             with contextlib.suppress(BaseException):  # reported as `startup_error`
                 await connecting  # a server being started is stopped below
         if self.service is not None:
+            self.service.stop_following()  # before the channel closes under the watch
             await self.service.stop_all()
         if self.client is not None:
             await self.client.close()

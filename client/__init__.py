@@ -42,6 +42,8 @@ if TYPE_CHECKING:
         StreamNotResumableError,
         UnauthenticatedError,
         UnusableJudgementError,
+        WatchGapError,
+        WatchTooSlowError,
     )
     from grove_explorer.client.grok import AsyncGrok, Conversation, Response
     from grove_explorer.client.ids import AmbiguousIdError
@@ -65,6 +67,8 @@ _EXPORTS: dict[str, str] = {
     "DataLossError": "grove_explorer.client.errors",
     "FailedPreconditionError": "grove_explorer.client.errors",
     "UnusableJudgementError": "grove_explorer.client.errors",
+    "WatchGapError": "grove_explorer.client.errors",
+    "WatchTooSlowError": "grove_explorer.client.errors",
     "GroveError": "grove_explorer.client.errors",
     "InvalidArgumentError": "grove_explorer.client.errors",
     "MissingModelResponseError": "grove_explorer.client.errors",
@@ -168,4 +172,6 @@ __all__ = [
     "TokenStream",
     "UnauthenticatedError",
     "UnusableJudgementError",
+    "WatchGapError",
+    "WatchTooSlowError",
 ]

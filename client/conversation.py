@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
 from grove_explorer.client import convert
 from grove_explorer.client.convert import node_from_proto, summary_from_proto, utc_datetime
@@ -27,6 +27,7 @@ from grove_explorer.client.ids import resolve_id
 from grove_explorer.client.leaf_place import LeafPlace
 from grove_explorer.client.leaf_sync import UNKNOWN, LeafSaver
 from grove_explorer.client.models import ConversationSummary, ResponseNode
+from grove_explorer.client.own_requests import own_requests
 from grove_explorer.client.replaying import ReplayCalls
 from grove_explorer.client.research_calls import ResearchCalls
 from grove_explorer.client.response import Response
@@ -36,6 +37,7 @@ from grove_explorer.client.sampler import SamplingParams, sampling_mode_number
 from grove_explorer.client.sampling_call import SamplingCall, texts
 from grove_explorer.client.streams import SampleStream
 from grove_explorer.client.token_stream import TokenStream
+from grove_explorer.client.watching import WatchEvent, watch_events
 from grove_explorer.protos import chat_pb2, chat_pb2_grpc
 
 
@@ -267,6 +269,12 @@ class Conversation(LeafPlace, ResearchCalls, ReplayCalls):
             update={"response_count": stored}
         )
 
+    def changed_elsewhere(self, title: str, starred: bool) -> None:
+        """Extension: takes a title and star another session set (seen by a watch)."""
+        wire = self._get_conversation_or_raise()
+        wire.title, wire.starred = title, starred
+        self._sync_summary()
+
     # -- loading and deleting -------------------------------------------------------------
 
     async def load(self) -> None:
@@ -342,6 +350,18 @@ class Conversation(LeafPlace, ResearchCalls, ReplayCalls):
             self._sync_summary()
         if self._conversation is None:
             await self.load()
+
+    def watch(self) -> AsyncIterator[WatchEvent]:
+        """Extension: this conversation's changes as they happen (client/watching.py).
+
+        An async iterator of typed events — replies other sessions or users sample (their
+        text as it streams), responses stored, annotations, title and star, deletion (the
+        last event) — ending when the conversation is deleted or the iterator is closed.
+        The events only describe changes: the forest is not updated by watching.
+        """
+        self._check_not_deleted()
+        conversation_id = self._get_conversation_or_raise().conversation_id
+        return watch_events(self._stub, conversation_id, own_requests(self._stub))
 
     # -- sampling -------------------------------------------------------------------------
 

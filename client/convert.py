@@ -145,6 +145,7 @@ def node_from_proto(wire: chat_pb2.Response) -> ResponseNode:
         "system_prompt_name": wire.system_prompt_name
         if wire.HasField("system_prompt_name")
         else None,
+        "made_by": None,
     }
     node = ResponseNode.trusted(fields)
     node._proto = wire

@@ -85,6 +85,17 @@ class ResourceExhaustedError(GroveError):
     code = _Status("RESOURCE_EXHAUSTED")
 
 
+class WatchTooSlowError(ResourceExhaustedError):
+    """A watch fell too far behind the conversation and the server ended it.
+
+    Watch again (`Conversation.watch()`) to start from the conversation as it is now.
+    """
+
+
+class WatchGapError(GroveError):
+    """A watch's reply text arrived with a gap (text was missed); watch again."""
+
+
 class UnauthenticatedError(GroveError):
     """The server needs a valid API key (`XAI_API_KEY`)."""
 

@@ -136,6 +136,52 @@ class QueryPerformed:
     query: str
 
 
+@dataclass(frozen=True, slots=True)
+class ReplyElsewhereStarted:
+    """A reply another session or user samples began: `node` is its placeholder.
+
+    `node.made_by` names who ("" : the same user in another session). Watched only while
+    the conversation is open (client/service/watching.py).
+    """
+
+    conversation_id: str
+    node: ResponseNode
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyElsewhereText:
+    """New text of a reply sampled elsewhere (appended to its placeholder already)."""
+
+    conversation_id: str
+    response_id: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyElsewhereEnded:
+    """A reply sampled elsewhere ended: the placeholder is now `node`, or gone (None)."""
+
+    conversation_id: str
+    placeholder_id: str
+    node: ResponseNode | None
+
+
+@dataclass(frozen=True, slots=True)
+class DeletedElsewhere:
+    """The open conversation was deleted by another session or user (`by`)."""
+
+    conversation_id: str
+    by: str
+
+
+@dataclass(frozen=True, slots=True)
+class WatchStopped:
+    """Live updates of an open conversation stopped; `error` is the SDK's exception."""
+
+    conversation_id: str
+    error: BaseException
+
+
 ServiceEvent = (
     ConversationsListed
     | ConversationOpened
@@ -149,5 +195,10 @@ ServiceEvent = (
     | BudgetUpdated
     | QueryPerformed
     | SettingsChanged
+    | ReplyElsewhereStarted
+    | ReplyElsewhereText
+    | ReplyElsewhereEnded
+    | DeletedElsewhere
+    | WatchStopped
 )
 Listener = Callable[[ServiceEvent], None]

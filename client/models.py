@@ -127,6 +127,10 @@ class ResponseNode(BaseModel):
     # The named system prompt a model reply was sampled under ("" the default); None when
     # none was sent or it was not recorded.
     system_prompt_name: str | None = None
+    # Who made it, when it arrived live from another session (a watch, client/service/
+    # watching.py): the user's name, or "" for the watching user in another session.
+    # Not stored: None for everything else.
+    made_by: str | None = None
 
     # The wire message this node was read from (None for nodes built by hand), so the
     # SDK's `Response.proto` hands out the message itself rather than a rebuilt copy.

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import uuid
 from collections.abc import AsyncGenerator
 from typing import Protocol, cast
 
@@ -24,6 +23,7 @@ from grove_explorer.client.errors import (
     unencodable_text,
 )
 from grove_explorer.client.forest import Forest
+from grove_explorer.client.own_requests import own_requests
 from grove_explorer.client.response import Response
 from grove_explorer.client.resuming import ResumableCall
 from grove_explorer.client.rpc import check_text, fail
@@ -144,7 +144,8 @@ class SamplingCall:
         self._mode = sampling_mode_number(owner.sampling_mode if mode is None else mode)
         self._merge = merge
         self._replay_of = replay_of  # (original human, original reply) of a replayed turn
-        self.request_id = uuid.uuid4().hex
+        # Tagged as this client's: its watches know this stream (client/own_requests.py).
+        self.request_id = own_requests(stub).new_id()
         self.future: asyncio.Future[Response] = asyncio.get_running_loop().create_future()
 
     def _request(self) -> chat_pb2.AddResponseRequest:

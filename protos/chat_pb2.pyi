@@ -699,3 +699,113 @@ class CancelResponseResponse(_message.Message):
     CANCELLED_FIELD_NUMBER: _ClassVar[int]
     cancelled: bool
     def __init__(self, cancelled: _Optional[bool] = ...) -> None: ...
+
+class WatchConversationRequest(_message.Message):
+    __slots__ = ("conversation_id", "own_request_prefix")
+    CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
+    OWN_REQUEST_PREFIX_FIELD_NUMBER: _ClassVar[int]
+    conversation_id: str
+    own_request_prefix: str
+    def __init__(self, conversation_id: _Optional[str] = ..., own_request_prefix: _Optional[str] = ...) -> None: ...
+
+class ConversationEvent(_message.Message):
+    __slots__ = ("conversation_id", "actor", "request_id", "started", "response_added", "reply_started", "reply_text", "reply_finished", "annotation_changed", "conversation_changed", "conversation_deleted")
+    CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    STARTED_FIELD_NUMBER: _ClassVar[int]
+    RESPONSE_ADDED_FIELD_NUMBER: _ClassVar[int]
+    REPLY_STARTED_FIELD_NUMBER: _ClassVar[int]
+    REPLY_TEXT_FIELD_NUMBER: _ClassVar[int]
+    REPLY_FINISHED_FIELD_NUMBER: _ClassVar[int]
+    ANNOTATION_CHANGED_FIELD_NUMBER: _ClassVar[int]
+    CONVERSATION_CHANGED_FIELD_NUMBER: _ClassVar[int]
+    CONVERSATION_DELETED_FIELD_NUMBER: _ClassVar[int]
+    conversation_id: str
+    actor: str
+    request_id: str
+    started: WatchStarted
+    response_added: ResponseAdded
+    reply_started: ReplyStarted
+    reply_text: ReplyText
+    reply_finished: ReplyFinished
+    annotation_changed: AnnotationChanged
+    conversation_changed: ConversationChanged
+    conversation_deleted: ConversationDeleted
+    def __init__(self, conversation_id: _Optional[str] = ..., actor: _Optional[str] = ..., request_id: _Optional[str] = ..., started: _Optional[_Union[WatchStarted, _Mapping]] = ..., response_added: _Optional[_Union[ResponseAdded, _Mapping]] = ..., reply_started: _Optional[_Union[ReplyStarted, _Mapping]] = ..., reply_text: _Optional[_Union[ReplyText, _Mapping]] = ..., reply_finished: _Optional[_Union[ReplyFinished, _Mapping]] = ..., annotation_changed: _Optional[_Union[AnnotationChanged, _Mapping]] = ..., conversation_changed: _Optional[_Union[ConversationChanged, _Mapping]] = ..., conversation_deleted: _Optional[_Union[ConversationDeleted, _Mapping]] = ...) -> None: ...
+
+class WatchStarted(_message.Message):
+    __slots__ = ("watcher", "replies", "response_count")
+    WATCHER_FIELD_NUMBER: _ClassVar[int]
+    REPLIES_FIELD_NUMBER: _ClassVar[int]
+    RESPONSE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    watcher: str
+    replies: _containers.RepeatedCompositeFieldContainer[ReplyInProgress]
+    response_count: int
+    def __init__(self, watcher: _Optional[str] = ..., replies: _Optional[_Iterable[_Union[ReplyInProgress, _Mapping]]] = ..., response_count: _Optional[int] = ...) -> None: ...
+
+class ReplyInProgress(_message.Message):
+    __slots__ = ("reply", "actor", "request_id", "text")
+    REPLY_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    reply: ReplyStarted
+    actor: str
+    request_id: str
+    text: str
+    def __init__(self, reply: _Optional[_Union[ReplyStarted, _Mapping]] = ..., actor: _Optional[str] = ..., request_id: _Optional[str] = ..., text: _Optional[str] = ...) -> None: ...
+
+class ResponseAdded(_message.Message):
+    __slots__ = ("response",)
+    RESPONSE_FIELD_NUMBER: _ClassVar[int]
+    response: Response
+    def __init__(self, response: _Optional[_Union[Response, _Mapping]] = ...) -> None: ...
+
+class ReplyStarted(_message.Message):
+    __slots__ = ("stream_id", "parent_response_id", "model_name")
+    STREAM_ID_FIELD_NUMBER: _ClassVar[int]
+    PARENT_RESPONSE_ID_FIELD_NUMBER: _ClassVar[int]
+    MODEL_NAME_FIELD_NUMBER: _ClassVar[int]
+    stream_id: str
+    parent_response_id: str
+    model_name: str
+    def __init__(self, stream_id: _Optional[str] = ..., parent_response_id: _Optional[str] = ..., model_name: _Optional[str] = ...) -> None: ...
+
+class ReplyText(_message.Message):
+    __slots__ = ("stream_id", "offset", "text")
+    STREAM_ID_FIELD_NUMBER: _ClassVar[int]
+    OFFSET_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    stream_id: str
+    offset: int
+    text: str
+    def __init__(self, stream_id: _Optional[str] = ..., offset: _Optional[int] = ..., text: _Optional[str] = ...) -> None: ...
+
+class ReplyFinished(_message.Message):
+    __slots__ = ("stream_id", "response")
+    STREAM_ID_FIELD_NUMBER: _ClassVar[int]
+    RESPONSE_FIELD_NUMBER: _ClassVar[int]
+    stream_id: str
+    response: Response
+    def __init__(self, stream_id: _Optional[str] = ..., response: _Optional[_Union[Response, _Mapping]] = ...) -> None: ...
+
+class AnnotationChanged(_message.Message):
+    __slots__ = ("response_id", "annotation")
+    RESPONSE_ID_FIELD_NUMBER: _ClassVar[int]
+    ANNOTATION_FIELD_NUMBER: _ClassVar[int]
+    response_id: str
+    annotation: Annotation
+    def __init__(self, response_id: _Optional[str] = ..., annotation: _Optional[_Union[Annotation, _Mapping]] = ...) -> None: ...
+
+class ConversationChanged(_message.Message):
+    __slots__ = ("title", "starred")
+    TITLE_FIELD_NUMBER: _ClassVar[int]
+    STARRED_FIELD_NUMBER: _ClassVar[int]
+    title: str
+    starred: bool
+    def __init__(self, title: _Optional[str] = ..., starred: _Optional[bool] = ...) -> None: ...
+
+class ConversationDeleted(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...

@@ -160,6 +160,11 @@ class ChatStub:
                 request_serializer=grove__explorer_dot_protos_dot_chat__pb2.CancelResponseRequest.SerializeToString,
                 response_deserializer=grove__explorer_dot_protos_dot_chat__pb2.CancelResponseResponse.FromString,
                 _registered_method=True)
+        self.WatchConversation = channel.unary_stream(
+                '/grove.chat.Chat/WatchConversation',
+                request_serializer=grove__explorer_dot_protos_dot_chat__pb2.WatchConversationRequest.SerializeToString,
+                response_deserializer=grove__explorer_dot_protos_dot_chat__pb2.ConversationEvent.FromString,
+                _registered_method=True)
 
 
 class ChatServicer:
@@ -362,6 +367,19 @@ class ChatServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def WatchConversation(self, request, context):
+        """Extension: every change to one of the caller's conversations as it happens (live
+        shared trees): responses added, the text of replies being sampled, replies finished,
+        annotations, title and star, deletion (after which the stream ends). The first event
+        is `started`: the replies being sampled right now with their text so far, so a watcher
+        that joins mid-reply misses nothing. NOT_FOUND for a conversation the caller may not
+        read; RESOURCE_EXHAUSTED (with a sentence) for a watcher that fell too far behind —
+        watch again for a fresh start; UNAVAILABLE when the server shuts down.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ChatServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -489,6 +507,11 @@ def add_ChatServicer_to_server(servicer, server):
                     servicer.CancelResponse,
                     request_deserializer=grove__explorer_dot_protos_dot_chat__pb2.CancelResponseRequest.FromString,
                     response_serializer=grove__explorer_dot_protos_dot_chat__pb2.CancelResponseResponse.SerializeToString,
+            ),
+            'WatchConversation': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchConversation,
+                    request_deserializer=grove__explorer_dot_protos_dot_chat__pb2.WatchConversationRequest.FromString,
+                    response_serializer=grove__explorer_dot_protos_dot_chat__pb2.ConversationEvent.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1166,6 +1189,33 @@ class Chat:
             '/grove.chat.Chat/CancelResponse',
             grove__explorer_dot_protos_dot_chat__pb2.CancelResponseRequest.SerializeToString,
             grove__explorer_dot_protos_dot_chat__pb2.CancelResponseResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchConversation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/grove.chat.Chat/WatchConversation',
+            grove__explorer_dot_protos_dot_chat__pb2.WatchConversationRequest.SerializeToString,
+            grove__explorer_dot_protos_dot_chat__pb2.ConversationEvent.FromString,
             options,
             channel_credentials,
             insecure,

@@ -64,6 +64,9 @@ class ServerConfig:
     max_top_logprobs: int = 20
     # Concurrent AddResponse streams beyond this answer RESOURCE_EXHAUSTED.
     max_streams: int = 256
+    # Events a WatchConversation watcher may fall behind before its watch is ended
+    # (RESOURCE_EXHAUSTED): a stalled watcher costs this much memory, never the samplers.
+    watch_max_pending_events: int = 1024
     # How often the text of running streams is saved, so a crash loses at most this much.
     checkpoint_interval_ms: float = 400.0
     # How long shutdown waits for in-flight streams to store their partial replies.

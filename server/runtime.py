@@ -23,6 +23,7 @@ from grove_explorer.protos import chat_pb2
 from grove_explorer.server.auth import Authenticator, exposure_refusal, is_loopback_host
 from grove_explorer.server.backends import build_samplers
 from grove_explorer.server.config import ServerConfig
+from grove_explorer.server.live import LivePublisher
 from grove_explorer.server.owners import is_orphan, new_owner, retire
 from grove_explorer.server.reflection import enable_reflection
 from grove_explorer.server.sampler.base import Sampler
@@ -261,6 +262,9 @@ class GroveServer:
     async def _recover_orphans(self) -> None:
         """Keeps the replies of crashed servers (sharing this database) as partial ones."""
         recovered = await self.store.recover_checkpoints(is_orphan)
+        publisher = LivePublisher(self.servicer.feed)  # their conversations' watchers
+        for record in recovered:
+            publisher.response_added(record.conversation_id, "", record.response_id)
         if recovered:
             log.warning(
                 "kept %d replies interrupted by a crash as partial responses", len(recovered)

@@ -36,6 +36,7 @@ from textual.visual import RenderOptions, RichVisual, Visual, VisualType
 from textual.widget import Widget
 from textual.widgets import Static
 
+from grove_explorer.app.elsewhere_marks import elsewhere_label
 from grove_explorer.app.fusion_marks import fused_label
 from grove_explorer.app.replay_marks import replay_label
 from grove_explorer.app.safe_text import StreamCleaner, clean
@@ -111,6 +112,9 @@ def header_text(node: ResponseNode, sibling: tuple[int, int], *, streaming: bool
         parts.append((fused_label(node), "bold magenta"))
     if node.replay_of:
         parts.append((replay_label(node), "bold cyan"))
+    elsewhere = elsewhere_label(node)
+    if elsewhere is not None:
+        parts.append((elsewhere, "bold yellow"))
     if not node.is_human and not streaming and node.token_count:
         parts.append((token_count_label(node.token_count, node), "dim"))
     judged = latest(node)

@@ -71,6 +71,7 @@ async def run(args: argparse.Namespace) -> None:
         f"{args.tokens_per_second:g} tokens/s (--token-delay-ms {delay_ms:g}), server "
         f"--max-streams {max_streams}{' ' + args.server_args if args.server_args else ''}, "
         f"{args.client_procs} client process(es), "
+        f"{'one watcher per stream, ' if args.watchers else ''}"
         f"limit {args.duration_limit:g} s; conditions: {', '.join(names)}; {args.revision}",
         flush=True,
     )
@@ -185,6 +186,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     condition.add_argument(
         "--alone", action="store_true", help="run only the streaming phase without it"
+    )
+    parser.add_argument(
+        "--watchers",
+        action="store_true",
+        help="watch every stream's conversation (WatchConversation) from a second client "
+        "and report what the watchers saw beside the streams' own figures",
     )
     parser.add_argument(
         "--skip-cap-check", action="store_true", help="skip the --max-streams check"

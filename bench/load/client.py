@@ -26,6 +26,7 @@ from bench.load.settings import (
     SHUTDOWN_TIMEOUT_S,
     VERIFY_TIMEOUT_S,
 )
+from bench.load.watchers import Watchers, WatchFigures
 from grove_explorer.client import Client, Conversation, ResourceExhaustedError, SamplingParams
 from grove_explorer.client.streams import ModelResponseEvent, TokensEvent, UserResponseEvent
 
@@ -103,6 +104,7 @@ async def run_client(
     duration_limit: float,
     ready: Callable[[], Awaitable[None]],
     server_loop_cpu: Callable[[], float] | None = None,
+    watch: bool = False,
 ) -> ClientResult:
     """One client process's share: open `count` conversations, await `ready`, stream.
 
@@ -113,6 +115,10 @@ async def run_client(
         async with asyncio.timeout(SETUP_TIMEOUT_S):
             await client.wait_ready()
         conversations = await open_conversations(client, count)
+        watchers = None
+        if watch:  # one watcher per conversation, watching before the streams start
+            watchers = Watchers(address)
+            await watchers.start([c.conversation_id for c in conversations])
         # The client gets the collector policy the app and the server use: what exists
         # now lives for the whole run, and young collections run less often, so a
         # client-side GC pause does not show up as a server token gap.
@@ -139,6 +145,9 @@ async def run_client(
         cpu = time.process_time() - cpu_before
         loop_cpu = time.thread_time() - loop_cpu_before
         await meter.stop()
+    seen = WatchFigures()
+    if watchers is not None:
+        seen = await watchers.finish({r.conversation_id: r.text for r in records})
     return ClientResult(
         list(records),
         meter.lags(),
@@ -150,6 +159,12 @@ async def run_client(
         window.wall,
         window.loop_cpu,
         window.server_loop_cpu,
+        seen.watchers,
+        seen.events,
+        seen.gaps,
+        seen.mismatches,
+        seen.unfinished,
+        seen.errors,
     )
 
 
@@ -165,7 +180,13 @@ async def run_worker(args: argparse.Namespace) -> None:
             raise SystemExit("The parent did not say GO.")
 
     result = await run_client(
-        args.worker, args.first_index, args.streams, args.tokens, args.duration_limit, ready
+        args.worker,
+        args.first_index,
+        args.streams,
+        args.tokens,
+        args.duration_limit,
+        ready,
+        watch=args.watchers,
     )
     sys.stdout.write(result.to_json() + "\n")
     sys.stdout.flush()
@@ -189,6 +210,7 @@ class WorkerProcess:
             str(args.tokens),
             "--duration-limit",
             str(args.duration_limit),
+            *(["--watchers"] if args.watchers else []),
         ]
         self._process: asyncio.subprocess.Process | None = None
 
@@ -280,6 +302,7 @@ async def _measured(
             args.duration_limit,
             ready,
             server.loop_cpu_seconds,
+            watch=args.watchers,
         )
         server.profile_stop()
         if server.callgrind is not None:

@@ -65,6 +65,13 @@ class ClientResult:
     starts_wall: float = math.nan
     starts_loop_cpu: float = math.nan
     starts_server_loop_cpu: float = math.nan
+    # With --watchers (bench/load/watchers.py): what the watchers saw.
+    watchers: int = 0
+    watch_events: int = 0
+    watch_gaps: list[float] = dataclasses.field(default_factory=list)
+    watch_mismatches: int = 0
+    watch_unfinished: int = 0
+    watch_errors: int = 0
 
     def to_json(self) -> str:
         """One line of JSON (a worker's answer to the parent)."""

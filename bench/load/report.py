@@ -121,6 +121,7 @@ def report(args: argparse.Namespace, condition: Condition) -> None:
         f"busiest event-loop thread {100 * client_loop_cpu / wall:.0f} %"
     )
     print_start_window(results)
+    print_watchers(results)
     irq = server_cpu[3]
     others = max(0.0, server_cpu[2] - irq - server_cpu[0] - client_cpu)
     print(
@@ -303,6 +304,9 @@ def goals(conditions: Sequence[Condition], cap: tuple[bool, str] | None) -> list
         rows.append(Goal(f"errors, {c.name}", str(errors), "0", errors == 0))
         lost = len(c.checked.lost)
         rows.append(Goal(f"lost replies, {c.name}", str(lost), "0", lost == 0))
+        if any(r.watchers for r in c.results):
+            wrong = sum(r.watch_mismatches + r.watch_unfinished + r.watch_errors for r in c.results)
+            rows.append(Goal(f"watchers wrong or cut, {c.name}", str(wrong), "0", wrong == 0))
     if cap is not None:
         rows.append(
             Goal(
@@ -313,3 +317,18 @@ def goals(conditions: Sequence[Condition], cap: tuple[bool, str] | None) -> list
             )
         )
     return rows
+
+
+def print_watchers(results: Sequence[ClientResult]) -> None:
+    """What the watchers of `--watchers` saw (nothing without it)."""
+    watchers = sum(r.watchers for r in results)
+    if not watchers:
+        return
+    gaps = [g for r in results for g in r.watch_gaps]
+    print(
+        f"  watchers             {watchers}: {sum(r.watch_events for r in results):,} events; "
+        f"text-event gap p50 {ms(percentile(gaps, 0.5))}   p99 {ms(percentile(gaps, 0.99))}; "
+        f"watched text differing from the reply {sum(r.watch_mismatches for r in results)}, "
+        f"reply end not seen {sum(r.watch_unfinished for r in results)}, "
+        f"watch errors {sum(r.watch_errors for r in results)}"
+    )

@@ -23,6 +23,7 @@ from grove_explorer.client.events import (
     SettingsChanged,
 )
 from grove_explorer.client.service.streaming import StreamingService
+from grove_explorer.client.service.watching import WatchingService
 
 if TYPE_CHECKING:
     from grove_explorer.client.catalog import ModelCatalog
@@ -39,7 +40,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-class ConversationService(StreamingService):
+class ConversationService(StreamingService, WatchingService):
     """Conversation operations for a UI, with change events instead of return plumbing."""
 
     # -- conversations ---------------------------------------------------------------------
@@ -159,6 +160,7 @@ class ConversationService(StreamingService):
 
     async def delete(self, conversation_id: str) -> None:
         """Deletes a conversation (stopping its streams) and forgets it."""
+        self.stop_following(conversation_id)  # its deletion is ours, not news
         for running in [s for s in self._streams.values() if s.conversation_id == conversation_id]:
             await self.cancel(running.placeholder_id)
         conversation = self._conversations.get(conversation_id)

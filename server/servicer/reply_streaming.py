@@ -25,6 +25,7 @@ from grove_explorer.server.convert import (
     response_to_proto,
     token_batch_message,
 )
+from grove_explorer.server.live import LivePublisher, LiveReply
 from grove_explorer.server.sampler.base import (
     Finish,
     FinishReason,
@@ -84,8 +85,10 @@ class ReplyStreaming:
         streams: StreamRegistry,
         config: ServerConfig,
         system_prompts: Mapping[str, str],
+        live: LivePublisher,
     ) -> None:
         self._store = store
+        self._live = live
         self._streams = streams
         self._config = config
         self._system_prompts = system_prompts
@@ -130,6 +133,9 @@ class ReplyStreaming:
                 )
                 messages = self._messages.extend(user, messages, human)
                 parent_id = human.response_id
+                self._live.response_added(
+                    stream.conversation_id, user, human.response_id, request.request_id
+                )
                 await context.write(
                     chat_pb2.AddResponseResponse(user_response=response_to_proto(human))
                 )
@@ -147,6 +153,8 @@ class ReplyStreaming:
                 merge,
             )
         finally:
+            if stream.live is not None:
+                stream.live.finish()  # its watchers learn the end (and the stored reply)
             await self._streams.remove(stream)
 
     async def _sample_and_store(
@@ -185,6 +193,16 @@ class ReplyStreaming:
             sampled.append(SampledToken(prefix, None))
             pieces.append(prefix)
         stream.chars = len(prefix)
+        live = stream.live = self._live.reply(
+            stream.conversation_id,
+            user,
+            request.request_id,
+            stream.checkpoint_id,
+            parent_id,
+            sampler.model_name,
+            pieces,
+        )
+        live.start()
         usage: Usage | None = None
         started = time.monotonic()
         first_token_at: float | None = None
@@ -247,6 +265,7 @@ class ReplyStreaming:
         try:
             await context.write(budget())
             if prefix:
+                live.sent(sampled[:1], stream.chars)
                 await context.write(token_batch_message(sampled[:1]))
             if merge is not None:
                 tokens = merge.sample(
@@ -284,6 +303,7 @@ class ReplyStreaming:
                     sampled.append(event)
                     batch = batcher.push(event)
                     if batch:
+                        live.sent(batch, stream.chars)
                         await context.write(token_batch_message(batch))
                     if len(pieces) % BUDGET_EVERY_TOKENS == 0:
                         await context.write(budget())
@@ -303,7 +323,7 @@ class ReplyStreaming:
                 if kept is not None and isinstance(context, ReplyLog):
                     # A resumable reply's log outlives its call: a late resume gets the
                     # tokens still batched and the kept reply.
-                    await _write_rest(batcher.drain(), context)
+                    await _write_rest(batcher.drain(), context, live, stream.chars)
                     await context.write(
                         chat_pb2.AddResponseResponse(model_response=response_to_proto(kept))
                     )
@@ -324,7 +344,7 @@ class ReplyStreaming:
                 context, grpc.StatusCode.INTERNAL, f"{failure.message} The partial reply was kept."
             )
         if failure is not None:
-            await _write_rest(batcher.drain(), context)
+            await _write_rest(batcher.drain(), context, live, stream.chars)
             # Only sampled text is worth keeping: a given prefix alone is no reply.
             sampled_any = len(pieces) > bool(prefix)
             await self._fail_stream(user, stream, failure, reply, sampled_any, context)
@@ -341,7 +361,7 @@ class ReplyStreaming:
             why = ended()
         stored = await asyncio.shield(self._store_reply(user, reply(partial, why), stream, context))
         self._messages.extend(user, messages, stored)  # the next turn's path, one step on
-        await _write_rest(batcher.drain(), context)
+        await _write_rest(batcher.drain(), context, live, stream.chars)
         await context.write(budget())
         await context.write(chat_pb2.AddResponseResponse(model_response=response_to_proto(stored)))
 
@@ -354,7 +374,7 @@ class ReplyStreaming:
     ) -> ResponseRecord:
         """Ends the stream's checkpointing and stores its reply, deleting its checkpoint."""
         await self._streams.close_checkpoint(stream)
-        return await insert_or_abort(
+        stored = await insert_or_abort(
             self._store,
             user,
             new,
@@ -362,6 +382,9 @@ class ReplyStreaming:
             checkpoint_id=stream.checkpoint_id,
             leaf_follows=stream.leaf_follows,
         )
+        if stream.live is not None:
+            stream.live.stored_id = stored.response_id
+        return stored
 
     async def _fail_stream(
         self,
@@ -400,12 +423,15 @@ class ReplyStreaming:
         """Stores an interrupted reply; a deleted conversation simply has nowhere to keep it."""
         await self._streams.close_checkpoint(stream)
         try:
-            return await self._store.add_response(
+            stored = await self._store.add_response(
                 user, new, checkpoint_id=stream.checkpoint_id, leaf_follows=stream.leaf_follows
             )
         except (UnknownConversationError, UnknownParentError):
             log.info("partial reply dropped: its conversation was deleted")
             return None
+        if stream.live is not None:
+            stream.live.stored_id = stored.response_id
+        return stored
 
 
 async def stop_cuts_reply(tokens: AsyncIterator[SampleEvent]) -> tuple[bool, FinishReason | None]:
@@ -434,6 +460,9 @@ async def stop_cuts_reply(tokens: AsyncIterator[SampleEvent]) -> tuple[bool, Fin
     return True, None
 
 
-async def _write_rest(batch: list[SampledToken], context: ReplyOutput) -> None:
+async def _write_rest(
+    batch: list[SampledToken], context: ReplyOutput, live: LiveReply, chars: int
+) -> None:
     if batch:
+        live.sent(batch, chars)
         await context.write(token_batch_message(batch))

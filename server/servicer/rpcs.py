@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import logging
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping
 
 import grpc
 from google.protobuf import empty_pb2
@@ -27,12 +26,8 @@ from grove_explorer.server.convert import (
     token_rows_to_proto,
 )
 from grove_explorer.server.judging.wire import attach_judgements
-from grove_explorer.server.sampler.base import (
-    InvalidParamsError,
-    PathMessage,
-    Sampler,
-    SamplerError,
-)
+from grove_explorer.server.live import ChangeFeed, InProcessFeed, LivePublisher
+from grove_explorer.server.sampler.base import InvalidParamsError, Sampler
 from grove_explorer.server.servicer.arena import list_votes, record_vote
 from grove_explorer.server.servicer.embedding import embed_texts_reply
 from grove_explorer.server.servicer.import_stream import import_stream_reply
@@ -52,6 +47,7 @@ from grove_explorer.server.servicer.resuming import ResumableReplies
 from grove_explorer.server.servicer.searching import search_reply
 from grove_explorer.server.servicer.status import abort, abort_not_found, check_id, quote
 from grove_explorer.server.servicer.stream_registry import ActiveStream, StreamRegistry
+from grove_explorer.server.servicer.titling import title_for
 from grove_explorer.server.servicer.token_reads import responses_tokens_reply
 from grove_explorer.server.servicer.validation import (
     annotation_from_wire,
@@ -60,10 +56,8 @@ from grove_explorer.server.servicer.validation import (
     check_title,
     sampling_mode_or_abort,
 )
-from grove_explorer.server.store import NewResponse, ResponseRecord, Store
-from grove_explorer.server.titles import derive_title
-
-log = logging.getLogger(__name__)
+from grove_explorer.server.servicer.watching import watch_conversation
+from grove_explorer.server.store import NewResponse, Store
 
 
 class ChatServicer(chat_pb2_grpc.ChatServicer):
@@ -76,6 +70,7 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
         config: ServerConfig,
         default_model: str | None = None,
         authenticator: Authenticator | None = None,
+        feed: ChangeFeed | None = None,
     ) -> None:
         if not samplers:
             raise ValueError("at least one sampler is required")
@@ -86,7 +81,12 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
         self._auth = authenticator or Authenticator(config.api_keys)
         self._system_prompts = dict(config.models.system_prompts)
         self._streams = StreamRegistry(store, config.checkpoint_interval_ms / 1000.0)
-        self._replies = ReplyStreaming(store, self._streams, config, self._system_prompts)
+        # Every change of a conversation is published here (WatchConversation reads it).
+        self.feed = feed or InProcessFeed(config.watch_max_pending_events)
+        self._live = LivePublisher(self.feed)
+        self._replies = ReplyStreaming(
+            store, self._streams, config, self._system_prompts, self._live
+        )
         self.resumable = ResumableReplies(config.resume_grace_seconds)  # resuming.py
         self._judging = Judging(store, self._samplers, self._default_model, config.models.rubrics)
 
@@ -126,8 +126,12 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
         return await self._streams.checkpoint_now()
 
     async def stop_all_streams(self, grace_seconds: float) -> None:
-        """Stores every running stream's partial reply and ends it; refuses new streams."""
+        """Stores every running stream's partial reply and ends it; refuses new streams.
+
+        Watches end after that (UNAVAILABLE), once their watchers were sent those replies.
+        """
         await self._streams.stop_all(grace_seconds)
+        await self.feed.close()
 
     # -- conversations -----------------------------------------------------------------
 
@@ -194,6 +198,7 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
         )
         if record is None:
             await abort_not_found(context, request.conversation_id)
+        self._live.conversation_changed(record.conversation_id, user)
         return conversation_to_proto(record)
 
     async def DeleteConversation(
@@ -205,6 +210,7 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
         self._streams.stop_conversation(user, request.conversation_id)
         if not await self._store.delete_conversation(user, request.conversation_id):
             await abort_not_found(context, request.conversation_id)
+        self._live.conversation_deleted(request.conversation_id, user)
         return empty_pb2.Empty()
 
     async def GenerateTitle(
@@ -220,37 +226,16 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
         path = await path_or_abort(
             self._store, user, record.conversation_id, leaf_id or None, context
         )
-        title = await self._title_for(path)
+        title = await title_for(
+            path, self._samplers, self._default_model, self._config.max_title_chars
+        )
         updated = await self._store.update_conversation(
             user, record.conversation_id, title, record.starred
         )
         if updated is None:
             await abort_not_found(context, record.conversation_id)
+        self._live.conversation_changed(record.conversation_id, user)
         return chat_pb2.GenerateTitleResponse(new_title=title)
-
-    async def _title_for(self, path: Sequence[ResponseRecord]) -> str:
-        """Asks the path's model for a title; the offline heuristic when it cannot.
-
-        The model is the one that wrote the path's latest reply (the conversation's model as
-        the user last chose it), else the server's default.
-        """
-        messages = [PathMessage(r.sender, r.message) for r in path]
-        names = [r.model_name for r in reversed(path) if r.sender == "model" and r.model_name]
-        sampler = (
-            self._samplers.get(names[0] if names else "") or self._samplers[self._default_model]
-        )
-        if messages:
-            try:
-                title = await sampler.generate_title(messages)
-            except SamplerError as error:
-                log.warning(
-                    "title from %s failed, using the heuristic: %s", sampler.model_name, error
-                )
-                title = None
-            if title:
-                return title[: self._config.max_title_chars]
-        # The heuristic writes up to 60 characters; a server may allow fewer.
-        return derive_title(messages)[: self._config.max_title_chars].rstrip()
 
     async def ListModels(
         self, request: empty_pb2.Empty, context: grpc.aio.ServicerContext
@@ -321,6 +306,7 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
         stored = await self._store.get_response(user, record.conversation_id, request.response_id)
         if stored is None:  # deleted in between
             await abort_not_found(context, record.conversation_id)
+        self._live.annotation_changed(record.conversation_id, user, request.response_id)
         return response_to_proto(stored, annotation)
 
     async def Search(
@@ -454,7 +440,16 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
             ),
             context,
         )
+        self._live.response_added(record.conversation_id, user, stored.response_id)
         return response_to_proto(stored)
+
+    async def WatchConversation(
+        self, request: chat_pb2.WatchConversationRequest, context: grpc.aio.ServicerContext
+    ) -> None:
+        """Streams the conversation's changes as they happen (watching.py)."""
+        user = await self._auth.identify(context)
+        replies = self._streams.live_replies(request.conversation_id)  # with the subscription
+        await watch_conversation(self._store, self.feed, replies, user, request, context)
 
     async def StopResponse(
         self, request: chat_pb2.StopResponseRequest, context: grpc.aio.ServicerContext

@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from grove_explorer.server.live import LiveReply
 from grove_explorer.server.store import Checkpoint, NewResponse, Store
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,8 @@ class ActiveStream:
     # True when the user's place follows this stream (select_reply): its responses take
     # the place as they are stored (the store matches it by checkpoint_id).
     follows: bool = False
+    # The reply as watchers see it (WatchConversation), once it starts sampling.
+    live: LiveReply | None = None
 
     @property
     def leaf_follows(self) -> str | None:
@@ -96,6 +99,14 @@ class StreamRegistry:
             return None
         named = self._named.get((user_id, request_id))
         return named[0] if named else None
+
+    def live_replies(self, conversation_id: str) -> list[LiveReply]:
+        """The conversation's replies sampling now, as watchers see them."""
+        return [
+            s.live
+            for s in self.active
+            if s.conversation_id == conversation_id and s.live is not None and not s.live.ended
+        ]
 
     def stop_conversation(self, user_id: str, conversation_id: str) -> None:
         """Stops every stream of a conversation that is being deleted."""

@@ -194,6 +194,7 @@ def test_node_from_proto_is_the_model_construct_of_every_field() -> None:
         merge_instruction="",
         replay_of="",
         system_prompt_name=None,
+        made_by=None,
     )
     expected._proto = wire
     assert node == expected and repr(node) == repr(expected)

@@ -207,6 +207,7 @@ def request_for(rpc: str, cid: str, w: World, **fields: Any) -> Message:
             "outcome": chat_pb2.ARENA_OUTCOME_A,
         },
         "ListVotes": {},
+        "WatchConversation": {},
     }
     request_class = {
         "GetConversation": chat_pb2.GetConversationRequest,
@@ -224,6 +225,7 @@ def request_for(rpc: str, cid: str, w: World, **fields: Any) -> Message:
         "ExtractPoints": chat_pb2.ExtractPointsRequest,
         "RecordVote": chat_pb2.RecordVoteRequest,
         "ListVotes": chat_pb2.ListVotesRequest,
+        "WatchConversation": chat_pb2.WatchConversationRequest,
     }[rpc]
     values = {**defaults[rpc], **fields}
     return request_class(conversation_id=cid, **values)
@@ -244,6 +246,7 @@ CONVERSATION_RPCS = [
     "JudgeResponses",
     "ExtractPoints",
     "RecordVote",
+    "WatchConversation",
 ]
 MALFORMED_IDS = {
     "too-short": "abc123",

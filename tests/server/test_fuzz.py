@@ -262,6 +262,7 @@ FIELD_COUNTS = {
     "ExtractPoints": 3,
     "RecordVote": 6,
     "ListVotes": 1,
+    "WatchConversation": 1,
 }
 
 
@@ -494,6 +495,8 @@ def build_request(rpc: str, draw: Callable[[Any], Any], pools: Pools, user: str)
         )
     if rpc == "ListVotes":
         return chat_pb2.ListVotesRequest(conversation_id=cid)
+    if rpc == "WatchConversation":
+        return chat_pb2.WatchConversationRequest(conversation_id=cid)
     raise AssertionError(f"the fuzz test cannot build a {rpc} request yet: add it")
 
 
@@ -524,6 +527,7 @@ STEP_KINDS = [
     "ExtractPoints",
     "RecordVote",
     "ListVotes",
+    "WatchConversation",
     "Search",
     "ListConversations",
     "CreateConversation",
@@ -667,6 +671,17 @@ async def run_sequence(data: st.DataObject, harness: Harness) -> None:
                 check_refusal(kind, error, cancelled=True)
             else:
                 event(f"{kind}: OK")
+            continue
+        if kind == "WatchConversation":  # its first event (or refusal), then it is left
+            call = stub.WatchConversation(request)
+            try:
+                first = await call.read()
+            except grpc.aio.AioRpcError as error:
+                check_refusal(kind, error)
+            else:
+                assert first.started.watcher == user, f"{kind}: {first}"
+                event(f"{kind}: OK")
+            call.cancel()
             continue
         if kind == "AddResponse":
             stream = start_stream(harness, user, request)

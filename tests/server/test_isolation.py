@@ -712,6 +712,31 @@ async def case_list_votes(world: World) -> None:
     assert [v.vote_id for v in hers.votes] == [vote.vote_id]
 
 
+async def case_watch_conversation(world: World) -> None:
+    """Bob cannot watch Alice's conversation, nor tell it from a random id.
+
+    His watch of his own conversation works, and says he is the watcher and the actor.
+    """
+    await assert_indistinguishable(
+        lambda ids: world.bob.WatchConversation(
+            chat_pb2.WatchConversationRequest(conversation_id=ids["cid"])
+        ),
+        {"cid": world.cid},
+        grpc.StatusCode.NOT_FOUND,
+    )
+    own = await _bob_conversation(world)
+    watch = world.bob.WatchConversation(chat_pb2.WatchConversationRequest(conversation_id=own))
+    first = await watch.read()
+    assert first.started.watcher == "bob" and not first.started.replies
+    await world.bob.UpdateConversation(
+        chat_pb2.UpdateConversationRequest(conversation_id=own, title="Bob's")
+    )
+    event = await watch.read()
+    assert (event.conversation_id, event.actor) == (own, "bob")
+    assert event.conversation_changed.title == "Bob's"
+    watch.cancel()
+
+
 CASES: dict[str, Callable[[World], Awaitable[None]]] = {
     "CreateConversation": case_create_conversation,
     "GetConversation": case_get_conversation,
@@ -738,6 +763,7 @@ CASES: dict[str, Callable[[World], Awaitable[None]]] = {
     "ListVotes": case_list_votes,
     "ResumeResponse": case_resume_or_cancel,
     "CancelResponse": case_resume_or_cancel,
+    "WatchConversation": case_watch_conversation,
 }
 
 

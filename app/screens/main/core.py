@@ -277,6 +277,7 @@ class ExplorerCore(Screen[None]):
         # The next conversation continues with its settings (those shown: a deleted
         # conversation is already gone from the service).
         self._pending_settings = self._shown_settings
+        self.service.stop_following()  # what others do to it no longer shows
         self.conversation_id = None
         self.status.conversation_changed()
         self.title = "Grove"

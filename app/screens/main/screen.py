@@ -7,7 +7,8 @@ Errors become notifications carrying the server's sentence; nothing the user typ
 lost.
 
 The screen is assembled from one class per concern, each a subclass of `ExplorerCore`:
-`ServiceEventHandlers` (following the service), `Navigation`, `ReplyActions`,
+`ServiceEventHandlers` (following the service), `LiveChanges` (what others do to the
+open conversation), `Navigation`, `ReplyActions`,
 `TokenActions`, `ConversationActions`, `Annotating` and `PaneLayout` (pane sizes).
 """
 
@@ -21,6 +22,7 @@ from grove_explorer.app.screens.main.annotating import Annotating
 from grove_explorer.app.screens.main.bindings import EXPLORER_BINDINGS
 from grove_explorer.app.screens.main.conversation_actions import ConversationActions
 from grove_explorer.app.screens.main.layout import PaneLayout
+from grove_explorer.app.screens.main.live_changes import LiveChanges
 from grove_explorer.app.screens.main.navigation import Navigation
 from grove_explorer.app.screens.main.replies import ReplyActions
 from grove_explorer.app.screens.main.service_events import ServiceEventHandlers
@@ -30,6 +32,7 @@ from grove_explorer.app.screens.replay.launch import ReplayLaunch
 
 class MainScreen(
     ServiceEventHandlers,
+    LiveChanges,
     Navigation,
     ReplyActions,
     TokenActions,

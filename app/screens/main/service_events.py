@@ -65,6 +65,7 @@ class ServiceEventHandlers(ExplorerCore):
     def _on_conversation_opened(self, message: events.ConversationOpened) -> None:
         forest = message.event.forest
         self._show_forest(forest)
+        self.service.follow(forest.conversation.conversation_id)  # live_changes.py
         self.query_one(ConversationList).upsert(forest.conversation)
         self._show_settings()
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from grove_explorer.app.annotation_marks import run_marks
+from grove_explorer.app.elsewhere_marks import ELSEWHERE_MARK
 from grove_explorer.app.fusion_marks import FUSED_MARK
 from grove_explorer.app.replay_marks import REPLAY_MARK
 
@@ -38,6 +39,7 @@ LEGEND: dict[str, str] = {
     QUERY_MARK: "made by a query",
     FUSED_MARK: "fused from sibling replies (Compare F, grove fuse)",
     REPLAY_MARK: "replays a turn of another path under another setup (P, grove replay)",
+    ELSEWHERE_MARK: "made elsewhere while you watched (another user or session)",
     DEPTH_MARK: "branch nested too deep to indent; the number is its depth",
     "+N": "N more messages in this run",
     "[k/n]": "k-th of n alternatives",
@@ -129,6 +131,8 @@ class ForestItem:
                 marks += FUSED_MARK
             if any(node.replay_of for node in responses):
                 marks += REPLAY_MARK
+            if any(node.made_by is not None for node in responses):
+                marks += ELSEWHERE_MARK
             cached = (marks, run_marks(node.annotation for node in responses))
             object.__setattr__(self, "_marks", cached)  # frozen: a cache, not state
         return cached

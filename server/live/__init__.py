@@ -1,0 +1,31 @@
+"""Live shared trees: the change feed every conversation change is published on.
+
+feed.py is the `ChangeFeed` protocol (what a PostgreSQL LISTEN/NOTIFY feed implements too)
+and how a watch ends; in_process.py is the feed of one server process (SQLite);
+publishing.py builds the events the servicer publishes (small: big content is referred to
+by row, the watcher's server reads it); the WatchConversation RPC is
+server/servicer/watching.py.
+"""
+
+from grove_explorer.server.live.feed import (
+    MAX_EVENT_BYTES,
+    ChangeFeed,
+    FeedClosed,
+    Subscription,
+    WatchEnded,
+    WatcherTooSlow,
+)
+from grove_explorer.server.live.in_process import InProcessFeed
+from grove_explorer.server.live.publishing import LivePublisher, LiveReply
+
+__all__ = [
+    "MAX_EVENT_BYTES",
+    "ChangeFeed",
+    "FeedClosed",
+    "InProcessFeed",
+    "LivePublisher",
+    "LiveReply",
+    "Subscription",
+    "WatchEnded",
+    "WatcherTooSlow",
+]

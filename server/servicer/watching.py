@@ -1,0 +1,123 @@
+"""WatchConversation: a conversation's changes as they happen (live shared trees).
+
+The watch subscribes to the change feed, then — with no await in between, so nothing
+published meanwhile is missed or doubled — takes the replies this server is sampling for
+the conversation with their text sent so far: the first event (`started`) carries them,
+and their `reply_text` events continue exactly where that text ends. Feed events refer to
+rows; each is completed here from the store with the watcher's own reads, so a watcher
+sees what a GetConversation of theirs would. Who may watch is decided in one function
+(`readable_conversation_or_abort`): the owner today, and whoever it is shared with later.
+"""
+
+from __future__ import annotations
+
+import grpc
+
+from grove_explorer.protos import chat_pb2
+from grove_explorer.server.convert import annotation_to_proto, response_to_proto
+from grove_explorer.server.live import ChangeFeed, FeedClosed, LiveReply, WatcherTooSlow
+from grove_explorer.server.servicer.lookups import conversation_id_or_abort
+from grove_explorer.server.servicer.status import abort
+from grove_explorer.server.store import Store
+
+
+async def readable_conversation_or_abort(
+    store: Store, user: str, conversation_id: str, context: grpc.aio.ServicerContext
+) -> str:
+    """The conversation's id when `user` may read it, else NOT_FOUND (as GetConversation).
+
+    The one place deciding who may watch a conversation: sharing widens it here.
+    """
+    return await conversation_id_or_abort(store, user, conversation_id, context)
+
+
+def started_event(
+    conversation_id: str, watcher: str, replies: list[LiveReply]
+) -> chat_pb2.ConversationEvent:
+    """The watch's first event: who watches, and the replies being sampled now."""
+    event = chat_pb2.ConversationEvent(conversation_id=conversation_id)
+    event.started.watcher = watcher
+    event.started.replies.extend(reply.in_progress() for reply in replies)
+    return event
+
+
+async def watch_conversation(
+    store: Store,
+    feed: ChangeFeed,
+    live_replies: list[LiveReply],
+    user: str,
+    request: chat_pb2.WatchConversationRequest,
+    context: grpc.aio.ServicerContext,
+) -> None:
+    """Streams the conversation's events until it is deleted or the watch ends.
+
+    The feed ends a watch too slow (RESOURCE_EXHAUSTED) and every watch at shutdown
+    (UNAVAILABLE). `live_replies` are the conversation's replies this server samples now,
+    read by the caller right before this call (no await in between).
+    """
+    conversation_id = request.conversation_id
+    subscription = feed.subscribe(conversation_id)
+    try:
+        first = started_event(conversation_id, user, live_replies)
+        await readable_conversation_or_abort(store, user, conversation_id, context)
+        record = await store.get_conversation(user, conversation_id)
+        # None: deleted in between, and its deletion is queued (it ends the watch).
+        first.started.response_count = record.response_count if record is not None else 0
+        await context.write(first)
+        own = request.own_request_prefix
+        async for event in subscription:
+            if own and event.HasField("reply_text") and event.request_id.startswith(own):
+                continue  # the watcher's own stream brings it this text
+            wire = await completed(store, user, event)
+            if wire is not None:
+                await context.write(wire)
+            if event.HasField("conversation_deleted"):
+                return
+    except WatcherTooSlow as ended:
+        await abort(context, grpc.StatusCode.RESOURCE_EXHAUSTED, str(ended))
+    except FeedClosed as ended:
+        await abort(context, grpc.StatusCode.UNAVAILABLE, str(ended))
+    finally:
+        subscription.close()
+
+
+async def completed(
+    store: Store, user: str, event: chat_pb2.ConversationEvent
+) -> chat_pb2.ConversationEvent | None:
+    """The feed event with the rows it refers to read in; None when they are gone.
+
+    The feed's event is shared by every watcher, so it is copied before being filled.
+    A row that is gone (deleted in between) drops its event: the deletion follows.
+    """
+    kind = event.WhichOneof("event")
+    cid = event.conversation_id
+    if kind == "response_added" or (
+        kind == "reply_finished" and event.reply_finished.HasField("response")
+    ):
+        holder = event.response_added if kind == "response_added" else event.reply_finished
+        record = await store.get_response(user, cid, holder.response.response_id)
+        if record is None:
+            return None
+        wire = chat_pb2.ConversationEvent()
+        wire.CopyFrom(event)
+        target = wire.response_added if kind == "response_added" else wire.reply_finished
+        target.response.CopyFrom(response_to_proto(record))
+        return wire
+    if kind == "annotation_changed":
+        annotations = await store.annotations(user, cid)
+        wire = chat_pb2.ConversationEvent()
+        wire.CopyFrom(event)
+        annotation = annotations.get(event.annotation_changed.response_id)
+        if annotation is not None:
+            wire.annotation_changed.annotation.CopyFrom(annotation_to_proto(annotation))
+        return wire
+    if kind == "conversation_changed":
+        conversation = await store.get_conversation(user, cid)
+        if conversation is None:
+            return None
+        wire = chat_pb2.ConversationEvent()
+        wire.CopyFrom(event)
+        wire.conversation_changed.title = conversation.title
+        wire.conversation_changed.starred = conversation.starred
+        return wire
+    return event

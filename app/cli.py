@@ -94,8 +94,7 @@ def explorer_parser() -> argparse.ArgumentParser:
         "--db",
         type=database_argument,
         metavar="FILE|URL",
-        help="database of the embedded server: a SQLite file or a team server's "
-        f"postgresql://user@host:port/dbname (default: {db_default})",
+        help=f"SQLite file or postgresql:// URL of the embedded server (default: {db_default})",
     )
     parser.add_argument(
         "--token-delay-ms",

@@ -191,6 +191,15 @@ class Conversation(LeafPlace, ResearchCalls, ReplayCalls):
             self._use_grok = use_system_prompt
 
     @property
+    def import_times(self) -> chat_pb2.ImportTimes | None:
+        """Extension: what the import that made it did with the file's times (keep_times).
+
+        None unless it was just made by such an import (`AsyncGrok.import_conversation`).
+        """
+        wire = self._conversation
+        return wire.import_times if wire is not None and wire.HasField("import_times") else None
+
+    @property
     def is_sampling(self) -> bool:
         """True while an `add_response` stream is running."""
         return self._sampling

@@ -162,11 +162,13 @@ def new_response_from_proto(
     *,
     sampling: SamplingRecord | None,
     tokens: Sequence[sampler_public_pb2.Token] | None,
+    start_time: datetime | None = None,
 ) -> NewResponse:
     """An imported response as the store inserts it: not linked yet, with its tokens.
 
     The caller has validated `wire` and passes its sampling parameters and tokens checked;
     counts and durations that cannot be true are stored as 0 (`new_response_from_fields`).
+    `start_time`: the start the import keeps (None: the store's clock).
     """
     return new_response_from_fields(
         wire,
@@ -181,6 +183,7 @@ def new_response_from_proto(
         wire.prefix_length,
         wire.finish_reason,
         token_rows_from_proto(tokens) if tokens is not None else None,
+        start_time,
     )
 
 
@@ -197,6 +200,7 @@ def new_response_from_fields(
     prefix_length: int,
     finish_reason: int,
     tokens: tuple[TokenRow, ...] | None,
+    start_time: datetime | None = None,
 ) -> NewResponse:
     """`new_response_from_proto` of fields the caller has already read from `wire`.
 
@@ -231,7 +235,7 @@ def new_response_from_fields(
             wire.system_prompt_name if wire.HasField("system_prompt_name") else None
         ),
         tokens=tokens,
-        start_time=None,
+        start_time=start_time,
     )
 
 

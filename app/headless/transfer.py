@@ -35,7 +35,12 @@ from grove_explorer.client.export import (
     why_no_pairs,
 )
 from grove_explorer.client.export.arena_pairs import arena_pairs
-from grove_explorer.client.export.importing import imported_metadata
+from grove_explorer.client.export.import_reply import (
+    imported_metadata,
+    reply_times,
+    times_counts,
+    times_sentences,
+)
 from grove_explorer.client.export.judged_pairs import judged_pairs
 from grove_explorer.client.foreign import GROVE, detect, skipped_sentence
 from grove_explorer.client.foreign.openwebui_export import openwebui_chats
@@ -125,10 +130,10 @@ def prepare_import(args: argparse.Namespace) -> None:
         except ValueError as error:
             raise CommandError(f"{_label(args.file)}: {error}") from None
     if name != GROVE:  # a tree from another tool: every conversation checked here
-        args.foreign_plan = plan_foreign(data, name, _label(args.file))
+        args.foreign_plan = plan_foreign(data, name, _label(args.file), keep_times=args.keep_times)
         return
     try:
-        args.import_chunks = import_chunks(data, summary_only=True)
+        args.import_chunks = import_chunks(data, summary_only=True, keep_times=args.keep_times)
     except ValueError as error:
         raise CommandError(f"{_label(args.file)}: {error}") from None
 
@@ -158,6 +163,13 @@ async def cmd_import(grok: AsyncGrok, args: argparse.Namespace) -> Outcome:
     finally:
         if collecting:
             gc.enable()
+    times = reply_times(created)
+    told = times_sentences(times, asked=args.keep_times)
+    errors = [f"{_label(args.file)}: {line}" for line in told]
     if args.json:
-        return Outcome(dumps(imported_metadata(created)) + "\n")
-    return Outcome(created.conversation_id + "\n")
+        metadata = imported_metadata(created)
+        counts = times_counts(times)
+        if counts is not None:
+            metadata["times"] = counts
+        return Outcome(dumps(metadata) + "\n", errors)
+    return Outcome(created.conversation_id + "\n", errors)

@@ -25,7 +25,7 @@ from grove_explorer.server.store import (
     UnknownParentError,
 )
 from grove_explorer.server.store.migrations import LATEST_VERSION, MIGRATIONS, migrate
-from grove_explorer.server.store.sqlite.imports import _tick_texts
+from grove_explorer.server.store.sqlite.import_rows import tick_texts
 from grove_explorer.server.store.sqlite.rows import format_time
 from tests.server.test_store import (  # the fixtures too
     ALICE,
@@ -157,7 +157,7 @@ async def test_an_empty_import_keeps_its_creation_time(
 def test_an_imports_row_times_are_formatted_as_each_would_be(first: datetime, count: int) -> None:
     """The rows' times, made by arithmetic, are the texts `format_time` gives each."""
     expected = [format_time(first + timedelta(microseconds=i)) for i in range(count)]
-    assert _tick_texts(first, count) == expected
+    assert tick_texts(first, count) == expected
 
 
 async def test_an_import_failing_after_its_first_thousand_rows_stores_nothing(

@@ -52,8 +52,7 @@ async def test_import_json_equals_the_loaded_conversations_metadata(
     # The file gives no times: said (and counted in the JSON), never silently replaced.
     assert (code, err) == (
         0,
-        f"grove: {path}: 7 responses had no time in the file: stored at the time of the "
-        "import.\n",
+        f"grove: {path}: 7 responses had no time in the file: stored at the time of the import.\n",
     )
     printed = json.loads(out)
     assert printed.pop("times") == {"kept": 0, "missing": 7, "raised": 0}

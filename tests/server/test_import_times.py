@@ -311,3 +311,16 @@ async def test_a_long_import_keeps_times_across_batches(stub: Any) -> None:
     assert [r.message for r in reply.responses] == [f"message r{i}" for i in range(size)]
     loaded = await _loaded(stub, reply.conversation_id)
     assert list(loaded.responses) == list(reply.responses)
+
+
+async def test_a_response_read_the_checked_way_keeps_its_time_too(stub: Any, send: Send) -> None:
+    """An annotated response goes through the field-by-field checks, not the plain reading."""
+    request = chat_pb2.ImportConversationRequest(keep_times=True)
+    request.responses.extend(
+        [_response("q", created=_seconds(0)), _response("n", "q", created=_seconds(9))]
+    )
+    request.responses[1].annotation.tags.append("kept")
+    reply = await send(request)
+    assert _times(reply.responses[1]) == (_seconds(9), _seconds(9))
+    assert list(reply.responses[1].annotation.tags) == ["kept"]
+    assert reply.import_times == chat_pb2.ImportTimes(kept=2)

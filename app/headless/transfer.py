@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from grove_explorer.app.headless.common import (
     CommandError,
     Outcome,
@@ -85,18 +87,38 @@ async def cmd_export(grok: AsyncGrok, args: argparse.Namespace) -> Outcome:
 
 
 def _read_import_file(name: str) -> Any:
-    """The JSON of FILE (or stdin), or a CommandError saying why it cannot be used."""
+    """The JSON of FILE (or stdin), or a CommandError saying why it cannot be used.
+
+    Read with orjson, twice as fast as the standard reader on a long export (the read
+    comes before the first chunk is sent, so it is the import's wait). A file it refuses
+    is read again by the standard reader, whose sentences (line and column, not UTF-8,
+    too deeply nested) and leniency (integers of any size, NaN) stay as they were.
+    """
     label = "stdin" if name == "-" else name
     try:
-        text = sys.stdin.read() if name == "-" else Path(name).read_text(encoding="utf-8")
+        raw = sys.stdin.buffer.read() if name == "-" else Path(name).read_bytes()
     except OSError as error:
         raise CommandError(f"cannot read {label}: {error.strerror or error}.") from None
-    except UnicodeDecodeError:
-        raise CommandError(f"{label} is not UTF-8 text.") from None
     # A 60,000-response export is ~2 million objects, all kept: the collector's passes over
     # them while they are made find nothing to free (a fifth of the reading's time).
     collecting = gc.isenabled()
     gc.disable()
+    try:
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            return _read_json_text(raw, label)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _read_json_text(raw: bytes, label: str) -> Any:
+    """The standard reader's JSON of `raw`, or the CommandError that says what is wrong."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise CommandError(f"{label} is not UTF-8 text.") from None
     try:
         return json.loads(text)
     except json.JSONDecodeError as error:
@@ -109,9 +131,6 @@ def _read_import_file(name: str) -> Any:
             f"{label} nests arrays or objects deeper than Grove reads JSON (about 1,000 levels); a "
             "`grove export --format json` file nests only a few, so this is not one."
         ) from None
-    finally:
-        if collecting:
-            gc.enable()
 
 
 def prepare_import(args: argparse.Namespace) -> None:

@@ -14,8 +14,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from google.protobuf import timestamp_pb2
-
 from grove_explorer.protos import chat_pb2
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -29,7 +27,7 @@ def _parse(value: Any, path: str) -> tuple[int, int] | None:
     if type(value) is not str:
         raise ValueError(f"{path}: must be an ISO 8601 time or null.")
     try:
-        moment = datetime.fromisoformat(value)
+        moment = _fromisoformat(value)
     except ValueError:
         raise ValueError(f"{path}: must be an ISO 8601 time, not {value[:40]!r}.") from None
     if moment.tzinfo is None:
@@ -41,22 +39,31 @@ def _parse(value: Any, path: str) -> tuple[int, int] | None:
     return delta.days * _DAY_SECONDS + delta.seconds, delta.microseconds * 1_000
 
 
-def _put(target: timestamp_pb2.Timestamp, value: tuple[int, int]) -> None:
-    target.seconds, target.nanos = value
+_fromisoformat = datetime.fromisoformat
 
 
-def set_response_times(wire: chat_pb2.Response, value: dict[str, Any], path: str) -> None:
-    """Sets `wire`'s create_time and start_time from response `value` (at JSON `path`).
+def set_response_times(wire: chat_pb2.Response, value: dict[str, Any], index: int) -> None:
+    """Sets `wire`'s create_time and start_time from response `value` ($.responses[index]).
 
     start_time is sent only when it differs from create_time: the server takes one given
-    time for both, and a long import saves a field per human message.
+    time for both, and a long import saves a field per human message. One function with
+    the common case inline (a 60,000-response file reads 120,000 times); any doubt goes
+    to `_parse`, which names the problem.
     """
-    created = _parse(value.get("create_time"), f"{path}.create_time")
-    start = _parse(value.get("start_time"), f"{path}.start_time")
-    if created is not None:
-        _put(wire.create_time, created)
+    created_text = value.get("create_time")
+    start_text = value.get("start_time")
+    created = None
+    if created_text is not None and created_text != "":
+        created = _parse(created_text, f"$.responses[{index}].create_time")
+        assert created is not None
+        stamp = wire.create_time
+        stamp.seconds, stamp.nanos = created
+    if start_text is None or start_text == "" or start_text == created_text:
+        return
+    start = _parse(start_text, f"$.responses[{index}].start_time")
     if start is not None and start != created:
-        _put(wire.start_time, start)
+        stamp = wire.start_time
+        stamp.seconds, stamp.nanos = start
 
 
 def set_conversation_time(
@@ -65,7 +72,7 @@ def set_conversation_time(
     """Sets the request's create_time from the document's `create_time` (null: none)."""
     created = _parse(document.get("create_time"), "$.create_time")
     if created is not None:
-        _put(request.create_time, created)
+        request.create_time.seconds, request.create_time.nanos = created
 
 
 def iso_time(moment: datetime | None) -> str | None:

@@ -310,7 +310,7 @@ def _fill(
             wires.append(wire)
             wire = wires[-1]  # the request's copy: its times are set below
         if keep_times:
-            set_response_times(wire, value, f"$.responses[{index}]")
+            set_response_times(wire, value, index)
         seen.add(wire.response_id)
 
 

@@ -19,6 +19,7 @@ import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from itertools import chain
 from typing import Any
 
 import aiosqlite
@@ -47,6 +48,7 @@ from grove_explorer.server.store.sqlite.rows import (
     read_conversation,
 )
 
+_chain = chain.from_iterable
 _TOKEN_COLUMNS = ("response_id", "data")
 _ANNOTATION_COLUMNS = (
     "response_id",
@@ -78,9 +80,7 @@ async def _insert_rows(
     head = f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
     for start in range(0, len(rows), per_statement):
         chunk = rows[start : start + per_statement]
-        await conn.execute_fetchall(
-            head + ", ".join(one_row for _ in chunk), [value for row in chunk for value in row]
-        )
+        await conn.execute_fetchall(head + ", ".join(one_row for _ in chunk), list(_chain(chunk)))
 
 
 def _insert_and_index_now(
@@ -139,7 +139,7 @@ def _row_statements(rows: Sequence[Sequence[Any]]) -> list[tuple[str, list[Any]]
         statements.append(
             (
                 _RESPONSE_INSERT + ", ".join(_RESPONSE_ROW for _ in chunk),
-                [value for row in chunk for value in row],
+                list(_chain(chunk)),  # flattened in C: 30,000 values a statement
             )
         )
     return statements

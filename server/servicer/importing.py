@@ -509,6 +509,7 @@ def _plain_item(
             finish_reason,
             rows,
             start,
+            plain=True,
         ),
         is_shared,
         None,

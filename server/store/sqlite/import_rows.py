@@ -127,7 +127,7 @@ class ImportRows:
         outside [0, 2**64).
         """
         user_id, conversation_id, ids = self.user_id, self.conversation_id, self.ids
-        text_of = self.texts
+        text_of, links = self.texts, self.links
         built: list[list[Any]] = []
         offset = len(self.rows)
         earliest, latest = self.earliest, self.latest
@@ -165,13 +165,14 @@ class ImportRows:
             built.append(
                 [user_id, response_id, created, start or created, int(item.shared), *values]
             )
-            self.links.append((parent, start))
+            links.append((parent, start))
             if new.tokens:
                 self.tokens.append((response_id, encode_tokens(new.tokens)))
             annotation = item.annotation
             if annotation is not None and not annotation.empty:
                 self.annotations.append((response_id, user_id, *annotation_values(annotation)))
-            self.judgements.extend((judgement, response_id) for judgement in item.judgements)
+            if item.judgements:
+                self.judgements.extend((judgement, response_id) for judgement in item.judgements)
         self.earliest, self.latest = earliest, latest
         self.rows.extend(built)
         return built

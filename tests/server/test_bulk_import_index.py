@@ -10,6 +10,7 @@ write still indexed by the triggers. The rows' times, made by arithmetic, are th
 
 from __future__ import annotations
 
+import sqlite3
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -26,6 +27,7 @@ from grove_explorer.server.store import (
     UnknownParentError,
 )
 from grove_explorer.server.store.migrations import LATEST_VERSION, MIGRATIONS, migrate
+from grove_explorer.server.store.sqlite.binding import bind_plainly
 from grove_explorer.server.store.sqlite.import_rows import TimeTexts, tick_texts, uuid4_hexes
 from grove_explorer.server.store.sqlite.rows import format_time
 from tests.server.test_store import (  # the fixtures too
@@ -204,3 +206,11 @@ async def test_an_import_failing_after_its_first_thousand_rows_stores_nothing(
     assert record.response_count == len(responses) == 2_500
     assert [r.parent_response_id for r in responses[1:]] == [r.response_id for r in responses[:-1]]
     assert index_problems_of(db_path) == []
+
+
+def test_nulls_and_blobs_bind_as_before_with_their_identity_adapters() -> None:
+    """`binding.bind_plainly` (registered by the store) changes no bound value."""
+    bind_plainly()
+    with sqlite3.connect(":memory:") as conn:
+        row = conn.execute("SELECT ? IS NULL, typeof(?), ?, typeof(?)", (None, b"x\0y", b"", 7))
+        assert row.fetchone() == (1, "blob", b"", "integer")

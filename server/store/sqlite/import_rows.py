@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from grove_explorer.server.store.protocol import UnknownParentError
@@ -78,8 +78,6 @@ def stored_original(item: ImportItem, ids: dict[str, str]) -> str:
 _VERSION_4 = bytes((b & 0x0F) | 0x40 for b in range(256))
 _VARIANT_10 = bytes((b & 0x3F) | 0x80 for b in range(256))
 _SECOND = timedelta(seconds=1)
-_MICROSECOND = timedelta(microseconds=1)
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def uuid4_hexes(count: int) -> list[str]:
@@ -115,7 +113,6 @@ class ImportRows:
         self.earliest: str | None = None
         self.latest: str | None = None
         self.given = False  # whether any row's time was given (kept) rather than ticked
-        self.texts = TimeTexts()
 
     def build(self, items: Sequence[ImportItem], times: Sequence[str]) -> list[list[Any]]:
         """The response rows of `items` (the next ones), kept too.
@@ -127,7 +124,7 @@ class ImportRows:
         outside [0, 2**64).
         """
         user_id, conversation_id, ids = self.user_id, self.conversation_id, self.ids
-        text_of, links = self.texts, self.links
+        text_of, links = format_time, self.links
         built: list[list[Any]] = []
         offset = len(self.rows)
         earliest, latest = self.earliest, self.latest
@@ -176,29 +173,6 @@ class ImportRows:
         self.earliest, self.latest = earliest, latest
         self.rows.extend(built)
         return built
-
-
-class TimeTexts:
-    """`format_time` of given times, each second's text made once.
-
-    An import that keeps its file's times formats one or two per row: `isoformat` per
-    row cost as much as checking the row (as `tick_texts` found for the clock's times).
-    The time is taken apart by arithmetic on its distance from the epoch (any zone), its
-    second's text kept, and the microseconds written in.
-    """
-
-    __slots__ = ("_heads",)
-
-    def __init__(self) -> None:
-        self._heads: dict[int, str] = {}
-
-    def __call__(self, moment: datetime) -> str:
-        """`format_time(moment)` of an aware time."""
-        second, micro = divmod((moment - _EPOCH) // _MICROSECOND, 1_000_000)
-        head = self._heads.get(second)
-        if head is None:  # "…T04:05:06." of "…T04:05:06.000000+00:00"
-            head = self._heads[second] = format_time(_EPOCH + second * _SECOND)[:-12]
-        return f"{head}{micro:06d}+00:00"
 
 
 def tick_texts(first: datetime, count: int) -> list[str]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sqlite3
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import aiosqlite
@@ -28,7 +28,7 @@ from grove_explorer.server.store import (
 )
 from grove_explorer.server.store.migrations import LATEST_VERSION, MIGRATIONS, migrate
 from grove_explorer.server.store.sqlite.binding import bind_plainly
-from grove_explorer.server.store.sqlite.import_rows import tick_texts, uuid4_hexes
+from grove_explorer.server.store.sqlite.import_rows import TimeTexts, tick_texts, uuid4_hexes
 from grove_explorer.server.store.sqlite.rows import format_time
 from tests.server.test_store import (  # the fixtures too
     ALICE,
@@ -161,6 +161,25 @@ def test_an_imports_row_times_are_formatted_as_each_would_be(first: datetime, co
     """The rows' times, made by arithmetic, are the texts `format_time` gives each."""
     expected = [format_time(first + timedelta(microseconds=i)) for i in range(count)]
     assert tick_texts(first, count) == expected
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        datetime(2026, 1, 1, 3, 4, 5, 123_456, tzinfo=UTC),
+        datetime(1969, 12, 31, 23, 59, 59, 1, tzinfo=UTC),  # before the epoch
+        datetime(1, 1, 1, tzinfo=UTC),
+        datetime(9999, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC),
+        datetime(2020, 5, 5, 1, 2, 3, 4, tzinfo=timezone(timedelta(hours=5))),  # another zone
+    ],
+)
+def test_kept_times_are_formatted_as_format_time_formats_them(moment: datetime) -> None:
+    """`TimeTexts` (each hour's text made once) writes what `format_time` writes."""
+    texts = TimeTexts()
+    assert texts(moment) == format_time(moment)
+    if moment.year < 9999:
+        for step in (timedelta(microseconds=1), timedelta(seconds=61), timedelta(hours=25)):
+            assert texts(moment + step) == format_time(moment + step)
 
 
 def test_import_ids_are_distinct_uuid4_hexes() -> None:

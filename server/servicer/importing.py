@@ -10,7 +10,9 @@ that names the first problem (both accept the same responses; the plain reading 
 skips building the sentences). `import_reply` answers ImportConversation; `import_parts`
 takes the responses in parts as they arrive, which ImportConversationStream uses
 (import_stream.py): the same checks and sentences, the parts counted against the count
-the import announced, each part's tokens naming its own responses.
+the import announced, each part's tokens naming its own responses. An import that keeps
+its file's times (keep_times) has each response's settled by `import_times.py` (none in
+the future, none before its parent, missing ones at the import's time, all counted).
 """
 
 from __future__ import annotations

@@ -387,7 +387,7 @@ class TokenList(_message.Message):
     def __init__(self, tokens: _Optional[_Iterable[_Union[_sampler_public_pb2.Token, _Mapping]]] = ...) -> None: ...
 
 class Conversation(_message.Message):
-    __slots__ = ("conversation_id", "title", "starred", "create_time", "responses", "update_time", "response_count", "leaf_response_id", "import_times")
+    __slots__ = ("conversation_id", "title", "starred", "create_time", "responses", "update_time", "response_count", "leaf_response_id", "import_times", "imported_ids")
     CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
     TITLE_FIELD_NUMBER: _ClassVar[int]
     STARRED_FIELD_NUMBER: _ClassVar[int]
@@ -397,6 +397,7 @@ class Conversation(_message.Message):
     RESPONSE_COUNT_FIELD_NUMBER: _ClassVar[int]
     LEAF_RESPONSE_ID_FIELD_NUMBER: _ClassVar[int]
     IMPORT_TIMES_FIELD_NUMBER: _ClassVar[int]
+    IMPORTED_IDS_FIELD_NUMBER: _ClassVar[int]
     conversation_id: str
     title: str
     starred: bool
@@ -406,7 +407,8 @@ class Conversation(_message.Message):
     response_count: int
     leaf_response_id: str
     import_times: ImportTimes
-    def __init__(self, conversation_id: _Optional[str] = ..., title: _Optional[str] = ..., starred: _Optional[bool] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., responses: _Optional[_Iterable[_Union[Response, _Mapping]]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., response_count: _Optional[int] = ..., leaf_response_id: _Optional[str] = ..., import_times: _Optional[_Union[ImportTimes, _Mapping]] = ...) -> None: ...
+    imported_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, conversation_id: _Optional[str] = ..., title: _Optional[str] = ..., starred: _Optional[bool] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., responses: _Optional[_Iterable[_Union[Response, _Mapping]]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., response_count: _Optional[int] = ..., leaf_response_id: _Optional[str] = ..., import_times: _Optional[_Union[ImportTimes, _Mapping]] = ..., imported_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ImportTimes(_message.Message):
     __slots__ = ("kept", "missing", "raised")

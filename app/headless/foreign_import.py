@@ -92,7 +92,7 @@ async def import_foreign(grok: AsyncGrok, plan: ForeignPlan, *, as_json: bool) -
         try:
             conversation = await grok.import_conversation(planned.request)
             if planned.leaf_index is not None:
-                conversation.responses[planned.leaf_index].select()
+                conversation.imported(planned.leaf_index).select()
                 await conversation.leaf_saved()
         except InvalidArgumentError as error:  # this conversation refused: the others go on
             outcome.errors.append(f"{plan.label}: {foreign.where}: {one_line(error.message)}")

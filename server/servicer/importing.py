@@ -43,7 +43,13 @@ from grove_explorer.server.servicer.import_times import KeptTimes, TimeProblem
 from grove_explorer.server.servicer.judging_import import imported_judgements
 from grove_explorer.server.servicer.status import abort, quote
 from grove_explorer.server.servicer.validation import annotation_from_wire, check_text
-from grove_explorer.server.store import ImportItem, ImportStream, SamplingRecord, Store
+from grove_explorer.server.store import (
+    ImportItem,
+    ImportStream,
+    ResponseRecord,
+    SamplingRecord,
+    Store,
+)
 from grove_explorer.server.store.trusted import trusted_init
 
 MAX_IMPORT_RESPONSES = 100_000
@@ -161,6 +167,8 @@ async def import_parts(
         annotations = await store.annotations(user, record.conversation_id)
         wire = conversation_to_proto(record, responses, annotations)
         attach_judgements(wire, await store.judgements(user, record.conversation_id))
+        # The request's order is the order of insertion (`seq`), whatever the times say.
+        wire.imported_ids.extend(r.response_id for r in sorted(responses, key=_seq))
     if times is not None:
         wire.import_times.CopyFrom(times.report())
     return wire
@@ -407,6 +415,10 @@ async def _checked_item(
         await imported_judgements(f"{where}", wire, context) if wire.judgements else (),
         created,
     )
+
+
+def _seq(record: ResponseRecord) -> int:
+    return record.seq
 
 
 _SAMPLING = trusted_init(SamplingRecord)

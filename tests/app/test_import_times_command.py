@@ -215,6 +215,26 @@ async def test_missing_and_out_of_order_times_are_counted_on_stderr(
     assert rows[3][1] == rows[2][1] > _epoch(1714000200.0)
 
 
+async def test_the_tools_current_node_stays_the_leaf_when_times_reorder_siblings(
+    client: Client, server: GroveServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The file lists a1 before a2 but wrote a2 first: the leaf is still the file's a1."""
+    data = _chatgpt(
+        ("u", "root", "user", 1714000100.0),
+        ("a1", "u", "assistant", 1714000300.0),
+        ("a2", "u", "assistant", 1714000200.0),
+    )
+    data[0]["current_node"] = "a1"
+    path = tmp_path / "regenerated.json"
+    path.write_text(json.dumps(data))
+    code, out, err = await grove(capsys, "import", str(path), "--server", server.address)
+    assert (code, err) == (0, "")
+    conversation = await client.grok.get_conversation(out.strip())
+    assert [r.message for r in conversation.responses] == ["text of u", "text of a2", "text of a1"]
+    leaf = conversation.leaf_response_id
+    assert leaf is not None and conversation.get_response(leaf).message == "text of a1"
+
+
 async def test_a_time_after_the_servers_clock_refuses_that_conversation(
     client: Client, server: GroveServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

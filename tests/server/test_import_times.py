@@ -121,6 +121,7 @@ async def test_a_summary_reply_counts_too(stub: Any) -> None:
     reply = await stub.ImportConversation(request)
     assert reply.import_times == chat_pb2.ImportTimes(kept=1, missing=1)
     assert not reply.responses and reply.response_count == 2
+    assert not reply.imported_ids, "a summary names no responses"
 
 
 async def test_without_a_conversation_time_it_starts_at_its_first_response(
@@ -158,6 +159,11 @@ async def test_times_order_siblings_but_a_child_never_comes_before_its_parent(
     assert _times(by_name["child"]) == (_seconds(300), _seconds(300))
     assert _times(by_name["grandchild"]) == (_seconds(300), _seconds(300))
     assert reply.import_times == chat_pb2.ImportTimes(kept=3, raised=2)
+    # The new ids in the request's order: the way back from a request's response to its copy.
+    by_id = {r.response_id: r.message for r in reply.responses}
+    assert [by_id[rid] for rid in reply.imported_ids] == [
+        f"message {name}" for name in ("q", "late", "early", "child", "grandchild")
+    ]
     loaded = await _loaded(stub, reply.conversation_id)
     assert list(loaded.responses) == list(reply.responses)
     positions = {r.response_id: i for i, r in enumerate(loaded.responses)}

@@ -406,23 +406,31 @@ def _plain_response(value: Any, seen: set[str]) -> _Plain | None:
             if token is None:
                 return None
             tokens.append(token)
-    fields = {
-        "response_id": rid,
-        "parent_response_id": parent or "",
-        "sender": sender,
-        "message": message,
-        "token_count": token_count,
-        "prefix_length": prefix_length,
-        "finish_reason": _FINISH_WIRE[finish or ""],
-        "manual": manual,
-        "partial": partial,
-        "shared": shared,
-        "query": query,
-        "query_type": query_type,
-        "model_name": model_name,
-        "time_to_first_token_seconds": float(first) or 0.0,  # -0.0 read as 0.0, as checked
-        "total_time_seconds": float(total) or 0.0,
-    }
+    # Only the fields that differ from their defaults: each keyword costs the message's
+    # constructor a lookup, and a human message sets four of fifteen (-0.0 is left out
+    # like 0.0, which the checked reading sends; no field here tracks presence).
+    fields: dict[str, Any] = {"response_id": rid, "sender": sender, "message": message}
+    if parent:
+        fields["parent_response_id"] = parent
+    if model_name:  # a sampled reply: the fields of its provenance
+        fields["model_name"] = model_name
+    if token_count:
+        fields["token_count"] = token_count
+    if finish:
+        fields["finish_reason"] = _FINISH_WIRE[finish]
+    if first:
+        fields["time_to_first_token_seconds"] = first
+    if total:
+        fields["total_time_seconds"] = total
+    if prefix_length:
+        fields["prefix_length"] = prefix_length
+    if manual or partial or shared:
+        fields["manual"] = manual
+        fields["partial"] = partial
+        fields["shared"] = shared
+    if query or query_type:
+        fields["query"] = query
+        fields["query_type"] = query_type
     return fields, sampling, tokens
 
 

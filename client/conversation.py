@@ -194,6 +194,27 @@ class Conversation(LeafPlace, ResearchCalls, ReplayCalls):
             self._use_grok = use_system_prompt
 
     @property
+    def import_times(self) -> chat_pb2.ImportTimes | None:
+        """Extension: what the import that made it did with the file's times (keep_times).
+
+        None unless it was just made by such an import (`AsyncGrok.import_conversation`).
+        """
+        wire = self._conversation
+        return wire.import_times if wire is not None and wire.HasField("import_times") else None
+
+    def imported(self, index: int) -> Response:
+        """Extension: the response made from the import request's response at `index`.
+
+        `responses` are in creation order, which an import's kept times may make differ
+        from the request's; the reply names each new id in the request's order. (A server
+        from before that stores in the request's order, so the index is the position.)
+        """
+        wire = self._conversation
+        if wire is not None and wire.imported_ids:
+            return self.get_response(wire.imported_ids[index])
+        return self.responses[index]
+
+    @property
     def is_sampling(self) -> bool:
         """True while an `add_response` stream is running."""
         return self._sampling

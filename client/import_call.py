@@ -44,6 +44,9 @@ def request_chunks(
             part.title = request.title
             part.starred = request.starred
             part.summary_only = request.summary_only
+            part.keep_times = request.keep_times
+            if request.HasField("create_time"):
+                part.create_time.CopyFrom(request.create_time)
         selected = responses[start : start + size]
         part.responses.extend(selected)
         if tokens:

@@ -356,7 +356,7 @@ class GetResponsesTokensResponse(_message.Message):
     def __init__(self, responses: _Optional[_Iterable[_Union[ResponseTokens, _Mapping]]] = ...) -> None: ...
 
 class ImportConversationRequest(_message.Message):
-    __slots__ = ("title", "starred", "responses", "tokens", "summary_only")
+    __slots__ = ("title", "starred", "responses", "tokens", "summary_only", "keep_times", "create_time")
     class TokensEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -369,12 +369,16 @@ class ImportConversationRequest(_message.Message):
     RESPONSES_FIELD_NUMBER: _ClassVar[int]
     TOKENS_FIELD_NUMBER: _ClassVar[int]
     SUMMARY_ONLY_FIELD_NUMBER: _ClassVar[int]
+    KEEP_TIMES_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     title: str
     starred: bool
     responses: _containers.RepeatedCompositeFieldContainer[Response]
     tokens: _containers.MessageMap[str, TokenList]
     summary_only: bool
-    def __init__(self, title: _Optional[str] = ..., starred: _Optional[bool] = ..., responses: _Optional[_Iterable[_Union[Response, _Mapping]]] = ..., tokens: _Optional[_Mapping[str, TokenList]] = ..., summary_only: _Optional[bool] = ...) -> None: ...
+    keep_times: bool
+    create_time: _timestamp_pb2.Timestamp
+    def __init__(self, title: _Optional[str] = ..., starred: _Optional[bool] = ..., responses: _Optional[_Iterable[_Union[Response, _Mapping]]] = ..., tokens: _Optional[_Mapping[str, TokenList]] = ..., summary_only: _Optional[bool] = ..., keep_times: _Optional[bool] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class TokenList(_message.Message):
     __slots__ = ("tokens",)
@@ -383,7 +387,7 @@ class TokenList(_message.Message):
     def __init__(self, tokens: _Optional[_Iterable[_Union[_sampler_public_pb2.Token, _Mapping]]] = ...) -> None: ...
 
 class Conversation(_message.Message):
-    __slots__ = ("conversation_id", "title", "starred", "create_time", "responses", "update_time", "response_count", "leaf_response_id")
+    __slots__ = ("conversation_id", "title", "starred", "create_time", "responses", "update_time", "response_count", "leaf_response_id", "import_times", "imported_ids")
     CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
     TITLE_FIELD_NUMBER: _ClassVar[int]
     STARRED_FIELD_NUMBER: _ClassVar[int]
@@ -392,6 +396,8 @@ class Conversation(_message.Message):
     UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
     RESPONSE_COUNT_FIELD_NUMBER: _ClassVar[int]
     LEAF_RESPONSE_ID_FIELD_NUMBER: _ClassVar[int]
+    IMPORT_TIMES_FIELD_NUMBER: _ClassVar[int]
+    IMPORTED_IDS_FIELD_NUMBER: _ClassVar[int]
     conversation_id: str
     title: str
     starred: bool
@@ -400,7 +406,19 @@ class Conversation(_message.Message):
     update_time: _timestamp_pb2.Timestamp
     response_count: int
     leaf_response_id: str
-    def __init__(self, conversation_id: _Optional[str] = ..., title: _Optional[str] = ..., starred: _Optional[bool] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., responses: _Optional[_Iterable[_Union[Response, _Mapping]]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., response_count: _Optional[int] = ..., leaf_response_id: _Optional[str] = ...) -> None: ...
+    import_times: ImportTimes
+    imported_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, conversation_id: _Optional[str] = ..., title: _Optional[str] = ..., starred: _Optional[bool] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., responses: _Optional[_Iterable[_Union[Response, _Mapping]]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., response_count: _Optional[int] = ..., leaf_response_id: _Optional[str] = ..., import_times: _Optional[_Union[ImportTimes, _Mapping]] = ..., imported_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ImportTimes(_message.Message):
+    __slots__ = ("kept", "missing", "raised")
+    KEPT_FIELD_NUMBER: _ClassVar[int]
+    MISSING_FIELD_NUMBER: _ClassVar[int]
+    RAISED_FIELD_NUMBER: _ClassVar[int]
+    kept: int
+    missing: int
+    raised: int
+    def __init__(self, kept: _Optional[int] = ..., missing: _Optional[int] = ..., raised: _Optional[int] = ...) -> None: ...
 
 class SelectResponseRequest(_message.Message):
     __slots__ = ("conversation_id", "response_id")

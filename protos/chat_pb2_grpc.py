@@ -276,8 +276,8 @@ class ChatServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ImportConversation(self, request, context):
-        """Extension: creates a conversation holding a whole exported forest (new ids and times;
-        everything else as given).
+        """Extension: creates a conversation holding a whole exported forest (new ids; new times
+        unless keep_times; everything else as given).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -321,11 +321,12 @@ class ChatServicer:
     def ImportConversationStream(self, request_iterator, context):
         """Extension: ImportConversation with the request sent in chunks, so the server checks
         and stores the first responses while the client still reads the rest of its file.
-        The first chunk names the title, starred, summary_only and how many responses follow
-        in all; every chunk carries the next responses (parents before children, across
-        chunks) and the tokens of its own responses. Still one transaction: a problem in any
-        chunk, a count that does not match, or a cancelled call stores nothing. Same checks,
-        status codes and reply as ImportConversation.
+        The first chunk names the title, starred, summary_only, keep_times, the conversation's
+        create_time and how many responses follow in all; every chunk carries the next
+        responses (parents before children, across chunks) and the tokens of its own
+        responses. Still one transaction: a problem in any chunk, a count that does not
+        match, or a cancelled call stores nothing. Same checks, status codes and reply as
+        ImportConversation.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -162,11 +162,13 @@ def new_response_from_proto(
     *,
     sampling: SamplingRecord | None,
     tokens: Sequence[sampler_public_pb2.Token] | None,
+    start_time: datetime | None = None,
 ) -> NewResponse:
     """An imported response as the store inserts it: not linked yet, with its tokens.
 
     The caller has validated `wire` and passes its sampling parameters and tokens checked;
     counts and durations that cannot be true are stored as 0 (`new_response_from_fields`).
+    `start_time`: the start the import keeps (None: the store's clock).
     """
     return new_response_from_fields(
         wire,
@@ -181,6 +183,7 @@ def new_response_from_proto(
         wire.prefix_length,
         wire.finish_reason,
         token_rows_from_proto(tokens) if tokens is not None else None,
+        start_time,
     )
 
 
@@ -197,50 +200,61 @@ def new_response_from_fields(
     prefix_length: int,
     finish_reason: int,
     tokens: tuple[TokenRow, ...] | None,
+    start_time: datetime | None = None,
+    *,
+    plain: bool = False,
 ) -> NewResponse:
     """`new_response_from_proto` of fields the caller has already read from `wire`.
 
     An import's checks read most fields once and pass them on (an import converts one
-    response per row); the rest are read here. Built with `trusted_init`, so every field
-    is named here.
+    response per row); the rest are read here. `plain`: the caller found no fusion,
+    replay or system prompt fields (an import's plain reading refuses them), so those are
+    not read again. Built with `trusted_init`, positionally (in `NewResponse`'s field
+    order: a call per imported response, keywords cost a fifth of it).
     """
     usage = wire.reported_usage if wire.HasField("reported_usage") else None
+    if plain:
+        merged_from: tuple[str, ...] = ()
+        merge_mode = merge_instruction = replay_of = ""
+        prompt_name = None
+    else:
+        merged_from = tuple(wire.merged_from)
+        merge_mode = MERGE_FROM_WIRE.get(wire.merge_mode, "") if merged_from else ""
+        merge_instruction = wire.merge_instruction if merged_from else ""
+        replay_of = wire.replay_of
+        prompt_name = wire.system_prompt_name if wire.HasField("system_prompt_name") else None
+    first = wire.time_to_first_token_seconds
+    total = wire.total_time_seconds
     return _TRUSTED_NEW_RESPONSE(
-        conversation_id="",
-        message=message,
-        sender=sender,
-        parent_response_id=None,
-        manual=manual,
-        partial=partial,
-        query=query,
-        query_type=query_type,
-        model_name=model_name,
-        sampling=sampling,
-        token_count=max(0, wire.token_count),
-        time_to_first_token_seconds=_finite(wire.time_to_first_token_seconds),
-        total_time_seconds=_finite(wire.total_time_seconds),
-        prefix_length=prefix_length,
-        finish_reason=FINISH_FROM_WIRE.get(finish_reason, ""),
-        reported_prompt_tokens=None if usage is None else max(0, usage.prompt_tokens),
-        reported_completion_tokens=None if usage is None else max(0, usage.completion_tokens),
-        merged_from=tuple(wire.merged_from),
-        merge_mode=MERGE_FROM_WIRE.get(wire.merge_mode, "") if wire.merged_from else "",
-        merge_instruction=wire.merge_instruction if wire.merged_from else "",
-        replay_of=wire.replay_of,
-        system_prompt_name=(
-            wire.system_prompt_name if wire.HasField("system_prompt_name") else None
-        ),
-        tokens=tokens,
-        start_time=None,
+        "",  # conversation_id
+        message,
+        sender,
+        None,  # parent_response_id
+        manual,
+        partial,
+        query,
+        query_type,
+        model_name,
+        sampling,
+        max(0, wire.token_count),
+        first if first >= 0 and first != _INFINITY else 0.0,  # NaN fails `>=`: 0.0
+        total if total >= 0 and total != _INFINITY else 0.0,
+        prefix_length,
+        FINISH_FROM_WIRE.get(finish_reason, ""),
+        None if usage is None else max(0, usage.prompt_tokens),
+        None if usage is None else max(0, usage.completion_tokens),
+        merged_from,
+        merge_mode,
+        merge_instruction,
+        replay_of,
+        prompt_name,
+        tokens,
+        start_time,
     )
 
 
 _TRUSTED_NEW_RESPONSE = trusted_init(NewResponse)
-
-
-def _finite(value: float) -> float:
-    """A stored duration: finite and non-negative, else 0."""
-    return value if math.isfinite(value) and value >= 0 else 0.0
+_INFINITY = math.inf
 
 
 def annotation_to_proto(annotation: AnnotationRecord) -> chat_pb2.Annotation:

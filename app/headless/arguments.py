@@ -261,11 +261,13 @@ def add_headless_commands(commands: Any) -> None:
         parents=[common],
         help="create conversations from a `grove export --format json` file or another "
         "tool's export (ChatGPT, Open WebUI, loom)",
-        description="Restore an exported forest as a new conversation (new ids and times, "
-        "everything else as exported) and print its id. Another tool's file gives one "
-        "conversation per conversation in it, one id per line: branches, roles, models and "
-        "the current leaf are kept; times are not (the import's time is stored); what "
-        "Grove cannot hold (images, tool calls…) is counted on stderr.",
+        description="Restore an exported forest as a new conversation (new ids, everything "
+        "else as exported, times included) and print its id. Another tool's file gives one "
+        "conversation per conversation in it, one id per line: branches, roles, times, "
+        "models and the current leaf are kept; what Grove cannot hold (images, tool "
+        "calls…) is counted on stderr, and so are responses without a time (stored at the "
+        "import's) or before their parent (stored at its time). A time after the server's "
+        "clock is refused.",
     )
     import_.add_argument("file", metavar="FILE", help="the JSON file ('-' reads stdin)")
     import_.add_argument(
@@ -275,6 +277,13 @@ def add_headless_commands(commands: Any) -> None:
         default="auto",
         help="the file's format: a Grove export, ChatGPT's conversations.json, an Open WebUI "
         "chat export or a loom tree (default auto: by its shape); one new conversation each",
+    )
+    import_.add_argument(
+        "--keep-times",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="store each response at the time the file gives (default); --no-keep-times "
+        "stores the import's time, as before",
     )
     _json_flag(import_, "the new conversation")
     add_stats_command(commands, common)

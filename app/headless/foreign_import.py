@@ -9,8 +9,10 @@ tool's current node (SelectResponse).
 One bad conversation does not stop the others: it is named on stderr with its JSON path
 and why (`grove: FILE: $[3].mapping.x.message.author.role: …`), nothing is created for
 it, and the exit status is 1. What each imported conversation could not hold (images,
-tool calls, hidden system messages…) is reported on stderr with counts. Foreign times
-are not kept: the server gives imported responses the time of the import.
+tool calls, hidden system messages…) is reported on stderr with counts. The tools' times
+are kept (unless `--no-keep-times`): what the server could not keep as given (no time,
+before the parent) is reported the same way, and a time after its clock refuses that
+conversation.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any
 from grove_explorer.app.headless.common import CommandError, Outcome, one_line
 from grove_explorer.client import AsyncGrok, GroveError, InvalidArgumentError
 from grove_explorer.client.export import dumps, import_request
+from grove_explorer.client.export.import_reply import times_counts, times_sentences
 from grove_explorer.client.foreign import (
     ForeignConversation,
     ForeignProblem,
@@ -47,11 +50,15 @@ class ForeignPlan:
     label: str
     imports: list[PlannedImport]
     problems: list[ForeignProblem]
+    keep_times: bool = True
 
 
-def plan_foreign(data: Any, name: str, label: str) -> ForeignPlan:
-    """Reads the file in format `name` and checks each conversation (no server needed)."""
-    plan = ForeignPlan(label, [], [])
+def plan_foreign(data: Any, name: str, label: str, *, keep_times: bool = True) -> ForeignPlan:
+    """Reads the file in format `name` and checks each conversation (no server needed).
+
+    `keep_times`: the imports ask the server to keep the tool's times.
+    """
+    plan = ForeignPlan(label, [], [], keep_times)
     for read in read_foreign(data, name):
         if isinstance(read, ForeignProblem):
             plan.problems.append(read)
@@ -60,7 +67,7 @@ def plan_foreign(data: Any, name: str, label: str) -> ForeignPlan:
             document, leaf_index = read.document()
             if not document["responses"]:
                 raise ValueError(f"{read.where}: no message Grove can hold ({_skipped(read)}).")
-            request = import_request(document)
+            request = import_request(document, keep_times=keep_times)
         except ValueError as error:
             plan.problems.append(ForeignProblem(read.where, read.title, str(error)))
             continue
@@ -85,7 +92,7 @@ async def import_foreign(grok: AsyncGrok, plan: ForeignPlan, *, as_json: bool) -
         try:
             conversation = await grok.import_conversation(planned.request)
             if planned.leaf_index is not None:
-                conversation.responses[planned.leaf_index].select()
+                conversation.imported(planned.leaf_index).select()
                 await conversation.leaf_saved()
         except InvalidArgumentError as error:  # this conversation refused: the others go on
             outcome.errors.append(f"{plan.label}: {foreign.where}: {one_line(error.message)}")
@@ -99,19 +106,22 @@ async def import_foreign(grok: AsyncGrok, plan: ForeignPlan, *, as_json: bool) -
             )
             outcome.code = 1
             break
+        named = f"{plan.label}: {foreign.where} {_quoted(foreign.title)}"
         if foreign.skipped:
-            outcome.errors.append(
-                f"{plan.label}: {foreign.where} {_quoted(foreign.title)}: not imported: "
-                f"{skipped_sentence(foreign.skipped)}."
-            )
-        printed.append(
-            {
-                "id": conversation.conversation_id,
-                "title": conversation.title,
-                "responses": len(planned.request.responses),
-                "skipped": dict(sorted(foreign.skipped.items())),
-            }
-        )
+            outcome.errors.append(f"{named}: not imported: {skipped_sentence(foreign.skipped)}.")
+        times = conversation.import_times
+        told = times_sentences(times, asked=plan.keep_times)
+        outcome.errors.extend(f"{named}: {line}" for line in told)
+        item: dict[str, Any] = {
+            "id": conversation.conversation_id,
+            "title": conversation.title,
+            "responses": len(planned.request.responses),
+            "skipped": dict(sorted(foreign.skipped.items())),
+        }
+        counts = times_counts(times)
+        if counts is not None:
+            item["times"] = counts
+        printed.append(item)
     if plan.problems:
         outcome.code = 1
     if as_json:

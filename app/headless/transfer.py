@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from grove_explorer.app.headless.common import (
     CommandError,
     Outcome,
@@ -35,7 +37,12 @@ from grove_explorer.client.export import (
     why_no_pairs,
 )
 from grove_explorer.client.export.arena_pairs import arena_pairs
-from grove_explorer.client.export.importing import imported_metadata
+from grove_explorer.client.export.import_reply import (
+    imported_metadata,
+    reply_times,
+    times_counts,
+    times_sentences,
+)
 from grove_explorer.client.export.judged_pairs import judged_pairs
 from grove_explorer.client.foreign import GROVE, detect, skipped_sentence
 from grove_explorer.client.foreign.chatgpt_export import chatgpt_conversations
@@ -90,18 +97,38 @@ async def cmd_export(grok: AsyncGrok, args: argparse.Namespace) -> Outcome:
 
 
 def _read_import_file(name: str) -> Any:
-    """The JSON of FILE (or stdin), or a CommandError saying why it cannot be used."""
+    """The JSON of FILE (or stdin), or a CommandError saying why it cannot be used.
+
+    Read with orjson, twice as fast as the standard reader on a long export (the read
+    comes before the first chunk is sent, so it is the import's wait). A file it refuses
+    is read again by the standard reader, whose sentences (line and column, not UTF-8,
+    too deeply nested) and leniency (integers of any size, NaN) stay as they were.
+    """
     label = "stdin" if name == "-" else name
     try:
-        text = sys.stdin.read() if name == "-" else Path(name).read_text(encoding="utf-8")
+        raw = sys.stdin.buffer.read() if name == "-" else Path(name).read_bytes()
     except OSError as error:
         raise CommandError(f"cannot read {label}: {error.strerror or error}.") from None
-    except UnicodeDecodeError:
-        raise CommandError(f"{label} is not UTF-8 text.") from None
     # A 60,000-response export is ~2 million objects, all kept: the collector's passes over
     # them while they are made find nothing to free (a fifth of the reading's time).
     collecting = gc.isenabled()
     gc.disable()
+    try:
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            return _read_json_text(raw, label)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _read_json_text(raw: bytes, label: str) -> Any:
+    """The standard reader's JSON of `raw`, or the CommandError that says what is wrong."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise CommandError(f"{label} is not UTF-8 text.") from None
     try:
         return json.loads(text)
     except json.JSONDecodeError as error:
@@ -114,9 +141,6 @@ def _read_import_file(name: str) -> Any:
             f"{label} nests arrays or objects deeper than Grove reads JSON (about 1,000 levels); a "
             "`grove export --format json` file nests only a few, so this is not one."
         ) from None
-    finally:
-        if collecting:
-            gc.enable()
 
 
 def prepare_import(args: argparse.Namespace) -> None:
@@ -135,10 +159,10 @@ def prepare_import(args: argparse.Namespace) -> None:
         except ValueError as error:
             raise CommandError(f"{_label(args.file)}: {error}") from None
     if name != GROVE:  # a tree from another tool: every conversation checked here
-        args.foreign_plan = plan_foreign(data, name, _label(args.file))
+        args.foreign_plan = plan_foreign(data, name, _label(args.file), keep_times=args.keep_times)
         return
     try:
-        args.import_chunks = import_chunks(data, summary_only=True)
+        args.import_chunks = import_chunks(data, summary_only=True, keep_times=args.keep_times)
     except ValueError as error:
         raise CommandError(f"{_label(args.file)}: {error}") from None
 
@@ -168,6 +192,13 @@ async def cmd_import(grok: AsyncGrok, args: argparse.Namespace) -> Outcome:
     finally:
         if collecting:
             gc.enable()
+    times = reply_times(created)
+    told = times_sentences(times, asked=args.keep_times)
+    errors = [f"{_label(args.file)}: {line}" for line in told]
     if args.json:
-        return Outcome(dumps(imported_metadata(created)) + "\n")
-    return Outcome(created.conversation_id + "\n")
+        metadata = imported_metadata(created)
+        counts = times_counts(times)
+        if counts is not None:
+            metadata["times"] = counts
+        return Outcome(dumps(metadata) + "\n", errors)
+    return Outcome(created.conversation_id + "\n", errors)

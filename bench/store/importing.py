@@ -19,10 +19,11 @@ What it measures (issue 13: "import of a 60,000-response chain … now 17.8 s, g
   start-up is visible. Goal: < 3 s.
 - CPU seconds of that command (user + system) and of the server meanwhile (from /proc),
   printed beside it: on a busy machine they move far less than the wall time.
-- Phases, in this process: reading the document (`json.loads`), checking it a chunk at a
-  time while the server stores the chunks before (`import_chunks` through
-  ImportConversationStream, as `grove import` does), and loading the new conversation
-  (`get_conversation`, which `grove import` does not do).
+- Phases, in this process: reading the document (`orjson.loads` of its bytes, as `grove
+  import` reads it), checking it a chunk at a time while the server stores the chunks
+  before (`import_chunks` through ImportConversationStream, keeping the file's times, as
+  `grove import` does), and loading the new conversation (`get_conversation`, which
+  `grove import` does not do).
 - Afterwards both imported conversations are compared with the file: same number of
   responses, same messages in the same order, each with the parent it had (by position).
 
@@ -40,8 +41,11 @@ import resource
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from bench.goals import Goal
 from grove_explorer.client import Client
@@ -161,7 +165,7 @@ async def _command_seconds(args: list[str]) -> tuple[float, str]:
 
 
 def _check_same_chain(document: dict[str, Any], responses: list[Any]) -> None:
-    """The import kept every response, in order, each under the parent it had."""
+    """The import kept every response, in order, each under the parent it had, at its time."""
     expected = document["responses"]
     if len(responses) != len(expected):
         raise RuntimeError(f"imported {len(responses)} responses, the file has {len(expected)}")
@@ -170,6 +174,9 @@ def _check_same_chain(document: dict[str, Any], responses: list[Any]) -> None:
         parent = position.get(got.parent_response_id) if got.parent_response_id else None
         if got.message != want["message"] or parent != (i - 1 if i else None):
             raise RuntimeError(f"response {i} differs from the file after import")
+        stored = got.node.create_time
+        if stored is None or stored != datetime.fromisoformat(want["create_time"]):
+            raise RuntimeError(f"response {i} lost its time: {stored} for {want['create_time']}")
 
 
 async def run(quick: bool) -> list[Goal]:
@@ -198,10 +205,10 @@ async def run(quick: bool) -> list[Goal]:
             imported_id = out.strip()
             async with Client(api_host=server.address) as client:
                 began = time.perf_counter()
-                data = json.loads(path.read_text(encoding="utf-8"))
+                data = orjson.loads(path.read_bytes())
                 parsed = time.perf_counter()
                 created = await client.grok.import_conversation_chunks(
-                    import_chunks(data, summary_only=True)
+                    import_chunks(data, summary_only=True, keep_times=True)
                 )
                 stored = time.perf_counter()
                 conversation = await client.grok.get_conversation(created.conversation_id)

@@ -10,9 +10,11 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from grove_explorer.client.convert import utc_datetime
 from grove_explorer.client.export.document import FORMAT_NAME, FORMAT_VERSION
-from grove_explorer.client.export.document import _iso as iso_time
+from grove_explorer.client.export.import_times import (
+    set_conversation_time,
+    set_response_times,
+)
 from grove_explorer.client.finish import FINISH_REASONS, finish_reason_to_proto
 from grove_explorer.client.import_call import CHUNK_RESPONSES
 from grove_explorer.client.judgements import JUDGE_MODE_NUMBERS, MERGE_MODE_NUMBERS
@@ -175,15 +177,16 @@ def _token(check: _Checker) -> sampler_public_pb2.Token:
     )
 
 
-def import_request(data: Any) -> chat_pb2.ImportConversationRequest:
+def import_request(data: Any, *, keep_times: bool = False) -> chat_pb2.ImportConversationRequest:
     """Validates an export document and builds the request that recreates its forest.
 
     Checks what a server cannot know about a file — the format and version, field types,
     ids unique and parents before children, tokens only on model replies — and raises a
     ValueError whose sentence starts with the JSON path of the first problem
-    (`$.responses[3].sender: must be "human" or "model".`). Ids, `conversation_id` and
-    times are not sent: the server assigns new ones. Limits the server enforces (message
-    size, title length, sampling ranges) are left to it, so they stay in one place.
+    (`$.responses[3].sender: must be "human" or "model".`). Ids and `conversation_id` are
+    not sent: the server assigns new ones; times only with `keep_times`, which asks the
+    server to keep them (`client.export.import_times`). Limits the server enforces
+    (message size, title length, sampling ranges) are left to it, so they stay in one place.
 
     Each response is read by `_plain_response`, which only accepts what is plainly valid
     (and is built in place in the request from what it read); anything else is read again
@@ -191,13 +194,13 @@ def import_request(data: Any) -> chat_pb2.ImportConversationRequest:
     documents: the plain reading builds no path strings, no checker per field and no
     message to be copied, so a 60,000-response file is read in a fraction of a second.
     """
-    request, responses = _head(data)
-    _fill(request, responses, 0, len(responses.value), set())
+    request, responses = _head(data, keep_times)
+    _fill(request, responses, 0, len(responses.value), set(), keep_times)
     return request
 
 
 def import_chunks(
-    data: Any, size: int = CHUNK_RESPONSES, *, summary_only: bool = False
+    data: Any, size: int = CHUNK_RESPONSES, *, summary_only: bool = False, keep_times: bool = False
 ) -> Iterator[chat_pb2.ImportChunk]:
     """`import_request`'s request in chunks of `size` responses, each read when asked for.
 
@@ -206,15 +209,16 @@ def import_chunks(
     title, starred, the list of responses) are checked here, at once; each chunk's
     responses when it is asked for, raising the ValueError `import_request` raises for
     the same document. Each chunk carries the tokens of its own responses.
-    `summary_only` sets the first chunk's flag (a reply without the responses).
+    `summary_only` sets the first chunk's flag (a reply without the responses);
+    `keep_times` as for `import_request`.
     """
-    head, responses = _head(data)
+    head, responses = _head(data, keep_times)
     head.summary_only = summary_only
-    return _chunks(head, responses, size)
+    return _chunks(head, responses, size, keep_times)
 
 
 def _chunks(
-    head: chat_pb2.ImportConversationRequest, responses: _Checker, size: int
+    head: chat_pb2.ImportConversationRequest, responses: _Checker, size: int, keep_times: bool
 ) -> Iterator[chat_pb2.ImportChunk]:
     count = len(responses.value)
     seen: set[str] = set()
@@ -223,11 +227,11 @@ def _chunks(
         if start == 0:
             chunk.response_count = count
             chunk.part.CopyFrom(head)
-        _fill(chunk.part, responses, start, min(count, start + size), seen)
+        _fill(chunk.part, responses, start, min(count, start + size), seen, keep_times)
         yield chunk
 
 
-def _head(data: Any) -> tuple[chat_pb2.ImportConversationRequest, _Checker]:
+def _head(data: Any, keep_times: bool) -> tuple[chat_pb2.ImportConversationRequest, _Checker]:
     """The document's own fields checked: the request without responses, and their list."""
     root = _Checker(data, "$")
     if not isinstance(data, dict):
@@ -247,6 +251,9 @@ def _head(data: Any) -> tuple[chat_pb2.ImportConversationRequest, _Checker]:
         title=root.child("title", False, "").string() or "",
         starred=root.child("starred", False, False).boolean(),
     )
+    if keep_times:
+        request.keep_times = True
+        set_conversation_time(request, data)
     responses = root.child("responses")
     if not isinstance(responses.value, list):
         raise responses.fail("must be a list.")
@@ -259,8 +266,12 @@ def _fill(
     start: int,
     stop: int,
     seen: set[str],
+    keep_times: bool,
 ) -> None:
-    """Reads responses[start:stop] into `request` (`seen`: the ids read before)."""
+    """Reads responses[start:stop] into `request` (`seen`: the ids read before).
+
+    With `keep_times`, each response's create_time and start_time too.
+    """
     wires = request.responses
     add = wires.add
     token_map = request.tokens
@@ -297,6 +308,9 @@ def _fill(
             if tokens:
                 token_map[wire.response_id].tokens.extend(tokens)
             wires.append(wire)
+            wire = wires[-1]  # the request's copy: its times are set below
+        if keep_times:
+            set_response_times(wire, value, index)
         seen.add(wire.response_id)
 
 
@@ -392,23 +406,31 @@ def _plain_response(value: Any, seen: set[str]) -> _Plain | None:
             if token is None:
                 return None
             tokens.append(token)
-    fields = {
-        "response_id": rid,
-        "parent_response_id": parent or "",
-        "sender": sender,
-        "message": message,
-        "token_count": token_count,
-        "prefix_length": prefix_length,
-        "finish_reason": _FINISH_WIRE[finish or ""],
-        "manual": manual,
-        "partial": partial,
-        "shared": shared,
-        "query": query,
-        "query_type": query_type,
-        "model_name": model_name,
-        "time_to_first_token_seconds": float(first) or 0.0,  # -0.0 read as 0.0, as checked
-        "total_time_seconds": float(total) or 0.0,
-    }
+    # Only the fields that differ from their defaults: each keyword costs the message's
+    # constructor a lookup, and a human message sets four of fifteen (-0.0 is left out
+    # like 0.0, which the checked reading sends; no field here tracks presence).
+    fields: dict[str, Any] = {"response_id": rid, "sender": sender, "message": message}
+    if parent:
+        fields["parent_response_id"] = parent
+    if model_name:  # a sampled reply: the fields of its provenance
+        fields["model_name"] = model_name
+    if token_count:
+        fields["token_count"] = token_count
+    if finish:
+        fields["finish_reason"] = _FINISH_WIRE[finish]
+    if first:
+        fields["time_to_first_token_seconds"] = first
+    if total:
+        fields["total_time_seconds"] = total
+    if prefix_length:
+        fields["prefix_length"] = prefix_length
+    if manual or partial or shared:
+        fields["manual"] = manual
+        fields["partial"] = partial
+        fields["shared"] = shared
+    if query or query_type:
+        fields["query"] = query
+        fields["query_type"] = query_type
     return fields, sampling, tokens
 
 
@@ -564,22 +586,3 @@ def _replay(check: _Checker, wire: chat_pb2.Response, seen: set[str]) -> None:
     prompt = check.child("system_prompt_name", False).string(allow_none=True)
     if prompt is not None:
         wire.system_prompt_name = prompt
-
-
-def imported_metadata(created: chat_pb2.Conversation) -> dict[str, Any]:
-    """`conversation_metadata` of an imported conversation, read from the server's reply.
-
-    `grove import --json` prints it: the same dict as from the loaded conversation, without
-    building the forest of every imported response first.
-    """
-    return {
-        "conversation_id": created.conversation_id,
-        "title": created.title,
-        "starred": created.starred,
-        "create_time": iso_time(utc_datetime(created.create_time)),
-        "update_time": iso_time(
-            utc_datetime(created.update_time) if created.HasField("update_time") else None
-        ),
-        # The server's count: a summary reply (`summary_only`) carries no responses.
-        "response_count": created.response_count,
-    }

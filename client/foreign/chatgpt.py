@@ -3,10 +3,12 @@
 Each conversation is `{title, create_time, mapping: {node id: {id, message | null, parent,
 children}}, current_node}`; a message has `author.role` (system, user, assistant, tool),
 `recipient` ("all", or the tool an assistant message calls), `content.content_type` and
-`metadata` (`model_slug`, `is_visually_hidden_from_conversation`). User and assistant text
-becomes human messages and model replies (`model_name` = the slug); the current node
-becomes the leaf. Not imported, and counted: system and hidden messages (ChatGPT's own
-context), tool calls and their output, images and other non-text parts, reasoning.
+`metadata` (`model_slug`, `is_visually_hidden_from_conversation`) and `create_time`
+(seconds since 1970, a float; null on some). User and assistant text becomes human
+messages and model replies (`model_name` = the slug) at their `create_time`, the
+conversation at its own; the current node becomes the leaf. Not imported, and counted:
+system and hidden messages (ChatGPT's own context), tool calls and their output, images
+and other non-text parts, reasoning.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from grove_explorer.client.foreign.fields import at, lst, obj, optional_id, text
+from grove_explorer.client.foreign.fields import at, epoch, lst, obj, optional_id, text
 from grove_explorer.client.foreign.tree import (
     ForeignConversation,
     ForeignNode,
@@ -77,6 +79,7 @@ def _conversation(item: Any, where: str) -> ForeignConversation:
         nodes=nodes,
         current_id=optional_id(conversation.get("current_node"), at(where, "current_node")),
         skipped=skipped,
+        create_time=epoch(conversation.get("create_time"), at(where, "create_time")),
     )
 
 
@@ -90,7 +93,12 @@ def _node(key: str, value: Any, path: str, skipped: Counter[str]) -> ForeignNode
     if raw is None:  # the root of every mapping: no message
         return ForeignNode(node_id, parent, None)
     sender, message = _message(raw, at(path, "message"), skipped)
-    return ForeignNode(node_id, parent, sender, message.get("text", ""), message.get("model", ""))
+    if sender is None:
+        return ForeignNode(node_id, parent, None)
+    time = epoch(raw.get("create_time"), at(at(path, "message"), "create_time"))
+    return ForeignNode(
+        node_id, parent, sender, message.get("text", ""), message.get("model", ""), time=time
+    )
 
 
 def _message(raw: Any, path: str, skipped: Counter[str]) -> tuple[str | None, dict[str, str]]:

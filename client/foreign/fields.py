@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
+
+from grove_explorer.client.export.import_times import epoch_time
 
 
 def at(path: str, key: str | int) -> str:
@@ -42,6 +45,26 @@ def optional_id(value: Any, path: str) -> str | None:
     if value is None:
         return None
     return text(value, path)
+
+
+def epoch(value: Any, path: str, *, milliseconds_from: float | None = None) -> datetime | None:
+    """A time in seconds since the epoch (a number); None for null or 0 (none given).
+
+    `milliseconds_from`: a value at least this large is read as milliseconds (a tool
+    that writes both units). ValueError naming `path` for anything else or a time
+    outside the years 1-9999.
+    """
+    if value is None or value == 0:
+        return None
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        raise ValueError(f"{path}: must be a time in seconds since 1970, not {_kind(value)}.")
+    seconds = float(value)
+    if milliseconds_from is not None and abs(seconds) >= milliseconds_from:
+        seconds /= 1000
+    try:
+        return epoch_time(seconds)
+    except (OverflowError, ValueError):  # NaN and infinities too
+        raise ValueError(f"{path}: {value!r} is not a time within the years 1-9999.") from None
 
 
 def _kind(value: Any) -> str:

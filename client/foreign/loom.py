@@ -8,11 +8,17 @@ a top node (the first with text on its path) becomes the human prompt, every nod
 it a model reply whose text continues its parent's — sampled (with the model) for "AI",
 manual (written by a person) otherwise. Nodes without text (loom's empty root and
 placeholder children) are passed over, their children re-parented, and counted.
+
+Loom stamps each node it makes with `meta.creation_timestamp`, the local time of the
+machine without a zone (`2021-09-18-13.02.11`, `strftime('%Y-%m-%d-%H.%M.%S')` of
+`datetime.fromtimestamp`): read in this machine's zone, as loom wrote it (a tree moved
+between zones is off by their difference). Nodes without one have no time.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from datetime import datetime
 from typing import Any
 
 from grove_explorer.client.foreign.fields import at, lst, obj, text
@@ -65,12 +71,14 @@ def _tree(data: Any) -> ForeignConversation:
         if not kept:
             skipped["empty node"] += 1
             nodes.append(ForeignNode(node_id, parent, None))
-        elif not below_text:
-            nodes.append(ForeignNode(node_id, parent, "human", words))
-        elif meta.get("source") == "AI":
-            nodes.append(ForeignNode(node_id, parent, "model", words, _model(meta)))
         else:
-            nodes.append(ForeignNode(node_id, parent, "model", words, manual=True))
+            time = _time(meta.get("creation_timestamp"), at(at(path, "meta"), "creation_timestamp"))
+            if not below_text:
+                nodes.append(ForeignNode(node_id, parent, "human", words, time=time))
+            elif meta.get("source") == "AI":
+                nodes.append(ForeignNode(node_id, parent, "model", words, _model(meta), time=time))
+            else:
+                nodes.append(ForeignNode(node_id, parent, "model", words, manual=True, time=time))
         children = lst(node.get("children", []), at(path, "children"))
         for index in range(len(children) - 1, -1, -1):
             child_path = at(at(path, "children"), index)
@@ -90,3 +98,19 @@ def _model(meta: dict[str, Any]) -> str:
     generation = meta.get("generation")
     model = generation.get("model") if isinstance(generation, dict) else None
     return model if isinstance(model, str) else ""
+
+
+_LOOM_TIME = "%Y-%m-%d-%H.%M.%S"
+
+
+def _time(value: Any, path: str) -> datetime | None:
+    """A node's `creation_timestamp` (local time, see the module) as an aware time."""
+    if value is None or value == "":
+        return None
+    stamp = text(value, path)
+    try:
+        return datetime.strptime(stamp, _LOOM_TIME).astimezone()
+    except ValueError:
+        raise ValueError(
+            f"{path}: must be a time as loom writes it (2021-09-18-13.02.11), not {stamp[:40]!r}."
+        ) from None

@@ -5,7 +5,8 @@ history: {messages: {id: {id, parentId, childrenIds, role, content, model, times
 files?}}, currentId}, messages}, created_at, updated_at, ...}]`. `history.messages` is
 the whole tree (regenerated replies are siblings under one parent); `currentId` is the
 message shown, which becomes the leaf. User messages become human messages, assistant
-messages model replies with their `model`. Not imported, and counted: system messages,
+messages model replies with their `model`, each at its `timestamp` (seconds), the chat at
+its `created_at`. Not imported, and counted: system messages,
 attached files and images, cited sources, code executions. Chats whose fields are not
 under `chat` (the "legacy format" of docs.openwebui.com's Import & Export page) are read too.
 """
@@ -13,9 +14,10 @@ under `chat` (the "legacy format" of docs.openwebui.com's Import & Export page) 
 from __future__ import annotations
 
 from collections import Counter
+from datetime import datetime
 from typing import Any
 
-from grove_explorer.client.foreign.fields import at, obj, optional_id, text
+from grove_explorer.client.foreign.fields import at, epoch, obj, optional_id, text
 from grove_explorer.client.foreign.tree import (
     ForeignConversation,
     ForeignNode,
@@ -24,6 +26,10 @@ from grove_explorer.client.foreign.tree import (
 )
 
 NAME = "openwebui"
+_MS = 1e11
+"""Open WebUI writes seconds (a message's `timestamp`, `created_at`) and milliseconds (the
+chat's `timestamp`), by field and version: a value this large is milliseconds (in seconds
+it would be after the year 5000)."""
 
 _EXTRAS = {
     "sources": "cited source",
@@ -87,7 +93,17 @@ def _chat(item: Any, where: str) -> ForeignConversation:
         nodes=nodes,
         current_id=optional_id(history.get("currentId"), at(history_path, "currentId")),
         skipped=skipped,
+        create_time=_created(record, chat, where, chat_path),
     )
+
+
+def _created(
+    record: dict[str, Any], chat: dict[str, Any], where: str, chat_path: str
+) -> datetime | None:
+    """The chat's `created_at` (seconds), else its `chat.timestamp` (milliseconds)."""
+    if record.get("created_at") is not None:
+        return epoch(record["created_at"], at(where, "created_at"), milliseconds_from=_MS)
+    return epoch(chat.get("timestamp"), at(chat_path, "timestamp"), milliseconds_from=_MS)
 
 
 def _node(key: str, value: Any, path: str, skipped: Counter[str]) -> ForeignNode:
@@ -114,7 +130,9 @@ def _node(key: str, value: Any, path: str, skipped: Counter[str]) -> ForeignNode
     if role == "user" and not content.strip():  # a blank reply can be stored, not this
         skipped["empty message"] += 1
         return ForeignNode(node_id, parent, None)
+    time = epoch(message.get("timestamp"), at(path, "timestamp"), milliseconds_from=_MS)
     if role == "user":
-        return ForeignNode(node_id, parent, "human", content)
+        return ForeignNode(node_id, parent, "human", content, time=time)
     model = message.get("model")
-    return ForeignNode(node_id, parent, "model", content, model if isinstance(model, str) else "")
+    name = model if isinstance(model, str) else ""
+    return ForeignNode(node_id, parent, "model", content, name, time=time)

@@ -8,17 +8,20 @@ its nearest kept ancestor, orders parents before children and writes the documen
 goes through the same checks and the same one-transaction import as a Grove file.
 
 What Grove cannot hold is counted in `skipped` (kind -> count) and reported: never dropped
-silently. Foreign times are read for the report only: the server gives imported responses
-new times (ImportConversationRequest ignores create_time).
+silently. Each node's time (when the tool wrote one) and the conversation's become the
+document's `create_time`s, which `grove import` asks the server to keep
+(ImportConversationRequest.keep_times); a node without one is counted by the server.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from grove_explorer.client.export.document import FORMAT_NAME, FORMAT_VERSION
+from grove_explorer.client.export.import_times import iso_time
 
 
 @dataclass
@@ -31,6 +34,7 @@ class ForeignNode:
     text: str = ""
     model_name: str = ""
     manual: bool = False
+    time: datetime | None = None  # when the tool says it was written (None: it does not)
 
 
 @dataclass
@@ -42,6 +46,7 @@ class ForeignConversation:
     nodes: list[ForeignNode]
     current_id: str | None = None
     skipped: Counter[str] = field(default_factory=Counter)
+    create_time: datetime | None = None  # the conversation's, as the tool wrote it
 
     def document(self) -> tuple[dict[str, Any], int | None]:
         """The Grove export document and the index of the current leaf in its responses.
@@ -95,6 +100,7 @@ class ForeignConversation:
                     "message": node.text,
                     "model_name": node.model_name,
                     "manual": node.manual,
+                    "create_time": iso_time(node.time),
                 }
             )
         current = self.current_id
@@ -104,6 +110,7 @@ class ForeignConversation:
             "format": FORMAT_NAME,
             "version": FORMAT_VERSION,
             "title": self.title,
+            "create_time": iso_time(self.create_time),
             "responses": responses,
         }
         return document, leaf_index

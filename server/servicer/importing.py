@@ -10,7 +10,9 @@ that names the first problem (both accept the same responses; the plain reading 
 skips building the sentences). `import_reply` answers ImportConversation; `import_parts`
 takes the responses in parts as they arrive, which ImportConversationStream uses
 (import_stream.py): the same checks and sentences, the parts counted against the count
-the import announced, each part's tokens naming its own responses.
+the import announced, each part's tokens naming its own responses. An import that keeps
+its file's times (keep_times) has each response's settled by `import_times.py` (none in
+the future, none before its parent, missing ones at the import's time, all counted).
 """
 
 from __future__ import annotations
@@ -19,23 +21,35 @@ import contextlib
 import gc
 import math
 from collections.abc import AsyncIterable, AsyncIterator, Iterator, Mapping
+from datetime import datetime
 
 import grpc
 
 from grove_explorer.protos import chat_pb2
 from grove_explorer.server.convert import (
     FINISH_FROM_WIRE,
-    MERGE_FROM_WIRE,
     conversation_to_proto,
     new_response_from_fields,
     new_response_from_proto,
     token_rows_from_proto,
 )
 from grove_explorer.server.judging.wire import attach_judgements
+from grove_explorer.server.servicer.import_fields import (
+    import_field_problem,
+    merge_problem,
+    replay_problem,
+)
+from grove_explorer.server.servicer.import_times import KeptTimes, TimeProblem
 from grove_explorer.server.servicer.judging_import import imported_judgements
 from grove_explorer.server.servicer.status import abort, quote
 from grove_explorer.server.servicer.validation import annotation_from_wire, check_text
-from grove_explorer.server.store import ImportItem, ImportStream, SamplingRecord, Store
+from grove_explorer.server.store import (
+    ImportItem,
+    ImportStream,
+    ResponseRecord,
+    SamplingRecord,
+    Store,
+)
 from grove_explorer.server.store.trusted import trusted_init
 
 MAX_IMPORT_RESPONSES = 100_000
@@ -120,24 +134,43 @@ async def import_parts(
 ) -> chat_pb2.Conversation:
     """An import whose `count` responses arrive in `parts` (after `check_request`).
 
-    `head` (the first part) names the title, starred and summary_only. ImportConversation
-    passes its request as the one part; ImportConversationStream its chunks as they come.
+    `head` (the first part) names the title, starred, summary_only, keep_times and the
+    conversation's create_time. ImportConversation passes its request as the one part;
+    ImportConversationStream its chunks as they come.
     """
     title = imported_title(head.title, max_title_chars)
+    times = created = None
+    if head.keep_times:  # the import's time for responses without one: now, after any write
+        times = KeptTimes(store.reserve_start_time())
+        try:
+            created = times.conversation(head)
+        except TimeProblem as problem:
+            await abort(context, grpc.StatusCode.INVALID_ARGUMENT, f"The conversation: {problem}")
     # The store takes the items a batch at a time as they are checked: it inserts one
     # batch on its thread while the next is checked here. A check that fails ends the
     # call from inside the store's transaction, which then stores nothing.
     items = ImportStream(
         count,
-        _checked_batches(parts, count, max_message_bytes=max_message_bytes, context=context),
+        _checked_batches(
+            parts, count, max_message_bytes=max_message_bytes, context=context, times=times
+        ),
     )
     if head.summary_only:
-        record = await store.import_conversation(user, title, head.starred, items)
-        return conversation_to_proto(record)
-    record, responses = await store.import_forest(user, title, head.starred, items)
-    annotations = await store.annotations(user, record.conversation_id)
-    wire = conversation_to_proto(record, responses, annotations)
-    attach_judgements(wire, await store.judgements(user, record.conversation_id))
+        record = await store.import_conversation(
+            user, title, head.starred, items, create_time=created
+        )
+        wire = conversation_to_proto(record)
+    else:
+        record, responses = await store.import_forest(
+            user, title, head.starred, items, create_time=created
+        )
+        annotations = await store.annotations(user, record.conversation_id)
+        wire = conversation_to_proto(record, responses, annotations)
+        attach_judgements(wire, await store.judgements(user, record.conversation_id))
+        # The request's order is the order of insertion (`seq`), whatever the times say.
+        wire.imported_ids.extend(r.response_id for r in sorted(responses, key=_seq))
+    if times is not None:
+        wire.import_times.CopyFrom(times.report())
     return wire
 
 
@@ -215,12 +248,15 @@ async def _checked_batches(
     *,
     max_message_bytes: int,
     context: grpc.aio.ServicerContext,
+    times: KeptTimes | None = None,
 ) -> AsyncIterator[list[ImportItem]]:
     """The responses of `parts` as store items, `BATCH` at a time, checked in order.
 
     Each part's tokens map names responses of that part (one part: the whole request).
     The maps are checked after every response, before the last batch, and the parts
-    must hold `count` responses; the call ends at the first problem.
+    must hold `count` responses; the call ends at the first problem. `times` (keep_times)
+    settles each response's times; a time it refuses ends the call after the response's
+    other checks.
     """
     batch: list[ImportItem] = []
     seen: set[str] = set()
@@ -236,7 +272,13 @@ async def _checked_batches(
                 f"The import sent more responses than the {count} its first chunk announced.",
             )
         for wire in part.responses:
-            item = _plain_item(wire, tokens, seen, shared, max_message_bytes)
+            created = start = problem = None
+            if times is not None:
+                try:
+                    created, start = times.settle(wire)
+                except TimeProblem as refused:
+                    problem = refused
+            item = _plain_item(wire, tokens, seen, shared, max_message_bytes, created, start)
             if item is None:
                 item = await _checked_item(
                     _Where(index, wire.response_id),
@@ -246,7 +288,12 @@ async def _checked_batches(
                     shared,
                     max_message_bytes,
                     context,
+                    created,
+                    start,
                 )
+            if problem is not None:
+                where = _Where(index, wire.response_id)
+                await abort(context, grpc.StatusCode.INVALID_ARGUMENT, f"{where}: {problem}")
             seen.add(item.local_id)
             if item.shared:
                 shared.add(item.local_id)
@@ -285,8 +332,13 @@ async def _checked_item(
     shared: set[str],
     max_message_bytes: int,
     context: grpc.aio.ServicerContext,
+    created: datetime | None,
+    start: datetime | None,
 ) -> ImportItem:
-    """One response checked field by field: the call ends at its first problem."""
+    """One response checked field by field: the call ends at its first problem.
+
+    `created` and `start`: the times it is kept at (None: the store's clock).
+    """
     if not wire.response_id or wire.response_id in seen:
         await abort(
             context,
@@ -317,7 +369,7 @@ async def _checked_item(
     message = wire.message
     if len(message) * 4 > max_message_bytes or "\x00" in message:  # else it fits
         await check_text(f"{where}: the message", message, max_message_bytes, context)
-    problem = _import_field_problem(where, wire, request, shared)
+    problem = import_field_problem(where, wire, request, shared)
     if problem is not None:
         await abort(context, grpc.StatusCode.INVALID_ARGUMENT, problem)
     if not 0 <= wire.prefix_length <= len(wire.message):
@@ -356,11 +408,17 @@ async def _checked_item(
             wire,
             sampling=sampling,
             tokens=token_list.tokens if token_list is not None else None,
+            start_time=start,
         ),
         wire.shared,
         annotation,
         await imported_judgements(f"{where}", wire, context) if wire.judgements else (),
+        created,
     )
+
+
+def _seq(record: ResponseRecord) -> int:
+    return record.seq
 
 
 _SAMPLING = trusted_init(SamplingRecord)
@@ -375,6 +433,8 @@ def _plain_item(
     seen: set[str],
     shared: set[str],
     max_message_bytes: int,
+    created: datetime | None,
+    start: datetime | None,
 ) -> ImportItem | None:
     """A plainly valid response's store item; None if in any doubt (`_checked_item` says).
 
@@ -462,93 +522,11 @@ def _plain_item(
             prefix_length,
             finish_reason,
             rows,
+            start,
+            plain=True,
         ),
         is_shared,
         None,
         (),
+        created,
     )
-
-
-def merge_problem(where: object, wire: chat_pb2.Response, seen: set[str]) -> str | None:
-    """What is wrong with an imported fused reply's provenance (None: nothing).
-
-    Its sources are ids local to the import, like parents: each must come before it (the
-    store maps them to the new ids). The mode says how it was fused, so one is needed.
-    """
-    if not wire.merged_from:
-        return f"{where} has a merge mode or instruction but no merged_from sources."
-    if wire.sender != "model":
-        return f"{where}: only a model reply can be merged from others."
-    if wire.merge_mode not in MERGE_FROM_WIRE:
-        return f"{where}: merge_mode {wire.merge_mode} is not a mode this server knows."
-    if "\x00" in wire.merge_instruction:
-        return f"{where}: merge_instruction contains a NUL character."
-    for source in wire.merged_from:
-        if source not in seen:
-            return (
-                f"{where} is merged from {quote(source)}, which does not come before it "
-                "in the import."
-            )
-    return None
-
-
-def replay_problem(where: object, wire: chat_pb2.Response, seen: set[str]) -> str | None:
-    """What is wrong with an imported response's replay provenance or prompt (None: nothing).
-
-    `replay_of` is an id local to the import, like a parent: the original turn comes
-    before its replay (the store maps it to the new id). A system prompt name belongs to a
-    sampled model reply only.
-    """
-    if wire.replay_of and wire.replay_of not in seen:
-        return (
-            f"{where} replays {quote(wire.replay_of)}, which does not come before it in the import."
-        )
-    if wire.HasField("system_prompt_name"):
-        if wire.sender != "model" or wire.manual:
-            return f"{where}: only a sampled model reply has a system_prompt_name."
-        if "\x00" in wire.system_prompt_name:
-            return f"{where}: system_prompt_name contains a NUL character."
-    return None
-
-
-def _import_field_problem(
-    where: _Where,
-    wire: chat_pb2.Response,
-    request: chat_pb2.ImportConversationRequest,
-    shared: set[str],
-) -> str | None:
-    """What live requests guarantee of a stored response, checked on an imported one.
-
-    A human message or a manual reply is never blank and carries no sampling
-    provenance; a human message is never manual or partial; sharing covers a whole path
-    from the root. An import that breaks these would store what no live request can.
-    Returns the sentence of the first problem (None: none); a plain function, as it runs
-    once per imported response.
-    """
-    for name in ("model_name", "query", "query_type"):
-        if "\x00" in getattr(wire, name):
-            return f"{where}: {name} contains a NUL character."
-    sender = wire.sender
-    sampled = sender == "model" and not wire.manual
-    if not sampled:
-        kind = "a human message" if sender == "human" else "a manual reply"
-        if not wire.message.strip():
-            return f"{where}: {kind} cannot be blank; only a sampled reply may be empty."
-        if (
-            wire.model_name
-            or wire.HasField("sampling_params")
-            or wire.prefix_length
-            or wire.finish_reason
-            or wire.response_id in request.tokens
-        ):
-            return (
-                f"{where}: {kind} has no model_name, sampling_params, prefix_length, "
-                "finish_reason or tokens."
-            )
-    if wire.finish_reason not in FINISH_FROM_WIRE:
-        return f"{where}: finish_reason {wire.finish_reason} is not a reason this server knows."
-    if sender == "human" and (wire.manual or wire.partial):
-        return f"{where}: a human message cannot be manual or partial."
-    if wire.shared and wire.parent_response_id and wire.parent_response_id not in shared:
-        return f"{where} is shared but its parent is not: sharing covers a path from the root."
-    return None

@@ -252,16 +252,34 @@ class Store(Protocol):
         ...
 
     async def import_conversation(
-        self, user_id: str, title: str, starred: bool, items: Sequence[ImportItem] | ImportStream
+        self,
+        user_id: str,
+        title: str,
+        starred: bool,
+        items: Sequence[ImportItem] | ImportStream,
+        *,
+        create_time: datetime | None = None,
     ) -> ConversationRecord:
         """Creates a conversation holding `items` (parents first) in one transaction.
 
+        Each item is stored at its `create_time` and `response.start_time` when given (an
+        import that keeps its file's times), else at the store's clock (one distinct tick
+        each, in order). The conversation's create_time is the earliest of `create_time`
+        and its responses' create times, its update_time the latest; `create_time` None is
+        the store's clock, except when items' times are given: the conversation then
+        starts at its earliest response. (Without given times: the clock's, as before.)
         Raises UnknownParentError when an item names a parent not imported before it.
         """
         ...
 
     async def import_forest(
-        self, user_id: str, title: str, starred: bool, items: Sequence[ImportItem] | ImportStream
+        self,
+        user_id: str,
+        title: str,
+        starred: bool,
+        items: Sequence[ImportItem] | ImportStream,
+        *,
+        create_time: datetime | None = None,
     ) -> tuple[ConversationRecord, list[ResponseRecord]]:
         """`import_conversation`, also returning the stored responses in creation order.
 

@@ -225,6 +225,11 @@ class ImportItem:
     annotation: AnnotationRecord | None = None
     # Judgements of the response (their response_id is the item's local id: ignored).
     judgements: tuple[NewJudgement, ...] = ()
+    # When it was stored, as the import gives it (ImportConversationRequest.keep_times);
+    # None: the store's clock, as for every import before. Its start is
+    # `response.start_time` (None: this time). The servicer has checked the times: none
+    # after the clock, none starting before its parent's start.
+    create_time: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ import pytest
 
 from grove_explorer.client import Client
 from grove_explorer.client.export import conversation_metadata, import_request
-from grove_explorer.client.export.importing import imported_metadata
+from grove_explorer.client.export.import_reply import imported_metadata
 from grove_explorer.client.import_call import CHUNK_RESPONSES
 from grove_explorer.server.runtime import GroveServer
 from tests.app.test_headless import document, grove
@@ -49,8 +49,13 @@ async def test_import_json_equals_the_loaded_conversations_metadata(
     data = _chain(7)
     path.write_text(json.dumps(data))
     code, out, err = await grove(capsys, "import", str(path), "--json", "--server", server.address)
-    assert (code, err) == (0, "")
+    # The file gives no times: said (and counted in the JSON), never silently replaced.
+    assert (code, err) == (
+        0,
+        f"grove: {path}: 7 responses had no time in the file: stored at the time of the import.\n",
+    )
     printed = json.loads(out)
+    assert printed.pop("times") == {"kept": 0, "missing": 7, "raised": 0}
     loaded = await client.grok.get_conversation(printed["conversation_id"])
     assert printed == json.loads(json.dumps(conversation_metadata(loaded)))
     assert printed["response_count"] == 7 and printed["title"] == "a chain (imported)"
@@ -96,7 +101,9 @@ async def test_a_problem_late_in_the_file_is_named_and_nothing_is_stored(
     # The same file without the problem imports whole.
     data["responses"][bad]["sender"] = "human" if bad % 2 == 0 else "model"  # type: ignore[index]
     path.write_text(json.dumps(data))
-    code, out, err = await grove(capsys, "import", str(path), "--server", server.address)
+    code, out, err = await grove(
+        capsys, "import", str(path), "--no-keep-times", "--server", server.address
+    )
     assert (code, err) == (0, "")
     loaded = await client.grok.get_conversation(out.strip())
     assert len(loaded.responses) == size

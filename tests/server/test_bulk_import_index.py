@@ -10,7 +10,9 @@ write still indexed by the triggers. The rows' times, made by arithmetic, are th
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+import sqlite3
+import uuid
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import aiosqlite
@@ -26,7 +28,8 @@ from grove_explorer.server.store import (
 )
 from grove_explorer.server.store.migrations import LATEST_VERSION, MIGRATIONS, migrate
 from grove_explorer.server.store.rows import format_time
-from grove_explorer.server.store.sqlite.imports import _tick_texts
+from grove_explorer.server.store.sqlite.binding import bind_plainly
+from grove_explorer.server.store.sqlite.import_rows import TimeTexts, tick_texts, uuid4_hexes
 from tests.server.test_store import (  # the fixtures too
     ALICE,
     BOB,
@@ -157,7 +160,34 @@ async def test_an_empty_import_keeps_its_creation_time(
 def test_an_imports_row_times_are_formatted_as_each_would_be(first: datetime, count: int) -> None:
     """The rows' times, made by arithmetic, are the texts `format_time` gives each."""
     expected = [format_time(first + timedelta(microseconds=i)) for i in range(count)]
-    assert _tick_texts(first, count) == expected
+    assert tick_texts(first, count) == expected
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        datetime(2026, 1, 1, 3, 4, 5, 123_456, tzinfo=UTC),
+        datetime(1969, 12, 31, 23, 59, 59, 1, tzinfo=UTC),  # before the epoch
+        datetime(1, 1, 1, tzinfo=UTC),
+        datetime(9999, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC),
+        datetime(2020, 5, 5, 1, 2, 3, 4, tzinfo=timezone(timedelta(hours=5))),  # another zone
+    ],
+)
+def test_kept_times_are_formatted_as_format_time_formats_them(moment: datetime) -> None:
+    """`TimeTexts` (each hour's text made once) writes what `format_time` writes."""
+    texts = TimeTexts()
+    assert texts(moment) == format_time(moment)
+    if moment.year < 9999:
+        for step in (timedelta(microseconds=1), timedelta(seconds=61), timedelta(hours=25)):
+            assert texts(moment + step) == format_time(moment + step)
+
+
+def test_import_ids_are_distinct_uuid4_hexes() -> None:
+    ids = uuid4_hexes(2_000)
+    assert len(set(ids)) == 2_000
+    for text in ids:
+        made = uuid.UUID(hex=text)
+        assert made.version == 4 and made.variant == uuid.RFC_4122 and made.hex == text
 
 
 async def test_an_import_failing_after_its_first_thousand_rows_stores_nothing(
@@ -177,3 +207,11 @@ async def test_an_import_failing_after_its_first_thousand_rows_stores_nothing(
     assert record.response_count == len(responses) == 2_500
     assert [r.parent_response_id for r in responses[1:]] == [r.response_id for r in responses[:-1]]
     assert index_problems_of(db_path) == []
+
+
+def test_nulls_and_blobs_bind_as_before_with_their_identity_adapters() -> None:
+    """`binding.bind_plainly` (registered by the store) changes no bound value."""
+    bind_plainly()
+    with sqlite3.connect(":memory:") as conn:
+        row = conn.execute("SELECT ? IS NULL, typeof(?), ?, typeof(?)", (None, b"x\0y", b"", 7))
+        assert row.fetchone() == (1, "blob", b"", "integer")

@@ -1,11 +1,12 @@
 """Import into the PostgreSQL store: a whole exported forest in one transaction.
 
-The SQLite store's import (server/store/sqlite/imports.py) on PostgreSQL. The rows are
-built by the same code (`_Rows`: ids, parents and fused sources mapped from the import's
-local ids, times one microsecond apart) and written with COPY, a batch per COPY as an
-`ImportStream` hands them, while the client may still be sending the next: an import of
-60,000 responses is a few dozen statements. COPY's text format reads the rows' 0/1 flags
-and ISO times into boolean and timestamptz columns, so the rows need no second mapping.
+The SQLite store's import (server/store/sqlite/imports.py) on PostgreSQL. The rows are built
+by the same code (`ImportRows`: ids, parents and fused sources mapped from the import's
+local ids; given times kept, the others one microsecond apart) and written with COPY, a
+batch per COPY as an `ImportStream` hands them, while the client may still be sending the
+next: an import of 60,000 responses is a few dozen statements. COPY's text format reads the
+rows' 0/1 flags and ISO times into boolean and timestamptz columns, so the rows need no
+second mapping.
 
 The conversation is marked in `bulk_imports` while its rows go in, so the per-row
 update_time trigger skips them (the time is set once at the end, `_touch`); the search
@@ -14,8 +15,9 @@ search_schema.py). A problem in any batch (an unknown parent, a seed out of rang
 count that does not match, the client going away) rolls everything back: nothing of the
 import is stored, not even the conversation.
 
-Times: every time an import assigns comes from `_import_times` (the rows' creation times)
-and the conversation's stamp; change both there to keep given times.
+Times follow `Store.import_conversation`: an item's given `create_time` (and start) is
+kept, the others come from the store's clock one microsecond apart (`tick_texts`), and
+the conversation spans its rows (`_span`, shared with SQLite).
 """
 
 from __future__ import annotations
@@ -34,20 +36,24 @@ from grove_explorer.server.store.records import (
 )
 from grove_explorer.server.store.rows import (
     CONVERSATION_SELECT,
+    format_time,
     imported_record,
     parse_time,
     read_conversation,
 )
+from grove_explorer.server.store.sqlite.import_rows import (
+    RESPONSE_COLUMNS,
+    ImportRows,
+    stored_original,
+    stored_sources,
+    tick_texts,
+    uuid4_hexes,
+)
 from grove_explorer.server.store.sqlite.imports import (
     _ANNOTATION_COLUMNS,
-    _COLUMNS,
     _TOKEN_COLUMNS,
     _batches,
-    _Rows,
-    _stored_original,
-    _stored_sources,
-    _tick_texts,
-    _uuid4_hexes,
+    _span,
     _Written,
 )
 from grove_explorer.server.store.sqlite.judgements import JUDGEMENT_COLUMNS, imported_rows
@@ -67,38 +73,53 @@ async def copy_rows(
             await copy.write_row(row)
 
 
-def _import_times(first: datetime, count: int) -> list[str]:
-    """The creation times of an import's `count` rows (ISO text, one microsecond apart)."""
-    return _tick_texts(first, count)
-
-
 class ImportQueries(PostgresDatabase):
     """Creates a conversation from imported responses, parents first."""
 
     async def import_conversation(
-        self, user_id: str, title: str, starred: bool, items: Sequence[ImportItem] | ImportStream
+        self,
+        user_id: str,
+        title: str,
+        starred: bool,
+        items: Sequence[ImportItem] | ImportStream,
+        *,
+        create_time: datetime | None = None,
     ) -> ConversationRecord:
         """Creates a conversation holding `items` (parents first) in one transaction.
 
+        Times as `Store.import_conversation` says: given ones kept, the clock's otherwise.
         Raises UnknownParentError when an item names a parent not imported before it,
         ValueError for a seed outside [0, 2**64); nothing is stored then, nor when an
         `ImportStream`'s batches raise (their error goes on).
         """
-        written = await self._write_import(user_id, title, starred, items, want_seqs=False)
+        written = await self._write_import(
+            user_id, title, starred, items, want_seqs=False, create_time=create_time
+        )
         return await self._imported_conversation(user_id, written.conversation_id)
 
     async def import_forest(
-        self, user_id: str, title: str, starred: bool, items: Sequence[ImportItem] | ImportStream
+        self,
+        user_id: str,
+        title: str,
+        starred: bool,
+        items: Sequence[ImportItem] | ImportStream,
+        *,
+        create_time: datetime | None = None,
     ) -> tuple[ConversationRecord, list[ResponseRecord]]:
         """`import_conversation`, also returning the stored responses in creation order.
 
         The records are built from what was written (ids, parents, times, the rows' seq),
         as the SQLite store builds them, so a reply needs no second read.
         """
-        written = await self._write_import(user_id, title, starred, items, want_seqs=True)
+        written = await self._write_import(
+            user_id, title, starred, items, want_seqs=True, create_time=create_time
+        )
         record = await self._imported_conversation(user_id, written.conversation_id)
         first = written.first_time
-        times = [first + timedelta(microseconds=i) for i in range(len(written.items))]
+        times = [
+            first + timedelta(microseconds=i) if item.create_time is None else item.create_time
+            for i, item in enumerate(written.items)
+        ]
         responses = [
             imported_record(
                 item.response,
@@ -117,11 +138,11 @@ class ImportQueries(PostgresDatabase):
         for index, item in enumerate(written.items):
             if item.response.merged_from:
                 responses[index] = replace(
-                    responses[index], merged_from=tuple(_stored_sources(item, written.ids))
+                    responses[index], merged_from=tuple(stored_sources(item, written.ids))
                 )
             if item.response.replay_of:
                 responses[index] = replace(
-                    responses[index], replay_of=_stored_original(item, written.ids)
+                    responses[index], replay_of=stored_original(item, written.ids)
                 )
         if any(start is not None for _, start in written.links):
             responses.sort(key=lambda r: (r.start_time, r.seq))
@@ -144,17 +165,18 @@ class ImportQueries(PostgresDatabase):
         items: Sequence[ImportItem] | ImportStream,
         *,
         want_seqs: bool,
+        create_time: datetime | None,
     ) -> _Written:
         """Writes the conversation and its responses in one transaction (see the module)."""
         stream = (
             items if isinstance(items, ImportStream) else ImportStream(len(items), _batches(items))
         )
         count = stream.count
-        (conversation_id,) = _uuid4_hexes(1)
+        (conversation_id,) = uuid4_hexes(1)
         # Ascending ids: each batch lands at one place of the id indexes (as in SQLite).
-        rows = _Rows(user_id, conversation_id, sorted(_uuid4_hexes(count)))
+        rows = ImportRows(user_id, conversation_id, sorted(uuid4_hexes(count)))
         async with self._transaction() as conn:
-            stamp = self._tick()
+            stamp = self._tick() if create_time is None else create_time
             await conn.execute(
                 "INSERT INTO conversations"
                 " (conversation_id, user_id, title, starred, create_time, update_time)"
@@ -165,7 +187,7 @@ class ImportQueries(PostgresDatabase):
                 "INSERT INTO bulk_imports (conversation_id) VALUES (%s)", (conversation_id,)
             )
             first = self._ticks(count)
-            times = _import_times(first, count)
+            times = tick_texts(first, count)
             given: list[ImportItem] = []
             async for batch in stream.batches:
                 start = len(given)
@@ -173,7 +195,7 @@ class ImportQueries(PostgresDatabase):
                     raise ValueError(f"an import of {count} items was given more")
                 given.extend(batch)
                 built = rows.build(batch, times[start : len(given)])
-                await copy_rows(conn, "responses", _COLUMNS, built)
+                await copy_rows(conn, "responses", RESPONSE_COLUMNS, built)
             if len(given) != count:
                 raise ValueError(f"an import of {count} items was given {len(given)}")
             seqs: list[int] = []
@@ -183,16 +205,17 @@ class ImportQueries(PostgresDatabase):
                     (conversation_id,),
                 )
                 seqs = [seq for (seq,) in await cursor.fetchall()]
-            if times:
-                await conn.execute(
-                    "UPDATE conversations SET update_time = %s WHERE conversation_id = %s",
-                    (times[-1], conversation_id),
-                )
+            text_stamp = format_time(stamp)
+            earliest, latest = _span(text_stamp, create_time is None, rows)
+            await conn.execute(
+                "UPDATE conversations SET create_time = %s, update_time = %s"
+                " WHERE conversation_id = %s",
+                (earliest, latest, conversation_id),
+            )
             await conn.execute(
                 "DELETE FROM bulk_imports WHERE conversation_id = %s", (conversation_id,)
             )
             await copy_rows(conn, "response_tokens", _TOKEN_COLUMNS, rows.tokens)
-            text_stamp = stamp.isoformat(timespec="microseconds")
             await copy_rows(
                 conn,
                 "annotations",

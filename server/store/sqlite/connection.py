@@ -69,6 +69,7 @@ from grove_explorer.server.store.migrations import (
     migrate,
 )
 from grove_explorer.server.store.protocol import StorageFailure, UnknownConversationError
+from grove_explorer.server.store.sqlite.binding import bind_plainly
 from grove_explorer.server.store.sqlite.failures import preflight, read_only_uri, storage_failure
 from grove_explorer.server.store.sqlite.grouping import (
     Job,
@@ -82,6 +83,8 @@ from grove_explorer.server.store.sqlite.grouping import (
     run_reads,
     settle,
 )
+
+bind_plainly()  # NULLs and BLOBs bound without failed adaptation (see binding.py)
 
 Durability = Literal["normal", "full"]
 

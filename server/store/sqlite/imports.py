@@ -15,46 +15,40 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from itertools import chain
 from typing import Any
 
 import aiosqlite
 
-from grove_explorer.server.store.protocol import UnknownParentError
 from grove_explorer.server.store.records import (
     ConversationRecord,
     ImportItem,
     ImportStream,
-    NewJudgement,
     ResponseRecord,
 )
 from grove_explorer.server.store.rows import (
-    CONTENT_COLUMNS,
     CONVERSATION_SELECT,
-    annotation_values,
-    content_values,
-    encode_tokens,
     format_time,
-    ids_text,
     imported_record,
     parse_time,
     read_conversation,
 )
 from grove_explorer.server.store.sqlite.connection import SqliteDatabase
+from grove_explorer.server.store.sqlite.import_rows import (
+    RESPONSE_COLUMNS,
+    ImportRows,
+    stored_original,
+    stored_sources,
+    tick_texts,
+    uuid4_hexes,
+)
 from grove_explorer.server.store.sqlite.judgements import JUDGEMENT_COLUMNS, imported_rows
 
-# `conversation_id` and `parent_response_id` are content columns: the rows carry the new
-# conversation's id and the stored parent ids in their place.
-_COLUMNS = ("user_id", "response_id", "create_time", "start_time", "shared", *CONTENT_COLUMNS)
-_CONVERSATION = CONTENT_COLUMNS.index("conversation_id")
-_PARENT = CONTENT_COLUMNS.index("parent_response_id")
-# A fused reply's sources are local ids too, stored mapped (as parents are).
-_MERGED_FROM = CONTENT_COLUMNS.index("merged_from")
-_REPLAY_OF = CONTENT_COLUMNS.index("replay_of")
+_chain = chain.from_iterable
 _TOKEN_COLUMNS = ("response_id", "data")
 _ANNOTATION_COLUMNS = (
     "response_id",
@@ -86,9 +80,7 @@ async def _insert_rows(
     head = f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
     for start in range(0, len(rows), per_statement):
         chunk = rows[start : start + per_statement]
-        await conn.execute_fetchall(
-            head + ", ".join(one_row for _ in chunk), [value for row in chunk for value in row]
-        )
+        await conn.execute_fetchall(head + ", ".join(one_row for _ in chunk), list(_chain(chunk)))
 
 
 def _insert_and_index_now(
@@ -134,20 +126,20 @@ def _insert_and_index_now(
     )
 
 
-_RESPONSE_INSERT = f"INSERT INTO responses ({', '.join(_COLUMNS)}) VALUES "
-_RESPONSE_ROW = f"({', '.join('?' for _ in _COLUMNS)})"
+_RESPONSE_INSERT = f"INSERT INTO responses ({', '.join(RESPONSE_COLUMNS)}) VALUES "
+_RESPONSE_ROW = f"({', '.join('?' for _ in RESPONSE_COLUMNS)})"
 
 
 def _row_statements(rows: Sequence[Sequence[Any]]) -> list[tuple[str, list[Any]]]:
     """The multi-row INSERTs of response `rows` (see `_insert_rows`), values flattened."""
-    per_statement = max(1, min(_MAX_ROWS, _MAX_PARAMETERS // len(_COLUMNS)))
+    per_statement = max(1, min(_MAX_ROWS, _MAX_PARAMETERS // len(RESPONSE_COLUMNS)))
     statements = []
     for start in range(0, len(rows), per_statement):
         chunk = rows[start : start + per_statement]
         statements.append(
             (
                 _RESPONSE_INSERT + ", ".join(_RESPONSE_ROW for _ in chunk),
-                [value for row in chunk for value in row],
+                list(_chain(chunk)),  # flattened in C: 30,000 values a statement
             )
         )
     return statements
@@ -162,53 +154,23 @@ async def _insert_and_index(
     await conn._execute(_insert_and_index_now, conn._conn, conversation_id, statements, span)
 
 
-async def _touch(conn: aiosqlite.Connection, conversation_id: str, last_time: str | None) -> None:
-    """What the skipped update_time trigger would have done, once.
+async def _touch(
+    conn: aiosqlite.Connection, conversation_id: str, earliest: str, latest: str
+) -> None:
+    """What the skipped update_time trigger would have done, once; the kept create_time.
 
-    update_time is set to the last row's time; then the conversation leaves
+    update_time is set to the latest time of the conversation and its rows (the last
+    row's, unless the import kept its file's times), create_time to the earliest (kept
+    times may come before the conversation's own); then the conversation leaves
     `bulk_imports`, so every later insert into it runs the triggers again.
     """
-    if last_time is not None:
-        await conn.execute_fetchall(
-            "UPDATE conversations SET update_time = ? WHERE conversation_id = ?",
-            (last_time, conversation_id),
-        )
+    await conn.execute_fetchall(
+        "UPDATE conversations SET create_time = ?, update_time = ? WHERE conversation_id = ?",
+        (earliest, latest, conversation_id),
+    )
     await conn.execute_fetchall(
         "DELETE FROM bulk_imports WHERE conversation_id = ?", (conversation_id,)
     )
-
-
-def _stored_sources(item: ImportItem, ids: dict[str, str]) -> list[str]:
-    """The stored ids of a fused reply's sources (local ids imported before it).
-
-    Raises UnknownParentError for a source not imported before it (the servicer checks
-    this first; the store refuses it too rather than store an id of nothing).
-    """
-    stored = []
-    for source in item.response.merged_from:
-        found = ids.get(source)
-        if found is None:
-            raise UnknownParentError(
-                f"response {item.local_id!r} is merged from {source!r}, which does not "
-                "come before it"
-            )
-        stored.append(found)
-    return stored
-
-
-def _stored_original(item: ImportItem, ids: dict[str, str]) -> str:
-    """The stored id of the original turn a replayed response replays (imported before it).
-
-    Raises UnknownParentError when it was not imported before it (the servicer checks this
-    first; the store refuses it too rather than store an id of nothing).
-    """
-    found = ids.get(item.response.replay_of)
-    if found is None:
-        raise UnknownParentError(
-            f"response {item.local_id!r} replays {item.response.replay_of!r}, which does "
-            "not come before it"
-        )
-    return found
 
 
 @dataclass(slots=True)
@@ -224,119 +186,60 @@ class _Written:
     ids: dict[str, str]  # local id → stored id
 
 
-# uuid4's version (4) and variant (10) bits, set as `uuid.UUID(bytes=…, version=4)` sets them.
-_UUID4_CLEAR = ~((0xC000 << 48) | (0xF000 << 64))
-_UUID4_SET = (0x8000 << 48) | (4 << 76)
-_SECOND = timedelta(seconds=1)
-
-
-def _uuid4_hexes(count: int) -> list[str]:
-    """`count` ids made as `uuid.uuid4().hex` is, from one read of the system's randomness.
-
-    `uuid4()` builds and checks a UUID object per id: for a 60,000-response import that
-    was a sizable part of the store's Python time.
-    """
-    data = os.urandom(16 * count)
-    from_bytes = int.from_bytes
-    return [
-        f"{(from_bytes(data[i : i + 16], 'big') & _UUID4_CLEAR) | _UUID4_SET:032x}"
-        for i in range(0, 16 * count, 16)
-    ]
-
-
 def _consume(future: asyncio.Future[None]) -> None:
     """Takes a finished future's outcome, so an error nobody awaits is not reported."""
     if not future.cancelled():
         future.exception()
 
 
-class _Rows:
-    """An import's rows, built a batch at a time: responses, tokens, annotations."""
-
-    def __init__(self, user_id: str, conversation_id: str, response_ids: list[str]) -> None:
-        self.user_id = user_id
-        self.conversation_id = conversation_id
-        self.response_ids = response_ids
-        self.ids: dict[str, str] = {}
-        self.rows: list[list[Any]] = []
-        self.links: list[tuple[str | None, str | None]] = []  # stored parent, given start
-        self.tokens: list[tuple[str, bytes]] = []
-        self.annotations: list[tuple[Any, ...]] = []
-        self.judgements: list[tuple[NewJudgement, str]] = []  # with the stored response id
-
-    def build(self, items: Sequence[ImportItem], times: Sequence[str]) -> list[list[Any]]:
-        """The response rows of `items` (the next ones), stored at `times`; kept too.
-
-        Raises UnknownParentError for a parent not built before, ValueError for a seed
-        outside [0, 2**64).
-        """
-        user_id, conversation_id, ids = self.user_id, self.conversation_id, self.ids
-        built: list[list[Any]] = []
-        offset = len(self.rows)
-        for item, response_id, created in zip(
-            items, self.response_ids[offset : offset + len(items)], times, strict=True
-        ):
-            parent = None
-            if item.parent_local_id is not None:
-                parent = ids.get(item.parent_local_id)
-                if parent is None:
-                    raise UnknownParentError(
-                        f"response {item.local_id!r} names parent "
-                        f"{item.parent_local_id!r}, which does not come before it"
-                    )
-            ids[item.local_id] = response_id
-            new = item.response
-            values = content_values(new)
-            values[_CONVERSATION] = conversation_id
-            values[_PARENT] = parent
-            if new.merged_from:
-                values[_MERGED_FROM] = ids_text(_stored_sources(item, ids))
-            if new.replay_of:
-                values[_REPLAY_OF] = _stored_original(item, ids)
-            # The start time is the row's own time unless given (as a live insert does).
-            start = None if new.start_time is None else format_time(new.start_time)
-            built.append(
-                [user_id, response_id, created, start or created, int(item.shared), *values]
-            )
-            self.links.append((parent, start))
-            if new.tokens:
-                self.tokens.append((response_id, encode_tokens(new.tokens)))
-            annotation = item.annotation
-            if annotation is not None and not annotation.empty:
-                self.annotations.append((response_id, user_id, *annotation_values(annotation)))
-            self.judgements.extend((judgement, response_id) for judgement in item.judgements)
-        self.rows.extend(built)
-        return built
-
-
 class ImportQueries(SqliteDatabase):
     """Creates a conversation from imported responses, parents first."""
 
     async def import_conversation(
-        self, user_id: str, title: str, starred: bool, items: Sequence[ImportItem] | ImportStream
+        self,
+        user_id: str,
+        title: str,
+        starred: bool,
+        items: Sequence[ImportItem] | ImportStream,
+        *,
+        create_time: datetime | None = None,
     ) -> ConversationRecord:
         """Creates a conversation holding `items` (parents first) in one transaction.
 
+        Times as `Store.import_conversation` says: given ones kept, the clock's otherwise.
         Raises UnknownParentError when an item names a parent not imported before it,
         ValueError for a seed outside [0, 2**64); nothing is stored then, nor when an
         `ImportStream`'s batches raise (their error goes on).
         """
-        written = await self._write_import(user_id, title, starred, items, want_seqs=False)
+        written = await self._write_import(
+            user_id, title, starred, items, want_seqs=False, create_time=create_time
+        )
         return await self._imported_conversation(user_id, written.conversation_id)
 
     async def import_forest(
-        self, user_id: str, title: str, starred: bool, items: Sequence[ImportItem] | ImportStream
+        self,
+        user_id: str,
+        title: str,
+        starred: bool,
+        items: Sequence[ImportItem] | ImportStream,
+        *,
+        create_time: datetime | None = None,
     ) -> tuple[ConversationRecord, list[ResponseRecord]]:
         """`import_conversation`, also returning the stored responses in creation order.
 
         The records are built from what was written (ids, parents, times, the rows' seq),
         so a caller that answers with the new conversation does not read it all back.
         """
-        written = await self._write_import(user_id, title, starred, items, want_seqs=True)
+        written = await self._write_import(
+            user_id, title, starred, items, want_seqs=True, create_time=create_time
+        )
         record = await self._imported_conversation(user_id, written.conversation_id)
         items = written.items
         first = written.first_time
-        times = [first + timedelta(microseconds=i) for i in range(len(items))]
+        times = [
+            first + timedelta(microseconds=i) if item.create_time is None else item.create_time
+            for i, item in enumerate(items)
+        ]
         responses = [
             imported_record(
                 item.response,
@@ -355,11 +258,11 @@ class ImportQueries(SqliteDatabase):
         for index, item in enumerate(items):
             if item.response.merged_from:  # rare: mapped as the row was
                 responses[index] = replace(
-                    responses[index], merged_from=tuple(_stored_sources(item, written.ids))
+                    responses[index], merged_from=tuple(stored_sources(item, written.ids))
                 )
             if item.response.replay_of:  # rare: mapped as the row was
                 responses[index] = replace(
-                    responses[index], replay_of=_stored_original(item, written.ids)
+                    responses[index], replay_of=stored_original(item, written.ids)
                 )
         if any(start is not None for _, start in written.links):  # else creation order already
             responses.sort(key=lambda r: (r.start_time, r.seq))
@@ -382,21 +285,22 @@ class ImportQueries(SqliteDatabase):
         items: Sequence[ImportItem] | ImportStream,
         *,
         want_seqs: bool,
+        create_time: datetime | None,
     ) -> _Written:
         """Writes the conversation and its responses in one transaction (see the module)."""
         stream = (
             items if isinstance(items, ImportStream) else ImportStream(len(items), _batches(items))
         )
         count = stream.count
-        (conversation_id,) = _uuid4_hexes(1)
+        (conversation_id,) = uuid4_hexes(1)
         # Random ids handed out in ascending order: each index on them (responses' unique
         # id, search_rows' ref_id) then takes the batch at one place instead of at 60,000
         # random places, and the search fill reads the rows back in index order (a sixth
         # of the import's SQLite time). Nothing orders responses by id.
-        response_ids = sorted(_uuid4_hexes(count))
-        rows = _Rows(user_id, conversation_id, response_ids)
+        response_ids = sorted(uuid4_hexes(count))
+        rows = ImportRows(user_id, conversation_id, response_ids)
         async with self._transaction() as conn, self._checkpoint_after(conn):
-            stamp = format_time(self._tick())
+            stamp = format_time(self._tick() if create_time is None else create_time)
             await conn.execute_fetchall(
                 "INSERT INTO conversations"
                 " (conversation_id, user_id, title, starred, create_time, update_time)"
@@ -409,7 +313,7 @@ class ImportQueries(SqliteDatabase):
                 "INSERT INTO bulk_imports (conversation_id) VALUES (?)", (conversation_id,)
             )
             first = self._ticks(count)
-            times = _tick_texts(first, count)
+            times = tick_texts(first, count)
             # Each thousand rows is inserted (on the database's thread) while the next
             # thousand is built here: SQLite's work and Python's overlap. A failure while
             # building (an unknown parent, a seed out of range) rolls the transaction back;
@@ -450,7 +354,7 @@ class ImportQueries(SqliteDatabase):
                         (conversation_id,),
                     )
                 ]
-            await _touch(conn, conversation_id, times[-1] if times else None)
+            await _touch(conn, conversation_id, *_span(stamp, create_time is None, rows))
             await _insert_rows(conn, "response_tokens", _TOKEN_COLUMNS, rows.tokens)
             await _insert_rows(
                 conn,
@@ -510,26 +414,21 @@ _CHECKPOINTS: set[asyncio.Future[None]] = set()
 """Checkpoints scheduled after imports, kept referenced until they have run."""
 
 
+def _span(stamp: str, clock: bool, rows: ImportRows) -> tuple[str, str]:
+    """The conversation's create_time and update_time (see `Store.import_conversation`).
+
+    `stamp`: its own time, the clock's when `clock`. The earliest of that and its rows'
+    times, and the latest; except that a conversation without a given time whose rows'
+    times were given (kept) starts at its first row, not at the import.
+    """
+    if rows.earliest is None or rows.latest is None:
+        return stamp, stamp
+    if clock and rows.given:
+        return rows.earliest, rows.latest
+    return min(stamp, rows.earliest), max(stamp, rows.latest)
+
+
 async def _batches(items: Sequence[ImportItem]) -> AsyncIterator[Sequence[ImportItem]]:
     """`items` a thousand at a time, as an `ImportStream` hands them."""
     for start in range(0, len(items), _MAX_ROWS):
         yield items[start : start + _MAX_ROWS]
-
-
-def _tick_texts(first: datetime, count: int) -> list[str]:
-    """`format_time` of `first` and the `count - 1` microseconds after it, by arithmetic.
-
-    Within one second only the six digits of the microseconds change, so each second's
-    text is formatted once (`isoformat` per row was a sixth of the store's Python time).
-    """
-    texts: list[str] = []
-    second = first.replace(microsecond=0)
-    start = first.microsecond
-    while len(texts) < count:
-        text = format_time(second)  # "…T04:05:06.000000+00:00"
-        head, tail = text[:-12], text[-6:]
-        end = min(1_000_000, start + count - len(texts))
-        texts.extend([f"{head}{micro:06d}{tail}" for micro in range(start, end)])
-        second += _SECOND
-        start = 0
-    return texts

@@ -1,0 +1,164 @@
+"""The PostgreSQL change feed alone: two feeds (two replicas) on one real database.
+
+What crosses: events in publish order, batched into few NOTIFY statements; a watch
+announced to the other replica; a lost LISTEN connection ends the watches it may have
+cost events. The merge of one watcher's remote replies is tested on its own below.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import AsyncIterator
+
+import psycopg
+import pytest
+
+from grove_explorer.protos import chat_pb2
+from grove_explorer.server.live import FeedClosed
+from grove_explorer.server.live.postgres_feed import PostgresFeed, WatchLost
+from grove_explorer.server.live.remote_merge import RemoteMerge, TextGap
+from grove_explorer.server.store.location import PostgresUrl
+
+CID = "conversation-1"
+
+
+def started(stream: str = "s1") -> chat_pb2.ConversationEvent:
+    event = chat_pb2.ConversationEvent(conversation_id=CID)
+    event.reply_started.stream_id = stream
+    return event
+
+
+def text(offset: int, piece: str, stream: str = "s1") -> chat_pb2.ConversationEvent:
+    event = chat_pb2.ConversationEvent(conversation_id=CID)
+    event.reply_text.stream_id = stream
+    event.reply_text.offset = offset
+    event.reply_text.text = piece
+    return event
+
+
+def finished(stream: str = "s1") -> chat_pb2.ConversationEvent:
+    event = chat_pb2.ConversationEvent(conversation_id=CID)
+    event.reply_finished.stream_id = stream
+    return event
+
+
+async def started_feed(url: PostgresUrl, **settings: int) -> PostgresFeed:
+    feed = PostgresFeed(url, **settings)  # type: ignore[arg-type]
+    await feed.start(lambda _cid: [])
+    return feed
+
+
+@pytest.fixture
+async def two_feeds(postgres_url: PostgresUrl) -> AsyncIterator[tuple[PostgresFeed, PostgresFeed]]:
+    sender = await started_feed(postgres_url, max_batch=100)
+    receiver = await started_feed(postgres_url)
+    try:
+        yield sender, receiver
+    finally:
+        await sender.close()
+        await receiver.close()
+
+
+@pytest.mark.parametrize("count", [1, 250, 1200])
+async def test_events_cross_in_order_and_in_few_statements(
+    two_feeds: tuple[PostgresFeed, PostgresFeed], count: int
+) -> None:
+    sender, receiver = two_feeds
+    subscription = receiver.subscribe(CID)
+    await sender.until(lambda feed: CID in feed.remote_watched)
+    assert sender.text_watched(CID) and not sender.text_watched("nobody-watches-this")
+    statements, notifications = sender.statements_sent, sender.notifications_sent
+
+    published = [started(), *(text(i, chr(0x61 + i % 26)) for i in range(count)), finished()]
+    for event in published:  # one burst, as a tick of many streams' token batches
+        sender.publish(CID, event)
+    received = [await anext(subscription) for _ in published]
+
+    assert received == published
+    await sender.until(lambda feed: feed.notifications_sent - notifications >= len(published))
+    sent_statements = sender.statements_sent - statements
+    sent = sender.notifications_sent - notifications
+    assert sent >= len(published)
+    # A burst goes in full batches of 100: ceil(n / 100) statements, not one per event.
+    assert sent_statements <= math.ceil(sent / 100) + 1
+    subscription.close()
+
+
+async def test_text_of_an_unwatched_conversation_stays_home_rare_events_do_not(
+    two_feeds: tuple[PostgresFeed, PostgresFeed],
+) -> None:
+    sender, receiver = two_feeds
+    for i in range(50):
+        sender.publish(CID, text(i, "x"))  # nobody watches CID anywhere: not sent
+    changed = chat_pb2.ConversationEvent(conversation_id=CID)
+    changed.conversation_changed.SetInParent()
+    sender.publish(CID, changed)  # a rare event is sent anyway (a watch may be starting)
+    await receiver.until(lambda feed: feed.notifications_received >= 1)
+    await sender.until(lambda feed: feed.events_sent >= 1)
+    assert sender.events_sent == 1
+
+
+async def test_own_events_are_not_delivered_twice(
+    two_feeds: tuple[PostgresFeed, PostgresFeed],
+) -> None:
+    sender, receiver = two_feeds
+    mine = sender.subscribe(CID)
+    theirs = receiver.subscribe(CID)
+    await sender.until(lambda feed: CID in feed.remote_watched)
+    changed = chat_pb2.ConversationEvent(conversation_id=CID)
+    changed.conversation_changed.SetInParent()
+    sender.publish(CID, changed)
+    marker = chat_pb2.ConversationEvent(conversation_id=CID)
+    marker.conversation_deleted.SetInParent()
+    sender.publish(CID, marker)
+    assert [await anext(theirs), await anext(theirs)] == [changed, marker]
+    # Locally: each event once, although the NOTIFY came back to the sender too.
+    assert [await anext(mine), await anext(mine)] == [changed, marker]
+    await sender.until(lambda feed: feed.statements_sent > 0)
+    assert not mine._queue, "nothing doubled behind them"
+
+
+async def test_a_lost_listen_connection_ends_remote_watches_then_recovers(
+    two_feeds: tuple[PostgresFeed, PostgresFeed], postgres_url: PostgresUrl
+) -> None:
+    sender, receiver = two_feeds
+    subscription = receiver.subscribe(CID)
+    assert receiver._listen_conn is not None
+    pid = receiver._listen_conn.info.backend_pid
+    async with await psycopg.AsyncConnection.connect(postgres_url.url, autocommit=True) as admin:
+        await admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    with pytest.raises(WatchLost, match="may have been missed"):
+        await anext(subscription)
+    await receiver.until(lambda feed: feed.listening)
+    again = receiver.subscribe(CID)
+    await sender.until(lambda feed: CID in feed.remote_watched)
+    changed = chat_pb2.ConversationEvent(conversation_id=CID)
+    changed.conversation_changed.SetInParent()
+    sender.publish(CID, changed)
+    assert await anext(again) == changed
+
+
+async def test_closing_ends_subscriptions(postgres_url: PostgresUrl) -> None:
+    feed = await started_feed(postgres_url)
+    subscription = feed.subscribe(CID)
+    await feed.close()
+    with pytest.raises(FeedClosed, match="shutting down"):
+        await anext(subscription)
+    assert feed._listen_conn is None and feed._send_conn is None
+
+
+def test_merge_passes_each_character_once_in_order() -> None:
+    merge = RemoteMerge()
+    assert merge.accept(text(5, "late")) is None, "text of a reply not seen starting"
+    assert merge.accept(started()) is not None
+    assert merge.accept(text(0, "Hello")) is not None
+    assert merge.accept(started()) is None, "a catch-up's start of a known reply"
+    assert merge.accept(text(0, "Hel")) is None, "held already"
+    trimmed = merge.accept(text(3, "lo, world"))
+    assert trimmed is not None
+    assert (trimmed.reply_text.offset, trimmed.reply_text.text) == (5, ", world")
+    with pytest.raises(TextGap) as gap:
+        merge.accept(text(20, "!"))
+    assert gap.value.missed == 8
+    assert merge.accept(finished()) is not None
+    assert merge.accept(text(12, "after the end")) is None

@@ -162,3 +162,39 @@ def test_merge_passes_each_character_once_in_order() -> None:
     assert gap.value.missed == 8
     assert merge.accept(finished()) is not None
     assert merge.accept(text(12, "after the end")) is None
+
+
+async def test_a_lost_send_connection_delays_events_but_loses_none(
+    two_feeds: tuple[PostgresFeed, PostgresFeed], postgres_url: PostgresUrl
+) -> None:
+    sender, receiver = two_feeds
+    subscription = receiver.subscribe(CID)
+    await sender.until(lambda feed: CID in feed.remote_watched and feed._send_conn is not None)
+    assert sender._send_conn is not None
+    pid = sender._send_conn.info.backend_pid
+    async with await psycopg.AsyncConnection.connect(postgres_url.url, autocommit=True) as admin:
+        await admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    published = [started(), *(text(i, "x") for i in range(20)), finished()]
+    for event in published:
+        sender.publish(CID, event)  # the first send fails; the batch is sent again
+    assert [await anext(subscription) for _ in published] == published
+
+
+async def test_events_dropped_by_a_full_send_queue_end_remote_watches(
+    postgres_url: PostgresUrl,
+) -> None:
+    sender = await started_feed(postgres_url, max_outgoing=5)
+    receiver = await started_feed(postgres_url)
+    try:
+        subscription = receiver.subscribe(CID)
+        await sender.until(lambda feed: CID in feed.remote_watched)
+        changed = chat_pb2.ConversationEvent(conversation_id=CID)
+        changed.conversation_changed.SetInParent()
+        for _ in range(20):  # one burst: the queue holds 5, the rest are counted as lost
+            sender.publish(CID, changed)
+        with pytest.raises(WatchLost, match="dropped 15 changes"):
+            while True:
+                await anext(subscription)
+    finally:
+        await sender.close()
+        await receiver.close()

@@ -201,7 +201,7 @@ class GroveServer:
         """`start` once the store is open: recovery, the exposure check, gRPC."""
         self.servicer.checkpoint_owner = self.owner
         if isinstance(self.servicer.feed, PostgresFeed):
-            await self.servicer.feed.start(self.servicer.live_replies)
+            await self.servicer.feed.start(self.servicer.streams.live_replies)
         if not self.read_only:
             await self._recover_orphans()
         # Keys live in the store, so the exposure check can only run once it is open.

@@ -26,7 +26,7 @@ from grove_explorer.server.convert import (
     token_rows_to_proto,
 )
 from grove_explorer.server.judging.wire import attach_judgements
-from grove_explorer.server.live import ChangeFeed, InProcessFeed, LivePublisher, LiveReply
+from grove_explorer.server.live import ChangeFeed, InProcessFeed, LivePublisher
 from grove_explorer.server.sampler.base import (
     InvalidParamsError,
     PathMessage,
@@ -129,10 +129,6 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
     async def checkpoint_now(self) -> int:
         """Saves every running stream's text that changed since its last checkpoint."""
         return await self._streams.checkpoint_now()
-
-    def live_replies(self, conversation_id: str) -> list[LiveReply]:
-        """The conversation's replies this server samples now (a feed's catch-ups)."""
-        return self._streams.live_replies(conversation_id)
 
     async def stop_all_streams(self, grace_seconds: float) -> None:
         """Stores every running stream's partial reply and ends it; refuses new streams.

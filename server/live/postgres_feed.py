@@ -21,7 +21,10 @@ Design, and why:
   somewhere (`text_watched()`): here, or announced by another replica. A replica
   announces a new watch (`w`), refreshes its watches every `REFRESH_SECONDS` (`r`), says
   goodbye at close (`b`); an announcement not refreshed for `3 * REFRESH_SECONDS` (its
-  replica died with its connection) is forgotten.
+  replica died with its connection) is forgotten. The refresh is also every replica's
+  heartbeat: a replica silent that long is taken for dead, and each watcher here of a
+  reply it sampled gets that reply's end with nothing stored (the replica recovering its
+  checkpoints announces the partial reply), not a reply streaming forever.
 * **Joining mid-reply (the hard part).** The WatchConversation RPC gives a new watcher the
   text so far of the replies *this* replica samples; on another replica that is nothing.
   So a new watch is announced, and every replica answers with a **catch-up** for each
@@ -162,6 +165,7 @@ class PostgresFeed:
         self._merges: dict[_Subscriber, RemoteMerge] = {}
         # Conversation id → announcing replica → when its announcement expires.
         self._remote: dict[str, dict[str, float]] = {}
+        self._seen: dict[str, float] = {}  # replica → when it was last heard from
         self._control: deque[str] = deque()
         self._events: deque[chat_pb2.ConversationEvent] = deque()
         self._lost: dict[str, int] = {}
@@ -374,12 +378,13 @@ class PostgresFeed:
             return
         self.notifications_received += 1
         kind, origin = message.kind, message.origin
+        self._seen[origin] = time.monotonic()
         if kind == EVENT:
             event = decode_event(message.body)
             if event is None:
                 log.warning("live feed: an unreadable event from replica %s", origin)
             else:
-                self._deliver(event)
+                self._deliver(event, origin)
         elif kind in (NEW_WATCHES, REFRESH):
             expires = time.monotonic() + 3 * self._refresh
             for cid in decode_ids(message.body):
@@ -392,29 +397,33 @@ class PostgresFeed:
             for announcement in encode_id_lists(NEW_WATCHES, self.origin, ids):
                 self._queue_control(announcement)
         elif kind == BYE:
-            for cid in list(self._remote):
-                self._forget_remote(cid, origin)
+            self._forget_replica(origin)
         elif kind == LOST:
             self._lost_remote(message.body)
 
-    def _deliver(self, event: chat_pb2.ConversationEvent) -> None:
+    def _deliver(self, event: chat_pb2.ConversationEvent, origin: str) -> None:
         """A remote event to each local watcher of its conversation, through its merge."""
         for subscriber in self._local.subscribers_of(event.conversation_id):
-            merge = self._merges.setdefault(subscriber, RemoteMerge())
-            try:
-                accepted = merge.accept(event)
-            except TextGap as gap:
-                self._local.end(
-                    subscriber,
-                    WatchLost(
-                        f"{gap.missed} characters of a reply sampled on another server were "
-                        "missed (the servers lost touch); watch again to get the "
-                        "conversation as it is now."
-                    ),
-                )
-                continue
-            if accepted is not None:
-                subscriber.offer(accepted)
+            self._deliver_one(subscriber, event, origin)
+
+    def _deliver_one(
+        self, subscriber: _Subscriber, event: chat_pb2.ConversationEvent, origin: str
+    ) -> None:
+        merge = self._merges.setdefault(subscriber, RemoteMerge())
+        try:
+            accepted = merge.accept(event, origin)
+        except TextGap as gap:
+            self._local.end(
+                subscriber,
+                WatchLost(
+                    f"{gap.missed} characters of a reply sampled on another server were "
+                    "missed (the servers lost touch); watch again to get the "
+                    "conversation as it is now."
+                ),
+            )
+            return
+        if accepted is not None:
+            subscriber.offer(accepted)
 
     def _catch_up(self, conversation_id: str) -> None:
         """Sends, for the other replicas' new watchers, this replica's replies so far."""
@@ -455,6 +464,23 @@ class PostgresFeed:
             if not origins:
                 del self._remote[conversation_id]
 
+    def _forget_replica(self, origin: str) -> None:
+        """A replica left (goodbye) or went silent (died): its watches and replies end.
+
+        Its replies' watchers here get a `reply_finished` with nothing stored: the replica
+        that recovers its checkpoints announces the partial replies (`response_added`).
+        """
+        self._seen.pop(origin, None)
+        for cid in list(self._remote):
+            self._forget_remote(cid, origin)
+        for cid in self._local.conversation_ids():
+            for subscriber in self._local.subscribers_of(cid):
+                merge = self._merges.get(subscriber)
+                for stream in merge.streams_of(origin) if merge is not None else ():
+                    ended = chat_pb2.ConversationEvent(conversation_id=cid)
+                    ended.reply_finished.stream_id = stream
+                    self._deliver_one(subscriber, ended, origin)
+
     def forget_merge(self, subscriber: _Subscriber) -> None:
         """Drops a watcher's merge state (it ended or closed)."""
         self._merges.pop(subscriber, None)
@@ -465,10 +491,15 @@ class PostgresFeed:
         while True:
             await asyncio.sleep(self._refresh)
             if self._listening:
+                # Also a heartbeat (an empty list): the others know this replica lives.
                 ids = self._local.conversation_ids()
-                for payload in encode_id_lists(REFRESH, self.origin, ids):
+                refreshes = list(encode_id_lists(REFRESH, self.origin, ids))
+                for payload in refreshes or [encode_control(REFRESH, self.origin, [])]:
                     self._queue_control(payload)
             now = time.monotonic()
+            for origin, seen in list(self._seen.items()):
+                if seen < now - 3 * self._refresh:
+                    self._forget_replica(origin)  # silent: died, or lost the database
             for cid, origins in list(self._remote.items()):
                 for origin, expires in list(origins.items()):
                     if expires < now:

@@ -6,7 +6,8 @@ sending replica's id, so a replica drops its own messages coming back:
 * ``e<origin> <base64 ConversationEvent>`` — an event (its conversation id is inside);
 * ``w<origin> <json ids>`` — "new watches of these conversations here": every replica
   answers with a catch-up of the replies it samples in them (their start and text so far);
-* ``r<origin> <json ids>`` — the same watches still held (a keep-alive; no catch-up);
+* ``r<origin> <json ids>`` — the same watches still held (a keep-alive, and the replica's
+  heartbeat even when empty; no catch-up, unless the receiver had forgotten them);
 * ``h<origin>`` — "I (re)joined": every replica announces its watches again as new;
 * ``b<origin>`` — "I leave": its watches are forgotten at once;
 * ``l<origin> <json [id, count]>`` — the origin dropped `count` events of that
@@ -122,8 +123,11 @@ class RemoteMerge:
 
     def __init__(self) -> None:
         self._held: dict[str, int] = {}
+        self._origins: dict[str, str] = {}  # stream id → the replica sampling it
 
-    def accept(self, event: chat_pb2.ConversationEvent) -> chat_pb2.ConversationEvent | None:
+    def accept(
+        self, event: chat_pb2.ConversationEvent, origin: str = ""
+    ) -> chat_pb2.ConversationEvent | None:
         """The event to give the watcher (maybe trimmed), None to drop; TextGap for a hole."""
         kind = event.WhichOneof("event")
         if kind == "reply_started":
@@ -131,12 +135,18 @@ class RemoteMerge:
             if stream in self._held:
                 return None  # a catch-up of a reply the watcher follows already
             self._held[stream] = 0
+            self._origins[stream] = origin
             return event
         if kind == "reply_text":
             return self._text(event)
         if kind == "reply_finished":
             self._held.pop(event.reply_finished.stream_id, None)
+            self._origins.pop(event.reply_finished.stream_id, None)
         return event
+
+    def streams_of(self, origin: str) -> list[str]:
+        """The replies this watcher follows that the replica `origin` samples."""
+        return [stream for stream, source in self._origins.items() if source == origin]
 
     def _text(self, event: chat_pb2.ConversationEvent) -> chat_pb2.ConversationEvent | None:
         piece = event.reply_text

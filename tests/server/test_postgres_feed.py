@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import AsyncIterator
+from typing import Any
 
 import psycopg
 import pytest
@@ -42,8 +43,8 @@ def finished(stream: str = "s1") -> chat_pb2.ConversationEvent:
     return event
 
 
-async def started_feed(url: PostgresUrl, **settings: int) -> PostgresFeed:
-    feed = PostgresFeed(url, **settings)  # type: ignore[arg-type]
+async def started_feed(url: PostgresUrl, **settings: Any) -> PostgresFeed:
+    feed = PostgresFeed(url, **settings)
     await feed.start(lambda _cid: [])
     return feed
 
@@ -198,3 +199,33 @@ async def test_events_dropped_by_a_full_send_queue_end_remote_watches(
     finally:
         await sender.close()
         await receiver.close()
+
+
+async def test_a_silent_replicas_replies_end_for_their_watchers(
+    postgres_url: PostgresUrl,
+) -> None:
+    """A replica that dies mid-reply: its watchers elsewhere see the reply end, not hang."""
+    doomed = await started_feed(postgres_url, refresh_seconds=0.2)
+    survivor = await started_feed(postgres_url, refresh_seconds=0.2)
+    try:
+        subscription = survivor.subscribe(CID)
+        await doomed.until(lambda feed: CID in feed.remote_watched)
+        doomed.publish(CID, started())
+        doomed.publish(CID, text(0, "half a rep"))
+        assert [await anext(subscription), await anext(subscription)] == [
+            started(),
+            text(0, "half a rep"),
+        ]
+        # Dies: its tasks stop and its connections drop, with no goodbye.
+        tasks, doomed._tasks = doomed._tasks, []
+        for task in tasks:
+            task.cancel()
+        pids = [c.info.backend_pid for c in (doomed._listen_conn, doomed._send_conn) if c]
+        async with await psycopg.AsyncConnection.connect(postgres_url.url) as admin:
+            await admin.execute("SELECT pg_terminate_backend(p) FROM unnest(%s::int[]) p", (pids,))
+            await admin.commit()
+        ended = await anext(subscription)
+        assert ended == finished(), "the reply ends with nothing stored"
+    finally:
+        await doomed.close()
+        await survivor.close()

@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
 
 from grove_explorer.protos import chat_pb2
-from grove_explorer.server.live import FeedClosed
+from grove_explorer.server.config import ServerConfig
+from grove_explorer.server.live import FeedClosed, InProcessFeed
 from grove_explorer.server.live.postgres_feed import PostgresFeed, WatchLost
 from grove_explorer.server.live.remote_merge import RemoteMerge, TextGap
+from grove_explorer.server.runtime import GroveServer
 from grove_explorer.server.store.location import PostgresUrl
 
 CID = "conversation-1"
@@ -229,3 +232,12 @@ async def test_a_silent_replicas_replies_end_for_their_watchers(
     finally:
         await doomed.close()
         await survivor.close()
+
+
+def test_a_server_on_postgresql_gets_the_postgres_feed(
+    postgres_url: PostgresUrl, tmp_path: Path
+) -> None:
+    on_postgres = GroveServer(ServerConfig(db=postgres_url, watch_max_pending_events=7))
+    assert isinstance(on_postgres.servicer.feed, PostgresFeed)
+    on_sqlite = GroveServer(ServerConfig(db=tmp_path / "grove.sqlite3"))
+    assert isinstance(on_sqlite.servicer.feed, InProcessFeed)

@@ -26,6 +26,8 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from google.protobuf.message import DecodeError
+
 from grove_explorer.protos import chat_pb2
 
 # A NOTIFY payload must be shorter than 8,000 bytes; control lists are cut below this.
@@ -60,11 +62,12 @@ def encode_id_lists(kind: str, origin: str, ids: list[str]) -> Iterator[str]:
     chunk: list[str] = []
     size = 0
     for cid in ids:
-        if chunk and size + len(cid) + 4 > CONTROL_PAYLOAD_BYTES:
+        length = len(json.dumps(cid)) + 1  # as it is written in the list, with its comma
+        if chunk and size + length > CONTROL_PAYLOAD_BYTES:
             yield encode_control(kind, origin, chunk)
             chunk, size = [], 0
         chunk.append(cid)
-        size += len(cid.encode("utf-8")) + 4
+        size += length
     if chunk:
         yield encode_control(kind, origin, chunk)
 
@@ -81,7 +84,7 @@ def decode_event(body: str) -> chat_pb2.ConversationEvent | None:
     """The event of an `e` message, or None when it does not parse (logged by the caller)."""
     try:
         return chat_pb2.ConversationEvent.FromString(base64.b64decode(body, validate=True))
-    except (binascii.Error, ValueError):
+    except (binascii.Error, ValueError, DecodeError):
         return None
 
 

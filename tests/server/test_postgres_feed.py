@@ -7,6 +7,7 @@ cost events. The merge of one watcher's remote replies is tested on its own belo
 
 from __future__ import annotations
 
+import base64
 import math
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -19,7 +20,15 @@ from grove_explorer.protos import chat_pb2
 from grove_explorer.server.config import ServerConfig
 from grove_explorer.server.live import FeedClosed, InProcessFeed
 from grove_explorer.server.live.postgres_feed import PostgresFeed, WatchLost
-from grove_explorer.server.live.remote_merge import RemoteMerge, TextGap
+from grove_explorer.server.live.remote_merge import (
+    NEW_WATCHES,
+    RemoteMerge,
+    TextGap,
+    decode,
+    decode_event,
+    decode_ids,
+    encode_id_lists,
+)
 from grove_explorer.server.runtime import GroveServer
 from grove_explorer.server.store.location import PostgresUrl
 
@@ -241,3 +250,13 @@ def test_a_server_on_postgresql_gets_the_postgres_feed(
     assert isinstance(on_postgres.servicer.feed, PostgresFeed)
     on_sqlite = GroveServer(ServerConfig(db=tmp_path / "grove.sqlite3"))
     assert isinstance(on_sqlite.servicer.feed, InProcessFeed)
+
+
+def test_payloads_stay_under_the_notify_limit_and_bad_ones_are_refused() -> None:
+    ids = [f"conversation-{i:05d}-ünïcode" for i in range(2000)]
+    payloads = list(encode_id_lists(NEW_WATCHES, "0123456789abcdef", ids))
+    assert len(payloads) > 1 and all(len(p.encode()) < 8000 for p in payloads)
+    decoded = [decode(p, 16) for p in payloads]
+    assert [cid for m in decoded if m for cid in decode_ids(m.body)] == ids
+    assert decode_event("not base64!") is None
+    assert decode_event(base64.b64encode(b"\xff\xff\xff").decode()) is None

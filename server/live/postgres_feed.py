@@ -15,6 +15,10 @@ Design, and why:
   per conversation: a replica listens from its start, so a watch is heard the moment it
   subscribes (no LISTEN to finish before its first read), at the cost of each replica
   decoding the others' events of watched conversations — fine for a handful of replicas.
+  NOTIFY is per database, so deployments on other databases of one server never mix; and
+  the database is trusted as the store is: whoever may NOTIFY on it may also read and
+  write every conversation in it (a forged event names rows the watcher's server reads
+  with the watcher's rights; only a reply's text travels in the event itself).
 * **What is sent.** Rare events (a response added, a reply started or finished, title,
   star, annotation, deletion) are always sent: `watched()` answers True, since another
   replica may watch. A reply's text — the bulk — is sent only for conversations watched

@@ -49,10 +49,12 @@ Design, and why:
   retries with backoff: local watchers lose nothing, and remote ones get the events late
   but whole. Beyond `MAX_OUTGOING` events are dropped with a count per conversation, and
   once reconnected a `lost` marker ends those conversations' remote watches. When the
-  LISTEN connection drops, remote events may be missed meanwhile: every watch of this
-  replica is ended (UNAVAILABLE with a sentence, `WatchLost`) rather than silently missing
-  them, and new watches are refused until it is back; on reconnecting it says hello and
-  the others announce their watches again (catch-ups included).
+  LISTEN connection drops — or goes silent: a replica hears its own heartbeats, and none
+  heard back for three refreshes means a half-open connection — remote events may be
+  missed meanwhile: every watch of this replica is ended (UNAVAILABLE with a sentence,
+  `WatchLost`) rather than silently missing them, and new watches are refused until it
+  is back; on reconnecting it says hello and the others announce their watches again
+  (catch-ups included).
 * **Closing** flushes what is queued (bounded by `FLUSH_SECONDS`: the final replies of a
   shutdown reach remote watchers), says goodbye, stops the tasks, ends every subscription
   (`FeedClosed`) and closes both connections.
@@ -170,6 +172,8 @@ class PostgresFeed:
         # Conversation id → announcing replica → when its announcement expires.
         self._remote: dict[str, dict[str, float]] = {}
         self._seen: dict[str, float] = {}  # replica → when it was last heard from
+        # When this replica last heard its own message, and last sent one (see _silent).
+        self._heard_self = self._sent_at = time.monotonic()
         self._control: deque[str] = deque()
         self._events: deque[chat_pb2.ConversationEvent] = deque()
         self._lost: dict[str, int] = {}
@@ -270,13 +274,21 @@ class PostgresFeed:
         import psycopg
 
         return await psycopg.AsyncConnection.connect(
-            self._url.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_SECONDS
+            self._url.url,
+            autocommit=True,
+            connect_timeout=CONNECT_TIMEOUT_SECONDS,
+            # A cut network is noticed by the kernel too, not only by the heartbeats.
+            keepalives=1,
+            keepalives_idle=30,
+            keepalives_interval=10,
+            keepalives_count=3,
         )
 
     async def _listen(self) -> psycopg.AsyncConnection[Any]:
         conn = await self._connect()
         await conn.execute(f"LISTEN {CHANNEL}")
         self._listening = True
+        self._heard_self = time.monotonic()
         await self._notify_changed()
         # Whoever watches something announces it again: this replica learns of it.
         self._queue_control(encode_control(HELLO, self.origin))
@@ -335,6 +347,7 @@ class PostgresFeed:
                 backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
                 continue
             self.statements_sent += 1
+            self._sent_at = time.monotonic()
             self.notifications_sent += len(batch)
             self.events_sent += sum(1 for payload in batch if payload[0] == EVENT)
             backoff = MIN_BACKOFF_SECONDS
@@ -356,10 +369,11 @@ class PostgresFeed:
                 if self._listen_conn is None:
                     self._listen_conn = await self._listen()
                     backoff = MIN_BACKOFF_SECONDS
-                async for note in self._listen_conn.notifies():
+                async for note in self._listen_conn.notifies(timeout=self._refresh):
                     self._receive(note.payload)
                     await self._notify_changed()
-                raise ConnectionError("the notification stream ended")
+                if self._silent():
+                    raise ConnectionError("its own heartbeats stopped coming back")
             except asyncio.CancelledError:
                 raise
             except Exception as error:
@@ -376,9 +390,25 @@ class PostgresFeed:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
 
+    def _silent(self) -> bool:
+        """Whether the LISTEN connection went quiet though this replica sends (half-open).
+
+        This replica hears its own messages (the heartbeat at least, every refresh). Sent
+        a refresh after the last one heard and nothing for three: the connection is dead
+        without having said so (a network cut), and is replaced.
+        """
+        now = time.monotonic()
+        return (
+            now - self._heard_self > 3 * self._refresh
+            and self._sent_at > self._heard_self + self._refresh
+        )
+
     def _receive(self, payload: str) -> None:
         message = decode(payload, _ORIGIN_CHARS)
-        if message is None or message.origin == self.origin:
+        if message is None:
+            return
+        if message.origin == self.origin:
+            self._heard_self = time.monotonic()  # the listener works (see _silent)
             return
         self.notifications_received += 1
         kind, origin = message.kind, message.origin

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import base64
 import math
+import os
+import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -31,6 +33,7 @@ from grove_explorer.server.live.remote_merge import (
 )
 from grove_explorer.server.runtime import GroveServer
 from grove_explorer.server.store.location import PostgresUrl
+from tests.postgres_server import PostgresCluster
 
 CID = "conversation-1"
 
@@ -260,3 +263,26 @@ def test_payloads_stay_under_the_notify_limit_and_bad_ones_are_refused() -> None
     assert [cid for m in decoded if m for cid in decode_ids(m.body)] == ids
     assert decode_event("not base64!") is None
     assert decode_event(base64.b64encode(b"\xff\xff\xff").decode()) is None
+
+
+async def test_a_silent_listen_connection_is_noticed_and_replaced(
+    postgres_url: PostgresUrl, postgres_cluster: PostgresCluster | None
+) -> None:
+    """A half-open LISTEN connection (its server process frozen): found by the heartbeats."""
+    assert postgres_cluster is not None, "the backend is frozen with SIGSTOP: a local cluster"
+    feed = await started_feed(postgres_url, refresh_seconds=0.2)
+    subscription = feed.subscribe(CID)
+    assert feed._listen_conn is not None
+    frozen = feed._listen_conn.info.backend_pid
+    os.kill(frozen, signal.SIGSTOP)  # no error, no close: it just stops answering
+    try:
+        with pytest.raises(WatchLost, match="may have been missed"):
+            await anext(subscription)
+        await feed.until(lambda feed: feed.listening)
+        assert feed._listen_conn is not None and feed._listen_conn.info.backend_pid != frozen
+    finally:
+        os.kill(frozen, signal.SIGCONT)
+        async with await psycopg.AsyncConnection.connect(postgres_url.url) as admin:
+            await admin.execute("SELECT pg_terminate_backend(%s)", (frozen,))
+            await admin.commit()
+        await feed.close()

@@ -88,6 +88,7 @@ async def run(args: argparse.Namespace) -> int:
             db=folder / "grove.sqlite3",
             token_delay_ms=1000.0 / args.tokens_per_second,
             offline_min_reply_tokens=args.tokens,
+            max_streams=max(256, args.streams),  # every stream samples on replica A
         )
         feeds = [PostgresFeed(PostgresUrl(url)) for _ in range(2)]
         replicas = [GroveServer(config, feed=feed) for feed in feeds]

@@ -143,6 +143,36 @@ async def test_a_watcher_joining_b_mid_reply_on_a_gets_the_whole_text(
     assert end.node is not None and end.node.message == reply.message
 
 
+async def test_a_catch_up_for_a_new_watcher_doubles_nothing_for_an_old_one(
+    make_replicas: MakeReplicas,
+) -> None:
+    """W1 watches on B from the start; W2 joins B mid-reply: A's catch-up reaches both."""
+    replicas = await make_replicas(token_delay_ms=4.0, offline_min_reply_tokens=160)
+    conversation = replicas.client_a.grok.create_conversation()
+    await conversation.ensure_created()
+    async with Client(api_host=replicas.b.address) as other:
+        first = await start_watch(await other_handle(other, conversation.conversation_id))
+        feed_a = replicas.a.servicer.feed
+        assert isinstance(feed_a, PostgresFeed)
+        await feed_a.until(lambda feed: conversation.conversation_id in feed.remote_watched)
+        stream, future = conversation.add_response("Write at length about lichen.")
+        iterator = aiter(stream)
+        for _ in range(5):
+            await anext(iterator)
+        second = await start_watch(await other_handle(other, conversation.conversation_id))
+        async for _token in iterator:
+            pass
+        reply = await future
+        for watcher in (first, second):
+            events = await watcher.until(lambda events: bool(finished(events)))
+            await watcher.close()
+            (start,) = [e for e in events if isinstance(e, ReplyStarted)]
+            texts = stream_texts(events, start.stream_id)
+            assert texts[0].offset == 0
+            assert_contiguous(texts)
+            assert "".join(t.text for t in texts) == reply.message
+
+
 async def test_title_star_annotation_and_deletion_through_a_reach_b(
     make_replicas: MakeReplicas,
 ) -> None:

@@ -74,7 +74,7 @@ from typing import TYPE_CHECKING, Any
 from grove_explorer.protos import chat_pb2
 from grove_explorer.server.live.feed import FeedClosed, WatchEnded, check_event_size
 from grove_explorer.server.live.in_process import DEFAULT_MAX_PENDING, InProcessFeed, _Subscriber
-from grove_explorer.server.live.publishing import LiveReply, text_pieces
+from grove_explorer.server.live.publishing import LiveReply
 from grove_explorer.server.live.remote_merge import (
     BYE,
     EVENT,
@@ -84,6 +84,7 @@ from grove_explorer.server.live.remote_merge import (
     REFRESH,
     RemoteMerge,
     TextGap,
+    catch_up_events,
     decode,
     decode_event,
     decode_ids,
@@ -462,20 +463,8 @@ class PostgresFeed:
     def _catch_up(self, conversation_id: str) -> None:
         """Sends, for the other replicas' new watchers, this replica's replies so far."""
         for reply in self._replies(conversation_id):
-            live = reply.in_progress()
-            start = chat_pb2.ConversationEvent(
-                conversation_id=conversation_id, actor=live.actor, request_id=live.request_id
-            )
-            start.reply_started.CopyFrom(live.reply)
-            self._queue_event(start)
-            for offset, piece in text_pieces(live.text):
-                text = chat_pb2.ConversationEvent(
-                    conversation_id=conversation_id, actor=live.actor, request_id=live.request_id
-                )
-                text.reply_text.stream_id = live.reply.stream_id
-                text.reply_text.offset = offset
-                text.reply_text.text = piece
-                self._queue_event(text)
+            for event in catch_up_events(conversation_id, reply.in_progress()):
+                self._queue_event(event)
 
     def _lost_remote(self, body: str) -> None:
         lost = decode_lost(body)

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from google.protobuf.message import DecodeError
 
 from grove_explorer.protos import chat_pb2
+from grove_explorer.server.live.publishing import text_pieces
 
 # A NOTIFY payload must be shorter than 8,000 bytes; control lists are cut below this.
 CONTROL_PAYLOAD_BYTES = 7_000
@@ -70,6 +71,29 @@ def encode_id_lists(kind: str, origin: str, ids: list[str]) -> Iterator[str]:
         size += length
     if chunk:
         yield encode_control(kind, origin, chunk)
+
+
+def catch_up_events(
+    conversation_id: str, live: chat_pb2.ReplyInProgress
+) -> Iterator[chat_pb2.ConversationEvent]:
+    """A reply being sampled as a late watcher elsewhere needs it: its start, its text.
+
+    The text so far from offset 0, in pieces that fit an event; the reply's next
+    `reply_text` starts where it ends.
+    """
+    start = chat_pb2.ConversationEvent(
+        conversation_id=conversation_id, actor=live.actor, request_id=live.request_id
+    )
+    start.reply_started.CopyFrom(live.reply)
+    yield start
+    for offset, piece in text_pieces(live.text):
+        text = chat_pb2.ConversationEvent(
+            conversation_id=conversation_id, actor=live.actor, request_id=live.request_id
+        )
+        text.reply_text.stream_id = live.reply.stream_id
+        text.reply_text.offset = offset
+        text.reply_text.text = piece
+        yield text
 
 
 def decode(payload: str, origin_length: int) -> Message | None:

@@ -20,12 +20,13 @@ import pytest
 
 from grove_explorer.protos import chat_pb2
 from grove_explorer.server.config import ServerConfig
-from grove_explorer.server.live import FeedClosed, InProcessFeed
+from grove_explorer.server.live import MAX_EVENT_BYTES, FeedClosed, InProcessFeed
 from grove_explorer.server.live.postgres_feed import PostgresFeed, WatchLost
 from grove_explorer.server.live.remote_merge import (
     NEW_WATCHES,
     RemoteMerge,
     TextGap,
+    catch_up_events,
     decode,
     decode_event,
     decode_ids,
@@ -286,3 +287,18 @@ async def test_a_silent_listen_connection_is_noticed_and_replaced(
             await admin.execute("SELECT pg_terminate_backend(%s)", (frozen,))
             await admin.commit()
         await feed.close()
+
+
+def test_a_catch_up_is_the_start_then_the_whole_text_in_pieces_that_fit() -> None:
+    live = chat_pb2.ReplyInProgress(actor="alice", request_id="r1", text="🌳 moss " * 900)
+    live.reply.stream_id = "s1"
+    live.reply.model_name = "offline"
+    first, *texts = catch_up_events(CID, live)
+    assert first.reply_started == live.reply and first.actor == "alice"
+    assert len(texts) > 1 and all(e.ByteSize() <= MAX_EVENT_BYTES for e in texts)
+    assert [e.reply_text.offset for e in texts] == [
+        sum(len(e.reply_text.text) for e in texts[:i]) for i in range(len(texts))
+    ]
+    assert "".join(e.reply_text.text for e in texts) == live.text
+    merge = RemoteMerge()  # a watcher that knew nothing of the reply takes it whole
+    assert all(merge.accept(e) is not None for e in (first, *texts))

@@ -15,9 +15,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import grpc
+import psycopg
 import pytest
 
 from grove_explorer.client import Client
+from grove_explorer.client.errors import ServerUnavailableError
 from grove_explorer.client.watching import (
     AnnotationChanged,
     ConversationGone,
@@ -236,3 +238,28 @@ async def test_a_slow_watcher_on_b_is_ended_and_a_samples_on(make_replicas: Make
         assert "fell more than 8 events behind" in (raised.value.details() or "")
     finally:
         await channel.close()
+
+
+async def test_a_replica_losing_the_feed_ends_its_watches_as_unavailable(
+    make_replicas: MakeReplicas, postgres_url: PostgresUrl
+) -> None:
+    replicas = await make_replicas()
+    conversation = replicas.client_b.grok.create_conversation()
+    await conversation.ensure_created()
+    events = conversation.watch()
+    assert isinstance(await anext(events), WatchStarted)
+    feed_b = replicas.b.servicer.feed
+    assert isinstance(feed_b, PostgresFeed) and feed_b._listen_conn is not None
+    pid = feed_b._listen_conn.info.backend_pid
+    async with await psycopg.AsyncConnection.connect(postgres_url.url, autocommit=True) as admin:
+        await admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    with pytest.raises(ServerUnavailableError, match="changes made through them may have"):
+        await anext(events)
+    # Back once the feed is: a new watch works and hears replica A again.
+    await feed_b.until(lambda feed: feed.listening)
+    watcher = await start_watch(conversation)
+    theirs = await other_handle(replicas.client_a, conversation.conversation_id)
+    await theirs.set_title("Heard again")
+    titles = await watcher.until(lambda events: any(isinstance(e, TitleChanged) for e in events))
+    await watcher.close()
+    assert [e.title for e in titles if isinstance(e, TitleChanged)] == ["Heard again"]

@@ -183,6 +183,7 @@ class PostgresFeed:
         self._refresh = refresh_seconds
         self._wake = asyncio.Event()
         self._changed = asyncio.Condition()  # tests and benches wait on the feed's state
+        self._waiting = 0
         self._drained = asyncio.Event()
         self._replies: RepliesOf = lambda _conversation_id: []
         self._listen_conn: psycopg.AsyncConnection[Any] | None = None
@@ -531,13 +532,19 @@ class PostgresFeed:
     # -- waiting on the feed (tests, benches) ------------------------------------------
 
     async def _notify_changed(self) -> None:
+        if not self._waiting:
+            return  # nobody waits (serving): no lock taken per notification
         async with self._changed:
             self._changed.notify_all()
 
     async def until(self, done: Callable[[PostgresFeed], bool]) -> None:
         """Returns once `done(feed)` holds (checked as messages arrive and connections change)."""
-        async with self._changed:
-            await self._changed.wait_for(lambda: done(self))
+        self._waiting += 1
+        try:
+            async with self._changed:
+                await self._changed.wait_for(lambda: done(self))
+        finally:
+            self._waiting -= 1
 
     @property
     def listening(self) -> bool:

@@ -32,16 +32,17 @@ from grove_explorer.client.replaying import ReplayCalls
 from grove_explorer.client.research_calls import ResearchCalls
 from grove_explorer.client.response import Response
 from grove_explorer.client.resuming import replicas_of
-from grove_explorer.client.rpc import check_text, rpc
+from grove_explorer.client.rpc import rpc
 from grove_explorer.client.sampler import SamplingParams, sampling_mode_number
 from grove_explorer.client.sampling_call import SamplingCall, texts
 from grove_explorer.client.streams import SampleStream
+from grove_explorer.client.title_calls import TitleCalls
 from grove_explorer.client.token_stream import TokenStream
 from grove_explorer.client.watching import WatchEvent, watch_events
 from grove_explorer.protos import chat_pb2, chat_pb2_grpc
 
 
-class Conversation(LeafPlace, ResearchCalls, ReplayCalls):
+class Conversation(LeafPlace, ResearchCalls, ReplayCalls, TitleCalls):
     """SDK for interacting with a Grok conversation.
 
     A Grok conversation is composed of a forest of responses. It's not a tree because there
@@ -219,66 +220,7 @@ class Conversation(LeafPlace, ResearchCalls, ReplayCalls):
         """True while an `add_response` stream is running."""
         return self._sampling
 
-    # -- title and star -------------------------------------------------------------------
-
-    async def set_title(self, title: str) -> None:
-        """Updates the title of this conversation."""
-        self._check_not_deleted()
-        conversation = self._get_conversation_or_raise()
-        await rpc(
-            self._stub.UpdateConversation(
-                chat_pb2.UpdateConversationRequest(
-                    conversation_id=conversation.conversation_id,
-                    title=check_text(title),
-                    starred=conversation.starred,
-                )
-            )
-        )
-        conversation.title = title
-        self._sync_summary()
-
-    async def generate_title(self) -> str:
-        """Automatically generates a title for this conversation from its current path.
-
-        Returns:
-            The newly generated title.
-        """
-        self._check_not_deleted()
-        conversation = self._get_conversation_or_raise()
-        response: chat_pb2.GenerateTitleResponse = await rpc(
-            self._stub.GenerateTitle(
-                chat_pb2.GenerateTitleRequest(
-                    conversation_id=conversation.conversation_id,
-                    leaf_response_id=self.leaf_response_id or "",
-                )
-            )
-        )
-        conversation.title = response.new_title
-        self._sync_summary()
-        return response.new_title
-
-    async def star(self) -> None:
-        """Stars this conversation."""
-        await self._set_starred(True)
-
-    async def unstar(self) -> None:
-        """Unstars this conversation."""
-        await self._set_starred(False)
-
-    async def _set_starred(self, starred: bool) -> None:
-        self._check_not_deleted()
-        conversation = self._get_conversation_or_raise()
-        await rpc(
-            self._stub.UpdateConversation(
-                chat_pb2.UpdateConversationRequest(
-                    conversation_id=conversation.conversation_id,
-                    title=conversation.title,
-                    starred=starred,
-                )
-            )
-        )
-        conversation.starred = starred
-        self._sync_summary()
+    # -- title and star (the calls are in title_calls.py) ----------------------------------
 
     def _sync_summary(self) -> None:
         """Brings the forest's summary up to the wire conversation (title, star, times)."""

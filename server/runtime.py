@@ -23,7 +23,8 @@ from grove_explorer.protos import chat_pb2
 from grove_explorer.server.auth import Authenticator, exposure_refusal, is_loopback_host
 from grove_explorer.server.backends import build_samplers
 from grove_explorer.server.config import ServerConfig
-from grove_explorer.server.live import LivePublisher
+from grove_explorer.server.live import ChangeFeed, LivePublisher
+from grove_explorer.server.live.postgres_feed import PostgresFeed
 from grove_explorer.server.owners import is_orphan, new_owner, retire
 from grove_explorer.server.reflection import enable_reflection
 from grove_explorer.server.sampler.base import Sampler
@@ -126,10 +127,14 @@ class GroveServer:
         samplers: Mapping[str, Sampler] | None = None,
         default_model: str | None = None,
         interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
+        feed: ChangeFeed | None = None,
     ) -> None:
         self.config = config
         # gRPC server interceptors (operators' metrics; tests count calls per replica).
         self._interceptors = tuple(interceptors)
+        # Replicas of one PostgreSQL database share their live changes through it.
+        if feed is None and isinstance(config.db, PostgresUrl):
+            feed = PostgresFeed(config.db, max_pending=config.watch_max_pending_events)
         self.store = store or default_store(config)
         if samplers is None:
             samplers, default_model = build_samplers(
@@ -146,7 +151,12 @@ class GroveServer:
             require_key=not (config.insecure_no_auth or is_loopback_host(config.host)),
         )
         self.servicer = ChatServicer(
-            self.store, self.samplers, config, default_model, authenticator=self.authenticator
+            self.store,
+            self.samplers,
+            config,
+            default_model,
+            authenticator=self.authenticator,
+            feed=feed,
         )
         self.tls = config.tls_cert is not None or config.tls_key is not None
         self._server: grpc.aio.Server | None = None
@@ -187,12 +197,15 @@ class GroveServer:
             # Whatever failed (a refusal, a busy port, a migration the database lacks), the
             # store's connections are closed, or their threads would keep the process alive.
             retire(self.owner)
+            await self.servicer.feed.close()
             await self.store.close()
             raise
 
     async def _serve(self, credentials: grpc.ServerCredentials | None) -> int:
         """`start` once the store is open: recovery, the exposure check, gRPC."""
         self.servicer.checkpoint_owner = self.owner
+        if isinstance(self.servicer.feed, PostgresFeed):
+            await self.servicer.feed.start(self.servicer.streams.live_replies)
         if not self.read_only:
             await self._recover_orphans()
         # Keys live in the store, so the exposure check can only run once it is open.

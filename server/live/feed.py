@@ -81,6 +81,14 @@ class ChangeFeed(Protocol):
         """Whether anyone may watch the conversation (cheap: it runs per token batch)."""
         ...
 
+    def text_watched(self, conversation_id: str) -> bool:
+        """Whether a reply's text must be published (per token batch: cheap).
+
+        Narrower than `watched` where late watchers get the text so far another way (the
+        PostgreSQL feed's catch-ups); else the same.
+        """
+        ...
+
     def publish(self, conversation_id: str, event: chat_pb2.ConversationEvent) -> None:
         """Hands the event to every watcher of the conversation, without waiting."""
         ...

@@ -90,6 +90,10 @@ class InProcessFeed:
         """Whether anyone watches the conversation (one dict lookup)."""
         return conversation_id in self._subscribers
 
+    def text_watched(self, conversation_id: str) -> bool:
+        """Whether a reply's text must be published: the same as `watched` here."""
+        return conversation_id in self._subscribers
+
     def publish(self, conversation_id: str, event: chat_pb2.ConversationEvent) -> None:
         """Hands the event to every watcher of the conversation; never waits."""
         subscribers = self._subscribers.get(conversation_id)

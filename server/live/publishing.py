@@ -131,7 +131,7 @@ class LiveReply:
     def sent(self, batch: Sequence[SampledToken], chars: int) -> None:
         """A batch went to the caller; `chars` is the reply's length with it."""
         offset, self.sent_chars = self.sent_chars, chars
-        if not batch or not self.publisher.feed.watched(self.conversation_id):
+        if not batch or not self.publisher.feed.text_watched(self.conversation_id):
             return
         text = batch[0].text if len(batch) == 1 else "".join(t.text for t in batch)
         for start, piece in text_pieces(text):

@@ -1,0 +1,564 @@
+"""`PostgresFeed`: the change feed of several replicas on one PostgreSQL database.
+
+Design, and why:
+
+* **Local first.** Watchers of this replica are served by an inner `InProcessFeed`:
+  publishing to them never waits on the database, and a stalled watcher ends with
+  RESOURCE_EXHAUSTED exactly as on SQLite.
+* **One channel, batched.** Every replica LISTENs on one channel (`grove_live`) from its
+  start, and ONE task sends what this replica publishes: it wakes when something is
+  queued, lingers `LINGER_SECONDS` so a tick's events travel together, and sends up to
+  `MAX_BATCH` payloads in one statement (`SELECT pg_notify(...) FROM unnest(...)`: one
+  round trip, one transaction) — hundreds of streams' token batches cost a few statements
+  a tick. A payload names its origin replica (its own come back and are dropped) and
+  carries the base64 proto (remote_merge.py has the formats). One channel rather than one
+  per conversation: a replica listens from its start, so a watch is heard the moment it
+  subscribes (no LISTEN to finish before its first read), at the cost of each replica
+  decoding the others' events of watched conversations — fine for a handful of replicas.
+  NOTIFY is per database, so deployments on other databases of one server never mix; and
+  the database is trusted as the store is: whoever may NOTIFY on it may also read and
+  write every conversation in it (a forged event names rows the watcher's server reads
+  with the watcher's rights; only a reply's text travels in the event itself).
+* **What is sent.** Rare events (a response added, a reply started or finished, title,
+  star, annotation, deletion) are always sent: `watched()` answers True, since another
+  replica may watch. A reply's text — the bulk — is sent only for conversations watched
+  somewhere (`text_watched()`): here, or announced by another replica. A replica
+  announces a new watch (`w`), refreshes its watches every `REFRESH_SECONDS` (`r`), says
+  goodbye at close (`b`); an announcement not refreshed for `3 * REFRESH_SECONDS` (its
+  replica died with its connection) is forgotten. The refresh is also every replica's
+  heartbeat: a replica silent that long is taken for dead, and each watcher here of a
+  reply it sampled gets that reply's end with nothing stored (the replica recovering its
+  checkpoints announces the partial reply), not a reply streaming forever.
+* **Joining mid-reply (the hard part).** The WatchConversation RPC gives a new watcher the
+  text so far of the replies *this* replica samples; on another replica that is nothing.
+  So a new watch is announced, and every replica answers with a **catch-up** for each
+  reply it samples in that conversation: its start and its text from offset 0, in pieces
+  that fit, queued behind what it sent before and ahead of what it sends after. Each
+  watcher's remote replies go through a `RemoteMerge`: a text of a reply it has not seen
+  start is dropped (the catch-up brings it whole), text it holds already is dropped or
+  trimmed, and a piece that would leave a hole ends the watch (below). What a watcher on B
+  sees of a reply sampled on A, by when it joins:
+  - before the reply starts: its start, then every piece in order (A learned of the watch
+    from the announcement, or an older one, before its text; or the catch-up brings it);
+  - mid-reply: the live pieces already on the way are dropped until A's catch-up arrives
+    (start + text from 0), then the live pieces after it — trimmed where they overlap;
+  - as the reply ends: the finish (sent always) with the stored reply, maybe no text;
+  - an event committed before the watch but delivered after it arrives twice (the
+    watcher's first reads saw it too): events refer to rows, so that is harmless.
+* **Losing the database.** The sender keeps unsent payloads (up to `MAX_OUTGOING`) and
+  retries with backoff: local watchers lose nothing, and remote ones get the events late
+  but whole. Beyond `MAX_OUTGOING` events are dropped with a count per conversation, and
+  once reconnected a `lost` marker ends those conversations' remote watches. When the
+  LISTEN connection drops — or goes silent: a replica hears its own heartbeats, and none
+  heard back for three refreshes means a half-open connection — remote events may be
+  missed meanwhile: every watch of this replica is ended (UNAVAILABLE with a sentence,
+  `WatchLost`) rather than silently missing them, and new watches are refused until it
+  is back; on reconnecting it says hello and the others announce their watches again
+  (catch-ups included).
+* **Closing** flushes what is queued (bounded by `FLUSH_SECONDS`: the final replies of a
+  shutdown reach remote watchers), says goodbye, stops the tasks, ends every subscription
+  (`FeedClosed`) and closes both connections.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from grove_explorer.protos import chat_pb2
+from grove_explorer.server.live.feed import FeedClosed, WatchEnded, check_event_size
+from grove_explorer.server.live.in_process import DEFAULT_MAX_PENDING, InProcessFeed, _Subscriber
+from grove_explorer.server.live.publishing import LiveReply
+from grove_explorer.server.live.remote_merge import (
+    BYE,
+    EVENT,
+    HELLO,
+    LOST,
+    NEW_WATCHES,
+    REFRESH,
+    RemoteMerge,
+    TextGap,
+    catch_up_events,
+    decode,
+    decode_event,
+    decode_ids,
+    decode_lost,
+    encode_control,
+    encode_event,
+    encode_id_lists,
+)
+from grove_explorer.server.store.location import PostgresUrl
+
+if TYPE_CHECKING:
+    import psycopg
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "grove_live"
+LINGER_SECONDS = 0.005  # a tick: what is published meanwhile travels in one statement
+MAX_BATCH = 500  # payloads per statement (each < 8,000 bytes)
+MAX_OUTGOING = 50_000  # payloads kept while the database is unreachable
+REFRESH_SECONDS = 5.0
+FLUSH_SECONDS = 3.0
+CONNECT_TIMEOUT_SECONDS = 10
+MIN_BACKOFF_SECONDS, MAX_BACKOFF_SECONDS = 0.05, 5.0
+_ORIGIN_CHARS = 16
+
+RepliesOf = Callable[[str], list[LiveReply]]
+
+
+class WatchLost(FeedClosed):
+    """A watch ended because other replicas' events were (or may have been) missed.
+
+    A FeedClosed for this watch: the RPC answers UNAVAILABLE with the sentence, and the
+    client may watch again (on this replica or another).
+    """
+
+    def __init__(self, sentence: str) -> None:
+        WatchEnded.__init__(self, sentence)
+
+
+def _disconnected() -> WatchLost:
+    return WatchLost(
+        "This server lost its connection to the database that carries the other servers' "
+        "changes, so changes made through them may have been missed; watch again."
+    )
+
+
+class _LocalFeed(InProcessFeed):
+    """The inner feed, letting the PostgreSQL feed reach its subscribers one by one."""
+
+    def __init__(self, owner: PostgresFeed, max_pending: int) -> None:
+        super().__init__(max_pending)
+        self._owner = owner
+
+    def subscribers_of(self, conversation_id: str) -> list[_Subscriber]:
+        return list(self._subscribers.get(conversation_id, ()))
+
+    def conversation_ids(self) -> list[str]:
+        return list(self._subscribers)
+
+    def end(self, subscriber: _Subscriber, reason: WatchEnded) -> None:
+        """Ends one watch after its queued events; nothing more reaches it."""
+        subscriber.end(reason)
+        self.forget(subscriber)
+
+    def forget(self, subscriber: _Subscriber) -> None:
+        super().forget(subscriber)
+        self._owner.forget_merge(subscriber)
+
+
+class PostgresFeed:
+    """`ChangeFeed` across the replicas of one PostgreSQL database (see the module)."""
+
+    def __init__(
+        self,
+        url: PostgresUrl | str,
+        *,
+        max_pending: int = DEFAULT_MAX_PENDING,
+        max_outgoing: int = MAX_OUTGOING,
+        max_batch: int = MAX_BATCH,
+        refresh_seconds: float = REFRESH_SECONDS,
+    ) -> None:
+        self._url = url if isinstance(url, PostgresUrl) else PostgresUrl(url)
+        self.origin = secrets.token_hex(_ORIGIN_CHARS // 2)
+        self._local = _LocalFeed(self, max_pending)
+        self._merges: dict[_Subscriber, RemoteMerge] = {}
+        # Conversation id → announcing replica → when its announcement expires.
+        self._remote: dict[str, dict[str, float]] = {}
+        self._seen: dict[str, float] = {}  # replica → when it was last heard from
+        # When this replica last heard its own message, and last sent one (see _silent).
+        self._heard_self = self._sent_at = time.monotonic()
+        self._control: deque[str] = deque()
+        self._events: deque[chat_pb2.ConversationEvent] = deque()
+        self._lost: dict[str, int] = {}
+        self._max_outgoing = max_outgoing
+        self._max_batch = max_batch
+        self._refresh = refresh_seconds
+        self._wake = asyncio.Event()
+        self._changed = asyncio.Condition()  # tests and benches wait on the feed's state
+        self._waiting = 0
+        self._drained = asyncio.Event()
+        self._replies: RepliesOf = lambda _conversation_id: []
+        self._listen_conn: psycopg.AsyncConnection[Any] | None = None
+        self._send_conn: psycopg.AsyncConnection[Any] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._listening = False
+        self._closed = False
+        # Figures (tests, benches): statements sent, payloads (and events) in them, received.
+        self.statements_sent = 0
+        self.notifications_sent = 0
+        self.events_sent = 0
+        self.notifications_received = 0
+
+    # -- the ChangeFeed protocol ---------------------------------------------------------
+
+    def watched(self, conversation_id: str) -> bool:
+        """True: another replica may watch (rare events are always sent; see the module)."""
+        return True
+
+    def text_watched(self, conversation_id: str) -> bool:
+        """Whether a reply's text is wanted: watched here, or announced by another replica."""
+        return conversation_id in self._local._subscribers or conversation_id in self._remote
+
+    def publish(self, conversation_id: str, event: chat_pb2.ConversationEvent) -> None:
+        """To local watchers at once; to the other replicas by the sending task."""
+        check_event_size(event)
+        self._local.publish(conversation_id, event)
+        if self._closed:
+            return
+        if event.HasField("reply_text") and conversation_id not in self._remote:
+            return  # no other replica watches it; a later watcher gets a catch-up
+        self._queue_event(event)
+
+    def subscribe(self, conversation_id: str) -> _Subscriber:
+        """A local watch; other replicas are told so (their catch-ups follow)."""
+        subscriber = self._local.subscribe(conversation_id)
+        if self._closed:
+            return subscriber  # ended with FeedClosed by the inner feed
+        if not self._listening:
+            self._local.end(
+                subscriber,
+                WatchLost(
+                    "This server cannot reach the database that carries the other servers' "
+                    "changes right now; watch again in a moment, or on another server."
+                ),
+            )
+            return subscriber
+        self._merges[subscriber] = RemoteMerge()
+        self._queue_control(encode_control(NEW_WATCHES, self.origin, [conversation_id]))
+        return subscriber
+
+    async def close(self) -> None:
+        """Flushes (bounded), says goodbye, stops the tasks, ends every subscription."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._tasks:
+            self._queue_control(encode_control(BYE, self.origin))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._drained.wait(), FLUSH_SECONDS)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        for conn in (self._listen_conn, self._send_conn):
+            if conn is not None:
+                with contextlib.suppress(Exception):
+                    await conn.close()
+        self._listen_conn = self._send_conn = None
+        self._listening = False
+        await self._local.close()
+
+    # -- starting ----------------------------------------------------------------------
+
+    async def start(self, replies: RepliesOf) -> None:
+        """Connects and LISTENs (raises when the database cannot be reached), then runs.
+
+        `replies(conversation_id)` are the replies this replica samples in a conversation
+        (the servicer's), for catch-ups.
+        """
+        self._replies = replies
+        self._listen_conn = await self._listen()
+        self._tasks = [
+            asyncio.create_task(self._send_loop(), name="grove-feed-send"),
+            asyncio.create_task(self._listen_loop(), name="grove-feed-listen"),
+            asyncio.create_task(self._refresh_loop(), name="grove-feed-refresh"),
+        ]
+
+    async def _connect(self) -> psycopg.AsyncConnection[Any]:
+        import psycopg
+
+        return await psycopg.AsyncConnection.connect(
+            self._url.url,
+            autocommit=True,
+            connect_timeout=CONNECT_TIMEOUT_SECONDS,
+            # A cut network is noticed by the kernel too, not only by the heartbeats.
+            keepalives=1,
+            keepalives_idle=30,
+            keepalives_interval=10,
+            keepalives_count=3,
+        )
+
+    async def _listen(self) -> psycopg.AsyncConnection[Any]:
+        conn = await self._connect()
+        await conn.execute(f"LISTEN {CHANNEL}")
+        self._listening = True
+        self._heard_self = time.monotonic()
+        await self._notify_changed()
+        # Whoever watches something announces it again: this replica learns of it.
+        self._queue_control(encode_control(HELLO, self.origin))
+        return conn
+
+    # -- sending -----------------------------------------------------------------------
+
+    def _queue_control(self, payload: str) -> None:
+        self._control.append(payload)
+        self._drained.clear()
+        self._wake.set()
+
+    def _queue_event(self, event: chat_pb2.ConversationEvent) -> None:
+        if len(self._events) >= self._max_outgoing:
+            cid = event.conversation_id
+            self._lost[cid] = self._lost.get(cid, 0) + 1
+            return
+        self._events.append(event)
+        self._drained.clear()
+        self._wake.set()
+
+    def _take_batch(self) -> list[str]:
+        """Up to `max_batch` payloads: lost markers, control messages, then events."""
+        batch: list[str] = []
+        while self._lost and len(batch) < self._max_batch:
+            cid, count = self._lost.popitem()
+            batch.append(encode_control(LOST, self.origin, [cid, count]))
+        while self._control and len(batch) < self._max_batch:
+            batch.append(self._control.popleft())
+        while self._events and len(batch) < self._max_batch:
+            batch.append(encode_event(self.origin, self._events.popleft()))
+        return batch
+
+    async def _send_loop(self) -> None:
+        backoff = MIN_BACKOFF_SECONDS
+        batch: list[str] = []
+        while True:
+            if not batch:
+                if not (self._control or self._events or self._lost):
+                    self._drained.set()
+                    self._wake.clear()
+                    await self._wake.wait()
+                await asyncio.sleep(LINGER_SECONDS)
+                batch = self._take_batch()
+            try:
+                if self._send_conn is None or self._send_conn.closed:
+                    self._send_conn = await self._connect()
+                await self._send_conn.execute(
+                    "SELECT count(pg_notify(%s, p)) FROM unnest(%s::text[]) AS p",
+                    (CHANNEL, batch),
+                )
+            except Exception as error:  # psycopg's errors and OSError: retried alike
+                log.warning("live feed: cannot send to %s (%s); retrying", self._url, error)
+                await self._drop_send_conn()
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+                continue
+            self.statements_sent += 1
+            self._sent_at = time.monotonic()
+            self.notifications_sent += len(batch)
+            self.events_sent += sum(1 for payload in batch if payload[0] == EVENT)
+            backoff = MIN_BACKOFF_SECONDS
+            batch = []
+            await self._notify_changed()
+
+    async def _drop_send_conn(self) -> None:
+        conn, self._send_conn = self._send_conn, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                await conn.close()
+
+    # -- receiving ---------------------------------------------------------------------
+
+    async def _listen_loop(self) -> None:
+        backoff = MIN_BACKOFF_SECONDS
+        while True:
+            try:
+                if self._listen_conn is None:
+                    self._listen_conn = await self._listen()
+                    backoff = MIN_BACKOFF_SECONDS
+                async for note in self._listen_conn.notifies(timeout=self._refresh):
+                    self._receive(note.payload)
+                    await self._notify_changed()
+                if self._silent():
+                    raise ConnectionError("its own heartbeats stopped coming back")
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                log.warning("live feed: lost LISTEN on %s (%s); reconnecting", self._url, error)
+                self._listening = False
+                for cid in self._local.conversation_ids():
+                    for subscriber in self._local.subscribers_of(cid):
+                        self._local.end(subscriber, _disconnected())
+                await self._notify_changed()
+                conn, self._listen_conn = self._listen_conn, None
+                if conn is not None:
+                    with contextlib.suppress(Exception):
+                        await conn.close()
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+
+    def _silent(self) -> bool:
+        """Whether the LISTEN connection went quiet though this replica sends (half-open).
+
+        This replica hears its own messages (the heartbeat at least, every refresh). Sent
+        a refresh after the last one heard and nothing for three: the connection is dead
+        without having said so (a network cut), and is replaced.
+        """
+        now = time.monotonic()
+        return (
+            now - self._heard_self > 3 * self._refresh
+            and self._sent_at > self._heard_self + self._refresh
+        )
+
+    def _receive(self, payload: str) -> None:
+        message = decode(payload, _ORIGIN_CHARS)
+        if message is None:
+            return
+        if message.origin == self.origin:
+            self._heard_self = time.monotonic()  # the listener works (see _silent)
+            return
+        self.notifications_received += 1
+        kind, origin = message.kind, message.origin
+        self._seen[origin] = time.monotonic()
+        if kind == EVENT:
+            event = decode_event(message.body)
+            if event is None:
+                log.warning("live feed: an unreadable event from replica %s", origin)
+            else:
+                self._deliver(event, origin)
+        elif kind in (NEW_WATCHES, REFRESH):
+            expires = time.monotonic() + 3 * self._refresh
+            for cid in decode_ids(message.body):
+                known = cid in self._remote and origin in self._remote[cid]
+                self._remote.setdefault(cid, {})[origin] = expires
+                if kind == NEW_WATCHES or not known:
+                    self._catch_up(cid)
+        elif kind == HELLO:
+            ids = self._local.conversation_ids()
+            for announcement in encode_id_lists(NEW_WATCHES, self.origin, ids):
+                self._queue_control(announcement)
+        elif kind == BYE:
+            self._forget_replica(origin)
+        elif kind == LOST:
+            self._lost_remote(message.body)
+
+    def _deliver(self, event: chat_pb2.ConversationEvent, origin: str) -> None:
+        """A remote event to each local watcher of its conversation, through its merge."""
+        for subscriber in self._local.subscribers_of(event.conversation_id):
+            self._deliver_one(subscriber, event, origin)
+
+    def _deliver_one(
+        self, subscriber: _Subscriber, event: chat_pb2.ConversationEvent, origin: str
+    ) -> None:
+        merge = self._merges.setdefault(subscriber, RemoteMerge())
+        try:
+            accepted = merge.accept(event, origin)
+        except TextGap as gap:
+            self._local.end(
+                subscriber,
+                WatchLost(
+                    f"{gap.missed} characters of a reply sampled on another server were "
+                    "missed (the servers lost touch); watch again to get the "
+                    "conversation as it is now."
+                ),
+            )
+            return
+        if accepted is not None:
+            subscriber.offer(accepted)
+
+    def _catch_up(self, conversation_id: str) -> None:
+        """Sends, for the other replicas' new watchers, this replica's replies so far."""
+        for reply in self._replies(conversation_id):
+            for event in catch_up_events(conversation_id, reply.in_progress()):
+                self._queue_event(event)
+
+    def _lost_remote(self, body: str) -> None:
+        lost = decode_lost(body)
+        if lost is None:
+            return
+        cid, count = lost
+        for subscriber in self._local.subscribers_of(cid):
+            self._local.end(
+                subscriber,
+                WatchLost(
+                    f"Another server could not reach the database and dropped {count} "
+                    "changes of this conversation; watch again to get it as it is now."
+                ),
+            )
+
+    def _forget_remote(self, conversation_id: str, origin: str) -> None:
+        origins = self._remote.get(conversation_id)
+        if origins is not None:
+            origins.pop(origin, None)
+            if not origins:
+                del self._remote[conversation_id]
+
+    def _forget_replica(self, origin: str) -> None:
+        """A replica left (goodbye) or went silent (died): its watches and replies end.
+
+        Its replies' watchers here get a `reply_finished` with nothing stored: the replica
+        that recovers its checkpoints announces the partial replies (`response_added`).
+        """
+        self._seen.pop(origin, None)
+        for cid in list(self._remote):
+            self._forget_remote(cid, origin)
+        for cid in self._local.conversation_ids():
+            for subscriber in self._local.subscribers_of(cid):
+                merge = self._merges.get(subscriber)
+                for stream in merge.streams_of(origin) if merge is not None else ():
+                    ended = chat_pb2.ConversationEvent(conversation_id=cid)
+                    ended.reply_finished.stream_id = stream
+                    self._deliver_one(subscriber, ended, origin)
+
+    def forget_merge(self, subscriber: _Subscriber) -> None:
+        """Drops a watcher's merge state (it ended or closed)."""
+        self._merges.pop(subscriber, None)
+
+    # -- keeping announcements fresh -----------------------------------------------------
+
+    async def _refresh_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self._refresh)
+            if self._listening:
+                # Also a heartbeat (an empty list): the others know this replica lives.
+                ids = self._local.conversation_ids()
+                refreshes = list(encode_id_lists(REFRESH, self.origin, ids))
+                for payload in refreshes or [encode_control(REFRESH, self.origin, [])]:
+                    self._queue_control(payload)
+            now = time.monotonic()
+            for origin, seen in list(self._seen.items()):
+                if seen < now - 3 * self._refresh:
+                    self._forget_replica(origin)  # silent: died, or lost the database
+            for cid, origins in list(self._remote.items()):
+                for origin, expires in list(origins.items()):
+                    if expires < now:
+                        self._forget_remote(cid, origin)
+
+    # -- waiting on the feed (tests, benches) ------------------------------------------
+
+    async def _notify_changed(self) -> None:
+        if not self._waiting:
+            return  # nobody waits (serving): no lock taken per notification
+        async with self._changed:
+            self._changed.notify_all()
+
+    async def until(self, done: Callable[[PostgresFeed], bool]) -> None:
+        """Returns once `done(feed)` holds (checked as messages arrive and connections change)."""
+        self._waiting += 1
+        try:
+            async with self._changed:
+                await self._changed.wait_for(lambda: done(self))
+        finally:
+            self._waiting -= 1
+
+    @property
+    def listening(self) -> bool:
+        """Whether the LISTEN connection is up (other replicas' events arrive)."""
+        return self._listening
+
+    # -- figures -------------------------------------------------------------------------
+
+    @property
+    def watcher_count(self) -> int:
+        """How many local subscriptions are open."""
+        return self._local.watcher_count
+
+    @property
+    def remote_watched(self) -> frozenset[str]:
+        """Conversations other replicas announced watches of (tests)."""
+        return frozenset(self._remote)

@@ -8,6 +8,17 @@ from grove_explorer.server.store.postgres.connection import PostgresDatabase
 from grove_explorer.server.store.records import ConversationRecord
 from grove_explorer.server.store.rows import CONVERSATION_SELECT, read_conversation
 
+# Owned ones by the (user_id, update_time) index, shared ones by the shares_user index.
+_LIST = (
+    "SELECT c.conversation_id, c.user_id, c.title, c.starred, c.create_time, c.update_time,"
+    " (SELECT count(*) FROM responses AS r WHERE r.conversation_id = c.conversation_id),"
+    " CASE WHEN c.user_id = %(uid)s THEN 'owner' ELSE (SELECT s.role FROM shares AS s"
+    "     WHERE s.conversation_id = c.conversation_id AND s.user_id = %(uid)s) END"
+    " FROM conversations AS c WHERE c.user_id = %(uid)s"
+    " OR c.conversation_id IN (SELECT conversation_id FROM shares WHERE user_id = %(uid)s)"
+    " ORDER BY c.update_time DESC, c.seq DESC"
+)
+
 
 class ConversationQueries(PostgresDatabase):
     """Conversation metadata; a conversation's responses go with it by cascade."""
@@ -51,11 +62,11 @@ class ConversationQueries(PostgresDatabase):
         return bool(rows)
 
     async def list_conversations(self, user_id: str) -> list[ConversationRecord]:
-        """Returns the user's conversations, most recently updated first."""
-        rows = await self._read(
-            CONVERSATION_SELECT + " WHERE c.user_id = %s ORDER BY c.update_time DESC, c.seq DESC",
-            (user_id,),
-        )
+        """The user's conversations and those shared with them, most recently updated first.
+
+        Each record's `role` is the user's: "owner", "writer" or "reader".
+        """
+        rows = await self._read(_LIST, {"uid": user_id})
         return [read_conversation(row) for row in rows]
 
     async def update_conversation(

@@ -302,7 +302,7 @@ def token_rows_from_proto(tokens: Sequence[sampler_public_pb2.Token]) -> tuple[T
     return tuple(rows)
 
 
-ROLE_TO_WIRE: Mapping[str, chat_pb2.ShareRole.ValueType] = {
+ROLE_TO_WIRE: dict[str, chat_pb2.ShareRole] = {
     "owner": chat_pb2.SHARE_ROLE_OWNER,
     "writer": chat_pb2.SHARE_ROLE_WRITER,
     "reader": chat_pb2.SHARE_ROLE_READER,

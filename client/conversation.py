@@ -33,12 +33,13 @@ from grove_explorer.client.response import Response
 from grove_explorer.client.rpc import check_text, rpc
 from grove_explorer.client.sampler import SamplingParams, sampling_mode_number
 from grove_explorer.client.sampling_call import SamplingCall, texts
+from grove_explorer.client.sharing import SharingCalls
 from grove_explorer.client.streams import SampleStream
 from grove_explorer.client.token_stream import TokenStream
 from grove_explorer.protos import chat_pb2, chat_pb2_grpc
 
 
-class Conversation(LeafPlace, ResearchCalls, ReplayCalls):
+class Conversation(LeafPlace, ResearchCalls, ReplayCalls, SharingCalls):
     """SDK for interacting with a Grok conversation.
 
     A Grok conversation is composed of a forest of responses. It's not a tree because there

@@ -127,6 +127,8 @@ class ResponseNode(BaseModel):
     # The named system prompt a model reply was sampled under ("" the default); None when
     # none was sent or it was not recorded.
     system_prompt_name: str | None = None
+    # Who made it when not the conversation's owner (a writer it is shared with); "".
+    author: str = ""
 
     # The wire message this node was read from (None for nodes built by hand), so the
     # SDK's `Response.proto` hands out the message itself rather than a rebuilt copy.
@@ -257,3 +259,6 @@ class ConversationSummary(BaseModel):
     create_time: datetime | None = None
     update_time: datetime | None = None
     response_count: int = 0
+    # Sharing between users: the owner, and the caller's role ("owner", "writer", "reader").
+    owner_user_id: str = ""
+    role: str = "owner"

@@ -132,6 +132,14 @@ class Store(Protocol):
         """The users the owner's conversation is shared with, oldest grant first."""
         ...
 
+    async def locate_response(self, response_id: str) -> str | None:
+        """The conversation holding a response, whoever owns it (None: no such response).
+
+        Only for a share link, whose id is a response's: the caller checks `access` of
+        the conversation before telling anyone anything.
+        """
+        ...
+
     async def update_conversation(
         self, user_id: str, conversation_id: str, title: str, starred: bool
     ) -> ConversationRecord | None:

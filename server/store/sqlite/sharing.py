@@ -82,6 +82,13 @@ class SharingQueries(SqliteDatabase):
         ):
             return cursor.rowcount > 0
 
+    async def locate_response(self, response_id: str) -> str | None:
+        """The conversation holding a response (None: none); check `access` after."""
+        rows = await self._read(
+            "SELECT conversation_id FROM responses WHERE response_id = ?", (response_id,)
+        )
+        return str(rows[0][0]) if rows else None
+
     async def list_access(self, owner_id: str, conversation_id: str) -> list[ShareRecord]:
         """The users the owner's conversation is shared with, oldest grant first."""
         rows = await self._read(

@@ -81,3 +81,62 @@ async def test_a_reader_sees_the_mark_and_cannot_send_a_writer_is_named(
         human, reply = (r.node for r in bobs)
         assert header_text(human, (1, 1)).plain.startswith("bob")
         assert "by bob" in header_text(reply, (1, 1)).plain
+
+
+async def test_the_share_dialog_grants_lists_and_revokes(team: GroveServer) -> None:
+    from textual.widgets import Input, OptionList
+
+    from grove_explorer.app.screens.share_dialog import ShareScreen, parse_grant
+
+    assert parse_grant("bob") == ("bob", "reader")
+    assert parse_grant("bob Writer") == ("bob", "writer")
+    assert parse_grant("bob owner") == "Type a user, then reader or writer (e.g. 'bob writer')."
+    async with Client(api_host=team.address, api_key="key-alice") as alice:
+        mine = alice.grok.create_conversation()
+        await mine.ensure_created()
+        await mine.set_title("Quinces")
+        cid = mine.conversation_id
+        async with explorer(team.address, size=SIZE, api_key="key-alice") as (app, pilot, screen):
+            await settle(pilot)
+            assert screen.conversation_id == cid
+            screen.action_share_with_users()
+            await settle(pilot)
+            dialog = app.screen
+            assert isinstance(dialog, ShareScreen)
+            assert dialog.grants == []
+            field = dialog.query_one(Input)
+            field.value = "bob writer"
+            await pilot.press("enter")
+            await settle(pilot)
+            assert [(g.user_id, g.role) for g in dialog.grants] == [("bob", "writer")]
+            assert [(g.user_id, g.role) for g in await mine.access_list()] == [("bob", "writer")]
+
+            field.value = "nobody"
+            await pilot.press("enter")
+            await settle(pilot)
+            assert [g.user_id for g in dialog.grants] == ["bob"], "an unknown user is refused"
+            assert field.value == "nobody", "the refused name stays to be corrected"
+
+            options = dialog.query_one(OptionList)
+            options.focus()
+            options.highlighted = 0
+            await pilot.press("d")
+            await settle(pilot)
+            assert dialog.grants == []
+            assert await mine.access_list() == []
+            await pilot.press("escape")
+            await settle(pilot)
+            assert app.screen is screen
+
+        await mine.share_with("bob", "writer")
+        async with explorer(team.address, size=SIZE, api_key="key-bob") as (app, pilot, screen):
+            await settle(pilot)
+            notes: list[str] = []
+            screen.notify = lambda message, **_: notes.append(str(message))  # type: ignore[method-assign]
+            screen.action_share_with_users()
+            await settle(pilot)
+            assert not isinstance(app.screen, ShareScreen)
+            assert notes == [
+                "Only alice, who owns this conversation, can share it; it is shared with "
+                "you as a writer."
+            ]

@@ -8,15 +8,20 @@ from grove_explorer.server.store.postgres.connection import PostgresDatabase
 from grove_explorer.server.store.records import ConversationRecord
 from grove_explorer.server.store.rows import CONVERSATION_SELECT, read_conversation
 
-# Owned ones by the (user_id, update_time) index, shared ones by the shares_user index.
+# Owned ones by the (user_id, update_time) index, shared ones by the shares_user index: a
+# UNION, because with an OR PostgreSQL scans every conversation of every user.
+_COLUMNS = (
+    "c.conversation_id, c.user_id, c.title, c.starred, c.create_time, c.update_time,"
+    " (SELECT count(*) FROM responses AS r WHERE r.conversation_id = c.conversation_id)"
+)
 _LIST = (
-    "SELECT c.conversation_id, c.user_id, c.title, c.starred, c.create_time, c.update_time,"
-    " (SELECT count(*) FROM responses AS r WHERE r.conversation_id = c.conversation_id),"
-    " CASE WHEN c.user_id = %(uid)s THEN 'owner' ELSE (SELECT s.role FROM shares AS s"
-    "     WHERE s.conversation_id = c.conversation_id AND s.user_id = %(uid)s) END"
-    " FROM conversations AS c WHERE c.user_id = %(uid)s"
-    " OR c.conversation_id IN (SELECT conversation_id FROM shares WHERE user_id = %(uid)s)"
-    " ORDER BY c.update_time DESC, c.seq DESC"
+    f"SELECT {_COLUMNS}, 'owner' AS role, c.seq FROM conversations AS c"
+    " WHERE c.user_id = %(uid)s"
+    " UNION ALL"
+    f" SELECT {_COLUMNS}, s.role, c.seq FROM shares AS s"
+    " JOIN conversations AS c ON c.conversation_id = s.conversation_id"
+    " WHERE s.user_id = %(uid)s AND c.user_id <> %(uid)s"
+    " ORDER BY update_time DESC, seq DESC"
 )
 
 

@@ -3,8 +3,11 @@
 The servicer talks only to this protocol, so another database can be added later without
 touching RPC code. Records are plain frozen dataclasses: the store knows nothing of protobuf.
 Every conversation belongs to one user; every method that reads or changes a conversation
-takes that user and behaves as if a conversation of another user did not exist. The records
-themselves are declared in `server/store/records.py`.
+takes that user and behaves as if a conversation of another user did not exist. A
+conversation shared with other users (`access`, `grant_access`; sharing_records.py) is
+reached by asking `access` first and then calling these methods with the owner's id
+(server/servicer/access.py); only a user's place (`get_leaf`, `set_leaf`) is keyed by the
+caller. The records themselves are declared in `server/store/records.py`.
 """
 
 from __future__ import annotations

@@ -80,7 +80,7 @@ def explorer_parser() -> argparse.ArgumentParser:
             "Explore branching LLM conversations as trees. With no --server, Grove starts "
             "a local server in-process (the offline demo model plus any backends of your config "
             "file or of --sampler openai; SQLite in your data dir). The subcommands ls, show, "
-            "search, sample, judge, fuse, stats, replay, sweep, arena, select, export and "
+            "search, sample, judge, fuse, stats, replay, sweep, arena, share, select, export and "
             "import work without the UI, for scripts (exit codes: 0 ok, 1 failure, 2 usage)."
         ),
     )

@@ -20,6 +20,11 @@ ACTIONS: tuple[tuple[str, str, str], ...] = (
     ("Rename conversation", "rename", "Set the conversation's title"),
     ("Delete conversation", "delete_conversation", "Delete the open conversation"),
     (
+        "Share conversation with users",
+        "share_with_users",
+        "Who else on the server may read or write it: list, share, revoke (owner only)",
+    ),
+    (
         "Choose model / system prompt",
         "pick_model",
         "The model and system prompt of new replies (raw model: none)",

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from grove_explorer.client.catalog import ModelCatalog, ModelInfo, SystemPromptInfo
     from grove_explorer.client.client import Client
     from grove_explorer.client.errors import (
+        AccessDeniedError,
         AlreadyExistsError,
         BackendError,
         ConcurrentSamplingError,
@@ -30,7 +31,9 @@ if TYPE_CHECKING:
         InvalidArgumentError,
         MissingModelResponseError,
         NotFoundError,
+        NotOwnerError,
         PermissionDeniedError,
+        ReadOnlyShareError,
         ResourceExhaustedError,
         ServerInternalError,
         ServerUnavailableError,
@@ -59,7 +62,10 @@ _EXPORTS: dict[str, str] = {
     "ModelInfo": "grove_explorer.client.catalog",
     "SystemPromptInfo": "grove_explorer.client.catalog",
     "Client": "grove_explorer.client.client",
+    "AccessDeniedError": "grove_explorer.client.errors",
     "AlreadyExistsError": "grove_explorer.client.errors",
+    "NotOwnerError": "grove_explorer.client.errors",
+    "ReadOnlyShareError": "grove_explorer.client.errors",
     "BackendError": "grove_explorer.client.errors",
     "ConcurrentSamplingError": "grove_explorer.client.errors",
     "ConversationDeletedError": "grove_explorer.client.errors",
@@ -127,6 +133,7 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "AccessDeniedError",
     "AlreadyExistsError",
     "AmbiguousIdError",
     "Annotation",
@@ -147,8 +154,10 @@ __all__ = [
     "ModelCatalog",
     "ModelInfo",
     "NotFoundError",
+    "NotOwnerError",
     "PermissionDeniedError",
     "Point",
+    "ReadOnlyShareError",
     "ReplayResult",
     "ReplayStoppedError",
     "ReplayedTurn",

@@ -35,6 +35,7 @@ from grove_explorer.client.resuming import replicas_of
 from grove_explorer.client.rpc import rpc
 from grove_explorer.client.sampler import SamplingParams, sampling_mode_number
 from grove_explorer.client.sampling_call import SamplingCall, texts
+from grove_explorer.client.sharing import SharingCalls
 from grove_explorer.client.streams import SampleStream
 from grove_explorer.client.title_calls import TitleCalls
 from grove_explorer.client.token_stream import TokenStream
@@ -42,7 +43,7 @@ from grove_explorer.client.watching import WatchEvent, watch_events
 from grove_explorer.protos import chat_pb2, chat_pb2_grpc
 
 
-class Conversation(LeafPlace, ResearchCalls, ReplayCalls, TitleCalls):
+class Conversation(LeafPlace, ResearchCalls, ReplayCalls, TitleCalls, SharingCalls):
     """SDK for interacting with a Grok conversation.
 
     A Grok conversation is composed of a forest of responses. It's not a tree because there

@@ -146,6 +146,7 @@ def node_from_proto(wire: chat_pb2.Response) -> ResponseNode:
         if wire.HasField("system_prompt_name")
         else None,
         "made_by": None,
+        "author": wire.author_user_id,
     }
     node = ResponseNode.trusted(fields)
     node._proto = wire
@@ -182,7 +183,20 @@ def summary_from_proto(conversation: chat_pb2.Conversation) -> ConversationSumma
         if conversation.HasField("update_time")
         else None,
         response_count=conversation.response_count or len(conversation.responses),
+        owner_user_id=conversation.owner_user_id,
+        role=role_name(conversation.role),
     )
+
+
+_ROLE_NAMES: dict[int, str] = {
+    chat_pb2.SHARE_ROLE_WRITER: "writer",
+    chat_pb2.SHARE_ROLE_READER: "reader",
+}
+
+
+def role_name(role: int) -> str:
+    """A wire ShareRole as "owner", "writer" or "reader" (unset, from older servers: owner)."""
+    return _ROLE_NAMES.get(role, "owner")
 
 
 def token_from_proto(token: sampler_public_pb2.Token) -> TokenInfo:

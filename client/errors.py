@@ -108,6 +108,33 @@ class PermissionDeniedError(GroveError):
     code = _Status("PERMISSION_DENIED")
 
 
+class AccessDeniedError(PermissionDeniedError):
+    """A conversation shared with you does not allow this (sharing between users).
+
+    `owner_user_id` names its owner. Raised as one of the two subclasses below.
+    """
+
+    kind = ""
+
+    def __init__(
+        self, message: str, code: grpc.StatusCode | None = None, owner_user_id: str = ""
+    ) -> None:
+        super().__init__(message, code)
+        self.owner_user_id = owner_user_id
+
+
+class ReadOnlyShareError(AccessDeniedError):
+    """The conversation is shared with you as a reader: you may read it, not write to it."""
+
+    kind = "read_only"
+
+
+class NotOwnerError(AccessDeniedError):
+    """Only the conversation's owner may do this (rename, star, delete, title, share)."""
+
+    kind = "not_owner"
+
+
 class ServerUnavailableError(GroveError, ConnectionError):
     """The server could not be reached, went away mid-call, or is shutting down."""
 
@@ -232,6 +259,11 @@ _STORAGE_BY_KIND: dict[str, type[StorageError]] = {
 }
 
 
+_ACCESS_BY_KIND: dict[str, type[AccessDeniedError]] = {
+    cls.kind: cls for cls in (ReadOnlyShareError, NotOwnerError)
+}
+
+
 def unencodable_text(error: UnicodeEncodeError) -> InvalidArgumentError:
     """The SDK's error for text that cannot travel as UTF-8 (a lone surrogate, say).
 
@@ -249,6 +281,9 @@ BACKEND_ERROR_KEY = "grove-backend-error"
 STORAGE_ERROR_KEY = "grove-storage-error"
 JUDGE_ERROR_KEY = "grove-judge-error"
 """Trailing metadata of a FAILED_PRECONDITION whose judge gave unusable output."""
+ACCESS_ERROR_KEY = "grove-access-denied"
+"""Trailing metadata of a PERMISSION_DENIED on a shared conversation (read_only, not_owner)."""
+OWNER_KEY = "grove-owner"
 RETRY_AFTER_KEY = "grove-retry-after"
 
 
@@ -297,6 +332,10 @@ def translate(error: grpc.RpcError) -> GroveError:
     storage = _STORAGE_BY_KIND.get(_metadata_value(trailing, STORAGE_ERROR_KEY) or "")
     if storage is not None:
         return storage(details or "The server's database failed.", code)
+    denied = _ACCESS_BY_KIND.get(_metadata_value(trailing, ACCESS_ERROR_KEY) or "")
+    if denied is not None:
+        owner = _metadata_value(trailing, OWNER_KEY) or ""
+        return denied(details or "You may not do this here.", code, owner)
     if _metadata_value(trailing, JUDGE_ERROR_KEY):
         return UnusableJudgementError(details or "The judge gave no usable score.", code)
     if code == grpc.StatusCode.DEADLINE_EXCEEDED:

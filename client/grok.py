@@ -24,6 +24,7 @@ from grove_explorer.client.import_call import import_in_chunks, request_chunks
 from grove_explorer.client.research import SearchHit, SearchResults
 from grove_explorer.client.response import Response
 from grove_explorer.client.rpc import check_text, rpc
+from grove_explorer.client.sharing import looks_like_link, resolve_share_link
 from grove_explorer.protos import chat_pb2, chat_pb2_grpc
 
 __all__ = ["AsyncGrok", "Conversation", "Response"]
@@ -84,13 +85,17 @@ class AsyncGrok:
             Loaded conversation.
 
         Extension: a unique prefix of the id (at least 4 characters, as headers and `grove
-        ls` show them) names it too, resolved against `list_conversations`.
+        ls` show them) names it too, resolved against `list_conversations`; so does a share
+        link (a URL: ShareConversation's, for a conversation shared with the caller).
 
         Raises:
             NotFoundError: If no such conversation exists.
             AmbiguousIdError: If the prefix starts several of the user's conversation ids.
         """
         wanted = conversation_id.strip()
+        if looks_like_link(wanted):  # a share link (ShareConversation's URL) names it
+            conversation_id, _ = await resolve_share_link(self._stub, wanted)
+            wanted = conversation_id
         if MIN_PREFIX <= len(wanted) < FULL_ID_LENGTH:
             listed = [c.conversation_id for c in await self.list_conversations()]
             found = resolve_id(wanted, listed, "conversation")

@@ -131,6 +131,8 @@ class ResponseNode(BaseModel):
     # watching.py): the user's name, or "" for the watching user in another session.
     # Not stored: None for everything else.
     made_by: str | None = None
+    # Who made it when not the conversation's owner (a writer it is shared with); "".
+    author: str = ""
 
     # The wire message this node was read from (None for nodes built by hand), so the
     # SDK's `Response.proto` hands out the message itself rather than a rebuilt copy.
@@ -261,3 +263,6 @@ class ConversationSummary(BaseModel):
     create_time: datetime | None = None
     update_time: datetime | None = None
     response_count: int = 0
+    # Sharing between users: the owner, and the caller's role ("owner", "writer", "reader").
+    owner_user_id: str = ""
+    role: str = "owner"

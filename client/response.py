@@ -265,6 +265,11 @@ class Response:
         return self.node.replay_of
 
     @property
+    def author_user_id(self) -> str:
+        """Extension: who made it when not the conversation's owner (a writer); "" else."""
+        return self.node.author
+
+    @property
     def system_prompt_name(self) -> str | None:
         """Extension: the system prompt a sampled reply used ("" the default, None: none).
 

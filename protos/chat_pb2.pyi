@@ -51,6 +51,13 @@ class ArenaOutcome(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     ARENA_OUTCOME_B: _ClassVar[ArenaOutcome]
     ARENA_OUTCOME_TIE: _ClassVar[ArenaOutcome]
     ARENA_OUTCOME_BOTH_BAD: _ClassVar[ArenaOutcome]
+
+class ShareRole(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    SHARE_ROLE_UNSPECIFIED: _ClassVar[ShareRole]
+    SHARE_ROLE_OWNER: _ClassVar[ShareRole]
+    SHARE_ROLE_WRITER: _ClassVar[ShareRole]
+    SHARE_ROLE_READER: _ClassVar[ShareRole]
 JUDGE_MODE_UNSPECIFIED: JudgeMode
 JUDGE_MODE_EACH: JudgeMode
 JUDGE_MODE_TABLE: JudgeMode
@@ -76,9 +83,13 @@ ARENA_OUTCOME_A: ArenaOutcome
 ARENA_OUTCOME_B: ArenaOutcome
 ARENA_OUTCOME_TIE: ArenaOutcome
 ARENA_OUTCOME_BOTH_BAD: ArenaOutcome
+SHARE_ROLE_UNSPECIFIED: ShareRole
+SHARE_ROLE_OWNER: ShareRole
+SHARE_ROLE_WRITER: ShareRole
+SHARE_ROLE_READER: ShareRole
 
 class Response(_message.Message):
-    __slots__ = ("response_id", "message", "sender", "create_time", "parent_response_id", "manual", "partial", "shared", "query", "query_type", "model_name", "sampling_params", "token_count", "time_to_first_token_seconds", "total_time_seconds", "annotation", "prefix_length", "start_time", "finish_reason", "reported_usage", "judgements", "merged_from", "merge_mode", "merge_instruction", "replay_of", "system_prompt_name")
+    __slots__ = ("response_id", "message", "sender", "create_time", "parent_response_id", "manual", "partial", "shared", "query", "query_type", "model_name", "sampling_params", "token_count", "time_to_first_token_seconds", "total_time_seconds", "annotation", "prefix_length", "start_time", "finish_reason", "reported_usage", "judgements", "merged_from", "merge_mode", "merge_instruction", "replay_of", "system_prompt_name", "author_user_id")
     RESPONSE_ID_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
     SENDER_FIELD_NUMBER: _ClassVar[int]
@@ -105,6 +116,7 @@ class Response(_message.Message):
     MERGE_INSTRUCTION_FIELD_NUMBER: _ClassVar[int]
     REPLAY_OF_FIELD_NUMBER: _ClassVar[int]
     SYSTEM_PROMPT_NAME_FIELD_NUMBER: _ClassVar[int]
+    AUTHOR_USER_ID_FIELD_NUMBER: _ClassVar[int]
     response_id: str
     message: str
     sender: str
@@ -131,7 +143,8 @@ class Response(_message.Message):
     merge_instruction: str
     replay_of: str
     system_prompt_name: str
-    def __init__(self, response_id: _Optional[str] = ..., message: _Optional[str] = ..., sender: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., parent_response_id: _Optional[str] = ..., manual: _Optional[bool] = ..., partial: _Optional[bool] = ..., shared: _Optional[bool] = ..., query: _Optional[str] = ..., query_type: _Optional[str] = ..., model_name: _Optional[str] = ..., sampling_params: _Optional[_Union[_sampler_public_pb2.SamplingParams, _Mapping]] = ..., token_count: _Optional[int] = ..., time_to_first_token_seconds: _Optional[float] = ..., total_time_seconds: _Optional[float] = ..., annotation: _Optional[_Union[Annotation, _Mapping]] = ..., prefix_length: _Optional[int] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finish_reason: _Optional[_Union[FinishReason, str]] = ..., reported_usage: _Optional[_Union[ReportedUsage, _Mapping]] = ..., judgements: _Optional[_Iterable[_Union[Judgement, _Mapping]]] = ..., merged_from: _Optional[_Iterable[str]] = ..., merge_mode: _Optional[_Union[MergeMode, str]] = ..., merge_instruction: _Optional[str] = ..., replay_of: _Optional[str] = ..., system_prompt_name: _Optional[str] = ...) -> None: ...
+    author_user_id: str
+    def __init__(self, response_id: _Optional[str] = ..., message: _Optional[str] = ..., sender: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., parent_response_id: _Optional[str] = ..., manual: _Optional[bool] = ..., partial: _Optional[bool] = ..., shared: _Optional[bool] = ..., query: _Optional[str] = ..., query_type: _Optional[str] = ..., model_name: _Optional[str] = ..., sampling_params: _Optional[_Union[_sampler_public_pb2.SamplingParams, _Mapping]] = ..., token_count: _Optional[int] = ..., time_to_first_token_seconds: _Optional[float] = ..., total_time_seconds: _Optional[float] = ..., annotation: _Optional[_Union[Annotation, _Mapping]] = ..., prefix_length: _Optional[int] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finish_reason: _Optional[_Union[FinishReason, str]] = ..., reported_usage: _Optional[_Union[ReportedUsage, _Mapping]] = ..., judgements: _Optional[_Iterable[_Union[Judgement, _Mapping]]] = ..., merged_from: _Optional[_Iterable[str]] = ..., merge_mode: _Optional[_Union[MergeMode, str]] = ..., merge_instruction: _Optional[str] = ..., replay_of: _Optional[str] = ..., system_prompt_name: _Optional[str] = ..., author_user_id: _Optional[str] = ...) -> None: ...
 
 class Judgement(_message.Message):
     __slots__ = ("judgement_id", "response_id", "score", "rationale", "judge_model", "rubric_name", "rubric", "sampling_params", "mode", "create_time", "batch_id", "heuristic")
@@ -387,7 +400,7 @@ class TokenList(_message.Message):
     def __init__(self, tokens: _Optional[_Iterable[_Union[_sampler_public_pb2.Token, _Mapping]]] = ...) -> None: ...
 
 class Conversation(_message.Message):
-    __slots__ = ("conversation_id", "title", "starred", "create_time", "responses", "update_time", "response_count", "leaf_response_id", "import_times", "imported_ids")
+    __slots__ = ("conversation_id", "title", "starred", "create_time", "responses", "update_time", "response_count", "leaf_response_id", "import_times", "imported_ids", "owner_user_id", "role")
     CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
     TITLE_FIELD_NUMBER: _ClassVar[int]
     STARRED_FIELD_NUMBER: _ClassVar[int]
@@ -398,6 +411,8 @@ class Conversation(_message.Message):
     LEAF_RESPONSE_ID_FIELD_NUMBER: _ClassVar[int]
     IMPORT_TIMES_FIELD_NUMBER: _ClassVar[int]
     IMPORTED_IDS_FIELD_NUMBER: _ClassVar[int]
+    OWNER_USER_ID_FIELD_NUMBER: _ClassVar[int]
+    ROLE_FIELD_NUMBER: _ClassVar[int]
     conversation_id: str
     title: str
     starred: bool
@@ -408,7 +423,9 @@ class Conversation(_message.Message):
     leaf_response_id: str
     import_times: ImportTimes
     imported_ids: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, conversation_id: _Optional[str] = ..., title: _Optional[str] = ..., starred: _Optional[bool] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., responses: _Optional[_Iterable[_Union[Response, _Mapping]]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., response_count: _Optional[int] = ..., leaf_response_id: _Optional[str] = ..., import_times: _Optional[_Union[ImportTimes, _Mapping]] = ..., imported_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+    owner_user_id: str
+    role: ShareRole
+    def __init__(self, conversation_id: _Optional[str] = ..., title: _Optional[str] = ..., starred: _Optional[bool] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., responses: _Optional[_Iterable[_Union[Response, _Mapping]]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., response_count: _Optional[int] = ..., leaf_response_id: _Optional[str] = ..., import_times: _Optional[_Union[ImportTimes, _Mapping]] = ..., imported_ids: _Optional[_Iterable[str]] = ..., owner_user_id: _Optional[str] = ..., role: _Optional[_Union[ShareRole, str]] = ...) -> None: ...
 
 class ImportTimes(_message.Message):
     __slots__ = ("kept", "missing", "raised")
@@ -827,3 +844,67 @@ class ConversationChanged(_message.Message):
 class ConversationDeleted(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
+
+class GrantAccessRequest(_message.Message):
+    __slots__ = ("conversation_id", "user_id", "role")
+    CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    ROLE_FIELD_NUMBER: _ClassVar[int]
+    conversation_id: str
+    user_id: str
+    role: ShareRole
+    def __init__(self, conversation_id: _Optional[str] = ..., user_id: _Optional[str] = ..., role: _Optional[_Union[ShareRole, str]] = ...) -> None: ...
+
+class AccessGrant(_message.Message):
+    __slots__ = ("conversation_id", "user_id", "role", "granted_by", "create_time")
+    CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    ROLE_FIELD_NUMBER: _ClassVar[int]
+    GRANTED_BY_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    conversation_id: str
+    user_id: str
+    role: ShareRole
+    granted_by: str
+    create_time: _timestamp_pb2.Timestamp
+    def __init__(self, conversation_id: _Optional[str] = ..., user_id: _Optional[str] = ..., role: _Optional[_Union[ShareRole, str]] = ..., granted_by: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class RevokeAccessRequest(_message.Message):
+    __slots__ = ("conversation_id", "user_id")
+    CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    conversation_id: str
+    user_id: str
+    def __init__(self, conversation_id: _Optional[str] = ..., user_id: _Optional[str] = ...) -> None: ...
+
+class RevokeAccessResponse(_message.Message):
+    __slots__ = ("revoked",)
+    REVOKED_FIELD_NUMBER: _ClassVar[int]
+    revoked: bool
+    def __init__(self, revoked: _Optional[bool] = ...) -> None: ...
+
+class ListAccessRequest(_message.Message):
+    __slots__ = ("conversation_id",)
+    CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
+    conversation_id: str
+    def __init__(self, conversation_id: _Optional[str] = ...) -> None: ...
+
+class ListAccessResponse(_message.Message):
+    __slots__ = ("grants",)
+    GRANTS_FIELD_NUMBER: _ClassVar[int]
+    grants: _containers.RepeatedCompositeFieldContainer[AccessGrant]
+    def __init__(self, grants: _Optional[_Iterable[_Union[AccessGrant, _Mapping]]] = ...) -> None: ...
+
+class ResolveShareLinkRequest(_message.Message):
+    __slots__ = ("link",)
+    LINK_FIELD_NUMBER: _ClassVar[int]
+    link: str
+    def __init__(self, link: _Optional[str] = ...) -> None: ...
+
+class ResolveShareLinkResponse(_message.Message):
+    __slots__ = ("conversation_id", "response_id")
+    CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
+    RESPONSE_ID_FIELD_NUMBER: _ClassVar[int]
+    conversation_id: str
+    response_id: str
+    def __init__(self, conversation_id: _Optional[str] = ..., response_id: _Optional[str] = ...) -> None: ...

@@ -165,6 +165,26 @@ class ChatStub:
                 request_serializer=grove__explorer_dot_protos_dot_chat__pb2.WatchConversationRequest.SerializeToString,
                 response_deserializer=grove__explorer_dot_protos_dot_chat__pb2.ConversationEvent.FromString,
                 _registered_method=True)
+        self.GrantAccess = channel.unary_unary(
+                '/grove.chat.Chat/GrantAccess',
+                request_serializer=grove__explorer_dot_protos_dot_chat__pb2.GrantAccessRequest.SerializeToString,
+                response_deserializer=grove__explorer_dot_protos_dot_chat__pb2.AccessGrant.FromString,
+                _registered_method=True)
+        self.RevokeAccess = channel.unary_unary(
+                '/grove.chat.Chat/RevokeAccess',
+                request_serializer=grove__explorer_dot_protos_dot_chat__pb2.RevokeAccessRequest.SerializeToString,
+                response_deserializer=grove__explorer_dot_protos_dot_chat__pb2.RevokeAccessResponse.FromString,
+                _registered_method=True)
+        self.ListAccess = channel.unary_unary(
+                '/grove.chat.Chat/ListAccess',
+                request_serializer=grove__explorer_dot_protos_dot_chat__pb2.ListAccessRequest.SerializeToString,
+                response_deserializer=grove__explorer_dot_protos_dot_chat__pb2.ListAccessResponse.FromString,
+                _registered_method=True)
+        self.ResolveShareLink = channel.unary_unary(
+                '/grove.chat.Chat/ResolveShareLink',
+                request_serializer=grove__explorer_dot_protos_dot_chat__pb2.ResolveShareLinkRequest.SerializeToString,
+                response_deserializer=grove__explorer_dot_protos_dot_chat__pb2.ResolveShareLinkResponse.FromString,
+                _registered_method=True)
 
 
 class ChatServicer:
@@ -381,6 +401,44 @@ class ChatServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GrantAccess(self, request, context):
+        """-- Sharing between users (extension, issue 17) -------------------------------------
+        A conversation belongs to its owner, who may share it with other users of the server
+        as a reader (reads it, searches it, exports it, keeps a place of their own in it) or
+        a writer (also adds responses, annotations, judgements, fusions and votes). Only the
+        owner renames, stars, deletes, titles, marks shared (ShareConversation) and manages
+        access. A user without access gets NOT_FOUND exactly as for a missing conversation; a
+        reader who tries to write, or a writer who tries an owner's call, PERMISSION_DENIED
+        with a sentence naming the owner and the role.
+
+        Shares the caller's conversation with a user (again: changes their role).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RevokeAccess(self, request, context):
+        """Ends a user's access to the caller's conversation; their next call is refused.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListAccess(self, request, context):
+        """The users the caller's conversation is shared with, oldest grant first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ResolveShareLink(self, request, context):
+        """The conversation a share link names (ShareConversation's URL, whose last segment is a
+        response id, or a URL or id of a conversation), when the caller may read it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ChatServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -513,6 +571,26 @@ def add_ChatServicer_to_server(servicer, server):
                     servicer.WatchConversation,
                     request_deserializer=grove__explorer_dot_protos_dot_chat__pb2.WatchConversationRequest.FromString,
                     response_serializer=grove__explorer_dot_protos_dot_chat__pb2.ConversationEvent.SerializeToString,
+            ),
+            'GrantAccess': grpc.unary_unary_rpc_method_handler(
+                    servicer.GrantAccess,
+                    request_deserializer=grove__explorer_dot_protos_dot_chat__pb2.GrantAccessRequest.FromString,
+                    response_serializer=grove__explorer_dot_protos_dot_chat__pb2.AccessGrant.SerializeToString,
+            ),
+            'RevokeAccess': grpc.unary_unary_rpc_method_handler(
+                    servicer.RevokeAccess,
+                    request_deserializer=grove__explorer_dot_protos_dot_chat__pb2.RevokeAccessRequest.FromString,
+                    response_serializer=grove__explorer_dot_protos_dot_chat__pb2.RevokeAccessResponse.SerializeToString,
+            ),
+            'ListAccess': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAccess,
+                    request_deserializer=grove__explorer_dot_protos_dot_chat__pb2.ListAccessRequest.FromString,
+                    response_serializer=grove__explorer_dot_protos_dot_chat__pb2.ListAccessResponse.SerializeToString,
+            ),
+            'ResolveShareLink': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResolveShareLink,
+                    request_deserializer=grove__explorer_dot_protos_dot_chat__pb2.ResolveShareLinkRequest.FromString,
+                    response_serializer=grove__explorer_dot_protos_dot_chat__pb2.ResolveShareLinkResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1217,6 +1295,114 @@ class Chat:
             '/grove.chat.Chat/WatchConversation',
             grove__explorer_dot_protos_dot_chat__pb2.WatchConversationRequest.SerializeToString,
             grove__explorer_dot_protos_dot_chat__pb2.ConversationEvent.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GrantAccess(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/grove.chat.Chat/GrantAccess',
+            grove__explorer_dot_protos_dot_chat__pb2.GrantAccessRequest.SerializeToString,
+            grove__explorer_dot_protos_dot_chat__pb2.AccessGrant.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RevokeAccess(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/grove.chat.Chat/RevokeAccess',
+            grove__explorer_dot_protos_dot_chat__pb2.RevokeAccessRequest.SerializeToString,
+            grove__explorer_dot_protos_dot_chat__pb2.RevokeAccessResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAccess(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/grove.chat.Chat/ListAccess',
+            grove__explorer_dot_protos_dot_chat__pb2.ListAccessRequest.SerializeToString,
+            grove__explorer_dot_protos_dot_chat__pb2.ListAccessResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResolveShareLink(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/grove.chat.Chat/ResolveShareLink',
+            grove__explorer_dot_protos_dot_chat__pb2.ResolveShareLinkRequest.SerializeToString,
+            grove__explorer_dot_protos_dot_chat__pb2.ResolveShareLinkResponse.FromString,
             options,
             channel_credentials,
             insecure,

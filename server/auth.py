@@ -94,6 +94,17 @@ class Authenticator:
         """True when keyless calls are refused even while no key is active."""
         return self._require_key
 
+    async def knows_user(self, user_id: str) -> bool:
+        """Whether `user_id` holds a key here, configured or stored (revoked ones count).
+
+        Sharing with a name nobody holds is most likely a typo, refused with a sentence.
+        """
+        if user_id in self._key_hashes.values():
+            return True
+        if self._keys is None:
+            return False
+        return any(key.user_id == user_id for key in await self._keys.list_api_keys())
+
     async def has_active_keys(self) -> bool:
         """True when a configured key exists or the store holds a non-revoked one."""
         if self._key_hashes:

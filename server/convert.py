@@ -141,6 +141,8 @@ def _fill_response(
         message.replay_of = record.replay_of
     if record.system_prompt_name is not None:  # a sampled chat reply
         message.system_prompt_name = record.system_prompt_name
+    if record.author:  # made by a writer the conversation is shared with
+        message.author_user_id = record.author
     sampling = record.sampling
     if sampling is not None:
         params = message.sampling_params
@@ -248,6 +250,7 @@ def new_response_from_fields(
         merge_instruction,
         replay_of,
         prompt_name,
+        "",  # author: who made it is this server's record, not the importer's word
         tokens,
         start_time,
     )
@@ -313,6 +316,14 @@ def token_rows_from_proto(tokens: Sequence[sampler_public_pb2.Token]) -> tuple[T
     return tuple(rows)
 
 
+ROLE_TO_WIRE: dict[str, chat_pb2.ShareRole] = {
+    "owner": chat_pb2.SHARE_ROLE_OWNER,
+    "writer": chat_pb2.SHARE_ROLE_WRITER,
+    "reader": chat_pb2.SHARE_ROLE_READER,
+}
+"""A user's role on a conversation (sharing_records.py) as the wire's ShareRole."""
+
+
 def conversation_to_proto(
     record: ConversationRecord,
     responses: Sequence[ResponseRecord] = (),
@@ -331,6 +342,8 @@ def conversation_to_proto(
         create_time=timestamp(record.create_time),
         update_time=timestamp(record.update_time),
         response_count=record.response_count,
+        owner_user_id=record.user_id,
+        role=ROLE_TO_WIRE.get(record.role, chat_pb2.SHARE_ROLE_OWNER),
     )
     add = wire.responses.add
     for response in responses:

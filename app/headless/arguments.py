@@ -14,6 +14,7 @@ from grove_explorer.app.headless.common import (
 )
 from grove_explorer.app.headless.fusing import add_fuse_command, check_fuse_usage
 from grove_explorer.app.headless.replaying import add_replay_command
+from grove_explorer.app.headless.sharing import add_share_command, check_share_usage
 from grove_explorer.app.headless.sweeping import add_sweep_command, check_sweep_usage
 from grove_explorer.server.store.location import database_argument
 
@@ -291,6 +292,7 @@ def add_headless_commands(commands: Any) -> None:
     add_sweep_command(commands, common)
     add_replay_command(commands, common)
     add_arena_command(commands, common)
+    add_share_command(commands, common)
 
 
 def add_stats_command(commands: Any, common: argparse.ArgumentParser) -> None:
@@ -344,3 +346,5 @@ def check_usage(args: argparse.Namespace) -> None:
         check_fuse_usage(args)
     if args.command == "sweep":
         check_sweep_usage(args)
+    if args.command == "share":
+        check_share_usage(args)

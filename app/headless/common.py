@@ -27,6 +27,7 @@ HEADLESS_COMMANDS = (
     "sweep",
     "replay",
     "arena",
+    "share",
     "stats",
     "select",
     "export",
@@ -80,7 +81,13 @@ def one_line(text: str, limit: int = 200) -> str:
 
 
 async def open_conversation(grok: AsyncGrok, ref: str) -> Conversation:
-    """The conversation `ref` names: an id, a unique id prefix, or an exact title."""
+    """The conversation `ref` names: an id, a unique id prefix, an exact title, or a link.
+
+    A link (a URL: ShareConversation's, of a conversation shared with you) is resolved by
+    the server, which answers NOT_FOUND when you may not read what it names.
+    """
+    if "/" in ref or ":" in ref:
+        return await grok.get_conversation(ref.strip())
     listed = await grok.list_conversations()
     wanted = ref.strip()
     matches = [c for c in listed if c.conversation_id == wanted]

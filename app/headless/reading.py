@@ -16,10 +16,12 @@ from grove_explorer.app.headless.common import (
     table,
     wire_time,
 )
+from grove_explorer.app.headless.sharing import shared_mark
 from grove_explorer.app.safe_text import clean
 from grove_explorer.client import (
     AsyncGrok,
 )
+from grove_explorer.client.convert import role_name
 from grove_explorer.client.export import (
     DocumentTree,
     conversation_metadata,
@@ -44,6 +46,8 @@ async def cmd_ls(grok: AsyncGrok, args: argparse.Namespace) -> Outcome:
                 "create_time": wire_time(c, "create_time"),
                 "update_time": wire_time(c, "update_time"),
                 "response_count": c.response_count,
+                "owner_user_id": c.owner_user_id,
+                "role": role_name(c.role),
             }
         )
     if args.json:
@@ -55,7 +59,9 @@ async def cmd_ls(grok: AsyncGrok, args: argparse.Namespace) -> Outcome:
             short_id(i["conversation_id"]),
             local_time(i["update_time"]),
             str(i["response_count"]),
-            ("★ " if i["starred"] else "") + (one_line(i["title"]) or "(untitled)"),
+            ("★ " if i["starred"] else "")
+            + (one_line(i["title"]) or "(untitled)")
+            + shared_mark(i["owner_user_id"], i["role"]),
         ]
         for i in items
     ]

@@ -25,6 +25,7 @@ from grove_explorer.app.headless.placing import cmd_select
 from grove_explorer.app.headless.reading import cmd_ls, cmd_search, cmd_show
 from grove_explorer.app.headless.replaying import cmd_replay
 from grove_explorer.app.headless.sampling import cmd_sample
+from grove_explorer.app.headless.sharing import cmd_share
 from grove_explorer.app.headless.stats import cmd_stats
 from grove_explorer.app.headless.sweeping import cmd_sweep
 from grove_explorer.app.headless.transfer import cmd_export, cmd_import, prepare_import
@@ -49,6 +50,7 @@ COMMANDS: dict[str, Callable[[AsyncGrok, argparse.Namespace], Coroutine[Any, Any
     "sweep": cmd_sweep,
     "replay": cmd_replay,
     "arena": cmd_arena,
+    "share": cmd_share,
 }
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from textual.reactive import reactive
 
+from grove_explorer.app.safe_text import clean
 from grove_explorer.app.widgets.editor import MultilineEditor
 
 
@@ -33,6 +34,8 @@ class Composer(MultilineEditor):
     """
 
     busy: reactive[bool] = reactive(False)
+    read_only_owner: reactive[str] = reactive("")
+    """The owner of the open conversation when it is shared with the user as a reader."""
     hint = "Enter send · Ctrl+J newline"
 
     class Submitted(MultilineEditor.Submitted):
@@ -49,4 +52,21 @@ class Composer(MultilineEditor):
     def watch_busy(self, busy: bool) -> None:
         """Shows that a reply is being sampled (and how to stop it)."""
         self.set_class(busy, "-busy")
-        self.border_title = "Sampling… Esc stops" if busy else "Message"
+        self._show_title()
+
+    def watch_read_only_owner(self, owner: str) -> None:
+        """Says that nothing can be sent here (a reader of a shared conversation)."""
+        self._show_title()
+
+    def _show_title(self) -> None:
+        if self.busy:
+            self.border_title = "Sampling… Esc stops"
+        elif self.read_only_owner:
+            self.border_title = read_only_words(self.read_only_owner)
+        else:
+            self.border_title = "Message"
+
+
+def read_only_words(owner: str) -> str:
+    """What the composer and the sampling keys say in a conversation the user only reads."""
+    return f"read-only: shared by {clean(owner)}"

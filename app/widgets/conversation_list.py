@@ -38,6 +38,13 @@ def sort_key(summary: ConversationSummary) -> tuple[bool, float]:
     return (not summary.starred, -stamp)
 
 
+def shared_words(summary: ConversationSummary) -> str:
+    """The mark ' ⇄alice·r': shared with the user by its owner as a reader (r) or writer (w)."""
+    if summary.role == "owner" or not summary.owner_user_id:
+        return ""
+    return f" ⇄{first_line(summary.owner_user_id, 10)}·{summary.role[:1]}"
+
+
 def _utc(when: datetime | None) -> datetime | None:
     """`when` with a time zone (the server's times are UTC, some without a zone)."""
     if when is not None and when.tzinfo is None:
@@ -240,13 +247,15 @@ class ConversationList(Vertical):
     def _label(self, summary: ConversationSummary, now: datetime, width: int) -> Text:
         star = ("★ ", "bold yellow") if summary.starred else ("  ", "")
         active = summary.conversation_id == self._active
-        title = first_line(summary.title, max(width - 10, 8)) or UNTITLED
+        shared = shared_words(summary)
+        title = first_line(summary.title, max(width - 10 - len(shared), 8)) or UNTITLED
         age = self._ages[summary.conversation_id] = _age(
             summary.update_time or summary.create_time, now
         )
         return Text.assemble(
             star,
             (title, "bold" if active else ("dim italic" if not summary.title else "")),
+            (shared, "cyan"),
             (f" {age}", "dim"),
         )
 

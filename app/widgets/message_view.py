@@ -62,9 +62,12 @@ def short_id(response_id: str) -> str:
 
 
 def sender_label(node: ResponseNode) -> str:
-    """Who wrote the message: "You", the model's name, or "Model" when it has none."""
+    """Who wrote the message: "You", the model's name, or "Model" when it has none.
+
+    A message a writer of a shared conversation sent is named by its author's user id.
+    """
     if node.is_human:
-        return "You"
+        return clean(node.author).strip() or "You"
     return clean(node.model_name).strip() or "Model"
 
 
@@ -108,6 +111,8 @@ def header_text(node: ResponseNode, sibling: tuple[int, int], *, streaming: bool
         parts.append(("shared", "italic"))
     if node.query:
         parts.append((f"searching: {clean(node.query)}", "italic"))
+    if node.author and not node.is_human:  # asked for by a writer it is shared with
+        parts.append((f"by {clean(node.author)}", "bold cyan"))
     if node.merged_from:
         parts.append((fused_label(node), "bold magenta"))
     if node.replay_of:

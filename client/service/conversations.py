@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from grove_explorer.client.replaying import ReplayProgress, ReplayResult
     from grove_explorer.client.research import SearchResults
     from grove_explorer.client.sampler import SamplingParams
+    from grove_explorer.client.sharing import AccessGrant
     from grove_explorer.client.sweeps import SampleOutcome, SweepProgress, SweepResult, SweepSpec
 
 log = logging.getLogger(__name__)
@@ -145,6 +146,20 @@ class ConversationService(StreamingService, WatchingService):
         """Renames a conversation."""
         await self._conversation(conversation_id).set_title(title)
         return self._update_summary(conversation_id)
+
+    # -- sharing with other users (client/sharing.py) ------------------------------------
+
+    async def access_list(self, conversation_id: str) -> list[AccessGrant]:
+        """The users an open conversation (the caller's) is shared with."""
+        return await self._conversation(conversation_id).access_list()
+
+    async def share_with(self, conversation_id: str, user_id: str, role: str) -> AccessGrant:
+        """Shares an open conversation with `user_id` as "reader" or "writer"."""
+        return await self._conversation(conversation_id).share_with(user_id, role)
+
+    async def unshare(self, conversation_id: str, user_id: str) -> bool:
+        """Ends `user_id`'s access to an open conversation (False: they had none)."""
+        return await self._conversation(conversation_id).unshare(user_id)
 
     async def generate_title(self, conversation_id: str) -> ConversationSummary:
         """Asks the server for a title derived from the current path."""

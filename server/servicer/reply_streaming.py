@@ -110,6 +110,9 @@ class ReplyStreaming:
     ) -> None:
         """Stores and streams the human message (if any), then samples and stores the reply.
 
+        `user` is the conversation's owner (the store's scope); a writer's stream names
+        the writer as `stream.user_id` and its responses' author.
+
         The stream is registered already; it leaves the registry however this ends.
         `path` is root → `parent_id` as the store returned it. With `merge` the reply is a
         fusion of `parent_id`'s replies (servicer/merging.py).
@@ -126,6 +129,7 @@ class ReplyStreaming:
                         sender="human",
                         parent_response_id=parent_id,
                         replay_of=request.replay_of_human,
+                        author=stream.author,
                     ),
                     context,
                     leaf_follows=stream.leaf_follows,
@@ -240,6 +244,7 @@ class ReplyStreaming:
                 replay_of=request.replay_of_reply,
                 # The prompt the request used ("" the default); None when none was sent.
                 system_prompt_name=prompt_name if chat else None,
+                author=stream.author,  # a writer of a shared conversation (access.py)
                 **merged,
             )
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections.abc import AsyncIterator, Mapping
+from dataclasses import replace
 
 import grpc
 from google.protobuf import empty_pb2
@@ -23,11 +24,14 @@ from grove_explorer.server.convert import (
     model_info,
     requested_params,
     response_to_proto,
-    token_rows_to_proto,
 )
 from grove_explorer.server.judging.wire import attach_judgements
 from grove_explorer.server.live import ChangeFeed, InProcessFeed, LivePublisher
-from grove_explorer.server.sampler.base import InvalidParamsError, Sampler
+from grove_explorer.server.sampler.base import (
+    InvalidParamsError,
+    Sampler,
+)
+from grove_explorer.server.servicer.access import access_or_abort, author_of, resolve
 from grove_explorer.server.servicer.arena import list_votes, record_vote
 from grove_explorer.server.servicer.embedding import embed_texts_reply
 from grove_explorer.server.servicer.import_stream import import_stream_reply
@@ -45,10 +49,14 @@ from grove_explorer.server.servicer.replaying import check_replay_or_abort
 from grove_explorer.server.servicer.reply_streaming import ReplyStreaming
 from grove_explorer.server.servicer.resuming import ResumableReplies
 from grove_explorer.server.servicer.searching import search_reply
+from grove_explorer.server.servicer.sharing_rpcs import SharingRpcs
 from grove_explorer.server.servicer.status import abort, abort_not_found, check_id, quote
 from grove_explorer.server.servicer.stream_registry import ActiveStream, StreamRegistry
 from grove_explorer.server.servicer.titling import title_for
-from grove_explorer.server.servicer.token_reads import responses_tokens_reply
+from grove_explorer.server.servicer.token_reads import (
+    response_tokens_reply,
+    responses_tokens_reply,
+)
 from grove_explorer.server.servicer.validation import (
     annotation_from_wire,
     check_message,
@@ -60,8 +68,11 @@ from grove_explorer.server.servicer.watching import watch_conversation
 from grove_explorer.server.store import NewResponse, Store
 
 
-class ChatServicer(chat_pb2_grpc.ChatServicer):
-    """Implements every Chat RPC on top of a `Store` and named `Sampler`s."""
+class ChatServicer(SharingRpcs, chat_pb2_grpc.ChatServicer):
+    """Implements every Chat RPC on top of a `Store` and named `Sampler`s.
+
+    The sharing RPCs (GrantAccess, …) come from `SharingRpcs` (sharing_rpcs.py).
+    """
 
     def __init__(
         self,
@@ -146,33 +157,36 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
     async def GetConversation(
         self, request: chat_pb2.GetConversationRequest, context: grpc.aio.ServicerContext
     ) -> chat_pb2.Conversation:
-        """Returns a conversation with all its responses in creation order."""
+        """Returns a conversation with all its responses in creation order (or shared)."""
         user = await self._auth.identify(context)
-        record = await conversation_or_abort(self._store, user, request.conversation_id, context)
-        responses = await self._store.list_responses(user, record.conversation_id)
-        annotations = await self._store.annotations(user, record.conversation_id)
+        access = await access_or_abort(self._store, context, user, request.conversation_id, "read")
+        owner = access.owner_id
+        record = await conversation_or_abort(self._store, owner, request.conversation_id, context)
+        responses = await self._store.list_responses(owner, record.conversation_id)
+        annotations = await self._store.annotations(owner, record.conversation_id)
         leaf = await self._store.get_leaf(user, record.conversation_id)
+        record = replace(record, role=access.role)
         wire = conversation_to_proto(record, responses, annotations, leaf)
-        attach_judgements(wire, await self._store.judgements(user, record.conversation_id))
+        attach_judgements(wire, await self._store.judgements(owner, record.conversation_id))
         return wire
 
     async def SelectResponse(
         self, request: chat_pb2.SelectResponseRequest, context: grpc.aio.ServicerContext
     ) -> chat_pb2.SelectResponseResponse:
-        """Moves the caller's current leaf ("" : none, the next reply starts a new root)."""
+        """Moves the caller's own leaf ("" : none, the next reply starts a new root)."""
         user = await self._auth.identify(context)
-        record = await conversation_or_abort(self._store, user, request.conversation_id, context)
+        await resolve(self._store, context, user, request.conversation_id, "read")
+        cid = request.conversation_id
         response_id = request.response_id or None
         if response_id is not None:
             await check_id("response id", response_id, context)
-        if not await self._store.set_leaf(user, record.conversation_id, response_id):
-            if await self._store.get_conversation(user, record.conversation_id) is None:
-                await abort_not_found(context, record.conversation_id)  # deleted in between
+        if not await self._store.set_leaf(user, cid, response_id):
+            if await self._store.access(user, cid) is None:
+                await abort_not_found(context, cid)  # deleted (or revoked) in between
             await abort(
                 context,
                 grpc.StatusCode.INVALID_ARGUMENT,
-                f"Response {quote(request.response_id)} is not in conversation "
-                f"{quote(record.conversation_id)}.",
+                f"Response {quote(request.response_id)} is not in conversation {quote(cid)}.",
             )
         return chat_pb2.SelectResponseResponse(leaf_response_id=request.response_id)
 
@@ -189,8 +203,11 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
     async def UpdateConversation(
         self, request: chat_pb2.UpdateConversationRequest, context: grpc.aio.ServicerContext
     ) -> chat_pb2.Conversation:
-        """Sets a conversation's title and star."""
+        """Sets a conversation's title and star (its owner only)."""
         user = await self._auth.identify(context)
+        await resolve(
+            self._store, context, user, request.conversation_id, "own", action="rename or star it"
+        )
         await conversation_or_abort(self._store, user, request.conversation_id, context)
         await check_title(request.title, self._config.max_title_chars, context)
         record = await self._store.update_conversation(
@@ -206,6 +223,9 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
     ) -> empty_pb2.Empty:
         """Deletes a conversation with all its responses and stops its running streams."""
         user = await self._auth.identify(context)
+        await resolve(
+            self._store, context, user, request.conversation_id, "own", action="delete it"
+        )
         await conversation_or_abort(self._store, user, request.conversation_id, context)
         self._streams.stop_conversation(user, request.conversation_id)
         if not await self._store.delete_conversation(user, request.conversation_id):
@@ -218,6 +238,9 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
     ) -> chat_pb2.GenerateTitleResponse:
         """Derives a short title from the path ending at `leaf_response_id` and stores it."""
         user = await self._auth.identify(context)
+        await resolve(
+            self._store, context, user, request.conversation_id, "own", action="retitle it"
+        )
         record = await conversation_or_abort(self._store, user, request.conversation_id, context)
         leaf_id = request.leaf_response_id
         if not leaf_id:
@@ -263,32 +286,41 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
         self, request: chat_pb2.JudgeResponsesRequest, context: grpc.aio.ServicerContext
     ) -> chat_pb2.JudgeResponsesResponse:
         """Scores model replies with a judge model and stores the judgements (judging.py)."""
-        return await self._judging.judge(await self._auth.identify(context), request, context)
+        user = await self._auth.identify(context)
+        owner = await resolve(self._store, context, user, request.conversation_id, "write")
+        return await self._judging.judge(owner, request, context)
 
     async def ExtractPoints(
         self, request: chat_pb2.ExtractPointsRequest, context: grpc.aio.ServicerContext
     ) -> chat_pb2.ExtractPointsResponse:
         """The points some model replies make, merged across them (judging.py)."""
         user = await self._auth.identify(context)
-        return await self._judging.extract_points(user, request, context)
+        owner = await resolve(self._store, context, user, request.conversation_id, "write")
+        return await self._judging.extract_points(owner, request, context)
 
     async def RecordVote(
         self, request: chat_pb2.RecordVoteRequest, context: grpc.aio.ServicerContext
     ) -> chat_pb2.ArenaVote:
         """Stores the caller's vote on a blind arena pair (arena.py)."""
-        return await record_vote(self._store, await self._auth.identify(context), request, context)
+        user = await self._auth.identify(context)
+        owner = await resolve(self._store, context, user, request.conversation_id, "write")
+        return await record_vote(self._store, owner, request, context)
 
     async def ListVotes(
         self, request: chat_pb2.ListVotesRequest, context: grpc.aio.ServicerContext
     ) -> chat_pb2.ListVotesResponse:
         """The caller's arena votes, oldest first (arena.py)."""
-        return await list_votes(self._store, await self._auth.identify(context), request, context)
+        user = await self._auth.identify(context)
+        if request.conversation_id:  # a shared conversation's votes are its owner's
+            user = await resolve(self._store, context, user, request.conversation_id, "read")
+        return await list_votes(self._store, user, request, context)
 
     async def AnnotateResponse(
         self, request: chat_pb2.AnnotateResponseRequest, context: grpc.aio.ServicerContext
     ) -> chat_pb2.Response:
-        """Sets the caller's bookmark, tags, rating and note of one response."""
+        """Sets the bookmark, tags, rating and note of one response (owner or writer)."""
         user = await self._auth.identify(context)
+        user = await resolve(self._store, context, user, request.conversation_id, "write")
         record = await conversation_or_abort(self._store, user, request.conversation_id, context)
         if not request.response_id:
             await abort(context, grpc.StatusCode.INVALID_ARGUMENT, "response_id is required.")
@@ -319,40 +351,17 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
     async def GetResponseTokens(
         self, request: chat_pb2.GetResponseTokensRequest, context: grpc.aio.ServicerContext
     ) -> chat_pb2.GetResponseTokensResponse:
-        """The stored tokens of a response, with logprobs and alternatives.
-
-        A response found in the caller's conversation answers at once: that lookup checks
-        both, and a conversation's lookup counts its responses (an export asks once per
-        reply, which made exporting n replies O(n²)). Anything else takes the checks below
-        in their order, for the same statuses and sentences.
-        """
+        """The stored tokens of a response, with logprobs and alternatives (token_reads.py)."""
         user = await self._auth.identify(context)
-        if request.conversation_id and request.response_id:
-            rows = await self._store.response_tokens(
-                user, request.conversation_id, request.response_id
-            )
-            if rows is not None:
-                return chat_pb2.GetResponseTokensResponse(tokens=token_rows_to_proto(rows))
-        record = await conversation_or_abort(self._store, user, request.conversation_id, context)
-        if not request.response_id:
-            await abort(context, grpc.StatusCode.INVALID_ARGUMENT, "response_id is required.")
-        await check_id("response id", request.response_id, context)
-        rows = await self._store.response_tokens(user, record.conversation_id, request.response_id)
-        if rows is None:
-            await abort(
-                context,
-                grpc.StatusCode.INVALID_ARGUMENT,
-                f"Response {quote(request.response_id)} is not in conversation "
-                f"{quote(record.conversation_id)}.",
-            )
-        return chat_pb2.GetResponseTokensResponse(tokens=token_rows_to_proto(rows))
+        return await response_tokens_reply(self._store, user, request, context)
 
     async def GetResponsesTokens(
         self, request: chat_pb2.GetResponsesTokensRequest, context: grpc.aio.ServicerContext
     ) -> chat_pb2.GetResponsesTokensResponse:
         """The stored tokens of many responses of one conversation (see token_reads.py)."""
         user = await self._auth.identify(context)
-        return await responses_tokens_reply(self._store, user, request, context)
+        owner = await resolve(self._store, context, user, request.conversation_id, "read")
+        return await responses_tokens_reply(self._store, owner, request, context)
 
     async def EmbedTexts(
         self, request: chat_pb2.EmbedTextsRequest, context: grpc.aio.ServicerContext
@@ -395,8 +404,11 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
     async def ShareConversation(
         self, request: chat_pb2.ShareConversationRequest, context: grpc.aio.ServicerContext
     ) -> chat_pb2.ShareConversationResponse:
-        """Marks the path up to `response_id` shared and returns its share URL."""
+        """Marks the path up to `response_id` shared and returns its share URL (owner only)."""
         user = await self._auth.identify(context)
+        await resolve(
+            self._store, context, user, request.conversation_id, "own", action="share a link to it"
+        )
         record = await conversation_or_abort(self._store, user, request.conversation_id, context)
         if not request.response_id:
             await abort(
@@ -417,7 +429,8 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
         self, request: chat_pb2.AddModelResponseRequest, context: grpc.aio.ServicerContext
     ) -> chat_pb2.Response:
         """Stores a model-sender response written by the user (`manual=true`)."""
-        user = await self._auth.identify(context)
+        caller = await self._auth.identify(context)
+        user = await resolve(self._store, context, caller, request.conversation_id, "write")
         record = await conversation_or_abort(self._store, user, request.conversation_id, context)
         await check_message(
             request.message, self._config.max_message_bytes, context, allow_empty=False
@@ -437,6 +450,7 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
                 parent_response_id=parent_id,
                 manual=True,
                 partial=request.partial,
+                author=author_of(caller, user),
             ),
             context,
         )
@@ -484,8 +498,11 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
         user, owned = await self._auth.identify_for(context, request.conversation_id, self._store)
         if self._streams.closing:
             await abort(context, grpc.StatusCode.UNAVAILABLE, "The server is shutting down.")
+        owner = user  # a conversation shared with the caller is its owner's (access.py)
+        if owned is False or owned is None:
+            owner = await resolve(self._store, context, user, request.conversation_id, "write")
         conversation_id = await conversation_id_or_abort(
-            self._store, user, request.conversation_id, context, owned=owned
+            self._store, owner, request.conversation_id, context, owned=True
         )
         if request.HasField("merge"):
             await check_merge_request(request, context)
@@ -531,13 +548,13 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
             )
 
         parent_id = request.parent_response_id or None
-        path = await path_or_abort(self._store, user, conversation_id, parent_id, context)
+        path = await path_or_abort(self._store, owner, conversation_id, parent_id, context)
         if request.replay_of_human or request.replay_of_reply:  # a replayed turn
-            await check_replay_or_abort(self._store, user, conversation_id, request, context)
+            await check_replay_or_abort(self._store, owner, conversation_id, request, context)
         merge = None  # or a fusion of sibling replies (servicer/merging.py)
         if request.HasField("merge"):
             merge = await merge_plan_or_abort(
-                self._store, user, conversation_id, request, sampler, self._config, context
+                self._store, owner, conversation_id, request, sampler, self._config, context
             )
         if len(self._streams) >= self._config.max_streams:
             await abort(
@@ -547,7 +564,7 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
                 f"(--max-streams {self._config.max_streams}); try again when one finishes.",
             )
 
-        stream = ActiveStream(user, request.request_id, conversation_id)
+        stream = ActiveStream(user, request.request_id, conversation_id, owner_id=owner)
         if request.select_reply:
             # The user's place follows this stream from now: it waits at the parent, then
             # moves to the human message and the reply as they are stored. With a human
@@ -559,7 +576,7 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
                     user, conversation_id, parent_id, follows=stream.checkpoint_id
                 )
         self._streams.add(stream)
-        args = (user, stream, sampler, params, mode, path, parent_id, top_k, request)
+        args = (owner, stream, sampler, params, mode, path, parent_id, top_k, request)
         if not (request.resumable and request.request_id):
             await self._replies.run(*args, context, merge)
             return

@@ -76,10 +76,26 @@ async def search_reply(
         if hit.response is not None:
             marks = annotations.get(hit.conversation_id)
             if marks is None:
-                marks = annotations[hit.conversation_id] = await store.annotations(
-                    user, hit.conversation_id
+                marks = annotations[hit.conversation_id] = await _marks(
+                    store, user, hit.conversation_id
                 )
             wire.response.CopyFrom(
                 response_to_proto(hit.response, marks.get(hit.response.response_id))
             )
     return reply
+
+
+async def _marks(store: Store, user: str, conversation_id: str) -> dict[str, AnnotationRecord]:
+    """The annotations of a hit's conversation: the user's own, or its owner's if shared.
+
+    The store found the hit among the conversations the user may read; annotations are
+    kept under the owner, so a shared conversation (none found under the user) is asked
+    who owns it — one more read only then.
+    """
+    marks = await store.annotations(user, conversation_id)
+    if marks:
+        return marks
+    access = await store.access(user, conversation_id)
+    if access is None or access.owner_id == user:
+        return marks
+    return await store.annotations(access.owner_id, conversation_id)

@@ -46,6 +46,19 @@ class ActiveStream:
     follows: bool = False
     # The reply as watchers see it (WatchConversation), once it starts sampling.
     live: LiveReply | None = None
+    # The conversation's owner when it is shared with `user_id` (a writer's stream; its
+    # responses are stored under the owner with the writer as author); "" the same user.
+    owner_id: str = ""
+
+    @property
+    def store_user(self) -> str:
+        """The user the store scopes this stream's conversation by: its owner."""
+        return self.owner_id or self.user_id
+
+    @property
+    def author(self) -> str:
+        """What its responses record as their author ("" when the owner samples)."""
+        return "" if self.store_user == self.user_id else self.user_id
 
     @property
     def leaf_follows(self) -> str | None:
@@ -111,7 +124,7 @@ class StreamRegistry:
     def stop_conversation(self, user_id: str, conversation_id: str) -> None:
         """Stops every stream of a conversation that is being deleted."""
         for stream in list(self.active):
-            if stream.user_id == user_id and stream.conversation_id == conversation_id:
+            if stream.store_user == user_id and stream.conversation_id == conversation_id:
                 stream.request_stop("deleted")
 
     def add(self, stream: ActiveStream) -> None:
@@ -193,7 +206,7 @@ class StreamRegistry:
                 new = stream.snapshot()
                 if not new.message or len(new.message) == stream.saved_chars:
                     continue
-                batch.append((stream, Checkpoint(stream.checkpoint_id, stream.user_id, new)))
+                batch.append((stream, Checkpoint(stream.checkpoint_id, stream.store_user, new)))
             await self._store.save_checkpoints([c for _, c in batch], owner=self.checkpoint_owner)
             for stream, checkpoint in batch:
                 stream.saved_chars = len(checkpoint.response.message)

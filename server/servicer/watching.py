@@ -5,30 +5,27 @@ published meanwhile is missed or doubled — takes the replies this server is sa
 the conversation with their text sent so far: the first event (`started`) carries them,
 and their `reply_text` events continue exactly where that text ends. Feed events refer to
 rows; each is completed here from the store with the watcher's own reads, so a watcher
-sees what a GetConversation of theirs would. Who may watch is decided in one function
-(`readable_conversation_or_abort`): the owner today, and whoever it is shared with later.
+sees what a GetConversation of theirs would. Who may watch is decided where every RPC
+decides it (`access.resolve`, need "read": the owner and whoever it is shared with); a
+watch re-checks it at most every `ACCESS_RECHECK_SECONDS` while events flow, so a revoked
+reader's watch ends (NOT_FOUND, as for any conversation they may not read).
 """
 
 from __future__ import annotations
+
+import time
 
 import grpc
 
 from grove_explorer.protos import chat_pb2
 from grove_explorer.server.convert import annotation_to_proto, response_to_proto
 from grove_explorer.server.live import ChangeFeed, FeedClosed, LiveReply, WatcherTooSlow
-from grove_explorer.server.servicer.lookups import conversation_id_or_abort
-from grove_explorer.server.servicer.status import abort
+from grove_explorer.server.servicer.access import resolve
+from grove_explorer.server.servicer.status import abort, abort_not_found
 from grove_explorer.server.store import Store
 
-
-async def readable_conversation_or_abort(
-    store: Store, user: str, conversation_id: str, context: grpc.aio.ServicerContext
-) -> str:
-    """The conversation's id when `user` may read it, else NOT_FOUND (as GetConversation).
-
-    The one place deciding who may watch a conversation: sharing widens it here.
-    """
-    return await conversation_id_or_abort(store, user, conversation_id, context)
+ACCESS_RECHECK_SECONDS = 1.0
+"""How stale a watch's knowledge of its access may get: one store read a second at most."""
 
 
 def started_event(
@@ -59,8 +56,9 @@ async def watch_conversation(
     subscription = feed.subscribe(conversation_id)
     try:
         first = started_event(conversation_id, user, live_replies)
-        await readable_conversation_or_abort(store, user, conversation_id, context)
-        record = await store.get_conversation(user, conversation_id)
+        owner = await resolve(store, context, user, conversation_id, "read")
+        checked = time.monotonic()
+        record = await store.get_conversation(owner, conversation_id)
         # None: deleted in between, and its deletion is queued (it ends the watch).
         first.started.response_count = record.response_count if record is not None else 0
         await context.write(first)
@@ -68,7 +66,11 @@ async def watch_conversation(
         async for event in subscription:
             if own and event.HasField("reply_text") and event.request_id.startswith(own):
                 continue  # the watcher's own stream brings it this text
-            wire = await completed(store, user, event)
+            if time.monotonic() - checked > ACCESS_RECHECK_SECONDS:
+                if await store.access(user, conversation_id) is None:
+                    await abort_not_found(context, conversation_id)
+                checked = time.monotonic()
+            wire = await completed(store, owner, event)
             if wire is not None:
                 await context.write(wire)
             if event.HasField("conversation_deleted"):

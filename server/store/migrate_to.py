@@ -48,6 +48,7 @@ TABLES: tuple[tuple[str, str], ...] = (
     ("checkpoints", "rowid"),
     ("judgements", "rowid"),
     ("arena_votes", "rowid"),
+    ("shares", "conversation_id, user_id"),
 )
 """Every table copied, parents before the rows that reference them, with the SQLite order
 its rows are copied in (the order PostgreSQL numbers its own identity columns in)."""

@@ -3,8 +3,11 @@
 The servicer talks only to this protocol, so another database can be added later without
 touching RPC code. Records are plain frozen dataclasses: the store knows nothing of protobuf.
 Every conversation belongs to one user; every method that reads or changes a conversation
-takes that user and behaves as if a conversation of another user did not exist. The records
-themselves are declared in `server/store/records.py`.
+takes that user and behaves as if a conversation of another user did not exist. A
+conversation shared with other users (`access`, `grant_access`; sharing_records.py) is
+reached by asking `access` first and then calling these methods with the owner's id
+(server/servicer/access.py); only a user's place (`get_leaf`, `set_leaf`) is keyed by the
+caller. The records themselves are declared in `server/store/records.py`.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from grove_explorer.server.store.records import (
     SearchHitRecord,
     TokenRow,
 )
+from grove_explorer.server.store.sharing_records import Access, ShareRecord
 
 
 class StoreError(Exception):
@@ -96,7 +100,47 @@ class Store(Protocol):
         ...
 
     async def list_conversations(self, user_id: str) -> list[ConversationRecord]:
-        """Returns the user's conversations, most recently updated first."""
+        """The user's conversations and those shared with them, most recently updated first.
+
+        `user_id` of a record is its owner; `role` the user's ("owner", "writer", "reader").
+        """
+        ...
+
+    # -- sharing between users (sharing_records.py; the servicer's access.py) ------------
+
+    async def access(self, user_id: str, conversation_id: str) -> Access | None:
+        """The conversation's owner and the user's role (one indexed read).
+
+        None when it is missing, or neither theirs nor shared with them. The servicer
+        then calls the owner-scoped methods with the owner's id.
+        """
+        ...
+
+    async def grant_access(
+        self, owner_id: str, conversation_id: str, user_id: str, role: str
+    ) -> ShareRecord:
+        """Shares the owner's conversation with `user_id` as "reader" or "writer".
+
+        Granting again changes the role. Raises ShareRefusedError (a ValueError with a
+        sentence) for the owner themselves or another role, UnknownConversationError when
+        the conversation is not `owner_id`'s.
+        """
+        ...
+
+    async def revoke_access(self, owner_id: str, conversation_id: str, user_id: str) -> bool:
+        """Ends the share; False when there was none (or the conversation is not theirs)."""
+        ...
+
+    async def list_access(self, owner_id: str, conversation_id: str) -> list[ShareRecord]:
+        """The users the owner's conversation is shared with, oldest grant first."""
+        ...
+
+    async def locate_response(self, response_id: str) -> str | None:
+        """The conversation holding a response, whoever owns it (None: no such response).
+
+        Only for a share link, whose id is a response's: the caller checks `access` of
+        the conversation before telling anyone anything.
+        """
         ...
 
     async def update_conversation(

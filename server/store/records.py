@@ -39,6 +39,9 @@ class ConversationRecord:
     create_time: datetime
     update_time: datetime
     response_count: int
+    # `user_id` is the owner. `role` is the reader's of the record: "owner", or "writer" /
+    # "reader" for a conversation shared with them (`list_conversations` lists both).
+    role: str = "owner"
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +101,9 @@ class ResponseContent:
     # when none was sent (use_grok false, completion mode), for human and manual
     # responses, and for replies stored before it was recorded.
     system_prompt_name: str | None = None
+    # Who made the response when it was not the conversation's owner: the id of a user it
+    # is shared with as a writer; "" for the owner (and every response stored before).
+    author: str = ""
 
 
 @dataclass(frozen=True, slots=True)

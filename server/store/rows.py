@@ -273,7 +273,7 @@ CONVERSATION_SELECT = """
 
 
 def read_conversation(row: Sequence[Any]) -> ConversationRecord:
-    """A conversation from a row selected with `CONVERSATION_SELECT`."""
+    """A conversation from a row selected with `CONVERSATION_SELECT` (and maybe a role)."""
     return ConversationRecord(
         conversation_id=row[0],
         user_id=row[1],
@@ -282,6 +282,7 @@ def read_conversation(row: Sequence[Any]) -> ConversationRecord:
         create_time=parse_time(row[4]),
         update_time=parse_time(row[5]),
         response_count=int(row[6]),
+        role=row[7] if len(row) > 7 else "owner",  # a listing adds the reader's role
     )
 
 

@@ -155,6 +155,7 @@ def test_node_from_proto_is_the_model_construct_of_every_field() -> None:
         time_to_first_token_seconds=0.5,
         total_time_seconds=1.5,
         prefix_length=2,
+        author_user_id="bob",
     )
     wire.create_time.FromDatetime(T0)
     wire.start_time.FromDatetime(T0 - datetime.timedelta(seconds=1))
@@ -195,6 +196,7 @@ def test_node_from_proto_is_the_model_construct_of_every_field() -> None:
         replay_of="",
         system_prompt_name=None,
         made_by=None,
+        author="bob",
     )
     expected._proto = wire
     assert node == expected and repr(node) == repr(expected)

@@ -208,6 +208,9 @@ def request_for(rpc: str, cid: str, w: World, **fields: Any) -> Message:
         },
         "ListVotes": {},
         "WatchConversation": {},
+        "GrantAccess": {"user_id": "bob", "role": chat_pb2.SHARE_ROLE_READER},
+        "RevokeAccess": {"user_id": "bob"},
+        "ListAccess": {},
     }
     request_class = {
         "GetConversation": chat_pb2.GetConversationRequest,
@@ -226,6 +229,9 @@ def request_for(rpc: str, cid: str, w: World, **fields: Any) -> Message:
         "RecordVote": chat_pb2.RecordVoteRequest,
         "ListVotes": chat_pb2.ListVotesRequest,
         "WatchConversation": chat_pb2.WatchConversationRequest,
+        "GrantAccess": chat_pb2.GrantAccessRequest,
+        "RevokeAccess": chat_pb2.RevokeAccessRequest,
+        "ListAccess": chat_pb2.ListAccessRequest,
     }[rpc]
     values = {**defaults[rpc], **fields}
     return request_class(conversation_id=cid, **values)
@@ -247,6 +253,9 @@ CONVERSATION_RPCS = [
     "ExtractPoints",
     "RecordVote",
     "WatchConversation",
+    "GrantAccess",
+    "RevokeAccess",
+    "ListAccess",
 ]
 MALFORMED_IDS = {
     "too-short": "abc123",
@@ -457,6 +466,46 @@ for kind, pick in FOREIGN.items():
             not_in(pick, lambda w: w.b),
         ),
     )
+
+# Sharing between users: who to share with, as what, and share links.
+for rpc, fields, pattern in (
+    ("GrantAccess", {"user_id": ""}, r"user_id is required: name the user\."),
+    ("GrantAccess", {"user_id": " bob"}, rf"user_id {Q} is not a user name of this server\."),
+    ("GrantAccess", {"user_id": "b" * 500}, rf"user_id {Q} is not a user name of this server\."),
+    ("GrantAccess", {"role": chat_pb2.SHARE_ROLE_UNSPECIFIED}, r"role is required: .+\."),
+    ("GrantAccess", {"role": chat_pb2.SHARE_ROLE_OWNER}, r"role is required: .+\."),
+    ("GrantAccess", {"user_id": "nobody"}, rf"No user {Q} holds a key on this server; .+\."),
+    ("RevokeAccess", {"user_id": ""}, r"user_id is required: name the user\."),
+):
+    row(
+        f"{rpc}-{'-'.join(f'{k}={v!s:.12}' for k, v in fields.items())}",
+        Case(rpc, lambda w, rpc=rpc, f=fields: request_for(rpc, w.a, w, **f), INVALID, pattern),
+    )
+for name, link in (
+    ("empty", ""),
+    ("blank", "   "),
+    ("no-id", "grove://share/conversations/"),
+    ("short-id", "https://grove.example/c/abc123"),
+    ("huge", "x" * 20_000),
+):
+    row(
+        f"ResolveShareLink-{name}",
+        Case(
+            "ResolveShareLink",
+            lambda w, link=link: chat_pb2.ResolveShareLinkRequest(link=link),
+            INVALID,
+            r"link is required\." if not link.strip() else rf"Link {Q} is not a share link: .+\.",
+        ),
+    )
+row(
+    "ResolveShareLink-deleted-conversation",
+    Case(
+        "ResolveShareLink",
+        lambda w: chat_pb2.ResolveShareLinkRequest(link=w.deleted),
+        NOT_FOUND,
+        r"No conversation you can read is named by that link\.",
+    ),
+)
 
 # Arena votes (RecordVote checks, ListVotes' optional conversation).
 for kind, bad in MALFORMED_IDS.items():

@@ -263,7 +263,16 @@ FIELD_COUNTS = {
     "RecordVote": 6,
     "ListVotes": 1,
     "WatchConversation": 1,
+    "GrantAccess": 3,
+    "RevokeAccess": 2,
+    "ListAccess": 1,
+    "ResolveShareLink": 1,
 }
+
+# Grants here never reach the other user of the sequence (its invariants hold each user
+# to their own conversations; tests/server/test_sharing.py checks real shares): the
+# user themselves, a name no key holds, or anything at all — all refused.
+NOT_GRANTEES = st.one_of(st.sampled_from(["", "carol", "Alice", "alice ", "ALICE"]), TEXT)
 
 
 def _token(text: str, logprob: float | None) -> dict[str, Any]:
@@ -497,6 +506,20 @@ def build_request(rpc: str, draw: Callable[[Any], Any], pools: Pools, user: str)
         return chat_pb2.ListVotesRequest(conversation_id=cid)
     if rpc == "WatchConversation":
         return chat_pb2.WatchConversationRequest(conversation_id=cid)
+    if rpc == "GrantAccess":
+        return chat_pb2.GrantAccessRequest(
+            conversation_id=cid,
+            user_id=fields(st.just(user), NOT_GRANTEES),
+            role=fields(st.integers(2, 3), st.integers(-3, 9)),
+        )
+    if rpc == "RevokeAccess":
+        return chat_pb2.RevokeAccessRequest(
+            conversation_id=cid, user_id=fields(st.sampled_from(sorted(USERS)), NOT_GRANTEES)
+        )
+    if rpc == "ListAccess":
+        return chat_pb2.ListAccessRequest(conversation_id=cid)
+    if rpc == "ResolveShareLink":  # a link to one of the user's ids (or anyone's, or junk)
+        return chat_pb2.ResolveShareLinkRequest(link="grove://share/conversations/" + cid)
     raise AssertionError(f"the fuzz test cannot build a {rpc} request yet: add it")
 
 
@@ -528,6 +551,10 @@ STEP_KINDS = [
     "RecordVote",
     "ListVotes",
     "WatchConversation",
+    "GrantAccess",
+    "RevokeAccess",
+    "ListAccess",
+    "ResolveShareLink",
     "Search",
     "ListConversations",
     "CreateConversation",

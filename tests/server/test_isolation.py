@@ -737,6 +737,60 @@ async def case_watch_conversation(world: World) -> None:
     watch.cancel()
 
 
+async def _assert_alice_shares_nothing(world: World) -> None:
+    listed = await world.alice.ListAccess(chat_pb2.ListAccessRequest(conversation_id=world.cid))
+    assert list(listed.grants) == [], "Alice's conversation is shared with no one"
+
+
+async def case_grant_access(world: World) -> None:
+    """Bob cannot share Alice's conversation, with himself or anyone, in any role."""
+    for grantee in ("bob", "alice"):
+        for role in (chat_pb2.SHARE_ROLE_READER, chat_pb2.SHARE_ROLE_WRITER):
+            await assert_indistinguishable(
+                lambda ids, grantee=grantee, role=role: world.bob.GrantAccess(
+                    chat_pb2.GrantAccessRequest(
+                        conversation_id=ids["cid"], user_id=grantee, role=role
+                    )
+                ),
+                {"cid": world.cid},
+                grpc.StatusCode.NOT_FOUND,
+            )
+    await _assert_alice_shares_nothing(world)
+    assert list((await world.bob.ListConversations(EMPTY)).conversations) == []
+
+
+async def case_revoke_access(world: World) -> None:
+    await assert_indistinguishable(
+        lambda ids: world.bob.RevokeAccess(
+            chat_pb2.RevokeAccessRequest(conversation_id=ids["cid"], user_id="bob")
+        ),
+        {"cid": world.cid},
+        grpc.StatusCode.NOT_FOUND,
+    )
+
+
+async def case_list_access(world: World) -> None:
+    await assert_indistinguishable(
+        lambda ids: world.bob.ListAccess(chat_pb2.ListAccessRequest(conversation_id=ids["cid"])),
+        {"cid": world.cid},
+        grpc.StatusCode.NOT_FOUND,
+    )
+
+
+async def case_resolve_share_link(world: World) -> None:
+    """Alice's share URL (it names her shared reply) and her conversation's id tell Bob nothing."""
+    base = world.server.config.share_base_url
+    for named in (world.cid, *world.response_ids):
+        for form in ("{}", base + "/{}", "https://grove.example/c/{}/"):
+            await assert_indistinguishable(
+                lambda ids, form=form: world.bob.ResolveShareLink(
+                    chat_pb2.ResolveShareLinkRequest(link=form.format(ids["id"]))
+                ),
+                {"id": named},
+                grpc.StatusCode.NOT_FOUND,
+            )
+
+
 CASES: dict[str, Callable[[World], Awaitable[None]]] = {
     "CreateConversation": case_create_conversation,
     "GetConversation": case_get_conversation,
@@ -764,6 +818,10 @@ CASES: dict[str, Callable[[World], Awaitable[None]]] = {
     "ResumeResponse": case_resume_or_cancel,
     "CancelResponse": case_resume_or_cancel,
     "WatchConversation": case_watch_conversation,
+    "GrantAccess": case_grant_access,
+    "RevokeAccess": case_revoke_access,
+    "ListAccess": case_list_access,
+    "ResolveShareLink": case_resolve_share_link,
 }
 
 

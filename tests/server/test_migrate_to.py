@@ -100,6 +100,7 @@ async def fill(path: Path) -> None:
         await store.create_api_key(BOB, hash_key("grove_bob"), "bobkey000000")
         await store.revoke_api_key("bobkey000000")
         await store.update_conversation(ALICE, orchard.kitchen.conversation_id, "Bakery", True)
+        await store.grant_access(ALICE, cid, BOB, "reader")
 
 
 def normal(value: Any) -> Any:

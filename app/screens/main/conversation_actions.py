@@ -85,6 +85,24 @@ class ConversationActions(ExplorerCore):
             PromptScreen("Rename conversation", forest.conversation.title), renamed
         )
 
+    def action_share_with_users(self) -> None:
+        """Opens the share dialog of the open conversation (its owner only)."""
+        forest = self.forest
+        if forest is None:
+            self.notify("Open a conversation first.", severity="warning")
+            return
+        summary = forest.conversation
+        if summary.role != "owner":
+            self.notify(
+                f"Only {first_line(summary.owner_user_id, 40)}, who owns this conversation, "
+                f"can share it; it is shared with you as a {summary.role}.",
+                severity="warning",
+            )
+            return
+        from grove_explorer.app.screens.share_dialog import ShareScreen
+
+        self.app.push_screen(ShareScreen(self.service, summary.conversation_id, summary.title))
+
     def action_delete_conversation(self) -> None:
         """Deletes the open conversation (after confirmation)."""
         if self.conversation_id is not None:

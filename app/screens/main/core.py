@@ -25,7 +25,7 @@ from grove_explorer.app.events import connect_service
 from grove_explorer.app.memory import freeze_long_lived
 from grove_explorer.app.safe_text import clean, first_line
 from grove_explorer.app.screens.help import keys_by_id
-from grove_explorer.app.widgets.composer import Composer
+from grove_explorer.app.widgets.composer import Composer, read_only_words
 from grove_explorer.app.widgets.conversation_list import ConversationList
 from grove_explorer.app.widgets.fitting_footer import FittingFooter
 from grove_explorer.app.widgets.forest_tree import ForestTree
@@ -267,6 +267,8 @@ class ExplorerCore(Screen[None]):
             self.status.conversation_changed(streaming=self.service.is_streaming(cid))
         self.conversation_id = cid
         self.title = first_line(forest.conversation.title, 60) or UNTITLED
+        shared = forest.conversation
+        self.composer.read_only_owner = shared.owner_user_id if shared.role == "reader" else ""
         self.query_one(ConversationList).set_active(self.conversation_id)
         self.forest_pane.show_forest(forest)
         self._show_welcome()
@@ -281,11 +283,26 @@ class ExplorerCore(Screen[None]):
         self.conversation_id = None
         self.status.conversation_changed()
         self.title = "Grove"
+        self.composer.read_only_owner = ""
         self.query_one(ConversationList).set_active(None)
         self.forest_pane.clear()
         self.thread.clear_thread()
         self._show_welcome()
         self._show_settings()
+
+    def refuse_read_only(self) -> bool:
+        """True (and says so) when the open conversation is shared with the user as a reader.
+
+        The composer and the sampling keys check it first: a reader's attempt would be
+        refused by the server anyway; this says why before anything is sent.
+        """
+        if not self.composer.read_only_owner:
+            return False
+        self.notify(
+            f"{read_only_words(self.composer.read_only_owner)}; ask them for writer access.",
+            severity="warning",
+        )
+        return True
 
     def _schedule_refresh(self) -> None:
         """Coalesces structural updates into one refresh of tree and thread.

@@ -20,6 +20,8 @@ class ReplyActions(ExplorerCore):
 
     @on(Composer.Submitted)
     def _submitted(self, message: Composer.Submitted) -> None:
+        if self.refuse_read_only():
+            return
         forest = self.forest
         if forest is not None and self.service.is_streaming(forest.conversation.conversation_id):
             self.notify(
@@ -57,6 +59,8 @@ class ReplyActions(ExplorerCore):
         join the digits of the next count (`3r` then `2R` sampled 32).
         """
         self._count = 0
+        if self.refuse_read_only():
+            return
         target = self._target()
         if target is None or self.conversation_id is None:
             self.notify("Nothing to resample yet.", severity="warning")
@@ -74,6 +78,8 @@ class ReplyActions(ExplorerCore):
     def action_continue_text(self) -> None:
         """Samples a model child of the focused message that continues its path's text."""
         self._count = 0
+        if self.refuse_read_only():
+            return
         target = self._target()
         if target is None or self.conversation_id is None or target.streaming:
             self.notify("Continue works on a finished message.", severity="warning")
@@ -99,6 +105,8 @@ class ReplyActions(ExplorerCore):
         from grove_explorer.app.screens.compare.fanout import session_of
 
         count, self._count = self._count, 0
+        if self.refuse_read_only():
+            return
         fan_out = session_of(self.service).fan_out
         self.action_compare(count or (fan_out.per_model if fan_out else DEFAULT_BATCH))
 
@@ -109,6 +117,8 @@ class ReplyActions(ExplorerCore):
         Picking a sample there makes it the current branch; the cursor returns to it here.
         """
         self._count = 0  # a count prefix applies to the next command only
+        if samples and self.refuse_read_only():
+            return
         target = self._target()
         cid = self.conversation_id
         if target is None or cid is None or target.is_human or target.streaming:
@@ -133,6 +143,8 @@ class ReplyActions(ExplorerCore):
         from grove_explorer.app.screens.sweep.launch import open_sweep
 
         self._count = 0
+        if self.refuse_read_only():
+            return
         target = self._target()
         cid = self.conversation_id
         if target is None or cid is None or target.streaming:
@@ -142,6 +154,8 @@ class ReplyActions(ExplorerCore):
 
     def action_arena(self) -> None:
         """Opens the blind arena on the focused message (app/screens/arena/)."""
+        if self.refuse_read_only():
+            return
         if self.conversation_id is None:
             self.notify("Open a conversation first.", severity="warning")
             return
@@ -157,6 +171,8 @@ class ReplyActions(ExplorerCore):
 
     def action_edit(self) -> None:
         """Edits the focused message as a new branch beside it."""
+        if self.refuse_read_only():
+            return
         target = self._target()
         if target is None or self.conversation_id is None or target.streaming:
             self.notify("Nothing to edit.", severity="warning")

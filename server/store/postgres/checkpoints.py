@@ -106,7 +106,7 @@ class CheckpointQueries(PostgresDatabase):
                 new = decode_new_response(data)
                 with suppress(UnknownConversationError, UnknownParentError):
                     record = await insert_response(conn, user_id, new, self._tick())
-                    await follow_leaf(conn, user_id, record, checkpoint_id)
+                    await follow_leaf(conn, record.author or user_id, record, checkpoint_id)
                     recovered.append(record)
                 await conn.execute(
                     "DELETE FROM checkpoints WHERE checkpoint_id = %s", (checkpoint_id,)

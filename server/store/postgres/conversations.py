@@ -8,6 +8,22 @@ from grove_explorer.server.store.postgres.connection import PostgresDatabase
 from grove_explorer.server.store.records import ConversationRecord
 from grove_explorer.server.store.rows import CONVERSATION_SELECT, read_conversation
 
+# Owned ones by the (user_id, update_time) index, shared ones by the shares_user index: a
+# UNION, because with an OR PostgreSQL scans every conversation of every user.
+_COLUMNS = (
+    "c.conversation_id, c.user_id, c.title, c.starred, c.create_time, c.update_time,"
+    " (SELECT count(*) FROM responses AS r WHERE r.conversation_id = c.conversation_id)"
+)
+_LIST = (
+    f"SELECT {_COLUMNS}, 'owner' AS role, c.seq FROM conversations AS c"
+    " WHERE c.user_id = %(uid)s"
+    " UNION ALL"
+    f" SELECT {_COLUMNS}, s.role, c.seq FROM shares AS s"
+    " JOIN conversations AS c ON c.conversation_id = s.conversation_id"
+    " WHERE s.user_id = %(uid)s AND c.user_id <> %(uid)s"
+    " ORDER BY update_time DESC, seq DESC"
+)
+
 
 class ConversationQueries(PostgresDatabase):
     """Conversation metadata; a conversation's responses go with it by cascade."""
@@ -51,11 +67,11 @@ class ConversationQueries(PostgresDatabase):
         return bool(rows)
 
     async def list_conversations(self, user_id: str) -> list[ConversationRecord]:
-        """Returns the user's conversations, most recently updated first."""
-        rows = await self._read(
-            CONVERSATION_SELECT + " WHERE c.user_id = %s ORDER BY c.update_time DESC, c.seq DESC",
-            (user_id,),
-        )
+        """The user's conversations and those shared with them, most recently updated first.
+
+        Each record's `role` is the user's: "owner", "writer" or "reader".
+        """
+        rows = await self._read(_LIST, {"uid": user_id})
         return [read_conversation(row) for row in rows]
 
     async def update_conversation(

@@ -23,7 +23,8 @@ _UPSERT_TAIL = (
     " update_time = excluded.update_time"
 )
 
-# The place, written only when the conversation is the user's and the response is in it.
+# The place, written only when the conversation is the user's (or shared with them: a
+# reader's place is their own) and the response is in it.
 # The conversation row is locked FOR KEY SHARE (what a foreign key check takes): a delete
 # on another replica waits for this transaction, or, when it committed first, the row is
 # gone and nothing is written — never a foreign key error. KEY SHARE does not conflict
@@ -32,9 +33,10 @@ _UPSERT_TAIL = (
 _SET_LEAF = (
     "INSERT INTO leaves (user_id, conversation_id, response_id, follows, update_time)"
     " SELECT %(uid)s, %(cid)s, %(rid)s, %(follows)s, %(now)s FROM conversations"
-    " WHERE conversation_id = %(cid)s AND user_id = %(uid)s"
+    " WHERE conversation_id = %(cid)s AND (user_id = %(uid)s OR EXISTS (SELECT 1 FROM shares"
+    "        WHERE shares.conversation_id = %(cid)s AND shares.user_id = %(uid)s))"
     "   AND (%(rid)s::text IS NULL OR EXISTS (SELECT 1 FROM responses"
-    "        WHERE response_id = %(rid)s AND conversation_id = %(cid)s AND user_id = %(uid)s))"
+    "        WHERE response_id = %(rid)s AND conversation_id = %(cid)s))"
     " FOR KEY SHARE" + _UPSERT_TAIL
 )
 

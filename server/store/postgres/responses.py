@@ -308,9 +308,10 @@ class ResponseQueries(PostgresDatabase):
         async with self._transaction() as conn:
             record = await insert_response(conn, user_id, new, now)
             if start_following and leaf_follows is not None:
-                await begin_following(conn, user_id, record, leaf_follows)
+                await begin_following(conn, record.author or user_id, record, leaf_follows)
             else:
-                await follow_leaf(conn, user_id, record, leaf_follows)
+                # A writer's stream moves the writer's place (author), not the owner's.
+                await follow_leaf(conn, record.author or user_id, record, leaf_follows)
             if checkpoint_id is not None:
                 await conn.execute(
                     "DELETE FROM checkpoints WHERE checkpoint_id = %s", (checkpoint_id,)

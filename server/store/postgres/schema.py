@@ -6,7 +6,8 @@ version applied in `schema_version`; each migration runs in one transaction with
 that records it (PostgreSQL's DDL is transactional); a database written by newer code is
 refused. Version 1 is the SQLite store's schema at its version 15, in PostgreSQL's types:
 `timestamptz` times, `boolean` flags, `bytea` token blobs, identity `seq` columns.
-Version 2 is the full-text search index (search_schema.py) and judgements' `seq`.
+Version 2 is the full-text search index (search_schema.py) and judgements' `seq`; version 3
+the shares between users and responses' `author` (SQLite's 16).
 
 Replicas that start together each call `migrate`; a transaction-level advisory lock makes
 the second wait for the first and then find nothing left to do.
@@ -22,6 +23,7 @@ from grove_explorer.server.store.postgres.search_schema import (
     SEARCH_DESCRIPTION,
     SEARCH_STATEMENTS,
 )
+from grove_explorer.server.store.sharing_schema import SHARING_DESCRIPTION
 
 MIGRATION_LOCK = 0x67726F7665
 """The advisory lock key held while migrating ("grove" in ASCII)."""
@@ -239,7 +241,29 @@ _SEARCH = PgMigration(
     ),
 )
 
-PG_MIGRATIONS: tuple[PgMigration, ...] = (_CORE, _SEARCH)
+_SHARING = PgMigration(
+    version=3,
+    description=SHARING_DESCRIPTION,
+    statements=(
+        # As the SQLite store's migration 16 (sharing_schema.py): one row per user a
+        # conversation is shared with (never its owner); gone with the conversation.
+        """
+        CREATE TABLE shares (
+            conversation_id text NOT NULL
+                REFERENCES conversations (conversation_id) ON DELETE CASCADE,
+            user_id         text NOT NULL,
+            role            text NOT NULL CHECK (role IN ('reader', 'writer')),
+            granted_by      text NOT NULL,
+            create_time     timestamptz NOT NULL,
+            PRIMARY KEY (conversation_id, user_id)
+        )
+        """,
+        "CREATE INDEX shares_user ON shares (user_id, conversation_id)",
+        "ALTER TABLE responses ADD COLUMN author text NOT NULL DEFAULT ''",
+    ),
+)
+
+PG_MIGRATIONS: tuple[PgMigration, ...] = (_CORE, _SEARCH, _SHARING)
 """Every migration, in version order (versions 1, 2, … without gaps)."""
 
 LATEST_PG_VERSION = PG_MIGRATIONS[-1].version

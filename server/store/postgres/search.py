@@ -71,7 +71,7 @@ class SearchQueries(PostgresDatabase):
                 " FROM responses AS r"
                 " JOIN conversations AS c ON c.conversation_id = r.conversation_id"
                 " LEFT JOIN annotations AS a ON a.response_id = r.response_id"
-                f" WHERE r.user_id = %(uid)s {conditions}"
+                f" WHERE {_readable('r')} {conditions}"
                 " ORDER BY r.seq DESC LIMIT %(limit)s OFFSET %(offset)s",
                 parameters,
             )
@@ -137,7 +137,7 @@ class SearchQueries(PostgresDatabase):
             sql = (
                 "SELECT count(*) FROM responses AS r"
                 " LEFT JOIN annotations AS a ON a.response_id = r.response_id"
-                f" WHERE r.user_id = %(uid)s {conditions}"
+                f" WHERE {_readable('r')} {conditions}"
             )
         else:
             query = await self._tsquery(match)
@@ -217,8 +217,20 @@ def _matching_sql(filters: SearchFilters, conditions: str) -> str:
         " JOIN conversations AS c ON c.conversation_id = s.conversation_id"
         " LEFT JOIN responses AS r ON s.kind <> 'title' AND r.response_id = s.ref_id"
         " LEFT JOIN annotations AS a ON a.response_id = r.response_id"
-        " WHERE s.document @@ %(query)s::tsquery AND s.user_id = %(uid)s"
+        f" WHERE s.document @@ %(query)s::tsquery AND {_readable('s')}"
         f" {only_responses} {conditions}"
+    )
+
+
+def _readable(table: str) -> str:
+    """The condition that a row of `table` is in a conversation %(uid)s may read.
+
+    Owned (the row's user_id is the conversation's owner) or shared with them (the
+    shares_user index gives the few shared conversation ids).
+    """
+    return (
+        f"({table}.user_id = %(uid)s OR {table}.conversation_id IN"
+        " (SELECT conversation_id FROM shares WHERE user_id = %(uid)s))"
     )
 
 

@@ -17,6 +17,7 @@ from grove_explorer.server.store.postgres.keys import ApiKeyQueries
 from grove_explorer.server.store.postgres.leaves import LeafQueries
 from grove_explorer.server.store.postgres.responses import ResponseQueries
 from grove_explorer.server.store.postgres.search import SearchQueries
+from grove_explorer.server.store.postgres.sharing import SharingQueries
 
 
 class PostgresStore(
@@ -27,6 +28,7 @@ class PostgresStore(
     JudgementQueries,
     ArenaQueries,
     SearchQueries,
+    SharingQueries,
     ImportQueries,
     CheckpointQueries,
     ApiKeyQueries,

@@ -101,7 +101,11 @@ class CheckpointQueries(SqliteDatabase):
                     record = await insert_response(conn, user_id, new, self._tick())
                     # A place that followed the crashed stream ends on its partial reply.
                     await follow_leaf(
-                        conn, user_id, record, checkpoint_id, format_time(record.create_time)
+                        conn,
+                        record.author or user_id,
+                        record,
+                        checkpoint_id,
+                        format_time(record.create_time),
                     )
                     recovered.append(record)
                 await conn.execute_fetchall(

@@ -13,6 +13,17 @@ from grove_explorer.server.store.rows import (
 )
 from grove_explorer.server.store.sqlite.connection import SqliteDatabase
 
+# Owned ones by the (user_id, update_time) index, shared ones by the shares_user index.
+_LIST = (
+    "SELECT c.conversation_id, c.user_id, c.title, c.starred, c.create_time, c.update_time,"
+    " (SELECT COUNT(*) FROM responses AS r WHERE r.conversation_id = c.conversation_id),"
+    " CASE WHEN c.user_id = :uid THEN 'owner' ELSE (SELECT s.role FROM shares AS s"
+    "     WHERE s.conversation_id = c.conversation_id AND s.user_id = :uid) END"
+    " FROM conversations AS c WHERE c.user_id = :uid"
+    " OR c.conversation_id IN (SELECT conversation_id FROM shares WHERE user_id = :uid)"
+    " ORDER BY c.update_time DESC, c.rowid DESC"
+)
+
 
 class ConversationQueries(SqliteDatabase):
     """Conversation metadata; a conversation's responses go with it by cascade."""
@@ -57,11 +68,11 @@ class ConversationQueries(SqliteDatabase):
         return bool(rows)
 
     async def list_conversations(self, user_id: str) -> list[ConversationRecord]:
-        """Returns the user's conversations, most recently updated first."""
-        rows = await self._read(
-            CONVERSATION_SELECT + " WHERE c.user_id = ? ORDER BY c.update_time DESC, c.rowid DESC",
-            (user_id,),
-        )
+        """The user's conversations and those shared with them, most recently updated first.
+
+        Each record's `role` is the user's: "owner", "writer" or "reader".
+        """
+        rows = await self._read(_LIST, {"uid": user_id})
         return [read_conversation(row) for row in rows]
 
     async def update_conversation(

@@ -104,16 +104,22 @@ class LeafQueries(SqliteDatabase):
     ) -> bool:
         """Makes `response_id` (None: no leaf) the user's leaf; False if not theirs.
 
+        "Theirs": owned or shared with them, in any role (each user has a place of their own).
+
         `follows` names a stream (its checkpoint id) whose responses take the place as they
         are stored; any other choice stops following.
         """
 
         def write(conn: sqlite3.Connection, now: datetime) -> bool:
+            # The user's own conversation or one shared with them (a reader's place is
+            # their own), and a response in it.
             owned = conn.execute(
-                "SELECT 1 FROM conversations WHERE conversation_id = ? AND user_id = ?"
-                " AND (? IS NULL OR EXISTS (SELECT 1 FROM responses"
-                "      WHERE response_id = ? AND conversation_id = ? AND user_id = ?))",
-                (conversation_id, user_id, response_id, response_id, conversation_id, user_id),
+                "SELECT 1 FROM conversations WHERE conversation_id = :cid AND (user_id = :uid"
+                " OR EXISTS (SELECT 1 FROM shares WHERE shares.conversation_id = :cid"
+                "            AND shares.user_id = :uid))"
+                " AND (:rid IS NULL OR EXISTS (SELECT 1 FROM responses"
+                "      WHERE response_id = :rid AND conversation_id = :cid))",
+                {"cid": conversation_id, "uid": user_id, "rid": response_id},
             ).fetchall()
             if not owned:
                 return False

@@ -248,10 +248,11 @@ class ResponseQueries(SqliteDatabase):
             if start_following and leaf_follows is not None:
                 # The insert checked what set_leaf checks (the conversation is the user's,
                 # the parent is in it); set_leaf then the follow leave this row.
-                start_following_now(conn, user_id, record, leaf_follows)
+                start_following_now(conn, record.author or user_id, record, leaf_follows)
             else:
                 stamp = format_time(record.create_time)
-                follow_leaf_now(conn, user_id, record, leaf_follows, stamp)
+                # A writer's stream moves the writer's place (author), not the owner's.
+                follow_leaf_now(conn, record.author or user_id, record, leaf_follows, stamp)
             if checkpoint_id is not None:
                 conn.execute("DELETE FROM checkpoints WHERE checkpoint_id = ?", (checkpoint_id,))
             return record

@@ -118,7 +118,8 @@ def _highlights(marked: str) -> tuple[str, tuple[tuple[int, int], ...]]:
 def _scope(user_id: str, match: str | None, filters: SearchFilters) -> tuple[str, dict[str, Any]]:
     """The FROM … WHERE of a search and its parameters (what `search` lists and counts).
 
-    Without an expression: the user's responses that pass the filters; with one, the FTS5
+    Without an expression: the responses the user may read (theirs and those of
+    conversations shared with them) that pass the filters; with one, the FTS5
     rows it matches (titles too, unless a filter only applies to responses).
     """
     conditions, parameters = _filter_sql(filters)
@@ -128,7 +129,7 @@ def _scope(user_id: str, match: str | None, filters: SearchFilters) -> tuple[str
             "FROM responses AS r"
             " JOIN conversations AS c ON c.conversation_id = r.conversation_id"
             " LEFT JOIN annotations AS a ON a.response_id = r.response_id"
-            f" WHERE r.user_id = :uid {conditions}"
+            f" WHERE {_readable('r')} {conditions}"
         ), parameters
     parameters["match"] = match
     only_responses = " AND r.response_id IS NOT NULL" if filters.on_responses else ""
@@ -138,9 +139,21 @@ def _scope(user_id: str, match: str | None, filters: SearchFilters) -> tuple[str
         " LEFT JOIN responses AS r"
         "     ON s.kind != 'title' AND r.response_id = s.ref_id"
         " LEFT JOIN annotations AS a ON a.response_id = r.response_id"
-        " WHERE search_text MATCH :match AND s.user_id = :uid"
+        f" WHERE search_text MATCH :match AND {_readable('s')}"
         f" {only_responses} {conditions}"
     ), parameters
+
+
+def _readable(table: str) -> str:
+    """The condition that a row of `table` is in a conversation :uid may read.
+
+    Owned (the row's user_id is the conversation's owner) or shared with them (the
+    shares_user index gives the few shared conversation ids).
+    """
+    return (
+        f"({table}.user_id = :uid OR {table}.conversation_id IN"
+        " (SELECT conversation_id FROM shares WHERE user_id = :uid))"
+    )
 
 
 def _filter_sql(filters: SearchFilters) -> tuple[str, dict[str, Any]]:

@@ -17,6 +17,7 @@ from grove_explorer.server.store.sqlite.keys import ApiKeyQueries
 from grove_explorer.server.store.sqlite.leaves import LeafQueries
 from grove_explorer.server.store.sqlite.responses import ResponseQueries
 from grove_explorer.server.store.sqlite.search import SearchQueries
+from grove_explorer.server.store.sqlite.sharing import SharingQueries
 
 
 class SqliteStore(
@@ -27,6 +28,7 @@ class SqliteStore(
     JudgementQueries,
     ArenaQueries,
     SearchQueries,
+    SharingQueries,
     ImportQueries,
     CheckpointQueries,
     ApiKeyQueries,

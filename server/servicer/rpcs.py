@@ -22,13 +22,11 @@ from grove_explorer.server.config import ServerConfig
 from grove_explorer.server.convert import (
     conversation_to_proto,
     model_info,
-    requested_params,
     response_to_proto,
 )
 from grove_explorer.server.judging.wire import attach_judgements
 from grove_explorer.server.live import ChangeFeed, InProcessFeed, LivePublisher
 from grove_explorer.server.sampler.base import (
-    InvalidParamsError,
     Sampler,
 )
 from grove_explorer.server.servicer.access import access_or_abort, author_of, resolve
@@ -48,6 +46,7 @@ from grove_explorer.server.servicer.merging import check_merge_request, merge_pl
 from grove_explorer.server.servicer.replaying import check_replay_or_abort
 from grove_explorer.server.servicer.reply_streaming import ReplyStreaming
 from grove_explorer.server.servicer.resuming import ResumableReplies
+from grove_explorer.server.servicer.sampling_request import checked_sampling_or_abort
 from grove_explorer.server.servicer.searching import search_reply
 from grove_explorer.server.servicer.sharing_rpcs import SharingRpcs
 from grove_explorer.server.servicer.status import abort, abort_not_found, check_id, quote
@@ -60,9 +59,7 @@ from grove_explorer.server.servicer.token_reads import (
 from grove_explorer.server.servicer.validation import (
     annotation_from_wire,
     check_message,
-    check_text,
     check_title,
-    sampling_mode_or_abort,
 )
 from grove_explorer.server.servicer.watching import watch_conversation
 from grove_explorer.server.store import NewResponse, Store
@@ -510,35 +507,8 @@ class ChatServicer(SharingRpcs, chat_pb2_grpc.ChatServicer):
             request.message, self._config.max_message_bytes, context, allow_empty=True
         )
         sampler = await self._sampler_or_abort(request.model_name, context)
-        if request.prefix:
-            await check_text("prefix", request.prefix, self._config.max_message_bytes, context)
-            if not sampler.supports_prefix:
-                await abort(
-                    context,
-                    grpc.StatusCode.FAILED_PRECONDITION,
-                    f"Model {sampler.model_name!r} cannot continue from a given prefix "
-                    "(a branch from a token): its endpoint has no assistant prefill "
-                    "configured (prefill in its [models] table).",
-                )
-        mode = await sampling_mode_or_abort(sampler, request.mode, context)
-        if request.system_prompt_name not in self._system_prompts:
-            await abort(
-                context,
-                grpc.StatusCode.INVALID_ARGUMENT,
-                f"Unknown system prompt {quote(request.system_prompt_name)}; "
-                f"known: {', '.join(repr(n) for n in self._system_prompts)}.",
-            )
-        try:
-            params = sampler.resolve_params(requested_params(request.sampling_params))
-        except InvalidParamsError as exc:
-            await abort(context, grpc.StatusCode.INVALID_ARGUMENT, str(exc))
-        if request.top_logprobs < 0:
-            await abort(
-                context, grpc.StatusCode.INVALID_ARGUMENT, "top_logprobs cannot be negative."
-            )
-        top_k = min(
-            request.top_logprobs or self._config.default_top_logprobs,
-            self._config.max_top_logprobs,
+        checked = await checked_sampling_or_abort(
+            request, sampler, self._system_prompts, self._config, context
         )
         if request.request_id and self._streams.running(user, request.request_id):
             await abort(
@@ -576,6 +546,7 @@ class ChatServicer(SharingRpcs, chat_pb2_grpc.ChatServicer):
                     user, conversation_id, parent_id, follows=stream.checkpoint_id
                 )
         self._streams.add(stream)
+        params, mode, top_k = checked.params, checked.mode, checked.top_k
         args = (owner, stream, sampler, params, mode, path, parent_id, top_k, request)
         if not (request.resumable and request.request_id):
             await self._replies.run(*args, context, merge)

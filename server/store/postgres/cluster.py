@@ -105,9 +105,13 @@ class PostgresCluster:
         self._started = True
 
     def stop(self) -> None:
-        """Stops the server (fast: open connections are closed) and removes its folder."""
+        """Stops the server (fast: open connections are closed) and removes its folder.
+
+        Stopping twice is harmless (a benchmark's signal handler and its `finally` may both).
+        """
+        started, self._started = self._started, False
         try:
-            if self._started:
+            if started:
                 self._run([str(self._bin / "pg_ctl"), "-D", str(self._data), "-m", "fast", "stop"])
         finally:
             shutil.rmtree(self._folder, ignore_errors=True)

@@ -8,48 +8,15 @@ conversation (ON DELETE CASCADE); the table's `seq` keeps votes of one instant i
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
-from typing import Any, cast
 
-from grove_explorer.server.store.arena_records import ArenaOutcomeName, NewVote, VoteRecord
+from grove_explorer.server.store.arena_records import NewVote, VoteRecord
+from grove_explorer.server.store.arena_rows import (
+    VOTE_COLUMNS,
+    VOTE_SELECT,
+    encode_setup,
+    read_vote,
+)
 from grove_explorer.server.store.postgres.connection import PostgresDatabase, require_owned
-from grove_explorer.server.store.rows import parse_time
-from grove_explorer.server.store.sqlite.arena import decode_setup, encode_setup
-
-_COLUMNS = (
-    "vote_id",
-    "user_id",
-    "conversation_id",
-    "parent_response_id",
-    "response_a",
-    "response_b",
-    "setup_a",
-    "setup_b",
-    "outcome",
-    "create_time",
-)
-
-_SELECT = (
-    "SELECT vote_id, conversation_id, parent_response_id, response_a, response_b,"
-    " setup_a, setup_b, outcome, create_time FROM arena_votes"
-)
-
-
-def _read_vote(row: Sequence[Any]) -> VoteRecord:
-    """A vote from a row of `_SELECT`."""
-    return VoteRecord(
-        vote_id=row[0],
-        conversation_id=row[1],
-        create_time=parse_time(row[8]),
-        vote=NewVote(
-            parent_response_id=row[2],
-            response_a=row[3],
-            response_b=row[4],
-            setup_a=decode_setup(row[5]),
-            setup_b=decode_setup(row[6]),
-            outcome=cast(ArenaOutcomeName, row[7]),
-        ),
-    )
 
 
 class ArenaQueries(PostgresDatabase):
@@ -62,8 +29,8 @@ class ArenaQueries(PostgresDatabase):
             await require_owned(conn, user_id, conversation_id)
             created = self._tick()
             await conn.execute(
-                f"INSERT INTO arena_votes ({', '.join(_COLUMNS)})"
-                f" VALUES ({', '.join('%s' for _ in _COLUMNS)})",
+                f"INSERT INTO arena_votes ({', '.join(VOTE_COLUMNS)})"
+                f" VALUES ({', '.join('%s' for _ in VOTE_COLUMNS)})",
                 (
                     vote_id,
                     user_id,
@@ -85,11 +52,12 @@ class ArenaQueries(PostgresDatabase):
         """The user's votes, oldest first: of one conversation, or of all ("")."""
         if conversation_id:
             rows = await self._read(
-                _SELECT + " WHERE user_id = %s AND conversation_id = %s ORDER BY create_time, seq",
+                VOTE_SELECT
+                + " WHERE user_id = %s AND conversation_id = %s ORDER BY create_time, seq",
                 (user_id, conversation_id),
             )
         else:
             rows = await self._read(
-                _SELECT + " WHERE user_id = %s ORDER BY create_time, seq", (user_id,)
+                VOTE_SELECT + " WHERE user_id = %s ORDER BY create_time, seq", (user_id,)
             )
-        return [_read_vote(row) for row in rows]
+        return [read_vote(row) for row in rows]

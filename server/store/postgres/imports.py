@@ -23,7 +23,6 @@ the conversation spans its rows (`_span`, shared with SQLite).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -37,15 +36,11 @@ from grove_explorer.server.store.records import (
 from grove_explorer.server.store.rows import (
     CONVERSATION_SELECT,
     format_time,
-    imported_record,
-    parse_time,
     read_conversation,
 )
 from grove_explorer.server.store.sqlite.import_rows import (
     RESPONSE_COLUMNS,
     ImportRows,
-    stored_original,
-    stored_sources,
     tick_texts,
     uuid4_hexes,
 )
@@ -55,6 +50,7 @@ from grove_explorer.server.store.sqlite.imports import (
     _batches,
     _span,
     _Written,
+    written_records,
 )
 from grove_explorer.server.store.sqlite.judgements import JUDGEMENT_COLUMNS, imported_rows
 
@@ -115,38 +111,7 @@ class ImportQueries(PostgresDatabase):
             user_id, title, starred, items, want_seqs=True, create_time=create_time
         )
         record = await self._imported_conversation(user_id, written.conversation_id)
-        first = written.first_time
-        times = [
-            first + timedelta(microseconds=i) if item.create_time is None else item.create_time
-            for i, item in enumerate(written.items)
-        ]
-        responses = [
-            imported_record(
-                item.response,
-                conversation_id=written.conversation_id,
-                parent_response_id=parent,
-                response_id=row[1],
-                seq=seq,
-                create_time=created,
-                start_time=created if start is None else parse_time(start),
-                shared=item.shared,
-            )
-            for item, row, (parent, start), created, seq in zip(
-                written.items, written.rows, written.links, times, written.seqs, strict=True
-            )
-        ]
-        for index, item in enumerate(written.items):
-            if item.response.merged_from:
-                responses[index] = replace(
-                    responses[index], merged_from=tuple(stored_sources(item, written.ids))
-                )
-            if item.response.replay_of:
-                responses[index] = replace(
-                    responses[index], replay_of=stored_original(item, written.ids)
-                )
-        if any(start is not None for _, start in written.links):
-            responses.sort(key=lambda r: (r.start_time, r.seq))
-        return record, responses
+        return record, written_records(written)
 
     async def _imported_conversation(
         self, user_id: str, conversation_id: str

@@ -7,84 +7,20 @@ vote and never queried by field, so a side table would only add a join.
 
 from __future__ import annotations
 
-import json
 import uuid
-from collections.abc import Sequence
-from typing import Any, cast
 
 from grove_explorer.server.store.arena_records import (
-    ArenaOutcomeName,
-    ArenaSetupRecord,
     NewVote,
     VoteRecord,
 )
-from grove_explorer.server.store.rows import format_time, parse_time
+from grove_explorer.server.store.arena_rows import (
+    VOTE_COLUMNS,
+    VOTE_SELECT,
+    encode_setup,
+    read_vote,
+)
+from grove_explorer.server.store.rows import format_time
 from grove_explorer.server.store.sqlite.connection import SqliteDatabase, require_owned
-
-_COLUMNS = (
-    "vote_id",
-    "user_id",
-    "conversation_id",
-    "parent_response_id",
-    "response_a",
-    "response_b",
-    "setup_a",
-    "setup_b",
-    "outcome",
-    "create_time",
-)
-
-_SELECT = (
-    "SELECT vote_id, conversation_id, parent_response_id, response_a, response_b,"
-    " setup_a, setup_b, outcome, create_time FROM arena_votes"
-)
-
-
-def encode_setup(setup: ArenaSetupRecord) -> str:
-    """A setup as its JSON column (keys sorted: equal setups store equal text)."""
-    return json.dumps(
-        {
-            "model_name": setup.model_name,
-            "temperature": setup.temperature,
-            "top_p": setup.top_p,
-            "max_tokens": setup.max_tokens,
-            "seed": setup.seed,
-            "system_prompt_name": setup.system_prompt_name,
-            "label": setup.label,
-        },
-        sort_keys=True,
-    )
-
-
-def decode_setup(text: str) -> ArenaSetupRecord:
-    """A setup from its JSON column (fields missing from older rows take their default)."""
-    data: dict[str, Any] = json.loads(text)
-    return ArenaSetupRecord(
-        model_name=str(data.get("model_name", "")),
-        temperature=data.get("temperature"),
-        top_p=data.get("top_p"),
-        max_tokens=data.get("max_tokens"),
-        seed=data.get("seed"),
-        system_prompt_name=data.get("system_prompt_name"),
-        label=str(data.get("label", "")),
-    )
-
-
-def _read_vote(row: Sequence[Any]) -> VoteRecord:
-    """A vote from a row of `_SELECT`."""
-    return VoteRecord(
-        vote_id=row[0],
-        conversation_id=row[1],
-        create_time=parse_time(row[8]),
-        vote=NewVote(
-            parent_response_id=row[2],
-            response_a=row[3],
-            response_b=row[4],
-            setup_a=decode_setup(row[5]),
-            setup_b=decode_setup(row[6]),
-            outcome=cast(ArenaOutcomeName, row[7]),
-        ),
-    )
 
 
 class ArenaQueries(SqliteDatabase):
@@ -97,8 +33,8 @@ class ArenaQueries(SqliteDatabase):
             await require_owned(conn, user_id, conversation_id)
             created = self._tick()
             await conn.execute(
-                f"INSERT INTO arena_votes ({', '.join(_COLUMNS)})"
-                f" VALUES ({', '.join('?' * len(_COLUMNS))})",
+                f"INSERT INTO arena_votes ({', '.join(VOTE_COLUMNS)})"
+                f" VALUES ({', '.join('?' * len(VOTE_COLUMNS))})",
                 (
                     vote_id,
                     user_id,
@@ -120,11 +56,12 @@ class ArenaQueries(SqliteDatabase):
         """The user's votes, oldest first: of one conversation, or of all ("")."""
         if conversation_id:
             rows = await self._read(
-                _SELECT + " WHERE user_id = ? AND conversation_id = ? ORDER BY create_time, rowid",
+                VOTE_SELECT
+                + " WHERE user_id = ? AND conversation_id = ? ORDER BY create_time, rowid",
                 (user_id, conversation_id),
             )
         else:
             rows = await self._read(
-                _SELECT + " WHERE user_id = ? ORDER BY create_time, rowid", (user_id,)
+                VOTE_SELECT + " WHERE user_id = ? ORDER BY create_time, rowid", (user_id,)
             )
-        return [_read_vote(row) for row in rows]
+        return [read_vote(row) for row in rows]

@@ -186,6 +186,47 @@ class _Written:
     ids: dict[str, str]  # local id → stored id
 
 
+def written_records(written: _Written) -> list[ResponseRecord]:
+    """The records of what an import wrote, in creation order (both stores' import_forest).
+
+    Built from the written rows (ids, parents, times, seq), so a caller that answers with
+    the new conversation does not read it all back.
+    """
+    items = written.items
+    first = written.first_time
+    times = [
+        first + timedelta(microseconds=i) if item.create_time is None else item.create_time
+        for i, item in enumerate(items)
+    ]
+    responses = [
+        imported_record(
+            item.response,
+            conversation_id=written.conversation_id,
+            parent_response_id=parent,
+            response_id=row[1],
+            seq=seq,
+            create_time=created,
+            start_time=created if start is None else parse_time(start),
+            shared=item.shared,
+        )
+        for item, row, (parent, start), created, seq in zip(
+            items, written.rows, written.links, times, written.seqs, strict=True
+        )
+    ]
+    for index, item in enumerate(items):
+        if item.response.merged_from:  # rare: mapped as the row was
+            responses[index] = replace(
+                responses[index], merged_from=tuple(stored_sources(item, written.ids))
+            )
+        if item.response.replay_of:  # rare: mapped as the row was
+            responses[index] = replace(
+                responses[index], replay_of=stored_original(item, written.ids)
+            )
+    if any(start is not None for _, start in written.links):  # else creation order already
+        responses.sort(key=lambda r: (r.start_time, r.seq))
+    return responses
+
+
 def _consume(future: asyncio.Future[None]) -> None:
     """Takes a finished future's outcome, so an error nobody awaits is not reported."""
     if not future.cancelled():
@@ -234,39 +275,7 @@ class ImportQueries(SqliteDatabase):
             user_id, title, starred, items, want_seqs=True, create_time=create_time
         )
         record = await self._imported_conversation(user_id, written.conversation_id)
-        items = written.items
-        first = written.first_time
-        times = [
-            first + timedelta(microseconds=i) if item.create_time is None else item.create_time
-            for i, item in enumerate(items)
-        ]
-        responses = [
-            imported_record(
-                item.response,
-                conversation_id=written.conversation_id,
-                parent_response_id=parent,
-                response_id=row[1],
-                seq=seq,
-                create_time=created,
-                start_time=created if start is None else parse_time(start),
-                shared=item.shared,
-            )
-            for item, row, (parent, start), created, seq in zip(
-                items, written.rows, written.links, times, written.seqs, strict=True
-            )
-        ]
-        for index, item in enumerate(items):
-            if item.response.merged_from:  # rare: mapped as the row was
-                responses[index] = replace(
-                    responses[index], merged_from=tuple(stored_sources(item, written.ids))
-                )
-            if item.response.replay_of:  # rare: mapped as the row was
-                responses[index] = replace(
-                    responses[index], replay_of=stored_original(item, written.ids)
-                )
-        if any(start is not None for _, start in written.links):  # else creation order already
-            responses.sort(key=lambda r: (r.start_time, r.seq))
-        return record, responses
+        return record, written_records(written)
 
     async def _imported_conversation(
         self, user_id: str, conversation_id: str

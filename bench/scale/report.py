@@ -1,0 +1,139 @@
+"""The figures of both phases, and the now-vs-goal table."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+from collections import Counter
+
+from bench.goals import Goal
+from bench.load.records import ms, percentile
+from bench.scale.phases import Phase
+from bench.scale.settings import GAP_GOAL_MS, RECOVERY_GOAL_S
+
+
+def _load(values: tuple[float, float, float]) -> str:
+    return " ".join(f"{v:.2f}" for v in values)
+
+
+def print_phase(args: argparse.Namespace, phase: Phase) -> None:
+    """Prints one phase's figures."""
+    records = phase.records
+    ttft = [r.first_token for r in records if r.first_token is not None]
+    gaps = [g for r in records for g in r.gaps]
+    cores = os.cpu_count() or 1
+    print(f"\n{phase.name}")
+    split = ", ".join(f"{name} {count}" for name, count in phase.split.items())
+    print(
+        f"  streams              {len(records)} over {len(phase.results)} client process(es); "
+        f"per replica (from their checkpoints): {split}"
+        + (f", never seen running {phase.unseen}" if phase.unseen else "")
+    )
+    print(f"  wall time            {phase.wall:.2f} s")
+    print(
+        f"  time to first token  p50 {ms(percentile(ttft, 0.5))}   p99 "
+        f"{ms(percentile(ttft, 0.99))}   max {ms(max(ttft, default=math.nan))}"
+    )
+    print(
+        f"  token-message gap    p50 {ms(percentile(gaps, 0.5))}   p99 "
+        f"{ms(percentile(gaps, 0.99))}   max {ms(max(gaps, default=math.nan))}   "
+        f"(ideal {ms(1.0 / args.tokens_per_second)}; {len(gaps):,} gaps)"
+    )
+    cpu = ", ".join(
+        f"{name} {seconds:.1f} s ({100 * seconds / phase.wall:.0f} % of a core)"
+        for name, seconds in phase.cpu.items()
+    )
+    print(f"  replica CPU          {cpu}")
+    print(
+        f"  machine load         {_load(phase.load_before)} before, {_load(phase.load_after)} "
+        f"after (1/5/15-min load average; {cores} cores)"
+    )
+    errors = Counter(r.error_type for r in records if r.error_type)
+    first: dict[str, str] = {}
+    for r in records:
+        if r.error_type:
+            first.setdefault(r.error_type, r.error_message)
+    print(f"  errors               {sum(errors.values())}")
+    for kind, count in errors.most_common():
+        print(f"    {count:>5} x {kind}: {first[kind][:160]}")
+    checked = phase.checked
+    kill = phase.kill
+    if kill is not None:
+        print(
+            f"  kill -9 of A         {kill.at:.2f} s after the start, with {kill.seen} of "
+            f"{len(records)} streams running and checkpointed, {len(kill.victims)} of them on A"
+        )
+        recovery = "not all" if kill.recovery is None else f"{kill.recovery:.2f} s"
+        print(
+            f"  recovery             {kill.recovered}/{len(kill.victims)} partial replies stored "
+            f"by B; the last {recovery} after the kill"
+        )
+        resumes = sum(r.resumes for r in records)
+        print(
+            f"  outcomes             completed {checked.completed} (of which resumed "
+            f"{checked.resumed}), partial reply recovered {checked.partial}, human message "
+            f"only {checked.human_only}, not acknowledged {checked.unacknowledged}; "
+            f"{resumes} resume attempts"
+        )
+        beyond = checked.beyond
+        print(
+            f"  errors of A's streams {checked.expected_errors} (expected: the reply ran on A), "
+            f"other errors {checked.unexpected_errors}"
+        )
+        if beyond:
+            print(
+                f"  text after the last checkpoint  p50 {percentile(beyond, 0.5):.0f} chars   "
+                f"max {max(beyond)} chars (received, not in the partial reply)"
+            )
+    else:
+        print(
+            f"  stored replies       {checked.completed}/{len(records)} complete and equal to "
+            f"what the client received"
+        )
+    print(f"  lost                 {len(checked.lost)}")
+    for line in checked.lost[:5]:
+        print(f"    {line}")
+    for text in phase.server_errors:
+        print(f"  replica log          {text[:300]}")
+
+
+def goals(first: Phase, second: Phase) -> list[Goal]:
+    """The scale figure's goals (issue 17)."""
+    records = first.records
+    gaps = [g for r in records for g in r.gaps]
+    gap = percentile(gaps, 0.99)
+    errors = sum(bool(r.error_type) for r in records)
+    rows = [
+        Goal("phase 1: errors", str(errors), "0", errors == 0),
+        Goal("phase 1: lost", str(len(first.checked.lost)), "0", not first.checked.lost),
+        Goal(
+            f"phase 1: token gap (load {first.load_after[0]:.1f} on {os.cpu_count()} cores)",
+            ms(gap),
+            f"p99 < {GAP_GOAL_MS:g} ms on a quiet machine",
+            gap * 1000 < GAP_GOAL_MS,
+        ),
+    ]
+    checked = second.checked
+    rows.append(Goal("phase 2 (kill -9): lost", str(len(checked.lost)), "0", not checked.lost))
+    rows.append(
+        Goal(
+            "phase 2: errors besides the killed replica's",
+            str(checked.unexpected_errors),
+            "0",
+            checked.unexpected_errors == 0,
+        )
+    )
+    kill = second.kill
+    victims = 0 if kill is None else len(kill.victims)
+    rows.append(Goal("phase 2: streams on the killed replica", str(victims), "> 0", victims > 0))
+    recovery = None if kill is None else kill.recovery
+    rows.append(
+        Goal(
+            "phase 2: partial replies recovered after",
+            "not all" if recovery is None else f"{recovery:.2f} s",
+            f"≤ {RECOVERY_GOAL_S:g} s",
+            recovery is not None and recovery <= RECOVERY_GOAL_S,
+        )
+    )
+    return rows

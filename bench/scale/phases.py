@@ -17,7 +17,6 @@ from bench.scale.placement import Placement, until_recovered
 from bench.scale.settings import (
     CAP_HEADROOM,
     KILL_AFTER_S,
-    KILL_LATEST_SHARE,
     RECOVERY_LIMIT_S,
 )
 from bench.scale.team import Replica, fresh_database, replicas
@@ -30,9 +29,12 @@ class Kill:
 
     # Seconds from the streams' start to the kill.
     at: float
-    # Streams seen running (checkpointed) anywhere when A was killed, and on A.
+    # Streams seen running (checkpointed) so far when A was killed; those running on A
+    # then (the replies B must recover); the conversations not seen on B (A's, or never
+    # seen running: their errors are the kill's).
     seen: int
     victims: set[str]
+    not_on_survivor: set[str] = field(default_factory=set)
     # Partial replies the survivor stored for A's streams, and the seconds from the kill
     # until the last of them was there (None: not all within RECOVERY_LIMIT_S).
     recovered: int = 0
@@ -135,7 +137,18 @@ async def _streams(
             worker.kill()
     records = [r for result in results for r in result.records]
     live = ",".join(r.address for r in team if r.process.returncode is None)
-    checked = await verify(live, records, killed.victims if killed else ())
+    if killed is not None:
+        survivors = {r.pid for r in team if r.process.returncode is None}
+        where = placement.where
+        killed.not_on_survivor = {
+            r.conversation_id for r in records if where.get(r.conversation_id) not in survivors
+        }
+    checked = await verify(
+        live,
+        records,
+        killed.not_on_survivor if killed else (),
+        killed.victims if killed else (),
+    )
     by_pid = {r.pid: r.name for r in team}
     counts = {r.name: 0 for r in team}
     for record in records:
@@ -164,14 +177,14 @@ async def _kill(
 ) -> tuple[Kill, asyncio.Task[tuple[int, float | None]]]:
     """Kills `victim` with SIGKILL once every stream runs and has a checkpoint.
 
-    At least KILL_AFTER_S after the start, at most KILL_LATEST_SHARE of one reply's ideal
-    duration (then the streams not seen yet are reported as such). Starts the poll for
+    At least KILL_AFTER_S after the start, at most one reply's ideal duration later (then
+    the streams not seen yet are reported as such). Starts the poll for
     the survivor's recovery of the victim's streams at once.
     """
     loop = asyncio.get_running_loop()
     ideal = (args.tokens - 1) / args.tokens_per_second
     earliest = loop.time() + KILL_AFTER_S
-    latest = loop.time() + max(KILL_AFTER_S, KILL_LATEST_SHARE * ideal)
+    latest = loop.time() + KILL_AFTER_S + ideal
     await asyncio.sleep(max(0.0, earliest - loop.time()))
     await placement.until_running(args.streams, latest)
     await placement.read()
@@ -179,7 +192,7 @@ async def _kill(
     victim.process.kill()
     killed_at = time.perf_counter()
     await victim.process.wait()
-    victims = placement.on(victim.pid)
+    victims = placement.running_on(victim.pid)
     kill = Kill(killed_at - started, len(placement.where), victims, cpu_at_kill=cpu)
     recovery = loop.create_task(until_recovered(url, victims, killed_at, RECOVERY_LIMIT_S))
     return kill, recovery

@@ -28,7 +28,9 @@ class Placement:
 
     def __init__(self, url: str) -> None:
         self._url = url
+        # Every stream seen running so far, and those running at the last read.
         self.where: dict[str, int] = {}
+        self.running: dict[str, int] = {}
         self._conn: Any = None
         self._task: asyncio.Task[None] | None = None
         self.changed = asyncio.Event()
@@ -46,10 +48,13 @@ class Placement:
     async def read(self) -> None:
         """One read of the checkpoints: every stream seen running so far is kept."""
         cursor = await self._conn.execute("SELECT conversation_id, owner FROM checkpoints")
+        running: dict[str, int] = {}
         for conversation_id, owner in await cursor.fetchall():
             pid = owner_pid(owner)
             if pid is not None:
+                running[conversation_id] = pid
                 self.where.setdefault(conversation_id, pid)
+        self.running = running
         self.changed.set()
 
     def start(self) -> None:
@@ -80,9 +85,9 @@ class Placement:
                     await self.changed.wait()
         return len(self.where)
 
-    def on(self, pid: int) -> set[str]:
-        """The conversations of the streams seen on the replica with process id `pid`."""
-        return {cid for cid, where in self.where.items() if where == pid}
+    def running_on(self, pid: int) -> set[str]:
+        """The conversations of the streams running (checkpointed) on `pid` at the last read."""
+        return {cid for cid, where in self.running.items() if where == pid}
 
 
 async def until_recovered(

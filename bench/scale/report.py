@@ -62,7 +62,7 @@ def print_phase(args: argparse.Namespace, phase: Phase) -> None:
     if kill is not None:
         print(
             f"  kill -9 of A         {kill.at:.2f} s after the start, with {kill.seen} of "
-            f"{len(records)} streams running and checkpointed, {len(kill.victims)} of them on A"
+            f"{len(records)} streams seen running (checkpointed), {len(kill.victims)} running on A"
         )
         recovery = "not all" if kill.recovery is None else f"{kill.recovery:.2f} s"
         print(
@@ -81,6 +81,13 @@ def print_phase(args: argparse.Namespace, phase: Phase) -> None:
             f"  errors of A's streams {checked.expected_errors} (expected: the reply ran on A), "
             f"other errors {checked.unexpected_errors}"
         )
+        early = checked.before_checkpoint
+        if early:
+            print(
+                f"  killed before their first checkpoint  {len(early)} streams of A had "
+                f"received up to {max(early)} chars (their human message is stored; the "
+                "reply text was not yet: checkpoints every --checkpoint-ms)"
+            )
         if beyond:
             print(
                 f"  text after the last checkpoint  p50 {percentile(beyond, 0.5):.0f} chars   "
@@ -127,6 +134,10 @@ def goals(first: Phase, second: Phase) -> list[Goal]:
     kill = second.kill
     victims = 0 if kill is None else len(kill.victims)
     rows.append(Goal("phase 2: streams on the killed replica", str(victims), "> 0", victims > 0))
+    early = len(checked.before_checkpoint)
+    rows.append(
+        Goal("phase 2: A's streams killed before a checkpoint", str(early), "(figure)", None)
+    )
     recovery = None if kill is None else kill.recovery
     rows.append(
         Goal(

@@ -29,6 +29,10 @@ class Checked:
     # Failed after the human message was acknowledged, before any text (and no
     # checkpoint): the stored human message is all there was to keep.
     human_only: int = 0
+    # Streams of the killed replica that had received text but had no checkpoint yet when
+    # it died (replies saved every --checkpoint-ms: their text was never stored); the
+    # characters each had received.
+    before_checkpoint: list[int] = field(default_factory=list)
     # Errors of streams that ran on the killed replica (the expected ones) and of others.
     expected_errors: int = 0
     unexpected_errors: int = 0
@@ -43,8 +47,18 @@ def _related(stored: str, received: str) -> bool:
     return received.startswith(stored) or stored.startswith(received)
 
 
-def judge(record: StreamRecord, responses: Sequence[Response], killed: bool, into: Checked) -> None:
-    """Files one stream under its outcome; `killed`: it ran on the replica killed."""
+def judge(
+    record: StreamRecord,
+    responses: Sequence[Response],
+    killed: bool,
+    checkpointed: bool,
+    into: Checked,
+) -> None:
+    """Files one stream under its outcome.
+
+    `killed`: the stream may have run on the killed replica (it was not seen on the
+    survivor); `checkpointed`: it was running there, with a checkpoint, at the kill.
+    """
     if record.error_type:
         if killed and record.error_type in EXPECTED_ERRORS:
             into.expected_errors += 1
@@ -74,6 +88,8 @@ def judge(record: StreamRecord, responses: Sequence[Response], killed: bool, int
         into.beyond.append(max(0, len(record.text) - len(partial[0].message)))
     elif not record.text:
         into.human_only += 1
+    elif killed and not checkpointed:
+        into.before_checkpoint.append(len(record.text))
     else:
         into.lost.append(
             f"stream {record.index} ({record.error_type}): no stored partial reply matches the "
@@ -82,16 +98,24 @@ def judge(record: StreamRecord, responses: Sequence[Response], killed: bool, int
 
 
 async def verify(
-    addresses: str, records: Sequence[StreamRecord], killed: Collection[str] = ()
+    addresses: str,
+    records: Sequence[StreamRecord],
+    killed: Collection[str] = (),
+    checkpointed: Collection[str] = (),
 ) -> Checked:
-    """Reads every stream's conversation through `addresses` and judges each stream."""
+    """Reads every stream's conversation through `addresses` and judges each stream.
+
+    `killed`: the conversations of the streams that may have run on a killed replica;
+    `checkpointed`: those it was running, with a checkpoint, when it died.
+    """
     checked = Checked()
     gate = asyncio.Semaphore(SETUP_CONCURRENCY)
 
     async def one(client: Client, record: StreamRecord) -> None:
         async with gate:
             conversation = await client.grok.get_conversation(record.conversation_id)
-        judge(record, conversation.responses, record.conversation_id in killed, checked)
+        cid = record.conversation_id
+        judge(record, conversation.responses, cid in killed, cid in checkpointed, checked)
 
     async with Client(api_host=addresses) as client:
         async with asyncio.timeout(VERIFY_TIMEOUT_S):

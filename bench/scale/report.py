@@ -71,6 +71,13 @@ def print_phase(args: argparse.Namespace, phase: Phase) -> None:
         f"{ms(percentile(steady, 0.99))}   max {ms(max(steady, default=math.nan))}   "
         f"({len(steady):,} gaps after the last stream's first token)"
     )
+    lags = [lag for result in phase.results for lag in result.loop_lags]
+    client_cpu = sum(result.cpu_seconds for result in phase.results)
+    print(
+        f"  client loop lag      p50 {ms(percentile(lags, 0.5))}   p99 {ms(percentile(lags, 0.99))}"
+        f"   max {ms(max(lags, default=math.nan))}   (a late client loop reads tokens late); "
+        f"client CPU {client_cpu:.1f} s"
+    )
     cpu = ", ".join(
         f"{name} {seconds:.1f} s ({100 * seconds / phase.wall:.0f} % of a core)"
         for name, seconds in phase.cpu.items()
@@ -120,9 +127,11 @@ def print_phase(args: argparse.Namespace, phase: Phase) -> None:
                 "reply text was not yet: checkpoints every --checkpoint-ms)"
             )
         if beyond:
+            behind = [-b for b in beyond if b < 0]
             print(
-                f"  text after the last checkpoint  p50 {percentile(beyond, 0.5):.0f} chars   "
-                f"max {max(beyond)} chars (received, not in the partial reply)"
+                f"  text after the last checkpoint  max {max(0, *beyond)} chars received and not "
+                f"in the partial reply; {len(behind)} clients were behind their checkpoint "
+                f"(by up to {max(behind, default=0)} chars, sampled but not yet read)"
             )
     else:
         print(

@@ -37,7 +37,8 @@ class Checked:
     expected_errors: int = 0
     unexpected_errors: int = 0
     # Characters the client received beyond the partial reply recovered from a checkpoint
-    # (the text sampled after the dead replica's last checkpoint).
+    # (the text sampled after the dead replica's last checkpoint); negative when the
+    # checkpoint held more than the client had read.
     beyond: list[int] = field(default_factory=list)
     # One line per stream whose acknowledged data is missing.
     lost: list[str] = field(default_factory=list)
@@ -85,7 +86,7 @@ def judge(
     partial = [r for r in models if r.partial and _related(r.message, record.text)]
     if partial:
         into.partial += 1
-        into.beyond.append(max(0, len(record.text) - len(partial[0].message)))
+        into.beyond.append(len(record.text) - len(partial[0].message))
     elif not record.text:
         into.human_only += 1
     elif killed and not checkpointed:

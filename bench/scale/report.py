@@ -110,7 +110,8 @@ def print_phase(args: argparse.Namespace, phase: Phase) -> None:
         resumes = sum(r.resumes for r in records)
         print(
             f"  outcomes             completed {checked.completed} (of which resumed "
-            f"{checked.resumed}), partial reply recovered {checked.partial}, human message "
+            f"{checked.resumed}), partial reply recovered {checked.partial}, reply stored "
+            f"whole before the kill but not all read {checked.finished_unread}, human message "
             f"only {checked.human_only}, not acknowledged {checked.unacknowledged}; "
             f"{resumes} resume attempts"
         )
@@ -126,6 +127,8 @@ def print_phase(args: argparse.Namespace, phase: Phase) -> None:
                 f"received up to {max(early)} chars (their human message is stored; the "
                 "reply text was not yet: checkpoints every --checkpoint-ms)"
             )
+            for note in checked.notes[:3]:
+                print(f"    {note}")
         if beyond:
             behind = [-b for b in beyond if b < 0]
             print(

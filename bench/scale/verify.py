@@ -24,6 +24,9 @@ class Checked:
     # Failed streams whose reply was stored as partial, its text a prefix of what the
     # client received (or the reverse: a checkpoint may hold a token not yet sent).
     partial: int = 0
+    # Failed streams whose reply was finished and stored whole before the replica died,
+    # the client not having read all of it (it was behind): nothing of it is lost.
+    finished_unread: int = 0
     # Failed before the human message was acknowledged: nothing was promised.
     unacknowledged: int = 0
     # Failed after the human message was acknowledged, before any text (and no
@@ -40,6 +43,8 @@ class Checked:
     # (the text sampled after the dead replica's last checkpoint); negative when the
     # checkpoint held more than the client had read.
     beyond: list[int] = field(default_factory=list)
+    # What was found of the streams killed before their first checkpoint.
+    notes: list[str] = field(default_factory=list)
     # One line per stream whose acknowledged data is missing.
     lost: list[str] = field(default_factory=list)
 
@@ -87,10 +92,17 @@ def judge(
     if partial:
         into.partial += 1
         into.beyond.append(len(record.text) - len(partial[0].message))
+    elif any(not r.partial and r.message.startswith(record.text) for r in models):
+        into.finished_unread += 1
     elif not record.text:
         into.human_only += 1
     elif killed and not checkpointed:
         into.before_checkpoint.append(len(record.text))
+        stored = ", ".join(f"{len(r.message)} chars partial={r.partial}" for r in models)
+        into.notes.append(
+            f"stream {record.index}: no checkpoint on A at the kill; received "
+            f"{len(record.text)} chars; stored model replies: {stored or 'none'}"
+        )
     else:
         into.lost.append(
             f"stream {record.index} ({record.error_type}): no stored partial reply matches the "

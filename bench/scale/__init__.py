@@ -23,15 +23,19 @@ reply, nothing acknowledged is lost. Print the figures in one run."
 - Phase 1 (both replicas up): TTFT and token gap percentiles, errors, and lost replies —
   every conversation is read back through the replicas and its stored reply must equal
   what the client received (and its acknowledged human message must be stored).
-- Phase 2 (the same load): replica A gets SIGKILL once every stream has a checkpoint (and
-  at least 1 s after the start). A's streams lose their connection; the SDK tries to
-  resume them (no replica runs them any more, so it raises StreamNotResumableError), and
-  the survivor's orphan sweep turns A's last checkpoints into partial replies. Checked
-  per stream: B's complete and equal; A's human message stored and its partial reply
-  a prefix of what the client received (or the reverse: the checkpoint may hold a token
-  sampled but not yet sent). Figures: completed, resumed, partial replies recovered,
-  lost, unexpected errors, and the time from the kill until the last partial reply
-  was stored (polled in the database every 0.1 s).
+- Phase 2 (the same load): replica A gets SIGKILL once every stream has been seen running
+  (at least 1 s after the start, at most one reply's duration later). A's streams lose
+  their connection; the SDK tries to resume them (no replica runs them any more, so it
+  raises StreamNotResumableError), and the survivor's orphan sweep turns A's last
+  checkpoints into partial replies. Checked per stream: B's complete and equal; for A's,
+  the human message stored (it was acknowledged) and the reply kept: a partial reply
+  whose text is a prefix of what the client received (or the reverse: a client behind
+  its stream has not read all the checkpoint holds), or the whole reply when it finished
+  before the kill. Counted apart: streams of A that had received text but had no
+  checkpoint yet (the text of the last --checkpoint-ms before a crash is never stored),
+  and streams whose human message was never acknowledged. Figures: completed, resumed,
+  partial replies, lost, unexpected errors, and the time from the kill until every
+  stream A was running had its reply stored (polled in the database every 0.1 s).
 
 Everything runs on one machine: the replicas, PostgreSQL and the clients share its cores.
 Timings are "busy" figures unless the machine is otherwise idle: the load average is

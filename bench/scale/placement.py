@@ -93,10 +93,13 @@ class Placement:
 async def until_recovered(
     url: str, conversations: Collection[str], since: float, limit: float
 ) -> tuple[int, float | None]:
-    """Polls (its own connection) until each of `conversations` holds a partial model reply.
+    """Polls (its own connection) until each of `conversations` holds a model reply.
 
-    Returns how many do, and the perf_counter seconds from `since` until the last one was
-    seen (None if some were still missing `limit` seconds after `since`).
+    The conversations of the streams a killed replica was running: each gets the partial
+    reply the survivor makes of its checkpoint, or already holds the whole reply when the
+    stream finished between the last read of the checkpoints and the kill. Returns how
+    many hold one, and the perf_counter seconds from `since` until the last one was seen
+    (None if some were still missing `limit` seconds after `since`).
     """
     import psycopg
 
@@ -105,7 +108,7 @@ async def until_recovered(
         while True:
             cursor = await conn.execute(
                 "SELECT count(DISTINCT conversation_id) FROM responses"
-                " WHERE partial AND sender = 'model' AND conversation_id = ANY(%s)",
+                " WHERE sender = 'model' AND conversation_id = ANY(%s)",
                 (ids,),
             )
             row = await cursor.fetchone()

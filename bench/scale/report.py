@@ -104,8 +104,9 @@ def print_phase(args: argparse.Namespace, phase: Phase) -> None:
         )
         recovery = "not all" if kill.recovery is None else f"{kill.recovery:.2f} s"
         print(
-            f"  recovery             {kill.recovered}/{len(kill.victims)} partial replies stored "
-            f"by B; the last {recovery} after the kill"
+            f"  recovery             {kill.recovered}/{len(kill.victims)} replies of the streams "
+            f"A was running stored (B's partial replies, or whole before the kill); the last "
+            f"{recovery} after the kill"
         )
         resumes = sum(r.resumes for r in records)
         print(
@@ -186,7 +187,7 @@ def goals(first: Phase, second: Phase) -> list[Goal]:
     recovery = None if kill is None else kill.recovery
     rows.append(
         Goal(
-            "phase 2: partial replies recovered after",
+            "phase 2: A's replies stored after the kill",
             "not all" if recovery is None else f"{recovery:.2f} s",
             f"≤ {RECOVERY_GOAL_S:g} s",
             recovery is not None and recovery <= RECOVERY_GOAL_S,

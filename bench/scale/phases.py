@@ -98,6 +98,7 @@ async def _streams(
     name: str,
     kill: bool,
 ) -> Phase:
+    """The workers' streams over `team`, watched in the database; verified at the end."""
     addresses = ",".join(r.address for r in team)
     worker_args = argparse.Namespace(
         tokens=args.tokens, duration_limit=args.duration_limit, watchers=False

@@ -5,12 +5,25 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from bench.load.records import StreamRecord
 from bench.load.settings import PROMPT, SETUP_CONCURRENCY, VERIFY_TIMEOUT_S
 from bench.scale.settings import EXPECTED_ERRORS
 from grove_explorer.client import Client
-from grove_explorer.client.response import Response
+
+
+class Stored(Protocol):
+    """What `judge` reads of a stored response (the SDK's `Response` has it)."""
+
+    @property
+    def sender(self) -> str: ...
+
+    @property
+    def message(self) -> str: ...
+
+    @property
+    def partial(self) -> bool: ...
 
 
 @dataclass
@@ -55,7 +68,7 @@ def _related(stored: str, received: str) -> bool:
 
 def judge(
     record: StreamRecord,
-    responses: Sequence[Response],
+    responses: Sequence[Stored],
     killed: bool,
     checkpointed: bool,
     into: Checked,

@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import logging
 import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +33,31 @@ from grove_explorer.client import Client, Conversation, ResourceExhaustedError, 
 from grove_explorer.client.streams import ModelResponseEvent, TokensEvent, UserResponseEvent
 
 # -- the client side -----------------------------------------------------------------------
+
+# The stream whose task is running: the SDK's log lines are emitted in that task.
+_CURRENT_STREAM: ContextVar[StreamRecord | None] = ContextVar("bench_stream", default=None)
+
+
+class _ResumeCounter(logging.Handler):
+    """Counts the SDK's "resuming" lines (client/resuming.py) on the stream that logs them.
+
+    The SDK resumes a stream on its own and says so only in its log; counting the lines
+    per stream tells `bench.scale` which replies survived a lost connection.
+    """
+
+    def emit(self, record: logging.LogRecord) -> None:
+        stream = _CURRENT_STREAM.get()
+        if stream is not None and record.getMessage().endswith("resuming"):
+            stream.resumes += 1
+
+
+def count_resumes() -> None:
+    """Installs the resume counter on the SDK's resuming logger (once per process)."""
+    logger = logging.getLogger("grove_explorer.client.resuming")
+    if not any(isinstance(h, _ResumeCounter) for h in logger.handlers):
+        logger.addHandler(_ResumeCounter())
+        logger.setLevel(logging.INFO)
+        logger.propagate = False  # counted, not printed
 
 
 async def open_conversations(client: Client, count: int) -> list[Conversation]:
@@ -60,6 +87,7 @@ async def stream_one(
     figures of the others.
     """
     record = StreamRecord(index=index, conversation_id=conversation.conversation_id)
+    _CURRENT_STREAM.set(record)  # this stream's own task (gather wraps each in one)
     pieces: list[str] = []
     last: float | None = None
     record.started = time.perf_counter()
@@ -111,6 +139,7 @@ async def run_client(
     `ready` returns when every process may start (at once for a single process; the
     parent's GO line for workers), so set-up is never inside the measured window.
     """
+    count_resumes()
     async with Client(api_host=address) as client:
         async with asyncio.timeout(SETUP_TIMEOUT_S):
             await client.wait_ready()

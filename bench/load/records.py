@@ -40,6 +40,8 @@ class StreamRecord:
     partial: bool = False
     error_type: str = ""
     error_message: str = ""
+    # Times the SDK resumed the stream after a lost connection (its "resuming" log lines).
+    resumes: int = 0
 
     @property
     def completed(self) -> bool:

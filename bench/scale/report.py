@@ -1,0 +1,196 @@
+"""The figures of both phases, and the now-vs-goal table."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+from collections import Counter
+from collections.abc import Sequence
+
+from bench.goals import Goal
+from bench.load.records import StreamRecord, ms, percentile
+from bench.scale.phases import Phase
+from bench.scale.settings import GAP_GOAL_MS, RECOVERY_GOAL_S
+
+
+def _load(values: tuple[float, float, float]) -> str:
+    return " ".join(f"{v:.2f}" for v in values)
+
+
+def steady_gaps(records: Sequence[StreamRecord]) -> list[float]:
+    """The gaps that ended after the last stream's first token (every stream started).
+
+    With every stream starting at once, the starts (a few hundred human messages stored
+    and acknowledged, first tokens) overlap the first streams' tokens; the gaps after
+    them are the streaming itself. Each gap's end is the stream's start, plus its time
+    to first token, plus the gaps so far (all perf_counter seconds).
+    """
+    firsts = [r.started + r.first_token for r in records if r.first_token is not None]
+    if not firsts:
+        return []
+    all_started = max(firsts)
+    steady: list[float] = []
+    for record in records:
+        if record.first_token is None:
+            continue
+        at = record.started + record.first_token
+        for gap in record.gaps:
+            at += gap
+            if at > all_started:
+                steady.append(gap)
+    return steady
+
+
+def print_phase(args: argparse.Namespace, phase: Phase) -> None:
+    """Prints one phase's figures."""
+    records = phase.records
+    ttft = [r.first_token for r in records if r.first_token is not None]
+    gaps = [g for r in records for g in r.gaps]
+    cores = os.cpu_count() or 1
+    print(f"\n{phase.name}")
+    split = ", ".join(f"{name} {count}" for name, count in phase.split.items())
+    print(
+        f"  streams              {len(records)} over {len(phase.results)} client process(es); "
+        f"per replica (from their checkpoints): {split}"
+        + (f", never seen running {phase.unseen}" if phase.unseen else "")
+    )
+    print(f"  wall time            {phase.wall:.2f} s")
+    print(
+        f"  time to first token  p50 {ms(percentile(ttft, 0.5))}   p99 "
+        f"{ms(percentile(ttft, 0.99))}   max {ms(max(ttft, default=math.nan))}"
+    )
+    print(
+        f"  token-message gap    p50 {ms(percentile(gaps, 0.5))}   p99 "
+        f"{ms(percentile(gaps, 0.99))}   max {ms(max(gaps, default=math.nan))}   "
+        f"(ideal {ms(1.0 / args.tokens_per_second)}; {len(gaps):,} gaps)"
+    )
+    steady = steady_gaps(records)
+    print(
+        f"    once all started p50 {ms(percentile(steady, 0.5))}   p99 "
+        f"{ms(percentile(steady, 0.99))}   max {ms(max(steady, default=math.nan))}   "
+        f"({len(steady):,} gaps after the last stream's first token)"
+    )
+    lags = [lag for result in phase.results for lag in result.loop_lags]
+    client_cpu = sum(result.cpu_seconds for result in phase.results)
+    print(
+        f"  client loop lag      p50 {ms(percentile(lags, 0.5))}   p99 {ms(percentile(lags, 0.99))}"
+        f"   max {ms(max(lags, default=math.nan))}   (a late client loop reads tokens late); "
+        f"client CPU {client_cpu:.1f} s"
+    )
+    cpu = ", ".join(
+        f"{name} {seconds:.1f} s ({100 * seconds / phase.wall:.0f} % of a core)"
+        for name, seconds in phase.cpu.items()
+    )
+    print(f"  replica CPU          {cpu}")
+    print(
+        f"  machine load         {_load(phase.load_before)} before, {_load(phase.load_after)} "
+        f"after (1/5/15-min load average; {cores} cores)"
+    )
+    errors = Counter(r.error_type for r in records if r.error_type)
+    first: dict[str, str] = {}
+    for r in records:
+        if r.error_type:
+            first.setdefault(r.error_type, r.error_message)
+    print(f"  errors               {sum(errors.values())}")
+    for kind, count in errors.most_common():
+        print(f"    {count:>5} x {kind}: {first[kind][:160]}")
+    checked = phase.checked
+    kill = phase.kill
+    if kill is not None:
+        print(
+            f"  kill -9 of A         {kill.at:.2f} s after the start, with {kill.seen} of "
+            f"{len(records)} streams seen running (checkpointed), {len(kill.victims)} running on A"
+        )
+        recovery = "not all" if kill.recovery is None else f"{kill.recovery:.2f} s"
+        print(
+            f"  recovery             {kill.recovered}/{len(kill.victims)} replies of the streams "
+            f"A was running stored (B's partial replies, or whole before the kill); the last "
+            f"{recovery} after the kill"
+        )
+        resumes = sum(r.resumes for r in records)
+        print(
+            f"  outcomes             completed {checked.completed} (of which resumed "
+            f"{checked.resumed}), partial reply recovered {checked.partial}, reply stored "
+            f"whole before the kill but not all read {checked.finished_unread}, human message "
+            f"only {checked.human_only}, not acknowledged {checked.unacknowledged}; "
+            f"{resumes} resume attempts"
+        )
+        beyond = checked.beyond
+        print(
+            f"  errors of A's streams {checked.expected_errors} (expected: the reply ran on A), "
+            f"other errors {checked.unexpected_errors}"
+        )
+        early = checked.before_checkpoint
+        if early:
+            print(
+                f"  killed before their first checkpoint  {len(early)} streams of A had "
+                f"received up to {max(early)} chars (their human message is stored; the "
+                "reply text was not yet: checkpoints every --checkpoint-ms)"
+            )
+            for note in checked.notes[:3]:
+                print(f"    {note}")
+        if beyond:
+            behind = [-b for b in beyond if b < 0]
+            print(
+                f"  text after the last checkpoint  max {max(0, *beyond)} chars received and not "
+                f"in the partial reply; {len(behind)} clients were behind their checkpoint "
+                f"(by up to {max(behind, default=0)} chars, sampled but not yet read)"
+            )
+    else:
+        print(
+            f"  stored replies       {checked.completed}/{len(records)} complete and equal to "
+            f"what the client received"
+        )
+    print(f"  lost                 {len(checked.lost)}")
+    for line in checked.lost[:5]:
+        print(f"    {line}")
+    for text in phase.server_errors:
+        print(f"  replica log          {text[:300]}")
+
+
+def goals(first: Phase, second: Phase) -> list[Goal]:
+    """The scale figure's goals (issue 17)."""
+    records = first.records
+    gaps = [g for r in records for g in r.gaps]
+    gap = percentile(gaps, 0.99)
+    errors = sum(bool(r.error_type) for r in records)
+    rows = [
+        Goal("phase 1: errors", str(errors), "0", errors == 0),
+        Goal("phase 1: lost", str(len(first.checked.lost)), "0", not first.checked.lost),
+        Goal(
+            f"phase 1: token gap (load {first.load_after[0]:.1f} on {os.cpu_count()} cores)",
+            ms(gap),
+            f"p99 < {GAP_GOAL_MS:g} ms on a quiet machine",
+            gap * 1000 < GAP_GOAL_MS,
+        ),
+    ]
+    steady = percentile(steady_gaps(records), 0.99)
+    rows.append(Goal("phase 1: token gap once all started", ms(steady), "(figure) p99", None))
+    checked = second.checked
+    rows.append(Goal("phase 2 (kill -9): lost", str(len(checked.lost)), "0", not checked.lost))
+    rows.append(
+        Goal(
+            "phase 2: errors besides the killed replica's",
+            str(checked.unexpected_errors),
+            "0",
+            checked.unexpected_errors == 0,
+        )
+    )
+    kill = second.kill
+    victims = 0 if kill is None else len(kill.victims)
+    rows.append(Goal("phase 2: streams on the killed replica", str(victims), "> 0", victims > 0))
+    early = len(checked.before_checkpoint)
+    rows.append(
+        Goal("phase 2: A's streams killed before a checkpoint", str(early), "(figure)", None)
+    )
+    recovery = None if kill is None else kill.recovery
+    rows.append(
+        Goal(
+            "phase 2: A's replies stored after the kill",
+            "not all" if recovery is None else f"{recovery:.2f} s",
+            f"≤ {RECOVERY_GOAL_S:g} s",
+            recovery is not None and recovery <= RECOVERY_GOAL_S,
+        )
+    )
+    return rows

@@ -254,6 +254,7 @@ def _not_resumable() -> StreamNotResumableError:
     return StreamNotResumableError(
         "The connection to the server was lost mid-reply and no reachable server runs the "
         "reply any more (its server restarted or stopped); what was kept of the reply is in "
-        "the conversation, marked partial (a stopped server's last checkpoint becomes one).",
+        "the conversation: whole if it had finished, else marked partial (a stopped "
+        "server's last checkpoint becomes one).",
         grpc.StatusCode.UNAVAILABLE,
     )

@@ -26,17 +26,14 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from grove_explorer.server.store.import_calls import ImportCalls, Written
 from grove_explorer.server.store.postgres.connection import PostgresDatabase
 from grove_explorer.server.store.records import (
-    ConversationRecord,
     ImportItem,
     ImportStream,
-    ResponseRecord,
 )
 from grove_explorer.server.store.rows import (
-    CONVERSATION_SELECT,
     format_time,
-    read_conversation,
 )
 from grove_explorer.server.store.sqlite.import_rows import (
     RESPONSE_COLUMNS,
@@ -49,8 +46,6 @@ from grove_explorer.server.store.sqlite.imports import (
     _TOKEN_COLUMNS,
     _batches,
     _span,
-    _Written,
-    written_records,
 )
 from grove_explorer.server.store.sqlite.judgements import JUDGEMENT_COLUMNS, imported_rows
 
@@ -69,58 +64,8 @@ async def copy_rows(
             await copy.write_row(row)
 
 
-class ImportQueries(PostgresDatabase):
-    """Creates a conversation from imported responses, parents first."""
-
-    async def import_conversation(
-        self,
-        user_id: str,
-        title: str,
-        starred: bool,
-        items: Sequence[ImportItem] | ImportStream,
-        *,
-        create_time: datetime | None = None,
-    ) -> ConversationRecord:
-        """Creates a conversation holding `items` (parents first) in one transaction.
-
-        Times as `Store.import_conversation` says: given ones kept, the clock's otherwise.
-        Raises UnknownParentError when an item names a parent not imported before it,
-        ValueError for a seed outside [0, 2**64); nothing is stored then, nor when an
-        `ImportStream`'s batches raise (their error goes on).
-        """
-        written = await self._write_import(
-            user_id, title, starred, items, want_seqs=False, create_time=create_time
-        )
-        return await self._imported_conversation(user_id, written.conversation_id)
-
-    async def import_forest(
-        self,
-        user_id: str,
-        title: str,
-        starred: bool,
-        items: Sequence[ImportItem] | ImportStream,
-        *,
-        create_time: datetime | None = None,
-    ) -> tuple[ConversationRecord, list[ResponseRecord]]:
-        """`import_conversation`, also returning the stored responses in creation order.
-
-        The records are built from what was written (ids, parents, times, the rows' seq),
-        as the SQLite store builds them, so a reply needs no second read.
-        """
-        written = await self._write_import(
-            user_id, title, starred, items, want_seqs=True, create_time=create_time
-        )
-        record = await self._imported_conversation(user_id, written.conversation_id)
-        return record, written_records(written)
-
-    async def _imported_conversation(
-        self, user_id: str, conversation_id: str
-    ) -> ConversationRecord:
-        rows = await self._read(
-            CONVERSATION_SELECT + " WHERE c.conversation_id = %s AND c.user_id = %s",
-            (conversation_id, user_id),
-        )
-        return read_conversation(rows[0])
+class ImportQueries(ImportCalls, PostgresDatabase):
+    """Creates a conversation from imported responses, parents first (`ImportCalls`)."""
 
     async def _write_import(
         self,
@@ -131,7 +76,7 @@ class ImportQueries(PostgresDatabase):
         *,
         want_seqs: bool,
         create_time: datetime | None,
-    ) -> _Written:
+    ) -> Written:
         """Writes the conversation and its responses in one transaction (see the module)."""
         stream = (
             items if isinstance(items, ImportStream) else ImportStream(len(items), _batches(items))
@@ -190,7 +135,7 @@ class ImportQueries(PostgresDatabase):
             if rows.judgements:
                 judged = imported_rows(rows.judgements, conversation_id, user_id, text_stamp)
                 await copy_rows(conn, "judgements", JUDGEMENT_COLUMNS, judged)
-        return _Written(conversation_id, rows.rows, rows.links, first, seqs, given, rows.ids)
+        return Written(conversation_id, rows.rows, rows.links, first, seqs, given, rows.ids)
 
     def _ticks(self, count: int) -> datetime:
         """The first of `count` times of the store's clock, one microsecond apart."""

@@ -17,32 +17,24 @@ import asyncio
 import contextlib
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from itertools import chain
 from typing import Any
 
 import aiosqlite
 
+from grove_explorer.server.store.import_calls import ImportCalls, Written
 from grove_explorer.server.store.records import (
-    ConversationRecord,
     ImportItem,
     ImportStream,
-    ResponseRecord,
 )
 from grove_explorer.server.store.rows import (
-    CONVERSATION_SELECT,
     format_time,
-    imported_record,
-    parse_time,
-    read_conversation,
 )
 from grove_explorer.server.store.sqlite.connection import SqliteDatabase
 from grove_explorer.server.store.sqlite.import_rows import (
     RESPONSE_COLUMNS,
     ImportRows,
-    stored_original,
-    stored_sources,
     tick_texts,
     uuid4_hexes,
 )
@@ -173,118 +165,14 @@ async def _touch(
     )
 
 
-@dataclass(slots=True)
-class _Written:
-    """What an import wrote, for the records of `import_forest`."""
-
-    conversation_id: str
-    rows: list[list[Any]]
-    links: list[tuple[str | None, str | None]]  # stored parent, given start (text)
-    first_time: datetime  # the first row's; each next row's one microsecond later
-    seqs: list[int]
-    items: list[ImportItem]  # as given, in order
-    ids: dict[str, str]  # local id → stored id
-
-
-def written_records(written: _Written) -> list[ResponseRecord]:
-    """The records of what an import wrote, in creation order (both stores' import_forest).
-
-    Built from the written rows (ids, parents, times, seq), so a caller that answers with
-    the new conversation does not read it all back.
-    """
-    items = written.items
-    first = written.first_time
-    times = [
-        first + timedelta(microseconds=i) if item.create_time is None else item.create_time
-        for i, item in enumerate(items)
-    ]
-    responses = [
-        imported_record(
-            item.response,
-            conversation_id=written.conversation_id,
-            parent_response_id=parent,
-            response_id=row[1],
-            seq=seq,
-            create_time=created,
-            start_time=created if start is None else parse_time(start),
-            shared=item.shared,
-        )
-        for item, row, (parent, start), created, seq in zip(
-            items, written.rows, written.links, times, written.seqs, strict=True
-        )
-    ]
-    for index, item in enumerate(items):
-        if item.response.merged_from:  # rare: mapped as the row was
-            responses[index] = replace(
-                responses[index], merged_from=tuple(stored_sources(item, written.ids))
-            )
-        if item.response.replay_of:  # rare: mapped as the row was
-            responses[index] = replace(
-                responses[index], replay_of=stored_original(item, written.ids)
-            )
-    if any(start is not None for _, start in written.links):  # else creation order already
-        responses.sort(key=lambda r: (r.start_time, r.seq))
-    return responses
-
-
 def _consume(future: asyncio.Future[None]) -> None:
     """Takes a finished future's outcome, so an error nobody awaits is not reported."""
     if not future.cancelled():
         future.exception()
 
 
-class ImportQueries(SqliteDatabase):
-    """Creates a conversation from imported responses, parents first."""
-
-    async def import_conversation(
-        self,
-        user_id: str,
-        title: str,
-        starred: bool,
-        items: Sequence[ImportItem] | ImportStream,
-        *,
-        create_time: datetime | None = None,
-    ) -> ConversationRecord:
-        """Creates a conversation holding `items` (parents first) in one transaction.
-
-        Times as `Store.import_conversation` says: given ones kept, the clock's otherwise.
-        Raises UnknownParentError when an item names a parent not imported before it,
-        ValueError for a seed outside [0, 2**64); nothing is stored then, nor when an
-        `ImportStream`'s batches raise (their error goes on).
-        """
-        written = await self._write_import(
-            user_id, title, starred, items, want_seqs=False, create_time=create_time
-        )
-        return await self._imported_conversation(user_id, written.conversation_id)
-
-    async def import_forest(
-        self,
-        user_id: str,
-        title: str,
-        starred: bool,
-        items: Sequence[ImportItem] | ImportStream,
-        *,
-        create_time: datetime | None = None,
-    ) -> tuple[ConversationRecord, list[ResponseRecord]]:
-        """`import_conversation`, also returning the stored responses in creation order.
-
-        The records are built from what was written (ids, parents, times, the rows' seq),
-        so a caller that answers with the new conversation does not read it all back.
-        """
-        written = await self._write_import(
-            user_id, title, starred, items, want_seqs=True, create_time=create_time
-        )
-        record = await self._imported_conversation(user_id, written.conversation_id)
-        return record, written_records(written)
-
-    async def _imported_conversation(
-        self, user_id: str, conversation_id: str
-    ) -> ConversationRecord:
-        rows = await self._read(
-            CONVERSATION_SELECT + " WHERE c.conversation_id = ? AND c.user_id = ?",
-            (conversation_id, user_id),
-        )
-        return read_conversation(rows[0])
+class ImportQueries(ImportCalls, SqliteDatabase):
+    """Creates a conversation from imported responses, parents first (`ImportCalls`)."""
 
     async def _write_import(
         self,
@@ -295,7 +183,7 @@ class ImportQueries(SqliteDatabase):
         *,
         want_seqs: bool,
         create_time: datetime | None,
-    ) -> _Written:
+    ) -> Written:
         """Writes the conversation and its responses in one transaction (see the module)."""
         stream = (
             items if isinstance(items, ImportStream) else ImportStream(len(items), _batches(items))
@@ -374,7 +262,7 @@ class ImportQueries(SqliteDatabase):
             if rows.judgements:
                 judged = imported_rows(rows.judgements, conversation_id, user_id, stamp)
                 await _insert_rows(conn, "judgements", JUDGEMENT_COLUMNS, judged)
-        return _Written(conversation_id, rows.rows, rows.links, first, seqs, given, rows.ids)
+        return Written(conversation_id, rows.rows, rows.links, first, seqs, given, rows.ids)
 
     @contextlib.asynccontextmanager
     async def _checkpoint_after(self, conn: aiosqlite.Connection) -> AsyncIterator[None]:

@@ -35,10 +35,11 @@ import enum
 import hashlib
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
+from grove_explorer.server.store.clock import StoreClock
 from grove_explorer.server.store.location import PostgresUrl
 from grove_explorer.server.store.protocol import StorageFailure, UnknownConversationError
 
@@ -92,7 +93,7 @@ class PostgresDatabase:
         self._pool: AsyncConnectionPool | None = None
         self._presence: psycopg.AsyncConnection[Any] | None = None
         self._state = _State.NEW
-        self._last_time = datetime.min.replace(tzinfo=UTC)
+        self._clock = StoreClock()
 
     @property
     def url(self) -> PostgresUrl:
@@ -265,11 +266,11 @@ class PostgresDatabase:
 
     def _tick(self) -> datetime:
         """Returns now, strictly after the previous write's time in this process."""
-        now = datetime.now(UTC)
-        if now <= self._last_time:
-            now = self._last_time + timedelta(microseconds=1)
-        self._last_time = now
-        return now
+        return self._clock.tick()
+
+    def _ticks(self, count: int) -> datetime:
+        """The first of `count` times of the store's clock, one microsecond apart."""
+        return self._clock.ticks(count)
 
     async def check_integrity(self) -> list[str]:
         """[] — PostgreSQL checks its own pages; kept for the `Store` maintenance surface."""

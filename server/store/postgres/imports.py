@@ -23,7 +23,7 @@ the conversation spans its rows (`_span`, shared with SQLite).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from grove_explorer.server.store.import_calls import ImportCalls, Written
@@ -136,10 +136,3 @@ class ImportQueries(ImportCalls, PostgresDatabase):
                 judged = imported_rows(rows.judgements, conversation_id, user_id, text_stamp)
                 await copy_rows(conn, "judgements", JUDGEMENT_COLUMNS, judged)
         return Written(conversation_id, rows.rows, rows.links, first, seqs, given, rows.ids)
-
-    def _ticks(self, count: int) -> datetime:
-        """The first of `count` times of the store's clock, one microsecond apart."""
-        first = self._tick()
-        if count > 1:
-            self._last_time = first + timedelta(microseconds=count - 1)
-        return first

@@ -55,13 +55,14 @@ import enum
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager, suppress
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, Self
 
 import aiosqlite
 
+from grove_explorer.server.store.clock import StoreClock
 from grove_explorer.server.store.migrations import (
     MIGRATIONS,
     SchemaVersionError,
@@ -164,7 +165,7 @@ class SqliteDatabase:
         self._reads: list[PendingRead] = []
         self._read_trip: asyncio.Future[None] | None = None
         self._state = _State.NEW
-        self._last_time = datetime.min.replace(tzinfo=UTC)
+        self._clock = StoreClock()
 
     @property
     def path(self) -> Path:
@@ -539,11 +540,11 @@ class SqliteDatabase:
 
     def _tick(self) -> datetime:
         """Returns now, strictly after the previous write's time (call under the lock)."""
-        now = datetime.now(UTC)
-        if now <= self._last_time:
-            now = self._last_time + timedelta(microseconds=1)
-        self._last_time = now
-        return now
+        return self._clock.tick()
+
+    def _ticks(self, count: int) -> datetime:
+        """The first of `count` times of the store's clock, one microsecond apart."""
+        return self._clock.ticks(count)
 
     # -- maintenance helpers (not part of the Store protocol) ---------------------------
 

@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from itertools import chain
 from typing import Any
 
@@ -293,18 +293,6 @@ class ImportQueries(ImportCalls, SqliteDatabase):
             with contextlib.suppress(sqlite3.Error, ValueError):  # ValueError: closed
                 await writer.execute_fetchall(f"PRAGMA wal_autocheckpoint = {limit}")
                 await writer.execute_fetchall("PRAGMA wal_checkpoint(PASSIVE)")
-
-    def _ticks(self, count: int) -> datetime:
-        """The first of `count` times of the store's clock, one microsecond apart.
-
-        As `count` calls of `_tick` would give them while the clock stands still, without
-        reading it per row: from now on (call under the write lock); the last is the
-        clock's last time after this.
-        """
-        first = self._tick()
-        if count > 1:
-            self._last_time = first + timedelta(microseconds=count - 1)
-        return first
 
 
 _CHECKPOINTS: set[asyncio.Future[None]] = set()

@@ -28,11 +28,11 @@ from grove_explorer.server.auth import hash_key
 from grove_explorer.server.config import default_db_path
 from grove_explorer.server.store.location import (
     DatabaseLocation,
-    PostgresUrl,
     database_argument,
     database_from_environment,
 )
 from grove_explorer.server.store.migrations import SchemaVersionError
+from grove_explorer.server.store.opening import store_at
 from grove_explorer.server.store.protocol import DuplicateApiKeyError, StorageFailure
 from grove_explorer.server.store.records import ApiKeyRecord
 from grove_explorer.server.store.sqlite import SqliteStore
@@ -96,15 +96,8 @@ def validate_label(label: str) -> str:
 
 
 def key_store(db: DatabaseLocation) -> SqliteStore | PostgresStore:
-    """The store holding the keys of `db` (not open yet): the one `grove serve --db` opens.
-
-    A PostgreSQL URL opens the team server's database (psycopg is imported only then).
-    """
-    if isinstance(db, PostgresUrl):
-        from grove_explorer.server.store.postgres import PostgresStore
-
-        return PostgresStore(db)
-    return SqliteStore(db)
+    """The store holding the keys of `db` (not open yet): the one `grove serve --db` opens."""
+    return store_at(db)
 
 
 async def _missing(db: DatabaseLocation) -> bool:

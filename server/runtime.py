@@ -54,29 +54,23 @@ def default_sampler(config: ServerConfig) -> Sampler:
 
 
 def default_store(config: ServerConfig) -> Store:
-    """The store `--db` names: PostgreSQL for a postgresql:// URL, else the SQLite file.
+    """The store `--db` names (server/store/opening.py): PostgreSQL or the SQLite file.
 
     The SQLite store creates its folder when it opens, if it may write. SQLite's file
     options (--read-only, --allow-damaged-db) have no PostgreSQL meaning and are refused
     with it rather than ignored.
     """
-    if isinstance(config.db, PostgresUrl):
-        if config.read_only or config.allow_damaged_db:
-            raise StartupError(
-                "--read-only and --allow-damaged-db apply to SQLite files only; "
-                "a PostgreSQL database is opened for reading and writing."
-            )
-        from grove_explorer.server.store.postgres import PostgresStore
+    from grove_explorer.server.store.opening import store_at
 
-        return PostgresStore(config.db)
-    from grove_explorer.server.store.sqlite import SqliteStore
-
-    return SqliteStore(
-        config.db,
-        durability=config.durability,
-        read_only=config.read_only,
-        allow_damaged=config.allow_damaged_db,
-    )
+    try:
+        return store_at(
+            config.db,
+            durability=config.durability,
+            read_only=config.read_only,
+            allow_damaged=config.allow_damaged_db,
+        )
+    except ValueError as error:
+        raise StartupError(str(error)) from error
 
 
 class StartupError(RuntimeError):

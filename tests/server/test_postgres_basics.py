@@ -98,3 +98,13 @@ def test_db_values_name_a_file_or_a_postgres_database(tmp_path: object) -> None:
     assert str(parse_database("grove.sqlite3")) == "grove.sqlite3"
     with pytest.raises(ValueError, match="names no database"):
         parse_database("postgresql://grove@db.lab:5433")
+
+
+@pytest.mark.parametrize("flag", ["read_only", "allow_damaged_db"])
+def test_sqlite_file_options_are_refused_with_a_postgres_database(flag: str) -> None:
+    from grove_explorer.server.config import ServerConfig
+    from grove_explorer.server.runtime import StartupError, default_store
+
+    config = ServerConfig(db=PostgresUrl("postgresql://grove@db.lab/team"), **{flag: True})
+    with pytest.raises(StartupError, match="apply to SQLite files only"):
+        default_store(config)

@@ -112,14 +112,21 @@ def test_compare_two_model_batch(snap_compare, tmp_path: Path) -> None:
         forest = await service.new_conversation()
         cid = forest.conversation.conversation_id
         await service.set_title(cid, "Two models")
-        params = SamplingParams(seed=3, max_tokens=24)
         first = SamplingParams(seed=1, max_tokens=24)
         reply = await service.send(cid, "How do trees grow in a forest?", None, sampling=first)
         assert reply is not None
+        # One sample at a time (seeds 3 and 4, as a batch of two from seed 3 would use):
+        # two replies sampled in parallel reach the server in either order, and the
+        # columns follow the order the server started them.
         for model in ("alpha", "beta"):
-            await service.resample_many(
-                cid, reply.response_id, 2, sampling=params, model_name=model
-            )
+            for seed in (3, 4):
+                await service.resample_many(
+                    cid,
+                    reply.response_id,
+                    1,
+                    sampling=SamplingParams(seed=seed, max_tokens=24),
+                    model_name=model,
+                )
         forest = service.forest(cid)
         for rid in forest.siblings_of(reply.response_id):
             node = forest.responses[rid]

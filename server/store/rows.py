@@ -19,6 +19,8 @@ from datetime import UTC, datetime
 from operator import attrgetter
 from typing import Any, get_type_hints
 
+import orjson
+
 from grove_explorer.server.store.records import (
     AnnotationRecord,
     ApiKeyRecord,
@@ -319,15 +321,45 @@ def annotation_values(annotation: AnnotationRecord) -> tuple[int, str, int, str]
 
 
 def encode_tokens(tokens: Sequence[TokenRow]) -> bytes:
-    """Tokens as compressed JSON: [[text, logprob|null, [[alt, logprob], ...]], ...]."""
-    return zlib.compress(
-        json.dumps([[t, lp, [list(a) for a in top]] for t, lp, top in tokens]).encode(), 6
-    )
+    """Tokens as compressed JSON: [[text, logprob|null, [[alt, logprob], ...]], ...].
+
+    A finished reply is encoded on the event loop while every other stream waits, and a
+    team server stores hundreds within one burst when replies end together: orjson and
+    zlib's fastest level take ~1/8 of the standard encoder at level 6 (the blob is ~10 %
+    larger). orjson writes a non-finite float as null, which would read back as "no
+    logprob", so a reply holding one (a backend's -inf) takes the standard encoder, which
+    keeps it as -Infinity; so does text orjson refuses (a lone surrogate).
+    """
+    text = b""
+    if _all_finite(tokens):
+        try:
+            text = orjson.dumps(tokens)
+        except orjson.JSONEncodeError:
+            text = b""
+    if not text:
+        text = json.dumps([[t, lp, [list(a) for a in top]] for t, lp, top in tokens]).encode()
+    return zlib.compress(text, 1)
+
+
+def _all_finite(tokens: Sequence[TokenRow]) -> bool:
+    """True when every logprob is finite: their sum is (inf or nan would make it not)."""
+    total = 0.0
+    for _, logprob, top in tokens:
+        if logprob is not None:
+            total += logprob
+        for _, alternative in top:
+            total += alternative
+    return total - total == 0.0
 
 
 def decode_tokens(data: bytes) -> list[TokenRow]:
-    """The tokens `encode_tokens` stored."""
+    """The tokens `encode_tokens` stored (whatever encoder and level wrote them)."""
+    text = zlib.decompress(data)
+    try:
+        rows = orjson.loads(text)
+    except orjson.JSONDecodeError:  # -Infinity / NaN, written by the standard encoder
+        rows = json.loads(text)
     return [
-        (text, logprob, tuple((alt, alt_lp) for alt, alt_lp in top))
-        for text, logprob, top in json.loads(zlib.decompress(data))
+        (token, logprob, tuple((alt, alt_lp) for alt, alt_lp in top))
+        for token, logprob, top in rows
     ]

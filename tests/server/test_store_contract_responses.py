@@ -526,3 +526,39 @@ async def test_a_closed_store_refuses_every_call_and_opens_again(
         assert await store.list_responses(ALICE, cid) == [root]
     finally:
         await store.close()
+
+
+async def test_tokens_the_fast_encoder_cannot_write_round_trip(any_store: Store) -> None:
+    """A backend's -inf logprob, NaN and a lone surrogate come back as they went in.
+
+    The stored blob is written by orjson when it can; these take the standard encoder
+    (orjson would write null for -inf — read back as "no logprob" — and refuses
+    surrogates), and the reader takes either.
+    """
+    cid = (await any_store.create_conversation(ALICE)).conversation_id
+    rows = {
+        "inf": (("a", float("-inf"), ((" b", float("-inf")),)), ("c", -0.5, ())),
+        "surrogate": (("\udcff", -0.25, ()),),
+        "plain": (("x", None, ()), ("y", -1.0, (("z", -2.0),))),
+    }
+    for name, tokens in rows.items():
+        reply = await any_store.add_response(
+            ALICE, NewResponse(cid, name, "model", None, tokens=tokens)
+        )
+        assert await any_store.response_tokens(ALICE, cid, reply.response_id) == list(tokens)
+    nan = await any_store.add_response(
+        ALICE, NewResponse(cid, "nan", "model", None, tokens=(("n", float("nan"), ()),))
+    )
+    [(text, logprob, top)] = await any_store.response_tokens(ALICE, cid, nan.response_id) or []
+    assert (text, top) == ("n", ()) and logprob is not None and logprob != logprob
+
+
+def test_blobs_of_the_standard_encoder_still_read() -> None:
+    """Replies stored before the fast encoder (json at zlib level 6) read as before."""
+    import json
+    import zlib
+
+    from grove_explorer.server.store.rows import decode_tokens
+
+    old = zlib.compress(json.dumps([["a", -0.5, [["b", -1.5]]], ["c", None, []]]).encode(), 6)
+    assert decode_tokens(old) == [("a", -0.5, (("b", -1.5),)), ("c", None, ())]

@@ -108,6 +108,17 @@ _INSERT_RESPONSE = f"""
     RETURNING seq
 """
 
+# The same, storing the reply's tokens in the same statement: one round trip fewer for
+# every sampled reply, which a replica stores in bursts when replies end together.
+_INSERT_RESPONSE_AND_TOKENS = f"""
+    WITH inserted AS ({_INSERT_RESPONSE.replace("RETURNING seq", "RETURNING seq, response_id")}),
+    tokens AS (
+        INSERT INTO response_tokens (response_id, data)
+        SELECT response_id, %s::bytea FROM inserted
+    )
+    SELECT seq FROM inserted
+"""
+
 # One response by its unique id, as a row source aliased `r`. The LIMIT keeps the
 # conversation's and user's conditions outside it: under a prepared statement's generic
 # plan, `response_id = $1 AND conversation_id = $2` was answered by walking the
@@ -153,9 +164,16 @@ _RESPONSE_TOKENS = (
 
 
 async def insert_response(
-    conn: psycopg.AsyncConnection[Any], user_id: str, new: NewResponse, now: datetime
+    conn: psycopg.AsyncConnection[Any],
+    user_id: str,
+    new: NewResponse,
+    now: datetime,
+    encoded: bytes | None = None,
 ) -> ResponseRecord:
     """Inserts one response (and its tokens) inside the caller's transaction.
+
+    `encoded` is `new.tokens` encoded already (outside the transaction, so the pooled
+    connection is not held while the event loop encodes).
 
     Raises UnknownConversationError or UnknownParentError when the checked insert stores
     nothing (the transaction is still usable: no statement failed), ValueError for a seed
@@ -164,29 +182,26 @@ async def insert_response(
     values = content_values_pg(new)
     response_id = uuid.uuid4().hex
     start = now if new.start_time is None else new.start_time
-    cursor = await conn.execute(
-        _INSERT_RESPONSE,
-        (
-            new.conversation_id,
-            user_id,
-            user_id,
-            response_id,
-            now,
-            start,
-            *values,
-            new.parent_response_id,
-            new.parent_response_id,
-            new.conversation_id,
-        ),
+    parameters: tuple[Any, ...] = (
+        new.conversation_id,
+        user_id,
+        user_id,
+        response_id,
+        now,
+        start,
+        *values,
+        new.parent_response_id,
+        new.parent_response_id,
+        new.conversation_id,
     )
+    if new.tokens:
+        data = encoded if encoded is not None else encode_tokens(new.tokens)
+        cursor = await conn.execute(_INSERT_RESPONSE_AND_TOKENS, (*parameters, data))
+    else:
+        cursor = await conn.execute(_INSERT_RESPONSE, parameters)
     row = await cursor.fetchone()
     if row is None:
         await _raise_insert_refusal(conn, user_id, new)
-    if new.tokens:
-        await conn.execute(
-            "INSERT INTO response_tokens (response_id, data) VALUES (%s, %s)",
-            (response_id, encode_tokens(new.tokens)),
-        )
     return stored_record(
         new, response_id=response_id, seq=int(row[0]), create_time=now, start_time=start
     )
@@ -304,9 +319,10 @@ class ResponseQueries(PostgresDatabase):
         Raises UnknownConversationError or UnknownParentError; nothing is written then.
         Raises ValueError for a seed outside [0, 2**64).
         """
+        encoded = encode_tokens(new.tokens) if new.tokens else None
         now = self._tick()
         async with self._transaction() as conn:
-            record = await insert_response(conn, user_id, new, now)
+            record = await insert_response(conn, user_id, new, now, encoded)
             if start_following and leaf_follows is not None:
                 await begin_following(conn, record.author or user_id, record, leaf_follows)
             else:

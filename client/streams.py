@@ -61,6 +61,11 @@ class TokensEvent:
         return decoded
 
     @property
+    def count(self) -> int:
+        """How many tokens arrived (without decoding their logprobs and alternatives)."""
+        return len(self._wire)
+
+    @property
     def texts(self) -> list[str]:
         """Each token's text, in order."""
         return [token.final_logit.string_token for token in self._wire]

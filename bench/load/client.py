@@ -109,7 +109,7 @@ async def stream_one(
                         record.gaps.append(now - last)
                     last = now
                     record.messages += 1
-                    record.tokens += len(event.tokens)
+                    record.tokens += event.count  # the text stream's reader decodes no logprobs
                     pieces.append(event.text)
                 elif isinstance(event, UserResponseEvent):
                     record.user_response = time.perf_counter() - record.started
@@ -465,7 +465,7 @@ async def cap_check(tmp: Path, delay_ms: float) -> tuple[bool, str]:
             try:
                 async for event in stream:
                     if isinstance(event, TokensEvent):
-                        record.tokens += len(event.tokens)
+                        record.tokens += event.count  # the text stream's reader decodes no logprobs
                         started[i].set()
                     elif isinstance(event, ModelResponseEvent):
                         record.response_id = event.response.response_id

@@ -88,14 +88,14 @@ def test_decode_turns_each_wire_kind_into_one_event() -> None:
     )
     event = decode(batch, _never, _never)  # type: ignore[arg-type]
     assert isinstance(event, TokensEvent)
-    assert event.texts == ["a", "b"] and event.text == "ab"
+    assert event.texts == ["a", "b"] and event.text == "ab" and event.count == 2
     assert [t.logprob for t in event.tokens] == [-1.0, -0.5]
 
     single = chat_pb2.AddResponseResponse(
         token=sampler_public_pb2.SampleTokensResponse(token=token("x", -0.25))
     )
     event = decode(single, _never, _never)  # type: ignore[arg-type]
-    assert isinstance(event, TokensEvent) and event.text == "x"
+    assert isinstance(event, TokensEvent) and event.text == "x" and event.count == 1
 
     budget = chat_pb2.AddResponseResponse(
         token=sampler_public_pb2.SampleTokensResponse(

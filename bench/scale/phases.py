@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from bench.load.client import WorkerProcess, split
 from bench.load.records import ClientResult, StreamRecord
-from bench.load.server import process_cpu_seconds
+from bench.load.server import machine_busy_seconds, process_cpu_seconds
 from bench.load.settings import SHUTDOWN_TIMEOUT_S
 from bench.scale.placement import Placement, until_recovered
 from bench.scale.settings import (
@@ -60,6 +60,14 @@ class Phase:
     load_after: tuple[float, float, float]
     kill: Kill | None = None
     server_errors: list[str] = field(default_factory=list)
+    # CPU seconds the whole machine spent busy during the streams (every process: the
+    # replicas, the clients, PostgreSQL and whatever else runs), from /proc/stat.
+    machine_busy: float = 0.0
+
+    @property
+    def busy_cores(self) -> float:
+        """Cores busy on average during the streams (2.0 on a 2-core machine: saturated)."""
+        return self.machine_busy / self.wall if self.wall else 0.0
 
     @property
     def records(self) -> list[StreamRecord]:
@@ -112,6 +120,7 @@ async def _streams(
         await asyncio.gather(*(w.start() for w in workers))
         load_before = os.getloadavg()
         cpu_before = {r.name: process_cpu_seconds(r.pid) for r in team}
+        busy_before = machine_busy_seconds()[0]
         cpu: dict[str, float] = {}
         placement.start()
         started = time.perf_counter()
@@ -124,6 +133,7 @@ async def _streams(
         async with asyncio.timeout(args.duration_limit + SHUTDOWN_TIMEOUT_S):
             results = list(await asyncio.gather(*(w.result() for w in workers)))
         wall = time.perf_counter() - started
+        machine_busy = machine_busy_seconds()[0] - busy_before
         for replica in team:
             alive = replica.process.returncode is None
             gone = killed.cpu_at_kill if killed is not None else 0.0
@@ -170,6 +180,7 @@ async def _streams(
         load_after,
         killed,
         errors,
+        machine_busy,
     )
 
 

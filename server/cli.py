@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import os
 import sys
@@ -11,6 +10,7 @@ import tomllib
 from dataclasses import replace
 from pathlib import Path
 
+from grove_explorer.server import event_loop
 from grove_explorer.server.backends import (
     OFFLINE_MODEL_NAME,
     BackendConfigError,
@@ -21,6 +21,7 @@ from grove_explorer.server.backends import (
     parse_models_config,
 )
 from grove_explorer.server.config import MIB, ServerConfig, default_config_path, default_db_path
+from grove_explorer.server.event_loop import EVENT_LOOP_CHOICES
 from grove_explorer.server.store.location import database_argument, database_from_environment
 
 
@@ -121,6 +122,13 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     add_security_arguments(parser)
     add_model_arguments(parser)
     parser.add_argument("--log-level", default="INFO", help="logging level (default: %(default)s)")
+    parser.add_argument(
+        "--event-loop",
+        choices=EVENT_LOOP_CHOICES,
+        default="auto",
+        help="the asyncio loop the server runs on: uvloop spends less CPU per streamed "
+        "token; auto takes it when installed (default: %(default)s)",
+    )
 
 
 def add_database_arguments(parser: argparse.ArgumentParser, *, suppress: bool = False) -> None:
@@ -333,8 +341,8 @@ def run_serve(args: argparse.Namespace) -> int:
     )
     config = config_from_args(args)
     try:
-        asyncio.run(serve_until_signalled(config))
-    except StartupError as error:
+        event_loop.run(serve_until_signalled(config), args.event_loop)
+    except (StartupError, event_loop.EventLoopUnavailableError) as error:
         print(f"grove serve: {error}", file=sys.stderr)
         return 2
     except (StorageFailure, SchemaVersionError) as error:

@@ -262,6 +262,14 @@ class Store(Protocol):
         """The user's arena votes, oldest first: of one conversation, or of all ("")."""
         ...
 
+    async def request_responses(self, user_id: str, request_id: str) -> list[ResponseRecord]:
+        """What `user_id`'s AddResponse `request_id` stored (human message, reply), in order.
+
+        [] when nothing is stored under it. Keyed by the caller who made the responses
+        (in a conversation shared with them, the owner's rows they authored); the caller
+        checks their access to the conversation still holds.
+        """
+
     async def response_tokens(
         self, user_id: str, conversation_id: str, response_id: str
     ) -> list[TokenRow] | None:

@@ -263,6 +263,24 @@ class ResponseQueries(SqliteDatabase):
         self.paths.extend(user_id, record)
         return record
 
+    async def request_responses(self, user_id: str, request_id: str) -> list[ResponseRecord]:
+        """The responses user `user_id`'s AddResponse `request_id` stored, in order.
+
+        Its human message (if it had one) and its reply, as a ResumeResponse needs them
+        when no replica runs the reply any more; [] when none is stored (yet). Keyed by
+        the caller, who made them: rows of their own conversations, and rows they authored
+        as a writer of another's. One indexed read (`responses_request`, migration 17).
+        """
+        if not request_id:
+            return []
+        rows = await self._read(
+            f"SELECT {R_COLUMNS} FROM responses AS r"
+            " WHERE r.request_id = ? AND r.request_id <> ''"
+            " AND (r.author = ? OR (r.author = '' AND r.user_id = ?)) ORDER BY r.seq",
+            (request_id, user_id, user_id),
+        )
+        return [read_response(row) for row in rows]
+
     async def response_tokens(
         self, user_id: str, conversation_id: str, response_id: str
     ) -> list[TokenRow] | None:

@@ -21,10 +21,8 @@ from grove_explorer.server.keys import hash_key
 from grove_explorer.server.launcher import free_port
 from grove_explorer.server.runtime import GroveServer
 from tests.client.replicas import CallCounter, counted_server
+from tests.client.resume_helpers import SLOW, read_until_cut, reply_task, stream_landing_on
 from tests.tcp_proxy import TcpProxy
-
-SLOW = {"token_delay_ms": 15.0, "offline_min_reply_tokens": 80}
-"""An offline reply of 80+ tokens, 15 ms apart: long enough to cut mid-reply."""
 
 
 @pytest.fixture
@@ -38,23 +36,6 @@ async def slow(
         yield server, counter
     finally:
         await server.stop()
-
-
-def reply_task(server: GroveServer, request_id: str, user: str = "local") -> asyncio.Task[None]:
-    """The server's task sampling the resumable reply `request_id`."""
-    reply = server.servicer.resumable._replies[(user, request_id)]
-    assert reply.task is not None
-    return reply.task
-
-
-async def read_until_cut(stream: AsyncIterator[str], proxy: TcpProxy, after: int) -> list[str]:
-    """Reads a token stream to its end, cutting the proxy's connections after `after`."""
-    texts: list[str] = []
-    async for text in stream:
-        texts.append(text)
-        if len(texts) == after:
-            assert proxy.cut() >= 1, "the stream ran through the proxy"
-    return texts
 
 
 async def test_a_cut_connection_resumes_with_exactly_the_rest(
@@ -223,13 +204,9 @@ async def test_a_stream_resumes_on_the_replica_that_runs_it(
         ):
             conversation = client.grok.create_conversation()
             await conversation.ensure_created()
-            for _ in range(10):  # round robin: until a stream lands on A
-                stream, future = conversation.add_response("Oaks and maples, at length.")
-                first = await anext(stream)
-                if count_a.calls["AddResponse"]:
-                    break
-                await stream.aclose()
-                await client.grok.list_models()  # calls alternate: the next goes to A
+            stream, future, first = await stream_landing_on(
+                count_a, client, conversation, "Oaks and maples, at length."
+            )
             assert count_a.calls["AddResponse"] == 1
             texts = [first, *await read_until_cut(stream, proxy, after=2)]
             reply = await future
@@ -280,13 +257,9 @@ async def test_a_stream_whose_replica_is_out_of_reach_says_it_cannot_resume(
         ):
             conversation = client.grok.create_conversation()
             await conversation.ensure_created()
-            for _ in range(10):  # round robin: until a stream lands on A
-                stream, _ = conversation.add_response("Oaks and maples, at length.")
-                await anext(stream)
-                if count_a.calls["AddResponse"]:
-                    break
-                await stream.aclose()
-                await client.grok.list_models()
+            stream, _, _ = await stream_landing_on(
+                count_a, client, conversation, "Oaks and maples, at length."
+            )
             proxy.target_port = free_port()  # A is out of reach from now on
             proxy.cut()
             with pytest.raises(StreamNotResumableError, match="no reachable server"):

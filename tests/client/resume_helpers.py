@@ -17,6 +17,9 @@ from tests.tcp_proxy import TcpProxy
 
 SLOW = {"token_delay_ms": 15.0, "offline_min_reply_tokens": 80}
 """An offline reply of 80+ tokens, 15 ms apart: long enough to cut mid-reply."""
+LONG = {"token_delay_ms": 60.0, "offline_min_reply_tokens": 200}
+"""A reply of 200 tokens (the offline default cap) over 12 s: it outlasts the SDK's resume
+attempts (MAX_RESUME_ATTEMPTS lost connections, backing off: ~4.5 s)."""
 
 
 def reply_task(server: GroveServer, request_id: str, user: str = "local") -> asyncio.Task[None]:

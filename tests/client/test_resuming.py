@@ -20,8 +20,16 @@ from grove_explorer.protos import chat_pb2, chat_pb2_grpc
 from grove_explorer.server.keys import hash_key
 from grove_explorer.server.launcher import free_port
 from grove_explorer.server.runtime import GroveServer
+from grove_explorer.server.servicer.reply_log import ReplyLog
 from tests.client.replicas import CallCounter, counted_server
-from tests.client.resume_helpers import SLOW, read_until_cut, reply_task, stream_landing_on
+from tests.client.resume_helpers import (
+    LONG,
+    SLOW,
+    only_reply_task,
+    read_until_cut,
+    reply_task,
+    stream_landing_on,
+)
 from tests.tcp_proxy import TcpProxy
 
 
@@ -246,7 +254,8 @@ async def test_stop_reaches_the_replica_that_runs_the_stream(
 async def test_a_stream_whose_replica_is_out_of_reach_says_it_cannot_resume(
     make_server: Callable[..., GroveServer],
 ) -> None:
-    a, count_a = counted_server(make_server, **SLOW)
+    # A's reply outlasts the SDK's attempts: B never has it stored.
+    a, count_a = counted_server(make_server, **LONG)
     b, count_b = counted_server(make_server, **SLOW)
     await a.start()
     await b.start()
@@ -265,7 +274,68 @@ async def test_a_stream_whose_replica_is_out_of_reach_says_it_cannot_resume(
             with pytest.raises(StreamNotResumableError, match="no reachable server"):
                 async for _ in stream:
                     pass
-        assert count_b.calls["ResumeResponse"] == 1, "B said no once and was not asked again"
+        # Asked again after each retry of A: it might have stored the reply meanwhile.
+        assert count_b.calls["ResumeResponse"] >= 2
     finally:
         await a.stop()
         await b.stop()
+
+
+class Probe:
+    """A resume source after the store's: asked only when nothing is stored; says so."""
+
+    def __init__(self) -> None:
+        self.asked = asyncio.Event()
+
+    async def find(self, user_id: str, request_id: str) -> ReplyLog | None:
+        self.asked.set()
+        return None
+
+
+async def test_a_replica_that_said_unknown_resends_the_reply_once_it_is_stored(
+    make_server: Callable[..., GroveServer],
+) -> None:
+    a, count_a = counted_server(make_server, **LONG)
+    b, count_b = counted_server(make_server, **SLOW)
+    probe = Probe()
+    await a.start()
+    await b.start()
+    b.servicer.resumable.sources.append(probe)
+    try:
+        async with (
+            TcpProxy(a.port or 0) as proxy,
+            Client(api_host=[proxy.address, b.address]) as client,
+        ):
+            conversation = client.grok.create_conversation()
+            await conversation.ensure_created()
+            stream, future, first = await stream_landing_on(
+                count_a, client, conversation, "Oaks and maples, at length."
+            )
+            proxy.target_port = free_port()  # A is out of reach from now on
+            proxy.cut()
+            rest = asyncio.create_task(texts_of(stream))  # the SDK resumes as it reads
+            await asyncio.wait_for(probe.asked.wait(), timeout=30)  # B: "unknown"
+            # A, still running the reply, stops it and stores it (as a replica that dies
+            # leaves its checkpoint, recovered by another later).
+            request_id, task = only_reply_task(a)
+            async with grpc.aio.insecure_channel(a.address) as channel:
+                stopped = await chat_pb2_grpc.ChatStub(channel).StopResponse(
+                    chat_pb2.StopResponseRequest(request_id=request_id)
+                )
+            assert stopped.stopped
+            await asyncio.wait_for(asyncio.shield(task), timeout=30)
+            texts = [first, *await asyncio.wait_for(rest, timeout=30)]
+            reply = await future
+            loaded = await client.grok.get_conversation(conversation.conversation_id)
+        (stored,) = [r for r in loaded.responses if r.sender == "model"]
+        assert reply.response_id == stored.response_id and reply.message == stored.message
+        assert reply.partial and reply.finish_reason == "stopped"
+        assert "".join(texts) == reply.message, "no token twice, none missing"
+        assert count_b.calls["ResumeResponse"] >= 2, "B was asked again"
+    finally:
+        await a.stop()
+        await b.stop()
+
+
+async def texts_of(stream: AsyncIterator[str]) -> list[str]:
+    return [text async for text in stream]

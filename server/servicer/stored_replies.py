@@ -48,8 +48,8 @@ class StoredReplies:
         records = await self._store.request_responses(user_id, request_id)
         replies = [r for r in records if r.sender == "model"]
         if not replies:
-            return None
-        reply = replies[-1]  # a request id used twice: its latest reply
+            return None  # nothing stored, or its human message alone
+        reply = replies[-1]
         access = await self._store.access(user_id, reply.conversation_id)
         if access is None:
             return None

@@ -263,11 +263,12 @@ class Store(Protocol):
         ...
 
     async def request_responses(self, user_id: str, request_id: str) -> list[ResponseRecord]:
-        """What `user_id`'s AddResponse `request_id` stored (human message, reply), in order.
+        """The reply `user_id`'s AddResponse `request_id` stored, after its human message.
 
-        [] when nothing is stored under it. Keyed by the caller who made the responses
-        (in a conversation shared with them, the owner's rows they authored); the caller
-        checks their access to the conversation still holds.
+        The latest reply, should one id have been used twice. [] while no reply is stored
+        under it (a human message alone is not returned).
+        Keyed by the caller who made the responses (in a conversation shared with them,
+        the owner's rows they authored); the caller checks their access still holds.
         """
 
     async def response_tokens(

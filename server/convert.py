@@ -251,6 +251,7 @@ def new_response_from_fields(
         replay_of,
         prompt_name,
         "",  # author: who made it is this server's record, not the importer's word
+        "",  # request_id: the stream that made it was on the exporting server
         tokens,
         start_time,
     )

@@ -3,7 +3,8 @@
 Each accepted connection is piped both ways to the target; `cut()` closes every open one
 at once (client and server side) while new connections are still accepted, so a client
 that reconnects gets through again. `target` may change between cuts (a "restarted"
-server on another port).
+server on another port). `hold()` keeps what the server sends from the client until the
+next cut, which drops it: a connection that dies with the tail of a reply on its way.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ class TcpProxy:
         self._server: asyncio.Server | None = None
         self._open: set[asyncio.StreamWriter] = set()
         self._pipes: set[asyncio.Task[None]] = set()
+        self._flowing = asyncio.Event()
+        self._flowing.set()
 
     @property
     def address(self) -> str:
@@ -48,8 +51,17 @@ class TcpProxy:
                 await pipe
         await self._server.wait_closed()
 
+    def hold(self) -> None:
+        """Stops passing the server's bytes to the client (the client's still go up).
+
+        What the server sends meanwhile waits in the proxy and the sockets; the next `cut`
+        drops it with the connections, and new connections flow again.
+        """
+        self._flowing.clear()
+
     def cut(self) -> int:
         """Closes every open connection (both ends); returns how many were open."""
+        self._flowing.set()
         writers = list(self._open)
         for writer in writers:
             transport = writer.transport
@@ -67,15 +79,21 @@ class TcpProxy:
         self._open.update((writer, up_writer))
         pipes = (
             asyncio.create_task(self._pipe(reader, up_writer)),
-            asyncio.create_task(self._pipe(up_reader, writer)),
+            asyncio.create_task(self._pipe(up_reader, writer, downstream=True)),
         )
         self._pipes.update(pipes)
         for pipe in pipes:
             pipe.add_done_callback(self._pipes.discard)
 
-    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _pipe(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, downstream: bool = False
+    ) -> None:
         try:
             while data := await reader.read(65536):
+                if downstream and not self._flowing.is_set():
+                    await self._flowing.wait()
+                    if writer not in self._open:
+                        break  # cut while held: what was held is lost with it
                 writer.write(data)
                 await writer.drain()
         except (ConnectionError, OSError):

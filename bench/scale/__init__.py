@@ -25,17 +25,20 @@ reply, nothing acknowledged is lost. Print the figures in one run."
   what the client received (and its acknowledged human message must be stored).
 - Phase 2 (the same load): replica A gets SIGKILL once every stream has been seen running
   (at least 1 s after the start, at most one reply's duration later). A's streams lose
-  their connection; the SDK tries to resume them (no replica runs them any more, so it
-  raises StreamNotResumableError), and the survivor's orphan sweep turns A's last
-  checkpoints into partial replies. Checked per stream: B's complete and equal; for A's,
-  the human message stored (it was acknowledged) and the reply kept: a partial reply
-  whose text is a prefix of what the client received (or the reverse: a client behind
-  its stream has not read all the checkpoint holds), or the whole reply when it finished
-  before the kill. Counted apart: streams of A that had received text but had no
-  checkpoint yet (the text of the last --checkpoint-ms before a crash is never stored),
-  and streams whose human message was never acknowledged. Figures: completed, resumed,
-  partial replies, lost, unexpected errors, and the time from the kill until every
-  stream A was running had its reply stored (polled in the database every 0.1 s).
+  their connection; the SDK tries to resume them, and the survivor's orphan sweep turns
+  A's last checkpoints into partial replies. No replica runs them any more: B answers a
+  resume from the store once the reply is there (a partial reply it recovered, or a reply
+  A stored whole before it died), else the SDK raises StreamNotResumableError after its
+  attempts; both are counted ("resumed from store"). Checked per stream: B's complete
+  and equal; for A's, the human message stored (it was acknowledged) and the reply
+  kept: a partial reply whose text is a prefix of what the client received (or the
+  reverse: a client behind its stream has not read all the checkpoint holds), or the
+  whole reply when it finished before the kill. Counted apart: streams of A that had
+  received text but had no checkpoint yet (the text of the last --checkpoint-ms before a
+  crash is never stored), and streams whose human message was never acknowledged.
+  Figures: completed, resumed, partial replies, lost, unexpected errors, and the time
+  from the kill until every stream A was running had its reply stored (polled in the
+  database every 0.1 s).
 
 Everything runs on one machine: the replicas, PostgreSQL and the clients share its cores.
 Timings are "busy" figures unless the machine is otherwise idle. The machine's busy CPU

@@ -123,6 +123,11 @@ def print_phase(args: argparse.Namespace, phase: Phase) -> None:
             f"only {checked.human_only}, not acknowledged {checked.unacknowledged}; "
             f"{resumes} resume attempts"
         )
+        print(
+            f"  resumed from store   {checked.from_store} streams of A ended with the reply "
+            f"B resent from the store (whole, or partial from A's checkpoint); "
+            f"StreamNotResumableError {checked.not_resumable}"
+        )
         beyond = checked.beyond
         print(
             f"  errors of A's streams {checked.expected_errors} (expected: the reply ran on A), "
@@ -190,6 +195,14 @@ def goals(first: Phase, second: Phase) -> list[Goal]:
     early = len(checked.before_checkpoint)
     rows.append(
         Goal("phase 2: A's streams killed before a checkpoint", str(early), "(figure)", None)
+    )
+    rows.append(
+        Goal(
+            "phase 2: A's streams resumed from the store / not resumable",
+            f"{checked.from_store} / {checked.not_resumable}",
+            "(figure)",
+            None,
+        )
     )
     recovery = None if kill is None else kill.recovery
     rows.append(

@@ -11,6 +11,7 @@ from bench.load.records import StreamRecord
 from bench.load.settings import PROMPT, SETUP_CONCURRENCY, VERIFY_TIMEOUT_S
 from bench.scale.settings import EXPECTED_ERRORS
 from grove_explorer.client import Client
+from grove_explorer.client.errors import StreamNotResumableError
 
 
 class Stored(Protocol):
@@ -49,6 +50,12 @@ class Checked:
     # it died (replies saved every --checkpoint-ms: their text was never stored); the
     # characters each had received.
     before_checkpoint: list[int] = field(default_factory=list)
+    # Streams of the killed replica that ended without an error after a resume: the
+    # survivor resent their reply from the store (whole, or the partial reply recovered
+    # from A's checkpoint); and streams that raised StreamNotResumableError (no reachable
+    # replica ran or stored the reply while the SDK tried).
+    from_store: int = 0
+    not_resumable: int = 0
     # Errors of streams that ran on the killed replica (the expected ones) and of others.
     expected_errors: int = 0
     unexpected_errors: int = 0
@@ -78,6 +85,10 @@ def judge(
     `killed`: the stream may have run on the killed replica (it was not seen on the
     survivor); `checkpointed`: it was running there, with a checkpoint, at the kill.
     """
+    if killed and record.resumes and not record.error_type and record.response_id:
+        into.from_store += 1  # B never ran it: its resume was answered from the store
+    if record.error_type == StreamNotResumableError.__name__:
+        into.not_resumable += 1
     if record.error_type:
         if killed and record.error_type in EXPECTED_ERRORS:
             into.expected_errors += 1

@@ -73,6 +73,9 @@ class ReplyLog:
         # The status the stream ended with (None: OK, the stored reply was its last message).
         self.status: tuple[grpc.StatusCode, str, Trailing] | None = None
         self.attached = 0
+        # False for a stored reply whose tokens were not kept (stored_replies.py): a caller
+        # may have had more tokens than the log holds.
+        self.tokens_known = True
         self._waiters: list[asyncio.Future[None]] = []
 
     # -- the stream's side -------------------------------------------------------------
@@ -149,7 +152,7 @@ async def relay(log: ReplyLog, context: grpc.aio.ServicerContext, after_tokens: 
     Returns normally when the stream ended OK; ends the call with the stream's status
     otherwise. A cancelled call (its caller went away) raises CancelledError as usual.
     """
-    if after_tokens > log.tokens and log.done:
+    if after_tokens > log.tokens and log.done and log.tokens_known:
         await context.abort(
             grpc.StatusCode.INVALID_ARGUMENT,
             f"The reply has {log.tokens} tokens; the caller cannot have had {after_tokens}.",

@@ -130,6 +130,8 @@ class ReplyStreaming:
                         parent_response_id=parent_id,
                         replay_of=request.replay_of_human,
                         author=stream.author,
+                        # Found by a resume when no replica runs the reply (resuming.py).
+                        request_id=request.request_id,
                     ),
                     context,
                     leaf_follows=stream.leaf_follows,
@@ -245,6 +247,7 @@ class ReplyStreaming:
                 # The prompt the request used ("" the default); None when none was sent.
                 system_prompt_name=prompt_name if chat else None,
                 author=stream.author,  # a writer of a shared conversation (access.py)
+                request_id=request.request_id,  # in the same insert (and its checkpoint)
                 **merged,
             )
 

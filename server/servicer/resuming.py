@@ -12,8 +12,11 @@ A deliberate cancel is `CancelResponse`: the reply stops at once, kept partial.
 A finished reply's log stays for the grace too, so a caller whose connection dropped just
 before the end still gets the rest and the stored reply.
 
-Lookups go through `ResumeSource`: this process's replies now; a source fed by the change
-feed (server/live/) can be added so a caller resumes on another replica.
+Lookups go through `ResumeSource`s after this process's own replies: the servicer gives
+`StoredReplies` (stored_replies.py), a reply stored under its request id by any replica,
+finished or kept partial, resent from the store once no log has it (a source fed by the
+change feed, server/live/, could add replies running on another replica). Only a reply
+neither running here nor stored is NOT_FOUND.
 """
 
 from __future__ import annotations
@@ -175,9 +178,9 @@ class ResumableReplies:
                 return
         await context.abort(
             grpc.StatusCode.NOT_FOUND,
-            f"No reply with request_id {quote(request.request_id)} runs on this server (it "
-            "ended more than the resume grace ago, runs on another server, or this server "
-            "restarted: a reply it was sampling is then kept partial).",
+            f"No reply with request_id {quote(request.request_id)} runs on this server or is "
+            "stored (it runs on another server, or its server stopped before storing it: its "
+            "last checkpoint becomes a partial reply once a server recovers it).",
             trailing_metadata=((RESUME_KEY, "unknown"),),
         )
 

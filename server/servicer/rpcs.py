@@ -50,6 +50,7 @@ from grove_explorer.server.servicer.sampling_request import checked_sampling_or_
 from grove_explorer.server.servicer.searching import search_reply
 from grove_explorer.server.servicer.sharing_rpcs import SharingRpcs
 from grove_explorer.server.servicer.status import abort, abort_not_found, check_id, quote
+from grove_explorer.server.servicer.stored_replies import StoredReplies
 from grove_explorer.server.servicer.stream_registry import ActiveStream, StreamRegistry
 from grove_explorer.server.servicer.titling import title_for
 from grove_explorer.server.servicer.token_reads import (
@@ -95,7 +96,8 @@ class ChatServicer(SharingRpcs, chat_pb2_grpc.ChatServicer):
         self._replies = ReplyStreaming(
             store, self._streams, config, self._system_prompts, self._live
         )
-        self.resumable = ResumableReplies(config.resume_grace_seconds)  # resuming.py
+        # resuming.py; a reply no log has any more is resent from the store.
+        self.resumable = ResumableReplies(config.resume_grace_seconds, [StoredReplies(store)])
         self._judging = Judging(store, self._samplers, self._default_model, config.models.rubrics)
 
     @property

@@ -20,6 +20,10 @@ from datetime import UTC, datetime
 import aiosqlite
 
 from grove_explorer.server.store.arena_schema import ARENA_VOTES_STATEMENTS
+from grove_explorer.server.store.request_schema import (
+    REQUEST_IDS_DESCRIPTION,
+    REQUEST_IDS_STATEMENTS,
+)
 from grove_explorer.server.store.research_schema import RESEARCH_STATEMENTS
 from grove_explorer.server.store.sharing_schema import SHARING_DESCRIPTION, SHARING_STATEMENTS
 
@@ -375,6 +379,12 @@ _SHARING = Migration(
     statements=SHARING_STATEMENTS,  # sharing_schema.py
 )
 
+_REQUEST_IDS = Migration(
+    version=17,
+    description=REQUEST_IDS_DESCRIPTION,
+    statements=REQUEST_IDS_STATEMENTS,  # request_schema.py
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     _INITIAL_SCHEMA,
     _CHECKPOINTS,
@@ -392,6 +402,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _REPLAYS,
     _ARENA_VOTES,
     _SHARING,
+    _REQUEST_IDS,
 )
 """Every migration in order; `MIGRATIONS[i].version == i + 1`. Append only."""
 

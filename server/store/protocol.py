@@ -262,6 +262,15 @@ class Store(Protocol):
         """The user's arena votes, oldest first: of one conversation, or of all ("")."""
         ...
 
+    async def request_responses(self, user_id: str, request_id: str) -> list[ResponseRecord]:
+        """The reply `user_id`'s AddResponse `request_id` stored, after its human message.
+
+        The latest reply, should one id have been used twice. [] while no reply is stored
+        under it (a human message alone is not returned).
+        Keyed by the caller who made the responses (in a conversation shared with them,
+        the owner's rows they authored); the caller checks their access still holds.
+        """
+
     async def response_tokens(
         self, user_id: str, conversation_id: str, response_id: str
     ) -> list[TokenRow] | None:

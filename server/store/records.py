@@ -104,6 +104,11 @@ class ResponseContent:
     # Who made the response when it was not the conversation's owner: the id of a user it
     # is shared with as a writer; "" for the owner (and every response stored before).
     author: str = ""
+    # The AddResponse request that made it (AddResponseRequest.request_id, the caller's
+    # name for its stream): its human message and its reply carry it, so a ResumeResponse
+    # on any replica finds a reply stored after its connection dropped (resuming.py). ""
+    # for every other response (manual, imported, no request_id, stored before it).
+    request_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)

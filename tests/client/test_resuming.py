@@ -20,11 +20,17 @@ from grove_explorer.protos import chat_pb2, chat_pb2_grpc
 from grove_explorer.server.keys import hash_key
 from grove_explorer.server.launcher import free_port
 from grove_explorer.server.runtime import GroveServer
+from grove_explorer.server.servicer.reply_log import ReplyLog
 from tests.client.replicas import CallCounter, counted_server
+from tests.client.resume_helpers import (
+    LONG,
+    SLOW,
+    only_reply_task,
+    read_until_cut,
+    reply_task,
+    stream_landing_on,
+)
 from tests.tcp_proxy import TcpProxy
-
-SLOW = {"token_delay_ms": 15.0, "offline_min_reply_tokens": 80}
-"""An offline reply of 80+ tokens, 15 ms apart: long enough to cut mid-reply."""
 
 
 @pytest.fixture
@@ -38,23 +44,6 @@ async def slow(
         yield server, counter
     finally:
         await server.stop()
-
-
-def reply_task(server: GroveServer, request_id: str, user: str = "local") -> asyncio.Task[None]:
-    """The server's task sampling the resumable reply `request_id`."""
-    reply = server.servicer.resumable._replies[(user, request_id)]
-    assert reply.task is not None
-    return reply.task
-
-
-async def read_until_cut(stream: AsyncIterator[str], proxy: TcpProxy, after: int) -> list[str]:
-    """Reads a token stream to its end, cutting the proxy's connections after `after`."""
-    texts: list[str] = []
-    async for text in stream:
-        texts.append(text)
-        if len(texts) == after:
-            assert proxy.cut() >= 1, "the stream ran through the proxy"
-    return texts
 
 
 async def test_a_cut_connection_resumes_with_exactly_the_rest(
@@ -223,13 +212,9 @@ async def test_a_stream_resumes_on_the_replica_that_runs_it(
         ):
             conversation = client.grok.create_conversation()
             await conversation.ensure_created()
-            for _ in range(10):  # round robin: until a stream lands on A
-                stream, future = conversation.add_response("Oaks and maples, at length.")
-                first = await anext(stream)
-                if count_a.calls["AddResponse"]:
-                    break
-                await stream.aclose()
-                await client.grok.list_models()  # calls alternate: the next goes to A
+            stream, future, first = await stream_landing_on(
+                count_a, client, conversation, "Oaks and maples, at length."
+            )
             assert count_a.calls["AddResponse"] == 1
             texts = [first, *await read_until_cut(stream, proxy, after=2)]
             reply = await future
@@ -269,7 +254,8 @@ async def test_stop_reaches_the_replica_that_runs_the_stream(
 async def test_a_stream_whose_replica_is_out_of_reach_says_it_cannot_resume(
     make_server: Callable[..., GroveServer],
 ) -> None:
-    a, count_a = counted_server(make_server, **SLOW)
+    # A's reply outlasts the SDK's attempts: B never has it stored.
+    a, count_a = counted_server(make_server, **LONG)
     b, count_b = counted_server(make_server, **SLOW)
     await a.start()
     await b.start()
@@ -280,19 +266,77 @@ async def test_a_stream_whose_replica_is_out_of_reach_says_it_cannot_resume(
         ):
             conversation = client.grok.create_conversation()
             await conversation.ensure_created()
-            for _ in range(10):  # round robin: until a stream lands on A
-                stream, _ = conversation.add_response("Oaks and maples, at length.")
-                await anext(stream)
-                if count_a.calls["AddResponse"]:
-                    break
-                await stream.aclose()
-                await client.grok.list_models()
+            stream, _, _ = await stream_landing_on(
+                count_a, client, conversation, "Oaks and maples, at length."
+            )
             proxy.target_port = free_port()  # A is out of reach from now on
             proxy.cut()
             with pytest.raises(StreamNotResumableError, match="no reachable server"):
                 async for _ in stream:
                     pass
-        assert count_b.calls["ResumeResponse"] == 1, "B said no once and was not asked again"
+        # Asked again after each retry of A: it might have stored the reply meanwhile.
+        assert count_b.calls["ResumeResponse"] >= 2
     finally:
         await a.stop()
         await b.stop()
+
+
+class Probe:
+    """A resume source after the store's: asked only when nothing is stored; says so."""
+
+    def __init__(self) -> None:
+        self.asked = asyncio.Event()
+
+    async def find(self, user_id: str, request_id: str) -> ReplyLog | None:
+        self.asked.set()
+        return None
+
+
+async def test_a_replica_that_said_unknown_resends_the_reply_once_it_is_stored(
+    make_server: Callable[..., GroveServer],
+) -> None:
+    a, count_a = counted_server(make_server, **LONG)
+    b, count_b = counted_server(make_server, **SLOW)
+    probe = Probe()
+    await a.start()
+    await b.start()
+    b.servicer.resumable.sources.append(probe)
+    try:
+        async with (
+            TcpProxy(a.port or 0) as proxy,
+            Client(api_host=[proxy.address, b.address]) as client,
+        ):
+            conversation = client.grok.create_conversation()
+            await conversation.ensure_created()
+            stream, future, first = await stream_landing_on(
+                count_a, client, conversation, "Oaks and maples, at length."
+            )
+            proxy.target_port = free_port()  # A is out of reach from now on
+            proxy.cut()
+            rest = asyncio.create_task(texts_of(stream))  # the SDK resumes as it reads
+            await asyncio.wait_for(probe.asked.wait(), timeout=30)  # B: "unknown"
+            # A, still running the reply, stops it and stores it (as a replica that dies
+            # leaves its checkpoint, recovered by another later).
+            request_id, task = only_reply_task(a)
+            async with grpc.aio.insecure_channel(a.address) as channel:
+                stopped = await chat_pb2_grpc.ChatStub(channel).StopResponse(
+                    chat_pb2.StopResponseRequest(request_id=request_id)
+                )
+            assert stopped.stopped
+            await asyncio.wait_for(asyncio.shield(task), timeout=30)
+            texts = [first, *await asyncio.wait_for(rest, timeout=30)]
+            reply = await future
+            loaded = await client.grok.get_conversation(conversation.conversation_id)
+        # (Streams that landed on B before are in the conversation too, cancelled.)
+        (stored,) = [r for r in loaded.responses if r.response_id == reply.response_id]
+        assert reply.message == stored.message and stored.partial
+        assert reply.partial and reply.finish_reason == "stopped"
+        assert "".join(texts) == reply.message, "no token twice, none missing"
+        assert count_b.calls["ResumeResponse"] >= 2, "B was asked again"
+    finally:
+        await a.stop()
+        await b.stop()
+
+
+async def texts_of(stream: AsyncIterator[str]) -> list[str]:
+    return [text async for text in stream]

@@ -38,6 +38,7 @@ async def test_the_scale_bench_runs_both_phases_and_prints_its_table(
         "phase 2: errors besides the killed replica's",
         "phase 2: streams on the killed replica",
         "phase 2: A's replies stored after the kill",
+        "phase 2: A's streams resumed from the store / not resumable",
     ):
         assert row in table
 
@@ -80,6 +81,12 @@ def test_each_outcome_of_a_stream_is_told_apart() -> None:
     assert checked.before_checkpoint == [2]
     assert checked.unexpected_errors == 1
     assert len(checked.lost) == 2
+    assert (checked.from_store, checked.not_resumable) == (0, 3)
+    # A killed stream resumed from the store: the partial reply B recovered, no error.
+    resumed = stream("abcd")
+    resumed.partial, resumed.resumes = True, 1
+    judge(resumed, [HUMAN, Reply("model", "abc", True)], True, True, checked)
+    assert checked.from_store == 1 and checked.partial == 2
     # Not acknowledged: nothing was promised.
     judge(stream("", "ServerUnavailableError", acknowledged=False), [], True, False, checked)
     assert checked.unacknowledged == 1 and len(checked.lost) == 2

@@ -1267,7 +1267,7 @@ row(
         "ResumeResponse",
         lambda w: chat_pb2.ResumeResponseRequest(request_id="no-such-reply", after_tokens=3),
         NOT_FOUND,
-        r"No reply with request_id 'no-such-reply' runs on this server \(.+\)\.",
+        r"No reply with request_id 'no-such-reply' runs on this server or is stored \(.+\)\.",
     ),
 )
 

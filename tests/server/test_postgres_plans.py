@@ -27,6 +27,7 @@ from grove_explorer.server.store.postgres.responses import (
     _IN_CONVERSATION,
     _INSERT_RESPONSE,
     _PATH_TO,
+    _REQUEST_RESPONSES,
     _RESPONSE_TOKENS,
 )
 from grove_explorer.server.store.rows import content_values_pg
@@ -102,3 +103,15 @@ async def test_one_response_is_found_by_its_unique_id(postgres_url: PostgresUrl,
     plan = await generic_plan(postgres_url, sql, (ids[-1], cid, ALICE))
     assert "responses_response_id_key" in plan, plan
     assert "responses_conversation" not in plan and "Seq Scan on responses" not in plan, plan
+
+
+async def test_a_requests_reply_is_found_by_the_request_index(postgres_url: PostgresUrl) -> None:
+    cid, ids = await chain(postgres_url, 200)
+    async with PostgresStore(postgres_url) as store:
+        for i, parent in enumerate(ids):  # a reply with its request id under every message
+            await store.add_response(
+                ALICE, NewResponse(cid, "reply", "model", parent, request_id=f"req-{i}")
+            )
+    plan = await generic_plan(postgres_url, _REQUEST_RESPONSES, ("req-7", ALICE, ALICE, "req-7"))
+    assert "responses_request" in plan, plan
+    assert "Seq Scan on responses" not in plan, plan

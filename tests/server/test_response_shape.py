@@ -49,11 +49,13 @@ CONTENT = {
     "replay_of": "c" * 32,
     "system_prompt_name": "terse",
     "author": "bob",
+    "request_id": "req-7",
 }
 
 # Fields an import does not take from the wire (what it carries is the importer's word):
 # who made a response is this server's record of its own users (sharing).
-NOT_IMPORTED = {"author"}
+# The request that made it names a stream of the server that ran it (resuming).
+NOT_IMPORTED = {"author", "request_id"}
 
 
 def test_every_content_field_has_a_test_value() -> None:

@@ -7,7 +7,8 @@ that records it (PostgreSQL's DDL is transactional); a database written by newer
 refused. Version 1 is the SQLite store's schema at its version 15, in PostgreSQL's types:
 `timestamptz` times, `boolean` flags, `bytea` token blobs, identity `seq` columns.
 Version 2 is the full-text search index (search_schema.py) and judgements' `seq`; version 3
-the shares between users and responses' `author` (SQLite's 16).
+the shares between users and responses' `author` (SQLite's 16); version 4 responses'
+`request_id` (SQLite's 17, request_schema.py).
 
 Replicas that start together each call `migrate`; a transaction-level advisory lock makes
 the second wait for the first and then find nothing left to do.
@@ -22,6 +23,10 @@ from grove_explorer.server.store.migrations import SchemaVersionError
 from grove_explorer.server.store.postgres.search_schema import (
     SEARCH_DESCRIPTION,
     SEARCH_STATEMENTS,
+)
+from grove_explorer.server.store.request_schema import (
+    PG_REQUEST_IDS_STATEMENTS,
+    REQUEST_IDS_DESCRIPTION,
 )
 from grove_explorer.server.store.sharing_schema import SHARING_DESCRIPTION
 
@@ -263,7 +268,13 @@ _SHARING = PgMigration(
     ),
 )
 
-PG_MIGRATIONS: tuple[PgMigration, ...] = (_CORE, _SEARCH, _SHARING)
+_REQUEST_IDS = PgMigration(
+    version=4,
+    description=REQUEST_IDS_DESCRIPTION,
+    statements=PG_REQUEST_IDS_STATEMENTS,  # as the SQLite store's migration 17
+)
+
+PG_MIGRATIONS: tuple[PgMigration, ...] = (_CORE, _SEARCH, _SHARING, _REQUEST_IDS)
 """Every migration, in version order (versions 1, 2, … without gaps)."""
 
 LATEST_PG_VERSION = PG_MIGRATIONS[-1].version

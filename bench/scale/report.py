@@ -196,6 +196,15 @@ def goals(first: Phase, second: Phase) -> list[Goal]:
     rows.append(
         Goal("phase 2: A's streams killed before a checkpoint", str(early), "(figure)", None)
     )
+    ahead = [b for b in checked.beyond if b > 0]
+    rows.append(
+        Goal(
+            "phase 2: text received after A's last checkpoint",
+            f"{len(ahead)} streams, max {max(ahead, default=0)} chars",
+            "(figure; --checkpoint-ms bounds it)",
+            None,
+        )
+    )
     rows.append(
         Goal(
             "phase 2: A's streams resumed from the store / not resumable",

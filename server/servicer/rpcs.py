@@ -165,6 +165,7 @@ class ChatServicer(SharingRpcs, chat_pb2_grpc.ChatServicer):
         record = replace(record, role=access.role)
         wire = conversation_to_proto(record, responses, annotations, leaf)
         attach_judgements(wire, await self._store.judgements(owner, record.conversation_id))
+        wire.caller_user_id = user  # who "You" is in the client
         return wire
 
     async def SelectResponse(

@@ -133,8 +133,9 @@ async def test_a_writers_judgement_and_annotation_show_to_everyone_it_is_shared_
         )
     )
     request = chat_pb2.GetConversationRequest(conversation_id=shared.cid)
-    for stub in (shared.alice, shared.bob, shared.carol):
+    for name, stub in (("alice", shared.alice), ("bob", shared.bob), ("carol", shared.carol)):
         got = await stub.GetConversation(request)
+        assert got.caller_user_id == name, 'who the caller is, for the client\'s "You"'
         by_id = {r.response_id: r for r in got.responses}
         first, second = (by_id[rid] for rid in shared.replies)
         assert (len(first.judgements), len(second.judgements)) == (1, 2)

@@ -120,6 +120,21 @@ async def test_the_share_dialog_grants_lists_and_revokes(team: GroveServer) -> N
             options = dialog.query_one(OptionList)
             options.focus()
             options.highlighted = 0
+            await pilot.pause()
+            shown = {
+                key: active.binding.description
+                for key, active in dialog.active_bindings.items()
+                if active.binding.show
+            }
+            assert shown["r"] == "Reader/writer" and shown["d"] == "Revoke", "in the footer"
+            await pilot.press("r")
+            await settle(pilot)
+            assert [(g.user_id, g.role) for g in dialog.grants] == [("bob", "reader")]
+            assert [(g.user_id, g.role) for g in await mine.access_list()] == [("bob", "reader")]
+            assert options.highlighted == 0, "the switched user stays highlighted"
+            await pilot.press("r")
+            await settle(pilot)
+            assert [(g.user_id, g.role) for g in await mine.access_list()] == [("bob", "writer")]
             await pilot.press("d")
             await settle(pilot)
             assert dialog.grants == []

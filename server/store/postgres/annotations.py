@@ -53,8 +53,16 @@ class AnnotationQueries(PostgresDatabase):
                 return True
             bookmarked, tags, rating, note = annotation_values(annotation)
             # PostgreSQL's boolean column takes no integer (SQLite's 0/1).
+            setter = author or user_id
             await conn.execute(
-                _UPSERT, (response_id, author or user_id, bool(bookmarked), tags, rating, note, now)
+                _UPSERT, (response_id, setter, bool(bookmarked), tags, rating, note, now)
+            )
+            # The index's tag and note rows name who set them, as the row does (its
+            # update trigger copies only the texts); search scopes by the owner anyway.
+            await conn.execute(
+                "UPDATE search_rows SET user_id = %s WHERE ref_id = %s"
+                " AND kind IN ('tag', 'note') AND user_id <> %s",
+                (setter, response_id, setter),
             )
         return True
 

@@ -58,6 +58,13 @@ class AnnotationQueries(SqliteDatabase):
                     format_time(self._tick()),
                 ),
             )
+            # The index's tag and note rows name who set them, as the row does (its
+            # update trigger copies only the texts); search scopes by the owner anyway.
+            await conn.execute_fetchall(
+                "UPDATE search_rows SET user_id = ? WHERE ref_id = ?"
+                " AND kind IN ('tag', 'note') AND user_id != ?",
+                (author or user_id, response_id, author or user_id),
+            )
         return True
 
     async def annotations(self, user_id: str, conversation_id: str) -> dict[str, AnnotationRecord]:

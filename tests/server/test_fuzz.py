@@ -41,6 +41,7 @@ from grove_explorer.server.config import ServerConfig
 from grove_explorer.server.runtime import GroveServer
 from grove_explorer.server.store.sqlite import decode_tokens
 from tests.server.fuzz_access import (
+    WIRE_ROLES,
     Grants,
     check_access_rows,
     probe_listing,
@@ -748,10 +749,7 @@ async def run_sequence(data: st.DataObject, harness: Harness, first: str | None 
             event(f"{kind}: OK" + (" (stopped)" if getattr(reply, "stopped", False) else ""))
             harvest(harness.pools, user, request, reply)
             harness.grants.note(kind, request, reply)
-            harness.pools.shared = {
-                u: [c for c in harness.grants.shared_with(u) if c in harness.pools.owners]
-                for u in USERS
-            }
+            share_pools(harness)
             if kind == "ImportConversation":
                 harness.imported.add(reply.conversation_id)
             if kind == "Search":
@@ -768,12 +766,39 @@ async def run_sequence(data: st.DataObject, harness: Harness, first: str | None 
                 break
             await asyncio.sleep(0.005)
     assert not harness.server.servicer.active_stream_count, "every stream ended"
-    for user, shared in harness.pools.shared.items():  # each writer writes, as themselves
+    await writers_write_and_check(harness)
+
+
+def share_pools(harness: Harness) -> None:
+    """This sequence's conversations shared with each user now (what their steps draw)."""
+    harness.pools.shared = {
+        u: [c for c in harness.grants.shared_with(u) if c in harness.pools.owners] for u in USERS
+    }
+
+
+async def writers_write_and_check(harness: Harness) -> None:
+    """Each writer of this sequence's conversations writes as themselves; then the checks."""
+    for user, shared in harness.pools.shared.items():
         for cid in shared:
             if harness.grants.current[cid][user] == "writer":
                 owner = harness.clients[harness.pools.owners[cid]].stub
                 await writer_writes(harness.clients[user].stub, owner, cid, user)
     await check_store(harness)
+
+
+async def granted_sequence(harness: Harness, role: str) -> None:
+    """A sequence of one grant of `role` (Alice's conversation to Bob), then the checks.
+
+    Run for a role the random sequences happened not to grant (the draws depend on
+    timing), so every run checks a reader's and a writer's rights.
+    """
+    await prelude(harness)
+    (cid,) = [c for c, owner in harness.pools.owners.items() if owner == "alice"]
+    request = chat_pb2.GrantAccessRequest(conversation_id=cid, user_id="bob", role=WIRE_ROLES[role])
+    reply = await harness.clients["alice"].stub.GrantAccess(request)
+    harness.grants.note("GrantAccess", request, reply)
+    share_pools(harness)
+    await writers_write_and_check(harness)
 
 
 # -- the invariants ----------------------------------------------------------------------------
@@ -1002,7 +1027,6 @@ async def check_store(harness: Harness) -> None:
                 check_view(view, row, rows, annotations)
                 assert view.caller_user_id == user
                 if role != "owner":
-                    event(f"shared as a {role}")
                     some = rows[0]["response_id"] if rows else None
                     await probe_roles(sdk.stub, cid, role, some)
             else:
@@ -1108,6 +1132,8 @@ def test_random_requests_keep_the_store_consistent(tmp_path: Path) -> None:
         for missed in [kind for kind in STEP_KINDS if kind not in harness.calls]:
             starting_with(missed)()
         assert set(harness.calls) == set(STEP_KINDS), "every RPC was fuzzed"
+        for role in sorted({"reader", "writer"} - harness.grants.roles):
+            loop.run_until_complete(granted_sequence(harness, role))
         assert harness.grants.roles == {"reader", "writer"}, "grants of both roles succeeded"
     finally:
         loop.run_until_complete(stop(harness))

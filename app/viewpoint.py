@@ -15,8 +15,10 @@ the author field alone says.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from grove_explorer.client.models import ConversationSummary
+if TYPE_CHECKING:  # the start path imports no pydantic (tests/app/test_start_lazy.py)
+    from grove_explorer.client.models import ConversationSummary
 
 
 @dataclass(frozen=True)

@@ -139,7 +139,7 @@ class _Follow:
                     return
                 handlers[type(event)](event)
                 if isinstance(event, w.WatchStarted):
-                    await self._catch_up(event.response_count)
+                    await self._catch_up(event.response_count, everything=self.retries > 0)
                     self.started.set()
                     if self.retries:
                         self.service._publish(WatchResumed(self.conversation_id, self.retries))
@@ -163,19 +163,24 @@ class _Follow:
         """The followed conversation's forest (the SDK conversation's own)."""
         return self.conversation.forest
 
-    async def _catch_up(self, response_count: int) -> None:
+    async def _catch_up(self, response_count: int, *, everything: bool = False) -> None:
         """Reads what was stored between loading the forest and the watch's start.
 
         The forest was loaded before the watch began; when the server held more responses
         then than the forest does, the conversation is read again and the missing ones
-        join (unmarked: who made them is not known). Rare, and one read.
+        join (unmarked: who made them is not known). Rare, and one read. `everything`
+        (a watch begun again after it was lost): always read, and annotations, title and
+        star changed meanwhile are taken too — no event told of them.
         """
         forest = self.forest
         stored = sum(1 for node in forest.responses.values() if not node.streaming)
-        if response_count <= stored:
+        if response_count <= stored and not everything:
             return
         client = await self.service.connected()
         fresh = await client.grok.get_conversation(self.conversation_id)
+        if everything:
+            self._missed_marks(fresh.forest)
+            self._take_title(fresh.title, fresh.starred)
         added = 0
         for node in fresh.forest.responses.values():  # creation order: parents first
             if node.response_id in forest.responses:
@@ -187,6 +192,17 @@ class _Follow:
             added += 1
         if added:
             self.service._update_summary(self.conversation_id)
+
+    def _missed_marks(self, fresh: Forest) -> None:
+        """Takes the annotations `fresh` holds that differ from the forest's."""
+        forest = self.forest
+        for node in fresh.responses.values():
+            known = forest.responses.get(node.response_id)
+            if known is None or known.streaming or known.annotation == node.annotation:
+                continue
+            changed = known.model_copy(update={"annotation": node.annotation})
+            forest.add(changed)
+            self.service._publish(ResponseAdded(self.conversation_id, changed))
 
     # -- replies sampled elsewhere ---------------------------------------------------------
 
@@ -286,10 +302,13 @@ class _Follow:
         self.service._publish(ResponseAdded(self.conversation_id, node))
 
     def _title(self, event: TitleChanged) -> None:
+        self._take_title(event.title, event.starred)
+
+    def _take_title(self, title: str, starred: bool) -> None:
         conversation = self.conversation
-        if (conversation.title, conversation.starred) == (event.title, event.starred):
+        if (conversation.title, conversation.starred) == (title, starred):
             return
-        conversation.changed_elsewhere(event.title, event.starred)
+        conversation.changed_elsewhere(title, starred)
         self.service._update_summary(self.conversation_id)
 
     def _gone(self, event: ConversationGone) -> None:

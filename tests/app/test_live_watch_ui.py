@@ -14,6 +14,8 @@ from grove_explorer.client.service.watching import ELSEWHERE_PREFIX
 from grove_explorer.protos import chat_pb2
 from grove_explorer.server.config import ServerConfig
 from grove_explorer.server.runtime import GroveServer
+from grove_explorer.server.store import AnnotationRecord
+from grove_explorer.server.store.sqlite import SqliteStore
 from tests.app_helpers import explorer, send, settle, until
 
 SIZE = (130, 40)
@@ -134,10 +136,22 @@ async def test_a_watch_lost_to_a_server_restart_reconnects(
             assert "live: reconnecting…" in screen.status.shown.plain
             assert screen.service.following == cid, "still following: it is tried again"
 
+            # Meanwhile (no server runs) the title and a mark change in the database: no
+            # event tells of them, so the watch begun again reads them.
+            owner = forest.conversation.owner_user_id
+            marked = forest.leaf_id
+            assert marked is not None
+            async with SqliteStore(first.config.db) as store:
+                await store.update_conversation(owner, cid, "Wall plants", True)
+                await store.annotate(owner, cid, marked, AnnotationRecord(tags=("moss",)))
+
             second = make_server(port=port)  # the same address and database
             await second.start()
             await until(pilot, lambda: screen.status.live == "again", "live again")
             assert "live again" in screen.status.shown.plain
+            await until(pilot, lambda: screen.title == "Wall plants", "the title set meanwhile")
+            node = screen.forest.responses[marked]
+            assert node.annotation is not None and node.annotation.tags == ("moss",)
             assert not any("Live updates stopped" in str(n.title) for n in app._notifications)
 
             async with Client(api_host=second.address) as other:  # the watch works again

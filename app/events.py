@@ -107,6 +107,14 @@ class WatchStopped(ServiceMessage[service.WatchStopped]):
     """Live updates of the open conversation stopped (an error)."""
 
 
+class WatchReconnecting(ServiceMessage[service.WatchReconnecting]):
+    """The open conversation's watch was lost (UNAVAILABLE) and is tried again."""
+
+
+class WatchResumed(ServiceMessage[service.WatchResumed]):
+    """The open conversation is watched again after it was lost."""
+
+
 MESSAGE_FOR: Mapping[type[Any], type[ServiceMessage[Any]]] = {
     service.ConversationsListed: ConversationsListed,
     service.ConversationOpened: ConversationOpened,
@@ -125,6 +133,8 @@ MESSAGE_FOR: Mapping[type[Any], type[ServiceMessage[Any]]] = {
     service.ReplyElsewhereEnded: ReplyElsewhereEnded,
     service.DeletedElsewhere: DeletedElsewhere,
     service.WatchStopped: WatchStopped,
+    service.WatchReconnecting: WatchReconnecting,
+    service.WatchResumed: WatchResumed,
 }
 """The Message class of each service event class."""
 

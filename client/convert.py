@@ -185,6 +185,7 @@ def summary_from_proto(conversation: chat_pb2.Conversation) -> ConversationSumma
         response_count=conversation.response_count or len(conversation.responses),
         owner_user_id=conversation.owner_user_id,
         role=role_name(conversation.role),
+        caller_user_id=conversation.caller_user_id,
     )
 
 

@@ -182,6 +182,31 @@ class WatchStopped:
     error: BaseException
 
 
+@dataclass(frozen=True, slots=True)
+class WatchReconnecting:
+    """The open conversation's watch ended with UNAVAILABLE; it starts again after `delay`.
+
+    `attempt` counts the tries since the watch was lost (1 first); `error` is the SDK's
+    exception. Its placeholders of replies sampled elsewhere are gone meanwhile.
+    """
+
+    conversation_id: str
+    error: BaseException
+    attempt: int
+    delay: float
+
+
+@dataclass(frozen=True, slots=True)
+class WatchResumed:
+    """The open conversation is watched again, after `attempts` tries.
+
+    What was stored meanwhile has joined the forest (as after any start of a watch).
+    """
+
+    conversation_id: str
+    attempts: int
+
+
 ServiceEvent = (
     ConversationsListed
     | ConversationOpened
@@ -200,5 +225,7 @@ ServiceEvent = (
     | ReplyElsewhereEnded
     | DeletedElsewhere
     | WatchStopped
+    | WatchReconnecting
+    | WatchResumed
 )
 Listener = Callable[[ServiceEvent], None]

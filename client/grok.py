@@ -110,6 +110,15 @@ class AsyncGrok:
         await c.load()
         return c
 
+    async def resolve_share_link(self, link: str) -> tuple[str, str]:
+        """Extension: the conversation id and the response id ("" : none) a share link names.
+
+        What `get_conversation(link)` opens, plus where the link points, so a reader can
+        be shown the linked response rather than their own place. Raises NotFoundError
+        when the caller may not read it, InvalidArgumentError when it is no share link.
+        """
+        return await resolve_share_link(self._stub, link)
+
     async def list_models(self) -> ModelCatalog:
         """Extension: the models this server samples from and its named system prompts."""
         reply: chat_pb2.ListModelsResponse = await rpc(self._stub.ListModels(empty_pb2.Empty()))

@@ -266,3 +266,5 @@ class ConversationSummary(BaseModel):
     # Sharing between users: the owner, and the caller's role ("owner", "writer", "reader").
     owner_user_id: str = ""
     role: str = "owner"
+    # The caller's own user id, as a loaded conversation tells it ("" when not told).
+    caller_user_id: str = ""

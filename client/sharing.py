@@ -84,6 +84,14 @@ class SharingCalls:
         return self._get_conversation_or_raise().owner_user_id
 
     @property
+    def caller_user_id(self) -> str:
+        """Extension: the user this client is, as the server said when it was loaded.
+
+        What tells "You" from a writer's or the owner's id ("" from older servers).
+        """
+        return self._get_conversation_or_raise().caller_user_id
+
+    @property
     def role(self) -> Role:
         """Extension: the caller's role: "owner", "writer" or "reader"."""
         return role_from_proto(self._get_conversation_or_raise().role)

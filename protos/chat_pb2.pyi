@@ -400,7 +400,7 @@ class TokenList(_message.Message):
     def __init__(self, tokens: _Optional[_Iterable[_Union[_sampler_public_pb2.Token, _Mapping]]] = ...) -> None: ...
 
 class Conversation(_message.Message):
-    __slots__ = ("conversation_id", "title", "starred", "create_time", "responses", "update_time", "response_count", "leaf_response_id", "import_times", "imported_ids", "owner_user_id", "role")
+    __slots__ = ("conversation_id", "title", "starred", "create_time", "responses", "update_time", "response_count", "leaf_response_id", "import_times", "imported_ids", "owner_user_id", "role", "caller_user_id")
     CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
     TITLE_FIELD_NUMBER: _ClassVar[int]
     STARRED_FIELD_NUMBER: _ClassVar[int]
@@ -413,6 +413,7 @@ class Conversation(_message.Message):
     IMPORTED_IDS_FIELD_NUMBER: _ClassVar[int]
     OWNER_USER_ID_FIELD_NUMBER: _ClassVar[int]
     ROLE_FIELD_NUMBER: _ClassVar[int]
+    CALLER_USER_ID_FIELD_NUMBER: _ClassVar[int]
     conversation_id: str
     title: str
     starred: bool
@@ -425,7 +426,8 @@ class Conversation(_message.Message):
     imported_ids: _containers.RepeatedScalarFieldContainer[str]
     owner_user_id: str
     role: ShareRole
-    def __init__(self, conversation_id: _Optional[str] = ..., title: _Optional[str] = ..., starred: _Optional[bool] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., responses: _Optional[_Iterable[_Union[Response, _Mapping]]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., response_count: _Optional[int] = ..., leaf_response_id: _Optional[str] = ..., import_times: _Optional[_Union[ImportTimes, _Mapping]] = ..., imported_ids: _Optional[_Iterable[str]] = ..., owner_user_id: _Optional[str] = ..., role: _Optional[_Union[ShareRole, str]] = ...) -> None: ...
+    caller_user_id: str
+    def __init__(self, conversation_id: _Optional[str] = ..., title: _Optional[str] = ..., starred: _Optional[bool] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., responses: _Optional[_Iterable[_Union[Response, _Mapping]]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., response_count: _Optional[int] = ..., leaf_response_id: _Optional[str] = ..., import_times: _Optional[_Union[ImportTimes, _Mapping]] = ..., imported_ids: _Optional[_Iterable[str]] = ..., owner_user_id: _Optional[str] = ..., role: _Optional[_Union[ShareRole, str]] = ..., caller_user_id: _Optional[str] = ...) -> None: ...
 
 class ImportTimes(_message.Message):
     __slots__ = ("kept", "missing", "raised")

@@ -24,6 +24,10 @@ from grove_explorer.server.config import MIB, ServerConfig, default_config_path,
 from grove_explorer.server.event_loop import EVENT_LOOP_CHOICES
 from grove_explorer.server.store.location import database_argument, database_from_environment
 
+MAX_WATCH_PENDING = 1_000_000
+"""The most events `--watch-max-pending-events` lets one watcher fall behind (a bound on
+the memory a stalled watcher may hold)."""
+
 
 def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     """Declares the server's flags on `parser` (shared by both entry points)."""
@@ -95,6 +99,15 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="concurrent replies sampled at once; more answer RESOURCE_EXHAUSTED "
         "(default: %(default)s)",
+    )
+    parser.add_argument(
+        "--watch-max-pending-events",
+        type=int,
+        default=defaults.watch_max_pending_events,
+        metavar="N",
+        help="events a WatchConversation watcher may fall behind before its watch is ended "
+        "(RESOURCE_EXHAUSTED; the client watches again): a stalled watcher costs at most "
+        "this much memory (default: %(default)s)",
     )
     parser.add_argument(
         "--checkpoint-ms",
@@ -297,6 +310,8 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         raise SystemExit("--offline-min-tokens cannot be negative")
     if args.max_streams < 1:
         raise SystemExit("--max-streams must be at least 1")
+    if not 1 <= args.watch_max_pending_events <= MAX_WATCH_PENDING:
+        raise SystemExit(f"--watch-max-pending-events must be between 1 and {MAX_WATCH_PENDING:,}")
     if not 10 <= args.checkpoint_ms <= 500:
         raise SystemExit("--checkpoint-ms must be between 10 and 500")
     if not 0 <= args.resume_grace_seconds <= 3600:
@@ -321,6 +336,7 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         tls_cert=args.tls_cert,
         tls_key=args.tls_key,
         max_streams=args.max_streams,
+        watch_max_pending_events=args.watch_max_pending_events,
         checkpoint_interval_ms=args.checkpoint_ms,
         resume_grace_seconds=args.resume_grace_seconds,
     )

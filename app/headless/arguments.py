@@ -115,7 +115,8 @@ def add_headless_commands(commands: Any) -> None:
         help="print a conversation's current path",
         description="Print the messages on a conversation's current path: the path to your "
         "place (the stored leaf, where the explorer opens it and `grove select` puts it; the "
-        "newest response if you never chose one). --json reports it as leaf_response_id.",
+        "newest response if you never chose one). --json reports it as leaf_response_id. "
+        "A share link (CONV as a URL) shows the path to the response it links to.",
     )
     show.add_argument("conv", metavar="CONV", help=CONV_HELP)
     show.add_argument("--leaf", metavar="RESPONSE", help=LEAF_HELP)

@@ -11,11 +11,11 @@ from grove_explorer.app.headless.common import (
     find_leaf,
     local_time,
     one_line,
-    open_conversation,
     short_id,
     table,
     wire_time,
 )
+from grove_explorer.app.headless.share_links import open_linked
 from grove_explorer.app.headless.sharing import shared_mark
 from grove_explorer.app.safe_text import clean
 from grove_explorer.client import (
@@ -74,9 +74,9 @@ def fused_words(mode: str, sources: list[str]) -> str:
 
 
 async def cmd_show(grok: AsyncGrok, args: argparse.Namespace) -> Outcome:
-    """`grove show CONV`: the messages of the current path."""
-    conversation = await open_conversation(grok, args.conv)
-    leaf = find_leaf(conversation, args.leaf)
+    """`grove show CONV`: the messages of the current path (a share link's: to its response)."""
+    conversation, linked = await open_linked(grok, args.conv)
+    leaf = find_leaf(conversation, args.leaf if args.leaf is not None else linked)
     document = export_json(conversation, {})
     forest = DocumentTree.of(document)
     path = forest.path(leaf.response_id if leaf else None)

@@ -1,9 +1,11 @@
 """The share dialog: who the open conversation is shared with; grant and revoke.
 
 Opened from the command palette ("Share conversation with users") on a conversation the
-user owns. The list shows each user and their role; `d` / Delete revokes the highlighted
-one; the line below takes "USER" or "USER writer" and Enter grants it (granting again
-changes the role). Every call goes through the service; the server's refusals (an unknown
+user owns. The list shows each user and their role; on it (Tab), `r` switches the
+highlighted user between reader and writer and `d` / Delete revokes them (the footer shows
+both while the list has focus: they are the list's keys, as typing goes to the line); the
+line below takes "USER" or "USER writer" and Enter grants it (granting again changes the
+role). Every call goes through the service; the server's refusals (an unknown
 user, the owner themselves) come back as notifications with its sentence.
 """
 
@@ -16,7 +18,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Input, Label, OptionList
+from textual.widgets import Footer, Input, Label, OptionList
 from textual.widgets.option_list import Option
 
 from grove_explorer.app.safe_text import first_line, inert
@@ -28,7 +30,7 @@ if TYPE_CHECKING:
     from grove_explorer.client.sharing import AccessGrant
 
 ROLES = ("reader", "writer")
-HINT = "Enter: share with USER [reader|writer] · d: revoke the highlighted user · Esc: close"
+HINT = "Enter: share with USER [reader|writer] · Tab: the list"
 
 
 def parse_grant(text: str) -> tuple[str, str] | str:
@@ -40,6 +42,20 @@ def parse_grant(text: str) -> tuple[str, str] | str:
         return "Type a user, then reader or writer (e.g. 'bob writer')."
     role = words[1].lower() if len(words) == 2 else "reader"
     return words[0], role
+
+
+def other_role(role: str) -> str:
+    """The role `r` switches a grant to: reader ⇄ writer."""
+    return "reader" if role == "writer" else "writer"
+
+
+class GrantList(OptionList):
+    """The grants, one a line; its keys act on the highlighted user (run by the dialog)."""
+
+    BINDINGS = [
+        Binding("r", "screen.switch_role", "Reader/writer"),
+        Binding("d,delete", "screen.revoke", "Revoke"),
+    ]
 
 
 class ShareScreen(ModalScreen[None]):
@@ -55,10 +71,7 @@ class ShareScreen(ModalScreen[None]):
     }
     """
     )
-    BINDINGS = [
-        Binding("escape", "close", "Close"),
-        Binding("d,delete", "revoke", "Revoke", show=False),
-    ]
+    BINDINGS = [Binding("escape", "close", "Close")]
 
     def __init__(self, service: ConversationService, conversation_id: str, title: str) -> None:
         super().__init__()
@@ -72,9 +85,10 @@ class ShareScreen(ModalScreen[None]):
             yield Label(
                 inert(f"Share {first_line(self._title, 50) or 'this conversation'}", "bold")
             )
-            yield OptionList(id="share-grants")
+            yield GrantList(id="share-grants")
             yield Input(placeholder="user [reader|writer]", id="share-user")
             yield Label(inert(HINT, "dim"))
+        yield Footer()
 
     def on_mount(self) -> None:
         self.query_one(Input).focus()
@@ -85,6 +99,7 @@ class ShareScreen(ModalScreen[None]):
         run_service_call(self, self._service.access_list(self._conversation_id), done=self._show)
 
     def _show(self, grants: list[AccessGrant]) -> None:
+        kept = self._highlighted_user()
         self.grants = grants
         options = self.query_one(OptionList)
         options.clear_options()
@@ -99,6 +114,16 @@ class ShareScreen(ModalScreen[None]):
                 for g in grants
             ]
         )
+        users = [g.user_id for g in grants]
+        if kept in users:  # a switched role keeps its line highlighted
+            options.highlighted = users.index(kept)
+
+    def _highlighted_user(self) -> str | None:
+        """The user id of the highlighted grant (None: none highlighted)."""
+        options = self.query_one(OptionList)
+        if options.highlighted is None or not self.grants:
+            return None
+        return options.get_option_at_index(options.highlighted).id
 
     @on(Input.Submitted, "#share-user")
     def _grant(self, event: Input.Submitted) -> None:
@@ -118,14 +143,30 @@ class ShareScreen(ModalScreen[None]):
             self, self._service.share_with(self._conversation_id, user, role), done=granted
         )
 
+    def action_switch_role(self) -> None:
+        """Makes the highlighted reader a writer, or writer a reader (granting again)."""
+        user = self._highlighted_user()
+        grant = next((g for g in self.grants if g.user_id == user), None)
+        if grant is None:
+            self.notify("Highlight a user in the list to switch their role.", severity="warning")
+            return
+        role = other_role(grant.role)
+
+        def switched(done: AccessGrant) -> None:
+            self.notify(f"{first_line(done.user_id, 40)} is now a {done.role}.")
+            self.reload()
+
+        run_service_call(
+            self,
+            self._service.share_with(self._conversation_id, grant.user_id, role),
+            done=switched,
+        )
+
     def action_revoke(self) -> None:
         """Ends the highlighted user's access."""
-        options = self.query_one(OptionList)
-        if options.highlighted is None or not self.grants:
+        user = self._highlighted_user()
+        if user is None:
             self.notify("Highlight a user in the list to revoke them.", severity="warning")
-            return
-        user = options.get_option_at_index(options.highlighted).id
-        if not user:
             return
 
         def revoked(done: bool) -> None:

@@ -40,6 +40,7 @@ from grove_explorer.app.elsewhere_marks import elsewhere_label
 from grove_explorer.app.fusion_marks import fused_label
 from grove_explorer.app.replay_marks import replay_label
 from grove_explorer.app.safe_text import StreamCleaner, clean
+from grove_explorer.app.viewpoint import Viewpoint, current_viewpoint
 from grove_explorer.app.widgets.judgement_badge import judgement_label, latest
 from grove_explorer.client.finish import reply_marker
 
@@ -64,10 +65,11 @@ def short_id(response_id: str) -> str:
 def sender_label(node: ResponseNode) -> str:
     """Who wrote the message: "You", the model's name, or "Model" when it has none.
 
-    A message a writer of a shared conversation sent is named by its author's user id.
+    A human message of a shared conversation that someone else sent (a writer, or the
+    owner when a writer looks) is named by their user id (`app/viewpoint.py`).
     """
     if node.is_human:
-        return clean(node.author).strip() or "You"
+        return clean(current_viewpoint().maker(node.author)).strip() or "You"
     return clean(node.model_name).strip() or "Model"
 
 
@@ -111,8 +113,9 @@ def header_text(node: ResponseNode, sibling: tuple[int, int], *, streaming: bool
         parts.append(("shared", "italic"))
     if node.query:
         parts.append((f"searching: {clean(node.query)}", "italic"))
-    if node.author and not node.is_human:  # asked for by a writer it is shared with
-        parts.append((f"by {clean(node.author)}", "bold cyan"))
+    maker = "" if node.is_human else current_viewpoint().maker(node.author)
+    if maker:  # asked for by someone else (a writer, or the owner when a writer looks)
+        parts.append((f"by {clean(maker)}", "bold cyan"))
     if node.merged_from:
         parts.append((fused_label(node), "bold magenta"))
     if node.replay_of:
@@ -396,7 +399,7 @@ class _Drawn:
     lines: dict[tuple[int, Style], list[Strip]] = field(default_factory=dict)
 
 
-_DRAWN: OrderedDict[tuple[int, tuple[int, int]], _Drawn] = OrderedDict()
+_DRAWN: OrderedDict[tuple[int, tuple[int, int], Viewpoint], _Drawn] = OrderedDict()
 """Recently drawn messages by (id of node, sibling), least recently used first.
 
 A sibling switch replaces the views below the switched message, and switching back (the
@@ -412,7 +415,7 @@ DRAWN_LIMIT = 256
 
 def _drawn(node: ResponseNode, sibling: tuple[int, int]) -> _Drawn:
     """The cached drawing of `node` with `sibling`, built if not cached."""
-    key = (id(node), sibling)
+    key = (id(node), sibling, current_viewpoint())
     drawn = _DRAWN.get(key)
     if drawn is not None and drawn.node is node:
         _DRAWN.move_to_end(key)

@@ -1,7 +1,8 @@
 """One line under the thread: what new replies use, and the state of the stream.
 
 It always names the model and system prompt of the next reply, then the token budget,
-stream speed and query actions.
+stream speed and query actions; while the open conversation's live updates are lost and
+tried again, "live: reconnecting…", and "live again" for a few seconds once they are back.
 """
 
 from __future__ import annotations
@@ -9,9 +10,13 @@ from __future__ import annotations
 import time
 
 from rich.text import Text
+from textual.timer import Timer
 from textual.widgets import Static
 
 from grove_explorer.app.safe_text import clean
+
+LIVE_AGAIN_SECONDS = 5.0
+"""How long "live again" stays on the line."""
 
 
 class StatusLine(Static):
@@ -42,8 +47,28 @@ class StatusLine(Static):
         self._started: float | None = None
         self._tokens = 0
         self._last_draw = 0.0
+        self.live = ""
+        """"reconnecting" while the watch is tried again, "again" once back, else ""."""
+        self._live_timer: Timer | None = None
         self.shown = Text()
         """What the line shows now (for tests)."""
+
+    def live_reconnecting(self) -> None:
+        """The open conversation's live updates were lost; the service tries again."""
+        self._set_live("reconnecting")
+
+    def live_again(self) -> None:
+        """Live updates are back: said for a few seconds."""
+        self._set_live("again")
+        self._live_timer = self.set_timer(LIVE_AGAIN_SECONDS, lambda: self._set_live(""))
+
+    def _set_live(self, state: str) -> None:
+        if self._live_timer is not None:
+            self._live_timer.stop()
+            self._live_timer = None
+        if state != self.live:
+            self.live = state
+            self.redraw(force=True)
 
     def set_settings(self, model: str, prompt: str) -> None:
         """The model and system prompt new replies will use."""
@@ -70,6 +95,7 @@ class StatusLine(Static):
         self.query_text = ""
         self.streaming = streaming
         self._started = time.monotonic() if streaming else None
+        self._set_live("")
         self.redraw(force=True)
 
     def tokens_arrived(self, count: int) -> None:
@@ -117,5 +143,9 @@ class StatusLine(Static):
             parts += [("streaming ", "dim"), f"{self.tokens_per_second:,.0f} tok/s  "]
         if self.query_text:
             parts += [(clean(self.query_text), "italic")]
+        if self.live:
+            said = "live: reconnecting…" if self.live == "reconnecting" else "live again"
+            style = "bold yellow" if self.live == "reconnecting" else "bold green"
+            parts += ["  " if self.query_text else "", (said, style)]
         self.shown = Text.assemble(*parts) if parts else Text("ready", style="dim")
         self.update(self.shown)

@@ -10,7 +10,12 @@ the state every view draws — and published as events:
   reply (`ReplyElsewhereEnded`);
 - a response stored elsewhere and an annotation changed elsewhere are `ResponseAdded`,
   a title or star `ConversationUpdated`, a deletion `DeletedElsewhere`;
-- the watch ending on an error is `WatchStopped` (its placeholders are dropped).
+- the watch ending on an error is `WatchStopped` (its placeholders are dropped);
+- the watch ending with UNAVAILABLE (the server went away, restarts, or a replica died)
+  is `WatchReconnecting`: it is started again after a growing, jittered delay
+  (`rewatch_delay`) until it begins — `WatchResumed`, with what was stored meanwhile read
+  as after any start — or the conversation is closed (`stop_following`, or another one
+  followed), which ends the tries.
 
 The replies this client streams itself are skipped (the watch marks them `own`), so
 nothing shows twice; nothing here moves the user's place, except that a leaf the user put
@@ -21,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +36,8 @@ from grove_explorer.client.events import (
     ReplyElsewhereStarted,
     ReplyElsewhereText,
     ResponseAdded,
+    WatchReconnecting,
+    WatchResumed,
     WatchStopped,
 )
 from grove_explorer.client.service.base import ServiceBase
@@ -54,6 +62,20 @@ log = logging.getLogger(__name__)
 ELSEWHERE_PREFIX = "elsewhere:"
 """Ids of placeholders of replies sampled elsewhere start with this."""
 
+REWATCH_FIRST_DELAY = 0.25
+"""Seconds before the first try to watch again after UNAVAILABLE (then doubled)."""
+REWATCH_MAX_DELAY = 15.0
+"""The longest wait between tries: a server back after a long outage is found soon."""
+
+
+def rewatch_delay(attempt: int) -> float:
+    """The wait before try `attempt` (1 first): doubling, capped, with jitter.
+
+    The jitter (half to all of the step) spreads the clients of one restarted server.
+    """
+    step = min(REWATCH_MAX_DELAY, REWATCH_FIRST_DELAY * 2 ** (attempt - 1))
+    return step * random.uniform(0.5, 1.0)
+
 
 class _Follow:
     """One watch of one open conversation, applying its events to the forest."""
@@ -65,6 +87,8 @@ class _Follow:
         self.watcher = ""
         # Set once the watch's first event (its snapshot) was applied.
         self.started = asyncio.Event()
+        # Tries since the watch was lost with UNAVAILABLE (0: it was never lost).
+        self.retries = 0
         self.task: asyncio.Task[None] = asyncio.create_task(
             self._run(), name=f"grove-watch-{self.conversation_id[:8]}"
         )
@@ -74,8 +98,29 @@ class _Follow:
         return "" if actor == self.watcher else actor
 
     async def _run(self) -> None:
+        """Watches until the conversation is gone or closed; UNAVAILABLE watches again."""
+        from grove_explorer.client.errors import ServerUnavailableError
+
+        while True:
+            try:
+                await self._watch()
+                return
+            except ServerUnavailableError as error:
+                if not self.current:
+                    return
+                self._drop_placeholders()
+                self.retries += 1
+                delay = self.service.rewatch_delay(self.retries)
+                lost = WatchReconnecting(self.conversation_id, error, self.retries, delay)
+                self.service._publish(lost)
+                await asyncio.sleep(delay)  # cancelled when the conversation is closed
+                if not self.current:
+                    return
+
+    async def _watch(self) -> None:
+        """One watch to its end; raises ServerUnavailableError for `_run` to watch again."""
         from grove_explorer.client import watching as w
-        from grove_explorer.client.errors import GroveError
+        from grove_explorer.client.errors import GroveError, ServerUnavailableError
 
         handlers: dict[type[Any], Callable[[Any], None]] = {
             w.WatchStarted: self._started,
@@ -94,8 +139,13 @@ class _Follow:
                     return
                 handlers[type(event)](event)
                 if isinstance(event, w.WatchStarted):
-                    await self._catch_up(event.response_count)
+                    await self._catch_up(event.response_count, everything=self.retries > 0)
                     self.started.set()
+                    if self.retries:
+                        self.service._publish(WatchResumed(self.conversation_id, self.retries))
+                        self.retries = 0
+        except ServerUnavailableError:
+            raise
         except GroveError as error:
             if self.current:
                 self._drop_placeholders()
@@ -113,19 +163,24 @@ class _Follow:
         """The followed conversation's forest (the SDK conversation's own)."""
         return self.conversation.forest
 
-    async def _catch_up(self, response_count: int) -> None:
+    async def _catch_up(self, response_count: int, *, everything: bool = False) -> None:
         """Reads what was stored between loading the forest and the watch's start.
 
         The forest was loaded before the watch began; when the server held more responses
         then than the forest does, the conversation is read again and the missing ones
-        join (unmarked: who made them is not known). Rare, and one read.
+        join (unmarked: who made them is not known). Rare, and one read. `everything`
+        (a watch begun again after it was lost): always read, and annotations, title and
+        star changed meanwhile are taken too — no event told of them.
         """
         forest = self.forest
         stored = sum(1 for node in forest.responses.values() if not node.streaming)
-        if response_count <= stored:
+        if response_count <= stored and not everything:
             return
         client = await self.service.connected()
         fresh = await client.grok.get_conversation(self.conversation_id)
+        if everything:
+            self._missed_marks(fresh.forest)
+            self._take_title(fresh.title, fresh.starred)
         added = 0
         for node in fresh.forest.responses.values():  # creation order: parents first
             if node.response_id in forest.responses:
@@ -137,6 +192,17 @@ class _Follow:
             added += 1
         if added:
             self.service._update_summary(self.conversation_id)
+
+    def _missed_marks(self, fresh: Forest) -> None:
+        """Takes the annotations `fresh` holds that differ from the forest's."""
+        forest = self.forest
+        for node in fresh.responses.values():
+            known = forest.responses.get(node.response_id)
+            if known is None or known.streaming or known.annotation == node.annotation:
+                continue
+            changed = known.model_copy(update={"annotation": node.annotation})
+            forest.add(changed)
+            self.service._publish(ResponseAdded(self.conversation_id, changed))
 
     # -- replies sampled elsewhere ---------------------------------------------------------
 
@@ -236,10 +302,13 @@ class _Follow:
         self.service._publish(ResponseAdded(self.conversation_id, node))
 
     def _title(self, event: TitleChanged) -> None:
+        self._take_title(event.title, event.starred)
+
+    def _take_title(self, title: str, starred: bool) -> None:
         conversation = self.conversation
-        if (conversation.title, conversation.starred) == (event.title, event.starred):
+        if (conversation.title, conversation.starred) == (title, starred):
             return
-        conversation.changed_elsewhere(event.title, event.starred)
+        conversation.changed_elsewhere(title, starred)
         self.service._update_summary(self.conversation_id)
 
     def _gone(self, event: ConversationGone) -> None:
@@ -258,6 +327,8 @@ class WatchingService(ServiceBase):
     """The service's following of the open conversation (see the module)."""
 
     _follow: _Follow | None = None
+    rewatch_delay: Callable[[int], float] = staticmethod(rewatch_delay)
+    """The wait before each try to watch again (an attribute, so a test can shorten it)."""
 
     @property
     def following(self) -> str | None:

@@ -2,8 +2,9 @@
 
 feed.py is the `ChangeFeed` protocol (what a PostgreSQL LISTEN/NOTIFY feed implements too)
 and how a watch ends; in_process.py is the feed of one server process (SQLite);
-postgres_feed.py the feed across replicas of one PostgreSQL database (LISTEN/NOTIFY; its
-payloads and each watcher's merge of other replicas' replies are remote_merge.py);
+postgres_feed.py the feed across replicas of one PostgreSQL database (LISTEN/NOTIFY; what
+it hears is handled in postgres_receiving.py; its payloads and each watcher's merge of
+other replicas' replies are remote_merge.py);
 publishing.py builds the events the servicer publishes (small: big content is referred to
 by row, the watcher's server reads it); the WatchConversation RPC is
 server/servicer/watching.py.

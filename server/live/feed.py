@@ -33,8 +33,9 @@ class WatcherTooSlow(WatchEnded):
     def __init__(self, limit: int) -> None:
         super().__init__(
             f"This watch fell more than {limit} events behind the conversation and was "
-            "ended (the server keeps no more for one watcher); watch again to start from "
-            "the conversation as it is now."
+            "ended (the server keeps no more for one watcher: grove serve "
+            "--watch-max-pending-events); watch again to start from the conversation as "
+            "it is now."
         )
         self.limit = limit
 

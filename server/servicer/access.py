@@ -15,7 +15,9 @@ id asks `resolve` first, with what it needs:
 `resolve` returns the owner's id: the store's conversation methods are scoped by owner,
 so an RPC passes that id to them and keeps the caller's own id for what is the caller's
 (their place, their stream's request_id). Responses a writer makes carry their id as
-`author` (`author_of`).
+`author` (`author_of`); so do their annotations and judgements, and their arena votes are
+theirs (`voter`): a leaderboard counts the votes its user cast, never a writer's in the
+owner's. Reads of a conversation show everyone's annotations and judgements.
 
 Refusals: no access (missing, deleted, never shared, revoked) is NOT_FOUND with the very
 sentence of a missing conversation, so a stranger learns nothing. A reader asking to

@@ -41,9 +41,17 @@ OUTCOME_TO_WIRE: dict[ArenaOutcomeName, int] = {
 
 
 async def record_vote(
-    store: Store, user: str, request: chat_pb2.RecordVoteRequest, context: grpc.aio.ServicerContext
+    store: Store,
+    user: str,
+    request: chat_pb2.RecordVoteRequest,
+    context: grpc.aio.ServicerContext,
+    *,
+    voter: str = "",
 ) -> chat_pb2.ArenaVote:
-    """Checks the vote, stores it and returns it with its id and time."""
+    """Checks the vote, stores it as `voter`'s and returns it with its id and time.
+
+    `user` owns the conversation; `voter` cast the vote ("": the owner).
+    """
     conversation_id = await conversation_id_or_abort(store, user, request.conversation_id, context)
     outcome = OUTCOME_FROM_WIRE.get(request.outcome)
     if outcome is None:
@@ -98,22 +106,31 @@ async def record_vote(
         outcome=outcome,
     )
     try:
-        stored = await store.add_vote(user, conversation_id, vote)
+        stored = await store.add_vote(user, conversation_id, vote, voter=voter)
     except UnknownConversationError:  # deleted meanwhile
         await abort_not_found(context, conversation_id)
     return vote_to_proto(stored)
 
 
 async def list_votes(
-    store: Store, user: str, request: chat_pb2.ListVotesRequest, context: grpc.aio.ServicerContext
+    store: Store,
+    user: str,
+    request: chat_pb2.ListVotesRequest,
+    context: grpc.aio.ServicerContext,
+    *,
+    voter: str = "",
 ) -> chat_pb2.ListVotesResponse:
-    """The caller's votes, oldest first, of one conversation ("" : of all)."""
+    """`voter`'s votes, oldest first, of one conversation of `user`'s ("" : of all).
+
+    `user` owns the named conversation ("" `voter`: the same user); a leaderboard is the
+    votes its user cast, wherever they could vote.
+    """
     conversation_id = ""
     if request.conversation_id:
         conversation_id = await conversation_id_or_abort(
             store, user, request.conversation_id, context
         )
-    votes = await store.votes(user, conversation_id)
+    votes = await store.votes(voter or user, conversation_id)
     return chat_pb2.ListVotesResponse(votes=[vote_to_proto(v) for v in votes])
 
 

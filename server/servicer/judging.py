@@ -80,9 +80,17 @@ class Judging:
         return self._rubrics
 
     async def judge(
-        self, user: str, request: chat_pb2.JudgeResponsesRequest, context: grpc.aio.ServicerContext
+        self,
+        user: str,
+        request: chat_pb2.JudgeResponsesRequest,
+        context: grpc.aio.ServicerContext,
+        *,
+        author: str = "",
     ) -> chat_pb2.JudgeResponsesResponse:
-        """Scores the requested replies and stores the judgements (see the module)."""
+        """Scores the requested replies and stores the judgements (see the module).
+
+        `user` owns the conversation; the judgements are `author`'s ("": the owner's).
+        """
         conversation_id = await conversation_id_or_abort(
             self._store, user, request.conversation_id, context
         )
@@ -128,7 +136,7 @@ class Judging:
             await _abort_backend(context, error)
         new = _judgements(ids, verdicts, judge_name, rubric_name, rubric, params, mode)
         try:
-            stored = await self._store.add_judgements(user, conversation_id, new)
+            stored = await self._store.add_judgements(user, conversation_id, new, author=author)
         except UnknownConversationError:
             await abort_not_found(context, conversation_id)
         except UnknownParentError as error:

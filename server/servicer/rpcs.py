@@ -167,6 +167,7 @@ class ChatServicer(SharingRpcs, chat_pb2_grpc.ChatServicer):
         record = replace(record, role=access.role)
         wire = conversation_to_proto(record, responses, annotations, leaf)
         attach_judgements(wire, await self._store.judgements(owner, record.conversation_id))
+        wire.caller_user_id = user  # who "You" is in the client
         return wire
 
     async def SelectResponse(
@@ -287,7 +288,7 @@ class ChatServicer(SharingRpcs, chat_pb2_grpc.ChatServicer):
         """Scores model replies with a judge model and stores the judgements (judging.py)."""
         user = await self._auth.identify(context)
         owner = await resolve(self._store, context, user, request.conversation_id, "write")
-        return await self._judging.judge(owner, request, context)
+        return await self._judging.judge(owner, request, context, author=author_of(user, owner))
 
     async def ExtractPoints(
         self, request: chat_pb2.ExtractPointsRequest, context: grpc.aio.ServicerContext
@@ -300,33 +301,38 @@ class ChatServicer(SharingRpcs, chat_pb2_grpc.ChatServicer):
     async def RecordVote(
         self, request: chat_pb2.RecordVoteRequest, context: grpc.aio.ServicerContext
     ) -> chat_pb2.ArenaVote:
-        """Stores the caller's vote on a blind arena pair (arena.py)."""
+        """Stores the caller's vote on a blind arena pair (arena.py): theirs, not the owner's."""
         user = await self._auth.identify(context)
         owner = await resolve(self._store, context, user, request.conversation_id, "write")
-        return await record_vote(self._store, owner, request, context)
+        return await record_vote(self._store, owner, request, context, voter=user)
 
     async def ListVotes(
         self, request: chat_pb2.ListVotesRequest, context: grpc.aio.ServicerContext
     ) -> chat_pb2.ListVotesResponse:
-        """The caller's arena votes, oldest first (arena.py)."""
+        """The caller's arena votes, oldest first (arena.py): a leaderboard is per user."""
         user = await self._auth.identify(context)
-        if request.conversation_id:  # a shared conversation's votes are its owner's
-            user = await resolve(self._store, context, user, request.conversation_id, "read")
-        return await list_votes(self._store, user, request, context)
+        owner = user
+        if request.conversation_id:  # one shared with the caller: their own votes in it
+            owner = await resolve(self._store, context, user, request.conversation_id, "read")
+        return await list_votes(self._store, owner, request, context, voter=user)
 
     async def AnnotateResponse(
         self, request: chat_pb2.AnnotateResponseRequest, context: grpc.aio.ServicerContext
     ) -> chat_pb2.Response:
         """Sets the bookmark, tags, rating and note of one response (owner or writer)."""
-        user = await self._auth.identify(context)
-        user = await resolve(self._store, context, user, request.conversation_id, "write")
+        caller = await self._auth.identify(context)
+        user = await resolve(self._store, context, caller, request.conversation_id, "write")
         record = await conversation_or_abort(self._store, user, request.conversation_id, context)
         if not request.response_id:
             await abort(context, grpc.StatusCode.INVALID_ARGUMENT, "response_id is required.")
         await check_id("response id", request.response_id, context)
         annotation = await annotation_from_wire(request.annotation, context)
         if not await self._store.annotate(
-            user, record.conversation_id, request.response_id, annotation
+            user,
+            record.conversation_id,
+            request.response_id,
+            annotation,
+            author=author_of(caller, user),
         ):
             await abort(
                 context,

@@ -66,7 +66,10 @@ async def watch_conversation(
         async for event in subscription:
             if own and event.HasField("reply_text") and event.request_id.startswith(own):
                 continue  # the watcher's own stream brings it this text
-            if time.monotonic() - checked > ACCESS_RECHECK_SECONDS:
+            # A deletion is told as such, not as the loss of access it also is (the
+            # re-check would find the conversation gone and answer NOT_FOUND instead).
+            deleted = event.HasField("conversation_deleted")
+            if not deleted and time.monotonic() - checked > ACCESS_RECHECK_SECONDS:
                 if await store.access(user, conversation_id) is None:
                     await abort_not_found(context, conversation_id)
                 checked = time.monotonic()

@@ -223,9 +223,19 @@ class Store(Protocol):
         ...
 
     async def annotate(
-        self, user_id: str, conversation_id: str, response_id: str, annotation: AnnotationRecord
+        self,
+        user_id: str,
+        conversation_id: str,
+        response_id: str,
+        annotation: AnnotationRecord,
+        *,
+        author: str = "",
     ) -> bool:
-        """Sets (or, when empty, removes) the annotation; False if not the user's response."""
+        """Sets (or, when empty, removes) the annotation; False if not the user's response.
+
+        `user_id` owns the conversation; the annotation is recorded as `author`'s (a
+        writer it is shared with; "": the owner). One per response, seen by all.
+        """
         ...
 
     async def annotations(self, user_id: str, conversation_id: str) -> dict[str, AnnotationRecord]:
@@ -233,9 +243,16 @@ class Store(Protocol):
         ...
 
     async def add_judgements(
-        self, user_id: str, conversation_id: str, judgements: Sequence[NewJudgement]
+        self,
+        user_id: str,
+        conversation_id: str,
+        judgements: Sequence[NewJudgement],
+        *,
+        author: str = "",
     ) -> list[JudgementRecord]:
         """Stores one judge call's judgements as a new batch, all in one transaction.
+
+        `user_id` owns the conversation; the judgements are `author`'s ("": the owner's).
 
         Raises UnknownConversationError when the conversation is not the user's and
         UnknownParentError when a judged response is not in it; nothing is stored then.
@@ -247,19 +264,28 @@ class Store(Protocol):
     ) -> dict[str, list[JudgementRecord]]:
         """The judgements of a conversation's responses by response id, oldest first.
 
-        One read per conversation, however many responses it has.
+        Every author's (`user_id` owns the conversation). One read per conversation,
+        however many responses it has.
         """
         ...
 
-    async def add_vote(self, user_id: str, conversation_id: str, vote: NewVote) -> VoteRecord:
+    async def add_vote(
+        self, user_id: str, conversation_id: str, vote: NewVote, *, voter: str = ""
+    ) -> VoteRecord:
         """Stores one arena vote (checked by the servicer).
+
+        `user_id` owns the conversation; the vote is `voter`'s ("": the owner's): a
+        leaderboard counts the votes its user cast.
 
         Raises UnknownConversationError when the conversation is not the user's.
         """
         ...
 
     async def votes(self, user_id: str, conversation_id: str = "") -> list[VoteRecord]:
-        """The user's arena votes, oldest first: of one conversation, or of all ("")."""
+        """The arena votes the user cast, oldest first: of one conversation, or of all ("").
+
+        Only in conversations the user may still read (theirs or shared with them).
+        """
         ...
 
     async def request_responses(self, user_id: str, request_id: str) -> list[ResponseRecord]:

@@ -136,3 +136,37 @@ async def test_share_usage_errors(team: GroveServer) -> None:
     assert code == 2 and "--role goes with --user" in err
     code, _, err = await grove(team, "alice", "share", "abcd")
     assert code == 2 and "one of the arguments --user --revoke --list is required" in err
+
+
+async def test_show_of_a_share_link_opens_at_the_linked_response(team: GroveServer) -> None:
+    async with Client(api_host=team.address, api_key="key-alice") as alice:
+        conversation = alice.grok.create_conversation()
+        stream, future = conversation.add_response(
+            "Tell me about medlars.", sampling=SamplingParams(max_tokens=4)
+        )
+        await collect(stream)
+        linked = await future
+        url = await linked.share()
+        conversation.set_leaf_response_id(None)  # a new root, newer than the link
+        stream, future = conversation.add_response(
+            "And about loquats?", sampling=SamplingParams(max_tokens=4)
+        )
+        await collect(stream)
+        newest = await future
+        await conversation.share_with("bob", "reader")
+    cid = conversation.conversation_id
+
+    code, out, err = await grove(team, "bob", "show", cid, "--json")
+    assert (code, err) == (0, ""), err
+    assert json.loads(out)["leaf_response_id"] == newest.response_id, "his place: the newest"
+    code, out, err = await grove(team, "bob", "show", url, "--json")
+    assert (code, err) == (0, ""), err
+    shown = json.loads(out)
+    assert shown["leaf_response_id"] == linked.response_id
+    assert shown["path"][0]["message"] == "Tell me about medlars."
+    code, out, err = await grove(team, "bob", "show", url)
+    assert (code, err) == (0, ""), err
+    assert "medlars" in out and "loquats" not in out
+    code, out, err = await grove(team, "bob", "show", url, "--json", "--leaf", newest.response_id)
+    assert (code, err) == (0, ""), err
+    assert json.loads(out)["leaf_response_id"] == newest.response_id, "--leaf wins over a link"

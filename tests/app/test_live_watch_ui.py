@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import replace
 
 import pytest
@@ -10,8 +11,11 @@ import pytest
 from grove_explorer.app.elsewhere_marks import ELSEWHERE_MARK
 from grove_explorer.client import Client
 from grove_explorer.client.service.watching import ELSEWHERE_PREFIX
+from grove_explorer.protos import chat_pb2
 from grove_explorer.server.config import ServerConfig
 from grove_explorer.server.runtime import GroveServer
+from grove_explorer.server.store import AnnotationRecord
+from grove_explorer.server.store.sqlite import SqliteStore
 from tests.app_helpers import explorer, send, settle, until
 
 SIZE = (130, 40)
@@ -108,3 +112,65 @@ async def _drain(stream: object) -> str:
     async for _ in stream:  # type: ignore[attr-defined]
         pass
     return (await stream.future).response_id  # type: ignore[attr-defined]
+
+
+async def test_a_watch_lost_to_a_server_restart_reconnects(
+    make_server: Callable[..., GroveServer],
+) -> None:
+    first = make_server()
+    await first.start()
+    port = int(first.address.rsplit(":", 1)[1])
+    second: GroveServer | None = None
+    try:
+        async with explorer(first.address, size=SIZE) as (app, pilot, screen):
+            await send(pilot, "What grows on old walls?")
+            await settle(pilot)
+            forest = screen.forest
+            assert forest is not None
+            cid = forest.conversation.conversation_id
+            assert screen.service.following == cid
+            assert await screen.service.follow_started()
+
+            await first.stop()  # the watch ends with UNAVAILABLE
+            await until(pilot, lambda: screen.status.live == "reconnecting", "reconnecting")
+            assert "live: reconnecting…" in screen.status.shown.plain
+            assert screen.service.following == cid, "still following: it is tried again"
+
+            # Meanwhile (no server runs) the title and a mark change in the database: no
+            # event tells of them, so the watch begun again reads them.
+            owner = forest.conversation.owner_user_id
+            marked = forest.leaf_id
+            assert marked is not None
+            async with SqliteStore(first.config.db) as store:
+                await store.update_conversation(owner, cid, "Wall plants", True)
+                await store.annotate(owner, cid, marked, AnnotationRecord(tags=("moss",)))
+
+            second = make_server(port=port)  # the same address and database
+            await second.start()
+            await until(pilot, lambda: screen.status.live == "again", "live again")
+            assert "live again" in screen.status.shown.plain
+            await until(pilot, lambda: screen.title == "Wall plants", "the title set meanwhile")
+            node = screen.forest.responses[marked]
+            assert node.annotation is not None and node.annotation.tags == ("moss",)
+            assert not any("Live updates stopped" in str(n.title) for n in app._notifications)
+
+            async with Client(api_host=second.address) as other:  # the watch works again
+                added = await other.stub.AddModelResponse(
+                    chat_pb2.AddModelResponseRequest(
+                        conversation_id=cid,
+                        message="seen after the restart",
+                        parent_response_id=forest.leaf_id or "",
+                    )
+                )
+            await until(
+                pilot, lambda: added.response_id in screen.forest.responses, "a change after it"
+            )
+
+            await second.stop()  # lost again; closing the conversation ends the tries
+            await until(pilot, lambda: screen.status.live == "reconnecting", "reconnecting")
+            screen.service.stop_following()
+            assert screen.service.following is None
+    finally:
+        if second is not None:
+            await second.stop()
+        await first.stop()

@@ -14,7 +14,7 @@ import pytest
 from rich.text import Text
 
 from grove_explorer.app.widgets.conversation_list import ConversationList
-from grove_explorer.app.widgets.message_view import header_text
+from grove_explorer.app.widgets.message_view import MessageView, header_text
 from grove_explorer.client import Client, SamplingParams
 from grove_explorer.server.auth import hash_key
 from grove_explorer.server.runtime import GroveServer
@@ -120,6 +120,21 @@ async def test_the_share_dialog_grants_lists_and_revokes(team: GroveServer) -> N
             options = dialog.query_one(OptionList)
             options.focus()
             options.highlighted = 0
+            await pilot.pause()
+            shown = {
+                key: active.binding.description
+                for key, active in dialog.active_bindings.items()
+                if active.binding.show
+            }
+            assert shown["r"] == "Reader/writer" and shown["d"] == "Revoke", "in the footer"
+            await pilot.press("r")
+            await settle(pilot)
+            assert [(g.user_id, g.role) for g in dialog.grants] == [("bob", "reader")]
+            assert [(g.user_id, g.role) for g in await mine.access_list()] == [("bob", "reader")]
+            assert options.highlighted == 0, "the switched user stays highlighted"
+            await pilot.press("r")
+            await settle(pilot)
+            assert [(g.user_id, g.role) for g in await mine.access_list()] == [("bob", "writer")]
             await pilot.press("d")
             await settle(pilot)
             assert dialog.grants == []
@@ -140,3 +155,36 @@ async def test_the_share_dialog_grants_lists_and_revokes(team: GroveServer) -> N
                 "Only alice, who owns this conversation, can share it; it is shared with "
                 "you as a writer."
             ]
+
+
+async def test_a_writer_sees_you_for_their_own_and_names_the_owner(team: GroveServer) -> None:
+    async with Client(api_host=team.address, api_key="key-alice") as alice:
+        mine = alice.grok.create_conversation()
+        stream, future = mine.add_response("Medlars?", sampling=SamplingParams(max_tokens=4))
+        await collect(stream)
+        await future
+        await mine.share_with("bob", "writer")
+
+        async with explorer(team.address, size=SIZE, api_key="key-bob") as (_, pilot, screen):
+            await settle(pilot)
+            await send(pilot, "And quinces?")
+            await settle(pilot)
+            headers = [v.header.plain for v in screen.query(MessageView)]
+            assert len(headers) == 4, headers
+            assert headers[0].startswith("alice"), "the owner's message, seen by a writer"
+            assert "by alice" in headers[1]
+            assert headers[2].startswith("You"), "the writer's own message"
+            assert "by " not in headers[3], "the writer's own reply names nobody"
+        assert header_text(mine.responses[0].node, (1, 1)).plain.startswith("You"), (
+            "the explorer's viewpoint ends with it"
+        )
+
+        await mine.load()
+        mine.set_leaf_response_id(mine.responses[-1].response_id)  # Alice goes to Bob's reply
+        await mine.leaf_saved()
+        async with explorer(team.address, size=SIZE, api_key="key-alice") as (_, pilot, screen):
+            await settle(pilot)
+            headers = [v.header.plain for v in screen.query(MessageView)]
+            assert len(headers) == 4, headers
+            assert headers[0].startswith("You") and "by " not in headers[1]
+            assert headers[2].startswith("bob") and "by bob" in headers[3]

@@ -13,6 +13,7 @@ from grove_explorer.client.events import (
     ReplyElsewhereStarted,
     ReplyElsewhereText,
     ResponseAdded,
+    WatchReconnecting,
     WatchStopped,
 )
 from grove_explorer.client.service import ConversationService
@@ -167,7 +168,7 @@ async def test_annotations_and_titles_set_elsewhere_join_the_forest(
     service.stop_following()
 
 
-async def test_a_watch_that_stops_says_why_and_drops_its_placeholders(
+async def test_a_watch_lost_at_shutdown_says_why_drops_its_placeholders_and_retries(
     make_server: Callable[..., GroveServer],
 ) -> None:
     server = make_server(token_delay_ms=5.0, offline_min_reply_tokens=400)
@@ -187,15 +188,20 @@ async def test_a_watch_that_stops_says_why_and_drops_its_placeholders(
         reading = asyncio.create_task(_drain(stream))
         await events.until(lambda seen: any(isinstance(e, ReplyElsewhereText) for e in seen))
         await server.stop()
-        await events.until(lambda seen: any(isinstance(e, WatchStopped) for e in seen))
-        (stopped,) = [e for e in events if isinstance(e, WatchStopped)]
-        assert isinstance(stopped.error, ServerUnavailableError)
-        assert "shutting down" in str(stopped.error)
+        await events.until(lambda seen: any(isinstance(e, WatchReconnecting) for e in seen))
+        assert not any(isinstance(e, WatchStopped) for e in events), "lost, not stopped"
+        lost = [e for e in events if isinstance(e, WatchReconnecting)]
+        assert isinstance(lost[0].error, ServerUnavailableError)
+        assert "shutting down" in str(lost[0].error)
+        assert lost[0].attempt == 1 and lost[0].delay > 0
         # The reply was stored partial at shutdown: its end came first, then the stop.
         ended = [e for e in events if isinstance(e, ReplyElsewhereEnded)]
         assert ended and ended[0].node is not None and ended[0].node.partial
         assert not any(r.startswith(ELSEWHERE_PREFIX) for r in forest.responses)
         await asyncio.gather(reading, return_exceptions=True)
+        assert service.following == cid, "tried again until the conversation is closed"
+        service.stop_following()
+        assert service.following is None
     finally:
         await other.close()
         await client.close()
@@ -205,3 +211,15 @@ async def test_a_watch_that_stops_says_why_and_drops_its_placeholders(
 async def _drain(stream: object) -> None:
     async for _ in stream:  # type: ignore[attr-defined]
         pass
+
+
+def test_the_rewatch_delay_doubles_with_jitter_up_to_a_cap() -> None:
+    from grove_explorer.client.service.watching import (
+        REWATCH_FIRST_DELAY,
+        REWATCH_MAX_DELAY,
+        rewatch_delay,
+    )
+
+    for attempt in range(1, 40):
+        step = min(REWATCH_MAX_DELAY, REWATCH_FIRST_DELAY * 2 ** (attempt - 1))
+        assert step / 2 <= rewatch_delay(attempt) <= step

@@ -4,10 +4,13 @@ Hypothesis draws sequences of requests from two users: real ids from earlier ste
 with random, malformed and hostile ones, text with control characters and oversized
 strings, absurd sampling parameters, unknown model and prompt names, prefixes to continue,
 annotations, search queries, and whole forests to import. Some AddResponse streams run in
-the background while later steps delete, stop or cancel them. Every refusal must be a
-status a client can act on, with a sentence; afterwards the SQLite file must hold a
-consistent forest (with annotations, stored tokens and a search index that match it) that
-the RPCs report exactly, and no search may show another user's data.
+the background while later steps delete, stop or cancel them. Grants to the other user
+succeed too, so later steps act on shared conversations as a reader or a writer
+(tests/server/fuzz_access.py). Every refusal must be a status a client can act on, with a
+sentence; afterwards the SQLite file must hold a consistent forest (with annotations,
+stored tokens and a search index that match it) that the RPCs report exactly, the access
+rules must hold for every share the database holds, and no search or listing may show a
+conversation the caller may not read.
 """
 
 from __future__ import annotations
@@ -37,6 +40,15 @@ from grove_explorer.server.auth import hash_key
 from grove_explorer.server.config import ServerConfig
 from grove_explorer.server.runtime import GroveServer
 from grove_explorer.server.store.sqlite import decode_tokens
+from tests.server.fuzz_access import (
+    WIRE_ROLES,
+    Grants,
+    check_access_rows,
+    probe_listing,
+    probe_roles,
+    role_of,
+    writer_writes,
+)
 from tests.server.test_store import search_index_problems
 
 SERVICE = chat_pb2.DESCRIPTOR.services_by_name["Chat"]
@@ -50,6 +62,7 @@ ALLOWED = {
     grpc.StatusCode.ALREADY_EXISTS,
     grpc.StatusCode.FAILED_PRECONDITION,
     grpc.StatusCode.RESOURCE_EXHAUSTED,
+    grpc.StatusCode.PERMISSION_DENIED,  # a reader writes, a writer tries the owner's part
 }
 EMPTY = empty_pb2.Empty()
 
@@ -200,6 +213,8 @@ class Pools:
     """Ids seen in this sequence: conversations with their owner, responses with theirs."""
 
     owners: dict[str, str] = field(default_factory=dict)  # conversation id -> user
+    # user -> this sequence's conversations shared with them now (fuzz_access.Grants)
+    shared: dict[str, list[str]] = field(default_factory=dict)
     request_ids: list[str] = field(default_factory=list)  # of AddResponse calls, oldest first
     responses: dict[str, str] = field(default_factory=dict)  # response id -> conversation id
 
@@ -269,9 +284,8 @@ FIELD_COUNTS = {
     "ResolveShareLink": 1,
 }
 
-# Grants here never reach the other user of the sequence (its invariants hold each user
-# to their own conversations; tests/server/test_sharing.py checks real shares): the
-# user themselves, a name no key holds, or anything at all — all refused.
+# Refused grantees: a name no key holds, or anything at all. A valid grant names the
+# sequence's other user (now and then the caller themselves, also refused).
 NOT_GRANTEES = st.one_of(st.sampled_from(["", "carol", "Alice", "alice ", "ALICE"]), TEXT)
 
 
@@ -406,6 +420,7 @@ def build_request(rpc: str, draw: Callable[[Any], Any], pools: Pools, user: str)
         raise AssertionError(f"the fuzz test cannot build a {rpc} request yet: add it")
     fields = Fields(draw, FIELD_COUNTS[rpc])
     mine = [c for c, owner in pools.owners.items() if owner == user]
+    mine += pools.shared.get(user, [])  # shared with the user: theirs to read (or write)
     cid = fields(st.integers(0, 255).map(lambda i: _pick(mine, i, "d" * 32)), ids(pools))
 
     def responses_of(conversation: str) -> list[str]:
@@ -509,8 +524,10 @@ def build_request(rpc: str, draw: Callable[[Any], Any], pools: Pools, user: str)
     if rpc == "GrantAccess":
         return chat_pb2.GrantAccessRequest(
             conversation_id=cid,
-            user_id=fields(st.just(user), NOT_GRANTEES),
-            role=fields(st.integers(2, 3), st.integers(-3, 9)),
+            user_id=fields(
+                st.sampled_from([*(u for u in sorted(USERS) if u != user), user]), NOT_GRANTEES
+            ),
+            role=fields(st.sampled_from([3, 2]), st.integers(-3, 9)),  # reader, writer
         )
     if rpc == "RevokeAccess":
         return chat_pb2.RevokeAccessRequest(
@@ -530,6 +547,7 @@ def build_request(rpc: str, draw: Callable[[Any], Any], pools: Pools, user: str)
 STEP_KINDS = [
     "AddResponseBurst",
     "AddResponse",
+    "GrantAccess",  # early: later steps of the other user then act on a shared conversation
     "StopResponse",
     "ResumeResponse",
     "CancelResponse",
@@ -551,7 +569,6 @@ STEP_KINDS = [
     "RecordVote",
     "ListVotes",
     "WatchConversation",
-    "GrantAccess",
     "RevokeAccess",
     "ListAccess",
     "ResolveShareLink",
@@ -572,6 +589,8 @@ class Harness:
     # Conversations created by ImportConversation (in any sequence): their replies carry
     # the provenance the import gave, not this server's sampling.
     imported: set[str] = field(default_factory=set)
+    # What every grant and revocation did (the database's shares outlive a sequence).
+    grants: Grants = field(default_factory=Grants)
 
 
 @dataclass
@@ -604,8 +623,8 @@ def harvest(pools: Pools, user: str, request: Any, message: Any) -> None:
     Not those of ListConversations: they include every earlier sequence's conversations,
     which this sequence leaves alone (so each is checked once, after its own sequence).
     """
-    if isinstance(message, chat_pb2.Conversation):
-        pools.owners[message.conversation_id] = user
+    if isinstance(message, chat_pb2.Conversation):  # a grantee reads the owner's
+        pools.owners[message.conversation_id] = message.owner_user_id or user
         for response in message.responses:
             pools.responses[response.response_id] = message.conversation_id
     elif isinstance(message, chat_pb2.Response):
@@ -729,10 +748,13 @@ async def run_sequence(data: st.DataObject, harness: Harness, first: str | None 
         else:
             event(f"{kind}: OK" + (" (stopped)" if getattr(reply, "stopped", False) else ""))
             harvest(harness.pools, user, request, reply)
+            harness.grants.note(kind, request, reply)
+            share_pools(harness)
             if kind == "ImportConversation":
                 harness.imported.add(reply.conversation_id)
             if kind == "Search":
                 others = {c for c, owner in harness.pools.owners.items() if owner != user}
+                others -= set(harness.grants.shared_with(user))
                 assert not {hit.conversation_id for hit in reply.hits} & others, (
                     f"{user} found another user's conversation"
                 )
@@ -744,7 +766,39 @@ async def run_sequence(data: st.DataObject, harness: Harness, first: str | None 
                 break
             await asyncio.sleep(0.005)
     assert not harness.server.servicer.active_stream_count, "every stream ended"
+    await writers_write_and_check(harness)
+
+
+def share_pools(harness: Harness) -> None:
+    """This sequence's conversations shared with each user now (what their steps draw)."""
+    harness.pools.shared = {
+        u: [c for c in harness.grants.shared_with(u) if c in harness.pools.owners] for u in USERS
+    }
+
+
+async def writers_write_and_check(harness: Harness) -> None:
+    """Each writer of this sequence's conversations writes as themselves; then the checks."""
+    for user, shared in harness.pools.shared.items():
+        for cid in shared:
+            if harness.grants.current[cid][user] == "writer":
+                owner = harness.clients[harness.pools.owners[cid]].stub
+                await writer_writes(harness.clients[user].stub, owner, cid, user)
     await check_store(harness)
+
+
+async def granted_sequence(harness: Harness, role: str) -> None:
+    """A sequence of one grant of `role` (Alice's conversation to Bob), then the checks.
+
+    Run for a role the random sequences happened not to grant (the draws depend on
+    timing), so every run checks a reader's and a writer's rights.
+    """
+    await prelude(harness)
+    (cid,) = [c for c, owner in harness.pools.owners.items() if owner == "alice"]
+    request = chat_pb2.GrantAccessRequest(conversation_id=cid, user_id="bob", role=WIRE_ROLES[role])
+    reply = await harness.clients["alice"].stub.GrantAccess(request)
+    harness.grants.note("GrantAccess", request, reply)
+    share_pools(harness)
+    await writers_write_and_check(harness)
 
 
 # -- the invariants ----------------------------------------------------------------------------
@@ -767,6 +821,8 @@ def read_tables(db: Path) -> dict[str, Any]:
             "annotations": [dict(r) for r in conn.execute("SELECT * FROM annotations")],
             "leaves": [dict(r) for r in conn.execute("SELECT * FROM leaves")],
             "votes": [dict(r) for r in conn.execute("SELECT * FROM arena_votes")],
+            "judgements": [dict(r) for r in conn.execute("SELECT * FROM judgements")],
+            "shares": [dict(r) for r in conn.execute("SELECT * FROM shares")],
             "tokens": {
                 r["response_id"]: decode_tokens(r["data"])
                 for r in conn.execute("SELECT response_id, data FROM response_tokens")
@@ -793,8 +849,8 @@ def _check_text(text: str, what: str) -> None:
     assert len(text.encode("utf-8")) <= MAX_MESSAGE_BYTES, f"{what} is over the limit"
 
 
-def check_annotation(row: dict[str, Any], owner: str) -> None:
-    assert row["user_id"] == owner, "an annotation is its response owner's"
+def check_annotation(row: dict[str, Any]) -> None:
+    """An annotation's fields (whose it may be: fuzz_access.check_access_rows)."""
     tags = json.loads(row["tags"])
     assert row["rating"] in (-1, 0, 1)
     assert len(tags) == len(set(tags)) <= 32
@@ -804,7 +860,7 @@ def check_annotation(row: dict[str, Any], owner: str) -> None:
     assert row["bookmarked"] or tags or row["rating"] or row["note"], "an empty one is deleted"
 
 
-def check_rows(tables: dict[str, Any], imported: set[str]) -> None:
+def check_rows(tables: dict[str, Any], imported: set[str], grants: Grants) -> None:
     assert tables["integrity"] == [("ok",)]
     assert tables["foreign_keys"] == []
     assert tables["checkpoints"] == [], "no checkpoint outlives its stream"
@@ -818,13 +874,12 @@ def check_rows(tables: dict[str, Any], imported: set[str]) -> None:
         assert "\x00" not in conversation["title"]
     by_id = {r["response_id"]: r for r in tables["responses"]}
     assert len(by_id) == len(tables["responses"]), "response ids are unique"
+    check_access_rows(tables, grants)  # whose leaves, votes, marks and judgements
     for leaf in tables["leaves"]:
-        assert owners[leaf["conversation_id"]] == leaf["user_id"], "a leaf is its owner's"
         if leaf["response_id"] is not None:
             held = by_id[leaf["response_id"]]["conversation_id"]
             assert held == leaf["conversation_id"], "a leaf is a response of its conversation"
     for vote in tables["votes"]:
-        assert owners[vote["conversation_id"]] == vote["user_id"], "a vote is its owner's"
         replies = [by_id[vote["response_a"]], by_id[vote["response_b"]]]
         assert replies[0]["response_id"] != replies[1]["response_id"]
         for reply in replies:
@@ -892,7 +947,7 @@ def check_rows(tables: dict[str, Any], imported: set[str]) -> None:
         if cid in latest:
             assert _time(conversation["update_time"]) >= latest[cid]
     for annotation in tables["annotations"]:
-        check_annotation(annotation, by_id[annotation["response_id"]]["user_id"])
+        check_annotation(annotation)
 
 
 def check_view(
@@ -953,25 +1008,27 @@ async def check_store(harness: Harness) -> None:
     sequence can name them, since the id pools start afresh.)
     """
     tables = await asyncio.to_thread(read_tables, harness.server.config.db)
-    check_rows(tables, harness.imported)
+    check_rows(tables, harness.imported, harness.grants)
     annotations = {a["response_id"]: a for a in tables["annotations"]}
     responses: dict[str, list[dict]] = {}
     for response in tables["responses"]:
         responses.setdefault(response["conversation_id"], []).append(response)
     touched = [c for c in tables["conversations"] if c["conversation_id"] in harness.pools.owners]
     for user, sdk in harness.clients.items():
-        mine = [c for c in tables["conversations"] if c["user_id"] == user]
-        listing = await sdk.stub.ListConversations(EMPTY)
-        newest_first = sorted(mine, key=lambda c: c["update_time"], reverse=True)
-        assert [c.conversation_id for c in listing.conversations] == [
-            c["conversation_id"] for c in newest_first
-        ]
+        await probe_listing(sdk.stub, user, tables)  # listing and search: what they may read
         for row in touched:
-            if row["user_id"] == user:
+            cid = row["conversation_id"]
+            role = role_of(tables, cid, user)
+            if role is not None:
                 view = await sdk.stub.GetConversation(
-                    chat_pb2.GetConversationRequest(conversation_id=row["conversation_id"])
+                    chat_pb2.GetConversationRequest(conversation_id=cid)
                 )
-                check_view(view, row, responses.get(row["conversation_id"], []), annotations)
+                rows = responses.get(cid, [])
+                check_view(view, row, rows, annotations)
+                assert view.caller_user_id == user
+                if role != "owner":
+                    some = rows[0]["response_id"] if rows else None
+                    await probe_roles(sdk.stub, cid, role, some)
             else:
                 try:
                     await sdk.stub.GetConversation(
@@ -981,11 +1038,9 @@ async def check_store(harness: Harness) -> None:
                     assert error.code() == grpc.StatusCode.NOT_FOUND
                 else:
                     raise AssertionError(f"{user} reads another user's conversation")
-        # Searches that match every response show only the caller's.
-        mine_ids = {c["conversation_id"] for c in mine}
-        for query in ("sender:human", "sender:model"):
-            hits = await sdk.stub.Search(chat_pb2.SearchRequest(query=query, limit=500))
-            assert {hit.conversation_id for hit in hits.hits} <= mine_ids, query
+    after = await asyncio.to_thread(read_tables, harness.server.config.db)
+    for table in ("conversations", "responses", "annotations", "votes", "shares"):
+        assert after[table] == tables[table], f"a refused probe changed {table}"
 
 
 # -- the test ------------------------------------------------------------------------------------
@@ -1077,6 +1132,9 @@ def test_random_requests_keep_the_store_consistent(tmp_path: Path) -> None:
         for missed in [kind for kind in STEP_KINDS if kind not in harness.calls]:
             starting_with(missed)()
         assert set(harness.calls) == set(STEP_KINDS), "every RPC was fuzzed"
+        for role in sorted({"reader", "writer"} - harness.grants.roles):
+            loop.run_until_complete(granted_sequence(harness, role))
+        assert harness.grants.roles == {"reader", "writer"}, "grants of both roles succeeded"
     finally:
         loop.run_until_complete(stop(harness))
         loop.close()

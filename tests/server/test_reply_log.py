@@ -68,3 +68,14 @@ def test_the_resume_grace_is_a_serve_flag() -> None:
     assert config.resume_grace_seconds == 5.0
     with pytest.raises(SystemExit, match="between 0 and 3600"):
         config_from_args(parser.parse_args(["--resume-grace-seconds", "-1"]))
+
+
+def test_the_watchers_pending_events_are_a_serve_flag() -> None:
+    parser = build_serve_parser()
+    assert config_from_args(parser.parse_args([])).watch_max_pending_events == 1024
+    config = config_from_args(parser.parse_args(["--watch-max-pending-events", "16"]))
+    assert config.watch_max_pending_events == 16
+    for bad in ("0", "1000001"):
+        with pytest.raises(SystemExit, match="between 1 and 1,000,000"):
+            config_from_args(parser.parse_args(["--watch-max-pending-events", bad]))
+    assert "--watch-max-pending-events" in parser.format_help()

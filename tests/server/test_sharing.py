@@ -413,3 +413,30 @@ async def test_a_reader_watches_until_revoked_and_a_stranger_cannot(
             event = await watch.read()
             assert not event.HasField("conversation_changed"), "revoked: no more changes"
     assert ended.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+async def test_a_deletion_reaches_a_watch_that_re_checks_its_access(
+    team: Team, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The deletion event itself, not NOT_FOUND from the re-check it would fail."""
+    from grove_explorer.server.servicer import watching
+
+    monkeypatch.setattr(watching, "ACCESS_RECHECK_SECONDS", 0.0)  # re-check at every event
+    await _grant(team, "bob", READER)
+    request = chat_pb2.WatchConversationRequest(conversation_id=team.cid)
+    for stub in (team.alice, team.bob):
+        watch = stub.WatchConversation(request)
+        assert (await watch.read()).HasField("started")
+        if stub is team.alice:
+            hers = watch
+        else:
+            his = watch
+    await team.alice.DeleteConversation(
+        chat_pb2.DeleteConversationRequest(conversation_id=team.cid)
+    )
+    for watch in (hers, his):
+        while True:
+            event = await watch.read()
+            if event.HasField("conversation_deleted"):
+                assert event.actor == "alice"
+                break

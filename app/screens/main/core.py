@@ -25,6 +25,7 @@ from grove_explorer.app.events import connect_service
 from grove_explorer.app.memory import freeze_long_lived
 from grove_explorer.app.safe_text import clean, first_line
 from grove_explorer.app.screens.help import keys_by_id
+from grove_explorer.app.viewpoint import Viewpoint, set_viewpoint, viewpoint_of
 from grove_explorer.app.widgets.composer import Composer, read_only_words
 from grove_explorer.app.widgets.conversation_list import ConversationList
 from grove_explorer.app.widgets.fitting_footer import FittingFooter
@@ -162,6 +163,7 @@ class ExplorerCore(Screen[None]):
     def on_unmount(self) -> None:
         if self._unsubscribe is not None:
             self._unsubscribe()
+        set_viewpoint(Viewpoint())  # the next explorer (a test's next app) starts unaware
 
     def _show_server(self) -> None:
         """Names the server in the header and status line, once known.
@@ -268,6 +270,7 @@ class ExplorerCore(Screen[None]):
         self.conversation_id = cid
         self.title = first_line(forest.conversation.title, 60) or UNTITLED
         shared = forest.conversation
+        set_viewpoint(viewpoint_of(shared))  # "You" and "by bob" from this user's side
         self.composer.read_only_owner = shared.owner_user_id if shared.role == "reader" else ""
         self.query_one(ConversationList).set_active(self.conversation_id)
         self.forest_pane.show_forest(forest)
@@ -284,6 +287,7 @@ class ExplorerCore(Screen[None]):
         self.status.conversation_changed()
         self.title = "Grove"
         self.composer.read_only_owner = ""
+        set_viewpoint(Viewpoint())
         self.query_one(ConversationList).set_active(None)
         self.forest_pane.clear()
         self.thread.clear_thread()

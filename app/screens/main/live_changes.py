@@ -6,7 +6,8 @@ in the forest marked `⇄ who`; selecting it streams it in the thread with the s
 reply view (only changed lines repainted) as the app's own replies. Nothing here moves
 the user's place. A title or star changed elsewhere updates the list (ConversationUpdated,
 as any), a deletion elsewhere says so and closes the conversation, and live updates that
-stop say why.
+stop say why. A watch lost because the server went away is tried again by the service;
+the status line says "live: reconnecting…" meanwhile and "live again" once it is back.
 """
 
 from __future__ import annotations
@@ -76,6 +77,17 @@ class LiveChanges(ExplorerCore):
             timeout=10,
         )
         self._close_conversation()
+
+    @on(events.WatchReconnecting)
+    def _on_watch_reconnecting(self, message: events.WatchReconnecting) -> None:
+        if self._open_one(message.event.conversation_id):
+            self.status.live_reconnecting()
+            self._schedule_refresh()  # the placeholders of replies elsewhere are gone
+
+    @on(events.WatchResumed)
+    def _on_watch_resumed(self, message: events.WatchResumed) -> None:
+        if self._open_one(message.event.conversation_id):
+            self.status.live_again()
 
     @on(events.WatchStopped)
     def _on_watch_stopped(self, message: events.WatchStopped) -> None:

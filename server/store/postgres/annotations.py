@@ -19,7 +19,8 @@ _UPSERT = (
     "INSERT INTO annotations"
     " (response_id, user_id, bookmarked, tags, rating, note, update_time)"
     " VALUES (%s, %s, %s, %s, %s, %s, %s)"
-    " ON CONFLICT (response_id) DO UPDATE SET bookmarked = excluded.bookmarked,"
+    " ON CONFLICT (response_id) DO UPDATE SET user_id = excluded.user_id,"
+    " bookmarked = excluded.bookmarked,"
     " tags = excluded.tags, rating = excluded.rating, note = excluded.note,"
     " update_time = excluded.update_time"
 )
@@ -29,9 +30,19 @@ class AnnotationQueries(PostgresDatabase):
     """Bookmarks, tags, ratings and notes, one row per annotated response."""
 
     async def annotate(
-        self, user_id: str, conversation_id: str, response_id: str, annotation: AnnotationRecord
+        self,
+        user_id: str,
+        conversation_id: str,
+        response_id: str,
+        annotation: AnnotationRecord,
+        *,
+        author: str = "",
     ) -> bool:
-        """Sets (or, when empty, removes) the annotation; False if not the user's response."""
+        """Sets (or, when empty, removes) the annotation; False if not the user's response.
+
+        `user_id` is the conversation's owner (the check); the row records `author`, who
+        set it ("": the owner), so a writer's marks are theirs.
+        """
         now = self._tick()
         async with self._transaction() as conn:
             cursor = await conn.execute(_OWNED_RESPONSE, (response_id, conversation_id, user_id))
@@ -42,13 +53,21 @@ class AnnotationQueries(PostgresDatabase):
                 return True
             bookmarked, tags, rating, note = annotation_values(annotation)
             # PostgreSQL's boolean column takes no integer (SQLite's 0/1).
+            setter = author or user_id
             await conn.execute(
-                _UPSERT, (response_id, user_id, bool(bookmarked), tags, rating, note, now)
+                _UPSERT, (response_id, setter, bool(bookmarked), tags, rating, note, now)
+            )
+            # The index's tag and note rows name who set them, as the row does (its
+            # update trigger copies only the texts); search scopes by the owner anyway.
+            await conn.execute(
+                "UPDATE search_rows SET user_id = %s WHERE ref_id = %s"
+                " AND kind IN ('tag', 'note') AND user_id <> %s",
+                (setter, response_id, setter),
             )
         return True
 
     async def annotations(self, user_id: str, conversation_id: str) -> dict[str, AnnotationRecord]:
-        """The annotations of a conversation's responses, by response id."""
+        """The annotations of a conversation's responses, by response id (whoever set them)."""
         rows = await self._read(
             "SELECT a.response_id, a.bookmarked, a.tags, a.rating, a.note"
             " FROM annotations AS a JOIN responses AS r ON r.response_id = a.response_id"

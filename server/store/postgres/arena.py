@@ -1,8 +1,9 @@
 """The arena_votes table of the PostgreSQL store: blind pairwise votes.
 
 The SQLite store's arena (server/store/sqlite/arena.py) on PostgreSQL, with its setup
-JSON encoding shared. A vote belongs to the conversation's user and goes with the
-conversation (ON DELETE CASCADE); the table's `seq` keeps votes of one instant in order.
+JSON encoding shared. A vote belongs to who cast it (the owner, or a writer the conversation
+is shared with) and goes with the conversation (ON DELETE CASCADE); the table's `seq`
+keeps votes of one instant in order.
 """
 
 from __future__ import annotations
@@ -22,8 +23,14 @@ from grove_explorer.server.store.postgres.connection import PostgresDatabase, re
 class ArenaQueries(PostgresDatabase):
     """Arena votes: one row per vote, the user's own only."""
 
-    async def add_vote(self, user_id: str, conversation_id: str, vote: NewVote) -> VoteRecord:
-        """Stores one vote; UnknownConversationError when the conversation is not the user's."""
+    async def add_vote(
+        self, user_id: str, conversation_id: str, vote: NewVote, *, voter: str = ""
+    ) -> VoteRecord:
+        """Stores one vote; UnknownConversationError when the conversation is not the user's.
+
+        `user_id` owns the conversation (the check); the vote is `voter`'s ("": the
+        owner's), so it counts in the voter's leaderboard, not the owner's.
+        """
         vote_id = uuid.uuid4().hex
         async with self._transaction() as conn:
             await require_owned(conn, user_id, conversation_id)
@@ -33,7 +40,7 @@ class ArenaQueries(PostgresDatabase):
                 f" VALUES ({', '.join('%s' for _ in VOTE_COLUMNS)})",
                 (
                     vote_id,
-                    user_id,
+                    voter or user_id,
                     conversation_id,
                     vote.parent_response_id,
                     vote.response_a,
@@ -49,15 +56,27 @@ class ArenaQueries(PostgresDatabase):
         )
 
     async def votes(self, user_id: str, conversation_id: str = "") -> list[VoteRecord]:
-        """The user's votes, oldest first: of one conversation, or of all ("")."""
+        """The user's own votes, oldest first: of one conversation, or of all ("").
+
+        Only of conversations they may still read (theirs, or shared with them): a
+        revoked share takes its votes out of their leaderboard with it.
+        """
+        readable = (
+            " AND (conversation_id IN (SELECT conversation_id FROM conversations"
+            " WHERE user_id = %s) OR conversation_id IN"
+            " (SELECT conversation_id FROM shares WHERE user_id = %s))"
+        )
         if conversation_id:
             rows = await self._read(
                 VOTE_SELECT
-                + " WHERE user_id = %s AND conversation_id = %s ORDER BY create_time, seq",
-                (user_id, conversation_id),
+                + " WHERE user_id = %s AND conversation_id = %s"
+                + readable
+                + " ORDER BY create_time, seq",
+                (user_id, conversation_id, user_id, user_id),
             )
         else:
             rows = await self._read(
-                VOTE_SELECT + " WHERE user_id = %s ORDER BY create_time, seq", (user_id,)
+                VOTE_SELECT + " WHERE user_id = %s" + readable + " ORDER BY create_time, seq",
+                (user_id, user_id, user_id),
             )
         return [read_vote(row) for row in rows]

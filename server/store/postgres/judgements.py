@@ -48,9 +48,17 @@ class JudgementQueries(PostgresDatabase):
     """Judgements of replies, one row per score, written a batch per transaction."""
 
     async def add_judgements(
-        self, user_id: str, conversation_id: str, judgements: Sequence[NewJudgement]
+        self,
+        user_id: str,
+        conversation_id: str,
+        judgements: Sequence[NewJudgement],
+        *,
+        author: str = "",
     ) -> list[JudgementRecord]:
         """Stores one judge call's judgements (a new batch) in one transaction, in order.
+
+        `user_id` owns the conversation (the check); the rows are `author`'s, who asked
+        for the judge call ("": the owner).
 
         Raises UnknownConversationError when the conversation is not the user's, and
         UnknownParentError when a judged response is not in it; nothing is stored then.
@@ -80,7 +88,7 @@ class JudgementQueries(PostgresDatabase):
                     judgement_id=judgement_id,
                     response_id=judgement.response_id,
                     conversation_id=conversation_id,
-                    user_id=user_id,
+                    user_id=author or user_id,
                     batch_id=batch_id,
                     create_time=format_time(created),
                 )
@@ -94,10 +102,16 @@ class JudgementQueries(PostgresDatabase):
     async def judgements(
         self, user_id: str, conversation_id: str
     ) -> dict[str, list[JudgementRecord]]:
-        """The judgements of a conversation's responses by response id, oldest first."""
+        """The judgements of a conversation's responses by response id, oldest first.
+
+        Everyone's who may write to it (`user_id` is its owner): what a reader sees.
+        """
         rows = await self._read(
-            _SELECT + " WHERE conversation_id = %s AND user_id = %s ORDER BY create_time, seq",
-            (conversation_id, user_id),
+            _SELECT + " WHERE conversation_id = %s AND conversation_id IN"
+            " (SELECT conversation_id FROM conversations"
+            "  WHERE conversation_id = %s AND user_id = %s)"
+            " ORDER BY create_time, seq",
+            (conversation_id, conversation_id, user_id),
         )
         found: dict[str, list[JudgementRecord]] = {}
         for row in rows:

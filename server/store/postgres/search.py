@@ -217,7 +217,7 @@ def _matching_sql(filters: SearchFilters, conditions: str) -> str:
         " JOIN conversations AS c ON c.conversation_id = s.conversation_id"
         " LEFT JOIN responses AS r ON s.kind <> 'title' AND r.response_id = s.ref_id"
         " LEFT JOIN annotations AS a ON a.response_id = r.response_id"
-        f" WHERE s.document @@ %(query)s::tsquery AND {_readable('s')}"
+        f" WHERE s.document @@ %(query)s::tsquery AND {_readable('c')}"
         f" {only_responses} {conditions}"
     )
 
@@ -225,8 +225,10 @@ def _matching_sql(filters: SearchFilters, conditions: str) -> str:
 def _readable(table: str) -> str:
     """The condition that a row of `table` is in a conversation %(uid)s may read.
 
-    Owned (the row's user_id is the conversation's owner) or shared with them (the
-    shares_user index gives the few shared conversation ids).
+    Owned (the row's user_id is the conversation's owner: `r` responses, `c`
+    conversations) or shared with them (the shares_user index gives the few shared
+    conversation ids). Never an index row's own user_id: a tag or note row names who set
+    it, a writer too, and the owner must find it (and a revoked writer not).
     """
     return (
         f"({table}.user_id = %(uid)s OR {table}.conversation_id IN"

@@ -15,9 +15,19 @@ class AnnotationQueries(SqliteDatabase):
     """Bookmarks, tags, ratings and notes, one row per annotated response."""
 
     async def annotate(
-        self, user_id: str, conversation_id: str, response_id: str, annotation: AnnotationRecord
+        self,
+        user_id: str,
+        conversation_id: str,
+        response_id: str,
+        annotation: AnnotationRecord,
+        *,
+        author: str = "",
     ) -> bool:
-        """Sets (or, when empty, removes) the annotation; False if not the user's response."""
+        """Sets (or, when empty, removes) the annotation; False if not the user's response.
+
+        `user_id` is the conversation's owner (the check); the row records `author`, who
+        set it ("": the owner), so a writer's marks are theirs.
+        """
         async with self._transaction() as conn:
             owned = list(
                 await conn.execute_fetchall(
@@ -37,20 +47,28 @@ class AnnotationQueries(SqliteDatabase):
                 "INSERT INTO annotations"
                 " (response_id, user_id, bookmarked, tags, rating, note, update_time)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)"
-                " ON CONFLICT (response_id) DO UPDATE SET bookmarked = excluded.bookmarked,"
+                " ON CONFLICT (response_id) DO UPDATE SET user_id = excluded.user_id,"
+                " bookmarked = excluded.bookmarked,"
                 " tags = excluded.tags, rating = excluded.rating, note = excluded.note,"
                 " update_time = excluded.update_time",
                 (
                     response_id,
-                    user_id,
+                    author or user_id,
                     *annotation_values(annotation),
                     format_time(self._tick()),
                 ),
             )
+            # The index's tag and note rows name who set them, as the row does (its
+            # update trigger copies only the texts); search scopes by the owner anyway.
+            await conn.execute_fetchall(
+                "UPDATE search_rows SET user_id = ? WHERE ref_id = ?"
+                " AND kind IN ('tag', 'note') AND user_id != ?",
+                (author or user_id, response_id, author or user_id),
+            )
         return True
 
     async def annotations(self, user_id: str, conversation_id: str) -> dict[str, AnnotationRecord]:
-        """The annotations of a conversation's responses, by response id."""
+        """The annotations of a conversation's responses, by response id (whoever set them)."""
         rows = await self._read(
             "SELECT a.response_id, a.bookmarked, a.tags, a.rating, a.note"
             " FROM annotations AS a JOIN responses AS r ON r.response_id = a.response_id"

@@ -1,8 +1,9 @@
 """The arena_votes table of the SQLite store: blind pairwise votes (migration 15).
 
-A vote belongs to the conversation's user, as a judgement does, and goes with the
-conversation (ON DELETE CASCADE). The two setups are JSON columns: they are read with the
-vote and never queried by field, so a side table would only add a join.
+A vote belongs to who cast it (the owner, or a writer the conversation is shared with), as
+a judgement does, and goes with the conversation (ON DELETE CASCADE). The two setups are
+JSON columns: they are read with the vote and never queried by field, so a side table
+would only add a join.
 """
 
 from __future__ import annotations
@@ -26,8 +27,14 @@ from grove_explorer.server.store.sqlite.connection import SqliteDatabase, requir
 class ArenaQueries(SqliteDatabase):
     """Arena votes: one row per vote, the user's own only."""
 
-    async def add_vote(self, user_id: str, conversation_id: str, vote: NewVote) -> VoteRecord:
-        """Stores one vote; UnknownConversationError when the conversation is not the user's."""
+    async def add_vote(
+        self, user_id: str, conversation_id: str, vote: NewVote, *, voter: str = ""
+    ) -> VoteRecord:
+        """Stores one vote; UnknownConversationError when the conversation is not the user's.
+
+        `user_id` owns the conversation (the check); the vote is `voter`'s ("": the
+        owner's), so it counts in the voter's leaderboard, not the owner's.
+        """
         vote_id = uuid.uuid4().hex
         async with self._transaction() as conn:
             await require_owned(conn, user_id, conversation_id)
@@ -37,7 +44,7 @@ class ArenaQueries(SqliteDatabase):
                 f" VALUES ({', '.join('?' * len(VOTE_COLUMNS))})",
                 (
                     vote_id,
-                    user_id,
+                    voter or user_id,
                     conversation_id,
                     vote.parent_response_id,
                     vote.response_a,
@@ -53,15 +60,27 @@ class ArenaQueries(SqliteDatabase):
         )
 
     async def votes(self, user_id: str, conversation_id: str = "") -> list[VoteRecord]:
-        """The user's votes, oldest first: of one conversation, or of all ("")."""
+        """The user's own votes, oldest first: of one conversation, or of all ("").
+
+        Only of conversations they may still read (theirs, or shared with them): a
+        revoked share takes its votes out of their leaderboard with it.
+        """
+        readable = (
+            " AND (conversation_id IN (SELECT conversation_id FROM conversations"
+            " WHERE user_id = ?) OR conversation_id IN"
+            " (SELECT conversation_id FROM shares WHERE user_id = ?))"
+        )
         if conversation_id:
             rows = await self._read(
                 VOTE_SELECT
-                + " WHERE user_id = ? AND conversation_id = ? ORDER BY create_time, rowid",
-                (user_id, conversation_id),
+                + " WHERE user_id = ? AND conversation_id = ?"
+                + readable
+                + " ORDER BY create_time, rowid",
+                (user_id, conversation_id, user_id, user_id),
             )
         else:
             rows = await self._read(
-                VOTE_SELECT + " WHERE user_id = ? ORDER BY create_time, rowid", (user_id,)
+                VOTE_SELECT + " WHERE user_id = ?" + readable + " ORDER BY create_time, rowid",
+                (user_id, user_id, user_id),
             )
         return [read_vote(row) for row in rows]

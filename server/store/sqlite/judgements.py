@@ -1,6 +1,7 @@
 """The judgements table of the SQLite store: judge models' scores of replies (migration 12).
 
-A judgement belongs to the conversation's user, as an annotation does. Rows carry their
+A judgement belongs to who asked for it (the owner, or a writer the conversation is shared
+with), and every one of them shows with the conversation. Rows carry their
 conversation's id, so a conversation's judgements are one indexed read however many
 responses it has (and none at all costs one index probe); a batch of one judge call is
 written in one transaction, so a failing batch leaves nothing behind.
@@ -141,9 +142,17 @@ class JudgementQueries(SqliteDatabase):
     """Judgements of replies, one row per score, written a batch per transaction."""
 
     async def add_judgements(
-        self, user_id: str, conversation_id: str, judgements: Sequence[NewJudgement]
+        self,
+        user_id: str,
+        conversation_id: str,
+        judgements: Sequence[NewJudgement],
+        *,
+        author: str = "",
     ) -> list[JudgementRecord]:
         """Stores one judge call's judgements (a new batch) in one transaction, in order.
+
+        `user_id` owns the conversation (the check); the rows are `author`'s, who asked
+        for the judge call ("": the owner).
 
         Raises UnknownConversationError when the conversation is not the user's, and
         UnknownParentError when a judged response is not in it; nothing is stored then.
@@ -178,7 +187,7 @@ class JudgementQueries(SqliteDatabase):
                         judgement_id=judgement_id,
                         response_id=judgement.response_id,
                         conversation_id=conversation_id,
-                        user_id=user_id,
+                        user_id=author or user_id,
                         batch_id=batch_id,
                         create_time=stamp,
                     )
@@ -194,10 +203,16 @@ class JudgementQueries(SqliteDatabase):
     async def judgements(
         self, user_id: str, conversation_id: str
     ) -> dict[str, list[JudgementRecord]]:
-        """The judgements of a conversation's responses by response id, oldest first."""
+        """The judgements of a conversation's responses by response id, oldest first.
+
+        Everyone's who may write to it (`user_id` is its owner): what a reader sees.
+        """
         rows = await self._read(
-            _SELECT + " WHERE conversation_id = ? AND user_id = ? ORDER BY create_time, rowid",
-            (conversation_id, user_id),
+            _SELECT + " WHERE conversation_id = ? AND conversation_id IN"
+            " (SELECT conversation_id FROM conversations"
+            "  WHERE conversation_id = ? AND user_id = ?)"
+            " ORDER BY create_time, rowid",
+            (conversation_id, conversation_id, user_id),
         )
         found: dict[str, list[JudgementRecord]] = {}
         for row in rows:

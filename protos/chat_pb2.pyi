@@ -780,16 +780,18 @@ class WatchStarted(_message.Message):
     def __init__(self, watcher: _Optional[str] = ..., replies: _Optional[_Iterable[_Union[ReplyInProgress, _Mapping]]] = ..., response_count: _Optional[int] = ...) -> None: ...
 
 class ReplyInProgress(_message.Message):
-    __slots__ = ("reply", "actor", "request_id", "text")
+    __slots__ = ("reply", "actor", "request_id", "text", "token_lengths")
     REPLY_FIELD_NUMBER: _ClassVar[int]
     ACTOR_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_LENGTHS_FIELD_NUMBER: _ClassVar[int]
     reply: ReplyStarted
     actor: str
     request_id: str
     text: str
-    def __init__(self, reply: _Optional[_Union[ReplyStarted, _Mapping]] = ..., actor: _Optional[str] = ..., request_id: _Optional[str] = ..., text: _Optional[str] = ...) -> None: ...
+    token_lengths: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, reply: _Optional[_Union[ReplyStarted, _Mapping]] = ..., actor: _Optional[str] = ..., request_id: _Optional[str] = ..., text: _Optional[str] = ..., token_lengths: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class ResponseAdded(_message.Message):
     __slots__ = ("response",)
@@ -808,14 +810,16 @@ class ReplyStarted(_message.Message):
     def __init__(self, stream_id: _Optional[str] = ..., parent_response_id: _Optional[str] = ..., model_name: _Optional[str] = ...) -> None: ...
 
 class ReplyText(_message.Message):
-    __slots__ = ("stream_id", "offset", "text")
+    __slots__ = ("stream_id", "offset", "text", "token_lengths")
     STREAM_ID_FIELD_NUMBER: _ClassVar[int]
     OFFSET_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_LENGTHS_FIELD_NUMBER: _ClassVar[int]
     stream_id: str
     offset: int
     text: str
-    def __init__(self, stream_id: _Optional[str] = ..., offset: _Optional[int] = ..., text: _Optional[str] = ...) -> None: ...
+    token_lengths: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, stream_id: _Optional[str] = ..., offset: _Optional[int] = ..., text: _Optional[str] = ..., token_lengths: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class ReplyFinished(_message.Message):
     __slots__ = ("stream_id", "response")

@@ -189,6 +189,8 @@ class PostgresFeed:
         self._listen_conn: psycopg.AsyncConnection[Any] | None = None
         self._send_conn: psycopg.AsyncConnection[Any] | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        # Called with every other replica's event and its origin (feed_replies.py's index).
+        self.observers: list[Callable[[chat_pb2.ConversationEvent, str], None]] = []
         self._listening = False
         self._closed = False
         # Figures (tests, benches): statements sent, payloads (and events) in them, received.
@@ -439,6 +441,8 @@ class PostgresFeed:
 
     def _deliver(self, event: chat_pb2.ConversationEvent, origin: str) -> None:
         """A remote event to each local watcher of its conversation, through its merge."""
+        for observe in self.observers:
+            observe(event, origin)
         for subscriber in self._local.subscribers_of(event.conversation_id):
             self._deliver_one(subscriber, event, origin)
 

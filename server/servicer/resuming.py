@@ -14,9 +14,10 @@ before the end still gets the rest and the stored reply.
 
 Lookups go through `ResumeSource`s after this process's own replies: the servicer gives
 `StoredReplies` (stored_replies.py), a reply stored under its request id by any replica,
-finished or kept partial, resent from the store once no log has it (a source fed by the
-change feed, server/live/, could add replies running on another replica). Only a reply
-neither running here nor stored is NOT_FOUND.
+finished or kept partial, resent from the store once no log has it, and on PostgreSQL
+`FeedReplies` (feed_replies.py), a reply another replica samples now, relayed from the
+change feed. Only a reply neither running here, nor stored, nor known to run elsewhere is
+NOT_FOUND.
 """
 
 from __future__ import annotations
@@ -174,7 +175,10 @@ class ResumableReplies:
         for source in self.sources:
             found = await source.find(user_id, request.request_id)
             if found is not None:
-                await relay(found, context, request.after_tokens)
+                try:
+                    await relay(found, context, request.after_tokens)
+                finally:
+                    found.release()
                 return
         await context.abort(
             grpc.StatusCode.NOT_FOUND,

@@ -744,7 +744,7 @@ class WatchConversationRequest(_message.Message):
     def __init__(self, conversation_id: _Optional[str] = ..., own_request_prefix: _Optional[str] = ...) -> None: ...
 
 class ConversationEvent(_message.Message):
-    __slots__ = ("conversation_id", "actor", "request_id", "started", "response_added", "reply_started", "reply_text", "reply_finished", "annotation_changed", "conversation_changed", "conversation_deleted")
+    __slots__ = ("conversation_id", "actor", "request_id", "started", "response_added", "reply_started", "reply_text", "reply_finished", "annotation_changed", "conversation_changed", "conversation_deleted", "reply_followed")
     CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
     ACTOR_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
@@ -756,6 +756,7 @@ class ConversationEvent(_message.Message):
     ANNOTATION_CHANGED_FIELD_NUMBER: _ClassVar[int]
     CONVERSATION_CHANGED_FIELD_NUMBER: _ClassVar[int]
     CONVERSATION_DELETED_FIELD_NUMBER: _ClassVar[int]
+    REPLY_FOLLOWED_FIELD_NUMBER: _ClassVar[int]
     conversation_id: str
     actor: str
     request_id: str
@@ -767,7 +768,8 @@ class ConversationEvent(_message.Message):
     annotation_changed: AnnotationChanged
     conversation_changed: ConversationChanged
     conversation_deleted: ConversationDeleted
-    def __init__(self, conversation_id: _Optional[str] = ..., actor: _Optional[str] = ..., request_id: _Optional[str] = ..., started: _Optional[_Union[WatchStarted, _Mapping]] = ..., response_added: _Optional[_Union[ResponseAdded, _Mapping]] = ..., reply_started: _Optional[_Union[ReplyStarted, _Mapping]] = ..., reply_text: _Optional[_Union[ReplyText, _Mapping]] = ..., reply_finished: _Optional[_Union[ReplyFinished, _Mapping]] = ..., annotation_changed: _Optional[_Union[AnnotationChanged, _Mapping]] = ..., conversation_changed: _Optional[_Union[ConversationChanged, _Mapping]] = ..., conversation_deleted: _Optional[_Union[ConversationDeleted, _Mapping]] = ...) -> None: ...
+    reply_followed: ReplyFollowed
+    def __init__(self, conversation_id: _Optional[str] = ..., actor: _Optional[str] = ..., request_id: _Optional[str] = ..., started: _Optional[_Union[WatchStarted, _Mapping]] = ..., response_added: _Optional[_Union[ResponseAdded, _Mapping]] = ..., reply_started: _Optional[_Union[ReplyStarted, _Mapping]] = ..., reply_text: _Optional[_Union[ReplyText, _Mapping]] = ..., reply_finished: _Optional[_Union[ReplyFinished, _Mapping]] = ..., annotation_changed: _Optional[_Union[AnnotationChanged, _Mapping]] = ..., conversation_changed: _Optional[_Union[ConversationChanged, _Mapping]] = ..., conversation_deleted: _Optional[_Union[ConversationDeleted, _Mapping]] = ..., reply_followed: _Optional[_Union[ReplyFollowed, _Mapping]] = ...) -> None: ...
 
 class WatchStarted(_message.Message):
     __slots__ = ("watcher", "replies", "response_count")
@@ -848,6 +850,12 @@ class ConversationChanged(_message.Message):
 class ConversationDeleted(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
+
+class ReplyFollowed(_message.Message):
+    __slots__ = ("stream_id",)
+    STREAM_ID_FIELD_NUMBER: _ClassVar[int]
+    stream_id: str
+    def __init__(self, stream_id: _Optional[str] = ...) -> None: ...
 
 class GrantAccessRequest(_message.Message):
     __slots__ = ("conversation_id", "user_id", "role")

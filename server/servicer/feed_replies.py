@@ -25,6 +25,12 @@ silence) and the reply is recovered from its checkpoint by a surviving replica, 
 as `response_added`: B ends the relay with that partial reply, as the store path does.
 No news of the reply for `quiet_seconds`, or the feed ending the subscription, ends the
 relay UNAVAILABLE with a sentence: the caller resumes again (its count is kept).
+
+A sampling server ends a reply nobody relays once its resume grace is over; B relays it
+without A knowing, so B publishes `reply_followed` when it starts relaying and every
+`HOLD_SECONDS` after, and A holds the reply for `HELD_SECONDS` (at least its grace) after
+each: a long reply is relayed whole, and one whose relay stopped (B died, its caller left)
+is ended by A's grace as before.
 """
 
 from __future__ import annotations
@@ -50,6 +56,12 @@ log = logging.getLogger(__name__)
 
 QUIET_SECONDS = 60.0
 """How long a relay waits for news of its reply (text, its end, its recovery)."""
+
+HOLD_SECONDS = 5.0
+"""How often a relay tells the sampling server it follows the reply (`reply_followed`)."""
+
+HELD_SECONDS = 3 * HOLD_SECONDS
+"""How long one `reply_followed` holds the reply past its grace on the sampling server."""
 
 
 class FeedReplies:
@@ -115,6 +127,7 @@ class _Follower:
 
     async def run(self, subscription: Subscription) -> None:
         out = self._out
+        holding = asyncio.create_task(self._hold(), name=f"grove-hold-{out.request_id[:12]}")
         try:
             while not out.done:
                 try:
@@ -141,7 +154,21 @@ class _Follower:
             log.exception("relay of reply %s failed", out.request_id)
             out.finish((grpc.StatusCode.INTERNAL, "The relay failed inside the server.", ()))
         finally:
+            holding.cancel()
             subscription.close()
+
+    async def _hold(self) -> None:
+        """Tells the sampling server, now and every HOLD_SECONDS, that this relay follows."""
+        remote = self._remote
+        while True:
+            event = chat_pb2.ConversationEvent(
+                conversation_id=remote.conversation_id,
+                actor=remote.actor,
+                request_id=remote.request_id,
+            )
+            event.reply_followed.stream_id = remote.stream_id
+            self._source._feed.publish(remote.conversation_id, event)
+            await asyncio.sleep(HOLD_SECONDS)
 
     def _quiet_status(self) -> tuple[grpc.StatusCode, str, tuple[tuple[str, str], ...]]:
         return (
@@ -214,6 +241,12 @@ def add_feed_replies(resumable: ResumableReplies, store: Store, feed: PostgresFe
     """Lets `resumable` relay replies other replicas sample (after those stored)."""
     elsewhere = RepliesElsewhere()
     feed.observers.append(elsewhere.observe)
+
+    def held(event: chat_pb2.ConversationEvent, origin: str) -> None:
+        if event.HasField("reply_followed"):  # another server relays a reply of ours
+            resumable.hold(event.actor, event.request_id, HELD_SECONDS)
+
+    feed.observers.append(held)
     source = FeedReplies(store, feed, elsewhere)
     resumable.sources.append(source)
     return source

@@ -66,6 +66,8 @@ async def watch_conversation(
         async for event in subscription:
             if own and event.HasField("reply_text") and event.request_id.startswith(own):
                 continue  # the watcher's own stream brings it this text
+            if event.HasField("reply_followed"):
+                continue  # between servers only (feed_replies.py)
             if time.monotonic() - checked > ACCESS_RECHECK_SECONDS:
                 if await store.access(user, conversation_id) is None:
                     await abort_not_found(context, conversation_id)

@@ -6,6 +6,9 @@ connections cut, while A samples on (A itself stays reachable to nobody but the
 database). The SDK resumes on B, which neither runs nor has stored the reply: B follows it
 on the change feed (LISTEN/NOTIFY) and relays it (server/servicer/feed_replies.py).
 
+A's resume grace (2 s) is shorter than what is left of the reply: B's relay holds it
+(`reply_followed`), so A samples it to its end rather than keeping it partial.
+
 Proof that A was still sampling when B relayed: the relayed tokens carry no logprob (the
 feed carries text and token lengths only; A's own tokens and the stored ones have
 logprobs), and B relays from the feed only when the reply is not stored yet.
@@ -23,6 +26,9 @@ from grove_explorer.server.store.location import PostgresUrl
 from tests.tcp_proxy import TcpProxy
 
 SLOW = ("--token-delay-ms", "20", "--offline-min-tokens", "300", "--checkpoint-ms", "100")
+# A's resume grace is far shorter than the reply's time left after the cut (300 tokens at
+# 20 ms): only B's `reply_followed` holds keep A sampling it to its end.
+SHORT_GRACE = (*SLOW, "--resume-grace-seconds", "2")
 
 
 def port_of(process: ServerProcess) -> int:
@@ -30,8 +36,8 @@ def port_of(process: ServerProcess) -> int:
 
 
 async def test_a_reply_sampling_on_a_is_relayed_whole_by_b(postgres_url: PostgresUrl) -> None:
-    sampling = await ServerProcess(postgres_url, SLOW).start()
-    relaying = await ServerProcess(postgres_url, SLOW).start()
+    sampling = await ServerProcess(postgres_url, SHORT_GRACE).start()
+    relaying = await ServerProcess(postgres_url, SHORT_GRACE).start()
     try:
         async with (
             TcpProxy(port_of(sampling)) as proxy,
@@ -76,7 +82,8 @@ async def test_a_reply_sampling_on_a_is_relayed_whole_by_b(postgres_url: Postgre
         assert final is not None
         texts = [t.text for e in before + after for t in e.tokens]
         assert "".join(texts) == reply.message == stored.message, "no token twice, none lost"
-        assert reply.response_id == stored.response_id and not reply.partial
+        assert reply.response_id == stored.response_id
+        assert not reply.partial, "held past A's grace by B's relay: sampled to its end"
         assert sum(e.count for e in before + after) == len(stored_tokens)
         assert had < len(stored_tokens), "cut mid-reply"
         relayed = [t for e in after for t in e.tokens if t.logprob is None]

@@ -150,3 +150,21 @@ async def test_another_users_request_is_not_relayed(
     with pytest.raises(grpc.aio.AioRpcError) as info:
         await stub.ResumeResponse(chat_pb2.ResumeResponseRequest(request_id="r-theirs")).read()
     assert info.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+async def test_watchers_never_see_the_servers_reply_followed_events(
+    server: GroveServer, stub: chat_pb2_grpc.ChatStub
+) -> None:
+    cid, _ = await question(server.store, "r-held")
+    watch = stub.WatchConversation(chat_pb2.WatchConversationRequest(conversation_id=cid))
+    first = await watch.read()
+    assert isinstance(first, chat_pb2.ConversationEvent) and first.HasField("started")
+    publisher = LivePublisher(server.servicer.feed)
+    held = chat_pb2.ConversationEvent(actor=USER, request_id="r-held")
+    held.reply_followed.stream_id = "s-r-held"
+    publisher.publish_event(cid, held)  # what a relaying server publishes
+    publisher.conversation_changed(cid, USER)
+    after = await watch.read()
+    assert isinstance(after, chat_pb2.ConversationEvent)
+    assert after.HasField("conversation_changed"), "the hold is not a watcher's event"
+    watch.cancel()

@@ -66,8 +66,6 @@ async def watch_conversation(
         async for event in subscription:
             if own and event.HasField("reply_text") and event.request_id.startswith(own):
                 continue  # the watcher's own stream brings it this text
-            if event.HasField("reply_followed"):
-                continue  # between servers only (feed_replies.py)
             if time.monotonic() - checked > ACCESS_RECHECK_SECONDS:
                 if await store.access(user, conversation_id) is None:
                     await abort_not_found(context, conversation_id)
@@ -92,8 +90,11 @@ async def completed(
 
     The feed's event is shared by every watcher, so it is copied before being filled.
     A row that is gone (deleted in between) drops its event: the deletion follows.
+    Events between servers (a relay's `reply_followed`) are dropped too.
     """
     kind = event.WhichOneof("event")
+    if kind == "reply_followed":
+        return None  # between servers only (feed_replies.py): no watcher's business
     cid = event.conversation_id
     if kind == "response_added" or (
         kind == "reply_finished" and event.reply_finished.HasField("response")

@@ -90,20 +90,24 @@ class FeedReplies:
         if access is None:
             return None
         subscription = self._feed.subscribe(remote.conversation_id)
-        # Stored before the subscription (its end went by)? Then the store has it whole.
-        stored = await self._stored.find(user_id, request_id)
-        if stored is not None:
-            subscription.close()
-            return stored
-        out = ReplyLog(user_id, request_id)
-        if remote.parent_response_id:
-            human = await self._store.get_response(
-                access.owner_id, remote.conversation_id, remote.parent_response_id
-            )
-            if human is not None:
-                await out.write(
-                    chat_pb2.AddResponseResponse(user_response=response_to_proto(human))
+        try:
+            # Stored before the subscription (its end went by)? The store has it whole.
+            stored = await self._stored.find(user_id, request_id)
+            if stored is not None:
+                subscription.close()
+                return stored
+            out = ReplyLog(user_id, request_id)
+            if remote.parent_response_id:
+                human = await self._store.get_response(
+                    access.owner_id, remote.conversation_id, remote.parent_response_id
                 )
+                if human is not None:
+                    await out.write(
+                        chat_pb2.AddResponseResponse(user_response=response_to_proto(human))
+                    )
+        except BaseException:
+            subscription.close()  # a storage failure, or the caller left: no relay
+            raise
         follower = _Follower(self, out, remote, access.owner_id)
         task = asyncio.create_task(
             follower.run(subscription), name=f"grove-relay-{request_id[:12]}"

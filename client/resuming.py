@@ -4,14 +4,15 @@ The SDK starts every AddResponse as `resumable`: if the connection drops mid-rep
 replica stops, a proxy cuts it, the network blinks), the server samples on for its resume
 grace and `ResumableCall` asks again with `ResumeResponse(request_id, after_tokens)`, over
 the same channel with one address, or replica by replica with several (a stream runs
-where it started: a replica that does not run it answers NOT_FOUND with
-`grove-resume: unknown`, and the next one is asked). The caller sees one stream: no token
-twice, none missing, the stored reply last. A reply no replica runs any more is resent
-from the store by any of them (server/servicer/stored_replies.py): whole if it finished
-before its replica died or its grace ended, partial ("interrupted") when a live replica
-recovered the dead one's checkpoint. So a replica that said "unknown" is asked again
-after a replica out of reach was retried: it may have recovered the reply since (the
-orphan sweep runs every few seconds). `StreamNotResumableError` remains for replies
+where it started; on PostgreSQL another replica relays it from the change feed while it
+runs, server/servicer/feed_replies.py; a replica that neither runs, relays nor stores it
+answers NOT_FOUND with `grove-resume: unknown`, and the next one is asked). The caller
+sees one stream: no token twice, none missing, the stored reply last. A reply no replica
+runs any more is resent from the store by any of them (server/servicer/stored_replies.py):
+whole if it finished before its replica died or its grace ended, partial ("interrupted")
+when a live replica recovered the dead one's checkpoint. So a replica that said "unknown"
+is asked again after a replica out of reach was retried: it may have recovered the reply
+since (the orphan sweep runs every few seconds). `StreamNotResumableError` remains for replies
 neither running nor stored anywhere the client can reach.
 
 A cancelled gRPC call looks the same to the server whether the user cancelled or the

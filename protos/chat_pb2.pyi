@@ -746,7 +746,7 @@ class WatchConversationRequest(_message.Message):
     def __init__(self, conversation_id: _Optional[str] = ..., own_request_prefix: _Optional[str] = ...) -> None: ...
 
 class ConversationEvent(_message.Message):
-    __slots__ = ("conversation_id", "actor", "request_id", "started", "response_added", "reply_started", "reply_text", "reply_finished", "annotation_changed", "conversation_changed", "conversation_deleted")
+    __slots__ = ("conversation_id", "actor", "request_id", "started", "response_added", "reply_started", "reply_text", "reply_finished", "annotation_changed", "conversation_changed", "conversation_deleted", "reply_followed")
     CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
     ACTOR_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
@@ -758,6 +758,7 @@ class ConversationEvent(_message.Message):
     ANNOTATION_CHANGED_FIELD_NUMBER: _ClassVar[int]
     CONVERSATION_CHANGED_FIELD_NUMBER: _ClassVar[int]
     CONVERSATION_DELETED_FIELD_NUMBER: _ClassVar[int]
+    REPLY_FOLLOWED_FIELD_NUMBER: _ClassVar[int]
     conversation_id: str
     actor: str
     request_id: str
@@ -769,7 +770,8 @@ class ConversationEvent(_message.Message):
     annotation_changed: AnnotationChanged
     conversation_changed: ConversationChanged
     conversation_deleted: ConversationDeleted
-    def __init__(self, conversation_id: _Optional[str] = ..., actor: _Optional[str] = ..., request_id: _Optional[str] = ..., started: _Optional[_Union[WatchStarted, _Mapping]] = ..., response_added: _Optional[_Union[ResponseAdded, _Mapping]] = ..., reply_started: _Optional[_Union[ReplyStarted, _Mapping]] = ..., reply_text: _Optional[_Union[ReplyText, _Mapping]] = ..., reply_finished: _Optional[_Union[ReplyFinished, _Mapping]] = ..., annotation_changed: _Optional[_Union[AnnotationChanged, _Mapping]] = ..., conversation_changed: _Optional[_Union[ConversationChanged, _Mapping]] = ..., conversation_deleted: _Optional[_Union[ConversationDeleted, _Mapping]] = ...) -> None: ...
+    reply_followed: ReplyFollowed
+    def __init__(self, conversation_id: _Optional[str] = ..., actor: _Optional[str] = ..., request_id: _Optional[str] = ..., started: _Optional[_Union[WatchStarted, _Mapping]] = ..., response_added: _Optional[_Union[ResponseAdded, _Mapping]] = ..., reply_started: _Optional[_Union[ReplyStarted, _Mapping]] = ..., reply_text: _Optional[_Union[ReplyText, _Mapping]] = ..., reply_finished: _Optional[_Union[ReplyFinished, _Mapping]] = ..., annotation_changed: _Optional[_Union[AnnotationChanged, _Mapping]] = ..., conversation_changed: _Optional[_Union[ConversationChanged, _Mapping]] = ..., conversation_deleted: _Optional[_Union[ConversationDeleted, _Mapping]] = ..., reply_followed: _Optional[_Union[ReplyFollowed, _Mapping]] = ...) -> None: ...
 
 class WatchStarted(_message.Message):
     __slots__ = ("watcher", "replies", "response_count")
@@ -782,16 +784,18 @@ class WatchStarted(_message.Message):
     def __init__(self, watcher: _Optional[str] = ..., replies: _Optional[_Iterable[_Union[ReplyInProgress, _Mapping]]] = ..., response_count: _Optional[int] = ...) -> None: ...
 
 class ReplyInProgress(_message.Message):
-    __slots__ = ("reply", "actor", "request_id", "text")
+    __slots__ = ("reply", "actor", "request_id", "text", "token_lengths")
     REPLY_FIELD_NUMBER: _ClassVar[int]
     ACTOR_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_LENGTHS_FIELD_NUMBER: _ClassVar[int]
     reply: ReplyStarted
     actor: str
     request_id: str
     text: str
-    def __init__(self, reply: _Optional[_Union[ReplyStarted, _Mapping]] = ..., actor: _Optional[str] = ..., request_id: _Optional[str] = ..., text: _Optional[str] = ...) -> None: ...
+    token_lengths: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, reply: _Optional[_Union[ReplyStarted, _Mapping]] = ..., actor: _Optional[str] = ..., request_id: _Optional[str] = ..., text: _Optional[str] = ..., token_lengths: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class ResponseAdded(_message.Message):
     __slots__ = ("response",)
@@ -810,14 +814,16 @@ class ReplyStarted(_message.Message):
     def __init__(self, stream_id: _Optional[str] = ..., parent_response_id: _Optional[str] = ..., model_name: _Optional[str] = ...) -> None: ...
 
 class ReplyText(_message.Message):
-    __slots__ = ("stream_id", "offset", "text")
+    __slots__ = ("stream_id", "offset", "text", "token_lengths")
     STREAM_ID_FIELD_NUMBER: _ClassVar[int]
     OFFSET_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_LENGTHS_FIELD_NUMBER: _ClassVar[int]
     stream_id: str
     offset: int
     text: str
-    def __init__(self, stream_id: _Optional[str] = ..., offset: _Optional[int] = ..., text: _Optional[str] = ...) -> None: ...
+    token_lengths: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, stream_id: _Optional[str] = ..., offset: _Optional[int] = ..., text: _Optional[str] = ..., token_lengths: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class ReplyFinished(_message.Message):
     __slots__ = ("stream_id", "response")
@@ -846,6 +852,12 @@ class ConversationChanged(_message.Message):
 class ConversationDeleted(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
+
+class ReplyFollowed(_message.Message):
+    __slots__ = ("stream_id",)
+    STREAM_ID_FIELD_NUMBER: _ClassVar[int]
+    stream_id: str
+    def __init__(self, stream_id: _Optional[str] = ...) -> None: ...
 
 class GrantAccessRequest(_message.Message):
     __slots__ = ("conversation_id", "user_id", "role")

@@ -29,6 +29,7 @@ from grove_explorer.server.owners import is_orphan, new_owner, retire
 from grove_explorer.server.reflection import enable_reflection
 from grove_explorer.server.sampler.base import Sampler
 from grove_explorer.server.servicer import ChatServicer
+from grove_explorer.server.servicer.feed_replies import add_feed_replies
 from grove_explorer.server.store import KeyStore, Store
 from grove_explorer.server.store.location import PostgresUrl
 from grove_explorer.server.wire import add_chat_service
@@ -152,6 +153,8 @@ class GroveServer:
             authenticator=self.authenticator,
             feed=feed,
         )
+        if isinstance(feed, PostgresFeed):  # a resume may reach a replica not sampling it
+            add_feed_replies(self.servicer.resumable, self.store, feed)
         self.tls = config.tls_cert is not None or config.tls_key is not None
         self._server: grpc.aio.Server | None = None
         self._health = health.aio.HealthServicer()

@@ -6,7 +6,9 @@ postgres_feed.py the feed across replicas of one PostgreSQL database (LISTEN/NOT
 it hears is handled in postgres_receiving.py; its payloads and each watcher's merge of
 other replicas' replies are remote_merge.py);
 publishing.py builds the events the servicer publishes (small: big content is referred to
-by row, the watcher's server reads it); the WatchConversation RPC is
+by row, the watcher's server reads it; a reply's text with its token lengths);
+elsewhere.py indexes the replies other replicas sample, by request id, for resumes relayed
+from the feed (server/servicer/feed_replies.py); the WatchConversation RPC is
 server/servicer/watching.py.
 """
 

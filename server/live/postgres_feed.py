@@ -151,6 +151,8 @@ class PostgresFeed(FeedReceiving):
         self._listen_conn: psycopg.AsyncConnection[Any] | None = None
         self._send_conn: psycopg.AsyncConnection[Any] | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        # Called with every other replica's event and its origin (feed_replies.py's index).
+        self.observers: list[Callable[[chat_pb2.ConversationEvent, str], None]] = []
         self._listening = False
         self._closed = False
         # Figures (tests, benches): statements sent, payloads (and events) in them, received.

@@ -107,6 +107,8 @@ class FeedReceiving:
     _replies: Callable[[str], list[LiveReply]]
     _listen_conn: psycopg.AsyncConnection[Any] | None
     _listening: bool
+    # Called with every other replica's event and its origin (feed_replies.py's index).
+    observers: list[Callable[[chat_pb2.ConversationEvent, str], None]]
 
     async def _listen(self) -> psycopg.AsyncConnection[Any]:
         raise NotImplementedError  # PostgresFeed's
@@ -195,6 +197,8 @@ class FeedReceiving:
 
     def _deliver(self, event: chat_pb2.ConversationEvent, origin: str) -> None:
         """A remote event to each local watcher of its conversation, through its merge."""
+        for observe in self.observers:
+            observe(event, origin)
         for subscriber in self._local.subscribers_of(event.conversation_id):
             self._deliver_one(subscriber, event, origin)
 

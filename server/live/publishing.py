@@ -24,10 +24,51 @@ from grove_explorer.server.sampler.base import SampledToken
 TEXT_CHARS_PER_EVENT = (MAX_EVENT_BYTES - 200) // 4
 
 
+# Bytes of an event's text and token lengths together (the rest is under 200 bytes).
+TEXT_BYTES_PER_EVENT = MAX_EVENT_BYTES - 200
+
+
 def text_pieces(text: str, limit: int = TEXT_CHARS_PER_EVENT) -> Iterator[tuple[int, str]]:
     """`text` cut into pieces of at most `limit` code points, with each one's start."""
     for start in range(0, len(text), limit):
         yield start, text[start : start + limit]
+
+
+def _varint_size(value: int) -> int:
+    return max(1, (value.bit_length() + 6) // 7)
+
+
+def token_pieces(
+    tokens: Sequence[str], budget: int = TEXT_BYTES_PER_EVENT
+) -> Iterator[tuple[int, str, list[int]]]:
+    """Whole tokens grouped into pieces that fit an event: start, text, token lengths.
+
+    Why lengths: a caller resuming on another replica counts tokens, the feed carries
+    text; with each piece's token lengths that replica counts as the caller does
+    (feed_replies.py). A token too big for an event on its own is cut by `text_pieces`
+    and its pieces carry no lengths (unknown: the follower then waits for the store).
+    """
+    total = sum(len(t) for t in tokens)
+    if total * 4 + 5 * len(tokens) <= budget:  # the usual batch: one piece, no counting
+        yield 0, "".join(tokens), [len(t) for t in tokens]
+        return
+    start = size = 0
+    group: list[str] = []
+    for token in tokens:
+        cost = len(token.encode("utf-8")) + _varint_size(len(token))
+        if group and size + cost > budget:
+            text = "".join(group)
+            yield start, text, [len(t) for t in group]
+            start, size, group = start + len(text), 0, []
+        if cost > budget:
+            for offset, piece in text_pieces(token):
+                yield start + offset, piece, []
+            start += len(token)
+            continue
+        group.append(token)
+        size += cost
+    if group:
+        yield start, "".join(group), [len(t) for t in group]
 
 
 class LivePublisher:
@@ -133,12 +174,12 @@ class LiveReply:
         offset, self.sent_chars = self.sent_chars, chars
         if not batch or not self.publisher.feed.text_watched(self.conversation_id):
             return
-        text = batch[0].text if len(batch) == 1 else "".join(t.text for t in batch)
-        for start, piece in text_pieces(text):
+        for start, piece, lengths in token_pieces([t.text for t in batch]):
             event = self._event()
             event.reply_text.stream_id = self.stream_id
             event.reply_text.offset = offset + start
             event.reply_text.text = piece
+            event.reply_text.token_lengths.extend(lengths)
             self.publisher.publish_event(self.conversation_id, event)
 
     def finish(self) -> None:
@@ -155,10 +196,18 @@ class LiveReply:
 
     def in_progress(self) -> chat_pb2.ReplyInProgress:
         """The reply so far, for a watcher that joins now (its next text starts after it)."""
+        lengths: list[int] = []
+        chars = 0
+        for piece in self.pieces:  # the tokens sent (those after are not yet)
+            if chars + len(piece) > self.sent_chars:
+                break
+            chars += len(piece)
+            lengths.append(len(piece))
         wire = chat_pb2.ReplyInProgress(
             actor=self.actor,
             request_id=self.request_id,
             text="".join(self.pieces)[: self.sent_chars],
+            token_lengths=lengths if chars == self.sent_chars else (),
         )
         self._started(wire.reply)
         return wire

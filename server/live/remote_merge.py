@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from google.protobuf.message import DecodeError
 
 from grove_explorer.protos import chat_pb2
-from grove_explorer.server.live.publishing import text_pieces
+from grove_explorer.server.live.publishing import text_pieces, token_pieces
 
 # A NOTIFY payload must be shorter than 8,000 bytes; control lists are cut below this.
 CONTROL_PAYLOAD_BYTES = 7_000
@@ -78,22 +78,47 @@ def catch_up_events(
 ) -> Iterator[chat_pb2.ConversationEvent]:
     """A reply being sampled as a late watcher elsewhere needs it: its start, its text.
 
-    The text so far from offset 0, in pieces that fit an event; the reply's next
-    `reply_text` starts where it ends.
+    The text so far from offset 0, in pieces that fit an event (whole tokens with their
+    lengths, when the reply says them); the reply's next `reply_text` starts where it ends.
     """
     start = chat_pb2.ConversationEvent(
         conversation_id=conversation_id, actor=live.actor, request_id=live.request_id
     )
     start.reply_started.CopyFrom(live.reply)
     yield start
-    for offset, piece in text_pieces(live.text):
+    for offset, piece, lengths in _pieces(live):
         text = chat_pb2.ConversationEvent(
             conversation_id=conversation_id, actor=live.actor, request_id=live.request_id
         )
         text.reply_text.stream_id = live.reply.stream_id
         text.reply_text.offset = offset
         text.reply_text.text = piece
+        text.reply_text.token_lengths.extend(lengths)
         yield text
+
+
+def _pieces(live: chat_pb2.ReplyInProgress) -> Iterator[tuple[int, str, list[int]]]:
+    lengths = list(live.token_lengths)
+    if sum(lengths) != len(live.text) or not live.text:
+        for offset, piece in text_pieces(live.text):
+            yield offset, piece, []
+        return
+    tokens, start = [], 0
+    for length in lengths:
+        tokens.append(live.text[start : start + length])
+        start += length
+    yield from token_pieces(tokens)
+
+
+def trimmed_lengths(lengths: list[int], skip: int) -> list[int]:
+    """Token lengths of a piece without its first `skip` code points ([]: cut mid-token)."""
+    for index, length in enumerate(lengths):
+        if skip == 0:
+            return lengths[index:]
+        if skip < length:
+            return []
+        skip -= length
+    return []
 
 
 def decode(payload: str, origin_length: int) -> Message | None:
@@ -192,4 +217,8 @@ class RemoteMerge:
         trimmed.CopyFrom(event)
         trimmed.reply_text.offset = held
         trimmed.reply_text.text = piece.text[held - offset :]
+        del trimmed.reply_text.token_lengths[:]
+        trimmed.reply_text.token_lengths.extend(
+            trimmed_lengths(list(piece.token_lengths), held - offset)
+        )
         return trimmed

@@ -13,6 +13,7 @@ client can count whatever batching the server did: a batch the caller had part o
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import NoReturn, Protocol
 
 import grpc
@@ -76,6 +77,8 @@ class ReplyLog:
         # False for a stored reply whose tokens were not kept (stored_replies.py): a caller
         # may have had more tokens than the log holds.
         self.tokens_known = True
+        # Called when its relaying call leaves (a log filled for one call: feed_replies.py).
+        self.releases: list[Callable[[], object]] = []
         self._waiters: list[asyncio.Future[None]] = []
 
     # -- the stream's side -------------------------------------------------------------
@@ -136,6 +139,12 @@ class ReplyLog:
         if kind in ("user_response", "model_response") or through >= after_tokens:
             return message
         return None
+
+    def release(self) -> None:
+        """Its caller left: whatever fills the log for that call alone stops."""
+        releases, self.releases = self.releases, []
+        for release in releases:
+            release()
 
     async def wait_beyond(self, seen: int) -> None:
         """Returns once there are more than `seen` messages, or the stream is over."""

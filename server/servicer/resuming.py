@@ -14,9 +14,10 @@ before the end still gets the rest and the stored reply.
 
 Lookups go through `ResumeSource`s after this process's own replies: the servicer gives
 `StoredReplies` (stored_replies.py), a reply stored under its request id by any replica,
-finished or kept partial, resent from the store once no log has it (a source fed by the
-change feed, server/live/, could add replies running on another replica). Only a reply
-neither running here nor stored is NOT_FOUND.
+finished or kept partial, resent from the store once no log has it, and on PostgreSQL
+`FeedReplies` (feed_replies.py), a reply another replica samples now, relayed from the
+change feed. Only a reply neither running here, nor stored, nor known to run elsewhere is
+NOT_FOUND. A reply relayed so by another server is held here past its grace (`hold`).
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ class _Reply:
     log: ReplyLog
     task: asyncio.Task[None] | None = None
     expiry: asyncio.TimerHandle | None = None
+    held_until: float = 0.0  # the loop's time until which another server relays it
 
 
 class ResumableReplies:
@@ -142,9 +144,25 @@ class ResumableReplies:
                     self._grace, self._expire, reply
                 )
 
+    def hold(self, user_id: str, request_id: str, seconds: float) -> None:
+        """Another server relays the reply to its caller: no grace ends it for `seconds`.
+
+        The relaying server renews the hold while it relays (feed_replies.py), so a relay
+        that stops lets the grace end the reply again. A hold heard before this server saw
+        its own caller leave counts too: the grace, when it ends, looks at it.
+        """
+        reply = self._replies.get((user_id, request_id))
+        if reply is not None and not reply.log.done:
+            now = asyncio.get_running_loop().time()
+            reply.held_until = max(reply.held_until, now + seconds)
+
     def _expire(self, reply: _Reply) -> None:
         """Nobody resumed within the grace: the reply ends as a dropped one does."""
         reply.expiry = None
+        held = reply.held_until - asyncio.get_running_loop().time()
+        if held > 0 and reply.log.attached == 0 and not reply.log.done:
+            reply.expiry = asyncio.get_running_loop().call_later(held, self._expire, reply)
+            return  # another server relays it (hold)
         if reply.log.attached == 0 and not reply.log.done and reply.task is not None:
             log.info(
                 "no caller resumed reply %s within %gs; keeping it partial",
@@ -174,7 +192,10 @@ class ResumableReplies:
         for source in self.sources:
             found = await source.find(user_id, request.request_id)
             if found is not None:
-                await relay(found, context, request.after_tokens)
+                try:
+                    await relay(found, context, request.after_tokens)
+                finally:
+                    found.release()
                 return
         await context.abort(
             grpc.StatusCode.NOT_FOUND,

@@ -93,8 +93,11 @@ async def completed(
 
     The feed's event is shared by every watcher, so it is copied before being filled.
     A row that is gone (deleted in between) drops its event: the deletion follows.
+    Events between servers (a relay's `reply_followed`) are dropped too.
     """
     kind = event.WhichOneof("event")
+    if kind == "reply_followed":
+        return None  # between servers only (feed_replies.py): no watcher's business
     cid = event.conversation_id
     if kind == "response_added" or (
         kind == "reply_finished" and event.reply_finished.HasField("response")

@@ -17,7 +17,8 @@ import is stored, not even the conversation.
 
 Times follow `Store.import_conversation`: an item's given `create_time` (and start) is
 kept, the others come from the store's clock one microsecond apart (`tick_texts`), and
-the conversation spans its rows (`_span`, shared with SQLite).
+the conversation spans its rows (`conversation_span`); the rows are built by
+server/store/import_rows.py, shared with SQLite.
 """
 
 from __future__ import annotations
@@ -27,6 +28,16 @@ from datetime import datetime
 from typing import Any
 
 from grove_explorer.server.store.import_calls import ImportCalls, Written
+from grove_explorer.server.store.import_rows import (
+    ANNOTATION_COLUMNS,
+    RESPONSE_COLUMNS,
+    TOKEN_COLUMNS,
+    ImportRows,
+    as_stream,
+    conversation_span,
+    tick_texts,
+    uuid4_hexes,
+)
 from grove_explorer.server.store.postgres.connection import PostgresDatabase
 from grove_explorer.server.store.records import (
     ImportItem,
@@ -34,18 +45,6 @@ from grove_explorer.server.store.records import (
 )
 from grove_explorer.server.store.rows import (
     format_time,
-)
-from grove_explorer.server.store.sqlite.import_rows import (
-    RESPONSE_COLUMNS,
-    ImportRows,
-    tick_texts,
-    uuid4_hexes,
-)
-from grove_explorer.server.store.sqlite.imports import (
-    _ANNOTATION_COLUMNS,
-    _TOKEN_COLUMNS,
-    _batches,
-    _span,
 )
 from grove_explorer.server.store.sqlite.judgements import JUDGEMENT_COLUMNS, imported_rows
 
@@ -78,9 +77,7 @@ class ImportQueries(ImportCalls, PostgresDatabase):
         create_time: datetime | None,
     ) -> Written:
         """Writes the conversation and its responses in one transaction (see the module)."""
-        stream = (
-            items if isinstance(items, ImportStream) else ImportStream(len(items), _batches(items))
-        )
+        stream = as_stream(items)
         count = stream.count
         (conversation_id,) = uuid4_hexes(1)
         # Ascending ids: each batch lands at one place of the id indexes (as in SQLite).
@@ -116,7 +113,7 @@ class ImportQueries(ImportCalls, PostgresDatabase):
                 )
                 seqs = [seq for (seq,) in await cursor.fetchall()]
             text_stamp = format_time(stamp)
-            earliest, latest = _span(text_stamp, create_time is None, rows)
+            earliest, latest = conversation_span(text_stamp, create_time is None, rows)
             await conn.execute(
                 "UPDATE conversations SET create_time = %s, update_time = %s"
                 " WHERE conversation_id = %s",
@@ -125,11 +122,11 @@ class ImportQueries(ImportCalls, PostgresDatabase):
             await conn.execute(
                 "DELETE FROM bulk_imports WHERE conversation_id = %s", (conversation_id,)
             )
-            await copy_rows(conn, "response_tokens", _TOKEN_COLUMNS, rows.tokens)
+            await copy_rows(conn, "response_tokens", TOKEN_COLUMNS, rows.tokens)
             await copy_rows(
                 conn,
                 "annotations",
-                _ANNOTATION_COLUMNS,
+                ANNOTATION_COLUMNS,
                 [(*values, text_stamp) for values in rows.annotations],
             )
             if rows.judgements:

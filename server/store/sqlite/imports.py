@@ -24,6 +24,16 @@ from typing import Any
 import aiosqlite
 
 from grove_explorer.server.store.import_calls import ImportCalls, Written
+from grove_explorer.server.store.import_rows import (
+    ANNOTATION_COLUMNS,
+    RESPONSE_COLUMNS,
+    TOKEN_COLUMNS,
+    ImportRows,
+    as_stream,
+    conversation_span,
+    tick_texts,
+    uuid4_hexes,
+)
 from grove_explorer.server.store.records import (
     ImportItem,
     ImportStream,
@@ -32,25 +42,9 @@ from grove_explorer.server.store.rows import (
     format_time,
 )
 from grove_explorer.server.store.sqlite.connection import SqliteDatabase
-from grove_explorer.server.store.sqlite.import_rows import (
-    RESPONSE_COLUMNS,
-    ImportRows,
-    tick_texts,
-    uuid4_hexes,
-)
 from grove_explorer.server.store.sqlite.judgements import JUDGEMENT_COLUMNS, imported_rows
 
 _chain = chain.from_iterable
-_TOKEN_COLUMNS = ("response_id", "data")
-_ANNOTATION_COLUMNS = (
-    "response_id",
-    "user_id",
-    "bookmarked",
-    "tags",
-    "rating",
-    "note",
-    "update_time",
-)
 # Most bound parameters one statement may hold: 32,766 since SQLite 3.32, 999 before.
 _MAX_PARAMETERS = 32_766 if sqlite3.sqlite_version_info >= (3, 32, 0) else 999
 _MAX_ROWS = 1_000
@@ -185,9 +179,7 @@ class ImportQueries(ImportCalls, SqliteDatabase):
         create_time: datetime | None,
     ) -> Written:
         """Writes the conversation and its responses in one transaction (see the module)."""
-        stream = (
-            items if isinstance(items, ImportStream) else ImportStream(len(items), _batches(items))
-        )
+        stream = as_stream(items)
         count = stream.count
         (conversation_id,) = uuid4_hexes(1)
         # Random ids handed out in ascending order: each index on them (responses' unique
@@ -251,12 +243,14 @@ class ImportQueries(ImportCalls, SqliteDatabase):
                         (conversation_id,),
                     )
                 ]
-            await _touch(conn, conversation_id, *_span(stamp, create_time is None, rows))
-            await _insert_rows(conn, "response_tokens", _TOKEN_COLUMNS, rows.tokens)
+            await _touch(
+                conn, conversation_id, *conversation_span(stamp, create_time is None, rows)
+            )
+            await _insert_rows(conn, "response_tokens", TOKEN_COLUMNS, rows.tokens)
             await _insert_rows(
                 conn,
                 "annotations",
-                _ANNOTATION_COLUMNS,
+                ANNOTATION_COLUMNS,
                 [(*values, stamp) for values in rows.annotations],
             )
             if rows.judgements:
@@ -297,23 +291,3 @@ class ImportQueries(ImportCalls, SqliteDatabase):
 
 _CHECKPOINTS: set[asyncio.Future[None]] = set()
 """Checkpoints scheduled after imports, kept referenced until they have run."""
-
-
-def _span(stamp: str, clock: bool, rows: ImportRows) -> tuple[str, str]:
-    """The conversation's create_time and update_time (see `Store.import_conversation`).
-
-    `stamp`: its own time, the clock's when `clock`. The earliest of that and its rows'
-    times, and the latest; except that a conversation without a given time whose rows'
-    times were given (kept) starts at its first row, not at the import.
-    """
-    if rows.earliest is None or rows.latest is None:
-        return stamp, stamp
-    if clock and rows.given:
-        return rows.earliest, rows.latest
-    return min(stamp, rows.earliest), max(stamp, rows.latest)
-
-
-async def _batches(items: Sequence[ImportItem]) -> AsyncIterator[Sequence[ImportItem]]:
-    """`items` a thousand at a time, as an `ImportStream` hands them."""
-    for start in range(0, len(items), _MAX_ROWS):
-        yield items[start : start + _MAX_ROWS]

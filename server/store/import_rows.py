@@ -3,20 +3,20 @@
 The ids, the times (the store's clock, or those the import keeps), the parents and a fused
 reply's sources or a replayed turn's original mapped from the import's local ids to the
 stored ones, and the rows of tokens, annotations and judgements; the conversation's span
-(`conversation_span`) and the batches of an import given whole (`as_stream`). Each
-store writes them its own way (sqlite/imports.py: multi-row INSERTs; postgres/imports.py:
-COPY), so what the rows hold is decided here once.
+(`conversation_span`). Each store writes them its own way (sqlite/imports.py: multi-row
+INSERTs; postgres/imports.py: COPY), a batch at a time (import_batches.py), so what the
+rows hold is decided here once.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from grove_explorer.server.store.protocol import UnknownParentError
-from grove_explorer.server.store.records import ImportItem, ImportStream, NewJudgement
+from grove_explorer.server.store.records import ImportItem, NewJudgement
 from grove_explorer.server.store.rows import (
     CONTENT_COLUMNS,
     annotation_values,
@@ -48,8 +48,6 @@ ANNOTATION_COLUMNS = (
     "update_time",
 )
 """The columns of `ImportRows.annotations` with the import's time appended."""
-BATCH_ROWS = 1_000
-"""Items per batch of an import given whole (`item_batches`), as a stream's chunks come."""
 _CONVERSATION = CONTENT_COLUMNS.index("conversation_id")
 _PARENT = CONTENT_COLUMNS.index("parent_response_id")
 # A fused reply's sources are local ids too, stored mapped (as parents are).
@@ -254,16 +252,3 @@ def conversation_span(stamp: str, clock: bool, rows: ImportRows) -> tuple[str, s
     if clock and rows.given:
         return rows.earliest, rows.latest
     return min(stamp, rows.earliest), max(stamp, rows.latest)
-
-
-async def item_batches(items: Sequence[ImportItem]) -> AsyncIterator[Sequence[ImportItem]]:
-    """`items` a thousand at a time, as an `ImportStream` hands them."""
-    for start in range(0, len(items), BATCH_ROWS):
-        yield items[start : start + BATCH_ROWS]
-
-
-def as_stream(items: Sequence[ImportItem] | ImportStream) -> ImportStream:
-    """An import given whole as the stream of batches both stores' imports read."""
-    if isinstance(items, ImportStream):
-        return items
-    return ImportStream(len(items), item_batches(items))

@@ -4,9 +4,12 @@ The SQLite store's import (server/store/sqlite/imports.py) on PostgreSQL. The ro
 by the same code (`ImportRows`: ids, parents and fused sources mapped from the import's
 local ids; given times kept, the others one microsecond apart) and written with COPY, a
 batch per COPY as an `ImportStream` hands them, while the client may still be sending the
-next: an import of 60,000 responses is a few dozen statements. COPY's text format reads the
-rows' 0/1 flags and ISO times into boolean and timestamptz columns, so the rows need no
-second mapping.
+next: an import of 60,000 responses is a few dozen statements. Each COPY runs while the
+next batch is received, checked and built (`write_batches`, shared with SQLite), so
+PostgreSQL's work on a batch (its indexes and the search index: more than half of an
+import's database time) overlaps this process's on the next. COPY's text format reads
+the rows' 0/1 flags and ISO times into boolean and timestamptz columns, so the rows need
+no second mapping.
 
 The conversation is marked in `bulk_imports` while its rows go in, so the per-row
 update_time trigger skips them (the time is set once at the end, `_touch`); the search
@@ -24,17 +27,18 @@ server/store/import_rows.py, shared with SQLite.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from grove_explorer.server.store.import_batches import as_stream, write_batches
 from grove_explorer.server.store.import_calls import ImportCalls, Written
 from grove_explorer.server.store.import_rows import (
     ANNOTATION_COLUMNS,
     RESPONSE_COLUMNS,
     TOKEN_COLUMNS,
     ImportRows,
-    as_stream,
     conversation_span,
     tick_texts,
     uuid4_hexes,
@@ -77,61 +81,15 @@ async def copy_rows(
             written.set()
 
 
-async def _copy_batches(
-    conn: Any, stream: ImportStream, rows: ImportRows, times: Sequence[str]
-) -> list[ImportItem]:
-    """COPYs each batch's response rows while the next batch is checked and built.
+async def _copy_responses(conn: Any, rows: list[list[Any]], handed: asyncio.Event) -> None:
+    """COPYs a batch of response rows (`write_batches` runs it as a task).
 
     A batch's COPY is mostly PostgreSQL's work (parsing the rows, the indexes, the search
-    index's trigger: more than half of it), and checking and building the next batch is
-    this process's: the COPY runs as a task, so the two overlap on two cores instead of
-    taking turns (as the SQLite store's insert on its thread does). One COPY at a time
-    goes on the connection. On any error the COPY under way is waited for before the
-    error goes on, so the transaction's ROLLBACK never meets a COPY in the middle.
-
-    Returns the items given, in order. Raises ValueError when the stream gives more or
-    fewer items than it announced, and what building a batch raises.
+    index's trigger: more than half of it). The rows go out first (this process's work
+    too); then PostgreSQL ends the COPY (the last rows, the indexes, the search trigger)
+    while the next batch is received, checked and built.
     """
-    count = stream.count
-    given: list[ImportItem] = []
-    copying: asyncio.Future[None] | None = None
-    try:
-        async for batch in stream.batches:
-            start = len(given)
-            if start + len(batch) > count:
-                raise ValueError(f"an import of {count} items was given more")
-            given.extend(batch)
-            built = rows.build(batch, times[start : len(given)])
-            if copying is not None:
-                await copying
-            written = asyncio.Event()
-            copying = asyncio.ensure_future(
-                copy_rows(conn, "responses", RESPONSE_COLUMNS, built, written)
-            )
-            # The rows go out first (they are this process's work too); then PostgreSQL
-            # ends the COPY (the last rows, the indexes, the search trigger) while the
-            # next batch is received, checked and built here.
-            await _first(written, copying)
-        if copying is not None:
-            await copying
-    except BaseException:
-        if copying is not None and not copying.done():
-            await asyncio.wait([copying])  # its own error, if any, is not this one's
-        if copying is not None and not copying.cancelled():
-            copying.exception()  # taken, so an error nobody awaited is not reported
-        raise
-    if len(given) != count:
-        raise ValueError(f"an import of {count} items was given {len(given)}")
-    return given
-
-
-async def _first(written: asyncio.Event, copying: asyncio.Future[None]) -> None:
-    """Waits until the COPY's rows are written or the COPY ended (early, by an error)."""
-    waiting: asyncio.Future[Any] = asyncio.ensure_future(written.wait())
-    try:
-        await asyncio.wait([waiting, copying], return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        waiting.cancel()
+    await copy_rows(conn, "responses", RESPONSE_COLUMNS, rows, handed)
 
 
 class ImportQueries(ImportCalls, PostgresDatabase):
@@ -166,7 +124,9 @@ class ImportQueries(ImportCalls, PostgresDatabase):
             )
             first = self._ticks(count)
             times = tick_texts(first, count)
-            given = await _copy_batches(conn, stream, rows, times)
+            given = await write_batches(
+                stream, rows, times, functools.partial(_copy_responses, conn)
+            )
             seqs: list[int] = []
             if want_seqs:  # one session's COPY takes the identity values in row order
                 cursor = await conn.execute(

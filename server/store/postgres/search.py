@@ -14,7 +14,6 @@ differ from FTS5's in detail while the hits and counts do not.
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 from grove_explorer.server.store.postgres.connection import PostgresDatabase
@@ -26,10 +25,9 @@ from grove_explorer.server.store.postgres.search_query import (
     render,
 )
 from grove_explorer.server.store.records import SearchFilters, SearchHitRecord
-from grove_explorer.server.store.rows import R_COLUMNS, read_response
+from grove_explorer.server.store.rows import R_COLUMNS
+from grove_explorer.server.store.search_hits import MARK_CLOSE, MARK_OPEN, read_hit, with_branches
 
-MARK_OPEN, MARK_CLOSE = "\ue000", "\ue001"
-ELLIPSIS = "…"
 SNIPPET_WORDS = 16
 """Words of a snippet at most, as FTS5's snippet(…, 16)."""
 
@@ -113,18 +111,9 @@ class SearchQueries(PostgresDatabase):
                 " ORDER BY page.rank DESC, page.id",
                 parameters,
             )
-        hits = []
-        for row in rows:
-            response = read_response(row[3:]) if row[3] is not None else None
-            snippet, spans = _highlights(row[2] or "")
-            cut_before, cut_after = row[-2], row[-1]
-            if cut_before:
-                snippet = ELLIPSIS + snippet
-                spans = tuple((a + len(ELLIPSIS), b + len(ELLIPSIS)) for a, b in spans)
-            if cut_after:
-                snippet += ELLIPSIS
-            hits.append(SearchHitRecord(row[-3], row[1], row[0], response, snippet, spans))
-        return await self._with_branches(hits)
+        # The last two columns say where the snippet was cut from its text.
+        hits = [read_hit(row[:-2], row[-2], row[-1]) for row in rows]
+        return await with_branches(hits, self._branches)
 
     async def count_search(self, user_id: str, match: str | None, filters: SearchFilters) -> int:
         """How many hits `search` has in all for the expression and filters.
@@ -169,18 +158,16 @@ class SearchQueries(PostgresDatabase):
         found: dict[Phrase, Lexemes] = dict(words)
         return render(tree, found)
 
-    async def _with_branches(self, hits: list[SearchHitRecord]) -> list[SearchHitRecord]:
-        """The hits with each response's place among its siblings (k/n, creation order).
+    async def _branches(self, ids: list[str]) -> list[Any]:
+        """(response_id, place, siblings) of each id: one query for a page (`with_branches`).
 
-        One query for all hits; creation order is (start_time, seq), as in list_responses.
+        Places count in creation order, (start_time, seq), as in list_responses.
+
+        Siblings by the parent index (roots by the conversation's): `IS NOT DISTINCT
+        FROM` would read the whole conversation for every hit. The unused branch is
+        skipped by its condition on `r` alone.
         """
-        ids = sorted({hit.response.response_id for hit in hits if hit.response is not None})
-        if not ids:
-            return hits
-        # Siblings by the parent index (roots by the conversation's): `IS NOT DISTINCT
-        # FROM` would read the whole conversation for every hit. The unused branch is
-        # skipped by its condition on `r` alone.
-        rows = await self._read(
+        return await self._read(
             "SELECT r.response_id,"
             " count(*) FILTER (WHERE (s.start_time, s.seq) <= (r.start_time, r.seq)),"
             " count(*)"
@@ -197,13 +184,6 @@ class SearchQueries(PostgresDatabase):
             " WHERE r.response_id = ANY(%s) GROUP BY r.response_id, r.start_time, r.seq",
             (ids,),
         )
-        branches = {row[0]: (int(row[1]), int(row[2])) for row in rows}
-        return [
-            dataclasses.replace(hit, branch=branches.get(hit.response.response_id, (0, 0)))
-            if hit.response is not None
-            else hit
-            for hit in hits
-        ]
 
 
 def _matching_sql(filters: SearchFilters, conditions: str) -> str:
@@ -242,25 +222,6 @@ def _page_sql(filters: SearchFilters, conditions: str) -> str:
         f" {_matching_sql(filters, conditions)}"
         " ORDER BY rank DESC, s.id LIMIT %(limit)s OFFSET %(offset)s"
     )
-
-
-def _highlights(marked: str) -> tuple[str, tuple[tuple[int, int], ...]]:
-    """Removes the snippet's marks, returning the text and the marked ranges."""
-    text: list[str] = []
-    spans: list[tuple[int, int]] = []
-    start: int | None = None
-    length = 0
-    for char in marked:
-        if char == MARK_OPEN:
-            start = length
-        elif char == MARK_CLOSE:
-            if start is not None and length > start:
-                spans.append((start, length))
-            start = None
-        else:
-            text.append(char)
-            length += 1
-    return "".join(text), tuple(spans)
 
 
 def _filter_sql(filters: SearchFilters) -> tuple[str, dict[str, Any]]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
@@ -23,13 +24,13 @@ from typing import Any
 
 import aiosqlite
 
+from grove_explorer.server.store.import_batches import as_stream, write_batches
 from grove_explorer.server.store.import_calls import ImportCalls, Written
 from grove_explorer.server.store.import_rows import (
     ANNOTATION_COLUMNS,
     RESPONSE_COLUMNS,
     TOKEN_COLUMNS,
     ImportRows,
-    as_stream,
     conversation_span,
     tick_texts,
     uuid4_hexes,
@@ -159,10 +160,21 @@ async def _touch(
     )
 
 
-def _consume(future: asyncio.Future[None]) -> None:
-    """Takes a finished future's outcome, so an error nobody awaits is not reported."""
-    if not future.cancelled():
-        future.exception()
+async def _insert_batch(
+    conn: aiosqlite.Connection,
+    conversation_id: str,
+    rows: list[list[Any]],
+    handed: asyncio.Event,
+) -> None:
+    """`_insert_and_index` of a batch (`write_batches` runs it as a task).
+
+    `handed` is set at once: in the task's first step the batch is handed to the
+    database's thread (aiosqlite queues it before its first await), and checking the next
+    batch yields no turn, so without the wait for it the insert would only start when the
+    next batch is done, and the two would take turns.
+    """
+    handed.set()
+    await _insert_and_index(conn, conversation_id, rows)
 
 
 class ImportQueries(ImportCalls, SqliteDatabase):
@@ -204,36 +216,10 @@ class ImportQueries(ImportCalls, SqliteDatabase):
             first = self._ticks(count)
             times = tick_texts(first, count)
             # Each thousand rows is inserted (on the database's thread) while the next
-            # thousand is built here: SQLite's work and Python's overlap. A failure while
-            # building (an unknown parent, a seed out of range) rolls the transaction back;
-            # the connection runs that ROLLBACK after the insert under way.
-            inserting: asyncio.Future[None] | None = None
-            given: list[ImportItem] = []
-            try:
-                async for batch in stream.batches:
-                    start = len(given)
-                    if start + len(batch) > count:
-                        raise ValueError(f"an import of {count} items was given more")
-                    given.extend(batch)
-                    built = rows.build(batch, times[start : len(given)])
-                    if inserting is not None:
-                        await inserting
-                    inserting = asyncio.ensure_future(
-                        _insert_and_index(conn, conversation_id, built)
-                    )
-                    # One turn of the loop: the task hands the batch to the database's
-                    # thread now. Checking the next batch does not wait for anything
-                    # (it yields no turn), so without this the insert would only start
-                    # when the next batch is done, and the two would take turns.
-                    await asyncio.sleep(0)
-                if inserting is not None:
-                    await inserting
-                if len(given) != count:
-                    raise ValueError(f"an import of {count} items was given {len(given)}")
-            except BaseException:
-                if inserting is not None:
-                    inserting.add_done_callback(_consume)  # its error is not this one's
-                raise
+            # thousand is built here: SQLite's work and Python's overlap.
+            given = await write_batches(
+                stream, rows, times, functools.partial(_insert_batch, conn, conversation_id)
+            )
             seqs: list[int] = []
             if want_seqs:  # in insertion order: the rows of one transaction get increasing seq
                 seqs = [

@@ -10,6 +10,9 @@ texts), ties in index order, so pages (`offset`) never repeat or skip a hit. Sni
 `ts_headline`'s, with the SQLite store's private-use marks around matched words and `…`
 where the text was cut; the ranking and the window chosen are PostgreSQL's, so they can
 differ from FTS5's in detail while the hits and counts do not.
+
+As in the SQLite store, the filters' conditions (search_filters.py, in PostgreSQL's words:
+`POSTGRES`) and the assembly of hits from rows (search_hits.py) are shared.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from grove_explorer.server.store.postgres.search_query import (
 )
 from grove_explorer.server.store.records import SearchFilters, SearchHitRecord
 from grove_explorer.server.store.rows import R_COLUMNS
+from grove_explorer.server.store.search_filters import SqlDialect, filter_sql, readable
 from grove_explorer.server.store.search_hits import MARK_CLOSE, MARK_OPEN, read_hit, with_branches
 
 SNIPPET_WORDS = 16
@@ -37,6 +41,16 @@ _HEADLINE_OPTIONS = (
 )
 _WHOLE_OPTIONS = f'StartSel="{MARK_OPEN}", StopSel="{MARK_CLOSE}", HighlightAll=true'
 """A text of at most `SNIPPET_WORDS` words is its own snippet (as in FTS5), marked."""
+
+POSTGRES = SqlDialect(
+    parameter=lambda name: f"%({name})s",
+    has_tag=lambda tag: (
+        "EXISTS (SELECT 1 FROM json_array_elements_text(a.tags::json)"
+        f" AS t (value) WHERE t.value = {tag})"
+    ),
+    is_set=lambda flag: flag,
+)
+"""psycopg's named parameters, the JSON text of tags read as json, boolean flags."""
 
 _BODY = (
     "CASE page.kind WHEN 'title' THEN c.title WHEN 'message' THEN r.message"
@@ -60,7 +74,7 @@ class SearchQueries(PostgresDatabase):
         `offset` skips that many hits of the same order, for paging. Raises ValueError with
         a sentence when the expression cannot be read.
         """
-        conditions, parameters = _filter_sql(filters)
+        conditions, parameters = filter_sql(filters, POSTGRES)
         parameters.update({"uid": user_id, "limit": limit, "offset": offset})
         if match is None:
             rows = await self._read(
@@ -69,7 +83,7 @@ class SearchQueries(PostgresDatabase):
                 " FROM responses AS r"
                 " JOIN conversations AS c ON c.conversation_id = r.conversation_id"
                 " LEFT JOIN annotations AS a ON a.response_id = r.response_id"
-                f" WHERE {_readable('r')} {conditions}"
+                f" WHERE {readable('r', POSTGRES)} {conditions}"
                 " ORDER BY r.seq DESC LIMIT %(limit)s OFFSET %(offset)s",
                 parameters,
             )
@@ -120,13 +134,13 @@ class SearchQueries(PostgresDatabase):
 
         Raises ValueError with a sentence when the expression cannot be read.
         """
-        conditions, parameters = _filter_sql(filters)
+        conditions, parameters = filter_sql(filters, POSTGRES)
         parameters["uid"] = user_id
         if match is None:
             sql = (
                 "SELECT count(*) FROM responses AS r"
                 " LEFT JOIN annotations AS a ON a.response_id = r.response_id"
-                f" WHERE {_readable('r')} {conditions}"
+                f" WHERE {readable('r', POSTGRES)} {conditions}"
             )
         else:
             query = await self._tsquery(match)
@@ -197,20 +211,8 @@ def _matching_sql(filters: SearchFilters, conditions: str) -> str:
         " JOIN conversations AS c ON c.conversation_id = s.conversation_id"
         " LEFT JOIN responses AS r ON s.kind <> 'title' AND r.response_id = s.ref_id"
         " LEFT JOIN annotations AS a ON a.response_id = r.response_id"
-        f" WHERE s.document @@ %(query)s::tsquery AND {_readable('s')}"
+        f" WHERE s.document @@ %(query)s::tsquery AND {readable('s', POSTGRES)}"
         f" {only_responses} {conditions}"
-    )
-
-
-def _readable(table: str) -> str:
-    """The condition that a row of `table` is in a conversation %(uid)s may read.
-
-    Owned (the row's user_id is the conversation's owner) or shared with them (the
-    shares_user index gives the few shared conversation ids).
-    """
-    return (
-        f"({table}.user_id = %(uid)s OR {table}.conversation_id IN"
-        " (SELECT conversation_id FROM shares WHERE user_id = %(uid)s))"
     )
 
 
@@ -222,29 +224,3 @@ def _page_sql(filters: SearchFilters, conditions: str) -> str:
         f" {_matching_sql(filters, conditions)}"
         " ORDER BY rank DESC, s.id LIMIT %(limit)s OFFSET %(offset)s"
     )
-
-
-def _filter_sql(filters: SearchFilters) -> tuple[str, dict[str, Any]]:
-    """SQL conditions (on `r` responses and `a` annotations) for a query's filters."""
-    conditions: list[str] = []
-    parameters: dict[str, Any] = {}
-    if filters.sender:
-        conditions.append("r.sender = %(sender)s")
-        parameters["sender"] = filters.sender
-    if filters.model:
-        conditions.append("r.model_name = %(model)s")
-        parameters["model"] = filters.model
-    for i, tag in enumerate(filters.tags):
-        conditions.append(
-            f"EXISTS (SELECT 1 FROM json_array_elements_text(a.tags::json) AS t (value)"
-            f" WHERE t.value = %(tag{i})s)"
-        )
-        parameters[f"tag{i}"] = tag
-    if filters.rating is not None:
-        conditions.append("a.rating = %(rating)s")
-        parameters["rating"] = filters.rating
-    if filters.bookmarked:
-        conditions.append("a.bookmarked")
-    if filters.partial:
-        conditions.append("r.partial")
-    return "".join(f" AND {c}" for c in conditions), parameters

@@ -1,7 +1,8 @@
 """Full-text search of the SQLite store: FTS5 over messages, titles, tags and notes.
 
-Only the queries are here; a row becomes a hit, and hits get their branches, as in the
-PostgreSQL store (server/store/search_hits.py).
+Only the queries are here: the filters' conditions come from server/store/search_filters.py
+in SQLite's words (`SQLITE`), and a row becomes a hit, and hits get their branches, as in
+the PostgreSQL store (server/store/search_hits.py).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 
 from grove_explorer.server.store.records import SearchFilters, SearchHitRecord
 from grove_explorer.server.store.rows import R_COLUMNS
+from grove_explorer.server.store.search_filters import SqlDialect, filter_sql, readable
 from grove_explorer.server.store.search_hits import (
     ELLIPSIS,
     MARK_CLOSE,
@@ -20,6 +22,13 @@ from grove_explorer.server.store.search_hits import (
     with_branches,
 )
 from grove_explorer.server.store.sqlite.connection import SqliteDatabase
+
+SQLITE = SqlDialect(
+    parameter=lambda name: f":{name}",
+    has_tag=lambda tag: f"EXISTS (SELECT 1 FROM json_each(a.tags) WHERE value = {tag})",
+    is_set=lambda flag: f"{flag} = 1",
+)
+"""SQLite's named parameters, its JSON table of a tag list, 0/1 flags."""
 
 
 class SearchQueries(SqliteDatabase):
@@ -97,14 +106,14 @@ def _scope(user_id: str, match: str | None, filters: SearchFilters) -> tuple[str
     conversations shared with them) that pass the filters; with one, the FTS5
     rows it matches (titles too, unless a filter only applies to responses).
     """
-    conditions, parameters = _filter_sql(filters)
+    conditions, parameters = filter_sql(filters, SQLITE)
     parameters["uid"] = user_id
     if match is None:
         return (
             "FROM responses AS r"
             " JOIN conversations AS c ON c.conversation_id = r.conversation_id"
             " LEFT JOIN annotations AS a ON a.response_id = r.response_id"
-            f" WHERE {_readable('r')} {conditions}"
+            f" WHERE {readable('r', SQLITE)} {conditions}"
         ), parameters
     parameters["match"] = match
     only_responses = " AND r.response_id IS NOT NULL" if filters.on_responses else ""
@@ -114,41 +123,6 @@ def _scope(user_id: str, match: str | None, filters: SearchFilters) -> tuple[str
         " LEFT JOIN responses AS r"
         "     ON s.kind != 'title' AND r.response_id = s.ref_id"
         " LEFT JOIN annotations AS a ON a.response_id = r.response_id"
-        f" WHERE search_text MATCH :match AND {_readable('s')}"
+        f" WHERE search_text MATCH :match AND {readable('s', SQLITE)}"
         f" {only_responses} {conditions}"
     ), parameters
-
-
-def _readable(table: str) -> str:
-    """The condition that a row of `table` is in a conversation :uid may read.
-
-    Owned (the row's user_id is the conversation's owner) or shared with them (the
-    shares_user index gives the few shared conversation ids).
-    """
-    return (
-        f"({table}.user_id = :uid OR {table}.conversation_id IN"
-        " (SELECT conversation_id FROM shares WHERE user_id = :uid))"
-    )
-
-
-def _filter_sql(filters: SearchFilters) -> tuple[str, dict[str, Any]]:
-    """SQL conditions (on `r` responses and `a` annotations) for a query's filters."""
-    conditions: list[str] = []
-    parameters: dict[str, Any] = {}
-    if filters.sender:
-        conditions.append("r.sender = :sender")
-        parameters["sender"] = filters.sender
-    if filters.model:
-        conditions.append("r.model_name = :model")
-        parameters["model"] = filters.model
-    for i, tag in enumerate(filters.tags):
-        conditions.append(f"EXISTS (SELECT 1 FROM json_each(a.tags) WHERE value = :tag{i})")
-        parameters[f"tag{i}"] = tag
-    if filters.rating is not None:
-        conditions.append("a.rating = :rating")
-        parameters["rating"] = filters.rating
-    if filters.bookmarked:
-        conditions.append("a.bookmarked = 1")
-    if filters.partial:
-        conditions.append("r.partial = 1")
-    return "".join(f" AND {c}" for c in conditions), parameters

@@ -7,7 +7,10 @@ depend on what an earlier run left.
 
 PostgreSQL does the index's work in its own processes, not in the Grove server's, so the
 server's CPU alone would hide it: `PostgresCpu` reads the CPU of the whole cluster
-(postmaster, its live backends and what its exited children used) from /proc, and the
+(postmaster, its live backends and what its exited children used) from /proc, that of
+the sessions on the run's database alone (the server's pooled connections: without
+autovacuum, which after a large import analyses the new rows when it likes and made the
+cluster's figure vary by a tenth between identical runs), and the
 time PostgreSQL spent in Grove's SQL functions (`track_functions`, pg_stat_user_functions:
 the search index's `grove_search_document` is one), PostgreSQL's own timing. Both are
 None for a server on another machine (no /proc of it to read).
@@ -21,6 +24,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from bench.scale.team import fresh_database, postgres_server
 from grove_explorer.server.store.location import DatabaseLocation, PostgresUrl
@@ -37,6 +41,17 @@ def _stat_fields(pid: int) -> list[str] | None:
         return None
 
 
+def _children(postmaster: int) -> list[tuple[int, list[str]]]:
+    """The live children of a postmaster: (pid, stat fields)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            fields = _stat_fields(int(entry))
+            if fields is not None and fields[1] == str(postmaster):
+                found.append((int(entry), fields))
+    return found
+
+
 def _cluster_cpu(postmaster: int) -> float | None:
     """CPU seconds of a PostgreSQL cluster so far: the postmaster, its live children,
     and the children it has reaped (a backend that exited is counted in cutime/cstime)."""
@@ -44,11 +59,21 @@ def _cluster_cpu(postmaster: int) -> float | None:
     if head is None:
         return None
     ticks = sum(int(value) for value in head[11:15])  # utime, stime, cutime, cstime
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
+    ticks += sum(int(fields[11]) + int(fields[12]) for _, fields in _children(postmaster))
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _sessions_cpu(postmaster: int, user: str, database: str) -> float:
+    """CPU seconds so far of the live sessions of `user` on `database` (their process
+    titles read "postgres: USER DATABASE HOST(PORT) …")."""
+    title = f"postgres: {user} {database} ".encode()
+    ticks = 0
+    for pid, fields in _children(postmaster):
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
             continue
-        fields = _stat_fields(int(entry))
-        if fields is not None and fields[1] == str(postmaster):
+        if command.startswith(title):
             ticks += int(fields[11]) + int(fields[12])
     return ticks / os.sysconf("SC_CLK_TCK")
 
@@ -73,6 +98,17 @@ class PostgresCpu:
     def cpu(self) -> float | None:
         """CPU seconds of the whole cluster so far (None when it is not on this machine)."""
         return None if self.postmaster is None else _cluster_cpu(self.postmaster)
+
+    def sessions_cpu(self) -> float | None:
+        """CPU seconds so far of the live sessions on the run's database (None: remote).
+
+        A session that ended meanwhile takes its CPU with it: the server's pool keeps
+        its connections for the run.
+        """
+        if self.postmaster is None:
+            return None
+        parts = urlsplit(self.url)
+        return _sessions_cpu(self.postmaster, parts.username or "", parts.path.strip("/"))
 
     def function_seconds(self) -> dict[str, float]:
         """Total time (s) PostgreSQL spent in each of Grove's SQL functions so far.

@@ -184,20 +184,25 @@ def _check_same_chain(document: dict[str, Any], responses: list[Any]) -> None:
             raise RuntimeError(f"response {i} lost its time: {stored} for {want['create_time']}")
 
 
-def _cluster_cpu(postgres: PostgresCpu | None) -> float | None:
-    """The PostgreSQL cluster's CPU seconds so far (None on SQLite or a remote server)."""
-    return None if postgres is None else postgres.cpu()
+def _database_cpu(postgres: PostgresCpu | None) -> tuple[float | None, float | None]:
+    """PostgreSQL's CPU seconds so far: the cluster's, its sessions on the run's database
+    (None, None on SQLite or a remote server)."""
+    return (None, None) if postgres is None else (postgres.cpu(), postgres.sessions_cpu())
 
 
-def _database_goals(cpu: float | None, index: float | None) -> list[Goal]:
+def _seconds(value: float | None) -> str:
+    return "?" if value is None else f"{value:.2f} s"
+
+
+def _database_goals(command: _Command, index: float | None) -> list[Goal]:
     """Figures of PostgreSQL's own work (none on SQLite, `index` None): its CPU during the
     timed command, and its time in the search index's function per import of the chain."""
     if index is None:
         return []
     return [
         Goal(
-            "  CPU: PostgreSQL (every process of the cluster)",
-            "?" if cpu is None else f"{cpu:.2f} s",
+            "  CPU: PostgreSQL sessions of the server / every process of the cluster",
+            f"{_seconds(command.sessions_cpu)} / {_seconds(command.database_cpu)}",
             "",
             None,
         ),
@@ -219,6 +224,7 @@ class _Command:
     client_cpu: float
     server_cpu: float | None
     database_cpu: float | None
+    sessions_cpu: float | None
     imported_id: str
 
 
@@ -236,16 +242,17 @@ async def _time_command(
     await _command_seconds(["import", str(small), "--server", server.address])
     start_only, _ = await _command_seconds(["import", "--help"])
     server_before, client_before = _process_cpu(server.pid), _children_cpu()
-    database_before = await asyncio.to_thread(_cluster_cpu, postgres)
+    (database_before, sessions_before) = await asyncio.to_thread(_database_cpu, postgres)
     whole, out = await _command_seconds(["import", str(path), "--server", server.address])
     server_after, client_cpu = _process_cpu(server.pid), _children_cpu() - client_before
-    database_after = await asyncio.to_thread(_cluster_cpu, postgres)
+    (database_after, sessions_after) = await asyncio.to_thread(_database_cpu, postgres)
     return _Command(
         whole,
         start_only,
         client_cpu,
         _spent(server_before, server_after),
         _spent(database_before, database_after),
+        _spent(sessions_before, sessions_after),
         out.strip(),
     )
 
@@ -306,7 +313,7 @@ async def run(quick: bool, db: str | None = None) -> list[Goal]:
             "",
             None,
         ),
-        *_database_goals(command.database_cpu, index),
+        *_database_goals(command, index),
         Goal("  read the file (in process)", f"{parsed - began:.2f} s", "", None),
         Goal(
             "  check, send and store it (ImportConversationStream)",

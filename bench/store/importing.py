@@ -1,6 +1,6 @@
 """Part `importing` of bench.store: `grove import` of a long chain, whole and by phase.
 
-Usage: `python -m bench.store --part importing [--quick]`.
+Usage: `python -m bench.store --part importing [--quick] [--db postgresql | --db URL]`.
 
 What it measures (issue 13: "import of a 60,000-response chain … now 17.8 s, goal < 3 s"):
 
@@ -10,7 +10,10 @@ What it measures (issue 13: "import of a 60,000-response chain … now 17.8 s, g
   its model name, sampling parameters, token count, times and finish reason, and every
   tenth reply with its tokens (text, logprob, two alternatives each) as an export with
   fetched tokens carries them; a few annotations. Messages are a sentence or two.
-- The server runs as a subprocess (`ServerProcess`, temporary SQLite file, defaults).
+- The server runs as a subprocess (`ServerProcess`, temporary SQLite file, defaults), or
+  on PostgreSQL with `--db` (a fresh database, bench/store/database.py): then the
+  cluster's CPU is printed too, and the time PostgreSQL spent in the search index's
+  function (`grove_search_document`, pg_stat_user_functions) during the timed import.
 - Whole command: `grove import FILE --server ADDR` (this environment's `grove` script)
   as a user runs it, wall time from spawn to exit, process start included, after one
   untimed import of a small file (bytecode caches written, as after any first run; the
@@ -41,6 +44,7 @@ import resource
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -48,6 +52,7 @@ from typing import Any
 import orjson
 
 from bench.goals import Goal
+from bench.store.database import PostgresCpu, bench_database
 from grove_explorer.client import Client
 from grove_explorer.client.export.importing import import_chunks
 from grove_explorer.server.launcher import ServerProcess
@@ -179,8 +184,84 @@ def _check_same_chain(document: dict[str, Any], responses: list[Any]) -> None:
             raise RuntimeError(f"response {i} lost its time: {stored} for {want['create_time']}")
 
 
-async def run(quick: bool) -> list[Goal]:
-    """Times `grove import` of a chain and its phases; `quick` imports 2,000 responses."""
+def _database_cpu(postgres: PostgresCpu | None) -> tuple[float | None, float | None]:
+    """PostgreSQL's CPU seconds so far: the cluster's, its sessions on the run's database
+    (None, None on SQLite or a remote server)."""
+    return (None, None) if postgres is None else (postgres.cpu(), postgres.sessions_cpu())
+
+
+def _seconds(value: float | None) -> str:
+    return "?" if value is None else f"{value:.2f} s"
+
+
+def _database_goals(command: _Command, index: float | None) -> list[Goal]:
+    """Figures of PostgreSQL's own work (none on SQLite, `index` None): its CPU during the
+    timed command, and its time in the search index's function per import of the chain."""
+    if index is None:
+        return []
+    return [
+        Goal(
+            "  CPU: PostgreSQL sessions of the server / every process of the cluster",
+            f"{_seconds(command.sessions_cpu)} / {_seconds(command.database_cpu)}",
+            "",
+            None,
+        ),
+        Goal(
+            "  PostgreSQL in grove_search_document per import (pg_stat_user_functions)",
+            f"{index:.2f} s",
+            "",
+            None,
+        ),
+    ]
+
+
+@dataclass(slots=True)
+class _Command:
+    """The timed `grove import` command: its wall time, CPU, and the id it printed."""
+
+    whole: float
+    start_only: float
+    client_cpu: float
+    server_cpu: float | None
+    database_cpu: float | None
+    sessions_cpu: float | None
+    imported_id: str
+
+
+def _spent(before: float | None, after: float | None) -> float | None:
+    """`after - before`, None when either was not known."""
+    return None if before is None or after is None else after - before
+
+
+async def _time_command(
+    server: ServerProcess, path: Path, small: Path, postgres: PostgresCpu | None
+) -> _Command:
+    """`grove import PATH` against `server`, after an untimed import of `small`."""
+    # Untimed: the modules `grove import` loads get their bytecode caches, and the
+    # server its first import, as on any machine where grove ran before.
+    await _command_seconds(["import", str(small), "--server", server.address])
+    start_only, _ = await _command_seconds(["import", "--help"])
+    server_before, client_before = _process_cpu(server.pid), _children_cpu()
+    (database_before, sessions_before) = await asyncio.to_thread(_database_cpu, postgres)
+    whole, out = await _command_seconds(["import", str(path), "--server", server.address])
+    server_after, client_cpu = _process_cpu(server.pid), _children_cpu() - client_before
+    (database_after, sessions_after) = await asyncio.to_thread(_database_cpu, postgres)
+    return _Command(
+        whole,
+        start_only,
+        client_cpu,
+        _spent(server_before, server_after),
+        _spent(database_before, database_after),
+        _spent(sessions_before, sessions_after),
+        out.strip(),
+    )
+
+
+async def run(quick: bool, db: str | None = None) -> list[Goal]:
+    """Times `grove import` of a chain and its phases; `quick` imports 2,000 responses.
+
+    `db`: None for a temporary SQLite file, else PostgreSQL (`--db`, bench/store/database.py).
+    """
     size = QUICK_SIZE if quick else FULL_SIZE
     document = chain_document(size)
     with tempfile.TemporaryDirectory(prefix="grove-bench-import-") as tmp:
@@ -189,47 +270,50 @@ async def run(quick: bool) -> list[Goal]:
         megabytes = path.stat().st_size / 1e6
         small = Path(tmp) / "small.json"
         small.write_text(json.dumps(chain_document(10)), encoding="utf-8")
-        async with ServerProcess(Path(tmp) / "bench.sqlite3") as server:
-            # Untimed: the modules `grove import` loads get their bytecode caches, and the
-            # server its first import, as on any machine where grove ran before.
-            await _command_seconds(["import", str(small), "--server", server.address])
-            start_only, _ = await _command_seconds(["import", "--help"])
-            server_before, client_before = _process_cpu(server.pid), _children_cpu()
-            whole, out = await _command_seconds(["import", str(path), "--server", server.address])
-            server_after, client_cpu = _process_cpu(server.pid), _children_cpu() - client_before
-            server_cpu = (
-                None
-                if server_before is None or server_after is None
-                else server_after - server_before
-            )
-            imported_id = out.strip()
-            async with Client(api_host=server.address) as client:
-                began = time.perf_counter()
-                data = orjson.loads(path.read_bytes())
-                parsed = time.perf_counter()
-                created = await client.grok.import_conversation_chunks(
-                    import_chunks(data, summary_only=True, keep_times=True)
-                )
-                stored = time.perf_counter()
-                conversation = await client.grok.get_conversation(created.conversation_id)
-                loaded = time.perf_counter()
-                _check_same_chain(document, conversation.responses)
-                first = await client.grok.get_conversation(imported_id)
-                _check_same_chain(document, first.responses)
+        async with bench_database(db, Path(tmp)) as (location, postgres):
+            async with ServerProcess(location) as server:
+                command = await _time_command(server, path, small, postgres)
+                async with Client(api_host=server.address) as client:
+                    began = time.perf_counter()
+                    data = orjson.loads(path.read_bytes())
+                    parsed = time.perf_counter()
+                    created = await client.grok.import_conversation_chunks(
+                        import_chunks(data, summary_only=True, keep_times=True)
+                    )
+                    stored = time.perf_counter()
+                    conversation = await client.grok.get_conversation(created.conversation_id)
+                    loaded = time.perf_counter()
+                    _check_same_chain(document, conversation.responses)
+                    first = await client.grok.get_conversation(command.imported_id)
+                    _check_same_chain(document, first.responses)
+            # Read once the server's backends have exited: a backend hands its function
+            # statistics over when idle, up to ten seconds later, or when it exits.
+            index = None
+            if postgres is not None:  # the chain was imported twice (command, in process)
+                functions = await asyncio.to_thread(postgres.function_seconds)
+                index = functions.get("grove_search_document", 0.0) / 2
+    store = "SQLite" if postgres is None else "PostgreSQL"
+    server_cpu = "?" if command.server_cpu is None else f"{command.server_cpu:.2f} s"
     return [
         Goal(
-            f"grove import of a {size:,}-response chain ({megabytes:.0f} MB)",
-            f"{whole:.2f} s",
+            f"grove import of a {size:,}-response chain ({megabytes:.0f} MB, {store})",
+            f"{command.whole:.2f} s",
             f"< {GOAL_SECONDS:g} s",
-            whole < GOAL_SECONDS,
+            command.whole < GOAL_SECONDS,
         ),
-        Goal("  of which process start (grove import --help)", f"{start_only:.2f} s", "", None),
         Goal(
-            "  CPU: grove import / server (less noisy when busy)",
-            f"{client_cpu:.2f} s / " + ("?" if server_cpu is None else f"{server_cpu:.2f} s"),
+            "  of which process start (grove import --help)",
+            f"{command.start_only:.2f} s",
             "",
             None,
         ),
+        Goal(
+            "  CPU: grove import / server (less noisy when busy)",
+            f"{command.client_cpu:.2f} s / {server_cpu}",
+            "",
+            None,
+        ),
+        *_database_goals(command, index),
         Goal("  read the file (in process)", f"{parsed - began:.2f} s", "", None),
         Goal(
             "  check, send and store it (ImportConversationStream)",

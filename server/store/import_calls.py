@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol, cast
 
+from grove_explorer.server.store.import_rows import stored_original, stored_sources
 from grove_explorer.server.store.records import (
     ConversationRecord,
     ImportItem,
@@ -20,7 +21,6 @@ from grove_explorer.server.store.records import (
     ResponseRecord,
 )
 from grove_explorer.server.store.rows import imported_record, parse_time
-from grove_explorer.server.store.sqlite.import_rows import stored_original, stored_sources
 
 
 @dataclass(slots=True)

@@ -26,10 +26,10 @@ from grove_explorer.server.store import (
     SqliteStore,
     UnknownParentError,
 )
+from grove_explorer.server.store.import_rows import TimeTexts, tick_texts, uuid4_hexes
 from grove_explorer.server.store.migrations import LATEST_VERSION, MIGRATIONS, migrate
 from grove_explorer.server.store.rows import format_time
 from grove_explorer.server.store.sqlite.binding import bind_plainly
-from grove_explorer.server.store.sqlite.import_rows import TimeTexts, tick_texts, uuid4_hexes
 from tests.server.test_store import (  # the fixtures too
     ALICE,
     BOB,

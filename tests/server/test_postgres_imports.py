@@ -9,12 +9,13 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from grove_explorer.server.store import UnknownParentError
+from grove_explorer.server.store import ImportStream, SearchFilters, UnknownParentError
 from grove_explorer.server.store.location import PostgresUrl
 from grove_explorer.server.store.postgres import PostgresStore
 from grove_explorer.server.store.rows import decode_tokens
 from tests.server.store_forests import ALICE, item
-from tests.server.test_store_contract_imports import full_item
+from tests.server.test_postgres_search import index_problems
+from tests.server.test_store_contract_imports import batches, chain, full_item
 
 
 async def test_tokens_are_stored_and_the_bulk_mark_is_gone_after_an_import(
@@ -45,3 +46,16 @@ async def test_tokens_are_stored_and_the_bulk_mark_is_gone_after_an_import(
         ).fetchone() or (None,)
     assert update_time is not None and update_time > record.update_time
     assert question.create_time < reply.create_time <= record.update_time
+
+
+async def test_every_batch_of_a_streamed_import_is_in_the_search_index(
+    postgres_url: PostgresUrl,
+) -> None:
+    # Each batch's COPY is indexed by the statement trigger while the next is built.
+    items = chain(2_100)
+    async with PostgresStore(postgres_url) as store:
+        stream = ImportStream(len(items), batches(items, [1, 999, 1_000]))
+        record = await store.import_conversation(ALICE, "Streamed", False, stream)
+        assert record.response_count == 2_100
+        assert await store.count_search(ALICE, '"lantern"', SearchFilters()) == 2_100
+    assert index_problems(postgres_url) == []

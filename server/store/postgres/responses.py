@@ -15,6 +15,9 @@ replicas writing one database at once:
   read or stored recently is answered from `PathCache` after one indexed check (a path
   never changes once stored, on any replica); otherwise one recursive query walks the
   parents by primary key.
+
+The reads and paths are `ResponseReads`' (server/store/response_reads.py), the same in
+both stores; this module gives their statements, and writes.
 """
 
 from __future__ import annotations
@@ -24,8 +27,6 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, NoReturn, get_type_hints
 
-from grove_explorer.server.recent_paths import SharedPath
-from grove_explorer.server.store.path_cache import PathCache
 from grove_explorer.server.store.postgres.connection import PostgresDatabase
 from grove_explorer.server.store.postgres.leaves import follow_leaf
 from grove_explorer.server.store.postgres.leaves import start_following as begin_following
@@ -37,12 +38,16 @@ from grove_explorer.server.store.records import (
     SamplingRecord,
     TokenRow,
 )
+from grove_explorer.server.store.response_reads import (
+    ResponseReads,
+    ResponseStatements,
+    stored_tokens,
+)
 from grove_explorer.server.store.rows import (
     CONTENT_COLUMNS,
     R_COLUMNS,
     RESPONSE_COLUMNS,
     content_values_pg,
-    decode_tokens,
     encode_tokens,
     read_response,
     stored_record,
@@ -161,6 +166,14 @@ _RESPONSE_TOKENS = (
     " LEFT JOIN response_tokens AS t ON t.response_id = r.response_id"
     " WHERE r.conversation_id = %s AND r.user_id = %s"
 )
+_STATEMENTS = ResponseStatements(
+    list_responses=f"SELECT {R_COLUMNS} FROM responses AS r"
+    " WHERE r.conversation_id = %s AND r.user_id = %s ORDER BY r.start_time, r.seq",
+    one=_GET_RESPONSE,
+    in_conversation=_IN_CONVERSATION,
+    path_to=_PATH_TO,
+    tokens=_RESPONSE_TOKENS,
+)
 
 
 async def insert_response(
@@ -243,84 +256,10 @@ _REQUEST_RESPONSES = f"""
 """
 
 
-class ResponseQueries(PostgresDatabase):
+class ResponseQueries(ResponseReads, PostgresDatabase):
     """A conversation's responses: creation order, paths, inserts, stored tokens, sharing."""
 
-    _path_cache: PathCache | None = None
-
-    @property
-    def paths(self) -> PathCache:
-        """The paths of recently read and stored responses (made on first use)."""
-        cache = self._path_cache
-        if cache is None:
-            cache = self._path_cache = PathCache()
-        return cache
-
-    async def list_responses(self, user_id: str, conversation_id: str) -> list[ResponseRecord]:
-        """Returns every response of the conversation in creation order (start_time, seq).
-
-        A sampled reply takes its place when its stream started, so siblings keep the
-        numbers they had while they streamed. [] for a conversation that is missing or
-        another user's, like an empty one.
-        """
-        rows = await self._read(
-            f"SELECT {R_COLUMNS} FROM responses AS r"
-            " WHERE r.conversation_id = %s AND r.user_id = %s ORDER BY r.start_time, r.seq",
-            (conversation_id, user_id),
-        )
-        return [read_response(row) for row in rows]
-
-    async def get_response(
-        self, user_id: str, conversation_id: str, response_id: str
-    ) -> ResponseRecord | None:
-        """Returns one response of the user's conversation, or None."""
-        rows = await self._read(
-            _GET_RESPONSE,
-            (response_id, conversation_id, user_id),
-        )
-        return read_response(rows[0]) if rows else None
-
-    async def path_to(
-        self, user_id: str, conversation_id: str, response_id: str
-    ) -> list[ResponseRecord]:
-        """Returns the responses from the root down to `response_id` (inclusive).
-
-        A recent path comes from `paths` after one indexed check that the response is
-        still in the user's conversation (its records show `shared` as when read); any
-        other is one recursive query, one snapshot. Raises UnknownParentError if the
-        response is not in the user's conversation (also a missing or foreign one).
-        """
-        key = (user_id, conversation_id, response_id)
-        cached = self.paths.get(key)
-        rows: list[Any]
-        if cached is not None:
-            if await self._read(_IN_CONVERSATION, key[::-1]):
-                return list(cached)
-            rows = []
-        else:
-            rows = await self._read(
-                _PATH_TO,
-                {
-                    "response_id": response_id,
-                    "conversation_id": conversation_id,
-                    "user_id": user_id,
-                },
-            )
-        if not rows:
-            raise UnknownParentError(
-                f"response {response_id!r} is not in conversation {conversation_id!r}"
-            )
-        path = [read_response(row) for row in rows]
-        self.paths.put(key, SharedPath(path))
-        return path
-
-    def reserve_start_time(self) -> datetime:
-        """A start time for a reply about to be sampled: after every earlier write's time.
-
-        Strictly increasing within this replica; replies started on two replicas in the
-        same microsecond are ordered by `seq`.
-        """
-        return self._tick()
+    STATEMENTS = _STATEMENTS
 
     async def add_response(
         self,
@@ -372,19 +311,6 @@ class ResponseQueries(PostgresDatabase):
         rows = await self._read(_REQUEST_RESPONSES, (request_id, user_id, user_id, request_id))
         return [read_response(row) for row in rows]
 
-    async def response_tokens(
-        self, user_id: str, conversation_id: str, response_id: str
-    ) -> list[TokenRow] | None:
-        """The stored tokens of a response ([] if none); None if not the user's response."""
-        rows = await self._read(
-            _RESPONSE_TOKENS,
-            (response_id, conversation_id, user_id),
-        )
-        if not rows:
-            return None
-        data = rows[0][0]
-        return decode_tokens(data) if data is not None else []
-
     async def responses_tokens(
         self, user_id: str, conversation_id: str, response_ids: Sequence[str]
     ) -> dict[str, list[TokenRow]]:
@@ -402,7 +328,7 @@ class ResponseQueries(PostgresDatabase):
             " WHERE r.response_id = ANY(%s) AND r.conversation_id = %s AND r.user_id = %s",
             (wanted, conversation_id, user_id),
         )
-        return {rid: decode_tokens(data) if data is not None else [] for rid, data in rows}
+        return {rid: stored_tokens(data) for rid, data in rows}
 
     async def mark_shared(
         self, user_id: str, conversation_id: str, response_ids: Sequence[str]

@@ -8,7 +8,8 @@ refused. Version 1 is the SQLite store's schema at its version 15, in PostgreSQL
 `timestamptz` times, `boolean` flags, `bytea` token blobs, identity `seq` columns.
 Version 2 is the full-text search index (search_schema.py) and judgements' `seq`; version 3
 the shares between users and responses' `author` (SQLite's 16); version 4 responses'
-`request_id` (SQLite's 17, request_schema.py).
+`request_id` (SQLite's 17, request_schema.py); version 5 less database work per
+imported response (import_speed_schema.py: `IMPORT_SPEED`).
 
 Replicas that start together each call `migrate`; a transaction-level advisory lock makes
 the second wait for the first and then find nothing left to do.
@@ -20,6 +21,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from grove_explorer.server.store.migrations import SchemaVersionError
+from grove_explorer.server.store.postgres.import_speed_schema import (
+    IMPORT_SPEED_DESCRIPTION,
+    IMPORT_SPEED_STATEMENTS,
+)
 from grove_explorer.server.store.postgres.search_schema import (
     SEARCH_DESCRIPTION,
     SEARCH_STATEMENTS,
@@ -274,7 +279,14 @@ _REQUEST_IDS = PgMigration(
     statements=PG_REQUEST_IDS_STATEMENTS,  # as the SQLite store's migration 17
 )
 
-PG_MIGRATIONS: tuple[PgMigration, ...] = (_CORE, _SEARCH, _SHARING, _REQUEST_IDS)
+IMPORT_SPEED = PgMigration(
+    version=5,
+    description=IMPORT_SPEED_DESCRIPTION,
+    statements=IMPORT_SPEED_STATEMENTS,  # PostgreSQL only: SQLite's import skips its triggers
+)
+"""Version 5 (import_speed_schema.py): less database work per imported response."""
+
+PG_MIGRATIONS: tuple[PgMigration, ...] = (_CORE, _SEARCH, _SHARING, _REQUEST_IDS, IMPORT_SPEED)
 """Every migration, in version order (versions 1, 2, … without gaps)."""
 
 LATEST_PG_VERSION = PG_MIGRATIONS[-1].version

@@ -10,11 +10,13 @@ texts), ties in index order, so pages (`offset`) never repeat or skip a hit. Sni
 `ts_headline`'s, with the SQLite store's private-use marks around matched words and `…`
 where the text was cut; the ranking and the window chosen are PostgreSQL's, so they can
 differ from FTS5's in detail while the hits and counts do not.
+
+As in the SQLite store, the filters' conditions (search_filters.py, in PostgreSQL's words:
+`POSTGRES`) and the assembly of hits from rows (search_hits.py) are shared.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 from grove_explorer.server.store.postgres.connection import PostgresDatabase
@@ -26,10 +28,10 @@ from grove_explorer.server.store.postgres.search_query import (
     render,
 )
 from grove_explorer.server.store.records import SearchFilters, SearchHitRecord
-from grove_explorer.server.store.rows import R_COLUMNS, read_response
+from grove_explorer.server.store.rows import R_COLUMNS
+from grove_explorer.server.store.search_filters import SqlDialect, filter_sql, readable
+from grove_explorer.server.store.search_hits import MARK_CLOSE, MARK_OPEN, read_hit, with_branches
 
-MARK_OPEN, MARK_CLOSE = "\ue000", "\ue001"
-ELLIPSIS = "…"
 SNIPPET_WORDS = 16
 """Words of a snippet at most, as FTS5's snippet(…, 16)."""
 
@@ -39,6 +41,16 @@ _HEADLINE_OPTIONS = (
 )
 _WHOLE_OPTIONS = f'StartSel="{MARK_OPEN}", StopSel="{MARK_CLOSE}", HighlightAll=true'
 """A text of at most `SNIPPET_WORDS` words is its own snippet (as in FTS5), marked."""
+
+POSTGRES = SqlDialect(
+    parameter=lambda name: f"%({name})s",
+    has_tag=lambda tag: (
+        "EXISTS (SELECT 1 FROM json_array_elements_text(a.tags::json)"
+        f" AS t (value) WHERE t.value = {tag})"
+    ),
+    is_set=lambda flag: flag,
+)
+"""psycopg's named parameters, the JSON text of tags read as json, boolean flags."""
 
 _BODY = (
     "CASE page.kind WHEN 'title' THEN c.title WHEN 'message' THEN r.message"
@@ -62,7 +74,7 @@ class SearchQueries(PostgresDatabase):
         `offset` skips that many hits of the same order, for paging. Raises ValueError with
         a sentence when the expression cannot be read.
         """
-        conditions, parameters = _filter_sql(filters)
+        conditions, parameters = filter_sql(filters, POSTGRES)
         parameters.update({"uid": user_id, "limit": limit, "offset": offset})
         if match is None:
             rows = await self._read(
@@ -71,7 +83,7 @@ class SearchQueries(PostgresDatabase):
                 " FROM responses AS r"
                 " JOIN conversations AS c ON c.conversation_id = r.conversation_id"
                 " LEFT JOIN annotations AS a ON a.response_id = r.response_id"
-                f" WHERE {_readable('r')} {conditions}"
+                f" WHERE {readable('r', POSTGRES)} {conditions}"
                 " ORDER BY r.seq DESC LIMIT %(limit)s OFFSET %(offset)s",
                 parameters,
             )
@@ -113,31 +125,22 @@ class SearchQueries(PostgresDatabase):
                 " ORDER BY page.rank DESC, page.id",
                 parameters,
             )
-        hits = []
-        for row in rows:
-            response = read_response(row[3:]) if row[3] is not None else None
-            snippet, spans = _highlights(row[2] or "")
-            cut_before, cut_after = row[-2], row[-1]
-            if cut_before:
-                snippet = ELLIPSIS + snippet
-                spans = tuple((a + len(ELLIPSIS), b + len(ELLIPSIS)) for a, b in spans)
-            if cut_after:
-                snippet += ELLIPSIS
-            hits.append(SearchHitRecord(row[-3], row[1], row[0], response, snippet, spans))
-        return await self._with_branches(hits)
+        # The last two columns say where the snippet was cut from its text.
+        hits = [read_hit(row[:-2], row[-2], row[-1]) for row in rows]
+        return await with_branches(hits, self._branches)
 
     async def count_search(self, user_id: str, match: str | None, filters: SearchFilters) -> int:
         """How many hits `search` has in all for the expression and filters.
 
         Raises ValueError with a sentence when the expression cannot be read.
         """
-        conditions, parameters = _filter_sql(filters)
+        conditions, parameters = filter_sql(filters, POSTGRES)
         parameters["uid"] = user_id
         if match is None:
             sql = (
                 "SELECT count(*) FROM responses AS r"
                 " LEFT JOIN annotations AS a ON a.response_id = r.response_id"
-                f" WHERE {_readable('r')} {conditions}"
+                f" WHERE {readable('r', POSTGRES)} {conditions}"
             )
         else:
             query = await self._tsquery(match)
@@ -169,18 +172,16 @@ class SearchQueries(PostgresDatabase):
         found: dict[Phrase, Lexemes] = dict(words)
         return render(tree, found)
 
-    async def _with_branches(self, hits: list[SearchHitRecord]) -> list[SearchHitRecord]:
-        """The hits with each response's place among its siblings (k/n, creation order).
+    async def _branches(self, ids: list[str]) -> list[Any]:
+        """(response_id, place, siblings) of each id: one query for a page (`with_branches`).
 
-        One query for all hits; creation order is (start_time, seq), as in list_responses.
+        Places count in creation order, (start_time, seq), as in list_responses.
+
+        Siblings by the parent index (roots by the conversation's): `IS NOT DISTINCT
+        FROM` would read the whole conversation for every hit. The unused branch is
+        skipped by its condition on `r` alone.
         """
-        ids = sorted({hit.response.response_id for hit in hits if hit.response is not None})
-        if not ids:
-            return hits
-        # Siblings by the parent index (roots by the conversation's): `IS NOT DISTINCT
-        # FROM` would read the whole conversation for every hit. The unused branch is
-        # skipped by its condition on `r` alone.
-        rows = await self._read(
+        return await self._read(
             "SELECT r.response_id,"
             " count(*) FILTER (WHERE (s.start_time, s.seq) <= (r.start_time, r.seq)),"
             " count(*)"
@@ -197,13 +198,6 @@ class SearchQueries(PostgresDatabase):
             " WHERE r.response_id = ANY(%s) GROUP BY r.response_id, r.start_time, r.seq",
             (ids,),
         )
-        branches = {row[0]: (int(row[1]), int(row[2])) for row in rows}
-        return [
-            dataclasses.replace(hit, branch=branches.get(hit.response.response_id, (0, 0)))
-            if hit.response is not None
-            else hit
-            for hit in hits
-        ]
 
 
 def _matching_sql(filters: SearchFilters, conditions: str) -> str:
@@ -217,22 +211,8 @@ def _matching_sql(filters: SearchFilters, conditions: str) -> str:
         " JOIN conversations AS c ON c.conversation_id = s.conversation_id"
         " LEFT JOIN responses AS r ON s.kind <> 'title' AND r.response_id = s.ref_id"
         " LEFT JOIN annotations AS a ON a.response_id = r.response_id"
-        f" WHERE s.document @@ %(query)s::tsquery AND {_readable('c')}"
+        f" WHERE s.document @@ %(query)s::tsquery AND {readable('c', POSTGRES)}"
         f" {only_responses} {conditions}"
-    )
-
-
-def _readable(table: str) -> str:
-    """The condition that a row of `table` is in a conversation %(uid)s may read.
-
-    Owned (the row's user_id is the conversation's owner: `r` responses, `c`
-    conversations) or shared with them (the shares_user index gives the few shared
-    conversation ids). Never an index row's own user_id: a tag or note row names who set
-    it, a writer too, and the owner must find it (and a revoked writer not).
-    """
-    return (
-        f"({table}.user_id = %(uid)s OR {table}.conversation_id IN"
-        " (SELECT conversation_id FROM shares WHERE user_id = %(uid)s))"
     )
 
 
@@ -244,48 +224,3 @@ def _page_sql(filters: SearchFilters, conditions: str) -> str:
         f" {_matching_sql(filters, conditions)}"
         " ORDER BY rank DESC, s.id LIMIT %(limit)s OFFSET %(offset)s"
     )
-
-
-def _highlights(marked: str) -> tuple[str, tuple[tuple[int, int], ...]]:
-    """Removes the snippet's marks, returning the text and the marked ranges."""
-    text: list[str] = []
-    spans: list[tuple[int, int]] = []
-    start: int | None = None
-    length = 0
-    for char in marked:
-        if char == MARK_OPEN:
-            start = length
-        elif char == MARK_CLOSE:
-            if start is not None and length > start:
-                spans.append((start, length))
-            start = None
-        else:
-            text.append(char)
-            length += 1
-    return "".join(text), tuple(spans)
-
-
-def _filter_sql(filters: SearchFilters) -> tuple[str, dict[str, Any]]:
-    """SQL conditions (on `r` responses and `a` annotations) for a query's filters."""
-    conditions: list[str] = []
-    parameters: dict[str, Any] = {}
-    if filters.sender:
-        conditions.append("r.sender = %(sender)s")
-        parameters["sender"] = filters.sender
-    if filters.model:
-        conditions.append("r.model_name = %(model)s")
-        parameters["model"] = filters.model
-    for i, tag in enumerate(filters.tags):
-        conditions.append(
-            f"EXISTS (SELECT 1 FROM json_array_elements_text(a.tags::json) AS t (value)"
-            f" WHERE t.value = %(tag{i})s)"
-        )
-        parameters[f"tag{i}"] = tag
-    if filters.rating is not None:
-        conditions.append("a.rating = %(rating)s")
-        parameters["rating"] = filters.rating
-    if filters.bookmarked:
-        conditions.append("a.bookmarked")
-    if filters.partial:
-        conditions.append("r.partial")
-    return "".join(f" AND {c}" for c in conditions), parameters

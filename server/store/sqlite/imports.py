@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
@@ -23,7 +24,17 @@ from typing import Any
 
 import aiosqlite
 
+from grove_explorer.server.store.import_batches import as_stream, write_batches
 from grove_explorer.server.store.import_calls import ImportCalls, Written
+from grove_explorer.server.store.import_rows import (
+    ANNOTATION_COLUMNS,
+    RESPONSE_COLUMNS,
+    TOKEN_COLUMNS,
+    ImportRows,
+    conversation_span,
+    tick_texts,
+    uuid4_hexes,
+)
 from grove_explorer.server.store.records import (
     ImportItem,
     ImportStream,
@@ -32,25 +43,9 @@ from grove_explorer.server.store.rows import (
     format_time,
 )
 from grove_explorer.server.store.sqlite.connection import SqliteDatabase
-from grove_explorer.server.store.sqlite.import_rows import (
-    RESPONSE_COLUMNS,
-    ImportRows,
-    tick_texts,
-    uuid4_hexes,
-)
 from grove_explorer.server.store.sqlite.judgements import JUDGEMENT_COLUMNS, imported_rows
 
 _chain = chain.from_iterable
-_TOKEN_COLUMNS = ("response_id", "data")
-_ANNOTATION_COLUMNS = (
-    "response_id",
-    "user_id",
-    "bookmarked",
-    "tags",
-    "rating",
-    "note",
-    "update_time",
-)
 # Most bound parameters one statement may hold: 32,766 since SQLite 3.32, 999 before.
 _MAX_PARAMETERS = 32_766 if sqlite3.sqlite_version_info >= (3, 32, 0) else 999
 _MAX_ROWS = 1_000
@@ -165,10 +160,21 @@ async def _touch(
     )
 
 
-def _consume(future: asyncio.Future[None]) -> None:
-    """Takes a finished future's outcome, so an error nobody awaits is not reported."""
-    if not future.cancelled():
-        future.exception()
+async def _insert_batch(
+    conn: aiosqlite.Connection,
+    conversation_id: str,
+    rows: list[list[Any]],
+    handed: asyncio.Event,
+) -> None:
+    """`_insert_and_index` of a batch (`write_batches` runs it as a task).
+
+    `handed` is set at once: in the task's first step the batch is handed to the
+    database's thread (aiosqlite queues it before its first await), and checking the next
+    batch yields no turn, so without the wait for it the insert would only start when the
+    next batch is done, and the two would take turns.
+    """
+    handed.set()
+    await _insert_and_index(conn, conversation_id, rows)
 
 
 class ImportQueries(ImportCalls, SqliteDatabase):
@@ -185,9 +191,7 @@ class ImportQueries(ImportCalls, SqliteDatabase):
         create_time: datetime | None,
     ) -> Written:
         """Writes the conversation and its responses in one transaction (see the module)."""
-        stream = (
-            items if isinstance(items, ImportStream) else ImportStream(len(items), _batches(items))
-        )
+        stream = as_stream(items)
         count = stream.count
         (conversation_id,) = uuid4_hexes(1)
         # Random ids handed out in ascending order: each index on them (responses' unique
@@ -212,36 +216,10 @@ class ImportQueries(ImportCalls, SqliteDatabase):
             first = self._ticks(count)
             times = tick_texts(first, count)
             # Each thousand rows is inserted (on the database's thread) while the next
-            # thousand is built here: SQLite's work and Python's overlap. A failure while
-            # building (an unknown parent, a seed out of range) rolls the transaction back;
-            # the connection runs that ROLLBACK after the insert under way.
-            inserting: asyncio.Future[None] | None = None
-            given: list[ImportItem] = []
-            try:
-                async for batch in stream.batches:
-                    start = len(given)
-                    if start + len(batch) > count:
-                        raise ValueError(f"an import of {count} items was given more")
-                    given.extend(batch)
-                    built = rows.build(batch, times[start : len(given)])
-                    if inserting is not None:
-                        await inserting
-                    inserting = asyncio.ensure_future(
-                        _insert_and_index(conn, conversation_id, built)
-                    )
-                    # One turn of the loop: the task hands the batch to the database's
-                    # thread now. Checking the next batch does not wait for anything
-                    # (it yields no turn), so without this the insert would only start
-                    # when the next batch is done, and the two would take turns.
-                    await asyncio.sleep(0)
-                if inserting is not None:
-                    await inserting
-                if len(given) != count:
-                    raise ValueError(f"an import of {count} items was given {len(given)}")
-            except BaseException:
-                if inserting is not None:
-                    inserting.add_done_callback(_consume)  # its error is not this one's
-                raise
+            # thousand is built here: SQLite's work and Python's overlap.
+            given = await write_batches(
+                stream, rows, times, functools.partial(_insert_batch, conn, conversation_id)
+            )
             seqs: list[int] = []
             if want_seqs:  # in insertion order: the rows of one transaction get increasing seq
                 seqs = [
@@ -251,12 +229,14 @@ class ImportQueries(ImportCalls, SqliteDatabase):
                         (conversation_id,),
                     )
                 ]
-            await _touch(conn, conversation_id, *_span(stamp, create_time is None, rows))
-            await _insert_rows(conn, "response_tokens", _TOKEN_COLUMNS, rows.tokens)
+            await _touch(
+                conn, conversation_id, *conversation_span(stamp, create_time is None, rows)
+            )
+            await _insert_rows(conn, "response_tokens", TOKEN_COLUMNS, rows.tokens)
             await _insert_rows(
                 conn,
                 "annotations",
-                _ANNOTATION_COLUMNS,
+                ANNOTATION_COLUMNS,
                 [(*values, stamp) for values in rows.annotations],
             )
             if rows.judgements:
@@ -297,23 +277,3 @@ class ImportQueries(ImportCalls, SqliteDatabase):
 
 _CHECKPOINTS: set[asyncio.Future[None]] = set()
 """Checkpoints scheduled after imports, kept referenced until they have run."""
-
-
-def _span(stamp: str, clock: bool, rows: ImportRows) -> tuple[str, str]:
-    """The conversation's create_time and update_time (see `Store.import_conversation`).
-
-    `stamp`: its own time, the clock's when `clock`. The earliest of that and its rows'
-    times, and the latest; except that a conversation without a given time whose rows'
-    times were given (kept) starts at its first row, not at the import.
-    """
-    if rows.earliest is None or rows.latest is None:
-        return stamp, stamp
-    if clock and rows.given:
-        return rows.earliest, rows.latest
-    return min(stamp, rows.earliest), max(stamp, rows.latest)
-
-
-async def _batches(items: Sequence[ImportItem]) -> AsyncIterator[Sequence[ImportItem]]:
-    """`items` a thousand at a time, as an `ImportStream` hands them."""
-    for start in range(0, len(items), _MAX_ROWS):
-        yield items[start : start + _MAX_ROWS]

@@ -1,4 +1,9 @@
-"""The responses table group of the SQLite store: reads, paths, the checked insert, tokens."""
+"""The responses table group of the SQLite store: reads, paths, the checked insert, tokens.
+
+The reads and paths (with the cache of recent paths) are `ResponseReads`', the same in
+both stores (server/store/response_reads.py); this module gives their statements, and
+writes: the checked insert, group-committed, and the shared flag.
+"""
 
 from __future__ import annotations
 
@@ -10,15 +15,17 @@ from typing import NoReturn
 
 import aiosqlite
 
-from grove_explorer.server.recent_paths import SharedPath
-from grove_explorer.server.store.path_cache import PathCache
 from grove_explorer.server.store.protocol import UnknownConversationError, UnknownParentError
 from grove_explorer.server.store.records import NewResponse, ResponseRecord, TokenRow
+from grove_explorer.server.store.response_reads import (
+    ResponseReads,
+    ResponseStatements,
+    stored_tokens,
+)
 from grove_explorer.server.store.rows import (
     CONTENT_COLUMNS,
     R_COLUMNS,
     content_values,
-    decode_tokens,
     encode_tokens,
     format_time,
     parse_time,
@@ -62,8 +69,15 @@ _PATH_TO = f"""
 _TOKEN_BATCH = 500
 """Ids per query of `responses_tokens` (SQLite allows 32,766 bound parameters)."""
 
-_IN_CONVERSATION = (
-    "SELECT 1 FROM responses WHERE response_id = ? AND conversation_id = ? AND user_id = ?"
+_ONE_OF_USER = "WHERE r.response_id = ? AND r.conversation_id = ? AND r.user_id = ?"
+_STATEMENTS = ResponseStatements(
+    list_responses=f"SELECT {R_COLUMNS} FROM responses AS r"
+    " WHERE r.conversation_id = ? AND r.user_id = ? ORDER BY r.start_time, r.seq",
+    one=f"SELECT {R_COLUMNS} FROM responses AS r {_ONE_OF_USER}",
+    in_conversation=f"SELECT 1 FROM responses AS r {_ONE_OF_USER}",
+    path_to=_PATH_TO,
+    tokens="SELECT t.data FROM responses AS r"
+    f" LEFT JOIN response_tokens AS t ON t.response_id = r.response_id {_ONE_OF_USER}",
 )
 
 
@@ -154,90 +168,10 @@ _REQUEST_RESPONSES = f"""
 """
 
 
-class ResponseQueries(SqliteDatabase):
+class ResponseQueries(ResponseReads, SqliteDatabase):
     """A conversation's responses: creation order, paths, inserts, stored tokens, sharing."""
 
-    _path_cache: PathCache | None = None
-
-    @property
-    def paths(self) -> PathCache:
-        """The paths of recently read and stored responses (made on first use)."""
-        cache = self._path_cache
-        if cache is None:
-            cache = self._path_cache = PathCache()
-        return cache
-
-    async def list_responses(self, user_id: str, conversation_id: str) -> list[ResponseRecord]:
-        """Returns every response of the conversation in creation order.
-
-        Creation order is (start_time, seq): a sampled reply takes its place when its stream
-        started, not when it finished, so siblings keep the numbers they had while they
-        streamed. A parent always comes before its children (a reply starts after its
-        parent was stored).
-
-        Returns [] for a conversation that is missing or another user's, like an empty one;
-        callers that must tell them apart ask `get_conversation` first.
-        """
-        rows = await self._read(
-            f"SELECT {R_COLUMNS} FROM responses AS r"
-            " WHERE r.conversation_id = ? AND r.user_id = ? ORDER BY r.start_time, r.seq",
-            (conversation_id, user_id),
-        )
-        return [read_response(row) for row in rows]
-
-    async def get_response(
-        self, user_id: str, conversation_id: str, response_id: str
-    ) -> ResponseRecord | None:
-        """Returns one response of the user's conversation, or None."""
-        rows = await self._read(
-            f"SELECT {R_COLUMNS} FROM responses AS r"
-            " WHERE r.response_id = ? AND r.conversation_id = ? AND r.user_id = ?",
-            (response_id, conversation_id, user_id),
-        )
-        return read_response(rows[0]) if rows else None
-
-    async def path_to(
-        self, user_id: str, conversation_id: str, response_id: str
-    ) -> list[ResponseRecord]:
-        """Returns the responses from the root down to `response_id` (inclusive).
-
-        One recursive query, so the path is one consistent snapshot and depth costs no
-        Python recursion; a path read or stored recently comes from `paths` after one
-        indexed check that the response is still in the user's conversation, so extending
-        a deep path does not read it all again (its records show `shared` as when read).
-        Raises UnknownParentError if the response is not in the user's conversation
-        (including when the conversation is missing or another user's).
-        """
-        key = (user_id, conversation_id, response_id)
-        cached = self.paths.get(key)
-        if cached is not None:
-            if await self._read(_IN_CONVERSATION, key[::-1]):
-                return list(cached)
-            rows = []
-        else:
-            rows = await self._read(
-                _PATH_TO,
-                {
-                    "response_id": response_id,
-                    "conversation_id": conversation_id,
-                    "user_id": user_id,
-                },
-            )
-        if not rows:
-            raise UnknownParentError(
-                f"response {response_id!r} is not in conversation {conversation_id!r}"
-            )
-        path = [read_response(row) for row in rows]
-        self.paths.put(key, SharedPath(path))
-        return path
-
-    def reserve_start_time(self) -> datetime:
-        """A start time for a reply about to be sampled: after every earlier write's time.
-
-        Taken when its stream starts and stored with the reply (`NewResponse.start_time`),
-        so replies sampled in parallel are ordered by start, and after their parent.
-        """
-        return self._tick()
+    STATEMENTS = _STATEMENTS
 
     async def add_response(
         self,
@@ -298,21 +232,6 @@ class ResponseQueries(SqliteDatabase):
         rows = await self._read(_REQUEST_RESPONSES, (request_id, user_id, user_id, request_id))
         return [read_response(row) for row in rows]
 
-    async def response_tokens(
-        self, user_id: str, conversation_id: str, response_id: str
-    ) -> list[TokenRow] | None:
-        """The stored tokens of a response ([] if none); None if not the user's response."""
-        rows = await self._read(
-            "SELECT t.data FROM responses AS r"
-            " LEFT JOIN response_tokens AS t ON t.response_id = r.response_id"
-            " WHERE r.response_id = ? AND r.conversation_id = ? AND r.user_id = ?",
-            (response_id, conversation_id, user_id),
-        )
-        if not rows:
-            return None
-        data = rows[0][0]
-        return decode_tokens(data) if data is not None else []
-
     async def responses_tokens(
         self, user_id: str, conversation_id: str, response_ids: Sequence[str]
     ) -> dict[str, list[TokenRow]]:
@@ -335,7 +254,7 @@ class ResponseQueries(SqliteDatabase):
                 (*chunk, conversation_id, user_id),
             )
             for response_id, data in rows:
-                found[response_id] = decode_tokens(data) if data is not None else []
+                found[response_id] = stored_tokens(data)
         return found
 
     async def mark_shared(

@@ -1,8 +1,11 @@
-"""An import's rows for the SQLite store, built in Python a batch at a time.
+"""An import's rows, built in Python a batch at a time, for both stores.
 
 The ids, the times (the store's clock, or those the import keeps), the parents and a fused
 reply's sources or a replayed turn's original mapped from the import's local ids to the
-stored ones, and the rows of tokens, annotations and judgements. `imports.py` inserts them.
+stored ones, and the rows of tokens, annotations and judgements; the conversation's span
+(`conversation_span`). Each store writes them its own way (sqlite/imports.py: multi-row
+INSERTs; postgres/imports.py: COPY), a batch at a time (import_batches.py), so what the
+rows hold is decided here once.
 """
 
 from __future__ import annotations
@@ -33,6 +36,18 @@ RESPONSE_COLUMNS = (
     "shared",
     *CONTENT_COLUMNS,
 )
+TOKEN_COLUMNS = ("response_id", "data")
+"""The columns of `ImportRows.tokens`."""
+ANNOTATION_COLUMNS = (
+    "response_id",
+    "user_id",
+    "bookmarked",
+    "tags",
+    "rating",
+    "note",
+    "update_time",
+)
+"""The columns of `ImportRows.annotations` with the import's time appended."""
 _CONVERSATION = CONTENT_COLUMNS.index("conversation_id")
 _PARENT = CONTENT_COLUMNS.index("parent_response_id")
 # A fused reply's sources are local ids too, stored mapped (as parents are).
@@ -223,3 +238,17 @@ def tick_texts(first: datetime, count: int) -> list[str]:
         second += _SECOND
         start = 0
     return texts
+
+
+def conversation_span(stamp: str, clock: bool, rows: ImportRows) -> tuple[str, str]:
+    """The conversation's create_time and update_time (see `Store.import_conversation`).
+
+    `stamp`: its own time, the clock's when `clock`. The earliest of that and its rows'
+    times, and the latest; except that a conversation without a given time whose rows'
+    times were given (kept) starts at its first row, not at the import.
+    """
+    if rows.earliest is None or rows.latest is None:
+        return stamp, stamp
+    if clock and rows.given:
+        return rows.earliest, rows.latest
+    return min(stamp, rows.earliest), max(stamp, rows.latest)

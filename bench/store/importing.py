@@ -25,8 +25,9 @@ What it measures (issue 13: "import of a 60,000-response chain … now 17.8 s, g
 - Phases, in this process: reading the document (`orjson.loads` of its bytes, as `grove
   import` reads it), checking it a chunk at a time while the server stores the chunks
   before (`import_chunks` through ImportConversationStream, keeping the file's times, as
-  `grove import` does), and loading the new conversation (`get_conversation`, which
-  `grove import` does not do).
+  `grove import` does), the same without keeping the times (`--no-keep-times`: the part
+  of an import that keeping them costs), and loading the new conversation
+  (`get_conversation`, which `grove import` does not do).
 - Afterwards both imported conversations are compared with the file: same number of
   responses, same messages in the same order, each with the parent it had (by position).
 
@@ -286,6 +287,13 @@ async def run(quick: bool, db: str | None = None) -> list[Goal]:
                     _check_same_chain(document, conversation.responses)
                     first = await client.grok.get_conversation(command.imported_id)
                     _check_same_chain(document, first.responses)
+                    # The same without keeping the file's times (`--no-keep-times`): the
+                    # part of the import that keeping them costs, shown beside it.
+                    plain_began = time.perf_counter()
+                    await client.grok.import_conversation_chunks(
+                        import_chunks(data, summary_only=True, keep_times=False)
+                    )
+                    plain = time.perf_counter() - plain_began
             # Read once the server's backends have exited: a backend hands its function
             # statistics over when idle, up to ten seconds later, or when it exits.
             index = None
@@ -318,6 +326,12 @@ async def run(quick: bool, db: str | None = None) -> list[Goal]:
         Goal(
             "  check, send and store it (ImportConversationStream)",
             f"{stored - parsed:.2f} s",
+            "",
+            None,
+        ),
+        Goal(
+            "  the same without keeping the file's times (--no-keep-times)",
+            f"{plain:.2f} s",
             "",
             None,
         ),

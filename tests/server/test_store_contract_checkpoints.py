@@ -13,7 +13,15 @@ import asyncio
 from collections.abc import Callable
 from datetime import datetime
 
-from grove_explorer.server.store import Checkpoint, NewResponse, SamplingRecord, Store
+import pytest
+
+from grove_explorer.server.store import (
+    Checkpoint,
+    NewResponse,
+    SamplingRecord,
+    Store,
+    UnknownParentError,
+)
 from grove_explorer.server.store.location import DatabaseLocation, PostgresUrl
 from tests.server.store_rows import another_store, count, rows
 
@@ -200,3 +208,37 @@ async def test_a_replica_on_another_host_is_gone_when_its_presence_is(
         assert recovered[0].partial
     else:
         assert recovered == []
+
+
+async def test_a_refused_reply_keeps_its_checkpoint_the_place_and_stores_no_tokens(
+    any_store: Store, database: DatabaseLocation
+) -> None:
+    """The insert, its tokens, the place and the checkpoint go together or not at all.
+
+    (On PostgreSQL they are one statement: each part waits on the insert having stored.)
+    """
+    cid = (await any_store.create_conversation(ALICE)).conversation_id
+    question = await any_store.add_response(ALICE, human(cid, None))
+    await any_store.set_leaf(ALICE, cid, question.response_id, follows="f" * 32)
+    await any_store.save_checkpoints(
+        [Checkpoint("a" * 32, ALICE, streaming(cid, question.response_id, "a"))], owner="me"
+    )
+    refused = NewResponse(
+        cid, "late", "model", "0" * 32, tokens=(("late", -0.5, ()),)
+    )  # its parent is not in the conversation
+    with pytest.raises(UnknownParentError):
+        await any_store.add_response(ALICE, refused, checkpoint_id="a" * 32, leaf_follows="f" * 32)
+    assert rows(database, "SELECT checkpoint_id FROM checkpoints") == [("a" * 32,)]
+    assert count(database, "response_tokens") == 0
+    leaf = await any_store.get_leaf(ALICE, cid)
+    assert leaf is not None and leaf.response_id == question.response_id
+    stored = await any_store.add_response(
+        ALICE,
+        NewResponse(cid, "late", "model", question.response_id, tokens=(("late", -0.5, ()),)),
+        checkpoint_id="a" * 32,
+        leaf_follows="f" * 32,
+    )
+    assert count(database, "checkpoints") == 0 and count(database, "response_tokens") == 1
+    leaf = await any_store.get_leaf(ALICE, cid)
+    assert leaf is not None and leaf.response_id == stored.response_id
+    assert await any_store.response_tokens(ALICE, cid, stored.response_id) == [("late", -0.5, ())]

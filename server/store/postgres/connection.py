@@ -241,6 +241,23 @@ class PostgresDatabase:
             raise failure from error
 
     @asynccontextmanager
+    async def _connection(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+        """A pooled autocommit connection for one write statement (atomic by itself).
+
+        For a write that is one statement (one_statement.py): no BEGIN and COMMIT round
+        trips around it. Failures map as `_transaction`'s do.
+        """
+        pool = self._require_open()
+        try:
+            async with pool.connection() as conn:
+                yield conn
+        except Exception as error:
+            failure = self._failure(error)
+            if failure is error:
+                raise
+            raise failure from error
+
+    @asynccontextmanager
     async def _transaction(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
         """One `BEGIN ... COMMIT` on a pooled connection; rolled back on any error.
 

@@ -17,7 +17,8 @@ from grove_explorer.server.store.records import LeafRecord, ResponseRecord
 if TYPE_CHECKING:
     import psycopg
 
-_UPSERT_TAIL = (
+# The upsert of a user's place (also one_statement.py's, on a newly stored row).
+UPSERT_TAIL = (
     " ON CONFLICT (user_id, conversation_id) DO UPDATE"
     " SET response_id = excluded.response_id, follows = excluded.follows,"
     " update_time = excluded.update_time"
@@ -37,15 +38,12 @@ _SET_LEAF = (
     "        WHERE shares.conversation_id = %(cid)s AND shares.user_id = %(uid)s))"
     "   AND (%(rid)s::text IS NULL OR EXISTS (SELECT 1 FROM responses"
     "        WHERE response_id = %(rid)s AND conversation_id = %(cid)s))"
-    " FOR KEY SHARE" + _UPSERT_TAIL
+    " FOR KEY SHARE" + UPSERT_TAIL
 )
 
-_START_FOLLOWING = (
-    "INSERT INTO leaves (user_id, conversation_id, response_id, follows, update_time)"
-    " VALUES (%s, %s, %s, %s, %s)" + _UPSERT_TAIL
-)
-
-_FOLLOW = (
+# Moves a place that follows stream %s to a new response (one_statement.py runs it only
+# once that response is stored).
+FOLLOW = (
     "UPDATE leaves SET response_id = %s, update_time = %s,"
     " follows = CASE WHEN %s THEN NULL ELSE follows END"
     " WHERE user_id = %s AND conversation_id = %s AND follows = %s"
@@ -67,7 +65,7 @@ async def follow_leaf(
     if stream_id is None:
         return
     await conn.execute(
-        _FOLLOW,
+        FOLLOW,
         (
             new.response_id,
             new.create_time,
@@ -76,21 +74,6 @@ async def follow_leaf(
             new.conversation_id,
             stream_id,
         ),
-    )
-
-
-async def start_following(
-    conn: psycopg.AsyncConnection[Any], user_id: str, new: ResponseRecord, stream_id: str
-) -> None:
-    """Makes `new` the user's place, following stream `stream_id` (in a transaction).
-
-    What `set_leaf(new's parent, follows=stream_id)` then `follow_leaf(new)` leave for a
-    human message, in one statement: the caller's checked insert of `new` (same
-    transaction) has checked ownership and holds the conversation's lock.
-    """
-    await conn.execute(
-        _START_FOLLOWING,
-        (user_id, new.conversation_id, new.response_id, stream_id, new.create_time),
     )
 
 

@@ -27,9 +27,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, NoReturn, get_type_hints
 
+from grove_explorer.server.store.postgres import one_statement
 from grove_explorer.server.store.postgres.connection import PostgresDatabase
-from grove_explorer.server.store.postgres.leaves import follow_leaf
-from grove_explorer.server.store.postgres.leaves import start_following as begin_following
+from grove_explorer.server.store.postgres.one_statement import PlaceChange, PlaceWrite
 from grove_explorer.server.store.protocol import UnknownConversationError, UnknownParentError
 from grove_explorer.server.store.records import (
     NewResponse,
@@ -113,10 +113,12 @@ _INSERT_RESPONSE = f"""
     RETURNING seq
 """
 
+_INSERT_RETURNING_ID = _INSERT_RESPONSE.replace("RETURNING seq", "RETURNING seq, response_id")
+
 # The same, storing the reply's tokens in the same statement: one round trip fewer for
 # every sampled reply, which a replica stores in bursts when replies end together.
 _INSERT_RESPONSE_AND_TOKENS = f"""
-    WITH inserted AS ({_INSERT_RESPONSE.replace("RETURNING seq", "RETURNING seq, response_id")}),
+    WITH inserted AS ({_INSERT_RETURNING_ID}),
     tokens AS (
         INSERT INTO response_tokens (response_id, data)
         SELECT response_id, %s::bytea FROM inserted
@@ -176,21 +178,12 @@ _STATEMENTS = ResponseStatements(
 )
 
 
-async def insert_response(
-    conn: psycopg.AsyncConnection[Any],
-    user_id: str,
-    new: NewResponse,
-    now: datetime,
-    encoded: bytes | None = None,
-) -> ResponseRecord:
-    """Inserts one response (and its tokens) inside the caller's transaction.
+def _insert_values(
+    user_id: str, new: NewResponse, now: datetime
+) -> tuple[tuple[Any, ...], str, datetime]:
+    """The checked insert's parameters, the new response's id and its start time.
 
-    `encoded` is `new.tokens` encoded already (outside the transaction, so the pooled
-    connection is not held while the event loop encodes).
-
-    Raises UnknownConversationError or UnknownParentError when the checked insert stores
-    nothing (the transaction is still usable: no statement failed), ValueError for a seed
-    outside [0, 2**64) before anything is sent.
+    Raises ValueError for a seed outside [0, 2**64) before anything is sent.
     """
     values = content_values_pg(new)
     response_id = uuid.uuid4().hex
@@ -207,9 +200,26 @@ async def insert_response(
         new.parent_response_id,
         new.conversation_id,
     )
+    return parameters, response_id, start
+
+
+async def insert_response(
+    conn: psycopg.AsyncConnection[Any],
+    user_id: str,
+    new: NewResponse,
+    now: datetime,
+) -> ResponseRecord:
+    """Inserts one response (and its tokens) inside the caller's transaction.
+
+    Raises UnknownConversationError or UnknownParentError when the checked insert stores
+    nothing (the transaction is still usable: no statement failed), ValueError for a seed
+    outside [0, 2**64) before anything is sent.
+    """
+    parameters, response_id, start = _insert_values(user_id, new, now)
     if new.tokens:
-        data = encoded if encoded is not None else encode_tokens(new.tokens)
-        cursor = await conn.execute(_INSERT_RESPONSE_AND_TOKENS, (*parameters, data))
+        cursor = await conn.execute(
+            _INSERT_RESPONSE_AND_TOKENS, (*parameters, encode_tokens(new.tokens))
+        )
     else:
         cursor = await conn.execute(_INSERT_RESPONSE, parameters)
     row = await cursor.fetchone()
@@ -281,17 +291,33 @@ class ResponseQueries(ResponseReads, PostgresDatabase):
         """
         encoded = encode_tokens(new.tokens) if new.tokens else None
         now = self._tick()
-        async with self._transaction() as conn:
-            record = await insert_response(conn, user_id, new, now, encoded)
-            if start_following and leaf_follows is not None:
-                await begin_following(conn, record.author or user_id, record, leaf_follows)
-            else:
-                # A writer's stream moves the writer's place (author), not the owner's.
-                await follow_leaf(conn, record.author or user_id, record, leaf_follows)
-            if checkpoint_id is not None:
-                await conn.execute(
-                    "DELETE FROM checkpoints WHERE checkpoint_id = %s", (checkpoint_id,)
-                )
+        insert, response_id, start = _insert_values(user_id, new, now)
+        # A writer's stream moves the writer's place (author), not the owner's.
+        place = PlaceChange("none")
+        if leaf_follows is not None:
+            kind: PlaceWrite = "start" if start_following else "follow"
+            place = PlaceChange(kind, new.author or user_id, leaf_follows)
+        sql = one_statement.statement(
+            _INSERT_RETURNING_ID, encoded is not None, place.kind, checkpoint_id is not None
+        )
+        values = one_statement.parameters(
+            insert,
+            tokens=encoded,
+            place=place,
+            response_id=response_id,
+            conversation_id=new.conversation_id,
+            now=now,
+            is_reply=new.sender == "model",
+            checkpoint_id=checkpoint_id,
+        )
+        async with self._connection() as conn:
+            cursor = await conn.execute(sql, values)
+            row = await cursor.fetchone()
+            if row is None:
+                await _raise_insert_refusal(conn, user_id, new)
+        record = stored_record(
+            new, response_id=response_id, seq=int(row[0]), create_time=now, start_time=start
+        )
         self.paths.extend(user_id, record)
         return record
 

@@ -32,6 +32,8 @@ class ResponseStatements:
     - `one`, `in_conversation` (any row, e.g. `SELECT 1`), `tokens` (one column: the
       token blob or NULL): (response_id, conversation_id, user_id).
     - `path_to`: named `response_id`, `conversation_id`, `user_id`; root first.
+    - `request_responses`: (request_id, user_id, user_id, request_id): a request's latest
+      reply and the human message it answers (when that has the same request id).
     """
 
     list_responses: str
@@ -39,6 +41,7 @@ class ResponseStatements:
     in_conversation: str
     path_to: str
     tokens: str
+    request_responses: str
 
 
 class _ReadingStore(Protocol):
@@ -147,6 +150,24 @@ class ResponseReads:
         replicas in the same microsecond are ordered by `seq`.
         """
         return self._reading()._tick()
+
+    async def request_responses(self, user_id: str, request_id: str) -> list[ResponseRecord]:
+        """The reply user `user_id`'s AddResponse `request_id` stored, after its human message.
+
+        The latest, should a caller have used one request id twice.
+
+        What a ResumeResponse needs when no replica runs the reply any more; [] while no
+        reply is stored (yet). Keyed by the caller, who made them: rows of their own
+        conversations, and rows they authored as a writer of another's. The reply comes by
+        the index of replies' request ids (SQLite migration 17, PostgreSQL 4), the human
+        message as its parent with the same id (a request with no message has none).
+        """
+        if not request_id:
+            return []
+        rows = await self._reading()._read(
+            self.STATEMENTS.request_responses, (request_id, user_id, user_id, request_id)
+        )
+        return [read_response(row) for row in rows]
 
     async def response_tokens(
         self, user_id: str, conversation_id: str, response_id: str

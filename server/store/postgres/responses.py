@@ -49,7 +49,6 @@ from grove_explorer.server.store.rows import (
     RESPONSE_COLUMNS,
     content_values_pg,
     encode_tokens,
-    read_response,
     stored_record,
 )
 
@@ -168,6 +167,27 @@ _RESPONSE_TOKENS = (
     " LEFT JOIN response_tokens AS t ON t.response_id = r.response_id"
     " WHERE r.conversation_id = %s AND r.user_id = %s"
 )
+# A request's latest reply (by the partial index `responses_request`, whose condition is
+# repeated) and the human message it answers, when that carries the same request id: the
+# parent is looked up by its unique id alone (LATERAL ... LIMIT 1, as `_PATH_TO` does),
+# which the generic plan otherwise did by scanning responses for the request id.
+_REQUEST_RESPONSES = f"""
+    WITH reply AS (
+        SELECT * FROM responses
+        WHERE request_id = %s AND request_id <> '' AND sender = 'model'
+          AND (author = %s OR (author = '' AND user_id = %s))
+        ORDER BY seq DESC LIMIT 1
+    )
+    SELECT {R_COLUMNS} FROM reply AS r
+    UNION ALL
+    SELECT {R_COLUMNS} FROM reply AS m CROSS JOIN LATERAL (
+        SELECT * FROM responses WHERE response_id = m.parent_response_id LIMIT 1
+    ) AS r
+    WHERE r.request_id = %s
+    ORDER BY seq
+"""
+
+
 _STATEMENTS = ResponseStatements(
     list_responses=f"SELECT {R_COLUMNS} FROM responses AS r"
     " WHERE r.conversation_id = %s AND r.user_id = %s ORDER BY r.start_time, r.seq",
@@ -175,6 +195,7 @@ _STATEMENTS = ResponseStatements(
     in_conversation=_IN_CONVERSATION,
     path_to=_PATH_TO,
     tokens=_RESPONSE_TOKENS,
+    request_responses=_REQUEST_RESPONSES,
 )
 
 
@@ -245,27 +266,6 @@ async def _raise_insert_refusal(
     )
 
 
-# A request's latest reply (by the partial index `responses_request`, whose condition is
-# repeated) and the human message it answers, when that carries the same request id: the
-# parent is looked up by its unique id alone (LATERAL ... LIMIT 1, as `_PATH_TO` does),
-# which the generic plan otherwise did by scanning responses for the request id.
-_REQUEST_RESPONSES = f"""
-    WITH reply AS (
-        SELECT * FROM responses
-        WHERE request_id = %s AND request_id <> '' AND sender = 'model'
-          AND (author = %s OR (author = '' AND user_id = %s))
-        ORDER BY seq DESC LIMIT 1
-    )
-    SELECT {R_COLUMNS} FROM reply AS r
-    UNION ALL
-    SELECT {R_COLUMNS} FROM reply AS m CROSS JOIN LATERAL (
-        SELECT * FROM responses WHERE response_id = m.parent_response_id LIMIT 1
-    ) AS r
-    WHERE r.request_id = %s
-    ORDER BY seq
-"""
-
-
 class ResponseQueries(ResponseReads, PostgresDatabase):
     """A conversation's responses: creation order, paths, inserts, stored tokens, sharing."""
 
@@ -320,22 +320,6 @@ class ResponseQueries(ResponseReads, PostgresDatabase):
         )
         self.paths.extend(user_id, record)
         return record
-
-    async def request_responses(self, user_id: str, request_id: str) -> list[ResponseRecord]:
-        """The reply user `user_id`'s AddResponse `request_id` stored, after its human message.
-
-        The latest, should a caller have used one request id twice.
-
-        What a ResumeResponse needs when no replica runs the reply any more; [] while no
-        reply is stored (yet). Keyed by the caller, who made them: rows of their own
-        conversations, and rows they authored as a writer of another's. The reply comes by
-        the index of replies' request ids (migration 17), the human message as its parent
-        with the same id (a request with no message has none).
-        """
-        if not request_id:
-            return []
-        rows = await self._read(_REQUEST_RESPONSES, (request_id, user_id, user_id, request_id))
-        return [read_response(row) for row in rows]
 
     async def responses_tokens(
         self, user_id: str, conversation_id: str, response_ids: Sequence[str]

@@ -29,7 +29,6 @@ from grove_explorer.server.store.rows import (
     encode_tokens,
     format_time,
     parse_time,
-    read_response,
     stored_record,
 )
 from grove_explorer.server.store.sqlite.connection import SqliteDatabase
@@ -70,6 +69,26 @@ _TOKEN_BATCH = 500
 """Ids per query of `responses_tokens` (SQLite allows 32,766 bound parameters)."""
 
 _ONE_OF_USER = "WHERE r.response_id = ? AND r.conversation_id = ? AND r.user_id = ?"
+
+# A request's latest reply (by the partial index `responses_request`, whose condition is
+# repeated) and the human message it answers, when that carries the same request id. Each
+# part looks its row up by its unique id (`=` a scalar subquery): as a join, or with `IN`
+# once the table's statistics say it is small, SQLite scanned every response instead.
+_REQUEST_RESPONSES = f"""
+    WITH reply AS (
+        SELECT response_id, parent_response_id FROM responses
+        WHERE request_id = ? AND request_id <> '' AND sender = 'model'
+          AND (author = ? OR (author = '' AND user_id = ?))
+        ORDER BY seq DESC LIMIT 1
+    )
+    SELECT {R_COLUMNS} FROM responses AS r
+    WHERE r.response_id = (SELECT parent_response_id FROM reply) AND r.request_id = ?
+    UNION ALL
+    SELECT {R_COLUMNS} FROM responses AS r WHERE r.response_id = (SELECT response_id FROM reply)
+    ORDER BY seq
+"""
+
+
 _STATEMENTS = ResponseStatements(
     list_responses=f"SELECT {R_COLUMNS} FROM responses AS r"
     " WHERE r.conversation_id = ? AND r.user_id = ? ORDER BY r.start_time, r.seq",
@@ -78,6 +97,7 @@ _STATEMENTS = ResponseStatements(
     path_to=_PATH_TO,
     tokens="SELECT t.data FROM responses AS r"
     f" LEFT JOIN response_tokens AS t ON t.response_id = r.response_id {_ONE_OF_USER}",
+    request_responses=_REQUEST_RESPONSES,
 )
 
 
@@ -149,25 +169,6 @@ def _raise_insert_refusal(conn: sqlite3.Connection, user_id: str, new: NewRespon
     )
 
 
-# A request's latest reply (by the partial index `responses_request`, whose condition is
-# repeated) and the human message it answers, when that carries the same request id. Each
-# part looks its row up by its unique id (`=` a scalar subquery): as a join, or with `IN`
-# once the table's statistics say it is small, SQLite scanned every response instead.
-_REQUEST_RESPONSES = f"""
-    WITH reply AS (
-        SELECT response_id, parent_response_id FROM responses
-        WHERE request_id = ? AND request_id <> '' AND sender = 'model'
-          AND (author = ? OR (author = '' AND user_id = ?))
-        ORDER BY seq DESC LIMIT 1
-    )
-    SELECT {R_COLUMNS} FROM responses AS r
-    WHERE r.response_id = (SELECT parent_response_id FROM reply) AND r.request_id = ?
-    UNION ALL
-    SELECT {R_COLUMNS} FROM responses AS r WHERE r.response_id = (SELECT response_id FROM reply)
-    ORDER BY seq
-"""
-
-
 class ResponseQueries(ResponseReads, SqliteDatabase):
     """A conversation's responses: creation order, paths, inserts, stored tokens, sharing."""
 
@@ -215,22 +216,6 @@ class ResponseQueries(ResponseReads, SqliteDatabase):
         record = await self._write(write)
         self.paths.extend(user_id, record)
         return record
-
-    async def request_responses(self, user_id: str, request_id: str) -> list[ResponseRecord]:
-        """The reply user `user_id`'s AddResponse `request_id` stored, after its human message.
-
-        The latest, should a caller have used one request id twice.
-
-        What a ResumeResponse needs when no replica runs the reply any more; [] while no
-        reply is stored (yet). Keyed by the caller, who made them: rows of their own
-        conversations, and rows they authored as a writer of another's. The reply comes by
-        the index of replies' request ids (migration 17), the human message as its parent
-        with the same id (a request with no message has none).
-        """
-        if not request_id:
-            return []
-        rows = await self._read(_REQUEST_RESPONSES, (request_id, user_id, user_id, request_id))
-        return [read_response(row) for row in rows]
 
     async def responses_tokens(
         self, user_id: str, conversation_id: str, response_ids: Sequence[str]

@@ -18,12 +18,11 @@ from __future__ import annotations
 
 import asyncio
 
-from grove_explorer.client import Client, SamplingParams
+from grove_explorer.client import SamplingParams
 from grove_explorer.client.streams import ModelResponseEvent, TokensEvent
-from grove_explorer.client.watching import ReplyStarted, WatchStarted
-from grove_explorer.server.launcher import ServerProcess
+from grove_explorer.client.watching import ReplyStarted
 from grove_explorer.server.store.location import PostgresUrl
-from tests.tcp_proxy import TcpProxy
+from tests.e2e.replica_pair import ReplicaPair, replica_pair
 
 SLOW = ("--token-delay-ms", "20", "--offline-min-tokens", "300", "--checkpoint-ms", "100")
 # A's resume grace is far shorter than the reply's time left after the cut (300 tokens at
@@ -31,131 +30,94 @@ SLOW = ("--token-delay-ms", "20", "--offline-min-tokens", "300", "--checkpoint-m
 SHORT_GRACE = (*SLOW, "--resume-grace-seconds", "2")
 
 
-def port_of(process: ServerProcess) -> int:
-    return int(process.address.rsplit(":", 1)[1])
+async def until_b_heard_the_start(pair: ReplicaPair) -> None:
+    """Waits until B's feed has A's reply start (its index of replies elsewhere has it)."""
+    async with asyncio.timeout(60):  # a bound for failure, not a timing figure
+        async for seen in pair.watch:
+            if isinstance(seen, ReplyStarted):
+                return
 
 
 async def test_a_reply_sampling_on_a_is_relayed_whole_by_b(postgres_url: PostgresUrl) -> None:
-    sampling = await ServerProcess(postgres_url, SHORT_GRACE).start()
-    relaying = await ServerProcess(postgres_url, SHORT_GRACE).start()
-    try:
-        async with (
-            TcpProxy(port_of(sampling)) as proxy,
-            Client(api_host=proxy.address) as sdk,
-            Client(api_host=relaying.address) as onlooker,
-        ):
-            conversation = sdk.grok.create_conversation()
-            await conversation.ensure_created()
-            cid = conversation.conversation_id
-            watch = aiter((await onlooker.grok.get_conversation(cid)).watch())
-            assert isinstance(await anext(watch), WatchStarted)
+    async with replica_pair(postgres_url, SHORT_GRACE) as pair:
+        stream = pair.conversation.sample(
+            "Tell me about oak trees.",
+            parent_response_id=None,
+            sampling=SamplingParams(max_tokens=300),
+        )
+        events = aiter(stream)
+        before: list[TokensEvent] = []
+        while len(before) < 5:
+            event = await anext(events)
+            if isinstance(event, TokensEvent):
+                before.append(event)
+        await until_b_heard_the_start(pair)
+        had = sum(e.count for e in before)
+        pair.turn_to_second()
 
-            stream = conversation.sample(
-                "Tell me about oak trees.",
-                parent_response_id=None,
-                sampling=SamplingParams(max_tokens=300),
-            )
-            events = aiter(stream)
-            before: list[TokensEvent] = []
-            while len(before) < 5:
-                event = await anext(events)
-                if isinstance(event, TokensEvent):
-                    before.append(event)
-            async with asyncio.timeout(60):  # a bound for failure, not a timing figure
-                async for seen in watch:
-                    if isinstance(seen, ReplyStarted):
-                        break  # B heard A's reply start (its feed's index has it)
-            had = sum(e.count for e in before)
-            proxy.target_port = port_of(relaying)
-            assert proxy.cut() >= 1, "the stream ran through the proxy"
-
-            after: list[TokensEvent] = []
-            final = None
-            async for event in events:
-                if isinstance(event, TokensEvent):
-                    after.append(event)
-                elif isinstance(event, ModelResponseEvent):
-                    final = event
-            reply = await stream.future
-            stored = (await onlooker.grok.get_conversation(cid)).responses[-1]
-            stored_tokens = await stored.tokens()
-        assert final is not None
-        texts = [t.text for e in before + after for t in e.tokens]
-        assert "".join(texts) == reply.message == stored.message, "no token twice, none lost"
-        assert reply.response_id == stored.response_id
-        assert not reply.partial, "held past A's grace by B's relay: sampled to its end"
-        assert sum(e.count for e in before + after) == len(stored_tokens)
-        assert had < len(stored_tokens), "cut mid-reply"
-        relayed = [t for e in after for t in e.tokens if t.logprob is None]
-        assert relayed, "B relayed tokens from the feed (no logprob): A was still sampling"
-        assert all(t.logprob is not None for e in before for t in e.tokens)
-        # Relayed tokens are A's tokens, cut where A cut them.
-        assert [t.text for t in relayed] == [
-            t.text for t in stored_tokens[had : had + len(relayed)]
-        ]
-    finally:
-        for process in (sampling, relaying):
-            if process.returncode is None:
-                await process.stop()
+        after: list[TokensEvent] = []
+        final = None
+        async for event in events:
+            if isinstance(event, TokensEvent):
+                after.append(event)
+            elif isinstance(event, ModelResponseEvent):
+                final = event
+        reply = await stream.future
+        cid = pair.conversation.conversation_id
+        stored = (await pair.onlooker.grok.get_conversation(cid)).responses[-1]
+        stored_tokens = await stored.tokens()
+    assert final is not None
+    texts = [t.text for e in before + after for t in e.tokens]
+    assert "".join(texts) == reply.message == stored.message, "no token twice, none lost"
+    assert reply.response_id == stored.response_id
+    assert not reply.partial, "held past A's grace by B's relay: sampled to its end"
+    assert sum(e.count for e in before + after) == len(stored_tokens)
+    assert had < len(stored_tokens), "cut mid-reply"
+    relayed = [t for e in after for t in e.tokens if t.logprob is None]
+    assert relayed, "B relayed tokens from the feed (no logprob): A was still sampling"
+    assert all(t.logprob is not None for e in before for t in e.tokens)
+    # Relayed tokens are A's tokens, cut where A cut them.
+    assert [t.text for t in relayed] == [t.text for t in stored_tokens[had : had + len(relayed)]]
 
 
 async def test_a_relay_whose_sampling_replica_dies_ends_with_the_partial_reply(
     postgres_url: PostgresUrl,
 ) -> None:
-    doomed = await ServerProcess(postgres_url, SLOW).start()
-    relaying = await ServerProcess(postgres_url, SLOW).start()
-    try:
-        async with (
-            TcpProxy(port_of(doomed)) as proxy,
-            Client(api_host=proxy.address) as sdk,
-            Client(api_host=relaying.address) as onlooker,
-        ):
-            conversation = sdk.grok.create_conversation()
-            await conversation.ensure_created()
-            cid = conversation.conversation_id
-            watch = aiter((await onlooker.grok.get_conversation(cid)).watch())
-            assert isinstance(await anext(watch), WatchStarted)
-            stream = conversation.sample(
-                "Tell me about oak trees.",
-                parent_response_id=None,
-                sampling=SamplingParams(max_tokens=300),
-            )
-            events = aiter(stream)
-            texts: list[str] = []
-            while len(texts) < 5:
-                event = await anext(events)
+    async with replica_pair(postgres_url, SLOW) as pair:
+        stream = pair.conversation.sample(
+            "Tell me about oak trees.",
+            parent_response_id=None,
+            sampling=SamplingParams(max_tokens=300),
+        )
+        events = aiter(stream)
+        texts: list[str] = []
+        while len(texts) < 5:
+            event = await anext(events)
+            if isinstance(event, TokensEvent):
+                texts.extend(event.texts)
+        await until_b_heard_the_start(pair)
+        pair.turn_to_second()
+        while True:  # up to B's first relayed token: B follows A's reply now
+            event = await anext(events)
+            assert isinstance(event, TokensEvent), "the relay streams before A dies"
+            texts.extend(event.texts)
+            if any(t.logprob is None for t in event.tokens):
+                break
+        pair.first.kill()  # SIGKILL mid-relay: A's reply ends with its last checkpoint
+        await pair.first.wait()
+        final = None
+        async with asyncio.timeout(120):  # recovery runs on B's orphan sweep
+            async for event in events:
                 if isinstance(event, TokensEvent):
                     texts.extend(event.texts)
-            async with asyncio.timeout(60):  # a bound for failure, not a timing figure
-                async for seen in watch:
-                    if isinstance(seen, ReplyStarted):
-                        break
-            proxy.target_port = port_of(relaying)
-            assert proxy.cut() >= 1, "the stream ran through the proxy"
-            while True:  # up to B's first relayed token: B follows A's reply now
-                event = await anext(events)
-                assert isinstance(event, TokensEvent), "the relay streams before A dies"
-                texts.extend(event.texts)
-                if any(t.logprob is None for t in event.tokens):
-                    break
-            doomed.kill()  # SIGKILL mid-relay: A's reply ends with its last checkpoint
-            await doomed.wait()
-            final = None
-            async with asyncio.timeout(120):  # recovery runs on B's orphan sweep
-                async for event in events:
-                    if isinstance(event, TokensEvent):
-                        texts.extend(event.texts)
-                    elif isinstance(event, ModelResponseEvent):
-                        final = event
-            reply = await stream.future
-            stored = (await onlooker.grok.get_conversation(cid)).responses[-1]
-        assert final is not None, "the relay ended with a reply, not an error"
-        assert reply.partial and stored.partial
-        assert reply.response_id == stored.response_id and reply.message == stored.message
-        relayed = "".join(texts)
-        # Both are A's text at different moments (its last checkpoint, its last batch).
-        assert relayed.startswith(reply.message) or reply.message.startswith(relayed)
-    finally:
-        for process in (doomed, relaying):
-            if process.returncode is None:
-                await process.stop()
+                elif isinstance(event, ModelResponseEvent):
+                    final = event
+        reply = await stream.future
+        cid = pair.conversation.conversation_id
+        stored = (await pair.onlooker.grok.get_conversation(cid)).responses[-1]
+    assert final is not None, "the relay ended with a reply, not an error"
+    assert reply.partial and stored.partial
+    assert reply.response_id == stored.response_id and reply.message == stored.message
+    relayed = "".join(texts)
+    # Both are A's text at different moments (its last checkpoint, its last batch).
+    assert relayed.startswith(reply.message) or reply.message.startswith(relayed)

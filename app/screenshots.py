@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -347,6 +348,26 @@ async def tokens_scene(pilot: Pilot, screen: MainScreen) -> None:
     await settle(pilot)
 
 
+async def share_scene(pilot: Pilot, screen: MainScreen) -> None:
+    """Sharing with users (a team server): Bob as a writer, Carol as a reader, Bob chosen.
+
+    The embedded server holds keys for alice (the app's), bob and carol (`scene_keys`).
+    """
+    from textual.widgets import Input, OptionList
+
+    screen.action_share_with_users()
+    await settle(pilot)
+    field = pilot.app.screen.query_one(Input)
+    for grant in ("bob writer", "carol"):
+        field.value = grant
+        await pilot.press("enter")
+        await settle(pilot)
+    options = pilot.app.screen.query_one(OptionList)
+    options.focus()
+    options.highlighted = 0
+    await settle(pilot)
+
+
 async def welcome_scene(pilot: Pilot, screen: MainScreen) -> None:
     """The first screen with no conversation open: the welcome panel's essential keys."""
     screen._close_conversation()
@@ -373,6 +394,7 @@ SCENES: dict[str, tuple[Scene, tuple[int, int]]] = {
     "annotations": (annotations_scene, (140, 40)),
     "search": (search_scene, (140, 40)),
     "tokens": (tokens_scene, (140, 40)),
+    "share": (share_scene, (140, 40)),
 }
 
 
@@ -386,11 +408,25 @@ def scene_config(name: str, folder: Path) -> AppConfig:
     return AppConfig(server=None, db=folder / "demo.sqlite3", token_delay_ms=0, models=models)
 
 
+async def scene_keys(db: Path) -> str:
+    """Keys for alice, bob and carol in the scene's database; alice's (the app's) key."""
+    from grove_explorer.server.keys import create_key
+
+    alice = await create_key(db, "alice")
+    for user in ("bob", "carol"):
+        await create_key(db, user)
+    return alice.key
+
+
 async def render_scene(name: str, out: Path) -> Path:
     """Runs the app for one scene and saves its SVG."""
     scene, size = SCENES[name]
     with tempfile.TemporaryDirectory() as folder:
-        app = GroveApp(scene_config(name, Path(folder)))
+        config = scene_config(name, Path(folder))
+        if name == "share":
+            assert isinstance(config.db, Path)
+            config = dataclasses.replace(config, api_key=await scene_keys(config.db))
+        app = GroveApp(config)
         async with app.run_test(size=size) as pilot:
             screen = await ready(pilot)
             await scene(pilot, screen)

@@ -152,3 +152,19 @@ def test_sweep_table(snap_compare, tmp_path: Path) -> None:
 
     app = GroveApp(scene_config("sweep", tmp_path))
     assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+def test_share_dialog_on_a_team_server(snap_compare, tmp_path: Path) -> None:
+    """Alice shares the conversation: Bob a writer, Carol a reader, Bob highlighted."""
+    from grove_explorer.app.screenshots import scene_keys
+
+    db = tmp_path / "demo.sqlite3"
+    key = asyncio.run(scene_keys(db))
+    run_scene, size = SCENES["share"]
+
+    async def run_before(pilot) -> None:
+        screen = await ready(pilot)
+        await run_scene(pilot, screen)
+
+    app = GroveApp(AppConfig(server=None, db=db, token_delay_ms=0, api_key=key))
+    assert snap_compare(app, terminal_size=size, run_before=run_before)

@@ -10,7 +10,9 @@ the state every view draws — and published as events:
   reply (`ReplyElsewhereEnded`);
 - a response stored elsewhere and an annotation changed elsewhere are `ResponseAdded`,
   a title or star `ConversationUpdated`, a deletion `DeletedElsewhere`;
-- the watch ending on an error is `WatchStopped` (its placeholders are dropped);
+- the watch ending on an error is `WatchStopped` (its placeholders are dropped), except
+  NOT_FOUND / PERMISSION_DENIED — the conversation was deleted, or its share revoked,
+  maybe while the server was away — which is `DeletedElsewhere` as a deletion seen live;
 - the watch ending with UNAVAILABLE (the server went away, restarts, or a replica died)
   is `WatchReconnecting`: it is started again after a growing, jittered delay
   (`rewatch_delay`) until it begins — `WatchResumed`, with what was stored meanwhile read
@@ -120,7 +122,12 @@ class _Follow:
     async def _watch(self) -> None:
         """One watch to its end; raises ServerUnavailableError for `_run` to watch again."""
         from grove_explorer.client import watching as w
-        from grove_explorer.client.errors import GroveError, ServerUnavailableError
+        from grove_explorer.client.errors import (
+            GroveError,
+            NotFoundError,
+            PermissionDeniedError,
+            ServerUnavailableError,
+        )
 
         handlers: dict[type[Any], Callable[[Any], None]] = {
             w.WatchStarted: self._started,
@@ -146,6 +153,10 @@ class _Follow:
                         self.retries = 0
         except ServerUnavailableError:
             raise
+        except (NotFoundError, PermissionDeniedError):
+            if self.current:
+                self._drop_placeholders()
+                self._unreadable()
         except GroveError as error:
             if self.current:
                 self._drop_placeholders()
@@ -314,6 +325,19 @@ class _Follow:
     def _gone(self, event: ConversationGone) -> None:
         self.service._conversations.pop(self.conversation_id, None)
         self.service._publish(DeletedElsewhere(self.conversation_id, self._by(event.actor)))
+
+    def _unreadable(self) -> None:
+        """The watch found the conversation no longer readable: closed as a deletion.
+
+        Deleted meanwhile, or (a conversation shared with this user) its share revoked —
+        the server does not say which, nor who; the summary says whether it was shared.
+        """
+        summary = self.forest.conversation
+        shared = summary.role != "owner"
+        self.service._conversations.pop(self.conversation_id, None)
+        by = summary.owner_user_id if shared else ""
+        gone = DeletedElsewhere(self.conversation_id, by, unknown=True, unshared=shared)
+        self.service._publish(gone)
 
     def _drop_placeholders(self) -> None:
         """Removes the placeholders of replies sampled elsewhere (the watch is over)."""

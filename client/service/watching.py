@@ -47,6 +47,7 @@ from grove_explorer.client.service.base import ServiceBase
 if TYPE_CHECKING:
     from grove_explorer.client.conversation import Conversation
     from grove_explorer.client.forest import Forest
+    from grove_explorer.client.research import Annotation
     from grove_explorer.client.watching import (
         AnnotationChanged,
         ConversationGone,
@@ -68,6 +69,19 @@ REWATCH_FIRST_DELAY = 0.25
 """Seconds before the first try to watch again after UNAVAILABLE (then doubled)."""
 REWATCH_MAX_DELAY = 15.0
 """The longest wait between tries: a server back after a long outage is found soon."""
+
+
+def same_annotation(known: Annotation | None, seen: Annotation | None) -> bool:
+    """Whether `seen` changes nothing of `known`: the same marks, set by the same user.
+
+    Who set them counts only when both say (marks this client set itself hold ""
+    until read back), so the echo of the user's own change is not a change.
+    """
+    if known is None or seen is None:
+        return known is seen
+    if not known.same_marks(seen):
+        return False
+    return not (known.set_by and seen.set_by) or known.set_by == seen.set_by
 
 
 def rewatch_delay(attempt: int) -> float:
@@ -209,7 +223,11 @@ class _Follow:
         forest = self.forest
         for node in fresh.responses.values():
             known = forest.responses.get(node.response_id)
-            if known is None or known.streaming or known.annotation == node.annotation:
+            if (
+                known is None
+                or known.streaming
+                or same_annotation(known.annotation, node.annotation)
+            ):
                 continue
             changed = known.model_copy(update={"annotation": node.annotation})
             forest.add(changed)
@@ -306,7 +324,7 @@ class _Follow:
     def _annotation(self, event: AnnotationChanged) -> None:
         forest = self.forest
         node = forest.responses.get(event.response_id)
-        if node is None or node.annotation == event.annotation:
+        if node is None or same_annotation(node.annotation, event.annotation):
             return  # unknown here, or this client's own change (applied already)
         node = node.model_copy(update={"annotation": event.annotation})
         forest.add(node)

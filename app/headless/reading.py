@@ -20,6 +20,7 @@ from grove_explorer.app.headless.share_links import open_linked
 from grove_explorer.app.headless.sharing import shared_mark
 from grove_explorer.app.safe_text import clean
 from grove_explorer.app.viewpoint import viewpoint_of
+from grove_explorer.app.widgets.judgement_badge import judgement_label, latest
 from grove_explorer.client import (
     AsyncGrok,
 )
@@ -130,17 +131,22 @@ async def cmd_show(grok: AsyncGrok, args: argparse.Namespace) -> Outcome:
 
 
 def marks_lines(conversation: Conversation, response_id: str) -> list[str]:
-    """A response's annotation under its message, naming who set it when not the caller.
+    """A response's annotation and latest judgement, naming whose when not the caller's.
 
     In a shared conversation the marks may be a colleague's ("by bob"); the caller's own
     carry no name (app/viewpoint.py decides, as in the app).
     """
     node = conversation.forest.responses.get(response_id)
-    if node is None or node.annotation.empty:
+    if node is None:
         return []
+    viewpoint = viewpoint_of(conversation.forest.conversation)
     set_by = node.annotation.set_by
-    by = viewpoint_of(conversation.forest.conversation).maker(set_by) if set_by else ""
-    return annotation_lines(node.annotation, by)
+    lines = annotation_lines(node.annotation, viewpoint.maker(set_by) if set_by else "")
+    judgement = latest(node)
+    if judgement is not None:  # the latest score, and whose it is when not the caller's
+        asked_by = judgement.asked_by
+        lines.append(judgement_label(judgement, viewpoint.maker(asked_by) if asked_by else ""))
+    return lines
 
 
 async def cmd_search(grok: AsyncGrok, args: argparse.Namespace) -> Outcome:

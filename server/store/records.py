@@ -218,12 +218,17 @@ class NewJudgement:
 
 @dataclass(frozen=True, slots=True)
 class JudgementRecord:
-    """A stored judgement: what was judged and what the store assigned."""
+    """A stored judgement: what was judged and what the store assigned.
+
+    `asked_by` is who asked for it (a user id: a writer's judgements are theirs), so a team
+    sees whose scores these are; not part of equality (the row's owner, not its content).
+    """
 
     judgement_id: str
     batch_id: str
     create_time: datetime
     judgement: NewJudgement
+    asked_by: str = field(default="", compare=False)
 
     @property
     def response_id(self) -> str:

@@ -48,10 +48,13 @@ async def _shared(team: GroveServer) -> tuple[str, str, str]:
 
 
 async def _bob_marks(team: GroveServer, cid: str, reply_id: str) -> None:
+    """Bob (a writer) annotates the reply and has it judged: both are his."""
     async with Client(api_host=team.address, api_key="key-bob") as bob:
         theirs = await bob.grok.get_conversation(cid)
         (reply,) = [r for r in theirs.responses if r.response_id == reply_id]
         await reply.annotate(tags=["moss"], note="check the grafting")
+        (judgement,) = await theirs.judge([reply_id])
+        assert judgement.asked_by == "bob"
 
 
 async def test_grove_show_names_who_set_the_marks_when_not_the_caller(team: GroveServer) -> None:
@@ -61,12 +64,14 @@ async def test_grove_show_names_who_set_the_marks_when_not_the_caller(team: Grov
     code, out, err = await grove(team, "alice", "show", cid)
     assert code == 0, err
     assert "#hers\n" in out, "her own marks: no name"
-    assert "#moss · by bob\n¶ check the grafting" in out
+    assert "#moss · by bob\n¶ check the grafting\n★ " in out
+    assert "(heuristic demo) · by bob\n" in out, "his judgement, named"
 
     code, out, err = await grove(team, "bob", "show", cid)
     assert code == 0, err
     assert "#hers · by alice\n" in out
-    assert "#moss\n¶ check the grafting" in out, "his own marks: no name"
+    assert "#moss\n¶ check the grafting\n★ " in out, "his own marks: no name"
+    assert "(heuristic demo)\n" in out, "nor his judgement"
     assert "by bob" not in out
 
 
@@ -80,4 +85,5 @@ async def test_the_app_header_names_a_colleagues_marks(team: GroveServer) -> Non
             view.response_id: view.header.plain for view in screen.query(AnnotatedMessageView)
         }
         assert "#moss · by bob" in headers[reply_id]
+        assert "(heuristic demo) · by bob" in headers[reply_id], "his judgement"
         assert "#hers" in headers[question_id] and "by" not in headers[question_id]

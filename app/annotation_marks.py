@@ -75,8 +75,12 @@ def run_marks(annotations: Iterable[Annotation]) -> str:
     return marks
 
 
-def header_marks(annotation: Annotation) -> Text:
-    """What a message's header adds: " · ⚑ bookmarked · ▲ +1 · #idea #later" (or nothing)."""
+def header_marks(annotation: Annotation, by: str = "") -> Text:
+    """What a message's header adds: " · ⚑ bookmarked · ▲ +1 · #idea #later" (or nothing).
+
+    `by`: who set the marks when it is not the user looking (`setter_of`), " · by bob" —
+    in a shared conversation the marks may be a colleague's.
+    """
     text = Text()
     parts: list[tuple[str, str]] = []
     if annotation.bookmarked:
@@ -87,10 +91,32 @@ def header_marks(annotation: Annotation) -> Text:
         parts.append((f"{RATED_DOWN_MARK} -1", "bold red"))
     if annotation.tags:
         parts.append((" ".join(f"{TAG_MARK}{clean(tag)}" for tag in annotation.tags), "italic"))
+    if by and (parts or annotation.note.strip()):
+        parts.append((f"by {clean(by).strip()[:32]}", "dim"))
     for label, style in parts:
         text.append(SEPARATOR, style="dim")
         text.append(label, style=style)
     return text
+
+
+def setter_of(annotation: Annotation) -> str:
+    """Who set the marks, to name: "" for the user looking (or when the server did not say).
+
+    The app's viewpoint decides (app/viewpoint.py): a writer's own marks are theirs, the
+    owner's are "alice" to the writer.
+    """
+    from grove_explorer.app.viewpoint import current_viewpoint
+
+    return current_viewpoint().maker(annotation.set_by) if annotation.set_by else ""
+
+
+def annotation_lines(annotation: Annotation, by: str = "") -> list[str]:
+    """The marks as plain lines (`grove show`): "⚑ bookmarked · #moss · by bob", "¶ note"."""
+    if annotation.empty:
+        return []
+    marks = header_marks(annotation, by).plain.removeprefix(SEPARATOR)
+    note = note_text(annotation.note)
+    return [line for line in (marks, note.plain if note else "") if line]
 
 
 def note_text(note: str, lines: int = NOTE_LINES) -> Text | None:

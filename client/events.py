@@ -168,10 +168,20 @@ class ReplyElsewhereEnded:
 
 @dataclass(frozen=True, slots=True)
 class DeletedElsewhere:
-    """The open conversation was deleted by another session or user (`by`)."""
+    """The open conversation was deleted by another session or user (`by`), or is gone.
+
+    A watch begun again after the server was away, or ended by the server, that finds the
+    conversation no longer readable (NOT_FOUND / PERMISSION_DENIED) is this event too: no
+    watch event told who did it (`unknown` True; `by` ""). The server answers a deleted
+    conversation and a revoked share alike (a stranger learns nothing), so for a shared
+    one (`unshared`; `by` its owner, who did either) the app says the share was revoked
+    or the conversation deleted.
+    """
 
     conversation_id: str
     by: str
+    unknown: bool = False
+    unshared: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -72,6 +72,8 @@ class Judgement(BaseModel):
     create_time: datetime | None = None
     batch_id: str = ""
     heuristic: bool = False
+    asked_by: str = ""
+    """Who asked for it (a user id; "" when an older server does not say)."""
 
     @classmethod
     def from_proto(cls, wire: chat_pb2.Judgement) -> Judgement:
@@ -98,6 +100,7 @@ class Judgement(BaseModel):
             else None,
             batch_id=wire.batch_id,
             heuristic=wire.heuristic,
+            asked_by=wire.asked_by_user_id,
         )
 
     @property

@@ -25,17 +25,41 @@ class Annotation(BaseModel):
     tags: tuple[str, ...] = ()
     rating: int = 0
     note: str = ""
+    set_by: str = ""
+    """Who set the marks (a user id) as read from the server; "" when not told (an older
+    server, or marks not read back yet). Ignored when annotating: the caller sets them.
+    Not part of equality: two annotations are equal when their marks are (as the server's
+    AnnotationRecord), so marks set here equal the same marks read back."""
 
     @property
     def empty(self) -> bool:
         """True when nothing is marked."""
         return not (self.bookmarked or self.tags or self.rating or self.note)
 
+    def _marks(self) -> tuple[bool, tuple[str, ...], int, str]:
+        return (self.bookmarked, self.tags, self.rating, self.note)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Annotation):
+            return NotImplemented
+        return self._marks() == other._marks()
+
+    def __hash__(self) -> int:
+        return hash(self._marks())
+
+    def same_marks(self, other: Annotation | None) -> bool:
+        """Whether `other` holds the same marks, whoever set them."""
+        return other is not None and self == other
+
     @classmethod
     def from_proto(cls, wire: chat_pb2.Annotation) -> Annotation:
         """Reads the wire form."""
         return cls(
-            bookmarked=wire.bookmarked, tags=tuple(wire.tags), rating=wire.rating, note=wire.note
+            bookmarked=wire.bookmarked,
+            tags=tuple(wire.tags),
+            rating=wire.rating,
+            note=wire.note,
+            set_by=wire.set_by_user_id,
         )
 
     def to_proto(self) -> chat_pb2.Annotation:

@@ -147,7 +147,7 @@ class Response(_message.Message):
     def __init__(self, response_id: _Optional[str] = ..., message: _Optional[str] = ..., sender: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., parent_response_id: _Optional[str] = ..., manual: _Optional[bool] = ..., partial: _Optional[bool] = ..., shared: _Optional[bool] = ..., query: _Optional[str] = ..., query_type: _Optional[str] = ..., model_name: _Optional[str] = ..., sampling_params: _Optional[_Union[_sampler_public_pb2.SamplingParams, _Mapping]] = ..., token_count: _Optional[int] = ..., time_to_first_token_seconds: _Optional[float] = ..., total_time_seconds: _Optional[float] = ..., annotation: _Optional[_Union[Annotation, _Mapping]] = ..., prefix_length: _Optional[int] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finish_reason: _Optional[_Union[FinishReason, str]] = ..., reported_usage: _Optional[_Union[ReportedUsage, _Mapping]] = ..., judgements: _Optional[_Iterable[_Union[Judgement, _Mapping]]] = ..., merged_from: _Optional[_Iterable[str]] = ..., merge_mode: _Optional[_Union[MergeMode, str]] = ..., merge_instruction: _Optional[str] = ..., replay_of: _Optional[str] = ..., system_prompt_name: _Optional[str] = ..., author_user_id: _Optional[str] = ...) -> None: ...
 
 class Judgement(_message.Message):
-    __slots__ = ("judgement_id", "response_id", "score", "rationale", "judge_model", "rubric_name", "rubric", "sampling_params", "mode", "create_time", "batch_id", "heuristic")
+    __slots__ = ("judgement_id", "response_id", "score", "rationale", "judge_model", "rubric_name", "rubric", "sampling_params", "mode", "create_time", "batch_id", "heuristic", "asked_by_user_id")
     JUDGEMENT_ID_FIELD_NUMBER: _ClassVar[int]
     RESPONSE_ID_FIELD_NUMBER: _ClassVar[int]
     SCORE_FIELD_NUMBER: _ClassVar[int]
@@ -160,6 +160,7 @@ class Judgement(_message.Message):
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     BATCH_ID_FIELD_NUMBER: _ClassVar[int]
     HEURISTIC_FIELD_NUMBER: _ClassVar[int]
+    ASKED_BY_USER_ID_FIELD_NUMBER: _ClassVar[int]
     judgement_id: str
     response_id: str
     score: float
@@ -172,7 +173,8 @@ class Judgement(_message.Message):
     create_time: _timestamp_pb2.Timestamp
     batch_id: str
     heuristic: bool
-    def __init__(self, judgement_id: _Optional[str] = ..., response_id: _Optional[str] = ..., score: _Optional[float] = ..., rationale: _Optional[str] = ..., judge_model: _Optional[str] = ..., rubric_name: _Optional[str] = ..., rubric: _Optional[str] = ..., sampling_params: _Optional[_Union[_sampler_public_pb2.SamplingParams, _Mapping]] = ..., mode: _Optional[_Union[JudgeMode, str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., batch_id: _Optional[str] = ..., heuristic: _Optional[bool] = ...) -> None: ...
+    asked_by_user_id: str
+    def __init__(self, judgement_id: _Optional[str] = ..., response_id: _Optional[str] = ..., score: _Optional[float] = ..., rationale: _Optional[str] = ..., judge_model: _Optional[str] = ..., rubric_name: _Optional[str] = ..., rubric: _Optional[str] = ..., sampling_params: _Optional[_Union[_sampler_public_pb2.SamplingParams, _Mapping]] = ..., mode: _Optional[_Union[JudgeMode, str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., batch_id: _Optional[str] = ..., heuristic: _Optional[bool] = ..., asked_by_user_id: _Optional[str] = ...) -> None: ...
 
 class JudgeResponsesRequest(_message.Message):
     __slots__ = ("conversation_id", "response_ids", "model_name", "rubric_name", "criteria", "mode", "sampling_params")
@@ -265,16 +267,18 @@ class ReportedUsage(_message.Message):
     def __init__(self, prompt_tokens: _Optional[int] = ..., completion_tokens: _Optional[int] = ...) -> None: ...
 
 class Annotation(_message.Message):
-    __slots__ = ("bookmarked", "tags", "rating", "note")
+    __slots__ = ("bookmarked", "tags", "rating", "note", "set_by_user_id")
     BOOKMARKED_FIELD_NUMBER: _ClassVar[int]
     TAGS_FIELD_NUMBER: _ClassVar[int]
     RATING_FIELD_NUMBER: _ClassVar[int]
     NOTE_FIELD_NUMBER: _ClassVar[int]
+    SET_BY_USER_ID_FIELD_NUMBER: _ClassVar[int]
     bookmarked: bool
     tags: _containers.RepeatedScalarFieldContainer[str]
     rating: int
     note: str
-    def __init__(self, bookmarked: _Optional[bool] = ..., tags: _Optional[_Iterable[str]] = ..., rating: _Optional[int] = ..., note: _Optional[str] = ...) -> None: ...
+    set_by_user_id: str
+    def __init__(self, bookmarked: _Optional[bool] = ..., tags: _Optional[_Iterable[str]] = ..., rating: _Optional[int] = ..., note: _Optional[str] = ..., set_by_user_id: _Optional[str] = ...) -> None: ...
 
 class AnnotateResponseRequest(_message.Message):
     __slots__ = ("conversation_id", "response_id", "annotation")

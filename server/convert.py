@@ -268,6 +268,7 @@ def annotation_to_proto(annotation: AnnotationRecord) -> chat_pb2.Annotation:
         tags=list(annotation.tags),
         rating=annotation.rating,
         note=annotation.note,
+        set_by_user_id=annotation.set_by,
     )
 
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from grove_explorer.app.annotation_marks import annotation_lines
 from grove_explorer.app.headless.common import (
     MAX_SEARCH_HITS,
     Outcome,
@@ -18,6 +19,8 @@ from grove_explorer.app.headless.common import (
 from grove_explorer.app.headless.share_links import open_linked
 from grove_explorer.app.headless.sharing import shared_mark
 from grove_explorer.app.safe_text import clean
+from grove_explorer.app.viewpoint import viewpoint_of
+from grove_explorer.app.widgets.judgement_badge import judgement_label, latest
 from grove_explorer.client import (
     AsyncGrok,
 )
@@ -31,6 +34,9 @@ from grove_explorer.client.export import (
 )
 from grove_explorer.client.finish import reply_marker
 from grove_explorer.client.judgements import MERGE_MARK
+
+if TYPE_CHECKING:
+    from grove_explorer.client.conversation import Conversation
 
 
 async def cmd_ls(grok: AsyncGrok, args: argparse.Namespace) -> Outcome:
@@ -118,8 +124,29 @@ async def cmd_show(grok: AsyncGrok, args: argparse.Namespace) -> Outcome:
             head.append(fused_words(response["merge_mode"], response["merged_from"]))
         if response.get("replay_of"):  # a replayed turn (grove replay): its original
             head.append(f"↻ replay of {short_id(clean(response['replay_of']))}")
-        lines += [f"── {' · '.join(head)} ──", clean(response["message"]), ""]
+        lines += [f"── {' · '.join(head)} ──", clean(response["message"])]
+        lines += marks_lines(conversation, response["response_id"])
+        lines.append("")
     return Outcome("\n".join(lines))
+
+
+def marks_lines(conversation: Conversation, response_id: str) -> list[str]:
+    """A response's annotation and latest judgement, naming whose when not the caller's.
+
+    In a shared conversation the marks may be a colleague's ("by bob"); the caller's own
+    carry no name (app/viewpoint.py decides, as in the app).
+    """
+    node = conversation.forest.responses.get(response_id)
+    if node is None:
+        return []
+    viewpoint = viewpoint_of(conversation.forest.conversation)
+    set_by = node.annotation.set_by
+    lines = annotation_lines(node.annotation, viewpoint.maker(set_by) if set_by else "")
+    judgement = latest(node)
+    if judgement is not None:  # the latest score, and whose it is when not the caller's
+        asked_by = judgement.asked_by
+        lines.append(judgement_label(judgement, viewpoint.maker(asked_by) if asked_by else ""))
+    return lines
 
 
 async def cmd_search(grok: AsyncGrok, args: argparse.Namespace) -> Outcome:

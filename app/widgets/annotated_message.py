@@ -25,7 +25,7 @@ from textual.strip import Strip
 from textual.style import Style
 from textual.visual import VisualType
 
-from grove_explorer.app.annotation_marks import header_marks, note_text
+from grove_explorer.app.annotation_marks import header_marks, note_text, setter_of
 from grove_explorer.app.widgets.message_view import MessageView
 
 if TYPE_CHECKING:
@@ -59,7 +59,7 @@ def _annotated(node: ResponseNode, base: Group) -> _Annotated:
     header, *rest = base.renderables
     assert isinstance(header, Text)
     full = header.copy()
-    full.append_text(header_marks(node.annotation))
+    full.append_text(header_marks(node.annotation, setter_of(node.annotation)))
     note = note_text(node.annotation.note)
     parts: list[RenderableType] = [full] if note is None else [full, note]
     drawn = _Annotated(node, base, full, Group(*parts, *rest))

@@ -1,5 +1,8 @@
 """How a reply's latest judgement is shown: "★ 7.5 judge-model", marked when heuristic.
 
+Who asked for it is named when it is not the user looking ("· by bob": a writer's
+judgements are theirs, and a team reads whose scores they are).
+
 One definition for the Compare column header and the thread's message header, so a score
 reads the same everywhere. Judge names are model-controlled config text: `clean()`ed.
 """
@@ -25,10 +28,23 @@ def latest(node: Any) -> Judgement | None:
     return judgements[-1] if judgements else None
 
 
-def judgement_label(judgement: Judgement) -> str:
-    """The label "★ 7.5 judge-model", plus the heuristic mark; plain text."""
+def asker_of(judgement: Judgement) -> str:
+    """Who asked for the judgement, to name: "" for the user looking (app/viewpoint.py)."""
+    from grove_explorer.app.viewpoint import current_viewpoint
+
+    asked_by = judgement.asked_by
+    return clean(current_viewpoint().maker(asked_by)).strip()[:32] if asked_by else ""
+
+
+def judgement_label(judgement: Judgement, by: str | None = None) -> str:
+    """The label "★ 7.5 judge-model", plus the heuristic mark and " · by bob"; plain text.
+
+    `by` defaults to the app's viewpoint (`asker_of`); `grove show` passes its own.
+    """
     note = f" {HEURISTIC_NOTE}" if judgement.heuristic else ""
-    return f"★ {judgement.score:.1f} {clean(judgement.judge_model)}{note}"
+    asker = asker_of(judgement) if by is None else by
+    whose = f" · by {clean(asker).strip()[:32]}" if asker else ""
+    return f"★ {judgement.score:.1f} {clean(judgement.judge_model)}{note}{whose}"
 
 
 def judgement_badge(node: Any) -> Text | None:
@@ -41,4 +57,7 @@ def judgement_badge(node: Any) -> Text | None:
     text.append(f" {clean(judgement.judge_model)}", style="dim")
     if judgement.heuristic:
         text.append(f" {HEURISTIC_NOTE}", style="italic dim")
+    asker = asker_of(judgement)
+    if asker:  # a colleague's score, in a shared conversation
+        text.append(f" · by {asker}", style="dim")
     return text

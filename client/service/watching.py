@@ -10,7 +10,9 @@ the state every view draws — and published as events:
   reply (`ReplyElsewhereEnded`);
 - a response stored elsewhere and an annotation changed elsewhere are `ResponseAdded`,
   a title or star `ConversationUpdated`, a deletion `DeletedElsewhere`;
-- the watch ending on an error is `WatchStopped` (its placeholders are dropped);
+- the watch ending on an error is `WatchStopped` (its placeholders are dropped), except
+  NOT_FOUND / PERMISSION_DENIED — the conversation was deleted, or its share revoked,
+  maybe while the server was away — which is `DeletedElsewhere` as a deletion seen live;
 - the watch ending with UNAVAILABLE (the server went away, restarts, or a replica died)
   is `WatchReconnecting`: it is started again after a growing, jittered delay
   (`rewatch_delay`) until it begins — `WatchResumed`, with what was stored meanwhile read
@@ -45,6 +47,7 @@ from grove_explorer.client.service.base import ServiceBase
 if TYPE_CHECKING:
     from grove_explorer.client.conversation import Conversation
     from grove_explorer.client.forest import Forest
+    from grove_explorer.client.research import Annotation
     from grove_explorer.client.watching import (
         AnnotationChanged,
         ConversationGone,
@@ -66,6 +69,19 @@ REWATCH_FIRST_DELAY = 0.25
 """Seconds before the first try to watch again after UNAVAILABLE (then doubled)."""
 REWATCH_MAX_DELAY = 15.0
 """The longest wait between tries: a server back after a long outage is found soon."""
+
+
+def same_annotation(known: Annotation | None, seen: Annotation | None) -> bool:
+    """Whether `seen` changes nothing of `known`: the same marks, set by the same user.
+
+    Who set them counts only when both say (marks this client set itself hold ""
+    until read back), so the echo of the user's own change is not a change.
+    """
+    if known is None or seen is None:
+        return known is seen
+    if not known.same_marks(seen):
+        return False
+    return not (known.set_by and seen.set_by) or known.set_by == seen.set_by
 
 
 def rewatch_delay(attempt: int) -> float:
@@ -120,7 +136,12 @@ class _Follow:
     async def _watch(self) -> None:
         """One watch to its end; raises ServerUnavailableError for `_run` to watch again."""
         from grove_explorer.client import watching as w
-        from grove_explorer.client.errors import GroveError, ServerUnavailableError
+        from grove_explorer.client.errors import (
+            GroveError,
+            NotFoundError,
+            PermissionDeniedError,
+            ServerUnavailableError,
+        )
 
         handlers: dict[type[Any], Callable[[Any], None]] = {
             w.WatchStarted: self._started,
@@ -146,6 +167,10 @@ class _Follow:
                         self.retries = 0
         except ServerUnavailableError:
             raise
+        except (NotFoundError, PermissionDeniedError):
+            if self.current:
+                self._drop_placeholders()
+                self._unreadable()
         except GroveError as error:
             if self.current:
                 self._drop_placeholders()
@@ -198,7 +223,11 @@ class _Follow:
         forest = self.forest
         for node in fresh.responses.values():
             known = forest.responses.get(node.response_id)
-            if known is None or known.streaming or known.annotation == node.annotation:
+            if (
+                known is None
+                or known.streaming
+                or same_annotation(known.annotation, node.annotation)
+            ):
                 continue
             changed = known.model_copy(update={"annotation": node.annotation})
             forest.add(changed)
@@ -295,7 +324,7 @@ class _Follow:
     def _annotation(self, event: AnnotationChanged) -> None:
         forest = self.forest
         node = forest.responses.get(event.response_id)
-        if node is None or node.annotation == event.annotation:
+        if node is None or same_annotation(node.annotation, event.annotation):
             return  # unknown here, or this client's own change (applied already)
         node = node.model_copy(update={"annotation": event.annotation})
         forest.add(node)
@@ -314,6 +343,19 @@ class _Follow:
     def _gone(self, event: ConversationGone) -> None:
         self.service._conversations.pop(self.conversation_id, None)
         self.service._publish(DeletedElsewhere(self.conversation_id, self._by(event.actor)))
+
+    def _unreadable(self) -> None:
+        """The watch found the conversation no longer readable: closed as a deletion.
+
+        Deleted meanwhile, or (a conversation shared with this user) its share revoked —
+        the server does not say which, nor who; the summary says whether it was shared.
+        """
+        summary = self.forest.conversation
+        shared = summary.role != "owner"
+        self.service._conversations.pop(self.conversation_id, None)
+        by = summary.owner_user_id if shared else ""
+        gone = DeletedElsewhere(self.conversation_id, by, unknown=True, unshared=shared)
+        self.service._publish(gone)
 
     def _drop_placeholders(self) -> None:
         """Removes the placeholders of replies sampled elsewhere (the watch is over)."""

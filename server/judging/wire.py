@@ -37,6 +37,7 @@ def judgement_to_proto(record: JudgementRecord) -> chat_pb2.Judgement:
         mode=MODE_TO_WIRE.get(judgement.mode, chat_pb2.JUDGE_MODE_EACH),
         batch_id=record.batch_id,
         heuristic=judgement.heuristic,
+        asked_by_user_id=record.asked_by,
     )
     sampling = judgement.sampling
     if sampling is not None:

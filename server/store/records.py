@@ -142,12 +142,18 @@ class ResponseRecord(ResponseContent):
 
 @dataclass(frozen=True, slots=True)
 class AnnotationRecord:
-    """A user's marks on a response: bookmark, tags, rating (-1, 0, +1) and a note."""
+    """A user's marks on a response: bookmark, tags, rating (-1, 0, +1) and a note.
+
+    `set_by` is who set them (a user id), as reads give it — a writer's marks are theirs,
+    and a team wants to know whose they are; writes take the setter from the call, so it
+    is not part of the marks' equality.
+    """
 
     bookmarked: bool = False
     tags: tuple[str, ...] = ()
     rating: int = 0
     note: str = ""
+    set_by: str = field(default="", compare=False)
 
     @property
     def empty(self) -> bool:
@@ -212,12 +218,17 @@ class NewJudgement:
 
 @dataclass(frozen=True, slots=True)
 class JudgementRecord:
-    """A stored judgement: what was judged and what the store assigned."""
+    """A stored judgement: what was judged and what the store assigned.
+
+    `asked_by` is who asked for it (a user id: a writer's judgements are theirs), so a team
+    sees whose scores these are; not part of equality (the row's owner, not its content).
+    """
 
     judgement_id: str
     batch_id: str
     create_time: datetime
     judgement: NewJudgement
+    asked_by: str = field(default="", compare=False)
 
     @property
     def response_id(self) -> str:

@@ -304,9 +304,13 @@ def read_api_key(row: Sequence[Any]) -> ApiKeyRecord:
 
 
 def read_annotation(row: Sequence[Any]) -> AnnotationRecord:
-    """An annotation from (bookmarked, tags JSON, rating, note)."""
+    """An annotation from (bookmarked, tags JSON, rating, note[, who set it])."""
     return AnnotationRecord(
-        bookmarked=bool(row[0]), tags=tuple(json.loads(row[1])), rating=row[2], note=row[3]
+        bookmarked=bool(row[0]),
+        tags=tuple(json.loads(row[1])),
+        rating=row[2],
+        note=row[3],
+        set_by=row[4] if len(row) > 4 else "",
     )
 
 

@@ -63,12 +63,16 @@ async def test_a_writers_annotation_is_theirs_and_its_index_rows_follow(
     taken = AnnotationRecord(tags=("t",), note="b")
     assert await any_store.annotate(ALICE, cid, first.response_id, taken, author=BOB)
     assert await any_store.annotations(ALICE, cid) == {first.response_id: taken}
+    (read,) = (await any_store.annotations(ALICE, cid)).values()
+    assert read.set_by == BOB, "a read says who set it"
     whose = "SELECT user_id FROM annotations WHERE response_id = ?"
     assert rows(database, whose, first.response_id) == [(BOB,)], "who set it last"
     indexed = "SELECT kind, user_id FROM search_rows WHERE ref_id = ? AND kind <> 'message'"
     assert sorted(rows(database, indexed, first.response_id)) == [("note", BOB), ("tag", BOB)]
     assert await any_store.annotate(ALICE, cid, first.response_id, AnnotationRecord(rating=1))
     assert rows(database, whose, first.response_id) == [(ALICE,)], "the owner's again"
+    (read,) = (await any_store.annotations(ALICE, cid)).values()
+    assert read.set_by == ALICE
     assert sorted(rows(database, indexed, first.response_id)) == [
         ("note", ALICE),
         ("tag", ALICE),

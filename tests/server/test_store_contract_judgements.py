@@ -66,6 +66,15 @@ async def test_a_batch_is_stored_together_and_read_back_in_order(any_store: Stor
     assert await any_store.add_judgements(ALICE, cid, []) == []
 
 
+async def test_a_writers_judgements_say_they_asked_for_them(any_store: Store) -> None:
+    cid, (a, b, _) = await replies(any_store)
+    (hers,) = await any_store.add_judgements(ALICE, cid, [judged(a, 4.0)])
+    (his,) = await any_store.add_judgements(ALICE, cid, [judged(b, 6.0)], author=BOB)
+    assert (hers.asked_by, his.asked_by) == (ALICE, BOB), "as stored"
+    found = await any_store.judgements(ALICE, cid)
+    assert [j.asked_by for j in found[a]] == [ALICE] and [j.asked_by for j in found[b]] == [BOB]
+
+
 async def test_an_unknown_response_or_conversation_stores_nothing(any_store: Store) -> None:
     cid, (a, _, _) = await replies(any_store)
     other, (foreign, _, _) = await replies(any_store)

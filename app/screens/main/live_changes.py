@@ -5,9 +5,11 @@ elsewhere — another `grove`, a colleague, `grove sample` from a shell — is a
 in the forest marked `⇄ who`; selecting it streams it in the thread with the same live
 reply view (only changed lines repainted) as the app's own replies. Nothing here moves
 the user's place. A title or star changed elsewhere updates the list (ConversationUpdated,
-as any), a deletion elsewhere says so and closes the conversation, and live updates that
-stop say why. A watch lost because the server went away is tried again by the service;
-the status line says "live: reconnecting…" meanwhile and "live again" once it is back.
+as any), a deletion elsewhere says so and closes the conversation — so does a watch begun
+again after an outage (or ended by the server) that finds it deleted or the user's share
+revoked meanwhile — and live updates that stop for another reason say why. A watch lost
+because the server went away is tried again by the service; the status line says
+"live: reconnecting…" meanwhile and "live again" once it is back.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from __future__ import annotations
 from textual import on
 
 from grove_explorer.app import events
-from grove_explorer.app.elsewhere_marks import made_by_label
+from grove_explorer.app.elsewhere_marks import deleted_notice, made_by_label
 from grove_explorer.app.errors import describe_error
 from grove_explorer.app.screens.main.core import ExplorerCore
 from grove_explorer.app.widgets.conversation_list import ConversationList
@@ -69,13 +71,8 @@ class LiveChanges(ExplorerCore):
         self.query_one(ConversationList).remove_conversation(event.conversation_id)
         if not self._open_one(event.conversation_id):
             return
-        title = self.title or "This conversation"
-        self.notify(
-            f"{title!s} was deleted ({made_by_label(event.by)}); nothing of it is left to show.",
-            title="Deleted elsewhere",
-            severity="warning",
-            timeout=10,
-        )
+        text, heading = deleted_notice(str(self.title or "This conversation"), event)
+        self.notify(text, title=heading, severity="warning", timeout=10)
         self._close_conversation()
 
     @on(events.WatchReconnecting)

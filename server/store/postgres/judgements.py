@@ -31,7 +31,7 @@ JUDGEMENT_INSERT = (
 
 _SELECT = (
     "SELECT judgement_id, response_id, score, rationale, judge_model, rubric_name, rubric,"
-    " temperature, top_p, max_tokens, seed, mode, batch_id, heuristic, create_time"
+    " temperature, top_p, max_tokens, seed, mode, batch_id, heuristic, create_time, user_id"
     " FROM judgements"
 )
 
@@ -94,7 +94,8 @@ class JudgementQueries(PostgresDatabase):
                 )
                 rows.append(pg_row(row))
                 stored = replace(judgement, create_time=created, batch_id=batch_id)
-                records.append(JudgementRecord(judgement_id, batch_id, created, stored))
+                asked_by = author or user_id
+                records.append(JudgementRecord(judgement_id, batch_id, created, stored, asked_by))
             async with conn.cursor() as many:
                 await many.executemany(JUDGEMENT_INSERT, rows)
         return records

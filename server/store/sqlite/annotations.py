@@ -68,9 +68,9 @@ class AnnotationQueries(SqliteDatabase):
         return True
 
     async def annotations(self, user_id: str, conversation_id: str) -> dict[str, AnnotationRecord]:
-        """The annotations of a conversation's responses, by response id (whoever set them)."""
+        """The annotations of a conversation's responses, by response id, with who set each."""
         rows = await self._read(
-            "SELECT a.response_id, a.bookmarked, a.tags, a.rating, a.note"
+            "SELECT a.response_id, a.bookmarked, a.tags, a.rating, a.note, a.user_id"
             " FROM annotations AS a JOIN responses AS r ON r.response_id = a.response_id"
             " WHERE r.conversation_id = ? AND r.user_id = ?",
             (conversation_id, user_id),

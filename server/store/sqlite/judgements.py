@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -47,7 +48,7 @@ JUDGEMENT_COLUMNS = (
 
 _SELECT = (
     "SELECT judgement_id, response_id, score, rationale, judge_model, rubric_name, rubric,"
-    " temperature, top_p, max_tokens, seed, mode, batch_id, heuristic, create_time"
+    " temperature, top_p, max_tokens, seed, mode, batch_id, heuristic, create_time, user_id"
     " FROM judgements"
 )
 
@@ -86,7 +87,7 @@ def judgement_row(
 
 
 def read_judgement(row: Sequence[Any]) -> JudgementRecord:
-    """A judgement from a row of `_SELECT`."""
+    """A judgement from a row of `_SELECT` (who asked for it last, when selected)."""
     sampling = None
     if row[7] is not None:
         sampling = SamplingRecord(
@@ -110,6 +111,7 @@ def read_judgement(row: Sequence[Any]) -> JudgementRecord:
             create_time=created,
             batch_id=row[12],
         ),
+        asked_by=row[15] if len(row) > 15 else "",
     )
 
 
@@ -192,7 +194,8 @@ class JudgementQueries(SqliteDatabase):
                         create_time=stamp,
                     )
                 )
-                records.append(_record(judgement_id, batch_id, created, judgement))
+                record = _record(judgement_id, batch_id, created, judgement)
+                records.append(replace(record, asked_by=author or user_id))
             await conn.executemany(
                 f"INSERT INTO judgements ({', '.join(JUDGEMENT_COLUMNS)})"
                 f" VALUES ({', '.join('?' * len(JUDGEMENT_COLUMNS))})",

@@ -170,17 +170,25 @@ class _Follower:
         out = self._out
         holding = asyncio.create_task(self._hold(), name=f"grove-hold-{out.request_id[:12]}")
         try:
+            loop = asyncio.get_running_loop()
+            # Until the reply is named, only as long as a catch-up takes to come. Only
+            # news of the reply counts: other events (this relay's own `reply_followed`,
+            # other replies) do not put the end off.
+            deadline = loop.time() + (
+                self._source._quiet if self._stream else self._source._unheard
+            )
             while not out.done:
-                # Until the reply is named, only as long as a catch-up takes to come.
-                wait = self._source._quiet if self._stream else self._source._unheard
                 try:
-                    async with asyncio.timeout(wait):
+                    async with asyncio.timeout_at(deadline):
                         event = await anext(aiter(subscription))
                 except TimeoutError:
                     if not await self._from_store():
                         out.finish(self._quiet_status() if self._stream else self._unknown())
                     return
+                named = bool(self._stream)
                 await self._take(event)
+                if self._stream and (not named or self._news(event)):
+                    deadline = loop.time() + self._source._quiet
         except WatchEnded as ended:
             if not await self._from_store():
                 out.finish(
@@ -233,6 +241,14 @@ class _Follower:
             ((RESUME_KEY, "unknown"),),
         )
 
+    def _news(self, event: chat_pb2.ConversationEvent) -> bool:
+        """Whether an event is news of the relayed reply (its text, from its server)."""
+        return (
+            event.WhichOneof("event") in ("reply_text", "reply_finished")
+            and event.request_id == self._remote.request_id
+            and event.actor == self._remote.actor
+        )
+
     async def _take(self, event: chat_pb2.ConversationEvent) -> None:
         kind = event.WhichOneof("event")
         remote = self._remote
@@ -245,7 +261,9 @@ class _Follower:
             self._stream = event.reply_started.stream_id  # the caller's reply, named
         elif kind == "reply_text" and self._stream and event.reply_text.stream_id == self._stream:
             await self._text(event.reply_text)
-        elif kind == "reply_finished" and event.reply_finished.stream_id == self._stream:
+        elif kind == "reply_finished" and (
+            event.reply_finished.stream_id == self._stream or self._news(event)
+        ):
             # Stored, or its replica is gone (the feed's own end, with no request id: a
             # recovered partial reply is announced later), or its server ended it with
             # nothing stored (cancelled before any text): then nothing will come.

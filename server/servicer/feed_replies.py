@@ -24,7 +24,16 @@ If A dies meanwhile, its reply's end comes without a stored reply (B's feed noti
 silence) and the reply is recovered from its checkpoint by a surviving replica, announced
 as `response_added`: B ends the relay with that partial reply, as the store path does.
 No news of the reply for `quiet_seconds`, or the feed ending the subscription, ends the
-relay UNAVAILABLE with a sentence: the caller resumes again (its count is kept).
+relay UNAVAILABLE with a sentence: the caller resumes again (its count is kept). A reply
+its server ended with nothing stored (cancelled before any text) ends the relay at once
+with the status of a resume of an unknown reply (NOT_FOUND "unknown"): A's own
+`reply_finished` carries the request id, the feed's end for a silent replica does not.
+
+B may never have heard the reply start (it started after it, or its index forgot it):
+the human message the request stored first names the conversation, B follows it, and the
+sampling replica's catch-up names the reply (see `FeedReplies.find`; a resample has no
+such message). Access is checked when a relay starts and again before the stored reply
+is sent: a caller whose share was revoked meanwhile gets NOT_FOUND, as on every RPC.
 
 A sampling server ends a reply nobody relays once its resume grace is over; B relays it
 without A knowing, so B publishes `reply_followed` when it starts relaying and every
@@ -47,15 +56,22 @@ from grove_explorer.server.live.elsewhere import RemoteReply, RepliesElsewhere
 from grove_explorer.server.live.postgres_feed import PostgresFeed
 from grove_explorer.server.sampler.base import SampledToken
 from grove_explorer.server.servicer.reply_log import ReplyLog
-from grove_explorer.server.servicer.resuming import ResumableReplies
+from grove_explorer.server.servicer.resuming import RESUME_KEY, ResumableReplies
 from grove_explorer.server.servicer.status import quote
 from grove_explorer.server.servicer.stored_replies import STORED_BATCH_TOKENS, StoredReplies
-from grove_explorer.server.store import Store
+from grove_explorer.server.store import ResponseRecord, Store
 
 log = logging.getLogger(__name__)
 
 QUIET_SECONDS = 60.0
 """How long a relay waits for news of its reply (text, its end, its recovery)."""
+
+UNHEARD_SECONDS = 10.0
+"""How long a relay found by its human message waits for a catch-up to name its reply.
+
+Every replica answers a new watch with a catch-up of the replies it samples there (a
+round trip through the database); none naming the caller's reply in this long means no
+replica samples it (it ended with nothing stored): NOT_FOUND "unknown", as elsewhere."""
 
 HOLD_SECONDS = 5.0
 """How often a relay tells the sampling server it follows the reply (`reply_followed`)."""
@@ -73,19 +89,36 @@ class FeedReplies:
         feed: ChangeFeed,
         elsewhere: RepliesElsewhere,
         quiet_seconds: float = QUIET_SECONDS,
+        unheard_seconds: float = UNHEARD_SECONDS,
     ) -> None:
         self._store = store
         self._feed = feed
         self._elsewhere = elsewhere
         self._stored = StoredReplies(store)
         self._quiet = quiet_seconds
+        self._unheard = unheard_seconds
         self.relays_started = 0  # figures (tests): relays that followed the feed
 
     async def find(self, user_id: str, request_id: str) -> ReplyLog | None:
-        """A log filled from the feed as the other replica samples; None: not known."""
+        """A log filled from the feed as the other replica samples; None: not known.
+
+        A reply whose start this replica never heard (it started after the reply, or its
+        index forgot it) is found by the human message its request stored first
+        (`Store.request_message`): its conversation is followed, and the sampling
+        replica's catch-up names the reply (its start, with the caller and request id)
+        and its text from offset 0. A request without a human message (a resample) has
+        no stored row until its reply is stored: it stays unknown here (NOT_FOUND).
+        """
         remote = self._elsewhere.find(user_id, request_id)
+        human: ResponseRecord | None = None
         if remote is None:
-            return None
+            human = await self._store.request_message(user_id, request_id)
+            if human is None:
+                return None
+            # The stream is unknown until the catch-up's `reply_started` names it.
+            remote = RemoteReply(
+                human.conversation_id, user_id, request_id, "", human.response_id, ""
+            )
         access = await self._store.access(user_id, remote.conversation_id)
         if access is None:
             return None
@@ -97,35 +130,39 @@ class FeedReplies:
                 subscription.close()
                 return stored
             out = ReplyLog(user_id, request_id)
-            if remote.parent_response_id:
+            if human is None and remote.parent_response_id:
                 human = await self._store.get_response(
                     access.owner_id, remote.conversation_id, remote.parent_response_id
                 )
-                if human is not None:
-                    await out.write(
-                        chat_pb2.AddResponseResponse(user_response=response_to_proto(human))
-                    )
+            if human is not None:
+                await out.write(
+                    chat_pb2.AddResponseResponse(user_response=response_to_proto(human))
+                )
         except BaseException:
             subscription.close()  # a storage failure, or the caller left: no relay
             raise
-        follower = _Follower(self, out, remote, access.owner_id)
+        follower = _Follower(self, out, remote)
         task = asyncio.create_task(
             follower.run(subscription), name=f"grove-relay-{request_id[:12]}"
         )
         out.releases.append(task.cancel)
         self.relays_started += 1
-        log.info("relaying reply %s sampled on replica %s", request_id, remote.origin)
+        log.info(
+            "relaying reply %s sampled on replica %s",
+            request_id,
+            remote.origin or "(not heard yet: from its conversation's catch-up)",
+        )
         return out
 
 
 class _Follower:
     """One relay: the feed's events of one reply into its log (see the module)."""
 
-    def __init__(self, source: FeedReplies, out: ReplyLog, remote: RemoteReply, owner: str):
+    def __init__(self, source: FeedReplies, out: ReplyLog, remote: RemoteReply):
         self._source = source
         self._out = out
         self._remote = remote
-        self._owner = owner
+        self._stream = remote.stream_id  # "" until a catch-up names it (see `find`)
         self._chars = 0  # characters of the reply relayed as tokens
         self._exact = True  # False once a piece came without its token lengths
 
@@ -133,15 +170,25 @@ class _Follower:
         out = self._out
         holding = asyncio.create_task(self._hold(), name=f"grove-hold-{out.request_id[:12]}")
         try:
+            loop = asyncio.get_running_loop()
+            # Until the reply is named, only as long as a catch-up takes to come. Only
+            # news of the reply counts: other events (this relay's own `reply_followed`,
+            # other replies) do not put the end off.
+            deadline = loop.time() + (
+                self._source._quiet if self._stream else self._source._unheard
+            )
             while not out.done:
                 try:
-                    async with asyncio.timeout(self._source._quiet):
+                    async with asyncio.timeout_at(deadline):
                         event = await anext(aiter(subscription))
                 except TimeoutError:
                     if not await self._from_store():
-                        out.finish(self._quiet_status())
+                        out.finish(self._quiet_status() if self._stream else self._unknown())
                     return
+                named = bool(self._stream)
                 await self._take(event)
+                if self._stream and (not named or self._news(event)):
+                    deadline = loop.time() + self._source._quiet
         except WatchEnded as ended:
             if not await self._from_store():
                 out.finish(
@@ -170,7 +217,7 @@ class _Follower:
                 actor=remote.actor,
                 request_id=remote.request_id,
             )
-            event.reply_followed.stream_id = remote.stream_id
+            event.reply_followed.stream_id = self._stream
             self._source._feed.publish(remote.conversation_id, event)
             await asyncio.sleep(HOLD_SECONDS)
 
@@ -183,14 +230,47 @@ class _Follower:
             (),
         )
 
+    def _unknown(self) -> tuple[grpc.StatusCode, str, tuple[tuple[str, str], ...]]:
+        """What a resume of a reply no server runs or stored gets (resuming.py's words)."""
+        return (
+            grpc.StatusCode.NOT_FOUND,
+            f"No reply with request_id {quote(self._out.request_id)} runs on any server or "
+            "is stored (it ended before any text was kept, or its server stopped before "
+            "storing it: its last checkpoint becomes a partial reply once a server "
+            "recovers it).",
+            ((RESUME_KEY, "unknown"),),
+        )
+
+    def _news(self, event: chat_pb2.ConversationEvent) -> bool:
+        """Whether an event is news of the relayed reply (its text, from its server)."""
+        return (
+            event.WhichOneof("event") in ("reply_text", "reply_finished")
+            and event.request_id == self._remote.request_id
+            and event.actor == self._remote.actor
+        )
+
     async def _take(self, event: chat_pb2.ConversationEvent) -> None:
         kind = event.WhichOneof("event")
-        stream = self._remote.stream_id
-        if kind == "reply_text" and event.reply_text.stream_id == stream:
+        remote = self._remote
+        if (
+            kind == "reply_started"
+            and not self._stream
+            and event.actor == remote.actor
+            and event.request_id == remote.request_id
+        ):
+            self._stream = event.reply_started.stream_id  # the caller's reply, named
+        elif kind == "reply_text" and self._stream and event.reply_text.stream_id == self._stream:
             await self._text(event.reply_text)
-        elif kind == "reply_finished" and event.reply_finished.stream_id == stream:
-            # Stored (or its replica is gone: a recovered partial reply may be stored).
-            await self._from_store()
+        elif kind == "reply_finished" and (
+            event.reply_finished.stream_id == self._stream or self._news(event)
+        ):
+            # Stored, or its replica is gone (the feed's own end, with no request id: a
+            # recovered partial reply is announced later), or its server ended it with
+            # nothing stored (cancelled before any text): then nothing will come.
+            if not await self._from_store() and event.request_id:
+                self._out.finish(self._unknown())
+        elif kind == "reply_finished" and not self._stream:
+            await self._from_store()  # ended before its catch-up: maybe stored
         elif kind == "response_added":
             await self._from_store()  # maybe the reply, recovered from its checkpoint
         elif kind == "conversation_deleted":
@@ -224,7 +304,21 @@ class _Follower:
         if not replies:
             return False
         reply = replies[-1]
-        tokens = await store.response_tokens(self._owner, reply.conversation_id, reply.response_id)
+        # Access is checked again before the reply is sent: it may have been revoked
+        # while the reply was relayed (nothing is cached, as for every RPC).
+        access = await store.access(out.user_id, reply.conversation_id)
+        if access is None:
+            out.finish(
+                (
+                    grpc.StatusCode.NOT_FOUND,
+                    f"Conversation {quote(reply.conversation_id)} does not exist (or was deleted).",
+                    (),
+                )
+            )
+            return True
+        tokens = await store.response_tokens(
+            access.owner_id, reply.conversation_id, reply.response_id
+        )
         rest = (tokens or [])[out.tokens :]
         for start in range(0, len(rest), STORED_BATCH_TOKENS):
             batch = [SampledToken(*row) for row in rest[start : start + STORED_BATCH_TOKENS]]

@@ -20,6 +20,10 @@ from datetime import UTC, datetime
 import aiosqlite
 
 from grove_explorer.server.store.arena_schema import ARENA_VOTES_STATEMENTS
+from grove_explorer.server.store.request_message_schema import (
+    REQUEST_MESSAGES_DESCRIPTION,
+    REQUEST_MESSAGES_STATEMENTS,
+)
 from grove_explorer.server.store.request_schema import (
     REQUEST_IDS_DESCRIPTION,
     REQUEST_IDS_STATEMENTS,
@@ -385,6 +389,12 @@ _REQUEST_IDS = Migration(
     statements=REQUEST_IDS_STATEMENTS,  # request_schema.py
 )
 
+_REQUEST_MESSAGES = Migration(
+    version=18,
+    description=REQUEST_MESSAGES_DESCRIPTION,
+    statements=REQUEST_MESSAGES_STATEMENTS,  # request_message_schema.py
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     _INITIAL_SCHEMA,
     _CHECKPOINTS,
@@ -403,6 +413,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _ARENA_VOTES,
     _SHARING,
     _REQUEST_IDS,
+    _REQUEST_MESSAGES,
 )
 """Every migration in order; `MIGRATIONS[i].version == i + 1`. Append only."""
 

@@ -297,6 +297,12 @@ class Store(Protocol):
         the owner's rows they authored); the caller checks their access still holds.
         """
 
+    async def request_message(self, user_id: str, request_id: str) -> ResponseRecord | None:
+        """The human message `user_id`'s AddResponse `request_id` stored (None: none).
+
+        Stored before its reply; a request without a message (a resample) has none.
+        """
+
     async def response_tokens(
         self, user_id: str, conversation_id: str, response_id: str
     ) -> list[TokenRow] | None:

@@ -34,6 +34,7 @@ class ResponseStatements:
     - `path_to`: named `response_id`, `conversation_id`, `user_id`; root first.
     - `request_responses`: (request_id, user_id, user_id, request_id): a request's latest
       reply and the human message it answers (when that has the same request id).
+    - `request_message`: (request_id, user_id, user_id): a request's latest human message.
     """
 
     list_responses: str
@@ -42,6 +43,7 @@ class ResponseStatements:
     path_to: str
     tokens: str
     request_responses: str
+    request_message: str
 
 
 class _ReadingStore(Protocol):
@@ -168,6 +170,19 @@ class ResponseReads:
             self.STATEMENTS.request_responses, (request_id, user_id, user_id, request_id)
         )
         return [read_response(row) for row in rows]
+
+    async def request_message(self, user_id: str, request_id: str) -> ResponseRecord | None:
+        """The human message user `user_id`'s AddResponse `request_id` stored (None: none).
+
+        Stored as the request starts, before its reply: a replica that never heard the
+        reply start finds its conversation here (SQLite migration 18, PostgreSQL 6).
+        """
+        if not request_id:
+            return None
+        rows = await self._reading()._read(
+            self.STATEMENTS.request_message, (request_id, user_id, user_id)
+        )
+        return read_response(rows[0]) if rows else None
 
     async def response_tokens(
         self, user_id: str, conversation_id: str, response_id: str

@@ -91,6 +91,9 @@ async def test_text_with_token_lengths_is_relayed_then_the_stored_tokens_follow(
     call = stub.ResumeResponse(chat_pb2.ResumeResponseRequest(request_id="r-live", after_tokens=1))
     messages = [await call.read()]  # the human message: the relay follows the feed now
     assert messages[0].user_response == response_to_proto(human)
+    # As the sampling replica does (on PostgreSQL the server's own relay, which found
+    # the request by its human message, learns the reply's stream from it).
+    LivePublisher(server.servicer.feed).publish_event(cid, started(cid, "r-live", human))
     pieces.extend(["Once", " upon"])
     live.sent([SampledToken("Once", None), SampledToken(" upon", -0.25)], 9)
     relayed = await call.read()
@@ -143,7 +146,10 @@ async def test_a_relay_of_a_conversation_deleted_meanwhile_is_not_found(
 async def test_another_users_request_is_not_relayed(
     server: GroveServer, stub: chat_pb2_grpc.ChatStub
 ) -> None:
-    cid, human = await question(server.store, "r-theirs")
+    cid = (await server.store.create_conversation("someone-else")).conversation_id
+    human = await server.store.add_response(
+        "someone-else", NewResponse(cid, "Hi", "human", None, request_id="r-theirs")
+    )
     theirs = started(cid, "r-theirs", human)
     theirs.actor = "someone-else"
     elsewhere(server).observe(theirs, "A")

@@ -54,8 +54,8 @@ async def migrate_to(url: PostgresUrl, version: int) -> None:
         assert await migrate(conn, PG_MIGRATIONS[:version]) == version
 
 
-def test_it_is_the_latest_version() -> None:
-    assert IMPORT_SPEED.version == 5 == LATEST_PG_VERSION
+def test_it_is_the_fifth_version() -> None:
+    assert IMPORT_SPEED.version == 5 == PG_MIGRATIONS[4].version <= LATEST_PG_VERSION
 
 
 async def test_every_text_is_cut_into_the_same_words_after_it(postgres_url: PostgresUrl) -> None:

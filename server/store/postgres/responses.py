@@ -187,6 +187,15 @@ _REQUEST_RESPONSES = f"""
     ORDER BY seq
 """
 
+# The caller's latest human message of a request, by the partial index of migration 6
+# (its condition repeated).
+_REQUEST_MESSAGE = f"""
+    SELECT {R_COLUMNS} FROM responses AS r
+    WHERE r.request_id = %s AND r.request_id <> '' AND r.sender = 'human'
+      AND (r.author = %s OR (r.author = '' AND r.user_id = %s))
+    ORDER BY r.seq DESC LIMIT 1
+"""
+
 
 _STATEMENTS = ResponseStatements(
     list_responses=f"SELECT {R_COLUMNS} FROM responses AS r"
@@ -196,6 +205,7 @@ _STATEMENTS = ResponseStatements(
     path_to=_PATH_TO,
     tokens=_RESPONSE_TOKENS,
     request_responses=_REQUEST_RESPONSES,
+    request_message=_REQUEST_MESSAGE,
 )
 
 

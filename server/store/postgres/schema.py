@@ -9,7 +9,8 @@ refused. Version 1 is the SQLite store's schema at its version 15, in PostgreSQL
 Version 2 is the full-text search index (search_schema.py) and judgements' `seq`; version 3
 the shares between users and responses' `author` (SQLite's 16); version 4 responses'
 `request_id` (SQLite's 17, request_schema.py); version 5 less database work per
-imported response (import_speed_schema.py: `IMPORT_SPEED`).
+imported response (import_speed_schema.py: `IMPORT_SPEED`); version 6 the index of human
+messages' request ids (SQLite's 18, request_message_schema.py).
 
 Replicas that start together each call `migrate`; a transaction-level advisory lock makes
 the second wait for the first and then find nothing left to do.
@@ -28,6 +29,10 @@ from grove_explorer.server.store.postgres.import_speed_schema import (
 from grove_explorer.server.store.postgres.search_schema import (
     SEARCH_DESCRIPTION,
     SEARCH_STATEMENTS,
+)
+from grove_explorer.server.store.request_message_schema import (
+    PG_REQUEST_MESSAGES_STATEMENTS,
+    REQUEST_MESSAGES_DESCRIPTION,
 )
 from grove_explorer.server.store.request_schema import (
     PG_REQUEST_IDS_STATEMENTS,
@@ -286,7 +291,20 @@ IMPORT_SPEED = PgMigration(
 )
 """Version 5 (import_speed_schema.py): less database work per imported response."""
 
-PG_MIGRATIONS: tuple[PgMigration, ...] = (_CORE, _SEARCH, _SHARING, _REQUEST_IDS, IMPORT_SPEED)
+_REQUEST_MESSAGES = PgMigration(
+    version=6,
+    description=REQUEST_MESSAGES_DESCRIPTION,
+    statements=PG_REQUEST_MESSAGES_STATEMENTS,  # as the SQLite store's migration 18
+)
+
+PG_MIGRATIONS: tuple[PgMigration, ...] = (
+    _CORE,
+    _SEARCH,
+    _SHARING,
+    _REQUEST_IDS,
+    IMPORT_SPEED,
+    _REQUEST_MESSAGES,
+)
 """Every migration, in version order (versions 1, 2, … without gaps)."""
 
 LATEST_PG_VERSION = PG_MIGRATIONS[-1].version

@@ -88,6 +88,15 @@ _REQUEST_RESPONSES = f"""
     ORDER BY seq
 """
 
+# The caller's latest human message of a request, by the partial index of migration 18
+# (its condition repeated).
+_REQUEST_MESSAGE = f"""
+    SELECT {R_COLUMNS} FROM responses AS r
+    WHERE r.request_id = ? AND r.request_id <> '' AND r.sender = 'human'
+      AND (r.author = ? OR (r.author = '' AND r.user_id = ?))
+    ORDER BY r.seq DESC LIMIT 1
+"""
+
 
 _STATEMENTS = ResponseStatements(
     list_responses=f"SELECT {R_COLUMNS} FROM responses AS r"
@@ -98,6 +107,7 @@ _STATEMENTS = ResponseStatements(
     tokens="SELECT t.data FROM responses AS r"
     f" LEFT JOIN response_tokens AS t ON t.response_id = r.response_id {_ONE_OF_USER}",
     request_responses=_REQUEST_RESPONSES,
+    request_message=_REQUEST_MESSAGE,
 )
 
 

@@ -986,6 +986,7 @@ def check_view(
                 tags=json.loads(mark["tags"]),
                 rating=mark["rating"],
                 note=mark["note"],
+                set_by_user_id=mark["user_id"],  # who set it (a writer's are theirs)
             )
         for name in ("manual", "partial", "shared"):
             assert getattr(response, name) == bool(stored[name]), name

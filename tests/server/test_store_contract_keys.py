@@ -8,6 +8,8 @@ once by another on the same database (another replica, or `grove keys` beside a 
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from grove_explorer.server.store import DuplicateApiKeyError, KeyStore, Store
@@ -97,3 +99,32 @@ async def test_a_key_made_or_revoked_through_one_store_counts_at_once_in_another
             await replica.create_api_key("eve", "hash-a", "id-e")
         await replica.revoke_api_key("id-a")
         assert await keys.check_api_key("hash-a") == ApiKeyCheck("alice", True, False)
+
+
+async def test_checks_asked_together_each_get_their_own_answer(
+    any_store: Store, keys: KeyStore
+) -> None:
+    """Starts check their keys at once (PostgreSQL answers them from one query)."""
+    await keys.create_api_key("alice", "hash-a", "id-a")
+    await keys.create_api_key("bob", "hash-b", "id-b")
+    await keys.create_api_key("carol", "hash-c", "id-c")
+    await keys.revoke_api_key("id-c")
+    alices = (await any_store.create_conversation("alice")).conversation_id
+    bobs = (await any_store.create_conversation("bob")).conversation_id
+    asked = [
+        ("hash-a", alices),
+        ("hash-b", alices),
+        ("hash-c", bobs),
+        (None, bobs),
+        ("hash-x", "0" * 32),
+        ("hash-b", bobs),
+    ]
+    answers = await asyncio.gather(*(keys.check_api_key_and_owner(k, c) for k, c in asked))
+    assert answers == [
+        (ApiKeyCheck("alice", False, True), "alice"),
+        (ApiKeyCheck("bob", False, True), "alice"),
+        (ApiKeyCheck("carol", True, True), "bob"),
+        (ApiKeyCheck(None, False, True), "bob"),
+        (ApiKeyCheck(None, False, True), None),
+        (ApiKeyCheck("bob", False, True), "bob"),
+    ]

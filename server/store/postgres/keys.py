@@ -8,6 +8,7 @@ to any other: every check is a read of the table, nothing is cached.
 from __future__ import annotations
 
 from grove_explorer.server.store.postgres.connection import PostgresDatabase
+from grove_explorer.server.store.postgres.key_checks import KeyCheckBatcher
 from grove_explorer.server.store.protocol import DuplicateApiKeyError
 from grove_explorer.server.store.records import ApiKeyCheck, ApiKeyRecord
 from grove_explorer.server.store.rows import API_KEY_SELECT, read_api_key
@@ -20,18 +21,11 @@ _CHECK_API_KEY = """
     FROM (SELECT 1) AS one LEFT JOIN api_keys AS k ON k.key_hash = %s
 """
 
-# The same row, and the owner of one conversation (NULL: no such conversation): an
-# AddResponse start's two checks in one statement (three index probes, one snapshot).
-_CHECK_API_KEY_AND_OWNER = """
-    SELECT k.user_id, COALESCE(k.revoked, false),
-           EXISTS (SELECT 1 FROM api_keys WHERE NOT revoked),
-           (SELECT user_id FROM conversations WHERE conversation_id = %(conversation_id)s)
-    FROM (SELECT 1) AS one LEFT JOIN api_keys AS k ON k.key_hash = %(key_hash)s
-"""
-
 
 class ApiKeyQueries(PostgresDatabase):
     """Creates, lists, revokes and checks API keys; only their hashes are stored."""
+
+    _key_checks: KeyCheckBatcher | None = None
 
     async def create_api_key(
         self, user_id: str, key_hash: str, key_id: str, label: str = ""
@@ -110,14 +104,12 @@ class ApiKeyQueries(PostgresDatabase):
         """`check_api_key`, and who owns `conversation_id` (None: nobody), in one read.
 
         The owner never leaves the server: the caller compares it with the user the key
-        check gives.
+        check gives. Checks asked together go as one query (key_checks.py).
         """
-        rows = await self._read(
-            _CHECK_API_KEY_AND_OWNER, {"key_hash": key_hash, "conversation_id": conversation_id}
-        )
-        user_id, revoked, any_active, owner = rows[0]
-        check = ApiKeyCheck(user_id=user_id, revoked=bool(revoked), any_active=bool(any_active))
-        return check, owner
+        batcher = self._key_checks
+        if batcher is None:
+            batcher = self._key_checks = KeyCheckBatcher(self._read)
+        return await batcher.check(key_hash, conversation_id)
 
     async def has_active_api_keys(self) -> bool:
         """True when at least one non-revoked key exists."""

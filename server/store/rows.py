@@ -334,15 +334,13 @@ def encode_tokens(tokens: Sequence[TokenRow]) -> bytes:
     logprob", so a reply holding one (a backend's -inf) takes the standard encoder, which
     keeps it as -Infinity; so does text orjson refuses (a lone surrogate).
     """
-    text = b""
     if _all_finite(tokens):
         try:
-            text = orjson.dumps(tokens)
+            return zlib.compress(orjson.dumps(tokens), 1)
         except orjson.JSONEncodeError:
-            text = b""
-    if not text:
-        text = json.dumps([[t, lp, [list(a) for a in top]] for t, lp, top in tokens]).encode()
-    return zlib.compress(text, 1)
+            pass  # a lone surrogate: the standard encoder escapes it
+    text = json.dumps([[t, lp, [list(a) for a in top]] for t, lp, top in tokens])
+    return zlib.compress(text.encode(), 1)
 
 
 def _all_finite(tokens: Sequence[TokenRow]) -> bool:

@@ -33,6 +33,10 @@ class PlaceChange:
     stream_id: str = ""
 
 
+NO_PLACE = PlaceChange("none")
+"""A write that leaves every place alone."""
+
+
 @functools.cache
 def statement(insert: str, tokens: bool, place: PlaceWrite, checkpoint: bool) -> str:
     """The one statement for a write with these parts; `insert` returns `seq, response_id`.

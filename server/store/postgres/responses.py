@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, get_type_hints
 
 from grove_explorer.server.store.postgres import one_statement
 from grove_explorer.server.store.postgres.connection import PostgresDatabase
-from grove_explorer.server.store.postgres.one_statement import PlaceChange, PlaceWrite
+from grove_explorer.server.store.postgres.one_statement import NO_PLACE, PlaceChange, PlaceWrite
 from grove_explorer.server.store.protocol import UnknownConversationError, UnknownParentError
 from grove_explorer.server.store.records import (
     NewResponse,
@@ -112,18 +112,8 @@ _INSERT_RESPONSE = f"""
     RETURNING seq
 """
 
+# The checked insert as one_statement.py's `inserted` part (its parts need the new id).
 _INSERT_RETURNING_ID = _INSERT_RESPONSE.replace("RETURNING seq", "RETURNING seq, response_id")
-
-# The same, storing the reply's tokens in the same statement: one round trip fewer for
-# every sampled reply, which a replica stores in bursts when replies end together.
-_INSERT_RESPONSE_AND_TOKENS = f"""
-    WITH inserted AS ({_INSERT_RETURNING_ID}),
-    tokens AS (
-        INSERT INTO response_tokens (response_id, data)
-        SELECT response_id, %s::bytea FROM inserted
-    )
-    SELECT seq FROM inserted
-"""
 
 # One response by its unique id, as a row source aliased `r`. The LIMIT keeps the
 # conversation's and user's conditions outside it: under a prepared statement's generic
@@ -239,20 +229,38 @@ async def insert_response(
     user_id: str,
     new: NewResponse,
     now: datetime,
+    *,
+    encoded: bytes | None = None,
+    place: PlaceChange = NO_PLACE,
+    checkpoint_id: str | None = None,
 ) -> ResponseRecord:
-    """Inserts one response (and its tokens) inside the caller's transaction.
+    """Inserts one response with its tokens, place and checkpoint's deletion, on `conn`.
+
+    One statement (one_statement.py): atomic on an autocommit connection, and part of the
+    caller's transaction on one in a transaction. `encoded` is `new.tokens` encoded
+    already (so a pooled connection is not held while the event loop encodes).
 
     Raises UnknownConversationError or UnknownParentError when the checked insert stores
-    nothing (the transaction is still usable: no statement failed), ValueError for a seed
-    outside [0, 2**64) before anything is sent.
+    nothing (then nothing at all is written, and a transaction is still usable: no
+    statement failed), ValueError for a seed outside [0, 2**64) before anything is sent.
     """
-    parameters, response_id, start = _insert_values(user_id, new, now)
-    if new.tokens:
-        cursor = await conn.execute(
-            _INSERT_RESPONSE_AND_TOKENS, (*parameters, encode_tokens(new.tokens))
-        )
-    else:
-        cursor = await conn.execute(_INSERT_RESPONSE, parameters)
+    insert, response_id, start = _insert_values(user_id, new, now)
+    if encoded is None and new.tokens:
+        encoded = encode_tokens(new.tokens)
+    sql = one_statement.statement(
+        _INSERT_RETURNING_ID, encoded is not None, place.kind, checkpoint_id is not None
+    )
+    values = one_statement.parameters(
+        insert,
+        tokens=encoded,
+        place=place,
+        response_id=response_id,
+        conversation_id=new.conversation_id,
+        now=now,
+        is_reply=new.sender == "model",
+        checkpoint_id=checkpoint_id,
+    )
+    cursor = await conn.execute(sql, values)
     row = await cursor.fetchone()
     if row is None:
         await _raise_insert_refusal(conn, user_id, new)
@@ -292,42 +300,30 @@ class ResponseQueries(ResponseReads, PostgresDatabase):
     ) -> ResponseRecord:
         """Inserts a response atomically and bumps the conversation's update time.
 
-        One transaction: the checked insert (and its tokens), the place that follows
-        stream `leaf_follows` (or, with `start_following`, starts following it on this
-        human message), and the deletion of the stream's checkpoint. Cancelled or failed
-        part-way, it is rolled back whole.
+        One statement in autocommit (one_statement.py): the checked insert (and its
+        tokens), the place that follows stream `leaf_follows` (or, with
+        `start_following`, starts following it on this human message), and the deletion
+        of the stream's checkpoint; all of it or nothing.
         Raises UnknownConversationError or UnknownParentError; nothing is written then.
         Raises ValueError for a seed outside [0, 2**64).
         """
         encoded = encode_tokens(new.tokens) if new.tokens else None
-        now = self._tick()
-        insert, response_id, start = _insert_values(user_id, new, now)
         # A writer's stream moves the writer's place (author), not the owner's.
-        place = PlaceChange("none")
+        place = NO_PLACE
         if leaf_follows is not None:
             kind: PlaceWrite = "start" if start_following else "follow"
             place = PlaceChange(kind, new.author or user_id, leaf_follows)
-        sql = one_statement.statement(
-            _INSERT_RETURNING_ID, encoded is not None, place.kind, checkpoint_id is not None
-        )
-        values = one_statement.parameters(
-            insert,
-            tokens=encoded,
-            place=place,
-            response_id=response_id,
-            conversation_id=new.conversation_id,
-            now=now,
-            is_reply=new.sender == "model",
-            checkpoint_id=checkpoint_id,
-        )
+        now = self._tick()
         async with self._connection() as conn:
-            cursor = await conn.execute(sql, values)
-            row = await cursor.fetchone()
-            if row is None:
-                await _raise_insert_refusal(conn, user_id, new)
-        record = stored_record(
-            new, response_id=response_id, seq=int(row[0]), create_time=now, start_time=start
-        )
+            record = await insert_response(
+                conn,
+                user_id,
+                new,
+                now,
+                encoded=encoded,
+                place=place,
+                checkpoint_id=checkpoint_id,
+            )
         self.paths.extend(user_id, record)
         return record
 

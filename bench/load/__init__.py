@@ -2,7 +2,8 @@
 
 Usage: `python -m bench.load [--streams 200] [--tokens-per-second 50] [--tokens 150]
 [--duration-limit 120] [--client-procs K] [--probe-server-loop] [--server-args FLAGS]
-[--busy-core | --alone] [--profile-server FILE] [--callgrind DIR] [--skip-cap-check] [--quick]`.
+[--busy-core | --alone] [--profile-server FILE] [--callgrind DIR] [--skip-cap-check] [--floor]
+[--quick]`.
 
 Issue 13's goals, printed at the end as a now-vs-goal table (`bench.goals`) with PASS/FAIL:
 p99 time to first token < 150 ms alone (every stream starts at once, so this is the last

@@ -17,6 +17,7 @@ from bench.goals import print_goals
 from bench.load.burner import Burner
 from bench.load.callgrind import dumped_totals
 from bench.load.client import cap_check, run_streams, run_worker, verify, warm_up
+from bench.load.floor import FLOOR_FLAG, print_floor, run_floor, serve_floor
 from bench.load.report import Condition, goals, print_cap, report
 from bench.load.server import ServerProcess, read_probe, serve_probed
 from bench.load.settings import (
@@ -78,6 +79,9 @@ async def run(args: argparse.Namespace) -> None:
     conditions: list[Condition] = []
     with tempfile.TemporaryDirectory(prefix="grove-load-") as tmp_name:
         tmp = Path(tmp_name)
+        if args.floor:
+            floor = await run_floor(args.streams, args.tokens, delay_ms, tmp / "floor")
+            print_floor(floor)
         for index, name in enumerate(names):
             condition = await run_condition(args, tmp / f"run{index}", name, delay_ms)
             report(args, condition)
@@ -197,6 +201,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--skip-cap-check", action="store_true", help="skip the --max-streams check"
     )
     parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="first run the same streams against a bare grpc.aio server through bare "
+        "stubs (no Grove: no checks, store or sampler) and print its figures: what gRPC's "
+        "Python stack alone costs on this machine",
+    )
+    parser.add_argument(
         "--server-args",
         default="",
         metavar="FLAGS",
@@ -250,6 +261,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
     if arguments[:1] == ["--serve-probed"]:
         return serve_probed(Path(arguments[1]), arguments[2:])
+    if arguments[:1] == [FLOOR_FLAG]:
+        return serve_floor(arguments[1:])
     args = parse_args(arguments)
     if not sys.platform.startswith("linux"):
         print("bench.load reads the server's CPU time from /proc: Linux only.")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import os
 import sys
@@ -89,6 +88,8 @@ def run_headless(args: argparse.Namespace, config: AppConfig) -> int:
         print(f"grove {args.command}: error: {error}", file=sys.stderr)
         return 2
     command = command_of(args.command)
+    import asyncio  # here, as the SDK: `grove COMMAND --help` imports this module too
+
     try:
         if args.command == "import":
             from grove_explorer.app.headless.transfer import prepare_import

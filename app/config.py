@@ -101,7 +101,11 @@ def load_config(path: Path | None = None) -> AppConfig:
 
 
 def models_config(data: Mapping[str, object], source: str) -> ModelsConfig:
-    """Parses the config file's model settings; ValueError with a sentence when invalid."""
+    """Parses the config file's model settings; ValueError with a sentence when invalid.
+
+    Here, not in `app.embedded` (which loads the store): every `grove` reads the config
+    file, and a command given `--server` never opens a store (issue 13: start-up).
+    """
     from grove_explorer.server.backends import BackendConfigError, parse_models_config
 
     try:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from grove_explorer.app.config import ConfigError, load_config
-from grove_explorer.server.store.location import database_argument
+from grove_explorer.server.database_location import database_argument
 
 
 class _KeepLineBreaks(argparse.HelpFormatter):
@@ -129,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Manage users and API keys of a Grove server's database. Once a key "
         "exists, every call needs one (XAI_API_KEY=<key> grove --server HOST:PORT).",
     )
-    from grove_explorer.server.keys import add_keys_arguments
+    from grove_explorer.server.keys_arguments import add_keys_arguments
 
     add_keys_arguments(keys)
     database = commands.add_parser(

@@ -19,16 +19,21 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import platformdirs
 
 from grove_explorer.app.layout_state import default_state_dir
-from grove_explorer.server.store.location import DatabaseLocation, parse_database
+from grove_explorer.server.database_location import DatabaseLocation, parse_database
+
+if TYPE_CHECKING:
+    from grove_explorer.server.backends import ModelsConfig
 
 DEFAULT_TOKEN_DELAY_MS = 12.0
+MODEL_KEYS = ("default_model", "models", "system_prompts")
 
 
 def default_config_path() -> Path:
@@ -46,7 +51,7 @@ class AppConfig:
 
     server: str | None = None
     api_key: str | None = None
-    # A SQLite file or a team server's PostgreSQL URL (server/store/location.py).
+    # A SQLite file or a team server's PostgreSQL URL (server/database_location.py).
     db: DatabaseLocation | None = None
     token_delay_ms: float = DEFAULT_TOKEN_DELAY_MS
     # The embedded server's database: open it for reading only; start it even if damaged.
@@ -80,8 +85,6 @@ def load_config(path: Path | None = None) -> AppConfig:
     delay = data.get("token_delay_ms", DEFAULT_TOKEN_DELAY_MS)
     if not isinstance(delay, int | float) or delay < 0:
         raise ConfigError(f"{path}: token_delay_ms must be a non-negative number.")
-    from grove_explorer.app.embedded import models_config
-
     try:
         models = models_config(data, str(path))
     except ValueError as error:
@@ -95,6 +98,20 @@ def load_config(path: Path | None = None) -> AppConfig:
         keymap=dict(keymap),
         state_dir=default_state_dir(),
     )
+
+
+def models_config(data: Mapping[str, object], source: str) -> ModelsConfig:
+    """Parses the config file's model settings; ValueError with a sentence when invalid.
+
+    Here, not in `app.embedded` (which loads the store): every `grove` reads the config
+    file, and a command given `--server` never opens a store (issue 13: start-up).
+    """
+    from grove_explorer.server.backends import BackendConfigError, parse_models_config
+
+    try:
+        return parse_models_config({k: data[k] for k in MODEL_KEYS if k in data}, source)
+    except BackendConfigError as error:
+        raise ValueError(str(error)) from error
 
 
 def _server(data: dict[str, object], path: Path) -> str | None:

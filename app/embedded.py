@@ -9,10 +9,9 @@ module is the app's only door into `server`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from grove_explorer.server.backends import BackendConfigError, ModelsConfig, parse_models_config
+from grove_explorer.server.backends import ModelsConfig
 from grove_explorer.server.config import default_db_path
 from grove_explorer.server.store import StorageFailure
 from grove_explorer.server.store.location import DatabaseLocation, PostgresUrl
@@ -21,8 +20,6 @@ from grove_explorer.server.store.sqlite.failures import preflight
 
 if TYPE_CHECKING:
     from grove_explorer.server.runtime import GroveServer
-
-MODEL_KEYS = ("default_model", "models", "system_prompts")
 
 DATABASE_ERRORS = (StorageFailure, SchemaVersionError)
 """What starting the embedded server raises for a database it cannot use (the message is
@@ -60,14 +57,6 @@ def check_database(db: DatabaseLocation | None, *, read_only: bool, allow_damage
         read_only=read_only or allow_damaged_db,
         allow_damaged=allow_damaged_db,
     )
-
-
-def models_config(data: Mapping[str, object], source: str) -> ModelsConfig:
-    """Parses the config file's model settings; ValueError with a sentence when invalid."""
-    try:
-        return parse_models_config({k: data[k] for k in MODEL_KEYS if k in data}, source)
-    except BackendConfigError as error:
-        raise ValueError(str(error)) from error
 
 
 async def start_embedded_server(

@@ -18,8 +18,10 @@ characters instead (`hide_controls`, same length, zero-width placeholders).
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
-from rich.text import Text
+if TYPE_CHECKING:
+    from rich.text import Text
 
 # C0 controls except tab (\x09) and newline (\x0a), DEL, and the C1 range. ESC (\x1b) is
 # in C0, so every escape sequence loses its introducer; the printable remainder of such a
@@ -124,6 +126,10 @@ _ANY_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u20
 
 def inert(text: str, style: str = "") -> Text:
     """A Rich `Text` of the cleaned string: never parsed as markup."""
+    # Rich here, not at the top: the command line cleans text with this module and
+    # draws nothing (issue 13: start-up).
+    from rich.text import Text
+
     return Text(clean(text), style=style)
 
 

@@ -402,7 +402,7 @@ def scene_config(name: str, folder: Path) -> AppConfig:
     """The app's settings for a scene: a fresh database; two model names for `fanout`."""
     models = None
     if name in ("fanout", "sweep", "arena"):
-        from grove_explorer.app.embedded import models_config
+        from grove_explorer.app.config import models_config
 
         models = models_config(FANOUT_MODELS, "the fan-out scene")
     return AppConfig(server=None, db=folder / "demo.sqlite3", token_delay_ms=0, models=models)

@@ -10,24 +10,18 @@ a checklist fusion); `Merge` describes a fused reply's sources and mode.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
 
 from grove_explorer.client.models import SamplingInfo
+from grove_explorer.client.research_modes import JUDGE_MODES as JUDGE_MODES
+from grove_explorer.client.research_modes import MERGE_MODES as MERGE_MODES
+from grove_explorer.client.research_modes import JudgeMode as JudgeMode
+from grove_explorer.client.research_modes import MergeMode as MergeMode
 
 if TYPE_CHECKING:
     from grove_explorer.protos import chat_pb2
-
-JudgeMode = Literal["each", "table"]
-"""`each`: one judge call per reply (run in parallel); `table`: one call scores them all."""
-
-MergeMode = Literal["fuse", "checklist", "custom"]
-"""`fuse`: synthesise the best answer; `checklist`: write from checked points; `custom`:
-follow the user's instruction."""
-
-JUDGE_MODES: tuple[JudgeMode, ...] = ("each", "table")
-MERGE_MODES: tuple[MergeMode, ...] = ("fuse", "checklist", "custom")
 
 # Wire enum numbers (protos/chat.proto JudgeMode / MergeMode), written out so that reading
 # a record does not import protobuf; tests pin them against the generated enums.

@@ -21,8 +21,8 @@ from grove_explorer.server.backends import (
     parse_models_config,
 )
 from grove_explorer.server.config import MIB, ServerConfig, default_config_path, default_db_path
+from grove_explorer.server.database_location import database_argument, database_from_environment
 from grove_explorer.server.event_loop import EVENT_LOOP_CHOICES
-from grove_explorer.server.store.location import database_argument, database_from_environment
 
 MAX_WATCH_PENDING = 1_000_000
 """The most events `--watch-max-pending-events` lets one watcher fall behind (a bound on

@@ -14,7 +14,7 @@ from typing import Literal
 import platformdirs
 
 from grove_explorer.server.backends import ModelsConfig
-from grove_explorer.server.store.location import DatabaseLocation
+from grove_explorer.server.database_location import DatabaseLocation
 
 MIB = 1024 * 1024
 
@@ -40,7 +40,7 @@ class ServerConfig:
 
     host: str = "127.0.0.1"
     port: int = 50051
-    # A SQLite file (the embedded default) or a PostgreSQL URL (server/store/location.py).
+    # A SQLite file (the embedded default) or a PostgreSQL URL (server/database_location.py).
     db: DatabaseLocation = field(default_factory=default_db_path)
     token_delay_ms: float = 0.0
     # The offline model keeps writing (paragraph breaks) until a reply has this many tokens.

@@ -9,19 +9,15 @@ server/store/migrate_to.py. Exit codes: 0 copied, 1 refused or failed (nothing k
 from __future__ import annotations
 
 import argparse
-import asyncio
-import sqlite3
 import sys
 from pathlib import Path
 
 from grove_explorer.server.config import default_db_path
-from grove_explorer.server.store.location import (
+from grove_explorer.server.database_location import (
     PostgresUrl,
     database_argument,
     database_from_environment,
 )
-from grove_explorer.server.store.migrations import SchemaVersionError
-from grove_explorer.server.store.protocol import StoreError
 
 
 def add_db_arguments(parser: argparse.ArgumentParser) -> None:
@@ -63,7 +59,14 @@ def _source(args: argparse.Namespace) -> Path:
 
 def run_db(args: argparse.Namespace) -> int:
     """Runs the parsed `db` command; 1 with a sentence on stderr when it fails."""
+    # Here, not at the top: `grove` builds this command's parser for every subcommand's
+    # --help, and the store package loads both stores.
+    import asyncio
+    import sqlite3
+
     from grove_explorer.server.store.migrate_to import migrate_to_postgres
+    from grove_explorer.server.store.migrations import SchemaVersionError
+    from grove_explorer.server.store.protocol import StoreError
 
     target = args.url
     if not isinstance(target, PostgresUrl):

@@ -13,7 +13,6 @@ Textual app's loop and is not affected.
 
 from __future__ import annotations
 
-import asyncio
 import importlib.util
 from collections.abc import Coroutine
 from typing import Any, Literal, TypeVar
@@ -53,4 +52,6 @@ def run(main: Coroutine[Any, Any, T], choice: EventLoopChoice = "auto") -> T:
         import uvloop
 
         return uvloop.run(main)
+    import asyncio  # here: `grove --help` declares --event-loop without running a loop
+
     return asyncio.run(main)

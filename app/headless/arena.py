@@ -17,36 +17,6 @@ from grove_explorer.client import AsyncGrok
 from grove_explorer.client.arena_ratings import Leaderboard, leaderboard
 from grove_explorer.client.export import dumps
 
-ARENA_HELP = (
-    "Rank the setups you compared in the blind arena (the explorer's arena screen): "
-    "Bradley-Terry ratings (or Elo) on the Elo scale with 95% bootstrap intervals, and "
-    "per setup its votes, wins, ties, losses and both-bad votes (both bad counts as a tie "
-    "for the ratings). Without CONV, every vote of yours counts."
-)
-
-
-def add_arena_command(commands: Any, common: argparse.ArgumentParser) -> None:
-    """Declares `grove arena` on `grove`'s subparsers."""
-    arena = commands.add_parser(
-        "arena",
-        parents=[common],
-        help="the blind arena's leaderboard of setups (ratings, intervals, votes)",
-        description=ARENA_HELP,
-    )
-    arena.add_argument(
-        "conv",
-        metavar="CONV",
-        nargs="?",
-        help="only this conversation's votes: its id, a unique prefix or its title",
-    )
-    arena.add_argument(
-        "--method",
-        choices=("bt", "elo"),
-        default="bt",
-        help="bt: Bradley-Terry (default); elo: sequential Elo, oldest vote first",
-    )
-    arena.add_argument("--json", action="store_true", help="print the leaderboard as JSON")
-
 
 def _number(value: float) -> str:
     return "-" if math.isnan(value) else f"{value:.0f}"

@@ -6,17 +6,19 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from grove_explorer.app.headless.arena import add_arena_command
+from grove_explorer.app.headless.command_arguments import (
+    add_arena_command,
+    add_fuse_command,
+    add_replay_command,
+    add_share_command,
+    add_sweep_command,
+)
 from grove_explorer.app.headless.common import (
     MAX_SAMPLES,
     MAX_SEARCH_HITS,
     UsageError,
 )
-from grove_explorer.app.headless.fusing import add_fuse_command, check_fuse_usage
-from grove_explorer.app.headless.replaying import add_replay_command
-from grove_explorer.app.headless.sharing import add_share_command, check_share_usage
-from grove_explorer.app.headless.sweeping import add_sweep_command, check_sweep_usage
-from grove_explorer.server.store.location import database_argument
+from grove_explorer.server.database_location import database_argument
 
 
 def _count_up_to(high: int) -> Any:
@@ -343,9 +345,17 @@ def check_usage(args: argparse.Namespace) -> None:
         raise UsageError(
             f"--path and --all choose the Markdown scope; drop them for --format {args.format}."
         )
+    # Each command's own checks live in the module that runs it (imported here, for that
+    # command only: building the parser imports none of them).
     if args.command == "fuse":
+        from grove_explorer.app.headless.fusing import check_fuse_usage
+
         check_fuse_usage(args)
     if args.command == "sweep":
+        from grove_explorer.app.headless.sweeping import check_sweep_usage
+
         check_sweep_usage(args)
     if args.command == "share":
+        from grove_explorer.app.headless.sharing import check_share_usage
+
         check_share_usage(args)

@@ -6,16 +6,16 @@ import datetime
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from grove_explorer.app.safe_text import clean
-from grove_explorer.client import (
-    AmbiguousIdError,
-    AsyncGrok,
-    Conversation,
-    Response,
-    ids,
-)
+from grove_explorer.client import ids
+from grove_explorer.client.ids import AmbiguousIdError
+
+if TYPE_CHECKING:
+    # Types only: this module is imported to build `grove`'s parser, for every command
+    # and every --help, and the SDK's classes load gRPC and pydantic (issue 13: start-up).
+    from grove_explorer.client import AsyncGrok, Conversation, Response
 
 HEADLESS_COMMANDS = (
     "ls",

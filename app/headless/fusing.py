@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
 
 from grove_explorer.app.headless.common import (
     CommandError,
@@ -26,59 +25,8 @@ from grove_explorer.app.headless.sampling import _model_for
 from grove_explorer.app.safe_text import clean
 from grove_explorer.client import AmbiguousIdError, AsyncGrok, Conversation, Response
 from grove_explorer.client.export import dumps
-from grove_explorer.client.judgements import MERGE_MARK, MERGE_MODES, MergeMode
+from grove_explorer.client.judgements import MERGE_MARK, MergeMode
 from grove_explorer.client.streams import ModelResponseEvent, TokensEvent
-
-FUSE_HELP = (
-    "Fuse sibling replies into one new reply, stored beside them with its sources "
-    "(merged_from) and mode: fuse synthesises the best answer; checklist writes from the "
-    "replies' points (all of those ExtractPoints finds, or the lines of --instruction); "
-    "custom follows --instruction. Default sources: every model sibling of the current "
-    "path's last model reply. The reply streams to stdout, then its id is printed."
-)
-
-
-def add_fuse_command(commands: Any, common: argparse.ArgumentParser) -> None:
-    """Declares `grove fuse` on `grove`'s subparsers."""
-    fuse = commands.add_parser(
-        "fuse",
-        parents=[common],
-        help="fuse sibling replies into a new reply (fuse, checklist or custom)",
-        description=FUSE_HELP,
-    )
-    fuse.add_argument(
-        "conv", metavar="CONV", help="conversation: its id, a unique prefix or its title"
-    )
-    fuse.add_argument(
-        "--leaf",
-        metavar="RESPONSE",
-        help="end the current path here (default: your place); its last model reply's "
-        "siblings are fused",
-    )
-    fuse.add_argument(
-        "--ids",
-        metavar="A,B,C",
-        help="the replies to fuse, comma-separated ids or unique prefixes (siblings, 2+)",
-    )
-    fuse.add_argument(
-        "--mode", choices=MERGE_MODES, default="fuse", help="how to fuse (default: fuse)"
-    )
-    fuse.add_argument(
-        "--instruction",
-        metavar="TEXT",
-        help="custom: what to do with the replies; checklist: the points, one per line",
-    )
-    fuse.add_argument(
-        "--model",
-        dest="fuse_model",
-        metavar="NAME",
-        help="model that writes the fused reply (default: the path's latest reply's)",
-    )
-    fuse.add_argument(
-        "--json",
-        action="store_true",
-        help="print the new reply (response_id, merged_from, mode, text) as JSON",
-    )
 
 
 def check_fuse_usage(args: argparse.Namespace) -> None:

@@ -23,57 +23,6 @@ from grove_explorer.app.headless.sampling import _checked_models
 from grove_explorer.client import AsyncGrok, ReplayResult, ReplayStoppedError, SamplingParams
 from grove_explorer.client.export import dumps
 
-REPLAY_HELP = (
-    "Replay the current path (or the path to --leaf) under another model: a parallel "
-    "branch where each human turn is copied and each model turn is re-sampled by --model "
-    "given the new branch's history. Every new response names the one it replays "
-    "(replay_of). Prints the new path's leaf id; --json prints the pairs of original and "
-    "replayed ids."
-)
-
-
-def add_replay_command(commands: Any, common: argparse.ArgumentParser) -> None:
-    """Declares `grove replay` on `grove`'s subparsers."""
-    replay = commands.add_parser(
-        "replay",
-        parents=[common],
-        help="replay a path under another model as a parallel branch",
-        description=REPLAY_HELP,
-    )
-    replay.add_argument(
-        "conv", metavar="CONV", help="conversation: its id, a unique prefix or its title"
-    )
-    replay.add_argument(
-        "--leaf", metavar="RESPONSE", help="end of the path to replay (default: your place)"
-    )
-    replay.add_argument(
-        "--from",
-        dest="replay_from",
-        metavar="RESPONSE",
-        help="start the replay at this response of the path (the path above it is shared; "
-        "default: the root)",
-    )
-    replay.add_argument(
-        "--model", dest="replay_model", required=True, metavar="NAME", help="model to replay with"
-    )
-    replay.add_argument(
-        "--system-prompt",
-        dest="replay_prompt",
-        metavar="NAME",
-        help="named system prompt of the replayed replies (default: the default prompt)",
-    )
-    replay.add_argument(
-        "--temperature", type=float, metavar="T", help="sampling temperature (default: model's)"
-    )
-    replay.add_argument("--top-p", type=float, metavar="P", help="nucleus sampling mass")
-    replay.add_argument("--max-tokens", type=int, metavar="N", help="longest reply in tokens")
-    replay.add_argument("--seed", type=int, metavar="S", help="seed of every replayed reply")
-    replay.add_argument(
-        "--json",
-        action="store_true",
-        help="print the pairs of original and replayed ids, the model and the new leaf as JSON",
-    )
-
 
 def _params(args: argparse.Namespace) -> SamplingParams | None:
     given = (args.temperature, args.top_p, args.max_tokens, args.seed)

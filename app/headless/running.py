@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import os
 import sys
 from collections.abc import AsyncIterator, Callable, Coroutine
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from grove_explorer.app.config import AppConfig
-from grove_explorer.app.headless.arena import cmd_arena
 from grove_explorer.app.headless.arguments import check_usage
 from grove_explorer.app.headless.common import (
     CommandError,
@@ -19,39 +16,68 @@ from grove_explorer.app.headless.common import (
     UsageError,
     sentence,
 )
-from grove_explorer.app.headless.fusing import cmd_fuse
-from grove_explorer.app.headless.judging import cmd_judge
-from grove_explorer.app.headless.placing import cmd_select
-from grove_explorer.app.headless.reading import cmd_ls, cmd_search, cmd_show
-from grove_explorer.app.headless.replaying import cmd_replay
-from grove_explorer.app.headless.sampling import cmd_sample
-from grove_explorer.app.headless.sharing import cmd_share
-from grove_explorer.app.headless.stats import cmd_stats
-from grove_explorer.app.headless.sweeping import cmd_sweep
-from grove_explorer.app.headless.transfer import cmd_export, cmd_import, prepare_import
 from grove_explorer.app.safe_text import clean
-from grove_explorer.client import (
-    AsyncGrok,
-    Client,
-    GroveError,
-)
 
-COMMANDS: dict[str, Callable[[AsyncGrok, argparse.Namespace], Coroutine[Any, Any, Outcome]]] = {
-    "ls": cmd_ls,
-    "show": cmd_show,
-    "search": cmd_search,
-    "sample": cmd_sample,
-    "judge": cmd_judge,
-    "select": cmd_select,
-    "export": cmd_export,
-    "import": cmd_import,
-    "stats": cmd_stats,
-    "fuse": cmd_fuse,
-    "sweep": cmd_sweep,
-    "replay": cmd_replay,
-    "arena": cmd_arena,
-    "share": cmd_share,
-}
+if TYPE_CHECKING:
+    from grove_explorer.app.config import AppConfig
+    from grove_explorer.client import AsyncGrok
+
+Command = Callable[["AsyncGrok", argparse.Namespace], Coroutine[Any, Any, Outcome]]
+"""A headless command's work: it talks to the server through the SDK and says the outcome."""
+
+
+def command_of(name: str) -> Command:
+    """The run function of command `name`, importing its module only now.
+
+    Each command's module loads the SDK parts it needs (and some the app's widgets): a
+    table of every command's function would import all of them for any one (issue 13:
+    start-up; `grove ls --help` paid for `grove stats`' spread analysis).
+    """
+    if name in ("ls", "show", "search"):
+        from grove_explorer.app.headless import reading
+
+        return {"ls": reading.cmd_ls, "show": reading.cmd_show, "search": reading.cmd_search}[name]
+    if name in ("export", "import"):
+        from grove_explorer.app.headless.transfer import cmd_export, cmd_import
+
+        return cmd_export if name == "export" else cmd_import
+    if name == "sample":
+        from grove_explorer.app.headless.sampling import cmd_sample
+
+        return cmd_sample
+    if name == "judge":
+        from grove_explorer.app.headless.judging import cmd_judge
+
+        return cmd_judge
+    if name == "select":
+        from grove_explorer.app.headless.placing import cmd_select
+
+        return cmd_select
+    if name == "stats":
+        from grove_explorer.app.headless.stats import cmd_stats
+
+        return cmd_stats
+    if name == "fuse":
+        from grove_explorer.app.headless.fusing import cmd_fuse
+
+        return cmd_fuse
+    if name == "sweep":
+        from grove_explorer.app.headless.sweeping import cmd_sweep
+
+        return cmd_sweep
+    if name == "replay":
+        from grove_explorer.app.headless.replaying import cmd_replay
+
+        return cmd_replay
+    if name == "arena":
+        from grove_explorer.app.headless.arena import cmd_arena
+
+        return cmd_arena
+    if name == "share":
+        from grove_explorer.app.headless.sharing import cmd_share
+
+        return cmd_share
+    raise KeyError(name)
 
 
 def run_headless(args: argparse.Namespace, config: AppConfig) -> int:
@@ -61,9 +87,13 @@ def run_headless(args: argparse.Namespace, config: AppConfig) -> int:
     except UsageError as error:
         print(f"grove {args.command}: error: {error}", file=sys.stderr)
         return 2
-    command = COMMANDS[args.command]
+    command = command_of(args.command)
+    import asyncio  # here, as the SDK: `grove COMMAND --help` imports this module too
+
     try:
         if args.command == "import":
+            from grove_explorer.app.headless.transfer import prepare_import
+
             prepare_import(args)
         outcome = asyncio.run(_with_grok(config, lambda grok: command(grok, args)))
     except CommandError as error:
@@ -109,6 +139,8 @@ async def _with_grok(
     config: AppConfig, work: Callable[[AsyncGrok], Coroutine[Any, Any, Outcome]]
 ) -> Outcome:
     """Runs `work` against the configured server, turning SDK errors into sentences."""
+    from grove_explorer.client import GroveError
+
     try:
         async with _connect(config) as grok:
             return await work(grok)
@@ -119,6 +151,8 @@ async def _with_grok(
 @contextlib.asynccontextmanager
 async def _connect(config: AppConfig) -> AsyncIterator[AsyncGrok]:
     """The configured server, or an embedded one on the app's database for this command."""
+    from grove_explorer.client import Client
+
     if config.server:
         try:
             client = Client(api_key=config.api_key, api_host=config.server)

@@ -23,39 +23,6 @@ from grove_explorer.app.headless.common import (
 from grove_explorer.client import AsyncGrok
 from grove_explorer.client.export import dumps
 
-SHARE_HELP = (
-    "Share one of your conversations with another user of the server: a reader reads it, "
-    "searches it and exports it (and keeps a place of their own in it); a writer also adds "
-    "replies, annotations, judgements and votes. Only you rename, star, delete or share it. "
-    "Sharing again changes the role; --revoke ends it on the user's next call."
-)
-
-
-def add_share_command(commands: Any, common: argparse.ArgumentParser) -> None:
-    """Declares `grove share` on `grove`'s subparsers."""
-    share = commands.add_parser(
-        "share",
-        parents=[common],
-        help="share a conversation with another user (reader or writer), revoke, list",
-        description=SHARE_HELP,
-    )
-    share.add_argument(
-        "conv",
-        metavar="CONV",
-        help="conversation: its id, a unique prefix, its exact title, or a share link",
-    )
-    action = share.add_mutually_exclusive_group(required=True)
-    action.add_argument("--user", metavar="USER", help="share with this user (a key holder)")
-    action.add_argument("--revoke", metavar="USER", help="end this user's access")
-    action.add_argument("--list", action="store_true", help="list who it is shared with")
-    share.add_argument(
-        "--role",
-        choices=("reader", "writer"),
-        default=None,
-        help="with --user: reader (default) or writer",
-    )
-    share.add_argument("--json", action="store_true", help="print the result as JSON")
-
 
 def check_share_usage(args: argparse.Namespace) -> None:
     """`--role` belongs to `--user`."""

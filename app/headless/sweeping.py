@@ -59,46 +59,6 @@ COLUMNS = (
 )
 
 
-def add_sweep_command(commands: Any, common: argparse.ArgumentParser) -> None:
-    """Declares `grove sweep` on `grove`'s subparsers."""
-    sweep = commands.add_parser(
-        "sweep",
-        parents=[common],
-        help="sample a grid of models x temperatures x top-ps x system prompts x seeds",
-        description="Sample every combination of the given axes at the end of the current "
-        "path (siblings of its last model reply, or replies to a human leaf), each with "
-        "seeds S..S+N-1, at most K at once. Prints one row per cell: model, T, top-p, "
-        "prompt, n, failed, mean tokens, mean logprob, mean words, mean time to first "
-        "token, mean latency, mean judge score. Samples already made by the same sweep "
-        "are skipped (stderr says how many).",
-    )
-    sweep.add_argument("conv", metavar="CONV", help="conversation: id, unique prefix or title")
-    sweep.add_argument("--leaf", metavar="RESPONSE", help="sweep at this response")
-    sweep.add_argument(
-        "--model", dest="sweep_models", metavar="A,B", help="models (default: the path's)"
-    )
-    sweep.add_argument("--temperature", dest="sweep_temperatures", metavar="T,T")
-    sweep.add_argument("--top-p", dest="sweep_top_ps", metavar="P,P")
-    sweep.add_argument(
-        "--system-prompt",
-        dest="sweep_prompts",
-        metavar="NAME,NAME",
-        help=f"named system prompts ('{DEFAULT_PROMPT_WORD}': the server's default prompt)",
-    )
-    sweep.add_argument("--seeds", type=int, default=1, metavar="N", help="seeds per cell")
-    sweep.add_argument("--seed", type=int, default=0, metavar="S", help="first seed (0)")
-    sweep.add_argument("--max-tokens", type=int, metavar="N", help="longest reply in tokens")
-    sweep.add_argument(
-        "--concurrency", type=int, default=4, metavar="K", help="streams at once (default: 4)"
-    )
-    rubric = sweep.add_mutually_exclusive_group()
-    rubric.add_argument("--rubric", metavar="NAME", help="judge every reply with this rubric")
-    rubric.add_argument("--criteria", metavar="TEXT", help="judge with your own rubric text")
-    shape = sweep.add_mutually_exclusive_group()
-    shape.add_argument("--json", action="store_true", help="print every sample as JSON")
-    shape.add_argument("--csv", action="store_true", help="print the cells as CSV")
-
-
 def sweep_spec(args: argparse.Namespace, models: tuple[str, ...]) -> SweepSpec:
     """The spec the flags ask for (`UsageError` with the planner's sentence if it cannot run)."""
     try:

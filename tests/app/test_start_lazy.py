@@ -7,10 +7,19 @@ Pinned here: the modules of the start path import neither, the first frame is pa
 before either is imported (checked in a fresh interpreter), and what was made lazy for it
 behaves as before: the SDK's error classes still carry `grpc.StatusCode` members, server
 statuses still become the same classes, and finish-reason words still match the proto.
+
+The command line likewise: `grove COMMAND --help` imports no store, no SDK, no command's
+run module, and a command (a real `grove import FILE --server ADDR`) imports its own
+module only and no store (every `grove` paid for all of them: 534 modules for
+`grove import --help`).
 """
 
 from __future__ import annotations
 
+import asyncio
+import inspect
+import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -20,10 +29,13 @@ from typing import Any
 import grpc
 import pytest
 
-from grove_explorer.client import errors
+from grove_explorer.app.headless import HEADLESS_COMMANDS
+from grove_explorer.app.headless.running import command_of
+from grove_explorer.client import Client, errors
 from grove_explorer.client.finish import FINISH_REASONS, finish_reason_from_proto
 from grove_explorer.client.finish import finish_reason_to_proto as to_wire
 from grove_explorer.protos import chat_pb2
+from grove_explorer.server.runtime import GroveServer
 
 AFTER_THE_FIRST_FRAME = (
     "grpc",
@@ -271,3 +283,156 @@ def test_sampling_mode_numbers_match_the_proto_enum() -> None:
         if name:
             assert sampling_mode_name(number) == name
     assert sampling_mode_name(99) == "chat"
+
+
+# -- the command line: a command imports what it uses -----------------------------------------
+
+COMMAND_MODULES = tuple(
+    f"grove_explorer.app.headless.{name}"
+    for name in (
+        "arena",
+        "foreign_import",
+        "fusing",
+        "judging",
+        "placing",
+        "reading",
+        "replaying",
+        "sampling",
+        "share_links",
+        "sharing",
+        "stats",
+        "sweeping",
+        "transfer",
+    )
+)
+"""The modules that run the headless commands (each loads SDK parts, some the app's)."""
+
+NO_STORE = (
+    "grove_explorer.server.store",  # its __init__ loads both stores
+    "aiosqlite",
+    "sqlite3",
+    "psycopg",
+    "grove_explorer.server.keys",  # opens a store; its parser is server.keys_arguments
+    "grove_explorer.server.auth",
+    "grove_explorer.server.runtime",
+    "grove_explorer.app.embedded",
+    "textual",
+)
+"""What a command talking to `--server` never needs: the local store and the UI."""
+
+NOT_FOR_HELP = (
+    *NO_STORE,
+    *COMMAND_MODULES,
+    "grpc",
+    "google.protobuf",
+    "grove_explorer.protos",
+    "pydantic",
+    "grove_explorer.client.client",
+    "grove_explorer.client.grok",
+    "grove_explorer.client.export",
+    "rich",
+    "asyncio",
+)
+"""What printing any command's help never needs."""
+
+EVERY_HELP = [
+    [],
+    ["serve"],
+    ["keys"],
+    ["keys", "create"],
+    ["db"],
+    ["db", "migrate-to"],
+    *([name] for name in HEADLESS_COMMANDS),
+]
+
+
+def loaded(modules: list[str], names: tuple[str, ...]) -> list[str]:
+    """The modules of `modules` that are one of `names` or inside one of those packages."""
+    return sorted(m for m in modules if any(m == n or m.startswith(f"{n}.") for n in names))
+
+
+def test_no_command_help_imports_a_store_the_sdk_or_a_commands_module() -> None:
+    """Every help of `grove`, one after the other in one interpreter: what they import
+    together (a subcommand's help builds the whole parser: every command's flags)."""
+    lines = run_fresh(
+        f"""
+        import contextlib, io, sys
+        from grove_explorer.app import cli
+
+        for argv in {EVERY_HELP!r}:
+            with contextlib.redirect_stdout(io.StringIO()) as shown:
+                try:
+                    cli.main([*argv, "--help"])
+                except SystemExit as exit:
+                    assert exit.code == 0, (argv, exit.code)
+            usage = " ".join(["usage: grove", *argv])
+            assert shown.getvalue().startswith(usage), (argv, shown.getvalue()[:80])
+        print("\\n".join(sorted(sys.modules)))
+        """
+    )
+    assert "grove_explorer.app.headless.command_arguments" in lines
+    assert not loaded(lines, NOT_FOR_HELP)
+
+
+async def test_a_command_imports_its_own_module_and_no_store(
+    client: Client, server: GroveServer, tmp_path: Path
+) -> None:
+    """A real `grove import FILE --server ADDR` in a fresh interpreter: it imports the
+    conversation, and of the commands' modules only its own (transfer, foreign_import)."""
+    path = tmp_path / "export.json"
+    path.write_text(
+        json.dumps(
+            {
+                "format": "grove.conversation",
+                "version": 1,
+                "title": "lazy",
+                "responses": [
+                    {
+                        "response_id": "q",
+                        "parent_response_id": None,
+                        "sender": "human",
+                        "message": "Why?",
+                    },
+                ],
+            }
+        ),
+        encoding="utf-8",
+    )
+    code = textwrap.dedent(
+        f"""
+        import sys
+        from grove_explorer.app.cli import main
+        code = main(["import", {str(path)!r}, "--server", {server.address!r}])
+        print("--", code)
+        print("\\n".join(sorted(sys.modules)))
+        """
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("XAI_", "GROVE_"))}
+    env["GROVE_CONFIG"] = str(tmp_path / "no-config.toml")
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", code, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    out, err = await asyncio.wait_for(process.communicate(), timeout=120)
+    assert process.returncode == 0, err.decode()
+    printed, _, modules_text = out.decode().partition("-- 0\n")
+    new_id = printed.strip()
+    assert new_id in {c.conversation_id for c in await client.grok.list_conversations()}
+    modules = modules_text.split()
+    assert "grove_explorer.app.headless.transfer" in modules
+    others = tuple(m for m in COMMAND_MODULES if not m.endswith((".transfer", ".foreign_import")))
+    assert not loaded(modules, others)
+    assert not loaded(modules, NO_STORE)
+
+
+def test_every_command_still_runs_its_own_function() -> None:
+    for name in HEADLESS_COMMANDS:
+        run = command_of(name)
+        assert inspect.iscoroutinefunction(run) and run.__name__ == f"cmd_{name}", name
+
+
+def test_the_sweep_prompt_word_of_the_parser_is_the_sdks() -> None:
+    """Written out in `command_arguments` (the sweeps package loads conversations)."""
+    from grove_explorer.app.headless.command_arguments import DEFAULT_PROMPT_WORD
+    from grove_explorer.client.sweeps import DEFAULT_PROMPT_WORD as SDK_WORD
+
+    assert DEFAULT_PROMPT_WORD == SDK_WORD

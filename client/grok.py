@@ -11,23 +11,42 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from google.protobuf import empty_pb2
 
-from grove_explorer.client.arena import Outcome, Setup, Vote, list_votes, record_vote
-from grove_explorer.client.catalog import ModelCatalog
-from grove_explorer.client.conversation import Conversation
-from grove_explorer.client.embeddings import Embeddings, embed_texts
 from grove_explorer.client.errors import NotFoundError
 from grove_explorer.client.ids import FULL_ID_LENGTH, MIN_PREFIX, resolve_id
 from grove_explorer.client.import_call import import_in_chunks, request_chunks
-from grove_explorer.client.research import SearchHit, SearchResults
-from grove_explorer.client.response import Response
 from grove_explorer.client.rpc import check_text, rpc
-from grove_explorer.client.sharing import looks_like_link, resolve_share_link
 from grove_explorer.protos import chat_pb2, chat_pb2_grpc
 
+# The conversation, arena, catalog, search and sharing parts (and pydantic, which their
+# models use) are imported where they are used: a client that only imports a file or
+# lists conversations (`grove import`, `grove ls`) does not pay for them at start-up
+# (issue 13; tests/app/test_start_lazy.py).
+if TYPE_CHECKING:
+    from grove_explorer.client.arena import Outcome, Setup, Vote
+    from grove_explorer.client.catalog import ModelCatalog
+    from grove_explorer.client.conversation import Conversation
+    from grove_explorer.client.embeddings import Embeddings
+    from grove_explorer.client.research import SearchResults
+    from grove_explorer.client.response import Response
+
 __all__ = ["AsyncGrok", "Conversation", "Response"]
+
+
+def __getattr__(name: str) -> Any:
+    """`Conversation` and `Response`, re-exported here as the seed's module did, on use."""
+    if name == "Conversation":
+        from grove_explorer.client.conversation import Conversation
+
+        return Conversation
+    if name == "Response":
+        from grove_explorer.client.response import Response
+
+        return Response
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class AsyncGrok:
@@ -66,6 +85,8 @@ class AsyncGrok:
         Returns:
             Newly created conversation.
         """
+        from grove_explorer.client.conversation import Conversation
+
         conversation = Conversation(self._stub, model_name, fun_mode, None)
         self._conversations.add(conversation)
         return conversation
@@ -92,6 +113,9 @@ class AsyncGrok:
             NotFoundError: If no such conversation exists.
             AmbiguousIdError: If the prefix starts several of the user's conversation ids.
         """
+        from grove_explorer.client.conversation import Conversation
+        from grove_explorer.client.sharing import looks_like_link, resolve_share_link
+
         wanted = conversation_id.strip()
         if looks_like_link(wanted):  # a share link (ShareConversation's URL) names it
             conversation_id, _ = await resolve_share_link(self._stub, wanted)
@@ -117,10 +141,14 @@ class AsyncGrok:
         be shown the linked response rather than their own place. Raises NotFoundError
         when the caller may not read it, InvalidArgumentError when it is no share link.
         """
+        from grove_explorer.client.sharing import resolve_share_link
+
         return await resolve_share_link(self._stub, link)
 
     async def list_models(self) -> ModelCatalog:
         """Extension: the models this server samples from and its named system prompts."""
+        from grove_explorer.client.catalog import ModelCatalog
+
         reply: chat_pb2.ListModelsResponse = await rpc(self._stub.ListModels(empty_pb2.Empty()))
         return ModelCatalog.from_proto(reply)
 
@@ -130,6 +158,8 @@ class AsyncGrok:
         Raises FailedPreconditionError when that model offers no embeddings
         (`ModelInfo.supports_embeddings`), BackendError when its backend fails.
         """
+        from grove_explorer.client.embeddings import embed_texts
+
         return await embed_texts(self._stub, texts, model_name)
 
     async def record_vote(
@@ -143,6 +173,8 @@ class AsyncGrok:
         outcome: Outcome,
     ) -> Vote:
         """Extension: stores a blind arena vote on two model replies to one parent."""
+        from grove_explorer.client.arena import record_vote
+
         return await record_vote(
             self._stub,
             conversation_id,
@@ -156,6 +188,8 @@ class AsyncGrok:
 
     async def list_votes(self, conversation_id: str = "") -> list[Vote]:
         """Extension: the caller's arena votes, oldest first (of one conversation, or all)."""
+        from grove_explorer.client.arena import list_votes
+
         return await list_votes(self._stub, conversation_id)
 
     async def search(self, query: str, limit: int = 0, offset: int = 0) -> SearchResults:
@@ -167,6 +201,8 @@ class AsyncGrok:
         `offset` on; the result is a list of them whose `total` counts every hit, so a
         caller sees when there are more and pages on with `offset=results.next_offset`.
         """
+        from grove_explorer.client.research import SearchHit, SearchResults
+
         reply: chat_pb2.SearchResponse = await rpc(
             self._stub.Search(
                 chat_pb2.SearchRequest(query=check_text(query), limit=limit, offset=offset)
@@ -180,6 +216,8 @@ class AsyncGrok:
         self, request: chat_pb2.ImportConversationRequest
     ) -> Conversation:
         """Extension: stores an exported forest as a new conversation and loads it."""
+        from grove_explorer.client.conversation import Conversation
+
         created = await self.import_conversation_wire(request)
         # The reply holds every stored response already: loading it again would read,
         # send and convert the whole forest a second time.

@@ -293,6 +293,7 @@ COMMAND_MODULES = tuple(
         "arena",
         "foreign_import",
         "fusing",
+        "importing",
         "judging",
         "placing",
         "reading",
@@ -378,7 +379,8 @@ async def test_a_command_imports_its_own_module_and_no_store(
     client: Client, server: GroveServer, tmp_path: Path
 ) -> None:
     """A real `grove import FILE --server ADDR` in a fresh interpreter: it imports the
-    conversation, and of the commands' modules only its own (transfer, foreign_import)."""
+    conversation, and of the commands' modules only its own (importing, foreign_import):
+    not `grove export`'s (transfer)."""
     path = tmp_path / "export.json"
     path.write_text(
         json.dumps(
@@ -418,8 +420,8 @@ async def test_a_command_imports_its_own_module_and_no_store(
     new_id = printed.strip()
     assert new_id in {c.conversation_id for c in await client.grok.list_conversations()}
     modules = modules_text.split()
-    assert "grove_explorer.app.headless.transfer" in modules
-    others = tuple(m for m in COMMAND_MODULES if not m.endswith((".transfer", ".foreign_import")))
+    assert "grove_explorer.app.headless.importing" in modules
+    others = tuple(m for m in COMMAND_MODULES if not m.endswith((".importing", ".foreign_import")))
     assert not loaded(modules, others)
     assert not loaded(modules, NO_STORE)
 

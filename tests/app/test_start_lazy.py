@@ -355,6 +355,8 @@ NOT_FOR_IMPORT = (
     "grove_explorer.client.export.document",  # the writers of `grove export`
     "grove_explorer.client.export.drawing",
     "grove_explorer.client.export.reading",
+    "grove_explorer.server.sampler.base",  # the samplers' interface: the model flags' checks
+    # need only the offline model's name (`server.backends`)
 )
 """What `grove import FILE --server` never needs (a fifth of its start-up, issue 13)."""
 

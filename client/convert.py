@@ -13,8 +13,6 @@ import datetime
 import gc
 from collections.abc import Iterable
 
-from google.protobuf import timestamp_pb2
-
 from grove_explorer.client.finish import finish_reason_from_proto
 from grove_explorer.client.judgements import Judgement, merge_mode_name
 from grove_explorer.client.models import (
@@ -25,27 +23,10 @@ from grove_explorer.client.models import (
     TokenInfo,
 )
 from grove_explorer.client.research import Annotation
+from grove_explorer.client.timestamps import utc_datetime as utc_datetime
 from grove_explorer.protos import chat_pb2, sampler_public_pb2
 
 _NO_ANNOTATION = Annotation()
-
-
-_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
-_FIRST_SECOND, _LAST_SECOND = -62_135_596_800, 253_402_300_799
-"""The seconds of 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z: a Timestamp's range."""
-
-
-def utc_datetime(value: timestamp_pb2.Timestamp) -> datetime.datetime:
-    """A protobuf Timestamp as an aware UTC datetime.
-
-    `Timestamp.ToDatetime(tzinfo=UTC)` computes the same (epoch + seconds + microseconds
-    rounded toward zero, in UTC) after checks and a time-zone conversion that cost more
-    than the sum; it still handles (and refuses) anything out of range.
-    """
-    seconds, nanos = value.seconds, value.nanos
-    if _FIRST_SECOND <= seconds <= _LAST_SECOND and 0 <= nanos < 1_000_000_000:
-        return _EPOCH + datetime.timedelta(seconds=seconds, microseconds=nanos // 1000)
-    return value.ToDatetime(tzinfo=datetime.UTC)
 
 
 def sampling_from_proto(wire: sampler_public_pb2.SamplingParams) -> SamplingInfo:

@@ -15,7 +15,9 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict
 
 from grove_explorer.client.models import SamplingInfo
+from grove_explorer.client.research_modes import JUDGE_MODE_NUMBERS as JUDGE_MODE_NUMBERS
 from grove_explorer.client.research_modes import JUDGE_MODES as JUDGE_MODES
+from grove_explorer.client.research_modes import MERGE_MODE_NUMBERS as MERGE_MODE_NUMBERS
 from grove_explorer.client.research_modes import MERGE_MODES as MERGE_MODES
 from grove_explorer.client.research_modes import JudgeMode as JudgeMode
 from grove_explorer.client.research_modes import MergeMode as MergeMode
@@ -23,10 +25,6 @@ from grove_explorer.client.research_modes import MergeMode as MergeMode
 if TYPE_CHECKING:
     from grove_explorer.protos import chat_pb2
 
-# Wire enum numbers (protos/chat.proto JudgeMode / MergeMode), written out so that reading
-# a record does not import protobuf; tests pin them against the generated enums.
-JUDGE_MODE_NUMBERS: dict[str, int] = {"each": 1, "table": 2}
-MERGE_MODE_NUMBERS: dict[str, int] = {"fuse": 1, "checklist": 2, "custom": 3}
 _JUDGE_MODE_NAMES = {number: name for name, number in JUDGE_MODE_NUMBERS.items()}
 _MERGE_MODE_NAMES = {number: name for name, number in MERGE_MODE_NUMBERS.items()}
 

@@ -1,8 +1,9 @@
-"""The research loop's modes as plain names: how a judge scores, how replies are fused.
+"""The research loop's modes (names, wire numbers): how a judge scores, how replies fuse.
 
 Apart from `client.judgements` (pydantic models) so that `grove`'s argument parser, built
 for every command and every --help, can offer them as choices without loading pydantic
-(issue 13: start-up). `client.judgements` re-exports them.
+(issue 13: start-up), and so that `grove import` checks a file's modes without it.
+`client.judgements` re-exports them.
 """
 
 from __future__ import annotations
@@ -18,3 +19,8 @@ follow the user's instruction."""
 
 JUDGE_MODES: tuple[JudgeMode, ...] = ("each", "table")
 MERGE_MODES: tuple[MergeMode, ...] = ("fuse", "checklist", "custom")
+
+# Wire enum numbers (protos/chat.proto JudgeMode / MergeMode), written out so that reading
+# a record does not import protobuf; tests pin them against the generated enums.
+JUDGE_MODE_NUMBERS: dict[str, int] = {"each": 1, "table": 2}
+MERGE_MODE_NUMBERS: dict[str, int] = {"fuse": 1, "checklist": 2, "custom": 3}

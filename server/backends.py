@@ -35,10 +35,13 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from grove_explorer.server.judging.rubrics import RubricConfigError, default_rubrics, parse_rubrics
-from grove_explorer.server.sampler.base import OFFLINE_MODEL_NAME, Sampler
+from grove_explorer.server.sampler import OFFLINE_MODEL_NAME
+
+if TYPE_CHECKING:  # the samplers' code loads only when a server builds them (issue 13)
+    from grove_explorer.server.sampler.base import Sampler
 
 log = logging.getLogger(__name__)
 

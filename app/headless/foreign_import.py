@@ -23,8 +23,9 @@ from typing import Any
 
 from grove_explorer.app.headless.common import CommandError, Outcome, one_line
 from grove_explorer.client import AsyncGrok, GroveError, InvalidArgumentError
-from grove_explorer.client.export import dumps, import_request
 from grove_explorer.client.export.import_reply import times_counts, times_sentences
+from grove_explorer.client.export.importing import import_request
+from grove_explorer.client.export.json_format import dumps
 from grove_explorer.client.foreign import (
     ForeignConversation,
     ForeignProblem,

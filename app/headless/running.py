@@ -37,10 +37,14 @@ def command_of(name: str) -> Command:
         from grove_explorer.app.headless import reading
 
         return {"ls": reading.cmd_ls, "show": reading.cmd_show, "search": reading.cmd_search}[name]
-    if name in ("export", "import"):
-        from grove_explorer.app.headless.transfer import cmd_export, cmd_import
+    if name == "export":
+        from grove_explorer.app.headless.transfer import cmd_export
 
-        return cmd_export if name == "export" else cmd_import
+        return cmd_export
+    if name == "import":  # apart: an import loads no export writer (nor the SDK's models)
+        from grove_explorer.app.headless.importing import cmd_import
+
+        return cmd_import
     if name == "sample":
         from grove_explorer.app.headless.sampling import cmd_sample
 
@@ -92,7 +96,7 @@ def run_headless(args: argparse.Namespace, config: AppConfig) -> int:
 
     try:
         if args.command == "import":
-            from grove_explorer.app.headless.transfer import prepare_import
+            from grove_explorer.app.headless.importing import prepare_import
 
             prepare_import(args)
         outcome = asyncio.run(_with_grok(config, lambda grok: command(grok, args)))

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from grove_explorer.client.conversation import Conversation
-from grove_explorer.client.export.document import _iso as iso_time
-from grove_explorer.client.export.document import shortest_float32
+from grove_explorer.client.export.json_format import shortest_float32
+from grove_explorer.client.export.json_format import utc_iso as iso_time
 from grove_explorer.client.finish import reply_marker
 from grove_explorer.client.forest import Forest
 from grove_explorer.client.ids import short_id

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from grove_explorer.client.convert import utc_datetime
-from grove_explorer.client.export.document import _iso as iso_time
+from grove_explorer.client.export.json_format import utc_iso as iso_time
+from grove_explorer.client.timestamps import utc_datetime
 from grove_explorer.protos import chat_pb2
 
 

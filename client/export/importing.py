@@ -10,14 +10,14 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from grove_explorer.client.export.document import FORMAT_NAME, FORMAT_VERSION
 from grove_explorer.client.export.import_times import (
     set_conversation_time,
     set_response_times,
 )
+from grove_explorer.client.export.json_format import FORMAT_NAME, FORMAT_VERSION
 from grove_explorer.client.finish import FINISH_REASONS, finish_reason_to_proto
 from grove_explorer.client.import_call import CHUNK_RESPONSES
-from grove_explorer.client.judgements import JUDGE_MODE_NUMBERS, MERGE_MODE_NUMBERS
+from grove_explorer.client.research_modes import JUDGE_MODE_NUMBERS, MERGE_MODE_NUMBERS
 from grove_explorer.protos import chat_pb2, sampler_public_pb2
 
 # -- import ----------------------------------------------------------------------------------

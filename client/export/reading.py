@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from grove_explorer.client.export.document import dumps
+from grove_explorer.client.export.json_format import dumps
 from grove_explorer.client.forest import Forest
 from grove_explorer.client.models import NODE_DEFAULTS, ConversationSummary, ResponseNode
 

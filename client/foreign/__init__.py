@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from grove_explorer.client.export.document import FORMAT_NAME
+from grove_explorer.client.export.json_format import FORMAT_NAME
 from grove_explorer.client.foreign import chatgpt, loom, openwebui
 from grove_explorer.client.foreign.tree import (
     ForeignConversation,

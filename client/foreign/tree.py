@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from grove_explorer.client.export.document import FORMAT_NAME, FORMAT_VERSION
 from grove_explorer.client.export.import_times import iso_time
+from grove_explorer.client.export.json_format import FORMAT_NAME, FORMAT_VERSION
 
 
 @dataclass

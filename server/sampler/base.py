@@ -14,8 +14,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
-OFFLINE_MODEL_NAME = "grove-offline-ngram"
-"""The built-in offline model's name; here so that naming it does not load the model's code."""
+from grove_explorer.server.sampler import OFFLINE_MODEL_NAME as OFFLINE_MODEL_NAME
 
 
 class PathMessage(NamedTuple):

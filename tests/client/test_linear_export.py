@@ -293,7 +293,7 @@ def test_token_lines_are_what_json_dumps_writes(
     import json
 
     from grove_explorer.client.export import dumps
-    from grove_explorer.client.export.document import _UNSAFE_IN_JSON
+    from grove_explorer.client.export.json_format import _UNSAFE_IN_JSON
 
     token = {"text": text, "logprob": logprob, "top": [list(pair) for pair in top]}
     written = dumps({"tokens": [token]})

@@ -90,7 +90,8 @@ class FloorFigures:
     errors: int = 0
 
 
-async def _stream(stub: chat_pb2_grpc.ChatStub, figures: FloorFigures) -> None:
+async def stream_bare(stub: chat_pb2_grpc.ChatStub, figures: FloorFigures) -> None:
+    """One stream through a bare stub, its first token and gaps added to `figures`."""
     started = time.perf_counter()
     last: float | None = None
     try:
@@ -123,8 +124,8 @@ async def run_floor(
     )
     async with launcher as server, grpc.aio.insecure_channel(server.address) as channel:
         stub = chat_pb2_grpc.ChatStub(channel)
-        await _stream(stub, FloorFigures(1))  # connected, warm
-        await asyncio.gather(*(_stream(stub, figures) for _ in range(streams)))
+        await stream_bare(stub, FloorFigures(1))  # connected, warm
+        await asyncio.gather(*(stream_bare(stub, figures) for _ in range(streams)))
     return figures
 
 

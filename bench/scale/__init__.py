@@ -1,7 +1,10 @@
 """Scale benchmark: PostgreSQL and two `grove serve` replicas on loopback (issue 17).
 
 Usage: `python -m bench.scale [--streams 400] [--tokens 150] [--tokens-per-second 50]
-[--client-procs 2] [--pg ADMIN_URL] [--server-args FLAGS] [--quick]`.
+[--client-procs 2] [--pg ADMIN_URL] [--server-args FLAGS] [--floor] [--quick]`.
+
+`--floor` first runs the same streams on two bare grpc.aio servers with bare clients
+(`bench/scale/floor.py`): the part of the figure gRPC's Python stack alone accounts for.
 
 Issue 17's scale figure: "PostgreSQL and two replicas on loopback, 400 streams spread over
 both at 50 tok/s, 0 errors, 0 lost, token gap p99 < 50 ms on a quiet machine; then kill -9

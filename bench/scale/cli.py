@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from bench.goals import print_goals
 from bench.load.cli import revision
+from bench.scale.floor import WORKER_FLAG, print_scale_floor, run_scale_floor, worker_main
 from bench.scale.phases import run_phase
 from bench.scale.report import goals, print_phase
 from bench.scale.settings import (
@@ -32,6 +33,11 @@ async def run(args: argparse.Namespace) -> None:
         f"{'; replicas: ' + args.server_args if args.server_args else ''}; {revision()}",
         flush=True,
     )
+    if args.floor:
+        floor = await run_scale_floor(
+            args.streams, args.tokens, args.tokens_per_second, args.client_procs
+        )
+        print_scale_floor(floor)
     async with postgres_server(args.pg) as admin:
         first = await run_phase(args, admin, "Phase 1: both replicas up", kill=False)
         print_phase(args, first)
@@ -93,6 +99,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         metavar="FLAGS",
         help="extra flags for both replicas, e.g. '--checkpoint-ms 100'",
     )
+    parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="first run the same streams on two bare grpc.aio servers through bare stubs "
+        "(no Grove, no PostgreSQL) and print their figures: what gRPC's Python stack alone "
+        "makes of this load on this machine",
+    )
     parser.add_argument("--quick", action="store_true", help="a small run (CI)")
     args = parser.parse_args(argv)
     if args.streams is None:
@@ -112,7 +125,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `python -m bench.scale`; 0 whatever the verdict."""
-    args = parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments[:1] == [WORKER_FLAG]:
+        return worker_main(arguments[1:])
+    args = parse_args(arguments)
     if not sys.platform.startswith("linux"):
         print("bench.scale reads the replicas' CPU time from /proc: Linux only.")
         return 0

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import collections
-from collections.abc import Awaitable, Callable
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
 import grpc
@@ -62,3 +63,34 @@ def counted_server(
     built = make_server(**overrides)
     server = GroveServer(built.config, interceptors=[counter])
     return server, counter
+
+
+Pair = tuple[GroveServer, CallCounter, GroveServer, CallCounter]
+"""Two replicas and their call counters: (A, A's counter, B, B's counter)."""
+
+
+@contextlib.asynccontextmanager
+async def started_pair(
+    make_server: Callable[..., GroveServer],
+    a: Mapping[str, Any] | None = None,
+    b: Mapping[str, Any] | None = None,
+    *,
+    counter_a: CallCounter | None = None,
+) -> AsyncIterator[Pair]:
+    """Two servers on the test's database, each counting its calls, started; stopped after.
+
+    `a` and `b` are each one's config overrides (a slow model, say); `counter_a` replaces
+    A's counter (a `FlakyOnce`). A test may stop either itself first: stopping is
+    idempotent.
+    """
+    first, count_a = counted_server(make_server, counter_a, **(a or {}))
+    second, count_b = counted_server(make_server, **(b or {}))
+    await first.start()
+    try:
+        await second.start()
+        try:
+            yield first, count_a, second, count_b
+        finally:
+            await second.stop()
+    finally:
+        await first.stop()

@@ -22,24 +22,15 @@ from grove_explorer.client.addresses import (
 )
 from grove_explorer.client.errors import ServerUnavailableError
 from grove_explorer.server.runtime import GroveServer
-from tests.client.replicas import CallCounter, FlakyOnce, counted_server
+from tests.client.replicas import FlakyOnce, Pair, started_pair
 from tests.helpers import collect
-
-Pair = tuple[GroveServer, CallCounter, GroveServer, CallCounter]
 
 
 @pytest.fixture
 async def replicas(make_server: Callable[..., GroveServer]) -> AsyncIterator[Pair]:
     """Two running servers on one database, each with a call counter."""
-    a, count_a = counted_server(make_server)
-    b, count_b = counted_server(make_server)
-    await a.start()
-    await b.start()
-    try:
-        yield a, count_a, b, count_b
-    finally:
-        await a.stop()
-        await b.stop()
+    async with started_pair(make_server) as pair:
+        yield pair
 
 
 async def test_calls_spread_over_both_replicas_and_survive_one_stopping(replicas: Pair) -> None:
@@ -71,33 +62,28 @@ async def test_only_idempotent_calls_are_retried_on_another_replica(
     make_server: Callable[..., GroveServer],
 ) -> None:
     flaky = FlakyOnce({"GetConversation", "CreateConversation"})  # A fails each once
-    a, _ = counted_server(make_server, flaky)
-    b, _ = counted_server(make_server)
-    await a.start()
-    await b.start()
-    try:
-        async with Client(api_host=[a.address, b.address]) as client:
-            # A create is not idempotent: the one that lands on A fails to the caller.
-            failed: list[str] = []
-            for _ in range(50):
-                try:
-                    await client.grok.create_conversation().ensure_created()
-                except ServerUnavailableError as error:
-                    failed.append(error.message)
-                    break
-            assert failed == ["This replica is stopping."]
-            conversation = client.grok.create_conversation()
-            await conversation.ensure_created()
-            # A read is: gRPC repeats the one A fails, and the caller never sees it.
-            for _ in range(50):
-                loaded = await client.grok.get_conversation(conversation.conversation_id)
-                assert loaded.conversation_id == conversation.conversation_id
-                if flaky.failed["GetConversation"]:
-                    break
-            assert flaky.failed["GetConversation"] == 1
-    finally:
-        await a.stop()
-        await b.stop()
+    async with (
+        started_pair(make_server, counter_a=flaky) as (a, _, b, _),
+        Client(api_host=[a.address, b.address]) as client,
+    ):
+        # A create is not idempotent: the one that lands on A fails to the caller.
+        failed: list[str] = []
+        for _ in range(50):
+            try:
+                await client.grok.create_conversation().ensure_created()
+            except ServerUnavailableError as error:
+                failed.append(error.message)
+                break
+        assert failed == ["This replica is stopping."]
+        conversation = client.grok.create_conversation()
+        await conversation.ensure_created()
+        # A read is: gRPC repeats the one A fails, and the caller never sees it.
+        for _ in range(50):
+            loaded = await client.grok.get_conversation(conversation.conversation_id)
+            assert loaded.conversation_id == conversation.conversation_id
+            if flaky.failed["GetConversation"]:
+                break
+        assert flaky.failed["GetConversation"] == 1
 
 
 async def test_grove_commands_take_a_list_and_refuse_a_bad_one(

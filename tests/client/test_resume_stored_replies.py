@@ -18,7 +18,7 @@ from grove_explorer.client import Client
 from grove_explorer.client.response import Response
 from grove_explorer.server.runtime import GroveServer
 from tests import both_stores
-from tests.client.replicas import counted_server
+from tests.client.replicas import counted_server, started_pair
 from tests.client.resume_helpers import SLOW, only_reply_task
 from tests.tcp_proxy import TcpProxy
 
@@ -39,11 +39,7 @@ async def the_stored_reply(client: Client, conversation_id: str) -> Response:
 async def test_a_reply_finished_on_a_stopped_replica_comes_whole_from_the_other(
     make_server: Callable[..., GroveServer],
 ) -> None:
-    a, count_a = counted_server(make_server, **SLOW)
-    b, count_b = counted_server(make_server, **SLOW)
-    await a.start()
-    await b.start()
-    try:
+    async with started_pair(make_server, SLOW, SLOW) as (a, count_a, b, count_b):
         async with TcpProxy(a.port or 0) as proxy, Client(api_host=proxy.address) as client:
             conversation = client.grok.create_conversation()
             stream, future = conversation.add_response("Tell me a long story about oaks.")
@@ -62,9 +58,6 @@ async def test_a_reply_finished_on_a_stopped_replica_comes_whole_from_the_other(
         assert len(texts) == reply.token_count and not reply.partial
         assert reply.response_id == stored.response_id and reply.message == stored.message
         assert reply.finish_reason == stored.finish_reason  # "stop", or "length" (random seed)
-    finally:
-        await a.stop()
-        await b.stop()
 
 
 async def test_a_reply_finished_after_the_grace_on_the_same_replica_comes_from_the_store(

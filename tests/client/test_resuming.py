@@ -21,7 +21,7 @@ from grove_explorer.server.keys import hash_key
 from grove_explorer.server.launcher import free_port
 from grove_explorer.server.runtime import GroveServer
 from grove_explorer.server.servicer.reply_log import ReplyLog
-from tests.client.replicas import CallCounter, counted_server
+from tests.client.replicas import CallCounter, counted_server, started_pair
 from tests.client.resume_helpers import (
     LONG,
     SLOW,
@@ -200,11 +200,7 @@ async def test_a_restarted_server_cannot_resume_and_says_so(
 async def test_a_stream_resumes_on_the_replica_that_runs_it(
     make_server: Callable[..., GroveServer],
 ) -> None:
-    a, count_a = counted_server(make_server, **SLOW)
-    b, count_b = counted_server(make_server, **SLOW)
-    await a.start()
-    await b.start()
-    try:
+    async with started_pair(make_server, SLOW, SLOW) as (a, count_a, b, count_b):
         # B first: a resume asks B (which answers NOT_FOUND), then A through the proxy.
         async with (
             TcpProxy(a.port or 0) as proxy,
@@ -220,19 +216,12 @@ async def test_a_stream_resumes_on_the_replica_that_runs_it(
             reply = await future
         assert "".join(texts) == reply.message and not reply.partial
         assert count_b.calls["ResumeResponse"] >= 1 and count_a.calls["ResumeResponse"] >= 1
-    finally:
-        await a.stop()
-        await b.stop()
 
 
 async def test_stop_reaches_the_replica_that_runs_the_stream(
     make_server: Callable[..., GroveServer],
 ) -> None:
-    a, count_a = counted_server(make_server, **SLOW)
-    b, count_b = counted_server(make_server, **SLOW)
-    await a.start()
-    await b.start()
-    try:
+    async with started_pair(make_server, SLOW, SLOW) as (a, count_a, b, count_b):
         async with Client(api_host=[a.address, b.address]) as client:
             conversation = client.grok.create_conversation()
             await conversation.ensure_created()
@@ -246,20 +235,13 @@ async def test_stop_reaches_the_replica_that_runs_the_stream(
                 reply = await stream.future
                 assert reply.partial and reply.finish_reason == "stopped"
         assert count_a.calls["AddResponse"] and count_b.calls["AddResponse"]
-    finally:
-        await a.stop()
-        await b.stop()
 
 
 async def test_a_stream_whose_replica_is_out_of_reach_says_it_cannot_resume(
     make_server: Callable[..., GroveServer],
 ) -> None:
     # A's reply outlasts the SDK's attempts: B never has it stored.
-    a, count_a = counted_server(make_server, **LONG)
-    b, count_b = counted_server(make_server, **SLOW)
-    await a.start()
-    await b.start()
-    try:
+    async with started_pair(make_server, LONG, SLOW) as (a, count_a, b, count_b):
         async with (
             TcpProxy(a.port or 0) as proxy,
             Client(api_host=[proxy.address, b.address]) as client,
@@ -276,9 +258,6 @@ async def test_a_stream_whose_replica_is_out_of_reach_says_it_cannot_resume(
                     pass
         # Asked again after each retry of A: it might have stored the reply meanwhile.
         assert count_b.calls["ResumeResponse"] >= 2
-    finally:
-        await a.stop()
-        await b.stop()
 
 
 class Probe:
@@ -295,13 +274,9 @@ class Probe:
 async def test_a_replica_that_said_unknown_resends_the_reply_once_it_is_stored(
     make_server: Callable[..., GroveServer],
 ) -> None:
-    a, count_a = counted_server(make_server, **LONG)
-    b, count_b = counted_server(make_server, **SLOW)
     probe = Probe()
-    await a.start()
-    await b.start()
-    b.servicer.resumable.sources.append(probe)
-    try:
+    async with started_pair(make_server, LONG, SLOW) as (a, count_a, b, count_b):
+        b.servicer.resumable.sources.append(probe)
         async with (
             TcpProxy(a.port or 0) as proxy,
             Client(api_host=[proxy.address, b.address]) as client,
@@ -333,9 +308,6 @@ async def test_a_replica_that_said_unknown_resends_the_reply_once_it_is_stored(
         assert reply.partial and reply.finish_reason == "stopped"
         assert "".join(texts) == reply.message, "no token twice, none missing"
         assert count_b.calls["ResumeResponse"] >= 2, "B was asked again"
-    finally:
-        await a.stop()
-        await b.stop()
 
 
 async def texts_of(stream: AsyncIterator[str]) -> list[str]:

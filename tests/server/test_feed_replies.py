@@ -23,7 +23,7 @@ from grove_explorer.server.sampler.base import SampledToken
 from grove_explorer.server.servicer.feed_replies import FeedReplies
 from grove_explorer.server.store import NewResponse, ResponseRecord
 from tests import both_stores
-from tests.server.test_resume_from_store import TOKENS, USER, question, token_rows
+from tests.server.test_resume_from_store import TOKENS, USER, question, stored_reply, token_rows
 
 server_config = both_stores.server_config
 make_server = both_stores.make_server
@@ -61,22 +61,7 @@ def started(cid: str, request_id: str, human: ResponseRecord) -> chat_pb2.Conver
 
 
 async def store_reply(server: GroveServer, cid: str, human: ResponseRecord, rid: str) -> str:
-    reply = await server.store.add_response(
-        USER,
-        NewResponse(
-            cid,
-            "".join(text for text, _, _ in TOKENS),
-            "model",
-            human.response_id,
-            model_name="offline",
-            token_count=3,
-            prefix_length=4,
-            finish_reason="stop",
-            tokens=TOKENS,
-            request_id=rid,
-        ),
-    )
-    return reply.response_id
+    return (await stored_reply(server.store, cid, human, rid)).response_id
 
 
 async def test_text_with_token_lengths_is_relayed_then_the_stored_tokens_follow(

@@ -72,11 +72,11 @@ async def question(store: Store, request_id: str) -> tuple[str, ResponseRecord]:
     return cid, await store.add_response(USER, human)
 
 
-async def test_a_stored_whole_reply_is_resent_after_the_callers_tokens(
-    server: GroveServer, stub: chat_pb2_grpc.ChatStub
-) -> None:
-    cid, human = await question(server.store, "r-whole")
-    reply = await server.store.add_response(
+async def stored_reply(
+    store: Store, cid: str, human: ResponseRecord, request_id: str
+) -> ResponseRecord:
+    """The whole reply to `human` stored under `request_id`, with its tokens (`TOKENS`)."""
+    return await store.add_response(
         USER,
         NewResponse(
             cid,
@@ -88,9 +88,16 @@ async def test_a_stored_whole_reply_is_resent_after_the_callers_tokens(
             prefix_length=4,
             finish_reason="stop",
             tokens=TOKENS,
-            request_id="r-whole",
+            request_id=request_id,
         ),
     )
+
+
+async def test_a_stored_whole_reply_is_resent_after_the_callers_tokens(
+    server: GroveServer, stub: chat_pb2_grpc.ChatStub
+) -> None:
+    cid, human = await question(server.store, "r-whole")
+    reply = await stored_reply(server.store, cid, human, "r-whole")
 
     for after in range(len(TOKENS) + 1):
         messages = await asked(stub, "r-whole", after)

@@ -65,17 +65,20 @@ class ServerProcess:
         startup_timeout: float = 60.0,
         shutdown_timeout: float = 20.0,
         capture_stderr: bool = True,
+        executable: str | None = None,
     ) -> None:
         """`args` come last, so they override the defaults (`--port`, `--log-level`).
 
         `entry` replaces `-m grove_explorer.server` for another entry point with the same
         flags and start line (`grove serve`, a benchmark's probed server). With
         `capture_stderr=False` the server's log goes to our own stderr (a benchmark's
-        console) instead of `stderr`.
+        console) instead of `stderr`. `executable` is the interpreter (default: this one),
+        e.g. another checkout's virtual environment to run another version of the server.
         """
         # The whole URL (str() of a PostgresUrl hides its password, for logs).
         db_arg = db.url if isinstance(db, PostgresUrl) else str(db)
-        self.command: list[str] = [sys.executable, *entry, "--port", str(port), "--db", db_arg]
+        python = executable or sys.executable
+        self.command: list[str] = [python, *entry, "--port", str(port), "--db", db_arg]
         if log_level is not None:
             self.command += ["--log-level", log_level]
         self.command += list(args)

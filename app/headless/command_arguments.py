@@ -12,12 +12,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from grove_explorer.client.research_modes import MERGE_MODES
-
-DEFAULT_PROMPT_WORD = "default"
-"""`client.sweeps.DEFAULT_PROMPT_WORD` (a test pins them equal), written out because that
-package loads the SDK's conversations."""
-
+from grove_explorer.client.research_modes import DEFAULT_PROMPT_WORD, MERGE_MODES
 
 FUSE_HELP = (
     "Fuse sibling replies into one new reply, stored beside them with its sources "

@@ -11,6 +11,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from grove_explorer.client.research_modes import DEFAULT_PROMPT_WORD
+
 MAX_SAMPLES = 256
 """At most this many samples (cells x seeds) in one sweep: a bigger grid is refused with
 its count, never cut short silently."""
@@ -133,10 +135,6 @@ def parse_names(text: str | None) -> tuple[str, ...] | None:
     if text is None or not text.strip():
         return None
     return tuple(part.strip() for part in text.split(","))
-
-
-DEFAULT_PROMPT_WORD = "default"
-"""What a typed prompt axis calls the server's default prompt (its name is "")."""
 
 
 def parse_prompts(text: str | None) -> tuple[str | None, ...]:

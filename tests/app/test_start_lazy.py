@@ -448,7 +448,7 @@ def test_every_command_still_runs_its_own_function() -> None:
 
 
 def test_the_sweep_prompt_word_of_the_parser_is_the_sdks() -> None:
-    """Written out in `command_arguments` (the sweeps package loads conversations)."""
+    """One word: the parser takes it from `research_modes`, where the SDK's comes from."""
     from grove_explorer.app.headless.command_arguments import DEFAULT_PROMPT_WORD
     from grove_explorer.client.sweeps import DEFAULT_PROMPT_WORD as SDK_WORD
 

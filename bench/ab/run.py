@@ -9,7 +9,6 @@ import shlex
 import statistics
 import sys
 import tempfile
-import time
 import uuid
 from collections.abc import Sequence
 from contextlib import AsyncExitStack
@@ -19,6 +18,7 @@ from pathlib import Path
 import grpc
 
 from bench.load.client import open_conversations
+from bench.load.floor import FloorFigures, stream_bare
 from bench.load.records import percentile
 from bench.load.settings import PROJECT_ROOT, PROMPT
 from grove_explorer.client import Client
@@ -59,14 +59,8 @@ class Side:
         return " ".join(parts) or "(defaults)"
 
 
-async def _stream(
-    stub: chat_pb2_grpc.ChatStub,
-    conversation_id: str,
-    tokens: int,
-    firsts: list[float],
-    gaps: list[float],
-) -> bool:
-    """One resumable stream, as the SDK sends it; False if it failed."""
+def _request(conversation_id: str, tokens: int) -> chat_pb2.AddResponseRequest:
+    """A resumable start, as the SDK sends it."""
     request = chat_pb2.AddResponseRequest(
         conversation_id=conversation_id,
         message=PROMPT,
@@ -74,34 +68,19 @@ async def _stream(
         request_id=uuid.uuid4().hex,
     )
     request.sampling_params.max_tokens = tokens
-    started = time.perf_counter()
-    last: float | None = None
-    try:
-        async for message in stub.AddResponse(request):
-            if message.WhichOneof("response") != "token":
-                continue
-            now = time.perf_counter()
-            if last is None:
-                firsts.append(now - started)
-            else:
-                gaps.append(now - last)
-            last = now
-    except grpc.RpcError:
-        return False
-    return True
+    return request
 
 
 async def _burst(side: Side, tokens: int) -> None:
     """Every conversation of `side` streams at once; the round's p99s are recorded."""
     assert side.stub is not None
-    firsts: list[float] = []
-    gaps: list[float] = []
-    done = await asyncio.gather(
-        *(_stream(side.stub, cid, tokens, firsts, gaps) for cid in side.conversation_ids)
+    figures = FloorFigures()
+    await asyncio.gather(
+        *(stream_bare(side.stub, figures, _request(cid, tokens)) for cid in side.conversation_ids)
     )
-    side.errors += done.count(False)
-    side.first_token_p99.append(percentile(firsts, 0.99))
-    side.gap_p99.append(percentile(gaps, 0.99))
+    side.errors += figures.errors
+    side.first_token_p99.append(percentile(figures.first_tokens, 0.99))
+    side.gap_p99.append(percentile(figures.gaps, 0.99))
 
 
 async def run(args: argparse.Namespace) -> None:
@@ -149,9 +128,12 @@ async def run(args: argparse.Namespace) -> None:
                 )
                 side.stub = chat_pb2_grpc.ChatStub(channel)
                 # One small burst first: the model's tables built, the connection warm.
-                warm: list[float] = []
+                warm = FloorFigures()
                 await asyncio.gather(
-                    *(_stream(side.stub, cid, 5, warm, []) for cid in side.conversation_ids[:10])
+                    *(
+                        stream_bare(side.stub, warm, _request(cid, 5))
+                        for cid in side.conversation_ids[:10]
+                    )
                 )
             for round_index in range(args.rounds):
                 order = sides if round_index % 2 == 0 else sides[::-1]

@@ -82,22 +82,30 @@ def serve_floor(argv: list[str]) -> int:
 
 @dataclass
 class FloorFigures:
-    """What the bare stack did: time to first token and gaps between token messages."""
+    """What bare streams did: times to first token, gaps between token messages, errors."""
 
-    streams: int
     first_tokens: list[float] = field(default_factory=list)
     gaps: list[float] = field(default_factory=list)
     errors: int = 0
 
 
-async def stream_bare(stub: chat_pb2_grpc.ChatStub, figures: FloorFigures) -> None:
-    """One stream through a bare stub, its first token and gaps added to `figures`."""
+async def stream_bare(
+    stub: chat_pb2_grpc.ChatStub,
+    figures: FloorFigures,
+    request: chat_pb2.AddResponseRequest | None = None,
+) -> None:
+    """One stream through a bare stub, its first token and gaps added to `figures`.
+
+    `request` is the floor's own (any conversation id does) unless given (`bench.ab`).
+    """
+    if request is None:
+        request = chat_pb2.AddResponseRequest(
+            conversation_id="floor", message="Tell me about trees."
+        )
     started = time.perf_counter()
     last: float | None = None
     try:
-        async for message in stub.AddResponse(
-            chat_pb2.AddResponseRequest(conversation_id="floor", message="Tell me about trees.")
-        ):
+        async for message in stub.AddResponse(request):
             if message.WhichOneof("response") != "token":
                 continue
             now = time.perf_counter()
@@ -114,7 +122,7 @@ async def run_floor(
     streams: int, tokens: int, delay_ms: float, folder: os.PathLike[str]
 ) -> FloorFigures:
     """Starts the floor server, runs `streams` streams at once through bare stubs."""
-    figures = FloorFigures(streams)
+    figures = FloorFigures()
     launcher = Launcher(
         os.fspath(folder),
         (str(tokens), f"{delay_ms / 1000.0:g}"),
@@ -124,7 +132,7 @@ async def run_floor(
     )
     async with launcher as server, grpc.aio.insecure_channel(server.address) as channel:
         stub = chat_pb2_grpc.ChatStub(channel)
-        await stream_bare(stub, FloorFigures(1))  # connected, warm
+        await stream_bare(stub, FloorFigures())  # connected, warm
         await asyncio.gather(*(stream_bare(stub, figures) for _ in range(streams)))
     return figures
 

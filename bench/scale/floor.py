@@ -37,7 +37,6 @@ _LINE_LIMIT = 1 << 26  # a worker's one JSON line holds every gap it measured
 class ScaleFloor:
     """The floor run's figures, merged over its client processes."""
 
-    streams: int
     first_tokens: list[float]
     gaps: list[float]
     errors: int
@@ -52,11 +51,11 @@ async def _worker(addresses: list[str], first_index: int, count: int) -> None:
         for address in addresses:
             channel = await stack.enter_async_context(grpc.aio.insecure_channel(address))
             stub = chat_pb2_grpc.ChatStub(channel)
-            await stream_bare(stub, FloorFigures(1))  # connected, warm
+            await stream_bare(stub, FloorFigures())  # connected, warm
             stubs.append(stub)
         print("READY", flush=True)
         await asyncio.to_thread(sys.stdin.readline)
-        figures = FloorFigures(count)
+        figures = FloorFigures()
         before = resource.getrusage(resource.RUSAGE_SELF)
         await asyncio.gather(
             *(stream_bare(stubs[(first_index + i) % len(stubs)], figures) for i in range(count))
@@ -147,7 +146,6 @@ async def run_scale_floor(
             elapsed = asyncio.get_running_loop().time() - started
             busy = (_busy_seconds() - busy_before) / max(elapsed, 1e-9)
     return ScaleFloor(
-        streams,
         sorted(x for r in records for x in r["first"]),
         sorted(x for r in records for x in r["gaps"]),
         sum(r["errors"] for r in records),

@@ -12,6 +12,12 @@ from textual.pilot import Pilot
 from grove_explorer.app.config import AppConfig
 from grove_explorer.app.grove_app import GroveApp
 from grove_explorer.app.screens.main import MainScreen
+from grove_explorer.client import Client, Conversation, SamplingParams
+from grove_explorer.server.auth import hash_key
+from tests.helpers import collect
+
+TEAM_KEYS = {hash_key(f"key-{name}"): name for name in ("alice", "bob", "carol")}
+"""The keys of a team server's users: "key-alice" is alice's, and so on."""
 
 
 def make_app(address: str, **config: object) -> GroveApp:
@@ -80,3 +86,15 @@ async def send(pilot: Pilot, text: str) -> None:
     screen.composer.focus()
     screen.composer.text = text
     await pilot.press("enter")
+
+
+async def alice_shares(alice: Client, role: str, title: str | None = None) -> Conversation:
+    """Alice's conversation with one short reply (and `title`), shared with bob as `role`."""
+    mine = alice.grok.create_conversation()
+    stream, future = mine.add_response("Medlars?", sampling=SamplingParams(max_tokens=4))
+    await collect(stream)
+    await future
+    if title is not None:
+        await mine.set_title(title)
+    await mine.share_with("bob", role)
+    return mine

@@ -11,13 +11,11 @@ import asyncio
 import json
 import os
 import sys
-from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
 
 from grove_explorer.client import Client, SamplingParams
-from grove_explorer.server.auth import hash_key
 from grove_explorer.server.runtime import GroveServer
 from tests.helpers import collect
 
@@ -30,18 +28,6 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     for var in ("XAI_API_HOST", "XAI_API_KEY", "GROVE_DB", "GROVE_TOKEN_DELAY_MS"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("GROVE_CONFIG", str(tmp_path / "no-config.toml"))
-
-
-@pytest.fixture
-async def team(make_server: Callable[..., GroveServer]) -> AsyncIterator[GroveServer]:
-    running = make_server(
-        api_keys={hash_key(f"key-{name}"): name for name in ("alice", "bob", "carol")}
-    )
-    await running.start()
-    try:
-        yield running
-    finally:
-        await running.stop()
 
 
 async def grove(server: GroveServer, user: str, *argv: str) -> tuple[int, str, str]:

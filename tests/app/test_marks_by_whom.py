@@ -7,13 +7,8 @@ unnamed to her and "by alice" to Bob (the viewpoint rule of app/viewpoint.py).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-
-import pytest
-
 from grove_explorer.app.widgets.annotated_message import AnnotatedMessageView
 from grove_explorer.client import Client, SamplingParams
-from grove_explorer.server.auth import hash_key
 from grove_explorer.server.runtime import GroveServer
 from tests.app.test_headless_share import grove, isolated
 from tests.app_helpers import explorer, settle
@@ -22,16 +17,6 @@ from tests.helpers import collect
 __all__ = ["isolated"]  # the autouse fixture: no user config leaks into the runs
 
 SIZE = (130, 40)
-
-
-@pytest.fixture
-async def team(make_server: Callable[..., GroveServer]) -> AsyncIterator[GroveServer]:
-    running = make_server(api_keys={hash_key(f"key-{n}"): n for n in ("alice", "bob")})
-    await running.start()
-    try:
-        yield running
-    finally:
-        await running.stop()
 
 
 async def _shared(team: GroveServer) -> tuple[str, str, str]:

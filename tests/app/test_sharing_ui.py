@@ -8,42 +8,22 @@ reply is stored as his, and Alice's explorer marks it "by bob".
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-
-import pytest
 from rich.text import Text
 
 from grove_explorer.app.widgets.conversation_list import ConversationList
 from grove_explorer.app.widgets.message_view import MessageView, header_text
-from grove_explorer.client import Client, SamplingParams
-from grove_explorer.server.auth import hash_key
+from grove_explorer.client import Client
 from grove_explorer.server.runtime import GroveServer
-from tests.app_helpers import explorer, send, settle
-from tests.helpers import collect
+from tests.app_helpers import alice_shares, explorer, send, settle
 
 SIZE = (130, 40)
-
-
-@pytest.fixture
-async def team(make_server: Callable[..., GroveServer]) -> AsyncIterator[GroveServer]:
-    running = make_server(api_keys={hash_key(f"key-{n}"): n for n in ("alice", "bob")})
-    await running.start()
-    try:
-        yield running
-    finally:
-        await running.stop()
 
 
 async def test_a_reader_sees_the_mark_and_cannot_send_a_writer_is_named(
     team: GroveServer,
 ) -> None:
     async with Client(api_host=team.address, api_key="key-alice") as alice:
-        mine = alice.grok.create_conversation()
-        stream, future = mine.add_response("Medlars?", sampling=SamplingParams(max_tokens=4))
-        await collect(stream)
-        await future
-        await mine.set_title("Medlar notes")
-        await mine.share_with("bob", "reader")
+        mine = await alice_shares(alice, "reader", "Medlar notes")
         cid = mine.conversation_id
 
         async with explorer(team.address, size=SIZE, api_key="key-bob") as (_, pilot, screen):
@@ -159,11 +139,7 @@ async def test_the_share_dialog_grants_lists_and_revokes(team: GroveServer) -> N
 
 async def test_a_writer_sees_you_for_their_own_and_names_the_owner(team: GroveServer) -> None:
     async with Client(api_host=team.address, api_key="key-alice") as alice:
-        mine = alice.grok.create_conversation()
-        stream, future = mine.add_response("Medlars?", sampling=SamplingParams(max_tokens=4))
-        await collect(stream)
-        await future
-        await mine.share_with("bob", "writer")
+        mine = await alice_shares(alice, "writer")
 
         async with explorer(team.address, size=SIZE, api_key="key-bob") as (_, pilot, screen):
             await settle(pilot)

@@ -11,14 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from grove_explorer.client import Client, SamplingParams
-from grove_explorer.server.auth import hash_key
+from grove_explorer.client import Client
 from grove_explorer.server.runtime import GroveServer
-from tests.app_helpers import explorer, send, settle, until
-from tests.helpers import collect
+from tests.app_helpers import TEAM_KEYS, alice_shares, explorer, send, settle, until
 
 SIZE = (130, 40)
-KEYS = {hash_key(f"key-{n}"): n for n in ("alice", "bob")}
 
 
 async def test_a_conversation_deleted_during_an_outage_is_closed_when_live_again(
@@ -60,19 +57,13 @@ async def test_a_conversation_deleted_during_an_outage_is_closed_when_live_again
 async def test_a_share_revoked_during_an_outage_closes_it_saying_so(
     make_server: Callable[..., GroveServer],
 ) -> None:
-    first = make_server(api_keys=KEYS)
+    first = make_server(api_keys=TEAM_KEYS)
     await first.start()
     port = int(first.address.rsplit(":", 1)[1])
     second: GroveServer | None = None
     try:
         async with Client(api_host=first.address, api_key="key-alice") as alice:
-            mine = alice.grok.create_conversation()
-            stream, future = mine.add_response("Medlars?", sampling=SamplingParams(max_tokens=4))
-            await collect(stream)
-            await future
-            await mine.set_title("Medlar notes")
-            await mine.share_with("bob", "reader")
-            cid = mine.conversation_id
+            cid = (await alice_shares(alice, "reader", "Medlar notes")).conversation_id
         async with explorer(first.address, size=SIZE, api_key="key-bob") as (app, pilot, screen):
             await settle(pilot)
             assert screen.conversation_id == cid
@@ -82,7 +73,7 @@ async def test_a_share_revoked_during_an_outage_closes_it_saying_so(
             await until(pilot, lambda: screen.status.live == "reconnecting", "reconnecting")
             await _meanwhile(make_server, "key-alice", lambda other: _unshare(other, cid))
 
-            second = make_server(port=port, api_keys=KEYS)
+            second = make_server(port=port, api_keys=TEAM_KEYS)
             await second.start()
             await until(pilot, lambda: screen.conversation_id is None, "the conversation closed")
             await settle(pilot)
@@ -103,7 +94,7 @@ async def _meanwhile(
     make_server: Callable[..., GroveServer], api_key: str, act: Callable[[Client], object]
 ) -> None:
     """Does `act` through another client, on a server of another port, same database."""
-    side = make_server(api_keys=KEYS) if api_key else make_server()
+    side = make_server(api_keys=TEAM_KEYS) if api_key else make_server()
     await side.start()
     try:
         async with Client(api_host=side.address, api_key=api_key or None) as other:

@@ -13,11 +13,9 @@ from grove_explorer.app.config import AppConfig
 from grove_explorer.app.grove_app import GroveApp
 from grove_explorer.app.screens.main import MainScreen
 from grove_explorer.client import Client, Conversation, SamplingParams
-from grove_explorer.server.auth import hash_key
-from tests.helpers import collect
+from tests.helpers import TEAM_KEYS, collect
 
-TEAM_KEYS = {hash_key(f"key-{name}"): name for name in ("alice", "bob", "carol")}
-"""The keys of a team server's users: "key-alice" is alice's, and so on."""
+__all__ = ["TEAM_KEYS"]  # the app tests take them from here with the explorer helpers
 
 
 def make_app(address: str, **config: object) -> GroveApp:

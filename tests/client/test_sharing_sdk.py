@@ -20,10 +20,9 @@ from grove_explorer.client import (
     PermissionDeniedError,
     ReadOnlyShareError,
 )
-from grove_explorer.server.auth import hash_key
 from grove_explorer.server.runtime import GroveServer
 from tests import both_stores
-from tests.helpers import collect
+from tests.helpers import TEAM_KEYS, collect
 
 server_config = both_stores.server_config
 make_server = both_stores.make_server
@@ -33,9 +32,7 @@ Clients = tuple[Client, Client, Client]
 
 @pytest.fixture
 async def clients(make_server: Callable[..., GroveServer]) -> AsyncIterator[Clients]:
-    running = make_server(
-        api_keys={hash_key(f"key-{name}"): name for name in ("alice", "bob", "carol")}
-    )
+    running = make_server(api_keys=TEAM_KEYS)
     await running.start()
     made = tuple(
         Client(api_host=running.address, api_key=f"key-{name}")

@@ -20,11 +20,11 @@ from google.protobuf import empty_pb2
 
 from grove_explorer.client import Client
 from grove_explorer.protos import chat_pb2
-from grove_explorer.server.auth import hash_key
 from grove_explorer.server.config import ServerConfig
 from grove_explorer.server.keys import create_key
 from grove_explorer.server.runtime import GroveServer
 from tests import both_stores
+from tests.helpers import TEAM_KEYS
 
 server_config = both_stores.server_config
 make_server = both_stores.make_server
@@ -71,12 +71,11 @@ async def _snapshot(team: Team) -> bytes:
 
 @pytest.fixture
 async def team(make_server: Callable[..., GroveServer]) -> AsyncIterator[Team]:
-    running = make_server(
-        api_keys={hash_key(f"key-{name}"): name for name in ("alice", "bob", "carol")}
-    )
+    running = make_server(api_keys=TEAM_KEYS)
     await running.start()
-    clients = [Client(api_host=running.address, api_key=f"key-{n}") for n in ("alice", "bob")]
-    clients.append(Client(api_host=running.address, api_key="key-carol"))
+    clients = [
+        Client(api_host=running.address, api_key=f"key-{n}") for n in ("alice", "bob", "carol")
+    ]
     alice, bob, carol = (c.stub for c in clients)
     try:
         created = await alice.CreateConversation(chat_pb2.CreateConversationRequest())

@@ -19,9 +19,9 @@ from google.protobuf import empty_pb2
 
 from grove_explorer.client import Client
 from grove_explorer.protos import chat_pb2
-from grove_explorer.server.auth import hash_key
 from grove_explorer.server.runtime import GroveServer
 from tests import both_stores
+from tests.helpers import TEAM_KEYS
 
 server_config = both_stores.server_config
 make_server = both_stores.make_server
@@ -51,12 +51,11 @@ async def _reply(stub: Any, cid: str, parent: str, seed: int) -> str:
 
 @pytest.fixture
 async def shared(make_server: Callable[..., GroveServer]) -> AsyncIterator[Shared]:
-    running = make_server(
-        api_keys={hash_key(f"key-{name}"): name for name in ("alice", "bob", "carol")}
-    )
+    running = make_server(api_keys=TEAM_KEYS)
     await running.start()
-    clients = [Client(api_host=running.address, api_key=f"key-{n}") for n in ("alice", "bob")]
-    clients.append(Client(api_host=running.address, api_key="key-carol"))
+    clients = [
+        Client(api_host=running.address, api_key=f"key-{n}") for n in ("alice", "bob", "carol")
+    ]
     alice, bob, carol = (c.stub for c in clients)
     try:
         cid = (await alice.CreateConversation(chat_pb2.CreateConversationRequest())).conversation_id

@@ -33,8 +33,8 @@ from __future__ import annotations
 
 import enum
 import hashlib
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from datetime import datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
@@ -143,20 +143,18 @@ class PostgresDatabase:
             kwargs={"autocommit": True},
             name="grove",
         )
-        try:
-            # One direct connection first: an unreachable or misnamed database fails at
-            # once with libpq's reason, where the pool would retry until its timeout.
-            async with await psycopg.AsyncConnection.connect(
-                self._url.url, autocommit=True, connect_timeout=int(CONNECT_TIMEOUT_SECONDS)
-            ) as first:
-                await migrate(first)
-            await pool.open(wait=True, timeout=CONNECT_TIMEOUT_SECONDS)
-        except BaseException as error:
-            await pool.close()
-            failure = self._failure(error)
-            if failure is error:
+        with self._storage_failures():
+            try:
+                # One direct connection first: an unreachable or misnamed database fails at
+                # once with libpq's reason, where the pool would retry until its timeout.
+                async with await psycopg.AsyncConnection.connect(
+                    self._url.url, autocommit=True, connect_timeout=int(CONNECT_TIMEOUT_SECONDS)
+                ) as first:
+                    await migrate(first)
+                await pool.open(wait=True, timeout=CONNECT_TIMEOUT_SECONDS)
+            except BaseException:
+                await pool.close()
                 raise
-            raise failure from error
         self._pool = pool
         self._state = _State.OPEN
 
@@ -179,18 +177,13 @@ class PostgresDatabase:
         self._require_open()
         if self._presence is not None:
             await self._presence.close()
-        try:
+        with self._storage_failures():
             self._presence = await psycopg.AsyncConnection.connect(
                 self._url.url,
                 autocommit=True,
                 application_name=presence_name(owner),
                 connect_timeout=int(CONNECT_TIMEOUT_SECONDS),
             )
-        except Exception as error:
-            failure = self._failure(error)
-            if failure is error:
-                raise
-            raise failure from error
 
     async def _present_owners(self) -> frozenset[str]:
         """The presence names of every replica connected to this database now."""
@@ -230,15 +223,10 @@ class PostgresDatabase:
     async def _read(self, sql: str, parameters: Sequence[Any] | dict[str, Any] = ()) -> list[Any]:
         """Runs one read statement (one snapshot) on a pooled connection; its rows."""
         pool = self._require_open()
-        try:
+        with self._storage_failures():
             async with pool.connection() as conn:
                 cursor = await conn.execute(sql, parameters)
                 return await cursor.fetchall()
-        except Exception as error:
-            failure = self._failure(error)
-            if failure is error:
-                raise
-            raise failure from error
 
     @asynccontextmanager
     async def _connection(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
@@ -248,14 +236,9 @@ class PostgresDatabase:
         trips around it. Failures map as `_transaction`'s do.
         """
         pool = self._require_open()
-        try:
+        with self._storage_failures():
             async with pool.connection() as conn:
                 yield conn
-        except Exception as error:
-            failure = self._failure(error)
-            if failure is error:
-                raise
-            raise failure from error
 
     @asynccontextmanager
     async def _transaction(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
@@ -265,9 +248,18 @@ class PostgresDatabase:
         nothing is stored half-way and the connection goes back to the pool clean.
         """
         pool = self._require_open()
-        try:
+        with self._storage_failures():
             async with pool.connection() as conn, conn.transaction():
                 yield conn
+
+    @contextmanager
+    def _storage_failures(self) -> Iterator[None]:
+        """Raises an error about the database (down, full, read-only…) as StorageFailure.
+
+        Our own SQL's errors go on as they are.
+        """
+        try:
+            yield
         except Exception as error:
             failure = self._failure(error)
             if failure is error:

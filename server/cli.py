@@ -93,6 +93,15 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         help="flush once this many tokens wait; 1 disables batching (default: %(default)s)",
     )
     parser.add_argument(
+        "--accept-ahead",
+        type=int,
+        default=defaults.accept_ahead,
+        metavar="N",
+        help="calls of one method gRPC may hand the server at once, requested ahead so a "
+        "burst of starts is accepted in a few loop turns; 1 is grpc.aio's own one at a "
+        "time (default: %(default)s)",
+    )
+    parser.add_argument(
         "--max-streams",
         type=int,
         default=defaults.max_streams,
@@ -310,6 +319,8 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         raise SystemExit("--offline-min-tokens cannot be negative")
     if args.max_streams < 1:
         raise SystemExit("--max-streams must be at least 1")
+    if args.accept_ahead < 1:
+        raise SystemExit("--accept-ahead must be at least 1 (1: one call at a time)")
     if not 1 <= args.watch_max_pending_events <= MAX_WATCH_PENDING:
         raise SystemExit(f"--watch-max-pending-events must be between 1 and {MAX_WATCH_PENDING:,}")
     if not 10 <= args.checkpoint_ms <= 500:
@@ -336,6 +347,7 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         tls_cert=args.tls_cert,
         tls_key=args.tls_key,
         max_streams=args.max_streams,
+        accept_ahead=args.accept_ahead,
         watch_max_pending_events=args.watch_max_pending_events,
         checkpoint_interval_ms=args.checkpoint_ms,
         resume_grace_seconds=args.resume_grace_seconds,

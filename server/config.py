@@ -64,6 +64,9 @@ class ServerConfig:
     max_top_logprobs: int = 20
     # Concurrent AddResponse streams beyond this answer RESOURCE_EXHAUSTED.
     max_streams: int = 256
+    # Calls of one method gRPC may hand the server at once, requested ahead (accepting.py);
+    # 1 is grpc.aio's own one at a time.
+    accept_ahead: int = 16
     # Events a WatchConversation watcher may fall behind before its watch is ended
     # (RESOURCE_EXHAUSTED): a stalled watcher costs this much memory, never the samplers.
     watch_max_pending_events: int = 1024

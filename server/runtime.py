@@ -20,6 +20,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from grove_explorer.protos import chat_pb2
+from grove_explorer.server.accepting import accept_ahead
 from grove_explorer.server.auth import Authenticator, exposure_refusal, is_loopback_host
 from grove_explorer.server.backends import build_samplers
 from grove_explorer.server.config import ServerConfig
@@ -218,13 +219,14 @@ class GroveServer:
         limit = max(
             4 * self.config.max_message_bytes + _MESSAGE_HEADROOM, self.config.max_request_bytes
         )
-        server = grpc.aio.server(
-            interceptors=self._interceptors,
-            options=[
-                ("grpc.max_receive_message_length", limit),
-                ("grpc.max_send_message_length", -1),
-            ],
-        )
+        with accept_ahead(self.config.accept_ahead):
+            server = grpc.aio.server(
+                interceptors=self._interceptors,
+                options=[
+                    ("grpc.max_receive_message_length", limit),
+                    ("grpc.max_send_message_length", -1),
+                ],
+            )
         add_chat_service(self.servicer, server)
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
         enable_reflection((CHAT_SERVICE, health.SERVICE_NAME), server)

@@ -209,7 +209,7 @@ def print_start_split(records: Sequence[StreamRecord], probe: ServerProbe) -> No
     """Splits each start's time to its acknowledgement at the servicer's two marks.
 
     accepted: the client's request start to the servicer's first line (the SDK building
-    and sending the call, gRPC accepting it: one call per server loop turn); read: from
+    and sending the call, gRPC accepting it: `--accept-ahead` calls at once); read: from
     there to the conversation read (the caller's key check and the conversation's owner,
     one grouped read); stored: from there to the stored human message (the group commit);
     back: from there to the client holding the acknowledgement (gRPC's write, the

@@ -375,20 +375,69 @@ def resolved_to_record(params: ResolvedParams) -> SamplingRecord:
     )
 
 
+class _AlternativesWire:
+    """The serialized alternatives of `top` tuples a sampler hands out again and again.
+
+    The offline sampler's tokens share their step's `top` tuple (its sampling tables are
+    shared), so the same five alternatives are built into a message for token after
+    token: 5.9 µs a token message, against 2.4 µs when they are parsed from bytes kept
+    for that tuple. A tuple is serialized the second time it is seen (a remote model's
+    tuples, new every token, cost one dict entry); both tables hold the tuples they key
+    by id, so an id is not reused while it is a key, and are emptied when full.
+    """
+
+    LIMIT = 4096
+
+    def __init__(self) -> None:
+        self._seen: dict[int, tuple[tuple[str, float], ...]] = {}
+        self._wire: dict[int, tuple[tuple[tuple[str, float], ...], bytes]] = {}
+
+    def get(self, top: tuple[tuple[str, float], ...]) -> bytes | None:
+        """`top` as a serialized Token holding only its alternatives, or None (not yet)."""
+        key = id(top)
+        found = self._wire.get(key)
+        if found is not None and found[0] is top:
+            return found[1]
+        if self._seen.get(key) is not top:
+            if len(self._seen) >= self.LIMIT:
+                self._seen.clear()
+            self._seen[key] = top
+            return None
+        holder = sampler_public_pb2.Token()
+        add = holder.top_logits.add
+        for text, logprob in top:
+            add(string_token=text, logprob=logprob)
+        wire = holder.SerializeToString()
+        if len(self._wire) >= self.LIMIT:
+            self._wire.clear()
+        self._wire[key] = (top, wire)
+        return wire
+
+
+_ALTERNATIVES = _AlternativesWire()
+
+
 def _fill_token(target: sampler_public_pb2.Token, token: SampledToken) -> None:
-    """Writes one sampled token into `target`, in place.
+    """Writes one sampled token into `target` (empty), in place.
 
     In place rather than by building Logit messages and passing them to constructors
     (which copy them): this runs for every token of every stream, and it halves the cost
-    of a token message (bench.load --profile-server).
+    of a token message (bench.load --profile-server). Alternatives a sampler repeats are
+    parsed from their kept bytes (`_AlternativesWire`).
     """
+    top = token.top
+    if top:
+        wire = _ALTERNATIVES.get(top)
+        if wire is not None:
+            target.MergeFromString(wire)
+        else:
+            add = target.top_logits.add
+            for text, logprob in top:
+                add(string_token=text, logprob=logprob)
     target.logprob_unknown = token.logprob is None
     final = target.final_logit
     final.string_token = token.text
     final.logprob = token.logprob or 0.0
-    add = target.top_logits.add
-    for text, logprob in token.top:
-        add(string_token=text, logprob=logprob)
 
 
 def token_batch_message(batch: Sequence[SampledToken]) -> chat_pb2.AddResponseResponse:

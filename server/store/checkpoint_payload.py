@@ -13,6 +13,10 @@ import json
 from grove_explorer.server.store.records import NewResponse, SamplingRecord
 from grove_explorer.server.store.rows import format_time, parse_time
 
+# The records' field names, read once (dataclasses.fields builds its tuple every call).
+_FIELDS = tuple(f.name for f in dataclasses.fields(NewResponse))
+_SAMPLING_FIELDS = tuple(f.name for f in dataclasses.fields(SamplingRecord))
+
 
 def encode_new_response(new: NewResponse) -> str:
     """A NewResponse as JSON (a checkpoint's payload), always partial and "interrupted".
@@ -22,16 +26,18 @@ def encode_new_response(new: NewResponse) -> str:
     """
     # Field by field rather than dataclasses.asdict, which deep-copies every value: with
     # hundreds of streams checkpointed several times a second it was ~10 % of the server's
-    # CPU (bench.load --profile-server). Only `sampling` is itself a dataclass.
-    data = {f.name: getattr(new, f.name) for f in dataclasses.fields(new)}
-    if new.sampling is not None:
-        data["sampling"] = dataclasses.asdict(new.sampling)
+    # CPU (bench.load --profile-server). The text goes as it is (no \u escapes to scan
+    # for): 30 -> 21 µs a payload of 100 words.
+    data = {name: getattr(new, name) for name in _FIELDS}
+    sampling = new.sampling
+    if sampling is not None:
+        data["sampling"] = {name: getattr(sampling, name) for name in _SAMPLING_FIELDS}
     data["partial"] = True
     data["finish_reason"] = "interrupted"  # a checkpoint is read back only after a crash
     data["tokens"] = None
     if new.start_time is not None:
         data["start_time"] = format_time(new.start_time)
-    return json.dumps(data)
+    return json.dumps(data, ensure_ascii=False)
 
 
 def decode_new_response(text: str) -> NewResponse:

@@ -54,3 +54,24 @@ def test_a_batch_with_an_unknown_logprob_is_unknown_as_a_whole() -> None:
     assert sample.token.final_logit.string_token == "Once oak"
     assert sample.token.logprob_unknown and sample.token.final_logit.logprob == 0.0
     assert [t.logprob_unknown for t in sample.tokens] == [True, False]
+
+
+def test_alternatives_kept_as_bytes_give_the_same_message_as_built_ones() -> None:
+    # The offline sampler hands out one `top` tuple token after token: from its second
+    # sight it is parsed from kept bytes. Every message must equal one built field by
+    # field from an equal tuple never seen before.
+    shared = ((" birch", -0.75), (" oak", -1.5), (" yew", -2.25))
+    built = [
+        token_batch_message([SampledToken(f" w{i}", -0.75, tuple(list(shared)))]) for i in range(4)
+    ]
+    kept = [token_batch_message([SampledToken(f" w{i}", -0.75, shared)]) for i in range(4)]
+    assert [m.SerializeToString() for m in kept] == [m.SerializeToString() for m in built]
+    assert logits(kept[3].token.token) == list(shared)
+    # In a batch, each token's own alternatives, kept or not.
+    batch = token_batch_message([SampledToken(" a", -0.5, shared), OAK, TREE]).token
+    assert [logits(t) for t in batch.tokens] == [list(shared), list(OAK.top), list(TREE.top)]
+    # An equal but distinct tuple is its own entry: identity, never a stale id, decides.
+    other = ((" birch", -0.5),)
+    assert logits(token_batch_message([SampledToken(" b", -0.5, other)]).token.token) == [
+        (" birch", -0.5)
+    ]

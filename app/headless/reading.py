@@ -88,6 +88,8 @@ async def cmd_show(grok: AsyncGrok, args: argparse.Namespace) -> Outcome:
     path = forest.path(leaf.response_id if leaf else None)
     if args.json:
         payload = conversation_metadata(conversation)
+        if "owner_user_id" in document:  # it names another user: whose the rest is
+            payload["owner_user_id"] = document["owner_user_id"]
         payload["leaf_response_id"] = leaf.response_id if leaf else None
         payload["path"] = [{k: v for k, v in r.items() if k != "tokens"} for r in path]
         return Outcome(dumps(payload) + "\n")

@@ -9,6 +9,10 @@ Floats that travel as float32 on the wire (temperature, top-p, logprobs) are wri
 shortest decimal that reads back as the same float32 (0.7 rather than 0.699999988079071):
 no information is lost and an export → import → export round trip is byte-stable.
 
+A shared conversation's document also says whose each part is where it is not the owner's
+(`owner_user_id`, a response's `author_user_id`, its marks' `set_by_user_id`). An import
+does not take those over: the imported tree is its importer's, who made all of it.
+
 The format's name and version, `dumps` and `shortest_float32` live in `json_format` (which
 loads no SDK model: `grove import` needs them, not this module) and are re-exported here.
 """
@@ -29,6 +33,7 @@ from grove_explorer.client.export.json_format import shortest_float32 as shortes
 from grove_explorer.client.export.json_format import utc_iso as _iso
 from grove_explorer.client.judgements import Judgement
 from grove_explorer.client.models import ResponseNode, TokenInfo
+from grove_explorer.client.research import Annotation
 from grove_explorer.client.response import Response
 from grove_explorer.protos import sampler_public_pb2
 
@@ -43,12 +48,18 @@ def token_to_dict(token: TokenInfo) -> dict[str, Any]:
 
 
 def response_to_dict(
-    response: Response | ResponseNode, tokens: Sequence[TokenInfo] | None = None
+    response: Response | ResponseNode,
+    tokens: Sequence[TokenInfo] | None = None,
+    owner_user_id: str = "",
 ) -> dict[str, Any]:
     """Every field of one response, named as in `protos/chat.proto`.
 
     `tokens` is None when they were not fetched (always for human messages); a model reply
-    whose tokens were fetched gets a list, empty for manual replies.
+    whose tokens were fetched gets a list, empty for manual replies. Who made a response
+    (`author_user_id`) and who set its marks (`annotation.set_by_user_id`) are written
+    only when that was not the conversation's owner (`owner_user_id`): a shared
+    conversation's export says whose they are, and the owner's own documents (every
+    single-user one) are unchanged.
     """
     node = response.node if isinstance(response, Response) else response
     params = node.sampling
@@ -81,16 +92,11 @@ def response_to_dict(
         "prefix_length": node.prefix_length,
         "start_time": _iso(node.start_time),
         "finish_reason": node.finish_reason,
-        "annotation": None
-        if annotation.empty
-        else {
-            "bookmarked": annotation.bookmarked,
-            "tags": list(annotation.tags),
-            "rating": annotation.rating,
-            "note": annotation.note,
-        },
+        "annotation": None if annotation.empty else _annotation_dict(annotation, owner_user_id),
         "tokens": None if tokens is None else [token_to_dict(t) for t in tokens],
     }
+    if node.author:  # a writer's response only ("" is the owner's)
+        data["author_user_id"] = node.author
     if node.judgements:  # only then: documents of unjudged replies are unchanged
         data["judgements"] = [judgement_to_dict(j) for j in node.judgements]
     usage = node.reported_usage
@@ -108,6 +114,18 @@ def response_to_dict(
     if node.system_prompt_name is not None:  # only where recorded (golden files have none)
         data["system_prompt_name"] = node.system_prompt_name
     return data
+
+
+def _annotation_dict(annotation: Annotation, owner_user_id: str) -> dict[str, Any]:
+    marks: dict[str, Any] = {
+        "bookmarked": annotation.bookmarked,
+        "tags": list(annotation.tags),
+        "rating": annotation.rating,
+        "note": annotation.note,
+    }
+    if annotation.set_by and annotation.set_by != owner_user_id:
+        marks["set_by_user_id"] = annotation.set_by  # a writer's marks (see response_to_dict)
+    return marks
 
 
 def judgement_to_dict(judgement: Judgement) -> dict[str, Any]:
@@ -160,11 +178,21 @@ def export_json(
     """
     document: Document = {"format": FORMAT_NAME, "version": FORMAT_VERSION}
     document.update(conversation_metadata(conversation))
-    document["responses"] = [
-        response_to_dict(r, tokens_by_id.get(r.response_id) if r.sender == "model" else None)
+    owner = conversation.owner_user_id
+    responses = [
+        response_to_dict(r, tokens_by_id.get(r.response_id) if r.sender == "model" else None, owner)
         for r in conversation.responses
     ]
+    if owner and any(_names_another_user(r) for r in responses):
+        # Whose the rest is, where the document names another user (a shared tree).
+        document["owner_user_id"] = owner
+    document["responses"] = responses
     return document
+
+
+def _names_another_user(entry: Mapping[str, Any]) -> bool:
+    marks = entry["annotation"]
+    return "author_user_id" in entry or (marks is not None and "set_by_user_id" in marks)
 
 
 async def collect_tokens(conversation: Conversation) -> dict[str, list[TokenInfo]]:

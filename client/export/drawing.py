@@ -61,6 +61,8 @@ class _Source:
     forest: Forest
     nodes: list[ResponseNode]
     number: Callable[[Any], Any]
+    # The owner's user id: marks another user set say whose they are ("" when not told).
+    owner: str = ""
     _positions: dict[str, tuple[int, int]] | None = field(default=None, repr=False)
 
     @classmethod
@@ -78,6 +80,7 @@ class _Source:
             forest,
             nodes,
             _wire_float,
+            conversation.forest.conversation.owner_user_id,
         )
 
     @classmethod
@@ -98,6 +101,7 @@ class _Source:
             forest,
             list(forest.responses.values()),  # a repeated id: its first place, last entry
             _as_read,
+            str(document.get("owner_user_id") or ""),
         )
 
     def path(self, leaf_id: str | None) -> list[ResponseNode]:
@@ -165,6 +169,8 @@ def _node_of_entry(entry: Mapping[str, Any]) -> ResponseNode:
         fields["replay_of"] = get("replay_of")
     if get("system_prompt_name") is not None:
         fields["system_prompt_name"] = get("system_prompt_name")
+    if get("author_user_id"):
+        fields["author"] = str(get("author_user_id"))
     marks = get("annotation")
     fields["annotation"] = (
         Annotation.model_construct(
@@ -172,6 +178,7 @@ def _node_of_entry(entry: Mapping[str, Any]) -> ResponseNode:
             tags=marks.get("tags"),
             rating=marks.get("rating"),
             note=marks.get("note"),
+            set_by=str(marks.get("set_by_user_id") or ""),
         )
         if marks
         else _NO_ANNOTATION
@@ -218,14 +225,26 @@ def _node_sampling(node: ResponseNode, number: Callable[[Any], Any]) -> str:
     )
 
 
+# (human, manual) → how a heading names the sender.
+_SENDER_WORDS = {
+    (True, False): "Human",
+    (True, True): "Human",
+    (False, False): "Model",
+    (False, True): "Model (manual)",
+}
+
+
 def _sender_label(node: ResponseNode) -> str:
-    if node.sender == "human":
-        return "Human"
-    return "Model (manual)" if node.manual else "Model"
+    """`Human`, `Model`, `Model (manual)`; `…, by bob` for a writer's response (shared)."""
+    label = _SENDER_WORDS[node.sender == "human", bool(node.manual)]
+    return f"{label}, by {node.author}" if node.author else label
 
 
-def _marks(node: ResponseNode) -> list[str]:
-    """Short words for a response's flags and annotation, for headings and labels."""
+def _marks(node: ResponseNode, owner: str = "") -> list[str]:
+    """Short words for a response's flags and annotation, for headings and labels.
+
+    Marks another user than the owner set end with whose they are (`marks by bob`).
+    """
     marks = []
     ending = reply_marker(bool(node.partial), str(node.finish_reason or ""))
     if ending:
@@ -246,6 +265,9 @@ def _marks(node: ResponseNode) -> list[str]:
         marks.append(fused_words(node))
     if node.replay_of:
         marks.append(replay_words(node))
+    set_by = annotation.set_by
+    if set_by and set_by != owner and not annotation.empty:
+        marks.append(f"marks by {set_by}")
     return marks
 
 
@@ -329,7 +351,7 @@ def _markdown(source: _Source, leaf_id: str | None, all_branches: bool) -> str:
             k, n = source.position(node)
             if n > 1:
                 parts.append(f"branch {k}/{n}")
-            parts += _marks(node)
+            parts += _marks(node, source.owner)
             lines += [f"## {' · '.join(parts)}", "", *_markdown_body(node), ""]
         return "\n".join(lines).rstrip("\n") + "\n"
 
@@ -354,7 +376,7 @@ def _markdown(source: _Source, leaf_id: str | None, all_branches: bool) -> str:
         sampling = _node_sampling(node, number)
         if sampling:
             parts.append(sampling)
-        parts += _marks(node)
+        parts += _marks(node, source.owner)
         marker = "► " if rid in on_path else ""
         lines += [f"## {marker}{' · '.join(parts)}", "", *_markdown_body(node), ""]
         stack.extend(reversed(source.children(rid)))

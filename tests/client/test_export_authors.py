@@ -17,7 +17,12 @@ import pytest
 
 from grove_explorer.app.cli import main
 from grove_explorer.client import Client, SamplingParams
-from grove_explorer.client.export import export_json, import_request
+from grove_explorer.client.export import (
+    conversation_markdown,
+    export_json,
+    import_request,
+    to_markdown,
+)
 from grove_explorer.server.runtime import GroveServer
 from tests.app_helpers import alice_shares
 from tests.helpers import TEAM_KEYS, collect
@@ -131,3 +136,23 @@ async def test_grove_show_json_says_whose_each_part_is(
     assert (last["response_id"], last["author_user_id"]) == (bobs_reply.response_id, "bob")
     assert last["annotation"]["set_by_user_id"] == "bob"
     assert "author_user_id" not in shown["path"][0]
+
+
+async def test_markdown_of_a_shared_tree_says_who_wrote_and_who_marked(
+    team: tuple[Client, Client],
+) -> None:
+    alice, bob = team
+    mine = await alice_shares(alice, "writer")
+    theirs = await bob.grok.get_conversation(mine.conversation_id)
+    alices_reply = theirs.responses[-1]
+    stream, future = theirs.add_response("Jelly?", sampling=SamplingParams(max_tokens=4))
+    await collect(stream)
+    await future
+    await alices_reply.annotate(tags=["frost"])
+    await mine.load()
+    text = conversation_markdown(mine, all_branches=True)
+    # From the document (a file) and from the loaded forest: the same words.
+    assert text == to_markdown(export_json(mine, {}), all_branches=True)
+    assert "] Human, by bob" in text and "] Model, by bob" in text
+    assert "tags: frost · marks by bob" in text
+    assert text.count("by bob") == 3  # bob's turn (2) and his marks; nothing of alice's

@@ -15,6 +15,10 @@ turns. It works through the one hook grpc.aio's accept loop calls for a method's
 call (`AioServer._make_request_call_future`), on a subclass of grpc's own server: the
 loop, its handlers and its shutdown stay grpc's. Where a gRPC release lacks that hook,
 the server is grpc.aio's as it is (`supported()` says which).
+
+At shutdown the requests still outstanding are cancelled. A call accepted ahead in the
+instant the server stops, before the loop took it, is ended by gRPC's shutdown like any
+call still running (after the grace `server.stop` gives), not answered.
 """
 
 from __future__ import annotations

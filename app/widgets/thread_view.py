@@ -60,6 +60,7 @@ from grove_explorer.app.widgets.thread_window import (
     live_cut,
     next_window,
     refocus,
+    window_around,
     window_to_end,
 )
 
@@ -508,17 +509,7 @@ class ThreadView(FirstScreen, can_focus=True):
         lo, hi = self.window
         if not lo <= index < hi:
             total = len(self._path)
-            if lo - WINDOW <= index < lo:
-                new_lo = max(0, lo - WINDOW)
-                new_hi = min(hi, new_lo + MAX_MOUNTED)
-            elif hi <= index < hi + WINDOW:
-                new_hi = min(total, hi + WINDOW)
-                new_lo = max(lo, new_hi - MAX_MOUNTED)
-            elif index >= total - WINDOW:
-                new_lo, new_hi = max(0, total - WINDOW), total
-            else:
-                new_lo = max(0, index - WINDOW // 2)
-                new_hi = min(total, new_lo + WINDOW)
+            new_lo, new_hi = window_around(index, (lo, hi), total)
             self._apply(self._path, self._siblings, new_lo, new_hi, total)
         else:
             self._sync_focus_classes()

@@ -93,3 +93,23 @@ def window_to_end(lo: int, length: int) -> tuple[int, int]:
     if length - lo > MAX_MOUNTED:
         lo = max(0, length - WINDOW)
     return min(lo, max(0, length - WINDOW)), length
+
+
+def window_around(index: int, window: tuple[int, int], length: int) -> tuple[int, int]:
+    """The window the cursor's move to `index` (outside `window`) mounts.
+
+    A step just above or below the window adds a `WINDOW` on that side (dropping the other
+    end beyond `MAX_MOUNTED`); a jump to the last `WINDOW` messages mounts them; any other
+    jump mounts a `WINDOW` centred on the message.
+    """
+    lo, hi = window
+    if lo - WINDOW <= index < lo:
+        new_lo = max(0, lo - WINDOW)
+        return new_lo, min(hi, new_lo + MAX_MOUNTED)
+    if hi <= index < hi + WINDOW:
+        new_hi = min(length, hi + WINDOW)
+        return max(lo, new_hi - MAX_MOUNTED), new_hi
+    if index >= length - WINDOW:
+        return max(0, length - WINDOW), length
+    new_lo = max(0, index - WINDOW // 2)
+    return new_lo, min(length, new_lo + WINDOW)

@@ -9,6 +9,7 @@ from grove_explorer.app.widgets.thread_window import (
     live_cut,
     next_window,
     refocus,
+    window_around,
     window_to_end,
 )
 from grove_explorer.client.models import ResponseNode
@@ -59,3 +60,23 @@ def test_a_window_to_the_end_keeps_its_top_within_the_cap() -> None:
     assert window_to_end(100, 200) == (100, 200)
     assert window_to_end(0, MAX_MOUNTED + 1) == (MAX_MOUNTED + 1 - WINDOW, MAX_MOUNTED + 1)
     assert window_to_end(150, 160) == (100, 160)
+
+
+def test_the_cursor_moving_out_of_the_window_mounts_beside_it_or_around_it() -> None:
+    total = 1000
+    window = (400, 400 + WINDOW)
+    # One step above or below: a WINDOW more on that side, within the cap.
+    assert window_around(399, window, total) == (400 - WINDOW, 400 + WINDOW)
+    assert window_around(400 + WINDOW, window, total) == (400, 400 + 2 * WINDOW)
+    wide = (400, 400 + MAX_MOUNTED)
+    assert window_around(400 + MAX_MOUNTED, wide, total) == (
+        400 + WINDOW,
+        400 + MAX_MOUNTED + WINDOW,
+    )
+    # A jump near the end mounts the last WINDOW; elsewhere a WINDOW centred on it.
+    assert window_around(total - 1, window, total) == (total - WINDOW, total)
+    assert window_around(100, window, total) == (100 - WINDOW // 2, 100 + WINDOW // 2)
+    assert window_around(3, (500, 560), total) == (0, WINDOW)
+    for index in (0, 3, 100, 399, 460, 999):
+        lo, hi = window_around(index, window, total)
+        assert lo <= index < hi and hi - lo <= MAX_MOUNTED

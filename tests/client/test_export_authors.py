@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 
 from grove_explorer.app.cli import main
-from grove_explorer.client import Client, SamplingParams
+from grove_explorer.client import Client, Conversation, Response, SamplingParams
 from grove_explorer.client.export import (
     conversation_markdown,
     export_json,
@@ -42,9 +42,13 @@ async def team(make_server: Callable[..., GroveServer]) -> AsyncIterator[tuple[C
         await running.stop()
 
 
-async def test_a_shared_trees_export_names_the_writer_and_the_owner(
+async def bob_adds_a_turn(
     team: tuple[Client, Client],
-) -> None:
+) -> tuple[Conversation, Conversation, Response, Response]:
+    """Alice's shared conversation (bob a writer), bob's turn under alice's reply.
+
+    Returns alice's and bob's loaded views, alice's reply (from bob's view) and bob's.
+    """
     alice, bob = team
     mine = await alice_shares(alice, "writer")
     theirs = await bob.grok.get_conversation(mine.conversation_id)
@@ -56,6 +60,14 @@ async def test_a_shared_trees_export_names_the_writer_and_the_owner(
         theirs.get_response(bobs_reply.parent_response_id or "").parent_response_id
         == alices_reply.response_id
     )
+    return mine, theirs, alices_reply, bobs_reply
+
+
+async def test_a_shared_trees_export_names_the_writer_and_the_owner(
+    team: tuple[Client, Client],
+) -> None:
+    alice, _ = team
+    mine, theirs, alices_reply, bobs_reply = await bob_adds_a_turn(team)
     await alices_reply.annotate(tags=["bletting"], note="bob: ask about frost")
     await mine.load()
     await mine.get_response(bobs_reply.response_id).annotate(rating=1)
@@ -116,12 +128,8 @@ async def test_grove_show_json_says_whose_each_part_is(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    alice, bob = team
-    mine = await alice_shares(alice, "writer")
-    theirs = await bob.grok.get_conversation(mine.conversation_id)
-    stream, future = theirs.add_response("Jelly?", sampling=SamplingParams(max_tokens=4))
-    await collect(stream)
-    bobs_reply = await future
+    alice, _ = team
+    mine, _, _, bobs_reply = await bob_adds_a_turn(team)
     await bobs_reply.annotate(note="set")
     monkeypatch.setenv("GROVE_CONFIG", "/nonexistent/grove-config.toml")
     monkeypatch.setenv("XAI_API_HOST", alice.api_host)
@@ -141,13 +149,7 @@ async def test_grove_show_json_says_whose_each_part_is(
 async def test_markdown_of_a_shared_tree_says_who_wrote_and_who_marked(
     team: tuple[Client, Client],
 ) -> None:
-    alice, bob = team
-    mine = await alice_shares(alice, "writer")
-    theirs = await bob.grok.get_conversation(mine.conversation_id)
-    alices_reply = theirs.responses[-1]
-    stream, future = theirs.add_response("Jelly?", sampling=SamplingParams(max_tokens=4))
-    await collect(stream)
-    await future
+    mine, _, alices_reply, _ = await bob_adds_a_turn(team)
     await alices_reply.annotate(tags=["frost"])
     await mine.load()
     text = conversation_markdown(mine, all_branches=True)

@@ -27,6 +27,8 @@ from typing import Any
 
 from aiohttp import web
 
+from grove_explorer.server.sampler.openai_compat.logprobs_cost import PROBE_MESSAGES
+
 DEFAULT_MODEL = "fake-model"
 DEFAULT_EMBEDDINGS_MODEL = "fake-embed"
 EMBEDDING_DIMS = 16
@@ -101,7 +103,10 @@ class FakeOpenAI:
 
     Observations: `requests` (JSON bodies), `authorizations` (Authorization headers, None when
     absent), `headers` (all request headers, names lowercased), `disconnects` and the
-    `disconnected` event (a client went away while a stream was still being sent).
+    `disconnected` event (a client went away while a stream was still being sent). The two
+    short replies an "auto" sampler asks for to measure what logprobs cost (after a reply
+    whose tokens came slowly, as any reply may on a loaded machine) go to `probe_requests`,
+    not `requests`: a test counting the requests of its replies is not thrown by them.
     """
 
     def __init__(self) -> None:
@@ -140,6 +145,7 @@ class FakeOpenAI:
         self.embeddings_count_off = 0
         self.embedding_requests: list[dict[str, Any]] = []
         self.requests: list[dict[str, Any]] = []
+        self.probe_requests: list[dict[str, Any]] = []
         self.completion_requests: list[dict[str, Any]] = []
         self.authorizations: list[str | None] = []
         self.headers: list[dict[str, str]] = []
@@ -198,7 +204,8 @@ class FakeOpenAI:
     async def _chat(self, request: web.Request) -> web.StreamResponse:
         """Records the request, applies the configured failures, then replies."""
         body: dict[str, Any] = await request.json()
-        self.requests.append(body)
+        is_probe = body.get("messages") == PROBE_MESSAGES
+        (self.probe_requests if is_probe else self.requests).append(body)
         self.authorizations.append(request.headers.get("Authorization"))
         self.headers.append({k.lower(): v for k, v in request.headers.items()})
 

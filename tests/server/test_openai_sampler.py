@@ -732,8 +732,8 @@ async def test_logprobs_that_slow_tokens_down_are_measured_and_dropped_in_auto_m
         cost = await sampler.logprobs_cost()
     assert cost is not None and cost.too_slow and cost.ratio >= 3
     assert "logprobs make tokens" in caplog.text and 'logprobs = "on"' in caplog.text
-    probes = fake.requests[1:]
-    assert [bool(b.get("logprobs")) for b in probes] == [True, False]
+    assert len(fake.requests) == 1, "the probes are not the replies' requests"
+    assert [bool(b.get("logprobs")) for b in fake.probe_requests] == [True, False]
     await collect(sampler)
     assert "logprobs" not in fake.requests[-1], "auto mode stopped asking"
     assert sampler.describe().supports_logprobs is False
@@ -745,7 +745,7 @@ async def test_a_fast_endpoint_is_not_probed_and_keeps_logprobs(
     sampler = make_sampler()
     await collect(sampler)
     assert await sampler.logprobs_cost() is None, "fast tokens: logprobs cannot cost much"
-    assert len(fake.requests) == 1
+    assert len(fake.requests) == 1 and not fake.probe_requests
     await collect(sampler)
     assert fake.requests[-1].get("logprobs") is True
     assert sampler.describe().supports_logprobs is True
@@ -756,7 +756,7 @@ async def test_logprobs_on_is_never_probed(fake: FakeOpenAI, make_sampler: MakeS
     sampler = make_sampler(logprobs="on")
     await collect(sampler)
     assert await sampler.logprobs_cost() is None
-    assert len(fake.requests) == 1
+    assert len(fake.requests) == 1 and not fake.probe_requests
 
 
 async def test_a_slow_endpoint_whose_logprobs_are_cheap_keeps_them(

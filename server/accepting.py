@@ -37,7 +37,6 @@ from grpc._cython import cygrpc  # type: ignore[attr-defined]
 log = logging.getLogger(__name__)
 
 HOOK = "_make_request_call_future"
-DEFAULT_DEPTH = 16
 
 
 def supported() -> bool:
@@ -103,11 +102,10 @@ def _server_class(depth: int) -> type[Any]:
             while len(ahead.requested) < want and self.is_running():
                 task = base._make_request_call_future(self, method)
                 ahead.requested.add(task)
-                task.add_done_callback(lambda done: self._on_request_done(method, ahead, done))
+                task.add_done_callback(lambda done: self._on_request_done(ahead, done))
 
-        def _on_request_done(
-            self, method: bytes | None, ahead: _MethodAhead, task: asyncio.Task[Any]
-        ) -> None:
+        def _on_request_done(self, ahead: _MethodAhead, task: asyncio.Task[Any]) -> None:
+            """A request completed (a call, or its failure): to the loop's wait, or kept."""
             ahead.requested.discard(task)
             if not task.cancelled():
                 task.exception()  # read here: a failed request is never "never retrieved"

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections import deque
 from collections.abc import Iterator
@@ -68,63 +69,68 @@ def _settle(future: asyncio.Future[Any], task: asyncio.Task[Any]) -> None:
         future.set_result(task.result())
 
 
-def _server_class(depth: int) -> type[Any]:
-    """The aio server class of gRPC, its accept loop given calls requested `depth` ahead."""
-    base: type[Any] = cygrpc.AioServer
+class _AcceptingAhead(cygrpc.AioServer):
+    """grpc.aio's server; each method's next call comes from requests made ahead.
 
-    class AcceptingAhead(base):
-        """grpc.aio's server; each method's next call comes from requests made ahead."""
+    `DEPTH` is set by the subclass `_server_class` makes for a depth (grpc.aio builds the
+    server with its own arguments, so the depth cannot be passed in).
+    """
 
-        def _ahead_of(self, method: bytes | None) -> _MethodAhead:
-            methods: dict[bytes | None, _MethodAhead] = self.__dict__.setdefault("_ahead", {})
-            found = methods.get(method)
-            if found is None:
-                found = methods[method] = _MethodAhead()
-            return found
+    DEPTH = 1
 
-        def _make_request_call_future(self, method: bytes | None) -> asyncio.Future[Any]:
-            """The accept loop's wait for `method`'s next call (grpc's hook, overridden)."""
-            ahead = self._ahead_of(method)
-            future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-            if ahead.accepted:
-                _settle(future, ahead.accepted.popleft())
+    def _ahead_of(self, method: bytes | None) -> _MethodAhead:
+        methods: dict[bytes | None, _MethodAhead] = self.__dict__.setdefault("_ahead", {})
+        found = methods.get(method)
+        if found is None:
+            found = methods[method] = _MethodAhead()
+        return found
+
+    def _make_request_call_future(self, method: bytes | None) -> asyncio.Future[Any]:
+        """The accept loop's wait for `method`'s next call (grpc's hook, overridden)."""
+        ahead = self._ahead_of(method)
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        if ahead.accepted:
+            _settle(future, ahead.accepted.popleft())
+            ahead.used = True
+        else:
+            ahead.waiting.append(future)
+            # The loop cancels its waits when the server shuts down: so do we.
+            future.add_done_callback(self._on_wait_done)
+        self._request(method, ahead)
+        return future
+
+    def _request(self, method: bytes | None, ahead: _MethodAhead) -> None:
+        """Tops `method`'s outstanding requests up (one until it has had a call)."""
+        want = self.DEPTH if ahead.used else 1
+        while len(ahead.requested) < want and self.is_running():
+            task = super()._make_request_call_future(method)
+            ahead.requested.add(task)
+            task.add_done_callback(lambda done: self._on_request_done(ahead, done))
+
+    def _on_request_done(self, ahead: _MethodAhead, task: asyncio.Task[Any]) -> None:
+        """A request completed (a call, or its failure): to the loop's wait, or kept."""
+        ahead.requested.discard(task)
+        if not task.cancelled():
+            task.exception()  # read here: a failed request is never "never retrieved"
+        while ahead.waiting:
+            future = ahead.waiting.popleft()
+            if not future.done():
+                _settle(future, task)
                 ahead.used = True
-            else:
-                ahead.waiting.append(future)
-                # The loop cancels its waits when the server shuts down: so do we.
-                future.add_done_callback(self._on_wait_done)
-            self._request(method, ahead)
-            return future
+                return
+        ahead.accepted.append(task)
 
-        def _request(self, method: bytes | None, ahead: _MethodAhead) -> None:
-            """Tops `method`'s outstanding requests up (one until it has had a call)."""
-            want = depth if ahead.used else 1
-            while len(ahead.requested) < want and self.is_running():
-                task = base._make_request_call_future(self, method)
-                ahead.requested.add(task)
-                task.add_done_callback(lambda done: self._on_request_done(ahead, done))
+    def _on_wait_done(self, future: asyncio.Future[Any]) -> None:
+        if future.cancelled():  # shutdown: no request is left outstanding
+            for ahead in self.__dict__.get("_ahead", {}).values():
+                for task in list(ahead.requested):
+                    task.cancel()
 
-        def _on_request_done(self, ahead: _MethodAhead, task: asyncio.Task[Any]) -> None:
-            """A request completed (a call, or its failure): to the loop's wait, or kept."""
-            ahead.requested.discard(task)
-            if not task.cancelled():
-                task.exception()  # read here: a failed request is never "never retrieved"
-            while ahead.waiting:
-                future = ahead.waiting.popleft()
-                if not future.done():
-                    _settle(future, task)
-                    ahead.used = True
-                    return
-            ahead.accepted.append(task)
 
-        def _on_wait_done(self, future: asyncio.Future[Any]) -> None:
-            if future.cancelled():  # shutdown: no request is left outstanding
-                for ahead in self.__dict__.get("_ahead", {}).values():
-                    for task in list(ahead.requested):
-                        task.cancel()
-
-    AcceptingAhead.__qualname__ = AcceptingAhead.__name__ = f"AcceptingAhead{depth}"
-    return AcceptingAhead
+@functools.cache
+def _server_class(depth: int) -> type[_AcceptingAhead]:
+    """The aio server class of gRPC, its accept loop given calls requested `depth` ahead."""
+    return type(f"AcceptingAhead{depth}", (_AcceptingAhead,), {"DEPTH": depth})
 
 
 @contextlib.contextmanager
@@ -149,5 +155,4 @@ def accept_ahead(depth: int) -> Iterator[None]:
 
 def accepts_ahead(server: grpc.aio.Server) -> bool:
     """True when `server` was built accepting calls ahead (tests and diagnostics)."""
-    inner = getattr(server, "_server", None)
-    return inner is not None and type(inner).__name__.startswith("AcceptingAhead")
+    return isinstance(getattr(server, "_server", None), _AcceptingAhead)

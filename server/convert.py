@@ -404,9 +404,7 @@ class _AlternativesWire:
             self._seen[key] = top
             return None
         holder = sampler_public_pb2.Token()
-        add = holder.top_logits.add
-        for text, logprob in top:
-            add(string_token=text, logprob=logprob)
+        _add_alternatives(holder, top)
         wire = holder.SerializeToString()
         if len(self._wire) >= self.LIMIT:
             self._wire.clear()
@@ -415,6 +413,12 @@ class _AlternativesWire:
 
 
 _ALTERNATIVES = _AlternativesWire()
+
+
+def _add_alternatives(target: sampler_public_pb2.Token, top: Sequence[tuple[str, float]]) -> None:
+    add = target.top_logits.add
+    for text, logprob in top:
+        add(string_token=text, logprob=logprob)
 
 
 def _fill_token(target: sampler_public_pb2.Token, token: SampledToken) -> None:
@@ -431,9 +435,7 @@ def _fill_token(target: sampler_public_pb2.Token, token: SampledToken) -> None:
         if wire is not None:
             target.MergeFromString(wire)
         else:
-            add = target.top_logits.add
-            for text, logprob in top:
-                add(string_token=text, logprob=logprob)
+            _add_alternatives(target, top)
     target.logprob_unknown = token.logprob is None
     final = target.final_logit
     final.string_token = token.text

@@ -225,18 +225,14 @@ def _node_sampling(node: ResponseNode, number: Callable[[Any], Any]) -> str:
     )
 
 
-# (human, manual) → how a heading names the sender.
-_SENDER_WORDS = {
-    (True, False): "Human",
-    (True, True): "Human",
-    (False, False): "Model",
-    (False, True): "Model (manual)",
-}
-
-
 def _sender_label(node: ResponseNode) -> str:
     """`Human`, `Model`, `Model (manual)`; `…, by bob` for a writer's response (shared)."""
-    label = _SENDER_WORDS[node.sender == "human", bool(node.manual)]
+    if node.sender == "human":
+        label = "Human"
+    elif node.manual:
+        label = "Model (manual)"
+    else:
+        label = "Model"
     return f"{label}, by {node.author}" if node.author else label
 
 

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import os
 import subprocess
 import sys
@@ -192,10 +193,15 @@ async def _time_export(
 ) -> Timing:
     """Median of `cmd_export` (what `grove export` runs) over `runs` runs.
 
-    CPU times are less disturbed than wall time by other jobs on a busy machine.
+    CPU times are less disturbed than wall time by other jobs on a busy machine. Each run
+    starts from a collected heap, as a `grove export` process does: otherwise the earlier
+    runs' conversations (reference cycles: nodes know their parents and children) are
+    left for a full collection that lands inside some later run (+0.35–0.45 s of client
+    CPU once in about five runs), which measured the benchmark's own leftovers.
     """
     timings = []
     for _ in range(runs):
+        gc.collect()
         server_start = _process_cpu(server_pid)
         cpu_start = time.process_time()
         start = time.perf_counter()

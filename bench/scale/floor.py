@@ -5,8 +5,9 @@ processes that only speak gRPC (`bench.load.floor`: the human message, the token
 message each at the pace, the reply; no store, no sampler, no PostgreSQL) and the same
 number of client processes with bare stubs, the streams dealt over both servers as the
 SDK's round robin deals them. What it prints — time to first token, the gaps between
-token messages, the machine's CPU — is what gRPC's Python stack alone makes of this load
-on this machine: the part of Grove's figure that is not Grove's.
+token messages, the machine's CPU with the servers' and the clients' shares — is what
+gRPC's Python stack alone makes of this load on this machine: the part of Grove's figure
+that is not Grove's.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import grpc
 
 from bench.load.floor import FLOOR_FLAG, FloorFigures, stream_bare
 from bench.load.records import ms, percentile
+from bench.load.server import process_cpu_seconds
 from bench.load.settings import PROJECT_ROOT
 from grove_explorer.protos import chat_pb2_grpc
 from grove_explorer.server.launcher import ServerProcess as Launcher
@@ -41,6 +43,7 @@ class ScaleFloor:
     gaps: list[float]
     errors: int
     client_cpu: float
+    server_cpu: float  # both servers, over the streaming
     machine_busy: float  # cores busy on average over the streaming
 
 
@@ -133,6 +136,7 @@ async def run_scale_floor(
                 if line.strip() != b"READY":
                     raise RuntimeError(f"a floor client did not start: {line!r}")
             busy_before = _busy_seconds()
+            servers_before = sum(process_cpu_seconds(server.pid) for server in servers)
             started = asyncio.get_running_loop().time()
             for worker in workers:
                 assert worker.stdin is not None
@@ -144,12 +148,15 @@ async def run_scale_floor(
                 records.append(json.loads(await worker.stdout.readline()))
                 await worker.wait()
             elapsed = asyncio.get_running_loop().time() - started
+            server_cpu = sum(process_cpu_seconds(server.pid) for server in servers)
+            server_cpu -= servers_before
             busy = (_busy_seconds() - busy_before) / max(elapsed, 1e-9)
     return ScaleFloor(
         sorted(x for r in records for x in r["first"]),
         sorted(x for r in records for x in r["gaps"]),
         sum(r["errors"] for r in records),
         sum(r["cpu"] for r in records),
+        server_cpu,
         busy,
     )
 
@@ -171,6 +178,7 @@ def print_scale_floor(floor: ScaleFloor) -> None:
         )
     print(
         f"  machine              {floor.machine_busy:.2f} cores busy on average; "
-        f"clients' CPU {floor.client_cpu:.1f} s; errors {floor.errors}",
+        f"servers' CPU {floor.server_cpu:.1f} s, clients' {floor.client_cpu:.1f} s; "
+        f"errors {floor.errors}",
         flush=True,
     )

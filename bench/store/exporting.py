@@ -196,7 +196,7 @@ async def _time_export(
     CPU times are less disturbed than wall time by other jobs on a busy machine. Each run
     starts from a collected heap, as a `grove export` process does: otherwise the earlier
     runs' conversations (reference cycles: nodes know their parents and children) are
-    left for a full collection that lands inside some later run (+0.35–0.45 s of client
+    left for a full collection that lands inside some later run (+0.35 to 0.45 s of client
     CPU once in about five runs), which measured the benchmark's own leftovers.
     """
     timings = []

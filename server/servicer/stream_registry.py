@@ -1,8 +1,9 @@
 """The running AddResponse streams: stopping them, and checkpointing their text.
 
 The registry is what StopResponse, DeleteConversation and shutdown reach streams through,
-and what the checkpointer walks: every `checkpoint_interval_ms` it saves the text of the
-streams that changed, in one store transaction however many run.
+and what the checkpointer walks: every stream's changed text is saved once per
+`checkpoint_interval_ms`, a slice of the running streams at a time (see
+`checkpoint_slices`), each slice in one store transaction however many it holds.
 """
 
 from __future__ import annotations
@@ -18,6 +19,23 @@ from grove_explorer.server.live import LiveReply
 from grove_explorer.server.store import Checkpoint, NewResponse, Store
 
 log = logging.getLogger(__name__)
+
+SLICE_SECONDS = 0.05
+"""The shortest tick of the checkpointer: an interval is cut into slices this long or longer."""
+MAX_SLICES = 8
+
+
+def checkpoint_slices(interval_seconds: float) -> int:
+    """How many slices one checkpoint interval is cut into (each stream is in one).
+
+    Saving every running stream at once is one burst of event-loop work per interval:
+    for 200 streams, 2 ms of snapshots, 4 ms of encoding and (on PostgreSQL) about 7 ms
+    of the driver's parameters, a delay every stream of the server meets in the same
+    turn. One slice at a time spreads the same work over the interval (bursts of about
+    1.5 ms); each stream is still saved once per interval, so a crash loses at most the
+    same time of text. A short interval (under two ticks) stays one batch an interval.
+    """
+    return max(1, min(MAX_SLICES, int(interval_seconds / SLICE_SECONDS)))
 
 
 @dataclass(eq=False)
@@ -49,6 +67,8 @@ class ActiveStream:
     # The conversation's owner when it is shared with `user_id` (a writer's stream; its
     # responses are stored under the owner with the writer as author); "" the same user.
     owner_id: str = ""
+    # The checkpoint slice it is saved in (StreamRegistry.add deals them round robin).
+    slot: int = 0
 
     @property
     def store_user(self) -> str:
@@ -88,6 +108,8 @@ class StreamRegistry:
     def __init__(self, store: Store, checkpoint_interval_seconds: float) -> None:
         self._store = store
         self._interval = checkpoint_interval_seconds
+        self._slices = checkpoint_slices(checkpoint_interval_seconds)
+        self._next_slot = 0
         self.active: set[ActiveStream] = set()
         # The named streams by (user, request_id): a start checks for a duplicate and
         # StopResponse finds its stream without walking every running stream.
@@ -130,6 +152,8 @@ class StreamRegistry:
     def add(self, stream: ActiveStream) -> None:
         """Registers a stream that starts sampling, and makes sure checkpoints are taken."""
         self.active.add(stream)
+        stream.slot = self._next_slot
+        self._next_slot = (self._next_slot + 1) % self._slices
         if stream.request_id:
             self._named.setdefault((stream.user_id, stream.request_id), []).append(stream)
         if self._checkpointer is None or self._checkpointer.done():
@@ -179,27 +203,35 @@ class StreamRegistry:
     # -- checkpoints -------------------------------------------------------------------
 
     async def _checkpoint_loop(self) -> None:
-        """Saves the text of running streams every checkpoint interval.
+        """Saves the text of running streams, each once per checkpoint interval.
 
-        A periodic batch (one transaction for all streams) rather than a write per token
-        keeps a crash's loss bounded by the interval at a cost independent of speed.
+        Periodic batches (one transaction a slice) rather than a write per token keep a
+        crash's loss bounded by the interval at a cost independent of speed. The loop
+        ends when no stream runs (the next `add` starts it again): an idle server does
+        not wake every tick.
         """
-        while True:
-            await asyncio.sleep(self._interval)
+        tick = self._interval / self._slices
+        slot = 0
+        while self.active:
+            await asyncio.sleep(tick)
             try:
-                await self.checkpoint_now()
+                await self.checkpoint_now(slot)
             except Exception:
                 log.exception("checkpointing failed; retrying at the next interval")
+            slot = (slot + 1) % self._slices
 
-    async def checkpoint_now(self) -> int:
-        """Saves every running stream's text that changed since its last checkpoint.
+    async def checkpoint_now(self, slot: int | None = None) -> int:
+        """Saves the running streams' text that changed since their last checkpoint.
 
+        `slot`: only the streams of that slice (the checkpointer's tick); None: all.
         Returns how many were saved.
         """
         async with self._checkpoint_lock:
             batch: list[tuple[ActiveStream, Checkpoint]] = []
             for stream in list(self.active):
                 if stream.closed or stream.snapshot is None:
+                    continue
+                if slot is not None and stream.slot != slot:
                     continue
                 if stream.chars is not None and stream.chars in (0, stream.saved_chars):
                     continue  # nothing yet, or nothing new: what the snapshot would show

@@ -42,6 +42,22 @@ def steady_gaps(records: Sequence[StreamRecord]) -> list[float]:
     return steady
 
 
+def last_token_behind(records: Sequence[StreamRecord], tokens_per_second: float) -> list[float]:
+    """How far behind the pace each reply's last token came (seconds; 0 or more is late).
+
+    The gaps say how evenly messages came; a server that falls behind and sends its backlog
+    in one message shows a long gap once, one that sends it a message a round trip shows
+    many short ones after a long wait, each token later than the last. The time the last
+    token came after the first, less the (tokens - 1) / pace the sampler took, shows
+    both alike.
+    """
+    return [
+        sum(r.gaps) - (r.tokens - 1) / tokens_per_second
+        for r in records
+        if r.first_token is not None and r.tokens > 1 and not r.error_type
+    ]
+
+
 def print_phase(args: argparse.Namespace, phase: Phase) -> None:
     """Prints one phase's figures."""
     records = phase.records
@@ -70,6 +86,12 @@ def print_phase(args: argparse.Namespace, phase: Phase) -> None:
         f"    once all started p50 {ms(percentile(steady, 0.5))}   p99 "
         f"{ms(percentile(steady, 0.99))}   max {ms(max(steady, default=math.nan))}   "
         f"({len(steady):,} gaps after the last stream's first token)"
+    )
+    behind = last_token_behind(records, args.tokens_per_second)
+    print(
+        f"  last token behind    p50 {ms(percentile(behind, 0.5))}   p99 "
+        f"{ms(percentile(behind, 0.99))}   max {ms(max(behind, default=math.nan))}   "
+        "(its arrival after the first token, less the pace's: how late the reply ends)"
     )
     lags = [lag for result in phase.results for lag in result.loop_lags]
     client_cpu = sum(result.cpu_seconds for result in phase.results)

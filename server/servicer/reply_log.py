@@ -18,7 +18,7 @@ from typing import NoReturn, Protocol
 
 import grpc
 
-from grove_explorer.protos import chat_pb2
+from grove_explorer.protos import chat_pb2, sampler_public_pb2
 from grove_explorer.server.servicer.status import Abortable, Trailing
 
 
@@ -27,6 +27,10 @@ class ReplyOutput(Abortable, Protocol):
 
     async def write(self, message: chat_pb2.AddResponseResponse) -> None:
         """Sends (or keeps) one message of the stream."""
+
+
+MERGED_TOKENS = 64
+"""The most tokens a relay puts in one message when its caller has fallen behind."""
 
 
 class ReplyAborted(Exception):
@@ -45,19 +49,29 @@ def _tokens_in(message: chat_pb2.AddResponseResponse) -> int:
 
 def _cut(message: chat_pb2.AddResponseResponse, keep_after: int) -> chat_pb2.AddResponseResponse:
     """A batch of tokens without its first `keep_after` tokens (the caller had those)."""
-    rest = list(message.token.tokens)[keep_after:]
-    cut = chat_pb2.AddResponseResponse()
-    sample = cut.token
-    if len(rest) == 1:
-        sample.token.CopyFrom(rest[0])
-        return cut
-    unknown = any(t.logprob_unknown for t in rest)
+    return _batch(list(message.token.tokens)[keep_after:])
+
+
+def _token_list(message: chat_pb2.AddResponseResponse) -> list[sampler_public_pb2.Token]:
+    """The tokens a token message carries: its batch's, or its single token."""
+    sample = message.token
+    return list(sample.tokens) if sample.tokens else [sample.token]
+
+
+def _batch(tokens: list[sampler_public_pb2.Token]) -> chat_pb2.AddResponseResponse:
+    """One message carrying `tokens`, as `token_batch_message` packs a batch."""
+    batch = chat_pb2.AddResponseResponse()
+    sample = batch.token
+    if len(tokens) == 1:
+        sample.token.CopyFrom(tokens[0])
+        return batch
+    unknown = any(t.logprob_unknown for t in tokens)
     combined = sample.token
-    combined.final_logit.string_token = "".join(t.final_logit.string_token for t in rest)
-    combined.final_logit.logprob = 0.0 if unknown else sum(t.final_logit.logprob for t in rest)
+    combined.final_logit.string_token = "".join(t.final_logit.string_token for t in tokens)
+    combined.final_logit.logprob = 0.0 if unknown else sum(t.final_logit.logprob for t in tokens)
     combined.logprob_unknown = unknown
-    sample.tokens.extend(rest)
-    return cut
+    sample.tokens.extend(tokens)
+    return batch
 
 
 class ReplyLog:
@@ -140,6 +154,31 @@ class ReplyLog:
             return message
         return None
 
+    def merged(
+        self, first: chat_pb2.AddResponseResponse, index: int, after_tokens: int
+    ) -> tuple[chat_pb2.AddResponseResponse, int]:
+        """`first` (a token message) with the token messages after it, as one message.
+
+        A caller's messages are written one at a time: the next goes once gRPC reports the
+        last one sent. On a loaded server that round trip outgrew the time between
+        tokens (45 ms and more with 200 streams a process: each stream's relay fell 10 to
+        18 messages behind and its caller got them one round trip apart), so the tokens
+        waiting when a write can go out go together, up to `MERGED_TOKENS`: a caller
+        that keeps up still gets each token alone, one that fell behind catches up in one
+        message. Returns the message and the index of the first message not in it (a
+        budget or the stored reply ends a run; they go as they are).
+        """
+        tokens = _token_list(first)
+        end = index
+        while end < len(self.messages) and len(tokens) < MERGED_TOKENS:
+            message = self.shaped(end, after_tokens)
+            if message is not None:
+                if not _tokens_in(message):
+                    break
+                tokens += _token_list(message)
+            end += 1
+        return (first if end == index else _batch(tokens)), end
+
     def release(self) -> None:
         """Its caller left: whatever fills the log for that call alone stops."""
         releases, self.releases = self.releases, []
@@ -171,8 +210,11 @@ async def relay(log: ReplyLog, context: grpc.aio.ServicerContext, after_tokens: 
         while position < len(log.messages):
             message = log.shaped(position, after_tokens)
             position += 1
-            if message is not None:
-                await context.write(message)
+            if message is None:
+                continue
+            if position < len(log.messages) and _tokens_in(message):
+                message, position = log.merged(message, position, after_tokens)
+            await context.write(message)
         if log.done:
             break
         await log.wait_beyond(position)

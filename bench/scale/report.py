@@ -49,12 +49,13 @@ def last_token_behind(records: Sequence[StreamRecord], tokens_per_second: float)
     in one message shows a long gap once, one that sends it a message a round trip shows
     many short ones after a long wait, each token later than the last. The time the last
     token came after the first, less the (tokens - 1) / pace the sampler took, shows
-    both alike.
+    both alike. Only replies streamed whole from their own replica count: one resumed
+    elsewhere gets its rest resent from the store at once, ahead of any pace.
     """
     return [
         sum(r.gaps) - (r.tokens - 1) / tokens_per_second
         for r in records
-        if r.first_token is not None and r.tokens > 1 and not r.error_type
+        if r.first_token is not None and r.tokens > 1 and not r.error_type and not r.resumes
     ]
 
 
@@ -91,7 +92,7 @@ def print_phase(args: argparse.Namespace, phase: Phase) -> None:
     print(
         f"  last token behind    p50 {ms(percentile(behind, 0.5))}   p99 "
         f"{ms(percentile(behind, 0.99))}   max {ms(max(behind, default=math.nan))}   "
-        "(its arrival after the first token, less the pace's: how late the reply ends)"
+        "(after the first token, less the pace's; replies not resumed: how late they end)"
     )
     lags = [lag for result in phase.results for lag in result.loop_lags]
     client_cpu = sum(result.cpu_seconds for result in phase.results)

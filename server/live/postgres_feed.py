@@ -75,7 +75,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from grove_explorer.protos import chat_pb2
-from grove_explorer.server.live.feed import check_event_size
+from grove_explorer.server.live.asks import Asks
+from grove_explorer.server.live.feed import Subscription, check_event_size
 from grove_explorer.server.live.in_process import DEFAULT_MAX_PENDING, _Subscriber
 from grove_explorer.server.live.postgres_receiving import (
     _ORIGIN_CHARS,
@@ -87,6 +88,7 @@ from grove_explorer.server.live.postgres_receiving import (
 )
 from grove_explorer.server.live.publishing import LiveReply
 from grove_explorer.server.live.remote_merge import (
+    ASK,
     BYE,
     EVENT,
     HELLO,
@@ -138,7 +140,13 @@ class PostgresFeed(FeedReceiving):
         # When this replica last heard its own message, and last sent one (see _silent).
         self._heard_self = self._sent_at = time.monotonic()
         self._control: deque[str] = deque()
-        self._events: deque[chat_pb2.ConversationEvent] = deque()
+        # Events, and control payloads that must keep their place among them (answers).
+        self._events: deque[chat_pb2.ConversationEvent | str] = deque()
+        self._asks = Asks()
+        # When LISTEN first worked (loop time); every live replica is heard within a
+        # heartbeat period (`knows_every_replica`), with a margin for a late one.
+        self._listening_since: float | None = None
+        self._known_after = 1.5 * refresh_seconds
         self._lost: dict[str, int] = {}
         self._max_outgoing = max_outgoing
         self._max_batch = max_batch
@@ -199,6 +207,34 @@ class PostgresFeed(FeedReceiving):
         self._queue_control(encode_control(NEW_WATCHES, self.origin, [conversation_id]))
         return subscriber
 
+    def ask_samplers(self, subscription: Subscription, conversation_id: str) -> str:
+        """Asks every other replica for its replies in a conversation `subscription` watches.
+
+        Call it right after `subscribe`: the answers come behind the catch-ups of that
+        watch, and `subscription` gets `answered_marker(conversation_id, nonce)` (asks.py)
+        once every replica heard from so far has answered or is gone. Returns the nonce.
+        """
+        if not isinstance(subscription, _Subscriber):
+            raise TypeError("ask_samplers takes a subscription of this feed")
+        nonce = self._asks.start(subscription, conversation_id)
+        self._queue_control(encode_control(ASK, self.origin, [conversation_id, nonce]))
+        self._settle_asks()  # nobody else at all: answered now
+        if not self.knows_every_replica and self._listening_since is not None:
+            # Settled once this replica has heard every live one's heartbeat.
+            asyncio.get_running_loop().call_at(
+                self._listening_since + self._known_after, self._settle_asks
+            )
+        return nonce
+
+    @property
+    def knows_every_replica(self) -> bool:
+        """Whether every live replica has been heard: listening for a heartbeat period."""
+        since = self._listening_since
+        return since is not None and asyncio.get_running_loop().time() >= since + self._known_after
+
+    def _settle_asks(self) -> None:
+        self._asks.settle(set(self._seen), self.knows_every_replica)
+
     async def close(self) -> None:
         """Flushes (bounded), says goodbye, stops the tasks, ends every subscription."""
         if self._closed:
@@ -253,6 +289,8 @@ class PostgresFeed(FeedReceiving):
     async def _listen(self) -> psycopg.AsyncConnection[Any]:
         conn = await self._connect()
         await conn.execute(f"LISTEN {CHANNEL}")
+        if self._listening_since is None:
+            self._listening_since = asyncio.get_running_loop().time()
         self._listening = True
         self._heard_self = time.monotonic()
         await self._notify_changed()
@@ -276,6 +314,12 @@ class PostgresFeed(FeedReceiving):
         self._drained.clear()
         self._wake.set()
 
+    def _queue_in_order(self, payload: str) -> None:
+        """A control payload sent behind the events queued before it (an answer)."""
+        self._events.append(payload)
+        self._drained.clear()
+        self._wake.set()
+
     def _take_batch(self) -> list[str]:
         """Up to `max_batch` payloads: lost markers, control messages, then events."""
         batch: list[str] = []
@@ -285,7 +329,8 @@ class PostgresFeed(FeedReceiving):
         while self._control and len(batch) < self._max_batch:
             batch.append(self._control.popleft())
         while self._events and len(batch) < self._max_batch:
-            batch.append(encode_event(self.origin, self._events.popleft()))
+            item = self._events.popleft()
+            batch.append(item if isinstance(item, str) else encode_event(self.origin, item))
         return batch
 
     async def _send_loop(self) -> None:
@@ -374,6 +419,11 @@ class PostgresFeed(FeedReceiving):
     def watcher_count(self) -> int:
         """How many local subscriptions are open."""
         return self._local.watcher_count
+
+    @property
+    def replicas_heard(self) -> frozenset[str]:
+        """The other replicas this one has heard from and not forgotten (tests)."""
+        return frozenset(self._seen)
 
     @property
     def remote_watched(self) -> frozenset[str]:

@@ -18,10 +18,13 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from grove_explorer.protos import chat_pb2
+from grove_explorer.server.live.asks import Asks
 from grove_explorer.server.live.feed import FeedClosed, WatchEnded
 from grove_explorer.server.live.in_process import InProcessFeed, _Subscriber
 from grove_explorer.server.live.publishing import LiveReply
 from grove_explorer.server.live.remote_merge import (
+    ANSWER,
+    ASK,
     BYE,
     EVENT,
     HELLO,
@@ -35,6 +38,8 @@ from grove_explorer.server.live.remote_merge import (
     decode_event,
     decode_ids,
     decode_lost,
+    decode_pair,
+    encode_control,
     encode_id_lists,
 )
 from grove_explorer.server.store.location import PostgresUrl
@@ -101,6 +106,7 @@ class FeedReceiving:
     _merges: dict[_Subscriber, RemoteMerge]
     _remote: dict[str, dict[str, float]]
     _seen: dict[str, float]
+    _asks: Asks
     _heard_self: float
     _sent_at: float
     _refresh: float
@@ -120,6 +126,12 @@ class FeedReceiving:
         raise NotImplementedError  # PostgresFeed's
 
     def _queue_event(self, event: chat_pb2.ConversationEvent) -> None:
+        raise NotImplementedError  # PostgresFeed's
+
+    def _queue_in_order(self, payload: str) -> None:
+        raise NotImplementedError  # PostgresFeed's
+
+    def _settle_asks(self) -> None:
         raise NotImplementedError  # PostgresFeed's
 
     async def _listen_loop(self) -> None:
@@ -194,6 +206,15 @@ class FeedReceiving:
             self._forget_replica(origin)
         elif kind == LOST:
             self._lost_remote(message.body)
+        elif kind == ASK:
+            asked = decode_pair(message.body)
+            if asked is not None:  # answered behind the catch-up its watch's `w` queued
+                self._queue_in_order(encode_control(ANSWER, self.origin, [asked[1], origin]))
+        elif kind == ANSWER:
+            answer = decode_pair(message.body)
+            if answer is not None and answer[1] == self.origin:
+                self._asks.answered(answer[0], origin)
+                self._settle_asks()
 
     def _deliver(self, event: chat_pb2.ConversationEvent, origin: str) -> None:
         """A remote event to each local watcher of its conversation, through its merge."""
@@ -255,6 +276,7 @@ class FeedReceiving:
         that recovers its checkpoints announces the partial replies (`response_added`).
         """
         self._seen.pop(origin, None)
+        self._settle_asks()
         for cid in list(self._remote):
             self._forget_remote(cid, origin)
         for cid in self._local.conversation_ids():
@@ -266,5 +288,6 @@ class FeedReceiving:
                     self._deliver_one(subscriber, ended, origin)
 
     def forget_merge(self, subscriber: _Subscriber) -> None:
-        """Drops a watcher's merge state (it ended or closed)."""
+        """Drops a watcher's merge state and asks (it ended or closed)."""
         self._merges.pop(subscriber, None)
+        self._asks.forget_subscriber(subscriber)

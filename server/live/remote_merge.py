@@ -11,7 +11,10 @@ sending replica's id, so a replica drops its own messages coming back:
 * ``h<origin>`` — "I (re)joined": every replica announces its watches again as new;
 * ``b<origin>`` — "I leave": its watches are forgotten at once;
 * ``l<origin> <json [id, count]>`` — the origin dropped `count` events of that
-  conversation (it could not reach the database long enough): its watchers elsewhere end.
+  conversation (it could not reach the database long enough): its watchers elsewhere end;
+* ``a<origin> <json [id, nonce]>`` — "answer once the catch-up you owe my watch of this
+  conversation is on its way" (sent after the watch's ``w``; asks.py);
+* ``k<origin> <json [nonce, asker]>`` — that answer, sent behind the catch-up's events.
 
 `RemoteMerge` is one local watcher's view of replies sampled on other replicas: their text
 can reach it twice (live, and again in a catch-up from offset 0) or start before it knew
@@ -35,6 +38,7 @@ from grove_explorer.server.live.publishing import text_pieces, token_pieces
 CONTROL_PAYLOAD_BYTES = 7_000
 
 EVENT, NEW_WATCHES, REFRESH, HELLO, BYE, LOST = "e", "w", "r", "h", "b", "l"
+ASK, ANSWER = "a", "k"
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +159,17 @@ def decode_lost(body: str) -> tuple[str, int] | None:
     if not isinstance(cid, str) or not isinstance(count, int):
         return None
     return cid, count
+
+
+def decode_pair(body: str) -> tuple[str, str] | None:
+    """The two strings of an `a` or `k` message (None when malformed)."""
+    try:
+        first, second = json.loads(body)
+    except (ValueError, TypeError):
+        return None
+    if not isinstance(first, str) or not isinstance(second, str):
+        return None
+    return first, second
 
 
 class TextGap(Exception):

@@ -32,7 +32,10 @@ with the status of a resume of an unknown reply (NOT_FOUND "unknown"): A's own
 B may never have heard the reply start (it started after it, or its index forgot it):
 the human message the request stored first names the conversation, B follows it, and the
 sampling replica's catch-up names the reply (see `FeedReplies.find`; a resample has no
-such message). Access is checked when a relay starts and again before the stored reply
+such message). B also asks every replica to answer behind its catch-up
+(server/live/asks.py): all answered and none named it means no replica samples it, and
+the relay ends at once (stored meanwhile, or NOT_FOUND "unknown") instead of after
+`UNHEARD_SECONDS`. Access is checked when a relay starts and again before the stored reply
 is sent: a caller whose share was revoked meanwhile gets NOT_FOUND, as on every RPC.
 
 A sampling server ends a reply nobody relays once its resume grace is over; B relays it
@@ -52,6 +55,7 @@ import grpc
 from grove_explorer.protos import chat_pb2
 from grove_explorer.server.convert import response_to_proto, token_batch_message
 from grove_explorer.server.live import ChangeFeed, Subscription, WatchEnded
+from grove_explorer.server.live.asks import is_answered_marker
 from grove_explorer.server.live.elsewhere import RemoteReply, RepliesElsewhere
 from grove_explorer.server.live.postgres_feed import PostgresFeed
 from grove_explorer.server.sampler.base import SampledToken
@@ -67,11 +71,13 @@ QUIET_SECONDS = 60.0
 """How long a relay waits for news of its reply (text, its end, its recovery)."""
 
 UNHEARD_SECONDS = 10.0
-"""How long a relay found by its human message waits for a catch-up to name its reply.
+"""How long a relay found by its human message waits at most for its reply to be named.
 
-Every replica answers a new watch with a catch-up of the replies it samples there (a
-round trip through the database); none naming the caller's reply in this long means no
-replica samples it (it ended with nothing stored): NOT_FOUND "unknown", as elsewhere."""
+Every replica answers a new watch with a catch-up of the replies it samples there, and
+the relay's ask behind it (server/live/asks.py): once every replica has answered and none
+named the caller's reply, none samples it (it ended with nothing stored) and the relay
+ends at once, NOT_FOUND "unknown", as elsewhere. This bound is for a replica that never
+answers (a version without asks): nothing named in this long means the same."""
 
 HOLD_SECONDS = 5.0
 """How often a relay tells the sampling server it follows the reply (`reply_followed`)."""
@@ -141,7 +147,11 @@ class FeedReplies:
         except BaseException:
             subscription.close()  # a storage failure, or the caller left: no relay
             raise
-        follower = _Follower(self, out, remote)
+        nonce = ""
+        if not remote.stream_id and isinstance(self._feed, PostgresFeed):
+            # Each replica answers behind its catch-up: once all have, none names it.
+            nonce = self._feed.ask_samplers(subscription, remote.conversation_id)
+        follower = _Follower(self, out, remote, nonce)
         task = asyncio.create_task(
             follower.run(subscription), name=f"grove-relay-{request_id[:12]}"
         )
@@ -158,10 +168,11 @@ class FeedReplies:
 class _Follower:
     """One relay: the feed's events of one reply into its log (see the module)."""
 
-    def __init__(self, source: FeedReplies, out: ReplyLog, remote: RemoteReply):
+    def __init__(self, source: FeedReplies, out: ReplyLog, remote: RemoteReply, nonce: str = ""):
         self._source = source
         self._out = out
         self._remote = remote
+        self._nonce = nonce  # of the ask whose answers name no reply once all are in
         self._stream = remote.stream_id  # "" until a catch-up names it (see `find`)
         self._chars = 0  # characters of the reply relayed as tokens
         self._exact = True  # False once a piece came without its token lengths
@@ -252,7 +263,12 @@ class _Follower:
     async def _take(self, event: chat_pb2.ConversationEvent) -> None:
         kind = event.WhichOneof("event")
         remote = self._remote
-        if (
+        if self._nonce and is_answered_marker(event, self._nonce):
+            # Every replica answered behind its catch-up and none named the reply: none
+            # samples it. Stored meanwhile, or it ended with nothing kept.
+            if not self._stream and not await self._from_store():
+                self._out.finish(self._unknown())
+        elif (
             kind == "reply_started"
             and not self._stream
             and event.actor == remote.actor

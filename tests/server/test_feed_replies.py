@@ -9,6 +9,7 @@ continue the count, and text whose token split is unknown is never guessed at.
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 
 import grpc
@@ -18,6 +19,7 @@ from grove_explorer.protos import chat_pb2, chat_pb2_grpc
 from grove_explorer.server.convert import response_to_proto
 from grove_explorer.server.live import LivePublisher
 from grove_explorer.server.live.elsewhere import RepliesElsewhere
+from grove_explorer.server.live.postgres_feed import PostgresFeed
 from grove_explorer.server.runtime import GroveServer
 from grove_explorer.server.sampler.base import SampledToken
 from grove_explorer.server.servicer.feed_replies import FeedReplies
@@ -46,8 +48,20 @@ async def rest_of(
     return messages
 
 
+PLAYED_REPLICA = "played-replica00"  # an origin of _ORIGIN_CHARS characters
+
+
 def elsewhere(server: GroveServer) -> RepliesElsewhere:
-    """The index of a FeedReplies added to the server (events are given to it by hand)."""
+    """The index of a FeedReplies added to the server (events are given to it by hand).
+
+    On PostgreSQL the played replica is also one the server has heard from: a relay asks
+    every replica heard from to answer behind its catch-up (server/live/asks.py) and
+    gives up on the reply once all have; the played one never answers, so a relay waits
+    for the events the test publishes, as it would for a real replica's catch-up.
+    """
+    feed = server.servicer.feed
+    if isinstance(feed, PostgresFeed):
+        feed._seen[PLAYED_REPLICA] = time.monotonic()
     index = RepliesElsewhere()
     server.servicer.resumable.sources.append(FeedReplies(server.store, server.servicer.feed, index))
     return index

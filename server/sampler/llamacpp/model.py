@@ -186,6 +186,12 @@ class LocalModel:
         """Puts `prompt` in the context; returns the logits for the next token.
 
         The start it shares with the tokens evaluated last is reused from the KV cache.
+        The last token is always evaluated on its own: a batch of tokens and a single one
+        go through different kernels (matrix-matrix, matrix-vector) whose sums differ in
+        the last bits, and a resample finds all but the last prompt token cached. With
+        the last token alone either way, the first reply and its resample start from the
+        same logits, so a seed reproduces a reply (on an AVX-512 machine the batched
+        logits differed enough to change a draw at temperature 1).
         """
         llama = self._llama
         cached = int(llama.n_tokens)
@@ -199,7 +205,10 @@ class LocalModel:
             shared = 0  # a recurrent state cannot be cut back to a prefix
             llama.reset()
         llama.n_tokens = shared
-        llama.eval(list(prompt[shared:]))
+        head = list(prompt[shared:-1])
+        if head:
+            llama.eval(head)
+        llama.eval([prompt[-1]])
         return self._logits()
 
     def advance(self, token: int) -> npt.NDArray[np.float32]:

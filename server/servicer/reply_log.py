@@ -170,12 +170,13 @@ class ReplyLog:
         """
         tokens = _token_list(first)
         end = index
-        while end < len(self.messages) and len(tokens) < MERGED_TOKENS:
+        while end < len(self.messages):
             message = self.shaped(end, after_tokens)
             if message is not None:
-                if not _tokens_in(message):
+                more = _token_list(message) if _tokens_in(message) else []
+                if not more or len(tokens) + len(more) > MERGED_TOKENS:
                     break
-                tokens += _token_list(message)
+                tokens += more
             end += 1
         return (first if end == index else _batch(tokens)), end
 

@@ -132,6 +132,19 @@ async def test_a_merged_message_holds_at_most_the_cap() -> None:
     assert [t for m in caller.written for t in texts_of(m)] == [f"t{i} " for i in range(count)]
 
 
+async def test_batches_are_merged_whole_and_never_past_the_cap() -> None:
+    log = ReplyLog("u", "r")
+    sizes = [30, 30, 30, 5, 64, 1]
+    texts = iter(f"t{i} " for i in range(sum(sizes)))
+    for size in sizes:
+        await log.write(token_batch_message([SampledToken(next(texts), -0.5) for _ in range(size)]))
+    log.finish()
+    caller = Caller()
+    await relay(log, caller, 0)  # type: ignore[arg-type]
+    assert kinds(caller.written) == ["60", "35", "64", "1"], "a batch is never split"
+    assert [t for m in caller.written for t in texts_of(m)] == [f"t{i} " for i in range(sum(sizes))]
+
+
 async def test_a_resume_with_a_backlog_gets_exactly_the_rest() -> None:
     log = ReplyLog("u", "r")
     await log.write(human())

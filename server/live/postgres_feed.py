@@ -212,7 +212,8 @@ class PostgresFeed(FeedReceiving):
 
         Call it right after `subscribe`: the answers come behind the catch-ups of that
         watch, and `subscription` gets `answered_marker(conversation_id, nonce)` (asks.py)
-        once every replica heard from so far has answered or is gone. Returns the nonce.
+        once this replica knows every live one (`knows_every_replica`) and each has
+        answered (one that left or went silent is not waited for). Returns the nonce.
         """
         if not isinstance(subscription, _Subscriber):
             raise TypeError("ask_samplers takes a subscription of this feed")

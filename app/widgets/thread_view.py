@@ -184,6 +184,11 @@ class ThreadView(FirstScreen, can_focus=True):
         """The (cleaned) text streamed so far for the live reply."""
         return "" if self._live is None else "".join(self._live.parts)
 
+    @property
+    def _mountable(self) -> bool:
+        """Mounted and in the DOM (teardown detaches a screen first: mounting raised MountError)."""
+        return self._ready and self.is_attached
+
     # -- showing a path --------------------------------------------------------------------
 
     def show_path(self, forest: Forest) -> AwaitComplete:
@@ -195,7 +200,7 @@ class ThreadView(FirstScreen, can_focus=True):
 
         Returns an optionally awaitable object that completes when the DOM is updated.
         """
-        if not self._ready:
+        if not self._mountable:
             self._deferred = forest
             return AwaitComplete.nothing()
         path = forest.current_path
@@ -237,7 +242,7 @@ class ThreadView(FirstScreen, can_focus=True):
         live, self._live = self._live, None
         self._focus = None
         self._follow = True
-        if not self._ready:
+        if not self._mountable:
             self._path, self._siblings = [], []
             return AwaitComplete.nothing()
         waits, _ = self._apply([], [], 0, 0, 0)
@@ -377,7 +382,7 @@ class ThreadView(FirstScreen, can_focus=True):
         Fragments can be appended at once; they are buffered until the widget is mounted.
         Returns an optionally awaitable object that completes when the widget is mounted.
         """
-        if not self._ready:
+        if not self._mountable:
             # Shown once the view is mounted and shows a path ending at the parent.
             self._live = LiveState(node=node, sibling=sibling, after_id=node.parent_id)
             return AwaitComplete.nothing()
@@ -429,6 +434,8 @@ class ThreadView(FirstScreen, can_focus=True):
         when the live widget is gone and its stream stopped.
         """
         live, self._live = self._live, None
+        if not self._mountable:
+            return AwaitComplete.nothing()  # shown by the next show_path once mounted
         waits: list[Awaitable[object]] = []
         if sibling is None:
             sibling = live.sibling if live is not None else (1, 1)
@@ -462,7 +469,7 @@ class ThreadView(FirstScreen, can_focus=True):
         if live is None or live.node.response_id != response_id:
             return AwaitComplete.nothing()
         self._live = None
-        if live.widget is None:
+        if live.widget is None or not self._mountable:
             return AwaitComplete.nothing()
         return AwaitComplete(self._retire(live.widget))
 

@@ -643,3 +643,28 @@ async def test_blocks_starting_without_a_line_break_in_the_fragment_are_seen() -
         assert live.source == "A\n\n  B text\n\nC"
         assert live.finished_blocks == ["A\n\n", "  B text\n\n"] and live.tail == "C"
         assert "B text" in rendered_text(live)
+
+
+async def test_a_view_detached_by_teardown_mounts_nothing_and_raises_nothing() -> None:
+    # The app's teardown detaches a screen before it closes the screen's widgets; a
+    # stream's event handled in between found the view mounted but detached (MountError).
+    app = ThreadApp()
+    async with app.run_test(size=(100, 40)) as pilot:
+        view = app.query_one(ThreadView)
+        forest = chain(4)
+        await view.show_path(forest)
+        await view.begin_stream(node("live", "r3", streaming=True), (1, 1))
+        screen = app.screen
+        screen._detach()  # what the teardown does first
+        assert not view.is_attached and not view._closing and not view._pruning
+        try:
+            forest.add(node("r4", "r3", message="stored"))
+            forest.select("r4")
+            await view.begin_stream(node("live-2", "r3", streaming=True), (2, 2))
+            view.append_tokens("more")
+            await view.end_stream(node("r4", "r3", message="stored"))
+            await view.show_path(forest)
+            await view.clear_thread()
+        finally:
+            screen._attach(app)
+        await pilot.pause()

@@ -28,6 +28,7 @@ import binascii
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TypeVar
 
 from google.protobuf.message import DecodeError
 
@@ -39,6 +40,8 @@ CONTROL_PAYLOAD_BYTES = 7_000
 
 EVENT, NEW_WATCHES, REFRESH, HELLO, BYE, LOST = "e", "w", "r", "h", "b", "l"
 ASK, ANSWER = "a", "k"
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,24 +155,23 @@ def decode_ids(body: str) -> list[str]:
 
 def decode_lost(body: str) -> tuple[str, int] | None:
     """The conversation id and count of an `l` message (None when malformed)."""
-    try:
-        cid, count = json.loads(body)
-    except (ValueError, TypeError):
-        return None
-    if not isinstance(cid, str) or not isinstance(count, int):
-        return None
-    return cid, count
+    return _pair(body, int)
 
 
 def decode_pair(body: str) -> tuple[str, str] | None:
     """The two strings of an `a` or `k` message (None when malformed)."""
+    return _pair(body, str)
+
+
+def _pair(body: str, second: type[_T]) -> tuple[str, _T] | None:
+    """A JSON list of a string and a `second` (None when it is anything else)."""
     try:
-        first, second = json.loads(body)
+        first_value, second_value = json.loads(body)
     except (ValueError, TypeError):
         return None
-    if not isinstance(first, str) or not isinstance(second, str):
+    if not isinstance(first_value, str) or not isinstance(second_value, second):
         return None
-    return first, second
+    return first_value, second_value
 
 
 class TextGap(Exception):

@@ -217,6 +217,17 @@ async def test_events_dropped_by_a_full_send_queue_end_remote_watches(
         await receiver.close()
 
 
+async def die_silently(feed: PostgresFeed, url: PostgresUrl) -> None:
+    """A replica's death: its tasks stop and its connections drop, with no goodbye."""
+    tasks, feed._tasks = feed._tasks, []
+    for task in tasks:
+        task.cancel()
+    pids = [c.info.backend_pid for c in (feed._listen_conn, feed._send_conn) if c]
+    async with await psycopg.AsyncConnection.connect(url.url) as admin:
+        await admin.execute("SELECT pg_terminate_backend(p) FROM unnest(%s::int[]) p", (pids,))
+        await admin.commit()
+
+
 async def test_a_silent_replicas_replies_end_for_their_watchers(
     postgres_url: PostgresUrl,
 ) -> None:
@@ -232,14 +243,7 @@ async def test_a_silent_replicas_replies_end_for_their_watchers(
             started(),
             text(0, "half a rep"),
         ]
-        # Dies: its tasks stop and its connections drop, with no goodbye.
-        tasks, doomed._tasks = doomed._tasks, []
-        for task in tasks:
-            task.cancel()
-        pids = [c.info.backend_pid for c in (doomed._listen_conn, doomed._send_conn) if c]
-        async with await psycopg.AsyncConnection.connect(postgres_url.url) as admin:
-            await admin.execute("SELECT pg_terminate_backend(p) FROM unnest(%s::int[]) p", (pids,))
-            await admin.commit()
+        await die_silently(doomed, postgres_url)
         ended = await anext(subscription)
         assert ended == finished(), "the reply ends with nothing stored"
     finally:

@@ -17,7 +17,6 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import grpc
-import psycopg
 import pytest
 
 from grove_explorer.protos import chat_pb2, chat_pb2_grpc
@@ -31,6 +30,7 @@ from grove_explorer.server.sampler.base import SampledToken
 from grove_explorer.server.servicer.feed_replies import FeedReplies
 from grove_explorer.server.servicer.resuming import RESUME_KEY
 from grove_explorer.server.store.location import PostgresUrl
+from tests.server.test_postgres_feed import die_silently
 from tests.server.test_resume_from_store import USER, question
 
 CID = "conversation-1"
@@ -124,14 +124,7 @@ async def test_a_replica_that_dies_unanswering_is_no_longer_waited_for(
     doomed = await feed_on(postgres_url)
     feeds += [asker, doomed]
     await heard(asker, doomed)
-    # Dies before the ask reaches it: its tasks stop and its connections drop, no goodbye.
-    tasks, doomed._tasks = doomed._tasks, []
-    for task in tasks:
-        task.cancel()
-    pids = [c.info.backend_pid for c in (doomed._listen_conn, doomed._send_conn) if c]
-    async with await psycopg.AsyncConnection.connect(postgres_url.url) as admin:
-        await admin.execute("SELECT pg_terminate_backend(p) FROM unnest(%s::int[]) p", (pids,))
-        await admin.commit()
+    await die_silently(doomed, postgres_url)  # before the ask reaches it
     subscription = asker.subscribe(CID)
     nonce = asker.ask_samplers(subscription, CID)
     assert len(asker._asks) == 1, "waiting for the silent replica"

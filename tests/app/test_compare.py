@@ -679,3 +679,29 @@ async def test_flushing_a_streaming_column_needs_no_layout() -> None:
         await pilot.pause()
         assert column._body.display and not column._live_view.display
         assert isinstance(column.body, Markdown)
+
+
+async def test_a_compare_screen_detached_by_teardown_mounts_no_column(server: GroveServer) -> None:
+    # The app's teardown detaches a screen before closing its widgets; a reply added in
+    # between would have been mounted as a column into the detached row (MountError).
+    async with explorer(server.address, size=SIZE) as (app, pilot, screen):
+        _, siblings = await conversation_with_siblings(screen)
+        compare = await open_compare(pilot, screen, siblings[0])
+        parent_id = compare.columns[0].node.parent_id
+        late = ResponseNode(
+            response_id="late-reply",
+            conversation_id=compare.conversation_id,
+            parent_id=parent_id,
+            sender="model",
+            message="",
+            streaming=True,
+        )
+        compare._detach()
+        try:
+            assert not compare.row.is_attached
+            compare._response_added(late)  # raised MountError before
+            assert len(compare.columns) == 2
+        finally:
+            compare._attach(app)
+        await pilot.press("escape")
+        await settle(pilot)

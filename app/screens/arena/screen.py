@@ -137,6 +137,8 @@ class ArenaScreen(Screen[None]):
         if index is None or not message.event.text:
             return
         side = self.query_one(f"#arena-side-{index}", VerticalScroll)
+        if not side.is_attached:
+            return  # the app's teardown detached the screen: mounting would raise
         lives = side.query(LiveText)
         if lives:
             live = lives.first()

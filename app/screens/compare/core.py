@@ -351,6 +351,8 @@ class CompareCore(Screen[str | None]):
             if not node.streaming:
                 column.update_node(node)
             return
+        if not self.row.is_attached:
+            return  # the app's teardown detached the screen: mounting would raise
         column = self._new_column(node, self._forest())
         self.row.mount(column)
         self._refresh_siblings()

@@ -108,7 +108,8 @@ async def test_checkpoints_follow_the_stream_and_vanish_with_it(make_server) -> 
                 "A story about rivers.", sampling=SamplingParams(max_tokens=200, seed=3)
             )
             received = [await anext(stream) for _ in range(5)]
-            assert await server.servicer.checkpoint_now() == 1
+            # Saves the text if the checkpointer's own tick has not saved it all already.
+            await server.servicer.checkpoint_now()
             (row,) = _checkpoints(db)
             saved = json.loads(row[1])
             assert saved["partial"] and saved["sender"] == "model"

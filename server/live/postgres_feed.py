@@ -219,7 +219,7 @@ class PostgresFeed(FeedReceiving):
             raise TypeError("ask_samplers takes a subscription of this feed")
         nonce = self._asks.start(subscription, conversation_id)
         self._queue_control(encode_control(ASK, self.origin, [conversation_id, nonce]))
-        self._settle_asks()  # nobody else at all: answered now
+        self._settle_asks()  # answered now if this replica knows it is alone
         if not self.knows_every_replica and self._listening_since is not None:
             # Settled once this replica has heard every live one's heartbeat.
             asyncio.get_running_loop().call_at(

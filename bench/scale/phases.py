@@ -15,6 +15,7 @@ from bench.load.server import machine_busy_seconds, process_cpu_seconds
 from bench.load.settings import SHUTDOWN_TIMEOUT_S
 from bench.scale.placement import Placement, until_recovered
 from bench.scale.settings import (
+    BUSY_SAMPLE_S,
     CAP_HEADROOM,
     KILL_AFTER_S,
     RECOVERY_LIMIT_S,
@@ -63,6 +64,9 @@ class Phase:
     # CPU seconds the whole machine spent busy during the streams (every process: the
     # replicas, the clients, PostgreSQL and whatever else runs), from /proc/stat.
     machine_busy: float = 0.0
+    # (perf_counter, the machine's busy CPU seconds) every BUSY_SAMPLE_S during the
+    # streams: how busy the cores were in a part of the phase (report.busy_cores_between).
+    busy_samples: list[tuple[float, float]] = field(default_factory=list)
 
     @property
     def busy_cores(self) -> float:
@@ -123,6 +127,8 @@ async def _streams(
         busy_before = machine_busy_seconds()[0]
         cpu: dict[str, float] = {}
         placement.start()
+        busy_samples: list[tuple[float, float]] = []
+        sampling = asyncio.get_running_loop().create_task(_sample_busy(busy_samples))
         started = time.perf_counter()
         for worker in workers:
             worker.go()
@@ -134,6 +140,8 @@ async def _streams(
             results = list(await asyncio.gather(*(w.result() for w in workers)))
         wall = time.perf_counter() - started
         machine_busy = machine_busy_seconds()[0] - busy_before
+        sampling.cancel()
+        busy_samples.append((time.perf_counter(), machine_busy_seconds()[0]))
         for replica in team:
             alive = replica.process.returncode is None
             gone = killed.cpu_at_kill if killed is not None else 0.0
@@ -181,7 +189,15 @@ async def _streams(
         killed,
         errors,
         machine_busy,
+        busy_samples,
     )
+
+
+async def _sample_busy(samples: list[tuple[float, float]]) -> None:
+    """Appends (perf_counter, the machine's busy CPU seconds) every BUSY_SAMPLE_S."""
+    while True:
+        samples.append((time.perf_counter(), machine_busy_seconds()[0]))
+        await asyncio.sleep(BUSY_SAMPLE_S)
 
 
 async def _kill(

@@ -27,3 +27,6 @@ POLL_S = 0.1
 CAP_HEADROOM = 10
 # The errors a stream of the killed replica may end with (then its reply is recovered).
 EXPECTED_ERRORS = ("StreamNotResumableError", "ServerUnavailableError")
+# How often the machine's busy CPU is read during a phase (the cores busy in each of its
+# stages: starting, all running, ending).
+BUSY_SAMPLE_S = 0.1

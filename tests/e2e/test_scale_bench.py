@@ -7,6 +7,7 @@ killed with SIGKILL in the second — and that every row of the table is printed
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import pytest
@@ -14,7 +15,7 @@ import pytest
 from bench.load.records import StreamRecord
 from bench.load.settings import PROMPT
 from bench.scale.cli import parse_args, run
-from bench.scale.report import steady_gaps
+from bench.scale.report import busy_cores_between, gaps_by_stage, steady_gaps
 from bench.scale.verify import Checked, judge
 from grove_explorer.server.store.postgres.cluster import PostgresCluster
 from tests.postgres_server import admin_url
@@ -97,4 +98,29 @@ def test_steady_gaps_are_those_after_every_stream_started() -> None:
     early.gaps = [0.02, 0.5, 0.02]  # its tokens end at 0.12, 0.62, 0.64
     late = StreamRecord(index=1, conversation_id="b", started=0.0, first_token=0.6)
     late.gaps = [0.03]
-    assert steady_gaps([early, late]) == [0.5, 0.02, 0.03]
+    assert sorted(steady_gaps([early, late])) == [0.02, 0.03, 0.5]
+
+
+def test_gaps_by_stage_cut_where_streams_start_and_end() -> None:
+    # a: first token at 0.1, tokens at 0.12, 0.62, 0.64 (its last: the first stream to end)
+    a = StreamRecord(index=0, conversation_id="a", started=0.0, first_token=0.1)
+    a.gaps = [0.02, 0.5, 0.02]
+    # b: first token at 0.6 (the last first token), tokens at 0.63, 0.73, 1.0
+    b = StreamRecord(index=1, conversation_id="b", started=0.0, first_token=0.6)
+    b.gaps = [0.03, 0.1, 0.27]
+    unstarted = StreamRecord(index=2, conversation_id="c", started=0.0)
+    stages = gaps_by_stage([a, b, unstarted])
+    assert stages.starting == [0.02]
+    assert stages.all_running == [0.5, 0.02, 0.03]
+    assert stages.ending == [0.1, 0.27]
+    assert stages.window == pytest.approx((0.6, 0.64))
+    assert stages.steady == steady_gaps([a, b])
+    assert gaps_by_stage([unstarted]).all_running == []
+
+
+def test_busy_cores_between_uses_the_samples_around_the_window() -> None:
+    samples = [(0.0, 10.0), (1.0, 11.5), (2.0, 13.5), (3.0, 14.0)]
+    assert busy_cores_between(samples, 1.2, 1.8) == 2.0  # from 1.0 to 2.0
+    assert busy_cores_between(samples, 0.5, 2.5) == 4.0 / 3.0  # from 0.0 to 3.0
+    assert math.isnan(busy_cores_between(samples, 2.5, 3.5))  # no sample after it
+    assert math.isnan(busy_cores_between([], 0.0, 1.0))

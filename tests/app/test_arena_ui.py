@@ -15,12 +15,14 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, Static
 
+from grove_explorer.app import events as app_events
 from grove_explorer.app.screens.arena import ArenaScreen, ArenaSetupForm, LeaderboardScreen, opening
 from grove_explorer.app.screens.arena.screen import shown_order
 from grove_explorer.app.screens.help import HelpScreen
 from grove_explorer.app.screens.main import MainScreen
 from grove_explorer.app.widgets.live_lines import LiveText
 from grove_explorer.client import Client
+from grove_explorer.client import events as service_events
 from grove_explorer.client.arena import Setup
 from grove_explorer.client.sampler import SamplingParams
 from grove_explorer.server.config import ServerConfig
@@ -220,3 +222,32 @@ async def test_both_replies_stream_live_then_show_whole(slow_models: GroveServer
             assert final.startswith(so_far.rstrip()[:20]), f"side {index} streamed its own reply"
             body = str(arena.query_one(f"#arena-body-{index}", Static).content)
             assert body == final
+
+
+async def test_an_arena_detached_by_teardown_mounts_no_live_tail(two_models: GroveServer) -> None:
+    # The app's teardown detaches a screen before closing its widgets; tokens arriving in
+    # between would have mounted a live tail into the detached side (MountError).
+    async with explorer(two_models.address, size=SIZE) as (app, pilot, screen):
+        service = screen.service
+        forest = await service.new_conversation()
+        cid = forest.conversation.conversation_id
+        reply = await service.send(cid, "Hi", None, sampling=SamplingParams(max_tokens=3))
+        assert reply is not None and reply.parent_id is not None
+        setups = (Setup(model_name=KESTREL), Setup(model_name=OSPREY))
+        arena = ArenaScreen(service, cid, reply.parent_id, setups, rng=random.Random(1))
+        await app.push_screen(arena)
+        await until(pilot, lambda: arena.pair is not None and arena.pair.done, "both replies")
+        await settle(pilot)
+        pair = arena.pair
+        assert pair is not None and not arena.query(LiveText), "no tail: the next tokens mount one"
+        late = service_events.TokensAppended(cid, pair.placeholders[0], "late", ())
+        arena._detach()
+        try:
+            assert not arena.query_one("#arena-side-0").is_attached
+            arena._on_tokens(app_events.TokensAppended(late))  # raised MountError before
+            assert not arena.query(LiveText)
+        finally:
+            arena._attach(app)
+        arena._on_tokens(app_events.TokensAppended(late))  # attached again: it mounts
+        await settle(pilot)
+        assert [live.text for live in arena.query(LiveText)] == ["late"]

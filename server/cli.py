@@ -20,7 +20,13 @@ from grove_explorer.server.backends import (
     check_models_config,
     parse_models_config,
 )
-from grove_explorer.server.config import MIB, ServerConfig, default_config_path, default_db_path
+from grove_explorer.server.config import (
+    MIB,
+    POSTGRES_REPLY_STORE_SLOTS,
+    ServerConfig,
+    default_config_path,
+    default_db_path,
+)
 from grove_explorer.server.database_location import database_argument, database_from_environment
 from grove_explorer.server.event_loop import EVENT_LOOP_CHOICES
 
@@ -125,6 +131,16 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="MS",
         help="save the text of running replies this often, so a crash loses at most this "
         "much (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--reply-store-slots",
+        type=int,
+        default=None,
+        metavar="N",
+        help="finished replies stored at once, so that replies ending together leave the "
+        "server to the streams still running (0: no limit; default: "
+        f"{POSTGRES_REPLY_STORE_SLOTS} with PostgreSQL, no limit with SQLite, whose group "
+        "commit stores them together)",
     )
     parser.add_argument(
         "--resume-grace-seconds",
@@ -325,6 +341,8 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         raise SystemExit(f"--watch-max-pending-events must be between 1 and {MAX_WATCH_PENDING:,}")
     if not 10 <= args.checkpoint_ms <= 500:
         raise SystemExit("--checkpoint-ms must be between 10 and 500")
+    if args.reply_store_slots is not None and args.reply_store_slots < 0:
+        raise SystemExit("--reply-store-slots must be 0 (no limit) or more")
     if not 0 <= args.resume_grace_seconds <= 3600:
         raise SystemExit("--resume-grace-seconds must be between 0 and 3600")
     if (args.tls_cert is None) != (args.tls_key is None):
@@ -350,6 +368,7 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         accept_ahead=args.accept_ahead,
         watch_max_pending_events=args.watch_max_pending_events,
         checkpoint_interval_ms=args.checkpoint_ms,
+        reply_store_slots=args.reply_store_slots,
         resume_grace_seconds=args.resume_grace_seconds,
     )
 

@@ -14,7 +14,7 @@ from typing import Literal
 import platformdirs
 
 from grove_explorer.server.backends import ModelsConfig
-from grove_explorer.server.database_location import DatabaseLocation
+from grove_explorer.server.database_location import DatabaseLocation, PostgresUrl
 
 MIB = 1024 * 1024
 
@@ -72,6 +72,12 @@ class ServerConfig:
     watch_max_pending_events: int = 1024
     # How often the text of running streams is saved, so a crash loses at most this much.
     checkpoint_interval_ms: float = 400.0
+    # Finished replies one server stores at once (0: no limit; None: the store's default,
+    # `reply_store_slots_for`). Replies started together end together: hundreds of stores
+    # at once took the event loop from the streams still running (their tokens came
+    # hundreds of ms late, bench.scale's "while ending"); a few at a time, those keep
+    # their pace and a reply's last message (the stored reply) waits its turn instead.
+    reply_store_slots: int | None = None
     # How long shutdown waits for in-flight streams to store their partial replies.
     shutdown_grace_seconds: float = 5.0
     # How long a resumable reply is sampled on after its caller's connection dropped,
@@ -85,3 +91,20 @@ class ServerConfig:
     tls_key: Path | None = None
     # Named backends, the default model and the named system prompts.
     models: ModelsConfig = field(default_factory=ModelsConfig)
+
+
+# PostgreSQL's default: few enough that the stores of replies ending together leave the
+# event loop to the streams still running, enough that one store's round trip to the
+# database does not idle the others (each holds a pooled connection while it runs).
+POSTGRES_REPLY_STORE_SLOTS = 2
+
+
+def reply_store_slots_for(config: ServerConfig) -> int:
+    """Finished replies stored at once (0: no limit): the flag, else the store's default.
+
+    SQLite's default is no limit: its group commit writes replies that end together in
+    one transaction (store/sqlite), which a limit would split into one commit each.
+    """
+    if config.reply_store_slots is not None:
+        return config.reply_store_slots
+    return POSTGRES_REPLY_STORE_SLOTS if isinstance(config.db, PostgresUrl) else 0

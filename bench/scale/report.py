@@ -103,6 +103,20 @@ def last_token_behind(records: Sequence[StreamRecord], tokens_per_second: float)
     ]
 
 
+def reply_after_last_token(records: Sequence[StreamRecord]) -> list[float]:
+    """Seconds from each completed stream's last token to its end (the stored reply).
+
+    The stream ends with the stored reply's message; when hundreds of replies end
+    together their stores queue (server/servicer/reply_streaming.py: a few at a time,
+    so the streams still running keep their pace), which this shows.
+    """
+    return [
+        r.ended - (r.started + r.first_token + sum(r.gaps))
+        for r in records
+        if r.first_token is not None and r.completed and not r.resumes
+    ]
+
+
 def print_phase(args: argparse.Namespace, phase: Phase) -> None:
     """Prints one phase's figures."""
     records = phase.records
@@ -144,6 +158,13 @@ def print_phase(args: argparse.Namespace, phase: Phase) -> None:
         f"  last token behind    p50 {ms(percentile(behind, 0.5))}   p99 "
         f"{ms(percentile(behind, 0.99))}   max {ms(max(behind, default=math.nan))}   "
         "(after the first token, less the pace's; replies not resumed: how late they end)"
+    )
+    stored = reply_after_last_token(records)
+    print(
+        f"  reply after last token p50 {ms(percentile(stored, 0.5))}   p99 "
+        f"{ms(percentile(stored, 0.99))}   max {ms(max(stored, default=math.nan))}   "
+        "(the stored reply's message, after the stream's last token: a reply is stored "
+        "once its tokens are sent)"
     )
     lags = [lag for result in phase.results for lag in result.loop_lags]
     client_cpu = sum(result.cpu_seconds for result in phase.results)

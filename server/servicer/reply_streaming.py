@@ -18,7 +18,7 @@ import grpc
 
 from grove_explorer.protos import chat_pb2
 from grove_explorer.server.batching import TokenBatcher
-from grove_explorer.server.config import ServerConfig
+from grove_explorer.server.config import ServerConfig, reply_store_slots_for
 from grove_explorer.server.convert import (
     budget_message,
     resolved_to_record,
@@ -93,6 +93,9 @@ class ReplyStreaming:
         self._config = config
         self._system_prompts = system_prompts
         self._messages = PathMessages()
+        slots = reply_store_slots_for(config)
+        # Finished replies stored at once (config.py's reply_store_slots): None, no limit.
+        self._store_slots = asyncio.Semaphore(slots) if slots else None
 
     async def run(
         self,
@@ -380,7 +383,23 @@ class ReplyStreaming:
         stream: ActiveStream,
         context: ReplyOutput,
     ) -> ResponseRecord:
-        """Ends the stream's checkpointing and stores its reply, deleting its checkpoint."""
+        """Ends the stream's checkpointing and stores its reply, deleting its checkpoint.
+
+        Waits for one of the server's reply store slots first, if it has a limit.
+        """
+        if self._store_slots is None:
+            return await self._store_now(user, new, stream, context)
+        async with self._store_slots:
+            return await self._store_now(user, new, stream, context)
+
+    async def _store_now(
+        self,
+        user: str,
+        new: NewResponse,
+        stream: ActiveStream,
+        context: ReplyOutput,
+    ) -> ResponseRecord:
+        """`_store_reply` once it may store."""
         await self._streams.close_checkpoint(stream)
         stored = await insert_or_abort(
             self._store,

@@ -387,31 +387,19 @@ class ReplyStreaming:
 
         Waits for one of the server's reply store slots first, if it has a limit.
         """
-        if self._store_slots is None:
-            return await self._store_now(user, new, stream, context)
-        async with self._store_slots:
-            return await self._store_now(user, new, stream, context)
-
-    async def _store_now(
-        self,
-        user: str,
-        new: NewResponse,
-        stream: ActiveStream,
-        context: ReplyOutput,
-    ) -> ResponseRecord:
-        """`_store_reply` once it may store."""
-        await self._streams.close_checkpoint(stream)
-        stored = await insert_or_abort(
-            self._store,
-            user,
-            new,
-            context,
-            checkpoint_id=stream.checkpoint_id,
-            leaf_follows=stream.leaf_follows,
-        )
-        if stream.live is not None:
-            stream.live.stored_id = stored.response_id
-        return stored
+        async with self._store_slots or contextlib.nullcontext():
+            await self._streams.close_checkpoint(stream)
+            stored = await insert_or_abort(
+                self._store,
+                user,
+                new,
+                context,
+                checkpoint_id=stream.checkpoint_id,
+                leaf_follows=stream.leaf_follows,
+            )
+            if stream.live is not None:
+                stream.live.stored_id = stored.response_id
+            return stored
 
     async def _fail_stream(
         self,

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from textual.app import App
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, Static
 
@@ -194,17 +195,22 @@ async def slow_models(tmp_path: Path) -> AsyncIterator[GroveServer]:
         await server.stop()
 
 
+async def arena_on_a_reply(app: App[object], screen: MainScreen) -> ArenaScreen:
+    """An arena (both names, a seeded order) pushed on the human message of a new reply."""
+    service = screen.service
+    forest = await service.new_conversation()
+    cid = forest.conversation.conversation_id
+    reply = await service.send(cid, "Hi", None, sampling=SamplingParams(max_tokens=3))
+    assert reply is not None and reply.parent_id is not None
+    setups = (Setup(model_name=KESTREL), Setup(model_name=OSPREY))
+    arena = ArenaScreen(service, cid, reply.parent_id, setups, rng=random.Random(1))
+    await app.push_screen(arena)
+    return arena
+
+
 async def test_both_replies_stream_live_then_show_whole(slow_models: GroveServer) -> None:
     async with explorer(slow_models.address, size=SIZE) as (app, pilot, screen):
-        service = screen.service
-        forest = await service.new_conversation()
-        cid = forest.conversation.conversation_id
-        reply = await service.send(cid, "Hi", None, sampling=SamplingParams(max_tokens=3))
-        assert reply is not None
-        assert reply.parent_id is not None
-        setups = (Setup(model_name=KESTREL), Setup(model_name=OSPREY))
-        arena = ArenaScreen(service, cid, reply.parent_id, setups, rng=random.Random(1))
-        await app.push_screen(arena)
+        arena = await arena_on_a_reply(app, screen)
 
         def live_texts() -> list[str]:
             return [live.text for live in arena.query(LiveText)]
@@ -228,14 +234,8 @@ async def test_an_arena_detached_by_teardown_mounts_no_live_tail(two_models: Gro
     # The app's teardown detaches a screen before closing its widgets; tokens arriving in
     # between would have mounted a live tail into the detached side (MountError).
     async with explorer(two_models.address, size=SIZE) as (app, pilot, screen):
-        service = screen.service
-        forest = await service.new_conversation()
-        cid = forest.conversation.conversation_id
-        reply = await service.send(cid, "Hi", None, sampling=SamplingParams(max_tokens=3))
-        assert reply is not None and reply.parent_id is not None
-        setups = (Setup(model_name=KESTREL), Setup(model_name=OSPREY))
-        arena = ArenaScreen(service, cid, reply.parent_id, setups, rng=random.Random(1))
-        await app.push_screen(arena)
+        arena = await arena_on_a_reply(app, screen)
+        cid = arena._conversation_id
         await until(pilot, lambda: arena.pair is not None and arena.pair.done, "both replies")
         await settle(pilot)
         pair = arena.pair

@@ -29,10 +29,14 @@ class ConversationQueries(PostgresDatabase):
     """Conversation metadata; a conversation's responses go with it by cascade."""
 
     async def create_conversation(self, user_id: str, title: str = "") -> ConversationRecord:
-        """Creates an empty conversation owned by `user_id`."""
+        """Creates an empty conversation owned by `user_id`.
+
+        One statement in autocommit (atomic by itself): no BEGIN and COMMIT round trips,
+        two of a start's few on PostgreSQL (each a trip through psycopg on the event loop).
+        """
         conversation_id = uuid.uuid4().hex
         now = self._tick()
-        async with self._transaction() as conn:
+        async with self._connection() as conn:
             await conn.execute(
                 "INSERT INTO conversations (conversation_id, user_id, title, starred,"
                 " create_time, update_time) VALUES (%s, %s, %s, false, %s, %s)",

@@ -120,6 +120,8 @@ async def _streams(
     for count in split(args.streams, args.client_procs):
         workers.append(WorkerProcess(addresses, first, count, worker_args))
         first += count
+    busy_samples: list[tuple[float, float]] = []
+    sampling: asyncio.Task[None] | None = None
     try:
         await asyncio.gather(*(w.start() for w in workers))
         load_before = os.getloadavg()
@@ -127,7 +129,6 @@ async def _streams(
         busy_before = machine_busy_seconds()[0]
         cpu: dict[str, float] = {}
         placement.start()
-        busy_samples: list[tuple[float, float]] = []
         sampling = asyncio.get_running_loop().create_task(_sample_busy(busy_samples))
         started = time.perf_counter()
         for worker in workers:
@@ -140,7 +141,6 @@ async def _streams(
             results = list(await asyncio.gather(*(w.result() for w in workers)))
         wall = time.perf_counter() - started
         machine_busy = machine_busy_seconds()[0] - busy_before
-        sampling.cancel()
         busy_samples.append((time.perf_counter(), machine_busy_seconds()[0]))
         for replica in team:
             alive = replica.process.returncode is None
@@ -152,6 +152,8 @@ async def _streams(
         if killed is not None and recovery is not None:
             killed.recovered, killed.recovery = await recovery
     finally:
+        if sampling is not None:
+            sampling.cancel()
         for worker in workers:
             worker.kill()
     records = [r for result in results for r in result.records]

@@ -38,10 +38,16 @@ class GapStages:
     # The window in which every stream ran (perf_counter seconds; empty when none did).
     window: tuple[float, float] = (0.0, 0.0)
 
-    @property
-    def steady(self) -> list[float]:
-        """The gaps after the last stream's first token (every stream had started)."""
-        return self.all_running + self.ending
+
+def _first_token_at(record: StreamRecord) -> float:
+    """When a stream's first token came (perf_counter seconds; it must have one)."""
+    assert record.first_token is not None
+    return record.started + record.first_token
+
+
+def _last_token_at(record: StreamRecord) -> float:
+    """When a stream's last token came: its first, plus every gap after it."""
+    return _first_token_at(record) + sum(record.gaps)
 
 
 def gaps_by_stage(records: Sequence[StreamRecord]) -> GapStages:
@@ -50,11 +56,11 @@ def gaps_by_stage(records: Sequence[StreamRecord]) -> GapStages:
     stages = GapStages()
     if not timed:
         return stages
-    all_started = max(r.started + (r.first_token or 0.0) for r in timed)
-    first_end = min(r.started + (r.first_token or 0.0) + sum(r.gaps) for r in timed)
+    all_started = max(map(_first_token_at, timed))
+    first_end = min(map(_last_token_at, timed))
     stages.window = (all_started, max(all_started, first_end))
     for record in timed:
-        at = record.started + (record.first_token or 0.0)
+        at = _first_token_at(record)
         for gap in record.gaps:
             at += gap
             if at <= all_started:
@@ -64,11 +70,6 @@ def gaps_by_stage(records: Sequence[StreamRecord]) -> GapStages:
             else:
                 stages.ending.append(gap)
     return stages
-
-
-def steady_gaps(records: Sequence[StreamRecord]) -> list[float]:
-    """The gaps that ended after the last stream's first token (every stream started)."""
-    return gaps_by_stage(records).steady
 
 
 def busy_cores_between(samples: Sequence[tuple[float, float]], start: float, end: float) -> float:
@@ -111,7 +112,7 @@ def reply_after_last_token(records: Sequence[StreamRecord]) -> list[float]:
     so the streams still running keep their pace), which this shows.
     """
     return [
-        r.ended - (r.started + r.first_token + sum(r.gaps))
+        r.ended - _last_token_at(r)
         for r in records
         if r.first_token is not None and r.completed and not r.resumes
     ]

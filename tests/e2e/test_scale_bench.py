@@ -15,7 +15,7 @@ import pytest
 from bench.load.records import StreamRecord
 from bench.load.settings import PROMPT
 from bench.scale.cli import parse_args, run
-from bench.scale.report import busy_cores_between, gaps_by_stage, steady_gaps
+from bench.scale.report import busy_cores_between, gaps_by_stage
 from bench.scale.verify import Checked, judge
 from grove_explorer.server.store.postgres.cluster import PostgresCluster
 from tests.postgres_server import admin_url
@@ -98,7 +98,8 @@ def test_steady_gaps_are_those_after_every_stream_started() -> None:
     early.gaps = [0.02, 0.5, 0.02]  # its tokens end at 0.12, 0.62, 0.64
     late = StreamRecord(index=1, conversation_id="b", started=0.0, first_token=0.6)
     late.gaps = [0.03]
-    assert sorted(steady_gaps([early, late])) == [0.02, 0.03, 0.5]
+    stages = gaps_by_stage([early, late])
+    assert sorted(stages.all_running + stages.ending) == [0.02, 0.03, 0.5]
 
 
 def test_gaps_by_stage_cut_where_streams_start_and_end() -> None:
@@ -114,7 +115,6 @@ def test_gaps_by_stage_cut_where_streams_start_and_end() -> None:
     assert stages.all_running == [0.5, 0.02, 0.03]
     assert stages.ending == [0.1, 0.27]
     assert stages.window == pytest.approx((0.6, 0.64))
-    assert stages.steady == steady_gaps([a, b])
     assert gaps_by_stage([unstarted]).all_running == []
 
 

@@ -130,11 +130,13 @@ async def _after_stores_reached(server: GroveServer, stores: HeldStores) -> None
         await until(stores.changed, lambda: stores.entered == REPLIES)
 
 
-async def serve(config: ServerConfig, slots: int | None) -> tuple[GroveServer, HeldStores]:
+async def serve(config: ServerConfig) -> tuple[GroveServer, HeldStores]:
+    """A server whose reply stores are held (HeldStores) and its slots, if any, counted."""
     server = GroveServer(config)
     await server.start()
     stores = HeldStores(server.store.add_response)
     server.store.add_response = stores  # type: ignore[method-assign]
+    slots = reply_store_slots_for(config)
     if slots:
         server.servicer._replies._store_slots = CountedSlots(slots)
     return server, stores
@@ -144,7 +146,7 @@ async def test_with_one_slot_replies_ending_together_are_stored_one_at_a_time(
     tmp_path: Path,
 ) -> None:
     config = ServerConfig(host="127.0.0.1", port=0, db=tmp_path / "g.sqlite3", reply_store_slots=1)
-    server, stores = await serve(config, 1)
+    server, stores = await serve(config)
     try:
         replies = await replies_ending_together(server, stores)
         assert stores.begun_while_held == 1 and stores.most_at_once == 1
@@ -162,7 +164,7 @@ async def test_with_one_slot_replies_ending_together_are_stored_one_at_a_time(
 async def test_without_a_limit_every_reply_store_runs_at_once(tmp_path: Path) -> None:
     config = ServerConfig(host="127.0.0.1", port=0, db=tmp_path / "g.sqlite3")
     assert reply_store_slots_for(config) == 0, "SQLite: no limit"
-    server, stores = await serve(config, None)
+    server, stores = await serve(config)
     try:
         assert server.servicer._replies._store_slots is None
         await replies_ending_together(server, stores)

@@ -15,6 +15,8 @@ import asyncio
 import datetime
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
+from google.protobuf import timestamp_pb2
+
 from grove_explorer.client import convert
 from grove_explorer.client.convert import node_from_proto, summary_from_proto, utc_datetime
 from grove_explorer.client.errors import (
@@ -37,7 +39,7 @@ from grove_explorer.client.sampler import SamplingParams, sampling_mode_number
 from grove_explorer.client.sampling_call import SamplingCall, texts
 from grove_explorer.client.sharing import SharingCalls
 from grove_explorer.client.streams import SampleStream
-from grove_explorer.client.title_calls import TitleCalls
+from grove_explorer.client.title_calls import TitleCalls, take_marks
 from grove_explorer.client.token_stream import TokenStream
 from grove_explorer.client.watching import WatchEvent, watch_events
 from grove_explorer.protos import chat_pb2, chat_pb2_grpc
@@ -233,11 +235,24 @@ class Conversation(LeafPlace, ResearchCalls, ReplayCalls, TitleCalls, SharingCal
             update={"response_count": stored}
         )
 
-    def changed_elsewhere(self, title: str, starred: bool) -> None:
-        """Extension: takes a title and star another session set (seen by a watch)."""
+    def changed_elsewhere(
+        self, title: str, starred: bool, update_time: datetime.datetime | None = None
+    ) -> bool:
+        """Extension: takes a title and star another session set (seen by a watch).
+
+        `update_time` is when they were read (`TitleChanged.update_time`): a state read
+        before the one held (this client's own change, answered meanwhile) is not taken.
+        Returns whether they were taken.
+        """
         wire = self._get_conversation_or_raise()
-        wire.title, wire.starred = title, starred
+        stamp = None
+        if update_time is not None:
+            stamp = timestamp_pb2.Timestamp()
+            stamp.FromDatetime(update_time)
+        if not take_marks(wire, title, starred, stamp):
+            return False
         self._sync_summary()
+        return True
 
     # -- loading and deleting -------------------------------------------------------------
 

@@ -9,12 +9,13 @@ Events of streams this client started itself are marked `own`.
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import grpc
 
-from grove_explorer.client.convert import node_from_proto
+from grove_explorer.client.convert import node_from_proto, utc_datetime
 from grove_explorer.client.errors import (
     ResourceExhaustedError,
     WatchGapError,
@@ -101,11 +102,17 @@ class AnnotationChanged:
 
 @dataclass(frozen=True, slots=True)
 class TitleChanged:
-    """The title or star changed (both as they are now)."""
+    """The title or star changed (both as they were read, at `update_time`).
+
+    `update_time` (None from servers that do not say) orders this state against others:
+    a client that knows a later one (its own change, answered while this event was on its
+    way) keeps that (`Conversation.changed_elsewhere`).
+    """
 
     actor: str
     title: str
     starred: bool
+    update_time: datetime.datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,9 +185,9 @@ class _Decoder:
                 actor, changed.response_id, Annotation.from_proto(changed.annotation)
             )
         if kind == "conversation_changed":
-            return TitleChanged(
-                actor, wire.conversation_changed.title, wire.conversation_changed.starred
-            )
+            marks = wire.conversation_changed
+            when = utc_datetime(marks.update_time) if marks.HasField("update_time") else None
+            return TitleChanged(actor, marks.title, marks.starred, when)
         if kind == "conversation_deleted":
             return ConversationGone(actor)
         return None  # a kind this SDK does not know yet (a newer server)

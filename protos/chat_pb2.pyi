@@ -498,10 +498,12 @@ class GenerateTitleRequest(_message.Message):
     def __init__(self, conversation_id: _Optional[str] = ..., leaf_response_id: _Optional[str] = ...) -> None: ...
 
 class GenerateTitleResponse(_message.Message):
-    __slots__ = ("new_title",)
+    __slots__ = ("new_title", "update_time")
     NEW_TITLE_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
     new_title: str
-    def __init__(self, new_title: _Optional[str] = ...) -> None: ...
+    update_time: _timestamp_pb2.Timestamp
+    def __init__(self, new_title: _Optional[str] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class AddResponseRequest(_message.Message):
     __slots__ = ("conversation_id", "message", "model_name", "parent_response_id", "use_grok", "system_prompt_name", "sampling_params", "request_id", "top_logprobs", "prefix", "select_reply", "mode", "merge", "replay_of_human", "replay_of_reply", "resumable")
@@ -846,12 +848,14 @@ class AnnotationChanged(_message.Message):
     def __init__(self, response_id: _Optional[str] = ..., annotation: _Optional[_Union[Annotation, _Mapping]] = ...) -> None: ...
 
 class ConversationChanged(_message.Message):
-    __slots__ = ("title", "starred")
+    __slots__ = ("title", "starred", "update_time")
     TITLE_FIELD_NUMBER: _ClassVar[int]
     STARRED_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
     title: str
     starred: bool
-    def __init__(self, title: _Optional[str] = ..., starred: _Optional[bool] = ...) -> None: ...
+    update_time: _timestamp_pb2.Timestamp
+    def __init__(self, title: _Optional[str] = ..., starred: _Optional[bool] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class ConversationDeleted(_message.Message):
     __slots__ = ()

@@ -30,6 +30,7 @@ import asyncio
 import logging
 import random
 from collections.abc import Callable
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from grove_explorer.client.events import (
@@ -205,7 +206,7 @@ class _Follow:
         fresh = await client.grok.get_conversation(self.conversation_id)
         if everything:
             self._missed_marks(fresh.forest)
-            self._take_title(fresh.title, fresh.starred)
+            self._take_title(fresh.title, fresh.starred, fresh.update_time)
         added = 0
         for node in fresh.forest.responses.values():  # creation order: parents first
             if node.response_id in forest.responses:
@@ -331,14 +332,15 @@ class _Follow:
         self.service._publish(ResponseAdded(self.conversation_id, node))
 
     def _title(self, event: TitleChanged) -> None:
-        self._take_title(event.title, event.starred)
+        self._take_title(event.title, event.starred, event.update_time)
 
-    def _take_title(self, title: str, starred: bool) -> None:
+    def _take_title(self, title: str, starred: bool, update_time: datetime | None) -> None:
+        """Takes a title and star read at `update_time`, unless a later state is held."""
         conversation = self.conversation
         if (conversation.title, conversation.starred) == (title, starred):
             return
-        conversation.changed_elsewhere(title, starred)
-        self.service._update_summary(self.conversation_id)
+        if conversation.changed_elsewhere(title, starred, update_time):
+            self.service._update_summary(self.conversation_id)
 
     def _gone(self, event: ConversationGone) -> None:
         self.service._conversations.pop(self.conversation_id, None)

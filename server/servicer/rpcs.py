@@ -23,6 +23,7 @@ from grove_explorer.server.convert import (
     conversation_to_proto,
     model_info,
     response_to_proto,
+    timestamp,
 )
 from grove_explorer.server.judging.wire import attach_judgements
 from grove_explorer.server.live import ChangeFeed, InProcessFeed, LivePublisher
@@ -258,7 +259,9 @@ class ChatServicer(SharingRpcs, chat_pb2_grpc.ChatServicer):
         if updated is None:
             await abort_not_found(context, record.conversation_id)
         self._live.conversation_changed(record.conversation_id, user)
-        return chat_pb2.GenerateTitleResponse(new_title=title)
+        return chat_pb2.GenerateTitleResponse(
+            new_title=title, update_time=timestamp(updated.update_time)
+        )
 
     async def ListModels(
         self, request: empty_pb2.Empty, context: grpc.aio.ServicerContext

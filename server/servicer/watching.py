@@ -18,7 +18,7 @@ import time
 import grpc
 
 from grove_explorer.protos import chat_pb2
-from grove_explorer.server.convert import annotation_to_proto, response_to_proto
+from grove_explorer.server.convert import annotation_to_proto, response_to_proto, set_time
 from grove_explorer.server.live import ChangeFeed, FeedClosed, LiveReply, WatcherTooSlow
 from grove_explorer.server.servicer.access import resolve
 from grove_explorer.server.servicer.status import abort, abort_not_found
@@ -127,5 +127,6 @@ async def completed(
         wire.CopyFrom(event)
         wire.conversation_changed.title = conversation.title
         wire.conversation_changed.starred = conversation.starred
+        set_time(wire.conversation_changed.update_time, conversation.update_time)
         return wire
     return event

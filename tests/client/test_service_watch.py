@@ -19,7 +19,7 @@ from grove_explorer.client.events import (
 from grove_explorer.client.service import ConversationService
 from grove_explorer.client.service.watching import ELSEWHERE_PREFIX
 from grove_explorer.server.runtime import GroveServer
-from tests.helpers import collect
+from tests.helpers import Recorder, collect
 
 
 async def test_a_reply_sampled_elsewhere_streams_into_the_forest_marked(
@@ -100,25 +100,6 @@ async def test_deleted_elsewhere_is_announced_and_forgotten(
     await events.until(bool)
     assert events == [DeletedElsewhere(cid, "")]
     assert service.following is None
-
-
-class Recorder(list[object]):
-    """The service's events, and a way to wait for one (no sleeps)."""
-
-    def __init__(self, service: ConversationService) -> None:
-        super().__init__()
-        self._changed = asyncio.Event()
-        service.subscribe(self._add)
-
-    def _add(self, event: object) -> None:
-        self.append(event)
-        self._changed.set()
-
-    async def until(self, done: Callable[[list[object]], bool]) -> None:
-        async with asyncio.timeout(30):
-            while not done(self):
-                self._changed.clear()
-                await self._changed.wait()
 
 
 async def test_what_was_stored_before_the_watch_began_is_caught_up(

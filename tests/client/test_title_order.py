@@ -1,0 +1,115 @@
+"""A conversation's title and star keep the latest state, whatever order news comes in.
+
+The watch's events are read on the server when they are sent. One read before this
+client's own change was stored can reach the client after that change's answer; taking
+it would undo the change (the snapshot tests met it under load: a starred conversation
+went back to "Untitled", and the next star sent the empty title to the server).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+
+import pytest
+
+from grove_explorer.client import Client
+from grove_explorer.client.conversation import Conversation
+from grove_explorer.client.events import ConversationUpdated
+from grove_explorer.client.service import ConversationService
+from grove_explorer.client.watching import TitleChanged, WatchStarted
+from grove_explorer.protos import chat_pb2
+from grove_explorer.server.runtime import GroveServer
+from grove_explorer.server.servicer import watching
+from grove_explorer.server.store import Store
+from tests.helpers import Recorder, collect
+
+
+async def test_an_event_read_before_our_own_change_does_not_undo_it(
+    server: GroveServer, client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service = ConversationService(client)
+    forest = await service.new_conversation()
+    cid = forest.conversation.conversation_id
+    await service.send(cid, "Name me.", None)
+    service.follow(cid)
+    assert await service.follow_started()
+
+    # The server reads the first title event's state, then is slow to send it.
+    read, release = asyncio.Event(), asyncio.Event()
+    complete = watching.completed
+
+    async def read_then_held(
+        store: Store, user: str, event: chat_pb2.ConversationEvent
+    ) -> chat_pb2.ConversationEvent | None:
+        wire = await complete(store, user, event)
+        if event.HasField("conversation_changed") and not release.is_set():
+            read.set()
+            await release.wait()
+        return wire
+
+    monkeypatch.setattr(watching, "completed", read_then_held)
+    events = Recorder(service)
+    async with Client(api_host=server.address) as other:
+        theirs = await other.grok.get_conversation(cid)
+        await theirs.star()  # read for our watch as ("", starred), and held
+        async with asyncio.timeout(30):
+            await read.wait()
+        await service.set_title(cid, "Mine")  # stored after that read, answered first
+        release.set()
+        await theirs.load()
+        await theirs.set_title("Theirs")  # the last change: once here, all before are
+        await events.until(lambda seen: forest.conversation.title == "Theirs")
+
+    titles = [e.conversation.title for e in events if isinstance(e, ConversationUpdated)]
+    assert titles == ["Mine", "Theirs"], "the held event's older state was not taken"
+    service.stop_following()
+
+
+async def test_answers_and_events_carry_the_time_their_state_was_read(client: Client) -> None:
+    conversation = client.grok.create_conversation()
+    await collect_reply(conversation)
+    before = conversation.update_time
+    assert before is not None
+    await conversation.set_title("Set")
+    after_set = conversation.update_time
+    assert after_set is not None and after_set > before
+
+    title = await conversation.generate_title()
+    after_generated = conversation.update_time
+    assert after_generated is not None and after_generated > after_set
+    assert conversation.title == title
+
+    # A state read before the one held is not taken; one read after it is.
+    assert not conversation.changed_elsewhere("Stale", True, after_set)
+    assert (conversation.title, conversation.starred) == (title, False)
+    later = after_generated + datetime.timedelta(microseconds=1)
+    assert conversation.changed_elsewhere("Newer", True, later)
+    assert (conversation.title, conversation.starred) == ("Newer", True)
+    assert conversation.update_time == later
+    assert conversation.forest.conversation.title == "Newer"
+    # Without a time (an older server) the state is taken, as before.
+    assert conversation.changed_elsewhere("Untimed", False)
+    assert conversation.title == "Untimed"
+
+
+async def test_a_watch_event_says_when_its_title_and_star_were_read(client: Client) -> None:
+    conversation = client.grok.create_conversation()
+    await collect_reply(conversation)
+    events = conversation.watch()
+    try:
+        assert isinstance(await anext(events), WatchStarted)
+        await conversation.star()
+        async with asyncio.timeout(30):
+            changed = await anext(events)
+        assert isinstance(changed, TitleChanged)
+        assert changed.starred and changed.update_time == conversation.update_time
+    finally:
+        await events.aclose()  # type: ignore[attr-defined]
+
+
+async def collect_reply(conversation: Conversation) -> None:
+    """Stores a first exchange (the conversation is created on the server with it)."""
+    stream, future = conversation.add_response("What makes a good title?")
+    await collect(stream)
+    await future

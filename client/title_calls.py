@@ -72,8 +72,11 @@ class TitleCalls:
             )
         )
         wire = owner._get_conversation_or_raise()  # the one held now (a load replaces it)
-        stamp = response.update_time if response.HasField("update_time") else None
-        if take_marks(wire, response.new_title, wire.starred, stamp):
+        if response.HasField("update_time"):  # the star as stored with the title, too
+            taken = take_marks(wire, response.new_title, response.starred, response.update_time)
+        else:  # an older server: the title alone, as before
+            taken = take_marks(wire, response.new_title, wire.starred, None)
+        if taken:
             owner._sync_summary()
         return response.new_title
 

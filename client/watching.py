@@ -48,6 +48,9 @@ class WatchStarted:
     replies: tuple[LiveReplyState, ...]
     # Responses stored when the watch began (a forest loaded before with fewer missed some).
     response_count: int = 0
+    # The title and star when the watch began (None from servers that do not say): a
+    # change made before it, after the conversation was loaded, is told by no event.
+    marks: TitleChanged | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,7 +164,13 @@ class _Decoder:
                         live.text,
                     )
                 )
-            return WatchStarted(wire.started.watcher, tuple(replies), wire.started.response_count)
+            begun = wire.started
+            marks = (
+                _title_changed(begun.watcher, begun.conversation)
+                if begun.HasField("conversation")
+                else None
+            )
+            return WatchStarted(begun.watcher, tuple(replies), begun.response_count, marks)
         if kind == "response_added":
             return ResponseStored(actor, own, node_from_proto(wire.response_added.response))
         if kind == "reply_started":
@@ -185,9 +194,7 @@ class _Decoder:
                 actor, changed.response_id, Annotation.from_proto(changed.annotation)
             )
         if kind == "conversation_changed":
-            marks = wire.conversation_changed
-            when = utc_datetime(marks.update_time) if marks.HasField("update_time") else None
-            return TitleChanged(actor, marks.title, marks.starred, when)
+            return _title_changed(actor, wire.conversation_changed)
         if kind == "conversation_deleted":
             return ConversationGone(actor)
         return None  # a kind this SDK does not know yet (a newer server)
@@ -211,6 +218,11 @@ class _Decoder:
             return None
         self._lengths[wire.stream_id] = offset + len(text)
         return ReplyText(actor, own, wire.stream_id, offset, text)
+
+
+def _title_changed(actor: str, wire: chat_pb2.ConversationChanged) -> TitleChanged:
+    when = utc_datetime(wire.update_time) if wire.HasField("update_time") else None
+    return TitleChanged(actor, wire.title, wire.starred, when)
 
 
 async def watch_events(

@@ -498,12 +498,14 @@ class GenerateTitleRequest(_message.Message):
     def __init__(self, conversation_id: _Optional[str] = ..., leaf_response_id: _Optional[str] = ...) -> None: ...
 
 class GenerateTitleResponse(_message.Message):
-    __slots__ = ("new_title", "update_time")
+    __slots__ = ("new_title", "update_time", "starred")
     NEW_TITLE_FIELD_NUMBER: _ClassVar[int]
     UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    STARRED_FIELD_NUMBER: _ClassVar[int]
     new_title: str
     update_time: _timestamp_pb2.Timestamp
-    def __init__(self, new_title: _Optional[str] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    starred: bool
+    def __init__(self, new_title: _Optional[str] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., starred: _Optional[bool] = ...) -> None: ...
 
 class AddResponseRequest(_message.Message):
     __slots__ = ("conversation_id", "message", "model_name", "parent_response_id", "use_grok", "system_prompt_name", "sampling_params", "request_id", "top_logprobs", "prefix", "select_reply", "mode", "merge", "replay_of_human", "replay_of_reply", "resumable")
@@ -780,14 +782,16 @@ class ConversationEvent(_message.Message):
     def __init__(self, conversation_id: _Optional[str] = ..., actor: _Optional[str] = ..., request_id: _Optional[str] = ..., started: _Optional[_Union[WatchStarted, _Mapping]] = ..., response_added: _Optional[_Union[ResponseAdded, _Mapping]] = ..., reply_started: _Optional[_Union[ReplyStarted, _Mapping]] = ..., reply_text: _Optional[_Union[ReplyText, _Mapping]] = ..., reply_finished: _Optional[_Union[ReplyFinished, _Mapping]] = ..., annotation_changed: _Optional[_Union[AnnotationChanged, _Mapping]] = ..., conversation_changed: _Optional[_Union[ConversationChanged, _Mapping]] = ..., conversation_deleted: _Optional[_Union[ConversationDeleted, _Mapping]] = ..., reply_followed: _Optional[_Union[ReplyFollowed, _Mapping]] = ...) -> None: ...
 
 class WatchStarted(_message.Message):
-    __slots__ = ("watcher", "replies", "response_count")
+    __slots__ = ("watcher", "replies", "response_count", "conversation")
     WATCHER_FIELD_NUMBER: _ClassVar[int]
     REPLIES_FIELD_NUMBER: _ClassVar[int]
     RESPONSE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    CONVERSATION_FIELD_NUMBER: _ClassVar[int]
     watcher: str
     replies: _containers.RepeatedCompositeFieldContainer[ReplyInProgress]
     response_count: int
-    def __init__(self, watcher: _Optional[str] = ..., replies: _Optional[_Iterable[_Union[ReplyInProgress, _Mapping]]] = ..., response_count: _Optional[int] = ...) -> None: ...
+    conversation: ConversationChanged
+    def __init__(self, watcher: _Optional[str] = ..., replies: _Optional[_Iterable[_Union[ReplyInProgress, _Mapping]]] = ..., response_count: _Optional[int] = ..., conversation: _Optional[_Union[ConversationChanged, _Mapping]] = ...) -> None: ...
 
 class ReplyInProgress(_message.Message):
     __slots__ = ("reply", "actor", "request_id", "text", "token_lengths")

@@ -65,6 +65,7 @@ class ServiceBase:
             self._client = client
         self._listeners: list[Listener] = []
         self._conversations: dict[str, Conversation] = {}
+        self._opened = 0
         self._streams: dict[str, RunningStream] = {}
         self._placeholder_seq = 0
         self._catalog: ModelCatalog | None = None
@@ -111,7 +112,18 @@ class ServiceBase:
         """
         return self._conversations[conversation_id].forest
 
+    @property
+    def opened(self) -> int:
+        """How many times a conversation was opened (created, loaded, imported) so far.
+
+        A view that asks the server something before opening one itself (the newest
+        conversation at start) can tell whether another one was opened meanwhile: the
+        event saying so may not have reached it yet.
+        """
+        return self._opened
+
     def _adopt(self, conversation: Conversation) -> Forest:
+        self._opened += 1
         self._conversations[conversation.conversation_id] = conversation
         forest = conversation.forest
         self._publish(ConversationOpened(forest))

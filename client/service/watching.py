@@ -259,6 +259,8 @@ class _Follow:
 
     def _started(self, event: WatchStarted) -> None:
         self.watcher = event.watcher
+        if event.marks is not None:  # a title or star set since the load, by anyone
+            self._title(event.marks)
         for reply in event.replies:
             if not reply.own:
                 self._add_placeholder(

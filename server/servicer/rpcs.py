@@ -253,14 +253,13 @@ class ChatServicer(SharingRpcs, chat_pb2_grpc.ChatServicer):
         title = await title_for(
             path, self._samplers, self._default_model, self._config.max_title_chars
         )
-        updated = await self._store.update_conversation(
-            user, record.conversation_id, title, record.starred
-        )
+        # The star as stored when the title is (one set meanwhile is kept).
+        updated = await self._store.update_conversation(user, record.conversation_id, title, None)
         if updated is None:
             await abort_not_found(context, record.conversation_id)
         self._live.conversation_changed(record.conversation_id, user)
         return chat_pb2.GenerateTitleResponse(
-            new_title=title, update_time=timestamp(updated.update_time)
+            new_title=title, update_time=timestamp(updated.update_time), starred=updated.starred
         )
 
     async def ListModels(

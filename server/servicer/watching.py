@@ -60,7 +60,11 @@ async def watch_conversation(
         checked = time.monotonic()
         record = await store.get_conversation(owner, conversation_id)
         # None: deleted in between, and its deletion is queued (it ends the watch).
-        first.started.response_count = record.response_count if record is not None else 0
+        if record is not None:
+            first.started.response_count = record.response_count
+            marks = first.started.conversation
+            marks.title, marks.starred = record.title, record.starred
+            set_time(marks.update_time, record.update_time)
         await context.write(first)
         own = request.own_request_prefix
         async for event in subscription:

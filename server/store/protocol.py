@@ -144,9 +144,13 @@ class Store(Protocol):
         ...
 
     async def update_conversation(
-        self, user_id: str, conversation_id: str, title: str, starred: bool
+        self, user_id: str, conversation_id: str, title: str, starred: bool | None
     ) -> ConversationRecord | None:
-        """Sets title and star; None if the conversation is not the user's."""
+        """Sets title and star (None: the star as it is); None if not the user's.
+
+        In one statement: a title generated from a read made before a star was set keeps
+        that star (GenerateTitle passes None).
+        """
         ...
 
     async def delete_conversation(self, user_id: str, conversation_id: str) -> bool:

@@ -20,7 +20,7 @@ from grove_explorer.client.service import ConversationService
 from grove_explorer.client.watching import TitleChanged, WatchStarted
 from grove_explorer.protos import chat_pb2
 from grove_explorer.server.runtime import GroveServer
-from grove_explorer.server.servicer import watching
+from grove_explorer.server.servicer import rpcs, watching
 from grove_explorer.server.store import Store
 from tests.helpers import Recorder, collect
 
@@ -66,6 +66,30 @@ async def test_an_event_read_before_our_own_change_does_not_undo_it(
     service.stop_following()
 
 
+async def test_a_watch_begun_after_a_change_it_never_heard_of_takes_it(
+    server: GroveServer, client: Client
+) -> None:
+    service = ConversationService(client)
+    forest = await service.new_conversation()
+    cid = forest.conversation.conversation_id
+    await service.send(cid, "Name me before you watch.", None)
+    async with Client(api_host=server.address) as other:
+        theirs = await other.grok.get_conversation(cid)
+        await theirs.set_title("Named before the watch")
+        await theirs.star()
+    events = Recorder(service)
+    service.follow(cid)  # no event tells of those changes: the watch's start does
+    assert await service.follow_started()
+    assert (forest.conversation.title, forest.conversation.starred) == (
+        "Named before the watch",
+        True,
+    )
+    assert [e.conversation.title for e in events if isinstance(e, ConversationUpdated)] == [
+        "Named before the watch"
+    ]
+    service.stop_following()
+
+
 async def test_answers_and_events_carry_the_time_their_state_was_read(client: Client) -> None:
     conversation = client.grok.create_conversation()
     await collect_reply(conversation)
@@ -98,7 +122,12 @@ async def test_a_watch_event_says_when_its_title_and_star_were_read(client: Clie
     await collect_reply(conversation)
     events = conversation.watch()
     try:
-        assert isinstance(await anext(events), WatchStarted)
+        begun = await anext(events)
+        assert isinstance(begun, WatchStarted) and begun.marks is not None
+        assert (begun.marks.title, begun.marks.starred) == (conversation.title, False)
+        created = conversation.update_time  # as created: the reply moved it on since
+        assert begun.marks.update_time is not None and created is not None
+        assert begun.marks.update_time > created
         await conversation.star()
         async with asyncio.timeout(30):
             changed = await anext(events)
@@ -113,3 +142,30 @@ async def collect_reply(conversation: Conversation) -> None:
     stream, future = conversation.add_response("What makes a good title?")
     await collect(stream)
     await future
+
+
+async def test_a_star_set_while_a_title_is_generated_is_kept(
+    client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    conversation = client.grok.create_conversation()
+    await collect_reply(conversation)
+    reading, release = asyncio.Event(), asyncio.Event()
+    title_for = rpcs.title_for
+
+    async def slow_title(*args: object, **kwargs: object) -> str:
+        reading.set()  # the conversation (unstarred) was read before this
+        await release.wait()
+        return await title_for(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(rpcs, "title_for", slow_title)
+    titling = asyncio.ensure_future(conversation.generate_title())
+    async with asyncio.timeout(30):
+        await reading.wait()
+    async with Client(api_host=client.api_host) as other:
+        await (await other.grok.get_conversation(conversation.conversation_id)).star()
+        release.set()
+        title = await titling
+        stored = await other.grok.get_conversation(conversation.conversation_id)
+    assert (stored.title, stored.starred) == (title, True)
+    # The answer says so: the star set elsewhere holds here too, not the one read before.
+    assert (conversation.title, conversation.starred) == (title, True)

@@ -20,3 +20,19 @@ async def test_conversations_are_created_listed_newest_first_and_per_user(
     assert await any_store.delete_conversation("alice", second.conversation_id)
     assert not await any_store.delete_conversation("alice", second.conversation_id)
     assert [c.title for c in await any_store.list_conversations("alice")] == ["renamed"]
+
+
+async def test_a_title_set_without_a_star_keeps_the_star_as_stored(any_store: Store) -> None:
+    """GenerateTitle's write: a star set after its read (by another call) is kept."""
+    created = await any_store.create_conversation("alice", "")
+    cid = created.conversation_id
+    starred = await any_store.update_conversation("alice", cid, "", True)
+    assert starred is not None and starred.starred
+    titled = await any_store.update_conversation("alice", cid, "Generated", None)
+    assert titled is not None and (titled.title, titled.starred) == ("Generated", True)
+    assert titled.update_time > starred.update_time
+    unstarred = await any_store.update_conversation("alice", cid, "Generated", False)
+    assert unstarred is not None and not unstarred.starred
+    kept = await any_store.update_conversation("alice", cid, "Again", None)
+    assert kept is not None and (kept.title, kept.starred) == ("Again", False)
+    assert await any_store.update_conversation("bob", cid, "Stolen", None) is None

@@ -186,10 +186,17 @@ class ExplorerCore(Screen[None]):
         """Lists the conversations and opens the newest, so the first screen has content.
 
         Nothing is opened when the user got somewhere first (typed a first message, chose
-        a conversation) or when there is none: then the welcome panel shows.
+        or started a conversation — maybe while the list was on its way, before the event
+        saying so arrived) or when there is none: then the welcome panel shows.
         """
+        opened = self.service.opened
         summaries = await self.service.list_conversations()
-        if not summaries or self.conversation_id is not None or self._pending_text:
+        if (
+            not summaries
+            or self.conversation_id is not None
+            or self._pending_text
+            or self.service.opened != opened
+        ):
             return
         newest = max(
             summaries,

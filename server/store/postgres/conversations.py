@@ -79,15 +79,15 @@ class ConversationQueries(PostgresDatabase):
         return [read_conversation(row) for row in rows]
 
     async def update_conversation(
-        self, user_id: str, conversation_id: str, title: str, starred: bool
+        self, user_id: str, conversation_id: str, title: str, starred: bool | None
     ) -> ConversationRecord | None:
-        """Sets title and star and bumps update_time; None if the conversation is not the user's."""
+        """Sets title and star (None: kept) and bumps update_time; None if not the user's."""
         async with self._transaction() as conn:
             cursor = await conn.execute(
-                "UPDATE conversations SET title = %s, starred = %s,"
+                "UPDATE conversations SET title = %s, starred = coalesce(%s::boolean, starred),"
                 " update_time = greatest(update_time + interval '1 microsecond', %s)"
                 " WHERE conversation_id = %s AND user_id = %s",
-                (title, bool(starred), self._tick(), conversation_id, user_id),
+                (title, starred, self._tick(), conversation_id, user_id),
             )
             if cursor.rowcount == 0:
                 return None

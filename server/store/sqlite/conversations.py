@@ -76,15 +76,16 @@ class ConversationQueries(SqliteDatabase):
         return [read_conversation(row) for row in rows]
 
     async def update_conversation(
-        self, user_id: str, conversation_id: str, title: str, starred: bool
+        self, user_id: str, conversation_id: str, title: str, starred: bool | None
     ) -> ConversationRecord | None:
-        """Sets title and star and bumps update_time; None if the conversation is not the user's."""
+        """Sets title and star (None: kept) and bumps update_time; None if not the user's."""
+        star = None if starred is None else int(starred)
         async with self._transaction() as conn:
             stamp = format_time(self._tick())
             async with conn.execute(
-                "UPDATE conversations SET title = ?, starred = ?, update_time = ?"
-                " WHERE conversation_id = ? AND user_id = ?",
-                (title, int(bool(starred)), stamp, conversation_id, user_id),
+                "UPDATE conversations SET title = ?, starred = coalesce(?, starred),"
+                " update_time = ? WHERE conversation_id = ? AND user_id = ?",
+                (title, star, stamp, conversation_id, user_id),
             ) as cursor:
                 changed = cursor.rowcount
             if changed == 0:

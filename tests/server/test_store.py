@@ -961,3 +961,21 @@ async def test_a_place_following_a_crashed_stream_ends_on_its_recovered_reply(
     assert leaf is not None and leaf.response_id == recovered[cid].response_id
     kept = await store.get_leaf(ALICE, other.conversation_id)
     assert kept is not None and kept.response_id == other_question.response_id
+
+
+async def test_a_title_moves_the_update_time_on_from_a_later_one(
+    store: SqliteStore, db_path: Path
+) -> None:
+    """An imported conversation may carry a time after the clock's: a title set later
+    still moves it on (clients order the title and star states they hear of by it)."""
+    created = await store.create_conversation(ALICE, "imported")
+    ahead = datetime(2100, 1, 1, tzinfo=UTC)
+    with closing(sqlite3.connect(db_path)) as raw, raw:
+        raw.execute(
+            "UPDATE conversations SET update_time = ? WHERE conversation_id = ?",
+            (ahead.isoformat(timespec="microseconds"), created.conversation_id),
+        )
+    renamed = await store.update_conversation(ALICE, created.conversation_id, "renamed", None)
+    assert renamed is not None and renamed.update_time == ahead + timedelta(microseconds=1)
+    again = await store.update_conversation(ALICE, created.conversation_id, "again", True)
+    assert again is not None and again.update_time > renamed.update_time

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 from grove_explorer.server.store.records import ConversationRecord
 from grove_explorer.server.store.rows import (
@@ -78,18 +79,30 @@ class ConversationQueries(SqliteDatabase):
     async def update_conversation(
         self, user_id: str, conversation_id: str, title: str, starred: bool | None
     ) -> ConversationRecord | None:
-        """Sets title and star (None: kept) and bumps update_time; None if not the user's."""
+        """Sets title and star (None: kept) and bumps update_time; None if not the user's.
+
+        The update time moves on even from a time later than the clock's (an import keeps
+        the times it brings): clients order the title and star states they hear of by it.
+        """
         star = None if starred is None else int(starred)
         async with self._transaction() as conn:
-            stamp = format_time(self._tick())
-            async with conn.execute(
+            held = list(
+                await conn.execute_fetchall(
+                    "SELECT update_time FROM conversations"
+                    " WHERE conversation_id = ? AND user_id = ?",
+                    (conversation_id, user_id),
+                )
+            )
+            if not held:
+                return None
+            stamp = self._tick()
+            if held[0][0] is not None:
+                stamp = max(stamp, parse_time(held[0][0]) + timedelta(microseconds=1))
+            await conn.execute(
                 "UPDATE conversations SET title = ?, starred = coalesce(?, starred),"
                 " update_time = ? WHERE conversation_id = ? AND user_id = ?",
-                (title, star, stamp, conversation_id, user_id),
-            ) as cursor:
-                changed = cursor.rowcount
-            if changed == 0:
-                return None
+                (title, star, format_time(stamp), conversation_id, user_id),
+            )
             rows = list(
                 await conn.execute_fetchall(
                     CONVERSATION_SELECT + " WHERE c.conversation_id = ?", (conversation_id,)

@@ -71,13 +71,11 @@ class TitleCalls:
                 )
             )
         )
-        wire = owner._get_conversation_or_raise()  # the one held now (a load replaces it)
         if response.HasField("update_time"):  # the star as stored with the title, too
-            taken = take_marks(wire, response.new_title, response.starred, response.update_time)
+            self._take(owner, response.new_title, response.starred, response.update_time)
         else:  # an older server: the title alone, as before
-            taken = take_marks(wire, response.new_title, wire.starred, None)
-        if taken:
-            owner._sync_summary()
+            starred = owner._get_conversation_or_raise().starred
+            self._take(owner, response.new_title, starred, None)
         return response.new_title
 
     async def star(self) -> None:
@@ -102,12 +100,19 @@ class TitleCalls:
         )
         self._take_reply(owner, updated)
 
-    @staticmethod
-    def _take_reply(owner: _Owner, updated: chat_pb2.Conversation) -> None:
+    @classmethod
+    def _take_reply(cls, owner: _Owner, updated: chat_pb2.Conversation) -> None:
         """Takes the title and star UpdateConversation answered (as stored, with their time)."""
-        wire = owner._get_conversation_or_raise()  # the one held now (a load replaces it)
         stamp = updated.update_time if updated.HasField("update_time") else None
-        if take_marks(wire, updated.title, updated.starred, stamp):
+        cls._take(owner, updated.title, updated.starred, stamp)
+
+    @staticmethod
+    def _take(owner: _Owner, title: str, starred: bool, update_time: Timestamp | None) -> None:
+        """Takes title and star on the wire conversation held now (a load replaces it).
+
+        The forest's summary follows when they were taken (`take_marks`).
+        """
+        if take_marks(owner._get_conversation_or_raise(), title, starred, update_time):
             owner._sync_summary()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import timedelta
 
 from grove_explorer.server.store.records import ConversationRecord
@@ -84,31 +85,24 @@ class ConversationQueries(SqliteDatabase):
         The update time moves on even from a time later than the clock's (an import keeps
         the times it brings): clients order the title and star states they hear of by it.
         """
-        star = None if starred is None else int(starred)
         async with self._transaction() as conn:
-            held = list(
+            rows = list(
                 await conn.execute_fetchall(
-                    "SELECT update_time FROM conversations"
-                    " WHERE conversation_id = ? AND user_id = ?",
+                    CONVERSATION_SELECT + " WHERE c.conversation_id = ? AND c.user_id = ?",
                     (conversation_id, user_id),
                 )
             )
-            if not held:
+            if not rows:
                 return None
-            stamp = self._tick()
-            if held[0][0] is not None:
-                stamp = max(stamp, parse_time(held[0][0]) + timedelta(microseconds=1))
+            held = read_conversation(rows[0])
+            stamp = max(self._tick(), held.update_time + timedelta(microseconds=1))
+            star = held.starred if starred is None else starred
             await conn.execute(
-                "UPDATE conversations SET title = ?, starred = coalesce(?, starred),"
-                " update_time = ? WHERE conversation_id = ? AND user_id = ?",
-                (title, star, format_time(stamp), conversation_id, user_id),
+                "UPDATE conversations SET title = ?, starred = ?, update_time = ?"
+                " WHERE conversation_id = ?",
+                (title, int(star), format_time(stamp), conversation_id),
             )
-            rows = list(
-                await conn.execute_fetchall(
-                    CONVERSATION_SELECT + " WHERE c.conversation_id = ?", (conversation_id,)
-                )
-            )
-        return read_conversation(rows[0])
+        return replace(held, title=title, starred=star, update_time=stamp)
 
     async def delete_conversation(self, user_id: str, conversation_id: str) -> bool:
         """Deletes the conversation and (by cascade) its responses; False if not the user's."""

@@ -53,7 +53,7 @@ import logging
 import grpc
 
 from grove_explorer.protos import chat_pb2
-from grove_explorer.server.convert import response_to_proto, token_batch_message
+from grove_explorer.server.convert import response_to_proto
 from grove_explorer.server.live import ChangeFeed, Subscription, WatchEnded
 from grove_explorer.server.live.asks import is_answered_marker
 from grove_explorer.server.live.elsewhere import RemoteReply, RepliesElsewhere
@@ -310,7 +310,7 @@ class _Follower:
             start += length
         if tokens:
             self._chars += len(piece.text)
-            await self._out.write(token_batch_message(tokens))
+            self._out.write_tokens(tokens)
 
     async def _from_store(self) -> bool:
         """Ends the log with the stored reply, if stored; False while it is not."""
@@ -338,7 +338,7 @@ class _Follower:
         rest = (tokens or [])[out.tokens :]
         for start in range(0, len(rest), STORED_BATCH_TOKENS):
             batch = [SampledToken(*row) for row in rest[start : start + STORED_BATCH_TOKENS]]
-            await out.write(token_batch_message(batch))
+            out.write_tokens(batch)
         await out.write(chat_pb2.AddResponseResponse(model_response=response_to_proto(reply)))
         out.finish()
         log.info(

@@ -13,12 +13,14 @@ client can count whatever batching the server did: a batch the caller had part o
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import NoReturn, Protocol
 
 import grpc
 
 from grove_explorer.protos import chat_pb2, sampler_public_pb2
+from grove_explorer.server.convert import token_batch_message
+from grove_explorer.server.sampler.base import SampledToken
 from grove_explorer.server.servicer.status import Abortable, Trailing
 
 
@@ -32,46 +34,48 @@ class ReplyOutput(Abortable, Protocol):
 MERGED_TOKENS = 64
 """The most tokens a relay puts in one message when its caller has fallen behind."""
 
+Tokens = Sequence[SampledToken]
+"""A batch of tokens as the stream wrote it: one entry of a log, one message on the wire."""
+
+Entry = chat_pb2.AddResponseResponse | Tokens
+"""What a log keeps: a batch of tokens, or any other message (human, budget, reply)."""
+
 
 class ReplyAborted(Exception):
     """Raised by `ReplyLog.abort`, as `context.abort` raises: the stream ends there."""
 
 
-def _tokens_in(message: chat_pb2.AddResponseResponse) -> int:
+async def send_tokens(out: ReplyOutput, tokens: Tokens) -> None:
+    """Sends one batch of tokens: kept as they are by a log, as one message by a call.
+
+    A log builds the message when a caller is sent it (`relay`): a caller that fell
+    behind gets the batches waiting as one message built once, where building each
+    batch's message on writing would build every token twice.
+    """
+    if isinstance(out, ReplyLog):
+        out.write_tokens(tokens)
+    else:
+        await out.write(token_batch_message(tokens))
+
+
+def _sampled(token: sampler_public_pb2.Token) -> SampledToken:
+    """A token message's token as sampled (the inverse of `token_batch_message`'s fill)."""
+    final = token.final_logit
+    return SampledToken(
+        final.string_token,
+        None if token.logprob_unknown else final.logprob,
+        tuple((alt.string_token, alt.logprob) for alt in token.top_logits),
+    )
+
+
+def _tokens_of(message: chat_pb2.AddResponseResponse) -> Tokens | None:
+    """The tokens a token message carries (its batch's, or its one token); None otherwise."""
     if message.WhichOneof("response") != "token":
-        return 0
+        return None
     sample = message.token
-    count = len(sample.tokens)
-    if count:
-        return count
-    return 1 if sample.WhichOneof("response") == "token" else 0
-
-
-def _cut(message: chat_pb2.AddResponseResponse, keep_after: int) -> chat_pb2.AddResponseResponse:
-    """A batch of tokens without its first `keep_after` tokens (the caller had those)."""
-    return _batch(list(message.token.tokens)[keep_after:])
-
-
-def _token_list(message: chat_pb2.AddResponseResponse) -> list[sampler_public_pb2.Token]:
-    """The tokens a token message carries: its batch's, or its single token."""
-    sample = message.token
-    return list(sample.tokens) if sample.tokens else [sample.token]
-
-
-def _batch(tokens: list[sampler_public_pb2.Token]) -> chat_pb2.AddResponseResponse:
-    """One message carrying `tokens`, as `token_batch_message` packs a batch."""
-    batch = chat_pb2.AddResponseResponse()
-    sample = batch.token
-    if len(tokens) == 1:
-        sample.token.CopyFrom(tokens[0])
-        return batch
-    unknown = any(t.logprob_unknown for t in tokens)
-    combined = sample.token
-    combined.final_logit.string_token = "".join(t.final_logit.string_token for t in tokens)
-    combined.final_logit.logprob = 0.0 if unknown else sum(t.final_logit.logprob for t in tokens)
-    combined.logprob_unknown = unknown
-    sample.tokens.extend(tokens)
-    return batch
+    if sample.tokens:
+        return [_sampled(token) for token in sample.tokens]
+    return [_sampled(sample.token)] if sample.WhichOneof("response") == "token" else None
 
 
 class ReplyLog:
@@ -80,8 +84,9 @@ class ReplyLog:
     def __init__(self, user_id: str, request_id: str) -> None:
         self.user_id = user_id
         self.request_id = request_id
-        self.messages: list[chat_pb2.AddResponseResponse] = []
-        # Tokens sent up to and including each message (parallel to `messages`).
+        # Token batches as written (a message is built when one is sent), other messages.
+        self.entries: list[Entry] = []
+        # Tokens sent up to and including each entry (parallel to `entries`).
         self._tokens_through: list[int] = []
         self.tokens = 0
         self.done = False
@@ -98,9 +103,19 @@ class ReplyLog:
     # -- the stream's side -------------------------------------------------------------
 
     async def write(self, message: chat_pb2.AddResponseResponse) -> None:
-        """Keeps one message and wakes the relaying calls."""
-        self.tokens += _tokens_in(message)
-        self.messages.append(message)
+        """Keeps one message and wakes the relaying calls (a token message as its tokens)."""
+        tokens = _tokens_of(message)
+        if tokens is not None:
+            self.write_tokens(tokens)
+            return
+        self.entries.append(message)
+        self._tokens_through.append(self.tokens)
+        self._wake()
+
+    def write_tokens(self, tokens: Tokens) -> None:
+        """Keeps one batch of tokens (sent as one message) and wakes the relaying calls."""
+        self.tokens += len(tokens)
+        self.entries.append(tokens)
         self._tokens_through.append(self.tokens)
         self._wake()
 
@@ -121,8 +136,12 @@ class ReplyLog:
     @property
     def has_reply(self) -> bool:
         """True once the stored reply (complete or partial) is the log's last message."""
-        return bool(self.messages) and (
-            self.messages[-1].WhichOneof("response") == "model_response"
+        if not self.entries:
+            return False
+        last = self.entries[-1]
+        return (
+            isinstance(last, chat_pb2.AddResponseResponse)
+            and last.WhichOneof("response") == "model_response"
         )
 
     def _wake(self) -> None:
@@ -133,52 +152,62 @@ class ReplyLog:
 
     # -- the callers' side -------------------------------------------------------------
 
-    def shaped(self, index: int, after_tokens: int) -> chat_pb2.AddResponseResponse | None:
-        """Message `index` as a caller who had `after_tokens` tokens needs it (None: skip).
+    def shaped_entry(self, index: int, after_tokens: int) -> Entry | None:
+        """Entry `index` as a caller who had `after_tokens` tokens needs it (None: skip).
 
         The human message and the stored reply always go (the SDK keeps the first human
-        message it got); tokens the caller had are left out; budgets before them too.
+        message it got); tokens the caller had are left out (a batch it had part of is
+        cut); budgets before them too.
         """
-        message = self.messages[index]
+        entry = self.entries[index]
         if after_tokens == 0:
-            return message
+            return entry
         through = self._tokens_through[index]
-        count = _tokens_in(message)
-        if count:
+        if not isinstance(entry, chat_pb2.AddResponseResponse):
             if through <= after_tokens:
                 return None
-            before = through - count
-            return message if before >= after_tokens else _cut(message, after_tokens - before)
-        kind = message.WhichOneof("response")
+            before = through - len(entry)
+            return entry if before >= after_tokens else entry[after_tokens - before :]
+        kind = entry.WhichOneof("response")
         if kind in ("user_response", "model_response") or through >= after_tokens:
-            return message
+            return entry
         return None
 
-    def merged(
-        self, first: chat_pb2.AddResponseResponse, index: int, after_tokens: int
-    ) -> tuple[chat_pb2.AddResponseResponse, int]:
-        """`first` (a token message) with the token messages after it, as one message.
+    def shaped(self, index: int, after_tokens: int) -> chat_pb2.AddResponseResponse | None:
+        """Entry `index` as the message a caller who had `after_tokens` tokens is sent."""
+        entry = self.shaped_entry(index, after_tokens)
+        if entry is None or isinstance(entry, chat_pb2.AddResponseResponse):
+            return entry
+        return token_batch_message(entry)
+
+    def merged(self, first: Tokens, index: int, after_tokens: int) -> tuple[Tokens, int]:
+        """`first` (a batch) with the batches after it, as one batch of at most the cap.
 
         A caller's messages are written one at a time: the next goes once gRPC reports the
         last one sent. On a loaded server that round trip outgrew the time between
         tokens (45 ms and more with 200 streams a process: each stream's relay fell 10 to
         18 messages behind and its caller got them one round trip apart), so the tokens
         waiting when a write can go out go together, up to `MERGED_TOKENS`: a caller
-        that keeps up still gets each token alone, one that fell behind catches up in one
-        message. Returns the message and the index of the first message not in it (a
-        budget or the stored reply ends a run; they go as they are).
+        that keeps up still gets each batch alone, one that fell behind catches up in one
+        message. Returns the batch and the index of the first entry not in it (a budget or
+        the stored reply ends a run; they go as they are).
         """
-        tokens = _token_list(first)
+        tokens: list[SampledToken] | None = None
+        count = len(first)
         end = index
-        while end < len(self.messages):
-            message = self.shaped(end, after_tokens)
-            if message is not None:
-                more = _token_list(message) if _tokens_in(message) else []
-                if not more or len(tokens) + len(more) > MERGED_TOKENS:
+        while end < len(self.entries):
+            entry = self.shaped_entry(end, after_tokens)
+            if entry is not None:
+                if isinstance(entry, chat_pb2.AddResponseResponse):
                     break
-                tokens += more
+                if count + len(entry) > MERGED_TOKENS:
+                    break
+                if tokens is None:
+                    tokens = list(first)
+                tokens += entry
+                count += len(entry)
             end += 1
-        return (first if end == index else _batch(tokens)), end
+        return (first if tokens is None else tokens), end
 
     def release(self) -> None:
         """Its caller left: whatever fills the log for that call alone stops."""
@@ -187,8 +216,8 @@ class ReplyLog:
             release()
 
     async def wait_beyond(self, seen: int) -> None:
-        """Returns once there are more than `seen` messages, or the stream is over."""
-        if len(self.messages) > seen or self.done:
+        """Returns once there are more than `seen` entries, or the stream is over."""
+        if len(self.entries) > seen or self.done:
             return
         waiter = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)
@@ -207,15 +236,19 @@ async def relay(log: ReplyLog, context: grpc.aio.ServicerContext, after_tokens: 
             f"The reply has {log.tokens} tokens; the caller cannot have had {after_tokens}.",
         )
     position = 0
+    entries = log.entries
     while True:
-        while position < len(log.messages):
-            message = log.shaped(position, after_tokens)
+        while position < len(entries):
+            entry = log.shaped_entry(position, after_tokens)
             position += 1
-            if message is None:
+            if entry is None:
                 continue
-            if position < len(log.messages) and _tokens_in(message):
-                message, position = log.merged(message, position, after_tokens)
-            await context.write(message)
+            if isinstance(entry, chat_pb2.AddResponseResponse):
+                await context.write(entry)
+                continue
+            if position < len(entries):
+                entry, position = log.merged(entry, position, after_tokens)
+            await context.write(token_batch_message(entry))
         if log.done:
             break
         await log.wait_beyond(position)

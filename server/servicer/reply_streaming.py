@@ -23,7 +23,6 @@ from grove_explorer.server.convert import (
     budget_message,
     resolved_to_record,
     response_to_proto,
-    token_batch_message,
 )
 from grove_explorer.server.live import LivePublisher, LiveReply
 from grove_explorer.server.sampler.base import (
@@ -41,7 +40,7 @@ from grove_explorer.server.sampler.base import (
 from grove_explorer.server.servicer.lookups import insert_or_abort
 from grove_explorer.server.servicer.merging import MergePlan
 from grove_explorer.server.servicer.path_messages import Messages, PathMessages
-from grove_explorer.server.servicer.reply_log import ReplyLog, ReplyOutput
+from grove_explorer.server.servicer.reply_log import ReplyLog, ReplyOutput, send_tokens
 from grove_explorer.server.servicer.status import abort, abort_not_found
 from grove_explorer.server.servicer.stream_registry import ActiveStream, StreamRegistry
 from grove_explorer.server.store import (
@@ -277,7 +276,7 @@ class ReplyStreaming:
             await context.write(budget())
             if prefix:
                 live.sent(sampled[:1], stream.chars)
-                await context.write(token_batch_message(sampled[:1]))
+                await send_tokens(context, sampled[:1])
             if merge is not None:
                 tokens = merge.sample(
                     sampler,
@@ -315,7 +314,7 @@ class ReplyStreaming:
                     batch = batcher.push(event)
                     if batch:
                         live.sent(batch, stream.chars)
-                        await context.write(token_batch_message(batch))
+                        await send_tokens(context, batch)
                     if len(pieces) % BUDGET_EVERY_TOKENS == 0:
                         await context.write(budget())
                     if stream.stop.is_set():
@@ -480,4 +479,4 @@ async def _write_rest(
 ) -> None:
     if batch:
         live.sent(batch, chars)
-        await context.write(token_batch_message(batch))
+        await send_tokens(context, batch)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 
 from grove_explorer.protos import chat_pb2
-from grove_explorer.server.convert import response_to_proto, token_batch_message
+from grove_explorer.server.convert import response_to_proto
 from grove_explorer.server.sampler.base import SampledToken
 from grove_explorer.server.servicer.reply_log import ReplyLog
 from grove_explorer.server.store import ResponseRecord, Store, TokenRow
@@ -91,7 +91,7 @@ async def stored_log(
         await out.write(chat_pb2.AddResponseResponse(user_response=response_to_proto(human)))
     for start in range(0, len(tokens), STORED_BATCH_TOKENS):
         batch = [SampledToken(*row) for row in tokens[start : start + STORED_BATCH_TOKENS]]
-        await out.write(token_batch_message(batch))
+        out.write_tokens(batch)
     await out.write(chat_pb2.AddResponseResponse(model_response=response_to_proto(reply)))
     out.finish()
     return out

@@ -36,7 +36,7 @@ async def filled() -> ReplyLog:
 @pytest.mark.parametrize("after", range(7))
 async def test_every_resume_point_gets_exactly_the_rest(after: int) -> None:
     log = await filled()
-    shaped = [m for i in range(len(log.messages)) if (m := log.shaped(i, after)) is not None]
+    shaped = [m for i in range(len(log.entries)) if (m := log.shaped(i, after)) is not None]
     tokens = [text for message in shaped for text in texts_of(message)]
     assert tokens == list("abcdef")[after:]
     kinds = [m.WhichOneof("response") for m in shaped]

@@ -421,25 +421,29 @@ def _add_alternatives(target: sampler_public_pb2.Token, top: Sequence[tuple[str,
         add(string_token=text, logprob=logprob)
 
 
-def _fill_token(target: sampler_public_pb2.Token, token: SampledToken) -> None:
-    """Writes one sampled token into `target` (empty), in place.
+def _fill_token(
+    target: sampler_public_pb2.Token,
+    text: str,
+    logprob: float | None,
+    top: tuple[tuple[str, float], ...],
+) -> None:
+    """Writes one sampled token (its text, logprob, alternatives) into `target`, in place.
 
     In place rather than by building Logit messages and passing them to constructors
     (which copy them): this runs for every token of every stream, and it halves the cost
     of a token message (bench.load --profile-server). Alternatives a sampler repeats are
     parsed from their kept bytes (`_AlternativesWire`).
     """
-    top = token.top
     if top:
         wire = _ALTERNATIVES.get(top)
         if wire is not None:
             target.MergeFromString(wire)
         else:
             _add_alternatives(target, top)
-    target.logprob_unknown = token.logprob is None
+    target.logprob_unknown = logprob is None
     final = target.final_logit
-    final.string_token = token.text
-    final.logprob = token.logprob or 0.0
+    final.string_token = text
+    final.logprob = logprob or 0.0
 
 
 def token_batch_message(batch: Sequence[SampledToken]) -> chat_pb2.AddResponseResponse:
@@ -449,18 +453,39 @@ def token_batch_message(batch: Sequence[SampledToken]) -> chat_pb2.AddResponseRe
     text is their concatenation (so a client reading only that field loses nothing) plus
     `tokens` with each token's own text, logprob and alternatives.
     """
+    if len(batch) == 1:
+        message = chat_pb2.AddResponseResponse()
+        token = batch[0]
+        _fill_token(message.token.token, token.text, token.logprob, token.top)
+        return message
+    return token_rows_message(
+        [t.text for t in batch], [t.logprob for t in batch], [t.top for t in batch]
+    )
+
+
+def token_rows_message(
+    texts: Sequence[str],
+    logprobs: Sequence[float | None],
+    tops: Sequence[tuple[tuple[str, float], ...]],
+) -> chat_pb2.AddResponseResponse:
+    """`token_batch_message` of tokens given as three parallel lists (their values).
+
+    A resumable reply's log keeps its tokens so (servicer/reply_log.py): values in lists
+    rather than an object a token, which the collector would scan until the log ends.
+    """
     message = chat_pb2.AddResponseResponse()
     sample = message.token
-    if len(batch) == 1:
-        _fill_token(sample.token, batch[0])
+    if len(texts) == 1:
+        _fill_token(sample.token, texts[0], logprobs[0], tops[0])
         return message
-    unknown = any(t.logprob is None for t in batch)
+    unknown = None in logprobs
     combined = sample.token
-    combined.final_logit.string_token = "".join(t.text for t in batch)
-    combined.final_logit.logprob = 0.0 if unknown else sum(t.logprob or 0.0 for t in batch)
+    combined.final_logit.string_token = "".join(texts)
+    combined.final_logit.logprob = 0.0 if unknown else sum(lp or 0.0 for lp in logprobs)
     combined.logprob_unknown = unknown
-    for token in batch:
-        _fill_token(sample.tokens.add(), token)
+    add = sample.tokens.add
+    for text, logprob, top in zip(texts, logprobs, tops, strict=True):
+        _fill_token(add(), text, logprob, top)
     return message
 
 

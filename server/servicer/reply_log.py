@@ -19,7 +19,7 @@ from typing import NoReturn, Protocol
 import grpc
 
 from grove_explorer.protos import chat_pb2, sampler_public_pb2
-from grove_explorer.server.convert import token_batch_message
+from grove_explorer.server.convert import token_batch_message, token_rows_message
 from grove_explorer.server.sampler.base import SampledToken
 from grove_explorer.server.servicer.status import Abortable, Trailing
 
@@ -37,8 +37,11 @@ MERGED_TOKENS = 64
 Tokens = Sequence[SampledToken]
 """A batch of tokens as the stream wrote it: one entry of a log, one message on the wire."""
 
-Entry = chat_pb2.AddResponseResponse | Tokens
-"""What a log keeps: a batch of tokens, or any other message (human, budget, reply)."""
+Span = tuple[int, int]
+"""A batch of a log's tokens: the first's index and the index after the last."""
+
+Entry = chat_pb2.AddResponseResponse | Span
+"""What a log sends: a batch of tokens, or any other message (human, budget, reply)."""
 
 
 class ReplyAborted(Exception):
@@ -84,8 +87,16 @@ class ReplyLog:
     def __init__(self, user_id: str, request_id: str) -> None:
         self.user_id = user_id
         self.request_id = request_id
-        # Token batches as written (a message is built when one is sent), other messages.
-        self.entries: list[Entry] = []
+        # The messages in order; None for a batch of tokens (a message is built when one
+        # is sent), the tokens from the entry before's `_tokens_through` to its own.
+        # The tokens are kept as values in three lists, not as objects: a reply's log
+        # outlives its stream by the resume grace, and objects kept a token fill the
+        # collector's young generation (each pass stopped every stream of the server for
+        # 12-35 ms in bench.scale).
+        self.entries: list[chat_pb2.AddResponseResponse | None] = []
+        self._texts: list[str] = []
+        self._logprobs: list[float | None] = []
+        self._tops: list[tuple[tuple[str, float], ...]] = []
         # Tokens sent up to and including each entry (parallel to `entries`).
         self._tokens_through: list[int] = []
         self.tokens = 0
@@ -114,8 +125,12 @@ class ReplyLog:
 
     def write_tokens(self, tokens: Tokens) -> None:
         """Keeps one batch of tokens (sent as one message) and wakes the relaying calls."""
+        for token in tokens:
+            self._texts.append(token.text)
+            self._logprobs.append(token.logprob)
+            self._tops.append(token.top)
         self.tokens += len(tokens)
-        self.entries.append(tokens)
+        self.entries.append(None)
         self._tokens_through.append(self.tokens)
         self._wake()
 
@@ -139,10 +154,7 @@ class ReplyLog:
         if not self.entries:
             return False
         last = self.entries[-1]
-        return (
-            isinstance(last, chat_pb2.AddResponseResponse)
-            and last.WhichOneof("response") == "model_response"
-        )
+        return last is not None and last.WhichOneof("response") == "model_response"
 
     def _wake(self) -> None:
         waiters, self._waiters = self._waiters, []
@@ -155,19 +167,17 @@ class ReplyLog:
     def shaped_entry(self, index: int, after_tokens: int) -> Entry | None:
         """Entry `index` as a caller who had `after_tokens` tokens needs it (None: skip).
 
-        The human message and the stored reply always go (the SDK keeps the first human
-        message it got); tokens the caller had are left out (a batch it had part of is
-        cut); budgets before them too.
+        A batch of tokens comes as its span of the log's tokens. The human message and the
+        stored reply always go (the SDK keeps the first human message it got); tokens the
+        caller had are left out (a batch it had part of is cut); budgets before them too.
         """
         entry = self.entries[index]
+        through = self._tokens_through[index]
+        if entry is None:
+            start = max(self._tokens_through[index - 1] if index else 0, after_tokens)
+            return (start, through) if start < through else None
         if after_tokens == 0:
             return entry
-        through = self._tokens_through[index]
-        if not isinstance(entry, chat_pb2.AddResponseResponse):
-            if through <= after_tokens:
-                return None
-            before = through - len(entry)
-            return entry if before >= after_tokens else entry[after_tokens - before :]
         kind = entry.WhichOneof("response")
         if kind in ("user_response", "model_response") or through >= after_tokens:
             return entry
@@ -178,9 +188,16 @@ class ReplyLog:
         entry = self.shaped_entry(index, after_tokens)
         if entry is None or isinstance(entry, chat_pb2.AddResponseResponse):
             return entry
-        return token_batch_message(entry)
+        return self.tokens_message(entry)
 
-    def merged(self, first: Tokens, index: int, after_tokens: int) -> tuple[Tokens, int]:
+    def tokens_message(self, span: Span) -> chat_pb2.AddResponseResponse:
+        """The message carrying the log's tokens `span` (start, end)."""
+        start, end = span
+        return token_rows_message(
+            self._texts[start:end], self._logprobs[start:end], self._tops[start:end]
+        )
+
+    def merged(self, first: Span, index: int, after_tokens: int) -> tuple[Span, int]:
         """`first` (a batch) with the batches after it, as one batch of at most the cap.
 
         A caller's messages are written one at a time: the next goes once gRPC reports the
@@ -189,25 +206,21 @@ class ReplyLog:
         18 messages behind and its caller got them one round trip apart), so the tokens
         waiting when a write can go out go together, up to `MERGED_TOKENS`: a caller
         that keeps up still gets each batch alone, one that fell behind catches up in one
-        message. Returns the batch and the index of the first entry not in it (a budget or
-        the stored reply ends a run; they go as they are).
+        message. Returns the batch's span and the index of the first entry not in it (a
+        budget or the stored reply ends a run; they go as they are).
         """
-        tokens: list[SampledToken] | None = None
-        count = len(first)
+        start, stop = first
         end = index
         while end < len(self.entries):
             entry = self.shaped_entry(end, after_tokens)
             if entry is not None:
                 if isinstance(entry, chat_pb2.AddResponseResponse):
                     break
-                if count + len(entry) > MERGED_TOKENS:
+                if entry[1] - start > MERGED_TOKENS:
                     break
-                if tokens is None:
-                    tokens = list(first)
-                tokens += entry
-                count += len(entry)
+                stop = entry[1]  # the batches of a run follow each other in the log
             end += 1
-        return (first if tokens is None else tokens), end
+        return (start, stop), end
 
     def release(self) -> None:
         """Its caller left: whatever fills the log for that call alone stops."""
@@ -248,7 +261,7 @@ async def relay(log: ReplyLog, context: grpc.aio.ServicerContext, after_tokens: 
                 continue
             if position < len(entries):
                 entry, position = log.merged(entry, position, after_tokens)
-            await context.write(token_batch_message(entry))
+            await context.write(log.tokens_message(entry))
         if log.done:
             break
         await log.wait_beyond(position)

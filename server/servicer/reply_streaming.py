@@ -194,12 +194,18 @@ class ReplyStreaming:
         )
         prefix = request.prefix
         pieces: list[str] = []
-        sampled: list[SampledToken] = []
+        # Each token's logprob and alternatives, beside its text in `pieces`: values, not
+        # the sampled objects, so the reply keeps no object a token for the collector to
+        # scan (its young generation's passes stop every stream of the server).
+        logprobs: list[float | None] = []
+        tops: list[tuple[tuple[str, float], ...]] = []
+        opening = SampledToken(prefix, None)
         if prefix:
             # The given start is part of the reply: streamed and stored first, as one token
             # whose probability is unknown (it was chosen, not sampled).
-            sampled.append(SampledToken(prefix, None))
             pieces.append(prefix)
+            logprobs.append(None)
+            tops.append(())
         stream.chars = len(prefix)
         live = stream.live = self._live.reply(
             stream.conversation_id,
@@ -241,7 +247,7 @@ class ReplyStreaming:
                 total_time_seconds=now - started,
                 prefix_length=len(prefix),
                 finish_reason=reason.value,
-                tokens=tuple((t.text, t.logprob, t.top) for t in sampled) if with_tokens else None,
+                tokens=tuple(zip(pieces, logprobs, tops, strict=True)) if with_tokens else None,
                 start_time=start_time,
                 reported_prompt_tokens=usage.prompt_tokens if usage else None,
                 reported_completion_tokens=usage.completion_tokens if usage else None,
@@ -275,8 +281,8 @@ class ReplyStreaming:
         try:
             await context.write(budget())
             if prefix:
-                live.sent(sampled[:1], stream.chars)
-                await send_tokens(context, sampled[:1])
+                live.sent([opening], stream.chars)
+                await send_tokens(context, [opening])
             if merge is not None:
                 tokens = merge.sample(
                     sampler,
@@ -310,7 +316,8 @@ class ReplyStreaming:
                         first_token_at = time.monotonic()
                     pieces.append(event.text)
                     stream.chars += len(event.text)
-                    sampled.append(event)
+                    logprobs.append(event.logprob)
+                    tops.append(event.top)
                     batch = batcher.push(event)
                     if batch:
                         live.sent(batch, stream.chars)

@@ -140,7 +140,12 @@ class Run:
         self.cond = conditioning(path_key(path))
         self.boost = self.cond.boost
         self.tables = TABLES.tables_for((self.cond, self.temperature, self.top_p, self.k, self.fun))
-        self.banned: dict[tuple[int, int, int], set[int]] = {}
+        # What each history (h0, h1, h2, as one number: see `next_token`) has already been
+        # followed by: the one token, or a set once there are more. Numbers, not tuples and
+        # sets: a reply keeps one entry a token, and objects kept per token fill the
+        # collector's young generation (each of its passes stops the server's streams).
+        self.banned: dict[int, int | set[int]] = {}
+        self._vocabulary = len(model.spaced)
         self.used_openings: set[int] = set()
         self.h0, self.h1, self.h2 = model.bos, model.bos, model.dot
         self.emitted = 0
@@ -341,15 +346,22 @@ class Run:
         else:
             key = (h1, h2)
             table = self.tables.get(key) or self._context_table(key)
-            history = (h0, h1, h2)
+            size = self._vocabulary
+            history = (h0 * size + h1) * size + h2
             banned = self.banned.get(history)
-            if banned is not None and not banned.isdisjoint(table.ids):
-                table = self._excluding(table, banned, key)
+            if banned is not None:
+                if isinstance(banned, int):
+                    if banned in table.ids:
+                        table = self._excluding(table, {banned}, key)
+                elif not banned.isdisjoint(table.ids):
+                    table = self._excluding(table, banned, key)
             token, j = self._draw(table)
             if token == m.end:
                 return self._paragraph_end(table, j)
             if banned is None:
-                self.banned[history] = {token}
+                self.banned[history] = token
+            elif isinstance(banned, int):
+                self.banned[history] = {banned, token}
             else:
                 banned.add(token)
             text = m.spaced[token]

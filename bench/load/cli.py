@@ -19,7 +19,7 @@ from bench.load.callgrind import dumped_totals
 from bench.load.client import cap_check, run_streams, run_worker, verify, warm_up
 from bench.load.floor import FLOOR_FLAG, print_floor, run_floor, serve_floor
 from bench.load.report import Condition, goals, print_cap, report
-from bench.load.server import ServerProcess, read_probe, serve_probed
+from bench.load.server import PROBE_FLAG, ServerProcess, read_probe, serve_probed
 from bench.load.settings import (
     ALONE,
     BUSY_CORE,
@@ -259,7 +259,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `python -m bench.load`; returns 0 whatever the verdict."""
     arguments = list(sys.argv[1:] if argv is None else argv)
-    if arguments[:1] == ["--serve-probed"]:
+    if arguments[:1] == [PROBE_FLAG]:
         return serve_probed(Path(arguments[1]), arguments[2:])
     if arguments[:1] == [FLOOR_FLAG]:
         return serve_floor(arguments[1:])

@@ -8,15 +8,20 @@ import json
 import os
 import signal
 import time
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from bench.load.callgrind import CALLGRIND_STARTUP_TIMEOUT_S, wrap
 from bench.load.records import GcMeter, LoopLagMeter
 from bench.load.settings import PROJECT_ROOT, SHUTDOWN_TIMEOUT_S, STARTUP_TIMEOUT_S
 from grove_explorer.server import launcher
+
+T = TypeVar("T")
+
+PROBE_FLAG = "--serve-probed"
+"""`python -m bench.load --serve-probed FILE SERVER_ARGS...`: a server under `serve_probed`."""
 
 # The profile file of a server started with `profile` (read by `serve_probed`).
 PROFILE_ENV = "GROVE_BENCH_PROFILE"
@@ -48,9 +53,7 @@ class ServerProcess(launcher.ServerProcess):
         if profile is not None and probe is None:
             probe = profile.with_suffix(".probe.json")
         entry = (
-            launcher.SERVER_ENTRY
-            if probe is None
-            else ("-m", "bench.load", "--serve-probed", str(probe))
+            launcher.SERVER_ENTRY if probe is None else ("-m", "bench.load", PROBE_FLAG, str(probe))
         )
         env = None if profile is None else {**os.environ, PROFILE_ENV: str(profile)}
         super().__init__(
@@ -128,8 +131,10 @@ def machine_busy_seconds() -> tuple[float, float]:
 def serve_probed(probe: Path, server_argv: list[str]) -> int:
     """Runs `python -m grove_explorer.server` in this process with a lag ticker on its event loop.
 
-    The server's own entry point (`server.cli.main`) runs unchanged; an event-loop policy
-    starts the ticker on the loop `asyncio.run` creates for it. On exit (SIGTERM) the
+    The server's own entry point (`server.cli.main`) runs unchanged on the loop it chooses
+    (uvloop where installed); the ticker starts inside the coroutine that loop runs. (An
+    event-loop policy started it before, which uvloop's runner never asks: the probe
+    printed "n/a".) On exit (SIGTERM) the
     ticks go to `probe` as JSON, for the parent to cut to the streaming window (the clocks
     agree: perf_counter is CLOCK_MONOTONIC). Opt-in (`--probe-server-loop`), so a default
     run measures the server exactly as shipped.
@@ -143,13 +148,18 @@ def serve_probed(probe: Path, server_argv: list[str]) -> int:
     if profile_out:
         install_profiler(Path(profile_out))
 
-    class ProbedPolicy(asyncio.DefaultEventLoopPolicy):
-        def new_event_loop(self) -> asyncio.AbstractEventLoop:
-            loop = super().new_event_loop()
-            loop.call_soon(meter.start)
-            return loop
+    from grove_explorer.server import event_loop
 
-    asyncio.set_event_loop_policy(ProbedPolicy())
+    run = event_loop.run
+
+    def probed_run(main: Coroutine[Any, Any, T], choice: event_loop.EventLoopChoice = "auto") -> T:
+        async def ticked() -> T:
+            meter.start()
+            return await main
+
+        return run(ticked(), choice)
+
+    event_loop.run = probed_run  # the module's attribute: what the server's cli calls
     try:
         return server_main(server_argv)
     finally:

@@ -106,6 +106,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "(no Grove, no PostgreSQL) and print their figures: what gRPC's Python stack alone "
         "makes of this load on this machine",
     )
+    parser.add_argument(
+        "--probe-replicas",
+        action="store_true",
+        help="run each replica with a ticker and the collector's callbacks on its event "
+        "loop and print, per replica, its loop's lag and the collector's passes during the "
+        "streams (is a replica late, and when?); a default run measures them as shipped",
+    )
     parser.add_argument("--quick", action="store_true", help="a small run (CI)")
     args = parser.parse_args(argv)
     if args.streams is None:

@@ -6,12 +6,14 @@ import argparse
 import asyncio
 import os
 import shlex
+import tempfile
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from bench.load.client import WorkerProcess, split
 from bench.load.records import ClientResult, StreamRecord
-from bench.load.server import machine_busy_seconds, process_cpu_seconds
+from bench.load.server import ServerProbe, machine_busy_seconds, process_cpu_seconds, read_probe
 from bench.load.settings import SHUTDOWN_TIMEOUT_S
 from bench.scale.placement import Placement, until_recovered
 from bench.scale.settings import (
@@ -67,6 +69,10 @@ class Phase:
     # (perf_counter, the machine's busy CPU seconds) every BUSY_SAMPLE_S during the
     # streams: how busy the cores were in a part of the phase (report.busy_cores_between).
     busy_samples: list[tuple[float, float]] = field(default_factory=list)
+    # The streams' window (perf_counter, as the replicas' probes count), and what each
+    # probed replica saw in it (--probe-replicas; None: no probe, e.g. killed with -9).
+    window: tuple[float, float] = (0.0, 0.0)
+    probes: dict[str, ServerProbe | None] = field(default_factory=dict)
 
     @property
     def busy_cores(self) -> float:
@@ -93,13 +99,23 @@ def server_args(args: argparse.Namespace) -> tuple[str, ...]:
 
 
 async def run_phase(args: argparse.Namespace, admin: str, name: str, kill: bool) -> Phase:
-    """A fresh database and two replicas; the streams over both; A killed if `kill`."""
-    async with (
-        fresh_database(admin) as url,
-        replicas(url, server_args(args)) as team,
-        Placement(url) as placement,
-    ):
-        return await _streams(args, url, team, placement, name, kill)
+    """A fresh database and two replicas; the streams over both; A killed if `kill`.
+
+    With --probe-replicas the replicas' probes are read once they stopped (a probe writes
+    its figures on the way out), cut to the streams' window.
+    """
+    with tempfile.TemporaryDirectory(prefix="grove-scale-probes-") as folder:
+        probes = Path(folder) if args.probe_replicas else None
+        async with (
+            fresh_database(admin) as url,
+            replicas(url, server_args(args), probes) as team,
+            Placement(url) as placement,
+        ):
+            phase = await _streams(args, url, team, placement, name, kill)
+        if probes is not None:
+            start, end = phase.window
+            phase.probes = {r.name: read_probe(r.probe, start, end) for r in team}
+        return phase
 
 
 async def _streams(
@@ -192,6 +208,7 @@ async def _streams(
         errors,
         machine_busy,
         busy_samples,
+        (started, started + wall),
     )
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from bench.goals import Goal
 from bench.load.records import StreamRecord, ms, percentile
+from bench.load.server import ServerProbe
 from bench.scale.phases import Phase
 from bench.scale.settings import GAP_GOAL_MS, RECOVERY_GOAL_S
 
@@ -118,6 +119,19 @@ def reply_after_last_token(records: Sequence[StreamRecord]) -> list[float]:
     ]
 
 
+def probe_line(probe: ServerProbe | None) -> str:
+    """A probed replica's loop lag and collector passes during the streams, in one line."""
+    if probe is None:
+        return "no figures (the replica was killed, or its probe wrote none)"
+    lags, pauses = probe.lags, probe.gc_pauses
+    longest = f", longest {ms(max(pauses))}" if pauses else ""
+    return (
+        f"loop lag p50 {ms(percentile(lags, 0.5))}   p99 {ms(percentile(lags, 0.99))}   "
+        f"max {ms(max(lags, default=math.nan))} (5 ms ticker); collector passes "
+        f"{len(pauses)}, {ms(sum(pauses))} in all{longest} (each stops all its streams)"
+    )
+
+
 def print_phase(args: argparse.Namespace, phase: Phase) -> None:
     """Prints one phase's figures."""
     records = phase.records
@@ -179,6 +193,8 @@ def print_phase(args: argparse.Namespace, phase: Phase) -> None:
         for name, seconds in phase.cpu.items()
     )
     print(f"  replica CPU          {cpu}")
+    for name, probe in phase.probes.items():
+        print(f"  replica {name} probe      {probe_line(probe)}")
     rest = phase.machine_busy - client_cpu - sum(phase.cpu.values())
     print(
         f"  machine CPU          {phase.machine_busy:.1f} s: {phase.busy_cores:.2f} of {cores} "

@@ -8,11 +8,13 @@ import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from bench.load.client import warm_up
+from bench.load.server import PROBE_FLAG
 from bench.load.settings import PROJECT_ROOT, SHUTDOWN_TIMEOUT_S, STARTUP_TIMEOUT_S
-from grove_explorer.server.launcher import ServerProcess
+from grove_explorer.server.launcher import SERVER_ENTRY, ServerProcess
 from grove_explorer.server.store.location import PostgresUrl
 
 
@@ -63,6 +65,8 @@ class Replica:
 
     name: str
     process: ServerProcess
+    # Where its probe's figures go when it stops (--probe-replicas); None: not probed.
+    probe: Path | None = None
 
     @property
     def address(self) -> str:
@@ -76,25 +80,32 @@ class Replica:
 
 
 @asynccontextmanager
-async def replicas(url: str, server_args: Sequence[str]) -> AsyncIterator[list[Replica]]:
+async def replicas(
+    url: str, server_args: Sequence[str], probes: Path | None = None
+) -> AsyncIterator[list[Replica]]:
     """Replicas A and B on database `url`, started one after the other and warmed up.
 
     The first replica migrates the empty database; the second finds it migrated. Each is
     warmed up with a short stream of its own (the offline model builds its tables on
-    first use). Stopped with SIGTERM at the end (a killed one is already gone).
+    first use). Stopped with SIGTERM at the end (a killed one is already gone). With
+    `probes` (a folder) each runs under bench.load's probe, which writes its loop's lags
+    and the collector's passes to `<folder>/<name>.json` when it stops (`Replica.probe`).
     """
     started: list[Replica] = []
     try:
         for name in ("A", "B"):
+            probe = None if probes is None else probes / f"{name}.json"
+            entry = SERVER_ENTRY if probe is None else ("-m", "bench.load", PROBE_FLAG, str(probe))
             process = ServerProcess(
                 PostgresUrl(url),
                 ("--host", "127.0.0.1", *server_args),
                 cwd=PROJECT_ROOT,
                 startup_timeout=STARTUP_TIMEOUT_S,
                 shutdown_timeout=SHUTDOWN_TIMEOUT_S,
+                entry=entry,
             )
             await process.start()
-            started.append(Replica(name, process))
+            started.append(Replica(name, process, probe))
         for replica in started:
             await warm_up(replica.address)
         yield started

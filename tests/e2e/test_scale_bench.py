@@ -24,12 +24,20 @@ from tests.postgres_server import admin_url
 async def test_the_scale_bench_runs_both_phases_and_prints_its_table(
     postgres_cluster: PostgresCluster | None, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    args = parse_args(["--quick", "--streams", "4", "--pg", admin_url(postgres_cluster)])
+    args = parse_args(
+        ["--quick", "--streams", "4", "--probe-replicas", "--pg", admin_url(postgres_cluster)]
+    )
     await run(args)
     printed = capsys.readouterr().out
     assert "Phase 1: both replicas up" in printed
     assert "Phase 2: kill -9 of replica A mid-run" in printed
     assert "kill -9 of A" in printed
+    first, second = printed.split("Phase 2:")
+    for name in ("A", "B"):  # each probed replica's loop was measured while the streams ran
+        line = next(x for x in first.splitlines() if f"replica {name} probe" in x)
+        assert "loop lag p50" in line and "n/a" not in line, line
+    killed = next(x for x in second.splitlines() if "replica A probe" in x)
+    assert "no figures" in killed
     table = printed[printed.index("Now vs goal (bench.scale)") :]
     for row in (
         "phase 1: errors",

@@ -35,7 +35,7 @@ MERGED_TOKENS = 64
 """The most tokens a relay puts in one message when its caller has fallen behind."""
 
 Tokens = Sequence[SampledToken]
-"""A batch of tokens as the stream wrote it: one entry of a log, one message on the wire."""
+"""A batch of tokens as the stream wrote it: one message on the wire, unless merged."""
 
 Span = tuple[int, int]
 """A batch of a log's tokens: the first's index and the index after the last."""

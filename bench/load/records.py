@@ -193,6 +193,14 @@ def ms(seconds: float) -> str:
     return "n/a" if math.isnan(seconds) else f"{seconds * 1000:.1f} ms"
 
 
+def p50_p99_max(values: Sequence[float]) -> str:
+    """A figure's p50, p99 and max in milliseconds, as every report line prints them."""
+    return (
+        f"p50 {ms(percentile(values, 0.5))}   p99 {ms(percentile(values, 0.99))}   "
+        f"max {ms(max(values, default=math.nan))}"
+    )
+
+
 def verdict(ok: bool) -> str:
     """PASS or FAIL."""
     return "PASS" if ok else "FAIL"

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from bench.goals import Goal
 from bench.load import callgrind
 from bench.load.client import Verification
-from bench.load.records import ClientResult, StreamRecord, ms, percentile, verdict
+from bench.load.records import ClientResult, StreamRecord, ms, p50_p99_max, percentile, verdict
 from bench.load.server import ServerProbe
 from bench.load.settings import (
     ALONE,
@@ -146,11 +146,7 @@ def report(args: argparse.Namespace, condition: Condition) -> None:
     )
     if server_probe is not None:
         lags, server_gc = server_probe.lags, server_probe.gc_pauses
-        print(
-            f"  server loop lag      p50 {ms(percentile(lags, 0.5))}   p99 "
-            f"{ms(percentile(lags, 0.99))}   max {ms(max(lags, default=math.nan))}"
-            f"   (--probe-server-loop)"
-        )
+        print(f"  server loop lag      {p50_p99_max(lags)}   (--probe-server-loop)")
         print(
             f"  server GC pauses     {len(server_gc)}   total {ms(sum(server_gc))}   "
             f"max {ms(max(server_gc, default=0.0))}   (--probe-server-loop)"

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from bench.goals import Goal
-from bench.load.records import StreamRecord, ms, percentile
+from bench.load.records import StreamRecord, ms, p50_p99_max, percentile
 from bench.load.server import ServerProbe
 from bench.scale.phases import Phase
 from bench.scale.settings import GAP_GOAL_MS, RECOVERY_GOAL_S
@@ -126,8 +126,7 @@ def probe_line(probe: ServerProbe | None) -> str:
     lags, pauses = probe.lags, probe.gc_pauses
     longest = f", longest {ms(max(pauses))}" if pauses else ""
     return (
-        f"loop lag p50 {ms(percentile(lags, 0.5))}   p99 {ms(percentile(lags, 0.99))}   "
-        f"max {ms(max(lags, default=math.nan))} (5 ms ticker); collector passes "
+        f"loop lag {p50_p99_max(lags)} (5 ms ticker); collector passes "
         f"{len(pauses)}, {ms(sum(pauses))} in all{longest} (each stops all its streams)"
     )
 

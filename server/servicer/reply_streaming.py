@@ -199,7 +199,6 @@ class ReplyStreaming:
         # scan (its young generation's passes stop every stream of the server).
         logprobs: list[float | None] = []
         tops: list[tuple[tuple[str, float], ...]] = []
-        opening = SampledToken(prefix, None)
         if prefix:
             # The given start is part of the reply: streamed and stored first, as one token
             # whose probability is unknown (it was chosen, not sampled).
@@ -281,8 +280,7 @@ class ReplyStreaming:
         try:
             await context.write(budget())
             if prefix:
-                live.sent([opening], stream.chars)
-                await send_tokens(context, [opening])
+                await _write_rest([SampledToken(prefix, None)], context, live, stream.chars)
             if merge is not None:
                 tokens = merge.sample(
                     sampler,

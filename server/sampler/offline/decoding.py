@@ -42,7 +42,11 @@ class Table:
     (unnormalised, descending) `weights` and the running sums `cum` for the draw, with
     `log_z` the log of the total, so a logprob costs one log and only for the token drawn.
     `top` is computed with the same arithmetic, so the two always agree. Tables are shared
-    between requests, so they are kept this small on purpose.
+    between requests, so they are kept this small on purpose. A table is built for each
+    new context while replies stream, and every object it keeps fills the garbage
+    collector's young generation, whose passes stop every stream of the server at once:
+    its numbers are tuples (which the collector stops tracking at its first pass), and
+    its key is one int (`NgramModel.context_key`).
     """
 
     __slots__ = ("cum", "ids", "log_z", "ranked", "top", "weights")
@@ -51,7 +55,7 @@ class Table:
         self,
         ids: Sequence[int],
         weights: Sequence[float],
-        cum: list[float],
+        cum: Sequence[float],
         log_z: float,
         top: tuple[tuple[str, float], ...],
     ) -> None:
@@ -87,17 +91,17 @@ class TableStore:
 
     def __init__(self, limit: int) -> None:
         self._limit = limit
-        self._sets: dict[TableKey, dict[tuple[int, int], Table]] = {}
+        self._sets: dict[TableKey, dict[int, Table]] = {}
         self._count = 0
 
-    def tables_for(self, key: TableKey) -> dict[tuple[int, int], Table]:
+    def tables_for(self, key: TableKey) -> dict[int, Table]:
         """The (shared, growing) table dict for one conditioning and parameter set."""
         found = self._sets.get(key)
         if found is None:
             found = self._sets[key] = {}
         return found
 
-    def add(self, tables: dict[tuple[int, int], Table], ctx: tuple[int, int], table: Table) -> None:
+    def add(self, tables: dict[int, Table], ctx: int, table: Table) -> None:
         """Stores a table, first dropping every shared table if the store is full."""
         if self._count >= self._limit:
             self._sets.clear()
@@ -107,8 +111,13 @@ class TableStore:
 
 
 TABLES = TableStore(_TABLE_LIMIT)
-# Context key under which a run's opening table is stored (no real context has it).
-_OPENING_KEY = (-1, -1)
+# Tables are keyed by `NgramModel.context_key(w1, w2)`, a value rather than a tuple; a
+# run's opening table under this key, which no real context has.
+_OPENING_KEY = -1
+# The top list of a step that can draw one token only ((text, 0.0),), one per text for the
+# process: such steps are common (top-p over a peaked n-gram), and each new table would
+# otherwise keep two more tuples for the collector to scan.
+_CERTAIN: dict[str, tuple[tuple[str, float], ...]] = {}
 
 
 class Run:
@@ -145,7 +154,7 @@ class Run:
         # sets: a reply keeps one entry a token, and objects kept per token fill the
         # collector's young generation (each of its passes stops the server's streams).
         self.banned: dict[int, int | set[int]] = {}
-        self._vocabulary = len(model.spaced)
+        self._vocabulary = model.vocabulary_size
         self.used_openings: set[int] = set()
         self.h0, self.h1, self.h2 = model.bos, model.bos, model.dot
         self.emitted = 0
@@ -189,12 +198,9 @@ class Run:
         if self.temperature == 0.0:
             # Greedy: the argmax, reported with the untempered distribution's logprobs.
             log_total = math.log(sum(weights))
+            first = tuple(weights[:1])  # also its running sum: one object less a table
             return Table(
-                ids[:1],
-                weights[:1],
-                [weights[0]],
-                log_total,
-                _top(ids, weights, k, log_total, texts),
+                tuple(ids[:1]), first, first, log_total, _top(ids, weights, k, log_total, texts)
             )
         inv_t = self.inv_t
         if inv_t != 1.0:
@@ -203,12 +209,13 @@ class Run:
         cum = list(accumulate(weights))
         # Smallest prefix holding top_p of the mass (zero-weight underflow never included).
         n = min(bisect_left(cum, self.top_p * cum[-1]) + 1, len(cum))
-        del cum[n:]
-        log_z = math.log(cum[-1])
+        log_z = math.log(cum[n - 1])
         # Same arithmetic as Table.logprob, so a chosen token's logprob matches its entry.
         # Tokens outside the nucleus have probability 0 and are not reported.
         top = _top(ids, weights, min(k, n), log_z, texts)
-        return Table(ids[:n], weights[:n], cum, log_z, top)
+        kept = tuple(weights[:n])
+        # One token only: its running sum is its weight, the same tuple (one object less).
+        return Table(tuple(ids[:n]), kept, kept if n == 1 else tuple(cum[:n]), log_z, top)
 
     def _exclaim(self, ids: list[int], weights: list[float]) -> tuple[list[int], list[float]]:
         """The "fun" mode's exclamations: a quarter of a full stop's weight goes to "!"."""
@@ -235,19 +242,19 @@ class Run:
             extras = self.cond.extras.get(w2)
             if extras is None:
                 extras = self.cond.extras[w2] = self._topic_followers(w2)
-            missing = [i for i in extras if i not in cands.members]
+            missing = [i for i in extras if i not in cands.ids]
             if missing:
                 ids = list(ids) + missing
                 probs = list(probs) + [m.prob(w1, w2, i) for i in missing]
         return ids, probs
 
-    def _context_table(self, key: tuple[int, int]) -> Table:
-        """The (shared, memoised) table for a context (w1, w2)."""
-        table = self._build(*self._context_inputs(*key), self.m.spaced)
+    def _context_table(self, key: int) -> Table:
+        """The (shared, memoised) table for a context (w1, w2), at its `context_key`."""
+        table = self._build(*self._context_inputs(*divmod(key, self._vocabulary)), self.m.spaced)
         TABLES.add(self.tables, key, table)
         return table
 
-    def _excluding(self, table: Table, exclude: set[int], key: tuple[int, int]) -> Table:
+    def _excluding(self, table: Table, exclude: set[int], key: int) -> Table:
         """A context's (or, at `_OPENING_KEY`, an opening's) table without `exclude`.
 
         The ranking before temperature is kept on the shared table the first time, so a
@@ -256,7 +263,11 @@ class Run:
         """
         ranked = table.ranked
         if ranked is None:
-            inputs = self._opening_inputs() if key == _OPENING_KEY else self._context_inputs(*key)
+            inputs = (
+                self._opening_inputs()
+                if key == _OPENING_KEY
+                else self._context_inputs(*divmod(key, self._vocabulary))
+            )
             ranked = table.ranked = self._ranked(*inputs)
         texts = self.m.bare if key == _OPENING_KEY else self.m.spaced
         return self._table(*_without(ranked, exclude), texts)
@@ -344,10 +355,10 @@ class Run:
             self.used_openings.add(token)
             text = m.bare[token]
         else:
-            key = (h1, h2)
-            table = self.tables.get(key) or self._context_table(key)
             size = self._vocabulary
-            history = (h0 * size + h1) * size + h2
+            key = h1 * size + h2  # NgramModel.context_key, inline: this runs every token
+            table = self.tables.get(key) or self._context_table(key)
+            history = key + h0 * size * size
             banned = self.banned.get(history)
             if banned is not None:
                 if isinstance(banned, int):
@@ -399,7 +410,12 @@ def _top(
 ) -> tuple[tuple[str, float], ...]:
     """The k first (likeliest) tokens' texts and logprobs, as `Table.logprob` computes them."""
     log = math.log
-    return tuple([(texts[ids[j]], log(weights[j]) - log_z) for j in range(min(k, len(ids)))])
+    top = tuple([(texts[ids[j]], log(weights[j]) - log_z) for j in range(min(k, len(ids)))])
+    if len(top) == 1:
+        text, logprob = top[0]
+        if logprob == 0.0 and math.copysign(1.0, logprob) == 1.0:  # +0.0 exactly
+            return _CERTAIN.setdefault(text, top)
+    return top
 
 
 def _without(ranked: Ranked, exclude: set[int] | frozenset[int]) -> Ranked:

@@ -42,11 +42,15 @@ _MEMO_LIMIT = 200_000
 
 @dataclass(frozen=True, slots=True)
 class Candidates:
-    """A context's most likely continuations (descending) with interpolated probabilities."""
+    """A context's most likely continuations (descending) with interpolated probabilities.
+
+    No set of the ids: a memoised context lives for the process, and every object made for
+    one fills the garbage collector's young generation, whose passes stop every stream of
+    the server at once; membership is asked only when a table is built (`in` on `ids`).
+    """
 
     ids: tuple[int, ...]
     probs: tuple[float, ...]
-    members: frozenset[int]
     truncated: bool
 
 
@@ -88,6 +92,7 @@ class NgramModel:
             self.doc_sentences.append(self._sentences(tokens, ids))
 
         size = len(self.vocab)
+        self.vocabulary_size = size
         total = sum(unigram.values())
         self.unigram: list[float] = [unigram[i] / total for i in range(size)]
         self.bigram: list[dict[int, int]] = [dict(bigram.get(i, {})) for i in range(size)]
@@ -96,16 +101,18 @@ class NgramModel:
             self._bigram_level(i) if self.bigram[i] else {} for i in range(size)
         ]
         self.bigram_candidates: list[Candidates] = []
+        # The ids of each bigram top list as a set (`_trigram_candidates` asks membership).
+        self.bigram_members: list[frozenset[int]] = []
         for probs in self.bigram_probs:
             best = heapq.nlargest(MAX_CANDIDATES, ((p, w) for w, p in probs.items()))
             self.bigram_candidates.append(
                 Candidates(
-                    ids=tuple(w for _, w in best),
-                    probs=tuple(p for p, _ in best),
-                    members=frozenset(w for _, w in best),
+                    ids=tuple([w for _, w in best]),
+                    probs=tuple([p for p, _ in best]),
                     truncated=len(probs) > len(best),
                 )
             )
+            self.bigram_members.append(frozenset(w for _, w in best))
         self.trigram: dict[tuple[int, int], tuple[dict[int, int], int]] = {
             ctx: (dict(c), sum(c.values())) for ctx, c in trigram.items()
         }
@@ -117,8 +124,7 @@ class NgramModel:
         mass = sum(self.unigram[i] for i in top_unigrams)
         self.unigram_fallback = Candidates(
             ids=tuple(top_unigrams),
-            probs=tuple(self.unigram[i] / mass for i in top_unigrams),
-            members=frozenset(top_unigrams),
+            probs=tuple([self.unigram[i] / mass for i in top_unigrams]),
             truncated=True,
         )
 
@@ -169,7 +175,8 @@ class NgramModel:
             i: 0.2 * p for i, p in self.global_openings.items()
         }
 
-        self._memo: dict[tuple[int, int], Candidates] = {}
+        # Keyed by `context_key(w1, w2)`, one int: a tuple key is one more object a context.
+        self._memo: dict[int, Candidates] = {}
 
     def _id(self, token: str) -> int:
         """Interns a token, returning its id."""
@@ -218,17 +225,21 @@ class NgramModel:
             p = lam3 * counts.get(w, 0) / c3 + (1.0 - lam3) * p
         return p
 
+    def context_key(self, w1: int, w2: int) -> int:
+        """A context (w1, w2) as one int: a memo's key that is a value, not a tuple object."""
+        return w1 * self.vocabulary_size + w2
+
     def candidates(self, w1: int, w2: int) -> Candidates:
         """The context's most likely continuations, memoised for the life of the process.
 
         Only trigram followers and the bigram-level top list need scoring: any other follower
         of w2 has a lower interpolated probability than every word of that top list.
         """
-        key = (w1, w2)
+        key = self.context_key(w1, w2)
         found = self._memo.get(key)
         if found is not None:
             return found
-        tri = self.trigram.get(key)
+        tri = self.trigram.get((w1, w2))
         if not self.bigram[w2]:
             found = self.unigram_fallback
         elif tri is None:
@@ -252,10 +263,11 @@ class NgramModel:
         rest = 1.0 - lam3
         level = self.bigram_probs[w2]
         top = self.bigram_candidates[w2]
+        members = self.bigram_members[w2]
         scored = list(zip(map(rest.__mul__, top.probs), top.ids, strict=True))
         for w, c in counts.items():
             entry = (lam3 * c / c3 + rest * level[w], w)
-            if w in top.members:
+            if w in members:
                 scored[top.ids.index(w)] = entry  # the same place: scored follows top
             else:
                 scored.append(entry)
@@ -265,7 +277,6 @@ class NgramModel:
         return Candidates(
             ids=ids,
             probs=probs,
-            members=frozenset(ids),
             truncated=len(self.bigram[w2]) > len(scored),
         )
 

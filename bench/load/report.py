@@ -98,19 +98,12 @@ def report(args: argparse.Namespace, condition: Condition) -> None:
         f"{percentile(per_stream_rate, 0.5):.1f} tokens/s per stream (median); "
         f"{tokens / messages if messages else math.nan:.2f} tokens/message"
     )
-    print(
-        f"  time to first token  p50 {ms(percentile(ttft, 0.5))}   p99 "
-        f"{ms(percentile(ttft, 0.99))}   max {ms(max(ttft, default=math.nan))}"
-    )
+    print(f"  time to first token  {p50_p99_max(ttft)}")
     print(
         f"    of which human   p50 {ms(percentile(human, 0.5))}   p99 "
         f"{ms(percentile(human, 0.99))}   (until the stored human message came back)"
     )
-    print(
-        f"  token-message gap    p50 {ms(percentile(gaps, 0.5))}   p99 "
-        f"{ms(percentile(gaps, 0.99))}   max {ms(max(gaps, default=math.nan))}   "
-        f"(ideal {ms(delay)}; {len(gaps):,} gaps)"
-    )
+    print(f"  token-message gap    {p50_p99_max(gaps)}   (ideal {ms(delay)}; {len(gaps):,} gaps)")
     print(
         f"  server CPU           {server_cpu[0]:.2f} s   {100 * server_cpu[0] / wall:.0f} % of "
         f"one core; its event-loop thread {100 * server_cpu[1] / wall:.0f} %"
@@ -134,11 +127,7 @@ def report(args: argparse.Namespace, condition: Condition) -> None:
             f"  busy-core process    {condition.burner_cpu:.2f} s   "
             f"{100 * condition.burner_cpu / wall:.0f} % of one core (a Python spin loop, nice 0)"
         )
-    print(
-        f"  client loop lag      p50 {ms(percentile(lags, 0.5))}   p99 "
-        f"{ms(percentile(lags, 0.99))}   max {ms(max(lags, default=math.nan))}   "
-        f"({TICK_S * 1000:g} ms ticker)"
-    )
+    print(f"  client loop lag      {p50_p99_max(lags)}   ({TICK_S * 1000:g} ms ticker)")
     pauses = [p for result in results for p in result.gc_pauses]
     print(
         f"  client GC pauses     {len(pauses)}   total {ms(sum(pauses))}   "
@@ -230,16 +219,15 @@ def print_start_split(records: Sequence[StreamRecord], probe: ServerProbe) -> No
             stored_turns.append(marks["human turn"] - marks["conversation turn"])
 
     def row(name: str, values: list[float], turns: list[float] | None = None) -> str:
-        line = (
-            f"    {name:<15}p50 {ms(percentile(values, 0.5))}   p99 {ms(percentile(values, 0.99))}"
-            f"   max {ms(max(values, default=math.nan))}"
-        )
+        line = f"    {name:<15}{p50_p99_max(values)}"
         if turns:
             # Loop turns are what a start waits through, whatever else slows each turn.
             line += f"   turns p50 {percentile(turns, 0.5):.0f} p99 {percentile(turns, 0.99):.0f}"
         return line
 
     print(f"  start, split ({len(accepted)} streams; --probe-server-loop; trips: until the last)")
+    if accepted and not read_turns:
+        print("    (loop turns not counted: the server ran on uvloop, whose turns run in C)")
     print(row("accepted", accepted) + "   (request start → servicer)")
     print(row("read", read, read_turns) + "   (servicer → caller and conversation read)")
     print(row("stored", stored, stored_turns) + "   (→ human message stored: the group commit)")

@@ -190,7 +190,8 @@ class StartTimes:
 
     def __init__(self) -> None:
         # conversation id -> {"arrived", "conversation" (read), "human" (stored)}: perf_counter;
-        # and the same names + " turn": the server loop's turn count then (`_run_once` calls).
+        # and the same names + " turn": the server loop's turn count then (`_run_once` calls;
+        # asyncio's loop only: uvloop runs its turns in C, and the marks then have none).
         self.times: dict[str, dict[str, float]] = {}
         self._turns = 0
         # Trips to the store's threads (see `ServerProbe.trips`).
@@ -217,7 +218,8 @@ class StartTimes:
             marks = times.get(conversation_id)
             if marks is not None and name not in marks:
                 marks[name] = time.perf_counter()
-                marks[name + " turn"] = self._turns
+                if self._turns:  # uvloop's loop has no `_run_once`: no turns to count there
+                    marks[name + " turn"] = self._turns
 
         async def timed_rpc(self: Any, request: Any, context: Any) -> None:
             if request.conversation_id not in times:

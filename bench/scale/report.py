@@ -145,13 +145,9 @@ def print_phase(args: argparse.Namespace, phase: Phase) -> None:
         + (f", never seen running {phase.unseen}" if phase.unseen else "")
     )
     print(f"  wall time            {phase.wall:.2f} s")
+    print(f"  time to first token  {p50_p99_max(ttft)}")
     print(
-        f"  time to first token  p50 {ms(percentile(ttft, 0.5))}   p99 "
-        f"{ms(percentile(ttft, 0.99))}   max {ms(max(ttft, default=math.nan))}"
-    )
-    print(
-        f"  token-message gap    p50 {ms(percentile(gaps, 0.5))}   p99 "
-        f"{ms(percentile(gaps, 0.99))}   max {ms(max(gaps, default=math.nan))}   "
+        f"  token-message gap    {p50_p99_max(gaps)}   "
         f"(ideal {ms(1.0 / args.tokens_per_second)}; {len(gaps):,} gaps)"
     )
     stages = gaps_by_stage(records)
@@ -162,29 +158,22 @@ def print_phase(args: argparse.Namespace, phase: Phase) -> None:
         ("while all run", stages.all_running, f"{end - start:.2f} s; {busy:.2f} cores busy"),
         ("while ending", stages.ending, "after the first stream's last token"),
     ):
-        print(
-            f"    {label:<16} p50 {ms(percentile(part, 0.5))}   p99 "
-            f"{ms(percentile(part, 0.99))}   max {ms(max(part, default=math.nan))}   "
-            f"({len(part):,} gaps, {what})"
-        )
+        print(f"    {label:<16} {p50_p99_max(part)}   ({len(part):,} gaps, {what})")
     behind = last_token_behind(records, args.tokens_per_second)
     print(
-        f"  last token behind    p50 {ms(percentile(behind, 0.5))}   p99 "
-        f"{ms(percentile(behind, 0.99))}   max {ms(max(behind, default=math.nan))}   "
+        f"  last token behind    {p50_p99_max(behind)}   "
         "(after the first token, less the pace's; replies not resumed: how late they end)"
     )
     stored = reply_after_last_token(records)
     print(
-        f"  reply after last token p50 {ms(percentile(stored, 0.5))}   p99 "
-        f"{ms(percentile(stored, 0.99))}   max {ms(max(stored, default=math.nan))}   "
+        f"  reply after last token {p50_p99_max(stored)}   "
         "(the stored reply's message, after the stream's last token: a reply is stored "
         "once its tokens are sent)"
     )
     lags = [lag for result in phase.results for lag in result.loop_lags]
     client_cpu = sum(result.cpu_seconds for result in phase.results)
     print(
-        f"  client loop lag      p50 {ms(percentile(lags, 0.5))}   p99 {ms(percentile(lags, 0.99))}"
-        f"   max {ms(max(lags, default=math.nan))}   (a late client loop reads tokens late); "
+        f"  client loop lag      {p50_p99_max(lags)}   (a late client loop reads tokens late); "
         f"client CPU {client_cpu:.1f} s"
     )
     cpu = ", ".join(

@@ -81,12 +81,17 @@ class ConversationService(StreamingService, WatchingService):
         a reconnect return to it — a background sample elsewhere does not move it. A choice
         of this service still being sent is sent first. New replies use the model that
         wrote the current path's latest reply, when the server still offers it, so
-        reopening a session continues with the same model.
+        reopening a session continues with the same model. Reopening an open conversation
+        keeps the later of its title and star: the one held, or the one read.
         """
         previous = self._conversations.get(conversation_id)
         if previous is not None:
             await previous.flush_leaf()
         conversation = await (await self.connected()).grok.get_conversation(conversation_id)
+        if previous is not None and previous.update_time is not None:
+            # The read may be older than a title or star this service set meanwhile (its
+            # answer came first): the later state stays, as with the watch's events.
+            conversation.changed_elsewhere(previous.title, previous.starred, previous.update_time)
         model = await self._model_of_path(conversation)
         if model:
             conversation.configure(model_name=model)

@@ -169,3 +169,58 @@ async def test_a_star_set_while_a_title_is_generated_is_kept(
     assert (stored.title, stored.starred) == (title, True)
     # The answer says so: the star set elsewhere holds here too, not the one read before.
     assert (conversation.title, conversation.starred) == (title, True)
+
+
+async def test_reopening_with_a_read_older_than_our_own_change_keeps_the_change(
+    server: GroveServer, client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reload (`open` of a conversation already open: the app's first screen opens the
+    newest one) read before this service titled and starred it, answered after: the new
+    SDK object must not bring the old title back. The snapshot tests met it under load:
+    the demo's starred conversation showed "★ Untitled" beside the help screen.
+    """
+    service = ConversationService(client)
+    forest = await service.new_conversation()
+    cid = forest.conversation.conversation_id
+    await service.send(cid, "Name me.", None)
+
+    read, release = asyncio.Event(), asyncio.Event()
+    conversation_or_abort = rpcs.conversation_or_abort
+
+    async def read_then_held(*args: object) -> object:
+        record = await conversation_or_abort(*args)  # type: ignore[arg-type]
+        if not read.is_set():  # the first read after this point is the reload's
+            read.set()
+            await release.wait()
+        return record
+
+    monkeypatch.setattr(rpcs, "conversation_or_abort", read_then_held)
+    reopening = asyncio.create_task(service.open(cid))
+    async with asyncio.timeout(30):
+        await read.wait()  # the reload read the untitled, unstarred conversation
+    await service.set_title(cid, "Mine")
+    await service.set_starred(cid, True)
+    release.set()
+    reopened = await reopening
+
+    assert (reopened.conversation.title, reopened.conversation.starred) == ("Mine", True)
+    summary = await service.set_starred(cid, False)  # built from the reopened SDK object
+    assert (summary.title, summary.starred) == ("Mine", False)
+    async with Client(api_host=server.address) as other:
+        stored = await other.grok.get_conversation(cid)
+    assert (stored.title, stored.starred) == ("Mine", False)
+
+
+async def test_reopening_takes_a_newer_title_set_elsewhere(
+    server: GroveServer, client: Client
+) -> None:
+    """The other way round: a title another session set after ours is what a reload shows."""
+    service = ConversationService(client)
+    forest = await service.new_conversation()
+    cid = forest.conversation.conversation_id
+    await service.set_title(cid, "Mine")
+    async with Client(api_host=server.address) as other:
+        theirs = await other.grok.get_conversation(cid)
+        await theirs.set_title("Theirs")
+    reopened = await service.open(cid)
+    assert reopened.conversation.title == "Theirs"

@@ -284,7 +284,16 @@ class Conversation(LeafPlace, ResearchCalls, ReplayCalls, TitleCalls, SharingCal
         self._adopt_wire(wire, convert.nodes_from_proto(wire.responses))
 
     def _adopt_wire(self, wire: chat_pb2.Conversation, nodes: list[ResponseNode]) -> None:
-        """Takes a conversation from the server: metadata, responses, the user's place."""
+        """Takes a conversation from the server: metadata, responses, the user's place.
+
+        A reload keeps the later of the held and the read title and star (`take_marks`):
+        its read may be older than a change of this object answered meanwhile.
+        """
+        held = self._conversation
+        if held is not None and held.conversation_id == wire.conversation_id:
+            stamp = held.update_time if held.HasField("update_time") else None
+            if stamp is not None and wire.HasField("update_time"):
+                take_marks(wire, held.title, held.starred, stamp)
         self._conversation = wire
         self._conversation_id = wire.conversation_id
         self._handles = {}

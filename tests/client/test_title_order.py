@@ -184,17 +184,7 @@ async def test_reopening_with_a_read_older_than_our_own_change_keeps_the_change(
     cid = forest.conversation.conversation_id
     await service.send(cid, "Name me.", None)
 
-    read, release = asyncio.Event(), asyncio.Event()
-    conversation_or_abort = rpcs.conversation_or_abort
-
-    async def read_then_held(*args: object) -> object:
-        record = await conversation_or_abort(*args)  # type: ignore[arg-type]
-        if not read.is_set():  # the first read after this point is the reload's
-            read.set()
-            await release.wait()
-        return record
-
-    monkeypatch.setattr(rpcs, "conversation_or_abort", read_then_held)
+    read, release = hold_the_next_read(monkeypatch)
     reopening = asyncio.create_task(service.open(cid))
     async with asyncio.timeout(30):
         await read.wait()  # the reload read the untitled, unstarred conversation
@@ -212,3 +202,44 @@ async def test_reopening_with_a_read_older_than_our_own_change_keeps_the_change(
         await theirs.set_title("Theirs")
     # The other way round: a title set elsewhere after ours is what a reload shows.
     assert (await service.open(cid)).conversation.title == "Theirs"
+
+
+async def test_a_load_read_before_our_own_change_keeps_the_change(
+    client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The SDK's own reload (`Conversation.load`) of the object it titles: the same race."""
+    conversation = client.grok.create_conversation()
+    await conversation.ensure_created()
+    read, release = hold_the_next_read(monkeypatch)
+    loading = asyncio.create_task(conversation.load())
+    async with asyncio.timeout(30):
+        await read.wait()  # the load read the untitled conversation
+    await conversation.set_title("Mine")
+    await conversation.star()
+    release.set()
+    await loading
+    assert (conversation.title, conversation.starred) == ("Mine", True)
+    assert (conversation.forest.conversation.title, conversation.forest.conversation.starred) == (
+        "Mine",
+        True,
+    )
+
+
+def hold_the_next_read(monkeypatch: pytest.MonkeyPatch) -> tuple[asyncio.Event, asyncio.Event]:
+    """Holds the server's next conversation read after it is made: (read, release).
+
+    The call that read waits for `release`, so its answer is older than anything this
+    client changes meanwhile and arrives after those changes' answers.
+    """
+    read, release = asyncio.Event(), asyncio.Event()
+    conversation_or_abort = rpcs.conversation_or_abort
+
+    async def read_then_held(*args: object) -> object:
+        record = await conversation_or_abort(*args)  # type: ignore[arg-type]
+        if not read.is_set():
+            read.set()
+            await release.wait()
+        return record
+
+    monkeypatch.setattr(rpcs, "conversation_or_abort", read_then_held)
+    return read, release

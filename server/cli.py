@@ -60,7 +60,9 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         "--token-delay-ms",
         type=float,
         default=0.0,
-        help="pause between tokens of the offline model, to watch streaming (default: 0)",
+        help="time between tokens of the offline model, to watch streaming; its streams "
+        "step together, a token each per step, as a batched inference server's do "
+        "(default: 0)",
     )
     parser.add_argument(
         "--offline-min-tokens",

@@ -23,7 +23,7 @@ from grove_explorer.server.sampler.base import (
     ResolvedParams,
     SampledToken,
 )
-from grove_explorer.server.sampler.offline import OfflineSampler, Pacer, corpus, ngram
+from grove_explorer.server.sampler.offline import OfflineSampler, corpus, ngram
 from grove_explorer.server.sampler.offline import sampler as offline_sampler
 
 GARDEN_PROMPT = (
@@ -358,31 +358,62 @@ async def test_zero_delay_yields_every_16_tokens(
     assert delays == [0, 0]  # before tokens 17 and 33
 
 
-async def test_token_delay_paces_every_token(monkeypatch: pytest.MonkeyPatch) -> None:
-    delays = _record_sleeps(monkeypatch)
-    # The pace is kept on a clock that only the (recorded) sleeps advance, so a token's
-    # own work takes no time and every wait is exactly the delay.
+class ManualSteps:
+    """Decode steps the test takes by hand: a stream's next token waits for `step()`."""
 
-    def clock() -> float:
-        return sum(delays)
+    def __init__(self) -> None:
+        self.waiting: list[asyncio.Future[int]] = []
+        self.taken = 0
+        self._arrived = asyncio.Event()
 
-    monkeypatch.setattr(offline_sampler, "Pacer", lambda delay, _clock: Pacer(delay, clock))
-    tokens = await collect(OfflineSampler(token_delay_ms=25), GARDEN_PROMPT, params(max_tokens=20))
-    assert len(tokens) == 20
-    assert delays == pytest.approx([0.025] * 19)
+    def next_step(self) -> asyncio.Future[int]:
+        waiter: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self.waiting.append(waiter)
+        self._arrived.set()
+        return waiter
+
+    async def until_waiting(self, count: int) -> None:
+        while len(self.waiting) < count:
+            self._arrived.clear()
+            await self._arrived.wait()
+
+    def step(self) -> None:
+        waiters, self.waiting = self.waiting, []
+        self.taken += 1
+        for waiter in waiters:
+            waiter.set_result(self.taken)
 
 
-def test_pacer_keeps_a_fixed_schedule_and_never_bursts() -> None:
-    now = [100.0]
-    pacer = Pacer(0.02, lambda: now[0])
-    now[0] += 0.005  # a token's work took 5 ms: wait the rest of the 20 ms slot
-    assert pacer.next_wait() == pytest.approx(0.015)
-    now[0] += 0.015 + 0.002
-    assert pacer.next_wait() == pytest.approx(0.018)
-    now[0] += 0.018 + 0.5  # the loop was busy for half a second: fell far behind
-    assert pacer.next_wait() == 0.0, "go at once"
-    now[0] += 0.001
-    assert pacer.next_wait() == pytest.approx(0.019), "then the pace again, no burst"
+async def test_paced_streams_take_each_decode_step_together(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    steps = ManualSteps()
+    periods: list[float] = []
+
+    def steps_of(period: float) -> ManualSteps:
+        periods.append(period)
+        return steps
+
+    monkeypatch.setattr(offline_sampler, "decode_steps", steps_of)
+    sampler = OfflineSampler(token_delay_ms=25)
+    got: list[list[SampledToken]] = [[], []]
+
+    async def stream(index: int, prompt: str) -> None:
+        path = [PathMessage("human", prompt)]
+        async for event in sampler.sample(path, params(seed=index + 1, max_tokens=6)):
+            if isinstance(event, SampledToken):
+                got[index].append(event)
+
+    tasks = [asyncio.create_task(stream(0, GARDEN_PROMPT)), asyncio.create_task(stream(1, "Hi"))]
+    for taken in range(5):
+        await steps.until_waiting(2)
+        # Between steps each stream has exactly one token more: none runs ahead.
+        assert [len(tokens) for tokens in got] == [taken + 1, taken + 1]
+        steps.step()
+    await asyncio.gather(*tasks)
+    assert [len(tokens) for tokens in got] == [6, 6]
+    assert periods == [0.025, 0.025], "each stream waits on the steps of its pace"
+    assert steps.taken == 5, "one step a token after the first, shared by both streams"
 
 
 def test_negative_delay_is_rejected() -> None:

@@ -46,8 +46,8 @@ from grove_explorer.server.sampler.offline.sampler import (
     MAX_TOKENS_LIMIT,
     OFFLINE_MODEL_NAME,
     OfflineSampler,
-    Pacer,
 )
+from grove_explorer.server.sampler.offline.steps import DecodeSteps, decode_steps
 
 __all__ = [
     "CORPUS_DIR",
@@ -59,7 +59,8 @@ __all__ = [
     "MAX_TEMPERATURE",
     "MAX_TOKENS_LIMIT",
     "OFFLINE_MODEL_NAME",
+    "DecodeSteps",
     "OfflineSampler",
-    "Pacer",
+    "decode_steps",
     "load_corpus_paragraphs",
 ]

@@ -35,7 +35,7 @@ from grove_explorer.server.sampler.base import (
     SampledToken,
     SampleEvent,
 )
-from grove_explorer.server.sampler.offline.sampler import Pacer
+from grove_explorer.server.sampler.offline.steps import decode_steps
 
 SAME_SENTENCE_OVERLAP = 0.5
 """Word-set Jaccard overlap from which two sentences count as the same point."""
@@ -137,11 +137,11 @@ async def stream_demo_fusion(
     At most `params.max_tokens` tokens; `Finish(LENGTH)` when the text was cut there.
     """
     tokens = fused_tokens(demo_fusion(sources, mode, instruction), top_logprobs)
-    pacer = Pacer(token_delay_seconds, asyncio.get_running_loop().time)
+    steps = decode_steps(token_delay_seconds) if token_delay_seconds > 0 else None
     for index, token in enumerate(tokens[: params.max_tokens]):
         if index:
-            if token_delay_seconds > 0:
-                await asyncio.sleep(pacer.next_wait())
+            if steps is not None:
+                await steps.next_step()
             elif index % _YIELD_EVERY == 0:
                 await asyncio.sleep(0)
         yield token

@@ -6,7 +6,7 @@ import asyncio
 import math
 import re
 import secrets
-from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from typing import Any
 
 from grove_explorer.server.sampler.base import (
@@ -34,6 +34,7 @@ from grove_explorer.server.sampler.offline.decoding import (
 from grove_explorer.server.sampler.offline.judge import heuristic_judgement
 from grove_explorer.server.sampler.offline.memo import PathKey, PathMemo, path_key
 from grove_explorer.server.sampler.offline.ngram import shared_model
+from grove_explorer.server.sampler.offline.steps import decode_steps
 
 DEFAULT_TEMPERATURE = 0.8
 DEFAULT_TOP_P = 0.95
@@ -81,7 +82,8 @@ class OfflineSampler:
     """The default Sampler: an offline n-gram demo model with a configurable pace.
 
     `token_delay_ms` makes streams look like a remote model (and lets tests and demos watch
-    tokens arrive); at zero delay it is as fast as the model allows.
+    tokens arrive); at zero delay it is as fast as the model allows. Paced streams step
+    together, a token each per decode step, as a batched inference server's do (steps.py).
 
     `min_reply_tokens` is the length before which the model's end-of-paragraph event
     becomes a paragraph-break token instead of ending the reply; a request's
@@ -226,12 +228,11 @@ class OfflineSampler:
             run.continue_document(document_of(path)[-_DOCUMENT_TAIL_CHARS:])
         if prefix:
             run.feed(prefix)
-        delay = self._delay_s
-        pacer = Pacer(delay, asyncio.get_running_loop().time)
+        steps = decode_steps(self._delay_s) if self._delay_s > 0 else None
         for i in range(params.max_tokens):
             if i:
-                if delay > 0:
-                    await asyncio.sleep(pacer.next_wait())
+                if steps is not None:
+                    await steps.next_step()  # with every stream of this pace (steps.py)
                 elif i % _YIELD_EVERY == 0:
                     await asyncio.sleep(0)
             token = run.next_token()
@@ -241,23 +242,3 @@ class OfflineSampler:
             yield token
         ended = run.next_token() is None
         yield Finish(FinishReason.STOP if ended else FinishReason.LENGTH)
-
-
-class Pacer:
-    """A fixed schedule of one token per `delay` seconds, measured on `clock`.
-
-    Sleeping `delay` after each token's work would run slower than the pace by the work's
-    time (a busy server streamed 40 tokens/s at a 20 ms delay). A stream that fell behind
-    by more than a token resumes from now instead of bursting to catch up.
-    """
-
-    def __init__(self, delay: float, clock: Callable[[], float]) -> None:
-        self._delay = delay
-        self._clock = clock
-        self._due = clock()
-
-    def next_wait(self) -> float:
-        """Seconds to wait before the next token."""
-        now = self._clock()
-        self._due = max(self._due + self._delay, now)
-        return self._due - now

@@ -365,18 +365,25 @@ class ReplyStreaming:
             await self._fail_stream(user, stream, failure, reply, sampled_any, context)
         if stream.stop_reason == "deleted":
             await abort_not_found(context, stream.conversation_id)
-        # Stored before the last writes, and shielded: a client that cancels from here on
-        # (even while a checkpoint batch holding this stream's text is being written) loses
-        # nothing, and the insert deletes the checkpoint in its own transaction.
         if partial:
             why = (
                 FinishReason.SHUTDOWN if stream.stop_reason == "shutdown" else FinishReason.STOPPED
             )
         else:
             why = ended()
-        stored = await asyncio.shield(self._store_reply(user, reply(partial, why), stream, context))
+        new_reply = reply(partial, why)
+        # The last tokens go out before the reply is stored: a store may wait its turn
+        # (--reply-store-slots; hundreds of replies end together on a team server), and
+        # the caller's last words waited with it (bench.scale: up to 0.5 s). The store
+        # runs even when the caller cancels during these writes, shielded: a client that
+        # cancels from here on (even while a checkpoint batch holding this stream's text is
+        # being written) loses nothing, and the insert deletes the checkpoint in its own
+        # transaction.
+        try:
+            await _write_rest(batcher.drain(), context, live, stream.chars)
+        finally:
+            stored = await asyncio.shield(self._store_reply(user, new_reply, stream, context))
         self._messages.extend(user, messages, stored)  # the next turn's path, one step on
-        await _write_rest(batcher.drain(), context, live, stream.chars)
         await context.write(budget())
         await context.write(chat_pb2.AddResponseResponse(model_response=response_to_proto(stored)))
 

@@ -3,7 +3,8 @@
 What must hold: a server with N slots runs at most N reply stores at once and the rest
 wait for a slot (then all are stored, each reply whole); with no limit every store runs
 at once; the default is 2 with PostgreSQL and no limit with SQLite (whose group commit
-stores replies ending together in one transaction); the flag refuses a negative count.
+stores replies ending together in one transaction); the flag refuses a negative count;
+a reply waiting for its store has sent its last tokens already.
 Driven through the SDK against a real server; its reply store is wrapped to hold the
 first reply's store until the others have reached theirs.
 """
@@ -16,11 +17,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import grpc
 import pytest
 
 from grove_explorer.client import Client
 from grove_explorer.client.sampler import SamplingParams
 from grove_explorer.client.streams import ModelResponseEvent, TokensEvent
+from grove_explorer.protos import chat_pb2, chat_pb2_grpc
 from grove_explorer.server.cli import build_serve_parser, config_from_args
 from grove_explorer.server.config import (
     POSTGRES_REPLY_STORE_SLOTS,
@@ -188,3 +191,90 @@ def test_the_flag_sets_the_slots_and_refuses_a_negative_count() -> None:
     assert config_from_args(parser.parse_args([])).reply_store_slots is None
     with pytest.raises(SystemExit, match="--reply-store-slots must be 0"):
         config_from_args(parser.parse_args(["--reply-store-slots", "-1"]))
+
+
+LAST_TOKENS = 6
+
+
+class Seen:
+    """What a caller has received of a reply's tokens so far, and a signal for more."""
+
+    def __init__(self) -> None:
+        self.pieces: list[str] = []
+        self.tokens = 0
+        self.changed = asyncio.Event()
+
+    def add(self, text: str, tokens: int) -> None:
+        self.pieces.append(text)
+        self.tokens += tokens
+        self.changed.set()
+
+
+async def sdk_stream(address: str, conversation_id: str, seen: Seen) -> str:
+    """Streams a reply through the SDK (a resumable call); its stored text."""
+    async with Client(api_host=address) as sdk:
+        conversation = await sdk.grok.get_conversation(conversation_id)
+        stored = ""
+        async for event in conversation.sample(
+            "Tell me about trees.",
+            parent_response_id=None,
+            sampling=SamplingParams(max_tokens=LAST_TOKENS, seed=3),
+        ):
+            if isinstance(event, TokensEvent):
+                seen.add(event.text, event.count)
+            elif isinstance(event, ModelResponseEvent):
+                stored = event.response.message
+        return stored
+
+
+async def bare_stream(address: str, conversation_id: str, seen: Seen) -> str:
+    """Streams a reply through a bare stub (not resumable: the call itself is written)."""
+    async with grpc.aio.insecure_channel(address) as channel:
+        request = chat_pb2.AddResponseRequest(
+            conversation_id=conversation_id, message="Tell me about trees."
+        )
+        request.sampling_params.max_tokens = LAST_TOKENS
+        request.sampling_params.seed = 3
+        stored = ""
+        async for message in chat_pb2_grpc.ChatStub(channel).AddResponse(request):
+            kind = message.WhichOneof("response")
+            sample = message.token
+            if kind == "token" and (sample.tokens or sample.WhichOneof("response") == "token"):
+                tokens = list(sample.tokens) or [sample.token]  # a batch, or one token
+                seen.add("".join(t.final_logit.string_token for t in tokens), len(tokens))
+            elif kind == "model_response":
+                stored = message.model_response.message
+        return stored
+
+
+@pytest.mark.parametrize("stream", [sdk_stream, bare_stream], ids=["sdk", "bare-stub"])
+async def test_a_reply_waiting_for_its_store_has_sent_its_last_tokens(
+    tmp_path: Path, stream: Callable[[str, str, Seen], Awaitable[str]]
+) -> None:
+    # A batch interval no stream reaches: after the first token, every token waits in
+    # the batch until the stream ends, so all but one are among its last writes.
+    config = ServerConfig(
+        host="127.0.0.1",
+        port=0,
+        db=tmp_path / "g.sqlite3",
+        batch_interval_ms=600_000.0,
+        batch_max_tokens=1000,
+    )
+    server, stores = await serve(config)
+    try:
+        async with Client(api_host=server.address) as sdk:
+            conversation = sdk.grok.create_conversation()
+            await conversation.ensure_created()
+        seen = Seen()
+        running = asyncio.create_task(stream(server.address, conversation.conversation_id, seen))
+        try:
+            await until(stores.changed, lambda: stores.entered == 1)  # its store is held
+            # Every token reaches the caller while the reply waits to be stored.
+            await until(seen.changed, lambda: seen.tokens == LAST_TOKENS)
+            assert not running.done(), "the stored reply is not sent before it is stored"
+        finally:
+            stores.release.set()
+        stored = await running
+        assert seen.tokens == LAST_TOKENS and stored == "".join(seen.pieces)
+    finally:
+        await server.stop()

@@ -29,6 +29,19 @@ async def test_waiters_of_one_period_share_the_next_step_of_the_grid() -> None:
     assert steps.steps_taken == 2
 
 
+async def test_a_clock_that_rounds_down_at_a_boundary_never_gives_a_step_twice(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    loop = asyncio.get_running_loop()
+    steps = DecodeSteps(PERIOD, loop)
+    step = await steps.next_step()
+    # Asked as the step is taken, by a clock that reads a hair before its boundary.
+    with monkeypatch.context() as patched:
+        patched.setattr(loop, "time", lambda: step * PERIOD - 1e-12)
+        waiter = steps.next_step()
+    assert await waiter == step + 1
+
+
 async def test_a_cancelled_stream_does_not_cancel_the_step_of_the_others() -> None:
     steps = DecodeSteps(PERIOD, asyncio.get_running_loop())
 

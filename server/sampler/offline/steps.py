@@ -44,6 +44,7 @@ class DecodeSteps:
         self._loop = weakref.ref(loop)
         self._waiters: list[asyncio.Future[int]] = []
         self._due_step = 0
+        self._taken_step = 0
         self.steps_taken = 0
 
     @property
@@ -62,15 +63,17 @@ class DecodeSteps:
             raise RuntimeError("the event loop of these decode steps is gone")
         waiter: asyncio.Future[int] = loop.create_future()
         if not self._waiters:
-            self._due_step = math.floor(loop.time() / self.period) + 1
-            loop.call_at(self._due_step * self.period, self._step)
+            # After the last step taken, whatever the clock's rounding at its boundary.
+            step = max(math.floor(loop.time() / self.period) + 1, self._taken_step + 1)
+            self._due_step = step
+            loop.call_at(step * self.period, self._step)
         self._waiters.append(waiter)
         return waiter
 
     def _step(self) -> None:
         waiters, self._waiters = self._waiters, []
         self.steps_taken += 1
-        step = self._due_step
+        step = self._taken_step = self._due_step
         for waiter in waiters:
             if not waiter.done():  # a cancelled stream's
                 waiter.set_result(step)

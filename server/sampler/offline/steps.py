@@ -12,8 +12,9 @@ Why not each stream on its own schedule, as before: that was a timer a token a s
 evenly over the step, so nearly every write woke its caller's connection on its own (on
 loopback the sender pays for the receiver's wake-up too). Stepped together, one timer
 wakes them all and their writes leave back to back. bench.scale (400 streams over two
-replicas on this 2-core machine, in alternating runs): the token gap p99 while all
-streams run went from 65-66 ms to 41 ms, the machine from 1.97 to 1.80-1.90 busy cores.
+replicas on a 2-core machine, four alternating pairs): the token gap p99 while all
+streams run went from 74-81 ms to 44-74 ms, the machine from 1.94-1.97 to 1.88-1.94 busy
+cores.
 
 A stream that falls behind (its own work or a busy loop took longer than a step) takes
 the next step to come: it never bursts to catch up, and a step is never taken twice.

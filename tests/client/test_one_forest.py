@@ -11,6 +11,7 @@ from grove_explorer.client.streams import BudgetEvent, TokensEvent, decode
 from grove_explorer.protos import chat_pb2, sampler_public_pb2
 from grove_explorer.server.runtime import GroveServer
 from tests import both_stores
+from tests.client.paced import paced_service
 
 # Each test runs on both stores (SQLite, then PostgreSQL): conftest's fixtures overridden.
 server_config = both_stores.server_config
@@ -39,26 +40,16 @@ async def test_sdk_and_service_move_the_same_leaf(client: Client) -> None:
 
 
 async def test_a_streaming_reply_grows_in_place(make_server: Callable[..., GroveServer]) -> None:
-    # A paced model, so the reply arrives in several messages however busy the machine:
-    # at full speed a short reply may reach a slow client in one.
-    server = make_server(token_delay_ms=5.0)
-    await server.start()
-    try:
-        async with Client(api_host=server.address) as client:
-            service = ConversationService(client)
-            forest = await service.new_conversation()
-            cid = forest.conversation.conversation_id
-            seen: list[tuple[int, str, str]] = []
+    async with paced_service(make_server, token_delay_ms=5.0) as (service, cid):
+        seen: list[tuple[int, str, str]] = []
 
-            def on_event(event: object) -> None:
-                if isinstance(event, TokensAppended):
-                    node = service.forest(cid).responses[event.response_id]
-                    seen.append((id(node), node.message, event.text))
+        def on_event(event: object) -> None:
+            if isinstance(event, TokensAppended):
+                node = service.forest(cid).responses[event.response_id]
+                seen.append((id(node), node.message, event.text))
 
-            service.subscribe(on_event)
-            reply = await service.send(cid, "Tell me a long story.", None)
-    finally:
-        await server.stop()
+        service.subscribe(on_event)
+        reply = await service.send(cid, "Tell me a long story.", None)
     assert reply is not None and len(seen) > 1
     assert len({node_id for node_id, _, _ in seen}) == 1, "the placeholder is never rebuilt"
     text = ""

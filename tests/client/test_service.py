@@ -21,6 +21,7 @@ from grove_explorer.client.service import (
 )
 from grove_explorer.server.runtime import GroveServer
 from tests import both_stores
+from tests.client.paced import paced_service
 
 # Each test runs on both stores (SQLite, then PostgreSQL): conftest's fixtures overridden.
 server_config = both_stores.server_config
@@ -96,34 +97,26 @@ async def test_edit_human_and_model(service: ConversationService) -> None:
 
 
 async def test_stop_keeps_partial(make_server) -> None:
-    running = make_server(token_delay_ms=20.0)
-    await running.start()
-    try:
-        async with Client(api_host=running.address) as sdk:
-            service = ConversationService(sdk)
-            forest = await service.new_conversation()
-            cid = forest.conversation.conversation_id
-            first_tokens = asyncio.Event()
+    async with paced_service(make_server, token_delay_ms=20.0) as (service, cid):
+        first_tokens = asyncio.Event()
 
-            def on_event(event: object) -> None:
-                if isinstance(event, TokensAppended):
-                    first_tokens.set()
+        def on_event(event: object) -> None:
+            if isinstance(event, TokensAppended):
+                first_tokens.set()
 
-            service.subscribe(on_event)
-            task = asyncio.create_task(
-                service.send(cid, "Long story.", None, sampling=SamplingParams(max_tokens=500))
-            )
-            await first_tokens.wait()
-            assert service.is_streaming(cid)
-            placeholder = service.forest(cid).leaf_id
-            await service.stop(placeholder)
-            reply = await task
-            assert reply is not None and reply.partial
-            assert not service.is_streaming(cid)
-            reopened = await service.open(cid)
-            assert reopened.responses[reply.response_id].partial
-    finally:
-        await running.stop()
+        service.subscribe(on_event)
+        task = asyncio.create_task(
+            service.send(cid, "Long story.", None, sampling=SamplingParams(max_tokens=500))
+        )
+        await first_tokens.wait()
+        assert service.is_streaming(cid)
+        placeholder = service.forest(cid).leaf_id
+        await service.stop(placeholder)
+        reply = await task
+        assert reply is not None and reply.partial
+        assert not service.is_streaming(cid)
+        reopened = await service.open(cid)
+        assert reopened.responses[reply.response_id].partial
 
 
 async def test_failed_stream_publishes_error_and_keeps_human(
@@ -251,44 +244,36 @@ async def test_leaf_moved_events_on_navigation(service: ConversationService) -> 
 
 
 async def test_resample_many_runs_in_parallel(make_server) -> None:
-    running = make_server(token_delay_ms=5.0)
-    await running.start()
-    try:
-        async with Client(api_host=running.address) as sdk:
-            service = ConversationService(sdk)
-            forest = await service.new_conversation()
-            cid = forest.conversation.conversation_id
-            first = await service.send(cid, "Sample me many times.", None)
-            events = _record(service)
-            live: set[str] = set()
-            overlap = 0
+    async with paced_service(make_server, token_delay_ms=5.0) as (service, cid):
+        first = await service.send(cid, "Sample me many times.", None)
+        events = _record(service)
+        live: set[str] = set()
+        overlap = 0
 
-            def watch(event: object) -> None:
-                nonlocal overlap
-                if isinstance(event, ResponseAdded) and event.node.streaming:
-                    live.add(event.node.response_id)
-                    overlap = max(overlap, len(live))
-                elif isinstance(event, ResponseCompleted):
-                    live.discard(event.placeholder_id)
+        def watch(event: object) -> None:
+            nonlocal overlap
+            if isinstance(event, ResponseAdded) and event.node.streaming:
+                live.add(event.node.response_id)
+                overlap = max(overlap, len(live))
+            elif isinstance(event, ResponseCompleted):
+                live.discard(event.placeholder_id)
 
-            service.subscribe(watch)
-            samples = await service.resample_many(
-                cid, first.response_id, 4, sampling=SamplingParams(seed=100, max_tokens=30)
-            )
-            assert all(s is not None for s in samples)
-            assert overlap == 4, "all four streams were live at once"
-            assert [s.sampling.seed for s in samples] == [100, 101, 102, 103]
-            assert len({s.message for s in samples}) > 1
-            assert all(s.mean_logprob is not None and s.mean_logprob < 0 for s in samples)
-            forest = service.forest(cid)
-            assert forest.leaf_id == first.response_id, "the leaf does not move"
-            assert len(forest.siblings_of(first.response_id)) == 5
-            streams = {e.response_id for e in events if isinstance(e, TokensAppended)}
-            assert len(streams) == 4
-            with pytest.raises(ValueError):
-                await service.resample_many(cid, first.parent_id, 2)
-    finally:
-        await running.stop()
+        service.subscribe(watch)
+        samples = await service.resample_many(
+            cid, first.response_id, 4, sampling=SamplingParams(seed=100, max_tokens=30)
+        )
+        assert all(s is not None for s in samples)
+        assert overlap == 4, "all four streams were live at once"
+        assert [s.sampling.seed for s in samples] == [100, 101, 102, 103]
+        assert len({s.message for s in samples}) > 1
+        assert all(s.mean_logprob is not None and s.mean_logprob < 0 for s in samples)
+        forest = service.forest(cid)
+        assert forest.leaf_id == first.response_id, "the leaf does not move"
+        assert len(forest.siblings_of(first.response_id)) == 5
+        streams = {e.response_id for e in events if isinstance(e, TokensAppended)}
+        assert len(streams) == 4
+        with pytest.raises(ValueError):
+            await service.resample_many(cid, first.parent_id, 2)
 
 
 async def test_a_replay_publishes_each_response_as_it_is_stored(

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import grpc
 
-from bench.load.records import ms, percentile
+from bench.load.records import p50_p99_max
 from bench.load.settings import PROJECT_ROOT
 from grove_explorer.protos import chat_pb2, chat_pb2_grpc, sampler_public_pb2
 from grove_explorer.server.launcher import ServerProcess as Launcher
@@ -139,19 +139,11 @@ async def run_floor(
 
 def print_floor(figures: FloorFigures) -> None:
     """The floor's lines, in the report's layout."""
-    first = sorted(figures.first_tokens)
-    gaps = sorted(figures.gaps)
     print("\nThe stack's floor (bare grpc.aio server and stubs, same streams, no Grove)")
-    if not first:
+    if not figures.first_tokens:
         print(f"  no stream got a token ({figures.errors} errors)")
         return
-    print(
-        f"  time to first token  p50 {ms(percentile(first, 0.5))}   "
-        f"p99 {ms(percentile(first, 0.99))}   max {ms(first[-1])}"
-    )
-    if gaps:
-        print(
-            f"  token-message gap    p50 {ms(percentile(gaps, 0.5))}   "
-            f"p99 {ms(percentile(gaps, 0.99))}   max {ms(gaps[-1])}"
-        )
+    print(f"  time to first token  {p50_p99_max(figures.first_tokens)}")
+    if figures.gaps:
+        print(f"  token-message gap    {p50_p99_max(figures.gaps)}")
     print(f"  errors               {figures.errors}", flush=True)

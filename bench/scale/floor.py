@@ -25,7 +25,7 @@ from pathlib import Path
 import grpc
 
 from bench.load.floor import FLOOR_FLAG, FloorFigures, stream_bare
-from bench.load.records import ms, percentile
+from bench.load.records import ms, p50_p99_max, percentile
 from bench.load.server import process_cpu_seconds
 from bench.load.settings import PROJECT_ROOT
 from grove_explorer.protos import chat_pb2_grpc
@@ -172,10 +172,7 @@ def print_scale_floor(floor: ScaleFloor) -> None:
         f"p99 {ms(percentile(floor.first_tokens, 0.99))}"
     )
     if floor.gaps:
-        print(
-            f"  token-message gap    p50 {ms(percentile(floor.gaps, 0.5))}   "
-            f"p99 {ms(percentile(floor.gaps, 0.99))}   max {ms(floor.gaps[-1])}"
-        )
+        print(f"  token-message gap    {p50_p99_max(floor.gaps)}")
     print(
         f"  machine              {floor.machine_busy:.2f} cores busy on average; "
         f"servers' CPU {floor.server_cpu:.1f} s, clients' {floor.client_cpu:.1f} s; "

@@ -35,11 +35,10 @@ from grove_explorer.server.sampler.base import (
     SampledToken,
     SampleEvent,
 )
-from grove_explorer.server.sampler.offline.steps import decode_steps
+from grove_explorer.server.sampler.offline.steps import UNPACED_YIELD_EVERY, decode_steps
 
 SAME_SENTENCE_OVERLAP = 0.5
 """Word-set Jaccard overlap from which two sentences count as the same point."""
-_YIELD_EVERY = 16
 _SENTENCE_RE = re.compile(r"[^.!?\n]+(?:[.!?]+|$)", re.MULTILINE)
 _WORD_RE = re.compile(r"\w+")
 _TOKEN_RE = re.compile(r"\s*\S+")
@@ -142,7 +141,7 @@ async def stream_demo_fusion(
         if index:
             if steps is not None:
                 await steps.next_step()
-            elif index % _YIELD_EVERY == 0:
+            elif index % UNPACED_YIELD_EVERY == 0:
                 await asyncio.sleep(0)
         yield token
     yield Finish(FinishReason.LENGTH if len(tokens) > params.max_tokens else FinishReason.STOP)

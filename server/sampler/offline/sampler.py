@@ -34,16 +34,13 @@ from grove_explorer.server.sampler.offline.decoding import (
 from grove_explorer.server.sampler.offline.judge import heuristic_judgement
 from grove_explorer.server.sampler.offline.memo import PathKey, PathMemo, path_key
 from grove_explorer.server.sampler.offline.ngram import shared_model
-from grove_explorer.server.sampler.offline.steps import decode_steps
+from grove_explorer.server.sampler.offline.steps import UNPACED_YIELD_EVERY, decode_steps
 
 DEFAULT_TEMPERATURE = 0.8
 DEFAULT_TOP_P = 0.95
 DEFAULT_MAX_TOKENS = 200
 MAX_TOKENS_LIMIT = 4096
 MAX_SEED = 2**63 - 1
-# Even at zero delay the stream yields to the event loop this often, so concurrent streams
-# make progress.
-_YIELD_EVERY = 16
 # How much of a completion-mode document the n-gram history is fed.
 _DOCUMENT_TAIL_CHARS = 2000
 # Prompt counting: any word or any single non-space symbol.
@@ -233,7 +230,7 @@ class OfflineSampler:
             if i:
                 if steps is not None:
                     await steps.next_step()  # with every stream of this pace (steps.py)
-                elif i % _YIELD_EVERY == 0:
+                elif i % UNPACED_YIELD_EVERY == 0:
                     await asyncio.sleep(0)
             token = run.next_token()
             if token is None:

@@ -26,7 +26,11 @@ import asyncio
 import math
 import weakref
 
-__all__ = ["DecodeSteps", "decode_steps"]
+__all__ = ["UNPACED_YIELD_EVERY", "DecodeSteps", "decode_steps"]
+
+UNPACED_YIELD_EVERY = 16
+"""An unpaced stream (zero token delay: no steps to wait for) still yields to its event
+loop every this many tokens, so concurrent streams make progress."""
 
 
 class DecodeSteps:

@@ -231,9 +231,10 @@ class Run:
                 weights.append(moved)
         return ids, weights
 
-    def _context_inputs(self, w1: int, w2: int) -> tuple[Sequence[int], Sequence[float]]:
-        """Candidate ids and n-gram probabilities for a context, topic extras included."""
+    def _context_inputs(self, key: int) -> tuple[Sequence[int], Sequence[float]]:
+        """Candidate ids and n-gram probabilities for a context at its key, topic extras too."""
         m = self.m
+        w1, w2 = m.context_of(key)
         cands = m.candidates(w1, w2)
         ids: Sequence[int] = cands.ids
         probs: Sequence[float] = cands.probs
@@ -250,7 +251,7 @@ class Run:
 
     def _context_table(self, key: int) -> Table:
         """The (shared, memoised) table for a context (w1, w2), at its `context_key`."""
-        table = self._build(*self._context_inputs(*divmod(key, self._vocabulary)), self.m.spaced)
+        table = self._build(*self._context_inputs(key), self.m.spaced)
         TABLES.add(self.tables, key, table)
         return table
 
@@ -263,11 +264,7 @@ class Run:
         """
         ranked = table.ranked
         if ranked is None:
-            inputs = (
-                self._opening_inputs()
-                if key == _OPENING_KEY
-                else self._context_inputs(*divmod(key, self._vocabulary))
-            )
+            inputs = self._opening_inputs() if key == _OPENING_KEY else self._context_inputs(key)
             ranked = table.ranked = self._ranked(*inputs)
         texts = self.m.bare if key == _OPENING_KEY else self.m.spaced
         return self._table(*_without(ranked, exclude), texts)

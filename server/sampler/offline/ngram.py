@@ -229,6 +229,11 @@ class NgramModel:
         """A context (w1, w2) as one int: a memo's key that is a value, not a tuple object."""
         return w1 * self.vocabulary_size + w2
 
+    def context_of(self, key: int) -> tuple[int, int]:
+        """The context (w1, w2) a `context_key` stands for."""
+        w1, w2 = divmod(key, self.vocabulary_size)
+        return w1, w2
+
     def candidates(self, w1: int, w2: int) -> Candidates:
         """The context's most likely continuations, memoised for the life of the process.
 
